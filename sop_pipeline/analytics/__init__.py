@@ -1,0 +1,1 @@
+"""Pure S&OP algorithms: pandas/numpy in, pandas out. No Dagster import anywhere below."""

@@ -1,0 +1,44 @@
+"""Helpers shared by the asset modules: owners, metadata previews, table I/O."""
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+# Owners follow the RACI of the S&OP process (seed article): teams, not people.
+OWNERS = {
+    "ingest": ["team:data-engineering"],
+    "staging": ["team:data-engineering"],
+    "demand": ["team:demand-planning"],
+    "inventory": ["team:supply-planning"],
+    "supply": ["team:master-scheduling"],
+    "finance": ["team:finance"],
+    "risk": ["team:procurement"],
+    "plan": ["team:sop-office"],
+    "publish": ["team:data-engineering"],
+}
+
+def markdown_table(df: pd.DataFrame, max_rows: int = 10) -> str:
+    """A small markdown table for asset metadata (no tabulate dependency)."""
+    if df.empty:
+        return "_no rows_"
+    shown = df.head(max_rows)
+    cells = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    if len(df) > max_rows:
+        lines.append(f"\n_{len(df) - max_rows} more rows_")
+    return "\n".join(lines)
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")[:80]
+
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5) -> dict:
+    """Row count and a markdown preview of a warehouse table."""
+    n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    preview = con.execute(f"select * from {table} limit {preview_rows}").df()
+    return {"dagster/row_count": dg.MetadataValue.int(int(n)),
+            "preview": dg.MetadataValue.md(markdown_table(preview))}

@@ -1,0 +1,185 @@
+"""Ingest: the cycle date, then one `raw/<extract>` asset per extract of the contract.
+
+Each raw asset validates its file with the Great Expectations suite in `expectations/`,
+loads good rows to `raw.<extract>` and bad rows to `quarantine.<extract>` (with rule, column
+and source row), and checks row accounting. Structural problems fail the step with a
+message naming the file and column.
+"""
+
+import json
+from dataclasses import asdict
+
+import dagster as dg
+
+from sop_pipeline.analytics.calendar import Cycle
+from sop_pipeline.assets.common import OWNERS, markdown_table
+from sop_pipeline.contract import EXTRACTS
+from sop_pipeline.ingest import StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite
+from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
+
+CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
+
+def extract_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["extracts", name])
+
+def raw_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", name])
+
+extract_specs = [
+    dg.AssetSpec(
+        extract_key(name), group_name="extracts", kinds={"csv", "parquet"},
+        description=f"{e.description} Source file `<SOP_EXTRACTS_DIR>/{name}.csv` or `.parquet` "
+                    f"({'required' if e.required else 'optional'}; grain: {e.grain}).",
+        owners=OWNERS["ingest"],
+    )
+    for name, e in EXTRACTS.items()
+]
+
+@dg.asset(
+    key=CYCLE_KEY, group_name="ingest", kinds={"duckdb"}, pool=WAREHOUSE_POOL, owners=OWNERS["ingest"],
+    deps=[extract_key(n) for n in ("pos_sales", "sales_orders")],
+    description="The cycle's as-of date (SOP_AS_OF, or the last demand date in the extracts) and its "
+                "13-week horizon; every later asset computes as of this date.",
+)
+def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    s = settings.settings
+    try:
+        as_of = s.as_of or detect_as_of(s.extracts_dir)
+    except StructuralError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    c = Cycle(as_of)
+    with warehouse.connect() as con:
+        ensure_schemas(con)
+        con.execute("create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
+                    "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
+                    "?::integer as horizon_weeks, ? as as_of_source",
+                    [as_of, as_of, c.week0_start, c.week1_start, c.horizon_end, c.horizon_weeks,
+                     "SOP_AS_OF" if s.as_of else "last demand date in extracts"])
+    context.log.info(f"Cycle as of {as_of}: horizon {c.week1_start} .. {c.horizon_end}")
+    return dg.MaterializeResult(metadata={
+        "as_of": str(as_of), "week1_start": str(c.week1_start), "horizon_end": str(c.horizon_end),
+        "as_of_source": "SOP_AS_OF" if s.as_of else "last demand date in extracts",
+    })
+
+def _raw_asset(name: str) -> dg.AssetsDefinition:
+    extract = EXTRACTS[name]
+    refs = sorted({r for r, _ in extract.references.values() if r != name})
+    key = raw_key(name)
+
+    @dg.asset(
+        key=key, group_name="ingest", kinds={"duckdb", "great_expectations"}, pool=WAREHOUSE_POOL,
+        owners=OWNERS["ingest"], deps=[CYCLE_KEY, extract_key(name), *[raw_key(r) for r in refs]],
+        description=f"raw.{name}: rows of the {name} extract that passed validation "
+                    f"(suite expectations/{name}.json); failures in quarantine.{name}.",
+        check_specs=[dg.AssetCheckSpec("row_accounting", asset=key, description=(
+            "rows read = rows loaded + rows quarantined + rows after as-of, counted in the warehouse. "
+            "A failure means rows went missing between the file and the warehouse."))],
+        metadata={"contract_columns": ", ".join(extract.column_names),
+                  "key": ", ".join(extract.key) or "(none)"},
+    )
+    def _asset(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse):
+        s = settings.settings
+        suite = load_suite(s.expectations_dir, name)
+        with warehouse.connect() as con:
+            as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
+            try:
+                report = ingest_extract(con, name, s.extracts_dir, suite, as_of)
+            except StructuralError as exc:
+                raise dg.Failure(description=str(exc), metadata={
+                    "file": exc.file, "column": exc.column or "", "what to do": exc.hint}) from None
+            counted = con.execute(
+                f"select (select count(*) from raw.{name}), (select count(*) from quarantine.{name})"
+            ).fetchall()[0]
+            sample = con.execute(
+                "select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
+                "where extract = ? order by source_row limit 10", [name]).df()
+            con.execute("create table if not exists meta.ingest_log (extract VARCHAR, status VARCHAR, "
+                        "file VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, "
+                        "rows_after_as_of BIGINT, failures_by_rule VARCHAR, notes VARCHAR)")
+            con.execute("delete from meta.ingest_log where extract = ?", [name])
+            con.execute("insert into meta.ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [name, report.status, report.file, report.rows_read, report.rows_loaded,
+                         report.rows_quarantined, report.rows_after_as_of,
+                         json.dumps(report.failures_by_rule, sort_keys=True), " | ".join(report.notes)])
+        for note in report.notes:
+            context.log.info(f"{name}: {note}")
+        if report.rows_quarantined:
+            context.log.warning(f"{name}: {report.rows_quarantined} of {report.rows_read} rows quarantined "
+                                f"({report.failures_by_rule}); see quarantine.{name}")
+        if extract.required and report.rows_loaded == 0:
+            raise dg.Failure(description=(
+                f"{report.file}: no valid rows ({report.rows_quarantined} quarantined, first reasons in "
+                f"quarantine.{name}). The pipeline cannot plan without {name}."))
+        loaded, quarantined = counted
+        balanced = report.rows_read == loaded + quarantined and \
+            quarantined == report.rows_quarantined + report.rows_after_as_of
+        return dg.MaterializeResult(
+            metadata={
+                "status": report.status,
+                "file": report.file or "absent",
+                "rows_read": report.rows_read,
+                "rows_loaded": report.rows_loaded,
+                "rows_quarantined": report.rows_quarantined,
+                "rows_after_as_of": report.rows_after_as_of,
+                "dagster/row_count": report.rows_loaded,
+                "failures_by_rule": dg.MetadataValue.json(report.failures_by_rule),
+                "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in report.notes) or "_none_"),
+                "quarantine_sample": dg.MetadataValue.md(markdown_table(sample)),
+                "seconds": round(report.seconds, 2),
+            },
+            check_results=[dg.AssetCheckResult(
+                check_name="row_accounting", passed=bool(balanced),
+                metadata={"rows_read": report.rows_read, "raw_rows": int(loaded),
+                          "quarantine_rows": int(quarantined), "report": dg.MetadataValue.json(asdict(report))},
+            )],
+        )
+
+    return _asset
+
+raw_assets = [_raw_asset(name) for name in EXTRACTS]
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(dg.AssetKey(["meta", "ingest_log"]), group_name="ingest", kinds={"duckdb"},
+                     owners=OWNERS["ingest"], deps=[raw_key(n) for n in EXTRACTS],
+                     description="One row per extract: status (loaded/absent), rows read, loaded, "
+                                 "quarantined and after as-of, failures by rule."),
+        dg.AssetSpec(dg.AssetKey(["quarantine", "issues"]), group_name="ingest", kinds={"duckdb"},
+                     owners=OWNERS["ingest"], deps=[raw_key(n) for n in EXTRACTS],
+                     description="Every quarantined row x failed rule: extract, file, source row, rule, "
+                                 "column, value and the reason in words."),
+    ],
+    pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec("every_extract_accounted", asset=dg.AssetKey(["meta", "ingest_log"]),
+                                   description="Every extract of the contract has a row in the ingest log "
+                                               "and its counts add up.")],
+)
+def ingest_summary(warehouse: Warehouse):
+    """The cycle's data-quality summary, read back from the warehouse."""
+    with warehouse.connect() as con:
+        log = con.execute("select * from meta.ingest_log order by extract").df()
+        issues = con.execute("select extract, rule, column_name, count(*) as rows from quarantine.issues "
+                             "group by all order by rows desc").df()
+    missing = sorted(set(EXTRACTS) - set(log["extract"]))
+    unbalanced = log[log.rows_read != log.rows_loaded + log.rows_quarantined + log.rows_after_as_of]
+    absent = log.loc[log.status == "absent", "extract"].tolist()
+    yield dg.MaterializeResult(asset_key=["meta", "ingest_log"], metadata={
+        "dagster/row_count": len(log),
+        "extracts_loaded": int((log.status == "loaded").sum()),
+        "extracts_absent": dg.MetadataValue.text(", ".join(absent) or "none"),
+        "rows_read": int(log.rows_read.sum()), "rows_loaded": int(log.rows_loaded.sum()),
+        "rows_quarantined": int(log.rows_quarantined.sum()),
+        "rows_after_as_of": int(log.rows_after_as_of.sum()),
+        "summary": dg.MetadataValue.md(markdown_table(
+            log[["extract", "status", "rows_read", "rows_loaded", "rows_quarantined", "rows_after_as_of"]],
+            max_rows=40)),
+    })
+    yield dg.MaterializeResult(asset_key=["quarantine", "issues"], metadata={
+        "dagster/row_count": int(issues["rows"].sum()) if len(issues) else 0,
+        "by_rule": dg.MetadataValue.md(markdown_table(issues, max_rows=20)),
+    })
+    yield dg.AssetCheckResult(
+        asset_key=["meta", "ingest_log"], check_name="every_extract_accounted",
+        passed=not missing and unbalanced.empty,
+        metadata={"missing": ", ".join(missing) or "none",
+                  "unbalanced": ", ".join(unbalanced.extract) or "none"})

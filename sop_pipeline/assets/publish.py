@@ -1,0 +1,35 @@
+"""Publish: the marts copied atomically to `serving/sop.duckdb` and `serving/parquet/`."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from sop_pipeline.assets.common import OWNERS, markdown_table
+from sop_pipeline.assets.dbt import sop_dbt_models
+from sop_pipeline.publish import publish
+from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
+
+MART_KEYS = sorted((k for k in sop_dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.path)
+
+@dg.asset(
+    key=["serving", "sop"], group_name="publish", kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
+    owners=OWNERS["publish"], deps=MART_KEYS,
+    description="Read-only serving copy for BI: data/serving/sop.duckdb (one table per mart) and "
+                "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
+                "cycle; a failed run leaves the previous cycle readable.",
+)
+def serving(settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    s = settings.settings
+    cycle = str(warehouse.as_of())
+    report = publish(Path(warehouse.path), s.serving_dir, cycle)
+    import pandas as pd
+
+    counts = pd.DataFrame(sorted(report.row_counts.items()), columns=["table", "rows"])
+    return dg.MaterializeResult(metadata={
+        "cycle": cycle,
+        "serving_file": dg.MetadataValue.path(str(report.serving_file)),
+        "parquet_dir": dg.MetadataValue.path(str(report.parquet_dir)),
+        "tables": len(report.row_counts),
+        "checksum_sha256": report.checksum,
+        "row_counts": dg.MetadataValue.md(markdown_table(counts, max_rows=100)),
+    })

@@ -1,0 +1,217 @@
+"""`sop`: the command line of sop-pipeline.
+
+    sop demo --size small --seed 42 --out data/extracts   write seeded demo extracts
+    sop run [--extracts DIR] [--data-dir DIR] [--as-of D]  materialize the whole cycle in-process
+    sop expectations --write                               (re)write the default GX suites
+    sop parse                                              build the dbt manifest
+
+Exit codes: 0 success, 1 the run failed (message says why), 2 bad command-line input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sop_pipeline.settings import DBT_PROJECT_DIR, DEMO_SIZES, REPO_ROOT, Settings, SettingsError
+
+
+def _add_settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extracts", metavar="DIR",
+                   help="folder of extract files (overrides SOP_EXTRACTS_DIR; default data/extracts)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="where warehouse.duckdb, serving/ and reports/ go (overrides SOP_DATA_DIR; default data)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD",
+                   help="cycle date: plan as if today were this date; later rows are excluded "
+                        "(overrides SOP_AS_OF; default: last demand date in the extracts)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sop", description="sop-pipeline: extracts in, one published S&OP "
+                                     "plan of record out (Dagster + dbt + DuckDB).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="write seeded, realistic demo extracts (and injected truths in _truth/)",
+                          description="Write every extract of the contract as synthetic, seeded demo data. "
+                                      "The same size and seed give byte-identical files.")
+    demo.add_argument("--size", choices=DEMO_SIZES, default=os.environ.get("SOP_DEMO_SIZE") or "small",
+                      help="small ~200 SKU-store series (default; a full run in minutes), medium ~2,000, "
+                           "large ~30,000 (tens of millions of POS rows)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.add_argument("--out", metavar="DIR", default=None,
+                      help="output folder (default: SOP_EXTRACTS_DIR or data/extracts)")
+    demo.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+
+    run = sub.add_parser("run", help="materialize the whole asset graph (the weekly cycle) in-process",
+                         description="Run the sop_cycle job in this process: ingest, dbt, analytics, publish. "
+                                     "Shows each asset as it completes; exits 1 with the reason on failure.")
+    _add_settings_args(run)
+
+    exp = sub.add_parser("expectations", help="write the default Great Expectations suites from the contract")
+    exp.add_argument("--write", action="store_true", help="overwrite expectations/<extract>.json with defaults")
+    exp.add_argument("--dir", metavar="DIR", default=str(REPO_ROOT / "expectations"),
+                     help="suite folder (default: the repository's expectations/)")
+
+    sub.add_parser("parse", help="build the dbt manifest (dbt parse); `run` does this when needed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "expectations":
+            return cmd_expectations(args)
+        if args.command == "parse":
+            ensure_dbt_manifest(force=True)
+            return 0
+    except SettingsError as exc:
+        print(f"sop: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def cmd_demo(args) -> int:
+    from sop_pipeline.demo import generate
+
+    out = Path(args.out) if args.out else Settings.from_env().extracts_dir
+    started = time.perf_counter()
+    rows = generate(out, size=args.size, seed=args.seed, fmt=args.format)
+    print(f"wrote {len(rows)} extracts ({sum(rows.values()):,} rows) to {out} "
+          f"in {time.perf_counter() - started:.1f} s (size={args.size}, seed={args.seed})")
+    return 0
+
+
+def cmd_expectations(args) -> int:
+    from sop_pipeline.ingest import write_suites
+
+    if not args.write:
+        print("nothing done: pass --write to overwrite the suites with the contract defaults", file=sys.stderr)
+        return 2
+    paths = write_suites(Path(args.dir))
+    print(f"wrote {len(paths)} suites to {args.dir}")
+    return 0
+
+
+# --------------------------------------------------------------------------- dbt manifest
+
+def _dbt_env() -> dict[str, str]:
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def ensure_dbt_manifest(force: bool = False) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than any project file."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
+               and "target" not in p.parts and "dbt_packages" not in p.parts]
+    if not force and manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+        return manifest
+    dbt = Path(sys.executable).parent / "dbt"
+    proc = subprocess.run([str(dbt if dbt.exists() else "dbt"), "parse", "--profiles-dir", str(DBT_PROJECT_DIR),
+                           "--project-dir", str(DBT_PROJECT_DIR), "--quiet"],
+                          cwd=DBT_PROJECT_DIR, env=_dbt_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"sop: dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+    return manifest
+
+
+# --------------------------------------------------------------------------- run
+
+class _Progress(logging.Handler):
+    """Prints one line per asset materialized / step failed, from Dagster's event log records."""
+
+    def __init__(self, total: int, out=None):
+        super().__init__()
+        self.total, self.done, self.started = total, 0, time.perf_counter()
+        self.out = out or sys.stdout
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_meta", {}).get("dagster_event")
+        if event is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            self.done += 1
+            key = event.asset_key.to_user_string()
+            self.say(f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s  {key}")
+        elif event.event_type_value == "STEP_START" and "dbt" in event.step_key:
+            self.say(f"          {elapsed:6.1f}s  running dbt build ...")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if not data.passed:
+                self.say(f"          check FAILED: {data.asset_key.to_user_string()} {data.check_name}")
+
+
+def cmd_run(args) -> int:
+    settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of)
+    if not settings.extracts_dir.is_dir():
+        print(f"sop: extracts folder {settings.extracts_dir} does not exist "
+              f"(create demo data with `sop demo --out {settings.extracts_dir}`)", file=sys.stderr)
+        return 2
+    os.environ.update(settings.to_env())
+    os.environ["PATH"] = _dbt_env()["PATH"]
+    ensure_dbt_manifest()
+    import dagster as dg
+
+    from sop_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("sop_cycle")
+    total = len(defs.resolve_asset_graph().materializable_asset_keys)
+    print(f"sop run: extracts {settings.extracts_dir} -> {settings.data_dir} "
+          f"(as-of {settings.as_of or 'auto'}), {total} assets", flush=True)
+    progress = _Progress(total, out=sys.stdout)
+
+    @dg.logger
+    def progress_logger(_init_context):
+        log = logging.getLogger("sop.progress")
+        log.setLevel(logging.DEBUG)
+        log.handlers = [progress]
+        log.propagate = False
+        return log
+
+    quiet = logging.getLogger("dagster")
+    quiet.setLevel(logging.WARNING)
+    job = job.with_logger_defs({"progress": progress_logger})
+    # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
+    log_path = settings.data_dir / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
+        result = job.execute_in_process(raise_on_error=False, run_config={"loggers": {"progress": {}}})
+    if result.success:
+        print(f"sop run: done in {time.perf_counter() - progress.started:.1f} s; "
+              f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})")
+        return 0
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            err = event.step_failure_data.error
+            user = event.step_failure_data.user_failure_data
+            message = (user.description if user and user.description else None) or _root_message(err)
+            print(f"sop run: FAILED at {event.step_key}:\n  {message}", file=sys.stderr)
+    print(f"sop run: step log in {log_path}", file=sys.stderr)
+    return 1
+
+
+def _root_message(err) -> str:
+    while err is not None and err.cause is not None:
+        err = err.cause
+    return err.message.strip() if err else "unknown error"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

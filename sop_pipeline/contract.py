@@ -1,0 +1,197 @@
+"""The extract contract (DESIGN.md, "Extract contract") as data.
+
+One entry per extract: its columns with their types, the key that must be unique, the
+columns that must not be null, allowed categories, value ranges, references to other
+extracts and the *event date* column that the as-of rule applies to.
+
+This module is the single source for three things: the loader's typed casts
+(`sop_pipeline.ingest`), the Great Expectations suites in `expectations/` (generated from
+here by `sop expectations`, then kept in git and editable), and the demo generator's
+column order. No Dagster or GX import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Logical types -> DuckDB types used by the loader's TRY_CAST.
+DUCKDB_TYPES = {
+    "str": "VARCHAR",
+    "float": "DOUBLE",
+    "int": "BIGINT",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "bool": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Extract:
+    name: str
+    grain: str
+    columns: dict[str, str]
+    key: tuple[str, ...] = ()
+    required: bool = False
+    not_null: tuple[str, ...] = ()
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # column -> (min, max); None means open on that side
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # column -> (extract, column) it must reference
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the date that says when a row "happened": rows after the cycle's as-of are excluded
+    event_date: str | None = None
+    # columns a file may leave out: they are added as NULL (and reported), not an error
+    optional: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+
+def _x(name: str, grain: str, columns: str, **kw) -> Extract:
+    """Build an Extract from a compact 'col:type col:type' column spec."""
+    cols = {}
+    for token in columns.split():
+        col, _, typ = token.partition(":")
+        cols[col] = typ or "str"
+    key = tuple(kw.pop("key", ()))
+    not_null = tuple(dict.fromkeys(tuple(kw.pop("not_null", ())) + key))
+    return Extract(name=name, grain=grain, columns=cols, key=key, not_null=not_null, **kw)
+
+
+SKU = ("items", "sku")
+RES = ("resources", "resource_id")
+LOC = ("locations", "location")
+QTY0 = (0.0, None)
+PCT01 = (0.0, 1.0)
+
+EXTRACTS: dict[str, Extract] = {
+    e.name: e
+    for e in [
+        _x("items", "sku",
+           "sku description family category unit_price:float unit_cost:float uom make_or_buy lifecycle",
+           key=["sku"], required=True, optional=["description", "uom", "category"], not_null=["family", "unit_price", "unit_cost"],
+           categories={"make_or_buy": ("make", "buy"), "lifecycle": ("active", "new", "phase_out")},
+           ranges={"unit_price": QTY0, "unit_cost": QTY0},
+           description="Item master: one row per SKU with family, price and cost."),
+        _x("locations", "location", "location type region", key=["location"], optional=["region"],
+           categories={"type": ("plant", "dc", "store")},
+           description="Plants, distribution centres and stores."),
+        _x("customers", "customer", "customer_id name segment channel", key=["customer_id"],
+           optional=["name", "segment", "channel"],
+           description="B2B customers."),
+        _x("pos_sales", "date x location x sku", "date:date location sku units:float revenue:float",
+           key=["date", "location", "sku"], ranges={"units": QTY0, "revenue": QTY0},
+           references={"sku": SKU, "location": LOC}, event_date="date",
+           description="Daily point-of-sale units and revenue by store and SKU."),
+        _x("sales_orders", "order line",
+           "order_id line:int customer_id sku order_date:date requested_date:date promised_date:date "
+           "qty:float unit_price:float status",
+           key=["order_id", "line"], not_null=["sku", "order_date", "qty"],
+           categories={"status": ("open", "shipped", "partially_shipped", "cancelled")},
+           ranges={"qty": QTY0, "unit_price": QTY0},
+           references={"sku": SKU, "customer_id": ("customers", "customer_id")}, event_date="order_date",
+           description="B2B sales order lines."),
+        _x("shipments", "delivery", "order_id line:int ship_date:date delivered_date:date qty:float",
+           not_null=["order_id", "line", "ship_date", "qty"], ranges={"qty": QTY0},
+           event_date="ship_date", description="Deliveries against order lines (partial shipments allowed)."),
+        _x("sales_forecast", "snapshot x sku x week", "snapshot_date:date sku week_start:date units:float source",
+           key=["snapshot_date", "sku", "week_start", "source"], ranges={"units": QTY0},
+           categories={"source": ("sales", "marketing", "consensus")}, references={"sku": SKU},
+           event_date="snapshot_date", description="Submitted sales/marketing forecast snapshots."),
+        _x("promotions", "promo x sku",
+           "promo_id sku location_or_customer start_date:date end_date:date discount_pct:float expected_units:float",
+           key=["promo_id", "sku"], not_null=["start_date", "end_date"],
+           ranges={"discount_pct": PCT01, "expected_units": QTY0}, references={"sku": SKU},
+           description="Planned and past promotions."),
+        _x("opportunities", "CRM deal",
+           "opportunity_id customer_id sku_or_family expected_date:date qty:float probability:float status",
+           key=["opportunity_id"], ranges={"qty": QTY0, "probability": PCT01},
+           categories={"status": ("open", "won", "lost")}, description="CRM pipeline deals."),
+        _x("inventory_lots", "snapshot x location x lot",
+           "snapshot_date:date location sku lot_id qty:float receipt_date:date expiry_date:date status",
+           key=["snapshot_date", "location", "sku", "lot_id"], ranges={"qty": QTY0},
+           categories={"status": ("available", "hold")}, references={"sku": SKU, "location": LOC},
+           event_date="snapshot_date", description="Inventory on hand by lot."),
+        _x("production_orders", "order",
+           "order_id sku resource_id planned_start:timestamp planned_end:timestamp actual_start:timestamp "
+           "actual_end:timestamp planned_qty:float good_qty:float scrap_qty:float status",
+           key=["order_id"], not_null=["sku", "resource_id", "planned_start", "planned_qty"],
+           ranges={"planned_qty": QTY0, "good_qty": QTY0, "scrap_qty": QTY0},
+           categories={"status": ("planned", "released", "in_progress", "completed", "cancelled")},
+           references={"sku": SKU, "resource_id": RES}, description="Production (work) orders."),
+        _x("schedule_changes", "change",
+           "order_id changed_at:timestamp old_start:timestamp new_start:timestamp reason",
+           not_null=["order_id", "changed_at"], references={"order_id": ("production_orders", "order_id")},
+           optional=["reason", "old_start", "new_start"],
+           event_date="changed_at", description="Reschedules of production orders."),
+        _x("resources", "resource",
+           "resource_id type name is_constraint:bool hours_per_day:float days_per_week:float",
+           key=["resource_id"], not_null=["type"], categories={"type": ("machine", "labor", "tooling")},
+           ranges={"hours_per_day": (0.0, 24.0), "days_per_week": (0.0, 7.0)},
+           description="Machines, labour pools and tooling."),
+        _x("routings", "sku x resource", "sku resource_id units_per_hour:float setup_family",
+           key=["sku", "resource_id"], ranges={"units_per_hour": (0.0, None)},
+           references={"sku": SKU, "resource_id": RES}, description="Which resources a SKU uses, at what rate."),
+        _x("changeovers", "resource x from x to", "resource_id from_key to_key minutes:float",
+           key=["resource_id", "from_key", "to_key"], ranges={"minutes": QTY0},
+           references={"resource_id": RES}, description="Sequence-dependent changeover minutes."),
+        _x("downtime", "event", "resource_id start:timestamp end:timestamp planned:bool reason",
+           not_null=["resource_id", "start", "end", "planned"], references={"resource_id": RES},
+           optional=["reason"],
+           description="Planned and unplanned downtime events."),
+        _x("resource_time", "day x resource",
+           "date:date resource_id planned_hours:float run_hours:float ideal_units:float total_units:float "
+           "good_units:float",
+           key=["date", "resource_id"],
+           ranges={"planned_hours": (0.0, 24.0), "run_hours": (0.0, 24.0), "ideal_units": QTY0,
+                   "total_units": QTY0, "good_units": QTY0},
+           references={"resource_id": RES}, event_date="date", description="Daily OEE inputs per resource."),
+        _x("skills", "person x skill", "employee_id resource_id level:int shift hours_per_week:float",
+           key=["employee_id", "resource_id"], ranges={"level": (0, 3), "hours_per_week": (0.0, 80.0)},
+           references={"resource_id": RES}, description="Skill matrix: who can run what."),
+        _x("suppliers", "supplier", "supplier_id name country route", key=["supplier_id"],
+           optional=["name", "country"],
+           description="Suppliers and their shipping route."),
+        _x("purchase_orders", "PO line",
+           "po_id line:int supplier_id sku order_date:date promised_date:date qty:float unit_cost:float",
+           key=["po_id", "line"], not_null=["supplier_id", "sku", "order_date", "qty"],
+           ranges={"qty": QTY0, "unit_cost": QTY0},
+           references={"sku": SKU, "supplier_id": ("suppliers", "supplier_id")}, event_date="order_date",
+           description="Purchase order lines."),
+        _x("receipts", "receipt", "po_id line:int receipt_date:date qty:float",
+           not_null=["po_id", "line", "receipt_date", "qty"], ranges={"qty": QTY0}, event_date="receipt_date",
+           description="Goods receipts against PO lines (partial receipts allowed)."),
+        _x("bom", "parent x component", "parent_sku component_sku qty_per:float",
+           key=["parent_sku", "component_sku"], ranges={"qty_per": (0.0, None)},
+           references={"parent_sku": SKU, "component_sku": SKU}, description="Bill of materials."),
+        _x("ar_items", "invoice", "doc_id party_id doc_date:date due_date:date amount:float paid_date:date",
+           key=["doc_id"], not_null=["doc_date", "amount"], event_date="doc_date",
+           description="Accounts receivable invoices."),
+        _x("ap_items", "invoice", "doc_id party_id doc_date:date due_date:date amount:float paid_date:date",
+           key=["doc_id"], not_null=["doc_date", "amount"], event_date="doc_date",
+           description="Accounts payable invoices."),
+        _x("expedites", "event", "expedite_id date:date sku order_id reason cost:float approved",
+           key=["expedite_id"], not_null=["date", "cost"], ranges={"cost": QTY0},
+           optional=["sku", "order_id", "reason"],
+           categories={"approved": ("yes", "no")}, references={"sku": SKU}, event_date="date",
+           description="Expedite events and their cost."),
+        _x("revenue_plan", "month x family", "month:date family units:float revenue:float",
+           key=["month", "family"], ranges={"units": QTY0, "revenue": QTY0},
+           description="Finance's revenue plan by month and family."),
+        _x("risk_events", "event", "event_id date:date kind entity_id description",
+           key=["event_id"], not_null=["date", "kind"], categories={"kind": ("supplier", "route", "asset")},
+           optional=["description"],
+           event_date="date", description="Known risk events (disruptions, alerts)."),
+        _x("decisions", "decision",
+           "cycle:date kind subject value approved accountable responsible decided_at:timestamp",
+           key=["cycle", "kind", "subject"], not_null=["approved"],
+           categories={"kind": ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target"),
+                       "approved": ("yes", "no")},
+           event_date="decided_at", description="Decisions logged in earlier S&OP meetings (yes/no only)."),
+    ]
+}
+
+# At least one of these must be present (with `items`).
+DEMAND_EXTRACTS = ("pos_sales", "sales_orders")

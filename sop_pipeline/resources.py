@@ -1,0 +1,77 @@
+"""Dagster resources: the cycle settings and the DuckDB warehouse (one writer at a time).
+
+Assets never read environment variables: they get paths from `SopSettings`, connections
+from `Warehouse`. All assets that write the warehouse share the Dagster concurrency pool
+`WAREHOUSE_POOL` (limit 1 in dagster.yaml) and the job runs in-process, so no two steps
+ever hold the DuckDB write lock at once.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from sop_pipeline.settings import Settings
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class SopSettings(dg.ConfigurableResource):
+    """Where the extracts, warehouse, serving file and reports live, and the cycle date."""
+
+    extracts_dir: str
+    data_dir: str
+    expectations_dir: str
+    as_of: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SopSettings":
+        return cls(extracts_dir=str(settings.extracts_dir), data_dir=str(settings.data_dir),
+                   expectations_dir=str(settings.expectations_dir),
+                   as_of=settings.as_of.isoformat() if settings.as_of else None)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(extracts_dir=Path(self.extracts_dir), data_dir=Path(self.data_dir),
+                        expectations_dir=Path(self.expectations_dir), as_of=self.as_of).validated()
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The embedded DuckDB warehouse file. Use `connect()` for a short-lived connection."""
+
+    path: str
+    lock_timeout_seconds: float = 60.0
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.IOException as exc:  # another process holds the write lock
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"The warehouse {self.path} is locked by another process "
+                        f"(a second run, or a tool with the file open for writing). BI tools should "
+                        f"read data/serving/sop.duckdb instead. DuckDB said: {exc}") from None
+                time.sleep(1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def as_of(self) -> date:
+        """The cycle date recorded by the `cycle` asset."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute("select as_of from meta.cycle").fetchall()
+        if not rows:
+            raise RuntimeError("meta.cycle is empty: materialize the `cycle` asset first")
+        return rows[0][0]

@@ -1,0 +1,98 @@
+"""Paths and cycle settings, read from the environment once and validated.
+
+| variable | default | meaning |
+|---|---|---|
+| SOP_EXTRACTS_DIR | data/extracts | folder of extract files, one per table (items.csv or items.parquet) |
+| SOP_DATA_DIR | data | where warehouse.duckdb, serving/ and reports/ go |
+| SOP_AS_OF | (last date in the extracts) | cycle date: the plan is made as if today were this date |
+| SOP_DEMO_SIZE | small | demo generator size for `make run` |
+| SOP_EXPECTATIONS_DIR | <repo>/expectations | Great Expectations suites, one JSON per extract |
+
+Relative paths are resolved against the current working directory. Only this module reads
+the environment; resources and the CLI pass `Settings` on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEMO_SIZES = ("small", "medium", "large")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use."""
+
+
+def parse_as_of(value: str | date | None) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SettingsError(f"SOP_AS_OF / --as-of must be a date like 2026-11-22, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    extracts_dir: Path
+    data_dir: Path
+    as_of: date | None = None
+    demo_size: str = "small"
+    expectations_dir: Path = REPO_ROOT / "expectations"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.data_dir / "serving"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("SOP_DATA_DIR") or "data")
+        values = dict(
+            extracts_dir=Path(env.get("SOP_EXTRACTS_DIR") or data_dir / "extracts"),
+            data_dir=data_dir,
+            as_of=env.get("SOP_AS_OF") or None,
+            demo_size=env.get("SOP_DEMO_SIZE") or "small",
+            expectations_dir=Path(env.get("SOP_EXPECTATIONS_DIR") or REPO_ROOT / "expectations"),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def validated(self) -> "Settings":
+        if self.demo_size not in DEMO_SIZES:
+            raise SettingsError(f"SOP_DEMO_SIZE must be one of {', '.join(DEMO_SIZES)}, got {self.demo_size!r}")
+        return replace(
+            self,
+            extracts_dir=Path(self.extracts_dir).expanduser().resolve(),
+            data_dir=Path(self.data_dir).expanduser().resolve(),
+            expectations_dir=Path(self.expectations_dir).expanduser().resolve(),
+            as_of=parse_as_of(self.as_of),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The same settings as environment variables (for child processes such as dbt)."""
+        env = {
+            "SOP_EXTRACTS_DIR": str(self.extracts_dir),
+            "SOP_DATA_DIR": str(self.data_dir),
+            "SOP_DEMO_SIZE": self.demo_size,
+            "SOP_EXPECTATIONS_DIR": str(self.expectations_dir),
+            "SOP_WAREHOUSE_PATH": str(self.warehouse_path),
+        }
+        if self.as_of:
+            env["SOP_AS_OF"] = self.as_of.isoformat()
+        return env
