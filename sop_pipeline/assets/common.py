@@ -42,3 +42,27 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, preview_rows: int
     preview = con.execute(f"select * from {table} limit {preview_rows}").df()
     return {"dagster/row_count": dg.MetadataValue.int(int(n)),
             "preview": dg.MetadataValue.md(markdown_table(preview))}
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, schema: str = "analytics") -> dict:
+    """Replace `schema.table` with `df`; return row count + preview metadata.
+
+    Python assets write their outputs here (schema `analytics`); dbt marts read them as sources.
+    """
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_write_table_df", df)
+    try:
+        con.execute(f'create or replace table {schema}."{table}" as select * from _write_table_df')
+    finally:
+        con.unregister("_write_table_df")
+    return table_metadata(con, f'{schema}."{table}"')
+
+
+def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run a query on the warehouse and return a DataFrame (fully consumed)."""
+    return con.execute(sql, params or []).df()
+
+
+def cycle_as_of(con: duckdb.DuckDBPyConnection):
+    """The cycle's as-of date from meta.cycle."""
+    return con.execute("select as_of from meta.cycle").fetchall()[0][0]

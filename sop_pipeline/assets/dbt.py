@@ -54,3 +54,5 @@ def dbt_resource() -> DbtCliResource:
     """dbt from this interpreter's environment (the venv), so no PATH setup is needed."""
     venv_dbt = Path(sys.executable).parent / "dbt"
     return DbtCliResource(project_dir=dbt_project, dbt_executable=str(venv_dbt) if venv_dbt.exists() else "dbt")
+
+ASSETS = [sop_dbt_models]

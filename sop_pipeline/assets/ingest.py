@@ -183,3 +183,5 @@ def ingest_summary(warehouse: Warehouse):
         passed=not missing and unbalanced.empty,
         metadata={"missing": ", ".join(missing) or "none",
                   "unbalanced": ", ".join(unbalanced.extract) or "none"})
+
+ASSETS = [*extract_specs, cycle, *raw_assets, ingest_summary]

@@ -33,3 +33,5 @@ def serving(settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult
         "checksum_sha256": report.checksum,
         "row_counts": dg.MetadataValue.md(markdown_table(counts, max_rows=100)),
     })
+
+ASSETS = [serving]

@@ -1,0 +1,76 @@
+"""Shared fixtures: demo extracts and one full `sop run` per test session (real Dagster, dbt, DuckDB)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CycleRun:
+    extracts: Path
+    data: Path
+    stdout: str
+    stderr: str
+    returncode: int
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        return self.data / "serving" / "sop.duckdb"
+
+
+def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """Run the real `sop` command line in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    for key in ("SOP_AS_OF", "SOP_EXTRACTS_DIR", "SOP_DATA_DIR"):
+        if env is None or key not in env:
+            full_env.pop(key, None)
+    return subprocess.run([sys.executable, "-m", "sop_pipeline.cli", *args], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_cycle(extracts: Path, data: Path, *extra: str) -> CycleRun:
+    proc = sop("run", "--extracts", str(extracts), "--data-dir", str(data), *extra)
+    return CycleRun(extracts, data, proc.stdout, proc.stderr, proc.returncode)
+
+
+@pytest.fixture(scope="session")
+def demo_extracts(tmp_path_factory) -> Path:
+    """Small demo extracts, seed 42 (generated once per session)."""
+    from sop_pipeline.demo import generate
+
+    out = tmp_path_factory.mktemp("demo") / "extracts"
+    generate(out, size="small", seed=42)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_cycle(demo_extracts, tmp_path_factory) -> CycleRun:
+    """One full `sop run` on the small demo data; integration tests read its outputs."""
+    run = run_cycle(demo_extracts, tmp_path_factory.mktemp("cycle") / "data")
+    assert run.returncode == 0, f"sop run failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    return run
+
+
+@pytest.fixture
+def copy_extracts(tmp_path):
+    def _copy(src: Path, names: list[str] | None = None) -> Path:
+        dst = tmp_path / "extracts"
+        dst.mkdir()
+        for path in src.iterdir():
+            if path.is_file() and (names is None or path.stem in names):
+                shutil.copy(path, dst / path.name)
+        return dst
+    return _copy

@@ -1,0 +1,93 @@
+"""The whole graph on small demo data via the real `sop run` (Dagster + dbt + DuckDB + GX)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from sop_pipeline.contract import EXTRACTS
+from tests.conftest import run_cycle, sop
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_reports_progress_and_publishes(small_cycle):
+    assert "meta/cycle" in small_cycle.stdout and "serving/sop" in small_cycle.stdout
+    assert small_cycle.serving.exists() and small_cycle.warehouse.exists()
+    parquet = small_cycle.data / "serving" / "parquet"
+    assert parquet.is_symlink() and (parquet / "data_quality_extracts.parquet").exists()
+
+
+def test_every_extract_is_in_raw_and_accounted_for(small_cycle):
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        log = con.execute("select extract, status, rows_read, rows_loaded, rows_quarantined, rows_after_as_of "
+                          "from meta.ingest_log").df().set_index("extract")
+        assert set(log.index) == set(EXTRACTS)
+        assert (log.status == "loaded").all(), "the demo writes every extract of the contract"
+        for name in EXTRACTS:
+            raw = con.execute(f"select count(*) from raw.{name}").fetchall()[0][0]
+            quarantined = con.execute(f"select count(*) from quarantine.{name}").fetchall()[0][0]
+            assert raw == log.loc[name, "rows_loaded"] > 0, name
+            assert log.loc[name, "rows_read"] == raw + quarantined, name
+            staged = con.execute(f"select count(*) from staging.stg_{_system(con, name)}__{name}").fetchall()[0][0]
+            assert staged == raw, name
+
+
+def _system(con, name: str) -> str:
+    rows = con.execute("select table_name from information_schema.tables where table_schema='staging' "
+                       "and table_name like ?", [f"stg_%__{name}"]).fetchall()
+    assert len(rows) == 1, f"one staging model for {name}"
+    return rows[0][0].split("__")[0].removeprefix("stg_")
+
+
+def test_staging_derives_iso_monday_weeks(small_cycle):
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        bad = con.execute("select count(*) from staging.stg_pos__pos_sales "
+                          "where isodow(week_start) <> 1 or sales_date - week_start not between 0 and 6").fetchall()
+        assert bad == [(0,)]
+
+
+def test_serving_file_holds_the_marts_and_publish_info(small_cycle):
+    with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
+        tables = {r[0] for r in con.execute("show tables").fetchall()}
+        assert {"data_quality_extracts", "data_quality_issues", "_publish_info"} <= tables
+        cycle, checksum = con.execute("select cycle, checksum from _publish_info").fetchall()[0]
+        assert cycle == "2026-11-22" and len(checksum) == 64
+        assert con.execute("select count(*) from data_quality_extracts").fetchall() == [(len(EXTRACTS),)]
+
+
+def test_items_and_pos_only_run_reports_other_extracts_absent(demo_extracts, copy_extracts, tmp_path):
+    extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
+    run = run_cycle(extracts, tmp_path / "data")
+    assert run.returncode == 0, run.stderr[-3000:]
+    with duckdb.connect(str(run.serving), read_only=True) as con:
+        status = dict(con.execute("select extract, status from data_quality_extracts").fetchall())
+    assert status.pop("items") == status.pop("pos_sales") == "loaded"
+    assert set(status.values()) == {"absent"}
+
+
+def test_structural_error_fails_the_run_with_a_readable_message(demo_extracts, copy_extracts, tmp_path):
+    extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
+    text = (extracts / "items.csv").read_text().replace("unit_price", "price", 1)
+    (extracts / "items.csv").write_text(text)
+    run = run_cycle(extracts, tmp_path / "data")
+    assert run.returncode == 1
+    assert "items.csv, column 'unit_price': required column 'unit_price' is missing" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_as_of_excludes_later_rows_and_counts_them(demo_extracts, copy_extracts, tmp_path):
+    extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
+    run = run_cycle(extracts, tmp_path / "data", "--as-of", "2026-10-31")
+    assert run.returncode == 0, run.stderr[-3000:]
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select max(date) from raw.pos_sales").fetchall()[0][0].isoformat() == "2026-10-31"
+        after, read, loaded = con.execute("select rows_after_as_of, rows_read, rows_loaded from meta.ingest_log "
+                                          "where extract='pos_sales'").fetchall()[0]
+        assert after > 0 and read == loaded + after
+        assert con.execute("select week1_start from meta.cycle").fetchall()[0][0].isoformat() == "2026-11-02"
+
+
+def test_bad_as_of_is_a_usage_error():
+    proc = sop("run", "--as-of", "next tuesday")
+    assert proc.returncode == 2 and "must be a date like" in proc.stderr
