@@ -1,0 +1,239 @@
+-- The KPI couple's-therapy scorecard: one row per period x KPI, weekly for the last 26
+-- complete weeks and monthly for the last 13 complete months. Definitions: KPI_DEFINITIONS.md
+-- and this model's YAML. Periods with no data for a KPI have a null value (not zero).
+{%- set t = var('kpi_targets') %}
+with
+
+periods as (
+
+    select * from {{ ref('int_cycle_periods') }}
+
+),
+
+cycle as (
+
+    select * from {{ source('meta', 'cycle') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_service') }}
+
+),
+
+sales as (
+
+    select * from {{ ref('int_sales_daily') }}
+
+),
+
+inventory as (
+
+    select * from {{ ref('int_inventory_snapshots') }}
+
+),
+
+production_orders as (
+
+    select * from {{ ref('stg_mes__production_orders') }}
+
+),
+
+schedule_changes as (
+
+    select * from {{ ref('stg_mes__schedule_changes') }}
+
+),
+
+expedites as (
+
+    select * from {{ ref('stg_erp__expedites') }}
+
+),
+
+otif as (
+
+    select
+        periods.grain, periods.period_start,
+        'otif_pct' as kpi,
+        100.0 * avg(case when order_lines.is_otif then 1.0 else 0.0 end) as value
+    from periods
+    cross join cycle
+    inner join order_lines
+        on order_lines.promised_date between periods.period_start and periods.period_end
+       and order_lines.promised_date <= cycle.as_of
+    group by periods.grain, periods.period_start
+
+),
+
+fill_rate as (
+
+    select
+        periods.grain, periods.period_start,
+        'fill_rate_pct' as kpi,
+        100.0 * avg(case when order_lines.is_shipped_complete_on_time then 1.0 else 0.0 end) as value
+    from periods
+    cross join cycle
+    inner join order_lines
+        on order_lines.requested_date between periods.period_start and periods.period_end
+       and order_lines.requested_date <= cycle.as_of
+    group by periods.grain, periods.period_start
+
+),
+
+adherence as (
+
+    select
+        periods.grain, periods.period_start,
+        'schedule_adherence_pct' as kpi,
+        100.0 * avg(case when production_orders.status = 'completed'
+                          and production_orders.actual_end < {{ dbt.dateadd('day', 7, 'production_orders.week_start') }}
+                          and abs(production_orders.good_qty - production_orders.planned_qty)
+                              <= 0.05 * production_orders.planned_qty
+                         then 1.0 else 0.0 end) as value
+    from periods
+    cross join cycle
+    inner join production_orders
+        on production_orders.week_start between periods.period_start and periods.period_end
+       and {{ dbt.dateadd('day', 6, 'production_orders.week_start') }} <= cycle.as_of
+       and production_orders.status <> 'cancelled'
+    group by periods.grain, periods.period_start
+
+),
+
+reschedules as (
+
+    select
+        periods.grain, periods.period_start,
+        'reschedules_per_week' as kpi,
+        -- a monthly value is the average per week of that month
+        count(schedule_changes.order_id) * 7.0
+            / ({{ dbt.datediff('periods.period_start', 'periods.period_end', 'day') }} + 1) as value
+    from periods
+    left join schedule_changes
+        on cast(schedule_changes.changed_at as date) between periods.period_start and periods.period_end
+    group by periods.grain, periods.period_start, periods.period_end
+
+),
+
+scrap as (
+
+    select
+        periods.grain, periods.period_start,
+        'scrap_pct' as kpi,
+        100.0 * sum(production_orders.scrap_qty)
+            / nullif(sum(production_orders.good_qty + production_orders.scrap_qty), 0) as value
+    from periods
+    inner join production_orders
+        on cast(production_orders.actual_end as date) between periods.period_start and periods.period_end
+    group by periods.grain, periods.period_start
+
+),
+
+expedite as (
+
+    select
+        periods.grain, periods.period_start,
+        'expedite_usd' as kpi,
+        coalesce(sum(case when expedites.is_approved then expedites.cost end), 0) as value
+    from periods
+    left join expedites
+        on expedites.expedite_date between periods.period_start and periods.period_end
+    group by periods.grain, periods.period_start
+
+),
+
+-- turns at each period end: COGS of the 12 months before it / average inventory value at cost
+-- over the snapshots of those 12 months
+cogs_12m as (
+
+    select periods.grain, periods.period_start, sum(sales.cogs) as cogs
+    from periods
+    inner join sales
+        on sales.sales_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
+       and sales.sales_date <= periods.period_end
+    group by periods.grain, periods.period_start
+
+),
+
+inventory_12m as (
+
+    select grain, period_start, avg(total_value) as avg_inventory_value
+    from (
+        select periods.grain, periods.period_start, inventory.snapshot_date,
+               sum(inventory.on_hand_value) as total_value
+        from periods
+        inner join inventory
+            on inventory.snapshot_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
+           and inventory.snapshot_date <= periods.period_end
+        group by periods.grain, periods.period_start, inventory.snapshot_date
+    ) snapshots
+    group by grain, period_start
+
+),
+
+turns as (
+
+    select
+        cogs_12m.grain, cogs_12m.period_start,
+        'inventory_turns' as kpi,
+        cogs_12m.cogs / nullif(inventory_12m.avg_inventory_value, 0) as value
+    from cogs_12m
+    inner join inventory_12m
+        on inventory_12m.grain = cogs_12m.grain and inventory_12m.period_start = cogs_12m.period_start
+
+),
+
+kpis as (
+
+    select * from otif
+    union all select * from fill_rate
+    union all select * from adherence
+    union all select * from reschedules
+    union all select * from scrap
+    union all select * from expedite
+    union all select * from turns
+
+),
+
+definitions as (
+
+    select * from (values
+        ('otif_pct', 'service', '%', true, {{ t.otif_pct }}),
+        ('fill_rate_pct', 'service', '%', true, {{ t.fill_rate_pct }}),
+        ('schedule_adherence_pct', 'stability', '%', true, {{ t.schedule_adherence_pct }}),
+        ('reschedules_per_week', 'stability', 'count/week', false, {{ t.reschedules_per_week }}),
+        ('scrap_pct', 'efficiency', '%', false, {{ t.scrap_pct }}),
+        ('expedite_usd', 'cash', 'currency', false, cast(null as double)),
+        ('inventory_turns', 'cash', 'turns/year', true, {{ t.inventory_turns }})
+    ) as d (kpi, area, unit, higher_is_better, target)
+
+),
+
+final as (
+
+    select
+        periods.grain,
+        periods.period_start,
+        periods.period_end,
+        periods.periods_ago,
+        definitions.area,
+        definitions.kpi,
+        kpis.value,
+        definitions.target,
+        definitions.unit,
+        definitions.higher_is_better,
+        case
+            when kpis.value is null or definitions.target is null then null
+            when definitions.higher_is_better then kpis.value >= definitions.target
+            else kpis.value <= definitions.target
+        end as on_target
+    from periods
+    cross join definitions
+    left join kpis
+        on kpis.grain = periods.grain and kpis.period_start = periods.period_start and kpis.kpi = definitions.kpi
+
+)
+
+select * from final
