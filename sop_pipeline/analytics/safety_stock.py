@@ -1,0 +1,939 @@
+"""Safety stock and reorder points from demand variability and service targets.
+
+The seed's fight "safety stock is too high/low" is settled by showing the service-vs-inventory
+curve and logging the chosen point. This module holds the arithmetic; the Dagster asset only
+reads tables and writes the results.
+
+Units. Demand is in the item's base unit per week; lead times and review periods are in weeks
+(``demand_variability`` converts ``lead_time_days`` / 7); money is in the one currency of the
+extracts. The scalar :func:`safety_stock` works in any period as long as demand and lead time
+use the same one.
+
+Model (Silver, Pyke & Thomas, *Inventory and Production Management in Supply Chains*, 4th ed.,
+ch. 6; Chopra & Meindl, *Supply Chain Management*, chapter on safety inventory):
+
+* Protection interval ``P = L + R`` weeks: lead time ``L`` plus review period ``R`` (``R = 0``
+  is continuous review). An order placed at a review must cover demand until the next order
+  can arrive, ``L + R`` later.
+* Lead-time demand (over ``P``) has mean ``mu_DL = E[D] * (E[L] + R)`` and standard deviation
+  ``sigma_DL = sqrt((E[L] + R) * sigma_D**2 + E[D]**2 * sigma_L**2)`` (demand and lead time
+  independent; ``R`` is fixed so it adds no lead-time variance).
+* Cycle service level alpha (type 1, probability of no stockout per replenishment cycle):
+  ``SS = z(alpha) * sigma_DL``.
+* Fill rate beta (type 2, share of demand met from stock): the smallest ``k`` with
+  ``sigma_DL * G(k) <= (1 - beta) * Q``, ``G(k) = phi(k) - k * (1 - Phi(k))`` the standard
+  normal loss function, ``Q`` the order quantity; ``SS = k * sigma_DL``. This is the textbook
+  backorder formula: the expected units short per cycle, ``sigma_DL * G(k)``, over the units
+  demanded per cycle, ``Q``. It slightly over-counts shortage when ``Q`` is small against
+  ``sigma_DL`` (backorders left from the previous cycle are counted again); ``exact_loss=True``
+  uses ``sigma_DL * (G(k) - G(k + Q / sigma_DL))`` instead, exact for backorders.
+* Reorder point ``ROP = mu_DL + SS`` (for periodic review: order when the inventory position
+  at a review is at or below ``ROP``).
+* Floor: ``k`` is returned raw (it is negative when ``Q`` is large against ``sigma_DL``, or the
+  target is below 50 % for the cycle service); ``safety_stock_units`` is floored at 0 and the
+  reorder point uses the floored value. A floored policy gives *more* service than the target;
+  ``expected_cycle_service`` / ``expected_fill_rate`` report what the floored policy gives.
+
+Distribution (column ``method``). ``"normal"`` for smooth demand; ``"gamma"`` (method of
+moments on lead-time demand: shape ``mu_DL**2 / sigma_DL**2``, scale ``sigma_DL**2 / mu_DL``)
+where a normal would put visible mass below zero or misfit the shape:
+
+* the demand pattern is not "smooth" in Syntetos-Boylan terms, i.e. ADI > 1.32 (intermittent,
+  lumpy; this includes every item with more than 50 % zero weeks, since ADI = 1 / (1 - zero
+  share)) or CV^2 of non-zero weekly sizes > 0.49 (erratic, lumpy); or
+* the lead-time demand's coefficient of variation ``sigma_DL / mu_DL`` exceeds 0.5 (a normal
+  then has more than 2.3 % of its mass below zero).
+
+With the gamma, alpha uses the gamma quantile and beta the gamma loss function
+``E[(X - s)+] = a*theta*(1 - F(s; a + 1)) - s*(1 - F(s; a))``: never a negative demand.
+Items with zero mean demand get ``method = "none"``: no safety stock, reorder point 0.
+
+Pipeline order: `demand_variability` (history -> variability inputs) -> `service_targets`
+(ABC/XYZ defaults + `service_target_overrides` from the decision log) ->
+`safety_stock_policies` (SS, ROP per stock point) and `service_inventory_curve` (the meeting's
+chart). `sop_pipeline.analytics.safety_stock_sim.simulate_service` checks a policy by
+simulation: with normal demand and continuous review it lands within about 1 point of the
+target (tests/unit/test_safety_stock.py). With lead-time variability the true lead-time demand
+is a normal mixture with heavier tails, and the normal formula gives ~0.5 point less than its
+target at sigma_L / L = 25 %.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+ServiceType = Literal["cycle", "fill_rate"]
+MethodChoice = Literal["auto", "normal", "gamma"]
+
+WEEKS_PER_YEAR = 52.0
+DAYS_PER_WEEK = 7.0
+
+#: Review period of the pipeline's weekly planning run (weeks).
+DEFAULT_REVIEW_PERIOD_WEEKS = 1.0
+#: Annual holding cost as a share of unit cost (capital, storage, obsolescence). Placeholder
+#: until Finance gives the real rate.
+DEFAULT_HOLDING_RATE = 0.25
+#: Cost of placing one replenishment order (currency per order), for EOQ.
+DEFAULT_ORDER_COST = 50.0
+#: Order quantity in weeks of demand when EOQ cannot be computed (no unit cost).
+DEFAULT_COVER_WEEKS = 4.0
+#: Cost of one unit short as a share of unit cost (lost margin / expediting), for the
+#: proposed point of the service-vs-inventory curve when no `shortage_cost_per_unit` is given.
+DEFAULT_SHORTAGE_COST_RATIO = 0.5
+#: Fewest weeks with a forecast before forecast-error sd replaces demand sd.
+MIN_FORECAST_WEEKS = 8
+
+#: Syntetos-Boylan cut-offs (average inter-demand interval, squared CV of non-zero sizes).
+ADI_CUTOFF = 1.32
+CV2_CUTOFF = 0.49
+#: Items with more zero weeks than this are intermittent (implied by ADI > 1.32, kept explicit).
+ZERO_SHARE_CUTOFF = 0.5
+#: Lead-time-demand CV above which the normal is replaced by the gamma.
+LTD_CV_CUTOFF = 0.5
+
+#: Default service targets by ABC/XYZ class. A (top 80 % of revenue) gets the highest targets,
+#: and within a letter X (stable, cheap to protect) above Z (volatile: each extra point costs
+#: far more stock, so Z items get a lower default and are revisited in the meeting).
+DEFAULT_SERVICE_TARGETS: dict[str, float] = {
+    "AX": 0.98, "AY": 0.97, "AZ": 0.95,
+    "BX": 0.96, "BY": 0.95, "BZ": 0.93,
+    "CX": 0.94, "CY": 0.92, "CZ": 0.90,
+}
+#: Target for items whose class is unknown.
+FALLBACK_SERVICE_TARGET = 0.95
+
+#: Service levels of the service-vs-inventory curve.
+SERVICE_LEVEL_GRID: tuple[float, ...] = (0.80, 0.85, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98,
+                                         0.99, 0.995, 0.999)
+#: Family label of the all-items curve.
+TOTAL_FAMILY = "TOTAL"
+
+_STOCK_POINT_EXTRA_KEYS = ("location",)
+_OVERRIDE_LEVELS = ("sku", "family", "class", "abc")
+
+
+class SafetyStockInputError(ValueError):
+    """Input a planner must fix (the message says which item and which number)."""
+
+
+# --------------------------------------------------------------------------- loss functions
+
+def standard_normal_loss(k: np.ndarray | float) -> np.ndarray | float:
+    """G(k) = E[(Z - k)+] for a standard normal Z: expected shortage in units of sigma."""
+    k = np.asarray(k, dtype=float)
+    out = np.exp(-0.5 * k * k) / math.sqrt(2.0 * math.pi) - k * special.ndtr(-k)
+    return float(out) if out.ndim == 0 else out
+
+
+def gamma_loss(x: np.ndarray | float, shape: np.ndarray | float,
+               scale: np.ndarray | float) -> np.ndarray | float:
+    """E[(X - x)+] for X ~ Gamma(shape, scale), in the units of X (x below 0 gives mean - x)."""
+    x, shape, scale = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, shape, scale)))
+    y = np.maximum(x / scale, 0.0)
+    out = np.where(x <= 0, shape * scale - x,
+                   shape * scale * special.gammaincc(shape + 1.0, y) - x * special.gammaincc(shape, y))
+    return float(out) if out.ndim == 0 else out
+
+
+def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndarray,
+              exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Expected shortage per cycle / sigma_DL at reorder point mu + k*sigma, and d/dk of it.
+
+    Normal: G(k) (minus G(k + q) when `exact`). Gamma with shape a: Y = X/theta ~ Gamma(a, 1)
+    has mean a and sd sqrt(a), so the point is y = a + k*sqrt(a) and the loss is
+    E[(Y - y)+] / sqrt(a). `q` is Q / sigma_DL.
+    """
+    def one(kk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = np.empty_like(kk)
+        df = np.empty_like(kk)
+        n = ~is_gamma
+        if n.any():
+            f[n] = standard_normal_loss(kk[n])
+            df[n] = -special.ndtr(-kk[n])
+        if is_gamma.any():
+            a = shape[is_gamma]
+            y = a + kk[is_gamma] * np.sqrt(a)
+            f[is_gamma] = gamma_loss(y, a, 1.0) / np.sqrt(a)
+            df[is_gamma] = -special.gammaincc(a, np.maximum(y, 0.0))
+        return f, df
+
+    f, df = one(k)
+    if exact:
+        f2, df2 = one(k + q)
+        f, df = f - f2, df - df2
+    return np.maximum(f, 0.0), df
+
+
+def _solve_decreasing(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+                      target: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_iter: int = 200) -> np.ndarray:
+    """Vectorized root of decreasing functions: f(x) = target, with f(lo) >= target >= f(hi).
+
+    `fun(x, idx)` returns f and df/dx of the elements `idx` at `x`. Newton on log f (fast in
+    the tails, where f decays like exp(-x^2/2)), kept inside the bracket by bisection whenever
+    a step leaves it; converged elements drop out of the loop.
+    """
+    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    x = np.clip(np.zeros_like(lo), lo, hi)
+    log_t = np.log(target)
+    idx = np.arange(len(x))
+    for _ in range(max_iter):
+        if not len(idx):
+            break
+        xi, lo_i, hi_i = x[idx], lo[idx], hi[idx]
+        f, df = fun(xi, idx)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.log(f) - log_t[idx]
+            converged = np.abs(h) < 1e-13
+            above = h > 0
+            lo_i = np.where(above, xi, lo_i)
+            hi_i = np.where(above, hi_i, xi)
+            x_new = xi - h * f / df
+        bad = ~np.isfinite(x_new) | (x_new <= lo_i) | (x_new >= hi_i)
+        x_new = np.where(converged, xi, np.where(bad, 0.5 * (lo_i + hi_i), x_new))
+        settled = converged | (np.abs(x_new - xi) < 1e-13 * np.maximum(1.0, np.abs(xi))) \
+            | (hi_i - lo_i < 1e-13 * np.maximum(1.0, np.abs(xi)))
+        x[idx], lo[idx], hi[idx] = x_new, lo_i, hi_i
+        idx = idx[~settled]
+    return x
+
+
+def _solve_k(level: np.ndarray, fill_rate: bool, shape: np.ndarray, is_gamma: np.ndarray, q: np.ndarray,
+             exact_loss: bool) -> np.ndarray:
+    """Raw safety factor k (SS = k * sigma_DL); `shape` is the gamma shape, `q` = Q / sigma_DL."""
+    root_a = np.sqrt(shape)
+    if not fill_rate:
+        return np.where(is_gamma, (special.gammaincinv(shape, level) - shape) / root_a, special.ndtri(level))
+    target = (1.0 - level) * q
+    lo_normal = np.minimum(-target, special.ndtri(level) - q) - 1.0
+    lo_gamma = np.minimum(-root_a - q, -target) - 1.0
+    tail = np.clip(0.5 * target / root_a, 1e-300, 0.5)
+    hi_gamma = (special.gammainccinv(shape + 1.0, tail) - shape) / root_a + 1.0
+    lo = np.where(is_gamma, lo_gamma, lo_normal)
+    hi = np.where(is_gamma, np.maximum(hi_gamma, lo + 1.0), 40.0)
+    return _solve_decreasing(lambda k, i: _std_loss(k, q[i], shape[i], is_gamma[i], exact_loss), target, lo, hi)
+
+
+# --------------------------------------------------------------------------- policy core
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per stock point arrays shared by policies and curves (units in the docstrings above)."""
+
+    protection: np.ndarray      # weeks (L + R)
+    mean_ltd: np.ndarray        # units over the protection interval
+    sigma_dl: np.ndarray        # units
+    method: np.ndarray          # "normal" / "gamma" / "none"
+    order_qty: np.ndarray       # units per order
+    order_qty_source: np.ndarray
+    annual_demand: np.ndarray   # units per year
+
+    @property
+    def active(self) -> np.ndarray:
+        """Stock points that need a distribution: some demand and some variability."""
+        return (self.method != "none") & (self.sigma_dl > 0)
+
+    def standardized(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For the active stock points: sigma_DL, gamma flag, gamma shape (mu/sigma)^2, Q / sigma_DL."""
+        active = self.active
+        sigma = self.sigma_dl[active]
+        is_gamma = self.method[active] == "gamma"
+        shape = np.where(is_gamma, (self.mean_ltd[active] / sigma) ** 2, 1.0)
+        return sigma, is_gamma, shape, self.order_qty[active] / sigma
+
+
+def _policy_for_levels(prep: _Prepared, level: np.ndarray | float, service_type: ServiceType,
+                       exact_loss: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Raw k and floored safety stock (units) of every stock point at service `level` (scalar or per row).
+
+    No variability gives k = z(alpha) for the cycle service and 0 for the fill rate; no demand
+    ("none") gives k = 0. Safety stock is 0 for both.
+    """
+    n = len(prep.mean_ltd)
+    level = np.broadcast_to(np.asarray(level, dtype=float), (n,))
+    fill = service_type == "fill_rate"
+    k = np.zeros(n) if fill else special.ndtri(level)
+    active = prep.active
+    if active.any():
+        sigma, is_gamma, shape, q = prep.standardized()
+        k[active] = _solve_k(level[active], fill, shape, is_gamma, q, exact_loss)
+    k[prep.method == "none"] = 0.0
+    safety_stock_units = np.where(active, np.maximum(k * prep.sigma_dl, 0.0), 0.0)
+    return k, safety_stock_units
+
+
+def _shortage_per_cycle(prep: _Prepared, safety_stock_units: np.ndarray, exact_loss: bool) -> np.ndarray:
+    """Expected units short per replenishment cycle at reorder point mu_DL + SS."""
+    out = np.zeros(len(prep.mean_ltd))
+    active = prep.active
+    if active.any():
+        sigma, is_gamma, shape, q = prep.standardized()
+        out[active] = sigma * _std_loss(safety_stock_units[active] / sigma, q, shape, is_gamma, exact_loss)[0]
+    return out
+
+
+def _cycle_service(prep: _Prepared, safety_stock_units: np.ndarray) -> np.ndarray:
+    """P(lead-time demand <= reorder point) of the floored policy."""
+    out = np.ones(len(prep.mean_ltd))
+    active = prep.active
+    if active.any():
+        sigma, is_gamma, shape, _ = prep.standardized()
+        k = safety_stock_units[active] / sigma
+        y = np.maximum(shape + k * np.sqrt(shape), 0.0)
+        out[active] = np.where(is_gamma, special.gammainc(shape, y), special.ndtr(k))
+    return out
+
+
+def choose_method(mean_ltd: np.ndarray, sigma_dl: np.ndarray, demand_pattern: np.ndarray | None = None,
+                  method: MethodChoice = "auto") -> np.ndarray:
+    """Distribution of lead-time demand per stock point: "normal", "gamma" or "none".
+
+    "none" when mean lead-time demand is 0 (no demand: nothing to protect). Otherwise `method`
+    unless it is "auto", which picks "gamma" when the demand pattern is not "smooth"
+    (Syntetos-Boylan: ADI > 1.32 or CV^2 > 0.49) or when sigma_DL / mu_DL > 0.5, else "normal".
+    """
+    mean_ltd = np.asarray(mean_ltd, dtype=float)
+    sigma_dl = np.asarray(sigma_dl, dtype=float)
+    if method not in ("auto", "normal", "gamma"):
+        raise SafetyStockInputError(f"unknown distribution {method!r}: use 'auto', 'normal' or 'gamma'")
+    if method == "auto":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            skewed = sigma_dl > LTD_CV_CUTOFF * mean_ltd
+        if demand_pattern is not None:
+            pattern = pd.Series(np.asarray(demand_pattern, dtype=object)).fillna("smooth").to_numpy()
+            skewed = skewed | (pattern != "smooth")
+        chosen = np.where(skewed, "gamma", "normal")
+    else:
+        chosen = np.full(len(mean_ltd), method)
+    return np.where(mean_ltd > 0, chosen, "none").astype(object)
+
+
+def _check_service_level(level: float, what: str = "service level") -> None:
+    if not (isinstance(level, (int, float)) and 0.0 < float(level) < 1.0):
+        raise SafetyStockInputError(f"{what} is {level}: a service level must be strictly between 0 and 1 "
+                                    "(e.g. 0.95 for 95 %)")
+
+
+def _service_type(value: str) -> ServiceType:
+    normal = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    if normal in ("cycle", "alpha", "cycle_service", "type1"):
+        return "cycle"
+    if normal in ("fill_rate", "beta", "fill", "type2"):
+        return "fill_rate"
+    raise SafetyStockInputError(f"unknown service type {value!r}: use 'cycle' (probability of no stockout "
+                                "per replenishment cycle) or 'fill_rate' (share of demand met from stock)")
+
+
+# --------------------------------------------------------------------------- one stock point
+
+@dataclass(frozen=True)
+class SafetyStockResult:
+    """Safety stock of one item. Quantities in units, times in the caller's periods."""
+
+    safety_stock: float          # units, floored at 0
+    reorder_point: float         # units: mean lead-time demand + safety_stock
+    k: float                     # raw safety factor (z for cycle service), may be negative
+    sigma_dl: float              # sd of demand over lead time + review period, units
+    mean_lead_time_demand: float  # units over lead time + review period
+    service_type: ServiceType
+    service_level: float
+    method: str                  # "normal" / "gamma" / "none"
+    order_qty: float | None      # units per order (fill rate only)
+    expected_cycle_service: float
+    expected_fill_rate: float | None
+
+    def to_dict(self) -> dict[str, float | str]:
+        """The result as the `sop safety-stock --json` object."""
+        return {"safety_stock": self.safety_stock, "reorder_point": self.reorder_point, "k": self.k,
+                "service_type": self.service_type, "service_level": self.service_level,
+                "sigma_dl": self.sigma_dl, "method": self.method}
+
+
+def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd_lead_time: float = 0.0,
+                 service_level: float = 0.95, service_type: str = "cycle", order_qty: float | None = None,
+                 review_period: float = 0.0, method: MethodChoice = "auto",
+                 exact_loss: bool = False) -> SafetyStockResult:
+    """Safety stock, reorder point and safety factor of one item.
+
+    Args:
+        mean_demand: mean demand per period (units/period).
+        sd_demand: sd of demand (or of forecast error) per period (units).
+        mean_lead_time: mean replenishment lead time (periods).
+        sd_lead_time: sd of the lead time (periods).
+        service_level: target in (0, 1): cycle service level alpha or fill rate beta.
+        service_type: "cycle" (alpha, type 1) or "fill_rate" (beta, type 2).
+        order_qty: units per order; required for the fill rate.
+        review_period: periods between reviews (0 = continuous review); the protection interval
+            is lead time + review period.
+        method: "auto" (gamma when sigma_DL / mu_DL > 0.5), "normal" or "gamma".
+        exact_loss: fill rate with G(k) - G(k + Q/sigma) (exact for backorders) instead of G(k).
+    """
+    values = {"mean demand": mean_demand, "sd of demand": sd_demand, "mean lead time": mean_lead_time,
+              "sd of lead time": sd_lead_time, "review period": review_period}
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise SafetyStockInputError(f"{name} is {value}: it must be a number >= 0")
+    _check_service_level(service_level)
+    kind = _service_type(service_type)
+    if kind == "fill_rate":
+        if order_qty is None:
+            raise SafetyStockInputError("a fill-rate target needs the order quantity (units per order): "
+                                        "the share of demand short depends on how much each order covers")
+        if not isinstance(order_qty, (int, float)) or not math.isfinite(order_qty) or order_qty <= 0:
+            raise SafetyStockInputError(f"order quantity is {order_qty}: it must be a number > 0")
+    protection = mean_lead_time + review_period
+    mean_ltd = mean_demand * protection
+    sigma = math.sqrt(protection * sd_demand ** 2 + mean_demand ** 2 * sd_lead_time ** 2)
+    q = float(order_qty) if order_qty is not None else max(mean_ltd, 1.0)
+    prep = _Prepared(np.array([protection]), np.array([mean_ltd]), np.array([sigma]),
+                     choose_method(np.array([mean_ltd]), np.array([sigma]), method=method),
+                     np.array([q]), np.array(["given"]), np.array([mean_demand]))
+    k, ss = _policy_for_levels(prep, np.array([float(service_level)]), kind, exact_loss)
+    fill = None
+    if order_qty is not None:
+        fill = float(np.clip(1.0 - _shortage_per_cycle(prep, ss, exact_loss)[0] / q, 0.0, 1.0))
+    return SafetyStockResult(safety_stock=float(ss[0]), reorder_point=float(mean_ltd + ss[0]), k=float(k[0]),
+                             sigma_dl=sigma, mean_lead_time_demand=mean_ltd, service_type=kind,
+                             service_level=float(service_level), method=str(prep.method[0]),
+                             order_qty=None if order_qty is None else float(order_qty),
+                             expected_cycle_service=float(_cycle_service(prep, ss)[0]), expected_fill_rate=fill)
+
+
+# --------------------------------------------------------------------------- variability inputs
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SafetyStockInputError(f"{what} is missing column(s) {', '.join(missing)} "
+                                    f"(has: {', '.join(map(str, frame.columns))})")
+
+
+def _stock_point_keys(frame: pd.DataFrame) -> list[str]:
+    """sku, plus location when the frame is by SKU-location."""
+    return ["sku"] + [c for c in _STOCK_POINT_EXTRA_KEYS if c in frame.columns]
+
+
+def _name_some(values: Sequence, limit: int = 5) -> str:
+    values = list(dict.fromkeys(map(str, values)))
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+def _who(frame: pd.DataFrame, rows: np.ndarray) -> str:
+    """The SKUs of the flagged rows (row numbers when there is no sku column)."""
+    return _name_some(frame.loc[rows, "sku"] if "sku" in frame.columns else np.flatnonzero(rows))
+
+
+def demand_pattern(adi: np.ndarray, cv2_nonzero: np.ndarray) -> np.ndarray:
+    """Syntetos-Boylan class: smooth, erratic (CV^2 > 0.49), intermittent (ADI > 1.32), lumpy (both).
+
+    Items with no demand at all are "no_demand".
+    """
+    adi = np.asarray(adi, dtype=float)
+    cv2 = np.nan_to_num(np.asarray(cv2_nonzero, dtype=float))
+    sparse = adi > ADI_CUTOFF
+    lumpy_sizes = cv2 > CV2_CUTOFF
+    out = np.select([~np.isfinite(adi), sparse & lumpy_sizes, sparse, lumpy_sizes],
+                    ["no_demand", "lumpy", "intermittent", "erratic"], "smooth")
+    return out.astype(object)
+
+
+def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = None, *,
+                       sku_suppliers: pd.DataFrame | None = None,
+                       review_period_weeks: float = DEFAULT_REVIEW_PERIOD_WEEKS,
+                       default_lead_time_weeks: float | None = None,
+                       default_lead_time_sd_weeks: float | None = None,
+                       min_forecast_weeks: int = MIN_FORECAST_WEEKS) -> pd.DataFrame:
+    """Variability inputs of safety stock per stock point (SKU, or SKU-location).
+
+    Args:
+        demand: weekly demand, columns ``sku, week_start, units`` (units/week), optional
+            ``location`` (then one row per SKU-location) and ``forecast_units`` (the forecast
+            made for that week, units). Several rows per key and week are summed. Weeks with no
+            row after an item's first week count as zero demand; weeks before it do not count.
+        lead_times: lead-time observations, ``lead_time_days`` plus ``sku`` or ``supplier_id``.
+            By supplier needs ``sku_suppliers`` (``sku, supplier_id``); an item with several
+            suppliers pools their observations.
+        review_period_weeks: weeks between replenishment reviews (1 = weekly planning run).
+        default_lead_time_weeks / default_lead_time_sd_weeks: for items without observations;
+            default: the median over items that have them.
+        min_forecast_weeks: fewest forecast weeks before the forecast-error sd is used.
+
+    Returns:
+        One row per stock point: keys, ``n_weeks``, ``mean_weekly_demand`` (units/week),
+        ``sd_weekly_demand`` (units/week: sd of forecast error ``forecast_units - units`` when
+        ``sd_source == "forecast_error"``, of weekly demand otherwise, ddof=1),
+        ``mean_forecast_error`` (units/week, positive = over-forecast), ``sd_source``,
+        ``zero_week_share``, ``adi`` (weeks per non-zero week), ``cv`` (sd / mean of weekly
+        demand, the XYZ measure), ``cv2_nonzero`` (squared CV of non-zero weeks),
+        ``demand_pattern``, ``is_intermittent`` (ADI > 1.32 or zero share > 0.5),
+        ``lead_time_mean_weeks``, ``lead_time_sd_weeks``, ``lead_time_n_obs``,
+        ``lead_time_source`` ("sku" / "supplier" / "default"), ``review_period_weeks``.
+    """
+    _require_columns(demand, ("sku", "week_start", "units"), "weekly demand")
+    if review_period_weeks < 0 or not math.isfinite(review_period_weeks):
+        raise SafetyStockInputError(f"review period is {review_period_weeks} weeks: it must be >= 0")
+    keys = _stock_point_keys(demand)
+    has_forecast = "forecast_units" in demand.columns
+    frame = demand[keys + ["week_start", "units"] + (["forecast_units"] if has_forecast else [])].copy()
+    frame["units"] = pd.to_numeric(frame["units"], errors="coerce")
+    bad = frame["units"].isna() | (frame["units"] < 0)
+    if bad.any():
+        raise SafetyStockInputError("weekly demand has missing or negative units for SKU(s) "
+                                    f"{_who(frame, bad.to_numpy())}: fix or drop those rows")
+    if frame.empty:
+        raise SafetyStockInputError("weekly demand is empty: no item to compute safety stock for")
+    frame["week_start"] = pd.to_datetime(frame["week_start"])
+    weeks = pd.date_range(frame["week_start"].min(), frame["week_start"].max(), freq="7D")
+    week_idx = weeks.get_indexer(frame["week_start"])
+    if (week_idx < 0).any():
+        raise SafetyStockInputError("week_start values are not 7 days apart (e.g. "
+                                    f"{frame.loc[week_idx < 0, 'week_start'].iloc[0].date()}): "
+                                    "use the Monday of each ISO week")
+    codes, points = pd.MultiIndex.from_frame(frame[keys]).factorize()
+    points = points.set_names(keys)
+    n_points, n_weeks = len(points), len(weeks)
+    units = np.zeros((n_points, n_weeks))
+    np.add.at(units, (codes, week_idx), frame["units"].to_numpy(float))
+    first = np.full(n_points, n_weeks)
+    np.minimum.at(first, codes, week_idx)
+    active = np.arange(n_weeks)[None, :] >= first[:, None]
+    n_active = active.sum(axis=1)
+
+    mean = units.sum(axis=1) / n_active
+    dev2 = np.where(active, (units - mean[:, None]) ** 2, 0.0)
+    sd_demand = np.sqrt(dev2.sum(axis=1) / np.maximum(n_active - 1, 1))
+    nonzero = active & (units > 0)
+    n_nonzero = nonzero.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = np.where(n_nonzero > 0, n_active / n_nonzero, np.inf)
+        mean_nz = np.where(nonzero, units, 0.0).sum(axis=1) / n_nonzero
+        var_nz = np.where(nonzero, (units - mean_nz[:, None]) ** 2, 0.0).sum(axis=1) / n_nonzero
+        cv2_nonzero = np.where(n_nonzero > 0, var_nz / mean_nz ** 2, np.nan)
+        cv = np.where(mean > 0, sd_demand / mean, np.nan)
+    zero_share = 1.0 - n_nonzero / n_active
+
+    sd = sd_demand.copy()
+    source = np.full(n_points, "demand", dtype=object)
+    mean_error = np.full(n_points, np.nan)
+    if has_forecast:
+        fc_rows = pd.to_numeric(frame["forecast_units"], errors="coerce").to_numpy(float)
+        has = ~np.isnan(fc_rows)
+        forecast = np.zeros((n_points, n_weeks))
+        seen = np.zeros((n_points, n_weeks), dtype=bool)
+        np.add.at(forecast, (codes[has], week_idx[has]), fc_rows[has])
+        seen[codes[has], week_idx[has]] = True
+        seen &= active
+        n_err = seen.sum(axis=1)
+        error = np.where(seen, forecast - units, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_error = np.where(n_err > 0, error.sum(axis=1) / n_err, np.nan)
+            sd_error = np.sqrt(np.where(seen, (error - mean_error[:, None]) ** 2, 0.0).sum(axis=1)
+                               / np.maximum(n_err - 1, 1))
+        use = n_err >= max(int(min_forecast_weeks), 2)
+        sd = np.where(use, sd_error, sd)
+        source = np.where(use, "forecast_error", source).astype(object)
+
+    pattern = demand_pattern(adi, cv2_nonzero)
+    out = points.to_frame(index=False)
+    out["n_weeks"] = n_active
+    out["mean_weekly_demand"] = mean
+    out["sd_weekly_demand"] = sd
+    out["sd_source"] = source
+    out["mean_forecast_error"] = mean_error
+    out["zero_week_share"] = zero_share
+    out["adi"] = np.where(np.isfinite(adi), adi, np.nan)
+    out["cv"] = cv
+    out["cv2_nonzero"] = cv2_nonzero
+    out["demand_pattern"] = pattern
+    out["is_intermittent"] = (adi > ADI_CUTOFF) | (zero_share > ZERO_SHARE_CUTOFF)
+    lead = _lead_time_stats(lead_times, out["sku"], sku_suppliers, default_lead_time_weeks,
+                            default_lead_time_sd_weeks)
+    out = out.merge(lead, on="sku", how="left")
+    out["review_period_weeks"] = float(review_period_weeks)
+    return out
+
+
+def _lead_time_stats(lead_times: pd.DataFrame | None, skus: pd.Series, sku_suppliers: pd.DataFrame | None,
+                     default_mean: float | None, default_sd: float | None) -> pd.DataFrame:
+    """Lead-time mean and sd (weeks) per SKU from observations in days, with defaults."""
+    per_sku = pd.DataFrame(columns=["sku", "lead_time_mean_weeks", "lead_time_sd_weeks", "lead_time_n_obs"])
+    source = "sku"
+    if lead_times is not None and len(lead_times):
+        _require_columns(lead_times, ("lead_time_days",), "lead-time observations")
+        obs = lead_times.copy()
+        obs["lead_time_days"] = pd.to_numeric(obs["lead_time_days"], errors="coerce")
+        bad = obs["lead_time_days"].isna() | (obs["lead_time_days"] < 0)
+        if bad.any():
+            raise SafetyStockInputError(f"{int(bad.sum())} lead-time observation(s) are missing or negative: "
+                                        "lead_time_days must be a number of days >= 0")
+        if "sku" not in obs.columns:
+            supplier = next((c for c in ("supplier_id", "supplier") if c in obs.columns), None)
+            if supplier is None:
+                raise SafetyStockInputError("lead-time observations need a 'sku' or a 'supplier_id' column")
+            if sku_suppliers is None or "sku" not in sku_suppliers.columns or supplier not in sku_suppliers.columns:
+                raise SafetyStockInputError(f"lead times are by {supplier}: pass sku_suppliers with columns "
+                                            f"sku and {supplier} to know which supplier serves which SKU")
+            obs = sku_suppliers[["sku", supplier]].drop_duplicates().merge(obs, on=supplier)
+            source = "supplier"
+        weeks = obs["lead_time_days"] / DAYS_PER_WEEK
+        grouped = weeks.groupby(obs["sku"])
+        per_sku = pd.DataFrame({"lead_time_mean_weeks": grouped.mean(),
+                                "lead_time_sd_weeks": grouped.std(ddof=1).fillna(0.0),
+                                "lead_time_n_obs": grouped.size()}).rename_axis("sku").reset_index()
+    if default_mean is None:
+        if per_sku.empty:
+            raise SafetyStockInputError("no lead-time observations: pass default_lead_time_weeks "
+                                        "(and default_lead_time_sd_weeks) for the items")
+        default_mean = float(per_sku["lead_time_mean_weeks"].median())
+        if default_sd is None:
+            default_sd = float(per_sku["lead_time_sd_weeks"].median())
+    default_sd = 0.0 if default_sd is None else default_sd
+    if default_mean < 0 or default_sd < 0:
+        raise SafetyStockInputError("default lead time and its sd must be >= 0 weeks")
+    out = pd.DataFrame({"sku": pd.unique(skus)}).merge(per_sku, on="sku", how="left")
+    missing = out["lead_time_mean_weeks"].isna()
+    out["lead_time_source"] = np.where(missing, "default", source)
+    out.loc[missing, "lead_time_mean_weeks"] = default_mean
+    out.loc[missing, "lead_time_sd_weeks"] = default_sd
+    out["lead_time_n_obs"] = out["lead_time_n_obs"].fillna(0).astype(int)
+    out["lead_time_mean_weeks"] = out["lead_time_mean_weeks"].astype(float)
+    out["lead_time_sd_weeks"] = out["lead_time_sd_weeks"].astype(float)
+    return out
+
+
+# --------------------------------------------------------------------------- service targets
+
+def _parse_target(subject: str, value) -> float:
+    """A service target from 0.97, "0.97", "97%" or 97 (percent when above 1)."""
+    text = str(value).strip()
+    percent = text.endswith("%")
+    try:
+        number = float(text.rstrip("%").strip())
+    except ValueError:
+        raise SafetyStockInputError(f"service target for {subject!r} is {value!r}: "
+                                    "write it as 0.97 or 97%") from None
+    if percent or number > 1.0:
+        number /= 100.0
+    if not 0.0 < number < 1.0:
+        raise SafetyStockInputError(f"service target for {subject!r} is {value!r}: a service level must be "
+                                    "strictly between 0 and 100 %")
+    return number
+
+
+def service_target_overrides(decisions: pd.DataFrame, *, cycle: str | date | None = None) -> dict[str, float]:
+    """Service targets logged in the S&OP meeting, as an override mapping for `service_targets`.
+
+    Reads rows of kind ``service_target`` with ``approved == "yes"`` (and ``cycle`` on or before
+    the given cycle, if any); the latest decision per subject wins (by ``decided_at``, then
+    ``cycle``). ``subject`` is a SKU, a family, an ABC/XYZ class ("AX"), an ABC letter ("A"),
+    or one of those with a prefix ("sku:", "family:", "class:", "abc:"); ``value`` is 0.97 or 97%.
+    """
+    _require_columns(decisions, ("kind", "subject", "value", "approved"), "decisions")
+    rows = decisions[(decisions["kind"].astype(str).str.strip() == "service_target")
+                     & (decisions["approved"].astype(str).str.strip().str.lower() == "yes")].copy()
+    if cycle is not None and "cycle" in rows.columns:
+        rows = rows[pd.to_datetime(rows["cycle"]) <= pd.Timestamp(cycle)]
+    order = [c for c in ("decided_at", "cycle") if c in rows.columns]
+    if order:
+        rows = rows.assign(**{c: pd.to_datetime(rows[c]) for c in order}).sort_values(order, kind="stable")
+    latest = rows.drop_duplicates("subject", keep="last")
+    return {str(s).strip(): _parse_target(str(s), v) for s, v in zip(latest["subject"], latest["value"])}
+
+
+def _split_overrides(overrides: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Override keys per level; a plain key applies at every level, an explicit prefix wins."""
+    explicit: dict[str, dict[str, float]] = {lvl: {} for lvl in _OVERRIDE_LEVELS}
+    plain: dict[str, float] = {}
+    for key, value in overrides.items():
+        target = _parse_target(str(key), value)
+        prefix, sep, name = str(key).partition(":")
+        if sep and prefix.strip().lower() in _OVERRIDE_LEVELS:
+            explicit[prefix.strip().lower()][name.strip()] = target
+        else:
+            plain[str(key).strip()] = target
+    return {lvl: {**plain, **explicit[lvl]} for lvl in _OVERRIDE_LEVELS}
+
+
+def service_targets(items: pd.DataFrame, overrides: Mapping[str, float] | None = None, *,
+                    defaults: Mapping[str, float] = DEFAULT_SERVICE_TARGETS,
+                    fallback: float = FALLBACK_SERVICE_TARGET) -> pd.DataFrame:
+    """Service target per item from its ABC/XYZ class, with overrides from the decision log.
+
+    Args:
+        items: ``sku`` plus any of ``family``, ``abc_xyz`` (e.g. "AX"), ``abc_class`` and
+            ``xyz_class`` (one row per stock point; other columns are kept).
+        overrides: key -> target (0.97 or "97%"). Keys name a SKU, a family, a class ("AX") or
+            an ABC letter ("A"), optionally prefixed ("sku:", "family:", "class:", "abc:");
+            most specific wins: sku > family > class > abc letter > `defaults` > `fallback`.
+        defaults: target per ABC/XYZ class (module default: ``DEFAULT_SERVICE_TARGETS``).
+
+    Returns:
+        ``items`` with ``abc_xyz``, ``service_target`` (0-1) and ``target_source`` ("sku",
+        "family", "class", "abc", "default" or "fallback").
+    """
+    _require_columns(items, ("sku",), "items")
+    _check_service_level(fallback, "fallback service target")
+    default_map = {str(k).upper(): _parse_target(str(k), v) for k, v in defaults.items()}
+    levels = _split_overrides(overrides or {})
+    out = items.copy()
+    if "abc_xyz" in out.columns:
+        klass = out["abc_xyz"].astype("string").str.strip().str.upper()
+    elif "abc_class" in out.columns:
+        xyz = out["xyz_class"].astype("string") if "xyz_class" in out.columns else pd.Series("", index=out.index)
+        klass = (out["abc_class"].astype("string").str.strip() + xyz.fillna("").str.strip()).str.upper()
+    else:
+        klass = pd.Series(pd.NA, index=out.index, dtype="string")
+    abc = klass.str[:1]
+    candidates = [("sku", out["sku"].astype("string").str.strip().map(levels["sku"])),
+                  ("family", out["family"].astype("string").str.strip().map(levels["family"])
+                   if "family" in out.columns else None),
+                  ("class", klass.map(levels["class"])),
+                  ("abc", abc.map(levels["abc"])),
+                  ("default", klass.map(default_map))]
+    target = pd.Series(np.nan, index=out.index)
+    source = pd.Series("fallback", index=out.index, dtype=object)
+    for name, values in reversed(candidates):
+        if values is None:
+            continue
+        hit = values.notna().to_numpy()
+        target[hit] = values[hit].astype(float)
+        source[hit] = name
+    out["abc_xyz"] = klass
+    out["service_target"] = target.fillna(fallback).astype(float)
+    out["target_source"] = source
+    return out
+
+
+# --------------------------------------------------------------------------- policies per stock point
+
+def economic_order_quantity(annual_demand_units: np.ndarray | float, unit_cost: np.ndarray | float,
+                            order_cost: float = DEFAULT_ORDER_COST,
+                            holding_rate: float = DEFAULT_HOLDING_RATE) -> np.ndarray | float:
+    """EOQ = sqrt(2 * D * S / (h * c)) in units: D units/year, S currency/order, h 1/year, c currency/unit."""
+    d = np.asarray(annual_demand_units, dtype=float)
+    c = np.asarray(unit_cost, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(2.0 * d * order_cost / (holding_rate * c))
+    return float(out) if out.ndim == 0 else out
+
+
+def _optional_numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column as floats; NaN where missing or not a number, all NaN when absent."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+
+
+_POLICY_INPUTS = ("mean_weekly_demand", "sd_weekly_demand", "lead_time_mean_weeks", "lead_time_sd_weeks")
+
+
+def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float, holding_rate: float,
+             cover_weeks: float) -> _Prepared:
+    _require_columns(stock_points, _POLICY_INPUTS, "safety-stock inputs")
+    cols = {c: pd.to_numeric(stock_points[c], errors="coerce").to_numpy(float) for c in _POLICY_INPUTS}
+    for name, values in cols.items():
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            raise SafetyStockInputError(f"{name} is missing or negative for SKU(s) {_who(stock_points, bad)}: "
+                                        "it must be a number >= 0")
+    mean, sd = cols["mean_weekly_demand"], cols["sd_weekly_demand"]
+    review = np.nan_to_num(_optional_numeric(stock_points, "review_period_weeks"))
+    protection = cols["lead_time_mean_weeks"] + np.maximum(review, 0.0)
+    mean_ltd = mean * protection
+    sigma = np.sqrt(protection * sd ** 2 + mean ** 2 * cols["lead_time_sd_weeks"] ** 2)
+    if "method" in stock_points.columns:
+        forced = stock_points["method"].astype(object).fillna("auto").to_numpy()
+        bad = ~np.isin(forced, ["auto", "normal", "gamma", "none"])
+        if bad.any():
+            raise SafetyStockInputError(f"method {forced[bad][0]!r} is unknown: use auto, normal or gamma")
+        auto = choose_method(mean_ltd, sigma, stock_points.get("demand_pattern"), method)
+        chosen = np.where(forced == "auto", auto, forced)
+        chosen = np.where(mean_ltd > 0, chosen, "none").astype(object)
+    else:
+        chosen = choose_method(mean_ltd, sigma, stock_points.get("demand_pattern"), method)
+    annual = mean * WEEKS_PER_YEAR
+    given = _optional_numeric(stock_points, "order_qty_units")
+    eoq = np.asarray(economic_order_quantity(annual, _optional_numeric(stock_points, "unit_cost"), order_cost,
+                                             holding_rate))
+    use_given = np.isfinite(given) & (given > 0)
+    use_eoq = ~use_given & np.isfinite(eoq) & (eoq > 0)
+    order_qty = np.where(use_given, given, np.where(use_eoq, eoq, cover_weeks * mean))
+    q_source = np.where(use_given, "given", np.where(use_eoq, "eoq", "cover")).astype(object)
+    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual)
+
+
+def _levels(stock_points: pd.DataFrame, column: str) -> np.ndarray:
+    _require_columns(stock_points, (column,), "safety-stock inputs")
+    level = pd.to_numeric(stock_points[column], errors="coerce").to_numpy(float)
+    bad = ~((level > 0) & (level < 1))
+    if bad.any():
+        raise SafetyStockInputError(f"{column} is missing or not strictly between 0 and 1 for SKU(s) "
+                                    f"{_who(stock_points, bad)} (e.g. 0.95 for 95 %)")
+    return level
+
+
+def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cycle",
+                          target_column: str = "service_target", method: MethodChoice = "auto",
+                          exact_loss: bool = False, order_cost: float = DEFAULT_ORDER_COST,
+                          holding_rate: float = DEFAULT_HOLDING_RATE,
+                          cover_weeks: float = DEFAULT_COVER_WEEKS) -> pd.DataFrame:
+    """Safety stock and reorder point of every stock point (vectorized; see the module docstring).
+
+    Args:
+        stock_points: one row per SKU (or SKU-location) with ``mean_weekly_demand``,
+            ``sd_weekly_demand`` (units/week), ``lead_time_mean_weeks``, ``lead_time_sd_weeks``,
+            the target column (0-1), and optionally ``review_period_weeks`` (0 when absent:
+            continuous review), ``unit_cost`` (currency/unit, for EOQ and value),
+            ``order_qty_units`` (given Q), ``demand_pattern`` (for the auto method) and
+            ``method`` (per-row "auto" / "normal" / "gamma"). Other columns are kept.
+        service_type: "cycle" (alpha) or "fill_rate" (beta).
+        target_column: column holding each row's service target.
+        method: "auto" (the module's intermittency rule), "normal" or "gamma".
+        exact_loss: fill rate with the exact backorder loss G(k) - G(k + Q/sigma_DL).
+        order_cost, holding_rate, cover_weeks: EOQ inputs (currency/order, 1/year) and the
+            fallback order quantity in weeks of demand when there is no unit cost.
+
+    Returns:
+        ``stock_points`` plus ``service_type``, ``protection_weeks`` (L + R),
+        ``lead_time_demand_units`` (mean over the protection interval), ``sigma_dl_units``,
+        ``method``, ``k`` (raw), ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
+        ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover"),
+        ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored policy, by the
+        model) and ``safety_stock_value`` (currency; NaN without unit cost).
+    """
+    kind = _service_type(service_type)
+    level = _levels(stock_points, target_column)
+    prep = _prepare(stock_points, method, order_cost, holding_rate, cover_weeks)
+    k, ss = _policy_for_levels(prep, level, kind, exact_loss)
+    short = _shortage_per_cycle(prep, ss, exact_loss)
+    out = stock_points.copy()
+    out["service_type"] = kind
+    out["protection_weeks"] = prep.protection
+    out["lead_time_demand_units"] = prep.mean_ltd
+    out["sigma_dl_units"] = prep.sigma_dl
+    out["method"] = prep.method
+    out["k"] = k
+    out["safety_stock_units"] = ss
+    out["reorder_point_units"] = prep.mean_ltd + ss
+    out["order_qty_units"] = prep.order_qty
+    out["order_qty_source"] = prep.order_qty_source
+    out["expected_cycle_service"] = _cycle_service(prep, ss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["expected_fill_rate"] = np.where(prep.method == "none", 1.0,
+                                             np.clip(1.0 - short / prep.order_qty, 0.0, 1.0))
+    out["safety_stock_value"] = ss * _optional_numeric(stock_points, "unit_cost")
+    return out
+
+
+# --------------------------------------------------------------------------- service vs inventory curve
+
+def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "cycle",
+                            grid: Sequence[float] = SERVICE_LEVEL_GRID,
+                            target_column: str = "service_target", method: MethodChoice = "auto",
+                            exact_loss: bool = False, holding_rate: float = DEFAULT_HOLDING_RATE,
+                            shortage_cost_ratio: float = DEFAULT_SHORTAGE_COST_RATIO,
+                            order_cost: float = DEFAULT_ORDER_COST,
+                            cover_weeks: float = DEFAULT_COVER_WEEKS) -> pd.DataFrame:
+    """Safety-stock value against service level per family and in total, with current and proposed points.
+
+    For each level of `grid` every item of the family gets that target; the safety-stock value
+    is sum(safety_stock_units x unit_cost) (currency). The current point is one extra row
+    per family at the items' current targets: its ``service_level`` is the demand-weighted
+    (annual units) mean target, its value the sum of the items' safety stock at their own
+    targets (class-differentiated targets usually sit below the uniform curve).
+
+    Proposed point: the grid level with the lowest annual cost = holding cost of safety stock
+    (``holding_rate`` x value) + shortage cost (expected units short per year x cost per unit
+    short). Units short per year = cycles per year (annual demand / Q) x expected shortage per
+    cycle (capped at annual demand); cost per unit short is the column
+    ``shortage_cost_per_unit`` if present, else ``shortage_cost_ratio`` x unit cost. This is
+    the knee of the curve with an economic threshold: beyond it, the holding cost of one more
+    point of service exceeds the shortage cost it saves.
+
+    Args:
+        stock_points: the inputs of `safety_stock_policies` plus ``family`` and ``unit_cost``.
+        service_type, grid, target_column, method, exact_loss: as in `safety_stock_policies`.
+        holding_rate: 1/year; shortage_cost_ratio: currency short per currency of unit cost.
+
+    Returns:
+        ``family`` (``TOTAL`` for all items), ``service_type``, ``service_level``,
+        ``safety_stock_value`` (currency), ``holding_cost_per_year``,
+        ``shortage_cost_per_year``, ``total_cost_per_year`` (currency/year),
+        ``marginal_value_per_point`` (currency per +1 point of service from the previous grid
+        level), ``is_current``, ``is_proposed``. Grid rows ascending, then the current row.
+    """
+    kind = _service_type(service_type)
+    _require_columns(stock_points, ("family", "unit_cost"), "safety-stock inputs for the curve")
+    grid_levels = np.array(sorted(set(float(g) for g in grid)))
+    for g in grid_levels:
+        _check_service_level(g, "curve grid level")
+    current = _levels(stock_points, target_column)
+    prep = _prepare(stock_points, method, order_cost, holding_rate, cover_weeks)
+    cost = _optional_numeric(stock_points, "unit_cost")
+    if (~np.isfinite(cost) | (cost < 0)).any():
+        raise SafetyStockInputError("unit_cost is missing or negative for SKU(s) "
+                                    f"{_who(stock_points, ~(cost >= 0))}: the curve needs it")
+    short_cost = _optional_numeric(stock_points, "shortage_cost_per_unit")
+    short_cost = np.where(np.isfinite(short_cost), short_cost, shortage_cost_ratio * cost)
+    family_codes, families = pd.factorize(stock_points["family"].astype(str), sort=True)
+    n_fam, n, n_grid = len(families), len(stock_points), len(grid_levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cycles_per_year = np.where(prep.order_qty > 0, prep.annual_demand / prep.order_qty, 0.0)
+
+    def family_sums(p: _Prepared, level: np.ndarray, codes: np.ndarray, n_groups: int, unit_cost: np.ndarray,
+                    unit_short_cost: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Safety-stock value and annual shortage cost per group (currency, currency/year)."""
+        _, ss = _policy_for_levels(p, level, kind, exact_loss)
+        short_units = np.minimum(cycles * _shortage_per_cycle(p, ss, exact_loss), p.annual_demand)
+        return (np.bincount(codes, ss * unit_cost, minlength=n_groups),
+                np.bincount(codes, short_units * unit_short_cost, minlength=n_groups))
+
+    # every grid level at once: the stock points tiled n_grid times, one group per (level, family)
+    tiled = _Prepared(*(np.tile(getattr(prep, f.name), n_grid) for f in fields(_Prepared)))
+    grid_codes = np.tile(family_codes, n_grid) + n_fam * np.repeat(np.arange(n_grid), n)
+    value, shortage = family_sums(tiled, np.repeat(grid_levels, n), grid_codes, n_fam * n_grid,
+                                  np.tile(cost, n_grid), np.tile(short_cost, n_grid), np.tile(cycles_per_year, n_grid))
+    value, shortage = value.reshape(n_grid, n_fam), shortage.reshape(n_grid, n_fam)
+    value = np.column_stack([value, value.sum(axis=1)])          # (levels, families + total)
+    shortage = np.column_stack([shortage, shortage.sum(axis=1)])
+    holding = holding_rate * value
+    total_cost = holding + shortage
+    proposed = np.argmin(total_cost, axis=0)
+
+    cur_value, cur_shortage = family_sums(prep, current, family_codes, n_fam, cost, short_cost, cycles_per_year)
+    cur_value, cur_shortage = np.append(cur_value, cur_value.sum()), np.append(cur_shortage, cur_shortage.sum())
+    weights = np.bincount(family_codes, prep.annual_demand, minlength=n_fam)
+    weighted = np.bincount(family_codes, prep.annual_demand * current, minlength=n_fam)
+    plain_mean = (np.bincount(family_codes, current, minlength=n_fam)
+                  / np.maximum(np.bincount(family_codes, minlength=n_fam), 1))
+    weights, weighted = np.append(weights, weights.sum()), np.append(weighted, weighted.sum())
+    plain_mean = np.append(plain_mean, current.mean() if n else np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cur_level = np.where(weights > 0, weighted / weights, plain_mean)
+        marginal = np.vstack([np.full((1, n_fam + 1), np.nan),
+                              np.diff(value, axis=0) / (100.0 * np.diff(grid_levels))[:, None]])
+
+    labels = list(map(str, families)) + [TOTAL_FAMILY]
+    frames = []
+    for j, family in enumerate(labels):
+        frames.append(pd.DataFrame({
+            "family": family, "service_type": kind, "service_level": grid_levels,
+            "safety_stock_value": value[:, j], "holding_cost_per_year": holding[:, j],
+            "shortage_cost_per_year": shortage[:, j], "total_cost_per_year": total_cost[:, j],
+            "marginal_value_per_point": marginal[:, j], "is_current": False,
+            "is_proposed": np.arange(len(grid_levels)) == proposed[j]}))
+        frames.append(pd.DataFrame({
+            "family": [family], "service_type": kind, "service_level": [cur_level[j]],
+            "safety_stock_value": [cur_value[j]], "holding_cost_per_year": [holding_rate * cur_value[j]],
+            "shortage_cost_per_year": [cur_shortage[j]],
+            "total_cost_per_year": [holding_rate * cur_value[j] + cur_shortage[j]],
+            "marginal_value_per_point": [np.nan], "is_current": [True], "is_proposed": [False]}))
+    return pd.concat(frames, ignore_index=True)

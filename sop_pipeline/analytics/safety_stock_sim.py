@@ -1,0 +1,284 @@
+"""Simulation check of (s, Q) reorder-point policies: does the computed reorder point give the target?
+
+`simulate_service` replays an (s, nQ) policy for every stock point at once (numpy arrays over
+stock points x paths; the loop runs over time steps only) and reports the achieved fill rate
+(share of demand met from stock) and cycle service level (share of replenishment cycles
+without a stockout).
+
+Model, chosen to match the assumptions of the safety-stock formulas:
+
+* **Backorders.** Unmet demand is backordered and served from the next receipt, as the normal
+  and gamma formulas assume. Per step, units short = increase of the backorder level.
+* **Time.** Each week is split into `substeps_per_week` steps (default 7, days); lead times
+  are drawn per order (``"normal"`` truncated at 0, or ``"lognormal"`` with the same mean and
+  sd) and the receipt lands at the nearest step boundary. Orders may cross.
+* **Review.** With ``review_period_weeks == 0`` the review is continuous: the order (the
+  smallest multiple of Q that lifts the inventory position above s) is placed at the moment
+  the position reaches s. With ``review_period_weeks = R > 0`` the position is checked at the
+  end of every R weeks only; the formulas then protect L + R and ignore the undershoot of s,
+  which over-delivers when Q is large against weekly demand (a few points) and is exact for
+  an order every review.
+* **Demand.** ``"normal"``: Brownian demand, i.e. i.i.d. N(mu/m, sigma^2/m) per step for m
+  steps a week, so weekly demand is N(mu, sigma^2) and demand over any lead time has the
+  formula's N(mu L, sigma^2 L). The moment s is reached inside a step comes from the Brownian
+  bridge between the step's two ends (see `_brownian_passage`), so there is no undershoot: a
+  straight line inside each step would overshoot s by about sigma^2 / (2 mu) units per order.
+  A step can be negative (a return, which first clears backorders), as the normal model
+  allows. ``"gamma"``: i.i.d. Gamma per step with the weekly mean and variance, never
+  negative, moving in lumps, so continuous review undershoots s (by about the weekly
+  variance / (2 x mean)) and the simulated service of lumpy items falls below a formula that
+  ignores it. ``"bootstrap"``: each simulated week is a week drawn at random from the stock
+  point's own history, spread evenly over its steps (same undershoot for lumpy items).
+* **Statistics.** A cycle ends at a receipt and has a stockout when the net inventory just
+  before the receipt is negative. Fill rate = 1 - units short / units demanded. Counting
+  starts after `warmup_weeks`; paths of one stock point are pooled.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sop_pipeline.analytics.safety_stock import (
+    SafetyStockInputError,
+    _optional_numeric,
+    _require_columns,
+    _stock_point_keys,
+)
+
+DemandModel = Literal["normal", "gamma", "bootstrap"]
+LeadTimeModel = Literal["normal", "lognormal"]
+
+_SIM_INPUTS = ("mean_weekly_demand", "sd_weekly_demand", "lead_time_mean_weeks", "lead_time_sd_weeks",
+               "reorder_point_units", "order_qty_units")
+_CHUNK_WEEKS = 64
+
+
+def _lead_time_steps(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, model: LeadTimeModel,
+                     cap: np.ndarray) -> np.ndarray:
+    """One lead time per order, in (fractional) steps, within [0, cap]."""
+    if model == "normal":
+        draw = mean + sd * rng.standard_normal(len(mean))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = np.log1p(np.where(mean > 0, (sd / mean) ** 2, 0.0))
+        draw = np.where(mean > 0, np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2
+                                         + np.sqrt(s2) * rng.standard_normal(len(mean))), 0.0)
+    return np.clip(draw, 0.0, cap)
+
+
+def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndarray,
+                      sd: np.ndarray) -> np.ndarray:
+    """When, within a step of Brownian demand, the inventory position first reaches s.
+
+    `gap` = position - s at the start of the step (units), `demand` = the step's demand (the
+    Brownian increment, already drawn), `sd` its standard deviation. Returns the fraction of the
+    step at which s is reached, NaN where it is not. Exact for Brownian motion with drift: the
+    path between the two ends is a Brownian bridge, which reaches s with probability 1 when it
+    ends at or below s and exp(-2 * gap * end / sd^2) when it ends at `end` above s; given a
+    passage, t / (1 - t) is inverse Gaussian with mean gap / |end| and shape (gap / sd)^2.
+    """
+    end = gap - demand
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        reach = np.where(end <= 0, 1.0, np.where(sd > 0, np.exp(-2.0 * gap * end / sd ** 2), 0.0))
+    out = np.full(len(gap), np.nan)
+    maybe = np.flatnonzero(reach > 1e-12)
+    if not len(maybe):
+        return out
+    hit = maybe[rng.random(len(maybe)) < reach[maybe]]
+    g, e, s_ = gap[hit], np.abs(end[hit]), sd[hit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        linear = np.clip(g / demand[hit], 0.0, 1.0)               # deterministic demand: straight line
+        ratio = rng.wald(np.where(e > 0, g / np.maximum(e, 1e-300), 1.0), np.maximum((g / s_) ** 2, 1e-300))
+    bridge = np.where(e > 0, ratio / (1.0 + ratio), 1.0)
+    out[hit] = np.where(g <= 0, 0.0, np.where(s_ > 0, bridge, linear))
+    return out
+
+
+def _history_matrix(history: pd.DataFrame, keys: list[str], points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly demand per stock point as a NaN-padded matrix (points x weeks) and each row's length."""
+    _require_columns(history, keys + ["units"], "demand history for the bootstrap")
+    units = pd.to_numeric(history["units"], errors="coerce")
+    if units.isna().any() or (units < 0).any():
+        raise SafetyStockInputError("demand history has missing or negative units: fix those rows first")
+    order = history.assign(units=units)
+    if "week_start" in order.columns:
+        order = order.sort_values("week_start", kind="stable")
+    grouped = order.groupby(keys, sort=False)["units"].apply(lambda s: s.to_numpy(float))
+    index = pd.MultiIndex.from_frame(points[keys])
+    series = grouped.reindex(index) if len(keys) > 1 else grouped.reindex(points[keys[0]])
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise SafetyStockInputError("no demand history for stock point(s) "
+                                    f"{', '.join(map(str, points.loc[missing, 'sku'].head(5)))}: "
+                                    "the bootstrap needs at least one week per item")
+    lengths = np.array([len(s) for s in series])
+    matrix = np.full((len(series), lengths.max()), np.nan)
+    for row, values in enumerate(series):
+        matrix[row, :len(values)] = values
+    return matrix, lengths
+
+
+def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 8, warmup_weeks: int = 52,
+                     demand_model: DemandModel = "normal", demand_history: pd.DataFrame | None = None,
+                     lead_time_model: LeadTimeModel = "normal", substeps_per_week: int = 7,
+                     seed: int = 0) -> pd.DataFrame:
+    """Achieved fill rate and cycle service of each stock point's (s, nQ) policy, by simulation.
+
+    Args:
+        policies: one row per stock point with ``mean_weekly_demand``, ``sd_weekly_demand``
+            (units/week), ``lead_time_mean_weeks``, ``lead_time_sd_weeks``,
+            ``reorder_point_units`` (s) and ``order_qty_units`` (Q), optional
+            ``review_period_weeks`` (0 or absent: continuous review) - e.g. the output of
+            `safety_stock_policies`. Key columns (``sku``, ``location``) and ``service_type`` /
+            ``service_target`` are carried over.
+        weeks: simulated weeks per path, after `warmup_weeks`.
+        paths: independent paths per stock point (results pool them).
+        demand_model: "normal", "gamma" (both from the weekly mean/sd) or "bootstrap" (weeks
+            resampled from `demand_history`: ``sku`` [, ``location``], ``week_start``, ``units``).
+        lead_time_model: "normal" (truncated at 0) or "lognormal", with the row's mean and sd.
+        substeps_per_week: time steps per week.
+        seed: random seed; the same inputs and seed give the same numbers.
+
+    Returns:
+        Keys, ``service_type`` / ``service_target`` if given, ``sim_fill_rate`` (share of
+        demand met from stock), ``sim_cycle_service`` (share of cycles without stockout),
+        ``sim_cycles`` (cycles counted), ``sim_avg_on_hand_units``, ``sim_avg_backorder_units``
+        (time averages) and, with a target, ``sim_gap_pp`` (achieved minus target, in
+        percentage points, for the row's service type). Rows with no demand get NaN.
+    """
+    _require_columns(policies, _SIM_INPUTS, "policies to simulate")
+    if demand_model not in ("normal", "gamma", "bootstrap"):
+        raise SafetyStockInputError(f"unknown demand model {demand_model!r}: use normal, gamma or bootstrap")
+    if lead_time_model not in ("normal", "lognormal"):
+        raise SafetyStockInputError(f"unknown lead-time model {lead_time_model!r}: use normal or lognormal")
+    if weeks < 1 or paths < 1 or warmup_weeks < 0 or substeps_per_week < 1:
+        raise SafetyStockInputError("weeks, paths and substeps_per_week must be >= 1 and warmup_weeks >= 0")
+    cols = {c: pd.to_numeric(policies[c], errors="coerce").to_numpy(float) for c in _SIM_INPUTS}
+    if any((~np.isfinite(v)).any() for v in cols.values()):
+        raise SafetyStockInputError("policies to simulate have missing numbers: compute the policies first")
+    m = int(substeps_per_week)
+    review = np.nan_to_num(_optional_numeric(policies, "review_period_weeks"))
+    live = (cols["mean_weekly_demand"] > 0) & (cols["order_qty_units"] > 0)
+    n_points = len(policies)
+    keys = _stock_point_keys(policies)
+
+    def per_series(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values[live], paths)
+
+    n = int(live.sum()) * paths
+    mu, sd = per_series(cols["mean_weekly_demand"]) / m, per_series(cols["sd_weekly_demand"]) / math.sqrt(m)
+    s, q = per_series(cols["reorder_point_units"]), per_series(cols["order_qty_units"])
+    lt_mean = per_series(cols["lead_time_mean_weeks"]) * m
+    lt_sd = per_series(cols["lead_time_sd_weeks"]) * m
+    lt_cap = lt_mean + 8.0 * lt_sd + 1.0
+    review_steps = np.rint(per_series(review) * m).astype(np.int64)
+    continuous = review_steps <= 0
+    horizon = int(np.ceil(lt_cap.max())) + 2 if n else 2
+    rng = np.random.default_rng(seed)
+
+    if demand_model == "bootstrap":
+        if demand_history is None:
+            raise SafetyStockInputError("the bootstrap demand model needs demand_history (weekly units per item)")
+        matrix, lengths = _history_matrix(demand_history, keys, policies.loc[live].reset_index(drop=True))
+        hist_rows = np.repeat(np.arange(int(live.sum())), paths)
+        hist_len = lengths[hist_rows]
+    elif demand_model == "gamma":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_shape = np.where(sd > 0, (mu / sd) ** 2, np.inf)
+            g_scale = np.where(sd > 0, sd ** 2 / mu, 0.0)
+
+    brownian = demand_model == "normal"
+    cont_idx = np.flatnonzero(continuous)
+
+    def demand_chunk(n_weeks: int) -> np.ndarray:
+        """Demand per step for the next n_weeks weeks, shape (n_weeks * m, n)."""
+        if demand_model == "normal":
+            return mu + sd * rng.standard_normal((n_weeks * m, n))
+        if demand_model == "gamma":
+            draws = rng.gamma(np.where(np.isfinite(g_shape), g_shape, 1.0), np.maximum(g_scale, 1e-300),
+                              size=(n_weeks * m, n))
+            return np.where(np.isfinite(g_shape), draws, mu)
+        pick = (rng.random((n_weeks, n)) * hist_len).astype(np.int64)
+        weekly = matrix[hist_rows, pick] / m
+        return np.repeat(weekly, m, axis=0)
+
+    net = s + q                       # net inventory (on hand - backorders), units
+    position = net.copy()             # inventory position (net + on order), units
+    pipeline_qty = np.zeros((horizon, n))
+    pipeline_due = np.zeros((horizon, n), dtype=bool)
+    short = np.zeros(n)
+    demanded = np.zeros(n)
+    on_hand = np.zeros(n)
+    backorder = np.zeros(n)
+    cycles = np.zeros(n)
+    stockout_cycles = np.zeros(n)
+    series = np.arange(n)
+    total_weeks = int(warmup_weeks) + int(weeks)
+    warm_step = int(warmup_weeks) * m
+    step = 0
+    for chunk_start in range(0, total_weeks, _CHUNK_WEEKS):
+        chunk = demand_chunk(min(_CHUNK_WEEKS, total_weeks - chunk_start))
+        for d in chunk:
+            counting = step >= warm_step
+            slot = step % horizon
+            due = pipeline_due[slot]
+            if due.any():
+                if counting:
+                    cycles += due
+                    stockout_cycles += due & (net < 0)
+                net += pipeline_qty[slot]
+                pipeline_qty[slot] = 0.0
+                pipeline_due[slot] = False
+            hit_at = np.full(n, np.nan)          # fraction of the step at which s is reached
+            if brownian:
+                hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx],
+                                                     sd[cont_idx])
+            backorder_before = np.maximum(-net, 0.0)
+            net -= d
+            backorder_after = np.maximum(-net, 0.0)
+            if counting:
+                short += backorder_after - backorder_before
+                demanded += d
+                on_hand += np.maximum(net, 0.0)
+                backorder += backorder_after
+            position_before = position
+            position = position - d
+            reviewing = continuous | ((step + 1) % np.maximum(review_steps, 1) == 0)
+            order = reviewing & ((position <= s) | np.isfinite(hit_at))
+            if order.any():
+                idx = series[order]
+                lots = np.floor(np.maximum(s[idx] - position[idx], 0.0) / q[idx]) + 1.0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    crossing = np.clip((position_before[idx] - s[idx]) / d[idx], 0.0, 1.0)
+                crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], np.nan_to_num(crossing, nan=1.0))
+                placed = step + np.where(continuous[idx], crossing, 1.0)
+                lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
+                arrival = np.maximum(np.rint(placed + lead).astype(np.int64), step + 1)
+                pipeline_qty[arrival % horizon, idx] += lots * q[idx]
+                pipeline_due[arrival % horizon, idx] = True
+                position[idx] += lots * q[idx]
+            step += 1
+
+    def pooled(values: np.ndarray) -> np.ndarray:
+        out = np.full(n_points, np.nan)
+        out[live] = values.reshape(-1, paths).sum(axis=1)
+        return out
+
+    steps_counted = float(weeks * m * paths)
+    out = policies[[c for c in keys + ["service_type", "service_target"] if c in policies.columns]].copy()
+    total_demand, total_cycles = pooled(demanded), pooled(cycles)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["sim_fill_rate"] = np.clip(1.0 - pooled(short) / total_demand, 0.0, 1.0)
+        out["sim_cycle_service"] = 1.0 - pooled(stockout_cycles) / total_cycles
+    out["sim_cycles"] = total_cycles
+    out["sim_avg_on_hand_units"] = pooled(on_hand) / steps_counted
+    out["sim_avg_backorder_units"] = pooled(backorder) / steps_counted
+    if {"service_type", "service_target"} <= set(policies.columns):
+        achieved = np.where(policies["service_type"].astype(str).to_numpy() == "fill_rate",
+                            out["sim_fill_rate"], out["sim_cycle_service"])
+        out["sim_gap_pp"] = 100.0 * (achieved - pd.to_numeric(policies["service_target"], errors="coerce"))
+    return out
