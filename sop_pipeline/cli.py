@@ -4,6 +4,8 @@
     sop run [--extracts DIR] [--data-dir DIR] [--as-of D]  materialize the whole cycle in-process
     sop expectations --write                               (re)write the default GX suites
     sop parse                                              build the dbt manifest
+    sop safety-stock ...                                   safety stock / reorder point what-if
+    sop sequence --changeovers MATRIX.csv                  best changeover sequence
 
 Exit codes: 0 success, 1 the run failed (message says why), 2 bad command-line input.
 """
@@ -59,7 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="suite folder (default: the repository's expectations/)")
 
     sub.add_parser("parse", help="build the dbt manifest (dbt parse); `run` does this when needed")
+    for module in _command_modules():
+        module.add_parser(sub).set_defaults(handler=module.run)
     return parser
+
+
+def _command_modules():
+    """Sub-commands that live in `sop_pipeline.commands` (each: add_parser(subparsers), run(args))."""
+    import importlib
+
+    names = ("safety_stock", "sequence", "report")
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(f"sop_pipeline.commands.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sop_pipeline.commands.{name}":
+                raise
+    return modules
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "parse":
             ensure_dbt_manifest(force=True)
             return 0
+        if getattr(args, "handler", None):
+            return args.handler(args)
     except SettingsError as exc:
         print(f"sop: {exc}", file=sys.stderr)
         return 2
@@ -185,8 +206,10 @@ def cmd_run(args) -> int:
         log.propagate = False
         return log
 
-    quiet = logging.getLogger("dagster")
-    quiet.setLevel(logging.WARNING)
+    # Dagster warns for every relationships test that the split dbt steps cannot run; the publish
+    # step runs them all on the finished warehouse instead (assets/publish.py).
+    for name in ("dagster", "dagster._core.execution.plan.active"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     job = job.with_logger_defs({"progress": progress_logger})
     # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
     log_path = settings.data_dir / "logs" / "last_run.log"

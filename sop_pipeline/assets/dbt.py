@@ -48,7 +48,9 @@ class SopDbtTranslator(DagsterDbtTranslator):
 def sop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings):
     """dbt build (models + tests) for the selected models, against the cycle's warehouse."""
     os.environ.update(settings.settings.to_env())  # profiles.yml reads SOP_WAREHOUSE_PATH
-    yield from dbt.cli(["build"], context=context).stream()
+    # cautious: a test with several parents (relationships) runs only in the step that builds all
+    # of them; Dagster splits dbt into several steps around the Python assets.
+    yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
 
 def dbt_resource() -> DbtCliResource:
     """dbt from this interpreter's environment (the venv), so no PATH setup is needed."""

@@ -52,6 +52,37 @@ expedites as (
 
 ),
 
+items as (
+
+    select * from {{ ref('stg_erp__items') }}
+
+),
+
+a_items as (
+
+    select sku from {{ source('inventory_outputs', 'abc_xyz') }} where abc = 'A'
+
+),
+
+-- an A item is "sold at" a location when it had POS there in the 52 weeks to the as-of date
+a_item_locations as (
+
+    select distinct pos.location, pos.sku
+    from {{ ref('stg_pos__pos_sales') }} pos
+    cross join cycle
+    inner join a_items on a_items.sku = pos.sku
+    inner join items on items.sku = pos.sku
+    where pos.sales_date > {{ dbt.dateadd('day', -364, 'cycle.as_of') }}
+      and items.lifecycle <> 'phase_out'
+
+),
+
+snapshot_locations as (
+
+    select distinct snapshot_date, location from inventory
+
+),
+
 otif as (
 
     select
@@ -185,9 +216,29 @@ turns as (
 
 ),
 
+-- (A SKU, location, week) with zero available stock on the week-end snapshot
+a_item_stockouts as (
+
+    select
+        periods.grain, periods.period_start,
+        'a_item_stockouts' as kpi,
+        sum(case when coalesce(inventory.available_units, 0) <= 0 then 1 else 0 end) as value
+    from periods
+    inner join snapshot_locations
+        on snapshot_locations.snapshot_date between periods.period_start and periods.period_end
+    inner join a_item_locations on a_item_locations.location = snapshot_locations.location
+    left join inventory
+        on inventory.snapshot_date = snapshot_locations.snapshot_date
+       and inventory.location = a_item_locations.location
+       and inventory.sku = a_item_locations.sku
+    group by periods.grain, periods.period_start
+
+),
+
 kpis as (
 
     select * from otif
+    union all select * from a_item_stockouts
     union all select * from fill_rate
     union all select * from adherence
     union all select * from reschedules
@@ -202,6 +253,7 @@ definitions as (
     select * from (values
         ('otif_pct', 'service', '%', true, {{ t.otif_pct }}),
         ('fill_rate_pct', 'service', '%', true, {{ t.fill_rate_pct }}),
+        ('a_item_stockouts', 'service', 'count', false, 0.0),
         ('schedule_adherence_pct', 'stability', '%', true, {{ t.schedule_adherence_pct }}),
         ('reschedules_per_week', 'stability', 'count/week', false, {{ t.reschedules_per_week }}),
         ('scrap_pct', 'efficiency', '%', false, {{ t.scrap_pct }}),

@@ -1,0 +1,114 @@
+-- Pending excess & obsolete (E&O) per SKU on the latest inventory snapshot, valued at cost
+-- (KPI_DEFINITIONS.md). Obsolete: phase-out items, expired lots, or no demand in 52 weeks.
+-- Excess: remaining on hand above the need of the next 26 weeks plus safety stock; the
+-- 26-week need is the demand run-rate of the last 26 weeks (stock-out weeks excluded) x 26.
+with
+
+cycle as (
+
+    select * from {{ source('meta', 'cycle') }}
+
+),
+
+items as (
+
+    select * from {{ ref('stg_erp__items') }}
+
+),
+
+lots as (
+
+    select * from {{ ref('stg_erp__inventory_lots') }}
+    where snapshot_date = (select max(snapshot_date) from {{ ref('stg_erp__inventory_lots') }})
+
+),
+
+demand as (
+
+    select * from {{ ref('int_demand_weekly') }}
+
+),
+
+stock as (
+
+    select
+        sku,
+        sum(qty) as on_hand_units,
+        sum(case when expiry_date is not null and expiry_date <= snapshot_date then qty else 0 end)
+            as expired_units
+    from lots
+    group by sku
+
+),
+
+demand_52w as (
+
+    select demand.sku, sum(demand.units) as units_52w
+    from demand
+    cross join cycle
+    where demand.week_start > {{ dbt.dateadd('week', -52, 'cycle.as_of') }}
+    group by demand.sku
+
+),
+
+run_rate as (
+
+    select demand.sku, avg(demand.units) * count(distinct demand.location) as weekly_units
+    from demand
+    cross join cycle
+    where demand.week_start > {{ dbt.dateadd('week', -26, 'cycle.as_of') }}
+      and not coalesce(demand.is_stockout, false)
+    group by demand.sku
+
+),
+
+policy as (
+
+    select sku, safety_stock_units from {{ source('inventory_policy', 'safety_stock') }}
+    where service_type = 'fill_rate'
+
+),
+
+classified as (
+
+    select
+        stock.sku,
+        items.family,
+        items.unit_cost,
+        stock.on_hand_units,
+        case
+            when items.lifecycle = 'phase_out' then stock.on_hand_units
+            when coalesce(demand_52w.units_52w, 0) = 0 then stock.on_hand_units
+            else stock.expired_units
+        end as obsolete_units,
+        case
+            when items.lifecycle = 'phase_out' then 'phase-out item'
+            when coalesce(demand_52w.units_52w, 0) = 0 then 'no demand in 52 weeks'
+            when stock.expired_units > 0 then 'expired lots'
+        end as obsolete_reason,
+        26 * coalesce(run_rate.weekly_units, 0) + coalesce(policy.safety_stock_units, 0) as need_units
+    from stock
+    inner join items on items.sku = stock.sku
+    left join demand_52w on demand_52w.sku = stock.sku
+    left join run_rate on run_rate.sku = stock.sku
+    left join policy on policy.sku = stock.sku
+
+),
+
+final as (
+
+    select
+        sku,
+        family,
+        greatest(on_hand_units - obsolete_units - need_units, 0) as excess_units,
+        obsolete_units,
+        (greatest(on_hand_units - obsolete_units - need_units, 0) + obsolete_units) * unit_cost as value,
+        trim(both '; ' from coalesce(obsolete_reason, '') ||
+            case when on_hand_units - obsolete_units - need_units > 0
+                 then '; on hand above 26 weeks of need + safety stock' else '' end) as reason
+    from classified
+    where obsolete_units > 0 or on_hand_units - obsolete_units - need_units > 0
+
+)
+
+select * from final

@@ -1,0 +1,91 @@
+-- Inventory position per SKU at the as-of date: on hand (available), on hold, WIP (open
+-- production orders), on order (open purchase order lines), and the plan's safety stock and
+-- reorder point (fill-rate policy), valued at unit cost.
+with
+
+cycle as (
+
+    select * from {{ source('meta', 'cycle') }}
+
+),
+
+items as (
+
+    select * from {{ ref('stg_erp__items') }}
+
+),
+
+snapshots as (
+
+    select * from {{ ref('int_inventory_snapshots') }}
+
+),
+
+latest as (
+
+    select sku, sum(available_units) as on_hand_units, sum(hold_units) as hold_units
+    from snapshots
+    where snapshot_date = (select max(snapshot_date) from snapshots)
+    group by sku
+
+),
+
+wip as (
+
+    select sku, sum(greatest(planned_qty - coalesce(good_qty, 0), 0)) as wip_units
+    from {{ ref('stg_mes__production_orders') }}
+    where status in ('released', 'in_progress')
+    group by sku
+
+),
+
+received as (
+
+    select po_id, line, sum(qty) as received_qty
+    from {{ ref('stg_erp__receipts') }}
+    group by po_id, line
+
+),
+
+on_order as (
+
+    select po.sku, sum(greatest(po.qty - coalesce(received.received_qty, 0), 0)) as on_order_units
+    from {{ ref('stg_erp__purchase_orders') }} po
+    left join received on received.po_id = po.po_id and received.line = po.line
+    group by po.sku
+
+),
+
+policy as (
+
+    select sku, safety_stock_units, reorder_point_units, service_target
+    from {{ source('inventory_policy', 'safety_stock') }}
+    where service_type = 'fill_rate'
+
+),
+
+final as (
+
+    select
+        items.sku,
+        items.family,
+        coalesce(latest.on_hand_units, 0) as on_hand_units,
+        coalesce(latest.hold_units, 0) as hold_units,
+        coalesce(wip.wip_units, 0) as wip_units,
+        coalesce(on_order.on_order_units, 0) as on_order_units,
+        policy.safety_stock_units,
+        policy.reorder_point_units,
+        policy.service_target,
+        coalesce(latest.on_hand_units, 0) * items.unit_cost as on_hand_value,
+        coalesce(latest.hold_units, 0) * items.unit_cost as hold_value,
+        coalesce(wip.wip_units, 0) * items.unit_cost as wip_value,
+        policy.safety_stock_units * items.unit_cost as safety_stock_value
+    from items
+    left join latest on latest.sku = items.sku
+    left join wip on wip.sku = items.sku
+    left join on_order on on_order.sku = items.sku
+    left join policy on policy.sku = items.sku
+
+)
+
+select * from final
