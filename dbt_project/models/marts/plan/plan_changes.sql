@@ -1,0 +1,66 @@
+-- What changed in the plan of record vs the previous cycle, by family, and why: the decisions
+-- that touched the family's rows this cycle and the demand signals behind the new numbers.
+-- Compared over the weeks both plans cover. Empty on the first cycle.
+with
+
+history as (
+
+    select * from {{ source('plan_history', 'plan_of_record') }}
+
+),
+
+current_cycle as (
+
+    select max(cycle_id) as cycle_id from {{ ref('plan_of_record') }}
+
+),
+
+previous_cycle as (
+
+    select max(history.cycle_id) as cycle_id
+    from history cross join current_cycle
+    where history.cycle_id < current_cycle.cycle_id
+
+),
+
+cur as (
+
+    select plan.* from {{ ref('plan_of_record') }} plan
+
+),
+
+prev as (
+
+    select history.* from history inner join previous_cycle on history.cycle_id = previous_cycle.cycle_id
+
+),
+
+overlap as (
+
+    select
+        cur.family,
+        sum(cur.demand_units) as units_now,
+        sum(prev.demand_units) as units_before,
+        sum(cur.revenue) as revenue_now,
+        sum(prev.revenue) as revenue_before,
+        string_agg(distinct nullif(cur.decision_ids, ''), ',') as decision_ids,
+        string_agg(distinct cur.demand_source, ', ') as demand_sources
+    from cur
+    inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
+    group by cur.family
+
+)
+
+select
+    (select cycle_id from current_cycle) as cycle_id,
+    (select cycle_id from previous_cycle) as previous_cycle_id,
+    family,
+    units_before,
+    units_now,
+    units_now - units_before as units_change,
+    revenue_before,
+    revenue_now,
+    revenue_now - revenue_before as revenue_change,
+    decision_ids,
+    'demand: ' || demand_sources as signals
+from overlap

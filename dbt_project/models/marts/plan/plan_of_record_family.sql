@@ -1,0 +1,18 @@
+-- Family roll-up of the plan of record per horizon week.
+select
+    cycle_id,
+    family,
+    week_start,
+    horizon_week,
+    sum(demand_units) as demand_units,
+    sum(revenue) as revenue,
+    sum(margin) as margin,
+    sum(supply_units) as supply_units,
+    sum(constraint_hours) as constraint_hours,
+    sum(moved_out_units) as moved_out_units,
+    sum(cut_units) as cut_units,
+    sum(projected_inventory_units) as projected_inventory_units,
+    sum(safety_stock_units) as safety_stock_units,
+    sum(case when service_risk <> 'ok' then 1 else 0 end) as skus_at_risk
+from {{ ref('plan_of_record') }}
+group by cycle_id, family, week_start, horizon_week
