@@ -25,6 +25,8 @@ import duckdb
 
 KEEP_RELEASES = 2
 PUBLISHED_SCHEMAS = ("marts",)
+# Each cycle's copy of these marts is kept under serving/history/<table>/cycle=YYYY-MM-DD/.
+HISTORY_MARTS = ("plan_of_record", "decision_log", "kpi_scorecard")
 
 
 @dataclass
@@ -56,6 +58,7 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
     tmp_file = serving_dir / f".sop.duckdb.{release_id}.tmp"
     release_dir = serving_dir / "releases" / release_id
     report = PublishReport(cycle, serving_dir / "sop.duckdb", serving_dir / "parquet")
+    staged_history: list[tuple[Path, Path]] = []
     try:
         release_dir.mkdir(parents=True)
         digest = hashlib.sha256()
@@ -71,6 +74,13 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
                 pq = release_dir / f"{table}.parquet"
                 con.execute(f"copy serving.main.\"{table}\" to '{pq}' (format parquet)")
                 digest.update(table.encode() + b"\0" + pq.read_bytes())
+            history = [t for s_, t in published_tables(con, ("history",))]
+            for table in history:  # every cycle kept by the pipeline (warehouse schema history)
+                con.execute(f'create table serving.main."history_{table}" as select * from history."{table}"')
+                report.row_counts[f"history_{table}"] = int(
+                    con.execute(f'select count(*) from serving.main."history_{table}"').fetchall()[0][0])
+            staged_history = _stage_history(con, serving_dir, cycle, release_id,
+                                            [t for _, t in tables if t in HISTORY_MARTS])
             con.execute("create table serving.main._publish_info as select ?::varchar as cycle, "
                         "current_timestamp as published_at, ?::varchar as release_id, ?::varchar as checksum",
                         [cycle, release_id, digest.hexdigest()])
@@ -81,13 +91,40 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
             raise RuntimeError("simulated failure before the switch")
         os.replace(tmp_file, report.serving_file)
         _swap_symlink(report.parquet_dir, release_dir)
+        _commit_history(staged_history)
     except BaseException:
         tmp_file.unlink(missing_ok=True)
         Path(f"{tmp_file}.wal").unlink(missing_ok=True)
         shutil.rmtree(release_dir, ignore_errors=True)
+        for staged, _ in staged_history:
+            shutil.rmtree(staged, ignore_errors=True)
         raise
     _prune_releases(serving_dir / "releases", keep=release_dir)
     return report
+
+
+def _stage_history(con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str, release_id: str,
+                   tables: list[str]) -> list[tuple[Path, Path]]:
+    """Write this cycle's history partitions aside: [(staged dir, final dir)]."""
+    staged = []
+    for table in tables:
+        final = serving_dir / "history" / table / f"cycle={cycle}"
+        tmp = final.with_name(f".{final.name}.{release_id}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        con.execute(f"copy serving.main.\"{table}\" to '{tmp / (table + '.parquet')}' (format parquet)")
+        staged.append((tmp, final))
+    return staged
+
+
+def _commit_history(staged: list[tuple[Path, Path]]) -> None:
+    """Replace each cycle partition with its staged copy (a re-run replaces that cycle only)."""
+    for tmp, final in staged:
+        old = final.with_name(f".{final.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
