@@ -1,0 +1,129 @@
+"""Weekly inventory-by-lot snapshots (Sundays) for stores and DCs.
+
+Each location x SKU is replenished every R weeks (stores 1-2, DCs 2-6) on a fixed weekday:
+on a snapshot the current cycle lot holds the unsold part of R weeks of expected demand, an
+older lot often holds the safety stock, and some pairs carry a stale lot received 100-800 days
+ago (aged stock, sometimes expired; phase-out SKUs leave one at the DC: pending E&O). Lot ids
+are ``L<yymmdd of receipt>-<sku number>`` and persist across snapshots. Store stockout spells
+show as a single lot row with qty 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Calendar, Size, rng_for, stable_uniform
+from .demand import Anomalies, DemandModel
+from .items import Catalog
+from .orders import OrderBook
+
+
+def _pairs(cat: Catalog, model: DemandModel, book: OrderBook, weeks: np.ndarray):
+    """Location x SKU pairs (stores first, then DCs): expected units/week (P, T), location index, SKU index."""
+    n, k = cat.n_fg, len(cat.stores)
+    base_wk = model.base_wk[:, weeks]  # (n, T)
+    store_ew = base_wk[:, None, :] * model.share[:, :, None]  # (n, k, T)
+    dc_ew = np.stack([store_ew[:, cat.store_dc == j].sum(axis=1) for j in range(len(cat.dcs))], axis=1)
+    dc_ew += (book.b2b_share[:, None] * base_wk / len(cat.dcs))[:, None, :]  # B2B ships from the DCs
+    ew = np.concatenate([store_ew, dc_ew], axis=1)  # (n, k + n_dc, T)
+    n_loc = ew.shape[1]
+    return ew.transpose(1, 0, 2).reshape(n_loc * n, -1), np.repeat(np.arange(n_loc), n), np.tile(np.arange(n), n_loc)
+
+
+def _policy(cat: Catalog, loc: np.ndarray, sku: np.ndarray, ew: np.ndarray, cal: Calendar,
+            rng: np.random.Generator) -> dict:
+    """Per pair: review period R (weeks), phase, receipt weekday, safety-stock flag and the stale lot
+    (receipt day, qty in units; stale lots mostly at DCs and always for phase-out SKUs at DCs)."""
+    fg, P = cat.fg, len(loc)
+    is_dc = loc >= len(cat.stores)
+    R = np.where(is_dc, rng.integers(2, 7, P), np.where(fg.scale.to_numpy()[sku] > 2.0, 1, 2))
+    phased_out = (fg.lifecycle.to_numpy()[sku] == "phase_out") & is_dc
+    stale_day = np.where(phased_out, fg.phase_start.to_numpy()[sku] - rng.integers(0, 30, P),
+                         cal.n_days - rng.integers(100, 800, P))
+    has_stale = (rng.random(P) < np.where(is_dc, 0.12, 0.02)) | phased_out
+    return {
+        "is_dc": is_dc, "R": R, "phase": rng.integers(0, 6, P) % R, "rwd": rng.integers(0, 5, P),
+        "has_ss": rng.random(P) < 0.7,
+        "has_stale": has_stale & (stale_day >= fg.launch_day.to_numpy()[sku]),  # nothing older than a launch
+        "stale_day": stale_day, "stale_qty": np.maximum(np.round(ew.mean(axis=1) * rng.uniform(1, 8, P)), 3),
+    }
+
+
+def inventory_lots(cat: Catalog, model: DemandModel, book: OrderBook, anomalies: Anomalies, cal: Calendar,
+                   size: Size, seed: int) -> dict:
+    """The `inventory_lots` extract (Sunday snapshots over the last ``size.inventory_weeks`` weeks).
+
+    Up to three lots per pair and snapshot: the cycle lot (unsold share of R weeks of demand, at
+    least 2 units at a store / 6 at a DC), the previous receipt holding safety stock, a stale lot.
+    """
+    rng = rng_for(seed, "inventory")
+    fg = cat.fg
+    weeks = np.arange(cal.weeks - size.inventory_weeks, cal.weeks)
+    snap_day = 7 * weeks + 6
+    ew, loc, sku = _pairs(cat, model, book, weeks)  # ew: (P, T) units/week
+    P, T = ew.shape
+    pol = _policy(cat, loc, sku, ew, cal, rng)
+    R = pol["R"][:, None]
+    e = (weeks[None, :] - pol["phase"][:, None]) % R  # weeks since the last receipt
+    recv = 7 * (weeks[None, :] - e) + pol["rwd"][:, None]
+    remaining = np.clip(1.0 - (snap_day[None, :] - recv) / (7.0 * R), 0.05, 1.0)
+    cycle_qty = np.round(ew * R * remaining * rng.uniform(0.85, 1.15, (P, T)))
+    cycle_qty = np.maximum(cycle_qty, np.where(pol["is_dc"], 6, 2)[:, None])
+    ss_qty = np.maximum(np.round(ew * rng.uniform(0.3, 1.0, (P, T))), 1)
+
+    launch = fg.launch_day.to_numpy()[sku]
+    live_from = np.where(launch >= 0, launch - 7, -1)
+    live = (snap_day[None, :] >= live_from[:, None]) & (snap_day[None, :] < fg.phase_stop.to_numpy()[sku][:, None])
+    out = _stockout_mask(anomalies, cat, loc, sku, snap_day)
+    stale = pol["has_stale"][:, None] & (pol["stale_day"][:, None] <= snap_day[None, :]) & ~out
+    lots = [  # (present, receipt day, qty)
+        (live, recv, np.where(out, 0.0, cycle_qty)),
+        (live & pol["has_ss"][:, None] & ~out, recv - 7 * R, ss_qty),
+        (stale, pol["stale_day"][:, None], pol["stale_qty"][:, None]),
+    ]
+    p_idx = np.broadcast_to(np.arange(P)[:, None], (P, T))
+    t_idx = np.broadcast_to(np.arange(T)[None, :], (P, T))
+    parts = [(p_idx[m], t_idx[m], np.broadcast_to(rd, (P, T))[m], np.broadcast_to(q, (P, T))[m]) for m, rd, q in lots]
+    p, ti, rd, qty = (np.concatenate(x) for x in zip(*parts))
+    p, ti, rd, qty = _merge_same_lot(p, ti, rd, qty, T, cal.ext_days)
+    order = np.lexsort((rd, sku[p], loc[p], ti))
+    p, ti, rd, qty = p[order], ti[order], rd[order], qty[order]
+    return _lot_columns(cat, cal, loc[p], sku[p], snap_day[ti], rd, qty, seed)
+
+
+def _merge_same_lot(p, ti, rd, qty, T: int, n_days: int):
+    """Sum rows that describe the same (pair, snapshot, receipt day) lot."""
+    key = (p.astype(np.int64) * T + ti) * (n_days + 1) + rd
+    uk, inv = np.unique(key, return_inverse=True)
+    q = np.bincount(inv, qty)
+    rd_u, rest = uk % (n_days + 1), uk // (n_days + 1)
+    return rest // T, rest % T, rd_u, q
+
+
+def _stockout_mask(anomalies: Anomalies, cat: Catalog, loc: np.ndarray, sku: np.ndarray,
+                   snap_day: np.ndarray) -> np.ndarray:
+    """(P, T) True where a store stockout spell covers the snapshot day."""
+    mask = np.zeros((len(loc), len(snap_day)), dtype=bool)
+    pair_of = {(int(s), int(l)): i for i, (l, s) in enumerate(zip(loc, sku))}
+    for s, st, a, b in anomalies.stockouts[["sku_idx", "store_idx", "start_day", "end_day"]].itertuples(index=False):
+        mask[pair_of[(s, st)]] |= (snap_day >= a) & (snap_day <= b)
+    return mask
+
+
+def _lot_columns(cat: Catalog, cal: Calendar, loc, sku, snap_day, recv_day, qty, seed: int) -> dict:
+    """Extract columns: lot ids, expiry from family shelf life, ~1.5% of lots on quality hold."""
+    locations = np.array(cat.stores + cat.dcs, dtype=object)
+    shelf = cat.fg.shelf_life.to_numpy()[sku]
+    recv_dates = cal.dates(recv_day)
+    expiry = recv_dates + np.maximum(shelf, 0).astype("timedelta64[D]")
+    expiry[shelf < 0] = np.datetime64("NaT")
+    key, inv = np.unique(recv_day * 100_000 + sku, return_inverse=True)
+    yymmdd = np.datetime_as_string(cal.dates(key // 100_000), unit="D")
+    lot_names = np.array([f"L{d[2:4]}{d[5:7]}{d[8:10]}-{s + 1:04d}" for d, s in zip(yymmdd, key % 100_000)],
+                         dtype=object)
+    hold = stable_uniform(recv_day, sku, loc, salt=seed) < 0.015
+    return {
+        "snapshot_date": cal.dates(snap_day), "location": locations[loc], "sku": cat.fg.sku.to_numpy()[sku],
+        "lot_id": lot_names[inv], "qty": qty, "receipt_date": recv_dates, "expiry_date": expiry,
+        "status": np.where(hold, "hold", "available"),
+    }
