@@ -10,7 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import capacity, decisions as decision_log_lib, plan as plan_lib
+from sop_pipeline.analytics import decisions as decision_log_lib, plan as plan_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
 from sop_pipeline.assets.common import OWNERS, cycle_as_of, markdown_table, read_table, write_table
@@ -22,7 +22,7 @@ SUBSTITUTIONS = dg.AssetKey(["analytics", "substitution_plan"])
 HISTORY = dg.AssetKey(["history", "plan_of_record"])
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 INPUTS = [dg.AssetKey(["analytics", n]) for n in ("demand_forecast", "demand_consensus", "demand_sensing",
-                                                  "safety_stock", "abc_xyz", "safety_stock_curve")] + \
+                                                  "safety_stock", "abc_xyz", "safety_stock_curve", "capacity")] + \
     [STG(n) for n in ("stg_erp__items", "stg_sop__decisions", "stg_mes__resources", "stg_mes__routings",
                       "stg_mes__downtime", "stg_crm__promotions")] + \
     [dg.AssetKey(["intermediate", "int_inventory_snapshots"]), dg.AssetKey(["meta", "ingest_log"])]
@@ -45,28 +45,21 @@ def consensus_demand(con, cycle: Cycle) -> pd.DataFrame:
     return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids"]]
 
 
-def constraint_inputs(con, cycle: Cycle, absent: set[str]):
-    """(constraint id, units/hour per SKU on it, available hours per week) or (None, empty, empty)."""
+def constraint_inputs(con, absent: set[str]):
+    """(constraint id, units/hour per SKU on it, hours per week left for production) from the supply
+    review's capacity table: available hours minus the optimized sequence's changeover hours.
+    (None, empty, empty) when there is no resource data: then nothing is cut."""
     if {"resources", "routings"} & absent:
         return None, pd.Series(dtype=float), pd.Series(dtype=float)
-    resources = read_table(con, "select resource_id, resource_type as type, hours_per_day, days_per_week, "
-                                "is_constraint from staging.stg_mes__resources")
-    constraints = resources[resources.is_constraint.astype(bool) & (resources.type == "machine")]
+    constraints = read_table(con, "select resource_id from staging.stg_mes__resources "
+                                  "where is_constraint and resource_type = 'machine' order by resource_id")
     if constraints.empty:
         return None, pd.Series(dtype=float), pd.Series(dtype=float)
-    cid = sorted(constraints.resource_id)[0]
+    cid = constraints.resource_id.iloc[0]
     rates = read_table(con, "select sku, units_per_hour from staging.stg_mes__routings where resource_id = ?", [cid])
-    downtime = read_table(con, "select resource_id, start_at as start, end_at as \"end\", is_planned as planned "
-                               "from staging.stg_mes__downtime") if "downtime" not in absent else None
-    weeks = cycle.horizon()
-    history = [cycle.week1_start - pd.Timedelta(weeks=k) for k in range(1, 27)]
-    factors = capacity.availability_factors(downtime, resources, history) if downtime is not None and len(downtime) \
-        else None
-    cap = capacity.weekly_capacity(resources[resources.resource_id == cid], pd.DataFrame(
-        columns=["sku", "week_start", "units"]), rates.assign(resource_id=cid), weeks, downtime=downtime,
-        availability=factors)
-    hours = cap.set_index(pd.to_datetime(cap.week_start))["available_hours"]
-    return cid, rates.set_index("sku")["units_per_hour"], hours
+    cap = read_table(con, "select week_start, greatest(available_hours - coalesce(changeover_hours, 0), 0) as hours "
+                          "from analytics.capacity where resource_id = ?", [cid])
+    return cid, rates.set_index("sku")["units_per_hour"], cap.set_index(pd.to_datetime(cap.week_start))["hours"]
 
 
 def _previous_plan(con, cycle_id) -> pd.DataFrame | None:
@@ -161,7 +154,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         effects += source_effects
         weeks, freeze_id = plan_lib.freeze_weeks(decisions)
         previous = _previous_plan(con, as_of)
-        cid, rates, hours = constraint_inputs(con, cycle, absent)
+        cid, rates, hours = constraint_inputs(con, absent)
         inventory = read_table(con, "select sku, sum(available_units) as units from intermediate.int_inventory_snapshots "
                                     "where snapshot_date = (select max(snapshot_date) from "
                                     "intermediate.int_inventory_snapshots) group by sku")

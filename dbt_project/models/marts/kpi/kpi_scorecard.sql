@@ -235,9 +235,44 @@ a_item_stockouts as (
 
 ),
 
+-- OEE on the constraint: hours summed over the period first, ratios after (as analytics.oee)
+constraint_oee as (
+
+    select
+        periods.grain, periods.period_start,
+        'oee_constraint_pct' as kpi,
+        100.0 * (sum(rt.run_hours) / nullif(sum(rt.planned_hours), 0))
+              * (sum(rt.total_units) / nullif(sum(rt.ideal_units), 0))
+              * (sum(rt.good_units) / nullif(sum(rt.total_units), 0)) as value
+    from periods
+    inner join {{ ref('stg_mes__resource_time') }} rt
+        on rt.production_date between periods.period_start and periods.period_end
+    inner join {{ ref('stg_mes__resources') }} res
+        on res.resource_id = rt.resource_id and res.is_constraint
+    group by periods.grain, periods.period_start
+
+),
+
+changeover_vs_plan as (
+
+    select
+        periods.grain, periods.period_start,
+        'changeover_vs_plan_pct' as kpi,
+        100.0 * sum(co.changeover_hours_actual) / nullif(sum(co.changeover_hours_planned), 0) as value
+    from periods
+    inner join {{ source('supply_outputs', 'changeover_weekly') }} co
+        on cast(co.week_start as date) between periods.period_start and periods.period_end
+    inner join {{ ref('stg_mes__resources') }} res
+        on res.resource_id = co.resource_id and res.is_constraint
+    group by periods.grain, periods.period_start
+
+),
+
 kpis as (
 
     select * from otif
+    union all select * from constraint_oee
+    union all select * from changeover_vs_plan
     union all select * from a_item_stockouts
     union all select * from fill_rate
     union all select * from adherence
@@ -257,6 +292,8 @@ definitions as (
         ('schedule_adherence_pct', 'stability', '%', true, {{ t.schedule_adherence_pct }}),
         ('reschedules_per_week', 'stability', 'count/week', false, {{ t.reschedules_per_week }}),
         ('scrap_pct', 'efficiency', '%', false, {{ t.scrap_pct }}),
+        ('oee_constraint_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
+        ('changeover_vs_plan_pct', 'efficiency', '% of plan', false, {{ t.changeover_vs_plan_pct }}),
         ('expedite_usd', 'cash', 'currency', false, cast(null as double)),
         ('inventory_turns', 'cash', 'turns/year', true, {{ t.inventory_turns }})
     ) as d (kpi, area, unit, higher_is_better, target)
