@@ -28,7 +28,14 @@ run: setup  ## generate demo extracts (if data/extracts is empty) and materializ
 	 else $(SOP) demo --size $(SOP_DEMO_SIZE) --out $(DATA)/extracts; fi
 	$(SOP) run --extracts $(DATA)/extracts --data-dir $(DATA)
 
-test: setup  ## run the whole test suite (unit, integration, browser)
+browser:  ## Debian's Chromium for the browser test of the meeting pack (needs root + apt)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "could not install chromium: the browser test will be skipped"; \
+	  else echo "chromium not found and cannot be installed here: the browser test will be skipped"; fi; }
+
+test: setup browser  ## run the whole test suite (unit, integration, browser)
 	$(PY) -m pytest -q
 
 ui: setup  ## Dagster UI on http://localhost:3000
@@ -36,9 +43,15 @@ ui: setup  ## Dagster UI on http://localhost:3000
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
 
 bench: setup  ## run the benchmarks (see benchmarks/README.md)
-	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/ingest.py --sizes small medium
+	$(PY) benchmarks/safety_stock.py
+	$(PY) benchmarks/sequencing.py
+
+docs: setup  ## dbt docs (model and column descriptions, lineage) on http://localhost:8080
+	cd dbt_project && SOP_WAREHOUSE_PATH=$(CURDIR)/$(DATA)/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . \
+	  && ../$(VENV)/bin/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080
 
 clean:  ## remove generated data and build outputs (keeps .venv)
 	rm -rf $(DATA) dbt_project/target dbt_project/logs .pytest_cache
 
-.PHONY: help setup run test ui bench clean
+.PHONY: help setup browser run test ui bench docs clean
