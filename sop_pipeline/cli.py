@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run the sop_cycle job in this process: ingest, dbt, analytics, publish. "
                                      "Shows each asset as it completes; exits 1 with the reason on failure.")
     _add_settings_args(run)
+    run.add_argument("--groups", metavar="G1,G2",
+                     help="only these asset groups (e.g. ingest to validate a new extract folder); "
+                          "default: the whole cycle")
 
     exp = sub.add_parser("expectations", help="write the default Great Expectations suites from the contract")
     exp.add_argument("--write", action="store_true", help="overwrite expectations/<extract>.json with defaults")
@@ -193,7 +196,18 @@ def cmd_run(args) -> int:
     from sop_pipeline.definitions import defs
 
     job = defs.resolve_job_def("sop_cycle")
-    total = len(defs.resolve_asset_graph().materializable_asset_keys)
+    graph = defs.resolve_asset_graph()
+    selection = None
+    if args.groups:
+        groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+        known = {graph.get(k).group_name for k in graph.materializable_asset_keys}
+        unknown = sorted(set(groups) - known)
+        if unknown:
+            print(f"sop: unknown asset group(s) {', '.join(unknown)}; groups: {', '.join(sorted(known))}",
+                  file=sys.stderr)
+            return 2
+        selection = sorted(dg.AssetSelection.groups(*groups).resolve(graph) & graph.materializable_asset_keys)
+    total = len(selection) if selection is not None else len(graph.materializable_asset_keys)
     print(f"sop run: extracts {settings.extracts_dir} -> {settings.data_dir} "
           f"(as-of {settings.as_of or 'auto'}), {total} assets", flush=True)
     progress = _Progress(total, out=sys.stdout)
@@ -215,7 +229,8 @@ def cmd_run(args) -> int:
     log_path = settings.data_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
-        result = job.execute_in_process(raise_on_error=False, run_config={"loggers": {"progress": {}}})
+        result = job.execute_in_process(raise_on_error=False, run_config={"loggers": {"progress": {}}},
+                                        asset_selection=selection)
     if result.success:
         print(f"sop run: done in {time.perf_counter() - progress.started:.1f} s; "
               f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})")

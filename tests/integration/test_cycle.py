@@ -70,7 +70,7 @@ def test_structural_error_fails_the_run_with_a_readable_message(demo_extracts, c
     extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
     text = (extracts / "items.csv").read_text().replace("unit_price", "price", 1)
     (extracts / "items.csv").write_text(text)
-    run = run_cycle(extracts, tmp_path / "data")
+    run = run_cycle(extracts, tmp_path / "data", "--groups", "ingest")
     assert run.returncode == 1
     assert "items.csv, column 'unit_price': required column 'unit_price' is missing" in run.stderr
     assert "Traceback" not in run.stderr
@@ -78,7 +78,7 @@ def test_structural_error_fails_the_run_with_a_readable_message(demo_extracts, c
 
 def test_as_of_excludes_later_rows_and_counts_them(demo_extracts, copy_extracts, tmp_path):
     extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
-    run = run_cycle(extracts, tmp_path / "data", "--as-of", "2026-10-31")
+    run = run_cycle(extracts, tmp_path / "data", "--as-of", "2026-10-31", "--groups", "ingest")
     assert run.returncode == 0, run.stderr[-3000:]
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         assert con.execute("select max(date) from raw.pos_sales").fetchall()[0][0].isoformat() == "2026-10-31"
@@ -86,6 +86,11 @@ def test_as_of_excludes_later_rows_and_counts_them(demo_extracts, copy_extracts,
                                           "where extract='pos_sales'").fetchall()[0]
         assert after > 0 and read == loaded + after
         assert con.execute("select week1_start from meta.cycle").fetchall()[0][0].isoformat() == "2026-11-02"
+
+
+def test_unknown_group_is_a_usage_error(demo_extracts, tmp_path):
+    proc = sop("run", "--extracts", str(demo_extracts), "--data-dir", str(tmp_path), "--groups", "nonsense")
+    assert proc.returncode == 2 and "unknown asset group" in proc.stderr
 
 
 def test_bad_as_of_is_a_usage_error():
