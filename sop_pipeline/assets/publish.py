@@ -29,7 +29,7 @@ def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse:
     # Tests that join two models (relationships) cannot run inside the dbt steps Dagster splits
     # around the Python assets; run them all here, on the finished warehouse, before BI sees it.
     os.environ.update(s.to_env())
-    integrity = dbt.cli(["test", "--select", "test_type:relationships", "--indirect-selection", "eager"],
+    integrity = dbt.cli(["test", "--select", "test_name:relationships", "--indirect-selection", "eager"],
                         raise_on_error=False)
     integrity.wait()
     if not integrity.is_successful():

@@ -1,0 +1,12 @@
+"""The S&OP meeting pack: one self-contained HTML file per cycle, built from the published
+serving file (`serving/sop.duckdb`) and following the seed article's 60-minute agenda:
+last month in a meme, demand review, supply review, reconciliation, decision log.
+
+Pure Python (pandas, plotly, duckdb); no Dagster import. Every panel whose mart is not
+published yet, lacks a column or has no rows shows a "no data yet" box instead of failing.
+"""
+
+from sop_pipeline.report.marts import ReportError
+from sop_pipeline.report.pack import AGENDA, MeetingPack, build_meeting_pack, write_meeting_pack
+
+__all__ = ["AGENDA", "MeetingPack", "ReportError", "build_meeting_pack", "write_meeting_pack"]

@@ -1,0 +1,130 @@
+"""Agenda item 5, "Decision log" (10 min): yes/no items with their owners (RACI), decisions
+already taken, the risk board and the plan of record they land in."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sop_pipeline.report.context import PackContext
+from sop_pipeline.report.html import (Col, Safe, auto_table, badge, date_text, grid, is_missing, join, money, ncol,
+                                      panel, pct, table, tag)
+
+DECISION_COLS = ("kind", "subject", "value")
+DECISION_EXTRA = ("decision_id", "cycle", "approved", "accountable", "responsible", "status", "effect")
+KIND_LABELS = {"freeze_window": "Freeze window", "substitution": "SKU substitution", "make_vs_buy": "Make vs buy",
+               "expedite": "Expedite", "service_target": "Service target"}
+RISK_COLS = ("rank", "kind", "entity_id", "probability", "expected_impact")
+RISK_EXTRA = ("signal", "detail", "impact_value", "mitigation", "owner")
+
+
+def build(ctx: PackContext) -> Safe:
+    return join([ctx.render(decision_log), grid(ctx.render(substitutions), ctx.render(plan_changes)),
+                 ctx.render(risk_board), ctx.render(plan_of_record)])
+
+
+def decision_log(ctx: PackContext) -> Safe:
+    title = "Decisions: yes or no (no \u201cmaybe later\u201d)"
+    df = ctx.marts.read("decision_log", DECISION_COLS, optional=DECISION_EXTRA)
+    if df.empty:
+        return ctx.missing(title, "decision-items", "decision_log", DECISION_COLS, wide=True)
+    df = df.assign(kind_label=df["kind"].map(lambda k: KIND_LABELS.get(str(k), str(k))),
+                   state=[_state(r) for _, r in df.iterrows()])
+    pending = df[df.state == "proposed"]
+    decided = df[df.state != "proposed"]
+    if "cycle" in decided:
+        decided = decided.sort_values("cycle", ascending=False, kind="stable")
+    base = [Col("kind_label", "Decision"), Col("subject", "Subject"), Col("value", "Proposal"),
+            Col("accountable", "Accountable"), Col("responsible", "Responsible"), Col("effect", "Effect")]
+    vote = Col("kind", "Decide", lambda _: Safe('<span class="vote">\u2610 Yes \u2610 No</span>'))
+    pending_body = (table(pending, base + [vote], cls="decisions")
+                    if len(pending) else tag("p", "Nothing waiting for a decision.", cls="note"))
+    decided_cols = [Col("cycle", "Cycle", date_text)] + base[:3] + [Col("state", "Outcome", _outcome)] + base[3:5]
+    body = (tag("h4", f"Needs a yes/no today ({len(pending)})") + pending_body +
+            tag("h4", "Decided") + (table(decided, decided_cols, cls="compact", max_rows=10) if len(decided)
+                                   else tag("p", "No decisions logged yet.", cls="note")))
+    note = "Accountable: Ops + Commercial leaders (co-own the plan). Responsible: demand planner / master scheduler."
+    return panel(title, body, "decision-items", note=note, wide=True)
+
+
+def _state(row: pd.Series) -> str:
+    status = row.get("status")
+    if not is_missing(status) and str(status):
+        return str(status).lower()
+    approved = row.get("approved")
+    if is_missing(approved) or str(approved) == "":
+        return "proposed"
+    return "approved" if str(approved).lower() in ("yes", "true", "1") else "rejected"
+
+
+def _outcome(state) -> Safe:
+    return badge(str(state), {"approved": "good", "rejected": "bad"}.get(str(state), "neutral"))
+
+
+def risk_board(ctx: PackContext) -> Safe:
+    title = "Risk board: top risks"
+    df = ctx.marts.read("datapack_risk_board", RISK_COLS, optional=RISK_EXTRA,
+                        order_by='"rank"')
+    if df.empty:
+        return ctx.missing(title, "decision-risk-board", "datapack_risk_board", RISK_COLS, wide=True)
+    cols = [ncol("rank", "#"), Col("kind", "Kind"), Col("entity_id", "Entity"), Col("signal", "Signal"),
+            Col("detail", "Evidence"),
+            ncol("probability", "Probability", lambda v: pct(v, 0, fraction=True)),
+            ncol("impact_value", "Impact", money), ncol("expected_impact", "Expected impact", money),
+            Col("mitigation", "Mitigation"), Col("owner", "Owner")]
+    return panel(title, table(df, cols, cls="compact"), "decision-risk-board",
+                 note="Expected impact = probability x revenue exposed.", wide=True)
+
+
+PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_units", "cut_units", "skus_at_risk")
+
+
+def plan_of_record(ctx: PackContext) -> Safe:
+    title = "Plan of record by family (13 weeks)"
+    cols = ("family",)
+    df = ctx.marts.read("plan_of_record_family", cols,
+                        optional=PLAN_SUMS + ("week_start", "projected_inventory_units", "safety_stock_units"))
+    if df.empty:
+        return ctx.missing(title, "decision-plan-of-record", "plan_of_record_family", cols, wide=True)
+    if not any(c in df for c in PLAN_SUMS):
+        return panel(title, auto_table(ctx.marts.read("plan_of_record_family"), max_rows=15, max_cols=9),
+                     "decision-plan-of-record", wide=True)
+    df = df.sort_values("week_start") if "week_start" in df else df
+    sums = df.groupby("family").agg({c: "sum" for c in PLAN_SUMS if c in df})
+    ends = df.groupby("family").agg({c: "last" for c in ("projected_inventory_units", "safety_stock_units") if c in df})
+    plan = sums.join(ends).reset_index()
+    plan = pd.concat([plan, plan.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
+    table_cols = [Col("family", "Family"), ncol("demand_units", "Demand units"), ncol("supply_units", "Supply units"),
+                  ncol("revenue", "Revenue", money), ncol("margin", "Margin", money),
+                  ncol("moved_out_units", "Moved later"), ncol("cut_units", "Cut"),
+                  ncol("projected_inventory_units", "Inventory at end"), ncol("safety_stock_units", "Safety stock"),
+                  ncol("skus_at_risk", "SKU-weeks at risk")]
+    note = ("Everything decided lands in one published plan of record. Supply is capacity-feasible; "
+            "SKU-weeks at risk = below safety stock or stocked out.")
+    return panel(title, table(plan, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
+                 "decision-plan-of-record", note=note, wide=True)
+
+
+def substitutions(ctx: PackContext) -> Safe:
+    title = "Promo substitutions awaiting Sales' approval"
+    df = ctx.marts.read("substitution_plan")
+    if df.empty and ctx.marts.has("substitution_plan"):
+        return ctx.nothing(title, "decision-substitutions", "Every promotion can be supplied in time: no substitutes.")
+    if df.empty:
+        return ctx.missing(title, "decision-substitutions", "substitution_plan")
+    return panel(title, auto_table(df, max_rows=8), "decision-substitutions",
+                 note="Promo units the plan cannot supply in time, with a same-family substitute in stock.")
+
+
+def plan_changes(ctx: PackContext) -> Safe:
+    title = "What changed since the last cycle's plan"
+    df = ctx.marts.read("plan_changes")
+    if df.empty and ctx.marts.has("plan_changes"):
+        return ctx.nothing(title, "decision-plan-changes", "No change to report: no earlier cycle's plan to "
+                                                           "compare with yet, or nothing moved.")
+    if df.empty:
+        return ctx.missing(title, "decision-plan-changes", "plan_changes")
+    cols = [Col("family", "Family"), ncol("units_change", "Units change", signed_money),
+            ncol("revenue_change", "Revenue change", signed_money), Col("decision_ids", "Decisions"),
+            Col("signals", "Signals")]
+    body = table(df, cols, cls="compact") if "family" in df and "units_change" in df else auto_table(df)
+    return panel(title, body, "decision-plan-changes")

@@ -1,0 +1,125 @@
+"""Assemble the meeting pack: one self-contained HTML file following the 60-minute agenda."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from plotly.offline import get_plotlyjs
+
+from sop_pipeline.report import decisions, demand, last_month, reconciliation, supply
+from sop_pipeline.report.context import PANEL_ERRORS, PackContext
+from sop_pipeline.report.header import footer, header
+from sop_pipeline.report.html import Safe, esc, join, tag
+from sop_pipeline.report.marts import ReportError, open_marts, publish_info
+from sop_pipeline.report.style import CSS
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    section_id: str
+    title: str
+    minutes: int
+    intro: str
+    build: Callable[[PackContext], Safe]
+
+
+AGENDA = [
+    AgendaItem("last-month", "Last month in a meme", 10,
+               "Service, OTIF, revenue vs plan, inventory turns, expedite $, scrap %.", last_month.build),
+    AgendaItem("demand-review", "Demand review", 15,
+               "Top movers, promotions, lost deals, new wins; AI flags forecast bias and outliers.", demand.build),
+    AgendaItem("supply-review", "Supply review", 15,
+               "Capacity by constraint, changeover windows, supplier risk; the service-vs-inventory point.",
+               supply.build),
+    AgendaItem("reconciliation", "Reconciliation", 10,
+               "Price-volume-mix bridge, margin, cash impact (working capital).", reconciliation.build),
+    AgendaItem("decision-log", "Decision log", 10,
+               "Freeze window, SKU substitutions, make-vs-buy, expedites: yes/no, with owners.", decisions.build),
+]
+
+
+@dataclass
+class MeetingPack:
+    """What was written: the file, and which sections, charts and "no data" panels it holds."""
+
+    path: Path
+    cycle: str
+    sections: list[str]
+    charts: list[str]
+    no_data: list[str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+def build_meeting_pack(serving_db: Path, out_dir: Path, cycle: str | None = None) -> Path:
+    """Write `out_dir/sop_pack_<cycle>.html` from the published serving file and return its path.
+
+    `cycle` defaults to the published cycle (`_publish_info`); naming another cycle is an error
+    because the serving file holds only the published one.
+    """
+    return write_meeting_pack(serving_db, out_dir, cycle).path
+
+
+def write_meeting_pack(serving_db: Path, out_dir: Path, cycle: str | None = None) -> MeetingPack:
+    """Like `build_meeting_pack`, returning what was rendered (for asset metadata and tests)."""
+    with open_marts(Path(serving_db)) as marts:
+        info = publish_info(marts)
+        ctx = PackContext(marts=marts, cycle=resolve_cycle(info, cycle, serving_db))
+        sections, errors = render_sections(ctx)
+        page = render_page(ctx, info, sections, str(serving_db))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"sop_pack_{re.sub(r'[^0-9A-Za-z_.-]', '_', ctx.cycle)}.html"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return MeetingPack(path, ctx.cycle, [a.section_id for a in AGENDA], ctx.charts, ctx.no_data,
+                       {**errors, **ctx.errors})
+
+
+def resolve_cycle(info: dict, cycle: str | None, serving_db) -> str:
+    published = str(info["cycle"]) if info.get("cycle") is not None else None
+    if cycle is None:
+        if published is None:
+            raise ReportError(f"{serving_db} has no _publish_info table, so its cycle is unknown: pass the cycle")
+        return published
+    if published is not None and str(cycle) != published:
+        raise ReportError(f"{serving_db} holds the published cycle {published}, not {cycle}")
+    return str(cycle)
+
+
+def render_sections(ctx: PackContext) -> tuple[list[Safe], dict[str, str]]:
+    """Each agenda item as a <section>; a section whose data has an unexpected shape shows the error
+    instead of stopping the whole pack."""
+    sections, errors = [], {}
+    for number, item in enumerate(AGENDA, start=1):
+        try:
+            body = item.build(ctx)
+        except PANEL_ERRORS as exc:
+            errors[item.section_id] = f"{type(exc).__name__}: {exc}"
+            body = tag("div", f"This section could not be rendered: {errors[item.section_id]}", cls="callout bad")
+        heading = tag("h2", Safe(tag("span", f"{item.minutes} min", cls="timebox") + esc(f" {number}. {item.title}")))
+        sections.append(tag("section", heading + tag("p", item.intro, cls="note") + body, id=item.section_id,
+                            data_section=item.section_id, data_minutes=str(item.minutes)))
+    return sections, errors
+
+
+def render_page(ctx: PackContext, info: dict, sections: list[Safe], serving_db: str) -> str:
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    top = header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA])
+    head = (f'<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(f'S&OP meeting pack - cycle {ctx.cycle}')}</title><style>{CSS}</style>"
+            f'<script type="text/javascript">{get_plotlyjs()}</script>')
+    body = top + tag("main", join(sections)) + footer(ctx, serving_db, generated)
+    return f'<!DOCTYPE html>\n<html lang="en"><head>{head}</head><body>{body}</body></html>\n'
+
+
+__all__ = ["AGENDA", "MeetingPack", "ReportError", "build_meeting_pack", "write_meeting_pack"]
