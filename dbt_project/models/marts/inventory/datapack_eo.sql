@@ -1,7 +1,8 @@
 -- Pending excess & obsolete (E&O) per SKU on the latest inventory snapshot, valued at cost
 -- (KPI_DEFINITIONS.md). Obsolete: phase-out items, expired lots, or no demand in 52 weeks.
--- Excess: remaining on hand above the need of the next 26 weeks plus safety stock; the
--- 26-week need is the demand run-rate of the last 26 weeks (stock-out weeks excluded) x 26.
+-- Excess: remaining on hand above the need of the next 26 weeks plus safety stock. The 26-week
+-- need is the 13-week forecast (p50) x 2 - the forecast horizon is 13 weeks, so weeks 14-26
+-- repeat its run-rate - or, for a SKU without a forecast, its last 26 weeks' demand run-rate.
 with
 
 cycle as (
@@ -62,6 +63,15 @@ run_rate as (
 
 ),
 
+forecast_13w as (
+
+    select sku, sum(units_p50) as units_13w
+    from {{ source('analytics', 'demand_forecast') }}
+    where horizon_week between 1 and 13
+    group by sku
+
+),
+
 policy as (
 
     select sku, safety_stock_units from {{ source('inventory_policy', 'safety_stock') }}
@@ -86,11 +96,13 @@ classified as (
             when coalesce(demand_52w.units_52w, 0) = 0 then 'no demand in 52 weeks'
             when stock.expired_units > 0 then 'expired lots'
         end as obsolete_reason,
-        26 * coalesce(run_rate.weekly_units, 0) + coalesce(policy.safety_stock_units, 0) as need_units
+        coalesce(2 * forecast_13w.units_13w, 26 * run_rate.weekly_units, 0)
+            + coalesce(policy.safety_stock_units, 0) as need_units
     from stock
     inner join items on items.sku = stock.sku
     left join demand_52w on demand_52w.sku = stock.sku
     left join run_rate on run_rate.sku = stock.sku
+    left join forecast_13w on forecast_13w.sku = stock.sku
     left join policy on policy.sku = stock.sku
 
 ),
