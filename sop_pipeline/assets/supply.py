@@ -196,7 +196,7 @@ def sequence_assets(warehouse: Warehouse):
                      "due", "late"])
         summary = pd.DataFrame(summaries) if summaries else pd.DataFrame(
             columns=["resource_id", "week_start", "changeover_hours_fifo", "changeover_hours_optimized",
-                     "oee_fifo", "oee_optimized", "late_orders_optimized"])
+                     "oee_fifo", "oee_optimized", "late_orders_optimized", "late_orders_fifo"])
         meta = write_table(con, "production_sequence", seq)
         meta_sum = write_table(con, "sequence_summary", summary)
     saved = float(summary.changeover_hours_fifo.sum() - summary.changeover_hours_optimized.sum()) if len(summary) else 0.0

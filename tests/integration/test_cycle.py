@@ -34,8 +34,8 @@ def test_every_extract_is_in_raw_and_accounted_for(small_cycle):
 
 
 def _system(con, name: str) -> str:
-    rows = con.execute("select table_name from information_schema.tables where table_schema='staging' "
-                       "and table_name like ?", [f"stg_%__{name}"]).fetchall()
+    rows = [r for r in con.execute("select table_name from information_schema.tables where table_schema='staging'"
+                                   ).fetchall() if r[0].startswith("stg_") and r[0].split("__", 1)[1] == name]
     assert len(rows) == 1, f"one staging model for {name}"
     return rows[0][0].split("__")[0].removeprefix("stg_")
 

@@ -1,0 +1,263 @@
+"""Benchmark: our 13-week forecast vs seasonal naive vs statsforecast AutoETS, per demo size.
+
+Same data, same run: for each size the demo extracts are generated (Parquet, seed 42), the
+weekly SKU x location history is built with DuckDB exactly as `int_demand_weekly` does (POS by
+store, B2B orders by requested week, zero-filled weeks, stock-out weeks from inventory), and
+every method forecasts horizon weeks 1-13 from the same origins (the end of history minus 13
+weeks, and minus 26 with ``--origins 2``), scored on what happened:
+
+* WAPE = sum |A - F| / sum A over series-weeks (SKU x location), also at SKU level;
+* MASE = mean over series of MAE / in-sample MAE of the seasonal naive (52 weeks);
+* wall seconds and peak RSS (MB) of the process that ran the method (each method runs in its
+  own subprocess, so memory and time are its own).
+
+Ours = outlier/censoring cleansing + global LightGBM with quantile models (production config).
+AutoETS = statsforecast ``AutoETS(season_length=52)`` on every series with all cores
+(``n_jobs=-1``; series too short for ETS fall back to Naive, statsforecast's own fallback).
+statsforecast is an optional extra (``pip install .[bench]``), used nowhere else.
+
+    .venv/bin/python benchmarks/forecast.py --sizes small medium [large] [--origins 2]
+
+Prints a markdown table (copy it into benchmarks/README.md with the machine and date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+HORIZON = 13
+END = date(2026, 11, 22)  # the demo's end of history (a Sunday)
+
+WEEKLY_SQL = """
+with pos as (
+    select sku, location, 'store' as channel, date_trunc('week', "date")::date as week_start,
+           sum(units) as units, sum(revenue) as revenue
+    from read_parquet('{x}/pos_sales.parquet') group by all
+), b2b as (
+    select sku, 'B2B' as location, 'b2b' as channel, date_trunc('week', requested_date)::date as week_start,
+           sum(qty) as units, sum(qty * coalesce(unit_price, 0)) as revenue
+    from read_parquet('{x}/sales_orders.parquet') where status <> 'cancelled' and requested_date <= DATE '{end}'
+    group by all
+), sales as (select * from pos union all select * from b2b),
+series as (select sku, location, channel, min(week_start) as first_week from sales where units > 0 group by all),
+grid as (
+    select s.sku, s.location, s.channel, (s.first_week + to_weeks(g.k::int))::date as week_start
+    from series s, range(0, 200) g(k) where s.first_week + to_weeks(g.k::int) <= DATE '{last}'
+), stock as (
+    select location, sku, date_trunc('week', snapshot_date)::date as week_start
+    from read_parquet('{x}/inventory_lots.parquet') group by all
+    having sum(case when status = 'available' then qty else 0 end) <= 0
+)
+select g.sku, g.location, g.channel, i.family, i.category, i.lifecycle, g.week_start,
+       coalesce(s.units, 0) as units, coalesce(s.revenue, 0) as revenue, i.unit_price as list_price,
+       false as is_promo, st.sku is not null as is_stockout
+from grid g
+join read_parquet('{x}/items.parquet') i on i.sku = g.sku
+left join sales s on s.sku = g.sku and s.location = g.location and s.week_start = g.week_start
+left join stock st on st.sku = g.sku and st.location = g.location and st.week_start = g.week_start
+"""
+
+CHILD = r"""
+import json, resource, sys, time
+from datetime import date
+import numpy as np, pandas as pd
+sys.path.insert(0, {repo!r})
+method, history_path, promos_path, origin, out_path, every = sys.argv[1:7]
+origin = date.fromisoformat(origin)
+history = pd.read_parquet(history_path)
+history = history[history.week_start <= pd.Timestamp(origin)]
+every = int(every)
+if every > 1:  # a deterministic sample of series: every n-th SKU x location in sorted order
+    keys = history[["sku", "location"]].drop_duplicates().sort_values(["sku", "location"]).iloc[::every]
+    history = history.merge(keys, on=["sku", "location"])
+started = time.perf_counter()
+if method == "ours":
+    from sop_pipeline.analytics import forecasting, outliers
+    promos = pd.read_parquet(promos_path)
+    history["week_start"] = history.week_start.dt.date
+    clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
+    fc = forecasting.forecast(clean, origin, promos, rollups=False).location
+    fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50"]].rename(columns={{"units_p50": "f"}})
+elif method == "seasonal_naive":
+    piv = history.pivot_table(index=["sku", "location"], columns="week_start", values="units")
+    last = piv.columns.max()
+    weeks = [last + pd.Timedelta(weeks=h) for h in range(1, 14)]
+    parts = []
+    for w in weeks:
+        ly = w - pd.Timedelta(weeks=52)
+        val = piv[ly] if ly in piv.columns else piv[last]
+        parts.append(pd.DataFrame({{"sku": piv.index.get_level_values(0), "location": piv.index.get_level_values(1),
+                                   "week_start": w, "f": val.fillna(piv[last]).fillna(0).to_numpy()}}))
+    fc = pd.concat(parts, ignore_index=True)
+elif method == "auto_ets":
+    import os
+    os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, Naive
+    df = history.assign(unique_id=history.sku + "|" + history.location)[["unique_id", "week_start", "units"]]
+    df = df.rename(columns={{"week_start": "ds", "units": "y"}}).astype({{"y": float}})
+    sf = StatsForecast(models=[AutoETS(season_length=52)], freq="W-MON", n_jobs=-1, fallback_model=Naive())
+    out = sf.forecast(df=df, h=13)
+    key = out["unique_id"].str.split("|", n=1, expand=True)
+    fc = pd.DataFrame({{"sku": key[0], "location": key[1], "week_start": pd.to_datetime(out["ds"]),
+                       "f": out["AutoETS"].clip(lower=0).to_numpy()}})
+seconds = time.perf_counter() - started
+fc["week_start"] = pd.to_datetime(fc.week_start)
+fc.to_parquet(out_path)
+# VmHWM: peak RSS of this process image (ru_maxrss would include the parent's, inherited over fork+exec)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
+peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "peak_mb": peak}}))
+"""
+
+
+def weekly_history(extracts: Path, cache: Path) -> pd.DataFrame:
+    if cache.exists():
+        return pd.read_parquet(cache)
+    last = END - timedelta(days=6)
+    h = duckdb.sql(WEEKLY_SQL.format(x=extracts, end=END, last=last)).df()
+    h["week_start"] = pd.to_datetime(h.week_start)
+    # promotion weeks with the pipeline's own rule (forecasting.promo_calendar)
+    from sop_pipeline.analytics.forecasting import promo_calendar
+
+    keys = h[["sku", "location", "channel"]].drop_duplicates().reset_index(drop=True)
+    weeks = np.sort(h.week_start.unique()).astype("datetime64[D]")
+    share, _ = promo_calendar(pd.read_parquet(extracts / "promotions.parquet"), keys, weeks)
+    i = pd.MultiIndex.from_frame(keys[["sku", "location"]]).get_indexer(pd.MultiIndex.from_frame(h[["sku", "location"]]))
+    w = (h.week_start.to_numpy().astype("datetime64[D]") - weeks[0]).astype(np.int64) // 7
+    h["is_promo"] = share[i, w] > 0
+    h.to_parquet(cache)
+    return h
+
+
+def run_method(method: str, history_path: Path, promos_path: Path, origin: date, workdir: Path,
+               every: int = 1) -> tuple[pd.DataFrame, dict]:
+    out = workdir / f"fc_{method}_{origin}.parquet"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", CHILD.format(repo=str(REPO)), method, str(history_path),
+                           str(promos_path), origin.isoformat(), str(out), str(every)], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode:
+        raise RuntimeError(f"{method} failed:\n{proc.stderr[-3000:]}")
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    return pd.read_parquet(out), stats
+
+
+def score(fc: pd.DataFrame, history: pd.DataFrame, origin: date, series: pd.DataFrame | None = None) -> dict:
+    """WAPE at series and SKU level, MASE (mean over series; seasonal-naive in-sample scale).
+    ``series``: restrict to these SKU x location pairs (a sampled method)."""
+    o = pd.Timestamp(origin)
+    if series is not None:
+        history = history.merge(series, on=["sku", "location"])
+    actual = history[(history.week_start > o) & (history.week_start <= o + pd.Timedelta(weeks=HORIZON))]
+    m = actual[["sku", "location", "week_start", "units"]].merge(fc, on=["sku", "location", "week_start"], how="left")
+    m["f"] = m.f.fillna(0.0)
+    wape = (m.f - m.units).abs().sum() / m.units.sum()
+    sku = m.groupby(["sku", "week_start"])[["f", "units"]].sum()
+    sku_wape = (sku.f - sku.units).abs().sum() / sku.units.sum()
+    past = history[history.week_start <= o].pivot_table(index=["sku", "location"], columns="week_start", values="units")
+    y = past.to_numpy()
+    diff = np.abs(y[:, 52:] - y[:, :-52]) if y.shape[1] > 52 else np.full((len(y), 1), np.nan)
+    n = (~np.isnan(diff)).sum(axis=1)
+    scale = np.where(n > 0, np.nansum(diff, axis=1) / np.maximum(n, 1), np.nan)
+    scale = pd.Series(scale, index=past.index)
+    mae = (m.f - m.units).abs().groupby([m.sku, m.location]).mean()
+    s = scale.reindex(mae.index)
+    ok = s.notna() & (s > 0)
+    return {"wape": wape, "sku_wape": sku_wape, "mase": float((mae[ok] / s[ok]).mean()), "series": int(len(mae))}
+
+
+def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every: int = 1) -> list[dict]:
+    extracts = workdir / size / "extracts"
+    if not (extracts / "pos_sales.parquet").exists():
+        from sop_pipeline.demo import generate
+
+        t = time.perf_counter()
+        generate(extracts, size=size, seed=42, fmt="parquet")
+        print(f"# generated {size} demo in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    history_path = workdir / size / "weekly.parquet"
+    history = weekly_history(extracts, history_path)
+    promos_path = extracts / "promotions.parquet"
+    rows = []
+    for k in range(1, origins + 1):
+        origin = END - timedelta(weeks=HORIZON * k)
+        forecasts = {}
+        for method in methods:
+            every = ets_every if method == "auto_ets" else 1
+            fc, stats = run_method(method, history_path, promos_path, origin, workdir / size, every)
+            forecasts[method] = fc
+            label = method if every == 1 else f"{method} (every {every}th series; seconds x{every})"
+            if every > 1:
+                stats = {**stats, "seconds": stats["seconds"] * every}
+                sample = fc[["sku", "location"]].drop_duplicates()
+                rows.append({"size": size, "origin": origin, "method": label,
+                             **score(fc, history, origin, sample), **stats})
+                for other, ofc in forecasts.items():  # the others on the same sample, for a like-for-like line
+                    if other != method:
+                        rows.append({"size": size, "origin": origin, "method": f"{other} (same sample)",
+                                     **score(ofc, history, origin, sample), "seconds": float("nan"),
+                                     "peak_mb": float("nan")})
+            else:
+                rows.append({"size": size, "origin": origin, "method": label, **score(fc, history, origin), **stats})
+            print(f"# {size} {origin} {method}: {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    df = pd.DataFrame(rows)
+    g = df.groupby(["size", "method"], sort=False).agg(series=("series", "first"), wape=("wape", "mean"),
+                                                        sku_wape=("sku_wape", "mean"), mase=("mase", "mean"),
+                                                        seconds=("seconds", "mean"), peak_mb=("peak_mb", "max"))
+    naive = g.xs("seasonal_naive", level="method")["wape"]
+    lines = ["| size | series | method | WAPE | WAPE vs naive | SKU WAPE | MASE | seconds | peak MB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for (size, method), r in g.iterrows():
+        sampled = "sample" in method or "every" in method
+        base = g.loc[(size, "seasonal_naive (same sample)"), "wape"] if sampled and \
+            (size, "seasonal_naive (same sample)") in g.index else naive.get(size, np.nan)
+        vs = f"{r.wape / base - 1:+.0%}" if np.isfinite(base) else ""
+        secs = "" if not np.isfinite(r.seconds) else f"{r.seconds:,.1f}"
+        mb = "" if not np.isfinite(r.peak_mb) else f"{r.peak_mb:,.0f}"
+        lines.append(f"| {size} | {int(r.series):,} | {method} | {r.wape:.3f} | {vs} | {r.sku_wape:.3f} | {r.mase:.3f} "
+                     f"| {secs} | {mb} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", default=["small", "medium"])
+    p.add_argument("--origins", type=int, default=1, help="holdout origins, 13 weeks apart (default 1)")
+    p.add_argument("--methods", nargs="+", default=["ours", "seasonal_naive", "auto_ets"])
+    p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
+    p.add_argument("--ets-every", nargs="*", default=[], metavar="SIZE=N",
+                   help="run AutoETS on every N-th series only for SIZE (e.g. large=10) and scale its seconds by N; "
+                        "the other methods are also scored on that sample")
+    args = p.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    every = {k: int(v) for k, v in (x.split("=") for x in args.ets_every)}
+    for size in args.sizes:
+        rows += bench(size, workdir, args.origins, args.methods, every.get(size, 1))
+    print(f"Forecast benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, horizon {HORIZON} weeks, {args.origins} origin(s), seed 42\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
