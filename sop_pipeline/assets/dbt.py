@@ -7,6 +7,7 @@ Sources map to the Python assets that write them through `meta.dagster.asset_key
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from collections.abc import Mapping
@@ -52,9 +53,15 @@ def sop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, setti
     # of them; Dagster splits dbt into several steps around the Python assets.
     yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
 
+def dbt_executable() -> str:
+    """dbt of this interpreter's environment (the venv), so no PATH setup is needed; else PATH."""
+    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        if (folder / "dbt").exists():
+            return str(folder / "dbt")
+    return shutil.which("dbt") or "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    """dbt from this interpreter's environment (the venv), so no PATH setup is needed."""
-    venv_dbt = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(venv_dbt) if venv_dbt.exists() else "dbt")
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 ASSETS = [sop_dbt_models]
