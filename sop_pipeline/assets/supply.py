@@ -66,7 +66,8 @@ def oee_assets(warehouse: Warehouse):
     with warehouse.connect() as con:
         absent = _absent(con)
         if "resource_time" in absent:
-            weekly = pd.DataFrame(columns=["resource_id", "week_start", "oee"])
+            weekly = pd.DataFrame(columns=["resource_id", "week_start", "planned_hours", "run_hours", "availability",
+                                           "performance", "quality", "oee"])
             co = pd.DataFrame(columns=["resource_id", "week_start", "changeover_hours_planned",
                                        "changeover_hours_actual"])
         else:
