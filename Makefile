@@ -9,7 +9,7 @@ UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 SOP_DEMO_SIZE ?= small
 DATA      ?= data
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
+DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ test: setup browser  ## run the whole test suite (unit, integration, browser)
 
 ui: setup  ## Dagster UI on http://localhost:3000
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
 
 bench: setup  ## run the benchmarks (see benchmarks/README.md)
 	$(PY) benchmarks/ingest.py --sizes small medium

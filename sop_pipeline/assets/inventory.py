@@ -54,6 +54,9 @@ REVIEW_PERIOD_WEEKS = 0.0
 # Order quantity: one week of demand (the plant and buyers replenish weekly). With EOQ-sized lots
 # (placeholder order/holding costs) most fill-rate policies floor at zero safety stock.
 ORDER_COVER_WEEKS = 1.0
+# Without purchase orders/receipts or production orders there is no observed lead time: one week
+# is assumed (lead_time_source says so in analytics.safety_stock).
+DEFAULT_LEAD_TIME_WEEKS = 1.0
 DEMAND_WEEKLY = dg.AssetKey(["intermediate", "int_demand_weekly"])
 SAFETY_STOCK = dg.AssetKey(["analytics", "safety_stock"])
 
@@ -79,7 +82,11 @@ def stock_points(con, as_of) -> pd.DataFrame:
     """Variability inputs + class + target + cost per SKU (demand summed over locations)."""
     demand = con.execute("select sku, week_start, sum(units) as units from intermediate.int_demand_weekly "
                          "where not coalesce(is_stockout, false) group by all").df()
-    points = ss.demand_variability(demand, _lead_times(con), review_period_weeks=REVIEW_PERIOD_WEEKS)
+    lead_times = _lead_times(con)
+    points = ss.demand_variability(
+        demand, lead_times if len(lead_times) else None, review_period_weeks=REVIEW_PERIOD_WEEKS,
+        default_lead_time_weeks=None if len(lead_times) else DEFAULT_LEAD_TIME_WEEKS,
+        default_lead_time_sd_weeks=None if len(lead_times) else 0.0)
     items = con.execute("select i.sku, i.family, i.unit_cost, a.abc_xyz from staging.stg_erp__items i "
                         "left join analytics.abc_xyz a using (sku)").df()
     decisions = con.execute("select cycle_date as cycle, kind, subject, decision_value as value, approved, "
