@@ -17,6 +17,11 @@ AutoETS = statsforecast ``AutoETS(season_length=52)`` on every series with all c
 statsforecast is an optional extra (``pip install .[bench]``), used nowhere else.
 
     .venv/bin/python benchmarks/forecast.py --sizes small medium [large] [--origins 2]
+        [--ets-every large=10] [--backtest small medium]
+
+``--backtest`` also runs the pipeline's rolling-origin backtest (``analytics.backtest``: 26
+weekly origins, SKU x week grain) and prints its WAPE per method, the quality bar "ML beats
+seasonal naive by >= 10%".
 
 Prints a markdown table (copy it into benchmarks/README.md with the machine and date).
 """
@@ -27,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -182,7 +186,8 @@ def score(fc: pd.DataFrame, history: pd.DataFrame, origin: date, series: pd.Data
     return {"wape": wape, "sku_wape": sku_wape, "mase": float((mae[ok] / s[ok]).mean()), "series": int(len(mae))}
 
 
-def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every: int = 1) -> list[dict]:
+def ensure_extracts(size: str, workdir: Path) -> Path:
+    """Demo extracts (Parquet, seed 42) for a size, generated once per workdir."""
     extracts = workdir / size / "extracts"
     if not (extracts / "pos_sales.parquet").exists():
         from sop_pipeline.demo import generate
@@ -190,6 +195,11 @@ def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every:
         t = time.perf_counter()
         generate(extracts, size=size, seed=42, fmt="parquet")
         print(f"# generated {size} demo in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return extracts
+
+
+def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every: int = 1) -> list[dict]:
+    extracts = ensure_extracts(size, workdir)
     history_path = workdir / size / "weekly.parquet"
     history = weekly_history(extracts, history_path)
     promos_path = extracts / "promotions.parquet"
@@ -218,6 +228,34 @@ def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every:
     return rows
 
 
+def backtest_row(size: str, workdir: Path) -> dict:
+    """The pipeline's rolling-origin backtest on the benchmark's weekly history."""
+    from sop_pipeline.analytics import backtest as bt
+
+    extracts = ensure_extracts(size, workdir)
+    history = weekly_history(extracts, workdir / size / "weekly.parquet")
+    history = history.assign(week_start=history.week_start.dt.date)
+    sales = pd.read_parquet(extracts / "sales_forecast.parquet").rename(columns={"source": "forecast_source"})
+    orders = pd.read_parquet(extracts / "sales_orders.parquet")
+    orders = orders[pd.to_datetime(orders.order_date) <= pd.Timestamp(END)]
+    requested = pd.to_datetime(orders.requested_date)
+    orders = orders.assign(requested_week_start=requested - pd.to_timedelta(requested.dt.day_of_week, unit="D"))
+    result = bt.backtest(history, END, pd.read_parquet(extracts / "promotions.parquet"), sales, orders)
+    w = result.summary.set_index("method").wape
+    return {"size": size, "origins": int(result.errors.origin.nunique()), "fits": result.fits,
+            "seconds": result.seconds, **{m: float(w.get(m, np.nan)) for m in bt.METHODS}}
+
+
+def backtest_table(rows: list[dict]) -> str:
+    lines = ["| size | origins | model fits | WAPE lightgbm | WAPE lightgbm_sensed | WAPE sales_forecast | "
+             "WAPE seasonal_naive | lightgbm vs naive | seconds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['size']} | {r['origins']} | {r['fits']} | {r['lightgbm']:.3f} | {r['lightgbm_sensed']:.3f} "
+                     f"| {r['sales_forecast']:.3f} | {r['seasonal_naive']:.3f} "
+                     f"| {r['lightgbm'] / r['seasonal_naive'] - 1:+.0%} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     df = pd.DataFrame(rows)
     g = df.groupby(["size", "method"], sort=False).agg(series=("series", "first"), wape=("wape", "mean"),
@@ -240,10 +278,12 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", nargs="+", default=["small", "medium"])
+    p.add_argument("--sizes", nargs="*", default=["small", "medium"])
     p.add_argument("--origins", type=int, default=1, help="holdout origins, 13 weeks apart (default 1)")
     p.add_argument("--methods", nargs="+", default=["ours", "seasonal_naive", "auto_ets"])
     p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
+    p.add_argument("--backtest", nargs="*", default=[], metavar="SIZE",
+                   help="also run the rolling-origin backtest (26 origins) on these sizes")
     p.add_argument("--ets-every", nargs="*", default=[], metavar="SIZE=N",
                    help="run AutoETS on every N-th series only for SIZE (e.g. large=10) and scale its seconds by N; "
                         "the other methods are also scored on that sample")
@@ -256,7 +296,12 @@ def main() -> None:
         rows += bench(size, workdir, args.origins, args.methods, every.get(size, 1))
     print(f"Forecast benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, horizon {HORIZON} weeks, {args.origins} origin(s), seed 42\n")
-    print(table(rows))
+    if rows:
+        print(table(rows))
+    if args.backtest:
+        bt_rows = [backtest_row(size, workdir) for size in args.backtest]
+        print("\nRolling-origin backtest (pipeline code, 26 weekly origins, SKU x week, lags 1-13):\n")
+        print(backtest_table(bt_rows))
 
 
 if __name__ == "__main__":
