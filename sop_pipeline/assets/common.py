@@ -66,3 +66,8 @@ def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = N
 def cycle_as_of(con: duckdb.DuckDBPyConnection):
     """The cycle's as-of date from meta.cycle."""
     return con.execute("select as_of from meta.cycle").fetchall()[0][0]
+
+
+def absent_extracts(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Extracts this cycle did not get (meta.ingest_log status 'absent'): their sections say 'no data'."""
+    return {r[0] for r in con.execute("select extract from meta.ingest_log where status = 'absent'").fetchall()}

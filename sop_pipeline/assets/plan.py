@@ -13,7 +13,7 @@ import pandas as pd
 from sop_pipeline.analytics import decisions as decision_log_lib, plan as plan_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
-from sop_pipeline.assets.common import OWNERS, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 PLAN = dg.AssetKey(["analytics", "plan_of_record"])
@@ -138,7 +138,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
         cycle = Cycle(as_of)
-        absent = set(read_table(con, "select extract from meta.ingest_log where status = 'absent'")["extract"])
+        absent = absent_extracts(con)
         items = read_table(con, "select sku, family, unit_price, unit_cost, make_or_buy, lifecycle "
                                 "from staging.stg_erp__items")
         decisions = read_table(con, "select * from staging.stg_sop__decisions")

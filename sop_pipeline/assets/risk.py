@@ -9,7 +9,7 @@ Thin wrapper around `analytics.risk`; outputs `analytics.risk_signals` and the d
 import dagster as dg
 
 from sop_pipeline.analytics import risk
-from sop_pipeline.assets.common import OWNERS, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
@@ -30,7 +30,7 @@ SIGNALS = dg.AssetKey(["analytics", "risk_signals"])
 def risk_signals(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        absent = set(read_table(con, "select extract from meta.ingest_log where status = 'absent'")["extract"])
+        absent = absent_extracts(con)
 
         def table(extract: str, sql: str):
             return None if extract in absent else read_table(con, sql)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sop_pipeline.analytics import capacity, oee, sequencing
 from sop_pipeline.analytics.calendar import Cycle
-from sop_pipeline.assets.common import OWNERS, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
@@ -21,10 +21,6 @@ OUT = lambda name: dg.AssetKey(["analytics", name])  # noqa: E731
 COMMON = dict(group_name="supply", owners=OWNERS["supply"], kinds={"python", "duckdb"})
 FORECAST = OUT("demand_forecast")
 INGEST_LOG = dg.AssetKey(["meta", "ingest_log"])
-
-
-def _absent(con) -> set[str]:
-    return set(read_table(con, "select extract from meta.ingest_log where status = 'absent'")["extract"])
 
 
 def _resources(con) -> pd.DataFrame:
@@ -64,7 +60,7 @@ def planned_make_units(con, cycle: Cycle) -> pd.DataFrame:
 )
 def oee_assets(warehouse: Warehouse):
     with warehouse.connect() as con:
-        absent = _absent(con)
+        absent = absent_extracts(con)
         if "resource_time" in absent:
             weekly = pd.DataFrame(columns=["resource_id", "week_start", "planned_hours", "run_hours", "availability",
                                            "performance", "quality", "oee"])
@@ -148,7 +144,7 @@ def sequence_assets(warehouse: Warehouse):
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
         cycle = Cycle(as_of)
-        absent = _absent(con)
+        absent = absent_extracts(con)
         frames, summaries = [], []
         if not {"resources", "routings", "changeovers"} & absent:
             resources = _resources(con)
@@ -252,7 +248,7 @@ def labor_pool_hours(cap: pd.DataFrame, skills: pd.DataFrame) -> pd.DataFrame:
 def capacity_assets(warehouse: Warehouse):
     with warehouse.connect() as con:
         cycle = Cycle(cycle_as_of(con))
-        absent = _absent(con)
+        absent = absent_extracts(con)
         empty = pd.DataFrame(columns=["resource_id", "type", "week_start", "available_hours", "required_hours",
                                       "changeover_hours", "load_pct", "is_bottleneck"])
         cap, dtw, matrix, plan = empty, pd.DataFrame(columns=["resource_id", "week_start", "planned_hours",
