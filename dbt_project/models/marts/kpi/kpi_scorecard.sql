@@ -235,6 +235,61 @@ a_item_stockouts as (
 
 ),
 
+-- E&O $ at the last inventory snapshot of each period: obsolete stock (phase-out items, no
+-- demand in the 26 weeks before, expired lots) + stock above 26 weeks of the trailing 26 weeks'
+-- demand, at unit cost. (Past forecasts and safety stocks are not kept, so the trend uses the
+-- demand run-rate; datapack_eo values the current cycle with the forecast and safety stock.)
+eo_snapshot as (
+
+    select periods.grain, periods.period_start, max(inventory.snapshot_date) as snapshot_date
+    from periods
+    inner join inventory on inventory.snapshot_date between periods.period_start and periods.period_end
+    group by periods.grain, periods.period_start
+
+),
+
+eo_stock as (
+
+    select
+        eo_snapshot.grain, eo_snapshot.period_start, lots.sku,
+        sum(lots.qty) as units,
+        sum(case when lots.expiry_date <= lots.snapshot_date then lots.qty else 0 end) as expired_units
+    from eo_snapshot
+    inner join {{ ref('stg_erp__inventory_lots') }} lots on lots.snapshot_date = eo_snapshot.snapshot_date
+    group by eo_snapshot.grain, eo_snapshot.period_start, lots.sku
+
+),
+
+eo_run_rate as (
+
+    select eo_snapshot.grain, eo_snapshot.period_start, demand.sku, sum(demand.units) / 26.0 as weekly_units
+    from eo_snapshot
+    inner join {{ ref('int_demand_weekly') }} demand
+        on demand.week_start > {{ dbt.dateadd('day', -182, 'eo_snapshot.snapshot_date') }}
+       and demand.week_start <= eo_snapshot.snapshot_date
+    group by eo_snapshot.grain, eo_snapshot.period_start, demand.sku
+
+),
+
+eo_value as (
+
+    select
+        eo_stock.grain, eo_stock.period_start,
+        'eo_value' as kpi,
+        sum(items.unit_cost * case
+            when items.lifecycle = 'phase_out' or coalesce(eo_run_rate.weekly_units, 0) = 0 then eo_stock.units
+            else eo_stock.expired_units
+                 + greatest(eo_stock.units - eo_stock.expired_units - 26 * eo_run_rate.weekly_units, 0)
+        end) as value
+    from eo_stock
+    inner join items on items.sku = eo_stock.sku
+    left join eo_run_rate
+        on eo_run_rate.grain = eo_stock.grain and eo_run_rate.period_start = eo_stock.period_start
+       and eo_run_rate.sku = eo_stock.sku
+    group by eo_stock.grain, eo_stock.period_start
+
+),
+
 -- OEE on the constraint: hours summed over the period first, ratios after (as analytics.oee)
 constraint_oee as (
 
@@ -272,6 +327,7 @@ kpis as (
 
     select * from otif
     union all select * from constraint_oee
+    union all select * from eo_value
     union all select * from changeover_vs_plan
     union all select * from a_item_stockouts
     union all select * from fill_rate
@@ -295,6 +351,7 @@ definitions as (
         ('oee_constraint_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
         ('changeover_vs_plan_pct', 'efficiency', '% of plan', false, {{ t.changeover_vs_plan_pct }}),
         ('expedite_usd', 'cash', 'currency', false, cast(null as double)),
+        ('eo_value', 'cash', 'currency', false, cast(null as double)),
         ('inventory_turns', 'cash', 'turns/year', true, {{ t.inventory_turns }})
     ) as d (kpi, area, unit, higher_is_better, target)
 
