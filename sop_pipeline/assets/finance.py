@@ -136,4 +136,48 @@ def finance_cash(warehouse: Warehouse) -> dg.MaterializeResult:
                                           "working_capital": dg.MetadataValue.md(markdown_table(wc))})
 
 
-ASSETS = [finance_pvm, finance_margin, finance_cash]
+@dg.asset(
+    key=["analytics", "finance_cash_projection"], group_name="finance", kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL, owners=OWNERS["finance"],
+    deps=[dg.AssetKey(["analytics", "plan_of_record"]), dg.AssetKey(["analytics", "finance_cash"]), SALES,
+          STAGING("stg_erp__items")],
+    description="Working capital over the plan's 13 weeks with today's DSO and DPO held: AR = invoiced "
+                "(B2B share of planned) revenue of the last DSO days, AP = planned COGS of the last DPO days, "
+                "inventory = the plan's projected inventory at cost; cash tied up week by week vs the as-of "
+                "balances.",
+)
+def finance_cash_projection(warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        as_of = cycle_as_of(con)
+        now = con.execute("select dso_days, dpo_days, ar_value, ap_value, inventory_value "
+                          "from analytics.finance_cash where point = 'as_of'").df()
+        # AR arises from B2B invoices only: the share of B2B in revenue of the last 90 days
+        share = con.execute("select sum(case when channel = 'b2b' then revenue end) / nullif(sum(revenue), 0) "
+                            "from intermediate.int_sales_daily where sales_date > ?::date - 90",
+                            [as_of]).fetchall()[0][0]
+        planned = con.execute(
+            "select p.week_start, sum(p.revenue) as revenue, sum(p.demand_units * i.unit_cost) as cogs, "
+            "sum(greatest(p.projected_inventory_units, 0) * i.unit_cost) as inventory_value "
+            "from analytics.plan_of_record p join staging.stg_erp__items i using (sku) group by 1 order by 1").df()
+        history = con.execute("select week_start, sum(case when channel = 'b2b' then revenue else 0 end) as revenue, "
+                              "sum(cogs) as cogs from intermediate.int_sales_daily "
+                              "where sales_date <= ? group by 1 order by 1", [as_of]).df()
+        ok = len(now) and len(planned) and now.dso_days.notna().all() and now.dpo_days.notna().all()
+        if ok:
+            planned["revenue"] *= float(share or 0.0)
+            row = now.iloc[0]
+            projection = cash.project_working_capital(
+                planned, float(row.dso_days), float(row.dpo_days), history_weekly=history,
+                opening={"ar_value": float(row.ar_value), "ap_value": float(row.ap_value),
+                         "inventory_value": float(row.inventory_value)})
+            projection["notes"] = f"AR on the B2B share of planned revenue ({float(share or 0):.1%})"
+        else:
+            projection = pd.DataFrame(columns=cash.PROJECTION_COLUMNS + ["notes"])
+        meta = write_table(con, "finance_cash_projection", projection)
+    total = float(projection.cash_tied_up.sum()) if len(projection) else 0.0
+    return dg.MaterializeResult(metadata={
+        **meta, "cash_tied_up_13w": round(total, 2),
+        "notes": "" if ok else "no data: DSO/DPO or the plan are missing (no AR/AP or sales orders)"})
+
+
+ASSETS = [finance_pvm, finance_margin, finance_cash, finance_cash_projection]
