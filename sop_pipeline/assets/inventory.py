@@ -80,8 +80,18 @@ def _lead_times(con) -> pd.DataFrame:
 
 def stock_points(con, as_of) -> pd.DataFrame:
     """Variability inputs + class + target + cost per SKU (demand summed over locations)."""
-    demand = con.execute("select sku, week_start, sum(units) as units from intermediate.int_demand_weekly "
-                         "where not coalesce(is_stockout, false) group by all").df()
+    # Variability of the forecast error where the backtest has one-week-ahead forecasts (>= 8
+    # weeks per SKU), of demand otherwise (KPI: "preferably of the forecast error").
+    demand = con.execute("""
+        with weekly as (
+            select sku, week_start, sum(units) as units from intermediate.int_demand_weekly
+            where not coalesce(is_stockout, false) group by all),
+        lag1 as (
+            select sku, cast(week_start as date) as week_start, sum(forecast_units) as forecast_units
+            from analytics.demand_backtest where method = 'lightgbm' and lag = 1 group by all)
+        select weekly.sku, weekly.week_start, weekly.units, lag1.forecast_units
+        from weekly left join lag1 on lag1.sku = weekly.sku and lag1.week_start = weekly.week_start
+    """).df()
     lead_times = _lead_times(con)
     points = ss.demand_variability(
         demand, lead_times if len(lead_times) else None, review_period_weeks=REVIEW_PERIOD_WEEKS,
@@ -113,11 +123,13 @@ def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:
 @dg.asset(
     key=SAFETY_STOCK, group_name="inventory", kinds={"python", "duckdb"}, pool=WAREHOUSE_POOL,
     owners=OWNERS["inventory"], deps=[DEMAND_WEEKLY, ITEMS, abc_xyz.key, dg.AssetKey(["staging", "stg_sop__decisions"]),
+                                      dg.AssetKey(["analytics", "demand_backtest"]),
                                       dg.AssetKey(["staging", "stg_erp__purchase_orders"]),
                                       dg.AssetKey(["staging", "stg_erp__receipts"]),
                                       dg.AssetKey(["staging", "stg_mes__production_orders"])],
     description="Safety stock and reorder point per SKU for cycle service (alpha) and fill rate (beta), "
-                "from weekly demand variability (stock-out weeks excluded), lead-time mean/sd (POs and "
+                "from the variability of the one-week-ahead forecast error (backtest; weekly demand where "
+                "a SKU has fewer than 8 such weeks; stock-out weeks excluded), lead-time mean/sd (POs and "
                 "receipts for bought items, production orders for made items) and service targets by "
                 "ABC/XYZ class, overridden by approved service_target decisions. Gamma for intermittent "
                 "items. Validated by simulating the (s, Q) policy.",
