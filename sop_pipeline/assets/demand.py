@@ -20,7 +20,7 @@ import pandas as pd
 from sop_pipeline.analytics import backtest as bt
 from sop_pipeline.analytics import bias, forecasting, outliers, sensing
 from sop_pipeline.analytics.calendar import Cycle
-from sop_pipeline.assets.common import OWNERS, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "demand"
@@ -49,11 +49,6 @@ COMMON = dict(group_name=GROUP, owners=OWNERS["demand"], kinds={"python", "duckd
 
 
 # --------------------------------------------------------------------------- shared I/O
-
-def _absent(con) -> set[str]:
-    """Extracts the cycle did not get (meta.ingest_log status 'absent')."""
-    return set(read_table(con, "select extract from meta.ingest_log where status = 'absent'")["extract"])
-
 
 def _optional(con, extract: str, sql: str, absent: set[str]) -> pd.DataFrame | None:
     """A staging table as a DataFrame, or None when its extract is absent this cycle."""
@@ -125,7 +120,7 @@ def _pct(x: float) -> float:
 def demand_outliers(warehouse: Warehouse):
     """Outlier and hockey-stick detection; cleansed history for the forecast."""
     with warehouse.connect() as con:
-        absent = _absent(con)
+        absent = absent_extracts(con)
         history = _history(con)
         items = read_table(con, "select sku, family from staging.stg_erp__items")
         flags = outliers.detect_history_outliers(history)
@@ -199,7 +194,7 @@ def demand_forecast(warehouse: Warehouse):
     """Fit the global model on the cleansed history and forecast the cycle's 13 weeks."""
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        absent = _absent(con)
+        absent = absent_extracts(con)
         history = read_table(con, "select * from analytics.demand_history_clean")
         result = forecasting.forecast(history, as_of, _promotions(con, absent))
         model = result.model
@@ -272,7 +267,7 @@ def _append_history(con, sku: pd.DataFrame, as_of: date) -> dict:
 def demand_sensing(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        absent = _absent(con)
+        absent = absent_extracts(con)
         baseline = read_table(con, "select * from analytics.demand_forecast_location")
         c = Cycle(as_of)
         pos_week0 = history_daily = None
@@ -325,7 +320,7 @@ def demand_sensing(warehouse: Warehouse) -> dg.MaterializeResult:
 def demand_bias(warehouse: Warehouse):
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        absent = _absent(con)
+        absent = absent_extracts(con)
         sales_fc = _sales_forecast(con, absent)
         history = read_table(con, "select sku, week_start, units from intermediate.int_demand_weekly")
         items = read_table(con, "select sku, family from staging.stg_erp__items")
@@ -388,7 +383,7 @@ def _hockey_weeks(con) -> pd.DataFrame:
 def demand_backtest(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        absent = _absent(con)
+        absent = absent_extracts(con)
         history = _history(con)
         result = bt.backtest(history, as_of, _promotions(con, absent), _sales_forecast(con, absent),
                              _orders(con, absent))
