@@ -436,7 +436,10 @@ def fit(panel: Panel, config: ForecastConfig = ForecastConfig(), max_h: int | No
     base = {"learning_rate": config.learning_rate, "num_leaves": config.num_leaves,
             "min_data_in_leaf": config.min_data_in_leaf, "feature_fraction": 0.8, "bagging_fraction": 0.8,
             "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "seed": config.seed,
-            "num_threads": config.num_threads, "max_bin": 127, "cat_smooth": 10.0}
+            "num_threads": config.num_threads, "max_bin": 127, "cat_smooth": 10.0,
+            # bit-reproducible: without force_col_wise LightGBM times both layouts and picks the
+            # faster, so two runs may build different histograms (and trees)
+            "deterministic": True, "force_col_wise": True}
     data = lgb.Dataset(x, label=target, weight=weight, feature_name=FEATURES, categorical_feature=CATEGORICALS,
                        free_raw_data=False)
     boosters = {"mean": lgb.train({**base, "objective": "regression"}, data, num_boost_round=config.num_boost_round)}

@@ -48,6 +48,14 @@ With the gamma, alpha uses the gamma quantile and beta the gamma loss function
 ``E[(X - s)+] = a*theta*(1 - F(s; a + 1)) - s*(1 - F(s; a))``: never a negative demand.
 Items with zero mean demand get ``method = "none"``: no safety stock, reorder point 0.
 
+Run-out (column ``policy``). Items whose ``lifecycle`` is in ``RUN_OUT_LIFECYCLES`` (phase-out,
+discontinued, obsolete) are being run down: unless a ``service_target`` decision names the SKU
+itself (``target_source == "sku"``), they get **no safety stock** at any service level
+(``policy = "run_out"``, ``k = 0``, reorder point = lead-time demand) and are left off the
+service-vs-inventory curve's value. Holding buffer stock of an item that is going away is what
+turns into the pending E&O of next quarter; ``expected_fill_rate`` / ``expected_cycle_service``
+say what service the run-out still gives. Every other item has ``policy = "service_target"``.
+
 Pipeline order: `demand_variability` (history -> variability inputs) -> `service_targets`
 (ABC/XYZ defaults + `service_target_overrides` from the decision log) ->
 `safety_stock_policies` (SS, ROP per stock point) and `service_inventory_curve` (the meeting's
@@ -75,6 +83,9 @@ MethodChoice = Literal["auto", "normal", "gamma"]
 
 WEEKS_PER_YEAR = 52.0
 DAYS_PER_WEEK = 7.0
+
+#: Lifecycle values (items extract) whose stock is run down: no safety stock (see "Run-out").
+RUN_OUT_LIFECYCLES = ("phase_out", "discontinued", "obsolete")
 
 #: Review period of the pipeline's weekly planning run (weeks).
 DEFAULT_REVIEW_PERIOD_WEEKS = 1.0
@@ -234,6 +245,7 @@ class _Prepared:
     order_qty: np.ndarray       # units per order
     order_qty_source: np.ndarray
     annual_demand: np.ndarray   # units per year
+    run_out: np.ndarray         # bool: phase-out item, no safety stock at any level
 
     @property
     def active(self) -> np.ndarray:
@@ -264,8 +276,8 @@ def _policy_for_levels(prep: _Prepared, level: np.ndarray | float, service_type:
     if active.any():
         sigma, is_gamma, shape, q = prep.standardized()
         k[active] = _solve_k(level[active], fill, shape, is_gamma, q, exact_loss)
-    k[prep.method == "none"] = 0.0
-    safety_stock_units = np.where(active, np.maximum(k * prep.sigma_dl, 0.0), 0.0)
+    k[(prep.method == "none") | prep.run_out] = 0.0
+    safety_stock_units = np.where(active & ~prep.run_out, np.maximum(k * prep.sigma_dl, 0.0), 0.0)
     return k, safety_stock_units
 
 
@@ -394,7 +406,7 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
     q = float(order_qty) if order_qty is not None else max(mean_ltd, 1.0)
     prep = _Prepared(np.array([protection]), np.array([mean_ltd]), np.array([sigma]),
                      choose_method(np.array([mean_ltd]), np.array([sigma]), method=method),
-                     np.array([q]), np.array(["given"]), np.array([mean_demand]))
+                     np.array([q]), np.array(["given"]), np.array([mean_demand]), np.array([False]))
     k, ss = _policy_for_levels(prep, np.array([float(service_level)]), kind, exact_loss)
     fill = None
     if order_qty is not None:
@@ -767,7 +779,12 @@ def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float
     use_eoq = ~use_given & np.isfinite(eoq) & (eoq > 0)
     order_qty = np.where(use_given, given, np.where(use_eoq, eoq, cover_weeks * mean))
     q_source = np.where(use_given, "given", np.where(use_eoq, "eoq", "cover")).astype(object)
-    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual)
+    run_out = np.zeros(len(stock_points), dtype=bool)
+    if "lifecycle" in stock_points.columns:
+        run_out = stock_points["lifecycle"].astype(str).str.strip().str.lower().isin(RUN_OUT_LIFECYCLES).to_numpy()
+        if "target_source" in stock_points.columns:  # a target decided for this very SKU wins
+            run_out = run_out & (stock_points["target_source"].astype(str).to_numpy() != "sku")
+    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual, run_out)
 
 
 def _levels(stock_points: pd.DataFrame, column: str) -> np.ndarray:
@@ -793,7 +810,8 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
             the target column (0-1), and optionally ``review_period_weeks`` (0 when absent:
             continuous review), ``unit_cost`` (currency/unit, for EOQ and value),
             ``order_qty_units`` (given Q), ``demand_pattern`` (for the auto method) and
-            ``method`` (per-row "auto" / "normal" / "gamma"). Other columns are kept.
+            ``method`` (per-row "auto" / "normal" / "gamma") and ``lifecycle`` (run-out items
+            get no safety stock, see the module docstring). Other columns are kept.
         service_type: "cycle" (alpha) or "fill_rate" (beta).
         target_column: column holding each row's service target.
         method: "auto" (the module's intermittency rule), "normal" or "gamma".
@@ -804,7 +822,8 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
     Returns:
         ``stock_points`` plus ``service_type``, ``protection_weeks`` (L + R),
         ``lead_time_demand_units`` (mean over the protection interval), ``sigma_dl_units``,
-        ``method``, ``k`` (raw), ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
+        ``method``, ``policy`` ("service_target" / "run_out"), ``k`` (raw; 0 for run-out),
+        ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
         ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover"),
         ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored policy, by the
         model) and ``safety_stock_value`` (currency; NaN without unit cost).
@@ -820,6 +839,7 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
     out["lead_time_demand_units"] = prep.mean_ltd
     out["sigma_dl_units"] = prep.sigma_dl
     out["method"] = prep.method
+    out["policy"] = np.where(prep.run_out, "run_out", "service_target")
     out["k"] = k
     out["safety_stock_units"] = ss
     out["reorder_point_units"] = prep.mean_ltd + ss

@@ -125,7 +125,7 @@ def _history_matrix(history: pd.DataFrame, keys: list[str], points: pd.DataFrame
 def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 8, warmup_weeks: int = 52,
                      demand_model: DemandModel = "normal", demand_history: pd.DataFrame | None = None,
                      lead_time_model: LeadTimeModel = "normal", substeps_per_week: int = 7,
-                     seed: int = 0) -> pd.DataFrame:
+                     orders_cross: bool = True, seed: int = 0) -> pd.DataFrame:
     """Achieved fill rate and cycle service of each stock point's (s, nQ) policy, by simulation.
 
     Args:
@@ -141,6 +141,10 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
             resampled from `demand_history`: ``sku`` [, ``location``], ``week_start``, ``units``).
         lead_time_model: "normal" (truncated at 0) or "lognormal", with the row's mean and sd.
         substeps_per_week: time steps per week.
+        orders_cross: True (default): each order's lead time is drawn independently, so a later
+            order may arrive first. False: receipts come in the order they were placed (a
+            supplier or line delivering first in, first out); an order that would overtake
+            waits for the one before it.
         seed: random seed; the same inputs and seed give the same numbers.
 
     Returns:
@@ -215,6 +219,7 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
     on_hand = np.zeros(n)
     backorder = np.zeros(n)
     cycles = np.zeros(n)
+    last_arrival = np.zeros(n, dtype=np.int64)
     stockout_cycles = np.zeros(n)
     series = np.arange(n)
     total_weeks = int(warmup_weeks) + int(weeks)
@@ -258,6 +263,9 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                 placed = step + np.where(continuous[idx], crossing, 1.0)
                 lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
                 arrival = np.maximum(np.rint(placed + lead).astype(np.int64), step + 1)
+                if not orders_cross:
+                    arrival = np.maximum(arrival, last_arrival[idx])
+                    last_arrival[idx] = arrival
                 pipeline_qty[arrival % horizon, idx] += lots * q[idx]
                 pipeline_due[arrival % horizon, idx] = True
                 position[idx] += lots * q[idx]

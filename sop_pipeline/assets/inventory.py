@@ -97,7 +97,7 @@ def stock_points(con, as_of) -> pd.DataFrame:
         demand, lead_times if len(lead_times) else None, review_period_weeks=REVIEW_PERIOD_WEEKS,
         default_lead_time_weeks=None if len(lead_times) else DEFAULT_LEAD_TIME_WEEKS,
         default_lead_time_sd_weeks=None if len(lead_times) else 0.0)
-    items = con.execute("select i.sku, i.family, i.unit_cost, a.abc_xyz from staging.stg_erp__items i "
+    items = con.execute("select i.sku, i.family, i.unit_cost, i.lifecycle, a.abc_xyz from staging.stg_erp__items i "
                         "left join analytics.abc_xyz a using (sku)").df()
     decisions = con.execute("select cycle_date as cycle, kind, subject, decision_value as value, approved, "
                             "decided_at from staging.stg_sop__decisions").df()
@@ -132,11 +132,13 @@ def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:
                 "a SKU has fewer than 8 such weeks; stock-out weeks excluded), lead-time mean/sd (POs and "
                 "receipts for bought items, production orders for made items) and service targets by "
                 "ABC/XYZ class, overridden by approved service_target decisions. Gamma for intermittent "
-                "items. Validated by simulating the (s, Q) policy.",
+                "items. Phase-out items are run down (policy run_out: no safety stock). Validated by "
+                "simulating the (s, Q) policy.",
     check_specs=[dg.AssetCheckSpec("simulated_fill_rate_on_target", asset=SAFETY_STOCK, description=(
-        "Simulated fill rate of A and B items: median |gap| to target within 1.5 points and no item more "
-        "than 1.5 points short. A failure means the policies do not deliver the service the curve "
-        "promises. (Items whose safety stock floors at 0 deliver more than their target.)"))],
+        "Simulated fill rate of A and B items: median |gap| to target within 1.5 points, no item more "
+        "than 1.5 points short and no item holding safety stock more than 1.5 points over. A failure means the policies do not deliver the service the curve "
+        "promises. (Items whose safety stock floors at 0 deliver more than their target; run-out "
+        "items have no target.)"))],
 )
 def safety_stock(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -145,24 +147,33 @@ def safety_stock(warehouse: Warehouse) -> dg.MaterializeResult:
         policies = pd.concat([ss.safety_stock_policies(points, service_type=t, exact_loss=True)
                               for t in ("cycle", "fill_rate")], ignore_index=True)
         plan = policies[policies.service_type == PLAN_SERVICE_TYPE]
-        sim = simulate_service(simulation_sample(plan[plan.method != "none"]), weeks=2000, paths=8, seed=7)
-        validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target"]], on="sku", how="left",
-                               suffixes=("", "_plan"))
+        # receipts first in, first out: a supplier (or the line) delivers a SKU's orders in sequence,
+        # as the lead-time-variance formula assumes; letting independent lead times overtake each
+        # other shortens the effective lead time and over-delivers by 2-3 points at sigma_L/L ~ 20%
+        sim = simulate_service(simulation_sample(plan[plan.method != "none"]), weeks=2000, paths=8, seed=7,
+                               orders_cross=False)
+        validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units"]],
+                               on="sku", how="left", suffixes=("", "_plan"))
         meta = write_table(con, "safety_stock", policies)
         write_table(con, "safety_stock_validation", validation)
-    ab = validation[validation.abc_xyz.fillna("").str[:1].isin(["A", "B"])]
+    # run-out (phase-out) items hold no safety stock by design: they have no target to meet
+    ab = validation[validation.abc_xyz.fillna("").str[:1].isin(["A", "B"]) & (validation.policy == "service_target")]
     median_gap = float(ab.sim_gap_pp.abs().median()) if len(ab) else 0.0
     worst_shortfall = float(-ab.sim_gap_pp.min()) if len(ab) else 0.0
+    buffered = ab[ab.safety_stock_units > 0]  # a policy floored at 0 safety stock over-delivers by design
+    worst_excess = float(buffered.sim_gap_pp.max()) if len(buffered) else 0.0
     value = float(plan.safety_stock_value.sum())
     return dg.MaterializeResult(
         metadata={**meta, "plan_service_type": PLAN_SERVICE_TYPE, "safety_stock_value": round(value, 2),
                   "service_target_overrides": dg.MetadataValue.json(overrides),
                   "sim_fill_rate_gap_pp_median_ab": round(median_gap, 2),
-                  "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict())},
+                  "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict()),
+                  "run_out_items": int((plan.policy == "run_out").sum())},
         check_results=[dg.AssetCheckResult(
-            check_name="simulated_fill_rate_on_target", passed=median_gap <= 1.5 and worst_shortfall <= 1.5,
+            check_name="simulated_fill_rate_on_target",
+            passed=median_gap <= 1.5 and worst_shortfall <= 1.5 and worst_excess <= 1.5,
             metadata={"median_abs_gap_pp": round(median_gap, 2), "worst_shortfall_pp": round(worst_shortfall, 2),
-                      "items": len(ab)})],
+                      "worst_excess_pp": round(worst_excess, 2), "items": len(ab)})],
     )
 
 

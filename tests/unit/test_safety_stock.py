@@ -533,3 +533,38 @@ def test_bootstrap_and_periodic_review_run_on_history():
     assert sim["sim_avg_on_hand_units"].gt(0).all()
     with pytest.raises(SafetyStockInputError, match="needs demand_history"):
         simulate_service(policies, demand_model="bootstrap")
+
+
+def test_phase_out_items_are_run_down_without_safety_stock():
+    frame = pd.DataFrame({"sku": ["KEEP", "GOING", "GOING-DECIDED"], "family": "F", "unit_cost": 2.0,
+                          "mean_weekly_demand": 100.0, "sd_weekly_demand": 40.0, "lead_time_mean_weeks": 2.0,
+                          "lead_time_sd_weeks": 0.5, "order_qty_units": 100.0, "abc_xyz": "AX",
+                          "lifecycle": ["active", "phase_out", "phase_out"]})
+    frame = service_targets(frame, {"sku:GOING-DECIDED": 0.95})
+    policies = safety_stock_policies(frame, service_type="fill_rate").set_index("sku")
+    going = policies.loc["GOING"]
+    assert going["policy"] == "run_out" and going["safety_stock_units"] == 0 and going["k"] == 0
+    assert going["reorder_point_units"] == pytest.approx(200.0)  # the lead-time demand only
+    assert going["expected_fill_rate"] < going["service_target"]  # what the run-out still gives
+    # a target decided for the SKU itself wins over the run-out rule
+    assert policies.loc["GOING-DECIDED", "policy"] == "service_target"
+    assert policies.loc["GOING-DECIDED", "safety_stock_units"] > 0
+    assert policies.loc["KEEP", "policy"] == "service_target" and policies.loc["KEEP", "safety_stock_units"] > 0
+    # the curve values the run-out item at zero at every service level
+    curve = service_inventory_curve(frame, service_type="fill_rate")
+    without = service_inventory_curve(frame[frame.sku != "GOING"], service_type="fill_rate")
+    np.testing.assert_allclose(curve.safety_stock_value, without.safety_stock_value)
+
+
+def test_receipts_in_sequence_match_the_lead_time_variance_formula():
+    # sigma_L / L = 20 % with an order every week: independent lead times let later orders
+    # overtake earlier ones, which shortens the effective lead time and over-delivers; receipts
+    # in the order placed (one supplier, first in first out) land on the target.
+    frame = pd.DataFrame({"sku": ["S"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
+                          "lead_time_mean_weeks": [4.5], "lead_time_sd_weeks": [0.9], "service_target": [0.96],
+                          "order_qty_units": [100.0]})
+    policies = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, method="normal")
+    fifo = simulate_service(policies, weeks=1500, paths=16, seed=3, orders_cross=False)
+    crossing = simulate_service(policies, weeks=1500, paths=16, seed=3, orders_cross=True)
+    assert abs(fifo.loc[0, "sim_gap_pp"]) <= 1.5, fifo.loc[0, "sim_gap_pp"]
+    assert crossing.loc[0, "sim_fill_rate"] > fifo.loc[0, "sim_fill_rate"] + 0.01
