@@ -12,17 +12,29 @@ Decisions applied (approved = yes only; `decision_effects` reports each one):
 * **freeze_window** (value N weeks): supply of horizon weeks 1..N is locked to the previous
   cycle's plan where one exists (the demand may still change; the inventory absorbs it).
 * **service_target**: applied upstream, through the safety stock (analytics.safety_stock).
-* **expedite** (subject an expedite id, value its cost): adds cost; reported, not re-planned.
+* **expedite** (subject an expedite id of the expedites extract, an open order ``PO_ID`` /
+  ``PO_ID/LINE``, or ``sku:SKU`` for an expedited new order; value its cost, optionally ``"<cost> by YYYY-MM-DD"``): pulls supply in. An
+  open order's scheduled receipt moves to the expedite's week (the expedite date, else week 1);
+  with no open order the SKU's supplier lead time is waived from that week (an expedited new
+  order). The cost is added to the row of the SKU and week (``expedite_cost``). An expedite
+  whose week lies before the horizon is history (its cost is in the actuals): no effect.
 
-Supply netting per SKU and week: required = max(0, demand + safety stock - projected inventory
-carried in); made items are then fitted into the constraint's available hours week by week in
-priority order (ABC class, then margin per constraint hour); what does not fit moves to the
-next week with free hours (``moved``) and, past the horizon, is ``cut``. The plan never
-exceeds available hours: overloaded weeks say what was moved or cut.
+Supply netting per SKU and week: scheduled receipts (open purchase orders, at their promised
+week; overdue ones in week 1) arrive first, then required = max(0, demand + safety stock -
+projected inventory carried in). A bought SKU's new orders arrive no earlier than horizon week
+1 + floor(lead time in weeks) (an order released at the start of week 1 with a 4.5-week lead
+time arrives in week 5): inside the lead time only open orders and expedites supply it, and a
+shortfall there shows as service risk with the note to expedite. Made items are then fitted,
+week by week in priority order (ABC class, then margin per bottleneck hour), into the hours left
+on **every** critical resource of their routing (machines, labour pools, tooling: a unit fits
+only when each resource it needs has the time); what does not fit moves to the next week with
+free hours (``moved``) and, past the horizon, is ``cut``. The plan never exceeds available hours
+on any resource: overloaded weeks say what was moved or cut and which resource was full.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +42,7 @@ import pandas as pd
 
 PLAN_COLUMNS = [
     "sku", "family", "week_start", "horizon_week", "demand_units", "revenue", "margin", "supply_units",
-    "supply_source", "resource_id", "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
+    "receipts_units", "expedite_cost", "supply_source", "resource_id", "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
     "projected_inventory_units", "safety_stock_units", "service_risk", "decision_ids", "notes",
 ]
 
@@ -113,10 +125,118 @@ def freeze_weeks(decisions: pd.DataFrame) -> tuple[int, str | None]:
         return 0, None
 
 
+_EXPEDITE_VALUE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)?\s*(?:by\s+(\d{4}-\d{2}-\d{2}))?\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Expedites:
+    """Approved expedites turned into plan inputs (see `apply_expedites`)."""
+
+    receipts: pd.DataFrame            # scheduled receipts after pull-ins: sku, week_start, units, order_id
+    lead_time_waived: dict            # sku -> first week_start from which new supply may arrive
+    costs: pd.DataFrame               # sku, week_start, expedite_cost, decision_id
+    effects: list
+
+
+def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: pd.DataFrame | None,
+                    weeks: list) -> Expedites:
+    """Approved expedite decisions -> pulled-in receipts, waived lead times and costs (module docstring).
+
+    Args:
+        decisions: the decision log extract (approved yes/no); only kind ``expedite`` is read.
+        receipts: scheduled receipts ``[sku, week_start, units, order_id]`` (order_id ``PO/LINE``).
+        expedites: the expedites extract ``[expedite_id, sku, order_id, expedite_date, cost]`` or None.
+        weeks: the horizon's week starts, ascending.
+    """
+    receipts = receipts.copy()
+    receipts["week_start"] = pd.to_datetime(receipts["week_start"])
+    weeks = [pd.Timestamp(w) for w in weeks]
+    lookup = expedites.set_index("expedite_id") if expedites is not None and len(expedites) else None
+    waived, costs, effects = {}, [], []
+
+    def week_of(day) -> pd.Timestamp | None:
+        day = pd.Timestamp(day)
+        monday = day - pd.Timedelta(days=day.weekday())
+        return max(monday, weeks[0]) if monday <= weeks[-1] else None
+
+    for row in _approved(decisions, "expedite").itertuples():
+        subject = str(row.subject).strip()
+        match = _EXPEDITE_VALUE.match(str(row.value or ""))
+        cost = float(match.group(1).replace(",", "")) if match and match.group(1) else 0.0
+        target_day = match.group(2) if match and match.group(2) else None
+        if lookup is not None and subject in lookup.index:
+            event = lookup.loc[subject]
+            sku, order = str(event.sku), str(event.order_id or "")
+            cost = cost or float(event.cost or 0.0)
+            target_day = target_day or event.expedite_date
+        elif subject.lower().startswith("sku:"):
+            sku, order = subject[4:].strip(), ""
+        else:
+            sku, order = None, subject
+        order_rows = receipts.order_id.astype(str).str.startswith(order + "/") | (receipts.order_id.astype(str) == order) \
+            if order else pd.Series(False, index=receipts.index)
+        if sku is None:
+            if not order_rows.any():
+                effects.append(DecisionEffect(row.decision_id, "expedite",
+                                              f"no effect: {subject} is neither an expedite nor an open order"))
+                continue
+            sku = str(receipts.loc[order_rows, "sku"].iloc[0])
+        target = week_of(target_day) if target_day is not None and not pd.isna(target_day) else weeks[0]
+        if target is None or pd.Timestamp(target_day or weeks[0]) < weeks[0] - pd.Timedelta(days=7):
+            effects.append(DecisionEffect(row.decision_id, "expedite",
+                                          "no effect this cycle: the expedite date is before the horizon "
+                                          "(its cost is in the actuals)"))
+            continue
+        order_rows &= receipts.sku.astype(str) == sku
+        later = order_rows & (receipts.week_start > target)
+        if order_rows.any():
+            units = float(receipts.loc[later, "units"].sum())
+            receipts.loc[later, "week_start"] = target
+            what = (f"pulled {units:,.0f} units of {sku} ({order}) in to the week of {target.date()}"
+                    if units else f"{order} already arrives by the week of {target.date()}: cost only")
+        else:
+            waived[sku] = min(waived.get(sku, target), target)
+            what = f"{sku}: lead time waived from the week of {target.date()} (expedited new order)"
+        costs.append((sku, target, cost, row.decision_id))
+        effects.append(DecisionEffect(row.decision_id, "expedite", f"{what}; expedite cost {cost:,.0f}"))
+    cost_frame = pd.DataFrame(costs, columns=["sku", "week_start", "expedite_cost", "decision_id"])
+    return Expedites(receipts, waived, cost_frame, effects)
+
+
+def _capacity_inputs(skus: list, weeks: list, constraint_rate, constraint_hours, constraint_id,
+                     routings: pd.DataFrame | None, resource_hours: pd.DataFrame | None):
+    """(resource ids, hours per unit [sku x resource], available hours [resource x week])."""
+    if routings is None:
+        if constraint_id is None or constraint_rate is None:
+            return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
+        routings = pd.DataFrame({"sku": constraint_rate.index, "resource_id": constraint_id,
+                                 "units_per_hour": constraint_rate.to_numpy(dtype=float)})
+        resource_hours = pd.DataFrame({"resource_id": constraint_id, "week_start": pd.to_datetime(constraint_hours.index),
+                                       "hours": constraint_hours.to_numpy(dtype=float)})
+    routings = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
+    resources = sorted(set(routings.resource_id.astype(str)))
+    per_unit = np.zeros((len(skus), len(resources)))
+    for r in routings.itertuples():
+        if r.sku in skus:
+            per_unit[skus.index(r.sku), resources.index(str(r.resource_id))] += 1.0 / float(r.units_per_hour)
+    hours = np.full((len(resources), len(weeks)), np.inf)
+    if resource_hours is not None and len(resource_hours):
+        h = resource_hours.assign(week_start=pd.to_datetime(resource_hours.week_start))
+        week_ts = [pd.Timestamp(w) for w in weeks]
+        for r in h.itertuples():
+            if str(r.resource_id) in resources and r.week_start in week_ts:
+                hours[resources.index(str(r.resource_id)), week_ts.index(r.week_start)] = max(float(r.hours), 0.0)
+    return resources, per_unit, hours
+
+
 def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory: pd.Series,
-                safety_stock: pd.Series, source: pd.Series, constraint_rate: pd.Series,
-                constraint_hours: pd.Series, constraint_id: str | None, priority: pd.Series,
-                frozen_supply: pd.DataFrame | None = None, frozen_weeks: int = 0) -> pd.DataFrame:
+                safety_stock: pd.Series, source: pd.Series, constraint_rate: pd.Series | None = None,
+                constraint_hours: pd.Series | None = None, constraint_id: str | None = None,
+                priority: pd.Series, routings: pd.DataFrame | None = None,
+                resource_hours: pd.DataFrame | None = None,
+                frozen_supply: pd.DataFrame | None = None, frozen_weeks: int = 0,
+                receipts: pd.DataFrame | None = None, lead_time_weeks: pd.Series | None = None,
+                lead_time_waived: dict | None = None, expedite_costs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Week-by-week netting and capacity fit (module docstring).
 
     Args:
@@ -129,8 +249,18 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
         constraint_hours: available hours of the constraint per week_start.
         constraint_id: the constraint resource (None: no capacity data, nothing is cut).
         priority: smaller = served first when capacity is short (per sku).
+        routings / resource_hours: several critical resources at once (they replace the three
+            constraint_* arguments): ``[sku, resource_id, units_per_hour]`` and ``[resource_id,
+            week_start, hours]``. A made SKU's units fit when every resource of its routing has
+            the hours; the row's ``resource_id`` is the routing resource that binds (least
+            hours left), ``constraint_hours`` the hours it uses there.
         frozen_supply: ``[sku, week_start, supply_units]`` of the previous cycle's plan.
         frozen_weeks: horizon weeks 1..N take the frozen supply.
+        receipts: scheduled receipts ``[sku, week_start, units]`` (open orders; summed per week).
+        lead_time_weeks: supplier lead time per sku (weeks); bought SKUs get new supply only from
+            horizon week 1 + floor(lead time). None: no lead-time limit.
+        lead_time_waived: sku -> week_start from which an approved expedite waives the lead time.
+        expedite_costs: ``[sku, week_start, expedite_cost, decision_id]`` of approved expedites.
     """
     d = demand.merge(items[["sku", "family", "unit_price", "unit_cost"]], on="sku", how="left")
     d = d.sort_values(["sku", "week_start"]).reset_index(drop=True)
@@ -140,8 +270,11 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     ss = safety_stock.reindex(skus).fillna(0.0).to_numpy()
     inv = opening_inventory.reindex(skus).fillna(0.0).to_numpy().astype(float)
     src = source.reindex(skus).fillna("make").to_numpy()
-    rate = constraint_rate.reindex(skus).to_numpy(dtype=float)
-    on_constraint = (src == "make") & np.isfinite(rate) & (rate > 0) & (constraint_id is not None)
+    resources, per_unit, hours_left = _capacity_inputs(skus, weeks, constraint_rate, constraint_hours,
+                                                       constraint_id, routings, resource_hours)
+    available = hours_left.copy()
+    on_constraint = (src == "make") & (per_unit > 0).any(axis=1)
+    binding = np.full((len(skus), len(weeks)), -1)
     frozen = {}
     if frozen_supply is not None and frozen_weeks:
         for r in frozen_supply.itertuples():
@@ -149,30 +282,53 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     order = np.argsort(priority.reindex(skus).fillna(np.inf).to_numpy(), kind="stable")
 
     n, w = len(skus), len(weeks)
+    week_ts = [pd.Timestamp(wk) for wk in weeks]
+    arriving = np.zeros((n, w))
+    if receipts is not None and len(receipts):
+        r = receipts.assign(week_start=pd.to_datetime(receipts["week_start"]))
+        r = r.groupby(["sku", "week_start"], as_index=False)["units"].sum()
+        r = r[r.sku.isin(skus) & r.week_start.isin(week_ts)]
+        arriving[[skus.index(x) for x in r.sku], [week_ts.index(x) for x in r.week_start]] = r.units.to_numpy(float)
+    # first horizon week (index) in which a new order of the SKU can arrive
+    reachable = np.zeros(n, dtype=int)
+    if lead_time_weeks is not None:
+        lt = lead_time_weeks.reindex(skus).to_numpy(dtype=float)
+        reachable = np.where((src == "buy") & np.isfinite(lt), np.floor(np.nan_to_num(lt)).astype(int), 0)
+        for sku, wk in (lead_time_waived or {}).items():
+            if sku in skus:
+                i = skus.index(sku)
+                reachable[i] = min(reachable[i], sum(t < pd.Timestamp(wk) for t in week_ts))
+    blocked = np.zeros((n, w), dtype=bool)
     supply, moved_in, moved_out, cut, proj = (np.zeros((n, w)) for _ in range(5))
     is_frozen = np.zeros((n, w), dtype=bool)
     backlog = np.zeros(n)  # units that did not fit last week (the netting retries them)
-    hours_left = np.array([float(constraint_hours.get(pd.Timestamp(wk), np.inf)) for wk in weeks])
     for j, week in enumerate(weeks):
         wk = pd.Timestamp(week)
         # a shortfall of last week lowered `inv`, so this week's need already includes it
+        inv = inv + arriving[:, j]
         need = np.maximum(0.0, dem.iloc[:, j].to_numpy() + ss - inv)
+        in_lead_time = j < reachable
+        blocked[:, j] = in_lead_time & (need > 0)
+        need = np.where(in_lead_time, 0.0, need)
         moved_in[:, j] = np.minimum(backlog, need)
         frozen_mask = np.array([(s, wk) in frozen for s in skus]) & (j < frozen_weeks)
         want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], need)
         is_frozen[:, j] = frozen_mask
         got = want.copy()
-        if constraint_id is not None:
-            hours_used = np.where(on_constraint & frozen_mask, want / np.where(rate > 0, rate, 1), 0.0).sum()
-            free = hours_left[j] - hours_used
+        if resources:
+            free = hours_left[:, j] - (np.where(on_constraint & frozen_mask, want, 0.0)[:, None] * per_unit).sum(axis=0)
             for i in order:
                 if not on_constraint[i] or frozen_mask[i]:
                     continue
-                hours = want[i] / rate[i]
-                fit = min(hours, max(free, 0.0))
-                got[i] = fit * rate[i]
-                free -= fit
-            hours_left[j] = max(free, 0.0)
+                uses = per_unit[i] > 0
+                fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
+                got[i] = min(want[i], float(fits.min()))
+                free = free - got[i] * per_unit[i]
+            hours_left[:, j] = np.maximum(free, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
+            binding[:, j] = np.where(on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf),
+                                                               axis=1), -1)
         short = np.where(frozen_mask, 0.0, want - got)
         short = np.where(short < 1e-6, 0.0, short)  # float noise of the hours <-> units round trip
         backlog = short
@@ -187,22 +343,36 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     pos = [idx[(s, pd.Timestamp(wk))] for s, wk in zip(out.sku, out.week_start)]
     ii, jj = (np.array(a) for a in zip(*pos)) if pos else (np.array([], int), np.array([], int))
     out["supply_units"] = supply[ii, jj]
+    out["receipts_units"] = arriving[ii, jj]
+    out["expedite_cost"] = 0.0
+    if expedite_costs is not None and len(expedite_costs):
+        ec = expedite_costs.assign(week_start=pd.to_datetime(expedite_costs["week_start"]))
+        ec = ec.groupby(["sku", "week_start"]).expedite_cost.sum()
+        key = pd.MultiIndex.from_arrays([out.sku, pd.to_datetime(out.week_start)])
+        out["expedite_cost"] = ec.reindex(key).fillna(0.0).to_numpy()
     out["moved_in_units"] = moved_in[ii, jj]
     out["moved_out_units"] = moved_out[ii, jj]
     out["cut_units"] = cut[ii, jj]
     out["projected_inventory_units"] = proj[ii, jj]
     out["safety_stock_units"] = ss[ii]
     out["supply_source"] = np.where(is_frozen[ii, jj], "frozen", src[ii])
-    out["resource_id"] = np.where(on_constraint[ii], constraint_id or "", "")
-    out["constraint_hours"] = np.where(on_constraint[ii], out.supply_units / np.where(rate[ii] > 0, rate[ii], 1), 0.0)
+    bind = binding[ii, jj] if len(ii) else np.array([], int)
+    names = np.array(resources + [""], dtype=object)
+    out["resource_id"] = names[np.where(bind >= 0, bind, len(resources))]
+    hours_per_unit = per_unit[ii, np.maximum(bind, 0)] if len(resources) and len(ii) else np.zeros(len(out))
+    out["constraint_hours"] = np.where(bind >= 0, out.supply_units * hours_per_unit, 0.0)
     out["revenue"] = out.demand_units * out.unit_price
     out["margin"] = out.demand_units * (out.unit_price - out.unit_cost)
     out["service_risk"] = np.select(
         [out.projected_inventory_units < 0, out.projected_inventory_units < out.safety_stock_units],
         ["stockout", "below_safety_stock"], "ok")
-    notes = np.where(out.cut_units > 0, "cut: constraint full through the horizon",
-                     np.where(out.moved_out_units > 0, "moved to a later week: constraint full",
-                              np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", "")))
+    lead_note = np.array([f"inside the supplier lead time (new orders arrive from week {reachable[i] + 1}): "
+                          "expedite or accept the risk" for i in ii], dtype=object) if len(ii) else np.array([], object)
+    notes = np.where(blocked[ii, jj] & (out.service_risk != "ok"), lead_note, "")
+    full = out.resource_id.where(out.resource_id != "", "constraint")
+    notes = np.where(out.cut_units > 0, "cut: " + full + " full through the horizon",
+                     np.where(out.moved_out_units > 0, "moved to a later week: " + full + " full",
+                              np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", notes)))
     out["notes"] = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
     return out
 
@@ -212,3 +382,22 @@ def plan_totals_reconcile(plan: pd.DataFrame, tolerance: float = 1e-6) -> bool:
     fam = plan.groupby("family")[["demand_units", "revenue"]].sum().sum()
     return bool(abs(fam.demand_units - plan.demand_units.sum()) < tolerance
                 and abs(fam.revenue - plan.revenue.sum()) < tolerance * max(1, abs(plan.revenue.sum())))
+
+
+def resource_load(plan: pd.DataFrame, routings: pd.DataFrame, resource_hours: pd.DataFrame) -> pd.DataFrame:
+    """Hours the plan's made supply needs on every routed resource per week, against the hours
+    available: ``resource_id, week_start, planned_hours, available_hours, load_pct``. Frozen
+    rows count too (they may exceed: the freeze window was approved)."""
+    made = plan[plan.supply_source.isin(["make", "frozen"])][["sku", "week_start", "supply_units"]]
+    use = made.merge(routings[["sku", "resource_id", "units_per_hour"]], on="sku")
+    use = use[use.units_per_hour > 0]
+    use["planned_hours"] = use.supply_units / use.units_per_hour
+    use["week_start"] = pd.to_datetime(use.week_start)
+    load = use.groupby(["resource_id", "week_start"], as_index=False).planned_hours.sum()
+    hours = resource_hours.rename(columns={"hours": "available_hours"})
+    load = hours.assign(week_start=pd.to_datetime(hours.week_start)).merge(load, on=["resource_id", "week_start"],
+                                                                           how="left")
+    load["planned_hours"] = load.planned_hours.fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load["load_pct"] = np.where(load.available_hours > 0, 100.0 * load.planned_hours / load.available_hours, np.nan)
+    return load.sort_values(["resource_id", "week_start"]).reset_index(drop=True)

@@ -71,3 +71,28 @@ def cycle_as_of(con: duckdb.DuckDBPyConnection):
 def absent_extracts(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Extracts this cycle did not get (meta.ingest_log status 'absent'): their sections say 'no data'."""
     return {r[0] for r in con.execute("select extract from meta.ingest_log where status = 'absent'").fetchall()}
+
+
+def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
+    """Keep one copy per cycle in history.<table>: replace this cycle's rows only."""
+    con.execute("create schema if not exists history")
+    con.register("_history_rows", frame)
+    try:
+        con.execute(f"create table if not exists history.{table} as select * from _history_rows where false")
+        # a newer pipeline may publish more columns: add them (older cycles get NULL)
+        have = {r[0] for r in con.execute("select column_name from information_schema.columns where "
+                                          "table_schema = 'history' and table_name = ?", [table]).fetchall()}
+        for name, kind in con.execute("select column_name, data_type from information_schema.columns where "
+                                      "table_name = '_history_rows'").fetchall():
+            if name not in have:
+                con.execute(f'alter table history.{table} add column "{name}" {kind}')
+        con.execute("begin transaction")  # a killed run never leaves the cycle half replaced
+        try:
+            con.execute(f"delete from history.{table} where cycle_id = ?", [cycle_id])
+            con.execute(f"insert into history.{table} by name select * from _history_rows")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister("_history_rows")

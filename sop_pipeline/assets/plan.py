@@ -13,7 +13,15 @@ import pandas as pd
 from sop_pipeline.analytics import decisions as decision_log_lib, plan as plan_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
-from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import (
+    OWNERS,
+    absent_extracts,
+    append_history,
+    cycle_as_of,
+    markdown_table,
+    read_table,
+    write_table,
+)
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 PLAN = dg.AssetKey(["analytics", "plan_of_record"])
@@ -24,7 +32,8 @@ STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 INPUTS = [dg.AssetKey(["analytics", n]) for n in ("demand_forecast", "demand_consensus", "demand_sensing",
                                                   "safety_stock", "abc_xyz", "safety_stock_curve", "capacity")] + \
     [STG(n) for n in ("stg_erp__items", "stg_sop__decisions", "stg_mes__resources", "stg_mes__routings",
-                      "stg_mes__downtime", "stg_crm__promotions")] + \
+                      "stg_mes__downtime", "stg_crm__promotions", "stg_erp__purchase_orders", "stg_erp__receipts",
+                      "stg_erp__expedites")] + \
     [dg.AssetKey(["intermediate", "int_inventory_snapshots"]), dg.AssetKey(["meta", "ingest_log"])]
 
 
@@ -45,21 +54,55 @@ def consensus_demand(con, cycle: Cycle) -> pd.DataFrame:
     return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids"]]
 
 
-def constraint_inputs(con, absent: set[str]):
-    """(constraint id, units/hour per SKU on it, hours per week left for production) from the supply
-    review's capacity table: available hours minus the optimized sequence's changeover hours.
-    (None, empty, empty) when there is no resource data: then nothing is cut."""
+def capacity_inputs(con, absent: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """Routings on every critical resource of the supply review's capacity table (machines, labour
+    pools, tooling), the hours each has left for production per week (available hours minus the
+    optimized sequence's changeover hours) and the horizon's bottleneck (highest mean load).
+    Empty frames when there is no resource data: then nothing is cut."""
+    empty = (pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"]),
+             pd.DataFrame(columns=["resource_id", "week_start", "hours"]), None)
     if {"resources", "routings"} & absent:
-        return None, pd.Series(dtype=float), pd.Series(dtype=float)
-    constraints = read_table(con, "select resource_id from staging.stg_mes__resources "
-                                  "where is_constraint and resource_type = 'machine' order by resource_id")
-    if constraints.empty:
-        return None, pd.Series(dtype=float), pd.Series(dtype=float)
-    cid = constraints.resource_id.iloc[0]
-    rates = read_table(con, "select sku, units_per_hour from staging.stg_mes__routings where resource_id = ?", [cid])
-    cap = read_table(con, "select week_start, greatest(available_hours - coalesce(changeover_hours, 0), 0) as hours "
-                          "from analytics.capacity where resource_id = ?", [cid])
-    return cid, rates.set_index("sku")["units_per_hour"], cap.set_index(pd.to_datetime(cap.week_start))["hours"]
+        return empty
+    hours = read_table(con, "select resource_id, cast(week_start as date) as week_start, "
+                            "greatest(available_hours - coalesce(changeover_hours, 0), 0) as hours "
+                            "from analytics.capacity")
+    if hours.empty:
+        return empty
+    routings = read_table(con, "select sku, resource_id, units_per_hour from staging.stg_mes__routings "
+                               "where resource_id in (select distinct resource_id from analytics.capacity)")
+    bottleneck = read_table(con, "select resource_id from analytics.capacity group by resource_id "
+                                 "order by avg(load_pct) desc, resource_id limit 1").resource_id
+    return routings, hours, (bottleneck.iloc[0] if len(bottleneck) else None)
+
+
+# A PO line promised more than this many days before the cycle and still not fully received is
+# taken as closed short (suppliers rarely deliver a shortfall a month late), not as on order.
+OPEN_ORDER_GRACE_DAYS = 28
+
+
+def scheduled_receipts(con, cycle: Cycle, absent: set[str]) -> pd.DataFrame:
+    """Open purchase-order lines (ordered - received > 0) as receipts at their promised week;
+    overdue ones (promised within the grace period) in week 1. Columns sku, week_start, units,
+    order_id (``PO_ID/LINE``)."""
+    if {"purchase_orders", "receipts"} & absent:
+        return pd.DataFrame(columns=["sku", "week_start", "units", "order_id"])
+    return read_table(con, """
+        with received as (
+            select po_id, line, sum(qty) as qty from staging.stg_erp__receipts group by all)
+        select po.sku, greatest(date_trunc('week', po.promised_date), cast(? as date)) as week_start,
+               po.qty - coalesce(r.qty, 0) as units, po.po_id || '/' || po.line as order_id
+        from staging.stg_erp__purchase_orders po left join received r using (po_id, line)
+        where po.qty - coalesce(r.qty, 0) > 0
+          and po.promised_date >= cast(? as date) - ?::integer
+          and date_trunc('week', po.promised_date) <= cast(? as date)
+        order by po.sku, week_start, order_id
+    """, [cycle.week1_start, cycle.as_of, OPEN_ORDER_GRACE_DAYS, cycle.horizon_end])
+
+
+def _expedite_events(con, absent: set[str]) -> pd.DataFrame | None:
+    if "expedites" in absent:
+        return None
+    return read_table(con, "select expedite_id, sku, order_id, expedite_date, cost from staging.stg_erp__expedites")
 
 
 def _previous_plan(con, cycle_id) -> pd.DataFrame | None:
@@ -74,19 +117,8 @@ def _previous_plan(con, cycle_id) -> pd.DataFrame | None:
                            "from history.plan_of_record where cycle_id = ?", [prev.c.iloc[0]])
 
 
-def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
-    """Keep one copy per cycle in history.<table>: replace this cycle's rows only."""
-    con.execute("create schema if not exists history")
-    con.register("_history_rows", frame)
-    try:
-        con.execute(f"create table if not exists history.{table} as select * from _history_rows where false")
-        con.execute(f"delete from history.{table} where cycle_id = ?", [cycle_id])
-        con.execute(f"insert into history.{table} by name select * from _history_rows")
-    finally:
-        con.unregister("_history_rows")
-
-
-def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame) -> pd.DataFrame:
+def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFrame,
+               expedite_cost: float | None) -> pd.DataFrame:
     """Decisions the pipeline proposes this cycle (awaiting yes/no in the meeting)."""
     rows = [("substitution", f"{r.sku}->{r.substitute_sku}", f"{r.units:g} units from {r.available_from}",
              r.reason) for r in subs.itertuples() if r.substitute_sku]
@@ -100,7 +132,25 @@ def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame) -> pd.DataFrame:
     cut = plan[plan.cut_units >= 0.5].groupby("sku").cut_units.sum()
     for sku, units in cut.items():
         rows.append(("make_vs_buy", sku, "buy", f"{units:,.0f} units cannot be made in the horizon: buy them"))
+    rows += _expedite_proposals(plan, receipts, expedite_cost)
     return pd.DataFrame(rows, columns=["kind", "subject", "value", "effect"])
+
+
+def _expedite_proposals(plan: pd.DataFrame, receipts: pd.DataFrame, typical_cost: float | None) -> list[tuple]:
+    """A bought SKU short inside its supplier lead time: propose expediting its next open order
+    (or an expedited new order when none is open), dated the first short week."""
+    short = plan[plan.notes.str.startswith("inside the supplier lead time") & (plan.service_risk == "stockout")]
+    rows = []
+    for sku, weeks in short.groupby("sku"):
+        first = pd.Timestamp(weeks.week_start.min())
+        units = float(-weeks.projected_inventory_units.min())
+        later = receipts[(receipts.sku == sku) & (pd.to_datetime(receipts.week_start) > first)]
+        subject = str(later.order_id.iloc[0]) if len(later) else f"sku:{sku}"
+        cost = f"{typical_cost:.0f} by {first.date()}" if typical_cost else f"by {first.date()}"
+        rows.append(("expedite", subject, cost,
+                     f"{sku} runs {units:,.0f} units short inside the supplier lead time from the week of "
+                     f"{first.date()}: expedite {'the open order' if len(later) else 'a new order'}"))
+    return rows
 
 
 @dg.multi_asset(
@@ -108,8 +158,9 @@ def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame) -> pd.DataFrame:
         dg.AssetSpec(PLAN, deps=INPUTS, group_name="plan", owners=OWNERS["plan"], kinds={"python", "duckdb"},
                      description="Plan of record, one row per SKU x horizon week: consensus demand (optimism "
                                  "filter, sensing, approved substitutions), capacity-feasible supply (never above "
-                                 "the constraint's available hours: what did not fit is moved or cut), projected "
-                                 "inventory, safety stock, service risk and the decisions that changed the row."),
+                                 "the hours of any critical resource - machine, labour, tooling: what did not fit "
+                                 "is moved or cut), open orders and expedites, bought SKUs within their supplier "
+                                 "lead time, projected inventory, safety stock, service risk and the decisions that changed the row."),
         dg.AssetSpec(DECISIONS, deps=INPUTS, group_name="plan", owners=OWNERS["plan"], kinds={"python", "duckdb"},
                      description="Decision log with RACI: the decisions extract (approved/rejected) plus the "
                                  "pipeline's proposals for this meeting (status proposed), with each decision's "
@@ -126,8 +177,8 @@ def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame) -> pd.DataFrame:
     pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec("capacity_respected", asset=PLAN, description=(
-            "Constraint hours planned per week never exceed the available hours (frozen weeks, locked by an "
-            "approved freeze window, excepted).")),
+            "On every critical resource (machine, labour, tooling), the hours the plan needs per week never "
+            "exceed the hours available (frozen weeks, locked by an approved freeze window, excepted).")),
         dg.AssetCheckSpec("frozen_weeks_unchanged", asset=PLAN, description=(
             "Supply in the frozen weeks equals the previous cycle's plan.")),
         dg.AssetCheckSpec("family_rollup_reconciles", asset=PLAN, description=(
@@ -154,20 +205,29 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         effects += source_effects
         weeks, freeze_id = plan_lib.freeze_weeks(decisions)
         previous = _previous_plan(con, as_of)
-        cid, rates, hours = constraint_inputs(con, absent)
+        routings, hours, bottleneck = capacity_inputs(con, absent)
+        receipts = scheduled_receipts(con, cycle, absent)
+        events = _expedite_events(con, absent)
+        expedites = plan_lib.apply_expedites(decisions, receipts, events, cycle.horizon())
+        effects += expedites.effects
+        lead_times = read_table(con, "select sku, lead_time_mean_weeks from analytics.safety_stock "
+                                     "where service_type = 'fill_rate'").set_index("sku").lead_time_mean_weeks
         inventory = read_table(con, "select sku, sum(available_units) as units from intermediate.int_inventory_snapshots "
                                     "where snapshot_date = (select max(snapshot_date) from "
                                     "intermediate.int_inventory_snapshots) group by sku")
         ss = read_table(con, "select sku, safety_stock_units from analytics.safety_stock where service_type='fill_rate'")
         abc = read_table(con, "select sku, abc from analytics.abc_xyz")
+        rates = routings[routings.resource_id == bottleneck].groupby("sku").units_per_hour.min()
         margin_per_hour = (items.set_index("sku").unit_price - items.set_index("sku").unit_cost) * \
             rates.reindex(items.sku).fillna(0).to_numpy()
         priority = abc.set_index("sku").abc.map({"A": 0, "B": 1, "C": 2}).reindex(items.sku).fillna(3) * 1e9 \
             - margin_per_hour.fillna(0)
         plan = plan_lib.supply_plan(
             demand, items, opening_inventory=inventory.set_index("sku").units, safety_stock=ss.set_index("sku")
-            .safety_stock_units, source=source, constraint_rate=rates, constraint_hours=hours, constraint_id=cid,
-            priority=priority, frozen_supply=previous, frozen_weeks=weeks if previous is not None else 0)
+            .safety_stock_units, source=source, routings=routings, resource_hours=hours,
+            priority=priority, frozen_supply=previous, frozen_weeks=weeks if previous is not None else 0,
+            receipts=expedites.receipts, lead_time_weeks=lead_times, lead_time_waived=expedites.lead_time_waived,
+            expedite_costs=expedites.costs)
         if freeze_id:
             effects.append(plan_lib.DecisionEffect(freeze_id, "freeze_window", (
                 f"supply of weeks 1-{weeks} locked to the previous cycle's plan" if previous is not None else
@@ -179,9 +239,9 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         plan.loc[bought, "decision_ids"] = [
             (ids + "," if ids else "") + sourced_by[s] for ids, s in zip(plan.loc[bought, "decision_ids"],
                                                                          plan.loc[bought, "sku"])]
-        for row in plan_lib._approved(decisions, "expedite").itertuples():
-            effects.append(plan_lib.DecisionEffect(row.decision_id, "expedite",
-                                                   f"expedite {row.subject}: {row.value} added to expedite cost"))
+        for row in expedites.costs.itertuples():
+            hit = (plan.sku == row.sku) & (pd.to_datetime(plan.week_start) == pd.Timestamp(row.week_start))
+            plan.loc[hit, "decision_ids"] = plan_lib._add_id(plan.loc[hit, "decision_ids"], row.decision_id)
         plan.insert(0, "cycle_id", as_of)
         plan = plan.reindex(columns=["cycle_id", *plan_lib.PLAN_COLUMNS, "demand_source"])
 
@@ -190,8 +250,10 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
                  "where end_date >= ? and start_date <= ?", [cycle.week1_start, cycle.horizon_end])
         subs = substitution_plan(plan, promos, items)
         subs.insert(0, "cycle_id", as_of)
+        typical = None if events is None or events.empty else float(events.cost.median())
         log = decision_log_lib.decision_log(
-            decisions, _proposals(con, plan, subs), {e.decision_id: e.effect for e in effects}, as_of)
+            decisions, _proposals(con, plan, subs, expedites.receipts, typical),
+            {e.decision_id: e.effect for e in effects}, as_of)
         log.insert(0, "cycle_id", as_of)
 
         meta_plan = write_table(con, "plan_of_record", plan)
@@ -201,18 +263,26 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         append_history(con, "decision_log", log, as_of)
         cycles_kept = int(read_table(con, "select count(distinct cycle_id) as n from history.plan_of_record").n.iloc[0])
 
-    used = plan[plan.resource_id != ""].groupby("week_start").constraint_hours.sum()
+    load = plan_lib.resource_load(plan, routings, hours)
     frozen_rows = plan.supply_source == "frozen"
-    over = [wk for wk, h in used.items() if h > float(hours.get(pd.Timestamp(wk), np.inf)) + 1e-6
-            and not frozen_rows[plan.week_start == wk].any()]
+    frozen_weeks_set = set(pd.to_datetime(plan.loc[frozen_rows, "week_start"]))
+    over_rows = load[(load.planned_hours > load.available_hours + 1e-6) & ~load.week_start.isin(frozen_weeks_set)]
+    over = [f"{r.resource_id} {r.week_start.date()}" for r in over_rows.itertuples()]
     frozen_ok = True
     if previous is not None and frozen_rows.any():
         chk = plan[frozen_rows].merge(previous, on=["sku", "week_start"], suffixes=("", "_prev"))
         frozen_ok = bool(np.allclose(chk.supply_units, chk.supply_units_prev))
     yield dg.MaterializeResult(asset_key=PLAN, metadata={
-        **meta_plan, "cycle": str(as_of), "constraint": cid or "none (no resources/routings)",
+        **meta_plan, "cycle": str(as_of), "bottleneck": bottleneck or "none (no resources/routings)",
+        "planned_load_pct_max": dg.MetadataValue.md(markdown_table(
+            load.groupby("resource_id", as_index=False).agg(max_load_pct=("load_pct", "max"),
+                                                            planned_hours=("planned_hours", "sum"),
+                                                            available_hours=("available_hours", "sum")).round(1))),
         "demand_units_13w": round(float(plan.demand_units.sum()), 1),
         "revenue_13w": round(float(plan.revenue.sum()), 2), "cut_units": round(float(plan.cut_units.sum()), 1),
+        "open_order_receipts_units": round(float(plan.receipts_units.sum()), 1),
+        "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
+        "short_inside_lead_time_skus": int(plan[plan.notes.str.startswith("inside the supplier lead time")].sku.nunique()),
         "moved_units": round(float(plan.moved_out_units.sum()), 1),
         "frozen_weeks": weeks if previous is not None else 0,
         "by_family": dg.MetadataValue.md(markdown_table(

@@ -93,3 +93,102 @@ def test_family_roll_up_reconciles():
     p = _plan(_demand())
     assert plan.plan_totals_reconcile(p)
     assert p.revenue.sum() == pytest.approx(30 * 10 + 15 * 20)
+
+
+def _bought_plan(demand, *, receipts=None, lead_time=2.5, waived=None, costs=None, inventory=(0, 0)):
+    """A and B bought from a supplier with a `lead_time`-week lead time (new orders from week 3)."""
+    return plan.supply_plan(
+        demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
+        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]), source=pd.Series(["buy", "buy"], index=["A", "B"]),
+        constraint_rate=pd.Series([1.0, 1.0], index=["A", "B"]), constraint_hours=pd.Series(100.0, index=WEEKS),
+        constraint_id="M1", priority=pd.Series([1, 2], index=["A", "B"]), receipts=receipts,
+        lead_time_weeks=pd.Series([lead_time, lead_time], index=["A", "B"]), lead_time_waived=waived,
+        expedite_costs=costs)
+
+
+RECEIPTS = pd.DataFrame({"sku": ["A"], "week_start": [WEEKS[2]], "units": [25.0], "order_id": ["PO1/1"]})
+
+
+def test_bought_items_get_new_supply_only_after_the_lead_time_and_open_orders_count():
+    p = _bought_plan(_demand(), receipts=RECEIPTS).set_index(["sku", "week_start"])
+    a = p.loc["A"]
+    # weeks 1-2 are inside the 2.5-week lead time: nothing new arrives, A runs short
+    assert a.supply_units.tolist()[:2] == [0, 0] and a.projected_inventory_units.tolist()[:2] == [-10, -20]
+    assert a.loc[WEEKS[0], "service_risk"] == "stockout" and "expedite" in a.loc[WEEKS[0], "notes"]
+    # week 3: the open order (25) arrives and a new order covers the rest of the backlog and demand
+    assert a.loc[WEEKS[2], "receipts_units"] == 25 and a.loc[WEEKS[2], "supply_units"] == pytest.approx(5)
+    assert a.loc[WEEKS[2], "projected_inventory_units"] == pytest.approx(0)
+    # no lead-time limit without lead times (the old behaviour)
+    assert _plan(_demand()).supply_units.tolist() == _demand().demand_units.tolist()
+
+
+def test_expedite_pulls_an_open_order_in_and_adds_its_cost():
+    ex = plan.apply_expedites(
+        _decisions(("D5", "expedite", "PO1", "1200 by 2026-01-06", "yes", "2026-01-01"),
+                   ("D6", "expedite", "PO9", "50", "yes", "2026-01-01"),
+                   ("D7", "expedite", "PO1", "80", "no", "2026-01-01")),
+        RECEIPTS, None, list(WEEKS))
+    assert ex.receipts.week_start.tolist() == [WEEKS[0]]
+    assert "pulled 25 units of A (PO1) in to the week of 2026-01-05" in ex.effects[0].effect
+    assert "neither an expedite nor an open order" in ex.effects[1].effect and len(ex.effects) == 2
+    p = _bought_plan(_demand(), receipts=ex.receipts, costs=ex.costs).set_index(["sku", "week_start"]).loc["A"]
+    assert p.loc[WEEKS[0], "receipts_units"] == 25 and p.loc[WEEKS[0], "expedite_cost"] == 1200
+    assert (p.projected_inventory_units.iloc[:2] >= 0).all() and p.expedite_cost.sum() == 1200
+
+
+def test_expedite_without_an_open_order_waives_the_lead_time_and_old_ones_do_nothing():
+    events = pd.DataFrame({"expedite_id": ["EX1", "EX0"], "sku": ["B", "B"], "order_id": ["", "PO0"],
+                           "expedite_date": pd.to_datetime(["2026-01-13", "2025-11-01"]), "cost": [300.0, 90.0]})
+    ex = plan.apply_expedites(_decisions(("D8", "expedite", "EX1", "", "yes", "2026-01-01"),
+                                         ("D9", "expedite", "EX0", "90", "yes", "2025-11-01")),
+                              RECEIPTS, events, list(WEEKS))
+    assert ex.lead_time_waived == {"B": WEEKS[1]}
+    by_sku = plan.apply_expedites(_decisions(("D10", "expedite", "sku:B", "300 by 2026-01-13", "yes", "2026-01-01")),
+                                  RECEIPTS, None, list(WEEKS))
+    assert by_sku.lead_time_waived == {"B": WEEKS[1]} and by_sku.costs.expedite_cost.tolist() == [300]
+    effects = {e.decision_id: e.effect for e in ex.effects}
+    assert "before the horizon" in effects["D9"] and "lead time waived" in effects["D8"]
+    p = _bought_plan(_demand(), receipts=ex.receipts, waived=ex.lead_time_waived, costs=ex.costs)
+    b = p[p.sku == "B"].set_index("week_start")
+    assert b.supply_units.tolist() == [0, 10, 5]  # week 2 catches up week 1's shortfall
+    assert b.loc[WEEKS[1], "expedite_cost"] == 300
+
+
+def test_every_resource_of_the_routing_must_have_the_hours():
+    # A runs on M1 (1 unit/h) and the shared tooling T1 (2 units/h); B on T1 only (1 unit/h).
+    # M1 has room; T1 has 10 h a week: A (10 units = 5 h, served first) leaves 5 h for B's 5.
+    routings = pd.DataFrame({"sku": ["A", "A", "B"], "resource_id": ["M1", "T1", "T1"],
+                             "units_per_hour": [1.0, 2.0, 1.0]})
+    hours = pd.DataFrame({"resource_id": ["M1"] * 3 + ["T1"] * 3, "week_start": list(WEEKS) * 2,
+                          "hours": [100.0] * 3 + [8.0] * 3})
+    p = plan.supply_plan(
+        _demand(), ITEMS, opening_inventory=pd.Series([0.0, 0.0], index=["A", "B"]),
+        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]), source=pd.Series(["make", "make"], index=["A", "B"]),
+        priority=pd.Series([1, 2], index=["A", "B"]), routings=routings, resource_hours=hours)
+    week1 = p[p.week_start == WEEKS[0]].set_index("sku")
+    # T1: A takes 5 h, B gets the 3 h left -> 3 units; M1 alone would have let B make all 5
+    assert week1.loc["A", "supply_units"] == 10 and week1.loc["B", "supply_units"] == pytest.approx(3)
+    assert week1.loc["B", "resource_id"] == "T1" and "T1 full" in week1.loc["B", "notes"]
+    assert week1.loc["A", "resource_id"] == "T1"  # T1 is the scarcer of A's two resources
+    load = plan.resource_load(p, routings, hours)
+    assert (load.planned_hours <= load.available_hours + 1e-9).all()
+    t1 = load[load.resource_id == "T1"].set_index("week_start")
+    assert t1.loc[WEEKS[0], "load_pct"] == pytest.approx(100.0)
+    assert p[p.sku == "B"].cut_units.sum() > 0
+
+
+def test_history_keeps_one_copy_per_cycle_and_takes_new_columns():
+    import duckdb
+
+    from sop_pipeline.assets.common import append_history
+
+    con = duckdb.connect()
+    append_history(con, "plan_of_record", pd.DataFrame({"cycle_id": ["2026-11-15"], "units": [1.0]}), "2026-11-15")
+    newer = pd.DataFrame({"cycle_id": ["2026-11-22"] * 2, "units": [2.0, 3.0], "expedite_cost": [0.0, 5.0]})
+    append_history(con, "plan_of_record", newer, "2026-11-22")
+    append_history(con, "plan_of_record", newer.assign(units=[4.0, 6.0]), "2026-11-22")  # re-run of the cycle
+    rows = con.execute("select cycle_id, units, expedite_cost from history.plan_of_record order by all").fetchall()
+    assert rows == [("2026-11-15", 1.0, None), ("2026-11-22", 4.0, 0.0), ("2026-11-22", 6.0, 5.0)]
+    with pytest.raises(duckdb.Error):  # a failing insert leaves the cycle's previous copy in place
+        append_history(con, "plan_of_record", newer.assign(units=["x", "y"]), "2026-11-22")
+    assert con.execute("select count(*) from history.plan_of_record").fetchone()[0] == 3

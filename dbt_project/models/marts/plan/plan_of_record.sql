@@ -10,6 +10,8 @@ select
     revenue,
     margin,
     supply_units,
+    receipts_units,
+    expedite_cost,
     supply_source,
     resource_id,
     constraint_hours,

@@ -8,6 +8,8 @@ select
     sum(revenue) as revenue,
     sum(margin) as margin,
     sum(supply_units) as supply_units,
+    sum(receipts_units) as receipts_units,
+    sum(expedite_cost) as expedite_cost,
     sum(constraint_hours) as constraint_hours,
     sum(moved_out_units) as moved_out_units,
     sum(cut_units) as cut_units,
