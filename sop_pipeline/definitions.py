@@ -11,7 +11,7 @@ import dagster as dg
 from sop_pipeline.resources import SopSettings, Warehouse
 from sop_pipeline.settings import Settings
 
-AREA_MODULES = ["ingest", "dbt", "demand", "inventory", "supply", "finance", "risk", "plan", "report", "publish"]
+AREA_MODULES = ["ingest", "dbt", "demand", "inventory", "supply", "finance", "risk", "plan", "reconcile", "report", "publish"]
 _modules = []
 for _name in AREA_MODULES:
     try:

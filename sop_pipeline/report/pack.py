@@ -37,7 +37,8 @@ AGENDA = [
                "Capacity by constraint, changeover windows, supplier risk; the service-vs-inventory point.",
                supply.build),
     AgendaItem("reconciliation", "Reconciliation", 10,
-               "Price-volume-mix bridge, margin, cash impact (working capital).", reconciliation.build),
+               "Price-volume-mix bridge, plan of record vs finance plan, margin, cash impact (working capital).",
+               reconciliation.build),
     AgendaItem("decision-log", "Decision log", 10,
                "Freeze window, SKU substitutions, make-vs-buy, expedites: yes/no, with owners.", decisions.build),
 ]

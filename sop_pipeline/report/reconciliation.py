@@ -1,5 +1,6 @@
-"""Agenda item 4, "Reconciliation" (10 min): the price-volume-mix bridge, margin by family and
-the cash impact (working capital)."""
+"""Agenda item 4, "Reconciliation" (10 min): the price-volume-mix bridge of last month, the plan of
+record vs finance's revenue plan over the horizon (with the control totals that tie the plan to the
+cash projection), margin by family and the cash impact (working capital)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sop_pipeline.report.context import ACCENT, BAD, GOOD, NEUTRAL, PackContext
-from sop_pipeline.report.html import (Col, Safe, grid, is_missing, join, money, ncol, num, panel, pct,
-                                      signed_money, table, tag, tile, tiles)
+from sop_pipeline.report.html import (Col, Safe, badge, date_text, grid, is_missing, join, money, ncol, num, panel,
+                                      pct, signed_money, table, tag, tile, tiles, truthy)
 
 PVM_COLS = ("comparison", "family", "level", "revenue_base", "price_effect", "volume_effect", "mix_effect",
             "revenue_actual")
 COMPARISONS = {"vs_plan": ("Plan", "Revenue bridge: plan \u2192 actual"),
                "vs_prior_month": ("Prior month", "Revenue bridge: prior month \u2192 actual")}
+PLAN_VS_FINANCE_COLS = ("period", "period_start", "period_end", "days_covered", "days_in_period",
+                        "finance_plan_covered", "family", "level", "revenue_finance_plan", "price_effect",
+                        "volume_effect", "mix_effect", "revenue_plan_of_record")
+CONTROL_COLS = ("measure", "downstream", "plan_of_record_value", "downstream_value", "reconciles")
 MARGIN_COLS = ("period", "family", "level", "revenue", "margin", "margin_pct")
 CASH_COLS = ("point", "ar_value", "ap_value", "inventory_value", "dso_days", "dpo_days", "dio_days", "ccc_days",
              "cash_tied_up")
@@ -23,7 +28,7 @@ CASH_DAYS = [("dso_days", "DSO (days sales outstanding)", True), ("dpo_days", "D
 
 
 def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(pvm), grid(ctx.render(margin), ctx.render(cash))])
+    return join([ctx.render(pvm), ctx.render(plan_vs_finance), grid(ctx.render(margin), ctx.render(cash))])
 
 
 # ---- price-volume-mix ----------------------------------------------------------------------------
@@ -54,10 +59,11 @@ def pvm(ctx: PackContext) -> Safe:
     return panel(title, body, "reconciliation-pvm", note=note, wide=True)
 
 
-def _waterfall(row: pd.Series, base_label: str, title: str) -> go.Figure:
+def _waterfall(row: pd.Series, base_label: str, title: str, end_label: str = "Actual") -> go.Figure:
+    """base -> price -> volume -> mix -> end; `row` has revenue_base, the three effects, revenue_actual."""
     steps = [(base_label, row.revenue_base, "absolute"), ("Price", row.price_effect, "relative"),
              ("Volume", row.volume_effect, "relative"), ("Mix", row.mix_effect, "relative"),
-             ("Actual", row.revenue_actual, "total")]
+             (end_label, row.revenue_actual, "total")]
     fig = go.Figure(go.Waterfall(
         x=[s[0] for s in steps], y=[s[1] for s in steps], measure=[s[2] for s in steps],
         text=[money(s[1]) if s[2] != "relative" else signed_money(s[1]) for s in steps], textposition="outside",
@@ -70,6 +76,71 @@ def _waterfall(row: pd.Series, base_label: str, title: str) -> go.Figure:
     fig.update_layout(title=dict(text=title, font_size=13), showlegend=False,
                       yaxis=dict(range=[max(0, low - 1.3 * swing), high + 1.3 * swing], title="revenue"))
     return fig
+
+
+# ---- plan of record vs finance plan ------------------------------------------------------------
+
+def plan_vs_finance(ctx: PackContext) -> Safe:
+    title = "Plan of record vs finance plan"
+    panel_id = "reconciliation-plan-vs-finance"
+    df = ctx.marts.read("plan_reconciliation", PLAN_VS_FINANCE_COLS, optional=("margin_plan_of_record",))
+    horizon = df[df.period == "horizon"] if len(df) else df
+    total = horizon[horizon.level == "total"] if len(horizon) else horizon
+    if total.empty:
+        return ctx.missing(title, panel_id, "plan_reconciliation", PLAN_VS_FINANCE_COLS, wide=True,
+                           reason=None if df.empty else "mart plan_reconciliation has no horizon total row")
+    row = total.iloc[0]
+    bridge = row.rename({"revenue_finance_plan": "revenue_base", "revenue_plan_of_record": "revenue_actual"})
+    chart = ctx.chart("plan-vs-finance", _waterfall(bridge, "Finance plan", "Revenue over the horizon: finance plan "
+                                                    "\u2192 plan of record", end_label="Plan of record"), height=340)
+    families = horizon.assign(_total=horizon.level.eq("total")).sort_values(["_total", "family"])
+    cols = [Col("family", "Family"), ncol("revenue_finance_plan", "Finance plan", money),
+            ncol("price_effect", "Price", signed_money), ncol("volume_effect", "Volume", signed_money),
+            ncol("mix_effect", "Mix", signed_money), ncol("revenue_plan_of_record", "Plan of record", money),
+            ncol("margin_plan_of_record", "Margin", money)]
+    body = chart + tag("h4", "By family, over the horizon") + table(
+        families, cols, cls="compact", row_cls=lambda r: "total" if r.level == "total" else "") + _controls(ctx)
+    return panel(title, body, panel_id, note=_horizon_note(df, row), wide=True)
+
+
+def _horizon_note(df: pd.DataFrame, row: pd.Series) -> str:
+    """Which days are compared and how the months were cut."""
+    months = df[(df.period == "month") & (df.level == "total")].sort_values("period_start")
+    partial = [f"{pd.Timestamp(m.period_start):%b %Y} {int(m.days_covered)}/{int(m.days_in_period)} days"
+               for m in months.itertuples() if m.days_covered < m.days_in_period]
+    uncovered = months[~months.finance_plan_covered.fillna(False).astype(bool)]
+    parts = [f"Horizon {date_text(row.period_start)} to {date_text(row.period_end)}; plan weeks split into "
+             f"months by days."]
+    if partial:
+        parts.append("Finance's months pro-rated to the days covered: " + ", ".join(partial) + ".")
+    if len(uncovered):
+        parts.append("Not compared (finance has no plan for the month): " + ", ".join(
+            f"{pd.Timestamp(m):%b %Y}" for m in uncovered.period_start) + ".")
+    parts.append("Price + volume + mix add up exactly to plan of record - finance plan; the family plays the "
+                 "SKU's role, a family finance has not planned lands in mix.")
+    return " ".join(parts)
+
+
+def _controls(ctx: PackContext) -> Safe:
+    """One line per control total: does the plan of record's figure arrive downstream unchanged?"""
+    df = ctx.marts.read("plan_reconciliation_controls", CONTROL_COLS, optional=("notes",))
+    if df.empty:
+        return tag("div", tag("p", "Control totals: no data yet.", cls="note"), cls="controls")
+    labels = {"units": "Units", "revenue": "Revenue", "margin": "Margin", "cogs": "COGS",
+              "inventory_value_horizon_end": "Inventory at cost, horizon end"}
+    rows = pd.DataFrame({"item": [f"{labels.get(m, m)} \u2192 {d}" for m, d in zip(df.measure, df.downstream)],
+                         "plan": df.plan_of_record_value, "downstream": df.downstream_value,
+                         "state": [truthy(v) for v in df.reconciles]})
+    cols = [Col("item", "Control total"), ncol("plan", "Plan of record", money),
+            ncol("downstream", "Downstream", money), Col("state", "", _control_badge)]
+    return tag("div", tag("h4", "Control totals: the plan's figures downstream (no leakage)") +
+               table(rows, cols, cls="compact"), cls="controls")
+
+
+def _control_badge(state: bool | None) -> Safe:
+    state = None if is_missing(state) else bool(state)
+    return badge({True: "reconciles", False: "leaks", None: "no data"}[state],
+                 {True: "good", False: "bad", None: "neutral"}[state])
 
 
 # ---- margin ------------------------------------------------------------------------------------

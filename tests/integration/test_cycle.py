@@ -56,6 +56,19 @@ def test_serving_file_holds_the_marts_and_publish_info(small_cycle):
         assert con.execute("select count(*) from data_quality_extracts").fetchall() == [(len(EXTRACTS),)]
 
 
+def test_plan_of_record_reconciles_with_the_finance_plan_and_cash_projection(small_cycle):
+    with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
+        horizon = con.execute("select days_covered, days_in_period, revenue_plan_of_record, revenue_finance_plan, "
+                              "price_effect + volume_effect + mix_effect - total_difference from plan_reconciliation "
+                              "where period = 'horizon' and level = 'total'").fetchall()
+        plan_revenue = con.execute("select sum(revenue) from plan_of_record").fetchall()[0][0]
+        controls = con.execute("select measure, downstream, reconciles from plan_reconciliation_controls").fetchall()
+    (days, horizon_days, por, finance, residual), = horizon
+    assert days == horizon_days == 91 and finance > 0 and abs(residual) < 1e-6
+    assert abs(por - plan_revenue) < 0.01  # the demo's revenue plan covers every month of the horizon
+    assert len(controls) == 8 and all(ok for _, _, ok in controls), controls
+
+
 def test_items_and_pos_only_run_reports_other_extracts_absent(demo_extracts, copy_extracts, tmp_path):
     extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
     run = run_cycle(extracts, tmp_path / "data")

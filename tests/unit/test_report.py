@@ -103,7 +103,8 @@ def test_sections_follow_the_agenda_with_time_boxes(pack):
 def test_absent_marts_say_no_data(pack):
     html = pack.path.read_text()
     for panel_id in ("supply-capacity", "supply-sequence", "supply-suppliers", "decision-items", "decision-risk-board",
-                     "demand-forecast", "demand-accuracy", "reconciliation-margin", "reconciliation-cash"):
+                     "demand-forecast", "demand-accuracy", "reconciliation-margin", "reconciliation-cash",
+                     "reconciliation-plan-vs-finance"):
         assert panel_id in pack.no_data
         assert "No data yet" in _panel(html, panel_id)
     assert "datapack_capacity is not published" in _panel(html, "supply-capacity")
@@ -122,6 +123,55 @@ def test_present_marts_are_shown(pack):
     for name in pack.charts:
         assert f'id="chart-{name}" data-chart="{name}"' in html and f'"plot-{name}"' in html
     assert '"type":"waterfall"' in html and '"measure":["absolute","relative","relative","relative","total"]' in html
+
+
+def _plan_reconciliation() -> dict[str, pd.DataFrame]:
+    """Horizon 23 Nov 2026 - 21 Feb 2027; finance has planned Nov-Jan but not Feb."""
+    def rows(period, start, end, days, in_period, covered, fin, price, volume, mix, por):
+        return [{"period": period, "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end),
+                 "days_covered": days, "days_in_period": in_period, "finance_plan_covered": covered,
+                 "family": family, "level": level, "revenue_finance_plan": f, "price_effect": p,
+                 "volume_effect": v, "mix_effect": m, "revenue_plan_of_record": r, "margin_plan_of_record": r / 2}
+                for family, level, f, p, v, m, r in zip(["Snacks", "Dairy", "ALL"], ["family", "family", "total"],
+                                                         fin, price, volume, mix, por)]
+    bridge = pd.DataFrame(
+        rows("horizon", "2026-11-23", "2027-02-21", 70, 91, False, [900.0, 100.0, 1000.0], [10.0, -5.0, 5.0],
+             [40.0, 5.0, 45.0], [-20.0, 20.0, 0.0], [930.0, 120.0, 1050.0])
+        + rows("month", "2026-11-01", "2026-11-30", 8, 30, True, [90.0, 10.0, 100.0], [1.0, 0.0, 1.0],
+               [4.0, 1.0, 5.0], [0.0, 0.0, 0.0], [95.0, 11.0, 106.0])
+        + rows("month", "2027-02-01", "2027-02-28", 21, 28, False, [None] * 3, [None] * 3, [None] * 3, [None] * 3,
+               [200.0, 30.0, 230.0]))
+    controls = pd.DataFrame({
+        "measure": ["revenue", "inventory_value_horizon_end"], "downstream": ["plan_of_record_family",
+                                                                               "finance_cash_projection"],
+        "plan_of_record_value": [1280.0, 5000.0], "downstream_value": [1280.0, 4990.0], "difference": [0.0, -10.0],
+        "tolerance": [0.01, 0.01], "reconciles": [True, False], "notes": ["", ""]})
+    return {"plan_reconciliation": bridge, "plan_reconciliation_controls": controls}
+
+
+def test_plan_vs_finance_panel_shows_the_waterfall_families_and_control_totals(tmp_path):
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", _plan_reconciliation()), tmp_path)
+    html = pack.path.read_text()
+    assert pack.errors == {} and "reconciliation-plan-vs-finance" not in pack.no_data
+    assert pack.charts == ["plan-vs-finance"]
+    panel = _panel(html, "reconciliation-plan-vs-finance")
+    assert 'data-chart="plan-vs-finance"' in panel and '"type":"waterfall"' in panel
+    assert '"x":["Finance plan","Price","Volume","Mix","Plan of record"]' in panel
+    assert '"y":[1000.0,5.0,45.0,0.0,1050.0]' in panel
+    assert panel.index(">Dairy<") < panel.index(">Snacks<") < panel.index(">ALL<")  # families, then the total
+    assert ">930<" in panel and ">+10<" in panel and ">-20<" in panel
+    assert "Nov 2026 8/30 days" in panel and "Feb 2027 21/28 days" in panel
+    assert "Not compared (finance has no plan for the month): Feb 2027" in panel
+    assert "Inventory at cost, horizon end" in panel
+    assert '<span class="badge bad">leaks</span>' in panel and '<span class="badge good">reconciles</span>' in panel
+
+
+def test_plan_vs_finance_without_a_horizon_row_says_no_data(tmp_path):
+    tables = _plan_reconciliation()
+    tables["plan_reconciliation"] = tables["plan_reconciliation"].iloc[0:0]
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", tables), tmp_path)
+    assert "reconciliation-plan-vs-finance" in pack.no_data and pack.errors == {}
+    assert "plan_reconciliation has no rows this cycle" in _panel(pack.path.read_text(), "reconciliation-plan-vs-finance")
 
 
 def test_text_from_the_data_is_escaped(pack):

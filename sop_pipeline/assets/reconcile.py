@@ -1,0 +1,130 @@
+"""Plan of record vs finance: the reconciliation of agenda item 4 (issue #8).
+
+Thin wrapper around `analytics.reconcile`: the plan of record's revenue, units and margin put on
+finance's calendar months by days and bridged (price-volume-mix, the finance bridge's
+definitions) to finance's revenue plan pro-rated to the horizon's days; and control totals proving
+that the plan's revenue, margin and inventory at cost are the same numbers in the family roll-up
+and the cash projection. Writes `analytics.plan_reconciliation` and
+`analytics.plan_reconciliation_controls`, published by the dbt marts of the same names.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from sop_pipeline.analytics import reconcile
+from sop_pipeline.assets.common import OWNERS, absent_extracts, markdown_table, read_table, write_table
+from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
+
+RECONCILIATION = dg.AssetKey(["analytics", "plan_reconciliation"])
+CONTROLS = dg.AssetKey(["analytics", "plan_reconciliation_controls"])
+DEPS = [dg.AssetKey(["analytics", "plan_of_record"]), dg.AssetKey(["analytics", "finance_cash_projection"]),
+        dg.AssetKey(["marts", "plan_of_record_family"]), dg.AssetKey(["staging", "stg_finance__revenue_plan"]),
+        dg.AssetKey(["staging", "stg_erp__items"]), dg.AssetKey(["meta", "ingest_log"])]
+COMMON = dict(deps=DEPS, group_name="finance", owners=OWNERS["finance"], kinds={"python", "duckdb"})
+
+
+def _exists(con, schema: str, table: str) -> bool:
+    return bool(read_table(con, "select count(*) as n from information_schema.tables where table_schema = ? "
+                                "and table_name = ?", [schema, table])["n"].iloc[0])
+
+
+def _optional_table(con, schema: str, table: str, sql: str) -> pd.DataFrame | None:
+    """Rows of `sql`, or None when `schema.table` is not built (a partial run, a missing source)."""
+    return read_table(con, sql) if _exists(con, schema, table) else None
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RECONCILIATION, **COMMON, description=(
+            "Plan of record vs finance's revenue plan, per family, by calendar month and over the 13-week "
+            "horizon: the plan's weeks split into months by days, finance's months pro-rated to the days the "
+            "horizon covers, and plan of record - finance plan revenue decomposed into price, volume and mix "
+            "(the finance bridge's definitions; they add up exactly).")),
+        dg.AssetSpec(CONTROLS, **COMMON, description=(
+            "Control totals: the plan of record's units, revenue, margin, COGS and inventory at cost at the "
+            "horizon end next to the same figures in plan_reconciliation, plan_of_record_family and "
+            "finance_cash_projection (difference should be 0: no leakage).")),
+    ],
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec("plan_revenue_reconciles_with_finance_bridge", asset=RECONCILIATION, blocking=False,
+                          description=(
+            "Price + volume + mix add up exactly to plan of record - finance plan revenue on every row, the "
+            "families add up to the total, and the plan-of-record units, revenue and margin the reconciliation "
+            "(and the family roll-up) use equal analytics.plan_of_record's totals. A failure means the "
+            "meeting would argue about a bridge that does not close.")),
+        dg.AssetCheckSpec("working_capital_reconciles", asset=RECONCILIATION, blocking=False, description=(
+            "The cash projection's inventory at cost in the last horizon week equals the plan of record's "
+            "projected inventory at cost (tolerance 0.01), and its COGS equals the plan's revenue - margin. "
+            "A failure means the cash impact is not computed from the plan of record.")),
+    ],
+)
+def plan_reconciliation(warehouse: Warehouse):
+    with warehouse.connect() as con:
+        absent = absent_extracts(con)
+        plan = read_table(con, "select sku, family, week_start, demand_units, revenue, margin, "
+                               "projected_inventory_units from analytics.plan_of_record")
+        costs = read_table(con, "select sku, unit_cost from staging.stg_erp__items")
+        revenue_plan = read_table(con, "select family, month_start, units, revenue from "
+                                       "staging.stg_finance__revenue_plan where month_start is not null")
+        rollup = _optional_table(con, "marts", "plan_of_record_family",
+                                 "select demand_units, revenue, margin from marts.plan_of_record_family")
+        cash = _optional_table(con, "analytics", "finance_cash_projection",
+                               "select week_start, cogs, inventory_value from analytics.finance_cash_projection")
+        bridge = reconcile.plan_vs_finance(plan, revenue_plan)
+        controls = reconcile.control_totals(plan, costs, reconciliation=bridge, family_rollup=rollup,
+                                            cash_projection=cash)
+        meta_bridge = write_table(con, "plan_reconciliation", bridge)
+        meta_controls = write_table(con, "plan_reconciliation_controls", controls)
+
+    note = ""
+    if bridge.empty:
+        note = ("no data: revenue_plan extract absent" if "revenue_plan" in absent else
+                "no data: the plan of record is empty" if plan.empty else
+                "no data: finance's revenue plan has none of the horizon's months")
+    horizon = bridge[(bridge.period == "horizon") & (bridge.level == "total")]
+    figures = {}
+    if len(horizon):
+        row = horizon.iloc[0]
+        figures = {f"horizon_{c}": round(float(row[c]), 2) for c in (
+            "revenue_plan_of_record", "revenue_finance_plan", "price_effect", "volume_effect", "mix_effect",
+            "total_difference")}
+        figures["days_compared"] = f"{int(row.days_covered)} of {int(row.days_in_period)}"
+        uncovered = bridge[(bridge.period == "month") & ~bridge.finance_plan_covered.astype(bool)]
+        if len(uncovered):
+            note = "not compared (no finance plan for the month): " + ", ".join(
+                f"{m:%Y-%m}" for m in sorted(pd.to_datetime(uncovered.period_start.unique())))
+    inventory = controls[controls.measure == "inventory_value_horizon_end"].iloc[0]
+    yield dg.MaterializeResult(asset_key=RECONCILIATION, metadata={
+        **meta_bridge, **figures, "notes": note,
+        "horizon_by_family": dg.MetadataValue.md(markdown_table(
+            bridge[bridge.period == "horizon"][["family", "revenue_finance_plan", "price_effect", "volume_effect",
+                                                "mix_effect", "revenue_plan_of_record", "margin_plan_of_record"]],
+            20))})
+    yield dg.MaterializeResult(asset_key=CONTROLS, metadata={
+        **meta_controls, "inventory_value_horizon_end": round(float(inventory.plan_of_record_value), 2),
+        "controls": dg.MetadataValue.md(markdown_table(controls, 20))})
+
+    residual = max(reconcile.bridge_residual(bridge), reconcile.family_rows_residual(bridge))
+    totals = controls[controls.downstream.isin(["plan_reconciliation", "plan_of_record_family"])]
+    yield _check_result("plan_revenue_reconciles_with_finance_bridge", totals, residual, note if bridge.empty else "")
+    wc = controls[controls.downstream == "finance_cash_projection"]
+    yield _check_result("working_capital_reconciles", wc, 0.0, "")
+
+
+def _check_result(name: str, controls: pd.DataFrame, residual: float, note: str) -> dg.AssetCheckResult:
+    """Passed when every control with data reconciles and the bridge residual is below 1e-6;
+    controls without data (an absent source) pass with their "no data" note."""
+    failed = controls[controls.reconciles.notna() & ~controls.reconciles.fillna(True).astype(bool)]
+    skipped = controls[controls.reconciles.isna()]
+    notes = [n for n in [note, *skipped.notes.unique()] if n]
+    return dg.AssetCheckResult(
+        asset_key=RECONCILIATION, check_name=name, passed=bool(failed.empty and residual < 1e-6),
+        metadata={"max_bridge_residual": float(residual),
+                  "max_abs_difference": float(controls.difference.abs().max()) if controls.difference.notna().any()
+                  else 0.0,
+                  "failed": ", ".join(f"{r.measure} vs {r.downstream}" for r in failed.itertuples()) or "none",
+                  "notes": "; ".join(dict.fromkeys(notes))})
+
+
+ASSETS = [plan_reconciliation]
