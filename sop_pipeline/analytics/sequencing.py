@@ -49,6 +49,11 @@ from sop_pipeline.analytics.oee import availability, oee_from_factors
 
 EXACT_MAX_ITEMS = 15
 GREEDY_SEARCH_MAX_ITEMS = 60
+# Job-level moves (relocate / swap one job) build O(n^2) candidate orders of n jobs each per round:
+# above this many jobs in a week only batch moves are searched (a batch's jobs already run in due
+# date order, so what is lost is splitting a batch to save a due date).
+JOB_SEARCH_MAX_JOBS = 120
+_EVAL_CHUNK_CELLS = 4_000_000  # candidate orders are costed in chunks of at most this many cells
 WALL_SLACK = 6.0  # wall-clock cap = WALL_SLACK x limit + WALL_EXTRA_S (a loaded machine runs slower)
 WALL_EXTRA_S = 10.0
 CP_SAT_WORKERS = 2
@@ -469,12 +474,30 @@ def _timing(order: np.ndarray, key_idx: np.ndarray, minutes_ext: np.ndarray, sta
     return co_min, start, end, tard
 
 
-def _local_search(order: np.ndarray, cost_fn, max_rounds: int) -> tuple[np.ndarray, float]:
-    """Best-improvement search over relocate-job, relocate-batch and swap moves."""
+def _costs_in_chunks(cost_fn, cand: np.ndarray) -> np.ndarray:
+    """cost_fn over candidate orders (C, n), at most _EVAL_CHUNK_CELLS cells at a time (bounded memory)."""
+    rows = max(1, _EVAL_CHUNK_CELLS // max(cand.shape[1], 1))
+    return np.concatenate([cost_fn(cand[i:i + rows]) for i in range(0, len(cand), rows)])
+
+
+def _local_search(order: np.ndarray, cost_fn, max_rounds: int, job_moves: bool = True) -> tuple[np.ndarray, float]:
+    """Best-improvement search over relocate-job, relocate-batch and swap moves (batch moves
+    only when ``job_moves`` is False)."""
     n = len(order)
     best = order.copy()
     best_cost = float(cost_fn(best[None, :])[0])
     if n < 2:
+        return best, best_cost
+    if not job_moves:
+        for _ in range(max_rounds):
+            blocks = _block_moves(best, cost_fn.keys) if cost_fn.keys is not None else None
+            if blocks is None:
+                break
+            costs = _costs_in_chunks(cost_fn, blocks)
+            k = int(np.argmin(costs))
+            if costs[k] >= best_cost - 1e-9:
+                break
+            best, best_cost = blocks[k].copy(), float(costs[k])
         return best, best_cost
     # templates: drop position i and append it at the end; then insert the last element at j
     drop = np.array([[k for k in range(n) if k != i] + [i] for i in range(n)])
@@ -491,7 +514,7 @@ def _local_search(order: np.ndarray, cost_fn, max_rounds: int) -> tuple[np.ndarr
         if blocks is not None:
             cands.append(blocks)
         cand = np.concatenate(cands, axis=0)
-        costs = cost_fn(cand)
+        costs = _costs_in_chunks(cost_fn, cand)
         k = int(np.argmin(costs))
         if costs[k] < best_cost - 1e-9:
             best, best_cost = cand[k].copy(), float(costs[k])
@@ -588,6 +611,8 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     key-level ATSP from the current setup (:func:`solve_sequence`), then run a best-improvement
     local search (relocate a job, relocate a batch, swap two jobs) from that order and from the
     due-date order, on changeover minutes + ``tardiness_penalty_minutes_per_hour`` x hours late.
+    Weeks with more than ``JOB_SEARCH_MAX_JOBS`` jobs search batch moves only (job moves grow
+    with the cube of the job count), so a large plant's week stays seconds long.
 
     ``summary`` keys: jobs, run_hours, available_hours, changeover_hours_fifo,
     changeover_hours_optimized, changeover_hours_saved_pct, late_orders_fifo,
@@ -619,7 +644,7 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     due_h = ((jobs["due"] - week_start) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
     cost_fn = _SequenceCost(key_idx, minutes_ext, start_row, run_h, due_h, float(tardiness_penalty_minutes_per_hour))
 
-    fifo = np.array(sorted(range(n), key=lambda i: (jobs["due"].iloc[i], i)), dtype=np.int64)
+    fifo = np.lexsort((np.arange(n), jobs["due"].to_numpy()))  # due date, then input order
     key_optimal = True
     if n:
         # key-level ATSP from the current setup
@@ -631,7 +656,11 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
         for i in fifo:  # due-date order inside each batch
             batch_of[int(key_idx[i])].append(int(i))
         batched = np.array([i for k in key_result.order for i in batch_of[k]], dtype=np.int64)
-        candidates = [_local_search(batched, cost_fn, max_rounds), _local_search(fifo, cost_fn, max_rounds)]
+        if n <= JOB_SEARCH_MAX_JOBS:
+            candidates = [_local_search(batched, cost_fn, max_rounds), _local_search(fifo, cost_fn, max_rounds)]
+        else:  # batch moves from the batched order; the due-date order itself as the fallback
+            candidates = [_local_search(batched, cost_fn, max_rounds, job_moves=False),
+                          (fifo, float(cost_fn(fifo[None, :])[0]))]
         best = min(candidates, key=lambda c: c[1])[0]
     else:
         best = fifo
