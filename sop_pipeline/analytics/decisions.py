@@ -51,7 +51,10 @@ def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict
     logged["source"] = "meeting"
     logged["effect"] = logged.decision_id.map(effects).fillna(
         logged.status.map({"rejected": "none: rejected", "approved": "applied in an earlier cycle"}))
-    proposed = proposals.copy()
+    # one proposal per (kind, subject): the id is derived from them, so repeats would collide
+    proposed = proposals.groupby(["kind", "subject"], as_index=False, sort=False).agg(
+        value=("value", "first"), effect=("effect", lambda e: "; ".join(dict.fromkeys(map(str, e))))) \
+        if len(proposals) else proposals.copy()
     if len(proposed):
         proposed["cycle"] = pd.Timestamp(cycle)
         proposed["decision_id"] = [decision_id(cycle, k, s) for k, s in zip(proposed.kind, proposed.subject)]
@@ -60,8 +63,11 @@ def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict
         proposed["source"] = "pipeline"
         proposed["decided_at"] = pd.NaT
     out = pd.concat([logged, proposed], ignore_index=True)
-    out["accountable"] = out.get("accountable", pd.Series(dtype=object)).fillna(ACCOUNTABLE)
-    out["responsible"] = out.get("responsible", pd.Series(dtype=object)).fillna(out.kind.map(RESPONSIBLE))
+    for column in ("accountable", "responsible"):
+        if column not in out:
+            out[column] = None
+    out["accountable"] = out["accountable"].fillna(ACCOUNTABLE)
+    out["responsible"] = out["responsible"].fillna(out.kind.map(RESPONSIBLE))
     out["consulted"] = CONSULTED
     out["informed"] = INFORMED
     out["cycle"] = pd.to_datetime(out.cycle).dt.date

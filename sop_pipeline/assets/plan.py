@@ -120,8 +120,13 @@ def _previous_plan(con, cycle_id) -> pd.DataFrame | None:
 def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFrame,
                expedite_cost: float | None) -> pd.DataFrame:
     """Decisions the pipeline proposes this cycle (awaiting yes/no in the meeting)."""
+    # one proposal per substitute pair: promotions of the same SKU are summed
+    pairs = subs[subs.substitute_sku.fillna("").astype(str) != ""]
+    pairs = pairs.groupby(["sku", "substitute_sku"], as_index=False, sort=True).agg(
+        units=("units", "sum"), available_from=("available_from", "min"), promos=("promo_id", "nunique"),
+        reason=("reason", "first"))
     rows = [("substitution", f"{r.sku}->{r.substitute_sku}", f"{r.units:g} units from {r.available_from}",
-             r.reason) for r in subs.itertuples() if r.substitute_sku]
+             r.reason + (f" ({r.promos} promotions)" if r.promos > 1 else "")) for r in pairs.itertuples()]
     curve = read_table(con, "select family, service_level, is_current, is_proposed from analytics.safety_stock_curve "
                             "where family <> 'TOTAL'")
     current = curve[curve.is_current.astype(bool)].set_index("family").service_level

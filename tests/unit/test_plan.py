@@ -192,3 +192,24 @@ def test_history_keeps_one_copy_per_cycle_and_takes_new_columns():
     with pytest.raises(duckdb.Error):  # a failing insert leaves the cycle's previous copy in place
         append_history(con, "plan_of_record", newer.assign(units=["x", "y"]), "2026-11-22")
     assert con.execute("select count(*) from history.plan_of_record").fetchone()[0] == 3
+
+
+def test_decision_log_has_raci_statuses_and_one_proposal_per_subject():
+    from sop_pipeline.analytics import decisions
+
+    logged = pd.DataFrame({"decision_id": ["D1", "D2"], "cycle": ["2026-11-15", "2026-11-15"],
+                           "kind": ["expedite", "freeze_window"], "subject": ["PO1", "P1"], "value": ["100", "2"],
+                           "approved": ["yes", "No"], "decided_at": pd.to_datetime(["2026-11-16", "2026-11-16"])})
+    proposals = pd.DataFrame({"kind": ["substitution", "substitution", "make_vs_buy"],
+                              "subject": ["A->B", "A->B", "A"], "value": ["5 units", "7 units", "buy"],
+                              "effect": ["promo P1", "promo P2", "cut 3"]})
+    log = decisions.decision_log(logged, proposals, {"D1": "pulled PO1 in"}, "2026-11-22").set_index("decision_id")
+    assert log.index.is_unique
+    assert log.loc["D1", "status"] == "approved" and log.loc["D1", "effect"] == "pulled PO1 in"
+    assert log.loc["D2", "status"] == "rejected" and log.loc["D2", "effect"] == "none: rejected"
+    proposed = log[log.status == "proposed"]
+    assert len(proposed) == 2 and (proposed.source == "pipeline").all()
+    sub = proposed[proposed.kind == "substitution"].iloc[0]
+    assert sub.effect == "promo P1; promo P2" and sub.responsible == "Demand planner"
+    assert (log.accountable == decisions.ACCOUNTABLE).all()
+    assert proposed[proposed.kind == "make_vs_buy"].iloc[0].responsible == "Master scheduler"
