@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import subprocess
@@ -137,11 +138,21 @@ def _dbt_env() -> dict[str, str]:
 
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than any project file."""
+    """Run `dbt parse` when the manifest is missing, older than any project file, or was parsed
+    for another warehouse path.
+
+    The warehouse path is part of the dbt profile, and dbt discards its partial-parse state
+    when the profile changes: every dbt step of the run (Dagster starts about a dozen) would
+    then parse the whole project again (~5-10 s each). Parsing once here, with the run's
+    path, lets every step reuse it.
+    """
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    stamp = DBT_PROJECT_DIR / "target" / "sop_parse_env.json"
+    parsed_for = json.dumps({"SOP_WAREHOUSE_PATH": os.environ.get("SOP_WAREHOUSE_PATH")})
     sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
                and "target" not in p.parts and "dbt_packages" not in p.parts]
-    if not force and manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+    if (not force and manifest.exists() and stamp.exists() and stamp.read_text() == parsed_for
+            and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)):
         return manifest
     dbt = Path(sys.executable).parent / "dbt"
     proc = subprocess.run([str(dbt if dbt.exists() else "dbt"), "parse", "--profiles-dir", str(DBT_PROJECT_DIR),
@@ -149,6 +160,7 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
                           cwd=DBT_PROJECT_DIR, env=_dbt_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"sop: dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+    stamp.write_text(parsed_for)
     return manifest
 
 

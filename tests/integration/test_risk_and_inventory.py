@@ -108,3 +108,9 @@ def test_inventory_marts_value_at_cost(small_cycle):
     assert inv[0] > 0 and inv[1] > 0
     assert aged[1] == 5, "the demo has lots in every age bucket"
     assert eo[0] > 0 and eo[1] >= 0
+
+
+def test_lead_times_are_at_least_one_day(small_cycle):
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        shortest = con.execute("select min(lead_time_mean_weeks) from analytics.safety_stock").fetchone()[0]
+    assert shortest >= 1 / 7 - 1e-12
