@@ -47,9 +47,13 @@ bench: setup  ## run the benchmarks (see benchmarks/README.md)
 	$(PY) benchmarks/safety_stock.py
 	$(PY) benchmarks/sequencing.py
 
-docs: setup  ## dbt docs (model and column descriptions, lineage) on http://localhost:8080
-	cd dbt_project && SOP_WAREHOUSE_PATH=$(CURDIR)/$(DATA)/warehouse.duckdb ../$(VENV)/bin/dbt docs generate --profiles-dir . \
-	  && ../$(VENV)/bin/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080
+DOCS_PORT   ?= 8080
+DOCS_TARGET ?= target
+docs: setup  ## dbt docs (descriptions, lineage) on http://localhost:8080 (DOCS_PORT=, DATA=, DOCS_TARGET=)
+	cd dbt_project && SOP_WAREHOUSE_PATH=$(abspath $(DATA))/warehouse.duckdb \
+	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --target-path $(DOCS_TARGET) \
+	  && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target-path $(DOCS_TARGET) \
+	     --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 clean:  ## remove generated data and build outputs (keeps .venv)
 	rm -rf $(DATA) dbt_project/target dbt_project/logs .pytest_cache
