@@ -36,7 +36,7 @@ browser:  ## Debian's Chromium for the browser test of the meeting pack (needs r
 	  else echo "chromium not found and cannot be installed here: the browser test will be skipped"; fi; }
 
 test: setup browser  ## run the whole test suite (unit, integration, browser)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 ui: setup  ## Dagster UI on http://localhost:3000
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -48,7 +48,8 @@ bench: setup  ## run the benchmarks (see benchmarks/README.md)
 	$(PY) benchmarks/sequencing.py
 
 DOCS_PORT   ?= 8080
-DOCS_TARGET ?= target
+# docs get their own dbt target path: target/ holds the manifest and partial-parse state `sop run` uses
+DOCS_TARGET ?= target/docs
 docs: setup  ## dbt docs (descriptions, lineage) on http://localhost:8080 (DOCS_PORT=, DATA=, DOCS_TARGET=)
 	cd dbt_project && SOP_WAREHOUSE_PATH=$(abspath $(DATA))/warehouse.duckdb \
 	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --target-path $(DOCS_TARGET) \
