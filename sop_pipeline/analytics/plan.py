@@ -13,8 +13,8 @@ Decisions applied (approved = yes only; `decision_effects` reports each one):
   cycle's plan where one exists (the demand may still change; the inventory absorbs it).
 * **service_target**: applied upstream, through the safety stock (analytics.safety_stock).
 * **expedite** (subject an expedite id of the expedites extract, an open order ``PO_ID`` /
-  ``PO_ID/LINE``, or ``sku:SKU`` for an expedited new order; value its cost, optionally ``"<cost> by YYYY-MM-DD"``): pulls supply in. An
-  open order's scheduled receipt moves to the expedite's week (the expedite date, else week 1);
+  ``PO_ID/LINE``, or ``sku:SKU`` for an expedited new order; value its cost, optionally
+  ``"<cost> by YYYY-MM-DD"``): pulls supply in. An open order's scheduled receipt moves to the expedite's week (the expedite date, else week 1);
   with no open order the SKU's supplier lead time is waived from that week (an expedited new
   order). The cost is added to the row of the SKU and week (``expedite_cost``). An expedite
   whose week lies before the horizon is history (its cost is in the actuals): no effect.
@@ -42,7 +42,8 @@ import pandas as pd
 
 PLAN_COLUMNS = [
     "sku", "family", "week_start", "horizon_week", "demand_units", "revenue", "margin", "supply_units",
-    "receipts_units", "expedite_cost", "supply_source", "resource_id", "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
+    "receipts_units", "expedite_cost", "supply_source", "resource_id", "constraint_hours", "moved_in_units",
+    "moved_out_units", "cut_units",
     "projected_inventory_units", "safety_stock_units", "service_risk", "decision_ids", "notes",
 ]
 
@@ -173,8 +174,9 @@ def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: 
             sku, order = subject[4:].strip(), ""
         else:
             sku, order = None, subject
-        order_rows = receipts.order_id.astype(str).str.startswith(order + "/") | (receipts.order_id.astype(str) == order) \
-            if order else pd.Series(False, index=receipts.index)
+        ids = receipts.order_id.astype(str)
+        order_rows = (ids.str.startswith(order + "/") | (ids == order)) if order \
+            else pd.Series(False, index=receipts.index)
         if sku is None:
             if not order_rows.any():
                 effects.append(DecisionEffect(row.decision_id, "expedite",
@@ -211,7 +213,8 @@ def _capacity_inputs(skus: list, weeks: list, constraint_rate, constraint_hours,
             return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
         routings = pd.DataFrame({"sku": constraint_rate.index, "resource_id": constraint_id,
                                  "units_per_hour": constraint_rate.to_numpy(dtype=float)})
-        resource_hours = pd.DataFrame({"resource_id": constraint_id, "week_start": pd.to_datetime(constraint_hours.index),
+        resource_hours = pd.DataFrame({"resource_id": constraint_id,
+                                       "week_start": pd.to_datetime(constraint_hours.index),
                                        "hours": constraint_hours.to_numpy(dtype=float)})
     routings = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
     resources = sorted(set(routings.resource_id.astype(str)))
