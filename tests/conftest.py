@@ -64,13 +64,24 @@ def small_cycle(demo_extracts, tmp_path_factory) -> CycleRun:
     return run
 
 
+def _copy_some(src: Path, dst: Path, names: list[str] | None = None) -> Path:
+    dst.mkdir()
+    for path in src.iterdir():
+        if path.is_file() and (names is None or path.stem in names):
+            shutil.copy(path, dst / path.name)
+    return dst
+
+
 @pytest.fixture
 def copy_extracts(tmp_path):
     def _copy(src: Path, names: list[str] | None = None) -> Path:
-        dst = tmp_path / "extracts"
-        dst.mkdir()
-        for path in src.iterdir():
-            if path.is_file() and (names is None or path.stem in names):
-                shutil.copy(path, dst / path.name)
-        return dst
+        return _copy_some(src, tmp_path / "extracts", names)
     return _copy
+
+
+@pytest.fixture(scope="session")
+def items_and_pos_only(demo_extracts, tmp_path_factory) -> CycleRun:
+    """One full run with only the required extracts (items, pos_sales), shared by the tests of
+    the "no data" paths."""
+    root = tmp_path_factory.mktemp("items_pos")
+    return run_cycle(_copy_some(demo_extracts, root / "extracts", ["items", "pos_sales"]), root / "data")

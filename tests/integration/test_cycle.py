@@ -69,9 +69,8 @@ def test_plan_of_record_reconciles_with_the_finance_plan_and_cash_projection(sma
     assert len(controls) == 8 and all(ok for _, _, ok in controls), controls
 
 
-def test_items_and_pos_only_run_reports_other_extracts_absent(demo_extracts, copy_extracts, tmp_path):
-    extracts = copy_extracts(demo_extracts, ["items", "pos_sales"])
-    run = run_cycle(extracts, tmp_path / "data")
+def test_items_and_pos_only_run_reports_other_extracts_absent(items_and_pos_only):
+    run = items_and_pos_only
     assert run.returncode == 0, run.stderr[-3000:]
     with duckdb.connect(str(run.serving), read_only=True) as con:
         status = dict(con.execute("select extract, status from data_quality_extracts").fetchall())

@@ -12,7 +12,6 @@ import pytest
 
 from sop_pipeline.analytics import forecasting
 from sop_pipeline.analytics.calendar import Cycle
-from tests.conftest import run_cycle
 
 pytestmark = pytest.mark.integration
 
@@ -176,12 +175,6 @@ def test_forecast_history_replaces_only_its_own_cycle(small_cycle, tmp_path):
                            "group by 1 order by 1").fetchall()
     assert [r[1] for r in rows] == [n, n]
     assert rows[1][2] == pytest.approx(current.units_p50.sum() + n)
-
-
-@pytest.fixture
-def items_and_pos_only(demo_extracts, copy_extracts, tmp_path):
-    """A full run with only the required extracts (items, pos_sales)."""
-    return run_cycle(copy_extracts(demo_extracts, ["items", "pos_sales"]), tmp_path / "data")
 
 
 def test_items_and_pos_only_still_forecast_and_say_what_is_missing(items_and_pos_only):
