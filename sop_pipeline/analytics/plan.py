@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.calendar import week_start
+
 PLAN_COLUMNS = [
     "sku", "family", "week_start", "horizon_week", "demand_units", "revenue", "margin", "supply_units",
     "receipts_units", "expedite_cost", "supply_source", "resource_id", "constraint_hours", "moved_in_units",
@@ -156,8 +158,7 @@ def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: 
     waived, costs, effects = {}, [], []
 
     def week_of(day) -> pd.Timestamp | None:
-        day = pd.Timestamp(day)
-        monday = day - pd.Timedelta(days=day.weekday())
+        monday = pd.Timestamp(week_start(pd.Timestamp(day)))
         return max(monday, weeks[0]) if monday <= weeks[-1] else None
 
     for row in _approved(decisions, "expedite").itertuples():
@@ -205,17 +206,10 @@ def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: 
     return Expedites(receipts, waived, cost_frame, effects)
 
 
-def _capacity_inputs(skus: list, weeks: list, constraint_rate, constraint_hours, constraint_id,
-                     routings: pd.DataFrame | None, resource_hours: pd.DataFrame | None):
+def _capacity_inputs(skus: list, weeks: list, routings: pd.DataFrame | None, resource_hours: pd.DataFrame | None):
     """(resource ids, hours per unit [sku x resource], available hours [resource x week])."""
     if routings is None:
-        if constraint_id is None or constraint_rate is None:
-            return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
-        routings = pd.DataFrame({"sku": constraint_rate.index, "resource_id": constraint_id,
-                                 "units_per_hour": constraint_rate.to_numpy(dtype=float)})
-        resource_hours = pd.DataFrame({"resource_id": constraint_id,
-                                       "week_start": pd.to_datetime(constraint_hours.index),
-                                       "hours": constraint_hours.to_numpy(dtype=float)})
+        return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
     routings = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
     resources = sorted(set(routings.resource_id.astype(str)))
     per_unit = np.zeros((len(skus), len(resources)))
@@ -233,9 +227,7 @@ def _capacity_inputs(skus: list, weeks: list, constraint_rate, constraint_hours,
 
 
 def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory: pd.Series,
-                safety_stock: pd.Series, source: pd.Series, constraint_rate: pd.Series | None = None,
-                constraint_hours: pd.Series | None = None, constraint_id: str | None = None,
-                priority: pd.Series, routings: pd.DataFrame | None = None,
+                safety_stock: pd.Series, source: pd.Series, priority: pd.Series, routings: pd.DataFrame | None = None,
                 resource_hours: pd.DataFrame | None = None,
                 frozen_supply: pd.DataFrame | None = None, frozen_weeks: int = 0,
                 receipts: pd.DataFrame | None = None, lead_time_weeks: pd.Series | None = None,
@@ -248,15 +240,12 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
         opening_inventory: units available per sku at the start of week 1.
         safety_stock: target safety stock per sku (units).
         source: ``make`` / ``buy`` per sku.
-        constraint_rate: units per hour of each made sku on the constraint resource.
-        constraint_hours: available hours of the constraint per week_start.
-        constraint_id: the constraint resource (None: no capacity data, nothing is cut).
         priority: smaller = served first when capacity is short (per sku).
-        routings / resource_hours: several critical resources at once (they replace the three
-            constraint_* arguments): ``[sku, resource_id, units_per_hour]`` and ``[resource_id,
-            week_start, hours]``. A made SKU's units fit when every resource of its routing has
-            the hours; the row's ``resource_id`` is the routing resource that binds (least
-            hours left), ``constraint_hours`` the hours it uses there.
+        routings / resource_hours: the critical resources: ``[sku, resource_id, units_per_hour]``
+            and ``[resource_id, week_start, hours]`` (None: no capacity data, nothing is cut).
+            A made SKU's units fit when every resource of its routing has the hours; the row's
+            ``resource_id`` is the routing resource that binds (least hours left),
+            ``constraint_hours`` the hours it uses there.
         frozen_supply: ``[sku, week_start, supply_units]`` of the previous cycle's plan.
         frozen_weeks: horizon weeks 1..N take the frozen supply.
         receipts: scheduled receipts ``[sku, week_start, units]`` (open orders; summed per week).
@@ -273,8 +262,7 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     ss = safety_stock.reindex(skus).fillna(0.0).to_numpy()
     inv = opening_inventory.reindex(skus).fillna(0.0).to_numpy().astype(float)
     src = source.reindex(skus).fillna("make").to_numpy()
-    resources, per_unit, hours_left = _capacity_inputs(skus, weeks, constraint_rate, constraint_hours,
-                                                       constraint_id, routings, resource_hours)
+    resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours)
     available = hours_left.copy()
     on_constraint = (src == "make") & (per_unit > 0).any(axis=1)
     binding = np.full((len(skus), len(weeks)), -1)

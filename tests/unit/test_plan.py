@@ -21,13 +21,20 @@ def _decisions(*rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["decision_id", "kind", "subject", "value", "approved", "decided_at"])
 
 
+def _m1(hours) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A and B both run on M1 at 1 unit/hour; M1 has `hours` a week (a number or one per week)."""
+    routings = pd.DataFrame({"sku": ["A", "B"], "resource_id": "M1", "units_per_hour": 1.0})
+    return routings, pd.DataFrame({"resource_id": "M1", "week_start": WEEKS,
+                                   "hours": pd.Series(hours, index=WEEKS).to_numpy(dtype=float)})
+
+
 def _plan(demand, *, hours=(100.0, 100.0, 100.0), source=None, frozen=None, frozen_weeks=0, inventory=(0, 0)):
+    routings, resource_hours = _m1(hours)
     return plan.supply_plan(
         demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
         safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
         source=source if source is not None else pd.Series(["make", "make"], index=["A", "B"]),
-        constraint_rate=pd.Series([1.0, 1.0], index=["A", "B"]),
-        constraint_hours=pd.Series(hours, index=WEEKS), constraint_id="M1",
+        routings=routings, resource_hours=resource_hours,
         priority=pd.Series([1, 2], index=["A", "B"]), frozen_supply=frozen, frozen_weeks=frozen_weeks)
 
 
@@ -97,11 +104,12 @@ def test_family_roll_up_reconciles():
 
 def _bought_plan(demand, *, receipts=None, lead_time=2.5, waived=None, costs=None, inventory=(0, 0)):
     """A and B bought from a supplier with a `lead_time`-week lead time (new orders from week 3)."""
+    routings, resource_hours = _m1(100.0)
     return plan.supply_plan(
         demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
         safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]), source=pd.Series(["buy", "buy"], index=["A", "B"]),
-        constraint_rate=pd.Series([1.0, 1.0], index=["A", "B"]), constraint_hours=pd.Series(100.0, index=WEEKS),
-        constraint_id="M1", priority=pd.Series([1, 2], index=["A", "B"]), receipts=receipts,
+        routings=routings, resource_hours=resource_hours, priority=pd.Series([1, 2], index=["A", "B"]),
+        receipts=receipts,
         lead_time_weeks=pd.Series([lead_time, lead_time], index=["A", "B"]), lead_time_waived=waived,
         expedite_costs=costs)
 
