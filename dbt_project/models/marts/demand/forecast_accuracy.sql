@@ -85,8 +85,9 @@ errors as (
 
 sku_level as (
 
+    -- per family and, in the same pass, over all families (grouping set without family)
     select
-        family,
+        case when grouping(family) = 1 then 'All families' else family end as family,
         lag,
         method,
         avg(case when actual_units > 0 then abs(forecast_units - actual_units) / actual_units end) as mape,
@@ -95,21 +96,7 @@ sku_level as (
         sum(actual_units) as actual_units,
         count(distinct origin) as cycles
     from errors
-    group by family, lag, method
-
-    union all
-
-    select
-        'All families' as family,
-        lag,
-        method,
-        avg(case when actual_units > 0 then abs(forecast_units - actual_units) / actual_units end) as mape,
-        sum(abs(forecast_units - actual_units)) as abs_error,
-        sum(forecast_units - actual_units) as error,
-        sum(actual_units) as actual_units,
-        count(distinct origin) as cycles
-    from errors
-    group by lag, method
+    group by grouping sets ((family, lag, method), (lag, method))
 
 ),
 
@@ -129,15 +116,13 @@ family_weeks as (
 
 family_level as (
 
-    select family, lag, method, sum(abs_error) as family_abs_error
+    select
+        case when grouping(family) = 1 then 'All families' else family end as family,
+        lag,
+        method,
+        sum(abs_error) as family_abs_error
     from family_weeks
-    group by family, lag, method
-
-    union all
-
-    select 'All families' as family, lag, method, sum(abs_error) as family_abs_error
-    from family_weeks
-    group by lag, method
+    group by grouping sets ((family, lag, method), (lag, method))
 
 ),
 
