@@ -212,17 +212,19 @@ def _capacity_inputs(skus: list, weeks: list, routings: pd.DataFrame | None, res
         return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
     routings = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
     resources = sorted(set(routings.resource_id.astype(str)))
+    sku_pos = {s: i for i, s in enumerate(skus)}
+    res_pos = {r: k for k, r in enumerate(resources)}
+    week_pos = {pd.Timestamp(w): j for j, w in enumerate(weeks)}
     per_unit = np.zeros((len(skus), len(resources)))
     for r in routings.itertuples():
-        if r.sku in skus:
-            per_unit[skus.index(r.sku), resources.index(str(r.resource_id))] += 1.0 / float(r.units_per_hour)
+        if r.sku in sku_pos:
+            per_unit[sku_pos[r.sku], res_pos[str(r.resource_id)]] += 1.0 / float(r.units_per_hour)
     hours = np.full((len(resources), len(weeks)), np.inf)
     if resource_hours is not None and len(resource_hours):
         h = resource_hours.assign(week_start=pd.to_datetime(resource_hours.week_start))
-        week_ts = [pd.Timestamp(w) for w in weeks]
         for r in h.itertuples():
-            if str(r.resource_id) in resources and r.week_start in week_ts:
-                hours[resources.index(str(r.resource_id)), week_ts.index(r.week_start)] = max(float(r.hours), 0.0)
+            if str(r.resource_id) in res_pos and r.week_start in week_pos:
+                hours[res_pos[str(r.resource_id)], week_pos[r.week_start]] = max(float(r.hours), 0.0)
     return resources, per_unit, hours
 
 
@@ -279,7 +281,9 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
         r = receipts.assign(week_start=pd.to_datetime(receipts["week_start"]))
         r = r.groupby(["sku", "week_start"], as_index=False)["units"].sum()
         r = r[r.sku.isin(skus) & r.week_start.isin(week_ts)]
-        arriving[[skus.index(x) for x in r.sku], [week_ts.index(x) for x in r.week_start]] = r.units.to_numpy(float)
+        sku_pos = {s: i for i, s in enumerate(skus)}
+        week_pos = {t: j for j, t in enumerate(week_ts)}
+        arriving[[sku_pos[x] for x in r.sku], [week_pos[x] for x in r.week_start]] = r.units.to_numpy(float)
     # first horizon week (index) in which a new order of the SKU can arrive
     reachable = np.zeros(n, dtype=int)
     if lead_time_weeks is not None:
