@@ -5,7 +5,12 @@ SHELL := /bin/bash
 VENV      := .venv
 PY        := $(VENV)/bin/python
 SOP       := $(VENV)/bin/sop
-UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv: the one on PATH, else a copy bootstrapped into .venv/.uv with pip --target. That never
+# touches the system Python (PEP 668's "externally-managed-environment" does not apply to
+# --target) and is a fixed path, so it still resolves once .venv/bin leads PATH.
+UV_BOOT   := $(VENV)/.uv
+UV        := $(shell command -v uv 2>/dev/null || echo "$(UV_BOOT)/bin/uv")
+PYTHON3   := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
 SOP_DEMO_SIZE ?= small
 DATA      ?= data
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -15,8 +20,10 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
+	@test -x "$(UV)" || command -v "$(UV)" >/dev/null 2>&1 || { \
+	  echo "uv not found: installing it into $(UV_BOOT) (pip --target; the system Python is left alone)"; \
+	  $(PYTHON3) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(UV_BOOT) uv; }
+	$(UV) venv --quiet --allow-existing --python $(PYTHON3) $(VENV)
 	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
 	@touch $@
 
