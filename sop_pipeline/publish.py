@@ -5,21 +5,38 @@ warehouse. A cycle is published by writing everything aside and then switching:
 1. `serving/.sop.duckdb.<id>.tmp` is built and checkpointed, then renamed over
    `serving/sop.duckdb` (`os.replace`, atomic on POSIX). A reader that had the old file
    open keeps reading the old copy; new connections see the new cycle.
-2. Parquet files go to `serving/releases/<id>/`, then the symlink `serving/parquet` is
-   swapped to it (symlink created aside, then renamed). Older releases are pruned, keeping
-   the last `KEEP_RELEASES` for readers still on them.
-A failure before the switch leaves the previous cycle untouched (temp files are removed).
+2. Parquet files go to `serving/releases/<id>/`; when every file is written, the marker
+   `releases/<id>/_COMPLETE` is written last, then the symlink `serving/parquet` is swapped to
+   the release (symlink created aside, then renamed). Pruning keeps the current release and
+   the newest `KEEP_RELEASES - 1` complete ones before it, for readers still on them; it orders
+   releases by the sequence number in their marker, never by directory mtime.
+3. History partitions (`serving/history/<table>/cycle=YYYY-MM-DD/`) are staged aside and moved
+   into place after the switch.
+
+A failure before the switch leaves the previous cycle untouched (its temp files are removed).
+A process killed mid-publish cannot clean up: the next publish first removes what a killed one
+left behind (temp serving files and their `.wal`, staged history dirs, release dirs that were
+never switched to). One publish at a time per serving dir (`serving/.publish.lock`).
+
+Paths reach SQL only as bound parameters (`attach ?`, `copy ... to ?`).
+`checksum` covers the data only (table names, column names and types, and every row, in a
+canonical order), so the same warehouse always publishes the same checksum.
 No Dagster import here.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -27,6 +44,8 @@ KEEP_RELEASES = 2
 PUBLISHED_SCHEMAS = ("marts",)
 # Each cycle's copy of these marts is kept under serving/history/<table>/cycle=YYYY-MM-DD/.
 HISTORY_MARTS = ("plan_of_record", "decision_log", "kpi_scorecard")
+COMPLETE_MARKER = "_COMPLETE"
+LOCK_FILE = ".publish.lock"
 
 
 @dataclass
@@ -36,6 +55,19 @@ class PublishReport:
     parquet_dir: Path
     row_counts: dict[str, int] = field(default_factory=dict)
     checksum: str = ""
+    release_id: str = ""
+    recovered: list[str] = field(default_factory=list)  # debris of a killed publish, removed first
+
+
+def sql_string(value: str | os.PathLike) -> str:
+    """A SQL string literal for `value` (single quotes doubled). Bind parameters where the
+    statement allows them; use this only where it does not."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier (double quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def published_tables(con: duckdb.DuckDBPyConnection, schemas=PUBLISHED_SCHEMAS) -> list[tuple[str, str]]:
@@ -47,61 +79,279 @@ def published_tables(con: duckdb.DuckDBPyConnection, schemas=PUBLISHED_SCHEMAS) 
 
 
 def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISHED_SCHEMAS,
-            _fail_before_switch: bool = False) -> PublishReport:
+            on_step: Callable[[str], None] | None = None) -> PublishReport:
     """Copy the published schemas to the serving file and Parquet, then switch atomically.
 
-    `_fail_before_switch` exists for the test that proves a failed publish leaves the previous
-    cycle readable.
+    `on_step(name)` is called at each stage ("table:<name>" after each mart is written,
+    "staged" when everything is written aside, "switched_file" after the serving file is
+    replaced, "switched" after the Parquet symlink is swapped); progress logging, and the tests
+    that kill or fail a publish at a given stage, use it.
     """
+    step = on_step or (lambda _name: None)
     serving_dir.mkdir(parents=True, exist_ok=True)
-    release_id = f"{cycle}_{uuid.uuid4().hex[:8]}"
-    tmp_file = serving_dir / f".sop.duckdb.{release_id}.tmp"
-    release_dir = serving_dir / "releases" / release_id
-    report = PublishReport(cycle, serving_dir / "sop.duckdb", serving_dir / "parquet")
-    staged_history: list[tuple[Path, Path]] = []
-    try:
-        release_dir.mkdir(parents=True)
-        digest = hashlib.sha256()
-        with duckdb.connect() as con:
-            con.execute(f"attach '{warehouse_path}' as wh (read_only)")
-            con.execute(f"attach '{tmp_file}' as serving")
-            con.execute("use wh")
-            tables = published_tables(con, schemas)
-            for schema, table in tables:
-                con.execute(f'create table serving.main."{table}" as select * from "{schema}"."{table}"')
-                n = con.execute(f'select count(*) from serving.main."{table}"').fetchall()[0][0]
-                report.row_counts[table] = int(n)
-                pq = release_dir / f"{table}.parquet"
-                con.execute(f"copy serving.main.\"{table}\" to '{pq}' (format parquet)")
-                digest.update(table.encode() + b"\0" + pq.read_bytes())
-            history = [t for s_, t in published_tables(con, ("history",))]
-            for table in history:  # every cycle kept by the pipeline (warehouse schema history)
-                con.execute(f'create table serving.main."history_{table}" as select * from history."{table}"')
-                report.row_counts[f"history_{table}"] = int(
-                    con.execute(f'select count(*) from serving.main."history_{table}"').fetchall()[0][0])
-            staged_history = _stage_history(con, serving_dir, cycle, release_id,
-                                            [t for _, t in tables if t in HISTORY_MARTS])
-            con.execute("create table serving.main._publish_info as select ?::varchar as cycle, "
-                        "current_timestamp as published_at, ?::varchar as release_id, ?::varchar as checksum",
-                        [cycle, release_id, digest.hexdigest()])
-            con.execute("checkpoint serving")
-            con.execute("detach serving")
-        report.checksum = digest.hexdigest()
-        if _fail_before_switch:
-            raise RuntimeError("simulated failure before the switch")
-        os.replace(tmp_file, report.serving_file)
-        _swap_symlink(report.parquet_dir, release_dir)
-        _commit_history(staged_history)
-    except BaseException:
-        tmp_file.unlink(missing_ok=True)
-        Path(f"{tmp_file}.wal").unlink(missing_ok=True)
-        shutil.rmtree(release_dir, ignore_errors=True)
-        for staged, _ in staged_history:
-            shutil.rmtree(staged, ignore_errors=True)
-        raise
-    _prune_releases(serving_dir / "releases", keep=release_dir)
+    with _publish_lock(serving_dir):
+        report = PublishReport(cycle, serving_dir / "sop.duckdb", serving_dir / "parquet")
+        report.recovered = recover(serving_dir)
+        release_id = f"{cycle}_{uuid.uuid4().hex[:8]}"
+        report.release_id = release_id
+        tmp_file = serving_dir / f".sop.duckdb.{release_id}.tmp"
+        release_dir = serving_dir / "releases" / release_id
+        staged_history: list[tuple[Path, Path]] = []
+        try:
+            release_dir.mkdir(parents=True)
+            with duckdb.connect() as con:
+                con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
+                con.execute("attach ? as serving", [str(tmp_file)])
+                con.execute("use wh")
+                tables = published_tables(con, schemas)
+                for schema, table in tables:
+                    target = f"serving.main.{sql_ident(table)}"
+                    con.execute(f"create table {target} as select * from {sql_ident(schema)}.{sql_ident(table)}")
+                    report.row_counts[table] = int(con.execute(f"select count(*) from {target}").fetchall()[0][0])
+                    con.execute(f"copy {target} to ? (format parquet)", [str(release_dir / f"{table}.parquet")])
+                    step(f"table:{table}")
+                history = [t for _, t in published_tables(con, ("history",))]
+                for table in history:  # every cycle kept by the pipeline (warehouse schema history)
+                    target = f"serving.main.{sql_ident('history_' + table)}"
+                    con.execute(f"create table {target} as select * from history.{sql_ident(table)}")
+                    report.row_counts[f"history_{table}"] = int(
+                        con.execute(f"select count(*) from {target}").fetchall()[0][0])
+                staged_history = _stage_history(con, serving_dir, cycle, release_id,
+                                                [t for _, t in tables if t in HISTORY_MARTS])
+                report.checksum = data_checksum(con, "serving")
+                con.execute("create table serving.main._publish_info as select ?::varchar as cycle, "
+                            "current_timestamp as published_at, ?::varchar as release_id, "
+                            "?::varchar as checksum", [cycle, release_id, report.checksum])
+                con.execute("checkpoint serving")
+                con.execute("detach serving")
+            _write_marker(release_dir, cycle, release_id, report.checksum)
+            step("staged")
+            os.replace(tmp_file, report.serving_file)
+            step("switched_file")
+            _swap_symlink(report.parquet_dir, release_dir)
+            step("switched")
+            _commit_history(staged_history)
+        except BaseException:
+            tmp_file.unlink(missing_ok=True)
+            Path(f"{tmp_file}.wal").unlink(missing_ok=True)
+            if _current_release(serving_dir) != release_dir.resolve():
+                shutil.rmtree(release_dir, ignore_errors=True)
+            for staged, _ in staged_history:
+                shutil.rmtree(staged, ignore_errors=True)
+            raise
+        _prune_releases(serving_dir)
     return report
 
+
+# --- integrity test results ----------------------------------------------------------------
+
+@dataclass
+class FailedTest:
+    """One failed (or errored) dbt test, from run_results.json and the manifest."""
+    test: str             # the test's node name
+    kind: str             # relationships, not_null, unique, ...
+    table: str            # the model the test is attached to (schema.name when known)
+    column: str | None
+    status: str           # fail | error
+    failures: int | None  # rows that failed (None when the test errored)
+    message: str          # dbt's message
+    to: str | None = None      # relationships: the referenced model
+    field: str | None = None   # relationships: the referenced column
+
+    def describe(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        if self.status == "error":
+            first = self.message.strip().splitlines()[0] if self.message.strip() else "error"
+            return f"{self.kind} test on {where} could not run: {first} (test {self.test})"
+        rows = "?" if self.failures is None else f"{self.failures:,}"
+        noun = "row" if self.failures == 1 else "rows"
+        if self.kind == "relationships" and self.to:
+            return (f"{where}: {rows} {noun} with a {self.column} not found in {self.to}.{self.field} "
+                    f"(test {self.test})")
+        return f"{self.kind} test on {where}: {rows} {noun} failed (test {self.test})"
+
+
+def _ref_name(text: str | None) -> str | None:
+    """`ref('stg_erp__items')` -> `stg_erp__items` (other text unchanged)."""
+    if not text:
+        return text
+    inner = text.strip()
+    if inner.startswith("ref(") and inner.endswith(")"):
+        args = [a.strip().strip("'\"") for a in inner[4:-1].split(",")]
+        return args[-1] if args else inner
+    return inner
+
+
+def failed_tests(run_results: dict, manifest: dict | None) -> list[FailedTest]:
+    """Every test of a dbt invocation that failed or errored, with its table, column and row count."""
+    nodes = (manifest or {}).get("nodes", {})
+    out = []
+    for result in run_results.get("results", []):
+        uid = result.get("unique_id", "")
+        if not uid.startswith("test.") or result.get("status") not in ("fail", "error"):
+            continue
+        node = nodes.get(uid, {})
+        meta = node.get("test_metadata") or {}
+        kwargs = meta.get("kwargs") or {}
+        attached = nodes.get(node.get("attached_node") or "", {})
+        table = attached.get("alias") or attached.get("name") or _ref_name(kwargs.get("model")) or "?"
+        if attached.get("schema"):
+            table = f"{attached['schema']}.{table}"
+        out.append(FailedTest(
+            test=node.get("name") or (uid.split(".")[2] if uid.count(".") >= 2 else uid),
+            kind=meta.get("name") or "data",
+            table=table,
+            column=node.get("column_name") or kwargs.get("column_name"),
+            status=result["status"],
+            failures=result.get("failures") if result["status"] == "fail" else None,
+            message=result.get("message") or "",
+            to=_ref_name(kwargs.get("to")),
+            field=kwargs.get("field"),
+        ))
+    return out
+
+
+def integrity_failure_message(failures: list[FailedTest], fallback: str = "") -> str:
+    """The one message a failed publish gives: every failed test with table, column and rows."""
+    if not failures:
+        detail = f": {fallback}" if fallback else " (dbt reported no failed test; see the dbt log)"
+        return f"Not published: the cross-model integrity tests did not run{detail}. The previous cycle stays in serving/."
+    n = len(failures)
+    lines = "; ".join(f.describe() for f in failures)
+    return (f"Not published: {n} cross-model integrity test{'s' if n != 1 else ''} failed: {lines}. "
+            f"The previous cycle stays in serving/.")
+
+
+# --- checksum -------------------------------------------------------------------------------
+
+def data_checksum(con: duckdb.DuckDBPyConnection, catalog: str, exclude: tuple[str, ...] = ("_publish_info",)) -> str:
+    """sha256 over every table of `catalog`.main: its name, column names and types, row count,
+    and the md5 of each row's text, sorted (so row order and file layout do not matter)."""
+    digest = hashlib.sha256()
+    tables = [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'main' "
+        "order by table_name", [catalog]).fetchall() if r[0] not in exclude]
+    for table in tables:
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns where table_catalog = ? "
+            "and table_schema = 'main' and table_name = ? order by ordinal_position", [catalog, table]).fetchall()
+        relation = f"{sql_ident(catalog)}.main.{sql_ident(table)}"
+        n = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+        digest.update(json.dumps([table, columns, n]).encode() + b"\n")
+        cursor = con.execute(f"select md5(t::varchar) as h from {relation} as t order by h")
+        while rows := cursor.fetchmany(65536):
+            digest.update("".join(r[0] for r in rows).encode())
+    return digest.hexdigest()
+
+
+# --- recovery and pruning -------------------------------------------------------------------
+
+@contextmanager
+def _publish_lock(serving_dir: Path) -> Iterator[None]:
+    """One publish per serving dir. The kernel drops the lock when its holder dies, so a killed
+    publish never blocks the next one."""
+    with open(serving_dir / LOCK_FILE, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def recover(serving_dir: Path) -> list[str]:
+    """Remove what a killed publish left behind; return the names removed (or restored).
+
+    Call with the publish lock held. Removes temp serving files and their `.wal`, temp
+    symlinks, staged history dirs, and release dirs never switched to: incomplete ones (no
+    marker) and complete ones newer than the current release (killed between marker and switch).
+    A history partition a kill left moved aside (`.cycle=X.old` with no `cycle=X`) is restored.
+    """
+    done: list[str] = []
+    if not serving_dir.is_dir():
+        return done
+    for path in serving_dir.iterdir():
+        name = path.name
+        if name.startswith(".sop.duckdb.") and (name.endswith(".tmp") or name.endswith(".tmp.wal")):
+            path.unlink(missing_ok=True)
+            done.append(name)
+        elif name.startswith(".parquet.") and path.is_symlink():
+            path.unlink(missing_ok=True)
+            done.append(name)
+    history = serving_dir / "history"
+    if history.is_dir():
+        for table_dir in (p for p in history.iterdir() if p.is_dir()):
+            for path in list(table_dir.iterdir()):
+                if not path.name.startswith(".cycle="):
+                    continue
+                if path.name.endswith(".old"):
+                    final = table_dir / path.name[1:-len(".old")]
+                    if not final.exists():
+                        os.replace(path, final)
+                        done.append(f"history/{table_dir.name}/{final.name} (restored)")
+                        continue
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"history/{table_dir.name}/{path.name}")
+    releases = serving_dir / "releases"
+    if releases.is_dir():
+        current = _current_release(serving_dir)
+        current_seq = _marker_seq(current) if current else None
+        for path in releases.iterdir():
+            if not path.is_dir() or path.resolve() == current:
+                continue
+            seq = _marker_seq(path)
+            if seq is None or (current_seq is not None and seq > current_seq):
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"releases/{path.name}")
+    return done
+
+
+def _write_marker(release_dir: Path, cycle: str, release_id: str, checksum: str) -> None:
+    """The release's last file: written aside and renamed, so it exists only whole."""
+    body = json.dumps({"cycle": cycle, "release_id": release_id, "checksum": checksum,
+                       "seq": time.time_ns(), "files": sorted(p.name for p in release_dir.glob("*.parquet"))})
+    tmp = release_dir / f".{COMPLETE_MARKER}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(body)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, release_dir / COMPLETE_MARKER)
+
+
+def _marker_seq(release_dir: Path) -> int | None:
+    """The completion sequence of a release, or None when it is incomplete."""
+    try:
+        return int(json.loads((release_dir / COMPLETE_MARKER).read_text())["seq"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _current_release(serving_dir: Path) -> Path | None:
+    link = serving_dir / "parquet"
+    if not link.is_symlink():
+        return None
+    return (link.parent / os.readlink(link)).resolve()
+
+
+def _prune_releases(serving_dir: Path, keep: int = KEEP_RELEASES) -> list[str]:
+    """Keep the current release and the newest `keep - 1` complete releases completed before it."""
+    releases = serving_dir / "releases"
+    current = _current_release(serving_dir)
+    if current is None or not releases.is_dir():
+        return []
+    current_seq = _marker_seq(current)
+    older = []
+    for path in releases.iterdir():
+        seq = _marker_seq(path) if path.is_dir() and path.resolve() != current else None
+        if seq is not None and (current_seq is None or seq < current_seq):
+            older.append((seq, path))
+    removed = []
+    for _, path in sorted(older, reverse=True)[max(0, keep - 1):]:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+# --- history and the switch -----------------------------------------------------------------
 
 def _stage_history(con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str, release_id: str,
                    tables: list[str]) -> list[tuple[Path, Path]]:
@@ -111,7 +361,7 @@ def _stage_history(con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str
         final = serving_dir / "history" / table / f"cycle={cycle}"
         tmp = final.with_name(f".{final.name}.{release_id}")
         tmp.mkdir(parents=True, exist_ok=True)
-        con.execute(f"copy serving.main.\"{table}\" to '{tmp / (table + '.parquet')}' (format parquet)")
+        con.execute(f"copy serving.main.{sql_ident(table)} to ? (format parquet)", [str(tmp / f"{table}.parquet")])
         staged.append((tmp, final))
     return staged
 
@@ -133,9 +383,3 @@ def _swap_symlink(link: Path, target: Path) -> None:
     tmp_link = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
     tmp_link.symlink_to(target.relative_to(link.parent), target_is_directory=True)
     os.replace(tmp_link, link)
-
-
-def _prune_releases(releases: Path, keep: Path) -> None:
-    old = sorted((p for p in releases.iterdir() if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime)
-    for path in old[: max(0, len(old) - (KEEP_RELEASES - 1))]:
-        shutil.rmtree(path, ignore_errors=True)

@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource
 
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.assets.dbt import sop_dbt_models
-from sop_pipeline.publish import publish
+from sop_pipeline.publish import failed_tests, integrity_failure_message, publish
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 MART_KEYS = sorted((k for k in sop_dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.path)
@@ -33,12 +33,11 @@ def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse:
                         raise_on_error=False)
     integrity.wait()
     if not integrity.is_successful():
-        failed = [e.raw_event["data"]["node_info"]["node_name"] for e in integrity.stream_raw_events()
-                  if e.raw_event["info"]["name"] == "LogTestResult"
-                  and e.raw_event["data"].get("status") in ("fail", "error")]
-        raise dg.Failure(description=f"Not published: cross-model integrity tests failed ({', '.join(failed)}); "
-                                     f"the previous cycle stays in serving/. See the dbt log.")
+        raise dg.Failure(description=_integrity_message(integrity))
     report = publish(Path(warehouse.path), s.serving_dir, cycle)
+    if report.recovered:
+        context.log.warning(f"removed what an interrupted publish left in {s.serving_dir}: "
+                            f"{', '.join(report.recovered)}")
     import pandas as pd
 
     counts = pd.DataFrame(sorted(report.row_counts.items()), columns=["table", "rows"])
@@ -48,7 +47,26 @@ def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse:
         "parquet_dir": dg.MetadataValue.path(str(report.parquet_dir)),
         "tables": len(report.row_counts),
         "checksum_sha256": report.checksum,
+        "release_id": report.release_id,
         "row_counts": dg.MetadataValue.md(markdown_table(counts, max_rows=100)),
     })
+
+def _integrity_message(integrity) -> str:
+    """Name every failed test, its table, column and failing row count (dbt's run_results.json)."""
+    try:
+        run_results = integrity.get_artifact("run_results.json")
+    except Exception:  # dbt stopped before writing it (e.g. a project error)
+        run_results = {}
+    try:
+        manifest = integrity.get_artifact("manifest.json")
+    except Exception:
+        manifest = getattr(integrity, "manifest", None)
+    fallback = ""
+    if not run_results.get("results"):
+        errors = [e.raw_event["info"].get("msg", "") for e in integrity.stream_raw_events()
+                  if e.raw_event["info"].get("level") == "error"]
+        fallback = " ".join(m.strip() for m in errors if m.strip())[:1000]
+    return integrity_failure_message(failed_tests(run_results, manifest), fallback) + " See the dbt log."
+
 
 ASSETS = [serving]

@@ -1,13 +1,18 @@
-"""Publish: atomic switch, failure leaves the previous cycle readable, history keeps one copy per cycle."""
+"""Publish: atomic switch, failure leaves the previous cycle readable, history keeps one copy per cycle,
+paths with quotes, a checksum of the data only, and failure messages that name the failed tests."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sop_pipeline.publish import publish
+from sop_pipeline.publish import failed_tests, integrity_failure_message, publish
 
 
 def _warehouse(path: Path, cycle: str, units: float) -> Path:
@@ -44,8 +49,13 @@ def test_failure_before_the_switch_leaves_the_previous_cycle_intact(tmp_path):
     serving = tmp_path / "serving"
     publish(_warehouse(tmp_path / "w.duckdb", "2026-01-04", 10), serving, "2026-01-04")
     before = sorted(p.name for p in serving.rglob("*"))
+    def fail_before_switch(step):
+        if step == "staged":
+            raise RuntimeError("simulated failure before the switch")
+
     with pytest.raises(RuntimeError, match="simulated failure"):
-        publish(_warehouse(tmp_path / "w.duckdb", "2026-01-11", 99), serving, "2026-01-11", _fail_before_switch=True)
+        publish(_warehouse(tmp_path / "w.duckdb", "2026-01-11", 99), serving, "2026-01-11",
+                on_step=fail_before_switch)
     assert _published(serving) == ("2026-01-04", 10)
     assert duckdb.sql(f"select demand_units from '{serving / 'parquet/plan_of_record.parquet'}'").fetchall() == [(10,)]
     assert sorted(p.name for p in serving.rglob("*")) == before, "no temp files or partitions left behind"
@@ -74,3 +84,115 @@ def test_rerunning_a_cycle_keeps_one_copy_of_it_in_history(tmp_path):
     with duckdb.connect(str(serving / "sop.duckdb"), read_only=True) as con:
         assert con.execute("select cycle_id::varchar, demand_units from history_plan_of_record order by 1").fetchall() \
             == [("2026-01-04", 10), ("2026-01-11", 25)]
+
+
+# --- paths with quotes, deterministic checksum ------------------------------------------------
+
+HOSTILE = "it's a \"test\" dir"
+
+
+def _checksum(serving: Path) -> str:
+    with duckdb.connect(str(serving / "sop.duckdb"), read_only=True) as con:
+        return con.execute("select checksum from _publish_info").fetchall()[0][0]
+
+
+def test_publish_works_where_paths_hold_quotes(tmp_path):
+    root = tmp_path / HOSTILE
+    root.mkdir()
+    report = publish(_warehouse(root / "w.duckdb", "2026-01-04", 10), root / "serving", "2026-01-04")
+    assert _published(root / "serving") == ("2026-01-04", 10)
+    assert (root / "serving/parquet/plan_of_record.parquet").exists()
+    assert (root / "serving/history/plan_of_record/cycle=2026-01-04/plan_of_record.parquet").exists()
+    assert _checksum(root / "serving") == report.checksum
+
+
+def test_checksum_covers_the_data_only(tmp_path):
+    wh = _warehouse(tmp_path / "w.duckdb", "2026-01-04", 10)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create or replace table marts.other as select range as x, range * 0.1::double as y from range(5000)")
+    first = publish(wh, tmp_path / "a", "2026-01-04").checksum
+    second = publish(wh, tmp_path / "b", "2026-01-04").checksum
+    assert first == second == _checksum(tmp_path / "a") == _checksum(tmp_path / "b")
+    assert (tmp_path / "a/parquet/other.parquet").read_bytes() != b""
+    with duckdb.connect(str(wh)) as con:  # same rows in another physical order: same data
+        con.execute("create or replace table marts.other as select * from marts.other order by x desc")
+    assert publish(wh, tmp_path / "c", "2026-01-04").checksum == first
+    with duckdb.connect(str(wh)) as con:  # one value changed
+        con.execute("update marts.other set y = y + 1e-9 where x = 4321")
+    changed = publish(wh, tmp_path / "d", "2026-01-04").checksum
+    assert changed != first
+    with duckdb.connect(str(wh)) as con:  # same values, one column renamed
+        con.execute("update marts.other set y = x * 0.1::double where x = 4321")
+    assert publish(wh, tmp_path / "e", "2026-01-04").checksum == first
+    with duckdb.connect(str(wh)) as con:
+        con.execute("alter table marts.other rename column y to z")
+    assert publish(wh, tmp_path / "f", "2026-01-04").checksum != first
+
+
+# --- the failure message of the cross-model integrity tests ------------------------------------
+
+def _dbt_project(root: Path) -> Path:
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
+    (root / "profiles.yml").write_text(
+        "mini:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
+        "      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: marts\n      threads: 1\n")
+    (root / "models/items.sql").write_text("select 'A' as sku union all select 'B'")
+    (root / "models/plan.sql").write_text(
+        "select * from (values (1, 'A'), (2, 'X'), (3, 'X'), (4, 'Y'), (5, null)) as t(line, sku)")
+    (root / "models/schema.yml").write_text("""
+version: 2
+models:
+  - name: plan
+    columns:
+      - name: sku
+        data_tests:
+          - not_null
+          - relationships:
+              arguments:
+                to: ref('items')
+                field: sku
+  - name: items
+    columns:
+      - name: sku
+        data_tests: [unique]
+""")
+    return root
+
+
+def test_integrity_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
+    project = _dbt_project(tmp_path / HOSTILE / "project")
+    dbt = Path(sys.executable).with_name("dbt")
+    proc = subprocess.run([str(dbt), "build", "--project-dir", str(project), "--profiles-dir", str(project)],
+                          env={**os.environ, "MINI_WAREHOUSE": str(tmp_path / HOSTILE / "warehouse.duckdb"),
+                               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+                          capture_output=True, text=True, timeout=300, cwd=project)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    run_results = json.loads((project / "target/run_results.json").read_text())
+    manifest = json.loads((project / "target/manifest.json").read_text())
+    failed = {f.kind: f for f in failed_tests(run_results, manifest)}
+    assert set(failed) == {"relationships", "not_null"}, "the unique test passed and is not listed"
+    rel = failed["relationships"]
+    assert (rel.table, rel.column, rel.failures, rel.to, rel.field) == ("marts.plan", "sku", 3, "items", "sku")
+    assert (failed["not_null"].table, failed["not_null"].failures) == ("marts.plan", 1)
+    message = integrity_failure_message(list(failed.values()))
+    assert message.startswith("Not published: 2 cross-model integrity tests failed: ")
+    assert "marts.plan.sku: 3 rows with a sku not found in items.sku (test relationships_plan_sku__sku__ref_items_)" \
+        in message
+    assert "not_null test on marts.plan.sku: 1 row failed (test not_null_plan_sku)" in message
+    assert "()" not in message
+
+
+def test_integrity_failure_message_for_a_test_that_errored_or_no_results():
+    run_results = {"results": [{"unique_id": "test.p.relationships_a_b__c__ref_d_.1", "status": "error",
+                                "failures": None, "message": "Binder Error: column c not found\nLINE 1"}]}
+    manifest = {"nodes": {
+        "test.p.relationships_a_b__c__ref_d_.1": {
+            "name": "relationships_a_b__c__ref_d_", "attached_node": "model.p.a", "column_name": "b",
+            "test_metadata": {"name": "relationships", "kwargs": {"to": "ref('d')", "field": "c"}}},
+        "model.p.a": {"name": "a", "alias": "a", "schema": "marts"}}}
+    message = integrity_failure_message(failed_tests(run_results, manifest))
+    assert message == ("Not published: 1 cross-model integrity test failed: relationships test on marts.a.b could not "
+                       "run: Binder Error: column c not found (test relationships_a_b__c__ref_d_). "
+                       "The previous cycle stays in serving/.")
+    assert "dbt said: Compilation Error" in integrity_failure_message([], "dbt said: Compilation Error")
