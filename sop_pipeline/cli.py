@@ -191,7 +191,10 @@ class _Progress(logging.Handler):
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
-                self.say(f"          check FAILED: {data.asset_key.to_user_string()} {data.check_name}")
+                blocking = " (blocking: downstream assets and publish skipped)" if data.blocking else ""
+                detail = f"\n            {data.description}" if data.description else ""
+                self.say(f"          check FAILED: {data.asset_key.to_user_string()} {data.check_name}"
+                         f"{blocking}{detail}")
 
 
 def cmd_run(args) -> int:

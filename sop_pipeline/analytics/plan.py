@@ -30,6 +30,20 @@ on **every** critical resource of their routing (machines, labour pools, tooling
 only when each resource it needs has the time); what does not fit moves to the next week with
 free hours (``moved``) and, past the horizon, is ``cut``. The plan never exceeds available hours
 on any resource: overloaded weeks say what was moved or cut and which resource was full.
+
+Usable stock: the opening inventory is the usable stock only (available lots, not expired at the
+start of week 1; the caller passes it). A usable lot whose expiry falls inside the horizon leaves
+the projection at the start of its expiry week (``expired_units``) as far as demand has not
+consumed it by then (first-expiry-first-out: demand draws the oldest stock first), and the
+netting replaces it. Inventory balance (backlog form, negative allowed)::
+
+    projected(w) = projected(w-1) + supply(w) + receipts(w) - demand(w) - expired(w)
+
+Lot sizes: a made SKU's supply in a week is never below its minimum run (``min_lot_units``):
+a smaller need is rounded up to the minimum (the surplus is carried as inventory), and a week
+whose free hours fit less than the minimum makes nothing and moves the need on. ``make_units``
+is the master production schedule: the supply of made SKUs (frozen weeks included), 0 for
+bought SKUs; the production sequence schedules exactly these quantities.
 """
 
 from __future__ import annotations
@@ -42,10 +56,14 @@ import pandas as pd
 
 from sop_pipeline.analytics.calendar import week_start
 
+# Relative tolerance for the plan's flags (stockout, below safety stock): 1e-6 of the safety stock,
+# at least 1e-6 units, so float noise can never flip a flag between two runs.
+FLAG_TOLERANCE_UNITS = 1e-6
+
 PLAN_COLUMNS = [
     "sku", "family", "week_start", "horizon_week", "demand_units", "revenue", "margin", "supply_units",
-    "receipts_units", "expedite_cost", "supply_source", "resource_id", "constraint_hours", "moved_in_units",
-    "moved_out_units", "cut_units",
+    "make_units", "receipts_units", "expired_units", "expedite_cost", "supply_source", "resource_id",
+    "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
     "projected_inventory_units", "safety_stock_units", "service_risk", "decision_ids", "notes",
 ]
 
@@ -233,7 +251,8 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
                 resource_hours: pd.DataFrame | None = None,
                 frozen_supply: pd.DataFrame | None = None, frozen_weeks: int = 0,
                 receipts: pd.DataFrame | None = None, lead_time_weeks: pd.Series | None = None,
-                lead_time_waived: dict | None = None, expedite_costs: pd.DataFrame | None = None) -> pd.DataFrame:
+                lead_time_waived: dict | None = None, expedite_costs: pd.DataFrame | None = None,
+                expiring: pd.DataFrame | None = None, min_lot_units: pd.Series | None = None) -> pd.DataFrame:
     """Week-by-week netting and capacity fit (module docstring).
 
     Args:
@@ -255,6 +274,10 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
             horizon week 1 + floor(lead time). None: no lead-time limit.
         lead_time_waived: sku -> week_start from which an approved expedite waives the lead time.
         expedite_costs: ``[sku, week_start, expedite_cost, decision_id]`` of approved expedites.
+        expiring: ``[sku, week_start, units]``: usable opening stock that expires in that horizon
+            week (part of ``opening_inventory``); it leaves the projection that week unless
+            demand used it up before (module docstring).
+        min_lot_units: minimum run per made sku (units); None or missing: no minimum.
     """
     d = demand.merge(items[["sku", "family", "unit_price", "unit_cost"]], on="sku", how="left")
     d = d.sort_values(["sku", "week_start"]).reset_index(drop=True)
@@ -293,21 +316,49 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
             if sku in skus:
                 i = skus.index(sku)
                 reachable[i] = min(reachable[i], sum(t < pd.Timestamp(wk) for t in week_ts))
+    # opening stock by expiry week (FEFO): column j expires at the start of week j, the last
+    # column never expires inside the horizon
+    sku_index = {s: i for i, s in enumerate(skus)}
+    week_index = {t: j for j, t in enumerate(week_ts)}
+    old_by_expiry = np.zeros((n, w + 1))
+    old_by_expiry[:, w] = np.maximum(inv, 0.0)
+    if expiring is not None and len(expiring):
+        e = expiring.assign(week_start=pd.to_datetime(expiring["week_start"]))
+        e = e[e.sku.isin(sku_index) & e.week_start.isin(week_index)]
+        for r in e.groupby(["sku", "week_start"], as_index=False)["units"].sum().itertuples():
+            i, j = sku_index[r.sku], week_index[r.week_start]
+            units = min(float(r.units), old_by_expiry[i, w])
+            old_by_expiry[i, j] += units
+            old_by_expiry[i, w] -= units
+    min_lot = np.zeros(n)
+    if min_lot_units is not None and len(min_lot_units):
+        min_lot = np.where(src == "make", min_lot_units.reindex(skus).fillna(0.0).to_numpy(float), 0.0)
     blocked = np.zeros((n, w), dtype=bool)
-    supply, moved_in, moved_out, cut, proj = (np.zeros((n, w)) for _ in range(5))
+    supply, moved_in, moved_out, cut, proj, expired = (np.zeros((n, w)) for _ in range(6))
     is_frozen = np.zeros((n, w), dtype=bool)
     backlog = np.zeros(n)  # units that did not fit last week (the netting retries them)
     for j, week in enumerate(weeks):
         wk = pd.Timestamp(week)
+        # opening lots expiring this week leave first; demand then draws the oldest stock first
+        expired[:, j] = old_by_expiry[:, j]
+        old_by_expiry[:, j] = 0.0
+        inv = inv - expired[:, j]
+        demand_j = dem.iloc[:, j].to_numpy()
+        draw = demand_j.copy()
+        for k in range(j + 1, w + 1):
+            take = np.minimum(draw, old_by_expiry[:, k])
+            old_by_expiry[:, k] -= take
+            draw = draw - take
         # a shortfall of last week lowered `inv`, so this week's need already includes it
         inv = inv + arriving[:, j]
-        need = np.maximum(0.0, dem.iloc[:, j].to_numpy() + ss - inv)
+        need = np.maximum(0.0, demand_j + ss - inv)
         in_lead_time = j < reachable
         blocked[:, j] = in_lead_time & (need > 0)
         need = np.where(in_lead_time, 0.0, need)
         moved_in[:, j] = np.minimum(backlog, need)
         frozen_mask = np.array([(s, wk) in frozen for s in skus]) & (j < frozen_weeks)
-        want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], need)
+        lot_sized = ~frozen_mask & (need > 1e-6) & (need < min_lot)
+        want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], np.where(lot_sized, min_lot, need))
         is_frozen[:, j] = frozen_mask
         got = want.copy()
         if resources:
@@ -318,19 +369,21 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
                 uses = per_unit[i] > 0
                 fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
                 got[i] = min(want[i], float(fits.min()))
+                if 0.0 < got[i] < min_lot[i] - 1e-9:  # less than a minimum run fits: make none
+                    got[i] = 0.0
                 free = free - got[i] * per_unit[i]
             hours_left[:, j] = np.maximum(free, 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
             binding[:, j] = np.where(on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf),
                                                                axis=1), -1)
-        short = np.where(frozen_mask, 0.0, want - got)
+        short = np.where(frozen_mask, 0.0, np.maximum(need - got, 0.0))
         short = np.where(short < 1e-6, 0.0, short)  # float noise of the hours <-> units round trip
         backlog = short
         moved_out[:, j] = short if j < w - 1 else 0.0
         cut[:, j] = short if j == w - 1 else 0.0
         supply[:, j] = got
-        inv = inv + got - dem.iloc[:, j].to_numpy()
+        inv = inv + got - demand_j
         proj[:, j] = inv
 
     out = d.copy()
@@ -338,7 +391,10 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     pos = [idx[(s, pd.Timestamp(wk))] for s, wk in zip(out.sku, out.week_start)]
     ii, jj = (np.array(a) for a in zip(*pos)) if pos else (np.array([], int), np.array([], int))
     out["supply_units"] = supply[ii, jj]
+    made = np.array([src[i] == "make" for i in ii], dtype=bool) if len(ii) else np.array([], bool)
+    out["make_units"] = np.where(made, out.supply_units, 0.0)
     out["receipts_units"] = arriving[ii, jj]
+    out["expired_units"] = expired[ii, jj]
     out["expedite_cost"] = 0.0
     if expedite_costs is not None and len(expedite_costs):
         ec = expedite_costs.assign(week_start=pd.to_datetime(expedite_costs["week_start"]))
@@ -358,8 +414,11 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     out["constraint_hours"] = np.where(bind >= 0, out.supply_units * hours_per_unit, 0.0)
     out["revenue"] = out.demand_units * out.unit_price
     out["margin"] = out.demand_units * (out.unit_price - out.unit_cost)
+    # Flags compare with a tolerance: projected inventory that meets safety stock exactly lands
+    # a few ulps either side of it (the plan fills `need = demand + ss - inv`).
+    tol = FLAG_TOLERANCE_UNITS * np.maximum(1.0, out.safety_stock_units.abs())
     out["service_risk"] = np.select(
-        [out.projected_inventory_units < 0, out.projected_inventory_units < out.safety_stock_units],
+        [out.projected_inventory_units < -tol, out.projected_inventory_units < out.safety_stock_units - tol],
         ["stockout", "below_safety_stock"], "ok")
     lead_note = np.array([f"inside the supplier lead time (new orders arrive from week {reachable[i] + 1}): "
                           "expedite or accept the risk" for i in ii], dtype=object) if len(ii) else np.array([], object)
@@ -370,6 +429,44 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
                               np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", notes)))
     out["notes"] = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
     return out
+
+
+def balance_breaks(plan: pd.DataFrame, opening: pd.Series, tolerance: float = 1e-6) -> pd.DataFrame:
+    """Rows whose projection breaks the inventory balance (backlog form, module docstring):
+    ``sku, week_start, expected, projected``. Week 1 starts from ``opening`` (sku -> units)."""
+    p = plan.sort_values(["sku", "week_start"])
+    flow = p.supply_units + p.receipts_units - p.demand_units - p.get("expired_units", 0.0)
+    before = p.groupby("sku").projected_inventory_units.shift()
+    first = before.isna()
+    before = before.where(~first, p.sku.map(opening).fillna(0.0))
+    expected = before + flow
+    bad = (expected - p.projected_inventory_units).abs() > tolerance * np.maximum(1.0, expected.abs())
+    out = p.loc[bad, ["sku", "week_start"]].assign(expected=expected[bad], projected=p.projected_inventory_units[bad])
+    return out.reset_index(drop=True)
+
+
+def start_stock_breaks(plan: pd.DataFrame, usable: pd.Series, tolerance: float = 1e-6) -> pd.DataFrame:
+    """SKUs whose week-1 opening stock (projected - supply - receipts + demand + expired) exceeds
+    the usable stock at the as-of: ``sku, week_start, opening, usable``."""
+    p = plan.sort_values(["sku", "week_start"]).groupby("sku", as_index=False).first()
+    opening = (p.projected_inventory_units - p.supply_units - p.receipts_units + p.demand_units
+               + p.get("expired_units", 0.0))
+    usable_units = p.sku.map(usable).fillna(0.0)
+    bad = opening > usable_units + tolerance * np.maximum(1.0, usable_units.abs())
+    return p.loc[bad, ["sku", "week_start"]].assign(opening=opening[bad], usable=usable_units[bad]) \
+        .reset_index(drop=True)
+
+
+def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
+    """One line naming the first SKUs and weeks that break a rule (for asset checks)."""
+    if breaks.empty:
+        return f"{what}: holds on every row"
+    shown = "; ".join(
+        f"{r.sku} week of {pd.Timestamp(r.week_start).date()}" + "".join(
+            f" {c}={getattr(r, c):,.2f}" for c in breaks.columns if c not in ("sku", "week_start"))
+        for r in breaks.head(limit).itertuples())
+    more = f" (+{len(breaks) - limit} more)" if len(breaks) > limit else ""
+    return f"{what}: {len(breaks)} row(s) break it: {shown}{more}"
 
 
 def plan_totals_reconcile(plan: pd.DataFrame, tolerance: float = 1e-6) -> bool:

@@ -34,7 +34,7 @@ INPUTS = [dg.AssetKey(["analytics", n]) for n in ("demand_forecast", "demand_con
     [STG(n) for n in ("stg_erp__items", "stg_sop__decisions", "stg_mes__resources", "stg_mes__routings",
                       "stg_mes__downtime", "stg_crm__promotions", "stg_erp__purchase_orders", "stg_erp__receipts",
                       "stg_erp__expedites")] + \
-    [dg.AssetKey(["intermediate", "int_inventory_snapshots"]), dg.AssetKey(["meta", "ingest_log"])]
+    [dg.AssetKey(["intermediate", "int_usable_stock"]), dg.AssetKey(["meta", "ingest_log"])]
 
 
 def consensus_demand(con, cycle: Cycle) -> pd.DataFrame:
@@ -180,14 +180,22 @@ def _expedite_proposals(plan: pd.DataFrame, receipts: pd.DataFrame, typical_cost
                                  "copy per cycle: re-running a cycle replaces that cycle only."),
     ],
     pool=WAREHOUSE_POOL,
+    # Blocking: a plan that breaks any of these would publish numbers that contradict each other,
+    # so the marts and the publish step downstream do not run (the previous cycle stays served).
     check_specs=[
-        dg.AssetCheckSpec("capacity_respected", asset=PLAN, description=(
+        dg.AssetCheckSpec("capacity_respected", asset=PLAN, blocking=True, description=(
             "On every critical resource (machine, labour, tooling), the hours the plan needs per week never "
             "exceed the hours available (frozen weeks, locked by an approved freeze window, excepted).")),
-        dg.AssetCheckSpec("frozen_weeks_unchanged", asset=PLAN, description=(
+        dg.AssetCheckSpec("frozen_weeks_unchanged", asset=PLAN, blocking=True, description=(
             "Supply in the frozen weeks equals the previous cycle's plan.")),
-        dg.AssetCheckSpec("family_rollup_reconciles", asset=PLAN, description=(
+        dg.AssetCheckSpec("family_rollup_reconciles", asset=PLAN, blocking=True, description=(
             "Units and revenue of the family roll-up equal the SKU plan.")),
+        dg.AssetCheckSpec("inventory_balance", asset=PLAN, blocking=True, description=(
+            "Every SKU-week: projected = previous projected (week 1: usable stock) + supply + receipts - demand "
+            "- expired. A failure names the SKU and week.")),
+        dg.AssetCheckSpec("starting_stock_usable", asset=PLAN, blocking=True, description=(
+            "Week-1 opening stock of every SKU is at most its usable stock (available, unexpired lots at the "
+            "as-of). A failure names the SKU.")),
     ],
 )
 def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
@@ -217,9 +225,12 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         effects += expedites.effects
         lead_times = read_table(con, "select sku, lead_time_mean_weeks from analytics.safety_stock "
                                      "where service_type = 'fill_rate'").set_index("sku").lead_time_mean_weeks
-        inventory = read_table(con, "select sku, sum(available_units) as units from intermediate.int_inventory_snapshots "
-                                    "where snapshot_date = (select max(snapshot_date) from "
-                                    "intermediate.int_inventory_snapshots) group by sku")
+        # usable stock only: available, unexpired lots of the last snapshot on or before the as-of
+        inventory = read_table(con, "select sku, sum(usable_units) as units from intermediate.int_usable_stock "
+                                    "group by sku")
+        expiring = read_table(con, "select sku, expiry_week_start as week_start, sum(expiring_in_horizon_units) "
+                                   "as units from intermediate.int_usable_stock where expiring_in_horizon_units > 0 "
+                                   "group by sku, expiry_week_start")
         ss = read_table(con, "select sku, safety_stock_units from analytics.safety_stock where service_type='fill_rate'")
         abc = read_table(con, "select sku, abc from analytics.abc_xyz")
         rates = routings[routings.resource_id == bottleneck].groupby("sku").units_per_hour.min()
@@ -232,7 +243,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
             .safety_stock_units, source=source, routings=routings, resource_hours=hours,
             priority=priority, frozen_supply=previous, frozen_weeks=weeks if previous is not None else 0,
             receipts=expedites.receipts, lead_time_weeks=lead_times, lead_time_waived=expedites.lead_time_waived,
-            expedite_costs=expedites.costs)
+            expedite_costs=expedites.costs, expiring=expiring)
         if freeze_id:
             effects.append(plan_lib.DecisionEffect(freeze_id, "freeze_window", (
                 f"supply of weeks 1-{weeks} locked to the previous cycle's plan" if previous is not None else
@@ -298,8 +309,20 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
             ["decision_id", "kind", "subject", "value", "responsible"]], 20))})
     yield dg.MaterializeResult(asset_key=SUBSTITUTIONS, metadata=meta_subs)
     yield dg.MaterializeResult(asset_key=HISTORY, metadata={"cycles": cycles_kept, "cycle": str(as_of)})
+    usable = inventory.set_index("sku").units
+    balance = plan_lib.balance_breaks(plan, usable)
+    start = plan_lib.start_stock_breaks(plan, usable)
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="capacity_respected", passed=not over,
+                              description="capacity: holds every week" if not over else
+                              f"capacity: {len(over)} resource-week(s) over their hours: {', '.join(over[:5])}",
                               metadata={"overloaded_weeks": ", ".join(map(str, over)) or "none"})
+    yield dg.AssetCheckResult(asset_key=PLAN, check_name="inventory_balance", passed=balance.empty,
+                              description=plan_lib.describe_breaks(balance, "inventory balance"),
+                              metadata={"rows_breaking": len(balance), "rows": len(plan)})
+    yield dg.AssetCheckResult(asset_key=PLAN, check_name="starting_stock_usable", passed=start.empty,
+                              description=plan_lib.describe_breaks(start, "week-1 stock <= usable stock"),
+                              metadata={"skus_breaking": len(start), "usable_units": float(usable.sum()),
+                                        "expired_in_horizon_units": round(float(plan.expired_units.sum()), 1)})
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="family_rollup_reconciles",
                               passed=plan_lib.plan_totals_reconcile(plan))

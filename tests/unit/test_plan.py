@@ -221,3 +221,84 @@ def test_decision_log_has_raci_statuses_and_one_proposal_per_subject():
     assert sub.effect == "promo P1; promo P2" and sub.responsible == "Demand planner"
     assert (log.accountable == decisions.ACCOUNTABLE).all()
     assert proposed[proposed.kind == "make_vs_buy"].iloc[0].responsible == "Master scheduler"
+
+
+def _plan_with(demand, *, inventory=(0, 0), expiring=None, min_lot=None, hours=(100.0, 100.0, 100.0),
+               source=None):
+    routings, resource_hours = _m1(hours)
+    return plan.supply_plan(
+        demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
+        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
+        source=source if source is not None else pd.Series(["make", "make"], index=["A", "B"]),
+        routings=routings, resource_hours=resource_hours, priority=pd.Series([1, 2], index=["A", "B"]),
+        expiring=expiring, min_lot_units=min_lot)
+
+
+def _balanced(p) -> bool:
+    p = p.sort_values(["sku", "week_start"])
+    flow = p.supply_units + p.receipts_units - p.demand_units - p.expired_units
+    opening = p.groupby("sku").projected_inventory_units.shift().fillna(p.projected_inventory_units - flow)
+    return bool(((opening + flow - p.projected_inventory_units).abs() < 1e-9).all())
+
+
+def test_a_lot_expiring_in_the_horizon_leaves_in_its_expiry_week_after_fefo_use():
+    # A opens with 25 units, of which 18 expire at the start of week 3. Demand 10 a week draws the
+    # expiring lot first: 18 - 10 (week 1) - 8 (week 2) = 0 left, then 7 non-expiring units.
+    # With 15 expiring instead, 15 - 10 - 5 = 0 too; with 25 all expiring: 25 - 20 = 5 expire.
+    expiring = pd.DataFrame({"sku": ["A"], "week_start": [WEEKS[2]], "units": [25.0]})
+    p = _plan_with(_demand(b=(0, 0, 0)), inventory=(25, 0), expiring=expiring).set_index(["sku", "week_start"])
+    a = p.loc["A"]
+    assert a.expired_units.tolist() == [0.0, 0.0, 5.0]
+    # weeks 1-2 are covered by the opening stock; week 3 needs 10 after the 5 units expire
+    assert a.supply_units.tolist() == [0.0, 0.0, 10.0]
+    assert a.projected_inventory_units.tolist() == [15.0, 5.0, 0.0]
+    assert _balanced(p.reset_index())
+
+
+def test_stock_used_before_expiry_does_not_expire():
+    expiring = pd.DataFrame({"sku": ["A"], "week_start": [WEEKS[2]], "units": [18.0]})
+    p = _plan_with(_demand(b=(0, 0, 0)), inventory=(25, 0), expiring=expiring)
+    assert p.expired_units.sum() == 0.0 and _balanced(p)
+
+
+def test_minimum_run_rounds_small_lots_up_and_never_makes_less():
+    # A needs 10 a week, the minimum run is 25: week 1 makes 25 (15 carried), week 2 nothing,
+    # week 3 needs 5 -> makes 25 again.
+    p = _plan_with(_demand(b=(0, 0, 0)), min_lot=pd.Series({"A": 25.0}))
+    a = p[p.sku == "A"]
+    assert a.supply_units.tolist() == [25.0, 0.0, 25.0]
+    assert ((a.supply_units == 0) | (a.supply_units >= 25.0)).all()
+    assert a.make_units.tolist() == a.supply_units.tolist() and _balanced(p)
+
+
+def test_a_week_that_fits_less_than_a_minimum_run_makes_none_and_moves_the_need():
+    # 12 h a week at 1 unit/hour; A (10/week) first leaves 2 h, B needs 5 but its minimum run is 4
+    # and only 2 fit: B makes nothing that week and the need moves on.
+    p = _plan_with(_demand(), hours=(12.0, 12.0, 12.0), min_lot=pd.Series({"B": 4.0}))
+    b = p[p.sku == "B"]
+    assert ((b.supply_units == 0) | (b.supply_units >= 4.0)).all()
+    assert b.supply_units.iloc[0] == 0.0 and b.moved_out_units.iloc[0] == 5.0
+
+
+def test_make_units_is_zero_for_bought_skus():
+    p = _plan_with(_demand(), source=pd.Series(["make", "buy"], index=["A", "B"]))
+    assert (p[p.sku == "B"].make_units == 0).all() and (p[p.sku == "B"].supply_units > 0).all()
+    assert (p[p.sku == "A"].make_units == p[p.sku == "A"].supply_units).all()
+
+
+def test_balance_and_start_stock_checks_find_the_breaking_rows():
+    expiring = pd.DataFrame({"sku": ["A"], "week_start": [WEEKS[2]], "units": [25.0]})
+    p = _plan_with(_demand(b=(0, 0, 0)), inventory=(25, 0), expiring=expiring)
+    opening = pd.Series({"A": 25.0, "B": 0.0})
+    assert plan.balance_breaks(p, opening).empty
+    assert plan.start_stock_breaks(p, opening).empty
+    # a plan that opened A with more than the usable stock breaks the start-stock rule
+    short = plan.start_stock_breaks(p, pd.Series({"A": 20.0, "B": 0.0}))
+    assert short.sku.tolist() == ["A"] and short.opening.iloc[0] == 25.0
+    # a projection that does not follow the flow breaks the balance, on that row only
+    broken = p.copy()
+    broken.loc[(broken.sku == "A") & (broken.week_start == WEEKS[1]), "projected_inventory_units"] += 3.0
+    rows = plan.balance_breaks(broken, opening)
+    assert [(r.sku, r.week_start) for r in rows.itertuples()] == [("A", WEEKS[1]), ("A", WEEKS[2])]
+    text = plan.describe_breaks(rows, "inventory balance")
+    assert text.startswith("inventory balance: 2 row(s) break it: A week of 2026-01-12")
