@@ -140,11 +140,12 @@ def finance_cash(warehouse: Warehouse) -> dg.MaterializeResult:
     key=["analytics", "finance_cash_projection"], group_name="finance", kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL, owners=OWNERS["finance"],
     deps=[dg.AssetKey(["analytics", "plan_of_record"]), dg.AssetKey(["analytics", "finance_cash"]), SALES,
-          STAGING("stg_erp__items")],
+          STAGING("stg_erp__items"), dg.AssetKey(["intermediate", "int_usable_stock"])],
     description="Working capital over the plan's 13 weeks with today's DSO and DPO held: AR = invoiced "
                 "(B2B share of planned) revenue of the last DSO days, AP = planned COGS of the last DPO days, "
-                "inventory = the plan's projected inventory at cost; cash tied up week by week vs the as-of "
-                "balances.",
+                "inventory = the plan's projected (usable) inventory at cost, against the usable stock at the "
+                "as-of: lots on hold and expired lots (an E&O write-off) move no cash; cash tied up week by "
+                "week vs the as-of balances.",
 )
 def finance_cash_projection(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -159,6 +160,12 @@ def finance_cash_projection(warehouse: Warehouse) -> dg.MaterializeResult:
             "select p.week_start, sum(p.revenue) as revenue, sum(p.demand_units * i.unit_cost) as cogs, "
             "sum(greatest(p.projected_inventory_units, 0) * i.unit_cost) as inventory_value "
             "from analytics.plan_of_record p join staging.stg_erp__items i using (sku) group by 1 order by 1").df()
+        # lots the plan does not use: on hold (stays on the books) and expired (written off)
+        unplanned = con.execute(
+            "select coalesce(sum(case when s.usability = 'hold' then s.qty * i.unit_cost end), 0) as hold_value, "
+            "coalesce(sum(case when s.usability in ('expired', 'expires_before_week_1') then s.qty * i.unit_cost "
+            "end), 0) as written_off_value "
+            "from intermediate.int_usable_stock s join staging.stg_erp__items i using (sku)").df().iloc[0]
         history = con.execute("select week_start, sum(case when channel = 'b2b' then revenue else 0 end) as revenue, "
                               "sum(cogs) as cogs from intermediate.int_sales_daily "
                               "where sales_date <= ? group by 1 order by 1", [as_of]).df()
@@ -166,11 +173,18 @@ def finance_cash_projection(warehouse: Warehouse) -> dg.MaterializeResult:
         if ok:
             planned["revenue"] *= float(share or 0.0)
             row = now.iloc[0]
+            # both sides on the plan's basis: usable stock (held lots stay as they are, expired
+            # ones are written off; neither moves cash)
+            written_off = min(float(unplanned.written_off_value) + float(unplanned.hold_value),
+                              float(row.inventory_value))
             projection = cash.project_working_capital(
                 planned, float(row.dso_days), float(row.dpo_days), history_weekly=history,
                 opening={"ar_value": float(row.ar_value), "ap_value": float(row.ap_value),
-                         "inventory_value": float(row.inventory_value)})
-            projection["notes"] = f"AR on the B2B share of planned revenue ({float(share or 0):.1%})"
+                         "inventory_value": float(row.inventory_value) - written_off})
+            projection["notes"] = (f"AR on the B2B share of planned revenue ({float(share or 0):.1%}); "
+                                   f"inventory = usable stock: {float(unplanned.written_off_value):,.0f} of "
+                                   f"expired lots (E&O write-off) and {float(unplanned.hold_value):,.0f} on hold "
+                                   "are outside the projection")
         else:
             projection = pd.DataFrame(columns=cash.PROJECTION_COLUMNS + ["notes"])
         meta = write_table(con, "finance_cash_projection", projection)
