@@ -199,6 +199,7 @@ class _Progress(logging.Handler):
 
 def cmd_run(args) -> int:
     settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of)
+    settings.check_writable()
     if not settings.extracts_dir.is_dir():
         print(f"sop: extracts folder {settings.extracts_dir} does not exist "
               f"(create demo data with `sop demo --out {settings.extracts_dir}`)", file=sys.stderr)

@@ -84,6 +84,23 @@ class Settings:
             as_of=parse_as_of(self.as_of),
         )
 
+    def check_writable(self) -> "Settings":
+        """Fail up front, with one line, when the data dir cannot be created or written to
+        (instead of a traceback from whichever step writes first)."""
+        d = self.data_dir
+        if d.exists() and not d.is_dir():
+            raise SettingsError(f"data dir {d} is not writable (it is a file, not a folder)")
+        probe = d / f".sop-write-probe.{os.getpid()}"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            where = f": {exc.filename}" if exc.filename and str(exc.filename) != str(d) else ""
+            raise SettingsError(f"data dir {d} is not writable ({reason}{where})") from None
+        return self
+
     def to_env(self) -> dict[str, str]:
         """The same settings as environment variables (for child processes such as dbt)."""
         env = {
