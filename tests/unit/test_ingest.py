@@ -32,8 +32,10 @@ def _write(folder: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def _ingest(con, folder: Path, name: str, as_of: date = AS_OF):
-    return ingest_extract(con, name, folder, load_suite(SUITES, name), as_of)
+def _ingest(con, folder: Path, name: str, as_of: date = AS_OF, **kwargs):
+    """Ingest with no share limit unless given: these files have 2-3 rows, one bad row is 33-50%."""
+    kwargs.setdefault("max_quarantine_share", None)
+    return ingest_extract(con, name, folder, load_suite(SUITES, name), as_of, **kwargs)
 
 
 @pytest.fixture
@@ -175,8 +177,9 @@ def test_non_utf8_bytes_quarantine_the_line_not_the_file(con, folder):
            + b"2025-01-03,S1,B,\xff\xfe,8\n" + b"2025-01-04,S1,B,2,8\n")
     report = _ingest(con, folder, "pos_sales")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 2, 1)
-    [(row, rules, _, reasons)] = _quarantine(con, "pos_sales")
-    assert (row, rules) == (3, "csv_reject") and "unicode" in reasons.lower()
+    [(row, rules, columns, reasons)] = _quarantine(con, "pos_sales")
+    assert row == 3 and "encoding" in rules.split("; ") and columns.startswith("units")
+    assert "'units' is not UTF-8 text" in reasons
     # the good row after the bad one keeps its own line number
     assert con.execute("select _source_row from raw.pos_sales order by 1").fetchall() == [(2,), (4,)]
     _assert_balanced(con, report, "pos_sales")
@@ -211,3 +214,178 @@ def test_parquet_extract_loads_like_csv(con, folder):
     report = _ingest(con, folder, "pos_sales")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 1, 1)
     assert _quarantine(con, "pos_sales")[0][:2] == (2, "range")
+
+
+# --- every failing row, however many (issue 12) ---------------------------------------------------
+
+def test_ten_thousand_bad_rows_are_all_quarantined_and_none_loaded(con, folder):
+    _ingest(con, folder, "items")
+    good = [f"2025-01-{1 + i % 28:02d},G{i},A,1,10" for i in range(500)]
+    negative = [f"2025-01-{1 + i % 28:02d},N{i},A,-1,10" for i in range(10_000)]
+    unknown = [f"2025-01-{1 + i % 28:02d},U{i},ZZZ,1,10" for i in range(3_000)]
+    _write(folder, "pos_sales.csv", POS_HEADER + "\n".join(good + negative + unknown) + "\n")
+    report = _ingest(con, folder, "pos_sales")
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (13_500, 500, 13_000)
+    assert report.failures_by_rule == {"range": 10_000, "reference": 3_000}
+    assert not [n for n in report.notes if "Great Expectations found" in n], report.notes  # GX agrees with SQL
+    assert con.execute("select count(*) from raw.pos_sales where units < 0 or sku <> 'A'").fetchall() == [(0,)]
+    assert con.execute("select min(_source_row), max(_source_row), count(*) from quarantine.pos_sales").fetchall() \
+        == [(502, 13_501, 13_000)]
+    _assert_balanced(con, report, "pos_sales")
+
+
+def test_sql_rules_and_gx_give_the_same_quarantine(con, folder):
+    """The SQL translation of the suite is checked against GX itself on the same rows."""
+    _ingest(con, folder, "items")
+    rows = ["2025-01-02,S1,A,1,10", "2025-01-02,S1,A,2,10", "2025-01-03,S1,,1,1", "2025-01-04,S2,B,-1,-5",
+            "2025-01-05,S3,Q,1,1", "2025-01-06,S1,B,3,"]
+    _write(folder, "pos_sales.csv", POS_HEADER + "\n".join(rows) + "\n")
+    quarantines = []
+    for limit in (0, 10**6):  # SQL only, then SQL cross-checked by GX
+        report = _ingest(con, folder, "pos_sales", gx_check_max_rows=limit)
+        quarantines.append((report.failures_by_rule, _quarantine(con, "pos_sales")))
+        assert not [n for n in report.notes if "Great Expectations found" in n]
+    assert quarantines[0] == quarantines[1]
+    assert quarantines[0][0] == {"duplicate_key": 2, "not_null": 1, "range": 1, "reference": 1}
+
+
+def test_expectation_without_sql_is_validated_by_gx_for_every_row(con, folder):
+    suite = load_suite(SUITES, "items")
+    suite["expectations"].append({"type": "expect_column_value_lengths_to_be_between",
+                                  "kwargs": {"column": "sku", "max_value": 3},
+                                  "meta": {"sop_rule": "sku_length", "reason": "sku longer than 3 characters"}})
+    lines = [f"SKU{i:04d},Thing,F1,C1,10,5,EA,make,active" for i in range(300)]
+    _write(folder, "items.csv", ITEMS + "\n".join(lines) + "\n")
+    report = ingest_extract(con, "items", folder, suite, AS_OF, max_quarantine_share=None)
+    assert report.failures_by_rule == {"sku_length": 300} and report.rows_loaded == 2
+
+
+# --- malformed CSV lines: quarantined, never repaired ---------------------------------------------
+
+def test_truncated_last_line_is_quarantined_not_loaded(con, folder):
+    _ingest(con, folder, "items")
+    _write(folder, "pos_sales.csv", POS_HEADER + "2025-01-02,S1,A,3,30\n2025-01-03,S1,B,1,16")  # was 16.29
+    report = _ingest(con, folder, "pos_sales")
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 1, 1)
+    [(row, rules, _, reasons)] = _quarantine(con, "pos_sales")
+    assert (row, rules) == (3, "truncated") and "cut off" in reasons
+    assert con.execute("select count(*) from raw.pos_sales where revenue = 16").fetchall() == [(0,)]
+    _assert_balanced(con, report, "pos_sales")
+
+
+def test_short_last_line_without_newline_is_quarantined_as_truncated(con, folder):
+    _ingest(con, folder, "items")
+    _write(folder, "pos_sales.csv", POS_HEADER + "2025-01-02,S1,A,3,30\n2025-01-03,S1,B")
+    report = _ingest(con, folder, "pos_sales")
+    [(row, rules, _, reasons)] = _quarantine(con, "pos_sales")
+    assert (row, rules) == (3, "csv_reject; truncated") and "3 fields, the header 5" in reasons
+    _assert_balanced(con, report, "pos_sales")
+
+
+@pytest.mark.parametrize("line, words", [
+    ("2025-01-03,S1,B,1,8,extra", "6 fields, the header 5"),
+    ("2025-01-03,S1,B,1", "4 fields, the header 5"),
+    ('2025-01-03,S1,"B,1,8', "quote"),
+])
+def test_malformed_line_is_quarantined_with_its_text(con, folder, line, words):
+    _ingest(con, folder, "items")
+    _write(folder, "pos_sales.csv", POS_HEADER + "2025-01-02,S1,A,3,30\n" + line + "\n")
+    report = _ingest(con, folder, "pos_sales")
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 1, 1)
+    [(row, rules, _, reasons)] = _quarantine(con, "pos_sales")
+    assert (row, rules) == (3, "csv_reject") and words in reasons
+    assert con.execute("select _raw_line from quarantine.pos_sales").fetchall()[0][0].startswith(line)
+    _assert_balanced(con, report, "pos_sales")
+
+
+def test_unterminated_quote_that_swallows_lines_stops_naming_row_and_column(con, folder):
+    _ingest(con, folder, "items")
+    _write(folder, "pos_sales.csv", POS_HEADER + '2025-01-02,"S1,A,3,30\n2025-01-03,S1,B,1,8\n2025-01-04,S1,B,1,8\n')
+    with pytest.raises(StructuralError) as err:
+        _ingest(con, folder, "pos_sales")
+    assert "pos_sales.csv, column 'location', row 2: a quote opened in this line is never closed" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_blank_lines_and_multiline_values_keep_true_line_numbers(con, folder):
+    _write(folder, "items.csv", ITEMS + "\n" + 'C,"two\nlines",F1,C1,1,1,EA,make,active\n\nD,Dd,F1,C1,-1,1,EA,make,active\n')
+    report = _ingest(con, folder, "items")
+    assert report.rows_read == 4 and report.rows_loaded == 3
+    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == \
+        [("A", 2), ("B", 3), ("C", 5)]
+    assert [r[:2] for r in _quarantine(con, "items")] == [(8, "range")]
+
+
+# --- dependent rows follow their master; encodings; dates -----------------------------------------
+
+def test_duplicate_item_quarantines_both_and_its_dependent_rows(con, tmp_path):
+    _write(tmp_path, "items.csv", ITEMS + "A,Apple again,F1,C1,10,5,EA,make,active\n")
+    items = _ingest(con, tmp_path, "items")
+    assert items.rows_loaded == 1
+    reasons = [r[3] for r in _quarantine(con, "items")]
+    assert all("2 rows share it (rows 2, 4), all quarantined" in r for r in reasons)
+    _write(tmp_path, "pos_sales.csv", POS_HEADER + "2025-01-02,S1,A,3,30\n2025-01-02,S1,B,1,4\n")
+    report = _ingest(con, tmp_path, "pos_sales")
+    [(row, rules, columns, reason)] = _quarantine(con, "pos_sales")
+    assert (row, rules, columns) == (2, "master_quarantined", "sku")
+    assert reason.startswith("item quarantined: duplicate key: another row has the same sku")
+    assert con.execute("select sku from raw.pos_sales").fetchall() == [("B",)]
+    _assert_balanced(con, report, "pos_sales")
+
+
+def test_latin1_in_free_text_is_repaired_with_a_warning_not_quarantined(con, tmp_path):
+    _write(tmp_path, "items.csv", ITEMS.encode() + "C,Crème brûlée,F1,C1,3,1,EA,make,active\n".encode("cp1252")
+           + "D,Café,F1,C1,3,1,EA,make,active\n".encode("latin-1"))
+    report = _ingest(con, tmp_path, "items")
+    assert (report.rows_loaded, report.rows_quarantined) == (4, 0)
+    assert con.execute("select description from raw.items where sku in ('C', 'D') order by sku").fetchall() == \
+        [("Crème brûlée",), ("Café",)]
+    [warning] = report.warnings
+    assert "repaired 2 value(s) of 'description'" in warning and "Windows-1252" in warning and "row 4" in warning
+
+
+def test_latin1_in_a_key_quarantines_that_row_naming_the_column(con, tmp_path):
+    _write(tmp_path, "items.csv", ITEMS.encode() + "Ç1,Thing,F1,C1,3,1,EA,make,active\n".encode("latin-1"))
+    report = _ingest(con, tmp_path, "items")
+    [(row, rules, columns, reasons)] = _quarantine(con, "items")
+    assert (row, rules, columns) == (4, "encoding", "sku") and "'sku' is not UTF-8 text" in reasons
+    _assert_balanced(con, report, "items")
+
+
+def test_day_first_dates_are_recognised_and_stop_the_run(con, folder):
+    _ingest(con, folder, "items")
+    _write(folder, "pos_sales.csv", POS_HEADER + "".join(f"{d:02d}/01/2025,S1,A,1,10\n" for d in range(1, 29)))
+    message = "dates in pos_sales.date look like DD/MM/YYYY; the contract is YYYY-MM-DD"
+    with pytest.raises(StructuralError, match=message) as err:
+        detect_as_of(folder)
+    assert err.value.column == "date" and "pos_sales.csv" in str(err.value)
+    with pytest.raises(StructuralError) as err:  # SOP_AS_OF set instead: the share limit stops it
+        _ingest(con, folder, "pos_sales", max_quarantine_share=0.2)
+    text = str(err.value)
+    assert "pos_sales.csv, column 'date'" in text and "28 of 28 rows (100%)" in text and message in text
+    assert "\n" not in text
+    assert con.execute("select count(*) from quarantine.pos_sales").fetchall() == [(28,)]  # kept to inspect
+
+
+def test_quarantine_share_is_a_parameter_with_one_default(con, folder):
+    from sop_pipeline.ingest.loader import MAX_QUARANTINE_SHARE
+    assert MAX_QUARANTINE_SHARE == 0.2
+    _ingest(con, folder, "items")
+    rows = ["2025-01-02,S1,A,1,10", "2025-01-03,S1,A,1,10", "2025-01-04,S1,A,1,10", "2025-01-05,S1,A,-1,10"]
+    _write(folder, "pos_sales.csv", POS_HEADER + "\n".join(rows) + "\n")
+    with pytest.raises(StructuralError, match=r"1 of 4 rows \(25%\).*more than the 20% allowed.*'range' on 'units'"):
+        ingest_extract(con, "pos_sales", folder, load_suite(SUITES, "pos_sales"), AS_OF)
+    report = _ingest(con, folder, "pos_sales", max_quarantine_share=0.25)
+    assert report.rows_quarantined == 1
+
+
+@pytest.mark.parametrize("header, words", [
+    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,", "has no name"),
+    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,SKU", "more than once"),
+    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,_source_row", "reserved"),
+])
+def test_hostile_headers_stop_with_one_line(con, tmp_path, header, words):
+    _write(tmp_path, "items.csv", header + "\nA,Apple,F1,C1,10,5,EA,make,active,x\n")
+    with pytest.raises(StructuralError, match=words) as err:
+        _ingest(con, tmp_path, "items")
+    assert "items.csv" in str(err.value) and "\n" not in str(err.value)
