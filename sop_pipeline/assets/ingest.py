@@ -14,7 +14,9 @@ import dagster as dg
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.contract import EXTRACTS
-from sop_pipeline.ingest import StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite
+from sop_pipeline.ingest import (
+    MAX_QUARANTINE_SHARE, StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite,
+)
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
@@ -82,11 +84,15 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
         suite = load_suite(s.expectations_dir, name)
         with warehouse.connect() as con:
             as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
+            # SOP_MAX_QUARANTINE_SHARE, once settings has it; the library default until then
+            share = getattr(s, "max_quarantine_share", None)
             try:
-                report = ingest_extract(con, name, s.extracts_dir, suite, as_of)
+                report = ingest_extract(con, name, s.extracts_dir, suite, as_of,
+                                        max_quarantine_share=MAX_QUARANTINE_SHARE if share is None else share)
             except StructuralError as exc:
                 raise dg.Failure(description=str(exc), metadata={
-                    "file": exc.file, "column": exc.column or "", "what to do": exc.hint}) from None
+                    "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
+                    "what to do": exc.hint}) from None
             counted = con.execute(
                 f"select (select count(*) from raw.{name}), (select count(*) from quarantine.{name})"
             ).fetchall()[0]
@@ -102,7 +108,10 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
                          report.rows_quarantined, report.rows_after_as_of,
                          json.dumps(report.failures_by_rule, sort_keys=True), " | ".join(report.notes)])
         for note in report.notes:
-            context.log.info(f"{name}: {note}")
+            if note in report.warnings:
+                context.log.warning(f"{name}: {note}")
+            else:
+                context.log.info(f"{name}: {note}")
         if report.rows_quarantined:
             context.log.warning(f"{name}: {report.rows_quarantined} of {report.rows_read} rows quarantined "
                                 f"({report.failures_by_rule}); see quarantine.{name}")

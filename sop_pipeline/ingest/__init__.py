@@ -4,7 +4,9 @@ Pure library code (DuckDB + GX, no Dagster): `sop_pipeline.assets.ingest` wraps 
 """
 
 from sop_pipeline.ingest.loader import (
+    MAX_QUARANTINE_SHARE,
     IngestReport,
+    QuarantineShareError,
     StructuralError,
     detect_as_of,
     ensure_schemas,
@@ -14,6 +16,6 @@ from sop_pipeline.ingest.loader import (
 from sop_pipeline.ingest.suites import build_suite, load_suite, write_suites
 
 __all__ = [
-    "IngestReport", "StructuralError", "build_suite", "detect_as_of", "ensure_schemas",
+    "MAX_QUARANTINE_SHARE", "IngestReport", "QuarantineShareError", "StructuralError", "build_suite", "detect_as_of", "ensure_schemas",
     "find_extract_file", "ingest_extract", "load_suite", "write_suites",
 ]
