@@ -52,6 +52,13 @@ Probability, impact and expected impact (heuristics, not calibrated forecasts; s
   resource's weekly hours lost to the extra downtime (recent - prior mean hours / hours_per_week)
   x forecast revenue through the resource over the horizon; exposure_days reports the same as
   equivalent days. expected_impact = probability x impact_value.
+
+Root cause (``root_cause``, e.g. "supplier SUP03"): signals that one action fixes share it, so the
+board shows the strongest of them and lists the others as supporting evidence. A supplier's drift,
+OTIF decline and events share "supplier <id>"; an asset's downtime trend and events share
+"asset <id>"; a route used by one supplier only (suppliers.route) is that supplier's root cause
+(its delays are that supplier's lead times); a route shared by several suppliers is its own,
+"route <id>".
 """
 
 from __future__ import annotations
@@ -69,8 +76,8 @@ from sop_pipeline.analytics.calendar import HORIZON_WEEKS, first_horizon_week, w
 
 OWNERS = {"supplier": "Procurement", "route": "Logistics", "asset": "Maintenance"}
 SIGNAL_COLUMNS = ["signal_id", "kind", "entity_id", "signal", "detected_on", "probability", "impact_value",
-                  "expected_impact", "exposure_days", "mitigation", "owner", "detail"]
-BOARD_COLUMNS = ["rank", *SIGNAL_COLUMNS]
+                  "expected_impact", "exposure_days", "mitigation", "owner", "detail", "root_cause"]
+BOARD_COLUMNS = ["rank", *SIGNAL_COLUMNS, "supporting"]
 PO_LINE_COLUMNS = ["supplier_id", "po_id", "line", "order_date", "promised_date", "receipt_date",
                    "qty_ordered", "qty_received"]
 
@@ -548,6 +555,19 @@ def _exposed(sku_exposure: pd.DataFrame | None, kind: str, entity_id) -> list:
     return list(hit["sku"].unique())
 
 
+def root_causes(suppliers: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """(kind, entity_id) -> root cause for the entities whose root cause is another entity: a route
+    used by exactly one supplier is that supplier's ("supplier <id>")."""
+    if suppliers is None or suppliers.empty or "route" not in suppliers:
+        return {}
+    users = suppliers[["supplier_id", "route"]].dropna().drop_duplicates().groupby("route")["supplier_id"]
+    return {("route", str(route)): f"supplier {ids.iloc[0]}" for route, ids in users if ids.nunique() == 1}
+
+
+def root_cause_of(kind: str, entity_id, causes: dict[tuple[str, str], str]) -> str:
+    return causes.get((str(kind), str(entity_id)), f"{kind} {entity_id}")
+
+
 def _signal(kind: str, entity_id, signal: str, detected_on: date, probability: float, impact: float,
             exposure_days: float, mitigation: str, detail: str, signal_id: str | None = None) -> dict:
     return {"signal_id": signal_id or f"{signal}-{entity_id}-{detected_on:%Y%m%d}", "kind": kind,
@@ -681,6 +701,11 @@ def risk_signals(
                 kind, r.entity_id, "event", r.date.date(), probability, value, s.event_exposure_days,
                 _EVENT_MITIGATION[kind].format(entity=r.entity_id, n=n),
                 f"{description} (reported {r.age_days} d ago)".strip(), signal_id=f"event-{r.event_id}"))
+    causes = root_causes(suppliers)
+    for row in rows:
+        row["root_cause"] = root_cause_of(row["kind"], row["entity_id"], causes)
+        if row["root_cause"] != f"{row['kind']} {row['entity_id']}":
+            row["detail"] = f"{row['detail']}; only {row['root_cause'].split(' ', 1)[1]} ships on this route"
     signals = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
     return _rank_order(signals).reset_index(drop=True)
 
@@ -690,19 +715,32 @@ def _rank_order(signals: pd.DataFrame) -> pd.DataFrame:
                                na_position="last", kind="mergesort")
 
 
-def risk_board(signals: pd.DataFrame, top: int = 5, one_per_entity: bool = False) -> pd.DataFrame:
+def risk_board(signals: pd.DataFrame, top: int = 5, one_per_entity: bool = False,
+               by_root_cause: bool = True) -> pd.DataFrame:
     """The meeting's risk board: the ``top`` signals by expected impact, ranked 1..top.
 
     Ties (and unknown impacts, which go last) are ordered by probability, then signal_id.
-    ``one_per_entity`` keeps only the strongest signal of each (kind, entity_id), so one troubled
-    supplier does not fill the board. Returns ``[rank, *SIGNAL_COLUMNS]``.
+    ``by_root_cause`` (default) keeps the strongest signal of each root cause (``root_cause``;
+    without that column, each kind and entity is its own) and lists the others, strongest first,
+    in ``supporting`` ("signal entity_id; ..."), so one troubled supplier and the route only it
+    uses take one line. ``one_per_entity`` keeps the strongest signal of each (kind, entity_id).
+    Returns ``[rank, *SIGNAL_COLUMNS, supporting]``.
     """
-    _require_columns(signals, SIGNAL_COLUMNS, "risk signals")
+    _require_columns(signals, [c for c in SIGNAL_COLUMNS if c != "root_cause"], "risk signals")
     if top < 1:
         raise ValueError(f"the risk board needs at least 1 row, got top={top}")
-    ordered = _rank_order(signals)
+    ordered = _rank_order(signals).copy()
+    if "root_cause" not in ordered or ordered["root_cause"].isna().any():
+        fallback = ordered["kind"].astype(str) + " " + ordered["entity_id"].astype(str)
+        ordered["root_cause"] = ordered["root_cause"].fillna(fallback) if "root_cause" in ordered else fallback
+    ordered["supporting"] = ""
     if one_per_entity:
         ordered = ordered.drop_duplicates(["kind", "entity_id"], keep="first")
+    if by_root_cause:
+        label = ordered["signal"].astype(str) + " " + ordered["entity_id"].astype(str)
+        others = label.groupby(ordered["root_cause"], sort=False).apply(lambda g: "; ".join(g.iloc[1:]))
+        ordered = ordered.drop_duplicates(["root_cause"], keep="first")
+        ordered["supporting"] = ordered["root_cause"].map(others).fillna("")
     board = ordered.head(top).reset_index(drop=True)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board[BOARD_COLUMNS]

@@ -14,7 +14,7 @@ DECISION_EXTRA = ("decision_id", "cycle", "approved", "accountable", "responsibl
 KIND_LABELS = {"freeze_window": "Freeze window", "substitution": "SKU substitution", "make_vs_buy": "Make vs buy",
                "expedite": "Expedite", "service_target": "Service target"}
 RISK_COLS = ("rank", "kind", "entity_id", "probability", "expected_impact")
-RISK_EXTRA = ("signal", "detail", "impact_value", "mitigation", "owner")
+RISK_EXTRA = ("signal", "root_cause", "detail", "supporting", "impact_value", "mitigation", "owner")
 
 
 def build(ctx: PackContext) -> Safe:
@@ -66,13 +66,14 @@ def risk_board(ctx: PackContext) -> Safe:
                         order_by='"rank"')
     if df.empty:
         return ctx.missing(title, "decision-risk-board", "datapack_risk_board", RISK_COLS, wide=True)
-    cols = [ncol("rank", "#"), Col("kind", "Kind"), Col("entity_id", "Entity"), Col("signal", "Signal"),
-            Col("detail", "Evidence"),
+    cols = [ncol("rank", "#"), Col("root_cause", "Root cause"), Col("kind", "Kind"), Col("entity_id", "Entity"),
+            Col("signal", "Signal"), Col("detail", "Evidence"), Col("supporting", "Supporting signals"),
             ncol("probability", "Probability", lambda v: pct(v, 0, fraction=True)),
             ncol("impact_value", "Impact", money), ncol("expected_impact", "Expected impact", money),
             Col("mitigation", "Mitigation"), Col("owner", "Owner")]
     return panel(title, table(df, cols, cls="compact"), "decision-risk-board",
-                 note="Expected impact = probability x revenue exposed.", wide=True)
+                 note="One line per root cause (the strongest signal; the others are supporting evidence). "
+                      "Expected impact = probability x revenue exposed.", wide=True)
 
 
 PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_units", "cut_units", "skus_at_risk")

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sop_pipeline.report.context import ACCENT, PackContext
-from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, callout, grid, is_missing, join, money, ncol, num,
-                                      panel, pct, signed_money, table, tag)
+from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, callout, date_text, grid, is_missing, join, money,
+                                      ncol, num, panel, pct, signed_money, table, tag)
 
 FORECAST_COLS = ("family", "week_start", "units_p10", "units_p50", "units_p90", "sensed_units")
 ACCURACY_METHODS = {"lightgbm": "ML (LightGBM)", "seasonal_naive": "Naive (last year)",
@@ -93,19 +93,24 @@ def _band_traces(g: pd.DataFrame, first: bool) -> list[go.Scatter]:
 
 # ---- top movers, promotions, deals ----------------------------------------------------------
 
-REVIEW_KIND_COLUMNS = ("kind", "category", "section", "type")
+REVIEW_KIND_COLUMNS = ("item", "kind", "category", "section", "type")
+MOVER_ITEMS = {"top_mover_vs_last_cycle": "vs last cycle", "top_mover_vs_last_year": "vs last year"}
+DEAL_ITEMS = {"promotion": "Promotion", "lost_deal": "Lost deal", "new_win": "New win", "open_deal": "Open deal"}
 DEAL_WORDS = ("promo", "deal", "won", "win", "lost", "opportunit")
 
 
 def review_rows(ctx: PackContext, deals: bool) -> pd.DataFrame:
     """Rows of the demand_review mart: top movers (deals=False) or promotions and CRM deals (deals=True).
 
-    Without a kind-like column every row counts as a top mover."""
+    The mart names its row type `item` (older marts: kind, category, ...); a row whose type is a
+    promotion or deal word belongs to the deals panel, any other to the top movers. Without a
+    type column every row counts as a top mover."""
     review = ctx.marts.read("demand_review")
     kind_cols = [c for c in REVIEW_KIND_COLUMNS if c in review.columns]
     if review.empty or not kind_cols:
         return review.iloc[0:0] if deals else review
-    is_deal = review[kind_cols[0]].astype(str).str.lower().str.contains("|".join(DEAL_WORDS))
+    kinds = review[kind_cols[0]].astype(str).str.lower()
+    is_deal = kinds.isin(list(DEAL_ITEMS)) | (~kinds.isin(list(MOVER_ITEMS)) & kinds.str.contains("|".join(DEAL_WORDS)))
     return review[is_deal == deals]
 
 
@@ -113,7 +118,9 @@ def top_movers(ctx: PackContext) -> Safe:
     title = "Top movers"
     review = review_rows(ctx, deals=False)
     if not review.empty:
-        return panel(title, auto_table(review, max_rows=10), "demand-top-movers", note="From the demand_review mart.")
+        return panel(title, _movers_table(review), "demand-top-movers",
+                     note="13-week forecast vs the previous cycle's forecast of the same weeks, and vs actual "
+                          "demand of the same weeks a year earlier (largest changes up and down).")
     movers = movers_vs_last_year(ctx)
     if movers.empty:
         return ctx.missing(title, "demand-top-movers", "demand_review",
@@ -126,6 +133,18 @@ def top_movers(ctx: PackContext) -> Safe:
     note = ("demand_review mart not published yet: the SKUs whose 13-week forecast moves most against their "
             "last 52 weeks' weekly average (revenue impact).")
     return panel(title, table(movers, cols), "demand-top-movers", note=note)
+
+
+def _movers_table(review: pd.DataFrame) -> Safe:
+    if "item" not in review or "units_change" not in review:
+        return auto_table(review, max_rows=20)
+    df = review.assign(compared=review["item"].map(lambda v: MOVER_ITEMS.get(str(v), str(v))),
+                       _abs=review["units_change"].abs())
+    df = df.sort_values(["compared", "_abs"], ascending=[True, False], kind="stable")
+    cols = [Col("compared", "Compared"), Col("sku", "SKU"), Col("family", "Family"),
+            ncol("units_before", "Units before"), ncol("units", "Units now"),
+            ncol("units_change", "Change", signed_money)]
+    return table(df, cols, cls="compact")
 
 
 def movers_vs_last_year(ctx: PackContext, n: int = 8) -> pd.DataFrame:
@@ -151,13 +170,37 @@ def promotions_and_deals(ctx: PackContext) -> Safe:
     title = "Promotions, lost deals & new wins"
     deals = review_rows(ctx, deals=True)
     if not deals.empty:
-        return panel(title, auto_table(deals, max_rows=12), "demand-promotions", note="From the demand_review mart.")
+        return panel(title, _deals_body(deals), "demand-promotions", note=_deals_note(deals))
     for table_name in ("datapack_promotions", "datapack_opportunities"):
         df = ctx.marts.read(table_name)
         if not df.empty:
             return panel(title, auto_table(df, max_rows=10), "demand-promotions", note=f"From {table_name}.")
     return ctx.missing(title, "demand-promotions", "demand_review",
                        reason="no promotions or CRM deals are published yet (demand_review)")
+
+
+def _deals_body(deals: pd.DataFrame) -> Safe:
+    if "item" not in deals:
+        return auto_table(deals, max_rows=20)
+    order = {k: i for i, k in enumerate(("lost_deal", "new_win", "open_deal", "promotion"))}
+    df = deals.assign(what=deals["item"].map(lambda v: DEAL_ITEMS.get(str(v), str(v))),
+                      _order=deals["item"].map(lambda v: order.get(str(v), 9)))
+    df = df.sort_values(["_order"] + [c for c in ("date_from", "sku") if c in df], kind="stable")
+    cols = [Col("what", "What"), Col("reference", "Ref"), Col("sku", "SKU / family"), Col("family", "Family"),
+            Col("date_from", "From", date_text), Col("date_to", "To", date_text), ncol("units", "Units"),
+            Col("detail", "Detail")]
+    counts = df["item"].astype(str).value_counts()
+    summary = ", ".join(f"{label}: {int(counts.get(item, 0))}" for item, label in DEAL_ITEMS.items())
+    return Safe(tag("p", summary, cls="note") + table(df, cols, cls="compact"))
+
+
+def _deals_note(deals: pd.DataFrame) -> str:
+    if "window_start" in deals and deals["window_start"].notna().any():
+        since = f"since the last cycle ({date_text(deals['window_start'].dropna().iloc[0])})"
+    else:
+        since = "since the last cycle"
+    return (f"Lost deals and new wins: CRM deals closed {since}. Open deals: probability >= 50%. "
+            "Promotions overlapping the 13-week horizon.")
 
 
 # ---- AI callouts -------------------------------------------------------------------------------

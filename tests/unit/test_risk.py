@@ -12,7 +12,8 @@ import pytest
 
 from sop_pipeline.analytics.risk import (
     BOARD_COLUMNS, SIGNAL_COLUMNS, RiskSettings, alarm_probability, asset_downtime_trend, cusum_upper,
-    open_risk_events, po_lines_as_of, revenue_at_risk, risk_board, risk_signals, route_delays, sku_exposure_map,
+    open_risk_events, po_lines_as_of, revenue_at_risk, risk_board, risk_signals, root_cause_of, root_causes,
+    route_delays, sku_exposure_map,
     supplier_lead_time_drift, supplier_otif_decline, weekly_unplanned_downtime,
 )
 
@@ -282,9 +283,34 @@ def test_board_orders_by_expected_impact_unknown_last():
             ("d", "S3", 0.1, 700.0, 70.0)]
     signals = pd.DataFrame([{**base, "signal_id": sid, "entity_id": entity, "probability": p, "impact_value": impact,
                              "expected_impact": expected} for sid, entity, p, impact, expected in rows])
-    assert risk_board(signals, top=5)["signal_id"].tolist() == ["b", "d", "a", "c"]
-    assert risk_board(signals, top=2)["signal_id"].tolist() == ["b", "d"]
+    assert risk_board(signals, top=5, by_root_cause=False)["signal_id"].tolist() == ["b", "d", "a", "c"]
+    assert risk_board(signals, top=2, by_root_cause=False)["signal_id"].tolist() == ["b", "d"]
     assert risk_board(signals, one_per_entity=True)["signal_id"].tolist() == ["b", "d", "c"]
+    # without root_cause each kind and entity is its own root cause: S1's weaker signal supports its stronger one
+    board = risk_board(signals)
+    assert board["signal_id"].tolist() == ["b", "d", "c"]
+    assert board.set_index("signal_id").loc["b", "supporting"] == "event S1"
+
+
+def test_board_takes_one_line_per_root_cause():
+    """A supplier's drift, its OTIF decline and the route only it uses are one root cause: the
+    strongest signal leads, the others are supporting evidence; a shared route stays its own."""
+    base = {"detected_on": date(2025, 6, 1), "exposure_days": 7.0, "mitigation": "m", "owner": "o", "detail": ""}
+    rows = [("drift-S1", "supplier", "S1", "drift", 0.9, 1000.0), ("otif-S1", "supplier", "S1", "otif_decline", 1.0, 800.0),
+            ("route-SEA", "route", "SEA", "route_delay", 1.0, 950.0), ("route-AIR", "route", "AIR", "route_delay", 1.0, 300.0),
+            ("dt-M1", "asset", "M1", "downtime_trend", 0.9, 100.0), ("ev-M1", "asset", "M1", "event", 0.5, 500.0)]
+    signals = pd.DataFrame([{**base, "signal_id": sid, "kind": kind, "entity_id": entity, "signal": sig,
+                             "probability": p, "impact_value": impact / p, "expected_impact": impact}
+                            for sid, kind, entity, sig, p, impact in rows])
+    suppliers = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "route": ["SEA", "AIR", "AIR"]})
+    causes = root_causes(suppliers)
+    assert causes == {("route", "SEA"): "supplier S1"}
+    signals["root_cause"] = [root_cause_of(k, e, causes) for k, e in zip(signals.kind, signals.entity_id)]
+    board = risk_board(signals)
+    assert board["signal_id"].tolist() == ["drift-S1", "ev-M1", "route-AIR"]
+    assert board["root_cause"].tolist() == ["supplier S1", "asset M1", "route AIR"]
+    assert board["supporting"].tolist() == ["route_delay SEA; otif_decline S1", "downtime_trend M1", ""]
+    assert board["rank"].tolist() == [1, 2, 3]
 
 
 def test_missing_extracts_give_no_signals_and_unknown_impact():

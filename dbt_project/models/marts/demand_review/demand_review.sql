@@ -4,8 +4,10 @@
 --   top_mover_vs_last_year: largest changes of the 13-week forecast vs actual demand in the same
 --     13 weeks a year earlier, up and down (5 each);
 --   promotion: promotions overlapping the horizon;
---   lost_deal / new_win: CRM opportunities closed (lost / won) with an expected date in the last
---     13 weeks or the horizon; open deals with probability >= 50% in the horizon (open_deal).
+--   lost_deal / new_win: CRM opportunities closed (lost / won) since the last cycle: expected
+--     (close) date after the previous cycle (the latest earlier cycle in forecast_history, else
+--     as-of - 7 days) and up to the horizon end; window_start says where the window starts;
+--   open_deal: open deals with probability >= 50% expected in the last 13 weeks or the horizon.
 with
 
 cycle as (
@@ -33,6 +35,16 @@ previous_cycle as (
     select max(history.cycle_id) as cycle_id
     from history cross join cycle
     where history.cycle_id < cycle.as_of
+
+),
+
+-- lost deals and new wins are news since the last cycle: the previous cycle in history, else a
+-- week before the as-of (the weekly cycle)
+deal_window as (
+
+    select coalesce(cast(previous_cycle.cycle_id as date), cast({{ dbt.dateadd('day', -7, 'cycle.as_of') }} as date))
+        as window_start
+    from cycle cross join previous_cycle
 
 ),
 
@@ -122,13 +134,18 @@ deals as (
         opp.expected_date as date_to,
         opp.qty as units,
         opp.customer_id || ': ' || opp.status || ', probability '
-            || cast(round(100 * opp.probability, 0) as {{ dbt.type_string() }}) || '%' as detail
+            || cast(round(100 * opp.probability, 0) as {{ dbt.type_string() }}) || '%' as detail,
+        case when opp.status <> 'open' then deal_window.window_start end as window_start
     from {{ ref('stg_crm__opportunities') }} opp
     left join {{ ref('stg_erp__items') }} items on items.sku = opp.sku_or_family
     cross join cycle
-    where opp.expected_date > {{ dbt.dateadd('week', -13, 'cycle.as_of') }}
-      and opp.expected_date <= cycle.horizon_end
-      and (opp.status <> 'open' or opp.probability >= 0.5)
+    cross join deal_window
+    where opp.expected_date <= cycle.horizon_end
+      and (
+          (opp.status = 'open' and opp.probability >= 0.5
+           and opp.expected_date > {{ dbt.dateadd('week', -13, 'cycle.as_of') }})
+          or (opp.status <> 'open' and opp.expected_date > deal_window.window_start)
+      )
 
 )
 
@@ -143,14 +160,15 @@ select
     units_before,
     units_change,
     case when units_change >= 0 then 'up' else 'down' end as direction,
-    cast(null as {{ dbt.type_string() }}) as detail
+    cast(null as {{ dbt.type_string() }}) as detail,
+    cast(null as date) as window_start
 from ranked_movers
 where rank_in_direction <= 5
 
 union all
 
-select item, sku, family, reference, date_from, date_to, units, null, null, null, detail from promotions
+select item, sku, family, reference, date_from, date_to, units, null, null, null, detail, null from promotions
 
 union all
 
-select item, sku, family, reference, date_from, date_to, units, null, null, null, detail from deals
+select item, sku, family, reference, date_from, date_to, units, null, null, null, detail, window_start from deals

@@ -290,24 +290,86 @@ eo_value as (
 
 ),
 
--- OEE on the constraint: hours summed over the period first, ratios after (as analytics.oee)
-constraint_oee as (
+-- the declared constraint (resources.is_constraint) and the measured bottleneck: the resource the
+-- capacity view (datapack_capacity, 13-week horizon) marks the bottleneck in most weeks, then the
+-- highest peak load. They may differ (the demo declares machine M1, the load lands on tooling T1).
+declared_constraint as (
+
+    select resource_id, resource_type from {{ ref('stg_mes__resources') }} where is_constraint
+
+),
+
+measured_bottleneck as (
+
+    select resource_id, resource_type
+    from (
+        select
+            capacity.resource_id,
+            max(capacity.type) as resource_type,
+            row_number() over (order by sum(case when capacity.is_bottleneck then 1 else 0 end) desc,
+                                        max(capacity.load_pct) desc, capacity.resource_id) as pick
+        from {{ ref('datapack_capacity') }} capacity
+        group by capacity.resource_id
+    ) ranked
+    where pick = 1
+
+),
+
+resource_time as (
+
+    select * from {{ ref('stg_mes__resource_time') }}
+
+),
+
+kpi_subjects as (
+
+    select
+        'oee_constraint_pct' as kpi,
+        'declared constraint ' || string_agg(resource_id, ', ' order by resource_id) as subject
+    from declared_constraint
+    having count(*) > 0
+    union all
+    select
+        'oee_bottleneck_pct',
+        'measured bottleneck ' || resource_id || ' (' || resource_type || ')'
+            || case when resource_id not in (select resource_id from resource_time)
+                    then ': no OEE data (not in resource_time)' else '' end
+    from measured_bottleneck
+    union all
+    select
+        'changeover_vs_plan_pct',
+        'declared constraint ' || string_agg(resource_id, ', ' order by resource_id)
+    from declared_constraint
+    having count(*) > 0
+
+),
+
+-- OEE: hours summed over the period first, ratios after (as analytics.oee)
+oee_resources as (
+
+    select 'oee_constraint_pct' as kpi, resource_id from declared_constraint
+    union all
+    select 'oee_bottleneck_pct', resource_id from measured_bottleneck
+
+),
+
+resource_oee as (
 
     select
         periods.grain, periods.period_start,
-        'oee_constraint_pct' as kpi,
+        oee_resources.kpi,
         100.0 * (sum(rt.run_hours) / nullif(sum(rt.planned_hours), 0))
               * (sum(rt.total_units) / nullif(sum(rt.ideal_units), 0))
               * (sum(rt.good_units) / nullif(sum(rt.total_units), 0)) as value
     from periods
-    inner join {{ ref('stg_mes__resource_time') }} rt
+    inner join resource_time rt
         on rt.production_date between periods.period_start and periods.period_end
-    inner join {{ ref('stg_mes__resources') }} res
-        on res.resource_id = rt.resource_id and res.is_constraint
-    group by periods.grain, periods.period_start
+    inner join oee_resources on oee_resources.resource_id = rt.resource_id
+    group by periods.grain, periods.period_start, oee_resources.kpi
 
 ),
 
+-- real changeover hours on the constraint / the changeovers its schedule planned (kpi_changeover_weekly)
 changeover_vs_plan as (
 
     select
@@ -315,10 +377,10 @@ changeover_vs_plan as (
         'changeover_vs_plan_pct' as kpi,
         100.0 * sum(co.changeover_hours_actual) / nullif(sum(co.changeover_hours_planned), 0) as value
     from periods
-    inner join {{ source('supply_outputs', 'changeover_weekly') }} co
-        on cast(co.week_start as date) between periods.period_start and periods.period_end
-    inner join {{ ref('stg_mes__resources') }} res
-        on res.resource_id = co.resource_id and res.is_constraint
+    inner join {{ ref('kpi_changeover_weekly') }} co
+        on co.week_start between periods.period_start and periods.period_end
+       and co.period = 'history'
+    inner join declared_constraint on declared_constraint.resource_id = co.resource_id
     group by periods.grain, periods.period_start
 
 ),
@@ -326,7 +388,7 @@ changeover_vs_plan as (
 kpis as (
 
     select * from otif
-    union all select * from constraint_oee
+    union all select * from resource_oee
     union all select * from eo_value
     union all select * from changeover_vs_plan
     union all select * from a_item_stockouts
@@ -349,6 +411,7 @@ definitions as (
         ('reschedules_per_week', 'stability', 'count/week', false, {{ t.reschedules_per_week }}),
         ('scrap_pct', 'efficiency', '%', false, {{ t.scrap_pct }}),
         ('oee_constraint_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
+        ('oee_bottleneck_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
         ('changeover_vs_plan_pct', 'efficiency', '% of plan', false, {{ t.changeover_vs_plan_pct }}),
         ('expedite_usd', 'cash', 'currency', false, cast(null as double)),
         ('eo_value', 'cash', 'currency', false, cast(null as double)),
@@ -366,6 +429,7 @@ final as (
         periods.periods_ago,
         definitions.area,
         definitions.kpi,
+        kpi_subjects.subject,
         kpis.value,
         definitions.target,
         definitions.unit,
@@ -379,6 +443,7 @@ final as (
     cross join definitions
     left join kpis
         on kpis.grain = periods.grain and kpis.period_start = periods.period_start and kpis.kpi = definitions.kpi
+    left join kpi_subjects on kpi_subjects.kpi = definitions.kpi
 
 )
 

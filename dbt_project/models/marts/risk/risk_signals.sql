@@ -11,5 +11,6 @@ select
     exposure_days,
     mitigation,
     owner,
-    detail
+    detail,
+    root_cause
 from {{ source('risk_outputs', 'risk_signals') }}
