@@ -25,7 +25,7 @@ FLAG_KINDS = {
 
 
 def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(forecast), grid(ctx.render(top_movers), ctx.render(promotions_and_deals)),
+    return join([ctx.render(forecast), ctx.render(top_movers), ctx.render(promotions_and_deals),
                  ctx.render(callouts), ctx.render(accuracy), ctx.render(abc_xyz)])
 
 
@@ -118,7 +118,7 @@ def top_movers(ctx: PackContext) -> Safe:
     title = "Top movers"
     review = review_rows(ctx, deals=False)
     if not review.empty:
-        return panel(title, _movers_table(review), "demand-top-movers",
+        return panel(title, _movers_table(review), "demand-top-movers", wide=True,
                      note="13-week forecast vs the previous cycle's forecast of the same weeks, and vs actual "
                           "demand of the same weeks a year earlier (largest changes up and down).")
     movers = movers_vs_last_year(ctx)
@@ -170,7 +170,7 @@ def promotions_and_deals(ctx: PackContext) -> Safe:
     title = "Promotions, lost deals & new wins"
     deals = review_rows(ctx, deals=True)
     if not deals.empty:
-        return panel(title, _deals_body(deals), "demand-promotions", note=_deals_note(deals))
+        return panel(title, _deals_body(deals), "demand-promotions", note=_deals_note(deals), wide=True)
     for table_name in ("datapack_promotions", "datapack_opportunities"):
         df = ctx.marts.read(table_name)
         if not df.empty:
@@ -199,8 +199,10 @@ def _deals_note(deals: pd.DataFrame) -> str:
         since = f"since the last cycle ({date_text(deals['window_start'].dropna().iloc[0])})"
     else:
         since = "since the last cycle"
-    return (f"Lost deals and new wins: CRM deals closed {since}. Open deals: probability >= 50%. "
-            "Promotions overlapping the 13-week horizon.")
+    closed = deals["item"].astype(str).isin(["lost_deal", "new_win"]).any() if "item" in deals else True
+    news = (f"Lost deals and new wins: CRM deals closed {since}." if closed
+            else f"No CRM deal was lost or won {since}.")
+    return f"{news} Open deals: probability >= 50%. Promotions overlapping the 13-week horizon."
 
 
 # ---- AI callouts -------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from sop_pipeline.report.html import (DASH, Safe, badge, by_unit, callout, esc, 
 KPI_LABELS = {
     "otif_pct": "OTIF", "fill_rate_pct": "Fill rate (lines)", "a_item_stockouts": "A-item stockouts",
     "schedule_adherence_pct": "Schedule adherence", "reschedules_per_week": "Reschedules / week",
-    "scrap_pct": "Scrap", "oee_constraint_pct": "OEE on constraint", "expedite_usd": "Expedite $",
+    "scrap_pct": "Scrap", "oee_constraint_pct": "OEE on declared constraint",
+    "oee_bottleneck_pct": "OEE on measured bottleneck", "expedite_usd": "Expedite $",
     "inventory_turns": "Inventory turns", "revenue": "Revenue", "revenue_vs_plan_pct": "Revenue vs plan",
-    "changeover_hours_vs_plan_pct": "Changeover hours vs plan", "eo_value": "E&O value",
+    "changeover_vs_plan_pct": "Changeover hours vs plan", "changeover_hours_vs_plan_pct": "Changeover hours vs plan", "eo_value": "E&O value",
 }
 UNIT_SHORT = {"turns/year": "turns/yr", "count/week": "/wk"}
 AREA_ORDER = ["service", "stability", "efficiency", "cash", "finance"]
@@ -77,7 +78,7 @@ def scorecard(ctx: PackContext) -> Safe:
     title = "Scorecard: the last 6 months"
     months_shown = 6
     cols = ("grain", "period_start", "area", "kpi", "value", "unit", "on_target")
-    df = ctx.marts.read("kpi_scorecard", cols, where="grain = 'month'")
+    df = ctx.marts.read("kpi_scorecard", cols, optional=("subject",), where="grain = 'month'")
     if df.empty:
         return ctx.missing(title, "kpi-scorecard", "kpi_scorecard", cols)
     months = sorted(df["period_start"].unique())[-months_shown:]
@@ -88,7 +89,10 @@ def scorecard(ctx: PackContext) -> Safe:
         by_month = g.set_index("period_start")
         cells = [_score_cell(by_month.loc[m] if m in by_month.index else None) for m in months]
         unit = plain_unit(g["unit"].iloc[0])
-        rows.append(tag("tr", tag("td", kpi_label(kpi) + (f" ({unit})" if unit else "")) + join(cells)))
+        label = kpi_label(kpi) + (f" ({unit})" if unit else "")
+        subject = g["subject"].dropna() if "subject" in g else g["kpi"].iloc[0:0]
+        cell = Safe(esc(label) + (tag("div", str(subject.iloc[0]), cls="subject note") if len(subject) else ""))
+        rows.append(tag("tr", tag("td", cell, data_kpi=str(kpi)) + join(cells)))
     body = tag("table", tag("thead", head) + tag("tbody", join(rows)), cls="scorecard")
     return panel(title, body, "kpi-scorecard", note="Green = on target, red = off target, no colour = no target.",
                  wide=True)

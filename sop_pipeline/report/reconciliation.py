@@ -28,7 +28,8 @@ CASH_DAYS = [("dso_days", "DSO (days sales outstanding)", True), ("dpo_days", "D
 
 
 def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(pvm), ctx.render(plan_vs_finance), grid(ctx.render(margin), ctx.render(cash))])
+    return join([ctx.render(pvm), ctx.render(revenue_bridge), ctx.render(plan_vs_finance),
+                 grid(ctx.render(margin), ctx.render(cash))])
 
 
 # ---- price-volume-mix ----------------------------------------------------------------------------
@@ -76,6 +77,44 @@ def _waterfall(row: pd.Series, base_label: str, title: str, end_label: str = "Ac
     fig.update_layout(title=dict(text=title, font_size=13), showlegend=False,
                       yaxis=dict(range=[max(0, low - 1.3 * swing), high + 1.3 * swing], title="revenue"))
     return fig
+
+
+# ---- forecast -> plan of record -> finance plan ---------------------------------------------------
+
+BRIDGE_COLS = ("step_order", "step", "kind", "amount", "description")
+BRIDGE_LABELS = {"forecast": "Forecast", "volume": "Volume", "price_promotion_weeks": "Price: promo weeks",
+                 "price_other_weeks": "Price: other weeks", "plan_of_record": "Plan of record",
+                 "finance_price": "Finance: price", "finance_volume": "Finance: volume", "finance_mix": "Finance: mix",
+                 "finance_plan": "Finance plan"}
+
+
+def revenue_bridge(ctx: PackContext) -> Safe:
+    title = "One revenue story: forecast \u2192 plan of record \u2192 finance plan (13 weeks)"
+    panel_id = "reconciliation-revenue-bridge"
+    df = ctx.marts.read("plan_revenue_bridge", BRIDGE_COLS, order_by="step_order")
+    if df.empty:
+        return ctx.missing(title, panel_id, "plan_revenue_bridge", BRIDGE_COLS, wide=True)
+    df = df.assign(label=df["step"].map(lambda v: BRIDGE_LABELS.get(str(v), str(v))))
+    first_total = df.index[df["kind"] == "total"][0]
+    measure = ["absolute" if i == first_total else ("total" if k == "total" else "relative")
+               for i, k in zip(df.index, df["kind"])]
+    fig = go.Figure(go.Waterfall(
+        x=df["label"], y=df["amount"], measure=measure,
+        text=[money(v) if k == "total" else signed_money(v) for v, k in zip(df["amount"], df["kind"])],
+        textposition="outside", increasing=dict(marker=dict(color=GOOD)), decreasing=dict(marker=dict(color=BAD)),
+        totals=dict(marker=dict(color=ACCENT)), connector=dict(line=dict(color=NEUTRAL, width=1)),
+        hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
+    totals = df.loc[df["kind"] == "total", "amount"]
+    low, high = float(totals.min()), float(totals.max())
+    pad = max(high - low, 0.05 * high)
+    fig.update_layout(showlegend=False, yaxis=dict(range=[max(0.0, low - pad), high + pad], title="revenue"))
+    cols = [Col("label", "Step"), ncol("amount_text", "Amount", str), Col("description", "Why")]
+    rows = df.assign(amount_text=[money(v) if k == "total" else signed_money(v) for v, k in zip(df["amount"], df["kind"])])
+    body = ctx.chart("revenue-bridge", fig, height=340) + table(
+        rows, cols, cls="compact", row_cls=lambda r: "total" if r.kind == "total" else "")
+    note = ("The forecast is priced at the selling price (promotions discounted), the plan of record at list price, "
+            "finance at its own plan; each step explains the next figure and they add up exactly.")
+    return panel(title, body, panel_id, note=note, wide=True)
 
 
 # ---- plan of record vs finance plan ------------------------------------------------------------

@@ -41,7 +41,9 @@ def capacity(ctx: PackContext) -> Safe:
         return ctx.missing(title, "supply-capacity", "datapack_capacity", CAPACITY_COLS, wide=True)
     df = df.assign(load_pct=as_percent(df["load_pct"]), is_bottleneck=_flag(df["is_bottleneck"]))
     bottlenecks = set(df.loc[df.is_bottleneck, "resource_id"].astype(str))
-    df["label"] = [f"\u2605 {r}" if str(r) in bottlenecks else str(r) for r in df["resource_id"]]
+    declared = declared_constraints(ctx)
+    df["label"] = [("\u2605 " if str(r) in bottlenecks else "") + str(r)
+                   + (" (declared constraint)" if str(r) in declared else "") for r in df["resource_id"]]
     grid_df = df.pivot_table(index="label", columns="week_start", values="load_pct", aggfunc="max")
     grid_df = grid_df.loc[grid_df.max(axis=1).sort_values().index]  # most loaded on top
     fig = go.Figure(go.Heatmap(
@@ -51,8 +53,28 @@ def capacity(ctx: PackContext) -> Safe:
         colorbar=dict(title="load %"), hovertemplate="%{y}<br>week %{x|%d %b}: %{z:.0f}% load<extra></extra>"))
     fig.update_xaxes(tickformat="%d %b")
     chart = ctx.chart("supply-capacity", fig, height=140 + 36 * len(grid_df))
-    note = "\u2605 = bottleneck. Load = required (run + changeover) hours / available hours; red above 100%."
+    note = ("\u2605 = measured bottleneck (highest load in the week). Load = required (run + changeover) hours / "
+            "available hours; red above 100%.")
+    measured = _measured_bottleneck(df)
+    if declared and measured and measured not in declared:
+        note += (f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
+                 "that is sequenced and OEE-tracked: the scorecard shows OEE for both.")
     return panel(title, chart + _capacity_table(df), "supply-capacity", note=note, wide=True)
+
+
+def declared_constraints(ctx: PackContext) -> set[str]:
+    """The declared constraint resources: those the production sequence is built for."""
+    seq = ctx.marts.read("sequence_summary", ("resource_id",))
+    return set(seq["resource_id"].dropna().astype(str)) if not seq.empty else set()
+
+
+def _measured_bottleneck(df: pd.DataFrame) -> str | None:
+    """The resource marked bottleneck in most weeks (then the highest peak load)."""
+    if df.empty:
+        return None
+    ranked = df.groupby("resource_id").agg(weeks=("is_bottleneck", "sum"), peak=("load_pct", "max"))
+    ranked = ranked.sort_values(["weeks", "peak"], ascending=False)
+    return str(ranked.index[0]) if ranked["weeks"].iloc[0] > 0 else None
 
 
 def _capacity_table(df: pd.DataFrame) -> Safe:
@@ -91,7 +113,14 @@ def sequence_gain(ctx: PackContext) -> Safe:
             ncol("changeover_hours_optimized", "Optimized h", lambda v: num(v, 1)),
             ncol("oee_fifo", "OEE FIFO", pct), ncol("oee_optimized", "OEE optimized", pct),
             ncol("late_orders_fifo", "Late FIFO"), ncol("late_orders", "Late optimized")]
-    note = f"The optimized sequence saves {num(saved, 1)} changeover hours over the planning weeks."
+    note = (f"Sequenced on the declared constraint {', '.join(s.resource_id.astype(str))}. The optimized sequence "
+            f"saves {num(saved, 1)} changeover hours over the planning weeks.")
+    cap = ctx.marts.read("datapack_capacity", ("resource_id", "load_pct", "is_bottleneck"))
+    if not cap.empty:
+        cap = cap.assign(load_pct=as_percent(cap["load_pct"]), is_bottleneck=_flag(cap["is_bottleneck"]))
+        measured = _measured_bottleneck(cap)
+        if measured and measured not in set(s.resource_id.astype(str)):
+            note += f" The measured bottleneck (capacity view) is {measured}."
     return panel(title, ctx.chart("supply-sequence", fig, height=300) + table(s, cols, cls="compact"),
                  "supply-sequence", note=note)
 

@@ -135,7 +135,7 @@ deals as (
         opp.qty as units,
         opp.customer_id || ': ' || opp.status || ', probability '
             || cast(round(100 * opp.probability, 0) as {{ dbt.type_string() }}) || '%' as detail,
-        case when opp.status <> 'open' then deal_window.window_start end as window_start
+        deal_window.window_start
     from {{ ref('stg_crm__opportunities') }} opp
     left join {{ ref('stg_erp__items') }} items on items.sku = opp.sku_or_family
     cross join cycle
