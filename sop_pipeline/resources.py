@@ -47,14 +47,20 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str
     lock_timeout_seconds: float = 60.0
+    # DuckDB sums doubles in whatever order its threads finish: one thread makes every aggregate
+    # the analytics read bit-identical from run to run (the serving tables are compared byte for
+    # byte). Bulk work that computes no float aggregates (ingest) may ask for `parallel=True`.
+    threads: int = 1
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, read_only: bool = False, parallel: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
             try:
                 con = duckdb.connect(self.path, read_only=read_only)
+                if not parallel:
+                    con.execute(f"set threads = {int(self.threads)}")
                 break
             except duckdb.IOException as exc:  # another process holds the write lock
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
