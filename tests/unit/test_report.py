@@ -338,3 +338,75 @@ def test_marts_still_to_come_render_when_published(tmp_path):
     assert "decision-substitutions" not in pack.no_data  # published without rows: nothing to decide
     assert "no substitutes" in _panel(html, "decision-substitutions")
     assert "decision-plan-changes" in pack.no_data and "plan_changes is not published" in html
+
+
+def _demand_review() -> pd.DataFrame:
+    """demand_review as the mart publishes it: the row type is in `item`."""
+    rows = [("top_mover_vs_last_year", "S1", "Snacks", None, None, 120.0, 100.0, 20.0, "up", None, None),
+            ("top_mover_vs_last_cycle", "S2", "Dairy", None, None, 50.0, 80.0, -30.0, "down", None, None),
+            ("promotion", "S1", "Snacks", "PR1", "2026-12-01", 40.0, None, None, None, "promo PR1 at ALL, 10% off", None),
+            ("lost_deal", "S3", "Dairy", "OP1", "2026-11-20", 500.0, None, None, None, "C1: lost, probability 0%",
+             "2026-11-15"),
+            ("new_win", "Snacks", "Snacks", "OP2", "2026-11-18", 300.0, None, None, None, "C2: won, probability 100%",
+             "2026-11-15"),
+            ("open_deal", "S2", "Dairy", "OP3", "2027-01-10", 200.0, None, None, None, "C3: open, probability 60%",
+             "2026-11-15")]
+    df = pd.DataFrame(rows, columns=["item", "sku", "family", "reference", "date_from", "units", "units_before",
+                                     "units_change", "direction", "detail", "window_start"])
+    return df.assign(date_from=pd.to_datetime(df.date_from), date_to=pd.to_datetime(df.date_from),
+                     window_start=pd.to_datetime(df.window_start))
+
+
+def test_demand_review_rows_land_in_their_panel_by_item(tmp_path):
+    """Promotions and deals (item promotion / lost_deal / new_win / open_deal) fill their panel; only
+    top movers go to Top movers."""
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", {"demand_review": _demand_review()}), tmp_path)
+    html = pack.path.read_text()
+    assert "demand-promotions" not in pack.no_data and "demand-top-movers" not in pack.no_data
+    deals, movers = _panel(html, "demand-promotions"), _panel(html, "demand-top-movers")
+    for ref in ("PR1", "OP1", "OP2", "OP3"):
+        assert f">{ref}<" in deals and ref not in movers
+    assert ">Lost deal<" in deals and ">New win<" in deals and ">Open deal<" in deals and ">Promotion<" in deals
+    assert "Lost deal: 1, New win: 1" in deals and "closed since the last cycle (2026-11-15)" in deals
+    assert ">vs last year<" in movers and ">vs last cycle<" in movers and ">-30<" in movers
+    assert "promo PR1" not in movers
+
+
+def test_deals_panel_says_when_nothing_was_lost_or_won(tmp_path):
+    review = _demand_review()
+    review = review[~review["item"].isin(["lost_deal", "new_win"])]
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", {"demand_review": review}), tmp_path)
+    deals = _panel(pack.path.read_text(), "demand-promotions")
+    assert "No CRM deal was lost or won since the last cycle (2026-11-15)" in deals
+    assert "Lost deal: 0, New win: 0, Open deal: 1" in deals
+
+
+def test_revenue_bridge_panel_walks_forecast_to_plan_to_finance(tmp_path):
+    steps = ["forecast", "volume", "price_promotion_weeks", "price_other_weeks", "plan_of_record", "finance_price",
+             "finance_volume", "finance_mix", "finance_plan"]
+    amounts = [100.0, 5.0, 2.0, 13.0, 120.0, -4.0, -6.0, 1.0, 111.0]
+    bridge = pd.DataFrame({"step_order": range(1, 10), "step": steps,
+                           "kind": ["total" if s in ("forecast", "plan_of_record", "finance_plan") else "effect"
+                                    for s in steps], "amount": amounts, "description": [f"why {s}" for s in steps]})
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", {"plan_revenue_bridge": bridge}), tmp_path)
+    panel = _panel(pack.path.read_text(), "reconciliation-revenue-bridge")
+    assert pack.errors == {} and "revenue-bridge" in pack.charts
+    assert ('"measure":["absolute","relative","relative","relative","total","relative","relative","relative",'
+            '"total"]') in panel
+    assert ">+13<" in panel and ">120<" in panel and ">-6<" in panel and "why price_other_weeks" in panel
+
+
+def test_scorecard_names_the_resource_of_supply_kpis(tmp_path):
+    months = pd.to_datetime(["2026-09-01", "2026-10-01"])
+    scorecard = pd.DataFrame({
+        "grain": ["month"] * 6, "period_start": list(months) * 3, "area": ["efficiency"] * 6,
+        "kpi": ["oee_constraint_pct"] * 2 + ["oee_bottleneck_pct"] * 2 + ["changeover_vs_plan_pct"] * 2,
+        "subject": ["declared constraint M1"] * 2 + ["measured bottleneck T1 (tooling): no OEE data"] * 2
+                   + ["declared constraint M1"] * 2,
+        "value": [70.0, 72.0, None, None, 110.0, 120.0], "unit": ["%", "%", "%", "%", "% of plan", "% of plan"],
+        "on_target": [False, False, None, None, True, False]})
+    pack = write_meeting_pack(_serving(tmp_path / "sop.duckdb", {"kpi_scorecard": scorecard}), tmp_path)
+    panel = _panel(pack.path.read_text(), "kpi-scorecard")
+    assert "OEE on declared constraint" in panel and "OEE on measured bottleneck" in panel
+    assert "measured bottleneck T1 (tooling): no OEE data" in panel and "Changeover hours vs plan" in panel
+    assert panel.count("declared constraint M1") == 2
