@@ -158,6 +158,137 @@ def availability_factors(downtime: pd.DataFrame, resources: pd.DataFrame, histor
     return factor.reindex(resources["resource_id"]).fillna(1.0)
 
 
+# --------------------------------------------------------------------------- shift calendar
+
+# Shift start (hour of the day) of a resource working fewer than 24 h a day: 16 h -> 06:00-22:00,
+# 8 h -> 06:00-14:00. A day's shift never runs past midnight: the start moves earlier if it would
+# (24 h -> 00:00-24:00). Callers may pass another start (``shift_start_hour``).
+DEFAULT_SHIFT_START_HOUR = 6.0
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """The working windows of one resource in one week, and the mapping between productive hours
+    (hours worked since the week's first window opened) and clock time.
+
+    ``windows``: sorted, non-overlapping ``(start, end)`` timestamps. Build one with
+    :func:`shift_calendar` (hours per day x days per week, less planned downtime) or
+    :meth:`continuous` (one block from a start time).
+    """
+
+    windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
+
+    @classmethod
+    def continuous(cls, start: pd.Timestamp | str, hours: float) -> WorkCalendar:
+        """One window of ``hours`` from ``start`` (no shift calendar: the resource never stops)."""
+        start = pd.Timestamp(start)
+        return cls(((start, start + pd.Timedelta(hours=float(hours))),) if hours > 0 else ())
+
+    @property
+    def hours(self) -> float:
+        """Working hours in the calendar."""
+        return float(sum((e - s) / _HOUR for s, e in self.windows))
+
+    def _cum(self) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.array([(e - s) / _HOUR for s, e in self.windows], dtype=float)
+        ends = np.cumsum(lengths)
+        return ends - lengths, ends
+
+    def at(self, hours: float | Sequence[float] | np.ndarray, side: str = "start") -> pd.Series:
+        """Clock time after ``hours`` productive hours (vectorized).
+
+        ``side="start"``: a time on a window boundary is the *next* window's opening (work starts
+        when the shift starts); ``side="end"``: the closing window's end (work that finishes at
+        22:00 ends at 22:00, not at the next morning's 06:00). Hours beyond the calendar give NaT.
+        """
+        if side not in ("start", "end"):
+            raise CapacityError(f"side must be 'start' or 'end', got {side!r}")
+        h = np.atleast_1d(np.asarray(hours, dtype=float))
+        out = pd.Series(pd.NaT, index=range(len(h)), dtype="datetime64[ns]")
+        if not self.windows:
+            return out
+        begins, ends = self._cum()
+        eps = 1e-9
+        # start: first window ending after h; end: first window ending at or after h
+        k = (np.searchsorted(ends, h + eps, side="right") if side == "start"
+             else np.searchsorted(ends, h - eps, side="left"))
+        ok = (h >= -eps) & (k < len(self.windows))
+        starts = np.array([s.value for s, _ in self.windows], dtype=np.int64)
+        idx = np.where(ok, k, 0)
+        offset_ns = np.round((h - begins[idx]) * 3_600e9).astype(np.int64)
+        values = pd.to_datetime(starts[idx] + np.maximum(offset_ns, 0))
+        out[ok] = values[ok]
+        return out.dt.round("s")
+
+    def offset(self, times: pd.Timestamp | Sequence | pd.Series) -> np.ndarray:
+        """Productive hours worked by each clock time (inverse of :meth:`at`): 0 before the first
+        window, the calendar's hours after the last; a time in a gap counts the windows before it."""
+        t = pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(times, dtype="datetime64[ns]"))))
+        if not self.windows:
+            return np.zeros(len(t))
+        tv = t.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        starts = np.array([s.value for s, _ in self.windows], dtype=np.int64)
+        stops = np.array([e.value for _, e in self.windows], dtype=np.int64)
+        done = np.clip((tv[:, None] - starts[None, :]), 0, (stops - starts)[None, :]).sum(axis=1)
+        return done / 3_600e9
+
+    @property
+    def end(self) -> pd.Timestamp | None:
+        """Close of the last window (None for an empty calendar)."""
+        return self.windows[-1][1] if self.windows else None
+
+
+def shift_calendar(week_start: pd.Timestamp | str | date, hours_per_day: float, days_per_week: float,
+                   downtime: pd.DataFrame | None = None, *,
+                   shift_start_hour: float = DEFAULT_SHIFT_START_HOUR) -> WorkCalendar:
+    """Working windows of one resource in the week starting ``week_start`` (a Monday).
+
+    Days Monday .. Monday + days_per_week - 1 each open ``hours_per_day`` hours from
+    ``shift_start_hour`` (moved earlier so the shift ends by midnight: 24 h days run 00:00-24:00);
+    a fractional last day (``days_per_week`` = 5.5) opens that share of a day's hours. Planned
+    downtime events (``downtime``: start, end and, if present, planned = True; unplanned events
+    are left to the availability factor, as in :func:`weekly_capacity`) are cut out of the
+    windows. So ``hours`` = hours_per_day x days_per_week - planned downtime inside the shifts.
+    """
+    week_start = pd.Timestamp(week_start).normalize()
+    if week_start.weekday() != 0:
+        raise CapacityError(f"week {week_start.date()} is not a Monday; weeks are ISO weeks named by their Monday")
+    hpd, dpw = float(hours_per_day), float(days_per_week)
+    if not (0.0 <= hpd <= 24.0) or not (0.0 <= dpw <= 7.0):
+        raise CapacityError(f"hours_per_day {hours_per_day!r} must be 0-24 and days_per_week {days_per_week!r} 0-7")
+    if not 0.0 <= shift_start_hour < 24.0:
+        raise CapacityError(f"shift_start_hour must be 0-24, got {shift_start_hour}")
+    start_h = min(float(shift_start_hour), 24.0 - hpd)
+    windows = []
+    full = int(np.floor(dpw + 1e-9))
+    for day in range(int(np.ceil(dpw - 1e-9))):
+        length = hpd if day < full else hpd * (dpw - full)
+        if length <= 0:
+            continue
+        s = week_start + pd.Timedelta(days=day) + pd.Timedelta(hours=start_h)
+        windows.append((s, s + pd.Timedelta(hours=length)))
+    if downtime is not None and len(downtime):
+        _require(downtime, "downtime", ["start", "end"])
+        events = downtime
+        if "planned" in events.columns:
+            events = events[events["planned"].astype(bool)]
+        cuts = sorted(zip(pd.to_datetime(events["start"]), pd.to_datetime(events["end"])))
+        for cs, ce in cuts:
+            if ce <= cs:
+                continue
+            kept = []
+            for s, e in windows:
+                if ce <= s or cs >= e:
+                    kept.append((s, e))
+                    continue
+                if cs > s:
+                    kept.append((s, cs))
+                if ce < e:
+                    kept.append((ce, e))
+            windows = kept
+    return WorkCalendar(tuple((pd.Timestamp(s), pd.Timestamp(e)) for s, e in windows if e > s))
+
+
 # --------------------------------------------------------------------------- weekly capacity
 
 def weekly_capacity(resources: pd.DataFrame, planned_units: pd.DataFrame, routings: pd.DataFrame,

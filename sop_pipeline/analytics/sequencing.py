@@ -32,7 +32,9 @@ Two layers:
    Due dates are **soft**: with the default penalty (1,000 changeover minutes per hour late) a
    due date is kept whenever an order exists that keeps it and the search finds it; lower the
    penalty to trade service for setup time. The FIFO baseline (due date, then input order) is
-   timed the same way for the before/after comparison.
+   timed the same way for the before/after comparison. Time runs in productive hours on the
+   resource's shift calendar (``capacity.shift_calendar``): start and end always fall inside
+   a shift, and work that does not fit the week is reported as unscheduled, never stretched.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.capacity import WorkCalendar
 from sop_pipeline.analytics.oee import availability, oee_from_factors
 
 EXACT_MAX_ITEMS = 15
@@ -422,9 +425,11 @@ class WeekSequence:
     """Result of :func:`sequence_week`.
 
     ``jobs``: the optimized sequence, one row per job: position (1-based), job_id, sku, setup_key,
-    qty, run_hours, changeover_minutes (before the job), start (production start, after the
-    changeover), end, due, late (end > due), tardiness_hours, fits_in_week (end within the
-    available hours). ``fifo``: the same columns for the FIFO baseline. ``summary``: see
+    qty, scheduled_qty (the part timed inside the calendar), unscheduled_qty (the rest: did not
+    fit), run_hours, changeover_minutes (before the job), changeover_start, start (production
+    start, after the changeover), end (both empty when nothing of the job is scheduled), due,
+    late (end > due), tardiness_hours, fits_in_week (the whole job ends within the calendar).
+    ``fifo``: the same columns for the FIFO baseline. ``summary``: see
     :func:`sequence_week`.
     """
 
@@ -570,24 +575,63 @@ def _check_jobs(jobs: pd.DataFrame) -> None:
         raise SequencingError(f"job {job!r} has no valid due date")
 
 
-def _schedule_frame(jobs: pd.DataFrame, order: np.ndarray, timing, week_start: pd.Timestamp,
-                    available_hours: float) -> pd.DataFrame:
+def _due_hours(calendar: WorkCalendar, week_start: pd.Timestamp, due: pd.Series) -> np.ndarray:
+    """Due dates as productive hours of the calendar (a job is late when its end, in productive
+    hours, passes this). Before the first window / after the last, clock hours count on, so a due
+    date outside the calendar still orders jobs (and a continuous calendar keeps clock hours)."""
+    due = pd.to_datetime(due)
+    if not calendar.windows:
+        return ((due - week_start) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+    first, last = calendar.windows[0][0], calendar.end
+    inside = calendar.offset(due)
+    before = np.minimum(((due - first) / pd.Timedelta(hours=1)).to_numpy(dtype=float), 0.0)
+    after = np.maximum(((due - last) / pd.Timedelta(hours=1)).to_numpy(dtype=float), 0.0)
+    return inside + before + after
+
+
+def _schedule_frame(jobs: pd.DataFrame, order: np.ndarray, timing, calendar: WorkCalendar,
+                    min_run: np.ndarray) -> pd.DataFrame:
+    """One row per job in ``order``, timed on the calendar; what does not fit is unscheduled.
+
+    A job that starts inside the calendar but runs past its end keeps the part that fits when
+    that part is at least the job's minimum run (else none of it); later jobs are unscheduled.
+    """
     co_min, start, end, tard = (t[0] for t in timing)
+    available = calendar.hours
     out = jobs.iloc[order].reset_index(drop=True)
+    qty = out["qty"].astype(float).to_numpy()
+    run = out["run_hours"].astype(float).to_numpy()
+    runs = min_run[order]
+    eps = 1e-9
+    fits = end <= available + eps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        part = np.where(run > 0, qty * np.clip((available - start) / np.where(run > 0, run, 1.0), 0.0, 1.0), 0.0)
+    partial = ~fits & (start < available - eps) & (part > eps) & (part >= runs - eps)
+    scheduled = np.where(fits, qty, np.where(partial, part, 0.0))
+    made = fits | partial
+    end_h = np.minimum(end, available)
+    co_start = calendar.at(start - co_min / 60.0, "start")
+    start_ts = calendar.at(start, "start").fillna(calendar.at(start, "end"))  # a 0-hour job at the very end
+    end_ts = calendar.at(end_h, "end")
     out.insert(0, "position", np.arange(1, len(order) + 1))
     out["changeover_minutes"] = co_min
-    out["start"] = (week_start + pd.to_timedelta(start, unit="h")).round("s")
-    out["end"] = (week_start + pd.to_timedelta(end, unit="h")).round("s")
+    out["changeover_start"] = co_start.where(made).to_numpy()
+    out["start"] = start_ts.where(made).to_numpy()
+    out["end"] = end_ts.where(made).to_numpy()
     out["tardiness_hours"] = tard
     out["late"] = tard > 1e-9
-    out["fits_in_week"] = end <= available_hours + 1e-9
-    cols = ["position", "job_id", "sku", "setup_key", "qty", "run_hours", "changeover_minutes", "start", "end",
-            "due", "late", "tardiness_hours", "fits_in_week"]
+    out["scheduled_qty"] = scheduled
+    out["unscheduled_qty"] = np.maximum(qty - scheduled, 0.0)
+    out["fits_in_week"] = fits
+    cols = ["position", "job_id", "sku", "setup_key", "qty", "scheduled_qty", "unscheduled_qty", "run_hours",
+            "changeover_minutes", "changeover_start", "start", "end", "due", "late", "tardiness_hours",
+            "fits_in_week"]
     return out[cols + [c for c in out.columns if c not in cols]]
 
 
 def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.Timestamp | str,
-                  available_hours: float, current_setup: Hashable | None = None, *,
+                  available_hours: float | None = None, current_setup: Hashable | None = None, *,
+                  calendar: WorkCalendar | None = None,
                   default_changeover_minutes: float | None = None,
                   tardiness_penalty_minutes_per_hour: float = 1000.0,
                   performance: float = 1.0, quality: float = 1.0,
@@ -595,17 +639,26 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     """Sequence one resource's jobs for one week: fewer changeover minutes, due dates kept.
 
     ``jobs``: job_id, sku, qty (units), run_hours (hours), due (timestamp), optional setup_key
-    (setup family; default the sku). ``changeovers``: minutes between setup keys, either long
-    (from_key, to_key, minutes; the ``changeovers`` extract filtered to the resource) or a square
-    matrix keyed by index and columns. Missing pairs cost ``default_changeover_minutes``, or the
-    largest known changeover when None (conservative); the same key costs 0. ``current_setup``:
-    the key the resource is set up for at week start (None: no changeover before the first job).
-    ``available_hours``: production hours of the resource this week.
+    (setup family; default the sku) and min_run_units (the smallest lot worth running; default
+    0). ``changeovers``: minutes between setup keys, either long (from_key, to_key, minutes; the
+    ``changeovers`` extract filtered to the resource) or a square matrix keyed by index and
+    columns. Missing pairs cost ``default_changeover_minutes``, or the largest known changeover
+    when None (conservative); the same key costs 0. A resource without any changeover minutes
+    (tooling or labour with no matrix) is sequenced by due date (EDD) with zero changeovers.
+    ``current_setup``: the key the resource is set up for at week start (None: no changeover
+    before the first job).
 
-    Timing: the resource works continuously from ``week_start``; each job's changeover comes just
-    before it, ``start`` is when its production starts. Times are in productive hours after
-    week_start (a per-day shift calendar is not modelled), so ``fits_in_week`` = end <= available
-    hours. Lateness: end > due; tardiness is counted in hours.
+    Time: ``calendar`` (:class:`~sop_pipeline.analytics.capacity.WorkCalendar`, e.g. from
+    :func:`~sop_pipeline.analytics.capacity.shift_calendar`: 16 h x 5 days less planned
+    downtime) gives the working windows; without one the resource works ``available_hours``
+    continuously from ``week_start``. The sequence runs in productive hours - each job's
+    changeover just before it, ``start`` when its production starts - and the hours are mapped
+    to clock times inside the windows, so no job starts or ends outside a shift (a long job runs
+    across several shifts). Work beyond the calendar is not stretched into the night: a job that
+    does not fit is reported (``fits_in_week`` False, ``unscheduled_qty``); one that starts in
+    time keeps the part that fits (``scheduled_qty``, ending when the last shift closes) if that
+    part is at least its minimum run, otherwise none of it is scheduled and its times are empty.
+    Lateness: end > due (due dates in productive hours of the calendar); tardiness in hours.
 
     Method: batch jobs by setup key (earliest due first inside a batch), order the batches by the
     key-level ATSP from the current setup (:func:`solve_sequence`), then run a best-improvement
@@ -614,23 +667,33 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     Weeks with more than ``JOB_SEARCH_MAX_JOBS`` jobs search batch moves only (job moves grow
     with the cube of the job count), so a large plant's week stays seconds long.
 
-    ``summary`` keys: jobs, run_hours, available_hours, changeover_hours_fifo,
-    changeover_hours_optimized, changeover_hours_saved_pct, late_orders_fifo,
-    late_orders_optimized, tardiness_hours_fifo, tardiness_hours_optimized, oee_fifo,
-    oee_optimized, oee_uplift_pts, key_order_optimal. OEE uses availability = run / (run +
-    changeover) hours (the sequence's planned production time is the time it occupies, as in
-    ``oee.availability``) times the given ``performance`` and ``quality`` ratios, which the
-    sequence does not change.
+    ``summary`` keys: jobs, run_hours, available_hours, required_hours (run + optimized
+    changeover), fits (required <= available), planned_units, scheduled_units,
+    unscheduled_units, jobs_unscheduled, changeover_hours_fifo, changeover_hours_optimized,
+    changeover_hours_saved_pct, late_orders_fifo, late_orders_optimized, tardiness_hours_fifo,
+    tardiness_hours_optimized, oee_fifo, oee_optimized, oee_uplift_pts, key_order_optimal. OEE
+    uses availability = run / (run + changeover) hours (the sequence's planned production time
+    is the time it occupies, as in ``oee.availability``) times the given ``performance`` and
+    ``quality`` ratios, which the sequence does not change.
     """
     _check_jobs(jobs)
     week_start = pd.Timestamp(week_start)
-    if available_hours < 0:
-        raise SequencingError(f"available hours must be >= 0, got {available_hours}")
+    if calendar is None:
+        if available_hours is None:
+            raise SequencingError("give the week's available_hours or a calendar")
+        if available_hours < 0:
+            raise SequencingError(f"available hours must be >= 0, got {available_hours}")
+        calendar = WorkCalendar.continuous(week_start, available_hours)
+    elif available_hours is not None and abs(float(available_hours) - calendar.hours) > 1e-6:
+        raise SequencingError(f"available_hours {available_hours:g} differs from the calendar's "
+                              f"{calendar.hours:g} hours; pass one of them")
     jobs = jobs.reset_index(drop=True).copy()
     if "setup_key" not in jobs.columns:
         jobs["setup_key"] = jobs["sku"]
     jobs["setup_key"] = jobs["setup_key"].fillna(jobs["sku"])
     jobs["due"] = pd.to_datetime(jobs["due"])
+    min_run = (pd.to_numeric(jobs["min_run_units"], errors="coerce").fillna(0.0).to_numpy(float)
+               if "min_run_units" in jobs.columns else np.zeros(len(jobs)))
     n = len(jobs)
     keys = list(dict.fromkeys(jobs["setup_key"]))
     all_keys = keys + ([current_setup] if current_setup is not None and current_setup not in keys else [])
@@ -641,12 +704,12 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     key_of = {k: i for i, k in enumerate(all_keys)}
     key_idx = jobs["setup_key"].map(key_of).to_numpy()
     run_h = jobs["run_hours"].astype(float).to_numpy()
-    due_h = ((jobs["due"] - week_start) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+    due_h = _due_hours(calendar, week_start, jobs["due"])
     cost_fn = _SequenceCost(key_idx, minutes_ext, start_row, run_h, due_h, float(tardiness_penalty_minutes_per_hour))
 
     fifo = np.lexsort((np.arange(n), jobs["due"].to_numpy()))  # due date, then input order
     key_optimal = True
-    if n:
+    if n and minutes.any():
         # key-level ATSP from the current setup
         key_positions = list(range(len(all_keys)))
         key_result = solve_sequence(minutes, start=(start_row if current_setup is not None else None),
@@ -662,22 +725,29 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
             candidates = [_local_search(batched, cost_fn, max_rounds, job_moves=False),
                           (fifo, float(cost_fn(fifo[None, :])[0]))]
         best = min(candidates, key=lambda c: c[1])[0]
-    else:
+    else:  # no changeovers to save (or no jobs): earliest due date first
         best = fifo
     opt_timing = _timing(best[None, :], key_idx, minutes_ext, start_row, run_h, due_h)
     fifo_timing = _timing(fifo[None, :], key_idx, minutes_ext, start_row, run_h, due_h)
-    opt_frame = _schedule_frame(jobs, best, opt_timing, week_start, available_hours)
-    fifo_frame = _schedule_frame(jobs, fifo, fifo_timing, week_start, available_hours)
+    opt_frame = _schedule_frame(jobs, best, opt_timing, calendar, min_run)
+    fifo_frame = _schedule_frame(jobs, fifo, fifo_timing, calendar, min_run)
 
     run_total = float(run_h.sum())
     co_fifo = float(fifo_frame["changeover_minutes"].sum()) / 60.0
     co_opt = float(opt_frame["changeover_minutes"].sum()) / 60.0
     oee_fifo = oee_from_factors(availability(run_total, run_total + co_fifo), performance, quality)
     oee_opt = oee_from_factors(availability(run_total, run_total + co_opt), performance, quality)
+    unscheduled = float(opt_frame["unscheduled_qty"].sum())
     summary = {
         "jobs": n,
         "run_hours": run_total,
-        "available_hours": float(available_hours),
+        "available_hours": calendar.hours,
+        "required_hours": run_total + co_opt,
+        "fits": bool(run_total + co_opt <= calendar.hours + 1e-9),
+        "planned_units": float(opt_frame["qty"].astype(float).sum()),
+        "scheduled_units": float(opt_frame["scheduled_qty"].sum()),
+        "unscheduled_units": unscheduled,
+        "jobs_unscheduled": int((opt_frame["unscheduled_qty"] > 1e-9).sum()),
         "changeover_hours_fifo": co_fifo,
         "changeover_hours_optimized": co_opt,
         "changeover_hours_saved_pct": (100.0 * (co_fifo - co_opt) / co_fifo) if co_fifo > 0 else 0.0,

@@ -193,3 +193,43 @@ def test_inconsistent_employee_rows_are_rejected():
     bad.loc[0, "hours_per_week"] = 10.0
     with pytest.raises(CapacityError, match="E1"):
         skill_matrix(bad)
+
+
+# --------------------------------------------------------------------------- shift calendar
+
+def test_shift_calendar_16h_x_5d_less_planned_downtime_maps_hours_to_shift_times():
+    from sop_pipeline.analytics.capacity import shift_calendar
+
+    events = pd.DataFrame({"resource_id": ["M1", "M1"], "start": [TS("2026-03-03 10:00"), TS("2026-03-04 12:00")],
+                           "end": [TS("2026-03-03 14:00"), TS("2026-03-04 13:00")], "planned": [True, False]})
+    cal = shift_calendar(W1, 16, 5, events)
+    # 16 x 5 = 80 h less the 4 h planned block; the unplanned hour is left to the availability factor
+    assert cal.hours == pytest.approx(76.0)
+    assert cal.windows[:3] == ((TS("2026-03-02 06:00"), TS("2026-03-02 22:00")),
+                               (TS("2026-03-03 06:00"), TS("2026-03-03 10:00")),
+                               (TS("2026-03-03 14:00"), TS("2026-03-03 22:00")))
+    assert cal.end == TS("2026-03-06 22:00")
+    # a boundary starts the next shift ("start") or closes the last one ("end")
+    assert cal.at([0, 16, 20, 21.5], "start").tolist() == [TS("2026-03-02 06:00"), TS("2026-03-03 06:00"),
+                                                           TS("2026-03-03 14:00"), TS("2026-03-03 15:30")]
+    assert cal.at([16, 20, 76], "end").tolist() == [TS("2026-03-02 22:00"), TS("2026-03-03 10:00"),
+                                                    TS("2026-03-06 22:00")]
+    assert cal.at([76.5], "end").isna().all()  # beyond the week: no time, never stretched
+    assert cal.offset([TS("2026-03-02 00:00"), TS("2026-03-03 12:00"), TS("2026-03-03 15:30"),
+                       TS("2026-03-08 00:00")]).tolist() == pytest.approx([0.0, 20.0, 21.5, 76.0])
+
+
+def test_shift_calendar_shift_start_24h_days_and_partial_days():
+    from sop_pipeline.analytics.capacity import CapacityError, WorkCalendar, shift_calendar
+
+    assert shift_calendar(W1, 24, 7).windows[0] == (TS("2026-03-02 00:00"), TS("2026-03-03 00:00"))
+    assert shift_calendar(W1, 24, 7).hours == 168.0
+    late = shift_calendar(W1, 8, 2, shift_start_hour=14)  # 14:00-22:00
+    assert late.windows == ((TS("2026-03-02 14:00"), TS("2026-03-02 22:00")),
+                            (TS("2026-03-03 14:00"), TS("2026-03-03 22:00")))
+    assert shift_calendar(W1, 20, 1, shift_start_hour=6).windows[0][0] == TS("2026-03-02 04:00")  # ends by midnight
+    half = shift_calendar(W1, 16, 5.5)
+    assert half.hours == 88.0 and half.windows[-1] == (TS("2026-03-07 06:00"), TS("2026-03-07 14:00"))
+    assert WorkCalendar.continuous(W1, 30).at([30], "end").tolist() == [TS("2026-03-03 06:00")]
+    with pytest.raises(CapacityError, match="not a Monday"):
+        shift_calendar(TS("2026-03-03"), 16, 5)
