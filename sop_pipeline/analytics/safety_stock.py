@@ -27,10 +27,18 @@ ch. 6; Chopra & Meindl, *Supply Chain Management*, chapter on safety inventory):
   demanded per cycle, ``Q``. It slightly over-counts shortage when ``Q`` is small against
   ``sigma_DL`` (backorders left from the previous cycle are counted again); ``exact_loss=True``
   uses ``sigma_DL * (G(k) - G(k + Q / sigma_DL))`` instead, exact for backorders.
-* Reorder point ``ROP = mu_DL + SS`` (for periodic review: order when the inventory position
-  at a review is at or below ``ROP``).
-* Floor: ``k`` is returned raw (it is negative when ``Q`` is large against ``sigma_DL``, or the
-  target is below 50 % for the cycle service); ``safety_stock_units`` is floored at 0 and the
+* Reorder point ``ROP = mu_DL + SS``. Continuous review (``R = 0``) is the (s, Q) policy: order
+  Q when the inventory position reaches ROP. Periodic review (``R > 0``, the pipeline's weekly
+  cycle, R = 1 week) is the order-up-to policy (R, S) with ``S = ROP``: at every review, order
+  S minus the inventory position, on average one review period's demand, so the fill rate's
+  "Q" is ``E[D] * R`` (column ``order_qty_source == "review"``). Its exact backorder loss per
+  review is ``E[(D(L+R) - S)+] - E[(D(L) - S)+]`` (``exact_loss=True``); the textbook drops the
+  second term (shortage already counted in the previous period).
+* Floors: ``k`` is returned raw (it is negative when ``Q`` is large against ``sigma_DL``, or the
+  target is below 50 % for the cycle service). The safety stock is at least
+  ``z(min(target, min_cycle_service)) * sigma_DL`` (``DEFAULT_MIN_CYCLE_SERVICE`` = 60 %; column
+  ``min_cycle_service_binds``), so every item whose demand varies holds some at any target above
+  50 % (KPI_DEFINITIONS "Protection period"), and ``safety_stock_units`` is floored at 0; the
   reorder point uses the floored value. A floored policy gives *more* service than the target;
   ``expected_cycle_service`` / ``expected_fill_rate`` report what the floored policy gives.
 
@@ -59,10 +67,14 @@ say what service the run-out still gives. Every other item has ``policy = "servi
 Pipeline order: `demand_variability` (history -> variability inputs) -> `service_targets`
 (ABC/XYZ defaults + `service_target_overrides` from the decision log) ->
 `safety_stock_policies` (SS, ROP per stock point) and `service_inventory_curve` (the meeting's
-chart). `sop_pipeline.analytics.safety_stock_sim.simulate_service` checks a policy by
-simulation: with normal demand and continuous review it lands within about 1 point of the
-target (tests/unit/test_safety_stock.py). With lead-time variability the true lead-time demand
-is a normal mixture with heavier tails, and the normal formula gives ~0.5 point less than its
+chart, with annual holding + shortage cost per level: holding = value x ``holding_rate``,
+shortage = expected units short x lost margin (price - cost) x ``goodwill_factor``; the
+least-cost level is proposed only when it saves a material amount). `unprotected_items` is the
+plan-coherence rule "SS > 0 for active A/B items with variable demand".
+`sop_pipeline.analytics.safety_stock_sim.simulate_service` checks a policy by simulating the
+same policy ((s, nQ) or (R, S)): with normal demand it lands within about 1 point of the target
+(tests/unit/test_safety_stock.py). With lead-time variability the true lead-time demand is a
+normal mixture with heavier tails, and the normal formula gives ~0.5 point less than its
 target at sigma_L / L = 25 %.
 """
 
@@ -89,16 +101,29 @@ RUN_OUT_LIFECYCLES = ("phase_out", "discontinued", "obsolete")
 
 #: Review period of the pipeline's weekly planning run (weeks).
 DEFAULT_REVIEW_PERIOD_WEEKS = 1.0
-#: Annual holding cost as a share of unit cost (capital, storage, obsolescence). Placeholder
-#: until Finance gives the real rate.
+#: Annual holding cost as a share of unit cost (capital, storage, obsolescence): KPI_DEFINITIONS
+#: "Service-target economics", holding cost = unit value x annual rate (default 25 %).
 DEFAULT_HOLDING_RATE = 0.25
 #: Cost of placing one replenishment order (currency per order), for EOQ.
 DEFAULT_ORDER_COST = 50.0
 #: Order quantity in weeks of demand when EOQ cannot be computed (no unit cost).
 DEFAULT_COVER_WEEKS = 4.0
-#: Cost of one unit short as a share of unit cost (lost margin / expediting), for the
-#: proposed point of the service-vs-inventory curve when no `shortage_cost_per_unit` is given.
-DEFAULT_SHORTAGE_COST_RATIO = 0.5
+#: Goodwill factor on the lost margin: shortage cost per unit short = (price - cost) x this
+#: (KPI_DEFINITIONS "Service-target economics"; 1 = the margin only, > 1 adds lost goodwill).
+DEFAULT_GOODWILL_FACTOR = 1.0
+#: A service-target proposal is raised only when the least-cost point saves at least this share
+#: of the family's current annual cost (holding + shortage) ...
+DEFAULT_MIN_SAVING_SHARE = 0.01
+#: ... and at least this much money per year (currency/year).
+DEFAULT_MIN_ANNUAL_SAVING = 100.0
+#: Floor of every policy: the safety stock is at least z(min(target, this)) x sigma_DL, the normal
+#: cycle-service safety stock at that level (probability of no stockout per replenishment cycle).
+#: A fill-rate target can otherwise be met with SS <= 0 when demand per cycle is large against
+#: sigma_DL (a stockout in every other cycle, small ones), and a skewed gamma's quantile can lie
+#: below its mean; the plan-coherence rule "every active item whose demand varies carries SS > 0
+#: at any target above 50 %" forbids both. 60 % keeps the fill-rate target the binding rule for
+#: nearly every item of the demo (it binds for 1 of 19 A/B items; 75 % would for 11).
+DEFAULT_MIN_CYCLE_SERVICE = 0.60
 #: Fewest weeks with a forecast before forecast-error sd replaces demand sd.
 MIN_FORECAST_WEEKS = 8
 
@@ -121,9 +146,10 @@ DEFAULT_SERVICE_TARGETS: dict[str, float] = {
 #: Target for items whose class is unknown.
 FALLBACK_SERVICE_TARGET = 0.95
 
-#: Service levels of the service-vs-inventory curve.
-SERVICE_LEVEL_GRID: tuple[float, ...] = (0.80, 0.85, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98,
-                                         0.99, 0.995, 0.999)
+#: Service levels of the service-vs-inventory curve: 50 % to 95 % in steps of 1 point, then
+#: 95.1 % to 99.9 % in steps of 0.1 point (the cost curve is flat low and steep near the top).
+SERVICE_LEVEL_GRID: tuple[float, ...] = tuple(
+    [round(0.50 + 0.01 * i, 3) for i in range(46)] + [round(0.951 + 0.001 * i, 3) for i in range(49)])
 #: Family label of the all-items curve.
 TOTAL_FAMILY = "TOTAL"
 
@@ -154,13 +180,52 @@ def gamma_loss(x: np.ndarray | float, shape: np.ndarray | float,
     return float(out) if out.ndim == 0 else out
 
 
+@dataclass(frozen=True)
+class _LeadOnly:
+    """Demand over the lead time alone (no review period), standardized by sigma_DL, for the
+    order-up-to rows' exact loss: mean ``m``, sd ``s``; ``mp`` is mu_DL / sigma_DL; ``periodic``
+    marks the rows it applies to (the others use the continuous-review term)."""
+
+    periodic: np.ndarray
+    mp: np.ndarray
+    m: np.ndarray
+    s: np.ndarray
+
+    def take(self, idx: np.ndarray) -> "_LeadOnly":
+        return _LeadOnly(self.periodic[idx], self.mp[idx], self.m[idx], self.s[idx])
+
+
+def _lead_only_loss(x: np.ndarray, lead: _LeadOnly, is_gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E[(X_L - x)+] and P(X_L > x) for the standardized lead-time-only demand X_L (x standardized)."""
+    m, s = lead.m, lead.s
+    loss = np.maximum(m - x, 0.0)                          # no variability: a fixed amount
+    tail = (x < m).astype(float)
+    var = s > 1e-12
+    norm = var & ~is_gamma
+    if norm.any():
+        z = (x[norm] - m[norm]) / s[norm]
+        loss[norm] = s[norm] * standard_normal_loss(z)
+        tail[norm] = special.ndtr(-z)
+    gam = var & is_gamma & (m > 0)
+    if gam.any():
+        a, theta = (m[gam] / s[gam]) ** 2, s[gam] ** 2 / m[gam]
+        loss[gam] = gamma_loss(x[gam], a, theta)
+        tail[gam] = np.where(x[gam] <= 0, 1.0, special.gammaincc(a, np.maximum(x[gam], 0.0) / theta))
+    return loss, tail
+
+
 def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndarray,
-              exact: bool) -> tuple[np.ndarray, np.ndarray]:
+              exact: bool, lead: _LeadOnly | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Expected shortage per cycle / sigma_DL at reorder point mu + k*sigma, and d/dk of it.
 
     Normal: G(k) (minus G(k + q) when `exact`). Gamma with shape a: Y = X/theta ~ Gamma(a, 1)
     has mean a and sd sqrt(a), so the point is y = a + k*sqrt(a) and the loss is
     E[(Y - y)+] / sqrt(a). `q` is Q / sigma_DL.
+
+    Rows marked periodic in `lead` (order-up-to level S = mu + k*sigma, reviewed every R): the
+    exact shortage per review period is E[(D(L+R) - S)+] - E[(D(L) - S)+] (backorders already
+    short at the start of the period are not counted again), so with `exact` the second term is
+    the lead-time-only loss instead of the loss at S + Q.
     """
     def one(kk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f = np.empty_like(kk)
@@ -179,6 +244,10 @@ def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndar
     f, df = one(k)
     if exact:
         f2, df2 = one(k + q)
+        if lead is not None and lead.periodic.any():
+            p = lead.periodic
+            loss_l, tail_l = _lead_only_loss(lead.mp[p] + k[p], lead.take(p), is_gamma[p])
+            f2[p], df2[p] = loss_l, -tail_l
         f, df = f - f2, df - df2
     return np.maximum(f, 0.0), df
 
@@ -217,8 +286,9 @@ def _solve_decreasing(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, 
 
 
 def _solve_k(level: np.ndarray, fill_rate: bool, shape: np.ndarray, is_gamma: np.ndarray, q: np.ndarray,
-             exact_loss: bool) -> np.ndarray:
-    """Raw safety factor k (SS = k * sigma_DL); `shape` is the gamma shape, `q` = Q / sigma_DL."""
+             exact_loss: bool, lead: _LeadOnly | None = None) -> np.ndarray:
+    """Raw safety factor k (SS = k * sigma_DL); `shape` is the gamma shape, `q` = Q / sigma_DL
+    (for order-up-to rows, the demand per review period / sigma_DL)."""
     root_a = np.sqrt(shape)
     if not fill_rate:
         return np.where(is_gamma, (special.gammaincinv(shape, level) - shape) / root_a, special.ndtri(level))
@@ -228,8 +298,11 @@ def _solve_k(level: np.ndarray, fill_rate: bool, shape: np.ndarray, is_gamma: np
     tail = np.clip(0.5 * target / root_a, 1e-300, 0.5)
     hi_gamma = (special.gammainccinv(shape + 1.0, tail) - shape) / root_a + 1.0
     lo = np.where(is_gamma, lo_gamma, lo_normal)
+    if lead is not None:   # order-up-to: the loss tends to q only once S is below the lead-time demand too
+        lo = np.where(lead.periodic, np.minimum(lo, lead.m - lead.mp - 8.0 * lead.s - 8.0), lo)
     hi = np.where(is_gamma, np.maximum(hi_gamma, lo + 1.0), 40.0)
-    return _solve_decreasing(lambda k, i: _std_loss(k, q[i], shape[i], is_gamma[i], exact_loss), target, lo, hi)
+    return _solve_decreasing(lambda k, i: _std_loss(k, q[i], shape[i], is_gamma[i], exact_loss,
+                                                    None if lead is None else lead.take(i)), target, lo, hi)
 
 
 # --------------------------------------------------------------------------- policy core
@@ -246,6 +319,9 @@ class _Prepared:
     order_qty_source: np.ndarray
     annual_demand: np.ndarray   # units per year
     run_out: np.ndarray         # bool: phase-out item, no safety stock at any level
+    periodic: np.ndarray        # bool: review period > 0, order-up-to policy (S = reorder point)
+    mean_lt: np.ndarray         # units over the lead time alone (order-up-to exact loss)
+    sigma_lt: np.ndarray        # units: sd of demand over the lead time alone
 
     @property
     def active(self) -> np.ndarray:
@@ -260,34 +336,59 @@ class _Prepared:
         shape = np.where(is_gamma, (self.mean_ltd[active] / sigma) ** 2, 1.0)
         return sigma, is_gamma, shape, self.order_qty[active] / sigma
 
+    def lead_only(self) -> _LeadOnly:
+        """For the active stock points: the lead-time-only demand standardized by sigma_DL."""
+        active = self.active
+        sigma = self.sigma_dl[active]
+        return _LeadOnly(self.periodic[active], self.mean_ltd[active] / sigma, self.mean_lt[active] / sigma,
+                         self.sigma_lt[active] / sigma)
+
+
+def _check_min_cycle_service(value: float | None) -> None:
+    if value is not None and not (isinstance(value, (int, float)) and 0.0 < float(value) < 1.0):
+        raise SafetyStockInputError(f"minimum cycle service is {value}: it must be strictly between 0 and 1 "
+                                    "(e.g. 0.6), or None for no floor")
+
 
 def _policy_for_levels(prep: _Prepared, level: np.ndarray | float, service_type: ServiceType,
-                       exact_loss: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Raw k and floored safety stock (units) of every stock point at service `level` (scalar or per row).
+                       exact_loss: bool, min_cycle_service: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw k, floored safety stock (units) and the floor flag of every stock point at service `level`.
 
     No variability gives k = z(alpha) for the cycle service and 0 for the fill rate; no demand
-    ("none") gives k = 0. Safety stock is 0 for both.
+    ("none") gives k = 0. Safety stock is 0 for both. With `min_cycle_service`, the safety stock
+    is at least z(min(level, min_cycle_service)) x sigma_DL (the normal cycle-service safety stock
+    at that level; it binds for fill-rate targets met with little or no stock, and for skewed gamma
+    items whose quantile lies below the mean); the flag marks the stock points where that floor
+    is what sets the safety stock.
     """
     n = len(prep.mean_ltd)
     level = np.broadcast_to(np.asarray(level, dtype=float), (n,))
     fill = service_type == "fill_rate"
     k = np.zeros(n) if fill else special.ndtri(level)
     active = prep.active
+    k_floor = np.full(n, -np.inf)
+    if min_cycle_service is not None:
+        k_floor = special.ndtri(np.minimum(level, float(min_cycle_service)))
     if active.any():
         sigma, is_gamma, shape, q = prep.standardized()
-        k[active] = _solve_k(level[active], fill, shape, is_gamma, q, exact_loss)
+        k[active] = _solve_k(level[active], fill, shape, is_gamma, q, exact_loss, prep.lead_only())
     k[(prep.method == "none") | prep.run_out] = 0.0
-    safety_stock_units = np.where(active & ~prep.run_out, np.maximum(k * prep.sigma_dl, 0.0), 0.0)
-    return k, safety_stock_units
+    protected = active & ~prep.run_out
+    floored = protected & (k_floor > k) & (k_floor > 0)
+    safety_stock_units = np.where(protected, np.maximum(np.maximum(k, k_floor) * prep.sigma_dl, 0.0), 0.0)
+    return k, safety_stock_units, floored
 
 
 def _shortage_per_cycle(prep: _Prepared, safety_stock_units: np.ndarray, exact_loss: bool) -> np.ndarray:
-    """Expected units short per replenishment cycle at reorder point mu_DL + SS."""
+    """Expected units short per replenishment cycle (per review period for order-up-to) at
+    reorder point (order-up-to level) mu_DL + SS."""
     out = np.zeros(len(prep.mean_ltd))
     active = prep.active
     if active.any():
         sigma, is_gamma, shape, q = prep.standardized()
-        out[active] = sigma * _std_loss(safety_stock_units[active] / sigma, q, shape, is_gamma, exact_loss)[0]
+        out[active] = sigma * _std_loss(safety_stock_units[active] / sigma, q, shape, is_gamma, exact_loss,
+                                        prep.lead_only())[0]
     return out
 
 
@@ -357,9 +458,10 @@ class SafetyStockResult:
     service_type: ServiceType
     service_level: float
     method: str                  # "normal" / "gamma" / "none"
-    order_qty: float | None      # units per order (fill rate only)
+    order_qty: float | None      # units per order (fill rate; demand per review period for order-up-to)
     expected_cycle_service: float
     expected_fill_rate: float | None
+    min_cycle_service_binds: bool = False  # the fill-rate policy is set by the minimum cycle service
 
     def to_dict(self) -> dict[str, float | str]:
         """The result as the `sop safety-stock --json` object."""
@@ -371,7 +473,8 @@ class SafetyStockResult:
 def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd_lead_time: float = 0.0,
                  service_level: float = 0.95, service_type: str = "cycle", order_qty: float | None = None,
                  review_period: float = 0.0, method: MethodChoice = "auto",
-                 exact_loss: bool = False) -> SafetyStockResult:
+                 exact_loss: bool = False,
+                 min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE) -> SafetyStockResult:
     """Safety stock, reorder point and safety factor of one item.
 
     Args:
@@ -381,11 +484,16 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
         sd_lead_time: sd of the lead time (periods).
         service_level: target in (0, 1): cycle service level alpha or fill rate beta.
         service_type: "cycle" (alpha, type 1) or "fill_rate" (beta, type 2).
-        order_qty: units per order; required for the fill rate.
-        review_period: periods between reviews (0 = continuous review); the protection interval
+        order_qty: units per order; required for the fill rate under continuous review, not
+            allowed with a review period (the order-up-to policy orders one period's demand).
+        review_period: periods between reviews (0 = continuous review, (s, Q)); above 0 the
+            policy is order-up-to (R, S) with S = the reorder point, and the protection interval
             is lead time + review period.
         method: "auto" (gamma when sigma_DL / mu_DL > 0.5), "normal" or "gamma".
-        exact_loss: fill rate with G(k) - G(k + Q/sigma) (exact for backorders) instead of G(k).
+        exact_loss: fill rate with the exact backorder loss (G(k) - G(k + Q/sigma) for (s, Q),
+            minus the lead-time-only loss for (R, S)) instead of G(k).
+        min_cycle_service: the safety stock is at least z(min(service_level, this)) x sigma_DL
+            (None: no floor; see ``DEFAULT_MIN_CYCLE_SERVICE``).
     """
     values = {"mean demand": mean_demand, "sd of demand": sd_demand, "mean lead time": mean_lead_time,
               "sd of lead time": sd_lead_time, "review period": review_period}
@@ -393,8 +501,12 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise SafetyStockInputError(f"{name} is {value}: it must be a number >= 0")
     _check_service_level(service_level)
+    _check_min_cycle_service(min_cycle_service)
     kind = _service_type(service_type)
-    if kind == "fill_rate":
+    if review_period > 0 and order_qty is not None:
+        raise SafetyStockInputError("an order quantity applies to continuous review only: with a review period "
+                                    "the policy is order-up-to and each order is one period's demand")
+    if kind == "fill_rate" and review_period == 0:
         if order_qty is None:
             raise SafetyStockInputError("a fill-rate target needs the order quantity (units per order): "
                                         "the share of demand short depends on how much each order covers")
@@ -403,19 +515,26 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
     protection = mean_lead_time + review_period
     mean_ltd = mean_demand * protection
     sigma = math.sqrt(protection * sd_demand ** 2 + mean_demand ** 2 * sd_lead_time ** 2)
-    q = float(order_qty) if order_qty is not None else max(mean_ltd, 1.0)
+    periodic = review_period > 0
+    if periodic:
+        q = mean_demand * review_period
+    else:
+        q = float(order_qty) if order_qty is not None else max(mean_ltd, 1.0)
     prep = _Prepared(np.array([protection]), np.array([mean_ltd]), np.array([sigma]),
                      choose_method(np.array([mean_ltd]), np.array([sigma]), method=method),
-                     np.array([q]), np.array(["given"]), np.array([mean_demand]), np.array([False]))
-    k, ss = _policy_for_levels(prep, np.array([float(service_level)]), kind, exact_loss)
+                     np.array([q]), np.array(["given"]), np.array([mean_demand]), np.array([False]),
+                     np.array([periodic]), np.array([mean_demand * mean_lead_time]),
+                     np.array([math.sqrt(mean_lead_time * sd_demand ** 2 + mean_demand ** 2 * sd_lead_time ** 2)]))
+    k, ss, floored = _policy_for_levels(prep, np.array([float(service_level)]), kind, exact_loss, min_cycle_service)
     fill = None
-    if order_qty is not None:
+    if order_qty is not None or (periodic and q > 0):
         fill = float(np.clip(1.0 - _shortage_per_cycle(prep, ss, exact_loss)[0] / q, 0.0, 1.0))
     return SafetyStockResult(safety_stock=float(ss[0]), reorder_point=float(mean_ltd + ss[0]), k=float(k[0]),
                              sigma_dl=sigma, mean_lead_time_demand=mean_ltd, service_type=kind,
                              service_level=float(service_level), method=str(prep.method[0]),
-                             order_qty=None if order_qty is None else float(order_qty),
-                             expected_cycle_service=float(_cycle_service(prep, ss)[0]), expected_fill_rate=fill)
+                             order_qty=float(q) if (order_qty is not None or periodic) else None,
+                             expected_cycle_service=float(_cycle_service(prep, ss)[0]), expected_fill_rate=fill,
+                             min_cycle_service_binds=bool(floored[0]))
 
 
 # --------------------------------------------------------------------------- variability inputs
@@ -757,10 +876,11 @@ def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float
             raise SafetyStockInputError(f"{name} is missing or negative for SKU(s) {_who(stock_points, bad)}: "
                                         "it must be a number >= 0")
     mean, sd = cols["mean_weekly_demand"], cols["sd_weekly_demand"]
-    review = np.nan_to_num(_optional_numeric(stock_points, "review_period_weeks"))
-    protection = cols["lead_time_mean_weeks"] + np.maximum(review, 0.0)
+    review = np.maximum(np.nan_to_num(_optional_numeric(stock_points, "review_period_weeks")), 0.0)
+    lead, lead_sd = cols["lead_time_mean_weeks"], cols["lead_time_sd_weeks"]
+    protection = lead + review
     mean_ltd = mean * protection
-    sigma = np.sqrt(protection * sd ** 2 + mean ** 2 * cols["lead_time_sd_weeks"] ** 2)
+    sigma = np.sqrt(protection * sd ** 2 + mean ** 2 * lead_sd ** 2)
     if "method" in stock_points.columns:
         forced = stock_points["method"].astype(object).fillna("auto").to_numpy()
         bad = ~np.isin(forced, ["auto", "normal", "gamma", "none"])
@@ -779,12 +899,16 @@ def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float
     use_eoq = ~use_given & np.isfinite(eoq) & (eoq > 0)
     order_qty = np.where(use_given, given, np.where(use_eoq, eoq, cover_weeks * mean))
     q_source = np.where(use_given, "given", np.where(use_eoq, "eoq", "cover")).astype(object)
+    periodic = review > 0   # order-up-to: each order is (on average) one review period's demand
+    order_qty = np.where(periodic, mean * review, order_qty)
+    q_source = np.where(periodic, "review", q_source).astype(object)
     run_out = np.zeros(len(stock_points), dtype=bool)
     if "lifecycle" in stock_points.columns:
         run_out = stock_points["lifecycle"].astype(str).str.strip().str.lower().isin(RUN_OUT_LIFECYCLES).to_numpy()
         if "target_source" in stock_points.columns:  # a target decided for this very SKU wins
             run_out = run_out & (stock_points["target_source"].astype(str).to_numpy() != "sku")
-    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual, run_out)
+    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual, run_out, periodic,
+                     mean * lead, np.sqrt(lead * sd ** 2 + mean ** 2 * lead_sd ** 2))
 
 
 def _levels(stock_points: pd.DataFrame, column: str) -> np.ndarray:
@@ -801,15 +925,17 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
                           target_column: str = "service_target", method: MethodChoice = "auto",
                           exact_loss: bool = False, order_cost: float = DEFAULT_ORDER_COST,
                           holding_rate: float = DEFAULT_HOLDING_RATE,
-                          cover_weeks: float = DEFAULT_COVER_WEEKS) -> pd.DataFrame:
+                          cover_weeks: float = DEFAULT_COVER_WEEKS,
+                          min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE) -> pd.DataFrame:
     """Safety stock and reorder point of every stock point (vectorized; see the module docstring).
 
     Args:
         stock_points: one row per SKU (or SKU-location) with ``mean_weekly_demand``,
             ``sd_weekly_demand`` (units/week), ``lead_time_mean_weeks``, ``lead_time_sd_weeks``,
             the target column (0-1), and optionally ``review_period_weeks`` (0 when absent:
-            continuous review), ``unit_cost`` (currency/unit, for EOQ and value),
-            ``order_qty_units`` (given Q), ``demand_pattern`` (for the auto method) and
+            continuous review (s, Q); above 0: order-up-to (R, S), S = the reorder point, each
+            order one review period's demand), ``unit_cost`` (currency/unit, for EOQ and value),
+            ``order_qty_units`` (given Q, continuous review only), ``demand_pattern`` (for the auto method) and
             ``method`` (per-row "auto" / "normal" / "gamma") and ``lifecycle`` (run-out items
             get no safety stock, see the module docstring). Other columns are kept.
         service_type: "cycle" (alpha) or "fill_rate" (beta).
@@ -818,20 +944,24 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
         exact_loss: fill rate with the exact backorder loss G(k) - G(k + Q/sigma_DL).
         order_cost, holding_rate, cover_weeks: EOQ inputs (currency/order, 1/year) and the
             fallback order quantity in weeks of demand when there is no unit cost.
+        min_cycle_service: the safety stock is at least z(min(target, this)) x sigma_DL, so
+            every item with variable demand and a target above 50 % holds some (None: no floor).
 
     Returns:
         ``stock_points`` plus ``service_type``, ``protection_weeks`` (L + R),
         ``lead_time_demand_units`` (mean over the protection interval), ``sigma_dl_units``,
         ``method``, ``policy`` ("service_target" / "run_out"), ``k`` (raw; 0 for run-out),
         ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
-        ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover"),
-        ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored policy, by the
-        model) and ``safety_stock_value`` (currency; NaN without unit cost).
+        ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover" / "review"),
+        ``min_cycle_service_binds`` (the minimum cycle service, not the target, sets the
+        safety stock), ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored
+        policy, by the model) and ``safety_stock_value`` (currency; NaN without unit cost).
     """
     kind = _service_type(service_type)
+    _check_min_cycle_service(min_cycle_service)
     level = _levels(stock_points, target_column)
     prep = _prepare(stock_points, method, order_cost, holding_rate, cover_weeks)
-    k, ss = _policy_for_levels(prep, level, kind, exact_loss)
+    k, ss, floored = _policy_for_levels(prep, level, kind, exact_loss, min_cycle_service)
     short = _shortage_per_cycle(prep, ss, exact_loss)
     out = stock_points.copy()
     out["service_type"] = kind
@@ -845,6 +975,7 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
     out["reorder_point_units"] = prep.mean_ltd + ss
     out["order_qty_units"] = prep.order_qty
     out["order_qty_source"] = prep.order_qty_source
+    out["min_cycle_service_binds"] = floored
     out["expected_cycle_service"] = _cycle_service(prep, ss)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["expected_fill_rate"] = np.where(prep.method == "none", 1.0,
@@ -855,14 +986,35 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
 
 # --------------------------------------------------------------------------- service vs inventory curve
 
+def shortage_cost_per_unit(stock_points: pd.DataFrame,
+                           goodwill_factor: float = DEFAULT_GOODWILL_FACTOR) -> np.ndarray:
+    """Cost of one unit short (currency/unit): the lost margin (``unit_price`` - ``unit_cost``, at
+    least 0) x `goodwill_factor`, or the row's ``shortage_cost_per_unit`` where that column is given."""
+    if not (isinstance(goodwill_factor, (int, float)) and math.isfinite(goodwill_factor) and goodwill_factor >= 0):
+        raise SafetyStockInputError(f"goodwill factor is {goodwill_factor}: it must be a number >= 0 (1 = margin only)")
+    given = _optional_numeric(stock_points, "shortage_cost_per_unit")
+    price, cost = _optional_numeric(stock_points, "unit_price"), _optional_numeric(stock_points, "unit_cost")
+    margin = np.maximum(price - cost, 0.0) * float(goodwill_factor)
+    out = np.where(np.isfinite(given), given, margin)
+    bad = ~np.isfinite(out) | (out < 0)
+    if bad.any():
+        raise SafetyStockInputError("unit_price (or shortage_cost_per_unit) is missing or negative for SKU(s) "
+                                    f"{_who(stock_points, bad)}: the cost of a unit short is the lost margin")
+    return out
+
+
 def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "cycle",
                             grid: Sequence[float] = SERVICE_LEVEL_GRID,
                             target_column: str = "service_target", method: MethodChoice = "auto",
                             exact_loss: bool = False, holding_rate: float = DEFAULT_HOLDING_RATE,
-                            shortage_cost_ratio: float = DEFAULT_SHORTAGE_COST_RATIO,
+                            goodwill_factor: float = DEFAULT_GOODWILL_FACTOR,
+                            min_saving_share: float = DEFAULT_MIN_SAVING_SHARE,
+                            min_annual_saving: float = DEFAULT_MIN_ANNUAL_SAVING,
+                            min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
                             order_cost: float = DEFAULT_ORDER_COST,
                             cover_weeks: float = DEFAULT_COVER_WEEKS) -> pd.DataFrame:
-    """Safety-stock value against service level per family and in total, with current and proposed points.
+    """Safety-stock value and annual cost against service level per family and in total, with
+    the current, least-cost and proposed points.
 
     For each level of `grid` every item of the family gets that target; the safety-stock value
     is sum(safety_stock_units x unit_cost) (currency). The current point is one extra row
@@ -870,28 +1022,39 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     (annual units) mean target, its value the sum of the items' safety stock at their own
     targets (class-differentiated targets usually sit below the uniform curve).
 
-    Proposed point: the grid level with the lowest annual cost = holding cost of safety stock
-    (``holding_rate`` x value) + shortage cost (expected units short per year x cost per unit
-    short). Units short per year = cycles per year (annual demand / Q) x expected shortage per
-    cycle (capped at annual demand); cost per unit short is the column
-    ``shortage_cost_per_unit`` if present, else ``shortage_cost_ratio`` x unit cost. This is
-    the knee of the curve with an economic threshold: beyond it, the holding cost of one more
-    point of service exceeds the shortage cost it saves.
+    Annual cost of a point = holding cost of its safety stock (``holding_rate`` x value) +
+    expected shortage cost (expected units short per cycle x cycles per year x cost per unit
+    short, units short capped at annual demand). Cycles per year = annual demand / Q (52 / R for
+    order-up-to: one per review). Cost per unit short = lost margin (unit_price - unit_cost) x
+    `goodwill_factor` (see `shortage_cost_per_unit`). The least-cost point is the grid level with
+    the lowest annual cost (the grid is fine near the top, where the curve bends); it is
+    *proposed* only when it saves a material amount against today: at least `min_saving_share`
+    of the family's current annual cost and at least `min_annual_saving` per year.
 
     Args:
-        stock_points: the inputs of `safety_stock_policies` plus ``family`` and ``unit_cost``.
-        service_type, grid, target_column, method, exact_loss: as in `safety_stock_policies`.
-        holding_rate: 1/year; shortage_cost_ratio: currency short per currency of unit cost.
+        stock_points: the inputs of `safety_stock_policies` plus ``family``, ``unit_cost`` and
+            ``unit_price`` (or ``shortage_cost_per_unit``).
+        service_type, grid, target_column, method, exact_loss, min_cycle_service: as in
+            `safety_stock_policies`.
+        holding_rate: 1/year; goodwill_factor: multiplier on the lost margin.
+        min_saving_share, min_annual_saving: the materiality threshold of a proposal.
 
     Returns:
         ``family`` (``TOTAL`` for all items), ``service_type``, ``service_level``,
         ``safety_stock_value`` (currency), ``holding_cost_per_year``,
         ``shortage_cost_per_year``, ``total_cost_per_year`` (currency/year),
         ``marginal_value_per_point`` (currency per +1 point of service from the previous grid
-        level), ``is_current``, ``is_proposed``. Grid rows ascending, then the current row.
+        level), ``annual_saving`` (today's total cost minus this point's, currency/year; 0 on
+        the current row), ``is_current``, ``is_least_cost``, ``is_proposed`` (least cost and a
+        material saving). Grid rows ascending, then the current row.
     """
     kind = _service_type(service_type)
+    _check_min_cycle_service(min_cycle_service)
     _require_columns(stock_points, ("family", "unit_cost"), "safety-stock inputs for the curve")
+    for name, value in (("holding rate", holding_rate), ("minimum saving share", min_saving_share),
+                        ("minimum annual saving", min_annual_saving)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise SafetyStockInputError(f"{name} is {value}: it must be a number >= 0")
     grid_levels = np.array(sorted(set(float(g) for g in grid)))
     for g in grid_levels:
         _check_service_level(g, "curve grid level")
@@ -901,8 +1064,7 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     if (~np.isfinite(cost) | (cost < 0)).any():
         raise SafetyStockInputError("unit_cost is missing or negative for SKU(s) "
                                     f"{_who(stock_points, ~(cost >= 0))}: the curve needs it")
-    short_cost = _optional_numeric(stock_points, "shortage_cost_per_unit")
-    short_cost = np.where(np.isfinite(short_cost), short_cost, shortage_cost_ratio * cost)
+    short_cost = shortage_cost_per_unit(stock_points, goodwill_factor)
     family_codes, families = pd.factorize(stock_points["family"].astype(str), sort=True)
     n_fam, n, n_grid = len(families), len(stock_points), len(grid_levels)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -911,25 +1073,35 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     def family_sums(p: _Prepared, level: np.ndarray, codes: np.ndarray, n_groups: int, unit_cost: np.ndarray,
                     unit_short_cost: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Safety-stock value and annual shortage cost per group (currency, currency/year)."""
-        _, ss = _policy_for_levels(p, level, kind, exact_loss)
+        _, ss, _ = _policy_for_levels(p, level, kind, exact_loss, min_cycle_service)
         short_units = np.minimum(cycles * _shortage_per_cycle(p, ss, exact_loss), p.annual_demand)
         return (np.bincount(codes, ss * unit_cost, minlength=n_groups),
                 np.bincount(codes, short_units * unit_short_cost, minlength=n_groups))
 
-    # every grid level at once: the stock points tiled n_grid times, one group per (level, family)
-    tiled = _Prepared(*(np.tile(getattr(prep, f.name), n_grid) for f in fields(_Prepared)))
-    grid_codes = np.tile(family_codes, n_grid) + n_fam * np.repeat(np.arange(n_grid), n)
-    value, shortage = family_sums(tiled, np.repeat(grid_levels, n), grid_codes, n_fam * n_grid,
-                                  np.tile(cost, n_grid), np.tile(short_cost, n_grid), np.tile(cycles_per_year, n_grid))
-    value, shortage = value.reshape(n_grid, n_fam), shortage.reshape(n_grid, n_fam)
+    # grid levels in blocks: the stock points tiled over a block of levels, one group per (level, family)
+    block = max(1, min(n_grid, 2_000_000 // max(n, 1)))
+    value = np.zeros((n_grid, n_fam))
+    shortage = np.zeros((n_grid, n_fam))
+    for start in range(0, n_grid, block):
+        levels = grid_levels[start:start + block]
+        m = len(levels)
+        tiled = _Prepared(*(np.tile(getattr(prep, f.name), m) for f in fields(_Prepared)))
+        codes = np.tile(family_codes, m) + n_fam * np.repeat(np.arange(m), n)
+        v, sh = family_sums(tiled, np.repeat(levels, n), codes, n_fam * m, np.tile(cost, m),
+                            np.tile(short_cost, m), np.tile(cycles_per_year, m))
+        value[start:start + m], shortage[start:start + m] = v.reshape(m, n_fam), sh.reshape(m, n_fam)
     value = np.column_stack([value, value.sum(axis=1)])          # (levels, families + total)
     shortage = np.column_stack([shortage, shortage.sum(axis=1)])
     holding = holding_rate * value
     total_cost = holding + shortage
-    proposed = np.argmin(total_cost, axis=0)
+    least = np.argmin(total_cost, axis=0)
 
     cur_value, cur_shortage = family_sums(prep, current, family_codes, n_fam, cost, short_cost, cycles_per_year)
     cur_value, cur_shortage = np.append(cur_value, cur_value.sum()), np.append(cur_shortage, cur_shortage.sum())
+    cur_total = holding_rate * cur_value + cur_shortage
+    saving = cur_total[None, :] - total_cost                       # (levels, families + total)
+    best_saving = saving[least, np.arange(n_fam + 1)]
+    material = (best_saving > 0) & (best_saving >= min_saving_share * cur_total) & (best_saving >= min_annual_saving)
     weights = np.bincount(family_codes, prep.annual_demand, minlength=n_fam)
     weighted = np.bincount(family_codes, prep.annual_demand * current, minlength=n_fam)
     plain_mean = (np.bincount(family_codes, current, minlength=n_fam)
@@ -944,16 +1116,54 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     labels = list(map(str, families)) + [TOTAL_FAMILY]
     frames = []
     for j, family in enumerate(labels):
+        is_least = np.arange(n_grid) == least[j]
         frames.append(pd.DataFrame({
             "family": family, "service_type": kind, "service_level": grid_levels,
             "safety_stock_value": value[:, j], "holding_cost_per_year": holding[:, j],
             "shortage_cost_per_year": shortage[:, j], "total_cost_per_year": total_cost[:, j],
-            "marginal_value_per_point": marginal[:, j], "is_current": False,
-            "is_proposed": np.arange(len(grid_levels)) == proposed[j]}))
+            "marginal_value_per_point": marginal[:, j], "annual_saving": saving[:, j], "is_current": False,
+            "is_least_cost": is_least, "is_proposed": is_least & bool(material[j])}))
         frames.append(pd.DataFrame({
             "family": [family], "service_type": kind, "service_level": [cur_level[j]],
             "safety_stock_value": [cur_value[j]], "holding_cost_per_year": [holding_rate * cur_value[j]],
-            "shortage_cost_per_year": [cur_shortage[j]],
-            "total_cost_per_year": [holding_rate * cur_value[j] + cur_shortage[j]],
-            "marginal_value_per_point": [np.nan], "is_current": [True], "is_proposed": [False]}))
+            "shortage_cost_per_year": [cur_shortage[j]], "total_cost_per_year": [cur_total[j]],
+            "marginal_value_per_point": [np.nan], "annual_saving": [0.0], "is_current": [True],
+            "is_least_cost": [False], "is_proposed": [False]}))
     return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- plan coherence
+
+#: Lifecycle of the items the coherence rule "SS > 0 for active A/B items with variable demand" covers.
+ACTIVE_LIFECYCLE = "active"
+#: ABC letters the rule covers.
+PROTECTED_ABC = ("A", "B")
+
+
+def unprotected_items(policies: pd.DataFrame) -> pd.DataFrame:
+    """Active A/B items whose demand varies but that carry no safety stock (KPI_DEFINITIONS "Plan
+    coherence", "Protection period": every active item whose demand varies carries SS > 0).
+
+    Args:
+        policies: one service type's output of `safety_stock_policies` with ``lifecycle`` and
+            ``abc_xyz`` (or ``abc``); "varies" = mean weekly demand > 0 and a standard deviation
+            (of demand or of forecast error, ``sd_weekly_demand``, or the ``cv`` of weekly demand)
+            above 0.
+
+    Returns:
+        The offending rows (``sku`` first), empty when the rule holds. Phase-out, discontinued
+        and new items, C items and items without demand are outside the rule.
+    """
+    _require_columns(policies, ("sku", "lifecycle", "mean_weekly_demand", "sd_weekly_demand",
+                                "safety_stock_units"), "safety-stock policies")
+    abc_col = "abc_xyz" if "abc_xyz" in policies.columns else "abc"
+    _require_columns(policies, (abc_col,), "safety-stock policies")
+    abc = policies[abc_col].astype("string").str.strip().str.upper().str[:1]
+    active = policies["lifecycle"].astype("string").str.strip().str.lower() == ACTIVE_LIFECYCLE
+    mean = pd.to_numeric(policies["mean_weekly_demand"], errors="coerce").fillna(0.0)
+    sd = pd.to_numeric(policies["sd_weekly_demand"], errors="coerce").fillna(0.0)
+    cv = _optional_numeric(policies, "cv")
+    varies = (mean > 0) & ((sd > 0) | (np.nan_to_num(cv) > 0))
+    stock = pd.to_numeric(policies["safety_stock_units"], errors="coerce").fillna(0.0)
+    bad = (abc.isin(PROTECTED_ABC).fillna(False) & active.fillna(False) & varies & ~(stock > 0)).to_numpy(bool)
+    return policies.loc[bad].sort_values("sku")

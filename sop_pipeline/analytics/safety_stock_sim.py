@@ -12,12 +12,13 @@ Model, chosen to match the assumptions of the safety-stock formulas:
 * **Time.** Each week is split into `substeps_per_week` steps (default 7, days); lead times
   are drawn per order (``"normal"`` truncated at 0, or ``"lognormal"`` with the same mean and
   sd) and the receipt lands at the nearest step boundary. Orders may cross.
-* **Review.** With ``review_period_weeks == 0`` the review is continuous: the order (the
-  smallest multiple of Q that lifts the inventory position above s) is placed at the moment
-  the position reaches s. With ``review_period_weeks = R > 0`` the position is checked at the
-  end of every R weeks only; the formulas then protect L + R and ignore the undershoot of s,
-  which over-delivers when Q is large against weekly demand (a few points) and is exact for
-  an order every review.
+* **Review.** With ``review_period_weeks == 0`` the review is continuous, (s, nQ): the order
+  (the smallest multiple of Q that lifts the inventory position above s) is placed at the
+  moment the position reaches s. With ``review_period_weeks = R > 0`` the policy is
+  order-up-to (R, S), as `safety_stock_policies` computes it for a review period: the position
+  is checked at the end of every R weeks and raised to S = ``reorder_point_units`` (the order
+  is S - position, whatever Q says). The formulas protect L + R: a receipt must cover demand
+  until the next one, one review and one lead time after its order.
 * **Demand.** ``"normal"``: Brownian demand, i.e. i.i.d. N(mu/m, sigma^2/m) per step for m
   steps a week, so weekly demand is N(mu, sigma^2) and demand over any lead time has the
   formula's N(mu L, sigma^2 L). The moment s is reached inside a step comes from the Brownian
@@ -126,13 +127,14 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                      demand_model: DemandModel = "normal", demand_history: pd.DataFrame | None = None,
                      lead_time_model: LeadTimeModel = "normal", substeps_per_week: int = 7,
                      orders_cross: bool = True, seed: int = 0) -> pd.DataFrame:
-    """Achieved fill rate and cycle service of each stock point's (s, nQ) policy, by simulation.
+    """Achieved fill rate and cycle service of each stock point's (s, nQ) or (R, S) policy, by simulation.
 
     Args:
         policies: one row per stock point with ``mean_weekly_demand``, ``sd_weekly_demand``
             (units/week), ``lead_time_mean_weeks``, ``lead_time_sd_weeks``,
-            ``reorder_point_units`` (s) and ``order_qty_units`` (Q), optional
-            ``review_period_weeks`` (0 or absent: continuous review) - e.g. the output of
+            ``reorder_point_units`` (s; S for order-up-to) and ``order_qty_units`` (Q), optional
+            ``review_period_weeks`` (0 or absent: continuous (s, nQ); R > 0: order-up-to (R, S)
+            with S = the reorder point) - e.g. the output of
             `safety_stock_policies`. Key columns (``sku``, ``location``) and ``service_type`` /
             ``service_target`` are carried over.
         weeks: simulated weeks per path, after `warmup_weeks`.
@@ -210,16 +212,17 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         weekly = matrix[hist_rows, pick] / m
         return np.repeat(weekly, m, axis=0)
 
-    net = s + q                       # net inventory (on hand - backorders), units
+    net = np.where(continuous, s + q, s)  # net inventory (on hand - backorders), units
     position = net.copy()             # inventory position (net + on order), units
     pipeline_qty = np.zeros((horizon, n))
     pipeline_due = np.zeros((horizon, n), dtype=bool)
+    pipeline_frac = np.zeros((horizon, n))  # order-up-to receipts: when inside their step (0 = at its start)
     short = np.zeros(n)
     demanded = np.zeros(n)
     on_hand = np.zeros(n)
     backorder = np.zeros(n)
     cycles = np.zeros(n)
-    last_arrival = np.zeros(n, dtype=np.int64)
+    last_arrival = np.zeros(n)
     stockout_cycles = np.zeros(n)
     series = np.arange(n)
     total_weeks = int(warmup_weeks) + int(weeks)
@@ -230,8 +233,25 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         for d in chunk:
             counting = step >= warm_step
             slot = step % horizon
+            d_net = d                            # demand after this step's receipts
             due = pipeline_due[slot]
             if due.any():
+                split = np.flatnonzero(due & (pipeline_frac[slot] > 0))
+                if len(split):
+                    # a receipt inside the step: the demand before it comes first (for Brownian demand, the
+                    # bridge between the step's two ends), so a lead time shorter than a step is not rounded
+                    f = pipeline_frac[slot, split]
+                    before = f * d[split]
+                    if brownian:
+                        before = before + np.sqrt(f * (1.0 - f)) * sd[split] * rng.standard_normal(len(split))
+                    backorder_0 = np.maximum(-net[split], 0.0)
+                    net[split] -= before
+                    if counting:
+                        short[split] += np.maximum(-net[split], 0.0) - backorder_0
+                        demanded[split] += before
+                    d_net = d.copy()
+                    d_net[split] -= before
+                    pipeline_frac[slot, split] = 0.0
                 if counting:
                     cycles += due
                     stockout_cycles += due & (net < 0)
@@ -243,31 +263,40 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                 hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx],
                                                      sd[cont_idx])
             backorder_before = np.maximum(-net, 0.0)
-            net -= d
+            net -= d_net
             backorder_after = np.maximum(-net, 0.0)
             if counting:
                 short += backorder_after - backorder_before
-                demanded += d
+                demanded += d_net
                 on_hand += np.maximum(net, 0.0)
                 backorder += backorder_after
             position_before = position
             position = position - d
             reviewing = continuous | ((step + 1) % np.maximum(review_steps, 1) == 0)
-            order = reviewing & ((position <= s) | np.isfinite(hit_at))
+            order = reviewing & np.where(continuous, (position <= s) | np.isfinite(hit_at), position < s)
             if order.any():
                 idx = series[order]
-                lots = np.floor(np.maximum(s[idx] - position[idx], 0.0) / q[idx]) + 1.0
+                up_to = ~continuous[idx]    # (R, S): raise the position to S exactly
+                lots = np.where(up_to, (s[idx] - position[idx]) / q[idx],
+                                np.floor(np.maximum(s[idx] - position[idx], 0.0) / q[idx]) + 1.0)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     crossing = np.clip((position_before[idx] - s[idx]) / d[idx], 0.0, 1.0)
                 crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], np.nan_to_num(crossing, nan=1.0))
                 placed = step + np.where(continuous[idx], crossing, 1.0)
                 lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
-                arrival = np.maximum(np.rint(placed + lead).astype(np.int64), step + 1)
+                # continuous review: the receipt lands at the nearest step boundary; order-up-to (orders
+                # placed at the end of a step): at its exact time, inside the step it falls in
+                when = np.where(up_to, np.maximum(placed + lead, step + 1.0),
+                                np.maximum(np.rint(placed + lead), step + 1.0))
                 if not orders_cross:
-                    arrival = np.maximum(arrival, last_arrival[idx])
-                    last_arrival[idx] = arrival
-                pipeline_qty[arrival % horizon, idx] += lots * q[idx]
-                pipeline_due[arrival % horizon, idx] = True
+                    when = np.maximum(when, last_arrival[idx])
+                    last_arrival[idx] = when
+                arrival = np.floor(when).astype(np.int64)
+                frac = when - arrival
+                at = arrival % horizon
+                pipeline_frac[at, idx] = np.where(pipeline_due[at, idx], np.minimum(pipeline_frac[at, idx], frac), frac)
+                pipeline_qty[at, idx] += lots * q[idx]
+                pipeline_due[at, idx] = True
                 position[idx] += lots * q[idx]
             step += 1
 

@@ -49,41 +49,60 @@ def abc_xyz(warehouse: Warehouse) -> dg.MaterializeResult:
 # The service definition the plan uses: fill rate (beta), the share of demand met from stock -
 # the one planners and customers feel. Both types are computed and kept in analytics.safety_stock.
 PLAN_SERVICE_TYPE = "fill_rate"
-# Continuous review (R = 0): the (s, Q) model the formulas assume; weekly review over-delivers.
-REVIEW_PERIOD_WEEKS = 0.0
-# Order quantity: one week of demand (the plant and buyers replenish weekly). With EOQ-sized lots
-# (placeholder order/holding costs) most fill-rate policies floor at zero safety stock.
+# Order quantity under continuous review (review_period_weeks = 0 in the config): one week of
+# demand. Under the weekly review the policy is order-up-to and each order is a week's demand.
 ORDER_COVER_WEEKS = 1.0
 # Without purchase orders/receipts or production orders there is no observed lead time: one week
 # is assumed (lead_time_source says so in analytics.safety_stock).
 DEFAULT_LEAD_TIME_WEEKS = 1.0
-# A replenishment takes at least a day (release, make or ship, put away), whatever the production
-# orders' run times say (on the large demo some run in under an hour): a sub-day lead time would
-# promise a service the daily plan cannot deliver.
-MIN_LEAD_TIME_WEEKS = 1.0 / 7.0
 DEMAND_WEEKLY = dg.AssetKey(["intermediate", "int_demand_weekly"])
 SAFETY_STOCK = dg.AssetKey(["analytics", "safety_stock"])
 
 
+class InventoryPolicyConfig(dg.Config):
+    """Settings of the safety-stock policy and of the service-target economics (run config of the
+    `analytics/safety_stock` and `analytics/safety_stock_curve` assets; defaults are the constants
+    of `sop_pipeline.analytics.safety_stock`, KPI_DEFINITIONS "Protection period" and
+    "Service-target economics")."""
+
+    review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS
+    holding_rate: float = ss.DEFAULT_HOLDING_RATE
+    goodwill_factor: float = ss.DEFAULT_GOODWILL_FACTOR
+    min_cycle_service: float = ss.DEFAULT_MIN_CYCLE_SERVICE
+    min_saving_share: float = ss.DEFAULT_MIN_SAVING_SHARE
+    min_annual_saving: float = ss.DEFAULT_MIN_ANNUAL_SAVING
+
+
 def _lead_times(con) -> pd.DataFrame:
-    """Observed replenishment lead times in days per SKU: purchase order -> first receipt for
-    bought items, planned (or earlier actual) start -> actual end of completed production orders
-    for made items."""
+    """Observed replenishment lead times in days per SKU.
+
+    Bought items: purchase order date -> first receipt. Made items: production order release
+    (actual start, else planned start) -> completion (actual end) of completed orders. Each item
+    uses the observations of its own kind (item master `make_or_buy`); an item with none of its
+    kind (it changed from make to buy, say) uses the other kind's.
+    """
     return con.execute("""
-        select po.sku, datediff('day', po.order_date, min(r.receipt_date)) as lead_time_days
-        from staging.stg_erp__purchase_orders po
-        join staging.stg_erp__receipts r on r.po_id = po.po_id and r.line = po.line
-        group by po.po_id, po.line, po.sku, po.order_date
-        union all
-        -- an order started early counts from its actual start
-        select sku, datediff('minute', least(planned_start, actual_start), actual_end) / 1440.0
-        from staging.stg_mes__production_orders
-        where status = 'completed' and actual_end is not null and actual_start is not null
+        with obs as (
+            select po.sku, 'buy' as kind, datediff('day', po.order_date, min(r.receipt_date)) as lead_time_days
+            from staging.stg_erp__purchase_orders po
+            join staging.stg_erp__receipts r on r.po_id = po.po_id and r.line = po.line
+            group by po.po_id, po.line, po.sku, po.order_date
+            union all
+            select sku, 'make', datediff('minute', coalesce(actual_start, planned_start), actual_end) / 1440.0
+            from staging.stg_mes__production_orders
+            where status = 'completed' and actual_end is not null
+              and actual_end >= coalesce(actual_start, planned_start)),
+        tagged as (
+            select obs.*, coalesce(obs.kind = i.make_or_buy, true) as own_kind,
+                   bool_or(coalesce(obs.kind = i.make_or_buy, true)) over (partition by obs.sku) as has_own
+            from obs left join staging.stg_erp__items i using (sku))
+        select sku, lead_time_days from tagged where own_kind or not has_own
     """).df()
 
 
-def stock_points(con, as_of) -> pd.DataFrame:
-    """Variability inputs + class + target + cost per SKU (demand summed over locations)."""
+def stock_points(con, as_of, review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS
+                 ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Variability inputs + class + target + cost and price per SKU (demand summed over locations)."""
     # Variability of the forecast error where the backtest has one-week-ahead forecasts (>= 8
     # weeks per SKU), of demand otherwise (KPI: "preferably of the forecast error").
     demand = con.execute("""
@@ -98,18 +117,17 @@ def stock_points(con, as_of) -> pd.DataFrame:
     """).df()
     lead_times = _lead_times(con)
     points = ss.demand_variability(
-        demand, lead_times if len(lead_times) else None, review_period_weeks=REVIEW_PERIOD_WEEKS,
+        demand, lead_times if len(lead_times) else None, review_period_weeks=review_period_weeks,
         default_lead_time_weeks=None if len(lead_times) else DEFAULT_LEAD_TIME_WEEKS,
         default_lead_time_sd_weeks=None if len(lead_times) else 0.0)
-    points["lead_time_mean_weeks"] = points.lead_time_mean_weeks.clip(lower=MIN_LEAD_TIME_WEEKS)
-    items = con.execute("select i.sku, i.family, i.unit_cost, i.lifecycle, a.abc_xyz from staging.stg_erp__items i "
-                        "left join analytics.abc_xyz a using (sku)").df()
+    items = con.execute("select i.sku, i.family, i.unit_cost, i.unit_price, i.lifecycle, i.make_or_buy, a.abc_xyz "
+                        "from staging.stg_erp__items i left join analytics.abc_xyz a using (sku)").df()
     decisions = con.execute("select cycle_date as cycle, kind, subject, decision_value as value, approved, "
                             "decided_at from staging.stg_sop__decisions").df()
     overrides = ss.service_target_overrides(decisions, cycle=as_of) if len(decisions) else {}
     targets = ss.service_targets(items, overrides)
     points = points.merge(targets, on="sku", how="inner")
-    points["order_qty_units"] = points.mean_weekly_demand * ORDER_COVER_WEEKS
+    points["order_qty_units"] = points.mean_weekly_demand * ORDER_COVER_WEEKS  # continuous review only
     return points, overrides
 
 
@@ -135,24 +153,34 @@ def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:
                                       dg.AssetKey(["staging", "stg_erp__purchase_orders"]),
                                       dg.AssetKey(["staging", "stg_erp__receipts"]),
                                       dg.AssetKey(["staging", "stg_mes__production_orders"])],
-    description="Safety stock and reorder point per SKU for cycle service (alpha) and fill rate (beta), "
-                "from the variability of the one-week-ahead forecast error (backtest; weekly demand where "
-                "a SKU has fewer than 8 such weeks; stock-out weeks excluded), lead-time mean/sd (POs and "
-                "receipts for bought items, production orders for made items; at least one day) and service targets by "
-                "ABC/XYZ class, overridden by approved service_target decisions. Gamma for intermittent "
-                "items. Phase-out items are run down (policy run_out: no safety stock). Validated by "
-                "simulating the (s, Q) policy.",
-    check_specs=[dg.AssetCheckSpec("simulated_fill_rate_on_target", asset=SAFETY_STOCK, description=(
-        "Simulated fill rate of A and B items: median |gap| to target within 1.5 points and at least 99% "
-        "of items no more than 1.5 points short (or, holding safety stock, over); the items off are listed. A failure means the policies do not deliver the service the curve "
-        "promises. (Items whose safety stock floors at 0 deliver more than their target; run-out "
-        "items have no target.)"))],
+    description="Safety stock and reorder point (order-up-to level of the weekly review) per SKU for cycle "
+                "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
+                "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
+                "(backtest; weekly demand where a SKU has fewer than 8 such weeks; stock-out weeks excluded). "
+                "L: purchase order -> first receipt for bought items, production order release -> completion "
+                "for made items. Service targets by ABC/XYZ class, overridden by approved service_target "
+                "decisions; a fill-rate policy keeps at least the minimum cycle service (config). Gamma for "
+                "intermittent items. Phase-out items are run down (policy run_out: no safety stock). Validated "
+                "by simulating the same (R, S) policy.",
+    check_specs=[
+        dg.AssetCheckSpec("simulated_fill_rate_on_target", asset=SAFETY_STOCK, description=(
+            "Simulated fill rate of A and B items under the same weekly order-up-to policy: median |gap| to "
+            "target within 1.5 points and at least 99% of items no more than 1.5 points short (or over, unless "
+            "the minimum cycle service sets their safety stock); the items off are listed. A failure means the "
+            "policies do not deliver the service the curve promises. (Run-out items have no target.)")),
+        dg.AssetCheckSpec("safety_stock_on_variable_active_ab_items", asset=SAFETY_STOCK, blocking=True,
+                          description=(
+            "Plan coherence (blocking): every active A or B item whose weekly demand varies carries safety "
+            "stock > 0 in the plan's policy; the SKUs that do not are listed.")),
+    ],
 )
-def safety_stock(warehouse: Warehouse) -> dg.MaterializeResult:
+def safety_stock(warehouse: Warehouse, config: InventoryPolicyConfig) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        points, overrides = stock_points(con, as_of)
-        policies = pd.concat([ss.safety_stock_policies(points, service_type=t, exact_loss=True)
+        points, overrides = stock_points(con, as_of, config.review_period_weeks)
+        policies = pd.concat([ss.safety_stock_policies(points, service_type=t, exact_loss=True,
+                                                       holding_rate=config.holding_rate,
+                                                       min_cycle_service=config.min_cycle_service)
                               for t in ("cycle", "fill_rate")], ignore_index=True)
         plan = policies[policies.service_type == PLAN_SERVICE_TYPE]
         # receipts first in, first out: a supplier (or the line) delivers a SKU's orders in sequence,
@@ -160,7 +188,8 @@ def safety_stock(warehouse: Warehouse) -> dg.MaterializeResult:
         # other shortens the effective lead time and over-delivers by 2-3 points at sigma_L/L ~ 20%
         sim = simulate_service(simulation_sample(plan[plan.method != "none"]), weeks=2000, paths=8, seed=7,
                                orders_cross=False)
-        validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units"]],
+        validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units",
+                                     "min_cycle_service_binds"]],
                                on="sku", how="left", suffixes=("", "_plan"))
         meta = write_table(con, "safety_stock", policies)
         write_table(con, "safety_stock_validation", validation)
@@ -168,42 +197,65 @@ def safety_stock(warehouse: Warehouse) -> dg.MaterializeResult:
     ab = validation[validation.abc_xyz.fillna("").str[:1].isin(["A", "B"]) & (validation.policy == "service_target")]
     median_gap = float(ab.sim_gap_pp.abs().median()) if len(ab) else 0.0
     worst_shortfall = float(-ab.sim_gap_pp.min()) if len(ab) else 0.0
-    buffered = ab.safety_stock_units > 0  # a policy floored at 0 safety stock over-delivers by design
-    worst_excess = float(ab[buffered].sim_gap_pp.max()) if buffered.any() else 0.0
-    off = (ab.sim_gap_pp < -SIM_TOLERANCE_PP) | (buffered & (ab.sim_gap_pp > SIM_TOLERANCE_PP))
+    # a policy set by the minimum cycle service (or floored at 0) over-delivers its fill rate by design
+    on_target = (ab.safety_stock_units > 0) & ~ab.min_cycle_service_binds.fillna(False).astype(bool)
+    worst_excess = float(ab[on_target].sim_gap_pp.max()) if on_target.any() else 0.0
+    off = (ab.sim_gap_pp < -SIM_TOLERANCE_PP) | (on_target & (ab.sim_gap_pp > SIM_TOLERANCE_PP))
     within_share = 1.0 - float(off.mean()) if len(ab) else 1.0
     value = float(plan.safety_stock_value.sum())
+    unprotected = ss.unprotected_items(plan)
     return dg.MaterializeResult(
         metadata={**meta, "plan_service_type": PLAN_SERVICE_TYPE, "safety_stock_value": round(value, 2),
                   "service_target_overrides": dg.MetadataValue.json(overrides),
+                  "review_period_weeks": config.review_period_weeks,
                   "sim_fill_rate_gap_pp_median_ab": round(median_gap, 2),
                   "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict()),
+                  "min_cycle_service_binds": int(plan.min_cycle_service_binds.sum()),
                   "run_out_items": int((plan.policy == "run_out").sum())},
-        check_results=[dg.AssetCheckResult(
-            check_name="simulated_fill_rate_on_target",
-            passed=median_gap <= SIM_TOLERANCE_PP and within_share >= SIM_WITHIN_SHARE,
-            metadata={"median_abs_gap_pp": round(median_gap, 2), "worst_shortfall_pp": round(worst_shortfall, 2),
-                      "worst_excess_pp": round(worst_excess, 2), "items": len(ab),
-                      "within_tolerance_pct": round(100 * within_share, 2),
-                      "items_off": dg.MetadataValue.md(markdown_table(
-                          ab[off].sort_values("sim_gap_pp")[["sku", "abc_xyz", "service_target", "sim_fill_rate",
-                                                             "sim_gap_pp", "safety_stock_units"]], 20))})],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="simulated_fill_rate_on_target",
+                passed=median_gap <= SIM_TOLERANCE_PP and within_share >= SIM_WITHIN_SHARE,
+                metadata={"median_abs_gap_pp": round(median_gap, 2), "worst_shortfall_pp": round(worst_shortfall, 2),
+                          "worst_excess_pp": round(worst_excess, 2), "items": len(ab),
+                          "within_tolerance_pct": round(100 * within_share, 2),
+                          "items_off": dg.MetadataValue.md(markdown_table(
+                              ab[off].sort_values("sim_gap_pp")[["sku", "abc_xyz", "service_target", "sim_fill_rate",
+                                                                 "sim_gap_pp", "safety_stock_units"]], 20))}),
+            dg.AssetCheckResult(
+                check_name="safety_stock_on_variable_active_ab_items", passed=unprotected.empty,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=("every active A/B item with variable demand carries safety stock" if unprotected.empty
+                             else f"{len(unprotected)} active A/B item(s) with variable demand carry no safety "
+                                  f"stock: {', '.join(unprotected.sku.astype(str).head(20))}"),
+                metadata={"items_without_safety_stock": len(unprotected),
+                          "skus": dg.MetadataValue.md(markdown_table(unprotected[
+                              ["sku", "abc_xyz", "lifecycle", "mean_weekly_demand", "sd_weekly_demand", "k",
+                               "safety_stock_units"]], 20))}),
+        ],
     )
 
 
 @dg.asset(
     key=["analytics", "safety_stock_curve"], group_name="inventory", kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL, owners=OWNERS["inventory"], deps=[SAFETY_STOCK],
-    description="Service-vs-inventory curve per family and in total: safety-stock value at cost for "
-                "service targets from 80% to 99.9%, with the current point (today's targets), the "
-                "proposed point (lowest holding + shortage cost) and the point chosen in the meeting "
-                "(the latest approved service_target decision for the family), for the plan's service type.",
+    description="Service-vs-inventory curve per family and in total: safety-stock value at cost and annual cost "
+                "(holding = value x holding rate; shortage = expected units short x lost margin x goodwill factor) "
+                "for service targets from 50% to 99.9% (0.1-point steps above 95%), with the current point "
+                "(today's targets), the least-cost point, the proposed point (least cost, only when it saves at "
+                "least 1% of the family's annual cost and 100 a year; annual_saving says how much) and the point "
+                "chosen in the meeting (the latest approved service_target decision for the family), for the "
+                "plan's service type.",
 )
-def safety_stock_curve(warehouse: Warehouse) -> dg.MaterializeResult:
+def safety_stock_curve(warehouse: Warehouse, config: InventoryPolicyConfig) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         as_of = cycle_as_of(con)
-        points, overrides = stock_points(con, as_of)
-        curve = ss.service_inventory_curve(points, service_type=PLAN_SERVICE_TYPE, exact_loss=True)
+        points, overrides = stock_points(con, as_of, config.review_period_weeks)
+        curve = ss.service_inventory_curve(points, service_type=PLAN_SERVICE_TYPE, exact_loss=True,
+                                           holding_rate=config.holding_rate, goodwill_factor=config.goodwill_factor,
+                                           min_saving_share=config.min_saving_share,
+                                           min_annual_saving=config.min_annual_saving,
+                                           min_cycle_service=config.min_cycle_service)
         chosen = {k.removeprefix("family:"): v for k, v in overrides.items()}
         level = curve.family.map(chosen)
         curve["chosen_level"] = level
@@ -212,8 +264,10 @@ def safety_stock_curve(warehouse: Warehouse) -> dg.MaterializeResult:
         nearest = distance.groupby(curve.family).transform("min")
         curve["is_chosen"] = (distance == nearest) & level.notna()
         meta = write_table(con, "safety_stock_curve", curve)
-    proposed = curve[curve.is_proposed.astype(bool)][["family", "service_level", "safety_stock_value"]]
-    return dg.MaterializeResult(metadata={**meta, "proposed_points": dg.MetadataValue.md(markdown_table(proposed, 20))})
+    least = curve[curve.is_least_cost.astype(bool)][["family", "service_level", "safety_stock_value",
+                                                      "total_cost_per_year", "annual_saving", "is_proposed"]]
+    return dg.MaterializeResult(metadata={**meta, "least_cost_points": dg.MetadataValue.md(markdown_table(least, 20)),
+                                          "proposals": int(curve.is_proposed.astype(bool).sum())})
 
 
 ASSETS = [abc_xyz, safety_stock, safety_stock_curve]

@@ -15,7 +15,12 @@ import json
 import math
 import sys
 
-from sop_pipeline.analytics.safety_stock import SafetyStockInputError, SafetyStockResult, safety_stock
+from sop_pipeline.analytics.safety_stock import (
+    DEFAULT_MIN_CYCLE_SERVICE,
+    SafetyStockInputError,
+    SafetyStockResult,
+    safety_stock,
+)
 
 COMMAND = "safety-stock"
 
@@ -26,7 +31,9 @@ item, with the formulas of the S&OP pipeline.
   sigma_DL      = sqrt((L + R) * sd_D^2 + D^2 * sd_L^2)   sd of demand over lead time + review
   cycle (alpha) : SS = z(alpha) * sigma_DL
   fill-rate     : smallest k with sigma_DL * G(k) <= (1 - beta) * Q, SS = k * sigma_DL
-  reorder point = D * (L + R) + SS
+                  (with --review-period R > 0: order-up-to, Q = D * R, one period's demand)
+  floor         : SS >= z(min(target, --min-cycle-service)) * sigma_DL (both service types)
+  reorder point = D * (L + R) + SS   (the order-up-to level with a review period)
 
 Demand is per period and the lead time and review period are in the same periods. k is
 reported raw (it can be negative when Q is large); the safety stock is floored at 0. When the
@@ -62,12 +69,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="target strictly between 0 and 1: cycle service level or fill rate (0.95 = 95%%)")
     p.add_argument("--service-type", choices=("cycle", "fill-rate"), default="cycle",
                    help="cycle: probability of no stockout per replenishment cycle (alpha, default); "
-                        "fill-rate: share of demand met from stock (beta, needs --order-qty)")
+                        "fill-rate: share of demand met from stock (beta, needs --order-qty under continuous review)")
     p.add_argument("--order-qty", type=_number, default=None, metavar="Q",
-                   help="order quantity in units per order; required for --service-type fill-rate")
+                   help="order quantity in units per order; required for --service-type fill-rate under "
+                        "continuous review, not allowed with --review-period (each order is then D * R)")
     p.add_argument("--review-period", type=_number, default=0.0, metavar="R",
-                   help="periods between inventory reviews; the protection interval is L + R "
-                        "(default 0: continuous review)")
+                   help="periods between inventory reviews; above 0 the policy is order-up-to (R, S) with "
+                        "S = the reorder point and the protection interval is L + R (default 0: continuous review)")
+    p.add_argument("--min-cycle-service", type=_number, default=DEFAULT_MIN_CYCLE_SERVICE, metavar="P",
+                   help="floor: the safety stock is at least z(min(--service-level, P)) x sigma_DL, so "
+                        f"variable demand always gets some (default {DEFAULT_MIN_CYCLE_SERVICE:g}; 0.5 adds nothing)")
     p.add_argument("--distribution", choices=("auto", "normal", "gamma"), default="auto",
                    help="lead-time demand distribution: auto (gamma when sigma_DL / mean > 0.5, "
                         "else normal; default), normal or gamma")
@@ -86,7 +97,8 @@ def _text(result: SafetyStockResult, review_period: float) -> str:
              f"(sd sigma_DL {result.sigma_dl:,.1f} units)",
              f"  safety factor {factor}      {result.k:.4f}",
              f"  safety stock         {result.safety_stock:,.1f} units"
-             + ("  (floored at 0: k is negative)" if result.k < 0 and result.method != "none" else ""),
+             + ("  (set by the minimum cycle service: k is below it)" if result.min_cycle_service_binds
+                else "  (floored at 0: k is negative)" if result.k < 0 and result.method != "none" else ""),
              f"  reorder point        {result.reorder_point:,.1f} units"]
     if result.expected_fill_rate is not None:
         lines.append(f"  expected fill rate   {result.expected_fill_rate:.2%}   "
@@ -98,12 +110,16 @@ def run(args: argparse.Namespace) -> int:
     """Compute and print; 0 on success, 2 with a one-line message on stderr for bad input."""
     service_type = "fill_rate" if args.service_type == "fill-rate" else "cycle"
     try:
-        if service_type == "fill_rate" and args.order_qty is None:
-            raise SafetyStockInputError("--service-type fill-rate needs --order-qty (units per order)")
+        if service_type == "fill_rate" and args.order_qty is None and not args.review_period > 0:
+            raise SafetyStockInputError("--service-type fill-rate needs --order-qty (units per order) "
+                                        "or --review-period (order-up-to)")
+        if args.review_period > 0 and args.order_qty is not None:
+            raise SafetyStockInputError("--order-qty applies to continuous review only: with --review-period "
+                                        "the policy is order-up-to and each order is one period's demand")
         result = safety_stock(args.mean_demand, args.sd_demand, args.mean_lead_time, args.sd_lead_time,
                               service_level=args.service_level, service_type=service_type,
                               order_qty=args.order_qty, review_period=args.review_period,
-                              method=args.distribution)
+                              method=args.distribution, min_cycle_service=args.min_cycle_service)
     except SafetyStockInputError as exc:
         print(f"sop {COMMAND}: error: {exc}", file=sys.stderr)
         return 2

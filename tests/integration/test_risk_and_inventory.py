@@ -52,8 +52,8 @@ def test_risk_board_is_top_five_by_expected_impact(small_cycle):
 
 def _simulated(small_cycle) -> pd.DataFrame:
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        sim = con.execute("select abc_xyz, sku, service_target, policy, safety_stock_units, sim_fill_rate, "
-                          "sim_gap_pp from analytics.safety_stock_validation").df()
+        sim = con.execute("select abc_xyz, sku, service_target, policy, safety_stock_units, min_cycle_service_binds, "
+                          "sim_fill_rate, sim_gap_pp from analytics.safety_stock_validation").df()
     sim["abc"] = sim.abc_xyz.str[:1]
     print("\nsimulated fill-rate gap (pp) by class:\n", sim.groupby("abc").sim_gap_pp.describe().round(2))
     # run-out (phase-out) items hold no safety stock by design and have no target to meet
@@ -69,8 +69,8 @@ def test_simulated_fill_rate_is_on_target_for_a_and_b_items(small_cycle):
 def test_every_a_and_b_item_is_within_one_and_a_half_points(small_cycle):
     ab = _simulated(small_cycle)
     assert ab.sim_gap_pp.min() >= -1.5, ab.sort_values("sim_gap_pp").head().to_string()
-    # items whose safety stock floors at zero deliver more than the target by design
-    buffered = ab[ab.safety_stock_units > 0]
+    # items whose safety stock the minimum cycle service sets deliver more than the target by design
+    buffered = ab[(ab.safety_stock_units > 0) & ~ab.min_cycle_service_binds.astype(bool)]
     assert len(buffered) >= 3
     assert buffered.sim_gap_pp.max() <= 1.5, buffered.sort_values("sim_gap_pp").tail().to_string()
 
@@ -89,12 +89,21 @@ def test_phase_out_items_are_run_down_without_safety_stock(small_cycle):
 
 def test_service_curve_rises_with_service_and_marks_points(small_cycle):
     with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
-        curve = con.execute("select family, service_level, safety_stock_value, is_current, is_proposed, is_chosen "
-                            "from safety_stock_curve").df()
+        curve = con.execute("select family, service_level, safety_stock_value, total_cost_per_year, annual_saving, "
+                            "is_current, is_least_cost, is_proposed, is_chosen from safety_stock_curve").df()
     grid = curve[~curve.is_current.astype(bool)].sort_values(["family", "service_level"])
+    current = curve[curve.is_current.astype(bool)].set_index("family").total_cost_per_year
     for family, rows in grid.groupby("family"):
         assert rows.safety_stock_value.is_monotonic_increasing, family
-        assert rows.is_proposed.astype(bool).sum() == 1, family
+        assert rows.is_least_cost.astype(bool).sum() == 1, family
+        least = rows[rows.is_least_cost.astype(bool)].iloc[0]
+        assert least.total_cost_per_year == rows.total_cost_per_year.min()
+        # a proposal only where the least-cost point saves >= 1 % of today's cost and >= 100 a year
+        proposed = rows[rows.is_proposed.astype(bool)]
+        assert len(proposed) <= 1 and (proposed.is_least_cost.astype(bool)).all()
+        assert (proposed.annual_saving >= np.maximum(0.01 * current[family], 100.0)).all(), family
+        if not len(proposed):
+            assert least.annual_saving < max(0.01 * current[family], 100.0), family
     assert curve.is_current.astype(bool).groupby(curve.family).sum().eq(1).all()
     # the demo's decisions choose a service target for some families: that point is marked
     assert curve.is_chosen.astype(bool).any()
@@ -110,7 +119,26 @@ def test_inventory_marts_value_at_cost(small_cycle):
     assert eo[0] > 0 and eo[1] >= 0
 
 
-def test_lead_times_are_at_least_one_day(small_cycle):
+def test_protection_period_is_review_week_plus_observed_lead_time(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        shortest = con.execute("select min(lead_time_mean_weeks) from analytics.safety_stock").fetchone()[0]
-    assert shortest >= 1 / 7 - 1e-12
+        ss = con.execute("select s.sku, s.lead_time_mean_weeks, s.review_period_weeks, s.protection_weeks, "
+                         "s.safety_stock_units, i.make_or_buy from analytics.safety_stock s "
+                         "join staging.stg_erp__items i using (sku) where s.service_type = 'fill_rate'").df()
+        made = con.execute("select sku, avg(datediff('minute', coalesce(actual_start, planned_start), actual_end)) "
+                           "/ 1440.0 / 7 as weeks from staging.stg_mes__production_orders "
+                           "where status = 'completed' and actual_end is not null group by sku").df()
+    assert (ss.review_period_weeks == 1.0).all()
+    np.testing.assert_allclose(ss.protection_weeks, ss.lead_time_mean_weeks + 1.0)
+    # a made item's lead time is its production orders' release -> completion, not a 1-day floor
+    m = ss[ss.make_or_buy == "make"].merge(made, on="sku")
+    assert len(m) >= 5
+    np.testing.assert_allclose(m.lead_time_mean_weeks, m.weeks, rtol=1e-9)
+
+
+def test_active_a_and_b_items_with_variable_demand_carry_safety_stock(small_cycle):
+    from sop_pipeline.analytics.safety_stock import unprotected_items
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        plan = con.execute("select * from analytics.safety_stock where service_type = 'fill_rate'").df()
+    ab = plan[plan.abc_xyz.str[:1].isin(["A", "B"]) & (plan.lifecycle == "active") & (plan.mean_weekly_demand > 0)]
+    assert len(ab) >= 5 and (ab.safety_stock_units > 0).all()
+    assert unprotected_items(plan).empty

@@ -31,6 +31,7 @@ from sop_pipeline.analytics.safety_stock import (
     service_target_overrides,
     service_targets,
     standard_normal_loss,
+    unprotected_items,
 )
 from sop_pipeline.analytics.safety_stock_sim import simulate_service
 
@@ -96,7 +97,9 @@ def test_fill_rate_chopra_meindl_lego_given_fill_rate():
     # Q = 10,000, desired fill rate 0.975.
     # ESC = (1 - fr) Q = 250; G(k) = 250 / 707.1 = 0.3536 (table: G(0.09) = 0.3556,
     # G(0.10) = 0.3509) -> k = 0.0943; ss = 0.0943 * 707.1 = 66.7 (the book rounds to 67).
-    r = safety_stock(2500, 500, 2, 0, service_level=0.975, service_type="fill_rate", order_qty=10000)
+    # (k = 0.0943 is a cycle service of 53.8 %: the minimum-cycle-service floor is switched off)
+    r = safety_stock(2500, 500, 2, 0, service_level=0.975, service_type="fill_rate", order_qty=10000,
+                     min_cycle_service=None)
     assert r.k == pytest.approx(0.0943, abs=1e-4)
     assert r.safety_stock == pytest.approx(66.7, abs=0.1)
     assert r.reorder_point == pytest.approx(5066.7, abs=0.1)
@@ -139,12 +142,69 @@ def test_review_period_extends_the_protection_interval():
 
 def test_large_order_quantity_gives_negative_k_and_floored_safety_stock():
     # beta = 0.90, Q = 10 * sigma: G(k) = 1.0 > G(0) = 0.399, so k < 0: G(k) ~ -k gives k ~ -0.92.
-    r = safety_stock(50, 10, 1, 0, 0.90, "fill_rate", order_qty=100.0)
+    r = safety_stock(50, 10, 1, 0, 0.90, "fill_rate", order_qty=100.0, min_cycle_service=None)
     assert r.k < 0
     assert standard_normal_loss(r.k) == pytest.approx(1.0, abs=1e-9)
     assert r.safety_stock == 0.0
     assert r.reorder_point == pytest.approx(50.0)
     assert r.expected_fill_rate > 0.90          # the floor gives more service than asked
+
+
+def test_minimum_cycle_service_keeps_safety_stock_on_variable_demand():
+    # Same item with the default floor (cycle service >= min(beta, 0.60)): z(0.60) = 0.2533
+    # (table Phi(0.25) = 0.5987, Phi(0.26) = 0.6026); sigma_DL = sqrt(1) * 10 = 10;
+    # SS = 0.2533 * 10 = 2.533, ROP = 50 + 2.533 = 52.53. k stays the raw fill-rate factor.
+    r = safety_stock(50, 10, 1, 0, 0.90, "fill_rate", order_qty=100.0)
+    assert r.k < 0 and r.min_cycle_service_binds
+    assert r.safety_stock == pytest.approx(2.533, abs=1e-3)
+    assert r.reorder_point == pytest.approx(52.533, abs=1e-3)
+    assert r.expected_cycle_service == pytest.approx(0.60, abs=1e-9)
+    # a target just above 50 % floors at that target: z(0.55) = 0.1257, SS = 1.257 > 0
+    assert safety_stock(50, 10, 1, 0, 0.55, "fill_rate", order_qty=100.0).safety_stock == pytest.approx(1.257, abs=1e-3)
+    # at 50 % nothing is protected, and a fill-rate k above the floor is left alone
+    assert safety_stock(50, 10, 1, 0, 0.50, "fill_rate", order_qty=100.0).safety_stock == 0.0
+    high = safety_stock(50, 10, 1, 0, 0.999, "fill_rate", order_qty=100.0)
+    assert not high.min_cycle_service_binds and high.safety_stock == pytest.approx(high.k * 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.1, 500), st.floats(0.01, 3.0), st.floats(0.02, 8), st.floats(0.0, 2), st.floats(0.501, 0.999),
+       st.sampled_from([0.0, 1.0]), st.floats(1.0, 50.0))
+def test_every_variable_item_above_fifty_percent_carries_safety_stock(d, cv, lead, lead_sd, level, review, weeks):
+    frame = pd.DataFrame({"sku": ["X"], "mean_weekly_demand": [d], "sd_weekly_demand": [cv * d],
+                          "lead_time_mean_weeks": [lead], "lead_time_sd_weeks": [lead_sd],
+                          "review_period_weeks": [review], "service_target": [level], "order_qty_units": [weeks * d]})
+    for kind in ("cycle", "fill_rate"):
+        assert safety_stock_policies(frame, service_type=kind, exact_loss=True).safety_stock_units.item() > 0
+
+
+def test_order_up_to_fill_rate_hand_computed():
+    # Periodic review (R, S), Silver, Pyke & Thomas ch. 6: protection R + L, shortage per review
+    # period sigma_{R+L} * G(k) = (1 - beta) * D * R. D = 100/week, sigma_D = 30, L = 1, R = 1,
+    # beta = 0.98: sigma = sqrt(2) * 30 = 42.43; G(k) = 0.02 * 100 / 42.43 = 0.04714;
+    # table G(1.28) = 0.04750, G(1.29) = 0.04650 -> k = 1.2836; SS = 54.46; S = 200 + 54.46.
+    r = safety_stock(100, 30, 1, 0, 0.98, "fill_rate", review_period=1, min_cycle_service=None)
+    assert r.order_qty == 100.0 and r.sigma_dl == pytest.approx(42.426, abs=1e-3)
+    assert r.k == pytest.approx(1.2836, abs=2e-4)
+    assert r.reorder_point == pytest.approx(254.46, abs=0.02)
+    with pytest.raises(SafetyStockInputError, match="continuous review only"):
+        safety_stock(100, 30, 1, 0, 0.98, "fill_rate", order_qty=100, review_period=1)
+
+
+def test_order_up_to_exact_loss_solves_the_two_loss_equation():
+    # Exact (R, S) backorder loss per review: E[(D(L+R) - S)+] - E[(D(L) - S)+] = (1 - beta) * D * R,
+    # checked by bisection on the normal losses computed here. D = 100, sigma_D = 100 (the lead-time
+    # term matters), L = 1, R = 1, beta = 0.9: sigma_P = 141.42, sigma_L = 100.
+    r = safety_stock(100, 100, 1, 0, 0.90, "fill_rate", review_period=1, exact_loss=True, method="normal",
+                     min_cycle_service=None)
+    sp, sl = math.sqrt(2) * 100, 100.0
+    def f(S: float) -> float:
+        return sp * standard_normal_loss((S - 200) / sp) - sl * standard_normal_loss((S - 100) / sl) - 10.0
+
+    assert r.reorder_point == pytest.approx(_bisect(f, 0.0, 1000.0), abs=1e-6)
+    textbook = safety_stock(100, 100, 1, 0, 0.90, "fill_rate", review_period=1, method="normal",
+                            min_cycle_service=None)
+    assert r.safety_stock < textbook.safety_stock   # the textbook G(k) counts old backorders again
 
 
 def test_exact_backorder_loss_needs_less_stock_for_small_orders():
@@ -192,7 +252,7 @@ def test_gamma_cycle_service_uses_the_gamma_quantile():
     assert r.reorder_point == pytest.approx(special.gammaincinv(shape, 0.95) * scale)
 
 
-def test_frame_and_scalar_agree():
+def test_frame_and_scalar_agree():  # rows A, B: order-up-to (R = 1); row C: continuous (s, Q)
     frame = pd.DataFrame({"sku": ["A", "B", "C"], "mean_weekly_demand": [100.0, 3.0, 40.0],
                           "sd_weekly_demand": [30.0, 6.0, 10.0], "lead_time_mean_weeks": [4.0, 2.0, 1.0],
                           "lead_time_sd_weeks": [1.0, 0.5, 0.0], "review_period_weeks": [1.0, 1.0, 0.0],
@@ -201,8 +261,10 @@ def test_frame_and_scalar_agree():
         out = safety_stock_policies(frame, service_type=kind)
         for row in out.itertuples():
             one = safety_stock(row.mean_weekly_demand, row.sd_weekly_demand, row.lead_time_mean_weeks,
-                               row.lead_time_sd_weeks, row.service_target, kind, order_qty=row.order_qty_units,
+                               row.lead_time_sd_weeks, row.service_target, kind,
+                               order_qty=None if row.review_period_weeks > 0 else row.order_qty_units,
                                review_period=row.review_period_weeks)
+            assert row.order_qty_units == pytest.approx(one.order_qty if one.order_qty else row.order_qty_units)
             assert row.safety_stock_units == pytest.approx(one.safety_stock, rel=1e-9, abs=1e-9)
             assert row.reorder_point_units == pytest.approx(one.reorder_point, rel=1e-9)
             assert row.method == one.method
@@ -359,6 +421,7 @@ def _portfolio(n: int = 120, seed: int = 3) -> pd.DataFrame:
                           "mean_weekly_demand": rng.gamma(1.5, 40, n), "lead_time_mean_weeks": rng.uniform(1, 6, n),
                           "lead_time_sd_weeks": rng.uniform(0, 1, n), "unit_cost": rng.uniform(1, 20, n),
                           "review_period_weeks": 1.0, "abc_xyz": rng.choice(list(DEFAULT_SERVICE_TARGETS), n)})
+    frame["unit_price"] = frame["unit_cost"] * rng.uniform(1.1, 2.5, n)
     frame["sd_weekly_demand"] = frame["mean_weekly_demand"] * rng.uniform(0.2, 1.5, n)
     return service_targets(frame)
 
@@ -373,15 +436,18 @@ def test_curve_per_family_and_total(kind):
     for family, rows in grid.groupby("family"):
         assert list(rows["service_level"]) == list(SERVICE_LEVEL_GRID)
         assert rows["safety_stock_value"].is_monotonic_increasing
-        assert rows["is_proposed"].sum() == 1
-        proposed = rows.loc[rows["is_proposed"]].iloc[0]
-        assert proposed["total_cost_per_year"] == rows["total_cost_per_year"].min()
+        assert rows["is_least_cost"].sum() == 1 and rows["is_proposed"].sum() <= 1
+        least = rows.loc[rows["is_least_cost"]].iloc[0]
+        assert least["total_cost_per_year"] == rows["total_cost_per_year"].min()
+        assert rows["is_proposed"].sum() == 0 or bool(least["is_proposed"])
     totals = grid[grid["family"] == TOTAL_FAMILY].set_index("service_level")["safety_stock_value"]
     parts = grid[grid["family"] != TOTAL_FAMILY].groupby("service_level")["safety_stock_value"].sum()
     pd.testing.assert_series_equal(totals, parts, check_names=False)
     # the current point: one row per family, valued at each item's own target
     current = curve[curve["is_current"]].set_index("family")
-    assert len(current) == 4 and not current["is_proposed"].any()
+    assert len(current) == 4 and not current["is_proposed"].any() and (current["annual_saving"] == 0).all()
+    saving = grid.set_index("family")["annual_saving"] + grid.set_index("family")["total_cost_per_year"]
+    np.testing.assert_allclose(saving, current.loc[saving.index, "total_cost_per_year"])
     policies = safety_stock_policies(frame, service_type=kind)
     by_family = policies.groupby("family")["safety_stock_value"].sum()
     assert current.loc["Bars", "safety_stock_value"] == pytest.approx(by_family["Bars"])
@@ -393,10 +459,55 @@ def test_curve_per_family_and_total(kind):
 
 def test_curve_proposal_moves_up_when_shortages_cost_more():
     frame = _portfolio()
-    cheap = service_inventory_curve(frame, service_type="fill_rate", shortage_cost_ratio=0.05)
-    dear = service_inventory_curve(frame, service_type="fill_rate", shortage_cost_ratio=20.0)
-    level = lambda c: c.loc[c["is_proposed"] & (c["family"] == TOTAL_FAMILY), "service_level"].item()  # noqa: E731
+    cheap = service_inventory_curve(frame, service_type="fill_rate", goodwill_factor=0.05)
+    dear = service_inventory_curve(frame, service_type="fill_rate", goodwill_factor=20.0)
+    level = lambda c: c.loc[c["is_least_cost"] & (c["family"] == TOTAL_FAMILY), "service_level"].item()  # noqa: E731
     assert level(cheap) < level(dear)
+    # the grid is fine near the top: the optimum need not be a round number
+    assert set(SERVICE_LEVEL_GRID) >= {0.5, 0.95, 0.951, 0.999} and len(SERVICE_LEVEL_GRID) == 95
+
+
+def test_curve_costs_hand_computed_from_margin_and_holding_rate():
+    # One item, cycle service, weekly order-up-to (R = 1, L = 0): sigma = 20, one review a week.
+    # Price 10, cost 6: shortage cost = (10 - 6) x goodwill 1 = 4 per unit; holding 25 % x 6 = 1.5/unit/year.
+    # 50 %: k = 0, SS = 0; short per week = 20 G(0) = 20 x 0.39894 = 7.979 -> 414.9 units/year x 4 = 1,659.6.
+    # 90 %: k = 1.2816, SS = 25.63 units (value 153.8, holding 38.45); G(1.2816) = phi - k (1 - Phi)
+    #       = 0.17550 - 1.2816 x 0.10000 = 0.04734; short = 20 x 0.04734 = 0.9469/week -> 49.24/year
+    #       x 4 = 196.9; total 235.4.
+    frame = pd.DataFrame({"sku": ["A"], "family": ["F"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
+                          "lead_time_mean_weeks": [0.0], "lead_time_sd_weeks": [0.0], "review_period_weeks": [1.0],
+                          "unit_cost": [6.0], "unit_price": [10.0], "service_target": [0.9]})
+    curve = service_inventory_curve(frame, service_type="cycle", grid=(0.5, 0.9), method="normal")
+    f = curve[(curve.family == "F") & ~curve.is_current].set_index("service_level")
+    assert f.loc[0.5, "shortage_cost_per_year"] == pytest.approx(1659.6, abs=0.1)
+    assert f.loc[0.5, "holding_cost_per_year"] == 0.0
+    assert f.loc[0.9, "safety_stock_value"] == pytest.approx(153.8, abs=0.1)
+    assert f.loc[0.9, "holding_cost_per_year"] == pytest.approx(38.45, abs=0.02)
+    assert f.loc[0.9, "shortage_cost_per_year"] == pytest.approx(196.9, abs=0.1)
+    assert bool(f.loc[0.9, "is_least_cost"])
+    # today's target is 90 % already: the least-cost point saves nothing, so nothing is proposed
+    assert f.loc[0.9, "annual_saving"] == pytest.approx(0.0, abs=1e-9) and not f["is_proposed"].any()
+    # goodwill 2 doubles the shortage cost
+    dear = service_inventory_curve(frame, service_type="cycle", grid=(0.5, 0.9), method="normal", goodwill_factor=2.0)
+    assert dear.loc[dear.service_level.eq(0.5) & ~dear.is_current, "shortage_cost_per_year"].iloc[0] == \
+        pytest.approx(2 * 1659.6, abs=0.2)
+
+
+def test_proposal_only_when_the_saving_is_material():
+    # Today at 50 %: total 1,659.6/year; the 90 % point costs 235.4, saving 1,424.2 (86 %): proposed.
+    frame = pd.DataFrame({"sku": ["A"], "family": ["F"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
+                          "lead_time_mean_weeks": [0.0], "lead_time_sd_weeks": [0.0], "review_period_weeks": [1.0],
+                          "unit_cost": [6.0], "unit_price": [10.0], "service_target": [0.5]})
+    kw = dict(service_type="cycle", grid=(0.5, 0.9), method="normal", min_cycle_service=None)
+    curve = service_inventory_curve(frame, **kw)
+    best = curve[(curve.family == "F") & curve.is_least_cost].iloc[0]
+    assert best.service_level == 0.9 and bool(best.is_proposed)
+    assert best.annual_saving == pytest.approx(1424.2, abs=0.1)
+    # a threshold above the saving (absolute, or as a share of today's cost) withholds the proposal
+    assert not service_inventory_curve(frame, **kw, min_annual_saving=1500.0).is_proposed.any()
+    assert not service_inventory_curve(frame, **kw, min_saving_share=0.9).is_proposed.any()
+    with pytest.raises(SafetyStockInputError, match="unit_price"):
+        service_inventory_curve(frame.drop(columns="unit_price"), **kw)
 
 
 # --------------------------------------------------------------------------- properties
@@ -466,7 +577,7 @@ def _synthetic_policies() -> pd.DataFrame:
                          "lead_time_mean_weeks": 3.0, "lead_time_sd_weeks": lead_sd, "review_period_weeks": 0.0,
                          "service_target": target, "order_qty_units": q})
     frame = pd.DataFrame(rows)
-    policies = pd.concat([safety_stock_policies(frame, service_type=kind, method="normal")
+    policies = pd.concat([safety_stock_policies(frame, service_type=kind, method="normal", min_cycle_service=None)
                           for kind in ("cycle", "fill_rate")], ignore_index=True)
     policies["sku"] = policies["sku"] + "-" + policies["service_type"]
     return policies
@@ -477,8 +588,9 @@ def _small_order_policies() -> pd.DataFrame:
     frame = pd.DataFrame({"sku": ["Q-small"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [40.0],
                           "lead_time_mean_weeks": [2.0], "lead_time_sd_weeks": [0.0], "service_target": [0.95],
                           "order_qty_units": [40.0]})
-    exact = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, method="normal")
-    textbook = safety_stock_policies(frame, service_type="fill_rate", method="normal")
+    exact = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, method="normal",
+                                  min_cycle_service=None)
+    textbook = safety_stock_policies(frame, service_type="fill_rate", method="normal", min_cycle_service=None)
     return pd.concat([exact.assign(sku="Q-small-exact"), textbook.assign(sku="Q-small-textbook")], ignore_index=True)
 
 
@@ -536,7 +648,7 @@ def test_bootstrap_and_periodic_review_run_on_history():
 
 
 def test_phase_out_items_are_run_down_without_safety_stock():
-    frame = pd.DataFrame({"sku": ["KEEP", "GOING", "GOING-DECIDED"], "family": "F", "unit_cost": 2.0,
+    frame = pd.DataFrame({"sku": ["KEEP", "GOING", "GOING-DECIDED"], "family": "F", "unit_cost": 2.0, "unit_price": 3.0,
                           "mean_weekly_demand": 100.0, "sd_weekly_demand": 40.0, "lead_time_mean_weeks": 2.0,
                           "lead_time_sd_weeks": 0.5, "order_qty_units": 100.0, "abc_xyz": "AX",
                           "lifecycle": ["active", "phase_out", "phase_out"]})
@@ -568,3 +680,40 @@ def test_receipts_in_sequence_match_the_lead_time_variance_formula():
     crossing = simulate_service(policies, weeks=1500, paths=16, seed=3, orders_cross=True)
     assert abs(fifo.loc[0, "sim_gap_pp"]) <= 1.5, fifo.loc[0, "sim_gap_pp"]
     assert crossing.loc[0, "sim_fill_rate"] > fifo.loc[0, "sim_fill_rate"] + 0.01
+
+
+def test_order_up_to_policy_simulates_on_target_even_with_a_sub_day_lead_time():
+    # The pipeline's policy: weekly review (R = 1), order up to S = mu (L + R) + SS. A made item's
+    # lead time of 0.1 week (17 h) is shorter than the simulation's day step: its receipt lands
+    # inside the step, not at the next boundary (rounding up would add 0.04 week of demand unprotected).
+    rows = []
+    for target in (0.90, 0.95, 0.98):
+        for lead, lead_sd in ((0.1, 0.03), (2.0, 0.4)):
+            rows.append({"sku": f"T{target}-L{lead}", "mean_weekly_demand": 100.0, "sd_weekly_demand": 25.0,
+                         "lead_time_mean_weeks": lead, "lead_time_sd_weeks": lead_sd, "review_period_weeks": 1.0,
+                         "service_target": target})
+    frame = pd.DataFrame(rows)
+    policies = pd.concat([safety_stock_policies(frame, service_type=kind, method="normal", exact_loss=True,
+                                                min_cycle_service=None).assign(sku=lambda f, k=kind: f.sku + "-" + k)
+                          for kind in ("cycle", "fill_rate")], ignore_index=True)
+    assert (policies.order_qty_source == "review").all() and (policies.order_qty_units == 100.0).all()
+    sim = simulate_service(policies, weeks=1500, paths=12, warmup_weeks=20, seed=4, orders_cross=False)
+    assert (sim.sim_cycles > 15000).all()                       # one receipt per review
+    assert sim.sim_gap_pp.abs().max() <= 1.0, sim.set_index("sku").sim_gap_pp.sort_values().to_string()
+
+
+def test_unprotected_items_names_active_a_and_b_items_with_variable_demand_and_no_stock():
+    frame = pd.DataFrame({
+        "sku": ["A-OK", "B-BARE", "A-PHASE", "C-BARE", "A-FLAT", "A-NEW", "A-NODEMAND", "B-CVONLY"],
+        "abc_xyz": ["AX", "BY", "AX", "CX", "AX", "AX", "AZ", "BX"],
+        "lifecycle": ["active", "active", "phase_out", "active", "active", "new", "active", "Active "],
+        "mean_weekly_demand": [10.0, 5.0, 10.0, 3.0, 10.0, 4.0, 0.0, 8.0],
+        "sd_weekly_demand": [2.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+        "cv": [0.2, 0.2, 0.2, 0.3, 0.0, 0.25, np.nan, 0.1],
+        "safety_stock_units": [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+    # B-BARE varies and holds nothing; B-CVONLY's demand varies (cv) though its error sd is 0.
+    # Phase-out (run down), C, flat demand, new and no-demand items are outside the rule.
+    assert unprotected_items(frame).sku.tolist() == ["B-BARE", "B-CVONLY"]
+    assert unprotected_items(frame[frame.sku != "B-BARE"].assign(safety_stock_units=1.0)).empty
+    with pytest.raises(SafetyStockInputError, match="lifecycle"):
+        unprotected_items(frame.drop(columns="lifecycle"))

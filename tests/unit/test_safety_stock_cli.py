@@ -39,8 +39,9 @@ def test_cycle_service_text_output(capsys):
 
 def test_fill_rate_json_output(capsys):
     # Lego case, Q = 10,000, fill rate 0.975: k = 0.0943, SS = 66.7
+    # (--min-cycle-service 0.5: no floor; k = 0.0943 is a cycle service of 53.8 %)
     code, out, _ = _run([*LEGO, "--service-level", "0.975", "--service-type", "fill-rate", "--order-qty", "10000",
-                         "--json"], capsys)
+                         "--min-cycle-service", "0.5", "--json"], capsys)
     assert code == 0
     payload = json.loads(out)
     assert set(payload) == {"safety_stock", "reorder_point", "k", "service_type", "service_level", "sigma_dl",
@@ -84,6 +85,9 @@ def test_intermittent_input_switches_to_gamma(capsys):
     ([*LEGO, "--service-level", "0"], "strictly between 0 and 1"),
     ([*LEGO, "--service-level", "0.9", "--service-type", "fill-rate"], "needs --order-qty"),
     ([*LEGO, "--service-level", "0.9", "--service-type", "fill-rate", "--order-qty", "0"], "order quantity is 0"),
+    ([*LEGO, "--service-level", "0.9", "--service-type", "fill-rate", "--order-qty", "100", "--review-period", "1"],
+     "--order-qty applies to continuous review only"),
+    ([*LEGO, "--service-level", "0.9", "--min-cycle-service", "1"], "minimum cycle service is 1"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     code, out, err = _run(argv, capsys)
@@ -129,7 +133,8 @@ def test_main_accepts_arguments_with_or_without_the_command_name(capsys):
     assert main(["safety-stock", *LEGO, "--service-level", "0.9", "--service-type", "fill-rate"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "sop safety-stock: error: --service-type fill-rate needs --order-qty (units per order)\n"
+    assert err == ("sop safety-stock: error: --service-type fill-rate needs --order-qty (units per order) "
+                   "or --review-period (order-up-to)\n")
     with pytest.raises(SystemExit) as exc:
         main([*LEGO, "--service-level", "high"])
     assert exc.value.code == 2 and "'high' is not a number" in capsys.readouterr().err

@@ -7,7 +7,9 @@ select
     holding_cost_per_year,
     shortage_cost_per_year,
     total_cost_per_year,
+    annual_saving,
     is_current,
+    is_least_cost,
     is_proposed,
     is_chosen,
     chosen_level
