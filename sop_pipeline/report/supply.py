@@ -58,14 +58,15 @@ def capacity(ctx: PackContext) -> Safe:
     measured = _measured_bottleneck(df)
     if declared and measured and measured not in declared:
         note += (f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
-                 "that is sequenced and OEE-tracked: the scorecard shows OEE for both.")
+                 "(resources.is_constraint): the scorecard shows OEE for both.")
     return panel(title, chart + _capacity_table(df), "supply-capacity", note=note, wide=True)
 
 
 def declared_constraints(ctx: PackContext) -> set[str]:
-    """The declared constraint resources: those the production sequence is built for."""
-    seq = ctx.marts.read("sequence_summary", ("resource_id",))
-    return set(seq["resource_id"].dropna().astype(str)) if not seq.empty else set()
+    """The declared constraint resources (resources.is_constraint), as the KPI scorecard names them."""
+    df = ctx.marts.read("kpi_scorecard", ("kpi", "resource_id"), where="kpi = 'oee_constraint_pct'")
+    ids = df["resource_id"].dropna().astype(str) if not df.empty else []
+    return {r.strip() for value in ids for r in value.split(",") if r.strip()}
 
 
 def _measured_bottleneck(df: pd.DataFrame) -> str | None:
@@ -113,8 +114,10 @@ def sequence_gain(ctx: PackContext) -> Safe:
             ncol("changeover_hours_optimized", "Optimized h", lambda v: num(v, 1)),
             ncol("oee_fifo", "OEE FIFO", pct), ncol("oee_optimized", "OEE optimized", pct),
             ncol("late_orders_fifo", "Late FIFO"), ncol("late_orders", "Late optimized")]
-    note = (f"Sequenced on the declared constraint {', '.join(s.resource_id.astype(str))}. The optimized sequence "
-            f"saves {num(saved, 1)} changeover hours over the planning weeks.")
+    declared = declared_constraints(ctx)
+    sequenced = [f"{r} (declared constraint)" if r in declared else r for r in s.resource_id.astype(str)]
+    note = (f"Sequenced on {', '.join(sequenced)}. The optimized sequence saves {num(saved, 1)} changeover hours "
+            "over the planning weeks.")
     cap = ctx.marts.read("datapack_capacity", ("resource_id", "load_pct", "is_bottleneck"))
     if not cap.empty:
         cap = cap.assign(load_pct=as_percent(cap["load_pct"]), is_bottleneck=_flag(cap["is_bottleneck"]))

@@ -325,12 +325,14 @@ kpi_subjects as (
 
     select
         'oee_constraint_pct' as kpi,
+        string_agg(resource_id, ', ' order by resource_id) as resource_id,
         'declared constraint ' || string_agg(resource_id, ', ' order by resource_id) as subject
     from declared_constraint
     having count(*) > 0
     union all
     select
         'oee_bottleneck_pct',
+        resource_id,
         'measured bottleneck ' || resource_id || ' (' || resource_type || ')'
             || case when resource_id not in (select resource_id from resource_time)
                     then ': no OEE data (not in resource_time)' else '' end
@@ -338,6 +340,7 @@ kpi_subjects as (
     union all
     select
         'changeover_vs_plan_pct',
+        string_agg(resource_id, ', ' order by resource_id),
         'declared constraint ' || string_agg(resource_id, ', ' order by resource_id)
     from declared_constraint
     having count(*) > 0
@@ -429,6 +432,7 @@ final as (
         periods.periods_ago,
         definitions.area,
         definitions.kpi,
+        kpi_subjects.resource_id,
         kpi_subjects.subject,
         kpis.value,
         definitions.target,
