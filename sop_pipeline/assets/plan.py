@@ -10,7 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import decisions as decision_log_lib, plan as plan_lib
+from sop_pipeline.analytics import decisions as decision_log_lib, mps, plan as plan_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
 from sop_pipeline.assets.common import (
@@ -33,7 +33,7 @@ INPUTS = [dg.AssetKey(["analytics", n]) for n in ("demand_forecast", "demand_con
                                                   "safety_stock", "abc_xyz", "safety_stock_curve", "capacity")] + \
     [STG(n) for n in ("stg_erp__items", "stg_sop__decisions", "stg_mes__resources", "stg_mes__routings",
                       "stg_mes__downtime", "stg_crm__promotions", "stg_erp__purchase_orders", "stg_erp__receipts",
-                      "stg_erp__expedites")] + \
+                      "stg_erp__expedites", "stg_mes__production_orders")] + \
     [dg.AssetKey(["intermediate", "int_usable_stock"]), dg.AssetKey(["meta", "ingest_log"])]
 
 
@@ -97,6 +97,19 @@ def scheduled_receipts(con, cycle: Cycle, absent: set[str]) -> pd.DataFrame:
           and date_trunc('week', po.promised_date) <= cast(? as date)
         order by po.sku, week_start, order_id
     """, [cycle.week1_start, cycle.as_of, OPEN_ORDER_GRACE_DAYS, cycle.horizon_end])
+
+
+def minimum_runs(con, absent: set[str]) -> pd.Series | None:
+    """Minimum run per made SKU (analytics.mps.minimum_run_units: the 10th percentile of its
+    production order sizes, else one hour at its slowest machine rate)."""
+    if "routings" in absent:
+        return None
+    routings = read_table(con, "select sku, resource_id, units_per_hour from staging.stg_mes__routings")
+    orders = None if "production_orders" in absent else read_table(
+        con, "select sku, planned_qty, status from staging.stg_mes__production_orders")
+    resources = None if "resources" in absent else read_table(
+        con, "select resource_id, resource_type as type from staging.stg_mes__resources")
+    return mps.minimum_run_units(routings, orders, resources=resources)
 
 
 def _expedite_events(con, absent: set[str]) -> pd.DataFrame | None:
@@ -243,7 +256,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
             .safety_stock_units, source=source, routings=routings, resource_hours=hours,
             priority=priority, frozen_supply=previous, frozen_weeks=weeks if previous is not None else 0,
             receipts=expedites.receipts, lead_time_weeks=lead_times, lead_time_waived=expedites.lead_time_waived,
-            expedite_costs=expedites.costs, expiring=expiring)
+            expedite_costs=expedites.costs, expiring=expiring, min_lot_units=minimum_runs(con, absent))
         if freeze_id:
             effects.append(plan_lib.DecisionEffect(freeze_id, "freeze_window", (
                 f"supply of weeks 1-{weeks} locked to the previous cycle's plan" if previous is not None else
