@@ -70,7 +70,8 @@ def test_minimum_run_from_history_quantile_else_one_machine_hour_and_overrides_w
 
 def test_mps_uses_make_units_and_derives_it_for_an_older_plan():
     plan = pd.DataFrame({"sku": ["A", "A", "B", "D"], "week_start": [W1, W2, W1, W1],
-                         "supply_units": [100.0, 50.0, 40.0, 30.0], "supply_source": ["frozen", "make", "buy", "frozen"],
+                         "supply_units": [100.0, 50.0, 40.0, 30.0],
+                         "supply_source": ["frozen", "make", "buy", "frozen"],
                          "make_units": [100.0, 50.0, 0.0, 0.0]})
     assert mps_from_plan(plan).make_units.tolist() == [100.0, 50.0, 0.0, 0.0]
     # without make_units: make and frozen rows, but not of SKU D, bought after a decision
