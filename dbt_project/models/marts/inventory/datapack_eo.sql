@@ -72,6 +72,15 @@ forecast_13w as (
 
 ),
 
+expiry_risk as (
+
+    -- usable lots that the plan of record sees expiring unused inside the horizon (FEFO)
+    select sku, sum(expired_units) as expiry_risk_units
+    from {{ source('plan_outputs', 'plan_of_record') }}
+    group by sku
+
+),
+
 policy as (
 
     select sku, safety_stock_units from {{ source('inventory_policy', 'safety_stock') }}
@@ -97,13 +106,15 @@ classified as (
             when stock.expired_units > 0 then 'expired lots'
         end as obsolete_reason,
         coalesce(2 * forecast_13w.units_13w, 26 * run_rate.weekly_units, 0)
-            + coalesce(policy.safety_stock_units, 0) as need_units
+            + coalesce(policy.safety_stock_units, 0) as need_units,
+        coalesce(expiry_risk.expiry_risk_units, 0) as expiry_risk_units
     from stock
     inner join items on items.sku = stock.sku
     left join demand_52w on demand_52w.sku = stock.sku
     left join run_rate on run_rate.sku = stock.sku
     left join forecast_13w on forecast_13w.sku = stock.sku
     left join policy on policy.sku = stock.sku
+    left join expiry_risk on expiry_risk.sku = stock.sku
 
 ),
 
@@ -115,11 +126,15 @@ final as (
         greatest(on_hand_units - obsolete_units - need_units, 0) as excess_units,
         obsolete_units,
         (greatest(on_hand_units - obsolete_units - need_units, 0) + obsolete_units) * unit_cost as value,
+        expiry_risk_units,
+        expiry_risk_units * unit_cost as expiry_risk_value,
         trim(both '; ' from coalesce(obsolete_reason, '') ||
             case when on_hand_units - obsolete_units - need_units > 0
-                 then '; on hand above 26 weeks of need + safety stock' else '' end) as reason
+                 then '; on hand above 26 weeks of need + safety stock' else '' end ||
+            case when expiry_risk_units > 0
+                 then '; lots expire unused inside the horizon (plan of record)' else '' end) as reason
     from classified
-    where obsolete_units > 0 or on_hand_units - obsolete_units - need_units > 0
+    where obsolete_units > 0 or on_hand_units - obsolete_units - need_units > 0 or expiry_risk_units > 0
 
 )
 
