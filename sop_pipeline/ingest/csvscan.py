@@ -33,7 +33,9 @@ CHUNK = 1 << 20
 class CsvScan:
     source: Path                     # the file DuckDB should read (the original or a repaired copy)
     n_records: int = 0               # data records (non-blank), header excluded
-    breaks: list[tuple[int, int]] = field(default_factory=lambda: [(0, 2)])  # (record index, line - index)
+    # (record index, line - index, DuckDB line - index) wherever an offset changes. DuckDB numbers
+    # lines without the line breaks inside quoted values; the file's own line numbers count them.
+    breaks: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 2, 2)])
     last_line: int = 1               # start line of the last data record
     truncated: bool = False          # the file does not end with a line break
     multiline: dict[int, int] = field(default_factory=dict)  # start line -> end line of multi-line records
@@ -136,17 +138,18 @@ def scan_csv(path: Path, header: list[str], free_text: set[str]) -> CsvScan:
         with open(scan.source, newline="", encoding="latin-1") as fh:
             reader = csv.reader(fh)
             next(reader, None)
-            end, offset, rec = reader.line_num, 2, 0
+            end, offset, doffset, rec, embedded = reader.line_num, 2, 2, 0, 0
             breaks = scan.breaks
             for fields in reader:
                 start, end = end + 1, reader.line_num
                 if not fields:  # a blank line: DuckDB skips it too
                     continue
-                if start - rec != offset:
-                    offset = start - rec
-                    breaks.append((rec, offset))
+                if start - rec != offset or start - embedded - rec != doffset:
+                    offset, doffset = start - rec, start - embedded - rec
+                    breaks.append((rec, offset, doffset))
                 if end != start:
                     scan.multiline[start] = end
+                    embedded += end - start
                 scan.last_line = start
                 rec += 1
             scan.n_records = rec

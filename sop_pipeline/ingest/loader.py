@@ -214,12 +214,23 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
                                   "Check that it is a comma-separated UTF-8 text file.") from None
     finally:
         scan.cleanup()
-    con.execute("""create temp table _rej as
+    con.execute("""create temp table _rej_d as
         select line::bigint as _source_row, arg_min(csv_line, column_idx) as _raw_line,
                arg_min(error_type::varchar, column_idx) as error_type,
                arg_min(error_message, column_idx) as message, min(column_idx)::bigint as column_idx
         from _rejects group by line""")
     con.execute("drop table if exists _rejects; drop table if exists _reject_scans")
+    # Records are numbered in file order; `_breaks` says where blank lines or multi-line values shift
+    # record numbers against the file's line numbers (and against DuckDB's, which skip the line
+    # breaks inside quoted values): rejected lines get the file's line number here.
+    con.register("_breaks_df", pd.DataFrame(scan.breaks, columns=["rec", "off", "doff"]))
+    con.execute("create temp table _breaks as select rec::bigint as rec, off::bigint as off, "
+                "doff::bigint as doff, (rec + doff)::bigint as dline from _breaks_df")
+    con.unregister("_breaks_df")
+    con.execute("""create temp table _rej as
+        select r.* replace (r._source_row - b.doff + b.off as _source_row), r._source_row - b.doff as _rec
+        from _rej_d r asof join _breaks b on r._source_row >= b.dline""")
+    con.execute("drop table _rej_d")
     n_ok = _scalar(con, "select count(*) from _read")
     rejects = con.execute("select _source_row, error_type, column_idx, message from _rej order by 1").fetchall()
     for line, error_type, column_idx, _ in rejects:
@@ -238,15 +249,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
         raise StructuralError(path, f"{len(rejects)} of {scan.n_records} lines cannot be read "
                                     f"(first at line {line}: {_REJECT_WORDS.get(error_type, message)})",
                               "The file looks garbled or truncated: export it again.")
-    # Line numbers of the accepted rows: records are numbered in file order; `_breaks` says where
-    # blank lines or multi-line values shift record numbers against line numbers.
-    con.register("_breaks_df", pd.DataFrame(scan.breaks, columns=["rec", "off"]))
-    con.execute("create temp table _breaks as select rec::bigint as rec, off::bigint as off, "
-                "(rec + off)::bigint as line from _breaks_df")
-    con.unregister("_breaks_df")
+    # Line numbers of the accepted rows: the records that were not rejected, in order.
     con.execute(f"""create temp table _line_map as
-        with rej as (select r._source_row - b.off as rec from _rej r asof join _breaks b on r._source_row >= b.line),
-             ok as (select range as rec from range(0, {scan.n_records}) anti join rej on range = rej.rec)
+        with ok as (select range as rec from range(0, {scan.n_records}) anti join _rej on range = _rej._rec)
         select ok.rec + b.off as _source_row, row_number() over (order by ok.rec) - 1 as _rid
         from ok asof join _breaks b on ok.rec >= b.rec""")
     select_cols = ", ".join(_q(h) for h in header)
@@ -654,7 +659,7 @@ def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("drop table if exists _cycle; drop table if exists _src; drop table if exists _typed; "
                 "drop table if exists _rej; drop table if exists _fail; drop table if exists _read; "
                 "drop table if exists _line_map; drop table if exists _breaks; drop table if exists _rejects; "
-                "drop table if exists _reject_scans")
+                "drop table if exists _reject_scans; drop table if exists _rej_d")
 
 
 def ingest_extract(con: duckdb.DuckDBPyConnection, name: str, extracts_dir: Path, suite: dict,

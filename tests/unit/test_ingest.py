@@ -316,6 +316,17 @@ def test_blank_lines_and_multiline_values_keep_true_line_numbers(con, folder):
     assert [r[:2] for r in _quarantine(con, "items")] == [(8, "range")]
 
 
+def test_rejected_line_after_a_multiline_value_keeps_its_true_line_number(con, tmp_path):
+    # DuckDB numbers lines without the line breaks inside quoted values; the quarantine must not
+    _write(tmp_path, "items.csv", ITEMS + 'C,"two\nlines",F1,C1,1,1,EA,make,active\n'
+           "D,Dd,F1\n\nE,Ee,F1,C1,1,1,EA,make,active\nF,Ff")
+    report = _ingest(con, tmp_path, "items")
+    assert [r[:2] for r in _quarantine(con, "items")] == [(6, "csv_reject"), (9, "csv_reject; truncated")]
+    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == \
+        [("A", 2), ("B", 3), ("C", 4), ("E", 8)]
+    _assert_balanced(con, report, "items")
+
+
 # --- dependent rows follow their master; encodings; dates -----------------------------------------
 
 def test_duplicate_item_quarantines_both_and_its_dependent_rows(con, tmp_path):
