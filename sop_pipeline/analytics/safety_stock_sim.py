@@ -1,6 +1,6 @@
-"""Simulation check of (s, Q) reorder-point policies: does the computed reorder point give the target?
+"""Simulation check of (s, Q) and order-up-to (R, S) policies: does the computed reorder point give the target?
 
-`simulate_service` replays an (s, nQ) policy for every stock point at once (numpy arrays over
+`simulate_service` replays an (s, nQ) or (R, S) policy for every stock point at once (numpy arrays over
 stock points x paths; the loop runs over time steps only) and reports the achieved fill rate
 (share of demand met from stock) and cycle service level (share of replenishment cycles
 without a stockout).
@@ -11,7 +11,10 @@ Model, chosen to match the assumptions of the safety-stock formulas:
   and gamma formulas assume. Per step, units short = increase of the backorder level.
 * **Time.** Each week is split into `substeps_per_week` steps (default 7, days); lead times
   are drawn per order (``"normal"`` truncated at 0, or ``"lognormal"`` with the same mean and
-  sd) and the receipt lands at the nearest step boundary. Orders may cross.
+  sd). Under continuous review the receipt lands at the nearest step boundary; under
+  order-up-to it lands at its exact time inside its step (the step's demand before it comes
+  first), so a lead time shorter than a step (a made item's 17 hours) is not rounded to a day.
+  Orders may cross unless ``orders_cross=False``.
 * **Review.** With ``review_period_weeks == 0`` the review is continuous, (s, nQ): the order
   (the smallest multiple of Q that lifts the inventory position above s) is placed at the
   moment the position reaches s. With ``review_period_weeks = R > 0`` the policy is
@@ -50,7 +53,7 @@ from sop_pipeline.analytics.safety_stock import (
     _stock_point_keys,
 )
 
-DemandModel = Literal["normal", "gamma", "bootstrap"]
+DemandModel = Literal["normal", "gamma", "bootstrap", "auto"]
 LeadTimeModel = Literal["normal", "lognormal"]
 
 _SIM_INPUTS = ("mean_weekly_demand", "sd_weekly_demand", "lead_time_mean_weeks", "lead_time_sd_weeks",
@@ -139,7 +142,8 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
             ``service_target`` are carried over.
         weeks: simulated weeks per path, after `warmup_weeks`.
         paths: independent paths per stock point (results pool them).
-        demand_model: "normal", "gamma" (both from the weekly mean/sd) or "bootstrap" (weeks
+        demand_model: "normal", "gamma" (both from the weekly mean/sd), "auto" (gamma for rows
+            whose ``method`` is "gamma", as the formula assumed, normal otherwise) or "bootstrap" (weeks
             resampled from `demand_history`: ``sku`` [, ``location``], ``week_start``, ``units``).
         lead_time_model: "normal" (truncated at 0) or "lognormal", with the row's mean and sd.
         substeps_per_week: time steps per week.
@@ -157,8 +161,8 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         percentage points, for the row's service type). Rows with no demand get NaN.
     """
     _require_columns(policies, _SIM_INPUTS, "policies to simulate")
-    if demand_model not in ("normal", "gamma", "bootstrap"):
-        raise SafetyStockInputError(f"unknown demand model {demand_model!r}: use normal, gamma or bootstrap")
+    if demand_model not in ("normal", "gamma", "bootstrap", "auto"):
+        raise SafetyStockInputError(f"unknown demand model {demand_model!r}: use normal, gamma, bootstrap or auto")
     if lead_time_model not in ("normal", "lognormal"):
         raise SafetyStockInputError(f"unknown lead-time model {lead_time_model!r}: use normal or lognormal")
     if weeks < 1 or paths < 1 or warmup_weeks < 0 or substeps_per_week < 1:
@@ -192,22 +196,39 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         matrix, lengths = _history_matrix(demand_history, keys, policies.loc[live].reset_index(drop=True))
         hist_rows = np.repeat(np.arange(int(live.sum())), paths)
         hist_len = lengths[hist_rows]
-    elif demand_model == "gamma":
+    # "auto": gamma steps for the rows whose formula used the gamma (column method), Brownian otherwise
+    if demand_model == "auto":
+        methods = policies["method"].astype(str).to_numpy() if "method" in policies.columns else None
+        gamma_rows = per_series(methods == "gamma") if methods is not None else np.zeros(n, dtype=bool)
+    else:
+        gamma_rows = np.full(n, demand_model == "gamma")
+    if gamma_rows.any():
         with np.errstate(divide="ignore", invalid="ignore"):
             g_shape = np.where(sd > 0, (mu / sd) ** 2, np.inf)
             g_scale = np.where(sd > 0, sd ** 2 / mu, 0.0)
+    gamma_idx = np.flatnonzero(gamma_rows)
 
-    brownian = demand_model == "normal"
-    cont_idx = np.flatnonzero(continuous)
+    brownian_rows = ~gamma_rows if demand_model in ("normal", "auto") else np.zeros(n, dtype=bool)
+    brownian = bool(brownian_rows.any())
+    cont_idx = np.flatnonzero(continuous & brownian_rows)
+
+    def gamma_steps(n_steps: int, idx: np.ndarray) -> np.ndarray:
+        shape = g_shape[idx]
+        draws = rng.gamma(np.where(np.isfinite(shape), shape, 1.0), np.maximum(g_scale[idx], 1e-300),
+                          size=(n_steps, len(idx)))
+        return np.where(np.isfinite(shape), draws, mu[idx])
 
     def demand_chunk(n_weeks: int) -> np.ndarray:
         """Demand per step for the next n_weeks weeks, shape (n_weeks * m, n)."""
         if demand_model == "normal":
             return mu + sd * rng.standard_normal((n_weeks * m, n))
         if demand_model == "gamma":
-            draws = rng.gamma(np.where(np.isfinite(g_shape), g_shape, 1.0), np.maximum(g_scale, 1e-300),
-                              size=(n_weeks * m, n))
-            return np.where(np.isfinite(g_shape), draws, mu)
+            return gamma_steps(n_weeks * m, np.arange(n))
+        if demand_model == "auto":
+            out = mu + sd * rng.standard_normal((n_weeks * m, n))
+            if len(gamma_idx):
+                out[:, gamma_idx] = gamma_steps(n_weeks * m, gamma_idx)
+            return out
         pick = (rng.random((n_weeks, n)) * hist_len).astype(np.int64)
         weekly = matrix[hist_rows, pick] / m
         return np.repeat(weekly, m, axis=0)
@@ -242,8 +263,15 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                     # bridge between the step's two ends), so a lead time shorter than a step is not rounded
                     f = pipeline_frac[slot, split]
                     before = f * d[split]
-                    if brownian:
-                        before = before + np.sqrt(f * (1.0 - f)) * sd[split] * rng.standard_normal(len(split))
+                    bridge = brownian_rows[split]
+                    if bridge.any():
+                        j = split[bridge]
+                        before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * rng.standard_normal(len(j))
+                    lumps = gamma_rows[split] & np.isfinite(g_shape[split] if gamma_rows.any() else np.zeros(len(split)))
+                    if lumps.any():   # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
+                        j, fj = split[lumps], f[lumps]
+                        before[lumps] = d[j] * rng.beta(np.maximum(fj * g_shape[j], 1e-12),
+                                                        np.maximum((1.0 - fj) * g_shape[j], 1e-12))
                     backorder_0 = np.maximum(-net[split], 0.0)
                     net[split] -= before
                     if counting:

@@ -187,7 +187,7 @@ def safety_stock(warehouse: Warehouse, config: InventoryPolicyConfig) -> dg.Mate
         # as the lead-time-variance formula assumes; letting independent lead times overtake each
         # other shortens the effective lead time and over-delivers by 2-3 points at sigma_L/L ~ 20%
         sim = simulate_service(simulation_sample(plan[plan.method != "none"]), weeks=2000, paths=8, seed=7,
-                               orders_cross=False)
+                               orders_cross=False, demand_model="auto")
         validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units",
                                      "min_cycle_service_binds"]],
                                on="sku", how="left", suffixes=("", "_plan"))
@@ -266,8 +266,11 @@ def safety_stock_curve(warehouse: Warehouse, config: InventoryPolicyConfig) -> d
         meta = write_table(con, "safety_stock_curve", curve)
     least = curve[curve.is_least_cost.astype(bool)][["family", "service_level", "safety_stock_value",
                                                       "total_cost_per_year", "annual_saving", "is_proposed"]]
+    # at the top of the grid the cost is still falling: the true optimum is at or above that level
+    at_top = least[least.service_level >= max(ss.SERVICE_LEVEL_GRID) - 1e-12].family.tolist()
     return dg.MaterializeResult(metadata={**meta, "least_cost_points": dg.MetadataValue.md(markdown_table(least, 20)),
-                                          "proposals": int(curve.is_proposed.astype(bool).sum())})
+                                          "proposals": int(curve.is_proposed.astype(bool).sum()),
+                                          "least_cost_at_top_of_grid": dg.MetadataValue.json(at_top)})
 
 
 ASSETS = [abc_xyz, safety_stock, safety_stock_curve]
