@@ -61,7 +61,8 @@ from sop_pipeline.analytics.calendar import week_start
 FLAG_TOLERANCE_UNITS = 1e-6
 
 PLAN_COLUMNS = [
-    "sku", "family", "week_start", "horizon_week", "demand_units", "revenue", "margin", "supply_units",
+    "sku", "family", "week_start", "horizon_week", "demand_units", "selling_price", "revenue", "margin",
+    "supply_units",
     "make_units", "receipts_units", "expired_units", "expedite_cost", "supply_source", "resource_id",
     "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
     "projected_inventory_units", "safety_stock_units", "service_risk", "decision_ids", "notes",
@@ -257,7 +258,8 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
 
     Args:
         demand: ``[sku, week_start, horizon_week, demand_units, decision_ids]`` for the horizon.
-        items: ``[sku, family, unit_price, unit_cost]``.
+        items: ``[sku, family, unit_price, unit_cost]``. Revenue and margin use the demand's
+            ``selling_price`` column where it has one (the forecast's price), else ``unit_price``.
         opening_inventory: units available per sku at the start of week 1.
         safety_stock: target safety stock per sku (units).
         source: ``make`` / ``buy`` per sku.
@@ -412,8 +414,10 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     out["resource_id"] = names[np.where(bind >= 0, bind, len(resources))]
     hours_per_unit = per_unit[ii, np.maximum(bind, 0)] if len(resources) and len(ii) else np.zeros(len(out))
     out["constraint_hours"] = np.where(bind >= 0, out.supply_units * hours_per_unit, 0.0)
-    out["revenue"] = out.demand_units * out.unit_price
-    out["margin"] = out.demand_units * (out.unit_price - out.unit_cost)
+    price = out["selling_price"] if "selling_price" in out else pd.Series(np.nan, index=out.index)
+    out["selling_price"] = price.where(price.notna() & np.isfinite(price), out.unit_price)
+    out["revenue"] = out.demand_units * out.selling_price
+    out["margin"] = out.demand_units * (out.selling_price - out.unit_cost)
     # Flags compare with a tolerance: projected inventory that meets safety stock exactly lands
     # a few ulps either side of it (the plan fills `need = demand + ss - inv`).
     tol = FLAG_TOLERANCE_UNITS * np.maximum(1.0, out.safety_stock_units.abs())

@@ -33,14 +33,17 @@ INPUTS = [dg.AssetKey(["analytics", n]) for n in ("demand_forecast", "demand_con
                                                   "safety_stock", "abc_xyz", "safety_stock_curve", "capacity")] + \
     [STG(n) for n in ("stg_erp__items", "stg_sop__decisions", "stg_mes__resources", "stg_mes__routings",
                       "stg_mes__downtime", "stg_crm__promotions", "stg_erp__purchase_orders", "stg_erp__receipts",
-                      "stg_erp__expedites", "stg_mes__production_orders")] + \
+                      "stg_erp__expedites", "stg_mes__production_orders", "stg_sop__plan_history")] + \
     [dg.AssetKey(["intermediate", "int_usable_stock"]), dg.AssetKey(["meta", "ingest_log"])]
 
 
 def consensus_demand(con, cycle: Cycle) -> pd.DataFrame:
     """Units per SKU x horizon week: the consensus (sales input through the optimism filter) where
-    there is one, else the statistical p50; weeks 1-6 get the sensing adjustment on top."""
-    fc = read_table(con, "select sku, week_start, horizon_week, units_p50 from analytics.demand_forecast "
+    there is one, else the statistical p50; weeks 1-6 get the sensing adjustment on top. The
+    selling price is the forecast's (its revenue / units: last non-promotion price, less the
+    discount in promotion weeks), so forecast and plan revenue share one price basis."""
+    fc = read_table(con, "select sku, week_start, horizon_week, units_p50, "
+                         "revenue / nullif(units_p50, 0) as selling_price from analytics.demand_forecast "
                          "where horizon_week between 1 and ?", [cycle.horizon_weeks])
     cons = read_table(con, "select sku, week_start, avg(consensus_units) as consensus_units "
                            "from analytics.demand_consensus group by sku, week_start")
@@ -51,7 +54,7 @@ def consensus_demand(con, cycle: Cycle) -> pd.DataFrame:
     d["demand_source"] = np.where(d.consensus_units.notna(), "consensus", "statistical") + \
         np.where(d.sensing_delta.fillna(0) != 0, "+sensing", "")
     d["decision_ids"] = ""
-    return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids"]]
+    return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids", "selling_price"]]
 
 
 def capacity_inputs(con, absent: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
@@ -116,6 +119,44 @@ def _expedite_events(con, absent: set[str]) -> pd.DataFrame | None:
     if "expedites" in absent:
         return None
     return read_table(con, "select expedite_id, sku, order_id, expedite_date, cost from staging.stg_erp__expedites")
+
+
+# --- plan_history extract -> history.plan_of_record (earlier cycles the pipeline did not write) ---
+
+def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
+    """Copy each cycle of the optional plan_history extract (plans of record published before this
+    pipeline kept history: the last meeting's plan, the previous tool's export) that is earlier
+    than ``as_of`` and not yet in history.plan_of_record into it, so the freeze window and
+    plan_changes work from the first run. A cycle history already holds is never overwritten (the
+    pipeline's own copy wins). Weeks are taken to their ISO Monday; family defaults to the item
+    master's. Returns the cycles added."""
+    if "plan_history" in absent:
+        return []
+    rows = read_table(con, """
+        select h.cycle_id, h.sku, coalesce(h.family, i.family) as family, h.iso_week_start as week_start,
+               sum(h.demand_units) as demand_units, sum(h.supply_units) as supply_units, sum(h.revenue) as revenue
+        from staging.stg_sop__plan_history h left join staging.stg_erp__items i using (sku)
+        where h.cycle_id < ?
+        group by all order by h.cycle_id, h.sku, week_start""", [as_of])
+    if rows.empty:
+        return []
+    held = set()
+    if read_table(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
+                       "and table_name = 'plan_of_record'").n.iloc[0]:
+        held = {pd.Timestamp(c) for c in read_table(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
+    added = []
+    for cycle_id, frame in rows.groupby("cycle_id", sort=True):
+        cycle_id = pd.Timestamp(cycle_id).date()
+        if pd.Timestamp(cycle_id) in held:
+            continue
+        week1 = pd.Timestamp(Cycle(cycle_id).week1_start)
+        frame = frame.assign(cycle_id=cycle_id, week_start=pd.to_datetime(frame.week_start))
+        frame = frame.assign(horizon_week=((frame.week_start - week1).dt.days // 7 + 1).astype("int64"),
+                             supply_source="history", decision_ids="", demand_source="plan_history extract",
+                             notes="plan of record from the plan_history extract")
+        append_history(con, "plan_of_record", frame.reset_index(drop=True), cycle_id)
+        added.append(cycle_id)
+    return added
 
 
 def _previous_plan(con, cycle_id) -> pd.DataFrame | None:
@@ -230,6 +271,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         source, sourced_by, source_effects = plan_lib.sourcing(items, decisions)
         effects += source_effects
         weeks, freeze_id = plan_lib.freeze_weeks(decisions)
+        seeded = seed_history_from_extract(con, as_of, absent)  # plan_history extract -> history
         previous = _previous_plan(con, as_of)
         routings, hours, bottleneck = capacity_inputs(con, absent)
         receipts = scheduled_receipts(con, cycle, absent)
@@ -321,7 +363,9 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "awaiting": dg.MetadataValue.md(markdown_table(log[log.status == "proposed"][
             ["decision_id", "kind", "subject", "value", "responsible"]], 20))})
     yield dg.MaterializeResult(asset_key=SUBSTITUTIONS, metadata=meta_subs)
-    yield dg.MaterializeResult(asset_key=HISTORY, metadata={"cycles": cycles_kept, "cycle": str(as_of)})
+    yield dg.MaterializeResult(asset_key=HISTORY, metadata={"cycles": cycles_kept, "cycle": str(as_of),
+                                                            "seeded_from_plan_history": ", ".join(map(str, seeded))
+                                                            or "none"})
     usable = inventory.set_index("sku").units
     balance = plan_lib.balance_breaks(plan, usable)
     start = plan_lib.start_stock_breaks(plan, usable)

@@ -112,8 +112,9 @@ def revenue_bridge(ctx: PackContext) -> Safe:
     rows = df.assign(amount_text=[money(v) if k == "total" else signed_money(v) for v, k in zip(df["amount"], df["kind"])])
     body = ctx.chart("revenue-bridge", fig, height=340) + table(
         rows, cols, cls="compact", row_cls=lambda r: "total" if r.kind == "total" else "")
-    note = ("The forecast is priced at the selling price (promotions discounted), the plan of record at list price, "
-            "finance at its own plan; each step explains the next figure and they add up exactly.")
+    note = ("Forecast and plan of record share the selling price (promotions discounted; list price only where "
+            "the forecast has no units), finance has its own plan; each step explains the next figure and they "
+            "add up exactly.")
     return panel(title, body, panel_id, note=note, wide=True)
 
 

@@ -302,3 +302,12 @@ def test_balance_and_start_stock_checks_find_the_breaking_rows():
     assert [(r.sku, r.week_start) for r in rows.itertuples()] == [("A", WEEKS[1]), ("A", WEEKS[2])]
     text = plan.describe_breaks(rows, "inventory balance")
     assert text.startswith("inventory balance: 2 row(s) break it: A week of 2026-01-12")
+
+
+def test_revenue_uses_the_demand_selling_price_and_falls_back_to_list_price():
+    d = _demand(b=(0, 0, 0)).assign(selling_price=[8.0, float("nan"), 9.0, float("nan"), float("nan"),
+                                                   float("nan")])
+    p = _plan_with(d).set_index(["sku", "week_start"]).loc["A"]
+    assert p.selling_price.tolist() == [8.0, 10.0, 9.0]  # list price 10 where the forecast has none
+    assert p.revenue.tolist() == [80.0, 100.0, 90.0]
+    assert p.margin.tolist() == [20.0, 40.0, 30.0]  # unit cost 6

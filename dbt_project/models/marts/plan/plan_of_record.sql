@@ -7,6 +7,7 @@ select
     horizon_week,
     demand_units,
     demand_source,
+    selling_price,
     revenue,
     margin,
     supply_units,

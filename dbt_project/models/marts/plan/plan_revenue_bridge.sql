@@ -1,8 +1,8 @@
 -- One revenue story over the 13-week horizon: demand forecast -> plan of record -> finance plan.
--- The three figures are priced differently: the forecast at its selling price (the series' last
--- non-promotion price, times (1 - discount) in promotion weeks), the plan of record at the item
--- master's list price (items.unit_price), finance at its own monthly plan. Each step says why
--- the next figure differs; the steps add up exactly to the totals.
+-- Forecast and plan share one price basis: the forecast's selling price (the series' last
+-- non-promotion price, times (1 - discount) in promotion weeks); the plan falls back to the item
+-- master's list price only where the forecast has no units. Finance has its own monthly plan.
+-- Each step says why the next figure differs; the steps add up exactly to the totals.
 with
 
 forecast as (
@@ -82,16 +82,16 @@ steps as (
     from effects
     union all
     select 3, 'price_promotion_weeks', 'effect', sum(case when is_promo_week then price_effect else 0 end),
-           'SKU-weeks with a promotion: plan at list price, forecast at the promoted price (discount + '
-           || 'list vs selling price)'
+           'SKU-weeks with a promotion: plan price vs forecast price (0 when both use the forecast '
+           || 'price; list price where the forecast has no units)'
     from effects
     union all
     select 4, 'price_other_weeks', 'effect', sum(case when is_promo_week then 0 else price_effect end),
-           'Other SKU-weeks: plan at list price (items.unit_price), forecast at the last selling price'
+           'Other SKU-weeks: plan price vs forecast price (list price only where the forecast has no units)'
     from effects
     union all
     select 5, 'plan_of_record', 'total', sum(revenue_plan),
-           'Plan of record: plan units x list price'
+           'Plan of record: plan units x selling price (plan_of_record.selling_price)'
     from effects
     union all
     select 6, 'finance_price', 'effect', -price_effect,
