@@ -56,10 +56,16 @@ def demo_extracts(tmp_path_factory) -> Path:
     return out
 
 
+# Paths with quotes reach SQL (attach, copy, read_parquet), dbt's profile and the report: the
+# session's main cycle runs in such a folder so every integration test proves they are quoted.
+HOSTILE_DIR_NAME = "it's a \"test\" dir"
+
+
 @pytest.fixture(scope="session")
 def small_cycle(demo_extracts, tmp_path_factory) -> CycleRun:
-    """One full `sop run` on the small demo data; integration tests read its outputs."""
-    run = run_cycle(demo_extracts, tmp_path_factory.mktemp("cycle") / "data")
+    """One full `sop run` on the small demo data, in a data dir named `it's a "test" dir`;
+    integration tests read its outputs."""
+    run = run_cycle(demo_extracts, tmp_path_factory.mktemp("cycle") / HOSTILE_DIR_NAME)
     assert run.returncode == 0, f"sop run failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     return run
 
