@@ -688,6 +688,10 @@ def ingest_extract(con: duckdb.DuckDBPyConnection, name: str, extracts_dir: Path
                 'reason VARCHAR, _exp INTEGER)')
     try:
         return _ingest(con, extract, path, suite, as_of, max_quarantine_share, gx_check_max_rows, started)
+    except (duckdb.Error, csv.Error, OSError, UnicodeError) as exc:
+        # never a traceback for a hostile file: one line naming the file and what failed
+        raise StructuralError(path, f"the file could not be validated ({type(exc).__name__}: {exc})",
+                              "Check the file (and the suite in expectations/ if it was edited).") from None
     finally:
         _drop_temp(con)
 

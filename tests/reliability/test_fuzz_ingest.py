@@ -36,7 +36,7 @@ from tests.conftest import run_cycle
 SUITES = REPO_ROOT / "expectations"
 SUBSET_EVERY = 100  # every 100th pos_sales / sales_orders row: ~1,200 and ~210 rows over all SKUs
 # no shrinking phase: a failing case is reported as drawn (its labels and rows are in the note)
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 OUTCOMES: list[tuple[str, str]] = []  # (case, outcome), printed at the end of the module
