@@ -190,6 +190,13 @@ EXTRACTS: dict[str, Extract] = {
            categories={"kind": ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target"),
                        "approved": ("yes", "no")},
            event_date="decided_at", description="Decisions logged in earlier S&OP meetings (yes/no only)."),
+        _x("plan_history", "cycle x sku x week",
+           "cycle_id:date sku week_start:date demand_units:float supply_units:float revenue:float family",
+           key=["cycle_id", "sku", "week_start"], optional=["family"],
+           ranges={"demand_units": QTY0, "supply_units": QTY0, "revenue": QTY0}, references={"sku": SKU},
+           event_date="cycle_id",
+           description="Plans of record published before this pipeline kept history (e.g. the last meeting's "
+                       "plan or the previous tool's export): seed history for the freeze window and plan changes."),
     ]
 }
 
