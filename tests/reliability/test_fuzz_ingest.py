@@ -526,3 +526,14 @@ def test_cli_duplicate_item_and_truncated_pos_exit_0_with_everything_accounted(d
     assert loaded == 0 and follow > 0 and truncated == 1
     assert log[0] == log[1] + log[2] + log[3]
     OUTCOMES.append(("CLI: duplicate item + truncated pos_sales", f"exit 0, {follow} POS rows follow the item"))
+
+
+def test_many_broken_rows_stop_the_run_naming_file_column_and_share(demo, masters, tmp_path):
+    pos = demo["tables"]["pos_sales"]
+    n = len(pos.rows)
+    case = mutate(pos, [("negative", i, 0) for i in range(0, n, 3)], [], None, None)  # a third of the rows
+    outcome = run_case(case, demo, tmp_path / "case", masters)
+    assert outcome.startswith("stopped: 33% broken")
+    con, _ = masters
+    assert con.execute("select count(*) from quarantine.pos_sales").fetchall() == [(len(case.broken),)]  # kept
+    OUTCOMES.append(("pos_sales: a third of the rows negative (fixed)", outcome))
