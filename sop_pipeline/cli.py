@@ -197,12 +197,39 @@ class _Progress(logging.Handler):
                          f"{blocking}{detail}")
 
 
+MIN_HISTORY_DAYS = 7  # a cycle needs at least one week of demand history before its as-of
+
+
+def as_of_problem(settings: Settings) -> str | None:
+    """One line when --as-of / SOP_AS_OF leaves no demand history to plan from (checked before
+    the run starts, instead of failing minutes into it). File problems are left to the run,
+    which names the file, row and column."""
+    if settings.as_of is None:
+        return None
+    from datetime import timedelta
+
+    from sop_pipeline.ingest import StructuralError, demand_date_range
+
+    try:
+        first, last = demand_date_range(settings.extracts_dir)
+    except StructuralError:
+        return None
+    if settings.as_of < first + timedelta(days=MIN_HISTORY_DAYS):
+        return (f"as-of {settings.as_of} leaves no demand history to plan from: the demand extracts start on "
+                f"{first} (last date {last}); choose an as-of on or after {first + timedelta(days=MIN_HISTORY_DAYS)}")
+    return None
+
+
 def cmd_run(args) -> int:
     settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of)
     settings.check_writable()
     if not settings.extracts_dir.is_dir():
         print(f"sop: extracts folder {settings.extracts_dir} does not exist "
               f"(create demo data with `sop demo --out {settings.extracts_dir}`)", file=sys.stderr)
+        return 2
+    problem = as_of_problem(settings)
+    if problem:
+        print(f"sop: {problem}", file=sys.stderr)
         return 2
     os.environ.update(settings.to_env())
     os.environ["PATH"] = _dbt_env()["PATH"]

@@ -8,6 +8,7 @@ from sop_pipeline.ingest.loader import (
     IngestReport,
     QuarantineShareError,
     StructuralError,
+    demand_date_range,
     detect_as_of,
     ensure_schemas,
     find_extract_file,
@@ -16,6 +17,6 @@ from sop_pipeline.ingest.loader import (
 from sop_pipeline.ingest.suites import build_suite, load_suite, write_suites
 
 __all__ = [
-    "MAX_QUARANTINE_SHARE", "IngestReport", "QuarantineShareError", "StructuralError", "build_suite", "detect_as_of", "ensure_schemas",
+    "MAX_QUARANTINE_SHARE", "IngestReport", "QuarantineShareError", "StructuralError", "build_suite", "demand_date_range", "detect_as_of", "ensure_schemas",
     "find_extract_file", "ingest_extract", "load_suite", "write_suites",
 ]

@@ -791,8 +791,14 @@ def detect_as_of(extracts_dir: Path, today: date | None = None) -> date:
     carrying them are then excluded as "after as-of" by validation. Dates in a foreign format
     (DD/MM/YYYY ...) stop the run with a message that names the format.
     """
+    return demand_date_range(extracts_dir, today)[1]
+
+
+def demand_date_range(extracts_dir: Path, today: date | None = None) -> tuple[date, date]:
+    """(first, last) event date in the demand extracts (pos_sales, sales_orders), the last one
+    not after `today` (see `detect_as_of`)."""
     today = today or date.today()
-    found, problems = [], []
+    found, firsts, problems = [], [], []
     with duckdb.connect() as con:
         for name in ("pos_sales", "sales_orders"):
             path = find_extract_file(extracts_dir, name)
@@ -810,12 +816,13 @@ def detect_as_of(extracts_dir: Path, today: date | None = None) -> date:
                             f"from {src}")
             except duckdb.Error as exc:
                 raise StructuralError(path, f"the file cannot be read ({exc})", "Export it again.") from None
-            value, n_values, first = con.execute(
-                f"select max(d) filter (where d <= ?), count(v), arg_min(v, v is null) from "
+            value, n_values, first, earliest = con.execute(
+                f"select max(d) filter (where d <= ?), count(v), arg_min(v, v is null), min(d) from "
                 f"(select try_cast(trim({_q(col)}) as date) d, nullif(trim({_q(col)}), '') v from _dates)",
                 [today]).fetchall()[0]
             if value is not None:
                 found.append(value)
+                firsts.append(earliest)
                 continue
             hint = date_format_hint(con, "_dates", col, "date")
             if hint:
@@ -832,4 +839,4 @@ def detect_as_of(extracts_dir: Path, today: date | None = None) -> date:
                                   "Export the dates as YYYY-MM-DD (ISO).", column=col)
         raise StructuralError(extracts_dir, "no dated demand rows found in pos_sales or sales_orders",
                               "Provide pos_sales or sales_orders with dates, or set SOP_AS_OF.")
-    return max(found)
+    return min(firsts), max(found)

@@ -108,3 +108,13 @@ def test_unknown_group_is_a_usage_error(demo_extracts, tmp_path):
 def test_bad_as_of_is_a_usage_error():
     proc = sop("run", "--as-of", "next tuesday")
     assert proc.returncode == 2 and "must be a date like" in proc.stderr
+
+
+def test_as_of_before_the_demand_history_is_one_line_up_front(demo_extracts, tmp_path):
+    proc = sop("run", "--extracts", str(demo_extracts), "--data-dir", str(tmp_path / "data"), "--as-of", "2001-01-01",
+               timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "leaves no demand history" in lines[0] and "Traceback" not in proc.stderr
+    assert "2001-01-01" in lines[0] and "choose an as-of on or after" in lines[0]
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()  # nothing ran
