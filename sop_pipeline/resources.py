@@ -29,17 +29,20 @@ class SopSettings(dg.ConfigurableResource):
     data_dir: str
     expectations_dir: str
     as_of: str | None = None
+    max_quarantine_share: float = 0.2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SopSettings":
         return cls(extracts_dir=str(settings.extracts_dir), data_dir=str(settings.data_dir),
                    expectations_dir=str(settings.expectations_dir),
-                   as_of=settings.as_of.isoformat() if settings.as_of else None)
+                   as_of=settings.as_of.isoformat() if settings.as_of else None,
+                   max_quarantine_share=settings.max_quarantine_share)
 
     @property
     def settings(self) -> Settings:
         return Settings(extracts_dir=Path(self.extracts_dir), data_dir=Path(self.data_dir),
-                        expectations_dir=Path(self.expectations_dir), as_of=self.as_of).validated()
+                        expectations_dir=Path(self.expectations_dir), as_of=self.as_of,
+                        max_quarantine_share=self.max_quarantine_share).validated()
 
 
 class Warehouse(dg.ConfigurableResource):

@@ -7,6 +7,7 @@
 | SOP_AS_OF | (last date in the extracts) | cycle date: the plan is made as if today were this date |
 | SOP_DEMO_SIZE | small | demo generator size for `make run` |
 | SOP_EXPECTATIONS_DIR | <repo>/expectations | Great Expectations suites, one JSON per extract |
+| SOP_MAX_QUARANTINE_SHARE | 0.2 | an extract that would lose more than this share of its rows to quarantine stops the run |
 
 Relative paths are resolved against the current working directory. Only this module reads
 the environment; resources and the CLI pass `Settings` on.
@@ -39,6 +40,16 @@ def parse_as_of(value: str | date | None) -> date | None:
         raise SettingsError(f"SOP_AS_OF / --as-of must be a date like 2026-11-22, got {value!r}") from None
 
 
+def parse_share(value: float | str) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0.0 <= share <= 1.0:
+        raise SettingsError(f"SOP_MAX_QUARANTINE_SHARE must be a share between 0 and 1 (e.g. 0.2), got {value!r}")
+    return share
+
+
 @dataclass(frozen=True)
 class Settings:
     extracts_dir: Path
@@ -46,6 +57,7 @@ class Settings:
     as_of: date | None = None
     demo_size: str = "small"
     expectations_dir: Path = REPO_ROOT / "expectations"
+    max_quarantine_share: float | str = 0.2
 
     @property
     def warehouse_path(self) -> Path:
@@ -69,6 +81,7 @@ class Settings:
             as_of=env.get("SOP_AS_OF") or None,
             demo_size=env.get("SOP_DEMO_SIZE") or "small",
             expectations_dir=Path(env.get("SOP_EXPECTATIONS_DIR") or REPO_ROOT / "expectations"),
+            max_quarantine_share=env.get("SOP_MAX_QUARANTINE_SHARE") or 0.2,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validated()
@@ -82,6 +95,7 @@ class Settings:
             data_dir=Path(self.data_dir).expanduser().resolve(),
             expectations_dir=Path(self.expectations_dir).expanduser().resolve(),
             as_of=parse_as_of(self.as_of),
+            max_quarantine_share=parse_share(self.max_quarantine_share),
         )
 
     def check_writable(self) -> "Settings":
@@ -108,6 +122,7 @@ class Settings:
             "SOP_DATA_DIR": str(self.data_dir),
             "SOP_DEMO_SIZE": self.demo_size,
             "SOP_EXPECTATIONS_DIR": str(self.expectations_dir),
+            "SOP_MAX_QUARANTINE_SHARE": str(self.max_quarantine_share),
             "SOP_WAREHOUSE_PATH": str(self.warehouse_path),
         }
         if self.as_of:

@@ -15,7 +15,7 @@ from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.contract import EXTRACTS
 from sop_pipeline.ingest import (
-    MAX_QUARANTINE_SHARE, StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite,
+    StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite,
 )
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
@@ -82,13 +82,12 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse):
         s = settings.settings
         suite = load_suite(s.expectations_dir, name)
-        with warehouse.connect() as con:
+        # ingest sums no floats: DuckDB may use every core (parallel=True)
+        with warehouse.connect(parallel=True) as con:
             as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
-            # SOP_MAX_QUARANTINE_SHARE, once settings has it; the library default until then
-            share = getattr(s, "max_quarantine_share", None)
             try:
                 report = ingest_extract(con, name, s.extracts_dir, suite, as_of,
-                                        max_quarantine_share=MAX_QUARANTINE_SHARE if share is None else share)
+                                        max_quarantine_share=s.max_quarantine_share)
             except StructuralError as exc:
                 raise dg.Failure(description=str(exc), metadata={
                     "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
