@@ -340,11 +340,11 @@ def quantity_breaks(sequence: pd.DataFrame, mps: pd.DataFrame, routings: pd.Data
     routed = routings[routings["resource_id"].isin(list(resource_ids))][["resource_id", "sku"]].drop_duplicates()
     plan = m.merge(routed, on="sku")[["resource_id", "sku", "week_start", "make_units"]]
     plan = plan.groupby(["resource_id", "sku", "week_start"], as_index=False)["make_units"].sum()
-    if len(sequence):
-        seq = sequence.assign(week_start=pd.to_datetime(sequence["week_start"]), qty=sequence["qty"].astype(float))
-        seq = seq.groupby(["resource_id", "sku", "week_start"], as_index=False)["qty"].sum()
-    else:
-        seq = pd.DataFrame(columns=["resource_id", "sku", "week_start", "qty"])
+    seq = sequence[["resource_id", "sku", "week_start", "qty"]].astype({"resource_id": object, "sku": object})
+    seq = seq.assign(week_start=pd.to_datetime(seq["week_start"]).astype("datetime64[ns]"), qty=seq["qty"].astype(float))
+    seq = seq.groupby(["resource_id", "sku", "week_start"], as_index=False)["qty"].sum()
+    plan = plan.astype({"resource_id": object, "sku": object}).assign(
+        week_start=pd.to_datetime(plan["week_start"]).astype("datetime64[ns]"))
     both = plan.merge(seq, on=["resource_id", "sku", "week_start"], how="outer")
     both = both.assign(plan_make_units=both["make_units"].astype(float).fillna(0.0),
                        sequenced_units=both["qty"].astype(float).fillna(0.0))

@@ -203,3 +203,16 @@ def test_changeover_estimate_covers_resources_with_a_matrix():
     assert est[["resource_id", "week_start", "jobs", "setup_families"]].values.tolist() == [["M1", W1, 2, 2]]
     assert est.changeover_hours.tolist() == [pytest.approx(0.5)]
     assert est.run_hours.tolist() == [pytest.approx(20.0)]
+
+
+def test_checks_on_an_empty_sequence_and_plan():
+    # a cycle without resources/routings: nothing sequenced, nothing to break
+    empty_seq = pd.DataFrame(columns=["resource_id", "sku", "week_start", "qty"])
+    empty_mps = pd.DataFrame({"sku": pd.Series(dtype=object), "week_start": pd.Series(dtype="datetime64[us]"),
+                              "make_units": pd.Series(dtype=float)})
+    no_routings = pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"])
+    assert quantity_breaks(empty_seq, empty_mps, no_routings, []).empty
+    # an empty sequence against a plan that makes something: every planned SKU-week is named
+    mps = pd.DataFrame({"sku": ["A"], "week_start": [W1], "make_units": [100.0]})
+    b = quantity_breaks(empty_seq, mps, routings(), ["M1"])
+    assert b[["resource_id", "sku", "plan_make_units", "sequenced_units"]].values.tolist() == [["M1", "A", 100.0, 0.0]]
