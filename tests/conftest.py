@@ -88,6 +88,27 @@ def copy_extracts(tmp_path):
 @pytest.fixture(scope="session")
 def items_and_pos_only(demo_extracts, tmp_path_factory) -> CycleRun:
     """One full run with only the required extracts (items, pos_sales), shared by the tests of
-    the "no data" paths."""
+    the "no data" paths. Its items file is hostile too (HOSTILE_ITEMS): one SKU's key appears
+    twice and two descriptions are Latin-1, so the same run proves that a duplicated master
+    key and a badly encoded free-text value never stop the cycle."""
     root = tmp_path_factory.mktemp("items_pos")
-    return run_cycle(_copy_some(demo_extracts, root / "extracts", ["items", "pos_sales"]), root / "data")
+    extracts = _copy_some(demo_extracts, root / "extracts", ["items", "pos_sales"])
+    make_items_hostile(extracts / "items.csv")
+    return run_cycle(extracts, root / "data")
+
+
+# SKU whose key is duplicated, and SKUs whose description is re-encoded as Latin-1 (with an accent)
+HOSTILE_ITEMS = {"duplicate": "SKU0040", "latin1": ("SKU0002", "SKU0003")}
+
+
+def make_items_hostile(items_csv: Path) -> None:
+    lines = items_csv.read_text(encoding="utf-8").splitlines()
+    out = []
+    for line in lines:
+        sku, description, rest = line.split(",", 2) if line.count(",") >= 2 else (line, "", "")
+        if sku in HOSTILE_ITEMS["latin1"]:
+            line = f"{sku},{description} Caf\u00e9,{rest}"
+        out.append(line)
+        if sku == HOSTILE_ITEMS["duplicate"]:
+            out.append(f"{sku},{description} (second copy),{rest}")
+    items_csv.write_bytes(("\n".join(out) + "\n").encode("latin-1"))

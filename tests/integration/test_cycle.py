@@ -118,3 +118,36 @@ def test_as_of_before_the_demand_history_is_one_line_up_front(demo_extracts, tmp
     assert len(lines) == 1 and "leaves no demand history" in lines[0] and "Traceback" not in proc.stderr
     assert "2001-01-01" in lines[0] and "choose an as-of on or after" in lines[0]
     assert not (tmp_path / "data" / "warehouse.duckdb").exists()  # nothing ran
+
+
+def test_a_duplicated_item_key_and_latin1_descriptions_never_stop_the_cycle(items_and_pos_only):
+    """The items file of the items + POS run has SKU0040 twice and two Latin-1 descriptions
+    (tests/conftest.py HOSTILE_ITEMS): both copies of the duplicate and the duplicate's POS rows
+    are quarantined with the reason, the badly encoded text is repaired, and the cycle publishes."""
+    from tests.conftest import HOSTILE_ITEMS
+
+    run = items_and_pos_only
+    assert run.returncode == 0, run.stderr[-3000:]
+    dup = HOSTILE_ITEMS["duplicate"]
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        quarantined = con.execute("select sku, _rules, _reasons from quarantine.items").fetchall()
+        assert [q[0] for q in quarantined] == [dup, dup]
+        assert all("rows share it" in q[2] and "all quarantined" in q[2] for q in quarantined)
+        pos_rules = con.execute("select distinct _rules from quarantine.pos_sales where sku = ?", [dup]).fetchall()
+        pos_left = con.execute("select count(*) from raw.pos_sales where sku = ?", [dup]).fetchone()[0]
+        pos_reason = con.execute("select min(_reasons) from quarantine.pos_sales where sku = ?", [dup]).fetchone()[0]
+        repaired = con.execute("select sku, description from raw.items where sku in (?, ?) order by sku",
+                               list(HOSTILE_ITEMS["latin1"])).fetchall()
+        read, loaded, bad = con.execute("select rows_read, rows_loaded, rows_quarantined from meta.ingest_log "
+                                        "where extract = 'pos_sales'").fetchone()
+    assert pos_rules == [("master_quarantined",)] and pos_left == 0
+    assert pos_reason.startswith("item quarantined: ")
+    assert [sku for sku, _ in repaired] == sorted(HOSTILE_ITEMS["latin1"])
+    assert all(description.endswith("Caf\u00e9") for _, description in repaired)
+    assert read == loaded + bad and bad > 0
+    with duckdb.connect(str(run.serving), read_only=True) as con:
+        rules = dict(con.execute("select rule, sum(rows_affected) from data_quality_issues "
+                                 "where extract in ('items', 'pos_sales') group by rule").fetchall())
+        planned = {r[0] for r in con.execute("select distinct sku from plan_of_record").fetchall()}
+    assert rules["duplicate_key"] == 2 and rules["master_quarantined"] == bad
+    assert dup not in planned and set(HOSTILE_ITEMS["latin1"]) <= planned
