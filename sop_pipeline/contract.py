@@ -26,6 +26,19 @@ DUCKDB_TYPES = {
 
 
 @dataclass(frozen=True)
+class AsOfCut:
+    """A row is unknown at the cycle's as-of (excluded from the cycle, counted as after the as-of)
+    when `column` is after the end of the as-of day and `when` holds.
+
+    `when` is a SQL condition on the contract-typed row (empty: always). A null `column` never
+    cuts, so a cut on an optional column does nothing for files without it.
+    """
+    column: str
+    when: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Extract:
     name: str
     grain: str
@@ -40,6 +53,9 @@ class Extract:
     references: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the date that says when a row "happened": rows after the cycle's as-of are excluded
     event_date: str | None = None
+    # further row-level as-of cuts: rows these rules say became known after the as-of are
+    # excluded and counted like rows after the event date (see `AsOfCut`)
+    as_of_cuts: tuple["AsOfCut", ...] = ()
     # columns a file may leave out: they are added as NULL (and reported), not an error
     optional: tuple[str, ...] = ()
     description: str = ""
@@ -92,10 +108,15 @@ EXTRACTS: dict[str, Extract] = {
            categories={"status": ("open", "shipped", "partially_shipped", "cancelled")},
            ranges={"qty": QTY0, "unit_price": QTY0},
            references={"sku": SKU, "customer_id": ("customers", "customer_id")}, event_date="order_date",
-           description="B2B sales order lines."),
+           description="B2B sales order lines. As of the cycle: lines ordered after the as-of are excluded; the "
+                       "status is derived from the shipments on or before the as-of and never ahead of the "
+                       "file's: shipped if they cover the quantity, partially_shipped if any, else open "
+                       "(cancelled as in the file: the contract has no cancellation date)."),
         _x("shipments", "delivery", "order_id line:int ship_date:date delivered_date:date qty:float",
            not_null=["order_id", "line", "ship_date", "qty"], ranges={"qty": QTY0},
-           event_date="ship_date", description="Deliveries against order lines (partial shipments allowed)."),
+           event_date="ship_date", description="Deliveries against order lines (partial shipments allowed). As of the "
+                                               "cycle: shipped after the as-of is excluded; a delivered_date after "
+                                               "the as-of is empty (not yet delivered)."),
         _x("sales_forecast", "snapshot x sku x week", "snapshot_date:date sku week_start:date units:float source",
            key=["snapshot_date", "sku", "week_start", "source"], ranges={"units": QTY0},
            categories={"source": ("sales", "marketing", "consensus")}, references={"sku": SKU},
@@ -106,9 +127,16 @@ EXTRACTS: dict[str, Extract] = {
            ranges={"discount_pct": PCT01, "expected_units": QTY0}, references={"sku": SKU},
            description="Planned and past promotions."),
         _x("opportunities", "CRM deal",
-           "opportunity_id customer_id sku_or_family expected_date:date qty:float probability:float status",
+           "opportunity_id customer_id sku_or_family expected_date:date qty:float probability:float status "
+           "status_date:date created_date:date",
            key=["opportunity_id"], ranges={"qty": QTY0, "probability": PCT01},
-           categories={"status": ("open", "won", "lost")}, description="CRM pipeline deals."),
+           optional=["status_date", "created_date"],
+           categories={"status": ("open", "won", "lost")},
+           as_of_cuts=(AsOfCut("created_date", reason="created after the cycle's as-of"),),
+           description="CRM pipeline deals. As of the cycle: a deal whose optional created_date is after the "
+                       "as-of is excluded; a won/lost status is known from its optional status_date (after "
+                       "the as-of: still 'open'); without status_date, a won/lost deal whose expected_date is "
+                       "after the as-of is 'open' (the status is taken to be set by the expected date)."),
         _x("inventory_lots", "snapshot x location x lot",
            "snapshot_date:date location sku lot_id qty:float receipt_date:date expiry_date:date status",
            key=["snapshot_date", "location", "sku", "lot_id"], ranges={"qty": QTY0},
@@ -116,11 +144,19 @@ EXTRACTS: dict[str, Extract] = {
            event_date="snapshot_date", description="Inventory on hand by lot."),
         _x("production_orders", "order",
            "order_id sku resource_id planned_start:timestamp planned_end:timestamp actual_start:timestamp "
-           "actual_end:timestamp planned_qty:float good_qty:float scrap_qty:float status",
+           "actual_end:timestamp planned_qty:float good_qty:float scrap_qty:float status created_at:timestamp",
            key=["order_id"], not_null=["sku", "resource_id", "planned_start", "planned_qty"],
+           optional=["created_at"],
            ranges={"planned_qty": QTY0, "good_qty": QTY0, "scrap_qty": QTY0},
            categories={"status": ("planned", "released", "in_progress", "completed", "cancelled")},
-           references={"sku": SKU, "resource_id": RES}, description="Production (work) orders."),
+           references={"sku": SKU, "resource_id": RES},
+           as_of_cuts=(AsOfCut("created_at", reason="created after the cycle's as-of"),),
+           description="Production (work) orders. As of the cycle: an order whose optional created_at is after "
+                       "the as-of is excluded (without it, every order is known, planned ones in advance); "
+                       "actual_start/actual_end after the as-of are empty, good_qty/scrap_qty are empty when "
+                       "either is, and the status is derived: completed only if actual_end is on or before the "
+                       "as-of, in_progress if started by then, else released (planned and cancelled as in "
+                       "the file)."),
         _x("schedule_changes", "change",
            "order_id changed_at:timestamp old_start:timestamp new_start:timestamp reason",
            not_null=["order_id", "changed_at"], references={"order_id": ("production_orders", "order_id")},
@@ -137,10 +173,15 @@ EXTRACTS: dict[str, Extract] = {
         _x("changeovers", "resource x from x to", "resource_id from_key to_key minutes:float",
            key=["resource_id", "from_key", "to_key"], ranges={"minutes": QTY0},
            references={"resource_id": RES}, description="Sequence-dependent changeover minutes."),
-        _x("downtime", "event", "resource_id start:timestamp end:timestamp planned:bool reason",
+        _x("downtime", "event", "resource_id start:timestamp end:timestamp planned:bool reason recorded_at:timestamp",
            not_null=["resource_id", "start", "end", "planned"], references={"resource_id": RES},
-           optional=["reason"],
-           description="Planned and unplanned downtime events."),
+           optional=["reason", "recorded_at"],
+           as_of_cuts=(AsOfCut("start", when="not planned", reason="unplanned downtime starting after the "
+                                                                   "cycle's as-of"),
+                       AsOfCut("recorded_at", reason="recorded after the cycle's as-of")),
+           description="Planned and unplanned downtime events. As of the cycle: unplanned events starting after "
+                       "the as-of are excluded and one spanning it ends at the as-of; planned (future) downtime "
+                       "is known in advance and kept, unless its optional recorded_at is after the as-of."),
         _x("resource_time", "day x resource",
            "date:date resource_id planned_hours:float run_hours:float ideal_units:float total_units:float "
            "good_units:float",
@@ -168,10 +209,12 @@ EXTRACTS: dict[str, Extract] = {
            references={"parent_sku": SKU, "component_sku": SKU}, description="Bill of materials."),
         _x("ar_items", "invoice", "doc_id party_id doc_date:date due_date:date amount:float paid_date:date",
            key=["doc_id"], not_null=["doc_date", "amount"], event_date="doc_date",
-           description="Accounts receivable invoices."),
+           description="Accounts receivable invoices. As of the cycle: dated after the as-of is excluded; a "
+                       "paid_date after the as-of is empty (unpaid as of the as-of)."),
         _x("ap_items", "invoice", "doc_id party_id doc_date:date due_date:date amount:float paid_date:date",
            key=["doc_id"], not_null=["doc_date", "amount"], event_date="doc_date",
-           description="Accounts payable invoices."),
+           description="Accounts payable invoices. As of the cycle: dated after the as-of is excluded; a "
+                       "paid_date after the as-of is empty (unpaid as of the as-of)."),
         _x("expedites", "event", "expedite_id date:date sku order_id reason cost:float approved",
            key=["expedite_id"], not_null=["date", "cost"], ranges={"cost": QTY0},
            optional=["sku", "order_id", "reason"],

@@ -21,6 +21,10 @@ Steps, each of which either passes a row on or quarantines it with a reason:
    does not translate, and where its count of failing rows differs from the SQL's, its rows
    are quarantined too. Failing rows get the expectation's `meta.reason`; rows whose only
    failure is "after as-of" are counted as excluded from the cycle (`rows_after_as_of`).
+   Rows after the as-of are found first, by the contract: the extract's `event_date` and its
+   `as_of_cuts` (e.g. unplanned downtime starting after the as-of, a deal's `created_date` or a
+   production order's `created_at` after it); column-level masks of later facts (actuals,
+   statuses, paid and delivered dates) are the staging models' (dbt_project/models/staging).
    A row referencing a quarantined master row (an item, a location ...) is quarantined with
    rule `master_quarantined` and the reason "item quarantined: <the item's reason>".
 5. **Share** : if more than `max_quarantine_share` of the rows would be quarantined, the
@@ -714,13 +718,16 @@ def _ingest(con, extract: Extract, path: Path, suite: dict, as_of: date, max_sha
 
     # As-of exclusion in SQL (it can be millions of rows for a backtest cycle).
     in_cycle = "not _bad_type and _source_row not in (select _source_row from _fail)"
-    if extract.event_date:
-        as_of_end = gx_parameters(as_of, {})["as_of"].isoformat(sep=" ")
-        after = f"{_q(extract.event_date)} > timestamp '{as_of_end}'"
+    as_of_end = gx_parameters(as_of, {})["as_of"].isoformat(sep=" ")
+    cuts = ([(extract.event_date, "", "dated after the cycle's as-of")] if extract.event_date else []) + \
+        [(cut.column, cut.when, cut.reason or f"'{cut.column}' after the cycle's as-of") for cut in extract.as_of_cuts]
+    for column, when, reason in cuts:
+        # a row known only after the as-of: excluded from the cycle and counted (rows_after_as_of)
+        after = f"{_q(column)} > timestamp '{as_of_end}'" + (f" and ({when})" if when else "")
         con.execute(
-            f"insert into _fail select _source_row, 'after_as_of', ?, cast({_q(extract.event_date)} as varchar), ?, "
+            f"insert into _fail select _source_row, 'after_as_of', ?, cast({_q(column)} as varchar), ?, "
             f"null from _typed where {in_cycle} and {after}",
-            [extract.event_date, f"dated after the cycle's as-of {as_of}: excluded from this cycle"])
+            [column, f"{reason} {as_of}: excluded from this cycle"])
     con.execute(f"create temp table _cycle as select * from _typed where {in_cycle}")
     notes = suite_failures(con, extract, suite, as_of, path, gx_check_max_rows)
     con.execute("drop table _cycle")

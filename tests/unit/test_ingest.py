@@ -400,3 +400,55 @@ def test_hostile_headers_stop_with_one_line(con, tmp_path, header, words):
     with pytest.raises(StructuralError, match=words) as err:
         _ingest(con, tmp_path, "items")
     assert "items.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+# --- row-level as-of cuts beyond the event date (contract `as_of_cuts`) -------------------------
+
+RESOURCES = "resource_id,type,name,is_constraint,hours_per_day,days_per_week\nM1,machine,Line 1,true,16,5\n"
+
+
+def test_downtime_unplanned_after_the_as_of_is_excluded_planned_future_kept_unless_recorded_later(con, folder):
+    _write(folder, "resources.csv", RESOURCES)
+    _ingest(con, folder, "resources")
+    _write(folder, "downtime.csv", "resource_id,start,end,planned,reason,recorded_at\n"
+           "M1,2025-01-30 06:00,2025-01-30 08:00,false,Jam,\n"          # before: kept
+           "M1,2025-01-31 22:00,2025-02-01 03:00,false,Jam,\n"          # spans the as-of: kept (staging clips it)
+           "M1,2025-02-01 06:00,2025-02-01 08:00,false,Jam,\n"          # unplanned, later: excluded
+           "M1,2025-02-10 06:00,2025-02-10 12:00,true,PM,2025-01-15 09:00\n"  # planned ahead: kept
+           "M1,2025-02-10 06:00,2025-02-10 12:00,true,Audit,2025-02-03 09:00\n"  # recorded later: excluded
+           "M1,2025-02-12 06:00,2025-02-12 12:00,true,PM,\n")           # planned, no recorded_at: kept
+    report = _ingest(con, folder, "downtime")
+    assert (report.rows_loaded, report.rows_quarantined, report.rows_after_as_of) == (4, 0, 2)
+    rows = _quarantine(con, "downtime")
+    assert [(r[0], r[1], r[2]) for r in rows] == [(4, "after_as_of", "start"), (6, "after_as_of", "recorded_at")]
+    assert "unplanned downtime starting after" in rows[0][3] and "recorded after" in rows[1][3]
+    _assert_balanced(con, report, "downtime")
+
+
+def test_deal_created_after_the_as_of_is_excluded_and_files_without_the_column_load_every_deal(con, folder):
+    header = "opportunity_id,customer_id,sku_or_family,expected_date,qty,probability,status"
+    _write(folder, "opportunities.csv", header + ",created_date,status_date\n"
+           "O1,C1,F1,2025-03-01,10,0.5,open,2025-01-10,\n"
+           "O2,C1,F1,2025-03-01,10,1,won,2025-01-10,2025-02-05\n"   # won later: kept (staging says open)
+           "O3,C1,F1,2025-03-01,10,0.5,open,2025-02-02,\n")          # created later: excluded
+    report = _ingest(con, folder, "opportunities")
+    assert (report.rows_loaded, report.rows_after_as_of) == (2, 1)
+    assert [(r[0], r[2]) for r in _quarantine(con, "opportunities")] == [(4, "created_date")]
+    _write(folder, "opportunities.csv", header + "\nO1,C1,F1,2025-03-01,10,0.5,open\nO3,C1,F1,2025-03-01,10,0.5,open\n")
+    report = _ingest(con, folder, "opportunities")
+    assert (report.rows_loaded, report.rows_after_as_of) == (2, 0)
+    assert "optional column 'created_date' absent: loaded as empty" in report.notes
+
+
+def test_production_order_created_after_the_as_of_is_excluded(con, folder):
+    _write(folder, "resources.csv", RESOURCES)
+    _ingest(con, folder, "resources")
+    _write(folder, "production_orders.csv",
+           "order_id,sku,resource_id,planned_start,planned_end,actual_start,actual_end,planned_qty,good_qty,"
+           "scrap_qty,status,created_at\n"
+           "W1,A,M1,2025-02-03 06:00,2025-02-03 14:00,,,100,0,0,planned,2025-01-20 08:00\n"
+           "W2,A,M1,2025-02-04 06:00,2025-02-04 14:00,,,100,0,0,planned,2025-02-01 08:00\n"
+           "W3,A,M1,2025-02-05 06:00,2025-02-05 14:00,,,100,0,0,planned,\n")
+    report = _ingest(con, folder, "production_orders")
+    assert (report.rows_loaded, report.rows_after_as_of) == (2, 1)
+    assert [(r[0], r[2]) for r in _quarantine(con, "production_orders")] == [(3, "created_at")]
