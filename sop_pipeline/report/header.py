@@ -48,10 +48,33 @@ def data_quality(ctx: PackContext) -> Safe:
     if absent:
         details.append("Absent (their sections say \u201cno data\u201d): " + ", ".join(absent) + ".")
     if len(bad):
-        details.append("Quarantined: " + ", ".join(f"{r.extract} {num(r.rows_quarantined)}" for r in bad.itertuples())
-                       + " (see data_quality_issues).")
+        rules = quarantine_rules(ctx)
+        details.append("Quarantined: " + ", ".join(
+            f"{r.extract} {num(r.rows_quarantined)}" + (f" ({rules[r.extract]})" if r.extract in rules else "")
+            for r in bad.itertuples()) + " (see data_quality_issues).")
     body = tag("strong", "Data quality") + " " + join(parts) + join(tag("p", d, cls="note") for d in details)
     return tag("div", Safe(body), cls="dq", id="data-quality")
+
+
+RULE_WORDS = {"duplicate_key": "duplicated key", "master_quarantined": "its item/master quarantined",
+              "reference": "unknown key", "type": "wrong type", "range": "out of range", "category": "unknown value",
+              "not_null": "missing value", "csv_reject": "unreadable line", "truncated": "truncated line",
+              "encoding": "bad text encoding"}
+
+
+def quarantine_rules(ctx: PackContext, top: int = 3) -> dict[str, str]:
+    """Per extract, its biggest quarantine rules in words with row counts (data_quality_issues)."""
+    issues = ctx.marts.read("data_quality_issues", ("extract", "rule", "rows_affected"))
+    if issues.empty:
+        return {}
+    issues = issues[issues.rule.astype(str) != "after_as_of"]
+    by_rule = issues.groupby(["extract", "rule"], as_index=False).rows_affected.sum()
+    out = {}
+    for extract, rows in by_rule.groupby("extract"):
+        rows = rows.sort_values(["rows_affected", "rule"], ascending=[False, True]).head(top)
+        out[str(extract)] = "; ".join(f"{RULE_WORDS.get(r.rule, r.rule)} {num(r.rows_affected)}"
+                                      for r in rows.itertuples())
+    return out
 
 
 def footer(ctx: PackContext, serving_db: str, generated_at: str) -> Safe:

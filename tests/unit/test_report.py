@@ -410,3 +410,20 @@ def test_scorecard_names_the_resource_of_supply_kpis(tmp_path):
     assert "OEE on declared constraint" in panel and "OEE on measured bottleneck" in panel
     assert "measured bottleneck T1 (tooling): no OEE data" in panel and "Changeover hours vs plan" in panel
     assert panel.count("declared constraint M1") == 2
+
+
+def test_data_quality_header_says_why_rows_were_quarantined(tmp_path, some_marts):
+    marts = dict(some_marts)
+    marts["data_quality_extracts"] = pd.DataFrame({
+        "extract": ["items", "pos_sales"], "status": ["loaded", "loaded"], "rows_loaded": [38, 900],
+        "rows_quarantined": [2, 95], "rows_after_as_of": [0, 4]})
+    marts["data_quality_issues"] = pd.DataFrame({
+        "extract": ["items", "pos_sales", "pos_sales", "pos_sales"],
+        "rule": ["duplicate_key", "master_quarantined", "range", "after_as_of"],
+        "column_name": ["sku", "sku", "units", "date"], "rows_affected": [2, 92, 3, 4]})
+    html = write_meeting_pack(_serving(tmp_path / "sop.duckdb", marts), tmp_path / "reports").path.read_text()
+    header = html[html.index('id="data-quality"'):]
+    header = header[:header.index("</div>")]
+    assert "items 2 (duplicated key 2)" in header
+    assert "pos_sales 95 (its item/master quarantined 92; out of range 3)" in header
+    assert "after_as_of" not in header
