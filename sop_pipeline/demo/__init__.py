@@ -12,7 +12,8 @@ Modules: ``config`` (sizes, calendar, random streams), ``items`` (item master, l
 customers), ``demand`` (latent demand, promotions, anomalies, POS), ``orders`` (CRM, sales
 orders, shipments), ``forecast`` (forecast snapshots, revenue plan), ``inventory`` (lots),
 ``plant`` (resources ... skills), ``procurement`` (suppliers, BOM, POs, receipts), ``finance``
-(AR/AP, expedites, risks, decisions), ``truth`` and ``writer``.
+(AR/AP, expedites, risks, decisions), ``plan_history`` (last week's plan of record), ``truth`` and
+``writer``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from . import demand, finance, forecast, inventory, orders, plant, procurement
+from . import demand, finance, forecast, inventory, orders, plan_history, plant, procurement
 from sop_pipeline.contract import EXTRACTS
 
 from .config import SIZES, Calendar, Size
@@ -51,12 +52,15 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str 
     anomalies = demand.plan_anomalies(cat, model, promos, cal, sz, seed)
     with w.open_stream("pos_sales") as sink:
         pos = demand.simulate_pos(cat, model, promos, anomalies, cal, sz, seed, sink)
+    book = orders.make_order_book(cat, model, anomalies, cal, seed)
+    # the plant is sized on weeks before the extra promotion, so it is the same with or without it
+    pl = plant.make_plant(cat, forecast.expected_weekly(model, pos, book), cal, seed)
+    promos = demand.add_short_promotion(promos, pos, cat, model, anomalies, pl.make, pl.rate, cal)
     w.write("promotions", demand.promotions_extract(promos, cat, cal))
 
-    book = orders.make_order_book(cat, model, anomalies, cal, seed)
     w.write("sales_orders", orders.sales_orders_extract(book, cat, cal))
     w.write("shipments", orders.shipments_extract(book, cal))
-    w.write("opportunities", orders.opportunities_extract(book, cat, cal))
+    w.write("opportunities", orders.opportunities_extract(book, cat, cal, seed))
 
     fc, hockey = forecast.sales_forecast(cat, model, pos, book, anomalies, cal, seed)
     w.write("sales_forecast", fc)
@@ -64,7 +68,6 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str 
     w.write("inventory_lots", inventory.inventory_lots(cat, model, book, anomalies, cal, sz, seed))
 
     demand_wk = forecast.expected_weekly(model, pos, book)
-    pl = plant.make_plant(cat, demand_wk, cal, seed)
     pur = procurement.make_purchasing(cat, pl, demand_wk, cal, sz, seed)
     prod = plant.simulate_production(pl, demand_wk, cat, cal, seed)
     w.write("resources", plant.resources_extract())
@@ -72,9 +75,11 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str 
     w.write("changeovers", plant.changeovers_extract(pl))
     w.write("production_orders", plant.production_orders_extract(prod, cat, pl, cal))
     w.write("schedule_changes", plant.schedule_changes(prod, cal, pur.drift_days, seed))
-    w.write("downtime", plant.downtime_extract(prod))
+    w.write("downtime", plant.downtime_extract(prod, cal))
     w.write("resource_time", plant.resource_time_extract(prod))
-    w.write("skills", plant.skills_extract(sz, seed))
+    horizon_units = demand_wk[pl.make, cal.weeks:cal.weeks + 13]
+    skills = plant.skills_extract(sz, seed, l1_hours_needed=float(plant.routed_hours(pl, horizon_units)["L1"].mean()))
+    w.write("skills", skills)
     w.write("suppliers", procurement.suppliers_extract(pur))
     w.write("purchase_orders", procurement.purchase_orders_extract(pur, cal))
     w.write("receipts", procurement.receipts_extract(pur, cal))
@@ -86,6 +91,8 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str 
     w.write("expedites", finance.expedites_extract(ex, cal))
     w.write("risk_events", finance.risk_events(pur, cal, seed))
     w.write("decisions", finance.decisions(cat, ex, cal, seed), extra_front={"decision_id": "str"})
+    qualified_l1 = float(skills["hours_per_week"][(skills["resource_id"] == "L1") & (skills["level"] >= 2)].sum())
+    w.write("plan_history", plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)
     return {name: w.rows[name] for name in EXTRACTS}

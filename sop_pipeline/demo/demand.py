@@ -168,6 +168,51 @@ def _promo_expected_units(promos: pd.DataFrame, model: DemandModel) -> np.ndarra
     return np.round(units * promos.uplift.to_numpy() * promos.optimism.to_numpy())
 
 
+SHORT_PROMO_WEEK = 9  # first week of the promotion the plan cannot make: horizon week 10 (week index W + 9)
+SHORT_PROMO_UPLIFT = 3.0
+
+
+def add_short_promotion(promos: pd.DataFrame, pos: "PosResult", cat: Catalog, model: DemandModel,
+                        anomalies: Anomalies, make: np.ndarray, rate: np.ndarray, cal: Calendar) -> pd.DataFrame:
+    """One more upcoming promotion, on the made SKU the plan serves last when the plant is full, so
+    the meeting sees a promotion it cannot make (and the substitution plan offers a same-family SKU).
+
+    The plan serves C items last and, among them, the lowest margin per machine hour: the SKU is
+    the active, always-live C item (by expected revenue) of at least 20 units/week that earns least
+    per hour on its machine (``make``/``rate``: the plant's made FG indices and ideal units/hour),
+    with no hockey stick and no promotion within 3 weeks of horizon weeks 10-11. The promotion runs
+    those two weeks at every store (3x demand, 30% off, one dip week after): late in the horizon,
+    when the plant's stock ahead has run down and the tooling is full. Nothing in history
+    changes: only ``pos.exp_day`` of the future weeks (updated in place), so the plant, POS and
+    anomalies are as without it. Returns promos with the new row, renumbered by start date.
+    """
+    fg, W = cat.fg, cal.weeks
+    start_wk = W + SHORT_PROMO_WEEK
+    rev = fg.scale.to_numpy() * fg.unit_price.to_numpy()
+    margin_h = np.full(cat.n_fg, np.inf)
+    margin_h[make] = (fg.unit_price.to_numpy() - fg.unit_cost.to_numpy())[make] * rate
+    near = promo_block(promos, cat.n_fg, cal.ext_weeks, margin=3)[:, start_wk:start_wk + 2].any(axis=1)
+    weekly_units = model.base_wk[:, W:W + 13].mean(axis=1)
+    ok = ((abc_classes(fg) == "C") & np.isfinite(margin_h) & (fg.lifecycle.to_numpy() == "active")
+          & (fg.full_from.to_numpy() == 0) & (fg.full_to.to_numpy() >= cal.ext_days) & ~near
+          & ~np.isin(np.arange(cat.n_fg), anomalies.hockey.sku_idx.to_numpy()))
+    pick = np.flatnonzero(ok & (weekly_units >= 20)) if (ok & (weekly_units >= 20)).any() else np.flatnonzero(ok)
+    if not len(pick):
+        return promos
+    s = int(pick[np.argmin(margin_h[pick] - 1e-9 * rev[pick])])
+    row = {"sku_idx": s, "store_idx": -1, "start_day": 7 * start_wk, "days": 14, "dip_days": 7,
+           "uplift": SHORT_PROMO_UPLIFT, "dip_mult": 0.75, "discount": 0.3, "optimism": 1.1}
+    days = np.arange(7 * start_wk, 7 * start_wk + 21)
+    mult = np.where(days < 7 * start_wk + 14, SHORT_PROMO_UPLIFT, 0.75)
+    pos.exp_day[s, days] = model.base[s, days] * mult  # every store: shares sum to 1
+    out = pd.concat([promos.drop(columns=["promo_id", "expected_units"]), pd.DataFrame([row])], ignore_index=True)
+    out = out.astype({c: promos[c].dtype for c in row})
+    out = out.sort_values(["start_day", "sku_idx"], kind="stable").reset_index(drop=True)
+    out["promo_id"] = [f"PR{i + 1:05d}" for i in range(len(out))]
+    out["expected_units"] = _promo_expected_units(out, model)
+    return out
+
+
 def promo_block(promos: pd.DataFrame, n_fg: int, n_weeks: int, margin: int = 1) -> np.ndarray:
     """(n_fg, n_weeks) True where a SKU has a promotion or post-promo dip (at any store), +- margin weeks."""
     first = promos.start_day.to_numpy() // 7 - margin

@@ -193,9 +193,31 @@ def make_opportunities(cat: Catalog, model: DemandModel, anomalies: Anomalies, c
                                   np.array([FAMILIES[f][0] for f in fam], dtype=object)),
         "expected_day": expected, "order_lead": rng.integers(7, 22, n), "qty": qty,
         "probability": np.round(prob, 2), "status": status,
-    }).sort_values(["expected_day", "cust_idx"], kind="stable").reset_index(drop=True)
-    opps["opportunity_id"] = [f"OP{i + 1:04d}" for i in range(n)]
+    })
+    opps = pd.concat([opps, _closed_last_week(cat, ok_sku, ok_fam, weekly, fam_weekly, cal, seed)], ignore_index=True)
+    opps = opps.sort_values(["expected_day", "cust_idx"], kind="stable").reset_index(drop=True)
+    opps["opportunity_id"] = [f"OP{i + 1:04d}" for i in range(len(opps))]
     return opps
+
+
+def _closed_last_week(cat: Catalog, ok_sku: np.ndarray, ok_fam: np.ndarray, weekly: np.ndarray,
+                      fam_weekly: np.ndarray, cal: Calendar, seed: int) -> pd.DataFrame:
+    """News for the meeting: one SKU deal lost and one family deal won in the last week of history
+    (closed after the previous weekly cycle). The win is family-level, so it books no order line
+    and changes no demand; both come from their own random stream (the other deals stay as they are)."""
+    rng = rng_for(seed, "opportunities-last-week")
+    D = cal.n_days
+    w = cat.customers.weight.to_numpy()
+    lost_sku = int(rng.choice(ok_sku))
+    won_fam = int(rng.choice(ok_fam)) if len(ok_fam) else int(cat.fg.fam.iloc[0])
+    return pd.DataFrame({
+        "cust_idx": rng.choice(len(w), 2, p=w / w.sum()), "sku_idx": [lost_sku, -1],
+        "sku_or_family": np.array([cat.fg.sku.iloc[lost_sku], FAMILIES[won_fam][0]], dtype=object),
+        "expected_day": D - 1 - rng.integers(0, 6, 2), "order_lead": rng.integers(7, 22, 2),
+        "qty": np.maximum(np.round([weekly[lost_sku] * rng.uniform(3, 8), fam_weekly[won_fam] * rng.uniform(0.3, 0.8)],
+                                   -1), 10),
+        "probability": [0.0, 1.0], "status": ["lost", "won"],
+    })
 
 
 # --------------------------------------------------------------------------- extracts
@@ -225,11 +247,19 @@ def shipments_extract(book: OrderBook, cal: Calendar) -> dict:
             "delivered_date": delivered, "qty": sh.qty.to_numpy()}
 
 
-def opportunities_extract(book: OrderBook, cat: Catalog, cal: Calendar) -> dict:
+def opportunities_extract(book: OrderBook, cat: Catalog, cal: Calendar, seed: int) -> dict:
+    """CRM deals. status_date: when a won/lost deal was closed (its expected date; empty while open);
+    created_date: 2-26 weeks before the expected date, never after end_date (every deal is known)."""
     op = book.opportunities
+    rng = rng_for(seed, "opportunity-dates")
+    created = np.minimum(op.expected_day.to_numpy() - rng.integers(14, 183, len(op)), cal.n_days - 1)
+    closed = op.status.to_numpy() != "open"
+    status_date = cal.dates(op.expected_day)
+    status_date[~closed] = np.datetime64("NaT")
     return {
         "opportunity_id": op.opportunity_id.to_numpy(),
         "customer_id": cat.customers.customer_id.to_numpy()[op.cust_idx],
         "sku_or_family": op.sku_or_family.to_numpy(), "expected_date": cal.dates(op.expected_day),
         "qty": op.qty.to_numpy(), "probability": op.probability.to_numpy(), "status": op.status.to_numpy(),
+        "status_date": status_date, "created_date": cal.dates(created),
     }

@@ -378,19 +378,28 @@ def production_orders_extract(prod: Production, cat: Catalog, plant: Plant, cal:
     def ts(col, end=False):
         return np.where(o[col].isna(), np.datetime64("NaT"), clock_to_ts(cal, o[col].fillna(0).to_numpy(), end))
 
+    # created (released to the shop floor) 7 days before its planned start, at the latest at the end
+    # of end_date: every order the extract holds is known at end_date
+    planned = ts("planned_start_h")
+    created = np.minimum(planned - np.timedelta64(7, "D"), (cal.end64 + 1).astype("datetime64[s]") - 1)
     return {
         "order_id": o.order_id.to_numpy(), "sku": cat.fg.sku.to_numpy()[plant.make[o.mk.to_numpy()]],
         "resource_id": o.resource_id.to_numpy(),
-        "planned_start": ts("planned_start_h"), "planned_end": ts("planned_end_h", True),
+        "planned_start": planned, "planned_end": ts("planned_end_h", True),
         "actual_start": ts("actual_start_h"), "actual_end": ts("actual_end_h", True),
         "planned_qty": o.qty.to_numpy(), "good_qty": o.good.to_numpy(), "scrap_qty": o.scrap.to_numpy(),
-        "status": o.status.to_numpy(),
+        "status": o.status.to_numpy(), "created_at": created,
     }
 
 
-def downtime_extract(prod: Production) -> dict:
+def downtime_extract(prod: Production, cal: Calendar) -> dict:
+    """Downtime events. recorded_at: an unplanned event when it ends; planned maintenance when it was
+    scheduled, 4 weeks ahead, at the latest at the end of end_date (the horizon's PM is known)."""
     d = prod.downtime
-    return {c: d[c].to_numpy() for c in ("resource_id", "start", "end", "planned", "reason")}
+    out = {c: d[c].to_numpy() for c in ("resource_id", "start", "end", "planned", "reason")}
+    last = (cal.end64 + 1).astype("datetime64[s]") - 1
+    out["recorded_at"] = np.where(out["planned"], np.minimum(out["start"] - np.timedelta64(28, "D"), last), out["end"])
+    return out
 
 
 def resource_time_extract(prod: Production) -> dict:
@@ -465,8 +474,22 @@ def schedule_changes(prod: Production, cal: Calendar, disruption: tuple[int, int
     return {c: out[c].to_numpy() for c in out.columns}
 
 
-def skills_extract(size, seed: int) -> dict:
-    """Skill matrix: every employee x (L1, M1, M2) with level 0-3. Few people can run M1 (scarce)."""
+def routed_hours(plant: Plant, units: np.ndarray) -> dict[str, np.ndarray]:
+    """Hours per week on each routed resource for make-SKU units (n_make, weeks), at the routings'
+    rates: the machine's ideal rate on M1/M2 and T1, rate / crew per labour hour on L1."""
+    machine_h = units / plant.rate[:, None]
+    return {"M1": machine_h[plant.machine == 0].sum(axis=0), "M2": machine_h[plant.machine == 1].sum(axis=0),
+            "T1": machine_h.sum(axis=0), "L1": (units / np.round(plant.rate / plant.crew, 2)[:, None]).sum(axis=0)}
+
+
+def skills_extract(size, seed: int, l1_hours_needed: float | None = None) -> dict:
+    """Skill matrix: every employee x (L1, M1, M2) with level 0-3. Few people can run M1 (scarce).
+
+    Shift B is short of qualified line operators: when ``l1_hours_needed`` (line-operator hours a
+    week over both shifts, e.g. the horizon's mean from :func:`routed_hours`) is given, shift B
+    keeps level 2-3 on L1 only for as many people as cover 80% of its half; the others drop to
+    level 1 (in training), so the cross-training plan has a real gap to close.
+    """
     rng = rng_for(seed, "skills")
     n = size.employees
     shift = np.where(rng.permutation(n) < (n + 1) // 2, "A", "B")
@@ -479,6 +502,12 @@ def skills_extract(size, seed: int) -> dict:
     a_staff, b_staff = np.flatnonzero(shift == "A"), np.flatnonzero(shift == "B")
     qualified = np.concatenate([rng.choice(a_staff, n_m1 - 1, replace=False), rng.choice(b_staff, 1)])
     m1[qualified] = rng.choice([2, 3], n_m1, p=[0.6, 0.4])
+    if l1_hours_needed is not None:
+        covered = 0.0
+        for i in b_staff:  # in employee order: the first ones keep their L1 qualification
+            if l1[i] >= 2 and covered + hours[i] > 0.8 * l1_hours_needed / 2:
+                l1[i] = 1
+            covered += hours[i] if l1[i] >= 2 else 0.0
     emp = np.array([f"E{i + 1:03d}" for i in range(n)])
     return {
         "employee_id": np.repeat(emp, 3), "resource_id": np.tile(["L1", "M1", "M2"], n),

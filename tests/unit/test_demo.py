@@ -476,3 +476,91 @@ def test_supplier_drift(demo, typed):
     others = po[po.supplier_id != tr.supplier_id].join(first, on=["po_id", "line"], how="inner")
     other_lead = (others.rd - others.order_date).dt.days.groupby(others.supplier_id)
     assert (other_lead.std() > 0).all()  # every supplier has some lead-time variability
+
+
+# --------------------------------------------------------------------------- a demo with teeth: every decision path
+
+HORIZON_END = pd.Timestamp(END) + pd.Timedelta(weeks=13)  # week 1 = the Monday after END
+
+
+def test_a_deal_was_lost_and_one_won_since_the_last_weekly_cycle(typed):
+    op = typed["opportunities"]
+    recent = op[(op.expected_date > pd.Timestamp(END) - pd.Timedelta(days=7)) & (op.expected_date <= pd.Timestamp(END))]
+    assert (recent.status == "lost").sum() >= 1 and (recent.status == "won").sum() >= 1
+    assert (recent[recent.status == "lost"].probability == 0).all()
+    assert (recent[recent.status == "won"].probability == 1).all()
+
+
+def test_lots_expired_at_the_as_of_and_usable_lots_expire_in_the_horizon(typed):
+    inv = typed["inventory_lots"]
+    last = inv[(inv.snapshot_date == pd.Timestamp(END)) & (inv.qty > 0)]
+    expired = last[last.expiry_date <= pd.Timestamp(END)]
+    expiring = last[(last.status == "available") & (last.expiry_date > pd.Timestamp(END))
+                    & (last.expiry_date <= HORIZON_END)]
+    assert len(expired) >= 3 and len(expiring) >= 1
+
+
+def test_a_made_promoted_sku_sits_behind_the_full_plant(raw, typed):
+    """An upcoming all-store promotion (horizon weeks 10-11) on a made C item that earns the least per
+    machine hour among the made items with volume, with active same-family SKUs to substitute."""
+    items = raw["items"].assign(unit_price=lambda d: d.unit_price.astype(float),
+                                unit_cost=lambda d: d.unit_cost.astype(float))
+    pr = typed["promotions"]
+    start = pd.Timestamp(END) + pd.Timedelta(weeks=9, days=1)
+    promo = pr[(pr.start_date == start) & (pr.location_or_customer == "ALL")
+               & (pr.end_date == start + pd.Timedelta(days=13))]
+    assert len(promo) == 1
+    sku = promo.sku.iloc[0]
+    item = items.set_index("sku").loc[sku]
+    assert item.make_or_buy == "make" and item.lifecycle == "active"
+    siblings = items[(items.family == item.family) & (items.sku != sku) & (items.lifecycle == "active")]
+    assert len(siblings) >= 1
+    t1 = typed["routings"][typed["routings"].resource_id == "T1"].set_index("sku").units_per_hour
+    margin_h = (items.set_index("sku").unit_price - items.set_index("sku").unit_cost) * t1
+    pos = typed["pos_sales"]
+    units = pos[pos.date > pd.Timestamp(END) - pd.Timedelta(weeks=13)].groupby("sku").units.sum() / 13
+    revenue = pos.groupby("sku").revenue.sum().sort_values()
+    low_revenue = set(revenue.index[: len(revenue) // 2])
+    peers = margin_h[margin_h.index.isin(low_revenue) & margin_h.index.isin(units[units >= 10].index)]
+    assert sku in low_revenue and margin_h[sku] <= peers.quantile(0.25)
+
+
+def test_shift_b_is_short_of_qualified_line_operators(typed):
+    """Shift B's qualified (level >= 2) L1 hours fall short of its half of the line-operator hours the
+    latest Sales forecast needs (the generator keeps 80% of the expected need), and shift B has L1
+    trainees (level 1) to cross-train."""
+    sk = typed["skills"]
+    fc = typed["sales_forecast"]
+    fc = fc[(fc.source == "sales") & (fc.snapshot_date == fc.snapshot_date.max())]
+    l1 = typed["routings"][typed["routings"].resource_id == "L1"].set_index("sku").units_per_hour
+    need = (fc[fc.sku.isin(l1.index)].assign(h=lambda d: d.units / d.sku.map(l1))
+            .groupby("week_start").h.sum().mean())
+    b = sk[(sk.resource_id == "L1") & (sk["shift"] == "B")]
+    assert b[b.level >= 2].hours_per_week.sum() < 0.9 * need / 2
+    assert (b.level == 1).sum() >= 1
+
+
+def test_plan_history_is_last_weeks_plan_of_record(typed):
+    """One cycle, a week before END: demand = the Sales forecast submitted the Monday before it, every
+    week of that cycle's horizon; made supply fits each routed resource; revenue at list price."""
+    ph = typed["plan_history"]
+    cycle = pd.Timestamp(END) - pd.Timedelta(days=7)
+    assert set(ph.cycle_id) == {cycle}
+    weeks = sorted(ph.week_start.unique())
+    assert weeks == list(pd.date_range(cycle + pd.Timedelta(days=1), periods=13, freq="7D"))
+    fc = typed["sales_forecast"]
+    fc = fc[(fc.source == "sales") & (fc.snapshot_date == cycle - pd.Timedelta(days=6))]
+    m = ph.merge(fc, on=["sku", "week_start"], how="left")
+    assert m.units.notna().all() and np.allclose(m.demand_units, m.units)
+    items = typed["items"].set_index("sku")
+    assert np.allclose(ph.revenue, (ph.demand_units * ph.sku.map(items.unit_price)).round(2))
+    assert (ph.family == ph.sku.map(items.family)).all()
+    made = ph[ph.sku.map(items.make_or_buy) == "make"]
+    assert (made.supply_units <= made.demand_units + 1e-9).all() and made.supply_units.sum() > 0
+    bought = ph[ph.sku.map(items.make_or_buy) == "buy"]
+    assert ((bought.supply_units == 0) | np.isclose(bought.supply_units, bought.demand_units)).all()
+    load = made.merge(typed["routings"], on="sku").assign(h=lambda d: d.supply_units / d.units_per_hour)
+    hours = load.pivot_table(index="week_start", columns="resource_id", values="h", aggfunc="sum")
+    sk = typed["skills"]
+    assert (hours["T1"] <= 80 + 1e-6).all() and (hours[["M1", "M2"]] <= 80 + 1e-6).all().all()
+    assert (hours["L1"] <= sk[(sk.resource_id == "L1") & (sk.level >= 2)].hours_per_week.sum()).all()

@@ -1,0 +1,85 @@
+"""The plan of record published at the previous weekly cycle (the `plan_history` extract).
+
+A company starting with sop-pipeline has last week's plan (from the last meeting or the tool it
+used before); the demo exports it for the cycle one week before ``end_date``, 13 horizon weeks
+from the Monday after it. That plan is plausible but different from what this cycle plans:
+
+* demand = the Sales forecast as submitted in the snapshot before that cycle (the Monday a week
+  earlier, ``sales`` source), whose 13 weeks are exactly that cycle's horizon: last week's plan
+  took Sales' numbers at face value (optimistic families included), this cycle's consensus
+  filters them and the statistical forecast has a week more of actuals;
+* supply of a made SKU = its demand, scaled down per week (the same share for every made SKU)
+  until each routed resource (M1, M2, T1, L1) is at most ``LOAD_TARGET`` of its hours (M1/M2:
+  calendar less planned maintenance; L1: the qualified line operators' hours), so the frozen
+  weeks it locks are feasible; a bought SKU gets supply only from the week its supplier's quoted
+  lead time allows (open orders cover the weeks before);
+* revenue = demand x list price (as the plan of record computes it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import Calendar, round_money
+from .items import Catalog
+from .plant import Plant, Production, routed_hours
+from .procurement import Purchasing
+
+HORIZON = 13
+LOAD_TARGET = {"M1": 0.75, "M2": 0.75, "T1": 0.9, "L1": 0.9}
+CALENDAR_H = 80.0  # resources: 16 h x 5 days
+
+
+def previous_plan(cat: Catalog, sales_forecast: dict, plant: Plant, prod: Production, pur: Purchasing,
+                  l1_qualified_hours: float, cal: Calendar) -> dict:
+    """The `plan_history` extract: one cycle (``end_date`` - 7 days), every FG the Sales forecast
+    covers x 13 weeks. ``sales_forecast`` is the `sales_forecast` extract (columns as written)."""
+    fg = cat.fg
+    first = cal.weeks - 1  # the previous cycle's week 1 = the last history week
+    weeks = np.arange(first, first + HORIZON)
+    keep = (sales_forecast["source"] == "sales") & (sales_forecast["snapshot_date"] == cal.week_start(first - 1))
+    fc = pd.DataFrame({k: np.asarray(sales_forecast[k])[keep] for k in ("sku", "week_start", "units")})
+    demand = np.zeros((cat.n_fg, HORIZON))
+    row = pd.Series(np.arange(cat.n_fg), index=fg.sku.to_numpy())[fc.sku.to_numpy()].to_numpy()
+    col = ((fc.week_start.to_numpy() - cal.week_start(first)) // np.timedelta64(7, "D")).astype(np.int64)
+    demand[row, col] = fc.units.to_numpy()
+    live = np.zeros(cat.n_fg, dtype=bool)
+    live[row] = True
+
+    supply = np.zeros_like(demand)
+    make = plant.make
+    made = demand[make]
+    hours = routed_hours(plant, made)
+    planned = prod.downtime[prod.downtime.planned.to_numpy()]
+    pm_week = cal.day_index(planned.start.to_numpy().astype("datetime64[D]")) // 7
+    cap = {"T1": np.full(HORIZON, CALENDAR_H), "L1": np.full(HORIZON, l1_qualified_hours)}
+    for m in ("M1", "M2"):
+        sel = (planned.resource_id.to_numpy() == m) & (pm_week >= first) & (pm_week < first + HORIZON)
+        pm = np.bincount(pm_week[sel] - first, planned.hours.to_numpy()[sel], minlength=HORIZON)
+        cap[m] = np.maximum(CALENDAR_H - pm, 0.0)
+    share = np.ones(HORIZON)
+    for r, h in hours.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.minimum(share, np.where(h > 0, LOAD_TARGET[r] * cap[r] / h, 1.0))
+    supply[make] = np.floor(made * share[None, :] * 10) / 10  # rounded down: never above the target
+
+    buy = np.flatnonzero(fg.make_or_buy.to_numpy() == "buy")
+    lead = _quoted_lead_weeks(pur, fg.sku.to_numpy()[buy])
+    reachable = np.arange(HORIZON)[None, :] >= lead[:, None]
+    supply[buy] = np.where(reachable, demand[buy], 0.0)
+
+    s, h = np.nonzero(np.broadcast_to(live[:, None], demand.shape))
+    cycle = np.datetime64(cal.end, "D") - 7
+    return {
+        "cycle_id": np.full(len(s), cycle), "sku": fg.sku.to_numpy()[s], "week_start": cal.week_start(weeks[h]),
+        "demand_units": demand[s, h], "supply_units": supply[s, h],
+        "revenue": round_money(demand[s, h] * fg.unit_price.to_numpy()[s]), "family": fg.family.to_numpy()[s],
+    }
+
+
+def _quoted_lead_weeks(pur: Purchasing, skus: np.ndarray) -> np.ndarray:
+    """Weeks of quoted supplier lead time per bought SKU (its most recent PO line's supplier; 0 if none)."""
+    lines = pur.po_lines.sort_values("order_day", kind="stable").groupby("sku").tail(1)
+    lead_days = lines.set_index("sku").sup_idx.map(pd.Series(pur.suppliers.lead.to_numpy()))
+    return np.ceil(lead_days.reindex(skus).fillna(0).to_numpy() / 7).astype(np.int64)
