@@ -181,13 +181,15 @@ def _proposals(con, plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFra
         reason=("reason", "first"))
     rows = [("substitution", f"{r.sku}->{r.substitute_sku}", f"{r.units:g} units from {r.available_from}",
              r.reason + (f" ({r.promos} promotions)" if r.promos > 1 else "")) for r in pairs.itertuples()]
-    curve = read_table(con, "select family, service_level, is_current, is_proposed from analytics.safety_stock_curve "
-                            "where family <> 'TOTAL'")
+    curve = read_table(con, "select family, service_level, is_current, is_proposed, annual_saving "
+                            "from analytics.safety_stock_curve where family <> 'TOTAL'")
     current = curve[curve.is_current.astype(bool)].set_index("family").service_level
-    for r in curve[curve.is_proposed.astype(bool)].itertuples():
-        if r.family in current and abs(current[r.family] - r.service_level) >= 0.005:
+    # is_proposed is set only where the least-cost point saves a material amount a year
+    for r in curve[curve.is_proposed.fillna(False).astype(bool)].itertuples():
+        if r.family in current:
             rows.append(("service_target", f"family:{r.family}", f"{r.service_level:g}",
-                         f"cost-optimal point of the service-vs-inventory curve (today {current[r.family]:.3f})"))
+                         f"least-cost point of the service-vs-inventory curve: saves {r.annual_saving:,.0f} a year "
+                         f"of holding + shortage cost (today {current[r.family]:.3f})"))
     cut = plan[plan.cut_units >= 0.5].groupby("sku").cut_units.sum()
     for sku, units in cut.items():
         rows.append(("make_vs_buy", sku, "buy", f"{units:,.0f} units cannot be made in the horizon: buy them"))

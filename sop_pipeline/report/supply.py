@@ -165,7 +165,7 @@ def cross_training(ctx: PackContext) -> Safe:
 
 def service_curve(ctx: PackContext) -> Safe:
     title = "Service vs inventory: pick the point together and log it"
-    df = ctx.marts.read("safety_stock_curve", CURVE_COLS)
+    df = ctx.marts.read("safety_stock_curve", CURVE_COLS, optional=("annual_saving",))
     if df.empty:
         return ctx.missing(title, "supply-service-curve", "safety_stock_curve", CURVE_COLS, wide=True)
     df = df.assign(service_pct=as_percent(df.service_level), family=df.family.astype(str))
@@ -181,7 +181,8 @@ def service_curve(ctx: PackContext) -> Safe:
     fig.update_layout(margin=dict(t=80), legend=dict(y=1.14))
     chart = ctx.chart("supply-service-curve", fig, height=420)
     note = ("Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
-            "cost, \u2605 the point the meeting chose (decision log).")
+            "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
+            "chose (decision log).")
     return panel(title, chart + _curve_table(df), "supply-service-curve", note=note, wide=True)
 
 
@@ -219,12 +220,15 @@ def _curve_table(df: pd.DataFrame) -> Safe:
             row[f"{flag}_value"] = p.safety_stock_value.iloc[0] if len(p) else None
         row["delta"] = (None if row["is_proposed_value"] is None or row["is_current_value"] is None
                         else row["is_proposed_value"] - row["is_current_value"])
+        proposed = g[_flag(g["is_proposed"])]
+        row["saving"] = (float(proposed.annual_saving.iloc[0]) if "annual_saving" in g and len(proposed)
+                         and pd.notna(proposed.annual_saving.iloc[0]) else None)
         rows.append(row)
     out = pd.DataFrame(rows)
     out = out.assign(_total=out.family.str.upper() == "TOTAL").sort_values(["_total", "family"])
     cols = [Col("family", "Family"), ncol("is_current", "Today", str),
             ncol("is_proposed", "Proposed (least cost)", str), ncol("delta", "Proposed - today", signed_money),
-            ncol("is_chosen", "Chosen", str)]
+            ncol("saving", "Saves a year", money), ncol("is_chosen", "Chosen", str)]
     return table(out, cols, cls="compact", row_cls=lambda r: "total" if r._total else "")
 
 
