@@ -30,6 +30,16 @@ latest as (
 
 ),
 
+usable as (
+
+    -- what the plan of record may use: available lots not expired by the start of week 1
+    select sku, sum(usable_units) as usable_units,
+           sum(case when usability in ('expired', 'expires_before_week_1') then qty else 0 end) as expired_units
+    from {{ ref('int_usable_stock') }}
+    group by sku
+
+),
+
 wip as (
 
     select sku, sum(greatest(planned_qty - coalesce(good_qty, 0), 0)) as wip_units
@@ -71,6 +81,8 @@ final as (
         items.family,
         coalesce(latest.on_hand_units, 0) as on_hand_units,
         coalesce(latest.hold_units, 0) as hold_units,
+        coalesce(usable.usable_units, 0) as usable_units,
+        coalesce(usable.expired_units, 0) as expired_units,
         coalesce(wip.wip_units, 0) as wip_units,
         coalesce(on_order.on_order_units, 0) as on_order_units,
         policy.safety_stock_units,
@@ -82,6 +94,7 @@ final as (
         policy.safety_stock_units * items.unit_cost as safety_stock_value
     from items
     left join latest on latest.sku = items.sku
+    left join usable on usable.sku = items.sku
     left join wip on wip.sku = items.sku
     left join on_order on on_order.sku = items.sku
     left join policy on policy.sku = items.sku
