@@ -27,6 +27,8 @@ def second_cycle(small_cycle, tmp_path_factory):
         cycle = con.execute("select max(cycle_id) from history.plan_of_record").fetchone()[0]
         previous = cycle - timedelta(days=7)
         # an earlier cycle that expected 10 % less demand and planned 20 % less supply every week
+        # (it replaces the demo's plan_history cycle of the same date, which the first run seeded)
+        con.execute("delete from history.plan_of_record where cycle_id = ?", [previous])
         con.execute("insert into history.plan_of_record by name select * replace "
                     "(cast(? as date) as cycle_id, supply_units * 0.8 as supply_units, "
                     "demand_units * 0.9 as demand_units, revenue * 0.9 as revenue) "

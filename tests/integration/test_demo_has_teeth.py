@@ -1,0 +1,145 @@
+"""A demo with teeth (issue 13, part 8): on the default demo (small, seed 42) every decision path fires
+on a fresh warehouse, so every meeting-pack section has content.
+
+* a promotion the plan cannot make -> substitution_plan proposes same-family SKUs with spare stock;
+* shift B is short of qualified line operators -> cross_train_plan trains level-1 people;
+* a deal lost and one won since the last weekly cycle -> demand_review's lost_deal / new_win rows;
+* expired lots at the as-of and a usable lot expiring in the horizon -> datapack_eo;
+* last week's plan of record (the plan_history extract) seeds history -> the approved 3-week freeze
+  (D-2026-10-001) locks weeks 1-3 to it, the blocking plan checks pass, plan_changes explains it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.integration.test_meeting_pack_panels import parse_panels
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def serving(small_cycle):
+    con = duckdb.connect(str(small_cycle.serving), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def as_of(serving):
+    return serving.execute("select cast(cycle as date) from _publish_info").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def panels(small_cycle, as_of):
+    packs = sorted((small_cycle.data / "reports").glob("sop_pack_*.html"))
+    assert packs, "the cycle wrote no meeting pack"
+    return parse_panels(Path(packs[-1]).read_text(encoding="utf-8"))
+
+
+def _df(con, sql: str, params=None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def test_no_blocking_check_failed(small_cycle):
+    failed = [line for line in small_cycle.stdout.splitlines() if "check FAILED" in line]
+    assert not failed, failed
+
+
+def test_a_promotion_the_plan_cannot_make_gets_same_family_substitutes(serving, small_cycle, panels):
+    subs = _df(serving, "select * from substitution_plan")
+    offered = subs[subs.substitute_sku.notna()]
+    assert len(offered), "no substitute proposed on the demo"
+    plan = _df(serving, "select sku, family, week_start, moved_out_units, cut_units, projected_inventory_units, "
+                        "safety_stock_units from plan_of_record")
+    plan["week_start"] = pd.to_datetime(plan.week_start)
+    family = plan.drop_duplicates("sku").set_index("sku").family
+    promos = pd.read_csv(small_cycle.extracts / "promotions.csv", parse_dates=["start_date", "end_date"])
+    for r in offered.itertuples():
+        assert family[r.sku] == family[r.substitute_sku]
+        promo = promos[(promos.promo_id == r.promo_id) & (promos.sku == r.sku)].iloc[0]
+        week = pd.Timestamp(r.available_from)
+        assert promo.start_date - pd.Timedelta(days=6) <= week <= promo.end_date
+        short = plan[(plan.sku == r.sku) & (plan.week_start == week)].iloc[0]
+        assert short.moved_out_units + short.cut_units > 0  # the plan could not make it that week
+        sub = plan[(plan.sku == r.substitute_sku) & (plan.week_start == week)].iloc[0]
+        assert sub.projected_inventory_units - sub.safety_stock_units >= r.units - 0.05  # spare stock (units to 0.1)
+    proposals = _df(serving, "select subject from decision_log where kind = 'substitution' and status = 'proposed'")
+    assert {f"{r.sku}->{r.substitute_sku}" for r in offered.itertuples()} <= set(proposals.subject)
+    p = panels["decision-substitutions"]
+    assert not p.no_data and p.tables and len(p.tables[0].rows) == min(8, len(subs))
+
+
+def test_a_labour_shortfall_gets_a_cross_training_plan(serving, small_cycle, panels):
+    plan = _df(serving, "select * from cross_train_plan")
+    assert len(plan), "no cross-training proposed on the demo"
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as wh:
+        cov = _df(wh, "select * from analytics.labor_coverage")
+    assert cov.shortfall_hours_before.sum() > 0
+    assert cov.shortfall_hours_after.sum() < cov.shortfall_hours_before.sum()
+    short = cov[cov.shortfall_hours_before > 0]
+    assert set(zip(plan.to_resource, plan["shift"])) <= set(zip(short.resource_id, short["shift"]))
+    skills = pd.read_csv(small_cycle.extracts / "skills.csv")
+    level = skills.set_index(["employee_id", "resource_id"]).level
+    for r in plan.itertuples():
+        assert level[(r.employee_id, r.to_resource)] < 2 and r.current_level == level[(r.employee_id, r.to_resource)]
+    assert (plan.current_level == 1).any()  # someone already in training is the first choice
+    p = panels["supply-cross-training"]
+    assert not p.no_data and p.tables
+
+
+def test_lost_and_won_deals_since_the_last_cycle(serving, as_of, panels):
+    deals = _df(serving, "select * from demand_review where item in ('lost_deal', 'new_win')")
+    assert set(deals.item) == {"lost_deal", "new_win"}
+    assert (pd.to_datetime(deals.date_from) > pd.Timestamp(as_of) - pd.Timedelta(days=7)).all()
+    p = panels["demand-promotions"]
+    assert not p.no_data
+    shown = " ".join(" ".join(row) for t in p.tables for row in t.rows)
+    for ref in deals.reference:
+        assert ref in shown, f"deal {ref} not in the pack's promotions & deals panel"
+
+
+def test_expired_lots_and_expiry_risk_reach_the_eo_panel(serving, panels):
+    eo = _df(serving, "select * from datapack_eo")
+    assert (eo.reason.str.contains("expired") & (eo.value > 0)).sum() >= 1
+    assert "expiry_risk_units" in eo and (eo.expiry_risk_units > 0).sum() >= 1
+    p = panels["supply-eo"]
+    assert not p.no_data and p.tables
+
+
+def test_last_weeks_plan_seeds_history_the_freeze_and_plan_changes(serving, small_cycle, as_of, panels):
+    previous = as_of - timedelta(days=7)
+    cycles = _df(serving, "select cycle_id, count(*) as n, min(supply_source) as src_min, max(supply_source) as "
+                          "src_max from history_plan_of_record group by cycle_id order by cycle_id")
+    assert list(pd.to_datetime(cycles.cycle_id)) == [pd.Timestamp(previous), pd.Timestamp(as_of)]
+    seeded = cycles.iloc[0]
+    assert seeded.src_min == seeded.src_max == "history"  # copied from the extract, as it was
+    exported = pd.read_csv(small_cycle.extracts / "plan_history.csv", parse_dates=["cycle_id", "week_start"])
+    assert seeded.n == len(exported)
+
+    plan = _df(serving, "select sku, horizon_week, week_start, supply_units, supply_source, decision_ids "
+                        "from plan_of_record")
+    plan["week_start"] = pd.to_datetime(plan.week_start)
+    m = plan.merge(exported[["sku", "week_start", "supply_units"]], on=["sku", "week_start"], how="left",
+                   suffixes=("", "_previous"))
+    frozen = m[(m.horizon_week <= 3) & m.supply_units_previous.notna()]
+    assert len(frozen) and (frozen.supply_source == "frozen").all()
+    assert ((frozen.supply_units - frozen.supply_units_previous).abs() < 1e-6).all()
+    assert frozen.decision_ids.str.contains("D-2026-10-001").all()
+    assert not (m[m.horizon_week > 3].supply_source == "frozen").any()
+    effect = serving.execute("select effect from decision_log where decision_id = 'D-2026-10-001'").fetchone()[0]
+    assert "locked to the previous cycle's plan" in effect
+
+    changes = _df(serving, "select * from plan_changes")
+    assert len(changes) and (pd.to_datetime(changes.previous_cycle_id) == pd.Timestamp(previous)).all()
+    assert (changes.units_change.abs() > 0).any() and changes.signals.notna().all()
+    # last week's plan took Sales' forecast at face value: the optimistic families come down
+    optimistic = pd.read_csv(small_cycle.extracts / "_truth" / "optimistic_families.csv")
+    assert (changes.set_index("family").units_change[optimistic.family] < 0).all()
+    p = panels["decision-plan-changes"]
+    assert not p.no_data and p.tables and len(p.tables[0].rows) == len(changes)
