@@ -178,10 +178,12 @@ EXTRACTS: dict[str, Extract] = {
            optional=["reason", "recorded_at"],
            as_of_cuts=(AsOfCut("start", when="not planned", reason="unplanned downtime starting after the "
                                                                    "cycle's as-of"),
-                       AsOfCut("recorded_at", reason="recorded after the cycle's as-of")),
+                       AsOfCut("recorded_at", when="planned",
+                               reason="planned downtime recorded after the cycle's as-of")),
            description="Planned and unplanned downtime events. As of the cycle: unplanned events starting after "
                        "the as-of are excluded and one spanning it ends at the as-of; planned (future) downtime "
-                       "is known in advance and kept, unless its optional recorded_at is after the as-of."),
+                       "is known in advance and kept, unless its optional recorded_at is after the as-of (recorded_at of "
+                       "unplanned events is not used: they are known from their start)."),
         _x("resource_time", "day x resource",
            "date:date resource_id planned_hours:float run_hours:float ideal_units:float total_units:float "
            "good_units:float",

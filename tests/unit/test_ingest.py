@@ -416,12 +416,13 @@ def test_downtime_unplanned_after_the_as_of_is_excluded_planned_future_kept_unle
            "M1,2025-02-01 06:00,2025-02-01 08:00,false,Jam,\n"          # unplanned, later: excluded
            "M1,2025-02-10 06:00,2025-02-10 12:00,true,PM,2025-01-15 09:00\n"  # planned ahead: kept
            "M1,2025-02-10 06:00,2025-02-10 12:00,true,Audit,2025-02-03 09:00\n"  # recorded later: excluded
-           "M1,2025-02-12 06:00,2025-02-12 12:00,true,PM,\n")           # planned, no recorded_at: kept
+           "M1,2025-02-12 06:00,2025-02-12 12:00,true,PM,\n"            # planned, no recorded_at: kept
+           "M1,2025-01-31 20:00,2025-01-31 21:00,false,Jam,2025-02-02 08:00\n")  # unplanned: known from its start
     report = _ingest(con, folder, "downtime")
-    assert (report.rows_loaded, report.rows_quarantined, report.rows_after_as_of) == (4, 0, 2)
+    assert (report.rows_loaded, report.rows_quarantined, report.rows_after_as_of) == (5, 0, 2)
     rows = _quarantine(con, "downtime")
     assert [(r[0], r[1], r[2]) for r in rows] == [(4, "after_as_of", "start"), (6, "after_as_of", "recorded_at")]
-    assert "unplanned downtime starting after" in rows[0][3] and "recorded after" in rows[1][3]
+    assert "unplanned downtime starting after" in rows[0][3] and "planned downtime recorded after" in rows[1][3]
     _assert_balanced(con, report, "downtime")
 
 

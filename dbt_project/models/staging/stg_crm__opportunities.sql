@@ -6,6 +6,30 @@ source as (
 
 ),
 
+cycle as (
+
+    select as_of from {{ source('meta', 'cycle') }}
+
+),
+
+as_of_cycle as (
+
+    -- as of the cycle: a deal's won/lost status is known from its status_date; without one, from its
+    -- expected_date. Set after the as-of, the deal was still open then. (Deals created after the
+    -- as-of were cut in ingest.)
+    select
+        source.*,
+        case
+            when source.status in ('won', 'lost')
+                 and coalesce(source.status_date, source.expected_date) > cycle.as_of then 'open'
+            else source.status
+        end as status_as_of,
+        case when source.status_date <= cycle.as_of then source.status_date end as status_date_as_of
+    from source
+    cross join cycle
+
+),
+
 renamed as (
 
     select
@@ -15,7 +39,7 @@ renamed as (
 
         ---------- text
         cast(sku_or_family as {{ dbt.type_string() }}) as sku_or_family,
-        cast(status as {{ dbt.type_string() }}) as status,
+        cast(status_as_of as {{ dbt.type_string() }}) as status,
 
         ---------- numerics
         cast(qty as {{ type_double() }}) as qty,
@@ -23,14 +47,16 @@ renamed as (
 
         ---------- dates
         cast(expected_date as date) as expected_date,
+        cast(status_date_as_of as date) as status_date,
+        cast(created_date as date) as created_date,
 
         ---------- extra columns of the source file, passed through as text
-        {{ source_extra_columns(source('crm', 'opportunities'), known=['opportunity_id', 'customer_id', 'sku_or_family', 'expected_date', 'qty', 'probability', 'status']) }}
+        {{ source_extra_columns(source('crm', 'opportunities'), known=['opportunity_id', 'customer_id', 'sku_or_family', 'expected_date', 'qty', 'probability', 'status', 'status_date', 'created_date']) }}
 
         ---------- lineage
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
 
-    from source
+    from as_of_cycle
 
 )
 

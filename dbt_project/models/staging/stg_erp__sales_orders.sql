@@ -6,6 +6,40 @@ source as (
 
 ),
 
+cycle as (
+
+    select as_of from {{ source('meta', 'cycle') }}
+
+),
+
+shipped as (
+
+    select order_id, line, sum(qty) as shipped_qty
+    from {{ source('erp', 'shipments') }}
+    where ship_date <= (select as_of from cycle)
+    group by order_id, line
+
+),
+
+as_of_cycle as (
+
+    -- as of the cycle: the status follows the shipments on or before the as-of (later ones were cut in
+    -- ingest) and is never ahead of the file's: shipped if they cover the line, partially_shipped if
+    -- any, else open; cancelled as in the file (the contract has no cancellation date)
+    select
+        source.*,
+        case
+            when source.status is null or source.status not in ('shipped', 'partially_shipped') then source.status
+            when source.status = 'shipped' and coalesce(shipped.shipped_qty, 0) >= source.qty then 'shipped'
+            when coalesce(shipped.shipped_qty, 0) > 0 then 'partially_shipped'
+            else 'open'
+        end as status_as_of
+    from source
+    left join shipped
+        on shipped.order_id = source.order_id and shipped.line = source.line
+
+),
+
 renamed as (
 
     select
@@ -16,7 +50,7 @@ renamed as (
         cast(sku as {{ dbt.type_string() }}) as sku,
 
         ---------- text
-        cast(status as {{ dbt.type_string() }}) as status,
+        cast(status_as_of as {{ dbt.type_string() }}) as status,
 
         ---------- numerics
         cast(qty as {{ type_double() }}) as qty,
@@ -37,7 +71,7 @@ renamed as (
         ---------- lineage
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
 
-    from source
+    from as_of_cycle
 
 )
 

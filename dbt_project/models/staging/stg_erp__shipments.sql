@@ -6,6 +6,24 @@ source as (
 
 ),
 
+cycle as (
+
+    select as_of from {{ source('meta', 'cycle') }}
+
+),
+
+as_of_cycle as (
+
+    -- as of the cycle: a delivery after the as-of is not known yet (not yet delivered); shipments
+    -- after the as-of were cut in ingest
+    select
+        source.*,
+        case when source.delivered_date <= cycle.as_of then source.delivered_date end as delivered_date_as_of
+    from source
+    cross join cycle
+
+),
+
 renamed as (
 
     select
@@ -18,7 +36,7 @@ renamed as (
 
         ---------- dates
         cast(ship_date as date) as ship_date,
-        cast(delivered_date as date) as delivered_date,
+        cast(delivered_date_as_of as date) as delivered_date,
 
         ---------- derived
         {{ week_start('ship_date') }} as week_start,
@@ -29,7 +47,7 @@ renamed as (
         ---------- lineage
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
 
-    from source
+    from as_of_cycle
 
 )
 

@@ -6,6 +6,24 @@ source as (
 
 ),
 
+cycle as (
+
+    select as_of from {{ source('meta', 'cycle') }}
+
+),
+
+as_of_cycle as (
+
+    -- as of the cycle: a payment after the as-of is not known yet (unpaid as of the as-of); invoices
+    -- dated after the as-of were cut in ingest
+    select
+        source.*,
+        case when source.paid_date <= cycle.as_of then source.paid_date end as paid_date_as_of
+    from source
+    cross join cycle
+
+),
+
 renamed as (
 
     select
@@ -19,7 +37,7 @@ renamed as (
         ---------- dates
         cast(doc_date as date) as doc_date,
         cast(due_date as date) as due_date,
-        cast(paid_date as date) as paid_date,
+        cast(paid_date_as_of as date) as paid_date,
 
         ---------- derived
         {{ week_start('doc_date') }} as week_start,
@@ -30,7 +48,7 @@ renamed as (
         ---------- lineage
         cast(_source_row as {{ dbt.type_bigint() }}) as source_row
 
-    from source
+    from as_of_cycle
 
 )
 
