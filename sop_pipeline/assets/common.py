@@ -68,6 +68,19 @@ def cycle_as_of(con: duckdb.DuckDBPyConnection):
     return con.execute("select as_of from meta.cycle").fetchall()[0][0]
 
 
+def cycle_decisions(con: duckdb.DuckDBPyConnection, as_of) -> pd.DataFrame:
+    """The decision log extract as the plan reads it: columns renamed to the analytics' names
+    (cycle, value), a decision_id for every row, cycles after the as-of left out."""
+    from sop_pipeline.analytics import decisions as decision_log_lib
+
+    decisions = read_table(con, "select * from staging.stg_sop__decisions")
+    decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
+    if "decision_id" not in decisions or decisions.decision_id.isna().any():
+        decisions["decision_id"] = [decision_log_lib.decision_id(c, k, s) for c, k, s in
+                                    zip(decisions.cycle, decisions.kind, decisions.subject)]
+    return decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
+
+
 def absent_extracts(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Extracts this cycle did not get (meta.ingest_log status 'absent'): their sections say 'no data'."""
     return {r[0] for r in con.execute("select extract from meta.ingest_log where status = 'absent'").fetchall()}

@@ -18,6 +18,7 @@ from sop_pipeline.assets.common import (
     absent_extracts,
     append_history,
     cycle_as_of,
+    cycle_decisions,
     markdown_table,
     read_table,
     write_table,
@@ -261,12 +262,7 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse):
         absent = absent_extracts(con)
         items = read_table(con, "select sku, family, unit_price, unit_cost, make_or_buy, lifecycle "
                                 "from staging.stg_erp__items")
-        decisions = read_table(con, "select * from staging.stg_sop__decisions")
-        decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
-        if "decision_id" not in decisions or decisions.decision_id.isna().any():
-            decisions["decision_id"] = [decision_log_lib.decision_id(c, k, s) for c, k, s in
-                                        zip(decisions.cycle, decisions.kind, decisions.subject)]
-        decisions = decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
+        decisions = cycle_decisions(con, as_of)
 
         demand = consensus_demand(con, cycle)
         demand, effects = plan_lib.apply_substitutions(demand, decisions)

@@ -13,9 +13,11 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import capacity, decisions as decision_log_lib, mps, oee, plan as plan_lib
+from sop_pipeline.analytics import capacity, mps, oee, plan as plan_lib
 from sop_pipeline.analytics.calendar import Cycle
-from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
+from sop_pipeline.assets.common import (
+    OWNERS, absent_extracts, cycle_as_of, cycle_decisions, markdown_table, read_table, write_table,
+)
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
@@ -131,13 +133,7 @@ def _sourcing(con, as_of) -> pd.Series:
     """make/buy per SKU after approved make_vs_buy decisions on or before the as-of, exactly as the
     plan of record reads them (``analytics.plan.sourcing``)."""
     items = read_table(con, "select sku, make_or_buy from staging.stg_erp__items")
-    decisions = read_table(con, "select * from staging.stg_sop__decisions")
-    decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
-    if "decision_id" not in decisions or decisions.decision_id.isna().any():
-        decisions["decision_id"] = [decision_log_lib.decision_id(c, k, s) for c, k, s in
-                                    zip(decisions.cycle, decisions.kind, decisions.subject)]
-    decisions = decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
-    source, _, _ = plan_lib.sourcing(items, decisions)
+    source, _, _ = plan_lib.sourcing(items, cycle_decisions(con, as_of))
     return source
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime
@@ -55,7 +54,6 @@ from sop_pipeline.ingest.csvscan import CsvScan, scan_csv
 from sop_pipeline.ingest.rules import RowRule, parse_reference, translate
 from sop_pipeline.ingest.rules import q as _q
 from sop_pipeline.ingest.rules import sql_str as _sql_str
-from sop_pipeline.ingest.suites import reference_parameter
 
 FILE_SUFFIXES = (".csv", ".parquet")
 QUARANTINE_META = ("_raw_line", "_source_row", "_rules", "_columns", "_reasons")

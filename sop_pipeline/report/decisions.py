@@ -7,7 +7,7 @@ import pandas as pd
 
 from sop_pipeline.report.context import PackContext
 from sop_pipeline.report.html import (Col, Safe, auto_table, badge, date_text, grid, is_missing, join, money, ncol,
-                                      panel, pct, table, tag)
+                                      panel, pct, signed_money, signed_num, table, tag)
 
 DECISION_COLS = ("kind", "subject", "value")
 DECISION_EXTRA = ("decision_id", "cycle", "approved", "accountable", "responsible", "status", "effect")
@@ -124,7 +124,7 @@ def plan_changes(ctx: PackContext) -> Safe:
                                                            "compare with yet, or nothing moved.")
     if df.empty:
         return ctx.missing(title, "decision-plan-changes", "plan_changes")
-    cols = [Col("family", "Family"), ncol("units_change", "Units change", signed_money),
+    cols = [Col("family", "Family"), ncol("units_change", "Units change", signed_num),
             ncol("revenue_change", "Revenue change", signed_money), Col("decision_ids", "Decisions"),
             Col("signals", "Signals")]
     body = table(df, cols, cls="compact") if "family" in df and "units_change" in df else auto_table(df)

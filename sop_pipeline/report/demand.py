@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sop_pipeline.report.context import ACCENT, PackContext
-from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, callout, date_text, grid, is_missing, join, money,
+from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, callout, date_text, is_missing, join, money,
                                       ncol, num, panel, pct, signed_money, table, tag)
 
 FORECAST_COLS = ("family", "week_start", "units_p10", "units_p50", "units_p90", "sensed_units")

@@ -71,6 +71,11 @@ def signed_money(value) -> str:
     return DASH if is_missing(value) else f"{float(value):+,.0f}"
 
 
+def signed_num(value, digits: int = 0) -> str:
+    """A change in units: always signed."""
+    return DASH if is_missing(value) else f"{float(value):+,.{digits}f}"
+
+
 def date_text(value) -> str:
     """A date as YYYY-MM-DD (no time of day)."""
     return DASH if is_missing(value) else f"{pd.Timestamp(value):%Y-%m-%d}"

@@ -427,3 +427,16 @@ def test_data_quality_header_says_why_rows_were_quarantined(tmp_path, some_marts
     assert "items 2 (duplicated key 2)" in header
     assert "pos_sales 95 (its item/master quarantined 92; out of range 3)" in header
     assert "after_as_of" not in header
+
+
+def test_plan_changes_panel_shows_signed_unit_and_revenue_changes(tmp_path, some_marts):
+    marts = dict(some_marts)
+    marts["plan_changes"] = pd.DataFrame({
+        "family": ["Snacks", "Drinks"], "previous_cycle_id": pd.to_datetime(["2026-11-15"] * 2),
+        "units_change": [120.4, -35.0], "revenue_change": [310.0, -99.5], "decision_ids": ["D-1", ""],
+        "signals": ["promo", ""]})
+    written = write_meeting_pack(_serving(tmp_path / "sop.duckdb", marts), tmp_path / "reports")
+    html = _panel(written.path.read_text(), "decision-plan-changes")
+    assert not written.errors, written.errors
+    assert "+120" in html and "-35" in html and "+310" in html and "-100" in html
+    assert "no data" not in html.lower()
