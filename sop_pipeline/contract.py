@@ -55,7 +55,7 @@ class Extract:
     event_date: str | None = None
     # further row-level as-of cuts: rows these rules say became known after the as-of are
     # excluded and counted like rows after the event date (see `AsOfCut`)
-    as_of_cuts: tuple["AsOfCut", ...] = ()
+    as_of_cuts: tuple[AsOfCut, ...] = ()
     # columns a file may leave out: they are added as NULL (and reported), not an error
     optional: tuple[str, ...] = ()
     description: str = ""
