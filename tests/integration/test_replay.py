@@ -251,6 +251,49 @@ def test_later_facts_change_no_mart_of_a_cycle_replayed_at_its_as_of(small_cycle
             from meta.cycle c""").fetchall()[0]
     assert all(later), later
     assert_same_cycle(small_cycle, replay, appended)
+    assert_staging_masks(replay.warehouse, tmp_path / "masks.duckdb")
+
+
+def assert_staging_masks(warehouse: Path, scratch: Path) -> None:
+    """The staging masks on cases the demo does not have (a copy of the built warehouse, rows added to
+    raw, read through the staging views): an unplanned event spanning the as-of, an order started
+    before the as-of and ended after it, a deal with no status_date, a short-shipped line."""
+    shutil.copy(warehouse, scratch)
+    with duckdb.connect(str(scratch)) as con:
+        as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
+        def at(days: int, hour: int) -> str:
+            return _ts(as_of, days, hour)
+
+        con.execute(f"""insert into raw.downtime (resource_id, start, "end", planned, reason, _source_row) values
+            ('M1', '{at(0, 20)}', '{at(1, 4)}', false, 'span-unplanned', -1),
+            ('M1', '{at(0, 20)}', '{at(1, 4)}', true, 'span-planned', -2)""")
+        assert con.execute("select reason, end_at, downtime_hours from staging.stg_mes__downtime where source_row < 0 "
+                           "order by 1").fetchall() == [
+            ("span-planned", datetime.fromisoformat(at(1, 4)), 8.0),
+            ("span-unplanned", datetime.fromisoformat(at(1, 0)), 4.0)]
+        con.execute(f"""insert into raw.production_orders (order_id, sku, resource_id, planned_start, planned_qty,
+            actual_start, actual_end, good_qty, scrap_qty, status, _source_row) values
+            ('T-ENDS-LATER', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', '{at(1, 10)}', 100, 3, 'completed', -1),
+            ('T-ENDS-ON-AS-OF', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', '{at(0, 23)}', 98, 2, 'completed', -2),
+            ('T-RUNNING', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', null, 40, 1, 'in_progress', -3),
+            ('T-STARTS-LATER', 'X', 'M1', '{at(2, 6)}', 100, '{at(2, 6)}', null, 40, 1, 'in_progress', -4)""")
+        rows = con.execute("select order_id, status, actual_end is null, good_qty, scrap_qty "
+                           "from staging.stg_mes__production_orders where source_row < 0 order by 1").fetchall()
+        assert rows == [("T-ENDS-LATER", "in_progress", True, None, None),
+                        ("T-ENDS-ON-AS-OF", "completed", False, 98.0, 2.0),
+                        ("T-RUNNING", "in_progress", True, 40.0, 1.0),
+                        ("T-STARTS-LATER", "released", True, 0.0, 0.0)]
+        con.execute(f"""insert into raw.opportunities (opportunity_id, expected_date, status, status_date, _source_row)
+            values ('T-EXPECTED-LATER', '{_d(as_of, 5)}', 'won', null, -1),
+                   ('T-SET-BEFORE', '{_d(as_of, 5)}', 'lost', '{_d(as_of, 0)}', -2)""")
+        assert con.execute("select opportunity_id, status from staging.stg_crm__opportunities where source_row < 0 "
+                           "order by 1").fetchall() == [("T-EXPECTED-LATER", "open"), ("T-SET-BEFORE", "lost")]
+        con.execute(f"""insert into raw.sales_orders (order_id, line, sku, order_date, qty, status, _source_row) values
+            ('T-SO', 1, 'X', '{_d(as_of, -9)}', 10, 'shipped', -1), ('T-SO', 2, 'X', '{_d(as_of, -9)}', 10, 'shipped', -2)""")
+        con.execute(f"""insert into raw.shipments (order_id, line, ship_date, qty, _source_row) values
+            ('T-SO', 1, '{_d(as_of, -2)}', 4, -1), ('T-SO', 2, '{_d(as_of, -2)}', 10, -2)""")
+        assert con.execute("select line, status from staging.stg_erp__sales_orders where source_row < 0 "
+                           "order by 1").fetchall() == [(1, "partially_shipped"), (2, "shipped")]
 
 
 def assert_same_cycle(small_cycle, replay, appended: dict[str, int]) -> None:
