@@ -172,7 +172,7 @@ SHORT_PROMO_WEEK = 9  # first week of the promotion the plan cannot make: horizo
 SHORT_PROMO_UPLIFT = 3.0
 
 
-def add_short_promotion(promos: pd.DataFrame, pos: "PosResult", cat: Catalog, model: DemandModel,
+def add_short_promotion(promos: pd.DataFrame, pos: PosResult, cat: Catalog, model: DemandModel,
                         anomalies: Anomalies, make: np.ndarray, rate: np.ndarray, cal: Calendar) -> pd.DataFrame:
     """One more upcoming promotion, on the made SKU the plan serves last when the plant is full, so
     the meeting sees a promotion it cannot make (and the substitution plan offers a same-family SKU).
