@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a run that stopped early has no plan to read
             shares = {"error": f"{type(exc).__name__}: {exc}"}
         checker = shared_checker(data / "serving" / "sop.duckdb", extracts) if proc.returncode == 0 else "-"
-        cells = [shares.get(k, "-") for k in ("balance", "start_stock", "seq_vs_plan (made SKU-weeks)",
+        cells = [shares.get(k, "-") for k in ("balance", "start_stock", "seq_vs_plan (resource-SKU-weeks)",
                                                "no_buy_seq", "ss > 0 (rows)")]
         print(f"| {size} seed {seed} | {wall:.0f} | {result} | " + " | ".join(cells) + f" | {checker} |", flush=True)
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 SUBSTITUTION_COLUMNS = ["promo_id", "sku", "substitute_sku", "units", "available_from", "reason", "status"]
+# smallest substitution worth proposing (units): less rounds to nothing in the meeting
+MIN_SUBSTITUTE_UNITS = 0.5
 
 
 def substitution_plan(plan: pd.DataFrame, promotions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -40,10 +42,11 @@ def substitution_plan(plan: pd.DataFrame, promotions: pd.DataFrame, items: pd.Da
                   & (p.week_start <= end)]
         for week in short.itertuples():
             candidates = p[(p.family == week.family) & (p.sku != promo.sku) & (p.week_start == week.week_start)
-                           & (p.spare_units > 0) & p.sku.isin(active)].sort_values("spare_units", ascending=False)
+                           & (p.spare_units >= MIN_SUBSTITUTE_UNITS) & p.sku.isin(active)] \
+                .sort_values(["spare_units", "sku"], ascending=[False, True])
             need = week.short_units
             for cand in candidates.itertuples():
-                if need <= 0:
+                if need < MIN_SUBSTITUTE_UNITS:
                     break
                 units = min(need, cand.spare_units)
                 rows.append((promo.promo_id, promo.sku, cand.sku, round(float(units), 1), week.week_start.date(),
@@ -51,7 +54,7 @@ def substitution_plan(plan: pd.DataFrame, promotions: pd.DataFrame, items: pd.Da
                              f"{week.week_start.date()} (constraint full); {cand.sku} has "
                              f"{cand.spare_units:,.0f} units above safety stock", "proposed"))
                 need -= units
-            if need > 0:
+            if need >= MIN_SUBSTITUTE_UNITS:
                 rows.append((promo.promo_id, promo.sku, None, round(float(need), 1), week.week_start.date(),
                              f"no substitute with spare stock in {week.family}: {need:,.0f} units of the "
                              f"promo cannot be served - reduce the promo or expedite", "proposed"))

@@ -43,24 +43,45 @@ overlap as (
         sum(prev.demand_units) as units_before,
         sum(cur.revenue) as revenue_now,
         sum(prev.revenue) as revenue_before,
-        string_agg(distinct nullif(cur.decision_ids, ''), ',') as decision_ids,
         string_agg(distinct cur.demand_source, ', ') as demand_sources
     from cur
     inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
     group by cur.family
+
+),
+
+-- each decision once per family (a row's decision_ids is itself a comma-separated list)
+row_decisions as (
+
+    select distinct split.family, trim(split.decision_id) as decision_id
+    from (
+        select cur.family, {{ split_to_rows('cur.decision_ids') }} as decision_id
+        from cur
+        inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
+    ) split
+    where trim(split.decision_id) <> ''
+
+),
+
+decisions as (
+
+    select family, string_agg(decision_id, ',' order by decision_id) as decision_ids
+    from row_decisions
+    group by family
 
 )
 
 select
     (select cycle_id from current_cycle) as cycle_id,
     (select cycle_id from previous_cycle) as previous_cycle_id,
-    family,
+    overlap.family,
     units_before,
     units_now,
     units_now - units_before as units_change,
     revenue_before,
     revenue_now,
     revenue_now - revenue_before as revenue_change,
-    decision_ids,
+    decisions.decision_ids,
     'demand: ' || demand_sources as signals
 from overlap
+left join decisions on decisions.family = overlap.family
