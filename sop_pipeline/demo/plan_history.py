@@ -13,6 +13,11 @@ from the Monday after it. That plan is plausible but different from what this cy
   calendar less planned maintenance; L1: the qualified line operators' hours), so the frozen
   weeks it locks are feasible; a bought SKU gets supply only from the week its supplier's quoted
   lead time allows (open orders cover the weeks before);
+* made supply comes in lots no smaller than the SKU's minimum run, as the pipeline plans them
+  (``sop_pipeline.analytics.mps.minimum_run_units``: the 10th percentile of its non-cancelled
+  production order sizes): a smaller need waits and joins the next week's, and a lot that would
+  take a resource past its hours waits too, so the weeks a freeze locks hold neither lots the
+  sequencer calls too small nor more hours than the calendar has;
 * revenue = demand x list price (as the plan of record computes it).
 """
 
@@ -27,6 +32,7 @@ from .plant import Plant, Production, routed_hours
 from .procurement import Purchasing
 
 HORIZON = 13
+MIN_RUN_QUANTILE = 0.10  # as analytics.mps.DEFAULT_MIN_RUN_QUANTILE
 LOAD_TARGET = {"M1": 0.75, "M2": 0.75, "T1": 0.9, "L1": 0.9}
 CALENDAR_H = 80.0  # resources: 16 h x 5 days
 
@@ -62,7 +68,8 @@ def previous_plan(cat: Catalog, sales_forecast: dict, plant: Plant, prod: Produc
     for r, h in hours.items():
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.minimum(share, np.where(h > 0, LOAD_TARGET[r] * cap[r] / h, 1.0))
-    supply[make] = np.floor(made * share[None, :] * 10) / 10  # rounded down: never above the target
+    target = np.floor(made * share[None, :] * 10) / 10  # rounded down: never above the target
+    supply[make] = _lot_sized(target, _minimum_runs(prod.orders, len(make)), _unit_hours(plant, len(make)), cap)
 
     buy = np.flatnonzero(fg.make_or_buy.to_numpy() == "buy")
     lead = _quoted_lead_weeks(pur, fg.sku.to_numpy()[buy])
@@ -76,6 +83,42 @@ def previous_plan(cat: Catalog, sales_forecast: dict, plant: Plant, prod: Produc
         "demand_units": demand[s, h], "supply_units": supply[s, h],
         "revenue": round_money(demand[s, h] * fg.unit_price.to_numpy()[s]), "family": fg.family.to_numpy()[s],
     }
+
+
+def _minimum_runs(orders: pd.DataFrame, n_make: int) -> np.ndarray:
+    """Minimum run per made SKU (index = position in ``plant.make``): the 10th percentile of its
+    non-cancelled order sizes (linear interpolation, as pandas' quantile), 0 without orders."""
+    live = orders[(orders.status != "cancelled") & (orders.qty > 0)]
+    q = live.groupby("mk").qty.quantile(MIN_RUN_QUANTILE)
+    out = np.zeros(n_make)
+    out[q.index.to_numpy(dtype=np.int64)] = q.to_numpy()
+    return out
+
+
+def _unit_hours(plant: Plant, n_make: int) -> dict[str, np.ndarray]:
+    """Hours one unit of each made SKU takes on each routed resource."""
+    eye = np.eye(n_make)
+    return {r: np.array([routed_hours(plant, eye[:, [i]])[r][0] for i in range(n_make)])
+            for r in ("M1", "M2", "T1", "L1")}
+
+
+def _lot_sized(target: np.ndarray, min_run: np.ndarray, unit_hours: dict[str, np.ndarray],
+               cap: dict[str, np.ndarray]) -> np.ndarray:
+    """Week by week, each SKU's need waits until it reaches the minimum run, and a lot waits
+    while it would take a routed resource past its hours; whatever waits at the end is dropped."""
+    out = np.zeros_like(target)
+    waiting = np.zeros(target.shape[0])
+    for j in range(target.shape[1]):
+        waiting = waiting + target[:, j]
+        free = {r: float(cap[r][j]) for r in unit_hours}
+        for i in np.flatnonzero((waiting > 0) & (waiting >= min_run - 1e-9)):
+            need = {r: waiting[i] * unit_hours[r][i] for r in unit_hours}
+            if all(need[r] <= free[r] + 1e-9 for r in need):
+                out[i, j] = waiting[i]
+                waiting[i] = 0.0
+                for r in need:
+                    free[r] -= need[r]
+    return out
 
 
 def _quoted_lead_weeks(pur: Purchasing, skus: np.ndarray) -> np.ndarray:
