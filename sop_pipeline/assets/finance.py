@@ -175,12 +175,12 @@ def finance_cash_projection(warehouse: Warehouse) -> dg.MaterializeResult:
             row = now.iloc[0]
             # both sides on the plan's basis: usable stock (held lots stay as they are, expired
             # ones are written off; neither moves cash)
-            written_off = min(float(unplanned.written_off_value) + float(unplanned.hold_value),
-                              float(row.inventory_value))
+            outside_plan = min(float(unplanned.written_off_value) + float(unplanned.hold_value),
+                               float(row.inventory_value))
             projection = cash.project_working_capital(
                 planned, float(row.dso_days), float(row.dpo_days), history_weekly=history,
                 opening={"ar_value": float(row.ar_value), "ap_value": float(row.ap_value),
-                         "inventory_value": float(row.inventory_value) - written_off})
+                         "inventory_value": float(row.inventory_value) - outside_plan})
             projection["notes"] = (f"AR on the B2B share of planned revenue ({float(share or 0):.1%}); "
                                    f"inventory = usable stock: {float(unplanned.written_off_value):,.0f} of "
                                    f"expired lots (E&O write-off) and {float(unplanned.hold_value):,.0f} on hold "
