@@ -1,7 +1,7 @@
 """The one Definitions object of the sop-pipeline code location.
 
 Each S&OP area module in `sop_pipeline.assets` exposes `ASSETS` (asset definitions and specs)
-and optionally `CHECKS` (asset checks); this file only assembles them.
+and optionally `CHECKS` (asset checks) and `SENSORS`; this file only assembles them.
 """
 
 import importlib
@@ -30,6 +30,7 @@ sop_cycle = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[a for m in _modules for a in getattr(m, "ASSETS", [])],
     asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
+    sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
     jobs=[sop_cycle],
     schedules=[dg.ScheduleDefinition(name="weekly_sop_cycle", job=sop_cycle, cron_schedule="0 6 * * 1",
                                      description="Monday 06:00: the weekly cycle.")],
