@@ -30,19 +30,13 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics.calendar import week_start
+from sop_pipeline.analytics.columns import require_columns
 
 ABC_XYZ_COLUMNS = [
     "sku", "family", "revenue_12m", "revenue_share", "cumulative_share", "abc",
     "mean_weekly_units", "sd_weekly_units", "cv", "xyz", "abc_xyz",
 ]
 _CUT_TOLERANCE = 1e-12  # float rounding at a class boundary counts as "on the boundary"
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
-                         f"expected at least: {', '.join(columns)}")
 
 
 def _to_date(value: date | datetime | str | pd.Timestamp) -> date:
@@ -92,7 +86,7 @@ def classify_abc_xyz(
         (units/week over the counted weeks), ``cv`` (sd / mean, NaN when undefined), ``xyz``,
         ``abc_xyz`` (e.g. ``"AX"``). See the module docstring for every rule.
     """
-    _require_columns(weekly, ["sku", "family", "week_start", "units", "revenue"], "weekly sales")
+    require_columns(weekly, ["sku", "family", "week_start", "units", "revenue"], "weekly sales")
     a_cut, b_cut = _check_cuts(abc_cuts, "abc_cuts", 1.0)
     x_cut, y_cut = _check_cuts(xyz_cuts, "xyz_cuts", None)
     mondays = pd.DatetimeIndex(pd.to_datetime(window_weeks(as_of, weeks)))
@@ -107,7 +101,7 @@ def classify_abc_xyz(
 
     family = known.sort_values("week").groupby("sku", sort=False)["family"].last()
     if items is not None:
-        _require_columns(items, ["sku", "family"], "item master")
+        require_columns(items, ["sku", "family"], "item master")
         family = items.drop_duplicates("sku", keep="last").set_index("sku")["family"].combine_first(family)
     skus = pd.Index(family.index, name="sku")
 

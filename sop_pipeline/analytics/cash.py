@@ -21,11 +21,13 @@ Inventory turns as a monthly KPI, expedite $ and scrap % live in the dbt marts (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+
+from sop_pipeline.analytics.columns import require_columns
 
 WORKING_CAPITAL_COLUMNS = [
     "point", "date", "ar_value", "ap_value", "inventory_value", "revenue_period", "cogs_period",
@@ -39,20 +41,13 @@ PROJECTION_COLUMNS = [
 DAYS_PER_YEAR = 365
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
-                         f"expected at least: {', '.join(columns)}")
-
-
 def _day(value: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
     return pd.Timestamp(value).normalize()
 
 
 def _daily_totals(frame: pd.DataFrame, value_col: str, what: str) -> pd.Series:
     """Sum of ``value_col`` per calendar day (index: normalized Timestamp, sorted)."""
-    _require_columns(frame, ["date", value_col], what)
+    require_columns(frame, ["date", value_col], what)
     days = pd.to_datetime(frame["date"]).dt.normalize()
     values = pd.to_numeric(frame[value_col]).fillna(0.0).astype(float)
     return values.groupby(days.to_numpy()).sum().sort_index()
@@ -69,7 +64,7 @@ def open_balance(items: pd.DataFrame, on: date) -> float:
     ``items``: ``[doc_date, amount, paid_date]`` (extra columns ignored; credit notes are negative
     amounts and simply net).
     """
-    _require_columns(items, ["doc_date", "amount", "paid_date"], "invoice list")
+    require_columns(items, ["doc_date", "amount", "paid_date"], "invoice list")
     day = _day(on)
     doc = pd.to_datetime(items["doc_date"]).dt.normalize()
     paid = pd.to_datetime(items["paid_date"]).dt.normalize()
@@ -203,7 +198,7 @@ def project_working_capital(
         ``dio_days`` = inventory / (week's COGS / 7), i.e. days of planned COGS the inventory covers
         (DIO = 365 / turns at the week's COGS rate), and ``ccc_days`` = DIO + DSO - DPO.
     """
-    _require_columns(planned_weekly, ["week_start", "revenue", "cogs", "inventory_value"], "planned weekly figures")
+    require_columns(planned_weekly, ["week_start", "revenue", "cogs", "inventory_value"], "planned weekly figures")
     if not (np.isfinite(dso) and np.isfinite(dpo)) or dso < 0 or dpo < 0:
         raise ValueError(f"DSO and DPO must be finite and >= 0 days, got DSO={dso}, DPO={dpo}")
     plan = planned_weekly.copy()
@@ -225,7 +220,7 @@ def project_working_capital(
         rate = np.full(n_days, np.nan)
         rate[:lead_days] = plan[col].iloc[0] / 7.0  # flat extrapolation before the plan
         if history_weekly is not None:
-            _require_columns(history_weekly, ["week_start", col], "history weekly figures")
+            require_columns(history_weekly, ["week_start", col], "history weekly figures")
             hist = history_weekly.assign(week_start=pd.to_datetime(history_weekly["week_start"]).dt.normalize())
             hist = hist[hist["week_start"] < first].groupby("week_start")[col].sum()
             for start, value in zip(day_index(hist.index), hist.to_numpy(float)):

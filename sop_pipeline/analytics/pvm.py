@@ -46,6 +46,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.columns import require_columns
+
 EFFECT_COLUMNS = ["price_effect", "volume_effect", "mix_effect"]
 BRIDGE_COLUMNS = ["level", "units_actual", "units_plan", "revenue_actual", "revenue_plan",
                   "price_effect", "volume_effect", "mix_effect", "total_difference"]
@@ -53,16 +55,9 @@ MARGIN_COLUMNS = ["family", "level", "units", "revenue", "cogs", "margin", "marg
 MIN_UNITS = 1e-9  # fewer units than this per SKU count as none (their revenue is "revenue without units")
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
-                         f"expected at least: {', '.join(columns)}")
-
-
 def _side_rows(frame: pd.DataFrame, key: str, labels: Sequence[str], what: str) -> pd.DataFrame:
     """Validated copy of one side: numeric units/revenue, one label value per key."""
-    _require_columns(frame, [key, "units", "revenue", *labels], what)
+    require_columns(frame, [key, "units", "revenue", *labels], what)
     data = frame[[key, *labels, "units", "revenue"]].copy()
     data["units"] = pd.to_numeric(data["units"]).fillna(0.0).astype(float)
     data["revenue"] = pd.to_numeric(data["revenue"]).fillna(0.0).astype(float)
@@ -213,8 +208,8 @@ def pvm_bridge_family_plan(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataF
         (family None). Rows add up to the total row, and each row's effects add up to its
         total_difference, exactly (float rounding). Families with no plan land in mix.
     """
-    _require_columns(actual_by_sku, ["sku", "family", "units", "revenue"], "actual sales by SKU")
-    _require_columns(plan_by_family, ["family", "units", "revenue"], "revenue plan by family")
+    require_columns(actual_by_sku, ["sku", "family", "units", "revenue"], "actual sales by SKU")
+    require_columns(plan_by_family, ["family", "units", "revenue"], "revenue plan by family")
     merged = _merge_sides(actual_by_sku, plan_by_family, "family", [])
     parts = _contributions(*(merged[c].to_numpy(float) for c in ("q_a", "r_a", "q_p", "r_p")))
     out = pd.DataFrame({"family": merged["family"], "level": "family",
@@ -228,7 +223,7 @@ def pvm_bridge_family_plan(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataF
 
 def _unit_cost_series(unit_cost: pd.DataFrame | pd.Series | Mapping[str, float]) -> pd.Series:
     if isinstance(unit_cost, pd.DataFrame):
-        _require_columns(unit_cost, ["sku", "unit_cost"], "unit cost table")
+        require_columns(unit_cost, ["sku", "unit_cost"], "unit cost table")
         return unit_cost.drop_duplicates("sku", keep="last").set_index("sku")["unit_cost"].astype(float)
     if isinstance(unit_cost, pd.Series):
         return unit_cost.astype(float)
@@ -252,7 +247,7 @@ def margin_by_family(sales: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | 
     Raises:
         ValueError: a sold SKU has no unit cost (the margin would be overstated).
     """
-    _require_columns(sales, ["sku", "family", "units", "revenue"], "sales")
+    require_columns(sales, ["sku", "family", "units", "revenue"], "sales")
     cost = _unit_cost_series(unit_cost)
     data = sales[["sku", "family", "units", "revenue"]].copy()
     data["units"] = pd.to_numeric(data["units"]).fillna(0.0).astype(float)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics import pvm
+from sop_pipeline.analytics.columns import require_columns
 
 DAYS_PER_WEEK = 7
 RECONCILIATION_COLUMNS = [
@@ -57,13 +58,6 @@ _DTYPES = {"period": object, "period_start": "datetime64[ns]", "period_end": "da
            "days_in_period": "int64", "finance_plan_covered": bool, "family": object, "level": object}
 TOTAL_FAMILY = "ALL"
 TOLERANCE = 0.01  # currency (or units) a control may differ by: rounding, not leakage
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
-                         f"expected at least: {', '.join(columns)}")
 
 
 def _empty_reconciliation() -> pd.DataFrame:
@@ -108,7 +102,7 @@ def allocate_to_months(plan: pd.DataFrame) -> pd.DataFrame:
         ``[sku, family, month_start, units, revenue, margin]``: each week's figures x (days of the
         week in the month / 7), summed per SKU and month. Totals equal the plan's totals.
     """
-    _require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
+    require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
     data = _numeric(plan, ["demand_units", "revenue", "margin"])
     data["week_start"] = pd.to_datetime(data["week_start"]).dt.normalize()
     split = data.merge(week_month_shares(data["week_start"]), on="week_start", how="inner")
@@ -151,7 +145,7 @@ def prorate_revenue_plan(revenue_plan: pd.DataFrame, months: pd.DataFrame) -> pd
     Returns:
         ``[family, month_start, units, revenue]`` = the month's plan x days_covered / days_in_period.
     """
-    _require_columns(revenue_plan, ["family", "month_start", "units", "revenue"], "revenue plan")
+    require_columns(revenue_plan, ["family", "month_start", "units", "revenue"], "revenue plan")
     data = _numeric(revenue_plan, ["units", "revenue"])
     data["month_start"] = _month_start(pd.to_datetime(data["month_start"]))
     data = data.groupby(["family", "month_start"], as_index=False)[["units", "revenue"]].sum()
@@ -204,7 +198,7 @@ def plan_vs_finance(plan: pd.DataFrame, revenue_plan: pd.DataFrame) -> pd.DataFr
         revenue_plan_of_record - revenue_finance_plan on every row. Empty when the plan is empty
         or finance has planned none of the horizon's months.
     """
-    _require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
+    require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
     allocated = allocate_to_months(plan)
     months = horizon_months(plan["week_start"])
     finance = prorate_revenue_plan(revenue_plan, months)
@@ -279,7 +273,7 @@ def plan_inventory_value(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series
     Raises:
         ValueError: a SKU with stock has no unit cost (the inventory value would be understated).
     """
-    _require_columns(plan, ["sku", "week_start", "projected_inventory_units"], "plan of record")
+    require_columns(plan, ["sku", "week_start", "projected_inventory_units"], "plan of record")
     cost = pvm._unit_cost_series(unit_cost)
     data = _numeric(plan, ["projected_inventory_units"])
     stock = data["projected_inventory_units"].clip(lower=0.0)
@@ -329,7 +323,7 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
         finance_cash_projection. difference = downstream - plan of record; reconciles = |difference|
         <= tolerance (currency or units).
     """
-    _require_columns(plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"],
+    require_columns(plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"],
                      "plan of record")
     data = _numeric(plan, ["demand_units", "revenue", "margin"])
     ours = {"units": data["demand_units"].sum(), "revenue": data["revenue"].sum(), "margin": data["margin"].sum()}

@@ -73,6 +73,7 @@ import pandas as pd
 
 from sop_pipeline.analytics.abc_xyz import window_weeks as full_weeks_ending
 from sop_pipeline.analytics.calendar import HORIZON_WEEKS, first_horizon_week, week_start
+from sop_pipeline.analytics.columns import require_columns
 
 OWNERS = {"supplier": "Procurement", "route": "Logistics", "asset": "Maintenance"}
 SIGNAL_COLUMNS = ["signal_id", "kind", "entity_id", "signal", "detected_on", "probability", "impact_value",
@@ -109,13 +110,6 @@ class RiskSettings:
     event_probability: float = 0.8
     event_half_life_weeks: float = 4.0
     horizon_weeks: int = HORIZON_WEEKS
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
-                         f"expected at least: {', '.join(columns)}")
 
 
 def _day(value: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
@@ -197,9 +191,9 @@ def po_lines_as_of(purchase_orders: pd.DataFrame, receipts: pd.DataFrame, as_of:
         qty_received]``: receipt_date = the last receipt on or before as-of (NaT when nothing was
         received), qty_received = units received by as-of.
     """
-    _require_columns(purchase_orders, ["po_id", "line", "supplier_id", "sku", "order_date", "promised_date", "qty"],
+    require_columns(purchase_orders, ["po_id", "line", "supplier_id", "sku", "order_date", "promised_date", "qty"],
                      "purchase orders")
-    _require_columns(receipts, ["po_id", "line", "receipt_date", "qty"], "receipts")
+    require_columns(receipts, ["po_id", "line", "receipt_date", "qty"], "receipts")
     day = _day(as_of)
     pos = purchase_orders.assign(order_date=pd.to_datetime(purchase_orders["order_date"]).dt.normalize(),
                                  promised_date=pd.to_datetime(purchase_orders["promised_date"]).dt.normalize())
@@ -216,7 +210,7 @@ def po_lines_as_of(purchase_orders: pd.DataFrame, receipts: pd.DataFrame, as_of:
 
 def _prepare_lines(po_lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Parse dates, drop what was unknown at as-of and derive lead time, lateness and OTIF."""
-    _require_columns(po_lines, PO_LINE_COLUMNS, "PO lines with receipts")
+    require_columns(po_lines, PO_LINE_COLUMNS, "PO lines with receipts")
     lines = po_lines.copy()
     for col in ("order_date", "promised_date", "receipt_date"):
         lines[col] = pd.to_datetime(lines[col]).dt.normalize()
@@ -377,7 +371,7 @@ def route_delays(po_lines: pd.DataFrame, suppliers: pd.DataFrame, as_of: date,
         ``[route, late_share_recent, lines_recent, late_share_baseline, lines_baseline,
         late_share_increase, z, mean_days_late_recent, flagged]`` (shares 0-1, days).
     """
-    _require_columns(suppliers, ["supplier_id", "route"], "suppliers")
+    require_columns(suppliers, ["supplier_id", "route"], "suppliers")
     s = settings
     day = _day(as_of)
     lines = _prepare_lines(po_lines, day).merge(suppliers[["supplier_id", "route"]].drop_duplicates("supplier_id"),
@@ -412,7 +406,7 @@ def weekly_unplanned_downtime(downtime: pd.DataFrame, as_of: date, weeks: int = 
 
     Returns ``[resource_id, week_start, downtime_hours]`` (every resource x week, hours).
     """
-    _require_columns(downtime, ["resource_id", "start", "end", "planned"], "downtime events")
+    require_columns(downtime, ["resource_id", "start", "end", "planned"], "downtime events")
     mondays = pd.DatetimeIndex(pd.to_datetime(full_weeks_ending(_day(as_of).date(), weeks)))
     horizon_end = _day(as_of) + pd.Timedelta(days=1)
     events = downtime[~_is_true(downtime["planned"])]
@@ -475,7 +469,7 @@ def open_risk_events(risk_events: pd.DataFrame, as_of: date, weeks: int = 4) -> 
 
     Returns the input columns plus ``age_days``, newest first.
     """
-    _require_columns(risk_events, ["event_id", "date", "kind", "entity_id"], "risk events")
+    require_columns(risk_events, ["event_id", "date", "kind", "entity_id"], "risk events")
     day = _day(as_of)
     events = risk_events.assign(date=pd.to_datetime(risk_events["date"]).dt.normalize())
     events = events[(events["date"] <= day) & (events["date"] > day - pd.Timedelta(weeks=weeks))].copy()
@@ -500,20 +494,20 @@ def sku_exposure_map(purchase_orders: pd.DataFrame | None = None, suppliers: pd.
     """
     parts = [pd.DataFrame(columns=["sku", "kind", "entity_id"])]
     if purchase_orders is not None:
-        _require_columns(purchase_orders, ["sku", "supplier_id"], "purchase orders")
+        require_columns(purchase_orders, ["sku", "supplier_id"], "purchase orders")
         bought = purchase_orders[["sku", "supplier_id"]].dropna().drop_duplicates()
         parts.append(bought.rename(columns={"supplier_id": "entity_id"}).assign(kind="supplier"))
         if suppliers is not None:
-            _require_columns(suppliers, ["supplier_id", "route"], "suppliers")
+            require_columns(suppliers, ["supplier_id", "route"], "suppliers")
             routed = bought.merge(suppliers[["supplier_id", "route"]].dropna(), on="supplier_id")
             parts.append(routed[["sku", "route"]].rename(columns={"route": "entity_id"}).assign(kind="route"))
     if routings is not None:
-        _require_columns(routings, ["sku", "resource_id"], "routings")
+        require_columns(routings, ["sku", "resource_id"], "routings")
         parts.append(routings[["sku", "resource_id"]].dropna().rename(columns={"resource_id": "entity_id"})
                      .assign(kind="asset"))
     exposure = pd.concat(parts, ignore_index=True)[["sku", "kind", "entity_id"]].drop_duplicates()
     if bom is not None and len(exposure):
-        _require_columns(bom, ["parent_sku", "component_sku"], "bill of materials")
+        require_columns(bom, ["parent_sku", "component_sku"], "bill of materials")
         links = bom[["parent_sku", "component_sku"]].dropna().drop_duplicates()
         frontier = exposure
         for _ in range(max_levels):
@@ -534,7 +528,7 @@ def revenue_at_risk(forecast_revenue: pd.DataFrame, skus: Sequence[str], start: 
     ``forecast_revenue``: ``[sku, week_start, revenue]`` weekly; a week's revenue is spread evenly
     over its 7 days, so partial weeks count pro rata (fractional days too).
     """
-    _require_columns(forecast_revenue, ["sku", "week_start", "revenue"], "forecast revenue")
+    require_columns(forecast_revenue, ["sku", "week_start", "revenue"], "forecast revenue")
     if exposure_days is None or not np.isfinite(exposure_days) or exposure_days <= 0 or len(skus) == 0:
         return 0.0
     rows = forecast_revenue[forecast_revenue["sku"].isin(list(skus))]
@@ -672,7 +666,7 @@ def risk_signals(
         trend = asset_downtime_trend(downtime, day, s)
         hours_map: dict = {}
         if resource_hours_per_week is not None:
-            _require_columns(resource_hours_per_week, ["resource_id", "hours_per_week"], "resource hours per week")
+            require_columns(resource_hours_per_week, ["resource_id", "hours_per_week"], "resource hours per week")
             hours_map = resource_hours_per_week.set_index("resource_id")["hours_per_week"].astype(float).to_dict()
         for r in trend[trend["alarm"]].itertuples(index=False):
             extra = max(float(r.mean_recent_hours) - float(r.mean_prior_hours), 0.0)
@@ -726,7 +720,7 @@ def risk_board(signals: pd.DataFrame, top: int = 5, one_per_entity: bool = False
     uses take one line. ``one_per_entity`` keeps the strongest signal of each (kind, entity_id).
     Returns ``[rank, *SIGNAL_COLUMNS, supporting]``.
     """
-    _require_columns(signals, [c for c in SIGNAL_COLUMNS if c != "root_cause"], "risk signals")
+    require_columns(signals, [c for c in SIGNAL_COLUMNS if c != "root_cause"], "risk signals")
     if top < 1:
         raise ValueError(f"the risk board needs at least 1 row, got top={top}")
     ordered = _rank_order(signals).copy()

@@ -90,6 +90,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from sop_pipeline.analytics.columns import require_columns
+
 ServiceType = Literal["cycle", "fill_rate"]
 MethodChoice = Literal["auto", "normal", "gamma"]
 
@@ -540,10 +542,8 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
 # --------------------------------------------------------------------------- variability inputs
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SafetyStockInputError(f"{what} is missing column(s) {', '.join(missing)} "
-                                    f"(has: {', '.join(map(str, frame.columns))})")
+    """``require_columns`` raising this module's ``SafetyStockInputError`` (also used by safety_stock_sim)."""
+    require_columns(frame, columns, what, error=SafetyStockInputError)
 
 
 def _stock_point_keys(frame: pd.DataFrame) -> list[str]:
