@@ -34,6 +34,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.columns import require_columns
+
 QUALIFIED_LEVEL = 2
 CAPACITY_COLUMNS = ("resource_id", "type", "week_start", "calendar_hours", "planned_downtime_hours",
                     "availability_factor", "available_hours", "run_hours", "changeover_hours", "required_hours",
@@ -47,9 +49,7 @@ class CapacityError(ValueError):
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise CapacityError(f"{name} is missing column(s) {missing}; expected {list(columns)}")
+    require_columns(frame, columns, name, error=CapacityError)
 
 
 def _mondays(weeks: Sequence[date | pd.Timestamp | str]) -> list[pd.Timestamp]:

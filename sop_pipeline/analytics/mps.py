@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics.capacity import DEFAULT_SHIFT_START_HOUR, shift_calendar
+from sop_pipeline.analytics.columns import require_columns
 from sop_pipeline.analytics.sequencing import sequence_week
 
 DEFAULT_MIN_RUN_QUANTILE = 0.10  # of a SKU's historical production order sizes
@@ -55,9 +56,7 @@ class MpsError(ValueError):
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MpsError(f"{name} is missing column(s) {missing}; expected {list(columns)}")
+    require_columns(frame, columns, name, error=MpsError)
 
 
 def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:

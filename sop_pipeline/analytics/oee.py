@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics.calendar import week_start
+from sop_pipeline.analytics.columns import require_columns
 
 RESOURCE_TIME_COLUMNS = ("date", "resource_id", "planned_hours", "run_hours", "ideal_units", "total_units",
                          "good_units")
@@ -57,9 +58,7 @@ def oee_from_factors(availability_ratio: float, performance_ratio: float, qualit
 
 
 def _check_resource_time(resource_time: pd.DataFrame, loss_parts: list[str]) -> None:
-    missing = [c for c in RESOURCE_TIME_COLUMNS if c not in resource_time.columns]
-    if missing:
-        raise ValueError(f"resource_time is missing column(s) {missing}; expected {list(RESOURCE_TIME_COLUMNS)}")
+    require_columns(resource_time, RESOURCE_TIME_COLUMNS, "resource_time")
     numeric = ["planned_hours", "run_hours", "ideal_units", "total_units", "good_units", *loss_parts]
     for col in numeric:
         values = pd.to_numeric(resource_time[col], errors="coerce")

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.columns import require_columns
+
 HISTORY_COLUMNS = ["sku", "location", "channel", "family", "week_start", "units", "is_promo", "is_stockout"]
 FLAG_COLUMNS = ["kind", "sku", "family", "week_start", "value", "expected", "reason"]
 
@@ -84,12 +86,6 @@ class HockeyConfig:
     opportunity_window_weeks: int = 1
     min_weeks: int = 3
     min_pre_weeks: int = 2
-
-
-def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}")
 
 
 def _mondays(values) -> pd.Series:
@@ -138,7 +134,7 @@ def _pivot(frame: pd.DataFrame, value: str, columns: list[str] | str, aggfunc="s
 
 def sku_store_weekly(history: pd.DataFrame) -> pd.DataFrame:
     """Store (POS) demand per SKU x week: units, any promotion, any stock-out, first sale week."""
-    _require(history, HISTORY_COLUMNS, "demand history")
+    require_columns(history, HISTORY_COLUMNS, "demand history")
     store = history[history["channel"] == "store"]
     out = store.groupby(["sku", "family", "week_start"], as_index=False, observed=True).agg(
         units=("units", "sum"), is_promo=("is_promo", "max"), is_stockout=("is_stockout", "max"))
@@ -188,7 +184,7 @@ def detect_history_outliers(history: pd.DataFrame, config: OutlierConfig = Outli
 
 def censored_weeks(history: pd.DataFrame, config: OutlierConfig = OutlierConfig()) -> pd.Series:
     """Boolean per history row: the week's units are censored by a stock-out (see module docstring)."""
-    _require(history, HISTORY_COLUMNS, "demand history")
+    require_columns(history, HISTORY_COLUMNS, "demand history")
     if history.empty:
         return pd.Series(False, index=history.index)
     series = history.groupby(["sku", "location"], sort=False, observed=True).ngroup().to_numpy()

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics.capacity import WorkCalendar
+from sop_pipeline.analytics.columns import require_columns
 from sop_pipeline.analytics.oee import availability, oee_from_factors
 
 EXACT_MAX_ITEMS = 15
@@ -558,10 +559,7 @@ class _SequenceCost:
 
 
 def _check_jobs(jobs: pd.DataFrame) -> None:
-    missing = [c for c in JOB_COLUMNS if c not in jobs.columns]
-    if missing:
-        raise SequencingError(f"jobs are missing column(s) {missing}; expected {list(JOB_COLUMNS)} "
-                              f"(+ optional setup_key)")
+    require_columns(jobs, JOB_COLUMNS, "the job list", error=SequencingError, optional=["setup_key"])
     if jobs["job_id"].duplicated().any():
         dup = jobs.loc[jobs["job_id"].duplicated(), "job_id"].iloc[0]
         raise SequencingError(f"job {dup!r} appears twice in the week's jobs")
