@@ -111,7 +111,6 @@ def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = Non
       discount_pct), None when absent - used in the reasons only.
     """
     cfg = config
-    cycle = Cycle(as_of)
     base = baseline[baseline.horizon_week <= cfg.window_weeks].copy()
     base["week_start"] = pd.to_datetime(base["week_start"])
     if base.empty:

@@ -20,7 +20,7 @@ from .orders import OrderBook
 
 def _pairs(cat: Catalog, model: DemandModel, book: OrderBook, weeks: np.ndarray):
     """Location x SKU pairs (stores first, then DCs): expected units/week (P, T), location index, SKU index."""
-    n, k = cat.n_fg, len(cat.stores)
+    n = cat.n_fg
     base_wk = model.base_wk[:, weeks]  # (n, T)
     store_ew = base_wk[:, None, :] * model.share[:, :, None]  # (n, k, T)
     dc_ew = np.stack([store_ew[:, cat.store_dc == j].sum(axis=1) for j in range(len(cat.dcs))], axis=1)
@@ -104,7 +104,7 @@ def _stockout_mask(anomalies: Anomalies, cat: Catalog, loc: np.ndarray, sku: np.
                    snap_day: np.ndarray) -> np.ndarray:
     """(P, T) True where a store stockout spell covers the snapshot day."""
     mask = np.zeros((len(loc), len(snap_day)), dtype=bool)
-    pair_of = {(int(s), int(l)): i for i, (l, s) in enumerate(zip(loc, sku))}
+    pair_of = {(int(s), int(lc)): i for i, (lc, s) in enumerate(zip(loc, sku))}
     for s, st, a, b in anomalies.stockouts[["sku_idx", "store_idx", "start_day", "end_day"]].itertuples(index=False):
         mask[pair_of[(s, st)]] |= (snap_day >= a) & (snap_day <= b)
     return mask
