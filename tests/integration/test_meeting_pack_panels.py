@@ -375,11 +375,31 @@ def test_changeover_hours_vs_plan_is_plausible(published):
     assert horizon.changeover_hours_planned.sum() == pytest.approx(seq.h.iloc[0])
 
 
+def small_cycle_warehouse(serving_con) -> Path:
+    """The warehouse file beside the serving file the connection reads."""
+    serving = Path(serving_con.execute("select path from duckdb_databases() where database_name = current_database()")
+                   .fetchone()[0])
+    return serving.parent.parent / "warehouse.duckdb"
+
+
 def test_oee_is_shown_for_declared_constraint_and_measured_bottleneck(published):
     _, panels, con = published
     subjects = _df(con, "select distinct kpi, subject from kpi_scorecard where kpi like 'oee%'").set_index("kpi").subject
     assert subjects["oee_constraint_pct"] == "declared constraint M1"
     assert subjects["oee_bottleneck_pct"].startswith("measured bottleneck T1 (tooling)")
+    # T1 has no MES time of its own: its OEE is read through M1 and M2, the machines its SKUs run on
+    assert "OEE of M1, M2" in subjects["oee_bottleneck_pct"]
+    weeks = _df(con, "select period_start, value from kpi_scorecard "
+                     "where kpi = 'oee_bottleneck_pct' and grain = 'week' order by period_start")
+    assert len(weeks) >= 13 and weeks.value.notna().all() and weeks.value.between(20, 100).all()
+    with duckdb.connect(str(small_cycle_warehouse(con)), read_only=True) as wh:
+        rt = wh.execute("select * from staging.stg_mes__resource_time where resource_id in ('M1', 'M2')").df()
+    rt["week"] = pd.to_datetime(rt.production_date).dt.to_period("W-SUN").dt.start_time
+    by_week = rt.groupby("week")[["run_hours", "planned_hours", "total_units", "ideal_units", "good_units"]].sum()
+    expected = 100 * (by_week.run_hours / by_week.planned_hours) * (by_week.total_units / by_week.ideal_units) \
+        * (by_week.good_units / by_week.total_units)
+    got = weeks.set_index(pd.to_datetime(weeks.period_start)).value
+    assert got.to_numpy() == pytest.approx(expected.reindex(got.index).to_numpy(), rel=1e-9)
     text = panels["kpi-scorecard"].text
     assert "OEE on declared constraint" in text and "OEE on measured bottleneck" in text
     assert "declared constraint M1" in text and "measured bottleneck T1" in text

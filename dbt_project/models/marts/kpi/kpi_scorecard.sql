@@ -321,6 +321,23 @@ resource_time as (
 
 ),
 
+-- OEE is measured on equipment: a bottleneck with no MES time of its own (tooling, a labour pool)
+-- is read through the machines its routed SKUs run on, i.e. the equipment time it was used in.
+bottleneck_oee_sources as (
+
+    select resource_id from measured_bottleneck
+    where resource_id in (select resource_id from resource_time)
+    union
+    select distinct other.resource_id
+    from measured_bottleneck
+    inner join {{ ref('stg_mes__routings') }} routed on routed.resource_id = measured_bottleneck.resource_id
+    inner join {{ ref('stg_mes__routings') }} other
+        on other.sku = routed.sku and other.resource_id <> routed.resource_id
+    where measured_bottleneck.resource_id not in (select resource_id from resource_time)
+      and other.resource_id in (select resource_id from resource_time)
+
+),
+
 kpi_subjects as (
 
     select
@@ -332,11 +349,15 @@ kpi_subjects as (
     union all
     select
         'oee_bottleneck_pct',
-        resource_id,
-        'measured bottleneck ' || resource_id || ' (' || resource_type || ')'
-            || case when resource_id not in (select resource_id from resource_time)
-                    then ': no OEE data (not in resource_time)' else '' end
+        measured_bottleneck.resource_id,
+        'measured bottleneck ' || measured_bottleneck.resource_id || ' (' || measured_bottleneck.resource_type || ')'
+            || case when measured_bottleneck.resource_id in (select resource_id from resource_time) then ''
+                    when max(sources.resource_id) is null then ': no OEE data (not in resource_time)'
+                    else ': OEE of ' || string_agg(sources.resource_id, ', ' order by sources.resource_id)
+                         || ', the machines its routed SKUs run on (no MES time of its own)' end
     from measured_bottleneck
+    left join bottleneck_oee_sources sources on true
+    group by measured_bottleneck.resource_id, measured_bottleneck.resource_type
     union all
     select
         'changeover_vs_plan_pct',
@@ -352,7 +373,7 @@ oee_resources as (
 
     select 'oee_constraint_pct' as kpi, resource_id from declared_constraint
     union all
-    select 'oee_bottleneck_pct', resource_id from measured_bottleneck
+    select 'oee_bottleneck_pct', resource_id from bottleneck_oee_sources
 
 ),
 
