@@ -2,21 +2,26 @@
 
 Each raw asset validates its file with the Great Expectations suite in `expectations/`,
 loads good rows to `raw.<extract>` and bad rows to `quarantine.<extract>` (with rule, column
-and source row), and checks row accounting. Structural problems fail the step with a
-message naming the file and column.
+and source row), and checks row accounting (blocking: rows lost between the file and the
+warehouse stop everything downstream). Structural problems fail the step with a message naming
+the file and column. `SENSORS`: the extracts-folder sensor (`sop_pipeline.ingest.arrival`).
 """
 
 import json
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import dagster as dg
 
 from sop_pipeline.analytics.calendar import Cycle
+from sop_pipeline.analytics.checks import RowCounts, describe_row_accounting, ingest_log_breaks, row_accounting_breaks
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.contract import EXTRACTS
 from sop_pipeline.ingest import (
     StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite,
 )
+from sop_pipeline.ingest import arrival
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
@@ -73,9 +78,12 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
         owners=OWNERS["ingest"], deps=[CYCLE_KEY, extract_key(name), *[raw_key(r) for r in refs]],
         description=f"raw.{name}: rows of the {name} extract that passed validation "
                     f"(suite expectations/{name}.json); failures in quarantine.{name}.",
-        check_specs=[dg.AssetCheckSpec("row_accounting", asset=key, description=(
-            "rows read = rows loaded + rows quarantined + rows after as-of, counted in the warehouse. "
-            "A failure means rows went missing between the file and the warehouse."))],
+        check_specs=[dg.AssetCheckSpec("row_accounting", asset=key, blocking=True, description=(
+            f"Blocking. Every row read from the {name} file is in the warehouse exactly once: rows read = rows "
+            f"in raw.{name} + rows in quarantine.{name} (quarantined, or after the as-of), no source row in "
+            "both, and the loader's report agrees with the tables. A failure names the extract, its file and "
+            "the count that does not add up: rows went missing between the file and the warehouse, so "
+            "nothing downstream runs and the previous cycle stays published."))],
         metadata={"contract_columns": ", ".join(extract.column_names),
                   "key": ", ".join(extract.key) or "(none)"},
     )
@@ -93,8 +101,9 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
                     "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
                     "what to do": exc.hint}) from None
             counted = con.execute(
-                f"select (select count(*) from raw.{name}), (select count(*) from quarantine.{name})"
-            ).fetchall()[0]
+                f"select (select count(*) from raw.{name}), (select count(*) from quarantine.{name}), "
+                f"(select count(distinct _source_row) from (select _source_row from raw.{name} union all "
+                f"select _source_row from quarantine.{name}))").fetchall()[0]
             sample = con.execute(
                 "select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
                 "where extract = ? order by source_row limit 10", [name]).df()
@@ -118,9 +127,11 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
             raise dg.Failure(description=(
                 f"{report.file}: no valid rows ({report.rows_quarantined} quarantined, first reasons in "
                 f"quarantine.{name}). The pipeline cannot plan without {name}."))
-        loaded, quarantined = counted
-        balanced = report.rows_read == loaded + quarantined and \
-            quarantined == report.rows_quarantined + report.rows_after_as_of
+        counts = RowCounts(extract=name, file=report.file, rows_read=report.rows_read,
+                           rows_loaded=report.rows_loaded, rows_quarantined=report.rows_quarantined,
+                           rows_after_as_of=report.rows_after_as_of, raw_rows=int(counted[0]),
+                           quarantine_rows=int(counted[1]), distinct_source_rows=int(counted[2]))
+        breaks = row_accounting_breaks(counts)
         return dg.MaterializeResult(
             metadata={
                 "status": report.status,
@@ -136,9 +147,12 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
                 "seconds": round(report.seconds, 2),
             },
             check_results=[dg.AssetCheckResult(
-                check_name="row_accounting", passed=bool(balanced),
-                metadata={"rows_read": report.rows_read, "raw_rows": int(loaded),
-                          "quarantine_rows": int(quarantined), "report": dg.MetadataValue.json(asdict(report))},
+                check_name="row_accounting", passed=not breaks, description=describe_row_accounting(counts, breaks),
+                metadata={"extract": name, "file": report.file or "absent", "rows_read": report.rows_read,
+                          "raw_rows": counts.raw_rows, "quarantine_rows": counts.quarantine_rows,
+                          "distinct_source_rows": counts.distinct_source_rows,
+                          "breaks": dg.MetadataValue.md("\n".join(f"- {b}" for b in breaks) or "_none_"),
+                          "report": dg.MetadataValue.json(asdict(report))},
             )],
         )
 
@@ -159,8 +173,10 @@ raw_assets = [_raw_asset(name) for name in EXTRACTS]
     ],
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec("every_extract_accounted", asset=dg.AssetKey(["meta", "ingest_log"]),
-                                   description="Every extract of the contract has a row in the ingest log "
-                                               "and its counts add up.")],
+                                   blocking=True,
+                                   description="Blocking. Every extract of the contract has exactly one row in "
+                                               "the ingest log and its counts add up (read = loaded + "
+                                               "quarantined + after the as-of). A failure names the extract.")],
 )
 def ingest_summary(warehouse: Warehouse):
     """The cycle's data-quality summary, read back from the warehouse."""
@@ -170,6 +186,7 @@ def ingest_summary(warehouse: Warehouse):
                              "group by all order by rows desc").df()
     missing = sorted(set(EXTRACTS) - set(log["extract"]))
     unbalanced = log[log.rows_read != log.rows_loaded + log.rows_quarantined + log.rows_after_as_of]
+    log_breaks = ingest_log_breaks(log, list(EXTRACTS))
     absent = log.loc[log.status == "absent", "extract"].tolist()
     yield dg.MaterializeResult(asset_key=["meta", "ingest_log"], metadata={
         "dagster/row_count": len(log),
@@ -188,8 +205,41 @@ def ingest_summary(warehouse: Warehouse):
     })
     yield dg.AssetCheckResult(
         asset_key=["meta", "ingest_log"], check_name="every_extract_accounted",
-        passed=not missing and unbalanced.empty,
+        passed=not log_breaks,
+        description=("ingest log: " + "; ".join(log_breaks)) if log_breaks else
+        f"ingest log: all {len(EXTRACTS)} extracts accounted for",
         metadata={"missing": ", ".join(missing) or "none",
                   "unbalanced": ", ".join(unbalanced.extract) or "none"})
 
 ASSETS = [*extract_specs, cycle, *raw_assets, ingest_summary]
+
+
+@dg.sensor(
+    name="extracts_sensor", job_name="sop_cycle", minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Stopped by default: turn it on in the UI to run the weekly cycle as soon as a complete new set of "
+        "extracts lands in the extracts folder (SOP_EXTRACTS_DIR, the `settings` resource's extracts_dir). "
+        "It launches sop_cycle when the required extracts are there (items, and pos_sales or sales_orders; "
+        "one file each), nothing in the folder has been modified for "
+        f"{arrival.SETTLE_SECONDS} s and the folder looks the same as on the previous tick (names, sizes, "
+        "modification times), and the content hash of the extract files was not launched before (it is the "
+        "run key, so the same files never launch twice). Otherwise the tick says why it skipped: folder "
+        "missing, which required extracts are missing, which files are still being written, or already "
+        "processed. See sop_pipeline/ingest/arrival.py."),
+)
+def extracts_sensor(context: dg.SensorEvaluationContext, settings: SopSettings) -> dg.SensorResult:
+    folder = Path(settings.settings.extracts_dir)
+    decision = arrival.decide(folder, arrival.snapshot(folder), arrival.Cursor.from_json(context.cursor),
+                              time.time_ns(), lambda names: arrival.content_hash(folder, names))
+    cursor = decision.cursor.to_json()
+    if decision.run_key is None:
+        return dg.SensorResult(skip_reason=dg.SkipReason(decision.skip_reason), cursor=cursor)
+    context.log.info(f"launching sop_cycle for {len(decision.files)} extract files in {folder} "
+                     f"(content hash {decision.run_key[:12]})")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=decision.run_key, tags={
+        "sop/extracts_dir": str(folder), "sop/extracts_hash": decision.run_key,
+        "sop/extract_files": str(len(decision.files))})], cursor=cursor)
+
+
+SENSORS = [extracts_sensor]
