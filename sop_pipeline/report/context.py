@@ -7,12 +7,14 @@ from typing import Callable
 
 import duckdb
 import plotly.graph_objects as go
+from markupsafe import Markup
 
-from sop_pipeline.report.html import Safe, no_data_panel, panel, tag
+from sop_pipeline.report.components import chart, error_panel, no_data_panel, nothing_panel
+from sop_pipeline.report.marts import Marts
+from sop_pipeline.report.templating import trusted
 
 # A mart with an unexpected shape (type, missing value) breaks one panel, not the pack.
 PANEL_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, ZeroDivisionError, duckdb.Error)
-from sop_pipeline.report.marts import Marts
 
 GOOD, BAD, NEUTRAL, ACCENT = "#1a7f37", "#cf222e", "#8c959f", "#0969da"
 COLORWAY = ["#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#1b7c83", "#953800", "#6e7781"]
@@ -40,17 +42,16 @@ class PackContext:
     no_data: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
-    def render(self, builder: Callable[["PackContext"], Safe]) -> Safe:
+    def render(self, builder: Callable[["PackContext"], Markup]) -> Markup:
         """Run one panel builder; if the data breaks it, show the error in its place and record it."""
         try:
             return builder(self)
         except PANEL_ERRORS as exc:
             name = f"{builder.__module__.rsplit('.', 1)[-1]}.{builder.__name__}"
             self.errors[name] = f"{type(exc).__name__}: {exc}"
-            return tag("div", f"Panel {name} could not be rendered: {self.errors[name]}", cls="panel callout bad",
-                       data_error=name)
+            return error_panel(name, self.errors[name])
 
-    def chart(self, name: str, fig: go.Figure, height: int = 360) -> Safe:
+    def chart(self, name: str, fig: go.Figure, height: int = 360) -> Markup:
         """Embed a Plotly figure (plotly.js is inlined once by the page) with a stable id and data-chart."""
         if name in self.charts:
             raise ValueError(f"chart name {name!r} used twice")
@@ -58,14 +59,14 @@ class PackContext:
         fig.update_layout(template=TEMPLATE, height=height, autosize=True)
         body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}",
                            config=PLOT_CONFIG, default_height=f"{height}px")
-        return tag("figure", Safe(body), cls="chart", id=f"chart-{name}", data_chart=name)
+        return chart(name, trusted(body))  # plotly's own div and script: the one fragment not escaped
 
     def missing(self, title: str, panel_id: str, table: str, columns=(), wide: bool = False,
-                reason: str | None = None) -> Safe:
+                reason: str | None = None) -> Markup:
         """A "no data yet" panel for a mart that is absent, lacks columns or has no rows."""
         self.no_data.append(panel_id)
         return no_data_panel(title, reason or self.marts.why_empty(table, columns), panel_id, wide=wide)
 
-    def nothing(self, title: str, panel_id: str, message: str, wide: bool = False) -> Safe:
+    def nothing(self, title: str, panel_id: str, message: str, wide: bool = False) -> Markup:
         """A published mart without rows where that is the news ("nothing to decide"), not missing data."""
-        return panel(title, tag("p", message, cls="nothing"), panel_id, wide=wide)
+        return nothing_panel(title, message, panel_id, wide=wide)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from markupsafe import Markup
+
+from sop_pipeline.report.components import Col, auto_table, badge, ncol, panel, table
 from sop_pipeline.report.context import PackContext
-from sop_pipeline.report.html import (Col, Safe, auto_table, badge, date_text, grid, is_missing, join, money, ncol,
-                                      panel, pct, signed_money, signed_num, table, tag)
+from sop_pipeline.report.format import date_text, is_missing, money, pct, signed_money, signed_num
+from sop_pipeline.report.templating import macros
 
 DECISION_COLS = ("kind", "subject", "value")
 DECISION_EXTRA = ("decision_id", "cycle", "approved", "accountable", "responsible", "status", "effect")
@@ -17,12 +20,13 @@ RISK_COLS = ("rank", "kind", "entity_id", "probability", "expected_impact")
 RISK_EXTRA = ("signal", "root_cause", "detail", "supporting", "impact_value", "mitigation", "owner")
 
 
-def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(decision_log), grid(ctx.render(substitutions), ctx.render(plan_changes)),
-                 ctx.render(risk_board), ctx.render(plan_of_record)])
+def build(ctx: PackContext) -> list:
+    """The panels in order; a tuple is a row of panels side by side (a grid)."""
+    return [ctx.render(decision_log), (ctx.render(substitutions), ctx.render(plan_changes)),
+            ctx.render(risk_board), ctx.render(plan_of_record)]
 
 
-def decision_log(ctx: PackContext) -> Safe:
+def decision_log(ctx: PackContext) -> Markup:
     title = "Decisions: yes or no (no \u201cmaybe later\u201d)"
     df = ctx.marts.read("decision_log", DECISION_COLS, optional=DECISION_EXTRA)
     if df.empty:
@@ -35,13 +39,12 @@ def decision_log(ctx: PackContext) -> Safe:
         decided = decided.sort_values("cycle", ascending=False, kind="stable")
     base = [Col("kind_label", "Decision"), Col("subject", "Subject"), Col("value", "Proposal"),
             Col("accountable", "Accountable"), Col("responsible", "Responsible"), Col("effect", "Effect")]
-    vote = Col("kind", "Decide", lambda _: Safe('<span class="vote">\u2610 Yes \u2610 No</span>'))
-    pending_body = (table(pending, base + [vote], cls="decisions")
-                    if len(pending) else tag("p", "Nothing waiting for a decision.", cls="note"))
+    bodies = macros("decisions.html.j2")
+    vote = Col("kind", "Decide", lambda _: bodies.vote())
     decided_cols = [Col("cycle", "Cycle", date_text)] + base[:3] + [Col("state", "Outcome", _outcome)] + base[3:5]
-    body = (tag("h4", f"Needs a yes/no today ({len(pending)})") + pending_body +
-            tag("h4", "Decided") + (table(decided, decided_cols, cls="compact", max_rows=10) if len(decided)
-                                   else tag("p", "No decisions logged yet.", cls="note")))
+    body = bodies.decision_log(
+        len(pending), table(pending, base + [vote], cls="decisions") if len(pending) else None,
+        table(decided, decided_cols, cls="compact", max_rows=10) if len(decided) else None)
     note = "Accountable: Ops + Commercial leaders (co-own the plan). Responsible: demand planner / master scheduler."
     return panel(title, body, "decision-items", note=note, wide=True)
 
@@ -56,11 +59,11 @@ def _state(row: pd.Series) -> str:
     return "approved" if str(approved).lower() in ("yes", "true", "1") else "rejected"
 
 
-def _outcome(state) -> Safe:
+def _outcome(state) -> Markup:
     return badge(str(state), {"approved": "good", "rejected": "bad"}.get(str(state), "neutral"))
 
 
-def risk_board(ctx: PackContext) -> Safe:
+def risk_board(ctx: PackContext) -> Markup:
     title = "Risk board: top risks"
     df = ctx.marts.read("datapack_risk_board", RISK_COLS, optional=RISK_EXTRA,
                         order_by='"rank"')
@@ -79,7 +82,7 @@ def risk_board(ctx: PackContext) -> Safe:
 PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_units", "cut_units", "skus_at_risk")
 
 
-def plan_of_record(ctx: PackContext) -> Safe:
+def plan_of_record(ctx: PackContext) -> Markup:
     title = "Plan of record by family (13 weeks)"
     cols = ("family",)
     df = ctx.marts.read("plan_of_record_family", cols,
@@ -105,7 +108,7 @@ def plan_of_record(ctx: PackContext) -> Safe:
                  "decision-plan-of-record", note=note, wide=True)
 
 
-def substitutions(ctx: PackContext) -> Safe:
+def substitutions(ctx: PackContext) -> Markup:
     title = "Promo substitutions awaiting Sales' approval"
     df = ctx.marts.read("substitution_plan")
     if df.empty and ctx.marts.has("substitution_plan"):
@@ -116,7 +119,7 @@ def substitutions(ctx: PackContext) -> Safe:
                  note="Promo units the plan cannot supply in time, with a same-family substitute in stock.")
 
 
-def plan_changes(ctx: PackContext) -> Safe:
+def plan_changes(ctx: PackContext) -> Markup:
     title = "What changed since the last cycle's plan"
     df = ctx.marts.read("plan_changes")
     if df.empty and ctx.marts.has("plan_changes"):

@@ -10,9 +10,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from markupsafe import Markup
+
+from sop_pipeline.report.components import Col, auto_table, callout, ncol, panel, table
 from sop_pipeline.report.context import ACCENT, PackContext
-from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, callout, date_text, is_missing, join, money,
-                                      ncol, num, panel, pct, signed_money, table, tag)
+from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, pct, signed_money
+from sop_pipeline.report.templating import macros
 
 FORECAST_COLS = ("family", "week_start", "units_p10", "units_p50", "units_p90", "sensed_units")
 ACCURACY_METHODS = {"lightgbm": "ML (LightGBM)", "seasonal_naive": "Naive (last year)",
@@ -24,9 +27,9 @@ FLAG_KINDS = {
 }
 
 
-def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(forecast), ctx.render(top_movers), ctx.render(promotions_and_deals),
-                 ctx.render(callouts), ctx.render(accuracy), ctx.render(abc_xyz)])
+def build(ctx: PackContext) -> list[Markup]:
+    return [ctx.render(forecast), ctx.render(top_movers), ctx.render(promotions_and_deals),
+            ctx.render(callouts), ctx.render(accuracy), ctx.render(abc_xyz)]
 
 
 # ---- 13-week forecast by family ------------------------------------------------------------------
@@ -47,7 +50,7 @@ def family_forecast(ctx: PackContext) -> pd.DataFrame:
                       units_p90=fam.units_p50 + np.sqrt(fam.hi2)).drop(columns=["lo2", "hi2"])
 
 
-def forecast(ctx: PackContext) -> Safe:
+def forecast(ctx: PackContext) -> Markup:
     title = "13-week forecast by family (units)"
     fam = family_forecast(ctx)
     if fam.empty:
@@ -114,7 +117,7 @@ def review_rows(ctx: PackContext, deals: bool) -> pd.DataFrame:
     return review[is_deal == deals]
 
 
-def top_movers(ctx: PackContext) -> Safe:
+def top_movers(ctx: PackContext) -> Markup:
     title = "Top movers"
     review = review_rows(ctx, deals=False)
     if not review.empty:
@@ -135,7 +138,7 @@ def top_movers(ctx: PackContext) -> Safe:
     return panel(title, table(movers, cols), "demand-top-movers", note=note)
 
 
-def _movers_table(review: pd.DataFrame) -> Safe:
+def _movers_table(review: pd.DataFrame) -> Markup:
     if "item" not in review or "units_change" not in review:
         return auto_table(review, max_rows=20)
     df = review.assign(compared=review["item"].map(lambda v: MOVER_ITEMS.get(str(v), str(v))),
@@ -166,7 +169,7 @@ def _signed_pct(value) -> str:
     return DASH if is_missing(value) else f"{value * 100:+.0f}%"
 
 
-def promotions_and_deals(ctx: PackContext) -> Safe:
+def promotions_and_deals(ctx: PackContext) -> Markup:
     title = "Promotions, lost deals & new wins"
     deals = review_rows(ctx, deals=True)
     if not deals.empty:
@@ -179,7 +182,7 @@ def promotions_and_deals(ctx: PackContext) -> Safe:
                        reason="no promotions or CRM deals are published yet (demand_review)")
 
 
-def _deals_body(deals: pd.DataFrame) -> Safe:
+def _deals_body(deals: pd.DataFrame) -> Markup:
     if "item" not in deals:
         return auto_table(deals, max_rows=20)
     order = {k: i for i, k in enumerate(("lost_deal", "new_win", "open_deal", "promotion"))}
@@ -191,7 +194,7 @@ def _deals_body(deals: pd.DataFrame) -> Safe:
             Col("detail", "Detail")]
     counts = df["item"].astype(str).value_counts()
     summary = ", ".join(f"{label}: {int(counts.get(item, 0))}" for item, label in DEAL_ITEMS.items())
-    return Safe(tag("p", summary, cls="note") + table(df, cols, cls="compact"))
+    return macros("demand.html.j2").deals(summary, table(df, cols, cls="compact"))
 
 
 def _deals_note(deals: pd.DataFrame) -> str:
@@ -207,7 +210,7 @@ def _deals_note(deals: pd.DataFrame) -> str:
 
 # ---- AI callouts -------------------------------------------------------------------------------
 
-def callouts(ctx: PackContext) -> Safe:
+def callouts(ctx: PackContext) -> Markup:
     title = "AI callouts: forecast bias and outliers"
     shown = 4
     df = ctx.marts.read("demand_flags", ("kind", "reason"), optional=("sku",))
@@ -224,12 +227,12 @@ def callouts(ctx: PackContext) -> Safe:
                                  more=max(0, len(reasons) - shown)))
         else:
             boxes.append(callout(f"{label}: none this cycle", [], "good"))
-    return panel(title, tag("div", join(boxes), cls="callouts"), "demand-callouts", wide=True)
+    return panel(title, macros("demand.html.j2").callouts(boxes), "demand-callouts", wide=True)
 
 
 # ---- forecast accuracy -------------------------------------------------------------------------
 
-def accuracy(ctx: PackContext) -> Safe:
+def accuracy(ctx: PackContext) -> Markup:
     title = "Forecast accuracy by family (WAPE, lower is better)"
     cols = ("family", "lag", "method", "wape", "bias")
     df = ctx.marts.read("forecast_accuracy", cols, optional=("mape", "mix_error"))
@@ -247,11 +250,11 @@ def accuracy(ctx: PackContext) -> Safe:
     lags = f"{int(df.lag.min())}-{int(df.lag.max())}"
     note = (f"Average over forecast lags {lags} weeks (rolling-origin backtest). Bias > 0 = over-forecast; "
             "mix error = error from the split inside the family.")
-    return panel(title, ctx.chart("demand-accuracy", fig, height=340) + _accuracy_table(summary, families),
+    return panel(title, [ctx.chart("demand-accuracy", fig, height=340), _accuracy_table(summary, families)],
                  "demand-accuracy", note=note, wide=True)
 
 
-def _accuracy_table(summary: pd.DataFrame, families: list) -> Safe:
+def _accuracy_table(summary: pd.DataFrame, families: list) -> Markup:
     wide = summary.pivot(index="family", columns="method").reindex(families)
     rows = pd.DataFrame({"family": families})
     for method in ACCURACY_METHODS:
@@ -268,7 +271,7 @@ def _accuracy_table(summary: pd.DataFrame, families: list) -> Safe:
 
 # ---- ABC / XYZ ---------------------------------------------------------------------------------
 
-def abc_xyz(ctx: PackContext) -> Safe:
+def abc_xyz(ctx: PackContext) -> Markup:
     title = "ABC (revenue) x XYZ (variability): SKU counts"
     cols = ("sku", "abc", "xyz")
     df = ctx.marts.read("datapack_abc_xyz", cols, optional=("revenue_12m",))
@@ -276,17 +279,15 @@ def abc_xyz(ctx: PackContext) -> Safe:
         return ctx.missing(title, "demand-abc-xyz", "datapack_abc_xyz", cols, wide=True)
     df = df.assign(xyz=df["xyz"].fillna("Z").astype(str), abc=df["abc"].astype(str))
     total_rev = df["revenue_12m"].sum() if "revenue_12m" in df else 0
-    head = tag("tr", tag("th", "") + join(tag("th", x, cls="num") for x in "XYZ") + tag("th", "All", cls="num"))
-    rows = []
-    for a in "ABC":
-        cells = [_abc_cell(df[(df.abc == a) & (df.xyz == x)], total_rev) for x in "XYZ"]
-        rows.append(tag("tr", tag("th", a) + join(cells) + _abc_cell(df[df.abc == a], total_rev)))
-    body = tag("table", tag("thead", head) + tag("tbody", join(rows)), cls="abc compact")
+    rows = [{"abc": a, "cells": [_abc_cell(df[(df.abc == a) & (df.xyz == x)], total_rev) for x in "XYZ"]
+             + [_abc_cell(df[df.abc == a], total_rev)]} for a in "ABC"]
+    body = macros("demand.html.j2").abc_xyz(list("XYZ") + ["All"], rows)
     note = ("A = top 80% of revenue, B next 15%, C the rest; X = steady (CV <= 0.5), Y = variable, Z = erratic. "
             "Cells: SKUs and share of 52-week revenue.")
     return panel(title, body, "demand-abc-xyz", note=note, wide=True)
 
 
-def _abc_cell(cell: pd.DataFrame, total_rev: float) -> Safe:
+def _abc_cell(cell: pd.DataFrame, total_rev: float) -> str:
+    """SKU count and share of 52-week revenue."""
     share = f" \u00b7 {cell['revenue_12m'].sum() / total_rev:.0%}" if total_rev else ""
-    return tag("td", f"{len(cell)}{share}", cls="num")
+    return f"{len(cell)}{share}"

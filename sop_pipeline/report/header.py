@@ -1,16 +1,17 @@
-"""The pack's header: cycle, publish time, data-quality summary, the agenda with time boxes."""
+"""What the pack's header and footer show: cycle, publish time, data-quality summary, the agenda
+with time boxes (markup in templates/pack.html.j2)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from sop_pipeline.report.context import PackContext
-from sop_pipeline.report.html import Safe, badge, esc, join, num, tag
+from sop_pipeline.report.format import num
 
 DQ_COLS = ("extract", "status", "rows_loaded", "rows_quarantined")
 
 
-def header(ctx: PackContext, info: dict, agenda: list[tuple[str, str, int]]) -> Safe:
+def header(ctx: PackContext, info: dict, agenda: list[tuple[str, str, int]]) -> dict:
     """`agenda`: (section id, title, minutes) in meeting order."""
     published = info.get("published_at")
     meta = [f"Cycle (as of) {ctx.cycle}",
@@ -18,32 +19,27 @@ def header(ctx: PackContext, info: dict, agenda: list[tuple[str, str, int]]) -> 
             "publish time unknown"]
     if info.get("checksum"):
         meta.append(f"checksum {str(info['checksum'])[:12]}")
-    title = tag("h1", Safe(esc("S&OP meeting pack") + tag("span", f" \u00b7 cycle {ctx.cycle}", cls="cycle")))
-    items = join(tag("li", Safe(tag("a", t, href=f"#{sid}") + " " + tag("span", f"{m} min", cls="timebox")))
-                 for sid, t, m in agenda)
-    total = sum(m for _, _, m in agenda)
-    nav = tag("nav", Safe(tag("strong", f"Agenda ({total} min)") + tag("ol", items)), cls="agenda")
-    return tag("header", Safe(title + tag("p", " \u00b7 ".join(meta), cls="meta") + data_quality(ctx) + nav),
-               id="pack-header")
+    return {"cycle": ctx.cycle, "meta": " \u00b7 ".join(meta), "data_quality": data_quality(ctx),
+            "agenda": [{"section_id": sid, "title": t, "minutes": m} for sid, t, m in agenda],
+            "agenda_minutes": sum(m for _, _, m in agenda)}
 
 
-def data_quality(ctx: PackContext) -> Safe:
-    """Extracts loaded/absent and rows quarantined (data_quality_extracts)."""
+def data_quality(ctx: PackContext) -> dict:
+    """Extracts loaded/absent and rows quarantined (data_quality_extracts): badges [{label, tone}] and
+    detail lines, or the reason there is no data."""
     df = ctx.marts.read("data_quality_extracts", DQ_COLS, optional=("rows_after_as_of",))
     if df.empty:
         ctx.no_data.append("data-quality")
-        return tag("div", Safe(tag("strong", "Data quality: no data yet") + " " + esc(
-            f"({ctx.marts.why_empty('data_quality_extracts', DQ_COLS)}).")), cls="dq no-data", id="data-quality",
-            data_no_data="true")
+        return {"no_data": ctx.marts.why_empty("data_quality_extracts", DQ_COLS), "badges": [], "details": []}
     loaded = df[df.status == "loaded"]
     absent = sorted(df.loc[df.status != "loaded", "extract"].astype(str))
     quarantined = int(df.rows_quarantined.fillna(0).sum())
     bad = df[df.rows_quarantined.fillna(0) > 0].sort_values("rows_quarantined", ascending=False)
-    parts = [badge(f"{len(loaded)} extracts loaded", "good"),
-             badge(f"{len(absent)} absent", "warn" if absent else "good"),
-             badge(f"{num(quarantined)} rows quarantined", "bad" if quarantined else "good")]
+    badges = [(f"{len(loaded)} extracts loaded", "good"),
+              (f"{len(absent)} absent", "warn" if absent else "good"),
+              (f"{num(quarantined)} rows quarantined", "bad" if quarantined else "good")]
     if "rows_after_as_of" in df and df.rows_after_as_of.fillna(0).sum():
-        parts.append(badge(f"{num(df.rows_after_as_of.fillna(0).sum())} rows after the as-of date excluded", "neutral"))
+        badges.append((f"{num(df.rows_after_as_of.fillna(0).sum())} rows after the as-of date excluded", "neutral"))
     details = []
     if absent:
         details.append("Absent (their sections say \u201cno data\u201d): " + ", ".join(absent) + ".")
@@ -52,8 +48,8 @@ def data_quality(ctx: PackContext) -> Safe:
         details.append("Quarantined: " + ", ".join(
             f"{r.extract} {num(r.rows_quarantined)}" + (f" ({rules[r.extract]})" if r.extract in rules else "")
             for r in bad.itertuples()) + " (see data_quality_issues).")
-    body = tag("strong", "Data quality") + " " + join(parts) + join(tag("p", d, cls="note") for d in details)
-    return tag("div", Safe(body), cls="dq", id="data-quality")
+    return {"no_data": None, "badges": [{"label": label, "tone": tone} for label, tone in badges],
+            "details": details}
 
 
 RULE_WORDS = {"duplicate_key": "duplicated key", "master_quarantined": "its item/master quarantined",
@@ -77,9 +73,8 @@ def quarantine_rules(ctx: PackContext, top: int = 3) -> dict[str, str]:
     return out
 
 
-def footer(ctx: PackContext, serving_db: str, generated_at: str) -> Safe:
+def footer(ctx: PackContext, serving_db: str, generated_at: str) -> str:
     used = ", ".join(sorted(ctx.marts.used)) or "none"
-    text = (f"Built {generated_at} from {serving_db}. Marts read: {used}. "
+    return (f"Built {generated_at} from {serving_db}. Marts read: {used}. "
             f"Charts: {len(ctx.charts)}. Panels waiting for data: {len(ctx.no_data)}.")
-    return tag("footer", text)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from markupsafe import Markup
+
+from sop_pipeline.report.components import badge, panel, tile, tiles
 from sop_pipeline.report.context import PackContext
-from sop_pipeline.report.html import (DASH, Safe, badge, by_unit, callout, esc, is_missing, join, panel, plain_unit,
-                                      tag, tile, tiles, tone, truthy)
+from sop_pipeline.report.format import DASH, by_unit, is_missing, plain_unit, text, tone, truthy
+from sop_pipeline.report.templating import macros
 
 KPI_LABELS = {
     "otif_pct": "OTIF", "fill_rate_pct": "Fill rate (lines)", "a_item_stockouts": "A-item stockouts",
@@ -25,11 +28,11 @@ def kpi_label(kpi) -> str:
     return KPI_LABELS.get(str(kpi), str(kpi).replace("_", " ").capitalize())
 
 
-def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(kpi_tiles), ctx.render(alerts), ctx.render(scorecard)])
+def build(ctx: PackContext) -> list[Markup]:
+    return [ctx.render(kpi_tiles), ctx.render(alerts), ctx.render(scorecard)]
 
 
-def kpi_tiles(ctx: PackContext) -> Safe:
+def kpi_tiles(ctx: PackContext) -> Markup:
     title = "Last month's KPIs"
     df = ctx.marts.read("kpi_last_month", TILE_COLUMNS, optional=("area", "month_start"))
     if df.empty:
@@ -43,7 +46,7 @@ def kpi_tiles(ctx: PackContext) -> Safe:
     return panel(title, tiles(_tile(row) for _, row in df.iterrows()), "kpi-tiles", note=note, wide=True)
 
 
-def _tile(row: pd.Series) -> Safe:
+def _tile(row: pd.Series) -> Markup:
     unit = row["unit"]
     on_target = truthy(row["on_target"])
     status = {True: badge("on target", "good"), False: badge("off target", "bad"), None: badge("no target", "neutral")}
@@ -55,26 +58,20 @@ def _tile(row: pd.Series) -> Safe:
                 trend_tone=tone(truthy(row["trend_is_good"])), tile_id=f"kpi-{row['kpi']}")
 
 
-def alerts(ctx: PackContext) -> Safe:
+def alerts(ctx: PackContext) -> Markup:
     title = "Alerts: service low & inventory high"
     df = ctx.marts.read("kpi_alerts", ("alert", "subject", "severity", "message"))
     if df.empty and not ctx.marts.has("kpi_alerts", "alert", "message"):
         return ctx.missing(title, "kpi-alerts", "kpi_alerts", ("alert", "subject", "severity", "message"))
     theater = df[df["alert"] == "service_low_inventory_high"]
     others = df[df["alert"] != "service_low_inventory_high"]
-    if len(theater):
-        body = callout("Service is low and inventory is high: the couple isn't communicating.",
-                       list(theater["message"]), "bad")
-    else:
-        body = callout("No family has service low and inventory high.", [], "good")
-    items = [Safe(badge(str(r.severity), "bad" if str(r.severity) == "high" else "warn") + " " + esc(r.message))
-             for r in others.itertuples()]
-    body += tag("ul", join(tag("li", i) for i in items), cls="alerts") if items else tag(
-        "p", "No other KPI alerts.", cls="note")
+    others = [{"severity": str(r.severity), "tone": "bad" if str(r.severity) == "high" else "warn",
+               "message": text(r.message)} for r in others.itertuples()]
+    body = macros("last_month.html.j2").alerts([text(m) for m in theater["message"]], others)
     return panel(title, body, "kpi-alerts", wide=True)
 
 
-def scorecard(ctx: PackContext) -> Safe:
+def scorecard(ctx: PackContext) -> Markup:
     title = "Scorecard: the last 6 months"
     months_shown = 6
     cols = ("grain", "period_start", "area", "kpi", "value", "unit", "on_target")
@@ -83,7 +80,6 @@ def scorecard(ctx: PackContext) -> Safe:
         return ctx.missing(title, "kpi-scorecard", "kpi_scorecard", cols)
     months = sorted(df["period_start"].unique())[-months_shown:]
     df = df[df["period_start"].isin(months)]
-    head = tag("tr", tag("th", "KPI") + join(tag("th", f"{pd.Timestamp(m):%b %y}", cls="num") for m in months))
     rows = []
     for (area, kpi), g in sorted(df.groupby(["area", "kpi"]), key=lambda kv: (_area_rank(kv[0][0]), kv[0][1])):
         by_month = g.set_index("period_start")
@@ -91,9 +87,9 @@ def scorecard(ctx: PackContext) -> Safe:
         unit = plain_unit(g["unit"].iloc[0])
         label = kpi_label(kpi) + (f" ({unit})" if unit else "")
         subject = g["subject"].dropna() if "subject" in g else g["kpi"].iloc[0:0]
-        cell = Safe(esc(label) + (tag("div", str(subject.iloc[0]), cls="subject note") if len(subject) else ""))
-        rows.append(tag("tr", tag("td", cell, data_kpi=str(kpi)) + join(cells)))
-    body = tag("table", tag("thead", head) + tag("tbody", join(rows)), cls="scorecard")
+        rows.append({"kpi": str(kpi), "label": label, "subject": str(subject.iloc[0]) if len(subject) else None,
+                     "cells": cells})
+    body = macros("last_month.html.j2").scorecard([f"{pd.Timestamp(m):%b %y}" for m in months], rows)
     return panel(title, body, "kpi-scorecard", note="Green = on target, red = off target, no colour = no target.",
                  wide=True)
 
@@ -102,8 +98,9 @@ def _area_rank(area) -> int:
     return AREA_ORDER.index(area) if area in AREA_ORDER else len(AREA_ORDER)
 
 
-def _score_cell(row: pd.Series | None) -> Safe:
+def _score_cell(row: pd.Series | None) -> dict:
+    """A month's value and its cell class (coloured by on/off target)."""
     if row is None or is_missing(row["value"]):
-        return tag("td", DASH, cls="num")
-    return tag("td", by_unit(row["value"], row["unit"], with_unit=False),
-               cls=f"num cell-{tone(truthy(row['on_target']))}")
+        return {"value": DASH, "cls": "num"}
+    return {"value": by_unit(row["value"], row["unit"], with_unit=False),
+            "cls": f"num cell-{tone(truthy(row['on_target']))}"}

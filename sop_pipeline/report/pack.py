@@ -14,9 +14,9 @@ from plotly.offline import get_plotlyjs
 from sop_pipeline.report import decisions, demand, last_month, reconciliation, supply
 from sop_pipeline.report.context import PANEL_ERRORS, PackContext
 from sop_pipeline.report.header import footer, header
-from sop_pipeline.report.html import Safe, esc, join, tag
 from sop_pipeline.report.marts import ReportError, open_marts, publish_info
 from sop_pipeline.report.style import CSS
+from sop_pipeline.report.templating import render, trusted
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class AgendaItem:
     title: str
     minutes: int
     intro: str
-    build: Callable[[PackContext], Safe]
+    build: Callable[[PackContext], list]  # rendered panels; a tuple of panels is shown side by side
 
 
 AGENDA = [
@@ -97,30 +97,27 @@ def resolve_cycle(info: dict, cycle: str | None, serving_db) -> str:
     return str(cycle)
 
 
-def render_sections(ctx: PackContext) -> tuple[list[Safe], dict[str, str]]:
-    """Each agenda item as a <section>; a section whose data has an unexpected shape shows the error
-    instead of stopping the whole pack."""
+def render_sections(ctx: PackContext) -> tuple[list[dict], dict[str, str]]:
+    """Each agenda item's panels (a <section> of the page); a section whose data has an unexpected
+    shape shows the error instead of stopping the whole pack."""
     sections, errors = [], {}
     for number, item in enumerate(AGENDA, start=1):
+        blocks, error = [], None
         try:
-            body = item.build(ctx)
+            blocks = item.build(ctx)
         except PANEL_ERRORS as exc:
-            errors[item.section_id] = f"{type(exc).__name__}: {exc}"
-            body = tag("div", f"This section could not be rendered: {errors[item.section_id]}", cls="callout bad")
-        heading = tag("h2", Safe(tag("span", f"{item.minutes} min", cls="timebox") + esc(f" {number}. {item.title}")))
-        sections.append(tag("section", heading + tag("p", item.intro, cls="note") + body, id=item.section_id,
-                            data_section=item.section_id, data_minutes=str(item.minutes)))
+            error = errors[item.section_id] = f"{type(exc).__name__}: {exc}"
+        sections.append({"section_id": item.section_id, "number": number, "title": item.title,
+                         "minutes": item.minutes, "intro": item.intro, "error": error, "blocks": blocks})
     return sections, errors
 
 
-def render_page(ctx: PackContext, info: dict, sections: list[Safe], serving_db: str) -> str:
+def render_page(ctx: PackContext, info: dict, sections: list[dict], serving_db: str) -> str:
+    """The whole page (templates/pack.html.j2); the stylesheet and plotly.js are inlined as is."""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    top = header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA])
-    head = (f'<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(f'S&OP meeting pack - cycle {ctx.cycle}')}</title><style>{CSS}</style>"
-            f'<script type="text/javascript">{get_plotlyjs()}</script>')
-    body = top + tag("main", join(sections)) + footer(ctx, serving_db, generated)
-    return f'<!DOCTYPE html>\n<html lang="en"><head>{head}</head><body>{body}</body></html>\n'
+    return render("pack.html.j2", cycle=ctx.cycle, css=trusted(CSS), plotly_js=trusted(get_plotlyjs()),
+                  header=header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA]),
+                  sections=sections, footer=footer(ctx, serving_db, generated))
 
 
 __all__ = ["AGENDA", "MeetingPack", "ReportError", "build_meeting_pack", "write_meeting_pack"]

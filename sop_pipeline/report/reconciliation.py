@@ -7,9 +7,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from markupsafe import Markup
+
+from sop_pipeline.report.components import Col, badge, ncol, panel, table, tile, tiles
 from sop_pipeline.report.context import ACCENT, BAD, GOOD, NEUTRAL, PackContext
-from sop_pipeline.report.html import (Col, Safe, badge, date_text, grid, is_missing, join, money, ncol, num, panel,
-                                      pct, signed_money, table, tag, tile, tiles, truthy)
+from sop_pipeline.report.format import date_text, is_missing, money, num, pct, signed_money, truthy
+from sop_pipeline.report.templating import macros
 
 PVM_COLS = ("comparison", "family", "level", "revenue_base", "price_effect", "volume_effect", "mix_effect",
             "revenue_actual")
@@ -27,14 +30,19 @@ CASH_DAYS = [("dso_days", "DSO (days sales outstanding)", True), ("dpo_days", "D
              ("dio_days", "DIO (days inventory outstanding)", True), ("ccc_days", "Cash conversion cycle", True)]
 
 
-def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(pvm), ctx.render(revenue_bridge), ctx.render(plan_vs_finance),
-                 grid(ctx.render(margin), ctx.render(cash))])
+def build(ctx: PackContext) -> list:
+    """The panels in order; a tuple is a row of panels side by side (a grid)."""
+    return [ctx.render(pvm), ctx.render(revenue_bridge), ctx.render(plan_vs_finance),
+            (ctx.render(margin), ctx.render(cash))]
+
+
+def _bodies():
+    return macros("reconciliation.html.j2")
 
 
 # ---- price-volume-mix ----------------------------------------------------------------------------
 
-def pvm(ctx: PackContext) -> Safe:
+def pvm(ctx: PackContext) -> Markup:
     title = "Price-volume-mix bridge (last complete month)"
     df = ctx.marts.read("datapack_finance_pvm", PVM_COLS, optional=("month_start",))
     if df.empty:
@@ -55,8 +63,7 @@ def pvm(ctx: PackContext) -> Safe:
     month = df["month_start"].dropna().iloc[0] if "month_start" in df and df["month_start"].notna().any() else None
     note = (f"{pd.Timestamp(month):%B %Y}. " if month is not None else "") + \
         "Price + volume + mix add up exactly to actual - base. Against plan the family plays the SKU's role."
-    body = tag("div", join(charts), cls="chart-row") + tag("h4", "By family, vs plan") + table(families, cols,
-                                                                                                 cls="compact")
+    body = _bodies().pvm(charts, table(families, cols, cls="compact"))
     return panel(title, body, "reconciliation-pvm", note=note, wide=True)
 
 
@@ -88,7 +95,7 @@ BRIDGE_LABELS = {"forecast": "Forecast", "volume": "Volume", "price_promotion_we
                  "finance_plan": "Finance plan"}
 
 
-def revenue_bridge(ctx: PackContext) -> Safe:
+def revenue_bridge(ctx: PackContext) -> Markup:
     title = "One revenue story: forecast \u2192 plan of record \u2192 finance plan (13 weeks)"
     panel_id = "reconciliation-revenue-bridge"
     df = ctx.marts.read("plan_revenue_bridge", BRIDGE_COLS, order_by="step_order")
@@ -110,8 +117,8 @@ def revenue_bridge(ctx: PackContext) -> Safe:
     fig.update_layout(showlegend=False, yaxis=dict(range=[max(0.0, low - pad), high + pad], title="revenue"))
     cols = [Col("label", "Step"), ncol("amount_text", "Amount", str), Col("description", "Why")]
     rows = df.assign(amount_text=[money(v) if k == "total" else signed_money(v) for v, k in zip(df["amount"], df["kind"])])
-    body = ctx.chart("revenue-bridge", fig, height=340) + table(
-        rows, cols, cls="compact", row_cls=lambda r: "total" if r.kind == "total" else "")
+    body = [ctx.chart("revenue-bridge", fig, height=340),
+            table(rows, cols, cls="compact", row_cls=lambda r: "total" if r.kind == "total" else "")]
     note = ("Forecast and plan of record share the selling price (promotions discounted; list price only where "
             "the forecast has no units), finance has its own plan; each step explains the next figure and they "
             "add up exactly.")
@@ -120,7 +127,7 @@ def revenue_bridge(ctx: PackContext) -> Safe:
 
 # ---- plan of record vs finance plan ------------------------------------------------------------
 
-def plan_vs_finance(ctx: PackContext) -> Safe:
+def plan_vs_finance(ctx: PackContext) -> Markup:
     title = "Plan of record vs finance plan"
     panel_id = "reconciliation-plan-vs-finance"
     df = ctx.marts.read("plan_reconciliation", PLAN_VS_FINANCE_COLS, optional=("margin_plan_of_record",))
@@ -138,8 +145,9 @@ def plan_vs_finance(ctx: PackContext) -> Safe:
             ncol("price_effect", "Price", signed_money), ncol("volume_effect", "Volume", signed_money),
             ncol("mix_effect", "Mix", signed_money), ncol("revenue_plan_of_record", "Plan of record", money),
             ncol("margin_plan_of_record", "Margin", money)]
-    body = chart + tag("h4", "By family, over the horizon") + table(
-        families, cols, cls="compact", row_cls=lambda r: "total" if r.level == "total" else "") + _controls(ctx)
+    body = _bodies().plan_vs_finance(chart, table(families, cols, cls="compact",
+                                                  row_cls=lambda r: "total" if r.level == "total" else ""),
+                                     _controls(ctx))
     return panel(title, body, panel_id, note=_horizon_note(df, row), wide=True)
 
 
@@ -161,11 +169,11 @@ def _horizon_note(df: pd.DataFrame, row: pd.Series) -> str:
     return " ".join(parts)
 
 
-def _controls(ctx: PackContext) -> Safe:
+def _controls(ctx: PackContext) -> Markup:
     """One line per control total: does the plan of record's figure arrive downstream unchanged?"""
     df = ctx.marts.read("plan_reconciliation_controls", CONTROL_COLS, optional=("notes",))
     if df.empty:
-        return tag("div", tag("p", "Control totals: no data yet.", cls="note"), cls="controls")
+        return _bodies().controls(None)
     labels = {"units": "Units", "revenue": "Revenue", "margin": "Margin", "cogs": "COGS",
               "inventory_value_horizon_end": "Inventory at cost, horizon end"}
     rows = pd.DataFrame({"item": [f"{labels.get(m, m)} \u2192 {d}" for m, d in zip(df.measure, df.downstream)],
@@ -173,11 +181,10 @@ def _controls(ctx: PackContext) -> Safe:
                          "state": [truthy(v) for v in df.reconciles]})
     cols = [Col("item", "Control total"), ncol("plan", "Plan of record", money),
             ncol("downstream", "Downstream", money), Col("state", "", _control_badge)]
-    return tag("div", tag("h4", "Control totals: the plan's figures downstream (no leakage)") +
-               table(rows, cols, cls="compact"), cls="controls")
+    return _bodies().controls(table(rows, cols, cls="compact"))
 
 
-def _control_badge(state: bool | None) -> Safe:
+def _control_badge(state: bool | None) -> Markup:
     state = None if is_missing(state) else bool(state)
     return badge({True: "reconciles", False: "leaks", None: "no data"}[state],
                  {True: "good", False: "bad", None: "neutral"}[state])
@@ -185,7 +192,7 @@ def _control_badge(state: bool | None) -> Safe:
 
 # ---- margin ------------------------------------------------------------------------------------
 
-def margin(ctx: PackContext) -> Safe:
+def margin(ctx: PackContext) -> Markup:
     title = "Gross margin by family"
     df = ctx.marts.read("datapack_margin", MARGIN_COLS)
     if df.empty:
@@ -202,14 +209,14 @@ def margin(ctx: PackContext) -> Safe:
     last = last.assign(_total=last.level.eq("total")).sort_values(["_total", "family"])
     cols = [Col("family", "Family"), ncol("revenue", "Revenue", money), ncol("margin", "Margin", money),
             ncol("margin_pct", "Margin %", pct)]
-    body = ctx.chart("reconciliation-margin", fig, height=300) + tag("h4", "Last month") + table(
-        last, cols, cls="compact", row_cls=lambda r: "total" if r.level == "total" else "")
+    body = _bodies().margin(ctx.chart("reconciliation-margin", fig, height=300), table(
+        last, cols, cls="compact", row_cls=lambda r: "total" if r.level == "total" else ""))
     return panel(title, body, "reconciliation-margin")
 
 
 # ---- cash --------------------------------------------------------------------------------------
 
-def cash(ctx: PackContext) -> Safe:
+def cash(ctx: PackContext) -> Markup:
     title = "Cash impact (working capital)"
     df = ctx.marts.read("datapack_cash", CASH_COLS, optional=("notes",))
     points = df.set_index("point") if not df.empty else df
@@ -220,18 +227,18 @@ def cash(ctx: PackContext) -> Safe:
     day_tiles = [_days_tile(label, now[col], None if change is None else change[col], lower)
                  for col, label, lower in CASH_DAYS]
     tied = None if change is None else change["cash_tied_up"]
-    headline = _cash_headline(tied)
+    headline, headline_tone = _cash_headline(tied)
     money_rows = pd.DataFrame({"item": ["Receivables (AR)", "Payables (AP)", "Inventory at cost"],
                                "now": [now.ar_value, now.ap_value, now.inventory_value],
                                "change": [None if change is None else change[c]
                                           for c in ("ar_value", "ap_value", "inventory_value")]})
     cols = [Col("item", ""), ncol("now", "Now", money), ncol("change", "Change vs a month ago", signed_money)]
     notes = "" if is_missing(now.get("notes")) else str(now.get("notes"))
-    body = headline + tiles(day_tiles) + table(money_rows, cols, cls="compact")
+    body = _bodies().cash(headline, headline_tone, tiles(day_tiles), table(money_rows, cols, cls="compact"))
     return panel(title, body, "reconciliation-cash", note=notes)
 
 
-def _days_tile(label: str, value, change, lower_is_better: bool) -> Safe:
+def _days_tile(label: str, value, change, lower_is_better: bool) -> Markup:
     if change is None or is_missing(change) or abs(float(change)) < 0.05:
         return tile(label, f"{num(value, 1)} d", ["change \u2014"], trend="flat" if change is not None else None)
     good = (change < 0) == lower_is_better
@@ -239,10 +246,10 @@ def _days_tile(label: str, value, change, lower_is_better: bool) -> Safe:
                 trend="up" if change > 0 else "down", trend_tone="good" if good else "bad")
 
 
-def _cash_headline(tied) -> Safe:
+def _cash_headline(tied) -> tuple[str, str | None]:
+    """The headline on cash tied up vs a month ago, and its tone (bad when more is tied up)."""
     if tied is None or is_missing(tied):
-        return tag("p", "Cash tied up vs a month ago: no data.", cls="headline")
-    tone_cls = "bad" if tied > 0 else "good"
-    text = (f"{money(tied)} more cash tied up than a month ago" if tied > 0
-            else f"{money(-tied)} cash released since a month ago")
-    return tag("p", text, cls=f"headline {tone_cls}")
+        return "Cash tied up vs a month ago: no data.", None
+    if tied > 0:
+        return f"{money(tied)} more cash tied up than a month ago", "bad"
+    return f"{money(-tied)} cash released since a month ago", "good"

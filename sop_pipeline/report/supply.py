@@ -7,9 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from markupsafe import Markup
+
+from sop_pipeline.report.components import Col, auto_table, ncol, panel, table
 from sop_pipeline.report.context import COLORWAY, GOOD, NEUTRAL, PackContext
-from sop_pipeline.report.html import (DASH, Col, Safe, auto_table, grid, is_missing, join, money, ncol, num, panel, pct,
-                                      signed_money, table, truthy)
+from sop_pipeline.report.format import DASH, is_missing, money, num, pct, signed_money, truthy
 
 CAPACITY_COLS = ("resource_id", "week_start", "load_pct", "is_bottleneck")
 SEQUENCE_COLS = ("resource_id", "changeover_hours_fifo", "changeover_hours_optimized")
@@ -19,11 +21,12 @@ CURVE_POINTS = {"is_current": ("today", "circle"), "is_proposed": ("proposed (le
 AGE_COLORS = ["#2da44e", "#a2d9a5", "#f2cc60", "#fb8f44", "#cf222e"]
 
 
-def build(ctx: PackContext) -> Safe:
-    return join([ctx.render(capacity), grid(ctx.render(sequence_gain), ctx.render(supplier_risk)),
-                 ctx.render(cross_training),
-                 ctx.render(service_curve), grid(ctx.render(inventory_position), ctx.render(eo)),
-                 ctx.render(aged_inventory)])
+def build(ctx: PackContext) -> list:
+    """The panels in order; a tuple is a row of panels side by side (a grid)."""
+    return [ctx.render(capacity), (ctx.render(sequence_gain), ctx.render(supplier_risk)),
+            ctx.render(cross_training),
+            ctx.render(service_curve), (ctx.render(inventory_position), ctx.render(eo)),
+            ctx.render(aged_inventory)]
 
 
 def as_percent(series: pd.Series) -> pd.Series:
@@ -34,7 +37,7 @@ def as_percent(series: pd.Series) -> pd.Series:
 
 # ---- capacity ----------------------------------------------------------------------------------
 
-def capacity(ctx: PackContext) -> Safe:
+def capacity(ctx: PackContext) -> Markup:
     title = "Capacity by constraint: weekly load"
     df = ctx.marts.read("datapack_capacity", CAPACITY_COLS, optional=("type", "changeover_hours"))
     if df.empty:
@@ -59,7 +62,7 @@ def capacity(ctx: PackContext) -> Safe:
     if declared and measured and measured not in declared:
         note += (f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
                  "(resources.is_constraint): the scorecard shows OEE for both.")
-    return panel(title, chart + _capacity_table(df), "supply-capacity", note=note, wide=True)
+    return panel(title, [chart, _capacity_table(df)], "supply-capacity", note=note, wide=True)
 
 
 def declared_constraints(ctx: PackContext) -> set[str]:
@@ -78,7 +81,7 @@ def _measured_bottleneck(df: pd.DataFrame) -> str | None:
     return str(ranked.index[0]) if ranked["weeks"].iloc[0] > 0 else None
 
 
-def _capacity_table(df: pd.DataFrame) -> Safe:
+def _capacity_table(df: pd.DataFrame) -> Markup:
     agg = dict(avg_load=("load_pct", "mean"), peak_load=("load_pct", "max"),
                weeks_over=("load_pct", lambda s: int((s > 100).sum())), bottleneck_weeks=("is_bottleneck", "sum"))
     if "changeover_hours" in df:
@@ -93,7 +96,7 @@ def _capacity_table(df: pd.DataFrame) -> Safe:
 
 # ---- sequencing ----------------------------------------------------------------------------------
 
-def sequence_gain(ctx: PackContext) -> Safe:
+def sequence_gain(ctx: PackContext) -> Markup:
     title = "Changeovers: FIFO vs optimized sequence"
     df = ctx.marts.read("sequence_summary", SEQUENCE_COLS,
                         optional=("oee_fifo", "oee_optimized", "late_orders_fifo", "late_orders"))
@@ -124,7 +127,7 @@ def sequence_gain(ctx: PackContext) -> Safe:
         measured = _measured_bottleneck(cap)
         if measured and measured not in set(s.resource_id.astype(str)):
             note += f" The measured bottleneck (capacity view) is {measured}."
-    return panel(title, ctx.chart("supply-sequence", fig, height=300) + table(s, cols, cls="compact"),
+    return panel(title, [ctx.chart("supply-sequence", fig, height=300), table(s, cols, cls="compact")],
                  "supply-sequence", note=note)
 
 
@@ -136,7 +139,7 @@ SUPPLIER_COLS = [Col("supplier_id", "Supplier"), Col("supplier_name", "Name"), C
                  ncol("lead_time_trend_days", "Trend d", lambda v: DASH if is_missing(v) else f"{v:+.1f}")]
 
 
-def supplier_risk(ctx: PackContext) -> Safe:
+def supplier_risk(ctx: PackContext) -> Markup:
     title = "Supplier risk"
     df = ctx.marts.read("datapack_supplier_performance")
     if df.empty:
@@ -150,7 +153,7 @@ def supplier_risk(ctx: PackContext) -> Safe:
     return panel(title, body, "supply-suppliers", note=note)
 
 
-def cross_training(ctx: PackContext) -> Safe:
+def cross_training(ctx: PackContext) -> Markup:
     title = "Labor constraint: cross-training plan"
     df = ctx.marts.read("cross_train_plan")
     if df.empty and ctx.marts.has("cross_train_plan"):
@@ -163,7 +166,7 @@ def cross_training(ctx: PackContext) -> Safe:
 
 # ---- service vs inventory ------------------------------------------------------------------------
 
-def service_curve(ctx: PackContext) -> Safe:
+def service_curve(ctx: PackContext) -> Markup:
     title = "Service vs inventory: pick the point together and log it"
     df = ctx.marts.read("safety_stock_curve", CURVE_COLS, optional=("annual_saving",))
     if df.empty:
@@ -183,7 +186,7 @@ def service_curve(ctx: PackContext) -> Safe:
     note = ("Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
             "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
             "chose (decision log).")
-    return panel(title, chart + _curve_table(df), "supply-service-curve", note=note, wide=True)
+    return panel(title, [chart, _curve_table(df)], "supply-service-curve", note=note, wide=True)
 
 
 def _curve(fig: go.Figure, df: pd.DataFrame, col: int, colors: dict) -> None:
@@ -208,7 +211,7 @@ def _flag(series: pd.Series) -> pd.Series:
     return series.map(lambda v: truthy(v) is True).astype(bool)
 
 
-def _curve_table(df: pd.DataFrame) -> Safe:
+def _curve_table(df: pd.DataFrame) -> Markup:
     """Per family: today's, proposed and chosen points (fill rate -> safety stock value)."""
     rows = []
     for family, g in df.groupby("family", sort=True):
@@ -234,7 +237,7 @@ def _curve_table(df: pd.DataFrame) -> Safe:
 
 # ---- inventory ---------------------------------------------------------------------------------
 
-def inventory_position(ctx: PackContext) -> Safe:
+def inventory_position(ctx: PackContext) -> Markup:
     title = "Inventory position by family"
     cols = ("family", "on_hand_value")
     extra = ("on_hand_units", "wip_units", "on_order_units", "safety_stock_value")
@@ -250,7 +253,7 @@ def inventory_position(ctx: PackContext) -> Safe:
                  "supply-inventory", note="On hand, WIP and safety stock at unit cost.")
 
 
-def eo(ctx: PackContext) -> Safe:
+def eo(ctx: PackContext) -> Markup:
     title = "Pending excess & obsolete (E&O)"
     cols = ("sku", "value")
     df = ctx.marts.read("datapack_eo", cols, optional=("family", "excess_units", "obsolete_units", "reason"))
@@ -266,7 +269,7 @@ def eo(ctx: PackContext) -> Safe:
     return panel(title, table(df, table_cols, cls="compact", max_rows=8), "supply-eo", note=note)
 
 
-def aged_inventory(ctx: PackContext) -> Safe:
+def aged_inventory(ctx: PackContext) -> Markup:
     title = "Aged inventory by family (value at cost)"
     cols = ("family", "bucket", "bucket_order", "value")
     df = ctx.marts.read("datapack_aged_inventory", cols)

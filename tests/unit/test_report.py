@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -177,7 +178,72 @@ def test_plan_vs_finance_without_a_horizon_row_says_no_data(tmp_path):
 def test_text_from_the_data_is_escaped(pack):
     html = pack.path.read_text()
     assert "<script>alert(" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html  # MarkupSafe's escapes
+
+
+HOSTILE_DESCRIPTION = "Cr\u00e8me \"br\u00fbl\u00e9e\" <script>alert('sku')</script> & it's Caf\u00e9 </td></table>"
+
+
+class _Text(HTMLParser):
+    """The visible text of a fragment (what a browser shows)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def _visible(fragment: str) -> str:
+    parser = _Text()
+    parser.feed(fragment)
+    return "".join(parser.parts)
+
+
+def test_a_hostile_sku_description_is_escaped_in_every_panel_that_shows_it(tmp_path):
+    """Quotes, a <script> tag, markup that would close the table and Latin-1 letters in a SKU's
+    description come out escaped (shown as text, never as markup) in the substitutions table, the E&O
+    reasons, the deals detail and a KPI tile, through the Jinja2 templates' autoescaping."""
+    substitutions = pd.DataFrame({"promo_id": ["PR1"], "sku": ["SKU0002"], "description": [HOSTILE_DESCRIPTION],
+                                  "substitute_sku": ["SKU0003"], "units": [40]})
+    eo = pd.DataFrame({"sku": ["SKU0002"], "family": ["Snacks"], "excess_units": [5.0], "obsolete_units": [0.0],
+                       "value": [12.5], "reason": [HOSTILE_DESCRIPTION]})
+    review = _demand_review().assign(detail=HOSTILE_DESCRIPTION)
+    tiles = pd.DataFrame({"kpi": [HOSTILE_DESCRIPTION], "area": ["service"], "value": [1.0],
+                          "prior_month_value": [2.0], "target": [None], "unit": [HOSTILE_DESCRIPTION],
+                          "trend": ["down"], "trend_is_good": [None], "on_target": [None]})
+    serving = _serving(tmp_path / "sop.duckdb", {"substitution_plan": substitutions, "datapack_eo": eo,
+                                                 "demand_review": review, "kpi_last_month": tiles})
+    pack = write_meeting_pack(serving, tmp_path)
+    html = pack.path.read_text(encoding="utf-8")
+    assert pack.errors == {}
+    assert "<script>alert('sku')" not in html and "</td></table> " not in html
+    escaped = ("Cr\u00e8me &#34;br\u00fbl\u00e9e&#34; &lt;script&gt;alert(&#39;sku&#39;)&lt;/script&gt; &amp; "
+               "it&#39;s Caf\u00e9 &lt;/td&gt;&lt;/table&gt;")
+    for panel_id in ("decision-substitutions", "supply-eo", "demand-promotions", "kpi-tiles"):
+        panel = _panel(html, panel_id)
+        assert escaped in panel, panel_id
+        assert HOSTILE_DESCRIPTION in _visible(panel), panel_id  # the reader sees the text as it was
+    tile = _panel(html, "kpi-tiles")
+    assert 'id="kpi-Cr\u00e8me &#34;br\u00fbl\u00e9e&#34; &lt;script&gt;' in tile  # in an attribute too
+    # the table it sits in still has its rows and columns: nothing was closed early
+    subs = _panel(html, "decision-substitutions")
+    assert subs.count("<tr>") == 2 and subs.count("</table>") == 1
+
+
+def test_templates_autoescape_and_ship_with_the_package():
+    from importlib.resources import files
+
+    from sop_pipeline.report.templating import ENV, macros
+
+    assert ENV.autoescape is True
+    assert str(macros("components.html.j2").badge("<b>&", "good")) == '<span class="badge good">&lt;b&gt;&amp;</span>'
+    shipped = {p.name for p in (files("sop_pipeline.report") / "templates").iterdir()}
+    assert {"pack.html.j2", "components.html.j2", "last_month.html.j2", "demand.html.j2", "reconciliation.html.j2",
+            "decisions.html.j2"} <= shipped
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    assert '"report/templates/*.html.j2"' in pyproject
 
 
 def test_plotly_js_is_inlined_exactly_once_and_nothing_is_fetched(pack):
