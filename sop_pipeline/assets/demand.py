@@ -19,6 +19,7 @@ import pandas as pd
 
 from sop_pipeline.analytics import backtest as bt
 from sop_pipeline.analytics import bias, forecasting, outliers, sensing
+from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_horizon_breaks, forecast_value_breaks
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import OWNERS, absent_extracts, cycle_as_of, markdown_table, read_table, write_table
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
@@ -114,8 +115,9 @@ def _pct(x: float) -> float:
     ],
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec("outliers_are_rare", asset=OUTLIERS, blocking=False, description=(
-        "Under 2% of SKU-weeks are flagged as outliers; more means the thresholds treat ordinary variation "
-        "as pollution and training would lose real demand."))],
+        "Warning only (not blocking): under 2% of SKU-weeks are flagged as outliers; more means the thresholds "
+        "treat ordinary variation as pollution and training would lose real demand. The cycle still runs and "
+        "publishes; look at the flags before the meeting."))],
 )
 def demand_outliers(warehouse: Warehouse):
     """Outlier and hockey-stick detection; cleansed history for the forecast."""
@@ -182,12 +184,18 @@ def _flag_table(history_flags: pd.DataFrame, hockey: pd.DataFrame, latest: dict)
             "cycle's rows, so accuracy by lag accumulates over real cycles.")),
     ],
     pool=WAREHOUSE_POOL,
+    # Blocking: a forecast that breaks these would publish impossible demand (and the plan built on it),
+    # so nothing downstream runs and the previous cycle stays served.
     check_specs=[
-        dg.AssetCheckSpec("non_negative_and_finite", asset=FORECAST, description=(
-            "Every p10/p50/p90 and revenue is finite and >= 0, with p10 <= p50 <= p90. A failure means the "
-            "data pack would show impossible demand.")),
-        dg.AssetCheckSpec("thirteen_weeks_per_sku", asset=FORECAST, description=(
-            "Every forecast SKU has exactly horizon weeks 1..13, starting at the cycle's week 1.")),
+        dg.AssetCheckSpec("non_negative_and_finite", asset=FORECAST, blocking=True, description=(
+            "Blocking. Every units_p10/p50/p90 and revenue is finite (not NaN, not infinite) and >= 0, with "
+            "p10 <= p50 <= p90, per SKU-week (demand_forecast) and per SKU x location-week "
+            "(demand_forecast_location). A failure names the SKU (and location), the week and the value: "
+            "the data pack would show impossible demand.")),
+        dg.AssetCheckSpec("thirteen_weeks_per_sku", asset=FORECAST, blocking=True, description=(
+            "Blocking. One row per SKU-week (and per SKU x location-week) for every horizon week 1..13 from "
+            "the cycle's week 1: no gap, no duplicate, no week outside the horizon, horizon_week matching the "
+            "week. A failure names the SKU (and location) and the week.")),
     ],
 )
 def demand_forecast(warehouse: Warehouse):
@@ -204,17 +212,21 @@ def demand_forecast(warehouse: Warehouse):
         loc = result.location.copy()
         loc.insert(0, "cycle_id", as_of)
         loc = _typed(loc, dates=["cycle_id", "week_start"])
+        c = Cycle(as_of)
+        week1 = pd.Timestamp(c.week1_start)
+        by_loc = ("sku", "location")
+        loc_horizon = loc[loc.week_start >= week1]  # week 0 (the nowcast's baseline) is not published
+        values_ok, values_text, values_meta = _forecast_check(
+            "forecast values", forecast_value_breaks(sku), forecast_value_breaks(loc, series=by_loc))
+        horizon_ok, horizon_text, horizon_meta = _forecast_check(
+            "forecast horizon", forecast_horizon_breaks(sku, c.week1_start, c.horizon_weeks),
+            forecast_horizon_breaks(loc_horizon, c.week1_start, c.horizon_weeks, series=by_loc))
         meta_sku = write_table(con, "demand_forecast", sku)
         meta_loc = write_table(con, "demand_forecast_location", loc)
-        meta_hist = _append_history(con, sku, as_of)
-    week1 = pd.Timestamp(Cycle(as_of).week1_start)
-    values = sku[["units_p10", "units_p50", "units_p90", "revenue"]].to_numpy(dtype=float)
-    ok_values = bool(np.isfinite(values).all() and (values >= 0).all()
-                     and (sku.units_p10 <= sku.units_p50 + 1e-9).all() and (sku.units_p50 <= sku.units_p90 + 1e-9).all())
-    weeks = sku.groupby("sku").agg(n=("horizon_week", "nunique"), lo=("horizon_week", "min"),
-                                   hi=("horizon_week", "max"), first=("week_start", "min"))
-    ok_weeks = bool(len(weeks) and (weeks.n == 13).all() and (weeks.lo == 1).all() and (weeks.hi == 13).all()
-                    and (weeks["first"] == week1).all())
+        if values_ok and horizon_ok:
+            meta_hist = _append_history(con, sku, as_of)
+        else:  # a forecast the blocking checks stop is not kept as this cycle's snapshot for accuracy by lag
+            meta_hist = {"rows_this_cycle": 0, "not_appended": "the forecast failed its blocking checks"}
     fam = result.family[result.family.horizon_week >= 1].groupby("family", as_index=False)[
         ["units_p50", "revenue"]].sum()
     yield dg.MaterializeResult(asset_key=FORECAST, metadata={
@@ -227,9 +239,29 @@ def demand_forecast(warehouse: Warehouse):
     yield dg.MaterializeResult(asset_key=FORECAST_LOCATION, metadata={
         **meta_loc, "series": int(loc.groupby(["sku", "location"]).ngroups)})
     yield dg.MaterializeResult(asset_key=FORECAST_HISTORY, metadata=meta_hist)
-    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="non_negative_and_finite", passed=ok_values)
-    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="thirteen_weeks_per_sku", passed=ok_weeks,
-                              metadata={"skus": len(weeks), "week1_start": str(week1.date())})
+    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="non_negative_and_finite", passed=values_ok,
+                              description=values_text, metadata={**values_meta, "rows": len(sku),
+                                                                 "location_rows": len(loc)})
+    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="thirteen_weeks_per_sku", passed=horizon_ok,
+                              description=horizon_text, metadata={
+                                  **horizon_meta, "skus": int(sku.sku.nunique()),
+                                  "series": int(loc_horizon.groupby(list(by_loc)).ngroups),
+                                  "week1_start": str(week1.date()), "horizon_weeks": c.horizon_weeks})
+
+
+def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) -> tuple[bool, str, dict]:
+    """(passed, description naming the first breaks, metadata) of a forecast check over the SKU
+    forecast and the SKU x location forecast."""
+    if by_sku.empty and by_location.empty:
+        return True, f"{what}: holds on every SKU-week and SKU x location-week", {"breaks": 0}
+    parts = [describe_forecast_breaks(by_sku, f"{what} (demand_forecast)")] if len(by_sku) else []
+    if len(by_location):
+        parts.append(describe_forecast_breaks(by_location, f"{what} (demand_forecast_location)",
+                                              series=("sku", "location")))
+    table = pd.concat([by_sku.assign(location="(all)"), by_location], ignore_index=True)
+    return False, " | ".join(parts), {
+        "breaks": len(table),
+        "first_breaks": dg.MetadataValue.md(markdown_table(table[["sku", "location", "week_start", "problem"]], 20))}
 
 
 def _append_history(con, sku: pd.DataFrame, as_of: date) -> dict:
@@ -261,8 +293,9 @@ def _append_history(con, sku: pd.DataFrame, as_of: date) -> dict:
     description="Demand sensing of horizon weeks 0-6 per SKU: booked B2B orders against the usual booking "
                 "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named. "
                 "Baseline vs sensed units with the reason and the signals that were missing.",
-    check_specs=[dg.AssetCheckSpec("sensed_non_negative", asset=SENSING, description=(
-        "Sensed units are finite and >= 0 for every SKU-week."))],
+    check_specs=[dg.AssetCheckSpec("sensed_non_negative", asset=SENSING, blocking=True, description=(
+        "Blocking. Sensed units (published in datapack_demand_forecast) are finite and >= 0 for every "
+        "SKU-week. A failure names the SKU, the week and the value."))],
 )
 def demand_sensing(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -288,7 +321,7 @@ def demand_sensing(warehouse: Warehouse) -> dg.MaterializeResult:
                         texts=["sku", "family", "signals_used", "signals_missing", "reason"])
         meta = write_table(con, "demand_sensing", sensed)
     changed = sensed[sensed.delta_units.abs() >= 0.5]
-    values = sensed.sensed_units.to_numpy(dtype=float)
+    sensed_breaks = forecast_value_breaks(sensed, columns=("sensed_units",))
     top = changed.reindex(changed.delta_units.abs().sort_values(ascending=False).index)
     return dg.MaterializeResult(
         metadata={**meta, "sku_weeks_changed": len(changed),
@@ -297,8 +330,9 @@ def demand_sensing(warehouse: Warehouse) -> dg.MaterializeResult:
                   "signals_missing": sensed.signals_missing.iloc[0] if len(sensed) else "none",
                   "largest_changes": dg.MetadataValue.md(markdown_table(
                       top[["sku", "week_start", "baseline_units", "sensed_units", "delta_units"]], 10))},
-        check_results=[dg.AssetCheckResult(check_name="sensed_non_negative",
-                                           passed=bool(np.isfinite(values).all() and (values >= 0).all()))],
+        check_results=[dg.AssetCheckResult(check_name="sensed_non_negative", passed=sensed_breaks.empty,
+                                           description=describe_forecast_breaks(sensed_breaks, "sensed units"),
+                                           metadata={"breaks": len(sensed_breaks), "rows": len(sensed)})],
     )
 
 
@@ -377,8 +411,9 @@ def _hockey_weeks(con) -> pd.DataFrame:
                 "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
                 "the matching lag and seasonal naive. forecast_accuracy aggregates it.",
     check_specs=[dg.AssetCheckSpec("beats_seasonal_naive", asset=BACKTEST, blocking=False, description=(
-        "Backtest WAPE of the ML forecast is at least 10% below seasonal naive. A failure means the model is "
-        "not better than last year's actuals and the data pack should say so."))],
+        "Warning only (not blocking): backtest WAPE of the ML forecast is at least 10% below seasonal naive. A "
+        "failure means the model is not better than last year's actuals and the data pack should say so; the "
+        "cycle still runs and publishes."))],
 )
 def demand_backtest(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:

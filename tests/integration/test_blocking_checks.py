@@ -1,0 +1,153 @@
+"""The blocking checks through Dagster: they pass on real data, and when the data is broken
+they fail, name what broke and stop what is downstream.
+
+The real assets run on real files (ingest) or a real model fit (forecast). To see a check
+fail, one fault is injected *after* the real step did its work (a loaded row deleted, a
+forecast value made negative, a week dropped): the code under test is the check, and the
+fault stands for the bug it exists to catch.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from sop_pipeline.assets import demand, ingest
+from sop_pipeline.resources import SopSettings, Warehouse
+from sop_pipeline.settings import REPO_ROOT
+from tests.unit.test_forecasting import AS_OF, make_history
+
+# --------------------------------------------------------------------------- row accounting
+
+INGEST_SELECTION = [ingest.CYCLE_KEY, ingest.raw_key("items"), ingest.raw_key("locations"), ingest.raw_key("pos_sales")]
+
+
+def _ingest(extracts, data) -> dg.ExecuteInProcessResult:
+    resources = {
+        "settings": SopSettings(extracts_dir=str(extracts), data_dir=str(data),
+                                expectations_dir=str(REPO_ROOT / "expectations")),
+        "warehouse": Warehouse(path=str(data / "warehouse.duckdb")),
+    }
+    return dg.materialize([*ingest.extract_specs, ingest.cycle, *ingest.raw_assets], selection=INGEST_SELECTION,
+                          resources=resources, raise_on_error=False)
+
+
+def _check(result, key: dg.AssetKey, name: str):
+    evals = [e for e in result.get_asset_check_evaluations() if e.asset_key == key and e.check_name == name]
+    assert len(evals) == 1, f"no {name} evaluation for {key.to_user_string()}"
+    return evals[0]
+
+
+@pytest.fixture(scope="module")
+def ingest_extracts(demo_extracts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("blocking") / "extracts"
+    out.mkdir()
+    for name in ("items", "locations", "pos_sales"):
+        shutil.copy(demo_extracts / f"{name}.csv", out)
+    return out
+
+
+def test_row_accounting_holds_on_real_extracts(ingest_extracts, tmp_path):
+    result = _ingest(ingest_extracts, tmp_path / "data")
+    assert result.success
+    for name in ("items", "locations", "pos_sales"):
+        ev = _check(result, ingest.raw_key(name), "row_accounting")
+        assert ev.passed and ev.blocking
+        assert ev.description.startswith(f"row accounting {name}: holds (")
+
+
+def test_row_accounting_fails_names_the_extract_and_blocks_downstream(ingest_extracts, tmp_path, monkeypatch):
+    real = ingest.ingest_extract
+
+    def loses_a_row(con, name, *args, **kwargs):  # the bug the check is for: a row vanishes on the way
+        report = real(con, name, *args, **kwargs)
+        if name == "items":
+            con.execute("delete from raw.items where _source_row = (select max(_source_row) from raw.items)")
+        return report
+
+    monkeypatch.setattr(ingest, "ingest_extract", loses_a_row)
+    result = _ingest(ingest_extracts, tmp_path / "data")
+    assert not result.success
+    ev = _check(result, ingest.raw_key("items"), "row_accounting")
+    assert not ev.passed and ev.blocking
+    assert ev.description.startswith("row accounting items (")
+    assert "1 row(s) missing" in ev.description and "raw.items has" in ev.description
+    # raw/pos_sales references items: it must not have run on the broken load
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert ingest.raw_key("pos_sales") not in materialized
+    assert ingest.raw_key("items") in materialized  # the tables stay there to inspect
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+@pytest.fixture(scope="module")
+def forecast_warehouse(tmp_path_factory) -> str:
+    """A warehouse with what demand_forecast reads: the cycle, the ingest log (promotions absent)
+    and cleansed weekly history (synthetic: 6 SKUs x 2 stores x 2 years)."""
+    path = str(tmp_path_factory.mktemp("fc") / "warehouse.duckdb")
+    history, _ = make_history(n_skus=6, weeks=104)
+    history = history.assign(week_start=pd.to_datetime(history.week_start), is_censored=False, is_outlier=False)
+    con = duckdb.connect(path)
+    con.execute("create schema meta; create schema analytics")
+    con.execute("create table meta.cycle as select ?::date as as_of", [AS_OF])
+    con.execute("create table meta.ingest_log as select 'promotions' as extract, 'absent' as status")
+    con.register("h", history)
+    con.execute("create table analytics.demand_history_clean as select * from h")
+    con.close()
+    return path
+
+
+def _forecast(path: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize([demand.demand_forecast], resources={"warehouse": Warehouse(path=path)},
+                          raise_on_error=False)
+
+
+def _history_rows(path: str) -> int:
+    with duckdb.connect(path, read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where table_schema = 'analytics' "
+                           "and table_name = 'forecast_history'").fetchall()[0][0]:
+            return 0
+        return con.execute("select count(*) from analytics.forecast_history").fetchall()[0][0]
+
+
+def test_forecast_checks_pass_on_a_real_fit(forecast_warehouse):
+    result = _forecast(forecast_warehouse)
+    assert result.success
+    for name in ("non_negative_and_finite", "thirteen_weeks_per_sku"):
+        ev = _check(result, demand.FORECAST, name)
+        assert ev.passed and ev.blocking and "holds on every SKU-week" in ev.description
+    assert _history_rows(forecast_warehouse) == 6 * 13
+
+
+def test_forecast_checks_fail_naming_sku_and_week(forecast_warehouse, monkeypatch):
+    real = demand.forecasting.forecast
+    week5 = date(2026, 12, 21)
+
+    def broken(*args, **kwargs):  # a negative p50 and a missing week, in both published tables
+        result = real(*args, **kwargs)
+        for attr in ("sku", "location"):
+            frame = getattr(result, attr).copy()
+            frame.loc[(frame.sku == "SKU002") & (frame.horizon_week == 3), "units_p50"] = -4.0
+            setattr(result, attr, frame[~((frame.sku == "SKU004") & (frame.horizon_week == 5))])
+        return result
+
+    monkeypatch.setattr(demand.forecasting, "forecast", broken)
+    before = _history_rows(forecast_warehouse)
+    result = _forecast(forecast_warehouse)
+    assert not result.success
+    values = _check(result, demand.FORECAST, "non_negative_and_finite")
+    assert not values.passed and values.blocking
+    assert "(demand_forecast)" in values.description
+    assert "SKU002 week of 2026-12-07: units_p50=-4 is negative" in values.description
+    assert "SKU002 S01 week of 2026-12-07" in values.description  # the location table too
+    horizon = _check(result, demand.FORECAST, "thirteen_weeks_per_sku")
+    assert not horizon.passed
+    assert f"SKU004 week of {week5}: no forecast row (gap in the horizon, week 5)" in horizon.description
+    print(f"\n{values.description}\n{horizon.description}")
+    assert _history_rows(forecast_warehouse) == before  # a stopped forecast is not kept for accuracy by lag
