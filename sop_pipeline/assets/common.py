@@ -1,5 +1,7 @@
 """Helpers shared by the asset modules: owners, metadata previews, table I/O."""
 
+from datetime import date
+
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -16,6 +18,29 @@ OWNERS = {
     "plan": ["team:sop-office"],
     "publish": ["team:data-engineering"],
 }
+
+# The IO manager of the Python assets' DataFrames (sop_pipeline.io_manager): asset [schema, table]
+# <-> warehouse table schema.table.
+WAREHOUSE_IO = "warehouse_io_manager"
+
+
+def table_in(*key: str) -> dg.AssetIn:
+    """An asset input read whole from the warehouse table `schema.table` of asset key [schema, table]
+    (a dbt model, a Python asset's output or a meta table) as a DataFrame."""
+    return dg.AssetIn(key=list(key), input_manager_key=WAREHOUSE_IO)
+
+
+def as_of_date(cycle: pd.DataFrame) -> date:
+    """The cycle's as-of date from the meta.cycle frame (one row)."""
+    if cycle.empty:
+        raise RuntimeError("meta.cycle is empty: materialize the `cycle` asset first")
+    return pd.Timestamp(cycle["as_of"].iloc[0]).date()
+
+
+def absent_in(ingest_log: pd.DataFrame) -> set[str]:
+    """Extracts this cycle did not get (status 'absent' in the meta.ingest_log frame)."""
+    return set(ingest_log.loc[ingest_log["status"] == "absent", "extract"])
+
 
 def markdown_table(df: pd.DataFrame, max_rows: int = 10) -> str:
     """A small markdown table for asset metadata (no tabulate dependency)."""

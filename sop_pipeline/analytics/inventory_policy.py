@@ -1,0 +1,125 @@
+"""The plan's inventory policy around `safety_stock`: which inputs make a stock point, which service
+type the plan uses, how the simulation validates the policies and which curve point the meeting chose.
+
+Pure pandas: frames in (the warehouse tables the Dagster assets load), frames and numbers out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from sop_pipeline.analytics import safety_stock as ss
+
+# The service definition the plan uses: fill rate (beta), the share of demand met from stock -
+# the one planners and customers feel. Both types are computed and kept in analytics.safety_stock.
+PLAN_SERVICE_TYPE = "fill_rate"
+# Order quantity under continuous review (review_period_weeks = 0 in the config): one week of
+# demand. Under the weekly review the policy is order-up-to and each order is a week's demand.
+ORDER_COVER_WEEKS = 1.0
+# Without purchase orders/receipts or production orders there is no observed lead time: one week
+# is assumed (lead_time_source says so in analytics.safety_stock).
+DEFAULT_LEAD_TIME_WEEKS = 1.0
+# The forecast whose one-week-ahead error measures demand variability (backtest method and lag).
+ERROR_FORECAST_METHOD = "lightgbm"
+ERROR_FORECAST_LAG = 1
+
+SIM_TOLERANCE_PP = 1.5   # issue bar: simulated fill rate within +-1.5 points of the target (A and B items)
+SIM_WITHIN_SHARE = 0.99  # the check passes when 99 % of A/B items are (simulation noise and the
+#                          normal/gamma shape gap leave a few of thousands just outside)
+SIM_MAX_STOCK_POINTS = 3000  # the simulation check covers A/B items first, then C, up to this many
+
+
+def weekly_demand_with_forecast(demand_weekly: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
+    """Weekly demand per SKU (``sku, week_start, units``; stock-out weeks already out) with the
+    one-week-ahead backtest forecast made for that week (``forecast_units``, units; NaN where the
+    backtest has none), in the order of ``demand_weekly``."""
+    lag1 = backtest[(backtest["method"] == ERROR_FORECAST_METHOD) & (backtest["lag"] == ERROR_FORECAST_LAG)]
+    lag1 = (lag1.assign(week_start=pd.to_datetime(lag1["week_start"]).dt.normalize())
+            .groupby(["sku", "week_start"], as_index=False, sort=False)["forecast_units"].sum())
+    lag1["week_start"] = lag1["week_start"].astype(demand_weekly["week_start"].dtype)
+    return demand_weekly[["sku", "week_start", "units"]].merge(lag1, on=["sku", "week_start"], how="left")
+
+
+def decision_log(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The staged decision log (stg_sop__decisions) with the column names of `ss.service_target_overrides`."""
+    return decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})[
+        ["cycle", "kind", "subject", "value", "approved", "decided_at"]]
+
+
+def stock_points(demand_weekly: pd.DataFrame, backtest: pd.DataFrame, lead_times: pd.DataFrame,
+                 items: pd.DataFrame, abc_xyz: pd.DataFrame, decisions: pd.DataFrame, as_of: date,
+                 review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Variability inputs + class + service target + cost and price per SKU (demand summed over locations).
+
+    Variability of the one-week-ahead forecast error where the backtest has it (>= 8 weeks per SKU),
+    of demand otherwise (KPI: "preferably of the forecast error"). Lead times in days per
+    observation (``sku, lead_time_days``); none at all -> DEFAULT_LEAD_TIME_WEEKS, sd 0. Service
+    targets by ABC/XYZ class, overridden by approved service_target decisions of cycles up to
+    ``as_of``. Returns the stock points and the overrides applied ({"family:X" or sku: target}).
+    """
+    demand = weekly_demand_with_forecast(demand_weekly, backtest)
+    observed = len(lead_times) > 0
+    points = ss.demand_variability(
+        demand, lead_times[["sku", "lead_time_days"]] if observed else None, review_period_weeks=review_period_weeks,
+        default_lead_time_weeks=None if observed else DEFAULT_LEAD_TIME_WEEKS,
+        default_lead_time_sd_weeks=None if observed else 0.0)
+    classed = items[["sku", "family", "unit_cost", "unit_price", "lifecycle", "make_or_buy"]].merge(
+        abc_xyz[["sku", "abc_xyz"]], on="sku", how="left")
+    log = decision_log(decisions)
+    overrides = ss.service_target_overrides(log, cycle=as_of) if len(log) else {}
+    targets = ss.service_targets(classed, overrides)
+    points = points.merge(targets, on="sku", how="inner")
+    points["order_qty_units"] = points.mean_weekly_demand * ORDER_COVER_WEEKS  # continuous review only
+    return points, overrides
+
+
+def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:
+    """Stock points to simulate: every A and B item, then C items, at most SIM_MAX_STOCK_POINTS
+    (a seeded sample of C beyond that) so the check stays seconds long at 30k SKU-locations."""
+    abc = policies.abc_xyz.fillna("C").str[:1]
+    ab, c = policies[abc.isin(["A", "B"])], policies[~abc.isin(["A", "B"])]
+    room = max(SIM_MAX_STOCK_POINTS - len(ab), 0)
+    return pd.concat([ab.head(SIM_MAX_STOCK_POINTS), c.sample(min(room, len(c)), random_state=0)])
+
+
+def simulation_gaps(validation: pd.DataFrame) -> dict:
+    """How far the simulated fill rate of A and B items (policy service_target) is from target, in
+    points: median |gap|, worst shortfall and excess, share within SIM_TOLERANCE_PP, the items off,
+    and whether the check passes. Run-out (phase-out) items hold no safety stock by design: they
+    have no target to meet; a policy set by the minimum cycle service (or floored at 0)
+    over-delivers its fill rate by design, so only a shortfall counts against it."""
+    ab = validation[validation.abc_xyz.fillna("").str[:1].isin(["A", "B"]) & (validation.policy == "service_target")]
+    median_gap = float(ab.sim_gap_pp.abs().median()) if len(ab) else 0.0
+    worst_shortfall = float(-ab.sim_gap_pp.min()) if len(ab) else 0.0
+    on_target = (ab.safety_stock_units > 0) & ~ab.min_cycle_service_binds.fillna(False).astype(bool)
+    worst_excess = float(ab[on_target].sim_gap_pp.max()) if on_target.any() else 0.0
+    off = (ab.sim_gap_pp < -SIM_TOLERANCE_PP) | (on_target & (ab.sim_gap_pp > SIM_TOLERANCE_PP))
+    within_share = 1.0 - float(off.mean()) if len(ab) else 1.0
+    return {"passed": median_gap <= SIM_TOLERANCE_PP and within_share >= SIM_WITHIN_SHARE,
+            "median_abs_gap_pp": median_gap, "worst_shortfall_pp": worst_shortfall, "worst_excess_pp": worst_excess,
+            "items": len(ab), "within_share": within_share, "items_off": ab[off].sort_values("sim_gap_pp")}
+
+
+def mark_chosen_points(curve: pd.DataFrame, overrides: dict[str, float]) -> pd.DataFrame:
+    """Add ``chosen_level`` (the family's decided service target) and ``is_chosen`` (the grid level
+    nearest it, per family, the current point left out) to a service-inventory curve."""
+    curve = curve.copy()
+    chosen = {k.removeprefix("family:"): v for k, v in overrides.items()}
+    level = curve.family.map(chosen)
+    curve["chosen_level"] = level
+    distance = (curve.service_level - level).abs().where(~curve.is_current.astype(bool))
+    nearest = distance.groupby(curve.family).transform("min")
+    curve["is_chosen"] = (distance == nearest) & level.notna()
+    return curve
+
+
+def least_cost_points(curve: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The least-cost point per family, and the families whose least cost sits at the top of the
+    service grid (the cost is still falling there: the true optimum is at or above that level)."""
+    least = curve[curve.is_least_cost.astype(bool)][["family", "service_level", "safety_stock_value",
+                                                      "total_cost_per_year", "annual_saving", "is_proposed"]]
+    at_top = least[least.service_level >= max(ss.SERVICE_LEVEL_GRID) - 1e-12].family.tolist()
+    return least, at_top
+
