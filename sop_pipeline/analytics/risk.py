@@ -480,6 +480,14 @@ def open_risk_events(risk_events: pd.DataFrame, as_of: date, weeks: int = 4) -> 
 # --------------------------------------------------------------------------- exposure and impact
 
 
+def resource_hours_per_week(resources: pd.DataFrame) -> pd.DataFrame:
+    """Hours each resource is available in a week (``hours_per_day x days_per_week``): ``[resource_id,
+    hours_per_week]``, the input of `risk_signals` that turns downtime hours into a share of the week."""
+    require_columns(resources, ["resource_id", "hours_per_day", "days_per_week"], "resources")
+    return pd.DataFrame({"resource_id": resources["resource_id"],
+                         "hours_per_week": resources["hours_per_day"] * resources["days_per_week"]})
+
+
 def sku_exposure_map(purchase_orders: pd.DataFrame | None = None, suppliers: pd.DataFrame | None = None,
                      routings: pd.DataFrame | None = None, bom: pd.DataFrame | None = None,
                      max_levels: int = 20) -> pd.DataFrame:
