@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from sop_pipeline.settings import DBT_PROJECT_DIR, DEMO_SIZES, REPO_ROOT, Settings, SettingsError
+from sop_pipeline.settings import DBT_PROJECT_DIR, DEMO_SIZES, REPO_ROOT, Settings, SettingsError, dbt_executable
 
 
 def _add_settings_args(p: argparse.ArgumentParser) -> None:
@@ -129,38 +128,50 @@ def cmd_expectations(args) -> int:
 
 # --------------------------------------------------------------------------- dbt manifest
 
-def _dbt_env() -> dict[str, str]:
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in env.get("PATH", "").split(os.pathsep):
-        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    return env
+def _parse_inputs() -> list[Path]:
+    return [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
+            and "target" not in p.parts and "dbt_packages" not in p.parts and "logs" not in p.parts]
 
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when the manifest is missing, older than any project file, or was parsed
-    for another warehouse path.
+    """Run `dbt parse` when dbt_project/target/manifest.json (what Dagster loads when the
+    definitions are imported) is missing or older than a project file.
 
-    The warehouse path is part of the dbt profile, and dbt discards its partial-parse state
-    when the profile changes: every dbt step of the run (Dagster starts about a dozen) would
-    then parse the whole project again (~5-10 s each). Parsing once here, with the run's
-    path, lets every step reuse it.
+    The manifest does not depend on the data dir: the warehouse path reaches dbt as a var at run
+    time, and each data dir keeps its own dbt target dir (partial parse state, run results). Two
+    processes may parse at once: each parses into its own temporary target dir, under a lock, and
+    the manifest is replaced atomically, so a reader never sees half a file.
     """
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    stamp = DBT_PROJECT_DIR / "target" / "sop_parse_env.json"
-    parsed_for = json.dumps({"SOP_WAREHOUSE_PATH": os.environ.get("SOP_WAREHOUSE_PATH")})
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
-               and "target" not in p.parts and "dbt_packages" not in p.parts]
-    if (not force and manifest.exists() and stamp.exists() and stamp.read_text() == parsed_for
-            and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)):
+    import fcntl
+    import shutil
+    import tempfile
+
+    target = DBT_PROJECT_DIR / "target"
+    manifest = target / "manifest.json"
+
+    def fresh() -> bool:
+        return manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in _parse_inputs())
+
+    if not force and fresh():
         return manifest
-    dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run([str(dbt if dbt.exists() else "dbt"), "parse", "--profiles-dir", str(DBT_PROJECT_DIR),
-                           "--project-dir", str(DBT_PROJECT_DIR), "--quiet"],
-                          cwd=DBT_PROJECT_DIR, env=_dbt_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"sop: dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
-    stamp.write_text(parsed_for)
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".sop-parse.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and fresh():  # another process parsed while we waited
+            return manifest
+        tmp = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+        try:
+            proc = subprocess.run([dbt_executable(), "parse", "--profiles-dir", str(DBT_PROJECT_DIR),
+                                   "--project-dir", str(DBT_PROJECT_DIR), "--quiet"],
+                                  cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+                                  env={**os.environ, "DBT_TARGET_PATH": str(tmp), "DBT_LOG_PATH": str(tmp)})
+            if proc.returncode != 0:
+                raise SystemExit(f"sop: dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+            for name in ("partial_parse.msgpack", "manifest.json"):  # the manifest last
+                if (tmp / name).exists():
+                    os.replace(tmp / name, target / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 
@@ -231,12 +242,12 @@ def cmd_run(args) -> int:
     if problem:
         print(f"sop: {problem}", file=sys.stderr)
         return 2
-    os.environ.update(settings.to_env())
-    os.environ["PATH"] = _dbt_env()["PATH"]
     ensure_dbt_manifest()
     import dagster as dg
 
-    from sop_pipeline.definitions import defs
+    from sop_pipeline.definitions import build_defs
+
+    defs = build_defs(settings)
 
     job = defs.resolve_job_def("sop_cycle")
     graph = defs.resolve_asset_graph()
@@ -263,10 +274,6 @@ def cmd_run(args) -> int:
         log.propagate = False
         return log
 
-    # Dagster warns for every relationships test that the split dbt steps cannot run; the publish
-    # step runs them all on the finished warehouse instead (assets/publish.py).
-    for name in ("dagster", "dagster._core.execution.plan.active"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     job = job.with_logger_defs({"progress": progress_logger})
     # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
     log_path = settings.data_dir / "logs" / "last_run.log"

@@ -1,7 +1,12 @@
-"""The one Definitions object of the sop-pipeline code location.
+"""The Definitions of the sop-pipeline code location, built from one `Settings` object.
 
 Each S&OP area module in `sop_pipeline.assets` exposes `ASSETS` (asset definitions and specs)
-and optionally `CHECKS` (asset checks) and `SENSORS`; this file only assembles them.
+and optionally `CHECKS` (asset checks) and `SENSORS`; `build_defs(settings)` assembles them and
+gives the job its resources from the settings: `sop run` calls it with the settings of its
+command line, and the module-level `defs` (what `dagster dev` / workspace.yaml load) is
+`build_defs(Settings.from_env())`, the SOP_* environment variables read once, validated, with
+their defaults. Nothing here (or anywhere in the package) writes the environment: dbt gets the
+warehouse path from the `settings` resource as a dbt var.
 """
 
 import importlib
@@ -20,24 +25,36 @@ for _name in AREA_MODULES:
         if exc.name != f"sop_pipeline.assets.{_name}":
             raise
 
-settings = Settings.from_env()
 
-sop_cycle = dg.define_asset_job(
-    "sop_cycle", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
-    description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish.",
-)
+def resources_for(settings: Settings) -> dict:
+    """The job's resources, all from `settings`."""
+    from sop_pipeline.io_manager import WarehouseIOManager
 
-defs = dg.Definitions(
-    assets=[a for m in _modules for a in getattr(m, "ASSETS", [])],
-    asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
-    sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
-    jobs=[sop_cycle],
-    schedules=[dg.ScheduleDefinition(name="weekly_sop_cycle", job=sop_cycle, cron_schedule="0 6 * * 1",
-                                     description="Monday 06:00: the weekly cycle.")],
-    resources={
+    warehouse = Warehouse(path=str(settings.warehouse_path))
+    return {
         "settings": SopSettings.from_settings(settings),
-        "warehouse": Warehouse(path=str(settings.warehouse_path)),
+        "warehouse": warehouse,
+        "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),  # assets.common.WAREHOUSE_IO
         "dbt": importlib.import_module("sop_pipeline.assets.dbt").dbt_resource(),
-    },
-    executor=dg.in_process_executor,
-)
+    }
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    sop_cycle = dg.define_asset_job(
+        "sop_cycle", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
+        description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish.",
+    )
+    return dg.Definitions(
+        assets=[a for m in _modules for a in getattr(m, "ASSETS", [])],
+        asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
+        sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
+        jobs=[sop_cycle],
+        schedules=[dg.ScheduleDefinition(name="weekly_sop_cycle", job=sop_cycle, cron_schedule="0 6 * * 1",
+                                         description="Monday 06:00: the weekly cycle.")],
+        resources=resources_for(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+settings = Settings.from_env()
+defs = build_defs(settings)

@@ -143,7 +143,7 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
     return report
 
 
-# --- integrity test results ----------------------------------------------------------------
+# --- dbt build results ----------------------------------------------------------------
 
 @dataclass
 class FailedTest:
@@ -211,15 +211,37 @@ def failed_tests(run_results: dict, manifest: dict | None) -> list[FailedTest]:
     return out
 
 
-def integrity_failure_message(failures: list[FailedTest], fallback: str = "") -> str:
-    """The one message a failed publish gives: every failed test with table, column and rows."""
-    if not failures:
-        detail = f": {fallback}" if fallback else " (dbt reported no failed test; see the dbt log)"
-        return f"Not published: the cross-model integrity tests did not run{detail}. The previous cycle stays in serving/."
-    n = len(failures)
-    lines = "; ".join(f.describe() for f in failures)
-    return (f"Not published: {n} cross-model integrity test{'s' if n != 1 else ''} failed: {lines}. "
-            f"The previous cycle stays in serving/.")
+def failed_models(run_results: dict, manifest: dict | None) -> list[str]:
+    """One line per model (or seed, snapshot) that errored in a dbt invocation: schema.name and
+    the first line of dbt's message."""
+    nodes = (manifest or {}).get("nodes", {})
+    out = []
+    for result in run_results.get("results", []):
+        uid = result.get("unique_id", "")
+        if uid.startswith("test.") or result.get("status") != "error":
+            continue
+        node = nodes.get(uid, {})
+        name = node.get("alias") or node.get("name") or uid.split(".")[-1]
+        where = f"{node['schema']}.{name}" if node.get("schema") else name
+        lines = (result.get("message") or "").strip().splitlines()
+        out.append(f"{uid.split('.')[0]} {where} failed: {lines[0] if lines else 'error'}")
+    return out
+
+
+def build_failure_message(step: str, failures: list[FailedTest], run_results: dict | None = None,
+                          manifest: dict | None = None, fallback: str = "") -> str:
+    """The one message a failed dbt build gives: every failed test with table, column and rows,
+    and every model that errored; `fallback` (dbt's error lines) when dbt reported neither."""
+    models = failed_models(run_results or {}, manifest)
+    parts = []
+    if failures:
+        n = len(failures)
+        parts.append(f"{n} dbt test{'s' if n != 1 else ''} failed: " + "; ".join(f.describe() for f in failures))
+    if models:
+        parts.append("; ".join(models))
+    if not parts:
+        parts.append(f"dbt said: {fallback}" if fallback else "dbt reported no failed test or model; see the dbt log")
+    return f"{step} stopped the cycle: {'; '.join(parts)}. Not published: the previous cycle stays in serving/."
 
 
 # --- checksum -------------------------------------------------------------------------------

@@ -10,12 +10,16 @@
 | SOP_MAX_QUARANTINE_SHARE | 0.2 | an extract that would lose more than this share of its rows to quarantine stops the run |
 
 Relative paths are resolved against the current working directory. Only this module reads
-the environment; resources and the CLI pass `Settings` on.
+the environment; resources and the CLI pass `Settings` on. Nothing in the package writes the
+environment: dbt gets the warehouse path as a dbt var (`--vars {warehouse_path: ...}`, read by
+dbt_project/profiles.yml) and its own target dir under the data dir (`dbt_target_dir`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -23,6 +27,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEMO_SIZES = ("small", "medium", "large")
+
+
+def dbt_executable() -> str:
+    """dbt of this interpreter's environment (the venv), so no PATH setup is needed; else PATH."""
+    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        if (folder / "dbt").exists():
+            return str(folder / "dbt")
+    return shutil.which("dbt") or "dbt"
 
 
 class SettingsError(ValueError):
@@ -71,6 +83,16 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's artifacts (run_results.json, partial parse state, logs) for this data dir: two runs
+        in different data dirs never share a target dir."""
+        return self.data_dir / "dbt" / "target"
+
+    def dbt_vars(self) -> dict[str, str]:
+        """The dbt vars of this cycle (profiles.yml reads `warehouse_path`)."""
+        return {"warehouse_path": str(self.warehouse_path)}
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if env is None else env
@@ -116,7 +138,9 @@ class Settings:
         return self
 
     def to_env(self) -> dict[str, str]:
-        """The same settings as environment variables (for child processes such as dbt)."""
+        """The same settings as environment variables, for a child process started with
+        `env={**os.environ, **settings.to_env()}` (tests, benchmarks); the package never writes
+        them into its own environment."""
         env = {
             "SOP_EXTRACTS_DIR": str(self.extracts_dir),
             "SOP_DATA_DIR": str(self.data_dir),

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics import pvm
+from sop_pipeline.analytics.aggregate import sql_sum
 from sop_pipeline.analytics.columns import require_columns
 
 DAYS_PER_WEEK = 7
@@ -287,6 +288,19 @@ def plan_inventory_value(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series
     return value.groupby(weeks.to_numpy()).sum().sort_index().rename("inventory_value")
 
 
+ROLLUP_MEASURES = ["demand_units", "revenue", "margin"]
+
+
+def family_rollup(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan of record rolled up to family x week as the mart plan_of_record_family does it:
+    ``[family, week_start, demand_units, revenue, margin]``, one row per family and week_start in
+    the order they first appear (a missing family is a group of its own, so nothing is dropped),
+    each sum added left to right like the warehouse's one-thread SQL `sum` (`aggregate.sql_sum`),
+    so the control totals equal the ones the mart gave to the last bit."""
+    require_columns(plan, ["family", "week_start", *ROLLUP_MEASURES], "plan of record")
+    return sql_sum(plan, ["family", "week_start"], ROLLUP_MEASURES)
+
+
 def _control(measure: str, downstream: str, ours: float, theirs: float | None, note: str = "",
              tolerance: float = TOLERANCE) -> dict:
     if theirs is None or pd.isna(theirs):
@@ -309,9 +323,9 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
             projected_inventory_units]``.
         unit_cost: the item master's unit cost (see `plan_inventory_value`).
         reconciliation: `plan_vs_finance` output (its month rows of every family are summed).
-        family_rollup: the family roll-up ``[demand_units, revenue, margin]`` (mart
-            plan_of_record_family), all weeks; None when the mart is not built (an empty frame
-            is compared: it has lost the whole plan).
+        family_rollup: the family roll-up ``[demand_units, revenue, margin]`` (`family_rollup`,
+            the rule of mart plan_of_record_family), all weeks; None when there is none (an empty
+            frame is compared: it has lost the whole plan).
         cash_projection: ``[week_start, cogs, inventory_value]`` (analytics.finance_cash_projection).
         Pass None or an empty frame for a downstream that has no data: its rows say "no data"
         and ``reconciles`` is empty (not a failure).

@@ -4,24 +4,41 @@ Asset keys and groups come from the dbt folder (fqn), not from model names:
 `models/staging/x.sql` -> key `staging/x`, group `staging`;
 `models/marts/<area>/x.sql` -> key `marts/x`, group `<area>`.
 Sources map to the Python assets that write them through `meta.dagster.asset_key` in YAML.
+
+The cycle runs dbt twice: `sop_dbt_staging` (staging + intermediate, read by the Python analytics)
+and `sop_dbt_marts` (the marts, which read the analytics). No Python asset reads a mart, so each is
+one step, and every dbt test runs in the step that builds its models: `--indirect-selection
+buildable` also selects tests whose other parents are upstream of the selection (a mart's
+relationships test to a staging model). A failing error-severity test stops the step with a
+message naming the test, table, column and failing rows (dbt's run_results.json).
+
+dbt gets the warehouse path as a dbt var and writes its artifacts under the data dir
+(`Settings.dbt_target_dir`): nothing is passed through this process's environment, and two runs
+in different data dirs never share a target dir.
 """
 
-import os
+import json
 import shutil
-import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from sop_pipeline.assets.common import OWNERS
+from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings
-from sop_pipeline.settings import DBT_PROJECT_DIR
+from sop_pipeline.settings import DBT_PROJECT_DIR, dbt_executable
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
+
+# dbt selections of the two steps; together they cover every model exactly once (tests/unit).
+STAGING_SELECT = "path:models/staging path:models/intermediate"
+MARTS_SELECT = "path:models/marts"
+PARTIAL_PARSE = "partial_parse.msgpack"
+
 
 class SopDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -44,24 +61,98 @@ class SopDbtTranslator(DagsterDbtTranslator):
         fqn = props.get("fqn") or ["sop", "models", props["name"]]
         return list(fqn[1:-1]) or ["models"]
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
-            dagster_dbt_translator=SopDbtTranslator(), pool=WAREHOUSE_POOL)
-def sop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings):
-    """dbt build (models + tests) for the selected models, against the cycle's warehouse."""
-    os.environ.update(settings.settings.to_env())  # profiles.yml reads SOP_WAREHOUSE_PATH
-    # cautious: a test with several parents (relationships) runs only in the step that builds all
-    # of them; Dagster splits dbt into several steps around the Python assets.
-    yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
 
-def dbt_executable() -> str:
-    """dbt of this interpreter's environment (the venv), so no PATH setup is needed; else PATH."""
-    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
-        if (folder / "dbt").exists():
-            return str(folder / "dbt")
-    return shutil.which("dbt") or "dbt"
+def _target_path(context: dg.AssetExecutionContext, settings: SopSettings) -> Path:
+    """This step's dbt target dir under the data dir (one per step, reused from run to run so dbt's
+    partial parse state for this warehouse path survives). A step without parse state yet takes a
+    sibling step's: dbt checks it against the project files itself and re-parses when stale."""
+    root = settings.settings.dbt_target_dir
+    target = root / context.op_execution_context.op.name
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run's failures
+    if not (target / PARTIAL_PARSE).exists():
+        donors = sorted(root.glob(f"*/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        if donors:
+            shutil.copy(donors[0], target / PARTIAL_PARSE)
+    return target
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
+    """`dbt build` of this step's models and all their tests; stops the run on a failed test."""
+    s = settings.settings
+    target = _target_path(context, settings)
+    invocation = dbt.cli(["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"],
+                         context=context, target_path=target, raise_on_error=False)
+    # Row counts and column schemas are read through dbt's adapter (a read-only DuckDB connection in
+    # this process) once dbt has exited: dagster-dbt waits for DuckDB's single writer to finish.
+    try:
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+    finally:
+        _close_adapter(invocation)
+    if not invocation.is_successful():
+        raise dg.Failure(description=_failure_message(invocation, step))
+
+
+def _close_adapter(invocation) -> None:
+    """Close the read-only DuckDB connection the metadata queries opened: dbt-duckdb keeps it open
+    for the life of the process, and DuckDB then refuses the next step's read-write connection to
+    the same file ("different configuration than existing connections")."""
+    adapter = getattr(invocation, "adapter", None)
+    if adapter is None:
+        return
+    try:
+        adapter.cleanup_connections()
+    except Exception:  # best effort: the environment below is what holds the file
+        pass
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+        if env is not None:
+            env.close()
+
+
+def _failure_message(invocation, step: str) -> str:
+    """Every failed test with its table, column and failing rows, else the models that errored."""
+    try:
+        run_results = invocation.get_artifact("run_results.json")
+    except Exception:  # dbt stopped before writing it (e.g. a project error)
+        run_results = {}
+    manifest = getattr(invocation, "manifest", None)
+    fallback = ""
+    if not any(r.get("status") in ("fail", "error") for r in run_results.get("results", [])):
+        errors = [e.raw_event["info"].get("msg", "") for e in invocation.stream_raw_events()
+                  if e.raw_event["info"].get("level") == "error"]
+        fallback = " ".join(m.strip() for m in errors if m.strip())[:1000]
+    return build_failure_message(step, failed_tests(run_results, manifest), run_results, manifest, fallback) + \
+        f" dbt log: {invocation.target_path / 'dbt.log'}"
+
+
+_COMMON = dict(manifest=dbt_project.manifest_path, project=dbt_project,
+               dagster_dbt_translator=SopDbtTranslator(), pool=WAREHOUSE_POOL)
+
+
+@dbt_assets(select=STAGING_SELECT, name="sop_dbt_staging", **_COMMON)
+def sop_dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings):
+    """dbt build of staging + intermediate (models and their tests), against the cycle's warehouse."""
+    yield from _build(context, dbt, settings, "dbt build of staging + intermediate")
+
+
+@dbt_assets(select=MARTS_SELECT, name="sop_dbt_marts", **_COMMON)
+def sop_dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings):
+    """dbt build of the marts (models and their tests, relationships to staging included)."""
+    yield from _build(context, dbt, settings, "dbt build of the marts")
+
+
+DBT_ASSETS = [sop_dbt_staging, sop_dbt_marts]
+DBT_KEYS = frozenset(k for a in DBT_ASSETS for k in a.keys)
+MART_KEYS = sorted((k for k in sop_dbt_marts.keys), key=lambda k: k.path)
 
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
-ASSETS = [sop_dbt_models]
+
+ASSETS = DBT_ASSETS

@@ -4,7 +4,9 @@ Thin wrapper around `analytics.reconcile`: the plan of record's revenue, units a
 finance's calendar months by days and bridged (price-volume-mix, the finance bridge's
 definitions) to finance's revenue plan pro-rated to the horizon's days; and control totals proving
 that the plan's revenue, margin and inventory at cost are the same numbers in the family roll-up
-and the cash projection. Writes `analytics.plan_reconciliation` and
+(`reconcile.family_rollup`, the rule of mart plan_of_record_family, computed here from the plan so
+no mart feeds Python) and the cash projection. Both checks are blocking: a bridge or a cash
+projection that does not close stops the cycle before the marts and publish. Writes `analytics.plan_reconciliation` and
 `analytics.plan_reconciliation_controls`, published by the dbt marts of the same names.
 """
 
@@ -18,7 +20,7 @@ from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 RECONCILIATION = dg.AssetKey(["analytics", "plan_reconciliation"])
 CONTROLS = dg.AssetKey(["analytics", "plan_reconciliation_controls"])
 DEPS = [dg.AssetKey(["analytics", "plan_of_record"]), dg.AssetKey(["analytics", "finance_cash_projection"]),
-        dg.AssetKey(["marts", "plan_of_record_family"]), dg.AssetKey(["staging", "stg_finance__revenue_plan"]),
+        dg.AssetKey(["staging", "stg_finance__revenue_plan"]),
         dg.AssetKey(["staging", "stg_erp__items"]), dg.AssetKey(["meta", "ingest_log"])]
 COMMON = dict(deps=DEPS, group_name="finance", owners=OWNERS["finance"], kinds={"python", "duckdb"})
 
@@ -42,18 +44,18 @@ def _optional_table(con, schema: str, table: str, sql: str) -> pd.DataFrame | No
             "(the finance bridge's definitions; they add up exactly).")),
         dg.AssetSpec(CONTROLS, **COMMON, description=(
             "Control totals: the plan of record's units, revenue, margin, COGS and inventory at cost at the "
-            "horizon end next to the same figures in plan_reconciliation, plan_of_record_family and "
-            "finance_cash_projection (difference should be 0: no leakage).")),
+            "horizon end next to the same figures in plan_reconciliation, the family roll-up "
+            "(plan_of_record_family's rule) and finance_cash_projection (difference should be 0: no leakage).")),
     ],
     pool=WAREHOUSE_POOL,
     check_specs=[
-        dg.AssetCheckSpec("plan_revenue_reconciles_with_finance_bridge", asset=RECONCILIATION, blocking=False,
+        dg.AssetCheckSpec("plan_revenue_reconciles_with_finance_bridge", asset=RECONCILIATION, blocking=True,
                           description=(
             "Price + volume + mix add up exactly to plan of record - finance plan revenue on every row, the "
             "families add up to the total, and the plan-of-record units, revenue and margin the reconciliation "
             "(and the family roll-up) use equal analytics.plan_of_record's totals. A failure means the "
             "meeting would argue about a bridge that does not close.")),
-        dg.AssetCheckSpec("working_capital_reconciles", asset=RECONCILIATION, blocking=False, description=(
+        dg.AssetCheckSpec("working_capital_reconciles", asset=RECONCILIATION, blocking=True, description=(
             "The cash projection's inventory at cost in the last horizon week equals the plan of record's "
             "projected inventory at cost (tolerance 0.01), and its COGS equals the plan's revenue - margin. "
             "A failure means the cash impact is not computed from the plan of record.")),
@@ -67,10 +69,9 @@ def plan_reconciliation(warehouse: Warehouse):
         costs = read_table(con, "select sku, unit_cost from staging.stg_erp__items")
         revenue_plan = read_table(con, "select family, month_start, units, revenue from "
                                        "staging.stg_finance__revenue_plan where month_start is not null")
-        rollup = _optional_table(con, "marts", "plan_of_record_family",
-                                 "select demand_units, revenue, margin from marts.plan_of_record_family")
         cash = _optional_table(con, "analytics", "finance_cash_projection",
                                "select week_start, cogs, inventory_value from analytics.finance_cash_projection")
+        rollup = reconcile.family_rollup(plan)
         bridge = reconcile.plan_vs_finance(plan, revenue_plan)
         controls = reconcile.control_totals(plan, costs, reconciliation=bridge, family_rollup=rollup,
                                             cash_projection=cash)

@@ -1,6 +1,7 @@
 """Publish through the real `sop run` on a copy of the session's cycle (data dir with quotes in its
-name): republishing the same warehouse gives the same checksum, and a failed cross-model
-integrity test names the test, table, column and failing rows and leaves the cycle published."""
+name): republishing the same warehouse gives the same checksum, and a cross-model (relationships)
+dbt test that fails in the dbt step building the marts stops the cycle there, with a message naming
+the test, table, column and failing rows, and leaves the previous cycle published."""
 
 from __future__ import annotations
 
@@ -30,12 +31,17 @@ def test_republish_gives_the_same_checksum_and_a_failed_integrity_test_is_named(
     cycle2, release2, checksum2 = _info(again.serving)
     assert (cycle2, checksum2) == (cycle, checksum) and release2 != release, "same data, same checksum"
 
-    with duckdb.connect(str(again.warehouse)) as con:  # three rows for SKUs the item master does not know
-        con.execute("insert into marts.datapack_abc_xyz (sku) values ('NO-SUCH-1'), ('NO-SUCH-2'), ('NO-SUCH-3')")
-    failed = run_cycle(small_cycle.extracts, data, "--groups", "publish")
+    # three rows for SKUs the item master does not know, in the Python output the mart copies
+    with duckdb.connect(str(again.warehouse)) as con:
+        con.execute("insert into analytics.abc_xyz select t.* replace ('NO-SUCH-' || n as sku, 0.0 as revenue_12m, "
+                    "0.0 as revenue_share, 'C' as abc) from (select * from analytics.abc_xyz where abc = 'C' "
+                    "limit 1) as t, range(1, 4) as r(n)")
+    failed = run_cycle(small_cycle.extracts, data, "--groups", "demand_review,publish")
     assert failed.returncode == 1
-    assert "Not published: 1 cross-model integrity test failed: marts.datapack_abc_xyz.sku: 3 rows with a sku not " \
-           "found in stg_erp__items.sku (test relationships_datapack_abc_xyz_sku__sku__ref_stg_erp__items_)" \
+    assert "FAILED at sop_dbt_marts" in failed.stderr, failed.stderr[-3000:]
+    assert "dbt build of the marts stopped the cycle: 1 dbt test failed: marts.datapack_abc_xyz.sku: 3 rows with " \
+           "a sku not found in stg_erp__items.sku (test relationships_datapack_abc_xyz_sku__sku__ref_stg_erp__items_)" \
            in failed.stderr, failed.stderr[-3000:]
     assert "()" not in failed.stderr and "Traceback" not in failed.stderr
+    assert "serving/sop" not in failed.stdout, "publish must not run after a failed dbt test"
     assert _info(failed.serving) == (cycle2, release2, checksum2), "the previous cycle stays published"

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sop_pipeline.publish import failed_tests, integrity_failure_message, publish
+from sop_pipeline.publish import build_failure_message, failed_tests, publish
 
 
 def _warehouse(path: Path, cycle: str, units: float) -> Path:
@@ -129,7 +129,7 @@ def test_checksum_covers_the_data_only(tmp_path):
     assert publish(wh, tmp_path / "f", "2026-01-04").checksum != first
 
 
-# --- the failure message of the cross-model integrity tests ------------------------------------
+# --- the failure message of a dbt build (every failed test, every errored model) ----------------
 
 def _dbt_project(root: Path) -> Path:
     (root / "models").mkdir(parents=True)
@@ -160,7 +160,7 @@ models:
     return root
 
 
-def test_integrity_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
+def test_build_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
     project = _dbt_project(tmp_path / HOSTILE / "project")
     dbt = Path(sys.executable).with_name("dbt")
     proc = subprocess.run([str(dbt), "build", "--project-dir", str(project), "--profiles-dir", str(project)],
@@ -175,15 +175,16 @@ def test_integrity_failure_message_names_test_table_column_and_rows_from_real_db
     rel = failed["relationships"]
     assert (rel.table, rel.column, rel.failures, rel.to, rel.field) == ("marts.plan", "sku", 3, "items", "sku")
     assert (failed["not_null"].table, failed["not_null"].failures) == ("marts.plan", 1)
-    message = integrity_failure_message(list(failed.values()))
-    assert message.startswith("Not published: 2 cross-model integrity tests failed: ")
+    message = build_failure_message("dbt build of the marts", list(failed.values()), run_results, manifest)
+    assert message.startswith("dbt build of the marts stopped the cycle: 2 dbt tests failed: ")
+    assert message.endswith("Not published: the previous cycle stays in serving/.")
     assert "marts.plan.sku: 3 rows with a sku not found in items.sku (test relationships_plan_sku__sku__ref_items_)" \
         in message
     assert "not_null test on marts.plan.sku: 1 row failed (test not_null_plan_sku)" in message
     assert "()" not in message
 
 
-def test_integrity_failure_message_for_a_test_that_errored_or_no_results():
+def test_build_failure_message_for_a_test_that_errored_a_model_that_errored_or_no_results():
     run_results = {"results": [{"unique_id": "test.p.relationships_a_b__c__ref_d_.1", "status": "error",
                                 "failures": None, "message": "Binder Error: column c not found\nLINE 1"}]}
     manifest = {"nodes": {
@@ -191,8 +192,14 @@ def test_integrity_failure_message_for_a_test_that_errored_or_no_results():
             "name": "relationships_a_b__c__ref_d_", "attached_node": "model.p.a", "column_name": "b",
             "test_metadata": {"name": "relationships", "kwargs": {"to": "ref('d')", "field": "c"}}},
         "model.p.a": {"name": "a", "alias": "a", "schema": "marts"}}}
-    message = integrity_failure_message(failed_tests(run_results, manifest))
-    assert message == ("Not published: 1 cross-model integrity test failed: relationships test on marts.a.b could not "
-                       "run: Binder Error: column c not found (test relationships_a_b__c__ref_d_). "
-                       "The previous cycle stays in serving/.")
-    assert "dbt said: Compilation Error" in integrity_failure_message([], "dbt said: Compilation Error")
+    message = build_failure_message("dbt build of the marts", failed_tests(run_results, manifest), run_results,
+                                    manifest)
+    assert message == ("dbt build of the marts stopped the cycle: 1 dbt test failed: relationships test on marts.a.b "
+                       "could not run: Binder Error: column c not found (test relationships_a_b__c__ref_d_). "
+                       "Not published: the previous cycle stays in serving/.")
+    model_error = {"results": [{"unique_id": "model.p.a", "status": "error",
+                                "message": "Runtime Error in model a\n  Binder Error: no column x"},
+                               {"unique_id": "model.p.b", "status": "skipped", "message": ""}]}
+    message = build_failure_message("dbt build of staging + intermediate", [], model_error, manifest)
+    assert "model marts.a failed: Runtime Error in model a" in message and "model.p.b" not in message
+    assert "dbt said: Compilation Error" in build_failure_message("dbt build", [], {}, None, "Compilation Error")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sop_pipeline.analytics import pvm
 from sop_pipeline.analytics.reconcile import (
-    CONTROL_COLUMNS, RECONCILIATION_COLUMNS, allocate_to_months, bridge_residual, control_totals,
+    CONTROL_COLUMNS, RECONCILIATION_COLUMNS, allocate_to_months, bridge_residual, control_totals, family_rollup,
     family_rows_residual, horizon_months, plan_inventory_value, plan_vs_finance, prorate_revenue_plan,
     week_month_shares,
 )
@@ -207,6 +207,24 @@ def _rollup(plan: pd.DataFrame) -> pd.DataFrame:
     return plan.groupby(["family", "week_start"], as_index=False)[["demand_units", "revenue", "margin"]].sum()
 
 
+def test_family_rollup_is_the_marts_rule_and_keeps_every_row():
+    import duckdb
+
+    plan = pd.concat([PLAN, PLAN.iloc[:1].assign(family=None, revenue=7.0)], ignore_index=True)
+    ours = family_rollup(plan)
+    with duckdb.connect() as con:
+        con.register("plan_of_record", plan)
+        mart = con.execute("select family, week_start, sum(demand_units) as demand_units, sum(revenue) as revenue, "
+                           "sum(margin) as margin from plan_of_record group by family, week_start "
+                           "order by family nulls last, week_start").df()
+    assert list(ours.columns) == ["family", "week_start", "demand_units", "revenue", "margin"]
+    keys = plan[["family", "week_start"]].drop_duplicates()
+    assert list(ours.family) == list(keys.family) and list(ours.week_start) == list(keys.week_start)
+    ours = ours.sort_values(["family", "week_start"], na_position="last").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours, mart, check_dtype=False, check_exact=True)  # the same bits
+    assert ours.revenue.sum() == pytest.approx(plan.revenue.sum())  # the family-less row is kept
+
+
 def test_controls_reconcile_when_everything_comes_from_the_plan():
     cogs = float((PLAN.demand_units * PLAN.cost).sum())  # 140 x 6 + 28 x 4 = 952
     controls = control_totals(PLAN, COSTS, reconciliation=plan_vs_finance(PLAN, FINANCE),
@@ -244,7 +262,8 @@ def test_absent_downstreams_say_no_data_instead_of_failing():
 
 # ---- the Dagster asset on a hand-made warehouse --------------------------------------------------
 
-def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | None, rollup: bool = True):
+def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | None):
+    """No mart in it: the asset rolls the plan up to families itself (no mart feeds Python)."""
     import duckdb
 
     plan = PLAN.drop(columns=["price", "cost"])
@@ -255,8 +274,6 @@ def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | Non
                                                "status": ["loaded", "absent" if revenue_plan is None else "loaded"]})}
     if cash is not None:
         tables["analytics.finance_cash_projection"] = cash
-    if rollup:
-        tables["marts.plan_of_record_family"] = _rollup(plan)
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
             con.execute(f"create schema if not exists {name.split('.')[0]}")
@@ -272,8 +289,8 @@ def _materialize(path):
     from sop_pipeline.assets.reconcile import plan_reconciliation
     from sop_pipeline.resources import Warehouse
 
-    result = dg.materialize([plan_reconciliation], resources={"warehouse": Warehouse(path=str(path))})
-    assert result.success
+    result = dg.materialize([plan_reconciliation], resources={"warehouse": Warehouse(path=str(path))},
+                            raise_on_error=False)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("plan_reconciliation")}
     return checks, meta
@@ -290,6 +307,8 @@ def test_asset_writes_both_tables_and_the_checks_pass(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from analytics.plan_reconciliation").fetchone()[0] == 9
         assert con.execute("select bool_and(reconciles) from analytics.plan_reconciliation_controls").fetchone()[0]
+        assert con.execute("select count(*) from analytics.plan_reconciliation_controls where downstream = "
+                           "'plan_of_record_family' and reconciles").fetchone()[0] == 3
 
 
 def test_asset_check_fails_when_the_cash_projection_leaks(tmp_path):
@@ -298,12 +317,13 @@ def test_asset_check_fails_when_the_cash_projection_leaks(tmp_path):
     assert checks["plan_revenue_reconciles_with_finance_bridge"].passed
     wc = checks["working_capital_reconciles"]
     assert not wc.passed and "inventory_value_horizon_end" in wc.metadata["failed"].value
+    assert wc.blocking, "a cash projection that does not close stops the cycle before the marts"
 
 
 def test_absent_revenue_plan_and_cash_projection_pass_with_a_note(tmp_path):
     import duckdb
 
-    checks, meta = _materialize(_warehouse(tmp_path / "w.duckdb", None, None, rollup=False))
+    checks, meta = _materialize(_warehouse(tmp_path / "w.duckdb", None, None))
     for name in ("plan_revenue_reconciles_with_finance_bridge", "working_capital_reconciles"):
         assert checks[name].passed and "no data" in checks[name].metadata["notes"].value
     assert meta["plan_reconciliation"]["notes"].value == "no data: revenue_plan extract absent"
