@@ -58,10 +58,30 @@ GREEDY_SEARCH_MAX_ITEMS = 60
 # date order, so what is lost is splitting a batch to save a due date).
 JOB_SEARCH_MAX_JOBS = 120
 _EVAL_CHUNK_CELLS = 4_000_000  # candidate orders are costed in chunks of at most this many cells
-WALL_SLACK = 6.0  # wall-clock cap = WALL_SLACK x limit + WALL_EXTRA_S (a loaded machine runs slower)
-WALL_EXTRA_S = 10.0
+# Above this many items CP-SAT's circuit model stops paying: auto uses the local search alone
+# (measured crossover: benchmarks/README.md, "Sequencing"). Up to it, the local search runs
+# first on LOCAL_SEARCH_SHARE of the time and CP-SAT gets the rest (it proves the TSPLIB optima).
+CP_SAT_MAX_ITEMS = 180
 CP_SAT_WORKERS = 2
-METHODS = ("auto", "held-karp", "cp-sat", "routing")
+LOCAL_SEARCH_SHARE = 0.2
+PATCHING_SHARE = 0.5  # at most this share of the time for assignment + patching
+LIMIT_RESERVE = 0.03  # share of the limit kept back for building the result
+# Deterministic mode: work allowed per second of the limit. Moves evaluated by the local search
+# (a 2-vCPU machine under a load of ~7 evaluates ~7 million a second, an idle core ~2x that),
+# and CP-SAT deterministic seconds (about one second of one core) per wall second.
+WORK_PER_SECOND = 3_000_000
+CP_SAT_DETERMINISTIC_SHARE = 0.25
+PASS_OVERHEAD_MOVES = 20_000  # a pass's fixed numpy/python cost, counted as this many moves
+NEIGHBOURS = 8  # candidate places per segment move: the 8 cheapest arcs into / out of it
+OR_OPT_MAX_LEN = 3
+OR_OPT_MOVES_PER_PASS = 2_000
+KICK_WINDOW = 50
+METHODS = ("auto", "held-karp", "cp-sat", "local-search", "routing")
+# sequence_week: share of the limit for the key-level ATSP, share kept back for building the
+# frames, and the deterministic work (cells of candidate orders costed) per second of the limit.
+KEY_ORDER_SHARE = 0.3
+WEEK_RESERVE = 0.1
+WEEK_WORK_PER_SECOND = 10_000_000
 _MAX_SCALED_COST = 2**40
 
 
@@ -76,8 +96,11 @@ class SequenceResult:
     ``order``: item keys (DataFrame input) or 0-based indices (array input), each once, starting
     with the start item; for a tour the return to ``order[0]`` is implied and counted in ``total``.
     ``total``: changeover time in the matrix's unit. ``optimal``: proven optimal.
-    ``method``: held-karp | cp-sat | routing | trivial. ``seconds``: wall time.
-    ``deterministic_seconds``: CP-SAT's machine-independent work count (cp-sat only).
+    ``method``: held-karp | cp-sat | local-search | routing | constructive | trivial (what found the
+    returned order). ``seconds``: wall time.
+    ``deterministic_seconds``: CP-SAT's machine-independent work count (when CP-SAT ran).
+    ``cut``: "wall" or "work" when that limit stopped the search (None: finished or proven).
+    ``constructive_total``: total of the best constructive heuristic (the result is never worse).
     """
 
     order: list[Any]
@@ -86,6 +109,8 @@ class SequenceResult:
     method: str = "trivial"
     seconds: float = 0.0
     deterministic_seconds: float | None = None
+    cut: str | None = None
+    constructive_total: float | None = None
 
 
 # --------------------------------------------------------------------------- matrix helpers
@@ -262,15 +287,280 @@ def _greedy(costs: np.ndarray, start: int | None, tour: bool, max_rounds: int = 
     return ([first] if fixed else []) + [int(i) for i in tail]
 
 
+# --------------------------------------------------------------------------- budget
+
+class _Budget:
+    """A wall-clock deadline plus, in deterministic mode, a work allowance (candidate moves
+    evaluated; CP-SAT gets its own deterministic time). ``cut`` records what stopped a search."""
+
+    def __init__(self, deadline: float, work: float | None = None):
+        self.deadline, self.work, self.used = deadline, work, 0.0
+        self.cut: str | None = None
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def spend(self, amount: float) -> None:
+        self.used += amount
+
+    def exhausted(self) -> bool:
+        if self.work is not None and self.used >= self.work:
+            self.cut = self.cut or "work"
+            return True
+        if time.perf_counter() >= self.deadline:
+            self.cut = "wall"
+            return True
+        return False
+
+    def share(self, fraction: float) -> _Budget:
+        """A sub-budget: ``fraction`` of what is left (wall and work)."""
+        deadline = time.perf_counter() + max(self.left(), 0.0) * fraction
+        work = None if self.work is None else max(self.work - self.used, 0.0) * fraction
+        return _Budget(deadline, work)
+
+
+# --------------------------------------------------------------------------- closed-tour form
+
+def _as_tour(costs: np.ndarray, start: int | None, tour: bool) -> tuple[np.ndarray, int, bool]:
+    """Every variant as a closed asymmetric tour: (matrix, first node, has a dummy node).
+
+    Tour: the matrix itself. Open path from ``start``: arriving back at the start is free. Open
+    path with a free start: a dummy node joined to every item at zero cost (the path is the tour
+    cut at the dummy)."""
+    n = costs.shape[0]
+    if tour:
+        return costs, (0 if start is None else start), False
+    if start is not None:
+        c = costs.copy()
+        c[:, start] = 0
+        return c, start, False
+    c = np.zeros((n + 1, n + 1), dtype=costs.dtype)
+    c[:n, :n] = costs
+    return c, n, True
+
+
+def _from_tour(order: np.ndarray, first: int, dummy: bool) -> list[int]:
+    """Rotate a closed tour to begin at ``first``; drop the dummy node."""
+    order = np.asarray(order)
+    k = int(np.flatnonzero(order == first)[0])
+    rotated = np.roll(order, -k)
+    return [int(i) for i in (rotated[1:] if dummy else rotated)]
+
+
+def _tour_cost(c: np.ndarray, order: np.ndarray) -> int:
+    return int(c[order, np.roll(order, -1)].sum())
+
+
+# --------------------------------------------------------------------------- constructive heuristics
+
+def _nearest_neighbour(c: np.ndarray, first: int) -> np.ndarray:
+    """Nearest-neighbour tour from ``first`` (O(n^2), vectorized per step)."""
+    n = c.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    order[0] = first
+    free = np.ones(n, dtype=bool)
+    free[first] = False
+    big = np.iinfo(np.int64).max
+    cur = first
+    for k in range(1, n):
+        cur = int(np.argmin(np.where(free, c[cur], big)))
+        order[k] = cur
+        free[cur] = False
+    return order
+
+
+def _patching(c: np.ndarray, budget: _Budget) -> np.ndarray | None:
+    """Assignment relaxation + Karp-Steele patching (None if the budget runs out first).
+
+    The assignment problem (each item one successor, subtours allowed; scipy's
+    linear_sum_assignment) is a lower bound of the ATSP; its subtours are merged, always the
+    largest with the cheapest-to-join other one, by exchanging the successors of one item of each
+    (arcs x -> x', y -> y' become x -> y', y -> x'). Within a few percent of the optimum on random
+    asymmetric matrices; the local search improves it."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = c.shape[0]
+    a = c.astype(float)
+    np.fill_diagonal(a, float(c.max()) * n + 1.0)
+    _, succ = linear_sum_assignment(a)
+    budget.spend(n * n)
+    succ = succ.astype(np.int64)
+    cycle = np.full(n, -1, dtype=np.int64)
+    for s in range(n):
+        v = s
+        while cycle[v] < 0:
+            cycle[v] = s
+            v = succ[v]
+    while True:
+        labels, sizes = np.unique(cycle, return_counts=True)
+        if len(labels) <= 1:
+            break
+        if budget.exhausted():
+            return None
+        big = labels[int(np.argmin(sizes))]
+        inside = np.flatnonzero(cycle == big)
+        outside = np.flatnonzero(cycle != big)
+        si, so = succ[inside], succ[outside]
+        # replace arcs (x -> x') inside and (y -> y') outside by (x -> y') and (y -> x')
+        delta = c[inside][:, so] + c[outside][:, si].T
+        delta -= c[inside, si][:, None]
+        delta -= c[outside, so][None, :]
+        budget.spend(delta.size)
+        i, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        x, y = int(inside[i]), int(outside[j])
+        succ[x], succ[y] = succ[y], succ[x]
+        cycle[cycle == cycle[y]] = big
+    order = np.empty(n, dtype=np.int64)
+    v = 0
+    for k in range(n):
+        order[k] = v
+        v = succ[v]
+    return order
+
+
+# --------------------------------------------------------------------------- local search (Or-opt + kicks)
+
+def _neighbour_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pred, succ): for each node, the ``k`` nodes with the cheapest arc into / out of it."""
+    n = c.shape[0]
+    k = max(1, min(k, n - 1))
+    d = c.astype(float)
+    np.fill_diagonal(d, np.inf)
+    if k < n - 1:
+        out = np.argpartition(d, k - 1, axis=1)[:, :k]
+        into = np.argpartition(d.T, k - 1, axis=1)[:, :k]
+    else:
+        out, into = np.tile(np.arange(n), (n, 1))[:, :k], np.tile(np.arange(n), (n, 1))[:, :k]
+    out = np.take_along_axis(out, np.argsort(np.take_along_axis(d, out, 1), axis=1, kind="stable"), 1)
+    into = np.take_along_axis(into, np.argsort(np.take_along_axis(d.T, into, 1), axis=1, kind="stable"), 1)
+    return into, out
+
+
+def _or_opt_pass(c: np.ndarray, order: np.ndarray, pred_nb: np.ndarray, succ_nb: np.ndarray,
+                 max_len: int = OR_OPT_MAX_LEN) -> tuple[np.ndarray, int, int]:
+    """One pass of segment moves on a closed tour: every segment of 1..``max_len`` items, moved
+    (as is or reversed) next to one of its cheapest neighbours, is costed at once (numpy); a set
+    of improving moves that touch disjoint items is applied together (their gains add up).
+    Returns (new order, total gain, moves evaluated)."""
+    n = len(order)
+    idx = np.arange(n)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = idx
+    succ_of = np.empty(n, dtype=np.int64)
+    succ_of[order] = np.roll(order, -1)
+    prev = np.roll(order, 1)
+    found, evaluated = [], 0
+    fwd_int = np.zeros(n, dtype=np.int64)
+    rev_int = np.zeros(n, dtype=np.int64)
+    for length in range(1, max_len + 1):
+        if length + 2 >= n:
+            break
+        if length > 1:
+            u, w = order[(idx + length - 2) % n], order[(idx + length - 1) % n]
+            fwd_int = fwd_int + c[u, w]
+            rev_int = rev_int + c[w, u]
+        s0, e, q = order, order[(idx + length - 1) % n], order[(idx + length) % n]
+        removed = c[prev, s0] + c[e, q] - c[prev, q]
+        for rev in ((False, True) if length > 1 else (False,)):
+            head, tail = (e, s0) if rev else (s0, e)
+            a1 = pred_nb[head]
+            b2 = succ_nb[tail]
+            a = np.concatenate([a1, order[(pos[b2] - 1) % n]], axis=1)
+            b = np.concatenate([succ_of[a1], b2], axis=1)
+            added = c[a, head[:, None]] + c[tail[:, None], b] - c[a, b]
+            if rev:
+                added = added + (rev_int - fwd_int)[:, None]
+            gain = removed[:, None] - added
+            offset = (pos[a] - idx[:, None]) % n  # a must lie outside the segment and not be its predecessor
+            gain = np.where((offset >= length) & (offset != n - 1), gain, 0)
+            evaluated += gain.size
+            ii, kk = np.nonzero(gain > 0)
+            if len(ii):
+                found.append(np.stack([gain[ii, kk], np.full(len(ii), length), ii, a[ii, kk],
+                                       np.full(len(ii), int(rev))], axis=1))
+    if not found:
+        return order, 0, evaluated
+    moves = np.concatenate(found)
+    moves = moves[np.lexsort((moves[:, 4], moves[:, 3], moves[:, 2], moves[:, 1], -moves[:, 0]))]
+    used = np.zeros(n, dtype=bool)
+    succ = succ_of.copy()
+    total = 0
+    for g, length, i, a, rev in moves[:OR_OPT_MOVES_PER_PASS].tolist():
+        seg = [int(order[(i + t) % n]) for t in range(length)]
+        p, q, b = int(order[(i - 1) % n]), int(order[(i + length) % n]), int(succ_of[a])
+        touched = seg + [p, q, a, b]
+        if used[touched].any():
+            continue
+        used[touched] = True
+        succ[p] = q
+        if rev:
+            succ[a] = seg[-1]
+            for t in range(length - 1, 0, -1):
+                succ[seg[t]] = seg[t - 1]
+            succ[seg[0]] = b
+        else:
+            succ[a] = seg[0]
+            succ[seg[-1]] = b
+        total += g
+    new = np.empty(n, dtype=np.int64)
+    v = int(order[0])
+    for k in range(n):
+        new[k] = v
+        v = succ[v]
+    return new, int(total), evaluated
+
+
+def _descend(c, order, pred_nb, succ_nb, budget: _Budget) -> np.ndarray:
+    """Or-opt passes until none improves or the budget runs out."""
+    while not budget.exhausted():
+        order, gain, evaluated = _or_opt_pass(c, order, pred_nb, succ_nb)
+        budget.spend(evaluated + PASS_OVERHEAD_MOVES)
+        if gain <= 0:
+            break
+    return order
+
+
+def _kick_search(c: np.ndarray, order: np.ndarray, budget: _Budget, seed: int) -> tuple[np.ndarray, int, int]:
+    """Iterated local search on a closed tour: Or-opt descent, then repeated local double-bridge
+    kicks (three cut points within a window of ``KICK_WINDOW`` positions, segments swapped without
+    reversal, so asymmetric costs stay valid) each followed by descent, keeping a kicked tour when
+    it is no worse. Seeded; stops when the budget (wall, or work in deterministic mode) runs out.
+    Returns (best order, its cost, kicks)."""
+    n = c.shape[0]
+    if n < 5:
+        return order, _tour_cost(c, order), 0
+    rng = np.random.default_rng(seed)
+    pred_nb, succ_nb = _neighbour_lists(c, NEIGHBOURS)
+    budget.spend(n * n)
+    current = _descend(c, order, pred_nb, succ_nb, budget)
+    current_cost = _tour_cost(c, current)
+    best, best_cost, kicks = current, current_cost, 0
+    window = min(n, KICK_WINDOW)
+    while not budget.exhausted():
+        shift = int(rng.integers(0, n))
+        i, j, k = np.sort(rng.choice(np.arange(1, window), 3, replace=False))
+        rolled = np.roll(current, -shift)
+        kicked = np.concatenate([rolled[:i], rolled[j:k], rolled[i:j], rolled[k:]])
+        kicked = _descend(c, kicked, pred_nb, succ_nb, budget)
+        kicks += 1
+        cost = _tour_cost(c, kicked)
+        if cost <= current_cost:
+            current, current_cost = kicked, cost
+            if cost < best_cost:
+                best, best_cost = kicked, cost
+    return best, best_cost, kicks
+
+
 # --------------------------------------------------------------------------- CP-SAT
 
-def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, time_limit_s: float,
-            seed: int) -> tuple[list[int], bool, float]:
+def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, seed: int,
+            deterministic_s: float | None = None) -> tuple[list[int] | None, bool, float]:
     """Circuit model: tour over the items, plus a dummy node when an open path has a free start.
 
-    If CP-SAT finds no order within the limit, a greedy order (nearest neighbour + local search)
-    is returned instead. (A greedy solution hint was tried: it doubled the work CP-SAT needed to
-    prove TSPLIB optima, so none is given.)
+    Stops at the budget's wall deadline and, when given, after ``deterministic_s`` of CP-SAT's
+    deterministic time (the deterministic mode). Returns (order or None when no solution was
+    found in time, proven optimal, deterministic time used). (A greedy solution hint was tried:
+    it doubled the work CP-SAT needed to prove TSPLIB optima, so none is given.)
     """
     from ortools.sat.python import cp_model
 
@@ -297,16 +587,23 @@ def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, time_limit_s: floa
                 obj_costs.append(cost)
     model.add_circuit(arcs)
     model.minimize(cp_model.LinearExpr.weighted_sum(obj_vars, obj_costs))
+    left = budget.left()
+    if left <= 0.05:
+        return None, False, 0.0
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = CP_SAT_WORKERS
     params.interleave_search = True
     params.random_seed = int(seed)
-    params.max_deterministic_time = float(time_limit_s)
-    params.max_time_in_seconds = float(time_limit_s) * WALL_SLACK + WALL_EXTRA_S
+    params.max_time_in_seconds = left
+    if deterministic_s is not None:
+        params.max_deterministic_time = float(deterministic_s)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _greedy(costs, start, tour), False, float(solver.deterministic_time)
+        return None, False, float(solver.deterministic_time)
+    if status != cp_model.OPTIMAL:
+        budget.cut = budget.cut or ("work" if deterministic_s is not None and solver.wall_time < left * 0.95
+                                    else "wall")
     succ = {i: j for (i, j), var in arc_var.items() if solver.boolean_value(var)}
     first = dummy if dummy is not None else (start if start is not None else 0)
     order, node = [], succ[first]
@@ -320,65 +617,89 @@ def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, time_limit_s: floa
 
 # --------------------------------------------------------------------------- routing
 
-def _routing(costs: np.ndarray, start: int | None, tour: bool, time_limit_s: float, seed: int) -> list[int]:
-    """OR-Tools routing with one vehicle.
-
-    Tour: the depot is the start item. Open path from a start item: the depot is the start item
-    and arriving back at it is free. Open path with a free start: a dummy depot joined to every
-    item at zero cost.
-    """
+def _routing(c: np.ndarray, first: int, initial: np.ndarray, budget: _Budget) -> np.ndarray:
+    """OR-Tools routing (one vehicle, depot = ``first``) with guided local search on the closed-tour
+    matrix, started from ``initial`` and given the whole remaining wall budget. Kept for
+    comparison (``method="routing"``): on the benchmark instances the Or-opt search beats it in
+    the same time (``benchmarks/README.md``)."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-    n = costs.shape[0]
-    if tour or start is not None:
-        depot = 0 if start is None else start
-        arc = costs.copy()
-        if not tour:
-            arc[:, depot] = 0
-        nodes = n
-    else:
-        depot = n
-        arc = np.zeros((n + 1, n + 1), dtype=np.int64)
-        arc[:n, :n] = costs
-        nodes = n + 1
+    n = c.shape[0]
+    arc = c.copy()
     np.fill_diagonal(arc, 0)
-    manager = pywrapcp.RoutingIndexManager(nodes, 1, depot)
+    manager = pywrapcp.RoutingIndexManager(n, 1, int(first))
     routing = pywrapcp.RoutingModel(manager)
     transit = routing.RegisterTransitMatrix(arc.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(transit)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
-    del seed  # the routing search draws no random numbers; it is deterministic up to the time cut
-    solution = routing.SolveWithParameters(params)
+    left = budget.left()
+    if left <= 0.05:
+        return initial
+    params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+    rotated = np.roll(initial, -int(np.flatnonzero(initial == first)[0]))
+    start_assignment = routing.ReadAssignmentFromRoutes([[int(i) for i in rotated[1:]]], True)
+    solution = routing.SolveFromAssignmentWithParameters(start_assignment, params)
+    if time.perf_counter() >= budget.deadline:
+        budget.cut = "wall"
     if solution is None:
-        raise SequencingError(f"no sequence found within {time_limit_s:g} s; allow more time")
-    order = [depot] if depot < n else []
+        return initial
+    order = [int(first)]
     index = solution.Value(routing.NextVar(routing.Start(0)))
     while not routing.IsEnd(index):
         order.append(manager.IndexToNode(index))
         index = solution.Value(routing.NextVar(index))
-    return order
+    return np.array(order, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- public solver
 
+def _constructive(costs: np.ndarray, c: np.ndarray, first: int, dummy: bool, start: int | None, tour: bool,
+                  budget: _Budget) -> tuple[np.ndarray, str]:
+    """Best closed tour of the constructive heuristics: nearest neighbour, assignment + patching,
+    and (up to GREEDY_SEARCH_MAX_ITEMS items) the best-start greedy with its short local search."""
+    n = costs.shape[0]
+    options = [(_nearest_neighbour(c, first), "nearest-neighbour")]
+    patched = _patching(c, budget.share(PATCHING_SHARE))
+    if patched is not None:
+        options.append((patched, "patching"))
+    if n <= GREEDY_SEARCH_MAX_ITEMS:
+        path = _greedy(costs, start, tour)
+        options.append((np.array(([first] if dummy else []) + path, dtype=np.int64), "greedy"))
+    return min(options, key=lambda o: _tour_cost(c, o[0]))
+
+
 def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = None, tour: bool = False,
-                   time_limit_s: float = 10.0, seed: int = 0, method: str = "auto") -> SequenceResult:
+                   time_limit_s: float = 10.0, seed: int = 0, method: str = "auto",
+                   deterministic: bool = False) -> SequenceResult:
     """Order items to minimise total sequence-dependent changeover.
 
     ``matrix``: square, cell (i, j) = changeover time from item i to item j (any unit, >= 0,
     asymmetric allowed; diagonal ignored). A DataFrame is keyed by its index (= its columns);
     an array by position. ``start``: the item to begin with (the current setup), a key or a
     position; None = free start (a tour then starts at the first item). ``tour``: closed tour
-    returning to the start, else an open path. ``time_limit_s``: CP-SAT deterministic seconds
-    (wall time for ``routing``). ``method``: auto (held-karp up to EXACT_MAX_ITEMS items, else
-    cp-sat), held-karp, cp-sat or routing.
+    returning to the start, else an open path.
+
+    ``time_limit_s``: wall seconds for the whole call (validation, construction, search, result),
+    kept to within a few hundredths of a second plus one search step. ``deterministic``: also
+    stop on a machine-independent work count sized to about a quarter to half of the limit
+    (moves evaluated by the local search, CP-SAT deterministic seconds), so the same input, seed
+    and limit give the same answer on any machine as long as the wall limit is not reached first
+    (``SequenceResult.cut`` says which limit stopped the search).
+
+    ``method``: auto (held-karp up to EXACT_MAX_ITEMS items; up to CP_SAT_MAX_ITEMS a short
+    local search then CP-SAT for the rest of the time; above, the local search alone),
+    held-karp, cp-sat, local-search, routing. Every method except held-karp also builds the
+    constructive heuristics (nearest neighbour, assignment + patching, best-start greedy) and
+    never returns an order worse than the best of them.
     """
     began = time.perf_counter()
     if method not in METHODS:
         raise SequencingError(f"unknown method {method!r}; use one of {METHODS}")
+    if not time_limit_s > 0:
+        raise SequencingError(f"time limit must be > 0 seconds, got {time_limit_s}")
+    deadline = began + time_limit_s * (1.0 - LIMIT_RESERVE)
     values, keys = changeover_matrix(matrix)
     n = values.shape[0]
     start_idx: int | None = None
@@ -392,13 +713,15 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
             if not isinstance(start, (int, np.integer)) or not 0 <= int(start) < n:
                 raise SequencingError(f"start position {start!r} is outside 0..{n - 1}")
             start_idx = int(start)
-    if time_limit_s <= 0:
-        raise SequencingError(f"time limit must be > 0 seconds, got {time_limit_s}")
+    work = WORK_PER_SECOND * time_limit_s if deterministic else None
+    budget = _Budget(deadline, work)
 
-    def result(order: list[int], optimal: bool, used: str, work: float | None = None) -> SequenceResult:
+    def result(order: list[int], optimal: bool, used: str, work_s: float | None = None,
+               constructive: float | None = None) -> SequenceResult:
         total = sequence_cost(values, order, tour)
         labels = [keys[i] for i in order] if keys is not None else [int(i) for i in order]
-        return SequenceResult(labels, total, optimal, used, time.perf_counter() - began, work)
+        return SequenceResult(labels, total, optimal, used, time.perf_counter() - began, work_s,
+                              None if optimal else budget.cut, constructive)
 
     if n == 0:
         return result([], True, "trivial")
@@ -410,10 +733,34 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
         if n > 16:
             raise SequencingError(f"held-karp is limited to 16 items (memory 2^n x n); got {n}")
         return result(_held_karp(scaled, start_idx, tour), True, "held-karp")
+
+    c, first, dummy = _as_tour(scaled, start_idx, tour)
+    base, _ = _constructive(scaled, c, first, dummy, start_idx, tour, budget)
+    base_cost = _tour_cost(c, base)
+    base_total = sequence_cost(values, _from_tour(base, first, dummy), tour)
+    best, used, optimal, work_s = base, "constructive", False, None
+    use_cp_sat = method == "cp-sat" or (method == "auto" and n <= CP_SAT_MAX_ITEMS)
+    if method in ("auto", "local-search"):
+        search_budget = budget.share(LOCAL_SEARCH_SHARE) if use_cp_sat else budget
+        found, found_cost, _ = _kick_search(c, base, search_budget, seed)
+        budget.spend(search_budget.used)
+        budget.cut = budget.cut or (search_budget.cut if not use_cp_sat else None)
+        if found_cost < base_cost:
+            best, used = found, "local-search"
     if method == "routing":
-        return result(_routing(scaled, start_idx, tour, time_limit_s, seed), False, "routing")
-    order, optimal, work = _cp_sat(scaled, start_idx, tour, time_limit_s, seed)
-    return result(order, optimal, "cp-sat", work)
+        found = _routing(c, first, base, budget)
+        if _tour_cost(c, found) < base_cost:
+            best, used = found, "routing"
+    if use_cp_sat:
+        det = (CP_SAT_DETERMINISTIC_SHARE * time_limit_s * (1 - LOCAL_SEARCH_SHARE)) if deterministic else None
+        order, optimal, work_s = _cp_sat(scaled, start_idx, tour, budget, seed, det)
+        if order is not None:
+            found = np.array(([first] if dummy else []) + order, dtype=np.int64)
+            if optimal or _tour_cost(c, found) < _tour_cost(c, best):
+                best, used = found, "cp-sat"
+            else:
+                optimal = False
+    return result(_from_tour(best, first, dummy), optimal, used, work_s, base_total)
 
 
 # --------------------------------------------------------------------------- weekly sequencing
@@ -480,70 +827,76 @@ def _timing(order: np.ndarray, key_idx: np.ndarray, minutes_ext: np.ndarray, sta
     return co_min, start, end, tard
 
 
-def _costs_in_chunks(cost_fn, cand: np.ndarray) -> np.ndarray:
-    """cost_fn over candidate orders (C, n), at most _EVAL_CHUNK_CELLS cells at a time (bounded memory)."""
-    rows = max(1, _EVAL_CHUNK_CELLS // max(cand.shape[1], 1))
-    return np.concatenate([cost_fn(cand[i:i + rows]) for i in range(0, len(cand), rows)])
-
-
-def _local_search(order: np.ndarray, cost_fn, max_rounds: int, job_moves: bool = True) -> tuple[np.ndarray, float]:
-    """Best-improvement search over relocate-job, relocate-batch and swap moves (batch moves
-    only when ``job_moves`` is False)."""
+def _candidate_chunks(order: np.ndarray, keys: np.ndarray | None, job_moves: bool):
+    """Candidate orders around ``order`` in chunks of at most _EVAL_CHUNK_CELLS cells (bounded
+    memory at any size): relocate one job and swap two jobs (``job_moves``), then move one batch
+    (run of the same setup key) to another batch boundary."""
     n = len(order)
-    best = order.copy()
-    best_cost = float(cost_fn(best[None, :])[0])
-    if n < 2:
-        return best, best_cost
-    if not job_moves:
-        for _ in range(max_rounds):
-            blocks = _block_moves(best, cost_fn.keys) if cost_fn.keys is not None else None
-            if blocks is None:
-                break
-            costs = _costs_in_chunks(cost_fn, blocks)
-            k = int(np.argmin(costs))
-            if costs[k] >= best_cost - 1e-9:
-                break
-            best, best_cost = blocks[k].copy(), float(costs[k])
-        return best, best_cost
-    # templates: drop position i and append it at the end; then insert the last element at j
-    drop = np.array([[k for k in range(n) if k != i] + [i] for i in range(n)])
-    insert = np.array([list(range(j)) + [n - 1] + list(range(j, n - 1)) for j in range(n)])
-    pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
-    swap_idx = np.tile(np.arange(n), (len(pairs), 1))
-    swap_idx[np.arange(len(pairs)), pairs[:, 0]] = pairs[:, 1]
-    swap_idx[np.arange(len(pairs)), pairs[:, 1]] = pairs[:, 0]
-    for _ in range(max_rounds):
-        relocated = best[drop][:, insert].reshape(n * n, n)
-        swapped = best[swap_idx]
-        cands = [relocated, swapped]
-        blocks = _block_moves(best, cost_fn.keys) if cost_fn.keys is not None else None
-        if blocks is not None:
-            cands.append(blocks)
-        cand = np.concatenate(cands, axis=0)
-        costs = _costs_in_chunks(cost_fn, cand)
-        k = int(np.argmin(costs))
-        if costs[k] < best_cost - 1e-9:
-            best, best_cost = cand[k].copy(), float(costs[k])
-        else:
-            break
-    return best, best_cost
-
-
-def _block_moves(order: np.ndarray, key_idx: np.ndarray) -> np.ndarray | None:
-    """Every order made by moving one batch (run of the same setup key) to another batch boundary."""
-    keys = key_idx[order]
-    cuts = [0] + [i for i in range(1, len(order)) if keys[i] != keys[i - 1]] + [len(order)]
+    rows = max(1, _EVAL_CHUNK_CELLS // max(n, 1))
+    if job_moves:
+        # drop position i and append it at the end; then insert the last element at j
+        drop = np.array([[k for k in range(n) if k != i] + [i] for i in range(n)])
+        insert = np.array([list(range(j)) + [n - 1] + list(range(j, n - 1)) for j in range(n)])
+        per = max(1, rows // n)
+        for i0 in range(0, n, per):
+            yield order[drop[i0:i0 + per]][:, insert].reshape(-1, n)
+        pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
+        for p0 in range(0, len(pairs), rows):
+            p = pairs[p0:p0 + rows]
+            swap_idx = np.tile(np.arange(n), (len(p), 1))
+            swap_idx[np.arange(len(p)), p[:, 0]] = p[:, 1]
+            swap_idx[np.arange(len(p)), p[:, 1]] = p[:, 0]
+            yield order[swap_idx]
+    if keys is None:
+        return
+    k = keys[order]
+    cuts = [0] + [i for i in range(1, n) if k[i] != k[i - 1]] + [n]
     blocks = [order[cuts[b]:cuts[b + 1]] for b in range(len(cuts) - 1)]
     if len(blocks) < 3:
-        return None
-    out = []
+        return
+    out: list[np.ndarray] = []
     for b, block in enumerate(blocks):
         rest = blocks[:b] + blocks[b + 1:]
         for pos in range(len(rest) + 1):
             if pos == b:
                 continue
             out.append(np.concatenate(rest[:pos] + [block] + rest[pos:]))
-    return np.array(out)
+            if len(out) >= rows:
+                yield np.array(out)
+                out = []
+    if out:
+        yield np.array(out)
+
+
+def _local_search(order: np.ndarray, cost_fn, max_rounds: int, job_moves: bool = True,
+                  budget: _Budget | None = None) -> tuple[np.ndarray, float]:
+    """Best-improvement search over relocate-job, swap-jobs and relocate-batch moves (batch moves
+    only when ``job_moves`` is False). Each round costs every candidate (chunk by chunk) and
+    takes the best; with a ``budget`` the search stops between chunks when it runs out (a round
+    cut short still takes the best improvement it has seen), counting cells costed as work."""
+    n = len(order)
+    best = order.copy()
+    best_cost = float(cost_fn(best[None, :])[0])
+    if n < 2:
+        return best, best_cost
+    for _ in range(max_rounds):
+        round_best, round_cost, stop = None, best_cost - 1e-9, False
+        for cand in _candidate_chunks(best, cost_fn.keys, job_moves):
+            if budget is not None and budget.exhausted():
+                stop = True
+                break
+            costs = cost_fn(cand)
+            if budget is not None:
+                budget.spend(cand.size)
+            k = int(np.argmin(costs))
+            if costs[k] < round_cost:
+                round_best, round_cost = cand[k].copy(), float(costs[k])
+        if round_best is None:
+            break
+        best, best_cost = round_best, round_cost
+        if stop:
+            break
+    return best, best_cost
 
 
 class _SequenceCost:
@@ -633,7 +986,8 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
                   default_changeover_minutes: float | None = None,
                   tardiness_penalty_minutes_per_hour: float = 1000.0,
                   performance: float = 1.0, quality: float = 1.0,
-                  time_limit_s: float = 5.0, seed: int = 0, max_rounds: int = 200) -> WeekSequence:
+                  time_limit_s: float = 5.0, seed: int = 0, max_rounds: int = 200,
+                  deterministic: bool = True) -> WeekSequence:
     """Sequence one resource's jobs for one week: fewer changeover minutes, due dates kept.
 
     ``jobs``: job_id, sku, qty (units), run_hours (hours), due (timestamp), optional setup_key
@@ -663,7 +1017,15 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     local search (relocate a job, relocate a batch, swap two jobs) from that order and from the
     due-date order, on changeover minutes + ``tardiness_penalty_minutes_per_hour`` x hours late.
     Weeks with more than ``JOB_SEARCH_MAX_JOBS`` jobs search batch moves only (job moves grow
-    with the cube of the job count), so a large plant's week stays seconds long.
+    with the cube of the job count). Candidates are costed in chunks, so memory stays bounded
+    at any size.
+
+    Time: ``time_limit_s`` bounds the wall time of the whole call (the key-level ATSP gets
+    ``KEY_ORDER_SHARE`` of it). With ``deterministic`` (the default, used by the pipeline) the
+    searches also stop on a work count (cells costed, moves evaluated, CP-SAT deterministic
+    time) sized to a fraction of the limit, so the same week gives the same sequence on any
+    machine; only when the machine is too slow to do that work within the limit does the wall
+    clock cut the search first (``summary["search_cut"]`` is then "wall").
 
     ``summary`` keys: jobs, run_hours, available_hours, required_hours (run + optimized
     changeover), fits (required <= available), planned_units, scheduled_units,
@@ -674,7 +1036,12 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     is the time it occupies, as in ``oee.availability``) times the given ``performance`` and
     ``quality`` ratios, which the sequence does not change.
     """
+    began = time.perf_counter()
     _check_jobs(jobs)
+    if not time_limit_s > 0:
+        raise SequencingError(f"time limit must be > 0 seconds, got {time_limit_s}")
+    budget = _Budget(began + time_limit_s * (1.0 - WEEK_RESERVE),
+                     WEEK_WORK_PER_SECOND * time_limit_s * (1.0 - KEY_ORDER_SHARE) if deterministic else None)
     week_start = pd.Timestamp(week_start)
     if calendar is None:
         if available_hours is None:
@@ -710,17 +1077,24 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     if n and minutes.any():
         # key-level ATSP from the current setup
         key_positions = list(range(len(all_keys)))
+        key_limit = max(min(time_limit_s * KEY_ORDER_SHARE, budget.left()), 1e-3)
         key_result = solve_sequence(minutes, start=(start_row if current_setup is not None else None),
-                                    tour=False, time_limit_s=time_limit_s, seed=seed)
+                                    tour=False, time_limit_s=key_limit, seed=seed, deterministic=deterministic)
         key_optimal = key_result.optimal
+        if key_result.cut:
+            budget.cut = key_result.cut
         batch_of = {k: [] for k in key_positions}
         for i in fifo:  # due-date order inside each batch
             batch_of[int(key_idx[i])].append(int(i))
         batched = np.array([i for k in key_result.order for i in batch_of[k]], dtype=np.int64)
         if n <= JOB_SEARCH_MAX_JOBS:
-            candidates = [_local_search(batched, cost_fn, max_rounds), _local_search(fifo, cost_fn, max_rounds)]
+            first_budget = budget.share(0.5)
+            candidates = [_local_search(batched, cost_fn, max_rounds, budget=first_budget)]
+            budget.spend(first_budget.used)
+            budget.cut = budget.cut or first_budget.cut
+            candidates.append(_local_search(fifo, cost_fn, max_rounds, budget=budget))
         else:  # batch moves from the batched order; the due-date order itself as the fallback
-            candidates = [_local_search(batched, cost_fn, max_rounds, job_moves=False),
+            candidates = [_local_search(batched, cost_fn, max_rounds, job_moves=False, budget=budget),
                           (fifo, float(cost_fn(fifo[None, :])[0]))]
         best = min(candidates, key=lambda c: c[1])[0]
     else:  # no changeovers to save (or no jobs): earliest due date first
@@ -757,5 +1131,6 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
         "oee_optimized": oee_opt,
         "oee_uplift_pts": 100.0 * (oee_opt - oee_fifo) if n else 0.0,
         "key_order_optimal": bool(key_optimal),
+        "search_cut": budget.cut,
     }
     return WeekSequence(jobs=opt_frame, fifo=fifo_frame, summary=summary)

@@ -13,19 +13,23 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics.sequencing import EXACT_MAX_ITEMS, SequencingError, solve_sequence
+from sop_pipeline.analytics.sequencing import CP_SAT_MAX_ITEMS, EXACT_MAX_ITEMS, SequencingError, solve_sequence
 
 DESCRIPTION = (
     "Find the order of items (SKUs, setup families) with the least total changeover time. "
-    f"Up to {EXACT_MAX_ITEMS} items the answer is proven optimal by dynamic programming; larger "
-    "matrices are solved with OR-Tools CP-SAT, which proves optimality when it can within the time "
-    "limit and otherwise returns the best order found.")
+    f"Up to {EXACT_MAX_ITEMS} items the answer is proven optimal by dynamic programming; up to "
+    f"{CP_SAT_MAX_ITEMS} a local search then OR-Tools CP-SAT (which proves optimality when it can); "
+    "above, assignment + patching and an Or-opt local search with kicks. The result is never worse "
+    "than the best constructive heuristic, and the whole command (start-up, reading the matrix, "
+    "search, output) keeps to --time-limit wall seconds.")
 
 
 class MatrixError(ValueError):
@@ -50,9 +54,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="closed tour: return to the first item at the end and count that changeover "
                         "(the asymmetric TSP, as in the TSPLIB benchmarks); default is an open sequence")
     p.add_argument("--time-limit", metavar="SECONDS", type=float, default=10.0,
-                   help="solver budget in CP-SAT deterministic seconds (about wall seconds on an idle "
-                        "core; the same limit gives the same answer on any machine; default 10)")
+                   help="wall seconds for the whole command, counted from process start (default 10)")
     p.add_argument("--seed", type=int, default=0, help="solver random seed (default 0)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="also stop on a machine-independent work count (about a quarter to half of the "
+                        "limit on an idle machine), so the same input gives the same answer on any machine "
+                        "unless the wall limit comes first")
     p.add_argument("--json", action="store_true",
                    help="print JSON: sequence (list of keys), total_changeover, optimal (proven), seconds, method")
     p.set_defaults(func=run)
@@ -88,6 +95,9 @@ def read_matrix(path: str | Path) -> pd.DataFrame:
             parts = ([f"row(s) {', '.join(only_rows)} have no column"] if only_rows else []) + \
                     ([f"column(s) {', '.join(only_cols)} have no row"] if only_cols else [])
             raise MatrixError(f"{path}: row and column keys differ: {'; '.join(parts)}")
+    fast = _fast_values(row_keys, header, body)
+    if fast is not None:
+        return pd.DataFrame(fast, index=row_keys, columns=header).loc[header, header]
     values = np.zeros((len(header), len(header)))
     for i, (key, r) in enumerate(zip(row_keys, body)):
         for j, cell in enumerate(r[1:]):
@@ -109,6 +119,27 @@ def read_matrix(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(values, index=row_keys, columns=header).loc[header, header]
 
 
+def _fast_values(row_keys: list[str], header: list[str], body: list[list[str]]) -> np.ndarray | None:
+    """All cells at once (numpy parses the text); None when any cell is not a finite number >= 0,
+    so the cell-by-cell reader can name it."""
+    col = {k: j for j, k in enumerate(header)}
+    cells = [r[1:] for r in body]
+    for i, key in enumerate(row_keys):
+        j = col[key]
+        if cells[i][j].strip() in ("", "-"):
+            cells[i] = list(cells[i])
+            cells[i][j] = "0"
+    try:
+        values = np.array(cells, dtype=str).astype(float)
+    except ValueError:
+        return None
+    off = np.ones(values.shape, dtype=bool)
+    off[np.arange(len(row_keys)), [col[k] for k in row_keys]] = False
+    if not np.isfinite(values).all() or (values[off] < 0).any():
+        return None
+    return values
+
+
 def _check_keys(keys: list[str], kind: str, path: Path) -> None:
     empty = [i + 2 for i, k in enumerate(keys) if not k]
     if empty:
@@ -124,8 +155,24 @@ def _number(value: float) -> int | float:
     return int(round(value)) if abs(value - round(value)) < 1e-9 else round(value, 6)
 
 
+OUTPUT_RESERVE_S = 0.05  # kept back for printing the result
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux /proc; 0 elsewhere), so the limit covers start-up."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open("/proc/self/stat") as fh:
+            started = int(fh.read().rsplit(")", 1)[1].split()[19]) / ticks
+        with open("/proc/uptime") as fh:
+            return max(float(fh.read().split()[0]) - started, 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `sop sequence`; returns the exit code (0 ok, 2 bad input)."""
+    began = time.perf_counter() - process_age()
     try:
         matrix = read_matrix(args.changeovers)
         if args.start is not None and args.start not in matrix.index:
@@ -133,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
                               f"(items: {', '.join(matrix.index[:10])}{', ...' if len(matrix) > 10 else ''})")
         if not args.time_limit > 0:
             raise MatrixError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
-        result = solve_sequence(matrix, start=args.start, tour=args.tour, time_limit_s=args.time_limit,
-                                seed=args.seed)
+        left = args.time_limit - (time.perf_counter() - began) - OUTPUT_RESERVE_S
+        result = solve_sequence(matrix, start=args.start, tour=args.tour, time_limit_s=max(left, 1e-3),
+                                seed=args.seed, deterministic=args.deterministic)
     except (MatrixError, SequencingError) as exc:
         print(f"sop sequence: {exc}", file=sys.stderr)
         return 2
