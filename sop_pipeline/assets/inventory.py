@@ -78,6 +78,7 @@ STOCK_POINT_INS = {
 
 
 @dg.multi_asset(
+    name="analytics__safety_stock",  # the op name of the single asset it was: run config paths unchanged
     outs={
         "safety_stock": dg.AssetOut(
             key=SAFETY_STOCK, group_name="inventory", kinds={"python", "duckdb"}, owners=OWNERS["inventory"],
