@@ -4,6 +4,14 @@
     .venv/bin/python benchmarks/sequencing.py --dir /path/to/tsplib --instances br17 ftv33
     .venv/bin/python benchmarks/sequencing.py --methods cp-sat routing   # compare solvers
     .venv/bin/python benchmarks/sequencing.py --skip-tsplib --weeks 20
+    .venv/bin/python benchmarks/sequencing.py --skip-tsplib --skip-weeks --generated 200 400 1000 --gen-limit 3
+
+Generated part (``--generated``): seeded asymmetric instances of the given sizes, two kinds:
+"families" (setup families with light -> dark cheap, dark -> light expensive, small changeovers
+inside a family, plus noise) and "random" (uniform 1..1000). Each is solved as a closed tour
+within ``--gen-limit`` wall seconds and again with 10x the time (the reference); reported:
+wall, our cost, the best constructive heuristic's cost, the reference cost and the gap to it,
+and the assignment lower bound (a tour is never shorter) as a second yardstick.
 
 TSPLIB part: each instance is solved as a closed tour (``solve_sequence(..., tour=True)``) and
 compared with its published optimal tour length (TSPLIB95, G. Reinelt, "TSPLIB - A Traveling
@@ -109,6 +117,54 @@ def bench_tsplib(directory: Path, names: list[str], methods: list[str], limit: f
     return pd.DataFrame(rows)
 
 
+def generated_matrix(kind: str, n: int, seed: int = 0) -> np.ndarray:
+    """Seeded asymmetric n x n changeover matrix (integers, diagonal 0). ``families``: n / 12
+    setup families ranked light to dark; light -> dark 15 + 8 x steps, dark -> light 60 + 20 x
+    steps, inside a family 3; plus uniform noise 0..10. ``random``: uniform 1..1000."""
+    rng = np.random.default_rng(seed)
+    if kind == "families":
+        fam = rng.integers(0, max(3, n // 12), n)
+        shade = rng.permutation(max(3, n // 12))[fam]
+        step = shade[None, :] - shade[:, None]
+        m = np.where(step > 0, 15 + 8 * step, np.where(step < 0, 60 + 20 * (-step), 3)) + rng.integers(0, 11, (n, n))
+    elif kind == "random":
+        m = rng.integers(1, 1001, (n, n))
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    np.fill_diagonal(m, 0)
+    return m.astype(np.int64)
+
+
+def assignment_bound(matrix: np.ndarray) -> float:
+    from scipy.optimize import linear_sum_assignment
+
+    a = matrix.astype(float)
+    np.fill_diagonal(a, float(matrix.max()) * len(matrix) + 1.0)
+    rows, cols = linear_sum_assignment(a)
+    return float(a[rows, cols].sum())
+
+
+def bench_generated(sizes: list[int], limit: float, kinds: list[str], reference_factor: float = 10.0,
+                    method: str = "auto") -> pd.DataFrame:
+    rows = []
+    for kind in kinds:
+        for n in sizes:
+            matrix = generated_matrix(kind, n)
+            started = time.perf_counter()
+            ours = solve_sequence(matrix, tour=True, time_limit_s=limit, seed=0, method=method)
+            wall = time.perf_counter() - started
+            ref = solve_sequence(matrix, tour=True, time_limit_s=limit * reference_factor, seed=0, method=method)
+            bound = assignment_bound(matrix)
+            rows.append({"instance": f"{kind}-{n}", "n": n, "limit s": limit, "wall s": wall,
+                         "ours": int(ours.total), "constructive": int(ours.constructive_total),
+                         f"reference ({reference_factor:g}x)": int(ref.total),
+                         "gap %": 100.0 * (ours.total - ref.total) / ref.total,
+                         "vs bound %": 100.0 * (ours.total - bound) / bound, "method": ours.method})
+            print(f"  {kind}-{n}: {ours.total:.0f} in {wall:.2f} s (ref {ref.total:.0f}, "
+                  f"constructive {ours.constructive_total:.0f})", file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
 def synthetic_week(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp, float, str]:
     """A seeded week on one resource: 6-10 setup families, 20-50 jobs, asymmetric changeovers."""
     rng = np.random.default_rng(seed)
@@ -182,14 +238,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", help="folder of <name>.atsp files (default $SOP_TSPLIB_DIR or benchmarks/tsplib)")
     parser.add_argument("--instances", nargs="*", default=list(OPTIMA), help="TSPLIB instance names")
-    parser.add_argument("--methods", nargs="*", default=["auto"], choices=["auto", "cp-sat", "routing", "held-karp"],
+    parser.add_argument("--methods", nargs="*", default=["auto"],
+                        choices=["auto", "cp-sat", "routing", "held-karp", "local-search"],
                         help="solver methods to compare (default auto)")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds per instance (default 10 up to 80 cities, 30 above)")
     parser.add_argument("--weeks", type=int, default=10, help="synthetic weeks for the weekly benchmark")
     parser.add_argument("--skip-tsplib", action="store_true")
     parser.add_argument("--skip-weeks", action="store_true")
+    parser.add_argument("--generated", nargs="*", type=int, default=[], help="sizes of generated instances")
+    parser.add_argument("--gen-limit", type=float, default=3.0, help="wall seconds per generated instance")
+    parser.add_argument("--kinds", nargs="*", default=["families", "random"])
     args = parser.parse_args(argv)
+    if args.generated:
+        for method in args.methods:
+            table = bench_generated(args.generated, args.gen_limit, args.kinds, method=method)
+            print(f"## Generated asymmetric instances (closed tours, method {method}, "
+                  f"load average {os.getloadavg()[0]:.1f})\n")
+            print(markdown(table, {"limit s": ".1f", "wall s": ".2f", "gap %": ".2f", "vs bound %": ".1f"}))
+            print()
     if not args.skip_tsplib:
         directory = instance_dir(args.dir)
         table = bench_tsplib(directory, args.instances, args.methods, args.time_limit)

@@ -115,6 +115,13 @@ class SequenceResult:
 
 # --------------------------------------------------------------------------- matrix helpers
 
+def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
+    """A frame's cells as floats, non-numbers as NaN (column by column only when needed: slow)."""
+    if all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in frame.dtypes):
+        return frame.to_numpy(dtype=float)
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
 def changeover_matrix(matrix: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, list[Any] | None]:
     """Validate a square changeover matrix; return it as floats (diagonal 0) and its keys.
 
@@ -137,7 +144,7 @@ def changeover_matrix(matrix: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, li
                                   f"columns only {only_cols}")
         frame = matrix.loc[rows, rows]
         keys = rows
-        values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        values = _numeric_values(frame)
         raw = frame.to_numpy()
     else:
         raw = np.asarray(matrix)
@@ -175,7 +182,11 @@ def integer_costs(costs: np.ndarray) -> tuple[np.ndarray, int]:
         return costs.astype(np.int64), 1
     n = costs.shape[0]
     scale = 1
-    for decimals in range(7):
+    if np.array_equal(costs, np.round(costs)):
+        decimals_range = range(1)
+    else:
+        decimals_range = range(7)
+    for decimals in decimals_range:
         scale = 10**decimals
         scaled = costs * scale
         if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
@@ -527,7 +538,7 @@ def _kick_search(c: np.ndarray, order: np.ndarray, budget: _Budget, seed: int) -
     it is no worse. Seeded; stops when the budget (wall, or work in deterministic mode) runs out.
     Returns (best order, its cost, kicks)."""
     n = c.shape[0]
-    if n < 5:
+    if n < 5 or budget.exhausted():
         return order, _tour_cost(c, order), 0
     rng = np.random.default_rng(seed)
     pred_nb, succ_nb = _neighbour_lists(c, NEIGHBOURS)
@@ -789,7 +800,6 @@ class WeekSequence:
 def _changeover_lookup(changeovers: pd.DataFrame, keys: list[Any],
                        default_minutes: float | None) -> np.ndarray:
     """Minutes between setup keys; missing pairs = ``default_minutes`` or the largest known value."""
-    index = {k: i for i, k in enumerate(keys)}
     n = len(keys)
     minutes = np.full((n, n), np.nan)
     if {"from_key", "to_key", "minutes"}.issubset(changeovers.columns):
@@ -797,14 +807,16 @@ def _changeover_lookup(changeovers: pd.DataFrame, keys: list[Any],
             raise SequencingError(f"the changeover table holds several resources "
                                   f"({', '.join(map(str, sorted(changeovers['resource_id'].unique())))}); "
                                   f"pass only the rows of the resource being sequenced")
-        for f, t, m in changeovers[["from_key", "to_key", "minutes"]].itertuples(index=False):
-            if f in index and t in index:
-                minutes[index[f], index[t]] = float(m)
+        key_index = pd.Index(keys)
+        f = key_index.get_indexer(changeovers["from_key"])
+        t = key_index.get_indexer(changeovers["to_key"])
         known = pd.to_numeric(changeovers["minutes"], errors="coerce")
+        ok = (f >= 0) & (t >= 0)
+        minutes[f[ok], t[ok]] = known.to_numpy(dtype=float)[ok]
     else:  # a square matrix keyed by index and columns
         sub = changeovers.reindex(index=[k for k in keys], columns=[k for k in keys])
-        minutes = sub.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        known = pd.Series(changeovers.apply(pd.to_numeric, errors="coerce").to_numpy().ravel())
+        minutes = _numeric_values(sub)
+        known = pd.Series(_numeric_values(changeovers).ravel())
     if (known < 0).any():
         raise SequencingError("changeover minutes must be >= 0; the changeover table has negative values")
     if default_minutes is None:
@@ -851,16 +863,21 @@ def _candidate_chunks(order: np.ndarray, keys: np.ndarray | None, job_moves: boo
         return
     k = keys[order]
     cuts = [0] + [i for i in range(1, n) if k[i] != k[i - 1]] + [n]
-    blocks = [order[cuts[b]:cuts[b + 1]] for b in range(len(cuts) - 1)]
-    if len(blocks) < 3:
+    blocks = len(cuts) - 1
+    if blocks < 3:
         return
     out: list[np.ndarray] = []
-    for b, block in enumerate(blocks):
-        rest = blocks[:b] + blocks[b + 1:]
-        for pos in range(len(rest) + 1):
+    for b in range(blocks):
+        sb, eb = cuts[b], cuts[b + 1]
+        for pos in range(blocks):  # the block's place among the other blocks (pos == b: where it is)
             if pos == b:
                 continue
-            out.append(np.concatenate(rest[:pos] + [block] + rest[pos:]))
+            if pos < b:
+                t = cuts[pos]
+                out.append(np.concatenate([order[:t], order[sb:eb], order[t:sb], order[eb:]]))
+            else:
+                t = cuts[pos + 1]
+                out.append(np.concatenate([order[:sb], order[eb:t], order[sb:eb], order[t:]]))
             if len(out) >= rows:
                 yield np.array(out)
                 out = []
