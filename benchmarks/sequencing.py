@@ -147,6 +147,7 @@ def assignment_bound(matrix: np.ndarray) -> float:
 def bench_generated(sizes: list[int], limit: float, kinds: list[str], reference_factor: float = 10.0,
                     method: str = "auto") -> pd.DataFrame:
     rows = []
+    solve_sequence(generated_matrix("random", 30), tour=True, time_limit_s=0.5)  # first imports (scipy, OR-Tools)
     for kind in kinds:
         for n in sizes:
             matrix = generated_matrix(kind, n)
