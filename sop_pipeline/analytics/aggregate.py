@@ -41,3 +41,23 @@ def _sequential_sums(values: pd.Series, codes: np.ndarray, n_groups: int) -> np.
     np.add.at(sums, codes[present], numbers[present])  # unbuffered: each group in row order
     sums[np.bincount(codes[present], minlength=n_groups) == 0] = np.nan
     return sums
+
+
+def sql_median(frame: pd.DataFrame, by: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """One row per group of `by` (first-appearance order) with the SQL `median` of each column:
+    NULLs skipped, an even count interpolated as lower + (upper - lower) x 0.5 (DuckDB's
+    quantile_cont), NaN where a group has no value."""
+    by = list(by)
+    groups = frame[by].drop_duplicates(ignore_index=True)
+    codes = frame.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
+    for column in columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        medians = np.full(len(groups), np.nan)
+        for group, values in pd.Series(numbers).groupby(codes, sort=True):
+            values = np.sort(values.to_numpy()[~np.isnan(values.to_numpy())])
+            if len(values):
+                position = (len(values) - 1) * 0.5
+                lower, upper = values[int(np.floor(position))], values[int(np.ceil(position))]
+                medians[group] = lower if lower == upper else lower + (upper - lower) * (position - np.floor(position))
+        groups[column] = medians
+    return groups

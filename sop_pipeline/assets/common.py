@@ -96,9 +96,13 @@ def cycle_as_of(con: duckdb.DuckDBPyConnection):
 def cycle_decisions(con: duckdb.DuckDBPyConnection, as_of) -> pd.DataFrame:
     """The decision log extract as the plan reads it: columns renamed to the analytics' names
     (cycle, value), a decision_id for every row, cycles after the as-of left out."""
+    return decisions_as_of(read_table(con, "select * from staging.stg_sop__decisions"), as_of)
+
+
+def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
+    """`cycle_decisions` from the staged decision log frame (stg_sop__decisions)."""
     from sop_pipeline.analytics import decisions as decision_log_lib
 
-    decisions = read_table(con, "select * from staging.stg_sop__decisions")
     decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
     if "decision_id" not in decisions or decisions.decision_id.isna().any():
         decisions["decision_id"] = [decision_log_lib.decision_id(c, k, s) for c, k, s in

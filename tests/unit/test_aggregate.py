@@ -36,3 +36,17 @@ def test_a_group_without_values_sums_to_null_and_columns_can_be_renamed():
     assert list(out.columns) == ["sku", "units"] and out.sku.tolist() == ["A", "B"]
     assert out.units.iloc[0] == 3.5 and np.isnan(out.units.iloc[1])
     assert sql_total(pd.Series([np.nan])) is None and sql_total(pd.Series([], dtype=float)) is None
+
+
+def test_medians_equal_the_warehouse_sql():
+    from sop_pipeline.analytics.aggregate import sql_median
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"resource_id": rng.choice(list("abcde"), 400), "performance": rng.random(400) * 0.97,
+                          "quality": rng.random(400)})
+    frame.loc[rng.random(400) < 0.1, "performance"] = np.nan
+    for k in range(1, 8):
+        part = frame.sample(frac=k / 8, random_state=k)
+        expected = _duckdb("select resource_id, median(performance) as performance, median(quality) as quality "
+                           "from frame group by resource_id", part)
+        assert sql_median(part, ["resource_id"], ["performance", "quality"]).equals(expected)
