@@ -138,3 +138,73 @@ def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
             raise
     finally:
         con.unregister("_history_rows")
+
+
+# --- history.* (one copy per cycle; the cycle-as-partition work replaces these): short connections of
+# their own, before and after an asset computes, never held while it does.
+
+def plan_history_before(warehouse, as_of, absent: set[str]) -> tuple[list, pd.DataFrame | None]:
+    """Seed history.plan_of_record from the plan_history extract (`seed_history_from_extract`), then
+    read the latest cycle's plan before ``as_of`` (None without one). Returns (cycles seeded, plan)."""
+    with warehouse.connect() as con:
+        seeded = seed_history_from_extract(con, as_of, absent)
+        return seeded, previous_plan(con, as_of)
+
+
+def keep_history(warehouse, tables: dict[str, pd.DataFrame], cycle_id) -> int:
+    """Replace this cycle's copy of each table in history.<name>; return the cycles history.plan_of_record holds."""
+    with warehouse.connect() as con:
+        for name, frame in tables.items():
+            append_history(con, name, frame, cycle_id)
+        return int(read_table(con, "select count(distinct cycle_id) as n from history.plan_of_record").n.iloc[0])
+
+
+def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
+    """Copy each cycle of the optional plan_history extract (plans of record published before this
+    pipeline kept history: the last meeting's plan, the previous tool's export) that is earlier
+    than ``as_of`` and not yet in history.plan_of_record into it, so the freeze window and
+    plan_changes work from the first run. A cycle history already holds is never overwritten (the
+    pipeline's own copy wins). Weeks are taken to their ISO Monday; family defaults to the item
+    master's. Returns the cycles added."""
+    from sop_pipeline.analytics.calendar import Cycle
+
+    if "plan_history" in absent:
+        return []
+    rows = read_table(con, """
+        select h.cycle_id, h.sku, coalesce(h.family, i.family) as family, h.iso_week_start as week_start,
+               sum(h.demand_units) as demand_units, sum(h.supply_units) as supply_units, sum(h.revenue) as revenue
+        from staging.stg_sop__plan_history h left join staging.stg_erp__items i using (sku)
+        where h.cycle_id < ?
+        group by all order by h.cycle_id, h.sku, week_start""", [as_of])
+    if rows.empty:
+        return []
+    held = set()
+    if read_table(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
+                       "and table_name = 'plan_of_record'").n.iloc[0]:
+        held = {pd.Timestamp(c) for c in read_table(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
+    added = []
+    for cycle_id, frame in rows.groupby("cycle_id", sort=True):
+        cycle_id = pd.Timestamp(cycle_id).date()
+        if pd.Timestamp(cycle_id) in held:
+            continue
+        week1 = pd.Timestamp(Cycle(cycle_id).week1_start)
+        frame = frame.assign(cycle_id=cycle_id, week_start=pd.to_datetime(frame.week_start))
+        frame = frame.assign(horizon_week=((frame.week_start - week1).dt.days // 7 + 1).astype("int64"),
+                             supply_source="history", decision_ids="", demand_source="plan_history extract",
+                             notes="plan of record from the plan_history extract")
+        append_history(con, "plan_of_record", frame.reset_index(drop=True), cycle_id)
+        added.append(cycle_id)
+    return added
+
+
+def previous_plan(con, cycle_id) -> pd.DataFrame | None:
+    """The latest cycle's plan of record in history before ``cycle_id`` (None without one)."""
+    exists = read_table(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
+                             "and table_name = 'plan_of_record'")["n"].iloc[0]
+    if not exists:
+        return None
+    prev = read_table(con, "select max(cycle_id) as c from history.plan_of_record where cycle_id < ?", [cycle_id])
+    if prev.c.isna().all():
+        return None
+    return read_table(con, "select sku, week_start, supply_units, demand_units, revenue, family, cycle_id "
+                           "from history.plan_of_record where cycle_id = ?", [prev.c.iloc[0]])
