@@ -26,7 +26,7 @@ CLASS_WEIGHT = 1e9
 
 def _monday(days: pd.Series) -> pd.Series:
     days = pd.to_datetime(days)
-    return days.dt.normalize() - pd.to_timedelta(days.dt.weekday, unit="D")
+    return days.dt.normalize() - pd.to_timedelta(days.dt.day_of_week, unit="D")
 
 
 def _sql_mean(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ CHANGEOVER_WEEKLY_COLUMNS = ["resource_id", "week_start", "changeover_hours_plan
 
 def _monday(days: pd.Series) -> pd.Series:
     days = pd.to_datetime(days)
-    return days.dt.normalize() - pd.to_timedelta(days.dt.weekday, unit="D")
+    return days.dt.normalize() - pd.to_timedelta(days.dt.day_of_week, unit="D")
 
 
 def planned_make_units(forecast: pd.DataFrame, horizon_weeks: int, source: pd.Series) -> pd.DataFrame:
