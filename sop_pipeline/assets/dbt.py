@@ -83,10 +83,13 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
     target = _target_path(context, settings)
     invocation = dbt.cli(["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"],
                          context=context, target_path=target, raise_on_error=False)
-    # Row counts and column schemas are read through dbt's adapter (a read-only DuckDB connection in
-    # this process) once dbt has exited: dagster-dbt waits for DuckDB's single writer to finish.
+    # Row counts (tables) and column schemas are read through dbt's adapter (a read-only DuckDB
+    # connection in this process) once dbt has exited: dagster-dbt waits for DuckDB's single writer
+    # to finish. Column lineage (sqlglot over every model's SQL) is left out: on the small demo's
+    # marts step it took 31 s of the metadata threads' time against 6 s for the schemas alone
+    # (row counts: 3-4 s).
     try:
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
     finally:
         _close_adapter(invocation)
     if not invocation.is_successful():
