@@ -45,7 +45,7 @@ browser:  ## Debian's Chromium for the browser test of the meeting pack (needs r
 # Loads the code location as `dagster dev` would (assets, checks, jobs, schedule, sensors) and fails
 # on the first definition error, before the slower test suite starts (~30 s on 2 busy cores).
 validate: setup  ## dagster definitions validate: the code location loads
-	$(VENV)/bin/dagster definitions validate -m sop_pipeline.definitions
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 test: setup browser validate  ## validate the definitions, then run the whole test suite (unit, integration, browser)
 	$(PY) -m pytest -q --durations=15

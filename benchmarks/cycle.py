@@ -53,9 +53,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 GROUPS_SCRIPT = """
 import json, sys
 from sop_pipeline.definitions import defs
-from sop_pipeline.assets.dbt import sop_dbt_models
+from sop_pipeline.assets.dbt import DBT_KEYS
 graph = defs.resolve_asset_graph()
-dbt = set(sop_dbt_models.keys)
+dbt = set(DBT_KEYS)
 print("GROUPS", json.dumps({k.to_user_string(): [graph.get(k).group_name, k in dbt]
                             for k in graph.materializable_asset_keys}))
 """
