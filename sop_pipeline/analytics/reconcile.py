@@ -383,3 +383,38 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
     out = pd.DataFrame(rows, columns=CONTROL_COLUMNS)
     out["reconciles"] = out["reconciles"].astype("boolean")
     return out
+
+
+# --------------------------------------------------------------------------- the asset's inputs
+
+PLAN_INPUT_COLUMNS = ["sku", "family", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"]
+REVENUE_PLAN_COLUMNS = ["family", "month_start", "units", "revenue"]
+CASH_INPUT_COLUMNS = ["week_start", "cogs", "inventory_value"]
+
+
+def finance_plan_months(revenue_plan: pd.DataFrame) -> pd.DataFrame:
+    """Finance's revenue plan rows that name a month (family, month_start, units, revenue): a row
+    whose month could not be read is left out of the comparison."""
+    kept = revenue_plan[revenue_plan["month_start"].notna()]
+    return kept[REVENUE_PLAN_COLUMNS].reset_index(drop=True)
+
+
+def reconciliation_inputs(plan_of_record: pd.DataFrame, items: pd.DataFrame, revenue_plan: pd.DataFrame,
+                          cash_projection: pd.DataFrame | None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(plan, unit costs, finance's months, cash projection) as `plan_vs_finance` and
+    `control_totals` read them, from the plan of record, the item master, the staged revenue plan and
+    analytics.finance_cash_projection (None: not built)."""
+    cash = None if cash_projection is None else cash_projection[CASH_INPUT_COLUMNS]
+    return (plan_of_record[PLAN_INPUT_COLUMNS], items[["sku", "unit_cost"]], finance_plan_months(revenue_plan), cash)
+
+
+def no_data_note(reconciliation: pd.DataFrame, plan: pd.DataFrame, revenue_plan_absent: bool) -> str:
+    """Why the reconciliation is empty ("" when it is not)."""
+    if not reconciliation.empty:
+        return ""
+    if revenue_plan_absent:
+        return "no data: revenue_plan extract absent"
+    if plan.empty:
+        return "no data: the plan of record is empty"
+    return "no data: finance's revenue plan has none of the horizon's months"

@@ -1,4 +1,9 @@
-"""Helpers shared by the asset modules: owners, metadata previews, table I/O."""
+"""Helpers shared by the asset modules: owners, IO-manager inputs, metadata previews, history writes.
+
+Python assets read and write whole warehouse tables through the warehouse IO manager
+(`sop_pipeline.io_manager`); the only warehouse statements left here are the history tables
+(`history.*`, `analytics.forecast_history`: one copy per cycle, a short write of their own).
+"""
 
 from datetime import date
 
@@ -61,46 +66,10 @@ def _cell(value) -> str:
         return f"{value:,.2f}"
     return str(value).replace("|", "\\|").replace("\n", " ")[:80]
 
-def table_metadata(con: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5) -> dict:
-    """Row count and a markdown preview of a warehouse table."""
-    n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    preview = con.execute(f"select * from {table} limit {preview_rows}").df()
-    return {"dagster/row_count": dg.MetadataValue.int(int(n)),
-            "preview": dg.MetadataValue.md(markdown_table(preview))}
-
-
-def write_table(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, schema: str = "analytics") -> dict:
-    """Replace `schema.table` with `df`; return row count + preview metadata.
-
-    Python assets write their outputs here (schema `analytics`); dbt marts read them as sources.
-    """
-    con.execute(f"create schema if not exists {schema}")
-    con.register("_write_table_df", df)
-    try:
-        con.execute(f'create or replace table {schema}."{table}" as select * from _write_table_df')
-    finally:
-        con.unregister("_write_table_df")
-    return table_metadata(con, f'{schema}."{table}"')
-
-
-def read_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
-    """Run a query on the warehouse and return a DataFrame (fully consumed)."""
-    return con.execute(sql, params or []).df()
-
-
-def cycle_as_of(con: duckdb.DuckDBPyConnection):
-    """The cycle's as-of date from meta.cycle."""
-    return con.execute("select as_of from meta.cycle").fetchall()[0][0]
-
-
-def cycle_decisions(con: duckdb.DuckDBPyConnection, as_of) -> pd.DataFrame:
-    """The decision log extract as the plan reads it: columns renamed to the analytics' names
-    (cycle, value), a decision_id for every row, cycles after the as-of left out."""
-    return decisions_as_of(read_table(con, "select * from staging.stg_sop__decisions"), as_of)
-
-
 def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
-    """`cycle_decisions` from the staged decision log frame (stg_sop__decisions)."""
+    """The decision log extract as the plan reads it, from the staged frame (stg_sop__decisions): columns
+    renamed to the analytics' names (cycle, value), a decision_id for every row, cycles after the as-of
+    left out."""
     from sop_pipeline.analytics import decisions as decision_log_lib
 
     decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
@@ -110,9 +79,9 @@ def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
     return decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
 
 
-def absent_extracts(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Extracts this cycle did not get (meta.ingest_log status 'absent'): their sections say 'no data'."""
-    return {r[0] for r in con.execute("select extract from meta.ingest_log where status = 'absent'").fetchall()}
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run a query on the warehouse and return a DataFrame (fully consumed)."""
+    return con.execute(sql, params or []).df()
 
 
 def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
@@ -156,7 +125,7 @@ def keep_history(warehouse, tables: dict[str, pd.DataFrame], cycle_id) -> int:
     with warehouse.connect() as con:
         for name, frame in tables.items():
             append_history(con, name, frame, cycle_id)
-        return int(read_table(con, "select count(distinct cycle_id) as n from history.plan_of_record").n.iloc[0])
+        return int(_query(con, "select count(distinct cycle_id) as n from history.plan_of_record").n.iloc[0])
 
 
 def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
@@ -170,7 +139,7 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
 
     if "plan_history" in absent:
         return []
-    rows = read_table(con, """
+    rows = _query(con, """
         select h.cycle_id, h.sku, coalesce(h.family, i.family) as family, h.iso_week_start as week_start,
                sum(h.demand_units) as demand_units, sum(h.supply_units) as supply_units, sum(h.revenue) as revenue
         from staging.stg_sop__plan_history h left join staging.stg_erp__items i using (sku)
@@ -179,9 +148,9 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
     if rows.empty:
         return []
     held = set()
-    if read_table(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
+    if _query(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
                        "and table_name = 'plan_of_record'").n.iloc[0]:
-        held = {pd.Timestamp(c) for c in read_table(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
+        held = {pd.Timestamp(c) for c in _query(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
     added = []
     for cycle_id, frame in rows.groupby("cycle_id", sort=True):
         cycle_id = pd.Timestamp(cycle_id).date()
@@ -199,12 +168,44 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
 
 def previous_plan(con, cycle_id) -> pd.DataFrame | None:
     """The latest cycle's plan of record in history before ``cycle_id`` (None without one)."""
-    exists = read_table(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
+    exists = _query(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
                              "and table_name = 'plan_of_record'")["n"].iloc[0]
     if not exists:
         return None
-    prev = read_table(con, "select max(cycle_id) as c from history.plan_of_record where cycle_id < ?", [cycle_id])
+    prev = _query(con, "select max(cycle_id) as c from history.plan_of_record where cycle_id < ?", [cycle_id])
     if prev.c.isna().all():
         return None
-    return read_table(con, "select sku, week_start, supply_units, demand_units, revenue, family, cycle_id "
+    return _query(con, "select sku, week_start, supply_units, demand_units, revenue, family, cycle_id "
                            "from history.plan_of_record where cycle_id = ?", [prev.c.iloc[0]])
+
+
+# --- analytics.forecast_history (the demand forecast's snapshots, one copy per cycle)
+
+def keep_forecast_history(warehouse, sku_forecast: pd.DataFrame, cycle_id) -> dict:
+    """Replace this cycle's rows of analytics.forecast_history on a short connection of its own;
+    return the metadata of the forecast_history asset."""
+    with warehouse.connect() as con:
+        return append_forecast_history(con, sku_forecast, cycle_id)
+
+
+def append_forecast_history(con, sku_forecast: pd.DataFrame, cycle_id) -> dict:
+    """Replace this cycle's rows of analytics.forecast_history with the published SKU forecast
+    (`demand_inputs.forecast_history_rows`), keep every other cycle."""
+    from sop_pipeline.analytics.demand_inputs import FORECAST_HISTORY_COLUMNS, forecast_history_rows
+
+    rows = forecast_history_rows(sku_forecast)
+    columns = ", ".join(FORECAST_HISTORY_COLUMNS)
+    con.execute("create schema if not exists analytics")
+    con.execute("create table if not exists analytics.forecast_history (cycle_id DATE, sku VARCHAR, "
+                "family VARCHAR, week_start DATE, lag INTEGER, units_p10 DOUBLE, units_p50 DOUBLE, "
+                "units_p90 DOUBLE, model VARCHAR, method VARCHAR)")
+    con.register("_fh", rows)
+    try:
+        con.execute("begin transaction")
+        con.execute("delete from analytics.forecast_history where cycle_id = ?", [cycle_id])
+        con.execute(f"insert into analytics.forecast_history select {columns} from _fh")
+        con.execute("commit")
+    finally:
+        con.unregister("_fh")
+    cycles = con.execute("select count(distinct cycle_id), count(*) from analytics.forecast_history").fetchall()[0]
+    return {"dagster/row_count": int(cycles[1]), "cycles_stored": int(cycles[0]), "rows_this_cycle": len(rows)}

@@ -1,52 +1,52 @@
 """Plan of record vs finance: the reconciliation of agenda item 4 (issue #8).
 
-Thin wrapper around `analytics.reconcile`: the plan of record's revenue, units and margin put on
-finance's calendar months by days and bridged (price-volume-mix, the finance bridge's
+A DataFrame function around `analytics.reconcile`: the plan of record's revenue, units and margin
+put on finance's calendar months by days and bridged (price-volume-mix, the finance bridge's
 definitions) to finance's revenue plan pro-rated to the horizon's days; and control totals proving
 that the plan's revenue, margin and inventory at cost are the same numbers in the family roll-up
 (`reconcile.family_rollup`, the rule of mart plan_of_record_family, computed here from the plan so
-no mart feeds Python) and the cash projection. Both checks are blocking: a bridge or a cash
-projection that does not close stops the cycle before the marts and publish. Writes `analytics.plan_reconciliation` and
-`analytics.plan_reconciliation_controls`, published by the dbt marts of the same names.
+no mart feeds Python) and the cash projection. The plan, the item master, finance's revenue plan
+and the cash projection come in through the warehouse IO manager; `analytics.plan_reconciliation`
+and `analytics.plan_reconciliation_controls` are returned, published by the dbt marts of the same
+names. Both checks are blocking: a bridge or a cash projection that does not close stops the cycle
+before the marts and publish.
 """
 
 import dagster as dg
 import pandas as pd
 
 from sop_pipeline.analytics import reconcile
-from sop_pipeline.assets.common import OWNERS, absent_extracts, markdown_table, read_table, write_table
-from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
+from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, absent_in, markdown_table, table_in
+from sop_pipeline.resources import WAREHOUSE_POOL
 
 RECONCILIATION = dg.AssetKey(["analytics", "plan_reconciliation"])
 CONTROLS = dg.AssetKey(["analytics", "plan_reconciliation_controls"])
-DEPS = [dg.AssetKey(["analytics", "plan_of_record"]), dg.AssetKey(["analytics", "finance_cash_projection"]),
-        dg.AssetKey(["staging", "stg_finance__revenue_plan"]),
-        dg.AssetKey(["staging", "stg_erp__items"]), dg.AssetKey(["meta", "ingest_log"])]
-COMMON = dict(deps=DEPS, group_name="finance", owners=OWNERS["finance"], kinds={"python", "duckdb"})
-
-
-def _exists(con, schema: str, table: str) -> bool:
-    return bool(read_table(con, "select count(*) as n from information_schema.tables where table_schema = ? "
-                                "and table_name = ?", [schema, table])["n"].iloc[0])
-
-
-def _optional_table(con, schema: str, table: str, sql: str) -> pd.DataFrame | None:
-    """Rows of `sql`, or None when `schema.table` is not built (a partial run, a missing source)."""
-    return read_table(con, sql) if _exists(con, schema, table) else None
+# parameter name -> asset key [schema, table] of every input the reconciliation reads
+INPUT_TABLES = {
+    "plan_of_record": ("analytics", "plan_of_record"),
+    "cash_projection": ("analytics", "finance_cash_projection"),
+    "revenue_plan": ("staging", "stg_finance__revenue_plan"),
+    "items": ("staging", "stg_erp__items"),
+    "ingest_log": ("meta", "ingest_log"),
+}
+COMMON = dict(group_name="finance", owners=OWNERS["finance"], kinds={"python", "duckdb"},
+              io_manager_key=WAREHOUSE_IO)
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(RECONCILIATION, **COMMON, description=(
+    name="plan_reconciliation",
+    outs={
+        "plan_reconciliation": dg.AssetOut(key=RECONCILIATION, **COMMON, description=(
             "Plan of record vs finance's revenue plan, per family, by calendar month and over the 13-week "
             "horizon: the plan's weeks split into months by days, finance's months pro-rated to the days the "
             "horizon covers, and plan of record - finance plan revenue decomposed into price, volume and mix "
             "(the finance bridge's definitions; they add up exactly).")),
-        dg.AssetSpec(CONTROLS, **COMMON, description=(
+        "plan_reconciliation_controls": dg.AssetOut(key=CONTROLS, **COMMON, description=(
             "Control totals: the plan of record's units, revenue, margin, COGS and inventory at cost at the "
             "horizon end next to the same figures in plan_reconciliation, the family roll-up "
             "(plan_of_record_family's rule) and finance_cash_projection (difference should be 0: no leakage).")),
-    ],
+    },
+    ins={name: table_in(*key) for name, key in INPUT_TABLES.items()},
     pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec("plan_revenue_reconciles_with_finance_bridge", asset=RECONCILIATION, blocking=True,
@@ -61,28 +61,17 @@ def _optional_table(con, schema: str, table: str, sql: str) -> pd.DataFrame | No
             "A failure means the cash impact is not computed from the plan of record.")),
     ],
 )
-def plan_reconciliation(warehouse: Warehouse):
-    with warehouse.connect() as con:
-        absent = absent_extracts(con)
-        plan = read_table(con, "select sku, family, week_start, demand_units, revenue, margin, "
-                               "projected_inventory_units from analytics.plan_of_record")
-        costs = read_table(con, "select sku, unit_cost from staging.stg_erp__items")
-        revenue_plan = read_table(con, "select family, month_start, units, revenue from "
-                                       "staging.stg_finance__revenue_plan where month_start is not null")
-        cash = _optional_table(con, "analytics", "finance_cash_projection",
-                               "select week_start, cogs, inventory_value from analytics.finance_cash_projection")
-        rollup = reconcile.family_rollup(plan)
-        bridge = reconcile.plan_vs_finance(plan, revenue_plan)
-        controls = reconcile.control_totals(plan, costs, reconciliation=bridge, family_rollup=rollup,
-                                            cash_projection=cash)
-        meta_bridge = write_table(con, "plan_reconciliation", bridge)
-        meta_controls = write_table(con, "plan_reconciliation_controls", controls)
+def plan_reconciliation(plan_of_record: pd.DataFrame, cash_projection: pd.DataFrame, revenue_plan: pd.DataFrame,
+                        items: pd.DataFrame, ingest_log: pd.DataFrame):
+    absent = absent_in(ingest_log)
+    plan, costs, finance_months, cash = reconcile.reconciliation_inputs(plan_of_record, items, revenue_plan,
+                                                                        cash_projection)
+    rollup = reconcile.family_rollup(plan)
+    bridge = reconcile.plan_vs_finance(plan, finance_months)
+    controls = reconcile.control_totals(plan, costs, reconciliation=bridge, family_rollup=rollup,
+                                        cash_projection=cash)
 
-    note = ""
-    if bridge.empty:
-        note = ("no data: revenue_plan extract absent" if "revenue_plan" in absent else
-                "no data: the plan of record is empty" if plan.empty else
-                "no data: finance's revenue plan has none of the horizon's months")
+    note = reconcile.no_data_note(bridge, plan, "revenue_plan" in absent)
     horizon = bridge[(bridge.period == "horizon") & (bridge.level == "total")]
     figures = {}
     if len(horizon):
@@ -96,14 +85,14 @@ def plan_reconciliation(warehouse: Warehouse):
             note = "not compared (no finance plan for the month): " + ", ".join(
                 f"{m:%Y-%m}" for m in sorted(pd.to_datetime(uncovered.period_start.unique())))
     inventory = controls[controls.measure == "inventory_value_horizon_end"].iloc[0]
-    yield dg.MaterializeResult(asset_key=RECONCILIATION, metadata={
-        **meta_bridge, **figures, "notes": note,
+    yield dg.Output(bridge, output_name="plan_reconciliation", metadata={
+        **figures, "notes": note,
         "horizon_by_family": dg.MetadataValue.md(markdown_table(
             bridge[bridge.period == "horizon"][["family", "revenue_finance_plan", "price_effect", "volume_effect",
                                                 "mix_effect", "revenue_plan_of_record", "margin_plan_of_record"]],
             20))})
-    yield dg.MaterializeResult(asset_key=CONTROLS, metadata={
-        **meta_controls, "inventory_value_horizon_end": round(float(inventory.plan_of_record_value), 2),
+    yield dg.Output(controls, output_name="plan_reconciliation_controls", metadata={
+        "inventory_value_horizon_end": round(float(inventory.plan_of_record_value), 2),
         "controls": dg.MetadataValue.md(markdown_table(controls, 20))})
 
     residual = max(reconcile.bridge_residual(bridge), reconcile.family_rows_residual(bridge))

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from sop_pipeline.assets import demand, ingest
+from sop_pipeline.io_manager import WarehouseIOManager
 from sop_pipeline.resources import SopSettings, Warehouse
 from sop_pipeline.settings import REPO_ROOT
 from tests.unit.test_forecasting import AS_OF, make_history
@@ -88,15 +89,17 @@ def test_row_accounting_fails_names_the_extract_and_blocks_downstream(ingest_ext
 
 @pytest.fixture(scope="module")
 def forecast_warehouse(tmp_path_factory) -> str:
-    """A warehouse with what demand_forecast reads: the cycle, the ingest log (promotions absent)
-    and cleansed weekly history (synthetic: 6 SKUs x 2 stores x 2 years)."""
+    """A warehouse with what demand_forecast reads: the cycle, the ingest log (promotions absent,
+    so its staged table is empty) and cleansed weekly history (synthetic: 6 SKUs x 2 stores x 2 years)."""
     path = str(tmp_path_factory.mktemp("fc") / "warehouse.duckdb")
     history, _ = make_history(n_skus=6, weeks=104)
     history = history.assign(week_start=pd.to_datetime(history.week_start), is_censored=False, is_outlier=False)
     con = duckdb.connect(path)
-    con.execute("create schema meta; create schema analytics")
+    con.execute("create schema meta; create schema analytics; create schema staging")
     con.execute("create table meta.cycle as select ?::date as as_of", [AS_OF])
     con.execute("create table meta.ingest_log as select 'promotions' as extract, 'absent' as status")
+    con.execute("create table staging.stg_crm__promotions (promo_id VARCHAR, sku VARCHAR, location_or_customer "
+                "VARCHAR, discount_pct DOUBLE, expected_units DOUBLE, start_date DATE, end_date DATE)")
     con.register("h", history)
     con.execute("create table analytics.demand_history_clean as select * from h")
     con.close()
@@ -104,8 +107,10 @@ def forecast_warehouse(tmp_path_factory) -> str:
 
 
 def _forecast(path: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize([demand.demand_forecast], resources={"warehouse": Warehouse(path=path)},
-                          raise_on_error=False)
+    warehouse = Warehouse(path=path)
+    upstream = [dg.AssetSpec(key) for key in demand.demand_forecast.dependency_keys]  # tables already there
+    return dg.materialize([demand.demand_forecast, *upstream], raise_on_error=False, resources={
+        "warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)})
 
 
 def _history_rows(path: str) -> int:

@@ -263,7 +263,8 @@ def test_absent_downstreams_say_no_data_instead_of_failing():
 # ---- the Dagster asset on a hand-made warehouse --------------------------------------------------
 
 def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | None):
-    """No mart in it: the asset rolls the plan up to families itself (no mart feeds Python)."""
+    """No mart in it: the asset rolls the plan up to families itself (no mart feeds Python). ``cash``
+    None: the cash projection had no data (finance_cash_projection writes an empty table)."""
     import duckdb
 
     plan = PLAN.drop(columns=["price", "cost"])
@@ -272,8 +273,10 @@ def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | Non
               "staging.stg_finance__revenue_plan": revenue_plan if revenue_plan is not None else FINANCE.iloc[0:0],
               "meta.ingest_log": pd.DataFrame({"extract": ["items", "revenue_plan"],
                                                "status": ["loaded", "absent" if revenue_plan is None else "loaded"]})}
-    if cash is not None:
-        tables["analytics.finance_cash_projection"] = cash
+    tables["analytics.finance_cash_projection"] = (
+        cash if cash is not None else pd.DataFrame({"week_start": pd.Series(dtype="datetime64[us]"),
+                                                    "cogs": pd.Series(dtype=float),
+                                                    "inventory_value": pd.Series(dtype=float)}))
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
             con.execute(f"create schema if not exists {name.split('.')[0]}")
@@ -287,10 +290,14 @@ def _materialize(path):
     import dagster as dg
 
     from sop_pipeline.assets.reconcile import plan_reconciliation
+    from sop_pipeline.io_manager import WarehouseIOManager
     from sop_pipeline.resources import Warehouse
 
-    result = dg.materialize([plan_reconciliation], resources={"warehouse": Warehouse(path=str(path))},
-                            raise_on_error=False)
+    warehouse = Warehouse(path=str(path))
+    upstream = [dg.AssetSpec(key) for key in plan_reconciliation.dependency_keys]  # tables already there
+    result = dg.materialize([plan_reconciliation, *upstream], resources={
+        "warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+        raise_on_error=False)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("plan_reconciliation")}
     return checks, meta
@@ -332,3 +339,21 @@ def test_absent_revenue_plan_and_cash_projection_pass_with_a_note(tmp_path):
         types = dict(con.execute("select column_name, data_type from information_schema.columns "
                                  "where table_name = 'plan_reconciliation'").fetchall())
         assert types["price_effect"] == "DOUBLE" and types["period_start"].startswith("TIMESTAMP")
+
+
+def test_inputs_take_the_columns_and_finance_months_the_sql_took():
+    from sop_pipeline.analytics.reconcile import no_data_note, reconciliation_inputs
+
+    revenue_plan = pd.DataFrame({"plan_month": [None, None], "family": ["Snacks", "Drinks"], "units": [1.0, 2.0],
+                                 "revenue": [3.0, 4.0], "month_start": pd.to_datetime([None, "2026-12-01"]),
+                                 "source_row": [1, 2]})
+    plan, costs, months, cash = reconciliation_inputs(PLAN.assign(extra=1), COSTS.assign(family="x"), revenue_plan,
+                                                      None)
+    assert cash is None and list(costs.columns) == ["sku", "unit_cost"]
+    assert "extra" not in plan.columns
+    assert months.family.tolist() == ["Drinks"] and list(months.columns) == ["family", "month_start", "units",
+                                                                             "revenue"]
+    assert list(months.index) == [0]
+    assert no_data_note(pd.DataFrame(), plan, True) == "no data: revenue_plan extract absent"
+    assert no_data_note(pd.DataFrame(), plan.iloc[0:0], False) == "no data: the plan of record is empty"
+    assert no_data_note(pd.DataFrame({"a": [1]}), plan, True) == ""
