@@ -242,7 +242,7 @@ def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) 
 )
 def demand_sensing(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast_location: pd.DataFrame,
                    sales_orders: pd.DataFrame, promotions: pd.DataFrame, pos_week0: pd.DataFrame,
-                   pos_family_daily: pd.DataFrame) -> dg.MaterializeResult:
+                   pos_family_daily: pd.DataFrame):
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     week0, history_daily = inputs.nowcast_pos(pos_week0, pos_family_daily, as_of, absent)
@@ -339,7 +339,7 @@ def demand_bias(cycle: pd.DataFrame, ingest_log: pd.DataFrame, sales_forecast: p
 )
 def demand_backtest(cycle: pd.DataFrame, ingest_log: pd.DataFrame, demand_weekly: pd.DataFrame,
                     promotions: pd.DataFrame, sales_forecast: pd.DataFrame,
-                    sales_orders: pd.DataFrame) -> dg.MaterializeResult:
+                    sales_orders: pd.DataFrame):
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     result = bt.backtest(inputs.weekly_history(demand_weekly), as_of,
