@@ -2,12 +2,12 @@
 
 Each raw asset validates its file with the Great Expectations suite in `expectations/`,
 loads good rows to `raw.<extract>` and bad rows to `quarantine.<extract>` (with rule, column
-and source row), and checks row accounting (blocking: rows lost between the file and the
-warehouse stop everything downstream). Structural problems fail the step with a message naming
+and source row): read -> validate -> write in `sop_pipeline.ingest.warehouse`, which holds no
+warehouse connection while the file is validated. It checks row accounting (blocking: rows lost
+between the file and the warehouse stop everything downstream). Structural problems fail the step with a message naming
 the file and column. `SENSORS`: the extracts-folder sensor (`sop_pipeline.ingest.arrival`).
 """
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -18,10 +18,8 @@ from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import RowCounts, describe_row_accounting, ingest_log_breaks, row_accounting_breaks
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.contract import EXTRACTS
-from sop_pipeline.ingest import (
-    StructuralError, detect_as_of, ensure_schemas, ingest_extract, load_suite,
-)
-from sop_pipeline.ingest import arrival
+from sop_pipeline.ingest import StructuralError, arrival, detect_as_of, load_suite
+from sop_pipeline.ingest.warehouse import ingest_summary as read_ingest_summary, load_extract, write_cycle
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
@@ -55,13 +53,8 @@ def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: W
     except StructuralError as exc:
         raise dg.Failure(description=str(exc)) from None
     c = Cycle(as_of)
-    with warehouse.connect() as con:
-        ensure_schemas(con)
-        con.execute("create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
-                    "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
-                    "?::integer as horizon_weeks, ? as as_of_source",
-                    [as_of, as_of, c.week0_start, c.week1_start, c.horizon_end, c.horizon_weeks,
-                     "SOP_AS_OF" if s.as_of else "last demand date in extracts"])
+    write_cycle(warehouse, as_of, c.week0_start, c.week1_start, c.horizon_end, c.horizon_weeks,
+                "SOP_AS_OF" if s.as_of else "last demand date in extracts")
     context.log.info(f"Cycle as of {as_of}: horizon {c.week1_start} .. {c.horizon_end}")
     return dg.MaterializeResult(metadata={
         "as_of": str(as_of), "week1_start": str(c.week1_start), "horizon_end": str(c.horizon_end),
@@ -90,31 +83,13 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse):
         s = settings.settings
         suite = load_suite(s.expectations_dir, name)
-        # ingest sums no floats: DuckDB may use every core (parallel=True)
-        with warehouse.connect(parallel=True) as con:
-            as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
-            try:
-                report = ingest_extract(con, name, s.extracts_dir, suite, as_of,
-                                        max_quarantine_share=s.max_quarantine_share)
-            except StructuralError as exc:
-                raise dg.Failure(description=str(exc), metadata={
-                    "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
-                    "what to do": exc.hint}) from None
-            counted = con.execute(
-                f"select (select count(*) from raw.{name}), (select count(*) from quarantine.{name}), "
-                f"(select count(distinct _source_row) from (select _source_row from raw.{name} union all "
-                f"select _source_row from quarantine.{name}))").fetchall()[0]
-            sample = con.execute(
-                "select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
-                "where extract = ? order by source_row limit 10", [name]).df()
-            con.execute("create table if not exists meta.ingest_log (extract VARCHAR, status VARCHAR, "
-                        "file VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, "
-                        "rows_after_as_of BIGINT, failures_by_rule VARCHAR, notes VARCHAR)")
-            con.execute("delete from meta.ingest_log where extract = ?", [name])
-            con.execute("insert into meta.ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [name, report.status, report.file, report.rows_read, report.rows_loaded,
-                         report.rows_quarantined, report.rows_after_as_of,
-                         json.dumps(report.failures_by_rule, sort_keys=True), " | ".join(report.notes)])
+        try:  # read -> validate -> write: no warehouse connection is held while the file is validated
+            loaded = load_extract(warehouse, name, s.extracts_dir, suite, max_quarantine_share=s.max_quarantine_share)
+        except StructuralError as exc:
+            raise dg.Failure(description=str(exc), metadata={
+                "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
+                "what to do": exc.hint}) from None
+        report, sample = loaded.report, loaded.sample
         for note in report.notes:
             if note in report.warnings:
                 context.log.warning(f"{name}: {note}")
@@ -129,8 +104,8 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
                 f"quarantine.{name}). The pipeline cannot plan without {name}."))
         counts = RowCounts(extract=name, file=report.file, rows_read=report.rows_read,
                            rows_loaded=report.rows_loaded, rows_quarantined=report.rows_quarantined,
-                           rows_after_as_of=report.rows_after_as_of, raw_rows=int(counted[0]),
-                           quarantine_rows=int(counted[1]), distinct_source_rows=int(counted[2]))
+                           rows_after_as_of=report.rows_after_as_of, raw_rows=loaded.raw_rows,
+                           quarantine_rows=loaded.quarantine_rows, distinct_source_rows=loaded.distinct_source_rows)
         breaks = row_accounting_breaks(counts)
         return dg.MaterializeResult(
             metadata={
@@ -180,10 +155,7 @@ raw_assets = [_raw_asset(name) for name in EXTRACTS]
 )
 def ingest_summary(warehouse: Warehouse):
     """The cycle's data-quality summary, read back from the warehouse."""
-    with warehouse.connect() as con:
-        log = con.execute("select * from meta.ingest_log order by extract").df()
-        issues = con.execute("select extract, rule, column_name, count(*) as rows from quarantine.issues "
-                             "group by all order by rows desc").df()
+    log, issues = read_ingest_summary(warehouse)
     missing = sorted(set(EXTRACTS) - set(log["extract"]))
     unbalanced = log[log.rows_read != log.rows_loaded + log.rows_quarantined + log.rows_after_as_of]
     log_breaks = ingest_log_breaks(log, list(EXTRACTS))

@@ -63,7 +63,9 @@ def test_row_accounting_holds_on_real_extracts(ingest_extracts, tmp_path):
 
 
 def test_row_accounting_fails_names_the_extract_and_blocks_downstream(ingest_extracts, tmp_path, monkeypatch):
-    real = ingest.ingest_extract
+    from sop_pipeline.ingest import warehouse as ingest_warehouse
+
+    real = ingest_warehouse.ingest_extract
 
     def loses_a_row(con, name, *args, **kwargs):  # the bug the check is for: a row vanishes on the way
         report = real(con, name, *args, **kwargs)
@@ -71,7 +73,7 @@ def test_row_accounting_fails_names_the_extract_and_blocks_downstream(ingest_ext
             con.execute("delete from raw.items where _source_row = (select max(_source_row) from raw.items)")
         return report
 
-    monkeypatch.setattr(ingest, "ingest_extract", loses_a_row)
+    monkeypatch.setattr(ingest_warehouse, "ingest_extract", loses_a_row)
     result = _ingest(ingest_extracts, tmp_path / "data")
     assert not result.success
     ev = _check(result, ingest.raw_key("items"), "row_accounting")
