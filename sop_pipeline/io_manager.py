@@ -87,4 +87,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_for(context.asset_key)
         with self.warehouse.connect(read_only=True) as con:
-            return DuckDBTables(con).read(schema, table)
+            try:
+                return DuckDBTables(con).read(schema, table)
+            except duckdb.CatalogException:
+                raise WarehouseTableError(
+                    f"{schema}.{table} is not in the warehouse {self.warehouse.path}: materialize "
+                    f"{context.asset_key.to_user_string()} first (run the whole cycle, or add its group "
+                    f"to --groups)") from None

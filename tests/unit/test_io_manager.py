@@ -96,3 +96,14 @@ def test_assets_materialize_through_the_io_manager(warehouse):
     assert result.success
     with duckdb.connect(warehouse.path, read_only=True) as con:
         assert con.execute("select units from analytics.downstream order by sku").fetchall() == [(2.0,), (4.0,)]
+
+
+def test_missing_table_names_the_table_and_what_to_run(io_manager, warehouse):
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("create schema analytics")
+    context = dg.build_input_context(asset_key=dg.AssetKey(["analytics", "finance_cash_projection"]))
+    with pytest.raises(WarehouseTableError) as err:
+        io_manager.load_input(context)
+    message = str(err.value)
+    assert "analytics.finance_cash_projection is not in the warehouse" in message
+    assert warehouse.path in message and "materialize analytics/finance_cash_projection first" in message
