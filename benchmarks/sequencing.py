@@ -22,9 +22,11 @@ standard TSPLIB format (``EDGE_WEIGHT_FORMAT: FULL_MATRIX``) and the plain "name
 layout are read; diagonal entries are ignored. A missing instance is listed as skipped, never
 replaced by made-up data.
 
-Time limits: 10 (deterministic) seconds up to 80 cities (ftv70 has 71), 30 above (``--time-limit`` overrides).
-``seconds`` is wall time on this machine (it grows when the machine is shared); ``work s`` is
-CP-SAT's deterministic time, which does not.
+Time limits: 10 wall seconds for the whole call up to 80 cities (ftv70 has 71), 30 above
+(``--time-limit`` overrides; before 2026-11-26 these were CP-SAT deterministic seconds with a
+6x + 10 s wall cap). ``seconds`` is wall time on this machine; ``work s`` is CP-SAT's
+deterministic time, which does not grow with the load - but how much of it fits in the wall
+limit does, so print the load average (``uptime``) next to the table.
 
 Weekly part: seeded synthetic weeks (setup families with asymmetric light-to-dark changeovers,
 due dates spread over the week) sequenced by ``sequence_week`` and by FIFO (due-date order),

@@ -10,15 +10,18 @@ Two layers:
    - ``held-karp``: exact dynamic programming for up to ``EXACT_MAX_ITEMS`` items, so small
      answers are provably optimal.
    - ``cp-sat``: OR-Tools CP-SAT with ``AddCircuit`` (its LP relaxation with circuit cuts proves
-     optimality on most TSPLIB ATSP instances up to ~170 cities). Deterministic: search is
-     interleaved over a fixed 2 workers, and the budget is CP-SAT's *deterministic time* (a work
-     count close to one second of one core), so the same seed and ``time_limit_s`` give the same
-     sequence on any machine, loaded or not. Wall time is only capped, as a safety net, at
-     ``WALL_SLACK`` x the limit + ``WALL_EXTRA_S``; a run cut there may differ.
+     optimality on most TSPLIB ATSP instances up to ~170 cities). Search is interleaved over a
+     fixed 2 workers, so with a work budget (CP-SAT's *deterministic time*, about one second of
+     one core; the deterministic mode) the same seed gives the same sequence on any machine,
+     unless the wall limit comes first. In ``auto`` (16-``CP_SAT_MAX_ITEMS`` items) it runs after
+     a short local search (``LOCAL_SEARCH_SHARE`` of the time) and, above
+     ``CP_SAT_HINT_MIN_ITEMS`` items, starts from that tour as a solution hint.
    - ``routing``: OR-Tools routing (pywrapcp) with a dummy depot for open paths, PATH_CHEAPEST_ARC
      + GUIDED_LOCAL_SEARCH under a wall-clock limit (single-threaded; reproducible unless the
      limit cuts the search at a different point). Kept for comparison; ``benchmarks/sequencing.py``
-     shows CP-SAT beats it on TSPLIB, so ``auto`` uses held-karp then cp-sat.
+     shows CP-SAT and the local search beat it, so ``auto`` never uses it.
+   - ``local-search``: Or-opt with double-bridge kicks from the best constructive tour (nearest
+     neighbour, assignment + patching); ``auto`` uses it alone above ``CP_SAT_MAX_ITEMS`` items.
 
    Costs are made integer by scaling (see :func:`integer_costs`); the reported total is computed
    on the original matrix.
@@ -35,6 +38,20 @@ Two layers:
    timed the same way for the before/after comparison. Time runs in productive hours on the
    resource's shift calendar (``capacity.shift_calendar``): start and end always fall inside
    a shift, and work that does not fit the week is reported as unscheduled, never stretched.
+
+Determinism margin (the pipeline path): the supply assets call :func:`sequence_week` with
+``time_limit_s=2.0`` in deterministic mode, and tests/integration/test_reproducible.py compares
+two full runs table by table, so the work count - not the wall clock - must end every search.
+Measured 2026-11-29 on 2 vCPU (replaying every ``sequence_week`` call of the demo warehouses):
+the small demo's weeks (2-16 jobs) converge in <= 0.023 s (1% of the limit, load 3.0); the
+medium demo's 99-job weeks (job moves) hit the work count, which took 0.65-0.84 s (33-42% of
+the limit, 46% of the 1.8 s left after ``WEEK_RESERVE``) at load 2.8-3.0 with 10 M cells per
+second - too thin for the loads of 5-10 this machine sees. ``WEEK_WORK_PER_SECOND`` is therefore
+5 M: at most 0.38 s (19% of the limit) at load 2.1, so the work count still ends the search at
+~4x that load; the cost is 4.4% on the summed objective of the medium demo's 29 weeks of 99-181
+jobs (changeover minutes + 1,000 x late hours; 2.96 M -> 3.09 M). The setup-key ATSP of the demo
+weeks (<= 5 keys) is solved exactly by Held-Karp and does no timed work. A search the wall clock
+cuts anyway reports ``summary["search_cut"] == "wall"``.
 """
 
 from __future__ import annotations
@@ -61,9 +78,18 @@ _EVAL_CHUNK_CELLS = 4_000_000  # candidate orders are costed in chunks of at mos
 # Above this many items CP-SAT's circuit model stops paying: auto uses the local search alone
 # (measured crossover: benchmarks/README.md, "Sequencing"). Up to it, the local search runs
 # first on LOCAL_SEARCH_SHARE of the time and CP-SAT gets the rest (it proves the TSPLIB optima).
+# The share is small on purpose: CP-SAT needs 2-4 deterministic s for the TSPLIB instances up to
+# 71 cities and 10-18 for kro124p / ftv170, and every second the local search keeps is a second
+# CP-SAT lacks on a loaded machine (at 20% the TSPLIB table fell from 15/15 to 7-13/15).
+# Above CP_SAT_HINT_MIN_ITEMS CP-SAT starts from the local-search tour (solution hint): measured,
+# it cuts the deterministic time to prove ftv64 / ft70 / ftv70 / kro124p / ftv170 by 7-55% and
+# finds better tours on generated 80-180 item instances (families-80 535 proven vs 541,
+# families-120 860 vs 869, random-180 1691 vs 1702, 10 s); below it the hint can hurt (p43:
+# 6.2-6.8 deterministic s to prove instead of 3.7) and CP-SAT alone proves fast anyway.
 CP_SAT_MAX_ITEMS = 180
 CP_SAT_WORKERS = 2
-LOCAL_SEARCH_SHARE = 0.2
+LOCAL_SEARCH_SHARE = 0.05
+CP_SAT_HINT_MIN_ITEMS = 60
 PATCHING_SHARE = 0.5  # at most this share of the time for assignment + patching
 LIMIT_RESERVE = 0.03  # share of the limit kept back for building the result
 # Deterministic mode: work allowed per second of the limit. Moves evaluated by the local search
@@ -81,7 +107,7 @@ METHODS = ("auto", "held-karp", "cp-sat", "local-search", "routing")
 # frames, and the deterministic work (cells of candidate orders costed) per second of the limit.
 KEY_ORDER_SHARE = 0.3
 WEEK_RESERVE = 0.1
-WEEK_WORK_PER_SECOND = 10_000_000
+WEEK_WORK_PER_SECOND = 5_000_000  # see "Determinism margin" in the module docstring
 _MAX_SCALED_COST = 2**40
 
 
@@ -565,13 +591,16 @@ def _kick_search(c: np.ndarray, order: np.ndarray, budget: _Budget, seed: int) -
 # --------------------------------------------------------------------------- CP-SAT
 
 def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, seed: int,
-            deterministic_s: float | None = None) -> tuple[list[int] | None, bool, float]:
+            deterministic_s: float | None = None,
+            hint: np.ndarray | None = None) -> tuple[list[int] | None, bool, float]:
     """Circuit model: tour over the items, plus a dummy node when an open path has a free start.
 
     Stops at the budget's wall deadline and, when given, after ``deterministic_s`` of CP-SAT's
     deterministic time (the deterministic mode). Returns (order or None when no solution was
-    found in time, proven optimal, deterministic time used). (A greedy solution hint was tried:
-    it doubled the work CP-SAT needed to prove TSPLIB optima, so none is given.)
+    found in time, proven optimal, deterministic time used). ``hint``: a closed tour on the same
+    nodes (the dummy included) given to CP-SAT as a solution hint; :func:`solve_sequence` passes
+    the local-search tour above ``CP_SAT_HINT_MIN_ITEMS`` items (measured there; a greedy hint
+    once doubled the work to prove small TSPLIB instances, p43 still needs more with one).
     """
     from ortools.sat.python import cp_model
 
@@ -598,6 +627,10 @@ def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, s
                 obj_costs.append(cost)
     model.add_circuit(arcs)
     model.minimize(cp_model.LinearExpr.weighted_sum(obj_vars, obj_costs))
+    if hint is not None:
+        succ_hint = {int(a): int(b) for a, b in zip(hint, np.roll(hint, -1))}
+        for (i, j), var in arc_var.items():
+            model.add_hint(var, succ_hint[i] == j)
     left = budget.left()
     if left <= 0.05:
         return None, False, 0.0
@@ -764,7 +797,8 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
             best, used = found, "routing"
     if use_cp_sat:
         det = (CP_SAT_DETERMINISTIC_SHARE * time_limit_s * (1 - LOCAL_SEARCH_SHARE)) if deterministic else None
-        order, optimal, work_s = _cp_sat(scaled, start_idx, tour, budget, seed, det)
+        order, optimal, work_s = _cp_sat(scaled, start_idx, tour, budget, seed, det,
+                                         hint=best if n > CP_SAT_HINT_MIN_ITEMS else None)
         if order is not None:
             found = np.array(([first] if dummy else []) + order, dtype=np.int64)
             if optimal or _tour_cost(c, found) < _tour_cost(c, best):
