@@ -44,6 +44,9 @@ browser:  ## Debian's Chromium for the browser test of the meeting pack (needs r
 
 # Loads the code location as `dagster dev` would (assets, checks, jobs, schedule, sensors) and fails
 # on the first definition error, before the slower test suite starts (~30 s on 2 busy cores).
+lint: setup  ## ruff check + ruff format --check (settings in ruff.toml; also a unit test)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
 validate: setup  ## dagster definitions validate: the code location loads
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
@@ -71,4 +74,4 @@ docs: setup  ## dbt docs (descriptions, lineage) on http://localhost:8080 (DOCS_
 clean:  ## remove generated data and build outputs (keeps .venv)
 	rm -rf $(DATA) dbt_project/target dbt_project/logs .pytest_cache
 
-.PHONY: help setup browser validate run test ui bench docs clean
+.PHONY: help setup browser lint validate run test ui bench docs clean

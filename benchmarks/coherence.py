@@ -36,8 +36,12 @@ def rule_shares(data: Path) -> dict[str, str]:
 
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         plan = con.execute("select * from analytics.plan_of_record").df()
-        usable = con.execute("select sku, sum(usable_units) as units from intermediate.int_usable_stock "
-                             "group by sku").df().set_index("sku").units
+        usable = (
+            con.execute("select sku, sum(usable_units) as units from intermediate.int_usable_stock group by sku")
+            .df()
+            .set_index("sku")
+            .units
+        )
         seq = con.execute("select * from analytics.production_sequence").df()
         ss = con.execute("select * from analytics.safety_stock").df()
         routings = con.execute("select sku, resource_id, units_per_hour from staging.stg_mes__routings").df()
@@ -53,7 +57,9 @@ def rule_shares(data: Path) -> dict[str, str]:
     breaks = mps.quantity_breaks(seq, schedule, routings, resources, sorted(plan.week_start.unique()))
     routed = routings[routings.resource_id.isin(resources)].merge(schedule[schedule.make_units > 0], on="sku")
     keys = {(r, k, pd.Timestamp(w)) for r, k, w in zip(routed.resource_id, routed.sku, routed.week_start)}
-    keys |= {(r, k, pd.Timestamp(w)) for r, k, w in zip(seq.resource_id, seq.sku, seq.week_start)} if len(seq) else set()
+    keys |= (
+        {(r, k, pd.Timestamp(w)) for r, k, w in zip(seq.resource_id, seq.sku, seq.week_start)} if len(seq) else set()
+    )
     out["seq_vs_plan (resource-SKU-weeks)"] = f"{len(keys) - len(breaks)}/{len(keys)}"
     bought = set(plan.loc[plan.supply_source == "buy", "sku"])
     out["no_buy_seq"] = f"{len(seq) - int(seq.sku.isin(bought).sum())}/{len(seq)}"
@@ -69,21 +75,28 @@ def rule_shares(data: Path) -> dict[str, str]:
 def shared_checker(serving: Path, extracts: Path) -> str:
     if not SHARED_CHECKER.exists():
         return "n/a"
-    proc = subprocess.run([sys.executable, str(SHARED_CHECKER), str(serving), str(extracts)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(SHARED_CHECKER), str(serving), str(extracts)], capture_output=True, text=True
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     return lines[-1] if lines else proc.stderr.strip()[-200:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", nargs="+", default=["small:42", "small:7", "medium:42"],
-                        help="SIZE:SEED pairs (default small:42 small:7 medium:42)")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["small:42", "small:7", "medium:42"],
+        help="SIZE:SEED pairs (default small:42 small:7 medium:42)",
+    )
     parser.add_argument("--keep", metavar="DIR", help="keep the data sets here (default: a temp folder)")
     args = parser.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="sop-coherence-"))
-    print("| run | wall (s) | result | balance | start stock | sequence = plan | no bought SKU sequenced | "
-          "SS > 0 | shared checker |")
+    print(
+        "| run | wall (s) | result | balance | start stock | sequence = plan | no bought SKU sequenced | "
+        "SS > 0 | shared checker |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for run in args.runs:
         size, seed = run.split(":")
@@ -99,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a run that stopped early has no plan to read
             shares = {"error": f"{type(exc).__name__}: {exc}"}
         checker = shared_checker(data / "serving" / "sop.duckdb", extracts) if proc.returncode == 0 else "-"
-        cells = [shares.get(k, "-") for k in ("balance", "start_stock", "seq_vs_plan (resource-SKU-weeks)",
-                                               "no_buy_seq", "ss > 0 (rows)")]
+        cells = [
+            shares.get(k, "-")
+            for k in ("balance", "start_stock", "seq_vs_plan (resource-SKU-weeks)", "no_buy_seq", "ss > 0 (rows)")
+        ]
         print(f"| {size} seed {seed} | {wall:.0f} | {result} | " + " | ".join(cells) + f" | {checker} |", flush=True)
     return 0
 

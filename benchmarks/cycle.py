@@ -63,6 +63,7 @@ print("GROUPS", json.dumps({k.to_user_string(): [graph.get(k).group_name, k in d
 
 # --------------------------------------------------------------------------- measuring a child
 
+
 def _tree_rss(root: int) -> int:
     """Bytes of RSS of `root` and all its descendants (from /proc)."""
     children: dict[int, list[int]] = defaultdict(list)
@@ -96,8 +97,9 @@ def run_measured(cmd: list[str], stdout_path: Path, env: dict | None = None) -> 
     the child incl. the processes it waited for) and the sampled process-tree RSS series.
     """
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            bufsize=1)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
     lines: list[tuple[float, str]] = []
     samples: list[tuple[float, int]] = []
     stderr: list[str] = []
@@ -127,11 +129,18 @@ def run_measured(cmd: list[str], stdout_path: Path, env: dict | None = None) -> 
     done.set()
     for t in threads:
         t.join(timeout=10)
-    return {"wall_s": wall, "returncode": proc.returncode, "stderr": "".join(stderr), "lines": lines,
-            "samples": samples, "max_rss_bytes": usage.ru_maxrss * 1024}
+    return {
+        "wall_s": wall,
+        "returncode": proc.returncode,
+        "stderr": "".join(stderr),
+        "lines": lines,
+        "samples": samples,
+        "max_rss_bytes": usage.ru_maxrss * 1024,
+    }
 
 
 # --------------------------------------------------------------------------- parsing
+
 
 def dbt_log_times(log: Path) -> dict:
     """dbt's own timings from the step log: seconds per model, total test seconds, invocations."""
@@ -151,8 +160,13 @@ def dbt_log_times(log: Path) -> dict:
                 finished += float(m["s"])
             elif "Running with dbt=" in line:
                 invocations += 1
-    return {"models": dict(models), "schema": schema, "tests_s": tests, "finished_s": finished,
-            "invocations": invocations}
+    return {
+        "models": dict(models),
+        "schema": schema,
+        "tests_s": tests,
+        "finished_s": finished,
+        "invocations": invocations,
+    }
 
 
 def asset_times(lines: list[tuple[float, str]], groups: dict, dbt_models: dict[str, float]) -> list[dict]:
@@ -172,8 +186,16 @@ def asset_times(lines: list[tuple[float, str]], groups: dict, dbt_models: dict[s
             interval = s - prev_s
             if prev_kind == "dbt" and is_dbt:  # first model of a dbt step: split off dbt's start-up
                 own = min(dbt_models.get(key.split("/")[-1], 0.0), interval)
-                rows.append({"key": DBT_STARTUP, "group": DBT_STARTUP, "dbt": True, "s": interval - own,
-                             "t_start": prev_t, "t_end": t})
+                rows.append(
+                    {
+                        "key": DBT_STARTUP,
+                        "group": DBT_STARTUP,
+                        "dbt": True,
+                        "s": interval - own,
+                        "t_start": prev_t,
+                        "t_end": t,
+                    }
+                )
                 interval = own
             rows.append({"key": key, "group": group, "dbt": is_dbt, "s": interval, "t_start": prev_t, "t_end": t})
             prev_s, prev_kind, prev_t = s, "asset", t
@@ -192,6 +214,7 @@ def load_groups(extracts: Path, data: Path) -> dict:
 
 # --------------------------------------------------------------------------- one size
 
+
 def bench(size: str, workdir: Path, keep: bool) -> dict:
     from sop_pipeline.demo.config import SIZES
 
@@ -201,8 +224,13 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("SOP_AS_OF", "SOP_EXTRACTS_DIR", "SOP_DATA_DIR")}
     created = False
     if not (extracts / "items.csv").exists() and not (extracts / "items.parquet").exists():
-        gen = subprocess.run([*SOP, "demo", "--size", size, "--seed", "42", "--out", str(extracts)], cwd=REPO,
-                             env=env, capture_output=True, text=True)
+        gen = subprocess.run(
+            [*SOP, "demo", "--size", size, "--seed", "42", "--out", str(extracts)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if gen.returncode:
             raise SystemExit(f"sop demo failed:\n{gen.stdout[-3000:]}\n{gen.stderr[-3000:]}")
         created = True
@@ -224,18 +252,32 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
     failure = res["stderr"].strip() if res["returncode"] else ""
     peak_t, peak_tree = max(res["samples"], key=lambda x: x[1], default=(0.0, 0))
     last = assets[-1]["key"] if assets else "start"
-    peak_asset = next((a["key"] for a in assets if a["t_start"] <= peak_t <= a["t_end"]),
-                      f"the step after {last} (unfinished)" if res["returncode"] else "exit")
+    peak_asset = next(
+        (a["key"] for a in assets if a["t_start"] <= peak_t <= a["t_end"]),
+        f"the step after {last} (unfinished)" if res["returncode"] else "exit",
+    )
     if not keep:
         shutil.rmtree(data, ignore_errors=True)
         if created:
             shutil.rmtree(extracts, ignore_errors=True)
-    return {"size": size, "series": SIZES[size].series, "skus": SIZES[size].skus, "stores": SIZES[size].stores,
-            "rows": rows, "wall_s": res["wall_s"], "reported_s": reported, "returncode": res["returncode"],
-            "failure": failure, "max_rss_gb": res["max_rss_bytes"] / 1e9, "peak_tree_gb": peak_tree / 1e9,
-            "peak_asset": peak_asset, "assets": assets, "dbt": dbt, "n_assets": sum(a["key"] != DBT_STARTUP
-                                                                                   for a in assets),
-            "stdout_file": str(out_path)}
+    return {
+        "size": size,
+        "series": SIZES[size].series,
+        "skus": SIZES[size].skus,
+        "stores": SIZES[size].stores,
+        "rows": rows,
+        "wall_s": res["wall_s"],
+        "reported_s": reported,
+        "returncode": res["returncode"],
+        "failure": failure,
+        "max_rss_gb": res["max_rss_bytes"] / 1e9,
+        "peak_tree_gb": peak_tree / 1e9,
+        "peak_asset": peak_asset,
+        "assets": assets,
+        "dbt": dbt,
+        "n_assets": sum(a["key"] != DBT_STARTUP for a in assets),
+        "stdout_file": str(out_path),
+    }
 
 
 def _count_rows(extracts: Path) -> int:
@@ -250,6 +292,7 @@ def _count_rows(extracts: Path) -> int:
 
 # --------------------------------------------------------------------------- report
 
+
 def summarize(r: dict) -> dict:
     per_group: dict[str, dict[str, float]] = defaultdict(lambda: {"python": 0.0, "dbt": 0.0, "n": 0})
     for a in r["assets"]:
@@ -259,46 +302,77 @@ def summarize(r: dict) -> dict:
     marts = [a for a in r["assets"] if a["key"].startswith("marts/")]
     mart_sql = sum(s for name, s in r["dbt"]["models"].items() if r["dbt"]["schema"].get(name) == "marts")
     supply = per_group.get("supply", {"python": 0.0, "dbt": 0.0})
-    return {"groups": per_group, "marts_s": sum(a["s"] for a in marts), "marts_n": len(marts),
-            "mart_sql_s": mart_sql, "supply_s": supply["python"] + supply["dbt"],
-            "supply_python_s": supply["python"], "supply_dbt_s": supply["dbt"],
-            "dbt_startup_s": per_group.get(DBT_STARTUP, {"dbt": 0.0})["dbt"]}
+    return {
+        "groups": per_group,
+        "marts_s": sum(a["s"] for a in marts),
+        "marts_n": len(marts),
+        "mart_sql_s": mart_sql,
+        "supply_s": supply["python"] + supply["dbt"],
+        "supply_python_s": supply["python"],
+        "supply_dbt_s": supply["dbt"],
+        "dbt_startup_s": per_group.get(DBT_STARTUP, {"dbt": 0.0})["dbt"],
+    }
 
 
 def print_report(results: list[dict]) -> None:
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-          f"{platform.release()}, python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
-          f"uptime: {_uptime()}")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
+        f"uptime: {_uptime()}"
+    )
     sums = {r["size"]: summarize(r) for r in results}
-    print("\n| size | SKU x store series | rows (all extracts) | assets done | `sop run` wall (s) | reported by sop (s) "
-          "| peak RSS, largest process (GB) | peak RSS, process tree (GB) | peak during | mart build: marts/* assets "
-          "(s) | of which dbt SQL (s) | supply group: Python + dbt (s) | dbt invocations, start-up (s) | status |")
+    print(
+        "\n| size | SKU x store series | rows (all extracts) | assets done | `sop run` wall (s) | reported by sop (s) "
+        "| peak RSS, largest process (GB) | peak RSS, process tree (GB) | peak during | mart build: marts/* assets "
+        "(s) | of which dbt SQL (s) | supply group: Python + dbt (s) | dbt invocations, start-up (s) | status |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         s = sums[r["size"]]
         status = "ok" if r["returncode"] == 0 else f"FAILED (exit {r['returncode']})"
         reported = f"{r['reported_s']:.1f}" if r["reported_s"] is not None else "-"
-        print(f"| {r['size']} | {r['series']:,} ({r['skus']:,} x {r['stores']}) | {r['rows']:,} | {r['n_assets']} | "
-              f"{r['wall_s']:.1f} | {reported} | {r['max_rss_gb']:.2f} | {r['peak_tree_gb']:.2f} | "
-              f"{r['peak_asset']} | {s['marts_s']:.1f} ({s['marts_n']} models) | {s['mart_sql_s']:.1f} | "
-              f"{s['supply_s']:.1f} ({s['supply_python_s']:.1f} + {s['supply_dbt_s']:.1f}) | "
-              f"{r['dbt']['invocations']}, {s['dbt_startup_s']:.1f} | {status} |")
+        print(
+            f"| {r['size']} | {r['series']:,} ({r['skus']:,} x {r['stores']}) | {r['rows']:,} | {r['n_assets']} | "
+            f"{r['wall_s']:.1f} | {reported} | {r['max_rss_gb']:.2f} | {r['peak_tree_gb']:.2f} | "
+            f"{r['peak_asset']} | {s['marts_s']:.1f} ({s['marts_n']} models) | {s['mart_sql_s']:.1f} | "
+            f"{s['supply_s']:.1f} ({s['supply_python_s']:.1f} + {s['supply_dbt_s']:.1f}) | "
+            f"{r['dbt']['invocations']}, {s['dbt_startup_s']:.1f} | {status} |"
+        )
 
-    order = ["extracts", "ingest", "staging", "intermediate", "demand", "demand_review", "inventory", "supply",
-             "finance", "risk", "data_quality", "kpi", "plan", "publish", DBT_STARTUP]
-    all_groups = sorted({g for s in sums.values() for g in s["groups"]},
-                        key=lambda g: (order.index(g) if g in order else len(order), g))
+    order = [
+        "extracts",
+        "ingest",
+        "staging",
+        "intermediate",
+        "demand",
+        "demand_review",
+        "inventory",
+        "supply",
+        "finance",
+        "risk",
+        "data_quality",
+        "kpi",
+        "plan",
+        "publish",
+        DBT_STARTUP,
+    ]
+    all_groups = sorted(
+        {g for s in sums.values() for g in s["groups"]}, key=lambda g: (order.index(g) if g in order else len(order), g)
+    )
     sizes = [r["size"] for r in results]
-    print("\nSeconds per asset group (Python assets + dbt models incl. their tests; a group's dbt models are "
-          "its `marts/<group>/` models):\n")
+    print(
+        "\nSeconds per asset group (Python assets + dbt models incl. their tests; a group's dbt models are "
+        "its `marts/<group>/` models):\n"
+    )
     print("| group | " + " | ".join(f"{z}: Python | {z}: dbt | {z}: total" for z in sizes) + " |")
     print("|---|" + "---:|---:|---:|" * len(sizes))
     for g in all_groups:
         cells = []
         for z in sizes:
             v = sums[z]["groups"].get(g)
-            cells += ([f"{v['python']:.1f}", f"{v['dbt']:.1f}", f"**{v['python'] + v['dbt']:.1f}**"]
-                      if v else ["", "", ""])
+            cells += (
+                [f"{v['python']:.1f}", f"{v['dbt']:.1f}", f"**{v['python'] + v['dbt']:.1f}**"] if v else ["", "", ""]
+            )
         print(f"| {g} | " + " | ".join(cells) + " |")
     tot = [f"**{sum(a['s'] for a in r['assets']):.1f}**" for r in results]
     print("| all assets | " + " | ".join(f" | | {t}" for t in tot) + " |")
@@ -311,17 +385,27 @@ def print_report(results: list[dict]) -> None:
         startups = [a for a in r["assets"] if a["key"] == DBT_STARTUP]
         ranked = [a for a in r["assets"] if a["key"] != DBT_STARTUP]
         if startups:  # one row for all dbt start-ups
-            ranked.append({"key": f"{DBT_STARTUP} x {len(startups)} dbt steps", "group": DBT_STARTUP, "dbt": True,
-                           "s": sum(a["s"] for a in startups),
-                           "peak_tree_bytes": max(a["peak_tree_bytes"] for a in startups)})
+            ranked.append(
+                {
+                    "key": f"{DBT_STARTUP} x {len(startups)} dbt steps",
+                    "group": DBT_STARTUP,
+                    "dbt": True,
+                    "s": sum(a["s"] for a in startups),
+                    "peak_tree_bytes": max(a["peak_tree_bytes"] for a in startups),
+                }
+            )
         for a in sorted(ranked, key=lambda a: -a["s"])[:10]:
-            print(f"| {a['key']} | {a['group']} | {'dbt' if a['dbt'] else 'Python'} | {a['s']:.1f} | "
-                  f"{100 * a['s'] / total:.0f}% | {a['peak_tree_bytes'] / 1e9:.2f} |")
+            print(
+                f"| {a['key']} | {a['group']} | {'dbt' if a['dbt'] else 'Python'} | {a['s']:.1f} | "
+                f"{100 * a['s'] / total:.0f}% | {a['peak_tree_bytes'] / 1e9:.2f} |"
+            )
         d = r["dbt"]
-        print(f"\ndbt's own timings ({r['size']}): {d['invocations']} invocations, models "
-              f"{sum(d['models'].values()):.1f} s (marts {sums[r['size']]['mart_sql_s']:.1f} s), tests "
-              f"{d['tests_s']:.1f} s, `Finished running` total {d['finished_s']:.1f} s. "
-              f"Progress log: {r['stdout_file']}")
+        print(
+            f"\ndbt's own timings ({r['size']}): {d['invocations']} invocations, models "
+            f"{sum(d['models'].values()):.1f} s (marts {sums[r['size']]['mart_sql_s']:.1f} s), tests "
+            f"{d['tests_s']:.1f} s, `Finished running` total {d['finished_s']:.1f} s. "
+            f"Progress log: {r['stdout_file']}"
+        )
         if r["failure"]:
             print(f"\n**{r['size']} FAILED** (exit {r['returncode']}):\n```\n{r['failure'][-3000:]}\n```")
 
@@ -336,11 +420,17 @@ def _uptime() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "large"])
-    ap.add_argument("--work-dir", default=None,
-                    help="where extracts and data go, one folder per size (default: a temp dir); "
-                         "existing extracts in WORK_DIR/SIZE/extracts are reused")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep extracts and the data dir (warehouse, serving, reports) after each size")
+    ap.add_argument(
+        "--work-dir",
+        default=None,
+        help="where extracts and data go, one folder per size (default: a temp dir); "
+        "existing extracts in WORK_DIR/SIZE/extracts are reused",
+    )
+    ap.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep extracts and the data dir (warehouse, serving, reports) after each size",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write the raw results (per asset) as JSON")
     args = ap.parse_args()
     workdir = Path(args.work_dir or tempfile.mkdtemp(prefix="sop_cycle_bench_")).resolve()

@@ -142,20 +142,36 @@ def weekly_history(extracts: Path, cache: Path) -> pd.DataFrame:
     keys = h[["sku", "location", "channel"]].drop_duplicates().reset_index(drop=True)
     weeks = np.sort(h.week_start.unique()).astype("datetime64[D]")
     share, _ = promo_calendar(pd.read_parquet(extracts / "promotions.parquet"), keys, weeks)
-    i = pd.MultiIndex.from_frame(keys[["sku", "location"]]).get_indexer(pd.MultiIndex.from_frame(h[["sku", "location"]]))
+    i = pd.MultiIndex.from_frame(keys[["sku", "location"]]).get_indexer(
+        pd.MultiIndex.from_frame(h[["sku", "location"]])
+    )
     w = (h.week_start.to_numpy().astype("datetime64[D]") - weeks[0]).astype(np.int64) // 7
     h["is_promo"] = share[i, w] > 0
     h.to_parquet(cache)
     return h
 
 
-def run_method(method: str, history_path: Path, promos_path: Path, origin: date, workdir: Path,
-               every: int = 1) -> tuple[pd.DataFrame, dict]:
+def run_method(
+    method: str, history_path: Path, promos_path: Path, origin: date, workdir: Path, every: int = 1
+) -> tuple[pd.DataFrame, dict]:
     out = workdir / f"fc_{method}_{origin}.parquet"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(repo=str(REPO)), method, str(history_path),
-                           str(promos_path), origin.isoformat(), str(out), str(every)], capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD.format(repo=str(REPO)),
+            method,
+            str(history_path),
+            str(promos_path),
+            origin.isoformat(),
+            str(out),
+            str(every),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode:
         raise RuntimeError(f"{method} failed:\n{proc.stderr[-3000:]}")
     stats = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -215,13 +231,21 @@ def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every:
             if every > 1:
                 stats = {**stats, "seconds": stats["seconds"] * every}
                 sample = fc[["sku", "location"]].drop_duplicates()
-                rows.append({"size": size, "origin": origin, "method": label,
-                             **score(fc, history, origin, sample), **stats})
+                rows.append(
+                    {"size": size, "origin": origin, "method": label, **score(fc, history, origin, sample), **stats}
+                )
                 for other, ofc in forecasts.items():  # the others on the same sample, for a like-for-like line
                     if other != method:
-                        rows.append({"size": size, "origin": origin, "method": f"{other} (same sample)",
-                                     **score(ofc, history, origin, sample), "seconds": float("nan"),
-                                     "peak_mb": float("nan")})
+                        rows.append(
+                            {
+                                "size": size,
+                                "origin": origin,
+                                "method": f"{other} (same sample)",
+                                **score(ofc, history, origin, sample),
+                                "seconds": float("nan"),
+                                "peak_mb": float("nan"),
+                            }
+                        )
             else:
                 rows.append({"size": size, "origin": origin, "method": label, **score(fc, history, origin), **stats})
             print(f"# {size} {origin} {method}: {rows[-1]}", file=sys.stderr)
@@ -242,37 +266,59 @@ def backtest_row(size: str, workdir: Path) -> dict:
     orders = orders.assign(requested_week_start=requested - pd.to_timedelta(requested.dt.day_of_week, unit="D"))
     result = bt.backtest(history, END, pd.read_parquet(extracts / "promotions.parquet"), sales, orders)
     w = result.summary.set_index("method").wape
-    return {"size": size, "origins": int(result.errors.origin.nunique()), "fits": result.fits,
-            "seconds": result.seconds, **{m: float(w.get(m, np.nan)) for m in bt.METHODS}}
+    return {
+        "size": size,
+        "origins": int(result.errors.origin.nunique()),
+        "fits": result.fits,
+        "seconds": result.seconds,
+        **{m: float(w.get(m, np.nan)) for m in bt.METHODS},
+    }
 
 
 def backtest_table(rows: list[dict]) -> str:
-    lines = ["| size | origins | model fits | WAPE lightgbm | WAPE lightgbm_sensed | WAPE sales_forecast | "
-             "WAPE seasonal_naive | lightgbm vs naive | seconds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| size | origins | model fits | WAPE lightgbm | WAPE lightgbm_sensed | WAPE sales_forecast | "
+        "WAPE seasonal_naive | lightgbm vs naive | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['size']} | {r['origins']} | {r['fits']} | {r['lightgbm']:.3f} | {r['lightgbm_sensed']:.3f} "
-                     f"| {r['sales_forecast']:.3f} | {r['seasonal_naive']:.3f} "
-                     f"| {r['lightgbm'] / r['seasonal_naive'] - 1:+.0%} | {r['seconds']:.0f} |")
+        lines.append(
+            f"| {r['size']} | {r['origins']} | {r['fits']} | {r['lightgbm']:.3f} | {r['lightgbm_sensed']:.3f} "
+            f"| {r['sales_forecast']:.3f} | {r['seasonal_naive']:.3f} "
+            f"| {r['lightgbm'] / r['seasonal_naive'] - 1:+.0%} | {r['seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
     df = pd.DataFrame(rows)
-    g = df.groupby(["size", "method"], sort=False).agg(series=("series", "first"), wape=("wape", "mean"),
-                                                        sku_wape=("sku_wape", "mean"), mase=("mase", "mean"),
-                                                        seconds=("seconds", "mean"), peak_mb=("peak_mb", "max"))
+    g = df.groupby(["size", "method"], sort=False).agg(
+        series=("series", "first"),
+        wape=("wape", "mean"),
+        sku_wape=("sku_wape", "mean"),
+        mase=("mase", "mean"),
+        seconds=("seconds", "mean"),
+        peak_mb=("peak_mb", "max"),
+    )
     naive = g.xs("seasonal_naive", level="method")["wape"]
-    lines = ["| size | series | method | WAPE | WAPE vs naive | SKU WAPE | MASE | seconds | peak MB |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| size | series | method | WAPE | WAPE vs naive | SKU WAPE | MASE | seconds | peak MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for (size, method), r in g.iterrows():
         sampled = "sample" in method or "every" in method
-        base = g.loc[(size, "seasonal_naive (same sample)"), "wape"] if sampled and \
-            (size, "seasonal_naive (same sample)") in g.index else naive.get(size, np.nan)
+        base = (
+            g.loc[(size, "seasonal_naive (same sample)"), "wape"]
+            if sampled and (size, "seasonal_naive (same sample)") in g.index
+            else naive.get(size, np.nan)
+        )
         vs = f"{r.wape / base - 1:+.0%}" if np.isfinite(base) else ""
         secs = "" if not np.isfinite(r.seconds) else f"{r.seconds:,.1f}"
         mb = "" if not np.isfinite(r.peak_mb) else f"{r.peak_mb:,.0f}"
-        lines.append(f"| {size} | {int(r.series):,} | {method} | {r.wape:.3f} | {vs} | {r.sku_wape:.3f} | {r.mase:.3f} "
-                     f"| {secs} | {mb} |")
+        lines.append(
+            f"| {size} | {int(r.series):,} | {method} | {r.wape:.3f} | {vs} | {r.sku_wape:.3f} | {r.mase:.3f} "
+            f"| {secs} | {mb} |"
+        )
     return "\n".join(lines)
 
 
@@ -282,11 +328,21 @@ def main() -> None:
     p.add_argument("--origins", type=int, default=1, help="holdout origins, 13 weeks apart (default 1)")
     p.add_argument("--methods", nargs="+", default=["ours", "seasonal_naive", "auto_ets"])
     p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
-    p.add_argument("--backtest", nargs="*", default=[], metavar="SIZE",
-                   help="also run the rolling-origin backtest (26 origins) on these sizes")
-    p.add_argument("--ets-every", nargs="*", default=[], metavar="SIZE=N",
-                   help="run AutoETS on every N-th series only for SIZE (e.g. large=10) and scale its seconds by N; "
-                        "the other methods are also scored on that sample")
+    p.add_argument(
+        "--backtest",
+        nargs="*",
+        default=[],
+        metavar="SIZE",
+        help="also run the rolling-origin backtest (26 origins) on these sizes",
+    )
+    p.add_argument(
+        "--ets-every",
+        nargs="*",
+        default=[],
+        metavar="SIZE=N",
+        help="run AutoETS on every N-th series only for SIZE (e.g. large=10) and scale its seconds by N; "
+        "the other methods are also scored on that sample",
+    )
     args = p.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -294,8 +350,10 @@ def main() -> None:
     every = {k: int(v) for k, v in (x.split("=") for x in args.ets_every)}
     for size in args.sizes:
         rows += bench(size, workdir, args.origins, args.methods, every.get(size, 1))
-    print(f"Forecast benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, horizon {HORIZON} weeks, {args.origins} origin(s), seed 42\n")
+    print(
+        f"Forecast benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, horizon {HORIZON} weeks, {args.origins} origin(s), seed 42\n"
+    )
     if rows:
         print(table(rows))
     if args.backtest:

@@ -57,17 +57,23 @@ def bench(size: str, workdir: Path) -> dict:
     extracts, data = workdir / size / "extracts", workdir / size / "data"
     gen_s, gen_mb, _ = _run([*SOP, "demo", "--size", size, "--out", str(extracts)])
     pos_rows = duckdb.sql(f"select count(*) from read_csv('{extracts}/pos_sales.csv')").fetchall()[0][0]
-    all_rows = sum(duckdb.sql(f"select count(*) from read_csv('{p}')").fetchall()[0][0]
-                   for p in extracts.glob("*.csv"))
+    all_rows = sum(duckdb.sql(f"select count(*) from read_csv('{p}')").fetchall()[0][0] for p in extracts.glob("*.csv"))
     t = time.perf_counter()
     for p in extracts.glob("*.csv"):
         duckdb.sql(f"select * from read_csv('{p}', all_varchar=true)").fetchall()
     floor_s = time.perf_counter() - t
     ingest_s, ingest_mb, out = _run([sys.executable, "-c", STAGE_SCRIPT, str(extracts), str(data)])
     inner = float(out.split("ELAPSED")[-1].split()[0])
-    return {"size": size, "pos_rows": pos_rows, "all_rows": all_rows, "generate_s": gen_s,
-            "floor_read_s": floor_s, "ingest_staging_s": inner, "process_s": ingest_s,
-            "peak_rss_mb": max(gen_mb, ingest_mb)}
+    return {
+        "size": size,
+        "pos_rows": pos_rows,
+        "all_rows": all_rows,
+        "generate_s": gen_s,
+        "floor_read_s": floor_s,
+        "ingest_staging_s": inner,
+        "process_s": ingest_s,
+        "peak_rss_mb": max(gen_mb, ingest_mb),
+    }
 
 
 def main() -> None:
@@ -77,15 +83,21 @@ def main() -> None:
     args = ap.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="sop_bench_"))
     rows = [bench(s, workdir) for s in args.sizes]
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {platform.system()} "
-          f"{platform.release()}, python {platform.python_version()}")
-    print("| size | POS rows | all rows | generate (s) | DuckDB read-only floor (s) | ingest + GX + staging (s) "
-          "| process incl. imports (s) | peak RSS (MB) |")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {platform.system()} "
+        f"{platform.release()}, python {platform.python_version()}"
+    )
+    print(
+        "| size | POS rows | all rows | generate (s) | DuckDB read-only floor (s) | ingest + GX + staging (s) "
+        "| process incl. imports (s) | peak RSS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']} | {r['pos_rows']:,} | {r['all_rows']:,} | {r['generate_s']:.1f} | "
-              f"{r['floor_read_s']:.1f} | {r['ingest_staging_s']:.1f} | {r['process_s']:.1f} | "
-              f"{r['peak_rss_mb']:,.0f} |")
+        print(
+            f"| {r['size']} | {r['pos_rows']:,} | {r['all_rows']:,} | {r['generate_s']:.1f} | "
+            f"{r['floor_read_s']:.1f} | {r['ingest_staging_s']:.1f} | {r['process_s']:.1f} | "
+            f"{r['peak_rss_mb']:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ FAMILIES = [f"F{i:02d}" for i in range(20)]
 def synthetic_inputs(n_points: int, weeks: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Weekly demand (sku, location, week_start, units, forecast_units), lead times, items."""
     rng = np.random.default_rng(seed)
-    n_sku = max(1, n_points // 3)                       # each SKU stocked at ~3 locations
+    n_sku = max(1, n_points // 3)  # each SKU stocked at ~3 locations
     sku_of_point = np.arange(n_points) % n_sku
     location = np.array([f"L{i // n_sku:02d}" for i in range(n_points)])
     mean = rng.lognormal(3.0, 1.2, n_points)
@@ -63,25 +63,40 @@ def synthetic_inputs(n_points: int, weeks: int, seed: int) -> tuple[pd.DataFrame
     size = rng.normal(mean[:, None] / p_demand[:, None], (cv * mean / p_demand)[:, None], (n_points, weeks))
     units = np.round(np.where(occurs, np.maximum(size, 0.0), 0.0))
     has_forecast = rng.random(n_points) < 0.7
-    forecast = np.where(has_forecast[:, None], np.maximum(units + rng.normal(0, 0.3 * mean[:, None] + 1,
-                                                                             (n_points, weeks)), 0), np.nan)
+    forecast = np.where(
+        has_forecast[:, None], np.maximum(units + rng.normal(0, 0.3 * mean[:, None] + 1, (n_points, weeks)), 0), np.nan
+    )
     week_start = pd.date_range("2023-01-02", periods=weeks, freq="7D")
-    keep = (units > 0) | (rng.random((n_points, weeks)) < 0.5)   # extracts often omit zero weeks
+    keep = (units > 0) | (rng.random((n_points, weeks)) < 0.5)  # extracts often omit zero weeks
     keep[:, 0] = True
     rows, cols = np.nonzero(keep)
     skus = np.array([f"SKU{i:06d}" for i in range(n_sku)])
-    demand = pd.DataFrame({"sku": skus[sku_of_point[rows]], "location": location[rows],
-                           "week_start": week_start[cols], "units": units[rows, cols],
-                           "forecast_units": forecast[rows, cols]})
+    demand = pd.DataFrame(
+        {
+            "sku": skus[sku_of_point[rows]],
+            "location": location[rows],
+            "week_start": week_start[cols],
+            "units": units[rows, cols],
+            "forecast_units": forecast[rows, cols],
+        }
+    )
     lead_mean = rng.uniform(7, 70, n_sku)
     obs = 5
-    lead_times = pd.DataFrame({"sku": np.repeat(skus, obs),
-                               "lead_time_days": np.maximum(rng.normal(np.repeat(lead_mean, obs),
-                                                                       np.repeat(lead_mean * 0.2, obs)), 1.0)})
-    items = pd.DataFrame({"sku": skus, "family": rng.choice(FAMILIES, n_sku),
-                          "unit_cost": np.round(rng.lognormal(2.0, 0.8, n_sku), 2),
-                          "unit_price_markup": rng.uniform(1.2, 2.5, n_sku),
-                          "abc_xyz": rng.choice(list(DEFAULT_SERVICE_TARGETS), n_sku)})
+    lead_times = pd.DataFrame(
+        {
+            "sku": np.repeat(skus, obs),
+            "lead_time_days": np.maximum(rng.normal(np.repeat(lead_mean, obs), np.repeat(lead_mean * 0.2, obs)), 1.0),
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "sku": skus,
+            "family": rng.choice(FAMILIES, n_sku),
+            "unit_cost": np.round(rng.lognormal(2.0, 0.8, n_sku), 2),
+            "unit_price_markup": rng.uniform(1.2, 2.5, n_sku),
+            "abc_xyz": rng.choice(list(DEFAULT_SERVICE_TARGETS), n_sku),
+        }
+    )
     items["unit_price"] = np.round(items.pop("unit_price_markup") * items["unit_cost"], 2)
     return demand, lead_times, items
 
@@ -118,7 +133,7 @@ def naive_loop(policies: pd.DataFrame, kind: str, levels: list[float] | None) ->
 
     def unfloored(mean: float, sigma: float, q: float, method: str, level: float) -> float:
         if method == "gamma":
-            a, theta = (mean / sigma) ** 2, sigma ** 2 / mean
+            a, theta = (mean / sigma) ** 2, sigma**2 / mean
             dist = stats.gamma(a, scale=theta)
             if kind == "cycle":
                 return max(dist.ppf(level) - mean, 0.0)
@@ -127,6 +142,7 @@ def naive_loop(policies: pd.DataFrame, kind: str, levels: list[float] | None) ->
                 if s <= 0:
                     return mean - s
                 return a * theta * stats.gamma.sf(s, a + 1, scale=theta) - s * dist.sf(s)
+
             target = (1 - level) * q
             rop = optimize.brentq(lambda s: loss(s) - target, min(0.0, mean - target) - q - 1, mean + 60 * sigma + q)
             return max(rop - mean, 0.0)
@@ -149,14 +165,27 @@ def naive_loop(policies: pd.DataFrame, kind: str, levels: list[float] | None) ->
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000, 30000],
-                        help="numbers of SKU-locations (default 1000 3000 10000 30000)")
-    parser.add_argument("--baseline-size", type=int, default=200,
-                        help="SKU-locations in the naive per-SKU loop (default 200; extrapolated)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[1000, 3000, 10000, 30000],
+        help="numbers of SKU-locations (default 1000 3000 10000 30000)",
+    )
+    parser.add_argument(
+        "--baseline-size",
+        type=int,
+        default=200,
+        help="SKU-locations in the naive per-SKU loop (default 200; extrapolated)",
+    )
     parser.add_argument("--weeks", type=int, default=104, help="weeks of demand history (default 104)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--sim-size", type=int, default=1000,
-                        help="SKU-locations in the simulation check timing (default 1000; 0 skips it)")
+    parser.add_argument(
+        "--sim-size",
+        type=int,
+        default=1000,
+        help="SKU-locations in the simulation check timing (default 1000; 0 skips it)",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -168,7 +197,7 @@ def main() -> int:
         total = time.perf_counter() - started
         rows.append((size, len(demand), times, total))
         print(f"{size:>7,} SKU-locations, {len(demand):>10,} demand rows: {total:6.2f} s", file=sys.stderr, flush=True)
-        if baseline is None:                     # the baseline on the first (smallest) size's subset
+        if baseline is None:  # the baseline on the first (smallest) size's subset
             baseline = {}
             for kind in ("cycle", "fill_rate"):
                 subset = out[f"policies_{kind}"].head(args.baseline_size)
@@ -178,21 +207,31 @@ def main() -> int:
                 secs_curve, ss_sum = naive_loop(subset, kind, list(SERVICE_LEVEL_GRID))
                 baseline[f"curve_{kind}"] = secs_curve / len(subset)
                 mix = subset["method"].value_counts().to_dict()
-                print(f"baseline {kind}: {len(subset)} rows {mix}, max relative SS difference vs vectorized "
-                      f"{diff:.1e}", file=sys.stderr, flush=True)
+                print(
+                    f"baseline {kind}: {len(subset)} rows {mix}, max relative SS difference vs vectorized {diff:.1e}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     steps = ["variability", "targets", "policies_cycle", "policies_fill_rate", "curve_cycle", "curve_fill_rate"]
-    print(f"\nSafety stock benchmark - {platform.processor() or platform.machine()}, Python "
-          f"{platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"{args.weeks} weeks of history, seed {args.seed}\n")
-    print("| SKU-locations | demand rows | " + " | ".join(steps) + " | total (s) | naive scipy loop, "
-          "policies + curves (s, extrapolated) | speed-up |")
+    print(
+        f"\nSafety stock benchmark - {platform.processor() or platform.machine()}, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"{args.weeks} weeks of history, seed {args.seed}\n"
+    )
+    print(
+        "| SKU-locations | demand rows | " + " | ".join(steps) + " | total (s) | naive scipy loop, "
+        "policies + curves (s, extrapolated) | speed-up |"
+    )
     print("|" + "---:|" * (len(steps) + 5))
     for size, n_rows, times, total in rows:
         naive = sum(baseline[k] for k in steps if k in baseline) * size
         vec = sum(times[k] for k in steps if k in baseline)
-        print(f"| {size:,} | {n_rows:,} | " + " | ".join(f"{times[k]:.2f}" for k in steps)
-              + f" | {total:.2f} | {naive:,.0f} | {naive / vec:,.0f}x |")
+        print(
+            f"| {size:,} | {n_rows:,} | "
+            + " | ".join(f"{times[k]:.2f}" for k in steps)
+            + f" | {total:.2f} | {naive:,.0f} | {naive / vec:,.0f}x |"
+        )
     if args.sim_size:
         policies = out["policies_fill_rate"].head(args.sim_size)
         started = time.perf_counter()
@@ -200,15 +239,19 @@ def main() -> int:
         secs = time.perf_counter() - started
         within = (sim["sim_gap_pp"].abs() <= 1.5).mean()
         floored = policies["min_cycle_service_binds"].mean()
-        print(f"\nSimulation check (`simulate_service`, weekly order-up-to as in the pipeline, normal or "
-              f"gamma demand as each formula assumed, receipts in order, fill-rate policies): "
-              f"{len(policies):,} SKU-locations x 4 paths x 500 weeks x 7 steps in {secs:.1f} s; "
-              f"median gap {sim['sim_gap_pp'].median():+.2f} pp, {(sim['sim_gap_pp'] >= -1.5).mean():.0%} at or "
-              f"above target - 1.5 pp, {within:.0%} within 1.5 pp. Over-delivery is expected where the minimum "
-              f"cycle service sets the safety stock ({floored:.0%} of rows).")
-    print(f"\nNaive loop measured on {args.baseline_size} SKU-locations "
-          f"({', '.join(f'{k}: {v * 1e3:.2f} ms/row' for k, v in baseline.items())}) and scaled linearly; "
-          "speed-up compares policies + curves only.")
+        print(
+            f"\nSimulation check (`simulate_service`, weekly order-up-to as in the pipeline, normal or "
+            f"gamma demand as each formula assumed, receipts in order, fill-rate policies): "
+            f"{len(policies):,} SKU-locations x 4 paths x 500 weeks x 7 steps in {secs:.1f} s; "
+            f"median gap {sim['sim_gap_pp'].median():+.2f} pp, {(sim['sim_gap_pp'] >= -1.5).mean():.0%} at or "
+            f"above target - 1.5 pp, {within:.0%} within 1.5 pp. Over-delivery is expected where the minimum "
+            f"cycle service sets the safety stock ({floored:.0%} of rows)."
+        )
+    print(
+        f"\nNaive loop measured on {args.baseline_size} SKU-locations "
+        f"({', '.join(f'{k}: {v * 1e3:.2f} ms/row' for k, v in baseline.items())}) and scaled linearly; "
+        "speed-up compares policies + curves only."
+    )
     return 0
 
 

@@ -52,12 +52,39 @@ from sop_pipeline.analytics.sequencing import sequence_cost, sequence_week, solv
 
 # Published optimal tour lengths (TSPLIB95 ATSP). ftvN instances have N + 1 cities.
 OPTIMA = {
-    "br17": 39, "ftv33": 1286, "ftv35": 1473, "ftv38": 1530, "p43": 5620, "ftv44": 1613, "ftv47": 1776,
-    "ry48p": 14422, "ft53": 6905, "ftv55": 1608, "ftv64": 1839, "ft70": 38673, "ftv70": 1950,
-    "kro124p": 36230, "ftv170": 2755,
+    "br17": 39,
+    "ftv33": 1286,
+    "ftv35": 1473,
+    "ftv38": 1530,
+    "p43": 5620,
+    "ftv44": 1613,
+    "ftv47": 1776,
+    "ry48p": 14422,
+    "ft53": 6905,
+    "ftv55": 1608,
+    "ftv64": 1839,
+    "ft70": 38673,
+    "ftv70": 1950,
+    "kro124p": 36230,
+    "ftv170": 2755,
 }
-CITIES = {"br17": 17, "ftv33": 34, "ftv35": 36, "ftv38": 39, "p43": 43, "ftv44": 45, "ftv47": 48, "ry48p": 48,
-          "ft53": 53, "ftv55": 56, "ftv64": 65, "ft70": 70, "ftv70": 71, "kro124p": 100, "ftv170": 171}
+CITIES = {
+    "br17": 17,
+    "ftv33": 34,
+    "ftv35": 36,
+    "ftv38": 39,
+    "p43": 43,
+    "ftv44": 45,
+    "ftv47": 48,
+    "ry48p": 48,
+    "ft53": 53,
+    "ftv55": 56,
+    "ftv64": 65,
+    "ft70": 70,
+    "ftv70": 71,
+    "kro124p": 100,
+    "ftv170": 171,
+}
 
 
 def instance_dir(arg: str | None) -> Path:
@@ -96,9 +123,19 @@ def bench_tsplib(directory: Path, names: list[str], methods: list[str], limit: f
     for name in names:
         path = directory / f"{name}.atsp"
         if not path.exists():
-            rows.append({"instance": name, "n": CITIES.get(name), "optimum": OPTIMA.get(name), "found": None,
-                         "gap %": None, "seconds": None, "work s": None, "method": "skipped: file missing",
-                         "proven": None})
+            rows.append(
+                {
+                    "instance": name,
+                    "n": CITIES.get(name),
+                    "optimum": OPTIMA.get(name),
+                    "found": None,
+                    "gap %": None,
+                    "seconds": None,
+                    "work s": None,
+                    "method": "skipped: file missing",
+                    "proven": None,
+                }
+            )
             continue
         matrix = read_atsp(path)
         n = len(matrix)
@@ -111,11 +148,24 @@ def bench_tsplib(directory: Path, names: list[str], methods: list[str], limit: f
             found = sequence_cost(matrix, result.order, tour=True)
             optimum = OPTIMA.get(name)
             gap = 100.0 * (found - optimum) / optimum if optimum else None
-            rows.append({"instance": name, "n": n, "optimum": optimum, "found": int(found),
-                         "gap %": gap, "seconds": seconds, "work s": result.deterministic_seconds,
-                         "method": result.method, "proven": result.optimal})
-            print(f"  {name:8s} n={n:3d} {result.method:8s} found {found:8.0f} (opt {optimum}) "
-                  f"{seconds:6.1f} s", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "instance": name,
+                    "n": n,
+                    "optimum": optimum,
+                    "found": int(found),
+                    "gap %": gap,
+                    "seconds": seconds,
+                    "work s": result.deterministic_seconds,
+                    "method": result.method,
+                    "proven": result.optimal,
+                }
+            )
+            print(
+                f"  {name:8s} n={n:3d} {result.method:8s} found {found:8.0f} (opt {optimum}) {seconds:6.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -146,8 +196,9 @@ def assignment_bound(matrix: np.ndarray) -> float:
     return float(a[rows, cols].sum())
 
 
-def bench_generated(sizes: list[int], limit: float, kinds: list[str], reference_factor: float = 10.0,
-                    method: str = "auto") -> pd.DataFrame:
+def bench_generated(
+    sizes: list[int], limit: float, kinds: list[str], reference_factor: float = 10.0, method: str = "auto"
+) -> pd.DataFrame:
     rows = []
     solve_sequence(generated_matrix("random", 30), tour=True, time_limit_s=0.5)  # first imports (scipy, OR-Tools)
     for kind in kinds:
@@ -158,13 +209,26 @@ def bench_generated(sizes: list[int], limit: float, kinds: list[str], reference_
             wall = time.perf_counter() - started
             ref = solve_sequence(matrix, tour=True, time_limit_s=limit * reference_factor, seed=0, method=method)
             bound = assignment_bound(matrix)
-            rows.append({"instance": f"{kind}-{n}", "n": n, "limit s": limit, "wall s": wall,
-                         "ours": int(ours.total), "constructive": int(ours.constructive_total),
-                         f"reference ({reference_factor:g}x)": int(ref.total),
-                         "gap %": 100.0 * (ours.total - ref.total) / ref.total,
-                         "vs bound %": 100.0 * (ours.total - bound) / bound, "method": ours.method})
-            print(f"  {kind}-{n}: {ours.total:.0f} in {wall:.2f} s (ref {ref.total:.0f}, "
-                  f"constructive {ours.constructive_total:.0f})", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "instance": f"{kind}-{n}",
+                    "n": n,
+                    "limit s": limit,
+                    "wall s": wall,
+                    "ours": int(ours.total),
+                    "constructive": int(ours.constructive_total),
+                    f"reference ({reference_factor:g}x)": int(ref.total),
+                    "gap %": 100.0 * (ours.total - ref.total) / ref.total,
+                    "vs bound %": 100.0 * (ours.total - bound) / bound,
+                    "method": ours.method,
+                }
+            )
+            print(
+                f"  {kind}-{n}: {ours.total:.0f} in {wall:.2f} s (ref {ref.total:.0f}, "
+                f"constructive {ours.constructive_total:.0f})",
+                file=sys.stderr,
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -186,9 +250,15 @@ def synthetic_week(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp,
     run_hours = rng.uniform(0.5, 2.5, n_jobs).round(2)
     available = 96.0
     due = week + pd.to_timedelta(rng.uniform(16, available + 8, n_jobs), unit="h")
-    jobs = pd.DataFrame({"job_id": [f"J{i:03d}" for i in range(n_jobs)],
-                         "sku": [f"S{int(x):03d}" for x in rng.integers(0, 3 * len(families), n_jobs)],
-                         "qty": rng.integers(100, 2000, n_jobs), "run_hours": run_hours, "due": due})
+    jobs = pd.DataFrame(
+        {
+            "job_id": [f"J{i:03d}" for i in range(n_jobs)],
+            "sku": [f"S{int(x):03d}" for x in rng.integers(0, 3 * len(families), n_jobs)],
+            "qty": rng.integers(100, 2000, n_jobs),
+            "run_hours": run_hours,
+            "due": due,
+        }
+    )
     jobs["setup_key"] = [families[int(s[1:]) % len(families)] for s in jobs["sku"]]
     current = families[int(rng.integers(len(families)))]
     return jobs, changeovers, week, available, current
@@ -209,14 +279,22 @@ def bench_weeks(count: int) -> pd.DataFrame:
         started = time.perf_counter()
         result = sequence_week(jobs, co, week, available, current_setup=current, time_limit_s=5, seed=0)
         s = result.summary
-        rows.append({"week": seed, "jobs": s["jobs"], "families": jobs["setup_key"].nunique(),
-                     "changeover h FIFO": s["changeover_hours_fifo"],
-                     "changeover h batched": batched_edd_changeover_hours(jobs, co, current),
-                     "changeover h optimized": s["changeover_hours_optimized"],
-                     "saved %": s["changeover_hours_saved_pct"],
-                     "late FIFO": s["late_orders_fifo"], "late optimized": s["late_orders_optimized"],
-                     "OEE FIFO": s["oee_fifo"], "OEE optimized": s["oee_optimized"],
-                     "seconds": time.perf_counter() - started})
+        rows.append(
+            {
+                "week": seed,
+                "jobs": s["jobs"],
+                "families": jobs["setup_key"].nunique(),
+                "changeover h FIFO": s["changeover_hours_fifo"],
+                "changeover h batched": batched_edd_changeover_hours(jobs, co, current),
+                "changeover h optimized": s["changeover_hours_optimized"],
+                "saved %": s["changeover_hours_saved_pct"],
+                "late FIFO": s["late_orders_fifo"],
+                "late optimized": s["late_orders_optimized"],
+                "OEE FIFO": s["oee_fifo"],
+                "OEE optimized": s["oee_optimized"],
+                "seconds": time.perf_counter() - started,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -241,11 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", help="folder of <name>.atsp files (default $SOP_TSPLIB_DIR or benchmarks/tsplib)")
     parser.add_argument("--instances", nargs="*", default=list(OPTIMA), help="TSPLIB instance names")
-    parser.add_argument("--methods", nargs="*", default=["auto"],
-                        choices=["auto", "cp-sat", "routing", "held-karp", "local-search"],
-                        help="solver methods to compare (default auto)")
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds per instance (default 10 up to 80 cities, 30 above)")
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=["auto"],
+        choices=["auto", "cp-sat", "routing", "held-karp", "local-search"],
+        help="solver methods to compare (default auto)",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=None, help="seconds per instance (default 10 up to 80 cities, 30 above)"
+    )
     parser.add_argument("--weeks", type=int, default=10, help="synthetic weeks for the weekly benchmark")
     parser.add_argument("--skip-tsplib", action="store_true")
     parser.add_argument("--skip-weeks", action="store_true")
@@ -256,8 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.generated:
         for method in args.methods:
             table = bench_generated(args.generated, args.gen_limit, args.kinds, method=method)
-            print(f"## Generated asymmetric instances (closed tours, method {method}, "
-                  f"load average {os.getloadavg()[0]:.1f})\n")
+            print(
+                f"## Generated asymmetric instances (closed tours, method {method}, "
+                f"load average {os.getloadavg()[0]:.1f})\n"
+            )
             print(markdown(table, {"limit s": ".1f", "wall s": ".2f", "gap %": ".2f", "vs bound %": ".1f"}))
             print()
     if not args.skip_tsplib:
@@ -267,20 +352,35 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(table, {"gap %": ".2f", "seconds": ".1f", "work s": ".1f"}))
         done = table.dropna(subset=["gap %"])
         if len(done):
-            print(f"\nmean gap {done['gap %'].mean():.2f} %, worst {done['gap %'].max():.2f} %, "
-                  f"{int((done['gap %'] < 1e-9).sum())}/{len(done)} at the optimum, "
-                  f"{int(done['proven'].sum())} proven optimal by the solver")
+            print(
+                f"\nmean gap {done['gap %'].mean():.2f} %, worst {done['gap %'].max():.2f} %, "
+                f"{int((done['gap %'] < 1e-9).sum())}/{len(done)} at the optimum, "
+                f"{int(done['proven'].sum())} proven optimal by the solver"
+            )
         print()
     if not args.skip_weeks:
         weeks = bench_weeks(args.weeks)
         print("## Weekly sequencing vs FIFO (synthetic weeks, 96 available hours)\n")
-        print(markdown(weeks, {"changeover h FIFO": ".1f", "changeover h batched": ".1f",
-                               "changeover h optimized": ".1f", "saved %": ".1f",
-                               "OEE FIFO": ".3f", "OEE optimized": ".3f", "seconds": ".2f"}))
+        print(
+            markdown(
+                weeks,
+                {
+                    "changeover h FIFO": ".1f",
+                    "changeover h batched": ".1f",
+                    "changeover h optimized": ".1f",
+                    "saved %": ".1f",
+                    "OEE FIFO": ".3f",
+                    "OEE optimized": ".3f",
+                    "seconds": ".2f",
+                },
+            )
+        )
         fifo, opt = weeks["changeover h FIFO"].sum(), weeks["changeover h optimized"].sum()
-        print(f"\nchangeover hours saved overall: {100 * (fifo - opt) / fifo:.1f} % "
-              f"({fifo:.1f} h -> {opt:.1f} h); late orders FIFO {int(weeks['late FIFO'].sum())}, "
-              f"optimized {int(weeks['late optimized'].sum())}")
+        print(
+            f"\nchangeover hours saved overall: {100 * (fifo - opt) / fifo:.1f} % "
+            f"({fifo:.1f} h -> {opt:.1f} h); late orders FIFO {int(weeks['late FIFO'].sum())}, "
+            f"optimized {int(weeks['late optimized'].sum())}"
+        )
     return 0
 
 

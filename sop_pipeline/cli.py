@@ -25,43 +25,69 @@ from sop_pipeline.settings import DBT_PROJECT_DIR, DEMO_SIZES, REPO_ROOT, Settin
 
 
 def _add_settings_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extracts", metavar="DIR",
-                   help="folder of extract files (overrides SOP_EXTRACTS_DIR; default data/extracts)")
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="where warehouse.duckdb, serving/ and reports/ go (overrides SOP_DATA_DIR; default data)")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD",
-                   help="cycle date: plan as if today were this date; later rows are excluded "
-                        "(overrides SOP_AS_OF; default: last demand date in the extracts)")
+    p.add_argument(
+        "--extracts", metavar="DIR", help="folder of extract files (overrides SOP_EXTRACTS_DIR; default data/extracts)"
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where warehouse.duckdb, serving/ and reports/ go (overrides SOP_DATA_DIR; default data)",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="cycle date: plan as if today were this date; later rows are excluded "
+        "(overrides SOP_AS_OF; default: last demand date in the extracts)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sop", description="sop-pipeline: extracts in, one published S&OP "
-                                     "plan of record out (Dagster + dbt + DuckDB).")
+    parser = argparse.ArgumentParser(
+        prog="sop",
+        description="sop-pipeline: extracts in, one published S&OP plan of record out (Dagster + dbt + DuckDB).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="write seeded, realistic demo extracts (and injected truths in _truth/)",
-                          description="Write every extract of the contract as synthetic, seeded demo data. "
-                                      "The same size and seed give byte-identical files.")
-    demo.add_argument("--size", choices=DEMO_SIZES, default=os.environ.get("SOP_DEMO_SIZE") or "small",
-                      help="small ~200 SKU-store series (default; a full run in minutes), medium ~2,000, "
-                           "large ~30,000 (tens of millions of POS rows)")
+    demo = sub.add_parser(
+        "demo",
+        help="write seeded, realistic demo extracts (and injected truths in _truth/)",
+        description="Write every extract of the contract as synthetic, seeded demo data. "
+        "The same size and seed give byte-identical files.",
+    )
+    demo.add_argument(
+        "--size",
+        choices=DEMO_SIZES,
+        default=os.environ.get("SOP_DEMO_SIZE") or "small",
+        help="small ~200 SKU-store series (default; a full run in minutes), medium ~2,000, "
+        "large ~30,000 (tens of millions of POS rows)",
+    )
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    demo.add_argument("--out", metavar="DIR", default=None,
-                      help="output folder (default: SOP_EXTRACTS_DIR or data/extracts)")
+    demo.add_argument(
+        "--out", metavar="DIR", default=None, help="output folder (default: SOP_EXTRACTS_DIR or data/extracts)"
+    )
     demo.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
 
-    run = sub.add_parser("run", help="materialize the whole asset graph (the weekly cycle) in-process",
-                         description="Run the sop_cycle job in this process: ingest, dbt, analytics, publish. "
-                                     "Shows each asset as it completes; exits 1 with the reason on failure.")
+    run = sub.add_parser(
+        "run",
+        help="materialize the whole asset graph (the weekly cycle) in-process",
+        description="Run the sop_cycle job in this process: ingest, dbt, analytics, publish. "
+        "Shows each asset as it completes; exits 1 with the reason on failure.",
+    )
     _add_settings_args(run)
-    run.add_argument("--groups", metavar="G1,G2",
-                     help="only these asset groups (e.g. ingest to validate a new extract folder); "
-                          "default: the whole cycle")
+    run.add_argument(
+        "--groups",
+        metavar="G1,G2",
+        help="only these asset groups (e.g. ingest to validate a new extract folder); default: the whole cycle",
+    )
 
     exp = sub.add_parser("expectations", help="write the default Great Expectations suites from the contract")
     exp.add_argument("--write", action="store_true", help="overwrite expectations/<extract>.json with defaults")
-    exp.add_argument("--dir", metavar="DIR", default=str(REPO_ROOT / "expectations"),
-                     help="suite folder (default: the repository's expectations/)")
+    exp.add_argument(
+        "--dir",
+        metavar="DIR",
+        default=str(REPO_ROOT / "expectations"),
+        help="suite folder (default: the repository's expectations/)",
+    )
 
     sub.add_parser("parse", help="build the dbt manifest (dbt parse); `run` does this when needed")
     for module in _command_modules():
@@ -110,8 +136,10 @@ def cmd_demo(args) -> int:
     out = Path(args.out) if args.out else Settings.from_env().extracts_dir
     started = time.perf_counter()
     rows = generate(out, size=args.size, seed=args.seed, fmt=args.format)
-    print(f"wrote {len(rows)} extracts ({sum(rows.values()):,} rows) to {out} "
-          f"in {time.perf_counter() - started:.1f} s (size={args.size}, seed={args.seed})")
+    print(
+        f"wrote {len(rows)} extracts ({sum(rows.values()):,} rows) to {out} "
+        f"in {time.perf_counter() - started:.1f} s (size={args.size}, seed={args.seed})"
+    )
     return 0
 
 
@@ -128,9 +156,16 @@ def cmd_expectations(args) -> int:
 
 # --------------------------------------------------------------------------- dbt manifest
 
+
 def _parse_inputs() -> list[Path]:
-    return [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
-            and "target" not in p.parts and "dbt_packages" not in p.parts and "logs" not in p.parts]
+    return [
+        p
+        for p in DBT_PROJECT_DIR.rglob("*")
+        if p.suffix in (".sql", ".yml", ".yaml")
+        and "target" not in p.parts
+        and "dbt_packages" not in p.parts
+        and "logs" not in p.parts
+    ]
 
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
@@ -161,10 +196,21 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
             return manifest
         tmp = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
         try:
-            proc = subprocess.run([dbt_executable(), "parse", "--profiles-dir", str(DBT_PROJECT_DIR),
-                                   "--project-dir", str(DBT_PROJECT_DIR), "--quiet"],
-                                  cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-                                  env={**os.environ, "DBT_TARGET_PATH": str(tmp), "DBT_LOG_PATH": str(tmp)})
+            proc = subprocess.run(
+                [
+                    dbt_executable(),
+                    "parse",
+                    "--profiles-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--project-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--quiet",
+                ],
+                cwd=DBT_PROJECT_DIR,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "DBT_TARGET_PATH": str(tmp), "DBT_LOG_PATH": str(tmp)},
+            )
             if proc.returncode != 0:
                 raise SystemExit(f"sop: dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
             for name in ("partial_parse.msgpack", "manifest.json"):  # the manifest last
@@ -176,6 +222,7 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
 
 
 # --------------------------------------------------------------------------- run
+
 
 class _Progress(logging.Handler):
     """Prints one line per asset materialized / step failed, from Dagster's event log records."""
@@ -204,8 +251,9 @@ class _Progress(logging.Handler):
             if not data.passed:
                 blocking = " (blocking: downstream assets and publish skipped)" if data.blocking else ""
                 detail = f"\n            {data.description}" if data.description else ""
-                self.say(f"          check FAILED: {data.asset_key.to_user_string()} {data.check_name}"
-                         f"{blocking}{detail}")
+                self.say(
+                    f"          check FAILED: {data.asset_key.to_user_string()} {data.check_name}{blocking}{detail}"
+                )
 
 
 MIN_HISTORY_DAYS = 7  # a cycle needs at least one week of demand history before its as-of
@@ -226,8 +274,10 @@ def as_of_problem(settings: Settings) -> str | None:
     except StructuralError:
         return None
     if settings.as_of < first + timedelta(days=MIN_HISTORY_DAYS):
-        return (f"as-of {settings.as_of} leaves no demand history to plan from: the demand extracts start on "
-                f"{first} (last date {last}); choose an as-of on or after {first + timedelta(days=MIN_HISTORY_DAYS)}")
+        return (
+            f"as-of {settings.as_of} leaves no demand history to plan from: the demand extracts start on "
+            f"{first} (last date {last}); choose an as-of on or after {first + timedelta(days=MIN_HISTORY_DAYS)}"
+        )
     return None
 
 
@@ -235,8 +285,11 @@ def cmd_run(args) -> int:
     settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of)
     settings.check_writable()
     if not settings.extracts_dir.is_dir():
-        print(f"sop: extracts folder {settings.extracts_dir} does not exist "
-              f"(create demo data with `sop demo --out {settings.extracts_dir}`)", file=sys.stderr)
+        print(
+            f"sop: extracts folder {settings.extracts_dir} does not exist "
+            f"(create demo data with `sop demo --out {settings.extracts_dir}`)",
+            file=sys.stderr,
+        )
         return 2
     problem = as_of_problem(settings)
     if problem:
@@ -257,13 +310,17 @@ def cmd_run(args) -> int:
         known = {graph.get(k).group_name for k in graph.materializable_asset_keys}
         unknown = sorted(set(groups) - known)
         if unknown:
-            print(f"sop: unknown asset group(s) {', '.join(unknown)}; groups: {', '.join(sorted(known))}",
-                  file=sys.stderr)
+            print(
+                f"sop: unknown asset group(s) {', '.join(unknown)}; groups: {', '.join(sorted(known))}", file=sys.stderr
+            )
             return 2
         selection = sorted(dg.AssetSelection.groups(*groups).resolve(graph) & graph.materializable_asset_keys)
     total = len(selection) if selection is not None else len(graph.materializable_asset_keys)
-    print(f"sop run: extracts {settings.extracts_dir} -> {settings.data_dir} "
-          f"(as-of {settings.as_of or 'auto'}), {total} assets", flush=True)
+    print(
+        f"sop run: extracts {settings.extracts_dir} -> {settings.data_dir} "
+        f"(as-of {settings.as_of or 'auto'}), {total} assets",
+        flush=True,
+    )
     progress = _Progress(total, out=sys.stdout)
 
     @dg.logger
@@ -279,11 +336,14 @@ def cmd_run(args) -> int:
     log_path = settings.data_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
-        result = job.execute_in_process(raise_on_error=False, run_config={"loggers": {"progress": {}}},
-                                        asset_selection=selection)
+        result = job.execute_in_process(
+            raise_on_error=False, run_config={"loggers": {"progress": {}}}, asset_selection=selection
+        )
     if result.success:
-        print(f"sop run: done in {time.perf_counter() - progress.started:.1f} s; "
-              f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})")
+        print(
+            f"sop run: done in {time.perf_counter() - progress.started:.1f} s; "
+            f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"
+        )
         return 0
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":

@@ -16,7 +16,19 @@ import dagster as dg
 from sop_pipeline.resources import SopSettings, Warehouse
 from sop_pipeline.settings import Settings
 
-AREA_MODULES = ["ingest", "dbt", "demand", "inventory", "supply", "finance", "risk", "plan", "reconcile", "report", "publish"]
+AREA_MODULES = [
+    "ingest",
+    "dbt",
+    "demand",
+    "inventory",
+    "supply",
+    "finance",
+    "risk",
+    "plan",
+    "reconcile",
+    "report",
+    "publish",
+]
 _modules = []
 for _name in AREA_MODULES:
     try:
@@ -41,7 +53,9 @@ def resources_for(settings: Settings) -> dict:
 
 def build_defs(settings: Settings) -> dg.Definitions:
     sop_cycle = dg.define_asset_job(
-        "sop_cycle", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
+        "sop_cycle",
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
         description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish.",
     )
     return dg.Definitions(
@@ -49,8 +63,14 @@ def build_defs(settings: Settings) -> dg.Definitions:
         asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
         sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
         jobs=[sop_cycle],
-        schedules=[dg.ScheduleDefinition(name="weekly_sop_cycle", job=sop_cycle, cron_schedule="0 6 * * 1",
-                                         description="Monday 06:00: the weekly cycle.")],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="weekly_sop_cycle",
+                job=sop_cycle,
+                cron_schedule="0 6 * * 1",
+                description="Monday 06:00: the weekly cycle.",
+            )
+        ],
         resources=resources_for(settings),
         executor=dg.in_process_executor,
     )

@@ -25,10 +25,16 @@ def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
     try:
         con.execute(f"create table if not exists history.{table} as select * from _history_rows where false")
         # a newer pipeline may publish more columns: add them (older cycles get NULL)
-        have = {r[0] for r in con.execute("select column_name from information_schema.columns where "
-                                          "table_schema = 'history' and table_name = ?", [table]).fetchall()}
-        for name, kind in con.execute("select column_name, data_type from information_schema.columns where "
-                                      "table_name = '_history_rows'").fetchall():
+        have = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'history' and table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for name, kind in con.execute(
+            "select column_name, data_type from information_schema.columns where table_name = '_history_rows'"
+        ).fetchall():
             if name not in have:
                 con.execute(f'alter table history.{table} add column "{name}" {kind}')
         con.execute("begin transaction")  # a killed run never leaves the cycle half replaced
@@ -45,6 +51,7 @@ def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
 
 # --- history.* (one copy per cycle; the cycle-as-partition work replaces these): short connections of
 # their own, before and after an asset computes, never held while it does.
+
 
 def plan_history_before(warehouse, as_of, absent: set[str]) -> tuple[list, pd.DataFrame | None]:
     """Seed history.plan_of_record from the plan_history extract (`seed_history_from_extract`), then
@@ -73,17 +80,24 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
 
     if "plan_history" in absent:
         return []
-    rows = _query(con, """
+    rows = _query(
+        con,
+        """
         select h.cycle_id, h.sku, coalesce(h.family, i.family) as family, h.iso_week_start as week_start,
                sum(h.demand_units) as demand_units, sum(h.supply_units) as supply_units, sum(h.revenue) as revenue
         from staging.stg_sop__plan_history h left join staging.stg_erp__items i using (sku)
         where h.cycle_id < ?
-        group by all order by h.cycle_id, h.sku, week_start""", [as_of])
+        group by all order by h.cycle_id, h.sku, week_start""",
+        [as_of],
+    )
     if rows.empty:
         return []
     held = set()
-    if _query(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
-                       "and table_name = 'plan_of_record'").n.iloc[0]:
+    if _query(
+        con,
+        "select count(*) as n from information_schema.tables where table_schema = 'history' "
+        "and table_name = 'plan_of_record'",
+    ).n.iloc[0]:
         held = {pd.Timestamp(c) for c in _query(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
     added = []
     for cycle_id, frame in rows.groupby("cycle_id", sort=True):
@@ -92,9 +106,13 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
             continue
         week1 = pd.Timestamp(Cycle(cycle_id).week1_start)
         frame = frame.assign(cycle_id=cycle_id, week_start=pd.to_datetime(frame.week_start))
-        frame = frame.assign(horizon_week=((frame.week_start - week1).dt.days // 7 + 1).astype("int64"),
-                             supply_source="history", decision_ids="", demand_source="plan_history extract",
-                             notes="plan of record from the plan_history extract")
+        frame = frame.assign(
+            horizon_week=((frame.week_start - week1).dt.days // 7 + 1).astype("int64"),
+            supply_source="history",
+            decision_ids="",
+            demand_source="plan_history extract",
+            notes="plan of record from the plan_history extract",
+        )
         append_history(con, "plan_of_record", frame.reset_index(drop=True), cycle_id)
         added.append(cycle_id)
     return added
@@ -102,18 +120,26 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
 
 def previous_plan(con, cycle_id) -> pd.DataFrame | None:
     """The latest cycle's plan of record in history before ``cycle_id`` (None without one)."""
-    exists = _query(con, "select count(*) as n from information_schema.tables where table_schema = 'history' "
-                             "and table_name = 'plan_of_record'")["n"].iloc[0]
+    exists = _query(
+        con,
+        "select count(*) as n from information_schema.tables where table_schema = 'history' "
+        "and table_name = 'plan_of_record'",
+    )["n"].iloc[0]
     if not exists:
         return None
     prev = _query(con, "select max(cycle_id) as c from history.plan_of_record where cycle_id < ?", [cycle_id])
     if prev.c.isna().all():
         return None
-    return _query(con, "select sku, week_start, supply_units, demand_units, revenue, family, cycle_id "
-                           "from history.plan_of_record where cycle_id = ?", [prev.c.iloc[0]])
+    return _query(
+        con,
+        "select sku, week_start, supply_units, demand_units, revenue, family, cycle_id "
+        "from history.plan_of_record where cycle_id = ?",
+        [prev.c.iloc[0]],
+    )
 
 
 # --- analytics.forecast_history (the demand forecast's snapshots, one copy per cycle)
+
 
 def keep_forecast_history(warehouse, sku_forecast: pd.DataFrame, cycle_id) -> dict:
     """Replace this cycle's rows of analytics.forecast_history on a short connection of its own;
@@ -130,9 +156,11 @@ def append_forecast_history(con, sku_forecast: pd.DataFrame, cycle_id) -> dict:
     rows = forecast_history_rows(sku_forecast)
     columns = ", ".join(FORECAST_HISTORY_COLUMNS)
     con.execute("create schema if not exists analytics")
-    con.execute("create table if not exists analytics.forecast_history (cycle_id DATE, sku VARCHAR, "
-                "family VARCHAR, week_start DATE, lag INTEGER, units_p10 DOUBLE, units_p50 DOUBLE, "
-                "units_p90 DOUBLE, model VARCHAR, method VARCHAR)")
+    con.execute(
+        "create table if not exists analytics.forecast_history (cycle_id DATE, sku VARCHAR, "
+        "family VARCHAR, week_start DATE, lag INTEGER, units_p10 DOUBLE, units_p50 DOUBLE, "
+        "units_p90 DOUBLE, model VARCHAR, method VARCHAR)"
+    )
     con.register("_fh", rows)
     try:
         con.execute("begin transaction")

@@ -31,8 +31,10 @@ def table_for(asset_key: dg.AssetKey) -> tuple[str, str]:
     """The warehouse table (schema, table) of an asset key `[schema, table]`."""
     path = list(asset_key.path)
     if len(path) != 2:
-        raise WarehouseTableError(f"asset {asset_key.to_user_string()} names no warehouse table: the IO manager "
-                                  "stores assets whose key is [schema, table]")
+        raise WarehouseTableError(
+            f"asset {asset_key.to_user_string()} names no warehouse table: the IO manager "
+            "stores assets whose key is [schema, table]"
+        )
     return path[0], path[1]
 
 
@@ -53,8 +55,9 @@ class DuckDBTables:
         self.con.execute(f"create schema if not exists {_quoted(schema)}")
         self.con.register("_io_manager_frame", frame)
         try:
-            self.con.execute(f"create or replace table {_quoted(schema)}.{_quoted(table)} as "
-                             "select * from _io_manager_frame")
+            self.con.execute(
+                f"create or replace table {_quoted(schema)}.{_quoted(table)} as select * from _io_manager_frame"
+            )
         finally:
             self.con.unregister("_io_manager_frame")
 
@@ -62,8 +65,10 @@ class DuckDBTables:
         name = f"{_quoted(schema)}.{_quoted(table)}"
         rows = self.con.execute(f"select count(*) from {name}").fetchall()[0][0]
         preview = self.con.execute(f"select * from {name} limit {int(preview_rows)}").df()
-        return {"dagster/row_count": dg.MetadataValue.int(int(rows)),
-                "preview": dg.MetadataValue.md(markdown_table(preview))}
+        return {
+            "dagster/row_count": dg.MetadataValue.int(int(rows)),
+            "preview": dg.MetadataValue.md(markdown_table(preview)),
+        }
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -75,9 +80,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         schema, table = table_for(context.asset_key)
         if not isinstance(obj, pd.DataFrame):
-            raise WarehouseTableError(f"asset {context.asset_key.to_user_string()} returned "
-                                      f"{type(obj).__name__}, not a pandas DataFrame: nothing to store in "
-                                      f"{schema}.{table}")
+            raise WarehouseTableError(
+                f"asset {context.asset_key.to_user_string()} returned "
+                f"{type(obj).__name__}, not a pandas DataFrame: nothing to store in "
+                f"{schema}.{table}"
+            )
         with self.warehouse.connect() as con:
             tables = DuckDBTables(con)
             tables.replace(schema, table, obj)
@@ -93,4 +100,5 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 raise WarehouseTableError(
                     f"{schema}.{table} is not in the warehouse {self.warehouse.path}: materialize "
                     f"{context.asset_key.to_user_string()} first (run the whole cycle, or add its group "
-                    f"to --groups)") from None
+                    f"to --groups)"
+                ) from None

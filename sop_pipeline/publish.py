@@ -72,14 +72,24 @@ def sql_ident(name: str) -> str:
 
 def published_tables(con: duckdb.DuckDBPyConnection, schemas=PUBLISHED_SCHEMAS) -> list[tuple[str, str]]:
     placeholders = ", ".join("?" for _ in schemas)
-    return [tuple(r) for r in con.execute(
-        f"select table_schema, table_name from information_schema.tables where table_schema in ({placeholders}) "
-        f"and table_catalog = current_database() "
-        f"order by table_schema, table_name", list(schemas)).fetchall()]
+    return [
+        tuple(r)
+        for r in con.execute(
+            f"select table_schema, table_name from information_schema.tables where table_schema in ({placeholders}) "
+            f"and table_catalog = current_database() "
+            f"order by table_schema, table_name",
+            list(schemas),
+        ).fetchall()
+    ]
 
 
-def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISHED_SCHEMAS,
-            on_step: Callable[[str], None] | None = None) -> PublishReport:
+def publish(
+    warehouse_path: Path,
+    serving_dir: Path,
+    cycle: str,
+    schemas=PUBLISHED_SCHEMAS,
+    on_step: Callable[[str], None] | None = None,
+) -> PublishReport:
     """Copy the published schemas to the serving file and Parquet, then switch atomically.
 
     `on_step(name)` is called at each stage ("table:<name>" after each mart is written,
@@ -115,13 +125,18 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
                     target = f"serving.main.{sql_ident('history_' + table)}"
                     con.execute(f"create table {target} as select * from history.{sql_ident(table)}")
                     report.row_counts[f"history_{table}"] = int(
-                        con.execute(f"select count(*) from {target}").fetchall()[0][0])
-                staged_history = _stage_history(con, serving_dir, cycle, release_id,
-                                                [t for _, t in tables if t in HISTORY_MARTS])
+                        con.execute(f"select count(*) from {target}").fetchall()[0][0]
+                    )
+                staged_history = _stage_history(
+                    con, serving_dir, cycle, release_id, [t for _, t in tables if t in HISTORY_MARTS]
+                )
                 report.checksum = data_checksum(con, "serving")
-                con.execute("create table serving.main._publish_info as select ?::varchar as cycle, "
-                            "current_timestamp as published_at, ?::varchar as release_id, "
-                            "?::varchar as checksum", [cycle, release_id, report.checksum])
+                con.execute(
+                    "create table serving.main._publish_info as select ?::varchar as cycle, "
+                    "current_timestamp as published_at, ?::varchar as release_id, "
+                    "?::varchar as checksum",
+                    [cycle, release_id, report.checksum],
+                )
                 con.execute("checkpoint serving")
                 con.execute("detach serving")
             _write_marker(release_dir, cycle, release_id, report.checksum)
@@ -145,18 +160,20 @@ def publish(warehouse_path: Path, serving_dir: Path, cycle: str, schemas=PUBLISH
 
 # --- dbt build results ----------------------------------------------------------------
 
+
 @dataclass
 class FailedTest:
     """One failed (or errored) dbt test, from run_results.json and the manifest."""
-    test: str             # the test's node name
-    kind: str             # relationships, not_null, unique, ...
-    table: str            # the model the test is attached to (schema.name when known)
+
+    test: str  # the test's node name
+    kind: str  # relationships, not_null, unique, ...
+    table: str  # the model the test is attached to (schema.name when known)
     column: str | None
-    status: str           # fail | error
+    status: str  # fail | error
     failures: int | None  # rows that failed (None when the test errored)
-    message: str          # dbt's message
-    to: str | None = None      # relationships: the referenced model
-    field: str | None = None   # relationships: the referenced column
+    message: str  # dbt's message
+    to: str | None = None  # relationships: the referenced model
+    field: str | None = None  # relationships: the referenced column
 
     def describe(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
@@ -166,8 +183,7 @@ class FailedTest:
         rows = "?" if self.failures is None else f"{self.failures:,}"
         noun = "row" if self.failures == 1 else "rows"
         if self.kind == "relationships" and self.to:
-            return (f"{where}: {rows} {noun} with a {self.column} not found in {self.to}.{self.field} "
-                    f"(test {self.test})")
+            return f"{where}: {rows} {noun} with a {self.column} not found in {self.to}.{self.field} (test {self.test})"
         return f"{self.kind} test on {where}: {rows} {noun} failed (test {self.test})"
 
 
@@ -197,17 +213,19 @@ def failed_tests(run_results: dict, manifest: dict | None) -> list[FailedTest]:
         table = attached.get("alias") or attached.get("name") or _ref_name(kwargs.get("model")) or "?"
         if attached.get("schema"):
             table = f"{attached['schema']}.{table}"
-        out.append(FailedTest(
-            test=node.get("name") or (uid.split(".")[2] if uid.count(".") >= 2 else uid),
-            kind=meta.get("name") or "data",
-            table=table,
-            column=node.get("column_name") or kwargs.get("column_name"),
-            status=result["status"],
-            failures=result.get("failures") if result["status"] == "fail" else None,
-            message=result.get("message") or "",
-            to=_ref_name(kwargs.get("to")),
-            field=kwargs.get("field"),
-        ))
+        out.append(
+            FailedTest(
+                test=node.get("name") or (uid.split(".")[2] if uid.count(".") >= 2 else uid),
+                kind=meta.get("name") or "data",
+                table=table,
+                column=node.get("column_name") or kwargs.get("column_name"),
+                status=result["status"],
+                failures=result.get("failures") if result["status"] == "fail" else None,
+                message=result.get("message") or "",
+                to=_ref_name(kwargs.get("to")),
+                field=kwargs.get("field"),
+            )
+        )
     return out
 
 
@@ -228,8 +246,13 @@ def failed_models(run_results: dict, manifest: dict | None) -> list[str]:
     return out
 
 
-def build_failure_message(step: str, failures: list[FailedTest], run_results: dict | None = None,
-                          manifest: dict | None = None, fallback: str = "") -> str:
+def build_failure_message(
+    step: str,
+    failures: list[FailedTest],
+    run_results: dict | None = None,
+    manifest: dict | None = None,
+    fallback: str = "",
+) -> str:
     """The one message a failed dbt build gives: every failed test with table, column and rows,
     and every model that errored; `fallback` (dbt's error lines) when dbt reported neither."""
     models = failed_models(run_results or {}, manifest)
@@ -246,17 +269,26 @@ def build_failure_message(step: str, failures: list[FailedTest], run_results: di
 
 # --- checksum -------------------------------------------------------------------------------
 
+
 def data_checksum(con: duckdb.DuckDBPyConnection, catalog: str, exclude: tuple[str, ...] = ("_publish_info",)) -> str:
     """sha256 over every table of `catalog`.main: its name, column names and types, row count,
     and the md5 of each row's text, sorted (so row order and file layout do not matter)."""
     digest = hashlib.sha256()
-    tables = [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'main' "
-        "order by table_name", [catalog]).fetchall() if r[0] not in exclude]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'main' "
+            "order by table_name",
+            [catalog],
+        ).fetchall()
+        if r[0] not in exclude
+    ]
     for table in tables:
         columns = con.execute(
             "select column_name, data_type from information_schema.columns where table_catalog = ? "
-            "and table_schema = 'main' and table_name = ? order by ordinal_position", [catalog, table]).fetchall()
+            "and table_schema = 'main' and table_name = ? order by ordinal_position",
+            [catalog, table],
+        ).fetchall()
         relation = f"{sql_ident(catalog)}.main.{sql_ident(table)}"
         n = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
         digest.update(json.dumps([table, columns, n]).encode() + b"\n")
@@ -267,6 +299,7 @@ def data_checksum(con: duckdb.DuckDBPyConnection, catalog: str, exclude: tuple[s
 
 
 # --- recovery and pruning -------------------------------------------------------------------
+
 
 @contextmanager
 def _publish_lock(serving_dir: Path) -> Iterator[None]:
@@ -306,7 +339,7 @@ def recover(serving_dir: Path) -> list[str]:
                 if not path.name.startswith(".cycle="):
                     continue
                 if path.name.endswith(".old"):
-                    final = table_dir / path.name[1:-len(".old")]
+                    final = table_dir / path.name[1 : -len(".old")]
                     if not final.exists():
                         os.replace(path, final)
                         done.append(f"history/{table_dir.name}/{final.name} (restored)")
@@ -329,8 +362,15 @@ def recover(serving_dir: Path) -> list[str]:
 
 def _write_marker(release_dir: Path, cycle: str, release_id: str, checksum: str) -> None:
     """The release's last file: written aside and renamed, so it exists only whole."""
-    body = json.dumps({"cycle": cycle, "release_id": release_id, "checksum": checksum,
-                       "seq": time.time_ns(), "files": sorted(p.name for p in release_dir.glob("*.parquet"))})
+    body = json.dumps(
+        {
+            "cycle": cycle,
+            "release_id": release_id,
+            "checksum": checksum,
+            "seq": time.time_ns(),
+            "files": sorted(p.name for p in release_dir.glob("*.parquet")),
+        }
+    )
     tmp = release_dir / f".{COMPLETE_MARKER}.tmp"
     with open(tmp, "w") as fh:
         fh.write(body)
@@ -367,7 +407,7 @@ def _prune_releases(serving_dir: Path, keep: int = KEEP_RELEASES) -> list[str]:
         if seq is not None and (current_seq is None or seq < current_seq):
             older.append((seq, path))
     removed = []
-    for _, path in sorted(older, reverse=True)[max(0, keep - 1):]:
+    for _, path in sorted(older, reverse=True)[max(0, keep - 1) :]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
     return removed
@@ -375,8 +415,10 @@ def _prune_releases(serving_dir: Path, keep: int = KEEP_RELEASES) -> list[str]:
 
 # --- history and the switch -----------------------------------------------------------------
 
-def _stage_history(con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str, release_id: str,
-                   tables: list[str]) -> list[tuple[Path, Path]]:
+
+def _stage_history(
+    con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str, release_id: str, tables: list[str]
+) -> list[tuple[Path, Path]]:
     """Write this cycle's history partitions aside: [(staged dir, final dir)]."""
     staged = []
     for table in tables:

@@ -33,16 +33,23 @@ class SopSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SopSettings":
-        return cls(extracts_dir=str(settings.extracts_dir), data_dir=str(settings.data_dir),
-                   expectations_dir=str(settings.expectations_dir),
-                   as_of=settings.as_of.isoformat() if settings.as_of else None,
-                   max_quarantine_share=settings.max_quarantine_share)
+        return cls(
+            extracts_dir=str(settings.extracts_dir),
+            data_dir=str(settings.data_dir),
+            expectations_dir=str(settings.expectations_dir),
+            as_of=settings.as_of.isoformat() if settings.as_of else None,
+            max_quarantine_share=settings.max_quarantine_share,
+        )
 
     @property
     def settings(self) -> Settings:
-        return Settings(extracts_dir=Path(self.extracts_dir), data_dir=Path(self.data_dir),
-                        expectations_dir=Path(self.expectations_dir), as_of=self.as_of,
-                        max_quarantine_share=self.max_quarantine_share).validated()
+        return Settings(
+            extracts_dir=Path(self.extracts_dir),
+            data_dir=Path(self.data_dir),
+            expectations_dir=Path(self.expectations_dir),
+            as_of=self.as_of,
+            max_quarantine_share=self.max_quarantine_share,
+        ).validated()
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -70,7 +77,8 @@ class Warehouse(dg.ConfigurableResource):
                     raise RuntimeError(
                         f"The warehouse {self.path} is locked by another process "
                         f"(a second run, or a tool with the file open for writing). BI tools should "
-                        f"read data/serving/sop.duckdb instead. DuckDB said: {exc}") from None
+                        f"read data/serving/sop.duckdb instead. DuckDB said: {exc}"
+                    ) from None
                 time.sleep(1.0)
         try:
             yield con

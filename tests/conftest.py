@@ -37,8 +37,14 @@ def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.
     for key in ("SOP_AS_OF", "SOP_EXTRACTS_DIR", "SOP_DATA_DIR"):
         if env is None or key not in env:
             full_env.pop(key, None)
-    return subprocess.run([sys.executable, "-m", "sop_pipeline.cli", *args], cwd=REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sop_pipeline.cli", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_cycle(extracts: Path, data: Path, *extra: str) -> CycleRun:
@@ -58,7 +64,7 @@ def demo_extracts(tmp_path_factory) -> Path:
 
 # Paths with quotes reach SQL (attach, copy, read_parquet), dbt's profile and the report: the
 # session's main cycle runs in such a folder so every integration test proves they are quoted.
-HOSTILE_DIR_NAME = "it's a \"test\" dir"
+HOSTILE_DIR_NAME = 'it\'s a "test" dir'
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +88,7 @@ def _copy_some(src: Path, dst: Path, names: list[str] | None = None) -> Path:
 def copy_extracts(tmp_path):
     def _copy(src: Path, names: list[str] | None = None) -> Path:
         return _copy_some(src, tmp_path / "extracts", names)
+
     return _copy
 
 

@@ -33,8 +33,17 @@ from sop_pipeline.analytics.calendar import week_start
 from sop_pipeline.analytics.columns import require_columns
 
 ABC_XYZ_COLUMNS = [
-    "sku", "family", "revenue_12m", "revenue_share", "cumulative_share", "abc",
-    "mean_weekly_units", "sd_weekly_units", "cv", "xyz", "abc_xyz",
+    "sku",
+    "family",
+    "revenue_12m",
+    "revenue_share",
+    "cumulative_share",
+    "abc",
+    "mean_weekly_units",
+    "sd_weekly_units",
+    "cv",
+    "xyz",
+    "abc_xyz",
 ]
 _CUT_TOLERANCE = 1e-12  # float rounding at a class boundary counts as "on the boundary"
 
@@ -107,8 +116,13 @@ def classify_abc_xyz(
 
     in_window = known[known["week"] >= first_week]
     revenue = in_window.groupby("sku")["revenue"].sum().reindex(skus, fill_value=0.0)
-    units = (in_window.groupby(["sku", "week"])["units"].sum().unstack("week")
-             .reindex(index=skus, columns=mondays).fillna(0.0))
+    units = (
+        in_window.groupby(["sku", "week"])["units"]
+        .sum()
+        .unstack("week")
+        .reindex(index=skus, columns=mondays)
+        .fillna(0.0)
+    )
 
     first_sale = known[known["units"] > 0].groupby("sku")["week"].min().reindex(skus)
     counted_from = first_sale.fillna(first_week).clip(lower=first_week)
@@ -118,9 +132,16 @@ def classify_abc_xyz(
     sd_units = units_counted.std(axis=1, ddof=1)  # NaN with fewer than 2 counted weeks
     cv = (sd_units / mean_units).where(mean_units > 0)
 
-    out = pd.DataFrame({"sku": skus, "family": family.reindex(skus).to_numpy(),
-                        "revenue_12m": revenue.to_numpy(), "mean_weekly_units": mean_units.to_numpy(),
-                        "sd_weekly_units": sd_units.to_numpy(), "cv": cv.to_numpy()})
+    out = pd.DataFrame(
+        {
+            "sku": skus,
+            "family": family.reindex(skus).to_numpy(),
+            "revenue_12m": revenue.to_numpy(),
+            "mean_weekly_units": mean_units.to_numpy(),
+            "sd_weekly_units": sd_units.to_numpy(),
+            "cv": cv.to_numpy(),
+        }
+    )
     out = out.sort_values(["revenue_12m", "sku"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
 
     positive = out["revenue_12m"].clip(lower=0.0)
@@ -134,14 +155,16 @@ def classify_abc_xyz(
         out["revenue_share"] = 0.0
         out["cumulative_share"] = 0.0
         share_before = pd.Series(1.0, index=out.index)
-    abc = np.where(share_before < a_cut - _CUT_TOLERANCE, "A",
-                   np.where(share_before < b_cut - _CUT_TOLERANCE, "B", "C"))
+    abc = np.where(
+        share_before < a_cut - _CUT_TOLERANCE, "A", np.where(share_before < b_cut - _CUT_TOLERANCE, "B", "C")
+    )
     out["abc"] = np.where(out["revenue_12m"] > 0, abc, "C")
 
     cv_values = out["cv"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        xyz = np.where(cv_values <= x_cut + _CUT_TOLERANCE, "X",
-                       np.where(cv_values <= y_cut + _CUT_TOLERANCE, "Y", "Z"))
+        xyz = np.where(
+            cv_values <= x_cut + _CUT_TOLERANCE, "X", np.where(cv_values <= y_cut + _CUT_TOLERANCE, "Y", "Z")
+        )
     out["xyz"] = np.where(np.isnan(cv_values) | (out["revenue_12m"] <= 0), "Z", xyz)
     out["abc_xyz"] = out["abc"] + out["xyz"]
     return out[ABC_XYZ_COLUMNS]

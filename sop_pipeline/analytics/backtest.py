@@ -46,8 +46,11 @@ class BacktestConfig:
     retrain_every: int = 4
     horizon_weeks: int = 13
     sensing: bool = True
-    forecast: ForecastConfig = field(default_factory=lambda: ForecastConfig(
-        with_quantiles=False, max_train_rows=50_000, num_boost_round=100, learning_rate=0.15))
+    forecast: ForecastConfig = field(
+        default_factory=lambda: ForecastConfig(
+            with_quantiles=False, max_train_rows=50_000, num_boost_round=100, learning_rate=0.15
+        )
+    )
 
 
 @dataclass
@@ -60,9 +63,12 @@ class BacktestResult:
 
 def actuals_by_sku(history: pd.DataFrame) -> pd.DataFrame:
     """Observed units per SKU x week over every location and channel (raw, not cleansed)."""
-    return (history.assign(week_start=pd.to_datetime(history["week_start"]))
-            .groupby(["sku", "week_start"], as_index=False, observed=True)["units"].sum()
-            .rename(columns={"units": "actual_units"}))
+    return (
+        history.assign(week_start=pd.to_datetime(history["week_start"]))
+        .groupby(["sku", "week_start"], as_index=False, observed=True)["units"]
+        .sum()
+        .rename(columns={"units": "actual_units"})
+    )
 
 
 def _cut(history: pd.DataFrame, origin: date) -> pd.DataFrame:
@@ -86,8 +92,10 @@ def _sales_at_lag(sales_forecast: pd.DataFrame | None) -> pd.DataFrame | None:
     """Sales forecast units per SKU x week x lag (lag = weeks from the snapshot's week)."""
     if sales_forecast is None or sales_forecast.empty:
         return None
-    sf = sales_forecast.assign(snapshot_date=pd.to_datetime(sales_forecast["snapshot_date"]),
-                               week_start=pd.to_datetime(sales_forecast["week_start"]))
+    sf = sales_forecast.assign(
+        snapshot_date=pd.to_datetime(sales_forecast["snapshot_date"]),
+        week_start=pd.to_datetime(sales_forecast["week_start"]),
+    )
     sources = set(sf.forecast_source)
     if "sales" in sources:
         sf = sf[sf.forecast_source == "sales"]
@@ -96,9 +104,14 @@ def _sales_at_lag(sales_forecast: pd.DataFrame | None) -> pd.DataFrame | None:
     return sf.groupby(["sku", "week_start", "lag"], as_index=False)["units"].sum()
 
 
-def backtest(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None = None,
-             sales_forecast: pd.DataFrame | None = None, orders: pd.DataFrame | None = None,
-             config: BacktestConfig = BacktestConfig()) -> BacktestResult:
+def backtest(
+    history: pd.DataFrame,
+    as_of: date,
+    promotions: pd.DataFrame | None = None,
+    sales_forecast: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
+    config: BacktestConfig = BacktestConfig(),
+) -> BacktestResult:
     """Rolling-origin backtest over the ``config.origins`` weekly origins before ``as_of``.
 
     history: int_demand_weekly rows (raw units; cleansing is redone per origin).
@@ -121,38 +134,48 @@ def backtest(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None
         clean = cleanse_at(cut)
         refit = model is None or n % cfg.retrain_every == 0
         try:
-            result = forecasting.forecast(clean, origin, promotions, fcfg, model=None if refit else model,
-                                          rollups=False)
+            result = forecasting.forecast(
+                clean, origin, promotions, fcfg, model=None if refit else model, rollups=False
+            )
         except ValueError:  # too little history at this origin
             continue
         if refit:
             model, fits = result.model, fits + 1
         loc = result.location[result.location.horizon_week >= 1]
-        fc = loc.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True)["units_p50"].sum()
+        fc = loc.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True)[
+            "units_p50"
+        ].sum()
         fc = fc[fc.week_start <= scored_until]
         if fc.empty:
             continue
         fc = fc.rename(columns={"horizon_week": "lag", "units_p50": "lightgbm"})
-        fc["seasonal_naive"] = _naive(actuals[actuals.week_start <= pd.Timestamp(last_complete_week(origin))], fc,
-                                      origin)
+        fc["seasonal_naive"] = _naive(
+            actuals[actuals.week_start <= pd.Timestamp(last_complete_week(origin))], fc, origin
+        )
         if cfg.sensing and orders is not None and len(orders):
             sensed = sensing.sense(loc, origin, orders=orders, config=sensing.SensingConfig(window_weeks=6))
             s = sensed.set_index(["sku", "week_start"])["sensed_units"]
             got = s.reindex(pd.MultiIndex.from_arrays([fc.sku, fc.week_start])).to_numpy()
             fc["lightgbm_sensed"] = np.where(np.isnan(got), fc.lightgbm, got)
         if sales is not None:
-            fc = fc.merge(sales.rename(columns={"units": "sales_forecast"}), on=["sku", "week_start", "lag"],
-                          how="inner")
+            fc = fc.merge(
+                sales.rename(columns={"units": "sales_forecast"}), on=["sku", "week_start", "lag"], how="inner"
+            )
         fc["origin"] = pd.Timestamp(origin)
         parts.append(fc)
     if not parts:
-        return BacktestResult(pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started,
-                              fits)
+        return BacktestResult(
+            pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
+        )
     wide = pd.concat(parts, ignore_index=True).merge(actuals, on=["sku", "week_start"], how="left")
     wide["actual_units"] = wide.actual_units.fillna(0.0)
     methods = [m for m in METHODS if m in wide]
-    long = wide.melt(id_vars=["origin", "sku", "family", "week_start", "lag", "actual_units"], value_vars=methods,
-                     var_name="method", value_name="forecast_units")
+    long = wide.melt(
+        id_vars=["origin", "sku", "family", "week_start", "lag", "actual_units"],
+        value_vars=methods,
+        var_name="method",
+        value_name="forecast_units",
+    )
     long["forecast_units"] = long.forecast_units.clip(lower=0.0)
     errors = long[BACKTEST_COLUMNS].sort_values(["origin", "method", "sku", "week_start"]).reset_index(drop=True)
     return BacktestResult(errors=errors, summary=summarize(errors), seconds=time.perf_counter() - started, fits=fits)
@@ -160,10 +183,16 @@ def backtest(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None
 
 def summarize(errors: pd.DataFrame) -> pd.DataFrame:
     """WAPE and bias per method over all lags (KPI_DEFINITIONS.md), plus origins and rows."""
-    e = errors.assign(abs_err=(errors.forecast_units - errors.actual_units).abs(),
-                      err=errors.forecast_units - errors.actual_units)
-    g = e.groupby("method").agg(abs_err=("abs_err", "sum"), err=("err", "sum"), actual=("actual_units", "sum"),
-                                rows=("sku", "size"), origins=("origin", "nunique"))
+    e = errors.assign(
+        abs_err=(errors.forecast_units - errors.actual_units).abs(), err=errors.forecast_units - errors.actual_units
+    )
+    g = e.groupby("method").agg(
+        abs_err=("abs_err", "sum"),
+        err=("err", "sum"),
+        actual=("actual_units", "sum"),
+        rows=("sku", "size"),
+        origins=("origin", "nunique"),
+    )
     g["wape"] = g.abs_err / g.actual
     g["bias"] = g.err / g.actual
     return g[["wape", "bias", "rows", "origins"]].reset_index()
@@ -176,11 +205,17 @@ def accuracy(errors: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     mart forecast_accuracy computes the same in SQL; this is its reference implementation.
     """
     by = by or ["family", "lag", "method"]
-    e = errors.assign(abs_err=(errors.forecast_units - errors.actual_units).abs(),
-                      err=errors.forecast_units - errors.actual_units)
+    e = errors.assign(
+        abs_err=(errors.forecast_units - errors.actual_units).abs(), err=errors.forecast_units - errors.actual_units
+    )
     e["ape"] = np.where(e.actual_units > 0, e.abs_err / e.actual_units.where(e.actual_units > 0), np.nan)
-    sku = e.groupby(by).agg(abs_err=("abs_err", "sum"), err=("err", "sum"), actual=("actual_units", "sum"),
-                            mape=("ape", "mean"), cycles=("origin", "nunique"))
+    sku = e.groupby(by).agg(
+        abs_err=("abs_err", "sum"),
+        err=("err", "sum"),
+        actual=("actual_units", "sum"),
+        mape=("ape", "mean"),
+        cycles=("origin", "nunique"),
+    )
     fam_keys = ["origin", "week_start", *[c for c in by if c != "sku"]]
     fam = e.groupby(fam_keys, as_index=False)[["forecast_units", "actual_units"]].sum()
     fam["abs_err"] = (fam.forecast_units - fam.actual_units).abs()

@@ -35,11 +35,37 @@ import pandas as pd
 
 from sop_pipeline.analytics.forecasting import last_complete_week
 
-BIAS_COLUMNS = ["level", "family", "sku", "forecast_source", "snapshots", "first_snapshot", "last_snapshot",
-                "weeks", "forecast_units", "actual_units", "bias", "tracking_signal", "mad_units", "snapshots_over",
-                "sales_optimism", "reason"]
-CONSENSUS_COLUMNS = ["sku", "family", "week_start", "horizon_week", "forecast_source", "snapshot_date", "sales_units",
-                     "statistical_units", "consensus_units", "shrunk_units", "rule"]
+BIAS_COLUMNS = [
+    "level",
+    "family",
+    "sku",
+    "forecast_source",
+    "snapshots",
+    "first_snapshot",
+    "last_snapshot",
+    "weeks",
+    "forecast_units",
+    "actual_units",
+    "bias",
+    "tracking_signal",
+    "mad_units",
+    "snapshots_over",
+    "sales_optimism",
+    "reason",
+]
+CONSENSUS_COLUMNS = [
+    "sku",
+    "family",
+    "week_start",
+    "horizon_week",
+    "forecast_source",
+    "snapshot_date",
+    "sales_units",
+    "statistical_units",
+    "consensus_units",
+    "shrunk_units",
+    "rule",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,9 @@ def _prepare(sales_forecast: pd.DataFrame) -> pd.DataFrame:
     return sf
 
 
-def snapshot_errors(sales_forecast: pd.DataFrame, actuals: pd.DataFrame, items: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def snapshot_errors(
+    sales_forecast: pd.DataFrame, actuals: pd.DataFrame, items: pd.DataFrame, as_of: date
+) -> pd.DataFrame:
     """Forecast and actual units per source x snapshot x SKU over the snapshot's matured weeks."""
     sf = _prepare(sales_forecast)
     sf = sf[sf.week_start <= pd.Timestamp(last_complete_week(as_of))]
@@ -72,7 +100,8 @@ def snapshot_errors(sales_forecast: pd.DataFrame, actuals: pd.DataFrame, items: 
     m = sf.merge(act, on=["sku", "week_start"], how="left")
     m["actual"] = m.actual.fillna(0.0)
     g = m.groupby(["forecast_source", "snapshot_date", "sku"], as_index=False).agg(
-        forecast_units=("units", "sum"), actual_units=("actual", "sum"), weeks=("units", "size"))
+        forecast_units=("units", "sum"), actual_units=("actual", "sum"), weeks=("units", "size")
+    )
     g["family"] = g.sku.map(items.set_index("sku")["family"])
     return g
 
@@ -85,21 +114,35 @@ def _window_stats(snap: pd.DataFrame, keys: list[str], cfg: BiasConfig) -> pd.Da
     snap["abs_err"] = snap.err.abs()
     snap["over"] = snap.err > 0
     g = snap.groupby(keys, as_index=False, observed=True).agg(
-        snapshots=("snapshot_date", "size"), first_snapshot=("snapshot_date", "min"),
-        last_snapshot=("snapshot_date", "max"), weeks=("weeks", "sum"), forecast_units=("forecast_units", "sum"),
-        actual_units=("actual_units", "sum"), err=("err", "sum"), mad_units=("abs_err", "mean"),
-        snapshots_over=("over", "sum"))
+        snapshots=("snapshot_date", "size"),
+        first_snapshot=("snapshot_date", "min"),
+        last_snapshot=("snapshot_date", "max"),
+        weeks=("weeks", "sum"),
+        forecast_units=("forecast_units", "sum"),
+        actual_units=("actual_units", "sum"),
+        err=("err", "sum"),
+        mad_units=("abs_err", "mean"),
+        snapshots_over=("over", "sum"),
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         g["bias"] = np.where(g.actual_units > 0, g.err / g.actual_units, np.nan)
         g["tracking_signal"] = np.where(g.mad_units > 0, g.err / g.mad_units, 0.0)
-    g["sales_optimism"] = ((g.bias > cfg.bias_threshold) & (g.tracking_signal > cfg.tracking_threshold)
-                           & (g.snapshots >= cfg.min_snapshots)
-                           & (g.snapshots_over >= cfg.min_share_over * g.snapshots - 1e-9))
+    g["sales_optimism"] = (
+        (g.bias > cfg.bias_threshold)
+        & (g.tracking_signal > cfg.tracking_threshold)
+        & (g.snapshots >= cfg.min_snapshots)
+        & (g.snapshots_over >= cfg.min_share_over * g.snapshots - 1e-9)
+    )
     return g.drop(columns="err")
 
 
-def forecast_bias(sales_forecast: pd.DataFrame | None, actuals: pd.DataFrame, items: pd.DataFrame, as_of: date,
-                  config: BiasConfig = BiasConfig()) -> pd.DataFrame:
+def forecast_bias(
+    sales_forecast: pd.DataFrame | None,
+    actuals: pd.DataFrame,
+    items: pd.DataFrame,
+    as_of: date,
+    config: BiasConfig = BiasConfig(),
+) -> pd.DataFrame:
     """Bias and tracking signal per source x family and per source x SKU (see module docstring)."""
     if sales_forecast is None or sales_forecast.empty:
         return pd.DataFrame(columns=BIAS_COLUMNS)
@@ -107,26 +150,34 @@ def forecast_bias(sales_forecast: pd.DataFrame | None, actuals: pd.DataFrame, it
     if snap.empty:
         return pd.DataFrame(columns=BIAS_COLUMNS)
     fam_snap = snap.groupby(["forecast_source", "family", "snapshot_date"], as_index=False, observed=True)[
-        ["forecast_units", "actual_units", "weeks"]].sum()
+        ["forecast_units", "actual_units", "weeks"]
+    ].sum()
     fam = _window_stats(fam_snap, ["forecast_source", "family"], config).assign(level="family", sku=None)
     sku = _window_stats(snap, ["forecast_source", "family", "sku"], config).assign(level="sku")
     out = pd.concat([fam, sku], ignore_index=True)
     out["reason"] = [_bias_reason(r, config) for r in out.itertuples(index=False)]
-    return out[BIAS_COLUMNS].sort_values(["level", "forecast_source", "family", "sku"], na_position="first") \
+    return (
+        out[BIAS_COLUMNS]
+        .sort_values(["level", "forecast_source", "family", "sku"], na_position="first")
         .reset_index(drop=True)
+    )
 
 
 def _bias_reason(r, cfg: BiasConfig) -> str:
     who = f"{r.family} (family)" if r.level == "family" else f"{r.sku} ({r.family})"
     bias = "n/a" if pd.isna(r.bias) else f"{r.bias:+.0%}"
-    head = (f"{r.forecast_source.capitalize()} forecast for {who}: {bias} bias over the last {r.snapshots} snapshots "
-            f"({_fmt(r.forecast_units)} forecast vs {_fmt(r.actual_units)} actual units over {r.weeks} matured "
-            f"snapshot-weeks), above actual in {r.snapshots_over} of {r.snapshots}, tracking signal "
-            f"{r.tracking_signal:+.1f}.")
+    head = (
+        f"{r.forecast_source.capitalize()} forecast for {who}: {bias} bias over the last {r.snapshots} snapshots "
+        f"({_fmt(r.forecast_units)} forecast vs {_fmt(r.actual_units)} actual units over {r.weeks} matured "
+        f"snapshot-weeks), above actual in {r.snapshots_over} of {r.snapshots}, tracking signal "
+        f"{r.tracking_signal:+.1f}."
+    )
     if r.sales_optimism:
-        return (head + f" Persistently optimistic (bias > {cfg.bias_threshold:+.0%}, tracking signal > "
-                f"{cfg.tracking_threshold:.0f}, above actual in at least {cfg.min_share_over:.0%} of snapshots): the "
-                f"consensus shrinks its excess over the statistical forecast by {cfg.shrink:.0%}.")
+        return (
+            head + f" Persistently optimistic (bias > {cfg.bias_threshold:+.0%}, tracking signal > "
+            f"{cfg.tracking_threshold:.0f}, above actual in at least {cfg.min_share_over:.0%} of snapshots): the "
+            f"consensus shrinks its excess over the statistical forecast by {cfg.shrink:.0%}."
+        )
     return head + " Not flagged."
 
 
@@ -144,7 +195,9 @@ def latest_snapshot(sales_forecast: pd.DataFrame | None, as_of: date) -> pd.Data
     return sf[rank == best].reset_index(drop=True)
 
 
-def compare_with_statistical(sales_forecast: pd.DataFrame | None, statistical: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def compare_with_statistical(
+    sales_forecast: pd.DataFrame | None, statistical: pd.DataFrame, as_of: date
+) -> pd.DataFrame:
     """Latest sales submission vs the statistical forecast over the horizon, per SKU and family.
 
     statistical: SKU-level forecast (sku, family, week_start, units_p50). Returns level, family,
@@ -156,20 +209,36 @@ def compare_with_statistical(sales_forecast: pd.DataFrame | None, statistical: p
         return pd.DataFrame(columns=cols)
     stat = statistical.assign(week_start=pd.to_datetime(statistical["week_start"]))
     m = latest.merge(stat[["sku", "family", "week_start", "units_p50"]], on=["sku", "week_start"], how="inner")
-    sku = m.groupby(["family", "sku", "snapshot_date", "forecast_source"], as_index=False).agg(
-        sales_units=("units", "sum"), statistical_units=("units_p50", "sum")).assign(level="sku")
-    fam = m.groupby(["family"], as_index=False).agg(
-        sales_units=("units", "sum"), statistical_units=("units_p50", "sum"), snapshot_date=("snapshot_date", "max"),
-        forecast_source=("forecast_source", "first")).assign(level="family", sku=None)
+    sku = (
+        m.groupby(["family", "sku", "snapshot_date", "forecast_source"], as_index=False)
+        .agg(sales_units=("units", "sum"), statistical_units=("units_p50", "sum"))
+        .assign(level="sku")
+    )
+    fam = (
+        m.groupby(["family"], as_index=False)
+        .agg(
+            sales_units=("units", "sum"),
+            statistical_units=("units_p50", "sum"),
+            snapshot_date=("snapshot_date", "max"),
+            forecast_source=("forecast_source", "first"),
+        )
+        .assign(level="family", sku=None)
+    )
     out = pd.concat([fam, sku], ignore_index=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["gap"] = np.where(out.statistical_units > 0, out.sales_units / out.statistical_units - 1, np.nan)
     return out[cols]
 
 
-def consensus(sales_forecast: pd.DataFrame | None, statistical: pd.DataFrame, bias: pd.DataFrame,
-              hockey_sticks: pd.DataFrame | None, as_of: date, config: BiasConfig = BiasConfig(),
-              use_filter: bool = True) -> pd.DataFrame:
+def consensus(
+    sales_forecast: pd.DataFrame | None,
+    statistical: pd.DataFrame,
+    bias: pd.DataFrame,
+    hockey_sticks: pd.DataFrame | None,
+    as_of: date,
+    config: BiasConfig = BiasConfig(),
+    use_filter: bool = True,
+) -> pd.DataFrame:
     """Consensus units per SKU x horizon week with the optimism filter (see module docstring).
 
     statistical: SKU-level forecast (sku, family, week_start, horizon_week, units_p50).
@@ -186,28 +255,42 @@ def consensus(sales_forecast: pd.DataFrame | None, statistical: pd.DataFrame, bi
     m["rule"] = np.where(has_sales, "sales forecast kept", "no sales forecast: statistical forecast")
     if use_filter and len(bias):
         flagged = bias[bias.sales_optimism.astype(bool)]
-        fam_flag = set(zip(flagged.loc[flagged.level == "family", "forecast_source"],
-                           flagged.loc[flagged.level == "family", "family"]))
-        sku_flag = set(zip(flagged.loc[flagged.level == "sku", "forecast_source"],
-                           flagged.loc[flagged.level == "sku", "sku"]))
-        opt = np.array([(s, f) in fam_flag or (s, k) in sku_flag
-                        for s, f, k in zip(m.forecast_source, m.family, m.sku)], dtype=bool)
+        fam_flag = set(
+            zip(
+                flagged.loc[flagged.level == "family", "forecast_source"],
+                flagged.loc[flagged.level == "family", "family"],
+            )
+        )
+        sku_flag = set(
+            zip(flagged.loc[flagged.level == "sku", "forecast_source"], flagged.loc[flagged.level == "sku", "sku"])
+        )
+        opt = np.array(
+            [(s, f) in fam_flag or (s, k) in sku_flag for s, f, k in zip(m.forecast_source, m.family, m.sku)],
+            dtype=bool,
+        )
         over = has_sales & (m.sales_units > m.statistical_units)
         hit = opt & over.to_numpy()
         m.loc[hit, "shrink"] = config.shrink
-        m.loc[hit, "rule"] = f"optimism filter: flagged sales_optimism, excess over statistical shrunk {config.shrink:.0%}"
+        m.loc[hit, "rule"] = (
+            f"optimism filter: flagged sales_optimism, excess over statistical shrunk {config.shrink:.0%}"
+        )
     if use_filter and hockey_sticks is not None and len(hockey_sticks) and len(latest):
-        hs = hockey_sticks.assign(snapshot_date=pd.to_datetime(hockey_sticks["snapshot_date"]),
-                                  week_start=pd.to_datetime(hockey_sticks["week_start"]))
+        hs = hockey_sticks.assign(
+            snapshot_date=pd.to_datetime(hockey_sticks["snapshot_date"]),
+            week_start=pd.to_datetime(hockey_sticks["week_start"]),
+        )
         weeks = hs.loc[hs.index.repeat(hs.weeks_flagged)].copy()
         weeks["week_start"] = weeks.week_start + pd.to_timedelta(7 * weeks.groupby(level=0).cumcount(), unit="D")
         key = set(zip(weeks.snapshot_date, weeks.forecast_source, weeks.sku, weeks.week_start))
-        hit = np.array([(d, s, k, w) in key for d, s, k, w in zip(m.snapshot_date, m.forecast_source, m.sku,
-                                                                  m.week_start)], dtype=bool)
+        hit = np.array(
+            [(d, s, k, w) in key for d, s, k, w in zip(m.snapshot_date, m.forecast_source, m.sku, m.week_start)],
+            dtype=bool,
+        )
         hit &= (has_sales & (m.sales_units > m.statistical_units)).to_numpy()
         m.loc[hit, "shrink"] = 1.0
         m.loc[hit, "rule"] = "unsupported hockey stick: statistical forecast used"
-    m["consensus_units"] = np.where(has_sales, m.sales_units - m.shrink * (m.sales_units - m.statistical_units),
-                                    m.statistical_units)
+    m["consensus_units"] = np.where(
+        has_sales, m.sales_units - m.shrink * (m.sales_units - m.statistical_units), m.statistical_units
+    )
     m["shrunk_units"] = np.where(has_sales, m.sales_units - m.consensus_units, 0.0)
     return m[CONSENSUS_COLUMNS].sort_values(["sku", "week_start"]).reset_index(drop=True)

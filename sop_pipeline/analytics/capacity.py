@@ -37,9 +37,20 @@ import pandas as pd
 from sop_pipeline.analytics.columns import require_columns
 
 QUALIFIED_LEVEL = 2
-CAPACITY_COLUMNS = ("resource_id", "type", "week_start", "calendar_hours", "planned_downtime_hours",
-                    "availability_factor", "available_hours", "run_hours", "changeover_hours", "required_hours",
-                    "load_pct", "is_bottleneck")
+CAPACITY_COLUMNS = (
+    "resource_id",
+    "type",
+    "week_start",
+    "calendar_hours",
+    "planned_downtime_hours",
+    "availability_factor",
+    "available_hours",
+    "run_hours",
+    "changeover_hours",
+    "required_hours",
+    "load_pct",
+    "is_bottleneck",
+)
 _HOUR = pd.Timedelta(hours=1)
 _WEEK = pd.Timedelta(days=7)
 
@@ -69,8 +80,10 @@ def _to_monday(values: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------- calendar and downtime
 
-def calendar_hours(resources: pd.DataFrame, weeks: Sequence[date], calendar: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
+
+def calendar_hours(
+    resources: pd.DataFrame, weeks: Sequence[date], calendar: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Calendar (shift) hours per resource-week.
 
     ``resources``: resource_id, hours_per_day, days_per_week. ``calendar`` (optional): resource_id,
@@ -84,7 +97,8 @@ def calendar_hours(resources: pd.DataFrame, weeks: Sequence[date], calendar: pd.
     out = grid.to_frame(index=False)
     per_week = resources.set_index("resource_id")
     out["calendar_hours"] = out["resource_id"].map(
-        per_week["hours_per_day"].astype(float) * per_week["days_per_week"].astype(float))
+        per_week["hours_per_day"].astype(float) * per_week["days_per_week"].astype(float)
+    )
     if calendar is not None and len(calendar):
         _require(calendar, "calendar", ["resource_id", "date", "hours"])
         cal = calendar.assign(week_start=_to_monday(calendar["date"]))
@@ -109,8 +123,9 @@ def downtime_by_week(downtime: pd.DataFrame, weeks: Sequence[date] | None = None
     elif "kind" in downtime.columns:
         kinds = downtime["kind"].astype(str).str.lower()
         if not kinds.isin(["planned", "unplanned"]).all():
-            raise CapacityError(f"downtime kind must be 'planned' or 'unplanned', found "
-                                f"{sorted(set(kinds) - {'planned', 'unplanned'})}")
+            raise CapacityError(
+                f"downtime kind must be 'planned' or 'unplanned', found {sorted(set(kinds) - {'planned', 'unplanned'})}"
+            )
         planned = (kinds == "planned").to_numpy()
     else:
         raise CapacityError("downtime needs a 'planned' (bool) or 'kind' column")
@@ -134,22 +149,27 @@ def downtime_by_week(downtime: pd.DataFrame, weeks: Sequence[date] | None = None
         mondays = _mondays(weeks)
         resources = sorted(set(downtime["resource_id"]))
         grid = pd.MultiIndex.from_product([resources, mondays], names=["resource_id", "week_start"])
-        out = (out.set_index(["resource_id", "week_start"]).reindex(grid, fill_value=0.0).reset_index())
+        out = out.set_index(["resource_id", "week_start"]).reindex(grid, fill_value=0.0).reset_index()
     return out.sort_values(["resource_id", "week_start"], kind="stable").reset_index(drop=True)
 
 
-def availability_factors(downtime: pd.DataFrame, resources: pd.DataFrame, history_weeks: Sequence[date],
-                         calendar: pd.DataFrame | None = None) -> pd.Series:
+def availability_factors(
+    downtime: pd.DataFrame, resources: pd.DataFrame, history_weeks: Sequence[date], calendar: pd.DataFrame | None = None
+) -> pd.Series:
     """Historical availability per resource = 1 - unplanned downtime share over ``history_weeks``.
 
     share = sum unplanned downtime hours / sum (calendar hours - planned downtime hours), clipped
     to 0-1. A resource with no hours in the history gets 1.0. Returns a Series by resource_id.
     """
     cal = calendar_hours(resources, history_weeks, calendar)
-    dt = downtime_by_week(downtime, history_weeks) if len(downtime) else pd.DataFrame(
-        columns=["resource_id", "week_start", "planned_hours", "unplanned_hours"])
+    dt = (
+        downtime_by_week(downtime, history_weeks)
+        if len(downtime)
+        else pd.DataFrame(columns=["resource_id", "week_start", "planned_hours", "unplanned_hours"])
+    )
     merged = cal.merge(dt, on=["resource_id", "week_start"], how="left").fillna(
-        {"planned_hours": 0.0, "unplanned_hours": 0.0})
+        {"planned_hours": 0.0, "unplanned_hours": 0.0}
+    )
     merged["open_hours"] = (merged["calendar_hours"] - merged["planned_hours"]).clip(lower=0.0)
     sums = merged.groupby("resource_id")[["open_hours", "unplanned_hours"]].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -210,8 +230,11 @@ class WorkCalendar:
         begins, ends = self._cum()
         eps = 1e-9
         # start: first window ending after h; end: first window ending at or after h
-        k = (np.searchsorted(ends, h + eps, side="right") if side == "start"
-             else np.searchsorted(ends, h - eps, side="left"))
+        k = (
+            np.searchsorted(ends, h + eps, side="right")
+            if side == "start"
+            else np.searchsorted(ends, h - eps, side="left")
+        )
         ok = (h >= -eps) & (k < len(self.windows))
         starts = np.array([s.value for s, _ in self.windows], dtype=np.int64)
         idx = np.where(ok, k, 0)
@@ -238,9 +261,14 @@ class WorkCalendar:
         return self.windows[-1][1] if self.windows else None
 
 
-def shift_calendar(week_start: pd.Timestamp | str | date, hours_per_day: float, days_per_week: float,
-                   downtime: pd.DataFrame | None = None, *,
-                   shift_start_hour: float = DEFAULT_SHIFT_START_HOUR) -> WorkCalendar:
+def shift_calendar(
+    week_start: pd.Timestamp | str | date,
+    hours_per_day: float,
+    days_per_week: float,
+    downtime: pd.DataFrame | None = None,
+    *,
+    shift_start_hour: float = DEFAULT_SHIFT_START_HOUR,
+) -> WorkCalendar:
     """Working windows of one resource in the week starting ``week_start`` (a Monday).
 
     Days Monday .. Monday + days_per_week - 1 each open ``hours_per_day`` hours from
@@ -291,11 +319,18 @@ def shift_calendar(week_start: pd.Timestamp | str | date, hours_per_day: float, 
 
 # --------------------------------------------------------------------------- weekly capacity
 
-def weekly_capacity(resources: pd.DataFrame, planned_units: pd.DataFrame, routings: pd.DataFrame,
-                    weeks: Sequence[date], *, downtime: pd.DataFrame | None = None,
-                    availability: Mapping[str, float] | pd.Series | None = None,
-                    changeover_hours: pd.DataFrame | None = None,
-                    calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+
+def weekly_capacity(
+    resources: pd.DataFrame,
+    planned_units: pd.DataFrame,
+    routings: pd.DataFrame,
+    weeks: Sequence[date],
+    *,
+    downtime: pd.DataFrame | None = None,
+    availability: Mapping[str, float] | pd.Series | None = None,
+    changeover_hours: pd.DataFrame | None = None,
+    calendar: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Available vs required hours per resource and week, load % and the weekly bottleneck.
 
     ``resources``: resource_id, type (machine | labor | tooling), hours_per_day, days_per_week.
@@ -323,8 +358,10 @@ def weekly_capacity(resources: pd.DataFrame, planned_units: pd.DataFrame, routin
     bad = routings[rate.isna() | (rate <= 0)]
     if len(bad):
         row = bad.iloc[0]
-        raise CapacityError(f"routing of SKU {row['sku']} on {row['resource_id']} has units_per_hour "
-                            f"{row['units_per_hour']!r}; it must be > 0")
+        raise CapacityError(
+            f"routing of SKU {row['sku']} on {row['resource_id']} has units_per_hour "
+            f"{row['units_per_hour']!r}; it must be > 0"
+        )
     mondays = _mondays(weeks)
     out = calendar_hours(resources, mondays, calendar)
     out["type"] = out["resource_id"].map(resources.set_index("resource_id")["type"])
@@ -357,14 +394,19 @@ def weekly_capacity(resources: pd.DataFrame, planned_units: pd.DataFrame, routin
     out["required_hours"] = out["run_hours"] + out["changeover_hours"]
     avail, req = out["available_hours"].to_numpy(), out["required_hours"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["load_pct"] = np.where(avail > 0, 100.0 * req / np.where(avail > 0, avail, 1.0),
-                                   np.where(req > 0, np.inf, 0.0))
+        out["load_pct"] = np.where(
+            avail > 0, 100.0 * req / np.where(avail > 0, avail, 1.0), np.where(req > 0, np.inf, 0.0)
+        )
     out = out.sort_values(["week_start", "resource_id"], kind="stable").reset_index(drop=True)
     out["is_bottleneck"] = False
     loaded = out[out["load_pct"] > 0]
     if len(loaded):
-        top = loaded.sort_values(["week_start", "load_pct", "resource_id"], ascending=[True, False, True],
-                                 kind="stable").groupby("week_start").head(1).index
+        top = (
+            loaded.sort_values(["week_start", "load_pct", "resource_id"], ascending=[True, False, True], kind="stable")
+            .groupby("week_start")
+            .head(1)
+            .index
+        )
         out.loc[top, "is_bottleneck"] = True
     return out[list(CAPACITY_COLUMNS)]
 
@@ -377,26 +419,35 @@ def unrouted_skus(planned_units: pd.DataFrame, routings: pd.DataFrame) -> list[s
 
 # --------------------------------------------------------------------------- skills
 
+
 def _employees(skills: pd.DataFrame) -> pd.DataFrame:
     """One row per employee: shift and hours_per_week (must agree across their rows)."""
     _require(skills, "skills", ["employee_id", "resource_id", "level", "shift", "hours_per_week"])
-    per = skills.groupby("employee_id", sort=True).agg(shifts=("shift", "nunique"), shift=("shift", "first"),
-                                                      hours_min=("hours_per_week", "min"),
-                                                      hours_max=("hours_per_week", "max"))
+    per = skills.groupby("employee_id", sort=True).agg(
+        shifts=("shift", "nunique"),
+        shift=("shift", "first"),
+        hours_min=("hours_per_week", "min"),
+        hours_max=("hours_per_week", "max"),
+    )
     two_shifts = per[per["shifts"] > 1]
     if len(two_shifts):
-        raise CapacityError(f"employee {two_shifts.index[0]} is on more than one shift in the skills table; "
-                            f"give each employee one shift")
+        raise CapacityError(
+            f"employee {two_shifts.index[0]} is on more than one shift in the skills table; "
+            f"give each employee one shift"
+        )
     differs = per[(per["hours_max"] - per["hours_min"]).abs() > 1e-9]
     if len(differs):
-        raise CapacityError(f"employee {differs.index[0]} has different hours_per_week on different rows "
-                            f"({differs['hours_min'].iloc[0]:g} vs {differs['hours_max'].iloc[0]:g}); "
-                            f"hours_per_week is the person's weekly hours")
+        raise CapacityError(
+            f"employee {differs.index[0]} has different hours_per_week on different rows "
+            f"({differs['hours_min'].iloc[0]:g} vs {differs['hours_max'].iloc[0]:g}); "
+            f"hours_per_week is the person's weekly hours"
+        )
     bad_level = skills[~skills["level"].isin([0, 1, 2, 3])]
     if len(bad_level):
         row = bad_level.iloc[0]
-        raise CapacityError(f"employee {row['employee_id']} has level {row['level']!r} on {row['resource_id']}; "
-                            f"levels are 0-3")
+        raise CapacityError(
+            f"employee {row['employee_id']} has level {row['level']!r} on {row['resource_id']}; levels are 0-3"
+        )
     return per[["shift", "hours_max"]].rename(columns={"hours_max": "hours_per_week"})
 
 
@@ -409,8 +460,9 @@ def skill_matrix(skills: pd.DataFrame, qualified_level: int = QUALIFIED_LEVEL) -
     _employees(skills)
     out = skills[["employee_id", "resource_id", "level", "shift", "hours_per_week"]].copy()
     out["qualified"] = out["level"] >= qualified_level
-    return out.sort_values(["resource_id", "level", "employee_id"], ascending=[True, False, True],
-                           kind="stable").reset_index(drop=True)
+    return out.sort_values(
+        ["resource_id", "level", "employee_id"], ascending=[True, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def qualified_hours(skills: pd.DataFrame, qualified_level: int = QUALIFIED_LEVEL) -> pd.DataFrame:
@@ -422,12 +474,14 @@ def qualified_hours(skills: pd.DataFrame, qualified_level: int = QUALIFIED_LEVEL
     """
     matrix = skill_matrix(skills, qualified_level)
     q = matrix[matrix["qualified"]]
-    return (q.groupby(["resource_id", "shift"], as_index=False)
-            .agg(qualified_headcount=("employee_id", "nunique"), qualified_hours=("hours_per_week", "sum")))
+    return q.groupby(["resource_id", "shift"], as_index=False).agg(
+        qualified_headcount=("employee_id", "nunique"), qualified_hours=("hours_per_week", "sum")
+    )
 
 
-def labor_requirements(capacity: pd.DataFrame, skills: pd.DataFrame,
-                       crew_size: Mapping[str, float] | None = None) -> pd.DataFrame:
+def labor_requirements(
+    capacity: pd.DataFrame, skills: pd.DataFrame, crew_size: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Operator hours needed per resource-week on labour-type and skill-constrained resources.
 
     ``capacity``: output of :func:`weekly_capacity`. A resource counts when its type is 'labor' or
@@ -438,8 +492,13 @@ def labor_requirements(capacity: pd.DataFrame, skills: pd.DataFrame,
     skilled = set(skills["resource_id"])
     rows = capacity[(capacity["type"] == "labor") | capacity["resource_id"].isin(skilled)]
     crew = rows["resource_id"].map(pd.Series(crew_size or {}, dtype=float)).fillna(1.0)
-    return pd.DataFrame({"resource_id": rows["resource_id"].to_numpy(), "week_start": rows["week_start"].to_numpy(),
-                         "required_hours": (rows["required_hours"] * crew).to_numpy()})
+    return pd.DataFrame(
+        {
+            "resource_id": rows["resource_id"].to_numpy(),
+            "week_start": rows["week_start"].to_numpy(),
+            "required_hours": (rows["required_hours"] * crew).to_numpy(),
+        }
+    )
 
 
 @dataclass
@@ -462,21 +521,29 @@ class CrossTrainPlan:
         return float(self.coverage["shortfall_hours_after"].sum())
 
 
-PLAN_COLUMNS = ("employee_id", "shift", "from_resource", "to_resource", "current_level", "hours_unlocked",
-                "hours_lost_elsewhere", "week_needed")
+PLAN_COLUMNS = (
+    "employee_id",
+    "shift",
+    "from_resource",
+    "to_resource",
+    "current_level",
+    "hours_unlocked",
+    "hours_lost_elsewhere",
+    "week_needed",
+)
 _TENTHS = 10  # hours are solved in tenths of an hour
 
 
-def _split_by_shift(required: pd.DataFrame, shifts: list[str], shift_share: Mapping[str, float] | None
-                    ) -> pd.DataFrame:
+def _split_by_shift(required: pd.DataFrame, shifts: list[str], shift_share: Mapping[str, float] | None) -> pd.DataFrame:
     if "shift" in required.columns:
         return required[["resource_id", "shift", "week_start", "required_hours"]].copy()
     share = dict(shift_share) if shift_share else {s: 1.0 / len(shifts) for s in shifts}
     total = sum(share.values())
     if total <= 0:
         raise CapacityError("shift_share must give some shift a positive share")
-    parts = [required.assign(shift=s, required_hours=required["required_hours"] * (v / total))
-             for s, v in share.items()]
+    parts = [
+        required.assign(shift=s, required_hours=required["required_hours"] * (v / total)) for s, v in share.items()
+    ]
     return pd.concat(parts, ignore_index=True)[["resource_id", "shift", "week_start", "required_hours"]]
 
 
@@ -496,8 +563,9 @@ def _solve_lexicographic(model, stages, time_limit_s: float, seed: int):
         solver.parameters.max_time_in_seconds = 3.0 * float(time_limit_s) / len(stages) + 5.0
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            raise CapacityError(f"the cross-training model found no allocation (status "
-                                f"{solver.status_name(status)}); allow more time")
+            raise CapacityError(
+                f"the cross-training model found no allocation (status {solver.status_name(status)}); allow more time"
+            )
         model.add(expr <= int(round(solver.objective_value)))
         model.clear_hints()  # warm-start the next stage from this solution
         for index in range(len(model.proto.variables)):
@@ -506,9 +574,16 @@ def _solve_lexicographic(model, stages, time_limit_s: float, seed: int):
     return solver
 
 
-def cross_train_plan(skills: pd.DataFrame, required: pd.DataFrame, *, qualified_level: int = QUALIFIED_LEVEL,
-                     shift_share: Mapping[str, float] | None = None, by_shift: bool = True,
-                     time_limit_s: float = 10.0, seed: int = 0) -> CrossTrainPlan:
+def cross_train_plan(
+    skills: pd.DataFrame,
+    required: pd.DataFrame,
+    *,
+    qualified_level: int = QUALIFIED_LEVEL,
+    shift_share: Mapping[str, float] | None = None,
+    by_shift: bool = True,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+) -> CrossTrainPlan:
     """Who to cross-train on what so labour-constrained resources are covered.
 
     ``skills``: employee_id, resource_id, level (0-3), shift, hours_per_week (the person's weekly
@@ -604,20 +679,32 @@ def cross_train_plan(skills: pd.DataFrame, required: pd.DataFrame, *, qualified_
         used = [w for w in weeks if moved[w] > 0]
         if not used:
             continue
-        decrease = {r: sum(max(0, base.get((e, r, w), 0) - after.get((e, r, w), 0)) for w in weeks)
-                    for r in resources if r != r_to}
-        weekly_lost = max(sum(max(0, base.get((e, r, w), 0) - after.get((e, r, w), 0)) for r in resources
-                              if r != r_to) for w in weeks)
+        decrease = {
+            r: sum(max(0, base.get((e, r, w), 0) - after.get((e, r, w), 0)) for w in weeks)
+            for r in resources
+            if r != r_to
+        }
+        weekly_lost = max(
+            sum(max(0, base.get((e, r, w), 0) - after.get((e, r, w), 0)) for r in resources if r != r_to) for w in weeks
+        )
         if any(decrease.values()):
             from_resource = max(sorted(decrease), key=lambda r: decrease[r])
         else:  # spare hours: name the person's main station (highest level, then resource id)
             own = skills[(skills["employee_id"] == e) & (skills["resource_id"] != r_to)]
             own = own.sort_values(["level", "resource_id"], ascending=[False, True], kind="stable")
             from_resource = own["resource_id"].iloc[0] if len(own) else None
-        rows.append({"employee_id": e, "shift": people.at[e, "shift"], "from_resource": from_resource,
-                     "to_resource": r_to, "current_level": level.get((e, r_to), 0),
-                     "hours_unlocked": max(moved.values()) / _TENTHS, "hours_lost_elsewhere": weekly_lost / _TENTHS,
-                     "week_needed": min(used)})
+        rows.append(
+            {
+                "employee_id": e,
+                "shift": people.at[e, "shift"],
+                "from_resource": from_resource,
+                "to_resource": r_to,
+                "current_level": level.get((e, r_to), 0),
+                "hours_unlocked": max(moved.values()) / _TENTHS,
+                "hours_lost_elsewhere": weekly_lost / _TENTHS,
+                "week_needed": min(used),
+            }
+        )
     plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
     cov = req.copy()
@@ -628,9 +715,20 @@ def cross_train_plan(skills: pd.DataFrame, required: pd.DataFrame, *, qualified_
     cov["covered_hours_before"] = [(need[k] - short0[k]) / _TENTHS for k in keys]
     cov["shortfall_hours_after"] = [short1[k] / _TENTHS for k in keys]
     cov["covered_hours_after"] = [(need[k] - short1[k]) / _TENTHS for k in keys]
-    cov = cov[["resource_id", "shift", "week_start", "required_hours", "qualified_hours", "covered_hours_before",
-               "shortfall_hours_before", "covered_hours_after", "shortfall_hours_after"]]
-    return CrossTrainPlan(plan=plan.sort_values(["week_needed", "to_resource", "employee_id"],
-                                                kind="stable").reset_index(drop=True),
-                          coverage=cov.sort_values(["week_start", "resource_id", "shift"],
-                                                   kind="stable").reset_index(drop=True))
+    cov = cov[
+        [
+            "resource_id",
+            "shift",
+            "week_start",
+            "required_hours",
+            "qualified_hours",
+            "covered_hours_before",
+            "shortfall_hours_before",
+            "covered_hours_after",
+            "shortfall_hours_after",
+        ]
+    ]
+    return CrossTrainPlan(
+        plan=plan.sort_values(["week_needed", "to_resource", "employee_id"], kind="stable").reset_index(drop=True),
+        coverage=cov.sort_values(["week_start", "resource_id", "shift"], kind="stable").reset_index(drop=True),
+    )

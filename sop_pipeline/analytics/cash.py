@@ -30,13 +30,37 @@ import pandas as pd
 from sop_pipeline.analytics.columns import require_columns
 
 WORKING_CAPITAL_COLUMNS = [
-    "point", "date", "ar_value", "ap_value", "inventory_value", "revenue_period", "cogs_period",
-    "cogs_12m", "avg_inventory_12m", "inventory_turns", "dso_days", "dpo_days", "dio_days", "ccc_days",
-    "working_capital", "cash_tied_up",
+    "point",
+    "date",
+    "ar_value",
+    "ap_value",
+    "inventory_value",
+    "revenue_period",
+    "cogs_period",
+    "cogs_12m",
+    "avg_inventory_12m",
+    "inventory_turns",
+    "dso_days",
+    "dpo_days",
+    "dio_days",
+    "ccc_days",
+    "working_capital",
+    "cash_tied_up",
 ]
 PROJECTION_COLUMNS = [
-    "week_start", "revenue", "cogs", "ar_value", "ap_value", "inventory_value", "working_capital",
-    "cash_tied_up", "cumulative_cash_tied_up", "dso_days", "dpo_days", "dio_days", "ccc_days",
+    "week_start",
+    "revenue",
+    "cogs",
+    "ar_value",
+    "ap_value",
+    "inventory_value",
+    "working_capital",
+    "cash_tied_up",
+    "cumulative_cash_tied_up",
+    "dso_days",
+    "dpo_days",
+    "dio_days",
+    "ccc_days",
 ]
 DAYS_PER_YEAR = 365
 
@@ -90,8 +114,15 @@ def _average_inventory(snapshots: pd.Series, end: pd.Timestamp, days: int = DAYS
     return float(daily.mean()) if daily.notna().any() else float("nan")
 
 
-def _metrics_at(day: pd.Timestamp, ar_items: pd.DataFrame, ap_items: pd.DataFrame, inventory: pd.Series,
-                revenue: pd.Series, cogs: pd.Series, days: int) -> dict[str, float]:
+def _metrics_at(
+    day: pd.Timestamp,
+    ar_items: pd.DataFrame,
+    ap_items: pd.DataFrame,
+    inventory: pd.Series,
+    revenue: pd.Series,
+    cogs: pd.Series,
+    days: int,
+) -> dict[str, float]:
     ar, ap = open_balance(ar_items, day), open_balance(ap_items, day)
     inventory_value = _inventory_at(inventory, day)
     revenue_period, cogs_period = _period_sum(revenue, day, days), _period_sum(cogs, day, days)
@@ -100,10 +131,22 @@ def _metrics_at(day: pd.Timestamp, ar_items: pd.DataFrame, ap_items: pd.DataFram
     turns = _ratio(cogs_12m, avg_inventory)
     dso, dpo = _ratio(ar, revenue_period) * days, _ratio(ap, cogs_period) * days
     dio = _ratio(DAYS_PER_YEAR, turns)
-    return {"date": day.date(), "ar_value": ar, "ap_value": ap, "inventory_value": inventory_value,
-            "revenue_period": revenue_period, "cogs_period": cogs_period, "cogs_12m": cogs_12m,
-            "avg_inventory_12m": avg_inventory, "inventory_turns": turns, "dso_days": dso, "dpo_days": dpo,
-            "dio_days": dio, "ccc_days": dio + dso - dpo, "working_capital": ar + inventory_value - ap}
+    return {
+        "date": day.date(),
+        "ar_value": ar,
+        "ap_value": ap,
+        "inventory_value": inventory_value,
+        "revenue_period": revenue_period,
+        "cogs_period": cogs_period,
+        "cogs_12m": cogs_12m,
+        "avg_inventory_12m": avg_inventory,
+        "inventory_turns": turns,
+        "dso_days": dso,
+        "dpo_days": dpo,
+        "dio_days": dio,
+        "ccc_days": dio + dso - dpo,
+        "working_capital": ar + inventory_value - ap,
+    }
 
 
 def working_capital(
@@ -149,12 +192,16 @@ def working_capital(
     before = _metrics_at(prior_day, ar_items, ap_items, inventory, revenue, cogs, days)
     change = {k: (now[k] - before[k]) for k in now if k != "date"}
     change["date"] = now["date"]
-    change["cash_tied_up"] = ((now["ar_value"] - before["ar_value"])
-                              + (now["inventory_value"] - before["inventory_value"])
-                              - (now["ap_value"] - before["ap_value"]))
-    rows = [{"point": "as_of", **now, "cash_tied_up": float("nan")},
-            {"point": "prior_month", **before, "cash_tied_up": float("nan")},
-            {"point": "change", **change}]
+    change["cash_tied_up"] = (
+        (now["ar_value"] - before["ar_value"])
+        + (now["inventory_value"] - before["inventory_value"])
+        - (now["ap_value"] - before["ap_value"])
+    )
+    rows = [
+        {"point": "as_of", **now, "cash_tied_up": float("nan")},
+        {"point": "prior_month", **before, "cash_tied_up": float("nan")},
+        {"point": "change", **change},
+    ]
     return pd.DataFrame(rows, columns=WORKING_CAPITAL_COLUMNS)
 
 
@@ -229,7 +276,7 @@ def project_working_capital(
                     rate[lo:hi] = value / 7.0
         rate[lead_days:] = 0.0
         for start, value in zip(day_index(plan["week_start"]), plan[col].to_numpy(float)):
-            rate[start:start + 7] = value / 7.0
+            rate[start : start + 7] = value / 7.0
         rates[col] = rate
 
     ends = day_index(plan["week_start"]) + 7.0
@@ -239,8 +286,7 @@ def project_working_capital(
     out["working_capital"] = out["ar_value"] + out["inventory_value"] - out["ap_value"]
     previous = out["working_capital"].shift(1)
     if opening is not None:
-        previous.iloc[0] = (float(opening["ar_value"]) + float(opening["inventory_value"])
-                            - float(opening["ap_value"]))
+        previous.iloc[0] = float(opening["ar_value"]) + float(opening["inventory_value"]) - float(opening["ap_value"])
     out["cash_tied_up"] = out["working_capital"] - previous
     out["cumulative_cash_tied_up"] = out["cash_tied_up"].cumsum()
     out["dso_days"], out["dpo_days"] = float(dso), float(dpo)

@@ -5,6 +5,7 @@ there, so a wrong extract or a renamed column stops with a message that names th
 missing columns, the columns it needs and the columns it got, instead of a bare ``KeyError``
 deep inside a groupby.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -28,8 +29,14 @@ def _names(values: Iterable[object], limit: int | None = None) -> str:
     return ", ".join(names) if names else "(none)"
 
 
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str, *,
-                    error: type[Exception] = ValueError, optional: Sequence[str] = ()) -> None:
+def require_columns(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    what: str,
+    *,
+    error: type[Exception] = ValueError,
+    optional: Sequence[str] = (),
+) -> None:
     """Raise ``error`` unless ``frame`` has every column in ``columns``.
 
     ``what`` names the frame in plain words ("weekly sales", "plan of record"). The message reads
@@ -41,6 +48,8 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str, *,
     if not missing:
         return
     extra = f" (+ optional {_names(optional)})" if optional else ""
-    raise error(f"{what} is missing column(s) {_names(missing)}; "
-                f"expected at least: {_names(dict.fromkeys(columns))}{extra}; "
-                f"has: {_names(frame.columns, _PRESENT_LIMIT)}")
+    raise error(
+        f"{what} is missing column(s) {_names(missing)}; "
+        f"expected at least: {_names(dict.fromkeys(columns))}{extra}; "
+        f"has: {_names(frame.columns, _PRESENT_LIMIT)}"
+    )

@@ -15,12 +15,31 @@ import pandas as pd
 
 KINDS = ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target")
 ACCOUNTABLE = "Ops leader + Commercial leader"
-RESPONSIBLE = {"substitution": "Demand planner", "service_target": "Demand planner",
-               "freeze_window": "Master scheduler", "make_vs_buy": "Master scheduler", "expedite": "Master scheduler"}
+RESPONSIBLE = {
+    "substitution": "Demand planner",
+    "service_target": "Demand planner",
+    "freeze_window": "Master scheduler",
+    "make_vs_buy": "Master scheduler",
+    "expedite": "Master scheduler",
+}
 CONSULTED = "Quality, Procurement, Finance"
 INFORMED = "Plant leads, Customer service"
-LOG_COLUMNS = ["decision_id", "cycle", "kind", "subject", "value", "approved", "status", "source",
-               "accountable", "responsible", "consulted", "informed", "decided_at", "effect"]
+LOG_COLUMNS = [
+    "decision_id",
+    "cycle",
+    "kind",
+    "subject",
+    "value",
+    "approved",
+    "status",
+    "source",
+    "accountable",
+    "responsible",
+    "consulted",
+    "informed",
+    "decided_at",
+    "effect",
+]
 
 
 def decision_id(cycle, kind: str, subject: str) -> str:
@@ -29,8 +48,7 @@ def decision_id(cycle, kind: str, subject: str) -> str:
     return f"D-{pd.Timestamp(cycle).date().isoformat()}-{digest}"
 
 
-def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict[str, str],
-                 cycle) -> pd.DataFrame:
+def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict[str, str], cycle) -> pd.DataFrame:
     """One row per decision: logged ones (approved yes -> status approved, no -> rejected) and
     the pipeline's proposals for this cycle (status proposed, awaiting yes/no).
 
@@ -44,17 +62,23 @@ def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict
     logged = decisions.copy()
     if "decision_id" not in logged or logged.decision_id.isna().any():
         generated = [decision_id(c, k, s) for c, k, s in zip(logged.cycle, logged.kind, logged.subject)]
-        logged["decision_id"] = logged.get("decision_id", pd.Series(index=logged.index, dtype=object)) \
-            .fillna(pd.Series(generated, index=logged.index))
+        logged["decision_id"] = logged.get("decision_id", pd.Series(index=logged.index, dtype=object)).fillna(
+            pd.Series(generated, index=logged.index)
+        )
     logged["approved"] = logged.approved.str.lower()
     logged["status"] = logged.approved.map({"yes": "approved", "no": "rejected"})
     logged["source"] = "meeting"
     logged["effect"] = logged.decision_id.map(effects).fillna(
-        logged.status.map({"rejected": "none: rejected", "approved": "applied in an earlier cycle"}))
+        logged.status.map({"rejected": "none: rejected", "approved": "applied in an earlier cycle"})
+    )
     # one proposal per (kind, subject): the id is derived from them, so repeats would collide
-    proposed = proposals.groupby(["kind", "subject"], as_index=False, sort=False).agg(
-        value=("value", "first"), effect=("effect", lambda e: "; ".join(dict.fromkeys(map(str, e))))) \
-        if len(proposals) else proposals.copy()
+    proposed = (
+        proposals.groupby(["kind", "subject"], as_index=False, sort=False).agg(
+            value=("value", "first"), effect=("effect", lambda e: "; ".join(dict.fromkeys(map(str, e))))
+        )
+        if len(proposals)
+        else proposals.copy()
+    )
     if len(proposed):
         proposed["cycle"] = pd.Timestamp(cycle)
         proposed["decision_id"] = [decision_id(cycle, k, s) for k, s in zip(proposed.kind, proposed.subject)]

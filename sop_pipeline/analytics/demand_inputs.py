@@ -15,24 +15,66 @@ import numpy as np
 import pandas as pd
 
 # columns of the staged extracts the demand analytics read, in the order they read them
-PROMOTION_COLUMNS = ["promo_id", "sku", "location_or_customer", "start_date", "end_date", "discount_pct",
-                     "expected_units"]
-ORDER_COLUMNS = ["order_id", "line", "customer_id", "sku", "order_date", "requested_date", "requested_week_start",
-                 "qty", "unit_price", "status"]
+PROMOTION_COLUMNS = [
+    "promo_id",
+    "sku",
+    "location_or_customer",
+    "start_date",
+    "end_date",
+    "discount_pct",
+    "expected_units",
+]
+ORDER_COLUMNS = [
+    "order_id",
+    "line",
+    "customer_id",
+    "sku",
+    "order_date",
+    "requested_date",
+    "requested_week_start",
+    "qty",
+    "unit_price",
+    "status",
+]
 SALES_FORECAST_COLUMNS = ["snapshot_date", "sku", "week_start", "units", "forecast_source"]
 HOCKEY_WEEK_COLUMNS = ["snapshot_date", "forecast_source", "sku", "week_start", "lag", "weeks_flagged"]
-FLAG_COLUMNS = ["kind", "sku", "family", "week_start", "value", "expected", "reason", "snapshot_date",
-                "forecast_source", "lag", "weeks_flagged", "ratio", "is_latest_snapshot"]
-FORECAST_HISTORY_COLUMNS = ["cycle_id", "sku", "family", "week_start", "lag", "units_p10", "units_p50", "units_p90",
-                            "model", "method"]
+FLAG_COLUMNS = [
+    "kind",
+    "sku",
+    "family",
+    "week_start",
+    "value",
+    "expected",
+    "reason",
+    "snapshot_date",
+    "forecast_source",
+    "lag",
+    "weeks_flagged",
+    "ratio",
+    "is_latest_snapshot",
+]
+FORECAST_HISTORY_COLUMNS = [
+    "cycle_id",
+    "sku",
+    "family",
+    "week_start",
+    "lag",
+    "units_p10",
+    "units_p50",
+    "units_p90",
+    "model",
+    "method",
+]
 OUTLIER_SHARE_LIMIT = 0.02  # outliers_are_rare: flagged SKU-weeks below this share
 NAIVE_IMPROVEMENT_TARGET = 0.10  # beats_seasonal_naive: WAPE at least this much below seasonal naive
-PROMOTIONS_ABSENT_NOTE = (" Note: the promotions extract is absent this cycle, so a promotion peak cannot be "
-                          "told apart from an outlier.")
+PROMOTIONS_ABSENT_NOTE = (
+    " Note: the promotions extract is absent this cycle, so a promotion peak cannot be told apart from an outlier."
+)
 
 
-def staged(frame: pd.DataFrame, extract: str, absent: Iterable[str], columns: list[str] | None = None
-           ) -> pd.DataFrame | None:
+def staged(
+    frame: pd.DataFrame, extract: str, absent: Iterable[str], columns: list[str] | None = None
+) -> pd.DataFrame | None:
     """A staged extract's rows (``columns`` of them, or all), or None when the extract is absent this cycle."""
     if extract in set(absent):
         return None
@@ -91,9 +133,14 @@ def flag_table(history_flags: pd.DataFrame, hockey: pd.DataFrame, latest: dict) 
     if len(k):
         k["is_latest_snapshot"] = k.snapshot_date == k.forecast_source.map(latest)
     out = pd.concat([h.assign(is_latest_snapshot=False), k], ignore_index=True)
-    return typed(out.reindex(columns=FLAG_COLUMNS), floats=["value", "expected", "ratio"],
-                 ints=["lag", "weeks_flagged"], bools=["is_latest_snapshot"], dates=["week_start", "snapshot_date"],
-                 texts=["kind", "sku", "family", "reason", "forecast_source"])
+    return typed(
+        out.reindex(columns=FLAG_COLUMNS),
+        floats=["value", "expected", "ratio"],
+        ints=["lag", "weeks_flagged"],
+        bools=["is_latest_snapshot"],
+        dates=["week_start", "snapshot_date"],
+        texts=["kind", "sku", "family", "reason", "forecast_source"],
+    )
 
 
 def hockey_weeks(flags: pd.DataFrame) -> pd.DataFrame:
@@ -119,21 +166,34 @@ def published_forecast(frame: pd.DataFrame, as_of: date, horizon_only: bool = Fa
 
 def forecast_history_rows(sku_forecast: pd.DataFrame) -> pd.DataFrame:
     """This cycle's rows of analytics.forecast_history (SKU x week x lag) from the published SKU forecast."""
-    rows = sku_forecast[["cycle_id", "sku", "family", "week_start", "horizon_week", "units_p10", "units_p50",
-                         "units_p90", "model"]].rename(columns={"horizon_week": "lag"})
+    rows = sku_forecast[
+        ["cycle_id", "sku", "family", "week_start", "horizon_week", "units_p10", "units_p50", "units_p90", "model"]
+    ].rename(columns={"horizon_week": "lag"})
     return rows.assign(method="lightgbm", week_start=pd.to_datetime(rows.week_start).dt.date)
 
 
 # --------------------------------------------------------------------------- sensing
 
-SENSING_TYPES = dict(floats=["baseline_units", "sensed_units", "delta_units", "delta_pct", "b2b_baseline_units",
-                             "b2b_booked_units", "b2b_usual_booked_share", "week0_pos_units"],
-                     ints=["horizon_week"], dates=["cycle_id", "week_start"],
-                     texts=["sku", "family", "signals_used", "signals_missing", "reason"])
+SENSING_TYPES = dict(
+    floats=[
+        "baseline_units",
+        "sensed_units",
+        "delta_units",
+        "delta_pct",
+        "b2b_baseline_units",
+        "b2b_booked_units",
+        "b2b_usual_booked_share",
+        "week0_pos_units",
+    ],
+    ints=["horizon_week"],
+    dates=["cycle_id", "week_start"],
+    texts=["sku", "family", "signals_used", "signals_missing", "reason"],
+)
 
 
-def nowcast_pos(pos_week0: pd.DataFrame, pos_family_daily: pd.DataFrame, as_of: date, absent: Iterable[str]
-                ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def nowcast_pos(
+    pos_week0: pd.DataFrame, pos_family_daily: pd.DataFrame, as_of: date, absent: Iterable[str]
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(week-0 POS rows, daily POS by family) for the nowcast, or (None, None) when there is none to
     make: the pos_sales extract is absent, or the as-of is a Sunday (week 0 is complete)."""
     if "pos_sales" in set(absent) or as_of.weekday() == 6:
@@ -144,34 +204,61 @@ def nowcast_pos(pos_week0: pd.DataFrame, pos_family_daily: pd.DataFrame, as_of: 
 # --------------------------------------------------------------------------- bias + consensus
 
 NO_SALES_FORECAST_RULE = "no sales forecast (sales_forecast extract absent): statistical forecast"
-BIAS_TYPES = dict(floats=["forecast_units", "actual_units", "bias", "tracking_signal", "mad_units",
-                          "latest_sales_units_13w", "statistical_units_13w", "latest_gap_to_statistical"],
-                  ints=["snapshots", "weeks", "snapshots_over"], bools=["sales_optimism"],
-                  dates=["cycle_id", "first_snapshot", "last_snapshot"],
-                  texts=["level", "family", "sku", "forecast_source", "reason"])
-CONSENSUS_TYPES = dict(floats=["sales_units", "statistical_units", "consensus_units", "shrunk_units"],
-                       ints=["horizon_week"], dates=["cycle_id", "week_start", "snapshot_date"],
-                       texts=["sku", "family", "forecast_source", "rule"])
+BIAS_TYPES = dict(
+    floats=[
+        "forecast_units",
+        "actual_units",
+        "bias",
+        "tracking_signal",
+        "mad_units",
+        "latest_sales_units_13w",
+        "statistical_units_13w",
+        "latest_gap_to_statistical",
+    ],
+    ints=["snapshots", "weeks", "snapshots_over"],
+    bools=["sales_optimism"],
+    dates=["cycle_id", "first_snapshot", "last_snapshot"],
+    texts=["level", "family", "sku", "forecast_source", "reason"],
+)
+CONSENSUS_TYPES = dict(
+    floats=["sales_units", "statistical_units", "consensus_units", "shrunk_units"],
+    ints=["horizon_week"],
+    dates=["cycle_id", "week_start", "snapshot_date"],
+    texts=["sku", "family", "forecast_source", "rule"],
+)
 
 
 def with_statistical_gap(bias_table: pd.DataFrame, gap: pd.DataFrame) -> pd.DataFrame:
     """The bias table with the latest submission's 13-week units, the statistical forecast's and their gap."""
-    return bias_table.merge(gap[["level", "family", "sku", "sales_units", "statistical_units", "gap"]].rename(
-        columns={"sales_units": "latest_sales_units_13w", "statistical_units": "statistical_units_13w",
-                 "gap": "latest_gap_to_statistical"}), on=["level", "family", "sku"], how="left")
+    return bias_table.merge(
+        gap[["level", "family", "sku", "sales_units", "statistical_units", "gap"]].rename(
+            columns={
+                "sales_units": "latest_sales_units_13w",
+                "statistical_units": "statistical_units_13w",
+                "gap": "latest_gap_to_statistical",
+            }
+        ),
+        on=["level", "family", "sku"],
+        how="left",
+    )
 
 
 # --------------------------------------------------------------------------- backtest
 
-BACKTEST_TYPES = dict(floats=["forecast_units", "actual_units"], ints=["lag"],
-                      dates=["cycle_id", "origin", "week_start"], texts=["sku", "family", "method"])
+BACKTEST_TYPES = dict(
+    floats=["forecast_units", "actual_units"],
+    ints=["lag"],
+    dates=["cycle_id", "origin", "week_start"],
+    texts=["sku", "family", "method"],
+)
 
 
 def wape_by_method(summary: pd.DataFrame) -> dict[str, float]:
     """Backtest WAPE per method (NaN for a method without one)."""
     s = summary.set_index("method") if len(summary) else pd.DataFrame(columns=["wape", "bias"])
-    return {m: float(s.wape.get(m, np.nan))
-            for m in ("lightgbm", "seasonal_naive", "sales_forecast", "lightgbm_sensed")}
+    return {
+        m: float(s.wape.get(m, np.nan)) for m in ("lightgbm", "seasonal_naive", "sales_forecast", "lightgbm_sensed")
+    }
 
 
 def improvement_vs_naive(wape: dict[str, float]) -> float:

@@ -15,10 +15,21 @@ import pandas as pd
 from sop_pipeline.analytics import cash, pvm
 from sop_pipeline.analytics.aggregate import sql_sum, sql_total
 
-BRIDGE_COLUMNS = ["comparison", "family", "level", "units_actual", "units_base", "revenue_actual", "revenue_base",
-                  "price_effect", "volume_effect", "mix_effect", "total_difference"]
+BRIDGE_COLUMNS = [
+    "comparison",
+    "family",
+    "level",
+    "units_actual",
+    "units_base",
+    "revenue_actual",
+    "revenue_base",
+    "price_effect",
+    "volume_effect",
+    "mix_effect",
+    "total_difference",
+]
 MARGIN_COLUMNS = ["family", "level", "units", "revenue", "cogs", "margin", "margin_pct", "period", "period_start"]
-DSO_WINDOW_DAYS = 90          # the B2B share of revenue that AR arises from: the last 90 days
+DSO_WINDOW_DAYS = 90  # the B2B share of revenue that AR arises from: the last 90 days
 WRITTEN_OFF = ("expired", "expires_before_week_1")  # usability of lots that are E&O (int_usable_stock)
 
 
@@ -57,8 +68,11 @@ def pvm_month_bridge(sales_daily: pd.DataFrame, revenue_plan: pd.DataFrame, as_o
     if len(plan):
         frames.append(pvm.pvm_bridge_family_plan(actual, plan).rename(columns=base_names).assign(comparison="vs_plan"))
     if len(prior_sales):
-        frames.append(pvm.pvm_bridge(actual, prior_sales, group_cols=["family"]).rename(columns=base_names)
-                      .assign(comparison="vs_prior_month"))
+        frames.append(
+            pvm.pvm_bridge(actual, prior_sales, group_cols=["family"])
+            .rename(columns=base_names)
+            .assign(comparison="vs_prior_month")
+        )
     bridge = pd.concat(frames, ignore_index=True)[BRIDGE_COLUMNS] if frames else pd.DataFrame(columns=BRIDGE_COLUMNS)
     bridge["family"] = bridge["family"].fillna("ALL" if len(bridge) else None)
     bridge.loc[bridge.level == "between_groups", "family"] = "(mix between families)"
@@ -81,20 +95,28 @@ def margin_periods(sales_daily: pd.DataFrame, items: pd.DataFrame, as_of: date) 
     return margin
 
 
-def working_capital_now(ar_items: pd.DataFrame, ap_items: pd.DataFrame, inventory_snapshots: pd.DataFrame,
-                        sales_daily: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def working_capital_now(
+    ar_items: pd.DataFrame,
+    ap_items: pd.DataFrame,
+    inventory_snapshots: pd.DataFrame,
+    sales_daily: pd.DataFrame,
+    as_of: date,
+) -> pd.DataFrame:
     """`cash.working_capital` at the as-of and a month earlier from the staged AR/AP items, the
     inventory snapshots (value at cost per snapshot date) and daily sales; AR comes from B2B
     invoices, so DSO is measured against B2B (invoiced) revenue. ``notes`` names absent inputs."""
     ar = ar_items[["doc_date", "amount", "paid_date"]]
     ap = ap_items[["doc_date", "amount", "paid_date"]]
     inventory = sql_sum(inventory_snapshots, ["snapshot_date"], {"inventory_value": "on_hand_value"}).rename(
-        columns={"snapshot_date": "date"})
+        columns={"snapshot_date": "date"}
+    )
     revenue = sql_sum(sales_daily[sales_daily["channel"] == "b2b"], ["sales_date"], ["revenue"]).rename(
-        columns={"sales_date": "date"})
+        columns={"sales_date": "date"}
+    )
     cogs = sql_sum(sales_daily, ["sales_date"], ["cogs"]).rename(columns={"sales_date": "date"})
-    missing = [name for name, frame in (("ar_items", ar), ("ap_items", ap), ("inventory_lots", inventory))
-               if frame.empty]
+    missing = [
+        name for name, frame in (("ar_items", ar), ("ap_items", ap), ("inventory_lots", inventory)) if frame.empty
+    ]
     wc = cash.working_capital(ar, ap, inventory, revenue, cogs, as_of)
     wc["notes"] = f"no data: {', '.join(missing)}" if missing else ""
     return wc
@@ -102,7 +124,9 @@ def working_capital_now(ar_items: pd.DataFrame, ap_items: pd.DataFrame, inventor
 
 def b2b_revenue_share(sales_daily: pd.DataFrame, as_of: date) -> float | None:
     """B2B share of revenue of the DSO_WINDOW_DAYS days to the as-of (None without revenue)."""
-    recent = sales_daily[pd.to_datetime(sales_daily["sales_date"]) > pd.Timestamp(as_of - timedelta(days=DSO_WINDOW_DAYS))]
+    recent = sales_daily[
+        pd.to_datetime(sales_daily["sales_date"]) > pd.Timestamp(as_of - timedelta(days=DSO_WINDOW_DAYS))
+    ]
     b2b = sql_total(recent.loc[recent["channel"] == "b2b", "revenue"])
     total = sql_total(recent["revenue"])
     return None if b2b is None or not total else b2b / total
@@ -112,8 +136,10 @@ def planned_weekly(plan_of_record: pd.DataFrame, items: pd.DataFrame) -> pd.Data
     """Per plan week: planned revenue, COGS (demand x unit cost) and projected inventory at cost
     (negative projections count as zero), ``week_start, revenue, cogs, inventory_value``."""
     rows = plan_of_record.merge(items[["sku", "unit_cost"]], on="sku", how="inner")
-    rows = rows.assign(cogs=rows["demand_units"] * rows["unit_cost"],
-                       inventory_value=rows["projected_inventory_units"].fillna(0).clip(lower=0) * rows["unit_cost"])
+    rows = rows.assign(
+        cogs=rows["demand_units"] * rows["unit_cost"],
+        inventory_value=rows["projected_inventory_units"].fillna(0).clip(lower=0) * rows["unit_cost"],
+    )
     weekly = sql_sum(rows, ["week_start"], ["revenue", "cogs", "inventory_value"])
     return weekly.sort_values("week_start", kind="stable", ignore_index=True)
 
@@ -135,14 +161,21 @@ def b2b_weekly_history(sales_daily: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return weekly.sort_values("week_start", kind="stable", ignore_index=True)
 
 
-def cash_projection(finance_cash: pd.DataFrame, plan_of_record: pd.DataFrame, sales_daily: pd.DataFrame,
-                    items: pd.DataFrame, usable_stock: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, bool]:
+def cash_projection(
+    finance_cash: pd.DataFrame,
+    plan_of_record: pd.DataFrame,
+    sales_daily: pd.DataFrame,
+    items: pd.DataFrame,
+    usable_stock: pd.DataFrame,
+    as_of: date,
+) -> tuple[pd.DataFrame, bool]:
     """Working capital over the plan's weeks with today's DSO and DPO held (`cash.project_working_capital`):
     AR on the B2B share of planned revenue, inventory on the plan's basis (usable stock: held and
     expired lots move no cash). Returns the projection (empty without DSO/DPO or plan) and whether
     it could be made."""
-    now = finance_cash.loc[finance_cash["point"] == "as_of",
-                           ["dso_days", "dpo_days", "ar_value", "ap_value", "inventory_value"]].reset_index(drop=True)
+    now = finance_cash.loc[
+        finance_cash["point"] == "as_of", ["dso_days", "dpo_days", "ar_value", "ap_value", "inventory_value"]
+    ].reset_index(drop=True)
     share = b2b_revenue_share(sales_daily, as_of)
     planned = planned_weekly(plan_of_record, items)
     hold_value, written_off_value = stock_outside_plan(usable_stock, items)
@@ -156,11 +189,20 @@ def cash_projection(finance_cash: pd.DataFrame, plan_of_record: pd.DataFrame, sa
     # written off; neither moves cash)
     outside_plan = min(float(written_off_value) + float(hold_value), float(row.inventory_value))
     projection = cash.project_working_capital(
-        planned, float(row.dso_days), float(row.dpo_days), history_weekly=history,
-        opening={"ar_value": float(row.ar_value), "ap_value": float(row.ap_value),
-                 "inventory_value": float(row.inventory_value) - outside_plan})
-    projection["notes"] = (f"AR on the B2B share of planned revenue ({float(share or 0):.1%}); "
-                           f"inventory = usable stock: {float(written_off_value):,.0f} of "
-                           f"expired lots (E&O write-off) and {float(hold_value):,.0f} on hold "
-                           "are outside the projection")
+        planned,
+        float(row.dso_days),
+        float(row.dpo_days),
+        history_weekly=history,
+        opening={
+            "ar_value": float(row.ar_value),
+            "ap_value": float(row.ap_value),
+            "inventory_value": float(row.inventory_value) - outside_plan,
+        },
+    )
+    projection["notes"] = (
+        f"AR on the B2B share of planned revenue ({float(share or 0):.1%}); "
+        f"inventory = usable stock: {float(written_off_value):,.0f} of "
+        f"expired lots (E&O write-off) and {float(hold_value):,.0f} on hold "
+        "are outside the projection"
+    )
     return projection, True

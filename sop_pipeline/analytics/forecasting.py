@@ -85,6 +85,7 @@ class ForecastConfig:
 
 # --------------------------------------------------------------------------- calendar helpers
 
+
 def last_complete_week(as_of: date) -> date:
     """Monday of the last ISO week that is complete on the as-of date."""
     w0 = week_start(as_of)
@@ -99,6 +100,7 @@ def week_of_year(mondays: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the panel
+
 
 @dataclass
 class Panel:
@@ -134,7 +136,9 @@ class Panel:
         return self.keys["first"].to_numpy()
 
 
-def promo_calendar(promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def promo_calendar(
+    promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(promo share of days, discount) per series x week from promotion rows.
 
     A promotion targets a store by its code, every series of the SKU with 'ALL' or empty, and
@@ -160,10 +164,24 @@ def promo_calendar(promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: n
     days = (np.minimum(end[rows], wk_start + 6) - np.maximum(start[rows], wk_start)).astype(np.int64) + 1
     target = p["location_or_customer"].astype(object).to_numpy()[rows]
     stores = set(keys.loc[keys.channel == "store", "location"])
-    target = np.array(["ALL" if (x is None or (isinstance(x, float) and np.isnan(x)) or str(x).upper() == "ALL")
-                       else (x if x in stores else "B2B") for x in target], dtype=object)
-    hits = pd.DataFrame({"sku": p["sku"].to_numpy()[rows], "target": target, "wk": wk, "days": days,
-                         "disc": p["discount_pct"].fillna(0).to_numpy()[rows] if "discount_pct" in p else 0.0})
+    target = np.array(
+        [
+            "ALL"
+            if (x is None or (isinstance(x, float) and np.isnan(x)) or str(x).upper() == "ALL")
+            else (x if x in stores else "B2B")
+            for x in target
+        ],
+        dtype=object,
+    )
+    hits = pd.DataFrame(
+        {
+            "sku": p["sku"].to_numpy()[rows],
+            "target": target,
+            "wk": wk,
+            "days": days,
+            "disc": p["discount_pct"].fillna(0).to_numpy()[rows] if "discount_pct" in p else 0.0,
+        }
+    )
     series = keys[["sku", "location"]].reset_index(drop=True).reset_index().rename(columns={"index": "i"})
     direct = hits.merge(series, left_on=["sku", "target"], right_on=["sku", "location"], how="inner")
     to_all = hits[hits.target == "ALL"].merge(series, on="sku", how="inner")
@@ -175,8 +193,13 @@ def promo_calendar(promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: n
     return share, disc
 
 
-def build_panel(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None = None,
-                future_weeks: int = 14, units_column: str = "units_clean") -> Panel:
+def build_panel(
+    history: pd.DataFrame,
+    as_of: date,
+    promotions: pd.DataFrame | None = None,
+    future_weeks: int = 14,
+    units_column: str = "units_clean",
+) -> Panel:
     """Dense panel from the long weekly history (int_demand_weekly rows, cleansed).
 
     history columns: sku, location, channel, family, category, lifecycle, week_start, units,
@@ -197,8 +220,12 @@ def build_panel(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | N
         if col not in h:
             h[col] = default
     codes = h.groupby(key_cols, sort=True, observed=True).ngroup().to_numpy()
-    keys = (h.assign(_i=codes).sort_values("_i").drop_duplicates("_i")
-            [["sku", "location", "channel", "family", "category", "lifecycle", "list_price"]].reset_index(drop=True))
+    keys = (
+        h.assign(_i=codes)
+        .sort_values("_i")
+        .drop_duplicates("_i")[["sku", "location", "channel", "family", "category", "lifecycle", "list_price"]]
+        .reset_index(drop=True)
+    )
     wi = (wk - first_week).astype(np.int64) // 7
     n = len(keys)
     units = np.full((n, n_hist), np.nan, dtype=np.float64)
@@ -227,12 +254,23 @@ def build_panel(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | N
     ii = np.repeat(np.arange(n), n_hist)
     tt = np.tile(np.arange(n_hist), n)
     recent = ps.mean(ii, tt, 13).reshape(n, n_hist)
-    return Panel(keys=keys.drop(columns="list_price"), weeks=weeks, n_hist=n_hist, units=units, raw_units=raw,
-                 price=price, promo=promo, discount=disc, list_price=list_price, regular_price=regular,
-                 recent_price=recent)
+    return Panel(
+        keys=keys.drop(columns="list_price"),
+        weeks=weeks,
+        n_hist=n_hist,
+        units=units,
+        raw_units=raw,
+        price=price,
+        promo=promo,
+        discount=disc,
+        list_price=list_price,
+        regular_price=regular,
+        recent_price=recent,
+    )
 
 
 # --------------------------------------------------------------------------- features
+
 
 class _Stats:
     """Cumulative sums for O(1) rolling means / sds / shares at any (series, week)."""
@@ -251,8 +289,12 @@ class _Stats:
         """Sum, sum of squares, observed count and zero count over weeks t-w+1..t."""
         hi = np.clip(t + 1, 0, self.cs.shape[1] - 1)  # t before the history: an empty window
         lo = np.clip(hi - w, 0, None)
-        return (self.cs[i, hi] - self.cs[i, lo], self.cs2[i, hi] - self.cs2[i, lo],
-                self.cn[i, hi] - self.cn[i, lo], self.cz[i, hi] - self.cz[i, lo])
+        return (
+            self.cs[i, hi] - self.cs[i, lo],
+            self.cs2[i, hi] - self.cs2[i, lo],
+            self.cn[i, hi] - self.cn[i, lo],
+            self.cz[i, hi] - self.cz[i, lo],
+        )
 
     def mean(self, i, t, w):
         s, _, n, _ = self.window(i, t, w)
@@ -297,7 +339,9 @@ def _family_season(panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return out, woy
 
 
-def _season_ratio(fam_idx: dict[str, np.ndarray], families: np.ndarray, woy_t: np.ndarray, woy_u: np.ndarray) -> np.ndarray:
+def _season_ratio(
+    fam_idx: dict[str, np.ndarray], families: np.ndarray, woy_t: np.ndarray, woy_u: np.ndarray
+) -> np.ndarray:
     out = np.ones(len(families))
     for fam in np.unique(families):
         prof = fam_idx.get(fam)
@@ -305,7 +349,7 @@ def _season_ratio(fam_idx: dict[str, np.ndarray], families: np.ndarray, woy_t: n
             continue
         m = families == fam
         ext = np.concatenate([prof, prof])
-        ma13 = np.array([ext[k + 52 - 12: k + 53].mean() for k in range(52)])
+        ma13 = np.array([ext[k + 52 - 12 : k + 53].mean() for k in range(52)])
         out[m] = prof[woy_u[m] - 1] / ma13[woy_t[m] - 1]
     return out
 
@@ -328,7 +372,9 @@ def _scale(st: _Stats, i: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(s), 0.0, s)
 
 
-def _features(panel: Panel, st: _Stats, space: _FeatureSpace, i: np.ndarray, t: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _features(
+    panel: Panel, st: _Stats, space: _FeatureSpace, i: np.ndarray, t: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix (float32) and scale s for samples (series i, origin week t, horizon h)."""
     u = t + h
     s = _scale(st, i, t)
@@ -359,7 +405,9 @@ def _features(panel: Panel, st: _Stats, space: _FeatureSpace, i: np.ndarray, t: 
     cols["promo_prev"] = panel.promo[i, u - 1]
     cols["promo_prev2"] = panel.promo[i, u - 2]
     cols["promo_next"] = panel.promo[i, np.minimum(u + 1, panel.promo.shape[1] - 1)]
-    cols["promo_recent"] = (panel.promo[i, t] + panel.promo[i, t - 1] + panel.promo[i, t - 2] + panel.promo[i, t - 3]) / 4
+    cols["promo_recent"] = (
+        panel.promo[i, t] + panel.promo[i, t - 1] + panel.promo[i, t - 2] + panel.promo[i, t - 3]
+    ) / 4
     cols["promo_ly"] = panel.promo[i, np.clip(u - SEASON_WEEKS, 0, None)]
     with np.errstate(invalid="ignore", divide="ignore"):
         cols["price_ratio"] = panel.regular_price[i, t] * (1 - panel.discount[i, u]) / panel.recent_price[i, t]
@@ -369,13 +417,41 @@ def _features(panel: Panel, st: _Stats, space: _FeatureSpace, i: np.ndarray, t: 
     return x, s
 
 
-FEATURES = ["h", "log_scale", "lag1", "lag2", "lag3", "lag4", "ma4", "ma8", "ma26", "ma52", "sd13",
-            "zero_share13", "missing_share13", "ly", "ly_smooth", "ly2", "ly_change", "woy", "fam_season", "age",
-            "promo", "discount", "promo_prev", "promo_prev2", "promo_next", "promo_recent", "promo_ly",
-            "price_ratio", *CATEGORICALS]
+FEATURES = [
+    "h",
+    "log_scale",
+    "lag1",
+    "lag2",
+    "lag3",
+    "lag4",
+    "ma4",
+    "ma8",
+    "ma26",
+    "ma52",
+    "sd13",
+    "zero_share13",
+    "missing_share13",
+    "ly",
+    "ly_smooth",
+    "ly2",
+    "ly_change",
+    "woy",
+    "fam_season",
+    "age",
+    "promo",
+    "discount",
+    "promo_prev",
+    "promo_prev2",
+    "promo_next",
+    "promo_recent",
+    "promo_ly",
+    "price_ratio",
+    *CATEGORICALS,
+]
 
 
 # --------------------------------------------------------------------------- fit / predict
+
 
 @dataclass
 class Forecaster:
@@ -433,15 +509,27 @@ def fit(panel: Panel, config: ForecastConfig = ForecastConfig(), max_h: int | No
     x, s, y = x[ok], s[ok], y[ok]
     target = np.clip(y / s, 0, 20)
     weight = s
-    base = {"learning_rate": config.learning_rate, "num_leaves": config.num_leaves,
-            "min_data_in_leaf": config.min_data_in_leaf, "feature_fraction": 0.8, "bagging_fraction": 0.8,
-            "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "seed": config.seed,
-            "num_threads": config.num_threads, "max_bin": 127, "cat_smooth": 10.0,
-            # bit-reproducible: without force_col_wise LightGBM times both layouts and picks the
-            # faster, so two runs may build different histograms (and trees)
-            "deterministic": True, "force_col_wise": True}
-    data = lgb.Dataset(x, label=target, weight=weight, feature_name=FEATURES, categorical_feature=CATEGORICALS,
-                       free_raw_data=False)
+    base = {
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "verbose": -1,
+        "seed": config.seed,
+        "num_threads": config.num_threads,
+        "max_bin": 127,
+        "cat_smooth": 10.0,
+        # bit-reproducible: without force_col_wise LightGBM times both layouts and picks the
+        # faster, so two runs may build different histograms (and trees)
+        "deterministic": True,
+        "force_col_wise": True,
+    }
+    data = lgb.Dataset(
+        x, label=target, weight=weight, feature_name=FEATURES, categorical_feature=CATEGORICALS, free_raw_data=False
+    )
     boosters = {"mean": lgb.train({**base, "objective": "regression"}, data, num_boost_round=config.num_boost_round)}
     if config.with_quantiles:
         for name, alpha in zip(("q10", "q90"), config.quantiles):
@@ -449,12 +537,20 @@ def fit(panel: Panel, config: ForecastConfig = ForecastConfig(), max_h: int | No
             boosters[name] = lgb.train(params, data, num_boost_round=config.quantile_boost_round)
     imp = pd.DataFrame({"feature": FEATURES, "gain": boosters["mean"].feature_importance("gain")})
     imp = imp.sort_values("gain", ascending=False).reset_index(drop=True)
-    return Forecaster(boosters=boosters, space=space, config=config, max_h=max_h, train_rows=len(target),
-                      fit_seconds=time.perf_counter() - started, feature_importance=imp)
+    return Forecaster(
+        boosters=boosters,
+        space=space,
+        config=config,
+        max_h=max_h,
+        train_rows=len(target),
+        fit_seconds=time.perf_counter() - started,
+        feature_importance=imp,
+    )
 
 
-def predict(model: Forecaster, panel: Panel, as_of: date, horizon_weeks: int | None = None,
-            include_week0: bool = True) -> pd.DataFrame:
+def predict(
+    model: Forecaster, panel: Panel, as_of: date, horizon_weeks: int | None = None, include_week0: bool = True
+) -> pd.DataFrame:
     """Series-level forecast for horizon weeks 1..N (and week 0 when the as-of is mid-week).
 
     Returns one row per series x week: sku, location, channel, family, week_start,
@@ -493,19 +589,29 @@ def predict(model: Forecaster, panel: Panel, as_of: date, horizon_weeks: int | N
     out["revenue"] = out.units_p50 * price
     out["is_promo"] = panel.promo[i, t + h] > 0
     out["season_ratio"] = x[:, FEATURES.index("fam_season")].astype(float)
-    got = out.loc[out.horizon_week >= 1, "week_start"].iloc[: n_weeks].dt.date.tolist()
+    got = out.loc[out.horizon_week >= 1, "week_start"].iloc[:n_weeks].dt.date.tolist()
     if got != Cycle(as_of, n_weeks).horizon():  # the KPI_DEFINITIONS horizon rule, checked once
         raise ValueError(f"forecast weeks {got} do not match the cycle horizon of {as_of}")
     return out
 
 
-def _apply_guards(out: pd.DataFrame, panel: Panel, st: _Stats, i: np.ndarray, origin: int, cfg: ForecastConfig,
-                  space: _FeatureSpace, h: np.ndarray) -> None:
+def _apply_guards(
+    out: pd.DataFrame,
+    panel: Panel,
+    st: _Stats,
+    i: np.ndarray,
+    origin: int,
+    cfg: ForecastConfig,
+    space: _FeatureSpace,
+    h: np.ndarray,
+) -> None:
     """Non-negative, ordered quantiles, capped; family profile for young series; 0 for inactive."""
     t = np.full(len(i), origin)
     observed = st.window(i, t, 10_000)[2]
     recent_any = st.window(i, t, cfg.inactive_weeks)[0] > 0
-    max52 = np.nanmax(np.where(np.isnan(panel.units), -np.inf, panel.units)[:, max(origin - 51, 0): origin + 1], axis=1)
+    max52 = np.nanmax(
+        np.where(np.isnan(panel.units), -np.inf, panel.units)[:, max(origin - 51, 0) : origin + 1], axis=1
+    )
     max52 = np.where(np.isfinite(max52), max52, 0.0)[i]
     level13 = np.nan_to_num(st.mean(i, t, 13))
     cap = cfg.clip_multiple * np.maximum(max52, level13)
@@ -522,8 +628,15 @@ def _apply_guards(out: pd.DataFrame, panel: Panel, st: _Stats, i: np.ndarray, or
         fp50 = np.nan_to_num(level * ratio)
         promo_lift = 1 + panel.promo[i, t + h]  # a promoted young item: at most +100% on a full promo week
         fp50 = fp50 * np.where(panel.promo[i, t + h] > 0, promo_lift, 1.0)
-        rel = pd.DataFrame({"fam": fam, "h": h, "lo": p10 / np.maximum(p50, 1e-9), "hi": p90 / np.maximum(p50, 1e-9),
-                            "ok": ~young & (p50 > 0)})
+        rel = pd.DataFrame(
+            {
+                "fam": fam,
+                "h": h,
+                "lo": p10 / np.maximum(p50, 1e-9),
+                "hi": p90 / np.maximum(p50, 1e-9),
+                "ok": ~young & (p50 > 0),
+            }
+        )
         width = rel[rel.ok].groupby(["fam", "h"])[["lo", "hi"]].median()
         key = pd.MultiIndex.from_arrays([fam, h])
         lo = width["lo"].reindex(key).fillna(0.5).to_numpy()
@@ -539,6 +652,7 @@ def _apply_guards(out: pd.DataFrame, panel: Panel, st: _Stats, i: np.ndarray, or
 
 
 # --------------------------------------------------------------------------- one call: history -> forecast
+
 
 @dataclass
 class ForecastResult:
@@ -559,8 +673,15 @@ def rollup(frame: pd.DataFrame, by: list[str], correlation: float = ROLLUP_CORRE
     lo, hi = frame.units_p50 - frame.units_p10, frame.units_p90 - frame.units_p50
     f = frame.assign(_lo=lo, _hi=hi, _lo2=lo**2, _hi2=hi**2, _rank=frame.model.map(rank).fillna(3).astype(int))
     g = f.groupby(by, as_index=False, observed=True).agg(
-        units_p50=("units_p50", "sum"), _lo=("_lo", "sum"), _hi=("_hi", "sum"), _lo2=("_lo2", "sum"),
-        _hi2=("_hi2", "sum"), revenue=("revenue", "sum"), series=("units_p50", "size"), _rank=("_rank", "min"))
+        units_p50=("units_p50", "sum"),
+        _lo=("_lo", "sum"),
+        _hi=("_hi", "sum"),
+        _lo2=("_lo2", "sum"),
+        _hi2=("_hi2", "sum"),
+        revenue=("revenue", "sum"),
+        series=("units_p50", "size"),
+        _rank=("_rank", "min"),
+    )
     rho = correlation
     g["units_p10"] = np.clip(g.units_p50 - np.sqrt((1 - rho) * g._lo2 + rho * g._lo**2), 0, None)
     g["units_p90"] = g.units_p50 + np.sqrt((1 - rho) * g._hi2 + rho * g._hi**2)
@@ -568,9 +689,14 @@ def rollup(frame: pd.DataFrame, by: list[str], correlation: float = ROLLUP_CORRE
     return g.drop(columns=["_lo", "_hi", "_lo2", "_hi2", "_rank"])
 
 
-def forecast(history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None = None,
-             config: ForecastConfig = ForecastConfig(), model: Forecaster | None = None,
-             rollups: bool = True) -> ForecastResult:
+def forecast(
+    history: pd.DataFrame,
+    as_of: date,
+    promotions: pd.DataFrame | None = None,
+    config: ForecastConfig = ForecastConfig(),
+    model: Forecaster | None = None,
+    rollups: bool = True,
+) -> ForecastResult:
     """Cleansed weekly history -> 13-week forecast at series, SKU and family level.
 
     ``model``: reuse an already fitted model (the backtest retrains every few origins); it must

@@ -25,7 +25,7 @@ DEFAULT_LEAD_TIME_WEEKS = 1.0
 ERROR_FORECAST_METHOD = "lightgbm"
 ERROR_FORECAST_LAG = 1
 
-SIM_TOLERANCE_PP = 1.5   # issue bar: simulated fill rate within +-1.5 points of the target (A and B items)
+SIM_TOLERANCE_PP = 1.5  # issue bar: simulated fill rate within +-1.5 points of the target (A and B items)
 SIM_WITHIN_SHARE = 0.99  # the check passes when 99 % of A/B items are (simulation noise and the
 #                          normal/gamma shape gap leave a few of thousands just outside)
 SIM_MAX_STOCK_POINTS = 3000  # the simulation check covers A/B items first, then C, up to this many
@@ -36,8 +36,11 @@ def weekly_demand_with_forecast(demand_weekly: pd.DataFrame, backtest: pd.DataFr
     one-week-ahead backtest forecast made for that week (``forecast_units``, units; NaN where the
     backtest has none), in the order of ``demand_weekly``."""
     lag1 = backtest[(backtest["method"] == ERROR_FORECAST_METHOD) & (backtest["lag"] == ERROR_FORECAST_LAG)]
-    lag1 = (lag1.assign(week_start=pd.to_datetime(lag1["week_start"]).dt.normalize())
-            .groupby(["sku", "week_start"], as_index=False, sort=False)["forecast_units"].sum())
+    lag1 = (
+        lag1.assign(week_start=pd.to_datetime(lag1["week_start"]).dt.normalize())
+        .groupby(["sku", "week_start"], as_index=False, sort=False)["forecast_units"]
+        .sum()
+    )
     lag1["week_start"] = lag1["week_start"].astype(demand_weekly["week_start"].dtype)
     return demand_weekly[["sku", "week_start", "units"]].merge(lag1, on=["sku", "week_start"], how="left")
 
@@ -45,12 +48,20 @@ def weekly_demand_with_forecast(demand_weekly: pd.DataFrame, backtest: pd.DataFr
 def decision_log(decisions: pd.DataFrame) -> pd.DataFrame:
     """The staged decision log (stg_sop__decisions) with the column names of `ss.service_target_overrides`."""
     return decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})[
-        ["cycle", "kind", "subject", "value", "approved", "decided_at"]]
+        ["cycle", "kind", "subject", "value", "approved", "decided_at"]
+    ]
 
 
-def stock_points(demand_weekly: pd.DataFrame, backtest: pd.DataFrame, lead_times: pd.DataFrame,
-                 items: pd.DataFrame, abc_xyz: pd.DataFrame, decisions: pd.DataFrame, as_of: date,
-                 review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS) -> tuple[pd.DataFrame, dict[str, float]]:
+def stock_points(
+    demand_weekly: pd.DataFrame,
+    backtest: pd.DataFrame,
+    lead_times: pd.DataFrame,
+    items: pd.DataFrame,
+    abc_xyz: pd.DataFrame,
+    decisions: pd.DataFrame,
+    as_of: date,
+    review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS,
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Variability inputs + class + service target + cost and price per SKU (demand summed over locations).
 
     Variability of the one-week-ahead forecast error where the backtest has it (>= 8 weeks per SKU),
@@ -62,11 +73,15 @@ def stock_points(demand_weekly: pd.DataFrame, backtest: pd.DataFrame, lead_times
     demand = weekly_demand_with_forecast(demand_weekly, backtest)
     observed = len(lead_times) > 0
     points = ss.demand_variability(
-        demand, lead_times[["sku", "lead_time_days"]] if observed else None, review_period_weeks=review_period_weeks,
+        demand,
+        lead_times[["sku", "lead_time_days"]] if observed else None,
+        review_period_weeks=review_period_weeks,
         default_lead_time_weeks=None if observed else DEFAULT_LEAD_TIME_WEEKS,
-        default_lead_time_sd_weeks=None if observed else 0.0)
+        default_lead_time_sd_weeks=None if observed else 0.0,
+    )
     classed = items[["sku", "family", "unit_cost", "unit_price", "lifecycle", "make_or_buy"]].merge(
-        abc_xyz[["sku", "abc_xyz"]], on="sku", how="left")
+        abc_xyz[["sku", "abc_xyz"]], on="sku", how="left"
+    )
     log = decision_log(decisions)
     overrides = ss.service_target_overrides(log, cycle=as_of) if len(log) else {}
     targets = ss.service_targets(classed, overrides)
@@ -97,9 +112,15 @@ def simulation_gaps(validation: pd.DataFrame) -> dict:
     worst_excess = float(ab[on_target].sim_gap_pp.max()) if on_target.any() else 0.0
     off = (ab.sim_gap_pp < -SIM_TOLERANCE_PP) | (on_target & (ab.sim_gap_pp > SIM_TOLERANCE_PP))
     within_share = 1.0 - float(off.mean()) if len(ab) else 1.0
-    return {"passed": median_gap <= SIM_TOLERANCE_PP and within_share >= SIM_WITHIN_SHARE,
-            "median_abs_gap_pp": median_gap, "worst_shortfall_pp": worst_shortfall, "worst_excess_pp": worst_excess,
-            "items": len(ab), "within_share": within_share, "items_off": ab[off].sort_values("sim_gap_pp")}
+    return {
+        "passed": median_gap <= SIM_TOLERANCE_PP and within_share >= SIM_WITHIN_SHARE,
+        "median_abs_gap_pp": median_gap,
+        "worst_shortfall_pp": worst_shortfall,
+        "worst_excess_pp": worst_excess,
+        "items": len(ab),
+        "within_share": within_share,
+        "items_off": ab[off].sort_values("sim_gap_pp"),
+    }
 
 
 def mark_chosen_points(curve: pd.DataFrame, overrides: dict[str, float]) -> pd.DataFrame:
@@ -118,8 +139,8 @@ def mark_chosen_points(curve: pd.DataFrame, overrides: dict[str, float]) -> pd.D
 def least_cost_points(curve: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The least-cost point per family, and the families whose least cost sits at the top of the
     service grid (the cost is still falling there: the true optimum is at or above that level)."""
-    least = curve[curve.is_least_cost.astype(bool)][["family", "service_level", "safety_stock_value",
-                                                      "total_cost_per_year", "annual_saving", "is_proposed"]]
+    least = curve[curve.is_least_cost.astype(bool)][
+        ["family", "service_level", "safety_stock_value", "total_cost_per_year", "annual_saving", "is_proposed"]
+    ]
     at_top = least[least.service_level >= max(ss.SERVICE_LEVEL_GRID) - 1e-12].family.tolist()
     return least, at_top
-

@@ -42,13 +42,50 @@ DEFAULT_MIN_RUN_ORDERS = 3  # fewer orders than this: one run-hour instead (too 
 DEFAULT_MIN_RUN_HOURS = 1.0
 UNITS_TOLERANCE = 1e-6  # relative (at least 1e-6 units): float noise is not a break
 
-SEQUENCE_COLUMNS = ["resource_id", "week_start", "position", "job_id", "sku", "setup_key", "qty", "scheduled_qty",
-                    "unscheduled_qty", "min_run_units", "run_hours", "units_per_hour", "changeover_minutes",
-                    "changeover_start", "start", "end", "due", "late", "tardiness_hours", "fits"]
-SUMMARY_COLUMNS = ["resource_id", "week_start", "jobs", "planned_units", "scheduled_units", "unscheduled_units",
-                   "jobs_unscheduled", "jobs_below_min_run", "run_hours", "available_hours", "required_hours", "fits",
-                   "changeover_hours_fifo", "changeover_hours_optimized", "oee_fifo", "oee_optimized",
-                   "late_orders_optimized", "late_orders_fifo", "tardiness_hours_optimized", "key_order_optimal"]
+SEQUENCE_COLUMNS = [
+    "resource_id",
+    "week_start",
+    "position",
+    "job_id",
+    "sku",
+    "setup_key",
+    "qty",
+    "scheduled_qty",
+    "unscheduled_qty",
+    "min_run_units",
+    "run_hours",
+    "units_per_hour",
+    "changeover_minutes",
+    "changeover_start",
+    "start",
+    "end",
+    "due",
+    "late",
+    "tardiness_hours",
+    "fits",
+]
+SUMMARY_COLUMNS = [
+    "resource_id",
+    "week_start",
+    "jobs",
+    "planned_units",
+    "scheduled_units",
+    "unscheduled_units",
+    "jobs_unscheduled",
+    "jobs_below_min_run",
+    "run_hours",
+    "available_hours",
+    "required_hours",
+    "fits",
+    "changeover_hours_fifo",
+    "changeover_hours_optimized",
+    "oee_fifo",
+    "oee_optimized",
+    "late_orders_optimized",
+    "late_orders_fifo",
+    "tardiness_hours_optimized",
+    "key_order_optimal",
+]
 
 
 class MpsError(ValueError):
@@ -66,10 +103,17 @@ def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- minimum run
 
-def minimum_run_units(routings: pd.DataFrame, production_orders: pd.DataFrame | None = None, *,
-                      resources: pd.DataFrame | None = None, quantile: float = DEFAULT_MIN_RUN_QUANTILE,
-                      min_orders: int = DEFAULT_MIN_RUN_ORDERS, fallback_hours: float = DEFAULT_MIN_RUN_HOURS,
-                      overrides: Mapping[str, float] | pd.Series | None = None) -> pd.Series:
+
+def minimum_run_units(
+    routings: pd.DataFrame,
+    production_orders: pd.DataFrame | None = None,
+    *,
+    resources: pd.DataFrame | None = None,
+    quantile: float = DEFAULT_MIN_RUN_QUANTILE,
+    min_orders: int = DEFAULT_MIN_RUN_ORDERS,
+    fallback_hours: float = DEFAULT_MIN_RUN_HOURS,
+    overrides: Mapping[str, float] | pd.Series | None = None,
+) -> pd.Series:
     """Minimum run (lot) per SKU in units: the smallest quantity worth a setup.
 
     * History first: the ``quantile`` (default 10th percentile) of the SKU's production order
@@ -118,6 +162,7 @@ def minimum_run_units(routings: pd.DataFrame, production_orders: pd.DataFrame | 
 
 
 # --------------------------------------------------------------------------- MPS and resources
+
 
 def bought_skus(source: pd.Series) -> set[str]:
     """SKUs sourced ``buy`` (``analytics.plan.sourcing``: item master make_or_buy overridden by
@@ -171,6 +216,7 @@ def critical_resources(resources: pd.DataFrame, capacity: pd.DataFrame | None = 
 
 # --------------------------------------------------------------------------- weekly sequencing
 
+
 @dataclass
 class MpsSequence:
     """``jobs``: SEQUENCE_COLUMNS, one row per job (resource x week x SKU). ``summary``:
@@ -183,15 +229,30 @@ class MpsSequence:
     excluded: pd.DataFrame
 
 
-def _sequence_weeks(units: pd.DataFrame, routings: pd.DataFrame, resources: pd.DataFrame, weeks: Sequence,
-                    resource_ids: Iterable[str], *, changeovers: pd.DataFrame | None, downtime: pd.DataFrame | None,
-                    dues: pd.DataFrame | None, current_setup: Mapping[str, object] | None,
-                    oee: pd.DataFrame | None, min_run: pd.Series | None, shift_start_hour: float,
-                    time_limit_s: float, seed: int) -> tuple[list[pd.DataFrame], list[dict]]:
+def _sequence_weeks(
+    units: pd.DataFrame,
+    routings: pd.DataFrame,
+    resources: pd.DataFrame,
+    weeks: Sequence,
+    resource_ids: Iterable[str],
+    *,
+    changeovers: pd.DataFrame | None,
+    downtime: pd.DataFrame | None,
+    dues: pd.DataFrame | None,
+    current_setup: Mapping[str, object] | None,
+    oee: pd.DataFrame | None,
+    min_run: pd.Series | None,
+    shift_start_hour: float,
+    time_limit_s: float,
+    seed: int,
+) -> tuple[list[pd.DataFrame], list[dict]]:
     """Sequence ``units`` (sku, week_start, units) per resource and week; (job frames, summaries)."""
     res = resources.set_index("resource_id")
-    co = changeovers if changeovers is not None else pd.DataFrame(columns=["resource_id", "from_key", "to_key",
-                                                                          "minutes"])
+    co = (
+        changeovers
+        if changeovers is not None
+        else pd.DataFrame(columns=["resource_id", "from_key", "to_key", "minutes"])
+    )
     units = units.assign(week_start=pd.to_datetime(units["week_start"]))
     units = units[units["units"] > UNITS_TOLERANCE]
     due_map = {}
@@ -215,43 +276,78 @@ def _sequence_weeks(units: pd.DataFrame, routings: pd.DataFrame, resources: pd.D
         setup = None if setup is None or (isinstance(setup, float) and np.isnan(setup)) else setup
         for week in weeks:
             wk = pd.Timestamp(week)
-            cal = shift_calendar(wk, float(res.at[r, "hours_per_day"]), float(res.at[r, "days_per_week"]), events,
-                                 shift_start_hour=shift_start_hour)
-            wk_units = units[units["week_start"] == wk].merge(rr[["sku", "units_per_hour", "setup_family"]]
-                                                              if "setup_family" in rr.columns else
-                                                              rr[["sku", "units_per_hour"]], on="sku")
+            cal = shift_calendar(
+                wk,
+                float(res.at[r, "hours_per_day"]),
+                float(res.at[r, "days_per_week"]),
+                events,
+                shift_start_hour=shift_start_hour,
+            )
+            wk_units = units[units["week_start"] == wk].merge(
+                rr[["sku", "units_per_hour", "setup_family"]]
+                if "setup_family" in rr.columns
+                else rr[["sku", "units_per_hour"]],
+                on="sku",
+            )
             if wk_units.empty:
                 continue
             default_due = cal.end if cal.end is not None else wk + pd.Timedelta(days=7)
             skus = wk_units["sku"].tolist()
-            jobs = pd.DataFrame({
-                "job_id": [f"{r}-{wk:%Y%m%d}-{s}" for s in skus], "sku": skus,
-                "setup_key": (wk_units["setup_family"] if "setup_family" in wk_units.columns
-                              else pd.Series([None] * len(skus))).to_numpy(),
-                "qty": wk_units["units"].astype(float).to_numpy(),
-                "run_hours": (wk_units["units"] / wk_units["units_per_hour"]).astype(float).to_numpy(),
-                "due": [pd.Timestamp(due_map.get((s, wk), default_due)) for s in skus],
-                "min_run_units": [float(min_run.get(s, 0.0)) if min_run is not None else 0.0 for s in skus],
-                "units_per_hour": wk_units["units_per_hour"].astype(float).to_numpy()})
-            result = sequence_week(jobs, matrix, wk, calendar=cal, current_setup=setup,
-                                   default_changeover_minutes=None if has_matrix else 0.0,
-                                   performance=p, quality=q, time_limit_s=time_limit_s, seed=seed)
+            jobs = pd.DataFrame(
+                {
+                    "job_id": [f"{r}-{wk:%Y%m%d}-{s}" for s in skus],
+                    "sku": skus,
+                    "setup_key": (
+                        wk_units["setup_family"]
+                        if "setup_family" in wk_units.columns
+                        else pd.Series([None] * len(skus))
+                    ).to_numpy(),
+                    "qty": wk_units["units"].astype(float).to_numpy(),
+                    "run_hours": (wk_units["units"] / wk_units["units_per_hour"]).astype(float).to_numpy(),
+                    "due": [pd.Timestamp(due_map.get((s, wk), default_due)) for s in skus],
+                    "min_run_units": [float(min_run.get(s, 0.0)) if min_run is not None else 0.0 for s in skus],
+                    "units_per_hour": wk_units["units_per_hour"].astype(float).to_numpy(),
+                }
+            )
+            result = sequence_week(
+                jobs,
+                matrix,
+                wk,
+                calendar=cal,
+                current_setup=setup,
+                default_changeover_minutes=None if has_matrix else 0.0,
+                performance=p,
+                quality=q,
+                time_limit_s=time_limit_s,
+                seed=seed,
+            )
             out = result.jobs.assign(resource_id=r, week_start=wk).rename(columns={"fits_in_week": "fits"})
             frames.append(out)
             below = (jobs["qty"] < jobs["min_run_units"] - UNITS_TOLERANCE).sum()
-            summaries.append({"resource_id": r, "week_start": wk, **result.summary,
-                              "jobs_below_min_run": int(below)})
+            summaries.append({"resource_id": r, "week_start": wk, **result.summary, "jobs_below_min_run": int(below)})
             if has_matrix:
                 setup = out["setup_key"].iloc[-1]
     return frames, summaries
 
 
-def sequence_mps(mps: pd.DataFrame, routings: pd.DataFrame, resources: pd.DataFrame, weeks: Sequence,
-                 resource_ids: Iterable[str], *, bought: Iterable[str] = (), changeovers: pd.DataFrame | None = None,
-                 downtime: pd.DataFrame | None = None, dues: pd.DataFrame | None = None,
-                 current_setup: Mapping[str, object] | None = None, oee: pd.DataFrame | None = None,
-                 min_run: pd.Series | None = None, shift_start_hour: float = DEFAULT_SHIFT_START_HOUR,
-                 time_limit_s: float = 2.0, seed: int = 0) -> MpsSequence:
+def sequence_mps(
+    mps: pd.DataFrame,
+    routings: pd.DataFrame,
+    resources: pd.DataFrame,
+    weeks: Sequence,
+    resource_ids: Iterable[str],
+    *,
+    bought: Iterable[str] = (),
+    changeovers: pd.DataFrame | None = None,
+    downtime: pd.DataFrame | None = None,
+    dues: pd.DataFrame | None = None,
+    current_setup: Mapping[str, object] | None = None,
+    oee: pd.DataFrame | None = None,
+    min_run: pd.Series | None = None,
+    shift_start_hour: float = DEFAULT_SHIFT_START_HOUR,
+    time_limit_s: float = 2.0,
+    seed: int = 0,
+) -> MpsSequence:
     """Sequence the MPS on each resource of ``resource_ids`` for each week of ``weeks``.
 
     ``mps``: sku, week_start, make_units (:func:`mps_from_plan`). ``routings``: sku, resource_id,
@@ -273,28 +369,53 @@ def sequence_mps(mps: pd.DataFrame, routings: pd.DataFrame, resources: pd.DataFr
     _require(routings, "routings", ["sku", "resource_id", "units_per_hour"])
     _require(resources, "resources", ["resource_id", "hours_per_day", "days_per_week"])
     bought = set(bought)
-    m = mps.assign(week_start=pd.to_datetime(mps["week_start"]),
-                   units=pd.to_numeric(mps["make_units"], errors="coerce").fillna(0.0))
+    m = mps.assign(
+        week_start=pd.to_datetime(mps["week_start"]),
+        units=pd.to_numeric(mps["make_units"], errors="coerce").fillna(0.0),
+    )
     m = m[m["week_start"].isin([pd.Timestamp(w) for w in weeks])]
     excluded = m[m["sku"].isin(bought) & (m["units"] > UNITS_TOLERANCE)]
     excluded = excluded.assign(reason="bought SKU (item master or approved make_vs_buy): never sequenced")[
-        ["sku", "week_start", "make_units", "reason"]].reset_index(drop=True)
+        ["sku", "week_start", "make_units", "reason"]
+    ].reset_index(drop=True)
     m = m[~m["sku"].isin(bought)]
-    frames, summaries = _sequence_weeks(m[["sku", "week_start", "units"]], routings, resources, weeks,
-                                        list(resource_ids), changeovers=changeovers, downtime=downtime, dues=dues,
-                                        current_setup=current_setup, oee=oee, min_run=min_run,
-                                        shift_start_hour=shift_start_hour, time_limit_s=time_limit_s, seed=seed)
+    frames, summaries = _sequence_weeks(
+        m[["sku", "week_start", "units"]],
+        routings,
+        resources,
+        weeks,
+        list(resource_ids),
+        changeovers=changeovers,
+        downtime=downtime,
+        dues=dues,
+        current_setup=current_setup,
+        oee=oee,
+        min_run=min_run,
+        shift_start_hour=shift_start_hour,
+        time_limit_s=time_limit_s,
+        seed=seed,
+    )
     jobs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SEQUENCE_COLUMNS)
     summary = pd.DataFrame(summaries) if summaries else pd.DataFrame(columns=SUMMARY_COLUMNS)
-    return MpsSequence(jobs=jobs.reindex(columns=SEQUENCE_COLUMNS), summary=summary.reindex(columns=SUMMARY_COLUMNS),
-                       excluded=excluded)
+    return MpsSequence(
+        jobs=jobs.reindex(columns=SEQUENCE_COLUMNS), summary=summary.reindex(columns=SUMMARY_COLUMNS), excluded=excluded
+    )
 
 
-def changeover_estimate(planned: pd.DataFrame, routings: pd.DataFrame, resources: pd.DataFrame, weeks: Sequence, *,
-                        changeovers: pd.DataFrame, downtime: pd.DataFrame | None = None,
-                        dues: pd.DataFrame | None = None, current_setup: Mapping[str, object] | None = None,
-                        shift_start_hour: float = DEFAULT_SHIFT_START_HOUR, time_limit_s: float = 2.0,
-                        seed: int = 0) -> pd.DataFrame:
+def changeover_estimate(
+    planned: pd.DataFrame,
+    routings: pd.DataFrame,
+    resources: pd.DataFrame,
+    weeks: Sequence,
+    *,
+    changeovers: pd.DataFrame,
+    downtime: pd.DataFrame | None = None,
+    dues: pd.DataFrame | None = None,
+    current_setup: Mapping[str, object] | None = None,
+    shift_start_hour: float = DEFAULT_SHIFT_START_HOUR,
+    time_limit_s: float = 2.0,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Rough-cut changeover hours per resource-week, before the plan exists.
 
     ``planned``: sku, week_start, units - the volume expected on the lines (the demand forecast
@@ -308,10 +429,22 @@ def changeover_estimate(planned: pd.DataFrame, routings: pd.DataFrame, resources
     _require(planned, "planned", ["sku", "week_start", "units"])
     _require(changeovers, "changeovers", ["resource_id", "from_key", "to_key"])
     with_matrix = [r for r in resources["resource_id"] if r in set(changeovers["resource_id"])]
-    frames, summaries = _sequence_weeks(planned, routings, resources, weeks, with_matrix, changeovers=changeovers,
-                                        downtime=downtime, dues=dues, current_setup=current_setup, oee=None,
-                                        min_run=None, shift_start_hour=shift_start_hour, time_limit_s=time_limit_s,
-                                        seed=seed)
+    frames, summaries = _sequence_weeks(
+        planned,
+        routings,
+        resources,
+        weeks,
+        with_matrix,
+        changeovers=changeovers,
+        downtime=downtime,
+        dues=dues,
+        current_setup=current_setup,
+        oee=None,
+        min_run=None,
+        shift_start_hour=shift_start_hour,
+        time_limit_s=time_limit_s,
+        seed=seed,
+    )
     cols = ["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"]
     if not summaries:
         return pd.DataFrame(columns=cols)
@@ -323,8 +456,14 @@ def changeover_estimate(planned: pd.DataFrame, routings: pd.DataFrame, resources
 
 # --------------------------------------------------------------------------- coherence checks
 
-def quantity_breaks(sequence: pd.DataFrame, mps: pd.DataFrame, routings: pd.DataFrame,
-                    resource_ids: Iterable[str], weeks: Sequence | None = None) -> pd.DataFrame:
+
+def quantity_breaks(
+    sequence: pd.DataFrame,
+    mps: pd.DataFrame,
+    routings: pd.DataFrame,
+    resource_ids: Iterable[str],
+    weeks: Sequence | None = None,
+) -> pd.DataFrame:
     """Sequenced quantity = plan make quantity, per sequenced resource, SKU and week.
 
     For every resource in ``resource_ids`` and every SKU routed on it, the units in the
@@ -340,13 +479,18 @@ def quantity_breaks(sequence: pd.DataFrame, mps: pd.DataFrame, routings: pd.Data
     plan = m.merge(routed, on="sku")[["resource_id", "sku", "week_start", "make_units"]]
     plan = plan.groupby(["resource_id", "sku", "week_start"], as_index=False)["make_units"].sum()
     seq = sequence[["resource_id", "sku", "week_start", "qty"]].astype({"resource_id": object, "sku": object})
-    seq = seq.assign(week_start=pd.to_datetime(seq["week_start"]).astype("datetime64[ns]"), qty=seq["qty"].astype(float))
+    seq = seq.assign(
+        week_start=pd.to_datetime(seq["week_start"]).astype("datetime64[ns]"), qty=seq["qty"].astype(float)
+    )
     seq = seq.groupby(["resource_id", "sku", "week_start"], as_index=False)["qty"].sum()
     plan = plan.astype({"resource_id": object, "sku": object}).assign(
-        week_start=pd.to_datetime(plan["week_start"]).astype("datetime64[ns]"))
+        week_start=pd.to_datetime(plan["week_start"]).astype("datetime64[ns]")
+    )
     both = plan.merge(seq, on=["resource_id", "sku", "week_start"], how="outer")
-    both = both.assign(plan_make_units=both["make_units"].astype(float).fillna(0.0),
-                       sequenced_units=both["qty"].astype(float).fillna(0.0))
+    both = both.assign(
+        plan_make_units=both["make_units"].astype(float).fillna(0.0),
+        sequenced_units=both["qty"].astype(float).fillna(0.0),
+    )
     bad = ~_close(both["sequenced_units"], both["plan_make_units"])
     return both.loc[bad, cols].sort_values(["resource_id", "week_start", "sku"]).reset_index(drop=True)
 
@@ -373,13 +517,16 @@ def hours_breaks(summary: pd.DataFrame, exempt_weeks: Iterable = ()) -> tuple[pd
     cols = ["resource_id", "week_start", "run_hours", "changeover_hours", "available_hours", "unscheduled_units"]
     if summary.empty:
         return pd.DataFrame(columns=cols), pd.DataFrame(columns=cols)
-    s = summary.assign(week_start=pd.to_datetime(summary["week_start"]),
-                       changeover_hours=summary["changeover_hours_optimized"].astype(float))
+    s = summary.assign(
+        week_start=pd.to_datetime(summary["week_start"]),
+        changeover_hours=summary["changeover_hours_optimized"].astype(float),
+    )
     exempt = {pd.Timestamp(w) for w in exempt_weeks}
     tol = 1e-6 * np.maximum(1.0, s["available_hours"].astype(float))
     over = (s["run_hours"].astype(float) > s["available_hours"].astype(float) + tol) & ~s["week_start"].isin(exempt)
     overflow = (s["unscheduled_units"].astype(float) > UNITS_TOLERANCE) | (
-        s["run_hours"].astype(float) + s["changeover_hours"] > s["available_hours"].astype(float) + tol)
+        s["run_hours"].astype(float) + s["changeover_hours"] > s["available_hours"].astype(float) + tol
+    )
     return s.loc[over, cols].reset_index(drop=True), s.loc[overflow, cols].reset_index(drop=True)
 
 
@@ -390,8 +537,11 @@ def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
     parts = []
     for r in breaks.head(limit).to_dict("records"):
         name = " ".join(str(r[c]) for c in ("resource_id", "sku") if c in r)
-        values = " ".join(f"{c}={r[c]:,.2f}" for c in r if c not in ("resource_id", "sku", "week_start")
-                          and isinstance(r[c], (int, float, np.number)))
+        values = " ".join(
+            f"{c}={r[c]:,.2f}"
+            for c in r
+            if c not in ("resource_id", "sku", "week_start") and isinstance(r[c], (int, float, np.number))
+        )
         parts.append(f"{name} week of {pd.Timestamp(r['week_start']).date()}" + (f" {values}" if values else ""))
     more = f" (+{len(breaks) - limit} more)" if len(breaks) > limit else ""
     return f"{what}: {len(breaks)} row(s) break it: {'; '.join(parts)}{more}"

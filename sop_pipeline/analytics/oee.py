@@ -41,8 +41,15 @@ import pandas as pd
 from sop_pipeline.analytics.calendar import week_start
 from sop_pipeline.analytics.columns import require_columns
 
-RESOURCE_TIME_COLUMNS = ("date", "resource_id", "planned_hours", "run_hours", "ideal_units", "total_units",
-                         "good_units")
+RESOURCE_TIME_COLUMNS = (
+    "date",
+    "resource_id",
+    "planned_hours",
+    "run_hours",
+    "ideal_units",
+    "total_units",
+    "good_units",
+)
 LOSS_PART_COLUMNS = ("planned_downtime_hours", "changeover_hours", "unplanned_downtime_hours")
 _TOLERANCE_HOURS = 1e-6
 
@@ -65,23 +72,31 @@ def _check_resource_time(resource_time: pd.DataFrame, loss_parts: list[str]) -> 
         bad = resource_time[values.isna() | (values < 0)]
         if len(bad):
             row = bad.iloc[0]
-            raise ValueError(f"resource_time: {col} must be a number >= 0, found {row[col]!r} for resource "
-                             f"{row['resource_id']} on {row['date']}")
+            raise ValueError(
+                f"resource_time: {col} must be a number >= 0, found {row[col]!r} for resource "
+                f"{row['resource_id']} on {row['date']}"
+            )
     over = resource_time[resource_time["run_hours"] > resource_time["planned_hours"] + _TOLERANCE_HOURS]
     if len(over):
         row = over.iloc[0]
-        raise ValueError(f"resource_time: resource {row['resource_id']} ran {row['run_hours']} h on {row['date']} "
-                         f"but only {row['planned_hours']} h were planned; run hours cannot exceed planned hours")
+        raise ValueError(
+            f"resource_time: resource {row['resource_id']} ran {row['run_hours']} h on {row['date']} "
+            f"but only {row['planned_hours']} h were planned; run hours cannot exceed planned hours"
+        )
     scrap = resource_time[resource_time["good_units"] > resource_time["total_units"] + 1e-9]
     if len(scrap):
         row = scrap.iloc[0]
-        raise ValueError(f"resource_time: resource {row['resource_id']} reports {row['good_units']} good units "
-                         f"out of {row['total_units']} total on {row['date']}; good units cannot exceed total")
+        raise ValueError(
+            f"resource_time: resource {row['resource_id']} reports {row['good_units']} good units "
+            f"out of {row['total_units']} total on {row['date']}; good units cannot exceed total"
+        )
     no_ideal = resource_time[(resource_time["ideal_units"] <= 0) & (resource_time["total_units"] > 0)]
     if len(no_ideal):
         row = no_ideal.iloc[0]
-        raise ValueError(f"resource_time: resource {row['resource_id']} made {row['total_units']} units on "
-                         f"{row['date']} with ideal_units = 0; the ideal rate is needed for performance")
+        raise ValueError(
+            f"resource_time: resource {row['resource_id']} made {row['total_units']} units on "
+            f"{row['date']} with ideal_units = 0; the ideal rate is needed for performance"
+        )
 
 
 def _loss_hours(frame: pd.DataFrame, loss_parts: list[str]) -> pd.DataFrame:
@@ -160,5 +175,6 @@ def oee_weekly(resource_time: pd.DataFrame) -> pd.DataFrame:
     daily["week_start"] = pd.to_datetime([week_start(d.date()) for d in daily["date"]])
     value_cols = [c for c in daily.columns if c.endswith("_hours") or c.endswith("_units")]
     weekly = daily.groupby(["resource_id", "week_start"], as_index=False, sort=True).agg(
-        days=("date", "count"), **{c: (c, "sum") for c in value_cols})
+        days=("date", "count"), **{c: (c, "sum") for c in value_cols}
+    )
     return _ratios(weekly)

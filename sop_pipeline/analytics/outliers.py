@@ -98,6 +98,7 @@ def _fmt(x: float) -> str:
 
 # --------------------------------------------------------------------------- regular-week baseline
 
+
 def _regular_mask(promo: pd.DataFrame, stockout: pd.DataFrame, cfg: OutlierConfig) -> pd.DataFrame:
     """True where a week is 'irregular': promotion, just before/after one, or stock-out."""
     p = promo.fillna(False).astype(bool)
@@ -126,18 +127,21 @@ def _anscombe(units: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pivot(frame: pd.DataFrame, value: str, columns: list[str] | str, aggfunc="sum") -> pd.DataFrame:
-    return frame.pivot_table(index="week_start", columns=columns, values=value, aggfunc=aggfunc,
-                             observed=True, sort=True)
+    return frame.pivot_table(
+        index="week_start", columns=columns, values=value, aggfunc=aggfunc, observed=True, sort=True
+    )
 
 
 # --------------------------------------------------------------------------- history outliers
+
 
 def sku_store_weekly(history: pd.DataFrame) -> pd.DataFrame:
     """Store (POS) demand per SKU x week: units, any promotion, any stock-out, first sale week."""
     require_columns(history, HISTORY_COLUMNS, "demand history")
     store = history[history["channel"] == "store"]
     out = store.groupby(["sku", "family", "week_start"], as_index=False, observed=True).agg(
-        units=("units", "sum"), is_promo=("is_promo", "max"), is_stockout=("is_stockout", "max"))
+        units=("units", "sum"), is_promo=("is_promo", "max"), is_stockout=("is_stockout", "max")
+    )
     return out
 
 
@@ -162,23 +166,36 @@ def detect_history_outliers(history: pd.DataFrame, config: OutlierConfig = Outli
     started = units.notna().cumsum() > config.min_weeks_since_first_sale
     y, b = units.to_numpy(), base.to_numpy()
     with np.errstate(invalid="ignore"):
-        flag = (~irregular.to_numpy() & started.to_numpy() & (b > 0) & (z > config.z_threshold)
-                & (y >= config.min_ratio * b) & (y - b >= config.min_excess_units))
+        flag = (
+            ~irregular.to_numpy()
+            & started.to_numpy()
+            & (b > 0)
+            & (z > config.z_threshold)
+            & (y >= config.min_ratio * b)
+            & (y - b >= config.min_excess_units)
+        )
     wi, si = np.nonzero(flag)
     if len(wi) == 0:
         return pd.DataFrame(columns=cols)
     family = weekly.drop_duplicates("sku").set_index("sku")["family"]
     skus = units.columns.to_numpy()[si]
-    out = pd.DataFrame({
-        "sku": skus, "family": family.reindex(skus).to_numpy(), "week_start": units.index.to_numpy()[wi],
-        "value": units.to_numpy()[wi, si], "expected": base.to_numpy()[wi, si], "robust_z": z[wi, si],
-    })
+    out = pd.DataFrame(
+        {
+            "sku": skus,
+            "family": family.reindex(skus).to_numpy(),
+            "week_start": units.index.to_numpy()[wi],
+            "value": units.to_numpy()[wi, si],
+            "expected": base.to_numpy()[wi, si],
+            "robust_z": z[wi, si],
+        }
+    )
     out["ratio"] = out.value / out.expected
     out["reason"] = [
         f"Store sales of {_fmt(v)} units in the week of {pd.Timestamp(w):%Y-%m-%d} are {r:.1f}x the expected "
         f"{_fmt(e)} (median of the {config.window_weeks} surrounding regular weeks; robust z = {zz:.0f}). No "
         f"promotion, post-promo dip or stock-out explains it, so training uses {_fmt(e)} instead."
-        for v, w, r, e, zz in zip(out.value, out.week_start, out.ratio, out.expected, out.robust_z)]
+        for v, w, r, e, zz in zip(out.value, out.week_start, out.ratio, out.expected, out.robust_z)
+    ]
     return out[cols].sort_values(["week_start", "sku"]).reset_index(drop=True)
 
 
@@ -218,8 +235,11 @@ def cleanse_history(history: pd.DataFrame, outliers: pd.DataFrame, censored: pd.
         o = outliers[["sku", "week_start", "value", "expected"]].copy()
         o["week_start"] = pd.to_datetime(o["week_start"])
         o["factor"] = o.expected / o.value
-        keyed = out[["sku", "week_start"]].assign(week_start=pd.to_datetime(out["week_start"])).merge(
-            o[["sku", "week_start", "factor"]], on=["sku", "week_start"], how="left")
+        keyed = (
+            out[["sku", "week_start"]]
+            .assign(week_start=pd.to_datetime(out["week_start"]))
+            .merge(o[["sku", "week_start", "factor"]], on=["sku", "week_start"], how="left")
+        )
         hit = keyed["factor"].notna().to_numpy() & (out["channel"] == "store").to_numpy()
         factor[hit] = keyed["factor"].to_numpy()[hit]
         out["is_outlier"] = hit
@@ -228,6 +248,7 @@ def cleanse_history(history: pd.DataFrame, outliers: pd.DataFrame, censored: pd.
 
 
 # --------------------------------------------------------------------------- hockey sticks
+
 
 def promo_sku_weeks(promotions: pd.DataFrame | None) -> pd.DataFrame:
     """(sku, week_start) pairs with a promotion at any location on any day of the week."""
@@ -256,10 +277,15 @@ def _run_rates(actuals: pd.DataFrame, cfg: HockeyConfig) -> pd.DataFrame:
     return rate.where(active >= cfg.min_active_weeks)
 
 
-def detect_hockey_sticks(sales_forecast: pd.DataFrame, actuals: pd.DataFrame,
-                         promotions: pd.DataFrame | None = None, orders: pd.DataFrame | None = None,
-                         opportunities: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
-                         config: HockeyConfig = HockeyConfig()) -> pd.DataFrame:
+def detect_hockey_sticks(
+    sales_forecast: pd.DataFrame,
+    actuals: pd.DataFrame,
+    promotions: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
+    opportunities: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    config: HockeyConfig = HockeyConfig(),
+) -> pd.DataFrame:
     """Unsupported hockey sticks in forecast snapshots (see module docstring).
 
     sales_forecast: snapshot_date, sku, week_start, units, forecast_source.
@@ -271,8 +297,19 @@ def detect_hockey_sticks(sales_forecast: pd.DataFrame, actuals: pd.DataFrame,
     family, week_start (first unsupported jump week), lag, weeks_flagged, value (mean forecast
     units of the flagged weeks), expected (run-rate units/week), ratio, reason.
     """
-    cols = ["snapshot_date", "forecast_source", "sku", "family", "week_start", "lag", "weeks_flagged", "value",
-            "expected", "ratio", "reason"]
+    cols = [
+        "snapshot_date",
+        "forecast_source",
+        "sku",
+        "family",
+        "week_start",
+        "lag",
+        "weeks_flagged",
+        "value",
+        "expected",
+        "ratio",
+        "reason",
+    ]
     if sales_forecast is None or sales_forecast.empty or actuals is None or actuals.empty:
         return pd.DataFrame(columns=cols)
     cfg = config
@@ -300,9 +337,19 @@ def detect_hockey_sticks(sales_forecast: pd.DataFrame, actuals: pd.DataFrame,
     group = fc.groupby(key, observed=True, sort=False).ngroup().to_numpy()
     new_run = ~fc.jump.to_numpy() | np.r_[True, (group[1:] != group[:-1]) | (np.diff(fc.lag.to_numpy()) != 1)]
     fc["run"] = np.cumsum(new_run)
-    runs = fc[fc.jump].groupby("run").agg(
-        group=("run", "size"), start_lag=("lag", "min"), last_lag=("lag", "max"), week_start=("week_start", "min"),
-        value=("units", "mean"), expected=("run_rate", "first"), first_row=("lag", lambda s: s.index[0]))
+    runs = (
+        fc[fc.jump]
+        .groupby("run")
+        .agg(
+            group=("run", "size"),
+            start_lag=("lag", "min"),
+            last_lag=("lag", "max"),
+            week_start=("week_start", "min"),
+            value=("units", "mean"),
+            expected=("run_rate", "first"),
+            first_row=("lag", lambda s: s.index[0]),
+        )
+    )
     runs = runs.rename(columns={"group": "weeks_flagged"})
     runs = runs[(runs.weeks_flagged >= cfg.min_weeks) & (runs.start_lag > cfg.min_pre_weeks)]
     if runs.empty:
@@ -331,8 +378,18 @@ def detect_hockey_sticks(sales_forecast: pd.DataFrame, actuals: pd.DataFrame,
         f"weeks; no promotion, booked orders or CRM opportunity supports the jump. "
         f"Treat those weeks as unsupported until someone names the driver."
         for src, s, r, v, e, w, lag, n, ll, pm in zip(
-            flagged.forecast_source, flagged.snapshot_date, flagged.ratio, flagged.value, flagged.expected,
-            flagged.week_start, flagged.lag, flagged.weeks_flagged, flagged.last_lag, flagged.pre_mean)]
+            flagged.forecast_source,
+            flagged.snapshot_date,
+            flagged.ratio,
+            flagged.value,
+            flagged.expected,
+            flagged.week_start,
+            flagged.lag,
+            flagged.weeks_flagged,
+            flagged.last_lag,
+            flagged.pre_mean,
+        )
+    ]
     return flagged[cols].sort_values(["snapshot_date", "sku", "forecast_source"]).reset_index(drop=True)
 
 
@@ -346,24 +403,37 @@ def _support(late: pd.DataFrame, promotions, orders, opportunities, cfg: HockeyC
         support[is_promo] = np.inf
     if orders is not None and len(orders):
         o = orders[orders["status"] != "cancelled"].dropna(subset=["requested_week_start"])
-        o = o.assign(requested_week_start=pd.to_datetime(o["requested_week_start"]),
-                     order_date=pd.to_datetime(o["order_date"]))
-        m = late[["sku", "week_start", "snapshot_date"]].reset_index().merge(
-            o[["sku", "requested_week_start", "order_date", "qty"]],
-            left_on=["sku", "week_start"], right_on=["sku", "requested_week_start"], how="inner")
+        o = o.assign(
+            requested_week_start=pd.to_datetime(o["requested_week_start"]), order_date=pd.to_datetime(o["order_date"])
+        )
+        m = (
+            late[["sku", "week_start", "snapshot_date"]]
+            .reset_index()
+            .merge(
+                o[["sku", "requested_week_start", "order_date", "qty"]],
+                left_on=["sku", "week_start"],
+                right_on=["sku", "requested_week_start"],
+                how="inner",
+            )
+        )
         m = m[m.order_date <= m.snapshot_date]
         booked = m.groupby("index")["qty"].sum()
         pos = late.index.get_indexer(booked.index)
         support[pos] += booked.to_numpy()
     if opportunities is not None and len(opportunities):
         op = opportunities[opportunities["status"].isin(["open", "won"])].dropna(subset=["expected_date"])
-        op = op.assign(expected_date=pd.to_datetime(op["expected_date"]),
-                       weighted=op["qty"] * np.where(op["status"] == "won", 1.0, op["probability"].fillna(0.5)))
+        op = op.assign(
+            expected_date=pd.to_datetime(op["expected_date"]),
+            weighted=op["qty"] * np.where(op["status"] == "won", 1.0, op["probability"].fillna(0.5)),
+        )
         lr = late[["sku", "family", "week_start"]].reset_index()
         parts = [lr.merge(op, left_on=c, right_on="sku_or_family", how="inner") for c in ("sku", "family")]
         m = pd.concat(parts, ignore_index=True)
         window = pd.Timedelta(weeks=cfg.opportunity_window_weeks)
-        m = m[(m.expected_date >= m.week_start - window) & (m.expected_date < m.week_start + window + pd.Timedelta(days=7))]
+        m = m[
+            (m.expected_date >= m.week_start - window)
+            & (m.expected_date < m.week_start + window + pd.Timedelta(days=7))
+        ]
         opp = m.groupby("index")["weighted"].sum()
         pos = late.index.get_indexer(opp.index)
         support[pos] += opp.to_numpy()

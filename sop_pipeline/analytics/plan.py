@@ -61,11 +61,30 @@ from sop_pipeline.analytics.calendar import week_start
 FLAG_TOLERANCE_UNITS = 1e-6
 
 PLAN_COLUMNS = [
-    "sku", "family", "week_start", "horizon_week", "demand_units", "selling_price", "revenue", "margin",
+    "sku",
+    "family",
+    "week_start",
+    "horizon_week",
+    "demand_units",
+    "selling_price",
+    "revenue",
+    "margin",
     "supply_units",
-    "make_units", "receipts_units", "expired_units", "expedite_cost", "supply_source", "resource_id",
-    "constraint_hours", "moved_in_units", "moved_out_units", "cut_units",
-    "projected_inventory_units", "safety_stock_units", "service_risk", "decision_ids", "notes",
+    "make_units",
+    "receipts_units",
+    "expired_units",
+    "expedite_cost",
+    "supply_source",
+    "resource_id",
+    "constraint_hours",
+    "moved_in_units",
+    "moved_out_units",
+    "cut_units",
+    "projected_inventory_units",
+    "safety_stock_units",
+    "service_risk",
+    "decision_ids",
+    "notes",
 ]
 
 
@@ -100,18 +119,27 @@ def apply_substitutions(demand: pd.DataFrame, decisions: pd.DataFrame) -> tuple[
         mask = (demand.sku == src) & (True if until is None else pd.to_datetime(demand.week_start) <= until)
         moved = demand.loc[mask, ["week_start", "demand_units"]]
         if moved.empty or not (demand.sku == dst).any():
-            effects.append(DecisionEffect(row.decision_id, "substitution",
-                                          f"no effect this cycle: no demand of {src} in the horizon"
-                                          f"{' before ' + until.date().isoformat() if until is not None else ''}"
-                                          if moved.empty else f"no effect: {dst} is not in the plan"))
+            effects.append(
+                DecisionEffect(
+                    row.decision_id,
+                    "substitution",
+                    f"no effect this cycle: no demand of {src} in the horizon"
+                    f"{' before ' + until.date().isoformat() if until is not None else ''}"
+                    if moved.empty
+                    else f"no effect: {dst} is not in the plan",
+                )
+            )
             continue
         by_week = moved.groupby("week_start").demand_units.sum()
         demand.loc[mask, "demand_units"] = 0.0
         target = (demand.sku == dst) & demand.week_start.isin(by_week.index)
         demand.loc[target, "demand_units"] += demand.loc[target, "week_start"].map(by_week).to_numpy()
         demand.loc[mask | target, "decision_ids"] = _add_id(demand.loc[mask | target, "decision_ids"], row.decision_id)
-        effects.append(DecisionEffect(row.decision_id, "substitution",
-                                      f"moved {by_week.sum():,.0f} units of demand from {src} to {dst}"))
+        effects.append(
+            DecisionEffect(
+                row.decision_id, "substitution", f"moved {by_week.sum():,.0f} units of demand from {src} to {dst}"
+            )
+        )
     return demand, effects
 
 
@@ -129,9 +157,14 @@ def sourcing(items: pd.DataFrame, decisions: pd.DataFrame) -> tuple[pd.Series, d
             before = source[sku]
             source[sku] = value
             changed[sku] = row.decision_id
-            effects.append(DecisionEffect(row.decision_id, "make_vs_buy",
-                                          f"{sku} is {'bought' if value == 'buy' else 'made'} "
-                                          f"(was {'bought' if before == 'buy' else 'made'})"))
+            effects.append(
+                DecisionEffect(
+                    row.decision_id,
+                    "make_vs_buy",
+                    f"{sku} is {'bought' if value == 'buy' else 'made'} "
+                    f"(was {'bought' if before == 'buy' else 'made'})",
+                )
+            )
     return source, changed, effects
 
 
@@ -154,14 +187,15 @@ _EXPEDITE_VALUE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)?\s*(?:by\s+(\d{4}
 class Expedites:
     """Approved expedites turned into plan inputs (see `apply_expedites`)."""
 
-    receipts: pd.DataFrame            # scheduled receipts after pull-ins: sku, week_start, units, order_id
-    lead_time_waived: dict            # sku -> first week_start from which new supply may arrive
-    costs: pd.DataFrame               # sku, week_start, expedite_cost, decision_id
+    receipts: pd.DataFrame  # scheduled receipts after pull-ins: sku, week_start, units, order_id
+    lead_time_waived: dict  # sku -> first week_start from which new supply may arrive
+    costs: pd.DataFrame  # sku, week_start, expedite_cost, decision_id
     effects: list
 
 
-def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: pd.DataFrame | None,
-                    weeks: list) -> Expedites:
+def apply_expedites(
+    decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: pd.DataFrame | None, weeks: list
+) -> Expedites:
     """Approved expedite decisions -> pulled-in receipts, waived lead times and costs (module docstring).
 
     Args:
@@ -195,27 +229,38 @@ def apply_expedites(decisions: pd.DataFrame, receipts: pd.DataFrame, expedites: 
         else:
             sku, order = None, subject
         ids = receipts.order_id.astype(str)
-        order_rows = (ids.str.startswith(order + "/") | (ids == order)) if order \
-            else pd.Series(False, index=receipts.index)
+        order_rows = (
+            (ids.str.startswith(order + "/") | (ids == order)) if order else pd.Series(False, index=receipts.index)
+        )
         if sku is None:
             if not order_rows.any():
-                effects.append(DecisionEffect(row.decision_id, "expedite",
-                                              f"no effect: {subject} is neither an expedite nor an open order"))
+                effects.append(
+                    DecisionEffect(
+                        row.decision_id, "expedite", f"no effect: {subject} is neither an expedite nor an open order"
+                    )
+                )
                 continue
             sku = str(receipts.loc[order_rows, "sku"].iloc[0])
         target = week_of(target_day) if target_day is not None and not pd.isna(target_day) else weeks[0]
         if target is None or pd.Timestamp(target_day or weeks[0]) < weeks[0] - pd.Timedelta(days=7):
-            effects.append(DecisionEffect(row.decision_id, "expedite",
-                                          "no effect this cycle: the expedite date is before the horizon "
-                                          "(its cost is in the actuals)"))
+            effects.append(
+                DecisionEffect(
+                    row.decision_id,
+                    "expedite",
+                    "no effect this cycle: the expedite date is before the horizon (its cost is in the actuals)",
+                )
+            )
             continue
         order_rows &= receipts.sku.astype(str) == sku
         later = order_rows & (receipts.week_start > target)
         if order_rows.any():
             units = float(receipts.loc[later, "units"].sum())
             receipts.loc[later, "week_start"] = target
-            what = (f"pulled {units:,.0f} units of {sku} ({order}) in to the week of {target.date()}"
-                    if units else f"{order} already arrives by the week of {target.date()}: cost only")
+            what = (
+                f"pulled {units:,.0f} units of {sku} ({order}) in to the week of {target.date()}"
+                if units
+                else f"{order} already arrives by the week of {target.date()}: cost only"
+            )
         else:
             waived[sku] = min(waived.get(sku, target), target)
             what = f"{sku}: lead time waived from the week of {target.date()} (expedited new order)"
@@ -247,13 +292,25 @@ def _capacity_inputs(skus: list, weeks: list, routings: pd.DataFrame | None, res
     return resources, per_unit, hours
 
 
-def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory: pd.Series,
-                safety_stock: pd.Series, source: pd.Series, priority: pd.Series, routings: pd.DataFrame | None = None,
-                resource_hours: pd.DataFrame | None = None,
-                frozen_supply: pd.DataFrame | None = None, frozen_weeks: int = 0,
-                receipts: pd.DataFrame | None = None, lead_time_weeks: pd.Series | None = None,
-                lead_time_waived: dict | None = None, expedite_costs: pd.DataFrame | None = None,
-                expiring: pd.DataFrame | None = None, min_lot_units: pd.Series | None = None) -> pd.DataFrame:
+def supply_plan(
+    demand: pd.DataFrame,
+    items: pd.DataFrame,
+    *,
+    opening_inventory: pd.Series,
+    safety_stock: pd.Series,
+    source: pd.Series,
+    priority: pd.Series,
+    routings: pd.DataFrame | None = None,
+    resource_hours: pd.DataFrame | None = None,
+    frozen_supply: pd.DataFrame | None = None,
+    frozen_weeks: int = 0,
+    receipts: pd.DataFrame | None = None,
+    lead_time_weeks: pd.Series | None = None,
+    lead_time_waived: dict | None = None,
+    expedite_costs: pd.DataFrame | None = None,
+    expiring: pd.DataFrame | None = None,
+    min_lot_units: pd.Series | None = None,
+) -> pd.DataFrame:
     """Week-by-week netting and capacity fit (module docstring).
 
     Args:
@@ -377,8 +434,9 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
             hours_left[:, j] = np.maximum(free, 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
-            binding[:, j] = np.where(on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf),
-                                                               axis=1), -1)
+            binding[:, j] = np.where(
+                on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf), axis=1), -1
+            )
         short = np.where(frozen_mask, 0.0, np.maximum(need - got, 0.0))
         short = np.where(short < 1e-6, 0.0, short)  # float noise of the hours <-> units round trip
         backlog = short
@@ -423,14 +481,32 @@ def supply_plan(demand: pd.DataFrame, items: pd.DataFrame, *, opening_inventory:
     tol = FLAG_TOLERANCE_UNITS * np.maximum(1.0, out.safety_stock_units.abs())
     out["service_risk"] = np.select(
         [out.projected_inventory_units < -tol, out.projected_inventory_units < out.safety_stock_units - tol],
-        ["stockout", "below_safety_stock"], "ok")
-    lead_note = np.array([f"inside the supplier lead time (new orders arrive from week {reachable[i] + 1}): "
-                          "expedite or accept the risk" for i in ii], dtype=object) if len(ii) else np.array([], object)
+        ["stockout", "below_safety_stock"],
+        "ok",
+    )
+    lead_note = (
+        np.array(
+            [
+                f"inside the supplier lead time (new orders arrive from week {reachable[i] + 1}): "
+                "expedite or accept the risk"
+                for i in ii
+            ],
+            dtype=object,
+        )
+        if len(ii)
+        else np.array([], object)
+    )
     notes = np.where(blocked[ii, jj] & (out.service_risk != "ok"), lead_note, "")
     full = out.resource_id.where(out.resource_id != "", "constraint")
-    notes = np.where(out.cut_units > 0, "cut: " + full + " full through the horizon",
-                     np.where(out.moved_out_units > 0, "moved to a later week: " + full + " full",
-                              np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", notes)))
+    notes = np.where(
+        out.cut_units > 0,
+        "cut: " + full + " full through the horizon",
+        np.where(
+            out.moved_out_units > 0,
+            "moved to a later week: " + full + " full",
+            np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", notes),
+        ),
+    )
     out["notes"] = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
     return out
 
@@ -453,12 +529,14 @@ def start_stock_breaks(plan: pd.DataFrame, usable: pd.Series, tolerance: float =
     """SKUs whose week-1 opening stock (projected - supply - receipts + demand + expired) exceeds
     the usable stock at the as-of: ``sku, week_start, opening, usable``."""
     p = plan.sort_values(["sku", "week_start"]).groupby("sku", as_index=False).first()
-    opening = (p.projected_inventory_units - p.supply_units - p.receipts_units + p.demand_units
-               + p.get("expired_units", 0.0))
+    opening = (
+        p.projected_inventory_units - p.supply_units - p.receipts_units + p.demand_units + p.get("expired_units", 0.0)
+    )
     usable_units = p.sku.map(usable).fillna(0.0)
     bad = opening > usable_units + tolerance * np.maximum(1.0, usable_units.abs())
-    return p.loc[bad, ["sku", "week_start"]].assign(opening=opening[bad], usable=usable_units[bad]) \
-        .reset_index(drop=True)
+    return (
+        p.loc[bad, ["sku", "week_start"]].assign(opening=opening[bad], usable=usable_units[bad]).reset_index(drop=True)
+    )
 
 
 def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
@@ -466,9 +544,10 @@ def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
     if breaks.empty:
         return f"{what}: holds on every row"
     shown = "; ".join(
-        f"{r.sku} week of {pd.Timestamp(r.week_start).date()}" + "".join(
-            f" {c}={getattr(r, c):,.2f}" for c in breaks.columns if c not in ("sku", "week_start"))
-        for r in breaks.head(limit).itertuples())
+        f"{r.sku} week of {pd.Timestamp(r.week_start).date()}"
+        + "".join(f" {c}={getattr(r, c):,.2f}" for c in breaks.columns if c not in ("sku", "week_start"))
+        for r in breaks.head(limit).itertuples()
+    )
     more = f" (+{len(breaks) - limit} more)" if len(breaks) > limit else ""
     return f"{what}: {len(breaks)} row(s) break it: {shown}{more}"
 
@@ -476,8 +555,10 @@ def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
 def plan_totals_reconcile(plan: pd.DataFrame, tolerance: float = 1e-6) -> bool:
     """Family roll-up equals the SKU plan (revenue and units)."""
     fam = plan.groupby("family")[["demand_units", "revenue"]].sum().sum()
-    return bool(abs(fam.demand_units - plan.demand_units.sum()) < tolerance
-                and abs(fam.revenue - plan.revenue.sum()) < tolerance * max(1, abs(plan.revenue.sum())))
+    return bool(
+        abs(fam.demand_units - plan.demand_units.sum()) < tolerance
+        and abs(fam.revenue - plan.revenue.sum()) < tolerance * max(1, abs(plan.revenue.sum()))
+    )
 
 
 def resource_load(plan: pd.DataFrame, routings: pd.DataFrame, resource_hours: pd.DataFrame) -> pd.DataFrame:
@@ -491,8 +572,9 @@ def resource_load(plan: pd.DataFrame, routings: pd.DataFrame, resource_hours: pd
     use["week_start"] = pd.to_datetime(use.week_start)
     load = use.groupby(["resource_id", "week_start"], as_index=False).planned_hours.sum()
     hours = resource_hours.rename(columns={"hours": "available_hours"})
-    load = hours.assign(week_start=pd.to_datetime(hours.week_start)).merge(load, on=["resource_id", "week_start"],
-                                                                           how="left")
+    load = hours.assign(week_start=pd.to_datetime(hours.week_start)).merge(
+        load, on=["resource_id", "week_start"], how="left"
+    )
     load["planned_hours"] = load.planned_hours.fillna(0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         load["load_pct"] = np.where(load.available_hours > 0, 100.0 * load.planned_hours / load.available_hours, np.nan)

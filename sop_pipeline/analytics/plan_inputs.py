@@ -37,23 +37,28 @@ def _sql_mean(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.
     return sums
 
 
-def consensus_demand(forecast: pd.DataFrame, consensus: pd.DataFrame, sensing: pd.DataFrame,
-                     horizon_weeks: int) -> pd.DataFrame:
+def consensus_demand(
+    forecast: pd.DataFrame, consensus: pd.DataFrame, sensing: pd.DataFrame, horizon_weeks: int
+) -> pd.DataFrame:
     """Units per SKU x horizon week: the consensus (sales input through the optimism filter) where
     there is one, else the statistical p50; weeks 1-6 get the sensing adjustment on top. The
     selling price is the forecast's (its revenue / units: last non-promotion price, less the
     discount in promotion weeks), so forecast and plan revenue share one price basis."""
     fc = forecast[forecast["horizon_week"].between(1, horizon_weeks)]
     units = fc["units_p50"]
-    fc = fc[["sku", "week_start", "horizon_week", "units_p50"]].assign(
-        selling_price=fc["revenue"] / units.where(units != 0)).reset_index(drop=True)
+    fc = (
+        fc[["sku", "week_start", "horizon_week", "units_p50"]]
+        .assign(selling_price=fc["revenue"] / units.where(units != 0))
+        .reset_index(drop=True)
+    )
     cons = _sql_mean(consensus, ["sku", "week_start"], "consensus_units", "consensus_units")
     delta = sensing.assign(sensing_delta=sensing["sensed_units"] - sensing["baseline_units"])
     sensed = sql_sum(delta, ["sku", "week_start"], ["sensing_delta"])
     d = fc.merge(cons, on=["sku", "week_start"], how="left").merge(sensed, on=["sku", "week_start"], how="left")
     d["demand_units"] = (d.consensus_units.fillna(d.units_p50) + d.sensing_delta.fillna(0.0)).clip(lower=0.0)
-    d["demand_source"] = np.where(d.consensus_units.notna(), "consensus", "statistical") + \
-        np.where(d.sensing_delta.fillna(0) != 0, "+sensing", "")
+    d["demand_source"] = np.where(d.consensus_units.notna(), "consensus", "statistical") + np.where(
+        d.sensing_delta.fillna(0) != 0, "+sensing", ""
+    )
     d["decision_ids"] = ""
     return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids", "selling_price"]]
 
@@ -63,23 +68,33 @@ def capacity_inputs(capacity: pd.DataFrame, routings: pd.DataFrame) -> tuple[pd.
     pools, tooling), the hours each has left for production per week (available hours minus the
     optimized sequence's changeover hours, never below 0) and the horizon's bottleneck (highest mean
     load, then resource id). Empty frames when the capacity table is empty: then nothing is cut."""
-    empty = (pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"]),
-             pd.DataFrame(columns=["resource_id", "week_start", "hours"]), None)
+    empty = (
+        pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"]),
+        pd.DataFrame(columns=["resource_id", "week_start", "hours"]),
+        None,
+    )
     if capacity.empty:
         return empty
     left = capacity["available_hours"] - capacity["changeover_hours"].fillna(0)
-    hours = pd.DataFrame({"resource_id": capacity["resource_id"],
-                          "week_start": pd.to_datetime(capacity["week_start"]).dt.normalize().astype("datetime64[us]"),
-                          "hours": left.fillna(0).clip(lower=0)})
+    hours = pd.DataFrame(
+        {
+            "resource_id": capacity["resource_id"],
+            "week_start": pd.to_datetime(capacity["week_start"]).dt.normalize().astype("datetime64[us]"),
+            "hours": left.fillna(0).clip(lower=0),
+        }
+    )
     critical = routings[routings["resource_id"].isin(set(capacity["resource_id"]))]
     critical = critical[["sku", "resource_id", "units_per_hour"]].reset_index(drop=True)
     load = _sql_mean(capacity, ["resource_id"], "load_pct", "mean_load_pct")
-    load = load.sort_values(["mean_load_pct", "resource_id"], ascending=[False, True], na_position="last", kind="stable")
+    load = load.sort_values(
+        ["mean_load_pct", "resource_id"], ascending=[False, True], na_position="last", kind="stable"
+    )
     return critical, hours, (load.resource_id.iloc[0] if len(load) else None)
 
 
-def scheduled_receipts(purchase_orders: pd.DataFrame, receipts: pd.DataFrame, week1_start: date, as_of: date,
-                       horizon_end: date) -> pd.DataFrame:
+def scheduled_receipts(
+    purchase_orders: pd.DataFrame, receipts: pd.DataFrame, week1_start: date, as_of: date, horizon_end: date
+) -> pd.DataFrame:
     """Open purchase-order lines (ordered - received > 0) as receipts at their promised week;
     overdue ones (promised within OPEN_ORDER_GRACE_DAYS of the as-of) in week 1. Columns sku,
     week_start, units, order_id (``PO_ID/LINE``), by SKU, week and order."""
@@ -87,13 +102,19 @@ def scheduled_receipts(purchase_orders: pd.DataFrame, receipts: pd.DataFrame, we
     po = purchase_orders.merge(received, on=["po_id", "line"], how="left")
     promised = pd.to_datetime(po["promised_date"])
     promised_week = _monday(promised)
-    out = pd.DataFrame({
-        "sku": po["sku"],
-        "week_start": promised_week.where(promised_week > pd.Timestamp(week1_start), pd.Timestamp(week1_start)),
-        "units": po["qty"] - po["received"].fillna(0),
-        "order_id": po["po_id"].astype(str) + "/" + po["line"].astype(str)})
-    keep = ((out.units > 0) & (promised >= pd.Timestamp(as_of - timedelta(days=OPEN_ORDER_GRACE_DAYS)))
-            & (promised_week <= pd.Timestamp(horizon_end)))
+    out = pd.DataFrame(
+        {
+            "sku": po["sku"],
+            "week_start": promised_week.where(promised_week > pd.Timestamp(week1_start), pd.Timestamp(week1_start)),
+            "units": po["qty"] - po["received"].fillna(0),
+            "order_id": po["po_id"].astype(str) + "/" + po["line"].astype(str),
+        }
+    )
+    keep = (
+        (out.units > 0)
+        & (promised >= pd.Timestamp(as_of - timedelta(days=OPEN_ORDER_GRACE_DAYS)))
+        & (promised_week <= pd.Timestamp(horizon_end))
+    )
     out = out[keep].sort_values(["sku", "week_start", "order_id"], kind="stable", ignore_index=True)
     out["week_start"] = out["week_start"].astype("datetime64[us]")
     return out
@@ -108,7 +129,8 @@ def expiring_stock(usable_stock: pd.DataFrame) -> pd.DataFrame:
     """Usable units that expire inside the horizon, per SKU and expiry week: ``sku, week_start, units``."""
     rows = usable_stock[usable_stock["expiring_in_horizon_units"] > 0]
     return sql_sum(rows, ["sku", "expiry_week_start"], {"units": "expiring_in_horizon_units"}).rename(
-        columns={"expiry_week_start": "week_start"})
+        columns={"expiry_week_start": "week_start"}
+    )
 
 
 def plan_priority(items: pd.DataFrame, abc: pd.DataFrame, routings: pd.DataFrame, bottleneck: str | None) -> pd.Series:
@@ -116,39 +138,61 @@ def plan_priority(items: pd.DataFrame, abc: pd.DataFrame, routings: pd.DataFrame
     (A, B, C, unclassified) x CLASS_WEIGHT, less the margin per bottleneck hour (unit price - unit
     cost) x the slowest bottleneck routing rate (units/hour; 0 without a routing there)."""
     rates = routings[routings.resource_id == bottleneck].groupby("sku").units_per_hour.min()
-    margin_per_hour = (items.set_index("sku").unit_price - items.set_index("sku").unit_cost) * \
-        rates.reindex(items.sku).fillna(0).to_numpy()
-    return abc.set_index("sku").abc.map(ABC_PRIORITY).reindex(items.sku).fillna(UNCLASSIFIED_PRIORITY) * CLASS_WEIGHT \
-        - margin_per_hour.fillna(0)
+    margin_per_hour = (items.set_index("sku").unit_price - items.set_index("sku").unit_cost) * rates.reindex(
+        items.sku
+    ).fillna(0).to_numpy()
+    return abc.set_index("sku").abc.map(ABC_PRIORITY).reindex(items.sku).fillna(
+        UNCLASSIFIED_PRIORITY
+    ) * CLASS_WEIGHT - margin_per_hour.fillna(0)
 
 
 def promotions_in_horizon(promotions: pd.DataFrame, week1_start: date, horizon_end: date) -> pd.DataFrame:
     """Promotions that overlap the horizon: ``promo_id, sku, start_date, end_date``."""
-    overlap = ((pd.to_datetime(promotions["end_date"]) >= pd.Timestamp(week1_start))
-               & (pd.to_datetime(promotions["start_date"]) <= pd.Timestamp(horizon_end)))
+    overlap = (pd.to_datetime(promotions["end_date"]) >= pd.Timestamp(week1_start)) & (
+        pd.to_datetime(promotions["start_date"]) <= pd.Timestamp(horizon_end)
+    )
     return promotions.loc[overlap, ["promo_id", "sku", "start_date", "end_date"]].reset_index(drop=True)
 
 
-def proposals(plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFrame, curve: pd.DataFrame,
-              expedite_cost: float | None) -> pd.DataFrame:
+def proposals(
+    plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFrame, curve: pd.DataFrame, expedite_cost: float | None
+) -> pd.DataFrame:
     """Decisions the pipeline proposes this cycle (awaiting yes/no in the meeting): substitutions
     (one per substitute pair, promotions of a SKU summed), service targets at the curve's proposed
     point (``curve``: safety_stock_curve), buying what cannot be made, expedites."""
     pairs = subs[subs.substitute_sku.fillna("").astype(str) != ""]
     pairs = pairs.groupby(["sku", "substitute_sku"], as_index=False, sort=True).agg(
-        units=("units", "sum"), available_from=("available_from", "min"), promos=("promo_id", "nunique"),
-        reason=("reason", "first"))
-    rows = [("substitution", f"{r.sku}->{r.substitute_sku}", f"{r.units:g} units from {r.available_from}",
-             r.reason + (f" ({r.promos} promotions)" if r.promos > 1 else "")) for r in pairs.itertuples()]
-    curve = curve.loc[curve["family"].notna() & (curve["family"] != "TOTAL"),
-                      ["family", "service_level", "is_current", "is_proposed", "annual_saving"]]
+        units=("units", "sum"),
+        available_from=("available_from", "min"),
+        promos=("promo_id", "nunique"),
+        reason=("reason", "first"),
+    )
+    rows = [
+        (
+            "substitution",
+            f"{r.sku}->{r.substitute_sku}",
+            f"{r.units:g} units from {r.available_from}",
+            r.reason + (f" ({r.promos} promotions)" if r.promos > 1 else ""),
+        )
+        for r in pairs.itertuples()
+    ]
+    curve = curve.loc[
+        curve["family"].notna() & (curve["family"] != "TOTAL"),
+        ["family", "service_level", "is_current", "is_proposed", "annual_saving"],
+    ]
     current = curve[curve.is_current.astype(bool)].set_index("family").service_level
     # is_proposed is set only where the least-cost point saves a material amount a year
     for r in curve[curve.is_proposed.fillna(False).astype(bool)].itertuples():
         if r.family in current:
-            rows.append(("service_target", f"family:{r.family}", f"{r.service_level:g}",
-                         f"least-cost point of the service-vs-inventory curve: saves {r.annual_saving:,.0f} a year "
-                         f"of holding + shortage cost (today {current[r.family]:.3f})"))
+            rows.append(
+                (
+                    "service_target",
+                    f"family:{r.family}",
+                    f"{r.service_level:g}",
+                    f"least-cost point of the service-vs-inventory curve: saves {r.annual_saving:,.0f} a year "
+                    f"of holding + shortage cost (today {current[r.family]:.3f})",
+                )
+            )
     cut = plan[plan.cut_units >= 0.5].groupby("sku").cut_units.sum()
     for sku, units in cut.items():
         rows.append(("make_vs_buy", sku, "buy", f"{units:,.0f} units cannot be made in the horizon: buy them"))
@@ -167,7 +211,13 @@ def expedite_proposals(plan: pd.DataFrame, receipts: pd.DataFrame, typical_cost:
         later = receipts[(receipts.sku == sku) & (pd.to_datetime(receipts.week_start) > first)]
         subject = str(later.order_id.iloc[0]) if len(later) else f"sku:{sku}"
         cost = f"{typical_cost:.0f} by {first.date()}" if typical_cost else f"by {first.date()}"
-        rows.append(("expedite", subject, cost,
-                     f"{sku} runs {units:,.0f} units short inside the supplier lead time from the week of "
-                     f"{first.date()}: expedite {'the open order' if len(later) else 'a new order'}"))
+        rows.append(
+            (
+                "expedite",
+                subject,
+                cost,
+                f"{sku} runs {units:,.0f} units short inside the supplier lead time from the week of "
+                f"{first.date()}: expedite {'the open order' if len(later) else 'a new order'}",
+            )
+        )
     return rows

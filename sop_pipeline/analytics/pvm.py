@@ -49,8 +49,17 @@ import pandas as pd
 from sop_pipeline.analytics.columns import require_columns
 
 EFFECT_COLUMNS = ["price_effect", "volume_effect", "mix_effect"]
-BRIDGE_COLUMNS = ["level", "units_actual", "units_plan", "revenue_actual", "revenue_plan",
-                  "price_effect", "volume_effect", "mix_effect", "total_difference"]
+BRIDGE_COLUMNS = [
+    "level",
+    "units_actual",
+    "units_plan",
+    "revenue_actual",
+    "revenue_plan",
+    "price_effect",
+    "volume_effect",
+    "mix_effect",
+    "total_difference",
+]
 MARGIN_COLUMNS = ["family", "level", "units", "revenue", "cogs", "margin", "margin_pct"]
 MIN_UNITS = 1e-9  # fewer units than this per SKU count as none (their revenue is "revenue without units")
 
@@ -65,8 +74,10 @@ def _side_rows(frame: pd.DataFrame, key: str, labels: Sequence[str], what: str) 
         pairs = data[[key, *labels]].drop_duplicates()
         bad = pairs.loc[pairs[key].duplicated(), key].unique()
         if len(bad):
-            raise ValueError(f"{what}: {key} {', '.join(map(str, bad[:5]))} appear(s) under more than one "
-                             f"{'/'.join(labels)}; map every {key} to one {'/'.join(labels)} before the bridge")
+            raise ValueError(
+                f"{what}: {key} {', '.join(map(str, bad[:5]))} appear(s) under more than one "
+                f"{'/'.join(labels)}; map every {key} to one {'/'.join(labels)} before the bridge"
+            )
     return data
 
 
@@ -74,23 +85,30 @@ def _merge_sides(actual: pd.DataFrame, plan: pd.DataFrame, key: str, labels: Seq
     """One row per key (sorted) with q_a, r_a, q_p, r_p summed (0 where a side has no row) and the labels."""
     a = _side_rows(actual, key, labels, "actual")
     p = _side_rows(plan, key, labels, "plan")
-    rows = pd.concat([
-        a.assign(q_a=a["units"], r_a=a["revenue"], q_p=0.0, r_p=0.0),
-        p.assign(q_a=0.0, r_a=0.0, q_p=p["units"], r_p=p["revenue"]),
-    ], ignore_index=True)
+    rows = pd.concat(
+        [
+            a.assign(q_a=a["units"], r_a=a["revenue"], q_p=0.0, r_p=0.0),
+            p.assign(q_a=0.0, r_a=0.0, q_p=p["units"], r_p=p["revenue"]),
+        ],
+        ignore_index=True,
+    )
     merged = rows.groupby(key, sort=True)[["q_a", "r_a", "q_p", "r_p"]].sum()
     if labels:
         pairs = rows[[key, *labels]].drop_duplicates()
         clash = pairs.loc[pairs[key].duplicated(), key].unique()
         if len(clash):
-            raise ValueError(f"{key} {', '.join(map(str, clash[:5]))} has a different {'/'.join(labels)} in actual "
-                             f"and plan; use the same item master for both sides")
+            raise ValueError(
+                f"{key} {', '.join(map(str, clash[:5]))} has a different {'/'.join(labels)} in actual "
+                f"and plan; use the same item master for both sides"
+            )
         merged = merged.join(pairs.set_index(key))
     for side, column in (("actual", "q_a"), ("plan", "q_p")):
         negative = merged.index[merged[column] < 0]
         if len(negative):
-            raise ValueError(f"{side}: net negative units for {key} {', '.join(map(str, negative[:5]))}; "
-                             f"net returns against sales (or drop the rows) before the bridge")
+            raise ValueError(
+                f"{side}: net negative units for {key} {', '.join(map(str, negative[:5]))}; "
+                f"net returns against sales (or drop the rows) before the bridge"
+            )
     return merged.rename_axis(key).reset_index()
 
 
@@ -123,9 +141,14 @@ def _bridge_row(rows: pd.DataFrame) -> dict[str, float]:
     q_a, r_a = rows["q_a"].to_numpy(float), rows["r_a"].to_numpy(float)
     q_p, r_p = rows["q_p"].to_numpy(float), rows["r_p"].to_numpy(float)
     parts = _contributions(q_a, r_a, q_p, r_p)
-    return {"units_actual": q_a.sum(), "units_plan": q_p.sum(), "revenue_actual": r_a.sum(),
-            "revenue_plan": r_p.sum(), **{c: float(parts[c].sum()) for c in EFFECT_COLUMNS},
-            "total_difference": r_a.sum() - r_p.sum()}
+    return {
+        "units_actual": q_a.sum(),
+        "units_plan": q_p.sum(),
+        "revenue_actual": r_a.sum(),
+        "revenue_plan": r_p.sum(),
+        **{c: float(parts[c].sum()) for c in EFFECT_COLUMNS},
+        "total_difference": r_a.sum() - r_p.sum(),
+    }
 
 
 def pvm_bridge(actual: pd.DataFrame, plan: pd.DataFrame, group_cols: Sequence[str] | None = None) -> pd.DataFrame:
@@ -164,8 +187,9 @@ def pvm_bridge(actual: pd.DataFrame, plan: pd.DataFrame, group_cols: Sequence[st
     return pd.DataFrame(rows, columns=[*labels, *BRIDGE_COLUMNS])
 
 
-def pvm_sku_contributions(actual: pd.DataFrame, plan: pd.DataFrame,
-                          group_cols: Sequence[str] | None = None) -> pd.DataFrame:
+def pvm_sku_contributions(
+    actual: pd.DataFrame, plan: pd.DataFrame, group_cols: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Each SKU's contribution to the *total* bridge (the "top movers" behind the waterfall).
 
     Returns ``[sku, *group_cols, units_actual, units_plan, revenue_actual, revenue_plan,
@@ -212,10 +236,17 @@ def pvm_bridge_family_plan(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataF
     require_columns(plan_by_family, ["family", "units", "revenue"], "revenue plan by family")
     merged = _merge_sides(actual_by_sku, plan_by_family, "family", [])
     parts = _contributions(*(merged[c].to_numpy(float) for c in ("q_a", "r_a", "q_p", "r_p")))
-    out = pd.DataFrame({"family": merged["family"], "level": "family",
-                        "units_actual": merged["q_a"], "units_plan": merged["q_p"],
-                        "revenue_actual": merged["r_a"], "revenue_plan": merged["r_p"],
-                        **{c: parts[c] for c in EFFECT_COLUMNS}})
+    out = pd.DataFrame(
+        {
+            "family": merged["family"],
+            "level": "family",
+            "units_actual": merged["q_a"],
+            "units_plan": merged["q_p"],
+            "revenue_actual": merged["r_a"],
+            "revenue_plan": merged["r_p"],
+            **{c: parts[c] for c in EFFECT_COLUMNS},
+        }
+    )
     out["total_difference"] = out["revenue_actual"] - out["revenue_plan"]
     total = {"family": None, "level": "total", **out[BRIDGE_COLUMNS[1:]].sum().to_dict()}
     return pd.concat([out, pd.DataFrame([total])], ignore_index=True)[["family", *BRIDGE_COLUMNS]]
@@ -255,8 +286,10 @@ def margin_by_family(sales: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | 
     data["unit_cost"] = data["sku"].map(cost)
     missing = data.loc[data["unit_cost"].isna() & (data["units"] != 0), "sku"].unique()
     if len(missing):
-        raise ValueError(f"no unit cost for SKU(s) {', '.join(map(str, missing[:10]))}"
-                         f"{' ...' if len(missing) > 10 else ''}; add them to the item master (unit_cost)")
+        raise ValueError(
+            f"no unit cost for SKU(s) {', '.join(map(str, missing[:10]))}"
+            f"{' ...' if len(missing) > 10 else ''}; add them to the item master (unit_cost)"
+        )
     data["cogs"] = data["units"] * data["unit_cost"].fillna(0.0)
     out = data.groupby("family", sort=True)[["units", "revenue", "cogs"]].sum().reset_index()
     out.insert(1, "level", "group")

@@ -47,16 +47,48 @@ from sop_pipeline.analytics.columns import require_columns
 
 DAYS_PER_WEEK = 7
 RECONCILIATION_COLUMNS = [
-    "period", "period_start", "period_end", "first_day", "last_day", "days_covered", "days_in_period",
-    "finance_plan_covered", "family", "level", "units_plan_of_record", "units_finance_plan",
-    "revenue_plan_of_record", "revenue_finance_plan", "margin_plan_of_record",
-    "price_effect", "volume_effect", "mix_effect", "total_difference",
+    "period",
+    "period_start",
+    "period_end",
+    "first_day",
+    "last_day",
+    "days_covered",
+    "days_in_period",
+    "finance_plan_covered",
+    "family",
+    "level",
+    "units_plan_of_record",
+    "units_finance_plan",
+    "revenue_plan_of_record",
+    "revenue_finance_plan",
+    "margin_plan_of_record",
+    "price_effect",
+    "volume_effect",
+    "mix_effect",
+    "total_difference",
 ]
-CONTROL_COLUMNS = ["measure", "downstream", "plan_of_record_value", "downstream_value", "difference",
-                   "tolerance", "reconciles", "notes"]
-_DTYPES = {"period": object, "period_start": "datetime64[ns]", "period_end": "datetime64[ns]",
-           "first_day": "datetime64[ns]", "last_day": "datetime64[ns]", "days_covered": "int64",
-           "days_in_period": "int64", "finance_plan_covered": bool, "family": object, "level": object}
+CONTROL_COLUMNS = [
+    "measure",
+    "downstream",
+    "plan_of_record_value",
+    "downstream_value",
+    "difference",
+    "tolerance",
+    "reconciles",
+    "notes",
+]
+_DTYPES = {
+    "period": object,
+    "period_start": "datetime64[ns]",
+    "period_end": "datetime64[ns]",
+    "first_day": "datetime64[ns]",
+    "last_day": "datetime64[ns]",
+    "days_covered": "int64",
+    "days_in_period": "int64",
+    "finance_plan_covered": bool,
+    "family": object,
+    "level": object,
+}
 TOTAL_FAMILY = "ALL"
 TOLERANCE = 0.01  # currency (or units) a control may differ by: rounding, not leakage
 
@@ -111,7 +143,8 @@ def allocate_to_months(plan: pd.DataFrame) -> pd.DataFrame:
     split["revenue"] = split["revenue"] * split["share"]
     split["margin"] = split["margin"] * split["share"]
     out = split.groupby(["sku", "family", "month_start"], as_index=False, dropna=False)[
-        ["units", "revenue", "margin"]].sum()
+        ["units", "revenue", "margin"]
+    ].sum()
     return out.sort_values(["month_start", "family", "sku"], kind="mergesort").reset_index(drop=True)
 
 
@@ -123,13 +156,15 @@ def horizon_months(week_starts: Sequence) -> pd.DataFrame:
     """
     shares = week_month_shares(week_starts)
     if shares.empty:
-        return pd.DataFrame(columns=["month_start", "period_end", "first_day", "last_day", "days_covered",
-                                     "days_in_period"])
+        return pd.DataFrame(
+            columns=["month_start", "period_end", "first_day", "last_day", "days_covered", "days_in_period"]
+        )
     weeks = pd.DatetimeIndex(shares["week_start"].unique())
     days = pd.DatetimeIndex(sorted({w + pd.Timedelta(days=k) for w in weeks for k in range(DAYS_PER_WEEK)}))
     frame = pd.DataFrame({"day": days, "month_start": _month_start(days)})
     out = frame.groupby("month_start", as_index=False).agg(
-        first_day=("day", "min"), last_day=("day", "max"), days_covered=("day", "size"))
+        first_day=("day", "min"), last_day=("day", "max"), days_covered=("day", "size")
+    )
     out["days_in_period"] = out["month_start"].dt.days_in_month
     out["period_end"] = out["month_start"] + pd.to_timedelta(out["days_in_period"] - 1, unit="D")
     return out[["month_start", "period_end", "first_day", "last_day", "days_covered", "days_in_period"]]
@@ -159,9 +194,14 @@ def prorate_revenue_plan(revenue_plan: pd.DataFrame, months: pd.DataFrame) -> pd
 
 def _bridge(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataFrame, margin_by_family: pd.Series) -> pd.DataFrame:
     """`pvm.pvm_bridge_family_plan` with this module's column names and the margin alongside."""
-    out = pvm.pvm_bridge_family_plan(actual_by_sku, plan_by_family).rename(columns={
-        "units_actual": "units_plan_of_record", "units_plan": "units_finance_plan",
-        "revenue_actual": "revenue_plan_of_record", "revenue_plan": "revenue_finance_plan"})
+    out = pvm.pvm_bridge_family_plan(actual_by_sku, plan_by_family).rename(
+        columns={
+            "units_actual": "units_plan_of_record",
+            "units_plan": "units_finance_plan",
+            "revenue_actual": "revenue_plan_of_record",
+            "revenue_plan": "revenue_finance_plan",
+        }
+    )
     out["level"] = np.where(out["level"] == "total", "total", "family")
     out["family"] = out["family"].where(out["level"] != "total", TOTAL_FAMILY)
     margin = out["family"].map(margin_by_family).fillna(0.0).astype(float)
@@ -175,8 +215,13 @@ def _uncompared_month(allocated: pd.DataFrame) -> pd.DataFrame:
     fam = allocated.groupby("family", as_index=False, dropna=False)[["units", "revenue", "margin"]].sum()
     fam["level"] = "family"
     total = pd.DataFrame([{"family": TOTAL_FAMILY, "level": "total", **fam[["units", "revenue", "margin"]].sum()}])
-    rows = pd.concat([fam, total], ignore_index=True).rename(columns={
-        "units": "units_plan_of_record", "revenue": "revenue_plan_of_record", "margin": "margin_plan_of_record"})
+    rows = pd.concat([fam, total], ignore_index=True).rename(
+        columns={
+            "units": "units_plan_of_record",
+            "revenue": "revenue_plan_of_record",
+            "margin": "margin_plan_of_record",
+        }
+    )
     for col in ("units_finance_plan", "revenue_finance_plan", *pvm.EFFECT_COLUMNS, "total_difference"):
         rows[col] = np.nan
     return rows
@@ -215,19 +260,32 @@ def plan_vs_finance(plan: pd.DataFrame, revenue_plan: pd.DataFrame) -> pd.DataFr
             rows = _bridge(mine, theirs, mine.groupby("family")["margin"].sum())
         else:
             rows = _uncompared_month(mine)
-        frames.append(rows.assign(
-            period="month", period_start=month.month_start, period_end=month.period_end,
-            first_day=month.first_day, last_day=month.last_day, days_covered=month.days_covered,
-            days_in_period=month.days_in_period, finance_plan_covered=month.month_start in covered))
+        frames.append(
+            rows.assign(
+                period="month",
+                period_start=month.month_start,
+                period_end=month.period_end,
+                first_day=month.first_day,
+                last_day=month.last_day,
+                days_covered=month.days_covered,
+                days_in_period=month.days_in_period,
+                finance_plan_covered=month.month_start in covered,
+            )
+        )
 
     compared = months[months["month_start"].isin(covered)]
     mine = allocated[allocated["month_start"].isin(covered)]
     horizon = _bridge(mine, finance, mine.groupby("family")["margin"].sum())
     horizon = horizon.assign(
-        period="horizon", period_start=months["first_day"].min(), period_end=months["last_day"].max(),
-        first_day=compared["first_day"].min(), last_day=compared["last_day"].max(),
-        days_covered=int(compared["days_covered"].sum()), days_in_period=int(months["days_covered"].sum()),
-        finance_plan_covered=len(compared) == len(months))
+        period="horizon",
+        period_start=months["first_day"].min(),
+        period_end=months["last_day"].max(),
+        first_day=compared["first_day"].min(),
+        last_day=compared["last_day"].max(),
+        days_covered=int(compared["days_covered"].sum()),
+        days_in_period=int(months["days_covered"].sum()),
+        finance_plan_covered=len(compared) == len(months),
+    )
     out = pd.concat([horizon, *frames], ignore_index=True)
     out["days_covered"] = out["days_covered"].astype(int)
     out["days_in_period"] = out["days_in_period"].astype(int)
@@ -252,8 +310,15 @@ def family_rows_residual(reconciliation: pd.DataFrame) -> float:
     numeric column (0.0 when empty): the families must add up to the total."""
     if reconciliation.empty:
         return 0.0
-    cols = ["units_plan_of_record", "revenue_plan_of_record", "margin_plan_of_record", "units_finance_plan",
-            "revenue_finance_plan", *pvm.EFFECT_COLUMNS, "total_difference"]
+    cols = [
+        "units_plan_of_record",
+        "revenue_plan_of_record",
+        "margin_plan_of_record",
+        "units_finance_plan",
+        "revenue_finance_plan",
+        *pvm.EFFECT_COLUMNS,
+        "total_difference",
+    ]
     keys = ["period", "period_start"]
     fam = reconciliation[reconciliation["level"] == "family"].groupby(keys)[cols].sum(min_count=1)
     tot = reconciliation[reconciliation["level"] == "total"].set_index(keys)[cols]
@@ -281,8 +346,10 @@ def plan_inventory_value(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series
     price = pd.to_numeric(data["sku"].map(cost), errors="coerce").astype(float)
     missing = data.loc[price.isna() & (stock > 0), "sku"].unique()
     if len(missing):
-        raise ValueError(f"no unit cost for SKU(s) {', '.join(map(str, missing[:10]))}; "
-                         f"add them to the item master (unit_cost) to value the projected inventory")
+        raise ValueError(
+            f"no unit cost for SKU(s) {', '.join(map(str, missing[:10]))}; "
+            f"add them to the item master (unit_cost) to value the projected inventory"
+        )
     value = stock * price.fillna(0.0)
     weeks = pd.to_datetime(data["week_start"]).dt.normalize()
     return value.groupby(weeks.to_numpy()).sum().sort_index().rename("inventory_value")
@@ -301,21 +368,41 @@ def family_rollup(plan: pd.DataFrame) -> pd.DataFrame:
     return sql_sum(plan, ["family", "week_start"], ROLLUP_MEASURES)
 
 
-def _control(measure: str, downstream: str, ours: float, theirs: float | None, note: str = "",
-             tolerance: float = TOLERANCE) -> dict:
+def _control(
+    measure: str, downstream: str, ours: float, theirs: float | None, note: str = "", tolerance: float = TOLERANCE
+) -> dict:
     if theirs is None or pd.isna(theirs):
-        return {"measure": measure, "downstream": downstream, "plan_of_record_value": ours,
-                "downstream_value": np.nan, "difference": np.nan, "tolerance": tolerance, "reconciles": None,
-                "notes": note or f"no data: {downstream} is empty"}
+        return {
+            "measure": measure,
+            "downstream": downstream,
+            "plan_of_record_value": ours,
+            "downstream_value": np.nan,
+            "difference": np.nan,
+            "tolerance": tolerance,
+            "reconciles": None,
+            "notes": note or f"no data: {downstream} is empty",
+        }
     difference = float(theirs) - float(ours)
-    return {"measure": measure, "downstream": downstream, "plan_of_record_value": ours,
-            "downstream_value": float(theirs), "difference": difference, "tolerance": tolerance,
-            "reconciles": bool(abs(difference) <= tolerance), "notes": note}
+    return {
+        "measure": measure,
+        "downstream": downstream,
+        "plan_of_record_value": ours,
+        "downstream_value": float(theirs),
+        "difference": difference,
+        "tolerance": tolerance,
+        "reconciles": bool(abs(difference) <= tolerance),
+        "notes": note,
+    }
 
 
-def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Mapping[str, float],
-                   reconciliation: pd.DataFrame | None = None, family_rollup: pd.DataFrame | None = None,
-                   cash_projection: pd.DataFrame | None = None, tolerance: float = TOLERANCE) -> pd.DataFrame:
+def control_totals(
+    plan: pd.DataFrame,
+    unit_cost: pd.DataFrame | pd.Series | Mapping[str, float],
+    reconciliation: pd.DataFrame | None = None,
+    family_rollup: pd.DataFrame | None = None,
+    cash_projection: pd.DataFrame | None = None,
+    tolerance: float = TOLERANCE,
+) -> pd.DataFrame:
     """The plan of record's totals next to the same totals where they are used downstream.
 
     Args:
@@ -337,8 +424,9 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
         finance_cash_projection. difference = downstream - plan of record; reconciles = |difference|
         <= tolerance (currency or units).
     """
-    require_columns(plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"],
-                     "plan of record")
+    require_columns(
+        plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"], "plan of record"
+    )
     data = _numeric(plan, ["demand_units", "revenue", "margin"])
     ours = {"units": data["demand_units"].sum(), "revenue": data["revenue"].sum(), "margin": data["margin"].sum()}
     rows = []
@@ -346,26 +434,50 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
     months = None
     if reconciliation is not None and len(reconciliation):
         months = reconciliation[(reconciliation["period"] == "month") & (reconciliation["level"] == "family")]
-    for measure, column in (("units", "units_plan_of_record"), ("revenue", "revenue_plan_of_record"),
-                            ("margin", "margin_plan_of_record")):
+    for measure, column in (
+        ("units", "units_plan_of_record"),
+        ("revenue", "revenue_plan_of_record"),
+        ("margin", "margin_plan_of_record"),
+    ):
         theirs = None if months is None else float(months[column].sum())
-        rows.append(_control(measure, "plan_reconciliation", float(ours[measure]), theirs,
-                             "" if months is not None else "no data: no finance revenue plan for the horizon",
-                             tolerance))
+        rows.append(
+            _control(
+                measure,
+                "plan_reconciliation",
+                float(ours[measure]),
+                theirs,
+                "" if months is not None else "no data: no finance revenue plan for the horizon",
+                tolerance,
+            )
+        )
 
     # The roll-up is built from the plan itself: an empty roll-up of a non-empty plan is leakage, not "no data".
     for measure, column in (("units", "demand_units"), ("revenue", "revenue"), ("margin", "margin")):
         theirs = None if family_rollup is None else float(pd.to_numeric(family_rollup[column]).sum())
-        rows.append(_control(measure, "plan_of_record_family", float(ours[measure]), theirs,
-                             "no data: plan_of_record_family is not built" if family_rollup is None else "",
-                             tolerance))
+        rows.append(
+            _control(
+                measure,
+                "plan_of_record_family",
+                float(ours[measure]),
+                theirs,
+                "no data: plan_of_record_family is not built" if family_rollup is None else "",
+                tolerance,
+            )
+        )
 
     has_cash = cash_projection is not None and len(cash_projection) > 0
     no_cash = "no data: no cash projection (no AR/AP or DSO/DPO)"
     cogs = float(ours["revenue"] - ours["margin"])
-    rows.append(_control("cogs", "finance_cash_projection", cogs,
-                         float(pd.to_numeric(cash_projection["cogs"]).sum()) if has_cash else None,
-                         "plan of record revenue - margin" if has_cash else no_cash, tolerance))
+    rows.append(
+        _control(
+            "cogs",
+            "finance_cash_projection",
+            cogs,
+            float(pd.to_numeric(cash_projection["cogs"]).sum()) if has_cash else None,
+            "plan of record revenue - margin" if has_cash else no_cash,
+            tolerance,
+        )
+    )
     inventory = plan_inventory_value(plan, unit_cost)
     last_week = inventory.index.max() if len(inventory) else None
     ours_inventory = float(inventory.iloc[-1]) if len(inventory) else 0.0
@@ -375,11 +487,18 @@ def control_totals(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series | Map
         weeks = pd.to_datetime(cash_projection["week_start"]).dt.normalize()
         at_end = cash_projection.loc[weeks == last_week, "inventory_value"]
         theirs_inventory = float(pd.to_numeric(at_end).sum()) if len(at_end) else None
-        note = (f"week of {last_week:%Y-%m-%d}, at cost, stockouts count as 0" if len(at_end)
-                else f"no data: the cash projection has no week {last_week:%Y-%m-%d}" if last_week is not None
-                else "no data: the plan of record is empty")
-    rows.append(_control("inventory_value_horizon_end", "finance_cash_projection", ours_inventory,
-                         theirs_inventory, note, tolerance))
+        note = (
+            f"week of {last_week:%Y-%m-%d}, at cost, stockouts count as 0"
+            if len(at_end)
+            else f"no data: the cash projection has no week {last_week:%Y-%m-%d}"
+            if last_week is not None
+            else "no data: the plan of record is empty"
+        )
+    rows.append(
+        _control(
+            "inventory_value_horizon_end", "finance_cash_projection", ours_inventory, theirs_inventory, note, tolerance
+        )
+    )
     out = pd.DataFrame(rows, columns=CONTROL_COLUMNS)
     out["reconciles"] = out["reconciles"].astype("boolean")
     return out
@@ -399,9 +518,9 @@ def finance_plan_months(revenue_plan: pd.DataFrame) -> pd.DataFrame:
     return kept[REVENUE_PLAN_COLUMNS].reset_index(drop=True)
 
 
-def reconciliation_inputs(plan_of_record: pd.DataFrame, items: pd.DataFrame, revenue_plan: pd.DataFrame,
-                          cash_projection: pd.DataFrame | None
-                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def reconciliation_inputs(
+    plan_of_record: pd.DataFrame, items: pd.DataFrame, revenue_plan: pd.DataFrame, cash_projection: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """(plan, unit costs, finance's months, cash projection) as `plan_vs_finance` and
     `control_totals` read them, from the plan of record, the item master, the staged revenue plan and
     analytics.finance_cash_projection (None: not built)."""

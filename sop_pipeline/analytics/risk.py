@@ -76,11 +76,32 @@ from sop_pipeline.analytics.calendar import HORIZON_WEEKS, first_horizon_week, w
 from sop_pipeline.analytics.columns import require_columns
 
 OWNERS = {"supplier": "Procurement", "route": "Logistics", "asset": "Maintenance"}
-SIGNAL_COLUMNS = ["signal_id", "kind", "entity_id", "signal", "detected_on", "probability", "impact_value",
-                  "expected_impact", "exposure_days", "mitigation", "owner", "detail", "root_cause"]
+SIGNAL_COLUMNS = [
+    "signal_id",
+    "kind",
+    "entity_id",
+    "signal",
+    "detected_on",
+    "probability",
+    "impact_value",
+    "expected_impact",
+    "exposure_days",
+    "mitigation",
+    "owner",
+    "detail",
+    "root_cause",
+]
 BOARD_COLUMNS = ["rank", *SIGNAL_COLUMNS, "supporting"]
-PO_LINE_COLUMNS = ["supplier_id", "po_id", "line", "order_date", "promised_date", "receipt_date",
-                   "qty_ordered", "qty_received"]
+PO_LINE_COLUMNS = [
+    "supplier_id",
+    "po_id",
+    "line",
+    "order_date",
+    "promised_date",
+    "receipt_date",
+    "qty_ordered",
+    "qty_received",
+]
 
 
 @dataclass(frozen=True)
@@ -191,21 +212,38 @@ def po_lines_as_of(purchase_orders: pd.DataFrame, receipts: pd.DataFrame, as_of:
         qty_received]``: receipt_date = the last receipt on or before as-of (NaT when nothing was
         received), qty_received = units received by as-of.
     """
-    require_columns(purchase_orders, ["po_id", "line", "supplier_id", "sku", "order_date", "promised_date", "qty"],
-                     "purchase orders")
+    require_columns(
+        purchase_orders,
+        ["po_id", "line", "supplier_id", "sku", "order_date", "promised_date", "qty"],
+        "purchase orders",
+    )
     require_columns(receipts, ["po_id", "line", "receipt_date", "qty"], "receipts")
     day = _day(as_of)
-    pos = purchase_orders.assign(order_date=pd.to_datetime(purchase_orders["order_date"]).dt.normalize(),
-                                 promised_date=pd.to_datetime(purchase_orders["promised_date"]).dt.normalize())
+    pos = purchase_orders.assign(
+        order_date=pd.to_datetime(purchase_orders["order_date"]).dt.normalize(),
+        promised_date=pd.to_datetime(purchase_orders["promised_date"]).dt.normalize(),
+    )
     pos = pos[pos["order_date"] <= day]
     rec = receipts.assign(receipt_date=pd.to_datetime(receipts["receipt_date"]).dt.normalize())
     rec = rec[rec["receipt_date"] <= day]
-    received = rec.groupby(["po_id", "line"], as_index=False).agg(receipt_date=("receipt_date", "max"),
-                                                                  qty_received=("qty", "sum"))
+    received = rec.groupby(["po_id", "line"], as_index=False).agg(
+        receipt_date=("receipt_date", "max"), qty_received=("qty", "sum")
+    )
     out = pos.rename(columns={"qty": "qty_ordered"}).merge(received, on=["po_id", "line"], how="left")
     out["qty_received"] = out["qty_received"].fillna(0.0)
-    return out[["supplier_id", "sku", "po_id", "line", "order_date", "promised_date", "receipt_date",
-                "qty_ordered", "qty_received"]].reset_index(drop=True)
+    return out[
+        [
+            "supplier_id",
+            "sku",
+            "po_id",
+            "line",
+            "order_date",
+            "promised_date",
+            "receipt_date",
+            "qty_ordered",
+            "qty_received",
+        ]
+    ].reset_index(drop=True)
 
 
 def _prepare_lines(po_lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -226,8 +264,9 @@ def _prepare_lines(po_lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     on_time = received & (lines["receipt_date"] <= lines["promised_date"])
     lines["otif"] = on_time & (lines["qty_received"] >= lines["qty_ordered"] - 1e-9)
     lines["late"] = lines["due"] & ~on_time
-    lines["days_late"] = np.clip(np.where(received, lines["lateness_days"],
-                                          (as_of - lines["promised_date"]).dt.days.astype(float)), 0.0, None)
+    lines["days_late"] = np.clip(
+        np.where(received, lines["lateness_days"], (as_of - lines["promised_date"]).dt.days.astype(float)), 0.0, None
+    )
     return lines
 
 
@@ -247,13 +286,17 @@ def supplier_lead_time_series(po_lines: pd.DataFrame, as_of: date, lookback_week
     got = lines[lines["receipt_date"].notna() & (lines["receipt_date"] >= start)].copy()
     got["week_start"] = _monday(got["receipt_date"])
     series = got.groupby(["supplier_id", "week_start"], as_index=False).agg(
-        lines=("lead_time_days", "size"), lead_time_days=("lead_time_days", "mean"),
-        lateness_days=("lateness_days", "mean"), last_receipt_date=("receipt_date", "max"))
+        lines=("lead_time_days", "size"),
+        lead_time_days=("lead_time_days", "mean"),
+        lateness_days=("lateness_days", "mean"),
+        last_receipt_date=("receipt_date", "max"),
+    )
     return series.sort_values(["supplier_id", "week_start"]).reset_index(drop=True)
 
 
-def supplier_lead_time_drift(po_lines: pd.DataFrame, as_of: date,
-                             settings: RiskSettings = RiskSettings()) -> pd.DataFrame:
+def supplier_lead_time_drift(
+    po_lines: pd.DataFrame, as_of: date, settings: RiskSettings = RiskSettings()
+) -> pd.DataFrame:
     """Upward lead-time drift per supplier (CUSUM + EWMA on weekly mean lead time).
 
     Args:
@@ -282,11 +325,22 @@ def supplier_lead_time_drift(po_lines: pd.DataFrame, as_of: date,
         weeks = series[series["supplier_id"] == supplier]
         base = weeks[weeks["week_start"] < monitor_start]
         mon = weeks[weeks["week_start"] >= monitor_start]
-        row = {"supplier_id": supplier, "status": "insufficient history", "baseline_weeks": len(base),
-               "monitored_weeks": len(mon), "baseline_lead_time_days": np.nan, "baseline_sd_days": np.nan,
-               "ewma_lead_time_days": np.nan, "shift_days": np.nan, "baseline_lateness_days": np.nan,
-               "recent_lateness_days": np.nan, "cusum": np.nan, "cusum_max": np.nan, "alarm": False,
-               "first_alarm_date": None}
+        row = {
+            "supplier_id": supplier,
+            "status": "insufficient history",
+            "baseline_weeks": len(base),
+            "monitored_weeks": len(mon),
+            "baseline_lead_time_days": np.nan,
+            "baseline_sd_days": np.nan,
+            "ewma_lead_time_days": np.nan,
+            "shift_days": np.nan,
+            "baseline_lateness_days": np.nan,
+            "recent_lateness_days": np.nan,
+            "cusum": np.nan,
+            "cusum_max": np.nan,
+            "alarm": False,
+            "first_alarm_date": None,
+        }
         if len(base) >= s.min_baseline_weeks:
             n_base = base["lines"].to_numpy(float)
             mu = float(np.average(base["lead_time_days"], weights=n_base))
@@ -296,23 +350,43 @@ def supplier_lead_time_drift(po_lines: pd.DataFrame, as_of: date,
             stats, first = cusum_upper(z, s.cusum_k, s.cusum_h)
             ewma = _ewma(mon["lead_time_days"].to_numpy(float), mu, s.ewma_lambda)
             recent = weeks[weeks["week_start"] >= recent_start]
-            row.update({
-                "status": "alarm" if first is not None else "ok",
-                "baseline_lead_time_days": mu, "baseline_sd_days": sd,
-                "ewma_lead_time_days": ewma, "shift_days": ewma - mu,
-                "baseline_lateness_days": float(np.average(base["lateness_days"], weights=n_base)),
-                "recent_lateness_days": (float(np.average(recent["lateness_days"], weights=recent["lines"]))
-                                         if len(recent) else np.nan),
-                "cusum": float(stats[-1]) if len(stats) else 0.0,
-                "cusum_max": float(stats.max()) if len(stats) else 0.0,
-                "alarm": first is not None,
-                "first_alarm_date": _as_date(mon["last_receipt_date"].iloc[first]) if first is not None else None,
-            })
+            row.update(
+                {
+                    "status": "alarm" if first is not None else "ok",
+                    "baseline_lead_time_days": mu,
+                    "baseline_sd_days": sd,
+                    "ewma_lead_time_days": ewma,
+                    "shift_days": ewma - mu,
+                    "baseline_lateness_days": float(np.average(base["lateness_days"], weights=n_base)),
+                    "recent_lateness_days": (
+                        float(np.average(recent["lateness_days"], weights=recent["lines"])) if len(recent) else np.nan
+                    ),
+                    "cusum": float(stats[-1]) if len(stats) else 0.0,
+                    "cusum_max": float(stats.max()) if len(stats) else 0.0,
+                    "alarm": first is not None,
+                    "first_alarm_date": _as_date(mon["last_receipt_date"].iloc[first]) if first is not None else None,
+                }
+            )
         rows.append(row)
-    return pd.DataFrame(rows, columns=[
-        "supplier_id", "status", "baseline_weeks", "monitored_weeks", "baseline_lead_time_days", "baseline_sd_days",
-        "ewma_lead_time_days", "shift_days", "baseline_lateness_days", "recent_lateness_days", "cusum",
-        "cusum_max", "alarm", "first_alarm_date"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "supplier_id",
+            "status",
+            "baseline_weeks",
+            "monitored_weeks",
+            "baseline_lead_time_days",
+            "baseline_sd_days",
+            "ewma_lead_time_days",
+            "shift_days",
+            "baseline_lateness_days",
+            "recent_lateness_days",
+            "cusum",
+            "cusum_max",
+            "alarm",
+            "first_alarm_date",
+        ],
+    )
 
 
 def _share_shift(lines: pd.DataFrame, key: str, bad_col: str, as_of: pd.Timestamp, s: RiskSettings) -> pd.DataFrame:
@@ -323,15 +397,28 @@ def _share_shift(lines: pd.DataFrame, key: str, bad_col: str, as_of: pd.Timestam
     recent = due[due["promised_date"] > recent_start]
     base = due[(due["promised_date"] > base_start) & (due["promised_date"] <= recent_start)]
     keys = pd.Index(lines[key].dropna().unique()).sort_values()
-    r, b = (part.groupby(key).agg(n=(bad_col, "size"), bad=(bad_col, "sum")).reindex(keys, fill_value=0)
-            for part in (recent, base))
+    r, b = (
+        part.groupby(key).agg(n=(bad_col, "size"), bad=(bad_col, "sum")).reindex(keys, fill_value=0)
+        for part in (recent, base)
+    )
     late_recent = recent[recent[bad_col]]
     days_late = late_recent.groupby(key)["days_late"].mean().reindex(keys)
-    out = pd.DataFrame({key: keys, "lines_recent": r["n"].to_numpy(), "bad_recent": r["bad"].to_numpy(float),
-                        "lines_baseline": b["n"].to_numpy(), "bad_baseline": b["bad"].to_numpy(float),
-                        "mean_days_late_recent": days_late.to_numpy(float)})
-    out["z"] = [_two_proportion_z(br, nr, bb, nb) for br, nr, bb, nb in
-                out[["bad_recent", "lines_recent", "bad_baseline", "lines_baseline"]].itertuples(index=False)]
+    out = pd.DataFrame(
+        {
+            key: keys,
+            "lines_recent": r["n"].to_numpy(),
+            "bad_recent": r["bad"].to_numpy(float),
+            "lines_baseline": b["n"].to_numpy(),
+            "bad_baseline": b["bad"].to_numpy(float),
+            "mean_days_late_recent": days_late.to_numpy(float),
+        }
+    )
+    out["z"] = [
+        _two_proportion_z(br, nr, bb, nb)
+        for br, nr, bb, nb in out[["bad_recent", "lines_recent", "bad_baseline", "lines_baseline"]].itertuples(
+            index=False
+        )
+    ]
     return out
 
 
@@ -353,14 +440,27 @@ def supplier_otif_decline(po_lines: pd.DataFrame, as_of: date, settings: RiskSet
         out["otif_recent"] = 1.0 - out["bad_recent"] / out["lines_recent"].replace(0, np.nan)
         out["otif_baseline"] = 1.0 - out["bad_baseline"] / out["lines_baseline"].replace(0, np.nan)
     out["otif_decline"] = out["otif_baseline"] - out["otif_recent"]
-    out["flagged"] = ((out["otif_decline"] >= s.min_decline - 1e-12) & (out["z"] >= s.z_min)
-                      & (out["lines_recent"] >= s.min_lines))
-    return out[["supplier_id", "otif_recent", "lines_recent", "otif_baseline", "lines_baseline", "otif_decline", "z",
-                "mean_days_late_recent", "flagged"]]
+    out["flagged"] = (
+        (out["otif_decline"] >= s.min_decline - 1e-12) & (out["z"] >= s.z_min) & (out["lines_recent"] >= s.min_lines)
+    )
+    return out[
+        [
+            "supplier_id",
+            "otif_recent",
+            "lines_recent",
+            "otif_baseline",
+            "lines_baseline",
+            "otif_decline",
+            "z",
+            "mean_days_late_recent",
+            "flagged",
+        ]
+    ]
 
 
-def route_delays(po_lines: pd.DataFrame, suppliers: pd.DataFrame, as_of: date,
-                 settings: RiskSettings = RiskSettings()) -> pd.DataFrame:
+def route_delays(
+    po_lines: pd.DataFrame, suppliers: pd.DataFrame, as_of: date, settings: RiskSettings = RiskSettings()
+) -> pd.DataFrame:
     """Share of late PO lines per route, recent window vs baseline.
 
     Args:
@@ -374,18 +474,33 @@ def route_delays(po_lines: pd.DataFrame, suppliers: pd.DataFrame, as_of: date,
     require_columns(suppliers, ["supplier_id", "route"], "suppliers")
     s = settings
     day = _day(as_of)
-    lines = _prepare_lines(po_lines, day).merge(suppliers[["supplier_id", "route"]].drop_duplicates("supplier_id"),
-                                                on="supplier_id", how="inner")
+    lines = _prepare_lines(po_lines, day).merge(
+        suppliers[["supplier_id", "route"]].drop_duplicates("supplier_id"), on="supplier_id", how="inner"
+    )
     lines = lines[lines["route"].notna()]
     out = _share_shift(lines, "route", "late", day, s)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["late_share_recent"] = out["bad_recent"] / out["lines_recent"].replace(0, np.nan)
         out["late_share_baseline"] = out["bad_baseline"] / out["lines_baseline"].replace(0, np.nan)
     out["late_share_increase"] = out["late_share_recent"] - out["late_share_baseline"]
-    out["flagged"] = ((out["late_share_increase"] >= s.min_decline - 1e-12) & (out["z"] >= s.z_min)
-                      & (out["lines_recent"] >= s.min_lines))
-    return out[["route", "late_share_recent", "lines_recent", "late_share_baseline", "lines_baseline",
-                "late_share_increase", "z", "mean_days_late_recent", "flagged"]]
+    out["flagged"] = (
+        (out["late_share_increase"] >= s.min_decline - 1e-12)
+        & (out["z"] >= s.z_min)
+        & (out["lines_recent"] >= s.min_lines)
+    )
+    return out[
+        [
+            "route",
+            "late_share_recent",
+            "lines_recent",
+            "late_share_baseline",
+            "lines_baseline",
+            "late_share_increase",
+            "z",
+            "mean_days_late_recent",
+            "flagged",
+        ]
+    ]
 
 
 # --------------------------------------------------------------------------- assets
@@ -397,8 +512,9 @@ def _is_true(values: pd.Series) -> pd.Series:
     return values.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y", "t"])
 
 
-def weekly_unplanned_downtime(downtime: pd.DataFrame, as_of: date, weeks: int = 52,
-                              resources: Sequence[str] | None = None) -> pd.DataFrame:
+def weekly_unplanned_downtime(
+    downtime: pd.DataFrame, as_of: date, weeks: int = 52, resources: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Unplanned downtime hours per resource and full ISO week ending on or before as-of.
 
     Events with ``planned`` false are split across weeks by overlap; an event without an end, or
@@ -426,8 +542,9 @@ def weekly_unplanned_downtime(downtime: pd.DataFrame, as_of: date, weeks: int = 
     return hours.stack().rename("downtime_hours").reset_index()
 
 
-def asset_downtime_trend(downtime: pd.DataFrame, as_of: date, settings: RiskSettings = RiskSettings(),
-                         resources: Sequence[str] | None = None) -> pd.DataFrame:
+def asset_downtime_trend(
+    downtime: pd.DataFrame, as_of: date, settings: RiskSettings = RiskSettings(), resources: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Unplanned-downtime trend and CUSUM alarm per resource.
 
     Returns ``[resource_id, mean_recent_hours, mean_prior_hours, slope_recent, slope_prior, cusum,
@@ -447,18 +564,41 @@ def asset_downtime_trend(downtime: pd.DataFrame, as_of: date, settings: RiskSett
         recent = recent_part["downtime_hours"].to_numpy(float)
         mu = float(prior.mean()) if len(prior) else float("nan")
         sd = max(float(prior.std(ddof=1)) if len(prior) > 1 else 0.0, s.min_sd_hours)
-        stats, first = (cusum_upper(np.clip((recent - mu) / sd, -s.z_cap, s.z_cap), s.cusum_k, s.cusum_h)
-                        if len(prior) else (np.zeros(len(recent)), None))
+        stats, first = (
+            cusum_upper(np.clip((recent - mu) / sd, -s.z_cap, s.z_cap), s.cusum_k, s.cusum_h)
+            if len(prior)
+            else (np.zeros(len(recent)), None)
+        )
         alarm_day = None
         if first is not None:
             alarm_day = min(recent_part["week_start"].iloc[first] + pd.Timedelta(days=6), day).date()
-        rows.append({"resource_id": resource, "mean_recent_hours": float(recent.mean()) if len(recent) else np.nan,
-                     "mean_prior_hours": mu, "slope_recent": _slope(recent), "slope_prior": _slope(prior),
-                     "cusum": float(stats[-1]) if len(stats) else 0.0,
-                     "cusum_max": float(stats.max()) if len(stats) else 0.0,
-                     "alarm": first is not None, "first_alarm_date": alarm_day})
-    return pd.DataFrame(rows, columns=["resource_id", "mean_recent_hours", "mean_prior_hours", "slope_recent",
-                                       "slope_prior", "cusum", "cusum_max", "alarm", "first_alarm_date"])
+        rows.append(
+            {
+                "resource_id": resource,
+                "mean_recent_hours": float(recent.mean()) if len(recent) else np.nan,
+                "mean_prior_hours": mu,
+                "slope_recent": _slope(recent),
+                "slope_prior": _slope(prior),
+                "cusum": float(stats[-1]) if len(stats) else 0.0,
+                "cusum_max": float(stats.max()) if len(stats) else 0.0,
+                "alarm": first is not None,
+                "first_alarm_date": alarm_day,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "resource_id",
+            "mean_recent_hours",
+            "mean_prior_hours",
+            "slope_recent",
+            "slope_prior",
+            "cusum",
+            "cusum_max",
+            "alarm",
+            "first_alarm_date",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- events
@@ -484,13 +624,21 @@ def resource_hours_per_week(resources: pd.DataFrame) -> pd.DataFrame:
     """Hours each resource is available in a week (``hours_per_day x days_per_week``): ``[resource_id,
     hours_per_week]``, the input of `risk_signals` that turns downtime hours into a share of the week."""
     require_columns(resources, ["resource_id", "hours_per_day", "days_per_week"], "resources")
-    return pd.DataFrame({"resource_id": resources["resource_id"],
-                         "hours_per_week": resources["hours_per_day"] * resources["days_per_week"]})
+    return pd.DataFrame(
+        {
+            "resource_id": resources["resource_id"],
+            "hours_per_week": resources["hours_per_day"] * resources["days_per_week"],
+        }
+    )
 
 
-def sku_exposure_map(purchase_orders: pd.DataFrame | None = None, suppliers: pd.DataFrame | None = None,
-                     routings: pd.DataFrame | None = None, bom: pd.DataFrame | None = None,
-                     max_levels: int = 20) -> pd.DataFrame:
+def sku_exposure_map(
+    purchase_orders: pd.DataFrame | None = None,
+    suppliers: pd.DataFrame | None = None,
+    routings: pd.DataFrame | None = None,
+    bom: pd.DataFrame | None = None,
+    max_levels: int = 20,
+) -> pd.DataFrame:
     """Which SKUs stop when a supplier, route or resource fails.
 
     supplier: SKUs bought from it (purchase_orders sku x supplier_id); route: the supplier's route
@@ -511,8 +659,9 @@ def sku_exposure_map(purchase_orders: pd.DataFrame | None = None, suppliers: pd.
             parts.append(routed[["sku", "route"]].rename(columns={"route": "entity_id"}).assign(kind="route"))
     if routings is not None:
         require_columns(routings, ["sku", "resource_id"], "routings")
-        parts.append(routings[["sku", "resource_id"]].dropna().rename(columns={"resource_id": "entity_id"})
-                     .assign(kind="asset"))
+        parts.append(
+            routings[["sku", "resource_id"]].dropna().rename(columns={"resource_id": "entity_id"}).assign(kind="asset")
+        )
     exposure = pd.concat(parts, ignore_index=True)[["sku", "kind", "entity_id"]].drop_duplicates()
     if bom is not None and len(exposure):
         require_columns(bom, ["parent_sku", "component_sku"], "bill of materials")
@@ -570,23 +719,41 @@ def root_cause_of(kind: str, entity_id, causes: dict[tuple[str, str], str]) -> s
     return causes.get((str(kind), str(entity_id)), f"{kind} {entity_id}")
 
 
-def _signal(kind: str, entity_id, signal: str, detected_on: date, probability: float, impact: float,
-            exposure_days: float, mitigation: str, detail: str, signal_id: str | None = None) -> dict:
-    return {"signal_id": signal_id or f"{signal}-{entity_id}-{detected_on:%Y%m%d}", "kind": kind,
-            "entity_id": entity_id, "signal": signal, "detected_on": detected_on,
-            "probability": float(min(max(probability, 0.0), 1.0)) if np.isfinite(probability) else np.nan,
-            "impact_value": impact, "expected_impact": min(max(probability, 0.0), 1.0) * impact,
-            "exposure_days": exposure_days,
-            "mitigation": mitigation, "owner": OWNERS[kind], "detail": detail}
+def _signal(
+    kind: str,
+    entity_id,
+    signal: str,
+    detected_on: date,
+    probability: float,
+    impact: float,
+    exposure_days: float,
+    mitigation: str,
+    detail: str,
+    signal_id: str | None = None,
+) -> dict:
+    return {
+        "signal_id": signal_id or f"{signal}-{entity_id}-{detected_on:%Y%m%d}",
+        "kind": kind,
+        "entity_id": entity_id,
+        "signal": signal,
+        "detected_on": detected_on,
+        "probability": float(min(max(probability, 0.0), 1.0)) if np.isfinite(probability) else np.nan,
+        "impact_value": impact,
+        "expected_impact": min(max(probability, 0.0), 1.0) * impact,
+        "exposure_days": exposure_days,
+        "mitigation": mitigation,
+        "owner": OWNERS[kind],
+        "detail": detail,
+    }
 
 
 _EVENT_MITIGATION = {
     "supplier": "Confirm status and recovery date with {entity}; pull in open POs, check stock cover of its {n} "
-                "exposed SKU(s), line up an alternate supplier.",
+    "exposed SKU(s), line up an alternate supplier.",
     "route": "Confirm transit status on route {entity}; reroute or switch mode for in-transit and next shipments "
-             "of its {n} exposed SKU(s).",
+    "of its {n} exposed SKU(s).",
     "asset": "Get a repair/recovery estimate for {entity}; move urgent orders to an alternate resource or overtime "
-             "for its {n} exposed SKU(s).",
+    "for its {n} exposed SKU(s).",
 }
 
 
@@ -642,34 +809,60 @@ def risk_signals(
         for r in drift[drift["alarm"]].itertuples(index=False):
             days = max(float(r.shift_days), 0.0)
             value, n = impact("supplier", r.supplier_id, days)
-            rows.append(_signal(
-                "supplier", r.supplier_id, "drift", r.first_alarm_date, alarm_probability(r.cusum, s.cusum_h),
-                value, days,
-                f"Pull in open POs from {r.supplier_id} by ~{math.ceil(days)} days and raise safety stock on its "
-                f"{n} exposed SKU(s) for the longer lead time; qualify an alternate supplier if the drift persists.",
-                f"lead time {r.ewma_lead_time_days:.1f} d vs baseline {r.baseline_lead_time_days:.1f} d "
-                f"({r.shift_days:+.1f} d); CUSUM {r.cusum:.1f} sd (alarm > {s.cusum_h:g})"))
+            rows.append(
+                _signal(
+                    "supplier",
+                    r.supplier_id,
+                    "drift",
+                    r.first_alarm_date,
+                    alarm_probability(r.cusum, s.cusum_h),
+                    value,
+                    days,
+                    f"Pull in open POs from {r.supplier_id} by ~{math.ceil(days)} days and raise safety stock on its "
+                    f"{n} exposed SKU(s) for the longer lead time; qualify an alternate supplier if the drift persists.",
+                    f"lead time {r.ewma_lead_time_days:.1f} d vs baseline {r.baseline_lead_time_days:.1f} d "
+                    f"({r.shift_days:+.1f} d); CUSUM {r.cusum:.1f} sd (alarm > {s.cusum_h:g})",
+                )
+            )
         otif = supplier_otif_decline(po_lines, day, s)
         for r in otif[otif["flagged"]].itertuples(index=False):
             days = max(float(np.nan_to_num(r.mean_days_late_recent)), s.min_exposure_days)
             value, n = impact("supplier", r.supplier_id, days)
-            rows.append(_signal(
-                "supplier", r.supplier_id, "otif_decline", day.date(), 1.0 - float(r.otif_recent), value, days,
-                f"Supplier review with {r.supplier_id}: expedite past-due lines, add buffer stock on its {n} exposed "
-                f"SKU(s), dual-source the A items.",
-                f"OTIF {r.otif_recent:.0%} over the last {s.window_weeks} weeks ({r.lines_recent} lines) vs "
-                f"{r.otif_baseline:.0%} baseline; misses {r.mean_days_late_recent:.1f} d late on average"))
+            rows.append(
+                _signal(
+                    "supplier",
+                    r.supplier_id,
+                    "otif_decline",
+                    day.date(),
+                    1.0 - float(r.otif_recent),
+                    value,
+                    days,
+                    f"Supplier review with {r.supplier_id}: expedite past-due lines, add buffer stock on its {n} exposed "
+                    f"SKU(s), dual-source the A items.",
+                    f"OTIF {r.otif_recent:.0%} over the last {s.window_weeks} weeks ({r.lines_recent} lines) vs "
+                    f"{r.otif_baseline:.0%} baseline; misses {r.mean_days_late_recent:.1f} d late on average",
+                )
+            )
         if suppliers is not None and len(suppliers):
             routes = route_delays(po_lines, suppliers, day, s)
             for r in routes[routes["flagged"]].itertuples(index=False):
                 days = max(float(np.nan_to_num(r.mean_days_late_recent)), s.min_exposure_days)
                 value, n = impact("route", r.route, days)
-                rows.append(_signal(
-                    "route", r.route, "route_delay", day.date(), float(r.late_share_recent), value, days,
-                    f"Reroute or switch mode on route {r.route}; pull in shipments of its {n} exposed SKU(s) by "
-                    f"~{math.ceil(days)} days.",
-                    f"{r.late_share_recent:.0%} of lines late over the last {s.window_weeks} weeks vs "
-                    f"{r.late_share_baseline:.0%} baseline; {r.mean_days_late_recent:.1f} d late on average"))
+                rows.append(
+                    _signal(
+                        "route",
+                        r.route,
+                        "route_delay",
+                        day.date(),
+                        float(r.late_share_recent),
+                        value,
+                        days,
+                        f"Reroute or switch mode on route {r.route}; pull in shipments of its {n} exposed SKU(s) by "
+                        f"~{math.ceil(days)} days.",
+                        f"{r.late_share_recent:.0%} of lines late over the last {s.window_weeks} weeks vs "
+                        f"{r.late_share_baseline:.0%} baseline; {r.mean_days_late_recent:.1f} d late on average",
+                    )
+                )
     if downtime is not None and len(downtime):
         trend = asset_downtime_trend(downtime, day, s)
         hours_map: dict = {}
@@ -682,14 +875,22 @@ def risk_signals(
             share = min(1.0, extra / hours)
             horizon_days = 7.0 * s.horizon_weeks
             value, n = impact("asset", r.resource_id, horizon_days)
-            rows.append(_signal(
-                "asset", r.resource_id, "downtime_trend", r.first_alarm_date, alarm_probability(r.cusum, s.cusum_h),
-                share * value, share * horizon_days,
-                f"Schedule preventive maintenance on {r.resource_id} in the next changeover window, check critical "
-                f"spares, and plan overflow to an alternate routing for its {n} exposed SKU(s).",
-                f"unplanned downtime {r.mean_recent_hours:.1f} h/week over the last {s.recent_weeks} weeks vs "
-                f"{r.mean_prior_hours:.1f} h/week before (slope {r.slope_recent:+.2f} h/week per week); "
-                f"+{extra:.1f} h/week = {share:.0%} of its {hours:g} h/week"))
+            rows.append(
+                _signal(
+                    "asset",
+                    r.resource_id,
+                    "downtime_trend",
+                    r.first_alarm_date,
+                    alarm_probability(r.cusum, s.cusum_h),
+                    share * value,
+                    share * horizon_days,
+                    f"Schedule preventive maintenance on {r.resource_id} in the next changeover window, check critical "
+                    f"spares, and plan overflow to an alternate routing for its {n} exposed SKU(s).",
+                    f"unplanned downtime {r.mean_recent_hours:.1f} h/week over the last {s.recent_weeks} weeks vs "
+                    f"{r.mean_prior_hours:.1f} h/week before (slope {r.slope_recent:+.2f} h/week per week); "
+                    f"+{extra:.1f} h/week = {share:.0%} of its {hours:g} h/week",
+                )
+            )
     if risk_events is not None and len(risk_events):
         for r in open_risk_events(risk_events, day, s.event_weeks).itertuples(index=False):
             kind = str(r.kind)
@@ -699,10 +900,20 @@ def risk_signals(
             value, n = impact(kind, r.entity_id, s.event_exposure_days)
             description = getattr(r, "description", "")
             description = "" if description is None or pd.isna(description) else str(description)
-            rows.append(_signal(
-                kind, r.entity_id, "event", r.date.date(), probability, value, s.event_exposure_days,
-                _EVENT_MITIGATION[kind].format(entity=r.entity_id, n=n),
-                f"{description} (reported {r.age_days} d ago)".strip(), signal_id=f"event-{r.event_id}"))
+            rows.append(
+                _signal(
+                    kind,
+                    r.entity_id,
+                    "event",
+                    r.date.date(),
+                    probability,
+                    value,
+                    s.event_exposure_days,
+                    _EVENT_MITIGATION[kind].format(entity=r.entity_id, n=n),
+                    f"{description} (reported {r.age_days} d ago)".strip(),
+                    signal_id=f"event-{r.event_id}",
+                )
+            )
     causes = root_causes(suppliers)
     for row in rows:
         row["root_cause"] = root_cause_of(row["kind"], row["entity_id"], causes)
@@ -713,12 +924,17 @@ def risk_signals(
 
 
 def _rank_order(signals: pd.DataFrame) -> pd.DataFrame:
-    return signals.sort_values(["expected_impact", "probability", "signal_id"], ascending=[False, False, True],
-                               na_position="last", kind="mergesort")
+    return signals.sort_values(
+        ["expected_impact", "probability", "signal_id"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="mergesort",
+    )
 
 
-def risk_board(signals: pd.DataFrame, top: int = 5, one_per_entity: bool = False,
-               by_root_cause: bool = True) -> pd.DataFrame:
+def risk_board(
+    signals: pd.DataFrame, top: int = 5, one_per_entity: bool = False, by_root_cause: bool = True
+) -> pd.DataFrame:
     """The meeting's risk board: the ``top`` signals by expected impact, ranked 1..top.
 
     Ties (and unknown impacts, which go last) are ordered by probability, then signal_id.

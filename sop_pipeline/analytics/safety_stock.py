@@ -141,9 +141,15 @@ LTD_CV_CUTOFF = 0.5
 #: and within a letter X (stable, cheap to protect) above Z (volatile: each extra point costs
 #: far more stock, so Z items get a lower default and are revisited in the meeting).
 DEFAULT_SERVICE_TARGETS: dict[str, float] = {
-    "AX": 0.98, "AY": 0.97, "AZ": 0.95,
-    "BX": 0.96, "BY": 0.95, "BZ": 0.93,
-    "CX": 0.94, "CY": 0.92, "CZ": 0.90,
+    "AX": 0.98,
+    "AY": 0.97,
+    "AZ": 0.95,
+    "BX": 0.96,
+    "BY": 0.95,
+    "BZ": 0.93,
+    "CX": 0.94,
+    "CY": 0.92,
+    "CZ": 0.90,
 }
 #: Target for items whose class is unknown.
 FALLBACK_SERVICE_TARGET = 0.95
@@ -151,7 +157,8 @@ FALLBACK_SERVICE_TARGET = 0.95
 #: Service levels of the service-vs-inventory curve: 50 % to 95 % in steps of 1 point, then
 #: 95.1 % to 99.9 % in steps of 0.1 point (the cost curve is flat low and steep near the top).
 SERVICE_LEVEL_GRID: tuple[float, ...] = tuple(
-    [round(0.50 + 0.01 * i, 3) for i in range(46)] + [round(0.951 + 0.001 * i, 3) for i in range(49)])
+    [round(0.50 + 0.01 * i, 3) for i in range(46)] + [round(0.951 + 0.001 * i, 3) for i in range(49)]
+)
 #: Family label of the all-items curve.
 TOTAL_FAMILY = "TOTAL"
 
@@ -165,6 +172,7 @@ class SafetyStockInputError(ValueError):
 
 # --------------------------------------------------------------------------- loss functions
 
+
 def standard_normal_loss(k: np.ndarray | float) -> np.ndarray | float:
     """G(k) = E[(Z - k)+] for a standard normal Z: expected shortage in units of sigma."""
     k = np.asarray(k, dtype=float)
@@ -172,13 +180,13 @@ def standard_normal_loss(k: np.ndarray | float) -> np.ndarray | float:
     return float(out) if out.ndim == 0 else out
 
 
-def gamma_loss(x: np.ndarray | float, shape: np.ndarray | float,
-               scale: np.ndarray | float) -> np.ndarray | float:
+def gamma_loss(x: np.ndarray | float, shape: np.ndarray | float, scale: np.ndarray | float) -> np.ndarray | float:
     """E[(X - x)+] for X ~ Gamma(shape, scale), in the units of X (x below 0 gives mean - x)."""
     x, shape, scale = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, shape, scale)))
     y = np.maximum(x / scale, 0.0)
-    out = np.where(x <= 0, shape * scale - x,
-                   shape * scale * special.gammaincc(shape + 1.0, y) - x * special.gammaincc(shape, y))
+    out = np.where(
+        x <= 0, shape * scale - x, shape * scale * special.gammaincc(shape + 1.0, y) - x * special.gammaincc(shape, y)
+    )
     return float(out) if out.ndim == 0 else out
 
 
@@ -200,7 +208,7 @@ class _LeadOnly:
 def _lead_only_loss(x: np.ndarray, lead: _LeadOnly, is_gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E[(X_L - x)+] and P(X_L > x) for the standardized lead-time-only demand X_L (x standardized)."""
     m, s = lead.m, lead.s
-    loss = np.maximum(m - x, 0.0)                          # no variability: a fixed amount
+    loss = np.maximum(m - x, 0.0)  # no variability: a fixed amount
     tail = (x < m).astype(float)
     var = s > 1e-12
     norm = var & ~is_gamma
@@ -216,8 +224,9 @@ def _lead_only_loss(x: np.ndarray, lead: _LeadOnly, is_gamma: np.ndarray) -> tup
     return loss, tail
 
 
-def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndarray,
-              exact: bool, lead: _LeadOnly | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _std_loss(
+    k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndarray, exact: bool, lead: _LeadOnly | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected shortage per cycle / sigma_DL at reorder point mu + k*sigma, and d/dk of it.
 
     Normal: G(k) (minus G(k + q) when `exact`). Gamma with shape a: Y = X/theta ~ Gamma(a, 1)
@@ -229,6 +238,7 @@ def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndar
     short at the start of the period are not counted again), so with `exact` the second term is
     the lead-time-only loss instead of the loss at S + Q.
     """
+
     def one(kk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f = np.empty_like(kk)
         df = np.empty_like(kk)
@@ -254,8 +264,13 @@ def _std_loss(k: np.ndarray, q: np.ndarray, shape: np.ndarray, is_gamma: np.ndar
     return np.maximum(f, 0.0), df
 
 
-def _solve_decreasing(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-                      target: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_iter: int = 200) -> np.ndarray:
+def _solve_decreasing(
+    fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    target: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    max_iter: int = 200,
+) -> np.ndarray:
     """Vectorized root of decreasing functions: f(x) = target, with f(lo) >= target >= f(hi).
 
     `fun(x, idx)` returns f and df/dx of the elements `idx` at `x`. Newton on log f (fast in
@@ -280,15 +295,25 @@ def _solve_decreasing(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, 
             x_new = xi - h * f / df
         bad = ~np.isfinite(x_new) | (x_new <= lo_i) | (x_new >= hi_i)
         x_new = np.where(converged, xi, np.where(bad, 0.5 * (lo_i + hi_i), x_new))
-        settled = converged | (np.abs(x_new - xi) < 1e-13 * np.maximum(1.0, np.abs(xi))) \
+        settled = (
+            converged
+            | (np.abs(x_new - xi) < 1e-13 * np.maximum(1.0, np.abs(xi)))
             | (hi_i - lo_i < 1e-13 * np.maximum(1.0, np.abs(xi)))
+        )
         x[idx], lo[idx], hi[idx] = x_new, lo_i, hi_i
         idx = idx[~settled]
     return x
 
 
-def _solve_k(level: np.ndarray, fill_rate: bool, shape: np.ndarray, is_gamma: np.ndarray, q: np.ndarray,
-             exact_loss: bool, lead: _LeadOnly | None = None) -> np.ndarray:
+def _solve_k(
+    level: np.ndarray,
+    fill_rate: bool,
+    shape: np.ndarray,
+    is_gamma: np.ndarray,
+    q: np.ndarray,
+    exact_loss: bool,
+    lead: _LeadOnly | None = None,
+) -> np.ndarray:
     """Raw safety factor k (SS = k * sigma_DL); `shape` is the gamma shape, `q` = Q / sigma_DL
     (for order-up-to rows, the demand per review period / sigma_DL)."""
     root_a = np.sqrt(shape)
@@ -300,30 +325,35 @@ def _solve_k(level: np.ndarray, fill_rate: bool, shape: np.ndarray, is_gamma: np
     tail = np.clip(0.5 * target / root_a, 1e-300, 0.5)
     hi_gamma = (special.gammainccinv(shape + 1.0, tail) - shape) / root_a + 1.0
     lo = np.where(is_gamma, lo_gamma, lo_normal)
-    if lead is not None:   # order-up-to: the loss tends to q only once S is below the lead-time demand too
+    if lead is not None:  # order-up-to: the loss tends to q only once S is below the lead-time demand too
         lo = np.where(lead.periodic, np.minimum(lo, lead.m - lead.mp - 8.0 * lead.s - 8.0), lo)
     hi = np.where(is_gamma, np.maximum(hi_gamma, lo + 1.0), 40.0)
-    return _solve_decreasing(lambda k, i: _std_loss(k, q[i], shape[i], is_gamma[i], exact_loss,
-                                                    None if lead is None else lead.take(i)), target, lo, hi)
+    return _solve_decreasing(
+        lambda k, i: _std_loss(k, q[i], shape[i], is_gamma[i], exact_loss, None if lead is None else lead.take(i)),
+        target,
+        lo,
+        hi,
+    )
 
 
 # --------------------------------------------------------------------------- policy core
+
 
 @dataclass(frozen=True)
 class _Prepared:
     """Per stock point arrays shared by policies and curves (units in the docstrings above)."""
 
-    protection: np.ndarray      # weeks (L + R)
-    mean_ltd: np.ndarray        # units over the protection interval
-    sigma_dl: np.ndarray        # units
-    method: np.ndarray          # "normal" / "gamma" / "none"
-    order_qty: np.ndarray       # units per order
+    protection: np.ndarray  # weeks (L + R)
+    mean_ltd: np.ndarray  # units over the protection interval
+    sigma_dl: np.ndarray  # units
+    method: np.ndarray  # "normal" / "gamma" / "none"
+    order_qty: np.ndarray  # units per order
     order_qty_source: np.ndarray
-    annual_demand: np.ndarray   # units per year
-    run_out: np.ndarray         # bool: phase-out item, no safety stock at any level
-    periodic: np.ndarray        # bool: review period > 0, order-up-to policy (S = reorder point)
-    mean_lt: np.ndarray         # units over the lead time alone (order-up-to exact loss)
-    sigma_lt: np.ndarray        # units: sd of demand over the lead time alone
+    annual_demand: np.ndarray  # units per year
+    run_out: np.ndarray  # bool: phase-out item, no safety stock at any level
+    periodic: np.ndarray  # bool: review period > 0, order-up-to policy (S = reorder point)
+    mean_lt: np.ndarray  # units over the lead time alone (order-up-to exact loss)
+    sigma_lt: np.ndarray  # units: sd of demand over the lead time alone
 
     @property
     def active(self) -> np.ndarray:
@@ -342,19 +372,28 @@ class _Prepared:
         """For the active stock points: the lead-time-only demand standardized by sigma_DL."""
         active = self.active
         sigma = self.sigma_dl[active]
-        return _LeadOnly(self.periodic[active], self.mean_ltd[active] / sigma, self.mean_lt[active] / sigma,
-                         self.sigma_lt[active] / sigma)
+        return _LeadOnly(
+            self.periodic[active],
+            self.mean_ltd[active] / sigma,
+            self.mean_lt[active] / sigma,
+            self.sigma_lt[active] / sigma,
+        )
 
 
 def _check_min_cycle_service(value: float | None) -> None:
     if value is not None and not (isinstance(value, (int, float)) and 0.0 < float(value) < 1.0):
-        raise SafetyStockInputError(f"minimum cycle service is {value}: it must be strictly between 0 and 1 "
-                                    "(e.g. 0.6), or None for no floor")
+        raise SafetyStockInputError(
+            f"minimum cycle service is {value}: it must be strictly between 0 and 1 (e.g. 0.6), or None for no floor"
+        )
 
 
-def _policy_for_levels(prep: _Prepared, level: np.ndarray | float, service_type: ServiceType,
-                       exact_loss: bool, min_cycle_service: float | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _policy_for_levels(
+    prep: _Prepared,
+    level: np.ndarray | float,
+    service_type: ServiceType,
+    exact_loss: bool,
+    min_cycle_service: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw k, floored safety stock (units) and the floor flag of every stock point at service `level`.
 
     No variability gives k = z(alpha) for the cycle service and 0 for the fill rate; no demand
@@ -389,8 +428,9 @@ def _shortage_per_cycle(prep: _Prepared, safety_stock_units: np.ndarray, exact_l
     active = prep.active
     if active.any():
         sigma, is_gamma, shape, q = prep.standardized()
-        out[active] = sigma * _std_loss(safety_stock_units[active] / sigma, q, shape, is_gamma, exact_loss,
-                                        prep.lead_only())[0]
+        out[active] = (
+            sigma * _std_loss(safety_stock_units[active] / sigma, q, shape, is_gamma, exact_loss, prep.lead_only())[0]
+        )
     return out
 
 
@@ -406,8 +446,9 @@ def _cycle_service(prep: _Prepared, safety_stock_units: np.ndarray) -> np.ndarra
     return out
 
 
-def choose_method(mean_ltd: np.ndarray, sigma_dl: np.ndarray, demand_pattern: np.ndarray | None = None,
-                  method: MethodChoice = "auto") -> np.ndarray:
+def choose_method(
+    mean_ltd: np.ndarray, sigma_dl: np.ndarray, demand_pattern: np.ndarray | None = None, method: MethodChoice = "auto"
+) -> np.ndarray:
     """Distribution of lead-time demand per stock point: "normal", "gamma" or "none".
 
     "none" when mean lead-time demand is 0 (no demand: nothing to protect). Otherwise `method`
@@ -432,8 +473,9 @@ def choose_method(mean_ltd: np.ndarray, sigma_dl: np.ndarray, demand_pattern: np
 
 def _check_service_level(level: float, what: str = "service level") -> None:
     if not (isinstance(level, (int, float)) and 0.0 < float(level) < 1.0):
-        raise SafetyStockInputError(f"{what} is {level}: a service level must be strictly between 0 and 1 "
-                                    "(e.g. 0.95 for 95 %)")
+        raise SafetyStockInputError(
+            f"{what} is {level}: a service level must be strictly between 0 and 1 (e.g. 0.95 for 95 %)"
+        )
 
 
 def _service_type(value: str) -> ServiceType:
@@ -442,41 +484,58 @@ def _service_type(value: str) -> ServiceType:
         return "cycle"
     if normal in ("fill_rate", "beta", "fill", "type2"):
         return "fill_rate"
-    raise SafetyStockInputError(f"unknown service type {value!r}: use 'cycle' (probability of no stockout "
-                                "per replenishment cycle) or 'fill_rate' (share of demand met from stock)")
+    raise SafetyStockInputError(
+        f"unknown service type {value!r}: use 'cycle' (probability of no stockout "
+        "per replenishment cycle) or 'fill_rate' (share of demand met from stock)"
+    )
 
 
 # --------------------------------------------------------------------------- one stock point
+
 
 @dataclass(frozen=True)
 class SafetyStockResult:
     """Safety stock of one item. Quantities in units, times in the caller's periods."""
 
-    safety_stock: float          # units, floored at 0
-    reorder_point: float         # units: mean lead-time demand + safety_stock
-    k: float                     # raw safety factor (z for cycle service), may be negative
-    sigma_dl: float              # sd of demand over lead time + review period, units
+    safety_stock: float  # units, floored at 0
+    reorder_point: float  # units: mean lead-time demand + safety_stock
+    k: float  # raw safety factor (z for cycle service), may be negative
+    sigma_dl: float  # sd of demand over lead time + review period, units
     mean_lead_time_demand: float  # units over lead time + review period
     service_type: ServiceType
     service_level: float
-    method: str                  # "normal" / "gamma" / "none"
-    order_qty: float | None      # units per order (fill rate; demand per review period for order-up-to)
+    method: str  # "normal" / "gamma" / "none"
+    order_qty: float | None  # units per order (fill rate; demand per review period for order-up-to)
     expected_cycle_service: float
     expected_fill_rate: float | None
     min_cycle_service_binds: bool = False  # the fill-rate policy is set by the minimum cycle service
 
     def to_dict(self) -> dict[str, float | str]:
         """The result as the `sop safety-stock --json` object."""
-        return {"safety_stock": self.safety_stock, "reorder_point": self.reorder_point, "k": self.k,
-                "service_type": self.service_type, "service_level": self.service_level,
-                "sigma_dl": self.sigma_dl, "method": self.method}
+        return {
+            "safety_stock": self.safety_stock,
+            "reorder_point": self.reorder_point,
+            "k": self.k,
+            "service_type": self.service_type,
+            "service_level": self.service_level,
+            "sigma_dl": self.sigma_dl,
+            "method": self.method,
+        }
 
 
-def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd_lead_time: float = 0.0,
-                 service_level: float = 0.95, service_type: str = "cycle", order_qty: float | None = None,
-                 review_period: float = 0.0, method: MethodChoice = "auto",
-                 exact_loss: bool = False,
-                 min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE) -> SafetyStockResult:
+def safety_stock(
+    mean_demand: float,
+    sd_demand: float,
+    mean_lead_time: float,
+    sd_lead_time: float = 0.0,
+    service_level: float = 0.95,
+    service_type: str = "cycle",
+    order_qty: float | None = None,
+    review_period: float = 0.0,
+    method: MethodChoice = "auto",
+    exact_loss: bool = False,
+    min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
+) -> SafetyStockResult:
     """Safety stock, reorder point and safety factor of one item.
 
     Args:
@@ -497,8 +556,13 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
         min_cycle_service: the safety stock is at least z(min(service_level, this)) x sigma_DL
             (None: no floor; see ``DEFAULT_MIN_CYCLE_SERVICE``).
     """
-    values = {"mean demand": mean_demand, "sd of demand": sd_demand, "mean lead time": mean_lead_time,
-              "sd of lead time": sd_lead_time, "review period": review_period}
+    values = {
+        "mean demand": mean_demand,
+        "sd of demand": sd_demand,
+        "mean lead time": mean_lead_time,
+        "sd of lead time": sd_lead_time,
+        "review period": review_period,
+    }
     for name, value in values.items():
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise SafetyStockInputError(f"{name} is {value}: it must be a number >= 0")
@@ -506,40 +570,61 @@ def safety_stock(mean_demand: float, sd_demand: float, mean_lead_time: float, sd
     _check_min_cycle_service(min_cycle_service)
     kind = _service_type(service_type)
     if review_period > 0 and order_qty is not None:
-        raise SafetyStockInputError("an order quantity applies to continuous review only: with a review period "
-                                    "the policy is order-up-to and each order is one period's demand")
+        raise SafetyStockInputError(
+            "an order quantity applies to continuous review only: with a review period "
+            "the policy is order-up-to and each order is one period's demand"
+        )
     if kind == "fill_rate" and review_period == 0:
         if order_qty is None:
-            raise SafetyStockInputError("a fill-rate target needs the order quantity (units per order): "
-                                        "the share of demand short depends on how much each order covers")
+            raise SafetyStockInputError(
+                "a fill-rate target needs the order quantity (units per order): "
+                "the share of demand short depends on how much each order covers"
+            )
         if not isinstance(order_qty, (int, float)) or not math.isfinite(order_qty) or order_qty <= 0:
             raise SafetyStockInputError(f"order quantity is {order_qty}: it must be a number > 0")
     protection = mean_lead_time + review_period
     mean_ltd = mean_demand * protection
-    sigma = math.sqrt(protection * sd_demand ** 2 + mean_demand ** 2 * sd_lead_time ** 2)
+    sigma = math.sqrt(protection * sd_demand**2 + mean_demand**2 * sd_lead_time**2)
     periodic = review_period > 0
     if periodic:
         q = mean_demand * review_period
     else:
         q = float(order_qty) if order_qty is not None else max(mean_ltd, 1.0)
-    prep = _Prepared(np.array([protection]), np.array([mean_ltd]), np.array([sigma]),
-                     choose_method(np.array([mean_ltd]), np.array([sigma]), method=method),
-                     np.array([q]), np.array(["given"]), np.array([mean_demand]), np.array([False]),
-                     np.array([periodic]), np.array([mean_demand * mean_lead_time]),
-                     np.array([math.sqrt(mean_lead_time * sd_demand ** 2 + mean_demand ** 2 * sd_lead_time ** 2)]))
+    prep = _Prepared(
+        np.array([protection]),
+        np.array([mean_ltd]),
+        np.array([sigma]),
+        choose_method(np.array([mean_ltd]), np.array([sigma]), method=method),
+        np.array([q]),
+        np.array(["given"]),
+        np.array([mean_demand]),
+        np.array([False]),
+        np.array([periodic]),
+        np.array([mean_demand * mean_lead_time]),
+        np.array([math.sqrt(mean_lead_time * sd_demand**2 + mean_demand**2 * sd_lead_time**2)]),
+    )
     k, ss, floored = _policy_for_levels(prep, np.array([float(service_level)]), kind, exact_loss, min_cycle_service)
     fill = None
     if order_qty is not None or (periodic and q > 0):
         fill = float(np.clip(1.0 - _shortage_per_cycle(prep, ss, exact_loss)[0] / q, 0.0, 1.0))
-    return SafetyStockResult(safety_stock=float(ss[0]), reorder_point=float(mean_ltd + ss[0]), k=float(k[0]),
-                             sigma_dl=sigma, mean_lead_time_demand=mean_ltd, service_type=kind,
-                             service_level=float(service_level), method=str(prep.method[0]),
-                             order_qty=float(q) if (order_qty is not None or periodic) else None,
-                             expected_cycle_service=float(_cycle_service(prep, ss)[0]), expected_fill_rate=fill,
-                             min_cycle_service_binds=bool(floored[0]))
+    return SafetyStockResult(
+        safety_stock=float(ss[0]),
+        reorder_point=float(mean_ltd + ss[0]),
+        k=float(k[0]),
+        sigma_dl=sigma,
+        mean_lead_time_demand=mean_ltd,
+        service_type=kind,
+        service_level=float(service_level),
+        method=str(prep.method[0]),
+        order_qty=float(q) if (order_qty is not None or periodic) else None,
+        expected_cycle_service=float(_cycle_service(prep, ss)[0]),
+        expected_fill_rate=fill,
+        min_cycle_service_binds=bool(floored[0]),
+    )
 
 
 # --------------------------------------------------------------------------- variability inputs
+
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     """``require_columns`` raising this module's ``SafetyStockInputError`` (also used by safety_stock_sim)."""
@@ -571,17 +656,24 @@ def demand_pattern(adi: np.ndarray, cv2_nonzero: np.ndarray) -> np.ndarray:
     cv2 = np.nan_to_num(np.asarray(cv2_nonzero, dtype=float))
     sparse = adi > ADI_CUTOFF
     lumpy_sizes = cv2 > CV2_CUTOFF
-    out = np.select([~np.isfinite(adi), sparse & lumpy_sizes, sparse, lumpy_sizes],
-                    ["no_demand", "lumpy", "intermittent", "erratic"], "smooth")
+    out = np.select(
+        [~np.isfinite(adi), sparse & lumpy_sizes, sparse, lumpy_sizes],
+        ["no_demand", "lumpy", "intermittent", "erratic"],
+        "smooth",
+    )
     return out.astype(object)
 
 
-def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = None, *,
-                       sku_suppliers: pd.DataFrame | None = None,
-                       review_period_weeks: float = DEFAULT_REVIEW_PERIOD_WEEKS,
-                       default_lead_time_weeks: float | None = None,
-                       default_lead_time_sd_weeks: float | None = None,
-                       min_forecast_weeks: int = MIN_FORECAST_WEEKS) -> pd.DataFrame:
+def demand_variability(
+    demand: pd.DataFrame,
+    lead_times: pd.DataFrame | None = None,
+    *,
+    sku_suppliers: pd.DataFrame | None = None,
+    review_period_weeks: float = DEFAULT_REVIEW_PERIOD_WEEKS,
+    default_lead_time_weeks: float | None = None,
+    default_lead_time_sd_weeks: float | None = None,
+    min_forecast_weeks: int = MIN_FORECAST_WEEKS,
+) -> pd.DataFrame:
     """Variability inputs of safety stock per stock point (SKU, or SKU-location).
 
     Args:
@@ -617,17 +709,21 @@ def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = N
     frame["units"] = pd.to_numeric(frame["units"], errors="coerce")
     bad = frame["units"].isna() | (frame["units"] < 0)
     if bad.any():
-        raise SafetyStockInputError("weekly demand has missing or negative units for SKU(s) "
-                                    f"{_who(frame, bad.to_numpy())}: fix or drop those rows")
+        raise SafetyStockInputError(
+            "weekly demand has missing or negative units for SKU(s) "
+            f"{_who(frame, bad.to_numpy())}: fix or drop those rows"
+        )
     if frame.empty:
         raise SafetyStockInputError("weekly demand is empty: no item to compute safety stock for")
     frame["week_start"] = pd.to_datetime(frame["week_start"])
     weeks = pd.date_range(frame["week_start"].min(), frame["week_start"].max(), freq="7D")
     week_idx = weeks.get_indexer(frame["week_start"])
     if (week_idx < 0).any():
-        raise SafetyStockInputError("week_start values are not 7 days apart (e.g. "
-                                    f"{frame.loc[week_idx < 0, 'week_start'].iloc[0].date()}): "
-                                    "use the Monday of each ISO week")
+        raise SafetyStockInputError(
+            "week_start values are not 7 days apart (e.g. "
+            f"{frame.loc[week_idx < 0, 'week_start'].iloc[0].date()}): "
+            "use the Monday of each ISO week"
+        )
     codes, points = pd.MultiIndex.from_frame(frame[keys]).factorize()
     points = points.set_names(keys)
     n_points, n_weeks = len(points), len(weeks)
@@ -647,7 +743,7 @@ def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = N
         adi = np.where(n_nonzero > 0, n_active / n_nonzero, np.inf)
         mean_nz = np.where(nonzero, units, 0.0).sum(axis=1) / n_nonzero
         var_nz = np.where(nonzero, (units - mean_nz[:, None]) ** 2, 0.0).sum(axis=1) / n_nonzero
-        cv2_nonzero = np.where(n_nonzero > 0, var_nz / mean_nz ** 2, np.nan)
+        cv2_nonzero = np.where(n_nonzero > 0, var_nz / mean_nz**2, np.nan)
         cv = np.where(mean > 0, sd_demand / mean, np.nan)
     zero_share = 1.0 - n_nonzero / n_active
 
@@ -666,8 +762,9 @@ def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = N
         error = np.where(seen, forecast - units, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             mean_error = np.where(n_err > 0, error.sum(axis=1) / n_err, np.nan)
-            sd_error = np.sqrt(np.where(seen, (error - mean_error[:, None]) ** 2, 0.0).sum(axis=1)
-                               / np.maximum(n_err - 1, 1))
+            sd_error = np.sqrt(
+                np.where(seen, (error - mean_error[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(n_err - 1, 1)
+            )
         use = n_err >= max(int(min_forecast_weeks), 2)
         sd = np.where(use, sd_error, sd)
         source = np.where(use, "forecast_error", source).astype(object)
@@ -685,15 +782,19 @@ def demand_variability(demand: pd.DataFrame, lead_times: pd.DataFrame | None = N
     out["cv2_nonzero"] = cv2_nonzero
     out["demand_pattern"] = pattern
     out["is_intermittent"] = (adi > ADI_CUTOFF) | (zero_share > ZERO_SHARE_CUTOFF)
-    lead = _lead_time_stats(lead_times, out["sku"], sku_suppliers, default_lead_time_weeks,
-                            default_lead_time_sd_weeks)
+    lead = _lead_time_stats(lead_times, out["sku"], sku_suppliers, default_lead_time_weeks, default_lead_time_sd_weeks)
     out = out.merge(lead, on="sku", how="left")
     out["review_period_weeks"] = float(review_period_weeks)
     return out
 
 
-def _lead_time_stats(lead_times: pd.DataFrame | None, skus: pd.Series, sku_suppliers: pd.DataFrame | None,
-                     default_mean: float | None, default_sd: float | None) -> pd.DataFrame:
+def _lead_time_stats(
+    lead_times: pd.DataFrame | None,
+    skus: pd.Series,
+    sku_suppliers: pd.DataFrame | None,
+    default_mean: float | None,
+    default_sd: float | None,
+) -> pd.DataFrame:
     """Lead-time mean and sd (weeks) per SKU from observations in days, with defaults."""
     per_sku = pd.DataFrame(columns=["sku", "lead_time_mean_weeks", "lead_time_sd_weeks", "lead_time_n_obs"])
     source = "sku"
@@ -703,26 +804,39 @@ def _lead_time_stats(lead_times: pd.DataFrame | None, skus: pd.Series, sku_suppl
         obs["lead_time_days"] = pd.to_numeric(obs["lead_time_days"], errors="coerce")
         bad = obs["lead_time_days"].isna() | (obs["lead_time_days"] < 0)
         if bad.any():
-            raise SafetyStockInputError(f"{int(bad.sum())} lead-time observation(s) are missing or negative: "
-                                        "lead_time_days must be a number of days >= 0")
+            raise SafetyStockInputError(
+                f"{int(bad.sum())} lead-time observation(s) are missing or negative: "
+                "lead_time_days must be a number of days >= 0"
+            )
         if "sku" not in obs.columns:
             supplier = next((c for c in ("supplier_id", "supplier") if c in obs.columns), None)
             if supplier is None:
                 raise SafetyStockInputError("lead-time observations need a 'sku' or a 'supplier_id' column")
             if sku_suppliers is None or "sku" not in sku_suppliers.columns or supplier not in sku_suppliers.columns:
-                raise SafetyStockInputError(f"lead times are by {supplier}: pass sku_suppliers with columns "
-                                            f"sku and {supplier} to know which supplier serves which SKU")
+                raise SafetyStockInputError(
+                    f"lead times are by {supplier}: pass sku_suppliers with columns "
+                    f"sku and {supplier} to know which supplier serves which SKU"
+                )
             obs = sku_suppliers[["sku", supplier]].drop_duplicates().merge(obs, on=supplier)
             source = "supplier"
         weeks = obs["lead_time_days"] / DAYS_PER_WEEK
         grouped = weeks.groupby(obs["sku"])
-        per_sku = pd.DataFrame({"lead_time_mean_weeks": grouped.mean(),
-                                "lead_time_sd_weeks": grouped.std(ddof=1).fillna(0.0),
-                                "lead_time_n_obs": grouped.size()}).rename_axis("sku").reset_index()
+        per_sku = (
+            pd.DataFrame(
+                {
+                    "lead_time_mean_weeks": grouped.mean(),
+                    "lead_time_sd_weeks": grouped.std(ddof=1).fillna(0.0),
+                    "lead_time_n_obs": grouped.size(),
+                }
+            )
+            .rename_axis("sku")
+            .reset_index()
+        )
     if default_mean is None:
         if per_sku.empty:
-            raise SafetyStockInputError("no lead-time observations: pass default_lead_time_weeks "
-                                        "(and default_lead_time_sd_weeks) for the items")
+            raise SafetyStockInputError(
+                "no lead-time observations: pass default_lead_time_weeks (and default_lead_time_sd_weeks) for the items"
+            )
         default_mean = float(per_sku["lead_time_mean_weeks"].median())
         if default_sd is None:
             default_sd = float(per_sku["lead_time_sd_weeks"].median())
@@ -742,6 +856,7 @@ def _lead_time_stats(lead_times: pd.DataFrame | None, skus: pd.Series, sku_suppl
 
 # --------------------------------------------------------------------------- service targets
 
+
 def _parse_target(subject: str, value) -> float:
     """A service target from 0.97, "0.97", "97%" or 97 (percent when above 1)."""
     text = str(value).strip()
@@ -749,13 +864,13 @@ def _parse_target(subject: str, value) -> float:
     try:
         number = float(text.rstrip("%").strip())
     except ValueError:
-        raise SafetyStockInputError(f"service target for {subject!r} is {value!r}: "
-                                    "write it as 0.97 or 97%") from None
+        raise SafetyStockInputError(f"service target for {subject!r} is {value!r}: write it as 0.97 or 97%") from None
     if percent or number > 1.0:
         number /= 100.0
     if not 0.0 < number < 1.0:
-        raise SafetyStockInputError(f"service target for {subject!r} is {value!r}: a service level must be "
-                                    "strictly between 0 and 100 %")
+        raise SafetyStockInputError(
+            f"service target for {subject!r} is {value!r}: a service level must be strictly between 0 and 100 %"
+        )
     return number
 
 
@@ -768,8 +883,10 @@ def service_target_overrides(decisions: pd.DataFrame, *, cycle: str | date | Non
     or one of those with a prefix ("sku:", "family:", "class:", "abc:"); ``value`` is 0.97 or 97%.
     """
     _require_columns(decisions, ("kind", "subject", "value", "approved"), "decisions")
-    rows = decisions[(decisions["kind"].astype(str).str.strip() == "service_target")
-                     & (decisions["approved"].astype(str).str.strip().str.lower() == "yes")].copy()
+    rows = decisions[
+        (decisions["kind"].astype(str).str.strip() == "service_target")
+        & (decisions["approved"].astype(str).str.strip().str.lower() == "yes")
+    ].copy()
     if cycle is not None and "cycle" in rows.columns:
         rows = rows[pd.to_datetime(rows["cycle"]) <= pd.Timestamp(cycle)]
     order = [c for c in ("decided_at", "cycle") if c in rows.columns]
@@ -793,9 +910,13 @@ def _split_overrides(overrides: Mapping[str, float]) -> dict[str, dict[str, floa
     return {lvl: {**plain, **explicit[lvl]} for lvl in _OVERRIDE_LEVELS}
 
 
-def service_targets(items: pd.DataFrame, overrides: Mapping[str, float] | None = None, *,
-                    defaults: Mapping[str, float] = DEFAULT_SERVICE_TARGETS,
-                    fallback: float = FALLBACK_SERVICE_TARGET) -> pd.DataFrame:
+def service_targets(
+    items: pd.DataFrame,
+    overrides: Mapping[str, float] | None = None,
+    *,
+    defaults: Mapping[str, float] = DEFAULT_SERVICE_TARGETS,
+    fallback: float = FALLBACK_SERVICE_TARGET,
+) -> pd.DataFrame:
     """Service target per item from its ABC/XYZ class, with overrides from the decision log.
 
     Args:
@@ -823,12 +944,16 @@ def service_targets(items: pd.DataFrame, overrides: Mapping[str, float] | None =
     else:
         klass = pd.Series(pd.NA, index=out.index, dtype="string")
     abc = klass.str[:1]
-    candidates = [("sku", out["sku"].astype("string").str.strip().map(levels["sku"])),
-                  ("family", out["family"].astype("string").str.strip().map(levels["family"])
-                   if "family" in out.columns else None),
-                  ("class", klass.map(levels["class"])),
-                  ("abc", abc.map(levels["abc"])),
-                  ("default", klass.map(default_map))]
+    candidates = [
+        ("sku", out["sku"].astype("string").str.strip().map(levels["sku"])),
+        (
+            "family",
+            out["family"].astype("string").str.strip().map(levels["family"]) if "family" in out.columns else None,
+        ),
+        ("class", klass.map(levels["class"])),
+        ("abc", abc.map(levels["abc"])),
+        ("default", klass.map(default_map)),
+    ]
     target = pd.Series(np.nan, index=out.index)
     source = pd.Series("fallback", index=out.index, dtype=object)
     for name, values in reversed(candidates):
@@ -845,9 +970,13 @@ def service_targets(items: pd.DataFrame, overrides: Mapping[str, float] | None =
 
 # --------------------------------------------------------------------------- policies per stock point
 
-def economic_order_quantity(annual_demand_units: np.ndarray | float, unit_cost: np.ndarray | float,
-                            order_cost: float = DEFAULT_ORDER_COST,
-                            holding_rate: float = DEFAULT_HOLDING_RATE) -> np.ndarray | float:
+
+def economic_order_quantity(
+    annual_demand_units: np.ndarray | float,
+    unit_cost: np.ndarray | float,
+    order_cost: float = DEFAULT_ORDER_COST,
+    holding_rate: float = DEFAULT_HOLDING_RATE,
+) -> np.ndarray | float:
     """EOQ = sqrt(2 * D * S / (h * c)) in units: D units/year, S currency/order, h 1/year, c currency/unit."""
     d = np.asarray(annual_demand_units, dtype=float)
     c = np.asarray(unit_cost, dtype=float)
@@ -866,21 +995,23 @@ def _optional_numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
 _POLICY_INPUTS = ("mean_weekly_demand", "sd_weekly_demand", "lead_time_mean_weeks", "lead_time_sd_weeks")
 
 
-def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float, holding_rate: float,
-             cover_weeks: float) -> _Prepared:
+def _prepare(
+    stock_points: pd.DataFrame, method: MethodChoice, order_cost: float, holding_rate: float, cover_weeks: float
+) -> _Prepared:
     _require_columns(stock_points, _POLICY_INPUTS, "safety-stock inputs")
     cols = {c: pd.to_numeric(stock_points[c], errors="coerce").to_numpy(float) for c in _POLICY_INPUTS}
     for name, values in cols.items():
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            raise SafetyStockInputError(f"{name} is missing or negative for SKU(s) {_who(stock_points, bad)}: "
-                                        "it must be a number >= 0")
+            raise SafetyStockInputError(
+                f"{name} is missing or negative for SKU(s) {_who(stock_points, bad)}: it must be a number >= 0"
+            )
     mean, sd = cols["mean_weekly_demand"], cols["sd_weekly_demand"]
     review = np.maximum(np.nan_to_num(_optional_numeric(stock_points, "review_period_weeks")), 0.0)
     lead, lead_sd = cols["lead_time_mean_weeks"], cols["lead_time_sd_weeks"]
     protection = lead + review
     mean_ltd = mean * protection
-    sigma = np.sqrt(protection * sd ** 2 + mean ** 2 * lead_sd ** 2)
+    sigma = np.sqrt(protection * sd**2 + mean**2 * lead_sd**2)
     if "method" in stock_points.columns:
         forced = stock_points["method"].astype(object).fillna("auto").to_numpy()
         bad = ~np.isin(forced, ["auto", "normal", "gamma", "none"])
@@ -893,13 +1024,14 @@ def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float
         chosen = choose_method(mean_ltd, sigma, stock_points.get("demand_pattern"), method)
     annual = mean * WEEKS_PER_YEAR
     given = _optional_numeric(stock_points, "order_qty_units")
-    eoq = np.asarray(economic_order_quantity(annual, _optional_numeric(stock_points, "unit_cost"), order_cost,
-                                             holding_rate))
+    eoq = np.asarray(
+        economic_order_quantity(annual, _optional_numeric(stock_points, "unit_cost"), order_cost, holding_rate)
+    )
     use_given = np.isfinite(given) & (given > 0)
     use_eoq = ~use_given & np.isfinite(eoq) & (eoq > 0)
     order_qty = np.where(use_given, given, np.where(use_eoq, eoq, cover_weeks * mean))
     q_source = np.where(use_given, "given", np.where(use_eoq, "eoq", "cover")).astype(object)
-    periodic = review > 0   # order-up-to: each order is (on average) one review period's demand
+    periodic = review > 0  # order-up-to: each order is (on average) one review period's demand
     order_qty = np.where(periodic, mean * review, order_qty)
     q_source = np.where(periodic, "review", q_source).astype(object)
     run_out = np.zeros(len(stock_points), dtype=bool)
@@ -907,8 +1039,19 @@ def _prepare(stock_points: pd.DataFrame, method: MethodChoice, order_cost: float
         run_out = stock_points["lifecycle"].astype(str).str.strip().str.lower().isin(RUN_OUT_LIFECYCLES).to_numpy()
         if "target_source" in stock_points.columns:  # a target decided for this very SKU wins
             run_out = run_out & (stock_points["target_source"].astype(str).to_numpy() != "sku")
-    return _Prepared(protection, mean_ltd, sigma, chosen, order_qty, q_source, annual, run_out, periodic,
-                     mean * lead, np.sqrt(lead * sd ** 2 + mean ** 2 * lead_sd ** 2))
+    return _Prepared(
+        protection,
+        mean_ltd,
+        sigma,
+        chosen,
+        order_qty,
+        q_source,
+        annual,
+        run_out,
+        periodic,
+        mean * lead,
+        np.sqrt(lead * sd**2 + mean**2 * lead_sd**2),
+    )
 
 
 def _levels(stock_points: pd.DataFrame, column: str) -> np.ndarray:
@@ -916,17 +1059,25 @@ def _levels(stock_points: pd.DataFrame, column: str) -> np.ndarray:
     level = pd.to_numeric(stock_points[column], errors="coerce").to_numpy(float)
     bad = ~((level > 0) & (level < 1))
     if bad.any():
-        raise SafetyStockInputError(f"{column} is missing or not strictly between 0 and 1 for SKU(s) "
-                                    f"{_who(stock_points, bad)} (e.g. 0.95 for 95 %)")
+        raise SafetyStockInputError(
+            f"{column} is missing or not strictly between 0 and 1 for SKU(s) "
+            f"{_who(stock_points, bad)} (e.g. 0.95 for 95 %)"
+        )
     return level
 
 
-def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cycle",
-                          target_column: str = "service_target", method: MethodChoice = "auto",
-                          exact_loss: bool = False, order_cost: float = DEFAULT_ORDER_COST,
-                          holding_rate: float = DEFAULT_HOLDING_RATE,
-                          cover_weeks: float = DEFAULT_COVER_WEEKS,
-                          min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE) -> pd.DataFrame:
+def safety_stock_policies(
+    stock_points: pd.DataFrame,
+    *,
+    service_type: str = "cycle",
+    target_column: str = "service_target",
+    method: MethodChoice = "auto",
+    exact_loss: bool = False,
+    order_cost: float = DEFAULT_ORDER_COST,
+    holding_rate: float = DEFAULT_HOLDING_RATE,
+    cover_weeks: float = DEFAULT_COVER_WEEKS,
+    min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
+) -> pd.DataFrame:
     """Safety stock and reorder point of every stock point (vectorized; see the module docstring).
 
     Args:
@@ -978,16 +1129,17 @@ def safety_stock_policies(stock_points: pd.DataFrame, *, service_type: str = "cy
     out["min_cycle_service_binds"] = floored
     out["expected_cycle_service"] = _cycle_service(prep, ss)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["expected_fill_rate"] = np.where(prep.method == "none", 1.0,
-                                             np.clip(1.0 - short / prep.order_qty, 0.0, 1.0))
+        out["expected_fill_rate"] = np.where(
+            prep.method == "none", 1.0, np.clip(1.0 - short / prep.order_qty, 0.0, 1.0)
+        )
     out["safety_stock_value"] = ss * _optional_numeric(stock_points, "unit_cost")
     return out
 
 
 # --------------------------------------------------------------------------- service vs inventory curve
 
-def shortage_cost_per_unit(stock_points: pd.DataFrame,
-                           goodwill_factor: float = DEFAULT_GOODWILL_FACTOR) -> np.ndarray:
+
+def shortage_cost_per_unit(stock_points: pd.DataFrame, goodwill_factor: float = DEFAULT_GOODWILL_FACTOR) -> np.ndarray:
     """Cost of one unit short (currency/unit): the lost margin (``unit_price`` - ``unit_cost``, at
     least 0) x `goodwill_factor`, or the row's ``shortage_cost_per_unit`` where that column is given."""
     if not (isinstance(goodwill_factor, (int, float)) and math.isfinite(goodwill_factor) and goodwill_factor >= 0):
@@ -998,21 +1150,29 @@ def shortage_cost_per_unit(stock_points: pd.DataFrame,
     out = np.where(np.isfinite(given), given, margin)
     bad = ~np.isfinite(out) | (out < 0)
     if bad.any():
-        raise SafetyStockInputError("unit_price (or shortage_cost_per_unit) is missing or negative for SKU(s) "
-                                    f"{_who(stock_points, bad)}: the cost of a unit short is the lost margin")
+        raise SafetyStockInputError(
+            "unit_price (or shortage_cost_per_unit) is missing or negative for SKU(s) "
+            f"{_who(stock_points, bad)}: the cost of a unit short is the lost margin"
+        )
     return out
 
 
-def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "cycle",
-                            grid: Sequence[float] = SERVICE_LEVEL_GRID,
-                            target_column: str = "service_target", method: MethodChoice = "auto",
-                            exact_loss: bool = False, holding_rate: float = DEFAULT_HOLDING_RATE,
-                            goodwill_factor: float = DEFAULT_GOODWILL_FACTOR,
-                            min_saving_share: float = DEFAULT_MIN_SAVING_SHARE,
-                            min_annual_saving: float = DEFAULT_MIN_ANNUAL_SAVING,
-                            min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
-                            order_cost: float = DEFAULT_ORDER_COST,
-                            cover_weeks: float = DEFAULT_COVER_WEEKS) -> pd.DataFrame:
+def service_inventory_curve(
+    stock_points: pd.DataFrame,
+    *,
+    service_type: str = "cycle",
+    grid: Sequence[float] = SERVICE_LEVEL_GRID,
+    target_column: str = "service_target",
+    method: MethodChoice = "auto",
+    exact_loss: bool = False,
+    holding_rate: float = DEFAULT_HOLDING_RATE,
+    goodwill_factor: float = DEFAULT_GOODWILL_FACTOR,
+    min_saving_share: float = DEFAULT_MIN_SAVING_SHARE,
+    min_annual_saving: float = DEFAULT_MIN_ANNUAL_SAVING,
+    min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
+    order_cost: float = DEFAULT_ORDER_COST,
+    cover_weeks: float = DEFAULT_COVER_WEEKS,
+) -> pd.DataFrame:
     """Safety-stock value and annual cost against service level per family and in total, with
     the current, least-cost and proposed points.
 
@@ -1051,8 +1211,11 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     kind = _service_type(service_type)
     _check_min_cycle_service(min_cycle_service)
     _require_columns(stock_points, ("family", "unit_cost"), "safety-stock inputs for the curve")
-    for name, value in (("holding rate", holding_rate), ("minimum saving share", min_saving_share),
-                        ("minimum annual saving", min_annual_saving)):
+    for name, value in (
+        ("holding rate", holding_rate),
+        ("minimum saving share", min_saving_share),
+        ("minimum annual saving", min_annual_saving),
+    ):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise SafetyStockInputError(f"{name} is {value}: it must be a number >= 0")
     grid_levels = np.array(sorted(set(float(g) for g in grid)))
@@ -1062,35 +1225,52 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     prep = _prepare(stock_points, method, order_cost, holding_rate, cover_weeks)
     cost = _optional_numeric(stock_points, "unit_cost")
     if (~np.isfinite(cost) | (cost < 0)).any():
-        raise SafetyStockInputError("unit_cost is missing or negative for SKU(s) "
-                                    f"{_who(stock_points, ~(cost >= 0))}: the curve needs it")
+        raise SafetyStockInputError(
+            f"unit_cost is missing or negative for SKU(s) {_who(stock_points, ~(cost >= 0))}: the curve needs it"
+        )
     short_cost = shortage_cost_per_unit(stock_points, goodwill_factor)
     family_codes, families = pd.factorize(stock_points["family"].astype(str), sort=True)
     n_fam, n, n_grid = len(families), len(stock_points), len(grid_levels)
     with np.errstate(divide="ignore", invalid="ignore"):
         cycles_per_year = np.where(prep.order_qty > 0, prep.annual_demand / prep.order_qty, 0.0)
 
-    def family_sums(p: _Prepared, level: np.ndarray, codes: np.ndarray, n_groups: int, unit_cost: np.ndarray,
-                    unit_short_cost: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def family_sums(
+        p: _Prepared,
+        level: np.ndarray,
+        codes: np.ndarray,
+        n_groups: int,
+        unit_cost: np.ndarray,
+        unit_short_cost: np.ndarray,
+        cycles: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Safety-stock value and annual shortage cost per group (currency, currency/year)."""
         _, ss, _ = _policy_for_levels(p, level, kind, exact_loss, min_cycle_service)
         short_units = np.minimum(cycles * _shortage_per_cycle(p, ss, exact_loss), p.annual_demand)
-        return (np.bincount(codes, ss * unit_cost, minlength=n_groups),
-                np.bincount(codes, short_units * unit_short_cost, minlength=n_groups))
+        return (
+            np.bincount(codes, ss * unit_cost, minlength=n_groups),
+            np.bincount(codes, short_units * unit_short_cost, minlength=n_groups),
+        )
 
     # grid levels in blocks: the stock points tiled over a block of levels, one group per (level, family)
     block = max(1, min(n_grid, 2_000_000 // max(n, 1)))
     value = np.zeros((n_grid, n_fam))
     shortage = np.zeros((n_grid, n_fam))
     for start in range(0, n_grid, block):
-        levels = grid_levels[start:start + block]
+        levels = grid_levels[start : start + block]
         m = len(levels)
         tiled = _Prepared(*(np.tile(getattr(prep, f.name), m) for f in fields(_Prepared)))
         codes = np.tile(family_codes, m) + n_fam * np.repeat(np.arange(m), n)
-        v, sh = family_sums(tiled, np.repeat(levels, n), codes, n_fam * m, np.tile(cost, m),
-                            np.tile(short_cost, m), np.tile(cycles_per_year, m))
-        value[start:start + m], shortage[start:start + m] = v.reshape(m, n_fam), sh.reshape(m, n_fam)
-    value = np.column_stack([value, value.sum(axis=1)])          # (levels, families + total)
+        v, sh = family_sums(
+            tiled,
+            np.repeat(levels, n),
+            codes,
+            n_fam * m,
+            np.tile(cost, m),
+            np.tile(short_cost, m),
+            np.tile(cycles_per_year, m),
+        )
+        value[start : start + m], shortage[start : start + m] = v.reshape(m, n_fam), sh.reshape(m, n_fam)
+    value = np.column_stack([value, value.sum(axis=1)])  # (levels, families + total)
     shortage = np.column_stack([shortage, shortage.sum(axis=1)])
     holding = holding_rate * value
     total_cost = holding + shortage
@@ -1099,36 +1279,62 @@ def service_inventory_curve(stock_points: pd.DataFrame, *, service_type: str = "
     cur_value, cur_shortage = family_sums(prep, current, family_codes, n_fam, cost, short_cost, cycles_per_year)
     cur_value, cur_shortage = np.append(cur_value, cur_value.sum()), np.append(cur_shortage, cur_shortage.sum())
     cur_total = holding_rate * cur_value + cur_shortage
-    saving = cur_total[None, :] - total_cost                       # (levels, families + total)
+    saving = cur_total[None, :] - total_cost  # (levels, families + total)
     best_saving = saving[least, np.arange(n_fam + 1)]
     material = (best_saving > 0) & (best_saving >= min_saving_share * cur_total) & (best_saving >= min_annual_saving)
     weights = np.bincount(family_codes, prep.annual_demand, minlength=n_fam)
     weighted = np.bincount(family_codes, prep.annual_demand * current, minlength=n_fam)
-    plain_mean = (np.bincount(family_codes, current, minlength=n_fam)
-                  / np.maximum(np.bincount(family_codes, minlength=n_fam), 1))
+    plain_mean = np.bincount(family_codes, current, minlength=n_fam) / np.maximum(
+        np.bincount(family_codes, minlength=n_fam), 1
+    )
     weights, weighted = np.append(weights, weights.sum()), np.append(weighted, weighted.sum())
     plain_mean = np.append(plain_mean, current.mean() if n else np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         cur_level = np.where(weights > 0, weighted / weights, plain_mean)
-        marginal = np.vstack([np.full((1, n_fam + 1), np.nan),
-                              np.diff(value, axis=0) / (100.0 * np.diff(grid_levels))[:, None]])
+        marginal = np.vstack(
+            [np.full((1, n_fam + 1), np.nan), np.diff(value, axis=0) / (100.0 * np.diff(grid_levels))[:, None]]
+        )
 
     labels = list(map(str, families)) + [TOTAL_FAMILY]
     frames = []
     for j, family in enumerate(labels):
         is_least = np.arange(n_grid) == least[j]
-        frames.append(pd.DataFrame({
-            "family": family, "service_type": kind, "service_level": grid_levels,
-            "safety_stock_value": value[:, j], "holding_cost_per_year": holding[:, j],
-            "shortage_cost_per_year": shortage[:, j], "total_cost_per_year": total_cost[:, j],
-            "marginal_value_per_point": marginal[:, j], "annual_saving": saving[:, j], "is_current": False,
-            "is_least_cost": is_least, "is_proposed": is_least & bool(material[j])}))
-        frames.append(pd.DataFrame({
-            "family": [family], "service_type": kind, "service_level": [cur_level[j]],
-            "safety_stock_value": [cur_value[j]], "holding_cost_per_year": [holding_rate * cur_value[j]],
-            "shortage_cost_per_year": [cur_shortage[j]], "total_cost_per_year": [cur_total[j]],
-            "marginal_value_per_point": [np.nan], "annual_saving": [0.0], "is_current": [True],
-            "is_least_cost": [False], "is_proposed": [False]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "family": family,
+                    "service_type": kind,
+                    "service_level": grid_levels,
+                    "safety_stock_value": value[:, j],
+                    "holding_cost_per_year": holding[:, j],
+                    "shortage_cost_per_year": shortage[:, j],
+                    "total_cost_per_year": total_cost[:, j],
+                    "marginal_value_per_point": marginal[:, j],
+                    "annual_saving": saving[:, j],
+                    "is_current": False,
+                    "is_least_cost": is_least,
+                    "is_proposed": is_least & bool(material[j]),
+                }
+            )
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "family": [family],
+                    "service_type": kind,
+                    "service_level": [cur_level[j]],
+                    "safety_stock_value": [cur_value[j]],
+                    "holding_cost_per_year": [holding_rate * cur_value[j]],
+                    "shortage_cost_per_year": [cur_shortage[j]],
+                    "total_cost_per_year": [cur_total[j]],
+                    "marginal_value_per_point": [np.nan],
+                    "annual_saving": [0.0],
+                    "is_current": [True],
+                    "is_least_cost": [False],
+                    "is_proposed": [False],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -1154,8 +1360,11 @@ def unprotected_items(policies: pd.DataFrame) -> pd.DataFrame:
         The offending rows (``sku`` first), empty when the rule holds. Phase-out, discontinued
         and new items, C items and items without demand are outside the rule.
     """
-    _require_columns(policies, ("sku", "lifecycle", "mean_weekly_demand", "sd_weekly_demand",
-                                "safety_stock_units"), "safety-stock policies")
+    _require_columns(
+        policies,
+        ("sku", "lifecycle", "mean_weekly_demand", "sd_weekly_demand", "safety_stock_units"),
+        "safety-stock policies",
+    )
     abc_col = "abc_xyz" if "abc_xyz" in policies.columns else "abc"
     _require_columns(policies, (abc_col,), "safety-stock policies")
     abc = policies[abc_col].astype("string").str.strip().str.upper().str[:1]

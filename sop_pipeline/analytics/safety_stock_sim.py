@@ -56,26 +56,35 @@ from sop_pipeline.analytics.safety_stock import (
 DemandModel = Literal["normal", "gamma", "bootstrap", "auto"]
 LeadTimeModel = Literal["normal", "lognormal"]
 
-_SIM_INPUTS = ("mean_weekly_demand", "sd_weekly_demand", "lead_time_mean_weeks", "lead_time_sd_weeks",
-               "reorder_point_units", "order_qty_units")
+_SIM_INPUTS = (
+    "mean_weekly_demand",
+    "sd_weekly_demand",
+    "lead_time_mean_weeks",
+    "lead_time_sd_weeks",
+    "reorder_point_units",
+    "order_qty_units",
+)
 _CHUNK_WEEKS = 64
 
 
-def _lead_time_steps(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, model: LeadTimeModel,
-                     cap: np.ndarray) -> np.ndarray:
+def _lead_time_steps(
+    rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, model: LeadTimeModel, cap: np.ndarray
+) -> np.ndarray:
     """One lead time per order, in (fractional) steps, within [0, cap]."""
     if model == "normal":
         draw = mean + sd * rng.standard_normal(len(mean))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = np.log1p(np.where(mean > 0, (sd / mean) ** 2, 0.0))
-        draw = np.where(mean > 0, np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2
-                                         + np.sqrt(s2) * rng.standard_normal(len(mean))), 0.0)
+        draw = np.where(
+            mean > 0,
+            np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2 + np.sqrt(s2) * rng.standard_normal(len(mean))),
+            0.0,
+        )
     return np.clip(draw, 0.0, cap)
 
 
-def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndarray,
-                      sd: np.ndarray) -> np.ndarray:
+def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """When, within a step of Brownian demand, the inventory position first reaches s.
 
     `gap` = position - s at the start of the step (units), `demand` = the step's demand (the
@@ -87,7 +96,7 @@ def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndar
     """
     end = gap - demand
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        reach = np.where(end <= 0, 1.0, np.where(sd > 0, np.exp(-2.0 * gap * end / sd ** 2), 0.0))
+        reach = np.where(end <= 0, 1.0, np.where(sd > 0, np.exp(-2.0 * gap * end / sd**2), 0.0))
     out = np.full(len(gap), np.nan)
     maybe = np.flatnonzero(reach > 1e-12)
     if not len(maybe):
@@ -95,7 +104,7 @@ def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndar
     hit = maybe[rng.random(len(maybe)) < reach[maybe]]
     g, e, s_ = gap[hit], np.abs(end[hit]), sd[hit]
     with np.errstate(divide="ignore", invalid="ignore"):
-        linear = np.clip(g / demand[hit], 0.0, 1.0)               # deterministic demand: straight line
+        linear = np.clip(g / demand[hit], 0.0, 1.0)  # deterministic demand: straight line
         ratio = rng.wald(np.where(e > 0, g / np.maximum(e, 1e-300), 1.0), np.maximum((g / s_) ** 2, 1e-300))
     bridge = np.where(e > 0, ratio / (1.0 + ratio), 1.0)
     out[hit] = np.where(g <= 0, 0.0, np.where(s_ > 0, bridge, linear))
@@ -116,20 +125,31 @@ def _history_matrix(history: pd.DataFrame, keys: list[str], points: pd.DataFrame
     series = grouped.reindex(index) if len(keys) > 1 else grouped.reindex(points[keys[0]])
     missing = series.isna().to_numpy()
     if missing.any():
-        raise SafetyStockInputError("no demand history for stock point(s) "
-                                    f"{', '.join(map(str, points.loc[missing, 'sku'].head(5)))}: "
-                                    "the bootstrap needs at least one week per item")
+        raise SafetyStockInputError(
+            "no demand history for stock point(s) "
+            f"{', '.join(map(str, points.loc[missing, 'sku'].head(5)))}: "
+            "the bootstrap needs at least one week per item"
+        )
     lengths = np.array([len(s) for s in series])
     matrix = np.full((len(series), lengths.max()), np.nan)
     for row, values in enumerate(series):
-        matrix[row, :len(values)] = values
+        matrix[row, : len(values)] = values
     return matrix, lengths
 
 
-def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 8, warmup_weeks: int = 52,
-                     demand_model: DemandModel = "normal", demand_history: pd.DataFrame | None = None,
-                     lead_time_model: LeadTimeModel = "normal", substeps_per_week: int = 7,
-                     orders_cross: bool = True, seed: int = 0) -> pd.DataFrame:
+def simulate_service(
+    policies: pd.DataFrame,
+    *,
+    weeks: int = 2000,
+    paths: int = 8,
+    warmup_weeks: int = 52,
+    demand_model: DemandModel = "normal",
+    demand_history: pd.DataFrame | None = None,
+    lead_time_model: LeadTimeModel = "normal",
+    substeps_per_week: int = 7,
+    orders_cross: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Achieved fill rate and cycle service of each stock point's (s, nQ) or (R, S) policy, by simulation.
 
     Args:
@@ -205,7 +225,7 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
     if gamma_rows.any():
         with np.errstate(divide="ignore", invalid="ignore"):
             g_shape = np.where(sd > 0, (mu / sd) ** 2, np.inf)
-            g_scale = np.where(sd > 0, sd ** 2 / mu, 0.0)
+            g_scale = np.where(sd > 0, sd**2 / mu, 0.0)
     gamma_idx = np.flatnonzero(gamma_rows)
 
     brownian_rows = ~gamma_rows if demand_model in ("normal", "auto") else np.zeros(n, dtype=bool)
@@ -214,8 +234,9 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
 
     def gamma_steps(n_steps: int, idx: np.ndarray) -> np.ndarray:
         shape = g_shape[idx]
-        draws = rng.gamma(np.where(np.isfinite(shape), shape, 1.0), np.maximum(g_scale[idx], 1e-300),
-                          size=(n_steps, len(idx)))
+        draws = rng.gamma(
+            np.where(np.isfinite(shape), shape, 1.0), np.maximum(g_scale[idx], 1e-300), size=(n_steps, len(idx))
+        )
         return np.where(np.isfinite(shape), draws, mu[idx])
 
     def demand_chunk(n_weeks: int) -> np.ndarray:
@@ -234,7 +255,7 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         return np.repeat(weekly, m, axis=0)
 
     net = np.where(continuous, s + q, s)  # net inventory (on hand - backorders), units
-    position = net.copy()             # inventory position (net + on order), units
+    position = net.copy()  # inventory position (net + on order), units
     pipeline_qty = np.zeros((horizon, n))
     pipeline_due = np.zeros((horizon, n), dtype=bool)
     pipeline_frac = np.zeros((horizon, n))  # order-up-to receipts: when inside their step (0 = at its start)
@@ -254,7 +275,7 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
         for d in chunk:
             counting = step >= warm_step
             slot = step % horizon
-            d_net = d                            # demand after this step's receipts
+            d_net = d  # demand after this step's receipts
             due = pipeline_due[slot]
             if due.any():
                 split = np.flatnonzero(due & (pipeline_frac[slot] > 0))
@@ -267,11 +288,14 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                     if bridge.any():
                         j = split[bridge]
                         before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * rng.standard_normal(len(j))
-                    lumps = gamma_rows[split] & np.isfinite(g_shape[split] if gamma_rows.any() else np.zeros(len(split)))
-                    if lumps.any():   # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
+                    lumps = gamma_rows[split] & np.isfinite(
+                        g_shape[split] if gamma_rows.any() else np.zeros(len(split))
+                    )
+                    if lumps.any():  # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
                         j, fj = split[lumps], f[lumps]
-                        before[lumps] = d[j] * rng.beta(np.maximum(fj * g_shape[j], 1e-12),
-                                                        np.maximum((1.0 - fj) * g_shape[j], 1e-12))
+                        before[lumps] = d[j] * rng.beta(
+                            np.maximum(fj * g_shape[j], 1e-12), np.maximum((1.0 - fj) * g_shape[j], 1e-12)
+                        )
                     backorder_0 = np.maximum(-net[split], 0.0)
                     net[split] -= before
                     if counting:
@@ -286,10 +310,9 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                 net += pipeline_qty[slot]
                 pipeline_qty[slot] = 0.0
                 pipeline_due[slot] = False
-            hit_at = np.full(n, np.nan)          # fraction of the step at which s is reached
+            hit_at = np.full(n, np.nan)  # fraction of the step at which s is reached
             if brownian:
-                hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx],
-                                                     sd[cont_idx])
+                hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx])
             backorder_before = np.maximum(-net, 0.0)
             net -= d_net
             backorder_after = np.maximum(-net, 0.0)
@@ -304,9 +327,12 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
             order = reviewing & np.where(continuous, (position <= s) | np.isfinite(hit_at), position < s)
             if order.any():
                 idx = series[order]
-                up_to = ~continuous[idx]    # (R, S): raise the position to S exactly
-                lots = np.where(up_to, (s[idx] - position[idx]) / q[idx],
-                                np.floor(np.maximum(s[idx] - position[idx], 0.0) / q[idx]) + 1.0)
+                up_to = ~continuous[idx]  # (R, S): raise the position to S exactly
+                lots = np.where(
+                    up_to,
+                    (s[idx] - position[idx]) / q[idx],
+                    np.floor(np.maximum(s[idx] - position[idx], 0.0) / q[idx]) + 1.0,
+                )
                 with np.errstate(divide="ignore", invalid="ignore"):
                     crossing = np.clip((position_before[idx] - s[idx]) / d[idx], 0.0, 1.0)
                 crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], np.nan_to_num(crossing, nan=1.0))
@@ -314,8 +340,9 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
                 lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
                 # continuous review: the receipt lands at the nearest step boundary; order-up-to (orders
                 # placed at the end of a step): at its exact time, inside the step it falls in
-                when = np.where(up_to, np.maximum(placed + lead, step + 1.0),
-                                np.maximum(np.rint(placed + lead), step + 1.0))
+                when = np.where(
+                    up_to, np.maximum(placed + lead, step + 1.0), np.maximum(np.rint(placed + lead), step + 1.0)
+                )
                 if not orders_cross:
                     when = np.maximum(when, last_arrival[idx])
                     last_arrival[idx] = when
@@ -343,7 +370,10 @@ def simulate_service(policies: pd.DataFrame, *, weeks: int = 2000, paths: int = 
     out["sim_avg_on_hand_units"] = pooled(on_hand) / steps_counted
     out["sim_avg_backorder_units"] = pooled(backorder) / steps_counted
     if {"service_type", "service_target"} <= set(policies.columns):
-        achieved = np.where(policies["service_type"].astype(str).to_numpy() == "fill_rate",
-                            out["sim_fill_rate"], out["sim_cycle_service"])
+        achieved = np.where(
+            policies["service_type"].astype(str).to_numpy() == "fill_rate",
+            out["sim_fill_rate"],
+            out["sim_cycle_service"],
+        )
         out["sim_gap_pp"] = 100.0 * (achieved - pd.to_numeric(policies["service_target"], errors="coerce"))
     return out

@@ -35,9 +35,23 @@ import pandas as pd
 
 from sop_pipeline.analytics.calendar import Cycle
 
-SENSING_COLUMNS = ["sku", "family", "week_start", "horizon_week", "baseline_units", "sensed_units", "delta_units",
-                   "delta_pct", "b2b_baseline_units", "b2b_booked_units", "b2b_usual_booked_share",
-                   "week0_pos_units", "signals_used", "signals_missing", "reason"]
+SENSING_COLUMNS = [
+    "sku",
+    "family",
+    "week_start",
+    "horizon_week",
+    "baseline_units",
+    "sensed_units",
+    "delta_units",
+    "delta_pct",
+    "b2b_baseline_units",
+    "b2b_booked_units",
+    "b2b_usual_booked_share",
+    "week0_pos_units",
+    "signals_used",
+    "signals_missing",
+    "reason",
+]
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,9 @@ def booking_curve(orders: pd.DataFrame, as_of: date, days_ahead: list[int], curv
     o = _live_orders(orders, as_of)
     if o.empty:
         return pd.Series(np.nan, index=days_ahead, dtype=float)
-    last = pd.Timestamp(Cycle(as_of).week0_start if as_of.weekday() == 6 else Cycle(as_of).week0_start - timedelta(weeks=1))
+    last = pd.Timestamp(
+        Cycle(as_of).week0_start if as_of.weekday() == 6 else Cycle(as_of).week0_start - timedelta(weeks=1)
+    )
     recent = o[(o.requested_week_start <= last) & (o.requested_week_start > last - pd.Timedelta(weeks=curve_weeks))]
     total = recent.qty.sum()
     if total <= 0:
@@ -75,8 +91,9 @@ def _live_orders(orders: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
     if orders is None or orders.empty:
         return pd.DataFrame(columns=["sku", "order_date", "requested_week_start", "qty"])
     o = orders[(orders["status"] != "cancelled")].dropna(subset=["requested_week_start", "order_date"])
-    o = o.assign(order_date=pd.to_datetime(o["order_date"]),
-                 requested_week_start=pd.to_datetime(o["requested_week_start"]))
+    o = o.assign(
+        order_date=pd.to_datetime(o["order_date"]), requested_week_start=pd.to_datetime(o["requested_week_start"])
+    )
     return o[o.order_date <= pd.Timestamp(as_of)][["sku", "order_date", "requested_week_start", "qty"]]
 
 
@@ -95,9 +112,15 @@ def weekday_share(pos_daily: pd.DataFrame, as_of: date, weeks: int = 13) -> pd.S
     return (upto / total).fillna((as_of.weekday() + 1) / 7)
 
 
-def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = None,
-          pos_week0: pd.DataFrame | None = None, pos_history_daily: pd.DataFrame | None = None,
-          promotions: pd.DataFrame | None = None, config: SensingConfig = SensingConfig()) -> pd.DataFrame:
+def sense(
+    baseline: pd.DataFrame,
+    as_of: date,
+    orders: pd.DataFrame | None = None,
+    pos_week0: pd.DataFrame | None = None,
+    pos_history_daily: pd.DataFrame | None = None,
+    promotions: pd.DataFrame | None = None,
+    config: SensingConfig = SensingConfig(),
+) -> pd.DataFrame:
     """Sensed units for horizon weeks 0..window per SKU (see module docstring).
 
     baseline: location-level forecast (sku, location, channel, family, week_start, horizon_week,
@@ -117,7 +140,8 @@ def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = Non
         return pd.DataFrame(columns=SENSING_COLUMNS)
     is_b2b = base.channel.eq("b2b")
     sku = base.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True).agg(
-        baseline_units=("units_p50", "sum"))
+        baseline_units=("units_p50", "sum")
+    )
     b2b = base[is_b2b].groupby(["sku", "week_start"])["units_p50"].sum().rename("b2b_baseline_units")
     sku = sku.merge(b2b, on=["sku", "week_start"], how="left")
     sku["b2b_baseline_units"] = sku.b2b_baseline_units.fillna(0.0)
@@ -162,7 +186,8 @@ def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = Non
                 notes[k].append(
                     f"B2B: {_fmt(bk[k])} units already booked for this week; usually {sh[k]:.0%} of a week's B2B "
                     f"units are booked by now, so B2B = {_fmt(bk[k])} + {1 - sh[k]:.0%} x {_fmt(b2b_base[k])} "
-                    f"baseline = {_fmt(sensed_b2b[k])} ({sensed_b2b[k] - b2b_base[k]:+,.0f}).")
+                    f"baseline = {_fmt(sensed_b2b[k])} ({sensed_b2b[k] - b2b_base[k]:+,.0f})."
+                )
 
     # ---- week-0 nowcast and pace
     if as_of.weekday() == 6:
@@ -185,8 +210,9 @@ def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = Non
     used.append("seasonality (in baseline)")
     for k, r in enumerate(sku.season_ratio.to_numpy()):
         if np.isfinite(r) and abs(r - 1) >= 0.05:
-            notes[k].append(f"Seasonality: the family's season index is {r - 1:+.0%} vs the last 13 weeks "
-                            f"(in the baseline).")
+            notes[k].append(
+                f"Seasonality: the family's season index is {r - 1:+.0%} vs the last 13 weeks (in the baseline)."
+            )
 
     sku["sensed_units"] = sku.sensed_units.clip(lower=0.0)
     sku["delta_units"] = sku.sensed_units - sku.baseline_units
@@ -196,13 +222,20 @@ def sense(baseline: pd.DataFrame, as_of: date, orders: pd.DataFrame | None = Non
     sku["signals_missing"] = ", ".join(missing) or "none"
     miss_note = f" Missing signals: {'; '.join(missing)}." if missing else ""
     sku["reason"] = [
-        (" ".join(n) if n else "No short-term signal changed this week: sensed = baseline.") + miss_note
-        for n in notes]
+        (" ".join(n) if n else "No short-term signal changed this week: sensed = baseline.") + miss_note for n in notes
+    ]
     return sku[SENSING_COLUMNS].sort_values(["sku", "week_start"]).reset_index(drop=True)
 
 
-def _nowcast(sku: pd.DataFrame, store_base: pd.DataFrame, pos_week0: pd.DataFrame,
-             pos_history_daily: pd.DataFrame | None, as_of: date, cfg: SensingConfig, notes: list[list[str]]) -> None:
+def _nowcast(
+    sku: pd.DataFrame,
+    store_base: pd.DataFrame,
+    pos_week0: pd.DataFrame,
+    pos_history_daily: pd.DataFrame | None,
+    as_of: date,
+    cfg: SensingConfig,
+    notes: list[list[str]],
+) -> None:
     """Week 0 = sold so far + baseline for the remaining days; weeks 1-2 follow the pace. In place."""
     default = (as_of.weekday() + 1) / 7
     frac = weekday_share(pos_history_daily, as_of) if pos_history_daily is not None else pd.Series(dtype=float)
@@ -225,12 +258,16 @@ def _nowcast(sku: pd.DataFrame, store_base: pd.DataFrame, pos_week0: pd.DataFram
     sku["sensed_units"] = sku.sensed_units.to_numpy() + delta
     sku.loc[week0, "week0_pos_units"] = sold[week0]
     for k in np.flatnonzero(week0):
-        notes[k].append(f"Week 0: {_fmt(sold[k])} units sold through {as_of:%a %d %b} (usually {f[k]:.0%} of a "
-                        f"week) + baseline for the remaining days = {_fmt(nowcast[k])} store units "
-                        f"({delta[k]:+,.0f}).")
+        notes[k].append(
+            f"Week 0: {_fmt(sold[k])} units sold through {as_of:%a %d %b} (usually {f[k]:.0%} of a "
+            f"week) + baseline for the remaining days = {_fmt(nowcast[k])} store units "
+            f"({delta[k]:+,.0f})."
+        )
     for k in np.flatnonzero(paced & (np.abs(delta) >= 0.5)):
-        notes[k].append(f"Pace: week 0 is running {pace[k]:+.0%} vs baseline so far; {weight[k]:.0%} of that "
-                        f"is carried into this week ({delta[k]:+,.0f} units).")
+        notes[k].append(
+            f"Pace: week 0 is running {pace[k]:+.0%} vs baseline so far; {weight[k]:.0%} of that "
+            f"is carried into this week ({delta[k]:+,.0f} units)."
+        )
 
 
 def _promo_notes(promotions: pd.DataFrame, keys: pd.DataFrame) -> list[str]:
@@ -243,14 +280,25 @@ def _promo_notes(promotions: pd.DataFrame, keys: pd.DataFrame) -> list[str]:
     n = ((pd.to_datetime(p.end_date) - first).dt.days // 7 + 1).clip(lower=0).to_numpy()
     rows = np.repeat(np.arange(len(p)), n)
     offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    ex = pd.DataFrame({"sku": p.sku.to_numpy()[rows],
-                       "week_start": first.to_numpy()[rows] + (7 * offs).astype("timedelta64[D]"),
-                       "text": [f"{i} ({d:.0%} off, {t})" for i, d, t in zip(
-                           p.promo_id.to_numpy()[rows], p.discount_pct.fillna(0).to_numpy()[rows],
-                           p.location_or_customer.fillna("ALL").to_numpy()[rows])]})
+    ex = pd.DataFrame(
+        {
+            "sku": p.sku.to_numpy()[rows],
+            "week_start": first.to_numpy()[rows] + (7 * offs).astype("timedelta64[D]"),
+            "text": [
+                f"{i} ({d:.0%} off, {t})"
+                for i, d, t in zip(
+                    p.promo_id.to_numpy()[rows],
+                    p.discount_pct.fillna(0).to_numpy()[rows],
+                    p.location_or_customer.fillna("ALL").to_numpy()[rows],
+                )
+            ],
+        }
+    )
     ex["week_start"] = pd.to_datetime(ex.week_start)
     ex = ex.merge(keys.drop_duplicates(), on=["sku", "week_start"], how="inner")
     joined = ex.groupby(["sku", "week_start"])["text"].agg(lambda t: ", ".join(sorted(set(t))))
     got = joined.reindex(pd.MultiIndex.from_arrays([keys.sku, pd.to_datetime(keys.week_start)]))
-    return [f"Promotion {t} this week: its uplift is already in the baseline." if isinstance(t, str) else ""
-            for t in got.to_numpy()]
+    return [
+        f"Promotion {t} this week: its uplift is already in the baseline." if isinstance(t, str) else ""
+        for t in got.to_numpy()
+    ]

@@ -141,6 +141,7 @@ class SequenceResult:
 
 # --------------------------------------------------------------------------- matrix helpers
 
+
 def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
     """A frame's cells as floats, non-numbers as NaN (column by column only when needed: slow)."""
     if all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in frame.dtypes):
@@ -158,16 +159,19 @@ def changeover_matrix(matrix: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, li
     if isinstance(matrix, pd.DataFrame):
         rows, cols = list(matrix.index), list(matrix.columns)
         if len(set(rows)) != len(rows):
-            raise SequencingError(f"changeover matrix has duplicate row key(s) "
-                                  f"{sorted({str(k) for k in rows if rows.count(k) > 1})}")
+            raise SequencingError(
+                f"changeover matrix has duplicate row key(s) {sorted({str(k) for k in rows if rows.count(k) > 1})}"
+            )
         if len(set(cols)) != len(cols):
-            raise SequencingError(f"changeover matrix has duplicate column key(s) "
-                                  f"{sorted({str(k) for k in cols if cols.count(k) > 1})}")
+            raise SequencingError(
+                f"changeover matrix has duplicate column key(s) {sorted({str(k) for k in cols if cols.count(k) > 1})}"
+            )
         if set(rows) != set(cols):
             only_rows = [k for k in rows if k not in set(cols)]
             only_cols = [k for k in cols if k not in set(rows)]
-            raise SequencingError(f"changeover matrix row and column keys differ: rows only {only_rows}, "
-                                  f"columns only {only_cols}")
+            raise SequencingError(
+                f"changeover matrix row and column keys differ: rows only {only_rows}, columns only {only_cols}"
+            )
         frame = matrix.loc[rows, rows]
         keys = rows
         values = _numeric_values(frame)
@@ -191,8 +195,9 @@ def changeover_matrix(matrix: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, li
     if neg.any():
         i, j = map(int, np.argwhere(neg)[0])
         name = (keys[i], keys[j]) if keys is not None else (i, j)
-        raise SequencingError(f"changeover from {name[0]} to {name[1]} is negative ({values[i, j]:g}); "
-                              f"changeover times must be >= 0")
+        raise SequencingError(
+            f"changeover from {name[0]} to {name[1]} is negative ({values[i, j]:g}); changeover times must be >= 0"
+        )
     values = np.where(off_diagonal, values, 0.0)
     return values, keys
 
@@ -220,8 +225,10 @@ def integer_costs(costs: np.ndarray) -> tuple[np.ndarray, int]:
     while scale > 1 and float(costs.max()) * scale * max(n, 1) > _MAX_SCALED_COST:
         scale //= 10
     if float(costs.max()) * scale * max(n, 1) > _MAX_SCALED_COST:
-        raise SequencingError(f"changeover times up to {costs.max():g} are too large to sequence "
-                              f"{n} items; express them in larger units (e.g. hours)")
+        raise SequencingError(
+            f"changeover times up to {costs.max():g} are too large to sequence "
+            f"{n} items; express them in larger units (e.g. hours)"
+        )
     return np.round(costs * scale).astype(np.int64), scale
 
 
@@ -238,6 +245,7 @@ def sequence_cost(costs: np.ndarray, order: Sequence[int], tour: bool = False) -
 
 
 # --------------------------------------------------------------------------- exact DP
+
 
 def _held_karp(costs: np.ndarray, start: int | None, tour: bool) -> list[int]:
     """Exact open path / tour by dynamic programming over subsets (O(2^n n^2), n <= ~16)."""
@@ -283,6 +291,7 @@ def _held_karp(costs: np.ndarray, start: int | None, tour: bool) -> list[int]:
 
 # --------------------------------------------------------------------------- greedy start
 
+
 class _PathCost:
     """Cost of candidate item orders (C, n) on an integer matrix, optionally after a fixed first item."""
 
@@ -326,6 +335,7 @@ def _greedy(costs: np.ndarray, start: int | None, tour: bool, max_rounds: int = 
 
 # --------------------------------------------------------------------------- budget
 
+
 class _Budget:
     """A wall-clock deadline plus, in deterministic mode, a work allowance (candidate moves
     evaluated; CP-SAT gets its own deterministic time). ``cut`` records what stopped a search."""
@@ -358,6 +368,7 @@ class _Budget:
 
 # --------------------------------------------------------------------------- closed-tour form
 
+
 def _as_tour(costs: np.ndarray, start: int | None, tour: bool) -> tuple[np.ndarray, int, bool]:
     """Every variant as a closed asymmetric tour: (matrix, first node, has a dummy node).
 
@@ -389,6 +400,7 @@ def _tour_cost(c: np.ndarray, order: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------------- constructive heuristics
+
 
 def _nearest_neighbour(c: np.ndarray, first: int) -> np.ndarray:
     """Nearest-neighbour tour from ``first`` (O(n^2), vectorized per step)."""
@@ -457,6 +469,7 @@ def _patching(c: np.ndarray, budget: _Budget) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- local search (Or-opt + kicks)
 
+
 def _neighbour_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(pred, succ): for each node, the ``k`` nodes with the cheapest arc into / out of it."""
     n = c.shape[0]
@@ -473,8 +486,9 @@ def _neighbour_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return into, out
 
 
-def _or_opt_pass(c: np.ndarray, order: np.ndarray, pred_nb: np.ndarray, succ_nb: np.ndarray,
-                 max_len: int = OR_OPT_MAX_LEN) -> tuple[np.ndarray, int, int]:
+def _or_opt_pass(
+    c: np.ndarray, order: np.ndarray, pred_nb: np.ndarray, succ_nb: np.ndarray, max_len: int = OR_OPT_MAX_LEN
+) -> tuple[np.ndarray, int, int]:
     """One pass of segment moves on a closed tour: every segment of 1..``max_len`` items, moved
     (as is or reversed) next to one of its cheapest neighbours, is costed at once (numpy); a set
     of improving moves that touch disjoint items is applied together (their gains add up).
@@ -498,7 +512,7 @@ def _or_opt_pass(c: np.ndarray, order: np.ndarray, pred_nb: np.ndarray, succ_nb:
             rev_int = rev_int + c[w, u]
         s0, e, q = order, order[(idx + length - 1) % n], order[(idx + length) % n]
         removed = c[prev, s0] + c[e, q] - c[prev, q]
-        for rev in ((False, True) if length > 1 else (False,)):
+        for rev in (False, True) if length > 1 else (False,):
             head, tail = (e, s0) if rev else (s0, e)
             a1 = pred_nb[head]
             b2 = succ_nb[tail]
@@ -513,8 +527,11 @@ def _or_opt_pass(c: np.ndarray, order: np.ndarray, pred_nb: np.ndarray, succ_nb:
             evaluated += gain.size
             ii, kk = np.nonzero(gain > 0)
             if len(ii):
-                found.append(np.stack([gain[ii, kk], np.full(len(ii), length), ii, a[ii, kk],
-                                       np.full(len(ii), int(rev))], axis=1))
+                found.append(
+                    np.stack(
+                        [gain[ii, kk], np.full(len(ii), length), ii, a[ii, kk], np.full(len(ii), int(rev))], axis=1
+                    )
+                )
     if not found:
         return order, 0, evaluated
     moves = np.concatenate(found)
@@ -590,9 +607,16 @@ def _kick_search(c: np.ndarray, order: np.ndarray, budget: _Budget, seed: int) -
 
 # --------------------------------------------------------------------------- CP-SAT
 
-def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, seed: int,
-            deterministic_s: float | None = None,
-            hint: np.ndarray | None = None) -> tuple[list[int] | None, bool, float]:
+
+def _cp_sat(
+    costs: np.ndarray,
+    start: int | None,
+    tour: bool,
+    budget: _Budget,
+    seed: int,
+    deterministic_s: float | None = None,
+    hint: np.ndarray | None = None,
+) -> tuple[list[int] | None, bool, float]:
     """Circuit model: tour over the items, plus a dummy node when an open path has a free start.
 
     Stops at the budget's wall deadline and, when given, after ``deterministic_s`` of CP-SAT's
@@ -646,8 +670,9 @@ def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, s
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, False, float(solver.deterministic_time)
     if status != cp_model.OPTIMAL:
-        budget.cut = budget.cut or ("work" if deterministic_s is not None and solver.wall_time < left * 0.95
-                                    else "wall")
+        budget.cut = budget.cut or (
+            "work" if deterministic_s is not None and solver.wall_time < left * 0.95 else "wall"
+        )
     succ = {i: j for (i, j), var in arc_var.items() if solver.boolean_value(var)}
     first = dummy if dummy is not None else (start if start is not None else 0)
     order, node = [], succ[first]
@@ -660,6 +685,7 @@ def _cp_sat(costs: np.ndarray, start: int | None, tour: bool, budget: _Budget, s
 
 
 # --------------------------------------------------------------------------- routing
+
 
 def _routing(c: np.ndarray, first: int, initial: np.ndarray, budget: _Budget) -> np.ndarray:
     """OR-Tools routing (one vehicle, depot = ``first``) with guided local search on the closed-tour
@@ -699,8 +725,10 @@ def _routing(c: np.ndarray, first: int, initial: np.ndarray, budget: _Budget) ->
 
 # --------------------------------------------------------------------------- public solver
 
-def _constructive(costs: np.ndarray, c: np.ndarray, first: int, dummy: bool, start: int | None, tour: bool,
-                  budget: _Budget) -> tuple[np.ndarray, str]:
+
+def _constructive(
+    costs: np.ndarray, c: np.ndarray, first: int, dummy: bool, start: int | None, tour: bool, budget: _Budget
+) -> tuple[np.ndarray, str]:
     """Best closed tour of the constructive heuristics: nearest neighbour, assignment + patching,
     and (up to GREEDY_SEARCH_MAX_ITEMS items) the best-start greedy with its short local search."""
     n = costs.shape[0]
@@ -714,9 +742,15 @@ def _constructive(costs: np.ndarray, c: np.ndarray, first: int, dummy: bool, sta
     return min(options, key=lambda o: _tour_cost(c, o[0]))
 
 
-def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = None, tour: bool = False,
-                   time_limit_s: float = 10.0, seed: int = 0, method: str = "auto",
-                   deterministic: bool = False) -> SequenceResult:
+def solve_sequence(
+    matrix: np.ndarray | pd.DataFrame,
+    start: Hashable | None = None,
+    tour: bool = False,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    method: str = "auto",
+    deterministic: bool = False,
+) -> SequenceResult:
     """Order items to minimise total sequence-dependent changeover.
 
     ``matrix``: square, cell (i, j) = changeover time from item i to item j (any unit, >= 0,
@@ -750,8 +784,10 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
     if start is not None:
         if keys is not None:
             if start not in keys:
-                raise SequencingError(f"start item {start!r} is not in the changeover matrix (items: "
-                                      f"{', '.join(map(str, keys[:10]))}{', ...' if n > 10 else ''})")
+                raise SequencingError(
+                    f"start item {start!r} is not in the changeover matrix (items: "
+                    f"{', '.join(map(str, keys[:10]))}{', ...' if n > 10 else ''})"
+                )
             start_idx = keys.index(start)
         else:
             if not isinstance(start, (int, np.integer)) or not 0 <= int(start) < n:
@@ -760,12 +796,21 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
     work = WORK_PER_SECOND * time_limit_s if deterministic else None
     budget = _Budget(deadline, work)
 
-    def result(order: list[int], optimal: bool, used: str, work_s: float | None = None,
-               constructive: float | None = None) -> SequenceResult:
+    def result(
+        order: list[int], optimal: bool, used: str, work_s: float | None = None, constructive: float | None = None
+    ) -> SequenceResult:
         total = sequence_cost(values, order, tour)
         labels = [keys[i] for i in order] if keys is not None else [int(i) for i in order]
-        return SequenceResult(labels, total, optimal, used, time.perf_counter() - began, work_s,
-                              None if optimal else budget.cut, constructive)
+        return SequenceResult(
+            labels,
+            total,
+            optimal,
+            used,
+            time.perf_counter() - began,
+            work_s,
+            None if optimal else budget.cut,
+            constructive,
+        )
 
     if n == 0:
         return result([], True, "trivial")
@@ -797,8 +842,9 @@ def solve_sequence(matrix: np.ndarray | pd.DataFrame, start: Hashable | None = N
             best, used = found, "routing"
     if use_cp_sat:
         det = (CP_SAT_DETERMINISTIC_SHARE * time_limit_s * (1 - LOCAL_SEARCH_SHARE)) if deterministic else None
-        order, optimal, work_s = _cp_sat(scaled, start_idx, tour, budget, seed, det,
-                                         hint=best if n > CP_SAT_HINT_MIN_ITEMS else None)
+        order, optimal, work_s = _cp_sat(
+            scaled, start_idx, tour, budget, seed, det, hint=best if n > CP_SAT_HINT_MIN_ITEMS else None
+        )
         if order is not None:
             found = np.array(([first] if dummy else []) + order, dtype=np.int64)
             if optimal or _tour_cost(c, found) < _tour_cost(c, best):
@@ -831,16 +877,17 @@ class WeekSequence:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _changeover_lookup(changeovers: pd.DataFrame, keys: list[Any],
-                       default_minutes: float | None) -> np.ndarray:
+def _changeover_lookup(changeovers: pd.DataFrame, keys: list[Any], default_minutes: float | None) -> np.ndarray:
     """Minutes between setup keys; missing pairs = ``default_minutes`` or the largest known value."""
     n = len(keys)
     minutes = np.full((n, n), np.nan)
     if {"from_key", "to_key", "minutes"}.issubset(changeovers.columns):
         if "resource_id" in changeovers.columns and changeovers["resource_id"].nunique() > 1:
-            raise SequencingError(f"the changeover table holds several resources "
-                                  f"({', '.join(map(str, sorted(changeovers['resource_id'].unique())))}); "
-                                  f"pass only the rows of the resource being sequenced")
+            raise SequencingError(
+                f"the changeover table holds several resources "
+                f"({', '.join(map(str, sorted(changeovers['resource_id'].unique())))}); "
+                f"pass only the rows of the resource being sequenced"
+            )
         key_index = pd.Index(keys)
         f = key_index.get_indexer(changeovers["from_key"])
         t = key_index.get_indexer(changeovers["to_key"])
@@ -860,8 +907,14 @@ def _changeover_lookup(changeovers: pd.DataFrame, keys: list[Any],
     return minutes
 
 
-def _timing(order: np.ndarray, key_idx: np.ndarray, minutes_ext: np.ndarray, start_row: int,
-            run_h: np.ndarray, due_h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _timing(
+    order: np.ndarray,
+    key_idx: np.ndarray,
+    minutes_ext: np.ndarray,
+    start_row: int,
+    run_h: np.ndarray,
+    due_h: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vectorized timing of candidate orders (C, n): changeover minutes, start, end, tardiness hours."""
     keys = key_idx[order]
     prev = np.concatenate([np.full((order.shape[0], 1), start_row), keys[:, :-1]], axis=1)
@@ -885,10 +938,10 @@ def _candidate_chunks(order: np.ndarray, keys: np.ndarray | None, job_moves: boo
         insert = np.array([list(range(j)) + [n - 1] + list(range(j, n - 1)) for j in range(n)])
         per = max(1, rows // n)
         for i0 in range(0, n, per):
-            yield order[drop[i0:i0 + per]][:, insert].reshape(-1, n)
+            yield order[drop[i0 : i0 + per]][:, insert].reshape(-1, n)
         pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
         for p0 in range(0, len(pairs), rows):
-            p = pairs[p0:p0 + rows]
+            p = pairs[p0 : p0 + rows]
             swap_idx = np.tile(np.arange(n), (len(p), 1))
             swap_idx[np.arange(len(p)), p[:, 0]] = p[:, 1]
             swap_idx[np.arange(len(p)), p[:, 1]] = p[:, 0]
@@ -919,8 +972,9 @@ def _candidate_chunks(order: np.ndarray, keys: np.ndarray | None, job_moves: boo
         yield np.array(out)
 
 
-def _local_search(order: np.ndarray, cost_fn, max_rounds: int, job_moves: bool = True,
-                  budget: _Budget | None = None) -> tuple[np.ndarray, float]:
+def _local_search(
+    order: np.ndarray, cost_fn, max_rounds: int, job_moves: bool = True, budget: _Budget | None = None
+) -> tuple[np.ndarray, float]:
     """Best-improvement search over relocate-job, swap-jobs and relocate-batch moves (batch moves
     only when ``job_moves`` is False). Each round costs every candidate (chunk by chunk) and
     takes the best; with a ``budget`` the search stops between chunks when it runs out (a round
@@ -970,8 +1024,9 @@ def _check_jobs(jobs: pd.DataFrame) -> None:
     run = pd.to_numeric(jobs["run_hours"], errors="coerce")
     bad = jobs[run.isna() | (run < 0)]
     if len(bad):
-        raise SequencingError(f"job {bad['job_id'].iloc[0]!r} has run_hours {bad['run_hours'].iloc[0]!r}; "
-                              f"run hours must be a number >= 0")
+        raise SequencingError(
+            f"job {bad['job_id'].iloc[0]!r} has run_hours {bad['run_hours'].iloc[0]!r}; run hours must be a number >= 0"
+        )
     if pd.to_datetime(jobs["due"], errors="coerce").isna().any():
         job = jobs.loc[pd.to_datetime(jobs["due"], errors="coerce").isna(), "job_id"].iloc[0]
         raise SequencingError(f"job {job!r} has no valid due date")
@@ -991,8 +1046,9 @@ def _due_hours(calendar: WorkCalendar, week_start: pd.Timestamp, due: pd.Series)
     return inside + before + after
 
 
-def _schedule_frame(jobs: pd.DataFrame, order: np.ndarray, timing, calendar: WorkCalendar,
-                    min_run: np.ndarray) -> pd.DataFrame:
+def _schedule_frame(
+    jobs: pd.DataFrame, order: np.ndarray, timing, calendar: WorkCalendar, min_run: np.ndarray
+) -> pd.DataFrame:
     """One row per job in ``order``, timed on the calendar; what does not fit is unscheduled.
 
     A job that starts inside the calendar but runs past its end keeps the part that fits when
@@ -1025,20 +1081,44 @@ def _schedule_frame(jobs: pd.DataFrame, order: np.ndarray, timing, calendar: Wor
     out["scheduled_qty"] = scheduled
     out["unscheduled_qty"] = np.maximum(qty - scheduled, 0.0)
     out["fits_in_week"] = fits
-    cols = ["position", "job_id", "sku", "setup_key", "qty", "scheduled_qty", "unscheduled_qty", "run_hours",
-            "changeover_minutes", "changeover_start", "start", "end", "due", "late", "tardiness_hours",
-            "fits_in_week"]
+    cols = [
+        "position",
+        "job_id",
+        "sku",
+        "setup_key",
+        "qty",
+        "scheduled_qty",
+        "unscheduled_qty",
+        "run_hours",
+        "changeover_minutes",
+        "changeover_start",
+        "start",
+        "end",
+        "due",
+        "late",
+        "tardiness_hours",
+        "fits_in_week",
+    ]
     return out[cols + [c for c in out.columns if c not in cols]]
 
 
-def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.Timestamp | str,
-                  available_hours: float | None = None, current_setup: Hashable | None = None, *,
-                  calendar: WorkCalendar | None = None,
-                  default_changeover_minutes: float | None = None,
-                  tardiness_penalty_minutes_per_hour: float = 1000.0,
-                  performance: float = 1.0, quality: float = 1.0,
-                  time_limit_s: float = 5.0, seed: int = 0, max_rounds: int = 200,
-                  deterministic: bool = True) -> WeekSequence:
+def sequence_week(
+    jobs: pd.DataFrame,
+    changeovers: pd.DataFrame,
+    week_start: pd.Timestamp | str,
+    available_hours: float | None = None,
+    current_setup: Hashable | None = None,
+    *,
+    calendar: WorkCalendar | None = None,
+    default_changeover_minutes: float | None = None,
+    tardiness_penalty_minutes_per_hour: float = 1000.0,
+    performance: float = 1.0,
+    quality: float = 1.0,
+    time_limit_s: float = 5.0,
+    seed: int = 0,
+    max_rounds: int = 200,
+    deterministic: bool = True,
+) -> WeekSequence:
     """Sequence one resource's jobs for one week: fewer changeover minutes, due dates kept.
 
     ``jobs``: job_id, sku, qty (units), run_hours (hours), due (timestamp), optional setup_key
@@ -1091,8 +1171,10 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
     _check_jobs(jobs)
     if not time_limit_s > 0:
         raise SequencingError(f"time limit must be > 0 seconds, got {time_limit_s}")
-    budget = _Budget(began + time_limit_s * (1.0 - WEEK_RESERVE),
-                     WEEK_WORK_PER_SECOND * time_limit_s * (1.0 - KEY_ORDER_SHARE) if deterministic else None)
+    budget = _Budget(
+        began + time_limit_s * (1.0 - WEEK_RESERVE),
+        WEEK_WORK_PER_SECOND * time_limit_s * (1.0 - KEY_ORDER_SHARE) if deterministic else None,
+    )
     week_start = pd.Timestamp(week_start)
     if calendar is None:
         if available_hours is None:
@@ -1101,15 +1183,20 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
             raise SequencingError(f"available hours must be >= 0, got {available_hours}")
         calendar = WorkCalendar.continuous(week_start, available_hours)
     elif available_hours is not None and abs(float(available_hours) - calendar.hours) > 1e-6:
-        raise SequencingError(f"available_hours {available_hours:g} differs from the calendar's "
-                              f"{calendar.hours:g} hours; pass one of them")
+        raise SequencingError(
+            f"available_hours {available_hours:g} differs from the calendar's "
+            f"{calendar.hours:g} hours; pass one of them"
+        )
     jobs = jobs.reset_index(drop=True).copy()
     if "setup_key" not in jobs.columns:
         jobs["setup_key"] = jobs["sku"]
     jobs["setup_key"] = jobs["setup_key"].fillna(jobs["sku"])
     jobs["due"] = pd.to_datetime(jobs["due"])
-    min_run = (pd.to_numeric(jobs["min_run_units"], errors="coerce").fillna(0.0).to_numpy(float)
-               if "min_run_units" in jobs.columns else np.zeros(len(jobs)))
+    min_run = (
+        pd.to_numeric(jobs["min_run_units"], errors="coerce").fillna(0.0).to_numpy(float)
+        if "min_run_units" in jobs.columns
+        else np.zeros(len(jobs))
+    )
     n = len(jobs)
     keys = list(dict.fromkeys(jobs["setup_key"]))
     all_keys = keys + ([current_setup] if current_setup is not None and current_setup not in keys else [])
@@ -1129,8 +1216,14 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
         # key-level ATSP from the current setup
         key_positions = list(range(len(all_keys)))
         key_limit = max(min(time_limit_s * KEY_ORDER_SHARE, budget.left()), 1e-3)
-        key_result = solve_sequence(minutes, start=(start_row if current_setup is not None else None),
-                                    tour=False, time_limit_s=key_limit, seed=seed, deterministic=deterministic)
+        key_result = solve_sequence(
+            minutes,
+            start=(start_row if current_setup is not None else None),
+            tour=False,
+            time_limit_s=key_limit,
+            seed=seed,
+            deterministic=deterministic,
+        )
         key_optimal = key_result.optimal
         if key_result.cut:
             budget.cut = key_result.cut
@@ -1145,8 +1238,10 @@ def sequence_week(jobs: pd.DataFrame, changeovers: pd.DataFrame, week_start: pd.
             budget.cut = budget.cut or first_budget.cut
             candidates.append(_local_search(fifo, cost_fn, max_rounds, budget=budget))
         else:  # batch moves from the batched order; the due-date order itself as the fallback
-            candidates = [_local_search(batched, cost_fn, max_rounds, job_moves=False, budget=budget),
-                          (fifo, float(cost_fn(fifo[None, :])[0]))]
+            candidates = [
+                _local_search(batched, cost_fn, max_rounds, job_moves=False, budget=budget),
+                (fifo, float(cost_fn(fifo[None, :])[0])),
+            ]
         best = min(candidates, key=lambda c: c[1])[0]
     else:  # no changeovers to save (or no jobs): earliest due date first
         best = fifo

@@ -38,24 +38,50 @@ def substitution_plan(plan: pd.DataFrame, promotions: pd.DataFrame, items: pd.Da
     rows = []
     for promo in promotions.itertuples():
         start, end = pd.Timestamp(promo.start_date), pd.Timestamp(promo.end_date)
-        short = p[(p.sku == promo.sku) & (p.short_units > 0) & (p.week_start + pd.Timedelta(days=6) >= start)
-                  & (p.week_start <= end)]
+        short = p[
+            (p.sku == promo.sku)
+            & (p.short_units > 0)
+            & (p.week_start + pd.Timedelta(days=6) >= start)
+            & (p.week_start <= end)
+        ]
         for week in short.itertuples():
-            candidates = p[(p.family == week.family) & (p.sku != promo.sku) & (p.week_start == week.week_start)
-                           & (p.spare_units >= MIN_SUBSTITUTE_UNITS) & p.sku.isin(active)] \
-                .sort_values(["spare_units", "sku"], ascending=[False, True])
+            candidates = p[
+                (p.family == week.family)
+                & (p.sku != promo.sku)
+                & (p.week_start == week.week_start)
+                & (p.spare_units >= MIN_SUBSTITUTE_UNITS)
+                & p.sku.isin(active)
+            ].sort_values(["spare_units", "sku"], ascending=[False, True])
             need = week.short_units
             for cand in candidates.itertuples():
                 if need < MIN_SUBSTITUTE_UNITS:
                     break
                 units = min(need, cand.spare_units)
-                rows.append((promo.promo_id, promo.sku, cand.sku, round(float(units), 1), week.week_start.date(),
-                             f"{promo.sku} is {week.short_units:,.0f} units short in the promo week of "
-                             f"{week.week_start.date()} (constraint full); {cand.sku} has "
-                             f"{cand.spare_units:,.0f} units above safety stock", "proposed"))
+                rows.append(
+                    (
+                        promo.promo_id,
+                        promo.sku,
+                        cand.sku,
+                        round(float(units), 1),
+                        week.week_start.date(),
+                        f"{promo.sku} is {week.short_units:,.0f} units short in the promo week of "
+                        f"{week.week_start.date()} (constraint full); {cand.sku} has "
+                        f"{cand.spare_units:,.0f} units above safety stock",
+                        "proposed",
+                    )
+                )
                 need -= units
             if need >= MIN_SUBSTITUTE_UNITS:
-                rows.append((promo.promo_id, promo.sku, None, round(float(need), 1), week.week_start.date(),
-                             f"no substitute with spare stock in {week.family}: {need:,.0f} units of the "
-                             f"promo cannot be served - reduce the promo or expedite", "proposed"))
+                rows.append(
+                    (
+                        promo.promo_id,
+                        promo.sku,
+                        None,
+                        round(float(need), 1),
+                        week.week_start.date(),
+                        f"no substitute with spare stock in {week.family}: {need:,.0f} units of the "
+                        f"promo cannot be served - reduce the promo or expedite",
+                        "proposed",
+                    )
+                )
     return pd.DataFrame(rows, columns=SUBSTITUTION_COLUMNS)

@@ -15,8 +15,16 @@ import pandas as pd
 from sop_pipeline.analytics import capacity
 from sop_pipeline.analytics.aggregate import sql_median
 
-OEE_WEEKLY_COLUMNS = ["resource_id", "week_start", "planned_hours", "run_hours", "availability", "performance",
-                      "quality", "oee"]
+OEE_WEEKLY_COLUMNS = [
+    "resource_id",
+    "week_start",
+    "planned_hours",
+    "run_hours",
+    "availability",
+    "performance",
+    "quality",
+    "oee",
+]
 CHANGEOVER_WEEKLY_COLUMNS = ["resource_id", "week_start", "changeover_hours_planned", "changeover_hours_actual"]
 
 
@@ -42,10 +50,13 @@ def resource_time_with_losses(resource_time: pd.DataFrame, downtime: pd.DataFram
     rt = resource_time.copy()
     if not len(downtime):
         return rt
-    days = downtime.assign(date=pd.to_datetime(downtime.start).dt.normalize(),
-                           hours=(pd.to_datetime(downtime["end"]) - pd.to_datetime(downtime.start)) / pd.Timedelta(hours=1))
-    by_day = days.pivot_table(index=["resource_id", "date"], columns="planned", values="hours",
-                              aggfunc="sum", fill_value=0.0)
+    days = downtime.assign(
+        date=pd.to_datetime(downtime.start).dt.normalize(),
+        hours=(pd.to_datetime(downtime["end"]) - pd.to_datetime(downtime.start)) / pd.Timedelta(hours=1),
+    )
+    by_day = days.pivot_table(
+        index=["resource_id", "date"], columns="planned", values="hours", aggfunc="sum", fill_value=0.0
+    )
     by_day = by_day.rename(columns={True: "planned_downtime_hours", False: "unplanned_downtime_hours"})
     rt["date"] = pd.to_datetime(rt.date)
     rt = rt.merge(by_day.reset_index(), on=["resource_id", "date"], how="left")
@@ -65,9 +76,11 @@ def production_orders_in_sequence(production_orders: pd.DataFrame, routings: pd.
     planned order: ``resource_id, planned_start, setup_family``."""
     orders = production_orders[production_orders["status"].notna() & (production_orders["status"] != "cancelled")]
     joined = orders[["sku", "resource_id", "planned_start"]].merge(
-        routings[["sku", "resource_id", "setup_family"]], on=["sku", "resource_id"], how="inner")
+        routings[["sku", "resource_id", "setup_family"]], on=["sku", "resource_id"], how="inner"
+    )
     return joined.sort_values(["resource_id", "planned_start"], kind="stable", ignore_index=True)[
-        ["resource_id", "planned_start", "setup_family"]]
+        ["resource_id", "planned_start", "setup_family"]
+    ]
 
 
 def changeover_weekly(orders: pd.DataFrame, changeovers: pd.DataFrame, weekly_oee: pd.DataFrame) -> pd.DataFrame:
@@ -84,8 +97,9 @@ def changeover_weekly(orders: pd.DataFrame, changeovers: pd.DataFrame, weekly_oe
     actual = weekly_oee[["resource_id", "week_start"]].copy()
     actual["changeover_hours_actual"] = weekly_oee.get("changeover_hours", pd.Series(np.nan, index=weekly_oee.index))
     actual["week_start"] = pd.to_datetime(actual.week_start)
-    return actual.merge(planned[["resource_id", "week_start", "changeover_hours_planned"]],
-                        on=["resource_id", "week_start"], how="left")
+    return actual.merge(
+        planned[["resource_id", "week_start", "changeover_hours_planned"]], on=["resource_id", "week_start"], how="left"
+    )
 
 
 def open_order_dues(sales_orders: pd.DataFrame) -> pd.DataFrame:
@@ -94,14 +108,16 @@ def open_order_dues(sales_orders: pd.DataFrame) -> pd.DataFrame:
     lines = pd.DataFrame({"sku": open_lines["sku"], "due": pd.to_datetime(open_lines["requested_date"])})
     lines["week_start"] = _monday(lines["due"])
     return lines.groupby(["sku", "week_start"], sort=False, dropna=False, as_index=False).due.min()[
-        ["sku", "due", "week_start"]]
+        ["sku", "due", "week_start"]
+    ]
 
 
 def current_setups(production_orders: pd.DataFrame, routings: pd.DataFrame, before: date) -> dict[str, str]:
     """The setup family each resource was last set up for: that of its latest production order
     planned to start before ``before`` (week 1 of the horizon)."""
     orders = production_orders[["sku", "resource_id", "planned_start"]].merge(
-        routings[["sku", "resource_id", "setup_family"]], on=["sku", "resource_id"], how="inner")
+        routings[["sku", "resource_id", "setup_family"]], on=["sku", "resource_id"], how="inner"
+    )
     orders = orders[pd.to_datetime(orders.planned_start) < pd.Timestamp(before)]
     if orders.empty:
         return {}
@@ -123,8 +139,11 @@ def labor_pool_hours(cap: pd.DataFrame, skills: pd.DataFrame) -> pd.DataFrame:
     cap = cap.copy()
     factor = cap.get("availability_factor", pd.Series(1.0, index=cap.index)).fillna(1.0)
     cap.loc[labor, "available_hours"] = cap.loc[labor, "resource_id"].map(people) * factor[labor]
-    cap["load_pct"] = np.where(cap.available_hours > 0, 100 * cap.required_hours / cap.available_hours,
-                               np.where(cap.required_hours > 0, np.inf, 0.0))
+    cap["load_pct"] = np.where(
+        cap.available_hours > 0,
+        100 * cap.required_hours / cap.available_hours,
+        np.where(cap.required_hours > 0, np.inf, 0.0),
+    )
     top = cap.groupby("week_start").load_pct.transform("max")
     first = cap[cap.load_pct == top].groupby("week_start").resource_id.transform("first")
     cap["is_bottleneck"] = False

@@ -68,12 +68,14 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 10) -> str:
         lines.append(f"\n_{len(df) - max_rows} more rows_")
     return "\n".join(lines)
 
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value).replace("|", "\\|").replace("\n", " ")[:80]
+
 
 def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
     """The decision log extract as the plan reads it, from the staged frame (stg_sop__decisions): columns
@@ -83,7 +85,7 @@ def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
 
     decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
     if "decision_id" not in decisions or decisions.decision_id.isna().any():
-        decisions["decision_id"] = [decision_log_lib.decision_id(c, k, s) for c, k, s in
-                                    zip(decisions.cycle, decisions.kind, decisions.subject)]
+        decisions["decision_id"] = [
+            decision_log_lib.decision_id(c, k, s) for c, k, s in zip(decisions.cycle, decisions.kind, decisions.subject)
+        ]
     return decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
-

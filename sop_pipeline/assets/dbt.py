@@ -81,8 +81,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
     """`dbt build` of this step's models and all their tests; stops the run on a failed test."""
     s = settings.settings
     target = _target_path(context, settings)
-    invocation = dbt.cli(["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"],
-                         context=context, target_path=target, raise_on_error=False)
+    invocation = dbt.cli(
+        ["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"],
+        context=context,
+        target_path=target,
+        raise_on_error=False,
+    )
     # Row counts (tables) and column schemas are read through dbt's adapter (a read-only DuckDB
     # connection in this process) once dbt has exited: dagster-dbt waits for DuckDB's single writer
     # to finish. Column lineage (sqlglot over every model's SQL) is left out: on the small demo's
@@ -126,15 +130,24 @@ def _failure_message(invocation, step: str) -> str:
     manifest = getattr(invocation, "manifest", None)
     fallback = ""
     if not any(r.get("status") in ("fail", "error") for r in run_results.get("results", [])):
-        errors = [e.raw_event["info"].get("msg", "") for e in invocation.stream_raw_events()
-                  if e.raw_event["info"].get("level") == "error"]
+        errors = [
+            e.raw_event["info"].get("msg", "")
+            for e in invocation.stream_raw_events()
+            if e.raw_event["info"].get("level") == "error"
+        ]
         fallback = " ".join(m.strip() for m in errors if m.strip())[:1000]
-    return build_failure_message(step, failed_tests(run_results, manifest), run_results, manifest, fallback) + \
-        f" dbt log: {invocation.target_path / 'dbt.log'}"
+    return (
+        build_failure_message(step, failed_tests(run_results, manifest), run_results, manifest, fallback)
+        + f" dbt log: {invocation.target_path / 'dbt.log'}"
+    )
 
 
-_COMMON = dict(manifest=dbt_project.manifest_path, project=dbt_project,
-               dagster_dbt_translator=SopDbtTranslator(), pool=WAREHOUSE_POOL)
+_COMMON = dict(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=SopDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
 
 
 @dbt_assets(select=STAGING_SELECT, name="sop_dbt_staging", **_COMMON)

@@ -54,20 +54,39 @@ ITEMS, POS, ORDERS = _stg("stg_erp__items"), _stg("stg_pos__pos_sales"), _stg("s
 PROMOS, SALES_FC, OPPS = _stg("stg_crm__promotions"), _stg("stg_crm__sales_forecast"), _stg("stg_crm__opportunities")
 
 HISTORY_CLEAN, OUTLIERS = _out("demand_history_clean"), _out("demand_outliers")
-FORECAST, FORECAST_LOCATION, FORECAST_HISTORY = _out("demand_forecast"), _out("demand_forecast_location"), \
-    _out("forecast_history")
-SENSING, BIAS, CONSENSUS, BACKTEST = _out("demand_sensing"), _out("demand_bias"), _out("demand_consensus"), \
-    _out("demand_backtest")
+FORECAST, FORECAST_LOCATION, FORECAST_HISTORY = (
+    _out("demand_forecast"),
+    _out("demand_forecast_location"),
+    _out("forecast_history"),
+)
+SENSING, BIAS, CONSENSUS, BACKTEST = (
+    _out("demand_sensing"),
+    _out("demand_bias"),
+    _out("demand_consensus"),
+    _out("demand_backtest"),
+)
 COMMON = dict(group_name=GROUP, owners=OWNERS["demand"], kinds={"python", "duckdb"})
 OUT = dict(io_manager_key=WAREHOUSE_IO, **COMMON)
 
 
 def _ins(*names: str) -> dict[str, dg.AssetIn]:
     """Asset inputs by parameter name, each a whole warehouse table (the asset key [schema, table])."""
-    keys = {"cycle": CYCLE, "ingest_log": INGEST_LOG, "demand_weekly": DEMAND_WEEKLY, "items": ITEMS,
-            "promotions": PROMOS, "sales_orders": ORDERS, "sales_forecast": SALES_FC, "opportunities": OPPS,
-            "pos_week0": POS_WEEK0, "pos_family_daily": POS_FAMILY_DAILY, "history_clean": HISTORY_CLEAN,
-            "flags": OUTLIERS, "forecast": FORECAST, "forecast_location": FORECAST_LOCATION}
+    keys = {
+        "cycle": CYCLE,
+        "ingest_log": INGEST_LOG,
+        "demand_weekly": DEMAND_WEEKLY,
+        "items": ITEMS,
+        "promotions": PROMOS,
+        "sales_orders": ORDERS,
+        "sales_forecast": SALES_FC,
+        "opportunities": OPPS,
+        "pos_week0": POS_WEEK0,
+        "pos_family_daily": POS_FAMILY_DAILY,
+        "history_clean": HISTORY_CLEAN,
+        "flags": OUTLIERS,
+        "forecast": FORECAST,
+        "forecast_location": FORECAST_LOCATION,
+    }
     return {name: table_in(*keys[name].path) for name in names}
 
 
@@ -77,33 +96,57 @@ def _pct(x: float) -> float:
 
 # --------------------------------------------------------------------------- outliers + cleansing
 
+
 @dg.multi_asset(
     name="demand_outliers",
     outs={
-        "demand_history_clean": dg.AssetOut(key=HISTORY_CLEAN, **OUT, description=(
-            "Weekly demand history ready for training: int_demand_weekly plus units_clean (outlier weeks "
-            "replaced by their expected value, censored stock-out weeks missing), is_outlier, is_censored.")),
-        "demand_outliers": dg.AssetOut(key=OUTLIERS, **OUT, description=(
-            "Flags with a reason a planner understands: kind 'outlier' (store-demand spikes vs the rolling "
-            "median of regular weeks, MAD threshold, promo- and stock-out-aware) and kind 'hockey_stick' "
-            "(forecast snapshots whose later weeks step far above the recent run-rate with no promotion, "
-            "booked orders or CRM opportunity behind them).")),
+        "demand_history_clean": dg.AssetOut(
+            key=HISTORY_CLEAN,
+            **OUT,
+            description=(
+                "Weekly demand history ready for training: int_demand_weekly plus units_clean (outlier weeks "
+                "replaced by their expected value, censored stock-out weeks missing), is_outlier, is_censored."
+            ),
+        ),
+        "demand_outliers": dg.AssetOut(
+            key=OUTLIERS,
+            **OUT,
+            description=(
+                "Flags with a reason a planner understands: kind 'outlier' (store-demand spikes vs the rolling "
+                "median of regular weeks, MAD threshold, promo- and stock-out-aware) and kind 'hockey_stick' "
+                "(forecast snapshots whose later weeks step far above the recent run-rate with no promotion, "
+                "booked orders or CRM opportunity behind them)."
+            ),
+        ),
     },
-    ins=_ins("ingest_log", "demand_weekly", "items", "sales_forecast", "promotions", "sales_orders",
-             "opportunities"),
+    ins=_ins("ingest_log", "demand_weekly", "items", "sales_forecast", "promotions", "sales_orders", "opportunities"),
     internal_asset_deps={
         "demand_history_clean": {DEMAND_WEEKLY, INGEST_LOG},
         "demand_outliers": {DEMAND_WEEKLY, SALES_FC, PROMOS, ORDERS, OPPS, ITEMS, INGEST_LOG},
     },
     pool=WAREHOUSE_POOL,
-    check_specs=[dg.AssetCheckSpec("outliers_are_rare", asset=OUTLIERS, blocking=False, description=(
-        "Warning only (not blocking): under 2% of SKU-weeks are flagged as outliers; more means the thresholds "
-        "treat ordinary variation as pollution and training would lose real demand. The cycle still runs and "
-        "publishes; look at the flags before the meeting."))],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "outliers_are_rare",
+            asset=OUTLIERS,
+            blocking=False,
+            description=(
+                "Warning only (not blocking): under 2% of SKU-weeks are flagged as outliers; more means the thresholds "
+                "treat ordinary variation as pollution and training would lose real demand. The cycle still runs and "
+                "publishes; look at the flags before the meeting."
+            ),
+        )
+    ],
 )
-def demand_outliers(ingest_log: pd.DataFrame, demand_weekly: pd.DataFrame, items: pd.DataFrame,
-                    sales_forecast: pd.DataFrame, promotions: pd.DataFrame, sales_orders: pd.DataFrame,
-                    opportunities: pd.DataFrame):
+def demand_outliers(
+    ingest_log: pd.DataFrame,
+    demand_weekly: pd.DataFrame,
+    items: pd.DataFrame,
+    sales_forecast: pd.DataFrame,
+    promotions: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+    opportunities: pd.DataFrame,
+):
     """Outlier and hockey-stick detection; cleansed history for the forecast."""
     absent = absent_in(ingest_log)
     history = inputs.weekly_history(demand_weekly)
@@ -111,40 +154,75 @@ def demand_outliers(ingest_log: pd.DataFrame, demand_weekly: pd.DataFrame, items
     clean = outliers.cleanse_history(history, flags)
     sales_fc = inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS)
     hockey = outliers.detect_hockey_sticks(
-        sales_fc, inputs.actuals(history), inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+        sales_fc,
+        inputs.actuals(history),
+        inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
         inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
-        inputs.staged(opportunities, "opportunities", absent), items[["sku", "family"]])
+        inputs.staged(opportunities, "opportunities", absent),
+        items[["sku", "family"]],
+    )
     table = inputs.flag_table(flags, hockey, inputs.latest_snapshots(sales_fc))
     share = inputs.outlier_share(flags, history)
     missing = ", ".join(sorted({"sales_forecast", "promotions", "sales_orders", "opportunities"} & absent)) or "none"
-    yield dg.Output(clean, output_name="demand_history_clean", metadata={
-        "outlier_rows_cleansed": int(clean.is_outlier.sum()), "censored_rows": int(clean.is_censored.sum())})
-    yield dg.Output(table, output_name="demand_outliers", metadata={
-        "outliers": len(flags), "hockey_sticks": len(hockey),
-        "hockey_sticks_in_latest_snapshot": int(table.loc[table.kind == "hockey_stick", "is_latest_snapshot"].sum()),
-        "missing_inputs": missing,
-        "flags": dg.MetadataValue.md(markdown_table(table[["kind", "sku", "week_start", "value", "expected"]], 15))})
-    yield dg.AssetCheckResult(asset_key=OUTLIERS, check_name="outliers_are_rare",
-                              passed=bool(share < inputs.OUTLIER_SHARE_LIMIT),
-                              metadata={"outlier_share_of_sku_weeks_pct": _pct(share)})
+    yield dg.Output(
+        clean,
+        output_name="demand_history_clean",
+        metadata={"outlier_rows_cleansed": int(clean.is_outlier.sum()), "censored_rows": int(clean.is_censored.sum())},
+    )
+    yield dg.Output(
+        table,
+        output_name="demand_outliers",
+        metadata={
+            "outliers": len(flags),
+            "hockey_sticks": len(hockey),
+            "hockey_sticks_in_latest_snapshot": int(
+                table.loc[table.kind == "hockey_stick", "is_latest_snapshot"].sum()
+            ),
+            "missing_inputs": missing,
+            "flags": dg.MetadataValue.md(markdown_table(table[["kind", "sku", "week_start", "value", "expected"]], 15)),
+        },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUTLIERS,
+        check_name="outliers_are_rare",
+        passed=bool(share < inputs.OUTLIER_SHARE_LIMIT),
+        metadata={"outlier_share_of_sku_weeks_pct": _pct(share)},
+    )
 
 
 # --------------------------------------------------------------------------- forecast
 
+
 @dg.multi_asset(
     name="demand_forecast",
     outs={
-        "demand_forecast": dg.AssetOut(key=FORECAST, **OUT, description=(
-            "13-week forecast per SKU: units_p10/p50/p90 and revenue (units x planned price) from one global "
-            "LightGBM model over all SKU x location series (direct multi-horizon, quantile models for p10/p90, "
-            "family profile for new items). See sop_pipeline/analytics/forecasting.py.")),
-        "demand_forecast_location": dg.AssetOut(key=FORECAST_LOCATION, **OUT, description=(
-            "The same forecast per SKU x location (stores and 'B2B'), with planned price, promotion flag and "
-            "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline).")),
+        "demand_forecast": dg.AssetOut(
+            key=FORECAST,
+            **OUT,
+            description=(
+                "13-week forecast per SKU: units_p10/p50/p90 and revenue (units x planned price) from one global "
+                "LightGBM model over all SKU x location series (direct multi-horizon, quantile models for p10/p90, "
+                "family profile for new items). See sop_pipeline/analytics/forecasting.py."
+            ),
+        ),
+        "demand_forecast_location": dg.AssetOut(
+            key=FORECAST_LOCATION,
+            **OUT,
+            description=(
+                "The same forecast per SKU x location (stores and 'B2B'), with planned price, promotion flag and "
+                "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline)."
+            ),
+        ),
         # written by common.keep_forecast_history (one copy per cycle), not by the IO manager
-        "forecast_history": dg.AssetOut(key=FORECAST_HISTORY, dagster_type=dg.Nothing, **COMMON, description=(
-            "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
-            "cycle's rows, so accuracy by lag accumulates over real cycles.")),
+        "forecast_history": dg.AssetOut(
+            key=FORECAST_HISTORY,
+            dagster_type=dg.Nothing,
+            **COMMON,
+            description=(
+                "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
+                "cycle's rows, so accuracy by lag accumulates over real cycles."
+            ),
+        ),
     },
     ins=_ins("cycle", "ingest_log", "history_clean", "promotions"),
     internal_asset_deps={
@@ -156,24 +234,42 @@ def demand_outliers(ingest_log: pd.DataFrame, demand_weekly: pd.DataFrame, items
     # Blocking: a forecast that breaks these would publish impossible demand (and the plan built on it),
     # so nothing downstream runs and the previous cycle stays served.
     check_specs=[
-        dg.AssetCheckSpec("non_negative_and_finite", asset=FORECAST, blocking=True, description=(
-            "Blocking. Every units_p10/p50/p90 and revenue is finite (not NaN, not infinite) and >= 0, with "
-            "p10 <= p50 <= p90, per SKU-week (demand_forecast) and per SKU x location-week "
-            "(demand_forecast_location). A failure names the SKU (and location), the week and the value: "
-            "the data pack would show impossible demand.")),
-        dg.AssetCheckSpec("thirteen_weeks_per_sku", asset=FORECAST, blocking=True, description=(
-            "Blocking. One row per SKU-week (and per SKU x location-week) for every horizon week 1..13 from "
-            "the cycle's week 1: no gap, no duplicate, no week outside the horizon, horizon_week matching the "
-            "week. A failure names the SKU (and location) and the week.")),
+        dg.AssetCheckSpec(
+            "non_negative_and_finite",
+            asset=FORECAST,
+            blocking=True,
+            description=(
+                "Blocking. Every units_p10/p50/p90 and revenue is finite (not NaN, not infinite) and >= 0, with "
+                "p10 <= p50 <= p90, per SKU-week (demand_forecast) and per SKU x location-week "
+                "(demand_forecast_location). A failure names the SKU (and location), the week and the value: "
+                "the data pack would show impossible demand."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "thirteen_weeks_per_sku",
+            asset=FORECAST,
+            blocking=True,
+            description=(
+                "Blocking. One row per SKU-week (and per SKU x location-week) for every horizon week 1..13 from "
+                "the cycle's week 1: no gap, no duplicate, no week outside the horizon, horizon_week matching the "
+                "week. A failure names the SKU (and location) and the week."
+            ),
+        ),
     ],
 )
-def demand_forecast(warehouse: Warehouse, cycle: pd.DataFrame, ingest_log: pd.DataFrame,
-                    history_clean: pd.DataFrame, promotions: pd.DataFrame):
+def demand_forecast(
+    warehouse: Warehouse,
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    history_clean: pd.DataFrame,
+    promotions: pd.DataFrame,
+):
     """Fit the global model on the cleansed history and forecast the cycle's 13 weeks."""
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
-    result = forecasting.forecast(history_clean, as_of,
-                                  inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS))
+    result = forecasting.forecast(
+        history_clean, as_of, inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS)
+    )
     model = result.model
     sku = inputs.published_forecast(result.sku, as_of, horizon_only=True)
     loc = inputs.published_forecast(result.location, as_of)
@@ -182,34 +278,59 @@ def demand_forecast(warehouse: Warehouse, cycle: pd.DataFrame, ingest_log: pd.Da
     by_loc = ("sku", "location")
     loc_horizon = loc[loc.week_start >= week1]  # week 0 (the nowcast's baseline) is not published
     values_ok, values_text, values_meta = _forecast_check(
-        "forecast values", forecast_value_breaks(sku), forecast_value_breaks(loc, series=by_loc))
+        "forecast values", forecast_value_breaks(sku), forecast_value_breaks(loc, series=by_loc)
+    )
     horizon_ok, horizon_text, horizon_meta = _forecast_check(
-        "forecast horizon", forecast_horizon_breaks(sku, c.week1_start, c.horizon_weeks),
-        forecast_horizon_breaks(loc_horizon, c.week1_start, c.horizon_weeks, series=by_loc))
+        "forecast horizon",
+        forecast_horizon_breaks(sku, c.week1_start, c.horizon_weeks),
+        forecast_horizon_breaks(loc_horizon, c.week1_start, c.horizon_weeks, series=by_loc),
+    )
     if values_ok and horizon_ok:
         meta_hist = keep_forecast_history(warehouse, sku, as_of)
     else:  # a forecast the blocking checks stop is not kept as this cycle's snapshot for accuracy by lag
         meta_hist = {"rows_this_cycle": 0, "not_appended": "the forecast failed its blocking checks"}
-    fam = result.family[result.family.horizon_week >= 1].groupby("family", as_index=False)[
-        ["units_p50", "revenue"]].sum()
-    yield dg.Output(sku, output_name="demand_forecast", metadata={
-        "as_of": str(as_of), "skus": int(sku.sku.nunique()),
-        "units_13w": round(float(sku.units_p50.sum()), 1), "revenue_13w": round(float(sku.revenue.sum()), 2),
-        "models": dg.MetadataValue.json(result.location.groupby("model").size().astype(int).to_dict()),
-        "train_rows": model.train_rows, "fit_seconds": round(model.fit_seconds, 1),
-        "by_family": dg.MetadataValue.md(markdown_table(fam, 20)),
-        "top_features": dg.MetadataValue.md(markdown_table(model.feature_importance.head(10)))})
-    yield dg.Output(loc, output_name="demand_forecast_location", metadata={
-        "series": int(loc.groupby(["sku", "location"]).ngroups)})
+    fam = (
+        result.family[result.family.horizon_week >= 1].groupby("family", as_index=False)[["units_p50", "revenue"]].sum()
+    )
+    yield dg.Output(
+        sku,
+        output_name="demand_forecast",
+        metadata={
+            "as_of": str(as_of),
+            "skus": int(sku.sku.nunique()),
+            "units_13w": round(float(sku.units_p50.sum()), 1),
+            "revenue_13w": round(float(sku.revenue.sum()), 2),
+            "models": dg.MetadataValue.json(result.location.groupby("model").size().astype(int).to_dict()),
+            "train_rows": model.train_rows,
+            "fit_seconds": round(model.fit_seconds, 1),
+            "by_family": dg.MetadataValue.md(markdown_table(fam, 20)),
+            "top_features": dg.MetadataValue.md(markdown_table(model.feature_importance.head(10))),
+        },
+    )
+    yield dg.Output(
+        loc, output_name="demand_forecast_location", metadata={"series": int(loc.groupby(["sku", "location"]).ngroups)}
+    )
     yield dg.Output(None, output_name="forecast_history", metadata=meta_hist)
-    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="non_negative_and_finite", passed=values_ok,
-                              description=values_text, metadata={**values_meta, "rows": len(sku),
-                                                                 "location_rows": len(loc)})
-    yield dg.AssetCheckResult(asset_key=FORECAST, check_name="thirteen_weeks_per_sku", passed=horizon_ok,
-                              description=horizon_text, metadata={
-                                  **horizon_meta, "skus": int(sku.sku.nunique()),
-                                  "series": int(loc_horizon.groupby(list(by_loc)).ngroups),
-                                  "week1_start": str(week1.date()), "horizon_weeks": c.horizon_weeks})
+    yield dg.AssetCheckResult(
+        asset_key=FORECAST,
+        check_name="non_negative_and_finite",
+        passed=values_ok,
+        description=values_text,
+        metadata={**values_meta, "rows": len(sku), "location_rows": len(loc)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=FORECAST,
+        check_name="thirteen_weeks_per_sku",
+        passed=horizon_ok,
+        description=horizon_text,
+        metadata={
+            **horizon_meta,
+            "skus": int(sku.sku.nunique()),
+            "series": int(loc_horizon.groupby(list(by_loc)).ngroups),
+            "week1_start": str(week1.date()),
+            "horizon_weeks": c.horizon_weeks,
+        },
+    )
 
 
 def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) -> tuple[bool, str, dict]:
@@ -219,37 +340,66 @@ def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) 
         return True, f"{what}: holds on every SKU-week and SKU x location-week", {"breaks": 0}
     parts = [describe_forecast_breaks(by_sku, f"{what} (demand_forecast)")] if len(by_sku) else []
     if len(by_location):
-        parts.append(describe_forecast_breaks(by_location, f"{what} (demand_forecast_location)",
-                                              series=("sku", "location")))
+        parts.append(
+            describe_forecast_breaks(by_location, f"{what} (demand_forecast_location)", series=("sku", "location"))
+        )
     table = pd.concat([by_sku.assign(location="(all)"), by_location], ignore_index=True)
-    return False, " | ".join(parts), {
-        "breaks": len(table),
-        "first_breaks": dg.MetadataValue.md(markdown_table(table[["sku", "location", "week_start", "problem"]], 20))}
+    return (
+        False,
+        " | ".join(parts),
+        {
+            "breaks": len(table),
+            "first_breaks": dg.MetadataValue.md(
+                markdown_table(table[["sku", "location", "week_start", "problem"]], 20)
+            ),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- sensing
 
+
 @dg.asset(
-    key=SENSING, pool=WAREHOUSE_POOL, io_manager_key=WAREHOUSE_IO, **COMMON,
-    ins=_ins("cycle", "ingest_log", "forecast_location", "sales_orders", "promotions", "pos_week0",
-             "pos_family_daily"),
+    key=SENSING,
+    pool=WAREHOUSE_POOL,
+    io_manager_key=WAREHOUSE_IO,
+    **COMMON,
+    ins=_ins("cycle", "ingest_log", "forecast_location", "sales_orders", "promotions", "pos_week0", "pos_family_daily"),
     description="Demand sensing of horizon weeks 0-6 per SKU: booked B2B orders against the usual booking "
-                "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named. "
-                "Baseline vs sensed units with the reason and the signals that were missing.",
-    check_specs=[dg.AssetCheckSpec("sensed_non_negative", asset=SENSING, blocking=True, description=(
-        "Blocking. Sensed units (published in datapack_demand_forecast) are finite and >= 0 for every "
-        "SKU-week. A failure names the SKU, the week and the value."))],
+    "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named. "
+    "Baseline vs sensed units with the reason and the signals that were missing.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "sensed_non_negative",
+            asset=SENSING,
+            blocking=True,
+            description=(
+                "Blocking. Sensed units (published in datapack_demand_forecast) are finite and >= 0 for every "
+                "SKU-week. A failure names the SKU, the week and the value."
+            ),
+        )
+    ],
 )
-def demand_sensing(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast_location: pd.DataFrame,
-                   sales_orders: pd.DataFrame, promotions: pd.DataFrame, pos_week0: pd.DataFrame,
-                   pos_family_daily: pd.DataFrame):
+def demand_sensing(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    forecast_location: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+    promotions: pd.DataFrame,
+    pos_week0: pd.DataFrame,
+    pos_family_daily: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     week0, history_daily = inputs.nowcast_pos(pos_week0, pos_family_daily, as_of, absent)
-    sensed = sensing.sense(forecast_location, as_of,
-                           orders=inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
-                           pos_week0=week0, pos_history_daily=history_daily,
-                           promotions=inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS))
+    sensed = sensing.sense(
+        forecast_location,
+        as_of,
+        orders=inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
+        pos_week0=week0,
+        pos_history_daily=history_daily,
+        promotions=inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+    )
     sensed.insert(0, "cycle_id", as_of)
     sensed = inputs.typed(sensed, **inputs.SENSING_TYPES)
     changed = sensed[sensed.delta_units.abs() >= 0.5]
@@ -257,31 +407,50 @@ def demand_sensing(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast_locat
     top = changed.reindex(changed.delta_units.abs().sort_values(ascending=False).index)
     return dg.MaterializeResult(
         value=sensed,
-        metadata={"sku_weeks_changed": len(changed),
-                  "net_change_units": round(float(sensed.delta_units.sum()), 1),
-                  "signals_used": sensed.signals_used.iloc[0] if len(sensed) else "none",
-                  "signals_missing": sensed.signals_missing.iloc[0] if len(sensed) else "none",
-                  "largest_changes": dg.MetadataValue.md(markdown_table(
-                      top[["sku", "week_start", "baseline_units", "sensed_units", "delta_units"]], 10))},
-        check_results=[dg.AssetCheckResult(check_name="sensed_non_negative", passed=sensed_breaks.empty,
-                                           description=describe_forecast_breaks(sensed_breaks, "sensed units"),
-                                           metadata={"breaks": len(sensed_breaks), "rows": len(sensed)})],
+        metadata={
+            "sku_weeks_changed": len(changed),
+            "net_change_units": round(float(sensed.delta_units.sum()), 1),
+            "signals_used": sensed.signals_used.iloc[0] if len(sensed) else "none",
+            "signals_missing": sensed.signals_missing.iloc[0] if len(sensed) else "none",
+            "largest_changes": dg.MetadataValue.md(
+                markdown_table(top[["sku", "week_start", "baseline_units", "sensed_units", "delta_units"]], 10)
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="sensed_non_negative",
+                passed=sensed_breaks.empty,
+                description=describe_forecast_breaks(sensed_breaks, "sensed units"),
+                metadata={"breaks": len(sensed_breaks), "rows": len(sensed)},
+            )
+        ],
     )
 
 
 # --------------------------------------------------------------------------- bias + consensus
 
+
 @dg.multi_asset(
     name="demand_bias",
     outs={
-        "demand_bias": dg.AssetOut(key=BIAS, **OUT, description=(
-            "Bias and tracking signal of the sales/marketing forecast vs actuals over the last 13 snapshots, "
-            "per family and per SKU, with the sales_optimism flag (bias > +10% and tracking signal > 4) and "
-            "the latest submission's gap to the statistical forecast.")),
-        "demand_consensus": dg.AssetOut(key=CONSENSUS, **OUT, description=(
-            "Consensus units per SKU x horizon week: the latest sales submission, with the optimism filter "
-            "(flagged inputs shrunk 50% toward the statistical forecast, unsupported hockey-stick weeks "
-            "replaced by it); the units shrunk and the rule are recorded.")),
+        "demand_bias": dg.AssetOut(
+            key=BIAS,
+            **OUT,
+            description=(
+                "Bias and tracking signal of the sales/marketing forecast vs actuals over the last 13 snapshots, "
+                "per family and per SKU, with the sales_optimism flag (bias > +10% and tracking signal > 4) and "
+                "the latest submission's gap to the statistical forecast."
+            ),
+        ),
+        "demand_consensus": dg.AssetOut(
+            key=CONSENSUS,
+            **OUT,
+            description=(
+                "Consensus units per SKU x horizon week: the latest sales submission, with the optimism filter "
+                "(flagged inputs shrunk 50% toward the statistical forecast, unsupported hockey-stick weeks "
+                "replaced by it); the units shrunk and the rule are recorded."
+            ),
+        ),
     },
     ins=_ins("cycle", "ingest_log", "sales_forecast", "demand_weekly", "items", "forecast", "flags"),
     internal_asset_deps={
@@ -290,8 +459,15 @@ def demand_sensing(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast_locat
     },
     pool=WAREHOUSE_POOL,
 )
-def demand_bias(cycle: pd.DataFrame, ingest_log: pd.DataFrame, sales_forecast: pd.DataFrame,
-                demand_weekly: pd.DataFrame, items: pd.DataFrame, forecast: pd.DataFrame, flags: pd.DataFrame):
+def demand_bias(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    sales_forecast: pd.DataFrame,
+    demand_weekly: pd.DataFrame,
+    items: pd.DataFrame,
+    forecast: pd.DataFrame,
+    flags: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     sales_fc = inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS)
@@ -308,44 +484,88 @@ def demand_bias(cycle: pd.DataFrame, ingest_log: pd.DataFrame, sales_forecast: p
     cons = inputs.typed(cons, **inputs.CONSENSUS_TYPES)
     flagged = table[table.sales_optimism.astype(bool)] if len(table) else table
     fam = table[table.level == "family"] if len(table) else table
-    note = "sales_forecast extract absent: no bias computed, consensus = statistical forecast" \
-        if sales_fc is None else "none"
-    yield dg.Output(table, output_name="demand_bias", metadata={
-        "missing_signals": note,
-        "optimistic_families": ", ".join(sorted(set(flagged.loc[flagged.level == "family", "family"]))) or "none",
-        "optimistic_skus": int((flagged.level == "sku").sum()) if len(flagged) else 0,
-        "by_family": dg.MetadataValue.md(markdown_table(
-            fam[["forecast_source", "family", "bias", "tracking_signal", "sales_optimism"]] if len(fam) else fam, 12))})
-    yield dg.Output(cons, output_name="demand_consensus", metadata={
-        "missing_signals": note,
-        "units_shrunk_13w": round(float(cons.shrunk_units.sum()), 1),
-        "by_rule": dg.MetadataValue.md(markdown_table(
-            cons.groupby("rule", as_index=False).agg(sku_weeks=("sku", "size"), units_shrunk=("shrunk_units", "sum"))))})
+    note = (
+        "sales_forecast extract absent: no bias computed, consensus = statistical forecast"
+        if sales_fc is None
+        else "none"
+    )
+    yield dg.Output(
+        table,
+        output_name="demand_bias",
+        metadata={
+            "missing_signals": note,
+            "optimistic_families": ", ".join(sorted(set(flagged.loc[flagged.level == "family", "family"]))) or "none",
+            "optimistic_skus": int((flagged.level == "sku").sum()) if len(flagged) else 0,
+            "by_family": dg.MetadataValue.md(
+                markdown_table(
+                    fam[["forecast_source", "family", "bias", "tracking_signal", "sales_optimism"]]
+                    if len(fam)
+                    else fam,
+                    12,
+                )
+            ),
+        },
+    )
+    yield dg.Output(
+        cons,
+        output_name="demand_consensus",
+        metadata={
+            "missing_signals": note,
+            "units_shrunk_13w": round(float(cons.shrunk_units.sum()), 1),
+            "by_rule": dg.MetadataValue.md(
+                markdown_table(
+                    cons.groupby("rule", as_index=False).agg(
+                        sku_weeks=("sku", "size"), units_shrunk=("shrunk_units", "sum")
+                    )
+                )
+            ),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- backtest
 
+
 @dg.asset(
-    key=BACKTEST, pool=WAREHOUSE_POOL, io_manager_key=WAREHOUSE_IO, **COMMON,
+    key=BACKTEST,
+    pool=WAREHOUSE_POOL,
+    io_manager_key=WAREHOUSE_IO,
+    **COMMON,
     ins=_ins("cycle", "ingest_log", "demand_weekly", "promotions", "sales_forecast", "sales_orders"),
     description="Rolling-origin backtest: the forecast code re-run as of each of the last 26 weekly origins "
-                "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "
-                "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
-                "the matching lag and seasonal naive. forecast_accuracy aggregates it.",
-    check_specs=[dg.AssetCheckSpec("beats_seasonal_naive", asset=BACKTEST, blocking=False, description=(
-        "Warning only (not blocking): backtest WAPE of the ML forecast is at least 10% below seasonal naive. A "
-        "failure means the model is not better than last year's actuals and the data pack should say so; the "
-        "cycle still runs and publishes."))],
+    "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "
+    "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
+    "the matching lag and seasonal naive. forecast_accuracy aggregates it.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "beats_seasonal_naive",
+            asset=BACKTEST,
+            blocking=False,
+            description=(
+                "Warning only (not blocking): backtest WAPE of the ML forecast is at least 10% below seasonal naive. A "
+                "failure means the model is not better than last year's actuals and the data pack should say so; the "
+                "cycle still runs and publishes."
+            ),
+        )
+    ],
 )
-def demand_backtest(cycle: pd.DataFrame, ingest_log: pd.DataFrame, demand_weekly: pd.DataFrame,
-                    promotions: pd.DataFrame, sales_forecast: pd.DataFrame,
-                    sales_orders: pd.DataFrame):
+def demand_backtest(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    demand_weekly: pd.DataFrame,
+    promotions: pd.DataFrame,
+    sales_forecast: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
-    result = bt.backtest(inputs.weekly_history(demand_weekly), as_of,
-                         inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
-                         inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS),
-                         inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS))
+    result = bt.backtest(
+        inputs.weekly_history(demand_weekly),
+        as_of,
+        inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+        inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS),
+        inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
+    )
     errors = result.errors.copy()
     errors.insert(0, "cycle_id", as_of)
     errors = inputs.typed(errors, **inputs.BACKTEST_TYPES)
@@ -353,14 +573,24 @@ def demand_backtest(cycle: pd.DataFrame, ingest_log: pd.DataFrame, demand_weekly
     improvement = inputs.improvement_vs_naive(wape)
     return dg.MaterializeResult(
         value=errors,
-        metadata={"wape_lightgbm_pct": _pct(wape["lightgbm"]), "wape_seasonal_naive_pct": _pct(wape["seasonal_naive"]),
-                  "wape_sales_forecast_pct": _pct(wape["sales_forecast"]),
-                  "wape_lightgbm_sensed_pct": _pct(wape["lightgbm_sensed"]),
-                  "improvement_vs_naive_pct": _pct(improvement), "origins": int(errors.origin.nunique()),
-                  "model_fits": result.fits, "seconds": round(result.seconds, 1),
-                  "summary": dg.MetadataValue.md(markdown_table(result.summary))},
-        check_results=[dg.AssetCheckResult(check_name="beats_seasonal_naive", passed=inputs.beats_naive(improvement),
-                                           metadata={"improvement_vs_naive_pct": _pct(improvement)})],
+        metadata={
+            "wape_lightgbm_pct": _pct(wape["lightgbm"]),
+            "wape_seasonal_naive_pct": _pct(wape["seasonal_naive"]),
+            "wape_sales_forecast_pct": _pct(wape["sales_forecast"]),
+            "wape_lightgbm_sensed_pct": _pct(wape["lightgbm_sensed"]),
+            "improvement_vs_naive_pct": _pct(improvement),
+            "origins": int(errors.origin.nunique()),
+            "model_fits": result.fits,
+            "seconds": round(result.seconds, 1),
+            "summary": dg.MetadataValue.md(markdown_table(result.summary)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="beats_seasonal_naive",
+                passed=inputs.beats_naive(improvement),
+                metadata={"improvement_vs_naive_pct": _pct(improvement)},
+            )
+        ],
     )
 
 

@@ -24,27 +24,37 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
 
+
 def extract_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["extracts", name])
+
 
 def raw_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", name])
 
+
 extract_specs = [
     dg.AssetSpec(
-        extract_key(name), group_name="extracts", kinds={"csv", "parquet"},
+        extract_key(name),
+        group_name="extracts",
+        kinds={"csv", "parquet"},
         description=f"{e.description} Source file `<SOP_EXTRACTS_DIR>/{name}.csv` or `.parquet` "
-                    f"({'required' if e.required else 'optional'}; grain: {e.grain}).",
+        f"({'required' if e.required else 'optional'}; grain: {e.grain}).",
         owners=OWNERS["ingest"],
     )
     for name, e in EXTRACTS.items()
 ]
 
+
 @dg.asset(
-    key=CYCLE_KEY, group_name="ingest", kinds={"duckdb"}, pool=WAREHOUSE_POOL, owners=OWNERS["ingest"],
+    key=CYCLE_KEY,
+    group_name="ingest",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    owners=OWNERS["ingest"],
     deps=[extract_key(n) for n in ("pos_sales", "sales_orders")],
     description="The cycle's as-of date (SOP_AS_OF, or the last demand date in the extracts) and its "
-                "13-week horizon; every later asset computes as of this date.",
+    "13-week horizon; every later asset computes as of this date.",
 )
 def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     s = settings.settings
@@ -53,13 +63,25 @@ def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: W
     except StructuralError as exc:
         raise dg.Failure(description=str(exc)) from None
     c = Cycle(as_of)
-    write_cycle(warehouse, as_of, c.week0_start, c.week1_start, c.horizon_end, c.horizon_weeks,
-                "SOP_AS_OF" if s.as_of else "last demand date in extracts")
+    write_cycle(
+        warehouse,
+        as_of,
+        c.week0_start,
+        c.week1_start,
+        c.horizon_end,
+        c.horizon_weeks,
+        "SOP_AS_OF" if s.as_of else "last demand date in extracts",
+    )
     context.log.info(f"Cycle as of {as_of}: horizon {c.week1_start} .. {c.horizon_end}")
-    return dg.MaterializeResult(metadata={
-        "as_of": str(as_of), "week1_start": str(c.week1_start), "horizon_end": str(c.horizon_end),
-        "as_of_source": "SOP_AS_OF" if s.as_of else "last demand date in extracts",
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": str(as_of),
+            "week1_start": str(c.week1_start),
+            "horizon_end": str(c.horizon_end),
+            "as_of_source": "SOP_AS_OF" if s.as_of else "last demand date in extracts",
+        }
+    )
+
 
 def _raw_asset(name: str) -> dg.AssetsDefinition:
     extract = EXTRACTS[name]
@@ -67,18 +89,29 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
     key = raw_key(name)
 
     @dg.asset(
-        key=key, group_name="ingest", kinds={"duckdb", "great_expectations"}, pool=WAREHOUSE_POOL,
-        owners=OWNERS["ingest"], deps=[CYCLE_KEY, extract_key(name), *[raw_key(r) for r in refs]],
+        key=key,
+        group_name="ingest",
+        kinds={"duckdb", "great_expectations"},
+        pool=WAREHOUSE_POOL,
+        owners=OWNERS["ingest"],
+        deps=[CYCLE_KEY, extract_key(name), *[raw_key(r) for r in refs]],
         description=f"raw.{name}: rows of the {name} extract that passed validation "
-                    f"(suite expectations/{name}.json); failures in quarantine.{name}.",
-        check_specs=[dg.AssetCheckSpec("row_accounting", asset=key, blocking=True, description=(
-            f"Blocking. Every row read from the {name} file is in the warehouse exactly once: rows read = rows "
-            f"in raw.{name} + rows in quarantine.{name} (quarantined, or after the as-of), no source row in "
-            "both, and the loader's report agrees with the tables. A failure names the extract, its file and "
-            "the count that does not add up: rows went missing between the file and the warehouse, so "
-            "nothing downstream runs and the previous cycle stays published."))],
-        metadata={"contract_columns": ", ".join(extract.column_names),
-                  "key": ", ".join(extract.key) or "(none)"},
+        f"(suite expectations/{name}.json); failures in quarantine.{name}.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "row_accounting",
+                asset=key,
+                blocking=True,
+                description=(
+                    f"Blocking. Every row read from the {name} file is in the warehouse exactly once: rows read = rows "
+                    f"in raw.{name} + rows in quarantine.{name} (quarantined, or after the as-of), no source row in "
+                    "both, and the loader's report agrees with the tables. A failure names the extract, its file and "
+                    "the count that does not add up: rows went missing between the file and the warehouse, so "
+                    "nothing downstream runs and the previous cycle stays published."
+                ),
+            )
+        ],
+        metadata={"contract_columns": ", ".join(extract.column_names), "key": ", ".join(extract.key) or "(none)"},
     )
     def _asset(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse):
         s = settings.settings
@@ -86,9 +119,10 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
         try:  # read -> validate -> write: no warehouse connection is held while the file is validated
             loaded = load_extract(warehouse, name, s.extracts_dir, suite, max_quarantine_share=s.max_quarantine_share)
         except StructuralError as exc:
-            raise dg.Failure(description=str(exc), metadata={
-                "file": exc.file, "column": exc.column or "", "row": exc.row or 0,
-                "what to do": exc.hint}) from None
+            raise dg.Failure(
+                description=str(exc),
+                metadata={"file": exc.file, "column": exc.column or "", "row": exc.row or 0, "what to do": exc.hint},
+            ) from None
         report, sample = loaded.report, loaded.sample
         for note in report.notes:
             if note in report.warnings:
@@ -96,16 +130,28 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
             else:
                 context.log.info(f"{name}: {note}")
         if report.rows_quarantined:
-            context.log.warning(f"{name}: {report.rows_quarantined} of {report.rows_read} rows quarantined "
-                                f"({report.failures_by_rule}); see quarantine.{name}")
+            context.log.warning(
+                f"{name}: {report.rows_quarantined} of {report.rows_read} rows quarantined "
+                f"({report.failures_by_rule}); see quarantine.{name}"
+            )
         if extract.required and report.rows_loaded == 0:
-            raise dg.Failure(description=(
-                f"{report.file}: no valid rows ({report.rows_quarantined} quarantined, first reasons in "
-                f"quarantine.{name}). The pipeline cannot plan without {name}."))
-        counts = RowCounts(extract=name, file=report.file, rows_read=report.rows_read,
-                           rows_loaded=report.rows_loaded, rows_quarantined=report.rows_quarantined,
-                           rows_after_as_of=report.rows_after_as_of, raw_rows=loaded.raw_rows,
-                           quarantine_rows=loaded.quarantine_rows, distinct_source_rows=loaded.distinct_source_rows)
+            raise dg.Failure(
+                description=(
+                    f"{report.file}: no valid rows ({report.rows_quarantined} quarantined, first reasons in "
+                    f"quarantine.{name}). The pipeline cannot plan without {name}."
+                )
+            )
+        counts = RowCounts(
+            extract=name,
+            file=report.file,
+            rows_read=report.rows_read,
+            rows_loaded=report.rows_loaded,
+            rows_quarantined=report.rows_quarantined,
+            rows_after_as_of=report.rows_after_as_of,
+            raw_rows=loaded.raw_rows,
+            quarantine_rows=loaded.quarantine_rows,
+            distinct_source_rows=loaded.distinct_source_rows,
+        )
         breaks = row_accounting_breaks(counts)
         return dg.MaterializeResult(
             metadata={
@@ -121,37 +167,63 @@ def _raw_asset(name: str) -> dg.AssetsDefinition:
                 "quarantine_sample": dg.MetadataValue.md(markdown_table(sample)),
                 "seconds": round(report.seconds, 2),
             },
-            check_results=[dg.AssetCheckResult(
-                check_name="row_accounting", passed=not breaks, description=describe_row_accounting(counts, breaks),
-                metadata={"extract": name, "file": report.file or "absent", "rows_read": report.rows_read,
-                          "raw_rows": counts.raw_rows, "quarantine_rows": counts.quarantine_rows,
-                          "distinct_source_rows": counts.distinct_source_rows,
-                          "breaks": dg.MetadataValue.md("\n".join(f"- {b}" for b in breaks) or "_none_"),
-                          "report": dg.MetadataValue.json(asdict(report))},
-            )],
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="row_accounting",
+                    passed=not breaks,
+                    description=describe_row_accounting(counts, breaks),
+                    metadata={
+                        "extract": name,
+                        "file": report.file or "absent",
+                        "rows_read": report.rows_read,
+                        "raw_rows": counts.raw_rows,
+                        "quarantine_rows": counts.quarantine_rows,
+                        "distinct_source_rows": counts.distinct_source_rows,
+                        "breaks": dg.MetadataValue.md("\n".join(f"- {b}" for b in breaks) or "_none_"),
+                        "report": dg.MetadataValue.json(asdict(report)),
+                    },
+                )
+            ],
         )
 
     return _asset
 
+
 raw_assets = [_raw_asset(name) for name in EXTRACTS]
+
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(dg.AssetKey(["meta", "ingest_log"]), group_name="ingest", kinds={"duckdb"},
-                     owners=OWNERS["ingest"], deps=[raw_key(n) for n in EXTRACTS],
-                     description="One row per extract: status (loaded/absent), rows read, loaded, "
-                                 "quarantined and after as-of, failures by rule."),
-        dg.AssetSpec(dg.AssetKey(["quarantine", "issues"]), group_name="ingest", kinds={"duckdb"},
-                     owners=OWNERS["ingest"], deps=[raw_key(n) for n in EXTRACTS],
-                     description="Every quarantined row x failed rule: extract, file, source row, rule, "
-                                 "column, value and the reason in words."),
+        dg.AssetSpec(
+            dg.AssetKey(["meta", "ingest_log"]),
+            group_name="ingest",
+            kinds={"duckdb"},
+            owners=OWNERS["ingest"],
+            deps=[raw_key(n) for n in EXTRACTS],
+            description="One row per extract: status (loaded/absent), rows read, loaded, "
+            "quarantined and after as-of, failures by rule.",
+        ),
+        dg.AssetSpec(
+            dg.AssetKey(["quarantine", "issues"]),
+            group_name="ingest",
+            kinds={"duckdb"},
+            owners=OWNERS["ingest"],
+            deps=[raw_key(n) for n in EXTRACTS],
+            description="Every quarantined row x failed rule: extract, file, source row, rule, "
+            "column, value and the reason in words.",
+        ),
     ],
     pool=WAREHOUSE_POOL,
-    check_specs=[dg.AssetCheckSpec("every_extract_accounted", asset=dg.AssetKey(["meta", "ingest_log"]),
-                                   blocking=True,
-                                   description="Blocking. Every extract of the contract has exactly one row in "
-                                               "the ingest log and its counts add up (read = loaded + "
-                                               "quarantined + after the as-of). A failure names the extract.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_extract_accounted",
+            asset=dg.AssetKey(["meta", "ingest_log"]),
+            blocking=True,
+            description="Blocking. Every extract of the contract has exactly one row in "
+            "the ingest log and its counts add up (read = loaded + "
+            "quarantined + after the as-of). A failure names the extract.",
+        )
+    ],
 )
 def ingest_summary(warehouse: Warehouse):
     """The cycle's data-quality summary, read back from the warehouse."""
@@ -160,34 +232,49 @@ def ingest_summary(warehouse: Warehouse):
     unbalanced = log[log.rows_read != log.rows_loaded + log.rows_quarantined + log.rows_after_as_of]
     log_breaks = ingest_log_breaks(log, list(EXTRACTS))
     absent = log.loc[log.status == "absent", "extract"].tolist()
-    yield dg.MaterializeResult(asset_key=["meta", "ingest_log"], metadata={
-        "dagster/row_count": len(log),
-        "extracts_loaded": int((log.status == "loaded").sum()),
-        "extracts_absent": dg.MetadataValue.text(", ".join(absent) or "none"),
-        "rows_read": int(log.rows_read.sum()), "rows_loaded": int(log.rows_loaded.sum()),
-        "rows_quarantined": int(log.rows_quarantined.sum()),
-        "rows_after_as_of": int(log.rows_after_as_of.sum()),
-        "summary": dg.MetadataValue.md(markdown_table(
-            log[["extract", "status", "rows_read", "rows_loaded", "rows_quarantined", "rows_after_as_of"]],
-            max_rows=40)),
-    })
-    yield dg.MaterializeResult(asset_key=["quarantine", "issues"], metadata={
-        "dagster/row_count": int(issues["rows"].sum()) if len(issues) else 0,
-        "by_rule": dg.MetadataValue.md(markdown_table(issues, max_rows=20)),
-    })
+    yield dg.MaterializeResult(
+        asset_key=["meta", "ingest_log"],
+        metadata={
+            "dagster/row_count": len(log),
+            "extracts_loaded": int((log.status == "loaded").sum()),
+            "extracts_absent": dg.MetadataValue.text(", ".join(absent) or "none"),
+            "rows_read": int(log.rows_read.sum()),
+            "rows_loaded": int(log.rows_loaded.sum()),
+            "rows_quarantined": int(log.rows_quarantined.sum()),
+            "rows_after_as_of": int(log.rows_after_as_of.sum()),
+            "summary": dg.MetadataValue.md(
+                markdown_table(
+                    log[["extract", "status", "rows_read", "rows_loaded", "rows_quarantined", "rows_after_as_of"]],
+                    max_rows=40,
+                )
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["quarantine", "issues"],
+        metadata={
+            "dagster/row_count": int(issues["rows"].sum()) if len(issues) else 0,
+            "by_rule": dg.MetadataValue.md(markdown_table(issues, max_rows=20)),
+        },
+    )
     yield dg.AssetCheckResult(
-        asset_key=["meta", "ingest_log"], check_name="every_extract_accounted",
+        asset_key=["meta", "ingest_log"],
+        check_name="every_extract_accounted",
         passed=not log_breaks,
-        description=("ingest log: " + "; ".join(log_breaks)) if log_breaks else
-        f"ingest log: all {len(EXTRACTS)} extracts accounted for",
-        metadata={"missing": ", ".join(missing) or "none",
-                  "unbalanced": ", ".join(unbalanced.extract) or "none"})
+        description=("ingest log: " + "; ".join(log_breaks))
+        if log_breaks
+        else f"ingest log: all {len(EXTRACTS)} extracts accounted for",
+        metadata={"missing": ", ".join(missing) or "none", "unbalanced": ", ".join(unbalanced.extract) or "none"},
+    )
+
 
 ASSETS = [*extract_specs, cycle, *raw_assets, ingest_summary]
 
 
 @dg.sensor(
-    name="extracts_sensor", job_name="sop_cycle", minimum_interval_seconds=30,
+    name="extracts_sensor",
+    job_name="sop_cycle",
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
         "Stopped by default: turn it on in the UI to run the weekly cycle as soon as a complete new set of "
@@ -198,20 +285,38 @@ ASSETS = [*extract_specs, cycle, *raw_assets, ingest_summary]
         "modification times), and the content hash of the extract files was not launched before (it is the "
         "run key, so the same files never launch twice). Otherwise the tick says why it skipped: folder "
         "missing, which required extracts are missing, which files are still being written, or already "
-        "processed. See sop_pipeline/ingest/arrival.py."),
+        "processed. See sop_pipeline/ingest/arrival.py."
+    ),
 )
 def extracts_sensor(context: dg.SensorEvaluationContext, settings: SopSettings) -> dg.SensorResult:
     folder = Path(settings.settings.extracts_dir)
-    decision = arrival.decide(folder, arrival.snapshot(folder), arrival.Cursor.from_json(context.cursor),
-                              time.time_ns(), lambda names: arrival.content_hash(folder, names))
+    decision = arrival.decide(
+        folder,
+        arrival.snapshot(folder),
+        arrival.Cursor.from_json(context.cursor),
+        time.time_ns(),
+        lambda names: arrival.content_hash(folder, names),
+    )
     cursor = decision.cursor.to_json()
     if decision.run_key is None:
         return dg.SensorResult(skip_reason=dg.SkipReason(decision.skip_reason), cursor=cursor)
-    context.log.info(f"launching sop_cycle for {len(decision.files)} extract files in {folder} "
-                     f"(content hash {decision.run_key[:12]})")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=decision.run_key, tags={
-        "sop/extracts_dir": str(folder), "sop/extracts_hash": decision.run_key,
-        "sop/extract_files": str(len(decision.files))})], cursor=cursor)
+    context.log.info(
+        f"launching sop_cycle for {len(decision.files)} extract files in {folder} "
+        f"(content hash {decision.run_key[:12]})"
+    )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=decision.run_key,
+                tags={
+                    "sop/extracts_dir": str(folder),
+                    "sop/extracts_hash": decision.run_key,
+                    "sop/extract_files": str(len(decision.files)),
+                },
+            )
+        ],
+        cursor=cursor,
+    )
 
 
 SENSORS = [extracts_sensor]

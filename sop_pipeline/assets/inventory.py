@@ -25,14 +25,21 @@ PLAN_SERVICE_TYPE = policy.PLAN_SERVICE_TYPE
 
 
 @dg.asset(
-    key=ABC_XYZ, group_name="demand", kinds={"python", "duckdb"}, pool=WAREHOUSE_POOL,
-    owners=OWNERS["demand"], io_manager_key=WAREHOUSE_IO,
+    key=ABC_XYZ,
+    group_name="demand",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    owners=OWNERS["demand"],
+    io_manager_key=WAREHOUSE_IO,
     ins={"cycle": CYCLE, "sales_weekly": table_in("intermediate", "int_sales_weekly"), "items": ITEMS},
     description="ABC class by revenue over the last 52 full weeks (A to 80% cumulative share, B to 95%, "
-                "C rest) and XYZ class by the coefficient of variation of weekly units (X <= 0.5, Y <= 1.0, "
-                "Z above), per SKU. Sales = POS sell-out + B2B shipments.",
-    check_specs=[dg.AssetCheckSpec("every_item_classified", asset=ABC_XYZ,
-                                   description="Every SKU of the item master has exactly one class.")],
+    "C rest) and XYZ class by the coefficient of variation of weekly units (X <= 0.5, Y <= 1.0, "
+    "Z above), per SKU. Sales = POS sell-out + B2B shipments.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_item_classified", asset=ABC_XYZ, description="Every SKU of the item master has exactly one class."
+        )
+    ],
 )
 def abc_xyz(cycle: pd.DataFrame, sales_weekly: pd.DataFrame, items: pd.DataFrame):
     as_of = as_of_date(cycle)
@@ -42,12 +49,18 @@ def abc_xyz(cycle: pd.DataFrame, sales_weekly: pd.DataFrame, items: pd.DataFrame
     revenue_by_abc = classes.groupby("abc").revenue_12m.sum()
     return dg.MaterializeResult(
         value=classes,
-        metadata={"as_of": str(as_of), "classes": dg.MetadataValue.md(markdown_table(counts, 12)),
-                  "a_items": int((classes.abc == "A").sum()),
-                  "a_revenue_share_pct": round(float(100 * revenue_by_abc.get("A", 0) / max(revenue_by_abc.sum(), 1e-9)), 1)},
-        check_results=[dg.AssetCheckResult(
-            check_name="every_item_classified",
-            passed=bool(set(items.sku) <= set(classes.sku) and classes.sku.is_unique))],
+        metadata={
+            "as_of": str(as_of),
+            "classes": dg.MetadataValue.md(markdown_table(counts, 12)),
+            "a_items": int((classes.abc == "A").sum()),
+            "a_revenue_share_pct": round(float(100 * revenue_by_abc.get("A", 0) / max(revenue_by_abc.sum(), 1e-9)), 1),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="every_item_classified",
+                passed=bool(set(items.sku) <= set(classes.sku) and classes.sku.is_unique),
+            )
+        ],
     )
 
 
@@ -81,115 +94,220 @@ STOCK_POINT_INS = {
     name="analytics__safety_stock",  # the op name of the single asset it was: run config paths unchanged
     outs={
         "safety_stock": dg.AssetOut(
-            key=SAFETY_STOCK, group_name="inventory", kinds={"python", "duckdb"}, owners=OWNERS["inventory"],
+            key=SAFETY_STOCK,
+            group_name="inventory",
+            kinds={"python", "duckdb"},
+            owners=OWNERS["inventory"],
             io_manager_key=WAREHOUSE_IO,
             description="Safety stock and reorder point (order-up-to level of the weekly review) per SKU for cycle "
-                "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
-                "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
-                "(backtest; weekly demand where a SKU has fewer than 8 such weeks; stock-out weeks excluded). "
-                "L: purchase order -> first receipt for bought items, production order release -> completion "
-                "for made items. Service targets by ABC/XYZ class, overridden by approved service_target "
-                "decisions; a fill-rate policy keeps at least the minimum cycle service (config). Gamma for "
-                "intermittent items. Phase-out items are run down (policy run_out: no safety stock). Validated "
-                "by simulating the same (R, S) policy."),
+            "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
+            "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
+            "(backtest; weekly demand where a SKU has fewer than 8 such weeks; stock-out weeks excluded). "
+            "L: purchase order -> first receipt for bought items, production order release -> completion "
+            "for made items. Service targets by ABC/XYZ class, overridden by approved service_target "
+            "decisions; a fill-rate policy keeps at least the minimum cycle service (config). Gamma for "
+            "intermittent items. Phase-out items are run down (policy run_out: no safety stock). Validated "
+            "by simulating the same (R, S) policy.",
+        ),
         "safety_stock_validation": dg.AssetOut(
-            key=VALIDATION, group_name="inventory", kinds={"python", "duckdb"}, owners=OWNERS["inventory"],
+            key=VALIDATION,
+            group_name="inventory",
+            kinds={"python", "duckdb"},
+            owners=OWNERS["inventory"],
             io_manager_key=WAREHOUSE_IO,
             description="The plan's safety-stock policies simulated (weekly order-up-to, 2000 weeks x 8 paths, "
-                        "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
-                        "and B items, then a sample of C), beside the policy."),
+            "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
+            "and B items, then a sample of C), beside the policy.",
+        ),
     },
-    ins=STOCK_POINT_INS, pool=WAREHOUSE_POOL,
+    ins=STOCK_POINT_INS,
+    pool=WAREHOUSE_POOL,
     check_specs=[
-        dg.AssetCheckSpec("simulated_fill_rate_on_target", asset=SAFETY_STOCK, description=(
-            "Simulated fill rate of A and B items under the same weekly order-up-to policy: median |gap| to "
-            "target within 1.5 points and at least 99% of items no more than 1.5 points short (or over, unless "
-            "the minimum cycle service sets their safety stock); the items off are listed. A failure means the "
-            "policies do not deliver the service the curve promises. (Run-out items have no target.)")),
-        dg.AssetCheckSpec("safety_stock_on_variable_active_ab_items", asset=SAFETY_STOCK, blocking=True,
-                          description=(
-            "Plan coherence (blocking): every active A or B item whose weekly demand varies carries safety "
-            "stock > 0 in the plan's policy; the SKUs that do not are listed.")),
+        dg.AssetCheckSpec(
+            "simulated_fill_rate_on_target",
+            asset=SAFETY_STOCK,
+            description=(
+                "Simulated fill rate of A and B items under the same weekly order-up-to policy: median |gap| to "
+                "target within 1.5 points and at least 99% of items no more than 1.5 points short (or over, unless "
+                "the minimum cycle service sets their safety stock); the items off are listed. A failure means the "
+                "policies do not deliver the service the curve promises. (Run-out items have no target.)"
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "safety_stock_on_variable_active_ab_items",
+            asset=SAFETY_STOCK,
+            blocking=True,
+            description=(
+                "Plan coherence (blocking): every active A or B item whose weekly demand varies carries safety "
+                "stock > 0 in the plan's policy; the SKUs that do not are listed."
+            ),
+        ),
     ],
 )
-def safety_stock(config: InventoryPolicyConfig, cycle: pd.DataFrame, demand_weekly: pd.DataFrame,
-                 backtest: pd.DataFrame, lead_times: pd.DataFrame, items: pd.DataFrame, abc_xyz: pd.DataFrame,
-                 decisions: pd.DataFrame):
-    points, overrides = policy.stock_points(demand_weekly, backtest, lead_times, items, abc_xyz, decisions,
-                                            as_of_date(cycle), config.review_period_weeks)
-    policies = pd.concat([ss.safety_stock_policies(points, service_type=t, exact_loss=True,
-                                                   holding_rate=config.holding_rate,
-                                                   min_cycle_service=config.min_cycle_service)
-                          for t in ("cycle", "fill_rate")], ignore_index=True)
+def safety_stock(
+    config: InventoryPolicyConfig,
+    cycle: pd.DataFrame,
+    demand_weekly: pd.DataFrame,
+    backtest: pd.DataFrame,
+    lead_times: pd.DataFrame,
+    items: pd.DataFrame,
+    abc_xyz: pd.DataFrame,
+    decisions: pd.DataFrame,
+):
+    points, overrides = policy.stock_points(
+        demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of_date(cycle), config.review_period_weeks
+    )
+    policies = pd.concat(
+        [
+            ss.safety_stock_policies(
+                points,
+                service_type=t,
+                exact_loss=True,
+                holding_rate=config.holding_rate,
+                min_cycle_service=config.min_cycle_service,
+            )
+            for t in ("cycle", "fill_rate")
+        ],
+        ignore_index=True,
+    )
     plan = policies[policies.service_type == PLAN_SERVICE_TYPE]
     # receipts first in, first out: a supplier (or the line) delivers a SKU's orders in sequence,
     # as the lead-time-variance formula assumes; letting independent lead times overtake each
     # other shortens the effective lead time and over-delivers by 2-3 points at sigma_L/L ~ 20%
-    sim = simulate_service(policy.simulation_sample(plan[plan.method != "none"]), weeks=2000, paths=8, seed=7,
-                           orders_cross=False, demand_model="auto")
-    validation = sim.merge(plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units",
-                                 "min_cycle_service_binds"]],
-                           on="sku", how="left", suffixes=("", "_plan"))
+    sim = simulate_service(
+        policy.simulation_sample(plan[plan.method != "none"]),
+        weeks=2000,
+        paths=8,
+        seed=7,
+        orders_cross=False,
+        demand_model="auto",
+    )
+    validation = sim.merge(
+        plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units", "min_cycle_service_binds"]],
+        on="sku",
+        how="left",
+        suffixes=("", "_plan"),
+    )
     gaps = policy.simulation_gaps(validation)
     unprotected = ss.unprotected_items(plan)
-    yield dg.Output(policies, output_name="safety_stock", metadata={
-        "plan_service_type": PLAN_SERVICE_TYPE, "safety_stock_value": round(float(plan.safety_stock_value.sum()), 2),
-        "service_target_overrides": dg.MetadataValue.json(overrides),
-        "review_period_weeks": config.review_period_weeks,
-        "sim_fill_rate_gap_pp_median_ab": round(gaps["median_abs_gap_pp"], 2),
-        "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict()),
-        "min_cycle_service_binds": int(plan.min_cycle_service_binds.sum()),
-        "run_out_items": int((plan.policy == "run_out").sum())})
+    yield dg.Output(
+        policies,
+        output_name="safety_stock",
+        metadata={
+            "plan_service_type": PLAN_SERVICE_TYPE,
+            "safety_stock_value": round(float(plan.safety_stock_value.sum()), 2),
+            "service_target_overrides": dg.MetadataValue.json(overrides),
+            "review_period_weeks": config.review_period_weeks,
+            "sim_fill_rate_gap_pp_median_ab": round(gaps["median_abs_gap_pp"], 2),
+            "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict()),
+            "min_cycle_service_binds": int(plan.min_cycle_service_binds.sum()),
+            "run_out_items": int((plan.policy == "run_out").sum()),
+        },
+    )
     yield dg.Output(validation, output_name="safety_stock_validation")
     yield dg.AssetCheckResult(
-        asset_key=SAFETY_STOCK, check_name="simulated_fill_rate_on_target", passed=bool(gaps["passed"]),
-        metadata={"median_abs_gap_pp": round(gaps["median_abs_gap_pp"], 2),
-                  "worst_shortfall_pp": round(gaps["worst_shortfall_pp"], 2),
-                  "worst_excess_pp": round(gaps["worst_excess_pp"], 2), "items": gaps["items"],
-                  "within_tolerance_pct": round(100 * gaps["within_share"], 2),
-                  "items_off": dg.MetadataValue.md(markdown_table(
-                      gaps["items_off"][["sku", "abc_xyz", "service_target", "sim_fill_rate", "sim_gap_pp",
-                                         "safety_stock_units"]], 20))})
+        asset_key=SAFETY_STOCK,
+        check_name="simulated_fill_rate_on_target",
+        passed=bool(gaps["passed"]),
+        metadata={
+            "median_abs_gap_pp": round(gaps["median_abs_gap_pp"], 2),
+            "worst_shortfall_pp": round(gaps["worst_shortfall_pp"], 2),
+            "worst_excess_pp": round(gaps["worst_excess_pp"], 2),
+            "items": gaps["items"],
+            "within_tolerance_pct": round(100 * gaps["within_share"], 2),
+            "items_off": dg.MetadataValue.md(
+                markdown_table(
+                    gaps["items_off"][
+                        ["sku", "abc_xyz", "service_target", "sim_fill_rate", "sim_gap_pp", "safety_stock_units"]
+                    ],
+                    20,
+                )
+            ),
+        },
+    )
     yield dg.AssetCheckResult(
-        asset_key=SAFETY_STOCK, check_name="safety_stock_on_variable_active_ab_items", passed=unprotected.empty,
+        asset_key=SAFETY_STOCK,
+        check_name="safety_stock_on_variable_active_ab_items",
+        passed=unprotected.empty,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=("every active A/B item with variable demand carries safety stock" if unprotected.empty
-                     else f"{len(unprotected)} active A/B item(s) with variable demand carry no safety "
-                          f"stock: {', '.join(unprotected.sku.astype(str).head(20))}"),
-        metadata={"items_without_safety_stock": len(unprotected),
-                  "skus": dg.MetadataValue.md(markdown_table(unprotected[
-                      ["sku", "abc_xyz", "lifecycle", "mean_weekly_demand", "sd_weekly_demand", "k",
-                       "safety_stock_units"]], 20))})
+        description=(
+            "every active A/B item with variable demand carries safety stock"
+            if unprotected.empty
+            else f"{len(unprotected)} active A/B item(s) with variable demand carry no safety "
+            f"stock: {', '.join(unprotected.sku.astype(str).head(20))}"
+        ),
+        metadata={
+            "items_without_safety_stock": len(unprotected),
+            "skus": dg.MetadataValue.md(
+                markdown_table(
+                    unprotected[
+                        [
+                            "sku",
+                            "abc_xyz",
+                            "lifecycle",
+                            "mean_weekly_demand",
+                            "sd_weekly_demand",
+                            "k",
+                            "safety_stock_units",
+                        ]
+                    ],
+                    20,
+                )
+            ),
+        },
+    )
 
 
 @dg.asset(
-    key=["analytics", "safety_stock_curve"], group_name="inventory", kinds={"python", "duckdb"},
-    pool=WAREHOUSE_POOL, owners=OWNERS["inventory"], io_manager_key=WAREHOUSE_IO,
-    ins=STOCK_POINT_INS, deps=[SAFETY_STOCK],
+    key=["analytics", "safety_stock_curve"],
+    group_name="inventory",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    owners=OWNERS["inventory"],
+    io_manager_key=WAREHOUSE_IO,
+    ins=STOCK_POINT_INS,
+    deps=[SAFETY_STOCK],
     description="Service-vs-inventory curve per family and in total: safety-stock value at cost and annual cost "
-                "(holding = value x holding rate; shortage = expected units short x lost margin x goodwill factor) "
-                "for service targets from 50% to 99.9% (0.1-point steps above 95%), with the current point "
-                "(today's targets), the least-cost point, the proposed point (least cost, only when it saves at "
-                "least 1% of the family's annual cost and 100 a year; annual_saving says how much) and the point "
-                "chosen in the meeting (the latest approved service_target decision for the family), for the "
-                "plan's service type.",
+    "(holding = value x holding rate; shortage = expected units short x lost margin x goodwill factor) "
+    "for service targets from 50% to 99.9% (0.1-point steps above 95%), with the current point "
+    "(today's targets), the least-cost point, the proposed point (least cost, only when it saves at "
+    "least 1% of the family's annual cost and 100 a year; annual_saving says how much) and the point "
+    "chosen in the meeting (the latest approved service_target decision for the family), for the "
+    "plan's service type.",
 )
-def safety_stock_curve(config: InventoryPolicyConfig, cycle: pd.DataFrame, demand_weekly: pd.DataFrame,
-                       backtest: pd.DataFrame, lead_times: pd.DataFrame, items: pd.DataFrame,
-                       abc_xyz: pd.DataFrame, decisions: pd.DataFrame):
-    points, overrides = policy.stock_points(demand_weekly, backtest, lead_times, items, abc_xyz, decisions,
-                                            as_of_date(cycle), config.review_period_weeks)
-    curve = ss.service_inventory_curve(points, service_type=PLAN_SERVICE_TYPE, exact_loss=True,
-                                       holding_rate=config.holding_rate, goodwill_factor=config.goodwill_factor,
-                                       min_saving_share=config.min_saving_share,
-                                       min_annual_saving=config.min_annual_saving,
-                                       min_cycle_service=config.min_cycle_service)
+def safety_stock_curve(
+    config: InventoryPolicyConfig,
+    cycle: pd.DataFrame,
+    demand_weekly: pd.DataFrame,
+    backtest: pd.DataFrame,
+    lead_times: pd.DataFrame,
+    items: pd.DataFrame,
+    abc_xyz: pd.DataFrame,
+    decisions: pd.DataFrame,
+):
+    points, overrides = policy.stock_points(
+        demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of_date(cycle), config.review_period_weeks
+    )
+    curve = ss.service_inventory_curve(
+        points,
+        service_type=PLAN_SERVICE_TYPE,
+        exact_loss=True,
+        holding_rate=config.holding_rate,
+        goodwill_factor=config.goodwill_factor,
+        min_saving_share=config.min_saving_share,
+        min_annual_saving=config.min_annual_saving,
+        min_cycle_service=config.min_cycle_service,
+    )
     curve = policy.mark_chosen_points(curve, overrides)
     least, at_top = policy.least_cost_points(curve)
-    return dg.MaterializeResult(value=curve, metadata={
-        "least_cost_points": dg.MetadataValue.md(markdown_table(least, 20)),
-        "proposals": int(curve.is_proposed.astype(bool).sum()),
-        "least_cost_at_top_of_grid": dg.MetadataValue.json(at_top)})
+    return dg.MaterializeResult(
+        value=curve,
+        metadata={
+            "least_cost_points": dg.MetadataValue.md(markdown_table(least, 20)),
+            "proposals": int(curve.is_proposed.astype(bool).sum()),
+            "least_cost_at_top_of_grid": dg.MetadataValue.json(at_top),
+        },
+    )
 
 
 ASSETS = [abc_xyz, safety_stock, safety_stock_curve]

@@ -39,17 +39,27 @@ OPEN_ORDER_GRACE_DAYS = plan_inputs.OPEN_ORDER_GRACE_DAYS
 
 # parameter name -> asset key [schema, table] of every input the plan reads
 INPUT_TABLES = {
-    "cycle": ("meta", "cycle"), "ingest_log": ("meta", "ingest_log"),
-    "forecast": ("analytics", "demand_forecast"), "consensus": ("analytics", "demand_consensus"),
-    "sensing": ("analytics", "demand_sensing"), "safety_stock": ("analytics", "safety_stock"),
-    "abc_xyz": ("analytics", "abc_xyz"), "safety_stock_curve": ("analytics", "safety_stock_curve"),
+    "cycle": ("meta", "cycle"),
+    "ingest_log": ("meta", "ingest_log"),
+    "forecast": ("analytics", "demand_forecast"),
+    "consensus": ("analytics", "demand_consensus"),
+    "sensing": ("analytics", "demand_sensing"),
+    "safety_stock": ("analytics", "safety_stock"),
+    "abc_xyz": ("analytics", "abc_xyz"),
+    "safety_stock_curve": ("analytics", "safety_stock_curve"),
     "capacity": ("analytics", "capacity"),
-    "items": ("staging", "stg_erp__items"), "decisions": ("staging", "stg_sop__decisions"),
-    "resources": ("staging", "stg_mes__resources"), "routings": ("staging", "stg_mes__routings"),
-    "downtime": ("staging", "stg_mes__downtime"), "promotions": ("staging", "stg_crm__promotions"),
-    "purchase_orders": ("staging", "stg_erp__purchase_orders"), "receipts": ("staging", "stg_erp__receipts"),
-    "expedites": ("staging", "stg_erp__expedites"), "production_orders": ("staging", "stg_mes__production_orders"),
-    "plan_history": ("staging", "stg_sop__plan_history"), "usable_stock": ("intermediate", "int_usable_stock"),
+    "items": ("staging", "stg_erp__items"),
+    "decisions": ("staging", "stg_sop__decisions"),
+    "resources": ("staging", "stg_mes__resources"),
+    "routings": ("staging", "stg_mes__routings"),
+    "downtime": ("staging", "stg_mes__downtime"),
+    "promotions": ("staging", "stg_crm__promotions"),
+    "purchase_orders": ("staging", "stg_erp__purchase_orders"),
+    "receipts": ("staging", "stg_erp__receipts"),
+    "expedites": ("staging", "stg_erp__expedites"),
+    "production_orders": ("staging", "stg_mes__production_orders"),
+    "plan_history": ("staging", "stg_sop__plan_history"),
+    "usable_stock": ("intermediate", "int_usable_stock"),
 }
 INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
 
@@ -58,59 +68,120 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
     name="plan_of_record",
     outs={
         "plan_of_record": dg.AssetOut(
-            key=PLAN, io_manager_key=WAREHOUSE_IO, group_name="plan", owners=OWNERS["plan"],
+            key=PLAN,
+            io_manager_key=WAREHOUSE_IO,
+            group_name="plan",
+            owners=OWNERS["plan"],
             kinds={"python", "duckdb"},
             description="Plan of record, one row per SKU x horizon week: consensus demand (optimism "
-                        "filter, sensing, approved substitutions), capacity-feasible supply (never above "
-                        "the hours of any critical resource - machine, labour, tooling: what did not fit "
-                        "is moved or cut), open orders and expedites, bought SKUs within their supplier "
-                        "lead time, projected inventory, safety stock, service risk and the decisions that "
-                        "changed the row."),
+            "filter, sensing, approved substitutions), capacity-feasible supply (never above "
+            "the hours of any critical resource - machine, labour, tooling: what did not fit "
+            "is moved or cut), open orders and expedites, bought SKUs within their supplier "
+            "lead time, projected inventory, safety stock, service risk and the decisions that "
+            "changed the row.",
+        ),
         "decision_log": dg.AssetOut(
-            key=DECISIONS, io_manager_key=WAREHOUSE_IO, group_name="plan", owners=OWNERS["plan"],
+            key=DECISIONS,
+            io_manager_key=WAREHOUSE_IO,
+            group_name="plan",
+            owners=OWNERS["plan"],
             kinds={"python", "duckdb"},
             description="Decision log with RACI: the decisions extract (approved/rejected) plus the "
-                        "pipeline's proposals for this meeting (status proposed), with each decision's "
-                        "effect on this cycle's plan."),
+            "pipeline's proposals for this meeting (status proposed), with each decision's "
+            "effect on this cycle's plan.",
+        ),
         "substitution_plan": dg.AssetOut(
-            key=SUBSTITUTIONS, io_manager_key=WAREHOUSE_IO, group_name="plan", owners=OWNERS["plan"],
+            key=SUBSTITUTIONS,
+            io_manager_key=WAREHOUSE_IO,
+            group_name="plan",
+            owners=OWNERS["plan"],
             kinds={"python", "duckdb"},
             description="Promo substitution plan: substitutes for promo units the plan cannot supply in "
-                        "time, from the same family with stock above safety stock; proposals for Sales "
-                        "to approve before the email blast."),
+            "time, from the same family with stock above safety stock; proposals for Sales "
+            "to approve before the email blast.",
+        ),
         # written by common.keep_history (one copy per cycle), not by the IO manager
         "history": dg.AssetOut(
-            key=HISTORY, dagster_type=dg.Nothing, group_name="plan", owners=OWNERS["plan"], kinds={"duckdb"},
+            key=HISTORY,
+            dagster_type=dg.Nothing,
+            group_name="plan",
+            owners=OWNERS["plan"],
+            kinds={"duckdb"},
             description="Every cycle's plan of record (and decision log in history.decision_log), one "
-                        "copy per cycle: re-running a cycle replaces that cycle only."),
+            "copy per cycle: re-running a cycle replaces that cycle only.",
+        ),
     },
     ins={name: table_in(*key) for name, key in INPUT_TABLES.items()},
     pool=WAREHOUSE_POOL,
     # Blocking: a plan that breaks any of these would publish numbers that contradict each other,
     # so the marts and the publish step downstream do not run (the previous cycle stays served).
     check_specs=[
-        dg.AssetCheckSpec("capacity_respected", asset=PLAN, blocking=True, description=(
-            "On every critical resource (machine, labour, tooling), the hours the plan needs per week never "
-            "exceed the hours available (frozen weeks, locked by an approved freeze window, excepted).")),
-        dg.AssetCheckSpec("frozen_weeks_unchanged", asset=PLAN, blocking=True, description=(
-            "Supply in the frozen weeks equals the previous cycle's plan.")),
-        dg.AssetCheckSpec("family_rollup_reconciles", asset=PLAN, blocking=True, description=(
-            "Units and revenue of the family roll-up equal the SKU plan.")),
-        dg.AssetCheckSpec("inventory_balance", asset=PLAN, blocking=True, description=(
-            "Every SKU-week: projected = previous projected (week 1: usable stock) + supply + receipts - demand "
-            "- expired. A failure names the SKU and week.")),
-        dg.AssetCheckSpec("starting_stock_usable", asset=PLAN, blocking=True, description=(
-            "Week-1 opening stock of every SKU is at most its usable stock (available, unexpired lots at the "
-            "as-of). A failure names the SKU.")),
+        dg.AssetCheckSpec(
+            "capacity_respected",
+            asset=PLAN,
+            blocking=True,
+            description=(
+                "On every critical resource (machine, labour, tooling), the hours the plan needs per week never "
+                "exceed the hours available (frozen weeks, locked by an approved freeze window, excepted)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "frozen_weeks_unchanged",
+            asset=PLAN,
+            blocking=True,
+            description=("Supply in the frozen weeks equals the previous cycle's plan."),
+        ),
+        dg.AssetCheckSpec(
+            "family_rollup_reconciles",
+            asset=PLAN,
+            blocking=True,
+            description=("Units and revenue of the family roll-up equal the SKU plan."),
+        ),
+        dg.AssetCheckSpec(
+            "inventory_balance",
+            asset=PLAN,
+            blocking=True,
+            description=(
+                "Every SKU-week: projected = previous projected (week 1: usable stock) + supply + receipts - demand "
+                "- expired. A failure names the SKU and week."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "starting_stock_usable",
+            asset=PLAN,
+            blocking=True,
+            description=(
+                "Week-1 opening stock of every SKU is at most its usable stock (available, unexpired lots at the "
+                "as-of). A failure names the SKU."
+            ),
+        ),
     ],
 )
-def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse, cycle: pd.DataFrame,
-                   ingest_log: pd.DataFrame, forecast: pd.DataFrame, consensus: pd.DataFrame, sensing: pd.DataFrame,
-                   safety_stock: pd.DataFrame, abc_xyz: pd.DataFrame, safety_stock_curve: pd.DataFrame,
-                   capacity: pd.DataFrame, items: pd.DataFrame, decisions: pd.DataFrame, resources: pd.DataFrame,
-                   routings: pd.DataFrame, downtime: pd.DataFrame, promotions: pd.DataFrame,
-                   purchase_orders: pd.DataFrame, receipts: pd.DataFrame, expedites: pd.DataFrame,
-                   production_orders: pd.DataFrame, plan_history: pd.DataFrame, usable_stock: pd.DataFrame):
+def plan_of_record(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    forecast: pd.DataFrame,
+    consensus: pd.DataFrame,
+    sensing: pd.DataFrame,
+    safety_stock: pd.DataFrame,
+    abc_xyz: pd.DataFrame,
+    safety_stock_curve: pd.DataFrame,
+    capacity: pd.DataFrame,
+    items: pd.DataFrame,
+    decisions: pd.DataFrame,
+    resources: pd.DataFrame,
+    routings: pd.DataFrame,
+    downtime: pd.DataFrame,
+    promotions: pd.DataFrame,
+    purchase_orders: pd.DataFrame,
+    receipts: pd.DataFrame,
+    expedites: pd.DataFrame,
+    production_orders: pd.DataFrame,
+    plan_history: pd.DataFrame,
+    usable_stock: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
@@ -127,10 +198,13 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse, cycl
         routes, hours, bottleneck = plan_inputs.capacity_inputs(capacity.iloc[:0], routings)
     else:
         routes, hours, bottleneck = plan_inputs.capacity_inputs(capacity, routings)
-    scheduled = (pd.DataFrame(columns=["sku", "week_start", "units", "order_id"])
-                 if {"purchase_orders", "receipts"} & absent else
-                 plan_inputs.scheduled_receipts(purchase_orders, receipts, calendar.week1_start, calendar.as_of,
-                                                calendar.horizon_end))
+    scheduled = (
+        pd.DataFrame(columns=["sku", "week_start", "units", "order_id"])
+        if {"purchase_orders", "receipts"} & absent
+        else plan_inputs.scheduled_receipts(
+            purchase_orders, receipts, calendar.week1_start, calendar.as_of, calendar.horizon_end
+        )
+    )
     events = None if "expedites" in absent else expedites[["expedite_id", "sku", "order_id", "expedite_date", "cost"]]
     expedited = plan_lib.apply_expedites(decisions, scheduled, events, calendar.horizon())
     effects += expedited.effects
@@ -138,43 +212,75 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse, cycl
     lead_times = fill_rate.set_index("sku").lead_time_mean_weeks
     # usable stock only: available, unexpired lots of the last snapshot on or before the as-of
     usable = plan_inputs.usable_stock_by_sku(usable_stock)
-    min_runs = None if "routings" in absent else mps.minimum_run_units(
-        routings[["sku", "resource_id", "units_per_hour"]],
-        None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]],
-        resources=None if "resources" in absent else resources[["resource_id", "resource_type"]].rename(
-            columns={"resource_type": "type"}))
+    min_runs = (
+        None
+        if "routings" in absent
+        else mps.minimum_run_units(
+            routings[["sku", "resource_id", "units_per_hour"]],
+            None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]],
+            resources=None
+            if "resources" in absent
+            else resources[["resource_id", "resource_type"]].rename(columns={"resource_type": "type"}),
+        )
+    )
     plan = plan_lib.supply_plan(
-        demand, items, opening_inventory=usable, safety_stock=fill_rate.set_index("sku").safety_stock_units,
-        source=source, routings=routes, resource_hours=hours,
+        demand,
+        items,
+        opening_inventory=usable,
+        safety_stock=fill_rate.set_index("sku").safety_stock_units,
+        source=source,
+        routings=routes,
+        resource_hours=hours,
         priority=plan_inputs.plan_priority(items, abc_xyz[["sku", "abc"]], routes, bottleneck),
-        frozen_supply=previous, frozen_weeks=weeks if previous is not None else 0,
-        receipts=expedited.receipts, lead_time_weeks=lead_times, lead_time_waived=expedited.lead_time_waived,
-        expedite_costs=expedited.costs, expiring=plan_inputs.expiring_stock(usable_stock), min_lot_units=min_runs)
+        frozen_supply=previous,
+        frozen_weeks=weeks if previous is not None else 0,
+        receipts=expedited.receipts,
+        lead_time_weeks=lead_times,
+        lead_time_waived=expedited.lead_time_waived,
+        expedite_costs=expedited.costs,
+        expiring=plan_inputs.expiring_stock(usable_stock),
+        min_lot_units=min_runs,
+    )
     if freeze_id:
-        effects.append(plan_lib.DecisionEffect(freeze_id, "freeze_window", (
-            f"supply of weeks 1-{weeks} locked to the previous cycle's plan" if previous is not None else
-            f"freeze of {weeks} weeks approved, but there is no previous cycle's plan to lock to yet")))
+        effects.append(
+            plan_lib.DecisionEffect(
+                freeze_id,
+                "freeze_window",
+                (
+                    f"supply of weeks 1-{weeks} locked to the previous cycle's plan"
+                    if previous is not None
+                    else f"freeze of {weeks} weeks approved, but there is no previous cycle's plan to lock to yet"
+                ),
+            )
+        )
         if previous is not None:
             frozen = plan.horizon_week <= weeks
             plan.loc[frozen, "decision_ids"] = plan_lib._add_id(plan.loc[frozen, "decision_ids"], freeze_id)
     bought = plan.sku.isin(sourced_by)
     plan.loc[bought, "decision_ids"] = [
-        (ids + "," if ids else "") + sourced_by[s] for ids, s in zip(plan.loc[bought, "decision_ids"],
-                                                                     plan.loc[bought, "sku"])]
+        (ids + "," if ids else "") + sourced_by[s]
+        for ids, s in zip(plan.loc[bought, "decision_ids"], plan.loc[bought, "sku"])
+    ]
     for row in expedited.costs.itertuples():
         hit = (plan.sku == row.sku) & (pd.to_datetime(plan.week_start) == pd.Timestamp(row.week_start))
         plan.loc[hit, "decision_ids"] = plan_lib._add_id(plan.loc[hit, "decision_ids"], row.decision_id)
     plan.insert(0, "cycle_id", as_of)
     plan = plan.reindex(columns=["cycle_id", *plan_lib.PLAN_COLUMNS, "demand_source"])
 
-    promos = None if "promotions" in absent else plan_inputs.promotions_in_horizon(
-        promotions, calendar.week1_start, calendar.horizon_end)
+    promos = (
+        None
+        if "promotions" in absent
+        else plan_inputs.promotions_in_horizon(promotions, calendar.week1_start, calendar.horizon_end)
+    )
     subs = substitution_plan(plan, promos, items)
     subs.insert(0, "cycle_id", as_of)
     typical = None if events is None or events.empty else float(events.cost.median())
     log = decision_log_lib.decision_log(
-        decisions, plan_inputs.proposals(plan, subs, expedited.receipts, safety_stock_curve, typical),
-        {e.decision_id: e.effect for e in effects}, as_of)
+        decisions,
+        plan_inputs.proposals(plan, subs, expedited.receipts, safety_stock_curve, typical),
+        {e.decision_id: e.effect for e in effects},
+        as_of,
+    )
     log.insert(0, "cycle_id", as_of)
     cycles_kept = keep_history(warehouse, {"plan_of_record": plan, "decision_log": log}, as_of)
 
@@ -187,45 +293,97 @@ def plan_of_record(context: dg.AssetExecutionContext, warehouse: Warehouse, cycl
     if previous is not None and frozen_rows.any():
         chk = plan[frozen_rows].merge(previous, on=["sku", "week_start"], suffixes=("", "_prev"))
         frozen_ok = bool(np.allclose(chk.supply_units, chk.supply_units_prev))
-    yield dg.Output(plan, output_name="plan_of_record", metadata={
-        "cycle": str(as_of), "bottleneck": bottleneck or "none (no resources/routings)",
-        "planned_load_pct_max": dg.MetadataValue.md(markdown_table(
-            load.groupby("resource_id", as_index=False).agg(max_load_pct=("load_pct", "max"),
-                                                            planned_hours=("planned_hours", "sum"),
-                                                            available_hours=("available_hours", "sum")).round(1))),
-        "demand_units_13w": round(float(plan.demand_units.sum()), 1),
-        "revenue_13w": round(float(plan.revenue.sum()), 2), "cut_units": round(float(plan.cut_units.sum()), 1),
-        "open_order_receipts_units": round(float(plan.receipts_units.sum()), 1),
-        "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
-        "short_inside_lead_time_skus": int(
-            plan[plan.notes.str.startswith("inside the supplier lead time")].sku.nunique()),
-        "moved_units": round(float(plan.moved_out_units.sum()), 1),
-        "frozen_weeks": weeks if previous is not None else 0,
-        "by_family": dg.MetadataValue.md(markdown_table(
-            plan.groupby("family", as_index=False)[["demand_units", "supply_units", "revenue", "cut_units"]].sum()))})
-    yield dg.Output(log, output_name="decision_log", metadata={
-        "proposed": int((log.status == "proposed").sum()),
-        "awaiting": dg.MetadataValue.md(markdown_table(log[log.status == "proposed"][
-            ["decision_id", "kind", "subject", "value", "responsible"]], 20))})
+    yield dg.Output(
+        plan,
+        output_name="plan_of_record",
+        metadata={
+            "cycle": str(as_of),
+            "bottleneck": bottleneck or "none (no resources/routings)",
+            "planned_load_pct_max": dg.MetadataValue.md(
+                markdown_table(
+                    load.groupby("resource_id", as_index=False)
+                    .agg(
+                        max_load_pct=("load_pct", "max"),
+                        planned_hours=("planned_hours", "sum"),
+                        available_hours=("available_hours", "sum"),
+                    )
+                    .round(1)
+                )
+            ),
+            "demand_units_13w": round(float(plan.demand_units.sum()), 1),
+            "revenue_13w": round(float(plan.revenue.sum()), 2),
+            "cut_units": round(float(plan.cut_units.sum()), 1),
+            "open_order_receipts_units": round(float(plan.receipts_units.sum()), 1),
+            "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
+            "short_inside_lead_time_skus": int(
+                plan[plan.notes.str.startswith("inside the supplier lead time")].sku.nunique()
+            ),
+            "moved_units": round(float(plan.moved_out_units.sum()), 1),
+            "frozen_weeks": weeks if previous is not None else 0,
+            "by_family": dg.MetadataValue.md(
+                markdown_table(
+                    plan.groupby("family", as_index=False)[
+                        ["demand_units", "supply_units", "revenue", "cut_units"]
+                    ].sum()
+                )
+            ),
+        },
+    )
+    yield dg.Output(
+        log,
+        output_name="decision_log",
+        metadata={
+            "proposed": int((log.status == "proposed").sum()),
+            "awaiting": dg.MetadataValue.md(
+                markdown_table(
+                    log[log.status == "proposed"][["decision_id", "kind", "subject", "value", "responsible"]], 20
+                )
+            ),
+        },
+    )
     yield dg.Output(subs, output_name="substitution_plan")
-    yield dg.Output(None, output_name="history", metadata={
-        "cycles": cycles_kept, "cycle": str(as_of), "seeded_from_plan_history": ", ".join(map(str, seeded)) or "none"})
+    yield dg.Output(
+        None,
+        output_name="history",
+        metadata={
+            "cycles": cycles_kept,
+            "cycle": str(as_of),
+            "seeded_from_plan_history": ", ".join(map(str, seeded)) or "none",
+        },
+    )
     balance = plan_lib.balance_breaks(plan, usable)
     start = plan_lib.start_stock_breaks(plan, usable)
-    yield dg.AssetCheckResult(asset_key=PLAN, check_name="capacity_respected", passed=not over,
-                              description="capacity: holds every week" if not over else
-                              f"capacity: {len(over)} resource-week(s) over their hours: {', '.join(over[:5])}",
-                              metadata={"overloaded_weeks": ", ".join(map(str, over)) or "none"})
-    yield dg.AssetCheckResult(asset_key=PLAN, check_name="inventory_balance", passed=balance.empty,
-                              description=plan_lib.describe_breaks(balance, "inventory balance"),
-                              metadata={"rows_breaking": len(balance), "rows": len(plan)})
-    yield dg.AssetCheckResult(asset_key=PLAN, check_name="starting_stock_usable", passed=start.empty,
-                              description=plan_lib.describe_breaks(start, "week-1 stock <= usable stock"),
-                              metadata={"skus_breaking": len(start), "usable_units": float(usable.sum()),
-                                        "expired_in_horizon_units": round(float(plan.expired_units.sum()), 1)})
+    yield dg.AssetCheckResult(
+        asset_key=PLAN,
+        check_name="capacity_respected",
+        passed=not over,
+        description="capacity: holds every week"
+        if not over
+        else f"capacity: {len(over)} resource-week(s) over their hours: {', '.join(over[:5])}",
+        metadata={"overloaded_weeks": ", ".join(map(str, over)) or "none"},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=PLAN,
+        check_name="inventory_balance",
+        passed=balance.empty,
+        description=plan_lib.describe_breaks(balance, "inventory balance"),
+        metadata={"rows_breaking": len(balance), "rows": len(plan)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=PLAN,
+        check_name="starting_stock_usable",
+        passed=start.empty,
+        description=plan_lib.describe_breaks(start, "week-1 stock <= usable stock"),
+        metadata={
+            "skus_breaking": len(start),
+            "usable_units": float(usable.sum()),
+            "expired_in_horizon_units": round(float(plan.expired_units.sum()), 1),
+        },
+    )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
-    yield dg.AssetCheckResult(asset_key=PLAN, check_name="family_rollup_reconciles",
-                              passed=plan_lib.plan_totals_reconcile(plan))
+    yield dg.AssetCheckResult(
+        asset_key=PLAN, check_name="family_rollup_reconciles", passed=plan_lib.plan_totals_reconcile(plan)
+    )
 
 
 ASSETS = [plan_of_record]

@@ -11,32 +11,40 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 
 @dg.asset(
-    key=["serving", "sop"], group_name="publish", kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
-    owners=OWNERS["publish"], deps=MART_KEYS,
+    key=["serving", "sop"],
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    pool=WAREHOUSE_POOL,
+    owners=OWNERS["publish"],
+    deps=MART_KEYS,
     description="Read-only serving copy for BI: data/serving/sop.duckdb (one table per mart) and "
-                "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
-                "cycle. Every dbt test (relationships included) has run in the dbt step that built "
-                "its models, and a failed error-severity test stops the cycle there, so a failed "
-                "run leaves the previous cycle readable.",
+    "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
+    "cycle. Every dbt test (relationships included) has run in the dbt step that built "
+    "its models, and a failed error-severity test stops the cycle there, so a failed "
+    "run leaves the previous cycle readable.",
 )
 def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     s = settings.settings
     cycle = str(warehouse.as_of())
     report = publish(Path(warehouse.path), s.serving_dir, cycle)
     if report.recovered:
-        context.log.warning(f"removed what an interrupted publish left in {s.serving_dir}: "
-                            f"{', '.join(report.recovered)}")
+        context.log.warning(
+            f"removed what an interrupted publish left in {s.serving_dir}: {', '.join(report.recovered)}"
+        )
     import pandas as pd
 
     counts = pd.DataFrame(sorted(report.row_counts.items()), columns=["table", "rows"])
-    return dg.MaterializeResult(metadata={
-        "cycle": cycle,
-        "serving_file": dg.MetadataValue.path(str(report.serving_file)),
-        "parquet_dir": dg.MetadataValue.path(str(report.parquet_dir)),
-        "tables": len(report.row_counts),
-        "checksum_sha256": report.checksum,
-        "release_id": report.release_id,
-        "row_counts": dg.MetadataValue.md(markdown_table(counts, max_rows=100)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "cycle": cycle,
+            "serving_file": dg.MetadataValue.path(str(report.serving_file)),
+            "parquet_dir": dg.MetadataValue.path(str(report.parquet_dir)),
+            "tables": len(report.row_counts),
+            "checksum_sha256": report.checksum,
+            "release_id": report.release_id,
+            "row_counts": dg.MetadataValue.md(markdown_table(counts, max_rows=100)),
+        }
+    )
+
 
 ASSETS = [serving]

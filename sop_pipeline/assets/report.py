@@ -10,12 +10,15 @@ from sop_pipeline.resources import SopSettings
 
 
 @dg.asset(
-    key=["reports", "meeting_pack"], group_name="plan", kinds={"html", "plotly"}, owners=OWNERS["plan"],
+    key=["reports", "meeting_pack"],
+    group_name="plan",
+    kinds={"html", "plotly"},
+    owners=OWNERS["plan"],
     deps=[dg.AssetKey(["serving", "sop"])],
     description="The S&OP meeting pack (reports/sop_pack_<cycle>.html): last month in a meme (10 min), demand "
-                "review (15), supply review (15), reconciliation (10), decision log (10). Reads only the "
-                "published serving/sop.duckdb; panels whose mart is not published say \"no data yet\". Opens "
-                "offline (plotly.js inlined once).",
+    "review (15), supply review (15), reconciliation (10), decision log (10). Reads only the "
+    'published serving/sop.duckdb; panels whose mart is not published say "no data yet". Opens '
+    "offline (plotly.js inlined once).",
 )
 def meeting_pack(context: dg.AssetExecutionContext, settings: SopSettings) -> dg.MaterializeResult:
     s = settings.settings
@@ -26,16 +29,18 @@ def meeting_pack(context: dg.AssetExecutionContext, settings: SopSettings) -> dg
     for section, error in pack.errors.items():
         context.log.warning(f"meeting pack section {section} could not be rendered: {error}")
     rendered = [sid for sid in pack.sections if sid not in pack.errors]
-    return dg.MaterializeResult(metadata={
-        "cycle": pack.cycle,
-        "path": dg.MetadataValue.path(str(pack.path)),
-        "link": dg.MetadataValue.url(pack.path.resolve().as_uri()),
-        "sections_rendered": dg.MetadataValue.json(rendered),
-        "sections_failed": dg.MetadataValue.json(pack.errors),
-        "charts": len(pack.charts),
-        "no_data_panels": dg.MetadataValue.json(pack.no_data),
-        "size_kb": round(pack.size_bytes / 1024, 1),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "cycle": pack.cycle,
+            "path": dg.MetadataValue.path(str(pack.path)),
+            "link": dg.MetadataValue.url(pack.path.resolve().as_uri()),
+            "sections_rendered": dg.MetadataValue.json(rendered),
+            "sections_failed": dg.MetadataValue.json(pack.errors),
+            "charts": len(pack.charts),
+            "no_data_panels": dg.MetadataValue.json(pack.no_data),
+            "size_kb": round(pack.size_bytes / 1024, 1),
+        }
+    )
 
 
 ASSETS = [meeting_pack]

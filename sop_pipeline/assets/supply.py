@@ -17,7 +17,13 @@ import pandas as pd
 from sop_pipeline.analytics import capacity, mps, oee, plan as plan_lib, supply
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import (
-    OWNERS, WAREHOUSE_IO, absent_in, as_of_date, decisions_as_of, markdown_table, table_in,
+    OWNERS,
+    WAREHOUSE_IO,
+    absent_in,
+    as_of_date,
+    decisions_as_of,
+    markdown_table,
+    table_in,
 )
 from sop_pipeline.resources import WAREHOUSE_POOL
 
@@ -31,27 +37,38 @@ INGEST_LOG = dg.AssetKey(["meta", "ingest_log"])
 
 def _ins(*names: str) -> dict[str, dg.AssetIn]:
     """Asset inputs by parameter name: staged tables (stg_*), the cycle, the ingest log, analytics."""
-    keys = {"cycle": ["meta", "cycle"], "ingest_log": ["meta", "ingest_log"],
-            "forecast": ["analytics", "demand_forecast"], "plan_of_record": ["analytics", "plan_of_record"],
-            "capacity_table": ["analytics", "capacity"], "oee_weekly": ["analytics", "oee_weekly"],
-            "changeover_estimate": ["analytics", "changeover_estimate"],
-            "items": ["staging", "stg_erp__items"], "decisions": ["staging", "stg_sop__decisions"],
-            "resources": ["staging", "stg_mes__resources"], "routings": ["staging", "stg_mes__routings"],
-            "changeovers": ["staging", "stg_mes__changeovers"],
-            "production_orders": ["staging", "stg_mes__production_orders"],
-            "sales_orders": ["staging", "stg_erp__sales_orders"], "downtime": ["staging", "stg_mes__downtime"],
-            "resource_time": ["staging", "stg_mes__resource_time"], "skills": ["staging", "stg_mes__skills"]}
+    keys = {
+        "cycle": ["meta", "cycle"],
+        "ingest_log": ["meta", "ingest_log"],
+        "forecast": ["analytics", "demand_forecast"],
+        "plan_of_record": ["analytics", "plan_of_record"],
+        "capacity_table": ["analytics", "capacity"],
+        "oee_weekly": ["analytics", "oee_weekly"],
+        "changeover_estimate": ["analytics", "changeover_estimate"],
+        "items": ["staging", "stg_erp__items"],
+        "decisions": ["staging", "stg_sop__decisions"],
+        "resources": ["staging", "stg_mes__resources"],
+        "routings": ["staging", "stg_mes__routings"],
+        "changeovers": ["staging", "stg_mes__changeovers"],
+        "production_orders": ["staging", "stg_mes__production_orders"],
+        "sales_orders": ["staging", "stg_erp__sales_orders"],
+        "downtime": ["staging", "stg_mes__downtime"],
+        "resource_time": ["staging", "stg_mes__resource_time"],
+        "skills": ["staging", "stg_mes__skills"],
+    }
     return {name: table_in(*keys[name]) for name in names}
 
 
 def _resources(resources: pd.DataFrame) -> pd.DataFrame:
-    return resources[["resource_id", "resource_type", "resource_name", "is_constraint", "hours_per_day",
-                      "days_per_week"]].rename(columns={"resource_type": "type"})
+    return resources[
+        ["resource_id", "resource_type", "resource_name", "is_constraint", "hours_per_day", "days_per_week"]
+    ].rename(columns={"resource_type": "type"})
 
 
 def _downtime(downtime: pd.DataFrame) -> pd.DataFrame:
     return downtime[["resource_id", "start_at", "end_at", "is_planned", "reason"]].rename(
-        columns={"start_at": "start", "end_at": "end", "is_planned": "planned"})
+        columns={"start_at": "start", "end_at": "end", "is_planned": "planned"}
+    )
 
 
 def _sourcing(items: pd.DataFrame, decisions: pd.DataFrame, as_of) -> pd.Series:
@@ -61,113 +78,204 @@ def _sourcing(items: pd.DataFrame, decisions: pd.DataFrame, as_of) -> pd.Series:
     return source
 
 
-def _sequencing_inputs(cycle: Cycle, absent: set[str], routings: pd.DataFrame, changeovers: pd.DataFrame,
-                       sales_orders: pd.DataFrame, production_orders: pd.DataFrame,
-                       downtime: pd.DataFrame) -> dict:
+def _sequencing_inputs(
+    cycle: Cycle,
+    absent: set[str],
+    routings: pd.DataFrame,
+    changeovers: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+    production_orders: pd.DataFrame,
+    downtime: pd.DataFrame,
+) -> dict:
     """Routings, changeover matrix, open-order due dates, current setups and planned downtime."""
     return dict(
         routings=routings[["sku", "resource_id", "units_per_hour", "setup_family"]],
-        changeovers=None if "changeovers" in absent else changeovers[
-            ["resource_id", "from_key", "to_key", "changeover_minutes"]].rename(columns={"changeover_minutes": "minutes"}),
+        changeovers=None
+        if "changeovers" in absent
+        else changeovers[["resource_id", "from_key", "to_key", "changeover_minutes"]].rename(
+            columns={"changeover_minutes": "minutes"}
+        ),
         dues=None if "sales_orders" in absent else supply.open_order_dues(sales_orders),
-        current_setup={} if "production_orders" in absent else supply.current_setups(
-            production_orders, routings, cycle.week1_start),
-        downtime=None if "downtime" in absent else _downtime(downtime))
+        current_setup={}
+        if "production_orders" in absent
+        else supply.current_setups(production_orders, routings, cycle.week1_start),
+        downtime=None if "downtime" in absent else _downtime(downtime),
+    )
 
 
 # --------------------------------------------------------------------------- OEE
+
 
 @dg.multi_asset(
     name="oee_assets",
     outs={
         "oee_weekly": dg.AssetOut(
-            key=OUT("oee_weekly"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("oee_weekly"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="OEE = availability x performance x quality per machine and ISO week from "
-                        "resource_time (hours summed first, ratios after), with the loss breakdown in "
-                        "hours: planned downtime, changeover, unplanned downtime, performance, quality."),
+            "resource_time (hours summed first, ratios after), with the loss breakdown in "
+            "hours: planned downtime, changeover, unplanned downtime, performance, quality.",
+        ),
         "changeover_weekly": dg.AssetOut(
-            key=OUT("changeover_weekly"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("changeover_weekly"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="Changeover hours per machine-week: planned = changeover matrix minutes between "
-                        "consecutive production orders in planned order; actual = planned time not run "
-                        "and not down (resource_time minus downtime events)."),
+            "consecutive production orders in planned order; actual = planned time not run "
+            "and not down (resource_time minus downtime events).",
+        ),
     },
     ins=_ins("ingest_log", "resource_time", "downtime", "production_orders", "routings", "changeovers"),
     internal_asset_deps={
-        "oee_weekly": {STG("stg_mes__resource_time"), STG("stg_mes__downtime"), STG("stg_mes__production_orders"),
-                       STG("stg_mes__changeovers"), STG("stg_mes__routings"), INGEST_LOG},
-        "changeover_weekly": {STG("stg_mes__production_orders"), STG("stg_mes__changeovers"),
-                              STG("stg_mes__routings")},
+        "oee_weekly": {
+            STG("stg_mes__resource_time"),
+            STG("stg_mes__downtime"),
+            STG("stg_mes__production_orders"),
+            STG("stg_mes__changeovers"),
+            STG("stg_mes__routings"),
+            INGEST_LOG,
+        },
+        "changeover_weekly": {STG("stg_mes__production_orders"), STG("stg_mes__changeovers"), STG("stg_mes__routings")},
     },
     pool=WAREHOUSE_POOL,
 )
-def oee_assets(ingest_log: pd.DataFrame, resource_time: pd.DataFrame, downtime: pd.DataFrame,
-               production_orders: pd.DataFrame, routings: pd.DataFrame, changeovers: pd.DataFrame):
+def oee_assets(
+    ingest_log: pd.DataFrame,
+    resource_time: pd.DataFrame,
+    downtime: pd.DataFrame,
+    production_orders: pd.DataFrame,
+    routings: pd.DataFrame,
+    changeovers: pd.DataFrame,
+):
     if "resource_time" in absent_in(ingest_log):
         weekly = pd.DataFrame(columns=supply.OEE_WEEKLY_COLUMNS)
         co = pd.DataFrame(columns=supply.CHANGEOVER_WEEKLY_COLUMNS)
     else:
-        rt = resource_time[["production_date", "resource_id", "planned_hours", "run_hours", "ideal_units",
-                            "total_units", "good_units"]].rename(columns={"production_date": "date"})
+        rt = resource_time[
+            ["production_date", "resource_id", "planned_hours", "run_hours", "ideal_units", "total_units", "good_units"]
+        ].rename(columns={"production_date": "date"})
         weekly = oee.oee_weekly(supply.resource_time_with_losses(rt, _downtime(downtime)))
-        co = supply.changeover_weekly(supply.production_orders_in_sequence(production_orders, routings),
-                                      changeovers[["resource_id", "from_key", "to_key", "changeover_minutes"]], weekly)
-    yield dg.Output(weekly, output_name="oee_weekly", metadata={
-        "last_weeks": dg.MetadataValue.md(markdown_table(
-            weekly.sort_values("week_start").tail(8)[["resource_id", "week_start", "availability", "performance",
-                                                      "quality", "oee"]] if len(weekly) else weekly))})
+        co = supply.changeover_weekly(
+            supply.production_orders_in_sequence(production_orders, routings),
+            changeovers[["resource_id", "from_key", "to_key", "changeover_minutes"]],
+            weekly,
+        )
+    yield dg.Output(
+        weekly,
+        output_name="oee_weekly",
+        metadata={
+            "last_weeks": dg.MetadataValue.md(
+                markdown_table(
+                    weekly.sort_values("week_start").tail(8)[
+                        ["resource_id", "week_start", "availability", "performance", "quality", "oee"]
+                    ]
+                    if len(weekly)
+                    else weekly
+                )
+            )
+        },
+    )
     yield dg.Output(co, output_name="changeover_weekly")
 
 
 # --------------------------------------------------------------------------- sequencing
 
+
 @dg.asset(
-    key=OUT("changeover_estimate"), io_manager_key=WAREHOUSE_IO,
-    ins=_ins("cycle", "ingest_log", "forecast", "items", "decisions", "resources", "routings", "changeovers",
-             "production_orders", "sales_orders", "downtime"),
+    key=OUT("changeover_estimate"),
+    io_manager_key=WAREHOUSE_IO,
+    ins=_ins(
+        "cycle",
+        "ingest_log",
+        "forecast",
+        "items",
+        "decisions",
+        "resources",
+        "routings",
+        "changeovers",
+        "production_orders",
+        "sales_orders",
+        "downtime",
+    ),
     description="Rough-cut changeover hours per resource and horizon week, before the plan exists: the demand "
-                "forecast (p50) of made SKUs (item master, after approved make-vs-buy decisions) sequenced per "
-                "week on every resource with a changeover matrix, the same way as the final sequence (batches by "
-                "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
-                "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence.",
-    pool=WAREHOUSE_POOL, **COMMON)
-def changeover_estimate(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast: pd.DataFrame, items: pd.DataFrame,
-                        decisions: pd.DataFrame, resources: pd.DataFrame, routings: pd.DataFrame,
-                        changeovers: pd.DataFrame, production_orders: pd.DataFrame, sales_orders: pd.DataFrame,
-                        downtime: pd.DataFrame):
+    "forecast (p50) of made SKUs (item master, after approved make-vs-buy decisions) sequenced per "
+    "week on every resource with a changeover matrix, the same way as the final sequence (batches by "
+    "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
+    "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence.",
+    pool=WAREHOUSE_POOL,
+    **COMMON,
+)
+def changeover_estimate(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    forecast: pd.DataFrame,
+    items: pd.DataFrame,
+    decisions: pd.DataFrame,
+    resources: pd.DataFrame,
+    routings: pd.DataFrame,
+    changeovers: pd.DataFrame,
+    production_orders: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+    downtime: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
-    out = pd.DataFrame(columns=["resource_id", "week_start", "jobs", "setup_families", "run_hours",
-                                "changeover_hours"])
+    out = pd.DataFrame(columns=["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"])
     if not {"resources", "routings", "changeovers"} & absent:
         inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
         planned = supply.planned_make_units(forecast, calendar.horizon_weeks, _sourcing(items, decisions, as_of))
-        out = mps.changeover_estimate(planned, inputs["routings"], _resources(resources), calendar.horizon(),
-                                      changeovers=inputs["changeovers"], downtime=inputs["downtime"],
-                                      dues=inputs["dues"], current_setup=inputs["current_setup"],
-                                      time_limit_s=2.0, seed=0)
+        out = mps.changeover_estimate(
+            planned,
+            inputs["routings"],
+            _resources(resources),
+            calendar.horizon(),
+            changeovers=inputs["changeovers"],
+            downtime=inputs["downtime"],
+            dues=inputs["dues"],
+            current_setup=inputs["current_setup"],
+            time_limit_s=2.0,
+            seed=0,
+        )
     by_resource = out.groupby("resource_id", as_index=False).changeover_hours.sum().round(1) if len(out) else out
-    return dg.MaterializeResult(value=out, metadata={"changeover_hours_13w": dg.MetadataValue.md(
-        markdown_table(by_resource))})
+    return dg.MaterializeResult(
+        value=out, metadata={"changeover_hours_13w": dg.MetadataValue.md(markdown_table(by_resource))}
+    )
 
 
 SEQUENCE_CHECKS = [
-    dg.AssetCheckSpec("sequenced_quantity_equals_plan", asset=OUT("production_sequence"), blocking=True,
-                      description="Per sequenced resource, SKU and week, the units in the production sequence "
-                                  "equal the plan of record's make quantity (make_units, the MPS). A failure names "
-                                  "the resource, SKU and week."),
-    dg.AssetCheckSpec("no_bought_sku_sequenced", asset=OUT("production_sequence"), blocking=True,
-                      description="No SKU that is bought (item master make_or_buy, or the latest approved "
-                                  "make_vs_buy decision on or before the as-of) is in the production sequence. A "
-                                  "failure names the SKU and week."),
-    dg.AssetCheckSpec("planned_hours_within_shift_calendar", asset=OUT("production_sequence"), blocking=True,
-                      description="On every sequenced resource-week, the plan's run hours fit the shift calendar "
-                                  "(hours per day x days per week - planned downtime); weeks locked by an approved "
-                                  "freeze window excepted. A failure names the resource and week."),
-    dg.AssetCheckSpec("sequence_fits_shift_calendar", asset=OUT("production_sequence"),
-                      description="Run + changeover hours of the sequence fit the shift calendar on every "
-                                  "sequenced resource-week; units that do not fit are reported as unscheduled "
-                                  "(warning: the plan reserved fewer changeover hours than the sequence needs)."),
+    dg.AssetCheckSpec(
+        "sequenced_quantity_equals_plan",
+        asset=OUT("production_sequence"),
+        blocking=True,
+        description="Per sequenced resource, SKU and week, the units in the production sequence "
+        "equal the plan of record's make quantity (make_units, the MPS). A failure names "
+        "the resource, SKU and week.",
+    ),
+    dg.AssetCheckSpec(
+        "no_bought_sku_sequenced",
+        asset=OUT("production_sequence"),
+        blocking=True,
+        description="No SKU that is bought (item master make_or_buy, or the latest approved "
+        "make_vs_buy decision on or before the as-of) is in the production sequence. A "
+        "failure names the SKU and week.",
+    ),
+    dg.AssetCheckSpec(
+        "planned_hours_within_shift_calendar",
+        asset=OUT("production_sequence"),
+        blocking=True,
+        description="On every sequenced resource-week, the plan's run hours fit the shift calendar "
+        "(hours per day x days per week - planned downtime); weeks locked by an approved "
+        "freeze window excepted. A failure names the resource and week.",
+    ),
+    dg.AssetCheckSpec(
+        "sequence_fits_shift_calendar",
+        asset=OUT("production_sequence"),
+        description="Run + changeover hours of the sequence fit the shift calendar on every "
+        "sequenced resource-week; units that do not fit are reported as unscheduled "
+        "(warning: the plan reserved fewer changeover hours than the sequence needs).",
+    ),
 ]
 
 
@@ -175,43 +283,85 @@ SEQUENCE_CHECKS = [
     name="sequence_assets",
     outs={
         "production_sequence": dg.AssetOut(
-            key=OUT("production_sequence"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("production_sequence"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="Production sequence of the plan of record's master production schedule (MPS: "
-                        "make_units per SKU-week) on every critical resource - the declared constraint and "
-                        "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
-                        "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
-                        "batched by setup family, families ordered by the asymmetric changeover ATSP from "
-                        "the current setup, then local search on changeover minutes + 1,000 min per hour "
-                        "late (soft due dates: the earliest open order's requested date, else the close of "
-                        "the week's last shift). Bought SKUs are never sequenced. Start and end fall inside "
-                        "the shift calendar (hours per day x days per week from 06:00, less planned "
-                        "downtime); what does not fit is unscheduled_qty, never stretched."),
+            "make_units per SKU-week) on every critical resource - the declared constraint and "
+            "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
+            "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
+            "batched by setup family, families ordered by the asymmetric changeover ATSP from "
+            "the current setup, then local search on changeover minutes + 1,000 min per hour "
+            "late (soft due dates: the earliest open order's requested date, else the close of "
+            "the week's last shift). Bought SKUs are never sequenced. Start and end fall inside "
+            "the shift calendar (hours per day x days per week from 06:00, less planned "
+            "downtime); what does not fit is unscheduled_qty, never stretched.",
+        ),
         "sequence_summary": dg.AssetOut(
-            key=OUT("sequence_summary"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("sequence_summary"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="Per sequenced resource and week: MPS units, scheduled and unscheduled units, run "
-                        "+ changeover hours vs the shift calendar's available hours (fits), changeover hours "
-                        "FIFO (due-date order) vs optimized and vs the rough-cut estimate the plan reserved, "
-                        "the OEE that follows (availability = run / (run + changeover) x historical "
-                        "performance x quality) and late orders."),
+            "+ changeover hours vs the shift calendar's available hours (fits), changeover hours "
+            "FIFO (due-date order) vs optimized and vs the rough-cut estimate the plan reserved, "
+            "the OEE that follows (availability = run / (run + changeover) x historical "
+            "performance x quality) and late orders.",
+        ),
     },
-    ins=_ins("cycle", "ingest_log", "plan_of_record", "capacity_table", "oee_weekly", "changeover_estimate", "items",
-             "decisions", "resources", "routings", "changeovers", "production_orders", "sales_orders", "downtime"),
+    ins=_ins(
+        "cycle",
+        "ingest_log",
+        "plan_of_record",
+        "capacity_table",
+        "oee_weekly",
+        "changeover_estimate",
+        "items",
+        "decisions",
+        "resources",
+        "routings",
+        "changeovers",
+        "production_orders",
+        "sales_orders",
+        "downtime",
+    ),
     internal_asset_deps={
-        "production_sequence": {PLAN, OUT("capacity"), OUT("oee_weekly"), OUT("changeover_estimate"),
-                                dg.AssetKey(["meta", "cycle"]), STG("stg_erp__items"), STG("stg_sop__decisions"),
-                                STG("stg_mes__resources"), STG("stg_mes__routings"), STG("stg_mes__changeovers"),
-                                STG("stg_mes__production_orders"), STG("stg_erp__sales_orders"),
-                                STG("stg_mes__downtime"), INGEST_LOG},
+        "production_sequence": {
+            PLAN,
+            OUT("capacity"),
+            OUT("oee_weekly"),
+            OUT("changeover_estimate"),
+            dg.AssetKey(["meta", "cycle"]),
+            STG("stg_erp__items"),
+            STG("stg_sop__decisions"),
+            STG("stg_mes__resources"),
+            STG("stg_mes__routings"),
+            STG("stg_mes__changeovers"),
+            STG("stg_mes__production_orders"),
+            STG("stg_erp__sales_orders"),
+            STG("stg_mes__downtime"),
+            INGEST_LOG,
+        },
         "sequence_summary": {PLAN, OUT("capacity"), OUT("oee_weekly"), OUT("changeover_estimate")},
     },
     pool=WAREHOUSE_POOL,
     check_specs=SEQUENCE_CHECKS,
 )
-def sequence_assets(cycle: pd.DataFrame, ingest_log: pd.DataFrame, plan_of_record: pd.DataFrame,
-                    capacity_table: pd.DataFrame, oee_weekly: pd.DataFrame, changeover_estimate: pd.DataFrame,
-                    items: pd.DataFrame, decisions: pd.DataFrame, resources: pd.DataFrame, routings: pd.DataFrame,
-                    changeovers: pd.DataFrame, production_orders: pd.DataFrame, sales_orders: pd.DataFrame,
-                    downtime: pd.DataFrame):
+def sequence_assets(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    plan_of_record: pd.DataFrame,
+    capacity_table: pd.DataFrame,
+    oee_weekly: pd.DataFrame,
+    changeover_estimate: pd.DataFrame,
+    items: pd.DataFrame,
+    decisions: pd.DataFrame,
+    resources: pd.DataFrame,
+    routings: pd.DataFrame,
+    changeovers: pd.DataFrame,
+    production_orders: pd.DataFrame,
+    sales_orders: pd.DataFrame,
+    downtime: pd.DataFrame,
+):
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
@@ -219,10 +369,14 @@ def sequence_assets(cycle: pd.DataFrame, ingest_log: pd.DataFrame, plan_of_recor
     source = _sourcing(items, decisions, as_of)
     bought = mps.bought_skus(source)
     schedule = mps.mps_from_plan(plan_of_record, source)
-    frozen_weeks = sorted(set(schedule.week_start[schedule.supply_source == "frozen"])) \
-        if "supply_source" in schedule else []
-    result = mps.MpsSequence(pd.DataFrame(columns=mps.SEQUENCE_COLUMNS), pd.DataFrame(columns=mps.SUMMARY_COLUMNS),
-                             pd.DataFrame(columns=["sku", "week_start", "make_units", "reason"]))
+    frozen_weeks = (
+        sorted(set(schedule.week_start[schedule.supply_source == "frozen"])) if "supply_source" in schedule else []
+    )
+    result = mps.MpsSequence(
+        pd.DataFrame(columns=mps.SEQUENCE_COLUMNS),
+        pd.DataFrame(columns=mps.SUMMARY_COLUMNS),
+        pd.DataFrame(columns=["sku", "week_start", "make_units", "reason"]),
+    )
     resource_ids: list[str] = []
     routing_rates = pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"])
     if not {"resources", "routings"} & absent:
@@ -232,13 +386,26 @@ def sequence_assets(cycle: pd.DataFrame, ingest_log: pd.DataFrame, plan_of_recor
         resource_ids = mps.critical_resources(machines, capacity_table[["resource_id", "load_pct"]])
         orders = None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]]
         min_run = mps.minimum_run_units(routing_rates, orders, resources=machines)
-        result = mps.sequence_mps(schedule, routing_rates, machines, weeks, resource_ids, bought=bought,
-                                  changeovers=inputs["changeovers"], downtime=inputs["downtime"],
-                                  dues=inputs["dues"], current_setup=inputs["current_setup"],
-                                  oee=supply.historical_oee(oee_weekly), min_run=min_run, time_limit_s=2.0, seed=0)
+        result = mps.sequence_mps(
+            schedule,
+            routing_rates,
+            machines,
+            weeks,
+            resource_ids,
+            bought=bought,
+            changeovers=inputs["changeovers"],
+            downtime=inputs["downtime"],
+            dues=inputs["dues"],
+            current_setup=inputs["current_setup"],
+            oee=supply.historical_oee(oee_weekly),
+            min_run=min_run,
+            time_limit_s=2.0,
+            seed=0,
+        )
     summary = result.summary
     estimate = changeover_estimate[["resource_id", "week_start", "changeover_hours"]].rename(
-        columns={"changeover_hours": "changeover_hours_reserved"})
+        columns={"changeover_hours": "changeover_hours_reserved"}
+    )
     if len(summary):
         estimate["week_start"] = pd.to_datetime(estimate.week_start)
         summary = summary.merge(estimate, on=["resource_id", "week_start"], how="left")
@@ -250,139 +417,271 @@ def sequence_assets(cycle: pd.DataFrame, ingest_log: pd.DataFrame, plan_of_recor
     qty_breaks = mps.quantity_breaks(seq, schedule, routing_rates, resource_ids, weeks)
     buy_breaks = mps.bought_breaks(seq, bought)
     plan_over, overflow = mps.hours_breaks(summary, frozen_weeks)
-    saved = float(summary.changeover_hours_fifo.sum() - summary.changeover_hours_optimized.sum()) \
-        if len(summary) else 0.0
+    saved = (
+        float(summary.changeover_hours_fifo.sum() - summary.changeover_hours_optimized.sum()) if len(summary) else 0.0
+    )
     unscheduled = float(seq.unscheduled_qty.sum()) if len(seq) else 0.0
-    yield dg.Output(seq, output_name="production_sequence", metadata={
-        "resources_sequenced": ", ".join(resource_ids) or "none",
-        "mps_units_sequenced": round(float(seq.qty.sum()) if len(seq) else 0.0, 1),
-        "unscheduled_units": round(unscheduled, 1),
-        "unscheduled": f"{unscheduled:,.1f} units in {len(overflow)} resource-week(s) do not fit the shift calendar"
-                       if len(overflow) else "every job fits the shift calendar",
-        "bought_skus_excluded": ", ".join(sorted(set(result.excluded.sku))) or "none",
-        "jobs_below_min_run": int(summary.jobs_below_min_run.sum()) if len(summary) else 0})
-    yield dg.Output(summary, output_name="sequence_summary", metadata={
-        "changeover_hours_saved_13w": round(saved, 1),
-        "changeover_hours_13w": round(float(summary.changeover_hours_optimized.sum()) if len(summary) else 0.0, 1),
-        "changeover_hours_reserved_13w": round(float(summary.changeover_hours_reserved.sum())
-                                               if len(summary) else 0.0, 1),
-        "note": "no resources/routings or no make quantities: no sequence" if summary.empty else ""})
-    yield dg.AssetCheckResult(asset_key=OUT("production_sequence"), check_name="sequenced_quantity_equals_plan",
-                              passed=qty_breaks.empty,
-                              description=mps.describe_breaks(qty_breaks, "sequenced quantity = plan make quantity"),
-                              metadata={"rows_breaking": len(qty_breaks)})
-    yield dg.AssetCheckResult(asset_key=OUT("production_sequence"), check_name="no_bought_sku_sequenced",
-                              passed=buy_breaks.empty,
-                              description=mps.describe_breaks(buy_breaks, "no bought SKU sequenced"),
-                              metadata={"rows_breaking": len(buy_breaks), "bought_skus": len(bought)})
-    yield dg.AssetCheckResult(asset_key=OUT("production_sequence"), check_name="planned_hours_within_shift_calendar",
-                              passed=plan_over.empty,
-                              description=mps.describe_breaks(plan_over, "plan run hours <= shift-calendar hours"),
-                              metadata={"resource_weeks_breaking": len(plan_over),
-                                        "frozen_weeks_excepted": len(frozen_weeks)})
-    yield dg.AssetCheckResult(asset_key=OUT("production_sequence"), check_name="sequence_fits_shift_calendar",
-                              passed=overflow.empty, severity=dg.AssetCheckSeverity.WARN,
-                              description=mps.describe_breaks(overflow, "run + changeover hours <= shift-calendar "
-                                                                        "hours (overflow unscheduled)"),
-                              metadata={"resource_weeks_over": len(overflow),
-                                        "unscheduled_units": round(unscheduled, 1)})
+    yield dg.Output(
+        seq,
+        output_name="production_sequence",
+        metadata={
+            "resources_sequenced": ", ".join(resource_ids) or "none",
+            "mps_units_sequenced": round(float(seq.qty.sum()) if len(seq) else 0.0, 1),
+            "unscheduled_units": round(unscheduled, 1),
+            "unscheduled": f"{unscheduled:,.1f} units in {len(overflow)} resource-week(s) do not fit the shift calendar"
+            if len(overflow)
+            else "every job fits the shift calendar",
+            "bought_skus_excluded": ", ".join(sorted(set(result.excluded.sku))) or "none",
+            "jobs_below_min_run": int(summary.jobs_below_min_run.sum()) if len(summary) else 0,
+        },
+    )
+    yield dg.Output(
+        summary,
+        output_name="sequence_summary",
+        metadata={
+            "changeover_hours_saved_13w": round(saved, 1),
+            "changeover_hours_13w": round(float(summary.changeover_hours_optimized.sum()) if len(summary) else 0.0, 1),
+            "changeover_hours_reserved_13w": round(
+                float(summary.changeover_hours_reserved.sum()) if len(summary) else 0.0, 1
+            ),
+            "note": "no resources/routings or no make quantities: no sequence" if summary.empty else "",
+        },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUT("production_sequence"),
+        check_name="sequenced_quantity_equals_plan",
+        passed=qty_breaks.empty,
+        description=mps.describe_breaks(qty_breaks, "sequenced quantity = plan make quantity"),
+        metadata={"rows_breaking": len(qty_breaks)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUT("production_sequence"),
+        check_name="no_bought_sku_sequenced",
+        passed=buy_breaks.empty,
+        description=mps.describe_breaks(buy_breaks, "no bought SKU sequenced"),
+        metadata={"rows_breaking": len(buy_breaks), "bought_skus": len(bought)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUT("production_sequence"),
+        check_name="planned_hours_within_shift_calendar",
+        passed=plan_over.empty,
+        description=mps.describe_breaks(plan_over, "plan run hours <= shift-calendar hours"),
+        metadata={"resource_weeks_breaking": len(plan_over), "frozen_weeks_excepted": len(frozen_weeks)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUT("production_sequence"),
+        check_name="sequence_fits_shift_calendar",
+        passed=overflow.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=mps.describe_breaks(
+            overflow, "run + changeover hours <= shift-calendar hours (overflow unscheduled)"
+        ),
+        metadata={"resource_weeks_over": len(overflow), "unscheduled_units": round(unscheduled, 1)},
+    )
 
 
 # --------------------------------------------------------------------------- capacity + skills
 
 SKILL_MATRIX_COLUMNS = ["employee_id", "resource_id", "level", "shift", "hours_per_week", "qualified"]
-CROSS_TRAIN_COLUMNS = ["employee_id", "shift", "from_resource", "to_resource", "current_level", "hours_unlocked",
-                       "hours_lost_elsewhere", "week_needed"]
+CROSS_TRAIN_COLUMNS = [
+    "employee_id",
+    "shift",
+    "from_resource",
+    "to_resource",
+    "current_level",
+    "hours_unlocked",
+    "hours_lost_elsewhere",
+    "week_needed",
+]
 
 
 @dg.multi_asset(
     name="capacity_assets",
     outs={
         "capacity": dg.AssetOut(
-            key=OUT("capacity"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("capacity"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="Weekly capacity by resource for the 13-week horizon: available hours = calendar "
-                        "hours - planned downtime, x historical availability (1 - unplanned downtime "
-                        "share of the last 26 weeks); required = forecast make volume / units per hour "
-                        "(routings) + the rough-cut changeover estimate; load % and the bottleneck. A "
-                        "labour pool's available hours are its qualified people's hours (skills)."),
+            "hours - planned downtime, x historical availability (1 - unplanned downtime "
+            "share of the last 26 weeks); required = forecast make volume / units per hour "
+            "(routings) + the rough-cut changeover estimate; load % and the bottleneck. A "
+            "labour pool's available hours are its qualified people's hours (skills).",
+        ),
         "downtime_weekly": dg.AssetOut(
-            key=OUT("downtime_weekly"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("downtime_weekly"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="Planned and unplanned downtime hours per resource-week (events split at week "
-                        "boundaries), history and horizon."),
+            "boundaries), history and horizon.",
+        ),
         "skill_matrix": dg.AssetOut(
-            key=OUT("skill_matrix"), io_manager_key=WAREHOUSE_IO, **COMMON,
-            description="Who can run what: level 0-3 per employee and resource; qualified = level >= 2."),
+            key=OUT("skill_matrix"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
+            description="Who can run what: level 0-3 per employee and resource; qualified = level >= 2.",
+        ),
         "cross_train_plan": dg.AssetOut(
-            key=OUT("cross_train_plan"), io_manager_key=WAREHOUSE_IO, **COMMON,
+            key=OUT("cross_train_plan"),
+            io_manager_key=WAREHOUSE_IO,
+            **COMMON,
             description="When labour is short, who to cross-train on what (OR-Tools CP-SAT: fewest "
-                        "trainings that remove the shortfall without creating one elsewhere)."),
+            "trainings that remove the shortfall without creating one elsewhere).",
+        ),
         "labor_coverage": dg.AssetOut(
-            key=OUT("labor_coverage"), io_manager_key=WAREHOUSE_IO, is_required=False, **COMMON,
+            key=OUT("labor_coverage"),
+            io_manager_key=WAREHOUSE_IO,
+            is_required=False,
+            **COMMON,
             description="Labour coverage per pool and week before and after the cross-training plan (written "
-                        "when there are labour pools with skills)."),
+            "when there are labour pools with skills).",
+        ),
     },
-    ins=_ins("cycle", "ingest_log", "forecast", "changeover_estimate", "items", "decisions", "resources", "routings",
-             "downtime", "skills"),
+    ins=_ins(
+        "cycle",
+        "ingest_log",
+        "forecast",
+        "changeover_estimate",
+        "items",
+        "decisions",
+        "resources",
+        "routings",
+        "downtime",
+        "skills",
+    ),
     internal_asset_deps={
-        "capacity": {FORECAST, OUT("changeover_estimate"), STG("stg_mes__resources"), STG("stg_mes__routings"),
-                     STG("stg_mes__downtime"), STG("stg_mes__skills"), STG("stg_erp__items"),
-                     STG("stg_sop__decisions"), dg.AssetKey(["meta", "cycle"]), INGEST_LOG},
+        "capacity": {
+            FORECAST,
+            OUT("changeover_estimate"),
+            STG("stg_mes__resources"),
+            STG("stg_mes__routings"),
+            STG("stg_mes__downtime"),
+            STG("stg_mes__skills"),
+            STG("stg_erp__items"),
+            STG("stg_sop__decisions"),
+            dg.AssetKey(["meta", "cycle"]),
+            INGEST_LOG,
+        },
         "downtime_weekly": {STG("stg_mes__downtime"), dg.AssetKey(["meta", "cycle"]), INGEST_LOG},
         "skill_matrix": {STG("stg_mes__skills"), INGEST_LOG},
-        "cross_train_plan": {STG("stg_mes__skills"), FORECAST, OUT("changeover_estimate"), STG("stg_mes__resources"),
-                             STG("stg_mes__routings"), STG("stg_mes__downtime"), dg.AssetKey(["meta", "cycle"]),
-                             INGEST_LOG},
-        "labor_coverage": {STG("stg_mes__skills"), FORECAST, OUT("changeover_estimate"), STG("stg_mes__resources"),
-                           STG("stg_mes__routings"), STG("stg_mes__downtime"), dg.AssetKey(["meta", "cycle"]),
-                           INGEST_LOG},
+        "cross_train_plan": {
+            STG("stg_mes__skills"),
+            FORECAST,
+            OUT("changeover_estimate"),
+            STG("stg_mes__resources"),
+            STG("stg_mes__routings"),
+            STG("stg_mes__downtime"),
+            dg.AssetKey(["meta", "cycle"]),
+            INGEST_LOG,
+        },
+        "labor_coverage": {
+            STG("stg_mes__skills"),
+            FORECAST,
+            OUT("changeover_estimate"),
+            STG("stg_mes__resources"),
+            STG("stg_mes__routings"),
+            STG("stg_mes__downtime"),
+            dg.AssetKey(["meta", "cycle"]),
+            INGEST_LOG,
+        },
     },
     pool=WAREHOUSE_POOL,
-    check_specs=[dg.AssetCheckSpec("one_bottleneck_per_week", asset=OUT("capacity"),
-                                   description="Exactly one resource is the bottleneck in each horizon week.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_bottleneck_per_week",
+            asset=OUT("capacity"),
+            description="Exactly one resource is the bottleneck in each horizon week.",
+        )
+    ],
 )
-def capacity_assets(cycle: pd.DataFrame, ingest_log: pd.DataFrame, forecast: pd.DataFrame,
-                    changeover_estimate: pd.DataFrame, items: pd.DataFrame, decisions: pd.DataFrame,
-                    resources: pd.DataFrame, routings: pd.DataFrame, downtime: pd.DataFrame, skills: pd.DataFrame):
+def capacity_assets(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    forecast: pd.DataFrame,
+    changeover_estimate: pd.DataFrame,
+    items: pd.DataFrame,
+    decisions: pd.DataFrame,
+    resources: pd.DataFrame,
+    routings: pd.DataFrame,
+    downtime: pd.DataFrame,
+    skills: pd.DataFrame,
+):
     calendar = Cycle(as_of_date(cycle))
     absent = absent_in(ingest_log)
-    cap = pd.DataFrame(columns=["resource_id", "type", "week_start", "available_hours", "required_hours",
-                                "changeover_hours", "load_pct", "is_bottleneck"])
+    cap = pd.DataFrame(
+        columns=[
+            "resource_id",
+            "type",
+            "week_start",
+            "available_hours",
+            "required_hours",
+            "changeover_hours",
+            "load_pct",
+            "is_bottleneck",
+        ]
+    )
     dtw = pd.DataFrame(columns=["resource_id", "week_start", "planned_hours", "unplanned_hours"])
     matrix, plan, coverage = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     if not {"resources", "routings"} & absent:
         machines = _resources(resources)
         rates = routings[["sku", "resource_id", "units_per_hour"]]
-        events = _downtime(downtime) if "downtime" not in absent else pd.DataFrame(
-            columns=["resource_id", "start", "end", "planned"])
+        events = (
+            _downtime(downtime)
+            if "downtime" not in absent
+            else pd.DataFrame(columns=["resource_id", "start", "end", "planned"])
+        )
         history = [calendar.week1_start - pd.Timedelta(weeks=k) for k in range(26, 0, -1)]
         factors = capacity.availability_factors(events, machines, history) if len(events) else None
         co = changeover_estimate[["resource_id", "week_start", "changeover_hours"]]
-        planned = supply.planned_make_units(forecast, calendar.horizon_weeks,
-                                            _sourcing(items, decisions, calendar.as_of))
-        cap = capacity.weekly_capacity(machines, planned, rates, calendar.horizon(),
-                                       downtime=events if len(events) else None, availability=factors,
-                                       changeover_hours=co if len(co) else None)
+        planned = supply.planned_make_units(
+            forecast, calendar.horizon_weeks, _sourcing(items, decisions, calendar.as_of)
+        )
+        cap = capacity.weekly_capacity(
+            machines,
+            planned,
+            rates,
+            calendar.horizon(),
+            downtime=events if len(events) else None,
+            availability=factors,
+            changeover_hours=co if len(co) else None,
+        )
         if len(events):
             dtw = capacity.downtime_by_week(events, history + calendar.horizon())
         if "skills" not in absent:
             people = skills[["employee_id", "resource_id", "skill_level", "shift", "hours_per_week"]].rename(
-                columns={"skill_level": "level"})
+                columns={"skill_level": "level"}
+            )
             cap = supply.labor_pool_hours(cap, people)
             matrix = capacity.skill_matrix(people)
             result = capacity.cross_train_plan(people, capacity.labor_requirements(cap, people), time_limit_s=10.0)
             plan, coverage = result.plan, result.coverage
     bottleneck = cap[cap.is_bottleneck.astype(bool)] if len(cap) else cap
     per_week = bottleneck.groupby("week_start").size() if len(bottleneck) else pd.Series(dtype=int)
-    yield dg.Output(cap, output_name="capacity", metadata={"bottlenecks": dg.MetadataValue.md(markdown_table(
-        bottleneck[["week_start", "resource_id", "type", "load_pct"]] if len(bottleneck) else bottleneck, 13))})
+    yield dg.Output(
+        cap,
+        output_name="capacity",
+        metadata={
+            "bottlenecks": dg.MetadataValue.md(
+                markdown_table(
+                    bottleneck[["week_start", "resource_id", "type", "load_pct"]] if len(bottleneck) else bottleneck, 13
+                )
+            )
+        },
+    )
     yield dg.Output(dtw, output_name="downtime_weekly")
     yield dg.Output(matrix if len(matrix) else pd.DataFrame(columns=SKILL_MATRIX_COLUMNS), output_name="skill_matrix")
-    yield dg.Output(plan if len(plan) else pd.DataFrame(columns=CROSS_TRAIN_COLUMNS), output_name="cross_train_plan",
-                    metadata={"trainings": int(len(plan))})
+    yield dg.Output(
+        plan if len(plan) else pd.DataFrame(columns=CROSS_TRAIN_COLUMNS),
+        output_name="cross_train_plan",
+        metadata={"trainings": int(len(plan))},
+    )
     if len(coverage):
         yield dg.Output(coverage, output_name="labor_coverage")
-    yield dg.AssetCheckResult(asset_key=OUT("capacity"), check_name="one_bottleneck_per_week",
-                              passed=bool(cap.empty or (per_week.reindex(cap.week_start.unique()).fillna(0) == 1).all()))
+    yield dg.AssetCheckResult(
+        asset_key=OUT("capacity"),
+        check_name="one_bottleneck_per_week",
+        passed=bool(cap.empty or (per_week.reindex(cap.week_start.unique()).fillna(0) == 1).all()),
+    )
 
 
 ASSETS = [oee_assets, changeover_estimate, capacity_assets, sequence_assets]

@@ -29,7 +29,8 @@ DESCRIPTION = (
     f"{CP_SAT_MAX_ITEMS} a local search then OR-Tools CP-SAT (which proves optimality when it can); "
     "above, assignment + patching and an Or-opt local search with kicks. The result is never worse "
     "than the best constructive heuristic, and the whole command (start-up, reading the matrix, "
-    "search, output) keeps to --time-limit wall seconds.")
+    "search, output) keeps to --time-limit wall seconds."
+)
 
 
 class MatrixError(ValueError):
@@ -39,29 +40,54 @@ class MatrixError(ValueError):
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the `sequence` sub-command to an argparse subparsers object."""
     p = subparsers.add_parser(
-        "sequence", help="order items to minimise changeover time (asymmetric TSP)",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "sequence",
+        help="order items to minimise changeover time (asymmetric TSP)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Matrix file: a CSV whose first row and first column hold the item keys; cell (i, j) is "
-               "the changeover time from item i (row) to item j (column).\n"
-               "Exit codes: 0 success, 2 bad input (the message names the offending row/column).")
-    p.add_argument("--changeovers", metavar="MATRIX.csv", required=True,
-                   help="square changeover matrix CSV: first row and first column = item keys, cell (i, j) = "
-                        "changeover time from i to j (numbers >= 0, any unit; diagonal ignored)")
-    p.add_argument("--start", metavar="KEY", default=None,
-                   help="item the resource is set up for now: the sequence starts there (default: the "
-                        "best starting item; with --tour, the first item of the matrix)")
-    p.add_argument("--tour", action="store_true",
-                   help="closed tour: return to the first item at the end and count that changeover "
-                        "(the asymmetric TSP, as in the TSPLIB benchmarks); default is an open sequence")
-    p.add_argument("--time-limit", metavar="SECONDS", type=float, default=10.0,
-                   help="wall seconds for the whole command, counted from process start (default 10)")
+        "the changeover time from item i (row) to item j (column).\n"
+        "Exit codes: 0 success, 2 bad input (the message names the offending row/column).",
+    )
+    p.add_argument(
+        "--changeovers",
+        metavar="MATRIX.csv",
+        required=True,
+        help="square changeover matrix CSV: first row and first column = item keys, cell (i, j) = "
+        "changeover time from i to j (numbers >= 0, any unit; diagonal ignored)",
+    )
+    p.add_argument(
+        "--start",
+        metavar="KEY",
+        default=None,
+        help="item the resource is set up for now: the sequence starts there (default: the "
+        "best starting item; with --tour, the first item of the matrix)",
+    )
+    p.add_argument(
+        "--tour",
+        action="store_true",
+        help="closed tour: return to the first item at the end and count that changeover "
+        "(the asymmetric TSP, as in the TSPLIB benchmarks); default is an open sequence",
+    )
+    p.add_argument(
+        "--time-limit",
+        metavar="SECONDS",
+        type=float,
+        default=10.0,
+        help="wall seconds for the whole command, counted from process start (default 10)",
+    )
     p.add_argument("--seed", type=int, default=0, help="solver random seed (default 0)")
-    p.add_argument("--deterministic", action="store_true",
-                   help="also stop on a machine-independent work count (about a quarter to half of the "
-                        "limit on an idle machine), so the same input gives the same answer on any machine "
-                        "unless the wall limit comes first")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON: sequence (list of keys), total_changeover, optimal (proven), seconds, method")
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="also stop on a machine-independent work count (about a quarter to half of the "
+        "limit on an idle machine), so the same input gives the same answer on any machine "
+        "unless the wall limit comes first",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: sequence (list of keys), total_changeover, optimal (proven), seconds, method",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -86,14 +112,14 @@ def read_matrix(path: str | Path) -> pd.DataFrame:
         raise MatrixError(f"{path}: matrix is not square: {len(body)} row(s) but {len(header)} column(s)")
     for key, r in zip(row_keys, body):
         if len(r) - 1 != len(header):
-            raise MatrixError(f"{path}: row {key!r} has {len(r) - 1} value(s), expected {len(header)} "
-                              f"(one per column)")
+            raise MatrixError(f"{path}: row {key!r} has {len(r) - 1} value(s), expected {len(header)} (one per column)")
     if row_keys != header:
         if set(row_keys) != set(header):
             only_rows = [k for k in row_keys if k not in set(header)]
             only_cols = [k for k in header if k not in set(row_keys)]
-            parts = ([f"row(s) {', '.join(only_rows)} have no column"] if only_rows else []) + \
-                    ([f"column(s) {', '.join(only_cols)} have no row"] if only_cols else [])
+            parts = ([f"row(s) {', '.join(only_rows)} have no column"] if only_rows else []) + (
+                [f"column(s) {', '.join(only_cols)} have no row"] if only_cols else []
+            )
             raise MatrixError(f"{path}: row and column keys differ: {'; '.join(parts)}")
     fast = _fast_values(row_keys, header, body)
     if fast is not None:
@@ -107,14 +133,14 @@ def read_matrix(path: str | Path) -> pd.DataFrame:
             try:
                 value = float(text)
             except ValueError:
-                raise MatrixError(f"{path}: cell row {key!r}, column {header[j]!r} is not a number: "
-                                  f"{text!r}") from None
+                raise MatrixError(f"{path}: cell row {key!r}, column {header[j]!r} is not a number: {text!r}") from None
             if not math.isfinite(value):
-                raise MatrixError(f"{path}: cell row {key!r}, column {header[j]!r} is not a finite number: "
-                                  f"{text!r}")
+                raise MatrixError(f"{path}: cell row {key!r}, column {header[j]!r} is not a finite number: {text!r}")
             if value < 0 and key != header[j]:
-                raise MatrixError(f"{path}: cell row {key!r}, column {header[j]!r} is negative ({text}); "
-                                  f"changeover times must be >= 0")
+                raise MatrixError(
+                    f"{path}: cell row {key!r}, column {header[j]!r} is negative ({text}); "
+                    f"changeover times must be >= 0"
+                )
             values[i, j] = value
     return pd.DataFrame(values, index=row_keys, columns=header).loc[header, header]
 
@@ -179,20 +205,37 @@ def run(args: argparse.Namespace) -> int:
     try:
         matrix = read_matrix(args.changeovers)
         if args.start is not None and args.start not in matrix.index:
-            raise MatrixError(f"--start {args.start!r} is not an item of {args.changeovers} "
-                              f"(items: {', '.join(matrix.index[:10])}{', ...' if len(matrix) > 10 else ''})")
+            raise MatrixError(
+                f"--start {args.start!r} is not an item of {args.changeovers} "
+                f"(items: {', '.join(matrix.index[:10])}{', ...' if len(matrix) > 10 else ''})"
+            )
         if not args.time_limit > 0:
             raise MatrixError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
         left = args.time_limit - (time.perf_counter() - began) - OUTPUT_RESERVE_S
-        result = solve_sequence(matrix, start=args.start, tour=args.tour, time_limit_s=max(left, 1e-3),
-                                seed=args.seed, deterministic=args.deterministic)
+        result = solve_sequence(
+            matrix,
+            start=args.start,
+            tour=args.tour,
+            time_limit_s=max(left, 1e-3),
+            seed=args.seed,
+            deterministic=args.deterministic,
+        )
     except (MatrixError, SequencingError) as exc:
         print(f"sop sequence: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"sequence": [str(k) for k in result.order], "total_changeover": _number(result.total),
-                          "optimal": bool(result.optimal), "seconds": round(result.seconds, 3),
-                          "method": result.method, "tour": bool(args.tour)}))
+        print(
+            json.dumps(
+                {
+                    "sequence": [str(k) for k in result.order],
+                    "total_changeover": _number(result.total),
+                    "optimal": bool(result.optimal),
+                    "seconds": round(result.seconds, 3),
+                    "method": result.method,
+                    "tour": bool(args.tour),
+                }
+            )
+        )
         return 0
     shown = list(result.order) + ([result.order[0]] if args.tour and result.order else [])
     kind = "tour" if args.tour else "sequence"

@@ -34,8 +34,9 @@ __all__ = ["generate", "SIZES", "Size"]
 DEFAULT_END_DATE = date(2026, 11, 22)
 
 
-def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str = "csv",
-             end_date: date = DEFAULT_END_DATE) -> dict[str, int]:
+def generate(
+    out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str = "csv", end_date: date = DEFAULT_END_DATE
+) -> dict[str, int]:
     """Write every contract extract (and `_truth/`) to ``out_dir``; returns rows per extract."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
@@ -77,7 +78,7 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 42, fmt: str 
     w.write("schedule_changes", plant.schedule_changes(prod, cal, pur.drift_days, seed))
     w.write("downtime", plant.downtime_extract(prod, cal))
     w.write("resource_time", plant.resource_time_extract(prod))
-    horizon_units = demand_wk[pl.make, cal.weeks:cal.weeks + 13]
+    horizon_units = demand_wk[pl.make, cal.weeks : cal.weeks + 13]
     skills = plant.skills_extract(sz, seed, l1_hours_needed=float(plant.routed_hours(pl, horizon_units)["L1"].mean()))
     w.write("skills", skills)
     w.write("suppliers", procurement.suppliers_extract(pur))

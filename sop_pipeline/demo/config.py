@@ -43,10 +43,12 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "small": Size(skus=40, stores=5, dcs=1, customers=20, suppliers=5, employees=15, inventory_weeks=52, pos_chunk=40),
-    "medium": Size(skus=400, stores=5, dcs=1, customers=60, suppliers=6, employees=25, inventory_weeks=52,
-                   pos_chunk=200),
-    "large": Size(skus=3000, stores=10, dcs=2, customers=200, suppliers=8, employees=40, inventory_weeks=26,
-                  pos_chunk=150),
+    "medium": Size(
+        skus=400, stores=5, dcs=1, customers=60, suppliers=6, employees=25, inventory_weeks=52, pos_chunk=200
+    ),
+    "large": Size(
+        skus=3000, stores=10, dcs=2, customers=200, suppliers=8, employees=40, inventory_weeks=26, pos_chunk=150
+    ),
 }
 
 
@@ -65,8 +67,10 @@ class Calendar:
 
     def __post_init__(self) -> None:
         if self.end.weekday() != 6:
-            raise ValueError(f"end_date must be a Sunday (history ends on a full ISO week), got {self.end} "
-                             f"({self.end.strftime('%A')})")
+            raise ValueError(
+                f"end_date must be a Sunday (history ends on a full ISO week), got {self.end} "
+                f"({self.end.strftime('%A')})"
+            )
 
     @property
     def start(self) -> date:

@@ -60,6 +60,7 @@ class PosResult:
 
 # --------------------------------------------------------------------------- latent demand
 
+
 def lifecycle_multiplier(fg: pd.DataFrame, n_days: int) -> np.ndarray:
     """(n_fg, n_days): 0 before launch, ramp-up to 1, 1, linear decay to 0.15 while phasing out, 0 after."""
     d = np.arange(n_days)[None, :]
@@ -85,7 +86,7 @@ def price_paths(fg: pd.DataFrame, cal: Calendar, rng: np.random.Generator) -> np
     d = np.arange(cal.ext_days)[None, :]
     price = np.repeat(ladder[0][:, None], cal.ext_days, axis=1)
     for i in range(3):
-        after = active[:, i:i + 1] & (d >= days[:, i:i + 1])
+        after = active[:, i : i + 1] & (d >= days[:, i : i + 1])
         price = np.where(after, ladder[i + 1][:, None], price)
     return price
 
@@ -114,8 +115,15 @@ def build_demand_model(cat: Catalog, cal: Calendar, seed: int) -> DemandModel:
     price = price_paths(fg, cal, rng)
     elasticity = rng.uniform(0.8, 1.8, n)
     price_effect = (price / fg.unit_price.to_numpy()[:, None]) ** -elasticity[:, None]
-    base = (fg.scale.to_numpy()[:, None] * k * dow[fam][:, d % 7] * season[fam] * trend
-            * lifecycle_multiplier(fg, cal.ext_days) * price_effect)
+    base = (
+        fg.scale.to_numpy()[:, None]
+        * k
+        * dow[fam][:, d % 7]
+        * season[fam]
+        * trend
+        * lifecycle_multiplier(fg, cal.ext_days)
+        * price_effect
+    )
     share = rng.lognormal(0.0, 0.3, k)[None, :] * rng.lognormal(0.0, 0.2, (n, k))
     share /= share.sum(axis=1, keepdims=True)
     shape = np.where(fg.scale.to_numpy() > 1.0, rng.uniform(3.0, 8.0, n), rng.uniform(1.0, 3.0, n))
@@ -123,6 +131,7 @@ def build_demand_model(cat: Catalog, cal: Calendar, seed: int) -> DemandModel:
 
 
 # --------------------------------------------------------------------------- promotions
+
 
 def schedule_promotions(cat: Catalog, model: DemandModel, cal: Calendar, seed: int) -> pd.DataFrame:
     """Promotions (past and up to 13 weeks ahead), one row per promo x SKU.
@@ -144,16 +153,29 @@ def schedule_promotions(cat: Catalog, model: DemandModel, cal: Calendar, seed: i
     dur = rng.choice([1, 2], m, p=[0.6, 0.4])
     dip = rng.choice([1, 2], m, p=[0.5, 0.5])
     start_day, days, dip_days = 7 * start_wk, 7 * dur, 7 * dip
-    ok = ((start_wk < cal.weeks + 13) & (start_day >= fg.full_from.to_numpy()[sku])
-          & (start_day + days + dip_days <= np.minimum(fg.full_to.to_numpy()[sku], cal.ext_days)))
+    ok = (
+        (start_wk < cal.weeks + 13)
+        & (start_day >= fg.full_from.to_numpy()[sku])
+        & (start_day + days + dip_days <= np.minimum(fg.full_to.to_numpy()[sku], cal.ext_days))
+    )
     uplift = rng.uniform(1.5, 3.0, m)
-    promos = pd.DataFrame({
-        "sku_idx": sku, "store_idx": np.where(rng.random(m) < 0.5, -1, rng.integers(0, len(cat.stores), m)),
-        "start_day": start_day, "days": days, "dip_days": dip_days, "uplift": uplift,
-        "dip_mult": rng.uniform(0.65, 0.85, m),
-        "discount": np.round(np.clip(0.1 + (uplift - 1.5) / 1.5 * 0.2 + rng.normal(0, 0.03, m), 0.1, 0.3), 2),
-        "optimism": rng.uniform(0.9, 1.3, m),
-    })[ok].sort_values(["start_day", "sku_idx"], kind="stable").reset_index(drop=True)
+    promos = (
+        pd.DataFrame(
+            {
+                "sku_idx": sku,
+                "store_idx": np.where(rng.random(m) < 0.5, -1, rng.integers(0, len(cat.stores), m)),
+                "start_day": start_day,
+                "days": days,
+                "dip_days": dip_days,
+                "uplift": uplift,
+                "dip_mult": rng.uniform(0.65, 0.85, m),
+                "discount": np.round(np.clip(0.1 + (uplift - 1.5) / 1.5 * 0.2 + rng.normal(0, 0.03, m), 0.1, 0.3), 2),
+                "optimism": rng.uniform(0.9, 1.3, m),
+            }
+        )[ok]
+        .sort_values(["start_day", "sku_idx"], kind="stable")
+        .reset_index(drop=True)
+    )
     promos["promo_id"] = [f"PR{i + 1:05d}" for i in range(len(promos))]
     promos["expected_units"] = _promo_expected_units(promos, model)
     return promos
@@ -172,8 +194,16 @@ SHORT_PROMO_WEEK = 9  # first week of the promotion the plan cannot make: horizo
 SHORT_PROMO_UPLIFT = 3.0
 
 
-def add_short_promotion(promos: pd.DataFrame, pos: PosResult, cat: Catalog, model: DemandModel,
-                        anomalies: Anomalies, make: np.ndarray, rate: np.ndarray, cal: Calendar) -> pd.DataFrame:
+def add_short_promotion(
+    promos: pd.DataFrame,
+    pos: PosResult,
+    cat: Catalog,
+    model: DemandModel,
+    anomalies: Anomalies,
+    make: np.ndarray,
+    rate: np.ndarray,
+    cal: Calendar,
+) -> pd.DataFrame:
     """One more upcoming promotion, on the made SKU the plan serves last when the plant is full, so
     the meeting sees a promotion it cannot make (and the substitution plan offers a same-family SKU).
 
@@ -191,17 +221,32 @@ def add_short_promotion(promos: pd.DataFrame, pos: PosResult, cat: Catalog, mode
     rev = fg.scale.to_numpy() * fg.unit_price.to_numpy()
     margin_h = np.full(cat.n_fg, np.inf)
     margin_h[make] = (fg.unit_price.to_numpy() - fg.unit_cost.to_numpy())[make] * rate
-    near = promo_block(promos, cat.n_fg, cal.ext_weeks, margin=3)[:, start_wk:start_wk + 2].any(axis=1)
-    weekly_units = model.base_wk[:, W:W + 13].mean(axis=1)
-    ok = ((abc_classes(fg) == "C") & np.isfinite(margin_h) & (fg.lifecycle.to_numpy() == "active")
-          & (fg.full_from.to_numpy() == 0) & (fg.full_to.to_numpy() >= cal.ext_days) & ~near
-          & ~np.isin(np.arange(cat.n_fg), anomalies.hockey.sku_idx.to_numpy()))
+    near = promo_block(promos, cat.n_fg, cal.ext_weeks, margin=3)[:, start_wk : start_wk + 2].any(axis=1)
+    weekly_units = model.base_wk[:, W : W + 13].mean(axis=1)
+    ok = (
+        (abc_classes(fg) == "C")
+        & np.isfinite(margin_h)
+        & (fg.lifecycle.to_numpy() == "active")
+        & (fg.full_from.to_numpy() == 0)
+        & (fg.full_to.to_numpy() >= cal.ext_days)
+        & ~near
+        & ~np.isin(np.arange(cat.n_fg), anomalies.hockey.sku_idx.to_numpy())
+    )
     pick = np.flatnonzero(ok & (weekly_units >= 20)) if (ok & (weekly_units >= 20)).any() else np.flatnonzero(ok)
     if not len(pick):
         return promos
     s = int(pick[np.argmin(margin_h[pick] - 1e-9 * rev[pick])])
-    row = {"sku_idx": s, "store_idx": -1, "start_day": 7 * start_wk, "days": 14, "dip_days": 7,
-           "uplift": SHORT_PROMO_UPLIFT, "dip_mult": 0.75, "discount": 0.3, "optimism": 1.1}
+    row = {
+        "sku_idx": s,
+        "store_idx": -1,
+        "start_day": 7 * start_wk,
+        "days": 14,
+        "dip_days": 7,
+        "uplift": SHORT_PROMO_UPLIFT,
+        "dip_mult": 0.75,
+        "discount": 0.3,
+        "optimism": 1.1,
+    }
     days = np.arange(7 * start_wk, 7 * start_wk + 21)
     mult = np.where(days < 7 * start_wk + 14, SHORT_PROMO_UPLIFT, 0.75)
     pos.exp_day[s, days] = model.base[s, days] * mult  # every store: shares sum to 1
@@ -240,6 +285,7 @@ def promotions_extract(promos: pd.DataFrame, cat: Catalog, cal: Calendar) -> dic
 
 # --------------------------------------------------------------------------- injected anomalies
 
+
 def abc_classes(fg: pd.DataFrame) -> np.ndarray:
     """A/B/C by expected revenue (scale x price): A up to 80% cumulative share, B to 95%."""
     rev = fg.scale.to_numpy() * fg.unit_price.to_numpy()
@@ -252,8 +298,9 @@ def abc_classes(fg: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def plan_anomalies(cat: Catalog, model: DemandModel, promos: pd.DataFrame, cal: Calendar, size: Size,
-                   seed: int) -> Anomalies:
+def plan_anomalies(
+    cat: Catalog, model: DemandModel, promos: pd.DataFrame, cal: Calendar, size: Size, seed: int
+) -> Anomalies:
     """Choose stockout spells, POS outlier weeks, optimistic families and hockey-stick snapshots."""
     rng = rng_for(seed, "anomalies")
     fg, W = cat.fg, cal.weeks
@@ -265,24 +312,35 @@ def plan_anomalies(cat: Catalog, model: DemandModel, promos: pd.DataFrame, cal: 
     stockouts = _stockout_spells(cat, always_full, cal, size, rng)
     so_block = np.zeros_like(blocked)
     for s, a, b in stockouts[["sku_idx", "start_day", "end_day"]].itertuples(index=False):
-        so_block[s, max(a // 7 - 1, 0):b // 7 + 2] = True
+        so_block[s, max(a // 7 - 1, 0) : b // 7 + 2] = True
     outliers = _outlier_weeks(healthy, blocked | so_block, cal, rng)
 
     n_fam = len(FAMILIES)
     opt_fams = np.sort(rng.choice(n_fam, 2, replace=False))
-    optimistic = pd.DataFrame({"fam": opt_fams, "family": [FAMILIES[f][0] for f in opt_fams],
-                               "optimism_pct": [float(rng.integers(15, 26)), float(rng.integers(30, 41))]})
+    optimistic = pd.DataFrame(
+        {
+            "fam": opt_fams,
+            "family": [FAMILIES[f][0] for f in opt_fams],
+            "optimism_pct": [float(rng.integers(15, 26)), float(rng.integers(30, 41))],
+        }
+    )
     events = so_block.copy()  # stockout weeks (+-1) and outlier weeks of each SKU
     events[outliers.sku_idx.to_numpy(), outliers.week.to_numpy()] = True
     preferred = healthy & ~np.isin(fg.fam, opt_fams)
     fallback = always_full & (weekly_units >= HEALTHY_UNITS_PER_WEEK / 4)
     hockey = _hockey_sticks(preferred, fallback, blocked, events, model, cal, size, rng)
-    return Anomalies(stockouts=stockouts, outliers=outliers, optimistic=optimistic, hockey=hockey,
-                     marketing_fam=int(rng.integers(0, n_fam)))
+    return Anomalies(
+        stockouts=stockouts,
+        outliers=outliers,
+        optimistic=optimistic,
+        hockey=hockey,
+        marketing_fam=int(rng.integers(0, n_fam)),
+    )
 
 
-def _stockout_spells(cat: Catalog, always_full: np.ndarray, cal: Calendar, size: Size,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def _stockout_spells(
+    cat: Catalog, always_full: np.ndarray, cal: Calendar, size: Size, rng: np.random.Generator
+) -> pd.DataFrame:
     """A-item store spells of 7-16 days, each containing an inventory snapshot Sunday."""
     a_items = np.flatnonzero((abc_classes(cat.fg) == "A") & always_full)
     if len(a_items) == 0:
@@ -301,14 +359,13 @@ def _stockout_spells(cat: Catalog, always_full: np.ndarray, cal: Calendar, size:
 def _outlier_weeks(healthy: np.ndarray, blocked: np.ndarray, cal: Calendar, rng: np.random.Generator) -> pd.DataFrame:
     """~1 outlier week per 8 SKUs: healthy SKUs, weeks 30..W-14, clear of promos, dips and stockouts."""
     n_target = max(1, round(len(healthy) / 8))
-    allowed = ~blocked[:, :cal.weeks].copy()
+    allowed = ~blocked[:, : cal.weeks].copy()
     allowed[:, :30] = False
-    allowed[:, cal.weeks - 13:] = False
+    allowed[:, cal.weeks - 13 :] = False
     eligible = np.flatnonzero(healthy & allowed.any(axis=1))
     chosen = np.sort(rng.permutation(eligible)[:n_target])
     weeks = np.array([rng.choice(np.flatnonzero(allowed[s])) for s in chosen], dtype=np.int64)
-    return pd.DataFrame({"sku_idx": chosen, "week": weeks,
-                         "factor": np.round(rng.uniform(3.0, 6.0, len(chosen)), 2)})
+    return pd.DataFrame({"sku_idx": chosen, "week": weeks, "factor": np.round(rng.uniform(3.0, 6.0, len(chosen)), 2)})
 
 
 def _window_sum(x: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -317,8 +374,16 @@ def _window_sum(x: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarra
     return cs[:, np.clip(last, 0, x.shape[1])] - cs[:, np.clip(first, 0, x.shape[1])]
 
 
-def _hockey_sticks(preferred: np.ndarray, fallback: np.ndarray, blocked: np.ndarray, events: np.ndarray,
-                   model: DemandModel, cal: Calendar, size: Size, rng: np.random.Generator) -> pd.DataFrame:
+def _hockey_sticks(
+    preferred: np.ndarray,
+    fallback: np.ndarray,
+    blocked: np.ndarray,
+    events: np.ndarray,
+    model: DemandModel,
+    cal: Calendar,
+    size: Size,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """3-6 (snapshot week j, SKU) pairs, one in the latest snapshot, distinct SKUs.
 
     Best pairs: a ``preferred`` SKU (healthy volume, not in an optimistic family), no promotion or
@@ -338,8 +403,12 @@ def _hockey_sticks(preferred: np.ndarray, fallback: np.ndarray, blocked: np.ndar
     base = preferred[:, None] & stable & quiet
     no_promo_ahead = _window_sum(blocked.astype(float), snaps + 1, snaps + 14) == 0
     strict = base & (_window_sum(blocked.astype(float), snaps - 8, snaps + 14) == 0)
-    tiers = (strict, base & no_promo_ahead, preferred[:, None] & quiet & no_promo_ahead,
-             fallback[:, None] & quiet & no_promo_ahead)
+    tiers = (
+        strict,
+        base & no_promo_ahead,
+        preferred[:, None] & quiet & no_promo_ahead,
+        fallback[:, None] & quiet & no_promo_ahead,
+    )
     picked: list[tuple[int, int]] = []
     for ok in tiers:  # one in the latest snapshot
         latest = np.flatnonzero(ok[:, -1])
@@ -355,13 +424,16 @@ def _hockey_sticks(preferred: np.ndarray, fallback: np.ndarray, blocked: np.ndar
                 picked.append((int(s_idx[k]), int(snaps[j_idx[k]])))
     rows = [(s, j, round(float(rng.uniform(2.5, 4.0)), 2)) for s, j in picked]
     return pd.DataFrame(rows, columns=["sku_idx", "snap_week", "factor"]).astype(
-        {"sku_idx": np.int64, "snap_week": np.int64, "factor": float})
+        {"sku_idx": np.int64, "snap_week": np.int64, "factor": float}
+    )
 
 
 # --------------------------------------------------------------------------- POS
 
-def _paint(arr: np.ndarray, sku_l: np.ndarray, store: np.ndarray, start: np.ndarray, length: np.ndarray,
-           value: np.ndarray) -> None:
+
+def _paint(
+    arr: np.ndarray, sku_l: np.ndarray, store: np.ndarray, start: np.ndarray, length: np.ndarray, value: np.ndarray
+) -> None:
     """arr[sku, store, start:start+length] = value per row; store -1 means every store."""
     k = arr.shape[1]
     is_all = store < 0
@@ -372,8 +444,16 @@ def _paint(arr: np.ndarray, sku_l: np.ndarray, store: np.ndarray, start: np.ndar
     arr[sku_l[rows][r][keep], stores[r][keep], day[keep]] = value[rows][r][keep]
 
 
-def simulate_pos(cat: Catalog, model: DemandModel, promos: pd.DataFrame, anomalies: Anomalies, cal: Calendar,
-                 size: Size, seed: int, sink) -> PosResult:
+def simulate_pos(
+    cat: Catalog,
+    model: DemandModel,
+    promos: pd.DataFrame,
+    anomalies: Anomalies,
+    cal: Calendar,
+    size: Size,
+    seed: int,
+    sink,
+) -> PosResult:
     """Sample daily POS chunk by chunk of SKUs and stream rows (units > 0) to ``sink``."""
     n, k, D = cat.n_fg, len(cat.stores), cal.n_days
     pos_day = np.zeros((n, D), dtype=np.int32)
@@ -393,13 +473,15 @@ def simulate_pos(cat: Catalog, model: DemandModel, promos: pd.DataFrame, anomali
         pos_day[c0:c1] = units.sum(axis=1)
         s, st, d = np.nonzero(units)
         u = units[s, st, d]
-        sink.write({
-            "date": pa.array((cal.epoch0 + d).astype(np.int32), pa.date32()),
-            "location": store_names.take(pa.array(st)),
-            "sku": sku_names.take(pa.array(c0 + s)),
-            "units": u.astype(np.float64),
-            "revenue": round_money(u * model.price[c0 + s, d] * (1.0 - disc[s, st, d])),
-        })
+        sink.write(
+            {
+                "date": pa.array((cal.epoch0 + d).astype(np.int32), pa.date32()),
+                "location": store_names.take(pa.array(st)),
+                "sku": sku_names.take(pa.array(c0 + s)),
+                "units": u.astype(np.float64),
+                "revenue": round_money(u * model.price[c0 + s, d] * (1.0 - disc[s, st, d])),
+            }
+        )
     return PosResult(pos_day=pos_day, exp_day=exp_day)
 
 
@@ -416,8 +498,9 @@ def _promo_arrays(promos: pd.DataFrame, c0: int, c1: int, k: int, n_days: int) -
     return mult, disc
 
 
-def _censor_and_spike(units: np.ndarray, lam: np.ndarray, anomalies: Anomalies, c0: int, c1: int,
-                      rng: np.random.Generator) -> None:
+def _censor_and_spike(
+    units: np.ndarray, lam: np.ndarray, anomalies: Anomalies, c0: int, c1: int, rng: np.random.Generator
+) -> None:
     """Zero stockout spells; outlier weeks sell ``factor`` x their expected units at every store. In place."""
     so = anomalies.stockouts[(anomalies.stockouts.sku_idx >= c0) & (anomalies.stockouts.sku_idx < c1)]
     r, day = expand_ranges(so.start_day.to_numpy(), (so.end_day - so.start_day + 1).to_numpy())

@@ -33,16 +33,24 @@ def ar_items(book: OrderBook, cat: Catalog, cal: Calendar, seed: int) -> dict:
     """Customer invoices from shipments."""
     rng = rng_for(seed, "ar")
     sh = book.shipments.assign(amount=book.shipments.qty * book.shipments.unit_price)
-    inv = sh.groupby(["ship_day", "order_id"], sort=True).agg(cust_idx=("cust_idx", "first"),
-                                                             amount=("amount", "sum")).reset_index()
+    inv = (
+        sh.groupby(["ship_day", "order_id"], sort=True)
+        .agg(cust_idx=("cust_idx", "first"), amount=("amount", "sum"))
+        .reset_index()
+    )
     cust = cat.customers
     doc = inv.ship_day.to_numpy()
     c = inv.cust_idx.to_numpy()
     due = doc + cust.terms_days.to_numpy()[c]
     delay = rng.normal(cust.pay_delay_mean.to_numpy()[c], 4.0)
-    return {"doc_id": np.array([f"INV{i + 1:07d}" for i in range(len(inv))]),
-            "party_id": cust.customer_id.to_numpy()[c], "doc_date": cal.dates(doc), "due_date": cal.dates(due),
-            "amount": round_money(inv.amount), "paid_date": _paid(doc, due, delay, cal)}
+    return {
+        "doc_id": np.array([f"INV{i + 1:07d}" for i in range(len(inv))]),
+        "party_id": cust.customer_id.to_numpy()[c],
+        "doc_date": cal.dates(doc),
+        "due_date": cal.dates(due),
+        "amount": round_money(inv.amount),
+        "paid_date": _paid(doc, due, delay, cal),
+    }
 
 
 def ap_items(pur: Purchasing, cal: Calendar, seed: int) -> dict:
@@ -54,14 +62,19 @@ def ap_items(pur: Purchasing, cal: Calendar, seed: int) -> dict:
     r, doc = r[keep], doc[keep]
     s = r.sup_idx.to_numpy()
     due = doc + pur.suppliers.terms_days.to_numpy()[s]
-    return {"doc_id": np.array([f"BILL{i + 1:07d}" for i in range(len(r))]),
-            "party_id": pur.suppliers.supplier_id.to_numpy()[s], "doc_date": cal.dates(doc),
-            "due_date": cal.dates(due), "amount": round_money(r.qty * r.unit_cost),
-            "paid_date": _paid(doc, due, rng.normal(-1.0, 3.0, len(r)), cal)}
+    return {
+        "doc_id": np.array([f"BILL{i + 1:07d}" for i in range(len(r))]),
+        "party_id": pur.suppliers.supplier_id.to_numpy()[s],
+        "doc_date": cal.dates(doc),
+        "due_date": cal.dates(due),
+        "amount": round_money(r.qty * r.unit_cost),
+        "paid_date": _paid(doc, due, rng.normal(-1.0, 3.0, len(r)), cal),
+    }
 
 
-def expedites(book: OrderBook, pur: Purchasing, prod: Production, anomalies: Anomalies, cat: Catalog,
-              cal: Calendar, seed: int) -> pd.DataFrame:
+def expedites(
+    book: OrderBook, pur: Purchasing, prod: Production, anomalies: Anomalies, cat: Catalog, cal: Calendar, seed: int
+) -> pd.DataFrame:
     """Expedite events: late supplier receipts (air freight), stockout recovery, customer rush orders,
     and overtime after long M1 breakdowns. Rises with the supplier drift. Cost in currency."""
     rng = rng_for(seed, "expedites")
@@ -69,23 +82,56 @@ def expedites(book: OrderBook, pur: Purchasing, prod: Production, anomalies: Ano
     pl = pur.po_lines
     late_days = pl.lead_actual.to_numpy() - (pl.promised_day - pl.order_day).to_numpy()
     lp = pl[(late_days >= 4) & (rng.random(len(pl)) < 0.3) & (pl.promised_day.to_numpy() < cal.n_days)]
-    parts.append(pd.DataFrame({"day": lp.promised_day.to_numpy(), "sku": lp.sku.to_numpy(),
-                               "order_id": lp.po_id.to_numpy(), "reason": "Late supplier delivery",
-                               "cost": rng.uniform(300, 3000, len(lp))}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "day": lp.promised_day.to_numpy(),
+                "sku": lp.sku.to_numpy(),
+                "order_id": lp.po_id.to_numpy(),
+                "reason": "Late supplier delivery",
+                "cost": rng.uniform(300, 3000, len(lp)),
+            }
+        )
+    )
     so = anomalies.stockouts
-    parts.append(pd.DataFrame({"day": so.start_day.to_numpy() + 1, "sku": cat.fg.sku.to_numpy()[so.sku_idx],
-                               "order_id": None, "reason": "Stockout recovery",
-                               "cost": rng.uniform(200, 1500, len(so))}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "day": so.start_day.to_numpy() + 1,
+                "sku": cat.fg.sku.to_numpy()[so.sku_idx],
+                "order_id": None,
+                "reason": "Stockout recovery",
+                "cost": rng.uniform(200, 1500, len(so)),
+            }
+        )
+    )
     ln = book.lines
     rush = ln[(rng.random(len(ln)) < 0.003) & (ln.status != "cancelled")]
-    parts.append(pd.DataFrame({"day": rush.order_day.to_numpy() + 1, "sku": cat.fg.sku.to_numpy()[rush.sku_idx],
-                               "order_id": rush.order_id.to_numpy(), "reason": "Customer rush order",
-                               "cost": rng.uniform(150, 1500, len(rush))}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "day": rush.order_day.to_numpy() + 1,
+                "sku": cat.fg.sku.to_numpy()[rush.sku_idx],
+                "order_id": rush.order_id.to_numpy(),
+                "reason": "Customer rush order",
+                "cost": rng.uniform(150, 1500, len(rush)),
+            }
+        )
+    )
     dt = prod.downtime
     long_m1 = dt[(dt.resource_id == "M1") & ~dt.planned & dt.first_segment & (dt.event_hours >= 3)]
     day = cal.day_index(long_m1.start.to_numpy().astype("datetime64[D]"))
-    parts.append(pd.DataFrame({"day": day, "sku": None, "order_id": None, "reason": "Machine breakdown overtime",
-                               "cost": rng.uniform(500, 2500, len(long_m1))}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "day": day,
+                "sku": None,
+                "order_id": None,
+                "reason": "Machine breakdown overtime",
+                "cost": rng.uniform(500, 2500, len(long_m1)),
+            }
+        )
+    )
     ex = pd.concat([p for p in parts if len(p)], ignore_index=True)
     ex = ex[ex.day <= cal.n_days - 1].sort_values(["day", "reason"], kind="stable").reset_index(drop=True)
     ex["approved"] = np.where(rng.random(len(ex)) < 0.8, "yes", "no")
@@ -95,9 +141,15 @@ def expedites(book: OrderBook, pur: Purchasing, prod: Production, anomalies: Ano
 
 
 def expedites_extract(ex: pd.DataFrame, cal: Calendar) -> dict:
-    return {"expedite_id": ex.expedite_id.to_numpy(), "date": cal.dates(ex.day), "sku": ex.sku.to_numpy(),
-            "order_id": ex.order_id.to_numpy(), "reason": ex.reason.to_numpy(), "cost": ex.cost.to_numpy(),
-            "approved": ex.approved.to_numpy()}
+    return {
+        "expedite_id": ex.expedite_id.to_numpy(),
+        "date": cal.dates(ex.day),
+        "sku": ex.sku.to_numpy(),
+        "order_id": ex.order_id.to_numpy(),
+        "reason": ex.reason.to_numpy(),
+        "cost": ex.cost.to_numpy(),
+        "approved": ex.approved.to_numpy(),
+    }
 
 
 def risk_events(pur: Purchasing, cal: Calendar, seed: int) -> dict:
@@ -119,9 +171,13 @@ def risk_events(pur: Purchasing, cal: Calendar, seed: int) -> dict:
         (int(rng.integers(D - 200, D - 30)), "supplier", sup.supplier_id.iloc[-1], "Supplier on credit watch"),
     ]
     rows.sort(key=lambda r: (r[0], r[2]))
-    return {"event_id": np.array([f"RE{i + 1:03d}" for i in range(len(rows))]),
-            "date": cal.dates([r[0] for r in rows]), "kind": np.array([r[1] for r in rows]),
-            "entity_id": np.array([r[2] for r in rows]), "description": np.array([r[3] for r in rows])}
+    return {
+        "event_id": np.array([f"RE{i + 1:03d}" for i in range(len(rows))]),
+        "date": cal.dates([r[0] for r in rows]),
+        "kind": np.array([r[1] for r in rows]),
+        "entity_id": np.array([r[2] for r in rows]),
+        "description": np.array([r[3] for r in rows]),
+    }
 
 
 def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int) -> dict:
@@ -143,8 +199,12 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int) -> dict:
             ("substitution", f"{pair[0]}->{pair[1]}", f"through {c_date + 42}", "Demand planner"),
             ("make_vs_buy", str(rng.choice(makes)), "buy", "Master scheduler"),
             ("service_target", "A", str(rng.choice(["0.97", "0.98", "0.99"])), "Demand planner"),
-            ("service_target", str(rng.choice([f[0] for f in FAMILIES])), str(rng.choice(["0.95", "0.96"])),
-             "Demand planner"),
+            (
+                "service_target",
+                str(rng.choice([f[0] for f in FAMILIES])),
+                str(rng.choice(["0.95", "0.96"])),
+                "Demand planner",
+            ),
         ]
         if len(near):
             e = near.iloc[int(rng.integers(0, len(near)))]
@@ -158,7 +218,14 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int) -> dict:
     df = df.drop_duplicates(["cycle", "kind", "subject"]).reset_index(drop=True)
     ym = pd.Series(np.datetime_as_string(df.cycle.to_numpy().astype("datetime64[M]")))
     seq = ym.groupby(ym).cumcount().to_numpy() + 1
-    return {"decision_id": np.array([f"D-{m}-{s:03d}" for m, s in zip(ym, seq)]),
-            "cycle": df.cycle.to_numpy(), "kind": df.kind.to_numpy(), "subject": df.subject.to_numpy(),
-            "value": df.value.to_numpy(), "approved": df.approved.to_numpy(), "accountable": ACCOUNTABLE,
-            "responsible": df.responsible.to_numpy(), "decided_at": df.decided_at.to_numpy()}
+    return {
+        "decision_id": np.array([f"D-{m}-{s:03d}" for m, s in zip(ym, seq)]),
+        "cycle": df.cycle.to_numpy(),
+        "kind": df.kind.to_numpy(),
+        "subject": df.subject.to_numpy(),
+        "value": df.value.to_numpy(),
+        "approved": df.approved.to_numpy(),
+        "accountable": ACCOUNTABLE,
+        "responsible": df.responsible.to_numpy(),
+        "decided_at": df.decided_at.to_numpy(),
+    }

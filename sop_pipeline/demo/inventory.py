@@ -30,27 +30,34 @@ def _pairs(cat: Catalog, model: DemandModel, book: OrderBook, weeks: np.ndarray)
     return ew.transpose(1, 0, 2).reshape(n_loc * n, -1), np.repeat(np.arange(n_loc), n), np.tile(np.arange(n), n_loc)
 
 
-def _policy(cat: Catalog, loc: np.ndarray, sku: np.ndarray, ew: np.ndarray, cal: Calendar,
-            rng: np.random.Generator) -> dict:
+def _policy(
+    cat: Catalog, loc: np.ndarray, sku: np.ndarray, ew: np.ndarray, cal: Calendar, rng: np.random.Generator
+) -> dict:
     """Per pair: review period R (weeks), phase, receipt weekday, safety-stock flag and the stale lot
     (receipt day, qty in units; stale lots mostly at DCs and always for phase-out SKUs at DCs)."""
     fg, P = cat.fg, len(loc)
     is_dc = loc >= len(cat.stores)
     R = np.where(is_dc, rng.integers(2, 7, P), np.where(fg.scale.to_numpy()[sku] > 2.0, 1, 2))
     phased_out = (fg.lifecycle.to_numpy()[sku] == "phase_out") & is_dc
-    stale_day = np.where(phased_out, fg.phase_start.to_numpy()[sku] - rng.integers(0, 30, P),
-                         cal.n_days - rng.integers(100, 800, P))
+    stale_day = np.where(
+        phased_out, fg.phase_start.to_numpy()[sku] - rng.integers(0, 30, P), cal.n_days - rng.integers(100, 800, P)
+    )
     has_stale = (rng.random(P) < np.where(is_dc, 0.12, 0.02)) | phased_out
     return {
-        "is_dc": is_dc, "R": R, "phase": rng.integers(0, 6, P) % R, "rwd": rng.integers(0, 5, P),
+        "is_dc": is_dc,
+        "R": R,
+        "phase": rng.integers(0, 6, P) % R,
+        "rwd": rng.integers(0, 5, P),
         "has_ss": rng.random(P) < 0.7,
         "has_stale": has_stale & (stale_day >= fg.launch_day.to_numpy()[sku]),  # nothing older than a launch
-        "stale_day": stale_day, "stale_qty": np.maximum(np.round(ew.mean(axis=1) * rng.uniform(1, 8, P)), 3),
+        "stale_day": stale_day,
+        "stale_qty": np.maximum(np.round(ew.mean(axis=1) * rng.uniform(1, 8, P)), 3),
     }
 
 
-def inventory_lots(cat: Catalog, model: DemandModel, book: OrderBook, anomalies: Anomalies, cal: Calendar,
-                   size: Size, seed: int) -> dict:
+def inventory_lots(
+    cat: Catalog, model: DemandModel, book: OrderBook, anomalies: Anomalies, cal: Calendar, size: Size, seed: int
+) -> dict:
     """The `inventory_lots` extract (Sunday snapshots over the last ``size.inventory_weeks`` weeks).
 
     Up to three lots per pair and snapshot: the cycle lot (unsold share of R weeks of demand, at
@@ -100,8 +107,9 @@ def _merge_same_lot(p, ti, rd, qty, T: int, n_days: int):
     return rest // T, rest % T, rd_u, q
 
 
-def _stockout_mask(anomalies: Anomalies, cat: Catalog, loc: np.ndarray, sku: np.ndarray,
-                   snap_day: np.ndarray) -> np.ndarray:
+def _stockout_mask(
+    anomalies: Anomalies, cat: Catalog, loc: np.ndarray, sku: np.ndarray, snap_day: np.ndarray
+) -> np.ndarray:
     """(P, T) True where a store stockout spell covers the snapshot day."""
     mask = np.zeros((len(loc), len(snap_day)), dtype=bool)
     pair_of = {(int(s), int(lc)): i for i, (lc, s) in enumerate(zip(loc, sku))}
@@ -119,11 +127,17 @@ def _lot_columns(cat: Catalog, cal: Calendar, loc, sku, snap_day, recv_day, qty,
     expiry[shelf < 0] = np.datetime64("NaT")
     key, inv = np.unique(recv_day * 100_000 + sku, return_inverse=True)
     yymmdd = np.datetime_as_string(cal.dates(key // 100_000), unit="D")
-    lot_names = np.array([f"L{d[2:4]}{d[5:7]}{d[8:10]}-{s + 1:04d}" for d, s in zip(yymmdd, key % 100_000)],
-                         dtype=object)
+    lot_names = np.array(
+        [f"L{d[2:4]}{d[5:7]}{d[8:10]}-{s + 1:04d}" for d, s in zip(yymmdd, key % 100_000)], dtype=object
+    )
     hold = stable_uniform(recv_day, sku, loc, salt=seed) < 0.015
     return {
-        "snapshot_date": cal.dates(snap_day), "location": locations[loc], "sku": cat.fg.sku.to_numpy()[sku],
-        "lot_id": lot_names[inv], "qty": qty, "receipt_date": recv_dates, "expiry_date": expiry,
+        "snapshot_date": cal.dates(snap_day),
+        "location": locations[loc],
+        "sku": cat.fg.sku.to_numpy()[sku],
+        "lot_id": lot_names[inv],
+        "qty": qty,
+        "receipt_date": recv_dates,
+        "expiry_date": expiry,
         "status": np.where(hold, "hold", "available"),
     }

@@ -17,21 +17,51 @@ from .config import Calendar, Size, rng_for, round_money
 # name, category, shelf life in days (None = non-perishable), season peak (day of year),
 # product / variant / pack words for descriptions
 FAMILIES = (
-    ("Snacks", "Food", 270, 350,
-     ("Potato Chips", "Pretzels", "Crackers", "Popcorn", "Tortilla Chips", "Trail Mix"),
-     ("Sea Salt", "BBQ", "Cheddar", "Sour Cream", "Original", "Chili Lime"), ("150g", "200g", "300g", "Family Pack")),
-    ("Beverages", "Drinks", 365, 196,
-     ("Sparkling Water", "Cola", "Iced Tea", "Orange Juice", "Energy Drink", "Lemonade"),
-     ("Lemon", "Zero", "Peach", "Original", "Berry", "Mint"), ("330ml", "500ml", "1L", "6x330ml")),
-    ("Dairy", "Fresh", 45, 110,
-     ("Greek Yogurt", "Milk", "Butter", "Cheddar Block", "Cream Cheese", "Kefir"),
-     ("Plain", "Vanilla", "Light", "Organic", "Strawberry", "Salted"), ("150g", "500g", "1L", "2L")),
-    ("Frozen", "Frozen", 540, 190,
-     ("Pizza", "Ice Cream", "Fries", "Veg Mix", "Fish Fillets", "Dumplings"),
-     ("Margherita", "Vanilla", "Crinkle Cut", "Garden", "Lemon Pepper", "Pork"), ("400g", "750g", "1kg", "Multipack")),
-    ("Household", "Non-food", None, 60,
-     ("Dish Soap", "Laundry Pods", "Surface Spray", "Paper Towels", "Trash Bags", "Sponges"),
-     ("Lemon", "Fresh", "Unscented", "Lavender", "Heavy Duty", "Eco"), ("500ml", "24ct", "750ml", "6 Rolls")),
+    (
+        "Snacks",
+        "Food",
+        270,
+        350,
+        ("Potato Chips", "Pretzels", "Crackers", "Popcorn", "Tortilla Chips", "Trail Mix"),
+        ("Sea Salt", "BBQ", "Cheddar", "Sour Cream", "Original", "Chili Lime"),
+        ("150g", "200g", "300g", "Family Pack"),
+    ),
+    (
+        "Beverages",
+        "Drinks",
+        365,
+        196,
+        ("Sparkling Water", "Cola", "Iced Tea", "Orange Juice", "Energy Drink", "Lemonade"),
+        ("Lemon", "Zero", "Peach", "Original", "Berry", "Mint"),
+        ("330ml", "500ml", "1L", "6x330ml"),
+    ),
+    (
+        "Dairy",
+        "Fresh",
+        45,
+        110,
+        ("Greek Yogurt", "Milk", "Butter", "Cheddar Block", "Cream Cheese", "Kefir"),
+        ("Plain", "Vanilla", "Light", "Organic", "Strawberry", "Salted"),
+        ("150g", "500g", "1L", "2L"),
+    ),
+    (
+        "Frozen",
+        "Frozen",
+        540,
+        190,
+        ("Pizza", "Ice Cream", "Fries", "Veg Mix", "Fish Fillets", "Dumplings"),
+        ("Margherita", "Vanilla", "Crinkle Cut", "Garden", "Lemon Pepper", "Pork"),
+        ("400g", "750g", "1kg", "Multipack"),
+    ),
+    (
+        "Household",
+        "Non-food",
+        None,
+        60,
+        ("Dish Soap", "Laundry Pods", "Surface Spray", "Paper Towels", "Trash Bags", "Sponges"),
+        ("Lemon", "Fresh", "Unscented", "Lavender", "Heavy Duty", "Eco"),
+        ("500ml", "24ct", "750ml", "6 Rolls"),
+    ),
 )
 FAMILY_NAMES = tuple(f[0] for f in FAMILIES)
 FAMILY_WEIGHTS = np.array([0.26, 0.24, 0.2, 0.16, 0.14])
@@ -48,11 +78,40 @@ COMPONENT_KINDS = (
 REGIONS = ("North", "South", "East", "West")
 SEGMENTS = (("Key account", 0.15, 60), ("Mid-market", 0.35, 45), ("Small business", 0.50, 30))  # name, share, terms
 CHANNELS = ("Wholesale", "Foodservice", "Distributor", "E-commerce")
-_NAME_A = ("Northwind", "Bluebird", "Summit", "Harbor", "Evergreen", "Redwood", "Silverline", "Golden Gate",
-           "Lakeside", "Prairie", "Cedar", "Maple", "Ironwood", "Sunrise", "Riverbend", "Oakridge", "Pinecrest",
-           "Highland", "Coastal", "Metro")
-_NAME_B = ("Foods", "Grocers", "Market", "Wholesale", "Trading", "Provisions", "Distributors", "Catering", "Supply",
-           "Retail")
+_NAME_A = (
+    "Northwind",
+    "Bluebird",
+    "Summit",
+    "Harbor",
+    "Evergreen",
+    "Redwood",
+    "Silverline",
+    "Golden Gate",
+    "Lakeside",
+    "Prairie",
+    "Cedar",
+    "Maple",
+    "Ironwood",
+    "Sunrise",
+    "Riverbend",
+    "Oakridge",
+    "Pinecrest",
+    "Highland",
+    "Coastal",
+    "Metro",
+)
+_NAME_B = (
+    "Foods",
+    "Grocers",
+    "Market",
+    "Wholesale",
+    "Trading",
+    "Provisions",
+    "Distributors",
+    "Catering",
+    "Supply",
+    "Retail",
+)
 
 
 @dataclass
@@ -120,8 +179,8 @@ def make_finished_goods(size: Size, cal: Calendar, seed: int) -> pd.DataFrame:
     lifecycle = np.full(n, "active", dtype=object)
     n_new, n_old_launch, n_phase = max(1, round(0.06 * n)), max(1, round(0.05 * n)), max(1, round(0.07 * n))
     order = rng.permutation(n)
-    new, old_launch = order[:n_new], order[n_new:n_new + n_old_launch]
-    phased = order[n_new + n_old_launch:n_new + n_old_launch + n_phase]
+    new, old_launch = order[:n_new], order[n_new : n_new + n_old_launch]
+    phased = order[n_new + n_old_launch : n_new + n_old_launch + n_phase]
     launch[new] = rng.integers(D - 210, D - 35, n_new)
     lifecycle[new] = "new"
     launch[old_launch] = rng.integers(120, D - 250, n_old_launch)
@@ -136,15 +195,27 @@ def make_finished_goods(size: Size, cal: Calendar, seed: int) -> pd.DataFrame:
     words = [FAMILIES[f] for f in fam]
     pick = rng.integers(0, 6, (n, 3))
     description = [f"{w[4][p[0]]} {w[5][p[1]]} {w[6][p[2] % 4]}" for w, p in zip(words, pick)]
-    return pd.DataFrame({
-        "sku": [f"SKU{i + 1:04d}" for i in range(n)],
-        "family": [w[0] for w in words], "fam": fam, "category": [w[1] for w in words],
-        "description": description, "scale": scale, "unit_price": price, "unit_cost": cost,
-        "make_or_buy": make_or_buy, "lifecycle": lifecycle,
-        "launch_day": launch, "ramp_days": ramp, "phase_start": phase_start, "phase_stop": phase_stop,
-        "full_from": np.where(launch >= 0, launch + ramp, 0), "full_to": phase_start,
-        "shelf_life": [w[2] if w[2] is not None else -1 for w in words],
-    })
+    return pd.DataFrame(
+        {
+            "sku": [f"SKU{i + 1:04d}" for i in range(n)],
+            "family": [w[0] for w in words],
+            "fam": fam,
+            "category": [w[1] for w in words],
+            "description": description,
+            "scale": scale,
+            "unit_price": price,
+            "unit_cost": cost,
+            "make_or_buy": make_or_buy,
+            "lifecycle": lifecycle,
+            "launch_day": launch,
+            "ramp_days": ramp,
+            "phase_start": phase_start,
+            "phase_stop": phase_stop,
+            "full_from": np.where(launch >= 0, launch + ramp, 0),
+            "full_to": phase_start,
+            "shelf_life": [w[2] if w[2] is not None else -1 for w in words],
+        }
+    )
 
 
 def make_components(fg: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -157,15 +228,17 @@ def make_components(fg: pd.DataFrame, seed: int) -> pd.DataFrame:
     hi = np.array([COMPONENT_KINDS[k][3][1] for k in kind])
     cost = np.maximum(round_money(np.exp(rng.uniform(np.log(lo), np.log(hi)))), 0.01)
     first = len(fg) + 1
-    return pd.DataFrame({
-        "sku": [f"SKU{first + i:04d}" for i in range(n)],
-        "kind": kind,
-        "description": [f"{COMPONENT_KINDS[k][0]} C-{i + 1:03d}" for i, k in enumerate(kind)],
-        "category": [COMPONENT_KINDS[k][1] for k in kind],
-        "uom": [COMPONENT_KINDS[k][2] for k in kind],
-        "unit_cost": cost,
-        "unit_price": cost,  # transfer price: components are not sold
-    })
+    return pd.DataFrame(
+        {
+            "sku": [f"SKU{first + i:04d}" for i in range(n)],
+            "kind": kind,
+            "description": [f"{COMPONENT_KINDS[k][0]} C-{i + 1:03d}" for i, k in enumerate(kind)],
+            "category": [COMPONENT_KINDS[k][1] for k in kind],
+            "uom": [COMPONENT_KINDS[k][2] for k in kind],
+            "unit_cost": cost,
+            "unit_price": cost,  # transfer price: components are not sold
+        }
+    )
 
 
 def make_customers(size: Size, seed: int) -> pd.DataFrame:
@@ -176,17 +249,19 @@ def make_customers(size: Size, seed: int) -> pd.DataFrame:
     seg = rng.choice(len(SEGMENTS), n, p=[s[1] for s in SEGMENTS])
     seg[0] = 0  # at least one key account
     weight = np.array([4.5, 1.5, 0.5])[seg] * rng.uniform(0.6, 1.4, n)
-    return pd.DataFrame({
-        "customer_id": [f"C{i + 1:03d}" for i in range(n)],
-        "name": [f"{_NAME_A[c // len(_NAME_B)]} {_NAME_B[c % len(_NAME_B)]}" for c in combos],
-        "segment": [SEGMENTS[s][0] for s in seg],
-        "channel": rng.choice(CHANNELS, n),
-        "seg": seg,
-        "terms_days": np.array([s[2] for s in SEGMENTS])[seg],
-        "weight": weight,
-        "discount": np.array([0.25, 0.18, 0.10])[seg],
-        "pay_delay_mean": rng.choice([-2.0, 3.0, 8.0, 18.0], n, p=[0.2, 0.4, 0.3, 0.1]),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i + 1:03d}" for i in range(n)],
+            "name": [f"{_NAME_A[c // len(_NAME_B)]} {_NAME_B[c % len(_NAME_B)]}" for c in combos],
+            "segment": [SEGMENTS[s][0] for s in seg],
+            "channel": rng.choice(CHANNELS, n),
+            "seg": seg,
+            "terms_days": np.array([s[2] for s in SEGMENTS])[seg],
+            "weight": weight,
+            "discount": np.array([0.25, 0.18, 0.10])[seg],
+            "pay_delay_mean": rng.choice([-2.0, 3.0, 8.0, 18.0], n, p=[0.2, 0.4, 0.3, 0.1]),
+        }
+    )
 
 
 def make_catalog(size: Size, cal: Calendar, seed: int) -> Catalog:
@@ -194,5 +269,11 @@ def make_catalog(size: Size, cal: Calendar, seed: int) -> Catalog:
     fg = make_finished_goods(size, cal, seed)
     stores = [f"S{i + 1:02d}" for i in range(size.stores)]
     dcs = [f"DC{i + 1}" for i in range(size.dcs)]
-    return Catalog(fg=fg, components=make_components(fg, seed), stores=stores, dcs=dcs,
-                   store_dc=np.arange(size.stores) % size.dcs, customers=make_customers(size, seed))
+    return Catalog(
+        fg=fg,
+        components=make_components(fg, seed),
+        stores=stores,
+        dcs=dcs,
+        store_dc=np.arange(size.stores) % size.dcs,
+        customers=make_customers(size, seed),
+    )

@@ -74,8 +74,9 @@ def _assortments(cat: Catalog, rng: np.random.Generator) -> tuple[pd.DataFrame, 
     return pd.DataFrame({"cust_idx": c_idx, "sku_idx": s_idx, "frac": frac}), share
 
 
-def _regular_lines(cat: Catalog, model: DemandModel, pairs: pd.DataFrame, cal: Calendar,
-                   rng: np.random.Generator) -> pd.DataFrame:
+def _regular_lines(
+    cat: Catalog, model: DemandModel, pairs: pd.DataFrame, cal: Calendar, rng: np.random.Generator
+) -> pd.DataFrame:
     """Order lines from each customer's cadence (one order per customer per cadence week)."""
     cust = cat.customers
     cs = np.concatenate([np.zeros((cat.n_fg, 1)), np.cumsum(model.base_wk, axis=1)], axis=1)
@@ -93,13 +94,21 @@ def _regular_lines(cat: Catalog, model: DemandModel, pairs: pd.DataFrame, cal: C
         s, frac = pc.sku_idx.to_numpy()[j], pc.frac.to_numpy()[j]
         r_wk = requested[occ] // 7
         need = frac * (cs[s, r_wk + cad] - cs[s, r_wk]) / INCLUDE_P
-        qty = np.round(need * rng.lognormal(-0.25**2 / 2, 0.25, len(occ)))
+        qty = np.round(need * rng.lognormal(-(0.25**2) / 2, 0.25, len(occ)))
         keep = (rng.random(len(occ)) < INCLUDE_P) & (qty >= 1)
-        out.append(pd.DataFrame({
-            "cust_idx": c, "sku_idx": s[keep], "okey": occ[keep], "order_day": order_day[occ][keep],
-            "requested_day": requested[occ][keep], "qty": qty[keep],
-            "unit_price": round_money(model.price[s[keep], order_day[occ][keep]] * (1 - cust.discount[c])),
-        }))
+        out.append(
+            pd.DataFrame(
+                {
+                    "cust_idx": c,
+                    "sku_idx": s[keep],
+                    "okey": occ[keep],
+                    "order_day": order_day[occ][keep],
+                    "requested_day": requested[occ][keep],
+                    "qty": qty[keep],
+                    "unit_price": round_money(model.price[s[keep], order_day[occ][keep]] * (1 - cust.discount[c])),
+                }
+            )
+        )
     lines = pd.concat(out, ignore_index=True)
     late_promise = (rng.random(len(lines)) < 0.08) & (lines.requested_day - lines.order_day <= 30)
     lines["promised_day"] = lines.requested_day + np.where(late_promise, 7, 0)
@@ -111,13 +120,20 @@ def _won_deal_lines(opps: pd.DataFrame, model: DemandModel, cat: Catalog, cal: C
     won = opps[(opps.status == "won") & (opps.sku_idx >= 0)]
     order_day = won.expected_day.to_numpy() - won.order_lead.to_numpy()
     s = won.sku_idx.to_numpy()
-    return pd.DataFrame({
-        "cust_idx": won.cust_idx.to_numpy(), "sku_idx": s, "okey": 1_000_000 + np.arange(len(won)),
-        "order_day": order_day, "requested_day": won.expected_day.to_numpy(), "qty": won.qty.to_numpy(),
-        "unit_price": round_money(model.price[s, order_day] * (1 - cat.customers.discount.to_numpy()[
-            won.cust_idx.to_numpy()])),
-        "promised_day": won.expected_day.to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "cust_idx": won.cust_idx.to_numpy(),
+            "sku_idx": s,
+            "okey": 1_000_000 + np.arange(len(won)),
+            "order_day": order_day,
+            "requested_day": won.expected_day.to_numpy(),
+            "qty": won.qty.to_numpy(),
+            "unit_price": round_money(
+                model.price[s, order_day] * (1 - cat.customers.discount.to_numpy()[won.cust_idx.to_numpy()])
+            ),
+            "promised_day": won.expected_day.to_numpy(),
+        }
+    )
 
 
 def _number_orders(lines: pd.DataFrame) -> pd.DataFrame:
@@ -151,16 +167,19 @@ def _ship(lines: pd.DataFrame, cal: Calendar, rng: np.random.Generator) -> tuple
     two = first & second
     deliver = lambda day, t: np.where(day + t <= end, day + t, -1)  # noqa: E731  (-1 = still in transit)
     cols = ["order_id", "line", "cust_idx", "sku_idx", "unit_price"]
-    ship_a = lines.loc[first, cols].assign(ship_day=ship[first], delivered_day=deliver(ship, transit)[first],
-                                           qty=q1[first])
-    ship_b = lines.loc[two, cols].assign(ship_day=ship2[two], delivered_day=deliver(ship2, transit)[two],
-                                         qty=(qty - q1)[two])
+    ship_a = lines.loc[first, cols].assign(
+        ship_day=ship[first], delivered_day=deliver(ship, transit)[first], qty=q1[first]
+    )
+    ship_b = lines.loc[two, cols].assign(
+        ship_day=ship2[two], delivered_day=deliver(ship2, transit)[two], qty=(qty - q1)[two]
+    )
     shipments = pd.concat([ship_a, ship_b]).sort_values(["ship_day", "order_id", "line"], kind="stable")
     return lines, shipments.reset_index(drop=True)
 
 
-def make_opportunities(cat: Catalog, model: DemandModel, anomalies: Anomalies, cal: Calendar,
-                       seed: int) -> pd.DataFrame:
+def make_opportunities(
+    cat: Catalog, model: DemandModel, anomalies: Anomalies, cal: Calendar, seed: int
+) -> pd.DataFrame:
     """CRM deals on a SKU (70%) or a family; never on hockey-stick SKUs or their families.
 
     Columns: opportunity_id, cust_idx, sku_idx (-1 for family deals), sku_or_family, expected_day,
@@ -171,15 +190,18 @@ def make_opportunities(cat: Catalog, model: DemandModel, anomalies: Anomalies, c
     n = max(15, round(1.5 * len(cat.customers)))
     hockey_skus = anomalies.hockey.sku_idx.to_numpy()
     hockey_fams = np.unique(fg.fam.to_numpy()[hockey_skus])
-    ok_sku = np.flatnonzero((fg.scale.to_numpy() >= np.median(fg.scale)) & ~np.isin(np.arange(cat.n_fg), hockey_skus)
-                            & (fg.lifecycle.to_numpy() != "phase_out"))
+    ok_sku = np.flatnonzero(
+        (fg.scale.to_numpy() >= np.median(fg.scale))
+        & ~np.isin(np.arange(cat.n_fg), hockey_skus)
+        & (fg.lifecycle.to_numpy() != "phase_out")
+    )
     ok_fam = np.array([f for f in range(len(FAMILIES)) if f not in hockey_fams], dtype=np.int64)
     on_sku = (rng.random(n) < 0.7) | (len(ok_fam) == 0)
     sku = np.where(on_sku, rng.choice(ok_sku, n), -1)
     fam = np.where(on_sku, fg.fam.to_numpy()[np.maximum(sku, 0)], rng.choice(ok_fam if len(ok_fam) else [0], n))
     future = rng.random(n) < 0.5
     expected = np.where(future, rng.integers(D - 14, D + 182, n), rng.integers(182, D - 15, n))
-    weekly = model.base_wk[:, :cal.weeks].mean(axis=1)
+    weekly = model.base_wk[:, : cal.weeks].mean(axis=1)
     fam_weekly = np.bincount(fg.fam, weekly, minlength=len(FAMILIES))
     qty = np.where(on_sku, weekly[np.maximum(sku, 0)] * rng.uniform(2, 10, n), fam_weekly[fam] * rng.uniform(0.2, 1, n))
     qty = np.maximum(np.round(qty, -1), 10)
@@ -187,21 +209,35 @@ def make_opportunities(cat: Catalog, model: DemandModel, anomalies: Anomalies, c
     status = np.where(expected > D - 15, "open", np.where(won, "won", "lost"))
     prob = np.where(status == "open", rng.integers(2, 19, n) * 0.05, np.where(status == "won", 1.0, 0.0))
     w = cat.customers.weight.to_numpy()
-    opps = pd.DataFrame({
-        "cust_idx": rng.choice(len(w), n, p=w / w.sum()), "sku_idx": sku,
-        "sku_or_family": np.where(on_sku, fg.sku.to_numpy()[np.maximum(sku, 0)],
-                                  np.array([FAMILIES[f][0] for f in fam], dtype=object)),
-        "expected_day": expected, "order_lead": rng.integers(7, 22, n), "qty": qty,
-        "probability": np.round(prob, 2), "status": status,
-    })
+    opps = pd.DataFrame(
+        {
+            "cust_idx": rng.choice(len(w), n, p=w / w.sum()),
+            "sku_idx": sku,
+            "sku_or_family": np.where(
+                on_sku, fg.sku.to_numpy()[np.maximum(sku, 0)], np.array([FAMILIES[f][0] for f in fam], dtype=object)
+            ),
+            "expected_day": expected,
+            "order_lead": rng.integers(7, 22, n),
+            "qty": qty,
+            "probability": np.round(prob, 2),
+            "status": status,
+        }
+    )
     opps = pd.concat([opps, _closed_last_week(cat, ok_sku, ok_fam, weekly, fam_weekly, cal, seed)], ignore_index=True)
     opps = opps.sort_values(["expected_day", "cust_idx"], kind="stable").reset_index(drop=True)
     opps["opportunity_id"] = [f"OP{i + 1:04d}" for i in range(len(opps))]
     return opps
 
 
-def _closed_last_week(cat: Catalog, ok_sku: np.ndarray, ok_fam: np.ndarray, weekly: np.ndarray,
-                      fam_weekly: np.ndarray, cal: Calendar, seed: int) -> pd.DataFrame:
+def _closed_last_week(
+    cat: Catalog,
+    ok_sku: np.ndarray,
+    ok_fam: np.ndarray,
+    weekly: np.ndarray,
+    fam_weekly: np.ndarray,
+    cal: Calendar,
+    seed: int,
+) -> pd.DataFrame:
     """News for the meeting: one SKU deal lost and one family deal won in the last week of history
     (closed after the previous weekly cycle). The win is family-level, so it books no order line
     and changes no demand; both come from their own random stream (the other deals stay as they are)."""
@@ -210,17 +246,24 @@ def _closed_last_week(cat: Catalog, ok_sku: np.ndarray, ok_fam: np.ndarray, week
     w = cat.customers.weight.to_numpy()
     lost_sku = int(rng.choice(ok_sku))
     won_fam = int(rng.choice(ok_fam)) if len(ok_fam) else int(cat.fg.fam.iloc[0])
-    return pd.DataFrame({
-        "cust_idx": rng.choice(len(w), 2, p=w / w.sum()), "sku_idx": [lost_sku, -1],
-        "sku_or_family": np.array([cat.fg.sku.iloc[lost_sku], FAMILIES[won_fam][0]], dtype=object),
-        "expected_day": D - 1 - rng.integers(0, 6, 2), "order_lead": rng.integers(7, 22, 2),
-        "qty": np.maximum(np.round([weekly[lost_sku] * rng.uniform(3, 8), fam_weekly[won_fam] * rng.uniform(0.3, 0.8)],
-                                   -1), 10),
-        "probability": [0.0, 1.0], "status": ["lost", "won"],
-    })
+    return pd.DataFrame(
+        {
+            "cust_idx": rng.choice(len(w), 2, p=w / w.sum()),
+            "sku_idx": [lost_sku, -1],
+            "sku_or_family": np.array([cat.fg.sku.iloc[lost_sku], FAMILIES[won_fam][0]], dtype=object),
+            "expected_day": D - 1 - rng.integers(0, 6, 2),
+            "order_lead": rng.integers(7, 22, 2),
+            "qty": np.maximum(
+                np.round([weekly[lost_sku] * rng.uniform(3, 8), fam_weekly[won_fam] * rng.uniform(0.3, 0.8)], -1), 10
+            ),
+            "probability": [0.0, 1.0],
+            "status": ["lost", "won"],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- extracts
+
 
 def customers_extract(cat: Catalog) -> dict:
     c = cat.customers
@@ -230,12 +273,16 @@ def customers_extract(cat: Catalog) -> dict:
 def sales_orders_extract(book: OrderBook, cat: Catalog, cal: Calendar) -> dict:
     ln = book.lines
     return {
-        "order_id": ln.order_id.to_numpy(), "line": ln.line.to_numpy(),
+        "order_id": ln.order_id.to_numpy(),
+        "line": ln.line.to_numpy(),
         "customer_id": cat.customers.customer_id.to_numpy()[ln.cust_idx],
         "sku": cat.fg.sku.to_numpy()[ln.sku_idx],
-        "order_date": cal.dates(ln.order_day), "requested_date": cal.dates(ln.requested_day),
-        "promised_date": cal.dates(ln.promised_day), "qty": ln.qty.to_numpy(),
-        "unit_price": ln.unit_price.to_numpy(), "status": ln.status.to_numpy(),
+        "order_date": cal.dates(ln.order_day),
+        "requested_date": cal.dates(ln.requested_day),
+        "promised_date": cal.dates(ln.promised_day),
+        "qty": ln.qty.to_numpy(),
+        "unit_price": ln.unit_price.to_numpy(),
+        "status": ln.status.to_numpy(),
     }
 
 
@@ -243,8 +290,13 @@ def shipments_extract(book: OrderBook, cal: Calendar) -> dict:
     sh = book.shipments
     delivered = cal.dates(sh.delivered_day.clip(lower=0))
     delivered[sh.delivered_day.to_numpy() < 0] = np.datetime64("NaT")
-    return {"order_id": sh.order_id.to_numpy(), "line": sh.line.to_numpy(), "ship_date": cal.dates(sh.ship_day),
-            "delivered_date": delivered, "qty": sh.qty.to_numpy()}
+    return {
+        "order_id": sh.order_id.to_numpy(),
+        "line": sh.line.to_numpy(),
+        "ship_date": cal.dates(sh.ship_day),
+        "delivered_date": delivered,
+        "qty": sh.qty.to_numpy(),
+    }
 
 
 def opportunities_extract(book: OrderBook, cat: Catalog, cal: Calendar, seed: int) -> dict:
@@ -259,7 +311,11 @@ def opportunities_extract(book: OrderBook, cat: Catalog, cal: Calendar, seed: in
     return {
         "opportunity_id": op.opportunity_id.to_numpy(),
         "customer_id": cat.customers.customer_id.to_numpy()[op.cust_idx],
-        "sku_or_family": op.sku_or_family.to_numpy(), "expected_date": cal.dates(op.expected_day),
-        "qty": op.qty.to_numpy(), "probability": op.probability.to_numpy(), "status": op.status.to_numpy(),
-        "status_date": status_date, "created_date": cal.dates(created),
+        "sku_or_family": op.sku_or_family.to_numpy(),
+        "expected_date": cal.dates(op.expected_day),
+        "qty": op.qty.to_numpy(),
+        "probability": op.probability.to_numpy(),
+        "status": op.status.to_numpy(),
+        "status_date": status_date,
+        "created_date": cal.dates(created),
     }

@@ -37,8 +37,15 @@ LOAD_TARGET = {"M1": 0.75, "M2": 0.75, "T1": 0.9, "L1": 0.9}
 CALENDAR_H = 80.0  # resources: 16 h x 5 days
 
 
-def previous_plan(cat: Catalog, sales_forecast: dict, plant: Plant, prod: Production, pur: Purchasing,
-                  l1_qualified_hours: float, cal: Calendar) -> dict:
+def previous_plan(
+    cat: Catalog,
+    sales_forecast: dict,
+    plant: Plant,
+    prod: Production,
+    pur: Purchasing,
+    l1_qualified_hours: float,
+    cal: Calendar,
+) -> dict:
     """The `plan_history` extract: one cycle (``end_date`` - 7 days), every FG the Sales forecast
     covers x 13 weeks. ``sales_forecast`` is the `sales_forecast` extract (columns as written)."""
     fg = cat.fg
@@ -79,9 +86,13 @@ def previous_plan(cat: Catalog, sales_forecast: dict, plant: Plant, prod: Produc
     s, h = np.nonzero(np.broadcast_to(live[:, None], demand.shape))
     cycle = np.datetime64(cal.end, "D") - 7
     return {
-        "cycle_id": np.full(len(s), cycle), "sku": fg.sku.to_numpy()[s], "week_start": cal.week_start(weeks[h]),
-        "demand_units": demand[s, h], "supply_units": supply[s, h],
-        "revenue": round_money(demand[s, h] * fg.unit_price.to_numpy()[s]), "family": fg.family.to_numpy()[s],
+        "cycle_id": np.full(len(s), cycle),
+        "sku": fg.sku.to_numpy()[s],
+        "week_start": cal.week_start(weeks[h]),
+        "demand_units": demand[s, h],
+        "supply_units": supply[s, h],
+        "revenue": round_money(demand[s, h] * fg.unit_price.to_numpy()[s]),
+        "family": fg.family.to_numpy()[s],
     }
 
 
@@ -98,12 +109,14 @@ def _minimum_runs(orders: pd.DataFrame, n_make: int) -> np.ndarray:
 def _unit_hours(plant: Plant, n_make: int) -> dict[str, np.ndarray]:
     """Hours one unit of each made SKU takes on each routed resource."""
     eye = np.eye(n_make)
-    return {r: np.array([routed_hours(plant, eye[:, [i]])[r][0] for i in range(n_make)])
-            for r in ("M1", "M2", "T1", "L1")}
+    return {
+        r: np.array([routed_hours(plant, eye[:, [i]])[r][0] for i in range(n_make)]) for r in ("M1", "M2", "T1", "L1")
+    }
 
 
-def _lot_sized(target: np.ndarray, min_run: np.ndarray, unit_hours: dict[str, np.ndarray],
-               cap: dict[str, np.ndarray]) -> np.ndarray:
+def _lot_sized(
+    target: np.ndarray, min_run: np.ndarray, unit_hours: dict[str, np.ndarray], cap: dict[str, np.ndarray]
+) -> np.ndarray:
     """Week by week, each SKU's need waits until it reaches the minimum run, and a lot waits
     while it would take a routed resource past its hours; whatever waits at the end is dropped."""
     out = np.zeros_like(target)

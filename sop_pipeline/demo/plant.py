@@ -35,10 +35,22 @@ RESOURCES = (  # id, type, name, is_constraint, hours_per_day, days_per_week
 )
 MACHINES = ("M1", "M2")
 PLANNED_REASONS = ("Preventive maintenance", "Sanitation", "Calibration")
-UNPLANNED_REASONS = ("Jam", "Motor fault", "Sensor failure", "Electrical fault", "Conveyor breakdown",
-                     "Material starvation")
-RESCHEDULE_REASONS = ("Rush order", "Capacity rebalance", "Machine breakdown", "Material shortage",
-                      "Customer request", "Quality hold")
+UNPLANNED_REASONS = (
+    "Jam",
+    "Motor fault",
+    "Sensor failure",
+    "Electrical fault",
+    "Conveyor breakdown",
+    "Material starvation",
+)
+RESCHEDULE_REASONS = (
+    "Rush order",
+    "Capacity rebalance",
+    "Machine breakdown",
+    "Material shortage",
+    "Customer request",
+    "Quality hold",
+)
 
 
 @dataclass
@@ -71,9 +83,9 @@ def make_plant(cat: Catalog, demand_wk: np.ndarray, cal: Calendar, seed: int) ->
     rate = np.zeros(n)
     for m, name in enumerate(MACHINES):
         sel = machine == m
-        hours = (demand_wk[make[sel], :cal.weeks + 4] / raw[sel, None]).sum(axis=0)  # at rate = raw
+        hours = (demand_wk[make[sel], : cal.weeks + 4] / raw[sel, None]).sum(axis=0)  # at rate = raw
         peak = np.convolve(hours, np.ones(8) / 8, mode="valid").max()  # busiest 8 weeks
-        recent = hours[cal.weeks - 52:cal.weeks].mean()  # the plant is sized for the last year
+        recent = hours[cal.weeks - 52 : cal.weeks].mean()  # the plant is sized for the last year
         c = max(recent / (UTIL[name] * 80.0), peak / (PEAK_UTIL * 80.0))
         rate[sel] = raw[sel] * c
     rate = np.where(rate >= 10, np.round(rate), np.maximum(np.round(rate, 1), 0.5))
@@ -83,11 +95,19 @@ def make_plant(cat: Catalog, demand_wk: np.ndarray, cal: Calendar, seed: int) ->
     minutes = np.where(j > i, light_to_dark, np.where(j < i, dark_to_light, 0.0))
     minutes[1] *= 0.6
     minutes = np.round(minutes / 5) * 5
-    return Plant(make=make, machine=machine, setup=setup, rate=rate, crew=rng.integers(2, 4, n),
-                 families=[chr(ord("A") + f) for f in range(n_setup)], changeover=minutes)
+    return Plant(
+        make=make,
+        machine=machine,
+        setup=setup,
+        rate=rate,
+        crew=rng.integers(2, 4, n),
+        families=[chr(ord("A") + f) for f in range(n_setup)],
+        changeover=minutes,
+    )
 
 
 # --------------------------------------------------------------------------- orders and clock
+
 
 def _balanced_phases(cycle: np.ndarray, hours_wk: np.ndarray, machine: np.ndarray) -> np.ndarray:
     """Start week (mod cycle) per SKU, chosen greedily (biggest first) to level each machine's weekly load."""
@@ -117,7 +137,7 @@ def _order_plan(plant: Plant, demand_wk: np.ndarray, cal: Calendar, rng: np.rand
     ``MAX_ORDER_H`` ideal machine hours; an order still bigger than that is split. Start weeks
     are staggered to level the load of each machine.
     """
-    live = demand_wk[plant.make, :cal.weeks + 4]
+    live = demand_wk[plant.make, : cal.weeks + 4]
     live = np.where(live > 0, live, np.nan)  # weeks the SKU is on sale (launches, phase-outs)
     avg = np.nan_to_num(np.nanmean(live, axis=1))  # units/week
     hours_wk = np.nan_to_num(np.nanquantile(live, 0.9, axis=1)) / plant.rate  # a busy week
@@ -137,8 +157,15 @@ def _order_plan(plant: Plant, demand_wk: np.ndarray, cal: Calendar, rng: np.rand
     splits = np.maximum(np.ceil(need / plant.rate[i] / MAX_ORDER_H), 1).astype(np.int64)
     piece = np.repeat(np.arange(len(i)), splits)
     i, w, need = i[piece], w[piece], need[piece] / splits[piece]
-    orders = pd.DataFrame({"mk": i, "week": w, "machine": plant.machine[i], "setup": plant.setup[i],
-                           "qty": np.maximum(np.ceil(need / 10) * 10, 10)})
+    orders = pd.DataFrame(
+        {
+            "mk": i,
+            "week": w,
+            "machine": plant.machine[i],
+            "setup": plant.setup[i],
+            "qty": np.maximum(np.ceil(need / 10) * 10, 10),
+        }
+    )
     return orders.sort_values(["machine", "week", "setup", "mk"], kind="stable").reset_index(drop=True)
 
 
@@ -209,9 +236,11 @@ def _breakdowns(orders: pd.DataFrame, m: int, cal: Calendar, rng: np.random.Gene
     week, first, last = week[has], first[has], last[has]
     pos = first + np.floor(rng.random(len(week)) * (last - first)).astype(np.int64)
     hours = np.clip(np.round(rng.lognormal(np.log(1.2), 0.6, len(week)) * 4) / 4, 0.25, 8.0)
-    return pd.DataFrame({"order_pos": pos, "hours": hours,
-                         "reason": rng.choice(UNPLANNED_REASONS, len(week))}).sort_values(
-        "order_pos", kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame({"order_pos": pos, "hours": hours, "reason": rng.choice(UNPLANNED_REASONS, len(week))})
+        .sort_values("order_pos", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def simulate_production(plant: Plant, demand_wk: np.ndarray, cat: Catalog, cal: Calendar, seed: int) -> Production:
@@ -232,12 +261,14 @@ def simulate_production(plant: Plant, demand_wk: np.ndarray, cat: Catalog, cal: 
     orders = _statuses(orders, cal)
     downtime = pd.concat(downtime, ignore_index=True).sort_values(["start", "resource_id"], kind="stable")
     rtime = pd.concat(rtime, ignore_index=True).sort_values(["date", "resource_id"], kind="stable")
-    return Production(orders=orders, downtime=downtime.reset_index(drop=True),
-                      resource_time=rtime.reset_index(drop=True))
+    return Production(
+        orders=orders, downtime=downtime.reset_index(drop=True), resource_time=rtime.reset_index(drop=True)
+    )
 
 
-def _machine_history(plant: Plant, o: pd.DataFrame, m: int, pm: np.ndarray, cal: Calendar,
-                     rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _machine_history(
+    plant: Plant, o: pd.DataFrame, m: int, pm: np.ndarray, cal: Calendar, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Planned and actual clock of one machine; its downtime events and daily OEE inputs.
 
     Hours are working-clock hours; quantities are units. Actuals exist for history weeks only.
@@ -248,7 +279,7 @@ def _machine_history(plant: Plant, o: pd.DataFrame, m: int, pm: np.ndarray, cal:
     prev = np.concatenate([setup[:1], setup[:-1]])
     co_plan = plant.changeover[m, prev, setup] / 60.0
     run_plan = o.qty.to_numpy() / (rate * STANDARD_PERF)
-    pm_plan = pm[:W + 4]
+    pm_plan = pm[: W + 4]
     plan_begin, _ = _clock(o, np.zeros(n), co_plan + run_plan, pm_plan, W + 4)
 
     hist = (o.week.to_numpy() < W) & (rng.random(n) >= 0.01)  # 1% cancelled before start
@@ -267,17 +298,31 @@ def _machine_history(plant: Plant, o: pd.DataFrame, m: int, pm: np.ndarray, cal:
     begin[h_idx] = act_begin
     act_start = begin + pre
     run_start = act_start + co_act
-    o = o.assign(planned_start_h=plan_begin, planned_end_h=plan_begin + co_plan + run_plan,
-                 actual_start_h=act_start, actual_end_h=run_start + run_act, run_start_h=run_start,
-                 good=np.where(hist, good, 0.0), scrap=np.where(hist, scrap, 0.0),
-                 resource_id=MACHINES[m], rate=rate)
+    o = o.assign(
+        planned_start_h=plan_begin,
+        planned_end_h=plan_begin + co_plan + run_plan,
+        actual_start_h=act_start,
+        actual_end_h=run_start + run_act,
+        run_start_h=run_start,
+        good=np.where(hist, good, 0.0),
+        scrap=np.where(hist, scrap, 0.0),
+        resource_id=MACHINES[m],
+        rate=rate,
+    )
     dt = _downtime_events(hits, begin, pm_start, pm, m, cal, rng)
     rt = _resource_time(o.iloc[h_idx], pm_start, pm[:W], dt, m, cal)
     return o, dt, rt
 
 
-def _downtime_events(hits: pd.DataFrame, begin: np.ndarray, pm_start: np.ndarray, pm: np.ndarray, m: int,
-                     cal: Calendar, rng: np.random.Generator) -> pd.DataFrame:
+def _downtime_events(
+    hits: pd.DataFrame,
+    begin: np.ndarray,
+    pm_start: np.ndarray,
+    pm: np.ndarray,
+    m: int,
+    cal: Calendar,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Unplanned events at their clock position; planned maintenance (history and 13 weeks ahead)."""
     W = cal.weeks
     offset = hits.groupby("order_pos").hours.cumsum().to_numpy() - hits.hours.to_numpy()
@@ -286,18 +331,24 @@ def _downtime_events(hits: pd.DataFrame, begin: np.ndarray, pm_start: np.ndarray
     p_start = np.where(pm_weeks < W, pm_start[np.minimum(pm_weeks, W - 1)], WEEK_H * pm_weeks)
     start_h = np.concatenate([u_start, p_start])
     hours = np.concatenate([hits.hours.to_numpy(), pm[pm_weeks]])
-    reasons = np.concatenate([hits.reason.to_numpy(),
-                              rng.choice(PLANNED_REASONS, len(pm_weeks), p=[0.6, 0.25, 0.15])])
+    reasons = np.concatenate([hits.reason.to_numpy(), rng.choice(PLANNED_REASONS, len(pm_weeks), p=[0.6, 0.25, 0.15])])
     planned = np.arange(len(start_h)) >= len(hits)
     row, g, ov = _spread(start_h, start_h + hours)  # an event crossing the night is one row per day
     seg_start = np.maximum(start_h[row], DAY_H * g)
     first = np.concatenate([[True], row[1:] != row[:-1]]) if len(row) else np.zeros(0, dtype=bool)
-    return pd.DataFrame({
-        "resource_id": MACHINES[m], "start": clock_to_ts(cal, seg_start),
-        "end": clock_to_ts(cal, seg_start + ov, end=True),
-        "planned": planned[row], "reason": reasons[row], "start_h": seg_start, "hours": ov,
-        "event_hours": hours[row], "first_segment": first,
-    })
+    return pd.DataFrame(
+        {
+            "resource_id": MACHINES[m],
+            "start": clock_to_ts(cal, seg_start),
+            "end": clock_to_ts(cal, seg_start + ov, end=True),
+            "planned": planned[row],
+            "reason": reasons[row],
+            "start_h": seg_start,
+            "hours": ov,
+            "event_hours": hours[row],
+            "first_segment": first,
+        }
+    )
 
 
 def _spread(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -316,8 +367,9 @@ def _per_day(a: np.ndarray, b: np.ndarray, n_g: int) -> np.ndarray:
     return np.bincount(g[g < n_g], ov[g < n_g], n_g)
 
 
-def _resource_time(o: pd.DataFrame, pm_start: np.ndarray, pm: np.ndarray, dt: pd.DataFrame, m: int,
-                   cal: Calendar) -> pd.DataFrame:
+def _resource_time(
+    o: pd.DataFrame, pm_start: np.ndarray, pm: np.ndarray, dt: pd.DataFrame, m: int, cal: Calendar
+) -> pd.DataFrame:
     """Daily planned/run hours and ideal/total/good units of one machine, history days only.
 
     Weekdays: planned = 16 h minus planned maintenance; Saturdays appear only when overtime was
@@ -335,17 +387,26 @@ def _resource_time(o: pd.DataFrame, pm_start: np.ndarray, pm: np.ndarray, dt: pd
     good = np.bincount(g, frac * o.good.to_numpy()[row], n_g)
     pm_h = _per_day(pm_start, pm_start + pm, n_g)
     unplanned = dt[~dt.planned.to_numpy()]
-    busy = (_per_day(o.actual_start_h.to_numpy(), o.actual_end_h.to_numpy(), n_g) + pm_h
-            + _per_day(unplanned.start_h.to_numpy(), (unplanned.start_h + unplanned.hours).to_numpy(), n_g))
+    busy = (
+        _per_day(o.actual_start_h.to_numpy(), o.actual_end_h.to_numpy(), n_g)
+        + pm_h
+        + _per_day(unplanned.start_h.to_numpy(), (unplanned.start_h + unplanned.hours).to_numpy(), n_g)
+    )
     saturday = np.arange(n_g) % 6 == 5
     planned = np.where(saturday, np.minimum(np.ceil(busy * 2) / 2, DAY_H), DAY_H - pm_h)
     keep = ~saturday | (busy > 0)
     gi = np.flatnonzero(keep)
-    return pd.DataFrame({
-        "date": cal.dates(7 * (gi // 6) + gi % 6), "resource_id": MACHINES[m],
-        "planned_hours": np.round(planned[gi], 2), "run_hours": np.round(np.minimum(run_h[gi], planned[gi]), 2),
-        "ideal_units": np.round(ideal[gi]), "total_units": np.round(total[gi]), "good_units": np.round(good[gi]),
-    })
+    return pd.DataFrame(
+        {
+            "date": cal.dates(7 * (gi // 6) + gi % 6),
+            "resource_id": MACHINES[m],
+            "planned_hours": np.round(planned[gi], 2),
+            "run_hours": np.round(np.minimum(run_h[gi], planned[gi]), 2),
+            "ideal_units": np.round(ideal[gi]),
+            "total_units": np.round(total[gi]),
+            "good_units": np.round(good[gi]),
+        }
+    )
 
 
 def _statuses(orders: pd.DataFrame, cal: Calendar) -> pd.DataFrame:
@@ -361,10 +422,12 @@ def _statuses(orders: pd.DataFrame, cal: Calendar) -> pd.DataFrame:
     cancelled = hist & np.isnan(a_start)
     started = ~cancelled & hist & (a_start < now_h)
     done = started & (a_end <= now_h)
-    orders["status"] = np.select([cancelled, done, started, week <= W],
-                                 ["cancelled", "completed", "in_progress", "released"], "planned")
-    made = np.where(done, 1.0, np.where(started, np.clip((now_h - r_start) / np.maximum(a_end - r_start, 1e-9),
-                                                         0, 1), 0.0))
+    orders["status"] = np.select(
+        [cancelled, done, started, week <= W], ["cancelled", "completed", "in_progress", "released"], "planned"
+    )
+    made = np.where(
+        done, 1.0, np.where(started, np.clip((now_h - r_start) / np.maximum(a_end - r_start, 1e-9), 0, 1), 0.0)
+    )
     orders["good"] = np.round(orders.good.to_numpy() * made)
     orders["scrap"] = np.round(orders.scrap.to_numpy() * made)
     orders["actual_start_h"] = np.where(started, a_start, np.nan)
@@ -383,12 +446,18 @@ def production_orders_extract(prod: Production, cat: Catalog, plant: Plant, cal:
     planned = ts("planned_start_h")
     created = np.minimum(planned - np.timedelta64(7, "D"), (cal.end64 + 1).astype("datetime64[s]") - 1)
     return {
-        "order_id": o.order_id.to_numpy(), "sku": cat.fg.sku.to_numpy()[plant.make[o.mk.to_numpy()]],
+        "order_id": o.order_id.to_numpy(),
+        "sku": cat.fg.sku.to_numpy()[plant.make[o.mk.to_numpy()]],
         "resource_id": o.resource_id.to_numpy(),
-        "planned_start": planned, "planned_end": ts("planned_end_h", True),
-        "actual_start": ts("actual_start_h"), "actual_end": ts("actual_end_h", True),
-        "planned_qty": o.qty.to_numpy(), "good_qty": o.good.to_numpy(), "scrap_qty": o.scrap.to_numpy(),
-        "status": o.status.to_numpy(), "created_at": created,
+        "planned_start": planned,
+        "planned_end": ts("planned_end_h", True),
+        "actual_start": ts("actual_start_h"),
+        "actual_end": ts("actual_end_h", True),
+        "planned_qty": o.qty.to_numpy(),
+        "good_qty": o.good.to_numpy(),
+        "scrap_qty": o.scrap.to_numpy(),
+        "status": o.status.to_numpy(),
+        "created_at": created,
     }
 
 
@@ -432,8 +501,12 @@ def changeovers_extract(plant: Plant) -> dict:
     k = len(plant.families)
     m, i, j = np.meshgrid(np.arange(2), np.arange(k), np.arange(k), indexing="ij")
     fam = np.array(plant.families)
-    return {"resource_id": np.array(MACHINES)[m.ravel()], "from_key": fam[i.ravel()], "to_key": fam[j.ravel()],
-            "minutes": plant.changeover.ravel()}
+    return {
+        "resource_id": np.array(MACHINES)[m.ravel()],
+        "from_key": fam[i.ravel()],
+        "to_key": fam[j.ravel()],
+        "minutes": plant.changeover.ravel(),
+    }
 
 
 def schedule_changes(prod: Production, cal: Calendar, disruption: tuple[int, int], seed: int) -> dict:
@@ -460,16 +533,27 @@ def schedule_changes(prod: Production, cal: Calendar, disruption: tuple[int, int
     new = clock_to_ts(cal, sel.planned_start_h.to_numpy())
     shift = rng.choice([-3, -2, -1, 1, 2, 3, 7], len(sel)).astype("timedelta64[D]")
     changed = (new.astype("datetime64[D]") - rng.integers(1, 8, len(sel)).astype("timedelta64[D]")).astype(
-        "datetime64[s]") + (rng.integers(8 * 60, 17 * 60, len(sel)) * 60).astype("timedelta64[s]")
+        "datetime64[s]"
+    ) + (rng.integers(8 * 60, 17 * 60, len(sel)) * 60).astype("timedelta64[s]")
     in_trouble = trouble[sel.week.to_numpy()]
     normal_p = [0.25, 0.25, 0.2, 0.1, 0.15, 0.05]
     trouble_p = [0.1, 0.1, 0.1, 0.6, 0.05, 0.05]
-    reason = np.where(in_trouble, rng.choice(RESCHEDULE_REASONS, len(sel), p=trouble_p),
-                      rng.choice(RESCHEDULE_REASONS, len(sel), p=normal_p))
+    reason = np.where(
+        in_trouble,
+        rng.choice(RESCHEDULE_REASONS, len(sel), p=trouble_p),
+        rng.choice(RESCHEDULE_REASONS, len(sel), p=normal_p),
+    )
     now = (cal.end64 + 1).astype("datetime64[s]")
     keep = (changed < now) & (changed >= cal.start64.astype("datetime64[s]"))
-    out = pd.DataFrame({"order_id": sel.order_id.to_numpy(), "changed_at": changed, "old_start": new - shift,
-                        "new_start": new, "reason": reason})[keep]
+    out = pd.DataFrame(
+        {
+            "order_id": sel.order_id.to_numpy(),
+            "changed_at": changed,
+            "old_start": new - shift,
+            "new_start": new,
+            "reason": reason,
+        }
+    )[keep]
     out = out.sort_values(["changed_at", "order_id"], kind="stable")
     return {c: out[c].to_numpy() for c in out.columns}
 
@@ -478,8 +562,12 @@ def routed_hours(plant: Plant, units: np.ndarray) -> dict[str, np.ndarray]:
     """Hours per week on each routed resource for make-SKU units (n_make, weeks), at the routings'
     rates: the machine's ideal rate on M1/M2 and T1, rate / crew per labour hour on L1."""
     machine_h = units / plant.rate[:, None]
-    return {"M1": machine_h[plant.machine == 0].sum(axis=0), "M2": machine_h[plant.machine == 1].sum(axis=0),
-            "T1": machine_h.sum(axis=0), "L1": (units / np.round(plant.rate / plant.crew, 2)[:, None]).sum(axis=0)}
+    return {
+        "M1": machine_h[plant.machine == 0].sum(axis=0),
+        "M2": machine_h[plant.machine == 1].sum(axis=0),
+        "T1": machine_h.sum(axis=0),
+        "L1": (units / np.round(plant.rate / plant.crew, 2)[:, None]).sum(axis=0),
+    }
 
 
 def skills_extract(size, seed: int, l1_hours_needed: float | None = None) -> dict:
@@ -510,7 +598,9 @@ def skills_extract(size, seed: int, l1_hours_needed: float | None = None) -> dic
             covered += hours[i] if l1[i] >= 2 else 0.0
     emp = np.array([f"E{i + 1:03d}" for i in range(n)])
     return {
-        "employee_id": np.repeat(emp, 3), "resource_id": np.tile(["L1", "M1", "M2"], n),
-        "level": np.stack([l1, m1, m2], axis=1).ravel(), "shift": np.repeat(shift, 3),
+        "employee_id": np.repeat(emp, 3),
+        "resource_id": np.tile(["L1", "M1", "M2"], n),
+        "level": np.stack([l1, m1, m2], axis=1).ravel(),
+        "shift": np.repeat(shift, 3),
         "hours_per_week": np.repeat(hours, 3),
     }

@@ -46,16 +46,23 @@ class Purchasing:
 def make_suppliers(size: Size, seed: int) -> pd.DataFrame:
     """The first ``size.suppliers`` of the pool with their reliability (on-time and short-ship rates)."""
     rng = rng_for(seed, "suppliers")
-    pool = SUPPLIER_POOL[:size.suppliers]
+    pool = SUPPLIER_POOL[: size.suppliers]
     n = len(pool)
-    return pd.DataFrame({
-        "supplier_id": [f"SUP{i + 1:02d}" for i in range(n)], "name": [p[0] for p in pool],
-        "country": [p[1] for p in pool], "route": [p[2] for p in pool],
-        "lead": np.array([p[3] for p in pool]), "spread": np.array([p[4] for p in pool]),
-        "ontime_p": rng.uniform(0.72, 0.97, n), "short_p": rng.uniform(0.02, 0.10, n),
-        "terms_days": rng.choice([30, 45, 60], n), "cadence": rng.choice([1, 2], n, p=[0.6, 0.4]),
-        "weekday": rng.integers(0, 5, n),
-    })
+    return pd.DataFrame(
+        {
+            "supplier_id": [f"SUP{i + 1:02d}" for i in range(n)],
+            "name": [p[0] for p in pool],
+            "country": [p[1] for p in pool],
+            "route": [p[2] for p in pool],
+            "lead": np.array([p[3] for p in pool]),
+            "spread": np.array([p[4] for p in pool]),
+            "ontime_p": rng.uniform(0.72, 0.97, n),
+            "short_p": rng.uniform(0.02, 0.10, n),
+            "terms_days": rng.choice([30, 45, 60], n),
+            "cadence": rng.choice([1, 2], n, p=[0.6, 0.4]),
+            "weekday": rng.integers(0, 5, n),
+        }
+    )
 
 
 def make_bom(cat: Catalog, plant: Plant, seed: int) -> pd.DataFrame:
@@ -97,15 +104,15 @@ def _item_requirements(cat: Catalog, bom: pd.DataFrame, demand_wk: np.ndarray) -
     np.add.at(comp_need, bom.component.to_numpy(), demand_wk[bom.parent.to_numpy()] * bom.qty_per.to_numpy()[:, None])
     skus = np.concatenate([fg.sku.to_numpy()[buy], cat.components.sku.to_numpy()])
     cost = np.concatenate([fg.unit_cost.to_numpy()[buy], cat.components.unit_cost.to_numpy()])
-    pack = np.concatenate([np.full(len(buy), 10.0),
-                           np.where(cat.components.uom.to_numpy() == "KG", 25.0, 100.0)])
+    pack = np.concatenate([np.full(len(buy), 10.0), np.where(cat.components.uom.to_numpy() == "KG", 25.0, 100.0)])
     need = np.concatenate([demand_wk[buy], comp_need])
     used = need.sum(axis=1) > 0
     return skus[used], cost[used], pack[used], need[used]
 
 
-def make_purchasing(cat: Catalog, plant: Plant, demand_wk: np.ndarray, cal: Calendar, size: Size,
-                    seed: int) -> Purchasing:
+def make_purchasing(
+    cat: Catalog, plant: Plant, demand_wk: np.ndarray, cal: Calendar, size: Size, seed: int
+) -> Purchasing:
     """Suppliers, BOM, PO lines and receipts (with the drifting supplier)."""
     rng = rng_for(seed, "purchasing")
     sup = make_suppliers(size, seed)
@@ -120,12 +127,19 @@ def make_purchasing(cat: Catalog, plant: Plant, demand_wk: np.ndarray, cal: Cale
     lines = _po_lines(sup, sup_of, skus, cost, pack, need, cal, rng)
     lines, receipts = _receive(lines, sup, drift, cal, rng)
     truth = _drift_truth(lines, sup, drift, cal)
-    return Purchasing(suppliers=sup, bom=bom, po_lines=lines, receipts=receipts, drift=truth,
-                      drift_days=(drift["start"], drift["disruption"]))
+    return Purchasing(
+        suppliers=sup,
+        bom=bom,
+        po_lines=lines,
+        receipts=receipts,
+        drift=truth,
+        drift_days=(drift["start"], drift["disruption"]),
+    )
 
 
-def _po_lines(sup: pd.DataFrame, sup_of: np.ndarray, skus, cost, pack, need, cal: Calendar,
-              rng: np.random.Generator) -> pd.DataFrame:
+def _po_lines(
+    sup: pd.DataFrame, sup_of: np.ndarray, skus, cost, pack, need, cal: Calendar, rng: np.random.Generator
+) -> pd.DataFrame:
     """PO lines: each item every 1-2 of its supplier's order weeks, for the need after the quoted lead time."""
     W = cal.weeks
     cs = np.concatenate([np.zeros((len(skus), 1)), np.cumsum(need, axis=1)], axis=1)
@@ -144,9 +158,17 @@ def _po_lines(sup: pd.DataFrame, sup_of: np.ndarray, skus, cost, pack, need, cal
     i, w, qty = i[keep], w[keep], np.ceil(qty[keep] / pack[i[keep]]) * pack[i[keep]]
     s = sup_of[i]
     order_day = 7 * w + sup.weekday.to_numpy()[s]
-    lines = pd.DataFrame({"sup_idx": s, "item": i, "sku": skus[i], "order_day": order_day,
-                          "promised_day": order_day + sup.lead.to_numpy()[s] + rng.integers(0, 3, len(i)),
-                          "qty": qty, "unit_cost": round_money(cost[i] * rng.uniform(0.97, 1.03, len(i)))})
+    lines = pd.DataFrame(
+        {
+            "sup_idx": s,
+            "item": i,
+            "sku": skus[i],
+            "order_day": order_day,
+            "promised_day": order_day + sup.lead.to_numpy()[s] + rng.integers(0, 3, len(i)),
+            "qty": qty,
+            "unit_cost": round_money(cost[i] * rng.uniform(0.97, 1.03, len(i))),
+        }
+    )
     lines = lines[lines.order_day < cal.n_days].sort_values(["order_day", "sup_idx", "item"], kind="stable")
     lines = lines.reset_index(drop=True)
     new_po = (lines[["order_day", "sup_idx"]].diff().abs().sum(axis=1) != 0).to_numpy().copy()
@@ -157,8 +179,9 @@ def _po_lines(sup: pd.DataFrame, sup_of: np.ndarray, skus, cost, pack, need, cal
     return lines
 
 
-def _receive(lines: pd.DataFrame, sup: pd.DataFrame, drift: dict, cal: Calendar,
-             rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _receive(
+    lines: pd.DataFrame, sup: pd.DataFrame, drift: dict, cal: Calendar, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Actual lead = quoted - 0..2 days, + a late spell for (1 - on-time) of lines, + drift; short receipts."""
     n, end = len(lines), cal.n_days - 1
     s = lines.sup_idx.to_numpy()
@@ -190,11 +213,15 @@ def _drift_truth(lines: pd.DataFrame, sup: pd.DataFrame, drift: dict, cal: Calen
     s = drift["sup"]
     t = lines.order_day.to_numpy()
     before = lines[(lines.sup_idx == s) & (t < drift["start"]) & (t >= drift["start"] - 182)].lead_actual.mean()
-    return pd.DataFrame({
-        "supplier_id": [sup.supplier_id[s]], "drift_start": [cal.dates(drift["start"])],
-        "disruption_date": [cal.dates(drift["disruption"])], "lead_time_days_before": [round(float(before), 1)],
-        "lead_time_days_after": [round(float(before) + drift["increase"], 1)],
-    })
+    return pd.DataFrame(
+        {
+            "supplier_id": [sup.supplier_id[s]],
+            "drift_start": [cal.dates(drift["start"])],
+            "disruption_date": [cal.dates(drift["disruption"])],
+            "lead_time_days_before": [round(float(before), 1)],
+            "lead_time_days_after": [round(float(before) + drift["increase"], 1)],
+        }
+    )
 
 
 def suppliers_extract(pur: Purchasing) -> dict:
@@ -204,19 +231,32 @@ def suppliers_extract(pur: Purchasing) -> dict:
 
 def bom_extract(pur: Purchasing, cat: Catalog) -> dict:
     b = pur.bom
-    return {"parent_sku": cat.fg.sku.to_numpy()[b.parent], "component_sku": cat.components.sku.to_numpy()[b.component],
-            "qty_per": b.qty_per.to_numpy()}
+    return {
+        "parent_sku": cat.fg.sku.to_numpy()[b.parent],
+        "component_sku": cat.components.sku.to_numpy()[b.component],
+        "qty_per": b.qty_per.to_numpy(),
+    }
 
 
 def purchase_orders_extract(pur: Purchasing, cal: Calendar) -> dict:
     p = pur.po_lines
-    return {"po_id": p.po_id.to_numpy(), "line": p.line.to_numpy(),
-            "supplier_id": pur.suppliers.supplier_id.to_numpy()[p.sup_idx], "sku": p.sku.to_numpy(),
-            "order_date": cal.dates(p.order_day), "promised_date": cal.dates(p.promised_day),
-            "qty": p.qty.to_numpy(), "unit_cost": p.unit_cost.to_numpy()}
+    return {
+        "po_id": p.po_id.to_numpy(),
+        "line": p.line.to_numpy(),
+        "supplier_id": pur.suppliers.supplier_id.to_numpy()[p.sup_idx],
+        "sku": p.sku.to_numpy(),
+        "order_date": cal.dates(p.order_day),
+        "promised_date": cal.dates(p.promised_day),
+        "qty": p.qty.to_numpy(),
+        "unit_cost": p.unit_cost.to_numpy(),
+    }
 
 
 def receipts_extract(pur: Purchasing, cal: Calendar) -> dict:
     r = pur.receipts
-    return {"po_id": r.po_id.to_numpy(), "line": r.line.to_numpy(), "receipt_date": cal.dates(r.receipt_day),
-            "qty": r.qty.to_numpy()}
+    return {
+        "po_id": r.po_id.to_numpy(),
+        "line": r.line.to_numpy(),
+        "receipt_date": cal.dates(r.receipt_day),
+        "qty": r.qty.to_numpy(),
+    }

@@ -53,19 +53,36 @@ so the supplier's receipts get increasingly late against promise.
 """
 
 
-def write_truth(writer: ExtractWriter, cat: Catalog, anomalies: Anomalies, hockey: pd.DataFrame, pur: Purchasing,
-                cal: Calendar) -> None:
+def write_truth(
+    writer: ExtractWriter, cat: Catalog, anomalies: Anomalies, hockey: pd.DataFrame, pur: Purchasing, cal: Calendar
+) -> None:
     """All truth files and the README."""
     fg_sku = cat.fg.sku.to_numpy()
     out = anomalies.outliers
-    writer.write_truth("pos_outliers", pd.DataFrame({
-        "outlier_id": [f"OUT{i + 1:03d}" for i in range(len(out))], "sku": fg_sku[out.sku_idx],
-        "week_start": cal.week_start(out.week), "factor": out.factor.to_numpy()}))
+    writer.write_truth(
+        "pos_outliers",
+        pd.DataFrame(
+            {
+                "outlier_id": [f"OUT{i + 1:03d}" for i in range(len(out))],
+                "sku": fg_sku[out.sku_idx],
+                "week_start": cal.week_start(out.week),
+                "factor": out.factor.to_numpy(),
+            }
+        ),
+    )
     writer.write_truth("optimistic_families", anomalies.optimistic[["family", "optimism_pct"]])
     writer.write_truth("hockey_sticks", hockey)
     so = anomalies.stockouts
-    writer.write_truth("stockouts", pd.DataFrame({
-        "sku": fg_sku[so.sku_idx], "location": [cat.stores[i] for i in so.store_idx],
-        "date_from": cal.dates(so.start_day), "date_to": cal.dates(so.end_day)}))
+    writer.write_truth(
+        "stockouts",
+        pd.DataFrame(
+            {
+                "sku": fg_sku[so.sku_idx],
+                "location": [cat.stores[i] for i in so.store_idx],
+                "date_from": cal.dates(so.start_day),
+                "date_to": cal.dates(so.end_day),
+            }
+        ),
+    )
     writer.write_truth("supplier_drift", pur.drift)
     writer.write_text("README.md", README)

@@ -17,6 +17,16 @@ from sop_pipeline.ingest.loader import (
 from sop_pipeline.ingest.suites import build_suite, load_suite, write_suites
 
 __all__ = [
-    "MAX_QUARANTINE_SHARE", "IngestReport", "QuarantineShareError", "StructuralError", "build_suite", "demand_date_range", "detect_as_of", "ensure_schemas",
-    "find_extract_file", "ingest_extract", "load_suite", "write_suites",
+    "MAX_QUARANTINE_SHARE",
+    "IngestReport",
+    "QuarantineShareError",
+    "StructuralError",
+    "build_suite",
+    "demand_date_range",
+    "detect_as_of",
+    "ensure_schemas",
+    "find_extract_file",
+    "ingest_extract",
+    "load_suite",
+    "write_suites",
 ]

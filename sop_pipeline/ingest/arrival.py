@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 
 from sop_pipeline.contract import DEMAND_EXTRACTS, EXTRACTS
 
-SETTLE_SECONDS = 60      # nothing in the folder modified for this long before a set is "landed"
-KEEP_LAUNCHED = 50       # launched hashes remembered in the cursor (Dagster's run keys remember all)
+SETTLE_SECONDS = 60  # nothing in the folder modified for this long before a set is "landed"
+KEEP_LAUNCHED = 50  # launched hashes remembered in the cursor (Dagster's run keys remember all)
 SUFFIXES = (".csv", ".parquet")
 REQUIRED = tuple(n for n, e in EXTRACTS.items() if e.required)
 
@@ -49,8 +49,8 @@ class FileStat:
 
 @dataclass
 class Cursor:
-    fingerprint: str | None = None     # the folder as seen on the previous tick
-    content_hash: str | None = None    # the hash of the extracts for that fingerprint, once computed
+    fingerprint: str | None = None  # the folder as seen on the previous tick
+    content_hash: str | None = None  # the hash of the extracts for that fingerprint, once computed
     launched: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -61,8 +61,11 @@ class Cursor:
         """The cursor of the previous tick; an empty or unreadable one starts afresh."""
         try:
             data = json.loads(text or "{}")
-            return cls(fingerprint=data.get("fingerprint"), content_hash=data.get("content_hash"),
-                       launched=[str(h) for h in data.get("launched", [])])
+            return cls(
+                fingerprint=data.get("fingerprint"),
+                content_hash=data.get("content_hash"),
+                launched=[str(h) for h in data.get("launched", [])],
+            )
         except (ValueError, AttributeError, TypeError):
             return cls()
 
@@ -70,9 +73,9 @@ class Cursor:
 @dataclass(frozen=True)
 class Decision:
     cursor: Cursor
-    run_key: str | None = None        # launch a run with this key ...
-    skip_reason: str | None = None    # ... or say why not
-    files: tuple[str, ...] = ()       # the extract files of the set (for the run's tags)
+    run_key: str | None = None  # launch a run with this key ...
+    skip_reason: str | None = None  # ... or say why not
+    files: tuple[str, ...] = ()  # the extract files of the set (for the run's tags)
 
 
 def snapshot(folder: Path) -> list[FileStat] | None:
@@ -132,8 +135,14 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f} s ago" if seconds >= 0 else f"{-seconds:.0f} s in the future (clock skew?)"
 
 
-def decide(folder: Path | str, files: Sequence[FileStat] | None, cursor: Cursor, now_ns: int,
-           hash_files: Callable[[list[str]], str], settle_seconds: float = SETTLE_SECONDS) -> Decision:
+def decide(
+    folder: Path | str,
+    files: Sequence[FileStat] | None,
+    cursor: Cursor,
+    now_ns: int,
+    hash_files: Callable[[list[str]], str],
+    settle_seconds: float = SETTLE_SECONDS,
+) -> Decision:
     """Launch (run_key) or skip (skip_reason), and the cursor for the next tick.
 
     `files`: `snapshot(folder)`; `hash_files(names)`: the content hash of those files
@@ -141,8 +150,10 @@ def decide(folder: Path | str, files: Sequence[FileStat] | None, cursor: Cursor,
     and only if the cursor has no hash for this fingerprint.
     """
     if files is None:
-        return Decision(Cursor(launched=cursor.launched),
-                        skip_reason=f"extracts folder {folder} does not exist (SOP_EXTRACTS_DIR): nothing to ingest")
+        return Decision(
+            Cursor(launched=cursor.launched),
+            skip_reason=f"extracts folder {folder} does not exist (SOP_EXTRACTS_DIR): nothing to ingest",
+        )
     fp = fingerprint(files)
     same_as_last_tick = fp == cursor.fingerprint
     known_hash = cursor.content_hash if same_as_last_tick else None
@@ -150,30 +161,49 @@ def decide(folder: Path | str, files: Sequence[FileStat] | None, cursor: Cursor,
     by_extract = extract_files(files)
     missing = missing_required(set(by_extract))
     if missing:
-        return Decision(nxt, skip_reason=(
-            f"waiting for required extracts in {folder}: {', '.join(missing)} missing "
-            f"({len(by_extract)} of {len(EXTRACTS)} contract extracts present)"))
+        return Decision(
+            nxt,
+            skip_reason=(
+                f"waiting for required extracts in {folder}: {', '.join(missing)} missing "
+                f"({len(by_extract)} of {len(EXTRACTS)} contract extracts present)"
+            ),
+        )
     doubled = sorted(" and ".join(v) for v in by_extract.values() if len(v) > 1)
     if doubled:
-        return Decision(nxt, skip_reason=(
-            f"ambiguous extracts in {folder}: {'; '.join(doubled)} both exist; keep one file per extract"))
+        return Decision(
+            nxt,
+            skip_reason=(f"ambiguous extracts in {folder}: {'; '.join(doubled)} both exist; keep one file per extract"),
+        )
     young = [(f, (now_ns - f.mtime_ns) / 1e9) for f in files if (now_ns - f.mtime_ns) / 1e9 < settle_seconds]
     if young:
         shown = ", ".join(f"{f.name} (modified {_age(age)})" for f, age in young[:5])
         more = f" and {len(young) - 5} more" if len(young) > 5 else ""
-        return Decision(nxt, skip_reason=(
-            f"files still being written in {folder}: {shown}{more}; waiting until nothing in the folder has "
-            f"changed for {settle_seconds:.0f} s"))
+        return Decision(
+            nxt,
+            skip_reason=(
+                f"files still being written in {folder}: {shown}{more}; waiting until nothing in the folder has "
+                f"changed for {settle_seconds:.0f} s"
+            ),
+        )
     if not same_as_last_tick:
-        return Decision(nxt, skip_reason=(
-            f"the files in {folder} differ from the previous check ({len(files)} files now): waiting one more "
-            f"tick to see the same names, sizes and modification times before launching"))
+        return Decision(
+            nxt,
+            skip_reason=(
+                f"the files in {folder} differ from the previous check ({len(files)} files now): waiting one more "
+                f"tick to see the same names, sizes and modification times before launching"
+            ),
+        )
     names = sorted(n for v in by_extract.values() for n in v)
     digest = known_hash or hash_files(names)
     nxt = Cursor(fingerprint=fp, content_hash=digest, launched=cursor.launched)
     if digest in cursor.launched:
-        return Decision(nxt, files=tuple(names), skip_reason=(
-            f"already processed: this set of {len(names)} extract files (content hash {digest[:12]}) was launched "
-            f"before; change or replace a file to run the cycle again (or launch sop_cycle by hand)"))
+        return Decision(
+            nxt,
+            files=tuple(names),
+            skip_reason=(
+                f"already processed: this set of {len(names)} extract files (content hash {digest[:12]}) was launched "
+                f"before; change or replace a file to run the cycle again (or launch sop_cycle by hand)"
+            ),
+        )
     nxt = Cursor(fingerprint=fp, content_hash=digest, launched=[*cursor.launched, digest][-KEEP_LAUNCHED:])
     return Decision(nxt, run_key=digest, files=tuple(names))

@@ -31,13 +31,13 @@ CHUNK = 1 << 20
 
 @dataclass
 class CsvScan:
-    source: Path                     # the file DuckDB should read (the original or a repaired copy)
-    n_records: int = 0               # data records (non-blank), header excluded
+    source: Path  # the file DuckDB should read (the original or a repaired copy)
+    n_records: int = 0  # data records (non-blank), header excluded
     # (record index, line - index, DuckDB line - index) wherever an offset changes. DuckDB numbers
     # lines without the line breaks inside quoted values; the file's own line numbers count them.
     breaks: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 2, 2)])
-    last_line: int = 1               # start line of the last data record
-    truncated: bool = False          # the file does not end with a line break
+    last_line: int = 1  # start line of the last data record
+    truncated: bool = False  # the file does not end with a line break
     multiline: dict[int, int] = field(default_factory=dict)  # start line -> end line of multi-line records
     # line -> [(column, decoded value)] for non-UTF-8 values outside free-text columns
     encoding_failures: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -75,8 +75,9 @@ def _bytes_facts(path: Path) -> tuple[bool, bytes]:
 
 def decode_legacy(raw: bytes) -> str:
     """Bytes that are not UTF-8, read as Windows-1252 (Latin-1 where CP1252 has no character)."""
-    return "".join(raw[i:i + 1].decode("cp1252", errors="ignore") or raw[i:i + 1].decode("latin-1")
-                   for i in range(len(raw)))
+    return "".join(
+        raw[i : i + 1].decode("cp1252", errors="ignore") or raw[i : i + 1].decode("latin-1") for i in range(len(raw))
+    )
 
 
 def _is_utf8(text_latin1: str) -> bool:
@@ -101,7 +102,7 @@ def _repair(path: Path, header: list[str], free_text: set[str], scan: CsvScan) -
             except UnicodeDecodeError:
                 pass
             body = line.rstrip(b"\r\n")
-            ending = line[len(body):]
+            ending = line[len(body) :]
             rows = list(csv.reader(io.StringIO(body.decode("latin-1"), newline="")))
             if lineno == 1 or len(rows) != 1 or len(rows[0]) != n_cols or body.count(b'"') % 2:
                 # not a plain one-line record: leave it, DuckDB rejects it as not UTF-8

@@ -66,9 +66,16 @@ MAX_QUARANTINE_SHARE = 0.2
 # the expectations the SQL does not translate run in GX, and a note says so.
 GX_CHECK_MAX_ROWS = 1_000_000
 # How a quarantined master row is named in its dependents' reason.
-MASTER_NOUNS = {"items": "item", "locations": "location", "customers": "customer", "resources": "resource",
-                "suppliers": "supplier", "production_orders": "production order",
-                "sales_orders": "sales order", "purchase_orders": "purchase order"}
+MASTER_NOUNS = {
+    "items": "item",
+    "locations": "location",
+    "customers": "customer",
+    "resources": "resource",
+    "suppliers": "supplier",
+    "production_orders": "production order",
+    "sales_orders": "sales order",
+    "purchase_orders": "purchase order",
+}
 _FAIL_COLS = ["_source_row", "rule", "column", "value", "reason"]
 
 
@@ -82,8 +89,7 @@ class StructuralError(Exception):
     The message is one line naming the file, the column and row (when there is one) and what to do.
     """
 
-    def __init__(self, file: str | Path, problem: str, hint: str, column: str | None = None,
-                 row: int | None = None):
+    def __init__(self, file: str | Path, problem: str, hint: str, column: str | None = None, row: int | None = None):
         self.file, self.problem, self.hint, self.column, self.row = str(file), problem, hint, column, row
         where = f"{self.file}" + (f", column '{column}'" if column else "") + (f", row {row}" if row else "")
         super().__init__(_one_line(f"{where}: {problem}. {hint}"))
@@ -119,48 +125,70 @@ class IngestReport:
 def find_extract_file(extracts_dir: Path, name: str) -> Path | None:
     found = [extracts_dir / f"{name}{s}" for s in FILE_SUFFIXES if (extracts_dir / f"{name}{s}").exists()]
     if len(found) > 1:
-        raise StructuralError(found[0], f"both {found[0].name} and {found[1].name} exist",
-                              "Keep exactly one file per extract (CSV or Parquet).")
+        raise StructuralError(
+            found[0],
+            f"both {found[0].name} and {found[1].name} exist",
+            "Keep exactly one file per extract (CSV or Parquet).",
+        )
     return found[0] if found else None
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def read_csv_header(path: Path) -> list[str]:
     """Column names from the first line, with clear errors for the usual export mistakes."""
     with open(path, "rb") as fh:
         first = fh.readline(1 << 20)
     if not first.strip():
-        raise StructuralError(path, "the file is empty (no header line)",
-                              "Export the extract again with a header row of column names.")
+        raise StructuralError(
+            path, "the file is empty (no header line)", "Export the extract again with a header row of column names."
+        )
     try:
         text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise StructuralError(path, "the header line is not UTF-8 text",
-                              "Save the file as UTF-8 CSV (in Excel: 'CSV UTF-8').", row=1) from None
+        raise StructuralError(
+            path, "the header line is not UTF-8 text", "Save the file as UTF-8 CSV (in Excel: 'CSV UTF-8').", row=1
+        ) from None
     try:
         header = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
     except (csv.Error, StopIteration):
-        raise StructuralError(path, "the header line cannot be read as CSV",
-                              "Export the extract again with a header row of column names.", row=1) from None
+        raise StructuralError(
+            path,
+            "the header line cannot be read as CSV",
+            "Export the extract again with a header row of column names.",
+            row=1,
+        ) from None
     if len(header) == 1:
         for delim, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if delim in text:
-                raise StructuralError(path, f"the file is {name}-separated, the contract expects commas",
-                                      "Export it as comma-separated CSV.")
+                raise StructuralError(
+                    path,
+                    f"the file is {name}-separated, the contract expects commas",
+                    "Export it as comma-separated CSV.",
+                )
     for i, h in enumerate(header):
         if not h:
-            raise StructuralError(path, f"column {i + 1} of the header has no name",
-                                  "Name the column or drop it (a trailing comma in the header?).", row=1)
+            raise StructuralError(
+                path,
+                f"column {i + 1} of the header has no name",
+                "Name the column or drop it (a trailing comma in the header?).",
+                row=1,
+            )
         if h.lower() in RESERVED_COLUMNS:
-            raise StructuralError(path, f"column name {h!r} is reserved for the loader",
-                                  "Rename the column.", column=h, row=1)
+            raise StructuralError(
+                path, f"column name {h!r} is reserved for the loader", "Rename the column.", column=h, row=1
+            )
     lowered = [h.lower() for h in header]
     dupes = sorted({h for h in header if lowered.count(h.lower()) > 1})
     if dupes:
-        raise StructuralError(path, f"column {dupes[0]!r} appears more than once in the header "
-                                    f"(names are compared ignoring case)",
-                              "Rename or drop the duplicate column.", column=dupes[0], row=1)
+        raise StructuralError(
+            path,
+            f"column {dupes[0]!r} appears more than once in the header (names are compared ignoring case)",
+            "Rename or drop the duplicate column.",
+            column=dupes[0],
+            row=1,
+        )
     return header
 
 
@@ -169,8 +197,11 @@ def check_columns(path: Path, extract: Extract, header: list[str]) -> list[str]:
     for col in extract.column_names:
         if col not in header and col not in extract.optional:
             near = [h for h in header if h.lower().replace(" ", "_") == col]
-            hint = (f"The header has {near[0]!r}: rename it to {col!r}." if near else
-                    f"Add the column (header found: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}).")
+            hint = (
+                f"The header has {near[0]!r}: rename it to {col!r}."
+                if near
+                else f"Add the column (header found: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''})."
+            )
             raise StructuralError(path, f"required column '{col}' is missing", hint, column=col)
     return [c for c in extract.column_names if c not in header]
 
@@ -198,10 +229,15 @@ _REJECT_WORDS = {
 
 def _csv_source(path: Path, header: list[str], ignore_errors: bool = False) -> str:
     cols = "{" + ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in header) + "}"
-    tail = "ignore_errors=true" if ignore_errors else \
-        "store_rejects=true, rejects_table='_rejects', rejects_scan='_reject_scans'"
-    return (f"read_csv({_sql_str(str(path))}, header=true, auto_detect=false, delim=',', quote='\"', "
-            f"escape='\"', columns={cols}, {tail})")
+    tail = (
+        "ignore_errors=true"
+        if ignore_errors
+        else "store_rejects=true, rejects_table='_rejects', rejects_scan='_reject_scans'"
+    )
+    return (
+        f"read_csv({_sql_str(str(path))}, header=true, auto_detect=false, delim=',', quote='\"', "
+        f"escape='\"', columns={cols}, {tail})"
+    )
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> tuple[list[str], CsvScan]:
@@ -212,8 +248,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
         try:
             con.execute(f"create temp table _read as select * from {_csv_source(scan.source, header)}")
         except duckdb.Error as exc:
-            raise StructuralError(path, f"the file cannot be read as CSV ({exc})",
-                                  "Check that it is a comma-separated UTF-8 text file.") from None
+            raise StructuralError(
+                path, f"the file cannot be read as CSV ({exc})", "Check that it is a comma-separated UTF-8 text file."
+            ) from None
     finally:
         scan.cleanup()
     con.execute("""create temp table _rej_d as
@@ -226,8 +263,10 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
     # record numbers against the file's line numbers (and against DuckDB's, which skip the line
     # breaks inside quoted values): rejected lines get the file's line number here.
     con.register("_breaks_df", pd.DataFrame(scan.breaks, columns=["rec", "off", "doff"]))
-    con.execute("create temp table _breaks as select rec::bigint as rec, off::bigint as off, "
-                "doff::bigint as doff, (rec + doff)::bigint as dline from _breaks_df")
+    con.execute(
+        "create temp table _breaks as select rec::bigint as rec, off::bigint as off, "
+        "doff::bigint as doff, (rec + doff)::bigint as dline from _breaks_df"
+    )
     con.unregister("_breaks_df")
     con.execute("""create temp table _rej as
         select r.* replace (r._source_row - b.doff + b.off as _source_row), r._source_row - b.doff as _rec
@@ -238,31 +277,44 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
     for line, error_type, column_idx, _ in rejects:
         if error_type == "UNQUOTED VALUE" and line in scan.multiline:
             col = header[column_idx - 1] if column_idx and 0 < column_idx <= len(header) else None
-            raise StructuralError(path, f"a quote opened in this line is never closed, so the "
-                                        f"{scan.multiline[line] - line} line(s) after it cannot be read",
-                                  "Close the quote (a quote inside a quoted value is written twice: \"\") "
-                                  "and export again.", column=col, row=line)
+            raise StructuralError(
+                path,
+                f"a quote opened in this line is never closed, so the "
+                f"{scan.multiline[line] - line} line(s) after it cannot be read",
+                'Close the quote (a quote inside a quoted value is written twice: "") and export again.',
+                column=col,
+                row=line,
+            )
     if n_ok + len(rejects) != scan.n_records:
-        raise StructuralError(path, f"the file's records could not be counted consistently ({scan.n_records} "
-                                    f"records in the text, {n_ok + len(rejects)} read)",
-                              "Check line endings and quotes, or export the file again.")
+        raise StructuralError(
+            path,
+            f"the file's records could not be counted consistently ({scan.n_records} "
+            f"records in the text, {n_ok + len(rejects)} read)",
+            "Check line endings and quotes, or export the file again.",
+        )
     if len(rejects) > 10 and len(rejects) > GARBLED_SHARE * scan.n_records:
         line, error_type, _, message = rejects[0]
-        raise StructuralError(path, f"{len(rejects)} of {scan.n_records} lines cannot be read "
-                                    f"(first at line {line}: {_REJECT_WORDS.get(error_type, message)})",
-                              "The file looks garbled or truncated: export it again.")
+        raise StructuralError(
+            path,
+            f"{len(rejects)} of {scan.n_records} lines cannot be read "
+            f"(first at line {line}: {_REJECT_WORDS.get(error_type, message)})",
+            "The file looks garbled or truncated: export it again.",
+        )
     # Line numbers of the accepted rows: the records that were not rejected, in order.
     con.execute(f"""create temp table _line_map as
         with ok as (select range as rec from range(0, {scan.n_records}) anti join _rej on range = _rej._rec)
         select ok.rec + b.off as _source_row, row_number() over (order by ok.rec) - 1 as _rid
         from ok asof join _breaks b on ok.rec >= b.rec""")
     select_cols = ", ".join(_q(h) for h in header)
-    con.execute(f"create temp table _src as select m._source_row, {select_cols} "
-                f"from (select rowid as _rid, * from _read) r join _line_map m using (_rid)")
+    con.execute(
+        f"create temp table _src as select m._source_row, {select_cols} "
+        f"from (select rowid as _rid, * from _read) r join _line_map m using (_rid)"
+    )
     con.execute("drop table _line_map; drop table _read; drop table _breaks")
     # loader failures found while reading
     found, expected = "regexp_extract(message, 'Found: (\\d+)', 1)", "regexp_extract(message, 'Columns: (\\d+)', 1)"
-    con.execute(f"""insert into _fail select _source_row, 'csv_reject',
+    con.execute(
+        f"""insert into _fail select _source_row, 'csv_reject',
             case when error_type in ('UNQUOTED VALUE', 'INVALID ENCODING') then coalesce(?[column_idx::bigint], '') else '' end,
             '',
             case error_type
@@ -273,14 +325,24 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
               when 'UNQUOTED VALUE' then ?
               when 'INVALID ENCODING' then ?
               else error_type || ': ' || message end, null
-            from _rej""", [header, _REJECT_WORDS["UNQUOTED VALUE"], _REJECT_WORDS["INVALID ENCODING"]])
+            from _rej""",
+        [header, _REJECT_WORDS["UNQUOTED VALUE"], _REJECT_WORDS["INVALID ENCODING"]],
+    )
     if scan.truncated:
-        con.execute("insert into _fail values (?, 'truncated', '', '', ?, null)",
-                    [scan.last_line, "the file ends in the middle of this line (no line break after it): "
-                                     "the export looks cut off, so the row is not trusted"])
+        con.execute(
+            "insert into _fail values (?, 'truncated', '', '', ?, null)",
+            [
+                scan.last_line,
+                "the file ends in the middle of this line (no line break after it): "
+                "the export looks cut off, so the row is not trusted",
+            ],
+        )
     if scan.encoding_failures:
-        rows = [(line, "encoding", col, value, f"'{col}' is not UTF-8 text (read as Windows-1252 it is {value!r})")
-                for line, items in scan.encoding_failures.items() for col, value in items]
+        rows = [
+            (line, "encoding", col, value, f"'{col}' is not UTF-8 text (read as Windows-1252 it is {value!r})")
+            for line, items in scan.encoding_failures.items()
+            for col, value in items
+        ]
         con.register("_enc_df", pd.DataFrame(rows, columns=_FAIL_COLS))
         con.execute("insert into _fail select *, null from _enc_df")
         con.unregister("_enc_df")
@@ -290,34 +352,51 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> 
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> tuple[list[str], CsvScan | None]:
     """Load the file as text into temp table `_src(_source_row, <columns>...)` and its unreadable
     lines into `_rej(_source_row, _raw_line, ...)`, with their failures in `_fail`."""
-    con.execute("drop table if exists _src; drop table if exists _read; drop table if exists _rej; "
-                "drop table if exists _line_map; drop table if exists _breaks")
+    con.execute(
+        "drop table if exists _src; drop table if exists _read; drop table if exists _rej; "
+        "drop table if exists _line_map; drop table if exists _breaks"
+    )
     if path.suffix == ".csv":
         return _stage_csv(con, path, extract)
     # Parquet: keep it typed by the contract below, via text, so both formats share one path.
     try:
-        header = [r[0] for r in con.execute(
-            f"select column_name from (describe select * from read_parquet({_sql_str(str(path))}))").fetchall()]
+        header = [
+            r[0]
+            for r in con.execute(
+                f"select column_name from (describe select * from read_parquet({_sql_str(str(path))}))"
+            ).fetchall()
+        ]
         for h in header:
             if h.lower() in RESERVED_COLUMNS:
-                raise StructuralError(path, f"column name {h!r} is reserved for the loader", "Rename the column.",
-                                      column=h)
+                raise StructuralError(
+                    path, f"column name {h!r} is reserved for the loader", "Rename the column.", column=h
+                )
         check_columns(path, extract, header)
         casts = ", ".join(f"cast({_q(h)} as varchar) as {_q(h)}" for h in header)
-        con.execute(f"create temp table _src as select row_number() over () as _source_row, {casts} "
-                    f"from read_parquet({_sql_str(str(path))})")
+        con.execute(
+            f"create temp table _src as select row_number() over () as _source_row, {casts} "
+            f"from read_parquet({_sql_str(str(path))})"
+        )
     except duckdb.Error as exc:
-        raise StructuralError(path, f"the file cannot be read as Parquet ({exc})",
-                              "Check that the file is a valid Parquet file.") from None
-    con.execute("create temp table _rej (_source_row BIGINT, _raw_line VARCHAR, error_type VARCHAR, "
-                "message VARCHAR, column_idx BIGINT)")
+        raise StructuralError(
+            path, f"the file cannot be read as Parquet ({exc})", "Check that the file is a valid Parquet file."
+        ) from None
+    con.execute(
+        "create temp table _rej (_source_row BIGINT, _raw_line VARCHAR, error_type VARCHAR, "
+        "message VARCHAR, column_idx BIGINT)"
+    )
     return header, None
 
 
 # --------------------------------------------------------------------------- typing
 
-_TYPE_WORDS = {"float": "a number", "int": "a whole number", "date": "a date (YYYY-MM-DD)",
-               "timestamp": "a timestamp (YYYY-MM-DD HH:MM:SS)", "bool": "true or false"}
+_TYPE_WORDS = {
+    "float": "a number",
+    "int": "a whole number",
+    "date": "a date (YYYY-MM-DD)",
+    "timestamp": "a timestamp (YYYY-MM-DD HH:MM:SS)",
+    "bool": "true or false",
+}
 _CONTRACT_FORMAT = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD HH:MM:SS"}
 _TRUE = "('true','t','1','yes','y')"
 _FALSE = "('false','f','0','no','n')"
@@ -396,10 +475,13 @@ def type_rows(con: duckdb.DuckDBPyConnection, extract: Extract, header: list[str
     extra_sql = "".join(f", {_q(e)}" for e in extras)
     bad = " or ".join(f"({cond})" for _, _, cond in errors) or "false"
     con.execute("drop table if exists _typed")
-    con.execute(f"create temp table _typed as select _source_row, {', '.join(typed)}{extra_sql}, "
-                f"coalesce({bad}, false) as _bad_type from _src")
-    counts = con.execute(f"select {', '.join(f'count(*) filter ({c})' for _, _, c in errors) or '0'} "
-                         f"from _src").fetchall()[0]
+    con.execute(
+        f"create temp table _typed as select _source_row, {', '.join(typed)}{extra_sql}, "
+        f"coalesce({bad}, false) as _bad_type from _src"
+    )
+    counts = con.execute(
+        f"select {', '.join(f'count(*) filter ({c})' for _, _, c in errors) or '0'} from _src"
+    ).fetchall()[0]
     for (col, typ, cond), count in zip(errors, counts):
         if not count:
             continue
@@ -408,10 +490,14 @@ def type_rows(con: duckdb.DuckDBPyConnection, extract: Extract, header: list[str
         if typ in _CONTRACT_FORMAT:
             hint = date_format_hint(con, "_src", col, typ)
             if hint:
-                reason = (f"case when regexp_full_match({raw}, {_sql_str(hint[0])}) then "
-                          f"{_sql_str(date_format_message(extract.name, col, typ, hint[1]))} else {reason} end")
-        con.execute(f"insert into _fail select _source_row, 'type', {_sql_str(col)}, {raw}, {reason}, null "
-                    f"from _src where {cond}")
+                reason = (
+                    f"case when regexp_full_match({raw}, {_sql_str(hint[0])}) then "
+                    f"{_sql_str(date_format_message(extract.name, col, typ, hint[1]))} else {reason} end"
+                )
+        con.execute(
+            f"insert into _fail select _source_row, 'type', {_sql_str(col)}, {raw}, {reason}, null "
+            f"from _src where {cond}"
+        )
     return extras
 
 
@@ -434,14 +520,18 @@ def _gx_batch(df: pd.DataFrame):
 
 def _reference_state(con: duckdb.DuckDBPyConnection, ref_extract: str) -> str:
     """'absent' (no table or nothing in the file), or 'present'."""
-    exists = _scalar(con, "select count(*) from information_schema.tables where table_schema='raw' "
-                          "and table_name=?", [ref_extract])
+    exists = _scalar(
+        con, "select count(*) from information_schema.tables where table_schema='raw' and table_name=?", [ref_extract]
+    )
     if not exists:
         return "absent"
     loaded = _scalar(con, f"select count(*) from (select 1 from raw.{_q(ref_extract)} limit 1)")
     quarantined = 0
-    if _scalar(con, "select count(*) from information_schema.tables where table_schema='quarantine' "
-                    "and table_name=?", [ref_extract]):
+    if _scalar(
+        con,
+        "select count(*) from information_schema.tables where table_schema='quarantine' and table_name=?",
+        [ref_extract],
+    ):
         quarantined = _scalar(con, f"select count(*) from (select 1 from quarantine.{_q(ref_extract)} limit 1)")
     return "present" if loaded or quarantined else "absent"
 
@@ -473,8 +563,12 @@ def reference_values(con: duckdb.DuckDBPyConnection, expectations: list[dict]) -
         if target is None or name in params:
             continue
         ref_extract, ref_col = target
-        params[name] = [r[0] for r in con.execute(
-            f"select distinct {_q(ref_col)} from raw.{_q(ref_extract)} where {_q(ref_col)} is not null").fetchall()]
+        params[name] = [
+            r[0]
+            for r in con.execute(
+                f"select distinct {_q(ref_col)} from raw.{_q(ref_extract)} where {_q(ref_col)} is not null"
+            ).fetchall()
+        ]
     return params
 
 
@@ -496,37 +590,57 @@ def _insert_sql_rule(con: duckdb.DuckDBPyConnection, idx: int, exp: dict, rule: 
         if sop_rule == "duplicate_key":
             # say which rows share the key: every one of them is quarantined
             base = rule.sql().replace(" as value from _cycle c", " as value, c._source_row as r from _cycle c", 1)
-            con.execute(f"""insert into _fail
+            con.execute(
+                f"""insert into _fail
                 select _source_row, ?, ?, value,
                        ? || '; ' || count(*) over w || ' rows share it (rows '
                          || array_to_string(list_slice(list(r) over w, 1, 10), ', ')
                          || case when count(*) over w > 10 then ', ...' else '' end || '), all quarantined', ?
                 from ({base}) window w as (partition by value order by r
                                            rows between unbounded preceding and unbounded following)""",
-                        [sop_rule, column, reason, idx])
+                [sop_rule, column, reason, idx],
+            )
             return
-        con.execute(f"insert into _fail select _source_row, ?, ?, value, ?, ? from ({rule.sql()})",
-                    [sop_rule, column, reason, idx])
+        con.execute(
+            f"insert into _fail select _source_row, ?, ?, value, ?, ? from ({rule.sql()})",
+            [sop_rule, column, reason, idx],
+        )
         return
     ref_extract, ref_col = rule.reference
     noun = MASTER_NOUNS.get(ref_extract, f"{ref_extract} row")
-    has_quarantine = _scalar(con, "select count(*) from information_schema.tables where table_schema='quarantine' "
-                                  "and table_name=?", [ref_extract])
-    masters = (f"select trim(cast({_q(ref_col)} as varchar)) as k, string_agg(distinct _reasons, '; ') as reasons "
-               f"from quarantine.{_q(ref_extract)} where {_q(ref_col)} is not null "
-               f"and coalesce(_rules, '') <> 'after_as_of' group by 1") if has_quarantine else \
-        "select null::varchar as k, null::varchar as reasons where false"
-    con.execute(f"""insert into _fail
+    has_quarantine = _scalar(
+        con,
+        "select count(*) from information_schema.tables where table_schema='quarantine' and table_name=?",
+        [ref_extract],
+    )
+    masters = (
+        (
+            f"select trim(cast({_q(ref_col)} as varchar)) as k, string_agg(distinct _reasons, '; ') as reasons "
+            f"from quarantine.{_q(ref_extract)} where {_q(ref_col)} is not null "
+            f"and coalesce(_rules, '') <> 'after_as_of' group by 1"
+        )
+        if has_quarantine
+        else "select null::varchar as k, null::varchar as reasons where false"
+    )
+    con.execute(
+        f"""insert into _fail
         select f._source_row, case when m.reasons is null then ? else 'master_quarantined' end, ?, f.value,
                case when m.reasons is null then ? else ? || m.reasons end, ?
         from ({rule.sql()}) f
         anti join (select distinct cast({_q(ref_col)} as varchar) as k from raw.{_q(ref_extract)}) r on r.k = f.value
         left join ({masters}) m on m.k = f.value""",
-                [sop_rule, column, reason, f"{noun} quarantined: ", idx])
+        [sop_rule, column, reason, f"{noun} quarantined: ", idx],
+    )
 
 
-def suite_failures(con: duckdb.DuckDBPyConnection, extract: Extract, suite: dict, as_of: date, path: Path,
-                   gx_check_max_rows: int = GX_CHECK_MAX_ROWS) -> list[str]:
+def suite_failures(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    suite: dict,
+    as_of: date,
+    path: Path,
+    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+) -> list[str]:
     """Evaluate the suite on `_cycle`: SQL for the rules it translates, GX for the rest and as the
     cross-check. Adds failures to `_fail`; returns notes."""
     expectations, notes = active_expectations(con, suite)
@@ -542,8 +656,9 @@ def suite_failures(con: duckdb.DuckDBPyConnection, extract: Extract, suite: dict
         if exp.get("type") == "expect_column_to_exist":
             col = exp.get("kwargs", {}).get("column")
             if col not in present:
-                raise StructuralError(path, reason, "Add the column to the file or change the suite in expectations/.",
-                                      column=col)
+                raise StructuralError(
+                    path, reason, "Add the column to the file or change the suite in expectations/.", column=col
+                )
             continue
         if sop_rule == "after_as_of" and extract.event_date and column == extract.event_date:
             continue  # applied by the loader before the suite (rows after the as-of are not in _cycle)
@@ -558,19 +673,31 @@ def suite_failures(con: duckdb.DuckDBPyConnection, extract: Extract, suite: dict
         return notes
     if n_cycle > gx_check_max_rows:
         if sql_rules:
-            notes.append(f"Great Expectations cross-check skipped above {gx_check_max_rows:,} rows "
-                         f"({n_cycle:,}): the suite's row rules ran in DuckDB")
+            notes.append(
+                f"Great Expectations cross-check skipped above {gx_check_max_rows:,} rows "
+                f"({n_cycle:,}): the suite's row rules ran in DuckDB"
+            )
         indices = to_gx
     else:
-        indices = [i for i, e in enumerate(expectations)
-                   if e.get("type") != "expect_column_to_exist" and (i in sql_rules or i in to_gx)]
+        indices = [
+            i
+            for i, e in enumerate(expectations)
+            if e.get("type") != "expect_column_to_exist" and (i in sql_rules or i in to_gx)
+        ]
     if indices:
         notes += _gx_validate(con, extract, [expectations[i] for i in indices], indices, sql_rules, as_of, path)
     return notes
 
 
-def _gx_validate(con, extract: Extract, expectations: list[dict], indices: list[int], sql_rules: dict[int, RowRule],
-                 as_of: date, path: Path) -> list[str]:
+def _gx_validate(
+    con,
+    extract: Extract,
+    expectations: list[dict],
+    indices: list[int],
+    sql_rules: dict[int, RowRule],
+    as_of: date,
+    path: Path,
+) -> list[str]:
     """Validate `_cycle` with GX (the validator of record). Expectations without SQL add their failing
     rows; for the others GX's count must equal the SQL's, else GX's rows are added too."""
     from sop_pipeline.ingest.suites import to_gx_suite
@@ -592,9 +719,11 @@ def _gx_validate(con, extract: Extract, expectations: list[dict], indices: list[
     result = _gx_batch(df).validate(
         to_gx_suite({"name": extract.name, "expectations": tagged}),
         result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0},
-        expectation_parameters=params)
-    sql_counts = dict(con.execute("select _exp, count(distinct _source_row) from _fail where _exp is not null "
-                                  "group by 1").fetchall())
+        expectation_parameters=params,
+    )
+    sql_counts = dict(
+        con.execute("select _exp, count(distinct _source_row) from _fail where _exp is not null group by 1").fetchall()
+    )
     notes, records = [], []
     for res in result.results:
         cfg = res.expectation_config
@@ -603,17 +732,22 @@ def _gx_validate(con, extract: Extract, expectations: list[dict], indices: list[
         exp = {"type": cfg.type, "kwargs": cfg.kwargs, "meta": meta}
         sop_rule, column, reason = _rule_of(exp)
         if res.exception_info and res.exception_info.get("raised_exception"):
-            raise StructuralError(path, f"expectation {cfg.type} failed to run "
-                                        f"({res.exception_info.get('exception_message')})",
-                                  "Fix the suite in expectations/ or the column it checks.", column=column)
+            raise StructuralError(
+                path,
+                f"expectation {cfg.type} failed to run ({res.exception_info.get('exception_message')})",
+                "Fix the suite in expectations/ or the column it checks.",
+                column=column,
+            )
         if cfg.type.startswith("expect_table") and not res.success:
             raise StructuralError(path, reason, "Fix the file or change the suite in expectations/.", column=column)
         unexpected = int(res.result.get("unexpected_count") or 0)
         if idx in sql_rules:
             if unexpected == sql_counts.get(idx, 0):
                 continue
-            notes.append(f"{sop_rule} on '{column}': Great Expectations found {unexpected} failing rows, the SQL "
-                         f"rules {sql_counts.get(idx, 0)}; the rows of both are quarantined")
+            notes.append(
+                f"{sop_rule} on '{column}': Great Expectations found {unexpected} failing rows, the SQL "
+                f"rules {sql_counts.get(idx, 0)}; the rows of both are quarantined"
+            )
         if res.success:
             continue  # e.g. `mostly`: the expectation passes as a whole, nothing to quarantine
         index = res.result.get("unexpected_index_list") or []
@@ -626,8 +760,10 @@ def _gx_validate(con, extract: Extract, expectations: list[dict], indices: list[
             records.append((row, sop_rule, column, value, reason, idx))
     if records:
         con.register("_gx_df", pd.DataFrame(records, columns=_FAIL_COLS + ["_exp"]))
-        con.execute("insert into _fail select g.* from _gx_df g anti join _fail f "
-                    "on f._source_row = g._source_row and f._exp = g._exp")
+        con.execute(
+            "insert into _fail select g.* from _gx_df g anti join _fail f "
+            "on f._source_row = g._source_row and f._exp = g._exp"
+        )
         con.unregister("_gx_df")
     return notes
 
@@ -642,31 +778,45 @@ def _show(value) -> str:
 
 # --------------------------------------------------------------------------- loading
 
+
 def _create_empty(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     typed = ", ".join(f"{_q(c)} {DUCKDB_TYPES[t]}" for c, t in extract.columns.items())
     text = ", ".join(f"{_q(c)} VARCHAR" for c in extract.columns)
     con.execute(f"create or replace table raw.{_q(extract.name)} ({typed}, _source_row BIGINT)")
-    con.execute(f"create or replace table quarantine.{_q(extract.name)} ({text}, _raw_line VARCHAR, "
-                f"_source_row BIGINT, _rules VARCHAR, _columns VARCHAR, _reasons VARCHAR)")
+    con.execute(
+        f"create or replace table quarantine.{_q(extract.name)} ({text}, _raw_line VARCHAR, "
+        f"_source_row BIGINT, _rules VARCHAR, _columns VARCHAR, _reasons VARCHAR)"
+    )
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw; create schema if not exists quarantine; "
-                "create schema if not exists meta")
-    con.execute("create table if not exists quarantine.issues (extract VARCHAR, source_file VARCHAR, "
-                "source_row BIGINT, rule VARCHAR, column_name VARCHAR, value VARCHAR, reason VARCHAR)")
+    con.execute(
+        "create schema if not exists raw; create schema if not exists quarantine; create schema if not exists meta"
+    )
+    con.execute(
+        "create table if not exists quarantine.issues (extract VARCHAR, source_file VARCHAR, "
+        "source_row BIGINT, rule VARCHAR, column_name VARCHAR, value VARCHAR, reason VARCHAR)"
+    )
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("drop table if exists _cycle; drop table if exists _src; drop table if exists _typed; "
-                "drop table if exists _rej; drop table if exists _fail; drop table if exists _read; "
-                "drop table if exists _line_map; drop table if exists _breaks; drop table if exists _rejects; "
-                "drop table if exists _reject_scans; drop table if exists _rej_d")
+    con.execute(
+        "drop table if exists _cycle; drop table if exists _src; drop table if exists _typed; "
+        "drop table if exists _rej; drop table if exists _fail; drop table if exists _read; "
+        "drop table if exists _line_map; drop table if exists _breaks; drop table if exists _rejects; "
+        "drop table if exists _reject_scans; drop table if exists _rej_d"
+    )
 
 
-def ingest_extract(con: duckdb.DuckDBPyConnection, name: str, extracts_dir: Path, suite: dict,
-                   as_of: date, max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
-                   gx_check_max_rows: int = GX_CHECK_MAX_ROWS) -> IngestReport:
+def ingest_extract(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    extracts_dir: Path,
+    suite: dict,
+    as_of: date,
+    max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
+    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+) -> IngestReport:
     """Validate and load one extract into `raw.<name>` / `quarantine.<name>` on `con`.
 
     Raises StructuralError (one line: file, column, row) when the file cannot be read as the
@@ -680,26 +830,46 @@ def ingest_extract(con: duckdb.DuckDBPyConnection, name: str, extracts_dir: Path
     path = find_extract_file(extracts_dir, name)
     if path is None:
         if extract.required:
-            raise StructuralError(extracts_dir / f"{name}.csv", f"the required extract '{name}' is missing",
-                                  f"Put {name}.csv or {name}.parquet in {extracts_dir}.")
+            raise StructuralError(
+                extracts_dir / f"{name}.csv",
+                f"the required extract '{name}' is missing",
+                f"Put {name}.csv or {name}.parquet in {extracts_dir}.",
+            )
         _create_empty(con, extract)
-        return IngestReport(name, "absent", notes=[f"{name} is absent: sections that need it will say 'no data'"],
-                            seconds=time.perf_counter() - started)
+        return IngestReport(
+            name,
+            "absent",
+            notes=[f"{name} is absent: sections that need it will say 'no data'"],
+            seconds=time.perf_counter() - started,
+        )
     _drop_temp(con)
-    con.execute('create temp table _fail (_source_row BIGINT, rule VARCHAR, "column" VARCHAR, value VARCHAR, '
-                'reason VARCHAR, _exp INTEGER)')
+    con.execute(
+        'create temp table _fail (_source_row BIGINT, rule VARCHAR, "column" VARCHAR, value VARCHAR, '
+        "reason VARCHAR, _exp INTEGER)"
+    )
     try:
         return _ingest(con, extract, path, suite, as_of, max_quarantine_share, gx_check_max_rows, started)
     except (duckdb.Error, csv.Error, OSError, UnicodeError) as exc:
         # never a traceback for a hostile file: one line naming the file and what failed
-        raise StructuralError(path, f"the file could not be validated ({type(exc).__name__}: {exc})",
-                              "Check the file (and the suite in expectations/ if it was edited).") from None
+        raise StructuralError(
+            path,
+            f"the file could not be validated ({type(exc).__name__}: {exc})",
+            "Check the file (and the suite in expectations/ if it was edited).",
+        ) from None
     finally:
         _drop_temp(con)
 
 
-def _ingest(con, extract: Extract, path: Path, suite: dict, as_of: date, max_share: float | None,
-            gx_check_max_rows: int, started: float) -> IngestReport:
+def _ingest(
+    con,
+    extract: Extract,
+    path: Path,
+    suite: dict,
+    as_of: date,
+    max_share: float | None,
+    gx_check_max_rows: int,
+    started: float,
+) -> IngestReport:
     name = extract.name
     header, scan = stage_file(con, path, extract)
     missing_optional = [c for c in extract.column_names if c not in header]
@@ -711,69 +881,91 @@ def _ingest(con, extract: Extract, path: Path, suite: dict, as_of: date, max_sha
             by_col.setdefault(col, []).append((line, value))
         for col, items in by_col.items():
             line, value = items[0]
-            warnings.append(f"repaired {len(items)} value(s) of '{col}' that were not UTF-8 by reading them as "
-                            f"Windows-1252 (first at row {line}: {value!r}); save the file as UTF-8 to avoid this")
+            warnings.append(
+                f"repaired {len(items)} value(s) of '{col}' that were not UTF-8 by reading them as "
+                f"Windows-1252 (first at row {line}: {value!r}); save the file as UTF-8 to avoid this"
+            )
 
     # As-of exclusion in SQL (it can be millions of rows for a backtest cycle).
     in_cycle = "not _bad_type and _source_row not in (select _source_row from _fail)"
     as_of_end = gx_parameters(as_of, {})["as_of"].isoformat(sep=" ")
-    cuts = ([(extract.event_date, "", "dated after the cycle's as-of")] if extract.event_date else []) + \
-        [(cut.column, cut.when, cut.reason or f"'{cut.column}' after the cycle's as-of") for cut in extract.as_of_cuts]
+    cuts = ([(extract.event_date, "", "dated after the cycle's as-of")] if extract.event_date else []) + [
+        (cut.column, cut.when, cut.reason or f"'{cut.column}' after the cycle's as-of") for cut in extract.as_of_cuts
+    ]
     for column, when, reason in cuts:
         # a row known only after the as-of: excluded from the cycle and counted (rows_after_as_of)
         after = f"{_q(column)} > timestamp '{as_of_end}'" + (f" and ({when})" if when else "")
         con.execute(
             f"insert into _fail select _source_row, 'after_as_of', ?, cast({_q(column)} as varchar), ?, "
             f"null from _typed where {in_cycle} and {after}",
-            [column, f"{reason} {as_of}: excluded from this cycle"])
+            [column, f"{reason} {as_of}: excluded from this cycle"],
+        )
     con.execute(f"create temp table _cycle as select * from _typed where {in_cycle}")
     notes = suite_failures(con, extract, suite, as_of, path, gx_check_max_rows)
     con.execute("drop table _cycle")
 
     _write_raw(con, extract, extras)
     _write_quarantine(con, extract, header, extras)
-    con.execute("insert into quarantine.issues select ?, ?, _source_row, rule, \"column\", value, reason "
-                "from _fail order by _source_row, rule", [name, str(path)])
+    con.execute(
+        'insert into quarantine.issues select ?, ?, _source_row, rule, "column", value, reason '
+        "from _fail order by _source_row, rule",
+        [name, str(path)],
+    )
 
     rows_read = _scalar(con, "select count(*) from _src") + _scalar(con, "select count(*) from _rej")
     rows_loaded = _scalar(con, f"select count(*) from raw.{_q(name)}")
     n_bad, n_after = con.execute(
         "select count(*) filter (where not after_only), count(*) filter (where after_only) from "
-        "(select _source_row, bool_and(rule = 'after_as_of') as after_only from _fail group by 1)").fetchall()[0]
+        "(select _source_row, bool_and(rule = 'after_as_of') as after_only from _fail group by 1)"
+    ).fetchall()[0]
     by_rule = con.execute("select rule, count(distinct _source_row) from _fail group by 1 order by 1").fetchall()
     report = IngestReport(
-        name, "loaded", file=str(path), rows_read=rows_read, rows_loaded=rows_loaded,
-        rows_quarantined=n_bad, rows_after_as_of=n_after,
+        name,
+        "loaded",
+        file=str(path),
+        rows_read=rows_read,
+        rows_loaded=rows_loaded,
+        rows_quarantined=n_bad,
+        rows_after_as_of=n_after,
         failures_by_rule={str(k): int(v) for k, v in by_rule},
-        notes=warnings + notes + [f"optional column '{c}' absent: loaded as empty" for c in missing_optional]
+        notes=warnings
+        + notes
+        + [f"optional column '{c}' absent: loaded as empty" for c in missing_optional]
         + ([f"extra columns kept as text: {', '.join(extras)}"] if extras else []),
         warnings=warnings,
     )
     report.seconds = time.perf_counter() - started
     if max_share is not None and rows_read and n_bad > max_share * rows_read:
         rule, column, count, first, reason = con.execute(
-            "select rule, \"column\", count(distinct _source_row) n, min(_source_row), min(reason) from _fail "
-            "where rule <> 'after_as_of' group by 1, 2 order by n desc, 1, 2 limit 1").fetchall()[0]
+            'select rule, "column", count(distinct _source_row) n, min(_source_row), min(reason) from _fail '
+            "where rule <> 'after_as_of' group by 1, 2 order by n desc, 1, 2 limit 1"
+        ).fetchall()[0]
         raise QuarantineShareError(
-            path, f"{n_bad:,} of {rows_read:,} rows ({n_bad / rows_read:.0%}) would be quarantined, more than the "
-                  f"{max_share:.0%} allowed; most by rule '{rule}'{f' on {column!r}' if column else ''} "
-                  f"({count:,} rows, first at row {first}: {reason})",
+            path,
+            f"{n_bad:,} of {rows_read:,} rows ({n_bad / rows_read:.0%}) would be quarantined, more than the "
+            f"{max_share:.0%} allowed; most by rule '{rule}'{f' on {column!r}' if column else ''} "
+            f"({count:,} rows, first at row {first}: {reason})",
             f"Fix the file and run again (the rows are in quarantine.{name}), or raise SOP_MAX_QUARANTINE_SHARE.",
-            column=column.split(",")[0] if column else None, report=report)
+            column=column.split(",")[0] if column else None,
+            report=report,
+        )
     return report
 
 
 def _write_raw(con, extract: Extract, extras: list[str]) -> None:
     cols = ", ".join(_q(c) for c in extract.column_names + extras)
-    con.execute(f"create or replace table raw.{_q(extract.name)} as select {cols}, _source_row from _typed t "
-                f"where not _bad_type and not exists (select 1 from _fail f where f._source_row = t._source_row) "
-                f"order by _source_row")
+    con.execute(
+        f"create or replace table raw.{_q(extract.name)} as select {cols}, _source_row from _typed t "
+        f"where not _bad_type and not exists (select 1 from _fail f where f._source_row = t._source_row) "
+        f"order by _source_row"
+    )
 
 
 def _write_quarantine(con, extract: Extract, header: list[str], extras: list[str]) -> None:
     """Bad rows with their original text, one row per source row, all reasons joined."""
     text_cols = ", ".join(
-        (f"s.{_q(c)}" if c in header else f"null::varchar as {_q(c)}") for c in extract.column_names + extras)
+        (f"s.{_q(c)}" if c in header else f"null::varchar as {_q(c)}") for c in extract.column_names + extras
+    )
     con.execute(f"""
         create or replace table quarantine.{_q(extract.name)} as
         with reasons as (
@@ -817,31 +1009,42 @@ def demand_date_range(extracts_dir: Path, today: date | None = None) -> tuple[da
             else:
                 src = f"read_parquet({_sql_str(str(path))})"
             try:
-                con.execute(f"create or replace temp table _dates as select cast({_q(col)} as varchar) as {_q(col)} "
-                            f"from {src}")
+                con.execute(
+                    f"create or replace temp table _dates as select cast({_q(col)} as varchar) as {_q(col)} from {src}"
+                )
             except duckdb.Error as exc:
                 raise StructuralError(path, f"the file cannot be read ({exc})", "Export it again.") from None
             value, n_values, first, earliest = con.execute(
                 f"select max(d) filter (where d <= ?), count(v), arg_min(v, v is null), min(d) from "
                 f"(select try_cast(trim({_q(col)}) as date) d, nullif(trim({_q(col)}), '') v from _dates)",
-                [today]).fetchall()[0]
+                [today],
+            ).fetchall()[0]
             if value is not None:
                 found.append(value)
                 firsts.append(earliest)
                 continue
             hint = date_format_hint(con, "_dates", col, "date")
             if hint:
-                raise StructuralError(path, date_format_message(name, col, "date", hint[1]),
-                                      "Export the dates as YYYY-MM-DD (ISO), or set SOP_AS_OF and fix the file.",
-                                      column=col)
+                raise StructuralError(
+                    path,
+                    date_format_message(name, col, "date", hint[1]),
+                    "Export the dates as YYYY-MM-DD (ISO), or set SOP_AS_OF and fix the file.",
+                    column=col,
+                )
             if n_values:
                 problems.append((path, col, first))
     if not found:
         if problems:
             path, col, first = problems[0]
-            raise StructuralError(path, f"no value of '{col}' is a date YYYY-MM-DD on or before today "
-                                        f"(first value: {first!r})",
-                                  "Export the dates as YYYY-MM-DD (ISO).", column=col)
-        raise StructuralError(extracts_dir, "no dated demand rows found in pos_sales or sales_orders",
-                              "Provide pos_sales or sales_orders with dates, or set SOP_AS_OF.")
+            raise StructuralError(
+                path,
+                f"no value of '{col}' is a date YYYY-MM-DD on or before today (first value: {first!r})",
+                "Export the dates as YYYY-MM-DD (ISO).",
+                column=col,
+            )
+        raise StructuralError(
+            extracts_dir,
+            "no dated demand rows found in pos_sales or sales_orders",
+            "Provide pos_sales or sales_orders with dates, or set SOP_AS_OF.",
+        )
     return min(firsts), max(found)

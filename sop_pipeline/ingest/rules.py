@@ -27,11 +27,12 @@ _TEMPORAL = {"date", "timestamp"}
 @dataclass(frozen=True)
 class RowRule:
     """One translated expectation: `where` selects failing rows of `_cycle` (alias c)."""
+
     column: str
     where: str
-    value: str                      # SQL expression shown as the failing value
+    value: str  # SQL expression shown as the failing value
     reference: tuple[str, str] | None = None  # (extract, column) for a reference rule
-    qualify: str = ""               # window condition (uniqueness), applied after `where`
+    qualify: str = ""  # window condition (uniqueness), applied after `where`
 
     def sql(self) -> str:
         """select _source_row, value of the failing rows (reference rules are joined by the loader)."""
@@ -102,8 +103,12 @@ def translate(exp: dict, columns: dict[str, str], parameters: dict) -> RowRule |
             return None
         part = ", ".join(f"c.{q(c)}" for c in cols)
         show = " || ', ' || ".join(f"coalesce(cast(c.{q(c)} as varchar), '')" for c in cols)
-        return RowRule(",".join(cols), f"not ({' and '.join(f'c.{q(c)} is null' for c in cols)})", show,
-                       qualify=f"count(*) over (partition by {part}) > 1")
+        return RowRule(
+            ",".join(cols),
+            f"not ({' and '.join(f'c.{q(c)} is null' for c in cols)})",
+            show,
+            qualify=f"count(*) over (partition by {part}) > 1",
+        )
     column = kwargs.pop("column", None)
     if column not in columns:
         return None

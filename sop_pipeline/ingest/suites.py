@@ -36,21 +36,39 @@ def build_suite(extract: Extract) -> dict:
     exps: list[dict] = []
     for col in extract.column_names:
         if col not in extract.optional:
-            exps.append(_exp("expect_column_to_exist", "structure",
-                             f"required column '{col}' is missing", column=col))
+            exps.append(_exp("expect_column_to_exist", "structure", f"required column '{col}' is missing", column=col))
     for col in extract.not_null:
-        exps.append(_exp("expect_column_values_to_not_be_null", "not_null",
-                         f"'{col}' is empty but is required", column=col))
+        exps.append(
+            _exp("expect_column_values_to_not_be_null", "not_null", f"'{col}' is empty but is required", column=col)
+        )
     if len(extract.key) == 1:
-        exps.append(_exp("expect_column_values_to_be_unique", "duplicate_key",
-                         f"duplicate key: another row has the same {extract.key[0]}", column=extract.key[0]))
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_unique",
+                "duplicate_key",
+                f"duplicate key: another row has the same {extract.key[0]}",
+                column=extract.key[0],
+            )
+        )
     elif len(extract.key) > 1:
-        exps.append(_exp("expect_compound_columns_to_be_unique", "duplicate_key",
-                         f"duplicate key: another row has the same ({', '.join(extract.key)})",
-                         column_list=list(extract.key)))
+        exps.append(
+            _exp(
+                "expect_compound_columns_to_be_unique",
+                "duplicate_key",
+                f"duplicate key: another row has the same ({', '.join(extract.key)})",
+                column_list=list(extract.key),
+            )
+        )
     for col, allowed in extract.categories.items():
-        exps.append(_exp("expect_column_values_to_be_in_set", "category",
-                         f"'{col}' must be one of {', '.join(allowed)}", column=col, value_set=list(allowed)))
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                "category",
+                f"'{col}' must be one of {', '.join(allowed)}",
+                column=col,
+                value_set=list(allowed),
+            )
+        )
     for col, (lo, hi) in extract.ranges.items():
         bounds = {k: v for k, v in (("min_value", lo), ("max_value", hi)) if v is not None}
         if lo is not None and hi is not None:
@@ -61,18 +79,30 @@ def build_suite(extract: Extract) -> dict:
             text = f"'{col}' must not be above {hi:g}"
         exps.append(_exp("expect_column_values_to_be_between", "range", text, column=col, **bounds))
     for col, (ref_extract, ref_col) in extract.references.items():
-        e = _exp("expect_column_values_to_be_in_set", "reference",
-                 f"'{col}' is not a known {ref_col} in {ref_extract}",
-                 column=col, value_set={"$PARAMETER": reference_parameter(ref_extract, ref_col)})
+        e = _exp(
+            "expect_column_values_to_be_in_set",
+            "reference",
+            f"'{col}' is not a known {ref_col} in {ref_extract}",
+            column=col,
+            value_set={"$PARAMETER": reference_parameter(ref_extract, ref_col)},
+        )
         e["meta"]["references"] = [ref_extract, ref_col]
         exps.append(e)
     if extract.event_date:
-        exps.append(_exp("expect_column_values_to_be_between", "after_as_of",
-                         f"'{extract.event_date}' is after the cycle's as-of date: excluded from this cycle",
-                         column=extract.event_date, max_value={"$PARAMETER": "as_of"}))
-    return {"name": extract.name, "expectations": exps,
-            "meta": {"generated_from": "sop_pipeline.contract", "grain": extract.grain,
-                     "description": extract.description}}
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_between",
+                "after_as_of",
+                f"'{extract.event_date}' is after the cycle's as-of date: excluded from this cycle",
+                column=extract.event_date,
+                max_value={"$PARAMETER": "as_of"},
+            )
+        )
+    return {
+        "name": extract.name,
+        "expectations": exps,
+        "meta": {"generated_from": "sop_pipeline.contract", "grain": extract.grain, "description": extract.description},
+    }
 
 
 def write_suites(directory: Path) -> list[Path]:
@@ -89,7 +119,8 @@ def load_suite(directory: Path, name: str) -> dict:
     path = directory / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"Great Expectations suite {path} is missing; run `sop expectations --write` to recreate the defaults")
+            f"Great Expectations suite {path} is missing; run `sop expectations --write` to recreate the defaults"
+        )
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -104,5 +135,6 @@ def to_gx_suite(suite: dict):
     gx_suite = gx.ExpectationSuite(name=suite["name"])
     for exp in suite["expectations"]:
         gx_suite.add_expectation_configuration(
-            ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})))
+            ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {}))
+        )
     return gx_suite

@@ -41,23 +41,35 @@ from sop_pipeline.ingest.loader import (
 from sop_pipeline.ingest.rules import parse_reference
 from sop_pipeline.ingest.rules import q as _q
 
-INGEST_LOG_DDL = ("create table if not exists meta.ingest_log (extract VARCHAR, status VARCHAR, file VARCHAR, "
-                  "rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_after_as_of BIGINT, "
-                  "failures_by_rule VARCHAR, notes VARCHAR)")
+INGEST_LOG_DDL = (
+    "create table if not exists meta.ingest_log (extract VARCHAR, status VARCHAR, file VARCHAR, "
+    "rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_after_as_of BIGINT, "
+    "failures_by_rule VARCHAR, notes VARCHAR)"
+)
 SAMPLE_ROWS = 10
 
 
 # --------------------------------------------------------------------------- the cycle
 
-def write_cycle(warehouse, as_of: date, week0_start: date, week1_start: date, horizon_end: date,
-                horizon_weeks: int, as_of_source: str) -> None:
+
+def write_cycle(
+    warehouse,
+    as_of: date,
+    week0_start: date,
+    week1_start: date,
+    horizon_end: date,
+    horizon_weeks: int,
+    as_of_source: str,
+) -> None:
     """Create the ingest schemas and replace meta.cycle with the cycle's one row."""
     with warehouse.connect() as con:
         ensure_schemas(con)
-        con.execute("create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
-                    "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
-                    "?::integer as horizon_weeks, ? as as_of_source",
-                    [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source])
+        con.execute(
+            "create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
+            "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
+            "?::integer as horizon_weeks, ? as as_of_source",
+            [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source],
+        )
 
 
 def cycle_as_of(con: duckdb.DuckDBPyConnection) -> date:
@@ -73,6 +85,7 @@ class LoadResult:
     """What the raw asset reports: the loader's report, the warehouse's counts after the write
     (rows in raw.<extract>, in quarantine.<extract>, distinct source rows over both) and the first
     quarantine issues."""
+
     report: IngestReport
     raw_rows: int
     quarantine_rows: int
@@ -101,8 +114,10 @@ def _read_references(con: duckdb.DuckDBPyConnection, extracts: list[str]) -> dic
     tables = {}
     for ref in extracts:
         for schema in ("raw", "quarantine"):
-            if con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                           "and table_name = ?", [schema, ref]).fetchall()[0][0]:
+            if con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, ref],
+            ).fetchall()[0][0]:
                 tables[(schema, ref)] = con.sql(f"select * from {schema}.{_q(ref)}").to_arrow_table()
     return tables
 
@@ -120,10 +135,13 @@ def _copy_in(con: duckdb.DuckDBPyConnection, tables: dict[tuple[str, str], objec
 
 def _built(scratch: duckdb.DuckDBPyConnection, name: str) -> tuple[dict[tuple[str, str], object], object]:
     """The extract's raw and quarantine tables and its quarantine.issues rows from the private database."""
-    tables = {(schema, name): scratch.sql(f"select * from {schema}.{_q(name)}").to_arrow_table()
-              for schema in ("raw", "quarantine")
-              if scratch.execute("select count(*) from information_schema.tables where table_schema = ? "
-                                 "and table_name = ?", [schema, name]).fetchall()[0][0]}
+    tables = {
+        (schema, name): scratch.sql(f"select * from {schema}.{_q(name)}").to_arrow_table()
+        for schema in ("raw", "quarantine")
+        if scratch.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchall()[0][0]
+    }
     issues = scratch.sql("select * from quarantine.issues where extract = ?", params=[name]).to_arrow_table()
     return tables, issues
 
@@ -145,28 +163,50 @@ def _log(con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:
     """Replace the extract's row of meta.ingest_log."""
     con.execute(INGEST_LOG_DDL)
     con.execute("delete from meta.ingest_log where extract = ?", [report.extract])
-    con.execute("insert into meta.ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [report.extract, report.status, report.file, report.rows_read, report.rows_loaded,
-                 report.rows_quarantined, report.rows_after_as_of,
-                 json.dumps(report.failures_by_rule, sort_keys=True), " | ".join(report.notes)])
+    con.execute(
+        "insert into meta.ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.extract,
+            report.status,
+            report.file,
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_quarantined,
+            report.rows_after_as_of,
+            json.dumps(report.failures_by_rule, sort_keys=True),
+            " | ".join(report.notes),
+        ],
+    )
 
 
 def _counts(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, int, int]:
     t = _q(name)
-    return tuple(int(v) for v in con.execute(
-        f"select (select count(*) from raw.{t}), (select count(*) from quarantine.{t}), "
-        f"(select count(distinct _source_row) from (select _source_row from raw.{t} union all "
-        f"select _source_row from quarantine.{t}))").fetchall()[0])
+    return tuple(
+        int(v)
+        for v in con.execute(
+            f"select (select count(*) from raw.{t}), (select count(*) from quarantine.{t}), "
+            f"(select count(distinct _source_row) from (select _source_row from raw.{t} union all "
+            f"select _source_row from quarantine.{t}))"
+        ).fetchall()[0]
+    )
 
 
 def _sample(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    return con.execute("select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
-                       f"where extract = ? order by source_row limit {SAMPLE_ROWS}", [name]).df()
+    return con.execute(
+        "select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
+        f"where extract = ? order by source_row limit {SAMPLE_ROWS}",
+        [name],
+    ).df()
 
 
-def load_extract(warehouse, name: str, extracts_dir: Path, suite: dict,
-                 max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
-                 gx_check_max_rows: int = GX_CHECK_MAX_ROWS) -> LoadResult:
+def load_extract(
+    warehouse,
+    name: str,
+    extracts_dir: Path,
+    suite: dict,
+    max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
+    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+) -> LoadResult:
     """Read -> validate -> write one extract (module docstring); the as-of is meta.cycle's.
 
     Raises what `ingest_extract` raises: StructuralError (nothing written but the removal of the
@@ -179,8 +219,15 @@ def load_extract(warehouse, name: str, extracts_dir: Path, suite: dict,
     with duckdb.connect() as scratch:  # private: validation holds no warehouse connection
         _copy_in(scratch, references)
         try:
-            report = ingest_extract(scratch, name, extracts_dir, suite, as_of,
-                                    max_quarantine_share=max_quarantine_share, gx_check_max_rows=gx_check_max_rows)
+            report = ingest_extract(
+                scratch,
+                name,
+                extracts_dir,
+                suite,
+                as_of,
+                max_quarantine_share=max_quarantine_share,
+                gx_check_max_rows=gx_check_max_rows,
+            )
         except QuarantineShareError:
             tables, issues = _built(scratch, name)
             with warehouse.connect(parallel=True) as con:
@@ -202,10 +249,12 @@ def load_extract(warehouse, name: str, extracts_dir: Path, suite: dict,
 
 # --------------------------------------------------------------------------- the cycle's summary
 
+
 def ingest_summary(warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(meta.ingest_log by extract, quarantined rows per extract x rule x column, most first)."""
     with warehouse.connect() as con:
         log = con.execute("select * from meta.ingest_log order by extract").df()
-        issues = con.execute("select extract, rule, column_name, count(*) as rows from quarantine.issues "
-                             "group by all order by rows desc").df()
+        issues = con.execute(
+            "select extract, rule, column_name, count(*) as rows from quarantine.issues group by all order by rows desc"
+        ).df()
     return log, issues

@@ -22,6 +22,7 @@ def _ui():
 
 # ---- tables -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Col:
     """A table column: dataframe column, header, formatter (value -> str or Markup), right-aligned?"""
@@ -37,23 +38,38 @@ def ncol(key: str, label: str, fmt: Callable = num) -> Col:
     return Col(key, label, fmt, numeric=True)
 
 
-def table(df: pd.DataFrame, columns: list[Col], cls: str = "", max_rows: int | None = None,
-          row_cls: Callable[[pd.Series], str] | None = None) -> Markup:
+def table(
+    df: pd.DataFrame,
+    columns: list[Col],
+    cls: str = "",
+    max_rows: int | None = None,
+    row_cls: Callable[[pd.Series], str] | None = None,
+) -> Markup:
     """A table of `df` with the given columns (those `df` lacks are left out); past `max_rows`, a
     note says how many rows the mart has beyond those shown."""
     columns = [c for c in columns if c.key in df.columns]
     shown = df if max_rows is None else df.head(max_rows)
     headers = [{"label": c.label, "cls": "num" if c.numeric else None} for c in columns]
-    rows = [{"cls": (row_cls(row) if row_cls else "") or None,
-             "cells": [{"value": c.fmt(row[c.key]) if c.fmt else text(row[c.key]),
-                        "cls": "num" if c.numeric else None} for c in columns]}
-            for _, row in shown.iterrows()]
+    rows = [
+        {
+            "cls": (row_cls(row) if row_cls else "") or None,
+            "cells": [
+                {"value": c.fmt(row[c.key]) if c.fmt else text(row[c.key]), "cls": "num" if c.numeric else None}
+                for c in columns
+            ],
+        }
+        for _, row in shown.iterrows()
+    ]
     more = len(df) - max_rows if max_rows is not None and len(df) > max_rows else 0
     return _ui().table({"cls": cls or None, "headers": headers, "rows": rows, "more": more})
 
 
-def auto_table(df: pd.DataFrame, max_rows: int = 10, max_cols: int = 8,
-               skip: tuple[str, ...] = ("cycle", "cycle_id", "published_at", "release_id")) -> Markup:
+def auto_table(
+    df: pd.DataFrame,
+    max_rows: int = 10,
+    max_cols: int = 8,
+    skip: tuple[str, ...] = ("cycle", "cycle_id", "published_at", "release_id"),
+) -> Markup:
     """A table of a mart whose columns are not known in advance (marts added later).
 
     Numbers are formatted by column name: *_pct percent, *value/revenue/cost/impact/margin money.
@@ -83,6 +99,7 @@ def _auto_col(df: pd.DataFrame, key: str) -> Col:
 
 # ---- panels -------------------------------------------------------------------------------------
 
+
 def panel(title: str, body: Markup | list, panel_id: str, note: str = "", wide: bool = False) -> Markup:
     """A titled panel; `body` is rendered markup or a list of it (and plain text, escaped)."""
     return _ui().panel(title, body, panel_id, note=note, wide=wide)
@@ -107,16 +124,26 @@ def chart(name: str, plot: Markup) -> Markup:
 
 # ---- tiles, callouts, badges -----------------------------------------------------------------------
 
+
 def badge(label: str, tone: str) -> Markup:
     """A small coloured label; tone good, bad, warn or neutral."""
     return _ui().badge(label, tone)
 
 
-def tile(label: str, value: str, lines: list, tone_cls: str = "neutral", trend: str | None = None,
-         trend_tone: str = "neutral", tile_id: str | None = None, unit: str = "") -> Markup:
+def tile(
+    label: str,
+    value: str,
+    lines: list,
+    tone_cls: str = "neutral",
+    trend: str | None = None,
+    trend_tone: str = "neutral",
+    tile_id: str | None = None,
+    unit: str = "",
+) -> Markup:
     """A KPI tile: label, big value (+ small unit) with a trend arrow coloured by trend_tone, then context lines."""
-    return _ui().tile(label, value, lines, tone=tone_cls, trend=trend, trend_tone=trend_tone, tile_id=tile_id,
-                      unit=unit)
+    return _ui().tile(
+        label, value, lines, tone=tone_cls, trend=trend, trend_tone=trend_tone, tile_id=tile_id, unit=unit
+    )
 
 
 def tiles(items: Iterable[Markup]) -> Markup:

@@ -20,16 +20,24 @@ GOOD, BAD, NEUTRAL, ACCENT = "#1a7f37", "#cf222e", "#8c959f", "#0969da"
 COLORWAY = ["#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#1b7c83", "#953800", "#6e7781"]
 
 # A small template (the default one adds ~10 KB of JSON to every chart).
-TEMPLATE = go.layout.Template(layout=dict(
-    font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif", size=12, color="#24292f"),
-    colorway=COLORWAY, paper_bgcolor="white", plot_bgcolor="white",
-    margin=dict(l=60, r=20, t=40, b=40), hovermode="closest",
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-    xaxis=dict(gridcolor="#eaeef2", linecolor="#d0d7de", zerolinecolor="#d0d7de", automargin=True),
-    yaxis=dict(gridcolor="#eaeef2", linecolor="#d0d7de", zerolinecolor="#d0d7de", automargin=True),
-))
-PLOT_CONFIG = {"displaylogo": False, "responsive": True,
-               "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif", size=12, color="#24292f"),
+        colorway=COLORWAY,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin=dict(l=60, r=20, t=40, b=40),
+        hovermode="closest",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        xaxis=dict(gridcolor="#eaeef2", linecolor="#d0d7de", zerolinecolor="#d0d7de", automargin=True),
+        yaxis=dict(gridcolor="#eaeef2", linecolor="#d0d7de", zerolinecolor="#d0d7de", automargin=True),
+    )
+)
+PLOT_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+}
 
 
 @dataclass
@@ -57,12 +65,18 @@ class PackContext:
             raise ValueError(f"chart name {name!r} used twice")
         self.charts.append(name)
         fig.update_layout(template=TEMPLATE, height=height, autosize=True)
-        body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}",
-                           config=PLOT_CONFIG, default_height=f"{height}px")
+        body = fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"plot-{name}",
+            config=PLOT_CONFIG,
+            default_height=f"{height}px",
+        )
         return chart(name, trusted(body))  # plotly's own div and script: the one fragment not escaped
 
-    def missing(self, title: str, panel_id: str, table: str, columns=(), wide: bool = False,
-                reason: str | None = None) -> Markup:
+    def missing(
+        self, title: str, panel_id: str, table: str, columns=(), wide: bool = False, reason: str | None = None
+    ) -> Markup:
         """A "no data yet" panel for a mart that is absent, lacks columns or has no rows."""
         self.no_data.append(panel_id)
         return no_data_panel(title, reason or self.marts.why_empty(table, columns), panel_id, wide=wide)

@@ -14,16 +14,25 @@ from sop_pipeline.report.templating import macros
 
 DECISION_COLS = ("kind", "subject", "value")
 DECISION_EXTRA = ("decision_id", "cycle", "approved", "accountable", "responsible", "status", "effect")
-KIND_LABELS = {"freeze_window": "Freeze window", "substitution": "SKU substitution", "make_vs_buy": "Make vs buy",
-               "expedite": "Expedite", "service_target": "Service target"}
+KIND_LABELS = {
+    "freeze_window": "Freeze window",
+    "substitution": "SKU substitution",
+    "make_vs_buy": "Make vs buy",
+    "expedite": "Expedite",
+    "service_target": "Service target",
+}
 RISK_COLS = ("rank", "kind", "entity_id", "probability", "expected_impact")
 RISK_EXTRA = ("signal", "root_cause", "detail", "supporting", "impact_value", "mitigation", "owner")
 
 
 def build(ctx: PackContext) -> list:
     """The panels in order; a tuple is a row of panels side by side (a grid)."""
-    return [ctx.render(decision_log), (ctx.render(substitutions), ctx.render(plan_changes)),
-            ctx.render(risk_board), ctx.render(plan_of_record)]
+    return [
+        ctx.render(decision_log),
+        (ctx.render(substitutions), ctx.render(plan_changes)),
+        ctx.render(risk_board),
+        ctx.render(plan_of_record),
+    ]
 
 
 def decision_log(ctx: PackContext) -> Markup:
@@ -31,20 +40,30 @@ def decision_log(ctx: PackContext) -> Markup:
     df = ctx.marts.read("decision_log", DECISION_COLS, optional=DECISION_EXTRA)
     if df.empty:
         return ctx.missing(title, "decision-items", "decision_log", DECISION_COLS, wide=True)
-    df = df.assign(kind_label=df["kind"].map(lambda k: KIND_LABELS.get(str(k), str(k))),
-                   state=[_state(r) for _, r in df.iterrows()])
+    df = df.assign(
+        kind_label=df["kind"].map(lambda k: KIND_LABELS.get(str(k), str(k))),
+        state=[_state(r) for _, r in df.iterrows()],
+    )
     pending = df[df.state == "proposed"]
     decided = df[df.state != "proposed"]
     if "cycle" in decided:
         decided = decided.sort_values("cycle", ascending=False, kind="stable")
-    base = [Col("kind_label", "Decision"), Col("subject", "Subject"), Col("value", "Proposal"),
-            Col("accountable", "Accountable"), Col("responsible", "Responsible"), Col("effect", "Effect")]
+    base = [
+        Col("kind_label", "Decision"),
+        Col("subject", "Subject"),
+        Col("value", "Proposal"),
+        Col("accountable", "Accountable"),
+        Col("responsible", "Responsible"),
+        Col("effect", "Effect"),
+    ]
     bodies = macros("decisions.html.j2")
     vote = Col("kind", "Decide", lambda _: bodies.vote())
     decided_cols = [Col("cycle", "Cycle", date_text)] + base[:3] + [Col("state", "Outcome", _outcome)] + base[3:5]
     body = bodies.decision_log(
-        len(pending), table(pending, base + [vote], cls="decisions") if len(pending) else None,
-        table(decided, decided_cols, cls="compact", max_rows=10) if len(decided) else None)
+        len(pending),
+        table(pending, base + [vote], cls="decisions") if len(pending) else None,
+        table(decided, decided_cols, cls="compact", max_rows=10) if len(decided) else None,
+    )
     note = "Accountable: Ops + Commercial leaders (co-own the plan). Responsible: demand planner / master scheduler."
     return panel(title, body, "decision-items", note=note, wide=True)
 
@@ -65,18 +84,31 @@ def _outcome(state) -> Markup:
 
 def risk_board(ctx: PackContext) -> Markup:
     title = "Risk board: top risks"
-    df = ctx.marts.read("datapack_risk_board", RISK_COLS, optional=RISK_EXTRA,
-                        order_by='"rank"')
+    df = ctx.marts.read("datapack_risk_board", RISK_COLS, optional=RISK_EXTRA, order_by='"rank"')
     if df.empty:
         return ctx.missing(title, "decision-risk-board", "datapack_risk_board", RISK_COLS, wide=True)
-    cols = [ncol("rank", "#"), Col("root_cause", "Root cause"), Col("kind", "Kind"), Col("entity_id", "Entity"),
-            Col("signal", "Signal"), Col("detail", "Evidence"), Col("supporting", "Supporting signals"),
-            ncol("probability", "Probability", lambda v: pct(v, 0, fraction=True)),
-            ncol("impact_value", "Impact", money), ncol("expected_impact", "Expected impact", money),
-            Col("mitigation", "Mitigation"), Col("owner", "Owner")]
-    return panel(title, table(df, cols, cls="compact"), "decision-risk-board",
-                 note="One line per root cause (the strongest signal; the others are supporting evidence). "
-                      "Expected impact = probability x revenue exposed.", wide=True)
+    cols = [
+        ncol("rank", "#"),
+        Col("root_cause", "Root cause"),
+        Col("kind", "Kind"),
+        Col("entity_id", "Entity"),
+        Col("signal", "Signal"),
+        Col("detail", "Evidence"),
+        Col("supporting", "Supporting signals"),
+        ncol("probability", "Probability", lambda v: pct(v, 0, fraction=True)),
+        ncol("impact_value", "Impact", money),
+        ncol("expected_impact", "Expected impact", money),
+        Col("mitigation", "Mitigation"),
+        Col("owner", "Owner"),
+    ]
+    return panel(
+        title,
+        table(df, cols, cls="compact"),
+        "decision-risk-board",
+        note="One line per root cause (the strongest signal; the others are supporting evidence). "
+        "Expected impact = probability x revenue exposed.",
+        wide=True,
+    )
 
 
 PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_units", "cut_units", "skus_at_risk")
@@ -85,27 +117,48 @@ PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_uni
 def plan_of_record(ctx: PackContext) -> Markup:
     title = "Plan of record by family (13 weeks)"
     cols = ("family",)
-    df = ctx.marts.read("plan_of_record_family", cols,
-                        optional=PLAN_SUMS + ("week_start", "projected_inventory_units", "safety_stock_units"))
+    df = ctx.marts.read(
+        "plan_of_record_family",
+        cols,
+        optional=PLAN_SUMS + ("week_start", "projected_inventory_units", "safety_stock_units"),
+    )
     if df.empty:
         return ctx.missing(title, "decision-plan-of-record", "plan_of_record_family", cols, wide=True)
     if not any(c in df for c in PLAN_SUMS):
-        return panel(title, auto_table(ctx.marts.read("plan_of_record_family"), max_rows=15, max_cols=9),
-                     "decision-plan-of-record", wide=True)
+        return panel(
+            title,
+            auto_table(ctx.marts.read("plan_of_record_family"), max_rows=15, max_cols=9),
+            "decision-plan-of-record",
+            wide=True,
+        )
     df = df.sort_values("week_start") if "week_start" in df else df
     sums = df.groupby("family").agg({c: "sum" for c in PLAN_SUMS if c in df})
     ends = df.groupby("family").agg({c: "last" for c in ("projected_inventory_units", "safety_stock_units") if c in df})
     plan = sums.join(ends).reset_index()
     plan = pd.concat([plan, plan.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
-    table_cols = [Col("family", "Family"), ncol("demand_units", "Demand units"), ncol("supply_units", "Supply units"),
-                  ncol("revenue", "Revenue", money), ncol("margin", "Margin", money),
-                  ncol("moved_out_units", "Moved later"), ncol("cut_units", "Cut"),
-                  ncol("projected_inventory_units", "Inventory at end"), ncol("safety_stock_units", "Safety stock"),
-                  ncol("skus_at_risk", "SKU-weeks at risk")]
-    note = ("Everything decided lands in one published plan of record. Supply is capacity-feasible; "
-            "SKU-weeks at risk = below safety stock or stocked out.")
-    return panel(title, table(plan, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
-                 "decision-plan-of-record", note=note, wide=True)
+    table_cols = [
+        Col("family", "Family"),
+        ncol("demand_units", "Demand units"),
+        ncol("supply_units", "Supply units"),
+        ncol("revenue", "Revenue", money),
+        ncol("margin", "Margin", money),
+        ncol("moved_out_units", "Moved later"),
+        ncol("cut_units", "Cut"),
+        ncol("projected_inventory_units", "Inventory at end"),
+        ncol("safety_stock_units", "Safety stock"),
+        ncol("skus_at_risk", "SKU-weeks at risk"),
+    ]
+    note = (
+        "Everything decided lands in one published plan of record. Supply is capacity-feasible; "
+        "SKU-weeks at risk = below safety stock or stocked out."
+    )
+    return panel(
+        title,
+        table(plan, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
+        "decision-plan-of-record",
+        note=note,
+        wide=True,
+    )
 
 
 def substitutions(ctx: PackContext) -> Markup:
@@ -115,20 +168,31 @@ def substitutions(ctx: PackContext) -> Markup:
         return ctx.nothing(title, "decision-substitutions", "Every promotion can be supplied in time: no substitutes.")
     if df.empty:
         return ctx.missing(title, "decision-substitutions", "substitution_plan")
-    return panel(title, auto_table(df, max_rows=8), "decision-substitutions",
-                 note="Promo units the plan cannot supply in time, with a same-family substitute in stock.")
+    return panel(
+        title,
+        auto_table(df, max_rows=8),
+        "decision-substitutions",
+        note="Promo units the plan cannot supply in time, with a same-family substitute in stock.",
+    )
 
 
 def plan_changes(ctx: PackContext) -> Markup:
     title = "What changed since the last cycle's plan"
     df = ctx.marts.read("plan_changes")
     if df.empty and ctx.marts.has("plan_changes"):
-        return ctx.nothing(title, "decision-plan-changes", "No change to report: no earlier cycle's plan to "
-                                                           "compare with yet, or nothing moved.")
+        return ctx.nothing(
+            title,
+            "decision-plan-changes",
+            "No change to report: no earlier cycle's plan to compare with yet, or nothing moved.",
+        )
     if df.empty:
         return ctx.missing(title, "decision-plan-changes", "plan_changes")
-    cols = [Col("family", "Family"), ncol("units_change", "Units change", signed_num),
-            ncol("revenue_change", "Revenue change", signed_money), Col("decision_ids", "Decisions"),
-            Col("signals", "Signals")]
+    cols = [
+        Col("family", "Family"),
+        ncol("units_change", "Units change", signed_num),
+        ncol("revenue_change", "Revenue change", signed_money),
+        Col("decision_ids", "Decisions"),
+        Col("signals", "Signals"),
+    ]
     body = table(df, cols, cls="compact") if "family" in df and "units_change" in df else auto_table(df)
     return panel(title, body, "decision-plan-changes")

@@ -18,8 +18,11 @@ from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, 
 from sop_pipeline.report.templating import macros
 
 FORECAST_COLS = ("family", "week_start", "units_p10", "units_p50", "units_p90", "sensed_units")
-ACCURACY_METHODS = {"lightgbm": "ML (LightGBM)", "seasonal_naive": "Naive (last year)",
-                    "sales_forecast": "Sales submission"}
+ACCURACY_METHODS = {
+    "lightgbm": "ML (LightGBM)",
+    "seasonal_naive": "Naive (last year)",
+    "sales_forecast": "Sales submission",
+}
 FLAG_KINDS = {
     "sales_optimism": ("Sales optimism: forecasts persistently above actuals", "warn"),
     "hockey_stick": ("Hockey sticks removed: no promotion, order or deal behind them", "warn"),
@@ -28,11 +31,18 @@ FLAG_KINDS = {
 
 
 def build(ctx: PackContext) -> list[Markup]:
-    return [ctx.render(forecast), ctx.render(top_movers), ctx.render(promotions_and_deals),
-            ctx.render(callouts), ctx.render(accuracy), ctx.render(abc_xyz)]
+    return [
+        ctx.render(forecast),
+        ctx.render(top_movers),
+        ctx.render(promotions_and_deals),
+        ctx.render(callouts),
+        ctx.render(accuracy),
+        ctx.render(abc_xyz),
+    ]
 
 
 # ---- 13-week forecast by family ------------------------------------------------------------------
+
 
 def family_forecast(ctx: PackContext) -> pd.DataFrame:
     """Family x week p10/p50/p90 and sensed units (the family mart, else rolled up from SKUs)."""
@@ -46,8 +56,9 @@ def family_forecast(ctx: PackContext) -> pd.DataFrame:
     agg = {"units_p50": "sum", "sensed_units": "sum", "lo2": "sum", "hi2": "sum"}
     agg.update({"revenue": "sum"} if "revenue" in sku else {})
     fam = sku.groupby(["family", "week_start"], as_index=False).agg(agg)
-    return fam.assign(units_p10=(fam.units_p50 - np.sqrt(fam.lo2)).clip(lower=0),
-                      units_p90=fam.units_p50 + np.sqrt(fam.hi2)).drop(columns=["lo2", "hi2"])
+    return fam.assign(
+        units_p10=(fam.units_p50 - np.sqrt(fam.lo2)).clip(lower=0), units_p90=fam.units_p50 + np.sqrt(fam.hi2)
+    ).drop(columns=["lo2", "hi2"])
 
 
 def forecast(ctx: PackContext) -> Markup:
@@ -59,8 +70,9 @@ def forecast(ctx: PackContext) -> Markup:
     ncols = min(3, len(families))
     nrows = math.ceil(len(families) / ncols)
     titles = [_family_title(fam[fam.family == f], f) for f in families]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, vertical_spacing=0.22 / nrows + 0.06,
-                        horizontal_spacing=0.07)
+    fig = make_subplots(
+        rows=nrows, cols=ncols, subplot_titles=titles, vertical_spacing=0.22 / nrows + 0.06, horizontal_spacing=0.07
+    )
     for i, family in enumerate(families):
         g = fam[fam.family == family].sort_values("week_start")
         for trace in _band_traces(g, first=i == 0):
@@ -69,8 +81,10 @@ def forecast(ctx: PackContext) -> Markup:
     fig.update_layout(margin=dict(t=70), legend=dict(y=1 + 40 / (120 + 230 * nrows)))
     fig.update_xaxes(tickformat="%d %b", nticks=5)
     chart = ctx.chart("demand-forecast", fig, height=120 + 230 * nrows)
-    note = ("Shaded band: 80% of weeks should land between p10 and p90. Sensed = after demand sensing "
-            "(booked orders, week-0 POS) for weeks 1-6.")
+    note = (
+        "Shaded band: 80% of weeks should land between p10 and p90. Sensed = after demand sensing "
+        "(booked orders, week-0 POS) for weeks 1-6."
+    )
     return panel(title, chart, "demand-forecast", note=note, wide=True)
 
 
@@ -83,14 +97,41 @@ def _family_title(g: pd.DataFrame, family: str) -> str:
 def _band_traces(g: pd.DataFrame, first: bool) -> list[go.Scatter]:
     common = dict(x=g["week_start"], mode="lines")
     return [
-        go.Scatter(**common, y=g["units_p90"], line=dict(width=0), showlegend=False, hoverinfo="skip", name="p90",
-                   legendgroup="band"),
-        go.Scatter(**common, y=g["units_p10"], line=dict(width=0), fill="tonexty", fillcolor="rgba(9,105,218,0.15)",
-                   name="p10-p90 band", legendgroup="band", showlegend=first),
-        go.Scatter(**common, y=g["units_p50"], line=dict(color=ACCENT, width=2), name="forecast p50",
-                   legendgroup="p50", showlegend=first),
-        go.Scatter(**common, y=g["sensed_units"], line=dict(color="#bf8700", width=2, dash="dash"),
-                   name="sensed", legendgroup="sensed", showlegend=first),
+        go.Scatter(
+            **common,
+            y=g["units_p90"],
+            line=dict(width=0),
+            showlegend=False,
+            hoverinfo="skip",
+            name="p90",
+            legendgroup="band",
+        ),
+        go.Scatter(
+            **common,
+            y=g["units_p10"],
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(9,105,218,0.15)",
+            name="p10-p90 band",
+            legendgroup="band",
+            showlegend=first,
+        ),
+        go.Scatter(
+            **common,
+            y=g["units_p50"],
+            line=dict(color=ACCENT, width=2),
+            name="forecast p50",
+            legendgroup="p50",
+            showlegend=first,
+        ),
+        go.Scatter(
+            **common,
+            y=g["sensed_units"],
+            line=dict(color="#bf8700", width=2, dash="dash"),
+            name="sensed",
+            legendgroup="sensed",
+            showlegend=first,
+        ),
     ]
 
 
@@ -121,32 +162,54 @@ def top_movers(ctx: PackContext) -> Markup:
     title = "Top movers"
     review = review_rows(ctx, deals=False)
     if not review.empty:
-        return panel(title, _movers_table(review), "demand-top-movers", wide=True,
-                     note="13-week forecast vs the previous cycle's forecast of the same weeks, and vs actual "
-                          "demand of the same weeks a year earlier (largest changes up and down).")
+        return panel(
+            title,
+            _movers_table(review),
+            "demand-top-movers",
+            wide=True,
+            note="13-week forecast vs the previous cycle's forecast of the same weeks, and vs actual "
+            "demand of the same weeks a year earlier (largest changes up and down).",
+        )
     movers = movers_vs_last_year(ctx)
     if movers.empty:
-        return ctx.missing(title, "demand-top-movers", "demand_review",
-                           reason="mart demand_review is not published yet, and the forecast or ABC/XYZ "
-                                  "mart needed to compare with last year is missing")
-    cols = [Col("sku", "SKU"), Col("family", "Family"), Col("abc", "ABC"),
-            ncol("hist_units_wk", "Last 52 wk, units/wk", lambda v: num(v, 1)),
-            ncol("fcst_units_wk", "Next 13 wk, units/wk", lambda v: num(v, 1)),
-            ncol("change_pct", "Change", _signed_pct), ncol("revenue_change_wk", "Revenue/wk change", signed_money)]
-    note = ("demand_review mart not published yet: the SKUs whose 13-week forecast moves most against their "
-            "last 52 weeks' weekly average (revenue impact).")
+        return ctx.missing(
+            title,
+            "demand-top-movers",
+            "demand_review",
+            reason="mart demand_review is not published yet, and the forecast or ABC/XYZ "
+            "mart needed to compare with last year is missing",
+        )
+    cols = [
+        Col("sku", "SKU"),
+        Col("family", "Family"),
+        Col("abc", "ABC"),
+        ncol("hist_units_wk", "Last 52 wk, units/wk", lambda v: num(v, 1)),
+        ncol("fcst_units_wk", "Next 13 wk, units/wk", lambda v: num(v, 1)),
+        ncol("change_pct", "Change", _signed_pct),
+        ncol("revenue_change_wk", "Revenue/wk change", signed_money),
+    ]
+    note = (
+        "demand_review mart not published yet: the SKUs whose 13-week forecast moves most against their "
+        "last 52 weeks' weekly average (revenue impact)."
+    )
     return panel(title, table(movers, cols), "demand-top-movers", note=note)
 
 
 def _movers_table(review: pd.DataFrame) -> Markup:
     if "item" not in review or "units_change" not in review:
         return auto_table(review, max_rows=20)
-    df = review.assign(compared=review["item"].map(lambda v: MOVER_ITEMS.get(str(v), str(v))),
-                       _abs=review["units_change"].abs())
+    df = review.assign(
+        compared=review["item"].map(lambda v: MOVER_ITEMS.get(str(v), str(v))), _abs=review["units_change"].abs()
+    )
     df = df.sort_values(["compared", "_abs"], ascending=[True, False], kind="stable")
-    cols = [Col("compared", "Compared"), Col("sku", "SKU"), Col("family", "Family"),
-            ncol("units_before", "Units before"), ncol("units", "Units now"),
-            ncol("units_change", "Change", signed_money)]
+    cols = [
+        Col("compared", "Compared"),
+        Col("sku", "SKU"),
+        Col("family", "Family"),
+        ncol("units_before", "Units before"),
+        ncol("units", "Units now"),
+        ncol("units_change", "Change", signed_money),
+    ]
     return table(df, cols, cls="compact")
 
 
@@ -155,13 +218,18 @@ def movers_vs_last_year(ctx: PackContext, n: int = 8) -> pd.DataFrame:
     hist = ctx.marts.read("datapack_abc_xyz", ("sku", "abc", "revenue_12m", "mean_weekly_units"))
     if fc.empty or hist.empty:
         return pd.DataFrame()
-    fc = fc.groupby(["sku", "family"], as_index=False).agg(units=("units_p50", "sum"), revenue=("revenue", "sum"),
-                                                           weeks=("units_p50", "size"))
+    fc = fc.groupby(["sku", "family"], as_index=False).agg(
+        units=("units_p50", "sum"), revenue=("revenue", "sum"), weeks=("units_p50", "size")
+    )
     df = fc.merge(hist, on="sku", how="inner")
-    df = df.assign(fcst_units_wk=df.units / df.weeks, hist_units_wk=df.mean_weekly_units,
-                   revenue_change_wk=df.revenue / df.weeks - df.revenue_12m / 52)
-    df["change_pct"] = np.where(df.hist_units_wk > 0, df.fcst_units_wk / df.hist_units_wk.where(
-        df.hist_units_wk > 0) - 1, np.nan)
+    df = df.assign(
+        fcst_units_wk=df.units / df.weeks,
+        hist_units_wk=df.mean_weekly_units,
+        revenue_change_wk=df.revenue / df.weeks - df.revenue_12m / 52,
+    )
+    df["change_pct"] = np.where(
+        df.hist_units_wk > 0, df.fcst_units_wk / df.hist_units_wk.where(df.hist_units_wk > 0) - 1, np.nan
+    )
     return df.reindex(df.revenue_change_wk.abs().sort_values(ascending=False).index).head(n)
 
 
@@ -178,20 +246,33 @@ def promotions_and_deals(ctx: PackContext) -> Markup:
         df = ctx.marts.read(table_name)
         if not df.empty:
             return panel(title, auto_table(df, max_rows=10), "demand-promotions", note=f"From {table_name}.")
-    return ctx.missing(title, "demand-promotions", "demand_review",
-                       reason="no promotions or CRM deals are published yet (demand_review)")
+    return ctx.missing(
+        title,
+        "demand-promotions",
+        "demand_review",
+        reason="no promotions or CRM deals are published yet (demand_review)",
+    )
 
 
 def _deals_body(deals: pd.DataFrame) -> Markup:
     if "item" not in deals:
         return auto_table(deals, max_rows=20)
     order = {k: i for i, k in enumerate(("lost_deal", "new_win", "open_deal", "promotion"))}
-    df = deals.assign(what=deals["item"].map(lambda v: DEAL_ITEMS.get(str(v), str(v))),
-                      _order=deals["item"].map(lambda v: order.get(str(v), 9)))
+    df = deals.assign(
+        what=deals["item"].map(lambda v: DEAL_ITEMS.get(str(v), str(v))),
+        _order=deals["item"].map(lambda v: order.get(str(v), 9)),
+    )
     df = df.sort_values(["_order"] + [c for c in ("date_from", "sku") if c in df], kind="stable")
-    cols = [Col("what", "What"), Col("reference", "Ref"), Col("sku", "SKU / family"), Col("family", "Family"),
-            Col("date_from", "From", date_text), Col("date_to", "To", date_text), ncol("units", "Units"),
-            Col("detail", "Detail")]
+    cols = [
+        Col("what", "What"),
+        Col("reference", "Ref"),
+        Col("sku", "SKU / family"),
+        Col("family", "Family"),
+        Col("date_from", "From", date_text),
+        Col("date_to", "To", date_text),
+        ncol("units", "Units"),
+        Col("detail", "Detail"),
+    ]
     counts = df["item"].astype(str).value_counts()
     summary = ", ".join(f"{label}: {int(counts.get(item, 0))}" for item, label in DEAL_ITEMS.items())
     return macros("demand.html.j2").deals(summary, table(df, cols, cls="compact"))
@@ -203,12 +284,12 @@ def _deals_note(deals: pd.DataFrame) -> str:
     else:
         since = "since the last cycle"
     closed = deals["item"].astype(str).isin(["lost_deal", "new_win"]).any() if "item" in deals else True
-    news = (f"Lost deals and new wins: CRM deals closed {since}." if closed
-            else f"No CRM deal was lost or won {since}.")
+    news = f"Lost deals and new wins: CRM deals closed {since}." if closed else f"No CRM deal was lost or won {since}."
     return f"{news} Open deals: probability >= 50%. Promotions overlapping the 13-week horizon."
 
 
 # ---- AI callouts -------------------------------------------------------------------------------
+
 
 def callouts(ctx: PackContext) -> Markup:
     title = "AI callouts: forecast bias and outliers"
@@ -223,14 +304,16 @@ def callouts(ctx: PackContext) -> Markup:
             flags = flags.assign(_sku=flags["sku"].notna()).sort_values("_sku", kind="stable")
         reasons = list(flags["reason"].astype(str))
         if reasons:
-            boxes.append(callout(f"{label} ({len(reasons)})", reasons[:shown], tone_cls,
-                                 more=max(0, len(reasons) - shown)))
+            boxes.append(
+                callout(f"{label} ({len(reasons)})", reasons[:shown], tone_cls, more=max(0, len(reasons) - shown))
+            )
         else:
             boxes.append(callout(f"{label}: none this cycle", [], "good"))
     return panel(title, macros("demand.html.j2").callouts(boxes), "demand-callouts", wide=True)
 
 
 # ---- forecast accuracy -------------------------------------------------------------------------
+
 
 def accuracy(ctx: PackContext) -> Markup:
     title = "Forecast accuracy by family (WAPE, lower is better)"
@@ -244,14 +327,28 @@ def accuracy(ctx: PackContext) -> Markup:
     fig = go.Figure()
     for method, label in ACCURACY_METHODS.items():
         m = summary[summary.method == method].set_index("family").reindex(families)
-        fig.add_trace(go.Bar(x=families, y=m["wape"] * 100, name=label, text=[pct(v, 0) for v in m["wape"] * 100],
-                             textposition="outside"))
+        fig.add_trace(
+            go.Bar(
+                x=families,
+                y=m["wape"] * 100,
+                name=label,
+                text=[pct(v, 0) for v in m["wape"] * 100],
+                textposition="outside",
+            )
+        )
     fig.update_layout(barmode="group", yaxis_title="WAPE %", bargap=0.25)
     lags = f"{int(df.lag.min())}-{int(df.lag.max())}"
-    note = (f"Average over forecast lags {lags} weeks (rolling-origin backtest). Bias > 0 = over-forecast; "
-            "mix error = error from the split inside the family.")
-    return panel(title, [ctx.chart("demand-accuracy", fig, height=340), _accuracy_table(summary, families)],
-                 "demand-accuracy", note=note, wide=True)
+    note = (
+        f"Average over forecast lags {lags} weeks (rolling-origin backtest). Bias > 0 = over-forecast; "
+        "mix error = error from the split inside the family."
+    )
+    return panel(
+        title,
+        [ctx.chart("demand-accuracy", fig, height=340), _accuracy_table(summary, families)],
+        "demand-accuracy",
+        note=note,
+        wide=True,
+    )
 
 
 def _accuracy_table(summary: pd.DataFrame, families: list) -> Markup:
@@ -262,14 +359,20 @@ def _accuracy_table(summary: pd.DataFrame, families: list) -> Markup:
             key = (metric, method)
             rows[f"{metric}_{method}"] = wide[key].to_numpy() if key in wide.columns else np.nan
     frac = lambda v: pct(v, 1, fraction=True)  # noqa: E731
-    cols = [Col("family", "Family"), ncol("wape_lightgbm", "WAPE ML", frac),
-            ncol("wape_seasonal_naive", "WAPE naive", frac), ncol("wape_sales_forecast", "WAPE sales", frac),
-            ncol("bias_lightgbm", "Bias ML", frac), ncol("bias_sales_forecast", "Bias sales", frac),
-            ncol("mix_error_lightgbm", "Mix error ML", frac)]
+    cols = [
+        Col("family", "Family"),
+        ncol("wape_lightgbm", "WAPE ML", frac),
+        ncol("wape_seasonal_naive", "WAPE naive", frac),
+        ncol("wape_sales_forecast", "WAPE sales", frac),
+        ncol("bias_lightgbm", "Bias ML", frac),
+        ncol("bias_sales_forecast", "Bias sales", frac),
+        ncol("mix_error_lightgbm", "Mix error ML", frac),
+    ]
     return table(rows, cols, cls="compact")
 
 
 # ---- ABC / XYZ ---------------------------------------------------------------------------------
+
 
 def abc_xyz(ctx: PackContext) -> Markup:
     title = "ABC (revenue) x XYZ (variability): SKU counts"
@@ -279,11 +382,19 @@ def abc_xyz(ctx: PackContext) -> Markup:
         return ctx.missing(title, "demand-abc-xyz", "datapack_abc_xyz", cols, wide=True)
     df = df.assign(xyz=df["xyz"].fillna("Z").astype(str), abc=df["abc"].astype(str))
     total_rev = df["revenue_12m"].sum() if "revenue_12m" in df else 0
-    rows = [{"abc": a, "cells": [_abc_cell(df[(df.abc == a) & (df.xyz == x)], total_rev) for x in "XYZ"]
-             + [_abc_cell(df[df.abc == a], total_rev)]} for a in "ABC"]
+    rows = [
+        {
+            "abc": a,
+            "cells": [_abc_cell(df[(df.abc == a) & (df.xyz == x)], total_rev) for x in "XYZ"]
+            + [_abc_cell(df[df.abc == a], total_rev)],
+        }
+        for a in "ABC"
+    ]
     body = macros("demand.html.j2").abc_xyz(list("XYZ") + ["All"], rows)
-    note = ("A = top 80% of revenue, B next 15%, C the rest; X = steady (CV <= 0.5), Y = variable, Z = erratic. "
-            "Cells: SKUs and share of 52-week revenue.")
+    note = (
+        "A = top 80% of revenue, B next 15%, C the rest; X = steady (CV <= 0.5), Y = variable, Z = erratic. "
+        "Cells: SKUs and share of 52-week revenue."
+    )
     return panel(title, body, "demand-abc-xyz", note=note, wide=True)
 
 

@@ -12,12 +12,21 @@ from sop_pipeline.report.format import DASH, by_unit, is_missing, plain_unit, te
 from sop_pipeline.report.templating import macros
 
 KPI_LABELS = {
-    "otif_pct": "OTIF", "fill_rate_pct": "Fill rate (lines)", "a_item_stockouts": "A-item stockouts",
-    "schedule_adherence_pct": "Schedule adherence", "reschedules_per_week": "Reschedules / week",
-    "scrap_pct": "Scrap", "oee_constraint_pct": "OEE on declared constraint",
-    "oee_bottleneck_pct": "OEE on measured bottleneck", "expedite_usd": "Expedite $",
-    "inventory_turns": "Inventory turns", "revenue": "Revenue", "revenue_vs_plan_pct": "Revenue vs plan",
-    "changeover_vs_plan_pct": "Changeover hours vs plan", "changeover_hours_vs_plan_pct": "Changeover hours vs plan", "eo_value": "E&O value",
+    "otif_pct": "OTIF",
+    "fill_rate_pct": "Fill rate (lines)",
+    "a_item_stockouts": "A-item stockouts",
+    "schedule_adherence_pct": "Schedule adherence",
+    "reschedules_per_week": "Reschedules / week",
+    "scrap_pct": "Scrap",
+    "oee_constraint_pct": "OEE on declared constraint",
+    "oee_bottleneck_pct": "OEE on measured bottleneck",
+    "expedite_usd": "Expedite $",
+    "inventory_turns": "Inventory turns",
+    "revenue": "Revenue",
+    "revenue_vs_plan_pct": "Revenue vs plan",
+    "changeover_vs_plan_pct": "Changeover hours vs plan",
+    "changeover_hours_vs_plan_pct": "Changeover hours vs plan",
+    "eo_value": "E&O value",
 }
 UNIT_SHORT = {"turns/year": "turns/yr", "count/week": "/wk"}
 AREA_ORDER = ["service", "stability", "efficiency", "cash", "finance"]
@@ -39,10 +48,12 @@ def kpi_tiles(ctx: PackContext) -> Markup:
         return ctx.missing(title, "kpi-tiles", "kpi_last_month", TILE_COLUMNS, wide=True)
     if "area" in df:
         df = df.assign(_order=df["area"].map({a: i for i, a in enumerate(AREA_ORDER)}).fillna(99)).sort_values(
-            "_order", kind="stable")
+            "_order", kind="stable"
+        )
     month = df["month_start"].iloc[0] if "month_start" in df else None
-    note = (f"Month {pd.Timestamp(month):%B %Y}. " if not is_missing(month) else "") + \
-        "Arrow = direction vs the prior month, green when that direction is good; tile colour = on/off target."
+    note = (
+        f"Month {pd.Timestamp(month):%B %Y}. " if not is_missing(month) else ""
+    ) + "Arrow = direction vs the prior month, green when that direction is good; tile colour = on/off target."
     return panel(title, tiles(_tile(row) for _, row in df.iterrows()), "kpi-tiles", note=note, wide=True)
 
 
@@ -53,9 +64,16 @@ def _tile(row: pd.Series) -> Markup:
     target = "no target" if is_missing(row["target"]) else f"target {by_unit(row['target'], unit, with_unit=False)}"
     lines = [status[on_target], f"{target} \u00b7 prior {by_unit(row['prior_month_value'], unit, with_unit=False)}"]
     short_unit = UNIT_SHORT.get(plain_unit(unit), plain_unit(unit))
-    return tile(kpi_label(row["kpi"]), by_unit(row["value"], unit, with_unit=False), lines, tone_cls=tone(on_target),
-                unit=short_unit, trend=None if is_missing(row["trend"]) else str(row["trend"]),
-                trend_tone=tone(truthy(row["trend_is_good"])), tile_id=f"kpi-{row['kpi']}")
+    return tile(
+        kpi_label(row["kpi"]),
+        by_unit(row["value"], unit, with_unit=False),
+        lines,
+        tone_cls=tone(on_target),
+        unit=short_unit,
+        trend=None if is_missing(row["trend"]) else str(row["trend"]),
+        trend_tone=tone(truthy(row["trend_is_good"])),
+        tile_id=f"kpi-{row['kpi']}",
+    )
 
 
 def alerts(ctx: PackContext) -> Markup:
@@ -65,8 +83,14 @@ def alerts(ctx: PackContext) -> Markup:
         return ctx.missing(title, "kpi-alerts", "kpi_alerts", ("alert", "subject", "severity", "message"))
     theater = df[df["alert"] == "service_low_inventory_high"]
     others = df[df["alert"] != "service_low_inventory_high"]
-    others = [{"severity": str(r.severity), "tone": "bad" if str(r.severity) == "high" else "warn",
-               "message": text(r.message)} for r in others.itertuples()]
+    others = [
+        {
+            "severity": str(r.severity),
+            "tone": "bad" if str(r.severity) == "high" else "warn",
+            "message": text(r.message),
+        }
+        for r in others.itertuples()
+    ]
     body = macros("last_month.html.j2").alerts([text(m) for m in theater["message"]], others)
     return panel(title, body, "kpi-alerts", wide=True)
 
@@ -87,11 +111,13 @@ def scorecard(ctx: PackContext) -> Markup:
         unit = plain_unit(g["unit"].iloc[0])
         label = kpi_label(kpi) + (f" ({unit})" if unit else "")
         subject = g["subject"].dropna() if "subject" in g else g["kpi"].iloc[0:0]
-        rows.append({"kpi": str(kpi), "label": label, "subject": str(subject.iloc[0]) if len(subject) else None,
-                     "cells": cells})
+        rows.append(
+            {"kpi": str(kpi), "label": label, "subject": str(subject.iloc[0]) if len(subject) else None, "cells": cells}
+        )
     body = macros("last_month.html.j2").scorecard([f"{pd.Timestamp(m):%b %y}" for m in months], rows)
-    return panel(title, body, "kpi-scorecard", note="Green = on target, red = off target, no colour = no target.",
-                 wide=True)
+    return panel(
+        title, body, "kpi-scorecard", note="Green = on target, red = off target, no colour = no target.", wide=True
+    )
 
 
 def _area_rank(area) -> int:
@@ -102,5 +128,7 @@ def _score_cell(row: pd.Series | None) -> dict:
     """A month's value and its cell class (coloured by on/off target)."""
     if row is None or is_missing(row["value"]):
         return {"value": DASH, "cls": "num"}
-    return {"value": by_unit(row["value"], row["unit"], with_unit=False),
-            "cls": f"num cell-{tone(truthy(row['on_target']))}"}
+    return {
+        "value": by_unit(row["value"], row["unit"], with_unit=False),
+        "cls": f"num cell-{tone(truthy(row['on_target']))}",
+    }

@@ -29,7 +29,8 @@ class Marts:
         rows = con.execute(
             "select table_name, column_name from information_schema.columns "
             "where table_catalog = current_database() and table_schema = 'main' "
-            "order by table_name, ordinal_position").fetchall()
+            "order by table_name, ordinal_position"
+        ).fetchall()
         self.columns: dict[str, list[str]] = {}
         for table, column in rows:
             self.columns.setdefault(table, []).append(column)
@@ -38,8 +39,14 @@ class Marts:
     def has(self, table: str, *columns: str) -> bool:
         return table in self.columns and all(c in self.columns[table] for c in columns)
 
-    def read(self, table: str, columns: tuple[str, ...] | list[str] = (), optional: tuple[str, ...] = (),
-             where: str = "", order_by: str = "") -> pd.DataFrame:
+    def read(
+        self,
+        table: str,
+        columns: tuple[str, ...] | list[str] = (),
+        optional: tuple[str, ...] = (),
+        where: str = "",
+        order_by: str = "",
+    ) -> pd.DataFrame:
         """Rows of `table`: the required `columns` (all columns when empty) plus those of `optional`
         the table has; empty when the table or a required column is missing."""
         if not self.has(table, *columns):

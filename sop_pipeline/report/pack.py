@@ -29,18 +29,41 @@ class AgendaItem:
 
 
 AGENDA = [
-    AgendaItem("last-month", "Last month in a meme", 10,
-               "Service, OTIF, revenue vs plan, inventory turns, expedite $, scrap %.", last_month.build),
-    AgendaItem("demand-review", "Demand review", 15,
-               "Top movers, promotions, lost deals, new wins; AI flags forecast bias and outliers.", demand.build),
-    AgendaItem("supply-review", "Supply review", 15,
-               "Capacity by constraint, changeover windows, supplier risk; the service-vs-inventory point.",
-               supply.build),
-    AgendaItem("reconciliation", "Reconciliation", 10,
-               "Price-volume-mix bridge, plan of record vs finance plan, margin, cash impact (working capital).",
-               reconciliation.build),
-    AgendaItem("decision-log", "Decision log", 10,
-               "Freeze window, SKU substitutions, make-vs-buy, expedites: yes/no, with owners.", decisions.build),
+    AgendaItem(
+        "last-month",
+        "Last month in a meme",
+        10,
+        "Service, OTIF, revenue vs plan, inventory turns, expedite $, scrap %.",
+        last_month.build,
+    ),
+    AgendaItem(
+        "demand-review",
+        "Demand review",
+        15,
+        "Top movers, promotions, lost deals, new wins; AI flags forecast bias and outliers.",
+        demand.build,
+    ),
+    AgendaItem(
+        "supply-review",
+        "Supply review",
+        15,
+        "Capacity by constraint, changeover windows, supplier risk; the service-vs-inventory point.",
+        supply.build,
+    ),
+    AgendaItem(
+        "reconciliation",
+        "Reconciliation",
+        10,
+        "Price-volume-mix bridge, plan of record vs finance plan, margin, cash impact (working capital).",
+        reconciliation.build,
+    ),
+    AgendaItem(
+        "decision-log",
+        "Decision log",
+        10,
+        "Freeze window, SKU substitutions, make-vs-buy, expedites: yes/no, with owners.",
+        decisions.build,
+    ),
 ]
 
 
@@ -82,8 +105,9 @@ def write_meeting_pack(serving_db: Path, out_dir: Path, cycle: str | None = None
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
-    return MeetingPack(path, ctx.cycle, [a.section_id for a in AGENDA], ctx.charts, ctx.no_data,
-                       {**errors, **ctx.errors})
+    return MeetingPack(
+        path, ctx.cycle, [a.section_id for a in AGENDA], ctx.charts, ctx.no_data, {**errors, **ctx.errors}
+    )
 
 
 def resolve_cycle(info: dict, cycle: str | None, serving_db) -> str:
@@ -107,17 +131,32 @@ def render_sections(ctx: PackContext) -> tuple[list[dict], dict[str, str]]:
             blocks = item.build(ctx)
         except PANEL_ERRORS as exc:
             error = errors[item.section_id] = f"{type(exc).__name__}: {exc}"
-        sections.append({"section_id": item.section_id, "number": number, "title": item.title,
-                         "minutes": item.minutes, "intro": item.intro, "error": error, "blocks": blocks})
+        sections.append(
+            {
+                "section_id": item.section_id,
+                "number": number,
+                "title": item.title,
+                "minutes": item.minutes,
+                "intro": item.intro,
+                "error": error,
+                "blocks": blocks,
+            }
+        )
     return sections, errors
 
 
 def render_page(ctx: PackContext, info: dict, sections: list[dict], serving_db: str) -> str:
     """The whole page (templates/pack.html.j2); the stylesheet and plotly.js are inlined as is."""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return render("pack.html.j2", cycle=ctx.cycle, css=trusted(CSS), plotly_js=trusted(get_plotlyjs()),
-                  header=header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA]),
-                  sections=sections, footer=footer(ctx, serving_db, generated))
+    return render(
+        "pack.html.j2",
+        cycle=ctx.cycle,
+        css=trusted(CSS),
+        plotly_js=trusted(get_plotlyjs()),
+        header=header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA]),
+        sections=sections,
+        footer=footer(ctx, serving_db, generated),
+    )
 
 
 __all__ = ["AGENDA", "MeetingPack", "ReportError", "build_meeting_pack", "write_meeting_pack"]

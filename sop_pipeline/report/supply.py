@@ -16,17 +16,24 @@ from sop_pipeline.report.format import DASH, is_missing, money, num, pct, signed
 CAPACITY_COLS = ("resource_id", "week_start", "load_pct", "is_bottleneck")
 SEQUENCE_COLS = ("resource_id", "changeover_hours_fifo", "changeover_hours_optimized")
 CURVE_COLS = ("family", "service_level", "safety_stock_value", "is_current", "is_proposed", "is_chosen")
-CURVE_POINTS = {"is_current": ("today", "circle"), "is_proposed": ("proposed (least cost)", "diamond"),
-                "is_chosen": ("chosen in the meeting", "star")}
+CURVE_POINTS = {
+    "is_current": ("today", "circle"),
+    "is_proposed": ("proposed (least cost)", "diamond"),
+    "is_chosen": ("chosen in the meeting", "star"),
+}
 AGE_COLORS = ["#2da44e", "#a2d9a5", "#f2cc60", "#fb8f44", "#cf222e"]
 
 
 def build(ctx: PackContext) -> list:
     """The panels in order; a tuple is a row of panels side by side (a grid)."""
-    return [ctx.render(capacity), (ctx.render(sequence_gain), ctx.render(supplier_risk)),
-            ctx.render(cross_training),
-            ctx.render(service_curve), (ctx.render(inventory_position), ctx.render(eo)),
-            ctx.render(aged_inventory)]
+    return [
+        ctx.render(capacity),
+        (ctx.render(sequence_gain), ctx.render(supplier_risk)),
+        ctx.render(cross_training),
+        ctx.render(service_curve),
+        (ctx.render(inventory_position), ctx.render(eo)),
+        ctx.render(aged_inventory),
+    ]
 
 
 def as_percent(series: pd.Series) -> pd.Series:
@@ -37,6 +44,7 @@ def as_percent(series: pd.Series) -> pd.Series:
 
 # ---- capacity ----------------------------------------------------------------------------------
 
+
 def capacity(ctx: PackContext) -> Markup:
     title = "Capacity by constraint: weekly load"
     df = ctx.marts.read("datapack_capacity", CAPACITY_COLS, optional=("type", "changeover_hours"))
@@ -45,23 +53,38 @@ def capacity(ctx: PackContext) -> Markup:
     df = df.assign(load_pct=as_percent(df["load_pct"]), is_bottleneck=_flag(df["is_bottleneck"]))
     bottlenecks = set(df.loc[df.is_bottleneck, "resource_id"].astype(str))
     declared = declared_constraints(ctx)
-    df["label"] = [("\u2605 " if str(r) in bottlenecks else "") + str(r)
-                   + (" (declared constraint)" if str(r) in declared else "") for r in df["resource_id"]]
+    df["label"] = [
+        ("\u2605 " if str(r) in bottlenecks else "") + str(r) + (" (declared constraint)" if str(r) in declared else "")
+        for r in df["resource_id"]
+    ]
     grid_df = df.pivot_table(index="label", columns="week_start", values="load_pct", aggfunc="max")
     grid_df = grid_df.loc[grid_df.max(axis=1).sort_values().index]  # most loaded on top
-    fig = go.Figure(go.Heatmap(
-        z=grid_df.to_numpy(), x=list(grid_df.columns), y=list(grid_df.index), zmin=0, zmax=max(120, df.load_pct.max()),
-        colorscale=[[0, "#dafbe1"], [0.6, "#fff8c5"], [0.8, "#ffb77c"], [1, "#cf222e"]],
-        text=[[num(v) for v in row] for row in grid_df.to_numpy()], texttemplate="%{text}",
-        colorbar=dict(title="load %"), hovertemplate="%{y}<br>week %{x|%d %b}: %{z:.0f}% load<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid_df.to_numpy(),
+            x=list(grid_df.columns),
+            y=list(grid_df.index),
+            zmin=0,
+            zmax=max(120, df.load_pct.max()),
+            colorscale=[[0, "#dafbe1"], [0.6, "#fff8c5"], [0.8, "#ffb77c"], [1, "#cf222e"]],
+            text=[[num(v) for v in row] for row in grid_df.to_numpy()],
+            texttemplate="%{text}",
+            colorbar=dict(title="load %"),
+            hovertemplate="%{y}<br>week %{x|%d %b}: %{z:.0f}% load<extra></extra>",
+        )
+    )
     fig.update_xaxes(tickformat="%d %b")
     chart = ctx.chart("supply-capacity", fig, height=140 + 36 * len(grid_df))
-    note = ("\u2605 = measured bottleneck (highest load in the week). Load = required (run + changeover) hours / "
-            "available hours; red above 100%.")
+    note = (
+        "\u2605 = measured bottleneck (highest load in the week). Load = required (run + changeover) hours / "
+        "available hours; red above 100%."
+    )
     measured = _measured_bottleneck(df)
     if declared and measured and measured not in declared:
-        note += (f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
-                 "(resources.is_constraint): the scorecard shows OEE for both.")
+        note += (
+            f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
+            "(resources.is_constraint): the scorecard shows OEE for both."
+        )
     return panel(title, [chart, _capacity_table(df)], "supply-capacity", note=note, wide=True)
 
 
@@ -82,24 +105,36 @@ def _measured_bottleneck(df: pd.DataFrame) -> str | None:
 
 
 def _capacity_table(df: pd.DataFrame) -> Markup:
-    agg = dict(avg_load=("load_pct", "mean"), peak_load=("load_pct", "max"),
-               weeks_over=("load_pct", lambda s: int((s > 100).sum())), bottleneck_weeks=("is_bottleneck", "sum"))
+    agg = dict(
+        avg_load=("load_pct", "mean"),
+        peak_load=("load_pct", "max"),
+        weeks_over=("load_pct", lambda s: int((s > 100).sum())),
+        bottleneck_weeks=("is_bottleneck", "sum"),
+    )
     if "changeover_hours" in df:
         agg["changeover_hours"] = ("changeover_hours", "sum")
     keys = ["resource_id"] + (["type"] if "type" in df else [])
     summary = df.groupby(keys, as_index=False).agg(**agg).sort_values("peak_load", ascending=False)
-    cols = [Col("resource_id", "Resource"), Col("type", "Type"), ncol("avg_load", "Avg load", pct),
-            ncol("peak_load", "Peak load", pct), ncol("weeks_over", "Weeks > 100%"),
-            ncol("bottleneck_weeks", "Bottleneck weeks"), ncol("changeover_hours", "Changeover h")]
+    cols = [
+        Col("resource_id", "Resource"),
+        Col("type", "Type"),
+        ncol("avg_load", "Avg load", pct),
+        ncol("peak_load", "Peak load", pct),
+        ncol("weeks_over", "Weeks > 100%"),
+        ncol("bottleneck_weeks", "Bottleneck weeks"),
+        ncol("changeover_hours", "Changeover h"),
+    ]
     return table(summary, cols, cls="compact")
 
 
 # ---- sequencing ----------------------------------------------------------------------------------
 
+
 def sequence_gain(ctx: PackContext) -> Markup:
     title = "Changeovers: FIFO vs optimized sequence"
-    df = ctx.marts.read("sequence_summary", SEQUENCE_COLS,
-                        optional=("oee_fifo", "oee_optimized", "late_orders_fifo", "late_orders"))
+    df = ctx.marts.read(
+        "sequence_summary", SEQUENCE_COLS, optional=("oee_fifo", "oee_optimized", "late_orders_fifo", "late_orders")
+    )
     if df.empty:
         return ctx.missing(title, "supply-sequence", "sequence_summary", SEQUENCE_COLS)
     agg = {c: "sum" for c in SEQUENCE_COLS[1:] + ("late_orders_fifo", "late_orders") if c in df}
@@ -109,34 +144,53 @@ def sequence_gain(ctx: PackContext) -> Markup:
         if c in s:
             s[c] = as_percent(s[c])
     saved = s.changeover_hours_fifo.sum() - s.changeover_hours_optimized.sum()
-    fig = go.Figure([go.Bar(x=s.resource_id.astype(str), y=s.changeover_hours_fifo, name="FIFO", marker_color=NEUTRAL),
-                     go.Bar(x=s.resource_id.astype(str), y=s.changeover_hours_optimized, name="optimized",
-                            marker_color=GOOD)])
+    fig = go.Figure(
+        [
+            go.Bar(x=s.resource_id.astype(str), y=s.changeover_hours_fifo, name="FIFO", marker_color=NEUTRAL),
+            go.Bar(x=s.resource_id.astype(str), y=s.changeover_hours_optimized, name="optimized", marker_color=GOOD),
+        ]
+    )
     fig.update_layout(barmode="group", yaxis_title="changeover hours")
-    cols = [Col("resource_id", "Resource"), ncol("changeover_hours_fifo", "FIFO h", lambda v: num(v, 1)),
-            ncol("changeover_hours_optimized", "Optimized h", lambda v: num(v, 1)),
-            ncol("oee_fifo", "OEE FIFO", pct), ncol("oee_optimized", "OEE optimized", pct),
-            ncol("late_orders_fifo", "Late FIFO"), ncol("late_orders", "Late optimized")]
+    cols = [
+        Col("resource_id", "Resource"),
+        ncol("changeover_hours_fifo", "FIFO h", lambda v: num(v, 1)),
+        ncol("changeover_hours_optimized", "Optimized h", lambda v: num(v, 1)),
+        ncol("oee_fifo", "OEE FIFO", pct),
+        ncol("oee_optimized", "OEE optimized", pct),
+        ncol("late_orders_fifo", "Late FIFO"),
+        ncol("late_orders", "Late optimized"),
+    ]
     declared = declared_constraints(ctx)
     sequenced = [f"{r} (declared constraint)" if r in declared else r for r in s.resource_id.astype(str)]
-    note = (f"Sequenced on {', '.join(sequenced)}. The optimized sequence saves {num(saved, 1)} changeover hours "
-            "over the planning weeks.")
+    note = (
+        f"Sequenced on {', '.join(sequenced)}. The optimized sequence saves {num(saved, 1)} changeover hours "
+        "over the planning weeks."
+    )
     cap = ctx.marts.read("datapack_capacity", ("resource_id", "load_pct", "is_bottleneck"))
     if not cap.empty:
         cap = cap.assign(load_pct=as_percent(cap["load_pct"]), is_bottleneck=_flag(cap["is_bottleneck"]))
         measured = _measured_bottleneck(cap)
         if measured and measured not in set(s.resource_id.astype(str)):
             note += f" The measured bottleneck (capacity view) is {measured}."
-    return panel(title, [ctx.chart("supply-sequence", fig, height=300), table(s, cols, cls="compact")],
-                 "supply-sequence", note=note)
+    return panel(
+        title,
+        [ctx.chart("supply-sequence", fig, height=300), table(s, cols, cls="compact")],
+        "supply-sequence",
+        note=note,
+    )
 
 
 # ---- suppliers ---------------------------------------------------------------------------------
 
-SUPPLIER_COLS = [Col("supplier_id", "Supplier"), Col("supplier_name", "Name"), Col("route", "Route"),
-                 ncol("otif_pct", "OTIF", pct), ncol("lead_time_mean_days", "Lead time d", lambda v: num(v, 1)),
-                 ncol("lead_time_sd_days", "Lead time sd", lambda v: num(v, 1)),
-                 ncol("lead_time_trend_days", "Trend d", lambda v: DASH if is_missing(v) else f"{v:+.1f}")]
+SUPPLIER_COLS = [
+    Col("supplier_id", "Supplier"),
+    Col("supplier_name", "Name"),
+    Col("route", "Route"),
+    ncol("otif_pct", "OTIF", pct),
+    ncol("lead_time_mean_days", "Lead time d", lambda v: num(v, 1)),
+    ncol("lead_time_sd_days", "Lead time sd", lambda v: num(v, 1)),
+    ncol("lead_time_trend_days", "Trend d", lambda v: DASH if is_missing(v) else f"{v:+.1f}"),
+]
 
 
 def supplier_risk(ctx: PackContext) -> Markup:
@@ -160,11 +214,17 @@ def cross_training(ctx: PackContext) -> Markup:
         return ctx.nothing(title, "supply-cross-training", "No cross-training needed this cycle.", wide=True)
     if df.empty:
         return ctx.missing(title, "supply-cross-training", "cross_train_plan", wide=True)
-    return panel(title, auto_table(df, max_rows=8), "supply-cross-training", wide=True,
-                 note="If the bottleneck is labor: who to cross-train, on which resource, and the hours it unlocks.")
+    return panel(
+        title,
+        auto_table(df, max_rows=8),
+        "supply-cross-training",
+        wide=True,
+        note="If the bottleneck is labor: who to cross-train, on which resource, and the hours it unlocks.",
+    )
 
 
 # ---- service vs inventory ------------------------------------------------------------------------
+
 
 def service_curve(ctx: PackContext) -> Markup:
     title = "Service vs inventory: pick the point together and log it"
@@ -175,35 +235,64 @@ def service_curve(ctx: PackContext) -> Markup:
     df = df.sort_values(["family", "service_pct"])
     is_total = df.family.str.upper() == "TOTAL"
     total, families = df[is_total], df[~is_total]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=[
-        "All families (TOTAL)" if len(total) else "All families: no TOTAL row", "By family"])
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=["All families (TOTAL)" if len(total) else "All families: no TOTAL row", "By family"],
+    )
     _curve(fig, total, col=1, colors={"TOTAL": "#24292f"})
     _curve(fig, families, col=2, colors=dict(zip(sorted(families.family.unique()), COLORWAY)))
     fig.update_xaxes(title_text="target fill rate %")
     fig.update_yaxes(title_text="safety stock value", col=1)
     fig.update_layout(margin=dict(t=80), legend=dict(y=1.14))
     chart = ctx.chart("supply-service-curve", fig, height=420)
-    note = ("Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
-            "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
-            "chose (decision log).")
+    note = (
+        "Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
+        "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
+        "chose (decision log)."
+    )
     return panel(title, [chart, _curve_table(df)], "supply-service-curve", note=note, wide=True)
 
 
 def _curve(fig: go.Figure, df: pd.DataFrame, col: int, colors: dict) -> None:
     for family, g in df.groupby("family", sort=True):
         color = colors.get(family, NEUTRAL)
-        fig.add_trace(go.Scatter(x=g.service_pct, y=g.safety_stock_value, mode="lines", name=str(family),
-                                 line=dict(width=3 if col == 1 else 2, color=color), legendgroup=str(family),
-                                 showlegend=col == 2,
-                                 hovertemplate=f"{family}<br>%{{x:.1f}}%: %{{y:,.0f}}<extra></extra>"), row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=g.service_pct,
+                y=g.safety_stock_value,
+                mode="lines",
+                name=str(family),
+                line=dict(width=3 if col == 1 else 2, color=color),
+                legendgroup=str(family),
+                showlegend=col == 2,
+                hovertemplate=f"{family}<br>%{{x:.1f}}%: %{{y:,.0f}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
         for flag, (label, symbol) in CURVE_POINTS.items():
             points = g[_flag(g[flag])]
-            fig.add_trace(go.Scatter(x=points.service_pct, y=points.safety_stock_value, mode="markers", name=label,
-                                     legendgroup=str(family), showlegend=False,
-                                     marker=dict(symbol=symbol, size=15 if flag == "is_chosen" else 12, color=color,
-                                                 line=dict(width=1.5, color="white")),
-                                     hovertemplate=f"{family} {label}<br>%{{x:.1f}}%: %{{y:,.0f}}<extra></extra>"),
-                          row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=points.service_pct,
+                    y=points.safety_stock_value,
+                    mode="markers",
+                    name=label,
+                    legendgroup=str(family),
+                    showlegend=False,
+                    marker=dict(
+                        symbol=symbol,
+                        size=15 if flag == "is_chosen" else 12,
+                        color=color,
+                        line=dict(width=1.5, color="white"),
+                    ),
+                    hovertemplate=f"{family} {label}<br>%{{x:.1f}}%: %{{y:,.0f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
 
 
 def _flag(series: pd.Series) -> pd.Series:
@@ -218,24 +307,35 @@ def _curve_table(df: pd.DataFrame) -> Markup:
         row = {"family": family}
         for flag in CURVE_POINTS:
             p = g[_flag(g[flag])]
-            row[flag] = (f"{pct(p.service_pct.iloc[0])} \u2192 {money(p.safety_stock_value.iloc[0])}"
-                         if len(p) else DASH)
+            row[flag] = f"{pct(p.service_pct.iloc[0])} \u2192 {money(p.safety_stock_value.iloc[0])}" if len(p) else DASH
             row[f"{flag}_value"] = p.safety_stock_value.iloc[0] if len(p) else None
-        row["delta"] = (None if row["is_proposed_value"] is None or row["is_current_value"] is None
-                        else row["is_proposed_value"] - row["is_current_value"])
+        row["delta"] = (
+            None
+            if row["is_proposed_value"] is None or row["is_current_value"] is None
+            else row["is_proposed_value"] - row["is_current_value"]
+        )
         proposed = g[_flag(g["is_proposed"])]
-        row["saving"] = (float(proposed.annual_saving.iloc[0]) if "annual_saving" in g and len(proposed)
-                         and pd.notna(proposed.annual_saving.iloc[0]) else None)
+        row["saving"] = (
+            float(proposed.annual_saving.iloc[0])
+            if "annual_saving" in g and len(proposed) and pd.notna(proposed.annual_saving.iloc[0])
+            else None
+        )
         rows.append(row)
     out = pd.DataFrame(rows)
     out = out.assign(_total=out.family.str.upper() == "TOTAL").sort_values(["_total", "family"])
-    cols = [Col("family", "Family"), ncol("is_current", "Today", str),
-            ncol("is_proposed", "Proposed (least cost)", str), ncol("delta", "Proposed - today", signed_money),
-            ncol("saving", "Saves a year", money), ncol("is_chosen", "Chosen", str)]
+    cols = [
+        Col("family", "Family"),
+        ncol("is_current", "Today", str),
+        ncol("is_proposed", "Proposed (least cost)", str),
+        ncol("delta", "Proposed - today", signed_money),
+        ncol("saving", "Saves a year", money),
+        ncol("is_chosen", "Chosen", str),
+    ]
     return table(out, cols, cls="compact", row_cls=lambda r: "total" if r._total else "")
 
 
 # ---- inventory ---------------------------------------------------------------------------------
+
 
 def inventory_position(ctx: PackContext) -> Markup:
     title = "Inventory position by family"
@@ -246,11 +346,20 @@ def inventory_position(ctx: PackContext) -> Markup:
         return ctx.missing(title, "supply-inventory", "datapack_inventory", cols)
     fam = df.groupby("family", as_index=False).sum(numeric_only=True)
     fam = pd.concat([fam, fam.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
-    table_cols = [Col("family", "Family"), ncol("on_hand_units", "On hand units"), ncol("wip_units", "WIP units"),
-                  ncol("on_order_units", "On order units"), ncol("on_hand_value", "On hand value", money),
-                  ncol("safety_stock_value", "Safety stock value", money)]
-    return panel(title, table(fam, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
-                 "supply-inventory", note="On hand, WIP and safety stock at unit cost.")
+    table_cols = [
+        Col("family", "Family"),
+        ncol("on_hand_units", "On hand units"),
+        ncol("wip_units", "WIP units"),
+        ncol("on_order_units", "On order units"),
+        ncol("on_hand_value", "On hand value", money),
+        ncol("safety_stock_value", "Safety stock value", money),
+    ]
+    return panel(
+        title,
+        table(fam, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
+        "supply-inventory",
+        note="On hand, WIP and safety stock at unit cost.",
+    )
 
 
 def eo(ctx: PackContext) -> Markup:
@@ -263,8 +372,14 @@ def eo(ctx: PackContext) -> Markup:
     if df.empty:
         return ctx.missing(title, "supply-eo", "datapack_eo", cols)
     df = df.sort_values("value", ascending=False)
-    table_cols = [Col("sku", "SKU"), Col("family", "Family"), ncol("excess_units", "Excess units"),
-                  ncol("obsolete_units", "Obsolete units"), ncol("value", "Value", money), Col("reason", "Why")]
+    table_cols = [
+        Col("sku", "SKU"),
+        Col("family", "Family"),
+        ncol("excess_units", "Excess units"),
+        ncol("obsolete_units", "Obsolete units"),
+        ncol("value", "Value", money),
+        Col("reason", "Why"),
+    ]
     note = f"{len(df)} SKUs, {money(df['value'].sum())} at cost; largest first."
     return panel(title, table(df, table_cols, cls="compact", max_rows=8), "supply-eo", note=note)
 
@@ -280,11 +395,19 @@ def aged_inventory(ctx: PackContext) -> Markup:
     fig = go.Figure()
     for i, bucket in enumerate(buckets):
         b = df[df.bucket == bucket].set_index("family").reindex(families)
-        fig.add_trace(go.Bar(y=families, x=b["value"].fillna(0), name=f"{bucket} days", orientation="h",
-                             marker_color=AGE_COLORS[min(i, len(AGE_COLORS) - 1)]))
+        fig.add_trace(
+            go.Bar(
+                y=families,
+                x=b["value"].fillna(0),
+                name=f"{bucket} days",
+                orientation="h",
+                marker_color=AGE_COLORS[min(i, len(AGE_COLORS) - 1)],
+            )
+        )
     fig.update_layout(barmode="stack", xaxis_title="value at cost", legend_traceorder="normal")
     old = df[df.bucket_order >= df.bucket_order.max() - 1]["value"].sum()
     share = old / df["value"].sum() if df["value"].sum() else 0
     note = f"Value in the two oldest buckets ({', '.join(buckets[-2:])} days): {money(old)} ({share:.0%})."
-    return panel(title, ctx.chart("supply-aged", fig, height=110 + 45 * len(families)), "supply-aged",
-                 note=note, wide=True)
+    return panel(
+        title, ctx.chart("supply-aged", fig, height=110 + 45 * len(families)), "supply-aged", note=note, wide=True
+    )

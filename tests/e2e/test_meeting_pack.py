@@ -11,11 +11,19 @@ import pytest
 from sop_pipeline.report import AGENDA, build_meeting_pack
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-UNDRAWN_CHARTS = ("() => [...document.querySelectorAll('[data-chart]')]"
-                  ".filter(c => !c.querySelector('.main-svg, svg')).map(c => c.dataset.chart)")
+UNDRAWN_CHARTS = (
+    "() => [...document.querySelectorAll('[data-chart]')]"
+    ".filter(c => !c.querySelector('.main-svg, svg')).map(c => c.dataset.chart)"
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +59,9 @@ def test_meeting_pack_renders_in_a_real_browser(chromium_path, small_cycle, tmp_
             try:
                 page.wait_for_function(f"({UNDRAWN_CHARTS})().length === 0", timeout=60_000)
             except PlaywrightTimeout:
-                pytest.fail(f"charts not drawn after 60 s: {page.evaluate(UNDRAWN_CHARTS)}; JavaScript errors: {errors}")
+                pytest.fail(
+                    f"charts not drawn after 60 s: {page.evaluate(UNDRAWN_CHARTS)}; JavaScript errors: {errors}"
+                )
 
             for number, item in enumerate(AGENDA, start=1):
                 section = page.locator(f"section#{item.section_id}")

@@ -30,12 +30,17 @@ INGEST_SELECTION = [ingest.CYCLE_KEY, ingest.raw_key("items"), ingest.raw_key("l
 
 def _ingest(extracts, data) -> dg.ExecuteInProcessResult:
     resources = {
-        "settings": SopSettings(extracts_dir=str(extracts), data_dir=str(data),
-                                expectations_dir=str(REPO_ROOT / "expectations")),
+        "settings": SopSettings(
+            extracts_dir=str(extracts), data_dir=str(data), expectations_dir=str(REPO_ROOT / "expectations")
+        ),
         "warehouse": Warehouse(path=str(data / "warehouse.duckdb")),
     }
-    return dg.materialize([*ingest.extract_specs, ingest.cycle, *ingest.raw_assets], selection=INGEST_SELECTION,
-                          resources=resources, raise_on_error=False)
+    return dg.materialize(
+        [*ingest.extract_specs, ingest.cycle, *ingest.raw_assets],
+        selection=INGEST_SELECTION,
+        resources=resources,
+        raise_on_error=False,
+    )
 
 
 def _check(result, key: dg.AssetKey, name: str):
@@ -100,8 +105,10 @@ def forecast_warehouse(tmp_path_factory) -> str:
     con.execute("create schema meta; create schema analytics; create schema staging")
     con.execute("create table meta.cycle as select ?::date as as_of", [AS_OF])
     con.execute("create table meta.ingest_log as select 'promotions' as extract, 'absent' as status")
-    con.execute("create table staging.stg_crm__promotions (promo_id VARCHAR, sku VARCHAR, location_or_customer "
-                "VARCHAR, discount_pct DOUBLE, expected_units DOUBLE, start_date DATE, end_date DATE)")
+    con.execute(
+        "create table staging.stg_crm__promotions (promo_id VARCHAR, sku VARCHAR, location_or_customer "
+        "VARCHAR, discount_pct DOUBLE, expected_units DOUBLE, start_date DATE, end_date DATE)"
+    )
     con.register("h", history)
     con.execute("create table analytics.demand_history_clean as select * from h")
     con.close()
@@ -111,14 +118,19 @@ def forecast_warehouse(tmp_path_factory) -> str:
 def _forecast(path: str) -> dg.ExecuteInProcessResult:
     warehouse = Warehouse(path=path)
     upstream = [dg.AssetSpec(key) for key in demand.demand_forecast.dependency_keys]  # tables already there
-    return dg.materialize([demand.demand_forecast, *upstream], raise_on_error=False, resources={
-        "warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)})
+    return dg.materialize(
+        [demand.demand_forecast, *upstream],
+        raise_on_error=False,
+        resources={"warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+    )
 
 
 def _history_rows(path: str) -> int:
     with duckdb.connect(path, read_only=True) as con:
-        if not con.execute("select count(*) from information_schema.tables where table_schema = 'analytics' "
-                           "and table_name = 'forecast_history'").fetchall()[0][0]:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'analytics' "
+            "and table_name = 'forecast_history'"
+        ).fetchall()[0][0]:
             return 0
         return con.execute("select count(*) from analytics.forecast_history").fetchall()[0][0]
 

@@ -20,8 +20,14 @@ def test_run_reports_progress_and_publishes(small_cycle):
 
 def test_every_extract_is_in_raw_and_accounted_for(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        log = con.execute("select extract, status, rows_read, rows_loaded, rows_quarantined, rows_after_as_of "
-                          "from meta.ingest_log").df().set_index("extract")
+        log = (
+            con.execute(
+                "select extract, status, rows_read, rows_loaded, rows_quarantined, rows_after_as_of "
+                "from meta.ingest_log"
+            )
+            .df()
+            .set_index("extract")
+        )
         assert set(log.index) == set(EXTRACTS)
         assert (log.status == "loaded").all(), "the demo writes every extract of the contract"
         for name in EXTRACTS:
@@ -34,16 +40,21 @@ def test_every_extract_is_in_raw_and_accounted_for(small_cycle):
 
 
 def _system(con, name: str) -> str:
-    rows = [r for r in con.execute("select table_name from information_schema.tables where table_schema='staging'"
-                                   ).fetchall() if r[0].startswith("stg_") and r[0].split("__", 1)[1] == name]
+    rows = [
+        r
+        for r in con.execute("select table_name from information_schema.tables where table_schema='staging'").fetchall()
+        if r[0].startswith("stg_") and r[0].split("__", 1)[1] == name
+    ]
     assert len(rows) == 1, f"one staging model for {name}"
     return rows[0][0].split("__")[0].removeprefix("stg_")
 
 
 def test_staging_derives_iso_monday_weeks(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        bad = con.execute("select count(*) from staging.stg_pos__pos_sales "
-                          "where isodow(week_start) <> 1 or sales_date - week_start not between 0 and 6").fetchall()
+        bad = con.execute(
+            "select count(*) from staging.stg_pos__pos_sales "
+            "where isodow(week_start) <> 1 or sales_date - week_start not between 0 and 6"
+        ).fetchall()
         assert bad == [(0,)]
 
 
@@ -58,12 +69,14 @@ def test_serving_file_holds_the_marts_and_publish_info(small_cycle):
 
 def test_plan_of_record_reconciles_with_the_finance_plan_and_cash_projection(small_cycle):
     with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
-        horizon = con.execute("select days_covered, days_in_period, revenue_plan_of_record, revenue_finance_plan, "
-                              "price_effect + volume_effect + mix_effect - total_difference from plan_reconciliation "
-                              "where period = 'horizon' and level = 'total'").fetchall()
+        horizon = con.execute(
+            "select days_covered, days_in_period, revenue_plan_of_record, revenue_finance_plan, "
+            "price_effect + volume_effect + mix_effect - total_difference from plan_reconciliation "
+            "where period = 'horizon' and level = 'total'"
+        ).fetchall()
         plan_revenue = con.execute("select sum(revenue) from plan_of_record").fetchall()[0][0]
         controls = con.execute("select measure, downstream, reconciles from plan_reconciliation_controls").fetchall()
-    (days, horizon_days, por, finance, residual), = horizon
+    ((days, horizon_days, por, finance, residual),) = horizon
     assert days == horizon_days == 91 and finance > 0 and abs(residual) < 1e-6
     assert abs(por - plan_revenue) < 0.01  # the demo's revenue plan covers every month of the horizon
     assert len(controls) == 8 and all(ok for _, _, ok in controls), controls
@@ -94,8 +107,9 @@ def test_as_of_excludes_later_rows_and_counts_them(demo_extracts, copy_extracts,
     assert run.returncode == 0, run.stderr[-3000:]
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         assert con.execute("select max(date) from raw.pos_sales").fetchall()[0][0].isoformat() == "2026-10-31"
-        after, read, loaded = con.execute("select rows_after_as_of, rows_read, rows_loaded from meta.ingest_log "
-                                          "where extract='pos_sales'").fetchall()[0]
+        after, read, loaded = con.execute(
+            "select rows_after_as_of, rows_read, rows_loaded from meta.ingest_log where extract='pos_sales'"
+        ).fetchall()[0]
         assert after > 0 and read == loaded + after
         assert con.execute("select week1_start from meta.cycle").fetchall()[0][0].isoformat() == "2026-11-02"
 
@@ -111,8 +125,16 @@ def test_bad_as_of_is_a_usage_error():
 
 
 def test_as_of_before_the_demand_history_is_one_line_up_front(demo_extracts, tmp_path):
-    proc = sop("run", "--extracts", str(demo_extracts), "--data-dir", str(tmp_path / "data"), "--as-of", "2001-01-01",
-               timeout=120)
+    proc = sop(
+        "run",
+        "--extracts",
+        str(demo_extracts),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--as-of",
+        "2001-01-01",
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "leaves no demand history" in lines[0] and "Traceback" not in proc.stderr
@@ -136,18 +158,24 @@ def test_a_duplicated_item_key_and_latin1_descriptions_never_stop_the_cycle(item
         pos_rules = con.execute("select distinct _rules from quarantine.pos_sales where sku = ?", [dup]).fetchall()
         pos_left = con.execute("select count(*) from raw.pos_sales where sku = ?", [dup]).fetchone()[0]
         pos_reason = con.execute("select min(_reasons) from quarantine.pos_sales where sku = ?", [dup]).fetchone()[0]
-        repaired = con.execute("select sku, description from raw.items where sku in (?, ?) order by sku",
-                               list(HOSTILE_ITEMS["latin1"])).fetchall()
-        read, loaded, bad = con.execute("select rows_read, rows_loaded, rows_quarantined from meta.ingest_log "
-                                        "where extract = 'pos_sales'").fetchone()
+        repaired = con.execute(
+            "select sku, description from raw.items where sku in (?, ?) order by sku", list(HOSTILE_ITEMS["latin1"])
+        ).fetchall()
+        read, loaded, bad = con.execute(
+            "select rows_read, rows_loaded, rows_quarantined from meta.ingest_log where extract = 'pos_sales'"
+        ).fetchone()
     assert pos_rules == [("master_quarantined",)] and pos_left == 0
     assert pos_reason.startswith("item quarantined: ")
     assert [sku for sku, _ in repaired] == sorted(HOSTILE_ITEMS["latin1"])
     assert all(description.endswith("Caf\u00e9") for _, description in repaired)
     assert read == loaded + bad and bad > 0
     with duckdb.connect(str(run.serving), read_only=True) as con:
-        rules = dict(con.execute("select rule, sum(rows_affected) from data_quality_issues "
-                                 "where extract in ('items', 'pos_sales') group by rule").fetchall())
+        rules = dict(
+            con.execute(
+                "select rule, sum(rows_affected) from data_quality_issues "
+                "where extract in ('items', 'pos_sales') group by rule"
+            ).fetchall()
+        )
         planned = {r[0] for r in con.execute("select distinct sku from plan_of_record").fetchall()}
     assert rules["duplicate_key"] == 2 and rules["master_quarantined"] == bad
     assert dup not in planned and set(HOSTILE_ITEMS["latin1"]) <= planned

@@ -17,8 +17,18 @@ pytestmark = pytest.mark.integration
 
 AS_OF = date(2026, 11, 22)
 MART_COLUMNS = {
-    "datapack_demand_forecast": ["sku", "family", "week_start", "horizon_week", "units_p10", "units_p50", "units_p90",
-                                 "revenue", "sensed_units", "model"],
+    "datapack_demand_forecast": [
+        "sku",
+        "family",
+        "week_start",
+        "horizon_week",
+        "units_p10",
+        "units_p50",
+        "units_p90",
+        "revenue",
+        "sensed_units",
+        "model",
+    ],
     "demand_flags": ["kind", "sku", "family", "week_start", "value", "expected", "reason"],
     "forecast_accuracy": ["family", "lag", "method", "mape", "wape", "bias", "mix_error", "cycles"],
 }
@@ -35,8 +45,13 @@ def truth(run, name: str) -> pd.DataFrame:
 
 def test_dbt_python_dbt_chain_runs_in_one_cycle(small_cycle):
     out = small_cycle.stdout
-    order = ["intermediate/int_demand_weekly", "analytics/demand_history_clean", "analytics/demand_forecast",
-             "analytics/demand_sensing", "marts/datapack_demand_forecast"]
+    order = [
+        "intermediate/int_demand_weekly",
+        "analytics/demand_history_clean",
+        "analytics/demand_forecast",
+        "analytics/demand_sensing",
+        "marts/datapack_demand_forecast",
+    ]
     positions = [out.index(f"  {key}\n") for key in order]
     assert positions == sorted(positions), "dbt model -> Python assets -> dbt mart, in one sop_cycle run"
     assert out.index("analytics/demand_backtest\n") < out.index("marts/forecast_accuracy\n")
@@ -63,7 +78,7 @@ def test_promotion_flags_of_sql_and_python_agree(small_cycle):
     panel = forecasting.build_panel(h.assign(units_clean=h.units), AS_OF, promos, future_weeks=14)
     key = pd.MultiIndex.from_frame(panel.keys[["sku", "location"]])
     i = key.get_indexer(pd.MultiIndex.from_frame(h[["sku", "location"]]))
-    w = ((pd.to_datetime(h.week_start).to_numpy().astype("datetime64[D]") - panel.weeks[0]).astype(int) // 7)
+    w = (pd.to_datetime(h.week_start).to_numpy().astype("datetime64[D]") - panel.weeks[0]).astype(int) // 7
     assert np.array_equal(panel.promo[i, w] > 0, h.is_promo.to_numpy())
     assert np.allclose(panel.promo[i, w] * 7, h.promo_days.to_numpy())
 
@@ -83,8 +98,10 @@ def test_forecast_is_thirteen_sane_weeks_per_sku(small_cycle):
     assert (f.units_p10 <= f.units_p50 + 1e-9).all() and (f.units_p50 <= f.units_p90 + 1e-9).all()
     fg = query(small_cycle.warehouse, "select count(*) as n from staging.stg_erp__items where family <> 'Components'")
     assert f.sku.nunique() >= 0.9 * fg.n.iloc[0]
-    history = query(small_cycle.warehouse, "select sum(units) / 13 as weekly from intermediate.int_demand_weekly "
-                                           "where week_start > date '2026-08-23'")
+    history = query(
+        small_cycle.warehouse,
+        "select sum(units) / 13 as weekly from intermediate.int_demand_weekly where week_start > date '2026-08-23'",
+    )
     weekly_forecast = f.groupby("week_start").units_p50.sum().mean()
     assert 0.7 < weekly_forecast / history.weekly.iloc[0] < 1.3
     family = query(small_cycle.warehouse, "select * from marts.datapack_demand_forecast_family")
@@ -98,24 +115,32 @@ def test_injected_pos_outliers_are_found(small_cycle):
     expected = set(zip(injected.sku, injected.week_start))
     hits = len(found & expected)
     assert hits / len(found) >= 0.9 and hits / len(expected) >= 0.9, (found, expected)
-    clean = query(small_cycle.warehouse, "select sku, week_start, sum(units) as units, sum(units_clean) as clean "
-                                         "from analytics.demand_history_clean where is_outlier group by all")
+    clean = query(
+        small_cycle.warehouse,
+        "select sku, week_start, sum(units) as units, sum(units_clean) as clean "
+        "from analytics.demand_history_clean where is_outlier group by all",
+    )
     assert (clean.clean < clean.units / 2).all()  # cleansed for training
 
 
 def test_injected_optimistic_families_are_flagged(small_cycle):
-    flags = query(small_cycle.warehouse, "select family from marts.demand_flags "
-                                         "where kind = 'sales_optimism' and sku is null")
+    flags = query(
+        small_cycle.warehouse, "select family from marts.demand_flags where kind = 'sales_optimism' and sku is null"
+    )
     assert set(flags.family) == set(truth(small_cycle, "optimistic_families").family)
-    cons = query(small_cycle.warehouse, "select family, sum(shrunk_units) as shrunk from "
-                                        "marts.datapack_demand_consensus group by family")
+    cons = query(
+        small_cycle.warehouse,
+        "select family, sum(shrunk_units) as shrunk from marts.datapack_demand_consensus group by family",
+    )
     shrunk = set(cons.loc[cons.shrunk > 0, "family"])
     assert set(truth(small_cycle, "optimistic_families").family) <= shrunk
 
 
 def test_injected_hockey_sticks_are_flagged(small_cycle):
-    flags = query(small_cycle.warehouse, "select snapshot_date, sku, week_start from analytics.demand_outliers "
-                                         "where kind = 'hockey_stick'")
+    flags = query(
+        small_cycle.warehouse,
+        "select snapshot_date, sku, week_start from analytics.demand_outliers where kind = 'hockey_stick'",
+    )
     found = set(zip(flags.snapshot_date.dt.strftime("%Y-%m-%d"), flags.sku, flags.week_start.dt.strftime("%Y-%m-%d")))
     injected = truth(small_cycle, "hockey_sticks")
     expected = set(zip(injected.snapshot_date, injected.sku, injected.first_week_start))
@@ -129,9 +154,12 @@ def test_injected_hockey_sticks_are_flagged(small_cycle):
 
 
 def test_backtest_beats_seasonal_naive_and_reports_accuracy_by_lag(small_cycle):
-    e = query(small_cycle.warehouse, "select method, sum(abs(forecast_units - actual_units)) / sum(actual_units) "
-                                     "as wape, count(distinct origin) as origins from analytics.demand_backtest "
-                                     "group by method").set_index("method")
+    e = query(
+        small_cycle.warehouse,
+        "select method, sum(abs(forecast_units - actual_units)) / sum(actual_units) "
+        "as wape, count(distinct origin) as origins from analytics.demand_backtest "
+        "group by method",
+    ).set_index("method")
     assert e.loc["lightgbm", "wape"] <= 0.9 * e.loc["seasonal_naive", "wape"]
     assert e.loc["lightgbm", "wape"] < e.loc["sales_forecast", "wape"]
     assert (e.origins >= 13).all()
@@ -141,8 +169,12 @@ def test_backtest_beats_seasonal_naive_and_reports_accuracy_by_lag(small_cycle):
     assert {"lightgbm", "lightgbm_sensed", "sales_forecast", "seasonal_naive"} <= set(acc.method)
     assert (allf.xs(13, level="lag").cycles >= 13).all()
     assert allf.loc[(1, "lightgbm"), "wape"] == pytest.approx(
-        query(small_cycle.warehouse, "select sum(abs(forecast_units - actual_units)) / sum(actual_units) as w "
-                                     "from analytics.demand_backtest where lag = 1 and method = 'lightgbm'").w.iloc[0])
+        query(
+            small_cycle.warehouse,
+            "select sum(abs(forecast_units - actual_units)) / sum(actual_units) as w "
+            "from analytics.demand_backtest where lag = 1 and method = 'lightgbm'",
+        ).w.iloc[0]
+    )
     assert acc.mix_error.dropna().between(-1e-9, 2).all()  # SKU error >= family error
     assert allf.loc[(13, "sales_forecast"), "bias"] > 0.1  # the optimistic families show
 
@@ -153,8 +185,10 @@ def test_sensing_records_baseline_sensed_and_reasons(small_cycle):
     assert (s.delta_units.abs() > 0.5).any() and s.reason.str.len().gt(10).all()
     assert s.signals_missing.str.contains("as-of is a Sunday").all()
     assert s.signals_used.str.contains("booked orders").all()
-    f = query(small_cycle.warehouse, "select sku, week_start, sensed_units from marts.datapack_demand_forecast "
-                                     "where horizon_week <= 6")
+    f = query(
+        small_cycle.warehouse,
+        "select sku, week_start, sensed_units from marts.datapack_demand_forecast where horizon_week <= 6",
+    )
     m = f.merge(s, on=["sku", "week_start"], suffixes=("", "_s"))
     assert len(m) == len(f) and np.allclose(m.sensed_units, m.sensed_units_s)
 
@@ -171,8 +205,9 @@ def test_forecast_history_replaces_only_its_own_cycle(small_cycle, tmp_path):
         earlier = current.assign(cycle_id=date(2026, 11, 15))
         _append_history(con, earlier, date(2026, 11, 15))
         _append_history(con, current.assign(units_p50=current.units_p50 + 1), AS_OF)  # re-run of this cycle
-        rows = con.execute("select cycle_id, count(*), sum(units_p50) from analytics.forecast_history "
-                           "group by 1 order by 1").fetchall()
+        rows = con.execute(
+            "select cycle_id, count(*), sum(units_p50) from analytics.forecast_history group by 1 order by 1"
+        ).fetchall()
     assert [r[1] for r in rows] == [n, n]
     assert rows[1][2] == pytest.approx(current.units_p50.sum() + n)
 
@@ -181,8 +216,13 @@ def test_items_and_pos_only_still_forecast_and_say_what_is_missing(items_and_pos
     run = items_and_pos_only
     failures = [line for line in run.stderr.splitlines() if "FAILED at" in line]
     assert not [f for f in failures if "demand" in f or "backtest" in f], run.stderr[-3000:]
-    for key in ("analytics/demand_outliers", "analytics/demand_forecast", "analytics/demand_sensing",
-                "analytics/demand_bias", "analytics/demand_backtest"):
+    for key in (
+        "analytics/demand_outliers",
+        "analytics/demand_forecast",
+        "analytics/demand_sensing",
+        "analytics/demand_bias",
+        "analytics/demand_backtest",
+    ):
         assert f"  {key}\n" in run.stdout, key
     wh = run.warehouse
     f = query(wh, "select * from analytics.demand_forecast")

@@ -55,8 +55,11 @@ def test_a_promotion_the_plan_cannot_make_gets_same_family_substitutes(serving, 
     subs = _df(serving, "select * from substitution_plan")
     offered = subs[subs.substitute_sku.notna()]
     assert len(offered), "no substitute proposed on the demo"
-    plan = _df(serving, "select sku, family, week_start, moved_out_units, cut_units, projected_inventory_units, "
-                        "safety_stock_units from plan_of_record")
+    plan = _df(
+        serving,
+        "select sku, family, week_start, moved_out_units, cut_units, projected_inventory_units, "
+        "safety_stock_units from plan_of_record",
+    )
     plan["week_start"] = pd.to_datetime(plan.week_start)
     family = plan.drop_duplicates("sku").set_index("sku").family
     promos = pd.read_csv(small_cycle.extracts / "promotions.csv", parse_dates=["start_date", "end_date"])
@@ -114,19 +117,27 @@ def test_expired_lots_and_expiry_risk_reach_the_eo_panel(serving, panels):
 
 def test_last_weeks_plan_seeds_history_the_freeze_and_plan_changes(serving, small_cycle, as_of, panels):
     previous = as_of - timedelta(days=7)
-    cycles = _df(serving, "select cycle_id, count(*) as n, min(supply_source) as src_min, max(supply_source) as "
-                          "src_max from history_plan_of_record group by cycle_id order by cycle_id")
+    cycles = _df(
+        serving,
+        "select cycle_id, count(*) as n, min(supply_source) as src_min, max(supply_source) as "
+        "src_max from history_plan_of_record group by cycle_id order by cycle_id",
+    )
     assert list(pd.to_datetime(cycles.cycle_id)) == [pd.Timestamp(previous), pd.Timestamp(as_of)]
     seeded = cycles.iloc[0]
     assert seeded.src_min == seeded.src_max == "history"  # copied from the extract, as it was
     exported = pd.read_csv(small_cycle.extracts / "plan_history.csv", parse_dates=["cycle_id", "week_start"])
     assert seeded.n == len(exported)
 
-    plan = _df(serving, "select sku, horizon_week, week_start, supply_units, supply_source, decision_ids "
-                        "from plan_of_record")
+    plan = _df(
+        serving, "select sku, horizon_week, week_start, supply_units, supply_source, decision_ids from plan_of_record"
+    )
     plan["week_start"] = pd.to_datetime(plan.week_start)
-    m = plan.merge(exported[["sku", "week_start", "supply_units"]], on=["sku", "week_start"], how="left",
-                   suffixes=("", "_previous"))
+    m = plan.merge(
+        exported[["sku", "week_start", "supply_units"]],
+        on=["sku", "week_start"],
+        how="left",
+        suffixes=("", "_previous"),
+    )
     frozen = m[(m.horizon_week <= 3) & m.supply_units_previous.notna()]
     assert len(frozen) and (frozen.supply_source == "frozen").all()
     assert ((frozen.supply_units - frozen.supply_units_previous).abs() < 1e-6).all()

@@ -58,9 +58,14 @@ def docs_server(small_cycle, tmp_path_factory):
     port = _free_port()
     log = open(root / "make_docs.log", "w+")
     env = {k: v for k, v in os.environ.items() if k not in ("SOP_WAREHOUSE_PATH", "MAKEFLAGS", "MAKELEVEL")}
-    proc = subprocess.Popen(["make", "-o", "setup", "docs", f"DOCS_PORT={port}", f"DATA={data}",
-                             f"DOCS_TARGET={target}"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "-o", "setup", "docs", f"DOCS_PORT={port}", f"DATA={data}", f"DOCS_TARGET={target}"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -98,8 +103,10 @@ def test_index_page_is_the_dbt_docs_app(docs_server):
 def test_manifest_has_the_marts_with_their_descriptions(docs_server):
     manifest = json.loads(_get(docs_server["base"] + "/manifest.json"))
     nodes = manifest["nodes"]
-    cases = {"plan_of_record": "dbt_project/models/marts/plan/_plan.yml",
-             "kpi_scorecard": "dbt_project/models/marts/kpi/_kpi.yml"}
+    cases = {
+        "plan_of_record": "dbt_project/models/marts/plan/_plan.yml",
+        "kpi_scorecard": "dbt_project/models/marts/kpi/_kpi.yml",
+    }
     for model, yml in cases.items():
         node = nodes[f"model.sop.{model}"]
         assert node["description"].strip() == _yaml_description(yml, model).strip()
@@ -121,8 +128,9 @@ def test_catalog_has_the_built_tables_and_columns(docs_server):
     assert scorecard["metadata"]["type"].upper() in ("BASE TABLE", "TABLE")
     columns = {name.lower(): col for name, col in scorecard["columns"].items()}
     assert {"kpi", "value", "grain"} <= set(columns), sorted(columns)
-    assert columns["value"]["type"].upper() in ("DOUBLE", "FLOAT", "DECIMAL", "REAL") \
-        or columns["value"]["type"].upper().startswith("DECIMAL")
+    assert columns["value"]["type"].upper() in ("DOUBLE", "FLOAT", "DECIMAL", "REAL") or columns["value"][
+        "type"
+    ].upper().startswith("DECIMAL")
     plan = catalog["nodes"]["model.sop.plan_of_record"]
     assert len(plan["columns"]) >= 5
     # the files served are the ones this run wrote into its own target path

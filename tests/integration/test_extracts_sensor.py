@@ -31,12 +31,16 @@ class Ticker:
     def __init__(self, defs, folder: Path, tmp: Path):
         self.sensor = defs.resolve_sensor_def("extracts_sensor")
         self.defs, self.cursor = defs, None
-        self.resources = {"settings": SopSettings(extracts_dir=str(folder), data_dir=str(tmp / "data"),
-                                                  expectations_dir=str(REPO_ROOT / "expectations"))}
+        self.resources = {
+            "settings": SopSettings(
+                extracts_dir=str(folder), data_dir=str(tmp / "data"), expectations_dir=str(REPO_ROOT / "expectations")
+            )
+        }
 
     def tick(self):
-        ctx = dg.build_sensor_context(cursor=self.cursor, definitions=self.defs, resources=self.resources,
-                                      sensor_name="extracts_sensor")
+        ctx = dg.build_sensor_context(
+            cursor=self.cursor, definitions=self.defs, resources=self.resources, sensor_name="extracts_sensor"
+        )
         data = self.sensor.evaluate_tick(ctx)
         self.cursor = data.cursor
         return data
@@ -93,6 +97,6 @@ def test_sensor_skips_with_reasons_then_launches_a_complete_set_once(defs, demo_
     lines = (folder / "risk_events.csv").read_text().splitlines()  # a corrected extract: new content, new run
     (folder / "risk_events.csv").write_text("\n".join(lines[:-1]) + "\n")
     _age(folder)
-    assert not ticker.tick().run_requests          # changed since the last tick: wait one more
+    assert not ticker.tick().run_requests  # changed since the last tick: wait one more
     data = ticker.tick()
     assert [r.run_key for r in data.run_requests] == [content_hash(folder, names)] != [expected]

@@ -25,25 +25,30 @@ def serving(tmp_path_factory):
 
 
 def _month(con, kpi: str) -> float:
-    rows = con.execute("select value from kpi_scorecard where grain='month' and periods_ago=1 and kpi=?",
-                       [kpi]).fetchall()
+    rows = con.execute(
+        "select value from kpi_scorecard where grain='month' and periods_ago=1 and kpi=?", [kpi]
+    ).fetchall()
     assert rows, kpi
     return rows[0][0]
 
 
 def test_last_month_is_march(serving):
-    assert {r[0].isoformat() for r in serving.execute("select distinct month_start from kpi_last_month").fetchall()} \
-        == {"2026-03-01"}
+    assert {
+        r[0].isoformat() for r in serving.execute("select distinct month_start from kpi_last_month").fetchall()
+    } == {"2026-03-01"}
 
 
-@pytest.mark.parametrize("kpi, expected", [
-    ("otif_pct", 50.0),
-    ("fill_rate_pct", 50.0),
-    ("schedule_adherence_pct", 50.0),
-    ("scrap_pct", 3.0),
-    ("expedite_usd", 350.0),
-    ("reschedules_per_week", 3 * 7 / 31),
-])
+@pytest.mark.parametrize(
+    "kpi, expected",
+    [
+        ("otif_pct", 50.0),
+        ("fill_rate_pct", 50.0),
+        ("schedule_adherence_pct", 50.0),
+        ("scrap_pct", 3.0),
+        ("expedite_usd", 350.0),
+        ("reschedules_per_week", 3 * 7 / 31),
+    ],
+)
 def test_monthly_kpi_matches_hand_computation(serving, kpi, expected):
     assert _month(serving, kpi) == pytest.approx(expected, abs=1e-9)
 
@@ -57,8 +62,10 @@ def test_revenue_vs_plan(serving):
 def test_price_volume_mix_vs_plan_adds_up_to_the_gap(serving):
     # family grain: F1 actual 155 + 20 shipped (O1-1 10, O2-1 6, O3-1 2 -> 18) units ... the bridge must
     # explain exactly 3,070 - 3,400 = -330 in total
-    total = serving.execute("select revenue_actual, revenue_base, price_effect + volume_effect + mix_effect "
-                            "from datapack_finance_pvm where comparison='vs_plan' and level='total'").fetchall()
+    total = serving.execute(
+        "select revenue_actual, revenue_base, price_effect + volume_effect + mix_effect "
+        "from datapack_finance_pvm where comparison='vs_plan' and level='total'"
+    ).fetchall()
     assert total == [(pytest.approx(3070.0), pytest.approx(3400.0), pytest.approx(-330.0))]
 
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 # ---- a small DOM of the pack's panels (stdlib HTML parser) ----------------------------------------
 
+
 @dataclass
 class Table:
     headers: list[str] = field(default_factory=list)
@@ -47,8 +48,11 @@ class Panel:
     @property
     def more_rows(self) -> int:
         """The n of the "n more rows in the mart." note under a truncated table (0 when none)."""
-        hits = [int(m.group(1).replace(",", "")) for n in self.notes
-                if (m := re.match(r"([\d,]+) more rows in the mart", n))]
+        hits = [
+            int(m.group(1).replace(",", ""))
+            for n in self.notes
+            if (m := re.match(r"([\d,]+) more rows in the mart", n))
+        ]
         return sum(hits)
 
 
@@ -134,10 +138,12 @@ def parse_panels(html: str) -> dict[str, Panel]:
 
 
 def test_parser_reads_panels_tables_and_notes():
-    html = ('<div class="panel" id="p1"><h3>T</h3><p class="note">n</p><div class="table-wrap"><table><thead>'
-            '<tr><th>SKU</th><th class="num">Units</th></tr></thead><tbody><tr><td>A &amp; B</td><td>1</td></tr>'
-            '</tbody></table></div><p class="note">3 more rows in the mart.</p><script>var x="<td>";</script></div>'
-            '<div class="panel wide no-data-panel" id="p2" data-no-data="true"><h3>U</h3></div>')
+    html = (
+        '<div class="panel" id="p1"><h3>T</h3><p class="note">n</p><div class="table-wrap"><table><thead>'
+        '<tr><th>SKU</th><th class="num">Units</th></tr></thead><tbody><tr><td>A &amp; B</td><td>1</td></tr>'
+        '</tbody></table></div><p class="note">3 more rows in the mart.</p><script>var x="<td>";</script></div>'
+        '<div class="panel wide no-data-panel" id="p2" data-no-data="true"><h3>U</h3></div>'
+    )
     panels = parse_panels(html)
     assert set(panels) == {"p1", "p2"}
     assert panels["p1"].tables[0].headers == ["SKU", "Units"]
@@ -147,6 +153,7 @@ def test_parser_reads_panels_tables_and_notes():
 
 
 # ---- the published cycle and its pack ------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def published(small_cycle, tmp_path_factory):
@@ -304,8 +311,10 @@ PANELS = {
     "demand-top-movers": ("select * from demand_review where item like 'top_mover%'", check_top_movers),
     "demand-promotions": ("select * from demand_review where item not like 'top_mover%'", check_promotions),
     "demand-callouts": ("select * from demand_flags", check_callouts),
-    "demand-accuracy": ("select * from forecast_accuracy where method in ('lightgbm', 'seasonal_naive', "
-                        "'sales_forecast')", check_accuracy),
+    "demand-accuracy": (
+        "select * from forecast_accuracy where method in ('lightgbm', 'seasonal_naive', 'sales_forecast')",
+        check_accuracy,
+    ),
     "demand-abc-xyz": ("select * from datapack_abc_xyz", check_abc_xyz),
     "supply-capacity": ("select * from datapack_capacity", check_capacity),
     "supply-sequence": ("select * from sequence_summary", check_sequence),
@@ -359,6 +368,7 @@ def test_demo_pack_has_no_empty_panel_with_rows_behind_it(published):
 
 # ---- issue 13 figures on the demo ----------------------------------------------------------------
 
+
 def test_changeover_hours_vs_plan_is_plausible(published):
     """Real changeovers on M1 run 0.9-1.5x the planned matrix minutes in the demo generator; the
     old "leftover lost time" read 263-630% a month."""
@@ -377,27 +387,39 @@ def test_changeover_hours_vs_plan_is_plausible(published):
 
 def small_cycle_warehouse(serving_con) -> Path:
     """The warehouse file beside the serving file the connection reads."""
-    serving = Path(serving_con.execute("select path from duckdb_databases() where database_name = current_database()")
-                   .fetchone()[0])
+    serving = Path(
+        serving_con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[
+            0
+        ]
+    )
     return serving.parent.parent / "warehouse.duckdb"
 
 
 def test_oee_is_shown_for_declared_constraint_and_measured_bottleneck(published):
     _, panels, con = published
-    subjects = _df(con, "select distinct kpi, subject from kpi_scorecard where kpi like 'oee%'").set_index("kpi").subject
+    subjects = (
+        _df(con, "select distinct kpi, subject from kpi_scorecard where kpi like 'oee%'").set_index("kpi").subject
+    )
     assert subjects["oee_constraint_pct"] == "declared constraint M1"
     assert subjects["oee_bottleneck_pct"].startswith("measured bottleneck T1 (tooling)")
     # T1 has no MES time of its own: its OEE is read through M1 and M2, the machines its SKUs run on
     assert "OEE of M1, M2" in subjects["oee_bottleneck_pct"]
-    weeks = _df(con, "select period_start, value from kpi_scorecard "
-                     "where kpi = 'oee_bottleneck_pct' and grain = 'week' order by period_start")
+    weeks = _df(
+        con,
+        "select period_start, value from kpi_scorecard "
+        "where kpi = 'oee_bottleneck_pct' and grain = 'week' order by period_start",
+    )
     assert len(weeks) >= 13 and weeks.value.notna().all() and weeks.value.between(20, 100).all()
     with duckdb.connect(str(small_cycle_warehouse(con)), read_only=True) as wh:
         rt = wh.execute("select * from staging.stg_mes__resource_time where resource_id in ('M1', 'M2')").df()
     rt["week"] = pd.to_datetime(rt.production_date).dt.to_period("W-SUN").dt.start_time
     by_week = rt.groupby("week")[["run_hours", "planned_hours", "total_units", "ideal_units", "good_units"]].sum()
-    expected = 100 * (by_week.run_hours / by_week.planned_hours) * (by_week.total_units / by_week.ideal_units) \
+    expected = (
+        100
+        * (by_week.run_hours / by_week.planned_hours)
+        * (by_week.total_units / by_week.ideal_units)
         * (by_week.good_units / by_week.total_units)
+    )
     got = weeks.set_index(pd.to_datetime(weeks.period_start)).value
     assert got.to_numpy() == pytest.approx(expected.reindex(got.index).to_numpy(), rel=1e-9)
     text = panels["kpi-scorecard"].text
@@ -411,15 +433,17 @@ def test_revenue_bridge_adds_up_from_forecast_to_plan_to_finance(published):
     steps = _df(con, "select * from plan_revenue_bridge order by step_order").set_index("step").amount
     forecast = _df(con, "select sum(revenue) as r from datapack_demand_forecast where horizon_week between 1 and 13")
     plan = _df(con, "select sum(revenue) as r from plan_of_record")
-    finance = _df(con, "select revenue_finance_plan as r from plan_reconciliation "
-                       "where period = 'horizon' and level = 'total'")
+    finance = _df(
+        con, "select revenue_finance_plan as r from plan_reconciliation where period = 'horizon' and level = 'total'"
+    )
     assert steps["forecast"] == pytest.approx(forecast.r.iloc[0])
     assert steps["plan_of_record"] == pytest.approx(plan.r.iloc[0])
     assert steps["finance_plan"] == pytest.approx(finance.r.iloc[0])
     effects = steps["volume"] + steps["price_promotion_weeks"] + steps["price_other_weeks"]
     assert steps["forecast"] + effects == pytest.approx(steps["plan_of_record"], abs=0.01)
-    assert steps["plan_of_record"] + steps["finance_price"] + steps["finance_volume"] + steps["finance_mix"] == \
-        pytest.approx(steps["finance_plan"], abs=0.01)
+    assert steps["plan_of_record"] + steps["finance_price"] + steps["finance_volume"] + steps[
+        "finance_mix"
+    ] == pytest.approx(steps["finance_plan"], abs=0.01)
 
 
 def test_lost_and_won_deals_cover_the_window_since_the_last_cycle(published):

@@ -29,10 +29,13 @@ def second_cycle(small_cycle, tmp_path_factory):
         # an earlier cycle that expected 10 % less demand and planned 20 % less supply every week
         # (it replaces the demo's plan_history cycle of the same date, which the first run seeded)
         con.execute("delete from history.plan_of_record where cycle_id = ?", [previous])
-        con.execute("insert into history.plan_of_record by name select * replace "
-                    "(cast(? as date) as cycle_id, supply_units * 0.8 as supply_units, "
-                    "demand_units * 0.9 as demand_units, revenue * 0.9 as revenue) "
-                    "from history.plan_of_record where cycle_id = ?", [previous, cycle])
+        con.execute(
+            "insert into history.plan_of_record by name select * replace "
+            "(cast(? as date) as cycle_id, supply_units * 0.8 as supply_units, "
+            "demand_units * 0.9 as demand_units, revenue * 0.9 as revenue) "
+            "from history.plan_of_record where cycle_id = ?",
+            [previous, cycle],
+        )
     run = run_cycle(small_cycle.extracts, data, "--groups", "plan")
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return run, cycle, previous
@@ -41,10 +44,13 @@ def second_cycle(small_cycle, tmp_path_factory):
 def test_freeze_window_locks_the_first_weeks_to_the_previous_cycle(second_cycle):
     run, cycle, previous = second_cycle
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
-        plan = con.execute("select p.sku, p.horizon_week, p.supply_units, p.supply_source, p.decision_ids, "
-                           "h.supply_units as previous_units from marts.plan_of_record p "
-                           "left join history.plan_of_record h on h.sku = p.sku and h.week_start = p.week_start "
-                           "and h.cycle_id = ?", [previous]).df()
+        plan = con.execute(
+            "select p.sku, p.horizon_week, p.supply_units, p.supply_source, p.decision_ids, "
+            "h.supply_units as previous_units from marts.plan_of_record p "
+            "left join history.plan_of_record h on h.sku = p.sku and h.week_start = p.week_start "
+            "and h.cycle_id = ?",
+            [previous],
+        ).df()
         effect = con.execute("select effect from marts.decision_log where decision_id = 'D-2026-10-001'").fetchone()[0]
         changes = con.execute("select previous_cycle_id, units_change from marts.plan_changes").df()
         cycles = con.execute("select count(distinct cycle_id) from history.plan_of_record").fetchone()[0]

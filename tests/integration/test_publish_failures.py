@@ -33,15 +33,19 @@ def test_republish_gives_the_same_checksum_and_a_failed_integrity_test_is_named(
 
     # three rows for SKUs the item master does not know, in the Python output the mart copies
     with duckdb.connect(str(again.warehouse)) as con:
-        con.execute("insert into analytics.abc_xyz select t.* replace ('NO-SUCH-' || n as sku, 0.0 as revenue_12m, "
-                    "0.0 as revenue_share, 'C' as abc) from (select * from analytics.abc_xyz where abc = 'C' "
-                    "limit 1) as t, range(1, 4) as r(n)")
+        con.execute(
+            "insert into analytics.abc_xyz select t.* replace ('NO-SUCH-' || n as sku, 0.0 as revenue_12m, "
+            "0.0 as revenue_share, 'C' as abc) from (select * from analytics.abc_xyz where abc = 'C' "
+            "limit 1) as t, range(1, 4) as r(n)"
+        )
     failed = run_cycle(small_cycle.extracts, data, "--groups", "demand_review,publish")
     assert failed.returncode == 1
     assert "FAILED at sop_dbt_marts" in failed.stderr, failed.stderr[-3000:]
-    assert "dbt build of the marts stopped the cycle: 1 dbt test failed: marts.datapack_abc_xyz.sku: 3 rows with " \
-           "a sku not found in stg_erp__items.sku (test relationships_datapack_abc_xyz_sku__sku__ref_stg_erp__items_)" \
-           in failed.stderr, failed.stderr[-3000:]
+    assert (
+        "dbt build of the marts stopped the cycle: 1 dbt test failed: marts.datapack_abc_xyz.sku: 3 rows with "
+        "a sku not found in stg_erp__items.sku (test relationships_datapack_abc_xyz_sku__sku__ref_stg_erp__items_)"
+        in failed.stderr
+    ), failed.stderr[-3000:]
     assert "()" not in failed.stderr and "Traceback" not in failed.stderr
     assert "serving/sop" not in failed.stdout, "publish must not run after a failed dbt test"
     assert _info(failed.serving) == (cycle2, release2, checksum2), "the previous cycle stays published"

@@ -32,6 +32,7 @@ DQ_MARTS = {"data_quality_extracts", "data_quality_issues"}
 
 # --------------------------------------------------------------------------- editing extracts
 
+
 class Csv:
     """A CSV extract edited line by line: untouched lines stay byte for byte."""
 
@@ -73,8 +74,12 @@ class Csv:
     def save(self) -> None:
         lines = self.lines
         if self.new_columns:  # every line gets the new (empty) fields; edited lines already have them
-            lines = [line if len(next(csv.reader([line]))) == len(self.header)
-                     else line.rstrip("\r\n") + "," * len(self.new_columns) + "\n" for line in lines]
+            lines = [
+                line
+                if len(next(csv.reader([line]))) == len(self.header)
+                else line.rstrip("\r\n") + "," * len(self.new_columns) + "\n"
+                for line in lines
+            ]
         self.path.write_text(_line(self.header) + "".join(lines))
 
 
@@ -106,8 +111,16 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     so = f["sales_orders"]
     orders = so.records()
     for i, r in enumerate(orders[:15]):
-        so.append({**r, "order_id": f"LATER-SO{i}", "order_date": _d(as_of, 1), "requested_date": _d(as_of, 9),
-                   "promised_date": _d(as_of, 10), "status": "open"})
+        so.append(
+            {
+                **r,
+                "order_id": f"LATER-SO{i}",
+                "order_date": _d(as_of, 1),
+                "requested_date": _d(as_of, 9),
+                "promised_date": _d(as_of, 10),
+                "status": "open",
+            }
+        )
     # open and partially shipped lines ship after the as-of: the later file says shipped
     sh = f["shipments"]
     for status in ("open", "partially_shipped"):
@@ -115,8 +128,15 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
         assert picked, status
         for i in picked:
             so.set(i, status="shipped")
-            sh.append({"order_id": orders[i]["order_id"], "line": orders[i]["line"], "ship_date": _d(as_of, 2),
-                       "delivered_date": _d(as_of, 4), "qty": orders[i]["qty"]})
+            sh.append(
+                {
+                    "order_id": orders[i]["order_id"],
+                    "line": orders[i]["line"],
+                    "ship_date": _d(as_of, 2),
+                    "delivered_date": _d(as_of, 4),
+                    "qty": orders[i]["qty"],
+                }
+            )
     in_transit = [i for i, r in enumerate(sh.records()[: len(sh.rows) - sh.added]) if not r["delivered_date"]]
     assert in_transit, "the session has shipments in transit at the as-of"
     for i in in_transit:
@@ -131,8 +151,15 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
         for i in unpaid[:30]:
             x.set(i, paid_date=_d(as_of, 5))
         for i, r in enumerate(recs[:10]):
-            x.append({**r, "doc_id": f"LATER-{name}-{i}", "doc_date": _d(as_of, 1), "due_date": _d(as_of, 45),
-                      "paid_date": ""})
+            x.append(
+                {
+                    **r,
+                    "doc_id": f"LATER-{name}-{i}",
+                    "doc_date": _d(as_of, 1),
+                    "due_date": _d(as_of, 45),
+                    "paid_date": "",
+                }
+            )
 
     # purchasing: later receipts of existing PO lines, later PO lines
     po, rc = f["purchase_orders"], f["receipts"]
@@ -147,12 +174,29 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     released = [i for i, r in enumerate(recs) if r["status"] == "released"]
     assert released, "the session has released production orders"
     for n, i in enumerate(released):
-        wo.set(i, actual_start=_ts(as_of, 1 + n % 3), actual_end=_ts(as_of, 1 + n % 3, 18),
-               good_qty=recs[i]["planned_qty"], scrap_qty=2, status="completed")
+        wo.set(
+            i,
+            actual_start=_ts(as_of, 1 + n % 3),
+            actual_end=_ts(as_of, 1 + n % 3, 18),
+            good_qty=recs[i]["planned_qty"],
+            scrap_qty=2,
+            status="completed",
+        )
     for n, r in enumerate(recs[-5:]):
-        wo.append({**r, "order_id": f"LATER-WO{n}", "planned_start": _ts(as_of, 8), "planned_end": _ts(as_of, 8, 14),
-                   "actual_start": "", "actual_end": "", "good_qty": "0", "scrap_qty": "0", "status": "planned",
-                   "created_at": _ts(as_of, 2, 9)})
+        wo.append(
+            {
+                **r,
+                "order_id": f"LATER-WO{n}",
+                "planned_start": _ts(as_of, 8),
+                "planned_end": _ts(as_of, 8, 14),
+                "actual_start": "",
+                "actual_end": "",
+                "good_qty": "0",
+                "scrap_qty": "0",
+                "status": "planned",
+                "created_at": _ts(as_of, 2, 9),
+            }
+        )
     sc = f["schedule_changes"]
     for r in sc.records()[-5:]:
         sc.append({**r, "changed_at": _ts(as_of, 1, 10)})
@@ -161,11 +205,27 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     dt = f["downtime"]
     dt.add_column("recorded_at")
     for r in dt.records()[:5]:
-        dt.append({**r, "start": _ts(as_of, 2, 7), "end": _ts(as_of, 2, 9), "planned": "false", "reason": "Jam",
-                   "recorded_at": _ts(as_of, 2, 9)})
+        dt.append(
+            {
+                **r,
+                "start": _ts(as_of, 2, 7),
+                "end": _ts(as_of, 2, 9),
+                "planned": "false",
+                "reason": "Jam",
+                "recorded_at": _ts(as_of, 2, 9),
+            }
+        )
     for r in dt.records()[:3]:
-        dt.append({**r, "start": _ts(as_of, 30), "end": _ts(as_of, 30, 12), "planned": "true",
-                   "reason": "Audit", "recorded_at": _ts(as_of, 2, 9)})
+        dt.append(
+            {
+                **r,
+                "start": _ts(as_of, 30),
+                "end": _ts(as_of, 30, 12),
+                "planned": "true",
+                "reason": "Audit",
+                "recorded_at": _ts(as_of, 2, 9),
+            }
+        )
     rt = f["resource_time"]
     last = max(r["date"] for r in rt.records())
     for r in [r for r in rt.records() if r["date"] == last]:
@@ -182,8 +242,16 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     for n, i in enumerate(open_deals):
         op.set(i, status="won" if n % 2 else "lost", status_date=_d(as_of, 3))
     for n, r in enumerate(recs[:3]):
-        op.append({**r, "opportunity_id": f"LATER-OP{n}", "status": "open", "expected_date": _d(as_of, 40),
-                   "status_date": "", "created_date": _d(as_of, 2)})
+        op.append(
+            {
+                **r,
+                "opportunity_id": f"LATER-OP{n}",
+                "status": "open",
+                "expected_date": _d(as_of, 40),
+                "status_date": "",
+                "created_date": _d(as_of, 2),
+            }
+        )
     sf = f["sales_forecast"]
     latest = max(r["snapshot_date"] for r in sf.records())
     for r in [r for r in sf.records() if r["snapshot_date"] == latest]:
@@ -192,8 +260,14 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     # S&OP and inventory: later decisions, snapshot, expedites, risk events, plan of record
     de = f["decisions"]
     for n, r in enumerate(de.records()[-3:]):
-        de.append({**r, **({"decision_id": f"LATER-D{n}"} if "decision_id" in de.header else {}),
-                   "cycle": _d(as_of, 7), "decided_at": _ts(as_of, 9, 11)})
+        de.append(
+            {
+                **r,
+                **({"decision_id": f"LATER-D{n}"} if "decision_id" in de.header else {}),
+                "cycle": _d(as_of, 7),
+                "decided_at": _ts(as_of, 9, 11),
+            }
+        )
     lots = f["inventory_lots"]
     for r in [r for r in lots.records() if r["snapshot_date"] == as_of.isoformat()]:
         lots.append({**r, "snapshot_date": _d(as_of, 7)})
@@ -215,12 +289,22 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- comparing
 
+
 def _staging_fingerprints(warehouse: Path) -> dict[str, tuple[int, str]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_schema = 'staging' order by 1").fetchall()]
-        return {n: con.execute(f"select count(*), md5(coalesce(string_agg(x, chr(10) order by x), '')) from "
-                               f"(select cast(t as varchar) as x from staging.{n} t)").fetchone() for n in names}
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'staging' order by 1"
+            ).fetchall()
+        ]
+        return {
+            n: con.execute(
+                f"select count(*), md5(coalesce(string_agg(x, chr(10) order by x), '')) from "
+                f"(select cast(t as varchar) as x from staging.{n} t)"
+            ).fetchone()
+            for n in names
+        }
 
 
 def _read(serving: Path, sql: str) -> list[tuple]:
@@ -261,39 +345,48 @@ def assert_staging_masks(warehouse: Path, scratch: Path) -> None:
     shutil.copy(warehouse, scratch)
     with duckdb.connect(str(scratch)) as con:
         as_of = con.execute("select as_of from meta.cycle").fetchall()[0][0]
+
         def at(days: int, hour: int) -> str:
             return _ts(as_of, days, hour)
 
         con.execute(f"""insert into raw.downtime (resource_id, start, "end", planned, reason, _source_row) values
             ('M1', '{at(0, 20)}', '{at(1, 4)}', false, 'span-unplanned', -1),
             ('M1', '{at(0, 20)}', '{at(1, 4)}', true, 'span-planned', -2)""")
-        assert con.execute("select reason, end_at, downtime_hours from staging.stg_mes__downtime where source_row < 0 "
-                           "order by 1").fetchall() == [
+        assert con.execute(
+            "select reason, end_at, downtime_hours from staging.stg_mes__downtime where source_row < 0 order by 1"
+        ).fetchall() == [
             ("span-planned", datetime.fromisoformat(at(1, 4)), 8.0),
-            ("span-unplanned", datetime.fromisoformat(at(1, 0)), 4.0)]
+            ("span-unplanned", datetime.fromisoformat(at(1, 0)), 4.0),
+        ]
         con.execute(f"""insert into raw.production_orders (order_id, sku, resource_id, planned_start, planned_qty,
             actual_start, actual_end, good_qty, scrap_qty, status, _source_row) values
             ('T-ENDS-LATER', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', '{at(1, 10)}', 100, 3, 'completed', -1),
             ('T-ENDS-ON-AS-OF', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', '{at(0, 23)}', 98, 2, 'completed', -2),
             ('T-RUNNING', 'X', 'M1', '{at(0, 6)}', 100, '{at(0, 6)}', null, 40, 1, 'in_progress', -3),
             ('T-STARTS-LATER', 'X', 'M1', '{at(2, 6)}', 100, '{at(2, 6)}', null, 40, 1, 'in_progress', -4)""")
-        rows = con.execute("select order_id, status, actual_end is null, good_qty, scrap_qty "
-                           "from staging.stg_mes__production_orders where source_row < 0 order by 1").fetchall()
-        assert rows == [("T-ENDS-LATER", "in_progress", True, None, None),
-                        ("T-ENDS-ON-AS-OF", "completed", False, 98.0, 2.0),
-                        ("T-RUNNING", "in_progress", True, 40.0, 1.0),
-                        ("T-STARTS-LATER", "released", True, 0.0, 0.0)]
+        rows = con.execute(
+            "select order_id, status, actual_end is null, good_qty, scrap_qty "
+            "from staging.stg_mes__production_orders where source_row < 0 order by 1"
+        ).fetchall()
+        assert rows == [
+            ("T-ENDS-LATER", "in_progress", True, None, None),
+            ("T-ENDS-ON-AS-OF", "completed", False, 98.0, 2.0),
+            ("T-RUNNING", "in_progress", True, 40.0, 1.0),
+            ("T-STARTS-LATER", "released", True, 0.0, 0.0),
+        ]
         con.execute(f"""insert into raw.opportunities (opportunity_id, expected_date, status, status_date, _source_row)
             values ('T-EXPECTED-LATER', '{_d(as_of, 5)}', 'won', null, -1),
                    ('T-SET-BEFORE', '{_d(as_of, 5)}', 'lost', '{_d(as_of, 0)}', -2)""")
-        assert con.execute("select opportunity_id, status from staging.stg_crm__opportunities where source_row < 0 "
-                           "order by 1").fetchall() == [("T-EXPECTED-LATER", "open"), ("T-SET-BEFORE", "lost")]
+        assert con.execute(
+            "select opportunity_id, status from staging.stg_crm__opportunities where source_row < 0 order by 1"
+        ).fetchall() == [("T-EXPECTED-LATER", "open"), ("T-SET-BEFORE", "lost")]
         con.execute(f"""insert into raw.sales_orders (order_id, line, sku, order_date, qty, status, _source_row) values
             ('T-SO', 1, 'X', '{_d(as_of, -9)}', 10, 'shipped', -1), ('T-SO', 2, 'X', '{_d(as_of, -9)}', 10, 'shipped', -2)""")
         con.execute(f"""insert into raw.shipments (order_id, line, ship_date, qty, _source_row) values
             ('T-SO', 1, '{_d(as_of, -2)}', 4, -1), ('T-SO', 2, '{_d(as_of, -2)}', 10, -2)""")
-        assert con.execute("select line, status from staging.stg_erp__sales_orders where source_row < 0 "
-                           "order by 1").fetchall() == [(1, "partially_shipped"), (2, "shipped")]
+        assert con.execute(
+            "select line, status from staging.stg_erp__sales_orders where source_row < 0 order by 1"
+        ).fetchall() == [(1, "partially_shipped"), (2, "shipped")]
 
 
 def assert_same_cycle(small_cycle, replay, appended: dict[str, int]) -> None:
@@ -322,15 +415,17 @@ def assert_same_cycle(small_cycle, replay, appended: dict[str, int]) -> None:
         assert (a[2] - b[2], a[5] - b[5]) == (n, n), name
         rules_b, rules_a = json.loads(b[6]), json.loads(a[6])
         assert rules_a.get("after_as_of", 0) - rules_b.get("after_as_of", 0) == n, name
-        assert {k: v for k, v in rules_a.items() if k != "after_as_of"} == \
-            {k: v for k, v in rules_b.items() if k != "after_as_of"}, name
+        assert {k: v for k, v in rules_a.items() if k != "after_as_of"} == {
+            k: v for k, v in rules_b.items() if k != "after_as_of"
+        }, name
 
     # data_quality_issues: the same issues, plus the appended rows under rule after_as_of
     issues = "select extract, rule, column_name, rows_affected from data_quality_issues"
     base_issues = {r[:3]: r[3] for r in _read(small_cycle.serving, issues)}
     replay_issues = {r[:3]: r[3] for r in _read(replay.serving, issues)}
-    grown = {k: replay_issues[k] - base_issues.get(k, 0) for k in replay_issues
-             if replay_issues[k] != base_issues.get(k, 0)}
+    grown = {
+        k: replay_issues[k] - base_issues.get(k, 0) for k in replay_issues if replay_issues[k] != base_issues.get(k, 0)
+    }
     assert all(k in replay_issues for k in base_issues)
     assert all(k[1] == "after_as_of" for k in grown), grown
     by_extract: dict[str, int] = {}

@@ -21,17 +21,24 @@ RUN_STAMPS = {"_publish_info": ("published_at", "release_id")}
 def table_fingerprints(serving) -> dict[str, tuple[int, str]]:
     """Row count and md5 over the sorted text of every row, per serving table."""
     with duckdb.connect(str(serving), read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables order by table_name").fetchall()]
+        tables = [
+            r[0] for r in con.execute("select table_name from information_schema.tables order by table_name").fetchall()
+        ]
         out = {}
         for table in tables:
-            cols = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
-                [table]).fetchall() if r[0] not in RUN_STAMPS.get(table, ())]
+            cols = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+                if r[0] not in RUN_STAMPS.get(table, ())
+            ]
             select = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
             out[table] = con.execute(
                 f"select count(*), md5(coalesce(string_agg(x, chr(10) order by x), '')) "
-                f"from (select cast(row({select}) as varchar) as x from \"{table}\")").fetchone()
+                f'from (select cast(row({select}) as varchar) as x from "{table}")'
+            ).fetchone()
     return out
 
 
@@ -42,7 +49,9 @@ def test_two_runs_on_the_same_extracts_publish_identical_tables(small_cycle, tmp
     assert set(first) == set(second)
     different = sorted(t for t in first if first[t] != second[t])
     assert not different, f"tables that differ between two runs: {different}"
-    with duckdb.connect(str(small_cycle.serving), read_only=True) as a, \
-            duckdb.connect(str(again.serving), read_only=True) as b:
+    with (
+        duckdb.connect(str(small_cycle.serving), read_only=True) as a,
+        duckdb.connect(str(again.serving), read_only=True) as b,
+    ):
         checksum = "select checksum from _publish_info"
         assert a.execute(checksum).fetchone()[0] == b.execute(checksum).fetchone()[0]

@@ -22,15 +22,18 @@ def test_injected_supplier_drift_is_signalled_before_the_disruption(small_cycle)
     drift = _truth(small_cycle, "supplier_drift").iloc[0]
     disruption = pd.Timestamp(drift.disruption_date).date()
     with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
-        rows = con.execute("select detected_on from risk_signals where kind='supplier' and signal='drift' "
-                           "and entity_id=?", [drift.supplier_id]).fetchall()
+        rows = con.execute(
+            "select detected_on from risk_signals where kind='supplier' and signal='drift' and entity_id=?",
+            [drift.supplier_id],
+        ).fetchall()
     assert rows, f"no drift signal for {drift.supplier_id}"
     assert rows[0][0] < disruption
 
     # no look-ahead: with only the data known the day before the disruption, the alarm already fires
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        pos = con.execute("select po_id, line, supplier_id, sku, order_date, promised_date, qty "
-                          "from staging.stg_erp__purchase_orders").df()
+        pos = con.execute(
+            "select po_id, line, supplier_id, sku, order_date, promised_date, qty from staging.stg_erp__purchase_orders"
+        ).df()
         rec = con.execute("select po_id, line, receipt_date, qty from staging.stg_erp__receipts").df()
     before = disruption - timedelta(days=1)
     status = risk.supplier_lead_time_drift(risk.po_lines_as_of(pos, rec, before), before, risk.RiskSettings())
@@ -42,8 +45,9 @@ def test_injected_supplier_drift_is_signalled_before_the_disruption(small_cycle)
 
 def test_risk_board_is_top_five_by_expected_impact(small_cycle):
     with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
-        board = con.execute("select rank, expected_impact, mitigation, owner from datapack_risk_board "
-                            "order by rank").df()
+        board = con.execute(
+            "select rank, expected_impact, mitigation, owner from datapack_risk_board order by rank"
+        ).df()
     assert 1 <= len(board) <= 5
     impacts = board.expected_impact.dropna().tolist()
     assert impacts == sorted(impacts, reverse=True)
@@ -52,8 +56,10 @@ def test_risk_board_is_top_five_by_expected_impact(small_cycle):
 
 def _simulated(small_cycle) -> pd.DataFrame:
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        sim = con.execute("select abc_xyz, sku, service_target, policy, safety_stock_units, min_cycle_service_binds, "
-                          "sim_fill_rate, sim_gap_pp from analytics.safety_stock_validation").df()
+        sim = con.execute(
+            "select abc_xyz, sku, service_target, policy, safety_stock_units, min_cycle_service_binds, "
+            "sim_fill_rate, sim_gap_pp from analytics.safety_stock_validation"
+        ).df()
     sim["abc"] = sim.abc_xyz.str[:1]
     print("\nsimulated fill-rate gap (pp) by class:\n", sim.groupby("abc").sim_gap_pp.describe().round(2))
     # run-out (phase-out) items hold no safety stock by design and have no target to meet
@@ -77,9 +83,11 @@ def test_every_a_and_b_item_is_within_one_and_a_half_points(small_cycle):
 
 def test_phase_out_items_are_run_down_without_safety_stock(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        rows = con.execute("select i.lifecycle, s.policy, s.safety_stock_units, s.reorder_point_units, "
-                           "s.lead_time_demand_units from analytics.safety_stock s "
-                           "join staging.stg_erp__items i using (sku)").df()
+        rows = con.execute(
+            "select i.lifecycle, s.policy, s.safety_stock_units, s.reorder_point_units, "
+            "s.lead_time_demand_units from analytics.safety_stock s "
+            "join staging.stg_erp__items i using (sku)"
+        ).df()
     phase_out = rows[rows.lifecycle == "phase_out"]
     assert len(phase_out) >= 1
     assert (phase_out.policy == "run_out").all() and (phase_out.safety_stock_units == 0).all()
@@ -89,8 +97,10 @@ def test_phase_out_items_are_run_down_without_safety_stock(small_cycle):
 
 def test_service_curve_rises_with_service_and_marks_points(small_cycle):
     with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
-        curve = con.execute("select family, service_level, safety_stock_value, total_cost_per_year, annual_saving, "
-                            "is_current, is_least_cost, is_proposed, is_chosen from safety_stock_curve").df()
+        curve = con.execute(
+            "select family, service_level, safety_stock_value, total_cost_per_year, annual_saving, "
+            "is_current, is_least_cost, is_proposed, is_chosen from safety_stock_curve"
+        ).df()
     grid = curve[~curve.is_current.astype(bool)].sort_values(["family", "service_level"])
     current = curve[curve.is_current.astype(bool)].set_index("family").total_cost_per_year
     for family, rows in grid.groupby("family"):
@@ -121,12 +131,16 @@ def test_inventory_marts_value_at_cost(small_cycle):
 
 def test_protection_period_is_review_week_plus_observed_lead_time(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
-        ss = con.execute("select s.sku, s.lead_time_mean_weeks, s.review_period_weeks, s.protection_weeks, "
-                         "s.safety_stock_units, i.make_or_buy from analytics.safety_stock s "
-                         "join staging.stg_erp__items i using (sku) where s.service_type = 'fill_rate'").df()
-        made = con.execute("select sku, avg(datediff('minute', coalesce(actual_start, planned_start), actual_end)) "
-                           "/ 1440.0 / 7 as weeks from staging.stg_mes__production_orders "
-                           "where status = 'completed' and actual_end is not null group by sku").df()
+        ss = con.execute(
+            "select s.sku, s.lead_time_mean_weeks, s.review_period_weeks, s.protection_weeks, "
+            "s.safety_stock_units, i.make_or_buy from analytics.safety_stock s "
+            "join staging.stg_erp__items i using (sku) where s.service_type = 'fill_rate'"
+        ).df()
+        made = con.execute(
+            "select sku, avg(datediff('minute', coalesce(actual_start, planned_start), actual_end)) "
+            "/ 1440.0 / 7 as weeks from staging.stg_mes__production_orders "
+            "where status = 'completed' and actual_end is not null group by sku"
+        ).df()
     assert (ss.review_period_weeks == 1.0).all()
     np.testing.assert_allclose(ss.protection_weeks, ss.lead_time_mean_weeks + 1.0)
     # a made item's lead time is its production orders' release -> completion, not a 1-day floor
@@ -137,6 +151,7 @@ def test_protection_period_is_review_week_plus_observed_lead_time(small_cycle):
 
 def test_active_a_and_b_items_with_variable_demand_carry_safety_stock(small_cycle):
     from sop_pipeline.analytics.safety_stock import unprotected_items
+
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
         plan = con.execute("select * from analytics.safety_stock where service_type = 'fill_rate'").df()
     ab = plan[plan.abc_xyz.str[:1].isin(["A", "B"]) & (plan.lifecycle == "active") & (plan.mean_weekly_demand > 0)]

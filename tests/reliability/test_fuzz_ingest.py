@@ -36,13 +36,19 @@ from tests.conftest import run_cycle
 SUITES = REPO_ROOT / "expectations"
 SUBSET_EVERY = 100  # every 100th pos_sales / sales_orders row: ~1,200 and ~210 rows over all SKUs
 # no shrinking phase: a failing case is reported as drawn (its labels and rows are in the note)
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 OUTCOMES: list[tuple[str, str]] = []  # (case, outcome), printed at the end of the module
 
 
 # --------------------------------------------------------------------------- the demo, small
+
 
 @dataclass
 class Table:
@@ -77,39 +83,78 @@ def demo(tmp_path_factory) -> dict:
 
 # --------------------------------------------------------------------------- mutations
 
+
 @dataclass
 class Case:
     name: str
     table: Table
     data: bytes = b""
-    broken: set[int] = field(default_factory=set)       # source rows that must be quarantined
+    broken: set[int] = field(default_factory=set)  # source rows that must be quarantined
     broken_skus: set[str] = field(default_factory=set)  # items broken: their dependents follow
-    after: set[int] = field(default_factory=set)        # rows that must be excluded as after as-of
-    structural: str | None = None                       # expected words of a StructuralError
-    column: str | None = None                           # ... and the column it must name
+    after: set[int] = field(default_factory=set)  # rows that must be excluded as after as-of
+    structural: str | None = None  # expected words of a StructuralError
+    column: str | None = None  # ... and the column it must name
     labels: list[str] = field(default_factory=list)
 
 
 SPEC = {  # per extract: numeric, date, key-ish not-null, free text, category columns
-    "items": dict(numeric=["unit_price", "unit_cost"], date=[], notnull=["sku", "family"], text=["description"],
-                  category={"make_or_buy": "maybe", "lifecycle": "zombie"}, key=["sku"], ref=["sku"]),
-    "pos_sales": dict(numeric=["units", "revenue"], date=["date"], notnull=["date", "location", "sku"], text=[],
-                      category={}, key=["date", "location", "sku"], ref=["sku", "location"]),
-    "sales_orders": dict(numeric=["qty", "unit_price"], date=["order_date", "requested_date"],
-                         notnull=["order_id", "line", "sku", "order_date", "qty"], text=[],
-                         category={"status": "SHIPPED?"}, key=["order_id", "line"], ref=["sku", "customer_id"]),
+    "items": dict(
+        numeric=["unit_price", "unit_cost"],
+        date=[],
+        notnull=["sku", "family"],
+        text=["description"],
+        category={"make_or_buy": "maybe", "lifecycle": "zombie"},
+        key=["sku"],
+        ref=["sku"],
+    ),
+    "pos_sales": dict(
+        numeric=["units", "revenue"],
+        date=["date"],
+        notnull=["date", "location", "sku"],
+        text=[],
+        category={},
+        key=["date", "location", "sku"],
+        ref=["sku", "location"],
+    ),
+    "sales_orders": dict(
+        numeric=["qty", "unit_price"],
+        date=["order_date", "requested_date"],
+        notnull=["order_id", "line", "sku", "order_date", "qty"],
+        text=[],
+        category={"status": "SHIPPED?"},
+        key=["order_id", "line"],
+        ref=["sku", "customer_id"],
+    ),
 }
 
-ROW_KINDS = ["type", "date_format", "encoding_key", "encoding_text", "null_key", "extreme_bad", "extreme_ok",
-             "negative", "category", "unknown_ref", "future", "field_count", "quote_in_value"]
+ROW_KINDS = [
+    "type",
+    "date_format",
+    "encoding_key",
+    "encoding_text",
+    "null_key",
+    "extreme_bad",
+    "extreme_ok",
+    "negative",
+    "category",
+    "unknown_ref",
+    "future",
+    "field_count",
+    "quote_in_value",
+]
 
 
 def _line(i: int) -> int:
     return i + 2  # body index -> source row (header is line 1)
 
 
-def mutate(table: Table, draw_rows: list[tuple[str, int, int]], duplicates: list[int], truncate: int | None,
-           file_kind: str | None) -> Case:
+def mutate(
+    table: Table,
+    draw_rows: list[tuple[str, int, int]],
+    duplicates: list[int],
+    truncate: int | None,
+    file_kind: str | None,
+) -> Case:
     """Apply row mutations (kind, row, variant), appended duplicates, truncation, file-level change."""
     spec = SPEC[table.name]
     header = list(table.header)
@@ -284,7 +329,7 @@ def file_level(case: Case, data: bytes, kind: str) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     for r in rows:
-        w.writerow(r[:idx] + r[idx + 1:] if len(r) > idx else r)
+        w.writerow(r[:idx] + r[idx + 1 :] if len(r) > idx else r)
     text = buf.getvalue()
     if not data.endswith(b"\n"):
         text = text.rstrip("\n")
@@ -292,6 +337,7 @@ def file_level(case: Case, data: bytes, kind: str) -> bytes:
 
 
 # --------------------------------------------------------------------------- running one case
+
 
 def _ingest(con, folder: Path, name: str, as_of):
     return ingest_extract(con, name, folder, load_suite(SUITES, name), as_of)
@@ -360,18 +406,21 @@ def run_case(case: Case, demo: dict, tmp: Path, masters) -> str:
 
 def _check_accounting(con, name: str, report, broken: set[int], after: set[int]) -> None:
     raw = {r[0] for r in con.execute(f"select _source_row from raw.{name}").fetchall()}
-    bad = {r[0] for r in con.execute(f"select _source_row from quarantine.{name} where _rules <> 'after_as_of'"
-                                     ).fetchall()}
-    late = {r[0] for r in con.execute(f"select _source_row from quarantine.{name} where _rules = 'after_as_of'"
-                                      ).fetchall()}
+    bad = {
+        r[0] for r in con.execute(f"select _source_row from quarantine.{name} where _rules <> 'after_as_of'").fetchall()
+    }
+    late = {
+        r[0] for r in con.execute(f"select _source_row from quarantine.{name} where _rules = 'after_as_of'").fetchall()
+    }
     assert report.balanced, report
     assert report.rows_read == len(raw) + len(bad) + len(late)
     assert (report.rows_loaded, report.rows_quarantined, report.rows_after_as_of) == (len(raw), len(bad), len(late))
     assert not raw & (bad | late), "a row both loaded and quarantined"
     assert bad == broken, (sorted(bad - broken)[:5], sorted(broken - bad)[:5])
     assert late == after
-    n_issues = con.execute("select count(distinct source_row) from quarantine.issues where extract = ?",
-                           [name]).fetchall()[0][0]
+    n_issues = con.execute(
+        "select count(distinct source_row) from quarantine.issues where extract = ?", [name]
+    ).fetchall()[0][0]
     assert n_issues == len(bad) + len(late)
 
 
@@ -427,8 +476,10 @@ def test_fuzz_ingest(demo, masters, tmp_path):
     @given(data=st.data())
     def check(data):
         case = data.draw(cases(demo))
-        note(f"case {case.name}: {case.labels}, broken rows {sorted(case.broken)}, "
-             f"broken skus {sorted(case.broken_skus)}, last bytes {case.data[-300:]!r}")
+        note(
+            f"case {case.name}: {case.labels}, broken rows {sorted(case.broken)}, "
+            f"broken skus {sorted(case.broken_skus)}, last bytes {case.data[-300:]!r}"
+        )
         outcome = run_case(case, demo, tmp_path / "case", masters)
         OUTCOMES.append((f"{case.name}: {', '.join(sorted(set(case.labels)))} ({len(case.broken)} broken)", outcome))
 
@@ -436,6 +487,7 @@ def test_fuzz_ingest(demo, masters, tmp_path):
 
 
 # --------------------------------------------------------------------------- fixed hostile cases
+
 
 def _fixed(demo, tmp_path, name: str, data: bytes) -> Case:
     return Case(name, demo["tables"][name], data=data)
@@ -457,12 +509,15 @@ def test_whole_file_in_latin1_free_text_repaired(demo, masters, tmp_path):
     OUTCOMES.append(("items: cp1252 accents in descriptions", outcome))
 
 
-@pytest.mark.parametrize("garbage, words", [
-    (b"\x00\x01\x02binary\xff\xfe" * 50, "header"),
-    (b"date;location;sku;units;revenue\n2025-01-01;S01;SKU0001;1;1\n", "semicolon-separated"),
-    (b"date,location,sku,units,revenue\n" + b'2025-01-01,"S01,SKU0001,1,1\n' * 30, "never closed"),
-    (b"\xef\xbb\xbfdate,location,sku,units,revenue\n", None),  # BOM + header only: 0 rows, fine
-])
+@pytest.mark.parametrize(
+    "garbage, words",
+    [
+        (b"\x00\x01\x02binary\xff\xfe" * 50, "header"),
+        (b"date;location;sku;units;revenue\n2025-01-01;S01;SKU0001;1;1\n", "semicolon-separated"),
+        (b"date,location,sku,units,revenue\n" + b'2025-01-01,"S01,SKU0001,1,1\n' * 30, "never closed"),
+        (b"\xef\xbb\xbfdate,location,sku,units,revenue\n", None),  # BOM + header only: 0 rows, fine
+    ],
+)
 def test_garbage_files_stop_with_one_line_or_load_nothing(demo, tmp_path, garbage, words):
     case = _fixed(demo, tmp_path, "pos_sales", garbage)
     folder = _setup(tmp_path / "case", demo, case)
@@ -481,6 +536,7 @@ def test_garbage_files_stop_with_one_line_or_load_nothing(demo, tmp_path, garbag
 
 
 # --------------------------------------------------------------------------- the real CLI
+
 
 def _cli_folder(demo, tmp_path: Path, pos: bytes | None = None, items: bytes | None = None) -> Path:
     folder = tmp_path / "extracts"
@@ -517,12 +573,17 @@ def test_cli_duplicate_item_and_truncated_pos_exit_0_with_everything_accounted(d
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from quarantine.items where sku = ?", [sku]).fetchall() == [(2,)]
         loaded = con.execute("select count(*) from raw.pos_sales where sku = ?", [sku]).fetchall()[0][0]
-        follow = con.execute("select count(*) from quarantine.pos_sales where _rules = 'master_quarantined' "
-                             "and _reasons like 'item quarantined: duplicate key%'").fetchall()[0][0]
-        truncated = con.execute("select count(*) from quarantine.pos_sales where _rules like '%truncated%'"
-                                ).fetchall()[0][0]
-        log = con.execute("select rows_read, rows_loaded, rows_quarantined, rows_after_as_of from meta.ingest_log "
-                          "where extract = 'pos_sales'").fetchall()[0]
+        follow = con.execute(
+            "select count(*) from quarantine.pos_sales where _rules = 'master_quarantined' "
+            "and _reasons like 'item quarantined: duplicate key%'"
+        ).fetchall()[0][0]
+        truncated = con.execute("select count(*) from quarantine.pos_sales where _rules like '%truncated%'").fetchall()[
+            0
+        ][0]
+        log = con.execute(
+            "select rows_read, rows_loaded, rows_quarantined, rows_after_as_of from meta.ingest_log "
+            "where extract = 'pos_sales'"
+        ).fetchall()[0]
     assert loaded == 0 and follow > 0 and truncated == 1
     assert log[0] == log[1] + log[2] + log[3]
     OUTCOMES.append(("CLI: duplicate item + truncated pos_sales", f"exit 0, {follow} POS rows follow the item"))

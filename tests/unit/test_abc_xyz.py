@@ -17,8 +17,10 @@ WEEKS = ["2025-03-03", "2025-03-10", "2025-03-17", "2025-03-24"]
 def _rows(sku: str, family: str, units: list[float | None], revenue_total: float) -> list[dict]:
     """One row per window week with units (None = no row that week); revenue split evenly."""
     present = [(w, u) for w, u in zip(WEEKS, units) if u is not None]
-    return [{"sku": sku, "family": family, "week_start": w, "units": u, "revenue": revenue_total / len(present)}
-            for w, u in present]
+    return [
+        {"sku": sku, "family": family, "week_start": w, "units": u, "revenue": revenue_total / len(present)}
+        for w, u in present
+    ]
 
 
 @pytest.fixture
@@ -44,8 +46,10 @@ def weekly() -> pd.DataFrame:
         # sold only before the window: revenue 0 -> C, mean 0 -> cv undefined -> Z
         + [{"sku": "S6", "family": "F3", "week_start": "2025-01-06", "units": 3, "revenue": 30}]
         # after as-of: ignored (no look-ahead)
-        + [{"sku": "S5", "family": "F2", "week_start": "2025-03-31", "units": 1000, "revenue": 1e6},
-           {"sku": "S9", "family": "F9", "week_start": "2025-04-07", "units": 5, "revenue": 50}]
+        + [
+            {"sku": "S5", "family": "F2", "week_start": "2025-03-31", "units": 1000, "revenue": 1e6},
+            {"sku": "S9", "family": "F9", "week_start": "2025-04-07", "units": 5, "revenue": 50},
+        ]
     )
     return pd.DataFrame(rows)
 
@@ -85,8 +89,15 @@ def test_mid_week_as_of_ignores_the_partial_week(weekly):
 
 
 def test_sku_that_crosses_80_percent_is_a_and_ties_break_by_sku():
-    rows = pd.DataFrame({"sku": ["Q", "P", "R", "T"], "family": "F", "week_start": "2025-03-24",
-                         "units": 1.0, "revenue": [35.0, 35.0, 20.0, 10.0]})
+    rows = pd.DataFrame(
+        {
+            "sku": ["Q", "P", "R", "T"],
+            "family": "F",
+            "week_start": "2025-03-24",
+            "units": 1.0,
+            "revenue": [35.0, 35.0, 20.0, 10.0],
+        }
+    )
     out = classify_abc_xyz(rows, AS_OF, weeks=4)
     # P and Q tie at 35: P first. Shares before: P 0, Q .35, R .70 (< .80, crosses to .90 -> still A), T .90 -> B
     assert list(out["sku"]) == ["P", "Q", "R", "T"]

@@ -22,8 +22,13 @@ def _duckdb(sql: str, frame: pd.DataFrame) -> pd.DataFrame:
 def test_grouped_sums_equal_the_warehouse_sql_in_values_and_group_order():
     rng = np.random.default_rng(3)
     n = 20_000
-    frame = pd.DataFrame({"family": rng.choice(["Dairy", "Snacks", None, "Frozen"], n),
-                          "week": rng.integers(0, 30, n), "revenue": rng.random(n) * 997.13})
+    frame = pd.DataFrame(
+        {
+            "family": rng.choice(["Dairy", "Snacks", None, "Frozen"], n),
+            "week": rng.integers(0, 30, n),
+            "revenue": rng.random(n) * 997.13,
+        }
+    )
     frame.loc[rng.random(n) < 0.1, "revenue"] = np.nan
     expected = _duckdb("select family, week, sum(revenue) as revenue from frame group by family, week", frame)
     assert sql_sum(frame, ["family", "week"], ["revenue"]).equals(expected)
@@ -42,11 +47,19 @@ def test_medians_equal_the_warehouse_sql():
     from sop_pipeline.analytics.aggregate import sql_median
 
     rng = np.random.default_rng(5)
-    frame = pd.DataFrame({"resource_id": rng.choice(list("abcde"), 400), "performance": rng.random(400) * 0.97,
-                          "quality": rng.random(400)})
+    frame = pd.DataFrame(
+        {
+            "resource_id": rng.choice(list("abcde"), 400),
+            "performance": rng.random(400) * 0.97,
+            "quality": rng.random(400),
+        }
+    )
     frame.loc[rng.random(400) < 0.1, "performance"] = np.nan
     for k in range(1, 8):
         part = frame.sample(frac=k / 8, random_state=k)
-        expected = _duckdb("select resource_id, median(performance) as performance, median(quality) as quality "
-                           "from frame group by resource_id", part)
+        expected = _duckdb(
+            "select resource_id, median(performance) as performance, median(quality) as quality "
+            "from frame group by resource_id",
+            part,
+        )
         assert sql_median(part, ["resource_id"], ["performance", "quality"]).equals(expected)

@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 
 from sop_pipeline.ingest.arrival import (
-    Cursor, FileStat, content_hash, decide, extract_files, missing_required, snapshot,
+    Cursor,
+    FileStat,
+    content_hash,
+    decide,
+    extract_files,
+    missing_required,
+    snapshot,
 )
 
 NOW = 1_800_000_000 * 10**9  # ns
@@ -22,6 +28,7 @@ def _hasher(calls: list):
     def h(names):
         calls.append(list(names))
         return "h-" + "-".join(names)
+
     return h
 
 
@@ -52,7 +59,9 @@ def test_one_file_per_extract():
     d = decide("/x", _files("items.csv", "items.parquet", "pos_sales.csv"), Cursor(), NOW, _hasher([]))
     assert "items.csv and items.parquet both exist" in d.skip_reason
     assert extract_files(_files("items.csv", "items.csv.part", "x_items.csv", "pos_sales.parquet")) == {
-        "items": ["items.csv"], "pos_sales": ["pos_sales.parquet"]}
+        "items": ["items.csv"],
+        "pos_sales": ["pos_sales.parquet"],
+    }
 
 
 def test_recently_modified_file_means_still_being_written():

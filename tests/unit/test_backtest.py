@@ -53,11 +53,22 @@ def test_no_leakage_future_rows_do_not_change_the_forecast(data):
 
 def test_sales_forecast_is_matched_at_the_same_lag(data):
     history, promos = data
-    origin_weeks = pd.date_range(end=pd.Timestamp(F.last_complete_week(AS_OF)) + pd.Timedelta(days=7),
-                                 periods=30, freq="7D")
+    origin_weeks = pd.date_range(
+        end=pd.Timestamp(F.last_complete_week(AS_OF)) + pd.Timedelta(days=7), periods=30, freq="7D"
+    )
     skus = history.sku.unique()
-    rows = [{"snapshot_date": s, "sku": k, "week_start": s + pd.Timedelta(weeks=h), "units": 1000.0 * h,
-             "forecast_source": "sales"} for s in origin_weeks for k in skus for h in range(1, 14)]
+    rows = [
+        {
+            "snapshot_date": s,
+            "sku": k,
+            "week_start": s + pd.Timedelta(weeks=h),
+            "units": 1000.0 * h,
+            "forecast_source": "sales",
+        }
+        for s in origin_weeks
+        for k in skus
+        for h in range(1, 14)
+    ]
     result = BT.backtest(history, AS_OF, promos, sales_forecast=pd.DataFrame(rows), config=CONFIG)
     sales = result.errors[result.errors.method == "sales_forecast"]
     assert len(sales) and (sales.forecast_units == 1000.0 * sales.lag).all()
@@ -66,10 +77,18 @@ def test_sales_forecast_is_matched_at_the_same_lag(data):
 
 
 def test_accuracy_kpis_match_the_definitions():
-    e = pd.DataFrame({
-        "origin": pd.Timestamp("2026-01-04"), "family": "F", "lag": 1, "method": "m",
-        "sku": ["a", "b", "a", "b"], "week_start": pd.to_datetime(["2026-01-05"] * 2 + ["2026-01-12"] * 2),
-        "forecast_units": [12.0, 8.0, 10.0, 0.0], "actual_units": [10.0, 10.0, 0.0, 5.0]})
+    e = pd.DataFrame(
+        {
+            "origin": pd.Timestamp("2026-01-04"),
+            "family": "F",
+            "lag": 1,
+            "method": "m",
+            "sku": ["a", "b", "a", "b"],
+            "week_start": pd.to_datetime(["2026-01-05"] * 2 + ["2026-01-12"] * 2),
+            "forecast_units": [12.0, 8.0, 10.0, 0.0],
+            "actual_units": [10.0, 10.0, 0.0, 5.0],
+        }
+    )
     row = BT.accuracy(e).iloc[0]
     assert row.wape == pytest.approx((2 + 2 + 10 + 5) / 25)
     assert row.mape == pytest.approx((0.2 + 0.2 + 1.0) / 3)  # the zero-actual week is left out

@@ -23,16 +23,32 @@ def submissions(factor: dict[str, float], snapshots=20, horizon=13, noise=0.0, s
     """Weekly Monday snapshots; each SKU's forecast = factor x 100 (x lognormal noise)."""
     rng = np.random.default_rng(seed)
     snaps = pd.date_range(end="2026-06-22", periods=snapshots, freq="7D")
-    rows = [{"snapshot_date": s, "sku": sku, "week_start": s + pd.Timedelta(weeks=h), "forecast_source": "sales",
-             "units": 100 * factor[sku] * float(np.exp(rng.normal(0, noise)))}
-            for s in snaps for sku in factor for h in range(1, horizon + 1)]
+    rows = [
+        {
+            "snapshot_date": s,
+            "sku": sku,
+            "week_start": s + pd.Timedelta(weeks=h),
+            "forecast_source": "sales",
+            "units": 100 * factor[sku] * float(np.exp(rng.normal(0, noise))),
+        }
+        for s in snaps
+        for sku in factor
+        for h in range(1, horizon + 1)
+    ]
     return pd.DataFrame(rows)
 
 
 def test_tracking_signal_textbook_case():
-    snaps = pd.DataFrame({"forecast_source": "sales", "family": "Alpha", "weeks": 1,
-                          "snapshot_date": pd.date_range("2026-01-05", periods=4, freq="7D"),
-                          "forecast_units": [110.0, 110.0, 95.0, 110.0], "actual_units": [100.0] * 4})
+    snaps = pd.DataFrame(
+        {
+            "forecast_source": "sales",
+            "family": "Alpha",
+            "weeks": 1,
+            "snapshot_date": pd.date_range("2026-01-05", periods=4, freq="7D"),
+            "forecast_units": [110.0, 110.0, 95.0, 110.0],
+            "actual_units": [100.0] * 4,
+        }
+    )
     row = B._window_stats(snaps, ["forecast_source", "family"], B.BiasConfig()).iloc[0]
     assert row.bias == pytest.approx(25 / 400)
     assert row.mad_units == pytest.approx(35 / 4)
@@ -74,17 +90,31 @@ def test_only_matured_weeks_count_and_missing_input_gives_empty_table():
 
 def stat_forecast(units=100.0) -> pd.DataFrame:
     weeks = pd.date_range("2026-06-29", periods=13, freq="7D")
-    return pd.DataFrame([{"sku": s, "family": f, "week_start": w, "horizon_week": k + 1, "units_p50": units}
-                         for s, f in zip(ITEMS.sku, ITEMS.family) for k, w in enumerate(weeks)])
+    return pd.DataFrame(
+        [
+            {"sku": s, "family": f, "week_start": w, "horizon_week": k + 1, "units_p50": units}
+            for s, f in zip(ITEMS.sku, ITEMS.family)
+            for k, w in enumerate(weeks)
+        ]
+    )
 
 
 def test_consensus_shrinks_flagged_input_and_replaces_hockey_weeks():
     sf = submissions({"A1": 1.4, "A2": 0.8, "B1": 1.0}, snapshots=20)
-    sf.loc[(sf.sku == "B1") & (sf.snapshot_date == sf.snapshot_date.max())
-           & (sf.week_start >= pd.Timestamp("2026-08-17")), "units"] = 300
+    sf.loc[
+        (sf.sku == "B1") & (sf.snapshot_date == sf.snapshot_date.max()) & (sf.week_start >= pd.Timestamp("2026-08-17")),
+        "units",
+    ] = 300
     bias = B.forecast_bias(sf, history_actuals(), ITEMS, AS_OF)
-    hockey = pd.DataFrame({"snapshot_date": [sf.snapshot_date.max()], "forecast_source": ["sales"], "sku": ["B1"],
-                           "week_start": [pd.Timestamp("2026-08-17")], "weeks_flagged": [6]})
+    hockey = pd.DataFrame(
+        {
+            "snapshot_date": [sf.snapshot_date.max()],
+            "forecast_source": ["sales"],
+            "sku": ["B1"],
+            "week_start": [pd.Timestamp("2026-08-17")],
+            "weeks_flagged": [6],
+        }
+    )
     cons = B.consensus(sf, stat_forecast(), bias, hockey, AS_OF).set_index(["sku", "horizon_week"])
     a1 = cons.loc["A1"]
     assert np.allclose(a1.sales_units, 140) and np.allclose(a1.consensus_units, 120)

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from sop_pipeline.analytics.cash import (
-    PROJECTION_COLUMNS, WORKING_CAPITAL_COLUMNS, open_balance, project_working_capital, working_capital,
+    PROJECTION_COLUMNS,
+    WORKING_CAPITAL_COLUMNS,
+    open_balance,
+    project_working_capital,
+    working_capital,
 )
 
 AS_OF = date(2025, 3, 31)  # prior month: 2025-02-28
@@ -18,27 +22,37 @@ NaT = None
 
 @pytest.fixture
 def ledger():
-    ar = pd.DataFrame([
-        # doc_id, doc_date, amount, paid_date
-        ("I1", "2025-01-15", 100.0, "2025-02-10"),  # closed at both dates
-        ("I2", "2025-02-20", 200.0, "2025-03-15"),  # open 02-28, closed 03-31
-        ("I3", "2025-03-10", 300.0, NaT),  # open 03-31
-        ("I4", "2025-03-20", 400.0, "2025-04-05"),  # paid after as-of: still open 03-31
-        ("I5", "2025-04-02", 999.0, NaT),  # issued after as-of: ignored
-        ("I6", "2025-02-28", 50.0, "2025-02-28"),  # paid the day it was issued: not open on 02-28
-    ], columns=["doc_id", "doc_date", "amount", "paid_date"])
+    ar = pd.DataFrame(
+        [
+            # doc_id, doc_date, amount, paid_date
+            ("I1", "2025-01-15", 100.0, "2025-02-10"),  # closed at both dates
+            ("I2", "2025-02-20", 200.0, "2025-03-15"),  # open 02-28, closed 03-31
+            ("I3", "2025-03-10", 300.0, NaT),  # open 03-31
+            ("I4", "2025-03-20", 400.0, "2025-04-05"),  # paid after as-of: still open 03-31
+            ("I5", "2025-04-02", 999.0, NaT),  # issued after as-of: ignored
+            ("I6", "2025-02-28", 50.0, "2025-02-28"),  # paid the day it was issued: not open on 02-28
+        ],
+        columns=["doc_id", "doc_date", "amount", "paid_date"],
+    )
     # AR(03-31) = 300 + 400 = 700; AR(02-28) = 200
-    ap = pd.DataFrame([
-        ("B1", "2025-02-01", 150.0, "2025-03-05"),  # open 02-28, closed 03-31
-        ("B2", "2025-03-15", 250.0, NaT),  # open 03-31
-    ], columns=["doc_id", "doc_date", "amount", "paid_date"])
+    ap = pd.DataFrame(
+        [
+            ("B1", "2025-02-01", 150.0, "2025-03-05"),  # open 02-28, closed 03-31
+            ("B2", "2025-03-15", 250.0, NaT),  # open 03-31
+        ],
+        columns=["doc_id", "doc_date", "amount", "paid_date"],
+    )
     # AP(03-31) = 250; AP(02-28) = 150
     days = pd.date_range("2024-01-01", "2025-04-30", freq="D")
     revenue = pd.DataFrame({"date": days, "revenue": np.where(days <= "2025-03-31", 10.0, 1e6)})  # 10 / day
     cogs = pd.DataFrame({"date": days, "cogs": np.where(days <= "2025-03-31", 6.0, 1e6)})  # 6 / day
     # inventory at cost: 600 from 2024-01-01 (two locations, 400 + 200), 900 from 2025-03-01
-    inventory = pd.DataFrame({"date": ["2024-01-01", "2024-01-01", "2025-03-01", "2025-04-15"],
-                              "inventory_value": [400.0, 200.0, 900.0, 5e6]})
+    inventory = pd.DataFrame(
+        {
+            "date": ["2024-01-01", "2024-01-01", "2025-03-01", "2025-04-15"],
+            "inventory_value": [400.0, 200.0, 900.0, 5e6],
+        }
+    )
     return ar, ap, inventory, revenue, cogs
 
 
@@ -95,10 +109,14 @@ def test_ratios_are_nan_without_denominator(ledger):
 
 
 def test_projection_holds_dso_and_dpo(ledger):
-    planned = pd.DataFrame({"week_start": ["2025-04-07", "2025-04-14", "2025-04-21"],
-                            "revenue": [70.0, 140.0, 70.0],  # 10, 20, 10 per day
-                            "cogs": [42.0, 42.0, 42.0],  # 6 per day
-                            "inventory_value": [900.0, 1000.0, 800.0]})
+    planned = pd.DataFrame(
+        {
+            "week_start": ["2025-04-07", "2025-04-14", "2025-04-21"],
+            "revenue": [70.0, 140.0, 70.0],  # 10, 20, 10 per day
+            "cogs": [42.0, 42.0, 42.0],  # 6 per day
+            "inventory_value": [900.0, 1000.0, 800.0],
+        }
+    )
     opening = {"ar_value": 700.0, "ap_value": 250.0, "inventory_value": 900.0}  # working capital 1350
     out = project_working_capital(planned, dso=10, dpo=7, opening=opening)
     assert list(out.columns) == PROJECTION_COLUMNS
@@ -129,5 +147,6 @@ def test_planner_readable_errors(ledger):
     with pytest.raises(ValueError, match="missing column.*revenue"):
         working_capital(ar, ap, inventory, revenue.rename(columns={"revenue": "sales"}), cogs, AS_OF)
     with pytest.raises(ValueError, match="DSO and DPO"):
-        project_working_capital(pd.DataFrame(columns=["week_start", "revenue", "cogs", "inventory_value"]),
-                                dso=-1, dpo=5)
+        project_working_capital(
+            pd.DataFrame(columns=["week_start", "revenue", "cogs", "inventory_value"]), dso=-1, dpo=5
+        )

@@ -10,20 +10,35 @@ import pandas as pd
 import pytest
 
 from sop_pipeline.analytics.checks import (
-    RowCounts, describe_forecast_breaks, describe_row_accounting, forecast_horizon_breaks,
-    forecast_value_breaks, ingest_log_breaks, row_accounting_breaks,
+    RowCounts,
+    describe_forecast_breaks,
+    describe_row_accounting,
+    forecast_horizon_breaks,
+    forecast_value_breaks,
+    ingest_log_breaks,
+    row_accounting_breaks,
 )
 
 WEEK1 = date(2026, 11, 23)
 
 
 def _counts(**kw) -> RowCounts:
-    base = dict(extract="pos_sales", file="/x/pos_sales.csv", rows_read=100, rows_loaded=90, rows_quarantined=7,
-                rows_after_as_of=3, raw_rows=90, quarantine_rows=10, distinct_source_rows=100)
+    base = dict(
+        extract="pos_sales",
+        file="/x/pos_sales.csv",
+        rows_read=100,
+        rows_loaded=90,
+        rows_quarantined=7,
+        rows_after_as_of=3,
+        raw_rows=90,
+        quarantine_rows=10,
+        distinct_source_rows=100,
+    )
     return RowCounts(**{**base, **kw})
 
 
 # --------------------------------------------------------------------------- row accounting
+
 
 def test_row_accounting_holds_when_every_row_is_loaded_or_quarantined_once():
     c = _counts()
@@ -46,10 +61,14 @@ def test_row_accounting_catches_a_row_both_loaded_and_quarantined():
 
 
 def test_row_accounting_catches_report_and_tables_disagreeing():
-    assert any("raw.pos_sales has 91" in b for b in row_accounting_breaks(
-        _counts(raw_rows=91, quarantine_rows=9, rows_loaded=90)))
-    assert any("quarantine.pos_sales has 11" in b for b in row_accounting_breaks(
-        _counts(rows_read=101, quarantine_rows=11, distinct_source_rows=101)))
+    assert any(
+        "raw.pos_sales has 91" in b
+        for b in row_accounting_breaks(_counts(raw_rows=91, quarantine_rows=9, rows_loaded=90))
+    )
+    assert any(
+        "quarantine.pos_sales has 11" in b
+        for b in row_accounting_breaks(_counts(rows_read=101, quarantine_rows=11, distinct_source_rows=101))
+    )
     assert any("too many" in b for b in row_accounting_breaks(_counts(rows_read=99, distinct_source_rows=None)))
 
 
@@ -58,8 +77,15 @@ def test_absent_extract_accounts_with_zero_rows():
 
 
 def test_ingest_log_breaks_names_missing_and_unbalanced_extracts():
-    log = pd.DataFrame({"extract": ["items", "pos_sales"], "rows_read": [10, 100], "rows_loaded": [10, 95],
-                        "rows_quarantined": [0, 2], "rows_after_as_of": [0, 2]})
+    log = pd.DataFrame(
+        {
+            "extract": ["items", "pos_sales"],
+            "rows_read": [10, 100],
+            "rows_loaded": [10, 95],
+            "rows_quarantined": [0, 2],
+            "rows_after_as_of": [0, 2],
+        }
+    )
     breaks = ingest_log_breaks(log, ["items", "pos_sales", "bom"])
     assert breaks[0] == "no ingest log row for bom"
     assert "pos_sales: 100 read but 95 loaded + 2 quarantined + 2 after the as-of = 99" in breaks[1]
@@ -69,10 +95,21 @@ def test_ingest_log_breaks_names_missing_and_unbalanced_extracts():
 
 # --------------------------------------------------------------------------- forecast
 
+
 def _forecast(skus=("A", "B"), weeks=13) -> pd.DataFrame:
-    rows = [{"sku": s, "week_start": pd.Timestamp(WEEK1 + timedelta(weeks=k)), "horizon_week": k + 1,
-             "units_p10": 5.0, "units_p50": 10.0, "units_p90": 15.0, "revenue": 100.0}
-            for s in skus for k in range(weeks)]
+    rows = [
+        {
+            "sku": s,
+            "week_start": pd.Timestamp(WEEK1 + timedelta(weeks=k)),
+            "horizon_week": k + 1,
+            "units_p10": 5.0,
+            "units_p50": 10.0,
+            "units_p90": 15.0,
+            "revenue": 100.0,
+        }
+        for s in skus
+        for k in range(weeks)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -80,30 +117,38 @@ def test_good_forecast_passes_both_rules():
     fc = _forecast()
     assert forecast_value_breaks(fc).empty
     assert forecast_horizon_breaks(fc, WEEK1).empty
-    assert describe_forecast_breaks(forecast_value_breaks(fc), "forecast values") == "forecast values: holds on every row"
+    assert (
+        describe_forecast_breaks(forecast_value_breaks(fc), "forecast values") == "forecast values: holds on every row"
+    )
 
 
-@pytest.mark.parametrize("column, value, problem", [
-    ("units_p50", -3.0, "units_p50=-3 is negative"),
-    ("units_p10", np.nan, "units_p10 is NaN"),
-    ("units_p90", np.inf, "units_p90 is infinite"),
-    ("revenue", -np.inf, "revenue is infinite"),
-])
+@pytest.mark.parametrize(
+    "column, value, problem",
+    [
+        ("units_p50", -3.0, "units_p50=-3 is negative"),
+        ("units_p10", np.nan, "units_p10 is NaN"),
+        ("units_p90", np.inf, "units_p90 is infinite"),
+        ("revenue", -np.inf, "revenue is infinite"),
+    ],
+)
 def test_negative_nan_or_infinite_value_is_named_with_sku_and_week(column, value, problem):
     fc = _forecast()
     fc.loc[(fc.sku == "B") & (fc.horizon_week == 3), column] = value
     breaks = forecast_value_breaks(fc)
     assert len(breaks) >= 1
     first = breaks.iloc[0]
-    assert (first.sku, pd.Timestamp(first.week_start).date(), first.problem) == \
-        ("B", WEEK1 + timedelta(weeks=2), problem)
+    assert (first.sku, pd.Timestamp(first.week_start).date(), first.problem) == (
+        "B",
+        WEEK1 + timedelta(weeks=2),
+        problem,
+    )
     assert f"B week of {WEEK1 + timedelta(weeks=2)}: {problem}" in describe_forecast_breaks(breaks, "forecast values")
 
 
 def test_quantiles_out_of_order_break():
     fc = _forecast()
-    fc.loc[0, "units_p10"] = 11.0     # p10 > p50
-    fc.loc[5, "units_p90"] = 9.0      # p50 > p90
+    fc.loc[0, "units_p10"] = 11.0  # p10 > p50
+    fc.loc[5, "units_p90"] = 9.0  # p50 > p90
     problems = forecast_value_breaks(fc).problem.tolist()
     assert problems == ["units_p10=11 > units_p50=10", "units_p50=10 > units_p90=9"]
 
@@ -136,7 +181,7 @@ def test_duplicate_series_week_outside_horizon_and_wrong_horizon_week_break():
 
 
 def test_short_horizon_and_empty_forecast_break():
-    assert len(forecast_horizon_breaks(_forecast(weeks=12), WEEK1)) == 2     # week 13 missing for A and B
+    assert len(forecast_horizon_breaks(_forecast(weeks=12), WEEK1)) == 2  # week 13 missing for A and B
     empty = forecast_horizon_breaks(_forecast().iloc[0:0], WEEK1)
     assert empty.problem.tolist() == ["the forecast has no rows"]
 

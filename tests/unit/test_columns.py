@@ -1,4 +1,5 @@
 """The shared column check of the analytics modules (sop_pipeline.analytics.columns)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -21,8 +22,9 @@ def test_names_the_frame_the_missing_the_expected_and_the_present_columns():
     frame = pd.DataFrame(columns=["sku", "qty"])
     with pytest.raises(ValueError) as info:
         require_columns(frame, ["sku", "week_start", "units"], "weekly demand")
-    assert str(info.value) == ("weekly demand is missing column(s) week_start, units; "
-                               "expected at least: sku, week_start, units; has: sku, qty")
+    assert str(info.value) == (
+        "weekly demand is missing column(s) week_start, units; expected at least: sku, week_start, units; has: sku, qty"
+    )
 
 
 def test_missing_columns_keep_the_order_given_without_repeats():
@@ -32,8 +34,11 @@ def test_missing_columns_keep_the_order_given_without_repeats():
 
 def test_raises_the_callers_error_class_and_mentions_optional_columns():
     frame = pd.DataFrame(columns=["job_id"])
-    with pytest.raises(_OwnError, match=r"missing column\(s\) run_hours; expected at least: job_id, run_hours "
-                                        r"\(\+ optional setup_key\); has: job_id"):
+    with pytest.raises(
+        _OwnError,
+        match=r"missing column\(s\) run_hours; expected at least: job_id, run_hours "
+        r"\(\+ optional setup_key\); has: job_id",
+    ):
         require_columns(frame, ["job_id", "run_hours"], "jobs", error=_OwnError, optional=["setup_key"])
 
 

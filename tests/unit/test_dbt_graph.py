@@ -81,10 +81,31 @@ def _descendants(graph, key) -> set:
 
 
 def _dbt_ls_tests(select: str) -> set[str]:
-    proc = subprocess.run([dbt_executable(), "ls", "--resource-type", "test", "--select", *select.split(),
-                           "--indirect-selection", "buildable", "--output", "json", "--output-keys", "unique_id",
-                           "--profiles-dir", str(DBT_PROJECT_DIR), "--project-dir", str(DBT_PROJECT_DIR), "--quiet"],
-                          cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "ls",
+            "--resource-type",
+            "test",
+            "--select",
+            *select.split(),
+            "--indirect-selection",
+            "buildable",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--quiet",
+        ],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return {json.loads(line)["unique_id"] for line in proc.stdout.splitlines() if line.startswith("{")}
 
@@ -114,8 +135,10 @@ def test_dbt_steps_get_the_warehouse_as_a_var_and_a_target_dir_under_the_data_di
     assert "var('warehouse_path'" in profile
 
 
-ENV_WRITE = re.compile(r"os\.environ\s*(\[[^\]]*\]\s*=(?!=)|\.(update|setdefault|pop|popitem|clear)\s*\()"
-                       r"|\bos\.(putenv|unsetenv)\s*\(|^\s*del\s+os\.environ")
+ENV_WRITE = re.compile(
+    r"os\.environ\s*(\[[^\]]*\]\s*=(?!=)|\.(update|setdefault|pop|popitem|clear)\s*\()"
+    r"|\bos\.(putenv|unsetenv)\s*\(|^\s*del\s+os\.environ"
+)
 
 
 def test_no_module_of_the_package_writes_the_environment():
@@ -128,8 +151,14 @@ def test_no_module_of_the_package_writes_the_environment():
 
 
 def test_the_environment_write_pattern_catches_what_it_should():
-    for line in ('os.environ["X"] = "1"', "os.environ.update(env)", "os.environ.setdefault('A', 'b')",
-                 "os.environ.pop('A', None)", "os.putenv('A', 'b')", "del os.environ['A']"):
+    for line in (
+        'os.environ["X"] = "1"',
+        "os.environ.update(env)",
+        "os.environ.setdefault('A', 'b')",
+        "os.environ.pop('A', None)",
+        "os.putenv('A', 'b')",
+        "del os.environ['A']",
+    ):
         assert ENV_WRITE.search(line), line
     for line in ("os.environ.get('A')", "env = {**os.environ}", "if os.environ['A'] == 'b':"):
         assert not ENV_WRITE.search(line), line

@@ -41,8 +41,9 @@ def test_every_warehouse_writer_shares_the_duckdb_pool(defs):
     for assets_def in defs.assets or []:
         if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable:
             pools[assets_def.node_def.name] = assets_def.node_def.pool
-    without = sorted(name for name, pool in pools.items() if pool != WAREHOUSE_POOL
-                     and name != "reports__meeting_pack")  # reads the serving file only
+    without = sorted(
+        name for name, pool in pools.items() if pool != WAREHOUSE_POOL and name != "reports__meeting_pack"
+    )  # reads the serving file only
     assert not without, f"steps that could write the warehouse outside the pool: {without}"
 
 

@@ -77,6 +77,7 @@ def _monday(s: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------- API, determinism, formats
 
+
 def test_sizes_are_described():
     assert list(SIZES) == ["small", "medium", "large"]
     assert SIZES["small"].series == 200 and SIZES["medium"].series == 2000 and SIZES["large"].series == 30000
@@ -144,14 +145,21 @@ def test_parquet_matches_csv(demo, tmp_path):
         assert table.num_rows == rows[name]
         types = {f.name: str(f.type) for f in table.schema}
         for col, typ in spec.columns.items():
-            expected = {"str": "string", "float": "double", "int": "int64", "date": "date32[day]",
-                        "timestamp": "timestamp[ms]", "bool": "bool"}[typ]  # Parquet has no seconds unit
+            expected = {
+                "str": "string",
+                "float": "double",
+                "int": "int64",
+                "date": "date32[day]",
+                "timestamp": "timestamp[ms]",
+                "bool": "bool",
+            }[typ]  # Parquet has no seconds unit
             assert types[col] == expected, (name, col)
         assert (out / f"{name}.parquet").read_bytes() == (again / f"{name}.parquet").read_bytes(), name
     assert not list(out.glob("*.csv"))
 
 
 # --------------------------------------------------------------------------- contract rules
+
 
 def test_keys_unique_and_not_null(raw):
     for name, spec in EXTRACTS.items():
@@ -209,6 +217,7 @@ def test_event_dates_not_after_end_date(typed):
 
 # --------------------------------------------------------------------------- realism
 
+
 def test_demand_realism(raw, typed):
     pos = typed["pos_sales"]
     assert (pos.units > 0).all()
@@ -250,8 +259,9 @@ def test_promotions_lift_units_and_some_are_upcoming(typed):
     for p in past.itertuples():
         s = daily.loc[p.sku]
         during = s.reindex(pd.date_range(p.start_date, p.end_date), fill_value=0).mean()
-        before = s.reindex(pd.date_range(p.start_date - pd.Timedelta(days=28), p.start_date - pd.Timedelta(days=1)),
-                           fill_value=0).mean()
+        before = s.reindex(
+            pd.date_range(p.start_date - pd.Timedelta(days=28), p.start_date - pd.Timedelta(days=1)), fill_value=0
+        ).mean()
         if before >= 2:
             lifts.append(during / before)
     assert len(lifts) >= 5 and 1.5 < np.median(lifts) < 3.2
@@ -287,8 +297,14 @@ def test_plant_is_consistent(raw, typed):
     assert (rt.run_hours <= rt.planned_hours + 1e-9).all() and (rt.good_units <= rt.total_units).all()
     assert (rt.total_units <= rt.ideal_units * 1.001 + 1).all()
     m1 = rt[rt.resource_id == "M1"]
-    oee = (m1.run_hours.sum() / m1.planned_hours.sum() * m1.total_units.sum() / m1.ideal_units.sum()
-           * m1.good_units.sum() / m1.total_units.sum())
+    oee = (
+        m1.run_hours.sum()
+        / m1.planned_hours.sum()
+        * m1.total_units.sum()
+        / m1.ideal_units.sum()
+        * m1.good_units.sum()
+        / m1.total_units.sum()
+    )
     assert 0.55 <= oee <= 0.85  # ~60-80% (0.73 with the default seed)
     res = raw["resources"].set_index("resource_id")
     assert res.loc["M1", "is_constraint"] == "true" and res.loc["M2", "is_constraint"] == "false"
@@ -331,6 +347,7 @@ def test_decisions_log(raw):
 
 # --------------------------------------------------------------------------- injected truths
 
+
 def test_truth_files_present(demo):
     truth = demo[0] / "_truth"
     for name in TRUTH_FILES:
@@ -361,8 +378,9 @@ def test_pos_outliers_are_factor_times_the_surrounding_weeks(demo, raw, typed):
     pr = typed["promotions"]
     for o in out.itertuples():  # never overlapping a promotion or its dip
         p = pr[pr.sku == o.sku]
-        assert not ((p.start_date <= o.week_start + pd.Timedelta(days=6))
-                    & (p.end_date + pd.Timedelta(days=14) >= o.week_start)).any(), o.sku
+        assert not (
+            (p.start_date <= o.week_start + pd.Timedelta(days=6)) & (p.end_date + pd.Timedelta(days=14) >= o.week_start)
+        ).any(), o.sku
     assert (out.week_start < pd.Timestamp(END) - pd.Timedelta(weeks=13)).all()
 
 
@@ -416,8 +434,9 @@ def test_hockey_sticks_jump_in_weeks_8_to_13(demo, raw, typed):
         assert np.all(np.abs(jump / h.factor - 1) < 0.08), (h.sku, jump)
         assert np.all(f.units.iloc[:7].to_numpy() / run_rate < 2.0)
         p = pr[pr.sku == h.sku]
-        assert not ((p.start_date <= h.snapshot_date + pd.Timedelta(weeks=14))
-                    & (p.end_date >= h.first_week_start)).any()
+        assert not (
+            (p.start_date <= h.snapshot_date + pd.Timedelta(weeks=14)) & (p.end_date >= h.first_week_start)
+        ).any()
         assert h.sku not in set(opp.sku_or_family)
 
 
@@ -429,16 +448,21 @@ def test_stockout_spells_have_no_pos_and_zero_stock(demo, typed):
     for s in so.itertuples():
         hit = pos[(pos.sku == s.sku) & (pos.location == s.location) & pos.date.between(s.date_from, s.date_to)]
         assert hit.empty, s
-        around = pos[(pos.sku == s.sku) & (pos.location == s.location)
-                     & pos.date.between(s.date_from - pd.Timedelta(days=28), s.date_from - pd.Timedelta(days=1))]
+        around = pos[
+            (pos.sku == s.sku)
+            & (pos.location == s.location)
+            & pos.date.between(s.date_from - pd.Timedelta(days=28), s.date_from - pd.Timedelta(days=1))
+        ]
         assert len(around) >= 7, s  # a real seller, not a naturally zero series
-        lots = inv[(inv.sku == s.sku) & (inv.location == s.location)
-                   & inv.snapshot_date.between(s.date_from, s.date_to)]
+        lots = inv[
+            (inv.sku == s.sku) & (inv.location == s.location) & inv.snapshot_date.between(s.date_from, s.date_to)
+        ]
         assert len(lots) >= 1 and (lots.qty == 0).all(), s
     zero = inv[inv.qty == 0]
     assert len(zero) == sum(  # zero stock only inside the spells
         ((inv.snapshot_date.between(s.date_from, s.date_to)) & (inv.sku == s.sku) & (inv.location == s.location)).sum()
-        for s in so.itertuples())
+        for s in so.itertuples()
+    )
 
 
 def test_inventory_ages_and_statuses(raw, typed):
@@ -467,8 +491,7 @@ def test_supplier_drift(demo, typed):
     lead = (m.rd - m.order_date).dt.days
     before = lead[m.order_date < tr.drift_start]
     late_drift = lead[m.order_date.between(tr.disruption_date - pd.Timedelta(weeks=4), tr.disruption_date)]
-    assert abs(before[m.order_date >= tr.drift_start - pd.Timedelta(weeks=26)].mean()
-               - tr.lead_time_days_before) < 0.2
+    assert abs(before[m.order_date >= tr.drift_start - pd.Timedelta(weeks=26)].mean() - tr.lead_time_days_before) < 0.2
     assert late_drift.mean() > before.mean() + 0.5 * (tr.lead_time_days_after - tr.lead_time_days_before)
     late_vs_promise = (m.rd - m.promised_date).dt.days
     drifting = m.order_date >= tr.drift_start
@@ -495,20 +518,23 @@ def test_lots_expired_at_the_as_of_and_usable_lots_expire_in_the_horizon(typed):
     inv = typed["inventory_lots"]
     last = inv[(inv.snapshot_date == pd.Timestamp(END)) & (inv.qty > 0)]
     expired = last[last.expiry_date <= pd.Timestamp(END)]
-    expiring = last[(last.status == "available") & (last.expiry_date > pd.Timestamp(END))
-                    & (last.expiry_date <= HORIZON_END)]
+    expiring = last[
+        (last.status == "available") & (last.expiry_date > pd.Timestamp(END)) & (last.expiry_date <= HORIZON_END)
+    ]
     assert len(expired) >= 3 and len(expiring) >= 1
 
 
 def test_a_made_promoted_sku_sits_behind_the_full_plant(raw, typed):
     """An upcoming all-store promotion (horizon weeks 10-11) on a made C item that earns the least per
     machine hour among the made items with volume, with active same-family SKUs to substitute."""
-    items = raw["items"].assign(unit_price=lambda d: d.unit_price.astype(float),
-                                unit_cost=lambda d: d.unit_cost.astype(float))
+    items = raw["items"].assign(
+        unit_price=lambda d: d.unit_price.astype(float), unit_cost=lambda d: d.unit_cost.astype(float)
+    )
     pr = typed["promotions"]
     start = pd.Timestamp(END) + pd.Timedelta(weeks=9, days=1)
-    promo = pr[(pr.start_date == start) & (pr.location_or_customer == "ALL")
-               & (pr.end_date == start + pd.Timedelta(days=13))]
+    promo = pr[
+        (pr.start_date == start) & (pr.location_or_customer == "ALL") & (pr.end_date == start + pd.Timedelta(days=13))
+    ]
     assert len(promo) == 1
     sku = promo.sku.iloc[0]
     item = items.set_index("sku").loc[sku]
@@ -533,8 +559,7 @@ def test_shift_b_is_short_of_qualified_line_operators(typed):
     fc = typed["sales_forecast"]
     fc = fc[(fc.source == "sales") & (fc.snapshot_date == fc.snapshot_date.max())]
     l1 = typed["routings"][typed["routings"].resource_id == "L1"].set_index("sku").units_per_hour
-    need = (fc[fc.sku.isin(l1.index)].assign(h=lambda d: d.units / d.sku.map(l1))
-            .groupby("week_start").h.sum().mean())
+    need = fc[fc.sku.isin(l1.index)].assign(h=lambda d: d.units / d.sku.map(l1)).groupby("week_start").h.sum().mean()
     b = sk[(sk.resource_id == "L1") & (sk["shift"] == "B")]
     assert b[b.level >= 2].hours_per_week.sum() < 0.9 * need / 2
     assert (b.level == 1).sum() >= 1

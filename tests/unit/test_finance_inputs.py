@@ -17,19 +17,30 @@ def test_last_complete_month():
 
 
 def _sales():
-    return pd.DataFrame({
-        "sales_date": pd.to_datetime(["2026-09-10", "2026-10-05", "2026-10-20", "2026-11-10", "2026-11-12"]),
-        "week_start": pd.to_datetime(["2026-09-07", "2026-10-05", "2026-10-19", "2026-11-09", "2026-11-09"]),
-        "month_start": pd.to_datetime(["2026-09-01", "2026-10-01", "2026-10-01", "2026-11-01", "2026-11-01"]),
-        "sku": ["A", "A", "B", "A", "B"], "family": ["F", "F", "G", "F", "G"],
-        "channel": ["b2b", "pos", "b2b", "b2b", "pos"],
-        "units": [1.0, 2.0, 3.0, 4.0, 5.0], "revenue": [10.0, 20.0, 30.0, 40.0, 60.0],
-        "cogs": [5.0, 10.0, 15.0, 20.0, 30.0]})
+    return pd.DataFrame(
+        {
+            "sales_date": pd.to_datetime(["2026-09-10", "2026-10-05", "2026-10-20", "2026-11-10", "2026-11-12"]),
+            "week_start": pd.to_datetime(["2026-09-07", "2026-10-05", "2026-10-19", "2026-11-09", "2026-11-09"]),
+            "month_start": pd.to_datetime(["2026-09-01", "2026-10-01", "2026-10-01", "2026-11-01", "2026-11-01"]),
+            "sku": ["A", "A", "B", "A", "B"],
+            "family": ["F", "F", "G", "F", "G"],
+            "channel": ["b2b", "pos", "b2b", "b2b", "pos"],
+            "units": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "revenue": [10.0, 20.0, 30.0, 40.0, 60.0],
+            "cogs": [5.0, 10.0, 15.0, 20.0, 30.0],
+        }
+    )
 
 
 def test_bridge_vs_prior_month_and_plan_adds_up():
-    plan = pd.DataFrame({"month_start": pd.to_datetime(["2026-10-01", "2026-10-01"]), "family": ["F", "G"],
-                         "units": [2.0, 2.0], "revenue": [25.0, 25.0]})
+    plan = pd.DataFrame(
+        {
+            "month_start": pd.to_datetime(["2026-10-01", "2026-10-01"]),
+            "family": ["F", "G"],
+            "units": [2.0, 2.0],
+            "revenue": [25.0, 25.0],
+        }
+    )
     bridge, has_plan = finance.pvm_month_bridge(_sales(), plan, date(2026, 11, 15))
     assert has_plan and set(bridge.comparison) == {"vs_plan", "vs_prior_month"}
     assert (bridge.month_start == date(2026, 10, 1)).all()
@@ -48,9 +59,15 @@ def test_b2b_share_and_history_to_the_as_of():
 
 
 def test_plan_basis_counts_negative_projection_as_zero_and_splits_unused_stock():
-    plan = pd.DataFrame({"sku": ["A", "B", "A"], "week_start": pd.to_datetime(["2026-11-23", "2026-11-16", "2026-11-16"]),
-                         "revenue": [1.0, 2.0, 3.0], "demand_units": [1.0, 1.0, 2.0],
-                         "projected_inventory_units": [-5.0, 4.0, None]})
+    plan = pd.DataFrame(
+        {
+            "sku": ["A", "B", "A"],
+            "week_start": pd.to_datetime(["2026-11-23", "2026-11-16", "2026-11-16"]),
+            "revenue": [1.0, 2.0, 3.0],
+            "demand_units": [1.0, 1.0, 2.0],
+            "projected_inventory_units": [-5.0, 4.0, None],
+        }
+    )
     items = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [2.0, 3.0]})
     weekly = finance.planned_weekly(plan, items)
     assert weekly.week_start.tolist() == list(pd.to_datetime(["2026-11-16", "2026-11-23"]))

@@ -12,12 +12,19 @@ from sop_pipeline.analytics import forecasting as F
 from sop_pipeline.analytics.calendar import Cycle
 
 AS_OF = date(2026, 11, 22)  # a Sunday
-FAST = F.ForecastConfig(num_boost_round=40, quantile_boost_round=20, learning_rate=0.2, max_train_rows=15_000,
-                        min_data_in_leaf=20)
+FAST = F.ForecastConfig(
+    num_boost_round=40, quantile_boost_round=20, learning_rate=0.2, max_train_rows=15_000, min_data_in_leaf=20
+)
 
 
-def make_history(n_skus: int = 12, weeks: int = 156, as_of: date = AS_OF, seed: int = 1,
-                 promo_every: int = 9, families=("Snacks", "Drinks")) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_history(
+    n_skus: int = 12,
+    weeks: int = 156,
+    as_of: date = AS_OF,
+    seed: int = 1,
+    promo_every: int = 9,
+    families=("Snacks", "Drinks"),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """int_demand_weekly-like rows (2 stores per SKU) with yearly season, promotions (x2) and
     gamma-Poisson noise, plus the matching promotion rows (whole weeks, all stores)."""
     rng = np.random.default_rng(seed)
@@ -29,18 +36,38 @@ def make_history(n_skus: int = 12, weeks: int = 156, as_of: date = AS_OF, seed: 
         level = float(rng.uniform(5, 60))
         promo_weeks = set(range(int(rng.integers(0, promo_every)), weeks + 20, promo_every))
         for k in sorted(promo_weeks):
-            promos.append({"promo_id": f"P{s}-{k}", "sku": sku, "location_or_customer": "ALL",
-                           "start_date": mondays[k], "end_date": mondays[k] + timedelta(days=6),
-                           "discount_pct": 0.2, "expected_units": 0.0})
+            promos.append(
+                {
+                    "promo_id": f"P{s}-{k}",
+                    "sku": sku,
+                    "location_or_customer": "ALL",
+                    "start_date": mondays[k],
+                    "end_date": mondays[k] + timedelta(days=6),
+                    "discount_pct": 0.2,
+                    "expected_units": 0.0,
+                }
+            )
         for loc, share in (("S01", 0.6), ("S02", 0.4)):
             for k in range(weeks):
                 season = 1 + 0.3 * np.cos(2 * np.pi * (k % 52) / 52 + s)
                 lam = level * share * season * (2.0 if k in promo_weeks else 1.0)
                 units = float(rng.poisson(lam * rng.gamma(5, 1 / 5)))
-                rows.append({"sku": sku, "location": loc, "channel": "store", "family": fam, "category": "Food",
-                             "lifecycle": "active", "week_start": mondays[k], "units": units,
-                             "revenue": units * 2.0 * (0.8 if k in promo_weeks else 1.0), "list_price": 2.0,
-                             "is_promo": k in promo_weeks, "is_stockout": False})
+                rows.append(
+                    {
+                        "sku": sku,
+                        "location": loc,
+                        "channel": "store",
+                        "family": fam,
+                        "category": "Food",
+                        "lifecycle": "active",
+                        "week_start": mondays[k],
+                        "units": units,
+                        "revenue": units * 2.0 * (0.8 if k in promo_weeks else 1.0),
+                        "list_price": 2.0,
+                        "is_promo": k in promo_weeks,
+                        "is_stockout": False,
+                    }
+                )
     history = pd.DataFrame(rows)
     history["units_clean"] = history["units"]
     return history, pd.DataFrame(promos)
@@ -82,12 +109,20 @@ def test_panel_fills_missing_weeks_with_zero_and_keeps_censored_weeks_missing():
 
 
 def test_promotion_targets_store_all_and_customer():
-    keys = pd.DataFrame({"sku": ["A", "A", "A"], "location": ["S01", "S02", "B2B"], "channel": ["store", "store", "b2b"]})
+    keys = pd.DataFrame(
+        {"sku": ["A", "A", "A"], "location": ["S01", "S02", "B2B"], "channel": ["store", "store", "b2b"]}
+    )
     weeks = np.array(["2026-01-05", "2026-01-12"], dtype="datetime64[D]")
-    promos = pd.DataFrame({
-        "promo_id": ["p1", "p2", "p3"], "sku": ["A", "A", "A"], "location_or_customer": ["S02", "ALL", "C001"],
-        "start_date": pd.to_datetime(["2026-01-05", "2026-01-15", "2026-01-05"]),
-        "end_date": pd.to_datetime(["2026-01-11", "2026-01-18", "2026-01-06"]), "discount_pct": [0.1, 0.3, 0.2]})
+    promos = pd.DataFrame(
+        {
+            "promo_id": ["p1", "p2", "p3"],
+            "sku": ["A", "A", "A"],
+            "location_or_customer": ["S02", "ALL", "C001"],
+            "start_date": pd.to_datetime(["2026-01-05", "2026-01-15", "2026-01-05"]),
+            "end_date": pd.to_datetime(["2026-01-11", "2026-01-18", "2026-01-06"]),
+            "discount_pct": [0.1, 0.3, 0.2],
+        }
+    )
     share, disc = F.promo_calendar(promos, keys, weeks)
     assert share[:, 0].tolist() == pytest.approx([0, 1, 2 / 7])  # S02 whole week; customer promo -> B2B
     assert share[:, 1].tolist() == pytest.approx([4 / 7] * 3)  # ALL: Thu-Sun of week 2 everywhere
@@ -97,8 +132,9 @@ def test_promotion_targets_store_all_and_customer():
 def test_forecast_has_thirteen_ordered_non_negative_weeks(fitted):
     _, _, result = fitted
     sku = result.sku
-    assert (sku.groupby("sku").horizon_week.apply(sorted) == pd.Series([list(range(1, 14))] * 12,
-                                                                          index=sku.sku.unique())).all()
+    assert (
+        sku.groupby("sku").horizon_week.apply(sorted) == pd.Series([list(range(1, 14))] * 12, index=sku.sku.unique())
+    ).all()
     assert set(sku.week_start.dt.date) == set(Cycle(AS_OF).horizon())
     for df in (result.location, result.sku, result.family):
         values = df[["units_p10", "units_p50", "units_p90", "revenue"]].to_numpy()
@@ -155,17 +191,30 @@ def test_intermittent_new_and_inactive_series_get_sane_numbers():
     mondays = sorted(history.week_start.unique())
     extra = []
     for k, w in enumerate(mondays):  # intermittent C/Z item: mostly 0, sometimes 1-3
-        extra.append({"sku": "SPARSE", "location": "S01", "week_start": w,
-                      "units": float(rng.integers(1, 4)) if rng.random() < 0.15 else 0.0})
+        extra.append(
+            {
+                "sku": "SPARSE",
+                "location": "S01",
+                "week_start": w,
+                "units": float(rng.integers(1, 4)) if rng.random() < 0.15 else 0.0,
+            }
+        )
     for w in mondays[-3:]:  # launched three weeks ago
         extra.append({"sku": "NEW", "location": "S01", "week_start": w, "units": 20.0})
     for w in mondays[:-30]:  # stopped selling 30 weeks ago
         extra.append({"sku": "GONE", "location": "S01", "week_start": w, "units": 10.0})
     for w in mondays[-30:]:
         extra.append({"sku": "GONE", "location": "S01", "week_start": w, "units": 0.0})
-    extra = pd.DataFrame(extra).assign(channel="store", family="Snacks", category="Food", lifecycle="active",
-                                       revenue=lambda f: f.units * 2, list_price=2.0, is_promo=False,
-                                       is_stockout=False)
+    extra = pd.DataFrame(extra).assign(
+        channel="store",
+        family="Snacks",
+        category="Food",
+        lifecycle="active",
+        revenue=lambda f: f.units * 2,
+        list_price=2.0,
+        is_promo=False,
+        is_stockout=False,
+    )
     extra["units_clean"] = extra.units
     result = F.forecast(pd.concat([history, extra], ignore_index=True), AS_OF, promos, FAST)
     by = result.location.set_index("sku")
@@ -189,9 +238,19 @@ def test_mid_week_as_of_forecasts_week0_and_thirteen_full_weeks(fitted):
 
 
 def test_rollup_combines_spreads_with_the_assumed_correlation():
-    frame = pd.DataFrame({"sku": ["A", "A"], "family": ["F", "F"], "week_start": [1, 1], "horizon_week": [1, 1],
-                          "units_p10": [7.0, 16.0], "units_p50": [10.0, 20.0], "units_p90": [14.0, 23.0],
-                          "revenue": [1.0, 2.0], "model": ["lightgbm", "family_profile"]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A", "A"],
+            "family": ["F", "F"],
+            "week_start": [1, 1],
+            "horizon_week": [1, 1],
+            "units_p10": [7.0, 16.0],
+            "units_p50": [10.0, 20.0],
+            "units_p90": [14.0, 23.0],
+            "revenue": [1.0, 2.0],
+            "model": ["lightgbm", "family_profile"],
+        }
+    )
     independent = F.rollup(frame, ["sku", "week_start"], correlation=0.0).iloc[0]
     assert independent.units_p50 == 30 and independent.revenue == 3
     assert independent.units_p10 == pytest.approx(30 - 5) and independent.units_p90 == pytest.approx(30 + 5)

@@ -52,8 +52,9 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _quarantine(con, name: str) -> list[tuple]:
-    return con.execute(f"select _source_row, _rules, _columns, _reasons from quarantine.{name} "
-                       f"order by _source_row").fetchall()
+    return con.execute(
+        f"select _source_row, _rules, _columns, _reasons from quarantine.{name} order by _source_row"
+    ).fetchall()
 
 
 def _assert_balanced(con, report, name: str) -> None:
@@ -67,15 +68,20 @@ def _assert_balanced(con, report, name: str) -> None:
 def test_clean_file_loads_every_row_typed(con, folder):
     report = _ingest(con, folder, "items")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 2, 0)
-    assert con.execute("select typeof(unit_price), _source_row from raw.items where sku='B'").fetchall() == \
-        [("DOUBLE", 3)]
+    assert con.execute("select typeof(unit_price), _source_row from raw.items where sku='B'").fetchall() == [
+        ("DOUBLE", 3)
+    ]
 
 
 # --- structural problems: the run stops, naming file and column --------------------------------
 
+
 def test_missing_required_column_stops_naming_file_and_column(con, tmp_path):
-    _write(tmp_path, "items.csv", "sku,description,family,category,unit_cost,uom,make_or_buy,lifecycle\n"
-                                  "A,Apple,F1,C1,5,EA,make,active\n")
+    _write(
+        tmp_path,
+        "items.csv",
+        "sku,description,family,category,unit_cost,uom,make_or_buy,lifecycle\nA,Apple,F1,C1,5,EA,make,active\n",
+    )
     with pytest.raises(StructuralError) as err:
         _ingest(con, tmp_path, "items")
     assert err.value.column == "unit_price"
@@ -119,6 +125,7 @@ def test_csv_and_parquet_of_the_same_extract_is_ambiguous(con, folder):
 
 
 # --- row problems: quarantined with rule, column and source row ----------------------------------
+
 
 def test_wrong_type_is_quarantined_naming_column_and_value(con, folder):
     _ingest(con, folder, "items")
@@ -173,8 +180,11 @@ def test_future_date_is_excluded_from_the_cycle_and_counted(con, folder):
 
 def test_non_utf8_bytes_quarantine_the_line_not_the_file(con, folder):
     _ingest(con, folder, "items")
-    _write(folder, "pos_sales.csv", (POS_HEADER + "2025-01-02,S1,A,3,30\n").encode()
-           + b"2025-01-03,S1,B,\xff\xfe,8\n" + b"2025-01-04,S1,B,2,8\n")
+    _write(
+        folder,
+        "pos_sales.csv",
+        (POS_HEADER + "2025-01-02,S1,A,3,30\n").encode() + b"2025-01-03,S1,B,\xff\xfe,8\n" + b"2025-01-04,S1,B,2,8\n",
+    )
     report = _ingest(con, folder, "pos_sales")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 2, 1)
     [(row, rules, columns, reasons)] = _quarantine(con, "pos_sales")
@@ -186,11 +196,14 @@ def test_non_utf8_bytes_quarantine_the_line_not_the_file(con, folder):
 
 
 def test_unknown_category_and_maybe_decision_are_rejected_with_a_clear_reason(con, folder):
-    _write(folder, "decisions.csv",
-           "decision_id,cycle,kind,subject,value,approved,accountable,responsible,decided_at\n"
-           "D1,2025-01-06,expedite,PO-1,yes,yes,Ops leader + Commercial leader,Master scheduler,2025-01-06 10:00:00\n"
-           "D2,2025-01-06,freeze_window,weeks,4,maybe later,Ops leader + Commercial leader,Master scheduler,"
-           "2025-01-06 10:05:00\n")
+    _write(
+        folder,
+        "decisions.csv",
+        "decision_id,cycle,kind,subject,value,approved,accountable,responsible,decided_at\n"
+        "D1,2025-01-06,expedite,PO-1,yes,yes,Ops leader + Commercial leader,Master scheduler,2025-01-06 10:00:00\n"
+        "D2,2025-01-06,freeze_window,weeks,4,maybe later,Ops leader + Commercial leader,Master scheduler,"
+        "2025-01-06 10:05:00\n",
+    )
     report = _ingest(con, folder, "decisions")
     [(row, rules, columns, reasons)] = _quarantine(con, "decisions")
     assert (row, rules, columns) == (3, "category", "approved")
@@ -208,15 +221,17 @@ def test_optional_extract_absent_gives_empty_tables(con, folder):
 
 def test_parquet_extract_loads_like_csv(con, folder):
     _ingest(con, folder, "items")
-    duckdb.sql("select date '2025-01-02' as date, 'S1' as location, 'A' as sku, 3.0 as units, 30.0 as revenue "
-               "union all select date '2025-01-03', 'S1', 'A', -1.0, 0.0").write_parquet(
-        str(folder / "pos_sales.parquet"))
+    duckdb.sql(
+        "select date '2025-01-02' as date, 'S1' as location, 'A' as sku, 3.0 as units, 30.0 as revenue "
+        "union all select date '2025-01-03', 'S1', 'A', -1.0, 0.0"
+    ).write_parquet(str(folder / "pos_sales.parquet"))
     report = _ingest(con, folder, "pos_sales")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 1, 1)
     assert _quarantine(con, "pos_sales")[0][:2] == (2, "range")
 
 
 # --- every failing row, however many (issue 12) ---------------------------------------------------
+
 
 def test_ten_thousand_bad_rows_are_all_quarantined_and_none_loaded(con, folder):
     _ingest(con, folder, "items")
@@ -229,16 +244,23 @@ def test_ten_thousand_bad_rows_are_all_quarantined_and_none_loaded(con, folder):
     assert report.failures_by_rule == {"range": 10_000, "reference": 3_000}
     assert not [n for n in report.notes if "Great Expectations found" in n], report.notes  # GX agrees with SQL
     assert con.execute("select count(*) from raw.pos_sales where units < 0 or sku <> 'A'").fetchall() == [(0,)]
-    assert con.execute("select min(_source_row), max(_source_row), count(*) from quarantine.pos_sales").fetchall() \
-        == [(502, 13_501, 13_000)]
+    assert con.execute("select min(_source_row), max(_source_row), count(*) from quarantine.pos_sales").fetchall() == [
+        (502, 13_501, 13_000)
+    ]
     _assert_balanced(con, report, "pos_sales")
 
 
 def test_sql_rules_and_gx_give_the_same_quarantine(con, folder):
     """The SQL translation of the suite is checked against GX itself on the same rows."""
     _ingest(con, folder, "items")
-    rows = ["2025-01-02,S1,A,1,10", "2025-01-02,S1,A,2,10", "2025-01-03,S1,,1,1", "2025-01-04,S2,B,-1,-5",
-            "2025-01-05,S3,Q,1,1", "2025-01-06,S1,B,3,"]
+    rows = [
+        "2025-01-02,S1,A,1,10",
+        "2025-01-02,S1,A,2,10",
+        "2025-01-03,S1,,1,1",
+        "2025-01-04,S2,B,-1,-5",
+        "2025-01-05,S3,Q,1,1",
+        "2025-01-06,S1,B,3,",
+    ]
     _write(folder, "pos_sales.csv", POS_HEADER + "\n".join(rows) + "\n")
     quarantines = []
     for limit in (0, 10**6):  # SQL only, then SQL cross-checked by GX
@@ -251,9 +273,13 @@ def test_sql_rules_and_gx_give_the_same_quarantine(con, folder):
 
 def test_expectation_without_sql_is_validated_by_gx_for_every_row(con, folder):
     suite = load_suite(SUITES, "items")
-    suite["expectations"].append({"type": "expect_column_value_lengths_to_be_between",
-                                  "kwargs": {"column": "sku", "max_value": 3},
-                                  "meta": {"sop_rule": "sku_length", "reason": "sku longer than 3 characters"}})
+    suite["expectations"].append(
+        {
+            "type": "expect_column_value_lengths_to_be_between",
+            "kwargs": {"column": "sku", "max_value": 3},
+            "meta": {"sop_rule": "sku_length", "reason": "sku longer than 3 characters"},
+        }
+    )
     lines = [f"SKU{i:04d},Thing,F1,C1,10,5,EA,make,active" for i in range(300)]
     _write(folder, "items.csv", ITEMS + "\n".join(lines) + "\n")
     report = ingest_extract(con, "items", folder, suite, AS_OF, max_quarantine_share=None)
@@ -261,6 +287,7 @@ def test_expectation_without_sql_is_validated_by_gx_for_every_row(con, folder):
 
 
 # --- malformed CSV lines: quarantined, never repaired ---------------------------------------------
+
 
 def test_truncated_last_line_is_quarantined_not_loaded(con, folder):
     _ingest(con, folder, "items")
@@ -282,11 +309,14 @@ def test_short_last_line_without_newline_is_quarantined_as_truncated(con, folder
     _assert_balanced(con, report, "pos_sales")
 
 
-@pytest.mark.parametrize("line, words", [
-    ("2025-01-03,S1,B,1,8,extra", "6 fields, the header 5"),
-    ("2025-01-03,S1,B,1", "4 fields, the header 5"),
-    ('2025-01-03,S1,"B,1,8', "quote"),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("2025-01-03,S1,B,1,8,extra", "6 fields, the header 5"),
+        ("2025-01-03,S1,B,1", "4 fields, the header 5"),
+        ('2025-01-03,S1,"B,1,8', "quote"),
+    ],
+)
 def test_malformed_line_is_quarantined_with_its_text(con, folder, line, words):
     _ingest(con, folder, "items")
     _write(folder, "pos_sales.csv", POS_HEADER + "2025-01-02,S1,A,3,30\n" + line + "\n")
@@ -308,26 +338,37 @@ def test_unterminated_quote_that_swallows_lines_stops_naming_row_and_column(con,
 
 
 def test_blank_lines_and_multiline_values_keep_true_line_numbers(con, folder):
-    _write(folder, "items.csv", ITEMS + "\n" + 'C,"two\nlines",F1,C1,1,1,EA,make,active\n\nD,Dd,F1,C1,-1,1,EA,make,active\n')
+    _write(
+        folder,
+        "items.csv",
+        ITEMS + "\n" + 'C,"two\nlines",F1,C1,1,1,EA,make,active\n\nD,Dd,F1,C1,-1,1,EA,make,active\n',
+    )
     report = _ingest(con, folder, "items")
     assert report.rows_read == 4 and report.rows_loaded == 3
-    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == \
-        [("A", 2), ("B", 3), ("C", 5)]
+    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == [("A", 2), ("B", 3), ("C", 5)]
     assert [r[:2] for r in _quarantine(con, "items")] == [(8, "range")]
 
 
 def test_rejected_line_after_a_multiline_value_keeps_its_true_line_number(con, tmp_path):
     # DuckDB numbers lines without the line breaks inside quoted values; the quarantine must not
-    _write(tmp_path, "items.csv", ITEMS + 'C,"two\nlines",F1,C1,1,1,EA,make,active\n'
-           "D,Dd,F1\n\nE,Ee,F1,C1,1,1,EA,make,active\nF,Ff")
+    _write(
+        tmp_path,
+        "items.csv",
+        ITEMS + 'C,"two\nlines",F1,C1,1,1,EA,make,active\nD,Dd,F1\n\nE,Ee,F1,C1,1,1,EA,make,active\nF,Ff',
+    )
     report = _ingest(con, tmp_path, "items")
     assert [r[:2] for r in _quarantine(con, "items")] == [(6, "csv_reject"), (9, "csv_reject; truncated")]
-    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == \
-        [("A", 2), ("B", 3), ("C", 4), ("E", 8)]
+    assert con.execute("select sku, _source_row from raw.items order by 2").fetchall() == [
+        ("A", 2),
+        ("B", 3),
+        ("C", 4),
+        ("E", 8),
+    ]
     _assert_balanced(con, report, "items")
 
 
 # --- dependent rows follow their master; encodings; dates -----------------------------------------
+
 
 def test_duplicate_item_quarantines_both_and_its_dependent_rows(con, tmp_path):
     _write(tmp_path, "items.csv", ITEMS + "A,Apple again,F1,C1,10,5,EA,make,active\n")
@@ -345,12 +386,19 @@ def test_duplicate_item_quarantines_both_and_its_dependent_rows(con, tmp_path):
 
 
 def test_latin1_in_free_text_is_repaired_with_a_warning_not_quarantined(con, tmp_path):
-    _write(tmp_path, "items.csv", ITEMS.encode() + "C,Crème brûlée,F1,C1,3,1,EA,make,active\n".encode("cp1252")
-           + "D,Café,F1,C1,3,1,EA,make,active\n".encode("latin-1"))
+    _write(
+        tmp_path,
+        "items.csv",
+        ITEMS.encode()
+        + "C,Crème brûlée,F1,C1,3,1,EA,make,active\n".encode("cp1252")
+        + "D,Café,F1,C1,3,1,EA,make,active\n".encode("latin-1"),
+    )
     report = _ingest(con, tmp_path, "items")
     assert (report.rows_loaded, report.rows_quarantined) == (4, 0)
-    assert con.execute("select description from raw.items where sku in ('C', 'D') order by sku").fetchall() == \
-        [("Crème brûlée",), ("Café",)]
+    assert con.execute("select description from raw.items where sku in ('C', 'D') order by sku").fetchall() == [
+        ("Crème brûlée",),
+        ("Café",),
+    ]
     [warning] = report.warnings
     assert "repaired 2 value(s) of 'description'" in warning and "Windows-1252" in warning and "row 4" in warning
 
@@ -380,6 +428,7 @@ def test_day_first_dates_are_recognised_and_stop_the_run(con, folder):
 
 def test_quarantine_share_is_a_parameter_with_one_default(con, folder):
     from sop_pipeline.ingest.loader import MAX_QUARANTINE_SHARE
+
     assert MAX_QUARANTINE_SHARE == 0.2
     _ingest(con, folder, "items")
     rows = ["2025-01-02,S1,A,1,10", "2025-01-03,S1,A,1,10", "2025-01-04,S1,A,1,10", "2025-01-05,S1,A,-1,10"]
@@ -390,11 +439,14 @@ def test_quarantine_share_is_a_parameter_with_one_default(con, folder):
     assert report.rows_quarantined == 1
 
 
-@pytest.mark.parametrize("header, words", [
-    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,", "has no name"),
-    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,SKU", "more than once"),
-    ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,_source_row", "reserved"),
-])
+@pytest.mark.parametrize(
+    "header, words",
+    [
+        ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,", "has no name"),
+        ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,SKU", "more than once"),
+        ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle,_source_row", "reserved"),
+    ],
+)
 def test_hostile_headers_stop_with_one_line(con, tmp_path, header, words):
     _write(tmp_path, "items.csv", header + "\nA,Apple,F1,C1,10,5,EA,make,active,x\n")
     with pytest.raises(StructuralError, match=words) as err:
@@ -410,14 +462,18 @@ RESOURCES = "resource_id,type,name,is_constraint,hours_per_day,days_per_week\nM1
 def test_downtime_unplanned_after_the_as_of_is_excluded_planned_future_kept_unless_recorded_later(con, folder):
     _write(folder, "resources.csv", RESOURCES)
     _ingest(con, folder, "resources")
-    _write(folder, "downtime.csv", "resource_id,start,end,planned,reason,recorded_at\n"
-           "M1,2025-01-30 06:00,2025-01-30 08:00,false,Jam,\n"          # before: kept
-           "M1,2025-01-31 22:00,2025-02-01 03:00,false,Jam,\n"          # spans the as-of: kept (staging clips it)
-           "M1,2025-02-01 06:00,2025-02-01 08:00,false,Jam,\n"          # unplanned, later: excluded
-           "M1,2025-02-10 06:00,2025-02-10 12:00,true,PM,2025-01-15 09:00\n"  # planned ahead: kept
-           "M1,2025-02-10 06:00,2025-02-10 12:00,true,Audit,2025-02-03 09:00\n"  # recorded later: excluded
-           "M1,2025-02-12 06:00,2025-02-12 12:00,true,PM,\n"            # planned, no recorded_at: kept
-           "M1,2025-01-31 20:00,2025-01-31 21:00,false,Jam,2025-02-02 08:00\n")  # unplanned: known from its start
+    _write(
+        folder,
+        "downtime.csv",
+        "resource_id,start,end,planned,reason,recorded_at\n"
+        "M1,2025-01-30 06:00,2025-01-30 08:00,false,Jam,\n"  # before: kept
+        "M1,2025-01-31 22:00,2025-02-01 03:00,false,Jam,\n"  # spans the as-of: kept (staging clips it)
+        "M1,2025-02-01 06:00,2025-02-01 08:00,false,Jam,\n"  # unplanned, later: excluded
+        "M1,2025-02-10 06:00,2025-02-10 12:00,true,PM,2025-01-15 09:00\n"  # planned ahead: kept
+        "M1,2025-02-10 06:00,2025-02-10 12:00,true,Audit,2025-02-03 09:00\n"  # recorded later: excluded
+        "M1,2025-02-12 06:00,2025-02-12 12:00,true,PM,\n"  # planned, no recorded_at: kept
+        "M1,2025-01-31 20:00,2025-01-31 21:00,false,Jam,2025-02-02 08:00\n",
+    )  # unplanned: known from its start
     report = _ingest(con, folder, "downtime")
     assert (report.rows_loaded, report.rows_quarantined, report.rows_after_as_of) == (5, 0, 2)
     rows = _quarantine(con, "downtime")
@@ -428,10 +484,14 @@ def test_downtime_unplanned_after_the_as_of_is_excluded_planned_future_kept_unle
 
 def test_deal_created_after_the_as_of_is_excluded_and_files_without_the_column_load_every_deal(con, folder):
     header = "opportunity_id,customer_id,sku_or_family,expected_date,qty,probability,status"
-    _write(folder, "opportunities.csv", header + ",created_date,status_date\n"
-           "O1,C1,F1,2025-03-01,10,0.5,open,2025-01-10,\n"
-           "O2,C1,F1,2025-03-01,10,1,won,2025-01-10,2025-02-05\n"   # won later: kept (staging says open)
-           "O3,C1,F1,2025-03-01,10,0.5,open,2025-02-02,\n")          # created later: excluded
+    _write(
+        folder,
+        "opportunities.csv",
+        header + ",created_date,status_date\n"
+        "O1,C1,F1,2025-03-01,10,0.5,open,2025-01-10,\n"
+        "O2,C1,F1,2025-03-01,10,1,won,2025-01-10,2025-02-05\n"  # won later: kept (staging says open)
+        "O3,C1,F1,2025-03-01,10,0.5,open,2025-02-02,\n",
+    )  # created later: excluded
     report = _ingest(con, folder, "opportunities")
     assert (report.rows_loaded, report.rows_after_as_of) == (2, 1)
     assert [(r[0], r[2]) for r in _quarantine(con, "opportunities")] == [(4, "created_date")]
@@ -444,12 +504,15 @@ def test_deal_created_after_the_as_of_is_excluded_and_files_without_the_column_l
 def test_production_order_created_after_the_as_of_is_excluded(con, folder):
     _write(folder, "resources.csv", RESOURCES)
     _ingest(con, folder, "resources")
-    _write(folder, "production_orders.csv",
-           "order_id,sku,resource_id,planned_start,planned_end,actual_start,actual_end,planned_qty,good_qty,"
-           "scrap_qty,status,created_at\n"
-           "W1,A,M1,2025-02-03 06:00,2025-02-03 14:00,,,100,0,0,planned,2025-01-20 08:00\n"
-           "W2,A,M1,2025-02-04 06:00,2025-02-04 14:00,,,100,0,0,planned,2025-02-01 08:00\n"
-           "W3,A,M1,2025-02-05 06:00,2025-02-05 14:00,,,100,0,0,planned,\n")
+    _write(
+        folder,
+        "production_orders.csv",
+        "order_id,sku,resource_id,planned_start,planned_end,actual_start,actual_end,planned_qty,good_qty,"
+        "scrap_qty,status,created_at\n"
+        "W1,A,M1,2025-02-03 06:00,2025-02-03 14:00,,,100,0,0,planned,2025-01-20 08:00\n"
+        "W2,A,M1,2025-02-04 06:00,2025-02-04 14:00,,,100,0,0,planned,2025-02-01 08:00\n"
+        "W3,A,M1,2025-02-05 06:00,2025-02-05 14:00,,,100,0,0,planned,\n",
+    )
     report = _ingest(con, folder, "production_orders")
     assert (report.rows_loaded, report.rows_after_as_of) == (2, 1)
     assert [(r[0], r[2]) for r in _quarantine(con, "production_orders")] == [(3, "created_at")]

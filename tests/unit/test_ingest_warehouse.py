@@ -16,17 +16,21 @@ from sop_pipeline.settings import REPO_ROOT
 
 SUITES = REPO_ROOT / "expectations"
 AS_OF = date(2025, 1, 31)
-ITEMS = ("sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle\n"
-         "A,Apple,F1,C1,10,5,EA,make,active\n"
-         "B,Banana,F1,C1,4,2,EA,buy,new\n"
-         ",NoKey,F1,C1,4,2,EA,buy,new\n")
+ITEMS = (
+    "sku,description,family,category,unit_price,unit_cost,uom,make_or_buy,lifecycle\n"
+    "A,Apple,F1,C1,10,5,EA,make,active\n"
+    "B,Banana,F1,C1,4,2,EA,buy,new\n"
+    ",NoKey,F1,C1,4,2,EA,buy,new\n"
+)
 LOCATIONS = "location,name,type,region\nS1,Store 1,store,North\n"
-POS = ("date,location,sku,units,revenue\n"
-       "2025-01-10,S1,A,3,30\n"
-       "2025-01-11,S1,Z,1,10\n"       # unknown item
-       "2025-01-12,S9,B,2,8\n"        # unknown location
-       "2025-02-03,S1,B,1,4\n"        # after the as-of
-       "2025-01-13,S1,A,oops,1\n")    # not a number
+POS = (
+    "date,location,sku,units,revenue\n"
+    "2025-01-10,S1,A,3,30\n"
+    "2025-01-11,S1,Z,1,10\n"  # unknown item
+    "2025-01-12,S9,B,2,8\n"  # unknown location
+    "2025-02-03,S1,B,1,4\n"  # after the as-of
+    "2025-01-13,S1,A,oops,1\n"
+)  # not a number
 
 
 class Warehouse:
@@ -56,25 +60,32 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _cycle(warehouse: Warehouse) -> None:
-    ingest_warehouse.write_cycle(warehouse, AS_OF, date(2025, 1, 27), date(2025, 2, 3), date(2025, 5, 4), 13,
-                                 "SOP_AS_OF")
+    ingest_warehouse.write_cycle(
+        warehouse, AS_OF, date(2025, 1, 27), date(2025, 2, 3), date(2025, 5, 4), 13, "SOP_AS_OF"
+    )
 
 
 def _tables(path: str) -> dict[str, tuple]:
     with duckdb.connect(path, read_only=True) as con:
-        names = [f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables where table_schema in "
-            "('raw', 'quarantine', 'meta') and table_name <> 'cycle' order by 1, 2").fetchall()]
-        return {n: (con.execute(f"describe {n}").fetchall(), con.execute(f"select * from {n}").fetchall())
-                for n in names}
+        names = [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables where table_schema in "
+                "('raw', 'quarantine', 'meta') and table_name <> 'cycle' order by 1, 2"
+            ).fetchall()
+        ]
+        return {
+            n: (con.execute(f"describe {n}").fetchall(), con.execute(f"select * from {n}").fetchall()) for n in names
+        }
 
 
 def test_same_tables_as_the_one_connection_loader(folder, tmp_path):
     warehouse = Warehouse(tmp_path / "w.duckdb")
     _cycle(warehouse)
     for name in ("items", "locations", "pos_sales", "promotions"):  # promotions: absent
-        result = ingest_warehouse.load_extract(warehouse, name, folder, load_suite(SUITES, name),
-                                               max_quarantine_share=None)
+        result = ingest_warehouse.load_extract(
+            warehouse, name, folder, load_suite(SUITES, name), max_quarantine_share=None
+        )
         assert result.raw_rows == result.report.rows_loaded
         assert result.quarantine_rows == result.report.rows_quarantined + result.report.rows_after_as_of
     direct = str(tmp_path / "direct.duckdb")
@@ -113,8 +124,9 @@ def test_quarantine_share_error_writes_the_tables_first(folder, tmp_path):
     for name in ("items", "locations"):
         ingest_warehouse.load_extract(warehouse, name, folder, load_suite(SUITES, name), max_quarantine_share=None)
     with pytest.raises(QuarantineShareError):
-        ingest_warehouse.load_extract(warehouse, "pos_sales", folder, load_suite(SUITES, "pos_sales"),
-                                      max_quarantine_share=0.1)
+        ingest_warehouse.load_extract(
+            warehouse, "pos_sales", folder, load_suite(SUITES, "pos_sales"), max_quarantine_share=0.1
+        )
     with duckdb.connect(warehouse.path, read_only=True) as con:
         assert con.execute("select count(*) from quarantine.pos_sales").fetchall()[0][0] >= 3
         assert con.execute("select count(*) from quarantine.issues where extract = 'pos_sales'").fetchall()[0][0]

@@ -9,12 +9,22 @@ from sop_pipeline.analytics import inventory_policy as policy
 
 
 def test_forecast_joined_to_demand_by_sku_and_week_in_demand_order():
-    demand = pd.DataFrame({"sku": ["B", "A", "A"], "units": [5.0, 3.0, 4.0],
-                           "week_start": pd.to_datetime(["2026-01-05", "2026-01-05", "2026-01-12"])})
-    backtest = pd.DataFrame({
-        "sku": ["A", "A", "A", "B"], "method": ["lightgbm", "lightgbm", "naive", "lightgbm"], "lag": [1, 2, 1, 1],
-        "week_start": pd.to_datetime(["2026-01-12", "2026-01-05", "2026-01-05", "2026-01-19"]),
-        "forecast_units": [4.5, 9.0, 9.0, 9.0]})
+    demand = pd.DataFrame(
+        {
+            "sku": ["B", "A", "A"],
+            "units": [5.0, 3.0, 4.0],
+            "week_start": pd.to_datetime(["2026-01-05", "2026-01-05", "2026-01-12"]),
+        }
+    )
+    backtest = pd.DataFrame(
+        {
+            "sku": ["A", "A", "A", "B"],
+            "method": ["lightgbm", "lightgbm", "naive", "lightgbm"],
+            "lag": [1, 2, 1, 1],
+            "week_start": pd.to_datetime(["2026-01-12", "2026-01-05", "2026-01-05", "2026-01-19"]),
+            "forecast_units": [4.5, 9.0, 9.0, 9.0],
+        }
+    )
     out = policy.weekly_demand_with_forecast(demand, backtest)
     assert out.sku.tolist() == ["B", "A", "A"]
     assert out.forecast_units.isna().tolist() == [True, True, False]
@@ -22,16 +32,28 @@ def test_forecast_joined_to_demand_by_sku_and_week_in_demand_order():
 
 
 def test_decision_log_renamed_for_the_overrides():
-    staged = pd.DataFrame({"cycle_date": ["2026-01-05"], "kind": ["service_target"], "subject": ["family:F1"],
-                           "decision_value": ["0.97"], "approved": ["yes"], "decided_at": ["2026-01-05 10:00"],
-                           "accountable": ["x"]})
+    staged = pd.DataFrame(
+        {
+            "cycle_date": ["2026-01-05"],
+            "kind": ["service_target"],
+            "subject": ["family:F1"],
+            "decision_value": ["0.97"],
+            "approved": ["yes"],
+            "decided_at": ["2026-01-05 10:00"],
+            "accountable": ["x"],
+        }
+    )
     assert list(policy.decision_log(staged).columns) == ["cycle", "kind", "subject", "value", "approved", "decided_at"]
 
 
 def test_chosen_point_is_the_grid_level_nearest_the_decided_target():
-    curve = pd.DataFrame({"family": ["F1"] * 4 + ["F2"] * 2,
-                          "service_level": [0.95, 0.96, 0.97, 0.965, 0.95, 0.99],
-                          "is_current": [False, False, False, True, False, False]})
+    curve = pd.DataFrame(
+        {
+            "family": ["F1"] * 4 + ["F2"] * 2,
+            "service_level": [0.95, 0.96, 0.97, 0.965, 0.95, 0.99],
+            "is_current": [False, False, False, True, False, False],
+        }
+    )
     out = policy.mark_chosen_points(curve, {"family:F1": 0.964})
     assert out.is_chosen.tolist() == [False, True, False, False, False, False]  # the current point is skipped
     assert out.chosen_level.iloc[0] == 0.964 and out.chosen_level.iloc[4:].isna().all()
@@ -39,9 +61,16 @@ def test_chosen_point_is_the_grid_level_nearest_the_decided_target():
 
 
 def _validation(gaps, abc="A", binds=False):
-    return pd.DataFrame({"sku": [f"S{i}" for i in range(len(gaps))], "abc_xyz": [abc + "X"] * len(gaps),
-                         "policy": ["service_target"] * len(gaps), "sim_gap_pp": gaps,
-                         "safety_stock_units": [10.0] * len(gaps), "min_cycle_service_binds": [binds] * len(gaps)})
+    return pd.DataFrame(
+        {
+            "sku": [f"S{i}" for i in range(len(gaps))],
+            "abc_xyz": [abc + "X"] * len(gaps),
+            "policy": ["service_target"] * len(gaps),
+            "sim_gap_pp": gaps,
+            "safety_stock_units": [10.0] * len(gaps),
+            "min_cycle_service_binds": [binds] * len(gaps),
+        }
+    )
 
 
 def test_simulation_gaps_pass_within_tolerance_and_list_items_off():

@@ -26,29 +26,48 @@ TS = pd.Timestamp
 
 
 def resources() -> pd.DataFrame:
-    return pd.DataFrame({"resource_id": ["M1", "L1", "T1"], "type": ["machine", "labor", "tooling"],
-                         "is_constraint": [True, False, False], "hours_per_day": [16.0, 16.0, 16.0],
-                         "days_per_week": [5.0, 5.0, 5.0]})
+    return pd.DataFrame(
+        {
+            "resource_id": ["M1", "L1", "T1"],
+            "type": ["machine", "labor", "tooling"],
+            "is_constraint": [True, False, False],
+            "hours_per_day": [16.0, 16.0, 16.0],
+            "days_per_week": [5.0, 5.0, 5.0],
+        }
+    )
 
 
 def routings() -> pd.DataFrame:
-    return pd.DataFrame({"sku": ["A", "A", "B", "B", "C", "C"], "resource_id": ["M1", "T1", "M1", "T1", "M1", "T1"],
-                         "units_per_hour": [10.0, 20.0, 5.0, 25.0, 10.0, 10.0], "setup_family": list("XXYYXX")})
+    return pd.DataFrame(
+        {
+            "sku": ["A", "A", "B", "B", "C", "C"],
+            "resource_id": ["M1", "T1", "M1", "T1", "M1", "T1"],
+            "units_per_hour": [10.0, 20.0, 5.0, 25.0, 10.0, 10.0],
+            "setup_family": list("XXYYXX"),
+        }
+    )
 
 
 def changeovers() -> pd.DataFrame:
-    return pd.DataFrame({"resource_id": ["M1", "M1"], "from_key": ["X", "Y"], "to_key": ["Y", "X"],
-                         "minutes": [30.0, 90.0]})
+    return pd.DataFrame(
+        {"resource_id": ["M1", "M1"], "from_key": ["X", "Y"], "to_key": ["Y", "X"], "minutes": [30.0, 90.0]}
+    )
 
 
 # --------------------------------------------------------------------------- minimum run
 
+
 def test_minimum_run_from_history_quantile_else_one_machine_hour_and_overrides_win():
-    orders = pd.DataFrame({"sku": ["A"] * 6 + ["B"] * 2,
-                           "planned_qty": [100, 200, 300, 400, 500, 10, 70, 80],
-                           "status": ["completed"] * 5 + ["cancelled", "completed", "completed"]})
-    rout = pd.DataFrame({"sku": ["A", "B", "B", "C"], "resource_id": ["M1", "M1", "L1", "L1"],
-                         "units_per_hour": [30.0, 12.0, 4.0, 6.0]})
+    orders = pd.DataFrame(
+        {
+            "sku": ["A"] * 6 + ["B"] * 2,
+            "planned_qty": [100, 200, 300, 400, 500, 10, 70, 80],
+            "status": ["completed"] * 5 + ["cancelled", "completed", "completed"],
+        }
+    )
+    rout = pd.DataFrame(
+        {"sku": ["A", "B", "B", "C"], "resource_id": ["M1", "M1", "L1", "L1"], "units_per_hour": [30.0, 12.0, 4.0, 6.0]}
+    )
     out = minimum_run_units(rout, orders, resources=resources())
     # A: 10th percentile of 100..500 (the cancelled 10 ignored) = 100 + 0.4 x 100 = 140
     assert out["A"] == pytest.approx(140.0)
@@ -57,8 +76,9 @@ def test_minimum_run_from_history_quantile_else_one_machine_hour_and_overrides_w
     # C: no machine in its routing -> one hour at its slowest rate, L1 6/h
     assert out["C"] == pytest.approx(6.0)
     assert out.name == "min_run_units" and list(out.index) == ["A", "B", "C"]
-    tuned = minimum_run_units(rout, orders, resources=resources(), quantile=0.5, fallback_hours=2.0,
-                              overrides={"C": 50.0})
+    tuned = minimum_run_units(
+        rout, orders, resources=resources(), quantile=0.5, fallback_hours=2.0, overrides={"C": 50.0}
+    )
     assert tuned.to_dict() == pytest.approx({"A": 300.0, "B": 24.0, "C": 50.0})
     # no history at all: every SKU gets one run-hour at its slowest routing
     assert minimum_run_units(rout).to_dict() == pytest.approx({"A": 30.0, "B": 4.0, "C": 6.0})
@@ -68,11 +88,17 @@ def test_minimum_run_from_history_quantile_else_one_machine_hour_and_overrides_w
 
 # --------------------------------------------------------------------------- MPS and resources
 
+
 def test_mps_uses_make_units_and_derives_it_for_an_older_plan():
-    plan = pd.DataFrame({"sku": ["A", "A", "B", "D"], "week_start": [W1, W2, W1, W1],
-                         "supply_units": [100.0, 50.0, 40.0, 30.0],
-                         "supply_source": ["frozen", "make", "buy", "frozen"],
-                         "make_units": [100.0, 50.0, 0.0, 0.0]})
+    plan = pd.DataFrame(
+        {
+            "sku": ["A", "A", "B", "D"],
+            "week_start": [W1, W2, W1, W1],
+            "supply_units": [100.0, 50.0, 40.0, 30.0],
+            "supply_source": ["frozen", "make", "buy", "frozen"],
+            "make_units": [100.0, 50.0, 0.0, 0.0],
+        }
+    )
     assert mps_from_plan(plan).make_units.tolist() == [100.0, 50.0, 0.0, 0.0]
     # without make_units: make and frozen rows, but not of SKU D, bought after a decision
     source = pd.Series({"A": "make", "B": "buy", "D": "buy"})
@@ -82,8 +108,9 @@ def test_mps_uses_make_units_and_derives_it_for_an_older_plan():
 
 
 def test_critical_resources_are_the_constraint_and_the_measured_bottleneck():
-    cap = pd.DataFrame({"resource_id": ["M1", "M1", "T1", "T1", "L1", "L1"],
-                        "load_pct": [90.0, 95.0, 105.0, 113.0, 60.0, 150.0]})
+    cap = pd.DataFrame(
+        {"resource_id": ["M1", "M1", "T1", "T1", "L1", "L1"], "load_pct": [90.0, 95.0, 105.0, 113.0, 60.0, 150.0]}
+    )
     # mean load: M1 92.5, T1 109, L1 105 -> T1 is the bottleneck; M1 is declared
     assert critical_resources(resources(), cap) == ["M1", "T1"]
     assert critical_resources(resources(), cap[cap.resource_id != "T1"]) == ["M1", "L1"]
@@ -92,18 +119,35 @@ def test_critical_resources_are_the_constraint_and_the_measured_bottleneck():
 
 # --------------------------------------------------------------------------- sequencing the MPS
 
+
 def test_sequence_carries_exactly_the_mps_on_each_resource_at_its_rate_and_never_a_bought_sku():
-    mps = pd.DataFrame({"sku": ["A", "B", "C", "A"], "week_start": [W1, W1, W1, W2],
-                        "make_units": [100.0, 50.0, 30.0, 200.0]})
-    out = sequence_mps(mps, routings(), resources(), [W1, W2], ["M1", "T1"], bought={"C"},
-                       changeovers=changeovers(), current_setup={"M1": "X"}, time_limit_s=1.0)
+    mps = pd.DataFrame(
+        {"sku": ["A", "B", "C", "A"], "week_start": [W1, W1, W1, W2], "make_units": [100.0, 50.0, 30.0, 200.0]}
+    )
+    out = sequence_mps(
+        mps,
+        routings(),
+        resources(),
+        [W1, W2],
+        ["M1", "T1"],
+        bought={"C"},
+        changeovers=changeovers(),
+        current_setup={"M1": "X"},
+        time_limit_s=1.0,
+    )
     seq = out.jobs
     # C is bought (a make_vs_buy decision) although the plan (wrongly) still makes 30: never sequenced
     assert "C" not in set(seq.sku)
     assert out.excluded[["sku", "make_units"]].values.tolist() == [["C", 30.0]]
     per = seq.groupby(["resource_id", "week_start", "sku"]).qty.sum()
-    assert per.to_dict() == {("M1", W1, "A"): 100.0, ("M1", W1, "B"): 50.0, ("M1", W2, "A"): 200.0,
-                             ("T1", W1, "A"): 100.0, ("T1", W1, "B"): 50.0, ("T1", W2, "A"): 200.0}
+    assert per.to_dict() == {
+        ("M1", W1, "A"): 100.0,
+        ("M1", W1, "B"): 50.0,
+        ("M1", W2, "A"): 200.0,
+        ("T1", W1, "A"): 100.0,
+        ("T1", W1, "B"): 50.0,
+        ("T1", W2, "A"): 200.0,
+    }
     # each resource's own rate: A 100 / 10 = 10 h on M1, 100 / 20 = 5 h on T1; B 50/5 = 10 h, 50/25 = 2 h
     hours = seq.set_index(["resource_id", "week_start", "sku"]).run_hours
     assert hours[("M1", W1, "A")] == pytest.approx(10.0) and hours[("T1", W1, "A")] == pytest.approx(5.0)
@@ -124,7 +168,9 @@ def test_sequence_carries_exactly_the_mps_on_each_resource_at_its_rate_and_never
     # the checks: quantities agree except for the bought SKU the plan still makes (named per resource)
     breaks = quantity_breaks(seq, mps, routings(), ["M1", "T1"], [W1, W2])
     assert breaks[["resource_id", "sku", "plan_make_units", "sequenced_units"]].values.tolist() == [
-        ["M1", "C", 30.0, 0.0], ["T1", "C", 30.0, 0.0]]
+        ["M1", "C", 30.0, 0.0],
+        ["T1", "C", 30.0, 0.0],
+    ]
     assert "M1 C week of 2026-03-02" in describe_breaks(breaks, "sequenced quantity = plan make quantity")
     coherent = mps.assign(make_units=[100.0, 50.0, 0.0, 200.0])
     assert quantity_breaks(seq, coherent, routings(), ["M1", "T1"], [W1, W2]).empty
@@ -135,7 +181,10 @@ def test_quantity_breaks_name_short_missing_and_unplanned_jobs():
     seq = pd.DataFrame({"resource_id": ["M1", "M1"], "sku": ["A", "C"], "week_start": [W1, W1], "qty": [90.0, 5.0]})
     b = quantity_breaks(seq, mps, routings(), ["M1"])
     assert b[["sku", "plan_make_units", "sequenced_units"]].values.tolist() == [
-        ["A", 100.0, 90.0], ["B", 50.0, 0.0], ["C", 0.0, 5.0]]
+        ["A", 100.0, 90.0],
+        ["B", 50.0, 0.0],
+        ["C", 0.0, 5.0],
+    ]
     ok = seq.assign(sku=["A", "B"], qty=[100.0, 50.0 + 1e-9])  # float noise is no break
     assert quantity_breaks(ok, mps, routings(), ["M1"]).empty
 
@@ -143,8 +192,16 @@ def test_quantity_breaks_name_short_missing_and_unplanned_jobs():
 def test_shift_calendar_bounds_the_sequence_and_overflow_is_unscheduled_not_stretched():
     # one 16 h day (Monday 06:00-22:00); A 10 h, then B 10 h of which 6 h fit
     cal = shift_calendar(W1, 16.0, 1.0)
-    jobs = pd.DataFrame({"job_id": ["JA", "JB"], "sku": ["A", "B"], "qty": [100.0, 50.0], "run_hours": [10.0, 10.0],
-                         "due": [TS("2026-03-02 16:00"), TS("2026-03-02 22:00")], "min_run_units": [0.0, 20.0]})
+    jobs = pd.DataFrame(
+        {
+            "job_id": ["JA", "JB"],
+            "sku": ["A", "B"],
+            "qty": [100.0, 50.0],
+            "run_hours": [10.0, 10.0],
+            "due": [TS("2026-03-02 16:00"), TS("2026-03-02 22:00")],
+            "min_run_units": [0.0, 20.0],
+        }
+    )
     res = sequence_week(jobs, pd.DataFrame(columns=["from_key", "to_key", "minutes"]), W1, calendar=cal)
     b = res.jobs.set_index("sku")
     assert b.loc["A", "end"] == TS("2026-03-02 16:00") and b.loc["A", "fits_in_week"]
@@ -168,9 +225,15 @@ def test_sequence_week_times_jobs_across_shifts_and_around_planned_downtime():
     # 16 h x 5 days, planned downtime Tuesday 10:00-14:00: windows Mon 06-22, Tue 06-10, Tue 14-22, ...
     downtime = pd.DataFrame({"start": [TS("2026-03-03 10:00")], "end": [TS("2026-03-03 14:00")], "planned": [True]})
     cal = shift_calendar(W1, 16.0, 5.0, downtime)
-    jobs = pd.DataFrame({"job_id": ["J1", "J2", "J3"], "sku": ["A", "B", "C"], "qty": [1.0, 1.0, 1.0],
-                         "run_hours": [10.0, 10.0, 10.0],
-                         "due": [W1 + pd.Timedelta(days=d) for d in (1, 2, 3)]})
+    jobs = pd.DataFrame(
+        {
+            "job_id": ["J1", "J2", "J3"],
+            "sku": ["A", "B", "C"],
+            "qty": [1.0, 1.0, 1.0],
+            "run_hours": [10.0, 10.0, 10.0],
+            "due": [W1 + pd.Timedelta(days=d) for d in (1, 2, 3)],
+        }
+    )
     res = sequence_week(jobs, pd.DataFrame(), W1, calendar=cal)
     j = res.jobs.set_index("job_id")
     assert (j.loc["J1", "start"], j.loc["J1", "end"]) == (TS("2026-03-02 06:00"), TS("2026-03-02 16:00"))
@@ -185,9 +248,16 @@ def test_sequence_week_times_jobs_across_shifts_and_around_planned_downtime():
 
 
 def test_hours_breaks_fail_only_when_the_plan_exceeds_the_calendar():
-    summary = pd.DataFrame({"resource_id": ["M1", "M1", "T1"], "week_start": [W1, W2, W1],
-                            "run_hours": [90.0, 70.0, 60.0], "changeover_hours_optimized": [2.0, 10.0, 0.0],
-                            "available_hours": [76.0, 76.0, 80.0], "unscheduled_units": [140.0, 40.0, 0.0]})
+    summary = pd.DataFrame(
+        {
+            "resource_id": ["M1", "M1", "T1"],
+            "week_start": [W1, W2, W1],
+            "run_hours": [90.0, 70.0, 60.0],
+            "changeover_hours_optimized": [2.0, 10.0, 0.0],
+            "available_hours": [76.0, 76.0, 80.0],
+            "unscheduled_units": [140.0, 40.0, 0.0],
+        }
+    )
     over, overflow = hours_breaks(summary)
     assert over[["resource_id", "week_start"]].values.tolist() == [["M1", W1]]
     assert overflow[["resource_id", "week_start"]].values.tolist() == [["M1", W1], ["M1", W2]]
@@ -197,8 +267,9 @@ def test_hours_breaks_fail_only_when_the_plan_exceeds_the_calendar():
 
 def test_changeover_estimate_covers_resources_with_a_matrix():
     planned = pd.DataFrame({"sku": ["A", "B"], "week_start": [W1, W1], "units": [100.0, 50.0]})
-    est = changeover_estimate(planned, routings(), resources(), [W1, W2], changeovers=changeovers(),
-                              current_setup={"M1": "X"})
+    est = changeover_estimate(
+        planned, routings(), resources(), [W1, W2], changeovers=changeovers(), current_setup={"M1": "X"}
+    )
     # M1 only (T1 has no matrix): X (current) -> A, then X->Y 30 min -> B; week 2 has no volume
     assert est[["resource_id", "week_start", "jobs", "setup_families"]].values.tolist() == [["M1", W1, 2, 2]]
     assert est.changeover_hours.tolist() == [pytest.approx(0.5)]
@@ -208,8 +279,13 @@ def test_changeover_estimate_covers_resources_with_a_matrix():
 def test_checks_on_an_empty_sequence_and_plan():
     # a cycle without resources/routings: nothing sequenced, nothing to break
     empty_seq = pd.DataFrame(columns=["resource_id", "sku", "week_start", "qty"])
-    empty_mps = pd.DataFrame({"sku": pd.Series(dtype=object), "week_start": pd.Series(dtype="datetime64[us]"),
-                              "make_units": pd.Series(dtype=float)})
+    empty_mps = pd.DataFrame(
+        {
+            "sku": pd.Series(dtype=object),
+            "week_start": pd.Series(dtype="datetime64[us]"),
+            "make_units": pd.Series(dtype=float),
+        }
+    )
     no_routings = pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"])
     assert quantity_breaks(empty_seq, empty_mps, no_routings, []).empty
     # an empty sequence against a plan that makes something: every planned SKU-week is named

@@ -9,8 +9,16 @@ from sop_pipeline.analytics.oee import availability, oee_daily, oee_from_factors
 
 
 def day(date, planned, run, ideal, total, good, resource="M1", **extra):
-    return {"date": pd.Timestamp(date), "resource_id": resource, "planned_hours": planned, "run_hours": run,
-            "ideal_units": ideal, "total_units": total, "good_units": good, **extra}
+    return {
+        "date": pd.Timestamp(date),
+        "resource_id": resource,
+        "planned_hours": planned,
+        "run_hours": run,
+        "ideal_units": ideal,
+        "total_units": total,
+        "good_units": good,
+        **extra,
+    }
 
 
 def test_textbook_case():
@@ -31,18 +39,24 @@ def test_losses_add_up_to_planned_hours():
     assert out["availability_loss_hours"] == pytest.approx(1.0)
     assert out["performance_loss_hours"] == pytest.approx(9.0 * 0.05)
     assert out["quality_loss_hours"] == pytest.approx(9.0 * 9.5 / 1000)
-    total = (out["availability_loss_hours"] + out["performance_loss_hours"] + out["quality_loss_hours"]
-             + out["fully_productive_hours"])
+    total = (
+        out["availability_loss_hours"]
+        + out["performance_loss_hours"]
+        + out["quality_loss_hours"]
+        + out["fully_productive_hours"]
+    )
     assert total == pytest.approx(10.0)
     assert out["fully_productive_hours"] == pytest.approx(out["oee"] * 10.0)
 
 
 def test_weekly_sums_first_then_ratios():
-    rt = pd.DataFrame([
-        day("2026-03-02", 16.0, 16.0, 1600.0, 1600.0, 1600.0),  # a perfect long day
-        day("2026-03-03", 4.0, 1.0, 100.0, 50.0, 25.0),  # a bad short day
-        day("2026-03-09", 8.0, 8.0, 800.0, 800.0, 800.0),  # next ISO week
-    ])
+    rt = pd.DataFrame(
+        [
+            day("2026-03-02", 16.0, 16.0, 1600.0, 1600.0, 1600.0),  # a perfect long day
+            day("2026-03-03", 4.0, 1.0, 100.0, 50.0, 25.0),  # a bad short day
+            day("2026-03-09", 8.0, 8.0, 800.0, 800.0, 800.0),  # next ISO week
+        ]
+    )
     weekly = oee_weekly(rt).set_index("week_start")
     w = weekly.loc[pd.Timestamp("2026-03-02")]
     assert w["days"] == 2
@@ -55,8 +69,9 @@ def test_weekly_sums_first_then_ratios():
 
 
 def test_availability_loss_split_with_given_parts():
-    rt = pd.DataFrame([day("2026-03-04", 16.0, 11.0, 1100.0, 1100.0, 1100.0, planned_downtime_hours=2.0,
-                           changeover_hours=1.5)])
+    rt = pd.DataFrame(
+        [day("2026-03-04", 16.0, 11.0, 1100.0, 1100.0, 1100.0, planned_downtime_hours=2.0, changeover_hours=1.5)]
+    )
     out = oee_daily(rt).iloc[0]
     assert out["planned_downtime_loss_hours"] == 2.0
     assert out["changeover_loss_hours"] == 1.5

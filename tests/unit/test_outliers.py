@@ -15,10 +15,18 @@ MONDAY0 = date(2025, 1, 6)
 
 def weekly(values, sku="A", location="S01", channel="store", promo=(), stockout=(), family="Snacks") -> pd.DataFrame:
     n = len(values)
-    return pd.DataFrame({
-        "sku": sku, "location": location, "channel": channel, "family": family,
-        "week_start": [MONDAY0 + timedelta(weeks=k) for k in range(n)], "units": np.asarray(values, dtype=float),
-        "is_promo": [k in promo for k in range(n)], "is_stockout": [k in stockout for k in range(n)]})
+    return pd.DataFrame(
+        {
+            "sku": sku,
+            "location": location,
+            "channel": channel,
+            "family": family,
+            "week_start": [MONDAY0 + timedelta(weeks=k) for k in range(n)],
+            "units": np.asarray(values, dtype=float),
+            "is_promo": [k in promo for k in range(n)],
+            "is_stockout": [k in stockout for k in range(n)],
+        }
+    )
 
 
 def noisy(n=60, level=100.0, seed=0) -> np.ndarray:
@@ -50,8 +58,9 @@ def test_detection_is_at_sku_level_over_stores_and_ignores_b2b():
     store2[35] *= 3.5
     b2b = np.zeros(60)
     b2b[::4] = 400  # lumpy orders are not screened
-    history = pd.concat([weekly(store1), weekly(store2, location="S02"),
-                         weekly(b2b, location="B2B", channel="b2b")], ignore_index=True)
+    history = pd.concat(
+        [weekly(store1), weekly(store2, location="S02"), weekly(b2b, location="B2B", channel="b2b")], ignore_index=True
+    )
     flags = O.detect_history_outliers(history)
     assert flags.week_start.tolist() == [MONDAY0 + timedelta(weeks=35)]
     assert flags.value.iloc[0] == store1[35] + store2[35]
@@ -80,8 +89,14 @@ def test_cleansing_scales_store_rows_and_blanks_censored_weeks():
     s1, s2 = noisy(seed=6, level=60), noisy(seed=7, level=40)
     s1[25] *= 4
     s2[25] *= 4
-    history = pd.concat([weekly(s1, stockout={10}), weekly(s2, location="S02"),
-                         weekly(np.full(60, 50.0), location="B2B", channel="b2b")], ignore_index=True)
+    history = pd.concat(
+        [
+            weekly(s1, stockout={10}),
+            weekly(s2, location="S02"),
+            weekly(np.full(60, 50.0), location="B2B", channel="b2b"),
+        ],
+        ignore_index=True,
+    )
     flags = O.detect_history_outliers(history)
     clean = O.cleanse_history(history, flags)
     week = clean.week_start == MONDAY0 + timedelta(weeks=25)
@@ -89,8 +104,9 @@ def test_cleansing_scales_store_rows_and_blanks_censored_weeks():
     assert stores.is_outlier.all()
     assert stores.units_clean.sum() == pytest.approx(flags.expected.iloc[0])
     assert clean[week & (clean.channel == "b2b")].units_clean.iloc[0] == 50  # B2B untouched
-    assert np.isnan(clean.loc[(clean.location == "S01") & (clean.week_start == MONDAY0 + timedelta(weeks=10)),
-                              "units_clean"]).all()
+    assert np.isnan(
+        clean.loc[(clean.location == "S01") & (clean.week_start == MONDAY0 + timedelta(weeks=10)), "units_clean"]
+    ).all()
 
 
 # --------------------------------------------------------------------------- hockey sticks
@@ -99,14 +115,21 @@ SNAP = pd.Timestamp("2026-06-01")  # a Monday
 
 
 def snapshot(units, sku="A", source="sales", snap=SNAP) -> pd.DataFrame:
-    return pd.DataFrame({"snapshot_date": snap, "sku": sku, "forecast_source": source,
-                         "week_start": [snap + pd.Timedelta(weeks=h) for h in range(1, len(units) + 1)],
-                         "units": np.asarray(units, dtype=float)})
+    return pd.DataFrame(
+        {
+            "snapshot_date": snap,
+            "sku": sku,
+            "forecast_source": source,
+            "week_start": [snap + pd.Timedelta(weeks=h) for h in range(1, len(units) + 1)],
+            "units": np.asarray(units, dtype=float),
+        }
+    )
 
 
 def actuals(level=100.0, sku="A", weeks=20) -> pd.DataFrame:
-    return pd.DataFrame({"sku": sku, "units": level,
-                         "week_start": [SNAP - pd.Timedelta(weeks=k) for k in range(1, weeks + 1)]})
+    return pd.DataFrame(
+        {"sku": sku, "units": level, "week_start": [SNAP - pd.Timedelta(weeks=k) for k in range(1, weeks + 1)]}
+    )
 
 
 ITEMS = pd.DataFrame({"sku": ["A", "B"], "family": ["Snacks", "Snacks"]})
@@ -122,27 +145,45 @@ def test_unsupported_hockey_stick_is_flagged_at_its_first_jump_week():
     assert "2026-06-01" in row.reason and "run-rate" in row.reason and row.family == "Snacks"
 
 
-@pytest.mark.parametrize("units", [
-    [140] * 13,  # optimistic throughout: a level, not a stick
-    list(np.linspace(100, 200, 13)),  # gradual ramp (seasonality)
-    [100, 100, 100, 100, 100, 100, 100, 300, 100, 300, 100, 300, 100],  # isolated weeks, no run
-])
+@pytest.mark.parametrize(
+    "units",
+    [
+        [140] * 13,  # optimistic throughout: a level, not a stick
+        list(np.linspace(100, 200, 13)),  # gradual ramp (seasonality)
+        [100, 100, 100, 100, 100, 100, 100, 300, 100, 300, 100, 300, 100],  # isolated weeks, no run
+    ],
+)
 def test_levels_ramps_and_isolated_weeks_are_not_hockey_sticks(units):
     assert O.detect_hockey_sticks(snapshot(units), actuals(), items=ITEMS).empty
 
 
 def test_promotions_orders_or_opportunities_support_the_jump():
     weeks = [SNAP + pd.Timedelta(weeks=h) for h in range(8, 14)]
-    promos = pd.DataFrame({"promo_id": ["P1"], "sku": ["A"], "location_or_customer": ["ALL"],
-                           "start_date": [weeks[0]], "end_date": [weeks[-1] + pd.Timedelta(days=6)]})
+    promos = pd.DataFrame(
+        {
+            "promo_id": ["P1"],
+            "sku": ["A"],
+            "location_or_customer": ["ALL"],
+            "start_date": [weeks[0]],
+            "end_date": [weeks[-1] + pd.Timedelta(days=6)],
+        }
+    )
     assert O.detect_hockey_sticks(snapshot(HOCKEY), actuals(), promotions=promos, items=ITEMS).empty
-    orders = pd.DataFrame({"sku": "A", "order_date": SNAP - pd.Timedelta(days=3), "requested_week_start": weeks,
-                           "qty": 150.0, "status": "open"})
+    orders = pd.DataFrame(
+        {
+            "sku": "A",
+            "order_date": SNAP - pd.Timedelta(days=3),
+            "requested_week_start": weeks,
+            "qty": 150.0,
+            "status": "open",
+        }
+    )
     assert O.detect_hockey_sticks(snapshot(HOCKEY), actuals(), orders=orders, items=ITEMS).empty
     late = orders.assign(order_date=SNAP + pd.Timedelta(days=10))  # booked after the snapshot: no support
     assert len(O.detect_hockey_sticks(snapshot(HOCKEY), actuals(), orders=late, items=ITEMS)) == 1
-    opps = pd.DataFrame({"sku_or_family": "Snacks", "expected_date": weeks, "qty": 400.0, "probability": 0.5,
-                         "status": "open"})
+    opps = pd.DataFrame(
+        {"sku_or_family": "Snacks", "expected_date": weeks, "qty": 400.0, "probability": 0.5, "status": "open"}
+    )
     assert O.detect_hockey_sticks(snapshot(HOCKEY), actuals(), opportunities=opps, items=ITEMS).empty
 
 
@@ -160,7 +201,8 @@ def test_hockey_sticks_need_a_run_rate_and_are_per_source():
 
 
 def test_promo_sku_weeks_expands_every_overlapped_week():
-    promos = pd.DataFrame({"sku": ["A"], "start_date": [pd.Timestamp("2026-01-08")],
-                           "end_date": [pd.Timestamp("2026-01-20")]})
+    promos = pd.DataFrame(
+        {"sku": ["A"], "start_date": [pd.Timestamp("2026-01-08")], "end_date": [pd.Timestamp("2026-01-20")]}
+    )
     weeks = O.promo_sku_weeks(promos).week_start.dt.strftime("%Y-%m-%d").tolist()
     assert weeks == ["2026-01-05", "2026-01-12", "2026-01-19"]

@@ -8,8 +8,15 @@ import pytest
 from sop_pipeline.analytics import plan
 
 WEEKS = pd.to_datetime(["2026-01-05", "2026-01-12", "2026-01-19"])
-ITEMS = pd.DataFrame({"sku": ["A", "B"], "family": ["F", "F"], "unit_price": [10.0, 20.0],
-                      "unit_cost": [6.0, 12.0], "make_or_buy": ["make", "make"]})
+ITEMS = pd.DataFrame(
+    {
+        "sku": ["A", "B"],
+        "family": ["F", "F"],
+        "unit_price": [10.0, 20.0],
+        "unit_cost": [6.0, 12.0],
+        "make_or_buy": ["make", "make"],
+    }
+)
 
 
 def _demand(a=(10, 10, 10), b=(5, 5, 5)) -> pd.DataFrame:
@@ -24,18 +31,25 @@ def _decisions(*rows) -> pd.DataFrame:
 def _m1(hours) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A and B both run on M1 at 1 unit/hour; M1 has `hours` a week (a number or one per week)."""
     routings = pd.DataFrame({"sku": ["A", "B"], "resource_id": "M1", "units_per_hour": 1.0})
-    return routings, pd.DataFrame({"resource_id": "M1", "week_start": WEEKS,
-                                   "hours": pd.Series(hours, index=WEEKS).to_numpy(dtype=float)})
+    return routings, pd.DataFrame(
+        {"resource_id": "M1", "week_start": WEEKS, "hours": pd.Series(hours, index=WEEKS).to_numpy(dtype=float)}
+    )
 
 
 def _plan(demand, *, hours=(100.0, 100.0, 100.0), source=None, frozen=None, frozen_weeks=0, inventory=(0, 0)):
     routings, resource_hours = _m1(hours)
     return plan.supply_plan(
-        demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
+        demand,
+        ITEMS,
+        opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
         safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
         source=source if source is not None else pd.Series(["make", "make"], index=["A", "B"]),
-        routings=routings, resource_hours=resource_hours,
-        priority=pd.Series([1, 2], index=["A", "B"]), frozen_supply=frozen, frozen_weeks=frozen_weeks)
+        routings=routings,
+        resource_hours=resource_hours,
+        priority=pd.Series([1, 2], index=["A", "B"]),
+        frozen_supply=frozen,
+        frozen_weeks=frozen_weeks,
+    )
 
 
 def test_enough_capacity_supplies_exactly_the_demand():
@@ -57,8 +71,9 @@ def test_overloaded_constraint_is_never_exceeded_and_says_what_moved_and_was_cut
 
 
 def test_substitution_moves_demand_in_the_covered_weeks_only():
-    d, effects = plan.apply_substitutions(_demand(), _decisions(
-        ("D1", "substitution", "A->B", "through 2026-01-12", "yes", "2026-01-01")))
+    d, effects = plan.apply_substitutions(
+        _demand(), _decisions(("D1", "substitution", "A->B", "through 2026-01-12", "yes", "2026-01-01"))
+    )
     b = d[d.sku == "B"].demand_units.tolist()
     a = d[d.sku == "A"].demand_units.tolist()
     assert a == [0, 0, 10] and b == [15, 15, 5]
@@ -67,8 +82,7 @@ def test_substitution_moves_demand_in_the_covered_weeks_only():
 
 
 def test_rejected_decisions_change_nothing():
-    d, effects = plan.apply_substitutions(_demand(), _decisions(
-        ("D1", "substitution", "A->B", "", "no", "2026-01-01")))
+    d, effects = plan.apply_substitutions(_demand(), _decisions(("D1", "substitution", "A->B", "", "no", "2026-01-01")))
     assert d.demand_units.tolist() == _demand().demand_units.tolist() and effects == []
 
 
@@ -82,12 +96,16 @@ def test_make_vs_buy_takes_volume_off_the_constraint():
 
 
 def test_freeze_window_locks_supply_of_the_first_weeks_to_the_previous_plan():
-    weeks, decision = plan.freeze_weeks(_decisions(
-        ("D3", "freeze_window", "P1", "2", "yes", "2026-01-01"),
-        ("D4", "freeze_window", "P1", "3", "no", "2026-01-02")))
+    weeks, decision = plan.freeze_weeks(
+        _decisions(
+            ("D3", "freeze_window", "P1", "2", "yes", "2026-01-01"),
+            ("D4", "freeze_window", "P1", "3", "no", "2026-01-02"),
+        )
+    )
     assert (weeks, decision) == (2, "D3")
-    previous = pd.DataFrame({"sku": ["A", "A", "B", "B"], "week_start": [WEEKS[0], WEEKS[1]] * 2,
-                             "supply_units": [7.0, 8.0, 4.0, 4.0]})
+    previous = pd.DataFrame(
+        {"sku": ["A", "A", "B", "B"], "week_start": [WEEKS[0], WEEKS[1]] * 2, "supply_units": [7.0, 8.0, 4.0, 4.0]}
+    )
     p = _plan(_demand(), frozen=previous, frozen_weeks=weeks)
     a = p[p.sku == "A"].set_index("week_start")
     assert a.loc[WEEKS[0], "supply_units"] == 7 and a.loc[WEEKS[1], "supply_units"] == 8
@@ -106,12 +124,19 @@ def _bought_plan(demand, *, receipts=None, lead_time=2.5, waived=None, costs=Non
     """A and B bought from a supplier with a `lead_time`-week lead time (new orders from week 3)."""
     routings, resource_hours = _m1(100.0)
     return plan.supply_plan(
-        demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
-        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]), source=pd.Series(["buy", "buy"], index=["A", "B"]),
-        routings=routings, resource_hours=resource_hours, priority=pd.Series([1, 2], index=["A", "B"]),
+        demand,
+        ITEMS,
+        opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
+        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
+        source=pd.Series(["buy", "buy"], index=["A", "B"]),
+        routings=routings,
+        resource_hours=resource_hours,
+        priority=pd.Series([1, 2], index=["A", "B"]),
         receipts=receipts,
-        lead_time_weeks=pd.Series([lead_time, lead_time], index=["A", "B"]), lead_time_waived=waived,
-        expedite_costs=costs)
+        lead_time_weeks=pd.Series([lead_time, lead_time], index=["A", "B"]),
+        lead_time_waived=waived,
+        expedite_costs=costs,
+    )
 
 
 RECEIPTS = pd.DataFrame({"sku": ["A"], "week_start": [WEEKS[2]], "units": [25.0], "order_id": ["PO1/1"]})
@@ -132,10 +157,15 @@ def test_bought_items_get_new_supply_only_after_the_lead_time_and_open_orders_co
 
 def test_expedite_pulls_an_open_order_in_and_adds_its_cost():
     ex = plan.apply_expedites(
-        _decisions(("D5", "expedite", "PO1", "1200 by 2026-01-06", "yes", "2026-01-01"),
-                   ("D6", "expedite", "PO9", "50", "yes", "2026-01-01"),
-                   ("D7", "expedite", "PO1", "80", "no", "2026-01-01")),
-        RECEIPTS, None, list(WEEKS))
+        _decisions(
+            ("D5", "expedite", "PO1", "1200 by 2026-01-06", "yes", "2026-01-01"),
+            ("D6", "expedite", "PO9", "50", "yes", "2026-01-01"),
+            ("D7", "expedite", "PO1", "80", "no", "2026-01-01"),
+        ),
+        RECEIPTS,
+        None,
+        list(WEEKS),
+    )
     assert ex.receipts.week_start.tolist() == [WEEKS[0]]
     assert "pulled 25 units of A (PO1) in to the week of 2026-01-05" in ex.effects[0].effect
     assert "neither an expedite nor an open order" in ex.effects[1].effect and len(ex.effects) == 2
@@ -145,14 +175,27 @@ def test_expedite_pulls_an_open_order_in_and_adds_its_cost():
 
 
 def test_expedite_without_an_open_order_waives_the_lead_time_and_old_ones_do_nothing():
-    events = pd.DataFrame({"expedite_id": ["EX1", "EX0"], "sku": ["B", "B"], "order_id": ["", "PO0"],
-                           "expedite_date": pd.to_datetime(["2026-01-13", "2025-11-01"]), "cost": [300.0, 90.0]})
-    ex = plan.apply_expedites(_decisions(("D8", "expedite", "EX1", "", "yes", "2026-01-01"),
-                                         ("D9", "expedite", "EX0", "90", "yes", "2025-11-01")),
-                              RECEIPTS, events, list(WEEKS))
+    events = pd.DataFrame(
+        {
+            "expedite_id": ["EX1", "EX0"],
+            "sku": ["B", "B"],
+            "order_id": ["", "PO0"],
+            "expedite_date": pd.to_datetime(["2026-01-13", "2025-11-01"]),
+            "cost": [300.0, 90.0],
+        }
+    )
+    ex = plan.apply_expedites(
+        _decisions(
+            ("D8", "expedite", "EX1", "", "yes", "2026-01-01"), ("D9", "expedite", "EX0", "90", "yes", "2025-11-01")
+        ),
+        RECEIPTS,
+        events,
+        list(WEEKS),
+    )
     assert ex.lead_time_waived == {"B": WEEKS[1]}
-    by_sku = plan.apply_expedites(_decisions(("D10", "expedite", "sku:B", "300 by 2026-01-13", "yes", "2026-01-01")),
-                                  RECEIPTS, None, list(WEEKS))
+    by_sku = plan.apply_expedites(
+        _decisions(("D10", "expedite", "sku:B", "300 by 2026-01-13", "yes", "2026-01-01")), RECEIPTS, None, list(WEEKS)
+    )
     assert by_sku.lead_time_waived == {"B": WEEKS[1]} and by_sku.costs.expedite_cost.tolist() == [300]
     effects = {e.decision_id: e.effect for e in ex.effects}
     assert "before the horizon" in effects["D9"] and "lead time waived" in effects["D8"]
@@ -165,14 +208,22 @@ def test_expedite_without_an_open_order_waives_the_lead_time_and_old_ones_do_not
 def test_every_resource_of_the_routing_must_have_the_hours():
     # A runs on M1 (1 unit/h) and the shared tooling T1 (2 units/h); B on T1 only (1 unit/h).
     # M1 has room; T1 has 10 h a week: A (10 units = 5 h, served first) leaves 5 h for B's 5.
-    routings = pd.DataFrame({"sku": ["A", "A", "B"], "resource_id": ["M1", "T1", "T1"],
-                             "units_per_hour": [1.0, 2.0, 1.0]})
-    hours = pd.DataFrame({"resource_id": ["M1"] * 3 + ["T1"] * 3, "week_start": list(WEEKS) * 2,
-                          "hours": [100.0] * 3 + [8.0] * 3})
+    routings = pd.DataFrame(
+        {"sku": ["A", "A", "B"], "resource_id": ["M1", "T1", "T1"], "units_per_hour": [1.0, 2.0, 1.0]}
+    )
+    hours = pd.DataFrame(
+        {"resource_id": ["M1"] * 3 + ["T1"] * 3, "week_start": list(WEEKS) * 2, "hours": [100.0] * 3 + [8.0] * 3}
+    )
     p = plan.supply_plan(
-        _demand(), ITEMS, opening_inventory=pd.Series([0.0, 0.0], index=["A", "B"]),
-        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]), source=pd.Series(["make", "make"], index=["A", "B"]),
-        priority=pd.Series([1, 2], index=["A", "B"]), routings=routings, resource_hours=hours)
+        _demand(),
+        ITEMS,
+        opening_inventory=pd.Series([0.0, 0.0], index=["A", "B"]),
+        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
+        source=pd.Series(["make", "make"], index=["A", "B"]),
+        priority=pd.Series([1, 2], index=["A", "B"]),
+        routings=routings,
+        resource_hours=hours,
+    )
     week1 = p[p.week_start == WEEKS[0]].set_index("sku")
     # T1: A takes 5 h, B gets the 3 h left -> 3 units; M1 alone would have let B make all 5
     assert week1.loc["A", "supply_units"] == 10 and week1.loc["B", "supply_units"] == pytest.approx(3)
@@ -205,12 +256,25 @@ def test_history_keeps_one_copy_per_cycle_and_takes_new_columns():
 def test_decision_log_has_raci_statuses_and_one_proposal_per_subject():
     from sop_pipeline.analytics import decisions
 
-    logged = pd.DataFrame({"decision_id": ["D1", "D2"], "cycle": ["2026-11-15", "2026-11-15"],
-                           "kind": ["expedite", "freeze_window"], "subject": ["PO1", "P1"], "value": ["100", "2"],
-                           "approved": ["yes", "No"], "decided_at": pd.to_datetime(["2026-11-16", "2026-11-16"])})
-    proposals = pd.DataFrame({"kind": ["substitution", "substitution", "make_vs_buy"],
-                              "subject": ["A->B", "A->B", "A"], "value": ["5 units", "7 units", "buy"],
-                              "effect": ["promo P1", "promo P2", "cut 3"]})
+    logged = pd.DataFrame(
+        {
+            "decision_id": ["D1", "D2"],
+            "cycle": ["2026-11-15", "2026-11-15"],
+            "kind": ["expedite", "freeze_window"],
+            "subject": ["PO1", "P1"],
+            "value": ["100", "2"],
+            "approved": ["yes", "No"],
+            "decided_at": pd.to_datetime(["2026-11-16", "2026-11-16"]),
+        }
+    )
+    proposals = pd.DataFrame(
+        {
+            "kind": ["substitution", "substitution", "make_vs_buy"],
+            "subject": ["A->B", "A->B", "A"],
+            "value": ["5 units", "7 units", "buy"],
+            "effect": ["promo P1", "promo P2", "cut 3"],
+        }
+    )
     log = decisions.decision_log(logged, proposals, {"D1": "pulled PO1 in"}, "2026-11-22").set_index("decision_id")
     assert log.index.is_unique
     assert log.loc["D1", "status"] == "approved" and log.loc["D1", "effect"] == "pulled PO1 in"
@@ -223,15 +287,20 @@ def test_decision_log_has_raci_statuses_and_one_proposal_per_subject():
     assert proposed[proposed.kind == "make_vs_buy"].iloc[0].responsible == "Master scheduler"
 
 
-def _plan_with(demand, *, inventory=(0, 0), expiring=None, min_lot=None, hours=(100.0, 100.0, 100.0),
-               source=None):
+def _plan_with(demand, *, inventory=(0, 0), expiring=None, min_lot=None, hours=(100.0, 100.0, 100.0), source=None):
     routings, resource_hours = _m1(hours)
     return plan.supply_plan(
-        demand, ITEMS, opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
+        demand,
+        ITEMS,
+        opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
         safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
         source=source if source is not None else pd.Series(["make", "make"], index=["A", "B"]),
-        routings=routings, resource_hours=resource_hours, priority=pd.Series([1, 2], index=["A", "B"]),
-        expiring=expiring, min_lot_units=min_lot)
+        routings=routings,
+        resource_hours=resource_hours,
+        priority=pd.Series([1, 2], index=["A", "B"]),
+        expiring=expiring,
+        min_lot_units=min_lot,
+    )
 
 
 def _balanced(p) -> bool:
@@ -305,8 +374,7 @@ def test_balance_and_start_stock_checks_find_the_breaking_rows():
 
 
 def test_revenue_uses_the_demand_selling_price_and_falls_back_to_list_price():
-    d = _demand(b=(0, 0, 0)).assign(selling_price=[8.0, float("nan"), 9.0, float("nan"), float("nan"),
-                                                   float("nan")])
+    d = _demand(b=(0, 0, 0)).assign(selling_price=[8.0, float("nan"), 9.0, float("nan"), float("nan"), float("nan")])
     p = _plan_with(d).set_index(["sku", "week_start"]).loc["A"]
     assert p.selling_price.tolist() == [8.0, 10.0, 9.0]  # list price 10 where the forecast has none
     assert p.revenue.tolist() == [80.0, 100.0, 90.0]

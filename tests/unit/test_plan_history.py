@@ -23,8 +23,9 @@ AS_OF = date(2026, 11, 22)
 def con():
     c = duckdb.connect()
     c.execute("create schema staging")
-    c.execute("create table staging.stg_erp__items as select * from (values ('A', 'Snacks'), ('B', 'Dairy')) "
-              "t(sku, family)")
+    c.execute(
+        "create table staging.stg_erp__items as select * from (values ('A', 'Snacks'), ('B', 'Dairy')) t(sku, family)"
+    )
     c.execute("""create table staging.stg_sop__plan_history as select cycle_id::date as cycle_id, sku,
                  week_start::date as week_start, family, demand_units, supply_units, revenue,
                  date_trunc('week', week_start::date)::date as iso_week_start from (values
@@ -39,8 +40,10 @@ def con():
 
 
 def _history(con) -> pd.DataFrame:
-    return con.execute("select cycle_id, sku, family, week_start, horizon_week, demand_units, supply_units, "
-                       "revenue, supply_source from history.plan_of_record order by cycle_id, sku, week_start").df()
+    return con.execute(
+        "select cycle_id, sku, family, week_start, horizon_week, demand_units, supply_units, "
+        "revenue, supply_source from history.plan_of_record order by cycle_id, sku, week_start"
+    ).df()
 
 
 def test_earlier_cycles_are_seeded_with_iso_weeks_and_item_families(con):
@@ -51,8 +54,11 @@ def test_earlier_cycles_are_seeded_with_iso_weeks_and_item_families(con):
     last = h[pd.to_datetime(h.cycle_id) == pd.Timestamp("2026-11-15")]
     assert list(last.sku) == ["A", "A", "B"]
     # a Wednesday week_start is taken to its Monday; horizon week counts from the cycle's week 1
-    assert list(pd.to_datetime(last.week_start)) == [pd.Timestamp("2026-11-16"), pd.Timestamp("2026-11-23"),
-                                                      pd.Timestamp("2026-11-23")]
+    assert list(pd.to_datetime(last.week_start)) == [
+        pd.Timestamp("2026-11-16"),
+        pd.Timestamp("2026-11-23"),
+        pd.Timestamp("2026-11-23"),
+    ]
     assert list(last.horizon_week) == [1, 2, 2]
     assert list(last.family) == ["Snacks", "Snacks", "Dairy (export)"]  # empty family: the item master's
     assert (h.supply_source == "history").all()
@@ -62,9 +68,20 @@ def test_earlier_cycles_are_seeded_with_iso_weeks_and_item_families(con):
 
 
 def test_cycles_history_holds_are_never_overwritten_and_the_plan_appends_after(con):
-    own = pd.DataFrame({"cycle_id": [date(2026, 11, 15)], "sku": ["A"], "family": ["Snacks"],
-                        "week_start": pd.to_datetime(["2026-11-16"]), "horizon_week": [1], "demand_units": [1.0],
-                        "revenue": [1.0], "supply_units": [1.0], "supply_source": ["make"], "notes": [""]})
+    own = pd.DataFrame(
+        {
+            "cycle_id": [date(2026, 11, 15)],
+            "sku": ["A"],
+            "family": ["Snacks"],
+            "week_start": pd.to_datetime(["2026-11-16"]),
+            "horizon_week": [1],
+            "demand_units": [1.0],
+            "revenue": [1.0],
+            "supply_units": [1.0],
+            "supply_source": ["make"],
+            "notes": [""],
+        }
+    )
     append_history(con, "plan_of_record", own, date(2026, 11, 15))
     assert seed_history_from_extract(con, AS_OF, absent=set()) == [date(2026, 11, 8)]
     h = _history(con)
@@ -86,5 +103,6 @@ def test_the_current_and_later_cycles_are_not_seeded(con):
 
 def test_absent_extract_seeds_nothing(con):
     assert seed_history_from_extract(con, AS_OF, absent={"plan_history"}) == []
-    assert con.execute("select count(*) from information_schema.tables where table_schema = 'history'"
-                       ).fetchone()[0] == 0
+    assert (
+        con.execute("select count(*) from information_schema.tables where table_schema = 'history'").fetchone()[0] == 0
+    )

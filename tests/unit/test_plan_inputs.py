@@ -14,11 +14,17 @@ WEEK1, AS_OF, HORIZON_END = date(2026, 11, 16), date(2026, 11, 15), date(2027, 2
 
 
 def _purchase_orders():
-    return pd.DataFrame({
-        "po_id": ["P1", "P1", "P2", "P3", "P4", "P5"], "line": [1, 2, 1, 1, 1, 1],
-        "sku": ["A", "A", "B", "B", "C", "A"], "qty": [10.0, 5.0, 8.0, 4.0, 3.0, 6.0],
-        "promised_date": pd.to_datetime(["2026-11-25", "2026-11-10", "2026-10-01", "2026-12-03", "2027-03-01",
-                                         "2026-11-30"])})
+    return pd.DataFrame(
+        {
+            "po_id": ["P1", "P1", "P2", "P3", "P4", "P5"],
+            "line": [1, 2, 1, 1, 1, 1],
+            "sku": ["A", "A", "B", "B", "C", "A"],
+            "qty": [10.0, 5.0, 8.0, 4.0, 3.0, 6.0],
+            "promised_date": pd.to_datetime(
+                ["2026-11-25", "2026-11-10", "2026-10-01", "2026-12-03", "2027-03-01", "2026-11-30"]
+            ),
+        }
+    )
 
 
 def _receipts():
@@ -31,7 +37,8 @@ def test_scheduled_receipts_equal_the_sql():
     con.execute("set threads = 1")
     con.register("purchase_orders", po)
     con.register("receipts", rc)
-    expected = con.execute("""
+    expected = con.execute(
+        """
         with received as (select po_id, line, sum(qty) as qty from receipts group by all)
         select po.sku, greatest(date_trunc('week', po.promised_date), cast(? as date)) as week_start,
                po.qty - coalesce(r.qty, 0) as units, po.po_id || '/' || po.line as order_id
@@ -40,7 +47,8 @@ def test_scheduled_receipts_equal_the_sql():
           and po.promised_date >= cast(? as date) - ?::integer
           and date_trunc('week', po.promised_date) <= cast(? as date)
         order by po.sku, week_start, order_id""",
-        [WEEK1, AS_OF, plan_inputs.OPEN_ORDER_GRACE_DAYS, HORIZON_END]).df()
+        [WEEK1, AS_OF, plan_inputs.OPEN_ORDER_GRACE_DAYS, HORIZON_END],
+    ).df()
     got = plan_inputs.scheduled_receipts(po, rc, WEEK1, AS_OF, HORIZON_END)
     assert got.order_id.tolist() == ["P1/2", "P1/1", "P5/1"]  # P2 closed short, P3 received, P4 after the horizon
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
@@ -48,10 +56,15 @@ def test_scheduled_receipts_equal_the_sql():
 
 
 def test_capacity_hours_and_bottleneck():
-    capacity = pd.DataFrame({"resource_id": ["M1", "M2", "M1", "M2"],
-                             "week_start": pd.to_datetime(["2026-11-16", "2026-11-16", "2026-11-23", "2026-11-23"]),
-                             "available_hours": [40.0, 30.0, 10.0, np.nan], "changeover_hours": [5.0, None, 12.0, 1.0],
-                             "load_pct": [50.0, 90.0, 70.0, 80.0]})
+    capacity = pd.DataFrame(
+        {
+            "resource_id": ["M1", "M2", "M1", "M2"],
+            "week_start": pd.to_datetime(["2026-11-16", "2026-11-16", "2026-11-23", "2026-11-23"]),
+            "available_hours": [40.0, 30.0, 10.0, np.nan],
+            "changeover_hours": [5.0, None, 12.0, 1.0],
+            "load_pct": [50.0, 90.0, 70.0, 80.0],
+        }
+    )
     routings = pd.DataFrame({"sku": ["A", "B", "C"], "resource_id": ["M1", "M3", "M2"], "units_per_hour": [1.0, 2, 3]})
     critical, hours, bottleneck = plan_inputs.capacity_inputs(capacity, routings)
     assert critical.sku.tolist() == ["A", "C"] and bottleneck == "M2"
@@ -61,8 +74,15 @@ def test_capacity_hours_and_bottleneck():
 
 def test_consensus_demand_prefers_consensus_and_adds_sensing():
     weeks = pd.to_datetime(["2026-11-16", "2026-11-23"])
-    forecast = pd.DataFrame({"sku": ["A", "A"], "week_start": weeks, "horizon_week": [1, 2],
-                             "units_p50": [10.0, 0.0], "revenue": [50.0, 0.0]})
+    forecast = pd.DataFrame(
+        {
+            "sku": ["A", "A"],
+            "week_start": weeks,
+            "horizon_week": [1, 2],
+            "units_p50": [10.0, 0.0],
+            "revenue": [50.0, 0.0],
+        }
+    )
     consensus = pd.DataFrame({"sku": ["A", "A"], "week_start": [weeks[0]] * 2, "consensus_units": [12.0, 14.0]})
     sensing = pd.DataFrame({"sku": ["A"], "week_start": [weeks[1]], "sensed_units": [3.0], "baseline_units": [1.0]})
     demand = plan_inputs.consensus_demand(forecast, consensus, sensing, 13)

@@ -18,11 +18,15 @@ from sop_pipeline.publish import build_failure_message, failed_tests, publish
 def _warehouse(path: Path, cycle: str, units: float) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema if not exists marts; create schema if not exists history")
-        con.execute("create or replace table marts.plan_of_record as select ?::date as cycle_id, 'A' as sku, "
-                    "?::double as demand_units", [cycle, units])
+        con.execute(
+            "create or replace table marts.plan_of_record as select ?::date as cycle_id, 'A' as sku, "
+            "?::double as demand_units",
+            [cycle, units],
+        )
         con.execute("create or replace table marts.other as select 1 as x")
-        con.execute("create table if not exists history.plan_of_record as select * from marts.plan_of_record "
-                    "where false")
+        con.execute(
+            "create table if not exists history.plan_of_record as select * from marts.plan_of_record where false"
+        )
         con.execute("delete from history.plan_of_record where cycle_id = ?", [cycle])
         con.execute("insert into history.plan_of_record select * from marts.plan_of_record")
     return path
@@ -30,8 +34,9 @@ def _warehouse(path: Path, cycle: str, units: float) -> Path:
 
 def _published(serving: Path) -> tuple:
     with duckdb.connect(str(serving / "sop.duckdb"), read_only=True) as con:
-        return con.execute("select cycle from _publish_info").fetchall()[0][0], \
-            con.execute("select demand_units from plan_of_record").fetchall()[0][0]
+        return con.execute("select cycle from _publish_info").fetchall()[0][0], con.execute(
+            "select demand_units from plan_of_record"
+        ).fetchall()[0][0]
 
 
 def test_publish_writes_serving_file_parquet_and_history(tmp_path):
@@ -49,13 +54,13 @@ def test_failure_before_the_switch_leaves_the_previous_cycle_intact(tmp_path):
     serving = tmp_path / "serving"
     publish(_warehouse(tmp_path / "w.duckdb", "2026-01-04", 10), serving, "2026-01-04")
     before = sorted(p.name for p in serving.rglob("*"))
+
     def fail_before_switch(step):
         if step == "staged":
             raise RuntimeError("simulated failure before the switch")
 
     with pytest.raises(RuntimeError, match="simulated failure"):
-        publish(_warehouse(tmp_path / "w.duckdb", "2026-01-11", 99), serving, "2026-01-11",
-                on_step=fail_before_switch)
+        publish(_warehouse(tmp_path / "w.duckdb", "2026-01-11", 99), serving, "2026-01-11", on_step=fail_before_switch)
     assert _published(serving) == ("2026-01-04", 10)
     assert duckdb.sql(f"select demand_units from '{serving / 'parquet/plan_of_record.parquet'}'").fetchall() == [(10,)]
     assert sorted(p.name for p in serving.rglob("*")) == before, "no temp files or partitions left behind"
@@ -78,17 +83,20 @@ def test_rerunning_a_cycle_keeps_one_copy_of_it_in_history(tmp_path):
     publish(_warehouse(wh, "2026-01-11", 25), serving, "2026-01-11")  # re-run of the same cycle
     cycles = sorted(p.name for p in (serving / "history/plan_of_record").iterdir())
     assert cycles == ["cycle=2026-01-04", "cycle=2026-01-11"]
-    rows = duckdb.sql(f"select cycle_id::varchar, demand_units from read_parquet('{serving}/history/plan_of_record/*/*.parquet') "
-                      "order by 1").fetchall()
+    rows = duckdb.sql(
+        f"select cycle_id::varchar, demand_units from read_parquet('{serving}/history/plan_of_record/*/*.parquet') "
+        "order by 1"
+    ).fetchall()
     assert rows == [("2026-01-04", 10), ("2026-01-11", 25)]
     with duckdb.connect(str(serving / "sop.duckdb"), read_only=True) as con:
-        assert con.execute("select cycle_id::varchar, demand_units from history_plan_of_record order by 1").fetchall() \
-            == [("2026-01-04", 10), ("2026-01-11", 25)]
+        assert con.execute(
+            "select cycle_id::varchar, demand_units from history_plan_of_record order by 1"
+        ).fetchall() == [("2026-01-04", 10), ("2026-01-11", 25)]
 
 
 # --- paths with quotes, deterministic checksum ------------------------------------------------
 
-HOSTILE = "it's a \"test\" dir"
+HOSTILE = 'it\'s a "test" dir'
 
 
 def _checksum(serving: Path) -> str:
@@ -109,7 +117,9 @@ def test_publish_works_where_paths_hold_quotes(tmp_path):
 def test_checksum_covers_the_data_only(tmp_path):
     wh = _warehouse(tmp_path / "w.duckdb", "2026-01-04", 10)
     with duckdb.connect(str(wh)) as con:
-        con.execute("create or replace table marts.other as select range as x, range * 0.1::double as y from range(5000)")
+        con.execute(
+            "create or replace table marts.other as select range as x, range * 0.1::double as y from range(5000)"
+        )
     first = publish(wh, tmp_path / "a", "2026-01-04").checksum
     second = publish(wh, tmp_path / "b", "2026-01-04").checksum
     assert first == second == _checksum(tmp_path / "a") == _checksum(tmp_path / "b")
@@ -131,15 +141,18 @@ def test_checksum_covers_the_data_only(tmp_path):
 
 # --- the failure message of a dbt build (every failed test, every errored model) ----------------
 
+
 def _dbt_project(root: Path) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
     (root / "profiles.yml").write_text(
         "mini:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        "      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: marts\n      threads: 1\n")
+        "      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: marts\n      threads: 1\n"
+    )
     (root / "models/items.sql").write_text("select 'A' as sku union all select 'B'")
     (root / "models/plan.sql").write_text(
-        "select * from (values (1, 'A'), (2, 'X'), (3, 'X'), (4, 'Y'), (5, null)) as t(line, sku)")
+        "select * from (values (1, 'A'), (2, 'X'), (3, 'X'), (4, 'Y'), (5, null)) as t(line, sku)"
+    )
     (root / "models/schema.yml").write_text("""
 version: 2
 models:
@@ -163,10 +176,18 @@ models:
 def test_build_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
     project = _dbt_project(tmp_path / HOSTILE / "project")
     dbt = Path(sys.executable).with_name("dbt")
-    proc = subprocess.run([str(dbt), "build", "--project-dir", str(project), "--profiles-dir", str(project)],
-                          env={**os.environ, "MINI_WAREHOUSE": str(tmp_path / HOSTILE / "warehouse.duckdb"),
-                               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-                          capture_output=True, text=True, timeout=300, cwd=project)
+    proc = subprocess.run(
+        [str(dbt), "build", "--project-dir", str(project), "--profiles-dir", str(project)],
+        env={
+            **os.environ,
+            "MINI_WAREHOUSE": str(tmp_path / HOSTILE / "warehouse.duckdb"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=project,
+    )
     assert proc.returncode == 1, proc.stdout[-3000:]
     run_results = json.loads((project / "target/run_results.json").read_text())
     manifest = json.loads((project / "target/manifest.json").read_text())
@@ -178,28 +199,54 @@ def test_build_failure_message_names_test_table_column_and_rows_from_real_dbt_ou
     message = build_failure_message("dbt build of the marts", list(failed.values()), run_results, manifest)
     assert message.startswith("dbt build of the marts stopped the cycle: 2 dbt tests failed: ")
     assert message.endswith("Not published: the previous cycle stays in serving/.")
-    assert "marts.plan.sku: 3 rows with a sku not found in items.sku (test relationships_plan_sku__sku__ref_items_)" \
+    assert (
+        "marts.plan.sku: 3 rows with a sku not found in items.sku (test relationships_plan_sku__sku__ref_items_)"
         in message
+    )
     assert "not_null test on marts.plan.sku: 1 row failed (test not_null_plan_sku)" in message
     assert "()" not in message
 
 
 def test_build_failure_message_for_a_test_that_errored_a_model_that_errored_or_no_results():
-    run_results = {"results": [{"unique_id": "test.p.relationships_a_b__c__ref_d_.1", "status": "error",
-                                "failures": None, "message": "Binder Error: column c not found\nLINE 1"}]}
-    manifest = {"nodes": {
-        "test.p.relationships_a_b__c__ref_d_.1": {
-            "name": "relationships_a_b__c__ref_d_", "attached_node": "model.p.a", "column_name": "b",
-            "test_metadata": {"name": "relationships", "kwargs": {"to": "ref('d')", "field": "c"}}},
-        "model.p.a": {"name": "a", "alias": "a", "schema": "marts"}}}
-    message = build_failure_message("dbt build of the marts", failed_tests(run_results, manifest), run_results,
-                                    manifest)
-    assert message == ("dbt build of the marts stopped the cycle: 1 dbt test failed: relationships test on marts.a.b "
-                       "could not run: Binder Error: column c not found (test relationships_a_b__c__ref_d_). "
-                       "Not published: the previous cycle stays in serving/.")
-    model_error = {"results": [{"unique_id": "model.p.a", "status": "error",
-                                "message": "Runtime Error in model a\n  Binder Error: no column x"},
-                               {"unique_id": "model.p.b", "status": "skipped", "message": ""}]}
+    run_results = {
+        "results": [
+            {
+                "unique_id": "test.p.relationships_a_b__c__ref_d_.1",
+                "status": "error",
+                "failures": None,
+                "message": "Binder Error: column c not found\nLINE 1",
+            }
+        ]
+    }
+    manifest = {
+        "nodes": {
+            "test.p.relationships_a_b__c__ref_d_.1": {
+                "name": "relationships_a_b__c__ref_d_",
+                "attached_node": "model.p.a",
+                "column_name": "b",
+                "test_metadata": {"name": "relationships", "kwargs": {"to": "ref('d')", "field": "c"}},
+            },
+            "model.p.a": {"name": "a", "alias": "a", "schema": "marts"},
+        }
+    }
+    message = build_failure_message(
+        "dbt build of the marts", failed_tests(run_results, manifest), run_results, manifest
+    )
+    assert message == (
+        "dbt build of the marts stopped the cycle: 1 dbt test failed: relationships test on marts.a.b "
+        "could not run: Binder Error: column c not found (test relationships_a_b__c__ref_d_). "
+        "Not published: the previous cycle stays in serving/."
+    )
+    model_error = {
+        "results": [
+            {
+                "unique_id": "model.p.a",
+                "status": "error",
+                "message": "Runtime Error in model a\n  Binder Error: no column x",
+            },
+            {"unique_id": "model.p.b", "status": "skipped", "message": ""},
+        ]
+    }
     message = build_failure_message("dbt build of staging + intermediate", [], model_error, manifest)
     assert "model marts.a failed: Runtime Error in model a" in message and "model.p.b" not in message
     assert "dbt said: Compilation Error" in build_failure_message("dbt build", [], {}, None, "Compilation Error")

@@ -28,10 +28,16 @@ def _warehouse(path: Path, cycle_no: int) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema if not exists marts; create schema if not exists history")
         for i in range(N_TABLES):
-            con.execute(f"create or replace table marts.t{i:02d} as select ?::int as cycle_no, range as k, "
-                        f"random() as v from range({ROWS})", [cycle_no])
-        con.execute("create or replace table marts.plan_of_record as select ?::int as cycle_no, "
-                    "(date '2026-01-04' + 7 * ?::int) as cycle_id, 'A' as sku", [cycle_no, cycle_no])
+            con.execute(
+                f"create or replace table marts.t{i:02d} as select ?::int as cycle_no, range as k, "
+                f"random() as v from range({ROWS})",
+                [cycle_no],
+            )
+        con.execute(
+            "create or replace table marts.plan_of_record as select ?::int as cycle_no, "
+            "(date '2026-01-04' + 7 * ?::int) as cycle_id, 'A' as sku",
+            [cycle_no, cycle_no],
+        )
     return path
 
 
@@ -42,14 +48,17 @@ def _cycle(n: int) -> str:
 def _check_complete(serving: Path) -> tuple[int, int]:
     """The cycle numbers of the serving file and of the Parquet release, each checked complete."""
     with duckdb.connect(str(serving / "sop.duckdb"), read_only=True) as con:
-        per_table = con.execute(" union all ".join(
-            f"select count(*), min(cycle_no), max(cycle_no) from t{i:02d}" for i in range(N_TABLES))).fetchall()
+        per_table = con.execute(
+            " union all ".join(f"select count(*), min(cycle_no), max(cycle_no) from t{i:02d}" for i in range(N_TABLES))
+        ).fetchall()
     assert len(set(per_table)) == 1 and per_table[0][0] == ROWS and per_table[0][1] == per_table[0][2], per_table
     release = Path(os.path.realpath(serving / "parquet"))
     files = sorted(release.glob("t*.parquet"))
     assert len(files) == N_TABLES, f"{release.name}: {len(files)} of {N_TABLES} Parquet files"
-    rows = duckdb.sql("select count(*), min(cycle_no), max(cycle_no), count(distinct filename) from "
-                      "read_parquet(?, filename=true)", params=[[str(f) for f in files]]).fetchall()[0]
+    rows = duckdb.sql(
+        "select count(*), min(cycle_no), max(cycle_no), count(distinct filename) from read_parquet(?, filename=true)",
+        params=[[str(f) for f in files]],
+    ).fetchall()[0]
     assert rows[0] == N_TABLES * ROWS and rows[1] == rows[2] and rows[3] == N_TABLES, rows
     return per_table[0][1], rows[1]
 
@@ -70,8 +79,13 @@ CHILD = textwrap.dedent("""
 
 
 def _start_child(warehouse: Path, serving: Path, cycle: str, stop_at: str, paused: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(warehouse), str(serving), cycle, stop_at, str(paused)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(warehouse), str(serving), cycle, stop_at, str(paused)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -85,8 +99,11 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 def _debris(serving: Path, published: set[str]) -> list[str]:
     """Temp files, staged history and release dirs never switched to (not in `published`)."""
-    names = [p.name for p in serving.iterdir() if p.name.startswith(".sop.duckdb.") or
-             (p.name.startswith(".parquet.") and p.is_symlink())]
+    names = [
+        p.name
+        for p in serving.iterdir()
+        if p.name.startswith(".sop.duckdb.") or (p.name.startswith(".parquet.") and p.is_symlink())
+    ]
     names += [f"history/{p.parent.name}/{p.name}" for p in serving.glob("history/*/.cycle=*")]
     names += [f"releases/{p.name}" for p in (serving / "releases").iterdir() if p.name not in published]
     return sorted(names)
@@ -98,7 +115,7 @@ def _current(serving: Path) -> str:
 
 @pytest.mark.parametrize("stop_at", ["table:t05", "staged", "switched_file"])
 def test_a_publish_killed_midway_leaves_a_readable_cycle_and_the_next_publish_cleans_up(tmp_path, stop_at):
-    wh, serving = tmp_path / "w.duckdb", tmp_path / "it's a \"test\" dir" / "serving"
+    wh, serving = tmp_path / "w.duckdb", tmp_path / 'it\'s a "test" dir' / "serving"
     publish(_warehouse(wh, 1), serving, _cycle(1))
     published = {_current(serving)}
     publish(_warehouse(wh, 2), serving, _cycle(2))
@@ -137,10 +154,13 @@ def test_a_publish_killed_midway_leaves_a_readable_cycle_and_the_next_publish_cl
     assert _check_complete(serving) == (4, 4)
     releases = sorted(p.name for p in (serving / "releases").iterdir())
     assert len(releases) == KEEP_RELEASES
-    assert sorted(releases) == sorted([previous, current]), "the last complete release before this one is kept for its readers"
+    assert sorted(releases) == sorted([previous, current]), (
+        "the last complete release before this one is kept for its readers"
+    )
     assert all((serving / "releases" / r / COMPLETE_MARKER).exists() for r in releases)
-    assert sorted(p.name for p in (serving / "history/plan_of_record").iterdir()) == \
-        [f"cycle={_cycle(n)}" for n in (1, 2, 4)]  # the killed cycle 3 never reached history
+    assert sorted(p.name for p in (serving / "history/plan_of_record").iterdir()) == [
+        f"cycle={_cycle(n)}" for n in (1, 2, 4)
+    ]  # the killed cycle 3 never reached history
 
 
 def test_a_kill_while_history_is_moved_into_place_loses_no_cycle(tmp_path):
@@ -154,8 +174,9 @@ def test_a_kill_while_history_is_moved_into_place_loses_no_cycle(tmp_path):
     report = publish(_warehouse(wh, 2), serving, _cycle(2))
     assert f"history/plan_of_record/{part.name} (restored)" in report.recovered
     assert part.is_dir() and not aside.exists()
-    assert duckdb.sql("select cycle_no from read_parquet(?)", params=[str(part / "plan_of_record.parquet")]
-                      ).fetchall() == [(1,)]
+    assert duckdb.sql(
+        "select cycle_no from read_parquet(?)", params=[str(part / "plan_of_record.parquet")]
+    ).fetchall() == [(1,)]
 
 
 def test_pruning_keeps_complete_releases_by_completion_order_not_mtime(tmp_path):
@@ -209,8 +230,13 @@ def test_a_reader_polling_during_publishes_sees_only_complete_cycles(tmp_path):
     wh, serving = tmp_path / "w.duckdb", tmp_path / "serving"
     publish(_warehouse(wh, 1), serving, _cycle(1))
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(serving), str(stop), str(N_TABLES), str(ROWS)],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(serving), str(stop), str(N_TABLES), str(ROWS)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.0)
         for n in range(2, 7):
@@ -223,6 +249,7 @@ def test_a_reader_polling_during_publishes_sees_only_complete_cycles(tmp_path):
     result = json.loads(out)
     assert result["n_errors"] == 0, result["errors"]
     assert result["reads"] >= 10, result
-    assert len(result["file_cycles"]) >= 3 and len(result["parquet_cycles"]) >= 3, \
+    assert len(result["file_cycles"]) >= 3 and len(result["parquet_cycles"]) >= 3, (
         f"the reader saw too few cycles to prove anything: {result}"
+    )
     assert set(result["file_cycles"]) <= set(range(1, 7)) and result["file_cycles"][-1] == 6

@@ -9,7 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sop_pipeline.analytics.pvm import (
-    BRIDGE_COLUMNS, margin_by_family, pvm_bridge, pvm_bridge_family_plan, pvm_sku_contributions,
+    BRIDGE_COLUMNS,
+    margin_by_family,
+    pvm_bridge,
+    pvm_bridge_family_plan,
+    pvm_sku_contributions,
 )
 
 EFFECTS = ["price_effect", "volume_effect", "mix_effect"]
@@ -84,10 +88,17 @@ def test_family_rows_between_row_and_total():
 
 
 def test_family_grain_plan_worked_example():
-    actual = pd.DataFrame({"sku": ["a1", "a2", "b1", "c1"], "family": ["F1", "F1", "F2", "F3"],
-                           "units": [60.0, 60.0, 40.0, 10.0], "revenue": [720.0, 600.0, 1400.0, 300.0]})
-    plan = pd.DataFrame({"month": "2025-03-01", "family": ["F1", "F2"], "units": [100.0, 50.0],
-                         "revenue": [1000.0, 1500.0]})
+    actual = pd.DataFrame(
+        {
+            "sku": ["a1", "a2", "b1", "c1"],
+            "family": ["F1", "F1", "F2", "F3"],
+            "units": [60.0, 60.0, 40.0, 10.0],
+            "revenue": [720.0, 600.0, 1400.0, 300.0],
+        }
+    )
+    plan = pd.DataFrame(
+        {"month": "2025-03-01", "family": ["F1", "F2"], "units": [100.0, 50.0], "revenue": [1000.0, 1500.0]}
+    )
     # Plan prices F1 10, F2 30; F3 new -> P_p := P_a = 30. T_p 150, R_p 2500 (avg 16.667), T_a 170.
     # price:  F1 1320 - 10 x 120 = 120; F2 1400 - 30 x 40 = 200; F3 0          -> 320
     # volume: (170 - 150) x P_p m_p: F1 20 x 1000/150 = 133.33, F2 20 x 10 = 200 -> 333.33
@@ -176,12 +187,12 @@ def test_effects_add_up_exactly_at_every_level(rows):
     assert between["volume_effect"] == pytest.approx(-between["mix_effect"], abs=TOL)
     by_sku = pvm_sku_contributions(actual, plan)
     _assert_rows_add_up(by_sku)
-    np.testing.assert_allclose(by_sku[EFFECTS].sum().to_numpy(float), total.iloc[0][EFFECTS].to_numpy(float),
-                               atol=TOL)
+    np.testing.assert_allclose(by_sku[EFFECTS].sum().to_numpy(float), total.iloc[0][EFFECTS].to_numpy(float), atol=TOL)
     family_plan = pvm_bridge_family_plan(actual, plan.groupby("family", as_index=False)[["units", "revenue"]].sum())
     _assert_rows_add_up(family_plan)
-    np.testing.assert_allclose(family_plan.iloc[:-1][EFFECTS].sum().to_numpy(float),
-                               family_plan.iloc[-1][EFFECTS].to_numpy(float), atol=TOL)
+    np.testing.assert_allclose(
+        family_plan.iloc[:-1][EFFECTS].sum().to_numpy(float), family_plan.iloc[-1][EFFECTS].to_numpy(float), atol=TOL
+    )
 
 
 @settings(max_examples=25, deadline=None, database=None)

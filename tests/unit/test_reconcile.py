@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 
 from sop_pipeline.analytics import pvm
 from sop_pipeline.analytics.reconcile import (
-    CONTROL_COLUMNS, RECONCILIATION_COLUMNS, allocate_to_months, bridge_residual, control_totals, family_rollup,
-    family_rows_residual, horizon_months, plan_inventory_value, plan_vs_finance, prorate_revenue_plan,
+    CONTROL_COLUMNS,
+    RECONCILIATION_COLUMNS,
+    allocate_to_months,
+    bridge_residual,
+    control_totals,
+    family_rollup,
+    family_rows_residual,
+    horizon_months,
+    plan_inventory_value,
+    plan_vs_finance,
+    prorate_revenue_plan,
     week_month_shares,
 )
 
@@ -21,8 +30,9 @@ EFFECTS = ["price_effect", "volume_effect", "mix_effect"]
 
 def _plan(rows) -> pd.DataFrame:
     """rows: (sku, family, week_start, units, price, unit_cost, projected inventory)."""
-    df = pd.DataFrame(rows, columns=["sku", "family", "week_start", "demand_units", "price", "cost",
-                                     "projected_inventory_units"])
+    df = pd.DataFrame(
+        rows, columns=["sku", "family", "week_start", "demand_units", "price", "cost", "projected_inventory_units"]
+    )
     df["week_start"] = pd.to_datetime(df["week_start"])
     df["revenue"] = df["demand_units"] * df["price"]
     df["margin"] = df["demand_units"] * (df["price"] - df["cost"])
@@ -31,17 +41,23 @@ def _plan(rows) -> pd.DataFrame:
 
 # Two weeks: Mon 2026-11-23 (all 7 days in November) and Mon 2026-11-30 (1 day in Nov, 6 in Dec).
 # Horizon = 23 Nov - 6 Dec: 8 days of November (of 30), 6 days of December (of 31).
-PLAN = _plan([
-    ("A", "Snacks", "2026-11-23", 70.0, 10.0, 6.0, 30.0),
-    ("A", "Snacks", "2026-11-30", 70.0, 10.0, 6.0, 20.0),
-    ("B", "Dairy", "2026-11-23", 14.0, 5.0, 4.0, 5.0),
-    ("B", "Dairy", "2026-11-30", 14.0, 5.0, 4.0, -3.0),  # projected stockout: counts as 0 at cost
-])
+PLAN = _plan(
+    [
+        ("A", "Snacks", "2026-11-23", 70.0, 10.0, 6.0, 30.0),
+        ("A", "Snacks", "2026-11-30", 70.0, 10.0, 6.0, 20.0),
+        ("B", "Dairy", "2026-11-23", 14.0, 5.0, 4.0, 5.0),
+        ("B", "Dairy", "2026-11-30", 14.0, 5.0, 4.0, -3.0),  # projected stockout: counts as 0 at cost
+    ]
+)
 COSTS = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [6.0, 4.0]})
-FINANCE = pd.DataFrame({
-    "family": ["Snacks", "Dairy", "Snacks", "Dairy"],
-    "month_start": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-12-01", "2026-12-01"]),
-    "units": [300.0, 60.0, 310.0, 62.0], "revenue": [3000.0, 330.0, 3410.0, 310.0]})
+FINANCE = pd.DataFrame(
+    {
+        "family": ["Snacks", "Dairy", "Snacks", "Dairy"],
+        "month_start": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-12-01", "2026-12-01"]),
+        "units": [300.0, 60.0, 310.0, 62.0],
+        "revenue": [3000.0, 330.0, 3410.0, 310.0],
+    }
+)
 
 
 def test_a_week_across_two_months_is_split_by_its_days():
@@ -59,7 +75,8 @@ def test_a_week_across_two_months_is_split_by_its_days():
     assert months.loc[("B", pd.Timestamp("2026-11-01")), "units"] == pytest.approx(16.0)
     # nothing leaks: the months add up to the weekly plan
     assert months[["units", "revenue", "margin"]].sum().tolist() == pytest.approx(
-        [PLAN.demand_units.sum(), PLAN.revenue.sum(), PLAN.margin.sum()])
+        [PLAN.demand_units.sum(), PLAN.revenue.sum(), PLAN.margin.sum()]
+    )
 
 
 def test_first_and_last_month_are_partial_and_finance_is_pro_rated_to_their_days():
@@ -97,8 +114,9 @@ def test_horizon_bridge_worked_example():
     assert horizon.loc["Dairy", "price_effect"] == pytest.approx(-8.0)
     assert total.margin_plan_of_record == pytest.approx(140 * 4 + 28 * 1)
     # the horizon's family rows are the same numbers pvm gives for the same inputs
-    direct = pvm.pvm_bridge_family_plan(allocate_to_months(PLAN), prorate_revenue_plan(
-        FINANCE, horizon_months(PLAN.week_start)))
+    direct = pvm.pvm_bridge_family_plan(
+        allocate_to_months(PLAN), prorate_revenue_plan(FINANCE, horizon_months(PLAN.week_start))
+    )
     assert direct[EFFECTS].to_numpy() == pytest.approx(horizon.loc[["Dairy", "Snacks", "ALL"], EFFECTS].to_numpy())
 
 
@@ -128,8 +146,14 @@ def test_family_missing_from_finance_plan_lands_in_mix():
 
 
 def test_family_only_in_finance_plan_leaves_through_volume_and_mix():
-    finance = pd.concat([FINANCE, pd.DataFrame({"family": ["Frozen"], "month_start": [pd.Timestamp("2026-12-01")],
-                                                "units": [31.0], "revenue": [310.0]})])
+    finance = pd.concat(
+        [
+            FINANCE,
+            pd.DataFrame(
+                {"family": ["Frozen"], "month_start": [pd.Timestamp("2026-12-01")], "units": [31.0], "revenue": [310.0]}
+            ),
+        ]
+    )
     out = plan_vs_finance(PLAN, finance)
     frozen = out[(out.period == "horizon") & (out.family == "Frozen")].iloc[0]
     assert frozen.revenue_plan_of_record == 0.0 and frozen.margin_plan_of_record == 0.0
@@ -165,14 +189,26 @@ def test_no_finance_plan_for_the_horizon_gives_an_empty_table():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 12),
-                          st.floats(0, 500), st.floats(0.5, 40)), min_size=1, max_size=25),
-       # finance plans whole units (or none): a plan of 6e-8 units for 1.00 would put the price at
-       # 1.7e7 and the float error of price x units above the 1e-9 relative tolerance
-       st.lists(st.tuples(st.sampled_from(["F1", "F2", "F3"]), st.integers(0, 4),
-                          st.one_of(st.just(0.0), st.floats(1, 5000)), st.floats(0, 90000)),
-                min_size=0, max_size=12),
-       st.integers(0, 6))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 12), st.floats(0, 500), st.floats(0.5, 40)),
+        min_size=1,
+        max_size=25,
+    ),
+    # finance plans whole units (or none): a plan of 6e-8 units for 1.00 would put the price at
+    # 1.7e7 and the float error of price x units above the 1e-9 relative tolerance
+    st.lists(
+        st.tuples(
+            st.sampled_from(["F1", "F2", "F3"]),
+            st.integers(0, 4),
+            st.one_of(st.just(0.0), st.floats(1, 5000)),
+            st.floats(0, 90000),
+        ),
+        min_size=0,
+        max_size=12,
+    ),
+    st.integers(0, 6),
+)
 def test_effects_add_up_exactly_for_any_plans(plan_rows, finance_rows, offset):
     family = {"a": "F1", "b": "F1", "c": "F2", "d": "F4"}
     start = pd.Timestamp("2026-10-26") + pd.Timedelta(days=offset)
@@ -199,8 +235,13 @@ def test_inventory_at_cost_floors_projected_stockouts_at_zero():
 
 
 def _cash(inventory_end: float, cogs: float) -> pd.DataFrame:
-    return pd.DataFrame({"week_start": pd.to_datetime(["2026-11-23", "2026-11-30"]),
-                         "cogs": [cogs / 2, cogs / 2], "inventory_value": [200.0, inventory_end]})
+    return pd.DataFrame(
+        {
+            "week_start": pd.to_datetime(["2026-11-23", "2026-11-30"]),
+            "cogs": [cogs / 2, cogs / 2],
+            "inventory_value": [200.0, inventory_end],
+        }
+    )
 
 
 def _rollup(plan: pd.DataFrame) -> pd.DataFrame:
@@ -214,9 +255,11 @@ def test_family_rollup_is_the_marts_rule_and_keeps_every_row():
     ours = family_rollup(plan)
     with duckdb.connect() as con:
         con.register("plan_of_record", plan)
-        mart = con.execute("select family, week_start, sum(demand_units) as demand_units, sum(revenue) as revenue, "
-                           "sum(margin) as margin from plan_of_record group by family, week_start "
-                           "order by family nulls last, week_start").df()
+        mart = con.execute(
+            "select family, week_start, sum(demand_units) as demand_units, sum(revenue) as revenue, "
+            "sum(margin) as margin from plan_of_record group by family, week_start "
+            "order by family nulls last, week_start"
+        ).df()
     assert list(ours.columns) == ["family", "week_start", "demand_units", "revenue", "margin"]
     keys = plan[["family", "week_start"]].drop_duplicates()
     assert list(ours.family) == list(keys.family) and list(ours.week_start) == list(keys.week_start)
@@ -227,15 +270,21 @@ def test_family_rollup_is_the_marts_rule_and_keeps_every_row():
 
 def test_controls_reconcile_when_everything_comes_from_the_plan():
     cogs = float((PLAN.demand_units * PLAN.cost).sum())  # 140 x 6 + 28 x 4 = 952
-    controls = control_totals(PLAN, COSTS, reconciliation=plan_vs_finance(PLAN, FINANCE),
-                              family_rollup=_rollup(PLAN), cash_projection=_cash(120.0, cogs))
+    controls = control_totals(
+        PLAN,
+        COSTS,
+        reconciliation=plan_vs_finance(PLAN, FINANCE),
+        family_rollup=_rollup(PLAN),
+        cash_projection=_cash(120.0, cogs),
+    )
     assert list(controls.columns) == CONTROL_COLUMNS
     assert len(controls) == 8 and controls.reconciles.all()
     assert controls.difference.abs().max() < 1e-9
     inv = controls.set_index("measure").loc["inventory_value_horizon_end"]
     assert (inv.plan_of_record_value, inv.downstream_value) == (120.0, 120.0)
-    assert controls.set_index(["measure", "downstream"]).loc[("cogs", "finance_cash_projection"),
-                                                             "plan_of_record_value"] == pytest.approx(952.0)
+    assert controls.set_index(["measure", "downstream"]).loc[
+        ("cogs", "finance_cash_projection"), "plan_of_record_value"
+    ] == pytest.approx(952.0)
 
 
 def test_controls_catch_leakage():
@@ -253,8 +302,13 @@ def test_controls_catch_leakage():
 
 
 def test_absent_downstreams_say_no_data_instead_of_failing():
-    controls = control_totals(PLAN, COSTS, reconciliation=None, family_rollup=None,
-                              cash_projection=pd.DataFrame(columns=["week_start", "cogs", "inventory_value"]))
+    controls = control_totals(
+        PLAN,
+        COSTS,
+        reconciliation=None,
+        family_rollup=None,
+        cash_projection=pd.DataFrame(columns=["week_start", "cogs", "inventory_value"]),
+    )
     assert controls.reconciles.isna().all()
     assert controls.notes.str.startswith("no data").all()
     assert np.isnan(controls.difference).all()
@@ -262,21 +316,32 @@ def test_absent_downstreams_say_no_data_instead_of_failing():
 
 # ---- the Dagster asset on a hand-made warehouse --------------------------------------------------
 
+
 def _warehouse(path, revenue_plan: pd.DataFrame | None, cash: pd.DataFrame | None):
     """No mart in it: the asset rolls the plan up to families itself (no mart feeds Python). ``cash``
     None: the cash projection had no data (finance_cash_projection writes an empty table)."""
     import duckdb
 
     plan = PLAN.drop(columns=["price", "cost"])
-    tables = {"analytics.plan_of_record": plan,
-              "staging.stg_erp__items": COSTS,
-              "staging.stg_finance__revenue_plan": revenue_plan if revenue_plan is not None else FINANCE.iloc[0:0],
-              "meta.ingest_log": pd.DataFrame({"extract": ["items", "revenue_plan"],
-                                               "status": ["loaded", "absent" if revenue_plan is None else "loaded"]})}
+    tables = {
+        "analytics.plan_of_record": plan,
+        "staging.stg_erp__items": COSTS,
+        "staging.stg_finance__revenue_plan": revenue_plan if revenue_plan is not None else FINANCE.iloc[0:0],
+        "meta.ingest_log": pd.DataFrame(
+            {"extract": ["items", "revenue_plan"], "status": ["loaded", "absent" if revenue_plan is None else "loaded"]}
+        ),
+    }
     tables["analytics.finance_cash_projection"] = (
-        cash if cash is not None else pd.DataFrame({"week_start": pd.Series(dtype="datetime64[us]"),
-                                                    "cogs": pd.Series(dtype=float),
-                                                    "inventory_value": pd.Series(dtype=float)}))
+        cash
+        if cash is not None
+        else pd.DataFrame(
+            {
+                "week_start": pd.Series(dtype="datetime64[us]"),
+                "cogs": pd.Series(dtype=float),
+                "inventory_value": pd.Series(dtype=float),
+            }
+        )
+    )
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
             con.execute(f"create schema if not exists {name.split('.')[0]}")
@@ -295,9 +360,11 @@ def _materialize(path):
 
     warehouse = Warehouse(path=str(path))
     upstream = [dg.AssetSpec(key) for key in plan_reconciliation.dependency_keys]  # tables already there
-    result = dg.materialize([plan_reconciliation, *upstream], resources={
-        "warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
-        raise_on_error=False)
+    result = dg.materialize(
+        [plan_reconciliation, *upstream],
+        resources={"warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+        raise_on_error=False,
+    )
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("plan_reconciliation")}
     return checks, meta
@@ -314,8 +381,13 @@ def test_asset_writes_both_tables_and_the_checks_pass(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from analytics.plan_reconciliation").fetchone()[0] == 9
         assert con.execute("select bool_and(reconciles) from analytics.plan_reconciliation_controls").fetchone()[0]
-        assert con.execute("select count(*) from analytics.plan_reconciliation_controls where downstream = "
-                           "'plan_of_record_family' and reconciles").fetchone()[0] == 3
+        assert (
+            con.execute(
+                "select count(*) from analytics.plan_reconciliation_controls where downstream = "
+                "'plan_of_record_family' and reconciles"
+            ).fetchone()[0]
+            == 3
+        )
 
 
 def test_asset_check_fails_when_the_cash_projection_leaks(tmp_path):
@@ -336,23 +408,38 @@ def test_absent_revenue_plan_and_cash_projection_pass_with_a_note(tmp_path):
     assert meta["plan_reconciliation"]["notes"].value == "no data: revenue_plan extract absent"
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from analytics.plan_reconciliation").fetchone()[0] == 0
-        types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                                 "where table_name = 'plan_reconciliation'").fetchall())
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'plan_reconciliation'"
+            ).fetchall()
+        )
         assert types["price_effect"] == "DOUBLE" and types["period_start"].startswith("TIMESTAMP")
 
 
 def test_inputs_take_the_columns_and_finance_months_the_sql_took():
     from sop_pipeline.analytics.reconcile import no_data_note, reconciliation_inputs
 
-    revenue_plan = pd.DataFrame({"plan_month": [None, None], "family": ["Snacks", "Drinks"], "units": [1.0, 2.0],
-                                 "revenue": [3.0, 4.0], "month_start": pd.to_datetime([None, "2026-12-01"]),
-                                 "source_row": [1, 2]})
-    plan, costs, months, cash = reconciliation_inputs(PLAN.assign(extra=1), COSTS.assign(family="x"), revenue_plan,
-                                                      None)
+    revenue_plan = pd.DataFrame(
+        {
+            "plan_month": [None, None],
+            "family": ["Snacks", "Drinks"],
+            "units": [1.0, 2.0],
+            "revenue": [3.0, 4.0],
+            "month_start": pd.to_datetime([None, "2026-12-01"]),
+            "source_row": [1, 2],
+        }
+    )
+    plan, costs, months, cash = reconciliation_inputs(
+        PLAN.assign(extra=1), COSTS.assign(family="x"), revenue_plan, None
+    )
     assert cash is None and list(costs.columns) == ["sku", "unit_cost"]
     assert "extra" not in plan.columns
-    assert months.family.tolist() == ["Drinks"] and list(months.columns) == ["family", "month_start", "units",
-                                                                             "revenue"]
+    assert months.family.tolist() == ["Drinks"] and list(months.columns) == [
+        "family",
+        "month_start",
+        "units",
+        "revenue",
+    ]
     assert list(months.index) == [0]
     assert no_data_note(pd.DataFrame(), plan, True) == "no data: revenue_plan extract absent"
     assert no_data_note(pd.DataFrame(), plan.iloc[0:0], False) == "no data: the plan of record is empty"

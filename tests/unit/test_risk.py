@@ -11,18 +11,39 @@ import pandas as pd
 import pytest
 
 from sop_pipeline.analytics.risk import (
-    BOARD_COLUMNS, SIGNAL_COLUMNS, RiskSettings, alarm_probability, asset_downtime_trend, cusum_upper,
-    open_risk_events, po_lines_as_of, revenue_at_risk, risk_board, risk_signals, root_cause_of, root_causes,
-    route_delays, sku_exposure_map,
-    supplier_lead_time_drift, supplier_otif_decline, weekly_unplanned_downtime,
+    BOARD_COLUMNS,
+    SIGNAL_COLUMNS,
+    RiskSettings,
+    alarm_probability,
+    asset_downtime_trend,
+    cusum_upper,
+    open_risk_events,
+    po_lines_as_of,
+    revenue_at_risk,
+    risk_board,
+    risk_signals,
+    root_cause_of,
+    root_causes,
+    route_delays,
+    sku_exposure_map,
+    supplier_lead_time_drift,
+    supplier_otif_decline,
+    weekly_unplanned_downtime,
 )
 
 DISRUPTION = pd.Timestamp("2025-06-15")  # a Sunday; horizon week 1 starts Monday 2025-06-16
 
 
-def synthetic_supplier(supplier_id: str, seed: int, drift: bool = False, base_days: float = 21.0,
-                       sd_days: float = 3.0, lines_per_day: float = 0.6, extra_days: float = 12.0,
-                       drift_weeks: int = 11) -> pd.DataFrame:
+def synthetic_supplier(
+    supplier_id: str,
+    seed: int,
+    drift: bool = False,
+    base_days: float = 21.0,
+    sd_days: float = 3.0,
+    lines_per_day: float = 0.6,
+    extra_days: float = 12.0,
+    drift_weeks: int = 11,
+) -> pd.DataFrame:
     """PO lines from 110 weeks before to 4 weeks after the disruption, ~4 lines a week.
 
     Lead time ~ N(21, 3) days, promised = order + 21 days. With ``drift`` the lead time of lines
@@ -36,10 +57,19 @@ def synthetic_supplier(supplier_id: str, seed: int, drift: bool = False, base_da
         start = DISRUPTION - pd.Timedelta(weeks=drift_weeks)
         due = order + pd.Timedelta(days=base_days)
         lead = lead + np.round(extra_days * np.clip((due - start).days / (DISRUPTION - start).days, 0, 1))
-    return pd.DataFrame({
-        "supplier_id": supplier_id, "sku": f"C-{supplier_id}",
-        "po_id": [f"{supplier_id}-{i}" for i in range(len(order))], "line": 1, "order_date": order, "promised_date": order + pd.Timedelta(days=base_days),
-        "receipt_date": order + pd.to_timedelta(lead, unit="D"), "qty_ordered": 100.0, "qty_received": 100.0})
+    return pd.DataFrame(
+        {
+            "supplier_id": supplier_id,
+            "sku": f"C-{supplier_id}",
+            "po_id": [f"{supplier_id}-{i}" for i in range(len(order))],
+            "line": 1,
+            "order_date": order,
+            "promised_date": order + pd.Timedelta(days=base_days),
+            "receipt_date": order + pd.to_timedelta(lead, unit="D"),
+            "qty_ordered": 100.0,
+            "qty_received": 100.0,
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- CUSUM
@@ -72,8 +102,9 @@ def test_drift_alarm_fires_before_the_disruption_without_look_ahead():
     known = lines[(lines["order_date"] <= DISRUPTION)].copy()
     known.loc[known["receipt_date"] > DISRUPTION, ["receipt_date"]] = pd.NaT
     known.loc[known["receipt_date"].isna(), "qty_received"] = 0.0
-    pd.testing.assert_frame_equal(supplier_lead_time_drift(known, DISRUPTION.date()),
-                                  supplier_lead_time_drift(lines, DISRUPTION.date()))
+    pd.testing.assert_frame_equal(
+        supplier_lead_time_drift(known, DISRUPTION.date()), supplier_lead_time_drift(lines, DISRUPTION.date())
+    )
     # before the drift begins there is nothing to see
     early = supplier_lead_time_drift(lines, (DISRUPTION - pd.Timedelta(weeks=12)).date()).iloc[0]
     assert not early["alarm"]
@@ -98,12 +129,25 @@ def test_short_history_is_reported_not_guessed():
 
 
 def test_po_lines_as_of_sums_partial_receipts():
-    pos = pd.DataFrame({"po_id": ["P1", "P1", "P2"], "line": [1, 2, 1], "supplier_id": "S1", "sku": ["A", "B", "A"],
-                        "order_date": ["2025-01-01", "2025-01-01", "2025-03-01"],
-                        "promised_date": ["2025-01-20", "2025-01-20", "2025-03-20"], "qty": [100.0, 50.0, 10.0]})
-    receipts = pd.DataFrame({"po_id": ["P1", "P1", "P1", "P2"], "line": [1, 1, 2, 1],
-                             "receipt_date": ["2025-01-18", "2025-01-25", "2025-02-01", "2025-04-02"],
-                             "qty": [60.0, 40.0, 50.0, 10.0]})
+    pos = pd.DataFrame(
+        {
+            "po_id": ["P1", "P1", "P2"],
+            "line": [1, 2, 1],
+            "supplier_id": "S1",
+            "sku": ["A", "B", "A"],
+            "order_date": ["2025-01-01", "2025-01-01", "2025-03-01"],
+            "promised_date": ["2025-01-20", "2025-01-20", "2025-03-20"],
+            "qty": [100.0, 50.0, 10.0],
+        }
+    )
+    receipts = pd.DataFrame(
+        {
+            "po_id": ["P1", "P1", "P1", "P2"],
+            "line": [1, 1, 2, 1],
+            "receipt_date": ["2025-01-18", "2025-01-25", "2025-02-01", "2025-04-02"],
+            "qty": [60.0, 40.0, 50.0, 10.0],
+        }
+    )
     out = po_lines_as_of(pos, receipts, date(2025, 3, 31)).set_index(["po_id", "line"])
     assert out.loc[("P1", 1), "qty_received"] == 100.0
     assert out.loc[("P1", 1), "receipt_date"] == pd.Timestamp("2025-01-25")  # the last receipt
@@ -118,10 +162,17 @@ AS_OF = pd.Timestamp("2025-06-15")
 def _line(supplier: str, promised_days_ago: int, late_days: int | None, qty_received: float = 10.0) -> dict:
     """A PO line promised ``promised_days_ago`` before AS_OF; late_days None = nothing received."""
     promised = AS_OF - pd.Timedelta(days=promised_days_ago)
-    return {"supplier_id": supplier, "sku": f"C-{supplier}", "po_id": f"{supplier}-{promised_days_ago}-{late_days}",
-            "line": 1, "order_date": promised - pd.Timedelta(days=21), "promised_date": promised,
-            "receipt_date": None if late_days is None else promised + pd.Timedelta(days=late_days),
-            "qty_ordered": 10.0, "qty_received": 0.0 if late_days is None else qty_received}
+    return {
+        "supplier_id": supplier,
+        "sku": f"C-{supplier}",
+        "po_id": f"{supplier}-{promised_days_ago}-{late_days}",
+        "line": 1,
+        "order_date": promised - pd.Timedelta(days=21),
+        "promised_date": promised,
+        "receipt_date": None if late_days is None else promised + pd.Timedelta(days=late_days),
+        "qty_ordered": 10.0,
+        "qty_received": 0.0 if late_days is None else qty_received,
+    }
 
 
 @pytest.fixture
@@ -182,8 +233,14 @@ def _downtime() -> pd.DataFrame:
 
 
 def test_weekly_downtime_splits_events_across_weeks():
-    events = pd.DataFrame({"resource_id": ["M9", "M9"], "start": ["2025-06-22 20:00", "2025-06-29 22:00"],
-                           "end": ["2025-06-23 04:00", None], "planned": ["false", "False"]})
+    events = pd.DataFrame(
+        {
+            "resource_id": ["M9", "M9"],
+            "start": ["2025-06-22 20:00", "2025-06-29 22:00"],
+            "end": ["2025-06-23 04:00", None],
+            "planned": ["false", "False"],
+        }
+    )
     out = weekly_unplanned_downtime(events, DT_AS_OF, weeks=2).set_index("week_start")["downtime_hours"]
     # 20:00 Sun -> 04:00 Mon: 4 h in each week; the open event runs to the end of the as-of day: 2 h
     assert out.loc[pd.Timestamp("2025-06-16")] == pytest.approx(4.0)
@@ -207,8 +264,15 @@ def test_downtime_trend_and_alarm_by_hand():
 
 
 def test_open_risk_events_window():
-    events = pd.DataFrame({"event_id": ["E1", "E2", "E3"], "date": ["2025-05-18", "2025-05-19", "2025-06-20"],
-                           "kind": "route", "entity_id": "SEA-1", "description": ["old", "in", "future"]})
+    events = pd.DataFrame(
+        {
+            "event_id": ["E1", "E2", "E3"],
+            "date": ["2025-05-18", "2025-05-19", "2025-06-20"],
+            "kind": "route",
+            "entity_id": "SEA-1",
+            "description": ["old", "in", "future"],
+        }
+    )
     # 4 weeks up to 2025-06-15: 2025-05-18 < date <= 2025-06-15
     out = open_risk_events(events, AS_OF.date(), weeks=4)
     assert out["event_id"].tolist() == ["E2"] and out["age_days"].tolist() == [27]
@@ -228,8 +292,13 @@ def test_exposure_map_follows_the_bom():
 
 
 def test_revenue_at_risk_pro_rata():
-    forecast = pd.DataFrame({"sku": ["FG1", "FG1", "FG2"], "week_start": ["2025-06-16", "2025-06-23", "2025-06-16"],
-                             "revenue": [700.0, 1400.0, 7000.0]})
+    forecast = pd.DataFrame(
+        {
+            "sku": ["FG1", "FG1", "FG2"],
+            "week_start": ["2025-06-16", "2025-06-23", "2025-06-16"],
+            "revenue": [700.0, 1400.0, 7000.0],
+        }
+    )
     # from Mon 06-16: 7 days x 100 + 3 days x 200 = 1300; 3.5 days -> 350; FG2 not asked for
     assert revenue_at_risk(forecast, ["FG1"], date(2025, 6, 16), 10) == pytest.approx(1300.0)
     assert revenue_at_risk(forecast, ["FG1"], date(2025, 6, 16), 3.5) == pytest.approx(350.0)
@@ -246,14 +315,28 @@ def test_risk_signals_and_board():
     stable = synthetic_supplier("SUP-S", seed=9)  # its CUSUM stays below h (~1 in 20 stable suppliers alarm by chance)
     po_lines = pd.concat([drifting, stable], ignore_index=True)
     suppliers = pd.DataFrame({"supplier_id": ["SUP-D", "SUP-S"], "route": ["SEA-1", "ROAD-2"]})
-    events = pd.DataFrame({"event_id": ["E7"], "date": ["2025-06-08"], "kind": "supplier", "entity_id": "SUP-S",
-                           "description": "fire at supplier plant"})
+    events = pd.DataFrame(
+        {
+            "event_id": ["E7"],
+            "date": ["2025-06-08"],
+            "kind": "supplier",
+            "entity_id": "SUP-S",
+            "description": "fire at supplier plant",
+        }
+    )
     exposure = pd.DataFrame({"sku": ["FG-D", "FG-S"], "kind": "supplier", "entity_id": ["SUP-D", "SUP-S"]})
     weeks = pd.date_range("2025-06-16", periods=13, freq="7D")
-    forecast = pd.DataFrame({"sku": np.repeat(["FG-D", "FG-S"], 13), "week_start": list(weeks) * 2,
-                             "revenue": 700.0})  # 100 per day each
-    signals = risk_signals(DISRUPTION.date(), po_lines=po_lines, suppliers=suppliers, risk_events=events,
-                           forecast_revenue=forecast, sku_exposure=exposure)
+    forecast = pd.DataFrame(
+        {"sku": np.repeat(["FG-D", "FG-S"], 13), "week_start": list(weeks) * 2, "revenue": 700.0}
+    )  # 100 per day each
+    signals = risk_signals(
+        DISRUPTION.date(),
+        po_lines=po_lines,
+        suppliers=suppliers,
+        risk_events=events,
+        forecast_revenue=forecast,
+        sku_exposure=exposure,
+    )
     assert list(signals.columns) == SIGNAL_COLUMNS
     drift = signals[signals["signal"] == "drift"].iloc[0]
     assert (drift["kind"], drift["entity_id"], drift["owner"]) == ("supplier", "SUP-D", "Procurement")
@@ -265,9 +348,9 @@ def test_risk_signals_and_board():
     event = signals[signals["signal"] == "event"].iloc[0]
     # age 7 d: p = .8 x .5 ** (7 / 28) = .6727; impact 28 days x 100 = 2800
     assert event["signal_id"] == "event-E7"
-    assert event["probability"] == pytest.approx(0.8 * 0.5 ** 0.25)
+    assert event["probability"] == pytest.approx(0.8 * 0.5**0.25)
     assert event["impact_value"] == pytest.approx(2800.0)
-    assert event["expected_impact"] == pytest.approx(0.8 * 0.5 ** 0.25 * 2800.0)
+    assert event["expected_impact"] == pytest.approx(0.8 * 0.5**0.25 * 2800.0)
     assert not ((signals["entity_id"] == "SUP-S") & (signals["signal"] == "drift")).any()
 
     board = risk_board(signals, top=5)
@@ -277,12 +360,34 @@ def test_risk_signals_and_board():
 
 
 def test_board_orders_by_expected_impact_unknown_last():
-    base = {"kind": "supplier", "signal": "event", "detected_on": date(2025, 6, 1), "exposure_days": 7.0,
-            "mitigation": "m", "owner": "Procurement", "detail": ""}
-    rows = [("a", "S1", 0.5, 100.0, 50.0), ("b", "S1", 0.9, 100.0, 90.0), ("c", "S2", 0.9, np.nan, np.nan),
-            ("d", "S3", 0.1, 700.0, 70.0)]
-    signals = pd.DataFrame([{**base, "signal_id": sid, "entity_id": entity, "probability": p, "impact_value": impact,
-                             "expected_impact": expected} for sid, entity, p, impact, expected in rows])
+    base = {
+        "kind": "supplier",
+        "signal": "event",
+        "detected_on": date(2025, 6, 1),
+        "exposure_days": 7.0,
+        "mitigation": "m",
+        "owner": "Procurement",
+        "detail": "",
+    }
+    rows = [
+        ("a", "S1", 0.5, 100.0, 50.0),
+        ("b", "S1", 0.9, 100.0, 90.0),
+        ("c", "S2", 0.9, np.nan, np.nan),
+        ("d", "S3", 0.1, 700.0, 70.0),
+    ]
+    signals = pd.DataFrame(
+        [
+            {
+                **base,
+                "signal_id": sid,
+                "entity_id": entity,
+                "probability": p,
+                "impact_value": impact,
+                "expected_impact": expected,
+            }
+            for sid, entity, p, impact, expected in rows
+        ]
+    )
     assert risk_board(signals, top=5, by_root_cause=False)["signal_id"].tolist() == ["b", "d", "a", "c"]
     assert risk_board(signals, top=2, by_root_cause=False)["signal_id"].tolist() == ["b", "d"]
     assert risk_board(signals, one_per_entity=True)["signal_id"].tolist() == ["b", "d", "c"]
@@ -296,12 +401,29 @@ def test_board_takes_one_line_per_root_cause():
     """A supplier's drift, its OTIF decline and the route only it uses are one root cause: the
     strongest signal leads, the others are supporting evidence; a shared route stays its own."""
     base = {"detected_on": date(2025, 6, 1), "exposure_days": 7.0, "mitigation": "m", "owner": "o", "detail": ""}
-    rows = [("drift-S1", "supplier", "S1", "drift", 0.9, 1000.0), ("otif-S1", "supplier", "S1", "otif_decline", 1.0, 800.0),
-            ("route-SEA", "route", "SEA", "route_delay", 1.0, 950.0), ("route-AIR", "route", "AIR", "route_delay", 1.0, 300.0),
-            ("dt-M1", "asset", "M1", "downtime_trend", 0.9, 100.0), ("ev-M1", "asset", "M1", "event", 0.5, 500.0)]
-    signals = pd.DataFrame([{**base, "signal_id": sid, "kind": kind, "entity_id": entity, "signal": sig,
-                             "probability": p, "impact_value": impact / p, "expected_impact": impact}
-                            for sid, kind, entity, sig, p, impact in rows])
+    rows = [
+        ("drift-S1", "supplier", "S1", "drift", 0.9, 1000.0),
+        ("otif-S1", "supplier", "S1", "otif_decline", 1.0, 800.0),
+        ("route-SEA", "route", "SEA", "route_delay", 1.0, 950.0),
+        ("route-AIR", "route", "AIR", "route_delay", 1.0, 300.0),
+        ("dt-M1", "asset", "M1", "downtime_trend", 0.9, 100.0),
+        ("ev-M1", "asset", "M1", "event", 0.5, 500.0),
+    ]
+    signals = pd.DataFrame(
+        [
+            {
+                **base,
+                "signal_id": sid,
+                "kind": kind,
+                "entity_id": entity,
+                "signal": sig,
+                "probability": p,
+                "impact_value": impact / p,
+                "expected_impact": impact,
+            }
+            for sid, kind, entity, sig, p, impact in rows
+        ]
+    )
     suppliers = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "route": ["SEA", "AIR", "AIR"]})
     causes = root_causes(suppliers)
     assert causes == {("route", "SEA"): "supplier S1"}

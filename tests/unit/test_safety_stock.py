@@ -88,7 +88,7 @@ def test_cycle_service_with_lead_time_variability_chopra_meindl_dell():
     auto = safety_stock(2500, 500, 7, 7, service_level=0.90)
     assert auto.method == "gamma"
     assert auto.safety_stock > r.safety_stock
-    shape, scale = (17500 / auto.sigma_dl) ** 2, auto.sigma_dl ** 2 / 17500
+    shape, scale = (17500 / auto.sigma_dl) ** 2, auto.sigma_dl**2 / 17500
     assert special.gammainc(shape, auto.reorder_point / scale) == pytest.approx(0.90, abs=1e-9)
 
 
@@ -98,8 +98,9 @@ def test_fill_rate_chopra_meindl_lego_given_fill_rate():
     # ESC = (1 - fr) Q = 250; G(k) = 250 / 707.1 = 0.3536 (table: G(0.09) = 0.3556,
     # G(0.10) = 0.3509) -> k = 0.0943; ss = 0.0943 * 707.1 = 66.7 (the book rounds to 67).
     # (k = 0.0943 is a cycle service of 53.8 %: the minimum-cycle-service floor is switched off)
-    r = safety_stock(2500, 500, 2, 0, service_level=0.975, service_type="fill_rate", order_qty=10000,
-                     min_cycle_service=None)
+    r = safety_stock(
+        2500, 500, 2, 0, service_level=0.975, service_type="fill_rate", order_qty=10000, min_cycle_service=None
+    )
     assert r.k == pytest.approx(0.0943, abs=1e-4)
     assert r.safety_stock == pytest.approx(66.7, abs=0.1)
     assert r.reorder_point == pytest.approx(5066.7, abs=0.1)
@@ -110,8 +111,7 @@ def test_fill_rate_chopra_meindl_lego_evaluated_backwards():
     # Chopra & Meindl (Lego, Q = 10,000, ss = 1,000): k = 1,000 / 707.1 = 1.4142;
     # ESC = 707.1 * G(1.4142) = 707.1 * 0.03553 = 25.13; fr = 1 - 25.13 / 10,000 = 0.99749.
     # Asking for that fill rate must give back ss = 1,000.
-    r = safety_stock(2500, 500, 2, 0, service_level=1 - 25.127 / 10000, service_type="fill_rate",
-                     order_qty=10000)
+    r = safety_stock(2500, 500, 2, 0, service_level=1 - 25.127 / 10000, service_type="fill_rate", order_qty=10000)
     assert r.k == pytest.approx(math.sqrt(2), abs=1e-4)
     assert r.safety_stock == pytest.approx(1000.0, abs=0.1)
 
@@ -147,7 +147,7 @@ def test_large_order_quantity_gives_negative_k_and_floored_safety_stock():
     assert standard_normal_loss(r.k) == pytest.approx(1.0, abs=1e-9)
     assert r.safety_stock == 0.0
     assert r.reorder_point == pytest.approx(50.0)
-    assert r.expected_fill_rate > 0.90          # the floor gives more service than asked
+    assert r.expected_fill_rate > 0.90  # the floor gives more service than asked
 
 
 def test_minimum_cycle_service_keeps_safety_stock_on_variable_demand():
@@ -168,12 +168,28 @@ def test_minimum_cycle_service_keeps_safety_stock_on_variable_demand():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.floats(0.1, 500), st.floats(0.01, 3.0), st.floats(0.02, 8), st.floats(0.0, 2), st.floats(0.501, 0.999),
-       st.sampled_from([0.0, 1.0]), st.floats(1.0, 50.0))
+@given(
+    st.floats(0.1, 500),
+    st.floats(0.01, 3.0),
+    st.floats(0.02, 8),
+    st.floats(0.0, 2),
+    st.floats(0.501, 0.999),
+    st.sampled_from([0.0, 1.0]),
+    st.floats(1.0, 50.0),
+)
 def test_every_variable_item_above_fifty_percent_carries_safety_stock(d, cv, lead, lead_sd, level, review, weeks):
-    frame = pd.DataFrame({"sku": ["X"], "mean_weekly_demand": [d], "sd_weekly_demand": [cv * d],
-                          "lead_time_mean_weeks": [lead], "lead_time_sd_weeks": [lead_sd],
-                          "review_period_weeks": [review], "service_target": [level], "order_qty_units": [weeks * d]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["X"],
+            "mean_weekly_demand": [d],
+            "sd_weekly_demand": [cv * d],
+            "lead_time_mean_weeks": [lead],
+            "lead_time_sd_weeks": [lead_sd],
+            "review_period_weeks": [review],
+            "service_target": [level],
+            "order_qty_units": [weeks * d],
+        }
+    )
     for kind in ("cycle", "fill_rate"):
         assert safety_stock_policies(frame, service_type=kind, exact_loss=True).safety_stock_units.item() > 0
 
@@ -195,16 +211,17 @@ def test_order_up_to_exact_loss_solves_the_two_loss_equation():
     # Exact (R, S) backorder loss per review: E[(D(L+R) - S)+] - E[(D(L) - S)+] = (1 - beta) * D * R,
     # checked by bisection on the normal losses computed here. D = 100, sigma_D = 100 (the lead-time
     # term matters), L = 1, R = 1, beta = 0.9: sigma_P = 141.42, sigma_L = 100.
-    r = safety_stock(100, 100, 1, 0, 0.90, "fill_rate", review_period=1, exact_loss=True, method="normal",
-                     min_cycle_service=None)
+    r = safety_stock(
+        100, 100, 1, 0, 0.90, "fill_rate", review_period=1, exact_loss=True, method="normal", min_cycle_service=None
+    )
     sp, sl = math.sqrt(2) * 100, 100.0
+
     def f(S: float) -> float:
         return sp * standard_normal_loss((S - 200) / sp) - sl * standard_normal_loss((S - 100) / sl) - 10.0
 
     assert r.reorder_point == pytest.approx(_bisect(f, 0.0, 1000.0), abs=1e-6)
-    textbook = safety_stock(100, 100, 1, 0, 0.90, "fill_rate", review_period=1, method="normal",
-                            min_cycle_service=None)
-    assert r.safety_stock < textbook.safety_stock   # the textbook G(k) counts old backorders again
+    textbook = safety_stock(100, 100, 1, 0, 0.90, "fill_rate", review_period=1, method="normal", min_cycle_service=None)
+    assert r.safety_stock < textbook.safety_stock  # the textbook G(k) counts old backorders again
 
 
 def test_exact_backorder_loss_needs_less_stock_for_small_orders():
@@ -227,10 +244,17 @@ def _bisect(f, lo: float, hi: float) -> float:
 def test_vectorized_solver_matches_bisection_per_item():
     rng = np.random.default_rng(7)
     n = 60
-    frame = pd.DataFrame({"sku": [f"S{i}" for i in range(n)], "mean_weekly_demand": rng.uniform(0.5, 200, n),
-                          "sd_weekly_demand": rng.uniform(0.1, 150, n), "lead_time_mean_weeks": rng.uniform(0.5, 8, n),
-                          "lead_time_sd_weeks": rng.uniform(0, 2, n), "service_target": rng.uniform(0.6, 0.999, n),
-                          "order_qty_units": rng.uniform(1, 2000, n)})
+    frame = pd.DataFrame(
+        {
+            "sku": [f"S{i}" for i in range(n)],
+            "mean_weekly_demand": rng.uniform(0.5, 200, n),
+            "sd_weekly_demand": rng.uniform(0.1, 150, n),
+            "lead_time_mean_weeks": rng.uniform(0.5, 8, n),
+            "lead_time_sd_weeks": rng.uniform(0, 2, n),
+            "service_target": rng.uniform(0.6, 0.999, n),
+            "order_qty_units": rng.uniform(1, 2000, n),
+        }
+    )
     for method in ("normal", "gamma"):
         out = safety_stock_policies(frame, service_type="fill_rate", method=method)
         for row in out.itertuples():
@@ -239,7 +263,7 @@ def test_vectorized_solver_matches_bisection_per_item():
             if method == "normal":
                 f = lambda k: sigma * standard_normal_loss(k) - (1 - beta) * q  # noqa: E731
             else:
-                a, theta = (mean / sigma) ** 2, sigma ** 2 / mean
+                a, theta = (mean / sigma) ** 2, sigma**2 / mean
                 f = lambda k: gamma_loss(mean + k * sigma, a, theta) - (1 - beta) * q  # noqa: E731
             expected = _bisect(f, -q / sigma - 50, 60)
             assert row.k == pytest.approx(expected, abs=1e-7), (method, row.sku)
@@ -248,22 +272,36 @@ def test_vectorized_solver_matches_bisection_per_item():
 def test_gamma_cycle_service_uses_the_gamma_quantile():
     r = safety_stock(2.0, 3.0, 2.0, 0.5, 0.95, method="gamma")
     mean, sigma = r.mean_lead_time_demand, r.sigma_dl
-    shape, scale = (mean / sigma) ** 2, sigma ** 2 / mean
+    shape, scale = (mean / sigma) ** 2, sigma**2 / mean
     assert r.reorder_point == pytest.approx(special.gammaincinv(shape, 0.95) * scale)
 
 
 def test_frame_and_scalar_agree():  # rows A, B: order-up-to (R = 1); row C: continuous (s, Q)
-    frame = pd.DataFrame({"sku": ["A", "B", "C"], "mean_weekly_demand": [100.0, 3.0, 40.0],
-                          "sd_weekly_demand": [30.0, 6.0, 10.0], "lead_time_mean_weeks": [4.0, 2.0, 1.0],
-                          "lead_time_sd_weeks": [1.0, 0.5, 0.0], "review_period_weeks": [1.0, 1.0, 0.0],
-                          "service_target": [0.98, 0.9, 0.95], "order_qty_units": [500.0, 20.0, 80.0]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A", "B", "C"],
+            "mean_weekly_demand": [100.0, 3.0, 40.0],
+            "sd_weekly_demand": [30.0, 6.0, 10.0],
+            "lead_time_mean_weeks": [4.0, 2.0, 1.0],
+            "lead_time_sd_weeks": [1.0, 0.5, 0.0],
+            "review_period_weeks": [1.0, 1.0, 0.0],
+            "service_target": [0.98, 0.9, 0.95],
+            "order_qty_units": [500.0, 20.0, 80.0],
+        }
+    )
     for kind in ("cycle", "fill_rate"):
         out = safety_stock_policies(frame, service_type=kind)
         for row in out.itertuples():
-            one = safety_stock(row.mean_weekly_demand, row.sd_weekly_demand, row.lead_time_mean_weeks,
-                               row.lead_time_sd_weeks, row.service_target, kind,
-                               order_qty=None if row.review_period_weeks > 0 else row.order_qty_units,
-                               review_period=row.review_period_weeks)
+            one = safety_stock(
+                row.mean_weekly_demand,
+                row.sd_weekly_demand,
+                row.lead_time_mean_weeks,
+                row.lead_time_sd_weeks,
+                row.service_target,
+                kind,
+                order_qty=None if row.review_period_weeks > 0 else row.order_qty_units,
+                review_period=row.review_period_weeks,
+            )
             assert row.order_qty_units == pytest.approx(one.order_qty if one.order_qty else row.order_qty_units)
             assert row.safety_stock_units == pytest.approx(one.safety_stock, rel=1e-9, abs=1e-9)
             assert row.reorder_point_units == pytest.approx(one.reorder_point, rel=1e-9)
@@ -272,10 +310,18 @@ def test_frame_and_scalar_agree():  # rows A, B: order-up-to (R = 1); row C: con
 
 
 def test_policies_fill_order_quantity_from_eoq_or_cover():
-    frame = pd.DataFrame({"sku": ["A", "B", "C"], "mean_weekly_demand": [100.0, 100.0, 0.0],
-                          "sd_weekly_demand": [30.0, 30.0, 0.0], "lead_time_mean_weeks": [2.0, 2.0, 2.0],
-                          "lead_time_sd_weeks": [0.0, 0.0, 0.0], "service_target": [0.95, 0.95, 0.95],
-                          "unit_cost": [10.0, np.nan, 5.0], "order_qty_units": [np.nan, np.nan, np.nan]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A", "B", "C"],
+            "mean_weekly_demand": [100.0, 100.0, 0.0],
+            "sd_weekly_demand": [30.0, 30.0, 0.0],
+            "lead_time_mean_weeks": [2.0, 2.0, 2.0],
+            "lead_time_sd_weeks": [0.0, 0.0, 0.0],
+            "service_target": [0.95, 0.95, 0.95],
+            "unit_cost": [10.0, np.nan, 5.0],
+            "order_qty_units": [np.nan, np.nan, np.nan],
+        }
+    )
     out = safety_stock_policies(frame, service_type="fill_rate")
     # EOQ = sqrt(2 * 5,200 * 50 / (0.25 * 10)) = sqrt(208,000) = 456.07
     assert out.loc[0, "order_qty_units"] == pytest.approx(456.07, abs=0.01)
@@ -295,8 +341,16 @@ def test_input_errors_speak_plainly():
         safety_stock(10, 1, 2, 0, 0.95, "fill_rate")
     with pytest.raises(SafetyStockInputError, match="unknown service type"):
         safety_stock(10, 1, 2, 0, 0.95, "type3")
-    bad = pd.DataFrame({"sku": ["X"], "mean_weekly_demand": [5.0], "sd_weekly_demand": [1.0],
-                        "lead_time_mean_weeks": [-2.0], "lead_time_sd_weeks": [0.0], "service_target": [0.9]})
+    bad = pd.DataFrame(
+        {
+            "sku": ["X"],
+            "mean_weekly_demand": [5.0],
+            "sd_weekly_demand": [1.0],
+            "lead_time_mean_weeks": [-2.0],
+            "lead_time_sd_weeks": [0.0],
+            "service_target": [0.9],
+        }
+    )
     with pytest.raises(SafetyStockInputError, match="lead_time_mean_weeks .* SKU\\(s\\) X"):
         safety_stock_policies(bad)
     with pytest.raises(SafetyStockInputError, match="missing column"):
@@ -323,8 +377,14 @@ def _weeks(n: int, start: str = "2024-01-01") -> list[pd.Timestamp]:
 
 def test_demand_variability_fills_zero_weeks_and_uses_forecast_error():
     weeks = _weeks(12)
-    smooth = pd.DataFrame({"sku": "S", "week_start": weeks, "units": [10.0, 12, 8, 10, 11, 9, 10, 12, 8, 10, 11, 9],
-                           "forecast_units": [11.0, 11, 9, 10, 10, 10, 11, 11, 9, 10, 10, 10]})
+    smooth = pd.DataFrame(
+        {
+            "sku": "S",
+            "week_start": weeks,
+            "units": [10.0, 12, 8, 10, 11, 9, 10, 12, 8, 10, 11, 9],
+            "forecast_units": [11.0, 11, 9, 10, 10, 10, 11, 11, 9, 10, 10, 10],
+        }
+    )
     # intermittent item: rows only in weeks 3, 7 and 11 -> weeks 3..12 (the last week of the data)
     # count, 7 of 10 zero
     sparse = pd.DataFrame({"sku": "I", "week_start": [weeks[2], weeks[6], weeks[10]], "units": [5.0, 20.0, 2.0]})
@@ -346,15 +406,21 @@ def test_demand_variability_fills_zero_weeks_and_uses_forecast_error():
     assert i.n_weeks == 10 and i.mean_weekly_demand == pytest.approx(series.mean())
     assert i.sd_source == "demand" and i.sd_weekly_demand == pytest.approx(series.std(ddof=1))
     assert i.zero_week_share == pytest.approx(0.7) and i.adi == pytest.approx(10 / 3)
-    assert i.cv2_nonzero == pytest.approx(np.array([5.0, 20, 2]).var() / 9.0 ** 2)
+    assert i.cv2_nonzero == pytest.approx(np.array([5.0, 20, 2]).var() / 9.0**2)
     assert i.is_intermittent and i.demand_pattern == "lumpy"
     assert i.lead_time_source == "default" and i.lead_time_mean_weeks == 1.0
 
 
 def test_demand_variability_by_supplier_and_by_location():
     weeks = _weeks(4)
-    demand = pd.DataFrame({"sku": ["A"] * 8, "location": ["DC1"] * 4 + ["DC2"] * 4, "week_start": weeks * 2,
-                           "units": [1.0, 2, 3, 4, 10, 10, 10, 10]})
+    demand = pd.DataFrame(
+        {
+            "sku": ["A"] * 8,
+            "location": ["DC1"] * 4 + ["DC2"] * 4,
+            "week_start": weeks * 2,
+            "units": [1.0, 2, 3, 4, 10, 10, 10, 10],
+        }
+    )
     lead = pd.DataFrame({"supplier_id": ["SUP1", "SUP1"], "lead_time_days": [7, 21]})
     out = demand_variability(demand, lead, sku_suppliers=pd.DataFrame({"sku": ["A"], "supplier_id": ["SUP1"]}))
     assert list(out["location"]) == ["DC1", "DC2"]
@@ -365,17 +431,25 @@ def test_demand_variability_by_supplier_and_by_location():
     with pytest.raises(SafetyStockInputError, match="no lead-time observations"):
         demand_variability(demand)
     with pytest.raises(SafetyStockInputError, match="7 days apart"):
-        demand_variability(demand.assign(week_start=[weeks[0] + pd.Timedelta(days=i) for i in range(8)]), lead,
-                           sku_suppliers=pd.DataFrame({"sku": ["A"], "supplier_id": ["SUP1"]}))
+        demand_variability(
+            demand.assign(week_start=[weeks[0] + pd.Timedelta(days=i) for i in range(8)]),
+            lead,
+            sku_suppliers=pd.DataFrame({"sku": ["A"], "supplier_id": ["SUP1"]}),
+        )
 
 
 # --------------------------------------------------------------------------- service targets
 
 
 def test_service_targets_most_specific_override_wins():
-    items = pd.DataFrame({"sku": ["S1", "S2", "S3", "S4", "S5", "S6"],
-                          "family": ["Bars", "Bars", "Drinks", "Drinks", "Snacks", "Snacks"],
-                          "abc_class": ["A", "A", "A", "B", "C", None], "xyz_class": ["X", "Y", "Z", "X", "Z", None]})
+    items = pd.DataFrame(
+        {
+            "sku": ["S1", "S2", "S3", "S4", "S5", "S6"],
+            "family": ["Bars", "Bars", "Drinks", "Drinks", "Snacks", "Snacks"],
+            "abc_class": ["A", "A", "A", "B", "C", None],
+            "xyz_class": ["X", "Y", "Z", "X", "Z", None],
+        }
+    )
     overrides = {"S1": 0.995, "Bars": "96%", "class:AZ": 0.94, "abc:B": 97, "family:Nope": 0.5}
     out = service_targets(items, overrides).set_index("sku")
     assert out.loc["S1", ["service_target", "target_source"]].tolist() == [0.995, "sku"]
@@ -400,14 +474,22 @@ def test_default_targets_cover_all_nine_classes_and_fall_with_variability():
 
 
 def test_overrides_from_the_decision_log():
-    decisions = pd.DataFrame({
-        "cycle": ["2024-05-06", "2024-06-03", "2024-06-03", "2024-06-03", "2024-07-01"],
-        "kind": ["service_target", "service_target", "service_target", "freeze_window", "service_target"],
-        "subject": ["AX", "AX", "Bars", "AX", "AX"],
-        "value": ["0.97", "99%", "0.9", "4", "0.5"],
-        "approved": ["yes", "yes", "no", "yes", "yes"],
-        "decided_at": ["2024-05-06 10:00", "2024-06-03 10:00", "2024-06-03 11:00", "2024-06-03 12:00",
-                       "2024-07-01 10:00"]})
+    decisions = pd.DataFrame(
+        {
+            "cycle": ["2024-05-06", "2024-06-03", "2024-06-03", "2024-06-03", "2024-07-01"],
+            "kind": ["service_target", "service_target", "service_target", "freeze_window", "service_target"],
+            "subject": ["AX", "AX", "Bars", "AX", "AX"],
+            "value": ["0.97", "99%", "0.9", "4", "0.5"],
+            "approved": ["yes", "yes", "no", "yes", "yes"],
+            "decided_at": [
+                "2024-05-06 10:00",
+                "2024-06-03 10:00",
+                "2024-06-03 11:00",
+                "2024-06-03 12:00",
+                "2024-07-01 10:00",
+            ],
+        }
+    )
     assert service_target_overrides(decisions, cycle="2024-06-03") == {"AX": pytest.approx(0.99)}
     assert service_target_overrides(decisions.iloc[:2]) == {"AX": pytest.approx(0.99)}
 
@@ -417,10 +499,18 @@ def test_overrides_from_the_decision_log():
 
 def _portfolio(n: int = 120, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"sku": [f"S{i}" for i in range(n)], "family": rng.choice(["Bars", "Drinks", "Snacks"], n),
-                          "mean_weekly_demand": rng.gamma(1.5, 40, n), "lead_time_mean_weeks": rng.uniform(1, 6, n),
-                          "lead_time_sd_weeks": rng.uniform(0, 1, n), "unit_cost": rng.uniform(1, 20, n),
-                          "review_period_weeks": 1.0, "abc_xyz": rng.choice(list(DEFAULT_SERVICE_TARGETS), n)})
+    frame = pd.DataFrame(
+        {
+            "sku": [f"S{i}" for i in range(n)],
+            "family": rng.choice(["Bars", "Drinks", "Snacks"], n),
+            "mean_weekly_demand": rng.gamma(1.5, 40, n),
+            "lead_time_mean_weeks": rng.uniform(1, 6, n),
+            "lead_time_sd_weeks": rng.uniform(0, 1, n),
+            "unit_cost": rng.uniform(1, 20, n),
+            "review_period_weeks": 1.0,
+            "abc_xyz": rng.choice(list(DEFAULT_SERVICE_TARGETS), n),
+        }
+    )
     frame["unit_price"] = frame["unit_cost"] * rng.uniform(1.1, 2.5, n)
     frame["sd_weekly_demand"] = frame["mean_weekly_demand"] * rng.uniform(0.2, 1.5, n)
     return service_targets(frame)
@@ -454,7 +544,8 @@ def test_curve_per_family_and_total(kind):
     assert current.loc[TOTAL_FAMILY, "safety_stock_value"] == pytest.approx(by_family.sum())
     weights = policies["mean_weekly_demand"]
     assert current.loc[TOTAL_FAMILY, "service_level"] == pytest.approx(
-        (weights * policies["service_target"]).sum() / weights.sum())
+        (weights * policies["service_target"]).sum() / weights.sum()
+    )
 
 
 def test_curve_proposal_moves_up_when_shortages_cost_more():
@@ -474,9 +565,20 @@ def test_curve_costs_hand_computed_from_margin_and_holding_rate():
     # 90 %: k = 1.2816, SS = 25.63 units (value 153.8, holding 38.45); G(1.2816) = phi - k (1 - Phi)
     #       = 0.17550 - 1.2816 x 0.10000 = 0.04734; short = 20 x 0.04734 = 0.9469/week -> 49.24/year
     #       x 4 = 196.9; total 235.4.
-    frame = pd.DataFrame({"sku": ["A"], "family": ["F"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
-                          "lead_time_mean_weeks": [0.0], "lead_time_sd_weeks": [0.0], "review_period_weeks": [1.0],
-                          "unit_cost": [6.0], "unit_price": [10.0], "service_target": [0.9]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A"],
+            "family": ["F"],
+            "mean_weekly_demand": [100.0],
+            "sd_weekly_demand": [20.0],
+            "lead_time_mean_weeks": [0.0],
+            "lead_time_sd_weeks": [0.0],
+            "review_period_weeks": [1.0],
+            "unit_cost": [6.0],
+            "unit_price": [10.0],
+            "service_target": [0.9],
+        }
+    )
     curve = service_inventory_curve(frame, service_type="cycle", grid=(0.5, 0.9), method="normal")
     f = curve[(curve.family == "F") & ~curve.is_current].set_index("service_level")
     assert f.loc[0.5, "shortage_cost_per_year"] == pytest.approx(1659.6, abs=0.1)
@@ -489,15 +591,27 @@ def test_curve_costs_hand_computed_from_margin_and_holding_rate():
     assert f.loc[0.9, "annual_saving"] == pytest.approx(0.0, abs=1e-9) and not f["is_proposed"].any()
     # goodwill 2 doubles the shortage cost
     dear = service_inventory_curve(frame, service_type="cycle", grid=(0.5, 0.9), method="normal", goodwill_factor=2.0)
-    assert dear.loc[dear.service_level.eq(0.5) & ~dear.is_current, "shortage_cost_per_year"].iloc[0] == \
-        pytest.approx(2 * 1659.6, abs=0.2)
+    assert dear.loc[dear.service_level.eq(0.5) & ~dear.is_current, "shortage_cost_per_year"].iloc[0] == pytest.approx(
+        2 * 1659.6, abs=0.2
+    )
 
 
 def test_proposal_only_when_the_saving_is_material():
     # Today at 50 %: total 1,659.6/year; the 90 % point costs 235.4, saving 1,424.2 (86 %): proposed.
-    frame = pd.DataFrame({"sku": ["A"], "family": ["F"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
-                          "lead_time_mean_weeks": [0.0], "lead_time_sd_weeks": [0.0], "review_period_weeks": [1.0],
-                          "unit_cost": [6.0], "unit_price": [10.0], "service_target": [0.5]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A"],
+            "family": ["F"],
+            "mean_weekly_demand": [100.0],
+            "sd_weekly_demand": [20.0],
+            "lead_time_mean_weeks": [0.0],
+            "lead_time_sd_weeks": [0.0],
+            "review_period_weeks": [1.0],
+            "unit_cost": [6.0],
+            "unit_price": [10.0],
+            "service_target": [0.5],
+        }
+    )
     kw = dict(service_type="cycle", grid=(0.5, 0.9), method="normal", min_cycle_service=None)
     curve = service_inventory_curve(frame, **kw)
     best = curve[(curve.family == "F") & curve.is_least_cost].iloc[0]
@@ -550,8 +664,9 @@ def test_reorder_point_covers_mean_lead_time_demand(d, sd, lead, lead_sd, level,
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.floats(0.01, 50), st.floats(0.1, 200), _lead, _lead_sd, st.floats(0.05, 0.999), _kind, _positive,
-       st.booleans())
+@given(
+    st.floats(0.01, 50), st.floats(0.1, 200), _lead, _lead_sd, st.floats(0.05, 0.999), _kind, _positive, st.booleans()
+)
 def test_gamma_never_negative_and_meets_the_target(d, sd, lead, lead_sd, level, kind, q, exact):
     r = safety_stock(d, sd, lead, lead_sd, level, kind, order_qty=q, method="gamma", exact_loss=exact)
     assert r.method == "gamma"
@@ -573,23 +688,46 @@ def _synthetic_policies() -> pd.DataFrame:
     rows = []
     for target in TARGETS:
         for lead_sd, q in ((0.0, 250.0), (0.75, 400.0)):
-            rows.append({"sku": f"T{target}-L{lead_sd}", "mean_weekly_demand": 100.0, "sd_weekly_demand": 40.0,
-                         "lead_time_mean_weeks": 3.0, "lead_time_sd_weeks": lead_sd, "review_period_weeks": 0.0,
-                         "service_target": target, "order_qty_units": q})
+            rows.append(
+                {
+                    "sku": f"T{target}-L{lead_sd}",
+                    "mean_weekly_demand": 100.0,
+                    "sd_weekly_demand": 40.0,
+                    "lead_time_mean_weeks": 3.0,
+                    "lead_time_sd_weeks": lead_sd,
+                    "review_period_weeks": 0.0,
+                    "service_target": target,
+                    "order_qty_units": q,
+                }
+            )
     frame = pd.DataFrame(rows)
-    policies = pd.concat([safety_stock_policies(frame, service_type=kind, method="normal", min_cycle_service=None)
-                          for kind in ("cycle", "fill_rate")], ignore_index=True)
+    policies = pd.concat(
+        [
+            safety_stock_policies(frame, service_type=kind, method="normal", min_cycle_service=None)
+            for kind in ("cycle", "fill_rate")
+        ],
+        ignore_index=True,
+    )
     policies["sku"] = policies["sku"] + "-" + policies["service_type"]
     return policies
 
 
 def _small_order_policies() -> pd.DataFrame:
     """Q = 40 against sigma_DL = 56.6 (orders every 0.4 weeks): the textbook G(k) over-counts shortage."""
-    frame = pd.DataFrame({"sku": ["Q-small"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [40.0],
-                          "lead_time_mean_weeks": [2.0], "lead_time_sd_weeks": [0.0], "service_target": [0.95],
-                          "order_qty_units": [40.0]})
-    exact = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, method="normal",
-                                  min_cycle_service=None)
+    frame = pd.DataFrame(
+        {
+            "sku": ["Q-small"],
+            "mean_weekly_demand": [100.0],
+            "sd_weekly_demand": [40.0],
+            "lead_time_mean_weeks": [2.0],
+            "lead_time_sd_weeks": [0.0],
+            "service_target": [0.95],
+            "order_qty_units": [40.0],
+        }
+    )
+    exact = safety_stock_policies(
+        frame, service_type="fill_rate", exact_loss=True, method="normal", min_cycle_service=None
+    )
     textbook = safety_stock_policies(frame, service_type="fill_rate", method="normal", min_cycle_service=None)
     return pd.concat([exact.assign(sku="Q-small-exact"), textbook.assign(sku="Q-small-textbook")], ignore_index=True)
 
@@ -633,12 +771,24 @@ def test_simulation_is_seeded():
 def test_bootstrap_and_periodic_review_run_on_history():
     rng = np.random.default_rng(2)
     weeks = _weeks(104)
-    history = pd.DataFrame({"sku": np.repeat(["A", "B"], 104), "week_start": weeks * 2,
-                            "units": np.concatenate([rng.normal(100, 30, 104).clip(0), rng.poisson(2, 104) * 3.0])})
+    history = pd.DataFrame(
+        {
+            "sku": np.repeat(["A", "B"], 104),
+            "week_start": weeks * 2,
+            "units": np.concatenate([rng.normal(100, 30, 104).clip(0), rng.poisson(2, 104) * 3.0]),
+        }
+    )
     var = demand_variability(history, default_lead_time_weeks=2.0, default_lead_time_sd_weeks=0.5)
     policies = safety_stock_policies(var.assign(service_target=0.95, order_qty_units=[300.0, 20.0]))
-    sim = simulate_service(policies, weeks=300, paths=10, demand_model="bootstrap", demand_history=history,
-                           lead_time_model="lognormal", seed=1)
+    sim = simulate_service(
+        policies,
+        weeks=300,
+        paths=10,
+        demand_model="bootstrap",
+        demand_history=history,
+        lead_time_model="lognormal",
+        seed=1,
+    )
     assert sim["sim_cycles"].gt(50).all()
     # weekly review with protection L + R is conservative for smooth demand
     assert sim.loc[0, "sim_cycle_service"] >= 0.95 - 0.015
@@ -648,10 +798,21 @@ def test_bootstrap_and_periodic_review_run_on_history():
 
 
 def test_phase_out_items_are_run_down_without_safety_stock():
-    frame = pd.DataFrame({"sku": ["KEEP", "GOING", "GOING-DECIDED"], "family": "F", "unit_cost": 2.0, "unit_price": 3.0,
-                          "mean_weekly_demand": 100.0, "sd_weekly_demand": 40.0, "lead_time_mean_weeks": 2.0,
-                          "lead_time_sd_weeks": 0.5, "order_qty_units": 100.0, "abc_xyz": "AX",
-                          "lifecycle": ["active", "phase_out", "phase_out"]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["KEEP", "GOING", "GOING-DECIDED"],
+            "family": "F",
+            "unit_cost": 2.0,
+            "unit_price": 3.0,
+            "mean_weekly_demand": 100.0,
+            "sd_weekly_demand": 40.0,
+            "lead_time_mean_weeks": 2.0,
+            "lead_time_sd_weeks": 0.5,
+            "order_qty_units": 100.0,
+            "abc_xyz": "AX",
+            "lifecycle": ["active", "phase_out", "phase_out"],
+        }
+    )
     frame = service_targets(frame, {"sku:GOING-DECIDED": 0.95})
     policies = safety_stock_policies(frame, service_type="fill_rate").set_index("sku")
     going = policies.loc["GOING"]
@@ -672,9 +833,17 @@ def test_receipts_in_sequence_match_the_lead_time_variance_formula():
     # sigma_L / L = 20 % with an order every week: independent lead times let later orders
     # overtake earlier ones, which shortens the effective lead time and over-delivers; receipts
     # in the order placed (one supplier, first in first out) land on the target.
-    frame = pd.DataFrame({"sku": ["S"], "mean_weekly_demand": [100.0], "sd_weekly_demand": [20.0],
-                          "lead_time_mean_weeks": [4.5], "lead_time_sd_weeks": [0.9], "service_target": [0.96],
-                          "order_qty_units": [100.0]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["S"],
+            "mean_weekly_demand": [100.0],
+            "sd_weekly_demand": [20.0],
+            "lead_time_mean_weeks": [4.5],
+            "lead_time_sd_weeks": [0.9],
+            "service_target": [0.96],
+            "order_qty_units": [100.0],
+        }
+    )
     policies = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, method="normal")
     fifo = simulate_service(policies, weeks=1500, paths=16, seed=3, orders_cross=False)
     crossing = simulate_service(policies, weeks=1500, paths=16, seed=3, orders_cross=True)
@@ -689,28 +858,45 @@ def test_order_up_to_policy_simulates_on_target_even_with_a_sub_day_lead_time():
     rows = []
     for target in (0.90, 0.95, 0.98):
         for lead, lead_sd in ((0.1, 0.03), (2.0, 0.4)):
-            rows.append({"sku": f"T{target}-L{lead}", "mean_weekly_demand": 100.0, "sd_weekly_demand": 25.0,
-                         "lead_time_mean_weeks": lead, "lead_time_sd_weeks": lead_sd, "review_period_weeks": 1.0,
-                         "service_target": target})
+            rows.append(
+                {
+                    "sku": f"T{target}-L{lead}",
+                    "mean_weekly_demand": 100.0,
+                    "sd_weekly_demand": 25.0,
+                    "lead_time_mean_weeks": lead,
+                    "lead_time_sd_weeks": lead_sd,
+                    "review_period_weeks": 1.0,
+                    "service_target": target,
+                }
+            )
     frame = pd.DataFrame(rows)
-    policies = pd.concat([safety_stock_policies(frame, service_type=kind, method="normal", exact_loss=True,
-                                                min_cycle_service=None).assign(sku=lambda f, k=kind: f.sku + "-" + k)
-                          for kind in ("cycle", "fill_rate")], ignore_index=True)
+    policies = pd.concat(
+        [
+            safety_stock_policies(
+                frame, service_type=kind, method="normal", exact_loss=True, min_cycle_service=None
+            ).assign(sku=lambda f, k=kind: f.sku + "-" + k)
+            for kind in ("cycle", "fill_rate")
+        ],
+        ignore_index=True,
+    )
     assert (policies.order_qty_source == "review").all() and (policies.order_qty_units == 100.0).all()
     sim = simulate_service(policies, weeks=1500, paths=12, warmup_weeks=20, seed=4, orders_cross=False)
-    assert (sim.sim_cycles > 15000).all()                       # one receipt per review
+    assert (sim.sim_cycles > 15000).all()  # one receipt per review
     assert sim.sim_gap_pp.abs().max() <= 1.0, sim.set_index("sku").sim_gap_pp.sort_values().to_string()
 
 
 def test_unprotected_items_names_active_a_and_b_items_with_variable_demand_and_no_stock():
-    frame = pd.DataFrame({
-        "sku": ["A-OK", "B-BARE", "A-PHASE", "C-BARE", "A-FLAT", "A-NEW", "A-NODEMAND", "B-CVONLY"],
-        "abc_xyz": ["AX", "BY", "AX", "CX", "AX", "AX", "AZ", "BX"],
-        "lifecycle": ["active", "active", "phase_out", "active", "active", "new", "active", "Active "],
-        "mean_weekly_demand": [10.0, 5.0, 10.0, 3.0, 10.0, 4.0, 0.0, 8.0],
-        "sd_weekly_demand": [2.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
-        "cv": [0.2, 0.2, 0.2, 0.3, 0.0, 0.25, np.nan, 0.1],
-        "safety_stock_units": [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["A-OK", "B-BARE", "A-PHASE", "C-BARE", "A-FLAT", "A-NEW", "A-NODEMAND", "B-CVONLY"],
+            "abc_xyz": ["AX", "BY", "AX", "CX", "AX", "AX", "AZ", "BX"],
+            "lifecycle": ["active", "active", "phase_out", "active", "active", "new", "active", "Active "],
+            "mean_weekly_demand": [10.0, 5.0, 10.0, 3.0, 10.0, 4.0, 0.0, 8.0],
+            "sd_weekly_demand": [2.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+            "cv": [0.2, 0.2, 0.2, 0.3, 0.0, 0.25, np.nan, 0.1],
+            "safety_stock_units": [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        }
+    )
     # B-BARE varies and holds nothing; B-CVONLY's demand varies (cv) though its error sd is 0.
     # Phase-out (run down), C, flat demand, new and no-demand items are outside the rule.
     assert unprotected_items(frame).sku.tolist() == ["B-BARE", "B-CVONLY"]
@@ -724,9 +910,17 @@ def test_auto_demand_model_simulates_gamma_items_with_gamma_demand():
     # L + R. Simulated with gamma steps (shapes add over time, so demand over L + R is that gamma)
     # it lands on the target; simulated as Brownian (normal) demand it over-delivers, the normal
     # tail being lighter than the gamma the formula protected against.
-    frame = pd.DataFrame({"sku": ["G"], "mean_weekly_demand": [50.0], "sd_weekly_demand": [45.0],
-                          "lead_time_mean_weeks": [0.05], "lead_time_sd_weeks": [0.01], "review_period_weeks": [1.0],
-                          "service_target": [0.95]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["G"],
+            "mean_weekly_demand": [50.0],
+            "sd_weekly_demand": [45.0],
+            "lead_time_mean_weeks": [0.05],
+            "lead_time_sd_weeks": [0.01],
+            "review_period_weeks": [1.0],
+            "service_target": [0.95],
+        }
+    )
     policy = safety_stock_policies(frame, service_type="fill_rate", exact_loss=True, min_cycle_service=None)
     assert policy.method.item() == "gamma"
     auto = simulate_service(policy, weeks=3000, paths=12, seed=2, orders_cross=False, demand_model="auto")

@@ -20,18 +20,43 @@ def baseline(as_of: date, b2b=100.0, store=200.0, week0=False) -> pd.DataFrame:
     rows = []
     for k in range(0 if week0 else 1, 14):
         week = pd.Timestamp(c.week1_start) + pd.Timedelta(weeks=k - 1)
-        rows.append({"sku": "A", "location": "S01", "channel": "store", "family": "Snacks", "week_start": week,
-                     "horizon_week": k, "units_p50": store, "season_ratio": 1.0})
-        rows.append({"sku": "A", "location": "B2B", "channel": "b2b", "family": "Snacks", "week_start": week,
-                     "horizon_week": k, "units_p50": b2b, "season_ratio": 1.0})
+        rows.append(
+            {
+                "sku": "A",
+                "location": "S01",
+                "channel": "store",
+                "family": "Snacks",
+                "week_start": week,
+                "horizon_week": k,
+                "units_p50": store,
+                "season_ratio": 1.0,
+            }
+        )
+        rows.append(
+            {
+                "sku": "A",
+                "location": "B2B",
+                "channel": "b2b",
+                "family": "Snacks",
+                "week_start": week,
+                "horizon_week": k,
+                "units_p50": b2b,
+                "season_ratio": 1.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def order_book(as_of: date, lead_days=(3, 10), weeks=30, qty=50.0) -> pd.DataFrame:
     """Every week, one order line per lead time, requested for that week's Monday."""
-    mondays = pd.date_range(end=pd.Timestamp(Cycle(as_of).week1_start) + pd.Timedelta(weeks=6), periods=weeks, freq="7D")
-    rows = [{"sku": "A", "requested_week_start": m, "order_date": m - pd.Timedelta(days=d), "qty": qty,
-             "status": "open"} for m in mondays for d in lead_days]
+    mondays = pd.date_range(
+        end=pd.Timestamp(Cycle(as_of).week1_start) + pd.Timedelta(weeks=6), periods=weeks, freq="7D"
+    )
+    rows = [
+        {"sku": "A", "requested_week_start": m, "order_date": m - pd.Timedelta(days=d), "qty": qty, "status": "open"}
+        for m in mondays
+        for d in lead_days
+    ]
     return pd.DataFrame(rows)
 
 
@@ -67,10 +92,18 @@ def test_missing_orders_and_promotions_are_named_and_baseline_passes_through():
 
 def test_week0_nowcast_and_pace_when_the_as_of_is_mid_week():
     base = baseline(WEDNESDAY, week0=True)
-    daily = pd.DataFrame({"family": "Snacks", "units": 10.0,
-                          "sales_date": pd.date_range(end="2026-06-28", periods=13 * 7, freq="D")})
-    pos0 = pd.DataFrame({"sku": ["A"] * 3, "location": "S01", "family": "Snacks",
-                         "sales_date": pd.date_range("2026-06-29", periods=3, freq="D"), "units": [40.0, 40.0, 40.0]})
+    daily = pd.DataFrame(
+        {"family": "Snacks", "units": 10.0, "sales_date": pd.date_range(end="2026-06-28", periods=13 * 7, freq="D")}
+    )
+    pos0 = pd.DataFrame(
+        {
+            "sku": ["A"] * 3,
+            "location": "S01",
+            "family": "Snacks",
+            "sales_date": pd.date_range("2026-06-29", periods=3, freq="D"),
+            "units": [40.0, 40.0, 40.0],
+        }
+    )
     out = S.sense(base, WEDNESDAY, orders=None, pos_week0=pos0, pos_history_daily=daily).set_index("horizon_week")
     share = 3 / 7  # flat weekday profile: Mon-Wed = 3/7 of the week
     assert out.loc[0, "week0_pos_units"] == 120
@@ -83,9 +116,16 @@ def test_week0_nowcast_and_pace_when_the_as_of_is_mid_week():
 
 
 def test_promotions_are_named_not_double_counted():
-    promos = pd.DataFrame({"promo_id": ["P7"], "sku": ["A"], "location_or_customer": ["ALL"],
-                           "start_date": [pd.Timestamp("2026-07-06")], "end_date": [pd.Timestamp("2026-07-12")],
-                           "discount_pct": [0.2]})
+    promos = pd.DataFrame(
+        {
+            "promo_id": ["P7"],
+            "sku": ["A"],
+            "location_or_customer": ["ALL"],
+            "start_date": [pd.Timestamp("2026-07-06")],
+            "end_date": [pd.Timestamp("2026-07-12")],
+            "discount_pct": [0.2],
+        }
+    )
     out = S.sense(baseline(SUNDAY), SUNDAY, orders=None, promotions=promos).set_index("horizon_week")
     assert "P7 (20% off, ALL)" in out.loc[2, "reason"] and "already in the baseline" in out.loc[2, "reason"]
     assert "P7" not in out.loc[3, "reason"] and out.loc[2, "delta_units"] == 0

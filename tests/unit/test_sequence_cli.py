@@ -89,16 +89,19 @@ def test_columns_in_other_order_are_aligned(tmp_path, capsys):
     assert out["sequence"] == ["B", "A"] and out["total_changeover"] == 1
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("x,A,B,C\nA,0,1,2\nB,1,0,2\n", "not square"),
-    ("x,A,B\nA,0,1\nC,1,0\n", "row(s) C have no column"),
-    ("x,A,B\nA,0,-3\nB,1,0\n", "row 'A', column 'B' is negative"),
-    ("x,A,B\nA,0,fast\nB,1,0\n", "row 'A', column 'B' is not a number"),
-    ("x,A,B\nA,0,1\nB,,0\n", "row 'B', column 'A' is not a number"),
-    ("x,A,B\nA,0,1\nB,1\n", "row 'B' has 1 value"),
-    ("x,A,A\nA,0,1\nA,1,0\n", "appears twice"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("x,A,B,C\nA,0,1,2\nB,1,0,2\n", "not square"),
+        ("x,A,B\nA,0,1\nC,1,0\n", "row(s) C have no column"),
+        ("x,A,B\nA,0,-3\nB,1,0\n", "row 'A', column 'B' is negative"),
+        ("x,A,B\nA,0,fast\nB,1,0\n", "row 'A', column 'B' is not a number"),
+        ("x,A,B\nA,0,1\nB,,0\n", "row 'B', column 'A' is not a number"),
+        ("x,A,B\nA,0,1\nB,1\n", "row 'B' has 1 value"),
+        ("x,A,A\nA,0,1\nA,1,0\n", "appears twice"),
+        ("", "empty"),
+    ],
+)
 def test_bad_matrices_exit_2_with_one_line(tmp_path, capsys, text, needle):
     path = write(tmp_path, text)
     assert run(["--changeovers", str(path)]) == 2
@@ -116,8 +119,12 @@ def test_unknown_start_and_missing_file_exit_2(tmp_path, capsys):
 
 def test_module_entry_point(tmp_path):
     path = write(tmp_path, matrix_csv(KEYS, values()))
-    proc = subprocess.run([sys.executable, "-m", "sop_pipeline.commands.sequence", "--changeovers", str(path),
-                           "--json"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sop_pipeline.commands.sequence", "--changeovers", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sequence"]
 

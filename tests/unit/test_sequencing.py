@@ -87,8 +87,9 @@ def test_cp_sat_is_deterministic_for_a_fixed_seed_and_limit():
 
 def test_dataframe_keys_and_start_key():
     keys = ["clear", "amber", "brown", "black"]
-    m = pd.DataFrame([[0, 10, 20, 30], [60, 0, 10, 20], [60, 60, 0, 10], [60, 60, 60, 0]],
-                     index=keys, columns=keys, dtype=float)
+    m = pd.DataFrame(
+        [[0, 10, 20, 30], [60, 0, 10, 20], [60, 60, 0, 10], [60, 60, 60, 0]], index=keys, columns=keys, dtype=float
+    )
     result = solve_sequence(m[list(reversed(keys))], start="clear")  # columns in another order
     assert result.order == keys and result.total == 30
 
@@ -154,11 +155,13 @@ def test_week_batches_setup_families_and_beats_fifo():
 def test_week_keeps_due_date_when_changeover_optimal_order_would_be_late():
     # A->B is cheap, B->A expensive; current setup A. Changeover-optimal: all A, then B.
     co = _changeovers({("A", "B"): 10.0, ("B", "A"): 240.0})
-    jobs = _jobs([
-        ("A1", "SA", "A", 10, 4.0, WEEK + pd.Timedelta(hours=40)),
-        ("A2", "SA", "A", 10, 4.0, WEEK + pd.Timedelta(hours=40)),
-        ("B1", "SB", "B", 10, 2.0, WEEK + pd.Timedelta(hours=3)),  # urgent
-    ])
+    jobs = _jobs(
+        [
+            ("A1", "SA", "A", 10, 4.0, WEEK + pd.Timedelta(hours=40)),
+            ("A2", "SA", "A", 10, 4.0, WEEK + pd.Timedelta(hours=40)),
+            ("B1", "SB", "B", 10, 2.0, WEEK + pd.Timedelta(hours=3)),  # urgent
+        ]
+    )
     changeover_only = sequence_week(jobs, co, WEEK, 80, current_setup="A", tardiness_penalty_minutes_per_hour=0.0)
     assert changeover_only.jobs["job_id"].tolist()[-1] == "B1"
     assert changeover_only.summary["late_orders_optimized"] == 1
@@ -170,8 +173,9 @@ def test_week_keeps_due_date_when_changeover_optimal_order_would_be_late():
 
 def test_week_missing_pairs_use_default_and_no_current_setup_is_free():
     co = _changeovers({("A", "B"): 15.0})
-    jobs = _jobs([("J1", "S1", "B", 1, 1.0, WEEK + pd.Timedelta(days=3)),
-                  ("J2", "S2", "A", 1, 1.0, WEEK + pd.Timedelta(days=2))])
+    jobs = _jobs(
+        [("J1", "S1", "B", 1, 1.0, WEEK + pd.Timedelta(days=3)), ("J2", "S2", "A", 1, 1.0, WEEK + pd.Timedelta(days=2))]
+    )
     result = sequence_week(jobs, co, WEEK, 40, current_setup=None, default_changeover_minutes=90.0)
     assert result.jobs["job_id"].tolist() == ["J2", "J1"]
     assert result.jobs["changeover_minutes"].tolist() == [0.0, 15.0]
@@ -182,8 +186,19 @@ def test_week_flags_jobs_beyond_available_hours_and_is_deterministic():
     rng = np.random.default_rng(4)
     keys = list("ABCDE")
     co = _changeovers({(a, b): float(rng.integers(10, 120)) for a in keys for b in keys if a != b})
-    jobs = _jobs([(f"J{i}", f"S{i}", keys[i % 5], 1, float(rng.uniform(1, 4)),
-                   WEEK + pd.Timedelta(hours=float(rng.uniform(10, 90)))) for i in range(25)])
+    jobs = _jobs(
+        [
+            (
+                f"J{i}",
+                f"S{i}",
+                keys[i % 5],
+                1,
+                float(rng.uniform(1, 4)),
+                WEEK + pd.Timedelta(hours=float(rng.uniform(10, 90))),
+            )
+            for i in range(25)
+        ]
+    )
     a = sequence_week(jobs, co, WEEK, available_hours=30, current_setup="C", seed=1)
     b = sequence_week(jobs, co, WEEK, available_hours=30, current_setup="C", seed=1)
     pd.testing.assert_frame_equal(a.jobs, b.jobs)
@@ -210,14 +225,23 @@ def test_a_large_week_is_sequenced_by_batches_with_every_job_once():
 
     rng = np.random.default_rng(3)
     families = list("ABCDEFGH")
-    changeovers = pd.DataFrame([(a, b, 0 if a == b else int(rng.integers(10, 90))) for a in families for b in families],
-                               columns=["from_key", "to_key", "minutes"])
+    changeovers = pd.DataFrame(
+        [(a, b, 0 if a == b else int(rng.integers(10, 90))) for a in families for b in families],
+        columns=["from_key", "to_key", "minutes"],
+    )
     week = pd.Timestamp("2026-11-23")
     n = 1500
     assert n > JOB_SEARCH_MAX_JOBS
-    jobs = pd.DataFrame({"job_id": [f"J{i}" for i in range(n)], "sku": [f"S{i}" for i in range(n)],
-                         "setup_key": rng.choice(families, n), "qty": 1.0, "run_hours": rng.uniform(0.01, 0.05, n),
-                         "due": week + pd.to_timedelta(rng.uniform(24, 120, n), unit="h")})
+    jobs = pd.DataFrame(
+        {
+            "job_id": [f"J{i}" for i in range(n)],
+            "sku": [f"S{i}" for i in range(n)],
+            "setup_key": rng.choice(families, n),
+            "qty": 1.0,
+            "run_hours": rng.uniform(0.01, 0.05, n),
+            "due": week + pd.to_timedelta(rng.uniform(24, 120, n), unit="h"),
+        }
+    )
     result = sequence_week(jobs, changeovers, week, 80.0, "A")
     seq = result.jobs
     assert sorted(seq.job_id) == sorted(jobs.job_id)

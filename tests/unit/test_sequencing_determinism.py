@@ -26,23 +26,38 @@ def demo_like_week(n_jobs: int, seed: int = 0):
             if a != b:
                 rows.append(("M1", a, b, float(20 + 10 * (j - i) if j > i else 60 + 15 * (i - j))))
     changeovers = pd.DataFrame(rows, columns=["resource_id", "from_key", "to_key", "minutes"])
-    downtime = pd.DataFrame({"start": [WEEK + pd.Timedelta(hours=30)], "end": [WEEK + pd.Timedelta(hours=37)],
-                             "planned": [True]})
+    downtime = pd.DataFrame(
+        {"start": [WEEK + pd.Timedelta(hours=30)], "end": [WEEK + pd.Timedelta(hours=37)], "planned": [True]}
+    )
     calendar = shift_calendar(WEEK, 16.0, 5.0, downtime)
     run = rng.uniform(0.05, 1.1, n_jobs)
-    due = [calendar.end if rng.random() < 0.4 else WEEK + pd.Timedelta(hours=float(rng.uniform(20, 110)))
-           for _ in range(n_jobs)]
-    jobs = pd.DataFrame({"job_id": [f"M1-{i:03d}" for i in range(n_jobs)], "sku": [f"S{i:03d}" for i in range(n_jobs)],
-                         "setup_key": rng.choice(families, n_jobs), "qty": rng.integers(50, 900, n_jobs).astype(float),
-                         "run_hours": run, "due": due, "min_run_units": 0.0})
+    due = [
+        calendar.end if rng.random() < 0.4 else WEEK + pd.Timedelta(hours=float(rng.uniform(20, 110)))
+        for _ in range(n_jobs)
+    ]
+    jobs = pd.DataFrame(
+        {
+            "job_id": [f"M1-{i:03d}" for i in range(n_jobs)],
+            "sku": [f"S{i:03d}" for i in range(n_jobs)],
+            "setup_key": rng.choice(families, n_jobs),
+            "qty": rng.integers(50, 900, n_jobs).astype(float),
+            "run_hours": run,
+            "due": due,
+            "min_run_units": 0.0,
+        }
+    )
     return jobs, changeovers, calendar
 
 
 @pytest.mark.parametrize("n_jobs", [16, 99])
 def test_the_pipeline_path_gives_the_same_week_twice(n_jobs):
     jobs, changeovers, calendar = demo_like_week(n_jobs, seed=n_jobs)
-    runs = [sequence_week(jobs, changeovers, WEEK, calendar=calendar, current_setup="E",
-                          time_limit_s=PIPELINE_LIMIT_S, seed=0) for _ in range(2)]
+    runs = [
+        sequence_week(
+            jobs, changeovers, WEEK, calendar=calendar, current_setup="E", time_limit_s=PIPELINE_LIMIT_S, seed=0
+        )
+        for _ in range(2)
+    ]
     a, b = runs
     if "wall" in (a.summary["search_cut"], b.summary["search_cut"]):
         pytest.skip("machine too loaded to finish the deterministic work within the wall limit")

@@ -60,8 +60,9 @@ def test_a_1000_item_instance_keeps_the_wall_limit():
 
 
 @pytest.mark.parametrize("kind", ["families", "random"])
-@pytest.mark.parametrize("n,tour,start", [(40, True, None), (40, False, None), (250, False, 7), (250, True, None),
-                                          (600, False, None)])
+@pytest.mark.parametrize(
+    "n,tour,start", [(40, True, None), (40, False, None), (250, False, 7), (250, True, None), (600, False, None)]
+)
 def test_never_worse_than_the_constructive_heuristics(kind, n, tour, start):
     matrix = (family_matrix if kind == "families" else random_matrix)(n, seed=n)
     result = solve_sequence(matrix, start=start, tour=tour, time_limit_s=1.0)
@@ -100,9 +101,16 @@ def _big_week(n_jobs: int, n_keys: int, seed: int = 0):
     key_of_job = [keys[i % n_keys] for i in range(n_jobs)]
     m = family_matrix(n_keys, seed)
     co = pd.DataFrame(m, index=keys, columns=keys)
-    jobs = pd.DataFrame({"job_id": [f"J{i:05d}" for i in range(n_jobs)], "sku": [f"S{i:05d}" for i in range(n_jobs)],
-                         "setup_key": key_of_job, "qty": 10.0, "run_hours": rng.uniform(0.01, 0.1, n_jobs),
-                         "due": WEEK + pd.to_timedelta(rng.uniform(10, 110, n_jobs), unit="h")})
+    jobs = pd.DataFrame(
+        {
+            "job_id": [f"J{i:05d}" for i in range(n_jobs)],
+            "sku": [f"S{i:05d}" for i in range(n_jobs)],
+            "setup_key": key_of_job,
+            "qty": 10.0,
+            "run_hours": rng.uniform(0.01, 0.1, n_jobs),
+            "due": WEEK + pd.to_timedelta(rng.uniform(10, 110, n_jobs), unit="h"),
+        }
+    )
     return jobs, co
 
 

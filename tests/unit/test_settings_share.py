@@ -22,7 +22,14 @@ def test_a_share_outside_0_1_is_refused(value):
 
 
 def test_cli_reports_a_bad_share_in_one_line(tmp_path):
-    proc = sop("run", "--extracts", str(tmp_path), "--data-dir", str(tmp_path / "d"),
-               env={"SOP_MAX_QUARANTINE_SHARE": "lots"}, timeout=120)
+    proc = sop(
+        "run",
+        "--extracts",
+        str(tmp_path),
+        "--data-dir",
+        str(tmp_path / "d"),
+        env={"SOP_MAX_QUARANTINE_SHARE": "lots"},
+        timeout=120,
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "SOP_MAX_QUARANTINE_SHARE" in proc.stderr and "Traceback" not in proc.stderr

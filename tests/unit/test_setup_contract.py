@@ -19,8 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _path_without_uv() -> str:
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-            if d and not (Path(d) / "uv").exists() and ".venv" not in Path(d).parts]
+    dirs = [
+        d
+        for d in os.environ.get("PATH", "").split(os.pathsep)
+        if d and not (Path(d) / "uv").exists() and ".venv" not in Path(d).parts
+    ]
     return os.pathsep.join(dirs)
 
 
@@ -40,8 +43,7 @@ def test_make_bootstraps_uv_into_the_venv_when_uv_is_absent(tmp_path):
     project.mkdir()
     for name in ("Makefile", "pyproject.toml", "README.md"):
         shutil.copy(REPO / name, project / name)
-    shutil.copytree(REPO / "sop_pipeline", project / "sop_pipeline",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "sop_pipeline", project / "sop_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     # Only the system python's folder and the basic tools: python3.11 resolves to `python`.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -50,16 +52,26 @@ def test_make_bootstraps_uv_into_the_venv_when_uv_is_absent(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_"))}
     env["PATH"] = path
     assert shutil.which("uv", path=path) is None
-    purelib = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                  capture_output=True, text=True).stdout.strip())
+    purelib = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
+        ).stdout.strip()
+    )
     uv_before = sorted(purelib.glob("uv-*.dist-info"))
-    proc = subprocess.run(["make", ".venv/.installed"], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        ["make", ".venv/.installed"], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "installing it into .venv/.uv" in proc.stdout
     assert (project / ".venv" / ".uv" / "bin" / "uv").exists()
-    check = subprocess.run([str(project / ".venv" / "bin" / "python"), "-c",
-                            "import sys, sop_pipeline, dagster; print(sys.version_info[:2])"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [
+            str(project / ".venv" / "bin" / "python"),
+            "-c",
+            "import sys, sop_pipeline, dagster; print(sys.version_info[:2])",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0 and "(3, 11)" in check.stdout, check.stderr
     assert sorted(purelib.glob("uv-*.dist-info")) == uv_before  # the system interpreter was left alone

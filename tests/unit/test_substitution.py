@@ -12,23 +12,38 @@ WEEK = pd.Timestamp("2027-01-25")
 
 
 def _plan(rows):
-    return pd.DataFrame(rows, columns=["sku", "family", "week_start", "moved_out_units", "cut_units",
-                                       "projected_inventory_units", "safety_stock_units"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "sku",
+            "family",
+            "week_start",
+            "moved_out_units",
+            "cut_units",
+            "projected_inventory_units",
+            "safety_stock_units",
+        ],
+    )
 
 
-ITEMS = pd.DataFrame({"sku": ["P", "S1", "S2", "S3", "X"], "family": ["F", "F", "F", "F", "G"],
-                      "lifecycle": ["active"] * 5})
-PROMO = pd.DataFrame({"promo_id": ["PR1"], "sku": ["P"], "start_date": [WEEK], "end_date": [WEEK + pd.Timedelta(days=6)]})
+ITEMS = pd.DataFrame(
+    {"sku": ["P", "S1", "S2", "S3", "X"], "family": ["F", "F", "F", "F", "G"], "lifecycle": ["active"] * 5}
+)
+PROMO = pd.DataFrame(
+    {"promo_id": ["PR1"], "sku": ["P"], "start_date": [WEEK], "end_date": [WEEK + pd.Timedelta(days=6)]}
+)
 
 
 def test_substitutes_cover_the_short_promo_units_by_spare_stock_and_say_what_is_left():
-    plan = _plan([
-        ("P", "F", WEEK, 30.0, 0.0, -30.0, 5.0),   # 30 units short in the promo week
-        ("S1", "F", WEEK, 0.0, 0.0, 25.0, 5.0),    # 20 spare
-        ("S2", "F", WEEK, 0.0, 0.0, 11.0, 3.0),    # 8 spare
-        ("S3", "F", WEEK, 0.0, 0.0, 4.3, 4.0),     # 0.3 spare: too little to propose
-        ("X", "G", WEEK, 0.0, 0.0, 500.0, 0.0),    # other family
-    ])
+    plan = _plan(
+        [
+            ("P", "F", WEEK, 30.0, 0.0, -30.0, 5.0),  # 30 units short in the promo week
+            ("S1", "F", WEEK, 0.0, 0.0, 25.0, 5.0),  # 20 spare
+            ("S2", "F", WEEK, 0.0, 0.0, 11.0, 3.0),  # 8 spare
+            ("S3", "F", WEEK, 0.0, 0.0, 4.3, 4.0),  # 0.3 spare: too little to propose
+            ("X", "G", WEEK, 0.0, 0.0, 500.0, 0.0),  # other family
+        ]
+    )
     subs = substitution_plan(plan, PROMO, ITEMS)
     offered = subs[subs.substitute_sku.notna()]
     assert offered[["substitute_sku", "units"]].values.tolist() == [["S1", 20.0], ["S2", 8.0]]
