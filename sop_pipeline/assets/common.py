@@ -38,6 +38,13 @@ OWNERS = {
 WAREHOUSE_IO = "warehouse_io_manager"
 
 
+def warehouse_asset(group: str) -> dict:
+    """Group, owners (the area's RACI team), kinds and IO manager of a Python analytics asset whose
+    DataFrames the warehouse IO manager reads and writes: ``@dg.asset(**warehouse_asset("finance"))``
+    or ``dg.AssetOut(**warehouse_asset("supply"))``."""
+    return dict(group_name=group, owners=OWNERS[group], kinds={"python", "duckdb"}, io_manager_key=WAREHOUSE_IO)
+
+
 def table_in(*key: str) -> dg.AssetIn:
     """An asset input read whole from the warehouse table `schema.table` of asset key [schema, table]
     (a dbt model, a Python asset's output or a meta table) as a DataFrame."""

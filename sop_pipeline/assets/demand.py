@@ -24,13 +24,13 @@ from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_horizon_breaks, forecast_value_breaks
 from sop_pipeline.assets.common import (  # noqa: F401  (_append_history: tests)
     OWNERS,
-    WAREHOUSE_IO,
     absent_in,
     append_forecast_history as _append_history,
     as_of_date,
     keep_forecast_history,
     markdown_table,
     table_in,
+    warehouse_asset,
 )
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
@@ -65,8 +65,7 @@ SENSING, BIAS, CONSENSUS, BACKTEST = (
     _out("demand_consensus"),
     _out("demand_backtest"),
 )
-COMMON = dict(group_name=GROUP, owners=OWNERS["demand"], kinds={"python", "duckdb"})
-OUT = dict(io_manager_key=WAREHOUSE_IO, **COMMON)
+OUT = warehouse_asset(GROUP)
 
 
 def _ins(*names: str) -> dict[str, dg.AssetIn]:
@@ -217,7 +216,9 @@ def demand_outliers(
         "forecast_history": dg.AssetOut(
             key=FORECAST_HISTORY,
             dagster_type=dg.Nothing,
-            **COMMON,
+            group_name=GROUP,
+            owners=OWNERS[GROUP],
+            kinds={"python", "duckdb"},
             description=(
                 "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
                 "cycle's rows, so accuracy by lag accumulates over real cycles."
@@ -362,8 +363,7 @@ def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) 
 @dg.asset(
     key=SENSING,
     pool=WAREHOUSE_POOL,
-    io_manager_key=WAREHOUSE_IO,
-    **COMMON,
+    **OUT,
     ins=_ins("cycle", "ingest_log", "forecast_location", "sales_orders", "promotions", "pos_week0", "pos_family_daily"),
     description="Demand sensing of horizon weeks 0-6 per SKU: booked B2B orders against the usual booking "
     "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named. "
@@ -529,8 +529,7 @@ def demand_bias(
 @dg.asset(
     key=BACKTEST,
     pool=WAREHOUSE_POOL,
-    io_manager_key=WAREHOUSE_IO,
-    **COMMON,
+    **OUT,
     ins=_ins("cycle", "ingest_log", "demand_weekly", "promotions", "sales_forecast", "sales_orders"),
     description="Rolling-origin backtest: the forecast code re-run as of each of the last 26 weekly origins "
     "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from sop_pipeline.analytics import finance
-from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, as_of_date, markdown_table, table_in
+from sop_pipeline.assets.common import as_of_date, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL
 
 CYCLE = table_in("meta", "cycle")
@@ -22,11 +22,8 @@ last_complete_month = finance.last_complete_month
 
 @dg.asset(
     key=PVM,
-    group_name="finance",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("finance"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["finance"],
-    io_manager_key=WAREHOUSE_IO,
     ins={"cycle": CYCLE, "sales_daily": SALES, "revenue_plan": table_in("staging", "stg_finance__revenue_plan")},
     deps=[dg.AssetKey(["staging", "stg_erp__items"])],
     description="Price-volume-mix bridge of the last complete month: actual vs finance's revenue plan "
@@ -63,11 +60,8 @@ def finance_pvm(cycle: pd.DataFrame, sales_daily: pd.DataFrame, revenue_plan: pd
 
 @dg.asset(
     key=["analytics", "finance_margin"],
-    group_name="finance",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("finance"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["finance"],
-    io_manager_key=WAREHOUSE_IO,
     ins={"cycle": CYCLE, "sales_daily": SALES, "items": ITEMS},
     description="Gross margin $ and % by family for the last complete month and the 12 months to it "
     "(revenue - units x unit cost).",
@@ -80,11 +74,8 @@ def finance_margin(cycle: pd.DataFrame, sales_daily: pd.DataFrame, items: pd.Dat
 
 @dg.asset(
     key=["analytics", "finance_cash"],
-    group_name="finance",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("finance"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["finance"],
-    io_manager_key=WAREHOUSE_IO,
     ins={
         "cycle": CYCLE,
         "sales_daily": SALES,
@@ -112,11 +103,8 @@ def finance_cash(
 
 @dg.asset(
     key=["analytics", "finance_cash_projection"],
-    group_name="finance",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("finance"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["finance"],
-    io_manager_key=WAREHOUSE_IO,
     ins={
         "cycle": CYCLE,
         "plan_of_record": table_in("analytics", "plan_of_record"),

@@ -13,7 +13,7 @@ from sop_pipeline.analytics import inventory_policy as policy
 from sop_pipeline.analytics import safety_stock as ss
 from sop_pipeline.analytics.abc_xyz import classify_abc_xyz
 from sop_pipeline.analytics.safety_stock_sim import simulate_service
-from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, as_of_date, markdown_table, table_in
+from sop_pipeline.assets.common import as_of_date, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL
 
 CYCLE = table_in("meta", "cycle")
@@ -26,11 +26,8 @@ PLAN_SERVICE_TYPE = policy.PLAN_SERVICE_TYPE
 
 @dg.asset(
     key=ABC_XYZ,
-    group_name="demand",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("demand"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["demand"],
-    io_manager_key=WAREHOUSE_IO,
     ins={"cycle": CYCLE, "sales_weekly": table_in("intermediate", "int_sales_weekly"), "items": ITEMS},
     description="ABC class by revenue over the last 52 full weeks (A to 80% cumulative share, B to 95%, "
     "C rest) and XYZ class by the coefficient of variation of weekly units (X <= 0.5, Y <= 1.0, "
@@ -95,10 +92,7 @@ STOCK_POINT_INS = {
     outs={
         "safety_stock": dg.AssetOut(
             key=SAFETY_STOCK,
-            group_name="inventory",
-            kinds={"python", "duckdb"},
-            owners=OWNERS["inventory"],
-            io_manager_key=WAREHOUSE_IO,
+            **warehouse_asset("inventory"),
             description="Safety stock and reorder point (order-up-to level of the weekly review) per SKU for cycle "
             "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
             "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
@@ -111,10 +105,7 @@ STOCK_POINT_INS = {
         ),
         "safety_stock_validation": dg.AssetOut(
             key=VALIDATION,
-            group_name="inventory",
-            kinds={"python", "duckdb"},
-            owners=OWNERS["inventory"],
-            io_manager_key=WAREHOUSE_IO,
+            **warehouse_asset("inventory"),
             description="The plan's safety-stock policies simulated (weekly order-up-to, 2000 weeks x 8 paths, "
             "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
             "and B items, then a sample of C), beside the policy.",
@@ -260,11 +251,8 @@ def safety_stock(
 
 @dg.asset(
     key=["analytics", "safety_stock_curve"],
-    group_name="inventory",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("inventory"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["inventory"],
-    io_manager_key=WAREHOUSE_IO,
     ins=STOCK_POINT_INS,
     deps=[SAFETY_STOCK],
     description="Service-vs-inventory curve per family and in total: safety-stock value at cost and annual cost "

@@ -17,7 +17,6 @@ from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
 from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extract, _previous_plan: tests)
     OWNERS,
-    WAREHOUSE_IO,
     absent_in,
     as_of_date,
     decisions_as_of,
@@ -27,6 +26,7 @@ from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extra
     previous_plan as _previous_plan,
     seed_history_from_extract,
     table_in,
+    warehouse_asset,
 )
 from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
@@ -69,10 +69,7 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
     outs={
         "plan_of_record": dg.AssetOut(
             key=PLAN,
-            io_manager_key=WAREHOUSE_IO,
-            group_name="plan",
-            owners=OWNERS["plan"],
-            kinds={"python", "duckdb"},
+            **warehouse_asset("plan"),
             description="Plan of record, one row per SKU x horizon week: consensus demand (optimism "
             "filter, sensing, approved substitutions), capacity-feasible supply (never above "
             "the hours of any critical resource - machine, labour, tooling: what did not fit "
@@ -82,20 +79,14 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
         ),
         "decision_log": dg.AssetOut(
             key=DECISIONS,
-            io_manager_key=WAREHOUSE_IO,
-            group_name="plan",
-            owners=OWNERS["plan"],
-            kinds={"python", "duckdb"},
+            **warehouse_asset("plan"),
             description="Decision log with RACI: the decisions extract (approved/rejected) plus the "
             "pipeline's proposals for this meeting (status proposed), with each decision's "
             "effect on this cycle's plan.",
         ),
         "substitution_plan": dg.AssetOut(
             key=SUBSTITUTIONS,
-            io_manager_key=WAREHOUSE_IO,
-            group_name="plan",
-            owners=OWNERS["plan"],
-            kinds={"python", "duckdb"},
+            **warehouse_asset("plan"),
             description="Promo substitution plan: substitutes for promo units the plan cannot supply in "
             "time, from the same family with stock above safety stock; proposals for Sales "
             "to approve before the email blast.",

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from sop_pipeline.analytics import reconcile
-from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, absent_in, markdown_table, table_in
+from sop_pipeline.assets.common import absent_in, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL
 
 RECONCILIATION = dg.AssetKey(["analytics", "plan_reconciliation"])
@@ -29,7 +29,7 @@ INPUT_TABLES = {
     "items": ("staging", "stg_erp__items"),
     "ingest_log": ("meta", "ingest_log"),
 }
-COMMON = dict(group_name="finance", owners=OWNERS["finance"], kinds={"python", "duckdb"}, io_manager_key=WAREHOUSE_IO)
+COMMON = warehouse_asset("finance")
 
 
 @dg.multi_asset(

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from sop_pipeline.analytics import risk
-from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, absent_in, as_of_date, markdown_table, table_in
+from sop_pipeline.assets.common import absent_in, as_of_date, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL
 
 SIGNALS = dg.AssetKey(["analytics", "risk_signals"])
@@ -43,11 +43,8 @@ STAGED = {
 
 @dg.asset(
     key=SIGNALS,
-    group_name="risk",
-    kinds={"python", "duckdb"},
+    **warehouse_asset("risk"),
     pool=WAREHOUSE_POOL,
-    owners=OWNERS["risk"],
-    io_manager_key=WAREHOUSE_IO,
     ins={
         "cycle": table_in("meta", "cycle"),
         "ingest_log": table_in("meta", "ingest_log"),

@@ -17,19 +17,18 @@ import pandas as pd
 from sop_pipeline.analytics import capacity, mps, oee, plan as plan_lib, supply
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import (
-    OWNERS,
-    WAREHOUSE_IO,
     absent_in,
     as_of_date,
     decisions_as_of,
     markdown_table,
     table_in,
+    warehouse_asset,
 )
 from sop_pipeline.resources import WAREHOUSE_POOL
 
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 OUT = lambda name: dg.AssetKey(["analytics", name])  # noqa: E731
-COMMON = dict(group_name="supply", owners=OWNERS["supply"], kinds={"python", "duckdb"})
+SUPPLY = warehouse_asset("supply")
 FORECAST = OUT("demand_forecast")
 PLAN = OUT("plan_of_record")
 INGEST_LOG = dg.AssetKey(["meta", "ingest_log"])
@@ -111,16 +110,14 @@ def _sequencing_inputs(
     outs={
         "oee_weekly": dg.AssetOut(
             key=OUT("oee_weekly"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="OEE = availability x performance x quality per machine and ISO week from "
             "resource_time (hours summed first, ratios after), with the loss breakdown in "
             "hours: planned downtime, changeover, unplanned downtime, performance, quality.",
         ),
         "changeover_weekly": dg.AssetOut(
             key=OUT("changeover_weekly"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Changeover hours per machine-week: planned = changeover matrix minutes between "
             "consecutive production orders in planned order; actual = planned time not run "
             "and not down (resource_time minus downtime events).",
@@ -184,7 +181,6 @@ def oee_assets(
 
 @dg.asset(
     key=OUT("changeover_estimate"),
-    io_manager_key=WAREHOUSE_IO,
     ins=_ins(
         "cycle",
         "ingest_log",
@@ -204,7 +200,7 @@ def oee_assets(
     "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
     "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence.",
     pool=WAREHOUSE_POOL,
-    **COMMON,
+    **SUPPLY,
 )
 def changeover_estimate(
     cycle: pd.DataFrame,
@@ -284,8 +280,7 @@ SEQUENCE_CHECKS = [
     outs={
         "production_sequence": dg.AssetOut(
             key=OUT("production_sequence"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Production sequence of the plan of record's master production schedule (MPS: "
             "make_units per SKU-week) on every critical resource - the declared constraint and "
             "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
@@ -299,8 +294,7 @@ SEQUENCE_CHECKS = [
         ),
         "sequence_summary": dg.AssetOut(
             key=OUT("sequence_summary"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Per sequenced resource and week: MPS units, scheduled and unscheduled units, run "
             "+ changeover hours vs the shift calendar's available hours (fits), changeover hours "
             "FIFO (due-date order) vs optimized and vs the rough-cut estimate the plan reserved, "
@@ -500,8 +494,7 @@ CROSS_TRAIN_COLUMNS = [
     outs={
         "capacity": dg.AssetOut(
             key=OUT("capacity"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Weekly capacity by resource for the 13-week horizon: available hours = calendar "
             "hours - planned downtime, x historical availability (1 - unplanned downtime "
             "share of the last 26 weeks); required = forecast make volume / units per hour "
@@ -510,29 +503,25 @@ CROSS_TRAIN_COLUMNS = [
         ),
         "downtime_weekly": dg.AssetOut(
             key=OUT("downtime_weekly"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Planned and unplanned downtime hours per resource-week (events split at week "
             "boundaries), history and horizon.",
         ),
         "skill_matrix": dg.AssetOut(
             key=OUT("skill_matrix"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="Who can run what: level 0-3 per employee and resource; qualified = level >= 2.",
         ),
         "cross_train_plan": dg.AssetOut(
             key=OUT("cross_train_plan"),
-            io_manager_key=WAREHOUSE_IO,
-            **COMMON,
+            **SUPPLY,
             description="When labour is short, who to cross-train on what (OR-Tools CP-SAT: fewest "
             "trainings that remove the shortfall without creating one elsewhere).",
         ),
         "labor_coverage": dg.AssetOut(
             key=OUT("labor_coverage"),
-            io_manager_key=WAREHOUSE_IO,
             is_required=False,
-            **COMMON,
+            **SUPPLY,
             description="Labour coverage per pool and week before and after the cross-training plan (written "
             "when there are labour pools with skills).",
         ),
