@@ -114,7 +114,7 @@ promotions as (
         promo.end_date as date_to,
         promo.expected_units as units,
         'promo ' || promo.promo_id || ' at ' || coalesce(promo.location_or_customer, 'ALL') || ', '
-            || cast(round(100 * promo.discount_pct, 0) as {{ dbt.type_string() }}) || '% off' as detail
+            || {{ round_to_text("100 * promo.discount_pct", 0) }} || '% off' as detail
     from {{ ref('stg_crm__promotions') }} promo
     inner join {{ ref('stg_erp__items') }} items on items.sku = promo.sku
     cross join cycle
@@ -134,7 +134,7 @@ deals as (
         opp.expected_date as date_to,
         opp.qty as units,
         opp.customer_id || ': ' || opp.status || ', probability '
-            || cast(round(100 * opp.probability, 0) as {{ dbt.type_string() }}) || '%' as detail,
+            || {{ round_to_text("100 * opp.probability", 0) }} || '%' as detail,
         deal_window.window_start
     from {{ ref('stg_crm__opportunities') }} opp
     left join {{ ref('stg_erp__items') }} items on items.sku = opp.sku_or_family

@@ -93,8 +93,8 @@ service_low_inventory_high as (
         'high' as severity,
         otif_pct as value,
         {{ t.otif_pct }} as threshold,
-        'Service low and inventory high: ' || family || ' OTIF ' || cast(round(otif_pct, 1) as {{ dbt.type_string() }})
-            || '% (target {{ t.otif_pct }}%) with ' || cast(round(days_of_supply, 0) as {{ dbt.type_string() }})
+        'Service low and inventory high: ' || family || ' OTIF ' || {{ round_to_text("otif_pct", 1) }}
+            || '% (target {{ t.otif_pct }}%) with ' || {{ round_to_text("days_of_supply", 0) }}
             || ' days of supply (target at most {{ t.days_of_supply }}). Inventory is not buying service: '
             || 'check the mix (wrong SKUs in stock) before adding more.' as message
     from family_health
@@ -112,8 +112,8 @@ off_target as (
             as severity,
         value,
         target as threshold,
-        kpi || ' was ' || cast(round(value, 2) as {{ dbt.type_string() }}) || ' last month against a target of '
-            || cast(round(target, 2) as {{ dbt.type_string() }}) || ' (trend: ' || trend || ').' as message
+        kpi || ' was ' || {{ round_to_text("value", 2) }} || ' last month against a target of '
+            || {{ round_to_text("target", 2) }} || ' (trend: ' || trend || ').' as message
     from last_month
     where on_target = false and kpi <> 'revenue'
 
@@ -128,8 +128,7 @@ expedite_growth as (
         'medium' as severity,
         100.0 * (value - prior_month_value) / nullif(prior_month_value, 0) as value,
         {{ t.expedite_growth_pct }} as threshold,
-        'Expedite spend grew ' || cast(round(100.0 * (value - prior_month_value) / nullif(prior_month_value, 0), 0)
-            as {{ dbt.type_string() }}) || '% month over month (threshold {{ t.expedite_growth_pct }}%).' as message
+        'Expedite spend grew ' || {{ round_to_text("100.0 * (value - prior_month_value) / nullif(prior_month_value, 0)", 0) }} || '% month over month (threshold {{ t.expedite_growth_pct }}%).' as message
     from last_month
     where kpi = 'expedite_usd'
       and 100.0 * (value - prior_month_value) / nullif(prior_month_value, 0) > {{ t.expedite_growth_pct }}

@@ -94,8 +94,7 @@ order_days as (
 
     select
         started.*,
-        cast(unnest(generate_series(cast(started.actual_start as date), cast(started.actual_end as date),
-                                    interval 1 day)) as date) as production_date
+        {{ date_range_to_rows('started.actual_start', 'started.actual_end') }} as production_date
     from started
 
 ),
@@ -105,12 +104,14 @@ busy as (
     select
         order_days.resource_id,
         order_days.production_date,
-        sum(greatest(0.0, epoch(
-            least(order_days.actual_end,
-                  cast(order_days.production_date as timestamp) + to_microseconds(cast(shift_window.close_hour * 3600e6 as bigint)))
-            - greatest(order_days.actual_start,
-                       cast(order_days.production_date as timestamp) + to_microseconds(cast(shift_window.open_hour * 3600e6 as bigint)))
-        ) / 3600.0)) as busy_hours
+        sum(greatest(0.0, {{ interval_seconds(
+            "least(order_days.actual_end, "
+            ~ add_microseconds('cast(order_days.production_date as timestamp)',
+                               'cast(shift_window.close_hour * 3600e6 as bigint)') ~ ")
+            - greatest(order_days.actual_start, "
+            ~ add_microseconds('cast(order_days.production_date as timestamp)',
+                               'cast(shift_window.open_hour * 3600e6 as bigint)') ~ ")"
+        ) }} / 3600.0)) as busy_hours
     from order_days
     inner join shift_window on shift_window.resource_id = order_days.resource_id
     group by order_days.resource_id, order_days.production_date
@@ -122,7 +123,9 @@ downtime as (
     select
         resource_id, start_at, end_at, downtime_hours,
         cast(start_at as date) as production_date,
-        lower(coalesce(reason, '')) similar to '.*(changeover|change over|change-over|setup|set-up|set up).*'
+        (lower(coalesce(reason, '')) like '%changeover%' or lower(coalesce(reason, '')) like '%change over%'
+         or lower(coalesce(reason, '')) like '%change-over%' or lower(coalesce(reason, '')) like '%setup%'
+         or lower(coalesce(reason, '')) like '%set-up%' or lower(coalesce(reason, '')) like '%set up%')
             as is_changeover
     from {{ ref('stg_mes__downtime') }}
 
@@ -133,7 +136,7 @@ downtime_in_orders as (
     select
         downtime.resource_id,
         downtime.production_date,
-        sum(epoch(least(downtime.end_at, started.actual_end) - greatest(downtime.start_at, started.actual_start))
+        sum({{ interval_seconds('least(downtime.end_at, started.actual_end) - greatest(downtime.start_at, started.actual_start)') }}
             / 3600.0) as hours
     from downtime
     inner join started
@@ -230,7 +233,7 @@ horizon as (
         cast(week_start as date) as week_start,
         'horizon' as period,
         changeover_hours_optimized as changeover_hours_planned,
-        cast(null as double) as changeover_hours_actual,
+        cast(null as {{ type_double() }}) as changeover_hours_actual,
         'optimized sequence' as planned_source,
         cast(null as {{ dbt.type_string() }}) as actual_source
     from {{ source('supply_outputs', 'sequence_summary') }}
@@ -242,4 +245,4 @@ select
     100.0 * changeover_hours_actual / nullif(changeover_hours_planned, 0) as actual_vs_plan_pct
 from history
 union all
-select horizon.*, cast(null as double) from horizon
+select horizon.*, cast(null as {{ type_double() }}) from horizon

@@ -342,8 +342,8 @@ kpi_subjects as (
 
     select
         'oee_constraint_pct' as kpi,
-        string_agg(resource_id, ', ' order by resource_id) as resource_id,
-        'declared constraint ' || string_agg(resource_id, ', ' order by resource_id) as subject
+        {{ dbt.listagg('resource_id', "', '", 'order by resource_id') }} as resource_id,
+        'declared constraint ' || {{ dbt.listagg('resource_id', "', '", 'order by resource_id') }} as subject
     from declared_constraint
     having count(*) > 0
     union all
@@ -353,7 +353,7 @@ kpi_subjects as (
         'measured bottleneck ' || measured_bottleneck.resource_id || ' (' || measured_bottleneck.resource_type || ')'
             || case when measured_bottleneck.resource_id in (select resource_id from resource_time) then ''
                     when max(sources.resource_id) is null then ': no OEE data (not in resource_time)'
-                    else ': OEE of ' || string_agg(sources.resource_id, ', ' order by sources.resource_id)
+                    else ': OEE of ' || {{ dbt.listagg('sources.resource_id', "', '", 'order by sources.resource_id') }}
                          || ', the machines its routed SKUs run on (no MES time of its own)' end
     from measured_bottleneck
     left join bottleneck_oee_sources sources on true
@@ -361,8 +361,8 @@ kpi_subjects as (
     union all
     select
         'changeover_vs_plan_pct',
-        string_agg(resource_id, ', ' order by resource_id),
-        'declared constraint ' || string_agg(resource_id, ', ' order by resource_id)
+        {{ dbt.listagg('resource_id', "', '", 'order by resource_id') }},
+        'declared constraint ' || {{ dbt.listagg('resource_id', "', '", 'order by resource_id') }}
     from declared_constraint
     having count(*) > 0
 
@@ -437,8 +437,8 @@ definitions as (
         ('oee_constraint_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
         ('oee_bottleneck_pct', 'efficiency', '%', true, {{ t.oee_constraint_pct }}),
         ('changeover_vs_plan_pct', 'efficiency', '% of plan', false, {{ t.changeover_vs_plan_pct }}),
-        ('expedite_usd', 'cash', 'currency', false, cast(null as double)),
-        ('eo_value', 'cash', 'currency', false, cast(null as double)),
+        ('expedite_usd', 'cash', 'currency', false, cast(null as {{ type_double() }})),
+        ('eo_value', 'cash', 'currency', false, cast(null as {{ type_double() }})),
         ('inventory_turns', 'cash', 'turns/year', true, {{ t.inventory_turns }})
     ) as d (kpi, area, unit, higher_is_better, target)
 

@@ -43,7 +43,7 @@ overlap as (
         sum(prev.demand_units) as units_before,
         sum(cur.revenue) as revenue_now,
         sum(prev.revenue) as revenue_before,
-        string_agg(distinct cur.demand_source, ', ') as demand_sources
+        {{ dbt.listagg('distinct cur.demand_source', "', '", 'order by cur.demand_source') }} as demand_sources
     from cur
     inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
     group by cur.family
@@ -65,7 +65,7 @@ row_decisions as (
 
 decisions as (
 
-    select family, string_agg(decision_id, ',' order by decision_id) as decision_ids
+    select family, {{ dbt.listagg('decision_id', "','", 'order by decision_id') }} as decision_ids
     from row_decisions
     group by family
 

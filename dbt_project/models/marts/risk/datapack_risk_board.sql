@@ -26,7 +26,7 @@ supporting as (
 
     select
         cause,
-        string_agg(signal || ' ' || entity_id, '; ' order by cause_rank) as supporting
+        {{ dbt.listagg("signal || ' ' || entity_id", "'; '", 'order by cause_rank') }} as supporting
     from ranked_in_cause
     where cause_rank > 1
     group by cause
