@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.postgres import postgres_server  # noqa: F401  (a private PostgreSQL server)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

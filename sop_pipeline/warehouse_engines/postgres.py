@@ -1,0 +1,378 @@
+"""PostgreSQL as the warehouse: the IO manager's table operations, and a copy from DuckDB.
+
+`PostgresTables` has the methods of `sop_pipeline.io_manager.DuckDBTables` (read / replace /
+describe) on one open psycopg connection. Tables are written with COPY (no engine-specific SQL
+outside this module) and read back with DuckDB's pandas dtypes (dates and timestamps as
+datetime64, NULL as NaN/None), so an asset sees the same DataFrame on either engine.
+
+`copy_from_duckdb` puts the tables of a DuckDB warehouse file into a PostgreSQL database, with the
+same schema.table names and column types; by default every schema but the ones dbt builds, i.e.
+what dbt reads (raw extracts, meta, quarantine, analytics, history), so `dbt build --target
+postgres` can run on a DuckDB cycle's inputs. `dbt_connection_vars` turns a DSN into the dbt vars
+the `postgres` output of dbt_project/profiles.yml reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pandas as pd
+
+PREVIEW_ROWS = 5
+# The schemas dbt builds; everything else in a warehouse is an input of dbt (sources).
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
+COPY_BATCH_ROWS = 50_000
+
+
+class PostgresWarehouseError(ValueError):
+    """A DSN, table or value the PostgreSQL warehouse cannot take (one-line message)."""
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _name(schema: str, table: str) -> str:
+    return f"{_quoted(schema)}.{_quoted(table)}"
+
+
+def is_postgres_dsn(value: str | None) -> bool:
+    return bool(value) and value.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def parse_dsn(dsn: str) -> dict[str, str | int]:
+    """host, port, user, password, dbname of a `postgresql://user[:password]@host[:port]/db` DSN.
+
+    The host may be a socket directory given as `?host=/path` (libpq's form).
+    """
+    if not is_postgres_dsn(dsn):
+        raise PostgresWarehouseError(
+            f"not a PostgreSQL DSN: {dsn!r} (expected postgresql://user[:password]@host[:port]/database)"
+        )
+    parts = urlsplit(dsn)
+    query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+    try:
+        port = int(query.get("port") or parts.port or 5432)
+    except ValueError:
+        raise PostgresWarehouseError(f"PostgreSQL DSN {redact(dsn)}: the port is not a number") from None
+    dbname = unquote(parts.path.lstrip("/")) or query.get("dbname") or ""
+    if not dbname:
+        raise PostgresWarehouseError(f"PostgreSQL DSN {redact(dsn)} names no database (…/database at the end)")
+    return {
+        "host": unquote(query.get("host") or parts.hostname or "localhost"),
+        "port": port,
+        "user": unquote(parts.username or query.get("user") or "postgres"),
+        "password": unquote(parts.password or query.get("password") or ""),
+        "dbname": dbname,
+    }
+
+
+def redact(dsn: str) -> str:
+    """The DSN with its password replaced by ***, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
+def dbt_connection_vars(dsn: str) -> dict[str, str | int]:
+    """The dbt vars of profiles.yml's `postgres` output (the password goes through the
+    SOP_PG_PASSWORD environment variable instead, so it is never written into dbt's artifacts)."""
+    c = parse_dsn(dsn)
+    return {"pg_host": c["host"], "pg_port": c["port"], "pg_user": c["user"], "pg_dbname": c["dbname"]}
+
+
+def connect(dsn: str, autocommit: bool = False):
+    """A psycopg connection to the DSN; a failure is one line naming the server (no password)."""
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise PostgresWarehouseError(f"cannot connect to the PostgreSQL warehouse {redact(dsn)}: {reason}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# column types
+
+
+_DUCKDB_TO_POSTGRES = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "UTINYINT": "smallint",
+    "INTEGER": "integer",
+    "USMALLINT": "integer",
+    "BIGINT": "bigint",
+    "UINTEGER": "bigint",
+    "UBIGINT": "numeric(20, 0)",
+    "HUGEINT": "numeric(39, 0)",
+    "UHUGEINT": "numeric(39, 0)",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "VARCHAR": "text",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "INTERVAL": "interval",
+    "BLOB": "bytea",
+    "UUID": "uuid",
+    "JSON": "jsonb",
+}
+
+
+def postgres_type_of_duckdb(duckdb_type: str, where: str = "") -> str:
+    """The PostgreSQL column type of a DuckDB column type (DECIMAL(p,s) keeps p and s)."""
+    t = duckdb_type.upper().strip()
+    if t in _DUCKDB_TO_POSTGRES:
+        return _DUCKDB_TO_POSTGRES[t]
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+    if m:
+        return f"numeric({m.group(1)}, {m.group(2)})"
+    if t.endswith("[]"):
+        return postgres_type_of_duckdb(t[:-2], where) + "[]"
+    raise PostgresWarehouseError(f"{where}: DuckDB type {duckdb_type} has no PostgreSQL column type here")
+
+
+def postgres_type_of_series(series: pd.Series, where: str = "") -> str:
+    """The PostgreSQL column type DuckDB would give this pandas column (as `create table as`)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return postgres_type_of_series(series.astype(dtype.categories.dtype), where)
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        size = getattr(dtype, "itemsize", 8)
+        unsigned = pd.api.types.is_unsigned_integer_dtype(dtype)
+        return {1: "smallint", 2: "integer" if unsigned else "smallint", 4: "bigint" if unsigned else "integer"}.get(
+            size, "numeric(20, 0)" if unsigned else "bigint"
+        )
+    if pd.api.types.is_float_dtype(dtype):
+        return "real" if getattr(dtype, "itemsize", 8) == 4 else "double precision"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "timestamptz"
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return "timestamp"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "interval"
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+        values = series.dropna()
+        kinds = {type(v) for v in values}
+        if not kinds or kinds <= {str}:
+            return "text"
+        if kinds <= {bool, np.bool_}:
+            return "boolean"
+        if kinds <= {dt.date}:
+            return "date"
+        if kinds <= {dt.datetime, pd.Timestamp}:
+            return "timestamp"
+        if kinds <= {int, np.int64, np.int32}:
+            return "bigint"
+        if kinds <= {int, float, np.int64, np.float64}:
+            return "double precision"
+        if kinds <= {decimal.Decimal}:
+            return "numeric"
+        names = ", ".join(sorted(k.__name__ for k in kinds))
+        raise PostgresWarehouseError(f"{where}: column {series.name!r} mixes value types ({names})")
+    raise PostgresWarehouseError(
+        f"{where}: column {series.name!r} has dtype {dtype}, which has no PostgreSQL type here"
+    )
+
+
+def _python_value(value):
+    """A DataFrame cell as the Python value COPY writes (NaN/NaT/NA are NULL, as DuckDB reads them)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]], batches) -> int:
+    """Replace schema.table by a table of these (name, postgres type) columns holding the rows of
+    `batches` (lists of tuples). Runs in the caller's transaction."""
+    name = _name(schema, table)
+    cur.execute(f"create schema if not exists {_quoted(schema)}")
+    # cascade: dbt's staging views over a raw table go with it; the next dbt build recreates them
+    cur.execute(f"drop table if exists {name} cascade")
+    cur.execute(f"create table {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
+    rows = 0
+    if not columns:
+        return rows
+    with cur.copy(f"copy {name} ({', '.join(_quoted(c) for c, _ in columns)}) from stdin") as copy:
+        for batch in batches:
+            for row in batch:
+                copy.write_row(row)
+            rows += len(batch)
+    return rows
+
+
+class PostgresTables:
+    """Read, replace and describe whole tables on one open psycopg connection.
+
+    `replace` runs in the connection's transaction: commit (or leave the `with connect(...)`
+    block) to publish it; a reader sees the old table or the new one, never half of it.
+    """
+
+    def __init__(self, con):
+        self.con = con
+
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        with self.con.cursor() as cur:
+            cur.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = %s and table_name = %s order by ordinal_position",
+                [schema, table],
+            )
+            types = cur.fetchall()
+            if not types:
+                raise PostgresWarehouseError(f"{schema}.{table} is not in the PostgreSQL warehouse")
+            cur.execute(f"select * from {_name(schema, table)}")
+            frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
+        return _like_duckdb(frame, dict(types))
+
+    def replace(self, schema: str, table: str, frame: pd.DataFrame) -> None:
+        where = f"{schema}.{table}"
+        if frame.columns.duplicated().any():
+            dup = frame.columns[frame.columns.duplicated()][0]
+            raise PostgresWarehouseError(f"{where}: column {dup!r} appears twice")
+        columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
+        rows = [tuple(_python_value(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+        with self.con.cursor() as cur:
+            _create_and_copy(cur, schema, table, columns, [rows])
+
+    def describe(self, schema: str, table: str, preview_rows: int = PREVIEW_ROWS) -> dict:
+        import dagster as dg
+
+        from sop_pipeline.assets.common import markdown_table
+
+        with self.con.cursor() as cur:
+            cur.execute(f"select count(*) from {_name(schema, table)}")
+            rows = cur.fetchone()[0]
+        preview = self.read(schema, table).head(int(preview_rows))
+        return {
+            "dagster/row_count": dg.MetadataValue.int(int(rows)),
+            "preview": dg.MetadataValue.md(markdown_table(preview)),
+        }
+
+
+_INTEGER_DTYPES = {"smallint": "int16", "integer": "int32", "bigint": "int64"}
+
+
+def _like_duckdb(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """The dtypes DuckDB's `.df()` gives the same columns: dates and timestamps as datetime64[us],
+    integers as int16/32/64 (nullable Int16/32/64 when a value is NULL), doubles and numeric as
+    float64, booleans as bool (nullable boolean when a value is NULL)."""
+    for column, pg_type in types.items():
+        s = frame[column]
+        nulls = bool(s.isna().any())
+        if pg_type in ("date", "timestamp without time zone"):
+            frame[column] = pd.to_datetime(s).astype("datetime64[us]")
+        elif pg_type == "timestamp with time zone":
+            frame[column] = pd.to_datetime(s, utc=True)
+        elif pg_type in _INTEGER_DTYPES:
+            dtype = _INTEGER_DTYPES[pg_type]
+            frame[column] = s.astype(dtype.capitalize() if nulls else dtype)
+        elif pg_type in ("real", "double precision", "numeric"):
+            frame[column] = pd.to_numeric(s, errors="coerce").astype("float64")
+        elif pg_type == "boolean":
+            frame[column] = s.astype("boolean" if nulls else bool)
+    return frame
+
+
+def copy_from_duckdb(
+    duckdb_path: str | Path,
+    dsn: str,
+    schemas: list[str] | None = None,
+    exclude: tuple[str, ...] = DBT_SCHEMAS,
+) -> dict[str, int]:
+    """Copy tables of a DuckDB warehouse file into PostgreSQL (same schema.table names and column
+    types, rows via COPY); one transaction, so a failure leaves the database as it was.
+
+    `schemas` lists the schemas to copy; by default every schema except `exclude` (the ones dbt
+    builds). Returns {schema.table: rows copied}.
+    """
+    import duckdb
+
+    path = Path(duckdb_path)
+    if not path.exists():
+        raise PostgresWarehouseError(f"no DuckDB warehouse at {path}")
+    copied: dict[str, int] = {}
+    with duckdb.connect(str(path), read_only=True) as src, connect(dsn) as dst:
+        tables = src.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_catalog = current_database() "
+            "order by table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            if (schemas is not None and schema not in schemas) or (schemas is None and schema in exclude):
+                continue
+            where = f"{path.name}: {schema}.{table}"
+            columns = [
+                (c, postgres_type_of_duckdb(t, f"{where}.{c}"))
+                for c, t in src.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = ? and table_name = ? and table_catalog = current_database() "
+                    "order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+            ]
+            result = src.execute(f"select * from {_name(schema, table)}")
+
+            def batches(result=result):
+                while batch := result.fetchmany(COPY_BATCH_ROWS):
+                    yield batch
+
+            with dst.cursor() as cur:
+                copied[f"{schema}.{table}"] = _create_and_copy(cur, schema, table, columns, batches())
+    return copied
+
+
+def dbt_build(dsn: str, target_path: str | Path, select: str | None = None, extra_vars: dict | None = None):
+    """`dbt build --target postgres` of the project (or of `select`) against the DSN's database;
+    dbt's artifacts and log go to `target_path`. Returns the finished subprocess (check returncode;
+    its stdout is dbt's log)."""
+    import json
+    import os
+    import subprocess
+
+    from sop_pipeline.settings import DBT_PROJECT_DIR, dbt_executable
+
+    target = Path(target_path)
+    target.mkdir(parents=True, exist_ok=True)
+    password = parse_dsn(dsn)["password"]
+    env = {**os.environ, "SOP_PG_PASSWORD": str(password)} if password else dict(os.environ)
+    cmd = [
+        dbt_executable(),
+        "build",
+        "--target",
+        "postgres",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target),
+        "--vars",
+        json.dumps({**dbt_connection_vars(dsn), **(extra_vars or {})}),
+    ]
+    if select:
+        cmd += ["--select", select]
+    return subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
