@@ -256,6 +256,39 @@ class PostgresTables:
         with self.con.cursor() as cur:
             _create_and_copy(cur, schema, table, columns, [rows])
 
+    def replace_rows(self, schema: str, table: str, frame: pd.DataFrame, column: str, value) -> None:
+        """Replace the rows of ``table`` whose ``column`` = ``value`` with ``frame`` and keep all others
+        (one cycle of a history table), atomically. The table is created from the frame's columns when
+        it does not exist; columns the frame has and the table lacks are added (older rows get NULL)."""
+        where = f"{schema}.{table}"
+        if column not in frame.columns:
+            raise PostgresWarehouseError(f"{where}: the rows to replace have no {column!r} column")
+        columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
+        rows = [tuple(_python_value(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+        name = _name(schema, table)
+        with self.con.transaction(), self.con.cursor() as cur:
+            cur.execute(f"create schema if not exists {_quoted(schema)}")
+            cur.execute(f"create table if not exists {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
+            cur.execute(
+                "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+                [schema, table],
+            )
+            have = {r[0] for r in cur.fetchall()}
+            for c, t in columns:
+                if c not in have:
+                    cur.execute(f"alter table {name} add column {_quoted(c)} {t}")
+            cur.execute(f"delete from {name} where {_quoted(column)} = %s", [_python_value(value)])
+            with cur.copy(f"copy {name} ({', '.join(_quoted(c) for c, _ in columns)}) from stdin") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def cycles(self, schema: str, table: str, column: str = "cycle_id") -> tuple[int, int]:
+        """(distinct values of ``column``, rows) of a history table."""
+        with self.con.cursor() as cur:
+            cur.execute(f"select count(distinct {_quoted(column)}), count(*) from {_name(schema, table)}")
+            n, rows = cur.fetchone()
+        return int(n), int(rows)
+
     def describe(self, schema: str, table: str, preview_rows: int = PREVIEW_ROWS) -> dict:
         import dagster as dg
 

@@ -107,3 +107,23 @@ def test_the_dbt_project_builds_the_same_tables_on_postgres(small_cycle, postgre
             counted += len(in_duckdb)
     assert counted > 70  # staging views, intermediate and mart tables: all of them
     assert not diffs, "\n".join(diffs)
+
+
+def test_replace_rows_replaces_one_cycle_and_keeps_the_others(postgres_server):
+    def cycle(day: str, units: list[float], **extra) -> pd.DataFrame:
+        frame = pd.DataFrame({"cycle_id": [dt.date.fromisoformat(day)] * len(units), "units": units})
+        return frame.assign(**extra)
+
+    with connect(postgres_server.create_database("history_rows")) as con:
+        tables = PostgresTables(con)
+        tables.replace_rows("history", "plan", cycle("2026-01-04", [1.0, 2.0]), "cycle_id", dt.date(2026, 1, 4))
+        tables.replace_rows("history", "plan", cycle("2026-01-11", [5.0]), "cycle_id", dt.date(2026, 1, 11))
+        # a re-run of the first cycle replaces its rows only, and may bring a new column
+        rerun = cycle("2026-01-04", [3.0], family=["F1"])
+        tables.replace_rows("history", "plan", rerun, "cycle_id", dt.date(2026, 1, 4))
+        con.commit()
+        assert tables.cycles("history", "plan") == (2, 2)
+        got = tables.read("history", "plan").sort_values("cycle_id", ignore_index=True)
+    assert got["units"].tolist() == [3.0, 5.0]
+    assert got["family"].tolist()[0] == "F1" and pd.isna(got["family"].tolist()[1])
+    assert [d.date().isoformat() for d in got["cycle_id"]] == ["2026-01-04", "2026-01-11"]
