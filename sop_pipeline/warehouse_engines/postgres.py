@@ -199,6 +199,22 @@ def _python_value(value):
     return value
 
 
+def _column_values(series: pd.Series) -> list:
+    """A column's cells as the Python values COPY writes, NULL for NaN/NaT/NA (column at a time)."""
+    if pd.api.types.is_float_dtype(series.dtype) and not isinstance(series.dtype, pd.ArrowDtype):
+        values = series.to_numpy(dtype="float64")
+        return [None if v != v else v for v in values.tolist()]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return [None if v is pd.NaT else v.to_pydatetime() for v in series.tolist()]
+    if pd.api.types.is_integer_dtype(series.dtype) and not series.hasnans:
+        return series.to_numpy().tolist()
+    return [_python_value(v) for v in series.tolist()]
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    return list(zip(*(_column_values(frame.iloc[:, i]) for i in range(frame.shape[1])))) if frame.shape[1] else []
+
+
 # ---------------------------------------------------------------------------------------------
 # tables
 
@@ -252,7 +268,7 @@ class PostgresTables:
             dup = frame.columns[frame.columns.duplicated()][0]
             raise PostgresWarehouseError(f"{where}: column {dup!r} appears twice")
         columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
-        rows = [tuple(_python_value(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+        rows = _rows(frame)
         with self.con.cursor() as cur:
             _create_and_copy(cur, schema, table, columns, [rows])
 
@@ -264,7 +280,7 @@ class PostgresTables:
         if column not in frame.columns:
             raise PostgresWarehouseError(f"{where}: the rows to replace have no {column!r} column")
         columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
-        rows = [tuple(_python_value(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+        rows = _rows(frame)
         name = _name(schema, table)
         with self.con.transaction(), self.con.cursor() as cur:
             cur.execute(f"create schema if not exists {_quoted(schema)}")
