@@ -104,6 +104,64 @@ def _sales_at_lag(sales_forecast: pd.DataFrame | None) -> pd.DataFrame | None:
     return sf.groupby(["sku", "week_start", "lag"], as_index=False)["units"].sum()
 
 
+class _WholeHistory:
+    """The history read once into dense series x week arrays; ``at(origin)`` is the panel that
+    cutting the history at the origin, cleansing the cut (outliers and censored weeks detected
+    on it alone) and ``forecasting.build_panel`` would give - the same numbers, without
+    re-reading millions of rows per origin. Every array it slices is causal (week t depends on
+    weeks <= t) or known ahead (promotions), and the cleansing is recomputed on the cut."""
+
+    def __init__(self, history: pd.DataFrame, as_of: date, promotions: pd.DataFrame | None, future_weeks: int):
+        self.promotions = promotions
+        self.panel = forecasting.build_panel(
+            history, as_of, promotions, future_weeks=future_weeks, units_column="units"
+        )
+        last = np.datetime64(last_complete_week(as_of), "D")
+        wk = pd.to_datetime(history["week_start"]).to_numpy().astype("datetime64[D]")
+        h = history[["sku", "location", "units", "is_promo", "is_stockout"]][wk <= last]
+        self.first_week = self.panel.weeks[0]
+        codes = h.groupby(["sku", "location"], sort=True, observed=True).ngroup().to_numpy()  # build_panel's order
+        wi = (wk[wk <= last] - self.first_week).astype(np.int64) // 7
+        shape = (self.panel.n_series, self.panel.n_hist)
+        self.units = np.full(shape, np.nan)  # units where the series has a row, NaN elsewhere
+        self.promo = np.zeros(shape, dtype=bool)
+        self.stock = np.zeros(shape, dtype=bool)
+        self.units[codes, wi] = h["units"].to_numpy(dtype=float)
+        self.promo[codes, wi] = h["is_promo"].fillna(False).to_numpy(dtype=bool)
+        self.stock[codes, wi] = h["is_stockout"].fillna(False).to_numpy(dtype=bool)
+        self.store_weeks = outliers.StoreWeeks.of(history[outliers.HISTORY_COLUMNS][wk <= last])
+
+    def at(self, origin: date, future_weeks: int) -> forecasting.Panel | None:
+        """The cleansed panel as of ``origin`` (None when no series has a row by then)."""
+        p = self.panel
+        last = np.datetime64(last_complete_week(origin), "D")
+        n_hist = int((last - self.first_week).astype(np.int64) // 7) + 1
+        keep = p.first < n_hist
+        if n_hist <= 0 or not keep.any():
+            return None
+        units = self.units[keep, :n_hist]
+        censored = outliers.censored_cells(units.T, self.promo[keep, :n_hist].T, self.stock[keep, :n_hist].T).T
+        factor = np.ones(units.shape)
+        store = self.store_weeks.upto(last) if self.store_weeks is not None else None
+        flags = outliers.outliers_in(store)
+        if len(flags):
+            keys = p.keys[keep].reset_index(drop=True)
+            series = pd.DataFrame({"sku": keys.sku, "col": np.arange(len(keys))})[keys.channel.eq("store").to_numpy()]
+            f = flags[["sku", "week_start", "value", "expected"]].merge(series, on="sku", how="inner")
+            week = (pd.to_datetime(f.week_start).to_numpy().astype("datetime64[D]") - self.first_week).astype(np.int64)
+            factor[f.col.to_numpy(), week // 7] = (f.expected / f.value).to_numpy()
+        present = ~np.isnan(units)
+        after = np.arange(n_hist)[None, :] >= p.first[keep][:, None]
+        clean = np.where(present, np.where(censored, np.nan, units * factor), np.where(after, 0.0, np.nan))
+        return forecasting.panel_upto(p, n_hist, clean, keep, self.promotions, future_weeks)
+
+
+def scored_weeks(origin: date, as_of: date, horizon_weeks: int) -> int:
+    """Horizon weeks of ``origin`` that are complete at ``as_of`` (the only ones scored)."""
+    week1 = pd.Timestamp(last_complete_week(origin)) + pd.Timedelta(weeks=1)
+    return int(np.clip((pd.Timestamp(last_complete_week(as_of)) - week1).days // 7 + 1, 0, horizon_weeks))
+
+
 def backtest(
     history: pd.DataFrame,
     as_of: date,
@@ -124,24 +182,30 @@ def backtest(
     scored_until = pd.Timestamp(last_complete_week(as_of))
     sales = _sales_at_lag(sales_forecast)
     origins = [as_of - timedelta(weeks=k) for k in range(cfg.origins, 0, -1)]  # oldest first
+    whole = _WholeHistory(history, as_of, promotions, future_weeks=cfg.horizon_weeks + 2) if len(history) else None
     model = None
     fits = 0
     parts = []
     for n, origin in enumerate(origins):
-        cut = _cut(history, origin)
-        if cut.empty:
+        gap = 0 if origin.weekday() == 6 else 1
+        panel = whole.at(origin, future_weeks=cfg.horizon_weeks + gap + 1) if whole is not None else None
+        if panel is None:
             continue
-        clean = cleanse_at(cut)
         refit = model is None or n % cfg.retrain_every == 0
         try:
-            result = forecasting.forecast(
-                clean, origin, promotions, fcfg, model=None if refit else model, rollups=False
+            fitted = forecasting.fit(panel, fcfg, max_h=max(cfg.horizon_weeks + gap, 14)) if refit else model
+            # only the weeks complete at the as-of are scored, so only they are predicted
+            n_weeks = scored_weeks(origin, as_of, cfg.horizon_weeks)
+            loc = (
+                forecasting.predict(fitted, panel, origin, n_weeks, include_week0=False)
+                if n_weeks
+                else pd.DataFrame(columns=["sku", "family", "week_start", "horizon_week", "units_p50"])
             )
         except ValueError:  # too little history at this origin
             continue
         if refit:
-            model, fits = result.model, fits + 1
-        loc = result.location[result.location.horizon_week >= 1]
+            model, fits = fitted, fits + 1
+        loc = loc[loc.horizon_week >= 1]
         fc = loc.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True)[
             "units_p50"
         ].sum()

@@ -208,7 +208,10 @@ def build_panel(
     """
     last = np.datetime64(last_complete_week(as_of), "D")
     wk_all = pd.to_datetime(history["week_start"]).to_numpy().astype("datetime64[D]")
-    h = history[wk_all <= last].copy()
+    col = units_column if units_column in history else "units"
+    used = ["sku", "location", "channel", "family", "category", "lifecycle", "list_price", "units", col, "revenue"]
+    # only the columns read below are copied (the history may be millions of rows wide)
+    h = history[[c for c in dict.fromkeys(used) if c in history]][wk_all <= last]
     wk = wk_all[wk_all <= last]
     if h.empty:
         raise ValueError(f"no demand history on or before {as_of}: nothing to forecast")
@@ -216,9 +219,9 @@ def build_panel(
     n_hist = int((last - first_week).astype(np.int64) // 7) + 1
     weeks = first_week + (7 * np.arange(n_hist + future_weeks)).astype("timedelta64[D]")
     key_cols = ["sku", "location"]
-    for col, default in (("category", None), ("lifecycle", "active"), ("channel", "store"), ("list_price", np.nan)):
-        if col not in h:
-            h[col] = default
+    for c, default in (("category", None), ("lifecycle", "active"), ("channel", "store"), ("list_price", np.nan)):
+        if c not in h:
+            h[c] = default
     codes = h.groupby(key_cols, sort=True, observed=True).ngroup().to_numpy()
     keys = (
         h.assign(_i=codes)
@@ -231,7 +234,6 @@ def build_panel(
     units = np.full((n, n_hist), np.nan, dtype=np.float64)
     raw = np.full((n, n_hist), np.nan, dtype=np.float64)
     price = np.full((n, n_hist), np.nan, dtype=np.float64)
-    col = units_column if units_column in h else "units"
     units[codes, wi] = h[col].to_numpy(dtype=float)
     raw[codes, wi] = h["units"].to_numpy(dtype=float)
     if "revenue" in h:
@@ -247,9 +249,7 @@ def build_panel(
     units = np.where(present, units, np.where(after, 0.0, np.nan))
     promo, disc = promo_calendar(promotions, keys, weeks)
     list_price = keys["list_price"].to_numpy(dtype=float)
-    regular = np.where(promo[:, :n_hist] > 0, np.nan, price)
-    regular = pd.DataFrame(regular.T).ffill().to_numpy().T
-    regular = np.where(np.isnan(regular), list_price[:, None], regular)
+    regular = _regular_price(price, promo[:, :n_hist], list_price)
     ps = _Stats(price)
     ii = np.repeat(np.arange(n), n_hist)
     tt = np.tile(np.arange(n_hist), n)
@@ -266,6 +266,56 @@ def build_panel(
         list_price=list_price,
         regular_price=regular,
         recent_price=recent,
+    )
+
+
+def _regular_price(price: np.ndarray, promo: np.ndarray, list_price: np.ndarray) -> np.ndarray:
+    """Last non-promotion selling price, forward-filled; the list price before the first one."""
+    regular = np.where(promo > 0, np.nan, price)
+    regular = pd.DataFrame(regular.T).ffill().to_numpy().T
+    return np.where(np.isnan(regular), list_price[:, None], regular)
+
+
+def panel_upto(
+    panel: Panel,
+    n_hist: int,
+    units: np.ndarray,
+    keep: np.ndarray,
+    promotions: pd.DataFrame | None = None,
+    future_weeks: int = 14,
+) -> Panel:
+    """The panel ``build_panel`` makes from the history cut after its week ``n_hist - 1``, taken
+    from the panel of the whole history: the series with a row by then (``keep``, those whose
+    first week is earlier), ``units`` (kept series x n_hist) as their cleansed units, and
+    everything else sliced, since every other array is causal (week t depends on weeks <= t:
+    prices forward-filled, trailing means) or known ahead (the promotion calendar). The backtest
+    builds one panel per origin this way instead of re-reading millions of history rows."""
+    if not keep.any():
+        raise ValueError("no series with history at this origin: nothing to forecast")
+    n_weeks = n_hist + future_weeks
+    if n_weeks > len(panel.weeks):
+        raise ValueError(f"the panel has {len(panel.weeks)} weeks, the cut needs {n_weeks}")
+    keys = panel.keys[keep].reset_index(drop=True)
+    stores = set(panel.keys.loc[panel.keys.channel == "store", "location"])
+    list_price = panel.list_price[keep]
+    if set(keys.loc[keys.channel == "store", "location"]) == stores:
+        promo, disc = panel.promo[keep, :n_weeks], panel.discount[keep, :n_weeks]
+        regular = panel.regular_price[keep, :n_hist]
+    else:  # a store without a series yet: promotions for it read as B2B, as on the cut
+        promo, disc = promo_calendar(promotions, keys, panel.weeks[:n_weeks])
+        regular = _regular_price(panel.price[keep, :n_hist], promo[:, :n_hist], list_price)
+    return Panel(
+        keys=keys,
+        weeks=panel.weeks[:n_weeks],
+        n_hist=n_hist,
+        units=units,
+        raw_units=panel.raw_units[keep, :n_hist],
+        price=panel.price[keep, :n_hist],
+        promo=promo,
+        discount=disc,
+        list_price=list_price,
+        regular_price=regular,
+        recent_price=panel.recent_price[keep, :n_hist],
     )
 
 
@@ -297,7 +347,10 @@ class _Stats:
         )
 
     def mean(self, i, t, w):
-        s, _, n, _ = self.window(i, t, w)
+        hi = np.clip(t + 1, 0, self.cs.shape[1] - 1)  # the bounds of ``window``
+        lo = np.clip(hi - w, 0, None)
+        s = self.cs[i, hi] - self.cs[i, lo]
+        n = self.cn[i, hi] - self.cn[i, lo]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
@@ -315,12 +368,12 @@ def _family_season(panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
     y = panel.units
     st = _Stats(y)
     n, t = y.shape
-    tt = np.arange(t)
-    ii = np.repeat(np.arange(n), t)
-    tw = np.tile(tt, n)
-    hi = np.clip(tw + 26, 0, t - 1)
-    s, _, cnt, _ = st.window(ii, hi, 52)
-    cma = np.where(cnt >= 40, s / np.maximum(cnt, 1), np.nan).reshape(n, t)
+    # ``_Stats.window`` over weeks centre-26 .. centre+25, by column (the bounds are per week)
+    hi = np.clip(np.clip(np.arange(t) + 26, 0, t - 1) + 1, 0, t)
+    lo = np.clip(hi - 52, 0, None)
+    s, cnt = st.cs[:, hi] - st.cs[:, lo], st.cn[:, hi] - st.cn[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cma = np.where(cnt >= 40, s / np.maximum(cnt, 1), np.nan)
     woy = week_of_year(panel.weeks[: panel.n_hist])
     out = {}
     for fam, idx in panel.keys.groupby("family", observed=True).indices.items():
@@ -342,14 +395,22 @@ def _family_season(panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
 def _season_ratio(
     fam_idx: dict[str, np.ndarray], families: np.ndarray, woy_t: np.ndarray, woy_u: np.ndarray
 ) -> np.ndarray:
-    out = np.ones(len(families))
-    for fam in np.unique(families):
+    """The family's seasonal index of week u over its mean of the 13 weeks ending at week t.
+    ``families`` per row; or a (per-series families, row -> series) pair, which is faster."""
+    if isinstance(families, tuple):
+        series_families, i = families
+        names, code = np.unique(np.asarray(series_families, dtype=object).astype(str), return_inverse=True)
+        code = code[i]
+    else:
+        names, code = np.unique(np.asarray(families, dtype=object).astype(str), return_inverse=True)
+    out = np.ones(len(code))
+    for k, fam in enumerate(names):
         prof = fam_idx.get(fam)
         if prof is None:
             continue
-        m = families == fam
+        m = code == k
         ext = np.concatenate([prof, prof])
-        ma13 = np.array([ext[k + 52 - 12 : k + 53].mean() for k in range(52)])
+        ma13 = np.array([ext[j + 52 - 12 : j + 53].mean() for j in range(52)])
         out[m] = prof[woy_u[m] - 1] / ma13[woy_t[m] - 1]
     return out
 
@@ -398,7 +459,7 @@ def _features(
         cols["ly_change"] = np.where(ly_now > 0, st.mean(i, u - SEASON_WEEKS + 1, 3) / ly_now, np.nan)
     woy = week_of_year(panel.weeks)
     cols["woy"] = woy[u].astype(float)
-    cols["fam_season"] = _season_ratio(space.fam_season, panel.keys["family"].to_numpy()[i], woy[t], woy[u])
+    cols["fam_season"] = _season_ratio(space.fam_season, (panel.keys["family"].to_numpy(), i), woy[t], woy[u])
     cols["age"] = np.minimum(t - panel.first[i], 156).astype(float)
     cols["promo"] = panel.promo[i, u]
     cols["discount"] = panel.discount[i, u]
@@ -411,9 +472,11 @@ def _features(
     cols["promo_ly"] = panel.promo[i, np.clip(u - SEASON_WEEKS, 0, None)]
     with np.errstate(invalid="ignore", divide="ignore"):
         cols["price_ratio"] = panel.regular_price[i, t] * (1 - panel.discount[i, u]) / panel.recent_price[i, t]
-    for c in CATEGORICALS:
-        cols[c] = _codes(panel.keys[c].astype(object).to_numpy()[i], space.categories[c])
-    x = np.column_stack([cols[n] for n in space.names]).astype(np.float32)
+    for c in CATEGORICALS:  # per series, then per row
+        cols[c] = _codes(panel.keys[c].astype(object).to_numpy(), space.categories[c])[i]
+    x = np.empty((len(i), len(space.names)), dtype=np.float32)  # row-major, as LightGBM reads it
+    for k, name in enumerate(space.names):
+        x[:, k] = cols[name]
     return x, s
 
 
@@ -621,10 +684,11 @@ def _apply_guards(
     p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
     young = observed < cfg.min_history_weeks
     if young.any():
-        fam = panel.keys["family"].to_numpy()[i]
+        series_fam = panel.keys["family"].to_numpy()
+        fam = np.unique(np.asarray(series_fam, dtype=object).astype(str), return_inverse=True)[1][i]  # a code
         woy = week_of_year(panel.weeks)
         level = st.mean(i, t, 4)
-        ratio = _season_ratio(space.fam_season, fam, woy[t], woy[t + h])
+        ratio = _season_ratio(space.fam_season, (series_fam, i), woy[t], woy[t + h])
         fp50 = np.nan_to_num(level * ratio)
         promo_lift = 1 + panel.promo[i, t + h]  # a promoted young item: at most +100% on a full promo week
         fp50 = fp50 * np.where(panel.promo[i, t + h] > 0, promo_lift, 1.0)

@@ -112,12 +112,61 @@ def _regular_mask(promo: pd.DataFrame, stockout: pd.DataFrame, cfg: OutlierConfi
 
 def _rolling_baseline(units: pd.DataFrame, irregular: pd.DataFrame, cfg: OutlierConfig) -> pd.DataFrame:
     """Centred rolling median of the regular weeks (weeks in rows, series in columns). The zero
-    weeks after a series' last sale (a phase-out that ended) are not part of any median."""
-    ended = units.fillna(0).iloc[::-1].gt(0).cumsum().iloc[::-1].eq(0)
-    regular = units.where(~irregular & ~ended)
-    base = regular.rolling(cfg.window_weeks, center=True, min_periods=cfg.min_periods).median()
-    for window in cfg.wider_windows:  # promotions close together leave too few regular weeks
-        base = base.fillna(regular.rolling(window, center=True, min_periods=cfg.min_periods).median())
+    weeks after a series' last sale (a phase-out that ended) are not part of any median.
+    Promotions close together leave too few regular weeks: then the wider windows are tried.
+    Computed by ``rolling_baseline_at`` on every cell (pandas' rolling median, column by column,
+    was the backtest's largest cost)."""
+    rows, cols = (a.ravel() for a in np.indices(units.shape))
+    base = rolling_baseline_at(units.to_numpy(dtype=float), irregular.to_numpy(dtype=bool), rows, cols, cfg)
+    return pd.DataFrame(base.reshape(units.shape), index=units.index, columns=units.columns)
+
+
+def _irregular_array(promo: np.ndarray, stock: np.ndarray, cfg: OutlierConfig) -> np.ndarray:
+    """``_regular_mask`` on (weeks x series) boolean arrays."""
+    irregular = promo.copy()
+    for k in range(1, cfg.post_promo_weeks + 1):
+        irregular[k:] |= promo[:-k]
+    for k in range(1, cfg.pre_promo_weeks + 1):
+        irregular[:-k] |= promo[k:]
+    return irregular | stock
+
+
+def _median_at(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """pandas' ``rolling(window, center=True, min_periods).median()`` of ``values`` (weeks x
+    series, NaN = not counted), evaluated only at the cells (rows, cols): the same window bounds
+    (offset (window - 1) // 2 after the week), the same median ((a + b) / 2 of the middle pair)."""
+    n = values.shape[0]
+    offset = (window - 1) // 2
+    steps = np.arange(offset + 1 - window, offset + 1)
+    out = np.full(len(rows), np.nan)
+    for lo in range(0, len(rows), 200_000):  # bounded memory: 200k cells x window at a time
+        r, c = rows[lo : lo + 200_000], cols[lo : lo + 200_000]
+        idx = r[:, None] + steps[None, :]
+        inside = (idx >= 0) & (idx < n)
+        vals = np.where(inside, values[np.clip(idx, 0, n - 1), c[:, None]], np.nan)
+        vals.sort(axis=1)  # NaN last
+        count = (~np.isnan(vals)).sum(axis=1)
+        k = np.arange(len(r))
+        # count odd: both picks are the middle value; even: the middle pair (count/2 - 1, count/2)
+        med = (vals[k, np.maximum(count - 1, 0) // 2] + vals[k, count // 2]) / 2
+        out[lo : lo + 200_000] = np.where(count >= max(min_periods, 1), med, np.nan)
+    return out
+
+
+def rolling_baseline_at(
+    units: np.ndarray, irregular: np.ndarray, rows: np.ndarray, cols: np.ndarray, cfg: OutlierConfig
+) -> np.ndarray:
+    """``_rolling_baseline`` of (weeks x series) arrays at the cells (rows, cols) only: the same
+    regular weeks (not irregular, not after the last sale), windows and fallbacks."""
+    pos = np.nan_to_num(units, nan=0.0) > 0
+    ended = np.cumsum(pos[::-1], axis=0)[::-1] == 0
+    regular = np.where(irregular | ended, np.nan, units)
+    base = _median_at(regular, rows, cols, cfg.window_weeks, cfg.min_periods)
+    for window in cfg.wider_windows:
+        miss = np.isnan(base)
+        if not miss.any():
+            break
+        base[miss] = _median_at(regular, rows[miss], cols[miss], window, cfg.min_periods)
     return base
 
 
@@ -145,19 +194,48 @@ def sku_store_weekly(history: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@dataclass
+class StoreWeeks:
+    """Store demand per SKU x week as weeks x SKUs frames (``sku_store_weekly`` pivoted): units
+    (NaN where the SKU had no store row), any promotion, any stock-out; and each SKU's family."""
+
+    units: pd.DataFrame
+    promo: pd.DataFrame
+    stock: pd.DataFrame
+    family: pd.Series
+
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> StoreWeeks | None:
+        weekly = sku_store_weekly(history)
+        if weekly.empty:
+            return None
+        units = _pivot(weekly, "units", "sku")
+        promo = _pivot(weekly.assign(p=weekly.is_promo.astype(float)), "p", "sku", "max").reindex_like(units) > 0
+        stock = _pivot(weekly.assign(s=weekly.is_stockout.astype(float)), "s", "sku", "max").reindex_like(units) > 0
+        return cls(units, promo, stock, weekly.drop_duplicates("sku").set_index("sku")["family"])
+
+    def upto(self, last_week) -> StoreWeeks:
+        """The weeks on or before ``last_week``: what ``of`` gives on the history cut there (a SKU
+        without store rows by then is an all-NaN column, which flags nothing)."""
+        n = int((pd.to_datetime(self.units.index) <= pd.Timestamp(last_week)).sum())
+        return StoreWeeks(self.units.iloc[:n], self.promo.iloc[:n], self.stock.iloc[:n], self.family)
+
+
 def detect_history_outliers(history: pd.DataFrame, config: OutlierConfig = OutlierConfig()) -> pd.DataFrame:
     """Spikes in store demand per SKU x week (see module docstring).
 
     Returns one row per flagged SKU-week: sku, family, week_start, value (units), expected
     (units), ratio, robust_z, reason.
     """
+    return outliers_in(StoreWeeks.of(history), config)
+
+
+def outliers_in(store: StoreWeeks | None, config: OutlierConfig = OutlierConfig()) -> pd.DataFrame:
+    """``detect_history_outliers`` on store weeks already pivoted (``StoreWeeks``)."""
     cols = ["sku", "family", "week_start", "value", "expected", "ratio", "robust_z", "reason"]
-    weekly = sku_store_weekly(history)
-    if weekly.empty:
+    if store is None or store.units.empty:
         return pd.DataFrame(columns=cols)
-    units = _pivot(weekly, "units", "sku")
-    promo = _pivot(weekly.assign(p=weekly.is_promo.astype(float)), "p", "sku", "max").reindex_like(units) > 0
-    stock = _pivot(weekly.assign(s=weekly.is_stockout.astype(float)), "s", "sku", "max").reindex_like(units) > 0
+    units, promo, stock = store.units, store.promo, store.stock
     irregular = _regular_mask(promo, stock, config)
     base = _rolling_baseline(units, irregular, config)
     resid = _anscombe(units) - _anscombe(base)
@@ -177,7 +255,7 @@ def detect_history_outliers(history: pd.DataFrame, config: OutlierConfig = Outli
     wi, si = np.nonzero(flag)
     if len(wi) == 0:
         return pd.DataFrame(columns=cols)
-    family = weekly.drop_duplicates("sku").set_index("sku")["family"]
+    family = store.family
     skus = units.columns.to_numpy()[si]
     out = pd.DataFrame(
         {
@@ -215,13 +293,25 @@ def censored_weeks(history: pd.DataFrame, config: OutlierConfig = OutlierConfig(
     units[wi, series] = history["units"].to_numpy(dtype=float)
     promo[wi, series] = history["is_promo"].fillna(False).to_numpy(dtype=bool)
     stock[wi, series] = history["is_stockout"].fillna(False).to_numpy(dtype=bool)
-    units_df, promo_df, stock_df = pd.DataFrame(units), pd.DataFrame(promo), pd.DataFrame(stock)
-    base = _rolling_baseline(units_df, _regular_mask(promo_df, stock_df, config), config).to_numpy()
-    after = np.zeros(shape, dtype=bool)
-    after[1:] = stock[:-1]
-    with np.errstate(invalid="ignore"):
-        censored = stock | (after & (units < config.censor_ratio * base))
+    censored = censored_cells(units, promo, stock, config)
     return pd.Series(censored[wi, series], index=history.index)
+
+
+def censored_cells(
+    units: np.ndarray, promo: np.ndarray, stock: np.ndarray, config: OutlierConfig = OutlierConfig()
+) -> np.ndarray:
+    """``censored_weeks`` on (weeks x series) arrays (units NaN where there is no row): a
+    stock-out week, or the week after one selling under ``censor_ratio`` x the regular level.
+    The level is only needed in the weeks after a stock-out, so only there is it computed."""
+    after = np.zeros(units.shape, dtype=bool)
+    after[1:] = stock[:-1]
+    rows, cols = np.nonzero(after & ~stock)
+    censored = stock.copy()
+    if len(rows):
+        base = rolling_baseline_at(units, _irregular_array(promo, stock, config), rows, cols, config)
+        with np.errstate(invalid="ignore"):
+            censored[rows, cols] = units[rows, cols] < config.censor_ratio * base
+    return censored
 
 
 def cleanse_history(history: pd.DataFrame, outliers: pd.DataFrame, censored: pd.Series | None = None) -> pd.DataFrame:

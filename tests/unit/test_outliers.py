@@ -109,6 +109,39 @@ def test_cleansing_scales_store_rows_and_blanks_censored_weeks():
     ).all()
 
 
+def _pandas_baseline(units: pd.DataFrame, irregular: pd.DataFrame, cfg: O.OutlierConfig) -> pd.DataFrame:
+    """The rolling baseline as pandas computes it (the implementation before the array one)."""
+    ended = units.fillna(0).iloc[::-1].gt(0).cumsum().iloc[::-1].eq(0)
+    regular = units.where(~irregular & ~ended)
+    base = regular.rolling(cfg.window_weeks, center=True, min_periods=cfg.min_periods).median()
+    for window in cfg.wider_windows:
+        base = base.fillna(regular.rolling(window, center=True, min_periods=cfg.min_periods).median())
+    return base
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_array_baseline_and_censoring_equal_pandas_rolling_medians(seed):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 70)), int(rng.integers(1, 25))
+    units = rng.poisson(rng.uniform(0, 30), (n, m)) * rng.choice([1.0, 0.5, 1.37], (n, m))
+    units[rng.random((n, m)) < 0.15] = np.nan  # no row
+    units[rng.random((n, m)) < 0.1] = 0.0
+    units[-int(rng.integers(0, n)) :, 0] = 0.0  # a phase-out: zero weeks after its last sale
+    promo, stock = rng.random((n, m)) < 0.2, rng.random((n, m)) < 0.15
+    for cfg in (O.OutlierConfig(), O.OutlierConfig(window_weeks=4, wider_windows=(6,), min_periods=2)):
+        irregular = O._regular_mask(pd.DataFrame(promo), pd.DataFrame(stock), cfg)
+        assert (O._irregular_array(promo, stock, cfg) == irregular.to_numpy()).all()
+        expected = _pandas_baseline(pd.DataFrame(units), irregular, cfg).to_numpy()
+        got = O._rolling_baseline(pd.DataFrame(units), irregular, cfg).to_numpy()
+        assert np.array_equal(got, expected, equal_nan=True)  # bit for bit, NaN where pandas has NaN
+        after = np.zeros_like(stock)
+        after[1:] = stock[:-1]
+        with np.errstate(invalid="ignore"):
+            censored = stock | (after & (units < cfg.censor_ratio * expected))
+        assert (O.censored_cells(units, promo, stock, cfg) == censored).all()
+    assert np.isfinite(expected).any() and censored.any() and not censored.all()
+
+
 # --------------------------------------------------------------------------- hockey sticks
 
 SNAP = pd.Timestamp("2026-06-01")  # a Monday
