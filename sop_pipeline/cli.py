@@ -1,7 +1,8 @@
 """`sop`: the command line of sop-pipeline.
 
     sop demo --size small --seed 42 --out data/extracts   write seeded demo extracts
-    sop run [--extracts DIR] [--data-dir DIR] [--as-of D]  materialize the whole cycle in-process
+    sop run [--extracts DIR] [--data-dir DIR] [--as-of D]  materialize the cycle's weekly partition in-process
+    sop backfill --from D1 --to D2 [...]                   replay the weekly cycles D1..D2 in order
     sop expectations --write                               (re)write the default GX suites
     sop parse                                              build the dbt manifest
     sop safety-stock ...                                   safety stock / reorder point what-if
@@ -24,7 +25,7 @@ from pathlib import Path
 from sop_pipeline.settings import DBT_PROJECT_DIR, DEMO_SIZES, REPO_ROOT, Settings, SettingsError, dbt_executable
 
 
-def _add_settings_args(p: argparse.ArgumentParser) -> None:
+def _add_settings_args(p: argparse.ArgumentParser, as_of: bool = True) -> None:
     p.add_argument(
         "--extracts", metavar="DIR", help="folder of extract files (overrides SOP_EXTRACTS_DIR; default data/extracts)"
     )
@@ -33,11 +34,13 @@ def _add_settings_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where warehouse.duckdb, serving/ and reports/ go (overrides SOP_DATA_DIR; default data)",
     )
+    if not as_of:
+        return
     p.add_argument(
         "--as-of",
         metavar="YYYY-MM-DD",
-        help="cycle date: plan as if today were this date; later rows are excluded "
-        "(overrides SOP_AS_OF; default: last demand date in the extracts)",
+        help="cycle date: plan as if today were this date; later rows are excluded; runs the weekly cycle "
+        "partition holding it, cut at it (overrides SOP_AS_OF; default: last demand date in the extracts)",
     )
 
 
@@ -70,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="materialize the whole asset graph (the weekly cycle) in-process",
-        description="Run the sop_cycle job in this process: ingest, dbt, analytics, publish. "
+        description="Run the sop_cycle job in this process for one cycle: ingest, dbt, analytics, publish. "
+        "The cycle is the weekly partition (ISO week, Monday..Sunday) holding the as-of date (--as-of, "
+        "SOP_AS_OF, or the last demand date in the extracts), cut at that date. "
         "Shows each asset as it completes; exits 1 with the reason on failure.",
     )
     _add_settings_args(run)
@@ -99,7 +104,7 @@ def _command_modules():
     """Sub-commands that live in `sop_pipeline.commands` (each: add_parser(subparsers), run(args))."""
     import importlib
 
-    names = ("safety_stock", "sequence", "report")
+    names = ("backfill", "safety_stock", "sequence", "report")
     modules = []
     for name in names:
         try:
@@ -295,64 +300,128 @@ def cmd_run(args) -> int:
     if problem:
         print(f"sop: {problem}", file=sys.stderr)
         return 2
-    ensure_dbt_manifest()
-    import dagster as dg
+    from sop_pipeline.ingest import StructuralError, detect_as_of
+    from sop_pipeline.partitions import SOURCE_AS_OF, SOURCE_DETECTED, CycleError, partition_key_for
 
-    from sop_pipeline.definitions import build_defs
+    try:
+        as_of = settings.as_of or detect_as_of(settings.extracts_dir)
+        partition_key_for(as_of)
+    except StructuralError as exc:  # the demand extracts cannot be dated: named file, column and format
+        print(f"sop run: FAILED at meta__cycle:\n  {exc}", file=sys.stderr)
+        return 1
+    except CycleError as exc:
+        print(f"sop: {exc}", file=sys.stderr)
+        return 2
+    runner = CycleRunner.create(settings, args.groups)
+    if runner is None:
+        return 2
+    return runner.run([(as_of, SOURCE_AS_OF if settings.as_of else SOURCE_DETECTED)])
 
-    defs = build_defs(settings)
 
-    job = defs.resolve_job_def("sop_cycle")
-    graph = defs.resolve_asset_graph()
-    selection = None
-    if args.groups:
-        groups = [g.strip() for g in args.groups.split(",") if g.strip()]
-        known = {graph.get(k).group_name for k in graph.materializable_asset_keys}
-        unknown = sorted(set(groups) - known)
-        if unknown:
+class CycleRunner:
+    """Runs cycles of the sop_cycle job in this process, one partition after another (DuckDB has one
+    writer): `sop run` runs one, `sop backfill` several, oldest first."""
+
+    def __init__(self, settings: Settings, defs, selection):
+        self.settings, self.defs, self.selection = settings, defs, selection
+        graph = defs.resolve_asset_graph()
+        self.total = len(selection) if selection is not None else len(graph.materializable_asset_keys)
+
+    @classmethod
+    def create(cls, settings: Settings, groups: str | None) -> "CycleRunner | None":
+        """The runner for ``settings`` (None, after one line on stderr, for an unknown group)."""
+        ensure_dbt_manifest()
+        import dagster as dg
+
+        from sop_pipeline.definitions import build_defs
+
+        defs = build_defs(settings)
+        graph = defs.resolve_asset_graph()
+        selection = None
+        if groups:
+            wanted = [g.strip() for g in groups.split(",") if g.strip()]
+            known = {graph.get(k).group_name for k in graph.materializable_asset_keys}
+            unknown = sorted(set(wanted) - known)
+            if unknown:
+                print(
+                    f"sop: unknown asset group(s) {', '.join(unknown)}; groups: {', '.join(sorted(known))}",
+                    file=sys.stderr,
+                )
+                return None
+            selection = sorted(dg.AssetSelection.groups(*wanted).resolve(graph) & graph.materializable_asset_keys)
+        return cls(settings, defs, selection)
+
+    def run(self, cycles: list[tuple], label: str = "sop run") -> int:
+        """Materialize each (as_of, as_of_source) cycle's partition, in order; stop at the first failure."""
+        from sop_pipeline.partitions import cycle_request
+
+        settings = self.settings
+        for n, (as_of, source) in enumerate(cycles, 1):
+            key, cycle_config = cycle_request(as_of, source)
+            where = f" {n}/{len(cycles)}" if len(cycles) > 1 else ""
             print(
-                f"sop: unknown asset group(s) {', '.join(unknown)}; groups: {', '.join(sorted(known))}", file=sys.stderr
+                f"{label}{where}: extracts {settings.extracts_dir} -> {settings.data_dir} "
+                f"(cycle partition {key}, as-of {as_of}: {source}), {self.total} assets",
+                flush=True,
             )
-            return 2
-        selection = sorted(dg.AssetSelection.groups(*groups).resolve(graph) & graph.materializable_asset_keys)
-    total = len(selection) if selection is not None else len(graph.materializable_asset_keys)
-    print(
-        f"sop run: extracts {settings.extracts_dir} -> {settings.data_dir} "
-        f"(as-of {settings.as_of or 'auto'}), {total} assets",
-        flush=True,
-    )
-    progress = _Progress(total, out=sys.stdout)
-
-    @dg.logger
-    def progress_logger(_init_context):
-        log = logging.getLogger("sop.progress")
-        log.setLevel(logging.DEBUG)
-        log.handlers = [progress]
-        log.propagate = False
-        return log
-
-    job = job.with_logger_defs({"progress": progress_logger})
-    # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
-    log_path = settings.data_dir / "logs" / "last_run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
-        result = job.execute_in_process(
-            raise_on_error=False, run_config={"loggers": {"progress": {}}}, asset_selection=selection
-        )
-    if result.success:
-        print(
-            f"sop run: done in {time.perf_counter() - progress.started:.1f} s; "
-            f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"
-        )
+            code = self._run_one(key, cycle_config, label)
+            if code:
+                if len(cycles) > 1:
+                    print(
+                        f"{label}: stopped at cycle {n} of {len(cycles)} (partition {key}); "
+                        f"cycles before it are done, later ones not run",
+                        file=sys.stderr,
+                    )
+                return code
         return 0
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            err = event.step_failure_data.error
-            user = event.step_failure_data.user_failure_data
-            message = (user.description if user and user.description else None) or _root_message(err)
-            print(f"sop run: FAILED at {event.step_key}:\n  {message}", file=sys.stderr)
-    print(f"sop run: step log in {log_path}", file=sys.stderr)
-    return 1
+
+    def _run_one(self, partition_key: str, cycle_config: dict, label: str) -> int:
+        import dagster as dg
+
+        from sop_pipeline.partitions import loading_time
+
+        settings = self.settings
+        progress = _Progress(self.total, out=sys.stdout)
+
+        @dg.logger
+        def progress_logger(_init_context):
+            log = logging.getLogger("sop.progress")
+            log.setLevel(logging.DEBUG)
+            log.handlers = [progress]
+            log.propagate = False
+            return log
+
+        job = self.defs.resolve_job_def("sop_cycle").with_logger_defs({"progress": progress_logger})
+        # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
+        log_path = settings.data_dir / "logs" / "last_run.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # the running week's partition exists for Dagster only once the week is over (the schedule's
+        # rule): a mid-week cut of this week is launched as of the end of its week
+        with (
+            open(log_path, "w") as log_file,
+            contextlib.redirect_stdout(log_file),
+            dg.partition_loading_context(effective_dt=loading_time(partition_key)),
+        ):
+            result = job.execute_in_process(
+                raise_on_error=False,
+                run_config={"loggers": {"progress": {}}, **cycle_config},
+                asset_selection=self.selection,
+                partition_key=partition_key,
+            )
+        if result.success:
+            print(
+                f"{label}: done in {time.perf_counter() - progress.started:.1f} s; "
+                f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"
+            )
+            return 0
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                err = event.step_failure_data.error
+                user = event.step_failure_data.user_failure_data
+                message = (user.description if user and user.description else None) or _root_message(err)
+                print(f"{label}: FAILED at {event.step_key}:\n  {message}", file=sys.stderr)
+        print(f"{label}: step log in {log_path}", file=sys.stderr)
+        return 1
 
 
 def _root_message(err) -> str:

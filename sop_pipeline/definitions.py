@@ -7,12 +7,20 @@ command line, and the module-level `defs` (what `dagster dev` / workspace.yaml l
 `build_defs(Settings.from_env())`, the SOP_* environment variables read once, validated, with
 their defaults. Nothing here (or anywhere in the package) writes the environment: dbt gets the
 warehouse path from the `settings` resource as a dbt var.
+
+The cycle is a weekly partition (`sop_pipeline.partitions`): `build_defs` gives every executable
+asset `CYCLE_PARTITIONS` here, in one place, so no asset of the job can be left out (a multi-asset's
+outputs cannot carry a partitions definition of their own, and the dbt assets would otherwise get
+dagster-dbt's single-run backfill policy, which would build many cycles in one dbt run). The area
+modules' own definitions stay unpartitioned, so a test can materialize one asset without a partition.
+The schedule is built from the partitioned job: Monday 06:00, the week just ended.
 """
 
 import importlib
 
 import dagster as dg
 
+from sop_pipeline.partitions import partitioned
 from sop_pipeline.resources import SopSettings, Warehouse
 from sop_pipeline.settings import Settings
 
@@ -56,19 +64,22 @@ def build_defs(settings: Settings) -> dg.Definitions:
         "sop_cycle",
         selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
-        description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish.",
+        description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish. One run per "
+        "cycle partition (the ISO week, Monday..Sunday; as-of = its Sunday, or the run config's mid-week cut).",
     )
     return dg.Definitions(
-        assets=[a for m in _modules for a in getattr(m, "ASSETS", [])],
+        assets=[partitioned(a) for m in _modules for a in getattr(m, "ASSETS", [])],
         asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
         sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
         jobs=[sop_cycle],
         schedules=[
-            dg.ScheduleDefinition(
+            dg.build_schedule_from_partitioned_job(
+                sop_cycle,
                 name="weekly_sop_cycle",
-                job=sop_cycle,
-                cron_schedule="0 6 * * 1",
-                description="Monday 06:00: the weekly cycle.",
+                minute_of_hour=0,
+                hour_of_day=6,
+                day_of_week=1,
+                description="Monday 06:00: the cycle of the week just ended (its partition, as of its Sunday).",
             )
         ],
         resources=resources_for(settings),

@@ -1,10 +1,14 @@
-"""Per-cycle history tables in the warehouse: `history.<table>` (plan of record, decision log, ...)
-and `analytics.forecast_history`, one copy per cycle.
+"""Per-cycle history tables in the warehouse: `history.<table>` (plan of record, decision log) and
+`analytics.forecast_history`, one copy per cycle.
 
-These are the only warehouse statements outside the IO manager (`sop_pipeline.io_manager`) and
-ingest: a cycle's copy is appended (its earlier copy replaced) on a short connection of its own,
-before or after an asset computes, never while it does. The cycle-as-partition work would turn
-them into partitioned outputs of the IO manager.
+History is the partitions: each cycle's copy is written by the warehouse IO manager
+(`sop_pipeline.io_manager`) for the outputs that declare `sop/history` metadata - the plan's
+`history/plan_of_record` and `analytics/decision_log`, the forecast's `analytics/forecast_history` -
+replacing that cycle's rows and keeping every other cycle's. What is left here is read-side: the
+previous cycle's plan (`previous_plan`, for the freeze window), seeding history.plan_of_record from
+the plan_history extract before the plan computes (`plan_history_before`, a short connection of its
+own), the frame of forecast snapshots (`forecast_history_frame`), and `append_history` /
+`append_forecast_history`, the same row replacement on an open connection (seeding, tests).
 """
 
 from __future__ import annotations
@@ -19,38 +23,14 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
 
 
 def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
-    """Keep one copy per cycle in history.<table>: replace this cycle's rows only."""
-    con.execute("create schema if not exists history")
-    con.register("_history_rows", frame)
-    try:
-        con.execute(f"create table if not exists history.{table} as select * from _history_rows where false")
-        # a newer pipeline may publish more columns: add them (older cycles get NULL)
-        have = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = 'history' and table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        for name, kind in con.execute(
-            "select column_name, data_type from information_schema.columns where table_name = '_history_rows'"
-        ).fetchall():
-            if name not in have:
-                con.execute(f'alter table history.{table} add column "{name}" {kind}')
-        con.execute("begin transaction")  # a killed run never leaves the cycle half replaced
-        try:
-            con.execute(f"delete from history.{table} where cycle_id = ?", [cycle_id])
-            con.execute(f"insert into history.{table} by name select * from _history_rows")
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister("_history_rows")
+    """Keep one copy per cycle in history.<table>: replace this cycle's rows only (the IO manager's
+    `DuckDBTables.replace_rows`, on an open connection)."""
+    from sop_pipeline.io_manager import CYCLE_COLUMN, DuckDBTables
+
+    DuckDBTables(con).replace_rows("history", table, frame, CYCLE_COLUMN, cycle_id)
 
 
-# --- history.* (one copy per cycle; the cycle-as-partition work replaces these): short connections of
-# their own, before and after an asset computes, never held while it does.
+# --- history.plan_of_record, read side (the IO manager writes each cycle's copy)
 
 
 def plan_history_before(warehouse, as_of, absent: set[str]) -> tuple[list, pd.DataFrame | None]:
@@ -59,14 +39,6 @@ def plan_history_before(warehouse, as_of, absent: set[str]) -> tuple[list, pd.Da
     with warehouse.connect() as con:
         seeded = seed_history_from_extract(con, as_of, absent)
         return seeded, previous_plan(con, as_of)
-
-
-def keep_history(warehouse, tables: dict[str, pd.DataFrame], cycle_id) -> int:
-    """Replace this cycle's copy of each table in history.<name>; return the cycles history.plan_of_record holds."""
-    with warehouse.connect() as con:
-        for name, frame in tables.items():
-            append_history(con, name, frame, cycle_id)
-        return int(_query(con, "select count(distinct cycle_id) as n from history.plan_of_record").n.iloc[0])
 
 
 def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
@@ -140,34 +112,33 @@ def previous_plan(con, cycle_id) -> pd.DataFrame | None:
 
 # --- analytics.forecast_history (the demand forecast's snapshots, one copy per cycle)
 
+FORECAST_HISTORY_TYPES = {"lag": "int32", "units_p10": "float64", "units_p50": "float64", "units_p90": "float64"}
 
-def keep_forecast_history(warehouse, sku_forecast: pd.DataFrame, cycle_id) -> dict:
-    """Replace this cycle's rows of analytics.forecast_history on a short connection of its own;
-    return the metadata of the forecast_history asset."""
-    with warehouse.connect() as con:
-        return append_forecast_history(con, sku_forecast, cycle_id)
+
+def forecast_history_frame(sku_forecast: pd.DataFrame) -> pd.DataFrame:
+    """This cycle's rows of analytics.forecast_history (`demand_inputs.forecast_history_rows`: SKU x week
+    x lag) in the table's columns and types (cycle_id, week_start DATE; lag INTEGER; units DOUBLE)."""
+    from sop_pipeline.analytics.demand_inputs import FORECAST_HISTORY_COLUMNS, forecast_history_rows
+
+    rows = forecast_history_rows(sku_forecast)[FORECAST_HISTORY_COLUMNS].reset_index(drop=True)
+    return rows.assign(
+        cycle_id=pd.to_datetime(rows.cycle_id).dt.date,
+        week_start=pd.to_datetime(rows.week_start).dt.date,
+        sku=rows.sku.astype(str),
+        family=rows.family.astype(str),
+        model=rows.model.astype(str),
+        method=rows.method.astype(str),
+    ).astype(FORECAST_HISTORY_TYPES)
 
 
 def append_forecast_history(con, sku_forecast: pd.DataFrame, cycle_id) -> dict:
-    """Replace this cycle's rows of analytics.forecast_history with the published SKU forecast
-    (`demand_inputs.forecast_history_rows`), keep every other cycle."""
-    from sop_pipeline.analytics.demand_inputs import FORECAST_HISTORY_COLUMNS, forecast_history_rows
+    """Replace this cycle's rows of analytics.forecast_history with the published SKU forecast on an open
+    connection (what the IO manager does for the `analytics/forecast_history` output), keep every other
+    cycle; return the counts."""
+    from sop_pipeline.io_manager import CYCLE_COLUMN, DuckDBTables
 
-    rows = forecast_history_rows(sku_forecast)
-    columns = ", ".join(FORECAST_HISTORY_COLUMNS)
-    con.execute("create schema if not exists analytics")
-    con.execute(
-        "create table if not exists analytics.forecast_history (cycle_id DATE, sku VARCHAR, "
-        "family VARCHAR, week_start DATE, lag INTEGER, units_p10 DOUBLE, units_p50 DOUBLE, "
-        "units_p90 DOUBLE, model VARCHAR, method VARCHAR)"
-    )
-    con.register("_fh", rows)
-    try:
-        con.execute("begin transaction")
-        con.execute("delete from analytics.forecast_history where cycle_id = ?", [cycle_id])
-        con.execute(f"insert into analytics.forecast_history select {columns} from _fh")
-        con.execute("commit")
-    finally:
-        con.unregister("_fh")
-    cycles = con.execute("select count(distinct cycle_id), count(*) from analytics.forecast_history").fetchall()[0]
-    return {"dagster/row_count": int(cycles[1]), "cycles_stored": int(cycles[0]), "rows_this_cycle": len(rows)}
+    rows = forecast_history_frame(sku_forecast)
+    tables = DuckDBTables(con)
+    tables.replace_rows("analytics", "forecast_history", rows, CYCLE_COLUMN, cycle_id)
+    cycles, total = tables.cycles("analytics", "forecast_history")
+    return {"dagster/row_count": total, "cycles_stored": cycles, "rows_this_cycle": len(rows)}

@@ -7,8 +7,17 @@ row count and a preview. Each call opens its own short-lived connection through 
 resource (its lock wait and its one DuckDB thread, which keeps float aggregates bit-identical
 from run to run) and closes it before returning: no connection is held while an asset computes.
 
-Everything engine-specific is in `DuckDBTables` (three statements); a second engine (PostgreSQL)
-is another class with the same three methods, chosen by the IO manager.
+History is the partitions: an output whose definition metadata has `sop/history` (`HISTORY_KEY`)
+= "schema.table" keeps one copy of each cycle in that table: `handle_output` replaces the rows of
+this run's cycle (its `cycle_id` = the as-of of meta.cycle's one row) and keeps every other cycle's. When the
+history table is the output's own table (`history/plan_of_record`, `analytics/forecast_history`),
+that is all it writes; otherwise the output's own table is replaced whole as usual and the copy goes
+to the history table too (`analytics/decision_log` -> `history.decision_log`). The frame's cycle_id
+must be the run's cycle, and in a partitioned run the cycle must lie in the run's partition (the
+ISO week): a frame of another cycle is refused with one line, never stored under the wrong cycle.
+
+Everything engine-specific is in `DuckDBTables` (read, replace, replace_rows, describe, cycles); a
+second engine (PostgreSQL) is another class with the same methods, chosen by the IO manager.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from sop_pipeline.assets.common import markdown_table
+# HISTORY_KEY: output definition metadata "schema.table" keeping one copy per cycle (warehouse_asset(history=))
+from sop_pipeline.assets.common import HISTORY_KEY, markdown_table
 from sop_pipeline.resources import Warehouse
 
 PREVIEW_ROWS = 5
+CYCLE_COLUMN = "cycle_id"
 
 
 class WarehouseTableError(ValueError):
@@ -36,6 +47,20 @@ def table_for(asset_key: dg.AssetKey) -> tuple[str, str]:
             "stores assets whose key is [schema, table]"
         )
     return path[0], path[1]
+
+
+def history_table(context: dg.OutputContext) -> tuple[str, str] | None:
+    """The (schema, table) an output keeps one copy per cycle in (its `sop/history` metadata), or None."""
+    value = (context.definition_metadata or {}).get(HISTORY_KEY)
+    if value is None:
+        return None
+    text = getattr(value, "value", value)
+    parts = str(text).split(".")
+    if len(parts) != 2 or not all(parts):
+        raise WarehouseTableError(
+            f"asset {context.asset_key.to_user_string()}: {HISTORY_KEY} must name a table as schema.table, got {text!r}"
+        )
+    return parts[0], parts[1]
 
 
 def _quoted(name: str) -> str:
@@ -61,6 +86,45 @@ class DuckDBTables:
         finally:
             self.con.unregister("_io_manager_frame")
 
+    def replace_rows(self, schema: str, table: str, frame: pd.DataFrame, column: str, value) -> None:
+        """Replace the rows of ``table`` whose ``column`` = ``value`` with ``frame`` (keep all others), in one
+        transaction: a failure leaves the previous rows. The table is created from the frame's columns when
+        it does not exist; columns the frame has and the table lacks are added (older rows get NULL)."""
+        name = f"{_quoted(schema)}.{_quoted(table)}"
+        self.con.execute(f"create schema if not exists {_quoted(schema)}")
+        self.con.register("_io_manager_rows", frame)
+        try:
+            self.con.execute(f"create table if not exists {name} as select * from _io_manager_rows where false")
+            have = {
+                r[0]
+                for r in self.con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                    "and table_catalog = current_database()",
+                    [schema, table],
+                ).fetchall()
+            }
+            for col, kind in self.con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = '_io_manager_rows'"
+            ).fetchall():
+                if col not in have:
+                    self.con.execute(f"alter table {name} add column {_quoted(col)} {kind}")
+            self.con.execute("begin transaction")
+            try:
+                self.con.execute(f"delete from {name} where {_quoted(column)} = ?", [value])
+                self.con.execute(f"insert into {name} by name select * from _io_manager_rows")
+                self.con.execute("commit")
+            except Exception:
+                self.con.execute("rollback")
+                raise
+        finally:
+            self.con.unregister("_io_manager_rows")
+
+    def cycles(self, schema: str, table: str, column: str = CYCLE_COLUMN) -> tuple[int, int]:
+        """(distinct values of ``column``, rows) of a history table."""
+        name = f"{_quoted(schema)}.{_quoted(table)}"
+        n, rows = self.con.execute(f"select count(distinct {_quoted(column)}), count(*) from {name}").fetchall()[0]
+        return int(n), int(rows)
+
     def describe(self, schema: str, table: str, preview_rows: int = PREVIEW_ROWS) -> dict:
         name = f"{_quoted(schema)}.{_quoted(table)}"
         rows = self.con.execute(f"select count(*) from {name}").fetchall()[0][0]
@@ -72,7 +136,8 @@ class DuckDBTables:
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores asset `[schema, table]` as the warehouse table schema.table (pandas DataFrames)."""
+    """Stores asset `[schema, table]` as the warehouse table schema.table (pandas DataFrames); an output
+    with `sop/history` metadata keeps this cycle's copy in its history table (see the module doc)."""
 
     warehouse: Warehouse
     preview_rows: int = PREVIEW_ROWS
@@ -85,11 +150,59 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 f"{type(obj).__name__}, not a pandas DataFrame: nothing to store in "
                 f"{schema}.{table}"
             )
+        history = history_table(context)
         with self.warehouse.connect() as con:
             tables = DuckDBTables(con)
-            tables.replace(schema, table, obj)
+            extra = {}
+            if history is not None:
+                cycle = self._cycle(context, tables, obj, f"{history[0]}.{history[1]}")
+                if history != (schema, table):
+                    tables.replace(schema, table, obj)
+                tables.replace_rows(*history, obj, CYCLE_COLUMN, cycle)
+                cycles, rows = tables.cycles(*history)
+                extra = {
+                    "history_table": f"{history[0]}.{history[1]}",
+                    "cycle": str(cycle),
+                    "cycles_stored": cycles,
+                    "rows_this_cycle": len(obj),
+                }
+                if history == (schema, table):
+                    extra["dagster/row_count"] = dg.MetadataValue.int(rows)
+            else:
+                tables.replace(schema, table, obj)
             metadata = tables.describe(schema, table, self.preview_rows)
-        context.add_output_metadata({**metadata, "table": f"{schema}.{table}"})
+        context.add_output_metadata({**metadata, **extra, "table": f"{schema}.{table}"})
+
+    def _cycle(self, context: dg.OutputContext, tables: "DuckDBTables", frame: pd.DataFrame, target: str):
+        """This run's cycle (meta.cycle's cycle_id), checked against the frame and the run's partition."""
+        name = context.asset_key.to_user_string()
+        try:
+            meta = tables.read("meta", "cycle")
+        except duckdb.CatalogException:
+            meta = pd.DataFrame()
+        if len(meta) != 1:
+            raise WarehouseTableError(
+                f"{name}: cannot keep this cycle's copy in {target}: meta.cycle has {len(meta)} rows, not the "
+                "cycle's one (materialize meta/cycle first)"
+            )
+        cycle = pd.Timestamp(meta["as_of"].iloc[0]).date()  # the cycle's id is its as-of date
+        if CYCLE_COLUMN not in frame.columns:
+            raise WarehouseTableError(f"{name}: no {CYCLE_COLUMN} column to keep one copy per cycle in {target}")
+        others = sorted({str(pd.Timestamp(c).date()) for c in frame[CYCLE_COLUMN].dropna()} - {str(cycle)})
+        if others or frame[CYCLE_COLUMN].isna().any():
+            raise WarehouseTableError(
+                f"{name}: rows of cycle(s) {', '.join(others) or 'NULL'} in an output of cycle {cycle}; "
+                f"not stored in {target}"
+            )
+        if context.has_asset_partitions:
+            window = context.asset_partitions_time_window
+            first, end = window.start.date(), window.end.date()
+            if not first <= cycle < end:
+                raise WarehouseTableError(
+                    f"{name}: the cycle in meta.cycle ({cycle}) is not in this run's partition "
+                    f"{context.asset_partition_key} ({first} .. {end - pd.Timedelta(days=1)}); not stored in {target}"
+                )
+        return cycle
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_for(context.asset_key)

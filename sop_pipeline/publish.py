@@ -13,6 +13,12 @@ warehouse. A cycle is published by writing everything aside and then switching:
 3. History partitions (`serving/history/<table>/cycle=YYYY-MM-DD/`) are staged aside and moved
    into place after the switch.
 
+An older cycle never replaces a newer one (a backfill replays past weeks after the current one was
+published): serving/sop.duckdb and the Parquet release are replaced only when the cycle is on or
+after the newest published cycle (`newest_published_cycle`: the current release's marker, else
+`_publish_info`). An older cycle writes its history partitions only (`PublishReport.served` False,
+`note` says so) and leaves the newer cycle served.
+
 A failure before the switch leaves the previous cycle untouched (its temp files are removed).
 A process killed mid-publish cannot clean up: the next publish first removes what a killed one
 left behind (temp serving files and their `.wal`, staged history dirs, release dirs that were
@@ -57,6 +63,9 @@ class PublishReport:
     checksum: str = ""
     release_id: str = ""
     recovered: list[str] = field(default_factory=list)  # debris of a killed publish, removed first
+    served: bool = True  # False: an older cycle than the one served; only its history partitions were written
+    newest_cycle: str | None = None  # the newest cycle published before this one (None: first publish)
+    note: str = ""
 
 
 def sql_string(value: str | os.PathLike) -> str:
@@ -102,6 +111,9 @@ def publish(
     with _publish_lock(serving_dir):
         report = PublishReport(cycle, serving_dir / "sop.duckdb", serving_dir / "parquet")
         report.recovered = recover(serving_dir)
+        report.newest_cycle = newest_published_cycle(serving_dir)
+        if report.newest_cycle is not None and cycle < report.newest_cycle:
+            return _publish_history_only(warehouse_path, serving_dir, report)
         release_id = f"{cycle}_{uuid.uuid4().hex[:8]}"
         report.release_id = release_id
         tmp_file = serving_dir / f".sop.duckdb.{release_id}.tmp"
@@ -155,6 +167,55 @@ def publish(
                 shutil.rmtree(staged, ignore_errors=True)
             raise
         _prune_releases(serving_dir)
+    return report
+
+
+def newest_published_cycle(serving_dir: Path) -> str | None:
+    """The cycle (YYYY-MM-DD) serving/ publishes now: the current Parquet release's marker, else the
+    serving file's `_publish_info`; None before the first publish."""
+    current = _current_release(serving_dir)
+    if current is not None:
+        try:
+            return str(json.loads((current / COMPLETE_MARKER).read_text())["cycle"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    serving_file = serving_dir / "sop.duckdb"
+    if not serving_file.exists():
+        return None
+    try:
+        with duckdb.connect(str(serving_file), read_only=True) as con:
+            rows = con.execute("select max(cycle) from _publish_info").fetchall()
+    except duckdb.Error:
+        return None
+    return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def _publish_history_only(warehouse_path: Path, serving_dir: Path, report: PublishReport) -> PublishReport:
+    """An older cycle (a backfill's replay): its history partitions only; the newer cycle stays served."""
+    report.served = False
+    report.note = (
+        f"cycle {report.cycle} is older than the published cycle {report.newest_cycle}: kept its history "
+        f"partitions only (serving/history/<table>/cycle={report.cycle}/); serving/sop.duckdb and parquet/ "
+        f"still publish {report.newest_cycle}"
+    )
+    release_id = f"{report.cycle}_{uuid.uuid4().hex[:8]}"
+    report.release_id = ""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        with duckdb.connect() as con:
+            con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
+            con.execute("use wh")
+            tables = [t for _, t in published_tables(con) if t in HISTORY_MARTS]
+            staged = _stage_history(con, serving_dir, report.cycle, release_id, tables, source="marts")
+            for table in tables:
+                report.row_counts[table] = int(
+                    con.execute(f"select count(*) from marts.{sql_ident(table)}").fetchall()[0][0]
+                )
+        _commit_history(staged)
+    except BaseException:
+        for tmp, _ in staged:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return report
 
 
@@ -417,15 +478,20 @@ def _prune_releases(serving_dir: Path, keep: int = KEEP_RELEASES) -> list[str]:
 
 
 def _stage_history(
-    con: duckdb.DuckDBPyConnection, serving_dir: Path, cycle: str, release_id: str, tables: list[str]
+    con: duckdb.DuckDBPyConnection,
+    serving_dir: Path,
+    cycle: str,
+    release_id: str,
+    tables: list[str],
+    source: str = "serving.main",
 ) -> list[tuple[Path, Path]]:
-    """Write this cycle's history partitions aside: [(staged dir, final dir)]."""
+    """Write this cycle's history partitions aside (from `source`.<table>): [(staged dir, final dir)]."""
     staged = []
     for table in tables:
         final = serving_dir / "history" / table / f"cycle={cycle}"
         tmp = final.with_name(f".{final.name}.{release_id}")
         tmp.mkdir(parents=True, exist_ok=True)
-        con.execute(f"copy serving.main.{sql_ident(table)} to ? (format parquet)", [str(tmp / f"{table}.parquet")])
+        con.execute(f"copy {source}.{sql_ident(table)} to ? (format parquet)", [str(tmp / f"{table}.parquet")])
         staged.append((tmp, final))
     return staged
 

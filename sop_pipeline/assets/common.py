@@ -1,8 +1,11 @@
 """Helpers shared by the asset modules: owners, IO-manager inputs, metadata previews.
 
 Python assets read and write whole warehouse tables through the warehouse IO manager
-(`sop_pipeline.io_manager`); the per-cycle history tables are written by `sop_pipeline.history`
-(re-exported here for the asset modules).
+(`sop_pipeline.io_manager`); an output whose `warehouse_asset(group, history="schema.table")` names
+a history table also keeps this cycle's copy there (one copy per cycle, written by the IO manager).
+The read side of history (previous cycle's plan, seeding from the plan_history extract) is
+`sop_pipeline.history`, re-exported here for the asset modules. Every asset is partitioned by the
+cycle's week in `definitions.build_defs` (`sop_pipeline.partitions`).
 """
 
 from datetime import date
@@ -13,12 +16,13 @@ import pandas as pd
 from sop_pipeline.history import (  # noqa: F401  (the asset modules import them from here)
     append_forecast_history,
     append_history,
-    keep_forecast_history,
-    keep_history,
+    forecast_history_frame,
     plan_history_before,
     previous_plan,
     seed_history_from_extract,
 )
+
+HISTORY_KEY = "sop/history"  # = sop_pipeline.io_manager.HISTORY_KEY (that module imports this one)
 
 # Owners follow the RACI of the S&OP process (seed article): teams, not people.
 OWNERS = {
@@ -38,11 +42,16 @@ OWNERS = {
 WAREHOUSE_IO = "warehouse_io_manager"
 
 
-def warehouse_asset(group: str) -> dict:
+def warehouse_asset(group: str, history: str | None = None) -> dict:
     """Group, owners (the area's RACI team), kinds and IO manager of a Python analytics asset whose
     DataFrames the warehouse IO manager reads and writes: ``@dg.asset(**warehouse_asset("finance"))``
-    or ``dg.AssetOut(**warehouse_asset("supply"))``."""
-    return dict(group_name=group, owners=OWNERS[group], kinds={"python", "duckdb"}, io_manager_key=WAREHOUSE_IO)
+    or ``dg.AssetOut(**warehouse_asset("supply"))``. ``history="schema.table"``: the IO manager also
+    keeps this cycle's copy of the output in that table (replacing only this cycle's rows; the output's
+    own table when they are the same)."""
+    spec = dict(group_name=group, owners=OWNERS[group], kinds={"python", "duckdb"}, io_manager_key=WAREHOUSE_IO)
+    if history:
+        spec["metadata"] = {HISTORY_KEY: history}
+    return spec
 
 
 def table_in(*key: str) -> dg.AssetIn:

@@ -5,8 +5,8 @@ DataFrame functions around `analytics.outliers`, `forecasting`, `sensing`, `bias
 `int_pos_family_daily`, staging) and analytics tables loaded by the warehouse IO manager; outputs
 are returned and stored as `analytics.<table>`, published by the dbt marts in
 `models/marts/demand/` (datapack_demand_forecast, demand_flags, forecast_accuracy, ...). The
-forecast snapshots (`analytics.forecast_history`, one copy per cycle) are a short write of their
-own (`common.keep_forecast_history`). Flow:
+forecast snapshots (`analytics.forecast_history`, one copy per cycle) are an output whose cycle's
+rows the IO manager replaces (`warehouse_asset(..., history=...)`). Flow:
 
     int_demand_weekly -> demand_outliers (history_clean, outliers + hockey sticks)
         -> demand_forecast (+ forecast_location, forecast_history) -> demand_sensing
@@ -27,12 +27,12 @@ from sop_pipeline.assets.common import (  # noqa: F401  (_append_history: tests)
     absent_in,
     append_forecast_history as _append_history,
     as_of_date,
-    keep_forecast_history,
+    forecast_history_frame,
     markdown_table,
     table_in,
     warehouse_asset,
 )
-from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
+from sop_pipeline.resources import WAREHOUSE_POOL
 
 GROUP = "demand"
 DEMAND_WEEKLY = dg.AssetKey(["intermediate", "int_demand_weekly"])
@@ -212,13 +212,12 @@ def demand_outliers(
                 "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline)."
             ),
         ),
-        # written by common.keep_forecast_history (one copy per cycle), not by the IO manager
+        # the IO manager replaces this cycle's rows of analytics.forecast_history (sop/history); not
+        # yielded when the forecast fails its blocking checks
         "forecast_history": dg.AssetOut(
             key=FORECAST_HISTORY,
-            dagster_type=dg.Nothing,
-            group_name=GROUP,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **warehouse_asset(GROUP, history="analytics.forecast_history"),
+            is_required=False,
             description=(
                 "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
                 "cycle's rows, so accuracy by lag accumulates over real cycles."
@@ -259,7 +258,7 @@ def demand_outliers(
     ],
 )
 def demand_forecast(
-    warehouse: Warehouse,
+    context: dg.AssetExecutionContext,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     history_clean: pd.DataFrame,
@@ -286,10 +285,8 @@ def demand_forecast(
         forecast_horizon_breaks(sku, c.week1_start, c.horizon_weeks),
         forecast_horizon_breaks(loc_horizon, c.week1_start, c.horizon_weeks, series=by_loc),
     )
-    if values_ok and horizon_ok:
-        meta_hist = keep_forecast_history(warehouse, sku, as_of)
-    else:  # a forecast the blocking checks stop is not kept as this cycle's snapshot for accuracy by lag
-        meta_hist = {"rows_this_cycle": 0, "not_appended": "the forecast failed its blocking checks"}
+    # a forecast the blocking checks stop is not kept as this cycle's snapshot for accuracy by lag
+    keep_snapshot = values_ok and horizon_ok
     fam = (
         result.family[result.family.horizon_week >= 1].groupby("family", as_index=False)[["units_p50", "revenue"]].sum()
     )
@@ -311,7 +308,10 @@ def demand_forecast(
     yield dg.Output(
         loc, output_name="demand_forecast_location", metadata={"series": int(loc.groupby(["sku", "location"]).ngroups)}
     )
-    yield dg.Output(None, output_name="forecast_history", metadata=meta_hist)
+    if keep_snapshot:
+        yield dg.Output(forecast_history_frame(sku), output_name="forecast_history")
+    else:
+        context.log.warning("the forecast failed its blocking checks: this cycle's snapshot is not kept")
     yield dg.AssetCheckResult(
         asset_key=FORECAST,
         check_name="non_negative_and_finite",

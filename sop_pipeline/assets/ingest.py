@@ -9,10 +9,12 @@ the file and column. `SENSORS`: the extracts-folder sensor (`sop_pipeline.ingest
 """
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import RowCounts, describe_row_accounting, ingest_log_breaks, row_accounting_breaks
@@ -20,6 +22,15 @@ from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.contract import EXTRACTS
 from sop_pipeline.ingest import StructuralError, arrival, detect_as_of, load_suite
 from sop_pipeline.ingest.warehouse import ingest_summary as read_ingest_summary, load_extract, write_cycle
+from sop_pipeline.partitions import (
+    CYCLE_PARTITIONS,
+    SOURCE_AS_OF,
+    SOURCE_DETECTED,
+    CycleError,
+    cycle_request,
+    partition_end,
+    resolve_cycle,
+)
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
 CYCLE_KEY = dg.AssetKey(["meta", "cycle"])
@@ -46,6 +57,17 @@ extract_specs = [
 ]
 
 
+class CycleConfig(dg.Config):
+    """Run config of meta/cycle: the mid-week cut of a cycle partition."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="The cycle's as-of date, YYYY-MM-DD, inside the partition's week (Monday..Sunday). "
+        "Empty: the partition's Sunday. `sop run --as-of D` and the extracts sensor set it.",
+    )
+    as_of_source: str | None = Field(default=None, description="Where the as-of came from (shown in meta.cycle).")
+
+
 @dg.asset(
     key=CYCLE_KEY,
     group_name="ingest",
@@ -53,15 +75,21 @@ extract_specs = [
     pool=WAREHOUSE_POOL,
     owners=OWNERS["ingest"],
     deps=[extract_key(n) for n in ("pos_sales", "sales_orders")],
-    description="The cycle's as-of date (SOP_AS_OF, or the last demand date in the extracts) and its "
-    "13-week horizon; every later asset computes as of this date.",
+    description="The cycle's as-of date and its 13-week horizon; every later asset computes as of this date. "
+    "The cycle is the weekly partition (Monday..Sunday): the as-of is the partition's Sunday, or the run "
+    "config's `as_of` (a mid-week cut inside the partition's week). Without a partition: SOP_AS_OF, or the "
+    "last demand date in the extracts.",
 )
-def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+def cycle(
+    context: dg.AssetExecutionContext, config: CycleConfig, settings: SopSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
     s = settings.settings
+    key = context.partition_key if context.has_partition_key else None
     try:
-        as_of = s.as_of or detect_as_of(s.extracts_dir)
-    except StructuralError as exc:
+        resolved = resolve_cycle(key, config.as_of, config.as_of_source, s.as_of, lambda: detect_as_of(s.extracts_dir))
+    except (StructuralError, CycleError) as exc:
         raise dg.Failure(description=str(exc)) from None
+    as_of = resolved.as_of
     c = Cycle(as_of)
     write_cycle(
         warehouse,
@@ -70,15 +98,19 @@ def cycle(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: W
         c.week1_start,
         c.horizon_end,
         c.horizon_weeks,
-        "SOP_AS_OF" if s.as_of else "last demand date in extracts",
+        resolved.source,
+        partition_key=key,
     )
-    context.log.info(f"Cycle as of {as_of}: horizon {c.week1_start} .. {c.horizon_end}")
+    context.log.info(
+        f"Cycle as of {as_of} (partition {key or 'none'}, {resolved.source}): horizon {c.week1_start} .. {c.horizon_end}"
+    )
     return dg.MaterializeResult(
         metadata={
             "as_of": str(as_of),
+            "partition": key or "none",
             "week1_start": str(c.week1_start),
             "horizon_end": str(c.horizon_end),
-            "as_of_source": "SOP_AS_OF" if s.as_of else "last demand date in extracts",
+            "as_of_source": resolved.source,
         }
     )
 
@@ -283,35 +315,58 @@ ASSETS = [*extract_specs, cycle, *raw_assets, ingest_summary]
         "one file each), nothing in the folder has been modified for "
         f"{arrival.SETTLE_SECONDS} s and the folder looks the same as on the previous tick (names, sizes, "
         "modification times), and the content hash of the extract files was not launched before (it is the "
-        "run key, so the same files never launch twice). Otherwise the tick says why it skipped: folder "
-        "missing, which required extracts are missing, which files are still being written, or already "
-        "processed. See sop_pipeline/ingest/arrival.py."
+        "run key, so the same files never launch twice). The run is the cycle partition (ISO week) holding "
+        "the last demand date of the extracts (or SOP_AS_OF), cut at that date. Otherwise the tick says why it "
+        "skipped: folder missing, which required extracts are missing, which files are still being written, "
+        "already processed, or the week of the last demand date has not ended yet (its partition opens on the "
+        "Monday after). See sop_pipeline/ingest/arrival.py."
     ),
 )
 def extracts_sensor(context: dg.SensorEvaluationContext, settings: SopSettings) -> dg.SensorResult:
     folder = Path(settings.settings.extracts_dir)
+    previous = arrival.Cursor.from_json(context.cursor)
     decision = arrival.decide(
         folder,
         arrival.snapshot(folder),
-        arrival.Cursor.from_json(context.cursor),
+        previous,
         time.time_ns(),
         lambda names: arrival.content_hash(folder, names),
     )
     cursor = decision.cursor.to_json()
     if decision.run_key is None:
         return dg.SensorResult(skip_reason=dg.SkipReason(decision.skip_reason), cursor=cursor)
+    try:  # the cycle of this set: the partition holding SOP_AS_OF or the last demand date, cut there
+        as_of = settings.settings.as_of or detect_as_of(folder)
+        source = SOURCE_AS_OF if settings.settings.as_of else SOURCE_DETECTED
+        partition_key, run_config = cycle_request(as_of, source)
+    except (StructuralError, CycleError) as exc:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"cannot date the cycle: {exc}"), cursor=cursor)
+    if not CYCLE_PARTITIONS.has_partition_key(partition_key):
+        # not recorded in the cursor as launched: the first tick after the week has ended launches it
+        waiting = replace(decision.cursor, launched=previous.launched)
+        return dg.SensorResult(
+            cursor=waiting.to_json(),
+            skip_reason=dg.SkipReason(
+                f"the extracts run to {as_of}, in the week {partition_key} that has not ended yet: its cycle "
+                f"partition opens on {partition_end(partition_key) + timedelta(days=1)} "
+                f"(or run it now with `sop run --as-of {as_of}`)"
+            ),
+        )
     context.log.info(
-        f"launching sop_cycle for {len(decision.files)} extract files in {folder} "
-        f"(content hash {decision.run_key[:12]})"
+        f"launching sop_cycle partition {partition_key} (as of {as_of}) for {len(decision.files)} extract files "
+        f"in {folder} (content hash {decision.run_key[:12]})"
     )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=decision.run_key,
+                partition_key=partition_key,
+                run_config=run_config,
                 tags={
                     "sop/extracts_dir": str(folder),
                     "sop/extracts_hash": decision.run_key,
                     "sop/extract_files": str(len(decision.files)),
+                    "sop/as_of": as_of.isoformat(),
                 },
             )
         ],

@@ -5,7 +5,9 @@
 forecast, supply-review outputs, staged extracts and usable stock come in through the warehouse IO
 manager; the plan, decision log and substitution plan are returned as `analytics.*` tables,
 published by the dbt marts in `models/marts/plan/`. History tables (`history.*`) keep one copy per
-cycle: re-running a cycle replaces that cycle only (a short write of its own, `common.keep_history`).
+cycle: the IO manager writes this cycle's copy of the `history/plan_of_record` and
+`analytics/decision_log` outputs (`warehouse_asset(..., history=...)`); re-running a cycle replaces
+that cycle only.
 """
 
 import dagster as dg
@@ -16,11 +18,9 @@ from sop_pipeline.analytics import decisions as decision_log_lib, mps, plan as p
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
 from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extract, _previous_plan: tests)
-    OWNERS,
     absent_in,
     as_of_date,
     decisions_as_of,
-    keep_history,
     markdown_table,
     plan_history_before,
     previous_plan as _previous_plan,
@@ -79,7 +79,7 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
         ),
         "decision_log": dg.AssetOut(
             key=DECISIONS,
-            **warehouse_asset("plan"),
+            **warehouse_asset("plan", history="history.decision_log"),
             description="Decision log with RACI: the decisions extract (approved/rejected) plus the "
             "pipeline's proposals for this meeting (status proposed), with each decision's "
             "effect on this cycle's plan.",
@@ -91,13 +91,10 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             "time, from the same family with stock above safety stock; proposals for Sales "
             "to approve before the email blast.",
         ),
-        # written by common.keep_history (one copy per cycle), not by the IO manager
+        # the IO manager replaces this cycle's rows of history.plan_of_record (sop/history)
         "history": dg.AssetOut(
             key=HISTORY,
-            dagster_type=dg.Nothing,
-            group_name="plan",
-            owners=OWNERS["plan"],
-            kinds={"duckdb"},
+            **warehouse_asset("plan", history="history.plan_of_record"),
             description="Every cycle's plan of record (and decision log in history.decision_log), one "
             "copy per cycle: re-running a cycle replaces that cycle only.",
         ),
@@ -273,7 +270,6 @@ def plan_of_record(
         as_of,
     )
     log.insert(0, "cycle_id", as_of)
-    cycles_kept = keep_history(warehouse, {"plan_of_record": plan, "decision_log": log}, as_of)
 
     load = plan_lib.resource_load(plan, routes, hours)
     frozen_rows = plan.supply_source == "frozen"
@@ -334,10 +330,9 @@ def plan_of_record(
     )
     yield dg.Output(subs, output_name="substitution_plan")
     yield dg.Output(
-        None,
+        plan,
         output_name="history",
         metadata={
-            "cycles": cycles_kept,
             "cycle": str(as_of),
             "seeded_from_plan_history": ", ".join(map(str, seeded)) or "none",
         },

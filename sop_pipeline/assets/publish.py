@@ -21,7 +21,9 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
     "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
     "cycle. Every dbt test (relationships included) has run in the dbt step that built "
     "its models, and a failed error-severity test stops the cycle there, so a failed "
-    "run leaves the previous cycle readable.",
+    "run leaves the previous cycle readable. A cycle older than the one published (a backfill "
+    "replaying past weeks) writes its history partitions (serving/history/<table>/cycle=...) only "
+    "and leaves the newer cycle served (metadata `served` false, and a warning).",
 )
 def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     s = settings.settings
@@ -31,12 +33,17 @@ def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse:
         context.log.warning(
             f"removed what an interrupted publish left in {s.serving_dir}: {', '.join(report.recovered)}"
         )
+    if not report.served:
+        context.log.warning(report.note)
     import pandas as pd
 
     counts = pd.DataFrame(sorted(report.row_counts.items()), columns=["table", "rows"])
     return dg.MaterializeResult(
         metadata={
             "cycle": cycle,
+            "served": report.served,
+            "served_cycle": cycle if report.served else (report.newest_cycle or ""),
+            "note": report.note or "published: serving/ holds this cycle",
             "serving_file": dg.MetadataValue.path(str(report.serving_file)),
             "parquet_dir": dg.MetadataValue.path(str(report.parquet_dir)),
             "tables": len(report.row_counts),

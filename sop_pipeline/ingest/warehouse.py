@@ -60,15 +60,17 @@ def write_cycle(
     horizon_end: date,
     horizon_weeks: int,
     as_of_source: str,
+    partition_key: str | None = None,
 ) -> None:
-    """Create the ingest schemas and replace meta.cycle with the cycle's one row."""
+    """Create the ingest schemas and replace meta.cycle with the cycle's one row (partition_key: the
+    cycle's weekly Dagster partition, null when materialized without one)."""
     with warehouse.connect() as con:
         ensure_schemas(con)
         con.execute(
             "create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
             "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
-            "?::integer as horizon_weeks, ? as as_of_source",
-            [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source],
+            "?::integer as horizon_weeks, ? as as_of_source, ?::varchar as partition_key",
+            [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source, partition_key],
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -89,6 +90,9 @@ def test_sensor_skips_with_reasons_then_launches_a_complete_set_once(defs, demo_
     assert [r.run_key for r in data.run_requests] == [expected]
     request = data.run_requests[0]
     assert request.tags["sop/extracts_hash"] == expected and request.tags["sop/extracts_dir"] == str(folder)
+    # the cycle partition holding the last demand date (Sunday 2026-11-22), cut there
+    assert request.partition_key == "2026-11-16" and request.tags["sop/as_of"] == "2026-11-22"
+    assert request.run_config["ops"]["meta__cycle"]["config"]["as_of"] == "2026-11-22"
     print(f"\nsensor tick that hashes and launches the small set ({len(names)} files): {tick_seconds:.2f}s")
 
     data = ticker.tick()
@@ -100,3 +104,19 @@ def test_sensor_skips_with_reasons_then_launches_a_complete_set_once(defs, demo_
     assert not ticker.tick().run_requests  # changed since the last tick: wait one more
     data = ticker.tick()
     assert [r.run_key for r in data.run_requests] == [content_hash(folder, names)] != [expected]
+
+
+def test_sensor_waits_for_the_week_of_the_last_demand_date_to_end(defs, demo_extracts, tmp_path):
+    folder = tmp_path / "extracts"
+    folder.mkdir()
+    shutil.copy(demo_extracts / "items.csv", folder)
+    lines = (demo_extracts / "pos_sales.csv").read_text().splitlines()
+    today = date.today().isoformat()  # the running week's partition exists only once the week is over
+    (folder / "pos_sales.csv").write_text("\n".join([lines[0], today + lines[1][10:]]) + "\n")
+    _age(folder)
+    ticker = Ticker(defs, folder, tmp_path)
+    ticker.tick()  # first sight of the folder
+    data = ticker.tick()
+    assert not data.run_requests and f"the extracts run to {today}, in the week" in data.skip_message
+    assert "has not ended yet" in data.skip_message and f"sop run --as-of {today}" in data.skip_message
+    assert not ticker.tick().skip_message.startswith("already processed")  # not taken as launched

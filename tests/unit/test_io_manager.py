@@ -126,3 +126,86 @@ def test_missing_table_names_the_table_and_what_to_run(io_manager, warehouse):
     message = str(err.value)
     assert "analytics.finance_cash_projection is not in the warehouse" in message
     assert warehouse.path in message and "materialize analytics/finance_cash_projection first" in message
+
+
+# --------------------------------------------------------------------------- history is the partitions
+
+
+def _set_cycle(warehouse: Warehouse, cycle: str, partition_key: str | None) -> None:
+    """meta.cycle as the meta/cycle asset writes it (one row: this run's cycle)."""
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("create schema if not exists meta")
+        con.execute(
+            "create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, ?::varchar as "
+            "partition_key",
+            [cycle, cycle, partition_key],
+        )
+
+
+def _history_context(key, history: str, partition_key: str | None):
+    from sop_pipeline.partitions import CYCLE_PARTITIONS
+
+    return dg.build_output_context(
+        asset_key=dg.AssetKey(key),
+        definition_metadata={"sop/history": history},
+        partition_key=partition_key,
+        asset_partitions_def=CYCLE_PARTITIONS if partition_key else None,
+    )
+
+
+def _plan(cycle: str, units: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"cycle_id": [dt.date.fromisoformat(cycle)] * len(units), "sku": list("AB")[: len(units)], "units": units}
+    )
+
+
+def test_a_history_output_replaces_its_cycle_and_keeps_the_others(io_manager, warehouse):
+    key = ["history", "plan_of_record"]
+    _set_cycle(warehouse, "2026-11-15", "2026-11-09")
+    io_manager.handle_output(_history_context(key, "history.plan_of_record", "2026-11-09"), _plan("2026-11-15", [1.0]))
+    _set_cycle(warehouse, "2026-11-22", "2026-11-16")
+    io_manager.handle_output(_history_context(key, "history.plan_of_record", "2026-11-16"), _plan("2026-11-22", [2, 3]))
+    context = _history_context(key, "history.plan_of_record", "2026-11-16")  # a re-run of the cycle
+    io_manager.handle_output(context, _plan("2026-11-22", [4.0, 6.0]).assign(margin=0.5))  # with a new column
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        rows = con.execute("select cycle_id::varchar, sku, units, margin from history.plan_of_record order by all")
+        assert rows.fetchall() == [
+            ("2026-11-15", "A", 1.0, None),
+            ("2026-11-22", "A", 4.0, 0.5),
+            ("2026-11-22", "B", 6.0, 0.5),
+        ]
+    meta = {k: getattr(v, "value", v) for k, v in context.get_logged_metadata().items()}
+    assert meta["cycle"] == "2026-11-22" and meta["cycles_stored"] == 2 and meta["rows_this_cycle"] == 2
+    assert meta["dagster/row_count"] == 3 and meta["history_table"] == "history.plan_of_record"
+
+
+def test_an_output_with_a_history_table_elsewhere_replaces_its_own_table_and_keeps_a_copy(io_manager, warehouse):
+    key = ["analytics", "decision_log"]
+    for cycle, part, n in (("2026-11-15", "2026-11-09", 1), ("2026-11-22", "2026-11-16", 2)):
+        _set_cycle(warehouse, cycle, part)
+        io_manager.handle_output(_history_context(key, "history.decision_log", part), _plan(cycle, [1.0] * n))
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("select count(*), min(cycle_id)::varchar from analytics.decision_log").fetchone() == (
+            2,
+            "2026-11-22",
+        )
+        by_cycle = con.execute("select cycle_id::varchar, count(*) from history.decision_log group by 1 order by 1")
+        assert by_cycle.fetchall() == [("2026-11-15", 1), ("2026-11-22", 2)]
+
+
+def test_a_history_output_of_another_cycle_or_partition_is_refused_and_nothing_changes(io_manager, warehouse):
+    key = ["history", "plan_of_record"]
+    _set_cycle(warehouse, "2026-11-22", "2026-11-16")
+    io_manager.handle_output(_history_context(key, "history.plan_of_record", "2026-11-16"), _plan("2026-11-22", [1.0]))
+    with pytest.raises(WarehouseTableError, match="rows of cycle\\(s\\) 2026-11-15 in an output of cycle 2026-11-22"):
+        io_manager.handle_output(
+            _history_context(key, "history.plan_of_record", "2026-11-16"), _plan("2026-11-15", [9.0])
+        )
+    with pytest.raises(WarehouseTableError, match="not in this run's partition 2026-11-09"):
+        io_manager.handle_output(
+            _history_context(key, "history.plan_of_record", "2026-11-09"), _plan("2026-11-22", [9.0])
+        )
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        assert con.execute("select cycle_id::varchar, units from history.plan_of_record").fetchall() == [
+            ("2026-11-22", 1.0)
+        ]

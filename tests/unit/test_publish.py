@@ -94,6 +94,29 @@ def test_rerunning_a_cycle_keeps_one_copy_of_it_in_history(tmp_path):
         ).fetchall() == [("2026-01-04", 10), ("2026-01-11", 25)]
 
 
+def test_an_older_cycle_writes_its_history_only_and_the_newer_cycle_stays_served(tmp_path):
+    from sop_pipeline.publish import newest_published_cycle
+
+    serving, wh = tmp_path / "serving", tmp_path / "w.duckdb"
+    assert newest_published_cycle(serving) is None
+    publish(_warehouse(wh, "2026-01-11", 20), serving, "2026-01-11")
+    files = {p: p.read_bytes() for p in [serving / "sop.duckdb", *sorted((serving / "parquet").iterdir())]}
+    release = os.readlink(serving / "parquet")
+    report = publish(_warehouse(wh, "2026-01-04", 10), serving, "2026-01-04")  # a backfill replays an older week
+    assert not report.served and report.newest_cycle == "2026-01-11" and report.release_id == ""
+    assert "older than the published cycle 2026-01-11" in report.note and "history partitions only" in report.note
+    assert {p: p.read_bytes() for p in files} == files and os.readlink(serving / "parquet") == release
+    assert _published(serving) == ("2026-01-11", 20) and newest_published_cycle(serving) == "2026-01-11"
+    rows = duckdb.sql(
+        f"select cycle_id::varchar, demand_units from read_parquet('{serving}/history/plan_of_record/*/*.parquet') "
+        "order by 1"
+    ).fetchall()
+    assert rows == [("2026-01-04", 10), ("2026-01-11", 20)]
+    assert publish(_warehouse(wh, "2026-01-11", 21), serving, "2026-01-11").served  # the same cycle: served again
+    assert publish(_warehouse(wh, "2026-01-18", 30), serving, "2026-01-18").served  # a newer one too
+    assert _published(serving) == ("2026-01-18", 30)
+
+
 # --- paths with quotes, deterministic checksum ------------------------------------------------
 
 HOSTILE = 'it\'s a "test" dir'
