@@ -409,6 +409,11 @@ class CycleRunner:
                 partition_key=partition_key,
             )
         if result.success:
+            for event in result.get_asset_materialization_events():  # an older cycle: history only
+                meta = event.materialization.metadata
+                if event.asset_key == dg.AssetKey(["serving", "sop"]) and meta.get("served") is not None:
+                    if not meta["served"].value:
+                        print(f"{label}: {meta['note'].value}")
             print(
                 f"{label}: done in {time.perf_counter() - progress.started:.1f} s; "
                 f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"

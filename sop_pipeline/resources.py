@@ -23,7 +23,11 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class SopSettings(dg.ConfigurableResource):
-    """Where the extracts, warehouse, serving file and reports live, and the cycle date."""
+    """Where the extracts, warehouse, serving file and reports live, and the cycle date.
+
+    `as_of` (SOP_AS_OF) picks the cycle partition for `sop run` and the extracts sensor; inside a
+    partitioned run the as-of comes from the partition (its Sunday) or the meta/cycle run config
+    (a mid-week cut), never from here (sop_pipeline.partitions)."""
 
     extracts_dir: str
     data_dir: str

@@ -4,7 +4,7 @@
 |---|---|---|
 | SOP_EXTRACTS_DIR | data/extracts | folder of extract files, one per table (items.csv or items.parquet) |
 | SOP_DATA_DIR | data | where warehouse.duckdb, serving/ and reports/ go |
-| SOP_AS_OF | (last date in the extracts) | cycle date: the plan is made as if today were this date |
+| SOP_AS_OF | (last date in the extracts) | cycle date: the plan is made as if today were this date; `sop run` materializes the weekly cycle partition holding it, cut at it (sop_pipeline.partitions) |
 | SOP_DEMO_SIZE | small | demo generator size for `make run` |
 | SOP_EXPECTATIONS_DIR | <repo>/expectations | Great Expectations suites, one JSON per extract |
 | SOP_MAX_QUARANTINE_SHARE | 0.2 | an extract that would lose more than this share of its rows to quarantine stops the run |

@@ -45,6 +45,8 @@ def plan_cycles(first: date, last: date, last_demand: date | None) -> list[tuple
     last one cut at ``last`` (or at the last demand date, whichever is earlier)."""
     from sop_pipeline.partitions import CycleError, partition_end, partitions_between
 
+    if last < first:
+        raise CycleError(f"--from {first} is after --to {last}")
     end = min(last, last_demand) if last_demand else last
     if end < first:
         raise CycleError(f"nothing to replay: --from {first} is after the last demand date in the extracts ({end})")

@@ -168,3 +168,31 @@ def test_the_monday_schedule_runs_the_week_just_ended(defs):
     with dg.build_schedule_context(scheduled_execution_time=tick) as context:
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-11-16"]  # as of Sunday 2026-11-22
+
+
+def test_dagster_yaml_runs_one_cycle_at_a_time(tmp_path):
+    """A backfill from the UI queues one run per week; the instance launches them one at a time."""
+    import shutil
+
+    from sop_pipeline.settings import REPO_ROOT
+
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        config = instance.get_concurrency_config()
+    assert config.run_queue_config.max_concurrent_runs == 1
+    assert config.pool_config.default_pool_limit == 1
+
+
+def test_backfill_usage_errors_are_one_line(demo_extracts, tmp_path):
+    from tests.conftest import sop
+
+    args = ["--extracts", str(demo_extracts), "--data-dir", str(tmp_path / "data")]
+    for first, last, said in (
+        ("2026-11-22", "2026-11-01", "after --to 2026-11-01"),
+        ("last week", "2026-11-01", "--from / --to must be a date like"),
+        ("2027-01-04", "2027-02-01", "nothing to replay"),
+    ):
+        proc = sop("backfill", "--from", first, "--to", last, *args, timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and said in lines[0], proc.stderr
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()

@@ -1,0 +1,72 @@
+"""A backfill replays a past cycle: `sop backfill` of the week before the demo's cycle, into a copy
+of the session run's data dir (real Dagster, dbt, DuckDB). History gains the older cycle, keyed by
+its partition; serving/ still publishes the newer cycle, unchanged table for table."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+
+from tests.conftest import sop
+from tests.integration.test_reproducible import table_fingerprints
+
+pytestmark = pytest.mark.integration
+
+OLDER, CURRENT = date(2026, 11, 15), date(2026, 11, 22)
+
+
+def _by_cycle(con, table: str) -> dict:
+    return dict(con.execute(f"select cycle_id, count(*) from {table} group by 1").fetchall())
+
+
+def test_backfill_of_an_older_week_keeps_its_history_and_leaves_serving_alone(small_cycle, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(small_cycle.data, data, symlinks=True)
+    served = table_fingerprints(data / "serving" / "sop.duckdb")
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        current_plan = con.execute(
+            "select md5(string_agg(t::varchar, '|' order by t::varchar)) from history.plan_of_record t "
+            "where cycle_id = ?",
+            [CURRENT],
+        ).fetchone()[0]
+        log_before = _by_cycle(con, "history.decision_log")
+    assert OLDER not in log_before and CURRENT in log_before
+
+    proc = sop(
+        "backfill", "--from", str(OLDER), "--to", str(OLDER), "--extracts", str(small_cycle.extracts),
+        "--data-dir", str(data),
+    )  # fmt: skip
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "1 cycle(s), as of 2026-11-15" in proc.stdout
+    assert "cycle partition 2026-11-09, as-of 2026-11-15" in proc.stdout
+    assert "older than the published cycle 2026-11-22: kept its history partitions only" in proc.stdout
+
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        meta = con.execute("select as_of, partition_key, as_of_source from meta.cycle").fetchall()
+        assert meta == [(OLDER, "2026-11-09", "backfill: partition end (Sunday)")]
+        for table in ("history.plan_of_record", "history.decision_log", "analytics.forecast_history"):
+            cycles = _by_cycle(con, table)
+            assert cycles.get(OLDER) and cycles.get(CURRENT), f"{table}: {cycles}"
+        own = con.execute(
+            "select count(*), count(*) filter (where supply_source = 'history') from history.plan_of_record "
+            "where cycle_id = ?",
+            [OLDER],
+        ).fetchone()
+        assert own[0] > 0 and own[1] == 0, "the replayed cycle's own plan, not a seeded copy"
+        assert (
+            con.execute(
+                "select md5(string_agg(t::varchar, '|' order by t::varchar)) from history.plan_of_record t "
+                "where cycle_id = ?",
+                [CURRENT],
+            ).fetchone()[0]
+            == current_plan
+        )
+    # serving/ still publishes 2026-11-22, table for table; the older cycle only added its history partitions
+    assert table_fingerprints(data / "serving" / "sop.duckdb") == served
+    with duckdb.connect(str(data / "serving" / "sop.duckdb"), read_only=True) as con:
+        assert con.execute("select cycle from _publish_info").fetchone()[0] == str(CURRENT)
+    assert (data / "serving" / "history" / "plan_of_record" / f"cycle={OLDER}" / "plan_of_record.parquet").is_file()
+    assert not (data / "reports" / f"sop_pack_{OLDER}.html").exists()
