@@ -303,8 +303,12 @@ def cmd_run(args) -> int:
     from sop_pipeline.ingest import StructuralError, detect_as_of
     from sop_pipeline.partitions import SOURCE_AS_OF, SOURCE_DETECTED, CycleError, partition_key_for
 
+    runner = CycleRunner.create(settings, args.groups)
+    if runner is None:
+        return 2
+    kept = None if settings.as_of or runner.runs_cycle else _warehouse_as_of(settings)
     try:
-        as_of = settings.as_of or detect_as_of(settings.extracts_dir)
+        as_of = settings.as_of or kept or detect_as_of(settings.extracts_dir)
         partition_key_for(as_of)
     except StructuralError as exc:  # the demand extracts cannot be dated: named file, column and format
         print(f"sop run: FAILED at meta__cycle:\n  {exc}", file=sys.stderr)
@@ -312,10 +316,23 @@ def cmd_run(args) -> int:
     except CycleError as exc:
         print(f"sop: {exc}", file=sys.stderr)
         return 2
-    runner = CycleRunner.create(settings, args.groups)
-    if runner is None:
-        return 2
-    return runner.run([(as_of, SOURCE_AS_OF if settings.as_of else SOURCE_DETECTED)])
+    source = SOURCE_AS_OF if settings.as_of else "meta.cycle of the warehouse" if kept else SOURCE_DETECTED
+    return runner.run([(as_of, source)])
+
+
+def _warehouse_as_of(settings: Settings):
+    """The as-of of the warehouse's meta.cycle (None without one): the cycle a run that leaves meta/cycle
+    out of --groups continues."""
+    if not settings.warehouse_path.exists():
+        return None
+    import duckdb
+
+    try:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            rows = con.execute("select as_of from meta.cycle").fetchall()
+    except duckdb.Error:
+        return None
+    return rows[0][0] if len(rows) == 1 else None
 
 
 class CycleRunner:
@@ -326,6 +343,9 @@ class CycleRunner:
         self.settings, self.defs, self.selection = settings, defs, selection
         graph = defs.resolve_asset_graph()
         self.total = len(selection) if selection is not None else len(graph.materializable_asset_keys)
+        from sop_pipeline.assets.ingest import CYCLE_KEY
+
+        self.runs_cycle = selection is None or CYCLE_KEY in selection  # the run (re)writes meta.cycle
 
     @classmethod
     def create(cls, settings: Settings, groups: str | None) -> "CycleRunner | None":
@@ -358,6 +378,8 @@ class CycleRunner:
         settings = self.settings
         for n, (as_of, source) in enumerate(cycles, 1):
             key, cycle_config = cycle_request(as_of, source)
+            if not self.runs_cycle:
+                cycle_config = {}  # meta.cycle stays the one the last run of meta/cycle wrote
             where = f" {n}/{len(cycles)}" if len(cycles) > 1 else ""
             print(
                 f"{label}{where}: extracts {settings.extracts_dir} -> {settings.data_dir} "

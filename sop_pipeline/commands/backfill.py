@@ -98,4 +98,7 @@ def run(args) -> int:
     runner = CycleRunner.create(settings, args.groups)
     if runner is None:
         return 2
+    if not runner.runs_cycle:
+        print("sop: a backfill dates each cycle in meta/cycle: add the ingest group to --groups", file=sys.stderr)
+        return 2
     return runner.run(cycles, label="sop backfill")
