@@ -33,6 +33,10 @@ class PostgresWarehouseError(ValueError):
     """A DSN, table or value the PostgreSQL warehouse cannot take (one-line message)."""
 
 
+class MissingTable(PostgresWarehouseError, LookupError):
+    """The table asked for is not in the PostgreSQL warehouse (DuckDB raises CatalogException)."""
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -125,6 +129,9 @@ _DUCKDB_TO_POSTGRES = {
     "BLOB": "bytea",
     "UUID": "uuid",
     "JSON": "jsonb",
+    # an all-NULL column of a DataFrame (an empty input, e.g. no capacity without routings)
+    "NULL": "text",
+    '"NULL"': "text",
 }
 
 
@@ -257,7 +264,7 @@ class PostgresTables:
             )
             types = cur.fetchall()
             if not types:
-                raise PostgresWarehouseError(f"{schema}.{table} is not in the PostgreSQL warehouse")
+                raise MissingTable(f"{schema}.{table} is not in the PostgreSQL warehouse")
             cur.execute(f"select * from {_name(schema, table)}")
             frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
         return _like_duckdb(frame, dict(types))

@@ -2,8 +2,9 @@
 
 - `PostgresTables` (the IO manager's read / replace / describe on PostgreSQL) gives back the
   DataFrame DuckDB's `DuckDBTables` gives for the same input: same columns, dtypes and values.
-- The same dbt project on both engines: the session's small DuckDB cycle's dbt inputs (raw, meta,
-  quarantine, analytics, history) are copied into PostgreSQL, `dbt build --target postgres` runs
+- The same dbt project on both engines: a DuckDB cycle's dbt inputs (raw, meta, quarantine,
+  analytics, history; the session's small demo cycle and its items + POS only cycle) are copied
+  into PostgreSQL, `dbt build --target postgres` runs
   every model and test, and every staging, intermediate and mart table equals the DuckDB cycle's
   (same row count and columns, numeric sums within 1e-6, text and dates exactly).
 """
@@ -78,9 +79,14 @@ def test_unknown_table_and_unreachable_server_are_one_line_errors(postgres_serve
     assert "\n" not in message and "secret" not in message and "sop:***@" in message
 
 
-def test_the_dbt_project_builds_the_same_tables_on_postgres(small_cycle, postgres_server, tmp_path):
-    dsn = postgres_server.create_database("small_cycle")
-    copied = copy_from_duckdb(small_cycle.warehouse, dsn)
+@pytest.mark.parametrize("cycle_fixture", ["small_cycle", "items_and_pos_only"])
+def test_the_dbt_project_builds_the_same_tables_on_postgres(cycle_fixture, request, postgres_server, tmp_path):
+    """The whole small demo, and the items + POS only cycle whose empty analytics outputs have
+    untyped (all-NULL) columns."""
+    cycle = request.getfixturevalue(cycle_fixture)
+    assert cycle.returncode == 0, cycle.stdout[-3000:]
+    dsn = postgres_server.create_database(cycle_fixture)
+    copied = copy_from_duckdb(cycle.warehouse, dsn)
     assert {name.split(".")[0] for name in copied} >= {"raw", "meta", "analytics"}
     assert not {name.split(".")[0] for name in copied} & set(DBT_SCHEMAS)
 
@@ -88,7 +94,7 @@ def test_the_dbt_project_builds_the_same_tables_on_postgres(small_cycle, postgre
     assert build.returncode == 0, build.stdout[-4000:]
     assert " ERROR=0 " in build.stdout and " SKIP=0 " in build.stdout, build.stdout[-2000:]
 
-    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as duck, connect(dsn) as pg:
+    with duckdb.connect(str(cycle.warehouse), read_only=True) as duck, connect(dsn) as pg:
         diffs, counted = [], 0
         for schema in DBT_SCHEMAS:
             in_duckdb = [

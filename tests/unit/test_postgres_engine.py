@@ -58,6 +58,7 @@ def test_column_types_follow_duckdb():
     assert postgres_type_of_duckdb("DOUBLE") == "double precision"
     assert postgres_type_of_duckdb("DECIMAL(18,3)") == "numeric(18, 3)"
     assert postgres_type_of_duckdb("VARCHAR[]") == "text[]"
+    assert postgres_type_of_duckdb('"NULL"') == "text"  # an all-NULL column of an empty output
     with pytest.raises(PostgresWarehouseError, match=r"raw\.x\.c: DuckDB type MAP\(VARCHAR, INTEGER\)"):
         postgres_type_of_duckdb("MAP(VARCHAR, INTEGER)", "raw.x.c")
     frame = pd.DataFrame(

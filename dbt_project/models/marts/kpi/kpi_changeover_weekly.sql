@@ -232,7 +232,7 @@ horizon as (
         resource_id,
         cast(week_start as date) as week_start,
         'horizon' as period,
-        changeover_hours_optimized as changeover_hours_planned,
+        cast(changeover_hours_optimized as {{ type_double() }}) as changeover_hours_planned,
         cast(null as {{ type_double() }}) as changeover_hours_actual,
         'optimized sequence' as planned_source,
         cast(null as {{ dbt.type_string() }}) as actual_source

@@ -306,8 +306,10 @@ measured_bottleneck as (
         select
             capacity.resource_id,
             max(capacity.type) as resource_type,
-            row_number() over (order by sum(case when capacity.is_bottleneck then 1 else 0 end) desc,
-                                        max(capacity.load_pct) desc, capacity.resource_id) as pick
+            -- casts: with no routings the capacity output is empty and its columns untyped
+            row_number() over (order by sum(case when cast(capacity.is_bottleneck as boolean) then 1 else 0 end) desc,
+                                        max(cast(capacity.load_pct as {{ type_double() }})) desc,
+                                        capacity.resource_id) as pick
         from {{ ref('datapack_capacity') }} capacity
         group by capacity.resource_id
     ) ranked
