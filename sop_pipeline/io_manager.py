@@ -16,11 +16,15 @@ to the history table too (`analytics/decision_log` -> `history.decision_log`). T
 must be the run's cycle, and in a partitioned run the cycle must lie in the run's partition (the
 ISO week): a frame of another cycle is refused with one line, never stored under the wrong cycle.
 
-Everything engine-specific is in `DuckDBTables` (read, replace, replace_rows, describe, cycles); a
-second engine (PostgreSQL) is another class with the same methods, chosen by the IO manager.
+Everything engine-specific is in `DuckDBTables` (read, replace, replace_rows, describe, cycles) and
+in `sop_pipeline.warehouse_engines.postgres.PostgresTables`, the same methods on PostgreSQL;
+`warehouse_tables` picks one: PostgreSQL when the `Warehouse` resource has a `dsn`, else DuckDB.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -29,9 +33,12 @@ import pandas as pd
 # HISTORY_KEY: output definition metadata "schema.table" keeping one copy per cycle (warehouse_asset(history=))
 from sop_pipeline.assets.common import HISTORY_KEY, markdown_table
 from sop_pipeline.resources import Warehouse
+from sop_pipeline.warehouse_engines import postgres
 
 PREVIEW_ROWS = 5
 CYCLE_COLUMN = "cycle_id"
+# what each engine raises when a table is not there
+MISSING_TABLE = (duckdb.CatalogException, postgres.MissingTable)
 
 
 class WarehouseTableError(ValueError):
@@ -135,6 +142,22 @@ class DuckDBTables:
         }
 
 
+@contextmanager
+def warehouse_tables(
+    warehouse: Warehouse, read_only: bool = False
+) -> Iterator["DuckDBTables | postgres.PostgresTables"]:
+    """The table operations of the warehouse's engine on a short-lived connection: `DuckDBTables` on
+    the DuckDB file, or `PostgresTables` on the PostgreSQL database of `warehouse.dsn` (one
+    transaction, committed when the block ends without an error, else rolled back)."""
+    if warehouse.dsn:
+        with postgres.connect(warehouse.dsn) as con:
+            con.read_only = read_only
+            yield postgres.PostgresTables(con)
+    else:
+        with warehouse.connect(read_only=read_only) as con:
+            yield DuckDBTables(con)
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores asset `[schema, table]` as the warehouse table schema.table (pandas DataFrames); an output
     with `sop/history` metadata keeps this cycle's copy in its history table (see the module doc)."""
@@ -151,8 +174,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 f"{schema}.{table}"
             )
         history = history_table(context)
-        with self.warehouse.connect() as con:
-            tables = DuckDBTables(con)
+        with warehouse_tables(self.warehouse) as tables:
             extra = {}
             if history is not None:
                 cycle = self._cycle(context, tables, obj, f"{history[0]}.{history[1]}")
@@ -173,12 +195,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             metadata = tables.describe(schema, table, self.preview_rows)
         context.add_output_metadata({**metadata, **extra, "table": f"{schema}.{table}"})
 
-    def _cycle(self, context: dg.OutputContext, tables: "DuckDBTables", frame: pd.DataFrame, target: str):
+    def _cycle(self, context: dg.OutputContext, tables, frame: pd.DataFrame, target: str):
         """This run's cycle (meta.cycle's cycle_id), checked against the frame and the run's partition."""
         name = context.asset_key.to_user_string()
         try:
             meta = tables.read("meta", "cycle")
-        except duckdb.CatalogException:
+        except MISSING_TABLE:
             meta = pd.DataFrame()
         if len(meta) != 1:
             raise WarehouseTableError(
@@ -206,12 +228,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         schema, table = table_for(context.asset_key)
-        with self.warehouse.connect(read_only=True) as con:
+        with warehouse_tables(self.warehouse, read_only=True) as tables:
             try:
-                return DuckDBTables(con).read(schema, table)
-            except duckdb.CatalogException:
+                return tables.read(schema, table)
+            except MISSING_TABLE:
                 raise WarehouseTableError(
-                    f"{schema}.{table} is not in the warehouse {self.warehouse.path}: materialize "
+                    f"{schema}.{table} is not in the warehouse {self.warehouse.location}: materialize "
                     f"{context.asset_key.to_user_string()} first (run the whole cycle, or add its group "
                     f"to --groups)"
                 ) from None

@@ -65,6 +65,19 @@ class Warehouse(dg.ConfigurableResource):
     # the analytics read bit-identical from run to run (the serving tables are compared byte for
     # byte). Bulk work that computes no float aggregates (ingest) may ask for `parallel=True`.
     threads: int = 1
+    # postgresql://user@host:port/database: the IO manager keeps its tables in this PostgreSQL
+    # database instead of the DuckDB file (sop_pipeline.io_manager.warehouse_tables). Only the IO
+    # manager so far: `connect()` is always the DuckDB file (ingest, history, publish; README).
+    dsn: str = ""
+
+    @property
+    def location(self) -> str:
+        """Where the IO manager's tables are, for messages (a DSN without its password)."""
+        if self.dsn:
+            from sop_pipeline.warehouse_engines.postgres import redact
+
+            return redact(self.dsn)
+        return self.path
 
     @contextmanager
     def connect(self, read_only: bool = False, parallel: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
