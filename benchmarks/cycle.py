@@ -7,13 +7,22 @@ process. Measures
 - peak memory two ways: the largest single process (kernel rusage of the child and the processes
   it waited for, e.g. dbt), and the whole process tree (sum of RSS sampled from /proc every 0.5 s;
   `sop run` keeps its own memory while dbt runs next to it),
+- CPU seconds (user + sys) of the whole process tree (the child and every process it waited
+  for, e.g. dbt): less sensitive to the machine's load than the wall time,
 - seconds per asset and per asset group, from the progress lines `[ n/133]  12.3s  group/asset`:
   `sop run` executes steps one at a time (in-process executor), so each asset gets the time since
-  the previous line. The interval from a `running dbt build ...` line to the first model of that
-  step is split into the model's own time (dbt's `[OK in Xs]` from DATA/logs/last_run.log) and
-  "dbt start-up" (process start, parse, compile); the interval ending at a `running dbt build`
-  line is the tail of the previous step (e.g. dbt tests after its last model) and goes to the
-  previous asset. dbt models interleave with their tests, so a model's time includes its tests.
+  the previous line. A dbt step's events all reach Dagster after dbt has exited (its row counts
+  and column schemas are read from DuckDB, which has one writer), so the interval from a step's
+  `running dbt build ...` line to its first model is split with the step's own log
+  (DATA/dbt/target/<step>/dbt.log, JSON, time-stamped) into phases: "dbt start-up" (adapter
+  set-up in `sop run`, dbt process start and imports, up to dbt's first log line), "dbt parse"
+  (project load or partial parse, manifest written), each model's own execution time (dbt's
+  run result; attributed to the model's asset), "dbt tests" (their execution time), "dbt run,
+  other" (the rest of dbt's build) and "dbt exit + metadata" (dbt's exit, row counts, column
+  schemas, the events). The interval ending at a `running dbt build` line is the tail of the
+  previous step and goes to the previous asset (or phase),
+- a per-asset profile at each size and the cost per SKU x store series (seconds, CPU seconds and
+  peak MB per series, and how each grows from one size to the next against the series).
 Groups come from the Dagster definitions (`marts/<area>/x.sql` -> group `<area>`, shared with the
 area's Python assets); "mart build" is the sum over the dbt assets with key `marts/...`.
 
@@ -36,12 +45,18 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOP = [sys.executable, "-m", "sop_pipeline.cli"]
 PAGE = os.sysconf("SC_PAGE_SIZE")
-DBT_STARTUP = "(dbt start-up)"
+DBT_STARTUP = "(dbt start-up)"  # step start -> dbt's first log line: adapter set-up, process start, imports
+DBT_PARSE = "(dbt parse)"  # dbt's project load / partial parse, manifest written
+DBT_TESTS = "(dbt tests)"  # dbt's execution seconds of its tests
+DBT_RUN_OTHER = "(dbt run, other)"  # the rest of dbt's build (relation cache, scheduling, artifacts)
+DBT_WRAP_UP = "(dbt exit + metadata)"  # dbt's exit -> the step's events: row counts, column schemas
+DBT_PHASES = (DBT_STARTUP, DBT_PARSE, DBT_TESTS, DBT_RUN_OTHER, DBT_WRAP_UP)
 
 PROGRESS = re.compile(r"^\[\s*\d+/\d+\]\s+(?P<s>[\d.]+)s\s+(?P<key>\S+)\s*$")
 DBT_STEP = re.compile(r"^\s+(?P<s>[\d.]+)s\s+running dbt build")
@@ -93,9 +108,11 @@ def _tree_rss(root: int) -> int:
 def run_measured(cmd: list[str], stdout_path: Path, env: dict | None = None) -> dict:
     """Run cmd; its stdout goes to stdout_path (each line time-stamped as it arrives).
 
-    Returns wall s, exit code, stderr, the largest single-process peak RSS (bytes, kernel rusage of
-    the child incl. the processes it waited for) and the sampled process-tree RSS series.
+    Returns wall s, exit code, stderr, CPU seconds (user + sys of the child and every process it
+    waited for, e.g. dbt), the largest single-process peak RSS (bytes, kernel rusage of the child
+    incl. the processes it waited for) and the sampled process-tree RSS series.
     """
+    start_epoch = time.time()
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
@@ -131,6 +148,8 @@ def run_measured(cmd: list[str], stdout_path: Path, env: dict | None = None) -> 
         t.join(timeout=10)
     return {
         "wall_s": wall,
+        "start_epoch": start_epoch,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "returncode": proc.returncode,
         "stderr": "".join(stderr),
         "lines": lines,
@@ -169,34 +188,111 @@ def dbt_log_times(log: Path) -> dict:
     }
 
 
-def asset_times(lines: list[tuple[float, str]], groups: dict, dbt_models: dict[str, float]) -> list[dict]:
-    """Per asset: seconds since the previous progress line (see the module docstring)."""
+def _epoch(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def dbt_step_logs(data: Path) -> list[dict]:
+    """Per dbt step, in the order they ran, from its JSON log DATA/dbt/target/<step>/dbt.log (the
+    last invocation in it): epoch times of dbt's start (`Running with dbt`, after its imports), the
+    end of its parse (the `Concurrency:` line), the end of the build (`Finished running`) and its
+    exit (`Command ... succeeded`), each model's execution seconds and the tests' total."""
+    steps = []
+    for log in sorted((data / "dbt" / "target").glob("*/dbt.log")):
+        marks: dict[str, float | None] = {}
+        models: dict[str, float] = {}
+        tests = 0.0
+        for raw in log.read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            info = event.get("info", {})
+            name, ts = info.get("name"), _epoch(info.get("ts"))
+            if name == "MainReportVersion":
+                marks, models, tests = {"start": ts}, {}, 0.0
+            elif name == "ConcurrencyLine":
+                marks["parsed"] = ts
+            elif name == "FinishedRunningStats":
+                marks["built"] = ts
+            elif name == "CommandCompleted":
+                marks["exit"] = ts
+            elif name == "NodeFinished":
+                node = event.get("data", {}).get("node_info", {})
+                secs = float(event.get("data", {}).get("run_result", {}).get("execution_time") or 0.0)
+                if node.get("resource_type") == "model":
+                    models[node.get("node_name", "")] = secs
+                elif node.get("resource_type") == "test":
+                    tests += secs
+        if marks.get("start"):
+            steps.append({"step": log.parent.name, **marks, "models": models, "tests_s": tests})
+    return sorted(steps, key=lambda x: x["start"])
+
+
+def _dbt_phase_rows(step: dict | None, first_s: float, step_s: float, offset: float, start_epoch: float) -> list[dict]:
+    """The interval from a dbt step's start to its first model's progress line, in phases (see the
+    module docstring); without the step's dbt log, all of it is "dbt start-up"."""
+
+    def job(epoch: float) -> float:  # dbt's wall clock -> `sop run`'s clock
+        return epoch - start_epoch - offset
+
+    def row(key: str, s: float, t0: float, t1: float) -> dict:
+        return {"key": key, "group": key, "dbt": True, "s": max(s, 0.0), "t_start": t0 + offset, "t_end": t1 + offset}
+
+    if not step or not all(step.get(k) for k in ("start", "parsed", "built")):
+        return [row(DBT_STARTUP, first_s - step_s, step_s, first_s)]
+    start, parsed, built = job(step["start"]), job(step["parsed"]), job(step["built"])
+    build = built - parsed
+    models = sum(step["models"].values())
+    return [
+        row(DBT_STARTUP, start - step_s, step_s, start),
+        row(DBT_PARSE, parsed - start, start, parsed),
+        row(DBT_TESTS, step["tests_s"], parsed, built),
+        row(DBT_RUN_OTHER, build - models - step["tests_s"], parsed, built),
+        row(DBT_WRAP_UP, first_s - built, built, first_s),
+    ]
+
+
+def asset_times(
+    lines: list[tuple[float, str]], groups: dict, dbt_steps: list[dict] | None = None, start_epoch: float = 0.0
+) -> list[dict]:
+    """Per asset: seconds since the previous progress line; a dbt step's models get their own
+    execution time from dbt's log and the rest of the step goes to the dbt phases (see the module
+    docstring)."""
+    dbt_steps = dbt_steps or []
     rows: list[dict] = []
     prev_s, prev_kind, prev_t = 0.0, "start", 0.0
+    step, step_s, offset, n_steps = None, 0.0, 0.0, 0
+    wrap_up: dict | None = None
     for t, line in lines:
         if m := DBT_STEP.match(line):
             s = float(m["s"])
-            if rows:  # tail of the previous step
-                rows[-1]["s"] += s - prev_s
-                rows[-1]["t_end"] = t
+            tail = wrap_up if prev_kind == "dbt_model" and wrap_up is not None else (rows[-1] if rows else None)
+            if tail is not None:  # tail of the previous step
+                tail["s"] += s - prev_s
+                tail["t_end"] = t
+            step = dbt_steps[n_steps] if n_steps < len(dbt_steps) else None
+            n_steps += 1
+            step_s, offset, wrap_up = s, t - s, None
             prev_s, prev_kind, prev_t = s, "dbt", t
         elif m := PROGRESS.match(line):
             s, key = float(m["s"]), m["key"]
             group, is_dbt = groups.get(key, ("?", key.split("/")[0] in ("staging", "intermediate", "marts")))
             interval = s - prev_s
-            if prev_kind == "dbt" and is_dbt:  # first model of a dbt step: split off dbt's start-up
-                own = min(dbt_models.get(key.split("/")[-1], 0.0), interval)
-                rows.append(
-                    {
-                        "key": DBT_STARTUP,
-                        "group": DBT_STARTUP,
-                        "dbt": True,
-                        "s": interval - own,
-                        "t_start": prev_t,
-                        "t_end": t,
-                    }
-                )
-                interval = own
+            if is_dbt and prev_kind in ("dbt", "dbt_model"):
+                if prev_kind == "dbt":  # first model of the step: the step's phases up to here
+                    phases = _dbt_phase_rows(step, s, step_s, offset, start_epoch)
+                    rows.extend(phases)
+                    wrap_up = phases[-1]
+                elif wrap_up is not None:  # dbt's events are replayed one after another after it exits
+                    wrap_up["s"] += interval
+                    wrap_up["t_end"] = t
+                own = (step or {}).get("models", {}).get(key.split("/")[-1], 0.0)
+                rows.append({"key": key, "group": group, "dbt": True, "s": own, "t_start": prev_t, "t_end": t})
+                prev_s, prev_kind, prev_t = s, "dbt_model", t
+                continue
             rows.append({"key": key, "group": group, "dbt": is_dbt, "s": interval, "t_start": prev_t, "t_end": t})
             prev_s, prev_kind, prev_t = s, "asset", t
     return rows
@@ -245,7 +341,7 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
         shutil.copy(log, root / "last_run.log")
     dbt = dbt_log_times(log)
     groups = load_groups(extracts, data)
-    assets = asset_times(res["lines"], groups, dbt["models"])
+    assets = asset_times(res["lines"], groups, dbt_step_logs(data), res["start_epoch"])
     for a in assets:
         a["peak_tree_bytes"] = max((b for t, b in res["samples"] if a["t_start"] <= t <= a["t_end"]), default=0)
     reported = next((float(m[1]) for _, line in res["lines"] if (m := re.search(r"done in ([\d.]+) s", line))), None)
@@ -267,6 +363,7 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
         "stores": SIZES[size].stores,
         "rows": rows,
         "wall_s": res["wall_s"],
+        "cpu_s": res["cpu_s"],
         "reported_s": reported,
         "returncode": res["returncode"],
         "failure": failure,
@@ -275,7 +372,7 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
         "peak_asset": peak_asset,
         "assets": assets,
         "dbt": dbt,
-        "n_assets": sum(a["key"] != DBT_STARTUP for a in assets),
+        "n_assets": sum(a["key"] not in DBT_PHASES for a in assets),
         "stdout_file": str(out_path),
     }
 
@@ -298,7 +395,7 @@ def summarize(r: dict) -> dict:
     for a in r["assets"]:
         g = per_group[a["group"]]
         g["dbt" if a["dbt"] else "python"] += a["s"]
-        g["n"] += a["key"] != DBT_STARTUP
+        g["n"] += a["key"] not in DBT_PHASES
     marts = [a for a in r["assets"] if a["key"].startswith("marts/")]
     mart_sql = sum(s for name, s in r["dbt"]["models"].items() if r["dbt"]["schema"].get(name) == "marts")
     supply = per_group.get("supply", {"python": 0.0, "dbt": 0.0})
@@ -310,7 +407,7 @@ def summarize(r: dict) -> dict:
         "supply_s": supply["python"] + supply["dbt"],
         "supply_python_s": supply["python"],
         "supply_dbt_s": supply["dbt"],
-        "dbt_startup_s": per_group.get(DBT_STARTUP, {"dbt": 0.0})["dbt"],
+        "dbt_startup_s": sum(per_group[p]["dbt"] for p in (DBT_STARTUP, DBT_PARSE, DBT_WRAP_UP) if p in per_group),
     }
 
 
@@ -323,17 +420,18 @@ def print_report(results: list[dict]) -> None:
     sums = {r["size"]: summarize(r) for r in results}
     print(
         "\n| size | SKU x store series | rows (all extracts) | assets done | `sop run` wall (s) | reported by sop (s) "
-        "| peak RSS, largest process (GB) | peak RSS, process tree (GB) | peak during | mart build: marts/* assets "
-        "(s) | of which dbt SQL (s) | supply group: Python + dbt (s) | dbt invocations, start-up (s) | status |"
+        "| CPU user+sys, process tree (s) | peak RSS, largest process (GB) | peak RSS, process tree (GB) | peak during "
+        "| mart build: marts/* assets (s) | of which dbt SQL (s) | supply group: Python + dbt (s) "
+        "| dbt invocations, start-up + parse + exit/metadata (s) | status |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         s = sums[r["size"]]
         status = "ok" if r["returncode"] == 0 else f"FAILED (exit {r['returncode']})"
         reported = f"{r['reported_s']:.1f}" if r["reported_s"] is not None else "-"
         print(
             f"| {r['size']} | {r['series']:,} ({r['skus']:,} x {r['stores']}) | {r['rows']:,} | {r['n_assets']} | "
-            f"{r['wall_s']:.1f} | {reported} | {r['max_rss_gb']:.2f} | {r['peak_tree_gb']:.2f} | "
+            f"{r['wall_s']:.1f} | {reported} | {r['cpu_s']:.1f} | {r['max_rss_gb']:.2f} | {r['peak_tree_gb']:.2f} | "
             f"{r['peak_asset']} | {s['marts_s']:.1f} ({s['marts_n']} models) | {s['mart_sql_s']:.1f} | "
             f"{s['supply_s']:.1f} ({s['supply_python_s']:.1f} + {s['supply_dbt_s']:.1f}) | "
             f"{r['dbt']['invocations']}, {s['dbt_startup_s']:.1f} | {status} |"
@@ -354,7 +452,7 @@ def print_report(results: list[dict]) -> None:
         "kpi",
         "plan",
         "publish",
-        DBT_STARTUP,
+        *DBT_PHASES,
     ]
     all_groups = sorted(
         {g for s in sums.values() for g in s["groups"]}, key=lambda g: (order.index(g) if g in order else len(order), g)
@@ -382,19 +480,7 @@ def print_report(results: list[dict]) -> None:
         print("| asset | group | kind | s | share | peak tree RSS while running (GB) |")
         print("|---|---|---|---:|---:|---:|")
         total = sum(a["s"] for a in r["assets"]) or 1.0
-        startups = [a for a in r["assets"] if a["key"] == DBT_STARTUP]
-        ranked = [a for a in r["assets"] if a["key"] != DBT_STARTUP]
-        if startups:  # one row for all dbt start-ups
-            ranked.append(
-                {
-                    "key": f"{DBT_STARTUP} x {len(startups)} dbt steps",
-                    "group": DBT_STARTUP,
-                    "dbt": True,
-                    "s": sum(a["s"] for a in startups),
-                    "peak_tree_bytes": max(a["peak_tree_bytes"] for a in startups),
-                }
-            )
-        for a in sorted(ranked, key=lambda a: -a["s"])[:10]:
+        for a in sorted(_merged_phases(r["assets"]), key=lambda a: -a["s"])[:10]:
             print(
                 f"| {a['key']} | {a['group']} | {'dbt' if a['dbt'] else 'Python'} | {a['s']:.1f} | "
                 f"{100 * a['s'] / total:.0f}% | {a['peak_tree_bytes'] / 1e9:.2f} |"
@@ -408,6 +494,83 @@ def print_report(results: list[dict]) -> None:
         )
         if r["failure"]:
             print(f"\n**{r['size']} FAILED** (exit {r['returncode']}):\n```\n{r['failure'][-3000:]}\n```")
+
+    print_asset_profile(results)
+    print_cost_per_series(results)
+
+
+def _merged_phases(assets: list[dict]) -> list[dict]:
+    """The assets, with each dbt phase summed over the dbt steps into one row."""
+    out = [a for a in assets if a["key"] not in DBT_PHASES]
+    for phase in DBT_PHASES:
+        rows = [a for a in assets if a["key"] == phase]
+        if rows:
+            out.append(
+                {
+                    "key": f"{phase} x {len(rows)} dbt steps",
+                    "group": phase,
+                    "dbt": True,
+                    "s": sum(a["s"] for a in rows),
+                    "peak_tree_bytes": max(a.get("peak_tree_bytes", 0) for a in rows),
+                }
+            )
+    return out
+
+
+def print_asset_profile(results: list[dict]) -> None:
+    """Seconds of every asset (and dbt phase) at each size, slowest (at the largest size) first."""
+    sizes = [r["size"] for r in results]
+    per = {r["size"]: {a["key"].split(" x ")[0]: a for a in _merged_phases(r["assets"])} for r in results}
+    keys = sorted(
+        {k for v in per.values() for k in v}, key=lambda k: -max(per[z].get(k, {"s": 0.0})["s"] for z in sizes)
+    )
+    last = sizes[-1]
+    print("\nPer-asset profile (s; dbt models: dbt's own execution time; dbt phases summed over both steps):\n")
+    head = " | ".join(f"{z} (s)" for z in sizes)
+    ratio = f" | {sizes[0]} -> {last} |" if len(sizes) > 1 else " |"
+    print(f"| asset | group | {head}{ratio} peak tree RSS while running, {last} (GB) |")
+    print("|---|---|" + "---:|" * len(sizes) + ("---:|" if len(sizes) > 1 else "") + "---:|")
+    for k in keys:
+        cells = [f"{per[z][k]['s']:.2f}" if k in per[z] else "" for z in sizes]
+        group = next(per[z][k]["group"] for z in sizes if k in per[z])
+        if len(sizes) > 1:
+            a, b = per[sizes[0]].get(k, {"s": 0.0})["s"], per[last].get(k, {"s": 0.0})["s"]
+            cells.append(f"{b / a:.1f}x" if a > 0.005 else "")
+        peak = per[last].get(k, {}).get("peak_tree_bytes", 0) / 1e9
+        print(f"| {k} | {group} | " + " | ".join(cells) + f" | {peak:.2f} |")
+
+
+def print_cost_per_series(results: list[dict]) -> None:
+    """Seconds, CPU seconds and peak MB per SKU x store series at each size, and how each grows
+    from one size to the next against the number of series (1.0 = linear in the series)."""
+    print("\nCost per SKU x store series:\n")
+    print(
+        "| size | series | job (s) | ms per series | CPU user+sys (s) | CPU ms per series | peak tree RSS (MB) "
+        "| MB per series | series vs previous size | job time vs previous | CPU vs previous | peak RSS vs previous "
+        "| time growth / series growth |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    prev = None
+    for r in results:
+        job = r["reported_s"] if r["reported_s"] is not None else r["wall_s"]
+        mb = r["peak_tree_gb"] * 1000
+        n = r["series"]
+        cells = [r["size"], f"{n:,}", f"{job:.1f}", f"{1000 * job / n:.1f}", f"{r['cpu_s']:.1f}"]
+        cells += [f"{1000 * r['cpu_s'] / n:.1f}", f"{mb:,.0f}", f"{mb / n:.2f}"]
+        if prev:
+            pjob = prev["reported_s"] if prev["reported_s"] is not None else prev["wall_s"]
+            grow_n, grow_t = n / prev["series"], job / pjob
+            cells += [
+                f"{grow_n:.1f}x",
+                f"{grow_t:.2f}x",
+                f"{r['cpu_s'] / prev['cpu_s']:.2f}x",
+                f"{mb / (prev['peak_tree_gb'] * 1000):.2f}x",
+                f"{grow_t / grow_n:.2f}",
+            ]
+        else:
+            cells += ["", "", "", "", ""]
+        print("| " + " | ".join(cells) + " |")
+        prev = r
 
 
 def _uptime() -> str:

@@ -17,14 +17,20 @@ dbt gets the warehouse path as a dbt var and writes its artifacts under the data
 in different data dirs never share a target dir.
 """
 
+import importlib.metadata
 import json
 import shutil
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.core.dbt_event_iterator import DbtEventIterator  # not re-exported by dagster_dbt 0.29
+from packaging import version
+from pydantic import PrivateAttr
 
 from sop_pipeline.assets.common import OWNERS
 from sop_pipeline.publish import build_failure_message, failed_tests
@@ -88,16 +94,37 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
         raise_on_error=False,
     )
     # Row counts (tables) and column schemas are read through dbt's adapter (a read-only DuckDB
-    # connection in this process) once dbt has exited: dagster-dbt waits for DuckDB's single writer
-    # to finish. Column lineage (sqlglot over every model's SQL) is left out: on the small demo's
-    # marts step it took 31 s of the metadata threads' time against 6 s for the schemas alone
-    # (row counts: 3-4 s).
+    # connection in this process) once dbt has exited, since DuckDB has a single writer.
+    # `is_successful()` first reads all of dbt's output and waits for it to exit (a blocking read);
+    # `stream()` then replays the events. Streaming straight into the metadata fetchers would make
+    # dagster's `imap` poll an empty queue for the whole dbt run, two threads busy-waiting on a core
+    # that dbt needs (21 s of CPU per step on the small demo). Column lineage (sqlglot over every
+    # model's SQL) is left out: on the small demo's marts step it took 31 s of the metadata
+    # threads' time against 6 s for the schemas alone (row counts: 3-4 s).
     try:
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        invocation.is_successful()
+        yield from _with_table_metadata(invocation)
     finally:
         _close_adapter(invocation)
     if not invocation.is_successful():
         raise dg.Failure(description=_failure_message(invocation, step))
+
+
+BUILT = (dg.Output, dg.AssetMaterialization)
+
+
+def _with_table_metadata(invocation) -> Iterator:
+    """dbt's events in dbt's order, each model's with its row count (tables; dagster-dbt skips
+    views) and column schema from dagster-dbt's `fetch_row_counts()` and `fetch_column_metadata()`.
+    Only the models' events go through them: a test's event has no table, and fetching "its" columns
+    cost a failed query per test (391 of the 473 events)."""
+    events = list(invocation.stream())
+    built = [e for e in events if isinstance(e, BUILT)]
+    enriched = iter(
+        DbtEventIterator(iter(built), invocation).fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+    )
+    for event in events:
+        yield next(enriched) if isinstance(event, BUILT) else event
 
 
 def _close_adapter(invocation) -> None:
@@ -167,8 +194,35 @@ DBT_KEYS = frozenset(k for a in DBT_ASSETS for k in a.keys)
 MART_KEYS = sorted((k for k in sop_dbt_marts.keys), key=lambda k: k.path)
 
 
+class SopDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt resource, minus two repeated start-up costs per run: its `dbt --version`
+    subprocess (a whole dbt start-up, ~3 s of CPU) when the dbt it runs is this interpreter's own,
+    whose version is then that of the dbt-core package installed here; and the second build of its
+    in-process dbt adapter (profile, project and every macro parsed, ~1.7 s of CPU), which it makes
+    before each dbt step to read row counts and column schemas afterwards: both steps of a run pass
+    the same dbt arguments, so the second reuses the first's (`_close_adapter` closes only its
+    connections, which it reopens on demand)."""
+
+    _adapters: dict = PrivateAttr(default_factory=dict)  # dbt arguments -> adapter, for one run
+
+    def _initialize_dbt_core_adapter(self, args):
+        key = tuple(args)
+        if key not in self._adapters:
+            self._adapters[key] = super()._initialize_dbt_core_adapter(args)
+        return self._adapters[key]
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+            try:
+                return version.parse(importlib.metadata.version("dbt-core"))
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return DbtCliResource._cli_version.func(self)
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return SopDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 ASSETS = DBT_ASSETS
