@@ -319,20 +319,24 @@ def cleanse_history(history: pd.DataFrame, outliers: pd.DataFrame, censored: pd.
     ``is_outlier`` and ``is_censored`` columns. Input rows are kept in order."""
     out = history.copy()
     out["is_censored"] = (censored if censored is not None else censored_weeks(history)).to_numpy(dtype=bool)
-    factor = pd.Series(1.0, index=out.index)
-    out["is_outlier"] = False
+    factor = np.ones(len(out))
+    hit = np.zeros(len(out), dtype=bool)
     if len(outliers):
         o = outliers[["sku", "week_start", "value", "expected"]].copy()
         o["week_start"] = pd.to_datetime(o["week_start"])
         o["factor"] = o.expected / o.value
+        # only the store rows of flagged SKUs can match: join those, not every row
+        rows = np.flatnonzero((out["channel"] == "store").to_numpy() & out["sku"].isin(o["sku"].unique()).to_numpy())
         keyed = (
             out[["sku", "week_start"]]
-            .assign(week_start=pd.to_datetime(out["week_start"]))
+            .iloc[rows]
+            .assign(week_start=lambda f: pd.to_datetime(f["week_start"]))
             .merge(o[["sku", "week_start", "factor"]], on=["sku", "week_start"], how="left")
         )
-        hit = keyed["factor"].notna().to_numpy() & (out["channel"] == "store").to_numpy()
-        factor[hit] = keyed["factor"].to_numpy()[hit]
-        out["is_outlier"] = hit
+        matched = keyed["factor"].notna().to_numpy()
+        factor[rows[matched]] = keyed["factor"].to_numpy()[matched]
+        hit[rows[matched]] = True
+    out["is_outlier"] = hit
     out["units_clean"] = (out["units"] * factor).where(~out["is_censored"])
     return out
 
