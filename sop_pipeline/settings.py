@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DEMO_SIZES = ("small", "medium", "large")
+DEMO_SIZES = ("small", "medium", "large", "xlarge")
 
 
 def dbt_executable() -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from sop_pipeline.contract import EXTRACTS
 from sop_pipeline.demo import SIZES, generate
+from sop_pipeline.settings import DEMO_SIZES
 
 END = date(2026, 11, 22)
 SEED = int(os.environ.get("SOP_DEMO_TEST_SEED", "42"))  # the invariants below must hold for any seed
@@ -79,8 +80,10 @@ def _monday(s: pd.Series) -> pd.Series:
 
 
 def test_sizes_are_described():
-    assert list(SIZES) == ["small", "medium", "large"]
+    assert list(SIZES) == ["small", "medium", "large", "xlarge"]
     assert SIZES["small"].series == 200 and SIZES["medium"].series == 2000 and SIZES["large"].series == 30000
+    assert SIZES["xlarge"].series >= 100_000  # issue 15: the scale probe
+    assert list(SIZES) == list(DEMO_SIZES)  # what `sop demo --size` and SOP_DEMO_SIZE accept
 
 
 def test_rejects_bad_arguments(tmp_path):
