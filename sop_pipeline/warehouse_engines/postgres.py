@@ -432,3 +432,68 @@ def dbt_build(dsn: str, target_path: str | Path, select: str | None = None, extr
     if select:
         cmd += ["--select", select]
     return subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+
+
+def compare_with_duckdb(duckdb_path: str | Path, dsn: str, schemas: tuple[str, ...] = DBT_SCHEMAS) -> list[str]:
+    """One line per difference between the dbt-built tables of a DuckDB warehouse and a PostgreSQL
+    one (a table missing on either side, row counts, columns, sums beyond 1e-6, text and dates)."""
+    import duckdb
+
+    from sop_pipeline.io_manager import DuckDBTables
+    from sop_pipeline.warehouse_engines.compare import compare_tables
+
+    out: list[str] = []
+    with duckdb.connect(str(duckdb_path), read_only=True) as duck, connect(dsn) as pg:
+        for schema in schemas:
+            listing = "select table_name from information_schema.tables where table_schema = {} order by 1"
+            left = [r[0] for r in duck.execute(listing.format("?"), [schema]).fetchall()]
+            with pg.cursor() as cur:
+                cur.execute(listing.format("%s"), [schema])
+                right = [r[0] for r in cur.fetchall()]
+            out += [f"{schema}.{t}: only in DuckDB" for t in left if t not in right]
+            out += [f"{schema}.{t}: only in PostgreSQL" for t in right if t not in left]
+            both = [t for t in left if t in right]
+            out += compare_tables(DuckDBTables(duck), PostgresTables(pg), schema, both)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sop_pipeline.warehouse_engines.postgres --data-dir DIR --dsn postgresql://...`:
+    copy a finished DuckDB cycle's dbt inputs into PostgreSQL, `dbt build --target postgres` there
+    and compare every staging, intermediate and mart table with the DuckDB cycle's."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sop_pipeline.warehouse_engines.postgres",
+        description="Build a DuckDB cycle's marts on PostgreSQL with the same dbt project and compare them.",
+    )
+    parser.add_argument("--data-dir", required=True, help="data dir of a finished `sop run` (has warehouse.duckdb)")
+    parser.add_argument("--dsn", required=True, help="postgresql://user[:password]@host[:port]/database")
+    parser.add_argument("--no-compare", action="store_true", help="build only, do not compare with DuckDB")
+    args = parser.parse_args(argv)
+    warehouse = Path(args.data_dir) / "warehouse.duckdb"
+    try:
+        copied = copy_from_duckdb(warehouse, args.dsn)
+        print(f"copied {len(copied)} tables ({sum(copied.values())} rows) from {warehouse} to {redact(args.dsn)}")
+        build = dbt_build(args.dsn, Path(args.data_dir) / "dbt" / "target" / "postgres")
+        if build.returncode != 0:
+            failed = [line.strip() for line in build.stdout.splitlines() if " ERROR " in line or "FAIL " in line]
+            print(f"dbt build --target postgres failed: {failed[0] if failed else 'see the dbt log'}", file=sys.stderr)
+            print(f"dbt log: {Path(args.data_dir) / 'dbt' / 'target' / 'postgres' / 'dbt.log'}", file=sys.stderr)
+            return 1
+        print("dbt build --target postgres: every model and test passed")
+        if args.no_compare:
+            return 0
+        diffs = compare_with_duckdb(warehouse, args.dsn)
+    except PostgresWarehouseError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for line in diffs:
+        print(line)
+    print(f"{len(diffs)} differences from the DuckDB warehouse" if diffs else "same tables as the DuckDB warehouse")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
