@@ -541,15 +541,17 @@ def print_asset_profile(results: list[dict]) -> None:
 
 
 def print_cost_per_series(results: list[dict]) -> None:
-    """Seconds, CPU seconds and peak MB per SKU x store series at each size, and how each grows
-    from one size to the next against the number of series (1.0 = linear in the series)."""
+    """Seconds, CPU seconds and peak MB per SKU x store series at each size, how each grows from one
+    size to the next against the number of series (1.0 = linear in the series), and the marginal
+    cost of a series (the difference between two sizes over the series added: the small cycle is
+    mostly fixed costs)."""
     print("\nCost per SKU x store series:\n")
     print(
         "| size | series | job (s) | ms per series | CPU user+sys (s) | CPU ms per series | peak tree RSS (MB) "
         "| MB per series | series vs previous size | job time vs previous | CPU vs previous | peak RSS vs previous "
-        "| time growth / series growth |"
+        "| time growth / series growth | marginal job ms per added series | marginal CPU ms per added series |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     prev = None
     for r in results:
         job = r["reported_s"] if r["reported_s"] is not None else r["wall_s"]
@@ -566,9 +568,11 @@ def print_cost_per_series(results: list[dict]) -> None:
                 f"{r['cpu_s'] / prev['cpu_s']:.2f}x",
                 f"{mb / (prev['peak_tree_gb'] * 1000):.2f}x",
                 f"{grow_t / grow_n:.2f}",
+                f"{1000 * (job - pjob) / (n - prev['series']):.1f}",
+                f"{1000 * (r['cpu_s'] - prev['cpu_s']) / (n - prev['series']):.1f}",
             ]
         else:
-            cells += ["", "", "", "", ""]
+            cells += ["", "", "", "", "", "", ""]
         print("| " + " | ".join(cells) + " |")
         prev = r
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster._utils import pushd
 from dagster_dbt.core.dbt_event_iterator import DbtEventIterator  # not re-exported by dagster_dbt 0.29
 from packaging import version
 from pydantic import PrivateAttr
@@ -87,12 +88,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
     """`dbt build` of this step's models and all their tests; stops the run on a failed test."""
     s = settings.settings
     target = _target_path(context, settings)
-    invocation = dbt.cli(
-        ["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"],
-        context=context,
-        target_path=target,
-        raise_on_error=False,
-    )
+    args = ["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"]
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    if invocation.adapter is None and isinstance(dbt, SopDbtCliResource):
+        invocation.adapter = dbt.adapter_for(args)  # while dbt starts: its output waits in the pipe
     # Row counts (tables) and column schemas are read through dbt's adapter (a read-only DuckDB
     # connection in this process) once dbt has exited, since DuckDB has a single writer.
     # `is_successful()` first reads all of dbt's output and waits for it to exit (a blocking read);
@@ -195,21 +194,19 @@ MART_KEYS = sorted((k for k in sop_dbt_marts.keys), key=lambda k: k.path)
 
 
 class SopDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt resource, minus two repeated start-up costs per run: its `dbt --version`
-    subprocess (a whole dbt start-up, ~3 s of CPU) when the dbt it runs is this interpreter's own,
-    whose version is then that of the dbt-core package installed here; and the second build of its
-    in-process dbt adapter (profile, project and every macro parsed, ~1.7 s of CPU), which it makes
-    before each dbt step to read row counts and column schemas afterwards: both steps of a run pass
-    the same dbt arguments, so the second reuses the first's (`_close_adapter` closes only its
-    connections, which it reopens on demand)."""
+    """dagster-dbt's dbt resource, minus start-up costs on the way to dbt:
+
+    - its `dbt --version` subprocess (a whole dbt start-up, ~3 s of CPU, once per run) when the dbt
+      it runs is this interpreter's own: the version is then that of the dbt-core package here;
+    - its in-process dbt adapter (profile, project, every macro parsed: ~1.7 s of CPU, and the dbt
+      imports the first time), which `cli()` builds before it starts dbt, and only to read row
+      counts and column schemas once dbt has exited: `_build` has it built by `adapter_for` while
+      dbt runs, once per run (both steps pass the same dbt arguments; `_close_adapter` closes only
+      its connections, which it reopens on demand). A `cli()` call for arguments `adapter_for` has
+      not seen gets no adapter (no row counts or column schemas).
+    """
 
     _adapters: dict = PrivateAttr(default_factory=dict)  # dbt arguments -> adapter, for one run
-
-    def _initialize_dbt_core_adapter(self, args):
-        key = tuple(args)
-        if key not in self._adapters:
-            self._adapters[key] = super()._initialize_dbt_core_adapter(args)
-        return self._adapters[key]
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -219,6 +216,23 @@ class SopDbtCliResource(DbtCliResource):
             except importlib.metadata.PackageNotFoundError:
                 pass
         return DbtCliResource._cli_version.func(self)
+
+    def _initialize_dbt_core_adapter(self, args):
+        return self._adapters.get(tuple(args))
+
+    def adapter_for(self, args: list[str]):
+        """The in-process dbt adapter for these dbt arguments (built on the first call of the run),
+        or None when dbt's configuration cannot be loaded here (as dagster-dbt: a warning, no
+        metadata)."""
+        key = tuple(args)
+        if key not in self._adapters:
+            try:
+                with pushd(str(self.project_dir)):  # as `cli()` builds it
+                    self._adapters[key] = DbtCliResource._initialize_dbt_core_adapter(self, args)
+            except Exception as exc:
+                dg.get_dagster_logger().warning(f"no dbt adapter in this process (no row counts, schemas): {exc}")
+                self._adapters[key] = None
+        return self._adapters[key]
 
 
 def dbt_resource() -> DbtCliResource:
