@@ -26,7 +26,7 @@ process. Measures
 Groups come from the Dagster definitions (`marts/<area>/x.sql` -> group `<area>`, shared with the
 area's Python assets); "mart build" is the sum over the dbt assets with key `marts/...`.
 
-    .venv/bin/python benchmarks/cycle.py --sizes small [medium large] [--work-dir DIR] [--keep]
+    .venv/bin/python benchmarks/cycle.py --sizes small [medium large xlarge] [--work-dir DIR] [--keep]
 
 Prints markdown tables; copy them into benchmarks/README.md with the machine, date and load.
 """
@@ -586,7 +586,7 @@ def _uptime() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "large"])
+    ap.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "large", "xlarge"])
     ap.add_argument(
         "--work-dir",
         default=None,
