@@ -36,6 +36,21 @@ import pandas as pd
 from sop_pipeline.analytics import forecasting, outliers, sensing
 from sop_pipeline.analytics.forecasting import ForecastConfig, last_complete_week
 
+# the history columns the backtest reads (the forecast panel, outliers and censoring, actuals)
+HISTORY_COLUMNS = [
+    "sku",
+    "location",
+    "channel",
+    "family",
+    "category",
+    "lifecycle",
+    "week_start",
+    "units",
+    "revenue",
+    "list_price",
+    "is_promo",
+    "is_stockout",
+]
 BACKTEST_COLUMNS = ["origin", "sku", "family", "week_start", "lag", "method", "forecast_units", "actual_units"]
 METHODS = ("lightgbm", "lightgbm_sensed", "sales_forecast", "seasonal_naive")
 

@@ -559,7 +559,8 @@ def demand_backtest(
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     result = bt.backtest(
-        inputs.weekly_history(demand_weekly),
+        # only the columns it reads: the sorted copy of 4.4M rows at large is a third smaller
+        inputs.weekly_history(demand_weekly[[c for c in bt.HISTORY_COLUMNS if c in demand_weekly]]),
         as_of,
         inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
         inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS),
