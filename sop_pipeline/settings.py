@@ -13,6 +13,15 @@ Relative paths are resolved against the current working directory. Only this mod
 the environment; resources and the CLI pass `Settings` on. Nothing in the package writes the
 environment: dbt gets the warehouse path as a dbt var (`--vars {warehouse_path: ...}`, read by
 dbt_project/profiles.yml) and its own target dir under the data dir (`dbt_target_dir`).
+
+Why the resources get resolved values rather than `dg.EnvVar`s: several settings are derived from
+others (the extracts folder defaults to `<data dir>/extracts`; the warehouse file, serving folder,
+reports and dbt target all live under the data dir; relative paths resolve against the directory
+`sop`/`dagster dev` started in). `dg.EnvVar` would resolve each resource field on its own at run
+launch, so a variable changed between code-location load and launch could give a run the new
+data dir but the old warehouse path. Reading the environment once here, validating it and passing
+the result on keeps every derived path consistent; the Dagster UI shows the resolved values in
+each resource's config.
 """
 
 from __future__ import annotations
