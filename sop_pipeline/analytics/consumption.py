@@ -1,0 +1,155 @@
+"""Forecast consumption by booked sales orders (the IBP way).
+
+A booked order is an open sales order line (status ``open`` or ``partially_shipped`` as of the
+cycle, not cancelled) with units still to ship (ordered - shipped on or before the as-of) whose
+demand date - the requested date, else the promised date - falls in the 13-week horizon. Past-due
+lines (demand date before week 1) and lines due after the horizon consume nothing.
+
+Orders are taken by demand date (then order id and line). Each consumes the remaining forecast of
+its SKU in its own week first, then backward (the week before, then the one before that ...), then
+forward, over the weeks inside the window: a week is inside when any of its days lies between the
+demand date - ``backward_days`` and the demand date + ``forward_days`` (defaults
+``DEFAULT_BACKWARD_DAYS`` = 14 and ``DEFAULT_FORWARD_DAYS`` = 7). What an order cannot consume is
+*unconsumed* (booked above forecast).
+
+Per SKU-week: ``forecast_units`` (the consensus after overrides), ``booked_units`` (open units due
+that week), ``consumed_units`` (forecast of that week consumed by any order), ``remaining_units`` =
+forecast - consumed, ``booked_consumed_units`` / ``unconsumed_units`` (that week's orders that did /
+did not find forecast) and ``planned_demand_units`` = remaining + booked: what the plan of record
+plans, never less than what is booked, and equal to the forecast wherever the orders fit in it.
+
+Pure pandas; no Dagster import.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+DEFAULT_BACKWARD_DAYS = 14
+DEFAULT_FORWARD_DAYS = 7
+OPEN_STATUSES = ("open", "partially_shipped")
+CONSUMPTION_COLUMNS = [
+    "sku",
+    "week_start",
+    "horizon_week",
+    "forecast_units",
+    "booked_units",
+    "consumed_units",
+    "remaining_units",
+    "booked_consumed_units",
+    "unconsumed_units",
+    "planned_demand_units",
+    "booked_lines",
+]
+
+
+def booked_orders(sales_orders: pd.DataFrame, shipments: pd.DataFrame | None) -> pd.DataFrame:
+    """Open order lines with units left to ship: ``order_id, line, sku, demand_date, open_units``.
+
+    ``sales_orders``: staged lines (status as of the cycle); ``shipments``: staged shipments (on or
+    before the as-of; None when the extract is absent)."""
+    so = sales_orders[sales_orders["status"].isin(OPEN_STATUSES)]
+    so = so[["order_id", "line", "sku", "qty", "requested_date", "promised_date"]].copy()
+    if shipments is not None and len(shipments):
+        shipped = shipments.groupby(["order_id", "line"], as_index=False).qty.sum().rename(columns={"qty": "shipped"})
+        so = so.merge(shipped, on=["order_id", "line"], how="left")
+    else:
+        so["shipped"] = 0.0
+    so["open_units"] = (so["qty"] - so["shipped"].fillna(0.0)).clip(lower=0.0)
+    so["demand_date"] = pd.to_datetime(so["requested_date"]).fillna(pd.to_datetime(so["promised_date"]))
+    so = so[(so.open_units > 0) & so.demand_date.notna()]
+    return so[["order_id", "line", "sku", "demand_date", "open_units"]].reset_index(drop=True)
+
+
+def _window_weeks(demand_date: pd.Timestamp, weeks: list[pd.Timestamp], backward_days: int, forward_days: int):
+    """Weeks an order due `demand_date` may consume, in order: its own week, backward, forward."""
+    own = demand_date.normalize() - pd.Timedelta(days=demand_date.day_of_week)
+    lo = demand_date - pd.Timedelta(days=backward_days)
+    hi = demand_date + pd.Timedelta(days=forward_days)
+    inside = [w for w in weeks if w + pd.Timedelta(days=6) >= lo and w <= hi]
+    back = sorted((w for w in inside if w < own), reverse=True)
+    fwd = sorted(w for w in inside if w > own)
+    return ([own] if own in inside else []) + back + fwd
+
+
+def consume(
+    forecast: pd.DataFrame,
+    orders: pd.DataFrame,
+    backward_days: int = DEFAULT_BACKWARD_DAYS,
+    forward_days: int = DEFAULT_FORWARD_DAYS,
+) -> pd.DataFrame:
+    """Consume ``forecast`` (``sku, week_start, horizon_week, forecast_units``, one row per SKU x
+    horizon week) with ``orders`` (`booked_orders`); CONSUMPTION_COLUMNS per SKU-week (module
+    docstring). Orders of a SKU without forecast rows, or due outside the forecast's weeks, are left
+    out."""
+    if backward_days < 0 or forward_days < 0:
+        raise ValueError(f"consumption window must not be negative: backward {backward_days}, forward {forward_days}")
+    fc = forecast[["sku", "week_start", "horizon_week", "forecast_units"]].copy()
+    fc["week_start"] = pd.to_datetime(fc["week_start"]).astype("datetime64[us]")
+    fc = fc.sort_values(["sku", "week_start"], kind="stable", ignore_index=True)
+    weeks = sorted(fc["week_start"].unique())
+    first, last = weeks[0], weeks[-1] + pd.Timedelta(days=6)
+    key = list(zip(fc.sku, fc.week_start))
+    left = dict(zip(key, fc.forecast_units.clip(lower=0.0).to_numpy(float)))
+    consumed = dict.fromkeys(key, 0.0)
+    booked = dict.fromkeys(key, 0.0)
+    found = dict.fromkeys(key, 0.0)
+    lines = dict.fromkeys(key, 0)
+
+    o = orders.copy()
+    o["demand_date"] = pd.to_datetime(o["demand_date"])
+    o = o[(o.demand_date >= first) & (o.demand_date < last + pd.Timedelta(days=1)) & o.sku.isin(set(fc.sku))]
+    o = o.sort_values(["demand_date", "order_id", "line"], kind="stable")
+    for r in o.itertuples():
+        own = (r.sku, (r.demand_date.normalize() - pd.Timedelta(days=r.demand_date.day_of_week)).as_unit("us"))
+        if own not in booked:
+            continue
+        booked[own] += float(r.open_units)
+        lines[own] += 1
+        need = float(r.open_units)
+        for w in _window_weeks(r.demand_date, weeks, backward_days, forward_days):
+            if need <= 0:
+                break
+            k = (r.sku, w)
+            take = min(need, left.get(k, 0.0))
+            if take > 0:
+                left[k] -= take
+                consumed[k] += take
+                found[own] += take
+                need -= take
+
+    out = fc.copy()
+    out["booked_units"] = [booked[k] for k in key]
+    out["consumed_units"] = [consumed[k] for k in key]
+    out["remaining_units"] = [left[k] for k in key]
+    out["booked_consumed_units"] = [found[k] for k in key]
+    out["unconsumed_units"] = out["booked_units"] - out["booked_consumed_units"]
+    out["planned_demand_units"] = out["remaining_units"] + out["booked_units"]
+    out["booked_lines"] = [lines[k] for k in key]
+    return out[CONSUMPTION_COLUMNS]
+
+
+def consumption_breaks(c: pd.DataFrame, tol: float = 1e-6) -> list[str]:
+    """The identities the consumption mart must satisfy (empty list = all hold), one text per
+    SKU-week (or SKU) that breaks one: consumed <= forecast, consumed <= booked (per SKU over the
+    horizon, and each week's booked_consumed <= booked), remaining + consumed = forecast, planned
+    demand = remaining + booked, planned >= booked, nothing negative."""
+
+    def rows(mask: pd.Series, what: str) -> list[str]:
+        return [f"{r.sku} {pd.Timestamp(r.week_start).date()}: {what}" for r in c[mask].itertuples()]
+
+    fc = c.forecast_units.clip(lower=0.0)
+    out = rows(c.consumed_units > fc + tol, "consumed > forecast")
+    out += rows(c.booked_consumed_units > c.booked_units + tol, "consumed bookings > booked")
+    out += rows((c.remaining_units + c.consumed_units - fc).abs() > tol, "remaining + consumed != forecast")
+    out += rows(
+        (c.planned_demand_units - (c.remaining_units + c.booked_units)).abs() > tol, "planned != remaining + booked"
+    )
+    out += rows(c.planned_demand_units < c.booked_units - tol, "planned < booked")
+    neg = c[["booked_units", "consumed_units", "remaining_units", "unconsumed_units"]].lt(-tol).any(axis=1)
+    out += rows(neg, "negative units")
+    by_sku = c.groupby("sku")[["consumed_units", "booked_units", "booked_consumed_units"]].sum()
+    for sku, r in by_sku.iterrows():
+        if r.consumed_units > r.booked_units + tol or abs(r.consumed_units - r.booked_consumed_units) > tol:
+            out.append(f"{sku}: consumed over the horizon != bookings that found forecast, or > booked")
+    return out

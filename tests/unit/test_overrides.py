@@ -1,0 +1,133 @@
+"""Overrides: lower level first, disaggregation by profile, same-level conflicts (hand-computed)."""
+
+import pandas as pd
+import pytest
+
+from sop_pipeline.analytics import overrides as ov
+
+W1, W2 = pd.Timestamp("2026-11-23"), pd.Timestamp("2026-11-30")
+FAMILIES = pd.Series({"A": "F", "B": "F", "C": "F", "D": "G"})
+
+
+def _base() -> pd.DataFrame:
+    # statistical p50: A 10, B 30, C 60, D 100 each week; pre-override consensus = p50 + 10 (A..C), D 100
+    rows = []
+    for h, w in ((1, W1), (2, W2)):
+        for sku, stat, base in (("A", 10, 20), ("B", 30, 40), ("C", 60, 70), ("D", 100, 100)):
+            rows.append((sku, w, h, float(stat), float(base)))
+    return pd.DataFrame(rows, columns=["sku", "week_start", "horizon_week", "statistical_units", "base_units"])
+
+
+def _ov(*rows) -> pd.DataFrame:
+    out = []
+    for n, (level, key, week_from, week_to, mode, value, *rest) in enumerate(rows):
+        profile, approved = (list(rest) + [None, True][len(rest) :])[:2]
+        created = f"2026-11-0{n + 1}"
+        out.append(
+            dict(
+                override_id=f"O{n + 1}",
+                level=level,
+                key=key,
+                week_from=week_from,
+                week_to=week_to,
+                mode=mode,
+                value=value,
+                profile=profile,
+                reason="r",
+                author="planner",
+                approved=approved,
+                created_at=created,
+            )
+        )
+    return pd.DataFrame(out)
+
+
+def _units(result, sku, week=W1) -> float:
+    wf = result.waterfall
+    return float(wf[(wf.sku == sku) & (wf.week_start == week)].consensus_units.iloc[0])
+
+
+def test_sku_override_wins_and_family_total_holds_on_the_other_skus():
+    # SKU A = 40 units; family F = 200 units a week. B and C share 200 - 40 = 160 by p50 30:60.
+    r = ov.apply_overrides(
+        _base(),
+        _ov(("sku", "A", W1, W1, "units", 40), ("family", "F", W1, W2, "units", 200)),
+        FAMILIES,
+    )
+    assert _units(r, "A") == 40.0
+    assert _units(r, "B") == pytest.approx(160 * 30 / 90)  # 53.333
+    assert _units(r, "C") == pytest.approx(160 * 60 / 90)  # 106.667
+    assert _units(r, "A") + _units(r, "B") + _units(r, "C") == pytest.approx(200)
+    # week 2 has no SKU override: 200 split 10:30:60 -> 20, 60, 120
+    assert [_units(r, s, W2) for s in "ABC"] == pytest.approx([20.0, 60.0, 120.0])
+    assert _units(r, "D") == 100.0  # other family untouched
+    wf = r.waterfall.set_index(["sku", "week_start"])
+    assert wf.loc[("A", W1), "override_ids"] == "O1" and wf.loc[("B", W1), "override_ids"] == "O2"
+    assert wf.loc[("A", W1), "override_delta_units"] == 20.0  # 40 - base 20
+    assert wf.loc[("D", W1), "override_ids"] == ""
+    log = r.log.set_index("override_id")
+    assert log.status.tolist() == ["applied", "applied"]
+    assert log.loc["O2", "sku_weeks"] == 5 and log.loc["O2", "override_units"] == pytest.approx(160 + 200)
+    assert "kept at their lower-level override" in log.loc["O2", "note"]
+    assert ov.waterfall_breaks(r.waterfall, r.log) == []
+
+
+def test_pct_family_override_on_pre_override_consensus_and_total_keeps_lower_levels():
+    # family F -10 %: base F = 20 + 40 + 70 = 130 -> 117 spread 10:30:60 -> 11.7, 35.1, 70.2.
+    # total = 500 units: F is kept (117), so D gets 500 - 117 = 383.
+    r = ov.apply_overrides(
+        _base(),
+        _ov(("family", "F", W1, W1, "pct", -10), ("total", "", W1, W1, "units", 500)),
+        FAMILIES,
+    )
+    assert [_units(r, s) for s in "ABC"] == pytest.approx([11.7, 35.1, 70.2])
+    assert _units(r, "D") == pytest.approx(383.0)
+    assert r.waterfall[r.waterfall.week_start == W1].consensus_units.sum() == pytest.approx(500.0)
+
+
+def test_lower_levels_above_the_family_target_leave_the_other_skus_at_zero():
+    # A = 150, family F = 100: B and C get 0, F ends at 150 (50 above); the log says so.
+    r = ov.apply_overrides(
+        _base(), _ov(("sku", "A", W1, W1, "units", 150), ("family", "F", W1, W1, "units", 100)), FAMILIES
+    )
+    assert [_units(r, s) for s in "ABC"] == [150.0, 0.0, 0.0]
+    assert "exceed the target by 50.0 units" in r.log.set_index("override_id").loc["O2", "note"]
+
+
+def test_profiles_flat_consensus_and_last_year():
+    history = pd.DataFrame(
+        {"sku": ["A", "B", "C"], "week_start": [W1 - pd.Timedelta(weeks=52)] * 3, "units": [1.0, 1.0, 2.0]}
+    )
+    for profile, expected in (
+        ("flat", [30.0, 30.0, 30.0]),
+        ("consensus", [90 * 20 / 130, 90 * 40 / 130, 90 * 70 / 130]),
+        ("last_year", [22.5, 22.5, 45.0]),
+    ):
+        r = ov.apply_overrides(_base(), _ov(("family", "F", W1, W1, "units", 90, profile)), FAMILIES, history=history)
+        assert [_units(r, s) for s in "ABC"] == pytest.approx(expected), profile
+    # last_year without history falls back to the statistical profile (10:30:60)
+    r = ov.apply_overrides(_base(), _ov(("family", "F", W2, W2, "units", 90, "last_year")), FAMILIES, history=history)
+    assert [_units(r, s, W2) for s in "ABC"] == pytest.approx([9.0, 27.0, 54.0])
+
+
+def test_unapproved_unknown_outside_and_superseded_overrides_are_listed_not_applied():
+    rows = _ov(
+        ("sku", "A", W1, W1, "units", 999, None, False),  # not approved
+        ("family", "NOPE", W1, W1, "units", 5),
+        ("sku", "B", "2027-06-07", "2027-06-07", "units", 5),  # outside the horizon
+        ("sku", "C", W1, W1, "units", 1),  # superseded by O5 (created later)
+        ("sku", "C", W1, W1, "units", 2),
+    )
+    r = ov.apply_overrides(_base(), rows, FAMILIES)
+    log = r.log.set_index("override_id").status
+    assert log["O1"] == "not approved"
+    assert log["O2"].startswith("not applied: family NOPE")
+    assert log["O3"] == "not applied: outside the horizon"
+    assert log["O4"] == "superseded" and log["O5"] == "applied"
+    assert _units(r, "A") == 20.0 and _units(r, "C") == 2.0
+    assert r.waterfall.override_delta_units.abs().sum() == pytest.approx(68.0)  # only C wk1: 2 - 70
+
+
+def test_no_overrides_changes_nothing():
+    r = ov.apply_overrides(_base(), None, FAMILIES)
+    assert (r.waterfall.consensus_units == r.waterfall.base_units).all() and r.log.empty
