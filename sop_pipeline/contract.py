@@ -412,6 +412,28 @@ EXTRACTS: dict[str, Extract] = {
             description="Plans of record published before this pipeline kept history (e.g. the last meeting's "
             "plan or the previous tool's export): seed history for the freeze window and plan changes.",
         ),
+        _x(
+            "forecast_overrides",
+            "override",
+            "override_id level key week_from:date week_to:date mode value:float profile reason author approved:bool "
+            "created_at:timestamp",
+            key=["override_id"],
+            not_null=["level", "week_from", "week_to", "mode", "value", "approved", "created_at"],
+            categories={
+                "level": ("sku", "family", "total"),
+                "mode": ("units", "pct"),
+                "profile": ("statistical", "consensus", "last_year", "flat"),
+            },
+            ranges={"value": (-100.0, None)},
+            optional=["key", "profile", "reason", "author"],
+            event_date="created_at",
+            description="Demand planners' overrides of the consensus forecast: level sku|family|total (key = the "
+            "SKU or family; empty for total), weeks week_from..week_to, mode units (value = units per week at "
+            "that level) or pct (value = per cent change, >= -100), the profile that spreads a family or total "
+            "override over its SKUs (statistical by default, consensus, last_year or flat), reason, author and "
+            "the approved flag (only approved overrides apply). As of the cycle: created after the as-of is "
+            "excluded. The rule (lower level first) is in sop_pipeline/analytics/overrides.py.",
+        ),
     ]
 }
 

@@ -28,6 +28,7 @@ AREA_MODULES = [
     "ingest",
     "dbt",
     "demand",
+    "demand_review",
     "inventory",
     "supply",
     "finance",

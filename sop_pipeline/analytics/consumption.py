@@ -124,7 +124,11 @@ def consume(
     out["remaining_units"] = [left[k] for k in key]
     out["booked_consumed_units"] = [found[k] for k in key]
     out["unconsumed_units"] = out["booked_units"] - out["booked_consumed_units"]
-    out["planned_demand_units"] = out["remaining_units"] + out["booked_units"]
+    planned = out["remaining_units"] + out["booked_units"]
+    # where the week's orders fitted in its own forecast, remaining + booked is the forecast: keep it
+    # bit for bit (no float noise in the plan where consumption changed nothing)
+    same = (planned - out["forecast_units"]).abs() <= 1e-9 * out["forecast_units"].abs().clip(lower=1.0)
+    out["planned_demand_units"] = planned.where(~same, out["forecast_units"])
     out["booked_lines"] = [lines[k] for k in key]
     return out[CONSUMPTION_COLUMNS]
 

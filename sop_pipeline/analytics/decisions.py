@@ -4,16 +4,19 @@ RACI (seed article): Accountable = Ops leader + Commercial leader (co-own the pl
 Responsible = Demand planner (forecast: substitution, service_target) or Master scheduler
 (supply/sequence: freeze_window, make_vs_buy, expedite); Consulted = Quality, Procurement,
 Finance; Informed = Plant leads, Customer service. A decision is yes or no: "maybe" never
-reaches the log (the ingest quarantines it with a clear message). Pure pandas; no Dagster.
+reaches the log (the ingest quarantines it with a clear message). Demand planners' forecast
+overrides are logged too (kind forecast_override, source override, Responsible = the author):
+approved ones with what they did to the consensus, the others as proposed. Pure pandas; no Dagster.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
-KINDS = ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target")
+KINDS = ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target", "forecast_override")
 ACCOUNTABLE = "Ops leader + Commercial leader"
 RESPONSIBLE = {
     "substitution": "Demand planner",
@@ -21,6 +24,7 @@ RESPONSIBLE = {
     "freeze_window": "Master scheduler",
     "make_vs_buy": "Master scheduler",
     "expedite": "Master scheduler",
+    "forecast_override": "Demand planner",
 }
 CONSULTED = "Quality, Procurement, Finance"
 INFORMED = "Plant leads, Customer service"
@@ -48,7 +52,55 @@ def decision_id(cycle, kind: str, subject: str) -> str:
     return f"D-{pd.Timestamp(cycle).date().isoformat()}-{digest}"
 
 
-def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict[str, str], cycle) -> pd.DataFrame:
+def override_decisions(log: pd.DataFrame, cycle) -> pd.DataFrame:
+    """Decision-log rows (LOG_COLUMNS) of the forecast overrides (`analytics.overrides` log): an
+    approved override is status approved with its effect on the consensus (or why it did nothing);
+    an unapproved one is proposed (listed, not applied)."""
+    if log is None or log.empty:
+        return pd.DataFrame(columns=LOG_COLUMNS)
+
+    def value(r) -> str:
+        amount = f"{r.value:+g} %" if r.mode == "pct" else f"{r.value:g} units/week"
+        weeks = f"{pd.Timestamp(r.week_from).date()}..{pd.Timestamp(r.week_to).date()}"
+        profile = f", spread by {r.profile}" if r.level != "sku" else ""
+        return f"{amount}, weeks {weeks}{profile}" + (
+            f" ({r.reason})" if isinstance(r.reason, str) and r.reason else ""
+        )
+
+    def effect(r) -> str:
+        if r.status in ("applied",):
+            text = f"consensus {r.delta_units:+,.0f} units over {r.sku_weeks} SKU-weeks"
+            return text + (f"; {r.note}" if isinstance(r.note, str) and r.note else "")
+        return "none: awaiting approval" if r.status == "not approved" else f"none: {r.status}"
+
+    approved = log["approved"].astype(bool)
+    return pd.DataFrame(
+        {
+            "decision_id": log["override_id"].astype(str),
+            "cycle": pd.Timestamp(cycle).date(),
+            "kind": "forecast_override",
+            "subject": [f"{lv}:{k}" if lv != "total" else "total" for lv, k in zip(log["level"], log["key"])],
+            "value": [value(r) for r in log.itertuples()],
+            "approved": np.where(approved, "yes", None),
+            "status": np.where(approved, "approved", "proposed"),
+            "source": "override",
+            "accountable": ACCOUNTABLE,
+            "responsible": log["author"].where(log["author"].notna() & (log["author"].astype(str) != ""), None),
+            "consulted": CONSULTED,
+            "informed": INFORMED,
+            "decided_at": pd.to_datetime(log["created_at"]),
+            "effect": [effect(r) for r in log.itertuples()],
+        }
+    )
+
+
+def decision_log(
+    decisions: pd.DataFrame,
+    proposals: pd.DataFrame,
+    effects: dict[str, str],
+    cycle,
+    overrides: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per decision: logged ones (approved yes -> status approved, no -> rejected) and
     the pipeline's proposals for this cycle (status proposed, awaiting yes/no).
 
@@ -58,6 +110,7 @@ def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict
         proposals: ``[kind, subject, value, effect]`` proposed by the pipeline this cycle.
         effects: decision_id -> effect on this cycle's plan (text).
         cycle: this cycle's as-of date.
+        overrides: the forecast-override log (`analytics.overrides`), logged by `override_decisions`.
     """
     logged = decisions.copy()
     if "decision_id" not in logged or logged.decision_id.isna().any():
@@ -86,7 +139,10 @@ def decision_log(decisions: pd.DataFrame, proposals: pd.DataFrame, effects: dict
         proposed["status"] = "proposed"
         proposed["source"] = "pipeline"
         proposed["decided_at"] = pd.NaT
-    out = pd.concat([logged, proposed], ignore_index=True)
+    parts = [logged, proposed] + (
+        [override_decisions(overrides, cycle)] if overrides is not None and len(overrides) else []
+    )
+    out = pd.concat(parts, ignore_index=True)
     for column in ("accountable", "responsible"):
         if column not in out:
             out[column] = None

@@ -24,7 +24,7 @@ apply; the others are listed with status ``not approved``.
 
 **Profiles** (the share each free SKU gets of ``T - L`` in a week): ``statistical`` (default: the
 statistical p50 forecast of the week), ``consensus`` (the pre-override consensus of the week),
-``last_year`` (the SKU's demand in the same ISO week a year earlier, 52 weeks back) and ``flat``
+``last_year`` (the SKU's sales - POS + B2B shipments - in the week 52 weeks earlier) and ``flat``
 (equal shares). When the named profile is zero for every free SKU of the group (no history a year
 ago, a zero forecast), the statistical profile is used, then equal shares.
 
@@ -150,7 +150,7 @@ def apply_overrides(
             (the statistical p50) and ``base_units`` (the consensus before overrides).
         overrides: the `forecast_overrides` extract (OVERRIDE_COLUMNS); None or empty: no overrides.
         families: family per SKU (index sku).
-        history: weekly demand ``sku, week_start, units`` (any locations: summed) for ``last_year``.
+        history: weekly sales ``sku, week_start, units`` (rows of a SKU-week are summed) for ``last_year``.
 
     Returns the SKU-week waterfall (statistical, pre-override consensus, override delta, consensus,
     the override that set the week and its level) and one log row per override.

@@ -63,6 +63,26 @@ def consensus_demand(
     return d[["sku", "week_start", "horizon_week", "demand_units", "demand_source", "decision_ids", "selling_price"]]
 
 
+def planned_demand(consumption: pd.DataFrame, horizon_weeks: int) -> pd.DataFrame:
+    """The plan of record's demand per SKU x horizon week from the forecast-consumption table
+    (`analytics.consumption`; built on `consensus_demand` with the approved overrides applied):
+    remaining forecast + booked orders (never less than what is booked), the overrides that set the
+    week as its decision ids and the forecast's selling price. Same columns as `consensus_demand`."""
+    c = consumption[consumption["horizon_week"].between(1, horizon_weeks)]
+    d = pd.DataFrame(
+        {
+            "sku": c["sku"].to_numpy(),
+            "week_start": pd.to_datetime(c["week_start"]).astype("datetime64[us]").to_numpy(),
+            "horizon_week": c["horizon_week"].astype(int).to_numpy(),
+            "demand_units": c["planned_demand_units"].astype(float).to_numpy(),
+            "demand_source": c["demand_source"].astype(str).to_numpy(),
+            "decision_ids": c["override_ids"].fillna("").astype(str).to_numpy(),
+            "selling_price": c["selling_price"].astype(float).to_numpy(),
+        }
+    )
+    return d.sort_values(["sku", "week_start"], kind="stable", ignore_index=True)
+
+
 def capacity_inputs(capacity: pd.DataFrame, routings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """Routings on every critical resource of the supply review's capacity table (machines, labour
     pools, tooling), the hours each has left for production per week (available hours minus the

@@ -41,9 +41,9 @@ OPEN_ORDER_GRACE_DAYS = plan_inputs.OPEN_ORDER_GRACE_DAYS
 INPUT_TABLES = {
     "cycle": ("meta", "cycle"),
     "ingest_log": ("meta", "ingest_log"),
-    "forecast": ("analytics", "demand_forecast"),
-    "consensus": ("analytics", "demand_consensus"),
-    "sensing": ("analytics", "demand_sensing"),
+    # consensus (+ sensing, + approved overrides) consumed by booked orders: assets/demand_review.py
+    "consumption": ("analytics", "demand_consumption"),
+    "override_log": ("analytics", "forecast_override_log"),
     "safety_stock": ("analytics", "safety_stock"),
     "abc_xyz": ("analytics", "abc_xyz"),
     "safety_stock_curve": ("analytics", "safety_stock_curve"),
@@ -150,9 +150,8 @@ def plan_of_record(
     warehouse: Warehouse,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
-    forecast: pd.DataFrame,
-    consensus: pd.DataFrame,
-    sensing: pd.DataFrame,
+    consumption: pd.DataFrame,
+    override_log: pd.DataFrame,
     safety_stock: pd.DataFrame,
     abc_xyz: pd.DataFrame,
     safety_stock_curve: pd.DataFrame,
@@ -177,7 +176,7 @@ def plan_of_record(
     decisions = decisions_as_of(decisions, as_of)
     seeded, previous = plan_history_before(warehouse, as_of, absent)  # plan_history extract -> history
 
-    demand = plan_inputs.consensus_demand(forecast, consensus, sensing, calendar.horizon_weeks)
+    demand = plan_inputs.planned_demand(consumption, calendar.horizon_weeks)
     demand, effects = plan_lib.apply_substitutions(demand, decisions)
     source, sourced_by, source_effects = plan_lib.sourcing(items, decisions)
     effects += source_effects
@@ -268,6 +267,7 @@ def plan_of_record(
         plan_inputs.proposals(plan, subs, expedited.receipts, safety_stock_curve, typical),
         {e.decision_id: e.effect for e in effects},
         as_of,
+        overrides=override_log,
     )
     log.insert(0, "cycle_id", as_of)
 

@@ -12,7 +12,8 @@ Modules: ``config`` (sizes, calendar, random streams), ``items`` (item master, l
 customers), ``demand`` (latent demand, promotions, anomalies, POS), ``orders`` (CRM, sales
 orders, shipments), ``forecast`` (forecast snapshots, revenue plan), ``inventory`` (lots),
 ``plant`` (resources ... skills), ``procurement`` (suppliers, BOM, POs, receipts), ``finance``
-(AR/AP, expedites, risks, decisions), ``plan_history`` (last week's plan of record), ``truth`` and
+(AR/AP, expedites, risks, decisions), ``plan_history`` (last week's plan of record), ``overrides`` (demand planners' forecast
+overrides), ``truth`` and
 ``writer``.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from . import demand, finance, forecast, inventory, orders, plan_history, plant, procurement
+from . import demand, finance, forecast, inventory, orders, overrides, plan_history, plant, procurement
 from sop_pipeline.contract import EXTRACTS
 
 from .config import SIZES, Calendar, Size
@@ -59,7 +60,8 @@ def generate(
     promos = demand.add_short_promotion(promos, pos, cat, model, anomalies, pl.make, pl.rate, cal)
     w.write("promotions", demand.promotions_extract(promos, cat, cal))
 
-    w.write("sales_orders", orders.sales_orders_extract(book, cat, cal))
+    demand_wk = forecast.expected_weekly(model, pos, book)
+    w.write("sales_orders", overrides.rush_order(orders.sales_orders_extract(book, cat, cal), cat, demand_wk, cal))
     w.write("shipments", orders.shipments_extract(book, cal))
     w.write("opportunities", orders.opportunities_extract(book, cat, cal, seed))
 
@@ -68,7 +70,6 @@ def generate(
     w.write("revenue_plan", forecast.revenue_plan(cat, model, pos, book, cal, seed))
     w.write("inventory_lots", inventory.inventory_lots(cat, model, book, anomalies, cal, sz, seed))
 
-    demand_wk = forecast.expected_weekly(model, pos, book)
     pur = procurement.make_purchasing(cat, pl, demand_wk, cal, sz, seed)
     prod = plant.simulate_production(pl, demand_wk, cat, cal, seed)
     w.write("resources", plant.resources_extract())
@@ -94,6 +95,7 @@ def generate(
     w.write("decisions", finance.decisions(cat, ex, cal, seed), extra_front={"decision_id": "str"})
     qualified_l1 = float(skills["hours_per_week"][(skills["resource_id"] == "L1") & (skills["level"] >= 2)].sum())
     w.write("plan_history", plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal))
+    w.write("forecast_overrides", overrides.forecast_overrides(cat, demand_wk, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)
     return {name: w.rows[name] for name in EXTRACTS}

@@ -20,6 +20,7 @@ KIND_LABELS = {
     "make_vs_buy": "Make vs buy",
     "expedite": "Expedite",
     "service_target": "Service target",
+    "forecast_override": "Forecast override",
 }
 RISK_COLS = ("rank", "kind", "entity_id", "probability", "expected_impact")
 RISK_EXTRA = ("signal", "root_cause", "detail", "supporting", "impact_value", "mitigation", "owner")

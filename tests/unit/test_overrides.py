@@ -131,3 +131,51 @@ def test_unapproved_unknown_outside_and_superseded_overrides_are_listed_not_appl
 def test_no_overrides_changes_nothing():
     r = ov.apply_overrides(_base(), None, FAMILIES)
     assert (r.waterfall.consensus_units == r.waterfall.base_units).all() and r.log.empty
+
+
+def test_overrides_enter_the_decision_log_applied_or_proposed():
+    from sop_pipeline.analytics import decisions
+
+    r = ov.apply_overrides(
+        _base(),
+        _ov(("family", "F", W1, W1, "pct", -10), ("sku", "D", W1, W1, "units", 5, None, False)),
+        FAMILIES,
+    )
+    empty = pd.DataFrame(columns=["cycle", "kind", "subject", "value", "approved", "decided_at"])
+    log = decisions.decision_log(empty, pd.DataFrame(columns=["kind", "subject", "value", "effect"]), {}, W1, r.log)
+    log = log.set_index("decision_id")
+    assert log.loc["O1", ["kind", "subject", "status", "source"]].tolist() == [
+        "forecast_override",
+        "family:F",
+        "approved",
+        "override",
+    ]
+    assert log.loc["O1", "effect"] == "consensus -13 units over 3 SKU-weeks"  # 117 - 130
+    assert log.loc["O1", "value"] == "-10 %, weeks 2026-11-23..2026-11-23, spread by statistical (r)"
+    assert log.loc["O2", "status"] == "proposed" and log.loc["O2", "effect"] == "none: awaiting approval"
+    assert log.loc["O2", "responsible"] == "planner"
+
+
+def test_plan_demand_is_remaining_forecast_plus_booked():
+    from sop_pipeline.analytics import consumption, plan_inputs
+
+    r = ov.apply_overrides(_base(), _ov(("sku", "A", W1, W1, "units", 40)), FAMILIES)
+    fc = r.waterfall.rename(columns={"consensus_units": "forecast_units"})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["S1"],
+            "line": [1],
+            "sku": ["B"],
+            "demand_date": [W1 + pd.Timedelta(days=1)],
+            "open_units": [55.0],
+        }
+    )
+    c = consumption.consume(fc, orders)
+    c = c.assign(demand_source="consensus", override_ids=r.waterfall.override_ids.to_numpy(), selling_price=2.0)
+    d = plan_inputs.planned_demand(c, 13).set_index(["sku", "week_start"])
+    # A week 1 = the override (40); B week 1 = 55 booked > 40 forecast: 0 remaining + 55 booked,
+    # the other 15 consumed B's week 2 forecast (40 -> 25)
+    assert d.loc[("A", W1), ["demand_units", "decision_ids"]].tolist() == [40.0, "O1"]
+    assert d.loc[("B", W1), "demand_units"] == 55.0 and d.loc[("B", W2), "demand_units"] == 25.0
+    # week 1: 40 + 55 + 70 + 100; week 2: 20 + 25 + 70 + 100 (the 15 booked above B's week 1 added once)
+    assert d.demand_units.sum() == pytest.approx(265 + 215)
