@@ -270,9 +270,7 @@ def demand_review(
         )
     ],
 )
-def demand_plan_controls(
-    plan: pd.DataFrame, consumption: pd.DataFrame, decision_log: pd.DataFrame
-) -> dg.MaterializeResult:
+def demand_plan_controls(plan: pd.DataFrame, consumption: pd.DataFrame, decision_log: pd.DataFrame):
     on = ["sku", "week_start"]
     p = plan[[*on, "family", "demand_units", "decision_ids"]].assign(week_start=lambda d: pd.to_datetime(d.week_start))
     c = consumption[[*on, "forecast_units", "booked_units", "planned_demand_units"]].assign(
@@ -308,19 +306,16 @@ def demand_plan_controls(
     )
     controls["difference_units"] = controls.plan_demand_units - controls.planned_demand_units
     controls = typed(controls, dates=("week_start",))
-    return dg.MaterializeResult(
-        value=controls,
-        metadata={"planned_demand_units": round(float(controls.planned_demand_units.sum()), 1)},
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="plan_demand_is_consumption",
-                passed=not breaks,
-                description="plan demand = remaining forecast + booked on every SKU-week"
-                if not breaks
-                else f"plan demand vs consumption: {len(breaks)} break(s): {'; '.join(breaks[:5])}",
-                metadata={"breaks": len(breaks)},
-            )
-        ],
+    # Output + AssetCheckResult (not MaterializeResult(value=...): Dagster compares that value with a
+    # sentinel, which an Arrow-backed text column of a frame read from the warehouse refuses)
+    yield dg.Output(controls, metadata={"planned_demand_units": round(float(controls.planned_demand_units.sum()), 1)})
+    yield dg.AssetCheckResult(
+        check_name="plan_demand_is_consumption",
+        passed=not breaks,
+        description="plan demand = remaining forecast + booked on every SKU-week"
+        if not breaks
+        else f"plan demand vs consumption: {len(breaks)} break(s): {'; '.join(breaks[:5])}",
+        metadata={"breaks": len(breaks)},
     )
 
 

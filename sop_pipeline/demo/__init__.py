@@ -60,8 +60,7 @@ def generate(
     promos = demand.add_short_promotion(promos, pos, cat, model, anomalies, pl.make, pl.rate, cal)
     w.write("promotions", demand.promotions_extract(promos, cat, cal))
 
-    demand_wk = forecast.expected_weekly(model, pos, book)
-    w.write("sales_orders", overrides.rush_order(orders.sales_orders_extract(book, cat, cal), cat, demand_wk, cal))
+    w.write("sales_orders", orders.sales_orders_extract(book, cat, cal))
     w.write("shipments", orders.shipments_extract(book, cal))
     w.write("opportunities", orders.opportunities_extract(book, cat, cal, seed))
 
@@ -70,6 +69,7 @@ def generate(
     w.write("revenue_plan", forecast.revenue_plan(cat, model, pos, book, cal, seed))
     w.write("inventory_lots", inventory.inventory_lots(cat, model, book, anomalies, cal, sz, seed))
 
+    demand_wk = forecast.expected_weekly(model, pos, book)
     pur = procurement.make_purchasing(cat, pl, demand_wk, cal, sz, seed)
     prod = plant.simulate_production(pl, demand_wk, cat, cal, seed)
     w.write("resources", plant.resources_extract())
@@ -95,7 +95,7 @@ def generate(
     w.write("decisions", finance.decisions(cat, ex, cal, seed), extra_front={"decision_id": "str"})
     qualified_l1 = float(skills["hours_per_week"][(skills["resource_id"] == "L1") & (skills["level"] >= 2)].sum())
     w.write("plan_history", plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal))
-    w.write("forecast_overrides", overrides.forecast_overrides(cat, demand_wk, cal))
+    w.write("forecast_overrides", overrides.forecast_overrides(cat, demand_wk, book, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)
     return {name: w.rows[name] for name in EXTRACTS}

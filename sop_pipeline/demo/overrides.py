@@ -1,5 +1,4 @@
-"""Demand review rows for the cycle at ``end_date``: planners' overrides (the `forecast_overrides`
-extract) and one rush order booked above the forecast (appended to `sales_orders`).
+"""Demand planners' overrides for the cycle at ``end_date`` (the `forecast_overrides` extract).
 
 A handful of rows, chosen so that every path of `sop_pipeline.analytics.overrides` fires on the demo:
 
@@ -11,14 +10,12 @@ A handful of rows, chosen so that every path of `sop_pipeline.analytics.override
 * OVR-004 - family Dairy at 80 % of its expected units, weeks 1-2 (flat profile): *not approved*;
 * OVR-005 - family Frozen at 110 % of its expected units per week, weeks 7-9, flat profile;
 * OVR-006 / OVR-007 - the largest active Beverages SKU +20 % in weeks 1-2, then +10 % in week 2
-  entered later: OVR-007 supersedes OVR-006 in week 2.
+  entered later: OVR-007 supersedes OVR-006 in week 2;
+* OVR-008 - the SKU (outside Snacks) with the most open B2B order units due in weeks 1-4, -90 % in
+  weeks 1-4 (a retailer delisting; the booked orders still ship): its forecast falls below what is
+  booked, so consumption keeps the plan at remaining forecast + booked (never less than booked).
 
-The rush order (`rush_order`): an open line of 5x the weekly expected demand of the largest active
-SKU without B2B order lines (so sensing, which reads B2B bookings against the usual booking curve,
-does not absorb it), due in horizon week 2: more than the forecast inside the consumption window,
-so the plan of record plans the excess.
-
-Deterministic (no random stream): every other extract and row is the same with or without these.
+Deterministic (no random stream): every other extract is the same with or without this one.
 """
 
 from __future__ import annotations
@@ -29,12 +26,14 @@ import numpy as np
 
 from .config import Calendar
 from .items import Catalog
+from .orders import OrderBook
 
 HORIZON = 13
 
 
-def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, cal: Calendar) -> dict:
-    """The extract's columns (see the module docstring). ``demand_wk``: expected units per FG x week."""
+def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, book: OrderBook, cal: Calendar) -> dict:
+    """The extract's columns (see the module docstring). ``demand_wk``: expected units per FG x week;
+    ``book``: the order book (open lines as of ``end_date``)."""
     fg = cat.fg.reset_index(drop=True)
     horizon = demand_wk[:, cal.weeks : cal.weeks + HORIZON]
     mean_wk = horizon.mean(axis=1)
@@ -57,6 +56,15 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, cal: Calendar) -> di
         return (week1 + timedelta(days=7 * (n - 1) + 2)).isoformat()
 
     snack, bev = median("Snacks"), top("Beverages")
+    ln = book.lines
+    due = ln[
+        ln.status.isin(["open", "partially_shipped"])
+        & (ln.requested_day >= cal.n_days)
+        & (ln.requested_day < cal.n_days + 28)
+    ]
+    booked = np.bincount(due.sku_idx.to_numpy(), due.qty.to_numpy(), minlength=cat.n_fg)
+    booked[(fg.family == "Snacks").to_numpy() | (np.arange(cat.n_fg) == bev) | ~active] = 0
+    delisted = int(np.argmax(booked))
     rows = [
         ("OVR-001", "sku", fg.sku[snack], 2, 5, "units", round(1.3 * mean_wk[snack]), "", "new listing at a key account", "demand.planner.snacks", True, 4),
         ("OVR-002", "family", "Snacks", 3, 6, "pct", -10.0, "statistical", "competitor price cut", "demand.planner.snacks", True, 3),
@@ -65,6 +73,7 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, cal: Calendar) -> di
         ("OVR-005", "family", "Frozen", 7, 9, "units", round(1.1 * family_units("Frozen")), "flat", "freezer-space campaign", "demand.planner.frozen", True, 1),
         ("OVR-006", "sku", fg.sku[bev], 1, 2, "pct", 20.0, "", "distributor restocking", "demand.planner.beverages", True, 12),
         ("OVR-007", "sku", fg.sku[bev], 2, 2, "pct", 10.0, "", "restocking smaller than first told", "demand.planner.beverages", True, 5),
+        ("OVR-008", "sku", fg.sku[delisted], 1, 4, "pct", -90.0, "", "retailer delisting; booked orders still ship", "demand.lead", True, 3),
     ]  # fmt: skip
     cols = list(zip(*rows))
     return {
@@ -83,33 +92,4 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, cal: Calendar) -> di
         "created_at": np.array(
             [f"{(cal.end - timedelta(days=d)).isoformat()}T09:00:00" for d in cols[11]], dtype="datetime64[s]"
         ),
-    }
-
-
-RUSH_ORDER_ID = "SO-RUSH-001"
-
-
-def rush_order(sales_orders: dict, cat: Catalog, demand_wk: np.ndarray, cal: Calendar) -> dict:
-    """`sales_orders` (the extract's columns) with the rush order line appended (module docstring)."""
-    fg = cat.fg.reset_index(drop=True)
-    mean_wk = demand_wk[:, cal.weeks : cal.weeks + HORIZON].mean(axis=1)
-    ordered = np.isin(fg.sku.to_numpy(), np.asarray(sales_orders["sku"]))  # SKUs with B2B order lines
-    rows = np.flatnonzero((fg.lifecycle == "active").to_numpy() & ~ordered)
-    s = int(rows[np.argmax(mean_wk[rows])])
-    week1 = cal.end + timedelta(days=1)
-    due = np.datetime64(week1 + timedelta(days=9))  # Wednesday of horizon week 2
-    line = {
-        "order_id": RUSH_ORDER_ID,
-        "line": 1,
-        "customer_id": cat.customers.customer_id.to_numpy()[0],
-        "sku": fg.sku[s],
-        "order_date": np.datetime64(cal.end - timedelta(days=3)),
-        "requested_date": due,
-        "promised_date": due,
-        "qty": float(round(5 * mean_wk[s])),
-        "unit_price": float(fg.unit_price[s]),
-        "status": "open",
-    }
-    return {
-        k: np.append(np.asarray(v), np.asarray([line[k]], dtype=np.asarray(v).dtype)) for k, v in sales_orders.items()
     }

@@ -55,7 +55,7 @@ def test_every_override_path_fires_and_the_family_rule_holds(serving, small_cycl
 
 def test_overrides_are_in_the_decision_log(serving):
     log = _df(serving, "select * from decision_log where kind = 'forecast_override'").set_index("decision_id")
-    assert len(log) == 7
+    assert len(log) == 8
     assert log.loc["OVR-004", "status"] == "proposed" and log.loc["OVR-004", "effect"] == "none: awaiting approval"
     assert (log.drop(index="OVR-004").status == "approved").all()
     assert log.loc["OVR-002", "responsible"] == "demand.planner.snacks"
@@ -73,10 +73,13 @@ def test_consumption_reconciles_with_the_waterfall_and_the_plan(serving):
     assert (c.planned_demand_units - c.remaining_units - c.booked_units).abs().max() < 1e-9
     assert c.consumed_units.sum() == pytest.approx(c.booked_consumed_units.sum())
     assert c.consumed_units.sum() <= c.booked_units.sum() + 1e-9
-    # the demo has orders above the forecast: the plan plans them
+    # OVR-008 cuts a SKU with booked orders by 90 % in weeks 1-4: the plan keeps what is booked
     above = c[c.planned_demand_units > c.forecast_units + 1e-9]
     assert len(above) > 0 and c.unconsumed_units.sum() > 0
     assert (above.demand_source.str.contains(r"\+orders")).all()
+    delisted = c[c.override_ids == "OVR-008"]
+    assert len(delisted) == 4 and (delisted.planned_demand_units >= delisted.booked_units - 1e-9).all()
+    assert delisted.planned_demand_units.sum() > delisted.forecast_units.sum()
     # the plan of record's demand is the planned demand (no substitution is approved on the demo)
     assert (c.plan_demand_units - c.planned_demand_units).abs().max() < 1e-9
     controls = _df(serving, "select * from demand_plan_controls")
