@@ -37,6 +37,7 @@ def overrides_and_consumption(ctx: PackContext) -> Markup:
                 for lv, k in zip(ov["level"], ov.get("key", ov["level"]))
             ],
             change=[_change(r) for _, r in ov.iterrows()],
+            spread=[p if lv != "sku" else "" for lv, p in zip(ov["level"], ov.get("profile", ov["level"]))],
             weeks=[f"{date_text(a)}..{date_text(b)}" for a, b in zip(ov.get("week_from", []), ov.get("week_to", []))]
             if "week_from" in ov
             else "",
@@ -46,7 +47,7 @@ def overrides_and_consumption(ctx: PackContext) -> Markup:
             Col("subject", "Level:key"),
             Col("weeks", "Weeks"),
             Col("change", "Change"),
-            Col("profile", "Spread by"),
+            Col("spread", "Spread by"),
             Col("status", "Status"),
             ncol("delta_units", "Consensus change", signed_num),
             Col("author", "Author"),
@@ -64,9 +65,9 @@ def overrides_and_consumption(ctx: PackContext) -> Markup:
         body.append(
             f"Booked orders in the horizon: {num(cons.booked_units.sum())} units, of which "
             f"{num(cons.consumed_units.sum())} consumed forecast{window}; "
-            f"{num(cons.get('unconsumed_units', pd.Series(dtype=float)).sum())} units are booked above the forecast, "
-            f"so the plan is above the forecast in {len(over)} SKU-weeks "
-            f"(+{num((over.planned_demand_units - over.forecast_units).sum())} units)."
+            f"{num(cons.get('unconsumed_units', pd.Series(dtype=float)).sum())} units are booked above the forecast "
+            f"inside their window and the plan adds them; the plan is above the week's forecast in {len(over)} "
+            "SKU-week(s)."
         )
     applied = int((ov["status"] == "applied").sum()) if not ov.empty else 0
     note = (

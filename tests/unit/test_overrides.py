@@ -179,3 +179,15 @@ def test_plan_demand_is_remaining_forecast_plus_booked():
     assert d.loc[("B", W1), "demand_units"] == 55.0 and d.loc[("B", W2), "demand_units"] == 25.0
     # week 1: 40 + 55 + 70 + 100; week 2: 20 + 25 + 70 + 100 (the 15 booked above B's week 1 added once)
     assert d.demand_units.sum() == pytest.approx(265 + 215)
+
+
+def test_waterfall_breaks_name_the_sku_week():
+    r = ov.apply_overrides(_base(), _ov(("sku", "A", W1, W1, "units", 40)), FAMILIES)
+    wf = r.waterfall.copy()
+    wf.loc[(wf.sku == "B") & (wf.week_start == W1), "consensus_units"] = 41.0  # base 40, no override
+    wf.loc[(wf.sku == "A") & (wf.week_start == W1), "consensus_units"] = 39.0
+    assert ov.waterfall_breaks(wf, r.log) == [
+        "A 2026-11-23: consensus != base + override",
+        "B 2026-11-23: consensus != base + override",
+        "override O1: logged units differ from the waterfall",
+    ]
