@@ -87,6 +87,8 @@ def consume(
     fc = forecast[["sku", "week_start", "horizon_week", "forecast_units"]].copy()
     fc["week_start"] = pd.to_datetime(fc["week_start"]).astype("datetime64[us]")
     fc = fc.sort_values(["sku", "week_start"], kind="stable", ignore_index=True)
+    if fc.empty:
+        return fc.reindex(columns=CONSUMPTION_COLUMNS)
     weeks = sorted(fc["week_start"].unique())
     first, last = weeks[0], weeks[-1] + pd.Timedelta(days=6)
     key = list(zip(fc.sku, fc.week_start))

@@ -90,3 +90,9 @@ def test_breaks_name_the_sku_week():
     ]
     with pytest.raises(ValueError, match="must not be negative"):
         cons.consume(_forecast([10.0]), _orders(), backward_days=-1)
+
+
+def test_no_forecast_or_no_orders():
+    assert cons.consume(_forecast([]), _orders(("A", "2026-11-24", 5))).empty
+    c = cons.consume(_forecast([10.0, 20.0]), _orders())
+    assert c.planned_demand_units.tolist() == [10.0, 20.0] and c.booked_units.sum() == 0
