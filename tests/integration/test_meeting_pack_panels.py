@@ -212,6 +212,13 @@ def check_promotions(p, con, rows):
     assert not set(p.tables[0].column("Ref")) & {"top_mover_vs_last_year", "top_mover_vs_last_cycle"}
 
 
+def check_overrides(p, con, rows):
+    assert sorted(p.tables[0].column("Override")) == sorted(rows.override_id)
+    assert sorted(p.tables[0].column("Status")) == sorted(rows.status)
+    booked, consumed = con.execute("select sum(booked_units), sum(consumed_units) from forecast_consumption").fetchone()
+    assert f"{booked:,.0f} units, of which {consumed:,.0f} consumed" in p.text
+
+
 def check_callouts(p, con, rows):
     for kind, n in rows.kind.value_counts().items():
         assert f"({n})" in p.text, kind
@@ -310,6 +317,7 @@ PANELS = {
     "demand-forecast": ("select * from datapack_demand_forecast_family", check_forecast),
     "demand-top-movers": ("select * from demand_review where item like 'top_mover%'", check_top_movers),
     "demand-promotions": ("select * from demand_review where item not like 'top_mover%'", check_promotions),
+    "demand-overrides": ("select * from forecast_overrides", check_overrides),
     "demand-callouts": ("select * from demand_flags", check_callouts),
     "demand-accuracy": (
         "select * from forecast_accuracy where method in ('lightgbm', 'seasonal_naive', 'sales_forecast')",
