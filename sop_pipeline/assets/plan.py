@@ -71,7 +71,8 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             key=PLAN,
             **warehouse_asset("plan"),
             description="Plan of record, one row per SKU x horizon week: consensus demand (optimism "
-            "filter, sensing, approved substitutions), capacity-feasible supply (never above "
+            "filter, sensing, approved overrides, consumed by booked orders: remaining forecast + booked; "
+            "approved substitutions), capacity-feasible supply (never above "
             "the hours of any critical resource - machine, labour, tooling: what did not fit "
             "is moved or cut), open orders and expedites, bought SKUs within their supplier "
             "lead time, projected inventory, safety stock, service risk and the decisions that "
