@@ -34,6 +34,12 @@ def _add_settings_args(p: argparse.ArgumentParser, as_of: bool = True) -> None:
         metavar="DIR",
         help="where warehouse.duckdb, serving/ and reports/ go (overrides SOP_DATA_DIR; default data)",
     )
+    p.add_argument(
+        "--warehouse",
+        metavar="URL",
+        help="the warehouse: duckdb (the embedded file <data dir>/warehouse.duckdb, the default) or "
+        "postgresql://user@host:port/database (password from SOP_PG_PASSWORD or ~/.pgpass); overrides SOP_WAREHOUSE",
+    )
     if not as_of:
         return
     p.add_argument(
@@ -287,7 +293,9 @@ def as_of_problem(settings: Settings) -> str | None:
 
 
 def cmd_run(args) -> int:
-    settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of)
+    settings = Settings.from_env(
+        extracts_dir=args.extracts, data_dir=args.data_dir, as_of=args.as_of, warehouse=args.warehouse
+    )
     settings.check_writable()
     if not settings.extracts_dir.is_dir():
         print(
@@ -323,16 +331,22 @@ def cmd_run(args) -> int:
 def _warehouse_as_of(settings: Settings):
     """The as-of of the warehouse's meta.cycle (None without one): the cycle a run that leaves meta/cycle
     out of --groups continues."""
-    if not settings.warehouse_path.exists():
+    if not settings.warehouse and not settings.warehouse_path.exists():
         return None
     import duckdb
 
+    from sop_pipeline.resources import Warehouse
+    from sop_pipeline.warehouse_engines.postgres import PostgresWarehouseError
+
+    warehouse = Warehouse(path=str(settings.warehouse_path), dsn=settings.warehouse_dsn)
     try:
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            rows = con.execute("select as_of from meta.cycle").fetchall()
-    except duckdb.Error:
+        with warehouse.tables(read_only=True) as tables:
+            if not tables.exists("meta", "cycle"):
+                return None
+            rows = tables.read("meta", "cycle")
+    except (duckdb.Error, PostgresWarehouseError, RuntimeError):  # unreadable: the run says why
         return None
-    return rows[0][0] if len(rows) == 1 else None
+    return rows["as_of"].iloc[0].date() if len(rows) == 1 else None
 
 
 class CycleRunner:
@@ -436,9 +450,10 @@ class CycleRunner:
                 if event.asset_key == dg.AssetKey(["serving", "sop"]) and meta.get("served") is not None:
                     if not meta["served"].value:
                         print(f"{label}: {meta['note'].value}")
+            where = f"warehouse {settings.warehouse_location}; " if settings.warehouse else ""
             print(
                 f"{label}: done in {time.perf_counter() - progress.started:.1f} s; "
-                f"BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"
+                f"{where}BI file {settings.serving_dir / 'sop.duckdb'} (step log: {log_path})"
             )
             return 0
         for event in result.all_events:

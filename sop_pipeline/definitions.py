@@ -51,12 +51,15 @@ def resources_for(settings: Settings) -> dict:
     """The job's resources, all from `settings`."""
     from sop_pipeline.io_manager import WarehouseIOManager
 
-    warehouse = Warehouse(path=str(settings.warehouse_path))
+    # SOP_WAREHOUSE picks the engine: the DuckDB file, or a PostgreSQL database (dbt's `postgres` target)
+    warehouse = Warehouse(path=str(settings.warehouse_path), dsn=settings.warehouse_dsn)
+    target = settings.dbt_target if settings.dbt_target != "local" else None
+    dbt = importlib.import_module("sop_pipeline.assets.dbt").dbt_resource(target)
     return {
         "settings": SopSettings.from_settings(settings),
         "warehouse": warehouse,
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),  # assets.common.WAREHOUSE_IO
-        "dbt": importlib.import_module("sop_pipeline.assets.dbt").dbt_resource(),
+        "dbt": dbt,
     }
 
 

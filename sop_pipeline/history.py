@@ -16,18 +16,24 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from sop_pipeline.warehouse_engines.duckdb_tables import CYCLE_COLUMN, DuckDBTables
 
-def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
-    """Run a query on the warehouse and return a DataFrame (fully consumed)."""
-    return con.execute(sql, params or []).df()
+
+def _ops(con):
+    """The warehouse engine's table operations (`Warehouse.tables()`); a DuckDB connection (tests) gets
+    DuckDB's. Every statement here is portable SQL (both engines run it)."""
+    return DuckDBTables(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+
+
+def _query(con, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run a portable query on the warehouse and return a DataFrame (fully consumed)."""
+    return _ops(con).query(sql, params)
 
 
 def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
     """Keep one copy per cycle in history.<table>: replace this cycle's rows only (the IO manager's
-    `DuckDBTables.replace_rows`, on an open connection)."""
-    from sop_pipeline.io_manager import CYCLE_COLUMN, DuckDBTables
-
-    DuckDBTables(con).replace_rows("history", table, frame, CYCLE_COLUMN, cycle_id)
+    `replace_rows`, on open table operations or a DuckDB connection)."""
+    _ops(con).replace_rows("history", table, frame, CYCLE_COLUMN, cycle_id)
 
 
 # --- history.plan_of_record, read side (the IO manager writes each cycle's copy)
@@ -36,9 +42,9 @@ def append_history(con, table: str, frame: pd.DataFrame, cycle_id) -> None:
 def plan_history_before(warehouse, as_of, absent: set[str]) -> tuple[list, pd.DataFrame | None]:
     """Seed history.plan_of_record from the plan_history extract (`seed_history_from_extract`), then
     read the latest cycle's plan before ``as_of`` (None without one). Returns (cycles seeded, plan)."""
-    with warehouse.connect() as con:
-        seeded = seed_history_from_extract(con, as_of, absent)
-        return seeded, previous_plan(con, as_of)
+    with warehouse.tables() as tables:
+        seeded = seed_history_from_extract(tables, as_of, absent)
+        return seeded, previous_plan(tables, as_of)
 
 
 def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
@@ -59,17 +65,14 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
                sum(h.demand_units) as demand_units, sum(h.supply_units) as supply_units, sum(h.revenue) as revenue
         from staging.stg_sop__plan_history h left join staging.stg_erp__items i using (sku)
         where h.cycle_id < ?
-        group by all order by h.cycle_id, h.sku, week_start""",
+        group by h.cycle_id, h.sku, coalesce(h.family, i.family), h.iso_week_start
+        order by h.cycle_id, h.sku, week_start""",
         [as_of],
     )
     if rows.empty:
         return []
     held = set()
-    if _query(
-        con,
-        "select count(*) as n from information_schema.tables where table_schema = 'history' "
-        "and table_name = 'plan_of_record'",
-    ).n.iloc[0]:
+    if _ops(con).exists("history", "plan_of_record"):
         held = {pd.Timestamp(c) for c in _query(con, "select distinct cycle_id from history.plan_of_record").cycle_id}
     added = []
     for cycle_id, frame in rows.groupby("cycle_id", sort=True):
@@ -92,12 +95,7 @@ def seed_history_from_extract(con, as_of, absent: set[str]) -> list:
 
 def previous_plan(con, cycle_id) -> pd.DataFrame | None:
     """The latest cycle's plan of record in history before ``cycle_id`` (None without one)."""
-    exists = _query(
-        con,
-        "select count(*) as n from information_schema.tables where table_schema = 'history' "
-        "and table_name = 'plan_of_record'",
-    )["n"].iloc[0]
-    if not exists:
+    if not _ops(con).exists("history", "plan_of_record"):
         return None
     prev = _query(con, "select max(cycle_id) as c from history.plan_of_record where cycle_id < ?", [cycle_id])
     if prev.c.isna().all():
@@ -135,10 +133,8 @@ def append_forecast_history(con, sku_forecast: pd.DataFrame, cycle_id) -> dict:
     """Replace this cycle's rows of analytics.forecast_history with the published SKU forecast on an open
     connection (what the IO manager does for the `analytics/forecast_history` output), keep every other
     cycle; return the counts."""
-    from sop_pipeline.io_manager import CYCLE_COLUMN, DuckDBTables
-
     rows = forecast_history_frame(sku_forecast)
-    tables = DuckDBTables(con)
+    tables = _ops(con)
     tables.replace_rows("analytics", "forecast_history", rows, CYCLE_COLUMN, cycle_id)
     cycles, total = tables.cycles("analytics", "forecast_history")
     return {"dagster/row_count": total, "cycles_stored": cycles, "rows_this_cycle": len(rows)}

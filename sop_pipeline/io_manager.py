@@ -16,9 +16,10 @@ to the history table too (`analytics/decision_log` -> `history.decision_log`). T
 must be the run's cycle, and in a partitioned run the cycle must lie in the run's partition (the
 ISO week): a frame of another cycle is refused with one line, never stored under the wrong cycle.
 
-Everything engine-specific is in `DuckDBTables` (read, replace, replace_rows, describe, cycles) and
-in `sop_pipeline.warehouse_engines.postgres.PostgresTables`, the same methods on PostgreSQL;
-`warehouse_tables` picks one: PostgreSQL when the `Warehouse` resource has a `dsn`, else DuckDB.
+Everything engine-specific is in `sop_pipeline.warehouse_engines`: `DuckDBTables` (read, replace,
+replace_rows, describe, cycles, ...) and `PostgresTables`, the same methods on PostgreSQL;
+`Warehouse.tables()` picks one: PostgreSQL when the `Warehouse` resource has a `dsn` (SOP_WAREHOUSE),
+else DuckDB.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ import duckdb
 import pandas as pd
 
 # HISTORY_KEY: output definition metadata "schema.table" keeping one copy per cycle (warehouse_asset(history=))
-from sop_pipeline.assets.common import HISTORY_KEY, markdown_table
+from sop_pipeline.assets.common import HISTORY_KEY
 from sop_pipeline.resources import Warehouse
 from sop_pipeline.warehouse_engines import postgres
+from sop_pipeline.warehouse_engines.duckdb_tables import CYCLE_COLUMN, PREVIEW_ROWS, DuckDBTables
 
-PREVIEW_ROWS = 5
-CYCLE_COLUMN = "cycle_id"
+__all__ = ["CYCLE_COLUMN", "PREVIEW_ROWS", "DuckDBTables", "WarehouseIOManager", "warehouse_tables"]
 # what each engine raises when a table is not there
 MISSING_TABLE = (duckdb.CatalogException, postgres.MissingTable)
 
@@ -70,92 +71,15 @@ def history_table(context: dg.OutputContext) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-class DuckDBTables:
-    """Read, replace and describe whole tables on one open DuckDB connection."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
-
-    def read(self, schema: str, table: str) -> pd.DataFrame:
-        return self.con.execute(f"select * from {_quoted(schema)}.{_quoted(table)}").df()
-
-    def replace(self, schema: str, table: str, frame: pd.DataFrame) -> None:
-        self.con.execute(f"create schema if not exists {_quoted(schema)}")
-        self.con.register("_io_manager_frame", frame)
-        try:
-            self.con.execute(
-                f"create or replace table {_quoted(schema)}.{_quoted(table)} as select * from _io_manager_frame"
-            )
-        finally:
-            self.con.unregister("_io_manager_frame")
-
-    def replace_rows(self, schema: str, table: str, frame: pd.DataFrame, column: str, value) -> None:
-        """Replace the rows of ``table`` whose ``column`` = ``value`` with ``frame`` (keep all others), in one
-        transaction: a failure leaves the previous rows. The table is created from the frame's columns when
-        it does not exist; columns the frame has and the table lacks are added (older rows get NULL)."""
-        name = f"{_quoted(schema)}.{_quoted(table)}"
-        self.con.execute(f"create schema if not exists {_quoted(schema)}")
-        self.con.register("_io_manager_rows", frame)
-        try:
-            self.con.execute(f"create table if not exists {name} as select * from _io_manager_rows where false")
-            have = {
-                r[0]
-                for r in self.con.execute(
-                    "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-                    "and table_catalog = current_database()",
-                    [schema, table],
-                ).fetchall()
-            }
-            for col, kind in self.con.execute(
-                "select column_name, data_type from information_schema.columns where table_name = '_io_manager_rows'"
-            ).fetchall():
-                if col not in have:
-                    self.con.execute(f"alter table {name} add column {_quoted(col)} {kind}")
-            self.con.execute("begin transaction")
-            try:
-                self.con.execute(f"delete from {name} where {_quoted(column)} = ?", [value])
-                self.con.execute(f"insert into {name} by name select * from _io_manager_rows")
-                self.con.execute("commit")
-            except Exception:
-                self.con.execute("rollback")
-                raise
-        finally:
-            self.con.unregister("_io_manager_rows")
-
-    def cycles(self, schema: str, table: str, column: str = CYCLE_COLUMN) -> tuple[int, int]:
-        """(distinct values of ``column``, rows) of a history table."""
-        name = f"{_quoted(schema)}.{_quoted(table)}"
-        n, rows = self.con.execute(f"select count(distinct {_quoted(column)}), count(*) from {name}").fetchall()[0]
-        return int(n), int(rows)
-
-    def describe(self, schema: str, table: str, preview_rows: int = PREVIEW_ROWS) -> dict:
-        name = f"{_quoted(schema)}.{_quoted(table)}"
-        rows = self.con.execute(f"select count(*) from {name}").fetchall()[0][0]
-        preview = self.con.execute(f"select * from {name} limit {int(preview_rows)}").df()
-        return {
-            "dagster/row_count": dg.MetadataValue.int(int(rows)),
-            "preview": dg.MetadataValue.md(markdown_table(preview)),
-        }
-
-
 @contextmanager
 def warehouse_tables(
     warehouse: Warehouse, read_only: bool = False
 ) -> Iterator["DuckDBTables | postgres.PostgresTables"]:
-    """The table operations of the warehouse's engine on a short-lived connection: `DuckDBTables` on
-    the DuckDB file, or `PostgresTables` on the PostgreSQL database of `warehouse.dsn` (one
-    transaction, committed when the block ends without an error, else rolled back)."""
-    if warehouse.dsn:
-        with postgres.connect(warehouse.dsn) as con:
-            con.read_only = read_only
-            yield postgres.PostgresTables(con)
-    else:
-        with warehouse.connect(read_only=read_only) as con:
-            yield DuckDBTables(con)
+    """The table operations of the warehouse's engine on a short-lived connection (`Warehouse.tables`):
+    `DuckDBTables` on the DuckDB file, or `PostgresTables` on the PostgreSQL database of `warehouse.dsn`
+    (one transaction, committed when the block ends without an error, else rolled back)."""
+    with warehouse.tables(read_only=read_only) as tables:
+        yield tables
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):

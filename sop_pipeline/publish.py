@@ -92,14 +92,45 @@ def published_tables(con: duckdb.DuckDBPyConnection, schemas=PUBLISHED_SCHEMAS) 
     ]
 
 
+def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse, schemas) -> None:
+    """Attach the warehouse as catalog `wh` and `use` it. A DuckDB warehouse (a path, or a `Warehouse`
+    without a dsn) is attached read-only as it is. A PostgreSQL warehouse (a `Warehouse` with a dsn) is
+    read through its engine (`PostgresTables.read_arrow`: DuckDB's column types) into an in-memory
+    `wh` holding the published schemas and `history`, so the serving file is built the same way from
+    either engine."""
+    if not getattr(warehouse, "dsn", ""):
+        path = getattr(warehouse, "path", warehouse)
+        con.execute("attach ? as wh (read_only)", [str(path)])
+        con.execute("use wh")
+        return
+    con.execute("attach ':memory:' as wh")
+    with warehouse.tables(read_only=True) as tables:
+        for schema in dict.fromkeys([*schemas, "history"]):
+            names = tables.table_names(schema)
+            if names:
+                con.execute(f"create schema if not exists wh.{sql_ident(schema)}")
+            for table in names:
+                con.register("_published_rows", tables.read_arrow(schema, table))
+                try:
+                    con.execute(
+                        f"create table wh.{sql_ident(schema)}.{sql_ident(table)} as select * from _published_rows"
+                    )
+                finally:
+                    con.unregister("_published_rows")
+    con.execute("use wh")
+
+
 def publish(
-    warehouse_path: Path,
+    warehouse_path,
     serving_dir: Path,
     cycle: str,
     schemas=PUBLISHED_SCHEMAS,
     on_step: Callable[[str], None] | None = None,
 ) -> PublishReport:
     """Copy the published schemas to the serving file and Parquet, then switch atomically.
+
+    `warehouse_path`: the DuckDB warehouse file, or the `Warehouse` resource (DuckDB or PostgreSQL;
+    `_attach_warehouse`). The serving file is DuckDB whatever the warehouse engine.
 
     `on_step(name)` is called at each stage ("table:<name>" after each mart is written,
     "staged" when everything is written aside, "switched_file" after the serving file is
@@ -113,7 +144,7 @@ def publish(
         report.recovered = recover(serving_dir)
         report.newest_cycle = newest_published_cycle(serving_dir)
         if report.newest_cycle is not None and cycle < report.newest_cycle:
-            return _publish_history_only(warehouse_path, serving_dir, report)
+            return _publish_history_only(warehouse_path, serving_dir, report, schemas)
         release_id = f"{cycle}_{uuid.uuid4().hex[:8]}"
         report.release_id = release_id
         tmp_file = serving_dir / f".sop.duckdb.{release_id}.tmp"
@@ -122,9 +153,8 @@ def publish(
         try:
             release_dir.mkdir(parents=True)
             with duckdb.connect() as con:
-                con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
                 con.execute("attach ? as serving", [str(tmp_file)])
-                con.execute("use wh")
+                _attach_warehouse(con, warehouse_path, schemas)
                 tables = published_tables(con, schemas)
                 for schema, table in tables:
                     target = f"serving.main.{sql_ident(table)}"
@@ -190,7 +220,9 @@ def newest_published_cycle(serving_dir: Path) -> str | None:
     return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
-def _publish_history_only(warehouse_path: Path, serving_dir: Path, report: PublishReport) -> PublishReport:
+def _publish_history_only(
+    warehouse_path, serving_dir: Path, report: PublishReport, schemas=PUBLISHED_SCHEMAS
+) -> PublishReport:
     """An older cycle (a backfill's replay): its history partitions only; the newer cycle stays served."""
     report.served = False
     report.note = (
@@ -203,8 +235,7 @@ def _publish_history_only(warehouse_path: Path, serving_dir: Path, report: Publi
     staged: list[tuple[Path, Path]] = []
     try:
         with duckdb.connect() as con:
-            con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
-            con.execute("use wh")
+            _attach_warehouse(con, warehouse_path, schemas)
             tables = [t for _, t in published_tables(con) if t in HISTORY_MARTS]
             staged = _stage_history(con, serving_dir, report.cycle, release_id, tables, source="marts")
             for table in tables:

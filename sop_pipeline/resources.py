@@ -1,4 +1,4 @@
-"""Dagster resources: the cycle settings and the DuckDB warehouse (one writer at a time).
+"""Dagster resources: the cycle settings and the warehouse (DuckDB file, one writer at a time; or PostgreSQL).
 
 Assets never read environment variables: they get paths from `SopSettings`, connections
 from `Warehouse`. All assets that write the warehouse share the Dagster concurrency pool
@@ -34,6 +34,7 @@ class SopSettings(dg.ConfigurableResource):
     expectations_dir: str
     as_of: str | None = None
     max_quarantine_share: float = 0.2
+    warehouse: str = ""  # SOP_WAREHOUSE: "" = the DuckDB file, else the PostgreSQL DSN (no password)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SopSettings":
@@ -43,6 +44,7 @@ class SopSettings(dg.ConfigurableResource):
             expectations_dir=str(settings.expectations_dir),
             as_of=settings.as_of.isoformat() if settings.as_of else None,
             max_quarantine_share=settings.max_quarantine_share,
+            warehouse=settings.warehouse,
         )
 
     @property
@@ -53,11 +55,19 @@ class SopSettings(dg.ConfigurableResource):
             expectations_dir=Path(self.expectations_dir),
             as_of=self.as_of,
             max_quarantine_share=self.max_quarantine_share,
+            warehouse=self.warehouse,
         ).validated()
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The embedded DuckDB warehouse file. Use `connect()` for a short-lived connection."""
+    """The warehouse: the embedded DuckDB file (`path`), or a PostgreSQL database (`dsn`, from
+    SOP_WAREHOUSE / `sop run --warehouse`).
+
+    `tables()` gives the engine's table operations on a short-lived connection (read, replace,
+    replace_rows, portable `query`, ...; sop_pipeline.warehouse_engines): ingest, the IO manager,
+    history and publish go through it, so none of them issues engine-specific SQL. `connect()` is
+    the DuckDB file's own connection, for DuckDB-only tools (the ingest tests' fakes, benchmarks);
+    on a PostgreSQL warehouse it refuses, naming the server."""
 
     path: str
     lock_timeout_seconds: float = 60.0
@@ -65,14 +75,17 @@ class Warehouse(dg.ConfigurableResource):
     # the analytics read bit-identical from run to run (the serving tables are compared byte for
     # byte). Bulk work that computes no float aggregates (ingest) may ask for `parallel=True`.
     threads: int = 1
-    # postgresql://user@host:port/database: the IO manager keeps its tables in this PostgreSQL
-    # database instead of the DuckDB file (sop_pipeline.io_manager.warehouse_tables). Only the IO
-    # manager so far: `connect()` is always the DuckDB file (ingest, history, publish; README).
+    # postgresql://user@host:port/database (no password: SOP_PG_PASSWORD or ~/.pgpass): the
+    # warehouse is this PostgreSQL database instead of the DuckDB file.
     dsn: str = ""
 
     @property
+    def engine(self) -> str:
+        return "postgres" if self.dsn else "duckdb"
+
+    @property
     def location(self) -> str:
-        """Where the IO manager's tables are, for messages (a DSN without its password)."""
+        """Where the warehouse is, for messages (a DSN without its password)."""
         if self.dsn:
             from sop_pipeline.warehouse_engines.postgres import redact
 
@@ -80,7 +93,34 @@ class Warehouse(dg.ConfigurableResource):
         return self.path
 
     @contextmanager
+    def tables(self, read_only: bool = False, parallel: bool = False) -> Iterator:
+        """The engine's table operations (`DuckDBTables` or `PostgresTables`) on a short-lived
+        connection; on PostgreSQL one transaction, committed when the block ends without an error,
+        else rolled back."""
+        if self.dsn:
+            from sop_pipeline.warehouse_engines import postgres
+
+            with postgres.connect(self.dsn) as con:
+                con.read_only = read_only
+                yield postgres.PostgresTables(con)
+        else:
+            from sop_pipeline.warehouse_engines.duckdb_tables import DuckDBTables
+
+            with self._duckdb(read_only=read_only, parallel=parallel) as con:
+                yield DuckDBTables(con)
+
+    @contextmanager
     def connect(self, read_only: bool = False, parallel: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.dsn:
+            raise RuntimeError(
+                f"the warehouse is PostgreSQL ({self.location}): a DuckDB connection to it was asked for; "
+                "use Warehouse.tables()"
+            )
+        with self._duckdb(read_only=read_only, parallel=parallel) as con:
+            yield con
+
+    @contextmanager
+    def _duckdb(self, read_only: bool = False, parallel: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
@@ -104,8 +144,10 @@ class Warehouse(dg.ConfigurableResource):
 
     def as_of(self) -> date:
         """The cycle date recorded by the `cycle` asset."""
-        with self.connect(read_only=True) as con:
-            rows = con.execute("select as_of from meta.cycle").fetchall()
-        if not rows:
+        import pandas as pd
+
+        with self.tables(read_only=True) as tables:
+            frame = tables.read("meta", "cycle") if tables.exists("meta", "cycle") else None
+        if frame is None or frame.empty:
             raise RuntimeError("meta.cycle is empty: materialize the `cycle` asset first")
-        return rows[0][0]
+        return pd.Timestamp(frame["as_of"].iloc[0]).date()

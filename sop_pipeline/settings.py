@@ -8,11 +8,13 @@
 | SOP_DEMO_SIZE | small | demo generator size for `make run` |
 | SOP_EXPECTATIONS_DIR | <repo>/expectations | Great Expectations suites, one JSON per extract |
 | SOP_MAX_QUARANTINE_SHARE | 0.2 | an extract that would lose more than this share of its rows to quarantine stops the run |
+| SOP_WAREHOUSE | (the DuckDB file <data dir>/warehouse.duckdb) | `postgresql://user@host:port/database`: the warehouse is that PostgreSQL database (password from SOP_PG_PASSWORD or ~/.pgpass, never in the URL); `duckdb` or empty: the embedded file |
 
 Relative paths are resolved against the current working directory. Only this module reads
 the environment; resources and the CLI pass `Settings` on. Nothing in the package writes the
 environment: dbt gets the warehouse path as a dbt var (`--vars {warehouse_path: ...}`, read by
-dbt_project/profiles.yml) and its own target dir under the data dir (`dbt_target_dir`).
+dbt_project/profiles.yml; on PostgreSQL `pg_host` / `pg_port` / `pg_user` / `pg_dbname` and the
+`postgres` target, `dbt_target`) and its own target dir under the data dir (`dbt_target_dir`).
 
 Why the resources get resolved values rather than `dg.EnvVar`s: several settings are derived from
 others (the extracts folder defaults to `<data dir>/extracts`; the warehouse file, serving folder,
@@ -71,6 +73,29 @@ def parse_share(value: float | str) -> float:
     return share
 
 
+def parse_warehouse(value: str | None) -> str:
+    """ "" for the embedded DuckDB file (empty or `duckdb`), else the PostgreSQL DSN, checked."""
+    text = (value or "").strip()
+    if text.lower() in ("", "duckdb"):
+        return ""
+    from sop_pipeline.warehouse_engines.postgres import PostgresWarehouseError, parse_dsn, redact
+
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            f"SOP_WAREHOUSE / --warehouse must be duckdb or postgresql://user@host:port/database, got {text!r}"
+        )
+    try:
+        parts = parse_dsn(text)
+    except PostgresWarehouseError as exc:
+        raise SettingsError(f"SOP_WAREHOUSE / --warehouse: {exc}") from None
+    if parts["password"]:
+        raise SettingsError(
+            f"SOP_WAREHOUSE / --warehouse {redact(text)} has a password in it: put it in SOP_PG_PASSWORD "
+            "(or ~/.pgpass) instead, so it never shows in run configs and logs"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     extracts_dir: Path
@@ -79,10 +104,28 @@ class Settings:
     demo_size: str = "small"
     expectations_dir: Path = REPO_ROOT / "expectations"
     max_quarantine_share: float | str = 0.2
+    # "" = the embedded DuckDB file; else a postgresql:// DSN without a password (parse_warehouse)
+    warehouse: str = ""
 
     @property
     def warehouse_path(self) -> Path:
+        """The DuckDB warehouse file (unused when `warehouse_dsn` is set)."""
         return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def warehouse_dsn(self) -> str:
+        """The PostgreSQL warehouse's DSN, "" for the embedded DuckDB file."""
+        return self.warehouse
+
+    @property
+    def warehouse_location(self) -> str:
+        """Where the warehouse is, for messages."""
+        return self.warehouse or str(self.warehouse_path)
+
+    @property
+    def dbt_target(self) -> str:
+        """The output of dbt_project/profiles.yml the dbt steps use."""
+        return "postgres" if self.warehouse else "local"
 
     @property
     def serving_dir(self) -> Path:
@@ -99,8 +142,14 @@ class Settings:
         return self.data_dir / "dbt" / "target"
 
     def dbt_vars(self) -> dict[str, str]:
-        """The dbt vars of this cycle (profiles.yml reads `warehouse_path`)."""
-        return {"warehouse_path": str(self.warehouse_path)}
+        """The dbt vars of this cycle (profiles.yml reads `warehouse_path`, and on PostgreSQL the
+        connection's pg_host, pg_port, pg_user, pg_dbname)."""
+        out = {"warehouse_path": str(self.warehouse_path)}
+        if self.warehouse:
+            from sop_pipeline.warehouse_engines.postgres import dbt_connection_vars
+
+            out.update({k: str(v) for k, v in dbt_connection_vars(self.warehouse).items()})
+        return out
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -113,6 +162,7 @@ class Settings:
             demo_size=env.get("SOP_DEMO_SIZE") or "small",
             expectations_dir=Path(env.get("SOP_EXPECTATIONS_DIR") or REPO_ROOT / "expectations"),
             max_quarantine_share=env.get("SOP_MAX_QUARANTINE_SHARE") or 0.2,
+            warehouse=env.get("SOP_WAREHOUSE") or "",
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validated()
@@ -127,6 +177,7 @@ class Settings:
             expectations_dir=Path(self.expectations_dir).expanduser().resolve(),
             as_of=parse_as_of(self.as_of),
             max_quarantine_share=parse_share(self.max_quarantine_share),
+            warehouse=parse_warehouse(self.warehouse),
         )
 
     def check_writable(self) -> "Settings":
@@ -158,6 +209,8 @@ class Settings:
             "SOP_MAX_QUARANTINE_SHARE": str(self.max_quarantine_share),
             "SOP_WAREHOUSE_PATH": str(self.warehouse_path),
         }
+        if self.warehouse:
+            env["SOP_WAREHOUSE"] = self.warehouse
         if self.as_of:
             env["SOP_AS_OF"] = self.as_of.isoformat()
         return env

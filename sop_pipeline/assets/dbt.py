@@ -235,8 +235,10 @@ class SopDbtCliResource(DbtCliResource):
         return self._adapters[key]
 
 
-def dbt_resource() -> DbtCliResource:
-    return SopDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+def dbt_resource(target: str | None = None) -> DbtCliResource:
+    """The dbt resource; `target`: the profiles.yml output (None: its default, `local` DuckDB;
+    `postgres` for a PostgreSQL warehouse, Settings.dbt_target)."""
+    return SopDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable(), target=target)
 
 
 ASSETS = DBT_ASSETS

@@ -1,7 +1,5 @@
 """Publish: the marts copied atomically to `serving/sop.duckdb` and `serving/parquet/`."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from sop_pipeline.assets.common import OWNERS, markdown_table
@@ -28,7 +26,7 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     s = settings.settings
     cycle = str(warehouse.as_of())
-    report = publish(Path(warehouse.path), s.serving_dir, cycle)
+    report = publish(warehouse, s.serving_dir, cycle)  # DuckDB file or PostgreSQL: the serving file is DuckDB
     if report.recovered:
         context.log.warning(
             f"removed what an interrupted publish left in {s.serving_dir}: {', '.join(report.recovered)}"

@@ -72,7 +72,9 @@ def run(args) -> int:
     except SettingsError as exc:
         print(f"sop: {str(exc).replace('SOP_AS_OF / --as-of', '--from / --to')}", file=sys.stderr)
         return 2
-    settings = Settings.from_env(extracts_dir=args.extracts, data_dir=args.data_dir, as_of=None)
+    settings = Settings.from_env(
+        extracts_dir=args.extracts, data_dir=args.data_dir, as_of=None, warehouse=args.warehouse
+    )
     settings.check_writable()
     if not settings.extracts_dir.is_dir():
         print(f"sop: extracts folder {settings.extracts_dir} does not exist", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Ingest against the warehouse: the cycle row, read -> validate -> write of one extract, the log.
 
 Pure library code (DuckDB + GX, no Dagster): `sop_pipeline.assets.ingest` calls these with its
-`Warehouse` resource (anything with a `connect(read_only=False, parallel=False)` context manager
-that yields a DuckDB connection to the warehouse file).
+`Warehouse` resource. Every warehouse read and write goes through the engine's table operations
+(`Warehouse.tables()`: DuckDB file or PostgreSQL, sop_pipeline.warehouse_engines); validation runs
+on a private in-memory DuckDB whatever the warehouse. (A stand-in with only a DuckDB `connect()`
+works too: the unit tests count its connections.)
 
 `load_extract` never holds the warehouse while it validates:
 
@@ -22,12 +24,14 @@ The rows, types and order written are those `ingest_extract` writes on the wareh
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sop_pipeline.ingest.loader import (
     GX_CHECK_MAX_ROWS,
@@ -35,16 +39,48 @@ from sop_pipeline.ingest.loader import (
     IngestReport,
     QuarantineShareError,
     StructuralError,
-    ensure_schemas,
     ingest_extract,
 )
 from sop_pipeline.ingest.rules import parse_reference
 from sop_pipeline.ingest.rules import q as _q
+from sop_pipeline.warehouse_engines.duckdb_tables import DuckDBTables
 
-INGEST_LOG_DDL = (
-    "create table if not exists meta.ingest_log (extract VARCHAR, status VARCHAR, file VARCHAR, "
-    "rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_after_as_of BIGINT, "
-    "failures_by_rule VARCHAR, notes VARCHAR)"
+# meta.ingest_log and quarantine.issues: the columns and types both engines get
+INGEST_LOG_SCHEMA = pa.schema(
+    [
+        ("extract", pa.string()),
+        ("status", pa.string()),
+        ("file", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("rows_after_as_of", pa.int64()),
+        ("failures_by_rule", pa.string()),
+        ("notes", pa.string()),
+    ]
+)
+ISSUES_SCHEMA = pa.schema(
+    [
+        ("extract", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("rule", pa.string()),
+        ("column_name", pa.string()),
+        ("value", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+CYCLE_SCHEMA = pa.schema(
+    [
+        ("cycle_id", pa.date32()),
+        ("as_of", pa.date32()),
+        ("week0_start", pa.date32()),
+        ("week1_start", pa.date32()),
+        ("horizon_end", pa.date32()),
+        ("horizon_weeks", pa.int32()),
+        ("as_of_source", pa.string()),
+        ("partition_key", pa.string()),
+    ]
 )
 SAMPLE_ROWS = 10
 
@@ -64,19 +100,33 @@ def write_cycle(
 ) -> None:
     """Create the ingest schemas and replace meta.cycle with the cycle's one row (partition_key: the
     cycle's weekly Dagster partition, null when materialized without one)."""
-    with warehouse.connect() as con:
-        ensure_schemas(con)
-        con.execute(
-            "create or replace table meta.cycle as select ?::date as cycle_id, ?::date as as_of, "
-            "?::date as week0_start, ?::date as week1_start, ?::date as horizon_end, "
-            "?::integer as horizon_weeks, ? as as_of_source, ?::varchar as partition_key",
-            [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source, partition_key],
-        )
+    row = [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source, partition_key]
+    frame = pa.Table.from_pylist([dict(zip(CYCLE_SCHEMA.names, row))], schema=CYCLE_SCHEMA)
+    with _tables(warehouse) as tables:
+        tables.replace("meta", "cycle", frame)
 
 
-def cycle_as_of(con: duckdb.DuckDBPyConnection) -> date:
+def cycle_as_of(tables) -> date:
     """The as-of date of meta.cycle."""
-    return con.execute("select as_of from meta.cycle").fetchall()[0][0]
+    tables = _ops(tables)
+    return pd.Timestamp(tables.query("select as_of from meta.cycle")["as_of"].iloc[0]).date()
+
+
+def _ops(tables):
+    """Table operations; a bare DuckDB connection (tests, the one-connection loader) gets DuckDB's."""
+    return DuckDBTables(tables) if isinstance(tables, duckdb.DuckDBPyConnection) else tables
+
+
+@contextmanager
+def _tables(warehouse, read_only: bool = False, parallel: bool = False):
+    """The warehouse engine's table operations (`Warehouse.tables`); a DuckDB-only stand-in with just
+    `connect()` (the unit tests' counting fake) gets `DuckDBTables` on its connection."""
+    if hasattr(warehouse, "tables"):
+        with warehouse.tables(read_only=read_only, parallel=parallel) as tables:
+            yield tables
+    else:
+        with warehouse.connect(read_only=read_only, parallel=parallel) as con:
+            yield DuckDBTables(con)
 
 
 # --------------------------------------------------------------------------- one extract
@@ -111,28 +161,20 @@ def referenced_extracts(suite: dict) -> list[str]:
     return found
 
 
-def _read_references(con: duckdb.DuckDBPyConnection, extracts: list[str]) -> dict[tuple[str, str], object]:
+def _read_references(tables, extracts: list[str]) -> dict[tuple[str, str], object]:
     """The warehouse's raw.<ref> and quarantine.<ref> tables that exist, as Arrow tables."""
-    tables = {}
-    for ref in extracts:
-        for schema in ("raw", "quarantine"):
-            if con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, ref],
-            ).fetchall()[0][0]:
-                tables[(schema, ref)] = con.sql(f"select * from {schema}.{_q(ref)}").to_arrow_table()
-    return tables
+    return {
+        (schema, ref): tables.read_arrow(schema, ref)
+        for ref in extracts
+        for schema in ("raw", "quarantine")
+        if tables.exists(schema, ref)
+    }
 
 
 def _copy_in(con: duckdb.DuckDBPyConnection, tables: dict[tuple[str, str], object]) -> None:
-    """Create each (schema, table) from its Arrow table on `con`."""
+    """Create each (schema, table) from its Arrow table on `con` (the private DuckDB)."""
     for (schema, table), rows in tables.items():
-        con.execute(f"create schema if not exists {_q(schema)}")
-        con.register("_ingest_rows", rows)
-        try:
-            con.execute(f"create or replace table {_q(schema)}.{_q(table)} as select * from _ingest_rows")
-        finally:
-            con.unregister("_ingest_rows")
+        DuckDBTables(con).replace(schema, table, rows)
 
 
 def _built(scratch: duckdb.DuckDBPyConnection, name: str) -> tuple[dict[tuple[str, str], object], object]:
@@ -148,57 +190,51 @@ def _built(scratch: duckdb.DuckDBPyConnection, name: str) -> tuple[dict[tuple[st
     return tables, issues
 
 
-def _write(con: duckdb.DuckDBPyConnection, name: str, tables: dict, issues) -> None:
-    """Replace the extract's tables and quarantine.issues rows in the warehouse."""
-    ensure_schemas(con)
-    con.execute("delete from quarantine.issues where extract = ?", [name])
-    _copy_in(con, tables)
-    if issues is not None and issues.num_rows:
-        con.register("_ingest_issues", issues)
-        try:
-            con.execute("insert into quarantine.issues select * from _ingest_issues")
-        finally:
-            con.unregister("_ingest_issues")
+def _write(tables, name: str, built: dict, issues) -> None:
+    """Replace the extract's tables and quarantine.issues rows in the warehouse (through its engine)."""
+    tables = _ops(tables)
+    for (schema, table), rows in built.items():
+        tables.replace(schema, table, rows)
+    rows = issues if issues is not None else ISSUES_SCHEMA.empty_table()
+    tables.replace_rows("quarantine", "issues", rows.cast(ISSUES_SCHEMA), "extract", name)
 
 
-def _log(con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:
+def _log(tables, report: IngestReport) -> None:
     """Replace the extract's row of meta.ingest_log."""
-    con.execute(INGEST_LOG_DDL)
-    con.execute("delete from meta.ingest_log where extract = ?", [report.extract])
-    con.execute(
-        "insert into meta.ingest_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            report.extract,
-            report.status,
-            report.file,
-            report.rows_read,
-            report.rows_loaded,
-            report.rows_quarantined,
-            report.rows_after_as_of,
-            json.dumps(report.failures_by_rule, sort_keys=True),
-            " | ".join(report.notes),
-        ],
-    )
+    tables = _ops(tables)
+    row = [
+        report.extract,
+        report.status,
+        report.file,
+        report.rows_read,
+        report.rows_loaded,
+        report.rows_quarantined,
+        report.rows_after_as_of,
+        json.dumps(report.failures_by_rule, sort_keys=True),
+        " | ".join(report.notes),
+    ]
+    frame = pa.Table.from_pylist([dict(zip(INGEST_LOG_SCHEMA.names, row))], schema=INGEST_LOG_SCHEMA)
+    tables.replace_rows("meta", "ingest_log", frame, "extract", report.extract)
 
 
-def _counts(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, int, int]:
+def _counts(tables, name: str) -> tuple[int, int, int]:
+    tables = _ops(tables)
     t = _q(name)
-    return tuple(
-        int(v)
-        for v in con.execute(
-            f"select (select count(*) from raw.{t}), (select count(*) from quarantine.{t}), "
-            f"(select count(distinct _source_row) from (select _source_row from raw.{t} union all "
-            f"select _source_row from quarantine.{t}))"
-        ).fetchall()[0]
-    )
+    row = tables.query(
+        f"select (select count(*) from raw.{t}) as raw_rows, (select count(*) from quarantine.{t}) as q_rows, "
+        f"(select count(distinct _source_row) from (select _source_row from raw.{t} union all "
+        f"select _source_row from quarantine.{t}) as source_rows) as distinct_rows"
+    ).iloc[0]
+    return int(row.raw_rows), int(row.q_rows), int(row.distinct_rows)
 
 
-def _sample(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    return con.execute(
-        "select source_row as row, rule, column_name as column, value, reason from quarantine.issues "
-        f"where extract = ? order by source_row limit {SAMPLE_ROWS}",
+def _sample(tables, name: str) -> pd.DataFrame:
+    tables = _ops(tables)
+    return tables.query(
+        'select source_row as "row", rule, column_name as "column", value, reason from quarantine.issues '
+        f"where extract = ? order by source_row, rule, column_name limit {SAMPLE_ROWS}",
         [name],
-    ).df()
+    )
 
 
 def load_extract(
@@ -215,9 +251,9 @@ def load_extract(
     extract's previous issues) and QuarantineShareError (the tables are written first, so the rows
     can be inspected, and the log row is not).
     """
-    with warehouse.connect(read_only=True) as con:
-        as_of = cycle_as_of(con)
-        references = _read_references(con, referenced_extracts(suite))
+    with _tables(warehouse, read_only=True) as tables:
+        as_of = cycle_as_of(tables)
+        references = _read_references(tables, referenced_extracts(suite))
     with duckdb.connect() as scratch:  # private: validation holds no warehouse connection
         _copy_in(scratch, references)
         try:
@@ -231,21 +267,21 @@ def load_extract(
                 gx_check_max_rows=gx_check_max_rows,
             )
         except QuarantineShareError:
-            tables, issues = _built(scratch, name)
-            with warehouse.connect(parallel=True) as con:
-                _write(con, name, tables, issues)
+            built, issues = _built(scratch, name)
+            with _tables(warehouse, parallel=True) as tables:
+                _write(tables, name, built, issues)
             raise
         except StructuralError:
-            with warehouse.connect(parallel=True) as con:
-                _write(con, name, {}, None)
+            with _tables(warehouse, parallel=True) as tables:
+                _write(tables, name, {}, None)
             raise
-        tables, issues = _built(scratch, name)
+        built, issues = _built(scratch, name)
     # ingest sums no floats: DuckDB may use every core (parallel=True)
-    with warehouse.connect(parallel=True) as con:
-        _write(con, name, tables, issues)
-        _log(con, report)
-        raw_rows, quarantine_rows, distinct_rows = _counts(con, name)
-        sample = _sample(con, name)
+    with _tables(warehouse, parallel=True) as tables:
+        _write(tables, name, built, issues)
+        _log(tables, report)
+        raw_rows, quarantine_rows, distinct_rows = _counts(tables, name)
+        sample = _sample(tables, name)
     return LoadResult(report, raw_rows, quarantine_rows, distinct_rows, sample)
 
 
@@ -254,9 +290,10 @@ def load_extract(
 
 def ingest_summary(warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(meta.ingest_log by extract, quarantined rows per extract x rule x column, most first)."""
-    with warehouse.connect() as con:
-        log = con.execute("select * from meta.ingest_log order by extract").df()
-        issues = con.execute(
-            "select extract, rule, column_name, count(*) as rows from quarantine.issues group by all order by rows desc"
-        ).df()
+    with _tables(warehouse, read_only=True) as tables:
+        log = tables.query("select * from meta.ingest_log order by extract")
+        issues = tables.query(
+            "select extract, rule, column_name, count(*) as rows from quarantine.issues "
+            "group by extract, rule, column_name order by rows desc, extract, rule, column_name"
+        )
     return log, issues

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 PREVIEW_ROWS = 5
 # The schemas dbt builds; everything else in a warehouse is an input of dbt (sources).
@@ -90,10 +91,17 @@ def dbt_connection_vars(dsn: str) -> dict[str, str | int]:
 
 def connect(dsn: str, autocommit: bool = False):
     """A psycopg connection to the DSN; a failure is one line naming the server (no password)."""
+    import os
+
     import psycopg
 
+    # the password: in the DSN, else SOP_PG_PASSWORD (what dbt's profile reads), else libpq's own
+    # PGPASSWORD / ~/.pgpass
+    extra = {}
+    if not parse_dsn(dsn)["password"] and os.environ.get("SOP_PG_PASSWORD"):
+        extra["password"] = os.environ["SOP_PG_PASSWORD"]
     try:
-        return psycopg.connect(dsn, autocommit=autocommit)
+        return psycopg.connect(dsn, autocommit=autocommit, **extra)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split())
         raise PostgresWarehouseError(f"cannot connect to the PostgreSQL warehouse {redact(dsn)}: {reason}") from None
@@ -245,6 +253,90 @@ def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]
     return rows
 
 
+def postgres_type_of_arrow(kind, where: str = "") -> str:
+    """The PostgreSQL column type DuckDB's type would map to, for a pyarrow type (ingest writes the
+    Arrow tables its private DuckDB built, so empty and all-NULL columns keep their types)."""
+    t = pa.types
+    if t.is_null(kind) or t.is_string(kind) or t.is_large_string(kind) or t.is_string_view(kind):
+        return "text"
+    if t.is_boolean(kind):
+        return "boolean"
+    if t.is_int8(kind) or t.is_int16(kind) or t.is_uint8(kind):
+        return "smallint"
+    if t.is_int32(kind) or t.is_uint16(kind):
+        return "integer"
+    if t.is_int64(kind) or t.is_uint32(kind):
+        return "bigint"
+    if t.is_uint64(kind):
+        return "numeric(20, 0)"
+    if t.is_float32(kind):
+        return "real"
+    if t.is_floating(kind):
+        return "double precision"
+    if t.is_decimal(kind):
+        return f"numeric({kind.precision}, {kind.scale})"
+    if t.is_date(kind):
+        return "date"
+    if t.is_timestamp(kind):
+        return "timestamptz" if kind.tz else "timestamp"
+    if t.is_time(kind):
+        return "time"
+    if t.is_duration(kind):
+        return "interval"
+    if t.is_binary(kind) or t.is_large_binary(kind):
+        return "bytea"
+    if t.is_list(kind) or t.is_large_list(kind):
+        return postgres_type_of_arrow(kind.value_type, where) + "[]"
+    raise PostgresWarehouseError(f"{where}: Arrow type {kind} has no PostgreSQL column type here")
+
+
+def _columns_and_rows(frame, where: str) -> tuple[list[tuple[str, str]], list[tuple]]:
+    """(name, PostgreSQL type) per column and the rows COPY writes, of a DataFrame or a pyarrow Table."""
+    if isinstance(frame, pd.DataFrame):
+        if frame.columns.duplicated().any():
+            dup = frame.columns[frame.columns.duplicated()][0]
+            raise PostgresWarehouseError(f"{where}: column {dup!r} appears twice")
+        return [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns], _rows(frame)
+    names = list(frame.column_names)
+    if len(set(names)) != len(names):
+        raise PostgresWarehouseError(f"{where}: a column appears twice in {names}")
+    columns = [(f.name, postgres_type_of_arrow(f.type, f"{where}.{f.name}")) for f in frame.schema]
+    rows = list(zip(*(frame.column(i).to_pylist() for i in range(frame.num_columns)))) if names else []
+    return columns, rows
+
+
+# psycopg type OIDs of query results -> information_schema data_type names (_like_duckdb)
+_TYPE_OF_OID = {
+    16: "boolean",
+    20: "bigint",
+    21: "smallint",
+    23: "integer",
+    700: "real",
+    701: "double precision",
+    1700: "numeric",
+    1082: "date",
+    1114: "timestamp without time zone",
+    1184: "timestamp with time zone",
+}
+
+
+# PostgreSQL data_type -> the Arrow type of the column DuckDB would have (read_arrow)
+_ARROW_OF_POSTGRES = {
+    "boolean": pa.bool_(),
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "real": pa.float32(),
+    "double precision": pa.float64(),
+    "numeric": pa.float64(),
+    "date": pa.date32(),
+    "timestamp without time zone": pa.timestamp("us"),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "text": pa.string(),
+    "character varying": pa.string(),
+}
+
+
 class PostgresTables:
     """Read, replace and describe whole tables on one open psycopg connection.
 
@@ -255,7 +347,9 @@ class PostgresTables:
     def __init__(self, con):
         self.con = con
 
-    def read(self, schema: str, table: str) -> pd.DataFrame:
+    engine = "postgres"
+
+    def _types(self, schema: str, table: str) -> list[tuple[str, str]]:
         with self.con.cursor() as cur:
             cur.execute(
                 "select column_name, data_type from information_schema.columns "
@@ -263,31 +357,90 @@ class PostgresTables:
                 [schema, table],
             )
             types = cur.fetchall()
-            if not types:
-                raise MissingTable(f"{schema}.{table} is not in the PostgreSQL warehouse")
+        if not types:
+            raise MissingTable(f"{schema}.{table} is not in the PostgreSQL warehouse")
+        return types
+
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        types = self._types(schema, table)
+        with self.con.cursor() as cur:
             cur.execute(f"select * from {_name(schema, table)}")
             frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
         return _like_duckdb(frame, dict(types))
 
-    def replace(self, schema: str, table: str, frame: pd.DataFrame) -> None:
-        where = f"{schema}.{table}"
-        if frame.columns.duplicated().any():
-            dup = frame.columns[frame.columns.duplicated()][0]
-            raise PostgresWarehouseError(f"{where}: column {dup!r} appears twice")
-        columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
-        rows = _rows(frame)
+    def read_arrow(self, schema: str, table: str):
+        """The table as a pyarrow Table whose column types are DuckDB's for the PostgreSQL types (date
+        stays a date, integers keep their width, numeric becomes double), so a DuckDB file filled from
+        it (publish's serving file) has the column types a DuckDB warehouse would give."""
+        types = self._types(schema, table)
+        with self.con.cursor() as cur:
+            cur.execute(f"select * from {_name(schema, table)}")
+            rows = cur.fetchall()
+        arrays = []
+        for i, (column, pg_type) in enumerate(types):
+            values = [r[i] for r in rows]
+            kind = _ARROW_OF_POSTGRES.get(pg_type)
+            if kind is None:
+                kind = pa.string()
+                values = [None if v is None else str(v) for v in values]
+            elif pa.types.is_floating(kind):
+                values = [None if v is None else float(v) for v in values]
+            arrays.append(pa.array(values, type=kind))
+        return pa.Table.from_arrays(arrays, names=[c for c, _ in types])
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """A portable SQL read with `?` placeholders (see duckdb_tables), as a DataFrame with DuckDB's
+        dtypes."""
+        text = sql.replace("%", "%%").replace("?", "%s") if params else sql
+        with self.con.cursor() as cur:
+            cur.execute(text, params or None)
+            names = [d.name for d in cur.description]
+            types = {d.name: _TYPE_OF_OID.get(d.type_code, "text") for d in cur.description}
+            frame = pd.DataFrame(cur.fetchall(), columns=names)
+        return _like_duckdb(frame, types)
+
+    def exists(self, schema: str, table: str) -> bool:
+        with self.con.cursor() as cur:
+            cur.execute(
+                "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                [schema, table],
+            )
+            return bool(cur.fetchone()[0])
+
+    def table_names(self, schema: str) -> list[str]:
+        with self.con.cursor() as cur:
+            cur.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by table_name",
+                [schema],
+            )
+            return [r[0] for r in cur.fetchall()]
+
+    def count(self, schema: str, table: str) -> int:
+        with self.con.cursor() as cur:
+            cur.execute(f"select count(*) from {_name(schema, table)}")
+            return int(cur.fetchone()[0])
+
+    def delete_rows(self, schema: str, table: str, column: str, value) -> None:
+        """Delete the rows whose ``column`` = ``value`` (nothing when the table does not exist)."""
+        if self.exists(schema, table):
+            with self.con.cursor() as cur:
+                cur.execute(f"delete from {_name(schema, table)} where {_quoted(column)} = %s", [_python_value(value)])
+
+    def replace(self, schema: str, table: str, frame) -> None:
+        """Replace schema.table by the rows of `frame` (a DataFrame, typed as DuckDB would type it, or a
+        pyarrow Table, typed from its schema)."""
+        columns, rows = _columns_and_rows(frame, f"{schema}.{table}")
         with self.con.cursor() as cur:
             _create_and_copy(cur, schema, table, columns, [rows])
 
-    def replace_rows(self, schema: str, table: str, frame: pd.DataFrame, column: str, value) -> None:
+    def replace_rows(self, schema: str, table: str, frame, column: str, value) -> None:
         """Replace the rows of ``table`` whose ``column`` = ``value`` with ``frame`` and keep all others
         (one cycle of a history table), atomically. The table is created from the frame's columns when
         it does not exist; columns the frame has and the table lacks are added (older rows get NULL)."""
         where = f"{schema}.{table}"
-        if column not in frame.columns:
+        if column not in list(frame.columns if isinstance(frame, pd.DataFrame) else frame.column_names):
             raise PostgresWarehouseError(f"{where}: the rows to replace have no {column!r} column")
-        columns = [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
-        rows = _rows(frame)
+        columns, rows = _columns_and_rows(frame, where)
         name = _name(schema, table)
         with self.con.transaction(), self.con.cursor() as cur:
             cur.execute(f"create schema if not exists {_quoted(schema)}")
@@ -320,7 +473,7 @@ class PostgresTables:
         with self.con.cursor() as cur:
             cur.execute(f"select count(*) from {_name(schema, table)}")
             rows = cur.fetchone()[0]
-        preview = self.read(schema, table).head(int(preview_rows))
+        preview = self.query(f"select * from {_name(schema, table)} limit {int(preview_rows)}")
         return {
             "dagster/row_count": dg.MetadataValue.int(int(rows)),
             "preview": dg.MetadataValue.md(markdown_table(preview)),
