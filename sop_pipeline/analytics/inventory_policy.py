@@ -92,7 +92,10 @@ def stock_points(
 
 def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:
     """Stock points to simulate: every A and B item, then C items, at most SIM_MAX_STOCK_POINTS
-    (a seeded sample of C beyond that) so the check stays seconds long at 30k SKU-locations."""
+    (a seeded sample of C beyond that) so the check stays seconds long at 30k SKU-locations.
+    In SKU order: the simulation's random draws go to stock points by position, so the sample must
+    not depend on the row order its input table was read in (which differs between warehouse engines)."""
+    policies = policies.sort_values("sku", kind="stable")
     abc = policies.abc_xyz.fillna("C").str[:1]
     ab, c = policies[abc.isin(["A", "B"])], policies[~abc.isin(["A", "B"])]
     room = max(SIM_MAX_STOCK_POINTS - len(ab), 0)
