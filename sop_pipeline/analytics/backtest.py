@@ -33,7 +33,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import forecasting, outliers, sensing
+from sop_pipeline.analytics import forecasting, methods, outliers, sensing
 from sop_pipeline.analytics.forecasting import ForecastConfig, last_complete_week
 
 # the history columns the backtest reads (the forecast panel, outliers and censoring, actuals)
@@ -61,6 +61,7 @@ class BacktestConfig:
     retrain_every: int = 4
     horizon_weeks: int = 13
     sensing: bool = True
+    select_methods: bool = True  # score every candidate per SKU x location (methods.py)
     forecast: ForecastConfig = field(
         default_factory=lambda: ForecastConfig(
             with_quantiles=False, max_train_rows=50_000, num_boost_round=100, learning_rate=0.15
@@ -74,6 +75,15 @@ class BacktestResult:
     summary: pd.DataFrame  # method x (wape, bias, rows, origins)
     seconds: float
     fits: int
+    # per SKU x location: the chosen method and the candidates' backtest WAPE (methods.select)
+    selection: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=methods.SELECTION_COLUMNS))
+    calibration: methods.Calibration = field(
+        default_factory=lambda: methods.Calibration(pd.DataFrame(columns=methods.CALIBRATION_COLUMNS))
+    )
+    # WAPE of selection judged forward (older origins pick, newer score) vs each candidate alone on the same series-weeks
+    selection_wape: dict = field(default_factory=dict)
+    series_rows: int = 0
+    series: pd.DataFrame | None = None  # the series-level rows behind selection and calibration
 
 
 def actuals_by_sku(history: pd.DataFrame) -> pd.DataFrame:
@@ -201,6 +211,7 @@ def backtest(
     model = None
     fits = 0
     parts = []
+    series_parts: list[pd.DataFrame] = []
     for n, origin in enumerate(origins):
         gap = 0 if origin.weekday() == 6 else 1
         panel = whole.at(origin, future_weeks=cfg.horizon_weeks + gap + 1) if whole is not None else None
@@ -221,6 +232,8 @@ def backtest(
         if refit:
             model, fits = fitted, fits + 1
         loc = loc[loc.horizon_week >= 1]
+        if cfg.select_methods and n_weeks:
+            series_parts.append(_series_rows(whole, panel, loc, origin, n_weeks, gap))
         fc = loc.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True)[
             "units_p50"
         ].sum()
@@ -248,16 +261,65 @@ def backtest(
         )
     wide = pd.concat(parts, ignore_index=True).merge(actuals, on=["sku", "week_start"], how="left")
     wide["actual_units"] = wide.actual_units.fillna(0.0)
-    methods = [m for m in METHODS if m in wide]
+    scored = [m for m in METHODS if m in wide]
     long = wide.melt(
         id_vars=["origin", "sku", "family", "week_start", "lag", "actual_units"],
-        value_vars=methods,
+        value_vars=scored,
         var_name="method",
         value_name="forecast_units",
     )
     long["forecast_units"] = long.forecast_units.clip(lower=0.0)
     errors = long[BACKTEST_COLUMNS].sort_values(["origin", "method", "sku", "week_start"]).reset_index(drop=True)
-    return BacktestResult(errors=errors, summary=summarize(errors), seconds=time.perf_counter() - started, fits=fits)
+    result = BacktestResult(errors=errors, summary=summarize(errors), seconds=0.0, fits=fits)
+    if series_parts:
+        series = pd.concat(series_parts, ignore_index=True)
+        result.selection = methods.select(series)
+        result.calibration = methods.calibrate(series, methods.chosen_forecast(series, result.selection))
+        result.selection_wape = methods.forward_selection(series)
+        result.series_rows = len(series)
+        result.series = series
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _series_rows(
+    whole: _WholeHistory, panel: forecasting.Panel, loc: pd.DataFrame, origin: date, n_weeks: int, gap: int
+) -> pd.DataFrame:
+    """Backtest rows per SKU x location x lag at one origin: the actual units and every candidate's
+    forecast (``methods.CANDIDATES``), the series' scale and intermittency class at the origin. Only
+    series the global model forecast (not young family-profile or inactive ones) are candidates."""
+    n = panel.n_series
+    hs = np.arange(1, n_weeks + 1) + gap
+    idx = panel.n_hist - 1 + hs
+    known = idx < whole.panel.n_hist  # weeks complete at the cycle's as-of
+    hs, idx = hs[known], idx[known]
+    lgb_fc = loc["units_p50"].to_numpy(dtype=float).reshape(n, n_weeks)[:, known]
+    model = loc["model"].to_numpy().reshape(n, n_weeks)[:, 0]
+    rows = np.flatnonzero(model == forecasting.MODEL_LIGHTGBM)
+    if not len(rows) or not len(hs):
+        return pd.DataFrame()
+    keep = np.flatnonzero(whole.panel.first < panel.n_hist)  # panel series -> whole-history series
+    units = panel.units[rows]
+    cand = methods.candidates(units, hs)
+    actual = np.nan_to_num(whole.units[keep[rows]][:, idx])  # no row after the first sale = 0
+    k = len(hs)
+    keys = panel.keys.iloc[rows]
+    frame = pd.DataFrame(
+        {
+            "sku": np.repeat(keys["sku"].to_numpy(), k),
+            "location": np.repeat(keys["location"].to_numpy(), k),
+            "origin": pd.Timestamp(origin),
+            "lag": np.tile(hs - gap, len(rows)).astype(np.int16),
+            "actual": actual.ravel().astype(np.float32),
+            "lightgbm": lgb_fc[rows].ravel().astype(np.float32),
+            **{m: cand[m].ravel().astype(np.float32) for m in methods.STAT_CANDIDATES},
+            "scale": np.repeat(methods.series_scale(units), k).astype(np.float32),
+            "intermittency": np.repeat(methods.intermittency_class(units), k),
+        }
+    )
+    for c in ("sku", "location", "intermittency"):
+        frame[c] = frame[c].astype("category")
+    return frame
 
 
 def summarize(errors: pd.DataFrame) -> pd.DataFrame:

@@ -760,18 +760,27 @@ def forecast(
     config: ForecastConfig = ForecastConfig(),
     model: Forecaster | None = None,
     rollups: bool = True,
+    selection: pd.DataFrame | None = None,
+    calibration=None,
 ) -> ForecastResult:
     """Cleansed weekly history -> 13-week forecast at series, SKU and family level.
 
     ``model``: reuse an already fitted model (the backtest retrains every few origins); it must
     have been fitted on data up to this as-of or earlier, so nothing leaks. ``rollups=False``
-    skips the SKU and family tables (empty frames).
+    skips the SKU and family tables (empty frames). ``selection`` / ``calibration`` (from the
+    backtest, ``methods``): each series' chosen method replaces the global model's p50 and the
+    calibrated p10/p90 its quantile models' (``methods.apply``); the SKU and family rows are the
+    sums of the series rows, so they follow.
     """
     gap = 0 if as_of.weekday() == 6 else 1
     max_h = config.horizon_weeks + gap
     panel = build_panel(history, as_of, promotions, future_weeks=max_h + 1)
     model = model or fit(panel, config, max_h=max(max_h, 14))
     loc = predict(model, panel, as_of, config.horizon_weeks)
+    if selection is not None or calibration is not None:
+        from sop_pipeline.analytics import methods  # methods imports nothing from here
+
+        loc = methods.apply(loc, panel.units[:, : panel.n_hist], panel.keys, gap, selection, calibration)
     if not rollups:
         return ForecastResult(location=loc, sku=pd.DataFrame(), family=pd.DataFrame(), model=model)
     by_sku = rollup(loc, ["sku", "family", "week_start", "horizon_week"])

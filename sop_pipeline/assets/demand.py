@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics import backtest as bt
-from sop_pipeline.analytics import bias, forecasting, outliers, sensing
+from sop_pipeline.analytics import bias, forecasting, methods, outliers, sensing
 from sop_pipeline.analytics import demand_inputs as inputs
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_horizon_breaks, forecast_value_breaks
@@ -65,6 +65,7 @@ SENSING, BIAS, CONSENSUS, BACKTEST = (
     _out("demand_consensus"),
     _out("demand_backtest"),
 )
+SELECTION, CALIBRATION = _out("forecast_method_selection"), _out("forecast_calibration")
 OUT = warehouse_asset(GROUP)
 
 
@@ -85,6 +86,8 @@ def _ins(*names: str) -> dict[str, dg.AssetIn]:
         "flags": OUTLIERS,
         "forecast": FORECAST,
         "forecast_location": FORECAST_LOCATION,
+        "selection": SELECTION,
+        "calibration": CALIBRATION,
     }
     return {name: table_in(*keys[name].path) for name in names}
 
@@ -224,11 +227,11 @@ def demand_outliers(
             ),
         ),
     },
-    ins=_ins("cycle", "ingest_log", "history_clean", "promotions"),
+    ins=_ins("cycle", "ingest_log", "history_clean", "promotions", "selection", "calibration"),
     internal_asset_deps={
-        "demand_forecast": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG},
-        "demand_forecast_location": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG},
-        "forecast_history": {HISTORY_CLEAN, CYCLE},
+        "demand_forecast": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG, SELECTION, CALIBRATION},
+        "demand_forecast_location": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG, SELECTION, CALIBRATION},
+        "forecast_history": {HISTORY_CLEAN, CYCLE, SELECTION, CALIBRATION},
     },
     pool=WAREHOUSE_POOL,
     # Blocking: a forecast that breaks these would publish impossible demand (and the plan built on it),
@@ -255,6 +258,16 @@ def demand_outliers(
                 "week. A failure names the SKU (and location) and the week."
             ),
         ),
+        dg.AssetCheckSpec(
+            "sku_is_sum_of_locations",
+            asset=FORECAST,
+            blocking=True,
+            description=(
+                "Blocking. Each SKU-week's units_p50 and revenue equal the sum over its locations in "
+                "demand_forecast_location (whatever method each location's series uses), so the plan and the "
+                "location view never disagree. A failure names the SKU, the week and both numbers."
+            ),
+        ),
     ],
 )
 def demand_forecast(
@@ -263,12 +276,20 @@ def demand_forecast(
     ingest_log: pd.DataFrame,
     history_clean: pd.DataFrame,
     promotions: pd.DataFrame,
+    selection: pd.DataFrame,
+    calibration: pd.DataFrame,
 ):
-    """Fit the global model on the cleansed history and forecast the cycle's 13 weeks."""
+    """Fit the global model on the cleansed history and forecast the cycle's 13 weeks; each
+    series uses the method its backtest chose, with calibrated p10/p90 (analytics.methods)."""
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
+    cal = calibration[methods.CALIBRATION_COLUMNS] if len(calibration) else None
     result = forecasting.forecast(
-        history_clean, as_of, inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS)
+        history_clean,
+        as_of,
+        inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+        selection=selection[["sku", "location", "method"]] if len(selection) else None,
+        calibration=methods.Calibration(cal) if cal is not None else None,
     )
     model = result.model
     sku = inputs.published_forecast(result.sku, as_of, horizon_only=True)
@@ -285,8 +306,9 @@ def demand_forecast(
         forecast_horizon_breaks(sku, c.week1_start, c.horizon_weeks),
         forecast_horizon_breaks(loc_horizon, c.week1_start, c.horizon_weeks, series=by_loc),
     )
+    sum_breaks = methods.rollup_breaks(sku, loc_horizon)
     # a forecast the blocking checks stop is not kept as this cycle's snapshot for accuracy by lag
-    keep_snapshot = values_ok and horizon_ok
+    keep_snapshot = values_ok and horizon_ok and sum_breaks.empty
     fam = (
         result.family[result.family.horizon_week >= 1].groupby("family", as_index=False)[["units_p50", "revenue"]].sum()
     )
@@ -299,6 +321,9 @@ def demand_forecast(
             "units_13w": round(float(sku.units_p50.sum()), 1),
             "revenue_13w": round(float(sku.revenue.sum()), 2),
             "models": dg.MetadataValue.json(result.location.groupby("model").size().astype(int).to_dict()),
+            "series_by_method": dg.MetadataValue.json(
+                result.location.drop_duplicates(["sku", "location"]).groupby("method").size().astype(int).to_dict()
+            ),
             "train_rows": model.train_rows,
             "fit_seconds": round(model.fit_seconds, 1),
             "by_family": dg.MetadataValue.md(markdown_table(fam, 20)),
@@ -331,6 +356,18 @@ def demand_forecast(
             "week1_start": str(week1.date()),
             "horizon_weeks": c.horizon_weeks,
         },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=FORECAST,
+        check_name="sku_is_sum_of_locations",
+        passed=bool(sum_breaks.empty),
+        description=(
+            "every SKU-week equals the sum of its locations"
+            if sum_breaks.empty
+            else f"{len(sum_breaks)} SKU-weeks differ from the sum of their locations, e.g. "
+            + "; ".join(sum_breaks.problem.head(3))
+        ),
+        metadata={"breaks": len(sum_breaks)},
     )
 
 
@@ -526,15 +563,35 @@ def demand_bias(
 # --------------------------------------------------------------------------- backtest
 
 
-@dg.asset(
-    key=BACKTEST,
-    pool=WAREHOUSE_POOL,
-    **OUT,
+@dg.multi_asset(
+    name="demand_backtest",
+    outs={
+        "demand_backtest": dg.AssetOut(
+            key=BACKTEST,
+            **OUT,
+            description="Rolling-origin backtest: the forecast code re-run as of each of the last 26 weekly origins "
+            "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "
+            "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
+            "the matching lag and seasonal naive. forecast_accuracy aggregates it.",
+        ),
+        "forecast_method_selection": dg.AssetOut(
+            key=SELECTION,
+            **OUT,
+            description="Per SKU x location: the forecast method the cycle uses (lightgbm, seasonal_naive, "
+            "exp_smoothing or tsb), picked by backtest error over the same origins x lags (the global model is "
+            "replaced only by a candidate 25% better), with every candidate's backtest WAPE and the series' "
+            "intermittency class. See sop_pipeline/analytics/methods.py.",
+        ),
+        "forecast_calibration": dg.AssetOut(
+            key=CALIBRATION,
+            **OUT,
+            description="Calibrated p10/p90: the 10%/90% quantiles of the chosen methods' scaled backtest "
+            "residuals per horizon bucket x intermittency class, and the coverage they achieved forward "
+            "(fitted on the older half of the origins, scored on the newer half).",
+        ),
+    },
     ins=_ins("cycle", "ingest_log", "demand_weekly", "promotions", "sales_forecast", "sales_orders"),
-    description="Rolling-origin backtest: the forecast code re-run as of each of the last 26 weekly origins "
-    "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "
-    "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
-    "the matching lag and seasonal naive. forecast_accuracy aggregates it.",
+    pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "beats_seasonal_naive",
@@ -545,7 +602,35 @@ def demand_bias(
                 "failure means the model is not better than last year's actuals and the data pack should say so; the "
                 "cycle still runs and publishes."
             ),
-        )
+        ),
+        dg.AssetCheckSpec(
+            "selection_is_lowest_error",
+            asset=SELECTION,
+            blocking=True,
+            description=(
+                "Blocking. Every series' chosen method is the rule's pick from its own backtest WAPEs: the lowest, "
+                "or lightgbm when no candidate is 25% better. A failure names the SKU, location and both methods."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "calibration_consistent",
+            asset=CALIBRATION,
+            blocking=True,
+            description=(
+                "Blocking. Per horizon bucket x intermittency class the residual quantiles are ordered (p10 "
+                "below p90) and the coverage shares (below p10, inside the band, above p90) lie in [0, 1] and add "
+                "up to 1. A failure names the group."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "calibration_on_target",
+            asset=CALIBRATION,
+            blocking=False,
+            description=(
+                "Warning only: forward coverage per group has 10% +- 5 points below p10 and above p90 and a "
+                "p10-p90 band covering 70-90% of actuals. A failure names the group and the share."
+            ),
+        ),
     ],
 )
 def demand_backtest(
@@ -566,13 +651,37 @@ def demand_backtest(
         inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS),
         inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
     )
+    result.series = None  # the series rows are only needed inside the backtest
     errors = result.errors.copy()
     errors.insert(0, "cycle_id", as_of)
     errors = inputs.typed(errors, **inputs.BACKTEST_TYPES)
     wape = inputs.wape_by_method(result.summary)
     improvement = inputs.improvement_vs_naive(wape)
-    return dg.MaterializeResult(
-        value=errors,
+    selection = result.selection.copy()
+    selection.insert(0, "cycle_id", as_of)
+    selection = inputs.typed(
+        selection,
+        floats=["wape", "actual_units", *[f"wape_{m}" for m in methods.CANDIDATES]],
+        ints=["backtest_rows"],
+        dates=["cycle_id"],
+        texts=["sku", "location", "method", "intermittency"],
+    )
+    calibration = result.calibration.table.copy()
+    calibration.insert(0, "cycle_id", as_of)
+    calibration = inputs.typed(
+        calibration,
+        floats=["q_low", "q_high", "share_below_p10", "share_above_p90", "band_coverage"],
+        ints=["rows"],
+        dates=["cycle_id"],
+        texts=["horizon_bucket", "intermittency"],
+    )
+    sel_breaks = methods.selection_breaks(result.selection)
+    cal_breaks = methods.calibration_breaks(result.calibration.table)
+    misses = methods.calibration_on_target(result.calibration.table)
+    forward = {f"forward_wape_{k}_pct": _pct(v) for k, v in result.selection_wape.items()}
+    yield dg.Output(
+        errors,
+        output_name="demand_backtest",
         metadata={
             "wape_lightgbm_pct": _pct(wape["lightgbm"]),
             "wape_seasonal_naive_pct": _pct(wape["seasonal_naive"]),
@@ -584,13 +693,53 @@ def demand_backtest(
             "seconds": round(result.seconds, 1),
             "summary": dg.MetadataValue.md(markdown_table(result.summary)),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="beats_seasonal_naive",
-                passed=inputs.beats_naive(improvement),
-                metadata={"improvement_vs_naive_pct": _pct(improvement)},
-            )
-        ],
+    )
+    yield dg.Output(
+        selection,
+        output_name="forecast_method_selection",
+        metadata={
+            "series": len(selection),
+            "by_method": dg.MetadataValue.json(selection.method.value_counts().astype(int).to_dict()),
+            "series_rows_scored": result.series_rows,
+            **forward,
+        },
+    )
+    yield dg.Output(
+        calibration,
+        output_name="forecast_calibration",
+        metadata={"groups": len(calibration), "table": dg.MetadataValue.md(markdown_table(calibration, 12))},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=BACKTEST,
+        check_name="beats_seasonal_naive",
+        passed=inputs.beats_naive(improvement),
+        metadata={"improvement_vs_naive_pct": _pct(improvement)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=SELECTION,
+        check_name="selection_is_lowest_error",
+        passed=bool(sel_breaks.empty),
+        description=(
+            "every series uses the rule's pick"
+            if sel_breaks.empty
+            else f"{len(sel_breaks)} series do not: "
+            + "; ".join(f"{r.sku} @ {r.location}: {r.problem}" for r in sel_breaks.head(3).itertuples())
+        ),
+        metadata={"breaks": len(sel_breaks), "series": len(selection)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=CALIBRATION,
+        check_name="calibration_consistent",
+        passed=not cal_breaks,
+        description="; ".join(cal_breaks[:3]) if cal_breaks else "quantiles ordered, coverage shares add up",
+        metadata={"breaks": len(cal_breaks)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=CALIBRATION,
+        check_name="calibration_on_target",
+        passed=not misses,
+        description="; ".join(misses[:4]) if misses else "every group within target",
+        metadata={"misses": len(misses)},
     )
 
 

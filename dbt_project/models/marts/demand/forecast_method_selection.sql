@@ -1,0 +1,30 @@
+-- Method selection by measured error: the method each SKU x location series uses this cycle and
+-- every candidate's rolling-origin backtest WAPE (sop_pipeline/analytics/methods.py).
+with
+
+selection as (
+
+    select * from {{ source('analytics', 'forecast_method_selection') }}
+
+),
+
+final as (
+
+    select
+        cast(cycle_id as date) as cycle_id,
+        sku,
+        location,
+        method,
+        wape,
+        intermittency,
+        backtest_rows,
+        actual_units,
+        wape_lightgbm,
+        wape_seasonal_naive,
+        wape_exp_smoothing,
+        wape_tsb
+    from selection
+
+)
+
+select * from final
