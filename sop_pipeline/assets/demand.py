@@ -578,7 +578,7 @@ def demand_bias(
             key=SELECTION,
             **OUT,
             description="Per SKU x location: the forecast method the cycle uses (lightgbm, seasonal_naive, "
-            "exp_smoothing or tsb), picked by backtest error over the same origins x lags (the global model is "
+            "exp_smoothing, tsb or their combination), picked by backtest error over the same origins x lags (the global model is "
             "replaced only by a candidate 25% better), with every candidate's backtest WAPE and the series' "
             "intermittency class. See sop_pipeline/analytics/methods.py.",
         ),

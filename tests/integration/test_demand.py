@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_pipeline.analytics import forecasting
+from sop_pipeline.analytics import forecasting, methods
 from sop_pipeline.analytics.calendar import Cycle
 
 pytestmark = pytest.mark.integration
@@ -177,6 +177,23 @@ def test_backtest_beats_seasonal_naive_and_reports_accuracy_by_lag(small_cycle):
     )
     assert acc.mix_error.dropna().between(-1e-9, 2).all()  # SKU error >= family error
     assert allf.loc[(13, "sales_forecast"), "bias"] > 0.1  # the optimistic families show
+
+
+def test_method_selection_and_calibration_are_published_and_used(small_cycle):
+    sel = query(small_cycle.serving, "select * from forecast_method_selection")
+    cal = query(small_cycle.serving, "select * from forecast_calibration")
+    loc = query(small_cycle.warehouse, "select * from analytics.demand_forecast_location where horizon_week >= 1")
+    sku = query(small_cycle.warehouse, "select * from analytics.demand_forecast")
+    assert len(sel) > 100 and set(sel.method) <= set(methods.CANDIDATES)
+    assert methods.selection_breaks(sel).empty  # the rule's pick on every series
+    # the forecast uses each series' chosen method; the SKU rows are the sums of the location rows
+    used = loc.drop_duplicates(["sku", "location"]).merge(sel, on=["sku", "location"], suffixes=("", "_chosen"))
+    assert len(used) == len(sel) and (used.method == used.method_chosen).all()
+    assert methods.rollup_breaks(sku, loc).empty
+    # calibrated bands: consistent, and on the demo within target measured forward
+    assert len(cal) == 6 and not methods.calibration_breaks(cal)
+    assert cal.band_coverage.between(0.7, 0.9).all(), cal
+    assert ((cal.share_below_p10 - 0.1).abs() <= 0.05).all() and ((cal.share_above_p90 - 0.1).abs() <= 0.05).all()
 
 
 def test_sensing_records_baseline_sensed_and_reasons(small_cycle):

@@ -38,7 +38,8 @@ def rolling_rows(series: dict[str, np.ndarray], origins: int = 26, horizon: int 
         for o in range(T - origins - horizon, T - horizon):
             hist = y[None, : o + 1]
             hs = np.arange(1, horizon + 1)
-            cand = M.candidates(hist, hs)
+            lgb = np.full((1, horizon), hist[0, -52:].mean())
+            cand = M.candidates(hist, hs, lgb)
             parts.append(
                 pd.DataFrame(
                     {
@@ -47,7 +48,7 @@ def rolling_rows(series: dict[str, np.ndarray], origins: int = 26, horizon: int 
                         "origin": pd.Timestamp("2026-01-04") + pd.Timedelta(weeks=o),
                         "lag": hs,
                         "actual": y[o + hs],
-                        "lightgbm": np.full(horizon, hist[0, -52:].mean()),
+                        "lightgbm": lgb[0],
                         **{m: cand[m][0] for m in M.STAT_CANDIDATES},
                         "scale": M.series_scale(hist)[0],
                         "intermittency": M.intermittency_class(hist)[0],
@@ -59,12 +60,14 @@ def rolling_rows(series: dict[str, np.ndarray], origins: int = 26, horizon: int 
 
 def test_candidates_on_obvious_series():
     y = seasonal()
-    f = M.candidates(y[None, :-13], np.arange(1, 14))
+    f = M.candidates(y[None, :-13], np.arange(1, 14), np.zeros((1, 13)))
     assert np.allclose(f["seasonal_naive"][0], y[-13:])  # a pure season repeats exactly
     flat = np.full((1, 120), 7.0)
-    f = M.candidates(flat, np.arange(1, 14))
+    f = M.candidates(flat, np.arange(1, 14), np.full((1, 13), 7.0))
     for m in M.STAT_CANDIDATES:
         assert np.allclose(f[m], 7.0), m
+    f = M.candidates(flat, np.arange(1, 14), np.full((1, 13), 1.0))
+    assert np.allclose(f["combination"], (1 + 7 + 7) / 3)  # the mean of its members
     # TSB: demand every 4th week of 8 units -> probability 1/4 x size 8 = 2 per week
     y = np.tile([8.0, 0, 0, 0], 30)[None, :]
     assert M.tsb(y, np.arange(1, 4))[0, 0] == pytest.approx(2.0, rel=0.1)
@@ -100,6 +103,7 @@ def test_selection_margin_keeps_the_global_model_on_a_small_edge():
             "seasonal_naive": [11.0, 8.5],  # error 2.5: 37.5% lower -> switches
             "exp_smoothing": [13.0, 13.0],
             "tsb": [14.0, 14.0],
+            "combination": [13.0, 13.0],
             "scale": 10.0,
             "intermittency": "smooth",
         }

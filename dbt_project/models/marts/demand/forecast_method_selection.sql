@@ -22,7 +22,8 @@ final as (
         wape_lightgbm,
         wape_seasonal_naive,
         wape_exp_smoothing,
-        wape_tsb
+        wape_tsb,
+        wape_combination
     from selection
 
 )
