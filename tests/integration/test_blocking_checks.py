@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from sop_pipeline.analytics import backtest
 from sop_pipeline.assets import demand, ingest
 from sop_pipeline.io_manager import WarehouseIOManager
 from sop_pipeline.resources import SopSettings, Warehouse
@@ -111,6 +112,18 @@ def forecast_warehouse(tmp_path_factory) -> str:
     )
     con.register("h", history)
     con.execute("create table analytics.demand_history_clean as select * from h")
+    # the method selection and calibration demand_forecast reads: a real (short) backtest of the same history
+    bt_result = backtest.backtest(
+        history.drop(columns=["units_clean", "is_censored", "is_outlier"]).assign(
+            week_start=lambda d: d.week_start.dt.date
+        ),
+        AS_OF,
+        config=backtest.BacktestConfig(origins=8, sensing=False),
+    )
+    con.register("sel", bt_result.selection.assign(cycle_id=AS_OF))
+    con.register("cal", bt_result.calibration.table.assign(cycle_id=AS_OF))
+    con.execute("create table analytics.forecast_method_selection as select * from sel")
+    con.execute("create table analytics.forecast_calibration as select * from cal")
     con.close()
     return path
 
@@ -141,6 +154,8 @@ def test_forecast_checks_pass_on_a_real_fit(forecast_warehouse):
     for name in ("non_negative_and_finite", "thirteen_weeks_per_sku"):
         ev = _check(result, demand.FORECAST, name)
         assert ev.passed and ev.blocking and "holds on every SKU-week" in ev.description
+    ev = _check(result, demand.FORECAST, "sku_is_sum_of_locations")
+    assert ev.passed and ev.blocking
     assert _history_rows(forecast_warehouse) == 6 * 13
 
 
@@ -170,3 +185,21 @@ def test_forecast_checks_fail_naming_sku_and_week(forecast_warehouse, monkeypatc
     assert f"SKU004 week of {week5}: no forecast row (gap in the horizon, week 5)" in horizon.description
     print(f"\n{values.description}\n{horizon.description}")
     assert _history_rows(forecast_warehouse) == before  # a stopped forecast is not kept for accuracy by lag
+
+
+def test_sku_forecast_must_be_the_sum_of_its_locations(forecast_warehouse, monkeypatch):
+    real = demand.forecasting.forecast
+
+    def drifted(*args, **kwargs):  # the SKU table no longer adds up to its locations in one week
+        result = real(*args, **kwargs)
+        sku = result.sku.copy()
+        sku.loc[(sku.sku == "SKU001") & (sku.horizon_week == 2), "units_p50"] += 5.0
+        result.sku = sku
+        return result
+
+    monkeypatch.setattr(demand.forecasting, "forecast", drifted)
+    result = _forecast(forecast_warehouse)
+    assert not result.success
+    ev = _check(result, demand.FORECAST, "sku_is_sum_of_locations")
+    assert not ev.passed and ev.blocking
+    assert "SKU SKU001 week 2026-11-30" in ev.description and "over its locations" in ev.description
