@@ -10,7 +10,9 @@ rows the IO manager replaces (`warehouse_asset(..., history=...)`). Flow:
 
     int_demand_weekly -> demand_outliers (history_clean, outliers + hockey sticks)
         -> demand_forecast (+ forecast_location, forecast_history) -> demand_sensing
-        -> demand_bias (+ consensus);   int_demand_weekly -> demand_backtest
+        -> demand_bias (+ consensus);
+    int_demand_weekly -> demand_backtest (+ forecast_method_selection, forecast_calibration)
+        -> demand_forecast (each series' chosen method, calibrated p10/p90)
 """
 
 import dagster as dg
