@@ -23,6 +23,7 @@ Pure pandas; no Dagster import.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_BACKWARD_DAYS = 14
@@ -61,15 +62,17 @@ def booked_orders(sales_orders: pd.DataFrame, shipments: pd.DataFrame | None) ->
     return so[["order_id", "line", "sku", "demand_date", "open_units"]].reset_index(drop=True)
 
 
-def _window_weeks(demand_date: pd.Timestamp, weeks: list[pd.Timestamp], backward_days: int, forward_days: int):
-    """Weeks an order due `demand_date` may consume, in order: its own week, backward, forward."""
-    own = demand_date.normalize() - pd.Timedelta(days=demand_date.day_of_week)
-    lo = demand_date - pd.Timedelta(days=backward_days)
-    hi = demand_date + pd.Timedelta(days=forward_days)
-    inside = [w for w in weeks if w + pd.Timedelta(days=6) >= lo and w <= hi]
-    back = sorted((w for w in inside if w < own), reverse=True)
-    fwd = sorted(w for w in inside if w > own)
-    return ([own] if own in inside else []) + back + fwd
+def _window(day: int, weeks: np.ndarray, backward_days: int, forward_days: int) -> list[int]:
+    """Indices into ``weeks`` (sorted Mondays, as day numbers) an order due on ``day`` may consume, in
+    order: its own week, then backward (nearest first), then forward; only weeks with a day inside
+    [day - backward_days, day + forward_days]."""
+    own = day - (day + 3) % 7  # day numbers count from 1970-01-01, a Thursday: Monday = day - (day + 3) % 7
+    lo = int(np.searchsorted(weeks, day - backward_days - 6, side="left"))
+    hi = int(np.searchsorted(weeks, day + forward_days, side="right"))
+    pos = int(np.searchsorted(weeks, own, side="left"))
+    has_own = pos < len(weeks) and weeks[pos] == own
+    first = [pos] if has_own and lo <= pos < hi else []
+    return first + list(range(min(pos, hi) - 1, lo - 1, -1)) + list(range(max(pos + has_own, lo), hi))
 
 
 def consume(
@@ -89,10 +92,11 @@ def consume(
     fc = fc.sort_values(["sku", "week_start"], kind="stable", ignore_index=True)
     if fc.empty:
         return fc.reindex(columns=CONSUMPTION_COLUMNS)
-    weeks = sorted(fc["week_start"].unique())
-    first, last = weeks[0], weeks[-1] + pd.Timedelta(days=6)
-    key = list(zip(fc.sku, fc.week_start))
-    left = dict(zip(key, fc.forecast_units.clip(lower=0.0).to_numpy(float)))
+    day = (fc["week_start"].to_numpy().astype("datetime64[D]").astype(np.int64)).tolist()
+    weeks = np.array(sorted(set(day)), dtype=np.int64)
+    week_idx = {d: k for k, d in enumerate(weeks.tolist())}
+    key = [(sku, week_idx[d]) for sku, d in zip(fc.sku, day)]
+    left = dict(zip(key, fc.forecast_units.clip(lower=0.0).to_numpy(float).tolist()))
     consumed = dict.fromkeys(key, 0.0)
     booked = dict.fromkeys(key, 0.0)
     found = dict.fromkeys(key, 0.0)
@@ -100,23 +104,24 @@ def consume(
 
     o = orders.copy()
     o["demand_date"] = pd.to_datetime(o["demand_date"])
-    o = o[(o.demand_date >= first) & (o.demand_date < last + pd.Timedelta(days=1)) & o.sku.isin(set(fc.sku))]
     o = o.sort_values(["demand_date", "order_id", "line"], kind="stable")
-    for r in o.itertuples():
-        own = (r.sku, (r.demand_date.normalize() - pd.Timedelta(days=r.demand_date.day_of_week)).as_unit("us"))
-        if own not in booked:
+    due = o["demand_date"].to_numpy().astype("datetime64[D]").astype(np.int64).tolist()
+    for sku, d, units in zip(o["sku"].tolist(), due, o["open_units"].astype(float).tolist()):
+        own_day = d - (d + 3) % 7
+        own = (sku, week_idx.get(own_day, -1))
+        if own not in booked:  # due outside the forecast's weeks, or a SKU without forecast
             continue
-        booked[own] += float(r.open_units)
+        booked[own] += units
         lines[own] += 1
-        need = float(r.open_units)
-        for w in _window_weeks(r.demand_date, weeks, backward_days, forward_days):
+        need = units
+        for k in _window(d, weeks, backward_days, forward_days):
             if need <= 0:
                 break
-            k = (r.sku, w)
-            take = min(need, left.get(k, 0.0))
+            cell = (sku, k)
+            take = min(need, left.get(cell, 0.0))
             if take > 0:
-                left[k] -= take
-                consumed[k] += take
+                left[cell] -= take
+                consumed[cell] += take
                 found[own] += take
                 need -= take
 
