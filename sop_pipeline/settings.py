@@ -11,7 +11,9 @@
 | SOP_WAREHOUSE | (the DuckDB file <data dir>/warehouse.duckdb) | `postgresql://user@host:port/database`: the warehouse is that PostgreSQL database (password from SOP_PG_PASSWORD or ~/.pgpass, never in the URL); `duckdb` or empty: the embedded file |
 
 Relative paths are resolved against the current working directory. Only this module reads
-the environment; resources and the CLI pass `Settings` on. Nothing in the package writes the
+the environment; resources and the CLI pass `Settings` on. The one exception is the PostgreSQL
+password, SOP_PG_PASSWORD: it is read where a connection is made (warehouse_engines.postgres.connect
+and dbt's profile), so it never enters `Settings`, resource config or the UI. Nothing in the package writes the
 environment: dbt gets the warehouse path as a dbt var (`--vars {warehouse_path: ...}`, read by
 dbt_project/profiles.yml; on PostgreSQL `pg_host` / `pg_port` / `pg_user` / `pg_dbname` and the
 `postgres` target, `dbt_target`) and its own target dir under the data dir (`dbt_target_dir`).
