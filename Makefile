@@ -50,8 +50,12 @@ lint: setup  ## ruff check + ruff format --check (settings in ruff.toml; also a 
 validate: setup  ## dagster definitions validate: the code location loads
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
+# The suite runs on every core (at most 4: past that the session's shared cycles bound it) with
+# pytest-xdist, one test file per work unit so a file's module fixtures are built once; the
+# session's cycles are built once for all workers (tests/conftest.py). TEST_WORKERS=0: no xdist.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 test: setup browser validate  ## validate the definitions, then run the whole test suite (unit, integration, browser)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ui: setup  ## Dagster UI on http://localhost:3000
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -1,12 +1,25 @@
-"""Shared fixtures: demo extracts and one full `sop run` per test session (real Dagster, dbt, DuckDB)."""
+"""Shared fixtures: demo extracts and one full `sop run` per test session (real Dagster, dbt, DuckDB).
+
+The whole suite runs on 2 cores in parallel (`make test`: pytest-xdist, one file per work unit), so
+the session's expensive fixtures are built once per test session, not once per worker: the first
+process to need one builds it under a file lock in the folder the workers share and records it in
+a JSON file; the others wait for the lock and read the record (`build_once`). The full cycles the
+collected tests need (`small_cycle`, `items_and_pos_only`) start in the background as soon as the
+tests are collected, while the tests that need no cycle run; and the files are ordered so that
+those tests come first and the longest ones early (`pytest_collection_modifyitems`).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -54,14 +67,88 @@ def run_cycle(extracts: Path, data: Path, *extra: str) -> CycleRun:
     return CycleRun(extracts, data, proc.stdout, proc.stderr, proc.returncode)
 
 
+# --------------------------------------------------------------------------- built once per session
+
+
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every process of this test session shares: pytest's base temp dir, or under
+    pytest-xdist the session's folder that holds each worker's own (`popen-gw<N>`)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(root: Path, name: str, build: Callable[[Path], dict]) -> dict:
+    """`build(root / name)` once per test session, whichever process (xdist worker, or a background
+    thread of one) asks first; the others wait for it and get the same JSON-able record.
+
+    The lock is an flock on `root/name.lock`, held while building (the kernel drops it if the
+    process dies, and the next one to ask then builds again); the record is `root/name.json`. A
+    build that raised is recorded too, so every test that needs it fails with the same one line
+    instead of building it again."""
+    root.mkdir(parents=True, exist_ok=True)
+    record = root / f"{name}.json"
+    with open(root / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            try:
+                outcome = {"value": build(root / name)}
+            except Exception as exc:
+                outcome = {"error": f"{type(exc).__name__}: {exc}"}
+            partial = record.with_suffix(".partial")
+            partial.write_text(json.dumps(outcome))
+            partial.replace(record)
+        outcome = json.loads(record.read_text())
+    if "error" in outcome:
+        pytest.fail(f"the session's {name} could not be built: {outcome['error']}", pytrace=False)
+    return outcome["value"]
+
+
+def _demo_extracts(workdir: Path) -> dict:
+    from sop_pipeline.demo import generate
+
+    generate(workdir / "extracts", size="small", seed=42)
+    return {"extracts": str(workdir / "extracts")}
+
+
+def _cycle_record(run: CycleRun) -> dict:
+    return {**asdict(run), "extracts": str(run.extracts), "data": str(run.data)}
+
+
+def _from_record(record: dict) -> CycleRun:
+    return CycleRun(**{**record, "extracts": Path(record["extracts"]), "data": Path(record["data"])})
+
+
+def shared_demo_extracts(root: Path) -> Path:
+    return Path(build_once(root, "demo_extracts", _demo_extracts)["extracts"])
+
+
+def _small_cycle(root: Path) -> Callable[[Path], dict]:
+    def build(workdir: Path) -> dict:
+        return _cycle_record(run_cycle(shared_demo_extracts(root), workdir / HOSTILE_DIR_NAME))
+
+    return build
+
+
+def _items_and_pos_only(root: Path) -> Callable[[Path], dict]:
+    def build(workdir: Path) -> dict:
+        extracts = _copy_some(shared_demo_extracts(root), workdir / "extracts", ["items", "pos_sales"])
+        make_items_hostile(extracts / "items.csv")
+        return _cycle_record(run_cycle(extracts, workdir / "data"))
+
+    return build
+
+
+# the full cycles that session fixtures share: fixture name -> builder (given the shared root)
+SHARED_CYCLES: dict[str, Callable[[Path], Callable[[Path], dict]]] = {
+    "small_cycle": _small_cycle,
+    "items_and_pos_only": _items_and_pos_only,
+}
+
+
 @pytest.fixture(scope="session")
 def demo_extracts(tmp_path_factory) -> Path:
     """Small demo extracts, seed 42 (generated once per session)."""
-    from sop_pipeline.demo import generate
-
-    out = tmp_path_factory.mktemp("demo") / "extracts"
-    generate(out, size="small", seed=42)
-    return out
+    return shared_demo_extracts(shared_root(tmp_path_factory))
 
 
 # Paths with quotes reach SQL (attach, copy, read_parquet), dbt's profile and the report: the
@@ -73,13 +160,14 @@ HOSTILE_DIR_NAME = 'it\'s a "test" dir'
 def small_cycle(demo_extracts, tmp_path_factory) -> CycleRun:
     """One full `sop run` on the small demo data, in a data dir named `it's a "test" dir`;
     integration tests read its outputs."""
-    run = run_cycle(demo_extracts, tmp_path_factory.mktemp("cycle") / HOSTILE_DIR_NAME)
+    root = shared_root(tmp_path_factory)
+    run = _from_record(build_once(root, "small_cycle", _small_cycle(root)))
     assert run.returncode == 0, f"sop run failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     return run
 
 
 def _copy_some(src: Path, dst: Path, names: list[str] | None = None) -> Path:
-    dst.mkdir()
+    dst.mkdir(parents=True)
     for path in src.iterdir():
         if path.is_file() and (names is None or path.stem in names):
             shutil.copy(path, dst / path.name)
@@ -100,10 +188,8 @@ def items_and_pos_only(demo_extracts, tmp_path_factory) -> CycleRun:
     the "no data" paths. Its items file is hostile too (HOSTILE_ITEMS): one SKU's key appears
     twice and two descriptions are Latin-1, so the same run proves that a duplicated master
     key and a badly encoded free-text value never stop the cycle."""
-    root = tmp_path_factory.mktemp("items_pos")
-    extracts = _copy_some(demo_extracts, root / "extracts", ["items", "pos_sales"])
-    make_items_hostile(extracts / "items.csv")
-    return run_cycle(extracts, root / "data")
+    root = shared_root(tmp_path_factory)
+    return _from_record(build_once(root, "items_and_pos_only", _items_and_pos_only(root)))
 
 
 # SKU whose key is duplicated, and SKUs whose description is re-encoded as Latin-1 (with an accent)
@@ -121,3 +207,79 @@ def make_items_hostile(items_csv: Path) -> None:
         if sku == HOSTILE_ITEMS["duplicate"]:
             out.append(f"{sku},{description} (second copy),{rest}")
     items_csv.write_bytes(("\n".join(out) + "\n").encode("latin-1"))
+
+
+# --------------------------------------------------------------------------- order and prefetch
+
+# Files that hold the suite's longest tests (a full `sop run` of their own, or more): each runs
+# first within its group, so the last minutes of a parallel run hold short tests only. An
+# ordering hint only: a file not listed runs in its group, in collection order.
+LONGEST_FIRST = (
+    "test_kpis.py",
+    "test_reproducible.py",
+    "test_backfill.py",
+    "test_replay.py",
+    "test_postgres_warehouse.py",
+    "test_dbt_metadata.py",
+    "test_publish_failures.py",
+    "test_plan_cycles.py",
+    "test_docs.py",
+    "test_meeting_pack.py",
+)
+
+
+def _needs_shared_cycle(item: pytest.Item) -> bool:
+    return any(name in item.fixturenames for name in SHARED_CYCLES)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order whole files (each file stays together, in its own order; xdist hands out whole files):
+    first those that need none of the shared cycles, which run while the cycles are built in the
+    background, then those that do; longest first within each group (LONGEST_FIRST), and the
+    integration and end-to-end folders before the unit tests."""
+    files: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+
+    def rank(path: Path) -> tuple:
+        waits = any(_needs_shared_cycle(i) for i in files[path])
+        hint = LONGEST_FIRST.index(path.name) if path.name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return (waits, hint, path.parent.name == "unit")
+
+    order = sorted(files, key=rank)  # stable: collection order within equal ranks
+    items[:] = [item for path in order for item in files[path]]
+
+
+_prefetch: list[threading.Thread] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the shared cycles the collected tests need, each in a background thread
+    (a `sop run` subprocess), while the tests that need none run. Every xdist worker collects the
+    whole suite and starts the same threads: the first to take a cycle's lock builds it."""
+    config = session.config
+    if config.option.collectonly or not session.items:
+        return
+    root = shared_root(config._tmp_path_factory)  # pytest's own TempPathFactory (xdist reads it too)
+    for name, builder in SHARED_CYCLES.items():
+        if any(name in item.fixturenames for item in session.items):
+            thread = threading.Thread(
+                target=_prefetch_one, args=(root, name, builder(root)), name=f"prefetch {name}", daemon=True
+            )
+            thread.start()
+            _prefetch.append(thread)
+
+
+def _prefetch_one(root: Path, name: str, build: Callable[[Path], dict]) -> None:
+    try:
+        build_once(root, name, build)
+    except BaseException:  # pytest.fail's exception: the fixture reports the recorded error
+        pass
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Wait for the background builds: a worker that leaves while it builds a cycle would drop it
+    for the worker waiting on it (which would then build it again)."""
+    for thread in _prefetch:
+        thread.join()

@@ -42,9 +42,13 @@ def table_fingerprints(serving) -> dict[str, tuple[int, str]]:
     return out
 
 
-def test_two_runs_on_the_same_extracts_publish_identical_tables(small_cycle, tmp_path):
-    again = run_cycle(small_cycle.extracts, tmp_path / "data")
+def test_two_runs_on_the_same_extracts_publish_identical_tables(demo_extracts, tmp_path, request):
+    # this test's own run first, the session's after (getfixturevalue): the run need not wait for
+    # the session's cycle, which is built meanwhile (tests/conftest.py)
+    again = run_cycle(demo_extracts, tmp_path / "data")
     assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-3000:]}"
+    small_cycle = request.getfixturevalue("small_cycle")
+    assert small_cycle.extracts == demo_extracts
     first, second = table_fingerprints(small_cycle.serving), table_fingerprints(again.serving)
     assert set(first) == set(second)
     different = sorted(t for t in first if first[t] != second[t])
