@@ -234,18 +234,31 @@ def _needs_shared_cycle(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order whole files (each file stays together, in its own order; xdist hands out whole files):
-    first those that need none of the shared cycles, which run while the cycles are built in the
-    background, then those that do; longest first within each group (LONGEST_FIRST), and the
-    integration and end-to-end folders before the unit tests."""
+    """Order whole files (each file stays together, in its own order; xdist hands out whole files),
+    longest first, so that no worker waits and the last minutes hold short tests only:
+
+    0. the longest files that need none of the shared cycles (they run while the shared cycles are
+       built in the background, from the start of the session),
+    1. the other integration / end-to-end files that need none (the cycles finish meanwhile),
+    2. the files that need a shared cycle, the longest first,
+    3. the unit tests, short ones that fill the end of the run on every worker.
+
+    `--ff` / `--nf` keep their own order."""
+    if config.getoption("failedfirst", False) or config.getoption("newfirst", False):
+        return
     files: dict[Path, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.path, []).append(item)
 
     def rank(path: Path) -> tuple:
-        waits = any(_needs_shared_cycle(i) for i in files[path])
         hint = LONGEST_FIRST.index(path.name) if path.name in LONGEST_FIRST else len(LONGEST_FIRST)
-        return (waits, hint, path.parent.name == "unit")
+        if any(_needs_shared_cycle(i) for i in files[path]):
+            group = 2
+        elif path.parent.name == "unit":
+            group = 3
+        else:
+            group = 0 if path.name in LONGEST_FIRST else 1
+        return (group, hint)
 
     order = sorted(files, key=rank)  # stable: collection order within equal ranks
     items[:] = [item for path in order for item in files[path]]
