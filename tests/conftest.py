@@ -62,8 +62,14 @@ def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.
     )
 
 
+# A full cycle takes 2-3 minutes alone on 2 cores; under pytest-xdist several run at once (the
+# session's shared ones start together), and a loaded machine stretches them further: the limit
+# only catches a hang.
+CYCLE_TIMEOUT_S = 3600
+
+
 def run_cycle(extracts: Path, data: Path, *extra: str) -> CycleRun:
-    proc = sop("run", "--extracts", str(extracts), "--data-dir", str(data), *extra)
+    proc = sop("run", "--extracts", str(extracts), "--data-dir", str(data), *extra, timeout=CYCLE_TIMEOUT_S)
     return CycleRun(extracts, data, proc.stdout, proc.stderr, proc.returncode)
 
 

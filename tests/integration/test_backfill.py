@@ -10,7 +10,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from tests.conftest import sop
+from tests.conftest import CYCLE_TIMEOUT_S, sop
 from tests.integration.test_reproducible import table_fingerprints
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_backfill_of_an_older_week_keeps_its_history_and_leaves_serving_alone(sm
 
     proc = sop(
         "backfill", "--from", str(OLDER), "--to", str(OLDER), "--extracts", str(small_cycle.extracts),
-        "--data-dir", str(data),
+        "--data-dir", str(data), timeout=CYCLE_TIMEOUT_S,
     )  # fmt: skip
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "1 cycle(s), as of 2026-11-15" in proc.stdout
