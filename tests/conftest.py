@@ -225,6 +225,7 @@ LONGEST_FIRST = (
     "test_reproducible.py",
     "test_backfill.py",
     "test_replay.py",
+    "test_postgres_run.py",
     "test_postgres_warehouse.py",
     "test_dbt_metadata.py",
     "test_publish_failures.py",
