@@ -26,7 +26,10 @@ process. Measures
 Groups come from the Dagster definitions (`marts/<area>/x.sql` -> group `<area>`, shared with the
 area's Python assets); "mart build" is the sum over the dbt assets with key `marts/...`.
 
-    .venv/bin/python benchmarks/cycle.py --sizes small [medium large xlarge] [--work-dir DIR] [--keep]
+    .venv/bin/python benchmarks/cycle.py --sizes small [medium large xlarge] [--work-dir DIR] [--keep] [--warm]
+
+`--warm` runs each size a second time in the data dir its cold run left (the steady weekly cycle:
+the same extracts, dbt parse state and warehouse already there), reported as "SIZE warm".
 
 Prints markdown tables; copy them into benchmarks/README.md with the machine, date and load.
 """
@@ -196,7 +199,7 @@ def _epoch(ts: str | None) -> float | None:
 
 def dbt_step_logs(data: Path) -> list[dict]:
     """Per dbt step, in the order they ran, from its JSON log DATA/dbt/target/<step>/dbt.log (the
-    last invocation in it): epoch times of dbt's start (`Running with dbt`, after its imports), the
+    last invocation in it and the rotated logs before it): epoch times of dbt's start (`Running with dbt`, after its imports), the
     end of its parse (the `Concurrency:` line), the end of the build (`Finished running`) and its
     exit (`Command ... succeeded`), each model's execution seconds and the tests' total."""
     steps = []
@@ -204,7 +207,11 @@ def dbt_step_logs(data: Path) -> list[dict]:
         marks: dict[str, float | None] = {}
         models: dict[str, float] = {}
         tests = 0.0
-        for raw in log.read_text(errors="replace").splitlines():
+        # dbt rotates its log at 10 MB (dbt.log.1 is older than dbt.log): a data dir's second run
+        # often starts in dbt.log.1
+        rotated = [p for p in log.parent.glob("dbt.log.*") if p.suffix[1:].isdigit()]
+        files = sorted(rotated, key=lambda p: -int(p.suffix[1:])) + [log]
+        for raw in (line for f in files for line in f.read_text(errors="replace").splitlines()):
             try:
                 event = json.loads(raw)
             except ValueError:
@@ -311,7 +318,9 @@ def load_groups(extracts: Path, data: Path) -> dict:
 # --------------------------------------------------------------------------- one size
 
 
-def bench(size: str, workdir: Path, keep: bool) -> dict:
+def bench(size: str, workdir: Path, keep: bool, warm: bool = False) -> dict:
+    """One `sop run` of SIZE: cold (a fresh data dir) or, with `warm`, the next weekly run in the data
+    dir the cold run left (same extracts: dbt's parse state, the warehouse and serving files exist)."""
     from sop_pipeline.demo.config import SIZES
 
     root = workdir / size
@@ -332,13 +341,17 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
         created = True
         print(gen.stdout.strip(), file=sys.stderr)
     rows = _count_rows(extracts)
-    shutil.rmtree(data, ignore_errors=True)
-    out_path = root / "sop_run_stdout.txt"
-    print(f"[{size}] sop run started {time.strftime('%H:%M:%S')}; progress: tail -f {out_path}", file=sys.stderr)
+    if not warm:
+        shutil.rmtree(data, ignore_errors=True)
+    label = f"{size} warm" if warm else size
+    out_path = root / ("sop_run_stdout_warm.txt" if warm else "sop_run_stdout.txt")
+    load_start = os.getloadavg()[0]
+    print(f"[{label}] sop run started {time.strftime('%H:%M:%S')}; progress: tail -f {out_path}", file=sys.stderr)
     res = run_measured([*SOP, "run", "--extracts", str(extracts), "--data-dir", str(data)], out_path, env=env)
+    load_end = os.getloadavg()[0]
     log = data / "logs" / "last_run.log"
     if log.exists():
-        shutil.copy(log, root / "last_run.log")
+        shutil.copy(log, root / ("last_run_warm.log" if warm else "last_run.log"))
     dbt = dbt_log_times(log)
     groups = load_groups(extracts, data)
     assets = asset_times(res["lines"], groups, dbt_step_logs(data), res["start_epoch"])
@@ -357,7 +370,9 @@ def bench(size: str, workdir: Path, keep: bool) -> dict:
         if created:
             shutil.rmtree(extracts, ignore_errors=True)
     return {
-        "size": size,
+        "size": label,
+        "warm": warm,
+        "load_1min": (load_start, load_end),
         "series": SIZES[size].series,
         "skus": SIZES[size].skus,
         "stores": SIZES[size].stores,
@@ -422,9 +437,9 @@ def print_report(results: list[dict]) -> None:
         "\n| size | SKU x store series | rows (all extracts) | assets done | `sop run` wall (s) | reported by sop (s) "
         "| CPU user+sys, process tree (s) | peak RSS, largest process (GB) | peak RSS, process tree (GB) | peak during "
         "| mart build: marts/* assets (s) | of which dbt SQL (s) | supply group: Python + dbt (s) "
-        "| dbt invocations, start-up + parse + exit/metadata (s) | status |"
+        "| dbt invocations, start-up + parse + exit/metadata (s) | load (1 min, start -> end) | status |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         s = sums[r["size"]]
         status = "ok" if r["returncode"] == 0 else f"FAILED (exit {r['returncode']})"
@@ -434,7 +449,8 @@ def print_report(results: list[dict]) -> None:
             f"{r['wall_s']:.1f} | {reported} | {r['cpu_s']:.1f} | {r['max_rss_gb']:.2f} | {r['peak_tree_gb']:.2f} | "
             f"{r['peak_asset']} | {s['marts_s']:.1f} ({s['marts_n']} models) | {s['mart_sql_s']:.1f} | "
             f"{s['supply_s']:.1f} ({s['supply_python_s']:.1f} + {s['supply_dbt_s']:.1f}) | "
-            f"{r['dbt']['invocations']}, {s['dbt_startup_s']:.1f} | {status} |"
+            f"{r['dbt']['invocations']}, {s['dbt_startup_s']:.1f} | "
+            f"{r['load_1min'][0]:.2f} -> {r['load_1min'][1]:.2f} | {status} |"
         )
 
     order = [
@@ -496,7 +512,9 @@ def print_report(results: list[dict]) -> None:
             print(f"\n**{r['size']} FAILED** (exit {r['returncode']}):\n```\n{r['failure'][-3000:]}\n```")
 
     print_asset_profile(results)
-    print_cost_per_series(results)
+    cold = [r for r in results if not r.get("warm")]
+    if len(cold) > 1 or len(cold) == len(results):
+        print_cost_per_series(cold)
 
 
 def _merged_phases(assets: list[dict]) -> list[dict]:
@@ -598,13 +616,21 @@ def main() -> None:
         action="store_true",
         help="keep extracts and the data dir (warehouse, serving, reports) after each size",
     )
+    ap.add_argument(
+        "--warm",
+        action="store_true",
+        help="after each size's cold run (fresh data dir), run it again in the same data dir: the steady "
+        "weekly cycle (reported as 'SIZE warm'; implies keeping the data dir until then)",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write the raw results (per asset) as JSON")
     args = ap.parse_args()
     workdir = Path(args.work_dir or tempfile.mkdtemp(prefix="sop_cycle_bench_")).resolve()
     print(f"work dir {workdir}; uptime: {_uptime()}", file=sys.stderr)
     results = []
     for size in args.sizes:
-        results.append(bench(size, workdir, args.keep))
+        results.append(bench(size, workdir, args.keep or args.warm))
+        if args.warm:
+            results.append(bench(size, workdir, args.keep, warm=True))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     print_report(results)

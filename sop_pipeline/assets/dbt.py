@@ -19,8 +19,11 @@ in different data dirs never share a target dir.
 
 import importlib.metadata
 import json
+import os
 import shutil
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +39,7 @@ from pydantic import PrivateAttr
 from sop_pipeline.assets.common import OWNERS
 from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings
-from sop_pipeline.settings import DBT_PROJECT_DIR, dbt_executable
+from sop_pipeline.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
@@ -71,12 +74,15 @@ class SopDbtTranslator(DagsterDbtTranslator):
 
 def _target_path(context: dg.AssetExecutionContext, settings: SopSettings) -> Path:
     """This step's dbt target dir under the data dir (one per step, reused from run to run so dbt's
-    partial parse state for this warehouse path survives). A step without parse state yet takes a
-    sibling step's: dbt checks it against the project files itself and re-parses when stale."""
+    partial parse state for this warehouse path survives). A step without parse state yet takes the
+    one `start_parse` made for this data dir in the background, else a sibling step's: dbt checks it
+    against the project files itself and re-parses when stale."""
     root = settings.settings.dbt_target_dir
     target = root / context.op_execution_context.op.name
     target.mkdir(parents=True, exist_ok=True)
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run's failures
+    if not (target / PARTIAL_PARSE).exists():
+        _finish_parse(root, target)
     if not (target / PARTIAL_PARSE).exists():
         donors = sorted(root.glob(f"*/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime, reverse=True)
         if donors:
@@ -84,25 +90,96 @@ def _target_path(context: dg.AssetExecutionContext, settings: SopSettings) -> Pa
     return target
 
 
+def _vars_arg(settings: Settings) -> str:
+    """The `--vars` of every dbt invocation of a cycle: dbt's partial-parse state check hashes it, so
+    a parse is reused only by invocations with this exact string."""
+    return json.dumps(settings.dbt_vars())
+
+
+PARSE_DIR = ".parse"  # under the dbt target root: the background parse's own target dir
+_PARSES: dict[Path, subprocess.Popen] = {}  # dbt target root -> its background `dbt parse`, this process
+
+
+def start_parse(settings: Settings) -> bool:
+    """Start `dbt parse` for this data dir in the background when none of its dbt steps has parse
+    state yet (a fresh data dir), and return whether it started.
+
+    dbt reuses a parse only for the same `--vars` and profile connection values (its partial-parse
+    state check hashes both, and the warehouse path is in both), so a manifest parsed for another
+    data dir (`sop parse`'s, or another run's) costs a full parse of the project at the first dbt
+    step (286 nodes; ~3 s of CPU, 8-10 s of wall time under load). This runs that parse, with this
+    cycle's vars, while ingest keeps the other core busy; the first dbt step waits for it and starts
+    from its state (`_target_path`). dbt parse opens no warehouse connection, so ingest's writes are
+    not disturbed. The next cycle in the same data dir finds the state and starts nothing."""
+    root = settings.dbt_target_dir
+    if root in _PARSES or any(root.glob(f"*/{PARTIAL_PARSE}")):
+        return False
+    work = root / PARSE_DIR
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    cmd = [dbt_executable(), "parse", "--vars", _vars_arg(settings)]
+    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    env = {
+        **os.environ,
+        "DBT_TARGET_PATH": str(work),
+        "DBT_LOG_PATH": str(work),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    try:
+        _PARSES[root] = subprocess.Popen(
+            cmd, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except OSError:  # no dbt to start: the dbt step parses (and reports) itself
+        return False
+    return True
+
+
+def start_parse_for_run(context: dg.AssetExecutionContext, settings: Settings) -> bool:
+    """`start_parse` when this run materializes a dbt asset (a run of ingest alone parses nothing)."""
+    keys = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+    return not DBT_KEYS.isdisjoint(keys) and start_parse(settings)
+
+
+def _finish_parse(root: Path, target: Path) -> None:
+    """Wait for this data dir's background parse, if this process started one, and move its parse
+    state into the step's target dir. A failed parse leaves nothing: the step's dbt parses the
+    project itself and reports the problem."""
+    proc = _PARSES.pop(root, None)
+    if proc is None:
+        return
+    work = root / PARSE_DIR
+    try:
+        if proc.wait() == 0 and (work / PARTIAL_PARSE).exists():
+            os.replace(work / PARTIAL_PARSE, target / PARTIAL_PARSE)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
     """`dbt build` of this step's models and all their tests; stops the run on a failed test."""
     s = settings.settings
     target = _target_path(context, settings)
-    args = ["build", "--vars", json.dumps(s.dbt_vars()), "--indirect-selection", "buildable"]
+    args = ["build", "--vars", _vars_arg(s), "--indirect-selection", "buildable"]
     invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-    if invocation.adapter is None and isinstance(dbt, SopDbtCliResource):
+    _warm_imports()
+    on_duckdb_file = _targets_duckdb_file(dbt, args)
+    if not on_duckdb_file and invocation.adapter is None and isinstance(dbt, SopDbtCliResource):
         invocation.adapter = dbt.adapter_for(args)  # while dbt starts: its output waits in the pipe
-    # Row counts (tables) and column schemas are read through dbt's adapter (a read-only DuckDB
-    # connection in this process) once dbt has exited, since DuckDB has a single writer.
-    # `is_successful()` first reads all of dbt's output and waits for it to exit (a blocking read);
-    # `stream()` then replays the events. Streaming straight into the metadata fetchers would make
-    # dagster's `imap` poll an empty queue for the whole dbt run, two threads busy-waiting on a core
-    # that dbt needs (21 s of CPU per step on the small demo). Column lineage (sqlglot over every
-    # model's SQL) is left out: on the small demo's marts step it took 31 s of the metadata
-    # threads' time against 6 s for the schemas alone (row counts: 3-4 s).
+    # Row counts (tables) and column schemas are read once dbt has exited, since DuckDB has a single
+    # writer. `is_successful()` first reads all of dbt's output and waits for it to exit (a blocking
+    # read); `stream()` then replays the events. Streaming straight into dagster-dbt's metadata
+    # fetchers would make dagster's `imap` poll an empty queue for the whole dbt run, two threads
+    # busy-waiting on a core that dbt needs (21 s of CPU per step on the small demo). On the DuckDB
+    # file (the default target) the metadata of every model of the step comes from two queries
+    # (`_warehouse_metadata`); on another target through dagster-dbt's per-model fetchers on dbt's
+    # adapter in this process. Column lineage (sqlglot over every model's SQL) is left out: on the
+    # small demo's marts step it took 31 s of the metadata threads' time against 6 s for the schemas.
     try:
         invocation.is_successful()
-        yield from _with_table_metadata(invocation)
+        if on_duckdb_file:
+            yield from _with_warehouse_metadata(invocation, s.warehouse_path)
+        else:
+            yield from _with_table_metadata(invocation)
     finally:
         _close_adapter(invocation)
     if not invocation.is_successful():
@@ -111,12 +188,115 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
 
 BUILT = (dg.Output, dg.AssetMaterialization)
 
+# Imported by analytics functions when first called (sop_pipeline.analytics.capacity, .sequencing):
+# OR-Tools' CP-SAT and routing modules, ~1 s of import (3 s under load). While dbt runs, this process
+# only waits for it, so a dbt step imports them in a background thread.
+WARM_IMPORTS = (
+    "ortools.sat.python.cp_model",
+    "ortools.constraint_solver.pywrapcp",
+    "ortools.constraint_solver.routing_enums_pb2",
+)
+_warmed = threading.Event()
+
+
+def _warm_imports() -> None:
+    """Import WARM_IMPORTS in a daemon thread, once per process (an import that fails here fails
+    again, with its message, where the analytics import it)."""
+    if _warmed.is_set():
+        return
+    _warmed.set()
+
+    def work():
+        for name in WARM_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+    threading.Thread(target=work, name="sop-warm-imports", daemon=True).start()
+
+
+def _targets_duckdb_file(dbt: DbtCliResource, args: list[str]) -> bool:
+    """Whether this dbt invocation builds into the DuckDB warehouse file (profiles.yml's default
+    target `local`), whose path the settings know."""
+    target = args[args.index("--target") + 1] if "--target" in args else dbt.target
+    return target in (None, "", "local")
+
+
+def _with_warehouse_metadata(invocation, warehouse: Path) -> Iterator:
+    """dbt's events in dbt's order, each model's with the metadata dagster-dbt's `fetch_row_counts()`
+    and `fetch_column_metadata()` attach (same keys: `dagster/column_schema`, and for a table - not
+    a view, whose query dagster-dbt does not run - `dagster/row_count` and `dagster/storage_kind`),
+    read from the DuckDB file in two queries for the whole step instead of one connection and
+    query per model. Column types are DuckDB's own names (VARCHAR, DECIMAL(18,2) ...)."""
+    events = list(invocation.stream())
+    nodes = invocation.manifest["nodes"]
+    built = {
+        e.metadata["unique_id"].text: nodes[e.metadata["unique_id"].text]
+        for e in events
+        if isinstance(e, BUILT) and "unique_id" in e.metadata
+    }
+    metadata = _warehouse_metadata(warehouse, list(built.values())) if built else {}
+    for event in events:
+        if isinstance(event, BUILT) and "unique_id" in event.metadata:
+            extra = metadata.get(event.metadata["unique_id"].text)
+            if extra:
+                event = event.with_metadata({**event.metadata, **extra})
+        yield event
+
+
+def _relation(node: Mapping[str, Any]) -> tuple[str, str]:
+    return node["schema"].lower(), (node.get("alias") or node["name"]).lower()
+
+
+def _warehouse_metadata(warehouse: Path, nodes: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """unique_id -> column schema (every node) and row count (tables) of dbt's models, from one
+    `duckdb_columns()` query and one query counting every table's rows. A model missing in the
+    warehouse gets nothing (as dagster-dbt: a warning, no metadata)."""
+    import duckdb
+
+    wanted = {_relation(n): n for n in nodes}
+    tables = [n for n in nodes if n["config"].get("materialized") != "view"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns: dict[tuple[str, str], list[dg.TableColumn]] = {}
+        for schema, table, column, data_type in con.execute(
+            "select schema_name, table_name, column_name, data_type from duckdb_columns() "
+            "where database_name = current_database() order by schema_name, table_name, column_index"
+        ).fetchall():
+            key = (schema.lower(), table.lower())
+            if key in wanted:
+                columns.setdefault(key, []).append(dg.TableColumn(name=column, type=data_type or "?"))
+        present = [n for n in tables if _relation(n) in columns]
+        counts = {}
+        if present:
+            sql = " union all ".join(
+                f"select {i} as i, count(*) as n from {_quoted(n['schema'])}.{_quoted(n.get('alias') or n['name'])}"
+                for i, n in enumerate(present)
+            )
+            counts = {present[i]["unique_id"]: n for i, n in con.execute(sql).fetchall()}
+    out: dict[str, dict[str, Any]] = {}
+    for key, node in wanted.items():
+        if key not in columns:
+            dg.get_dagster_logger().warning(f"dbt model {node['unique_id']} not found in {warehouse}: no metadata")
+            continue
+        meta: dict[str, Any] = {"dagster/column_schema": dg.TableSchema(columns=columns[key])}
+        if node["unique_id"] in counts:
+            meta["dagster/row_count"] = int(counts[node["unique_id"]])
+            meta["dagster/storage_kind"] = "duckdb"
+        out[node["unique_id"]] = meta
+    return out
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
 
 def _with_table_metadata(invocation) -> Iterator:
     """dbt's events in dbt's order, each model's with its row count (tables; dagster-dbt skips
-    views) and column schema from dagster-dbt's `fetch_row_counts()` and `fetch_column_metadata()`.
-    Only the models' events go through them: a test's event has no table, and fetching "its" columns
-    cost a failed query per test (391 of the 473 events)."""
+    views) and column schema from dagster-dbt's `fetch_row_counts()` and `fetch_column_metadata()`
+    on dbt's adapter (targets other than the DuckDB file). Only the models' events go through them:
+    a test's event has no table, and fetching "its" columns cost a failed query per test (391 of the
+    473 events)."""
     events = list(invocation.stream())
     built = [e for e in events if isinstance(e, BUILT)]
     enriched = iter(

@@ -1,11 +1,14 @@
 """The dbt steps' Dagster events: every model's materialization carries its column schema, and a
-table's its row count, both read from the warehouse after dbt has exited, in both steps of a run
-(the second reuses the first's dbt adapter); every dbt test is one check result. Real Dagster, dbt
-and DuckDB: both dbt steps re-run, in one run, on a copy of the session cycle's warehouse."""
+table's its row count, both read from the warehouse after dbt has exited (two queries per step on
+the DuckDB file), in both steps of a run; every dbt test is one check result. Real Dagster, dbt
+and DuckDB: both dbt steps re-run, in one run, on a copy of the session cycle's warehouse. And dbt's
+parse: a fresh data dir's dbt steps start from the parse made during ingest, and the next cycle in the
+same data dir reuses it (dbt's own JSON log says whether it parsed)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -50,13 +53,13 @@ def test_every_model_reports_its_columns_and_every_table_its_row_count(dbt_run):
             relation = f'"{node["schema"]}"."{node["alias"]}"'
             described = con.execute(f"describe {relation}").fetchall()
             schema = meta["dagster/column_schema"].value
-            # names as in the warehouse; types as dbt's adapter spells them (VARCHAR: character varying(256))
-            assert [c.name for c in schema.columns] == [r[0] for r in described], key
-            assert all(c.type for c in schema.columns), key
+            # names and types as in the warehouse (DuckDB's type names), in the table's column order
+            assert [(c.name, c.type) for c in schema.columns] == [(r[0], r[1]) for r in described], key
             if node["config"]["materialized"] == "table":
                 tables += 1
                 count = con.execute(f"select count(*) from {relation}").fetchone()[0]
                 assert meta["dagster/row_count"].value == count, key
+                assert meta["dagster/storage_kind"].value == "duckdb", key
             else:  # dagster-dbt does not run a view's query to count it
                 assert "dagster/row_count" not in meta, key
     assert tables >= 50 and any(k.startswith("marts/") for k in nodes)
@@ -76,3 +79,49 @@ def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it():
 
     out = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
     assert str(dbt_resource()._cli_version) == re.search(r"(\d+\.\d+\.\d+)", out).group(1)
+
+
+def _last_invocation_events(step_dir) -> list[str]:
+    """Names of dbt's JSON log events of the last invocation in a dbt target dir (rotated logs first)."""
+    logs = sorted(step_dir.glob("dbt.log.*"), key=lambda p: -int(p.suffix[1:])) + [step_dir / "dbt.log"]
+    names: list[str] = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            name = json.loads(line)["info"]["name"] if line.startswith("{") else None
+            if name == "MainReportVersion":
+                names = []
+            if name:
+                names.append(name)
+    return names
+
+
+def test_a_fresh_data_dir_parses_the_dbt_project_during_ingest_not_in_the_dbt_step(small_cycle):
+    """The session's cycle ran in a new data dir: meta/cycle started `dbt parse` with the cycle's vars
+    in the background, and both dbt steps started from its state instead of parsing the project."""
+    root = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data).dbt_target_dir
+    assert not (root / ".parse").exists()  # the background parse's dir is cleaned up
+    for step in ("sop_dbt_staging", "sop_dbt_marts"):
+        events = _last_invocation_events(root / step)
+        assert "PartialParsingSkipParsing" in events, (step, sorted(set(events)))
+        assert "UnableToPartialParse" not in events, step
+
+
+def test_the_next_cycle_in_the_same_data_dir_reuses_the_parse(small_cycle, tmp_path):
+    """dbt reuses a data dir's parse state for the next cycle's invocations there: `dbt parse` with the
+    vars every dbt step of a cycle passes, on a copy of the session cycle's staging target dir."""
+    from sop_pipeline.assets.dbt import _vars_arg
+
+    settings = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data)
+    target = tmp_path / "target"
+    shutil.copytree(settings.dbt_target_dir / "sop_dbt_staging", target)
+    proc = subprocess.run(
+        [dbt_executable(), "parse", "--vars", _vars_arg(settings), "--project-dir", str(DBT_PROJECT_DIR)]
+        + ["--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target), "DBT_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    events = _last_invocation_events(target)  # dbt.log has the debug-level events
+    assert "PartialParsingSkipParsing" in events and "UnableToPartialParse" not in events, sorted(set(events))
