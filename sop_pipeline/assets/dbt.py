@@ -15,6 +15,12 @@ message naming the test, table, column and failing rows (dbt's run_results.json)
 dbt gets the warehouse path as a dbt var and writes its artifacts under the data dir
 (`Settings.dbt_target_dir`): nothing is passed through this process's environment, and two runs
 in different data dirs never share a target dir.
+
+Start-up costs kept off the critical path: dbt's partial-parse state is valid only for the same
+vars and profile values (the warehouse path is in both), so in a fresh data dir meta/cycle starts
+`dbt parse` for it in the background (`start_parse`) and the first dbt step starts from that
+state; the next cycle in the data dir reuses its own. Row counts and column schemas come from two
+DuckDB queries per step (`_warehouse_metadata`), not from dbt's adapter in this process.
 """
 
 import importlib.metadata
@@ -380,10 +386,10 @@ class SopDbtCliResource(DbtCliResource):
       it runs is this interpreter's own: the version is then that of the dbt-core package here;
     - its in-process dbt adapter (profile, project, every macro parsed: ~1.7 s of CPU, and the dbt
       imports the first time), which `cli()` builds before it starts dbt, and only to read row
-      counts and column schemas once dbt has exited: `_build` has it built by `adapter_for` while
-      dbt runs, once per run (both steps pass the same dbt arguments; `_close_adapter` closes only
-      its connections, which it reopens on demand). A `cli()` call for arguments `adapter_for` has
-      not seen gets no adapter (no row counts or column schemas).
+      counts and column schemas once dbt has exited: on the DuckDB file `_build` reads them without
+      it; on another target it has it built by `adapter_for` while dbt runs, once per run (both
+      steps pass the same dbt arguments; `_close_adapter` closes only its connections, which it
+      reopens on demand). A `cli()` call for arguments `adapter_for` has not seen gets no adapter.
     """
 
     _adapters: dict = PrivateAttr(default_factory=dict)  # dbt arguments -> adapter, for one run
