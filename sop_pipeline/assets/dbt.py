@@ -125,6 +125,8 @@ def start_parse(settings: Settings) -> bool:
     work.mkdir(parents=True)
     cmd = [dbt_executable(), "parse", "--vars", _vars_arg(settings)]
     cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    if settings.dbt_target != "local":  # as the dbt resource (definitions.resources_for): the target is hashed too
+        cmd += ["--target", settings.dbt_target]
     env = {
         **os.environ,
         "DBT_TARGET_PATH": str(work),
