@@ -239,11 +239,8 @@ def _with_warehouse_metadata(invocation, warehouse: Path) -> Iterator:
     query per model. Column types are DuckDB's own names (VARCHAR, DECIMAL(18,2) ...)."""
     events = list(invocation.stream())
     nodes = invocation.manifest["nodes"]
-    built = {
-        e.metadata["unique_id"].text: nodes[e.metadata["unique_id"].text]
-        for e in events
-        if isinstance(e, BUILT) and "unique_id" in e.metadata
-    }
+    ids = [e.metadata["unique_id"].text for e in events if isinstance(e, BUILT) and "unique_id" in e.metadata]
+    built = {i: nodes[i] for i in ids if i in nodes}  # a node the loaded manifest lacks: no metadata
     metadata = _warehouse_metadata(warehouse, list(built.values())) if built else {}
     for event in events:
         if isinstance(event, BUILT) and "unique_id" in event.metadata:
