@@ -98,8 +98,9 @@ def write_cycle(
     as_of_source: str,
     partition_key: str | None = None,
 ) -> None:
-    """Create the ingest schemas and replace meta.cycle with the cycle's one row (partition_key: the
-    cycle's weekly Dagster partition, null when materialized without one)."""
+    """Replace meta.cycle with the cycle's one row, through the warehouse's engine (partition_key: the
+    cycle's weekly Dagster partition, null when materialized without one). The raw and quarantine
+    schemas and quarantine.issues are created by the first extract written."""
     row = [as_of, as_of, week0_start, week1_start, horizon_end, horizon_weeks, as_of_source, partition_key]
     frame = pa.Table.from_pylist([dict(zip(CYCLE_SCHEMA.names, row))], schema=CYCLE_SCHEMA)
     with _tables(warehouse) as tables:
