@@ -67,6 +67,20 @@ class ConsumptionConfig(dg.Config):
     forward_days: int = consumption_lib.DEFAULT_FORWARD_DAYS
 
 
+def _breaks_check(
+    name: str, what: str, ok: str, breaks: list[str], asset_key: dg.AssetKey | None = None, **metadata
+) -> dg.AssetCheckResult:
+    """A blocking check that passes when `breaks` is empty; otherwise it counts them and names the
+    first five."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=name,
+        passed=not breaks,
+        description=ok if not breaks else f"{what}: {len(breaks)} break(s): {'; '.join(breaks[:5])}",
+        metadata={"breaks": len(breaks), **metadata},
+    )
+
+
 def _demand_source(base_source: pd.Series, override_ids: pd.Series, changed: pd.Series) -> pd.Series:
     return (
         base_source.astype(str)
@@ -227,23 +241,21 @@ def demand_review(
             "open_lines_past_due_or_outside": int(len(orders) - cons.booked_lines.sum()),
         },
     )
-    yield dg.AssetCheckResult(
+    yield _breaks_check(
+        "override_waterfall_adds_up",
+        "override waterfall",
+        "override waterfall adds up",
+        wf_breaks,
         asset_key=WATERFALL,
-        check_name="override_waterfall_adds_up",
-        passed=not wf_breaks,
-        description="override waterfall adds up"
-        if not wf_breaks
-        else f"override waterfall: {len(wf_breaks)} break(s): {'; '.join(wf_breaks[:5])}",
-        metadata={"breaks": len(wf_breaks), "rows": len(wf)},
+        rows=len(wf),
     )
-    yield dg.AssetCheckResult(
+    yield _breaks_check(
+        "consumption_identities",
+        "forecast consumption",
+        "forecast consumption: every identity holds",
+        cons_breaks,
         asset_key=CONSUMPTION,
-        check_name="consumption_identities",
-        passed=not cons_breaks,
-        description="forecast consumption: every identity holds"
-        if not cons_breaks
-        else f"forecast consumption: {len(cons_breaks)} break(s): {'; '.join(cons_breaks[:5])}",
-        metadata={"breaks": len(cons_breaks), "rows": len(cons)},
+        rows=len(cons),
     )
 
 
@@ -309,13 +321,11 @@ def demand_plan_controls(plan: pd.DataFrame, consumption: pd.DataFrame, decision
     # Output + AssetCheckResult (not MaterializeResult(value=...): Dagster compares that value with a
     # sentinel, which an Arrow-backed text column of a frame read from the warehouse refuses)
     yield dg.Output(controls, metadata={"planned_demand_units": round(float(controls.planned_demand_units.sum()), 1)})
-    yield dg.AssetCheckResult(
-        check_name="plan_demand_is_consumption",
-        passed=not breaks,
-        description="plan demand = remaining forecast + booked on every SKU-week"
-        if not breaks
-        else f"plan demand vs consumption: {len(breaks)} break(s): {'; '.join(breaks[:5])}",
-        metadata={"breaks": len(breaks)},
+    yield _breaks_check(
+        "plan_demand_is_consumption",
+        "plan demand vs consumption",
+        "plan demand = remaining forecast + booked on every SKU-week",
+        breaks,
     )
 
 
