@@ -60,6 +60,11 @@ class Extract:
     # columns a file may leave out: they are added as NULL (and reported), not an error
     optional: tuple[str, ...] = ()
     description: str = ""
+    # numeric columns that must be strictly above 0 (suite: between, min 0, strict_min)
+    positive: tuple[str, ...] = ()
+    # whole-file row checks run after the suite (names in sop_pipeline.ingest.extract_checks.CHECKS),
+    # e.g. BOM cycles: their failing rows are quarantined with a reason like any suite rule
+    checks: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -328,12 +333,19 @@ EXTRACTS: dict[str, Extract] = {
         ),
         _x(
             "bom",
-            "parent x component",
-            "parent_sku component_sku qty_per:float",
-            key=["parent_sku", "component_sku"],
-            ranges={"qty_per": (0.0, None)},
+            "parent x component x effective dates",
+            "parent_sku component_sku qty_per:float effective_from:date effective_to:date bom_version",
+            not_null=["parent_sku", "component_sku", "qty_per"],
+            optional=["effective_from", "effective_to", "bom_version"],
+            positive=("qty_per",),
             references={"parent_sku": SKU, "component_sku": SKU},
-            description="Bill of materials.",
+            checks=("bom_structure",),
+            description="Bill of materials: qty_per units of the component per unit of the parent, multi-level "
+            "(a component may have its own BOM). Optional effective_from / effective_to (inclusive; empty = open) "
+            "and bom_version: a row is used for requirements on the days it is in force, so the version in force "
+            "at the as-of plans week 1 and a dated engineering change switches inside the horizon. Quarantined: "
+            "zero or negative qty_per, an unknown parent or component, a cycle (an item containing itself through "
+            "the BOM), a window that ends before it starts, and the same parent and component on overlapping dates.",
         ),
         _x(
             "ar_items",

@@ -51,6 +51,7 @@ import pandas as pd
 
 from sop_pipeline.contract import DUCKDB_TYPES, EXTRACTS, Extract
 from sop_pipeline.ingest.csvscan import CsvScan, scan_csv
+from sop_pipeline.ingest.extract_checks import run_checks
 from sop_pipeline.ingest.rules import RowRule, parse_reference, translate
 from sop_pipeline.ingest.rules import q as _q
 from sop_pipeline.ingest.rules import sql_str as _sql_str
@@ -902,6 +903,7 @@ def _ingest(
         )
     con.execute(f"create temp table _cycle as select * from _typed where {in_cycle}")
     notes = suite_failures(con, extract, suite, as_of, path, gx_check_max_rows)
+    notes += run_checks(con, extract)  # whole-file checks of the contract (BOM cycles ...)
     con.execute("drop table _cycle")
 
     _write_raw(con, extract, extras)

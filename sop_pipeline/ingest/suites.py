@@ -78,6 +78,17 @@ def build_suite(extract: Extract) -> dict:
         else:
             text = f"'{col}' must not be above {hi:g}"
         exps.append(_exp("expect_column_values_to_be_between", "range", text, column=col, **bounds))
+    for col in extract.positive:
+        exps.append(
+            _exp(
+                "expect_column_values_to_be_between",
+                "range",
+                f"'{col}' must be above 0 (zero or negative)",
+                column=col,
+                min_value=0.0,
+                strict_min=True,
+            )
+        )
     for col, (ref_extract, ref_col) in extract.references.items():
         e = _exp(
             "expect_column_values_to_be_in_set",
