@@ -14,7 +14,7 @@ critical resource, on its shift calendar -> sequence summary.
 import dagster as dg
 import pandas as pd
 
-from sop_pipeline.analytics import capacity, mps, oee, plan as plan_lib, supply
+from sop_pipeline.analytics import capacity, mps, mrp, oee, plan as plan_lib, plan_inputs, supply
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import (
     absent_in,
@@ -673,4 +673,163 @@ def capacity_assets(
     )
 
 
-ASSETS = [oee_assets, changeover_estimate, capacity_assets, sequence_assets]
+# --------------------------------------------------------------------------- MRP (BOM explosion)
+
+MRP_INPUTS = {
+    "cycle": ("meta", "cycle"),
+    "ingest_log": ("meta", "ingest_log"),
+    "plan_of_record": ("analytics", "plan_of_record"),
+    "safety_stock": ("analytics", "safety_stock"),
+    "items": ("staging", "stg_erp__items"),
+    "decisions": ("staging", "stg_sop__decisions"),
+    "bom": ("staging", "stg_erp__bom"),
+    "purchase_orders": ("staging", "stg_erp__purchase_orders"),
+    "receipts": ("staging", "stg_erp__receipts"),
+    "usable_stock": ("intermediate", "int_usable_stock"),
+}
+COMPONENTS = OUT("component_requirements")
+PURCHASES = OUT("purchase_requirements")
+PEGGING = OUT("mrp_pegging")
+
+
+def _lot_sizes(items: pd.DataFrame) -> pd.DataFrame | None:
+    """Optional lot-size columns of the item master (extra columns, passed through as text)."""
+    cols = [c for c in ("min_order_qty", "order_multiple") if c in items.columns]
+    if not cols:
+        return None
+    out = items[["sku", *cols]].copy()
+    for c in cols:
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    return out
+
+
+@dg.multi_asset(
+    name="mrp_assets",
+    outs={
+        "component_requirements": dg.AssetOut(
+            key=COMPONENTS,
+            **SUPPLY,
+            description="MRP record per component x horizon week: the plan of record's make quantities exploded "
+            "through the multi-level BOM in force on the need date (low-level codes, production lead-time "
+            "offsets), gross requirement, open purchase orders due, projected on hand from usable stock, net "
+            "requirement and the planned receipt and its release week.",
+        ),
+        "purchase_requirements": dg.AssetOut(
+            key=PURCHASES,
+            **SUPPLY,
+            description="Planned purchase orders per supplier, component and week: quantity, need week, release "
+            "date = need date - the supplier's recent lead time, and `late` when that is before the as-of "
+            "(even ordered today it arrives after it is needed).",
+        ),
+        "mrp_pegging": dg.AssetOut(
+            key=PEGGING,
+            **SUPPLY,
+            description="Which parent's production drives which component requirement (component, parent, need "
+            "week, parent units, qty per, BOM version, gross units).",
+        ),
+    },
+    ins={name: table_in(*key) for name, key in MRP_INPUTS.items()},
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "component_balance",
+            asset=COMPONENTS,
+            blocking=True,
+            description="Every component-week: projected on hand = previous (week 1: usable on hand) + open PO "
+            "receipts + planned receipts - gross requirement, and never negative after planning. A failure names "
+            "the component and week.",
+        ),
+        dg.AssetCheckSpec(
+            "every_make_row_exploded",
+            asset=COMPONENTS,
+            blocking=True,
+            description="Every plan-of-record make row of a SKU with a BOM in force is exploded into each of its "
+            "components at make units x qty per, and each component-week's gross equals its pegged parents.",
+        ),
+    ],
+)
+def mrp_assets(
+    cycle: pd.DataFrame,
+    ingest_log: pd.DataFrame,
+    plan_of_record: pd.DataFrame,
+    safety_stock: pd.DataFrame,
+    items: pd.DataFrame,
+    decisions: pd.DataFrame,
+    bom: pd.DataFrame,
+    purchase_orders: pd.DataFrame,
+    receipts: pd.DataFrame,
+    usable_stock: pd.DataFrame,
+):
+    as_of = as_of_date(cycle)
+    calendar = Cycle(as_of)
+    absent = absent_in(ingest_log)
+    bom = bom[["parent_sku", "component_sku", "qty_per", "effective_from", "effective_to", "bom_version"]]
+    source = _sourcing(items, decisions, as_of)
+    fill_rate = safety_stock[safety_stock.service_type == "fill_rate"]
+    lead = fill_rate.set_index("sku").lead_time_mean_weeks
+    buying = not {"purchase_orders", "receipts"} & absent
+    scheduled = (
+        plan_inputs.scheduled_receipts(purchase_orders, receipts, calendar.week1_start, as_of, calendar.horizon_end)
+        if buying
+        else None
+    )
+    suppliers = (
+        mrp.supplier_sources(
+            purchase_orders[["po_id", "line", "supplier_id", "sku", "order_date", "promised_date"]],
+            receipts[["po_id", "line", "receipt_date"]],
+        )
+        if "purchase_orders" not in absent
+        else None
+    )
+    plan = plan_of_record[["sku", "week_start", "make_units"]]
+    result = mrp.explode(
+        plan,
+        bom,
+        calendar,
+        make_or_buy=source,
+        lead_time_weeks=lead,
+        on_hand=plan_inputs.usable_stock_by_sku(usable_stock),
+        scheduled=scheduled,
+        suppliers=suppliers,
+        lot_sizes=_lot_sizes(items),
+    )
+    balance = mrp.balance_breaks(result.requirements)
+    exploded = mrp.explosion_breaks(plan, result, bom, calendar, lead)
+    late = result.purchases[result.purchases.late.astype(bool)]
+    yield dg.Output(
+        result.requirements,
+        output_name="component_requirements",
+        metadata={
+            "components": int(result.requirements.component_sku.nunique()) if len(result.requirements) else 0,
+            "levels": int(result.requirements.low_level_code.max()) if len(result.requirements) else 0,
+            "make_rows_without_bom": int(len(result.unexploded)),
+            "note": "no BOM: nothing to explode" if bom.empty else "",
+        },
+    )
+    yield dg.Output(
+        result.purchases,
+        output_name="purchase_requirements",
+        metadata={
+            "planned_orders": int(len(result.purchases)),
+            "late_orders": int(len(late)),
+            "late_components": ", ".join(sorted(set(late.component_sku))[:20]) or "none",
+        },
+    )
+    yield dg.Output(result.pegging, output_name="mrp_pegging")
+    yield dg.AssetCheckResult(
+        asset_key=COMPONENTS,
+        check_name="component_balance",
+        passed=balance.empty,
+        description=mrp.describe(balance, "component balance", key="component_sku"),
+        metadata={"rows_breaking": len(balance)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=COMPONENTS,
+        check_name="every_make_row_exploded",
+        passed=exploded.empty,
+        description=mrp.describe(exploded, "every make row exploded"),
+        metadata={"rows_breaking": len(exploded)},
+    )
+
+
+ASSETS = [oee_assets, changeover_estimate, capacity_assets, sequence_assets, mrp_assets]

@@ -85,7 +85,7 @@ def generate(
     w.write("suppliers", procurement.suppliers_extract(pur))
     w.write("purchase_orders", procurement.purchase_orders_extract(pur, cal))
     w.write("receipts", procurement.receipts_extract(pur, cal))
-    w.write("bom", procurement.bom_extract(pur, cat))
+    w.write("bom", procurement.bom_extract(pur, cat, cal))
 
     ex = finance.expedites(book, pur, prod, anomalies, cat, cal, seed)
     w.write("ar_items", finance.ar_items(book, cat, cal, seed))

@@ -229,12 +229,78 @@ def suppliers_extract(pur: Purchasing) -> dict:
     return {c: s[c].to_numpy() for c in ("supplier_id", "name", "country", "route")}
 
 
-def bom_extract(pur: Purchasing, cat: Catalog) -> dict:
+MULTIPACK_UNITS = 4.0  # singles per multipack in the demo's 3-level BOM
+CHANGE_AFTER_DAYS = 22  # the demo's engineering change: Monday of horizon week 4 (the as-of is a Sunday)
+
+
+def bom_extract(pur: Purchasing, cat: Catalog, cal: Calendar) -> dict:
+    """The BOM the purchasing simulation used (undated), plus three things every MRP path needs
+    (the purchase orders were simulated without them, so MRP finds them short):
+
+    * a **multipack**: the first made SKU sold in a multipack size contains ``MULTIPACK_UNITS`` of
+      another made SKU of its family (multipack -> single -> packaging and materials: 3 levels);
+    * an **engineering change** on another made SKU: its first component (version A) is replaced
+      from the Monday of horizon week 4 by a component bought from the longest-lead supplier
+      (version B), which cannot arrive in time;
+    * a **retired row** (version 0) of that SKU that ended half a year before the as-of.
+    """
     b = pur.bom
+    fg, comp = cat.fg.sku.to_numpy(), cat.components.sku.to_numpy()
+    nat = np.datetime64("NaT", "D")
+    rows = [(fg[p], comp[c], float(q), nat, nat, None) for p, c, q in zip(b.parent, b.component, b.qty_per)]
+    parents = sorted(set(int(p) for p in b.parent))
+    as_of = np.datetime64(cal.end, "D")
+    if len(parents) >= 3:
+        desc = cat.fg.description.to_numpy()
+        family = cat.fg.family.to_numpy()
+        multi = [p for p in parents if any(w in str(desc[p]) for w in ("Multipack", "Family Pack", "6x"))] or parents
+        pack = multi[0]
+        single = next((p for p in parents if p != pack and family[p] == family[pack]), None)
+        single = single if single is not None else next(p for p in parents if p != pack)
+        rows.append((fg[pack], fg[single], MULTIPACK_UNITS, nat, nat, None))
+        changed = next(p for p in parents if p not in (pack, single))
+        own = set(int(c) for c in b.component[b.parent == changed])
+        first = min(own)
+        lead_of = pur.suppliers.lead.to_numpy()
+        bought = pur.po_lines.groupby("sku", sort=True).sup_idx.last()
+        comp_idx = {s: i for i, s in enumerate(comp)}
+        longest = sorted(
+            (-int(lead_of[s]), comp_idx[sku])
+            for sku, s in bought.items()
+            if sku in comp_idx and comp_idx[sku] not in own
+        )
+        if longest:
+            new = longest[0][1]
+            switch = as_of + np.timedelta64(CHANGE_AFTER_DAYS, "D")
+            rows = [
+                (r[0], r[1], r[2], r[3], switch - np.timedelta64(1, "D"), "A")
+                if (r[0], r[1]) == (fg[changed], comp[first])
+                else r
+                for r in rows
+            ]
+            qty = float(b.qty_per[(b.parent == changed) & (b.component == first)].iloc[0])
+            rows.append((fg[changed], comp[new], qty, switch, nat, "B"))
+            retired = next((c for _, c in longest[1:] if c != new), None)
+            if retired is not None:
+                rows.append(
+                    (
+                        fg[changed],
+                        comp[retired],
+                        qty,
+                        as_of - np.timedelta64(400, "D"),
+                        as_of - np.timedelta64(180, "D"),
+                        "0",
+                    )
+                )
+    out = pd.DataFrame(rows, columns=["parent_sku", "component_sku", "qty_per", "effective_from", "effective_to", "v"])
+    out = out.sort_values(["parent_sku", "component_sku", "effective_from"], kind="stable", na_position="first")
     return {
-        "parent_sku": cat.fg.sku.to_numpy()[b.parent],
-        "component_sku": cat.components.sku.to_numpy()[b.component],
-        "qty_per": b.qty_per.to_numpy(),
+        "parent_sku": out.parent_sku.to_numpy(),
+        "component_sku": out.component_sku.to_numpy(),
+        "qty_per": out.qty_per.to_numpy(),
+        "effective_from": out.effective_from.to_numpy().astype("datetime64[D]"),
+        "effective_to": out.effective_to.to_numpy().astype("datetime64[D]"),
+        "bom_version": out.v.to_numpy(),
     }
 
 
