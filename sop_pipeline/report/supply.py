@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from sop_pipeline.report.components import Col, auto_table, ncol, panel, table
 from sop_pipeline.report.context import COLORWAY, GOOD, NEUTRAL, PackContext
-from sop_pipeline.report.format import DASH, is_missing, money, num, pct, signed_money, truthy
+from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, pct, signed_money, truthy
 
 CAPACITY_COLS = ("resource_id", "week_start", "load_pct", "is_bottleneck")
 SEQUENCE_COLS = ("resource_id", "changeover_hours_fifo", "changeover_hours_optimized")
@@ -29,6 +29,7 @@ def build(ctx: PackContext) -> list:
     return [
         ctx.render(capacity),
         (ctx.render(sequence_gain), ctx.render(supplier_risk)),
+        ctx.render(late_components),
         ctx.render(cross_training),
         ctx.render(service_curve),
         (ctx.render(inventory_position), ctx.render(eo)),
@@ -205,6 +206,56 @@ def supplier_risk(ctx: PackContext) -> Markup:
     body = table(df, SUPPLIER_COLS, cls="compact", max_rows=8) if known else auto_table(df, max_rows=8)
     note = "Worst on-time-in-full first; trend = change in lead time (days) over recent weeks." if otif else ""
     return panel(title, body, "supply-suppliers", note=note)
+
+
+LATE_COLS = (
+    "component_sku",
+    "supplier_id",
+    "need_week_start",
+    "release_date",
+    "earliest_arrival_date",
+    "days_late",
+    "qty",
+    "late",
+)
+LATE_TABLE = [
+    Col("component_sku", "Component"),
+    Col("component_description", "Description"),
+    Col("supplier_id", "Supplier"),
+    Col("need_week_start", "Needed week", date_text),
+    Col("release_date", "Order by", date_text),
+    Col("earliest_arrival_date", "Earliest arrival", date_text),
+    ncol("days_late", "Days late", num),
+    ncol("qty", "Qty", num),
+    ncol("value", "Value", money),
+    Col("supplier_risk_signals", "Supplier risk"),
+]
+
+
+def late_components(ctx: PackContext) -> Markup:
+    """Components the plan of record needs that cannot arrive in time (MRP purchase requirements whose
+    release date is before the as-of), most days late first."""
+    title = "Components that cannot arrive in time"
+    df = ctx.marts.read(
+        "purchase_requirements", LATE_COLS, optional=("component_description", "value", "supplier_risk_signals")
+    )
+    if df.empty and ctx.marts.has("purchase_requirements", *LATE_COLS):
+        return ctx.nothing(title, "supply-late-components", "Every planned purchase can arrive in time.", wide=True)
+    if df.empty:
+        return ctx.missing(title, "supply-late-components", "purchase_requirements", LATE_COLS, wide=True)
+    late = df[df["late"].map(truthy).fillna(False).astype(bool)]
+    if late.empty:
+        return ctx.nothing(title, "supply-late-components", "Every planned purchase can arrive in time.", wide=True)
+    late = late.sort_values(["days_late", "need_week_start", "component_sku"], ascending=[False, True, True])
+    n_comp = late.component_sku.nunique()
+    note = (
+        f"{n_comp} component(s), {len(late)} planned order(s): the BOM explosion of the plan's make quantities needs "
+        "them before the supplier's lead time allows, even if ordered today. Expedite, re-source, or move the "
+        "parents' production (component_requirements and mrp_pegging name the parents)."
+    )
+    return panel(
+        title, table(late, LATE_TABLE, cls="compact", max_rows=10), "supply-late-components", note=note, wide=True
+    )
 
 
 def cross_training(ctx: PackContext) -> Markup:

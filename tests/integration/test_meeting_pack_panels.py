@@ -249,6 +249,11 @@ def check_cross_training(p, con, rows):
     assert p.tables, "cross-training rows not shown"
 
 
+def check_late_components(p, con, rows):
+    late = rows.sort_values(["days_late", "need_week_start", "component_sku"], ascending=[False, True, True])
+    _shown(p, list(late.component_sku), "Component", limit=10)
+
+
 def check_service_curve(p, con, rows):
     _shown(p, list(rows.family.unique()), "Family")
 
@@ -328,6 +333,7 @@ PANELS = {
     "supply-sequence": ("select * from sequence_summary", check_sequence),
     "supply-suppliers": ("select * from datapack_supplier_performance", check_suppliers),
     "supply-cross-training": ("select * from cross_train_plan", check_cross_training),
+    "supply-late-components": ("select * from purchase_requirements where late", check_late_components),
     "supply-service-curve": ("select * from safety_stock_curve", check_service_curve),
     "supply-inventory": ("select * from datapack_inventory", check_inventory),
     "supply-eo": ("select * from datapack_eo where value > 0", check_eo),
