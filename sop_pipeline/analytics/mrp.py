@@ -355,8 +355,37 @@ class MrpResult:
     unexploded: pd.DataFrame  # plan make rows whose SKU has no BOM in force: sku, week_start, make_units
 
 
+_DATES = {
+    "week_start",
+    "planned_release_week_start",
+    "need_week_start",
+    "parent_week_start",
+    "release_week_start",
+    "release_date",
+    "earliest_arrival_date",
+}
+_TEXT = {"component_sku", "parent_sku", "make_or_buy", "parents", "bom_versions", "bom_version", "supplier_id"}
+_TEXT |= {"lead_time_source", "sku"}
+_INTS = {"horizon_week", "low_level_code", "level", "days_late"}
+_BOOLS = {"netted", "late"}
+
+
 def _frame(rows, columns) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
+    """A frame with stable column types (dates as datetime64[us], text as object, numbers as float),
+    so an all-empty column is still written with its type."""
+    out = pd.DataFrame(rows, columns=columns)
+    for c in columns:
+        if c in _DATES:
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+        elif c in _TEXT:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+        elif c in _INTS:
+            out[c] = out[c].astype("int64")
+        elif c in _BOOLS:
+            out[c] = out[c].astype(bool)
+        else:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    return out
 
 
 def explode(
@@ -507,13 +536,12 @@ def explode(
                         levels[c.component_sku],
                     ]
                 )
+    # level-0 pegging: the first plan week behind each release
+    first = {(s, weeks[k]): min(w for kk, _, w in lst if kk == k) for s, lst in origin.items() for k, _, _ in lst}
+    for row in pegging:
+        row[3] = first.get((row[1], row[2]))
     peg = _frame(pegging, PEGGING_COLUMNS)
-    # level-0 pegging: name the plan week(s) behind each release
-    if len(peg) and origin:
-        first = {(s, weeks[k]): min(w for kk, _, w in lst if kk == k) for s, lst in origin.items() for k, _, _ in lst}
-        peg["parent_week_start"] = [first.get((p, w)) for p, w in zip(peg.parent_sku, peg.need_week_start)]
     req = _frame(requirements, REQUIREMENT_COLUMNS)
-    req["projected_on_hand_units"] = req.projected_on_hand_units.astype(float)
     pur = _frame(purchases, PURCHASE_COLUMNS).sort_values(
         ["supplier_id", "release_week_start", "component_sku", "need_week_start"], kind="stable", ignore_index=True
     )

@@ -76,6 +76,7 @@ RULE_WORDS = {
     "csv_reject": "unreadable line",
     "truncated": "truncated line",
     "encoding": "bad text encoding",
+    "bom_cycle": "BOM cycle",
 }
 
 
