@@ -234,14 +234,15 @@ CHANGE_AFTER_DAYS = 22  # the demo's engineering change: Monday of horizon week 
 
 
 def bom_extract(pur: Purchasing, cat: Catalog, cal: Calendar) -> dict:
-    """The BOM the purchasing simulation used (undated), plus three things every MRP path needs
-    (the purchase orders were simulated without them, so MRP finds them short):
+    """The BOM the purchasing simulation used (undated), plus three things every MRP path needs:
 
     * a **multipack**: the first made SKU sold in a multipack size contains ``MULTIPACK_UNITS`` of
-      another made SKU of its family (multipack -> single -> packaging and materials: 3 levels);
+      another made SKU of its family (multipack -> single -> packaging and materials: 3 levels). The
+      purchase orders were simulated without this dependent demand, so MRP finds the single's
+      components short, and those needed in the first horizon weeks cannot arrive in time (late);
     * an **engineering change** on another made SKU: its first component (version A) is replaced
       from the Monday of horizon week 4 by a component bought from the longest-lead supplier
-      (version B), which cannot arrive in time;
+      (version B);
     * a **retired row** (version 0) of that SKU that ended half a year before the as-of.
     """
     b = pur.bom
