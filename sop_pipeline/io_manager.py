@@ -2,7 +2,8 @@
 
 The pattern of `dagster-duckdb-pandas`: an asset key `[schema, table]` is the warehouse table
 `schema.table` (dbt models are `staging/x`, `intermediate/x`, `marts/x`; Python outputs
-`analytics/x`). `load_input` reads the whole table, `handle_output` replaces it and attaches the
+`analytics/x`). `load_input` reads the whole table (in chunks, `DuckDBTables.read`; only the
+columns an input's `columns` metadata lists, when it has one), `handle_output` replaces it and attaches the
 row count and a preview. Each call opens its own short-lived connection through the `Warehouse`
 resource (its lock wait and its one DuckDB thread, which keeps float aggregates bit-identical
 from run to run) and closes it before returning: no connection is held while an asset computes.
@@ -82,6 +83,15 @@ def warehouse_tables(
         yield tables
 
 
+def _columns(context: dg.InputContext) -> list[str] | None:
+    """The columns an input asks for (`dg.AssetIn(metadata={"columns": [...]})`, as in
+    dagster-duckdb), or None for all: an asset that needs a few columns of a large table reads
+    only those."""
+    value = (context.definition_metadata or {}).get("columns")
+    value = getattr(value, "value", value)
+    return [str(c) for c in value] if value else None
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores asset `[schema, table]` as the warehouse table schema.table (pandas DataFrames); an output
     with `sop/history` metadata keeps this cycle's copy in its history table (see the module doc)."""
@@ -154,7 +164,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         schema, table = table_for(context.asset_key)
         with warehouse_tables(self.warehouse, read_only=True) as tables:
             try:
-                return tables.read(schema, table)
+                return tables.read(schema, table, columns=_columns(context))
             except MISSING_TABLE:
                 raise WarehouseTableError(
                     f"{schema}.{table} is not in the warehouse {self.warehouse.location}: materialize "

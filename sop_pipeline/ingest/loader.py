@@ -96,6 +96,11 @@ class StructuralError(Exception):
         super().__init__(_one_line(f"{where}: {problem}. {hint}"))
 
 
+class ValidationOutOfMemory(StructuralError):
+    """DuckDB ran out of the memory its connection allows while validating (a capped private
+    database, `ingest.warehouse`): the caller may validate again without the cap."""
+
+
 class QuarantineShareError(StructuralError):
     """More rows would be quarantined than the allowed share: the run stops (tables are written)."""
 
@@ -850,6 +855,12 @@ def ingest_extract(
     )
     try:
         return _ingest(con, extract, path, suite, as_of, max_quarantine_share, gx_check_max_rows, started)
+    except duckdb.OutOfMemoryException as exc:
+        raise ValidationOutOfMemory(
+            path,
+            f"the file could not be validated within DuckDB's memory limit ({exc})",
+            "Raise the memory limit or split the file.",
+        ) from None
     except (duckdb.Error, csv.Error, OSError, UnicodeError) as exc:
         # never a traceback for a hostile file: one line naming the file and what failed
         raise StructuralError(

@@ -361,10 +361,13 @@ class PostgresTables:
             raise MissingTable(f"{schema}.{table} is not in the PostgreSQL warehouse")
         return types
 
-    def read(self, schema: str, table: str) -> pd.DataFrame:
+    def read(self, schema: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
         types = self._types(schema, table)
+        if columns:
+            kinds = dict(types)
+            types = [(c, kinds[c]) for c in columns if c in kinds]
         with self.con.cursor() as cur:
-            cur.execute(f"select * from {_name(schema, table)}")
+            cur.execute(f"select {', '.join(_quoted(c) for c, _ in types)} from {_name(schema, table)}")
             frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
         return _like_duckdb(frame, dict(types))
 

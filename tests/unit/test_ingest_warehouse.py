@@ -4,7 +4,7 @@ writes, and holds no warehouse connection while the file is validated."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,6 +31,9 @@ POS = (
     "2025-02-03,S1,B,1,4\n"  # after the as-of
     "2025-01-13,S1,A,oops,1\n"
 )  # not a number
+
+
+_POS_HEADER = "date,location,sku,units,revenue\n"
 
 
 class Warehouse:
@@ -147,3 +150,71 @@ def test_structural_error_clears_the_extracts_issues(folder, tmp_path):
 def test_referenced_extracts_of_a_suite():
     assert ingest_warehouse.referenced_extracts(load_suite(SUITES, "pos_sales")) == ["items", "locations"]
     assert ingest_warehouse.referenced_extracts(load_suite(SUITES, "items")) == []
+
+
+def test_a_hostile_file_quarantines_the_same_rows_when_validation_spills_to_disk(folder, tmp_path, monkeypatch):
+    """Validation runs in a memory-capped private DuckDB that spills to disk (bounded memory for a large
+    extract): validated under a small cap (no uncapped retry), a hostile file gives the raw, quarantine
+    and issues rows of the uncapped one-connection loader, row for row."""
+    lines = []
+    for i in range(120_000):
+        day = f"2025-01-{1 + i % 28:02d}"
+        kind = i % 10
+        if kind == 1:
+            lines.append(f"{day},S1,A,-{i % 7 + 1},10")  # negative units
+        elif kind == 2:
+            lines.append(f"{day},S1,ZZ{i % 50},1,10")  # unknown item
+        elif kind == 3:
+            lines.append(f"{day},S1,A,x{i},1")  # not a number
+        elif kind == 4:
+            lines.append(f"2025-03-{1 + i % 28:02d},S1,B,1,4")  # after the as-of
+        elif kind == 5:
+            lines.append(f"{day},S1,A,1,10,extra")  # wrong number of fields
+        else:  # one key per row over 25 years of days, but kinds 0 and 9 of a group of ten share theirs
+            store, sku = {0: ("S1", "A"), 6: ("S1", "B"), 7: ("S2", "A"), 8: ("S2", "B"), 9: ("S1", "A")}[kind]
+            lines.append(f"{date(2000, 1, 1) + timedelta(days=i // 10)},{store},{sku},{i % 5},{i % 5 * 10}")
+    (folder / "pos_sales.csv").write_text(_POS_HEADER + "\n".join(lines) + "\n2025-01-02,S1,A,3")
+    limits = []
+    real = ingest_warehouse.ingest_extract
+
+    def validating(con, *args, **kwargs):
+        limits.append(con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_warehouse, "ingest_extract", validating)
+    monkeypatch.setattr(ingest_warehouse, "SCRATCH_MEMORY_LIMIT", "96MB")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    _cycle(warehouse)
+    for name in ("items", "locations", "pos_sales"):
+        ingest_warehouse.load_extract(warehouse, name, folder, load_suite(SUITES, name), max_quarantine_share=None)
+    assert len(limits) == 3 and all(limit.endswith("MiB") and float(limit.split()[0]) < 100 for limit in limits), limits
+    direct = str(tmp_path / "direct.duckdb")
+    with duckdb.connect(direct) as con:
+        for name in ("items", "locations", "pos_sales"):
+            report = real(con, name, folder, load_suite(SUITES, name), AS_OF, max_quarantine_share=None)
+            ingest_warehouse._log(con, report)
+    ours, theirs = _tables(warehouse.path), _tables(direct)
+    assert set(ours) == set(theirs)
+    for table in theirs:
+        assert ours[table] == theirs[table], table  # types, rows and order
+    rules = {r[3] for r in theirs["quarantine.issues"][1] if r[0] == "pos_sales"}
+    assert {"range", "reference", "type", "after_as_of", "csv_reject", "duplicate_key", "truncated"} <= rules, rules
+    assert "memory cap" not in str(ours["meta.ingest_log"])  # the capped validation did it
+
+
+def test_validation_that_cannot_fit_the_cap_runs_again_uncapped(folder, tmp_path, monkeypatch):
+    """One key shared by 40,000 rows: DuckDB cannot spill the window naming the rows that share it, so
+    at a cap of a few MB it runs out of memory; the extract is validated again without the cap (a note
+    says so) and loads what the uncapped loader loads."""
+    rows = "".join(f"2025-01-10,S1,A,{i % 9},{i % 9 * 10}\n" for i in range(40_000))
+    (folder / "pos_sales.csv").write_text(_POS_HEADER + rows)
+    monkeypatch.setattr(ingest_warehouse, "SCRATCH_MEMORY_LIMIT", "8MB")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    _cycle(warehouse)
+    for name in ("items", "locations"):
+        ingest_warehouse.load_extract(warehouse, name, folder, load_suite(SUITES, name), max_quarantine_share=None)
+    result = ingest_warehouse.load_extract(
+        warehouse, "pos_sales", folder, load_suite(SUITES, "pos_sales"), max_quarantine_share=None
+    )
+    assert result.report.failures_by_rule == {"duplicate_key": 40_000}
+    assert any("without the 8MB memory cap" in n for n in result.report.notes), result.report.notes

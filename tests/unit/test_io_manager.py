@@ -91,6 +91,44 @@ def test_round_trip_keeps_column_order_and_values(io_manager):
     )
 
 
+def test_chunked_read_equals_one_whole_conversion(io_manager, warehouse):
+    """The IO manager converts a table to pandas in chunks (bounded memory): the frame is `.df()`'s
+    (rows, order, dtypes), with NULLs only in some chunks, a view with a join and an empty table."""
+    n = 5 * 2048 * 64 + 77  # several chunks of READ_CHUNK_VECTORS vectors and a partial last one
+    with duckdb.connect(warehouse.path) as con:
+        con.execute("create schema staging")
+        con.execute(
+            f"""create table staging.t as select
+                  (i * 7919) % {n} as k,
+                  case when i > {n} - 100 then null else i end as late_null_int,
+                  case when i < 100 then null else 'v' || i end as early_null_text,
+                  case when i % 3 = 0 then null else i % 2 = 0 end as maybe_bool,
+                  date '2025-01-01' + cast(i % 400 as integer) as d,
+                  case when i = 5 then null else i / 7.0 end as x,
+                  case when i > 2048 * 64 then 'late' end as only_late_text,
+                  case when i > {n} - 100 then null else i % 2 = 0 end as late_null_bool
+                from range({n}) r(i) order by i % 97, i"""
+        )
+        con.execute("create table staging.m as select i as k, 'm' || i as name from range(1000) r(i)")
+        con.execute("create view staging.v as select t.*, m.name from staging.t t left join staging.m m using (k)")
+        con.execute("create table staging.empty as select * from staging.t where false")
+        con.execute("set threads = 1")
+        expected = {name: con.execute(f"select * from staging.{name}").df() for name in ("t", "v", "empty")}
+    for name, frame in expected.items():
+        got = io_manager.load_input(dg.build_input_context(asset_key=dg.AssetKey(["staging", name])))
+        pd.testing.assert_frame_equal(got, frame)
+        assert len(got) == (0 if name == "empty" else n)
+
+
+def test_an_input_with_columns_metadata_reads_only_those(io_manager, warehouse):
+    key = dg.AssetKey(["analytics", "wide"])
+    io_manager.handle_output(
+        dg.build_output_context(asset_key=key), pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [0.5, 1.5]})
+    )
+    back = io_manager.load_input(dg.build_input_context(asset_key=key, definition_metadata={"columns": ["c", "a"]}))
+    assert list(back.columns) == ["c", "a"] and back.c.tolist() == [0.5, 1.5] and back.a.tolist() == [1, 2]
+
+
 def test_output_that_is_not_a_frame_is_refused(io_manager):
     with pytest.raises(WarehouseTableError, match="not a pandas DataFrame"):
         io_manager.handle_output(dg.build_output_context(asset_key=dg.AssetKey(["analytics", "x"])), None)
