@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from . import demand, finance, forecast, inventory, orders, overrides, plan_history, plant, procurement
 from sop_pipeline.contract import EXTRACTS
 
@@ -94,7 +96,10 @@ def generate(
     w.write("risk_events", finance.risk_events(pur, cal, seed))
     w.write("decisions", finance.decisions(cat, ex, cal, seed), extra_front={"decision_id": "str"})
     qualified_l1 = float(skills["hours_per_week"][(skills["resource_id"] == "L1") & (skills["level"] >= 2)].sum())
-    w.write("plan_history", plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal))
+    last_plan = plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal)
+    # + the consensus of the 25 cycles before it (forecast value added scores the consensus step)
+    past = plan_history.past_plans(cat, fc, demand_wk, anomalies.optimistic.fam.to_numpy(), cal)
+    w.write("plan_history", {k: np.concatenate([past[k], last_plan[k]]) for k in last_plan})
     w.write("forecast_overrides", overrides.forecast_overrides(cat, demand_wk, book, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)

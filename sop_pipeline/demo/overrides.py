@@ -15,6 +15,13 @@ A handful of rows, chosen so that every path of `sop_pipeline.analytics.override
   weeks 1-4 (a retailer delisting; the booked orders still ship): its forecast falls below what is
   booked, so consumption keeps the plan at remaining forecast + booked (never less than booked).
 
+Earlier cycles' overrides (weeks already past at ``end_date``; the cycle's own log leaves them out,
+forecast value added replays them at the backtest's origins to score the override step):
+
+* OVR-H01 - family Frozen +15 % in horizon weeks -19..-12 (a freezer campaign that did not run);
+* OVR-H02 - the largest active Dairy SKU at its expected weekly units, weeks -9..-4 (a new listing);
+* OVR-H03 - total -5 % in weeks -7..-6: *not approved*.
+
 Deterministic (no random stream): every other extract is the same with or without this one.
 """
 
@@ -55,7 +62,8 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, book: OrderBook, cal
     def wk(n: int) -> str:  # a Wednesday inside horizon week n (any day of the week works)
         return (week1 + timedelta(days=7 * (n - 1) + 2)).isoformat()
 
-    snack, bev = median("Snacks"), top("Beverages")
+    snack, bev, dairy = median("Snacks"), top("Beverages"), top("Dairy")
+    dairy_units = round(float(demand_wk[dairy, cal.weeks - 10 : cal.weeks - 4].mean()))
     ln = book.lines
     due = ln[
         ln.status.isin(["open", "partially_shipped"])
@@ -74,6 +82,10 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, book: OrderBook, cal
         ("OVR-006", "sku", fg.sku[bev], 1, 2, "pct", 20.0, "", "distributor restocking", "demand.planner.beverages", True, 12),
         ("OVR-007", "sku", fg.sku[bev], 2, 2, "pct", 10.0, "", "restocking smaller than first told", "demand.planner.beverages", True, 5),
         ("OVR-008", "sku", fg.sku[delisted], 1, 4, "pct", -90.0, "", "retailer delisting; booked orders still ship", "demand.lead", True, 3),
+        # earlier cycles' overrides, weeks already past (see the module docstring)
+        ("OVR-H01", "family", "Frozen", -19, -12, "pct", 15.0, "statistical", "freezer campaign", "demand.planner.frozen", True, 149),
+        ("OVR-H02", "sku", fg.sku[dairy], -9, -4, "units", dairy_units, "", "new listing at a key account", "demand.planner.dairy", True, 80),
+        ("OVR-H03", "total", "", -7, -6, "pct", -5.0, "statistical", "soft market", "demand.lead", False, 60),
     ]  # fmt: skip
     cols = list(zip(*rows))
     return {

@@ -19,6 +19,13 @@ from the Monday after it. That plan is plausible but different from what this cy
   take a resource past its hours waits too, so the weeks a freeze locks hold neither lots the
   sequencer calls too small nor more hours than the calendar has;
 * revenue = demand x list price (as the plan of record computes it).
+
+``past_plans`` adds the consensus of the ``PAST_CYCLES`` cycles before it (2..26 weeks before
+``end_date``, the backtest's origins), so forecast value added (`analytics.fva`) scores the
+consensus step at every lag: the meeting took Sales' numbers at face value for the optimistic
+families (as last week's plan did) and met the others halfway (geometric mean of the Sales forecast
+and the expected demand). Supply = demand and revenue = demand x list price (those cycles are never
+frozen against: only the latest cycle is). No random stream: every other extract is unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from .plant import Plant, Production, routed_hours
 from .procurement import Purchasing
 
 HORIZON = 13
+PAST_CYCLES = 25  # cycles end_date - 14 days .. end_date - 26 weeks
 MIN_RUN_QUANTILE = 0.10  # as analytics.mps.DEFAULT_MIN_RUN_QUANTILE
 LOAD_TARGET = {"M1": 0.75, "M2": 0.75, "T1": 0.9, "L1": 0.9}
 CALENDAR_H = 80.0  # resources: 16 h x 5 days
@@ -139,3 +147,43 @@ def _quoted_lead_weeks(pur: Purchasing, skus: np.ndarray) -> np.ndarray:
     lines = pur.po_lines.sort_values("order_day", kind="stable").groupby("sku").tail(1)
     lead_days = lines.set_index("sku").sup_idx.map(pd.Series(pur.suppliers.lead.to_numpy()))
     return np.ceil(lead_days.reindex(skus).fillna(0).to_numpy() / 7).astype(np.int64)
+
+
+def past_plans(
+    cat: Catalog, sales_forecast: dict, expected_wk: np.ndarray, optimistic: np.ndarray, cal: Calendar
+) -> dict:
+    """Consensus plans of the ``PAST_CYCLES`` cycles before the previous one (module docstring):
+    cycle ``end_date - 7k`` (k = 2..PAST_CYCLES + 1), its 13 weeks from the Monday after it, demand =
+    the Sales forecast of the snapshot the Monday before it (optimistic families) or the geometric
+    mean of that and the expected units (``expected_wk``: FG x week). ``optimistic``: family indices."""
+    fg = cat.fg
+    sf = pd.DataFrame(
+        {k: np.asarray(sales_forecast[k]) for k in ("snapshot_date", "sku", "week_start", "units", "source")}
+    )
+    sf = sf[sf.source == "sales"]
+    row_of = pd.Series(np.arange(cat.n_fg), index=fg.sku.to_numpy())
+    face_value = np.isin(fg.fam.to_numpy(), optimistic)
+    parts = []
+    for k in range(PAST_CYCLES + 1, 1, -1):  # oldest first
+        first = cal.weeks - k
+        fc = sf[sf.snapshot_date == cal.week_start(first - 1)]
+        row = row_of[fc.sku.to_numpy()].to_numpy()
+        col = ((fc.week_start.to_numpy() - cal.week_start(first)) // np.timedelta64(7, "D")).astype(np.int64)
+        sales = fc.units.to_numpy(dtype=float)
+        expected = expected_wk[row, first + col]
+        demand = np.round(np.where(face_value[row], sales, np.sqrt(sales * np.maximum(expected, 0.0))), 1)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "cycle_id": np.datetime64(cal.end, "D") - 7 * k,
+                    "sku": fg.sku.to_numpy()[row],
+                    "week_start": fc.week_start.to_numpy(),
+                    "demand_units": demand,
+                    "supply_units": demand,
+                    "revenue": round_money(demand * fg.unit_price.to_numpy()[row]),
+                    "family": fg.family.to_numpy()[row],
+                }
+            ).sort_values(["sku", "week_start"], kind="stable")
+        )
+    out = pd.concat(parts, ignore_index=True)
+    return {c: out[c].to_numpy() for c in out.columns}

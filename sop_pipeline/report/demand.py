@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from sop_pipeline.report.components import Col, auto_table, callout, ncol, panel, table
 from sop_pipeline.report.context import ACCENT, PackContext
-from sop_pipeline.report.demand_review import overrides_and_consumption
+from sop_pipeline.report.demand_review import forecast_value_added, overrides_and_consumption
 from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, pct, signed_money
 from sop_pipeline.report.templating import macros
 
@@ -37,6 +37,7 @@ def build(ctx: PackContext) -> list[Markup]:
         ctx.render(top_movers),
         ctx.render(promotions_and_deals),
         ctx.render(overrides_and_consumption),
+        ctx.render(forecast_value_added),
         ctx.render(callouts),
         ctx.render(accuracy),
         ctx.render(abc_xyz),

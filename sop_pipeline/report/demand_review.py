@@ -75,3 +75,77 @@ def overrides_and_consumption(ctx: PackContext) -> Markup:
         "Unapproved overrides are listed, not applied. The plan plans remaining forecast + booked orders."
     )
     return panel(title, body, "demand-overrides", note=note, wide=True)
+
+
+# ---- forecast value added ------------------------------------------------------------------------
+
+FVA_COLS = ("family", "lag_bucket", "step", "status", "wape_pct", "fva_points")
+FVA_EXTRA = (
+    "step_order",
+    "lag_from",
+    "reason",
+    "bias_pct",
+    "compared_with",
+    "fva_vs_naive_points",
+    "verdict",
+    "sku_weeks",
+)
+STEP_NAMES = {
+    "naive": "Seasonal naive",
+    "statistical": "Statistical",
+    "sales_input": "Sales input",
+    "override": "Override",
+    "consensus": "Consensus",
+}
+
+
+def fva_rows(fva: pd.DataFrame) -> pd.DataFrame:
+    """The scored steps that compare with an earlier one, worst value destroyed first (lowest FVA)."""
+    scored = fva[(fva.status == "scored") & fva.fva_points.notna()]
+    return scored.sort_values(["fva_points", "family", "lag_bucket"], kind="stable", ignore_index=True)
+
+
+def forecast_value_added(ctx: PackContext) -> Markup:
+    title = "Forecast value added: does each step improve the forecast?"
+    fva = ctx.marts.read("forecast_value_added", FVA_COLS, optional=FVA_EXTRA)
+    if fva.empty:
+        return ctx.missing(title, "demand-fva", "forecast_value_added", FVA_COLS, wide=True)
+    rows = fva_rows(fva)
+    body: list = []
+    worst = rows.iloc[0] if len(rows) and rows.fva_points.iloc[0] < 0 else None
+    if worst is not None:
+        body.append(
+            f"Worst: {STEP_NAMES.get(worst.step, worst.step)} in {worst.family}, lag {worst.lag_bucket}, "
+            f"{float(worst.fva_points):+.1f} points of WAPE against "
+            f"{STEP_NAMES.get(worst.get('compared_with', ''), worst.get('compared_with', 'the step before'))}."
+        )
+    shown = rows.assign(
+        step_name=rows.step.map(STEP_NAMES).fillna(rows.step),
+        before=rows.get("compared_with", pd.Series("", index=rows.index)).map(STEP_NAMES).fillna(""),
+    )
+    cols = [
+        Col("family", "Family"),
+        Col("lag_bucket", "Lag (weeks)"),
+        Col("step_name", "Step"),
+        Col("before", "Compared with"),
+        ncol("wape_pct", "WAPE %", lambda v: num(v, 1)),
+        ncol("bias_pct", "Bias %", lambda v: signed_num(v, 1)),
+        ncol("fva_points", "FVA (pts)", lambda v: signed_num(v, 1)),
+        Col("verdict", "Value"),
+    ]
+    body.append(table(shown, [c for c in cols if c.key in shown], cls="compact", max_rows=15))
+    missing = fva[fva.status == "missing"]
+    if len(missing):
+        by_step = missing.groupby("step").size()
+        body.append(
+            "Not scored (no history there, shown as missing rather than zero): "
+            + ", ".join(f"{STEP_NAMES.get(s, s)} in {n} family/lag group(s)" for s, n in by_step.items())
+            + "."
+        )
+    destroyed = int((rows.fva_points < -0.05).sum())
+    note = (
+        "FVA = WAPE of the step before - WAPE of the step, on the same SKU-weeks of the backtest (26 weekly "
+        "origins): naive = seasonal naive, override = statistical + the approved overrides known at each origin, "
+        f"consensus = that cycle's plan of record. {destroyed} step(s) destroyed value; worst first."
+    )
+    return panel(title, body, "demand-fva", note=note, wide=True)

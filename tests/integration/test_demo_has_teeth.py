@@ -122,11 +122,15 @@ def test_last_weeks_plan_seeds_history_the_freeze_and_plan_changes(serving, smal
         "select cycle_id, count(*) as n, min(supply_source) as src_min, max(supply_source) as "
         "src_max from history_plan_of_record group by cycle_id order by cycle_id",
     )
-    assert list(pd.to_datetime(cycles.cycle_id)) == [pd.Timestamp(previous), pd.Timestamp(as_of)]
-    seeded = cycles.iloc[0]
-    assert seeded.src_min == seeded.src_max == "history"  # copied from the extract, as it was
     exported = pd.read_csv(small_cycle.extracts / "plan_history.csv", parse_dates=["cycle_id", "week_start"])
-    assert seeded.n == len(exported)
+    # every cycle of the extract (last week's plan and the earlier consensus plans FVA scores), then this one
+    extract_cycles = sorted(exported.cycle_id.unique())
+    assert extract_cycles[-1] == pd.Timestamp(previous)
+    assert list(pd.to_datetime(cycles.cycle_id)) == [*extract_cycles, pd.Timestamp(as_of)]
+    seeded = cycles.iloc[:-1]
+    assert (seeded.src_min == "history").all() and (seeded.src_max == "history").all()  # copied as they were
+    assert seeded.n.tolist() == exported.groupby("cycle_id").size().tolist()
+    exported = exported[exported.cycle_id == pd.Timestamp(previous)]
 
     plan = _df(
         serving, "select sku, horizon_week, week_start, supply_units, supply_source, decision_ids from plan_of_record"

@@ -219,6 +219,14 @@ def check_overrides(p, con, rows):
     assert f"{booked:,.0f} units, of which {consumed:,.0f} consumed" in p.text
 
 
+def check_fva(p, con, rows):
+    """Every scored step that compares with an earlier one, the worst value destroyed (lowest FVA) first."""
+    _shown(p, list(rows.family), "Family", limit=15)
+    assert p.tables[0].column("FVA (pts)")[0] == f"{rows.fva_points.iloc[0]:+,.1f}"
+    if rows.fva_points.iloc[0] < 0:
+        assert f"{rows.fva_points.iloc[0]:+.1f} points of WAPE" in p.text
+
+
 def check_callouts(p, con, rows):
     for kind, n in rows.kind.value_counts().items():
         assert f"({n})" in p.text, kind
@@ -324,6 +332,11 @@ PANELS = {
     "demand-promotions": ("select * from demand_review where item not like 'top_mover%'", check_promotions),
     "demand-overrides": ("select * from forecast_overrides", check_overrides),
     "demand-callouts": ("select * from demand_flags", check_callouts),
+    "demand-fva": (
+        "select * from forecast_value_added where status = 'scored' and fva_points is not null "
+        "order by fva_points, family, lag_bucket",
+        check_fva,
+    ),
     "demand-accuracy": (
         "select * from forecast_accuracy where method in ('lightgbm', 'seasonal_naive', 'sales_forecast')",
         check_accuracy,

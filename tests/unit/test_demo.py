@@ -576,7 +576,8 @@ def test_plan_history_is_last_weeks_plan_of_record(typed):
     week of that cycle's horizon; made supply fits each routed resource; revenue at list price."""
     ph = typed["plan_history"]
     cycle = pd.Timestamp(END) - pd.Timedelta(days=7)
-    assert set(ph.cycle_id) == {cycle}
+    assert ph.cycle_id.max() == cycle
+    ph = ph[ph.cycle_id == cycle]  # the earlier cycles: test_plan_history_has_past_consensus
     weeks = sorted(ph.week_start.unique())
     assert weeks == list(pd.date_range(cycle + pd.Timedelta(days=1), periods=13, freq="7D"))
     fc = typed["sales_forecast"]
@@ -603,3 +604,26 @@ def test_plan_history_is_last_weeks_plan_of_record(typed):
     sk = typed["skills"]
     assert (hours["T1"] <= 80 + 1e-6).all() and (hours[["M1", "M2"]] <= 80 + 1e-6).all().all()
     assert (hours["L1"] <= sk[(sk.resource_id == "L1") & (sk.level >= 2)].hours_per_week.sum()).all()
+
+
+def test_plan_history_has_past_consensus(typed):
+    """25 earlier weekly cycles (forecast value added's consensus step): each 13 weeks from the Monday after
+    it; demand = the Sales forecast of the Monday before it for optimistic families, else the geometric
+    mean of that and the expected demand (so it differs from the Sales forecast)."""
+    from sop_pipeline.demo.plan_history import PAST_CYCLES
+
+    ph = typed["plan_history"]
+    last = pd.Timestamp(END) - pd.Timedelta(days=7)
+    past = ph[ph.cycle_id < last]
+    cycles = sorted(past.cycle_id.unique())
+    assert cycles == list(pd.date_range(end=last - pd.Timedelta(days=7), periods=PAST_CYCLES, freq="7D"))
+    first = past.groupby("cycle_id").week_start.min()
+    assert ((first - first.index) == pd.Timedelta(days=1)).all()
+    assert (past.groupby("cycle_id").week_start.nunique() == 13).all()
+    fc = typed["sales_forecast"]
+    fc = fc[fc.source == "sales"].assign(cycle_id=lambda d: d.snapshot_date + pd.Timedelta(days=6))
+    m = past.merge(fc, on=["cycle_id", "sku", "week_start"], how="left")
+    assert m.units.notna().all()
+    same = np.isclose(m.demand_units, m.units.round(1), atol=0.051)
+    assert 0.05 < same.mean() < 0.95  # optimistic families at face value, the others met halfway
+    assert np.allclose(past.supply_units, past.demand_units)
