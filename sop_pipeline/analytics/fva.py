@@ -21,12 +21,14 @@ Scope. Per family (and ``All families``) x lag bucket (1, 2-4, 5-8, 9-13) every 
 the same rows: the backtest's origin x SKU x week rows, restricted to those with a consensus when the
 group has any consensus history (so the five errors are comparable). A step with no history in a
 group - no sales forecast, no override that changed a forecast there, no plan of record at those
-origins and lags - is listed as ``missing`` with the reason, never as zero, and the next step is
-compared with the last step that was scored.
+origins and lags - is listed as ``missing`` with the reason, never as zero.
 
 FVA of a step = WAPE of the step before it (``compared_with``) - its own WAPE, in percentage points:
-positive = the step added value, negative = it destroyed value. ``fva_vs_naive_points`` compares
-with the naive step. Pure pandas/numpy; no Dagster import.
+positive = the step added value, negative = it destroyed value. The step before is the one it builds
+on (``BUILDS_ON``): statistical on naive; sales input and override each on statistical (both adjust
+the statistical forecast); consensus on override - or, where that step is missing, the next one back
+that was scored. ``fva_vs_naive_points`` compares with the naive step. Pure pandas/numpy; no Dagster
+import.
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ MISSING_REASON = {
     "sales_input": "no CRM sales forecast snapshot at these lags (sales_forecast extract absent or empty)",
     "override": "no approved override known at a backtest origin changed this family's forecast at these lags",
     "consensus": "no plan of record in history (plan_history extract or earlier cycles) at these origins and lags",
+}
+# the step each one builds on (FVA compares with the first of these that was scored): the sales input
+# and the overrides both adjust the statistical forecast; the consensus is agreed on the overridden one
+BUILDS_ON = {
+    "naive": (),
+    "statistical": ("naive",),
+    "sales_input": ("statistical", "naive"),
+    "override": ("statistical", "naive"),
+    "consensus": ("override", "statistical", "naive"),
 }
 LAG_BUCKETS = ((1, 1), (2, 4), (5, 8), (9, 13))
 FVA_COLUMNS = [
@@ -202,8 +213,7 @@ def _group_rows(g: pd.DataFrame, family: str, bucket: tuple) -> list[dict]:
     present["override"] = bool(scope["override_changed"].any())
     lag_from, lag_to, label = bucket
     out = []
-    prev = None  # the last scored step
-    naive_wape = np.nan
+    wapes: dict[str, float] = {}  # the steps scored so far
     for order, step in enumerate(STEPS, start=1):
         row = {
             "family": family,
@@ -224,14 +234,13 @@ def _group_rows(g: pd.DataFrame, family: str, bucket: tuple) -> list[dict]:
             out.append({**row, "status": "missing", "reason": "no actual demand in these weeks", **score})
             continue
         row = {**row, "status": "scored", "reason": "", **score}
-        if prev is not None:
-            row["compared_with"] = prev[0]
-            row["fva_points"] = prev[1] - score["wape_pct"]
-        if step != "naive" and np.isfinite(naive_wape):
-            row["fva_vs_naive_points"] = naive_wape - score["wape_pct"]
-        if step == "naive":
-            naive_wape = score["wape_pct"]
-        prev = (step, score["wape_pct"])
+        before = next((b for b in BUILDS_ON[step] if b in wapes), None)
+        if before is not None:
+            row["compared_with"] = before
+            row["fva_points"] = wapes[before] - score["wape_pct"]
+        if step != "naive" and "naive" in wapes:
+            row["fva_vs_naive_points"] = wapes["naive"] - score["wape_pct"]
+        wapes[step] = score["wape_pct"]
         out.append(row)
     return out
 

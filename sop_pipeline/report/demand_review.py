@@ -144,8 +144,9 @@ def forecast_value_added(ctx: PackContext) -> Markup:
         )
     destroyed = int((rows.fva_points < -0.05).sum())
     note = (
-        "FVA = WAPE of the step before - WAPE of the step, on the same SKU-weeks of the backtest (26 weekly "
-        "origins): naive = seasonal naive, override = statistical + the approved overrides known at each origin, "
-        f"consensus = that cycle's plan of record. {destroyed} step(s) destroyed value; worst first."
+        "FVA = WAPE of the step it builds on - WAPE of the step, on the same SKU-weeks of the backtest (26 weekly "
+        "origins): naive = seasonal naive; sales input and override (statistical + the approved overrides known at "
+        "each origin) build on statistical, consensus (that cycle's plan of record) on override. "
+        f"{destroyed} step(s) destroyed value; worst first."
     )
     return panel(title, body, "demand-fva", note=note, wide=True)

@@ -158,3 +158,27 @@ def test_last_weeks_plan_seeds_history_the_freeze_and_plan_changes(serving, smal
     assert (changes.set_index("family").units_change[optimistic.family] < 0).all()
     p = panels["decision-plan-changes"]
     assert not p.no_data and p.tables and len(p.tables[0].rows) == len(changes)
+
+
+def test_forecast_value_added_scores_every_step_and_shows_the_worst_first(serving, panels):
+    """Issue 16 item 2 on the demo: the plan_history extract's earlier consensus plans and past overrides
+    give every step of the process (naive, statistical, sales input, override, consensus) a score somewhere,
+    some step destroys value, FVA is the difference of the published errors, and the pack shows the worst
+    value-destroying step first."""
+    fva = _df(serving, "select * from forecast_value_added")
+    scored = fva[fva.status == "scored"]
+    assert set(scored.step) == {"naive", "statistical", "sales_input", "override", "consensus"}
+    everyone = scored[scored.family == "All families"]
+    assert set(everyone.lag_bucket) == {"1", "2-4", "5-8", "9-13"}
+    assert (everyone.groupby("lag_bucket").step.nunique() == 5).all()  # the overrides reach every lag bucket
+    assert (scored.wape_pct >= 0).all() and (fva[fva.status == "missing"].reason.str.len() > 0).all()
+    assert (scored.verdict == "destroyed").any()
+    wape = scored.set_index(["family", "lag_bucket", "step"]).wape_pct
+    later = scored[scored.compared_with != ""]
+    expected = [wape[(r.family, r.lag_bucket, r.compared_with)] - r.wape_pct for r in later.itertuples()]
+    assert later.fva_points.to_numpy() == pytest.approx(expected)
+    # the replayed overrides: Frozen +15 % (a campaign that did not run) and the Dairy listing are scored there
+    assert {"Frozen", "Dairy"} <= set(scored[scored.step == "override"].family)
+    worst = later.sort_values("fva_points").iloc[0]
+    p = panels["demand-fva"]
+    assert not p.no_data and p.tables[0].column("FVA (pts)")[0] == f"{worst.fva_points:+,.1f}"

@@ -47,9 +47,9 @@ def test_every_step_by_hand():
     assert f.bias_pct.to_dict() == pytest.approx(
         {"naive": 0, "statistical": 5, "sales_input": 20, "override": 9.5, "consensus": 20}
     )
-    # FVA = WAPE(step before) - WAPE(step), in points
+    # FVA = WAPE(step it builds on) - WAPE(step), in points: sales input and override on statistical
     assert f.fva_points.drop("naive").to_dict() == pytest.approx(
-        {"statistical": 25, "sales_input": -5, "override": 9.5, "consensus": -9.5}
+        {"statistical": 25, "sales_input": -5, "override": 4.5, "consensus": -9.5}
     )
     assert np.isnan(f.loc["naive", "fva_points"])
     assert f.verdict.to_dict() == {
@@ -66,7 +66,7 @@ def test_every_step_by_hand():
     assert t[t.family == fva.ALL_FAMILIES].wape_pct.tolist() == pytest.approx(f.wape_pct.tolist())
 
 
-def test_missing_steps_have_a_reason_and_the_next_step_compares_with_the_last_scored():
+def test_missing_steps_have_a_reason_and_are_not_zero():
     errors = _errors([("A", "F", WEEK1 + pd.Timedelta(weeks=2), 3, 10, 6, 9, 14)])
     unapproved = _override(week_from="2026-11-18", week_to="2026-11-18", approved=False)
     t = fva.forecast_value_added(fva.step_frame(errors, None, unapproved))
@@ -91,9 +91,9 @@ def test_an_override_created_after_the_origin_is_not_replayed_and_consensus_rest
     assert f.loc[["naive", "statistical", "sales_input", "consensus"], "wape_pct"].tolist() == pytest.approx(
         [40, 20, 0, 10]
     )
-    assert f.loc["consensus", "compared_with"] == "sales_input" and f.loc["consensus", "fva_points"] == pytest.approx(
-        -10
-    )
+    # the override is missing: the consensus compares with the statistical forecast it falls back to
+    assert f.loc["consensus", "compared_with"] == "statistical"
+    assert f.loc["consensus", "fva_points"] == pytest.approx(10)
 
 
 def test_breaks_name_a_wrong_fva_and_a_negative_error():
