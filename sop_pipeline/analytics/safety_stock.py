@@ -1376,3 +1376,182 @@ def unprotected_items(policies: pd.DataFrame) -> pd.DataFrame:
     stock = pd.to_numeric(policies["safety_stock_units"], errors="coerce").fillna(0.0)
     bad = (abc.isin(PROTECTED_ABC).fillna(False) & active.fillna(False) & varies & ~(stock > 0)).to_numpy(bool)
     return policies.loc[bad].sort_values("sku")
+
+
+# --------------------------------------------------------------------------- empirical-quantile option
+#
+# ``empirical_quantile``: the safety stock read off the forecast-error distribution itself instead of
+# z x sigma_DL. For each backtest origin and SKU the errors (actual - forecast) of lags 1..n are
+# summed: the error of the forecast over the next n weeks, as made at that origin (so the correlation
+# of a forecast's errors across its weeks is in it). Over a protection interval P = L + R weeks that
+# is not whole, the losses and quantiles of n = floor(P) and floor(P) + 1 are interpolated linearly
+# (n = 0: no demand error); beyond the backtest's 13 lags the 13-week sums are scaled by sqrt(P / 13).
+# Lead-time variability is added as D x sd_L x z on a fixed grid of normal quantiles (the same
+# D^2 sd_L^2 term as sigma_DL). A SKU with fewer than ``MIN_ERROR_WINDOWS`` sums at some n uses the
+# sums of its ABC/XYZ class relative to each SKU's mean weekly demand, times its own (then every
+# SKU's); none at all: the sigma policy's row is kept (``ss_method`` sigma_fallback).
+# Cycle service alpha: SS = the alpha quantile of the sums. Fill rate beta: the smallest SS with
+# E[(X_P - SS)+] <= (1 - beta) x Q (Q = D x R under the weekly review), X_P the sums - the textbook
+# loss form. ``exact_loss=True`` subtracts E[(X_L - SS)+] as the sigma policy's exact (R, S) form does;
+# with ~26 sums per SKU the difference of two empirical losses is too noisy: simulated on the small
+# demo's forecast errors it delivered 92.9 % fill rate against a 96.2 % target (the textbook form
+# 96.6 %), so it is off by default. The same floor as the sigma policy: at least the
+# min(target, min_cycle_service) quantile, and >= 0.
+
+SIGMA_METHOD = "sigma"
+EMPIRICAL_QUANTILE = "empirical_quantile"
+SAFETY_STOCK_METHODS = (SIGMA_METHOD, EMPIRICAL_QUANTILE)
+MIN_ERROR_WINDOWS = 12
+_LT_Z = special.ndtri((np.arange(11) + 0.5) / 11)  # lead-time noise grid (normal quantiles)
+
+
+def lead_time_error_sums(errors: pd.DataFrame, method: str = "lightgbm", max_lag: int = 13) -> pd.DataFrame:
+    """``sku, origin, n, error_units``: per backtest origin and SKU, the sum of actual - forecast over
+    lags 1..n (n = 1..max_lag), only where every lag up to n was scored at that origin.
+    ``errors``: backtest rows (``origin, sku, lag, method, forecast_units, actual_units``)."""
+    e = errors[(errors["method"] == method) & (errors["lag"].astype(int) <= max_lag)]
+    if e.empty:
+        return pd.DataFrame(columns=["sku", "origin", "n", "error_units"])
+    e = e.assign(err=e["actual_units"].astype(float) - e["forecast_units"].astype(float), lag=e["lag"].astype(int))
+    wide = e.pivot_table(index=["sku", "origin"], columns="lag", values="err", aggfunc="sum", observed=True)
+    wide = wide.reindex(columns=range(1, max_lag + 1))
+    sums = wide.cumsum(axis=1, skipna=False)
+    out = sums.stack(future_stack=True).rename("error_units").reset_index().rename(columns={"lag": "n"})
+    out = out[out.error_units.notna()]
+    out["sku"] = out["sku"].astype(str)
+    return out.reset_index(drop=True)
+
+
+def _loss_table(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted sample and the empirical loss E[(X - x)+] at each of its points (piecewise linear between)."""
+    x = np.sort(sample)
+    tail = np.cumsum(x[::-1])[::-1]  # sum of x_j for j >= k
+    k = np.arange(len(x))
+    loss = (tail - x * (len(x) - k)) / len(x)
+    return x, loss
+
+
+def _loss_at(table: tuple[np.ndarray, np.ndarray], s: np.ndarray) -> np.ndarray:
+    x, loss = table
+    inside = np.interp(s, x, loss)
+    return np.where(s < x[0], x.mean() - s, np.where(s > x[-1], 0.0, inside))
+
+
+def _sample_at(n: int, own: dict, pool: dict, everyone: dict, mean: float, lt_noise: float) -> tuple[np.ndarray, str]:
+    """Error sums over n weeks for one SKU (own, else class pool x mean, else everyone x mean) + lead-time noise."""
+    scale = 1.0
+    if n > 13:
+        scale, n = math.sqrt(n / 13.0), 13
+    if n <= 0:
+        base, source = np.zeros(1), "own"
+    elif len(own.get(n, ())) >= MIN_ERROR_WINDOWS:
+        base, source = own[n], "own"
+    elif len(pool.get(n, ())) >= MIN_ERROR_WINDOWS:
+        base, source = pool[n] * mean, "class_pool"
+    elif len(everyone.get(n, ())) >= 1:
+        base, source = everyone[n] * mean, "all_pool"
+    else:
+        return np.zeros(0), "none"
+    if lt_noise <= 0:
+        return base * scale, source
+    return (base[:, None] * scale + lt_noise * _LT_Z[None, :]).ravel(), source
+
+
+def empirical_quantile_policies(
+    policies: pd.DataFrame,
+    error_sums: pd.DataFrame,
+    *,
+    min_cycle_service: float | None = DEFAULT_MIN_CYCLE_SERVICE,
+    exact_loss: bool = False,
+) -> pd.DataFrame:
+    """The ``empirical_quantile`` option (see the section comment above): ``policies`` (the output of
+    `safety_stock_policies`, one service type or both) with ``safety_stock_units``,
+    ``reorder_point_units`` (= lead-time demand + SS), ``safety_stock_value`` and ``k`` (SS / sigma_DL)
+    recomputed from ``error_sums`` (`lead_time_error_sums`), plus ``ss_method`` (empirical_quantile,
+    empirical_quantile_class_pool / _all_pool, or sigma_fallback, run_out, none) and ``error_windows``
+    (sums behind the SKU's one-week quantile). Run-out rows and rows without demand keep their policy."""
+    out = policies.copy()
+    out["ss_method"] = np.where(out["policy"] == "run_out", "run_out", np.where(out["method"] == "none", "none", ""))
+    out["error_windows"] = 0
+    sums = error_sums.assign(
+        sku=error_sums["sku"].astype(str),
+        n=pd.to_numeric(error_sums["n"]).astype("int64"),
+        error_units=pd.to_numeric(error_sums["error_units"]).astype(float),
+    )
+    mean = out.drop_duplicates("sku").set_index("sku")["mean_weekly_demand"].astype(float)
+    cls = out.drop_duplicates("sku").set_index("sku")["abc_xyz"].fillna("") if "abc_xyz" in out else None
+    sums = sums[sums.sku.isin(mean.index)]
+    sku_mean = mean.reindex(sums.sku).to_numpy(dtype=float)
+    sums = sums.assign(rel=sums.error_units.to_numpy(float) / np.where(sku_mean > 0, sku_mean, np.nan))
+    own = {sku: {int(n): g.error_units.to_numpy(float) for n, g in f.groupby("n")} for sku, f in sums.groupby("sku")}
+    valid = sums[np.isfinite(sums.rel)]
+    everyone = {int(n): g.rel.to_numpy(float) for n, g in valid.groupby("n")}
+    pools: dict = {}
+    if cls is not None:
+        for c, f in valid.assign(cls=valid.sku.map(cls)).groupby("cls"):
+            pools[c] = {int(n): g.rel.to_numpy(float) for n, g in f.groupby("n")}
+    review = _optional_numeric(out, "review_period_weeks")
+    review = np.where(np.isfinite(review), review, 0.0)
+    for i, r in enumerate(out.itertuples(index=False)):
+        if out["ss_method"].iat[i]:
+            continue
+        d = float(r.mean_weekly_demand)
+        lead, lead_sd, rv = float(r.lead_time_mean_weeks), float(r.lead_time_sd_weeks), float(review[i])
+        noise = d * lead_sd
+        sku_own = own.get(str(r.sku), {})
+        pool = pools.get(cls.get(r.sku, "") if cls is not None else "", {})
+
+        def mix(p: float):
+            lo = int(math.floor(p))
+            w = p - lo
+            a, src_a = _sample_at(lo, sku_own, pool, everyone, d, noise)
+            if w == 0:
+                return (a, a, 0.0), src_a
+            b, src_b = _sample_at(lo + 1, sku_own, pool, everyone, d, noise)
+            return (a, b, w), src_b
+
+        (pa, pb, pw), source = mix(lead + rv)
+        if not len(pb) or not len(pa):
+            out.iat[i, out.columns.get_loc("ss_method")] = "sigma_fallback"
+            continue
+        target = float(getattr(r, "service_target"))
+        floor_level = min(target, min_cycle_service) if min_cycle_service is not None else None
+
+        def quantile(level: float) -> float:
+            return float((1 - pw) * np.quantile(pa, level) + pw * np.quantile(pb, level))
+
+        if r.service_type == "cycle":
+            ss = quantile(target)
+        else:
+            q = d * rv if rv > 0 else float(r.order_qty_units)
+            tables = [(1 - pw, _loss_table(pa)), (pw, _loss_table(pb))]
+            if rv > 0 and exact_loss:  # order-up-to: shortage per review = loss over L + R - loss over L
+                (la, lb, lw), _ = mix(lead)
+                if len(la) and len(lb):
+                    tables += [(-(1 - lw), _loss_table(la)), (-lw, _loss_table(lb))]
+            # the loss is piecewise linear between the samples' points: solve exactly on them
+            cand = np.unique(np.concatenate([t[0] for _, t in tables]))
+            short = sum(wt * _loss_at(t, cand) for wt, t in tables)
+            thr = (1 - target) * q
+            over = np.flatnonzero(short > thr)
+            if not len(over):
+                ss = float(cand[0])
+            elif over[-1] + 1 >= len(cand):
+                ss = float(cand[-1])
+            else:
+                k0 = over[-1]
+                s0, s1, f0, f1 = cand[k0], cand[k0 + 1], short[k0], short[k0 + 1]
+                ss = float(s0 + (f0 - thr) * (s1 - s0) / (f0 - f1)) if f0 > f1 else float(s1)
+        if floor_level is not None and floor_level > 0.5:
+            ss = max(ss, quantile(floor_level))
+        ss = max(ss, 0.0)
+        j = out.columns.get_loc
+        out.iat[i, j("safety_stock_units")] = ss
+        out.iat[i, j("ss_method")] = EMPIRICAL_QUANTILE + ("" if source == "own" else f"_{source}")
+        out.iat[i, j("error_windows")] = len(sku_own.get(1, ()))
+    sel = out["ss_method"].str.startswith(EMPIRICAL_QUANTILE).to_numpy()
+    out.loc[sel, "reorder_point_units"] = out.loc[sel, "lead_time_demand_units"] + out.loc[sel, "safety_stock_units"]
+    sigma = out.loc[sel, "sigma_dl_units"].astype(float)
+    out.loc[sel, "k"] = np.where(sigma > 0, out.loc[sel, "safety_stock_units"] / sigma.where(sigma > 0), 0.0)
+    out.loc[sel, "safety_stock_value"] = out.loc[sel, "safety_stock_units"] * _optional_numeric(out[sel], "unit_cost")
+    return out

@@ -377,3 +377,100 @@ def simulate_service(
         )
         out["sim_gap_pp"] = 100.0 * (achieved - pd.to_numeric(policies["service_target"], errors="coerce"))
     return out
+
+
+# --------------------------------------------------------------------------- sigma vs empirical quantile
+
+COMPARE_COLUMNS = [
+    "world",
+    "ss_policy",
+    "abc",
+    "items",
+    "service_target_pct",
+    "sim_fill_rate_pct",
+    "sim_cycle_service_pct",
+    "median_abs_gap_pp",
+    "short_items_pct",
+    "safety_stock_units",
+    "safety_stock_value",
+    "sim_avg_on_hand_units",
+]
+SHORT_TOLERANCE_PP = 1.5
+
+
+def error_world_history(
+    backtest: pd.DataFrame, policies: pd.DataFrame, lag: int = 1, method: str = "lightgbm"
+) -> pd.DataFrame:
+    """Weekly demand of the "forecast errors" world: each SKU's mean weekly demand + one of its one-week-ahead
+    backtest errors (actual - forecast), floored at 0 - the weeks the bootstrap resamples (``sku, week_start,
+    units``). SKUs without errors are left out."""
+    e = backtest[(backtest["method"] == method) & (backtest["lag"].astype(int) == lag)]
+    e = e.assign(sku=e["sku"].astype(str), err=e["actual_units"].astype(float) - e["forecast_units"].astype(float))
+    e = e.groupby(["sku", "week_start"], as_index=False)["err"].sum()
+    mean = policies.drop_duplicates("sku").set_index("sku")["mean_weekly_demand"].astype(float)
+    e = e[e.sku.isin(mean.index)]
+    e["units"] = np.maximum(mean.reindex(e.sku).to_numpy() + e.err.to_numpy(), 0.0)
+    return e[["sku", "week_start", "units"]]
+
+
+def _summary(sim: pd.DataFrame, plan: pd.DataFrame, world: str, name: str) -> list[dict]:
+    m = sim[["sku", "sim_fill_rate", "sim_cycle_service", "sim_avg_on_hand_units"]].merge(
+        plan[["sku", "abc_xyz", "service_target", "policy", "safety_stock_units", "safety_stock_value"]], on="sku"
+    )
+    m = m[(m.policy == "service_target") & m.sim_fill_rate.notna()]
+    m["abc"] = m.abc_xyz.fillna("C").str[:1]
+    rows = []
+    for abc, g in [("A+B", m[m.abc.isin(["A", "B"])]), ("all", m)]:
+        gap = 100 * (g.sim_fill_rate - g.service_target)
+        rows.append(
+            {
+                "world": world,
+                "ss_policy": name,
+                "abc": abc,
+                "items": len(g),
+                "service_target_pct": 100 * float(g.service_target.mean()) if len(g) else np.nan,
+                "sim_fill_rate_pct": 100 * float(g.sim_fill_rate.mean()) if len(g) else np.nan,
+                "sim_cycle_service_pct": 100 * float(g.sim_cycle_service.mean()) if len(g) else np.nan,
+                "median_abs_gap_pp": float(gap.abs().median()) if len(g) else np.nan,
+                "short_items_pct": 100 * float((gap < -SHORT_TOLERANCE_PP).mean()) if len(g) else np.nan,
+                "safety_stock_units": float(g.safety_stock_units.sum()),
+                "safety_stock_value": float(g.safety_stock_value.sum()),
+                "sim_avg_on_hand_units": float(g.sim_avg_on_hand_units.sum()),
+            }
+        )
+    return rows
+
+
+def compare_policies(
+    plans: dict[str, pd.DataFrame],
+    error_history: pd.DataFrame,
+    *,
+    weeks: int = 1000,
+    paths: int = 4,
+    seed: int = 11,
+) -> pd.DataFrame:
+    """Simulate each named plan (``{"sigma": ..., "empirical_quantile": ...}``, `safety_stock_policies`
+    rows of one service type) on the same stock points - those with forecast errors in ``error_history`` -
+    in two worlds: ``forecast_errors`` (weeks resampled from `error_world_history`: the demand the forecast
+    actually missed by) and ``model`` (normal/gamma from the weekly mean and sd, as the validation check).
+    Weekly order-up-to, receipts in order, same seed for every plan. One row per world x plan x
+    (``A+B``, ``all``): COMPARE_COLUMNS (fill-rate gap = simulated - target, in points; short = more than
+    1.5 points below target)."""
+    have = set(error_history.sku.astype(str))
+    rows: list[dict] = []
+    for world in ("forecast_errors", "model"):
+        for name, plan in plans.items():
+            p = plan[(plan.method != "none") & plan.sku.astype(str).isin(have)].sort_values("sku", kind="stable")
+            if p.empty:
+                continue
+            sim = simulate_service(
+                p,
+                weeks=weeks,
+                paths=paths,
+                seed=seed,
+                orders_cross=False,
+                demand_model="bootstrap" if world == "forecast_errors" else "auto",
+                demand_history=error_history if world == "forecast_errors" else None,
+            )
+            rows += _summary(sim, p, world, name)
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)

@@ -12,7 +12,7 @@ import pandas as pd
 from sop_pipeline.analytics import inventory_policy as policy
 from sop_pipeline.analytics import safety_stock as ss
 from sop_pipeline.analytics.abc_xyz import classify_abc_xyz
-from sop_pipeline.analytics.safety_stock_sim import simulate_service
+from sop_pipeline.analytics.safety_stock_sim import compare_policies, error_world_history, simulate_service
 from sop_pipeline.assets.common import as_of_date, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL
 
@@ -21,6 +21,7 @@ ITEMS = table_in("staging", "stg_erp__items")
 ABC_XYZ = dg.AssetKey(["analytics", "abc_xyz"])
 SAFETY_STOCK = dg.AssetKey(["analytics", "safety_stock"])
 VALIDATION = dg.AssetKey(["analytics", "safety_stock_validation"])
+COMPARE = dg.AssetKey(["analytics", "safety_stock_policy_compare"])
 PLAN_SERVICE_TYPE = policy.PLAN_SERVICE_TYPE
 
 
@@ -73,6 +74,10 @@ class InventoryPolicyConfig(dg.Config):
     min_cycle_service: float = ss.DEFAULT_MIN_CYCLE_SERVICE
     min_saving_share: float = ss.DEFAULT_MIN_SAVING_SHARE
     min_annual_saving: float = ss.DEFAULT_MIN_ANNUAL_SAVING
+    # "sigma" (z x sigma_DL, the default: measured at least as close to target on the demo, see the
+    # README's "Safety stock from the forecast-error quantiles") or "empirical_quantile" (quantiles
+    # of the lead-time-aggregated backtest errors, analytics.safety_stock.empirical_quantile_policies)
+    safety_stock_method: str = ss.SIGMA_METHOD
 
 
 # The tables a stock point is made of (analytics.inventory_policy.stock_points), as asset inputs.
@@ -109,6 +114,14 @@ STOCK_POINT_INS = {
             description="The plan's safety-stock policies simulated (weekly order-up-to, 2000 weeks x 8 paths, "
             "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
             "and B items, then a sample of C), beside the policy.",
+        ),
+        "safety_stock_policy_compare": dg.AssetOut(
+            key=COMPARE,
+            **warehouse_asset("inventory"),
+            description="Sigma-based vs empirical-quantile safety stock (fill-rate plan) simulated on the same "
+            "items, in the forecast-errors world (weeks resampled from mean + one-week backtest errors) and the "
+            "model world (normal/gamma): target, simulated fill rate and cycle service, gap, items short, "
+            "safety stock units and value, average on hand; which policy the plan uses.",
         ),
     },
     ins=STOCK_POINT_INS,
@@ -161,6 +174,31 @@ def safety_stock(
         ],
         ignore_index=True,
     )
+    if config.safety_stock_method not in ss.SAFETY_STOCK_METHODS:
+        raise dg.Failure(
+            f"safety_stock_method {config.safety_stock_method!r} is not one of {', '.join(ss.SAFETY_STOCK_METHODS)}"
+        )
+    use_quantile = config.safety_stock_method == ss.EMPIRICAL_QUANTILE
+    policies = policies.assign(ss_method=ss.SIGMA_METHOD)
+    sample = policy.simulation_sample(policies[(policies.service_type == PLAN_SERVICE_TYPE)])
+    # the quantile policy of every row when the plan uses it, else of the simulated sample only
+    sums = ss.lead_time_error_sums(backtest, method=policy.ERROR_FORECAST_METHOD)
+    quantile = ss.empirical_quantile_policies(
+        policies if use_quantile else sample, sums, min_cycle_service=config.min_cycle_service
+    )
+    compared = compare_policies(
+        {
+            ss.SIGMA_METHOD: sample,
+            ss.EMPIRICAL_QUANTILE: quantile[
+                (quantile.service_type == PLAN_SERVICE_TYPE) & quantile.sku.isin(sample.sku)
+            ],
+        },
+        error_world_history(backtest, sample, lag=policy.ERROR_FORECAST_LAG, method=policy.ERROR_FORECAST_METHOD),
+    )
+    compared.insert(0, "cycle_id", as_of_date(cycle))
+    compared["is_plan_policy"] = compared.ss_policy == config.safety_stock_method
+    if use_quantile:
+        policies = quantile[policies.columns]
     plan = policies[policies.service_type == PLAN_SERVICE_TYPE]
     # receipts first in, first out: a supplier (or the line) delivers a SKU's orders in sequence,
     # as the lead-time-variance formula assumes; letting independent lead times overtake each
@@ -196,6 +234,22 @@ def safety_stock(
         },
     )
     yield dg.Output(validation, output_name="safety_stock_validation")
+    ab = compared[compared.abc == "A+B"].set_index(["world", "ss_policy"])
+    yield dg.Output(
+        compared,
+        output_name="safety_stock_policy_compare",
+        metadata={
+            "plan_policy": config.safety_stock_method,
+            "table": dg.MetadataValue.md(
+                markdown_table(
+                    ab.reset_index()[
+                        ["world", "ss_policy", "items", "sim_fill_rate_pct", "median_abs_gap_pp", "safety_stock_value"]
+                    ],
+                    8,
+                )
+            ),
+        },
+    )
     yield dg.AssetCheckResult(
         asset_key=SAFETY_STOCK,
         check_name="simulated_fill_rate_on_target",

@@ -157,3 +157,22 @@ def test_active_a_and_b_items_with_variable_demand_carry_safety_stock(small_cycl
     ab = plan[plan.abc_xyz.str[:1].isin(["A", "B"]) & (plan.lifecycle == "active") & (plan.mean_weekly_demand > 0)]
     assert len(ab) >= 5 and (ab.safety_stock_units > 0).all()
     assert unprotected_items(plan).empty
+
+
+def test_sigma_and_empirical_quantile_policies_are_compared_on_the_same_items(small_cycle):
+    """Issue 16 item 6: the empirical-quantile safety stock is simulated beside the sigma policy on the same
+    items in both worlds; the plan keeps the configured policy (sigma by default) and says so."""
+    with duckdb.connect(str(small_cycle.serving), read_only=True) as con:
+        cmp = con.execute("select * from safety_stock_policy_compare").df()
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        plan = con.execute("select ss_method from analytics.safety_stock where service_type = 'fill_rate'").df()
+    print("\n", cmp.drop(columns=["cycle_id"]).round(2).to_string())
+    assert set(zip(cmp.world, cmp.ss_policy)) == {
+        (w, p) for w in ("forecast_errors", "model") for p in ("sigma", "empirical_quantile")
+    }
+    ab = cmp[cmp.abc == "A+B"]
+    assert ab["items"].nunique() == 1 and ab["items"].iloc[0] >= 5  # the same A/B items for every policy and world
+    assert (ab.safety_stock_value > 0).all() and ab.sim_fill_rate_pct.between(50, 100).all()
+    assert set(cmp[cmp.is_plan_policy].ss_policy) == {"sigma"} and (plan.ss_method == "sigma").all()
+    q, s = (ab[(ab.world == "forecast_errors") & (ab.ss_policy == p)].iloc[0] for p in ("empirical_quantile", "sigma"))
+    assert q.safety_stock_value != s.safety_stock_value  # a different policy, not a copy
