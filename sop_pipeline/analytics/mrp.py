@@ -333,18 +333,19 @@ def supplier_sources(purchase_orders: pd.DataFrame, receipts: pd.DataFrame | Non
     else:
         po["receipt_date"] = pd.NaT
     po = po.sort_values(["sku", "order_date", "po_id", "line"], kind="stable")
-    latest = po.groupby("sku", sort=True).tail(1)[["sku", "supplier_id"]]
-    rows = []
-    for sku, supplier in zip(latest.sku, latest.supplier_id):
-        lines = po[(po.sku == sku) & (po.supplier_id == supplier)]
-        got = lines[lines.receipt_date.notna()].tail(RECENT_LINES)
-        if len(got):
-            days, source = float(np.median((got.receipt_date - got.order_date).dt.days)), "observed"
-        else:
-            quoted = (lines.promised_date - lines.order_date).dt.days.dropna()
-            days, source = (float(np.median(quoted)), "quoted") if len(quoted) else (np.nan, "none")
-        rows.append((sku, supplier, days, source))
-    return pd.DataFrame(rows, columns=["sku", "supplier_id", "lead_time_days", "lead_time_source"])
+    latest = po.groupby("sku", sort=True).tail(1)[["sku", "supplier_id"]].reset_index(drop=True)
+    lines = po.merge(latest, on=["sku", "supplier_id"]).sort_values(  # the latest supplier's lines
+        ["sku", "order_date", "po_id", "line"], kind="stable"
+    )
+    got = lines[lines.receipt_date.notna()].groupby("sku", sort=False).tail(RECENT_LINES)
+    observed = (got.receipt_date - got.order_date).dt.days.groupby(got.sku).median()
+    quoted = (lines.promised_date - lines.order_date).dt.days.groupby(lines.sku).median()
+    out = latest.assign(lead_time_days=latest.sku.map(observed).astype(float), lead_time_source="observed")
+    missing = out.lead_time_days.isna()
+    out.loc[missing, "lead_time_days"] = out.loc[missing, "sku"].map(quoted).astype(float)
+    out.loc[missing, "lead_time_source"] = "quoted"
+    out.loc[out.lead_time_days.isna(), "lead_time_source"] = "none"
+    return out[["sku", "supplier_id", "lead_time_days", "lead_time_source"]]
 
 
 @dataclass
@@ -441,7 +442,16 @@ def explode(
     mps["week_start"] = pd.to_datetime(mps.week_start)
     levels = low_level_codes(b, roots=mps.sku.unique())
     rows_by_week = [effective_rows(b, w) for w in weeks]
-    children_by_week = [{p: g for p, g in rows.groupby("parent_sku", sort=True)} for rows in rows_by_week]
+    children_by_week = [
+        {
+            p: [
+                (str(c), float(q), None if pd.isna(v) else str(v))
+                for c, q, v in zip(g.component_sku, g.qty_per, g.bom_version)
+            ]
+            for p, g in rows.groupby("parent_sku", sort=True)
+        }
+        for rows in rows_by_week
+    ]
 
     releases: dict[str, np.ndarray] = {}  # item -> units starting production / needed per week (make)
     origin: dict[str, list] = {}  # item -> [(week index, units, parent week)] for pegging of level 0
@@ -460,7 +470,17 @@ def explode(
     parents_of: dict[tuple[str, int], set] = {}
     versions_of: dict[tuple[str, int], set] = {}
     pegging, requirements, purchases = [], [], []
-    sup = suppliers.set_index("sku") if suppliers is not None and len(suppliers) else None
+    sup = (
+        {
+            str(k): (s_id, float(d), str(src))
+            for k, s_id, d, src in zip(
+                suppliers.sku, suppliers.supplier_id, suppliers.lead_time_days, suppliers.lead_time_source
+            )
+            if pd.notna(d)
+        }
+        if suppliers is not None and len(suppliers)
+        else {}
+    )
     for item in sorted(levels, key=lambda i: (levels[i], i)):
         g = gross.get(item)
         if g is not None:  # net this component (it has dependent demand)
@@ -516,26 +536,12 @@ def explode(
             kids = children_by_week[k].get(item)
             if kids is None:
                 continue  # a made component with no BOM in force: nothing to explode
-            for c in kids.itertuples():
-                units = float(rel[k]) * float(c.qty_per)
-                gross.setdefault(c.component_sku, np.zeros(n))[k] += units
-                parents_of.setdefault((c.component_sku, k), set()).add(item)
-                versions_of.setdefault((c.component_sku, k), set()).add(
-                    None if pd.isna(c.bom_version) else str(c.bom_version)
-                )
-                pegging.append(
-                    [
-                        c.component_sku,
-                        item,
-                        weeks[k],
-                        None,
-                        float(rel[k]),
-                        float(c.qty_per),
-                        None if pd.isna(c.bom_version) else str(c.bom_version),
-                        units,
-                        levels[c.component_sku],
-                    ]
-                )
+            for comp, qty_per, version in kids:
+                units = float(rel[k]) * qty_per
+                gross.setdefault(comp, np.zeros(n))[k] += units
+                parents_of.setdefault((comp, k), set()).add(item)
+                versions_of.setdefault((comp, k), set()).add(version)
+                pegging.append([comp, item, weeks[k], None, float(rel[k]), qty_per, version, units, levels[comp]])
     # level-0 pegging: the first plan week behind each release
     first = {(s, weeks[k]): min(w for kk, _, w in lst if kk == k) for s, lst in origin.items() for k, _, _ in lst}
     for row in pegging:
@@ -553,15 +559,8 @@ def explode(
     )
 
 
-def _purchase(item: str, need: pd.Timestamp, qty: float, sup: pd.DataFrame | None, as_of: pd.Timestamp) -> list:
-    if sup is not None and item in sup.index and pd.notna(sup.at[item, "lead_time_days"]):
-        supplier, days, source = (
-            sup.at[item, "supplier_id"],
-            float(sup.at[item, "lead_time_days"]),
-            str(sup.at[item, "lead_time_source"]),
-        )
-    else:
-        supplier, days, source = None, 0.0, "none"
+def _purchase(item: str, need: pd.Timestamp, qty: float, sup: dict, as_of: pd.Timestamp) -> list:
+    supplier, days, source = sup.get(item, (None, 0.0, "none"))
     release = need - pd.Timedelta(days=int(np.ceil(days - _EPS)))
     late = bool(release < as_of)
     arrival = max(release, as_of) + pd.Timedelta(days=int(np.ceil(days - _EPS)))
@@ -623,8 +622,10 @@ def explosion_breaks(
         units=("parent_units", "sum"), gross=("gross_units", "sum"), qty=("qty_per", "first")
     )
     dependent = set(bom.component_sku.astype(str))  # their releases also carry dependent demand
+    empty = bom.iloc[:0]
+    by_parent = {str(p): g for p, g in bom.groupby(bom.parent_sku.astype(str), sort=False)}
     for (sku, wk), units in sorted(need.items()):
-        kids = effective_rows(bom[bom.parent_sku.astype(str) == sku], wk)
+        kids = effective_rows(by_parent.get(sku, empty), wk)
         if kids.empty:
             continue
         for c in kids.itertuples():
@@ -637,7 +638,7 @@ def explosion_breaks(
                 )
     for sku, w in sorted(unexploded):
         k = max(weeks.index(w) - lead_offset_weeks(lead.get(sku)), 0) if w in weeks else 0
-        if not effective_rows(bom[bom.parent_sku.astype(str) == sku], weeks[k]).empty:
+        if not effective_rows(by_parent.get(sku, empty), weeks[k]).empty:
             rows.append((sku, w, "has a BOM in force but was not exploded"))
     req = result.requirements
     if len(req):
