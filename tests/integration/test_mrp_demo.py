@@ -39,7 +39,7 @@ def test_three_levels_and_the_version_change_by_date(serving, bom):
     peg = _df(serving, "select * from mrp_pegging")
     assert req.low_level_code.max() >= 2, "the demo BOM should have 3 levels (multipack -> single -> component)"
     level2_parents = set(req[req.low_level_code == 2].parents.str.split(", ").explode()) - {""}
-    assert level2_parents and level2_parents <= set(bom.component_sku) & set(bom.parent_sku)  # sub-assemblies
+    assert level2_parents & set(bom.component_sku) & set(bom.parent_sku)  # some driven by a sub-assembly
     switch = pd.Timestamp(bom[bom.bom_version == "B"].effective_from.iloc[0])
     a = peg[peg.bom_version == "A"]
     b = peg[peg.bom_version == "B"]
@@ -88,3 +88,37 @@ def test_late_components_are_flagged_and_listed_in_the_pack(serving, small_cycle
     assert not panel.no_data
     first = late.sort_values(["days_late", "need_week_start", "component_sku"], ascending=[False, True, True])
     assert panel.tables[0].column("Component")[0] == first.component_sku.iloc[0]
+
+
+def test_mrp_checks_are_blocking_and_pass_through_dagster(small_cycle, tmp_path):
+    """The MRP asset alone on a copy of the cycle's warehouse (its inputs already there): both checks
+    are blocking, pass, and the asset writes the same rows the cycle published."""
+    import shutil
+
+    import dagster as dg
+
+    from sop_pipeline.assets import supply
+    from sop_pipeline.io_manager import WarehouseIOManager
+    from sop_pipeline.resources import Warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(small_cycle.warehouse, path)
+    warehouse = Warehouse(path=str(path))
+    upstream = [dg.AssetSpec(key) for key in supply.mrp_assets.dependency_keys]
+    result = dg.materialize(
+        [supply.mrp_assets, *upstream],
+        raise_on_error=False,
+        resources={"warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+    )
+    assert result.success
+    evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evals) == {"component_balance", "every_make_row_exploded"}
+    assert all(e.passed and e.blocking for e in evals.values())
+    assert "every row holds" in evals["component_balance"].description
+    with (
+        duckdb.connect(str(path), read_only=True) as con,
+        duckdb.connect(str(small_cycle.serving), read_only=True) as sv,
+    ):
+        for table in ("component_requirements", "purchase_requirements", "mrp_pegging"):
+            ours = con.execute(f"select count(*) from analytics.{table}").fetchone()[0]
+            assert ours == sv.execute(f"select count(*) from {table}").fetchone()[0] and ours > 0, table
