@@ -110,7 +110,7 @@ def _command_modules():
     """Sub-commands that live in `sop_pipeline.commands` (each: add_parser(subparsers), run(args))."""
     import importlib
 
-    names = ("backfill", "safety_stock", "sequence", "report")
+    names = ("backfill", "safety_stock", "sequence", "report", "scenario")
     modules = []
     for name in names:
         try:
@@ -360,6 +360,7 @@ class CycleRunner:
         from sop_pipeline.assets.ingest import CYCLE_KEY
 
         self.runs_cycle = selection is None or CYCLE_KEY in selection  # the run (re)writes meta.cycle
+        self.run_config: dict = {}  # more run config (`sop scenario run`: the scenario resource's)
 
     @classmethod
     def create(cls, settings: Settings, groups: str | None) -> "CycleRunner | None":
@@ -440,7 +441,7 @@ class CycleRunner:
         ):
             result = job.execute_in_process(
                 raise_on_error=False,
-                run_config={"loggers": {"progress": {}}, **cycle_config},
+                run_config={"loggers": {"progress": {}}, **cycle_config, **self.run_config},
                 asset_selection=self.selection,
                 partition_key=partition_key,
             )

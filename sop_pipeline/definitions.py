@@ -21,7 +21,7 @@ import importlib
 import dagster as dg
 
 from sop_pipeline.partitions import partitioned
-from sop_pipeline.resources import SopSettings, Warehouse
+from sop_pipeline.resources import ScenarioConfig, SopSettings, Warehouse
 from sop_pipeline.settings import Settings
 
 AREA_MODULES = [
@@ -37,6 +37,7 @@ AREA_MODULES = [
     "reconcile",
     "report",
     "publish",
+    "scenario",
 ]
 _modules = []
 for _name in AREA_MODULES:
@@ -60,6 +61,7 @@ def resources_for(settings: Settings) -> dict:
         "warehouse": warehouse,
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),  # assets.common.WAREHOUSE_IO
         "dbt": dbt,
+        "scenario": ScenarioConfig(),  # a what-if run sets it in run config (`sop scenario run`)
     }
 
 

@@ -151,3 +151,105 @@ class Warehouse(dg.ConfigurableResource):
         if frame is None or frame.empty:
             raise RuntimeError("meta.cycle is empty: materialize the `cycle` asset first")
         return pd.Timestamp(frame["as_of"].iloc[0]).date()
+
+
+# --------------------------------------------------------------------------- scenarios (issue 17 item 3)
+
+
+class DemandChange(dg.Config):
+    """Demand of a SKU, a family or every SKU (family "*") x (1 + change_pct / 100) in weeks [from, to]."""
+
+    family: str | None = None
+    sku: str | None = None
+    change_pct: float
+    weeks: list[int] | None = None
+
+
+class ResourceHoursChange(dg.Config):
+    """Available hours of a resource + hours_per_week_delta in weeks [from, to] (default: all 13)."""
+
+    resource_id: str
+    hours_per_week_delta: float
+    weeks: list[int] | None = None
+
+
+class SupplierLeadTimeChange(dg.Config):
+    """Lead time of the SKUs bought from a supplier: set to lead_time_days, or + lead_time_delta_days."""
+
+    supplier_id: str
+    lead_time_days: float | None = None
+    lead_time_delta_days: float | None = None
+
+
+class ServiceTargetChange(dg.Config):
+    """A service target in per cent for every item, an ABC or ABC/XYZ class, a family or a SKU."""
+
+    target_pct: float
+    abc_class: str | None = None  # "A" or "AX" (the change file's `class`)
+    family: str | None = None
+    sku: str | None = None
+
+
+class MakeBuyChange(dg.Config):
+    """A SKU made or bought in the scenario."""
+
+    sku: str
+    choice: str
+
+
+class ScenarioConfig(dg.ConfigurableResource):
+    """The what-if changes of a scenario run (`sop scenario run`); empty (the default) = the base cycle.
+
+    The same `sop_cycle` job with this resource's run config is a scenario: in the Dagster UI,
+    `resources: {scenario: {config: {name: snacks_plus10, base_serving_file: .../serving/sop.duckdb,
+    demand: [{family: Snacks, change_pct: 10, weeks: [1, 13]}], resources: [{resource_id: T1,
+    hours_per_week_delta: 8}]}}}`. The assets that read a changed input call
+    `sop_pipeline.analytics.scenario` with `spec()`; `scenario_compare` reads the base figures from
+    `base_serving_file`."""
+
+    name: str = ""
+    base_serving_file: str = ""
+    demand: list[DemandChange] = []
+    resources: list[ResourceHoursChange] = []
+    suppliers: list[SupplierLeadTimeChange] = []
+    service_targets: list[ServiceTargetChange] = []
+    make_vs_buy: list[MakeBuyChange] = []
+
+    def spec(self) -> dict | None:
+        """The changes, validated and normalized (analytics.scenario.validate); None for the base cycle."""
+        from sop_pipeline.analytics import scenario as scenario_lib
+
+        raw = {
+            "demand": [c.model_dump() for c in self.demand],
+            "resources": [c.model_dump() for c in self.resources],
+            "suppliers": [c.model_dump() for c in self.suppliers],
+            "service_targets": [
+                {("class" if k == "abc_class" else k): v for k, v in c.model_dump().items()}
+                for c in self.service_targets
+            ],
+            "make_vs_buy": [c.model_dump() for c in self.make_vs_buy],
+        }
+        raw = {s: [{k: v for k, v in item.items() if v is not None} for item in items] for s, items in raw.items()}
+        if not any(raw.values()):
+            return None
+        try:
+            return scenario_lib.validate(raw, name=self.name or "scenario", source=f"scenario {self.name} run config")
+        except scenario_lib.ScenarioError as exc:
+            raise dg.Failure(description=str(exc)) from None
+
+    @classmethod
+    def from_spec(cls, spec: dict, base_serving_file: str = "") -> "ScenarioConfig":
+        return cls(**cls.run_config(spec, base_serving_file))
+
+    @staticmethod
+    def run_config(spec: dict, base_serving_file: str = "") -> dict:
+        """The resource's config for a validated spec (what `sop scenario run` passes as run config)."""
+        out = {"name": spec.get("name") or "scenario", "base_serving_file": base_serving_file}
+        for section in ("demand", "resources", "suppliers", "service_targets", "make_vs_buy"):
+            items = [
+                {("abc_class" if k == "class" else k): v for k, v in item.items() if v is not None}
+                for item in spec.get(section) or []
+            ]
+            if items:
+                out[section] = items
+        return out

@@ -28,11 +28,12 @@ from sop_pipeline.analytics import (
     fva as fva_lib,
     overrides as overrides_lib,
     plan_inputs,
+    scenario as scenario_lib,
 )
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.demand_inputs import typed
 from sop_pipeline.assets.common import absent_in, as_of_date, markdown_table, table_in, warehouse_asset
-from sop_pipeline.resources import WAREHOUSE_POOL
+from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 GROUP = "demand"
 WATERFALL = dg.AssetKey(["analytics", "demand_override_waterfall"])
@@ -153,6 +154,7 @@ def _demand_source(base_source: pd.Series, override_ids: pd.Series, changed: pd.
 )
 def demand_review(
     config: ConsumptionConfig,
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -168,6 +170,7 @@ def demand_review(
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
     base = plan_inputs.consensus_demand(forecast, consensus, sensing, calendar.horizon_weeks)
+    base = scenario_lib.apply_demand(base, items.drop_duplicates("sku").set_index("sku")["family"], scenario.spec())
     p50 = forecast[["sku", "week_start", "units_p50"]].rename(columns={"units_p50": "statistical_units"})
     base = base.merge(p50, on=["sku", "week_start"], how="left").rename(columns={"demand_units": "base_units"})
     families = items.drop_duplicates("sku").set_index("sku")["family"]

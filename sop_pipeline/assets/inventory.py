@@ -10,11 +10,11 @@ import dagster as dg
 import pandas as pd
 
 from sop_pipeline.analytics import inventory_policy as policy
-from sop_pipeline.analytics import safety_stock as ss
+from sop_pipeline.analytics import safety_stock as ss, scenario as scenario_lib
 from sop_pipeline.analytics.abc_xyz import classify_abc_xyz
 from sop_pipeline.analytics.safety_stock_sim import compare_policies, error_world_history, simulate_service
 from sop_pipeline.assets.common import as_of_date, markdown_table, table_in, warehouse_asset
-from sop_pipeline.resources import WAREHOUSE_POOL
+from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 CYCLE = table_in("meta", "cycle")
 ITEMS = table_in("staging", "stg_erp__items")
@@ -89,6 +89,8 @@ STOCK_POINT_INS = {
     "items": ITEMS,
     "abc_xyz": table_in(*ABC_XYZ.path),
     "decisions": table_in("staging", "stg_sop__decisions"),
+    # supplier of each bought SKU, for a scenario's supplier lead-time change
+    "purchase_orders": table_in("staging", "stg_erp__purchase_orders"),
 }
 
 
@@ -157,7 +159,12 @@ def safety_stock(
     items: pd.DataFrame,
     abc_xyz: pd.DataFrame,
     decisions: pd.DataFrame,
+    purchase_orders: pd.DataFrame,
+    scenario: ScenarioConfig,
 ):
+    lead_times, decisions = scenario_lib.stock_point_inputs(
+        lead_times, decisions, purchase_orders, items, as_of_date(cycle), scenario.spec()
+    )
     points, overrides = policy.stock_points(
         demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of_date(cycle), config.review_period_weeks
     )
@@ -326,7 +333,12 @@ def safety_stock_curve(
     items: pd.DataFrame,
     abc_xyz: pd.DataFrame,
     decisions: pd.DataFrame,
+    purchase_orders: pd.DataFrame,
+    scenario: ScenarioConfig,
 ):
+    lead_times, decisions = scenario_lib.stock_point_inputs(
+        lead_times, decisions, purchase_orders, items, as_of_date(cycle), scenario.spec()
+    )
     points, overrides = policy.stock_points(
         demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of_date(cycle), config.review_period_weeks
     )

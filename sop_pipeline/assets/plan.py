@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics import decisions as decision_log_lib, mps, plan as plan_lib, plan_inputs
+from sop_pipeline.analytics import scenario as scenario_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
 from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extract, _previous_plan: tests)
@@ -28,7 +29,7 @@ from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extra
     table_in,
     warehouse_asset,
 )
-from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
+from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig, Warehouse
 
 PLAN = dg.AssetKey(["analytics", "plan_of_record"])
 DECISIONS = dg.AssetKey(["analytics", "decision_log"])
@@ -149,6 +150,7 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
 def plan_of_record(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     consumption: pd.DataFrame,
@@ -174,7 +176,7 @@ def plan_of_record(
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
     items = items[["sku", "family", "unit_price", "unit_cost", "make_or_buy", "lifecycle"]]
-    decisions = decisions_as_of(decisions, as_of)
+    decisions = decisions_as_of(scenario_lib.scenario_decisions(decisions, as_of, scenario.spec()), as_of)
     seeded, previous = plan_history_before(warehouse, as_of, absent)  # plan_history extract -> history
 
     demand = plan_inputs.planned_demand(consumption, calendar.horizon_weeks)

@@ -14,7 +14,7 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
     kinds={"duckdb", "parquet"},
     pool=WAREHOUSE_POOL,
     owners=OWNERS["publish"],
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, dg.AssetKey(["marts", "scenario_compare"])],  # + the Python mart of assets/scenario.py
     description="Read-only serving copy for BI: data/serving/sop.duckdb (one table per mart) and "
     "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
     "cycle. Every dbt test (relationships included) has run in the dbt step that built "

@@ -14,7 +14,16 @@ critical resource, on its shift calendar -> sequence summary.
 import dagster as dg
 import pandas as pd
 
-from sop_pipeline.analytics import capacity, mps, mrp, oee, plan as plan_lib, plan_inputs, supply
+from sop_pipeline.analytics import (
+    capacity,
+    mps,
+    mrp,
+    oee,
+    plan as plan_lib,
+    plan_inputs,
+    scenario as scenario_lib,
+    supply,
+)
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets.common import (
     absent_in,
@@ -24,7 +33,7 @@ from sop_pipeline.assets.common import (
     table_in,
     warehouse_asset,
 )
-from sop_pipeline.resources import WAREHOUSE_POOL
+from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 OUT = lambda name: dg.AssetKey(["analytics", name])  # noqa: E731
@@ -203,6 +212,7 @@ def oee_assets(
     **SUPPLY,
 )
 def changeover_estimate(
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -218,6 +228,7 @@ def changeover_estimate(
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
+    decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
     out = pd.DataFrame(columns=["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"])
     if not {"resources", "routings", "changeovers"} & absent:
         inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
@@ -341,6 +352,7 @@ SEQUENCE_CHECKS = [
     check_specs=SEQUENCE_CHECKS,
 )
 def sequence_assets(
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     plan_of_record: pd.DataFrame,
@@ -360,6 +372,7 @@ def sequence_assets(
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
     weeks = calendar.horizon()
+    decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
     source = _sourcing(items, decisions, as_of)
     bought = mps.bought_skus(source)
     schedule = mps.mps_from_plan(plan_of_record, source)
@@ -584,6 +597,7 @@ CROSS_TRAIN_COLUMNS = [
     ],
 )
 def capacity_assets(
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -597,6 +611,7 @@ def capacity_assets(
 ):
     calendar = Cycle(as_of_date(cycle))
     absent = absent_in(ingest_log)
+    decisions = scenario_lib.scenario_decisions(decisions, calendar.as_of, scenario.spec())  # make-vs-buy
     cap = pd.DataFrame(
         columns=[
             "resource_id",
@@ -644,6 +659,7 @@ def capacity_assets(
             matrix = capacity.skill_matrix(people)
             result = capacity.cross_train_plan(people, capacity.labor_requirements(cap, people), time_limit_s=10.0)
             plan, coverage = result.plan, result.coverage
+    cap = scenario_lib.apply_resource_hours(cap, calendar.horizon(), scenario.spec())  # scenario hours
     bottleneck = cap[cap.is_bottleneck.astype(bool)] if len(cap) else cap
     per_week = bottleneck.groupby("week_start").size() if len(bottleneck) else pd.Series(dtype=int)
     yield dg.Output(

@@ -11,7 +11,7 @@ from typing import Callable
 
 from plotly.offline import get_plotlyjs
 
-from sop_pipeline.report import decisions, demand, last_month, reconciliation, supply
+from sop_pipeline.report import decisions, demand, last_month, reconciliation, scenario, supply
 from sop_pipeline.report.context import PANEL_ERRORS, PackContext
 from sop_pipeline.report.header import footer, header
 from sop_pipeline.report.marts import ReportError, open_marts, publish_info
@@ -26,6 +26,7 @@ class AgendaItem:
     minutes: int
     intro: str
     build: Callable[[PackContext], list]  # rendered panels; a tuple of panels is shown side by side
+    shown: Callable[[PackContext], bool] | None = None  # None: always in the pack
 
 
 AGENDA = [
@@ -65,6 +66,20 @@ AGENDA = [
         decisions.build,
     ),
 ]
+# Only in a scenario's pack (`sop scenario run`: the serving file holds scenario_compare rows).
+SCENARIO_ITEM = AgendaItem(
+    "scenario",
+    "Scenario vs base",
+    10,
+    "What-if: the scenario's service, revenue, margin, inventory, cash and capacity beside the base plan.",
+    scenario.build,
+    shown=scenario.shown,
+)
+
+
+def agenda(ctx: PackContext) -> list[AgendaItem]:
+    """The agenda items of this pack (an item with `shown` only when its data is there)."""
+    return [a for a in [*AGENDA, SCENARIO_ITEM] if a.shown is None or a.shown(ctx)]
 
 
 @dataclass
@@ -106,7 +121,7 @@ def write_meeting_pack(serving_db: Path, out_dir: Path, cycle: str | None = None
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
     return MeetingPack(
-        path, ctx.cycle, [a.section_id for a in AGENDA], ctx.charts, ctx.no_data, {**errors, **ctx.errors}
+        path, ctx.cycle, [a.section_id for a in agenda(ctx)], ctx.charts, ctx.no_data, {**errors, **ctx.errors}
     )
 
 
@@ -125,7 +140,7 @@ def render_sections(ctx: PackContext) -> tuple[list[dict], dict[str, str]]:
     """Each agenda item's panels (a <section> of the page); a section whose data has an unexpected
     shape shows the error instead of stopping the whole pack."""
     sections, errors = [], {}
-    for number, item in enumerate(AGENDA, start=1):
+    for number, item in enumerate(agenda(ctx), start=1):
         blocks, error = [], None
         try:
             blocks = item.build(ctx)
@@ -153,7 +168,7 @@ def render_page(ctx: PackContext, info: dict, sections: list[dict], serving_db: 
         cycle=ctx.cycle,
         css=trusted(CSS),
         plotly_js=trusted(get_plotlyjs()),
-        header=header(ctx, info, [(a.section_id, a.title, a.minutes) for a in AGENDA]),
+        header=header(ctx, info, [(a.section_id, a.title, a.minutes) for a in agenda(ctx)]),
         sections=sections,
         footer=footer(ctx, serving_db, generated),
     )
