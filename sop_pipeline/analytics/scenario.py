@@ -306,6 +306,26 @@ def apply_resource_hours(capacity: pd.DataFrame, horizon: list, spec: dict | Non
     return cap
 
 
+def apply_shift_calendar(resources: pd.DataFrame, spec: dict | None) -> pd.DataFrame:
+    """The resources' shift calendar (resource_id, hours_per_day, days_per_week) for the production
+    sequence: a resource with more hours in the scenario works that many hours more a week (the
+    positive deltas of its changes, as days_per_week + delta / hours_per_day, at most 7 days), so the
+    plan, which may now use them, still fits the calendar it is sequenced on. Fewer hours leave the
+    calendar as it is (the plan already has fewer)."""
+    if is_empty(spec) or not spec.get("resources") or resources.empty:
+        return resources
+    extra: dict[str, float] = {}
+    for change in spec["resources"]:
+        if change["hours_per_week_delta"] > 0:
+            extra[change["resource_id"]] = extra.get(change["resource_id"], 0.0) + change["hours_per_week_delta"]
+    out = resources.copy()
+    hours = out["resource_id"].map(extra).fillna(0.0)
+    per_day = pd.to_numeric(out["hours_per_day"]).astype(float)
+    days = pd.to_numeric(out["days_per_week"]).astype(float)
+    out["days_per_week"] = np.where(per_day > 0, np.minimum(7.0, days + hours / per_day.where(per_day > 0)), days)
+    return out
+
+
 def main_suppliers(purchase_orders: pd.DataFrame) -> pd.Series:
     """sku -> supplier of its latest purchase order (order date, then PO id)."""
     if purchase_orders is None or purchase_orders.empty:

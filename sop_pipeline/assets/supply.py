@@ -396,7 +396,7 @@ def sequence_assets(
         result = mps.sequence_mps(
             schedule,
             routing_rates,
-            machines,
+            scenario_lib.apply_shift_calendar(machines, scenario.spec()),  # a scenario's extra shift
             weeks,
             resource_ids,
             bought=bought,

@@ -297,3 +297,13 @@ def test_figures_and_compare_by_hand():
     t1 = out.loc["resource", "T1"]
     assert t1.loc["available_hours_13w", "scenario_value"] == 40.0 and t1.loc["plan_load_pct", "scenario_value"] == 25.0
     assert np.isnan(out.loc["family", "Drinks"].loc["cut_units", "delta_pct"])  # base 0: no %
+
+
+def test_the_sequence_calendar_gets_the_extra_hours(tmp_path):
+    resources = pd.DataFrame({"resource_id": ["T1", "M1"], "hours_per_day": [16.0, 16.0], "days_per_week": [5.0, 5.0]})
+    spec = _spec("resources:\n  - resource_id: T1\n    hours_per_week_delta: 8\n", tmp_path)
+    out = scenario.apply_shift_calendar(resources, spec).set_index("resource_id")
+    assert out.days_per_week.to_dict() == {"T1": 5.5, "M1": 5.0}  # a Saturday of 8 hours
+    from sop_pipeline.analytics.capacity import shift_calendar
+
+    assert shift_calendar(WEEKS[0], 16.0, out.days_per_week["T1"]).hours == pytest.approx(88.0)
