@@ -29,6 +29,7 @@ tables, ``compare`` puts base and scenario side by side (the ``scenario_compare`
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -392,12 +393,17 @@ def scenario_decisions(decisions: pd.DataFrame, as_of, spec: dict | None) -> pd.
             "decision_id": [f"scenario:{name}:{i + 1}" for i in range(len(rows))],
         }
     )
-    for column in added.columns:
-        if column in decisions.columns and len(decisions):
-            try:
-                added[column] = added[column].astype(decisions[column].dtype)
-            except (TypeError, ValueError):
-                pass
+    for column in added.columns:  # the staged columns' types (dates stay dates, timestamps timestamps)
+        if column not in decisions.columns or not len(decisions):
+            continue
+        sample = decisions[column].dropna()
+        if decisions[column].dtype == object and len(sample) and type(sample.iloc[0]) is date:
+            added[column] = [pd.Timestamp(v).date() for v in added[column]]
+            continue
+        try:
+            added[column] = added[column].astype(decisions[column].dtype)
+        except (TypeError, ValueError):
+            pass
     columns = list(decisions.columns) + ["decision_id"] * ("decision_id" not in decisions.columns)
     added = added.reindex(columns=columns)
     return pd.concat([decisions.reindex(columns=columns), added], ignore_index=True) if len(decisions) else added
