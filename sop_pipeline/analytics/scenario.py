@@ -209,7 +209,7 @@ def is_empty(spec: dict | None) -> bool:
     return not spec or not any(spec.get(s) for s in SECTIONS)
 
 
-def check_names(spec: dict, families, skus, resources, suppliers) -> None:
+def check_names(spec: dict, families, skus, resources, suppliers, source: str = "") -> None:
     """ScenarioError when a change names a family, SKU, resource or supplier the cycle does not
     have (``None`` for a collection: not checked)."""
     checks = [
@@ -229,9 +229,9 @@ def check_names(spec: dict, families, skus, resources, suppliers) -> None:
             value = item.get(key)
             if value is not None and value not in known | extra:
                 sample = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
+                where = source or f"scenario {spec.get('name') or ''}".strip()
                 raise ScenarioError(
-                    f"scenario {spec.get('name') or ''} {section}[{i}].{key}: {value!r} is not in this cycle's data "
-                    f"(known: {sample})".replace("scenario  ", "scenario ")
+                    f"{where}: {section}[{i}].{key}: {value!r} is not in this cycle's data (known: {sample})"
                 )
 
 

@@ -145,7 +145,9 @@ def cmd_run(args) -> int:
         spec = scenario_lib.parse_change_file(args.change, name=args.name)
         spec["name"] = args.name
         info = base_cycle(base)
-        scenario_lib.check_names(spec, info["families"], info["skus"], info["resources"], info["suppliers"])
+        scenario_lib.check_names(
+            spec, info["families"], info["skus"], info["resources"], info["suppliers"], f"change file {args.change}"
+        )
     except (scenario_lib.ScenarioError, ValueError) as exc:
         return _fail(str(exc))
     extracts = Path(args.extracts).expanduser().resolve() if args.extracts else info["extracts"]
