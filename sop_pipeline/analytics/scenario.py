@@ -449,6 +449,7 @@ METRICS = {
     "working_capital_end": "money",
     "cash_tied_up_13w": "money",
     "available_hours_13w": "hours",
+    "capacity_load_pct": "%",
     "planned_hours_13w": "hours",
     "plan_load_pct": "%",
 }
@@ -464,7 +465,13 @@ def _fill_rate(plan: pd.DataFrame) -> pd.DataFrame:
     return p.assign(unmet_units=unmet)
 
 
-def figures(plan: pd.DataFrame, capacity: pd.DataFrame, cash: pd.DataFrame) -> pd.DataFrame:
+def _share(part, whole) -> float:
+    return 100.0 * float(part) / float(whole) if whole and whole > 0 else 0.0
+
+
+def figures(
+    plan: pd.DataFrame, capacity: pd.DataFrame, cash: pd.DataFrame, sequence: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The compared figures of one cycle from its published tables (plan_of_record,
     datapack_capacity, datapack_cash_projection): rows scope (family | total | resource), key,
     metric, value.
@@ -474,8 +481,10 @@ def figures(plan: pd.DataFrame, capacity: pd.DataFrame, cash: pd.DataFrame) -> p
     unmet); stockout SKU-weeks (service_risk stockout); cut units; inventory value at cost at the end
     of week 13 (positive projected inventory x unit cost, the cost being (revenue - margin) / demand
     units of the SKU). Total only: working capital at week 13 and cash tied up over the horizon
-    (datapack_cash_projection). Per resource: available hours (datapack_capacity), the plan's hours
-    on it as its binding resource and their ratio (plan load %)."""
+    (datapack_cash_projection). Per resource: available hours and the supply review's load %
+    (datapack_capacity: required hours of the statistical forecast's make volume + changeovers /
+    available); on the sequenced resources (sequence_summary) the plan's hours (the master production
+    schedule's run + changeover hours) and plan load % = those / available hours."""
     rows = []
     if len(plan):
         p = _fill_rate(plan)
@@ -520,16 +529,18 @@ def figures(plan: pd.DataFrame, capacity: pd.DataFrame, cash: pd.DataFrame) -> p
         rows.append(("total", "total", "cash_tied_up_13w", float(c["cash_tied_up"].sum())))
     if len(capacity):
         available = capacity.groupby("resource_id")["available_hours"].sum()
+        required = capacity.groupby("resource_id")["required_hours"].sum()
         planned = (
-            plan[plan["resource_id"].fillna("") != ""].groupby("resource_id")["constraint_hours"].sum()
-            if len(plan)
+            sequence.groupby("resource_id")["required_hours"].sum()
+            if sequence is not None and len(sequence)
             else pd.Series(dtype=float)
         )
         for rid, hours in available.items():
-            used = float(planned.get(rid, 0.0))
             rows.append(("resource", str(rid), "available_hours_13w", float(hours)))
-            rows.append(("resource", str(rid), "planned_hours_13w", used))
-            rows.append(("resource", str(rid), "plan_load_pct", 100 * used / hours if hours > 0 else 0.0))
+            rows.append(("resource", str(rid), "capacity_load_pct", _share(required.get(rid, 0.0), hours)))
+            if rid in planned.index:
+                rows.append(("resource", str(rid), "planned_hours_13w", float(planned[rid])))
+                rows.append(("resource", str(rid), "plan_load_pct", _share(planned[rid], hours)))
     return pd.DataFrame(rows, columns=["scope", "key", "metric", "value"])
 
 

@@ -23,7 +23,7 @@ from sop_pipeline.assets.common import OWNERS, WAREHOUSE_IO, as_of_date, markdow
 from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 COMPARE = dg.AssetKey(["marts", "scenario_compare"])
-FIGURE_TABLES = ("plan_of_record", "datapack_capacity", "datapack_cash_projection")
+FIGURE_TABLES = ("plan_of_record", "datapack_capacity", "datapack_cash_projection", "sequence_summary")
 
 
 def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
@@ -44,12 +44,11 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
                 f"base serving file {path} serves cycle {served}, the scenario is cycle {cycle_id}: "
                 "re-run the base cycle, or run the scenario with --as-of of the base"
             )
-        frames = {t: con.execute(f"select * from {t}").df() for t in FIGURE_TABLES}
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        frames = {t: con.execute(f"select * from {t}").df() if t in tables else None for t in FIGURE_TABLES}
     finally:
         con.close()
-    return scenario_lib.figures(
-        frames["plan_of_record"], frames["datapack_capacity"], frames["datapack_cash_projection"]
-    )
+    return scenario_lib.figures(*(frames[t] if frames[t] is not None else pd.DataFrame() for t in FIGURE_TABLES))
 
 
 @dg.asset(
@@ -64,6 +63,7 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
         "plan_of_record_family": table_in("marts", "plan_of_record_family"),
         "datapack_capacity": table_in("marts", "datapack_capacity"),
         "datapack_cash_projection": table_in("marts", "datapack_cash_projection"),
+        "sequence_summary": table_in("marts", "sequence_summary"),
     },
     pool=WAREHOUSE_POOL,
     description="Scenario vs base side by side (a `sop scenario run`; empty in a base cycle): per family and in "
@@ -88,6 +88,7 @@ def scenario_compare(
     plan_of_record_family: pd.DataFrame,
     datapack_capacity: pd.DataFrame,
     datapack_cash_projection: pd.DataFrame,
+    sequence_summary: pd.DataFrame,
 ):
     spec = scenario.spec()
     cycle_id = as_of_date(cycle)
@@ -96,7 +97,7 @@ def scenario_compare(
         yield dg.Output(out, metadata={"scenario": "none (base cycle)", "rows": 0})
         yield dg.AssetCheckResult(check_name="scenario_compare_reconciles", passed=True, description="base cycle")
         return
-    mine = scenario_lib.figures(plan_of_record, datapack_capacity, datapack_cash_projection)
+    mine = scenario_lib.figures(plan_of_record, datapack_capacity, datapack_cash_projection, sequence_summary)
     try:
         base = read_serving_figures(scenario.base_serving_file, cycle_id)
     except scenario_lib.ScenarioError as exc:

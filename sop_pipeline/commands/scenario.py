@@ -244,7 +244,7 @@ def print_compare(serving_file: Path, out=None) -> None:
     if df.empty:
         print(f"{serving_file}: scenario_compare is empty (a base cycle)", file=out)
         return
-    print(f"scenario {df.scenario.iloc[0]} vs base, cycle {df.cycle_id.iloc[0]}:", file=out)
+    print(f"scenario {df.scenario.iloc[0]} vs base, cycle {str(df.cycle_id.iloc[0])[:10]}:", file=out)
     header = f"  {'scope':<8} {'key':<14} {'metric':<26} {'base':>14} {'scenario':>14} {'delta':>12} {'delta %':>8}"
     print(header, file=out)
     for r in df.itertuples():

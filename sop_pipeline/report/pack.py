@@ -114,15 +114,14 @@ def write_meeting_pack(serving_db: Path, out_dir: Path, cycle: str | None = None
         ctx = PackContext(marts=marts, cycle=resolve_cycle(info, cycle, serving_db))
         sections, errors = render_sections(ctx)
         page = render_page(ctx, info, sections, str(serving_db))
+        section_ids = [a.section_id for a in agenda(ctx)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"sop_pack_{re.sub(r'[^0-9A-Za-z_.-]', '_', ctx.cycle)}.html"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
-    return MeetingPack(
-        path, ctx.cycle, [a.section_id for a in agenda(ctx)], ctx.charts, ctx.no_data, {**errors, **ctx.errors}
-    )
+    return MeetingPack(path, ctx.cycle, section_ids, ctx.charts, ctx.no_data, {**errors, **ctx.errors})
 
 
 def resolve_cycle(info: dict, cycle: str | None, serving_db) -> str:

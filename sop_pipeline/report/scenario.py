@@ -22,6 +22,7 @@ LABELS = {
     "working_capital_end": "Working capital, week 13",
     "cash_tied_up_13w": "Cash tied up (13 wk)",
     "available_hours_13w": "Available hours (13 wk)",
+    "capacity_load_pct": "Capacity load % (forecast)",
     "planned_hours_13w": "Planned hours (13 wk)",
     "plan_load_pct": "Plan load %",
 }
@@ -93,7 +94,8 @@ def resources(ctx: PackContext) -> Markup:
         "Capacity by resource",
         table(df, _cols([Col("key", "Resource"), Col("label", "Measure")])),
         "scenario-resources",
-        note="Plan load % = hours the plan puts on the resource as its binding resource / available hours.",
+        note="Capacity load %: the supply review's required hours (statistical forecast) / available hours. "
+        "Plan load %: the plan's run + changeover hours on a sequenced resource / available hours.",
         wide=True,
     )
 

@@ -278,10 +278,18 @@ def _plan_rows(demand_a=(10.0, 10.0), inv_a=(5.0, -3.0)) -> pd.DataFrame:
 
 
 def test_figures_and_compare_by_hand():
-    cap = pd.DataFrame({"resource_id": ["T1", "T1"], "week_start": WEEKS[:2], "available_hours": [20.0, 20.0]})
+    cap = pd.DataFrame(
+        {
+            "resource_id": ["T1", "T1", "M1", "M1"],
+            "week_start": [*WEEKS[:2], *WEEKS[:2]],
+            "available_hours": [20.0, 20.0, 10.0, 10.0],
+            "required_hours": [30.0, 30.0, 5.0, 5.0],
+        }
+    )
     cash = pd.DataFrame({"week_start": WEEKS[:2], "working_capital": [100.0, 120.0], "cash_tied_up": [10.0, 20.0]})
-    base = scenario.figures(_plan_rows(inv_a=(5.0, 1.0)), cap, cash)
-    what_if = scenario.figures(_plan_rows(demand_a=(11.0, 11.0), inv_a=(5.0, -3.0)), cap, cash)
+    sequence = pd.DataFrame({"resource_id": ["T1", "T1"], "week_start": WEEKS[:2], "required_hours": [5.0, 5.0]})
+    base = scenario.figures(_plan_rows(inv_a=(5.0, 1.0)), cap, cash, sequence)
+    what_if = scenario.figures(_plan_rows(demand_a=(11.0, 11.0), inv_a=(5.0, -3.0)), cap, cash, sequence)
     out = scenario.compare(base, what_if, "s", "2026-11-22").set_index(["scope", "key", "metric"]).sort_index()
     snacks = out.loc["family", "Snacks"]
     assert snacks.loc["revenue", "base_value"] == 200.0 and snacks.loc["revenue", "scenario_value"] == 220.0
@@ -295,7 +303,12 @@ def test_figures_and_compare_by_hand():
     total = out.loc["total", "total"]
     assert total.loc["revenue", "scenario_value"] == 300.0 and total.loc["working_capital_end", "base_value"] == 120.0
     t1 = out.loc["resource", "T1"]
-    assert t1.loc["available_hours_13w", "scenario_value"] == 40.0 and t1.loc["plan_load_pct", "scenario_value"] == 25.0
+    assert (
+        t1.loc["available_hours_13w", "scenario_value"] == 40.0 and t1.loc["capacity_load_pct", "base_value"] == 150.0
+    )
+    assert t1.loc["planned_hours_13w", "scenario_value"] == 10.0 and t1.loc["plan_load_pct", "scenario_value"] == 25.0
+    # M1 is not sequenced: its capacity load only
+    assert set(out.loc["resource", "M1"].index) == {"available_hours_13w", "capacity_load_pct"}
     assert np.isnan(out.loc["family", "Drinks"].loc["cut_units", "delta_pct"])  # base 0: no %
 
 
