@@ -765,6 +765,7 @@ def _lot_sizes(items: pd.DataFrame) -> pd.DataFrame | None:
     ],
 )
 def mrp_assets(
+    scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     plan_of_record: pd.DataFrame,
@@ -780,6 +781,7 @@ def mrp_assets(
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
     bom = bom[["parent_sku", "component_sku", "qty_per", "effective_from", "effective_to", "bom_version"]]
+    decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
     source = _sourcing(items, decisions, as_of)
     fill_rate = safety_stock[safety_stock.service_type == "fill_rate"]
     lead = fill_rate.set_index("sku").lead_time_mean_weeks
