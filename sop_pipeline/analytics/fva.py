@@ -163,11 +163,18 @@ def replay_overrides(
     if o.empty or rows.empty:
         return units, changed
     created = o["created_at"].dt.normalize()
+    if history is not None and len(history):
+        history = history.assign(week_start=pd.to_datetime(history["week_start"]))
+    year = pd.Timedelta(weeks=overrides_lib.LAST_YEAR_WEEKS)
     for origin, frame in rows.groupby("origin", sort=True):
         first, last = frame.week_start.min(), frame.week_start.max()
         known = o[(created <= origin) & (o.week_to >= first) & (o.week_from <= last)]
         if known.empty:
             continue
+        # only the weeks a last_year profile reads (52 weeks before these), and only when one is used
+        ly = None
+        if history is not None and len(history) and (known["profile"] == "last_year").any():
+            ly = history[(history.week_start >= first - year) & (history.week_start <= last - year)]
         base = pd.DataFrame(
             {
                 "sku": frame.sku.to_numpy(),
@@ -177,7 +184,7 @@ def replay_overrides(
                 "base_units": frame.statistical.to_numpy(dtype=float),
             }
         )
-        wf = overrides_lib.apply_overrides(base, known, families, history=history).waterfall
+        wf = overrides_lib.apply_overrides(base, known, families, history=ly).waterfall
         wf = wf.set_index(["sku", "week_start"])
         idx = pd.MultiIndex.from_arrays([frame.sku, frame.week_start.astype("datetime64[us]")])
         pos = frame.index.to_numpy()
