@@ -104,3 +104,19 @@ def test_breaks_name_a_wrong_fva_and_a_negative_error():
     breaks = fva.fva_breaks(t)
     assert any("F lag 1 statistical: fva_points" in b for b in breaks)
     assert any("F lag 1 naive: WAPE -1.0" in b for b in breaks)
+
+
+def test_a_cycle_leaves_overrides_whose_weeks_are_all_past_to_fva():
+    """The cycle's own override log keeps overrides that reach horizon week 1 or later; earlier ones are history."""
+    from sop_pipeline.analytics.calendar import Cycle
+    from sop_pipeline.assets.demand_review import this_cycles_overrides
+
+    staged = pd.DataFrame(
+        {
+            "override_id": ["past", "ends_in_week_1", "future"],
+            "week_to": pd.to_datetime(["2026-11-01", "2026-11-03", "2027-01-06"]).date,
+            "override_level": "sku",
+        }
+    )
+    kept = this_cycles_overrides(staged, Cycle(ORIGIN.date()))  # week 1 starts 2026-11-02
+    assert kept.override_id.tolist() == ["ends_in_week_1", "future"] and "level" in kept
