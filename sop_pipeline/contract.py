@@ -446,6 +446,47 @@ EXTRACTS: dict[str, Extract] = {
             "the approved flag (only approved overrides apply). As of the cycle: created after the as-of is "
             "excluded. The rule (lower level first) is in sop_pipeline/analytics/overrides.py.",
         ),
+        # --- exception workflow (issue 17 item 4): sop_pipeline/analytics/exceptions.py
+        _x(
+            "exception_updates",
+            "update",
+            "exception_key status owner note updated_by updated_at:timestamp",
+            key=["exception_key", "updated_at"],
+            not_null=["status"],
+            categories={"status": ("open", "acknowledged", "closed")},
+            optional=["owner", "note", "updated_by"],
+            event_date="updated_at",
+            description="Status changes to the exceptions mart, made by people between cycles: exception_key (from "
+            "the published `exceptions`), status open|acknowledged|closed, an optional owner override, note, "
+            "updated_by and updated_at. The latest update of a key wins; the file may hold every update so far or "
+            "only the new ones (the previous cycle's status carries over). As of the cycle: updates after the "
+            "as-of are excluded. A key that is no exception of this or the previous cycle is listed in "
+            "`exception_update_issues`, not applied.",
+        ),
+        _x(
+            "raci",
+            "area x kind",
+            "area kind owner",
+            key=["area", "kind"],
+            not_null=["owner"],
+            categories={
+                "area": ("kpi", "demand", "inventory", "supply", "plan", "risk", "procurement", "finance"),
+                "kind": (
+                    "*",
+                    "kpi_alert",
+                    "risk",
+                    "demand_flag",
+                    "proposal",
+                    "infeasible_plan",
+                    "demand_plan_control",
+                    "late_purchase",
+                ),
+            },
+            description="Who owns the exceptions of an S&OP area (the Responsible of its RACI): area, exception "
+            "kind (* = every kind of the area) and owner. Optional: without it (or for an area it leaves out) the "
+            "risk board's owner, the decision log's Responsible, then the default RACI of the seed article apply "
+            "(sop_pipeline/analytics/exceptions.py, DEFAULT_RACI).",
+        ),
     ]
 }
 

@@ -35,6 +35,7 @@ AREA_MODULES = [
     "risk",
     "plan",
     "reconcile",
+    "exceptions",
     "report",
     "publish",
     "scenario",

@@ -108,6 +108,18 @@ def previous_plan(con, cycle_id) -> pd.DataFrame | None:
     )
 
 
+def previous_cycle_rows(con, schema: str, table: str, cycle_id) -> pd.DataFrame | None:
+    """The rows of the latest cycle before ``cycle_id`` in a per-cycle history table (`schema.table`,
+    written by the IO manager for an output with `sop/history` metadata, e.g. history.exceptions);
+    None when the table is not there or holds no earlier cycle."""
+    if not _ops(con).exists(schema, table):
+        return None
+    prev = _query(con, f"select max(cycle_id) as c from {schema}.{table} where cycle_id < ?", [cycle_id])
+    if prev.c.isna().all():
+        return None
+    return _query(con, f"select * from {schema}.{table} where cycle_id = ?", [prev.c.iloc[0]])
+
+
 # --- analytics.forecast_history (the demand forecast's snapshots, one copy per cycle)
 
 FORECAST_HISTORY_TYPES = {"lag": "int32", "units_p10": "float64", "units_p50": "float64", "units_p90": "float64"}

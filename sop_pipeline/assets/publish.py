@@ -4,6 +4,7 @@ import dagster as dg
 
 from sop_pipeline.assets.common import OWNERS, markdown_table
 from sop_pipeline.assets.dbt import MART_KEYS
+from sop_pipeline.assets.exceptions import EXCEPTIONS, ISSUES  # marts written by Python after the dbt marts
 from sop_pipeline.publish import publish
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 
@@ -14,7 +15,8 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
     kinds={"duckdb", "parquet"},
     pool=WAREHOUSE_POOL,
     owners=OWNERS["publish"],
-    deps=[*MART_KEYS, dg.AssetKey(["marts", "scenario_compare"])],  # + the Python mart of assets/scenario.py
+    # + the Python marts of assets/scenario.py and assets/exceptions.py
+    deps=[*MART_KEYS, dg.AssetKey(["marts", "scenario_compare"]), EXCEPTIONS, ISSUES],
     description="Read-only serving copy for BI: data/serving/sop.duckdb (one table per mart) and "
     "data/serving/parquet/<mart>.parquet, replaced atomically at the end of a successful "
     "cycle. Every dbt test (relationships included) has run in the dbt step that built "

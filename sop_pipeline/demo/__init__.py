@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import demand, finance, forecast, inventory, orders, overrides, plan_history, plant, procurement
+from . import exceptions as exception_extracts
 from sop_pipeline.contract import EXTRACTS
 
 from .config import SIZES, Calendar, Size
@@ -101,6 +102,8 @@ def generate(
     past = plan_history.past_plans(cat, fc, demand_wk, anomalies.optimistic.fam.to_numpy(), cal)
     w.write("plan_history", {k: np.concatenate([past[k], last_plan[k]]) for k in last_plan})
     w.write("forecast_overrides", overrides.forecast_overrides(cat, demand_wk, book, cal))
+    w.write("raci", exception_extracts.raci())
+    w.write("exception_updates", exception_extracts.exception_updates(cat, hockey, pur.drift, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)
     return {name: w.rows[name] for name in EXTRACTS}

@@ -30,6 +30,7 @@ def build(ctx: PackContext) -> list:
     """The panels in order; a tuple is a row of panels side by side (a grid)."""
     return [
         ctx.render(decision_log),
+        ctx.render(open_exceptions),
         (ctx.render(substitutions), ctx.render(plan_changes)),
         ctx.render(risk_board),
         ctx.render(plan_of_record),
@@ -197,3 +198,59 @@ def plan_changes(ctx: PackContext) -> Markup:
     ]
     body = table(df, cols, cls="compact") if "family" in df and "units_change" in df else auto_table(df)
     return panel(title, body, "decision-plan-changes")
+
+
+EXCEPTION_COLS = ("exception_key", "owner", "status", "first_raised_cycle", "age_weeks", "kind", "subject", "message")
+EXCEPTION_EXTRA = ("severity", "area", "status_reason", "note", "updated_by")
+EXCEPTION_KIND_LABELS = {
+    "kpi_alert": "KPI alert",
+    "risk": "Risk",
+    "demand_flag": "Demand flag",
+    "proposal": "Proposal",
+    "infeasible_plan": "Infeasible plan",
+    "demand_plan_control": "Demand vs plan",
+    "late_purchase": "Late purchase",
+}
+
+
+def open_exceptions(ctx: PackContext) -> Markup:
+    """Open (and acknowledged) exceptions by owner, oldest first (mart `exceptions`)."""
+    title = "Open exceptions by owner, oldest first"
+    df = ctx.marts.read("exceptions", EXCEPTION_COLS, optional=EXCEPTION_EXTRA)
+    if df.empty and ctx.marts.has("exceptions"):
+        return ctx.nothing(title, "decision-exceptions", "Nothing needs a person this cycle.")
+    if df.empty:
+        return ctx.missing(title, "decision-exceptions", "exceptions", EXCEPTION_COLS, wide=True)
+    live = df[df.status != "closed"].copy()
+    closed = int((df.status == "closed").sum())
+    if live.empty:
+        return ctx.nothing(title, "decision-exceptions", f"No open exception ({closed} closed this cycle).")
+    severity = live["severity"].map({"high": 0, "medium": 1, "low": 2}) if "severity" in live else 0
+    live = live.assign(
+        _sev=severity,
+        kind_label=live["kind"].map(lambda k: EXCEPTION_KIND_LABELS.get(str(k), str(k))),
+        state=live["status"].astype(str),
+    ).sort_values(["first_raised_cycle", "_sev", "exception_key"], kind="stable")
+    cols = [
+        Col("first_raised_cycle", "First raised", date_text),
+        ncol("age_weeks", "Age (weeks)"),
+        Col("state", "Status", lambda s: badge(str(s), "warn" if str(s) == "open" else "neutral")),
+        Col("kind_label", "Kind"),
+        Col("subject", "Subject"),
+        Col("message", "What needs a person"),
+        Col("severity", "Severity"),
+        Col("exception_key", "Key"),
+    ]
+    # owners with the oldest exception first, then by name
+    order = live.groupby("owner").first_raised_cycle.min().reset_index().sort_values(["first_raised_cycle", "owner"])
+    groups = [
+        (owner, len(live[live.owner == owner]), table(live[live.owner == owner], cols, cls="compact", max_rows=12))
+        for owner in order.owner
+    ]
+    note = (
+        f"{len(live)} open or acknowledged, {closed} closed this cycle (resolved, or closed by a person). "
+        "Change a status, the owner or add a note in the exception_updates extract (exception_key, status, "
+        "owner, note, updated_by, updated_at): it carries to the next cycle."
+    )
+    body = macros("decisions.html.j2").exceptions_by_owner(groups)
+    return panel(title, body, "decision-exceptions", note=note, wide=True)
