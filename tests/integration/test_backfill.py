@@ -47,7 +47,12 @@ def test_backfill_of_an_older_week_keeps_its_history_and_leaves_serving_alone(sm
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         meta = con.execute("select as_of, partition_key, as_of_source from meta.cycle").fetchall()
         assert meta == [(OLDER, "2026-11-09", "backfill: partition end (Sunday)")]
-        for table in ("history.plan_of_record", "history.decision_log", "analytics.forecast_history"):
+        for table in (
+            "history.plan_of_record",
+            "history.decision_log",
+            "analytics.forecast_history",
+            "history.exceptions",
+        ):
             cycles = _by_cycle(con, table)
             assert cycles.get(OLDER) and cycles.get(CURRENT), f"{table}: {cycles}"
         own = con.execute(
