@@ -394,7 +394,7 @@ def carry_forward(
             ],
         },
         columns=UPDATE_ISSUE_COLUMNS,
-    )
+    ).astype({"extract": str, "source_row": "int64", "column_name": str, "value": str, "reason": str})
     by_key = {k: g for k, g in upd[upd.exception_key.isin(known)].groupby("exception_key", sort=False)}
 
     rows = []
@@ -453,9 +453,12 @@ def carry_forward(
         rows.append(row)
 
     out = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("cycle_id", "first_raised_cycle", "last_seen_cycle", "closed_cycle"):
+    # cycles as DATE (never null); closed_cycle and updated_at are nullable: timestamps, typed even when
+    # every row is null (a column of None has no type in DuckDB)
+    for col in ("cycle_id", "first_raised_cycle", "last_seen_cycle"):
         out[col] = pd.to_datetime(out[col]).dt.date
-    out["updated_at"] = pd.to_datetime(out["updated_at"])
+    for col in ("closed_cycle", "updated_at"):
+        out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
     out["age_weeks"] = out["age_weeks"].astype("int64")
     for col in ("exception_key", "kind", "area", "subject", "natural_key", "message", "severity", "owner"):
         out[col] = out[col].astype(str)

@@ -71,7 +71,7 @@ def test_raised_acknowledged_aged_then_closed_when_the_condition_is_gone():
     c3, _ = _cycle(C3, c2.reset_index(drop=True), upd, kpi_alerts=_alerts())
     row = c3.loc[key]
     assert (row.status, row.status_reason, row.age_weeks) == ("closed", "resolved", 2)
-    assert row.last_seen_cycle == C2.date() and row.closed_cycle == C3.date()
+    assert row.last_seen_cycle == C2.date() and row.closed_cycle == C3
     # cycle 4: still gone -> no longer listed; back in cycle 5 -> raised anew, the old update no longer applies
     c4, _ = _cycle(C4, c3.reset_index(drop=True), upd, kpi_alerts=_alerts())
     assert key not in c4.index
@@ -92,14 +92,14 @@ def test_a_person_closes_an_exception_and_it_stays_closed_while_the_condition_st
     assert (c2.loc[key, "owner"], c2.loc[key, "owner_source"], c2.loc[key, "closed_cycle"]) == (
         "Plant lead",
         "update",
-        C2.date(),
+        C2,
     )
     # next cycle, no new update in the (delta) file: the close and the owner carry over
     c3, _ = _cycle(C3, c2.reset_index(drop=True), None, plan=plan)
     assert (c3.loc[key, "status"], c3.loc[key, "owner"], c3.loc[key, "closed_cycle"]) == (
         "closed",
         "Plant lead",
-        C2.date(),
+        C2,
     )
     assert c3.loc[key, "age_weeks"] == 2
 
