@@ -282,6 +282,11 @@ def append_later_facts(folder: Path, as_of: date) -> dict[str, int]:
     for r in [r for r in ph.records() if r["cycle_id"] == cycles[-1]]:
         ph.append({**r, "cycle_id": _d(as_of, 7)})
 
+    # exception workflow: a later status change (reopens the acknowledged risk) changes nothing
+    eu = f["exception_updates"]
+    for r in eu.records()[:1]:
+        eu.append({**r, "status": "open", "note": "later", "updated_at": _ts(as_of, 1, 9)})
+
     for x in f.values():
         x.save()
     return {name: x.added for name, x in f.items() if x.added}
