@@ -285,7 +285,12 @@ def from_late_purchases(requirements: pd.DataFrame | None) -> pd.DataFrame:
                 natural_key=f"{sku}:{sup}",
                 message=f"{sku}"
                 + (f" from {sup}" if sup else "")
-                + f": {len(g)} purchase requirement(s) cannot arrive in time",
+                + f": {len(g)} purchase requirement(s) cannot arrive in time"
+                + (
+                    f" (up to {g.days_late.max():,.0f} days late)"
+                    if "days_late" in g and g.days_late.notna().any()
+                    else ""
+                ),
                 severity="high",
                 source_owner="",
             )

@@ -46,6 +46,12 @@ def test_the_demo_fires_every_status_path_with_owners(small_cycle):
             "risk": con.execute("select count(*) from datapack_risk_board").fetchone()[0],
             "proposal": con.execute("select count(*) from decision_log where status = 'proposed'").fetchone()[0],
         }
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        if "purchase_requirements" in tables:  # the MRP's late components (issue 17 item 1)
+            sources["late_purchase"] = con.execute(
+                "select count(*) from (select distinct component_sku, supplier_id from purchase_requirements "
+                "where late)"
+            ).fetchone()[0]
     kinds = {}
     for r in ex.values():
         kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
