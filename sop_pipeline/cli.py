@@ -438,13 +438,26 @@ class CycleRunner:
             open(log_path, "w") as log_file,
             contextlib.redirect_stdout(log_file),
             dg.partition_loading_context(effective_dt=loading_time(partition_key)),
+            _instance() as instance,
         ):
-            result = job.execute_in_process(
-                raise_on_error=False,
-                run_config={"loggers": {"progress": {}}, **cycle_config, **self.run_config},
-                asset_selection=self.selection,
-                partition_key=partition_key,
-            )
+            try:
+                result = job.execute_in_process(
+                    raise_on_error=False,
+                    run_config={"loggers": {"progress": {}}, **cycle_config, **self.run_config},
+                    asset_selection=self.selection,
+                    partition_key=partition_key,
+                    instance=instance,
+                )
+            except Exception as exc:  # the instance's storage (SQLite or PostgreSQL through SQLAlchemy)
+                if type(exc).__module__.split(".")[0] != "sqlalchemy":
+                    raise
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                home = os.environ.get("DAGSTER_HOME")
+                print(
+                    f"{label}: FAILED: the Dagster instance's storage (DAGSTER_HOME={home}) failed: {first}",
+                    file=sys.stderr,
+                )
+                return 1
         if result.success:
             for event in result.get_asset_materialization_events():  # an older cycle: history only
                 meta = event.materialization.metadata
@@ -465,6 +478,25 @@ class CycleRunner:
                 print(f"{label}: FAILED at {event.step_key}:\n  {message}", file=sys.stderr)
         print(f"{label}: step log in {log_path}", file=sys.stderr)
         return 1
+
+
+def _instance():
+    """The Dagster instance a run records into: the one in ``$DAGSTER_HOME`` when that is set (as the
+    `dagster` CLI does), so `sop run` / `sop backfill` runs, materializations and check results show
+    in the UI and its asset history, on whatever storage that instance's dagster.yaml names (SQLite
+    files, or PostgreSQL with `deploy/dagster.postgres.yaml`); else an ephemeral in-memory one."""
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    if not Path(home).is_dir():
+        raise SettingsError(f"DAGSTER_HOME={home} is not a folder (create it, with a dagster.yaml, or unset it)")
+    try:
+        return dg.DagsterInstance.get()
+    except Exception as exc:  # a bad dagster.yaml, an unreachable storage server: one line, no traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SettingsError(f"the Dagster instance in DAGSTER_HOME={home} cannot be opened: {first}") from None
 
 
 def _root_message(err) -> str:

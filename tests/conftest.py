@@ -49,7 +49,7 @@ class CycleRun:
 def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
     """Run the real `sop` command line in a subprocess."""
     full_env = {**os.environ, **(env or {})}
-    for key in ("SOP_AS_OF", "SOP_EXTRACTS_DIR", "SOP_DATA_DIR"):
+    for key in ("SOP_AS_OF", "SOP_EXTRACTS_DIR", "SOP_DATA_DIR", "DAGSTER_HOME", "SOP_WAREHOUSE"):
         if env is None or key not in env:
             full_env.pop(key, None)
     return subprocess.run(

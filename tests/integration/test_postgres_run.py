@@ -8,11 +8,15 @@ of the same extracts (`small_cycle`).
 - The serving file (a DuckDB file on either engine, filled from PostgreSQL through the engine's
   reads) publishes the same tables with the same values, and the meeting pack is written.
 - Nothing is written to a DuckDB warehouse file: no `warehouse.duckdb` in the data dir.
+- The run records into a Dagster instance on PostgreSQL storage (`deploy/dagster.postgres.yaml`
+  in `$DAGSTER_HOME`, dagster-postgres), as a team running the UI and daemon on a server would:
+  the run, every asset's materialization for the cycle partition and the check results are there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import duckdb
@@ -21,7 +25,8 @@ import pytest
 from sop_pipeline.warehouse_engines.compare import compare_tables
 from sop_pipeline.warehouse_engines.duckdb_tables import DuckDBTables
 from sop_pipeline.warehouse_engines.postgres import compare_with_duckdb, connect
-from tests.conftest import run_cycle
+from sop_pipeline.settings import REPO_ROOT
+from tests.conftest import CYCLE_TIMEOUT_S, CycleRun, sop
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +39,36 @@ PUBLISH_INFO = "_publish_info"
 @pytest.fixture(scope="module")
 def postgres_cycle(small_cycle, postgres_server, tmp_path_factory):
     """`sop run --warehouse <dsn>` on the small_cycle's extracts, in a database and data dir of its own
-    (unique names: two xdist workers never share either)."""
+    (unique names: two xdist workers never share either), recording into a Dagster instance whose
+    storage is another database of the same server."""
     assert small_cycle.returncode == 0
-    dsn = postgres_server.create_database(f"sop_run_{os.getpid()}_{uuid.uuid4().hex[:6]}")
-    run = run_cycle(small_cycle.extracts, tmp_path_factory.mktemp("pg_cycle") / "data", "--warehouse", dsn)
+    suffix = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    dsn = postgres_server.create_database(f"sop_run_{suffix}")
+    instance_dsn = postgres_server.create_database(f"dagster_{suffix}")
+    instance_env = {
+        "SOP_DAGSTER_PG_HOST": "127.0.0.1",
+        "SOP_DAGSTER_PG_PORT": str(postgres_server.port),
+        "SOP_DAGSTER_PG_USER": postgres_server.user,
+        "SOP_DAGSTER_PG_DB": f"dagster_{suffix}",
+    }
+    root = tmp_path_factory.mktemp("pg_cycle")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    data = root / "data"
+    proc = sop(
+        "run",
+        *("--extracts", str(small_cycle.extracts), "--data-dir", str(data), "--warehouse", dsn),
+        env={"DAGSTER_HOME": str(home), **instance_env},
+        timeout=CYCLE_TIMEOUT_S,
+    )
+    run = CycleRun(small_cycle.extracts, data, proc.stdout, proc.stderr, proc.returncode)
     assert run.returncode == 0, f"sop run on PostgreSQL failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
-    return run, dsn
+    return run, dsn, home, instance_dsn, instance_env
 
 
 def test_a_cycle_on_postgres_builds_every_table_of_the_duckdb_cycle(small_cycle, postgres_cycle):
-    run, dsn = postgres_cycle
+    run, dsn, *_ = postgres_cycle
     assert not (run.data / "warehouse.duckdb").exists(), "a PostgreSQL run wrote a DuckDB warehouse file"
     assert f"warehouse {dsn}" in run.stdout.splitlines()[-1]
     with connect(dsn) as con, con.cursor() as cur:
@@ -59,7 +84,7 @@ def test_a_cycle_on_postgres_builds_every_table_of_the_duckdb_cycle(small_cycle,
 
 
 def test_a_cycle_on_postgres_publishes_the_same_serving_file_and_pack(small_cycle, postgres_cycle):
-    run, _ = postgres_cycle
+    run, *_ = postgres_cycle
     with (
         duckdb.connect(str(small_cycle.serving), read_only=True) as duck,
         duckdb.connect(str(run.serving), read_only=True) as pg,
@@ -88,3 +113,25 @@ def test_a_cycle_on_postgres_publishes_the_same_serving_file_and_pack(small_cycl
     assert cycle[0] == cycle[1]
     packs = sorted(p.name for p in (run.data / "reports").glob("sop_pack_*.html"))
     assert packs == sorted(p.name for p in (small_cycle.data / "reports").glob("sop_pack_*.html")) and packs
+
+
+def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, monkeypatch):
+    import dagster as dg
+
+    run, _, home, instance_dsn, instance_env = postgres_cycle
+    for name, value in instance_env.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        runs = instance.get_runs()
+        assert [(r.job_name, r.status) for r in runs] == [("sop_cycle", dg.DagsterRunStatus.SUCCESS)]
+        partition = runs[0].tags["dagster/partition"]
+        records = instance.fetch_materializations(dg.AssetKey(["marts", "plan_of_record"]), limit=5).records
+        assert [r.partition_key for r in records] == [partition]
+        checks = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        assert len(checks.records) > 100
+    # the tables are in the instance's own database, not in the warehouse's
+    with connect(instance_dsn) as con, con.cursor() as cur:
+        cur.execute("select count(*) from runs")
+        assert cur.fetchone()[0] == 1
