@@ -76,7 +76,10 @@ def risk_signals(
         "downtime": downtime,
         "risk_events": risk_events,
         "routings": routings,
-        "bom": bom,
+        # BOM rows that ended before the as-of (retired versions) expose nothing (analytics.mrp)
+        "bom": bom[
+            pd.isna(bom["effective_to"]) | (pd.to_datetime(bom["effective_to"]) >= pd.Timestamp(as_of_date(cycle)))
+        ],
         "resources": resources,
     }
     as_of = as_of_date(cycle)
