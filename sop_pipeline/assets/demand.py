@@ -580,9 +580,11 @@ def demand_bias(
             key=SELECTION,
             **OUT,
             description="Per SKU x location: the forecast method the cycle uses (lightgbm, seasonal_naive, "
-            "exp_smoothing, tsb or their combination), picked by backtest error over the same origins x lags (the global model is "
-            "replaced only by a candidate 25% better), with every candidate's backtest WAPE and the series' "
-            "intermittency class. See sop_pipeline/analytics/methods.py.",
+            "exp_smoothing, tsb, theta, croston_sba, adida or a combination), picked by backtest error over the same "
+            "origins x lags (the intermittency class's default - the combination unless a candidate is clearly better "
+            "pooled - is replaced only by a candidate beating it by more than the noise of the series' own error), "
+            "with every candidate's backtest WAPE, the default, the margin asked and the series' intermittency class. "
+            "See sop_pipeline/analytics/methods.py.",
         ),
         "forecast_calibration": dg.AssetOut(
             key=CALIBRATION,
@@ -611,7 +613,8 @@ def demand_bias(
             blocking=True,
             description=(
                 "Blocking. Every series' chosen method is the rule's pick from its own backtest WAPEs: the lowest, "
-                "or lightgbm when no candidate is 25% better. A failure names the SKU, location and both methods."
+                "when it is more than the series' published margin below its class default's, else the default. A "
+                "failure names the SKU, location and both methods."
             ),
         ),
         dg.AssetCheckSpec(
@@ -663,10 +666,10 @@ def demand_backtest(
     selection.insert(0, "cycle_id", as_of)
     selection = inputs.typed(
         selection,
-        floats=["wape", "actual_units", *[f"wape_{m}" for m in methods.CANDIDATES]],
+        floats=["wape", "actual_units", *[f"wape_{m}" for m in methods.CANDIDATES], "margin"],
         ints=["backtest_rows"],
         dates=["cycle_id"],
-        texts=["sku", "location", "method", "intermittency"],
+        texts=["sku", "location", "method", "intermittency", "default_method"],
     )
     calibration = result.calibration.table.copy()
     calibration.insert(0, "cycle_id", as_of)

@@ -23,7 +23,13 @@ final as (
         wape_seasonal_naive,
         wape_exp_smoothing,
         wape_tsb,
-        wape_combination
+        wape_combination,
+        wape_theta,
+        wape_croston_sba,
+        wape_adida,
+        wape_combination_intermittent,
+        default_method,
+        margin
     from selection
 
 )
