@@ -149,13 +149,14 @@ def _ses(y: np.ndarray, alphas: np.ndarray = SES_ALPHAS) -> tuple[np.ndarray, np
     return level[np.arange(n), best], alphas[best]
 
 
-def theta(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+def theta(units: np.ndarray, horizons: np.ndarray, ses: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The Theta method (Assimakopoulos-Nikolopoulos, in Hyndman-Billah's form): simple exponential
     smoothing plus half the slope of the least-squares line through the fit window,
-    F(h) = level + b / 2 x (h - 1 + 1 / alpha - (1 - alpha)^n / alpha), n = observed weeks."""
+    F(h) = level + b / 2 x (h - 1 + 1 / alpha - (1 - alpha)^n / alpha), n = observed weeks.
+    ``ses``: ``_ses`` of the same window when already computed."""
     y = units[:, -FIT_WEEKS:]
     n, T = y.shape
-    level, alpha = _ses(y)
+    level, alpha = ses if ses is not None else _ses(y)
     ok = ~np.isnan(y)
     t = np.broadcast_to(np.arange(T, dtype=float), y.shape)
     cnt = ok.sum(axis=1)
@@ -256,11 +257,12 @@ def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) ->
     """Every candidate's forecast but the global model's, (n, len(horizons)) each, >= 0;
     ``lightgbm``: the global model's forecast of the same weeks (for the combination)."""
     horizons = np.asarray(horizons)
+    ses = _ses(units[:, -FIT_WEEKS:])  # shared by exp_smoothing and theta
     out = {
         "seasonal_naive": seasonal_naive(units, horizons),
-        "exp_smoothing": exp_smoothing(units, horizons),
+        "exp_smoothing": np.repeat(np.nan_to_num(ses[0])[:, None], len(horizons), axis=1),
         "tsb": tsb(units, horizons),
-        "theta": theta(units, horizons),
+        "theta": theta(units, horizons, ses),
         "croston_sba": croston_sba(units, horizons),
         "adida": adida(units, horizons),
     }
