@@ -454,7 +454,7 @@ HOLDOUT_DATA = ("bikes_next30", "m4_weekly", "wikipedia", "bike_sharing")
 
 
 def _monday(d: pd.Series) -> pd.Series:
-    return d - pd.to_timedelta(d.dt.dayofweek, unit="D")
+    return d - pd.to_timedelta(d.dt.day_of_week, unit="D")
 
 
 def _bike_models(b: pd.DataFrame, ranks: slice) -> pd.DataFrame:
