@@ -578,7 +578,10 @@ def real_bench(workdir: Path) -> list[dict]:
                     **band_coverage(m),
                     "seconds": info["seconds"] if len(info["models"]) == 1 else np.nan,
                     "run_seconds": info["seconds"],
-                    "note": ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("seconds", "models")),
+                    # the picks noted are the new rule's ("ours"), not the previous rule's
+                    "note": ""
+                    if model == "ours_previous_rule"
+                    else ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("seconds", "models")),
                 }
                 rows.append(row)
                 print(f"# {name} {model}: {row}", file=sys.stderr)
