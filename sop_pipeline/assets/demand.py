@@ -15,12 +15,14 @@ rows the IO manager replaces (`warehouse_asset(..., history=...)`). Flow:
         -> demand_forecast (each series' chosen method, calibrated p10/p90)
 """
 
+import time
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics import backtest as bt
-from sop_pipeline.analytics import bias, forecasting, methods, outliers, sensing
+from sop_pipeline.analytics import bias, forecasting, methods, outliers, sensing, sensing_model
 from sop_pipeline.analytics import demand_inputs as inputs
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_horizon_breaks, forecast_value_breaks
@@ -90,6 +92,7 @@ def _ins(*names: str) -> dict[str, dg.AssetIn]:
         "forecast_location": FORECAST_LOCATION,
         "selection": SELECTION,
         "calibration": CALIBRATION,
+        "backtest": BACKTEST,
     }
     return {name: table_in(*keys[name].path) for name in names}
 
@@ -399,14 +402,59 @@ def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) 
 # --------------------------------------------------------------------------- sensing
 
 
-@dg.asset(
-    key=SENSING,
+SENSING_GAIN = _out("sensing_gain")
+_SENSING_TYPES = {
+    **inputs.SENSING_TYPES,
+    "floats": [*inputs.SENSING_TYPES["floats"], "rule_units"],
+    "texts": [*inputs.SENSING_TYPES["texts"], "method"],
+}
+_GAIN_TYPES = dict(
+    floats=[
+        "wape_statistical",
+        "wape_rule",
+        "wape_learned",
+        "gain_points",
+        "chosen_gain_vs_statistical_points",
+        "actual_units",
+    ],
+    ints=["lag", "n", "origins"],
+    dates=["cycle_id"],
+    texts=["chosen"],
+)
+
+
+@dg.multi_asset(
+    name="demand_sensing",
+    outs={
+        "demand_sensing": dg.AssetOut(
+            key=SENSING,
+            **OUT,
+            description="Demand sensing of horizon weeks 0-6 per SKU: booked B2B orders against the usual booking "
+            "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named; at the "
+            "lags where its backtest WAPE beats the rule, the learned LightGBM sensing model "
+            "(analytics/sensing_model.py). Baseline, rule and sensed units with the method, the reason and the "
+            "signals that were missing.",
+        ),
+        "sensing_gain": dg.AssetOut(
+            key=SENSING_GAIN,
+            **OUT,
+            description="Per lag 1-6: backtest WAPE of the statistical forecast, the booking-curve rule and the "
+            "learned sensing model on the same rolling-origin SKU-weeks, the method the cycle uses (learned only "
+            "where its WAPE is lower than the rule's) and the gain in WAPE points.",
+        ),
+    },
+    ins=_ins(
+        "cycle",
+        "ingest_log",
+        "forecast",
+        "forecast_location",
+        "backtest",
+        "sales_orders",
+        "promotions",
+        "pos_week0",
+        "pos_family_daily",
+    ),
     pool=WAREHOUSE_POOL,
-    **OUT,
-    ins=_ins("cycle", "ingest_log", "forecast_location", "sales_orders", "promotions", "pos_week0", "pos_family_daily"),
-    description="Demand sensing of horizon weeks 0-6 per SKU: booked B2B orders against the usual booking "
-    "curve, the week-0 POS nowcast when the as-of is mid-week, promotions and seasonality named. "
-    "Baseline vs sensed units with the reason and the signals that were missing.",
     check_specs=[
         dg.AssetCheckSpec(
             "sensed_non_negative",
@@ -416,13 +464,35 @@ def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) 
                 "Blocking. Sensed units (published in datapack_demand_forecast) are finite and >= 0 for every "
                 "SKU-week. A failure names the SKU, the week and the value."
             ),
-        )
+        ),
+        dg.AssetCheckSpec(
+            "sensed_is_statistical_outside_window",
+            asset=SENSING,
+            blocking=True,
+            description=(
+                "Blocking. Sensing changes weeks 0-6 only (beyond them the data pack's sensed units are the "
+                "statistical p50) and its baseline of weeks 1-6 is the published statistical forecast. A failure "
+                "names the SKU and the week."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "sensing_choice_is_lower_error",
+            asset=SENSING_GAIN,
+            blocking=True,
+            description=(
+                "Blocking. At every lag 1-6 the method used is the one with the lower backtest WAPE: learned only "
+                "where its WAPE is below the rule's, the rule otherwise; and the published sensed units use that "
+                "method. A failure names the lag and both WAPEs."
+            ),
+        ),
     ],
 )
 def demand_sensing(
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
+    forecast: pd.DataFrame,
     forecast_location: pd.DataFrame,
+    backtest: pd.DataFrame,
     sales_orders: pd.DataFrame,
     promotions: pd.DataFrame,
     pos_week0: pd.DataFrame,
@@ -431,38 +501,88 @@ def demand_sensing(
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     week0, history_daily = inputs.nowcast_pos(pos_week0, pos_family_daily, as_of, absent)
-    sensed = sensing.sense(
+    orders = inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS)
+    promos = inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS)
+    rule = sensing.sense(
         forecast_location,
         as_of,
-        orders=inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
+        orders=orders,
         pos_week0=week0,
         pos_history_daily=history_daily,
-        promotions=inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+        promotions=promos,
     )
+    started = time.perf_counter()
+    learned = sensing_model.learn(
+        backtest,
+        sensing_model.cycle_rows(rule, as_of),
+        orders,
+        None if "pos_sales" in absent else pos_family_daily,
+        promos,
+    )
+    learned_seconds = time.perf_counter() - started
+    sensed = sensing_model.apply(rule, learned, as_of)
     sensed.insert(0, "cycle_id", as_of)
-    sensed = inputs.typed(sensed, **inputs.SENSING_TYPES)
+    sensed = inputs.typed(sensed, **_SENSING_TYPES)
+    gain = learned.gain.copy()
+    gain.insert(0, "cycle_id", as_of)
+    gain = inputs.typed(gain, **_GAIN_TYPES)
     changed = sensed[sensed.delta_units.abs() >= 0.5]
     sensed_breaks = forecast_value_breaks(sensed, columns=("sensed_units",))
+    window_breaks = sensing_model.outside_window_breaks(sensed, forecast)
+    choice_breaks = sensing_model.choice_breaks(learned.gain)
+    used = dict(zip(sensed.horizon_week.astype(int), sensed.method))
+    choice_breaks += [
+        f"lag {lag}: the sensed units use {used[lag]} but the backtest chose {m}"
+        for lag, m in learned.chosen.items()
+        if lag in used and learned.sensed is not None and used[lag] != m
+    ]
     top = changed.reindex(changed.delta_units.abs().sort_values(ascending=False).index)
-    return dg.MaterializeResult(
-        value=sensed,
+    yield dg.Output(
+        sensed,
+        output_name="demand_sensing",
         metadata={
             "sku_weeks_changed": len(changed),
             "net_change_units": round(float(sensed.delta_units.sum()), 1),
             "signals_used": sensed.signals_used.iloc[0] if len(sensed) else "none",
             "signals_missing": sensed.signals_missing.iloc[0] if len(sensed) else "none",
+            "sku_weeks_learned": int((sensed.method == sensing_model.METHOD_LEARNED).sum()),
             "largest_changes": dg.MetadataValue.md(
                 markdown_table(top[["sku", "week_start", "baseline_units", "sensed_units", "delta_units"]], 10)
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="sensed_non_negative",
-                passed=sensed_breaks.empty,
-                description=describe_forecast_breaks(sensed_breaks, "sensed units"),
-                metadata={"breaks": len(sensed_breaks), "rows": len(sensed)},
-            )
-        ],
+    )
+    yield dg.Output(
+        gain,
+        output_name="sensing_gain",
+        metadata={
+            "learned_lags": ", ".join(str(k) for k, m in sorted(learned.chosen.items()) if m == "learned") or "none",
+            "train_rows": learned.train_rows,
+            "fits": learned.fits,
+            "learned_seconds": round(learned_seconds, 2),
+            "note": learned.note or "none",
+            "table": dg.MetadataValue.md(markdown_table(gain.drop(columns=["cycle_id"]), 6)),
+        },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=SENSING,
+        check_name="sensed_non_negative",
+        passed=sensed_breaks.empty,
+        description=describe_forecast_breaks(sensed_breaks, "sensed units"),
+        metadata={"breaks": len(sensed_breaks), "rows": len(sensed)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=SENSING,
+        check_name="sensed_is_statistical_outside_window",
+        passed=not window_breaks,
+        description="; ".join(window_breaks[:3]) if window_breaks else "sensing changes weeks 0-6 only",
+        metadata={"breaks": len(window_breaks)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=SENSING_GAIN,
+        check_name="sensing_choice_is_lower_error",
+        passed=not choice_breaks,
+        description="; ".join(choice_breaks[:3]) if choice_breaks else "every lag uses its lower-error method",
+        metadata={"breaks": len(choice_breaks)},
     )
 
 

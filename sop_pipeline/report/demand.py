@@ -40,6 +40,7 @@ def build(ctx: PackContext) -> list[Markup]:
         ctx.render(forecast_value_added),
         ctx.render(callouts),
         ctx.render(accuracy),
+        ctx.render(sensing_gain),
         ctx.render(abc_xyz),
     ]
 
@@ -372,6 +373,37 @@ def _accuracy_table(summary: pd.DataFrame, families: list) -> Markup:
         ncol("mix_error_lightgbm", "Mix error ML", frac),
     ]
     return table(rows, cols, cls="compact")
+
+
+# ---- demand sensing: learned vs rule per lag ---------------------------------------------------
+
+SENSING_METHODS = {"learned": "Learned (LightGBM)", "rule": "Booking-curve rule"}
+
+
+def sensing_gain(ctx: PackContext) -> Markup:
+    title = "Demand sensing by lag: learned model vs booking-curve rule (WAPE)"
+    cols = ("lag", "wape_statistical", "wape_rule", "wape_learned", "chosen", "gain_points", "n")
+    df = ctx.marts.read("sensing_gain", cols)
+    if df.empty:
+        return ctx.missing(title, "demand-sensing-gain", "sensing_gain", cols)
+    df = df.sort_values("lag").assign(used=lambda d: d["chosen"].map(lambda v: SENSING_METHODS.get(str(v), str(v))))
+    frac = lambda v: pct(v, 1, fraction=True)  # noqa: E731
+    table_cols = [
+        Col("lag", "Lag (weeks)"),
+        ncol("wape_statistical", "WAPE statistical", frac),
+        ncol("wape_rule", "WAPE rule", frac),
+        ncol("wape_learned", "WAPE learned", frac),
+        ncol("gain_points", "Learned gain (pts)", lambda v: DASH if is_missing(v) else f"{v:+.1f}"),
+        Col("used", "Used"),
+        ncol("n", "SKU-weeks", lambda v: num(v, 0)),
+    ]
+    learned = [str(int(v)) for v in df.loc[df["chosen"] == "learned", "lag"]]
+    used = f"learned model at lag {', '.join(learned)}; rule elsewhere" if learned else "rule at every lag"
+    note = (
+        f"Sensing of weeks 1-6 this cycle: {used}. Rolling-origin backtest on the same SKU-weeks; the learned "
+        "model is scored out of sample and used only where its WAPE is lower than the rule's."
+    )
+    return panel(title, table(df, table_cols, cls="compact"), "demand-sensing-gain", note=note)
 
 
 # ---- ABC / XYZ ---------------------------------------------------------------------------------

@@ -323,6 +323,13 @@ def check_plan_of_record(p, con, rows):
     _shown(p, list(rows.family.unique()) + ["All"], "Family")
 
 
+def check_sensing_gain(p, con, rows):
+    rows = rows.sort_values("lag")
+    _shown(p, list(rows.lag), "Lag (weeks)")
+    used = {"learned": "Learned (LightGBM)", "rule": "Booking-curve rule"}
+    assert p.tables[0].column("Used") == [used[c] for c in rows.chosen]
+
+
 PANELS = {
     "kpi-tiles": ("select * from kpi_last_month", check_kpi_tiles),
     "kpi-alerts": ("select * from kpi_alerts", check_kpi_alerts),
@@ -342,6 +349,7 @@ PANELS = {
         check_accuracy,
     ),
     "demand-abc-xyz": ("select * from datapack_abc_xyz", check_abc_xyz),
+    "demand-sensing-gain": ("select * from sensing_gain", check_sensing_gain),
     "supply-capacity": ("select * from datapack_capacity", check_capacity),
     "supply-sequence": ("select * from sequence_summary", check_sequence),
     "supply-suppliers": ("select * from datapack_supplier_performance", check_suppliers),

@@ -1,6 +1,7 @@
--- POS units per family and day over the 13 complete weeks before week 0 (the cycle's current
--- week): the weekday profile the sensing nowcast scales week 0's sales with
--- (sop_pipeline/analytics/sensing.py weekday_share).
+-- POS units per family and day from 104 weeks before week 0 (the cycle's current week) to the
+-- as-of date: the weekday profile the sensing nowcast scales week 0's sales with (its last 13
+-- complete weeks, sop_pipeline/analytics/sensing.py weekday_share), and the learned sensing's
+-- POS pace and family season index at each backtest origin (analytics/sensing_model.py).
 with
 
 cycle as (
@@ -30,8 +31,8 @@ final as (
     from pos
     inner join items on pos.sku = items.sku
     cross join cycle
-    where pos.sales_date >= cast({{ dbt.dateadd('day', -91, 'cycle.week0_start') }} as date)
-      and pos.sales_date < cycle.week0_start
+    where pos.sales_date >= cast({{ dbt.dateadd('day', -728, 'cycle.week0_start') }} as date)
+      and pos.sales_date <= cycle.as_of
     group by items.family, pos.sales_date
 
 )

@@ -23,7 +23,9 @@ final as (
         week0_pos_units,
         signals_used,
         signals_missing,
-        reason
+        reason,
+        rule_units,
+        method
     from sensing
 
 )
