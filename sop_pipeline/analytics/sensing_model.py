@@ -95,6 +95,12 @@ class LearnedSensingConfig:
     pace_weeks: int = 8
     season_base_weeks: int = 4
     seed: int = 7
+    anchor: str = "rule"  # the units the ratio target is relative to: "rule" or "statistical"
+    validation_share: float = 0.25  # latest target weeks held out to pick the boosting rounds
+    early_stopping_rounds: int = 10
+    max_bin: int = 16  # coarse bins: scale and family x origin features cannot act as row identifiers
+    feature_fraction: float = 1.0
+    lambda_l2: float = 0.0
 
 
 @dataclass
@@ -301,12 +307,30 @@ def features(
 # --------------------------------------------------------------------------- model
 
 
-def fit(x: pd.DataFrame, baseline: np.ndarray, actual: np.ndarray, config: LearnedSensingConfig) -> lgb.Booster:
-    """LightGBM on ratio = actual / baseline, L1 objective weighted by the baseline (module doc)."""
+def anchor_units(rows: pd.DataFrame, config: LearnedSensingConfig) -> np.ndarray:
+    """The units the learned ratio multiplies (``config.anchor``): the rule's or the statistical forecast."""
+    column = "rule_units" if config.anchor == "rule" else "baseline_units"
+    return rows[column].to_numpy(dtype=float)
+
+
+def fit(
+    x: pd.DataFrame,
+    baseline: np.ndarray,
+    actual: np.ndarray,
+    config: LearnedSensingConfig,
+    weeks: np.ndarray | None = None,
+) -> lgb.Booster:
+    """LightGBM on ratio = actual / baseline, L1 objective weighted by the baseline (module doc).
+
+    With ``weeks`` (each row's target week), the number of boosting rounds is chosen by early
+    stopping on the latest ``validation_share`` of the target weeks (trained on the earlier weeks
+    only, so no week is on both sides), then the model is refitted on every row with that many
+    rounds. Without a signal the rounds stay few and the model stays near the anchor."""
     base = np.maximum(np.asarray(baseline, dtype=float), config.min_baseline_units)
     ratio = np.clip(np.asarray(actual, dtype=float) / base, 0.0, config.max_ratio)
     params = {
         "objective": "l1",
+        "metric": "l1",
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
         "min_data_in_leaf": config.min_data_in_leaf,
@@ -315,9 +339,31 @@ def fit(x: pd.DataFrame, baseline: np.ndarray, actual: np.ndarray, config: Learn
         "deterministic": True,
         "force_col_wise": True,
         "verbose": -1,
+        "max_bin": config.max_bin,
+        "feature_fraction": config.feature_fraction,
+        "feature_fraction_seed": config.seed,
+        "lambda_l2": config.lambda_l2,
     }
-    data = lgb.Dataset(x[FEATURES].to_numpy(dtype=float), label=ratio, weight=base, feature_name=FEATURES)
-    return lgb.train(params, data, num_boost_round=config.num_boost_round)
+    features = x[FEATURES].to_numpy(dtype=float)
+    rounds = config.num_boost_round
+    if weeks is not None and config.validation_share > 0:
+        w = np.asarray(weeks, dtype="datetime64[ns]")
+        distinct = np.unique(w)
+        cut = distinct[int(np.floor(len(distinct) * (1 - config.validation_share)))] if len(distinct) > 1 else None
+        valid = w >= cut if cut is not None else np.zeros(len(w), dtype=bool)
+        if valid.sum() >= config.min_data_in_leaf and (~valid).sum() >= 2 * config.min_data_in_leaf:
+            train_set = lgb.Dataset(features[~valid], label=ratio[~valid], weight=base[~valid])
+            valid_set = lgb.Dataset(features[valid], label=ratio[valid], weight=base[valid], reference=train_set)
+            probe = lgb.train(
+                params,
+                train_set,
+                num_boost_round=config.num_boost_round,
+                valid_sets=[valid_set],
+                callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+            )
+            rounds = max(1, probe.best_iteration)
+    data = lgb.Dataset(features, label=ratio, weight=base, feature_name=FEATURES)
+    return lgb.train(params, data, num_boost_round=rounds)
 
 
 def predict(
@@ -343,7 +389,7 @@ def rolling_evaluation(
     number of fits: at each origin the model is trained only on rows whose week is complete then."""
     origin = pd.to_datetime(rows["origin"]).to_numpy()
     week = pd.to_datetime(rows["week_start"]).to_numpy()
-    base = rows["baseline_units"].to_numpy(dtype=float)
+    base = anchor_units(rows, config)
     rule = rows["rule_units"].to_numpy(dtype=float)
     actual = rows["actual_units"].to_numpy(dtype=float)
     learned = np.full(len(rows), np.nan)
@@ -353,7 +399,7 @@ def rolling_evaluation(
         if model is None or since >= config.retrain_every:
             known = week <= np.datetime64(last_complete_week(pd.Timestamp(o).date()))
             if known.sum() >= config.min_train_rows and len(np.unique(origin[known])) >= config.min_train_origins:
-                model, since, fits = fit(x[known], base[known], actual[known], config), 0, fits + 1
+                model, since, fits = fit(x[known], base[known], actual[known], config, week[known]), 0, fits + 1
         if model is None:
             continue
         at = origin == o
@@ -449,10 +495,10 @@ def learn(
     chosen = dict(zip(gain.lag.astype(int), gain.chosen))
     sensed = None
     if cycle_rows is not None and len(cycle_rows):
-        model = fit(x, rows.baseline_units.to_numpy(), rows.actual_units.to_numpy(), config)
+        model = fit(x, anchor_units(rows, config), rows.actual_units.to_numpy(), config, rows.week_start.to_numpy())
         fits += 1
         cx = features(cycle_rows, orders, pos_family_daily, promotions, config)
-        units = predict(model, cx, cycle_rows.baseline_units.to_numpy(), cycle_rows.rule_units.to_numpy(), config)
+        units = predict(model, cx, anchor_units(cycle_rows, config), cycle_rows.rule_units.to_numpy(), config)
         sensed = cycle_rows[["sku", "week_start", "lag"]].assign(learned_units=units).reset_index(drop=True)
     return LearnedSensing(gain, chosen, sensed, len(rows), fits, "")
 
