@@ -1,13 +1,23 @@
 """Learned demand sensing: a LightGBM model for horizon weeks 1-6, used per lag only where the
 rolling-origin backtest shows it beats the booking-curve rule (``sensing.sense``).
 
-Target. The model learns the *ratio* actual / statistical forecast of a SKU-week, with LightGBM's
-L1 objective and each row weighted by its statistical forecast: the weighted absolute error of the
-ratio is then exactly the absolute error in units (|w x r_hat - w x r| = |sensed - actual|), so
-training minimises the numerator of WAPE, the error the choice is judged on. Sensed units =
-predicted ratio x statistical forecast (ratio clipped to [0, ``max_ratio``]). A SKU-week whose
-statistical forecast is below ``min_baseline_units`` keeps the rule's units (a ratio of nothing is
-no forecast); the backtest applies the same fallback, so what is scored is what is used.
+Target. The model learns the *ratio* actual / the booking-curve rule's sensed units of a SKU-week
+(the *anchor*; ``anchor="statistical"`` makes it the statistical forecast), with LightGBM's L1
+objective and each row weighted by its anchor units: the weighted absolute error of the ratio is
+then exactly the absolute error in units (|w x r_hat - w x r| = |sensed - actual|), so training
+minimises the numerator of WAPE, the error the choice is judged on. Sensed units = predicted ratio
+x anchor (ratio clipped to [0, ``max_ratio``]). Anchoring on the rule (not the statistical
+forecast) means the model learns what the rule leaves over: without a signal it stays near the
+rule instead of re-learning the booking curve from a few thousand rows (on the small demo the
+statistical anchor lost to the rule at every lag, ``benchmarks/README.md``). A SKU-week whose
+anchor is below ``min_baseline_units`` keeps the rule's units (a ratio of nothing is no
+forecast); the backtest applies the same fallback, so what is scored is what is used.
+
+Regularisation. The number of boosting rounds is picked by early stopping on the latest quarter of
+the training rows' target weeks, then the model is refitted on all of them; features are binned
+coarsely (``max_bin`` 16) so that the scale and the family x origin features (POS pace, season
+index) cannot single out rows and fit their noise. Both make the model fall back towards the rule
+where the signals carry nothing.
 
 Features (all known at the origin; nothing after it):
     * ``lag`` (horizon week 1-6) and ``days_ahead`` (week start - origin, days);
@@ -17,7 +27,8 @@ Features (all known at the origin; nothing after it):
     * ``usual_booked_share``: the booking curve's share of a week's B2B units usually booked that
       many days ahead (``sensing.booking_curve`` at the origin), and ``booked_vs_usual`` = booked /
       (usual share x statistical);
-    * ``rule_ratio``: the booking-curve rule's sensed units over the statistical forecast;
+    * ``rule_ratio``: the booking-curve rule's sensed units over the statistical forecast (with
+      ``log_baseline``, the statistical forecast as a feature);
     * ``pos_pace``: the family's POS of the origin's week so far (Monday to the origin; the whole
       week when the origin is a Sunday) over the usual units by that weekday (mean week of the
       ``pace_weeks`` weeks before x the share of a week sold by that weekday in them), minus 1;
@@ -30,7 +41,8 @@ Features (all known at the origin; nothing after it):
 Training rows are the rolling-origin backtest's SKU-weeks at lags 1-6 (``demand_backtest``:
 statistical = ``lightgbm``, rule = ``lightgbm_sensed``, which replays the booking-curve rule
 with the orders booked by each origin). The week-0 POS nowcast and its pace nudge are not
-replayed in the backtest, so week 0 stays on the rule and is not scored here.
+replayed in the backtest, so week 0 stays on the rule and is not scored here (at a mid-week
+as-of the cycle's rule units of weeks 1-2 include the pace nudge, so the anchor does too).
 
 Evaluation (the choice per lag). Origins oldest first; at each origin the model is fitted only
 on the rows whose week is complete at that origin (their actuals were known then), refitted every

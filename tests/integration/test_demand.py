@@ -213,6 +213,24 @@ def test_sensing_records_baseline_sensed_and_reasons(small_cycle):
     assert len(m) == len(f) and np.allclose(m.sensed_units, m.sensed_units_s)
 
 
+def test_learned_sensing_is_used_only_on_lags_where_it_beats_the_rule(small_cycle):
+    g = query(small_cycle.warehouse, "select * from marts.sensing_gain order by lag")
+    assert g.lag.tolist() == [1, 2, 3, 4, 5, 6] and (g.n > 0).all()
+    assert g[["wape_statistical", "wape_rule", "wape_learned"]].notna().all().all()
+    # recomputed from the published WAPEs: learned exactly where strictly lower than the rule
+    expected = np.where(g.wape_learned < g.wape_rule, "learned", "rule")
+    assert g.chosen.tolist() == expected.tolist()
+    assert np.allclose(g.gain_points, 100 * (g.wape_rule - g.wape_learned))
+    s = query(small_cycle.warehouse, "select * from marts.datapack_demand_sensing")
+    chosen = dict(zip(g.lag, g.chosen))
+    assert (s.method == s.horizon_week.map(chosen)).all()
+    rule = s[s.method == "rule"]
+    assert np.allclose(rule.sensed_units, rule.rule_units)
+    learned = s[s.method == "learned"]
+    assert learned.reason.str.startswith("Learned sensing").all()
+    assert (learned.sensed_units >= 0).all()
+
+
 def test_forecast_history_replaces_only_its_own_cycle(small_cycle, tmp_path):
     from sop_pipeline.assets.demand import _append_history
 
