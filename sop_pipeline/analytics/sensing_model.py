@@ -113,6 +113,7 @@ class LearnedSensingConfig:
     max_bin: int = 16  # coarse bins: scale and family x origin features cannot act as row identifiers
     feature_fraction: float = 1.0
     lambda_l2: float = 0.0
+    max_train_rows: int = 100_000
 
 
 @dataclass
@@ -340,6 +341,11 @@ def fit(
     rounds. Without a signal the rounds stay few and the model stays near the anchor."""
     base = np.maximum(np.asarray(baseline, dtype=float), config.min_baseline_units)
     ratio = np.clip(np.asarray(actual, dtype=float) / base, 0.0, config.max_ratio)
+    features = x[FEATURES].to_numpy(dtype=float)
+    if len(features) > config.max_train_rows:  # a fixed-seed sample bounds the cost at scale
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(features), config.max_train_rows, replace=False))
+        features, base, ratio = features[keep], base[keep], ratio[keep]
+        weeks = None if weeks is None else np.asarray(weeks)[keep]
     params = {
         "objective": "l1",
         "metric": "l1",
@@ -356,7 +362,6 @@ def fit(
         "feature_fraction_seed": config.seed,
         "lambda_l2": config.lambda_l2,
     }
-    features = x[FEATURES].to_numpy(dtype=float)
     rounds = config.num_boost_round
     if weeks is not None and config.validation_share > 0:
         w = np.asarray(weeks, dtype="datetime64[ns]")

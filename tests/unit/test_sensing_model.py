@@ -3,6 +3,7 @@ output shape and determinism, on small hand-made backtests."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 
 import numpy as np
@@ -231,6 +232,15 @@ def test_learn_shape_determinism_and_signal():
     lag1 = a.gain.set_index("lag").loc[1]
     assert lag1.wape_learned < lag1.wape_rule - 0.05 and lag1.chosen == "learned"
     assert (a.gain.n > 0).all()
+
+
+def test_sampled_training_rows_are_deterministic():
+    bt, orders = synthetic(n_origins=8, skus=4)
+    cfg = dataclasses.replace(CFG, max_train_rows=120)
+    a = M.learn(bt, cycle(4), orders, None, None, cfg)
+    b = M.learn(bt, cycle(4), orders, None, None, cfg)
+    pd.testing.assert_frame_equal(a.sensed, b.sensed)
+    pd.testing.assert_frame_equal(a.gain, b.gain)
 
 
 def test_learn_without_enough_rows_keeps_the_rule():
