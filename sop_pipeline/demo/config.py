@@ -49,9 +49,10 @@ SIZES: dict[str, Size] = {
     "large": Size(
         skus=3000, stores=10, dcs=2, customers=200, suppliers=8, employees=40, inventory_weeks=26, pos_chunk=150
     ),
-    # issue 15's scale probe: 100,000 SKU-store series, ~58M POS rows (~2.6 GB of CSV)
+    # issue 15's scale probe: 100,000 SKU-store series, ~58M POS rows (~2.6 GB of CSV); 200 B2B
+    # customers as at large (the name generator has 200 distinct names: 500 stopped `sop demo`)
     "xlarge": Size(
-        skus=10_000, stores=10, dcs=3, customers=500, suppliers=10, employees=60, inventory_weeks=26, pos_chunk=150
+        skus=10_000, stores=10, dcs=3, customers=200, suppliers=10, employees=60, inventory_weeks=26, pos_chunk=150
     ),
 }
 
