@@ -246,11 +246,21 @@ EXTRACTS: dict[str, Extract] = {
         _x(
             "routings",
             "sku x resource",
-            "sku resource_id units_per_hour:float setup_family",
+            "sku resource_id units_per_hour:float setup_family priority:int alternate_for cost_per_hour:float "
+            "cost_per_unit:float",
             key=["sku", "resource_id"],
-            ranges={"units_per_hour": (0.0, None)},
-            references={"sku": SKU, "resource_id": RES},
-            description="Which resources a SKU uses, at what rate.",
+            optional=["priority", "alternate_for", "cost_per_hour", "cost_per_unit"],
+            ranges={
+                "units_per_hour": (0.0, None),
+                "priority": (1.0, None),
+                "cost_per_hour": QTY0,
+                "cost_per_unit": QTY0,
+            },
+            references={"sku": SKU, "resource_id": RES, "alternate_for": RES},
+            description="Which resources a SKU uses, at what rate. Optional alternates: priority 1 (or empty) is "
+            "the primary routing; a row with priority 2, 3, ... is an alternate resource that can take over the "
+            "work of the primary resource named in alternate_for (empty: the SKU's only primary resource), at its "
+            "own rate; cost_per_hour and cost_per_unit (empty: 0) price a unit on the resource.",
         ),
         _x(
             "changeovers",

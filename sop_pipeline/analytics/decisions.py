@@ -6,7 +6,10 @@ Responsible = Demand planner (forecast: substitution, service_target) or Master 
 Finance; Informed = Plant leads, Customer service. A decision is yes or no: "maybe" never
 reaches the log (the ingest quarantines it with a clear message). Demand planners' forecast
 overrides are logged too (kind forecast_override, source override, Responsible = the author):
-approved ones with what they did to the consensus, the others as proposed. Pure pandas; no Dagster.
+approved ones with what they did to the consensus, the others as proposed. The plan's offloads to
+alternate resources are logged as kind offload (status applied, source pipeline, Responsible =
+Master scheduler): one row per SKU, week and primary -> alternate resource, with the units, the
+hours on each resource and the extra cost. Pure pandas; no Dagster.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-KINDS = ("freeze_window", "substitution", "make_vs_buy", "expedite", "service_target", "forecast_override")
+KINDS = (
+    "freeze_window",
+    "substitution",
+    "make_vs_buy",
+    "expedite",
+    "service_target",
+    "forecast_override",
+    "offload",
+)
 ACCOUNTABLE = "Ops leader + Commercial leader"
 RESPONSIBLE = {
     "substitution": "Demand planner",
@@ -25,6 +36,7 @@ RESPONSIBLE = {
     "make_vs_buy": "Master scheduler",
     "expedite": "Master scheduler",
     "forecast_override": "Demand planner",
+    "offload": "Master scheduler",
 }
 CONSULTED = "Quality, Procurement, Finance"
 INFORMED = "Plant leads, Customer service"
@@ -94,12 +106,48 @@ def override_decisions(log: pd.DataFrame, cycle) -> pd.DataFrame:
     )
 
 
+def offload_decisions(offloads: pd.DataFrame | None, cycle) -> pd.DataFrame:
+    """Decision-log rows (LOG_COLUMNS) of the plan's offloads to alternate resources
+    (``offload.OFFLOAD_COLUMNS``): kind offload, status applied, subject ``SKU week: FROM->TO``,
+    value the units and hours, effect the extra cost."""
+    if offloads is None or offloads.empty:
+        return pd.DataFrame(columns=LOG_COLUMNS)
+    o = offloads.sort_values(["sku", "week_start", "priority", "to_resource_id"], kind="stable")
+    subjects = [
+        f"{r.sku} {pd.Timestamp(r.week_start).date().isoformat()}: {r.from_resource_id}->{r.to_resource_id}"
+        for r in o.itertuples()
+    ]
+    return pd.DataFrame(
+        {
+            "decision_id": [decision_id(cycle, "offload", s) for s in subjects],
+            "cycle": pd.Timestamp(cycle).date(),
+            "kind": "offload",
+            "subject": subjects,
+            "value": [
+                f"{r.units:,.0f} units ({r.to_hours:,.1f} h on {r.to_resource_id} instead of "
+                f"{r.from_hours:,.1f} h on {r.from_resource_id})"
+                for r in o.itertuples()
+            ],
+            "approved": None,
+            "status": "applied",
+            "source": "pipeline",
+            "accountable": ACCOUNTABLE,
+            "responsible": RESPONSIBLE["offload"],
+            "consulted": CONSULTED,
+            "informed": INFORMED,
+            "decided_at": pd.NaT,
+            "effect": [f"extra cost {r.extra_cost:,.0f}" for r in o.itertuples()],
+        }
+    )
+
+
 def decision_log(
     decisions: pd.DataFrame,
     proposals: pd.DataFrame,
     effects: dict[str, str],
     cycle,
     overrides: pd.DataFrame | None = None,
+    offloads: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per decision: logged ones (approved yes -> status approved, no -> rejected) and
     the pipeline's proposals for this cycle (status proposed, awaiting yes/no).
@@ -111,6 +159,7 @@ def decision_log(
         effects: decision_id -> effect on this cycle's plan (text).
         cycle: this cycle's as-of date.
         overrides: the forecast-override log (`analytics.overrides`), logged by `override_decisions`.
+        offloads: the plan's offloads to alternate resources, logged by `offload_decisions`.
     """
     logged = decisions.copy()
     if "decision_id" not in logged or logged.decision_id.isna().any():
@@ -139,8 +188,10 @@ def decision_log(
         proposed["status"] = "proposed"
         proposed["source"] = "pipeline"
         proposed["decided_at"] = pd.NaT
-    parts = [logged, proposed] + (
-        [override_decisions(overrides, cycle)] if overrides is not None and len(overrides) else []
+    parts = (
+        [logged, proposed]
+        + ([override_decisions(overrides, cycle)] if overrides is not None and len(overrides) else [])
+        + ([offload_decisions(offloads, cycle)] if offloads is not None and len(offloads) else [])
     )
     out = pd.concat(parts, ignore_index=True)
     for column in ("accountable", "responsible"):

@@ -195,6 +195,33 @@ def mps_from_plan(plan: pd.DataFrame, source: pd.Series | None = None) -> pd.Dat
     return out[cols].reset_index(drop=True)
 
 
+def mps_by_resource(mps: pd.DataFrame, routings: pd.DataFrame, offloads: pd.DataFrame | None) -> pd.DataFrame:
+    """The MPS per resource when the plan offloaded work to alternate resources.
+
+    ``mps``: sku, week_start, make_units (:func:`mps_from_plan`). ``routings``: the primary routing
+    (sku, resource_id). ``offloads``: sku, week_start, from_resource_id, to_resource_id, units (the
+    plan's ``plan_offloads``). Each primary resource of a SKU makes the SKU-week's make_units less
+    what was offloaded from it; each alternate makes what was offloaded to it. Returns sku,
+    week_start, resource_id, make_units (+ supply_source when ``mps`` has it), for
+    :func:`sequence_mps` and :func:`quantity_breaks`.
+    """
+    m = mps.assign(week_start=pd.to_datetime(mps["week_start"]))
+    routed = routings[["sku", "resource_id"]].drop_duplicates()
+    out = m.merge(routed, on="sku")
+    if offloads is not None and len(offloads):
+        o = offloads.assign(week_start=pd.to_datetime(offloads["week_start"]))
+        left = o.groupby(["sku", "week_start", "from_resource_id"])["units"].sum()
+        keys = pd.MultiIndex.from_frame(out[["sku", "week_start", "resource_id"]])
+        out["make_units"] = out["make_units"] - left.reindex(keys).fillna(0.0).to_numpy()
+        moved = o.groupby(["sku", "week_start", "to_resource_id"], as_index=False)["units"].sum()
+        moved = moved.rename(columns={"to_resource_id": "resource_id", "units": "make_units"})
+        extra = [c for c in out.columns if c not in moved.columns]
+        moved = moved.merge(m[["sku", "week_start", *[c for c in extra if c in m.columns]]], on=["sku", "week_start"])
+        out = pd.concat([out, moved], ignore_index=True)
+    cols = ["sku", "week_start", "resource_id", "make_units"] + (["supply_source"] if "supply_source" in out else [])
+    return out[cols].sort_values(["resource_id", "week_start", "sku"], kind="stable", ignore_index=True)
+
+
 def critical_resources(resources: pd.DataFrame, capacity: pd.DataFrame | None = None) -> list[str]:
     """Resources the production sequence covers: every declared constraint (``is_constraint``)
     and the measured bottleneck - the resource with the highest mean load_pct in the capacity
@@ -266,6 +293,8 @@ def _sequence_weeks(
             raise MpsError(f"resource {r!r} is not in the resources table")
         rr = routings[(routings["resource_id"] == r) & (pd.to_numeric(routings["units_per_hour"]) > 0)]
         rr = rr.drop_duplicates("sku")
+        # a per-resource MPS (mps_by_resource: work offloaded to alternates) lists each resource's units
+        on_r = units[units["resource_id"] == r].drop(columns="resource_id") if "resource_id" in units else units
         matrix = co[co["resource_id"] == r] if "resource_id" in co.columns else co
         matrix = matrix.rename(columns={"changeover_minutes": "minutes"})
         has_matrix = len(matrix) > 0
@@ -283,7 +312,7 @@ def _sequence_weeks(
                 events,
                 shift_start_hour=shift_start_hour,
             )
-            wk_units = units[units["week_start"] == wk].merge(
+            wk_units = on_r[on_r["week_start"] == wk].merge(
                 rr[["sku", "units_per_hour", "setup_family"]]
                 if "setup_family" in rr.columns
                 else rr[["sku", "units_per_hour"]],
@@ -350,7 +379,9 @@ def sequence_mps(
 ) -> MpsSequence:
     """Sequence the MPS on each resource of ``resource_ids`` for each week of ``weeks``.
 
-    ``mps``: sku, week_start, make_units (:func:`mps_from_plan`). ``routings``: sku, resource_id,
+    ``mps``: sku, week_start, make_units (:func:`mps_from_plan`), or with a resource_id column the
+    units per resource (:func:`mps_by_resource`: work offloaded to alternate resources; then
+    ``routings`` must list the alternates' rates too). ``routings``: sku, resource_id,
     units_per_hour, optional setup_family - a SKU-week is a job on every listed resource its
     routing uses, with that resource's rate: run hours = make_units / units_per_hour.
     ``resources``: resource_id, hours_per_day, days_per_week (the shift calendar, from
@@ -380,7 +411,7 @@ def sequence_mps(
     ].reset_index(drop=True)
     m = m[~m["sku"].isin(bought)]
     frames, summaries = _sequence_weeks(
-        m[["sku", "week_start", "units"]],
+        m[["sku", "week_start", "units"] + (["resource_id"] if "resource_id" in m.columns else [])],
         routings,
         resources,
         weeks,
@@ -467,7 +498,8 @@ def quantity_breaks(
     """Sequenced quantity = plan make quantity, per sequenced resource, SKU and week.
 
     For every resource in ``resource_ids`` and every SKU routed on it, the units in the
-    sequence (sum of ``qty``) must equal the MPS ``make_units`` of the SKU-week (``weeks``: the
+    sequence (sum of ``qty``) must equal the MPS ``make_units`` of the SKU-week (of the SKU-week
+    on that resource when ``mps`` has a resource_id column: :func:`mps_by_resource`) (``weeks``: the
     weeks compared, default every week of the MPS). Returns the rows that differ:
     resource_id, sku, week_start, plan_make_units, sequenced_units.
     """
@@ -475,8 +507,11 @@ def quantity_breaks(
     m = mps.assign(week_start=pd.to_datetime(mps["week_start"]))
     if weeks is not None:
         m = m[m["week_start"].isin([pd.Timestamp(w) for w in weeks])]
-    routed = routings[routings["resource_id"].isin(list(resource_ids))][["resource_id", "sku"]].drop_duplicates()
-    plan = m.merge(routed, on="sku")[["resource_id", "sku", "week_start", "make_units"]]
+    if "resource_id" in m.columns:  # per-resource MPS (mps_by_resource)
+        plan = m[m["resource_id"].isin(list(resource_ids))][["resource_id", "sku", "week_start", "make_units"]]
+    else:
+        routed = routings[routings["resource_id"].isin(list(resource_ids))][["resource_id", "sku"]].drop_duplicates()
+        plan = m.merge(routed, on="sku")[["resource_id", "sku", "week_start", "make_units"]]
     plan = plan.groupby(["resource_id", "sku", "week_start"], as_index=False)["make_units"].sum()
     seq = sequence[["resource_id", "sku", "week_start", "qty"]].astype({"resource_id": object, "sku": object})
     seq = seq.assign(

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics import offload as offload_lib
 from sop_pipeline.analytics.calendar import week_start
 
 # Relative tolerance for the plan's flags (stockout, below safety stock): 1e-6 of the safety stock,
@@ -270,12 +271,20 @@ def apply_expedites(
     return Expedites(receipts, waived, cost_frame, effects)
 
 
-def _capacity_inputs(skus: list, weeks: list, routings: pd.DataFrame | None, resource_hours: pd.DataFrame | None):
-    """(resource ids, hours per unit [sku x resource], available hours [resource x week])."""
+def _capacity_inputs(
+    skus: list,
+    weeks: list,
+    routings: pd.DataFrame | None,
+    resource_hours: pd.DataFrame | None,
+    alternates: pd.DataFrame | None = None,
+):
+    """(resource ids, hours per unit [sku x resource], available hours [resource x week]); the
+    resources are those of the primary routing and the alternates (``offload.alternate_routes``)."""
     if routings is None:
         return [], np.zeros((len(skus), 0)), np.zeros((0, len(weeks)))
     routings = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
-    resources = sorted(set(routings.resource_id.astype(str)))
+    extra = set(alternates.to_resource_id.astype(str)) if alternates is not None and len(alternates) else set()
+    resources = sorted(set(routings.resource_id.astype(str)) | extra)
     sku_pos = {s: i for i, s in enumerate(skus)}
     res_pos = {r: k for k, r in enumerate(resources)}
     week_pos = {pd.Timestamp(w): j for j, w in enumerate(weeks)}
@@ -292,7 +301,13 @@ def _capacity_inputs(skus: list, weeks: list, routings: pd.DataFrame | None, res
     return resources, per_unit, hours
 
 
-def supply_plan(
+def supply_plan(*args, **kwargs) -> pd.DataFrame:
+    """The plan of record's rows (see :func:`supply_plan_and_offloads`, which also returns the
+    offloads to alternate resources)."""
+    return supply_plan_and_offloads(*args, **kwargs)[0]
+
+
+def supply_plan_and_offloads(
     demand: pd.DataFrame,
     items: pd.DataFrame,
     *,
@@ -310,8 +325,9 @@ def supply_plan(
     expedite_costs: pd.DataFrame | None = None,
     expiring: pd.DataFrame | None = None,
     min_lot_units: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Week-by-week netting and capacity fit (module docstring).
+    alternates: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Week-by-week netting and capacity fit (module docstring); returns (plan rows, offloads).
 
     Args:
         demand: ``[sku, week_start, horizon_week, demand_units, decision_ids]`` for the horizon.
@@ -337,6 +353,13 @@ def supply_plan(
             week (part of ``opening_inventory``); it leaves the projection that week unless
             demand used it up before (module docstring).
         min_lot_units: minimum run per made sku (units); None or missing: no minimum.
+        alternates: usable alternate resources (``offload.alternate_routes``: sku,
+            from_resource_id, to_resource_id, priority, to_units_per_hour, extra_cost_per_unit).
+            What does not fit a SKU's primary routing in a week is offloaded to them (priority
+            order, within the hours left after every SKU's primary load) before it is moved or
+            cut; the minimum run applies to primary + offloaded units together. The second
+            return value lists the offloads (``offload.OFFLOAD_COLUMNS``); the row's note says
+            what was offloaded and ``constraint_hours`` counts only the hours on ``resource_id``.
     """
     d = demand.merge(items[["sku", "family", "unit_price", "unit_cost"]], on="sku", how="left")
     d = d.sort_values(["sku", "week_start"]).reset_index(drop=True)
@@ -346,7 +369,9 @@ def supply_plan(
     ss = safety_stock.reindex(skus).fillna(0.0).to_numpy()
     inv = opening_inventory.reindex(skus).fillna(0.0).to_numpy().astype(float)
     src = source.reindex(skus).fillna("make").to_numpy()
-    resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours)
+    resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours, alternates)
+    alt_routes = offload_lib.route_index(alternates, skus, resources) if alternates is not None else {}
+    offloads: list[tuple] = []  # (sku index, week index, route, units)
     available = hours_left.copy()
     on_constraint = (src == "make") & (per_unit > 0).any(axis=1)
     binding = np.full((len(skus), len(weeks)), -1)
@@ -428,9 +453,25 @@ def supply_plan(
                 uses = per_unit[i] > 0
                 fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
                 got[i] = min(want[i], float(fits.min()))
-                if 0.0 < got[i] < min_lot[i] - 1e-9:  # less than a minimum run fits: make none
+                # less than a minimum run fits: make none (a SKU with alternates decides below)
+                if 0.0 < got[i] < min_lot[i] - 1e-9 and i not in alt_routes:
                     got[i] = 0.0
                 free = free - got[i] * per_unit[i]
+            # offload what did not fit to alternates, after every SKU's primary load is placed
+            for i in order:
+                if i not in alt_routes or not on_constraint[i] or frozen_mask[i]:
+                    continue
+                rest = want[i] - got[i]
+                after, taken = (
+                    offload_lib.offload(rest, free, per_unit[i], alt_routes[i]) if rest > 1e-6 else (free, [])
+                )
+                total = got[i] + sum(units for _, units in taken)
+                if 0.0 < total < min_lot[i] - 1e-9:  # less than a minimum run fits: make none
+                    free = free + got[i] * per_unit[i]
+                    got[i] = 0.0
+                    continue
+                free, got[i] = after, total
+                offloads.extend((i, j, route, units) for route, units in taken)
             hours_left[:, j] = np.maximum(free, 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
@@ -472,6 +513,22 @@ def supply_plan(
     out["resource_id"] = names[np.where(bind >= 0, bind, len(resources))]
     hours_per_unit = per_unit[ii, np.maximum(bind, 0)] if len(resources) and len(ii) else np.zeros(len(out))
     out["constraint_hours"] = np.where(bind >= 0, out.supply_units * hours_per_unit, 0.0)
+    moved_off = _offload_frame(offloads, skus, weeks, resources, per_unit)
+    offload_note = pd.Series("", index=out.index, dtype=object)
+    if len(moved_off):
+        row_of = {key: k for k, key in enumerate(zip(out.sku, pd.to_datetime(out.week_start)))}
+        bind_name = out.resource_id.to_numpy()
+        hours = out.constraint_hours.to_numpy(dtype=float).copy()
+        for r in moved_off.itertuples(index=False):
+            k = row_of[(r.sku, pd.Timestamp(r.week_start))]
+            if bind_name[k] == r.from_resource_id:  # the units made on the alternate leave the binding resource
+                hours[k] -= r.from_hours
+            text = (
+                f"offloaded {r.units:,.0f} units from {r.from_resource_id} to {r.to_resource_id}"
+                f" (extra cost {r.extra_cost:,.0f})"
+            )
+            offload_note.iloc[k] = f"{offload_note.iloc[k]}; {text}" if offload_note.iloc[k] else text
+        out["constraint_hours"] = np.maximum(hours, 0.0)
     price = out["selling_price"] if "selling_price" in out else pd.Series(np.nan, index=out.index)
     out["selling_price"] = price.where(price.notna() & np.isfinite(price), out.unit_price)
     out["revenue"] = out.demand_units * out.selling_price
@@ -507,8 +564,32 @@ def supply_plan(
             np.where(out.moved_in_units > 0, "includes volume moved from an earlier week", notes),
         ),
     )
-    out["notes"] = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
-    return out
+    notes = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
+    with_offload = offload_note.to_numpy() != ""
+    out["notes"] = np.where(
+        with_offload, np.where(notes == "", offload_note, notes + "; " + offload_note.to_numpy()), notes
+    )
+    return out, moved_off
+
+
+def _offload_frame(offloads: list, skus: list, weeks: list, resources: list, per_unit: np.ndarray) -> pd.DataFrame:
+    """The plan's offloads as ``offload.OFFLOAD_COLUMNS`` rows (sorted by SKU, week, priority)."""
+    rows = [
+        (
+            skus[i],
+            pd.Timestamp(weeks[j]),
+            resources[route.src],
+            resources[route.dst],
+            route.priority,
+            units,
+            units * per_unit[i, route.src],
+            units * route.hours_per_unit,
+            units * route.extra_cost_per_unit,
+        )
+        for i, j, route, units in offloads
+    ]
+    frame = pd.DataFrame(rows, columns=offload_lib.OFFLOAD_COLUMNS)
+    return frame.sort_values(["sku", "week_start", "priority"], kind="stable", ignore_index=True)
 
 
 def balance_breaks(plan: pd.DataFrame, opening: pd.Series, tolerance: float = 1e-6) -> pd.DataFrame:
@@ -561,15 +642,33 @@ def plan_totals_reconcile(plan: pd.DataFrame, tolerance: float = 1e-6) -> bool:
     )
 
 
-def resource_load(plan: pd.DataFrame, routings: pd.DataFrame, resource_hours: pd.DataFrame) -> pd.DataFrame:
+def resource_load(
+    plan: pd.DataFrame, routings: pd.DataFrame, resource_hours: pd.DataFrame, offloads: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Hours the plan's made supply needs on every routed resource per week, against the hours
     available: ``resource_id, week_start, planned_hours, available_hours, load_pct``. Frozen
-    rows count too (they may exceed: the freeze window was approved)."""
+    rows count too (they may exceed: the freeze window was approved). ``offloads``
+    (``offload.OFFLOAD_COLUMNS``): units made on an alternate count on the alternate
+    (``to_hours``) instead of on the primary resource they left (``from_hours``)."""
     made = plan[plan.supply_source.isin(["make", "frozen"])][["sku", "week_start", "supply_units"]]
     use = made.merge(routings[["sku", "resource_id", "units_per_hour"]], on="sku")
     use = use[use.units_per_hour > 0]
     use["planned_hours"] = use.supply_units / use.units_per_hour
     use["week_start"] = pd.to_datetime(use.week_start)
+    if offloads is not None and len(offloads):
+        o = offloads.assign(week_start=pd.to_datetime(offloads.week_start))
+        use = pd.concat(
+            [
+                use[["resource_id", "week_start", "planned_hours"]],
+                o[["from_resource_id", "week_start"]]
+                .rename(columns={"from_resource_id": "resource_id"})
+                .assign(planned_hours=-o.from_hours),
+                o[["to_resource_id", "week_start"]]
+                .rename(columns={"to_resource_id": "resource_id"})
+                .assign(planned_hours=o.to_hours),
+            ],
+            ignore_index=True,
+        )
     load = use.groupby(["resource_id", "week_start"], as_index=False).planned_hours.sum()
     hours = resource_hours.rename(columns={"hours": "available_hours"})
     load = hours.assign(week_start=pd.to_datetime(hours.week_start)).merge(

@@ -14,7 +14,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import decisions as decision_log_lib, mps, plan as plan_lib, plan_inputs
+from sop_pipeline.analytics import (
+    decisions as decision_log_lib,
+    mps,
+    offload as offload_lib,
+    plan as plan_lib,
+    plan_inputs,
+)
 from sop_pipeline.analytics import scenario as scenario_lib
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.substitution import substitution_plan
@@ -34,6 +40,8 @@ from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig, Warehouse
 PLAN = dg.AssetKey(["analytics", "plan_of_record"])
 DECISIONS = dg.AssetKey(["analytics", "decision_log"])
 SUBSTITUTIONS = dg.AssetKey(["analytics", "substitution_plan"])
+OFFLOADS = dg.AssetKey(["analytics", "plan_offloads"])
+OFFLOAD_COLUMNS = ["cycle_id", "family", "horizon_week", *offload_lib.OFFLOAD_COLUMNS]
 HISTORY = dg.AssetKey(["history", "plan_of_record"])
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 OPEN_ORDER_GRACE_DAYS = plan_inputs.OPEN_ORDER_GRACE_DAYS
@@ -53,6 +61,7 @@ INPUT_TABLES = {
     "decisions": ("staging", "stg_sop__decisions"),
     "resources": ("staging", "stg_mes__resources"),
     "routings": ("staging", "stg_mes__routings"),
+    "routing_alternates": ("staging", "stg_mes__routing_alternates"),
     "downtime": ("staging", "stg_mes__downtime"),
     "promotions": ("staging", "stg_crm__promotions"),
     "purchase_orders": ("staging", "stg_erp__purchase_orders"),
@@ -93,6 +102,15 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             "time, from the same family with stock above safety stock; proposals for Sales "
             "to approve before the email blast.",
         ),
+        "plan_offloads": dg.AssetOut(
+            key=OFFLOADS,
+            **warehouse_asset("plan"),
+            description="Offloads to alternate resources (routings with priority 2, 3, ...): per SKU and "
+            "week, the units the plan makes on an alternate because the primary resource was full, "
+            "in the alternate's priority order and within its hours left after its own primary load "
+            "(before anything is moved, cut or proposed to buy), with the hours on each resource and "
+            "the extra cost (units x (unit cost on the alternate - on the primary)).",
+        ),
         # the IO manager replaces this cycle's rows of history.plan_of_record (sop/history)
         "history": dg.AssetOut(
             key=HISTORY,
@@ -113,6 +131,16 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             description=(
                 "On every critical resource (machine, labour, tooling), the hours the plan needs per week never "
                 "exceed the hours available (frozen weeks, locked by an approved freeze window, excepted)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            "offloads_reconcile",
+            asset=OFFLOADS,
+            blocking=True,
+            description=(
+                "Every offload is an alternate of the SKU's routing, within the SKU-week's make units, and "
+                "logged once in the decision log (kind offload) with the same extra cost. A failure names the "
+                "SKU and week."
             ),
         ),
         dg.AssetCheckSpec(
@@ -163,6 +191,7 @@ def plan_of_record(
     decisions: pd.DataFrame,
     resources: pd.DataFrame,
     routings: pd.DataFrame,
+    routing_alternates: pd.DataFrame,
     downtime: pd.DataFrame,
     promotions: pd.DataFrame,
     purchase_orders: pd.DataFrame,
@@ -188,6 +217,7 @@ def plan_of_record(
         routes, hours, bottleneck = plan_inputs.capacity_inputs(capacity.iloc[:0], routings)
     else:
         routes, hours, bottleneck = plan_inputs.capacity_inputs(capacity, routings)
+    alternates, ignored_alternates = _alternates(routings, routing_alternates, hours, absent)
     scheduled = (
         pd.DataFrame(columns=["sku", "week_start", "units", "order_id"])
         if {"purchase_orders", "receipts"} & absent
@@ -213,7 +243,7 @@ def plan_of_record(
             else resources[["resource_id", "resource_type"]].rename(columns={"resource_type": "type"}),
         )
     )
-    plan = plan_lib.supply_plan(
+    plan, offloads = plan_lib.supply_plan_and_offloads(
         demand,
         items,
         opening_inventory=usable,
@@ -230,6 +260,7 @@ def plan_of_record(
         expedite_costs=expedited.costs,
         expiring=plan_inputs.expiring_stock(usable_stock),
         min_lot_units=min_runs,
+        alternates=alternates,
     )
     if freeze_id:
         effects.append(
@@ -271,10 +302,13 @@ def plan_of_record(
         {e.decision_id: e.effect for e in effects},
         as_of,
         overrides=override_log,
+        offloads=offloads,
     )
     log.insert(0, "cycle_id", as_of)
+    offloads = _offload_table(offloads, plan, as_of)
+    offload_breaks = _offload_breaks(offloads, plan, alternates, log)
 
-    load = plan_lib.resource_load(plan, routes, hours)
+    load = plan_lib.resource_load(plan, routes, hours, offloads)
     frozen_rows = plan.supply_source == "frozen"
     frozen_weeks_set = set(pd.to_datetime(plan.loc[frozen_rows, "week_start"]))
     over_rows = load[(load.planned_hours > load.available_hours + 1e-6) & ~load.week_start.isin(frozen_weeks_set)]
@@ -333,6 +367,26 @@ def plan_of_record(
     )
     yield dg.Output(subs, output_name="substitution_plan")
     yield dg.Output(
+        offloads,
+        output_name="plan_offloads",
+        metadata={
+            "offloads": len(offloads),
+            "offloaded_units": round(float(offloads.units.sum()), 1),
+            "extra_cost": round(float(offloads.extra_cost.sum()), 2),
+            "alternates_usable": len(alternates),
+            "alternates_ignored": dg.MetadataValue.md(markdown_table(ignored_alternates, 20)),
+            "by_route": dg.MetadataValue.md(
+                markdown_table(
+                    offloads.groupby(["from_resource_id", "to_resource_id"], as_index=False)[
+                        ["units", "from_hours", "to_hours", "extra_cost"]
+                    ]
+                    .sum()
+                    .round(1)
+                )
+            ),
+        },
+    )
+    yield dg.Output(
         plan,
         output_name="history",
         metadata={
@@ -371,8 +425,77 @@ def plan_of_record(
     )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
     yield dg.AssetCheckResult(
+        asset_key=OFFLOADS,
+        check_name="offloads_reconcile",
+        passed=offload_breaks.empty,
+        description=plan_lib.describe_breaks(offload_breaks, "offloads reconcile with the plan and the decision log"),
+        metadata={"rows_breaking": len(offload_breaks), "offloads": len(offloads)},
+    )
+    yield dg.AssetCheckResult(
         asset_key=PLAN, check_name="family_rollup_reconciles", passed=plan_lib.plan_totals_reconcile(plan)
     )
+
+
+def _alternates(
+    routings: pd.DataFrame, routing_alternates: pd.DataFrame, hours: pd.DataFrame, absent: set
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usable alternates (``offload.alternate_routes``) on resources the capacity table gives hours
+    for, and the ignored ones with the reason."""
+    empty = pd.DataFrame(columns=offload_lib.ROUTE_COLUMNS)
+    if {"resources", "routings"} & absent or routing_alternates.empty or hours.empty:
+        return empty, pd.DataFrame(columns=offload_lib.IGNORED_COLUMNS)
+    cost = ["sku", "resource_id", "units_per_hour", "cost_per_hour", "cost_per_unit"]
+    routes, ignored = offload_lib.alternate_routes(
+        routings[cost], routing_alternates[[*cost, "priority", "alternate_for"]]
+    )
+    known = set(hours.resource_id)
+    unknown = ~routes.to_resource_id.isin(known) | ~routes.from_resource_id.isin(known)
+    if unknown.any():
+        extra = routes[unknown].rename(columns={"to_resource_id": "resource_id"})[["sku", "resource_id"]]
+        ignored = pd.concat([ignored, extra.assign(reason="no capacity hours for the resource")], ignore_index=True)
+    return routes[~unknown].reset_index(drop=True), ignored
+
+
+def _offload_table(offloads: pd.DataFrame, plan: pd.DataFrame, as_of) -> pd.DataFrame:
+    """analytics.plan_offloads: the offloads with the cycle, family and horizon week of their plan row."""
+    rows = plan[["sku", "week_start", "family", "horizon_week"]].assign(week_start=pd.to_datetime(plan.week_start))
+    out = offloads.assign(week_start=pd.to_datetime(offloads.week_start)).merge(
+        rows, on=["sku", "week_start"], how="left"
+    )
+    out.insert(0, "cycle_id", as_of)
+    out = out.reindex(columns=OFFLOAD_COLUMNS)
+    numbers = {"horizon_week": "int64", "priority": "int64"} | dict.fromkeys(
+        ["units", "from_hours", "to_hours", "extra_cost"], "float64"
+    )
+    return out.astype(numbers | {"week_start": "datetime64[us]"})
+
+
+def _offload_breaks(
+    offloads: pd.DataFrame, plan: pd.DataFrame, alternates: pd.DataFrame, log: pd.DataFrame
+) -> pd.DataFrame:
+    """Offload rows that do not reconcile (check ``offloads_reconcile``): ``sku, week_start, problem``
+    as a number (1 = not an alternate of the SKU, 2 = above the make units, 3 = not logged once with
+    the same extra cost)."""
+    cols = ["sku", "week_start", "problem"]
+    if offloads.empty:
+        logged = log[log.kind == "offload"]
+        return pd.DataFrame({"sku": logged.subject.str.split(" ").str[0], "week_start": pd.NaT, "problem": 3.0})[cols]
+    o = offloads.assign(week_start=pd.to_datetime(offloads.week_start))
+    pairs = set(zip(alternates.sku, alternates.from_resource_id, alternates.to_resource_id))
+    bad_route = [(s, f, t) not in pairs for s, f, t in zip(o.sku, o.from_resource_id, o.to_resource_id)]
+    made = plan.assign(week_start=pd.to_datetime(plan.week_start)).set_index(["sku", "week_start"]).make_units
+    per_row = o.groupby(["sku", "week_start"]).units.sum()
+    over = per_row > made.reindex(per_row.index).fillna(0.0) * (1 + 1e-9) + 1e-6
+    over_keys = set(per_row.index[over])
+    logged = log[log.kind == "offload"]
+    cost_logged = logged.effect.str.removeprefix("extra cost ").str.replace(",", "").astype(float)
+    cost_ok = len(logged) == len(o) and abs(cost_logged.sum() - o.extra_cost.sum()) <= 0.5 * max(1, len(o))
+    problem = [
+        1.0 if route else 2.0 if (s, w) in over_keys else 0.0 if cost_ok else 3.0
+        for route, s, w in zip(bad_route, o.sku, o.week_start)
+    ]
+    out = o.assign(problem=problem)
+    return out.loc[out.problem > 0, cols].reset_index(drop=True)
 
 
 ASSETS = [plan_of_record]

@@ -50,6 +50,8 @@ def _ins(*names: str) -> dict[str, dg.AssetIn]:
         "ingest_log": ["meta", "ingest_log"],
         "forecast": ["analytics", "demand_forecast"],
         "plan_of_record": ["analytics", "plan_of_record"],
+        "plan_offloads": ["analytics", "plan_offloads"],
+        "routing_alternates": ["staging", "stg_mes__routing_alternates"],
         "capacity_table": ["analytics", "capacity"],
         "oee_weekly": ["analytics", "oee_weekly"],
         "changeover_estimate": ["analytics", "changeover_estimate"],
@@ -317,6 +319,7 @@ SEQUENCE_CHECKS = [
         "cycle",
         "ingest_log",
         "plan_of_record",
+        "plan_offloads",
         "capacity_table",
         "oee_weekly",
         "changeover_estimate",
@@ -324,6 +327,7 @@ SEQUENCE_CHECKS = [
         "decisions",
         "resources",
         "routings",
+        "routing_alternates",
         "changeovers",
         "production_orders",
         "sales_orders",
@@ -332,6 +336,8 @@ SEQUENCE_CHECKS = [
     internal_asset_deps={
         "production_sequence": {
             PLAN,
+            OUT("plan_offloads"),
+            STG("stg_mes__routing_alternates"),
             OUT("capacity"),
             OUT("oee_weekly"),
             OUT("changeover_estimate"),
@@ -346,7 +352,13 @@ SEQUENCE_CHECKS = [
             STG("stg_mes__downtime"),
             INGEST_LOG,
         },
-        "sequence_summary": {PLAN, OUT("capacity"), OUT("oee_weekly"), OUT("changeover_estimate")},
+        "sequence_summary": {
+            PLAN,
+            OUT("plan_offloads"),
+            OUT("capacity"),
+            OUT("oee_weekly"),
+            OUT("changeover_estimate"),
+        },
     },
     pool=WAREHOUSE_POOL,
     check_specs=SEQUENCE_CHECKS,
@@ -356,6 +368,7 @@ def sequence_assets(
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     plan_of_record: pd.DataFrame,
+    plan_offloads: pd.DataFrame,
     capacity_table: pd.DataFrame,
     oee_weekly: pd.DataFrame,
     changeover_estimate: pd.DataFrame,
@@ -363,6 +376,7 @@ def sequence_assets(
     decisions: pd.DataFrame,
     resources: pd.DataFrame,
     routings: pd.DataFrame,
+    routing_alternates: pd.DataFrame,
     changeovers: pd.DataFrame,
     production_orders: pd.DataFrame,
     sales_orders: pd.DataFrame,
@@ -393,6 +407,12 @@ def sequence_assets(
         resource_ids = mps.critical_resources(machines, capacity_table[["resource_id", "load_pct"]])
         orders = None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]]
         min_run = mps.minimum_run_units(routing_rates, orders, resources=machines)
+        if len(plan_offloads):  # work the plan offloaded to alternate resources: the MPS per resource
+            schedule = mps.mps_by_resource(schedule, routing_rates, plan_offloads)
+            routing_rates = pd.concat(
+                [routing_rates, routing_alternates[["sku", "resource_id", "units_per_hour", "setup_family"]]],
+                ignore_index=True,
+            )
         result = mps.sequence_mps(
             schedule,
             routing_rates,

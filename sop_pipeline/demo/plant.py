@@ -32,7 +32,14 @@ RESOURCES = (  # id, type, name, is_constraint, hours_per_day, days_per_week
     ("M2", "machine", "Packing line 2", False, 16.0, 5.0),
     ("L1", "labor", "Line operators", False, 16.0, 5.0),
     ("T1", "tooling", "Format tooling set", False, 16.0, 5.0),
+    # an older spare set, free one shift on two days a week: the alternate of T1 for setup family A
+    ("T2", "tooling", "Spare format tooling set (older)", False, 8.0, 2.0),
 )
+# Routing costs per running hour (cost_per_unit is left empty: 0). The spare tooling set T2 runs
+# setup family A's formats at ALTERNATE_RATE x the T1 rate (priority 2, alternate_for T1).
+COST_PER_HOUR = {"M1": 120.0, "M2": 90.0, "L1": 35.0, "T1": 15.0, "T2": 40.0}
+ALTERNATE_FAMILY = "A"
+ALTERNATE_RATE = 0.6
 MACHINES = ("M1", "M2")
 PLANNED_REASONS = ("Preventive maintenance", "Sanitation", "Calibration")
 UNPLANNED_REASONS = (
@@ -482,17 +489,28 @@ def resources_extract() -> dict:
 
 
 def routings_extract(plant: Plant, cat: Catalog) -> dict:
-    """Each make SKU on its machine, on the L1 labour pool (units per labour hour) and T1 tooling."""
+    """Each make SKU on its machine, on the L1 labour pool (units per labour hour) and T1 tooling
+    (priority 1, the primary routing), then the alternates: setup family A's SKUs may run on the
+    spare tooling set T2 instead of T1 at 60% of the rate (priority 2). Costs per running hour."""
     n = len(plant.make)
     sku = cat.fg.sku.to_numpy()[plant.make]
     machine = np.array(MACHINES)[plant.machine]
     labour = np.round(plant.rate / plant.crew, 2)
     sf = np.array(plant.families)[plant.setup]
+    resource = np.stack([machine, np.full(n, "L1"), np.full(n, "T1")], axis=1).ravel()
+    alt = np.flatnonzero(sf == ALTERNATE_FAMILY)
+    m = len(alt)
     return {
-        "sku": np.repeat(sku, 3),
-        "resource_id": np.stack([machine, np.full(n, "L1"), np.full(n, "T1")], axis=1).ravel(),
-        "units_per_hour": np.stack([plant.rate, labour, plant.rate], axis=1).ravel(),
-        "setup_family": np.repeat(sf, 3),
+        "sku": np.concatenate([np.repeat(sku, 3), sku[alt]]),
+        "resource_id": np.concatenate([resource, np.full(m, "T2")]),
+        "units_per_hour": np.concatenate(
+            [np.stack([plant.rate, labour, plant.rate], axis=1).ravel(), np.round(ALTERNATE_RATE * plant.rate[alt], 1)]
+        ),
+        "setup_family": np.concatenate([np.repeat(sf, 3), sf[alt]]),
+        "priority": np.concatenate([np.ones(3 * n, dtype=np.int64), np.full(m, 2, dtype=np.int64)]),
+        "alternate_for": np.array([None] * (3 * n) + ["T1"] * m, dtype=object),
+        "cost_per_hour": np.array([COST_PER_HOUR[r] for r in resource] + [COST_PER_HOUR["T2"]] * m),
+        "cost_per_unit": None,
     }
 
 

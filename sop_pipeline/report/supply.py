@@ -31,6 +31,7 @@ def build(ctx: PackContext) -> list:
         (ctx.render(sequence_gain), ctx.render(supplier_risk)),
         ctx.render(late_components),
         ctx.render(cross_training),
+        ctx.render(offloads),
         ctx.render(service_curve),
         (ctx.render(inventory_position), ctx.render(eo)),
         ctx.render(aged_inventory),
@@ -272,6 +273,33 @@ def cross_training(ctx: PackContext) -> Markup:
         wide=True,
         note="If the bottleneck is labor: who to cross-train, on which resource, and the hours it unlocks.",
     )
+
+
+def offloads(ctx: PackContext) -> Markup:
+    """Work the plan moved from a full primary resource to an alternate (plan_offloads)."""
+    title = "Alternate resources: work offloaded from full resources"
+    cols = ("sku", "week_start", "from_resource_id", "to_resource_id", "units", "extra_cost")
+    df = ctx.marts.read("plan_offloads", cols, optional=("from_hours", "to_hours"))
+    if df.empty and ctx.marts.has("plan_offloads", *cols):
+        return ctx.nothing(title, "supply-offloads", "No primary resource was full: nothing offloaded.", wide=True)
+    if df.empty:
+        return ctx.missing(title, "supply-offloads", "plan_offloads", cols, wide=True)
+    df = df.sort_values(["week_start", "sku", "to_resource_id"], kind="stable")
+    table_cols = [
+        Col("week_start", "Week"),
+        Col("sku", "SKU"),
+        Col("from_resource_id", "From"),
+        Col("to_resource_id", "To"),
+        ncol("units", "Units"),
+        ncol("from_hours", "Hours saved on From"),
+        ncol("to_hours", "Hours on To"),
+        ncol("extra_cost", "Extra cost", money),
+    ]
+    note = (
+        f"{len(df)} SKU-weeks, {num(df['units'].sum())} units made on an alternate for "
+        f"{money(df['extra_cost'].sum())} extra; the decision log lists each (kind offload)."
+    )
+    return panel(title, table(df, table_cols, cls="compact", max_rows=10), "supply-offloads", wide=True, note=note)
 
 
 # ---- service vs inventory ------------------------------------------------------------------------
