@@ -262,6 +262,11 @@ def check_late_components(p, con, rows):
     _shown(p, list(late.component_sku), "Component", limit=10)
 
 
+def check_offloads(p, con, rows):
+    order = rows.sort_values(["week_start", "sku", "to_resource_id"], kind="stable")
+    _shown(p, list(order.sku), "SKU", limit=10)
+
+
 def check_service_curve(p, con, rows):
     _shown(p, list(rows.family.unique()), "Family")
 
@@ -355,6 +360,7 @@ PANELS = {
     "supply-suppliers": ("select * from datapack_supplier_performance", check_suppliers),
     "supply-cross-training": ("select * from cross_train_plan", check_cross_training),
     "supply-late-components": ("select * from purchase_requirements where late", check_late_components),
+    "supply-offloads": ("select * from plan_offloads", check_offloads),
     "supply-service-curve": ("select * from safety_stock_curve", check_service_curve),
     "supply-inventory": ("select * from datapack_inventory", check_inventory),
     "supply-eo": ("select * from datapack_eo where value > 0", check_eo),
