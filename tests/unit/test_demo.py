@@ -86,6 +86,18 @@ def test_sizes_are_described():
     assert list(SIZES) == list(DEMO_SIZES)  # what `sop demo --size` and SOP_DEMO_SIZE accept
 
 
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_size_builds_its_catalog(size):
+    """Each size's catalog (items, components, B2B customers) builds without generating the history:
+    xlarge asked for 500 customers, more than the 200 distinct names, and `sop demo` stopped at once."""
+    from sop_pipeline.demo.config import Calendar
+    from sop_pipeline.demo.items import make_catalog
+
+    sz = SIZES[size]
+    cat = make_catalog(sz, Calendar(date(2026, 11, 22)), 42)
+    assert len(cat.customers) == sz.customers and cat.customers.name.is_unique
+
+
 def test_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="size"):
         generate(tmp_path, size="huge")
