@@ -474,6 +474,18 @@ def choice_breaks(gain: pd.DataFrame) -> list[str]:
     ]
 
 
+def method_breaks(sensed: pd.DataFrame, chosen: dict[int, str]) -> list[str]:
+    """SKU-weeks of lags 1..6 whose sensed units do not use the method chosen for their lag."""
+    lag = sensed.horizon_week.astype(int)
+    expected = lag.map(chosen)
+    bad = sensed[expected.notna() & (sensed.method != expected)]
+    return [
+        f"{r.sku} week {pd.Timestamp(r.week_start).date()} (lag {r.horizon_week}): sensed by {r.method}, "
+        f"but the backtest chose {chosen[int(r.horizon_week)]}"
+        for r in bad.head(5).itertuples()
+    ] + ([f"... {len(bad) - 5} more SKU-weeks"] if len(bad) > 5 else [])
+
+
 def learn(
     backtest: pd.DataFrame,
     cycle_rows: pd.DataFrame,
@@ -610,6 +622,7 @@ __all__ = [
     "features",
     "gain_table",
     "learn",
+    "method_breaks",
     "outside_window_breaks",
     "pos_pace",
     "promo_discount",

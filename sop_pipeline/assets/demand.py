@@ -530,12 +530,7 @@ def demand_sensing(
     sensed_breaks = forecast_value_breaks(sensed, columns=("sensed_units",))
     window_breaks = sensing_model.outside_window_breaks(sensed, forecast)
     choice_breaks = sensing_model.choice_breaks(learned.gain)
-    used = dict(zip(sensed.horizon_week.astype(int), sensed.method))
-    choice_breaks += [
-        f"lag {lag}: the sensed units use {used[lag]} but the backtest chose {m}"
-        for lag, m in learned.chosen.items()
-        if lag in used and learned.sensed is not None and used[lag] != m
-    ]
+    choice_breaks += sensing_model.method_breaks(sensed, learned.chosen)
     top = changed.reindex(changed.delta_units.abs().sort_values(ascending=False).index)
     yield dg.Output(
         sensed,

@@ -213,6 +213,9 @@ def test_apply_uses_learned_units_only_on_chosen_lags():
     assert out.delta_units.tolist() == [30.0, 5.0]
     assert out.reason.iloc[0].startswith("Learned sensing") and out.reason.iloc[0].endswith("r1")
     assert out.reason.iloc[1] == "r2"
+    assert M.method_breaks(out, learned.chosen) == []
+    swapped = out.assign(method=["rule", "rule"])
+    assert [p.split(":")[0] for p in M.method_breaks(swapped, learned.chosen)] == ["A week 2026-06-29 (lag 1)"]
 
 
 # ---- shape, determinism, and that it learns ----------------------------------------------------
