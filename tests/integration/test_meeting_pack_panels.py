@@ -328,6 +328,17 @@ def check_plan_of_record(p, con, rows):
     _shown(p, list(rows.family.unique()) + ["All"], "Family")
 
 
+def check_exceptions(p, con, rows):
+    live = rows[rows.status != "closed"]
+    first = live.groupby("owner").first_raised_cycle.min().reset_index()
+    owners = list(first.sort_values(["first_raised_cycle", "owner"]).owner)
+    assert len(p.tables) == len(owners) and owners, (len(p.tables), owners)
+    for owner, shown in zip(owners, p.tables, strict=True):
+        assert owner in p.text
+        assert len(shown.rows) == min(12, int((live.owner == owner).sum())), owner
+    assert f"{len(live)} open or acknowledged, {int((rows.status == 'closed').sum())} closed" in p.text
+
+
 def check_sensing_gain(p, con, rows):
     rows = rows.sort_values("lag")
     _shown(p, list(rows.lag), "Lag (weeks)")
@@ -375,6 +386,7 @@ PANELS = {
     "decision-plan-changes": ("select * from plan_changes", check_plan_changes),
     "decision-risk-board": ("select * from datapack_risk_board order by rank", check_risk_board),
     "decision-plan-of-record": ("select * from plan_of_record_family", check_plan_of_record),
+    "decision-exceptions": ("select * from exceptions", check_exceptions),
 }
 
 

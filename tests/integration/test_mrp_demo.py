@@ -99,7 +99,7 @@ def test_mrp_checks_are_blocking_and_pass_through_dagster(small_cycle, tmp_path)
 
     from sop_pipeline.assets import supply
     from sop_pipeline.io_manager import WarehouseIOManager
-    from sop_pipeline.resources import Warehouse
+    from sop_pipeline.resources import ScenarioConfig, Warehouse
 
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(small_cycle.warehouse, path)
@@ -108,7 +108,11 @@ def test_mrp_checks_are_blocking_and_pass_through_dagster(small_cycle, tmp_path)
     result = dg.materialize(
         [supply.mrp_assets, *upstream],
         raise_on_error=False,
-        resources={"warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+        resources={
+            "warehouse": warehouse,
+            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+            "scenario": ScenarioConfig(),  # the base cycle
+        },
     )
     assert result.success
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
