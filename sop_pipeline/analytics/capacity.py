@@ -392,12 +392,24 @@ def weekly_capacity(
         co = co.groupby(["resource_id", "week_start"])["changeover_hours"].sum()
         out["changeover_hours"] = co.reindex(keys).fillna(0.0).to_numpy()
     out["required_hours"] = out["run_hours"] + out["changeover_hours"]
-    avail, req = out["available_hours"].to_numpy(), out["required_hours"].to_numpy()
+    out = out.sort_values(["week_start", "resource_id"], kind="stable").reset_index(drop=True)
+    out = mark_load(out)
+    return out[list(CAPACITY_COLUMNS)]
+
+
+def mark_load(cap: pd.DataFrame) -> pd.DataFrame:
+    """``load_pct`` and ``is_bottleneck`` from ``available_hours`` and ``required_hours`` (a copy; row
+    order kept). load_pct = 100 x required / available, inf when hours are required but none are
+    available, 0 when none are required; the bottleneck of a week is the resource with the highest
+    load_pct above 0 (ties: the first resource_id), none in a week without load. One rule for the
+    supply review, the labour-hours replacement and a scenario's changed hours."""
+    out = cap.copy()
+    avail = pd.to_numeric(out["available_hours"]).to_numpy(dtype=float)
+    req = pd.to_numeric(out["required_hours"]).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["load_pct"] = np.where(
             avail > 0, 100.0 * req / np.where(avail > 0, avail, 1.0), np.where(req > 0, np.inf, 0.0)
         )
-    out = out.sort_values(["week_start", "resource_id"], kind="stable").reset_index(drop=True)
     out["is_bottleneck"] = False
     loaded = out[out["load_pct"] > 0]
     if len(loaded):
@@ -408,7 +420,7 @@ def weekly_capacity(
             .index
         )
         out.loc[top, "is_bottleneck"] = True
-    return out[list(CAPACITY_COLUMNS)]
+    return out
 
 
 def unrouted_skus(planned_units: pd.DataFrame, routings: pd.DataFrame) -> list[str]:

@@ -35,6 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics.capacity import mark_load
+
+
 HORIZON_WEEKS = 13
 SECTIONS = ("demand", "resources", "suppliers", "service_targets", "make_vs_buy")
 # key -> (required, kind) per section; kinds: str, num, weeks
@@ -294,17 +297,7 @@ def apply_resource_hours(capacity: pd.DataFrame, horizon: list, spec: dict | Non
         cap.loc[hit, "available_hours"] = (cap.loc[hit, "available_hours"] + change["hours_per_week_delta"]).clip(
             lower=0.0
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cap["load_pct"] = np.where(
-            cap.available_hours > 0,
-            100 * cap.required_hours / cap.available_hours,
-            np.where(cap.required_hours > 0, np.inf, 0.0),
-        )
-    top = cap.groupby("week_start").load_pct.transform("max")
-    first = cap[cap.load_pct == top].groupby("week_start").resource_id.transform("first")
-    cap["is_bottleneck"] = False
-    cap.loc[first.index, "is_bottleneck"] = cap.loc[first.index, "resource_id"] == first
-    return cap
+    return mark_load(cap)
 
 
 def apply_shift_calendar(resources: pd.DataFrame, spec: dict | None) -> pd.DataFrame:

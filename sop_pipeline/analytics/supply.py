@@ -139,13 +139,4 @@ def labor_pool_hours(cap: pd.DataFrame, skills: pd.DataFrame) -> pd.DataFrame:
     cap = cap.copy()
     factor = cap.get("availability_factor", pd.Series(1.0, index=cap.index)).fillna(1.0)
     cap.loc[labor, "available_hours"] = cap.loc[labor, "resource_id"].map(people) * factor[labor]
-    cap["load_pct"] = np.where(
-        cap.available_hours > 0,
-        100 * cap.required_hours / cap.available_hours,
-        np.where(cap.required_hours > 0, np.inf, 0.0),
-    )
-    top = cap.groupby("week_start").load_pct.transform("max")
-    first = cap[cap.load_pct == top].groupby("week_start").resource_id.transform("first")
-    cap["is_bottleneck"] = False
-    cap.loc[first.index, "is_bottleneck"] = cap.loc[first.index, "resource_id"] == first
-    return cap
+    return capacity.mark_load(cap)
