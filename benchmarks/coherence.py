@@ -45,6 +45,17 @@ def rule_shares(data: Path) -> dict[str, str]:
         seq = con.execute("select * from analytics.production_sequence").df()
         ss = con.execute("select * from analytics.safety_stock").df()
         routings = con.execute("select sku, resource_id, units_per_hour from staging.stg_mes__routings").df()
+        tables = set(
+            con.execute("select table_schema || '.' || table_name from information_schema.tables").df().iloc[:, 0]
+        )
+        offloads = (
+            con.execute("select * from analytics.plan_offloads").df() if "analytics.plan_offloads" in tables else None
+        )
+        alternates = (
+            con.execute("select sku, resource_id, units_per_hour from staging.stg_mes__routing_alternates").df()
+            if "staging.stg_mes__routing_alternates" in tables
+            else routings.iloc[:0]
+        )
     out = {}
     balance = plan_lib.balance_breaks(plan, usable)
     out["balance"] = f"{len(plan) - len(balance)}/{len(plan)}"
@@ -54,8 +65,14 @@ def rule_shares(data: Path) -> dict[str, str]:
     # per sequenced resource: every routed SKU-week's sequenced units = the plan's make units
     resources = sorted(seq.resource_id.astype(str).unique()) if len(seq) else []
     schedule = plan[["sku", "week_start", "make_units"]]
+    if offloads is not None and len(offloads):  # as the pipeline: the MPS per resource, alternates included
+        schedule = mps.mps_by_resource(schedule, routings, offloads)
+        routings = pd.concat([routings, alternates], ignore_index=True)
     breaks = mps.quantity_breaks(seq, schedule, routings, resources, sorted(plan.week_start.unique()))
-    routed = routings[routings.resource_id.isin(resources)].merge(schedule[schedule.make_units > 0], on="sku")
+    if "resource_id" in schedule:
+        routed = schedule[schedule.resource_id.isin(resources) & (schedule.make_units > 0)]
+    else:
+        routed = routings[routings.resource_id.isin(resources)].merge(schedule[schedule.make_units > 0], on="sku")
     keys = {(r, k, pd.Timestamp(w)) for r, k, w in zip(routed.resource_id, routed.sku, routed.week_start)}
     keys |= (
         {(r, k, pd.Timestamp(w)) for r, k, w in zip(seq.resource_id, seq.sku, seq.week_start)} if len(seq) else set()

@@ -224,7 +224,9 @@ def apply_overrides(
             target = float(r.value) if r["mode"] == "units" else group_base * (1 + float(r.value) / 100)
             target = max(target, 0.0)
             locked = [s for s in group if (s, w) in setter]
-            free = np.array([s for s in group if (s, w) not in setter])
+            # SKUs of the group with a row that week (a SKU in the item master without a forecast row,
+            # or absent at a backtest origin, takes no share)
+            free = np.array([s for s in group if (s, w) not in setter and (s, w) in base_units])
             kept = float(sum(value[(s, w)] for s in locked))
             if len(free) == 0:
                 note[i] += f"{w.date()}: every SKU set by lower-level overrides; "

@@ -191,3 +191,15 @@ def test_waterfall_breaks_name_the_sku_week():
         "B 2026-11-23: consensus != base + override",
         "override O1: logged units differ from the waterfall",
     ]
+
+
+def test_a_family_member_without_a_forecast_row_takes_no_share():
+    # E is in family F (item master) but has no row in week 1 (no forecast, or absent at a backtest
+    # origin): F = 200 spreads over A, B, C by p50 10:30:60, and E gets nothing, without an error
+    families = pd.concat([FAMILIES, pd.Series({"E": "F"})])
+    base = _base()
+    base = pd.concat([base, pd.DataFrame([("E", W2, 2, 5.0, 5.0)], columns=base.columns)], ignore_index=True)
+    r = ov.apply_overrides(base, _ov(("family", "F", W1, W1, "units", 200)), families)
+    assert _units(r, "A") == pytest.approx(20.0) and _units(r, "C") == pytest.approx(120.0)
+    assert not ((r.waterfall.sku == "E") & (r.waterfall.week_start == W1)).any()
+    assert _units(r, "E", W2) == 5.0
