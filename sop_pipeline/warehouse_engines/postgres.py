@@ -516,8 +516,8 @@ def copy_from_duckdb(
     """Copy tables of a DuckDB warehouse file into PostgreSQL (same schema.table names and column
     types, rows via COPY); one transaction, so a failure leaves the database as it was.
 
-    `schemas` lists the schemas to copy; by default every schema except `exclude` (the ones dbt
-    builds). Returns {schema.table: rows copied}.
+    `schemas` lists the schemas to copy; by default every table except those dbt builds in the
+    `exclude` schemas (the project's models, from its manifest). Returns {schema.table: rows copied}.
     """
     import duckdb
 
@@ -531,8 +531,13 @@ def copy_from_duckdb(
             "where table_type = 'BASE TABLE' and table_catalog = current_database() "
             "order by table_schema, table_name"
         ).fetchall()
+        built = dbt_built_tables() if schemas is None else set()
         for schema, table in tables:
-            if (schemas is not None and schema not in schemas) or (schemas is None and schema in exclude):
+            if schemas is not None and schema not in schemas:
+                continue
+            # by default: every table dbt does not build, including Python-written tables in a dbt
+            # schema (marts.exceptions, marts.scenario_compare: written after the dbt marts step)
+            if schemas is None and schema in exclude and (schema, table) in built:
                 continue
             where = f"{path.name}: {schema}.{table}"
             columns = [
@@ -553,6 +558,20 @@ def copy_from_duckdb(
             with dst.cursor() as cur:
                 copied[f"{schema}.{table}"] = _create_and_copy(cur, schema, table, columns, batches())
     return copied
+
+
+def dbt_built_tables() -> set[tuple[str, str]]:
+    """(schema, table) of every model the dbt project builds, from its manifest (built if absent)."""
+    import json
+
+    from sop_pipeline.cli import ensure_dbt_manifest
+
+    manifest = json.loads(ensure_dbt_manifest().read_text())
+    return {
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
 
 
 def dbt_build(dsn: str, target_path: str | Path, select: str | None = None, extra_vars: dict | None = None):
