@@ -72,6 +72,33 @@ def absent_in(ingest_log: pd.DataFrame) -> set[str]:
     return set(ingest_log.loc[ingest_log["status"] == "absent", "extract"])
 
 
+def breaks_check(
+    name: str,
+    what: str | None,
+    ok: str,
+    breaks: list[str],
+    asset_key: dg.AssetKey | None = None,
+    limit: int = 5,
+    **metadata,
+) -> dg.AssetCheckResult:
+    """A check result that passes when `breaks` is empty (description `ok`); otherwise it names the
+    first `limit` breaks, after `what: N break(s):` when `what` is given. Metadata: the number of
+    breaks, plus `metadata`."""
+    if not breaks:
+        description = ok
+    elif what:
+        description = f"{what}: {len(breaks)} break(s): {'; '.join(breaks[:limit])}"
+    else:
+        description = "; ".join(breaks[:limit])
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=name,
+        passed=not breaks,
+        description=description,
+        metadata={"breaks": len(breaks), **metadata},
+    )
+
+
 def markdown_table(df: pd.DataFrame, max_rows: int = 10) -> str:
     """A small markdown table for asset metadata (no tabulate dependency)."""
     if df.empty:

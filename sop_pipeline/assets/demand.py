@@ -29,6 +29,7 @@ from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_hor
 from sop_pipeline.assets.common import (  # noqa: F401  (_append_history: tests)
     OWNERS,
     absent_in,
+    breaks_check,
     append_forecast_history as _append_history,
     as_of_date,
     forecast_history_frame,
@@ -565,19 +566,21 @@ def demand_sensing(
         description=describe_forecast_breaks(sensed_breaks, "sensed units"),
         metadata={"breaks": len(sensed_breaks), "rows": len(sensed)},
     )
-    yield dg.AssetCheckResult(
+    yield breaks_check(
+        "sensed_is_statistical_outside_window",
+        None,
+        "sensing changes weeks 0-6 only",
+        window_breaks,
         asset_key=SENSING,
-        check_name="sensed_is_statistical_outside_window",
-        passed=not window_breaks,
-        description="; ".join(window_breaks[:3]) if window_breaks else "sensing changes weeks 0-6 only",
-        metadata={"breaks": len(window_breaks)},
+        limit=3,
     )
-    yield dg.AssetCheckResult(
+    yield breaks_check(
+        "sensing_choice_is_lower_error",
+        None,
+        "every lag uses its lower-error method",
+        choice_breaks,
         asset_key=SENSING_GAIN,
-        check_name="sensing_choice_is_lower_error",
-        passed=not choice_breaks,
-        description="; ".join(choice_breaks[:3]) if choice_breaks else "every lag uses its lower-error method",
-        metadata={"breaks": len(choice_breaks)},
+        limit=3,
     )
 
 
@@ -847,12 +850,13 @@ def demand_backtest(
         ),
         metadata={"breaks": len(sel_breaks), "series": len(selection)},
     )
-    yield dg.AssetCheckResult(
+    yield breaks_check(
+        "calibration_consistent",
+        None,
+        "quantiles ordered, coverage shares add up",
+        cal_breaks,
         asset_key=CALIBRATION,
-        check_name="calibration_consistent",
-        passed=not cal_breaks,
-        description="; ".join(cal_breaks[:3]) if cal_breaks else "quantiles ordered, coverage shares add up",
-        metadata={"breaks": len(cal_breaks)},
+        limit=3,
     )
     yield dg.AssetCheckResult(
         asset_key=CALIBRATION,

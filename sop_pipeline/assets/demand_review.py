@@ -32,7 +32,14 @@ from sop_pipeline.analytics import (
 )
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.demand_inputs import typed
-from sop_pipeline.assets.common import absent_in, as_of_date, markdown_table, table_in, warehouse_asset
+from sop_pipeline.assets.common import (
+    absent_in,
+    as_of_date,
+    breaks_check,
+    markdown_table,
+    table_in,
+    warehouse_asset,
+)
 from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 GROUP = "demand"
@@ -72,20 +79,6 @@ class ConsumptionConfig(dg.Config):
 
     backward_days: int = consumption_lib.DEFAULT_BACKWARD_DAYS
     forward_days: int = consumption_lib.DEFAULT_FORWARD_DAYS
-
-
-def _breaks_check(
-    name: str, what: str, ok: str, breaks: list[str], asset_key: dg.AssetKey | None = None, **metadata
-) -> dg.AssetCheckResult:
-    """A blocking check that passes when `breaks` is empty; otherwise it counts them and names the
-    first five."""
-    return dg.AssetCheckResult(
-        asset_key=asset_key,
-        check_name=name,
-        passed=not breaks,
-        description=ok if not breaks else f"{what}: {len(breaks)} break(s): {'; '.join(breaks[:5])}",
-        metadata={"breaks": len(breaks), **metadata},
-    )
 
 
 def this_cycles_overrides(overrides: pd.DataFrame, calendar: Cycle) -> pd.DataFrame:
@@ -260,7 +253,7 @@ def demand_review(
             "open_lines_past_due_or_outside": int(len(orders) - cons.booked_lines.sum()),
         },
     )
-    yield _breaks_check(
+    yield breaks_check(
         "override_waterfall_adds_up",
         "override waterfall",
         "override waterfall adds up",
@@ -268,7 +261,7 @@ def demand_review(
         asset_key=WATERFALL,
         rows=len(wf),
     )
-    yield _breaks_check(
+    yield breaks_check(
         "consumption_identities",
         "forecast consumption",
         "forecast consumption: every identity holds",
@@ -340,7 +333,7 @@ def demand_plan_controls(plan: pd.DataFrame, consumption: pd.DataFrame, decision
     # Output + AssetCheckResult (not MaterializeResult(value=...): Dagster compares that value with a
     # sentinel, which an Arrow-backed text column of a frame read from the warehouse refuses)
     yield dg.Output(controls, metadata={"planned_demand_units": round(float(controls.planned_demand_units.sum()), 1)})
-    yield _breaks_check(
+    yield breaks_check(
         "plan_demand_is_consumption",
         "plan demand vs consumption",
         "plan demand = remaining forecast + booked on every SKU-week",
@@ -431,7 +424,7 @@ def forecast_value_added(
             ),
         },
     )
-    yield _breaks_check(
+    yield breaks_check(
         "fva_is_difference_of_errors",
         "forecast value added",
         "every FVA is the difference of the published errors; errors in [0, inf)",
