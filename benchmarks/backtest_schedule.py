@@ -20,23 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pandas as pd  # noqa: E402
 
-from forecast import END, ensure_extracts, weekly_history  # noqa: E402
+from forecast import END, backtest_inputs  # noqa: E402
 
 
 def run(size: str, every: list[int], workdir: Path) -> list[dict]:
     from sop_pipeline.analytics import backtest as bt
 
-    extracts = ensure_extracts(size, workdir)
-    history = weekly_history(extracts, workdir / size / "weekly.parquet")
-    history = history.assign(week_start=history.week_start.dt.date)
-    sales = pd.read_parquet(extracts / "sales_forecast.parquet").rename(columns={"source": "forecast_source"})
-    orders = pd.read_parquet(extracts / "sales_orders.parquet")
-    orders = orders[pd.to_datetime(orders.order_date) <= pd.Timestamp(END)]
-    requested = pd.to_datetime(orders.requested_date)
-    orders = orders.assign(requested_week_start=requested - pd.to_timedelta(requested.dt.day_of_week, unit="D"))
-    promos = pd.read_parquet(extracts / "promotions.parquet")
+    history, promos, sales, orders = backtest_inputs(size, workdir)
     rows = []
     for k in every:
         started = time.perf_counter()

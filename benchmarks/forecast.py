@@ -277,10 +277,9 @@ def bench(size: str, workdir: Path, origins: int, methods: list[str], ets_every:
     return rows
 
 
-def backtest_row(size: str, workdir: Path) -> dict:
-    """The pipeline's rolling-origin backtest on the benchmark's weekly history."""
-    from sop_pipeline.analytics import backtest as bt
-
+def backtest_inputs(size: str, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(weekly history, promotions, sales forecast, sales orders known by END) of the demo size, as
+    the pipeline's `backtest.backtest` takes them."""
     extracts = ensure_extracts(size, workdir)
     history = weekly_history(extracts, workdir / size / "weekly.parquet")
     history = history.assign(week_start=history.week_start.dt.date)
@@ -289,7 +288,15 @@ def backtest_row(size: str, workdir: Path) -> dict:
     orders = orders[pd.to_datetime(orders.order_date) <= pd.Timestamp(END)]
     requested = pd.to_datetime(orders.requested_date)
     orders = orders.assign(requested_week_start=requested - pd.to_timedelta(requested.dt.day_of_week, unit="D"))
-    result = bt.backtest(history, END, pd.read_parquet(extracts / "promotions.parquet"), sales, orders)
+    return history, pd.read_parquet(extracts / "promotions.parquet"), sales, orders
+
+
+def backtest_row(size: str, workdir: Path) -> dict:
+    """The pipeline's rolling-origin backtest on the benchmark's weekly history."""
+    from sop_pipeline.analytics import backtest as bt
+
+    history, promos, sales, orders = backtest_inputs(size, workdir)
+    result = bt.backtest(history, END, promos, sales, orders)
     w = result.summary.set_index("method").wape
     return {
         "size": size,
