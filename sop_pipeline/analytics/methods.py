@@ -133,20 +133,49 @@ def exp_smoothing(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
 
 def _ses(y: np.ndarray, alphas: np.ndarray = SES_ALPHAS) -> tuple[np.ndarray, np.ndarray]:
     """(final level, chosen alpha) per row of ``y`` (NaN skipped; level NaN when nothing observed)."""
-    n, T = y.shape
-    a = alphas[None, :]
-    level = np.full((n, len(alphas)), np.nan)
+    n = y.shape[0]
+    level, best = np.full(n, np.nan), np.zeros(n, dtype=int)
+    for rows in _blocks(n):
+        level[rows], best[rows] = _ses_block(y[rows], alphas)
+    return level, alphas[best]
+
+
+# Series are processed in blocks of this many rows so that a recursion's state (rows x smoothing
+# constants) stays in the CPU cache; every row is independent, so blocking changes no number.
+BLOCK_ROWS = 2048
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(s, min(s + BLOCK_ROWS, n)) for s in range(0, n, BLOCK_ROWS)]
+
+
+def _ses_block(y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_ses`` of one block: (final level, index of the chosen alpha).
+
+    The level starts at the series' first observed value (the recursion's first update, which
+    scores nothing), so a week with no observation is a zero step (err = 0: level and SSE
+    unchanged) and the loop needs no branch per cell: the same floating-point operations, in the
+    same order, as updating only the observed weeks."""
+    yt = np.ascontiguousarray(y.T)  # weeks x series: one week is contiguous
+    T, c = yt.shape
+    ok = ~np.isnan(yt)
+    seen = ok.any(axis=0)
+    first = np.argmax(ok, axis=0)
+    level = np.repeat(np.where(seen, yt[first, np.arange(c)], 0.0)[:, None], len(alphas), axis=1)
+    a = np.asarray(alphas, dtype=float)[None, :]
     sse = np.zeros_like(level)
-    for t in range(T):
-        x = y[:, t][:, None]
-        ok = ~np.isnan(x)
-        started = ~np.isnan(level)
-        upd = ok & started
-        err = np.where(upd, x - level, 0.0)
-        sse += err**2
-        level = np.where(upd, level + a * err, np.where(ok & ~started, x, level))
-    best = np.argmin(sse, axis=1)
-    return level[np.arange(n), best], alphas[best]
+    err = np.empty_like(level)
+    tmp = np.empty_like(level)
+    missing = ~ok[:, :, None]
+    for t in range(int(first[seen].min()) + 1 if seen.any() else T, T):
+        np.subtract(yt[t][:, None], level, out=err)
+        np.copyto(err, 0.0, where=missing[t])
+        np.multiply(err, err, out=tmp)
+        sse += tmp
+        np.multiply(a, err, out=tmp)
+        level += tmp
+    level[~seen] = np.nan
+    return level[np.arange(c), np.argmin(sse, axis=1)], np.argmin(sse, axis=1)
 
 
 def theta(units: np.ndarray, horizons: np.ndarray, ses: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -174,31 +203,62 @@ def theta(units: np.ndarray, horizons: np.ndarray, ses: tuple[np.ndarray, np.nda
 def croston_sba(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     """Croston with the Syntetos-Boylan correction: size z and interval p between demands are
     smoothed at demand weeks only; forecast (1 - alpha / 2) x z / p. alpha per series from
-    ``TSB_ALPHAS`` by in-sample one-step SSE (every observed week scored)."""
+    ``TSB_ALPHAS`` by in-sample one-step SSE (every observed week after the first demand scored)."""
     y = units[:, -FIT_WEEKS:]
-    n, T = y.shape
+    f = np.zeros(y.shape[0])
+    for rows in _blocks(y.shape[0]):
+        f[rows] = _croston_block(y[rows])
+    return np.repeat(f[:, None], len(horizons), axis=1)
+
+
+def _croston_block(y: np.ndarray) -> np.ndarray:
+    """One block of ``croston_sba``'s per-series forecast. z and p start at the first demand (its
+    size, and the weeks since the start counting observed weeks); later weeks are scored and, at
+    a demand, smoothed. Masks are applied by multiplying the (finite) step by 0 or 1, which leaves
+    every number exactly as a per-cell branch would."""
+    yt = np.ascontiguousarray(y.T)
+    T, c = yt.shape
     a = TSB_ALPHAS[None, :]
     k = a.shape[1]
-    obs = ~np.isnan(y)
-    nz = obs & (y > 0)
-    z = np.full((n, k), np.nan)
-    p = np.full((n, k), np.nan)
-    since = np.ones((n, 1))  # weeks since the last demand, counting this one
-    sse = np.zeros((n, k))
+    ok = ~np.isnan(yt)
+    x0 = np.where(ok, yt, 0.0)
+    dem = x0 > 0
+    any_d = dem.any(axis=0)
+    t0 = np.where(any_d, np.argmax(dem, axis=0), T)
+    # weeks since the last demand at each week, counting this one (1 + observed weeks without one)
+    since = np.ones((T, c))
+    run = np.ones(c)
     for t in range(T):
-        x = y[:, t][:, None]
-        ok, d = obs[:, t][:, None], nz[:, t][:, None]
-        f = np.where(np.isnan(z), 0.0, (1 - a / 2) * z / np.where(np.isnan(p), 1.0, p))
-        sse += np.where(ok & ~np.isnan(z), (np.nan_to_num(x) - f) ** 2, 0.0)
-        first = d & np.isnan(z)
-        z = np.where(first, x, np.where(d, z + a * (x - z), z))
-        p = np.where(first, since, np.where(d, p + a * (since - p), p))
-        since = np.where(d, 1.0, np.where(ok, since + 1, since))
+        since[t] = run
+        run = np.where(dem[t], 1.0, np.where(ok[t], run + 1, run))
+    cols = np.arange(c)
+    z = np.repeat(np.where(any_d, x0[np.minimum(t0, T - 1), cols], 0.0)[:, None], k, axis=1)
+    p = np.repeat(np.where(any_d, since[np.minimum(t0, T - 1), cols], 1.0)[:, None], k, axis=1)
+    after = np.arange(T)[:, None] > t0[None, :]
+    score = (ok & after).astype(float)[:, :, None]
+    upd = (dem & after).astype(float)[:, :, None]
+    sse = np.zeros((c, k))
+    f = np.empty((c, k))
+    tmp = np.empty((c, k))
+    shrink = 1 - a / 2
+    for t in range(int(t0.min()) + 1 if any_d.any() else T, T):
+        np.multiply(shrink, z, out=f)
+        f /= p
+        np.subtract(x0[t][:, None], f, out=tmp)
+        tmp *= tmp
+        tmp *= score[t]
+        sse += tmp
+        np.subtract(x0[t][:, None], z, out=tmp)
+        tmp *= upd[t]
+        tmp *= a
+        z += tmp
+        np.subtract(since[t][:, None], p, out=tmp)
+        tmp *= upd[t]
+        tmp *= a
+        p += tmp
     best = np.argmin(sse, axis=1)
     ab = TSB_ALPHAS[best]
-    zb, pb = z[np.arange(n), best], p[np.arange(n), best]
-    f = np.where(np.isnan(zb), 0.0, (1 - ab / 2) * np.nan_to_num(zb) / np.where(np.isnan(pb), 1.0, pb))
-    return np.repeat(f[:, None], len(horizons), axis=1)
+    return np.where(any_d, (1 - ab / 2) * z[cols, best] / p[cols, best], 0.0)
 
 
 def adida(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
@@ -227,30 +287,56 @@ def adida(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
 def tsb(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     """Teunter-Syntetos-Babai: probability x size, both smoothed; constants per series by SSE."""
     y = units[:, -FIT_WEEKS:]
-    n, T = y.shape
-    ap = np.repeat(TSB_ALPHAS, len(TSB_ALPHAS))[None, :]
-    az = np.tile(TSB_ALPHAS, len(TSB_ALPHAS))[None, :]
-    k = ap.shape[1]
-    obs = ~np.isnan(y)
-    nz = obs & (y > 0)
+    f = np.zeros(y.shape[0])
+    for rows in _blocks(y.shape[0]):
+        f[rows] = _tsb_block(y[rows])
+    return np.repeat(f[:, None], len(horizons), axis=1)
+
+
+def _tsb_block(y: np.ndarray) -> np.ndarray:
+    """One block of ``tsb``'s per-series forecast. The probability and the size recursions do not
+    depend on each other's constant, so each runs once per constant (4 + 4 columns) and only the
+    one-step errors are formed for every pair (4 x 4, pair (i, j) in ``TSB_ALPHAS`` order i * 4 + j);
+    a step is masked by multiplying it by 0 or 1 (every term is finite), the same numbers as a
+    per-cell branch."""
+    yt = np.ascontiguousarray(y.T)
+    T, c = yt.shape
+    al = TSB_ALPHAS[None, :]
+    k = al.shape[1]
+    ok = ~np.isnan(yt)
+    xv = np.where(ok, yt, 0.0)
+    nz = xv > 0
     # start values: the share of observed weeks with demand and the mean non-zero size over the
     # fit window (history only, nothing after the origin)
-    p0 = nz.sum(axis=1) / np.maximum(obs.sum(axis=1), 1)
-    z0 = np.where(nz.any(axis=1), np.nansum(np.where(nz, y, 0.0), axis=1) / np.maximum(nz.sum(axis=1), 1), 0.0)
+    p0 = nz.sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    z0 = np.where(nz.any(axis=0), np.where(nz, xv, 0.0).sum(axis=0) / np.maximum(nz.sum(axis=0), 1), 0.0)
     p = np.repeat(p0[:, None], k, axis=1)
     z = np.repeat(z0[:, None], k, axis=1)
-    sse = np.zeros((n, k))
+    okf = ok.astype(float)[:, :, None]
+    nzf = nz.astype(float)[:, :, None]
+    okf3 = ok.astype(float)[:, :, None, None]
+    sse = np.zeros((c, k, k))
+    pz = np.empty((c, k, k))
+    tmp = np.empty((c, k))
     for t in range(T):
-        x = y[:, t][:, None]
-        ok = ~np.isnan(x)
-        xv = np.where(ok, x, 0.0)
-        sse += np.where(ok, (xv - p * z) ** 2, 0.0)
-        d = (xv > 0).astype(float)
-        p = np.where(ok, p + ap * (d - p), p)
-        z = np.where(ok & (xv > 0), z + az * (xv - z), z)
-    best = np.argmin(sse, axis=1)
-    f = (p * z)[np.arange(n), best]
-    return np.repeat(f[:, None], len(horizons), axis=1)
+        x = xv[t][:, None, None]
+        np.multiply(p[:, :, None], z[:, None, :], out=pz)
+        np.subtract(x, pz, out=pz)
+        pz *= pz
+        pz *= okf3[t]
+        sse += pz
+        np.subtract(nzf[t], p, out=tmp)
+        tmp *= okf[t]
+        tmp *= al
+        p += tmp
+        np.subtract(xv[t][:, None], z, out=tmp)
+        tmp *= nzf[t]
+        tmp *= al
+        z += tmp
+    best = np.argmin(sse.reshape(c, k * k), axis=1)
+    i, j = np.divmod(best, k)
+    cols = np.arange(c)
+    return p[cols, i] * z[cols, j]
 
 
 def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) -> dict[str, np.ndarray]:
