@@ -416,6 +416,7 @@ class CycleRunner:
         import dagster as dg
 
         from sop_pipeline.partitions import loading_time
+        from sop_pipeline.warehouse_engines import duckdb_hold
 
         settings = self.settings
         progress = _Progress(self.total, out=sys.stdout)
@@ -439,6 +440,9 @@ class CycleRunner:
             contextlib.redirect_stdout(log_file),
             dg.partition_loading_context(effective_dt=loading_time(partition_key)),
             _instance() as instance,
+            # the in-process executor runs one step at a time: the warehouse file stays open between
+            # steps (released around dbt steps and publish), not reopened ~320 times a cycle
+            duckdb_hold.hold(settings.warehouse_path),
         ):
             try:
                 result = job.execute_in_process(

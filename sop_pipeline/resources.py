@@ -121,6 +121,21 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def _duckdb(self, read_only: bool = False, parallel: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        from sop_pipeline.warehouse_engines import duckdb_hold
+
+        if duckdb_hold.holding(self.path):  # an in-process run keeps the file open (duckdb_hold)
+            with duckdb_hold.cursor(self.path, self._open_duckdb, self.threads, parallel) as con:
+                yield con
+            return
+        con = self._open_duckdb(read_only=read_only, parallel=parallel)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _open_duckdb(self, read_only: bool = False, parallel: bool = True) -> duckdb.DuckDBPyConnection:
+        """A new connection to the DuckDB file, waiting up to `lock_timeout_seconds` for another
+        process's write lock."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
@@ -128,7 +143,7 @@ class Warehouse(dg.ConfigurableResource):
                 con = duckdb.connect(self.path, read_only=read_only)
                 if not parallel:
                     con.execute(f"set threads = {int(self.threads)}")
-                break
+                return con
             except duckdb.IOException as exc:  # another process holds the write lock
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise RuntimeError(
@@ -137,10 +152,6 @@ class Warehouse(dg.ConfigurableResource):
                         f"read data/serving/sop.duckdb instead. DuckDB said: {exc}"
                     ) from None
                 time.sleep(1.0)
-        try:
-            yield con
-        finally:
-            con.close()
 
     def as_of(self) -> date:
         """The cycle date recorded by the `cycle` asset."""

@@ -46,6 +46,7 @@ from sop_pipeline.assets.common import OWNERS
 from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings
 from sop_pipeline.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from sop_pipeline.warehouse_engines import duckdb_hold
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
@@ -165,6 +166,14 @@ def _finish_parse(root: Path, target: Path) -> None:
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
     """`dbt build` of this step's models and all their tests; stops the run on a failed test."""
+    s = settings.settings
+    # the dbt process opens the warehouse file itself: an in-process run's held database is closed
+    # (checkpointed) first, and this step's own queries use short connections (duckdb_hold)
+    with duckdb_hold.suspended(s.warehouse_path):
+        yield from _build_suspended(context, dbt, settings, step)
+
+
+def _build_suspended(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
     s = settings.settings
     target = _target_path(context, settings)
     args = ["build", "--vars", _vars_arg(s), "--indirect-selection", "buildable"]

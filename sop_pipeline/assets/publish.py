@@ -7,6 +7,7 @@ from sop_pipeline.assets.dbt import MART_KEYS
 from sop_pipeline.assets.exceptions import EXCEPTIONS, ISSUES  # marts written by Python after the dbt marts
 from sop_pipeline.publish import publish
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
+from sop_pipeline.warehouse_engines import duckdb_hold
 
 
 @dg.asset(
@@ -28,7 +29,8 @@ from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings, Warehouse
 def serving(context: dg.AssetExecutionContext, settings: SopSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     s = settings.settings
     cycle = str(warehouse.as_of())
-    report = publish(warehouse, s.serving_dir, cycle)  # DuckDB file or PostgreSQL: the serving file is DuckDB
+    with duckdb_hold.suspended(warehouse.path):  # publish attaches the file in its own DuckDB database
+        report = publish(warehouse, s.serving_dir, cycle)  # DuckDB file or PostgreSQL: the serving file is DuckDB
     if report.recovered:
         context.log.warning(
             f"removed what an interrupted publish left in {s.serving_dir}: {', '.join(report.recovered)}"
