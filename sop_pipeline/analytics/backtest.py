@@ -155,6 +155,11 @@ class _WholeHistory:
         self.promo[codes, wi] = h["is_promo"].fillna(False).to_numpy(dtype=bool)
         self.stock[codes, wi] = h["is_stockout"].fillna(False).to_numpy(dtype=bool)
         self.store_weeks = outliers.StoreWeeks.of(history[outliers.HISTORY_COLUMNS][wk <= last])
+        # one sorted category set per key for every origin's series rows, so their concatenation
+        # stays categorical (1-2 bytes a row) instead of falling back to Python strings
+        self.categories = {
+            c: pd.Index(sorted(map(str, self.panel.keys[c].astype(object).unique()))) for c in ("sku", "location")
+        }
 
     def at(self, origin: date, future_weeks: int) -> forecasting.Panel | None:
         """The cleansed panel as of ``origin`` (None when no series has a row by then)."""
@@ -273,6 +278,7 @@ def backtest(
     result = BacktestResult(errors=errors, summary=summarize(errors), seconds=0.0, fits=fits)
     if series_parts:
         series = pd.concat(series_parts, ignore_index=True)
+        series_parts.clear()  # the parts are a second copy of the rows
         result.selection = methods.select(series)
         result.calibration = methods.calibrate(series, methods.chosen_forecast(series, result.selection))
         result.selection_wape = methods.forward_selection(series)
@@ -317,8 +323,9 @@ def _series_rows(
             "intermittency": np.repeat(methods.intermittency_class(units), k),
         }
     )
-    for c in ("sku", "location", "intermittency"):
-        frame[c] = frame[c].astype("category")
+    for c in ("sku", "location"):
+        frame[c] = pd.Categorical(frame[c], categories=whole.categories[c])
+    frame["intermittency"] = pd.Categorical(frame["intermittency"], categories=["intermittent", "smooth"])
     return frame
 
 

@@ -465,8 +465,14 @@ def select(
     if rows.empty:
         return pd.DataFrame(columns=SELECTION_COLUMNS)
     keys = ["sku", "location"]
-    err = pd.DataFrame({m: (rows[m].to_numpy(dtype=float) - rows["actual"].to_numpy(dtype=float)) for m in CANDIDATES})
-    err = err.abs()
+    # |forecast - actual| per candidate, built in one float block (candidates x rows) so that no
+    # per-column copy, consolidation or abs() copy of it is ever held next to it
+    block = np.empty((len(CANDIDATES), len(rows)))
+    act = rows["actual"].to_numpy(dtype=float)
+    for k, m in enumerate(CANDIDATES):
+        np.subtract(rows[m].to_numpy(dtype=float), act, out=block[k])
+    np.abs(block, out=block)
+    err = pd.DataFrame(block.T, columns=list(CANDIDATES), copy=False)
     err[keys] = rows[keys].to_numpy()
     err["origin"] = rows["origin"].to_numpy()
     err["actual"] = rows["actual"].to_numpy(dtype=float)
@@ -600,7 +606,7 @@ def calibrate(rows: pd.DataFrame, forecast: np.ndarray) -> Calibration:
 
     rows: backtest rows with ``actual``, ``scale``, ``lag``, ``intermittency`` and ``origin``."""
     ok = rows["scale"].to_numpy(dtype=float) > 0
-    r = rows[ok]
+    r = rows.loc[ok, ["actual", "scale", "lag", "intermittency", "origin"]]  # only what is read (rows are large)
     f = np.asarray(forecast, dtype=float)[ok]
     a = r["actual"].to_numpy(dtype=float)
     s = r["scale"].to_numpy(dtype=float)
