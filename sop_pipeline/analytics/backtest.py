@@ -260,6 +260,7 @@ def backtest(
             )
         fc["origin"] = pd.Timestamp(origin)
         parts.append(fc)
+    whole = model = fitted = panel = loc = None  # not needed past the origins: free them for the selection
     if not parts:
         return BacktestResult(
             pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
@@ -275,6 +276,7 @@ def backtest(
     )
     long["forecast_units"] = long.forecast_units.clip(lower=0.0)
     errors = long[BACKTEST_COLUMNS].sort_values(["origin", "method", "sku", "week_start"]).reset_index(drop=True)
+    del wide, long, parts
     result = BacktestResult(errors=errors, summary=summarize(errors), seconds=0.0, fits=fits)
     if series_parts:
         series = pd.concat(series_parts, ignore_index=True)
