@@ -64,7 +64,10 @@ GARBLED_SHARE = 0.5  # more rejected lines than this share: the file is garbled,
 # `ingest_extract(max_quarantine_share=...)` and the setting SOP_MAX_QUARANTINE_SHARE override it).
 MAX_QUARANTINE_SHARE = 0.2
 # GX cross-checks the SQL rules on extracts up to this many rows (pandas memory); above it only
-# the expectations the SQL does not translate run in GX, and a note says so.
+# the expectations the SQL does not translate run in GX, and a note says so. None: no cross-check
+# at all (GX runs the expectations the SQL does not translate, and no note): the cycle's default
+# (`sop_pipeline.assets.ingest.IngestConfig`), since every expectation of the default suites has
+# its SQL and the cross-check cost a GX import and a second validation per extract.
 GX_CHECK_MAX_ROWS = 1_000_000
 # How a quarantined master row is named in its dependents' reason.
 MASTER_NOUNS = {
@@ -122,6 +125,7 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    gx_expectations: int = 0  # expectations Great Expectations validated (no SQL, or the cross-check)
 
     @property
     def balanced(self) -> bool:
@@ -645,10 +649,12 @@ def suite_failures(
     suite: dict,
     as_of: date,
     path: Path,
-    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+    gx_check_max_rows: int | None = GX_CHECK_MAX_ROWS,
+    stats: dict | None = None,
 ) -> list[str]:
     """Evaluate the suite on `_cycle`: SQL for the rules it translates, GX for the rest and as the
-    cross-check. Adds failures to `_fail`; returns notes."""
+    cross-check (up to `gx_check_max_rows` rows; None: no cross-check). Adds failures to `_fail`;
+    returns notes; `stats["gx_expectations"]`: how many expectations GX validated."""
     expectations, notes = active_expectations(con, suite)
     as_of_param = gx_parameters(as_of, {})
     present = set(r[0] for r in con.execute("select column_name from (describe _cycle)").fetchall())
@@ -677,7 +683,9 @@ def suite_failures(
     n_cycle = _scalar(con, "select count(*) from _cycle")
     if not n_cycle or not expectations:
         return notes
-    if n_cycle > gx_check_max_rows:
+    if gx_check_max_rows is None:  # no cross-check: GX validates what the SQL does not translate
+        indices = to_gx
+    elif n_cycle > gx_check_max_rows:
         if sql_rules:
             notes.append(
                 f"Great Expectations cross-check skipped above {gx_check_max_rows:,} rows "
@@ -690,6 +698,8 @@ def suite_failures(
             for i, e in enumerate(expectations)
             if e.get("type") != "expect_column_to_exist" and (i in sql_rules or i in to_gx)
         ]
+    if stats is not None:
+        stats["gx_expectations"] = len(indices)
     if indices:
         notes += _gx_validate(con, extract, [expectations[i] for i in indices], indices, sql_rules, as_of, path)
     return notes
@@ -821,7 +831,7 @@ def ingest_extract(
     suite: dict,
     as_of: date,
     max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
-    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+    gx_check_max_rows: int | None = GX_CHECK_MAX_ROWS,
 ) -> IngestReport:
     """Validate and load one extract into `raw.<name>` / `quarantine.<name>` on `con`.
 
@@ -879,7 +889,7 @@ def _ingest(
     suite: dict,
     as_of: date,
     max_share: float | None,
-    gx_check_max_rows: int,
+    gx_check_max_rows: int | None,
     started: float,
 ) -> IngestReport:
     name = extract.name
@@ -913,7 +923,8 @@ def _ingest(
             [column, f"{reason} {as_of}: excluded from this cycle"],
         )
     con.execute(f"create temp table _cycle as select * from _typed where {in_cycle}")
-    notes = suite_failures(con, extract, suite, as_of, path, gx_check_max_rows)
+    stats: dict = {}
+    notes = suite_failures(con, extract, suite, as_of, path, gx_check_max_rows, stats)
     notes += run_checks(con, extract)  # whole-file checks of the contract (BOM cycles ...)
     con.execute("drop table _cycle")
 
@@ -946,6 +957,7 @@ def _ingest(
         + [f"optional column '{c}' absent: loaded as empty" for c in missing_optional]
         + ([f"extra columns kept as text: {', '.join(extras)}"] if extras else []),
         warnings=warnings,
+        gx_expectations=stats.get("gx_expectations", 0),
     )
     report.seconds = time.perf_counter() - started
     if max_share is not None and rows_read and n_bad > max_share * rows_read:

@@ -265,7 +265,7 @@ def load_extract(
     extracts_dir: Path,
     suite: dict,
     max_quarantine_share: float | None = MAX_QUARANTINE_SHARE,
-    gx_check_max_rows: int = GX_CHECK_MAX_ROWS,
+    gx_check_max_rows: int | None = GX_CHECK_MAX_ROWS,
 ) -> LoadResult:
     """Read -> validate -> write one extract (module docstring); the as-of is meta.cycle's.
 

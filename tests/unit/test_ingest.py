@@ -263,11 +263,13 @@ def test_sql_rules_and_gx_give_the_same_quarantine(con, folder):
     ]
     _write(folder, "pos_sales.csv", POS_HEADER + "\n".join(rows) + "\n")
     quarantines = []
-    for limit in (0, 10**6):  # SQL only, then SQL cross-checked by GX
+    for limit in (0, None, 10**6):  # SQL only (a note says GX was skipped), no cross-check, SQL cross-checked by GX
         report = _ingest(con, folder, "pos_sales", gx_check_max_rows=limit)
         quarantines.append((report.failures_by_rule, _quarantine(con, "pos_sales")))
         assert not [n for n in report.notes if "Great Expectations found" in n]
-    assert quarantines[0] == quarantines[1]
+        assert any("cross-check skipped" in n for n in report.notes) == (limit == 0)
+        assert (report.gx_expectations > 0) == bool(limit)  # every expectation here has its SQL
+    assert quarantines[0] == quarantines[1] == quarantines[2]
     assert quarantines[0][0] == {"duplicate_key": 2, "not_null": 1, "range": 1, "reference": 1}
 
 
@@ -282,8 +284,13 @@ def test_expectation_without_sql_is_validated_by_gx_for_every_row(con, folder):
     )
     lines = [f"SKU{i:04d},Thing,F1,C1,10,5,EA,make,active" for i in range(300)]
     _write(folder, "items.csv", ITEMS + "\n".join(lines) + "\n")
-    report = ingest_extract(con, "items", folder, suite, AS_OF, max_quarantine_share=None)
-    assert report.failures_by_rule == {"sku_length": 300} and report.rows_loaded == 2
+    for cross_check in (None, 10**6):  # the cycle's default (no cross-check) and the cross-check
+        report = ingest_extract(
+            con, "items", folder, suite, AS_OF, max_quarantine_share=None, gx_check_max_rows=cross_check
+        )
+        assert report.failures_by_rule == {"sku_length": 300} and report.rows_loaded == 2
+        checked = sum(e["type"] != "expect_column_to_exist" for e in suite["expectations"])
+        assert report.gx_expectations == (1 if cross_check is None else checked)  # the one without SQL; all
 
 
 # --- malformed CSV lines: quarantined, never repaired ---------------------------------------------
