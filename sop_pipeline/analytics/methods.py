@@ -19,7 +19,13 @@ one by rolling-origin backtest error (``analytics.backtest``; the rule: "Selecti
     * ``croston_sba``: Croston with the Syntetos-Boylan bias correction (intermittent demand);
     * ``adida``: aggregate-disaggregate intermittent demand approach (SES on buckets of the mean
       inter-demand interval);
-    * ``combination_intermittent``: the mean of exp_smoothing, tsb, croston_sba and adida.
+    * ``combination_intermittent``: the mean of exp_smoothing, tsb, croston_sba and adida;
+    * ``theta_seasonal``, ``ses_seasonal``: theta and exp_smoothing on the seasonally adjusted
+      history, re-seasonalised (``seasonal_index``: classical ratio-to-trend decomposition on period
+      52, only where >= 2 whole years show a stable season; elsewhere the same as the plain ones);
+    * ``damped_trend``: Holt's damped additive trend, on the seasonally adjusted history;
+    * ``combination_median``: the median of lightgbm, seasonal_naive, ses_seasonal, theta_seasonal
+      and damped_trend (a median is robust to one member far off, e.g. last year's lumpy week).
 
 These are small numpy recursions vectorized over series (one pass over <= 104 weeks, every
 smoothing constant at once), not ``statsforecast``: importing statsforecast costs ~10 s (numba,
@@ -38,29 +44,37 @@ Selection rule. The rule (``select``) generalises the previous "LightGBM unless 
 (kept as ``select(fixed_margin=0.25)`` for the benchmark), which lost to single statsforecast
 models on public data because it kept LightGBM where a combination was better:
 
-    1. per intermittency class, a default: the combination (``PRIOR``; equal-weight combinations
-       are the robust choice when no method dominates) unless the candidate with the lowest error
-       summed over the class's series beats it by more than ``SELECT_Z`` (1.645, one-sided 95%)
-       standard errors of the per-origin difference (Newey-West over 12 origins, and never less
-       than the per-series block error / sqrt(number of series)); on the demo: LightGBM for smooth
-       series, which learns the promotions the others cannot see;
+    1. per intermittency class, a default (``class_default``): the prior (``PRIOR``: the
+       combination for smooth series, the median combination for intermittent ones; equal-weight
+       combinations are the robust choice when no method dominates) unless the candidate with the
+       lowest error summed over the class's series beats it by more than ``SELECT_Z`` (1.645,
+       one-sided 95%) standard errors of the per-origin difference (Newey-West over 12 origins,
+       and never less than the per-series block error / sqrt(number of series)) AND has the lower
+       error on significantly many of the class's series (one-sided 5% sign test: a default
+       applies to every series, so its evidence must come from many; 4 series or fewer keep the
+       prior); on the demo: LightGBM for smooth series, which learns the promotions the others
+       cannot see;
     2. per series, the series' own best candidate only when it beats that default by more than
-       1.645 standard errors of the series' per-origin difference, with only the non-overlapping
-       13-week windows counted as independent (26 weekly origins are ~2 windows per series:
-       per-series evidence is weak, so the class's pooled choice usually stands).
+       ``series_threshold`` standard errors of the series' per-origin difference, with only the
+       non-overlapping 13-week windows counted as independent: the Student-t quantile with
+       (windows - 1) degrees of freedom, 6.31 for 26 weekly origins (~2 windows), so the class's
+       pooled choice stands unless a series' own evidence is overwhelming.
 
 The margin is thus scaled by the noise of each error estimate, not fixed; it is published per
 series (``margin``, with ``default_method``) so the blocking check can recompute the pick.
-Developed on the small demo and two public histories, scored on four others
-(benchmarks/README.md, "Forecast").
+First developed on the small demo and two public histories and scored on four others; the second
+pass (median combination, sign test, t threshold) developed on those six and scored on three new
+ones (benchmarks/README.md, "Forecast").
 
 Calibrated quantiles. p10/p90 of the chosen method are p50 + s x q, where s is the series'
 scale at the origin (mean of its last 13 observed weeks) and q the 10% / 90% empirical quantile
 of the scaled backtest residuals (A - F) / s of every series' chosen method, per horizon bucket
 (lags 1-4, 5-8, 9-13) and intermittency class (``smooth``: sold in >= 76% of its last 52
 observed weeks, i.e. average inter-demand interval <= 1.32, Syntetos-Boylan; else
-``intermittent``). p10 is floored at 0. Coverage convention: an actual is below p10 when
-A < p10, above p90 when A > p90, inside the band otherwise (ties count as covered). The
+``intermittent``). p10 is floored at 0, and is 0 for a series with no demand in more than half
+of its last 52 weeks (``ZERO_P10_SHARE``; applied in the cycle's forecast, ``apply``). Coverage
+convention: an actual is below p10 when A < p10, above p90 when A > p90, inside the band
+otherwise (ties count as covered). The
 calibration achieved is measured forward: quantiles estimated on the older half of the backtest
 origins are scored on the newer half (weekly origins overlap, so an even/odd split would score
 nearly the same weeks it was fitted on).
@@ -72,6 +86,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special  # not scipy.stats: its import alone takes seconds
 
 CANDIDATES = (
     "lightgbm",
@@ -83,24 +98,39 @@ CANDIDATES = (
     "croston_sba",
     "adida",
     "combination_intermittent",
+    "theta_seasonal",
+    "damped_trend",
+    "ses_seasonal",
+    "combination_median",
 )
 STAT_CANDIDATES = CANDIDATES[1:]  # the ones computed here (lightgbm comes from forecasting)
 COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's members
 # the intermittent combination's members: the smoothing methods made for (or robust on) sparse demand
 COMBINED_INTERMITTENT = ("exp_smoothing", "tsb", "croston_sba", "adida")
+# the median combination's members: five diverse methods, the season-aware ones where a season is found
+COMBINED_MEDIAN = ("lightgbm", "seasonal_naive", "ses_seasonal", "theta_seasonal", "damped_trend")
 SEASON_WEEKS = 52
 FIT_WEEKS = 104
 SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
+# damped trend (alpha, beta, phi): a small grid, every series' constants chosen by in-sample SSE
+DAMPED_GRID = np.array([(a, b, 0.9) for a in (0.1, 0.2, 0.5) for b in (0.05, 0.2)])
+SEASON_TEST_LEVEL = 0.99  # the stable-seasonality F-test's level (1 - its false-alarm rate)
+INDEX_FLOOR = 0.1  # a seasonal index never below this (dividing by it must not blow up)
 TSB_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3])
 SMOOTH_MIN_SHARE = 1 / 1.32  # ADI <= 1.32: Syntetos-Boylan's cut between smooth and intermittent
 QUANTILES = (0.1, 0.9)
+# p10 = 0 for a series with no demand in more than half its last 52 weeks: its median week is a
+# zero week, so its 10% quantile is 0 whatever the forecast (a p10 above 0 puts every zero week
+# below the band: 27% below p10 on the intermittent public data before this rule)
+ZERO_P10_SHARE = 0.5
 MIN_GROUP_ROWS = 100
 # a statistical candidate replaces the global model only when its backtest error is this much
 # lower: per-series selection on 26 overlapping weekly origins is noisy (see the module doc)
 SWITCH_MARGIN = 0.25  # the previous rule's fixed margin (select(fixed_margin=...), benchmarks only)
 # each class's default unless another candidate is clearly better over the class's series pooled
-PRIOR = {"smooth": "combination", "intermittent": "combination"}
+PRIOR = {"smooth": "combination", "intermittent": "combination_median"}
 SELECT_Z = 1.645  # "clearly better": one-sided 95% on the paired per-origin error difference
+SIGN_TEST_LEVEL = 0.05  # a class default also needs a one-sided 5% sign test across its series
 NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
 
 
@@ -284,6 +314,92 @@ def adida(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     return np.repeat(f[:, None], len(horizons), axis=1)
 
 
+def seasonal_index(units: np.ndarray) -> np.ndarray:
+    """(n, 52) multiplicative week-of-season index per series, 1.0 where the series shows no
+    season. Classical ratio-to-trend decomposition on period 52 over the last whole years (2 or 3)
+    of history: each week's ratio to the least-squares line through the window, averaged over the
+    years per week of the season, smoothed over 3 weeks (holidays move by a weekday a year),
+    normalised to mean 1. Column j is the season week of history index T - 52 + j (so week
+    T - 1 + h uses column (h - 1) % 52). A series gets an index only with >= 2 whole years
+    observed, its line above 0 throughout and stable seasonality: the one-way analysis-of-variance
+    F-test of the ratios by week of the season (X-11's stable-seasonality test) significant at
+    ``SEASON_TEST_LEVEL``."""
+    n, T = units.shape
+    years = min(T // SEASON_WEEKS, 3)
+    idx = np.ones((n, SEASON_WEEKS))
+    if years < 2:
+        return idx
+    w = years * SEASON_WEEKS
+    y = units[:, T - w :]
+    full = ~np.isnan(y).any(axis=1)
+    if not full.any():
+        return idx
+    rows = np.flatnonzero(full)
+    y = y[rows]
+    t = np.arange(w, dtype=float) - (w - 1) / 2
+    b = (y * t).sum(axis=1) / (t * t).sum()
+    line = y.mean(axis=1)[:, None] + b[:, None] * t
+    ok = (line > 0).all(axis=1)
+    ratio = (y / np.where(line > 0, line, 1.0)).reshape(len(rows), years, SEASON_WEEKS)
+    means = ratio.mean(axis=1)
+    grand = means.mean(axis=1)
+    between = years * ((means - grand[:, None]) ** 2).sum(axis=1) / (SEASON_WEEKS - 1)
+    df_within = SEASON_WEEKS * (years - 1)
+    within = ((ratio - means[:, None, :]) ** 2).sum(axis=(1, 2)) / df_within
+    crit = special.fdtri(SEASON_WEEKS - 1, df_within, SEASON_TEST_LEVEL)
+    seasonal = ok & (between > crit * within)
+    r = means[seasonal]
+    r = (np.roll(r, 1, axis=1) + r + np.roll(r, -1, axis=1)) / 3
+    r = np.clip(r / r.mean(axis=1, keepdims=True), INDEX_FLOOR, None)  # a near-empty week: no blow-up
+    idx[rows[seasonal]] = r / r.mean(axis=1, keepdims=True)
+    return idx
+
+
+def _season_at(index: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """The index of forecast weeks T - 1 + h: column (h - 1) % 52 (see ``seasonal_index``)."""
+    return index[:, (np.asarray(horizons) - 1) % SEASON_WEEKS]
+
+
+def damped_trend(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+    """Holt's linear trend with a damped trend (Gardner-McKenzie, additive), the level and trend
+    smoothed with constants chosen per series from ``DAMPED_GRID`` by in-sample one-step squared
+    error: l = a y + (1 - a)(l + phi b), b = beta (l - l_prev) + (1 - beta) phi b; forecast
+    l + (phi + ... + phi^h) b. Starts at the first observed week with b = 0; a missing (NaN) week
+    is a prediction step without an update (l = l + phi b, b = phi b) and is not scored."""
+    y = units[:, -FIT_WEEKS:]
+    n, T = y.shape
+    a, beta, phi = (DAMPED_GRID[:, i][None, :] for i in range(3))
+    obs = ~np.isnan(y)
+    first = np.argmax(obs, axis=1)
+    level = np.repeat(np.nan_to_num(y[np.arange(n), first])[:, None], DAMPED_GRID.shape[0], axis=1)
+    trend = np.zeros_like(level)
+    sse = np.zeros_like(level)
+    x0 = np.nan_to_num(y)
+    for t in range(T):
+        pred = level + phi * trend
+        err = (x0[:, t][:, None] - pred) * obs[:, t][:, None]
+        sse += err * err
+        new = pred + a * err
+        trend = beta * (new - level) + (1 - beta) * phi * trend
+        level = new
+    best = np.argmin(sse, axis=1)
+    r = np.arange(n)
+    lb, bb, pb = level[r, best], trend[r, best], DAMPED_GRID[best, 2]
+    h = np.asarray(horizons, dtype=float)[None, :]
+    damp = pb[:, None] * (1 - pb[:, None] ** h) / (1 - pb[:, None])
+    return lb[:, None] + damp * bb[:, None]
+
+
+def seasonal_adjust(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the fit window divided by its ``seasonal_index``, the index) - the history a
+    non-seasonal method smooths when it is made season-aware."""
+    index = seasonal_index(units)
+    y = units[:, -FIT_WEEKS:]
+    T = units.shape[1]
+    cols = (np.arange(T - y.shape[1], T) - T) % SEASON_WEEKS
+    return y / index[:, cols], index
+
+
 def tsb(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     """Teunter-Syntetos-Babai: probability x size, both smoothed; constants per series by SSE."""
     y = units[:, -FIT_WEEKS:]
@@ -352,10 +468,23 @@ def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) ->
         "croston_sba": croston_sba(units, horizons),
         "adida": adida(units, horizons),
     }
+    # the season-aware ones: the same as the plain ones where no season is found (most series),
+    # so SES and Theta are re-run on the seasonal series only
+    adjusted, index = seasonal_adjust(units)
+    season = _season_at(index, horizons)
+    out["theta_seasonal"] = out["theta"].copy()
+    out["ses_seasonal"] = out["exp_smoothing"].copy()
+    rows = np.flatnonzero((index != 1).any(axis=1))
+    if len(rows):
+        ses_adj = _ses(adjusted[rows])
+        out["theta_seasonal"][rows] = theta(adjusted[rows], horizons, ses_adj) * season[rows]
+        out["ses_seasonal"][rows] = np.nan_to_num(ses_adj[0])[:, None] * season[rows]
+    out["damped_trend"] = damped_trend(adjusted, horizons) * season
     out = {k: np.clip(np.nan_to_num(v), 0, None) for k, v in out.items()}
     out["lightgbm"] = np.clip(np.nan_to_num(np.asarray(lightgbm, dtype=float)), 0, None)
     out["combination"] = sum(out[m] for m in COMBINED) / len(COMBINED)
     out["combination_intermittent"] = sum(out[m] for m in COMBINED_INTERMITTENT) / len(COMBINED_INTERMITTENT)
+    out["combination_median"] = np.median(np.stack([out[m] for m in COMBINED_MEDIAN]), axis=0)
     del out["lightgbm"]
     return out
 
@@ -365,6 +494,13 @@ def series_scale(units: np.ndarray) -> np.ndarray:
     recent = units[:, max(units.shape[1] - 13, 0) :]
     cnt = (~np.isnan(recent)).sum(axis=1)
     return np.where(cnt > 0, np.nansum(recent, axis=1) / np.maximum(cnt, 1), np.nan)
+
+
+def zero_share(units: np.ndarray) -> np.ndarray:
+    """Share of a series' last 52 observed weeks with no demand (0 when none observed)."""
+    recent = units[:, max(units.shape[1] - SEASON_WEEKS, 0) :]
+    obs = (~np.isnan(recent)).sum(axis=1)
+    return (np.nan_to_num(recent, nan=1.0) <= 0).sum(axis=1) / np.maximum(obs, 1)
 
 
 def intermittency_class(units: np.ndarray) -> np.ndarray:
@@ -436,6 +572,48 @@ def _switch(per_origin: np.ndarray, default: np.ndarray, z: float, se=_nw_se) ->
     return np.where(switch, best, default), np.clip(margin, 0, 1)
 
 
+def series_threshold(cube: np.ndarray, z: float = SELECT_Z, horizon: int = NW_LAGS + 1) -> np.ndarray:
+    """Per series, how many block standard errors its own best must beat the default by: the
+    one-sided Student-t quantile at ``z``'s level with (independent windows - 1) degrees of
+    freedom, the windows being its scored origins / the 13-week horizon (at least 2). The normal
+    quantile (1.645) would treat 26 overlapping weekly origins as many independent samples; they
+    are ~2 windows, i.e. one degree of freedom (t = 6.31): a series leaves its class default only
+    on overwhelming evidence of its own."""
+    scored = (~np.isnan(cube[:, :, 0])).sum(axis=1)
+    df = np.maximum(scored / horizon, 2.0) - 1
+    return special.stdtrit(df, special.ndtr(z))
+
+
+def class_default(cube: np.ndarray, prior: int, z: float = SELECT_Z, level: float = SIGN_TEST_LEVEL) -> int:
+    """The default candidate (index into ``CANDIDATES``) of one class's series, from their
+    series x origins x candidates error sums: the candidate with the lowest error summed over the
+    series when two tests agree it beats ``prior``, else ``prior``:
+
+    * pooled: its summed error is more than ``z`` standard errors of the paired per-origin
+      difference below the prior's (Newey-West, ``_nw_se``; never below the block standard error
+      / sqrt(series), so a class of a few series is not judged more loosely than one series);
+    * across series: it has the lower error on more series than chance allows, by a one-sided sign
+      test at ``level`` (ties left out). A default is applied to every series of the class, so the
+      evidence for it must come from many series, not from a few large ones or from one stretch
+      of weeks that several series share: with 4 series or fewer it cannot pass (4 of 4 wins has
+      p = 1/16), and the prior stands."""
+    pooled = np.nansum(cube, axis=0)[None]  # 1 x origins x candidates
+    k = cube.shape[0]
+
+    def pooled_se(d: np.ndarray) -> np.ndarray:
+        return np.maximum(_nw_se(d), _block_se(d) / np.sqrt(k))
+
+    best = int(_switch(pooled, np.array([prior]), z, pooled_se)[0][0])
+    if best == prior:
+        return prior
+    totals = np.nansum(cube, axis=1)  # series x candidates
+    wins = int((totals[:, best] < totals[:, prior]).sum())
+    losses = int((totals[:, best] > totals[:, prior]).sum())
+    if wins + losses == 0 or special.bdtrc(wins - 1, wins + losses, 0.5) > level:
+        return prior
+    return best
+
+
 def select(
     rows: pd.DataFrame,
     z: float = SELECT_Z,
@@ -465,29 +643,25 @@ def select(
     if rows.empty:
         return pd.DataFrame(columns=SELECTION_COLUMNS)
     keys = ["sku", "location"]
-    # |forecast - actual| per candidate, built in one float block (candidates x rows) so that no
-    # per-column copy, consolidation or abs() copy of it is ever held next to it
-    block = np.empty((len(CANDIDATES), len(rows)))
-    act = rows["actual"].to_numpy(dtype=float)
+    g = rows.groupby(keys, sort=True, observed=True)
+    sid = g.ngroup().to_numpy()
+    index = g.size().index
+    cls = g["intermittency"].last().to_numpy().astype(object)
+    origins, oid = np.unique(rows["origin"].to_numpy(), return_inverse=True)
+    n_s, n_o = len(index), len(origins)
+    # series x origin x candidate absolute error sums by bincount on the flat cell (NaN where the
+    # series was not scored at an origin): one pass per candidate, no wide frame or groupby
+    cell = sid * n_o + oid
+    scored = np.bincount(cell, minlength=n_s * n_o).reshape(n_s, n_o) > 0
+    a = rows["actual"].to_numpy(dtype=float)
+    cube = np.empty((n_s, n_o, len(CANDIDATES)))
     for k, m in enumerate(CANDIDATES):
-        np.subtract(rows[m].to_numpy(dtype=float), act, out=block[k])
-    np.abs(block, out=block)
-    err = pd.DataFrame(block.T, columns=list(CANDIDATES), copy=False)
-    err[keys] = rows[keys].to_numpy()
-    err["origin"] = rows["origin"].to_numpy()
-    err["actual"] = rows["actual"].to_numpy(dtype=float)
-    g = err.groupby(keys, sort=True, observed=True)
-    abs_sum = g[list(CANDIDATES)].sum()
-    actual = g["actual"].sum()
-    n = g.size()
-    cls = rows.groupby(keys, sort=True, observed=True)["intermittency"].last().to_numpy().astype(object)
-    # series x origin x candidate error sums (NaN where the series was not scored at an origin)
-    po = err.groupby([*keys, "origin"], sort=True, observed=True)[list(CANDIDATES)].sum()
-    sidx = abs_sum.index.get_indexer(po.index.droplevel("origin"))
-    origins = np.sort(err["origin"].unique())
-    oidx = np.searchsorted(origins, po.index.get_level_values("origin").to_numpy())
-    cube = np.full((len(abs_sum), len(origins), len(CANDIDATES)), np.nan)
-    cube[sidx, oidx] = po.to_numpy(dtype=float)
+        e = np.abs(rows[m].to_numpy(dtype=float) - a)
+        cube[:, :, k] = np.bincount(cell, weights=e, minlength=n_s * n_o).reshape(n_s, n_o)
+    cube[~scored] = np.nan
+    abs_sum = pd.DataFrame(np.nansum(cube, axis=1), index=index, columns=list(CANDIDATES))
+    actual = pd.Series(np.bincount(sid, weights=a, minlength=n_s), index=index)
+    n = pd.Series(np.bincount(sid, minlength=n_s), index=index)
     if fixed_margin is not None:
         default = np.full(len(abs_sum), CANDIDATES.index("lightgbm"))
         totals = abs_sum.to_numpy()
@@ -501,16 +675,8 @@ def select(
         default = np.zeros(len(abs_sum), dtype=int)
         for c in np.unique(cls):
             in_c = cls == c
-            pooled = np.nansum(cube[in_c], axis=0)[None]  # 1 x origins x candidates
-            k = int(in_c.sum())
-
-            def pooled_se(d: np.ndarray, k: int = k) -> np.ndarray:
-                # never looser than the per-series test would be on independent series: a class of
-                # one series is judged exactly like a series
-                return np.maximum(_nw_se(d), _block_se(d) / np.sqrt(k))
-
-            default[in_c], _ = _switch(pooled, np.array([CANDIDATES.index(prior.get(c, "combination"))]), z, pooled_se)
-        pick, margin = _switch(cube, default, z, se=_block_se)
+            default[in_c] = class_default(cube[in_c], CANDIDATES.index(prior.get(c, "combination")), z)
+        pick, margin = _switch(cube, default, series_threshold(cube, z), se=_block_se)
     out = abs_sum.index.to_frame(index=False)
     out["method"] = np.array(CANDIDATES)[pick]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -723,6 +889,7 @@ def apply(
         b10, b90 = band(p50.ravel(), scale, lo, hi)
         p10 = np.where(ok, b10, p10.ravel()).reshape(n, k)
         p90 = np.where(ok, b90, p90.ravel()).reshape(n, k)
+    p10 = np.where(np.repeat(stat & (zero_share(units) > ZERO_P10_SHARE), k).reshape(n, k), 0.0, p10)
     p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
     out["units_p50"], out["units_p10"], out["units_p90"] = p50.ravel(), p10.ravel(), p90.ravel()
     out["method"] = np.repeat(method, k)

@@ -101,10 +101,15 @@ def test_selection_picks_the_lowest_error_candidate():
         "croston_sba",
         "adida",
         "combination_intermittent",
+        "damped_trend",
+        "ses_seasonal",
+        "theta_seasonal",
+        "combination_median",
     )
     assert M.selection_breaks(sel.reset_index()).empty
-    # the rule: seasonal naive is exact at every origin, far beyond the noise -> chosen
-    rule = M.select(rows).set_index("sku")
+    # the rule: seasonal naive is exact at every origin, far beyond the noise -> chosen (52
+    # origins: 4 independent windows; with 26, i.e. 2, one series cannot prove anything, below)
+    rule = M.select(rolling_rows({"SEASON": seasonal(), "SPARSE": sparse()}, origins=52)).set_index("sku")
     assert rule.loc["SEASON", "method"] == "seasonal_naive"
     assert M.selection_breaks(rule.reset_index()).empty
     # the chosen WAPE is the candidate's own
@@ -140,7 +145,14 @@ def test_selection_rule_default_and_noise_scaled_margin():
     noisy = M.select(_rows({"combination": [2.0] * n, "theta": [0.0, 2.0] * (n // 2)}))
     assert noisy.wape_theta.item() < noisy.wape_combination.item()  # theta is lower on the total ...
     assert noisy.method.item() == "combination" and noisy.default_method.item() == "combination"  # ... not clearly
-    assert noisy.margin.item() == pytest.approx(1.645 * np.sqrt(26 / 25) / np.sqrt(2) / 2)  # sd 1.02 / sqrt(2) windows
+    # the edge asked: t (one-sided 95%, 1 degree of freedom: 2 windows) x sd 1.02 / sqrt(2)
+    # windows = 4.6 of the default's mean error 2, i.e. more than all of it -> capped at 1
+    assert noisy.margin.item() == 1.0
+    # a milder noise (0.8 / 1.2 around 1): the edge asked is 6.314 x 0.204 / sqrt(2) / 2 = 45.5% of
+    # the default's error, theta is 50% better -> switches, with that margin published
+    mild = M.select(_rows({"combination": [2.0] * n, "theta": [0.8, 1.2] * (n // 2)}))
+    assert mild.method.item() == "theta"
+    assert mild.margin.item() == pytest.approx(6.314 * 0.2 * np.sqrt(26 / 25) / np.sqrt(2) / 2, rel=1e-3)
     # pooled default: over 30 series lightgbm beats the combination by 0.5 at every origin, each
     # series with noise around it -> the class default is lightgbm, and the series keep it
     rng = np.random.default_rng(0)
@@ -281,9 +293,75 @@ def test_cycle_forecast_uses_the_chosen_method_and_adds_up(with_obvious_series):
     assert (loc.units_p10 <= loc.units_p50 + 1e-9).all() and (loc.units_p50 <= loc.units_p90 + 1e-9).all()
     assert (loc.units_p10 >= 0).all()
     assert np.allclose(loc.revenue, loc.units_p50 * loc.price)
+    # SPARSE sold in fewer than half of its last 52 weeks: its p10 is 0 (its median week is a zero)
+    assert M.zero_share(sparse()[None, :])[0] > M.ZERO_P10_SHARE
+    assert (loc[loc.sku == "SPARSE"].units_p10 == 0).all()
     sku = out.sku[out.sku.horizon_week >= 1]
     assert M.rollup_breaks(sku, loc[loc.horizon_week >= 1]).empty
     # without selection and calibration the global model's numbers are unchanged
     plain = F.forecast(clean, AS_OF, promos, FAST, model=out.model).location
     lgb_rows = (loc.method == "lightgbm").to_numpy()
     assert np.allclose(plain.units_p50.to_numpy()[lgb_rows], loc.units_p50.to_numpy()[lgb_rows])
+
+
+def test_damped_trend_by_hand(monkeypatch):
+    # one set of constants (alpha 0.5, beta 0.5, phi 0.9) on 0, 2, 4: level 0 -> 1 -> 2.725, trend
+    # 0 -> 0.5 -> 1.0875 (pred 1 + 0.9 x 0.5 = 1.45, error 2.55); forecast level + (0.9 [+ 0.81]) x trend
+    monkeypatch.setattr(M, "DAMPED_GRID", np.array([[0.5, 0.5, 0.9]]))
+    f = M.damped_trend(np.array([[0.0, 2.0, 4.0]]), np.arange(1, 3))
+    assert np.allclose(f, [[2.725 + 0.9 * 1.0875, 2.725 + 1.71 * 1.0875]])
+    monkeypatch.undo()
+    # a flat series stays flat; NaN weeks are skipped
+    y = np.concatenate([np.full(10, np.nan), np.full(60, 7.0)])[None, :]
+    assert np.allclose(M.damped_trend(y, np.arange(1, 14)), 7.0)
+    # on a line the damped trend keeps rising, by less each week (phi < 1)
+    f = M.damped_trend((10 + 2 * np.arange(100, dtype=float))[None, :], np.arange(1, 14))[0]
+    assert (np.diff(f) > 0).all() and (np.diff(np.diff(f)) < 0).all() and 200 < f[0] < 212
+
+
+def test_seasonal_index_and_the_season_aware_candidates():
+    k = np.arange(WEEKS, dtype=float)
+    season = 1 + 0.5 * np.sin(2 * np.pi * (k % 52) / 52)
+    y = 100 * season
+    idx = M.seasonal_index(y[None, :-13])[0]
+    # column j = the season week of history index T - 52 + j; 3-week smoothing of a sine scales its
+    # swing by (1 + 2 cos(2 pi / 52)) / 3 = 0.9951
+    T = WEEKS - 13
+    expect = 1 + 0.5 * 0.9951 * np.sin(2 * np.pi * ((T - 52 + np.arange(52)) % 52) / 52)
+    # (the least-squares line through two periods of a sine that starts mid-season has a small
+    # slope, and the ratios to it are off the pure season by up to ~1.5%)
+    assert np.allclose(idx, expect, atol=0.02)
+    f = M.candidates(y[None, :-13], np.arange(1, 14), np.zeros((1, 13)))
+    for m in ("theta_seasonal", "damped_trend", "ses_seasonal"):
+        assert np.allclose(f[m][0], y[-13:], rtol=0.02), m  # the season (within the index error above)
+    assert np.ptp(f["theta"][0]) < 1 < np.ptp(y[-13:])  # plain theta: a line, no season
+    # no index without a stable season: white noise, a trend line, less than two years
+    rng = np.random.default_rng(1)
+    noise = rng.poisson(20, (100, 150)).astype(float)
+    assert (M.seasonal_index(noise) != 1).any(axis=1).mean() <= 0.05  # the F-test's 1% level, with slack
+    line = np.linspace(10, 40, 150)[None, :] + rng.normal(0, 2, (20, 150))
+    assert (M.seasonal_index(line) == 1).all()
+    assert (M.seasonal_index(y[None, :100]) == 1).all()
+    # combination_median is the median of its five members
+    med = np.median(np.stack([f[m] if m != "lightgbm" else np.zeros((1, 13)) for m in M.COMBINED_MEDIAN]), axis=0)
+    assert np.allclose(f["combination_median"], med)
+
+
+def test_class_default_needs_many_series_and_one_series_needs_a_long_backtest():
+    n = 26
+    # 4 series where theta beats the prior (combination) by 1 at every origin: pooled the edge is
+    # exact, but 4 of 4 series is not enough for the sign test (p = 1/16 > 5%): the prior stands
+    # for the class, and each series' own edge is steady (no noise) so each switches on its own
+    four = pd.concat([_rows({"combination": [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(4)])
+    sel = M.select(four)
+    assert (sel.default_method == "combination").all() and (sel.method == "theta").all()
+    # 6 series, 6 wins: p = 1/64 -> the class default moves to theta
+    six = pd.concat([_rows({"combination": [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(6)])
+    assert (M.select(six).default_method == "theta").all()
+    # ... unless one of them loses: 5 wins of 6 has p = 7/64 > 5%
+    mixed = pd.concat([six[six.sku != "S5"], _rows({"combination": [1.0] * n, "theta": [2.0] * n}, series="S5")])
+    assert (M.select(mixed).default_method == "combination").all()
+    # per series: the t quantile with (windows - 1) degrees of freedom, 13 origins a window
+    cube = np.zeros((2, 52, 1))
+    cube[0, 26:] = np.nan  # the first series scored at 26 origins, the second at 52
+    assert M.series_threshold(cube) == pytest.approx([6.314, 2.353], rel=1e-3)  # t tables: 6.314, 2.353

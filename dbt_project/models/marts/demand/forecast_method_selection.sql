@@ -28,6 +28,10 @@ final as (
         wape_croston_sba,
         wape_adida,
         wape_combination_intermittent,
+        wape_theta_seasonal,
+        wape_damped_trend,
+        wape_ses_seasonal,
+        wape_combination_median,
         default_method,
         margin
     from selection
