@@ -26,6 +26,7 @@ ever applied at origins on or after the one it was fitted at, so nothing leaks. 
 
 from __future__ import annotations
 
+import ctypes
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -186,6 +187,16 @@ class _WholeHistory:
         return forecasting.panel_upto(p, n_hist, clean, keep, self.promotions, future_weeks)
 
 
+def _release_freed_memory() -> None:
+    """Return the C heap's freed pages to the OS (glibc ``malloc_trim``; a no-op elsewhere). The
+    origins' temporaries leave ~0.5 GB freed but still resident at large (measured: 3.35 -> 2.87 GB
+    after the selection), which the selection's working set would otherwise add to."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def scored_weeks(origin: date, as_of: date, horizon_weeks: int) -> int:
     """Horizon weeks of ``origin`` that are complete at ``as_of`` (the only ones scored)."""
     week1 = pd.Timestamp(last_complete_week(origin)) + pd.Timedelta(weeks=1)
@@ -281,6 +292,7 @@ def backtest(
     if series_parts:
         series = pd.concat(series_parts, ignore_index=True)
         series_parts.clear()  # the parts are a second copy of the rows
+        _release_freed_memory()
         result.selection = methods.select(series)
         result.calibration = methods.calibrate(series, methods.chosen_forecast(series, result.selection))
         result.selection_wape = methods.forward_selection(series)
