@@ -294,6 +294,9 @@ def backtest(
         series_parts.clear()  # the parts are a second copy of the rows
         _release_freed_memory()
         result.selection = methods.select(series)
+        for c in ("sku", "location"):  # keys as text, as before the series rows' keys were categorical
+            if isinstance(result.selection[c].dtype, pd.CategoricalDtype):
+                result.selection[c] = result.selection[c].astype(result.selection[c].dtype.categories.dtype)
         result.calibration = methods.calibrate(series, methods.chosen_forecast(series, result.selection))
         result.selection_wape = methods.forward_selection(series)
         result.series_rows = len(series)
