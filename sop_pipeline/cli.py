@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="G1,G2",
         help="only these asset groups (e.g. ingest to validate a new extract folder); default: the whole cycle",
     )
+    run.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the cycle's steps on up to N processes (Dagster's multiprocess executor): the fan-out parts "
+        "of the heavy analytics (per resource / family) in parallel. Needs a PostgreSQL warehouse "
+        "(--warehouse); default 1: in this process, one step at a time",
+    )
 
     exp = sub.add_parser("expectations", help="write the default Great Expectations suites from the contract")
     exp.add_argument("--write", action="store_true", help="overwrite expectations/<extract>.json with defaults")
@@ -248,8 +257,11 @@ class _Progress(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         event = getattr(record, "dagster_meta", {}).get("dagster_event")
-        if event is None:
-            return
+        if event is not None:
+            self.event(event)
+
+    def event(self, event) -> None:
+        """One Dagster event: a line for a materialization, a dbt step's start and a failed check."""
         elapsed = time.perf_counter() - self.started
         if event.event_type_value == "ASSET_MATERIALIZATION":
             self.done += 1
@@ -311,9 +323,21 @@ def cmd_run(args) -> int:
     from sop_pipeline.ingest import StructuralError, detect_as_of
     from sop_pipeline.partitions import SOURCE_AS_OF, SOURCE_DETECTED, CycleError, partition_key_for
 
+    processes = getattr(args, "processes", 1)
+    if processes < 1:
+        print(f"sop: --processes must be 1 or more, got {processes}", file=sys.stderr)
+        return 2
+    if processes > 1 and not settings.warehouse:
+        print(
+            f"sop: --processes {processes} needs a PostgreSQL warehouse (--warehouse postgresql://... or "
+            "SOP_WAREHOUSE): the embedded DuckDB file has one writer, so its cycle runs in one process",
+            file=sys.stderr,
+        )
+        return 2
     runner = CycleRunner.create(settings, args.groups)
     if runner is None:
         return 2
+    runner.processes = processes
     kept = None if settings.as_of or runner.runs_cycle else _warehouse_as_of(settings)
     try:
         as_of = settings.as_of or kept or detect_as_of(settings.extracts_dir)
@@ -361,6 +385,7 @@ class CycleRunner:
 
         self.runs_cycle = selection is None or CYCLE_KEY in selection  # the run (re)writes meta.cycle
         self.run_config: dict = {}  # more run config (`sop scenario run`: the scenario resource's)
+        self.processes = 1  # > 1: the multiprocess executor (a PostgreSQL warehouse), `sop run --processes`
 
     @classmethod
     def create(cls, settings: Settings, groups: str | None) -> "CycleRunner | None":
@@ -429,6 +454,8 @@ class CycleRunner:
             log.propagate = False
             return log
 
+        if self.processes > 1:
+            return self._run_multiprocess(partition_key, cycle_config, label, progress)
         job = self.defs.resolve_job_def("sop_cycle").with_logger_defs({"progress": progress_logger})
         # Step output (dbt's log lines) goes to a log file; the terminal gets one line per asset.
         log_path = settings.data_dir / "logs" / "last_run.log"
@@ -462,6 +489,12 @@ class CycleRunner:
                     file=sys.stderr,
                 )
                 return 1
+        return self._report(result, label, progress, log_path)
+
+    def _report(self, result, label: str, progress: "_Progress", log_path: Path) -> int:
+        import dagster as dg
+
+        settings = self.settings
         if result.success:
             for event in result.get_asset_materialization_events():  # an older cycle: history only
                 meta = event.materialization.metadata
@@ -482,6 +515,84 @@ class CycleRunner:
                 print(f"{label}: FAILED at {event.step_key}:\n  {message}", file=sys.stderr)
         print(f"{label}: step log in {log_path}", file=sys.stderr)
         return 1
+
+    def _run_multiprocess(self, partition_key: str, cycle_config: dict, label: str, progress: "_Progress") -> int:
+        """The cycle on `self.processes` processes: Dagster's multiprocess executor runs each step in a
+        child process (forked from a server that preloaded the code location), up to N at once, so the
+        fan-out parts of the heavy analytics run in parallel. The children load the job from
+        `definitions.cycle_job` with this run's settings. Their output (dbt's log, Dagster's console
+        log) goes to the step log file; the terminal gets one line per asset, read from the instance's
+        event log while the run goes on. Without DAGSTER_HOME the run records into a temporary local
+        instance (the multiprocess executor needs one that outlives a process)."""
+        import tempfile
+        import threading
+        import uuid
+
+        import dagster as dg
+
+        from sop_pipeline.definitions import multiprocess_run_config
+
+        settings = self.settings
+        job = dg.build_reconstructable_job(
+            "sop_pipeline.definitions", "cycle_job", reconstructable_kwargs={"env": settings.to_env()}
+        )
+        launch = uuid.uuid4().hex
+        tags = {"dagster/partition": partition_key, "sop/launch": launch}
+        run_config = {**cycle_config, **self.run_config, **multiprocess_run_config(self.processes)}
+        log_path = settings.data_dir / "logs" / "last_run.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        terminal = os.fdopen(os.dup(1), "w", buffering=1)
+        progress.out = terminal
+        done = threading.Event()
+        with contextlib.ExitStack() as stack:
+            temp = None if os.environ.get("DAGSTER_HOME") else stack.enter_context(tempfile.TemporaryDirectory())
+            instance = stack.enter_context(dg.DagsterInstance.local_temp(temp) if temp else _instance())
+            watcher = threading.Thread(target=_follow_run, args=(instance, launch, progress, done), daemon=True)
+            sys.stdout.flush(), sys.stderr.flush()
+            saved = os.dup(1), os.dup(2)
+            log_file = stack.enter_context(open(log_path, "w"))
+            os.dup2(log_file.fileno(), 1)  # the children inherit it: dbt and Dagster's console log go there
+            os.dup2(log_file.fileno(), 2)
+            try:
+                watcher.start()
+                with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
+                    result = dg.execute_job(
+                        job, instance=instance, run_config=run_config, tags=tags, asset_selection=self.selection
+                    )
+            finally:
+                done.set()
+                watcher.join(timeout=10)
+                sys.stdout.flush(), sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0]), os.close(saved[1])
+        code = self._report(result, label, progress, log_path)
+        progress.out = sys.stdout
+        terminal.close()
+        return code
+
+
+def _follow_run(instance, launch: str, progress: "_Progress", done) -> None:
+    """Feeds the events of the run tagged `sop/launch=launch` to ``progress`` until ``done`` is set
+    (the run's own process only orchestrates; its steps log in child processes)."""
+    import dagster as dg
+
+    run_id, cursor = None, None
+    while True:
+        finished = done.wait(0.5)
+        if run_id is None:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={"sop/launch": launch}), limit=1)
+            run_id = runs[0].run_id if runs else None
+        while run_id is not None:
+            page = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+            for record in page.records:
+                if record.event_log_entry.dagster_event is not None:
+                    progress.event(record.event_log_entry.dagster_event)
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        if finished:
+            return
 
 
 def _instance():

@@ -14,6 +14,13 @@ outputs cannot carry a partitions definition of their own, and the dbt assets wo
 dagster-dbt's single-run backfill policy, which would build many cycles in one dbt run). The area
 modules' own definitions stay unpartitioned, so a test can materialize one asset without a partition.
 The schedule is built from the partitioned job: Monday 06:00, the week just ended.
+
+Executor: on the embedded DuckDB warehouse the job runs in-process (one writer: every step, the
+fan-out parts of `sop_pipeline.assets.fanout` included, one after another). On a PostgreSQL warehouse
+(SOP_WAREHOUSE=postgresql://...) the job's executor is `multi_or_in_process_executor`: runs launched
+from the UI, the schedule or the sensor run each step in its own process (the fan-out parts of a
+heavy asset in parallel, up to `max_concurrent`), and `sop run --processes N` does the same from the
+command line (`cycle_job`, the reconstructable job the executor's child processes load).
 """
 
 import importlib
@@ -66,11 +73,45 @@ def resources_for(settings: Settings) -> dict:
     }
 
 
+def executor_for(settings: Settings):
+    """In-process on DuckDB (one writer); multiprocess by default on PostgreSQL, in-process on request
+    (run config `execution: {config: {in_process: {}}}`)."""
+    return dg.multi_or_in_process_executor if settings.warehouse_dsn else dg.in_process_executor
+
+
+# imported once by the multiprocess executor's fork server, so a step's process starts with them loaded
+# instead of importing them itself (GX alone takes seconds per ingest step); a missing one is skipped
+FORKSERVER_PRELOAD = [
+    "sop_pipeline.definitions",
+    "great_expectations",
+    "sop_pipeline.ingest.loader",
+    "lightgbm",
+    "scipy.stats",
+    "ortools.sat.python.cp_model",
+    "psycopg",
+]
+
+
+def multiprocess_run_config(processes: int) -> dict:
+    """The run config of a cycle run on `processes` processes: the multiprocess executor, its children
+    forked from a server that imported the code location and the heavy libraries once (forkserver,
+    `FORKSERVER_PRELOAD`) instead of a fresh interpreter importing Dagster, GX, dbt and pandas per step."""
+    start = {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}
+    return {"execution": {"config": {"multiprocess": {"max_concurrent": processes, "start_method": start}}}}
+
+
+def cycle_job(env: dict[str, str]) -> dg.JobDefinition:
+    """The `sop_cycle` job of the settings ``env`` (Settings.to_env() of the launching `sop run`): the
+    reconstructable job that the multiprocess executor's child processes load (dg.build_reconstructable_job
+    with this function and ``env``), so every step runs with the launching command's settings."""
+    return build_defs(Settings.from_env(dict(env))).resolve_job_def("sop_cycle")
+
+
 def build_defs(settings: Settings) -> dg.Definitions:
     sop_cycle = dg.define_asset_job(
         "sop_cycle",
         selection=dg.AssetSelection.all(),
-        executor_def=dg.in_process_executor,
+        executor_def=executor_for(settings),
         description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish. One run per "
         "cycle partition (the ISO week, Monday..Sunday; as-of = its Sunday, or the run config's mid-week cut).",
     )
@@ -90,7 +131,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
             )
         ],
         resources=resources_for(settings),
-        executor=dg.in_process_executor,
+        executor=executor_for(settings),
     )
 
 

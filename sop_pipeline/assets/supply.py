@@ -25,7 +25,9 @@ from sop_pipeline.analytics import (
     supply,
 )
 from sop_pipeline.analytics.calendar import Cycle
+from sop_pipeline.assets import fanout
 from sop_pipeline.assets.common import (
+    WAREHOUSE_IO,
     absent_in,
     as_of_date,
     decisions_as_of,
@@ -190,30 +192,24 @@ def oee_assets(
 # --------------------------------------------------------------------------- sequencing
 
 
-@dg.asset(
-    key=OUT("changeover_estimate"),
-    ins=_ins(
-        "cycle",
-        "ingest_log",
-        "forecast",
-        "items",
-        "decisions",
-        "resources",
-        "routings",
-        "changeovers",
-        "production_orders",
-        "sales_orders",
-        "downtime",
-    ),
-    description="Rough-cut changeover hours per resource and horizon week, before the plan exists: the demand "
-    "forecast (p50) of made SKUs (item master, after approved make-vs-buy decisions) sequenced per "
-    "week on every resource with a changeover matrix, the same way as the final sequence (batches by "
-    "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
-    "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence.",
-    pool=WAREHOUSE_POOL,
-    **SUPPLY,
+CHANGEOVER_INPUTS = (
+    "cycle",
+    "ingest_log",
+    "forecast",
+    "items",
+    "decisions",
+    "resources",
+    "routings",
+    "changeovers",
+    "production_orders",
+    "sales_orders",
+    "downtime",
 )
-def changeover_estimate(
+CHANGEOVER_COLUMNS = ["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"]
+
+
+@dg.op(ins=fanout.warehouse_ins(*CHANGEOVER_INPUTS), out=dg.DynamicOut(), pool=WAREHOUSE_POOL)
+def changeover_estimate__split(
     scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
@@ -227,30 +223,106 @@ def changeover_estimate(
     sales_orders: pd.DataFrame,
     downtime: pd.DataFrame,
 ):
+    """What every resource's estimate shares (the made SKUs' forecast, routings, matrices, dues, setups,
+    downtime), once per resource with a changeover matrix: one part per resource."""
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
     decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
-    out = pd.DataFrame(columns=["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"])
-    if not {"resources", "routings", "changeovers"} & absent:
-        inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
-        planned = supply.planned_make_units(forecast, calendar.horizon_weeks, _sourcing(items, decisions, as_of))
-        out = mps.changeover_estimate(
-            planned,
-            inputs["routings"],
-            _resources(resources),
-            calendar.horizon(),
-            changeovers=inputs["changeovers"],
-            downtime=inputs["downtime"],
-            dues=inputs["dues"],
-            current_setup=inputs["current_setup"],
-            time_limit_s=2.0,
-            seed=0,
-        )
-    by_resource = out.groupby("resource_id", as_index=False).changeover_hours.sum().round(1) if len(out) else out
-    return dg.MaterializeResult(
-        value=out, metadata={"changeover_hours_13w": dg.MetadataValue.md(markdown_table(by_resource))}
+    if {"resources", "routings", "changeovers"} & absent:
+        yield dg.DynamicOutput(None, mapping_key=fanout.NO_PARTS)
+        return
+    inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
+    machines = _resources(resources)
+    shared = dict(
+        planned=supply.planned_make_units(forecast, calendar.horizon_weeks, _sourcing(items, decisions, as_of)),
+        weeks=calendar.horizon(),
+        **inputs,
     )
+    with_matrix = set(inputs["changeovers"]["resource_id"])
+    keys = fanout.mapping_keys(r for r in machines.resource_id if r in with_matrix)
+    if not keys:
+        yield dg.DynamicOutput(None, mapping_key=fanout.NO_PARTS)
+    for n, (key, resource_id) in enumerate(keys):
+        yield dg.DynamicOutput(
+            dict(shared, order=n, resources=machines[machines.resource_id == resource_id]), mapping_key=key
+        )
+
+
+@dg.op
+def changeover_estimate__part(part):
+    """One resource's rough-cut changeover hours (`mps.changeover_estimate` on that resource alone)."""
+    if part is None:
+        return None
+    return part["order"], mps.changeover_estimate(
+        part["planned"],
+        part["routings"],
+        part["resources"],
+        part["weeks"],
+        changeovers=part["changeovers"],
+        downtime=part["downtime"],
+        dues=part["dues"],
+        current_setup=part["current_setup"],
+        time_limit_s=2.0,
+        seed=0,
+    )
+
+
+@dg.op(out=dg.Out(io_manager_key=WAREHOUSE_IO), pool=WAREHOUSE_POOL)
+def changeover_estimate__combine(parts: list):
+    """The resources' estimates in the resources table's order (as one loop over them would give)."""
+    ordered = [frame for _, frame in sorted((p for p in parts if p is not None), key=lambda p: p[0])]
+    out = fanout.concat_parts(ordered, CHANGEOVER_COLUMNS)
+    by_resource = out.groupby("resource_id", as_index=False).changeover_hours.sum().round(1) if len(out) else out
+    return dg.Output(
+        out,
+        metadata={
+            "changeover_hours_13w": dg.MetadataValue.md(markdown_table(by_resource)),
+            "parts": len(ordered),
+        },
+    )
+
+
+@dg.graph_asset(
+    key=OUT("changeover_estimate"),
+    ins=_ins(*CHANGEOVER_INPUTS),
+    group_name="supply",
+    owners=SUPPLY["owners"],
+    kinds=SUPPLY["kinds"],
+    description="Rough-cut changeover hours per resource and horizon week, before the plan exists: the demand "
+    "forecast (p50) of made SKUs (item master, after approved make-vs-buy decisions) sequenced per "
+    "week on every resource with a changeover matrix, the same way as the final sequence (batches by "
+    "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
+    "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence. "
+    "Fanned out per resource (one step each, sop_pipeline/assets/fanout.py).",
+)
+def changeover_estimate(
+    cycle,
+    ingest_log,
+    forecast,
+    items,
+    decisions,
+    resources,
+    routings,
+    changeovers,
+    production_orders,
+    sales_orders,
+    downtime,
+):
+    parts = changeover_estimate__split(
+        cycle=cycle,
+        ingest_log=ingest_log,
+        forecast=forecast,
+        items=items,
+        decisions=decisions,
+        resources=resources,
+        routings=routings,
+        changeovers=changeovers,
+        production_orders=production_orders,
+        sales_orders=sales_orders,
+        downtime=downtime,
+    )
+    return changeover_estimate__combine(parts.map(changeover_estimate__part).collect())
 
 
 SEQUENCE_CHECKS = [
@@ -288,82 +360,32 @@ SEQUENCE_CHECKS = [
 ]
 
 
-@dg.multi_asset(
-    name="sequence_assets",
-    outs={
-        "production_sequence": dg.AssetOut(
-            key=OUT("production_sequence"),
-            **SUPPLY,
-            description="Production sequence of the plan of record's master production schedule (MPS: "
-            "make_units per SKU-week) on every critical resource - the declared constraint and "
-            "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
-            "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
-            "batched by setup family, families ordered by the asymmetric changeover ATSP from "
-            "the current setup, then local search on changeover minutes + 1,000 min per hour "
-            "late (soft due dates: the earliest open order's requested date, else the close of "
-            "the week's last shift). Bought SKUs are never sequenced. Start and end fall inside "
-            "the shift calendar (hours per day x days per week from 06:00, less planned "
-            "downtime); what does not fit is unscheduled_qty, never stretched.",
-        ),
-        "sequence_summary": dg.AssetOut(
-            key=OUT("sequence_summary"),
-            **SUPPLY,
-            description="Per sequenced resource and week: MPS units, scheduled and unscheduled units, run "
-            "+ changeover hours vs the shift calendar's available hours (fits), changeover hours "
-            "FIFO (due-date order) vs optimized and vs the rough-cut estimate the plan reserved, "
-            "the OEE that follows (availability = run / (run + changeover) x historical "
-            "performance x quality) and late orders.",
-        ),
-    },
-    ins=_ins(
-        "cycle",
-        "ingest_log",
-        "plan_of_record",
-        "plan_offloads",
-        "capacity_table",
-        "oee_weekly",
-        "changeover_estimate",
-        "items",
-        "decisions",
-        "resources",
-        "routings",
-        "routing_alternates",
-        "changeovers",
-        "production_orders",
-        "sales_orders",
-        "downtime",
-    ),
-    internal_asset_deps={
-        "production_sequence": {
-            PLAN,
-            OUT("plan_offloads"),
-            STG("stg_mes__routing_alternates"),
-            OUT("capacity"),
-            OUT("oee_weekly"),
-            OUT("changeover_estimate"),
-            dg.AssetKey(["meta", "cycle"]),
-            STG("stg_erp__items"),
-            STG("stg_sop__decisions"),
-            STG("stg_mes__resources"),
-            STG("stg_mes__routings"),
-            STG("stg_mes__changeovers"),
-            STG("stg_mes__production_orders"),
-            STG("stg_erp__sales_orders"),
-            STG("stg_mes__downtime"),
-            INGEST_LOG,
-        },
-        "sequence_summary": {
-            PLAN,
-            OUT("plan_offloads"),
-            OUT("capacity"),
-            OUT("oee_weekly"),
-            OUT("changeover_estimate"),
-        },
-    },
-    pool=WAREHOUSE_POOL,
-    check_specs=SEQUENCE_CHECKS,
+SEQUENCE_INPUTS = (
+    "cycle",
+    "ingest_log",
+    "plan_of_record",
+    "plan_offloads",
+    "capacity_table",
+    "oee_weekly",
+    "changeover_estimate",
+    "items",
+    "decisions",
+    "resources",
+    "routings",
+    "routing_alternates",
+    "changeovers",
+    "production_orders",
+    "sales_orders",
+    "downtime",
 )
-def sequence_assets(
+
+
+@dg.op(
+    ins=fanout.warehouse_ins(*SEQUENCE_INPUTS),
+    out={"parts": dg.DynamicOut(), "shared": dg.Out()},
+    pool=WAREHOUSE_POOL,
+)
+def sequence__split(
     scenario: ScenarioConfig,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
@@ -382,6 +404,8 @@ def sequence_assets(
     sales_orders: pd.DataFrame,
     downtime: pd.DataFrame,
 ):
+    """The plan's MPS and what every resource's sequence shares, once per critical resource: one part
+    per resource (`mps.sequence_mps` on that resource alone gives the rows the loop over all of them gives)."""
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
@@ -393,13 +417,10 @@ def sequence_assets(
     frozen_weeks = (
         sorted(set(schedule.week_start[schedule.supply_source == "frozen"])) if "supply_source" in schedule else []
     )
-    result = mps.MpsSequence(
-        pd.DataFrame(columns=mps.SEQUENCE_COLUMNS),
-        pd.DataFrame(columns=mps.SUMMARY_COLUMNS),
-        pd.DataFrame(columns=["sku", "week_start", "make_units", "reason"]),
-    )
+    excluded = pd.DataFrame(columns=["sku", "week_start", "make_units", "reason"])
     resource_ids: list[str] = []
     routing_rates = pd.DataFrame(columns=["sku", "resource_id", "units_per_hour"])
+    keys: list = []
     if not {"resources", "routings"} & absent:
         machines = _resources(resources)
         inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
@@ -413,12 +434,11 @@ def sequence_assets(
                 [routing_rates, routing_alternates[["sku", "resource_id", "units_per_hour", "setup_family"]]],
                 ignore_index=True,
             )
-        result = mps.sequence_mps(
-            schedule,
-            routing_rates,
-            scenario_lib.apply_shift_calendar(machines, scenario.spec()),  # a scenario's extra shift
-            weeks,
-            resource_ids,
+        shared = dict(
+            schedule=schedule,
+            routings=routing_rates,
+            resources=scenario_lib.apply_shift_calendar(machines, scenario.spec()),  # a scenario's extra shift
+            weeks=weeks,
             bought=bought,
             changeovers=inputs["changeovers"],
             downtime=inputs["downtime"],
@@ -426,9 +446,79 @@ def sequence_assets(
             current_setup=inputs["current_setup"],
             oee=supply.historical_oee(oee_weekly),
             min_run=min_run,
-            time_limit_s=2.0,
-            seed=0,
         )
+        excluded = _sequence(shared, []).excluded  # bought SKUs with make units: the same for every resource
+        keys = fanout.mapping_keys(resource_ids)
+        for n, (key, resource_id) in enumerate(keys):
+            yield dg.DynamicOutput(dict(shared, order=n, resource_id=resource_id), output_name="parts", mapping_key=key)
+    if not keys:
+        yield dg.DynamicOutput(None, output_name="parts", mapping_key=fanout.NO_PARTS)
+    yield dg.Output(
+        dict(
+            schedule=schedule,
+            routing_rates=routing_rates,
+            resource_ids=resource_ids,
+            bought=bought,
+            frozen_weeks=frozen_weeks,
+            weeks=weeks,
+            excluded=excluded,
+            changeover_estimate=changeover_estimate,
+        ),
+        output_name="shared",
+    )
+
+
+def _sequence(shared: dict, resource_ids: list) -> mps.MpsSequence:
+    return mps.sequence_mps(
+        shared["schedule"],
+        shared["routings"],
+        shared["resources"],
+        shared["weeks"],
+        resource_ids,
+        bought=shared["bought"],
+        changeovers=shared["changeovers"],
+        downtime=shared["downtime"],
+        dues=shared["dues"],
+        current_setup=shared["current_setup"],
+        oee=shared["oee"],
+        min_run=shared["min_run"],
+        time_limit_s=2.0,
+        seed=0,
+    )
+
+
+@dg.op
+def sequence__part(part):
+    """One critical resource's production sequence and weekly summary."""
+    if part is None:
+        return None
+    result = _sequence(part, [part["resource_id"]])
+    return part["order"], result.jobs, result.summary
+
+
+SEQUENCE_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec in SEQUENCE_CHECKS}
+
+
+@dg.op(
+    out={
+        "production_sequence": dg.Out(io_manager_key=WAREHOUSE_IO),
+        "sequence_summary": dg.Out(io_manager_key=WAREHOUSE_IO),
+        **SEQUENCE_CHECK_OUTS,
+    },
+    pool=WAREHOUSE_POOL,
+)
+def sequence__combine(shared: dict, parts: list):
+    """The resources' sequences in the critical resources' order, the summary against the reserved
+    changeover hours, and the sequence's blocking checks."""
+    ordered = sorted((p for p in parts if p is not None), key=lambda p: p[0])
+    result = mps.MpsSequence(
+        fanout.concat_parts([p[1] for p in ordered], mps.SEQUENCE_COLUMNS).reindex(columns=mps.SEQUENCE_COLUMNS),
+        fanout.concat_parts([p[2] for p in ordered], mps.SUMMARY_COLUMNS).reindex(columns=mps.SUMMARY_COLUMNS),
+        shared["excluded"],
+    )
+    schedule, routing_rates, resource_ids = shared["schedule"], shared["routing_rates"], shared["resource_ids"]
+    bought, frozen_weeks, weeks = shared["bought"], shared["frozen_weeks"], shared["weeks"]
+    changeover_estimate = shared["changeover_estimate"]
     summary = result.summary
     estimate = changeover_estimate[["resource_id", "week_start", "changeover_hours"]].rename(
         columns={"changeover_hours": "changeover_hours_reserved"}
@@ -505,6 +595,80 @@ def sequence_assets(
         ),
         metadata={"resource_weeks_over": len(overflow), "unscheduled_units": round(unscheduled, 1)},
     )
+
+
+@dg.graph_multi_asset(
+    name="sequence_assets",
+    outs={
+        "production_sequence": dg.AssetOut(
+            key=OUT("production_sequence"),
+            owners=SUPPLY["owners"],
+            kinds=SUPPLY["kinds"],
+            description="Production sequence of the plan of record's master production schedule (MPS: "
+            "make_units per SKU-week) on every critical resource - the declared constraint and "
+            "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
+            "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
+            "batched by setup family, families ordered by the asymmetric changeover ATSP from "
+            "the current setup, then local search on changeover minutes + 1,000 min per hour "
+            "late (soft due dates: the earliest open order's requested date, else the close of "
+            "the week's last shift). Bought SKUs are never sequenced. Start and end fall inside "
+            "the shift calendar (hours per day x days per week from 06:00, less planned "
+            "downtime); what does not fit is unscheduled_qty, never stretched.",
+        ),
+        "sequence_summary": dg.AssetOut(
+            key=OUT("sequence_summary"),
+            owners=SUPPLY["owners"],
+            kinds=SUPPLY["kinds"],
+            description="Per sequenced resource and week: MPS units, scheduled and unscheduled units, run "
+            "+ changeover hours vs the shift calendar's available hours (fits), changeover hours "
+            "FIFO (due-date order) vs optimized and vs the rough-cut estimate the plan reserved, "
+            "the OEE that follows (availability = run / (run + changeover) x historical "
+            "performance x quality) and late orders.",
+        ),
+    },
+    ins=_ins(*SEQUENCE_INPUTS),
+    group_name="supply",
+    check_specs=SEQUENCE_CHECKS,
+)
+def sequence_assets(
+    cycle,
+    ingest_log,
+    plan_of_record,
+    plan_offloads,
+    capacity_table,
+    oee_weekly,
+    changeover_estimate,
+    items,
+    decisions,
+    resources,
+    routings,
+    routing_alternates,
+    changeovers,
+    production_orders,
+    sales_orders,
+    downtime,
+):
+    """Fanned out per critical resource (one step each, sop_pipeline/assets/fanout.py)."""
+    parts, shared = sequence__split(
+        cycle=cycle,
+        ingest_log=ingest_log,
+        plan_of_record=plan_of_record,
+        plan_offloads=plan_offloads,
+        capacity_table=capacity_table,
+        oee_weekly=oee_weekly,
+        changeover_estimate=changeover_estimate,
+        items=items,
+        decisions=decisions,
+        resources=resources,
+        routings=routings,
+        routing_alternates=routing_alternates,
+        changeovers=changeovers,
+        production_orders=production_orders,
+        sales_orders=sales_orders,
+        downtime=downtime,
+    )
+    outputs = sequence__combine(shared, parts.map(sequence__part).collect())
+    return dict(zip(["production_sequence", "sequence_summary", *SEQUENCE_CHECK_OUTS], outputs))
 
 
 # --------------------------------------------------------------------------- capacity + skills

@@ -11,6 +11,9 @@ of the same extracts (`small_cycle`).
 - The run records into a Dagster instance on PostgreSQL storage (`deploy/dagster.postgres.yaml`
   in `$DAGSTER_HOME`, dagster-postgres), as a team running the UI and daemon on a server would:
   the run, every asset's materialization for the cycle partition and the check results are there.
+- The run uses two processes (`sop run --processes 2`, Dagster's multiprocess executor): the fan-out
+  parts of the heavy analytics (sop_pipeline/assets/fanout.py, one step per resource) run in child
+  processes of their own, and the tables still equal the in-process DuckDB cycle's.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def postgres_cycle(small_cycle, postgres_server, tmp_path_factory):
     proc = sop(
         "run",
         *("--extracts", str(small_cycle.extracts), "--data-dir", str(data), "--warehouse", dsn),
+        *("--processes", "2"),
         env={"DAGSTER_HOME": str(home), **instance_env},
         timeout=CYCLE_TIMEOUT_S,
     )
@@ -131,6 +135,13 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
         assert [r.partition_key for r in records] == [partition]
         checks = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         assert len(checks.records) > 100
+        # the multiprocess executor: each step in a process of its own, a part per resource of each fan-out
+        starts = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START).records
+        pids = {r.event_log_entry.dagster_event.pid for r in starts}
+        parts = sorted(r.event_log_entry.step_key for r in starts if "__part[" in r.event_log_entry.step_key)
+        assert len(pids) > 10, f"steps ran in {len(pids)} processes"
+        for fanned in ("changeover_estimate__part[", "sequence__part["):
+            assert sum(fanned in k for k in parts) >= 2, parts
     # the tables are in the instance's own database, not in the warehouse's
     with connect(instance_dsn) as con, con.cursor() as cur:
         cur.execute("select count(*) from runs")

@@ -24,6 +24,25 @@ def test_definitions_load_with_job_schedule_and_in_process_executor(defs):
     assert schedule.cron_schedule == "0 6 * * 1"
 
 
+def test_a_postgres_warehouse_gets_the_multiprocess_executor():
+    from sop_pipeline.definitions import executor_for, multiprocess_run_config
+    from sop_pipeline.settings import Settings
+
+    assert executor_for(Settings.from_env({})).name == "in_process"  # DuckDB: one writer
+    pg = Settings.from_env({"SOP_WAREHOUSE": "postgresql://u@h:5432/db"})
+    assert executor_for(pg).name == "multi_or_in_process_executor"
+    config = multiprocess_run_config(2)["execution"]["config"]["multiprocess"]
+    assert config["max_concurrent"] == 2 and "sop_pipeline.definitions" in str(config["start_method"])
+
+
+def test_the_heavy_analytics_fan_out_per_resource(defs):
+    graph = defs.resolve_asset_graph()
+    for key in (["analytics", "changeover_estimate"], ["analytics", "production_sequence"]):
+        node_def = graph.get(dg.AssetKey(key)).assets_def.node_def
+        assert isinstance(node_def, dg.GraphDefinition), key
+        assert any(op.name.endswith("__part") for op in node_def.iterate_op_defs()), key
+
+
 def test_every_materializable_asset_has_description_group_and_owner(defs):
     graph = defs.resolve_asset_graph()
     missing = []
@@ -37,9 +56,20 @@ def test_every_materializable_asset_has_description_group_and_owner(defs):
 def test_every_warehouse_writer_shares_the_duckdb_pool(defs):
     from sop_pipeline.resources import WAREHOUSE_POOL
 
+    from sop_pipeline.assets.common import WAREHOUSE_IO
+
     pools = {}
     for assets_def in defs.assets or []:
         if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable:
+            if isinstance(assets_def.node_def, dg.GraphDefinition):  # a fan-out (assets/fanout.py)
+                for op in assets_def.node_def.iterate_op_defs():
+                    reads = any(i.input_manager_key == WAREHOUSE_IO for i in op.input_defs)
+                    writes = any(o.io_manager_key == WAREHOUSE_IO for o in op.output_defs)
+                    if reads or writes:  # the split and combine ops; the parts only compute
+                        pools[op.name] = op.pool
+                    else:
+                        assert op.name.endswith("__part"), f"{op.name}: neither a warehouse op nor a part"
+                continue
             pools[assets_def.node_def.name] = assets_def.node_def.pool
     without = sorted(
         name for name, pool in pools.items() if pool != WAREHOUSE_POOL and name != "reports__meeting_pack"

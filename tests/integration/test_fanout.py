@@ -1,0 +1,78 @@
+"""The fan-out of the heavy analytics (sop_pipeline/assets/fanout.py) changes no number: on the session's
+small cycle, the tables the per-resource parts wrote equal what one call over every resource gives
+(the unpartitioned code), row for row and in the same order. The split ops run on the cycle's own
+warehouse inputs; the one-step results are computed here with the same analytics functions.
+
+The PostgreSQL cycle test (test_postgres_run.py) runs the whole cycle with two processes and compares
+every table with the in-process DuckDB cycle.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sop_pipeline.analytics import mps
+from sop_pipeline.assets import supply
+from sop_pipeline.resources import ScenarioConfig, Warehouse
+
+pytestmark = pytest.mark.integration
+
+
+def _inputs(small_cycle, names) -> dict[str, pd.DataFrame]:
+    keys = supply._ins(*names)
+    with Warehouse(path=str(small_cycle.warehouse)).tables(read_only=True) as tables:
+        return {name: tables.read(*keys[name].key.path) for name in names}
+
+
+def _table(small_cycle, table: str) -> pd.DataFrame:
+    with Warehouse(path=str(small_cycle.warehouse)).tables(read_only=True) as tables:
+        return tables.read("analytics", table)
+
+
+def _same(fanned: pd.DataFrame, whole: pd.DataFrame, columns: list[str]) -> None:
+    """The same rows in the same order (dates compared as dates, numbers to 1e-9)."""
+    a, b = fanned[columns].reset_index(drop=True), whole[columns].reset_index(drop=True)
+    for c in columns:
+        if "week_start" in c or c in ("start", "end", "due"):
+            a[c], b[c] = pd.to_datetime(a[c]).astype("datetime64[ns]"), pd.to_datetime(b[c]).astype("datetime64[ns]")
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_changeover_estimate_per_resource_equals_one_call_over_every_resource(small_cycle):
+    assert small_cycle.returncode == 0
+    inputs = _inputs(small_cycle, supply.CHANGEOVER_INPUTS)
+    parts = list(supply.changeover_estimate__split(scenario=ScenarioConfig(), **inputs))
+    assert len(parts) >= 2, "the demo should fan out over at least two resources with a changeover matrix"
+    first = parts[0].value
+    whole = mps.changeover_estimate(
+        first["planned"],
+        first["routings"],
+        supply._resources(inputs["resources"]),  # every resource, as the one-step asset did
+        first["weeks"],
+        changeovers=first["changeovers"],
+        downtime=first["downtime"],
+        dues=first["dues"],
+        current_setup=first["current_setup"],
+        time_limit_s=2.0,
+        seed=0,
+    )
+    fanned = _table(small_cycle, "changeover_estimate")
+    assert len(whole) and len(fanned) == len(whole)
+    assert sorted({p.mapping_key for p in parts}) == sorted(set(whole.resource_id))
+    _same(fanned, whole, supply.CHANGEOVER_COLUMNS)
+
+
+def test_production_sequence_per_resource_equals_one_call_over_every_resource(small_cycle):
+    assert small_cycle.returncode == 0
+    inputs = _inputs(small_cycle, supply.SEQUENCE_INPUTS)
+    out = list(supply.sequence__split(scenario=ScenarioConfig(), **inputs))
+    parts = [o for o in out if o.output_name == "parts"]
+    shared = next(o.value for o in out if o.output_name == "shared")
+    assert len(parts) == len(shared["resource_ids"]) >= 2
+    whole = supply._sequence(parts[0].value, shared["resource_ids"])  # the one-step loop over every resource
+    seq = _table(small_cycle, "production_sequence")
+    assert len(whole.jobs) and len(seq) == len(whole.jobs)
+    _same(seq, whole.jobs, [c for c in mps.SEQUENCE_COLUMNS if c in seq])
+    summary = _table(small_cycle, "sequence_summary")
+    _same(summary, whole.summary, [c for c in mps.SUMMARY_COLUMNS if c in summary])
