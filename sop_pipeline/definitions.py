@@ -107,11 +107,14 @@ def cycle_job(env: dict[str, str]) -> dg.JobDefinition:
     return build_defs(Settings.from_env(dict(env))).resolve_job_def("sop_cycle")
 
 
-def build_defs(settings: Settings) -> dg.Definitions:
+def build_defs(settings: Settings, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """The code location for ``settings``; ``executor`` replaces the job's executor (a cluster
+    deployment's code location passes dagster-k8s's or dagster-celery's: deploy/README.md)."""
+    executor = executor or executor_for(settings)
     sop_cycle = dg.define_asset_job(
         "sop_cycle",
         selection=dg.AssetSelection.all(),
-        executor_def=executor_for(settings),
+        executor_def=executor,
         description="The weekly S&OP cycle: ingest, data pack, AI callouts, plan of record, publish. One run per "
         "cycle partition (the ISO week, Monday..Sunday; as-of = its Sunday, or the run config's mid-week cut).",
     )
@@ -131,7 +134,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
             )
         ],
         resources=resources_for(settings),
-        executor=executor_for(settings),
+        executor=executor,
     )
 
 

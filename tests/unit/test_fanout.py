@@ -30,3 +30,13 @@ def test_processes_need_a_server_warehouse(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert "--processes 2 needs a PostgreSQL warehouse" in err[0]
+
+
+def test_the_cluster_deploy_examples_compile_and_name_their_executor():
+    # examples only (no cluster here): they must at least be valid Python naming the executor they use
+    from sop_pipeline.settings import REPO_ROOT
+
+    for name, executor in (("definitions_k8s.py", "k8s_job_executor"), ("definitions_celery.py", "celery_executor")):
+        source = (REPO_ROOT / "deploy" / name).read_text()
+        compile(source, name, "exec")
+        assert f"build_defs(settings, executor={executor})" in source
