@@ -531,6 +531,7 @@ class CycleRunner:
         import dagster as dg
 
         from sop_pipeline.definitions import multiprocess_run_config
+        from sop_pipeline.partitions import loading_time
 
         settings = self.settings
         job = dg.build_reconstructable_job(
@@ -545,6 +546,8 @@ class CycleRunner:
         progress.out = terminal
         done = threading.Event()
         with contextlib.ExitStack() as stack:
+            # the launching process validates the partition; the step processes only see the run's tag
+            stack.enter_context(dg.partition_loading_context(effective_dt=loading_time(partition_key)))
             temp = None if os.environ.get("DAGSTER_HOME") else stack.enter_context(tempfile.TemporaryDirectory())
             instance = stack.enter_context(dg.DagsterInstance.local_temp(temp) if temp else _instance())
             watcher = threading.Thread(target=_follow_run, args=(instance, launch, progress, done), daemon=True)

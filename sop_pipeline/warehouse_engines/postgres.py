@@ -234,11 +234,27 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
 # tables
 
 
+def _ensure_schema(cur, schema: str) -> None:
+    """`create schema if not exists` that two processes may run at once (the multiprocess executor's
+    ingest steps each write a `raw` table): the loser of the race on the catalog's unique index gets
+    UniqueViolation instead of a no-op, so it is caught in a savepoint (the schema exists then)."""
+    import psycopg
+
+    cur.execute("select 1 from pg_namespace where nspname = %s", [schema])
+    if cur.fetchone():
+        return
+    try:
+        with cur.connection.transaction():  # a savepoint inside the caller's transaction
+            cur.execute(f"create schema if not exists {_quoted(schema)}")
+    except psycopg.errors.UniqueViolation:
+        pass  # created by a concurrent transaction that committed meanwhile
+
+
 def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]], batches) -> int:
     """Replace schema.table by a table of these (name, postgres type) columns holding the rows of
     `batches` (lists of tuples). Runs in the caller's transaction."""
     name = _name(schema, table)
-    cur.execute(f"create schema if not exists {_quoted(schema)}")
+    _ensure_schema(cur, schema)
     # cascade: dbt's staging views over a raw table go with it; the next dbt build recreates them
     cur.execute(f"drop table if exists {name} cascade")
     cur.execute(f"create table {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
@@ -446,7 +462,10 @@ class PostgresTables:
         columns, rows = _columns_and_rows(frame, where)
         name = _name(schema, table)
         with self.con.transaction(), self.con.cursor() as cur:
-            cur.execute(f"create schema if not exists {_quoted(schema)}")
+            # writers of one shared table (every ingest step writes its row of meta.ingest_log) take
+            # turns until commit, so two processes never race on creating it or on its rows
+            cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"sop.replace_rows:{where}"])
+            _ensure_schema(cur, schema)
             cur.execute(f"create table if not exists {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
             cur.execute(
                 "select column_name from information_schema.columns where table_schema = %s and table_name = %s",

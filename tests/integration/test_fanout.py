@@ -76,3 +76,40 @@ def test_production_sequence_per_resource_equals_one_call_over_every_resource(sm
     _same(seq, whole.jobs, [c for c in mps.SEQUENCE_COLUMNS if c in seq])
     summary = _table(small_cycle, "sequence_summary")
     _same(summary, whole.summary, [c for c in mps.SUMMARY_COLUMNS if c in summary])
+
+
+def test_concurrent_writers_on_postgres_create_schemas_and_shared_tables_once(postgres_server):
+    """Steps of a multiprocess run write at once: each ingest step creates `raw` if missing and writes its
+    row of the shared meta.ingest_log. Eight writers started together on a fresh database all succeed
+    (before: 'duplicate key value violates unique constraint pg_namespace_nspname_index')."""
+    import threading
+    import uuid
+
+    from sop_pipeline.warehouse_engines.postgres import PostgresTables, connect
+
+    dsn = postgres_server.create_database(f"fanout_{uuid.uuid4().hex[:8]}")
+    start, errors = threading.Barrier(8), []
+
+    def write(n: int) -> None:
+        try:
+            with connect(dsn) as con:
+                tables = PostgresTables(con)
+                start.wait()
+                tables.replace("raw", f"extract_{n}", pd.DataFrame({"x": [n]}))
+                tables.replace_rows(
+                    "meta", "log", pd.DataFrame({"extract": [f"e{n}"], "rows": [n]}), "extract", f"e{n}"
+                )
+                con.commit()
+        except Exception as exc:  # collected: the assertion names them
+            errors.append(f"{n}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with connect(dsn) as con:
+        tables = PostgresTables(con)
+        assert sorted(tables.read("meta", "log").extract) == [f"e{n}" for n in range(8)]
+        assert all(tables.read("raw", f"extract_{n}").x.tolist() == [n] for n in range(8))
