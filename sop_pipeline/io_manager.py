@@ -7,6 +7,9 @@ columns an input's `columns` metadata lists, when it has one), `handle_output` r
 row count and a preview. Each call opens its own short-lived connection through the `Warehouse`
 resource (its lock wait and its one DuckDB thread, which keeps float aggregates bit-identical
 from run to run) and closes it before returning: no connection is held while an asset computes.
+In an in-process run (`sop run`) the connection is a cursor of the database the process keeps
+open between steps (`sop_pipeline.warehouse_engines.duckdb_hold`): the file is opened once, not
+for every input and output.
 
 History is the partitions: an output whose definition metadata has `sop/history` (`HISTORY_KEY`)
 = "schema.table" keeps one copy of each cycle in that table: `handle_output` replaces the rows of
