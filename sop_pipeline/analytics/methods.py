@@ -108,7 +108,7 @@ COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's 
 # the intermittent combination's members: the smoothing methods made for (or robust on) sparse demand
 COMBINED_INTERMITTENT = ("exp_smoothing", "tsb", "croston_sba", "adida")
 # the median combination's members: five diverse methods, the season-aware ones where a season is found
-COMBINED_MEDIAN = ("lightgbm", "seasonal_naive", "ses_seasonal", "theta_seasonal", "damped_trend")
+COMBINED_MEDIAN = ("lightgbm", "seasonal_naive", "ses_seasonal", "theta_seasonal", "damped_trend")  # 5: odd
 SEASON_WEEKS = 52
 FIT_WEEKS = 104
 SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
@@ -365,29 +365,49 @@ def damped_trend(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     smoothed with constants chosen per series from ``DAMPED_GRID`` by in-sample one-step squared
     error: l = a y + (1 - a)(l + phi b), b = beta (l - l_prev) + (1 - beta) phi b; forecast
     l + (phi + ... + phi^h) b. Starts at the first observed week with b = 0; a missing (NaN) week
-    is a prediction step without an update (l = l + phi b, b = phi b) and is not scored."""
+    is a prediction step without an update (l = l + phi b, b = phi b) and is not scored. Series
+    are processed in blocks (``_blocks``), weeks contiguous, updated in place."""
     y = units[:, -FIT_WEEKS:]
-    n, T = y.shape
+    n = y.shape[0]
+    level, trend, phi = np.zeros(n), np.zeros(n), np.zeros(n)
+    for rows in _blocks(n):
+        level[rows], trend[rows], phi[rows] = _damped_block(y[rows])
+    h = np.asarray(horizons, dtype=float)[None, :]
+    damp = phi[:, None] * (1 - phi[:, None] ** h) / (1 - phi[:, None])
+    return level[:, None] + damp * trend[:, None]
+
+
+def _damped_block(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(final level, final trend, phi) of the chosen constants for one block of ``damped_trend``."""
+    yt = np.ascontiguousarray(y.T)  # weeks x series
+    T, c = yt.shape
     a, beta, phi = (DAMPED_GRID[:, i][None, :] for i in range(3))
-    obs = ~np.isnan(y)
-    first = np.argmax(obs, axis=1)
-    level = np.repeat(np.nan_to_num(y[np.arange(n), first])[:, None], DAMPED_GRID.shape[0], axis=1)
+    obs = ~np.isnan(yt)
+    first = np.argmax(obs, axis=0)
+    x0 = np.nan_to_num(yt)
+    level = np.repeat(x0[first, np.arange(c)][:, None], DAMPED_GRID.shape[0], axis=1)
     trend = np.zeros_like(level)
     sse = np.zeros_like(level)
-    x0 = np.nan_to_num(y)
+    pred, err, tmp = np.empty_like(level), np.empty_like(level), np.empty_like(level)
+    one_beta_phi = (1 - beta) * phi
+    missing = ~obs[:, :, None]
     for t in range(T):
-        pred = level + phi * trend
-        err = (x0[:, t][:, None] - pred) * obs[:, t][:, None]
-        sse += err * err
-        new = pred + a * err
-        trend = beta * (new - level) + (1 - beta) * phi * trend
-        level = new
+        np.multiply(phi, trend, out=pred)
+        pred += level  # l + phi b
+        np.subtract(x0[t][:, None], pred, out=err)
+        np.copyto(err, 0.0, where=missing[t])
+        np.multiply(err, err, out=tmp)
+        sse += tmp
+        # b = beta (l_new - l) + (1 - beta) phi b, with l_new - l = pred + a err - l = phi b + a err
+        np.multiply(a, err, out=tmp)
+        pred += tmp  # l_new
+        tmp += phi * trend  # l_new - l
+        trend *= one_beta_phi
+        trend += beta * tmp
+        level, pred = pred, level
     best = np.argmin(sse, axis=1)
-    r = np.arange(n)
-    lb, bb, pb = level[r, best], trend[r, best], DAMPED_GRID[best, 2]
-    h = np.asarray(horizons, dtype=float)[None, :]
-    damp = pb[:, None] * (1 - pb[:, None] ** h) / (1 - pb[:, None])
-    return lb[:, None] + damp * bb[:, None]
+    r = np.arange(c)
+    return level[r, best], trend[r, best], DAMPED_GRID[best, 2]
 
 
 def seasonal_adjust(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -395,9 +415,14 @@ def seasonal_adjust(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     non-seasonal method smooths when it is made season-aware."""
     index = seasonal_index(units)
     y = units[:, -FIT_WEEKS:]
+    rows = np.flatnonzero((index != 1).any(axis=1))
+    if not len(rows):  # no season anywhere: the history itself (no copy)
+        return y, index
     T = units.shape[1]
     cols = (np.arange(T - y.shape[1], T) - T) % SEASON_WEEKS
-    return y / index[:, cols], index
+    y = y.copy()
+    y[rows] /= index[rows][:, cols]
+    return y, index
 
 
 def tsb(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
@@ -484,7 +509,8 @@ def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) ->
     out["lightgbm"] = np.clip(np.nan_to_num(np.asarray(lightgbm, dtype=float)), 0, None)
     out["combination"] = sum(out[m] for m in COMBINED) / len(COMBINED)
     out["combination_intermittent"] = sum(out[m] for m in COMBINED_INTERMITTENT) / len(COMBINED_INTERMITTENT)
-    out["combination_median"] = np.median(np.stack([out[m] for m in COMBINED_MEDIAN]), axis=0)
+    # the median of 5 = the 3rd smallest (a partial sort; np.median sorts fully)
+    out["combination_median"] = np.partition(np.stack([out[m] for m in COMBINED_MEDIAN]), 2, axis=0)[2]
     del out["lightgbm"]
     return out
 
