@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.fixtures.postgres import postgres_server  # noqa: F401  (a private PostgreSQL server)
@@ -170,6 +171,15 @@ def small_cycle(demo_extracts, tmp_path_factory) -> CycleRun:
     run = _from_record(build_once(root, "small_cycle", _small_cycle(root)))
     assert run.returncode == 0, f"sop run failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     return run
+
+
+@pytest.fixture(scope="module")
+def serving(small_cycle):
+    """A read-only connection to the session cycle's serving file (a test file may define its own
+    `serving`, e.g. on another cycle)."""
+    con = duckdb.connect(str(small_cycle.serving), read_only=True)
+    yield con
+    con.close()
 
 
 def _copy_some(src: Path, dst: Path, names: list[str] | None = None) -> Path:

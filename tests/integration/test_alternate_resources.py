@@ -22,13 +22,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def serving(small_cycle):
-    con = duckdb.connect(str(small_cycle.serving), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def offloads(serving) -> pd.DataFrame:
     out = serving.execute("select * from plan_offloads").df()
     return out.assign(week_start=pd.to_datetime(out.week_start))

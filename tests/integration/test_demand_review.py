@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
 from tests.integration.test_meeting_pack_panels import parse_panels
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def serving(small_cycle):
-    con = duckdb.connect(str(small_cycle.serving), read_only=True)
-    yield con
-    con.close()
 
 
 def _df(con, sql: str) -> pd.DataFrame:

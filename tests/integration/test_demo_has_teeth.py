@@ -24,13 +24,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def serving(small_cycle):
-    con = duckdb.connect(str(small_cycle.serving), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def as_of(serving):
     return serving.execute("select cast(cycle as date) from _publish_info").fetchone()[0]
 

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def serving(small_cycle):
-    con = duckdb.connect(str(small_cycle.serving), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def bom(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
         return con.execute("select * from staging.stg_erp__bom").df()
