@@ -249,23 +249,28 @@ def changeover_estimate__split(
         )
 
 
+def _changeover_estimate(shared: dict, resources: pd.DataFrame) -> pd.DataFrame:
+    """`mps.changeover_estimate` of the split's shared inputs on `resources` (one part's resource)."""
+    return mps.changeover_estimate(
+        shared["planned"],
+        shared["routings"],
+        resources,
+        shared["weeks"],
+        changeovers=shared["changeovers"],
+        downtime=shared["downtime"],
+        dues=shared["dues"],
+        current_setup=shared["current_setup"],
+        time_limit_s=2.0,
+        seed=0,
+    )
+
+
 @dg.op
 def changeover_estimate__part(part):
     """One resource's rough-cut changeover hours (`mps.changeover_estimate` on that resource alone)."""
     if part is None:
         return None
-    return part["order"], mps.changeover_estimate(
-        part["planned"],
-        part["routings"],
-        part["resources"],
-        part["weeks"],
-        changeovers=part["changeovers"],
-        downtime=part["downtime"],
-        dues=part["dues"],
-        current_setup=part["current_setup"],
-        time_limit_s=2.0,
-        seed=0,
-    )
+    return part["order"], _changeover_estimate(part, part["resources"])
 
 
 @dg.op(out=dg.Out(io_manager_key=WAREHOUSE_IO), pool=WAREHOUSE_POOL)

@@ -45,18 +45,7 @@ def test_changeover_estimate_per_resource_equals_one_call_over_every_resource(sm
     parts = list(supply.changeover_estimate__split(scenario=ScenarioConfig(), **inputs))
     assert len(parts) >= 2, "the demo should fan out over at least two resources with a changeover matrix"
     first = parts[0].value
-    whole = mps.changeover_estimate(
-        first["planned"],
-        first["routings"],
-        supply._resources(inputs["resources"]),  # every resource, as the one-step asset did
-        first["weeks"],
-        changeovers=first["changeovers"],
-        downtime=first["downtime"],
-        dues=first["dues"],
-        current_setup=first["current_setup"],
-        time_limit_s=2.0,
-        seed=0,
-    )
+    whole = supply._changeover_estimate(first, supply._resources(inputs["resources"]))  # every resource
     fanned = _table(small_cycle, "changeover_estimate")
     assert len(whole) and len(fanned) == len(whole)
     assert sorted({p.mapping_key for p in parts}) == sorted(set(whole.resource_id))
