@@ -33,15 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.postgres_cycle import _server_cpu  # noqa: E402
-from tests.fixtures.postgres import _find_bindir, start_server, stop_server  # noqa: E402
+from benchmarks.postgres_cycle import _server_cpu, demo_and_server, new_database  # noqa: E402
 
 SOP = [sys.executable, "-m", "sop_pipeline.cli"]
 PR_SET_CHILD_SUBREAPER = 36
@@ -114,34 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    bindir = _find_bindir()
-    if bindir is None:
-        raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sop-bench-fanout-"))
-    extracts = work / args.size / "extracts"
-    if not extracts.exists():
-        subprocess.run([*SOP, "demo", "--size", args.size, "--out", str(extracts)], cwd=REPO, check=True)
-    root = Path(tempfile.mkdtemp(prefix="sop-bench-pgserver-"))
-    server, owner = start_server(bindir, root)
-    # after the server's start: its postmaster (daemonized by pg_ctl) must not become our child
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     rows = []
-    try:
-        import psycopg
-
+    with demo_and_server(work, args.size) as (extracts, server):
+        # after the server's start: its postmaster (daemonized by pg_ctl) must not become our child
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         for n in range(args.repeat):
             for processes in args.processes:
                 data = work / args.size / f"data_p{processes}_{n}"
                 shutil.rmtree(data, ignore_errors=True)
-                name = f"bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(server.dsn(), autocommit=True) as con:
-                    con.execute(f'create database "{name}"')
-                row = _run(extracts, data, server.dsn(name), processes, server.datadir)
+                row = _run(extracts, data, new_database(server), processes, server.datadir)
                 rows.append(row)
                 print(f"{row}", file=sys.stderr, flush=True)
-    finally:
-        stop_server(server, owner)
-        shutil.rmtree(root, ignore_errors=True)
     print(f"\n{platform.node()} ({os.cpu_count()} cores), {datetime.now():%Y-%m-%d %H:%M}, size {args.size}\n")
     print(
         "| run | processes | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) | "

@@ -26,8 +26,10 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -81,35 +83,49 @@ def _run(extracts: Path, data: Path, warehouse: str | None, server_dir: Path | N
     }
 
 
+@contextmanager
+def demo_and_server(work: Path, size: str) -> Iterator[tuple[Path, object]]:
+    """The seeded demo extracts of `size` under `work` (made once, then reused) and a private
+    PostgreSQL server for the block (stopped and removed after it)."""
+    bindir = _find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
+    extracts = work / size / "extracts"
+    if not extracts.exists():
+        subprocess.run([*SOP, "demo", "--size", size, "--out", str(extracts)], cwd=REPO, check=True)
+    root = Path(tempfile.mkdtemp(prefix="sop-bench-pgserver-"))
+    server, owner = start_server(bindir, root)
+    try:
+        yield extracts, server
+    finally:
+        stop_server(server, owner)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_database(server) -> str:
+    """A new, empty database on `server` for one run: its DSN."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.dsn(), autocommit=True) as con:
+        con.execute(f'create database "{name}"')
+    return server.dsn(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="small")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    bindir = _find_bindir()
-    if bindir is None:
-        raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sop-bench-pg-"))
-    extracts = work / args.size / "extracts"
-    if not extracts.exists():
-        subprocess.run([*SOP, "demo", "--size", args.size, "--out", str(extracts)], cwd=REPO, check=True)
-    root = Path(tempfile.mkdtemp(prefix="sop-bench-pgserver-"))
-    server, owner = start_server(bindir, root)
     rows = []
-    try:
-        import psycopg
-
+    with demo_and_server(work, args.size) as (extracts, server):
         for n in range(args.repeat):
             for engine in ("duckdb", "postgres"):
                 data = work / args.size / f"data_{engine}_{n}"
                 shutil.rmtree(data, ignore_errors=True)
-                dsn = None
-                if engine == "postgres":
-                    name = f"bench_{uuid.uuid4().hex[:8]}"
-                    with psycopg.connect(server.dsn(), autocommit=True) as con:
-                        con.execute(f'create database "{name}"')
-                    dsn = server.dsn(name)
+                dsn = new_database(server) if engine == "postgres" else None
                 row = _run(extracts, data, dsn, server.datadir if dsn else None)
                 rows.append(row)
                 print(
@@ -118,9 +134,6 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    finally:
-        stop_server(server, owner)
-        shutil.rmtree(root, ignore_errors=True)
     print(f"\n{platform.node()} ({os.cpu_count()} cores), {datetime.now():%Y-%m-%d %H:%M}, size {args.size}\n")
     print(
         "| run | engine | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) | load (1 min) |"
