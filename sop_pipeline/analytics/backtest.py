@@ -224,6 +224,7 @@ def backtest(
     sales = _sales_at_lag(sales_forecast)
     origins = [as_of - timedelta(weeks=k) for k in range(cfg.origins, 0, -1)]  # oldest first
     whole = _WholeHistory(history, as_of, promotions, future_weeks=cfg.horizon_weeks + 2) if len(history) else None
+    live = sensing.live_orders(orders) if cfg.sensing and orders is not None and len(orders) else None
     model = None
     fits = 0
     parts = []
@@ -260,10 +261,17 @@ def backtest(
         fc["seasonal_naive"] = _naive(
             actuals[actuals.week_start <= pd.Timestamp(last_complete_week(origin))], fc, origin
         )
-        if cfg.sensing and orders is not None and len(orders):
-            sensed = sensing.sense(loc, origin, orders=orders, config=sensing.SensingConfig(window_weeks=6))
-            s = sensed.set_index(["sku", "week_start"])["sensed_units"]
-            got = s.reindex(pd.MultiIndex.from_arrays([fc.sku, fc.week_start])).to_numpy()
+        if live is not None:
+            # sensing.sense's sensed units (booked orders; lightgbm = its baseline, summed the same way)
+            got = sensing.sensed_units(
+                loc,
+                fc[["sku", "week_start", "lag", "lightgbm"]].rename(
+                    columns={"lag": "horizon_week", "lightgbm": "baseline_units"}
+                ),
+                origin,
+                live,
+                sensing.SensingConfig(window_weeks=6),
+            )
             fc["lightgbm_sensed"] = np.where(np.isnan(got), fc.lightgbm, got)
         if sales is not None:
             fc = fc.merge(

@@ -72,7 +72,11 @@ def booking_curve(orders: pd.DataFrame, as_of: date, days_ahead: list[int], curv
     Measured on the last ``curve_weeks`` complete weeks before the as-of (orders by requested
     week, not cancelled). Negative days_ahead = days into the week (week 0). Index: days_ahead.
     """
-    o = _live_orders(orders, as_of)
+    return _curve(_live_orders(orders, as_of), as_of, days_ahead, curve_weeks)
+
+
+def _curve(o: pd.DataFrame, as_of: date, days_ahead: list[int], curve_weeks: int) -> pd.Series:
+    """``booking_curve`` from the live order lines up to the as-of (``_live_orders``)."""
     if o.empty:
         return pd.Series(np.nan, index=days_ahead, dtype=float)
     last = pd.Timestamp(
@@ -87,14 +91,23 @@ def booking_curve(orders: pd.DataFrame, as_of: date, days_ahead: list[int], curv
     return pd.Series([qty[lead >= d].sum() / total for d in days_ahead], index=days_ahead, dtype=float)
 
 
-def _live_orders(orders: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+def live_orders(orders: pd.DataFrame | None) -> pd.DataFrame:
+    """The order lines sensing counts, at any as-of: not cancelled, with an order date and a requested
+    week, dates parsed (``sku, order_date, requested_week_start, qty``). Those dated on or before an
+    as-of, in the same order, are ``_live_orders(orders, as_of)``: the backtest prepares them once for
+    all its origins."""
     if orders is None or orders.empty:
         return pd.DataFrame(columns=["sku", "order_date", "requested_week_start", "qty"])
     o = orders[(orders["status"] != "cancelled")].dropna(subset=["requested_week_start", "order_date"])
     o = o.assign(
         order_date=pd.to_datetime(o["order_date"]), requested_week_start=pd.to_datetime(o["requested_week_start"])
     )
-    return o[o.order_date <= pd.Timestamp(as_of)][["sku", "order_date", "requested_week_start", "qty"]]
+    return o[["sku", "order_date", "requested_week_start", "qty"]]
+
+
+def _live_orders(orders: pd.DataFrame | None, as_of: date, live: pd.DataFrame | None = None) -> pd.DataFrame:
+    o = live_orders(orders) if live is None else live
+    return o[o.order_date <= pd.Timestamp(as_of)] if len(o) else o
 
 
 def weekday_share(pos_daily: pd.DataFrame, as_of: date, weeks: int = 13) -> pd.Series:
@@ -169,7 +182,7 @@ def sense(
             used.append("booked orders")
             weeks = sorted(sku.week_start.unique())
             days = [int((pd.Timestamp(w) - pd.Timestamp(as_of)).days) for w in weeks]
-            curve = booking_curve(orders, as_of, days, cfg.curve_weeks)
+            curve = _curve(o, as_of, days, cfg.curve_weeks)
             share = dict(zip(weeks, curve.to_numpy()))
             booked = o[o.requested_week_start.isin(weeks)].groupby(["sku", "requested_week_start"])["qty"].sum()
             key = pd.MultiIndex.from_arrays([sku.sku, sku.week_start])
@@ -225,6 +238,47 @@ def sense(
         (" ".join(n) if n else "No short-term signal changed this week: sensed = baseline.") + miss_note for n in notes
     ]
     return sku[SENSING_COLUMNS].sort_values(["sku", "week_start"]).reset_index(drop=True)
+
+
+def sensed_units(
+    baseline: pd.DataFrame,
+    sku_weeks: pd.DataFrame,
+    as_of: date,
+    live: pd.DataFrame | None,
+    config: SensingConfig = SensingConfig(),
+) -> np.ndarray:
+    """``sense(baseline, as_of, orders=orders, config=config)``'s ``sensed_units`` at the rows of
+    ``sku_weeks``, without the reasons: the backtest's sensed forecast at every origin.
+
+    sku_weeks: ``sku``, ``week_start``, ``horizon_week`` and ``baseline_units`` - the SKU's sum of
+    baseline's units_p50 over its series, grouped as ``sense`` groups it (sku, family, week_start,
+    horizon_week), so the numbers are the same to the bit. live: ``live_orders(orders)``, prepared
+    once (None: the extract is absent). Only booked orders are replayed (no week-0 POS). NaN
+    outside the sensing window."""
+    cfg = config
+    out = np.full(len(sku_weeks), np.nan)
+    inside = sku_weeks["horizon_week"].to_numpy() <= cfg.window_weeks
+    if not inside.any():
+        return out
+    sub = sku_weeks[inside]
+    sensed = sub["baseline_units"].to_numpy(dtype=float)
+    o = _live_orders(None, as_of, live) if live is not None else None
+    if o is not None and len(o):
+        base = baseline[baseline.horizon_week <= cfg.window_weeks]
+        b2b = base[base.channel.eq("b2b")].groupby(["sku", "week_start"])["units_p50"].sum()
+        key = pd.MultiIndex.from_arrays([sub["sku"], sub["week_start"]])
+        b2b_base = b2b.reindex(key).fillna(0.0).to_numpy()
+        weeks = sorted(sub["week_start"].unique())
+        days = [int((pd.Timestamp(w) - pd.Timestamp(as_of)).days) for w in weeks]
+        share = dict(zip(weeks, _curve(o, as_of, days, cfg.curve_weeks).to_numpy()))
+        booked = o[o.requested_week_start.isin(weeks)].groupby(["sku", "requested_week_start"])["qty"].sum()
+        bk = booked.reindex(key).fillna(0.0).to_numpy()
+        sh = np.nan_to_num(np.array([share.get(w, np.nan) for w in sub["week_start"]]), nan=0.0)
+        sensed_b2b = bk + (1 - sh) * b2b_base
+        relevant = (bk > 0) | (b2b_base > 0)
+        sensed = sensed + np.where(relevant, sensed_b2b - b2b_base, 0.0)
+    out[inside] = np.where(sensed < 0.0, 0.0, sensed)  # sense's clip(lower=0)
+    return out
 
 
 def _nowcast(

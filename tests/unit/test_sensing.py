@@ -129,3 +129,73 @@ def test_promotions_are_named_not_double_counted():
     out = S.sense(baseline(SUNDAY), SUNDAY, orders=None, promotions=promos).set_index("horizon_week")
     assert "P7 (20% off, ALL)" in out.loc[2, "reason"] and "already in the baseline" in out.loc[2, "reason"]
     assert "P7" not in out.loc[3, "reason"] and out.loc[2, "delta_units"] == 0
+
+
+# --------------------------------------------------------------------------- the backtest's fast path
+
+
+def _random_case(seed: int, as_of: date):
+    """Random location forecast (stores + B2B, some SKUs with two B2B series, zero and fractional
+    units) and a random order book (cancelled lines, missing dates, leads into the week and ahead)."""
+    rng = np.random.default_rng(seed)
+    c = Cycle(as_of)
+    skus = [f"S{i:02d}" for i in range(12)]
+    rows = []
+    for s in skus:
+        locs = [("ST1", "store"), ("ST2", "store"), ("B2B", "b2b")] + ([("B2B2", "b2b")] if s in ("S03", "S07") else [])
+        for loc, channel in locs:
+            for k in range(1, 14):
+                u = 0.0 if rng.random() < 0.2 else float(rng.gamma(1.5, 40.0))
+                rows.append(
+                    (s, loc, channel, "F" + s[-1], pd.Timestamp(c.week1_start) + pd.Timedelta(weeks=k - 1), k, u)
+                )
+    base = pd.DataFrame(
+        rows, columns=["sku", "location", "channel", "family", "week_start", "horizon_week", "units_p50"]
+    )
+    n = 400
+    req = pd.Timestamp(c.week1_start) + pd.to_timedelta(rng.integers(-30, 8, n) * 7, unit="D")
+    orders = pd.DataFrame(
+        {
+            "sku": rng.choice(skus[:9] + ["OTHER"], n),
+            "requested_week_start": req,
+            "order_date": req - pd.to_timedelta(rng.integers(-3, 40, n), unit="D"),
+            "qty": np.round(rng.gamma(1.2, 30.0, n), 1),
+            "status": rng.choice(["open", "shipped", "cancelled"], n, p=[0.5, 0.4, 0.1]),
+        }
+    )
+    orders.loc[rng.random(n) < 0.05, "order_date"] = pd.NaT
+    return base, orders
+
+
+@pytest.mark.parametrize("as_of", [SUNDAY, WEDNESDAY])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sensed_units_are_sense_s_numbers_to_the_bit(seed, as_of):
+    base, orders = _random_case(seed, as_of)
+    keys = ["sku", "family", "week_start", "horizon_week"]
+    # the backtest's SKU rows: its own sum of the series (the same grouping as sense's baseline)
+    fc = (
+        base.groupby(keys, as_index=False, observed=True)["units_p50"]
+        .sum()
+        .rename(columns={"units_p50": "baseline_units"})
+    )
+    fc = fc.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # any row order
+    for book in (orders, orders.iloc[:0], orders.assign(order_date=orders.order_date + pd.Timedelta(days=400))):
+        ref = S.sense(base, as_of, orders=book, config=S.SensingConfig(window_weeks=6))
+        want = ref.set_index(["sku", "week_start"])["sensed_units"].reindex(
+            pd.MultiIndex.from_arrays([fc.sku, fc.week_start])
+        )
+        got = S.sensed_units(base, fc, as_of, S.live_orders(book), S.SensingConfig(window_weeks=6))
+        np.testing.assert_array_equal(got, want.to_numpy())
+        assert np.isnan(got[fc.horizon_week.to_numpy() > 6]).all()
+        assert np.isfinite(got[fc.horizon_week.to_numpy() <= 6]).all()
+    # the booked orders change the numbers (the comparison above is not trivially baseline = baseline)
+    got = S.sensed_units(base, fc, as_of, S.live_orders(orders), S.SensingConfig(window_weeks=6))
+    inside = fc.horizon_week.to_numpy() <= 6
+    assert (got[inside] != fc.baseline_units.to_numpy()[inside]).any()
+
+
+def test_live_orders_up_to_an_as_of_are_the_lines_sense_counts():
+    _, orders = _random_case(5, SUNDAY)
+    live = S.live_orders(orders)
+    pd.testing.assert_frame_equal(S._live_orders(orders, SUNDAY), S._live_orders(None, SUNDAY, live))
+    assert not (S._live_orders(orders, SUNDAY).order_date > pd.Timestamp(SUNDAY)).any()
