@@ -267,6 +267,16 @@ def simulate_service(
     last_arrival = np.zeros(n)
     stockout_cycles = np.zeros(n)
     series = np.arange(n)
+    # per-step bookkeeping that does not touch the numbers: a slot with a receipt due (instead of
+    # scanning its row), the steps at which some stock point reviews (no order can be placed at
+    # the others unless the review is continuous), and the Brownian passage only where it can
+    # happen (it draws nothing when no stock point is under continuous review)
+    slot_due = [False] * horizon
+    review_mod = np.maximum(review_steps, 1)
+    any_continuous = bool(continuous.any())
+    periods = sorted({int(p) for p in review_mod[~continuous]})
+    passage = brownian and len(cont_idx) > 0
+    has_gamma = bool(gamma_rows.any())
     total_weeks = int(warmup_weeks) + int(weeks)
     warm_step = int(warmup_weeks) * m
     step = 0
@@ -276,8 +286,8 @@ def simulate_service(
             counting = step >= warm_step
             slot = step % horizon
             d_net = d  # demand after this step's receipts
-            due = pipeline_due[slot]
-            if due.any():
+            if slot_due[slot]:
+                due = pipeline_due[slot]
                 split = np.flatnonzero(due & (pipeline_frac[slot] > 0))
                 if len(split):
                     # a receipt inside the step: the demand before it comes first (for Brownian demand, the
@@ -288,10 +298,8 @@ def simulate_service(
                     if bridge.any():
                         j = split[bridge]
                         before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * rng.standard_normal(len(j))
-                    lumps = gamma_rows[split] & np.isfinite(
-                        g_shape[split] if gamma_rows.any() else np.zeros(len(split))
-                    )
-                    if lumps.any():  # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
+                    lumps = gamma_rows[split] & np.isfinite(g_shape[split]) if has_gamma else None
+                    if lumps is not None and lumps.any():  # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
                         j, fj = split[lumps], f[lumps]
                         before[lumps] = d[j] * rng.beta(
                             np.maximum(fj * g_shape[j], 1e-12), np.maximum((1.0 - fj) * g_shape[j], 1e-12)
@@ -310,8 +318,10 @@ def simulate_service(
                 net += pipeline_qty[slot]
                 pipeline_qty[slot] = 0.0
                 pipeline_due[slot] = False
-            hit_at = np.full(n, np.nan)  # fraction of the step at which s is reached
-            if brownian:
+                slot_due[slot] = False
+            hit_at = None  # fraction of the step at which s is reached (continuous review, Brownian demand)
+            if passage:
+                hit_at = np.full(n, np.nan)
                 hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx])
             backorder_before = np.maximum(-net, 0.0)
             net -= d_net
@@ -323,9 +333,13 @@ def simulate_service(
                 backorder += backorder_after
             position_before = position
             position = position - d
-            reviewing = continuous | ((step + 1) % np.maximum(review_steps, 1) == 0)
-            order = reviewing & np.where(continuous, (position <= s) | np.isfinite(hit_at), position < s)
-            if order.any():
+            if any_continuous or any((step + 1) % p == 0 for p in periods):
+                reviewing = continuous | ((step + 1) % review_mod == 0)
+                reached = position <= s if hit_at is None else (position <= s) | np.isfinite(hit_at)
+                order = reviewing & np.where(continuous, reached, position < s)
+            else:
+                order = None
+            if order is not None and order.any():
                 idx = series[order]
                 up_to = ~continuous[idx]  # (R, S): raise the position to S exactly
                 lots = np.where(
@@ -335,7 +349,9 @@ def simulate_service(
                 )
                 with np.errstate(divide="ignore", invalid="ignore"):
                     crossing = np.clip((position_before[idx] - s[idx]) / d[idx], 0.0, 1.0)
-                crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], np.nan_to_num(crossing, nan=1.0))
+                crossing = np.nan_to_num(crossing, nan=1.0)
+                if hit_at is not None:
+                    crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], crossing)
                 placed = step + np.where(continuous[idx], crossing, 1.0)
                 lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
                 # continuous review: the receipt lands at the nearest step boundary; order-up-to (orders
@@ -352,6 +368,8 @@ def simulate_service(
                 pipeline_frac[at, idx] = np.where(pipeline_due[at, idx], np.minimum(pipeline_frac[at, idx], frac), frac)
                 pipeline_qty[at, idx] += lots * q[idx]
                 pipeline_due[at, idx] = True
+                for a in set(at.tolist()):
+                    slot_due[a] = True
                 position[idx] += lots * q[idx]
             step += 1
 
