@@ -299,7 +299,8 @@ def simulate_service(
                         j = split[bridge]
                         before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * rng.standard_normal(len(j))
                     lumps = gamma_rows[split] & np.isfinite(g_shape[split]) if has_gamma else None
-                    if lumps is not None and lumps.any():  # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
+                    # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
+                    if lumps is not None and lumps.any():
                         j, fj = split[lumps], f[lumps]
                         before[lumps] = d[j] * rng.beta(
                             np.maximum(fj * g_shape[j], 1e-12), np.maximum((1.0 - fj) * g_shape[j], 1e-12)
