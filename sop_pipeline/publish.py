@@ -266,6 +266,8 @@ class FailedTest:
     message: str  # dbt's message
     to: str | None = None  # relationships: the referenced model
     field: str | None = None  # relationships: the referenced column
+    unique_id: str | None = None  # dbt's node id
+    example: str | None = None  # one offending value, when the test's rows were read back (assets/dbt.py)
 
     def describe(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
@@ -276,7 +278,8 @@ class FailedTest:
         noun = "row" if self.failures == 1 else "rows"
         if self.kind == "relationships" and self.to:
             return f"{where}: {rows} {noun} with a {self.column} not found in {self.to}.{self.field} (test {self.test})"
-        return f"{self.kind} test on {where}: {rows} {noun} failed (test {self.test})"
+        example = f", e.g. {self.example}" if self.example is not None else ""
+        return f"{self.kind} test on {where}: {rows} {noun} failed{example} (test {self.test})"
 
 
 def _ref_name(text: str | None) -> str | None:
@@ -316,6 +319,7 @@ def failed_tests(run_results: dict, manifest: dict | None) -> list[FailedTest]:
                 message=result.get("message") or "",
                 to=_ref_name(kwargs.get("to")),
                 field=kwargs.get("field"),
+                unique_id=uid,
             )
         )
     return out

@@ -23,6 +23,7 @@ state; the next cycle in the data dir reuses its own. Row counts and column sche
 DuckDB queries per step (`_warehouse_metadata`), not from dbt's adapter in this process.
 """
 
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster._utils import pushd
 from dagster_dbt.core.dbt_event_iterator import DbtEventIterator  # not re-exported by dagster_dbt 0.29
@@ -43,7 +45,7 @@ from packaging import version
 from pydantic import PrivateAttr
 
 from sop_pipeline.assets.common import OWNERS
-from sop_pipeline.publish import build_failure_message, failed_tests
+from sop_pipeline.publish import FailedTest, build_failure_message, failed_tests
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings
 from sop_pipeline.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from sop_pipeline.warehouse_engines import duckdb_hold
@@ -193,14 +195,16 @@ def _build_suspended(context: dg.AssetExecutionContext, dbt: DbtCliResource, set
     # small demo's marts step it took 31 s of the metadata threads' time against 6 s for the schemas.
     try:
         invocation.is_successful()
+        offending = _column_rule_failures(invocation, s)
         if on_duckdb_file:
-            yield from _with_warehouse_metadata(invocation, s.warehouse_path)
+            events = _with_warehouse_metadata(invocation, s.warehouse_path)
         else:
-            yield from _with_table_metadata(invocation)
+            events = _with_table_metadata(invocation)
+        yield from _with_offending_columns(events, offending)
     finally:
         _close_adapter(invocation)
     if not invocation.is_successful():
-        raise dg.Failure(description=_failure_message(invocation, step))
+        raise dg.Failure(description=_failure_message(invocation, step, offending))
 
 
 BUILT = (dg.Output, dg.AssetMaterialization)
@@ -341,12 +345,106 @@ def _close_adapter(invocation) -> None:
             env.close()
 
 
-def _failure_message(invocation, step: str) -> str:
-    """Every failed test with its table, column and failing rows, else the models that errored."""
+def _run_results(invocation) -> dict:
     try:
-        run_results = invocation.get_artifact("run_results.json")
+        return invocation.get_artifact("run_results.json")
     except Exception:  # dbt stopped before writing it (e.g. a project error)
-        run_results = {}
+        return {}
+
+
+# The generic test (dbt_project/macros/test_column_rules.sql) that checks a model's not-null, unique,
+# accepted-values and key rules in one dbt node; its query returns one row per failing rule and column.
+COLUMN_RULES = "column_rules"
+
+
+def _column_rule_failures(invocation, settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """`column_rule_failures` of this invocation, on the cycle's warehouse."""
+    from sop_pipeline.resources import Warehouse
+
+    warehouse = Warehouse(path=str(settings.warehouse_path), dsn=settings.warehouse_dsn)
+    return column_rule_failures(_run_results(invocation), getattr(invocation, "manifest", None), warehouse)
+
+
+def column_rule_failures(run_results: dict, manifest: dict | None, warehouse) -> dict[str, list[dict[str, Any]]]:
+    """unique_id -> the failing rules (rule, column_name, failing_rows, example) of every column_rules
+    test that failed (or warned) in a dbt invocation, from its compiled query run again on the
+    warehouse (a `resources.Warehouse`; dbt itself keeps only the failure count). No query when none
+    failed; a query that cannot run leaves the test out (its message then gives dbt's count only)."""
+    nodes = (manifest or {}).get("nodes", {})
+    failed = [
+        r
+        for r in run_results.get("results", [])
+        if r.get("status") in ("fail", "warn")
+        and r.get("compiled_code")
+        and (nodes.get(r.get("unique_id", ""), {}).get("test_metadata") or {}).get("name") == COLUMN_RULES
+    ]
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not failed:
+        return out
+    try:
+        with warehouse.tables(read_only=True) as tables:
+            for result in failed:
+                out[result["unique_id"]] = [
+                    {
+                        "rule": str(row["rule"]),
+                        "column_name": str(row["column_name"]),
+                        "failing_rows": int(row["failing_rows"]),
+                        "example": None if pd.isna(row["example"]) else str(row["example"]),
+                    }
+                    for row in tables.query(result["compiled_code"]).to_dict("records")
+                ]
+    except Exception as exc:  # the message falls back to dbt's count
+        dg.get_dagster_logger().warning(f"could not list the failing columns of a {COLUMN_RULES} test: {exc}")
+    return out
+
+
+def expand_rule_failures(failures: list[FailedTest], offending: Mapping[str, list[dict[str, Any]]]) -> list[FailedTest]:
+    """A failed column_rules test as one FailedTest per failing rule and column (kind = the rule,
+    e.g. not_null; rows and an example value of that column); other tests as they are."""
+    out = []
+    for test in failures:
+        rules = offending.get(test.unique_id or "")
+        if not rules:
+            out.append(test)
+            continue
+        for rule in rules:
+            out.append(
+                dataclasses.replace(
+                    test,
+                    kind=rule["rule"],
+                    column=rule["column_name"],
+                    failures=rule["failing_rows"],
+                    example=rule["example"],
+                )
+            )
+    return out
+
+
+def _describe_rule(rule: Mapping[str, Any]) -> str:
+    example = f" (e.g. {rule['example']})" if rule.get("example") is not None else ""
+    return f"{rule['rule']} {rule['column_name']}: {rule['failing_rows']:,} rows{example}"
+
+
+def _with_offending_columns(events, offending: Mapping[str, list[dict[str, Any]]]) -> Iterator:
+    """The events, a failed column_rules check's result with the failing rules and columns as
+    metadata (`failing_columns`, one line each: rule, column, rows, an example value)."""
+    for event in events:
+        if offending and isinstance(event, dg.AssetCheckResult) and "unique_id" in event.metadata:
+            rules = offending.get(event.metadata["unique_id"].text)
+            if rules:
+                event = event.with_metadata(
+                    {
+                        **event.metadata,
+                        "failing_columns": dg.MetadataValue.md("\n".join(f"- {_describe_rule(r)}" for r in rules)),
+                    }
+                )
+        yield event
+
+
+def _failure_message(invocation, step: str, offending: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
+    """Every failed test with its table, column and failing rows, else the models that errored (a
+    failed column_rules test: one entry per failing rule and column)."""
+    run_results = _run_results(invocation)
     manifest = getattr(invocation, "manifest", None)
     fallback = ""
     if not any(r.get("status") in ("fail", "error") for r in run_results.get("results", [])):
@@ -356,8 +454,9 @@ def _failure_message(invocation, step: str) -> str:
             if e.raw_event["info"].get("level") == "error"
         ]
         fallback = " ".join(m.strip() for m in errors if m.strip())[:1000]
+    failures = expand_rule_failures(failed_tests(run_results, manifest), offending or {})
     return (
-        build_failure_message(step, failed_tests(run_results, manifest), run_results, manifest, fallback)
+        build_failure_message(step, failures, run_results, manifest, fallback)
         + f" dbt log: {invocation.target_path / 'dbt.log'}"
     )
 
