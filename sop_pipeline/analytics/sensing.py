@@ -66,13 +66,21 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
 
 
-def booking_curve(orders: pd.DataFrame, as_of: date, days_ahead: list[int], curve_weeks: int = 26) -> pd.Series:
+def booking_curve(
+    orders: pd.DataFrame | None,
+    as_of: date,
+    days_ahead: list[int],
+    curve_weeks: int = 26,
+    live: pd.DataFrame | None = None,
+) -> pd.Series:
     """Usual share of a week's B2B units already booked ``days_ahead`` days before the week starts.
 
     Measured on the last ``curve_weeks`` complete weeks before the as-of (orders by requested
     week, not cancelled). Negative days_ahead = days into the week (week 0). Index: days_ahead.
+    ``live``: ``live_orders(orders)`` prepared once when the curve is drawn at many as-of dates
+    (``orders`` is then not read).
     """
-    return _curve(_live_orders(orders, as_of), as_of, days_ahead, curve_weeks)
+    return _curve(_live_orders(orders, as_of, live), as_of, days_ahead, curve_weeks)
 
 
 def _curve(o: pd.DataFrame, as_of: date, days_ahead: list[int], curve_weeks: int) -> pd.Series:

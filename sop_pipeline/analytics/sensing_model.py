@@ -192,10 +192,11 @@ def _family_daily(pos_family_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     ]
 
 
-def pos_pace(pos_family_daily: pd.DataFrame | None, origin: date, weeks: int = 8) -> pd.Series:
+def pos_pace(pos_family_daily: pd.DataFrame | None, origin: date, weeks: int = 8, prepared: bool = False) -> pd.Series:
     """Per family at ``origin``: POS units of the origin's week so far over the usual units by that
-    weekday (see module doc), minus 1. Only days on or before the origin are read."""
-    d = _family_daily(pos_family_daily)
+    weekday (see module doc), minus 1. Only days on or before the origin are read. ``prepared``:
+    the frame is already ``_family_daily``'s (prepared once for many origins)."""
+    d = pos_family_daily if prepared else _family_daily(pos_family_daily)
     if d is None:
         return pd.Series(dtype=float)
     origin_ts = pd.Timestamp(origin)
@@ -288,13 +289,16 @@ def features(
     share = np.full(len(r), np.nan)
     pace = np.full(len(r), np.nan)
     days = (week - origin).dt.days.to_numpy()
+    # the order lines and the daily POS prepared once, not once per origin (the same rows per origin)
+    live = sensing.live_orders(orders) if orders is not None and len(orders) else None
+    daily = _family_daily(pos_family_daily)
     for o, idx in r.groupby(origin, sort=True).indices.items():
         od = pd.Timestamp(o).date()
-        if orders is not None and len(orders):
+        if live is not None:
             uniq = sorted(set(days[idx].tolist()))
-            curve = sensing.booking_curve(orders, od, uniq)
+            curve = sensing.booking_curve(None, od, uniq, live=live)
             share[idx] = curve.reindex(days[idx]).to_numpy(dtype=float)
-        pc = pos_pace(pos_family_daily, od, config.pace_weeks)
+        pc = pos_pace(daily, od, config.pace_weeks, prepared=True)
         if len(pc):
             pace[idx] = r.family.iloc[idx].astype(str).map(pc).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -199,3 +199,14 @@ def test_live_orders_up_to_an_as_of_are_the_lines_sense_counts():
     live = S.live_orders(orders)
     pd.testing.assert_frame_equal(S._live_orders(orders, SUNDAY), S._live_orders(None, SUNDAY, live))
     assert not (S._live_orders(orders, SUNDAY).order_date > pd.Timestamp(SUNDAY)).any()
+
+
+def test_the_booking_curve_from_prepared_order_lines_is_the_same_at_every_as_of():
+    _, orders = _random_case(7, SUNDAY)
+    live = S.live_orders(orders)
+    for k in range(-8, 3):
+        as_of = SUNDAY + pd.Timedelta(days=7 * k + (k % 3)).to_pytimedelta()
+        days = [-3, 0, 1, 5, 8, 15, 30]
+        pd.testing.assert_series_equal(
+            S.booking_curve(orders, as_of, days), S.booking_curve(None, as_of, days, live=live)
+        )

@@ -251,3 +251,20 @@ def test_learn_without_enough_rows_keeps_the_rule():
     r = M.learn(bt, cycle(1), orders, None, None, CFG)
     assert r.sensed is None and r.chosen == {} and "too few" in r.note
     assert (r.gain.chosen == "rule").all()
+
+
+def test_pos_pace_on_the_prepared_daily_pos_is_the_same():
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2026-03-02", periods=120, freq="D")
+    pos = pd.DataFrame(
+        {
+            "family": np.repeat(["Snacks", "Drinks"], len(days)),
+            "sales_date": np.tile(days.strftime("%Y-%m-%d"), 2),
+            "units": rng.gamma(2.0, 50.0, 2 * len(days)),
+        }
+    )
+    prepared = M._family_daily(pos)
+    for origin in pd.date_range("2026-04-01", periods=20, freq="3D"):
+        pd.testing.assert_series_equal(
+            M.pos_pace(pos, origin.date()), M.pos_pace(prepared, origin.date(), prepared=True)
+        )
