@@ -271,7 +271,7 @@ def simulate_service(
     # scanning its row), the steps at which some stock point reviews (no order can be placed at
     # the others unless the review is continuous), and the Brownian passage only where it can
     # happen (it draws nothing when no stock point is under continuous review)
-    slot_due = [False] * horizon
+    slot_due = np.zeros(horizon, dtype=bool)
     review_mod = np.maximum(review_steps, 1)
     any_continuous = bool(continuous.any())
     periods = sorted({int(p) for p in review_mod[~continuous]})
@@ -369,8 +369,7 @@ def simulate_service(
                 pipeline_frac[at, idx] = np.where(pipeline_due[at, idx], np.minimum(pipeline_frac[at, idx], frac), frac)
                 pipeline_qty[at, idx] += lots * q[idx]
                 pipeline_due[at, idx] = True
-                for a in set(at.tolist()):
-                    slot_due[a] = True
+                slot_due[at] = True
                 position[idx] += lots * q[idx]
             step += 1
 
