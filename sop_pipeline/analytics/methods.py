@@ -26,6 +26,12 @@ one by rolling-origin backtest error (``analytics.backtest``; the rule: "Selecti
     * ``damped_trend``: Holt's damped additive trend, on the seasonally adjusted history;
     * ``combination_median``: the median of lightgbm, seasonal_naive, ses_seasonal, theta_seasonal
       and damped_trend (a median is robust to one member far off, e.g. last year's lumpy week).
+    * ``seasonal_naive_trend``: seasonal naive x the year-on-year change of the level (mean of the
+      last 13 weeks / the same 13 weeks a year earlier, kept within [1/3, 3]);
+    * ``combination_trend``: the mean of lightgbm, seasonal_naive_trend, ses_seasonal,
+      theta_seasonal and damped_trend - equal weights, every member season- and trend-aware (the
+      prior of both classes since the third pass: ``combination``'s seasonal naive and SES are
+      blind to a trend, and lagged growing series, e.g. -17% bias on the expedia data).
 
 These are small numpy recursions vectorized over series (one pass over <= 104 weeks, every
 smoothing constant at once), not ``statsforecast``: importing statsforecast costs ~10 s (numba,
@@ -45,8 +51,9 @@ Selection rule. The rule (``select``) generalises the previous "LightGBM unless 
 models on public data because it kept LightGBM where a combination was better:
 
     1. per intermittency class, a default (``class_default``): the prior (``PRIOR``: the
-       combination for smooth series, the median combination for intermittent ones; equal-weight
-       combinations are the robust choice when no method dominates) unless the candidate with the
+       trend-aware combination ``combination_trend`` for both classes; equal-weight combinations
+       are the robust choice when no method dominates; weights by pooled backtest error were tried
+       and lost, benchmarks/README.md) unless the candidate with the
        lowest error summed over the class's series beats it by more than ``SELECT_Z`` (1.645,
        one-sided 95%) standard errors of the per-origin difference (Newey-West over 12 origins,
        and never less than the per-series block error / sqrt(number of series)) AND has the lower
@@ -64,6 +71,7 @@ The margin is thus scaled by the noise of each error estimate, not fixed; it is 
 series (``margin``, with ``default_method``) so the blocking check can recompute the pick.
 First developed on the small demo and two public histories and scored on four others; the second
 pass (median combination, sign test, t threshold) developed on those six and scored on three new
+ones; the third (the ``combination_trend`` prior) developed on those nine and scored on three fresh
 ones (benchmarks/README.md, "Forecast").
 
 Calibrated quantiles. p10/p90 of the chosen method are p50 + s x q, where s is the series'
@@ -102,6 +110,8 @@ CANDIDATES = (
     "damped_trend",
     "ses_seasonal",
     "combination_median",
+    "seasonal_naive_trend",
+    "combination_trend",
 )
 STAT_CANDIDATES = CANDIDATES[1:]  # the ones computed here (lightgbm comes from forecasting)
 COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's members
@@ -109,6 +119,14 @@ COMBINED = ("lightgbm", "seasonal_naive", "exp_smoothing")  # the combination's 
 COMBINED_INTERMITTENT = ("exp_smoothing", "tsb", "croston_sba", "adida")
 # the median combination's members: five diverse methods, the season-aware ones where a season is found
 COMBINED_MEDIAN = ("lightgbm", "seasonal_naive", "ses_seasonal", "theta_seasonal", "damped_trend")  # 5: odd
+# the trend-aware combination's members (equal weights): the global model, last year's week scaled by
+# the year-on-year change of the level, and SES / Theta / damped trend on the seasonally adjusted
+# history - the M4 competition's "Comb" benchmark (SES, Holt, damped) family plus Theta, with no
+# member that is blind to both season and trend
+COMBINED_TREND = ("lightgbm", "seasonal_naive_trend", "ses_seasonal", "theta_seasonal", "damped_trend")
+YOY_WEEKS = 13  # the level windows compared year on year by seasonal_naive_trend
+YOY_MIN_OBSERVED = 7  # each window needs at least this many observed weeks
+YOY_CLIP = 3.0  # the year-on-year ratio is kept within [1 / 3, 3]
 SEASON_WEEKS = 52
 FIT_WEEKS = 104
 SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
@@ -128,7 +146,7 @@ MIN_GROUP_ROWS = 100
 # lower: per-series selection on 26 overlapping weekly origins is noisy (see the module doc)
 SWITCH_MARGIN = 0.25  # the previous rule's fixed margin (select(fixed_margin=...), benchmarks only)
 # each class's default unless another candidate is clearly better over the class's series pooled
-PRIOR = {"smooth": "combination", "intermittent": "combination_median"}
+PRIOR = {"smooth": "combination_trend", "intermittent": "combination_trend"}
 SELECT_Z = 1.645  # "clearly better": one-sided 95% on the paired per-origin error difference
 SIGN_TEST_LEVEL = 0.05  # a class default also needs a one-sided 5% sign test across its series
 NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
@@ -153,6 +171,30 @@ def seasonal_naive(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
     cnt = (~np.isnan(recent)).sum(axis=1)
     fallback = np.where(cnt > 0, np.nansum(recent, axis=1) / np.maximum(cnt, 1), 0.0)
     return np.where(np.isnan(ly), fallback[:, None], ly)
+
+
+def seasonal_naive_trend(units: np.ndarray, horizons: np.ndarray, naive: np.ndarray | None = None) -> np.ndarray:
+    """Seasonal naive scaled by the year-on-year change of the level: units[t + h - 52] x r, where
+    r = mean of the last ``YOY_WEEKS`` weeks / mean of the same weeks a year earlier (observed weeks
+    only, each window with at least ``YOY_MIN_OBSERVED`` observed, the earlier one above 0; r kept
+    within [1 / ``YOY_CLIP``, ``YOY_CLIP``]). Where last year's week is missing (the seasonal naive's
+    recent-mean fallback) or either window is too thin, the plain seasonal naive. ``naive``: the
+    ``seasonal_naive`` forecast of the same weeks when already computed."""
+    n, T = units.shape
+    horizons = np.asarray(horizons)
+    naive = seasonal_naive(units, horizons) if naive is None else naive
+    ratio = np.ones(n)
+    if T >= SEASON_WEEKS + YOY_WEEKS:
+        now = units[:, T - YOY_WEEKS :]
+        before = units[:, T - SEASON_WEEKS - YOY_WEEKS : T - SEASON_WEEKS]
+        n_now, n_before = (~np.isnan(now)).sum(axis=1), (~np.isnan(before)).sum(axis=1)
+        m_now = np.nansum(now, axis=1) / np.maximum(n_now, 1)
+        m_before = np.nansum(before, axis=1) / np.maximum(n_before, 1)
+        ok = (n_now >= YOY_MIN_OBSERVED) & (n_before >= YOY_MIN_OBSERVED) & (m_before > 0)
+        ratio = np.where(ok, np.clip(m_now / np.where(ok, m_before, 1.0), 1 / YOY_CLIP, YOY_CLIP), 1.0)
+    src = T - 1 + horizons - SEASON_WEEKS
+    has_ly = (src[None, :] >= 0) & ~np.isnan(units[:, np.clip(src, 0, T - 1)])
+    return np.where(has_ly, naive * ratio[:, None], naive)
 
 
 def exp_smoothing(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
@@ -511,6 +553,8 @@ def candidates(units: np.ndarray, horizons: np.ndarray, lightgbm: np.ndarray) ->
     out["combination_intermittent"] = sum(out[m] for m in COMBINED_INTERMITTENT) / len(COMBINED_INTERMITTENT)
     # the median of 5 = the 3rd smallest (a partial sort; np.median sorts fully)
     out["combination_median"] = np.partition(np.stack([out[m] for m in COMBINED_MEDIAN]), 2, axis=0)[2]
+    out["seasonal_naive_trend"] = seasonal_naive_trend(units, horizons, out["seasonal_naive"])
+    out["combination_trend"] = sum(out[m] for m in COMBINED_TREND) / len(COMBINED_TREND)
     del out["lightgbm"]
     return out
 

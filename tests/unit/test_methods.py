@@ -16,6 +16,7 @@ from sop_pipeline.analytics import methods as M
 from tests.unit.test_forecasting import AS_OF, FAST, make_history
 
 WEEKS = 156
+PRIOR = M.PRIOR["smooth"]  # the smooth class's prior default (the rule tests below)
 
 
 def seasonal(weeks: int = WEEKS) -> np.ndarray:
@@ -137,28 +138,28 @@ def _rows(errors: dict[str, list[float]], series: str = "A", cls: str = "smooth"
 
 def test_selection_rule_default_and_noise_scaled_margin():
     n = 26
-    # a steady edge: theta errs 1 where the combination errs 2, at every origin -> switches (no noise)
-    steady = M.select(_rows({"combination": [2.0] * n, "theta": [1.0] * n}))
+    # a steady edge: theta errs 1 where the prior errs 2, at every origin -> switches (no noise)
+    steady = M.select(_rows({PRIOR: [2.0] * n, "theta": [1.0] * n}))
     assert steady.method.item() == "theta" and steady.margin.item() == 0.0
     # the same average edge (1 vs 2) but noisy: theta's error alternates 0 / 2, so the difference
     # swings 2 / 0 per origin; over ~2 independent 13-week windows that is within the noise
-    noisy = M.select(_rows({"combination": [2.0] * n, "theta": [0.0, 2.0] * (n // 2)}))
-    assert noisy.wape_theta.item() < noisy.wape_combination.item()  # theta is lower on the total ...
-    assert noisy.method.item() == "combination" and noisy.default_method.item() == "combination"  # ... not clearly
+    noisy = M.select(_rows({PRIOR: [2.0] * n, "theta": [0.0, 2.0] * (n // 2)}))
+    assert noisy.wape_theta.item() < noisy[f"wape_{PRIOR}"].item()  # theta is lower on the total ...
+    assert noisy.method.item() == PRIOR and noisy.default_method.item() == PRIOR  # ... not clearly
     # the edge asked: t (one-sided 95%, 1 degree of freedom: 2 windows) x sd 1.02 / sqrt(2)
     # windows = 4.6 of the default's mean error 2, i.e. more than all of it -> capped at 1
     assert noisy.margin.item() == 1.0
     # a milder noise (0.8 / 1.2 around 1): the edge asked is 6.314 x 0.204 / sqrt(2) / 2 = 45.5% of
     # the default's error, theta is 50% better -> switches, with that margin published
-    mild = M.select(_rows({"combination": [2.0] * n, "theta": [0.8, 1.2] * (n // 2)}))
+    mild = M.select(_rows({PRIOR: [2.0] * n, "theta": [0.8, 1.2] * (n // 2)}))
     assert mild.method.item() == "theta"
     assert mild.margin.item() == pytest.approx(6.314 * 0.2 * np.sqrt(26 / 25) / np.sqrt(2) / 2, rel=1e-3)
-    # pooled default: over 30 series lightgbm beats the combination by 0.5 at every origin, each
+    # pooled default: over 30 series lightgbm beats the prior by 0.5 at every origin, each
     # series with noise around it -> the class default is lightgbm, and the series keep it
     rng = np.random.default_rng(0)
     many = pd.concat(
         [
-            _rows({"combination": list(2.0 + e), "lightgbm": list(1.5 + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
+            _rows({PRIOR: list(2.0 + e), "lightgbm": list(1.5 + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
             for i, e in enumerate(rng.normal(0, 0.2, (30, n)))
         ],
         ignore_index=True,
@@ -173,13 +174,13 @@ def test_selection_rule_default_and_noise_scaled_margin():
 
 def test_selection_breaks_catches_a_pick_off_the_rule():
     n = 26
-    sel = M.select(_rows({"combination": [2.0] * n, "theta": [1.0] * n}))
+    sel = M.select(_rows({PRIOR: [2.0] * n, "theta": [1.0] * n}))
     assert M.selection_breaks(sel).empty
     bad = sel.assign(method="tsb", wape=sel.wape_tsb)
     out = M.selection_breaks(bad)
     assert len(out) == 1 and out.expected.item() == "theta" and "rule picks theta" in out.problem.item()
     # a pick that ignores the margin (switches on a small edge) is caught too
-    noisy = M.select(_rows({"combination": [2.0] * n, "theta": [0.0, 2.0] * (n // 2)}))
+    noisy = M.select(_rows({PRIOR: [2.0] * n, "theta": [0.0, 2.0] * (n // 2)}))
     assert len(M.selection_breaks(noisy.assign(method="theta", wape=noisy.wape_theta))) == 1
 
 
@@ -349,19 +350,66 @@ def test_seasonal_index_and_the_season_aware_candidates():
 
 def test_class_default_needs_many_series_and_one_series_needs_a_long_backtest():
     n = 26
-    # 4 series where theta beats the prior (combination) by 1 at every origin: pooled the edge is
+    # 4 series where theta beats the prior by 1 at every origin: pooled the edge is
     # exact, but 4 of 4 series is not enough for the sign test (p = 1/16 > 5%): the prior stands
     # for the class, and each series' own edge is steady (no noise) so each switches on its own
-    four = pd.concat([_rows({"combination": [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(4)])
+    four = pd.concat([_rows({PRIOR: [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(4)])
     sel = M.select(four)
-    assert (sel.default_method == "combination").all() and (sel.method == "theta").all()
+    assert (sel.default_method == PRIOR).all() and (sel.method == "theta").all()
     # 6 series, 6 wins: p = 1/64 -> the class default moves to theta
-    six = pd.concat([_rows({"combination": [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(6)])
+    six = pd.concat([_rows({PRIOR: [2.0] * n, "theta": [1.0] * n}, series=f"S{i}") for i in range(6)])
     assert (M.select(six).default_method == "theta").all()
     # ... unless one of them loses: 5 wins of 6 has p = 7/64 > 5%
-    mixed = pd.concat([six[six.sku != "S5"], _rows({"combination": [1.0] * n, "theta": [2.0] * n}, series="S5")])
-    assert (M.select(mixed).default_method == "combination").all()
+    mixed = pd.concat([six[six.sku != "S5"], _rows({PRIOR: [1.0] * n, "theta": [2.0] * n}, series="S5")])
+    assert (M.select(mixed).default_method == PRIOR).all()
     # per series: the t quantile with (windows - 1) degrees of freedom, 13 origins a window
     cube = np.zeros((2, 52, 1))
     cube[0, 26:] = np.nan  # the first series scored at 26 origins, the second at 52
     assert M.series_threshold(cube) == pytest.approx([6.314, 2.353], rel=1e-3)  # t tables: 6.314, 2.353
+
+
+def test_seasonal_naive_trend_by_hand(monkeypatch):
+    # year 1: 10 a week with a peak of 40 in week 30; year 2 (weeks 52-77): 20 a week. Last 13 weeks
+    # (65-77) average 20, the same weeks a year earlier (13-25) 10: ratio 2. Week T - 1 + h - 52 of
+    # h = 1..3 is 26..28 (10 each) -> 20; h = 5 is the peak week 30 -> 40 x 2 = 80
+    y = np.full(78, 10.0)
+    y[30], y[52:] = 40.0, 20.0
+    f = M.seasonal_naive_trend(y[None, :], np.array([1, 2, 3, 5]))
+    assert np.allclose(f, [[20.0, 20.0, 20.0, 80.0]])
+    assert np.allclose(M.seasonal_naive(y[None, :], np.array([5])), 40.0)  # the plain one: last year as it was
+    # the ratio is kept within [1/3, 3]: a level 5x last year's gives 3x
+    y5 = y.copy()
+    y5[52:] = 50.0
+    assert np.allclose(M.seasonal_naive_trend(y5[None, :], np.array([1])), 30.0)
+    # too little to compare: under 65 weeks, or a window with fewer than 7 observed weeks -> plain
+    assert np.allclose(
+        M.seasonal_naive_trend(y[None, :60], np.array([1])), M.seasonal_naive(y[None, :60], np.array([1]))
+    )
+    thin = y.copy()
+    thin[13:20] = np.nan  # 6 of the 13 weeks a year earlier observed
+    assert np.allclose(M.seasonal_naive_trend(thin[None, :], np.array([1])), 10.0)
+    # last year's week missing: the seasonal naive's own fallback (mean of the last 4 weeks), unscaled
+    gap = y.copy()
+    gap[26] = np.nan
+    assert np.allclose(M.seasonal_naive_trend(gap[None, :], np.array([1])), 20.0)
+    # in candidates: combination_trend is the mean of its five members (flat 7, lightgbm 1: 5.8)
+    f = M.candidates(np.full((1, 120), 7.0), np.arange(1, 14), np.full((1, 13), 1.0))
+    assert np.allclose(f["seasonal_naive_trend"], 7.0)
+    assert np.allclose(f["combination_trend"], (1 + 7 + 7 + 7 + 7) / 5)
+
+
+def test_trend_aware_prior_follows_a_growing_seasonal_series():
+    # a season on a level growing 0.5% a week: last year's weeks are ~23% too low; the trend-aware
+    # prior (combination_trend) has a lower backtest error than the old combination and is the default
+    k = np.arange(WEEKS, dtype=float)
+    y = np.round((20 + 10 * np.sin(2 * np.pi * (k % 52) / 52)) * 1.005**k, 1)
+    rows = rolling_rows({"GROW": y})
+    a = rows.actual.to_numpy()
+
+    def wape(m: str) -> float:
+        return np.abs(rows[m].to_numpy() - a).sum() / a.sum()
+
+    assert wape("seasonal_naive_trend") < 0.5 * wape("seasonal_naive")
+    assert wape("combination_trend") < wape("combination")
+    sel = M.select(rows)
+    assert sel.default_method.item() == "combination_trend" and M.selection_breaks(sel).empty

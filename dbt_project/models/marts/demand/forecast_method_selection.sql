@@ -32,6 +32,8 @@ final as (
         wape_damped_trend,
         wape_ses_seasonal,
         wape_combination_median,
+        wape_seasonal_naive_trend,
+        wape_combination_trend,
         default_method,
         margin
     from selection
