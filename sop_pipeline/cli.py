@@ -602,12 +602,15 @@ def _instance():
     """The Dagster instance a run records into: the one in ``$DAGSTER_HOME`` when that is set (as the
     `dagster` CLI does), so `sop run` / `sop backfill` runs, materializations and check results show
     in the UI and its asset history, on whatever storage that instance's dagster.yaml names (SQLite
-    files, or PostgreSQL with `deploy/dagster.postgres.yaml`); else an ephemeral in-memory one."""
+    files, or PostgreSQL with `deploy/dagster.postgres.yaml`); else an ephemeral in-memory one
+    (`sop_pipeline.run_instance`: Dagster's, with an event log that keeps one SQLite connection)."""
     import dagster as dg
 
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        return dg.DagsterInstance.ephemeral()
+        from sop_pipeline.run_instance import ephemeral_instance
+
+        return ephemeral_instance()
     if not Path(home).is_dir():
         raise SettingsError(f"DAGSTER_HOME={home} is not a folder (create it, with a dagster.yaml, or unset it)")
     try:
