@@ -7,7 +7,8 @@ a small cycle (every event stored, every planned asset and check at run creation
 versions and each check result's target materialization), at ~0.3-0.5 ms each. This storage runs the
 same statements on the connection that Dagster's storage already holds for the database's life, one
 transaction per call under the storage's lock as before; the tables, queries and results are Dagster's
-own. With DAGSTER_HOME set, runs record into that instance unchanged.
+own. Which tables and columns exist (asked before every asset check event and asset event) is asked once.
+With DAGSTER_HOME set, runs record into that instance unchanged.
 """
 
 from contextlib import contextmanager
@@ -22,6 +23,10 @@ class HeldConnectionEventLogStorage(InMemoryEventLogStorage):
     """`InMemoryEventLogStorage` whose statements all run on its one held connection."""
 
     def __init__(self, inst_data=None, preload=None):
+        # the schema is created below and never changes: which tables and columns exist is asked once each
+        # (Dagster asks before every asset check event and every asset event, each time on a new connection)
+        self._tables: dict[str, bool] = {}
+        self._asset_key_columns: dict[str, bool] = {}
         super().__init__(inst_data=inst_data, preload=preload)  # creates the database, its tables, a held connection
         # the held connection again, usable from any thread (a step's threads log events too; the lock
         # serializes them): opened before the first one closes, so the shared in-memory database lives on
@@ -32,6 +37,17 @@ class HeldConnectionEventLogStorage(InMemoryEventLogStorage):
         created[0].dispose()
         with self._db_lock, self._held_conn.begin():
             self._held_conn.execute(db.text("PRAGMA foreign_keys=ON;")).close()
+        self._tables.clear(), self._asset_key_columns.clear()  # nothing asked while the schema was being built
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._tables:
+            self._tables[table_name] = super().has_table(table_name)
+        return self._tables[table_name]
+
+    def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
+        if column_name not in self._asset_key_columns:
+            self._asset_key_columns[column_name] = super()._has_asset_key_col_on_connection(conn, column_name)
+        return self._asset_key_columns[column_name]
 
     @contextmanager
     def _connect(self):
