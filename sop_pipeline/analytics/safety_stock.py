@@ -1483,7 +1483,11 @@ def empirical_quantile_policies(
     sums = sums[sums.sku.isin(mean.index)]
     sku_mean = mean.reindex(sums.sku).to_numpy(dtype=float)
     sums = sums.assign(rel=sums.error_units.to_numpy(float) / np.where(sku_mean > 0, sku_mean, np.nan))
-    own = {sku: {int(n): g.error_units.to_numpy(float) for n, g in f.groupby("n")} for sku, f in sums.groupby("sku")}
+    # per SKU and n its sums in row order (one grouping, not one per SKU)
+    own: dict = {}
+    err = sums.error_units.to_numpy(float)
+    for (sku, n), rows in sums.groupby(["sku", "n"]).indices.items():
+        own.setdefault(sku, {})[int(n)] = err[rows]
     valid = sums[np.isfinite(sums.rel)]
     everyone = {int(n): g.rel.to_numpy(float) for n, g in valid.groupby("n")}
     pools: dict = {}
