@@ -1,6 +1,6 @@
 """The column_rules generic test (dbt_project/macros/test_column_rules.sql), which checks a model's
-not-null, unique, accepted-values and key rules in one dbt node: real dbt on DuckDB, a mini project
-with the project's own macro. A model that keeps every rule passes; one that breaks each rule fails
+not-null, unique, accepted-values and key rules in one dbt node: real dbt on DuckDB (and on a
+private PostgreSQL server, tests/fixtures/postgres.py), a mini project with the project's own macro. A model that keeps every rule passes; one that breaks each rule fails
 with dbt's failure count = the failing rows, and the cycle's message names every failing rule,
 column, row count and an example value (the test's query run again on the warehouse)."""
 
@@ -13,10 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sop_pipeline.assets.dbt import column_rule_failures, expand_rule_failures
 from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import Warehouse
 from sop_pipeline.settings import DBT_PROJECT_DIR
+from sop_pipeline.warehouse_engines.postgres import dbt_connection_vars
 
 RULES = """
           arguments:
@@ -39,14 +42,23 @@ BAD_ROWS = """,
     (null, null, 'p', 2, 'K', 4)"""
 
 
-def _project(root: Path) -> Path:
+PROFILES = {
+    "duckdb": "      type: duckdb\n      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: main\n",
+    "postgres": (
+        "      type: postgres\n      host: \"{{ var('pg_host') }}\"\n      port: \"{{ var('pg_port') | as_number }}\"\n"
+        "      user: \"{{ var('pg_user') }}\"\n      password: ''\n      dbname: \"{{ var('pg_dbname') }}\"\n"
+        "      schema: main\n"
+    ),
+}
+
+
+def _project(root: Path, engine: str) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "macros").mkdir()
     shutil.copy(DBT_PROJECT_DIR / "macros" / "test_column_rules.sql", root / "macros")
     (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
     (root / "profiles.yml").write_text(
-        "mini:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        "      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: main\n      threads: 1\n"
+        f"mini:\n  target: local\n  outputs:\n    local:\n{PROFILES[engine]}      threads: 1\n"
     )
     (root / "models/good.sql").write_text(MODEL.format(extra=""))
     (root / "models/bad.sql").write_text(MODEL.format(extra=BAD_ROWS))
@@ -59,12 +71,23 @@ def _project(root: Path) -> Path:
 
 
 def test_column_rules_pass_a_good_model_and_name_every_failing_column_of_a_bad_one(tmp_path):
-    project = _project(tmp_path / "project")
     warehouse = tmp_path / "warehouse.duckdb"
+    _check(tmp_path, "duckdb", Warehouse(path=str(warehouse)), {"MINI_WAREHOUSE": str(warehouse)}, [])
+
+
+@pytest.mark.integration
+def test_column_rules_on_postgres(tmp_path, postgres_server):
+    dsn = postgres_server.create_database("column_rules")
+    variables = json.dumps({k: str(v) for k, v in dbt_connection_vars(dsn).items()})
+    _check(tmp_path, "postgres", Warehouse(path="", dsn=dsn), {}, ["--vars", variables])
+
+
+def _check(tmp_path: Path, engine: str, warehouse: Warehouse, env: dict[str, str], args: list[str]) -> None:
+    project = _project(tmp_path / "project", engine)
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", str(project)]
-        + ["--profiles-dir", str(project)],
-        env={**os.environ, "MINI_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        + ["--profiles-dir", str(project), *args],
+        env={**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -79,7 +102,7 @@ def test_column_rules_pass_a_good_model_and_name_every_failing_column_of_a_bad_o
     # the second bad row's empty b is no duplicate and its key (K, 4) is new
     assert status["column_rules_bad"] == ("fail", 8)
 
-    offending = column_rule_failures(run_results, manifest, Warehouse(path=str(warehouse)))
+    offending = column_rule_failures(run_results, manifest, warehouse)
     assert len(offending) == 1
     rules = {(r["rule"], r["column_name"]): (r["failing_rows"], r["example"]) for r in next(iter(offending.values()))}
     assert rules == {
