@@ -670,11 +670,13 @@ def _apply_guards(
 ) -> None:
     """Non-negative, ordered quantiles, capped; family profile for young series; 0 for inactive."""
     t = np.full(len(i), origin)
-    observed = st.window(i, t, 10_000)[2]
-    recent_any = st.window(i, t, cfg.inactive_weeks)[0] > 0
-    max52 = np.nanmax(
-        np.where(np.isnan(panel.units), -np.inf, panel.units)[:, max(origin - 51, 0) : origin + 1], axis=1
-    )
+    # ``st.window(i, t, w)``'s observed count and sum at the one origin: per series, then per row
+    hi = min(max(origin + 1, 0), st.cs.shape[1] - 1)
+    lo_all, lo_recent = max(hi - 10_000, 0), max(hi - cfg.inactive_weeks, 0)
+    observed = (st.cn[:, hi] - st.cn[:, lo_all])[i]
+    recent_any = (st.cs[:, hi] - st.cs[:, lo_recent])[i] > 0
+    last52 = panel.units[:, max(origin - 51, 0) : origin + 1]  # the 52 weeks to the origin, then NaN -> -inf
+    max52 = np.nanmax(np.where(np.isnan(last52), -np.inf, last52), axis=1)
     max52 = np.where(np.isfinite(max52), max52, 0.0)[i]
     level13 = np.nan_to_num(st.mean(i, t, 13))
     cap = cfg.clip_multiple * np.maximum(max52, level13)

@@ -278,10 +278,10 @@ def sensed_units(
         b2b_base = b2b.reindex(key).fillna(0.0).to_numpy()
         weeks = sorted(sub["week_start"].unique())
         days = [int((pd.Timestamp(w) - pd.Timestamp(as_of)).days) for w in weeks]
-        share = dict(zip(weeks, _curve(o, as_of, days, cfg.curve_weeks).to_numpy()))
+        share = pd.Series(_curve(o, as_of, days, cfg.curve_weeks).to_numpy(), index=pd.Index(weeks), dtype=float)
         booked = o[o.requested_week_start.isin(weeks)].groupby(["sku", "requested_week_start"])["qty"].sum()
         bk = booked.reindex(key).fillna(0.0).to_numpy()
-        sh = np.nan_to_num(np.array([share.get(w, np.nan) for w in sub["week_start"]]), nan=0.0)
+        sh = np.nan_to_num(share.reindex(sub["week_start"]).to_numpy(dtype=float), nan=0.0)
         sensed_b2b = bk + (1 - sh) * b2b_base
         relevant = (bk > 0) | (b2b_base > 0)
         sensed = sensed + np.where(relevant, sensed_b2b - b2b_base, 0.0)
