@@ -530,6 +530,7 @@ class CycleRunner:
 
         import dagster as dg
 
+        from sop_pipeline.commands import forkserver
         from sop_pipeline.definitions import multiprocess_run_config
         from sop_pipeline.partitions import loading_time
 
@@ -558,7 +559,11 @@ class CycleRunner:
             os.dup2(log_file.fileno(), 2)
             try:
                 watcher.start()
-                with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
+                with (
+                    contextlib.redirect_stdout(log_file),
+                    contextlib.redirect_stderr(log_file),
+                    forkserver.warm_for(settings.to_env(), instance, self.selection),  # each step starts in < 1 s
+                ):
                     result = dg.execute_job(
                         job, instance=instance, run_config=run_config, tags=tags, asset_selection=self.selection
                     )

@@ -89,6 +89,7 @@ FORKSERVER_PRELOAD = [
     "scipy.stats",
     "ortools.sat.python.cp_model",
     "psycopg",
+    "sop_pipeline.commands.forkserver",  # last: builds the run's job once (commands/forkserver.py)
 ]
 
 
@@ -103,8 +104,18 @@ def multiprocess_run_config(processes: int) -> dict:
 def cycle_job(env: dict[str, str]) -> dg.JobDefinition:
     """The `sop_cycle` job of the settings ``env`` (Settings.to_env() of the launching `sop run`): the
     reconstructable job that the multiprocess executor's child processes load (dg.build_reconstructable_job
-    with this function and ``env``), so every step runs with the launching command's settings."""
-    return build_defs(Settings.from_env(dict(env))).resolve_job_def("sop_cycle")
+    with this function and ``env``), so every step runs with the launching command's settings. Kept per
+    distinct ``env`` (the last few): a step forked from the warmed fork server (commands/forkserver.py)
+    finds its job built instead of building the code location again."""
+    key = tuple(sorted(env.items()))
+    if key not in _CYCLE_JOBS:
+        while len(_CYCLE_JOBS) >= 4:
+            _CYCLE_JOBS.pop(next(iter(_CYCLE_JOBS)))
+        _CYCLE_JOBS[key] = build_defs(Settings.from_env(dict(env))).resolve_job_def("sop_cycle")
+    return _CYCLE_JOBS[key]
+
+
+_CYCLE_JOBS: dict[tuple, dg.JobDefinition] = {}
 
 
 def build_defs(settings: Settings, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:

@@ -40,3 +40,39 @@ def test_the_cluster_deploy_examples_compile_and_name_their_executor():
         source = (REPO_ROOT / "deploy" / name).read_text()
         compile(source, name, "exec")
         assert f"build_defs(settings, executor={executor})" in source
+
+
+def test_the_fork_server_warm_up_leaves_the_steps_the_run_job_built(tmp_path, monkeypatch, capsys):
+    # commands/forkserver.py: imported in the fork server with the run's settings, it builds the job
+    # the steps reconstruct; a step (a fork of it) gets that very job instead of building it again
+    import os
+    import pickle
+
+    import dagster as dg
+
+    from sop_pipeline.commands import forkserver
+    from sop_pipeline.definitions import cycle_job
+    from sop_pipeline.settings import Settings
+
+    env = Settings.from_env({}, data_dir=tmp_path / "data", warehouse="postgresql://u@h:5432/db").to_env()
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance, forkserver.warm_for(env, instance):
+        assert forkserver.RUN_VAR in os.environ
+        forkserver.warm()
+    assert forkserver.RUN_VAR not in os.environ  # only while the launch runs
+    job = cycle_job(env)
+    assert cycle_job(dict(env)) is job  # kept per settings
+    step = dg.build_reconstructable_job("sop_pipeline.definitions", "cycle_job", reconstructable_kwargs={"env": env})
+    step = pickle.loads(pickle.dumps(step))  # as the step's process receives it
+    assert step.get_definition().graph is job.graph  # no second build
+    assert job._run_config_schema is not None  # the run config schema was built in the warm-up
+    assert capsys.readouterr().err == ""
+
+
+def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(monkeypatch, capsys):
+    from sop_pipeline.commands import forkserver
+
+    monkeypatch.setenv(forkserver.RUN_VAR, "{not json")
+    forkserver.warm()  # the fork server would die on anything but ImportError
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sop: fork server warm-up skipped (JSONDecodeError"), err
