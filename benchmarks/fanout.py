@@ -7,7 +7,9 @@ invocation, `sop run --warehouse postgresql://... --processes P` for each P of `
 into a fresh database and data dir, `--repeat` times. Per run: wall seconds of the child, the time
 `sop run` reports, CPU seconds of the `sop run` process tree and the PostgreSQL server's CPU seconds
 during the run, the seconds of the fanned-out assets (first step start to combine end, from the
-run's step log) and the load average at the start and end.
+run's step log), each step's process start-up (STEP_WORKER_STARTING -> STEP_START in the run's event
+log: median, sum, and the longest, which is a first step waiting for the fork server's preload) and
+the load average at the start and end.
 
 The process tree's CPU: with `--processes` > 1 the steps run in children of the multiprocess
 executor's fork server, which the `sop run` process does not wait for; this script makes itself a
@@ -63,7 +65,20 @@ def _step_profile(home: Path) -> dict:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_runs(limit=1)[0]
         stats = instance.get_run_step_stats(run.run_id)
+        starting, started = {}, {}
+        for record in instance.get_records_for_run(run.run_id, limit=1_000_000).records:
+            event = record.event_log_entry.dagster_event
+            if event is not None and event.event_type_value == "STEP_WORKER_STARTING":
+                starting[event.step_key] = record.event_log_entry.timestamp
+            elif event is not None and event.event_type_value == "STEP_START":
+                started[event.step_key] = record.event_log_entry.timestamp
     out: dict = {"steps": len(stats)}
+    # a step's process start-up (multiprocess executor only): STEP_WORKER_STARTING -> STEP_START
+    gaps = sorted(started[k] - starting[k] for k in started if k in starting)
+    if gaps:
+        out["startup_median"] = gaps[len(gaps) // 2]
+        out["startup_sum"] = sum(gaps)
+        out["startup_first"] = max(gaps)  # the first steps wait for the fork server's preload
     for name in FANNED:
         mine = [s for s in stats if f".{name}__" in s.step_key and s.start_time and s.end_time]
         if mine:
@@ -105,6 +120,12 @@ def _run(extracts: Path, data: Path, dsn: str, processes: int, server_dir: Path)
     }
 
 
+def _startup(fanned: dict) -> str:
+    if "startup_median" not in fanned:
+        return "- (in-process)"
+    return f"{fanned['startup_median']:.2f} / {fanned['startup_sum']:.1f} / {fanned['startup_first']:.1f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="medium")
@@ -127,14 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{platform.node()} ({os.cpu_count()} cores), {datetime.now():%Y-%m-%d %H:%M}, size {args.size}\n")
     print(
         "| run | processes | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) | "
-        "steps | changeover estimate s (parts) | sequence s (parts) | load start / end |"
+        "steps | step start-up s: median / sum / longest | changeover estimate s (parts) | sequence s (parts) | "
+        "load start / end |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(rows, 1):
         f = r["fanned"]
         print(
             f"| {i} | {r['processes']} | {r['wall']:.1f} | {r['job']:.1f} | {r['cpu']:.1f} | {r['server_cpu']:.1f} | "
-            f"{f.get('steps', 0)} | {f.get('changeover_estimate', float('nan')):.1f} ({f.get('changeover_estimate_parts', 0)}) | "
+            f"{f.get('steps', 0)} | {_startup(f)} | {f.get('changeover_estimate', float('nan')):.1f} ({f.get('changeover_estimate_parts', 0)}) | "
             f"{f.get('sequence', float('nan')):.1f} ({f.get('sequence_parts', 0)}) | "
             f"{r['load_start']:.1f} / {r['load_end']:.1f} |"
         )
