@@ -1,4 +1,5 @@
-"""Ingest: the cycle date, then one `raw/<extract>` asset per extract of the contract.
+"""Ingest: the cycle date, then one `raw/<extract>` asset per extract of the contract, all of them in
+one Dagster step (`raw`, a subsettable multi-asset: one raw asset can be materialized alone).
 
 Each raw asset validates its file with the Great Expectations suite in `expectations/`,
 loads good rows to `raw.<extract>` and bad rows to `quarantine.<extract>` (with rule, column
