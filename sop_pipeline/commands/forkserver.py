@@ -13,9 +13,10 @@ the plan and the context each ask for it). Measured on the small cycle at load ~
 
 Importing this module in the fork server does that work once, for every step the run forks:
 
-- the run's settings and instance ref come from `SOP_FORKSERVER_RUN` (JSON, set by `warm_for`
-  around the launch: the fork server is started by the launching process during the launch and
-  inherits its environment; it is removed again after the launch);
+- the run's settings and instance ref come from a file that `warm_for` writes around the launch
+  (JSON, `<temp dir>/sop-forkserver-<uid>-<launching pid>.json`, removed again after the launch): the
+  fork server is started by the launching process during the launch, so it finds the file by its
+  parent's process id. No environment variable is set: the package never mutates `os.environ`;
 - `cycle_job(env)` builds the job for those settings, and `definitions.cycle_job` keeps it
   (one per distinct settings), so a forked step gets it without rebuilding; the reconstructable
   job of the run (and its asset subset, for `sop run --groups`) resolves it here, so Dagster's own
@@ -36,32 +37,36 @@ import importlib
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
-RUN_VAR = "SOP_FORKSERVER_RUN"
+
+def spec_path(launcher_pid: int) -> Path:
+    """Where the process `launcher_pid` leaves the run it launches for its fork server."""
+    return Path(tempfile.gettempdir()) / f"sop-forkserver-{os.getuid()}-{launcher_pid}.json"
 
 
 @contextlib.contextmanager
 def warm_for(settings_env: dict[str, str], instance, selection=None) -> Iterator[None]:
     """While the block runs, the fork server that the launch starts warms up for these settings, this
-    Dagster instance and this asset selection (None: the whole job) (`SOP_FORKSERVER_RUN`, removed
-    again after the block)."""
+    Dagster instance and this asset selection (None: the whole job): the run is written to
+    `spec_path(<this process>)` and removed again after the block."""
     from dagster._serdes import serialize_value
 
-    previous = os.environ.get(RUN_VAR)
     run = {
         "env": settings_env,
         "instance_ref": serialize_value(instance.get_ref()),
         "selection": None if selection is None else [list(key.path) for key in selection],
     }
-    os.environ[RUN_VAR] = json.dumps(run)
+    path = spec_path(os.getpid())
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(run))
+    partial.replace(path)  # the fork server never reads half a file
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(RUN_VAR, None)
-        else:
-            os.environ[RUN_VAR] = previous
+        path.unlink(missing_ok=True)
 
 
 def _import_storage(instance_ref_json: str) -> None:
@@ -78,11 +83,13 @@ def _import_storage(instance_ref_json: str) -> None:
     importlib.import_module("dagster._core.storage.base_storage")
 
 
-def warm() -> None:
-    """Build the run's job and import its instance's storage, in the fork server (no-op without
-    `SOP_FORKSERVER_RUN`, e.g. when this module is imported anywhere else)."""
-    spec = os.environ.get(RUN_VAR)
-    if not spec:
+def warm(launcher_pid: int | None = None) -> None:
+    """Build the run's job and import its instance's storage, in the fork server: the run the
+    launching process (the fork server's parent, by default) left in `spec_path`. A no-op without
+    that file, e.g. when this module is imported anywhere else."""
+    try:
+        spec = spec_path(os.getppid() if launcher_pid is None else launcher_pid).read_text()
+    except OSError:
         return
     try:
         run = json.loads(spec)

@@ -57,9 +57,10 @@ def test_the_fork_server_warm_up_leaves_the_steps_the_run_job_built(tmp_path, mo
     env = Settings.from_env({}, data_dir=tmp_path / "data", warehouse="postgresql://u@h:5432/db").to_env()
     (tmp_path / "home").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance, forkserver.warm_for(env, instance):
-        assert forkserver.RUN_VAR in os.environ
-        forkserver.warm()
-    assert forkserver.RUN_VAR not in os.environ  # only while the launch runs
+        assert forkserver.spec_path(os.getpid()).exists()
+        forkserver.warm(os.getpid())  # as the fork server, whose parent is this process, does
+    assert not forkserver.spec_path(os.getpid()).exists()  # only while the launch runs
+    assert "SOP_FORKSERVER_RUN" not in os.environ
     job = cycle_job(env)
     assert cycle_job(dict(env)) is job  # kept per settings
     step = dg.build_reconstructable_job("sop_pipeline.definitions", "cycle_job", reconstructable_kwargs={"env": env})
@@ -69,10 +70,16 @@ def test_the_fork_server_warm_up_leaves_the_steps_the_run_job_built(tmp_path, mo
     assert capsys.readouterr().err == ""
 
 
-def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(monkeypatch, capsys):
+def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(capsys):
+    import os
+
     from sop_pipeline.commands import forkserver
 
-    monkeypatch.setenv(forkserver.RUN_VAR, "{not json")
-    forkserver.warm()  # the fork server would die on anything but ImportError
+    path = forkserver.spec_path(os.getpid())
+    path.write_text("{not json")
+    try:
+        forkserver.warm(os.getpid())  # the fork server would die on anything but ImportError
+    finally:
+        path.unlink()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sop: fork server warm-up skipped (JSONDecodeError"), err
