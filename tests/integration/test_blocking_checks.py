@@ -20,28 +20,13 @@ import pytest
 from sop_pipeline.analytics import backtest
 from sop_pipeline.assets import demand, ingest
 from sop_pipeline.io_manager import WarehouseIOManager
-from sop_pipeline.resources import SopSettings, Warehouse
-from sop_pipeline.settings import REPO_ROOT
+from sop_pipeline.resources import Warehouse
+from tests.fixtures.ingest import materialize_ingest
 from tests.unit.test_forecasting import AS_OF, make_history
 
 # --------------------------------------------------------------------------- row accounting
 
 INGEST_SELECTION = [ingest.CYCLE_KEY, ingest.raw_key("items"), ingest.raw_key("locations"), ingest.raw_key("pos_sales")]
-
-
-def _ingest(extracts, data) -> dg.ExecuteInProcessResult:
-    resources = {
-        "settings": SopSettings(
-            extracts_dir=str(extracts), data_dir=str(data), expectations_dir=str(REPO_ROOT / "expectations")
-        ),
-        "warehouse": Warehouse(path=str(data / "warehouse.duckdb")),
-    }
-    return dg.materialize(
-        [*ingest.extract_specs, ingest.cycle, *ingest.raw_assets],
-        selection=INGEST_SELECTION,
-        resources=resources,
-        raise_on_error=False,
-    )
 
 
 def _check(result, key: dg.AssetKey, name: str):
@@ -60,7 +45,7 @@ def ingest_extracts(demo_extracts, tmp_path_factory):
 
 
 def test_row_accounting_holds_on_real_extracts(ingest_extracts, tmp_path):
-    result = _ingest(ingest_extracts, tmp_path / "data")
+    result = materialize_ingest(ingest_extracts, tmp_path / "data", INGEST_SELECTION)
     assert result.success
     for name in ("items", "locations", "pos_sales"):
         ev = _check(result, ingest.raw_key(name), "row_accounting")
@@ -80,7 +65,7 @@ def test_row_accounting_fails_names_the_extract_and_blocks_downstream(ingest_ext
         return report
 
     monkeypatch.setattr(ingest_warehouse, "ingest_extract", loses_a_row)
-    result = _ingest(ingest_extracts, tmp_path / "data")
+    result = materialize_ingest(ingest_extracts, tmp_path / "data", INGEST_SELECTION)
     assert not result.success
     ev = _check(result, ingest.raw_key("items"), "row_accounting")
     assert not ev.passed and ev.blocking

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import shutil
 
-import dagster as dg
 import pytest
 
 from sop_pipeline.assets import ingest
-from sop_pipeline.resources import SopSettings, Warehouse
-from sop_pipeline.settings import REPO_ROOT
+from tests.fixtures.ingest import materialize_ingest
 
 NAMES = ("items", "locations", "pos_sales")
 
@@ -24,21 +22,6 @@ def extracts(demo_extracts, tmp_path):
     for name in NAMES:
         shutil.copy(demo_extracts / f"{name}.csv", out)
     return out
-
-
-def _materialize(extracts, data, keys) -> dg.ExecuteInProcessResult:
-    resources = {
-        "settings": SopSettings(
-            extracts_dir=str(extracts), data_dir=str(data), expectations_dir=str(REPO_ROOT / "expectations")
-        ),
-        "warehouse": Warehouse(path=str(data / "warehouse.duckdb")),
-    }
-    return dg.materialize(
-        [*ingest.extract_specs, ingest.cycle, *ingest.raw_assets],
-        selection=keys,
-        resources=resources,
-        raise_on_error=False,
-    )
 
 
 def _materialized(result) -> set[str]:
@@ -53,7 +36,7 @@ def test_one_step_names_the_broken_file_and_skips_what_references_it(extracts, t
         "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines) + "\n"
     )
     data = tmp_path / "data"
-    result = _materialize(extracts, data, [ingest.CYCLE_KEY, *[ingest.raw_key(n) for n in NAMES]])
+    result = materialize_ingest(extracts, data, [ingest.CYCLE_KEY, *[ingest.raw_key(n) for n in NAMES]])
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert [e.step_key for e in failures] == ["raw"]  # every raw asset in one step
@@ -66,7 +49,7 @@ def test_one_step_names_the_broken_file_and_skips_what_references_it(extracts, t
 
     # one raw asset alone (the UI's "Materialize selected"): its step runs that extract only
     (extracts / "items.csv").write_text("\n".join(lines) + "\n")
-    alone = _materialize(extracts, data, [ingest.raw_key("items")])
+    alone = materialize_ingest(extracts, data, [ingest.raw_key("items")])
     assert alone.success
     assert _materialized(alone) == {"raw/items"}
     assert [e.step_key for e in alone.all_events if e.event_type_value == "STEP_SUCCESS"] == ["raw"]
