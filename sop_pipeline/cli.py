@@ -562,7 +562,7 @@ class CycleRunner:
                 with (
                     contextlib.redirect_stdout(log_file),
                     contextlib.redirect_stderr(log_file),
-                    forkserver.warm_for(settings.to_env(), instance, self.selection),  # each step starts in < 1 s
+                    forkserver.warm_for(settings.to_env(), instance, self.selection),  # the steps find the job built
                 ):
                     result = dg.execute_job(
                         job, instance=instance, run_config=run_config, tags=tags, asset_selection=self.selection
