@@ -7,10 +7,7 @@ column, row count and an example value (the test's query run again on the wareho
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import Warehouse
 from sop_pipeline.settings import DBT_PROJECT_DIR
 from sop_pipeline.warehouse_engines.postgres import dbt_connection_vars
+from tests.fixtures.dbt_build import failing_dbt_build
 
 RULES = """
           arguments:
@@ -84,18 +82,7 @@ def test_column_rules_on_postgres(tmp_path, postgres_server):
 
 def _check(tmp_path: Path, engine: str, warehouse: Warehouse, env: dict[str, str], args: list[str]) -> None:
     project = _project(tmp_path / "project", engine)
-    proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", str(project)]
-        + ["--profiles-dir", str(project), *args],
-        env={**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=project,
-    )
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    run_results = json.loads((project / "target/run_results.json").read_text())
-    manifest = json.loads((project / "target/manifest.json").read_text())
+    run_results, manifest = failing_dbt_build(project, env, *args)
     status = {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in run_results["results"]}
     assert status["column_rules_good"] == ("pass", 0)
     # 2 empty a, 2 rows share b = 'x', 1 c not accepted, 1 d not accepted, 2 rows share key (K, 1);

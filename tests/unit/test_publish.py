@@ -3,16 +3,14 @@ paths with quotes, a checksum of the data only, and failure messages that name t
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from sop_pipeline.publish import build_failure_message, failed_tests, publish
+from tests.fixtures.dbt_build import failing_dbt_build
 
 
 def _warehouse(path: Path, cycle: str, units: float) -> Path:
@@ -198,22 +196,7 @@ models:
 
 def test_build_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
     project = _dbt_project(tmp_path / HOSTILE / "project")
-    dbt = Path(sys.executable).with_name("dbt")
-    proc = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(project), "--profiles-dir", str(project)],
-        env={
-            **os.environ,
-            "MINI_WAREHOUSE": str(tmp_path / HOSTILE / "warehouse.duckdb"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=project,
-    )
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    run_results = json.loads((project / "target/run_results.json").read_text())
-    manifest = json.loads((project / "target/manifest.json").read_text())
+    run_results, manifest = failing_dbt_build(project, {"MINI_WAREHOUSE": str(tmp_path / HOSTILE / "warehouse.duckdb")})
     failed = {f.kind: f for f in failed_tests(run_results, manifest)}
     assert set(failed) == {"relationships", "not_null"}, "the unique test passed and is not listed"
     rel = failed["relationships"]
