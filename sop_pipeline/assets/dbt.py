@@ -16,19 +16,17 @@ dbt gets the warehouse path as a dbt var and writes its artifacts under the data
 (`Settings.dbt_target_dir`): nothing is passed through this process's environment, and two runs
 in different data dirs never share a target dir.
 
-Start-up costs kept off the critical path: dbt's partial-parse state is valid only for the same
-vars and profile values (the warehouse path is in both), so in a fresh data dir meta/cycle starts
-`dbt parse` for it in the background (`start_parse`) and the first dbt step starts from that
-state; the next cycle in the data dir reuses its own. Row counts and column schemas come from two
-DuckDB queries per step (`_warehouse_metadata`), not from dbt's adapter in this process.
+Start-up costs kept off the critical path: meta/cycle starts a warm dbt server for the data dir
+(`start_dbt`, sop_pipeline/dbt_server.py) that imports dbt and parses the project with the cycle's
+vars while ingest runs; both dbt steps of an in-process run go through it, so neither starts a dbt
+process nor parses. Row counts and column schemas come from two DuckDB queries per step
+(`_warehouse_metadata`), not from dbt's adapter in this process.
 """
 
 import dataclasses
 import importlib.metadata
 import json
-import os
 import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -44,6 +42,7 @@ from dagster_dbt.core.dbt_event_iterator import DbtEventIterator  # not re-expor
 from packaging import version
 from pydantic import PrivateAttr
 
+from sop_pipeline import dbt_server
 from sop_pipeline.assets.common import OWNERS
 from sop_pipeline.publish import FailedTest, build_failure_message, failed_tests
 from sop_pipeline.resources import WAREHOUSE_POOL, SopSettings
@@ -82,16 +81,14 @@ class SopDbtTranslator(DagsterDbtTranslator):
 
 
 def _target_path(context: dg.AssetExecutionContext, settings: SopSettings) -> Path:
-    """This step's dbt target dir under the data dir (one per step, reused from run to run so dbt's
-    partial parse state for this warehouse path survives). A step without parse state yet takes the
-    one `start_parse` made for this data dir in the background, else a sibling step's: dbt checks it
-    against the project files itself and re-parses when stale."""
+    """This step's dbt target dir under the data dir (one per step, reused from run to run). A step
+    without partial-parse state takes the warm server's (`dbt_server.PARSE_DIR`), else a sibling
+    step's, for when it runs dbt's CLI: dbt checks it against the project files itself and re-parses
+    when stale."""
     root = settings.settings.dbt_target_dir
     target = root / context.op_execution_context.op.name
     target.mkdir(parents=True, exist_ok=True)
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run's failures
-    if not (target / PARTIAL_PARSE).exists():
-        _finish_parse(root, target)
     if not (target / PARTIAL_PARSE).exists():
         donors = sorted(root.glob(f"*/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime, reverse=True)
         if donors:
@@ -100,70 +97,42 @@ def _target_path(context: dg.AssetExecutionContext, settings: SopSettings) -> Pa
 
 
 def _vars_arg(settings: Settings) -> str:
-    """The `--vars` of every dbt invocation of a cycle: dbt's partial-parse state check hashes it, so
-    a parse is reused only by invocations with this exact string."""
+    """The `--vars` of every dbt invocation of a cycle: dbt's partial-parse state check hashes it, and
+    the warm server's manifest serves only invocations with this exact string."""
     return json.dumps(settings.dbt_vars())
 
 
-PARSE_DIR = ".parse"  # under the dbt target root: the background parse's own target dir
-_PARSES: dict[Path, subprocess.Popen] = {}  # dbt target root -> its background `dbt parse`, this process
-
-
-def start_parse(settings: Settings) -> bool:
-    """Start `dbt parse` for this data dir in the background when none of its dbt steps has parse
-    state yet (a fresh data dir), and return whether it started.
-
-    dbt reuses a parse only for the same `--vars` and profile connection values (its partial-parse
-    state check hashes both, and the warehouse path is in both), so a manifest parsed for another
-    data dir (`sop parse`'s, or another run's) costs a full parse of the project at the first dbt
-    step (286 nodes; ~3 s of CPU, 8-10 s of wall time under load). This runs that parse, with this
-    cycle's vars, while ingest keeps the other core busy; the first dbt step waits for it and starts
-    from its state (`_target_path`). dbt parse opens no warehouse connection, so ingest's writes are
-    not disturbed. The next cycle in the same data dir finds the state and starts nothing."""
-    root = settings.dbt_target_dir
-    if root in _PARSES or any(root.glob(f"*/{PARTIAL_PARSE}")):
-        return False
-    work = root / PARSE_DIR
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    cmd = [dbt_executable(), "parse", "--vars", _vars_arg(settings)]
-    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
-    if settings.dbt_target != "local":  # as the dbt resource (definitions.resources_for): the target is hashed too
-        cmd += ["--target", settings.dbt_target]
-    env = {
-        **os.environ,
-        "DBT_TARGET_PATH": str(work),
-        "DBT_LOG_PATH": str(work),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    try:
-        _PARSES[root] = subprocess.Popen(
-            cmd, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+def start_dbt(settings: Settings) -> bool:
+    """Start the warm dbt server for this data dir (sop_pipeline/dbt_server.py): dbt imported and the
+    project parsed with the cycle's vars on the other core while ingest runs, so that neither dbt
+    step starts a dbt process or parses (~3.5 s of CPU each, 7-9 s of wall time under load). Returns
+    whether a server runs. The dbt steps use it when it runs in their process (`sop run`'s in-process
+    executor); otherwise they run dbt's CLI, from the server's partial-parse state."""
+    return (
+        dbt_server.start(
+            settings.dbt_target_dir,
+            _vars_arg(settings),
+            settings.dbt_target if settings.dbt_target != "local" else None,
+            DBT_PROJECT_DIR,
+            dbt_executable(),
         )
-    except OSError:  # no dbt to start: the dbt step parses (and reports) itself
-        return False
-    return True
+        is not None
+    )
 
 
-def start_parse_for_run(context: dg.AssetExecutionContext, settings: Settings) -> bool:
-    """`start_parse` when this run materializes a dbt asset (a run of ingest alone parses nothing)."""
+def start_dbt_for_run(context: dg.AssetExecutionContext, settings: Settings) -> bool:
+    """`start_dbt` when this run materializes a dbt asset (a run of ingest alone starts nothing)."""
     keys = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
-    return not DBT_KEYS.isdisjoint(keys) and start_parse(settings)
+    return not DBT_KEYS.isdisjoint(keys) and start_dbt(settings)
 
 
-def _finish_parse(root: Path, target: Path) -> None:
-    """Wait for this data dir's background parse, if this process started one, and move its parse
-    state into the step's target dir. A failed parse leaves nothing: the step's dbt parses the
-    project itself and reports the problem."""
-    proc = _PARSES.pop(root, None)
-    if proc is None:
-        return
-    work = root / PARSE_DIR
-    try:
-        if proc.wait() == 0 and (work / PARTIAL_PARSE).exists():
-            os.replace(work / PARTIAL_PARSE, target / PARTIAL_PARSE)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def _dbt_for_step(dbt: DbtCliResource, settings: Settings) -> DbtCliResource:
+    """The dbt resource this step runs: through this process's warm server when it has one for the
+    cycle's vars and the resource's target, else as configured."""
+    server = dbt_server.running(settings.dbt_target_dir, _vars_arg(settings), dbt.target or None)
+    if server is None or not isinstance(dbt, SopDbtCliResource):
+        return dbt
+    return dbt.model_copy(update={"dbt_executable": str(server.executable)})
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
@@ -179,7 +148,7 @@ def _build_suspended(context: dg.AssetExecutionContext, dbt: DbtCliResource, set
     s = settings.settings
     target = _target_path(context, settings)
     args = ["build", "--vars", _vars_arg(s), "--indirect-selection", "buildable"]
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    invocation = _dbt_for_step(dbt, s).cli(args, context=context, target_path=target, raise_on_error=False)
     _warm_imports()
     on_duckdb_file = _targets_duckdb_file(dbt, args)
     if not on_duckdb_file and invocation.adapter is None and isinstance(dbt, SopDbtCliResource):
@@ -503,7 +472,8 @@ class SopDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable).parent in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        own = (Path(sys.prefix) / "bin", Path(sys.executable).parent)
+        if Path(self.dbt_executable).parent in own or dbt_server.is_wrapper(self.dbt_executable):
             try:
                 return version.parse(importlib.metadata.version("dbt-core"))
             except importlib.metadata.PackageNotFoundError:

@@ -85,10 +85,10 @@ def cycle(
     context: dg.AssetExecutionContext, config: CycleConfig, settings: SopSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     s = settings.settings
-    from sop_pipeline.assets.dbt import start_parse_for_run  # here: importing assets.dbt needs dbt's manifest
+    from sop_pipeline.assets.dbt import start_dbt_for_run  # here: importing assets.dbt needs dbt's manifest
 
-    if start_parse_for_run(context, s):  # on the other core while ingest runs; the first dbt step waits for it
-        context.log.info(f"dbt parse for {s.data_dir} started in the background")
+    if start_dbt_for_run(context, s):  # on the other core while ingest runs; the dbt steps wait for its parse
+        context.log.info(f"warm dbt server for {s.data_dir} started (dbt imports and parse in the background)")
     key = context.partition_key if context.has_partition_key else None
     try:
         resolved = resolve_cycle(key, config.as_of, config.as_of_source, s.as_of, lambda: detect_as_of(s.extracts_dir))

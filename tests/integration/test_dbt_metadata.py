@@ -1,9 +1,10 @@
 """The dbt steps' Dagster events: every model's materialization carries its column schema, and a
 table's its row count, both read from the warehouse after dbt has exited (two queries per step on
 the DuckDB file), in both steps of a run; every dbt test is one check result. Real Dagster, dbt
-and DuckDB: both dbt steps re-run, in one run, on a copy of the session cycle's warehouse. And dbt's
-parse: a fresh data dir's dbt steps start from the parse made during ingest, and the next cycle in the
-same data dir reuses it (dbt's own JSON log says whether it parsed)."""
+and DuckDB: both dbt steps re-run, in one run, on a copy of the session cycle's warehouse (without
+meta/cycle, hence on dbt's CLI). And dbt's parse: a cycle's dbt steps run in the warm dbt server
+without parsing, and the next cycle in the same data dir reuses its parse state (dbt's own JSON log
+says whether it parsed)."""
 
 from __future__ import annotations
 
@@ -98,25 +99,33 @@ def _last_invocation_events(step_dir) -> list[str]:
     return names
 
 
-def test_a_fresh_data_dir_parses_the_dbt_project_during_ingest_not_in_the_dbt_step(small_cycle):
-    """The session's cycle ran in a new data dir: meta/cycle started `dbt parse` with the cycle's vars
-    in the background, and both dbt steps started from its state instead of parsing the project."""
+PARSE_EVENTS = {"StateCheckVarsHash", "PartialParsingEnabled", "UnableToPartialParse", "ParseCmdPerfInfoPath"}
+
+
+def test_the_dbt_steps_of_a_cycle_run_in_the_warm_dbt_server_without_parsing(small_cycle):
+    """The session's cycle (`sop run`, a new data dir): meta/cycle started the warm dbt server, which
+    parsed the project with the cycle's vars while ingest ran; both dbt steps ran in it, from its
+    manifest: their dbt logs have no parse event at all (dbt's CLI always logs its state check). The
+    server and its wrapper script ended with the run."""
     root = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data).dbt_target_dir
-    assert not (root / ".parse").exists()  # the background parse's dir is cleaned up
+    parse = _last_invocation_events(root / "sop_dbt_parse")
+    assert "UnableToPartialParse" in parse or "PartialParsingSkipParsing" in parse, sorted(set(parse))
     for step in ("sop_dbt_staging", "sop_dbt_marts"):
         events = _last_invocation_events(root / step)
-        assert "PartialParsingSkipParsing" in events, (step, sorted(set(events)))
-        assert "UnableToPartialParse" not in events, step
+        assert "CommandCompleted" in events, step
+        assert not PARSE_EVENTS & set(events), (step, sorted(PARSE_EVENTS & set(events)))
+    assert not list(root.glob(".dbt-warm-*"))
 
 
 def test_the_next_cycle_in_the_same_data_dir_reuses_the_parse(small_cycle, tmp_path):
-    """dbt reuses a data dir's parse state for the next cycle's invocations there: `dbt parse` with the
-    vars every dbt step of a cycle passes, on a copy of the session cycle's staging target dir."""
+    """dbt reuses a data dir's parse state for the next cycle: `dbt parse` with the vars every dbt
+    step of a cycle passes, on a copy of the warm server's parse dir (where the next cycle's server
+    parses, and where a dbt step that runs dbt's CLI takes its state from)."""
     from sop_pipeline.assets.dbt import _vars_arg
 
     settings = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data)
     target = tmp_path / "target"
-    shutil.copytree(settings.dbt_target_dir / "sop_dbt_staging", target)
+    shutil.copytree(settings.dbt_target_dir / "sop_dbt_parse", target)
     proc = subprocess.run(
         [dbt_executable(), "parse", "--vars", _vars_arg(settings), "--project-dir", str(DBT_PROJECT_DIR)]
         + ["--profiles-dir", str(DBT_PROJECT_DIR)],
