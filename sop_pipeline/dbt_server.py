@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import itertools
 import json
 import os
 import shlex
@@ -69,6 +70,7 @@ class Server:
 
 
 _SERVERS: dict[Path, Server] = {}  # dbt target root -> its server, started by this process
+_started = itertools.count(1)  # numbers this process's sockets
 
 
 def _socket_path(n: int) -> Path:
@@ -90,11 +92,12 @@ def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_
         stop(root)
     parse_dir = root / PARSE_DIR
     parse_dir.mkdir(parents=True, exist_ok=True)
-    sock = _socket_path(len(_SERVERS) + 1)
+    n = next(_started)
+    sock = _socket_path(n)
     sock.unlink(missing_ok=True)
-    wrapper = root / f".dbt-warm-{os.getpid()}"
+    wrapper = root / f".dbt-warm-{os.getpid()}-{n}"
     cmd = [sys.executable, "-m", "sop_pipeline.dbt_server", str(sock), str(parse_dir), vars_arg, target or ""]
-    cmd += [str(project_dir), str(os.getpid())]
+    cmd += [str(project_dir), str(os.getpid()), str(wrapper)]
     try:
         log = open(parse_dir / "server.log", "ab")
         try:
@@ -110,7 +113,7 @@ def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_
     except OSError:
         return None
     server = _SERVERS[root] = Server(process, sock, wrapper, key, [sock, wrapper])
-    if len(_SERVERS) == 1:
+    if n == 1:
         atexit.register(stop_all)
     return server
 
@@ -245,7 +248,11 @@ def _read_request(conn: socket.socket) -> dict | None:
 
 def serve(sock_path: str, parse_dir: str, vars_arg: str, target: str, project_dir: str, owner: int) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
+    mask = os.umask(0o177)  # the socket is this user's only: whoever connects runs dbt as this user
+    try:
+        listener.bind(sock_path)
+    finally:
+        os.umask(mask)
     listener.listen(16)  # a client that connects now waits in the backlog until the parse is done
     from dbt.cli.main import dbtRunner
 
@@ -286,10 +293,17 @@ def serve(sock_path: str, parse_dir: str, vars_arg: str, target: str, project_di
             _child(conn, argv + flags, cwd, manifest if same else None)
         conn.close()
     listener.close()
-    Path(sock_path).unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> None:
+    sock, parse, vars_arg, target, project, owner, wrapper = argv[1:8]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(sock, parse, vars_arg, target, project, int(owner))
+    finally:  # also when the owner is gone without `stop` (a step process that ended with os._exit)
+        for path in (sock, wrapper):
+            Path(path).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
-    sock, parse, v, t, project, owner_pid = sys.argv[1:7]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(sock, parse, v, t, project, int(owner_pid))
+    main(sys.argv)

@@ -135,11 +135,13 @@ def test_a_server_ends_with_the_process_that_started_it(project, tmp_path):
         "import json, sys; from pathlib import Path; from sop_pipeline import dbt_server; "
         "from sop_pipeline.settings import dbt_executable; "
         f"s = dbt_server.start(Path({str(tmp_path / 'r')!r}), json.dumps({{'db': 'x'}}), None, "
-        f"Path({str(project)!r}), dbt_executable()); print(s.process.pid, flush=True); import os; os._exit(0)"
+        f"Path({str(project)!r}), dbt_executable()); print(s.process.pid, s.socket_path, s.executable, flush=True); "
+        "import os; os._exit(0)"
     )
     out = subprocess.run([os.sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    pid = int(out.stdout.split()[0])  # its owner left without stopping it (os._exit: no atexit)
+    pid, sock, wrapper = out.stdout.split()  # its owner left without stopping it (os._exit: no atexit)
     proc = subprocess.run(
         ["sh", "-c", f"for i in $(seq 120); do kill -0 {pid} 2>/dev/null || exit 0; sleep 1; done; exit 1"]
     )
     assert proc.returncode == 0, "the server outlived its owner by 2 minutes"
+    assert not Path(sock).exists() and not Path(wrapper).exists()  # the server removed them itself
