@@ -4,9 +4,10 @@ Each `dbt build` step of a cycle used to start a new dbt process: ~2 s of import
 load) and ~1.5 s (3-5 s) to load the partial-parse state, check it, and write the manifest and the
 graph, before its first model; twice a cycle. Here `meta/cycle` starts one server process per data
 dir (`start`), which imports dbt and parses the project with the cycle's `--vars` on the other core
-while ingest runs, then waits on a Unix socket. The dbt steps hand dagster-dbt a wrapper script as
-their dbt executable (`Server.executable`); the wrapper runs `dbt_client.py` (standard library
-only, ~20 ms), which sends its arguments, environment and working directory to the server. The
+while ingest runs, then waits on a Unix socket. The dbt steps hand dagster-dbt the `sop-dbt-warm`
+command as their dbt executable, with the socket among its leading arguments (`Server.executable`,
+`Server.flags`): `dbt_client.py`, standard library only (~40 ms), sends the rest of its arguments,
+its environment and working directory to the server. The
 server forks a child that runs them with `dbtRunner(manifest=<the parsed manifest>)`, its
 stdout and stderr being the socket, and sends the exit code dbt's CLI would give (0, 1 model or
 test failures, 2 error). dagster-dbt reads the same JSON log lines and artifacts as from dbt's
@@ -31,14 +32,13 @@ import io
 import itertools
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CLIENT = Path(__file__).with_name("dbt_client.py")
@@ -55,7 +55,7 @@ ENV_FLAGS = {
     "DBT_INDIRECT_SELECTION": "--indirect-selection",
 }
 BOOL_ENV_FLAGS = {"DBT_SEND_ANONYMOUS_USAGE_STATS": ("--send-anonymous-usage-stats", "--no-send-anonymous-usage-stats")}
-# no effect on dbt's results: dagster-dbt's markers, the terminal's size, and what the wrapper's shell sets
+# no effect on dbt's results: dagster-dbt's markers, the terminal's size, and what a shell sets
 IGNORED_ENV = {"DAGSTER_DBT_CLI", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO", "COLUMNS", "LINES"}
 IGNORED_ENV |= {"PWD", "OLDPWD", "SHLVL", "_"}
 
@@ -64,13 +64,15 @@ IGNORED_ENV |= {"PWD", "OLDPWD", "SHLVL", "_"}
 class Server:
     process: subprocess.Popen
     socket_path: Path
-    executable: Path  # the wrapper script that dagster-dbt runs as its dbt executable
+    executable: Path  # `sop-dbt-warm`, which dagster-dbt runs as its dbt executable ...
+    flags: list[str]  # ... with these first arguments (the socket, and the real dbt to fall back to)
     key: tuple  # (vars, target): the invocations whose manifest the server parsed
-    files: list[Path] = field(default_factory=list)
 
 
 _SERVERS: dict[Path, Server] = {}  # dbt target root -> its server, started by this process
 _started = itertools.count(1)  # numbers this process's sockets
+_exit_hook: list = []  # stop_all, once registered at exit
+CLIENT_COMMAND = "sop-dbt-warm"
 
 
 def _socket_path(n: int) -> Path:
@@ -80,41 +82,43 @@ def _socket_path(n: int) -> Path:
     return path if len(str(path)) < 100 else Path("/tmp") / path.name
 
 
+def client_executable() -> Path | None:
+    """The `sop-dbt-warm` command of this environment (pyproject.toml's scripts), if installed."""
+    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        if (folder / CLIENT_COMMAND).exists():
+            return folder / CLIENT_COMMAND
+    return None
+
+
 def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_executable: str) -> Server | None:
     """Start the warm dbt server for the dbt target root `root` and these `--vars` / `--target`
     (None: profiles.yml's default), unless this process has one for them; None when it cannot start
-    (the dbt steps then run dbt's CLI, as without it)."""
+    (not a POSIX system with fork, no `sop-dbt-warm`): the dbt steps then run dbt's CLI."""
     key = (vars_arg, target or "")
     running = _SERVERS.get(root)
     if running is not None:
         if running.key == key and running.process.poll() is None:
             return running
         stop(root)
+    client = client_executable()
+    if os.name != "posix" or not hasattr(os, "fork") or client is None:
+        return None
     parse_dir = root / PARSE_DIR
     parse_dir.mkdir(parents=True, exist_ok=True)
-    n = next(_started)
-    sock = _socket_path(n)
+    sock = _socket_path(next(_started))
     sock.unlink(missing_ok=True)
-    wrapper = root / f".dbt-warm-{os.getpid()}-{n}"
     cmd = [sys.executable, "-m", "sop_pipeline.dbt_server", str(sock), str(parse_dir), vars_arg, target or ""]
-    cmd += [str(project_dir), str(os.getpid()), str(wrapper)]
+    cmd += [str(project_dir), str(os.getpid())]
     try:
-        log = open(parse_dir / "server.log", "ab")
-        try:
+        with open(parse_dir / "server.log", "ab") as log:
             process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=project_dir)
-        finally:
-            log.close()
-        wrapper.write_text(
-            "#!/bin/sh\n# sop-pipeline: dbt through the cycle's warm dbt server (sop_pipeline/dbt_server.py)\n"
-            f"exec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(CLIENT))} "
-            f'{shlex.quote(str(sock))} {shlex.quote(dbt_executable)} "$@"\n'
-        )
-        wrapper.chmod(0o755)
     except OSError:
         return None
-    server = _SERVERS[root] = Server(process, sock, wrapper, key, [sock, wrapper])
-    if n == 1:
-        atexit.register(stop_all)
+    if not _SERVERS and not _exit_hook:
+        _exit_hook.append(atexit.register(stop_all))
+    server = _SERVERS[root] = Server(
+        process, sock, client, ["--sop-socket", str(sock), "--sop-dbt", dbt_executable], key
+    )
     return server
 
 
@@ -126,8 +130,8 @@ def running(root: Path, vars_arg: str, target: str | None) -> Server | None:
     return server
 
 
-def is_wrapper(path: str | Path) -> bool:
-    return any(Path(path) == s.executable for s in _SERVERS.values())
+def is_client(path: str | Path) -> bool:
+    return Path(path).name == CLIENT_COMMAND
 
 
 def stop(root: Path) -> None:
@@ -141,8 +145,7 @@ def stop(root: Path) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-    for path in server.files:
-        path.unlink(missing_ok=True)
+    server.socket_path.unlink(missing_ok=True)
 
 
 def stop_all() -> None:
@@ -296,13 +299,12 @@ def serve(sock_path: str, parse_dir: str, vars_arg: str, target: str, project_di
 
 
 def main(argv: list[str]) -> None:
-    sock, parse, vars_arg, target, project, owner, wrapper = argv[1:8]
+    sock, parse, vars_arg, target, project, owner = argv[1:7]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(sock, parse, vars_arg, target, project, int(owner))
     finally:  # also when the owner is gone without `stop` (a step process that ended with os._exit)
-        for path in (sock, wrapper):
-            Path(path).unlink(missing_ok=True)
+        Path(sock).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

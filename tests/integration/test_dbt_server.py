@@ -44,10 +44,10 @@ def server(project):
     assert started is not None
     yield started, vars_arg
     dbt_server.stop(root)
-    assert not started.socket_path.exists() and not started.executable.exists()
+    assert not started.socket_path.exists()
 
 
-def _dbt(executable, project: Path, target: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def _dbt(command, project: Path, target: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """dbt as dagster-dbt runs it: JSON log lines, the target and log paths in the environment (and
     not pytest's per-phase variable, which would differ from the server's)."""
     environ = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
@@ -55,8 +55,13 @@ def _dbt(executable, project: Path, target: Path, *args: str, **env: str) -> sub
     environ.update({"DBT_PROJECT_DIR": str(project), "DBT_PROFILES_DIR": str(project), **env})
     environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     return subprocess.run(
-        [str(executable), *args], env=environ, cwd=project, capture_output=True, text=True, timeout=600
+        [*map(str, command), *args], env=environ, cwd=project, capture_output=True, text=True, timeout=600
     )
+
+
+def _warm(srv: dbt_server.Server) -> list:
+    """The dbt command of a step that runs through the server (as `_dbt_for_step` gives dagster-dbt)."""
+    return [srv.executable, *srv.flags]
 
 
 def _events(proc: subprocess.CompletedProcess) -> list[dict]:
@@ -80,8 +85,8 @@ def _names(target: Path) -> set[str]:
 )
 def test_the_server_gives_what_dbts_cli_gives(server, project, tmp_path, args, code):
     srv, vars_arg = server
-    cli = _dbt(dbt_executable(), project, tmp_path / "cli", *args, "--vars", vars_arg)
-    warm = _dbt(srv.executable, project, tmp_path / "warm", *args, "--vars", vars_arg)
+    cli = _dbt([dbt_executable()], project, tmp_path / "cli", *args, "--vars", vars_arg)
+    warm = _dbt(_warm(srv), project, tmp_path / "warm", *args, "--vars", vars_arg)
     assert (cli.returncode, warm.returncode) == (code, code), (cli.stdout[-1500:], warm.stdout[-1500:])
     if code == 2:
         return
@@ -102,7 +107,7 @@ def test_the_server_gives_what_dbts_cli_gives(server, project, tmp_path, args, c
 def test_other_vars_are_parsed_for_in_the_warm_process(server, project, tmp_path):
     srv, _ = server
     other = json.dumps({"db": str(tmp_path / "other.duckdb")})
-    proc = _dbt(srv.executable, project, tmp_path / "t", "run", "--vars", other)
+    proc = _dbt(_warm(srv), project, tmp_path / "t", "run", "--vars", other)
     assert proc.returncode == 0, proc.stdout[-1500:]
     assert (tmp_path / "other.duckdb").exists()
     assert "StateCheckVarsHash" in _names(tmp_path / "t")
@@ -110,22 +115,19 @@ def test_other_vars_are_parsed_for_in_the_warm_process(server, project, tmp_path
 
 def test_an_environment_the_server_cannot_reproduce_runs_the_real_dbt(server, project, tmp_path):
     srv, vars_arg = server
-    proc = _dbt(srv.executable, project, tmp_path / "t", "run", "--vars", vars_arg, SOP_SOMETHING_DBT_MAY_READ="1")
+    proc = _dbt(_warm(srv), project, tmp_path / "t", "run", "--vars", vars_arg, SOP_SOMETHING_DBT_MAY_READ="1")
     assert proc.returncode == 0, proc.stdout[-1500:]
     assert "StateCheckVarsHash" in _names(tmp_path / "t")  # dbt's CLI parsed
     log = (project / "target_root" / dbt_server.PARSE_DIR / "server.log").read_text()
     assert "FALLBACK: the environment differs in ['SOP_SOMETHING_DBT_MAY_READ']" in log
 
 
-def test_without_a_server_the_wrapper_is_the_real_dbt(project, tmp_path):
+def test_without_a_server_the_client_is_the_real_dbt(project, tmp_path):
     vars_arg = json.dumps({"db": str(tmp_path / "w.duckdb")})
     root = tmp_path / "root"
     srv = dbt_server.start(root, vars_arg, None, project, dbt_executable())
-    wrapper = tmp_path / "wrapper"
-    wrapper.write_text(srv.executable.read_text())
-    wrapper.chmod(0o755)
-    dbt_server.stop(root)
-    proc = _dbt(wrapper, project, tmp_path / "t", "build", "--vars", vars_arg)
+    dbt_server.stop(root)  # its socket is gone
+    proc = _dbt(_warm(srv), project, tmp_path / "t", "build", "--vars", vars_arg)
     assert proc.returncode == 1, proc.stdout[-1500:]  # the unique test fails, as on dbt's CLI
     assert "StateCheckVarsHash" in _names(tmp_path / "t")
 
@@ -135,13 +137,13 @@ def test_a_server_ends_with_the_process_that_started_it(project, tmp_path):
         "import json, sys; from pathlib import Path; from sop_pipeline import dbt_server; "
         "from sop_pipeline.settings import dbt_executable; "
         f"s = dbt_server.start(Path({str(tmp_path / 'r')!r}), json.dumps({{'db': 'x'}}), None, "
-        f"Path({str(project)!r}), dbt_executable()); print(s.process.pid, s.socket_path, s.executable, flush=True); "
+        f"Path({str(project)!r}), dbt_executable()); print(s.process.pid, s.socket_path, flush=True); "
         "import os; os._exit(0)"
     )
     out = subprocess.run([os.sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    pid, sock, wrapper = out.stdout.split()  # its owner left without stopping it (os._exit: no atexit)
+    pid, sock = out.stdout.split()  # its owner left without stopping it (os._exit: no atexit)
     proc = subprocess.run(
         ["sh", "-c", f"for i in $(seq 120); do kill -0 {pid} 2>/dev/null || exit 0; sleep 1; done; exit 1"]
     )
     assert proc.returncode == 0, "the server outlived its owner by 2 minutes"
-    assert not Path(sock).exists() and not Path(wrapper).exists()  # the server removed them itself
+    assert not Path(sock).exists()  # the server removed its socket itself
