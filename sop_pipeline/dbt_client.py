@@ -1,7 +1,8 @@
 """dbt's command line, run by the cycle's warm dbt server (sop_pipeline/dbt_server.py).
 
-Usage: `sop-dbt-warm --sop-socket SOCKET --sop-dbt DBT ARGS...` (pyproject.toml's scripts; dagster-dbt
-runs it with the first four as the resource's global flags). Standard library only. It sends ARGS, its
+Usage: `python -S -E dbt_client.py --sop-socket SOCKET --sop-dbt DBT ARGS...` (dagster-dbt runs it as
+the dbt executable `python` with the rest before ARGS as the resource's global flags). Standard
+library only, so it starts in ~20 ms without the environment's site-packages. It sends ARGS, its
 environment and working directory to the server on SOCKET, copies the output of the forked dbt to
 its stdout, forwards SIGINT/SIGTERM to it and exits with its exit code. When there is no server,
 or the server answers FALLBACK, it becomes the real dbt (DBT) with the same arguments.
@@ -23,7 +24,7 @@ def _become_dbt(dbt: str, args: list) -> None:
 
 def main(argv: list) -> int:
     if argv[1:2] != ["--sop-socket"] or argv[3:4] != ["--sop-dbt"]:
-        sys.stderr.write("usage: sop-dbt-warm --sop-socket SOCKET --sop-dbt DBT [dbt arguments]\n")
+        sys.stderr.write("usage: dbt_client.py --sop-socket SOCKET --sop-dbt DBT [dbt arguments]\n")
         return 2
     sock_path, dbt, args = argv[2], argv[4], argv[5:]
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -64,9 +65,5 @@ def main(argv: list) -> int:
     return code
 
 
-def cli() -> None:
-    sys.exit(main(sys.argv))
-
-
 if __name__ == "__main__":
-    cli()
+    sys.exit(main(sys.argv))

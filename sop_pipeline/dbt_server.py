@@ -4,10 +4,10 @@ Each `dbt build` step of a cycle used to start a new dbt process: ~2 s of import
 load) and ~1.5 s (3-5 s) to load the partial-parse state, check it, and write the manifest and the
 graph, before its first model; twice a cycle. Here `meta/cycle` starts one server process per data
 dir (`start`), which imports dbt and parses the project with the cycle's `--vars` on the other core
-while ingest runs, then waits on a Unix socket. The dbt steps hand dagster-dbt the `sop-dbt-warm`
-command as their dbt executable, with the socket among its leading arguments (`Server.executable`,
-`Server.flags`): `dbt_client.py`, standard library only (~40 ms), sends the rest of its arguments,
-its environment and working directory to the server. The
+while ingest runs, then waits on a Unix socket. The dbt steps hand dagster-dbt this interpreter as
+their dbt executable, with `-S -E dbt_client.py --sop-socket SOCKET --sop-dbt DBT` as its leading
+arguments (`Server.command`; dagster-dbt's global flags): the client, standard library only (~20
+ms), sends the rest of its arguments, its environment and working directory to the server. The
 server forks a child that runs them with `dbtRunner(manifest=<the parsed manifest>)`, its
 stdout and stderr being the socket, and sends the exit code dbt's CLI would give (0, 1 model or
 test failures, 2 error). dagster-dbt reads the same JSON log lines and artifacts as from dbt's
@@ -64,15 +64,13 @@ IGNORED_ENV |= {"PWD", "OLDPWD", "SHLVL", "_"}
 class Server:
     process: subprocess.Popen
     socket_path: Path
-    executable: Path  # `sop-dbt-warm`, which dagster-dbt runs as its dbt executable ...
-    flags: list[str]  # ... with these first arguments (the socket, and the real dbt to fall back to)
+    command: list[str]  # the dbt command of a step: the client, its socket, the real dbt to fall back to
     key: tuple  # (vars, target): the invocations whose manifest the server parsed
 
 
 _SERVERS: dict[Path, Server] = {}  # dbt target root -> its server, started by this process
 _started = itertools.count(1)  # numbers this process's sockets
 _exit_hook: list = []  # stop_all, once registered at exit
-CLIENT_COMMAND = "sop-dbt-warm"
 
 
 def _socket_path(n: int) -> Path:
@@ -82,32 +80,24 @@ def _socket_path(n: int) -> Path:
     return path if len(str(path)) < 100 else Path("/tmp") / path.name
 
 
-def client_executable() -> Path | None:
-    """The `sop-dbt-warm` command of this environment (pyproject.toml's scripts), if installed."""
-    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
-        if (folder / CLIENT_COMMAND).exists():
-            return folder / CLIENT_COMMAND
-    return None
-
-
 def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_executable: str) -> Server | None:
     """Start the warm dbt server for the dbt target root `root` and these `--vars` / `--target`
     (None: profiles.yml's default), unless this process has one for them; None when it cannot start
-    (not a POSIX system with fork, no `sop-dbt-warm`): the dbt steps then run dbt's CLI."""
+    (not a POSIX system with fork): the dbt steps then run dbt's CLI."""
     key = (vars_arg, target or "")
     running = _SERVERS.get(root)
     if running is not None:
         if running.key == key and running.process.poll() is None:
             return running
         stop(root)
-    client = client_executable()
-    if os.name != "posix" or not hasattr(os, "fork") or client is None:
+    if os.name != "posix" or not hasattr(os, "fork"):
         return None
     parse_dir = root / PARSE_DIR
     parse_dir.mkdir(parents=True, exist_ok=True)
     sock = _socket_path(next(_started))
     sock.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "sop_pipeline.dbt_server", str(sock), str(parse_dir), vars_arg, target or ""]
+    # this file run as a script (it imports nothing of the package): the server is this process's code
+    cmd = [sys.executable, str(Path(__file__).resolve()), str(sock), str(parse_dir), vars_arg, target or ""]
     cmd += [str(project_dir), str(os.getpid())]
     try:
         with open(parse_dir / "server.log", "ab") as log:
@@ -116,9 +106,8 @@ def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_
         return None
     if not _SERVERS and not _exit_hook:
         _exit_hook.append(atexit.register(stop_all))
-    server = _SERVERS[root] = Server(
-        process, sock, client, ["--sop-socket", str(sock), "--sop-dbt", dbt_executable], key
-    )
+    client = [sys.executable, "-S", "-E", str(CLIENT), "--sop-socket", str(sock), "--sop-dbt", dbt_executable]
+    server = _SERVERS[root] = Server(process, sock, client, key)
     return server
 
 
@@ -128,10 +117,6 @@ def running(root: Path, vars_arg: str, target: str | None) -> Server | None:
     if server is None or server.key != (vars_arg, target or "") or server.process.poll() is not None:
         return None
     return server
-
-
-def is_client(path: str | Path) -> bool:
-    return Path(path).name == CLIENT_COMMAND
 
 
 def stop(root: Path) -> None:

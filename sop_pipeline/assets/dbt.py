@@ -132,8 +132,9 @@ def _dbt_for_step(dbt: DbtCliResource, settings: Settings) -> DbtCliResource:
     server = dbt_server.running(settings.dbt_target_dir, _vars_arg(settings), dbt.target or None)
     if server is None or not isinstance(dbt, SopDbtCliResource):
         return dbt
-    flags = [*server.flags, *dbt.global_config_flags]
-    return dbt.model_copy(update={"dbt_executable": str(server.executable), "global_config_flags": flags})
+    executable, *flags = server.command
+    flags += dbt.global_config_flags
+    return dbt.model_copy(update={"dbt_executable": executable, "global_config_flags": flags})
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
@@ -474,7 +475,7 @@ class SopDbtCliResource(DbtCliResource):
     @cached_property
     def _cli_version(self) -> version.Version:
         own = (Path(sys.prefix) / "bin", Path(sys.executable).parent)
-        if Path(self.dbt_executable).parent in own or dbt_server.is_client(self.dbt_executable):
+        if Path(self.dbt_executable).parent in own:  # also the warm dbt server's client (`python`)
             try:
                 return version.parse(importlib.metadata.version("dbt-core"))
             except importlib.metadata.PackageNotFoundError:

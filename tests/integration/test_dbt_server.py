@@ -61,7 +61,7 @@ def _dbt(command, project: Path, target: Path, *args: str, **env: str) -> subpro
 
 def _warm(srv: dbt_server.Server) -> list:
     """The dbt command of a step that runs through the server (as `_dbt_for_step` gives dagster-dbt)."""
-    return [srv.executable, *srv.flags]
+    return srv.command
 
 
 def _events(proc: subprocess.CompletedProcess) -> list[dict]:
