@@ -14,24 +14,18 @@ import pytest
 
 from sop_pipeline import dbt_server
 from sop_pipeline.settings import dbt_executable
+from tests.fixtures.dbt_build import mini_dbt_project
 
 PARSE_EVENTS = {"StateCheckVarsHash", "PartialParsingEnabled", "UnableToPartialParse", "ParseCmdPerfInfoPath"}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("warm_dbt")
-    (root / "models").mkdir()
-    (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
-    (root / "profiles.yml").write_text(
-        "mini:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        "      path: \"{{ var('db') }}\"\n      threads: 1\n"
+    output = "      type: duckdb\n      path: \"{{ var('db') }}\"\n"
+    schema = "version: 2\nmodels:\n  - name: one\n    columns:\n      - name: id\n        data_tests: [unique]\n"
+    return mini_dbt_project(
+        tmp_path_factory.mktemp("warm_dbt") / "p", output, {"one": "select 1 as id union all select 1 as id"}, schema
     )
-    (root / "models/one.sql").write_text("select 1 as id union all select 1 as id")
-    (root / "models/schema.yml").write_text(
-        "version: 2\nmodels:\n  - name: one\n    columns:\n      - name: id\n        data_tests: [unique]\n"
-    )
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from sop_pipeline.publish import build_failure_message, failed_tests
 from sop_pipeline.resources import Warehouse
 from sop_pipeline.settings import DBT_PROJECT_DIR
 from sop_pipeline.warehouse_engines.postgres import dbt_connection_vars
-from tests.fixtures.dbt_build import failing_dbt_build
+from tests.fixtures.dbt_build import failing_dbt_build, mini_dbt_project
 
 RULES = """
           arguments:
@@ -51,20 +51,14 @@ PROFILES = {
 
 
 def _project(root: Path, engine: str) -> Path:
-    (root / "models").mkdir(parents=True)
-    (root / "macros").mkdir()
-    shutil.copy(DBT_PROJECT_DIR / "macros" / "test_column_rules.sql", root / "macros")
-    (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
-    (root / "profiles.yml").write_text(
-        f"mini:\n  target: local\n  outputs:\n    local:\n{PROFILES[engine]}      threads: 1\n"
-    )
-    (root / "models/good.sql").write_text(MODEL.format(extra=""))
-    (root / "models/bad.sql").write_text(MODEL.format(extra=BAD_ROWS))
     tests = "".join(
         f"  - name: {name}\n    data_tests:\n      - column_rules:\n          name: column_rules_{name}\n{RULES}"
         for name in ("good", "bad")
     )
-    (root / "models/schema.yml").write_text(f"version: 2\nmodels:\n{tests}")
+    models = {"good": MODEL.format(extra=""), "bad": MODEL.format(extra=BAD_ROWS)}
+    mini_dbt_project(root, PROFILES[engine], models, f"version: 2\nmodels:\n{tests}")
+    (root / "macros").mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "macros" / "test_column_rules.sql", root / "macros")
     return root
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from sop_pipeline.publish import build_failure_message, failed_tests, publish
-from tests.fixtures.dbt_build import failing_dbt_build
+from tests.fixtures.dbt_build import failing_dbt_build, mini_dbt_project
 
 
 def _warehouse(path: Path, cycle: str, units: float) -> Path:
@@ -164,17 +164,16 @@ def test_checksum_covers_the_data_only(tmp_path):
 
 
 def _dbt_project(root: Path) -> Path:
-    (root / "models").mkdir(parents=True)
-    (root / "dbt_project.yml").write_text('name: mini\nversion: "1.0"\nprofile: mini\nconfig-version: 2\n')
-    (root / "profiles.yml").write_text(
-        "mini:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        "      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: marts\n      threads: 1\n"
-    )
-    (root / "models/items.sql").write_text("select 'A' as sku union all select 'B'")
-    (root / "models/plan.sql").write_text(
-        "select * from (values (1, 'A'), (2, 'X'), (3, 'X'), (4, 'Y'), (5, null)) as t(line, sku)"
-    )
-    (root / "models/schema.yml").write_text("""
+    output = "      type: duckdb\n      path: \"{{ env_var('MINI_WAREHOUSE') }}\"\n      schema: marts\n"
+    models = {
+        "items": "select 'A' as sku union all select 'B'",
+        "plan": "select * from (values (1, 'A'), (2, 'X'), (3, 'X'), (4, 'Y'), (5, null)) as t(line, sku)",
+    }
+    return mini_dbt_project(
+        root,
+        output,
+        models,
+        """
 version: 2
 models:
   - name: plan
@@ -190,8 +189,8 @@ models:
     columns:
       - name: sku
         data_tests: [unique]
-""")
-    return root
+""",
+    )
 
 
 def test_build_failure_message_names_test_table_column_and_rows_from_real_dbt_output(tmp_path):
