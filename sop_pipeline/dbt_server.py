@@ -284,6 +284,9 @@ def serve(sock_path: str, parse_dir: str, vars_arg: str, target: str, project_di
 
 
 def main(argv: list[str]) -> None:
+    # run as a script, its folder is first on sys.path: the package's module names must not shadow dbt's imports
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != here]
     sock, parse, vars_arg, target, project, owner = argv[1:7]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
