@@ -61,7 +61,6 @@ DBT_RUN_OTHER = "(dbt run, other)"  # the rest of dbt's build (relation cache, s
 DBT_WRAP_UP = "(dbt exit + metadata)"  # dbt's exit -> the step's events: row counts, column schemas
 DBT_PHASES = (DBT_STARTUP, DBT_PARSE, DBT_TESTS, DBT_RUN_OTHER, DBT_WRAP_UP)
 
-PARSE_DIR = "sop_dbt_parse"  # sop_pipeline.dbt_server.PARSE_DIR
 PROGRESS = re.compile(r"^\[\s*\d+/\d+\]\s+(?P<s>[\d.]+)s\s+(?P<key>\S+)\s*$")
 DBT_STEP = re.compile(r"^\s+(?P<s>[\d.]+)s\s+running dbt build")
 DBT_NODE_OK = re.compile(r"OK created sql \w+ model (?P<schema>\w+)\.(?P<name>\w+) .*\[OK in (?P<s>[\d.]+)s\]")
@@ -203,6 +202,8 @@ def dbt_step_logs(data: Path) -> list[dict]:
     last invocation in it and the rotated logs before it): epoch times of dbt's start (`Running with dbt`, after its imports), the
     end of its parse (the `Concurrency:` line), the end of the build (`Finished running`) and its
     exit (`Command ... succeeded`), each model's execution seconds and the tests' total."""
+    from sop_pipeline.dbt_server import PARSE_DIR
+
     steps = []
     for log in sorted((data / "dbt" / "target").glob("*/dbt.log")):
         if log.parent.name == PARSE_DIR:  # the warm dbt server's own parse (during ingest), not a step

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 
-EXIT_MARK = b"\0sop-dbt-exit "
+EXIT_MARK = b"\0sop-dbt-exit "  # dbt_server.EXIT_MARK (not imported: this file runs without the package)
 FIRST_LINE_TIMEOUT = 600  # the server answers once its parse is done (seconds of CPU; minutes under load)
 
 

@@ -70,7 +70,6 @@ class Server:
 
 _SERVERS: dict[Path, Server] = {}  # dbt target root -> its server, started by this process
 _started = itertools.count(1)  # numbers this process's sockets
-_exit_hook: list = []  # stop_all, once registered at exit
 
 
 def _socket_path(n: int) -> Path:
@@ -84,12 +83,10 @@ def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_
     """Start the warm dbt server for the dbt target root `root` and these `--vars` / `--target`
     (None: profiles.yml's default), unless this process has one for them; None when it cannot start
     (not a POSIX system with fork): the dbt steps then run dbt's CLI."""
-    key = (vars_arg, target or "")
-    running = _SERVERS.get(root)
-    if running is not None:
-        if running.key == key and running.process.poll() is None:
-            return running
-        stop(root)
+    server = running(root, vars_arg, target)
+    if server is not None:
+        return server
+    stop(root)  # one for other vars or target, or one that ended
     if os.name != "posix" or not hasattr(os, "fork"):
         return None
     parse_dir = root / PARSE_DIR
@@ -104,10 +101,8 @@ def start(root: Path, vars_arg: str, target: str | None, project_dir: Path, dbt_
             process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=project_dir)
     except OSError:
         return None
-    if not _SERVERS and not _exit_hook:
-        _exit_hook.append(atexit.register(stop_all))
     client = [sys.executable, "-S", "-E", str(CLIENT), "--sop-socket", str(sock), "--sop-dbt", dbt_executable]
-    server = _SERVERS[root] = Server(process, sock, client, key)
+    server = _SERVERS[root] = Server(process, sock, client, (vars_arg, target or ""))
     return server
 
 
@@ -136,6 +131,9 @@ def stop(root: Path) -> None:
 def stop_all() -> None:
     for root in list(_SERVERS):
         stop(root)
+
+
+atexit.register(stop_all)  # this process's servers end with it
 
 
 # --------------------------------------------------------------------------- the server process

@@ -18,7 +18,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from sop_pipeline.dbt_server import PARSE_DIR
 from sop_pipeline.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from tests.fixtures.dbt_build import PARSE_EVENTS
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +101,12 @@ def _last_invocation_events(step_dir) -> list[str]:
     return names
 
 
-PARSE_EVENTS = {"StateCheckVarsHash", "PartialParsingEnabled", "UnableToPartialParse", "ParseCmdPerfInfoPath"}
-
-
 def test_the_dbt_steps_of_a_cycle_run_in_the_warm_dbt_server_without_parsing(small_cycle):
     """The session's cycle (`sop run`, a new data dir): meta/cycle started the warm dbt server, which
     parsed the project with the cycle's vars while ingest ran; both dbt steps ran in it, from its
     manifest: their dbt logs have no parse event at all (dbt's CLI always logs its state check)."""
     root = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data).dbt_target_dir
-    parse = _last_invocation_events(root / "sop_dbt_parse")
+    parse = _last_invocation_events(root / PARSE_DIR)
     assert "UnableToPartialParse" in parse or "PartialParsingSkipParsing" in parse, sorted(set(parse))
     for step in ("sop_dbt_staging", "sop_dbt_marts"):
         events = _last_invocation_events(root / step)
@@ -123,7 +122,7 @@ def test_the_next_cycle_in_the_same_data_dir_reuses_the_parse(small_cycle, tmp_p
 
     settings = Settings.from_env({}, extracts_dir=small_cycle.extracts, data_dir=small_cycle.data)
     target = tmp_path / "target"
-    shutil.copytree(settings.dbt_target_dir / "sop_dbt_parse", target)
+    shutil.copytree(settings.dbt_target_dir / PARSE_DIR, target)
     proc = subprocess.run(
         [dbt_executable(), "parse", "--vars", _vars_arg(settings), "--project-dir", str(DBT_PROJECT_DIR)]
         + ["--profiles-dir", str(DBT_PROJECT_DIR)],

@@ -14,9 +14,7 @@ import pytest
 
 from sop_pipeline import dbt_server
 from sop_pipeline.settings import dbt_executable
-from tests.fixtures.dbt_build import mini_dbt_project
-
-PARSE_EVENTS = {"StateCheckVarsHash", "PartialParsingEnabled", "UnableToPartialParse", "ParseCmdPerfInfoPath"}
+from tests.fixtures.dbt_build import PARSE_EVENTS, mini_dbt_project
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +51,6 @@ def _dbt(command, project: Path, target: Path, *args: str, **env: str) -> subpro
     )
 
 
-def _warm(srv: dbt_server.Server) -> list:
-    """The dbt command of a step that runs through the server (as `_dbt_for_step` gives dagster-dbt)."""
-    return srv.command
-
-
 def _events(proc: subprocess.CompletedProcess) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
@@ -66,6 +59,12 @@ def _names(target: Path) -> set[str]:
     """Names of the events in a dbt target dir's log (debug level included)."""
     lines = (target / "dbt.log").read_text().splitlines()
     return {json.loads(line)["info"]["name"] for line in lines if line.startswith("{")}
+
+
+def test_the_client_marks_the_exit_code_as_the_server_does():
+    from sop_pipeline import dbt_client  # a standalone script, importable too
+
+    assert dbt_client.EXIT_MARK == dbt_server.EXIT_MARK
 
 
 @pytest.mark.parametrize(
@@ -80,7 +79,7 @@ def _names(target: Path) -> set[str]:
 def test_the_server_gives_what_dbts_cli_gives(server, project, tmp_path, args, code):
     srv, vars_arg = server
     cli = _dbt([dbt_executable()], project, tmp_path / "cli", *args, "--vars", vars_arg)
-    warm = _dbt(_warm(srv), project, tmp_path / "warm", *args, "--vars", vars_arg)
+    warm = _dbt(srv.command, project, tmp_path / "warm", *args, "--vars", vars_arg)  # as `_dbt_for_step` runs it
     assert (cli.returncode, warm.returncode) == (code, code), (cli.stdout[-1500:], warm.stdout[-1500:])
     if code == 2:
         return
@@ -101,7 +100,7 @@ def test_the_server_gives_what_dbts_cli_gives(server, project, tmp_path, args, c
 def test_other_vars_are_parsed_for_in_the_warm_process(server, project, tmp_path):
     srv, _ = server
     other = json.dumps({"db": str(tmp_path / "other.duckdb")})
-    proc = _dbt(_warm(srv), project, tmp_path / "t", "run", "--vars", other)
+    proc = _dbt(srv.command, project, tmp_path / "t", "run", "--vars", other)
     assert proc.returncode == 0, proc.stdout[-1500:]
     assert (tmp_path / "other.duckdb").exists()
     assert "StateCheckVarsHash" in _names(tmp_path / "t")
@@ -109,7 +108,7 @@ def test_other_vars_are_parsed_for_in_the_warm_process(server, project, tmp_path
 
 def test_an_environment_the_server_cannot_reproduce_runs_the_real_dbt(server, project, tmp_path):
     srv, vars_arg = server
-    proc = _dbt(_warm(srv), project, tmp_path / "t", "run", "--vars", vars_arg, SOP_SOMETHING_DBT_MAY_READ="1")
+    proc = _dbt(srv.command, project, tmp_path / "t", "run", "--vars", vars_arg, SOP_SOMETHING_DBT_MAY_READ="1")
     assert proc.returncode == 0, proc.stdout[-1500:]
     assert "StateCheckVarsHash" in _names(tmp_path / "t")  # dbt's CLI parsed
     log = (project / "target_root" / dbt_server.PARSE_DIR / "server.log").read_text()
@@ -121,7 +120,7 @@ def test_without_a_server_the_client_is_the_real_dbt(project, tmp_path):
     root = tmp_path / "root"
     srv = dbt_server.start(root, vars_arg, None, project, dbt_executable())
     dbt_server.stop(root)  # its socket is gone
-    proc = _dbt(_warm(srv), project, tmp_path / "t", "build", "--vars", vars_arg)
+    proc = _dbt(srv.command, project, tmp_path / "t", "build", "--vars", vars_arg)
     assert proc.returncode == 1, proc.stdout[-1500:]  # the unique test fails, as on dbt's CLI
     assert "StateCheckVarsHash" in _names(tmp_path / "t")
 
