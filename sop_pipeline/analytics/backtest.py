@@ -162,14 +162,44 @@ class _WholeHistory:
             c: pd.Index(sorted(map(str, self.panel.keys[c].astype(object).unique()))) for c in ("sku", "location")
         }
 
+    def subset(self, rows: np.ndarray) -> _WholeHistory:
+        """The whole history of the series ``rows`` only (e.g. one product family's): every cut
+        ``at`` an origin is the whole history's cut restricted to these series, the same numbers
+        (the cleansing is per SKU, the store calendar and the key categories stay the whole's)."""
+        out = object.__new__(_WholeHistory)
+        out.panel = self.panel.subset(rows)
+        skus = set(out.panel.keys["sku"])
+        out.promotions = self.promotions[self.promotions["sku"].isin(skus)] if self.promotions is not None else None
+        out.first_week = self.first_week
+        out.units, out.promo, out.stock = self.units[rows], self.promo[rows], self.stock[rows]
+        sw = self.store_weeks
+        if sw is not None:
+            cols = [c for c in sw.units.columns if c in skus]
+            sw = outliers.StoreWeeks(sw.units[cols], sw.promo[cols], sw.stock[cols], sw.family)
+        out.store_weeks = sw
+        out.categories = self.categories
+        return out
+
+    def family_rows(self) -> list[tuple[object, np.ndarray]]:
+        """(family, its series' rows) per product family, in first-seen order."""
+        fam = self.panel.keys["family"].astype(object)
+        groups = pd.Series(np.arange(len(fam))).groupby(fam.fillna("").to_numpy(), sort=False).indices
+        return [(f, np.sort(rows)) for f, rows in groups.items()]
+
+    def n_hist_at(self, origin: date) -> int | None:
+        """The number of history weeks of the cut at ``origin`` (None when no series has a row by then)."""
+        last = np.datetime64(last_complete_week(origin), "D")
+        n_hist = int((last - self.first_week).astype(np.int64) // 7) + 1
+        return n_hist if n_hist > 0 and (self.panel.first < n_hist).any() else None
+
     def at(self, origin: date, future_weeks: int) -> forecasting.Panel | None:
         """The cleansed panel as of ``origin`` (None when no series has a row by then)."""
         p = self.panel
         last = np.datetime64(last_complete_week(origin), "D")
-        n_hist = int((last - self.first_week).astype(np.int64) // 7) + 1
-        keep = p.first < n_hist
-        if n_hist <= 0 or not keep.any():
+        n_hist = self.n_hist_at(origin)
+        if n_hist is None:
             return None
+        keep = p.first < n_hist
         units = self.units[keep, :n_hist]
         censored = outliers.censored_cells(units.T, self.promo[keep, :n_hist].T, self.stock[keep, :n_hist].T).T
         factor = np.ones(units.shape)
@@ -203,51 +233,117 @@ def scored_weeks(origin: date, as_of: date, horizon_weeks: int) -> int:
     return int(np.clip((pd.Timestamp(last_complete_week(as_of)) - week1).days // 7 + 1, 0, horizon_weeks))
 
 
-def backtest(
+@dataclass
+class FitPlan:
+    """The global models of a backtest: per origin (oldest first) the model applied there, or
+    None where the origin is skipped (no history yet, a failed fit). One model is fitted on every
+    series at once and reused for ``retrain_every`` origins; ``score`` applies it to any subset of
+    the series (e.g. one family's), so the fits and the scoring can run in different steps."""
+
+    origins: list[date]
+    models: list
+    fits: int
+    gap: list[int]
+
+
+@dataclass
+class Inputs:
+    """What ``score`` reads besides the dense history: actual units per SKU-week, the sales
+    forecast per lag, the booked orders (the whole book: sensing's booking curve pools every SKU)."""
+
+    actuals: pd.DataFrame
+    sales: pd.DataFrame | None
+    live: pd.DataFrame | None
+
+    def for_skus(self, skus: set) -> Inputs:
+        """The rows of these SKUs (the booked orders stay whole)."""
+        return Inputs(
+            self.actuals[self.actuals["sku"].isin(skus)],
+            self.sales[self.sales["sku"].isin(skus)] if self.sales is not None else None,
+            self.live,
+        )
+
+
+def prepare(
     history: pd.DataFrame,
     as_of: date,
     promotions: pd.DataFrame | None = None,
     sales_forecast: pd.DataFrame | None = None,
     orders: pd.DataFrame | None = None,
     config: BacktestConfig = BacktestConfig(),
-) -> BacktestResult:
-    """Rolling-origin backtest over the ``config.origins`` weekly origins before ``as_of``.
+) -> tuple[_WholeHistory | None, Inputs]:
+    """The history as dense arrays and the inputs ``score`` reads (``backtest``'s first step)."""
+    whole = _WholeHistory(history, as_of, promotions, future_weeks=config.horizon_weeks + 2) if len(history) else None
+    live = sensing.live_orders(orders) if config.sensing and orders is not None and len(orders) else None
+    return whole, Inputs(actuals_by_sku(history), _sales_at_lag(sales_forecast), live)
 
-    history: int_demand_weekly rows (raw units; cleansing is redone per origin).
-    Returns error rows (BACKTEST_COLUMNS) for weeks complete at ``as_of`` and a summary.
-    """
-    started = time.perf_counter()
+
+def _origins(as_of: date, cfg: BacktestConfig) -> list[date]:
+    return [as_of - timedelta(weeks=k) for k in range(cfg.origins, 0, -1)]  # oldest first
+
+
+def plan_fits(whole: _WholeHistory | None, as_of: date, config: BacktestConfig = BacktestConfig()) -> FitPlan:
+    """Fit the global model at the refit origins (every ``retrain_every``-th, and whenever there is
+    no model yet) on the cut of every series; an origin where the fit or the forecast's horizon
+    check fails is skipped, as is the model fitted there."""
     cfg = config
     fcfg = replace(cfg.forecast, horizon_weeks=cfg.horizon_weeks)
-    actuals = actuals_by_sku(history)
-    scored_until = pd.Timestamp(last_complete_week(as_of))
-    sales = _sales_at_lag(sales_forecast)
-    origins = [as_of - timedelta(weeks=k) for k in range(cfg.origins, 0, -1)]  # oldest first
-    whole = _WholeHistory(history, as_of, promotions, future_weeks=cfg.horizon_weeks + 2) if len(history) else None
-    live = sensing.live_orders(orders) if cfg.sensing and orders is not None and len(orders) else None
+    origins = _origins(as_of, cfg)
+    plan = FitPlan(origins, [None] * len(origins), 0, [0 if o.weekday() == 6 else 1 for o in origins])
     model = None
-    fits = 0
-    parts = []
-    series_parts: list[pd.DataFrame] = []
     for n, origin in enumerate(origins):
-        gap = 0 if origin.weekday() == 6 else 1
-        panel = whole.at(origin, future_weeks=cfg.horizon_weeks + gap + 1) if whole is not None else None
-        if panel is None:
+        gap = plan.gap[n]
+        future = cfg.horizon_weeks + gap + 1
+        n_hist = whole.n_hist_at(origin) if whole is not None else None
+        if n_hist is None:  # no series has a row yet
             continue
         refit = model is None or n % cfg.retrain_every == 0
         try:
-            fitted = forecasting.fit(panel, fcfg, max_h=max(cfg.horizon_weeks + gap, 14)) if refit else model
-            # only the weeks complete at the as-of are scored, so only they are predicted
+            if refit:  # the cleansed cut is only built where a model is fitted
+                fitted = forecasting.fit(whole.at(origin, future), fcfg, max_h=max(cfg.horizon_weeks + gap, 14))
+            else:
+                fitted = model
             n_weeks = scored_weeks(origin, as_of, cfg.horizon_weeks)
-            loc = (
-                forecasting.predict(fitted, panel, origin, n_weeks, include_week0=False)
-                if n_weeks
-                else pd.DataFrame(columns=["sku", "family", "week_start", "horizon_week", "units_p50"])
-            )
+            if n_weeks:
+                forecasting.check_horizon(whole.panel.weeks[: n_hist + future], n_hist, origin, n_weeks)
         except ValueError:  # too little history at this origin
             continue
         if refit:
-            model, fits = fitted, fits + 1
+            model, plan.fits = fitted, plan.fits + 1
+        plan.models[n] = fitted
+    return plan
+
+
+def score(
+    whole: _WholeHistory | None,
+    plan: FitPlan,
+    inputs: Inputs,
+    as_of: date,
+    config: BacktestConfig = BacktestConfig(),
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Forecast and score every origin with the plan's models, for the series of ``whole`` (all of
+    them or a subset): (per origin, the SKU x week rows of every method; per origin, the series
+    rows of every candidate when ``select_methods``). A subset's rows are the whole's restricted to
+    its series."""
+    cfg = config
+    scored_until = pd.Timestamp(last_complete_week(as_of))
+    actuals = inputs.actuals
+    parts: list[pd.DataFrame] = []
+    series_parts: list[pd.DataFrame] = []
+    for n, origin in enumerate(plan.origins):
+        fitted, gap = plan.models[n], plan.gap[n]
+        if fitted is None or whole is None:
+            continue
+        panel = whole.at(origin, future_weeks=cfg.horizon_weeks + gap + 1)
+        if panel is None:  # none of these series has a row by this origin
+            continue
+        # only the weeks complete at the as-of are scored, so only they are predicted
+        n_weeks = scored_weeks(origin, as_of, cfg.horizon_weeks)
+        loc = (
+            forecasting.predict(fitted, panel, origin, n_weeks, include_week0=False)
+            if n_weeks
+            else pd.DataFrame(columns=["sku", "family", "week_start", "horizon_week", "units_p50"])
+        )
         loc = loc[loc.horizon_week >= 1]
         if cfg.select_methods and n_weeks:
             series_parts.append(_series_rows(whole, panel, loc, origin, n_weeks, gap))
@@ -261,7 +357,7 @@ def backtest(
         fc["seasonal_naive"] = _naive(
             actuals[actuals.week_start <= pd.Timestamp(last_complete_week(origin))], fc, origin
         )
-        if live is not None:
+        if inputs.live is not None:
             # sensing.sense's sensed units (booked orders; lightgbm = its baseline, summed the same way)
             got = sensing.sensed_units(
                 loc,
@@ -269,22 +365,37 @@ def backtest(
                     columns={"lag": "horizon_week", "lightgbm": "baseline_units"}
                 ),
                 origin,
-                live,
+                inputs.live,
                 sensing.SensingConfig(window_weeks=6),
             )
             fc["lightgbm_sensed"] = np.where(np.isnan(got), fc.lightgbm, got)
-        if sales is not None:
+        if inputs.sales is not None:
             fc = fc.merge(
-                sales.rename(columns={"units": "sales_forecast"}), on=["sku", "week_start", "lag"], how="inner"
+                inputs.sales.rename(columns={"units": "sales_forecast"}), on=["sku", "week_start", "lag"], how="inner"
             )
         fc["origin"] = pd.Timestamp(origin)
         parts.append(fc)
-    whole = model = fitted = panel = loc = None  # not needed past the origins: free them for the selection
+    return parts, series_parts
+
+
+def combine(
+    parts: list[pd.DataFrame],
+    series_parts: list[pd.DataFrame],
+    inputs: Inputs,
+    fits: int,
+    started: float,
+    categories: dict | None = None,
+) -> BacktestResult:
+    """The error rows, the summary, and the method selection and calibration from the series rows
+    of every part. ``categories`` (the whole history's key categories): the series rows come from
+    subsets (one per family); they are put back in the whole's order (origin, series, lag), so the
+    selection and calibration sum them in the same order, to the bit."""
     if not parts:
         return BacktestResult(
             pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
         )
-    wide = pd.concat(parts, ignore_index=True).merge(actuals, on=["sku", "week_start"], how="left")
+    wide = pd.concat(parts, ignore_index=True).merge(inputs.actuals, on=["sku", "week_start"], how="left")
+    parts.clear()
     wide["actual_units"] = wide.actual_units.fillna(0.0)
     scored = [m for m in METHODS if m in wide]
     long = wide.melt(
@@ -295,11 +406,17 @@ def backtest(
     )
     long["forecast_units"] = long.forecast_units.clip(lower=0.0)
     errors = long[BACKTEST_COLUMNS].sort_values(["origin", "method", "sku", "week_start"]).reset_index(drop=True)
-    del wide, long, parts
+    del wide, long
     result = BacktestResult(errors=errors, summary=summarize(errors), seconds=0.0, fits=fits)
+    series_parts = [p for p in series_parts if len(p)]
     if series_parts:
         series = pd.concat(series_parts, ignore_index=True)
         series_parts.clear()  # the parts are a second copy of the rows
+        if categories is not None:
+            order = np.lexsort(
+                (series["lag"].to_numpy(), series["location"].cat.codes, series["sku"].cat.codes, series["origin"])
+            )
+            series = series.take(order).reset_index(drop=True)
         _release_freed_memory()
         result.selection = methods.select(series)
         for c in ("sku", "location"):  # keys as text, as before the series rows' keys were categorical
@@ -311,6 +428,30 @@ def backtest(
         result.series = series
     result.seconds = time.perf_counter() - started
     return result
+
+
+def backtest(
+    history: pd.DataFrame,
+    as_of: date,
+    promotions: pd.DataFrame | None = None,
+    sales_forecast: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
+    config: BacktestConfig = BacktestConfig(),
+) -> BacktestResult:
+    """Rolling-origin backtest over the ``config.origins`` weekly origins before ``as_of``.
+
+    history: int_demand_weekly rows (raw units; cleansing is redone per origin).
+    Returns error rows (BACKTEST_COLUMNS) for weeks complete at ``as_of`` and a summary.
+    In one call: ``prepare``, ``plan_fits``, ``score`` and ``combine``; the cycle's asset runs the
+    same four in steps, ``score`` once per product family.
+    """
+    started = time.perf_counter()
+    whole, inputs = prepare(history, as_of, promotions, sales_forecast, orders, config)
+    plan = plan_fits(whole, as_of, config)
+    parts, series_parts = score(whole, plan, inputs, as_of, config)
+    fits = plan.fits
+    whole = plan = None  # not needed past the origins: free them for the selection
+    return combine(parts, series_parts, inputs, fits, started)
 
 
 def _series_rows(

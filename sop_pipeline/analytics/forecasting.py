@@ -126,6 +126,10 @@ class Panel:
     list_price: np.ndarray
     regular_price: np.ndarray  # (n, n_hist) last non-promotion price, forward-filled (list price before)
     recent_price: np.ndarray  # (n, n_hist) mean selling price of the last 13 weeks with sales
+    # per store: the first week (index) any series there sold. None: from ``keys`` (every series of the
+    # history). A subset of the series (``subset``) keeps the whole history's, so cutting it at an
+    # origin reads promotions as the whole panel's cut would (``panel_upto``).
+    store_first: dict | None = None
 
     @property
     def n_series(self) -> int:
@@ -135,14 +139,41 @@ class Panel:
     def first(self) -> np.ndarray:
         return self.keys["first"].to_numpy()
 
+    def stores_first(self) -> dict:
+        """Per store location: the first week any series there has a row (``store_first``)."""
+        if self.store_first is not None:
+            return self.store_first
+        stores = self.keys[self.keys.channel == "store"]
+        return stores.groupby("location", observed=True)["first"].min().to_dict()
+
+    def subset(self, rows: np.ndarray) -> Panel:
+        """The panel of the series ``rows`` only (same weeks): each series' arrays are its own, and
+        the store calendar stays the whole panel's (``store_first``), so every cut of the subset at
+        an origin is the whole panel's cut restricted to these series."""
+        return Panel(
+            keys=self.keys.iloc[rows].reset_index(drop=True),
+            weeks=self.weeks,
+            n_hist=self.n_hist,
+            units=self.units[rows],
+            raw_units=self.raw_units[rows],
+            price=self.price[rows],
+            promo=self.promo[rows],
+            discount=self.discount[rows],
+            list_price=self.list_price[rows],
+            regular_price=self.regular_price[rows],
+            recent_price=self.recent_price[rows],
+            store_first=self.stores_first(),
+        )
+
 
 def promo_calendar(
-    promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: np.ndarray
+    promotions: pd.DataFrame | None, keys: pd.DataFrame, weeks: np.ndarray, stores: set | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(promo share of days, discount) per series x week from promotion rows.
 
     A promotion targets a store by its code, every series of the SKU with 'ALL' or empty, and
-    the B2B series for anything else (a customer id) - the rule of int_demand_weekly.
+    the B2B series for anything else (a customer id) - the rule of int_demand_weekly. ``stores``:
+    the store codes that count as stores (default: the store series' locations in ``keys``).
     """
     n, t = len(keys), len(weeks)
     share = np.zeros((n, t), dtype=np.float32)
@@ -163,7 +194,8 @@ def promo_calendar(
     wk_start = w0 + (7 * wk).astype("timedelta64[D]")
     days = (np.minimum(end[rows], wk_start + 6) - np.maximum(start[rows], wk_start)).astype(np.int64) + 1
     target = p["location_or_customer"].astype(object).to_numpy()[rows]
-    stores = set(keys.loc[keys.channel == "store", "location"])
+    if stores is None:
+        stores = set(keys.loc[keys.channel == "store", "location"])
     target = np.array(
         [
             "ALL"
@@ -296,13 +328,14 @@ def panel_upto(
     if n_weeks > len(panel.weeks):
         raise ValueError(f"the panel has {len(panel.weeks)} weeks, the cut needs {n_weeks}")
     keys = panel.keys[keep].reset_index(drop=True)
-    stores = set(panel.keys.loc[panel.keys.channel == "store", "location"])
+    store_first = panel.stores_first()
+    stores = {s for s, f in store_first.items() if f < n_hist}  # the stores with a series by then
     list_price = panel.list_price[keep]
-    if set(keys.loc[keys.channel == "store", "location"]) == stores:
+    if len(stores) == len(store_first):
         promo, disc = panel.promo[keep, :n_weeks], panel.discount[keep, :n_weeks]
         regular = panel.regular_price[keep, :n_hist]
     else:  # a store without a series yet: promotions for it read as B2B, as on the cut
-        promo, disc = promo_calendar(promotions, keys, panel.weeks[:n_weeks])
+        promo, disc = promo_calendar(promotions, keys, panel.weeks[:n_weeks], stores)
         regular = _regular_price(panel.price[keep, :n_hist], promo[:, :n_hist], list_price)
     return Panel(
         keys=keys,
@@ -627,8 +660,7 @@ def predict(
     gap = 0 if as_of.weekday() == 6 else 1  # mid-week: week 0 is h = 1
     ks = list(range(0 if (gap and include_week0) else 1, n_weeks + 1))
     hs = np.array([k + gap for k in ks])
-    if hs.max() > panel.promo.shape[1] - T:
-        raise ValueError(f"panel has {panel.promo.shape[1] - T} future weeks, need {hs.max()}")
+    check_horizon(panel.weeks, T, as_of, n_weeks)
     n = panel.n_series
     i = np.repeat(np.arange(n), len(hs))
     h = np.tile(hs, n)
@@ -652,10 +684,20 @@ def predict(
     out["revenue"] = out.units_p50 * price
     out["is_promo"] = panel.promo[i, t + h] > 0
     out["season_ratio"] = x[:, FEATURES.index("fam_season")].astype(float)
-    got = out.loc[out.horizon_week >= 1, "week_start"].iloc[:n_weeks].dt.date.tolist()
-    if got != Cycle(as_of, n_weeks).horizon():  # the KPI_DEFINITIONS horizon rule, checked once
-        raise ValueError(f"forecast weeks {got} do not match the cycle horizon of {as_of}")
     return out
+
+
+def check_horizon(weeks: np.ndarray, n_hist: int, as_of: date, n_weeks: int) -> None:
+    """What ``predict`` checks before it forecasts horizon weeks 1..n_weeks of ``as_of`` from a panel
+    of ``weeks`` (``n_hist`` history weeks, then the future ones): the panel has the future weeks,
+    and they are the cycle's horizon (the KPI_DEFINITIONS horizon rule). ValueError otherwise.
+    Neither depends on the series, so it holds for any subset of them."""
+    gap = 0 if as_of.weekday() == 6 else 1  # mid-week: week 0 is h = 1
+    if n_weeks + gap > len(weeks) - n_hist:
+        raise ValueError(f"panel has {len(weeks) - n_hist} future weeks, need {n_weeks + gap}")
+    got = pd.to_datetime(weeks[n_hist - 1 + gap + np.arange(1, n_weeks + 1)]).date.tolist()
+    if got != Cycle(as_of, n_weeks).horizon():
+        raise ValueError(f"forecast weeks {got} do not match the cycle horizon of {as_of}")
 
 
 def _apply_guards(

@@ -135,13 +135,16 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
         assert [r.partition_key for r in records] == [partition]
         checks = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         assert len(checks.records) > 100
-        # the multiprocess executor: each step in a process of its own, a part per resource of each fan-out
+        # the multiprocess executor: each step in a process of its own, a part per resource (family) of each fan-out
         starts = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START).records
         pids = {r.event_log_entry.dagster_event.pid for r in starts}
         parts = sorted(r.event_log_entry.step_key for r in starts if "__part[" in r.event_log_entry.step_key)
         assert len(pids) > 10, f"steps ran in {len(pids)} processes"
-        for fanned in ("changeover_estimate__part[", "sequence__part["):
+        for fanned in ("changeover_estimate__part[", "sequence__part[", "backtest__part["):
             assert sum(fanned in k for k in parts) >= 2, parts
+        # the backtest: one part per product family of the demo (the tables equal the DuckDB cycle's above)
+        families = {k.split("[", 1)[1].rstrip("]") for k in parts if "backtest__part[" in k}
+        assert families == {"Beverages", "Dairy", "Frozen", "Household", "Snacks"}, families
     # the tables are in the instance's own database, not in the warehouse's
     with connect(instance_dsn) as con, con.cursor() as cur:
         cur.execute("select count(*) from runs")

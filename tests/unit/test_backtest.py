@@ -173,3 +173,68 @@ def test_accuracy_kpis_match_the_definitions():
     family_wape = (abs(20 - 20) + abs(10 - 5)) / 25
     assert row.mix_error == pytest.approx(row.wape - family_wape)
     assert row.cycles == 1
+
+
+def _by_family(history, as_of, promos, cfg, orders=None):
+    """The cycle's fanned-out backtest: fits once over every series, scores one family per part."""
+    whole, inputs = BT.prepare(history, as_of, promos, None, orders, cfg)
+    plan = BT.plan_fits(whole, as_of, cfg)
+    rows, series = [], []
+    families = whole.family_rows()
+    for _, idx in reversed(families):  # the parts may finish in any order
+        sub = whole.subset(idx)
+        r, s = BT.score(sub, plan, inputs.for_skus(set(sub.panel.keys.sku)), as_of, cfg)
+        rows, series = r + rows, s + series
+    return families, BT.combine(rows, series, inputs, plan.fits, 0.0, whole.categories)
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, AS_OF - timedelta(days=3)], ids=["sunday", "wednesday"])
+def test_the_backtest_scored_per_family_is_the_one_call_backtest(messy, as_of):
+    """Issue 15 item 4: the backtest fanned out per product family (one global fit per refit origin,
+    then each family scored with it) gives the one-call backtest's tables to the bit: errors, method
+    selection, calibration and the forward selection WAPE. The history has what could tell the two
+    apart: a store that opens late (SKU000, one family) with a promotion there for a SKU of the
+    other family that does not sell there - before the store opens, the cut reads that promotion as
+    B2B for every series, so a family must see the whole history's stores, not its own."""
+    history, promos = messy
+    last = pd.Timestamp(F.last_complete_week(as_of))
+    late = history[(history.sku == "SKU000") & (history.location == "S01")].copy()
+    late = late[pd.to_datetime(late.week_start) > last - pd.Timedelta(weeks=5)].assign(location="S09")
+    history = pd.concat([history, late], ignore_index=True)
+    assert set(history.family[history.sku == "SKU000"]) != set(history.family[history.sku == "SKU001"])
+    promos = pd.concat(
+        [
+            promos,
+            pd.DataFrame(
+                {
+                    "promo_id": ["S09-1"],
+                    "sku": ["SKU001"],
+                    "location_or_customer": ["S09"],
+                    "start_date": [(last - pd.Timedelta(weeks=7)).date()],
+                    "end_date": [(last - pd.Timedelta(weeks=2)).date()],
+                    "discount_pct": [0.4],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    cfg = BT.BacktestConfig(origins=10, retrain_every=4, forecast=FAST, sensing=False)
+    one = BT.backtest(history, as_of, promos, config=cfg)
+    families, parted = _by_family(history, as_of, promos, cfg)
+    assert len(families) == 2 and one.fits == parted.fits == 3
+    assert len(one.errors) and len(one.selection)
+    pd.testing.assert_frame_equal(parted.errors, one.errors, check_exact=True)
+    pd.testing.assert_frame_equal(parted.selection, one.selection, check_exact=True)
+    pd.testing.assert_frame_equal(parted.calibration.table, one.calibration.table, check_exact=True)
+    assert parted.selection_wape == one.selection_wape
+    # the late store's promotion does reach SKU001's B2B series at the origins before it opened
+    whole = BT._WholeHistory(history, as_of, promos, future_weeks=15)
+    early = whole.at(as_of - timedelta(weeks=9), future_weeks=15)
+    b2b = np.flatnonzero((early.keys.sku == "SKU001") & (early.keys.location == "B2B"))
+    family = history.family[history.sku == "SKU001"].iloc[0]
+    sub = whole.subset(np.flatnonzero(whole.panel.keys.family == family))
+    early_sub = sub.at(as_of - timedelta(weeks=9), future_weeks=15)
+    b2b_sub = np.flatnonzero((early_sub.keys.sku == "SKU001") & (early_sub.keys.location == "B2B"))
+    assert len(b2b) == len(b2b_sub) == 1
+    assert np.array_equal(early_sub.promo[b2b_sub], early.promo[b2b])
+    assert early.discount[b2b].max() == pytest.approx(0.4)
