@@ -730,17 +730,22 @@ BACKTEST_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec
 HISTORY_COLUMNS_IN = {"columns": bt.HISTORY_COLUMNS}
 
 
+# executors that run every step in the run's own process: the job's in-process executor, and the one
+# `JobDefinition.execute_in_process` swaps in whatever the job's executor (how `sop run` runs on DuckDB)
+IN_PROCESS_EXECUTORS = frozenset({dg.in_process_executor.name, "execute_in_process_executor"})
+
+
 def parts_per_family(context: dg.OpExecutionContext) -> bool:
     """True when the run's steps run in processes of their own (the multiprocess executor of
     `sop run --processes N` and of UI runs on PostgreSQL, a k8s or Celery executor): then the
-    backtest is scored in one part per product family, which run side by side. On the in-process
+    backtest is scored in one part per product family, which run side by side. On an in-process
     executor (the DuckDB default) the parts would run one after another, and each family's part
     pays the per-origin fixed cost of the forecast and the scoring again (measured on the small demo,
     5 families: 10.4 -> 16.6 s), so there it is one part holding every family."""
     executor = context.job_def.executor_def.name
-    if executor == "in_process":
+    if executor in IN_PROCESS_EXECUTORS:
         return False
-    if executor == "multi_or_in_process":
+    if executor == dg.multi_or_in_process_executor.name:
         config = (context.run_config.get("execution") or {}).get("config") or {}
         return "in_process" not in config
     return True

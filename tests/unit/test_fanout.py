@@ -83,3 +83,26 @@ def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(capsys):
         path.unlink()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sop: fork server warm-up skipped (JSONDecodeError"), err
+
+
+def test_the_backtest_fans_out_per_family_only_when_steps_run_in_processes_of_their_own():
+    # demand.parts_per_family reads the executor of the running job: `sop run` on DuckDB runs the job
+    # with execute_in_process (its executor swapped), a PostgreSQL UI run with multi_or_in_process's
+    # in_process config; both run the parts one after another, so they get one part for every family
+    import dagster as dg
+
+    from sop_pipeline.assets.demand import parts_per_family
+
+    @dg.op
+    def probe(context) -> bool:
+        return parts_per_family(context)
+
+    for executor in (dg.in_process_executor, dg.multi_or_in_process_executor, dg.multiprocess_executor):
+
+        @dg.job(executor_def=executor, name=f"probe_{executor.name}")
+        def job():
+            probe()
+
+        assert job.execute_in_process().output_for_node("probe") is False, executor.name
+    # a run on the multiprocess executor (`sop run --processes 2` on PostgreSQL) gets one part per
+    # family: tests/integration/test_postgres_run.py checks the five family steps of that run
