@@ -4,9 +4,9 @@ Example only (not run in the tests: this project has no cluster). Needs `pip ins
 dagster-aws` in the image, the warehouse on PostgreSQL (SOP_WAREHOUSE=postgresql://...) and the
 Dagster instance on PostgreSQL (deploy/dagster.postgres.yaml), so that no step needs another's disk:
 
-- the fan-out parts (sop_pipeline/assets/fanout.py, one step per resource) hand their results to the
-  combine step through the job's `io_manager`; across pods that must be an object store, hence
-  `s3_pickle_io_manager` below (or dagster-gcp's / dagster-azure's equivalent);
+- the fan-out parts (sop_pipeline/assets/fanout.py, one step per resource or product family) hand
+  their results to the combine step through the IO manager `fanout_io`; across pods that must be an
+  object store, hence `S3PickleIOManager` below (or dagster-gcp's / dagster-azure's equivalent);
 - `<data dir>` (serving file, reports, dbt target dirs) must be a volume every pod mounts.
 
 Point the Dagster Helm chart's user deployment at this module (`dagster api grpc -m
@@ -24,6 +24,7 @@ import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from dagster_k8s import k8s_job_executor
 
+from sop_pipeline.assets.fanout import FANOUT_IO
 from sop_pipeline.definitions import build_defs, settings
 
 _defs = build_defs(settings, executor=k8s_job_executor)
@@ -31,7 +32,7 @@ defs = dg.Definitions.merge(
     _defs,
     dg.Definitions(
         resources={
-            "io_manager": S3PickleIOManager(
+            FANOUT_IO: S3PickleIOManager(
                 s3_resource=S3Resource(), s3_bucket=dg.EnvVar("SOP_STEP_BUCKET"), s3_prefix="sop-steps"
             )
         }

@@ -441,6 +441,7 @@ class CycleRunner:
         import dagster as dg
 
         from sop_pipeline.partitions import loading_time
+        from sop_pipeline.run_instance import outputs_not_kept
         from sop_pipeline.warehouse_engines import duckdb_hold
 
         settings = self.settings
@@ -470,6 +471,7 @@ class CycleRunner:
             # the in-process executor runs one step at a time: the warehouse file stays open between
             # steps (released around dbt steps and publish), not reopened ~320 times a cycle
             duckdb_hold.hold(settings.warehouse_path),
+            outputs_not_kept(),  # each asset's DataFrame is freed after its step, not at the run's end
         ):
             try:
                 result = job.execute_in_process(

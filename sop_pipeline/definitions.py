@@ -58,6 +58,7 @@ for _name in AREA_MODULES:
 
 def resources_for(settings: Settings) -> dict:
     """The job's resources, all from `settings`."""
+    from sop_pipeline.assets.fanout import FANOUT_IO, fanout_io_manager
     from sop_pipeline.io_manager import WarehouseIOManager
 
     # SOP_WAREHOUSE picks the engine: the DuckDB file, or a PostgreSQL database (dbt's `postgres` target)
@@ -70,6 +71,7 @@ def resources_for(settings: Settings) -> dict:
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),  # assets.common.WAREHOUSE_IO
         "dbt": dbt,
         "scenario": ScenarioConfig(),  # a what-if run sets it in run config (`sop scenario run`)
+        FANOUT_IO: fanout_io_manager(settings.warehouse_dsn),  # values between the fan-out's steps
     }
 
 

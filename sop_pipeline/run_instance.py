@@ -76,3 +76,28 @@ def ephemeral_instance() -> dg.DagsterInstance:
         run_coordinator=DefaultRunCoordinator(),
         run_launcher=SyncInMemoryRunLauncher(),
     )
+
+
+@contextmanager
+def outputs_not_kept():
+    """`JobDefinition.execute_in_process` (how `sop run` runs the cycle in one process) keeps every
+    step's output value - every asset's DataFrame, the fan-out's parts - in a dict until the run
+    ends, for its result's `output_for_node`, which `sop run` never reads; so everything the cycle
+    computed stayed in memory to the end. Inside this context it runs with that capture off
+    (`core_execute_in_process(output_capturing_enabled=False)`, the path `execute_job` takes), and each
+    value is freed once the IO manager has written it and no later step holds it. The result's
+    events, success and materializations are unchanged; `output_for_node` is unavailable."""
+    from dagster._core.execution import execute_in_process as module
+
+    original = module.core_execute_in_process
+
+    def without_capture(*args, **kwargs):
+        if "output_capturing_enabled" not in kwargs:  # Dagster changed the call: fail loudly, not silently
+            raise RuntimeError("dagster's execute_in_process no longer passes output_capturing_enabled")
+        return original(*args, **{**kwargs, "output_capturing_enabled": False})
+
+    module.core_execute_in_process = without_capture
+    try:
+        yield
+    finally:
+        module.core_execute_in_process = original

@@ -756,7 +756,7 @@ def parts_per_family(context: dg.OpExecutionContext) -> bool:
         **fanout.warehouse_ins("cycle", "ingest_log", "promotions", "sales_forecast", "sales_orders"),
         "demand_weekly": dg.In(input_manager_key=WAREHOUSE_IO, metadata=HISTORY_COLUMNS_IN),
     },
-    out={"parts": dg.DynamicOut(), "shared": dg.Out()},
+    out={"parts": dg.DynamicOut(io_manager_key=fanout.FANOUT_IO), "shared": dg.Out(io_manager_key=fanout.FANOUT_IO)},
     pool=WAREHOUSE_POOL,
 )
 def backtest__split(
@@ -809,7 +809,7 @@ def backtest__split(
     )
 
 
-@dg.op
+@dg.op(out=dg.Out(io_manager_key=fanout.FANOUT_IO))
 def backtest__part(part: dict):
     """One product family's backtest rows (or every family's): `backtest.score` with the split's models."""
     rows, series = bt.score(part["whole"], part["plan"], part["inputs"], part["as_of"])

@@ -20,9 +20,13 @@ Where the parts run is the executor's choice, not the asset's:
 - A team server: the job's executor in the UI/daemon is the same multiprocess executor; a k8s or
   Celery executor (deploy/README.md) runs each step, and so each part, in its own pod/worker.
 
-The values passed between the split, part and combine ops go through the job's `io_manager` (Dagster's
-filesystem pickle manager under the instance's storage folder by default; on a cluster, an object-store
-IO manager such as dagster-aws's `s3_pickle_io_manager`). The keys are data (the resources with a
+The values passed between the split, part and combine ops go through the IO manager `fanout_io`
+(`FANOUT_IO`). On the DuckDB default every step runs in the run's own process, and it is
+`HandoffIOManager`: each value is held in memory until its one consumer loads it, then released (Dagster's
+in-memory IO manager would hold every part's value - at large the backtest's dense history and series
+rows, >1 GB - until the run ends). On PostgreSQL, where steps may run in processes of their own, it is
+Dagster's filesystem pickle manager under the instance's storage folder; on a cluster, an object-store
+IO manager such as dagster-aws's `s3_pickle_io_manager` (deploy/). The keys are data (the resources with a
 changeover matrix, the families of the item master), so the fan-out is dynamic: a new family or line
 needs no code or definition change, and a backfill of past weeks fans out over the keys of each week.
 """
@@ -37,6 +41,7 @@ import pandas as pd
 
 from sop_pipeline.assets.common import WAREHOUSE_IO
 
+FANOUT_IO = "fanout_io"  # the resource key of the IO manager that hands values from split to parts to combine
 NO_PARTS = "none"  # the one mapping key when there is nothing to fan out (the combine op still runs)
 
 
@@ -66,3 +71,35 @@ def concat_parts(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)
+
+
+class HandoffIOManager(dg.IOManager):
+    """Values handed from one step to the next inside the run's process: held until their one consumer
+    (a part, or the combine op) loads them, then dropped, so a part's inputs and outputs are freed as
+    soon as the next step has them. Only for executors that run every step in one process (the DuckDB
+    default); a value loaded twice (a re-execution) is an error naming the step."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, object] = {}
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        self._values[tuple(context.get_identifier())] = obj
+
+    def load_input(self, context: dg.InputContext):
+        key = tuple(context.upstream_output.get_identifier())
+        if key not in self._values:
+            raise dg.Failure(
+                f"fan-out value {'/'.join(map(str, key[1:]))} was already handed over or never made in this "
+                "process: the fan-out's steps run in one process on the DuckDB warehouse; re-run the cycle"
+            )
+        return self._values.pop(key)
+
+
+@dg.io_manager
+def handoff_io_manager(_init_context) -> HandoffIOManager:
+    return HandoffIOManager()
+
+
+def fanout_io_manager(warehouse_dsn: str):
+    """`fanout_io` for a warehouse: the in-process hand-off on DuckDB, the filesystem pickles on PostgreSQL."""
+    return dg.fs_io_manager if warehouse_dsn else handoff_io_manager

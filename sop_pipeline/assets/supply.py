@@ -208,7 +208,11 @@ CHANGEOVER_INPUTS = (
 CHANGEOVER_COLUMNS = ["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"]
 
 
-@dg.op(ins=fanout.warehouse_ins(*CHANGEOVER_INPUTS), out=dg.DynamicOut(), pool=WAREHOUSE_POOL)
+@dg.op(
+    ins=fanout.warehouse_ins(*CHANGEOVER_INPUTS),
+    out=dg.DynamicOut(io_manager_key=fanout.FANOUT_IO),
+    pool=WAREHOUSE_POOL,
+)
 def changeover_estimate__split(
     scenario: ScenarioConfig,
     cycle: pd.DataFrame,
@@ -265,7 +269,7 @@ def _changeover_estimate(shared: dict, resources: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@dg.op
+@dg.op(out=dg.Out(io_manager_key=fanout.FANOUT_IO))
 def changeover_estimate__part(part):
     """One resource's rough-cut changeover hours (`mps.changeover_estimate` on that resource alone)."""
     if part is None:
@@ -387,7 +391,7 @@ SEQUENCE_INPUTS = (
 
 @dg.op(
     ins=fanout.warehouse_ins(*SEQUENCE_INPUTS),
-    out={"parts": dg.DynamicOut(), "shared": dg.Out()},
+    out={"parts": dg.DynamicOut(io_manager_key=fanout.FANOUT_IO), "shared": dg.Out(io_manager_key=fanout.FANOUT_IO)},
     pool=WAREHOUSE_POOL,
 )
 def sequence__split(
@@ -492,7 +496,7 @@ def _sequence(shared: dict, resource_ids: list) -> mps.MpsSequence:
     )
 
 
-@dg.op
+@dg.op(out=dg.Out(io_manager_key=fanout.FANOUT_IO))
 def sequence__part(part):
     """One critical resource's production sequence and weekly summary."""
     if part is None:

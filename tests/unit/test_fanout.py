@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from sop_pipeline.assets.fanout import concat_parts, mapping_keys
 from sop_pipeline.cli import main
@@ -106,3 +107,54 @@ def test_the_backtest_fans_out_per_family_only_when_steps_run_in_processes_of_th
         assert job.execute_in_process().output_for_node("probe") is False, executor.name
     # a run on the multiprocess executor (`sop run --processes 2` on PostgreSQL) gets one part per
     # family: tests/integration/test_postgres_run.py checks the five family steps of that run
+
+
+def test_the_in_process_handoff_frees_each_value_once_its_step_has_loaded_it():
+    # the DuckDB default's `fanout_io`: a part's input (at large the backtest's dense history) must not
+    # stay in memory until the run ends, as Dagster's in-memory IO manager would keep it
+    import gc
+    import weakref
+
+    import dagster as dg
+
+    from sop_pipeline.assets.fanout import FANOUT_IO, HandoffIOManager
+    from sop_pipeline.run_instance import outputs_not_kept
+
+    class Blob:
+        pass
+
+    made: list[weakref.ref] = []
+    manager = HandoffIOManager()
+
+    @dg.op(out=dg.DynamicOut(io_manager_key=FANOUT_IO))
+    def split():
+        for key in ("a", "b", "c"):
+            blob = Blob()
+            made.append(weakref.ref(blob))
+            yield dg.DynamicOutput(blob, mapping_key=key)
+
+    @dg.op(out=dg.Out(io_manager_key=FANOUT_IO))
+    def part(blob) -> int:
+        return 1
+
+    seen: list = []
+
+    @dg.op
+    def combine(ones: list) -> None:
+        gc.collect()
+        seen.append([sum(ones), *(ref() is None for ref in made)])
+
+    @dg.job(resource_defs={FANOUT_IO: dg.IOManagerDefinition.hardcoded_io_manager(manager)})
+    def job():
+        combine(split().map(part).collect())
+
+    # as `sop run` runs it: execute_in_process without its capture of every output (run_instance.py)
+    with outputs_not_kept():
+        assert job.execute_in_process().success
+    assert seen == [[3, True, True, True]]  # the parts' inputs were gone before the combine step ran
+    assert manager._values == {}  # every value was handed over exactly once
+    # Dagster's own capture would have kept them to the end of the run (why sop run turns it off)
+    made.clear(), seen.clear()
+    assert job.execute_in_process().success and seen == [[3, False, False, False]]
+    with pytest.raises(dg.Failure, match="already handed over"):
+        manager.load_input(dg.build_input_context(upstream_output=dg.build_output_context(step_key="x", name="y")))
