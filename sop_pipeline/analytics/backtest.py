@@ -182,9 +182,7 @@ class _WholeHistory:
 
     def family_rows(self) -> list[tuple[object, np.ndarray]]:
         """(family, its series' rows) per product family, in first-seen order."""
-        fam = self.panel.keys["family"].astype(object)
-        groups = pd.Series(np.arange(len(fam))).groupby(fam.fillna("").to_numpy(), sort=False).indices
-        return [(f, np.sort(rows)) for f, rows in groups.items()]
+        return forecasting.family_rows(self.panel)
 
     def n_hist_at(self, origin: date) -> int | None:
         """The number of history weeks of the cut at ``origin`` (None when no series has a row by then)."""

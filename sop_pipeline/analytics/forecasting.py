@@ -814,22 +814,73 @@ def forecast(
     skips the SKU and family tables (empty frames). ``selection`` / ``calibration`` (from the
     backtest, ``methods``): each series' chosen method replaces the global model's p50 and the
     calibrated p10/p90 its quantile models' (``methods.apply``); the SKU and family rows are the
-    sums of the series rows, so they follow.
+    sums of the series rows, so they follow. In one call: ``prepare``, ``series_forecast`` and
+    ``finish``; the cycle's asset runs the same three in steps, ``series_forecast`` once per
+    product family.
     """
+    panel, model = prepare(history, as_of, promotions, config, model)
+    loc = series_forecast(model, panel, as_of, config, selection, calibration)
+    return finish(loc, model, rollups)
+
+
+def prepare(
+    history: pd.DataFrame,
+    as_of: date,
+    promotions: pd.DataFrame | None = None,
+    config: ForecastConfig = ForecastConfig(),
+    model: Forecaster | None = None,
+) -> tuple[Panel, Forecaster]:
+    """The panel of the cleansed history and the global model fitted on every series (unless given)."""
     gap = 0 if as_of.weekday() == 6 else 1
     max_h = config.horizon_weeks + gap
     panel = build_panel(history, as_of, promotions, future_weeks=max_h + 1)
-    model = model or fit(panel, config, max_h=max(max_h, 14))
+    return panel, model or fit(panel, config, max_h=max(max_h, 14))
+
+
+def series_forecast(
+    model: Forecaster,
+    panel: Panel,
+    as_of: date,
+    config: ForecastConfig = ForecastConfig(),
+    selection: pd.DataFrame | None = None,
+    calibration=None,
+) -> pd.DataFrame:
+    """The series rows of the panel's series (all of them, or a ``Panel.subset`` such as one family's:
+    the forecast of a series depends only on its own history, its family's seasonal and width profile
+    and the global model)."""
+    gap = 0 if as_of.weekday() == 6 else 1
     loc = predict(model, panel, as_of, config.horizon_weeks)
     if selection is not None or calibration is not None:
         from sop_pipeline.analytics import methods  # methods imports nothing from here
 
         loc = methods.apply(loc, panel.units[:, : panel.n_hist], panel.keys, gap, selection, calibration)
+    return loc
+
+
+def finish(loc: pd.DataFrame, model: Forecaster, rollups: bool = True) -> ForecastResult:
+    """The series rows with their SKU and family roll-ups (sums in the series rows' order)."""
     if not rollups:
         return ForecastResult(location=loc, sku=pd.DataFrame(), family=pd.DataFrame(), model=model)
     by_sku = rollup(loc, ["sku", "family", "week_start", "horizon_week"])
     by_family = rollup(loc, ["family", "week_start", "horizon_week"])
     return ForecastResult(location=loc, sku=by_sku, family=by_family, model=model)
+
+
+def family_rows(panel: Panel) -> list[tuple[object, np.ndarray]]:
+    """(family, its series' rows in panel order) per product family, in first-seen order."""
+    fam = panel.keys["family"].astype(object)
+    groups = pd.Series(np.arange(len(fam))).groupby(fam.fillna("").to_numpy(), sort=False).indices
+    return [(f, np.sort(rows)) for f, rows in groups.items()]
+
+
+def in_panel_order(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
+    """Series rows of subsets (each with its series' panel rows) back in the whole panel's order."""
+    frames = [loc.assign(_series=np.repeat(rows, len(loc) // max(len(rows), 1))) for rows, loc in parts if len(loc)]
+    if not frames:
+        return parts[0][1] if parts else pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    order = np.argsort(out["_series"].to_numpy(), kind="stable")
+    return out.take(order).drop(columns="_series").reset_index(drop=True)
 
 
 def seasonal_naive(raw_units: np.ndarray, origin: int, horizons: np.ndarray) -> np.ndarray:

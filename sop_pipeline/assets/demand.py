@@ -28,6 +28,7 @@ from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.analytics.checks import describe_forecast_breaks, forecast_horizon_breaks, forecast_value_breaks
 from sop_pipeline.assets import fanout
 from sop_pipeline.assets.common import (  # noqa: F401  (_append_history: tests)
+    HISTORY_KEY,
     OWNERS,
     WAREHOUSE_IO,
     absent_in,
@@ -203,83 +204,70 @@ def demand_outliers(
 # --------------------------------------------------------------------------- forecast
 
 
-@dg.multi_asset(
-    name="demand_forecast",
-    outs={
-        "demand_forecast": dg.AssetOut(
-            key=FORECAST,
-            **OUT,
-            description=(
-                "13-week forecast per SKU: units_p10/p50/p90 and revenue (units x planned price) from one global "
-                "LightGBM model over all SKU x location series (direct multi-horizon, quantile models for p10/p90, "
-                "family profile for new items). See sop_pipeline/analytics/forecasting.py."
-            ),
+# executors that run every step in the run's own process: the job's in-process executor, and the one
+# `JobDefinition.execute_in_process` swaps in whatever the job's executor (how `sop run` runs on DuckDB)
+IN_PROCESS_EXECUTORS = frozenset({dg.in_process_executor.name, "execute_in_process_executor"})
+
+
+def parts_per_family(context: dg.OpExecutionContext) -> bool:
+    """True when the run's steps run in processes of their own (the multiprocess executor of
+    `sop run --processes N` and of UI runs on PostgreSQL, a k8s or Celery executor): then the
+    backtest is scored in one part per product family, which run side by side. On an in-process
+    executor (the DuckDB default) the parts would run one after another, and each family's part
+    pays the per-origin fixed cost of the forecast and the scoring again (measured on the small demo,
+    5 families: 10.4 -> 16.6 s), so there it is one part holding every family."""
+    executor = context.job_def.executor_def.name
+    if executor in IN_PROCESS_EXECUTORS:
+        return False
+    if executor == dg.multi_or_in_process_executor.name:
+        config = (context.run_config.get("execution") or {}).get("config") or {}
+        return "in_process" not in config
+    return True
+
+
+FORECAST_CHECKS = [
+    dg.AssetCheckSpec(
+        "non_negative_and_finite",
+        asset=FORECAST,
+        blocking=True,
+        description=(
+            "Blocking. Every units_p10/p50/p90 and revenue is finite (not NaN, not infinite) and >= 0, with "
+            "p10 <= p50 <= p90, per SKU-week (demand_forecast) and per SKU x location-week "
+            "(demand_forecast_location). A failure names the SKU (and location), the week and the value: "
+            "the data pack would show impossible demand."
         ),
-        "demand_forecast_location": dg.AssetOut(
-            key=FORECAST_LOCATION,
-            **OUT,
-            description=(
-                "The same forecast per SKU x location (stores and 'B2B'), with planned price, promotion flag and "
-                "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline)."
-            ),
+    ),
+    dg.AssetCheckSpec(
+        "thirteen_weeks_per_sku",
+        asset=FORECAST,
+        blocking=True,
+        description=(
+            "Blocking. One row per SKU-week (and per SKU x location-week) for every horizon week 1..13 from "
+            "the cycle's week 1: no gap, no duplicate, no week outside the horizon, horizon_week matching the "
+            "week. A failure names the SKU (and location) and the week."
         ),
-        # the IO manager replaces this cycle's rows of analytics.forecast_history (sop/history); not
-        # yielded when the forecast fails its blocking checks
-        "forecast_history": dg.AssetOut(
-            key=FORECAST_HISTORY,
-            **warehouse_asset(GROUP, history="analytics.forecast_history"),
-            is_required=False,
-            description=(
-                "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
-                "cycle's rows, so accuracy by lag accumulates over real cycles."
-            ),
+    ),
+    dg.AssetCheckSpec(
+        "sku_is_sum_of_locations",
+        asset=FORECAST,
+        blocking=True,
+        description=(
+            "Blocking. Each SKU-week's units_p50 and revenue equal the sum over its locations in "
+            "demand_forecast_location (whatever method each location's series uses), so the plan and the "
+            "location view never disagree. A failure names the SKU, the week and both numbers."
         ),
-    },
-    ins=_ins("cycle", "ingest_log", "history_clean", "promotions", "selection", "calibration"),
-    internal_asset_deps={
-        "demand_forecast": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG, SELECTION, CALIBRATION},
-        "demand_forecast_location": {HISTORY_CLEAN, PROMOS, CYCLE, INGEST_LOG, SELECTION, CALIBRATION},
-        "forecast_history": {HISTORY_CLEAN, CYCLE, SELECTION, CALIBRATION},
-    },
+    ),
+]
+FORECAST_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec in FORECAST_CHECKS}
+
+
+@dg.op(
+    ins=fanout.warehouse_ins("cycle", "ingest_log", "history_clean", "promotions", "selection", "calibration"),
+    out={"parts": dg.DynamicOut(io_manager_key=fanout.FANOUT_IO), "shared": dg.Out(io_manager_key=fanout.FANOUT_IO)},
     pool=WAREHOUSE_POOL,
-    # Blocking: a forecast that breaks these would publish impossible demand (and the plan built on it),
-    # so nothing downstream runs and the previous cycle stays served.
-    check_specs=[
-        dg.AssetCheckSpec(
-            "non_negative_and_finite",
-            asset=FORECAST,
-            blocking=True,
-            description=(
-                "Blocking. Every units_p10/p50/p90 and revenue is finite (not NaN, not infinite) and >= 0, with "
-                "p10 <= p50 <= p90, per SKU-week (demand_forecast) and per SKU x location-week "
-                "(demand_forecast_location). A failure names the SKU (and location), the week and the value: "
-                "the data pack would show impossible demand."
-            ),
-        ),
-        dg.AssetCheckSpec(
-            "thirteen_weeks_per_sku",
-            asset=FORECAST,
-            blocking=True,
-            description=(
-                "Blocking. One row per SKU-week (and per SKU x location-week) for every horizon week 1..13 from "
-                "the cycle's week 1: no gap, no duplicate, no week outside the horizon, horizon_week matching the "
-                "week. A failure names the SKU (and location) and the week."
-            ),
-        ),
-        dg.AssetCheckSpec(
-            "sku_is_sum_of_locations",
-            asset=FORECAST,
-            blocking=True,
-            description=(
-                "Blocking. Each SKU-week's units_p50 and revenue equal the sum over its locations in "
-                "demand_forecast_location (whatever method each location's series uses), so the plan and the "
-                "location view never disagree. A failure names the SKU, the week and both numbers."
-            ),
-        ),
-    ],
 )
-def demand_forecast(
-    context: dg.AssetExecutionContext,
+def forecast__split(
+    context: dg.OpExecutionContext,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     history_clean: pd.DataFrame,
@@ -287,18 +275,59 @@ def demand_forecast(
     selection: pd.DataFrame,
     calibration: pd.DataFrame,
 ):
-    """Fit the global model on the cleansed history and forecast the cycle's 13 weeks; each
-    series uses the method its backtest chose, with calibrated p10/p90 (analytics.methods)."""
+    """The panel of the cleansed history and the global model fitted on every series
+    (`forecasting.prepare`), then one part per product family (or one for all, `parts_per_family`)."""
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     cal = calibration[methods.CALIBRATION_COLUMNS] if len(calibration) else None
-    result = forecasting.forecast(
-        history_clean,
-        as_of,
-        inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS),
+    panel, model = forecasting.prepare(
+        history_clean, as_of, inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS)
+    )
+    history_clean = None
+    common = dict(
+        model=model,
+        as_of=as_of,
         selection=selection[["sku", "location", "method"]] if len(selection) else None,
         calibration=methods.Calibration(cal) if cal is not None else None,
     )
+    families = forecasting.family_rows(panel) if parts_per_family(context) else []
+    if len(families) > 1:
+        keys = fanout.mapping_keys(family for family, _ in families)
+        for n, ((key, _), (_, rows)) in enumerate(zip(keys, families)):
+            part = dict(common, order=n, rows=rows, panel=panel.subset(rows))
+            yield dg.DynamicOutput(part, output_name="parts", mapping_key=key)
+    else:
+        part = dict(common, order=0, rows=np.arange(panel.n_series), panel=panel)
+        yield dg.DynamicOutput(part, output_name="parts", mapping_key="all_families")
+    yield dg.Output(dict(model=model, as_of=as_of, families=len(families)), output_name="shared")
+
+
+@dg.op(out=dg.Out(io_manager_key=fanout.FANOUT_IO))
+def forecast__part(part: dict):
+    """One product family's series forecast (or every family's), with the split's global model."""
+    loc = forecasting.series_forecast(
+        part["model"], part["panel"], part["as_of"], selection=part["selection"], calibration=part["calibration"]
+    )
+    return part["order"], part["rows"], loc
+
+
+@dg.op(
+    out={
+        "demand_forecast": dg.Out(io_manager_key=WAREHOUSE_IO),
+        "demand_forecast_location": dg.Out(io_manager_key=WAREHOUSE_IO),
+        "forecast_history": dg.Out(
+            io_manager_key=WAREHOUSE_IO, is_required=False, metadata={HISTORY_KEY: "analytics.forecast_history"}
+        ),
+        **FORECAST_CHECK_OUTS,
+    },
+    pool=WAREHOUSE_POOL,
+)
+def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list):
+    """The families' series rows in the panel's order, the SKU and family roll-ups, and the checks."""
+    ordered = sorted(parts, key=lambda p: p[0])
+    result = forecasting.finish(forecasting.in_panel_order([(p[1], p[2]) for p in ordered]), shared["model"])
+    parts = ordered = None
+    as_of = shared["as_of"]
     model = result.model
     sku = inputs.published_forecast(result.sku, as_of, horizon_only=True)
     loc = inputs.published_forecast(result.location, as_of)
@@ -334,6 +363,7 @@ def demand_forecast(
             ),
             "train_rows": model.train_rows,
             "fit_seconds": round(model.fit_seconds, 1),
+            "family_parts": shared["families"],
             "by_family": dg.MetadataValue.md(markdown_table(fam, 20)),
             "top_features": dg.MetadataValue.md(markdown_table(model.feature_importance.head(10))),
         },
@@ -377,6 +407,64 @@ def demand_forecast(
         ),
         metadata={"breaks": len(sum_breaks)},
     )
+
+
+@dg.graph_multi_asset(
+    name="demand_forecast",
+    outs={
+        "demand_forecast": dg.AssetOut(
+            key=FORECAST,
+            owners=OWNERS[GROUP],
+            kinds={"python", "duckdb"},
+            description=(
+                "13-week forecast per SKU: units_p10/p50/p90 and revenue (units x planned price) from one global "
+                "LightGBM model over all SKU x location series (direct multi-horizon, quantile models for p10/p90, "
+                "family profile for new items). See sop_pipeline/analytics/forecasting.py."
+            ),
+        ),
+        "demand_forecast_location": dg.AssetOut(
+            key=FORECAST_LOCATION,
+            owners=OWNERS[GROUP],
+            kinds={"python", "duckdb"},
+            description=(
+                "The same forecast per SKU x location (stores and 'B2B'), with planned price, promotion flag and "
+                "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline)."
+            ),
+        ),
+        # the IO manager replaces this cycle's rows of analytics.forecast_history (sop/history); not
+        # yielded when the forecast fails its blocking checks
+        "forecast_history": dg.AssetOut(
+            key=FORECAST_HISTORY,
+            owners=OWNERS[GROUP],
+            kinds={"python", "duckdb"},
+            metadata={HISTORY_KEY: "analytics.forecast_history"},
+            is_required=False,
+            description=(
+                "Append-only forecast snapshots per cycle (SKU x week x lag): each run replaces only its own "
+                "cycle's rows, so accuracy by lag accumulates over real cycles."
+            ),
+        ),
+    },
+    ins=_ins("cycle", "ingest_log", "history_clean", "promotions", "selection", "calibration"),
+    group_name=GROUP,
+    # Blocking: a forecast that breaks these would publish impossible demand (and the plan built on it),
+    # so nothing downstream runs and the previous cycle stays served.
+    check_specs=FORECAST_CHECKS,
+)
+def demand_forecast(cycle, ingest_log, history_clean, promotions, selection, calibration):
+    """Fit the global model on the cleansed history and forecast the cycle's 13 weeks; each series uses
+    the method its backtest chose, with calibrated p10/p90 (analytics.methods). Fanned out per product
+    family when the steps run in processes of their own (`parts_per_family`)."""
+    parts, shared = forecast__split(
+        cycle=cycle,
+        ingest_log=ingest_log,
+        history_clean=history_clean,
+        promotions=promotions,
+        selection=selection,
+        calibration=calibration,
+    )
+    outputs = forecast__combine(shared, parts.map(forecast__part).collect())
+    return dict(zip(["demand_forecast", "demand_forecast_location", "forecast_history", *FORECAST_CHECK_OUTS], outputs))
 
 
 def _forecast_check(what: str, by_sku: pd.DataFrame, by_location: pd.DataFrame) -> tuple[bool, str, dict]:
@@ -728,27 +816,6 @@ BACKTEST_CHECKS = [
 BACKTEST_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec in BACKTEST_CHECKS}
 # only the 12 columns the backtest reads (of 18: at large 4.4M rows, ~0.3 GB less held for the whole step)
 HISTORY_COLUMNS_IN = {"columns": bt.HISTORY_COLUMNS}
-
-
-# executors that run every step in the run's own process: the job's in-process executor, and the one
-# `JobDefinition.execute_in_process` swaps in whatever the job's executor (how `sop run` runs on DuckDB)
-IN_PROCESS_EXECUTORS = frozenset({dg.in_process_executor.name, "execute_in_process_executor"})
-
-
-def parts_per_family(context: dg.OpExecutionContext) -> bool:
-    """True when the run's steps run in processes of their own (the multiprocess executor of
-    `sop run --processes N` and of UI runs on PostgreSQL, a k8s or Celery executor): then the
-    backtest is scored in one part per product family, which run side by side. On an in-process
-    executor (the DuckDB default) the parts would run one after another, and each family's part
-    pays the per-origin fixed cost of the forecast and the scoring again (measured on the small demo,
-    5 families: 10.4 -> 16.6 s), so there it is one part holding every family."""
-    executor = context.job_def.executor_def.name
-    if executor in IN_PROCESS_EXECUTORS:
-        return False
-    if executor == dg.multi_or_in_process_executor.name:
-        config = (context.run_config.get("execution") or {}).get("config") or {}
-        return "in_process" not in config
-    return True
 
 
 @dg.op(

@@ -140,11 +140,13 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
         pids = {r.event_log_entry.dagster_event.pid for r in starts}
         parts = sorted(r.event_log_entry.step_key for r in starts if "__part[" in r.event_log_entry.step_key)
         assert len(pids) > 10, f"steps ran in {len(pids)} processes"
-        for fanned in ("changeover_estimate__part[", "sequence__part[", "backtest__part["):
+        for fanned in ("changeover_estimate__part[", "sequence__part[", "backtest__part[", "forecast__part["):
             assert sum(fanned in k for k in parts) >= 2, parts
-        # the backtest: one part per product family of the demo (the tables equal the DuckDB cycle's above)
-        families = {k.split("[", 1)[1].rstrip("]") for k in parts if "backtest__part[" in k}
-        assert families == {"Beverages", "Dairy", "Frozen", "Household", "Snacks"}, families
+        # the backtest and the forecast: one part per product family of the demo (the tables equal the
+        # DuckDB cycle's above, which ran each as one part)
+        for fanned in ("backtest__part[", "forecast__part["):
+            families = {k.split("[", 1)[1].rstrip("]") for k in parts if fanned in k}
+            assert families == {"Beverages", "Dairy", "Frozen", "Household", "Snacks"}, (fanned, families)
     # the tables are in the instance's own database, not in the warehouse's
     with connect(instance_dsn) as con, con.cursor() as cur:
         cur.execute("select count(*) from runs")

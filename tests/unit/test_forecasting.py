@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -267,3 +268,43 @@ def test_seasonal_naive_uses_last_year_or_last_week():
     fc = F.seasonal_naive(units, origin=59, horizons=np.array([1, 2]))
     assert fc[0].tolist() == [8.0, 9.0]  # weeks 60, 61 -> weeks 8, 9
     assert fc[1].tolist() == [59.0, 59.0]  # no last-year value: last observed week
+
+
+def test_the_forecast_made_per_family_is_the_one_call_forecast():
+    """Issue 15 item 4: the cycle's forecast fanned out per product family (the global model fitted
+    once on every series, each family's series forecast with it, method selection and calibrated
+    bands applied, the rows put back in panel order) equals the one-call forecast to the bit, SKU and
+    family roll-ups included. The history has what a family's forecast could get wrong: young series
+    (the family profile and the family's median band widths), an inactive one, and several methods."""
+    from sop_pipeline.analytics import backtest as BT
+    from sop_pipeline.analytics import methods
+
+    history, promos = make_history(n_skus=12, seed=5)
+    week = pd.to_datetime(history.week_start)
+    last = pd.Timestamp(F.last_complete_week(AS_OF))
+    history = history[week <= last]
+    week = pd.to_datetime(history.week_start)
+    young = history.sku.isin(["SKU004", "SKU007"]) & (week < last - pd.Timedelta(weeks=5))
+    gone = (history.sku == "SKU009") & (week > last - pd.Timedelta(weeks=20))
+    history = history[~young & ~gone]
+    cfg = BT.BacktestConfig(origins=6, retrain_every=3, forecast=replace(FAST, with_quantiles=False), sensing=False)
+    bt = BT.backtest(history.drop(columns="units_clean"), AS_OF, promos, config=cfg)
+    selection = bt.selection[["sku", "location", "method"]].copy()
+    selection.loc[selection.index[::3], "method"] = "seasonal_naive"  # more than one method in use
+    calibration = bt.calibration
+    assert len(calibration.table) and selection.method.nunique() >= 2
+
+    one = F.forecast(history, AS_OF, promos, FAST, selection=selection, calibration=calibration)
+    panel, model = F.prepare(history, AS_OF, promos, FAST)
+    families = F.family_rows(panel)
+    parts = [
+        (rows, F.series_forecast(model, panel.subset(rows), AS_OF, FAST, selection, calibration))
+        for _, rows in reversed(families)  # the parts may finish in any order
+    ]
+    parted = F.finish(F.in_panel_order(parts), model)
+    assert len(families) == 2
+    assert {"lightgbm", "family_profile", "inactive"} <= set(one.location.model)
+    pd.testing.assert_frame_equal(parted.location, one.location, check_exact=True)
+    pd.testing.assert_frame_equal(parted.sku, one.sku, check_exact=True)
+    pd.testing.assert_frame_equal(parted.family, one.family, check_exact=True)
+    assert set(one.location.method) & set(methods.STAT_CANDIDATES)
