@@ -97,7 +97,12 @@ def test_cleansing_scales_store_rows_and_blanks_censored_weeks():
         ],
         ignore_index=True,
     )
+    before = history.copy()
     flags = O.detect_history_outliers(history)
+    clean = O.cleanse_history(history, flags)
+    pd.testing.assert_frame_equal(history, before)  # the result shares the history's columns, never edits them
+    clean.loc[:, "units"] = -1.0
+    pd.testing.assert_frame_equal(history, before)
     clean = O.cleanse_history(history, flags)
     week = clean.week_start == MONDAY0 + timedelta(weeks=25)
     stores = clean[week & (clean.channel == "store")]
