@@ -75,6 +75,8 @@ SENSING, BIAS, CONSENSUS, BACKTEST = (
 )
 SELECTION, CALIBRATION = _out("forecast_method_selection"), _out("forecast_calibration")
 OUT = warehouse_asset(GROUP)
+# an output of a graph-backed asset: the group is the graph's, the IO manager the combine op's output's
+GRAPH_OUT = {"owners": OWNERS[GROUP], "kinds": {"python", "duckdb"}}
 
 
 def _ins(*names: str) -> dict[str, dg.AssetIn]:
@@ -414,8 +416,7 @@ def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list)
     outs={
         "demand_forecast": dg.AssetOut(
             key=FORECAST,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             description=(
                 "13-week forecast per SKU: units_p10/p50/p90 and revenue (units x planned price) from one global "
                 "LightGBM model over all SKU x location series (direct multi-horizon, quantile models for p10/p90, "
@@ -424,8 +425,7 @@ def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list)
         ),
         "demand_forecast_location": dg.AssetOut(
             key=FORECAST_LOCATION,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             description=(
                 "The same forecast per SKU x location (stores and 'B2B'), with planned price, promotion flag and "
                 "seasonal index; week 0 rows when the as-of is mid-week (the sensing nowcast's baseline)."
@@ -435,8 +435,7 @@ def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list)
         # yielded when the forecast fails its blocking checks
         "forecast_history": dg.AssetOut(
             key=FORECAST_HISTORY,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             metadata={HISTORY_KEY: "analytics.forecast_history"},
             is_required=False,
             description=(
@@ -1004,8 +1003,7 @@ def backtest__combine(shared: dict, parts: list):
     outs={
         "demand_backtest": dg.AssetOut(
             key=BACKTEST,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             description="Rolling-origin backtest: the forecast code re-run as of each of the last 26 weekly origins "
             "(history cut at the origin, outliers re-detected, model refitted every 4th origin), scored "
             "per SKU x week x lag 1-13 for the ML forecast, the sensed ML forecast, the sales forecast at "
@@ -1013,8 +1011,7 @@ def backtest__combine(shared: dict, parts: list):
         ),
         "forecast_method_selection": dg.AssetOut(
             key=SELECTION,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             description="Per SKU x location: the forecast method the cycle uses (lightgbm, seasonal_naive, "
             "exp_smoothing, tsb, theta, croston_sba, adida or a combination), picked by backtest error over the same "
             "origins x lags (the intermittency class's default - the combination unless a candidate is clearly better "
@@ -1024,8 +1021,7 @@ def backtest__combine(shared: dict, parts: list):
         ),
         "forecast_calibration": dg.AssetOut(
             key=CALIBRATION,
-            owners=OWNERS[GROUP],
-            kinds={"python", "duckdb"},
+            **GRAPH_OUT,
             description="Calibrated p10/p90: the 10%/90% quantiles of the chosen methods' scaled backtest "
             "residuals per horizon bucket x intermittency class, and the coverage they achieved forward "
             "(fitted on the older half of the origins, scored on the newer half).",
