@@ -20,6 +20,7 @@ import pytest
 from sop_pipeline.analytics import backtest
 from sop_pipeline.assets import demand, ingest
 from sop_pipeline.io_manager import WarehouseIOManager
+from sop_pipeline.assets.fanout import FANOUT_IO, handoff_io_manager
 from sop_pipeline.resources import Warehouse
 from tests.fixtures.ingest import materialize_ingest
 from tests.unit.test_forecasting import AS_OF, make_history
@@ -119,7 +120,11 @@ def _forecast(path: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [demand.demand_forecast, *upstream],
         raise_on_error=False,
-        resources={"warehouse": warehouse, "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)},
+        resources={
+            "warehouse": warehouse,
+            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+            FANOUT_IO: handoff_io_manager,  # the forecast's split -> part -> combine hand-off
+        },
     )
 
 
@@ -145,7 +150,7 @@ def test_forecast_checks_pass_on_a_real_fit(forecast_warehouse):
 
 
 def test_forecast_checks_fail_naming_sku_and_week(forecast_warehouse, monkeypatch):
-    real = demand.forecasting.forecast
+    real = demand.forecasting.finish  # the combine step's result (series rows + roll-ups)
     week5 = date(2026, 12, 21)
 
     def broken(*args, **kwargs):  # a negative p50 and a missing week, in both published tables
@@ -156,7 +161,7 @@ def test_forecast_checks_fail_naming_sku_and_week(forecast_warehouse, monkeypatc
             setattr(result, attr, frame[~((frame.sku == "SKU004") & (frame.horizon_week == 5))])
         return result
 
-    monkeypatch.setattr(demand.forecasting, "forecast", broken)
+    monkeypatch.setattr(demand.forecasting, "finish", broken)
     before = _history_rows(forecast_warehouse)
     result = _forecast(forecast_warehouse)
     assert not result.success
@@ -173,7 +178,7 @@ def test_forecast_checks_fail_naming_sku_and_week(forecast_warehouse, monkeypatc
 
 
 def test_sku_forecast_must_be_the_sum_of_its_locations(forecast_warehouse, monkeypatch):
-    real = demand.forecasting.forecast
+    real = demand.forecasting.finish
 
     def drifted(*args, **kwargs):  # the SKU table no longer adds up to its locations in one week
         result = real(*args, **kwargs)
@@ -182,7 +187,7 @@ def test_sku_forecast_must_be_the_sum_of_its_locations(forecast_warehouse, monke
         result.sku = sku
         return result
 
-    monkeypatch.setattr(demand.forecasting, "forecast", drifted)
+    monkeypatch.setattr(demand.forecasting, "finish", drifted)
     result = _forecast(forecast_warehouse)
     assert not result.success
     ev = _check(result, demand.FORECAST, "sku_is_sum_of_locations")
