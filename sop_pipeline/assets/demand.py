@@ -206,27 +206,6 @@ def demand_outliers(
 # --------------------------------------------------------------------------- forecast
 
 
-# executors that run every step in the run's own process: the job's in-process executor, and the one
-# `JobDefinition.execute_in_process` swaps in whatever the job's executor (how `sop run` runs on DuckDB)
-IN_PROCESS_EXECUTORS = frozenset({dg.in_process_executor.name, "execute_in_process_executor"})
-
-
-def parts_per_family(context: dg.OpExecutionContext) -> bool:
-    """True when the run's steps run in processes of their own (the multiprocess executor of
-    `sop run --processes N` and of UI runs on PostgreSQL, a k8s or Celery executor): then the
-    backtest is scored in one part per product family, which run side by side. On an in-process
-    executor (the DuckDB default) the parts would run one after another, and each family's part
-    pays the per-origin fixed cost of the forecast and the scoring again (measured on the small demo,
-    5 families: 10.4 -> 16.6 s), so there it is one part holding every family."""
-    executor = context.job_def.executor_def.name
-    if executor in IN_PROCESS_EXECUTORS:
-        return False
-    if executor == dg.multi_or_in_process_executor.name:
-        config = (context.run_config.get("execution") or {}).get("config") or {}
-        return "in_process" not in config
-    return True
-
-
 FORECAST_CHECKS = [
     dg.AssetCheckSpec(
         "non_negative_and_finite",
@@ -278,7 +257,7 @@ def forecast__split(
     calibration: pd.DataFrame,
 ):
     """The panel of the cleansed history and the global model fitted on every series
-    (`forecasting.prepare`), then one part per product family (or one for all, `parts_per_family`)."""
+    (`forecasting.prepare`), then one part per product family (or one for all, `fanout.parts_per_family`)."""
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
     cal = calibration[methods.CALIBRATION_COLUMNS] if len(calibration) else None
@@ -292,15 +271,12 @@ def forecast__split(
         selection=selection[["sku", "location", "method"]] if len(selection) else None,
         calibration=methods.Calibration(cal) if cal is not None else None,
     )
-    families = forecasting.family_rows(panel) if parts_per_family(context) else []
-    if len(families) > 1:
-        keys = fanout.mapping_keys(family for family, _ in families)
-        for n, ((key, _), (_, rows)) in enumerate(zip(keys, families)):
-            part = dict(common, order=n, rows=rows, panel=panel.subset(rows))
-            yield dg.DynamicOutput(part, output_name="parts", mapping_key=key)
-    else:
-        part = dict(common, order=0, rows=np.arange(panel.n_series), panel=panel)
-        yield dg.DynamicOutput(part, output_name="parts", mapping_key="all_families")
+    families = forecasting.family_rows(panel) if fanout.parts_per_family(context) else []
+    yield from fanout.family_parts(
+        families,
+        lambda n, rows: dict(common, order=n, rows=rows, panel=panel.subset(rows)),
+        dict(common, order=0, rows=np.arange(panel.n_series), panel=panel),
+    )
     yield dg.Output(dict(model=model, as_of=as_of, families=len(families)), output_name="shared")
 
 
@@ -453,7 +429,7 @@ def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list)
 def demand_forecast(cycle, ingest_log, history_clean, promotions, selection, calibration):
     """Fit the global model on the cleansed history and forecast the cycle's 13 weeks; each series uses
     the method its backtest chose, with calibrated p10/p90 (analytics.methods). Fanned out per product
-    family when the steps run in processes of their own (`parts_per_family`)."""
+    family when the steps run in processes of their own (`fanout.parts_per_family`)."""
     parts, shared = forecast__split(
         cycle=cycle,
         ingest_log=ingest_log,
@@ -813,7 +789,8 @@ BACKTEST_CHECKS = [
     ),
 ]
 BACKTEST_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec in BACKTEST_CHECKS}
-# only the 12 columns the backtest reads (of 18: at large 4.4M rows, ~0.3 GB less held for the whole step)
+# only the 12 columns the backtest reads (of 18: at large 4.4M rows, ~0.3 GB less held for the whole step);
+# the split op's input is the one the IO manager reads
 HISTORY_COLUMNS_IN = {"columns": bt.HISTORY_COLUMNS}
 
 
@@ -836,7 +813,7 @@ def backtest__split(
 ):
     """The history as dense arrays and the global model at each refit origin (`backtest.plan_fits`:
     one model over every series), then one part per product family (or one for all of them,
-    `parts_per_family`) that forecasts and scores its series at every origin with those models."""
+    `fanout.parts_per_family`) that forecasts and scores its series at every origin with those models."""
     started = time.time()
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
@@ -849,27 +826,25 @@ def backtest__split(
     )
     demand_weekly = None
     plan = bt.plan_fits(whole, as_of)
-    families = whole.family_rows() if whole is not None and parts_per_family(context) else []
-    if len(families) > 1:
-        keys = fanout.mapping_keys(family for family, _ in families)
-        for n, ((key, _), (_, rows)) in enumerate(zip(keys, families)):
-            sub = whole.subset(rows)
-            part = dict(order=n, whole=sub, plan=plan, inputs=shared.for_skus(set(sub.panel.keys["sku"])), as_of=as_of)
-            yield dg.DynamicOutput(part, output_name="parts", mapping_key=key)
-        categories = whole.categories
-    else:
-        part = dict(order=0, whole=whole, plan=plan, inputs=shared, as_of=as_of)
-        yield dg.DynamicOutput(part, output_name="parts", mapping_key="all_families")
-        families, categories = [], None
+    families = whole.family_rows() if whole is not None and fanout.parts_per_family(context) else []
+
+    def family_part(n: int, rows) -> dict:
+        sub = whole.subset(rows)
+        return dict(order=n, whole=sub, plan=plan, inputs=shared.for_skus(set(sub.panel.keys["sku"])), as_of=as_of)
+
+    yield from fanout.family_parts(
+        families, family_part, dict(order=0, whole=whole, plan=plan, inputs=shared, as_of=as_of)
+    )
+    split = len(families) > 1
     yield dg.Output(
         dict(
             as_of=as_of,
             actuals=shared.actuals,
             fits=plan.fits,
-            categories=categories,
+            categories=whole.categories if split else None,  # split: the parts' series rows go back in order
             started=started,
             fit_seconds=round(time.time() - started, 1),
-            families=len(families),
+            families=len(families) if split else 0,
         ),
         output_name="shared",
     )
@@ -1027,16 +1002,13 @@ def backtest__combine(shared: dict, parts: list):
             "(fitted on the older half of the origins, scored on the newer half).",
         ),
     },
-    ins={
-        **_ins("cycle", "ingest_log", "promotions", "sales_forecast", "sales_orders"),
-        "demand_weekly": dg.AssetIn(key=DEMAND_WEEKLY, input_manager_key=WAREHOUSE_IO, metadata=HISTORY_COLUMNS_IN),
-    },
+    ins=_ins("cycle", "ingest_log", "demand_weekly", "promotions", "sales_forecast", "sales_orders"),
     group_name=GROUP,
     check_specs=BACKTEST_CHECKS,
 )
 def demand_backtest(cycle, ingest_log, demand_weekly, promotions, sales_forecast, sales_orders):
     """Fanned out per product family when the steps run in processes of their own (one step each,
-    sop_pipeline/assets/fanout.py; `parts_per_family`)."""
+    sop_pipeline/assets/fanout.py; `fanout.parts_per_family`)."""
     parts, shared = backtest__split(
         cycle=cycle,
         ingest_log=ingest_log,

@@ -87,12 +87,12 @@ def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(capsys):
 
 
 def test_the_backtest_fans_out_per_family_only_when_steps_run_in_processes_of_their_own():
-    # demand.parts_per_family reads the executor of the running job: `sop run` on DuckDB runs the job
+    # fanout.parts_per_family reads the executor of the running job: `sop run` on DuckDB runs the job
     # with execute_in_process (its executor swapped), a PostgreSQL UI run with multi_or_in_process's
     # in_process config; both run the parts one after another, so they get one part for every family
     import dagster as dg
 
-    from sop_pipeline.assets.demand import parts_per_family
+    from sop_pipeline.assets.fanout import parts_per_family
 
     @dg.op
     def probe(context) -> bool:
