@@ -163,6 +163,7 @@ def demand_outliers(
     """Outlier and hockey-stick detection; cleansed history for the forecast."""
     absent = absent_in(ingest_log)
     history = inputs.weekly_history(demand_weekly)
+    fanout.let_go(demand_weekly)  # a sorted copy is all the step reads (at large 4.4M rows held twice otherwise)
     flags = inputs.note_promotions_absent(outliers.detect_history_outliers(history), absent)
     clean = outliers.cleanse_history(history, flags)
     sales_fc = inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS)
@@ -264,7 +265,7 @@ def forecast__split(
     panel, model = forecasting.prepare(
         history_clean, as_of, inputs.staged(promotions, "promotions", absent, inputs.PROMOTION_COLUMNS)
     )
-    history_clean = None
+    fanout.let_go(history_clean)  # the panel holds what the forecast reads
     common = dict(
         model=model,
         as_of=as_of,
@@ -303,8 +304,9 @@ def forecast__part(part: dict):
 def forecast__combine(context: dg.OpExecutionContext, shared: dict, parts: list):
     """The families' series rows in the panel's order, the SKU and family roll-ups, and the checks."""
     ordered = sorted(parts, key=lambda p: p[0])
+    fanout.let_go(parts)  # Dagster's hold on the parts: the series rows are freed once rolled up
     result = forecasting.finish(forecasting.in_panel_order([(p[1], p[2]) for p in ordered]), shared["model"])
-    parts = ordered = None
+    ordered = None
     as_of = shared["as_of"]
     model = result.model
     sku = inputs.published_forecast(result.sku, as_of, horizon_only=True)
@@ -824,7 +826,7 @@ def backtest__split(
         inputs.staged(sales_forecast, "sales_forecast", absent, inputs.SALES_FORECAST_COLUMNS),
         inputs.staged(sales_orders, "sales_orders", absent, inputs.ORDER_COLUMNS),
     )
-    demand_weekly = None
+    fanout.let_go(demand_weekly)  # the dense history holds what the backtest reads (~0.4 GB at large)
     plan = bt.plan_fits(whole, as_of)
     families = whole.family_rows() if whole is not None and fanout.parts_per_family(context) else []
 
@@ -870,9 +872,10 @@ def backtest__combine(shared: dict, parts: list):
     """The parts' rows as one backtest (in the whole history's order), the method selection and the
     calibration over every series, and the checks."""
     ordered = sorted(parts, key=lambda p: p[0])
+    fanout.let_go(parts)  # else Dagster holds every part's series rows beside the combined copy
     rows = [frame for p in ordered for frame in p[1]]
     series = [frame for p in ordered for frame in p[2]]
-    parts = ordered = None
+    ordered = None
     as_of = shared["as_of"]
     result = bt.combine(
         rows, series, bt.Inputs(shared["actuals"], None, None), shared["fits"], 0.0, shared["categories"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -158,3 +159,76 @@ def test_the_in_process_handoff_frees_each_value_once_its_step_has_loaded_it():
     assert job.execute_in_process().success and seen == [[3, False, False, False]]
     with pytest.raises(dg.Failure, match="already handed over"):
         manager.load_input(dg.build_input_context(upstream_output=dg.build_output_context(step_key="x", name="y")))
+
+
+def test_let_go_frees_the_inputs_dagster_holds_while_the_op_runs():
+    # Dagster keeps an op's input values in its own dict until the op returns: rebinding the
+    # parameter frees nothing. The combine ops empty the fan-in list (and the split ops their input
+    # table) with `let_go`, so the parts' values go as soon as the op holds no other reference
+    import gc
+    import weakref
+
+    import dagster as dg
+
+    from sop_pipeline.assets.fanout import FANOUT_IO, HandoffIOManager, let_go
+    from sop_pipeline.run_instance import outputs_not_kept
+
+    class Blob:
+        pass
+
+    made: list[weakref.ref] = []
+
+    @dg.op(out=dg.DynamicOut(io_manager_key=FANOUT_IO))
+    def split():
+        for key in ("a", "b"):
+            blob = Blob()
+            made.append(weakref.ref(blob))
+            yield dg.DynamicOutput(blob, mapping_key=key)
+
+    @dg.op(out=dg.Out(io_manager_key=FANOUT_IO))
+    def part(blob):
+        return blob
+
+    seen: list = []
+
+    def combine_with(release: bool):
+        @dg.op(name=f"combine_{release}")
+        def combine(blobs: list) -> None:
+            n = len(blobs)
+            if release:
+                let_go(blobs)
+            blobs = None  # what the ops did before: frees nothing while Dagster holds the list
+            gc.collect()
+            seen.append([n, *(ref() is None for ref in made)])
+
+        return combine
+
+    for release in (False, True):
+        made.clear(), seen.clear()
+
+        @dg.job(resource_defs={FANOUT_IO: dg.IOManagerDefinition.hardcoded_io_manager(HandoffIOManager())})
+        def job():
+            combine_with(release)(split().map(part).collect())
+
+        with outputs_not_kept():
+            assert job.execute_in_process().success
+        assert seen == [[2, release, release]], release
+
+    # a table: its columns go, in place (the caller's other references see an empty frame)
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        frame = pd.DataFrame({"a": np.arange(1_000_000, dtype=float), "b": np.ones(1_000_000)})
+        held = tracemalloc.get_traced_memory()[0]
+        let_go(frame)
+        gc.collect()
+        freed = held - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert frame.shape[1] == 0 and freed > 15_000_000  # both 8 MB columns
+    parts = {"x": 1}
+    let_go(parts, None)
+    assert parts == {}
+    with pytest.raises(TypeError, match="cannot empty a tuple"):
+        let_go((1, 2))
