@@ -152,10 +152,13 @@ SIGN_TEST_LEVEL = 0.05  # a class default also needs a one-sided 5% sign test ac
 NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
 
 
+BUCKETS = ("1-4", "5-8", "9-13")  # horizon buckets of the calibration, in lag order
+
+
 def horizon_bucket(lag: np.ndarray) -> np.ndarray:
     """'1-4', '5-8' or '9-13' (lag 0, the mid-week nowcast week, joins 1-4)."""
     lag = np.asarray(lag)
-    return np.where(lag <= 4, "1-4", np.where(lag <= 8, "5-8", "9-13"))
+    return np.where(lag <= 4, BUCKETS[0], np.where(lag <= 8, BUCKETS[1], BUCKETS[2]))
 
 
 # --------------------------------------------------------------------------- the candidates
@@ -763,14 +766,39 @@ def select(
     return out[SELECTION_COLUMNS]
 
 
+def _series_method(rows: pd.DataFrame, selection: pd.DataFrame) -> np.ndarray:
+    """Per row, the index in CANDIDATES of its series' chosen method (lightgbm for a series not in
+    ``selection``). Looked up on integer series codes (the rows' sku and location categories, the
+    selection mapped onto them): a join on the text keys of ~7M backtest rows took ~0.6 GB at large."""
+    keys = []
+    for c in ("sku", "location"):
+        col = rows[c]
+        cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col)
+        sel = pd.Categorical(selection[c], categories=cat.categories).codes.astype(np.int64)
+        keys.append((np.asarray(cat.codes, dtype=np.int64), sel, len(cat.categories)))
+    (row_sku, sel_sku, _), (row_loc, sel_loc, n_loc) = keys
+    row_key = row_sku * n_loc + row_loc
+    known = (sel_sku >= 0) & (sel_loc >= 0)  # a selected series absent from the rows maps nowhere
+    sel_key = (sel_sku * n_loc + sel_loc)[known]
+    method = pd.Categorical(selection["method"].to_numpy()[known], categories=CANDIDATES).codes
+    order = np.argsort(sel_key, kind="stable")
+    sel_key, method = sel_key[order], method[order]
+    out = np.full(len(rows), CANDIDATES.index("lightgbm"), dtype=np.int8)
+    if len(sel_key):
+        at = np.minimum(np.searchsorted(sel_key, row_key), len(sel_key) - 1)
+        hit = (sel_key[at] == row_key) & (row_sku >= 0) & (row_loc >= 0) & (method[at] >= 0)
+        out[hit] = method[at][hit]
+    return out
+
+
 def chosen_forecast(rows: pd.DataFrame, selection: pd.DataFrame) -> np.ndarray:
     """Each row's forecast by its series' chosen method (lightgbm for a series not selected)."""
-    m = rows[["sku", "location"]].merge(selection[["sku", "location", "method"]], how="left", on=["sku", "location"])
-    method = m["method"].fillna("lightgbm").to_numpy()
+    method = _series_method(rows, selection)
     out = rows["lightgbm"].to_numpy(dtype=float).copy()
     for name in STAT_CANDIDATES:
-        hit = method == name
-        out[hit] = rows[name].to_numpy(dtype=float)[hit]
+        hit = method == CANDIDATES.index(name)
+        if hit.any():
+            out[hit] = rows[name].to_numpy(dtype=float)[hit]
     return out
 
 
@@ -803,18 +831,60 @@ class Calibration:
         return lo, hi
 
 
-def _quantile_table(resid: np.ndarray, bucket: np.ndarray, cls: np.ndarray) -> pd.DataFrame:
-    d = pd.DataFrame({"r": resid, "b": bucket, "c": cls})
+def _groups(lag: np.ndarray, intermittency) -> tuple[np.ndarray, np.ndarray]:
+    """(group id per row, class labels): id = class code x len(BUCKETS) + horizon bucket code, -1
+    where the row has no class. Small integer keys: at large the backtest has ~7M rows, and
+    grouping them by text labels took ~1.5 GB more than the rows themselves."""
+    lag = np.asarray(lag)
+    bucket = np.where(lag <= 4, 0, np.where(lag <= 8, 1, 2)).astype(np.int16)
+    codes, labels = pd.factorize(intermittency, sort=True)
+    codes = np.asarray(codes, dtype=np.int16)
+    group = np.where(codes >= 0, codes * np.int16(len(BUCKETS)) + bucket, np.int16(-1)).astype(np.int16)
+    return group, np.asarray(labels, dtype=object)
+
+
+def group_quantile(values: np.ndarray, group: np.ndarray, ids: np.ndarray, q: float) -> np.ndarray:
+    """The q-quantile of ``values`` in each group of ``ids`` (NaN skipped; NaN for a group with no
+    value), linear interpolation exactly as pandas' ``groupby(...).quantile(q)`` computes it
+    (tests/unit/test_methods.py compares them bit for bit). One group at a time on its own sorted
+    copy: for a few groups over millions of rows, a fraction of the memory pandas' sort of every
+    row by (group, value) takes."""
+    out = np.full(len(ids), np.nan)
+    for n, k in enumerate(ids):
+        v = values[group == k]
+        v = np.sort(v[~np.isnan(v)])
+        size = len(v)
+        if size == 0:
+            continue
+        pos = q * float(size - 1)
+        idx = int(pos)
+        out[n] = v[idx] if idx == size - 1 else v[idx] + (v[idx + 1] - v[idx]) * (pos - idx)
+    return out
+
+
+def _quantile_table(resid: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+    """q_low, q_high and rows per group id (``_groups``; rows of group -1 left out), a group of
+    fewer than MIN_GROUP_ROWS rows taking its class's quantiles over every lag."""
     lo, hi = QUANTILES
-    g = d.groupby(["b", "c"], observed=True)["r"]
-    t = pd.DataFrame({"q_low": g.quantile(lo), "q_high": g.quantile(hi), "rows": g.size()})
-    by_class = d.groupby("c")["r"]
-    cls_lo, cls_hi = by_class.quantile(lo), by_class.quantile(hi)
-    small = t["rows"] < MIN_GROUP_ROWS
+    rows = np.bincount(group[group >= 0], minlength=1)
+    ids = np.flatnonzero(rows)
+    t = pd.DataFrame(
+        {
+            "q_low": group_quantile(resid, group, ids, lo),
+            "q_high": group_quantile(resid, group, ids, hi),
+            "rows": rows[ids],
+        },
+        index=ids,
+    )
+    small = (t["rows"] < MIN_GROUP_ROWS).to_numpy()
     if small.any():  # a thin group borrows its class's quantiles over every lag
-        c = t.index.get_level_values(1)
-        t.loc[small, "q_low"] = cls_lo.reindex(c[small]).to_numpy()
-        t.loc[small, "q_high"] = cls_hi.reindex(c[small]).to_numpy()
+        cls = np.where(group >= 0, group // len(BUCKETS), -1)
+        of_small = np.unique(ids[small] // len(BUCKETS))
+        cls_lo = pd.Series(group_quantile(resid, cls, of_small, lo), index=of_small)
+        cls_hi = pd.Series(group_quantile(resid, cls, of_small, hi), index=of_small)
+        c = ids[small] // len(BUCKETS)
+        t.loc[small, "q_low"] = cls_lo.reindex(c).to_numpy()
+        t.loc[small, "q_high"] = cls_hi.reindex(c).to_numpy()
     return t
 
 
@@ -842,38 +912,41 @@ def calibrate(rows: pd.DataFrame, forecast: np.ndarray) -> Calibration:
 
     rows: backtest rows with ``actual``, ``scale``, ``lag``, ``intermittency`` and ``origin``."""
     ok = rows["scale"].to_numpy(dtype=float) > 0
-    r = rows.loc[ok, ["actual", "scale", "lag", "intermittency", "origin"]]  # only what is read (rows are large)
-    f = np.asarray(forecast, dtype=float)[ok]
-    a = r["actual"].to_numpy(dtype=float)
-    s = r["scale"].to_numpy(dtype=float)
-    bucket = horizon_bucket(r["lag"].to_numpy())
-    cls = r["intermittency"].to_numpy().astype(object)
-    if len(r) == 0:
+    if not ok.any():
         return Calibration(pd.DataFrame(columns=CALIBRATION_COLUMNS))
+    f = np.asarray(forecast, dtype=float)[ok]
+    a = rows["actual"].to_numpy(dtype=float)[ok]
+    s = rows["scale"].to_numpy(dtype=float)[ok]
+    group, labels = _groups(rows["lag"].to_numpy()[ok], rows["intermittency"].array[ok])  # categorical: codes
     resid = (a - f) / s
-    table = _quantile_table(resid, bucket, cls)
+    table = _quantile_table(resid, group)
     # forward: quantiles from the older half of the origins, scored on the newer half
-    train, test = forward_split(r["origin"])
-    p10 = np.full(len(r), np.nan)
-    p90 = np.full(len(r), np.nan)
+    train, test = forward_split(rows["origin"].to_numpy()[ok])
+    p10 = np.full(len(a), np.nan)
+    p90 = np.full(len(a), np.nan)
     if train.any() and test.any():
-        t = _quantile_table(resid[train], bucket[train], cls[train])
-        key = pd.MultiIndex.from_arrays([bucket[test], cls[test]])
-        lo = t["q_low"].reindex(key).to_numpy(dtype=float)
-        hi = t["q_high"].reindex(key).to_numpy(dtype=float)
+        t = _quantile_table(resid[train], group[train])
+        lo = t["q_low"].reindex(group[test]).to_numpy(dtype=float)
+        hi = t["q_high"].reindex(group[test]).to_numpy(dtype=float)
         p10[test], p90[test] = band(f[test], s[test], lo, hi)
-    scored = ~np.isnan(p10)
-    frame = pd.DataFrame(
-        {"b": bucket[scored], "c": cls[scored], "a": a[scored], "p10": p10[scored], "p90": p90[scored]}
-    )
-    if len(frame):
-        cov = frame.groupby(["b", "c"], observed=True).apply(
-            lambda x: pd.Series(coverage(x.a.to_numpy(), x.p10.to_numpy(), x.p90.to_numpy())), include_groups=False
-        )
+    scored = ~np.isnan(p10) & (group >= 0)
+    if scored.any():  # coverage per group: the shares of ``coverage``, counted per group id
+        n_groups = int(group.max()) + 1
+        gs = group[scored]
+        n = np.bincount(gs, minlength=n_groups).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            below = np.bincount(gs, weights=a[scored] < p10[scored], minlength=n_groups) / n
+            above = np.bincount(gs, weights=a[scored] > p90[scored], minlength=n_groups) / n
+        cov = pd.DataFrame({"share_below_p10": below, "share_above_p90": above, "band_coverage": 1.0 - below - above})[
+            n > 0
+        ]
         table = table.join(cov, how="left")
     else:  # a single origin: nothing to score forward
         table = table.assign(share_below_p10=np.nan, share_above_p90=np.nan, band_coverage=np.nan)
-    out = table.reset_index().rename(columns={"b": "horizon_bucket", "c": "intermittency"})
+    ids = table.index.to_numpy()
+    out = table.reset_index(drop=True)
+    out.insert(0, "intermittency", labels[ids // len(BUCKETS)])
+    out.insert(0, "horizon_bucket", np.array(BUCKETS, dtype=object)[ids % len(BUCKETS)])
     out["rows"] = out["rows"].astype(int)
     return Calibration(out[CALIBRATION_COLUMNS].sort_values(["intermittency", "horizon_bucket"]).reset_index(drop=True))
 
@@ -895,7 +968,8 @@ def forward_selection(rows: pd.DataFrame) -> dict[str, float]:
     train, test = forward_split(rows["origin"])
     chosen = np.full(len(rows), np.nan)
     if train.any() and test.any():
-        chosen[test] = chosen_forecast(rows[test], select(rows[train]))
+        picked = select(rows[train])  # its copy of the older rows is freed before the newer are copied
+        chosen[test] = chosen_forecast(rows[test], picked)
     ok = ~np.isnan(chosen)
     a = rows["actual"].to_numpy(dtype=float)[ok]
     denom = a.sum()

@@ -227,6 +227,100 @@ def test_calibrated_band_covers_80_percent_forward():
     assert (p10 <= f).all() and (f <= p90).all() and (p10 >= 0).all()
 
 
+def test_group_quantile_is_pandas_groupby_quantile_bit_for_bit():
+    # the calibration's quantiles per group, computed one group at a time (memory at large), must be
+    # the numbers pandas' groupby quantile gives: ties, heavy tails, NaN, one-row and empty groups
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        n = int(rng.integers(1, 300))
+        g = rng.integers(0, 6, n).astype(np.int16)
+        x = [rng.normal(size=n), rng.integers(-3, 4, n).astype(float), rng.standard_cauchy(n) * 1e3][trial % 3]
+        if trial % 2:
+            x[rng.random(n) < 0.2] = np.nan
+        ids = np.arange(7)  # group 6 never occurs
+        for q in (0.1, 0.9, 0.37):
+            ref = pd.Series(x).groupby(g, sort=True).quantile(q).reindex(ids).to_numpy()
+            assert np.array_equal(M.group_quantile(x, g, ids, q), ref, equal_nan=True), (trial, q)
+
+
+def _label_grouped_calibration(rows: pd.DataFrame, forecast: np.ndarray) -> pd.DataFrame:
+    """The calibration as it was written before it grouped by integer codes: pandas groupby on the
+    bucket and class labels, a join for the chosen methods (the reference for the test below)."""
+    ok = rows["scale"].to_numpy(dtype=float) > 0
+    r = rows.loc[ok]
+    f, a, s = np.asarray(forecast, float)[ok], r["actual"].to_numpy(float), r["scale"].to_numpy(float)
+    bucket, cls = M.horizon_bucket(r["lag"].to_numpy()), r["intermittency"].to_numpy().astype(object)
+    resid = (a - f) / s
+
+    def table(res, b, c):
+        d = pd.DataFrame({"r": res, "b": b, "c": c})
+        g = d.groupby(["b", "c"], observed=True)["r"]
+        t = pd.DataFrame({"q_low": g.quantile(0.1), "q_high": g.quantile(0.9), "rows": g.size()})
+        by_class = d.groupby("c")["r"]
+        small = t["rows"] < M.MIN_GROUP_ROWS
+        level = t.index.get_level_values(1)[small]
+        t.loc[small, "q_low"] = by_class.quantile(0.1).reindex(level).to_numpy()
+        t.loc[small, "q_high"] = by_class.quantile(0.9).reindex(level).to_numpy()
+        return t
+
+    t = table(resid, bucket, cls)
+    train, test = M.forward_split(r["origin"])
+    p10, p90 = np.full(len(r), np.nan), np.full(len(r), np.nan)
+    tt = table(resid[train], bucket[train], cls[train])
+    key = pd.MultiIndex.from_arrays([bucket[test], cls[test]])
+    p10[test], p90[test] = M.band(
+        f[test], s[test], tt["q_low"].reindex(key).to_numpy(float), tt["q_high"].reindex(key).to_numpy(float)
+    )
+    sc = ~np.isnan(p10)
+    frame = pd.DataFrame({"b": bucket[sc], "c": cls[sc], "a": a[sc], "p10": p10[sc], "p90": p90[sc]})
+    cov = frame.groupby(["b", "c"]).apply(
+        lambda x: pd.Series(M.coverage(x.a.to_numpy(), x.p10.to_numpy(), x.p90.to_numpy())), include_groups=False
+    )
+    out = t.join(cov, how="left").reset_index().rename(columns={"b": "horizon_bucket", "c": "intermittency"})
+    out["rows"] = out["rows"].astype(int)
+    return out[M.CALIBRATION_COLUMNS].sort_values(["intermittency", "horizon_bucket"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_chosen_forecast_and_calibration_equal_the_label_grouped_versions(categorical):
+    # the backtest's combine step looks methods up and groups rows by integer codes (memory at
+    # large); the numbers must be those of the join and the label grouping, bit for bit, with thin
+    # groups (their class's quantiles), rows without scale, and a series left out of the selection
+    rng = np.random.default_rng(4)
+    keys = pd.DataFrame({"sku": [f"S{i}" for i in range(12)] * 2, "location": ["L1"] * 12 + ["L2"] * 12})
+    origins = pd.DataFrame({"origin": pd.Timestamp("2026-01-04") + pd.to_timedelta(np.arange(6) * 7, unit="D")})
+    rows = keys.merge(origins, how="cross").merge(pd.DataFrame({"lag": np.arange(1, 14, dtype=np.int16)}), how="cross")
+    n = len(rows)
+    rows["actual"] = rng.poisson(3, n).astype(np.float32)
+    for m in M.CANDIDATES:
+        rows[m] = rng.gamma(2, 1.5, n).astype(np.float32)
+    rows["scale"] = np.where(rng.random(n) < 0.05, 0.0, rng.gamma(2, 1, n)).astype(np.float32)
+    rows["intermittency"] = np.where(rows.sku.isin(["S0", "S1"]), "intermittent", "smooth")  # a thin class
+    if categorical:
+        rows = rows.astype({"sku": "category", "location": "category"})
+        rows["intermittency"] = pd.Categorical(rows.intermittency, categories=["intermittent", "smooth"])
+    series = rows[["sku", "location"]].drop_duplicates().reset_index(drop=True)
+    selection = series.assign(method=rng.choice(M.CANDIDATES, len(series))).iloc[1:]  # the first: lightgbm
+    if categorical:  # the backtest hands the selection over with text keys
+        selection = selection.astype({"sku": str, "location": str})
+    joined = rows[["sku", "location"]].merge(
+        selection[["sku", "location", "method"]], how="left", on=["sku", "location"]
+    )
+    expected = rows["lightgbm"].to_numpy(float).copy()
+    for name in M.STAT_CANDIDATES:
+        hit = joined.method.to_numpy() == name
+        expected[hit] = rows[name].to_numpy(float)[hit]
+    chosen = M.chosen_forecast(rows, selection)
+    assert np.array_equal(chosen, expected)
+    got = M.calibrate(rows, chosen).table
+    assert (got.rows < M.MIN_GROUP_ROWS).any()  # the class fallback is exercised
+    pd.testing.assert_frame_equal(
+        got.astype({"horizon_bucket": object, "intermittency": object}),
+        _label_grouped_calibration(rows, chosen).astype({"horizon_bucket": object, "intermittency": object}),
+        check_exact=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def with_obvious_series():
     """make_history plus a pure-seasonal SKU and a sparse SKU, each at one store."""
