@@ -481,6 +481,7 @@ class CycleRunner:
                     partition_key=partition_key,
                     instance=instance,
                 )
+                _remove_fanout_files(instance, result)
             except Exception as exc:  # the instance's storage (SQLite or PostgreSQL through SQLAlchemy)
                 if type(exc).__module__.split(".")[0] != "sqlalchemy":
                     raise
@@ -569,6 +570,7 @@ class CycleRunner:
                     result = dg.execute_job(
                         job, instance=instance, run_config=run_config, tags=tags, asset_selection=self.selection
                     )
+                    _remove_fanout_files(instance, result)
             finally:
                 done.set()
                 watcher.join(timeout=10)
@@ -580,6 +582,15 @@ class CycleRunner:
         progress.out = sys.stdout
         terminal.close()
         return code
+
+
+def _remove_fanout_files(instance, result) -> None:
+    """A successful run's fan-out values (pickles in the instance's storage on a PostgreSQL warehouse)
+    are deleted at once, as the `fanout_files_cleanup` sensor does for runs the UI or the daemon launch."""
+    from sop_pipeline.assets.fanout import remove_run_files
+
+    if result.success and (run := instance.get_run_by_id(result.run_id)) is not None:
+        remove_run_files(instance, run)
 
 
 def _follow_run(instance, launch: str, progress: "_Progress", done) -> None:

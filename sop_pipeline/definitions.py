@@ -27,6 +27,7 @@ import importlib
 
 import dagster as dg
 
+from sop_pipeline.assets import fanout
 from sop_pipeline.partitions import partitioned
 from sop_pipeline.resources import ScenarioConfig, SopSettings, Warehouse
 from sop_pipeline.settings import Settings
@@ -134,7 +135,7 @@ def build_defs(settings: Settings, executor: dg.ExecutorDefinition | None = None
     return dg.Definitions(
         assets=[partitioned(a) for m in _modules for a in getattr(m, "ASSETS", [])],
         asset_checks=[c for m in _modules for c in getattr(m, "CHECKS", [])],
-        sensors=[s for m in _modules for s in getattr(m, "SENSORS", [])],
+        sensors=[s for m in (*_modules, fanout) for s in getattr(m, "SENSORS", [])],
         jobs=[sop_cycle],
         schedules=[
             dg.build_schedule_from_partitioned_job(

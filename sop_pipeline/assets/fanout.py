@@ -25,7 +25,9 @@ The values passed between the split, part and combine ops go through the IO mana
 `HandoffIOManager`: each value is held in memory until its one consumer loads it, then released (Dagster's
 in-memory IO manager would hold every part's value - at large the backtest's dense history and series
 rows, >1 GB - until the run ends). On PostgreSQL, where steps may run in processes of their own, it is
-Dagster's filesystem pickle manager under the instance's storage folder; on a cluster, an object-store
+Dagster's filesystem pickle manager in `<instance storage>/fanout/<run id>` (`fanout_files_io_manager`),
+deleted when the run succeeds (`sop run` at once, the `fanout_files_cleanup` sensor for runs the UI or
+the daemon launch; a failed run keeps them for a re-execution from failure); on a cluster, an object-store
 IO manager such as dagster-aws's `s3_pickle_io_manager` (deploy/). The keys are data (the resources with a
 changeover matrix, the families of the item master), so the fan-out is dynamic: a new family or line
 needs no code or definition change, and a backfill of past weeks fans out over the keys of each week.
@@ -34,6 +36,8 @@ needs no code or definition change, and a backfill of past weeks fans out over t
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import dagster as dg
@@ -120,9 +124,61 @@ def handoff_io_manager(_init_context) -> HandoffIOManager:
     return HandoffIOManager()
 
 
+FANOUT_DIR = "fanout"  # under the Dagster instance's storage folder: <storage>/fanout/<run id>/<step>/<output>
+
+
+def fanout_files_dir(instance: dg.DagsterInstance) -> Path:
+    """Where `fanout_files_io_manager` keeps the fan-out's values of every run of ``instance``."""
+    return Path(instance.storage_directory()) / FANOUT_DIR
+
+
+@dg.io_manager(description="The fan-out's values as pickles under <instance storage>/fanout/<run id>.")
+def fanout_files_io_manager(init_context: dg.InitResourceContext):
+    """Dagster's filesystem pickles, in a folder of their own per run (`FANOUT_DIR`), so that
+    `remove_run_files` can delete a finished run's values and nothing else (the storage folder also
+    holds the instance's compute logs)."""
+    base = fanout_files_dir(init_context.instance)
+    return dg.FilesystemIOManager(base_dir=str(base)).create_io_manager(init_context)
+
+
+def remove_run_files(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    """Delete the fan-out values of a successful run and of the runs it re-executed (its parent and
+    root: a re-execution from failure reads their values, so a failed run keeps them until then).
+    At large the backtest's and forecast's values are ~1 GB a run; without this they would pile up
+    in a server's instance storage. Returns the run ids whose folder was removed."""
+    base = fanout_files_dir(instance)
+    removed = []
+    for run_id in dict.fromkeys(r for r in (run.run_id, run.parent_run_id, run.root_run_id) if r):
+        folder = base / run_id
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(run_id)
+    return removed
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="fanout_files_cleanup",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Deletes a successful run's fan-out values (and those of the runs it re-executed) from "
+    "<instance storage>/fanout: on a PostgreSQL warehouse the values between a fan-out's split, parts and "
+    "combine are pickles, ~1 GB per run at large. A failed run keeps them for a re-execution from failure.",
+)
+def fanout_files_cleanup(context: dg.RunStatusSensorContext):
+    removed = remove_run_files(context.instance, context.dagster_run)
+    if not removed:
+        return dg.SkipReason(f"run {context.dagster_run.run_id} left no fan-out values (DuckDB hand-off, or gone)")
+    context.log.info(f"removed the fan-out values of run(s) {', '.join(removed)}")
+    return None
+
+
+SENSORS = [fanout_files_cleanup]
+
+
 def fanout_io_manager(warehouse_dsn: str):
-    """`fanout_io` for a warehouse: the in-process hand-off on DuckDB, the filesystem pickles on PostgreSQL."""
-    return dg.fs_io_manager if warehouse_dsn else handoff_io_manager
+    """`fanout_io` for a warehouse: the in-process hand-off on DuckDB, the filesystem pickles (one folder
+    per run, deleted when the run succeeds) on PostgreSQL."""
+    return fanout_files_io_manager if warehouse_dsn else handoff_io_manager
 
 
 # executors that run every step in the run's own process: the job's in-process executor, and the one

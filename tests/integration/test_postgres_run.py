@@ -147,6 +147,9 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
         for fanned in ("backtest__part[", "forecast__part["):
             families = {k.split("[", 1)[1].rstrip("]") for k in parts if fanned in k}
             assert families == {"Beverages", "Dairy", "Frozen", "Household", "Snacks"}, (fanned, families)
+        # the parts' values went through pickles in the instance's storage, deleted once the run succeeded
+        fanout_dir = home / "storage" / "fanout"
+        assert fanout_dir.is_dir() and not any(fanout_dir.iterdir()), list(fanout_dir.rglob("*"))[:5]
     # the tables are in the instance's own database, not in the warehouse's
     with connect(instance_dsn) as con, con.cursor() as cur:
         cur.execute("select count(*) from runs")

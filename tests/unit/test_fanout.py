@@ -232,3 +232,55 @@ def test_let_go_frees_the_inputs_dagster_holds_while_the_op_runs():
     assert parts == {}
     with pytest.raises(TypeError, match="cannot empty a tuple"):
         let_go((1, 2))
+
+
+def test_fanout_files_are_kept_per_run_and_deleted_once_the_run_succeeds(tmp_path):
+    # on a PostgreSQL warehouse the fan-out's values are pickles in the instance's storage (~1 GB a
+    # run at large): one folder per run, deleted by `sop run` and the sensor when the run succeeds
+    import dagster as dg
+
+    from sop_pipeline.assets.fanout import (
+        FANOUT_IO,
+        fanout_files_cleanup,
+        fanout_files_dir,
+        fanout_files_io_manager,
+        remove_run_files,
+    )
+
+    @dg.op(out=dg.DynamicOut(io_manager_key=FANOUT_IO))
+    def split():
+        for key in ("a", "b"):
+            yield dg.DynamicOutput(pd.DataFrame({"x": [1.0, 2.0]}), mapping_key=key)
+
+    @dg.op(out=dg.Out(io_manager_key=FANOUT_IO))
+    def part(frame):
+        return float(frame.x.sum())
+
+    @dg.op
+    def combine(sums: list) -> float:
+        return sum(sums)
+
+    @dg.job(resource_defs={FANOUT_IO: fanout_files_io_manager})
+    def job():
+        combine(split().map(part).collect())
+
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        first, second = (job.execute_in_process(instance=instance) for _ in range(2))
+        assert first.success and second.success and first.output_for_node("combine") == 6.0
+        base = fanout_files_dir(instance)
+        assert base == tmp_path / "storage" / "fanout"
+        assert {p.name for p in base.iterdir()} == {first.run_id, second.run_id}
+        assert len([p for p in (base / first.run_id).rglob("*") if p.is_file()]) == 4  # 2 parts in, 2 out
+        assert remove_run_files(instance, instance.get_run_by_id(first.run_id)) == [first.run_id]
+        assert {p.name for p in base.iterdir()} == {second.run_id}  # another run's values are left alone
+        # the sensor, as the daemon calls it for a run the UI launched
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name=fanout_files_cleanup.name,
+            dagster_event=dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name="job", event_specific_data=None
+            ),
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(second.run_id),
+        )
+        assert fanout_files_cleanup(ctx) is None and not any(base.iterdir())
+        assert isinstance(fanout_files_cleanup(ctx), dg.SkipReason)  # nothing left: it says so
