@@ -41,6 +41,7 @@ Model, chosen to match the assumptions of the safety-stock formulas:
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Literal
 
 import numpy as np
@@ -67,26 +68,87 @@ _SIM_INPUTS = (
 _CHUNK_WEEKS = 64
 
 
+def stream_seed(seed: int, label: object) -> np.random.SeedSequence:
+    """The seed of one random stream of the simulation (e.g. a product family's): fixed by the run's
+    seed and the label's text, whatever else is simulated with it."""
+    return np.random.SeedSequence([int(seed), zlib.crc32(str(label).encode())])
+
+
+class _Streams:
+    """The simulation's random draws, by series (stock point x path). Without labels: one generator,
+    ``default_rng(seed)``, drawn exactly as the simulation always drew. With a label per series (e.g.
+    its product family): one generator per label (`stream_seed`), and every draw for a set of
+    series is split by label, each label's part drawn from its own generator in series order. A
+    label's series then get the same numbers whether they are simulated alone or with others - what
+    lets the simulation run per family in parallel steps and still give one process's numbers.
+    A part with no series draws nothing (numpy does not advance a generator for a size-0 draw)."""
+
+    def __init__(self, seed: int, labels: np.ndarray | None, n: int):
+        if labels is None:
+            self.rngs = [np.random.default_rng(seed)]
+            self.stream = np.zeros(n, dtype=np.int64)
+        else:
+            codes, uniques = pd.factorize(pd.Series(labels, dtype=object).astype(str), sort=True)
+            self.rngs = [np.random.default_rng(stream_seed(seed, u)) for u in uniques]
+            self.stream = np.asarray(codes, dtype=np.int64)
+        self.n = n
+
+    def _draw(self, idx: np.ndarray | None, rows: int | None, fn) -> np.ndarray:
+        """fn(generator, positions, count) per stream, placed at its positions (columns when ``rows``)."""
+        size = self.n if idx is None else len(idx)
+        if len(self.rngs) == 1:  # the one stream: drawn as the simulation always drew
+            return fn(self.rngs[0], slice(None), size)
+        out = np.empty((rows, size) if rows is not None else size)
+        of = self.stream if idx is None else self.stream[idx]
+        for k, rng in enumerate(self.rngs):
+            at = np.flatnonzero(of == k)
+            if len(at):
+                if rows is not None:
+                    out[:, at] = fn(rng, at, len(at))
+                else:
+                    out[at] = fn(rng, at, len(at))
+        return out
+
+    def normal(self, idx: np.ndarray | None = None, rows: int | None = None) -> np.ndarray:
+        return self._draw(idx, rows, lambda rng, at, k: rng.standard_normal((rows, k) if rows is not None else k))
+
+    def uniform(self, idx: np.ndarray | None = None, rows: int | None = None) -> np.ndarray:
+        return self._draw(idx, rows, lambda rng, at, k: rng.random((rows, k) if rows is not None else k))
+
+    def gamma(self, shape: np.ndarray, scale: np.ndarray, idx: np.ndarray, rows: int) -> np.ndarray:
+        """(rows, len(idx)) draws, column j with shape[j] and scale[j]."""
+        return self._draw(idx, rows, lambda rng, at, k: rng.gamma(shape[at], scale[at], size=(rows, k)))
+
+    def beta(self, a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return self._draw(idx, None, lambda rng, at, k: rng.beta(a[at], b[at]))
+
+    def wald(self, mean: np.ndarray, scale: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return self._draw(idx, None, lambda rng, at, k: rng.wald(mean[at], scale[at]))
+
+
 def _lead_time_steps(
-    rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, model: LeadTimeModel, cap: np.ndarray
+    z: np.ndarray, mean: np.ndarray, sd: np.ndarray, model: LeadTimeModel, cap: np.ndarray
 ) -> np.ndarray:
-    """One lead time per order, in (fractional) steps, within [0, cap]."""
+    """One lead time per order, in (fractional) steps, within [0, cap]; z: a standard normal draw per order."""
     if model == "normal":
-        draw = mean + sd * rng.standard_normal(len(mean))
+        draw = mean + sd * z
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = np.log1p(np.where(mean > 0, (sd / mean) ** 2, 0.0))
         draw = np.where(
             mean > 0,
-            np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2 + np.sqrt(s2) * rng.standard_normal(len(mean))),
+            np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2 + np.sqrt(s2) * z),
             0.0,
         )
     return np.clip(draw, 0.0, cap)
 
 
-def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndarray, sd: np.ndarray) -> np.ndarray:
+def _brownian_passage(
+    streams: _Streams, series: np.ndarray, gap: np.ndarray, demand: np.ndarray, sd: np.ndarray
+) -> np.ndarray:
     """When, within a step of Brownian demand, the inventory position first reaches s.
 
+    `series`: the simulation's series these rows are (their random streams).
     `gap` = position - s at the start of the step (units), `demand` = the step's demand (the
     Brownian increment, already drawn), `sd` its standard deviation. Returns the fraction of the
     step at which s is reached, NaN where it is not. Exact for Brownian motion with drift: the
@@ -101,11 +163,13 @@ def _brownian_passage(rng: np.random.Generator, gap: np.ndarray, demand: np.ndar
     maybe = np.flatnonzero(reach > 1e-12)
     if not len(maybe):
         return out
-    hit = maybe[rng.random(len(maybe)) < reach[maybe]]
+    hit = maybe[streams.uniform(series[maybe]) < reach[maybe]]
     g, e, s_ = gap[hit], np.abs(end[hit]), sd[hit]
     with np.errstate(divide="ignore", invalid="ignore"):
         linear = np.clip(g / demand[hit], 0.0, 1.0)  # deterministic demand: straight line
-        ratio = rng.wald(np.where(e > 0, g / np.maximum(e, 1e-300), 1.0), np.maximum((g / s_) ** 2, 1e-300))
+        ratio = streams.wald(
+            np.where(e > 0, g / np.maximum(e, 1e-300), 1.0), np.maximum((g / s_) ** 2, 1e-300), series[hit]
+        )
     bridge = np.where(e > 0, ratio / (1.0 + ratio), 1.0)
     out[hit] = np.where(g <= 0, 0.0, np.where(s_ > 0, bridge, linear))
     return out
@@ -149,6 +213,7 @@ def simulate_service(
     substeps_per_week: int = 7,
     orders_cross: bool = True,
     seed: int = 0,
+    streams: pd.Series | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Achieved fill rate and cycle service of each stock point's (s, nQ) or (R, S) policy, by simulation.
 
@@ -172,6 +237,10 @@ def simulate_service(
             supplier or line delivering first in, first out); an order that would overtake
             waits for the one before it.
         seed: random seed; the same inputs and seed give the same numbers.
+        streams: optional label per stock point (e.g. its product family): each label's stock points
+            draw from a random stream of their own (`stream_seed(seed, label)`), so simulating a
+            label's stock points alone gives the numbers they get here (`_Streams`). None: one
+            stream for all, as the draws depend on the stock points before them.
 
     Returns:
         Keys, ``service_type`` / ``service_target`` if given, ``sim_fill_rate`` (share of
@@ -208,7 +277,8 @@ def simulate_service(
     review_steps = np.rint(per_series(review) * m).astype(np.int64)
     continuous = review_steps <= 0
     horizon = int(np.ceil(lt_cap.max())) + 2 if n else 2
-    rng = np.random.default_rng(seed)
+    labels = None if streams is None else per_series(np.asarray(streams, dtype=object))
+    draws = _Streams(seed, labels, n)
 
     if demand_model == "bootstrap":
         if demand_history is None:
@@ -234,23 +304,21 @@ def simulate_service(
 
     def gamma_steps(n_steps: int, idx: np.ndarray) -> np.ndarray:
         shape = g_shape[idx]
-        draws = rng.gamma(
-            np.where(np.isfinite(shape), shape, 1.0), np.maximum(g_scale[idx], 1e-300), size=(n_steps, len(idx))
-        )
-        return np.where(np.isfinite(shape), draws, mu[idx])
+        drawn = draws.gamma(np.where(np.isfinite(shape), shape, 1.0), np.maximum(g_scale[idx], 1e-300), idx, n_steps)
+        return np.where(np.isfinite(shape), drawn, mu[idx])
 
     def demand_chunk(n_weeks: int) -> np.ndarray:
         """Demand per step for the next n_weeks weeks, shape (n_weeks * m, n)."""
         if demand_model == "normal":
-            return mu + sd * rng.standard_normal((n_weeks * m, n))
+            return mu + sd * draws.normal(rows=n_weeks * m)
         if demand_model == "gamma":
             return gamma_steps(n_weeks * m, np.arange(n))
         if demand_model == "auto":
-            out = mu + sd * rng.standard_normal((n_weeks * m, n))
+            out = mu + sd * draws.normal(rows=n_weeks * m)
             if len(gamma_idx):
                 out[:, gamma_idx] = gamma_steps(n_weeks * m, gamma_idx)
             return out
-        pick = (rng.random((n_weeks, n)) * hist_len).astype(np.int64)
+        pick = (draws.uniform(rows=n_weeks) * hist_len).astype(np.int64)
         weekly = matrix[hist_rows, pick] / m
         return np.repeat(weekly, m, axis=0)
 
@@ -297,13 +365,13 @@ def simulate_service(
                     bridge = brownian_rows[split]
                     if bridge.any():
                         j = split[bridge]
-                        before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * rng.standard_normal(len(j))
+                        before[bridge] += np.sqrt(f[bridge] * (1.0 - f[bridge])) * sd[j] * draws.normal(j)
                     lumps = gamma_rows[split] & np.isfinite(g_shape[split]) if has_gamma else None
                     # gamma steps: the part before the receipt is d x Beta(f a, (1 - f) a)
                     if lumps is not None and lumps.any():
                         j, fj = split[lumps], f[lumps]
-                        before[lumps] = d[j] * rng.beta(
-                            np.maximum(fj * g_shape[j], 1e-12), np.maximum((1.0 - fj) * g_shape[j], 1e-12)
+                        before[lumps] = d[j] * draws.beta(
+                            np.maximum(fj * g_shape[j], 1e-12), np.maximum((1.0 - fj) * g_shape[j], 1e-12), j
                         )
                     backorder_0 = np.maximum(-net[split], 0.0)
                     net[split] -= before
@@ -323,7 +391,9 @@ def simulate_service(
             hit_at = None  # fraction of the step at which s is reached (continuous review, Brownian demand)
             if passage:
                 hit_at = np.full(n, np.nan)
-                hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx])
+                hit_at[cont_idx] = _brownian_passage(
+                    draws, cont_idx, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx]
+                )
             backorder_before = np.maximum(-net, 0.0)
             net -= d_net
             backorder_after = np.maximum(-net, 0.0)
@@ -354,7 +424,7 @@ def simulate_service(
                 if hit_at is not None:
                     crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], crossing)
                 placed = step + np.where(continuous[idx], crossing, 1.0)
-                lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
+                lead = _lead_time_steps(draws.normal(idx), lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
                 # continuous review: the receipt lands at the nearest step boundary; order-up-to (orders
                 # placed at the end of a step): at its exact time, inside the step it falls in
                 when = np.where(

@@ -22,9 +22,7 @@ from sop_pipeline.analytics.safety_stock_sim import (
     DemandModel,
     LeadTimeModel,
     _SIM_INPUTS,
-    _brownian_passage,
     _history_matrix,
-    _lead_time_steps,
     simulate_service,
 )
 
@@ -83,6 +81,70 @@ def test_simulation_is_its_previous_implementation_to_the_bit(review, demand_mod
         want = reference_simulate_service(policies, **kwargs)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert got["sim_cycles"].fillna(0).gt(0).sum() >= len(policies) - 1  # the stock points did reorder
+
+
+def _reference_lead_time_steps(rng, mean, sd, model, cap):
+    if model == "normal":
+        draw = mean + sd * rng.standard_normal(len(mean))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = np.log1p(np.where(mean > 0, (sd / mean) ** 2, 0.0))
+        draw = np.where(
+            mean > 0,
+            np.exp(np.log(np.maximum(mean, 1e-300)) - 0.5 * s2 + np.sqrt(s2) * rng.standard_normal(len(mean))),
+            0.0,
+        )
+    return np.clip(draw, 0.0, cap)
+
+
+def _reference_brownian_passage(rng, gap, demand, sd):
+    end = gap - demand
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        reach = np.where(end <= 0, 1.0, np.where(sd > 0, np.exp(-2.0 * gap * end / sd**2), 0.0))
+    out = np.full(len(gap), np.nan)
+    maybe = np.flatnonzero(reach > 1e-12)
+    if not len(maybe):
+        return out
+    hit = maybe[rng.random(len(maybe)) < reach[maybe]]
+    g, e, s_ = gap[hit], np.abs(end[hit]), sd[hit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        linear = np.clip(g / demand[hit], 0.0, 1.0)
+        ratio = rng.wald(np.where(e > 0, g / np.maximum(e, 1e-300), 1.0), np.maximum((g / s_) ** 2, 1e-300))
+    bridge = np.where(e > 0, ratio / (1.0 + ratio), 1.0)
+    out[hit] = np.where(g <= 0, 0.0, np.where(s_ > 0, bridge, linear))
+    return out
+
+
+@pytest.mark.parametrize(
+    "review",
+    [[1.0], [0.0], [0.0, 1.0, 2.0]],
+    ids=["weekly", "continuous", "mixed"],
+)
+@pytest.mark.parametrize("demand_model", ["normal", "gamma", "auto", "bootstrap"])
+def test_a_family_simulated_alone_gets_the_numbers_it_gets_with_the_others(review, demand_model):
+    # streams per family (`simulate_service(streams=...)`): simulating each family's stock points in
+    # a step of its own (the fan-out) gives the numbers of one call over all of them, bit for bit -
+    # every random call site (demand, receipt bridge, beta split, Brownian passage, lead times)
+    policies, history = _policies(len(review) * 11 + len(demand_model), review)
+    policies["family"] = np.array(["Dairy", "Snacks", "Frozen"])[np.arange(len(policies)) % 3]
+    for cross, lead_model, seed in ((True, "normal", 5), (False, "lognormal", 6)):
+        kwargs = dict(
+            weeks=60,
+            paths=3,
+            warmup_weeks=4,
+            demand_model=demand_model,
+            demand_history=history,
+            lead_time_model=lead_model,
+            orders_cross=cross,
+            seed=seed,
+        )
+        together = simulate_service(policies, streams=policies["family"], **kwargs)
+        alone = pd.concat(
+            [simulate_service(part, streams=part["family"], **kwargs) for _, part in policies.groupby("family")]
+        ).loc[together.index]
+        pd.testing.assert_frame_equal(together, alone, check_exact=True)
+        # the streams are not the one stream: the families' draws differ from it
+        assert not together.equals(simulate_service(policies, **kwargs))
 
 
 def reference_simulate_service(
@@ -231,7 +293,9 @@ def reference_simulate_service(
                 pipeline_due[slot] = False
             hit_at = np.full(n, np.nan)  # fraction of the step at which s is reached
             if brownian:
-                hit_at[cont_idx] = _brownian_passage(rng, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx])
+                hit_at[cont_idx] = _reference_brownian_passage(
+                    rng, position[cont_idx] - s[cont_idx], d[cont_idx], sd[cont_idx]
+                )
             backorder_before = np.maximum(-net, 0.0)
             net -= d_net
             backorder_after = np.maximum(-net, 0.0)
@@ -256,7 +320,7 @@ def reference_simulate_service(
                     crossing = np.clip((position_before[idx] - s[idx]) / d[idx], 0.0, 1.0)
                 crossing = np.where(np.isfinite(hit_at[idx]), hit_at[idx], np.nan_to_num(crossing, nan=1.0))
                 placed = step + np.where(continuous[idx], crossing, 1.0)
-                lead = _lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
+                lead = _reference_lead_time_steps(rng, lt_mean[idx], lt_sd[idx], lead_time_model, lt_cap[idx])
                 # continuous review: the receipt lands at the nearest step boundary; order-up-to (orders
                 # placed at the end of a step): at its exact time, inside the step it falls in
                 when = np.where(
