@@ -92,6 +92,13 @@ class _Streams:
             self.rngs = [np.random.default_rng(stream_seed(seed, u)) for u in uniques]
             self.stream = np.asarray(codes, dtype=np.int64)
         self.n = n
+        # each stream's series as a slice where they are contiguous (simulate_service orders them so):
+        # a draw for every series then fills column blocks, not scattered columns
+        self.block: list[slice | None] = []
+        for k in range(len(self.rngs)):
+            at = np.flatnonzero(self.stream == k)
+            contiguous = len(at) and at[-1] - at[0] + 1 == len(at)
+            self.block.append(slice(int(at[0]), int(at[-1]) + 1) if contiguous else None)
 
     def _draw(self, idx: np.ndarray | None, rows: int | None, fn) -> np.ndarray:
         """fn(generator, positions, count) per stream, placed at its positions (columns when ``rows``)."""
@@ -101,8 +108,13 @@ class _Streams:
         out = np.empty((rows, size) if rows is not None else size)
         of = self.stream if idx is None else self.stream[idx]
         for k, rng in enumerate(self.rngs):
-            at = np.flatnonzero(of == k)
-            if len(at):
+            at = self.block[k] if idx is None and self.block[k] is not None else np.flatnonzero(of == k)
+            if isinstance(at, slice):
+                if rows is not None:
+                    out[:, at] = fn(rng, at, at.stop - at.start)
+                else:
+                    out[at] = fn(rng, at, at.stop - at.start)
+            elif len(at):
                 if rows is not None:
                     out[:, at] = fn(rng, at, len(at))
                 else:
@@ -201,7 +213,7 @@ def _history_matrix(history: pd.DataFrame, keys: list[str], points: pd.DataFrame
     return matrix, lengths
 
 
-def simulate_service(
+def _simulate(
     policies: pd.DataFrame,
     *,
     weeks: int = 2000,
@@ -467,6 +479,43 @@ def simulate_service(
     return out
 
 
+def simulate_service(
+    policies: pd.DataFrame,
+    *,
+    weeks: int = 2000,
+    paths: int = 8,
+    warmup_weeks: int = 52,
+    demand_model: DemandModel = "normal",
+    demand_history: pd.DataFrame | None = None,
+    lead_time_model: LeadTimeModel = "normal",
+    substeps_per_week: int = 7,
+    orders_cross: bool = True,
+    seed: int = 0,
+    streams: pd.Series | np.ndarray | None = None,
+) -> pd.DataFrame:
+    kwargs = dict(
+        weeks=weeks,
+        paths=paths,
+        warmup_weeks=warmup_weeks,
+        demand_model=demand_model,
+        demand_history=demand_history,
+        lead_time_model=lead_time_model,
+        substeps_per_week=substeps_per_week,
+        orders_cross=orders_cross,
+        seed=seed,
+    )
+    if streams is None:
+        return _simulate(policies, **kwargs)
+    labels = pd.Series(np.asarray(streams, dtype=object)).astype(str).to_numpy()
+    # each stream's stock points side by side (their order within the stream kept: the draws follow it)
+    order = np.argsort(pd.factorize(labels, sort=True)[0], kind="stable")
+    out = _simulate(policies.iloc[order], streams=labels[order], **kwargs)
+    return out.iloc[np.argsort(order)]
+
+
+simulate_service.__doc__ = _simulate.__doc__
+
+
 # --------------------------------------------------------------------------- sigma vs empirical quantile
 
 COMPARE_COLUMNS = [
@@ -529,29 +578,38 @@ def _summary(sim: pd.DataFrame, plan: pd.DataFrame, world: str, name: str) -> li
     return rows
 
 
-def compare_policies(
-    plans: dict[str, pd.DataFrame],
+COMPARE_WORLDS = ("forecast_errors", "model")
+COMPARE_WEEKS, COMPARE_PATHS, COMPARE_SEED = 1000, 4, 11
+
+
+def compare_points(plans: dict[str, pd.DataFrame], error_history: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per named plan, the stock points `compare_policies` simulates: those with a policy and with
+    forecast errors in ``error_history``, in SKU order (the same points for every plan and world)."""
+    have = set(error_history.sku.astype(str))
+    out = {}
+    for name, plan in plans.items():
+        p = plan[(plan.method != "none") & plan.sku.astype(str).isin(have)].sort_values("sku", kind="stable")
+        if not p.empty:
+            out[name] = p
+    return out
+
+
+def simulate_compare(
+    points: dict[str, pd.DataFrame],
     error_history: pd.DataFrame,
     *,
-    weeks: int = 1000,
-    paths: int = 4,
-    seed: int = 11,
-) -> pd.DataFrame:
-    """Simulate each named plan (``{"sigma": ..., "empirical_quantile": ...}``, `safety_stock_policies`
-    rows of one service type) on the same stock points - those with forecast errors in ``error_history`` -
-    in two worlds: ``forecast_errors`` (weeks resampled from `error_world_history`: the demand the forecast
-    actually missed by) and ``model`` (normal/gamma from the weekly mean and sd, as the validation check).
-    Weekly order-up-to, receipts in order, same seed for every plan. One row per world x plan x
-    (``A+B``, ``all``): COMPARE_COLUMNS (fill-rate gap = simulated - target, in points; short = more than
-    1.5 points below target)."""
-    have = set(error_history.sku.astype(str))
-    rows: list[dict] = []
-    for world in ("forecast_errors", "model"):
-        for name, plan in plans.items():
-            p = plan[(plan.method != "none") & plan.sku.astype(str).isin(have)].sort_values("sku", kind="stable")
-            if p.empty:
-                continue
-            sim = simulate_service(
+    weeks: int = COMPARE_WEEKS,
+    paths: int = COMPARE_PATHS,
+    seed: int = COMPARE_SEED,
+    streams: str | None = None,
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """`simulate_service` of each plan's points (`compare_points`) in each world: {(world, plan): rows}.
+    ``streams``: a column of the points (e.g. "family") whose values get random streams of their own,
+    so a subset of the points (one family) simulated alone gets the rows it gets here."""
+    sims = {}
+    for world in COMPARE_WORLDS:
+        for name, p in points.items():
+            sims[(world, name)] = simulate_service(
                 p,
                 weeks=weeks,
                 paths=paths,
@@ -559,6 +617,37 @@ def compare_policies(
                 orders_cross=False,
                 demand_model="bootstrap" if world == "forecast_errors" else "auto",
                 demand_history=error_history if world == "forecast_errors" else None,
+                streams=p[streams] if streams else None,
             )
-            rows += _summary(sim, p, world, name)
+    return sims
+
+
+def summarize_compare(points: dict[str, pd.DataFrame], sims: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """COMPARE_COLUMNS from the simulations of `simulate_compare` (in world, plan order)."""
+    rows: list[dict] = []
+    for world in COMPARE_WORLDS:
+        for name, p in points.items():
+            if (world, name) in sims:
+                rows += _summary(sims[(world, name)], p, world, name)
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
+def compare_policies(
+    plans: dict[str, pd.DataFrame],
+    error_history: pd.DataFrame,
+    *,
+    weeks: int = COMPARE_WEEKS,
+    paths: int = COMPARE_PATHS,
+    seed: int = COMPARE_SEED,
+    streams: str | None = None,
+) -> pd.DataFrame:
+    """Simulate each named plan (``{"sigma": ..., "empirical_quantile": ...}``, `safety_stock_policies`
+    rows of one service type) on the same stock points - those with forecast errors in ``error_history`` -
+    in two worlds: ``forecast_errors`` (weeks resampled from `error_world_history`: the demand the forecast
+    actually missed by) and ``model`` (normal/gamma from the weekly mean and sd, as the validation check).
+    Weekly order-up-to, receipts in order, same seed for every plan. One row per world x plan x
+    (``A+B``, ``all``): COMPARE_COLUMNS (fill-rate gap = simulated - target, in points; short = more than
+    1.5 points below target). ``streams``: see `simulate_compare`."""
+    points = compare_points(plans, error_history)
+    sims = simulate_compare(points, error_history, weeks=weeks, paths=paths, seed=seed, streams=streams)
+    return summarize_compare(points, sims)

@@ -12,8 +12,15 @@ import pandas as pd
 from sop_pipeline.analytics import inventory_policy as policy
 from sop_pipeline.analytics import safety_stock as ss, scenario as scenario_lib
 from sop_pipeline.analytics.abc_xyz import classify_abc_xyz
-from sop_pipeline.analytics.safety_stock_sim import compare_policies, error_world_history, simulate_service
-from sop_pipeline.assets.common import as_of_date, markdown_table, table_in, warehouse_asset
+from sop_pipeline.analytics.safety_stock_sim import (
+    compare_points,
+    error_world_history,
+    simulate_compare,
+    simulate_service,
+    summarize_compare,
+)
+from sop_pipeline.assets import fanout
+from sop_pipeline.assets.common import WAREHOUSE_IO, as_of_date, markdown_table, table_in, warehouse_asset
 from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
 
 CYCLE = table_in("meta", "cycle")
@@ -94,63 +101,43 @@ STOCK_POINT_INS = {
 }
 
 
-@dg.multi_asset(
-    name="analytics__safety_stock",  # the op name of the single asset it was: run config paths unchanged
-    outs={
-        "safety_stock": dg.AssetOut(
-            key=SAFETY_STOCK,
-            **warehouse_asset("inventory"),
-            description="Safety stock and reorder point (order-up-to level of the weekly review) per SKU for cycle "
-            "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
-            "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
-            "(backtest; weekly demand where a SKU has fewer than 8 such weeks; stock-out weeks excluded). "
-            "L: purchase order -> first receipt for bought items, production order release -> completion "
-            "for made items. Service targets by ABC/XYZ class, overridden by approved service_target "
-            "decisions; a fill-rate policy keeps at least the minimum cycle service (config). Gamma for "
-            "intermittent items. Phase-out items are run down (policy run_out: no safety stock). Validated "
-            "by simulating the same (R, S) policy.",
+# the validation simulation of the plan's policies: receipts first in, first out (a supplier or the line
+# delivers a SKU's orders in sequence, as the lead-time-variance formula assumes; letting independent lead
+# times overtake each other shortens the effective lead time and over-delivers by 2-3 points at
+# sigma_L/L ~ 20%)
+VALIDATION_SIM = dict(weeks=2000, paths=8, seed=7, orders_cross=False, demand_model="auto")
+STREAMS = "family"  # each product family's stock points draw from a random stream of their own
+SAFETY_STOCK_CHECKS = [
+    dg.AssetCheckSpec(
+        "simulated_fill_rate_on_target",
+        asset=SAFETY_STOCK,
+        description=(
+            "Simulated fill rate of A and B items under the same weekly order-up-to policy: median |gap| to "
+            "target within 1.5 points and at least 99% of items no more than 1.5 points short (or over, unless "
+            "the minimum cycle service sets their safety stock); the items off are listed. A failure means the "
+            "policies do not deliver the service the curve promises. (Run-out items have no target.)"
         ),
-        "safety_stock_validation": dg.AssetOut(
-            key=VALIDATION,
-            **warehouse_asset("inventory"),
-            description="The plan's safety-stock policies simulated (weekly order-up-to, 2000 weeks x 8 paths, "
-            "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
-            "and B items, then a sample of C), beside the policy.",
+    ),
+    dg.AssetCheckSpec(
+        "safety_stock_on_variable_active_ab_items",
+        asset=SAFETY_STOCK,
+        blocking=True,
+        description=(
+            "Plan coherence (blocking): every active A or B item whose weekly demand varies carries safety "
+            "stock > 0 in the plan's policy; the SKUs that do not are listed."
         ),
-        "safety_stock_policy_compare": dg.AssetOut(
-            key=COMPARE,
-            **warehouse_asset("inventory"),
-            description="Sigma-based vs empirical-quantile safety stock (fill-rate plan) simulated on the same "
-            "items, in the forecast-errors world (weeks resampled from mean + one-week backtest errors) and the "
-            "model world (normal/gamma): target, simulated fill rate and cycle service, gap, items short, "
-            "safety stock units and value, average on hand; which policy the plan uses.",
-        ),
-    },
-    ins=STOCK_POINT_INS,
+    ),
+]
+SAFETY_STOCK_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for spec in SAFETY_STOCK_CHECKS}
+
+
+@dg.op(
+    ins=fanout.warehouse_ins(*STOCK_POINT_INS),
+    out={"parts": dg.DynamicOut(io_manager_key=fanout.FANOUT_IO), "shared": dg.Out(io_manager_key=fanout.FANOUT_IO)},
     pool=WAREHOUSE_POOL,
-    check_specs=[
-        dg.AssetCheckSpec(
-            "simulated_fill_rate_on_target",
-            asset=SAFETY_STOCK,
-            description=(
-                "Simulated fill rate of A and B items under the same weekly order-up-to policy: median |gap| to "
-                "target within 1.5 points and at least 99% of items no more than 1.5 points short (or over, unless "
-                "the minimum cycle service sets their safety stock); the items off are listed. A failure means the "
-                "policies do not deliver the service the curve promises. (Run-out items have no target.)"
-            ),
-        ),
-        dg.AssetCheckSpec(
-            "safety_stock_on_variable_active_ab_items",
-            asset=SAFETY_STOCK,
-            blocking=True,
-            description=(
-                "Plan coherence (blocking): every active A or B item whose weekly demand varies carries safety "
-                "stock > 0 in the plan's policy; the SKUs that do not are listed."
-            ),
-        ),
-    ],
 )
-def safety_stock(
+def safety_stock__split(
+    context: dg.OpExecutionContext,
     config: InventoryPolicyConfig,
     cycle: pd.DataFrame,
     demand_weekly: pd.DataFrame,
@@ -162,11 +149,20 @@ def safety_stock(
     purchase_orders: pd.DataFrame,
     scenario: ScenarioConfig,
 ):
+    """The policies of every stock point (closed form, 0.02 s at large) and the stock points the checks
+    simulate; then one part per product family (or one for all, `fanout.parts_per_family`) that simulates
+    its family's points. Each family draws from a random stream of its own (`simulate_service(streams=)`),
+    so the parts give the numbers of one simulation over every family."""
+    if config.safety_stock_method not in ss.SAFETY_STOCK_METHODS:
+        raise dg.Failure(
+            f"safety_stock_method {config.safety_stock_method!r} is not one of {', '.join(ss.SAFETY_STOCK_METHODS)}"
+        )
+    as_of = as_of_date(cycle)
     lead_times, decisions = scenario_lib.stock_point_inputs(
-        lead_times, decisions, purchase_orders, items, as_of_date(cycle), scenario.spec()
+        lead_times, decisions, purchase_orders, items, as_of, scenario.spec()
     )
     points, overrides = policy.stock_points(
-        demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of_date(cycle), config.review_period_weeks
+        demand_weekly, backtest, lead_times, items, abc_xyz, decisions, as_of, config.review_period_weeks
     )
     policies = pd.concat(
         [
@@ -181,10 +177,6 @@ def safety_stock(
         ],
         ignore_index=True,
     )
-    if config.safety_stock_method not in ss.SAFETY_STOCK_METHODS:
-        raise dg.Failure(
-            f"safety_stock_method {config.safety_stock_method!r} is not one of {', '.join(ss.SAFETY_STOCK_METHODS)}"
-        )
     use_quantile = config.safety_stock_method == ss.EMPIRICAL_QUANTILE
     policies = policies.assign(ss_method=ss.SIGMA_METHOD)
     sample = policy.simulation_sample(policies[(policies.service_type == PLAN_SERVICE_TYPE)])
@@ -193,31 +185,84 @@ def safety_stock(
     quantile = ss.empirical_quantile_policies(
         policies if use_quantile else sample, sums, min_cycle_service=config.min_cycle_service
     )
-    compared = compare_policies(
+    history = error_world_history(backtest, sample, lag=policy.ERROR_FORECAST_LAG, method=policy.ERROR_FORECAST_METHOD)
+    compare = compare_points(
         {
             ss.SIGMA_METHOD: sample,
             ss.EMPIRICAL_QUANTILE: quantile[
                 (quantile.service_type == PLAN_SERVICE_TYPE) & quantile.sku.isin(sample.sku)
             ],
         },
-        error_world_history(backtest, sample, lag=policy.ERROR_FORECAST_LAG, method=policy.ERROR_FORECAST_METHOD),
+        history,
     )
-    compared.insert(0, "cycle_id", as_of_date(cycle))
-    compared["is_plan_policy"] = compared.ss_policy == config.safety_stock_method
+    compare = {name: p.reset_index(drop=True) for name, p in compare.items()}  # row labels put the parts back
     if use_quantile:
         policies = quantile[policies.columns]
     plan = policies[policies.service_type == PLAN_SERVICE_TYPE]
-    # receipts first in, first out: a supplier (or the line) delivers a SKU's orders in sequence,
-    # as the lead-time-variance formula assumes; letting independent lead times overtake each
-    # other shortens the effective lead time and over-delivers by 2-3 points at sigma_L/L ~ 20%
-    sim = simulate_service(
-        policy.simulation_sample(plan[plan.method != "none"]),
-        weeks=2000,
-        paths=8,
-        seed=7,
-        orders_cross=False,
-        demand_model="auto",
+    validate = policy.simulation_sample(plan[plan.method != "none"])
+    labels = {str(f) for f in validate[STREAMS]} | {str(f) for p in compare.values() for f in p[STREAMS]}
+    families = sorted(labels) if fanout.parts_per_family(context) else []
+
+    def part(n: int, family: str) -> dict:
+        def mine(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame[STREAMS].astype(str) == family]
+
+        points = {name: mine(p) for name, p in compare.items()}
+        skus = {s for p in points.values() for s in p.sku}
+        return dict(order=n, validate=mine(validate), compare=points, history=history[history.sku.isin(skus)])
+
+    yield from fanout.family_parts(
+        [(f, f) for f in families], part, dict(order=0, validate=validate, compare=compare, history=history)
     )
+    yield dg.Output(
+        dict(
+            policies=policies,
+            plan=plan,
+            validate_index=validate.index,
+            compare=compare,
+            overrides=overrides,
+            method=config.safety_stock_method,
+            review_period_weeks=config.review_period_weeks,
+            as_of=as_of,
+            families=len(families) if len(families) > 1 else 0,
+        ),
+        output_name="shared",
+    )
+
+
+@dg.op(out=dg.Out(io_manager_key=fanout.FANOUT_IO))
+def safety_stock__part(part: dict):
+    """One product family's simulations (or every family's): the plan's validation and the
+    sigma-vs-quantile comparison, each family on its own random stream."""
+    validate = part["validate"]
+    validation = simulate_service(validate, streams=validate[STREAMS], **VALIDATION_SIM)
+    compare = simulate_compare(part["compare"], part["history"], streams=STREAMS)
+    return part["order"], validation, compare
+
+
+@dg.op(
+    out={
+        "safety_stock": dg.Out(io_manager_key=WAREHOUSE_IO),
+        "safety_stock_validation": dg.Out(io_manager_key=WAREHOUSE_IO),
+        "safety_stock_policy_compare": dg.Out(io_manager_key=WAREHOUSE_IO),
+        **SAFETY_STOCK_CHECK_OUTS,
+    },
+    pool=WAREHOUSE_POOL,
+)
+def safety_stock__combine(shared: dict, parts: list):
+    """The families' simulations back in the sample's order, the comparison's summary, the tables and checks."""
+    ordered = sorted(parts, key=lambda p: p[0])
+    fanout.let_go(parts)
+    policies, plan, method, compare = shared["policies"], shared["plan"], shared["method"], shared["compare"]
+    sim = pd.concat([p[1] for p in ordered]).loc[shared["validate_index"]]
+    keys = [k for p in ordered for k in p[2]]
+    sims = {
+        key: pd.concat([p[2][key] for p in ordered if key in p[2]]).loc[compare[key[1]].index]
+        for key in dict.fromkeys(keys)
+    }
+    compared = summarize_compare(compare, sims)
+    compared.insert(0, "cycle_id", shared["as_of"])
+    compared["is_plan_policy"] = compared.ss_policy == method
     validation = sim.merge(
         plan[["sku", "family", "abc_xyz", "service_target", "policy", "safety_stock_units", "min_cycle_service_binds"]],
         on="sku",
@@ -232,12 +277,13 @@ def safety_stock(
         metadata={
             "plan_service_type": PLAN_SERVICE_TYPE,
             "safety_stock_value": round(float(plan.safety_stock_value.sum()), 2),
-            "service_target_overrides": dg.MetadataValue.json(overrides),
-            "review_period_weeks": config.review_period_weeks,
+            "service_target_overrides": dg.MetadataValue.json(shared["overrides"]),
+            "review_period_weeks": shared["review_period_weeks"],
             "sim_fill_rate_gap_pp_median_ab": round(gaps["median_abs_gap_pp"], 2),
             "by_method": dg.MetadataValue.json(plan.method.value_counts().to_dict()),
             "min_cycle_service_binds": int(plan.min_cycle_service_binds.sum()),
             "run_out_items": int((plan.policy == "run_out").sum()),
+            "family_parts": shared["families"],
         },
     )
     yield dg.Output(validation, output_name="safety_stock_validation")
@@ -246,7 +292,7 @@ def safety_stock(
         compared,
         output_name="safety_stock_policy_compare",
         metadata={
-            "plan_policy": config.safety_stock_method,
+            "plan_policy": method,
             "table": dg.MetadataValue.md(
                 markdown_table(
                     ab.reset_index()[
@@ -308,6 +354,59 @@ def safety_stock(
             ),
         },
     )
+
+
+@dg.graph_multi_asset(
+    name="analytics__safety_stock",
+    outs={
+        "safety_stock": dg.AssetOut(
+            key=SAFETY_STOCK,
+            **warehouse_asset("inventory"),
+            description="Safety stock and reorder point (order-up-to level of the weekly review) per SKU for cycle "
+            "service (alpha) and fill rate (beta), protecting the review period (1 week) plus the lead "
+            "time: sigma_DL = sqrt((L + R) sd_D^2 + D^2 sd_L^2), sd_D of the one-week-ahead forecast error "
+            "(backtest; weekly demand where a SKU has fewer than 8 such weeks; stock-out weeks excluded). "
+            "L: purchase order -> first receipt for bought items, production order release -> completion "
+            "for made items. Service targets by ABC/XYZ class, overridden by approved service_target "
+            "decisions; a fill-rate policy keeps at least the minimum cycle service (config). Gamma for "
+            "intermittent items. Phase-out items are run down (policy run_out: no safety stock). Validated "
+            "by simulating the same (R, S) policy.",
+        ),
+        "safety_stock_validation": dg.AssetOut(
+            key=VALIDATION,
+            **warehouse_asset("inventory"),
+            description="The plan's safety-stock policies simulated (weekly order-up-to, 2000 weeks x 8 paths, "
+            "receipts in order): simulated fill rate and its gap to the target per simulated SKU (A "
+            "and B items, then a sample of C), beside the policy.",
+        ),
+        "safety_stock_policy_compare": dg.AssetOut(
+            key=COMPARE,
+            **warehouse_asset("inventory"),
+            description="Sigma-based vs empirical-quantile safety stock (fill-rate plan) simulated on the same "
+            "items, in the forecast-errors world (weeks resampled from mean + one-week backtest errors) and the "
+            "model world (normal/gamma): target, simulated fill rate and cycle service, gap, items short, "
+            "safety stock units and value, average on hand; which policy the plan uses.",
+        ),
+    },
+    ins=STOCK_POINT_INS,
+    check_specs=SAFETY_STOCK_CHECKS,
+)
+def safety_stock(cycle, demand_weekly, backtest, lead_times, items, abc_xyz, decisions, purchase_orders):
+    """The policies in one step; the simulation checks fanned out per product family when the steps run in
+    processes of their own (sop_pipeline/assets/fanout.py, `fanout.parts_per_family`)."""
+    parts, shared = safety_stock__split(
+        cycle=cycle,
+        demand_weekly=demand_weekly,
+        backtest=backtest,
+        lead_times=lead_times,
+        items=items,
+        abc_xyz=abc_xyz,
+        decisions=decisions,
+        purchase_orders=purchase_orders,
+    )
+    outputs = safety_stock__combine(shared, parts.map(safety_stock__part).collect())
+    names = ["safety_stock", "safety_stock_validation", "safety_stock_policy_compare", *SAFETY_STOCK_CHECK_OUTS]
+    return dict(zip(names, outputs))
 
 
 @dg.asset(

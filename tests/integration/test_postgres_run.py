@@ -142,9 +142,9 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
         assert len(pids) > 10, f"steps ran in {len(pids)} processes"
         for fanned in ("changeover_estimate__part[", "sequence__part[", "backtest__part[", "forecast__part["):
             assert sum(fanned in k for k in parts) >= 2, parts
-        # the backtest and the forecast: one part per product family of the demo (the tables equal the
-        # DuckDB cycle's above, which ran each as one part)
-        for fanned in ("backtest__part[", "forecast__part["):
+        # the backtest, the forecast and the safety stock's simulations: one part per product family of
+        # the demo (the tables equal the DuckDB cycle's above, which ran each as one part)
+        for fanned in ("backtest__part[", "forecast__part[", "safety_stock__part["):
             families = {k.split("[", 1)[1].rstrip("]") for k in parts if fanned in k}
             assert families == {"Beverages", "Dairy", "Frozen", "Household", "Snacks"}, (fanned, families)
         # the parts' values went through pickles in the instance's storage, deleted once the run succeeded
