@@ -389,6 +389,7 @@ def safety_stock__combine(shared: dict, parts: list):
         ),
     },
     ins=STOCK_POINT_INS,
+    group_name="inventory",
     check_specs=SAFETY_STOCK_CHECKS,
 )
 def safety_stock(cycle, demand_weekly, backtest, lead_times, items, abc_xyz, decisions, purchase_orders):

@@ -35,9 +35,10 @@ def test_a_postgres_warehouse_gets_the_multiprocess_executor():
     assert config["max_concurrent"] == 2 and "sop_pipeline.definitions" in str(config["start_method"])
 
 
-def test_the_heavy_analytics_fan_out_per_resource(defs):
+def test_the_heavy_analytics_fan_out_per_resource_or_family(defs):
     graph = defs.resolve_asset_graph()
-    for key in (["analytics", "changeover_estimate"], ["analytics", "production_sequence"]):
+    fanned = ("changeover_estimate", "production_sequence", "demand_backtest", "demand_forecast", "safety_stock")
+    for key in (["analytics", name] for name in fanned):
         node_def = graph.get(dg.AssetKey(key)).assets_def.node_def
         assert isinstance(node_def, dg.GraphDefinition), key
         assert any(op.name.endswith("__part") for op in node_def.iterate_op_defs()), key
