@@ -213,7 +213,7 @@ def _history_matrix(history: pd.DataFrame, keys: list[str], points: pd.DataFrame
     return matrix, lengths
 
 
-def _simulate(
+def simulate_service(
     policies: pd.DataFrame,
     *,
     weeks: int = 2000,
@@ -268,6 +268,13 @@ def _simulate(
         raise SafetyStockInputError(f"unknown lead-time model {lead_time_model!r}: use normal or lognormal")
     if weeks < 1 or paths < 1 or warmup_weeks < 0 or substeps_per_week < 1:
         raise SafetyStockInputError("weeks, paths and substeps_per_week must be >= 1 and warmup_weeks >= 0")
+    restore, stream_of = None, None
+    if streams is not None:
+        # each stream's stock points side by side (their order within the stream kept: the draws follow
+        # it), so a draw for every series fills column blocks; the rows go back in order at the end
+        stream_of = pd.Series(np.asarray(streams, dtype=object)).astype(str).to_numpy()
+        order = np.argsort(pd.factorize(stream_of, sort=True)[0], kind="stable")
+        policies, stream_of, restore = policies.iloc[order], stream_of[order], np.argsort(order)
     cols = {c: pd.to_numeric(policies[c], errors="coerce").to_numpy(float) for c in _SIM_INPUTS}
     if any((~np.isfinite(v)).any() for v in cols.values()):
         raise SafetyStockInputError("policies to simulate have missing numbers: compute the policies first")
@@ -289,8 +296,7 @@ def _simulate(
     review_steps = np.rint(per_series(review) * m).astype(np.int64)
     continuous = review_steps <= 0
     horizon = int(np.ceil(lt_cap.max())) + 2 if n else 2
-    labels = None if streams is None else per_series(np.asarray(streams, dtype=object))
-    draws = _Streams(seed, labels, n)
+    draws = _Streams(seed, None if stream_of is None else per_series(stream_of), n)
 
     if demand_model == "bootstrap":
         if demand_history is None:
@@ -476,44 +482,7 @@ def _simulate(
             out["sim_cycle_service"],
         )
         out["sim_gap_pp"] = 100.0 * (achieved - pd.to_numeric(policies["service_target"], errors="coerce"))
-    return out
-
-
-def simulate_service(
-    policies: pd.DataFrame,
-    *,
-    weeks: int = 2000,
-    paths: int = 8,
-    warmup_weeks: int = 52,
-    demand_model: DemandModel = "normal",
-    demand_history: pd.DataFrame | None = None,
-    lead_time_model: LeadTimeModel = "normal",
-    substeps_per_week: int = 7,
-    orders_cross: bool = True,
-    seed: int = 0,
-    streams: pd.Series | np.ndarray | None = None,
-) -> pd.DataFrame:
-    kwargs = dict(
-        weeks=weeks,
-        paths=paths,
-        warmup_weeks=warmup_weeks,
-        demand_model=demand_model,
-        demand_history=demand_history,
-        lead_time_model=lead_time_model,
-        substeps_per_week=substeps_per_week,
-        orders_cross=orders_cross,
-        seed=seed,
-    )
-    if streams is None:
-        return _simulate(policies, **kwargs)
-    labels = pd.Series(np.asarray(streams, dtype=object)).astype(str).to_numpy()
-    # each stream's stock points side by side (their order within the stream kept: the draws follow it)
-    order = np.argsort(pd.factorize(labels, sort=True)[0], kind="stable")
-    out = _simulate(policies.iloc[order], streams=labels[order], **kwargs)
-    return out.iloc[np.argsort(order)]
-
-
-simulate_service.__doc__ = _simulate.__doc__
+    return out if restore is None else out.iloc[restore]
 
 
 # --------------------------------------------------------------------------- sigma vs empirical quantile
