@@ -45,7 +45,8 @@ from benchmarks.postgres_cycle import _server_cpu, demo_and_server, new_database
 
 SOP = [sys.executable, "-m", "sop_pipeline.cli"]
 PR_SET_CHILD_SUBREAPER = 36
-FANNED = ("changeover_estimate", "sequence", "backtest", "forecast")  # step-name prefixes of the fan-out graphs
+# step-name prefixes of the fan-out graphs
+FANNED = ("changeover_estimate", "sequence", "backtest", "forecast", "safety_stock")
 
 
 def _reap_all() -> None:
@@ -149,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "| run | processes | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) | "
         "steps | step start-up s: median / sum / longest | changeover estimate s (parts) | sequence s (parts) | "
-        "backtest s (parts) | forecast s (parts) | load start / end |"
+        "backtest s (parts) | forecast s (parts) | safety stock s (parts) | load start / end |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(rows, 1):
         f = r["fanned"]
         print(
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{f.get('sequence', float('nan')):.1f} ({f.get('sequence_parts', 0)}) | "
             f"{f.get('backtest', float('nan')):.1f} ({f.get('backtest_parts', 0)}) | "
             f"{f.get('forecast', float('nan')):.1f} ({f.get('forecast_parts', 0)}) | "
+            f"{f.get('safety_stock', float('nan')):.1f} ({f.get('safety_stock_parts', 0)}) | "
             f"{r['load_start']:.1f} / {r['load_end']:.1f} |"
         )
     return 0
