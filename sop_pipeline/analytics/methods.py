@@ -155,10 +155,15 @@ NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (hori
 BUCKETS = ("1-4", "5-8", "9-13")  # horizon buckets of the calibration, in lag order
 
 
+def _bucket_code(lag: np.ndarray) -> np.ndarray:
+    """The index in BUCKETS of each lag: 1-4, 5-8 or 9-13 (lag 0, the mid-week nowcast week, joins 1-4)."""
+    lag = np.asarray(lag)
+    return np.where(lag <= 4, 0, np.where(lag <= 8, 1, 2)).astype(np.int16)
+
+
 def horizon_bucket(lag: np.ndarray) -> np.ndarray:
     """'1-4', '5-8' or '9-13' (lag 0, the mid-week nowcast week, joins 1-4)."""
-    lag = np.asarray(lag)
-    return np.where(lag <= 4, BUCKETS[0], np.where(lag <= 8, BUCKETS[1], BUCKETS[2]))
+    return np.array(BUCKETS)[_bucket_code(lag)]
 
 
 # --------------------------------------------------------------------------- the candidates
@@ -835,8 +840,7 @@ def _groups(lag: np.ndarray, intermittency) -> tuple[np.ndarray, np.ndarray]:
     """(group id per row, class labels): id = class code x len(BUCKETS) + horizon bucket code, -1
     where the row has no class. Small integer keys: at large the backtest has ~7M rows, and
     grouping them by text labels took ~1.5 GB more than the rows themselves."""
-    lag = np.asarray(lag)
-    bucket = np.where(lag <= 4, 0, np.where(lag <= 8, 1, 2)).astype(np.int16)
+    bucket = _bucket_code(lag)
     codes, labels = pd.factorize(intermittency, sort=True)
     codes = np.asarray(codes, dtype=np.int16)
     group = np.where(codes >= 0, codes * np.int16(len(BUCKETS)) + bucket, np.int16(-1)).astype(np.int16)

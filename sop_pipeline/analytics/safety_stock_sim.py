@@ -109,16 +109,9 @@ class _Streams:
         of = self.stream if idx is None else self.stream[idx]
         for k, rng in enumerate(self.rngs):
             at = self.block[k] if idx is None and self.block[k] is not None else np.flatnonzero(of == k)
-            if isinstance(at, slice):
-                if rows is not None:
-                    out[:, at] = fn(rng, at, at.stop - at.start)
-                else:
-                    out[at] = fn(rng, at, at.stop - at.start)
-            elif len(at):
-                if rows is not None:
-                    out[:, at] = fn(rng, at, len(at))
-                else:
-                    out[at] = fn(rng, at, len(at))
+            count = at.stop - at.start if isinstance(at, slice) else len(at)
+            if count:
+                out[(slice(None), at) if rows is not None else at] = fn(rng, at, count)
         return out
 
     def normal(self, idx: np.ndarray | None = None, rows: int | None = None) -> np.ndarray:
@@ -552,8 +545,9 @@ COMPARE_WEEKS, COMPARE_PATHS, COMPARE_SEED = 1000, 4, 11
 
 
 def compare_points(plans: dict[str, pd.DataFrame], error_history: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per named plan, the stock points `compare_policies` simulates: those with a policy and with
-    forecast errors in ``error_history``, in SKU order (the same points for every plan and world)."""
+    """Per named plan (``{"sigma": ..., "empirical_quantile": ...}``, `safety_stock_policies` rows of one
+    service type), the stock points the sigma-vs-quantile comparison simulates: those with a policy and
+    with forecast errors in ``error_history``, in SKU order (the same points for every plan and world)."""
     have = set(error_history.sku.astype(str))
     out = {}
     for name, plan in plans.items():
@@ -572,9 +566,12 @@ def simulate_compare(
     seed: int = COMPARE_SEED,
     streams: str | None = None,
 ) -> dict[tuple[str, str], pd.DataFrame]:
-    """`simulate_service` of each plan's points (`compare_points`) in each world: {(world, plan): rows}.
-    ``streams``: a column of the points (e.g. "family") whose values get random streams of their own,
-    so a subset of the points (one family) simulated alone gets the rows it gets here."""
+    """`simulate_service` of each plan's points (`compare_points`) in two worlds: {(world, plan): rows}.
+    ``forecast_errors``: weeks resampled from `error_world_history` (the demand the forecast actually
+    missed by); ``model``: normal/gamma from the weekly mean and sd, as the validation check. Weekly
+    order-up-to, receipts in order, the same seed for every plan. ``streams``: a column of the points
+    (e.g. "family") whose values get random streams of their own, so a subset of the points (one
+    family) simulated alone gets the rows it gets here."""
     sims = {}
     for world in COMPARE_WORLDS:
         for name, p in points.items():
@@ -592,31 +589,12 @@ def simulate_compare(
 
 
 def summarize_compare(points: dict[str, pd.DataFrame], sims: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """COMPARE_COLUMNS from the simulations of `simulate_compare` (in world, plan order)."""
+    """COMPARE_COLUMNS from the simulations of `simulate_compare`: one row per world x plan x (``A+B``,
+    ``all``), in world, plan order (fill-rate gap = simulated - target, in points; short = more than
+    1.5 points below target)."""
     rows: list[dict] = []
     for world in COMPARE_WORLDS:
         for name, p in points.items():
             if (world, name) in sims:
                 rows += _summary(sims[(world, name)], p, world, name)
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
-
-
-def compare_policies(
-    plans: dict[str, pd.DataFrame],
-    error_history: pd.DataFrame,
-    *,
-    weeks: int = COMPARE_WEEKS,
-    paths: int = COMPARE_PATHS,
-    seed: int = COMPARE_SEED,
-    streams: str | None = None,
-) -> pd.DataFrame:
-    """Simulate each named plan (``{"sigma": ..., "empirical_quantile": ...}``, `safety_stock_policies`
-    rows of one service type) on the same stock points - those with forecast errors in ``error_history`` -
-    in two worlds: ``forecast_errors`` (weeks resampled from `error_world_history`: the demand the forecast
-    actually missed by) and ``model`` (normal/gamma from the weekly mean and sd, as the validation check).
-    Weekly order-up-to, receipts in order, same seed for every plan. One row per world x plan x
-    (``A+B``, ``all``): COMPARE_COLUMNS (fill-rate gap = simulated - target, in points; short = more than
-    1.5 points below target). ``streams``: see `simulate_compare`."""
-    points = compare_points(plans, error_history)
-    sims = simulate_compare(points, error_history, weeks=weeks, paths=paths, seed=seed, streams=streams)
-    return summarize_compare(points, sims)

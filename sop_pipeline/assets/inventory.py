@@ -255,11 +255,8 @@ def safety_stock__combine(shared: dict, parts: list):
     fanout.let_go(parts)
     policies, plan, method, compare = shared["policies"], shared["plan"], shared["method"], shared["compare"]
     sim = pd.concat([p[1] for p in ordered]).loc[shared["validate_index"]]
-    keys = [k for p in ordered for k in p[2]]
-    sims = {
-        key: pd.concat([p[2][key] for p in ordered if key in p[2]]).loc[compare[key[1]].index]
-        for key in dict.fromkeys(keys)
-    }
+    # every part simulates every (world, plan) of the comparison, on its family's share of the points
+    sims = {key: pd.concat([p[2][key] for p in ordered]).loc[compare[key[1]].index] for key in ordered[0][2]}
     compared = summarize_compare(compare, sims)
     compared.insert(0, "cycle_id", shared["as_of"])
     compared["is_plan_policy"] = compared.ss_policy == method
