@@ -21,8 +21,9 @@ one by rolling-origin backtest error (``analytics.backtest``; the rule: "Selecti
       inter-demand interval);
     * ``combination_intermittent``: the mean of exp_smoothing, tsb, croston_sba and adida;
     * ``theta_seasonal``, ``ses_seasonal``: theta and exp_smoothing on the seasonally adjusted
-      history, re-seasonalised (``seasonal_index``: classical ratio-to-trend decomposition on period
-      52, only where >= 2 whole years show a stable season; elsewhere the same as the plain ones);
+      history, re-seasonalised (``seasonal_index``: classical multiplicative decomposition on
+      period 52 - ratios to the 2x52 moving average from 4 whole years, to a line with 2-3 - only
+      where a stable season shows; elsewhere the same as the plain ones);
     * ``damped_trend``: Holt's damped additive trend, on the seasonally adjusted history;
     * ``combination_median``: the median of lightgbm, seasonal_naive, ses_seasonal, theta_seasonal
       and damped_trend (a median is robust to one member far off, e.g. last year's lumpy week).
@@ -133,6 +134,8 @@ SES_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.5])
 # damped trend (alpha, beta, phi): a small grid, every series' constants chosen by in-sample SSE
 DAMPED_GRID = np.array([(a, b, 0.9) for a in (0.1, 0.2, 0.5) for b in (0.05, 0.2)])
 SEASON_TEST_LEVEL = 0.99  # the stable-seasonality F-test's level (1 - its false-alarm rate)
+SEASON_MAX_YEARS = 5  # the seasonal index reads at most this many whole years
+MA_MIN_YEARS = 4  # from this many whole years the trend is a moving average, not a line
 INDEX_FLOOR = 0.1  # a seasonal index never below this (dividing by it must not blow up)
 TSB_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3])
 SMOOTH_MIN_SHARE = 1 / 1.32  # ADI <= 1.32: Syntetos-Boylan's cut between smooth and intermittent
@@ -366,36 +369,52 @@ def adida(units: np.ndarray, horizons: np.ndarray) -> np.ndarray:
 
 def seasonal_index(units: np.ndarray) -> np.ndarray:
     """(n, 52) multiplicative week-of-season index per series, 1.0 where the series shows no
-    season. Classical ratio-to-trend decomposition on period 52 over the last whole years (2 or 3)
-    of history: each week's ratio to the least-squares line through the window, averaged over the
-    years per week of the season, smoothed over 3 weeks (holidays move by a weekday a year),
-    normalised to mean 1. Column j is the season week of history index T - 52 + j (so week
+    season. Classical multiplicative decomposition on period 52 over the last whole years of
+    history: each week's ratio to the trend, averaged over the years per week of the season,
+    smoothed over 3 weeks (holidays move by a weekday a year), normalised to mean 1. The trend is
+    the centred 2x52 moving average where at least ``MA_MIN_YEARS`` whole years are observed
+    (up to ``SEASON_MAX_YEARS``; it follows a trend that bends, but has no value in the first and
+    last half-year, so it leaves one year fewer of ratios), else the least-squares line through
+    the last 2 or 3 whole years. Column j is the season week of history index T - 52 + j (so week
     T - 1 + h uses column (h - 1) % 52). A series gets an index only with >= 2 whole years
-    observed, its line above 0 throughout and stable seasonality: the one-way analysis-of-variance
+    observed, its trend above 0 throughout and stable seasonality: the one-way analysis-of-variance
     F-test of the ratios by week of the season (X-11's stable-seasonality test) significant at
     ``SEASON_TEST_LEVEL``."""
     n, T = units.shape
-    years = min(T // SEASON_WEEKS, 3)
     idx = np.ones((n, SEASON_WEEKS))
+    years = min(T // SEASON_WEEKS, SEASON_MAX_YEARS)
     if years < 2:
         return idx
+    moving = years >= MA_MIN_YEARS
+    if not moving:
+        years = min(years, 3)
     w = years * SEASON_WEEKS
-    y = units[:, T - w :]
-    full = ~np.isnan(y).any(axis=1)
+    full = ~np.isnan(units[:, T - w :]).any(axis=1)
     if not full.any():
         return idx
     rows = np.flatnonzero(full)
-    y = y[rows]
-    t = np.arange(w, dtype=float) - (w - 1) / 2
-    b = (y * t).sum(axis=1) / (t * t).sum()
-    line = y.mean(axis=1)[:, None] + b[:, None] * t
-    ok = (line > 0).all(axis=1)
-    ratio = (y / np.where(line > 0, line, 1.0)).reshape(len(rows), years, SEASON_WEEKS)
-    means = ratio.mean(axis=1)
-    grand = means.mean(axis=1)
-    between = years * ((means - grand[:, None]) ** 2).sum(axis=1) / (SEASON_WEEKS - 1)
-    df_within = SEASON_WEEKS * (years - 1)
-    within = ((ratio - means[:, None, :]) ** 2).sum(axis=(1, 2)) / df_within
+    y = units[rows, T - w :]
+    if moving:  # centred 2x52 moving average: weeks 26 .. w - 27 of the window
+        half = SEASON_WEEKS // 2
+        c = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(y, axis=1)], axis=1)
+        pos = np.arange(half, w - half)
+        # (y[p - 26] / 2 + y[p - 25] + ... + y[p + 25] + y[p + 26] / 2) / 52
+        trend = (c[:, pos + half] - c[:, pos - half] + (y[:, pos + half] - y[:, pos - half]) / 2) / SEASON_WEEKS
+        y = y[:, pos]
+    else:
+        pos = np.arange(w)
+        t = pos - (w - 1) / 2
+        b = (y * t).sum(axis=1) / (t * t).sum()
+        trend = y.mean(axis=1)[:, None] + b[:, None] * t
+    ok = (trend > 0).all(axis=1)
+    ratio = y / np.where(trend > 0, trend, 1.0)
+    col = pos % SEASON_WEEKS
+    cnt = np.bincount(col, minlength=SEASON_WEEKS).astype(float)
+    means = np.stack([ratio[:, col == j].sum(axis=1) for j in range(SEASON_WEEKS)], axis=1) / cnt
+    grand = ratio.mean(axis=1)
+    between = (cnt * (means - grand[:, None]) ** 2).sum(axis=1) / (SEASON_WEEKS - 1)
+    df_within = len(pos) - SEASON_WEEKS
+    within = ((ratio - means[:, col]) ** 2).sum(axis=1) / df_within
     crit = special.fdtri(SEASON_WEEKS - 1, df_within, SEASON_TEST_LEVEL)
     seasonal = ok & (between > crit * within)
     r = means[seasonal]

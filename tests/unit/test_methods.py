@@ -437,6 +437,18 @@ def test_seasonal_index_and_the_season_aware_candidates():
     line = np.linspace(10, 40, 150)[None, :] + rng.normal(0, 2, (20, 150))
     assert (M.seasonal_index(line) == 1).all()
     assert (M.seasonal_index(y[None, :100]) == 1).all()
+    # a trend that bends (up two years, then down): from 4 whole years the trend is the 2x52 moving
+    # average, which follows the bend; a line through the last 3 years cannot, and its ratios then
+    # carry the bend into the season
+    k5 = np.arange(5 * 52, dtype=float)
+    level = 100 + 40 * np.sin(np.pi * k5 / len(k5))  # rises to mid-history, falls back
+    bent = (level * (1 + 0.3 * np.sin(2 * np.pi * (k5 % 52) / 52)))[None, :]
+    truth = 1 + 0.3 * 0.9951 * np.sin(2 * np.pi * (np.arange(52) % 52) / 52)  # T - 52 = 208: phase 0
+    moving = M.seasonal_index(bent)[0]
+    assert np.abs(moving - truth).max() < 0.01
+    linear = M.seasonal_index(bent[:, -156:])[0]  # 3 whole years: the line
+    assert np.abs(linear - truth).max() > 2 * np.abs(moving - truth).max()
+    assert (M.seasonal_index(bent[:, -4 * 52 :]) != 1).all()  # 4 years: the moving average's 3 of ratios
     # combination_median is the median of its five members
     med = np.median(np.stack([f[m] if m != "lightgbm" else np.zeros((1, 13)) for m in M.COMBINED_MEDIAN]), axis=0)
     assert np.allclose(f["combination_median"], med)
