@@ -379,7 +379,16 @@ def seasonal_index(units: np.ndarray) -> np.ndarray:
     T - 1 + h uses column (h - 1) % 52). A series gets an index only with >= 2 whole years
     observed, its trend above 0 throughout and stable seasonality: the one-way analysis-of-variance
     F-test of the ratios by week of the season (X-11's stable-seasonality test) significant at
-    ``SEASON_TEST_LEVEL``."""
+    ``SEASON_TEST_LEVEL``. Series are processed in blocks (``_blocks``): the temporaries of a few
+    thousand rows stay in cache."""
+    idx = np.ones((units.shape[0], SEASON_WEEKS))
+    for rows in _blocks(units.shape[0]):
+        idx[rows] = _seasonal_index_block(units[rows])
+    return idx
+
+
+def _seasonal_index_block(units: np.ndarray) -> np.ndarray:
+    """``seasonal_index`` of one block of series."""
     n, T = units.shape
     idx = np.ones((n, SEASON_WEEKS))
     years = min(T // SEASON_WEEKS, SEASON_MAX_YEARS)
@@ -394,13 +403,17 @@ def seasonal_index(units: np.ndarray) -> np.ndarray:
         return idx
     rows = np.flatnonzero(full)
     y = units[rows, T - w :]
-    if moving:  # centred 2x52 moving average: weeks 26 .. w - 27 of the window
+    if moving:  # centred 2x52 moving average: weeks 26 .. w - 27 of the window (slices, no copies)
         half = SEASON_WEEKS // 2
-        c = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(y, axis=1)], axis=1)
+        c = np.cumsum(y, axis=1)
+        c = np.concatenate([np.zeros((len(rows), 1)), c], axis=1)
         pos = np.arange(half, w - half)
+        lo, hi = slice(0, w - 2 * half), slice(2 * half, w)  # p - 26 and p + 26
         # (y[p - 26] / 2 + y[p - 25] + ... + y[p + 25] + y[p + 26] / 2) / 52
-        trend = (c[:, pos + half] - c[:, pos - half] + (y[:, pos + half] - y[:, pos - half]) / 2) / SEASON_WEEKS
-        y = y[:, pos]
+        trend = c[:, hi] - c[:, lo]
+        trend += (y[:, hi] - y[:, lo]) / 2
+        trend /= SEASON_WEEKS
+        y = y[:, half : w - half]
     else:
         pos = np.arange(w)
         t = pos - (w - 1) / 2
@@ -410,7 +423,10 @@ def seasonal_index(units: np.ndarray) -> np.ndarray:
     ratio = y / np.where(trend > 0, trend, 1.0)
     col = pos % SEASON_WEEKS
     cnt = np.bincount(col, minlength=SEASON_WEEKS).astype(float)
-    means = np.stack([ratio[:, col == j].sum(axis=1) for j in range(SEASON_WEEKS)], axis=1) / cnt
+    # per week of the season: the window's weeks as (years x 52), those without a ratio at 0
+    by_week = np.zeros((len(rows), w))
+    by_week[:, pos] = ratio
+    means = by_week.reshape(len(rows), years, SEASON_WEEKS).sum(axis=1) / cnt
     grand = ratio.mean(axis=1)
     between = (cnt * (means - grand[:, None]) ** 2).sum(axis=1) / (SEASON_WEEKS - 1)
     df_within = len(pos) - SEASON_WEEKS
