@@ -23,11 +23,13 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 PREVIEW_ROWS = 5
 # The schemas dbt builds; everything else in a warehouse is an input of dbt (sources).
 DBT_SCHEMAS = ("staging", "intermediate", "marts")
 COPY_BATCH_ROWS = 50_000
+CSV_CHUNK_ROWS = 100_000  # rows per CSV chunk written to COPY (a few MB at a time)
 
 
 class PostgresWarehouseError(ValueError):
@@ -230,6 +232,82 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*(_column_values(frame.iloc[:, i]) for i in range(frame.shape[1])))) if frame.shape[1] else []
 
 
+def _csv_type(kind: pa.DataType) -> pa.DataType | None:
+    """The Arrow type a column is written to COPY's CSV as (dictionaries as their values,
+    timestamps in microseconds, PostgreSQL's precision), or None when it has no CSV form here
+    (lists, durations, binary, ...): such a table is written row by row."""
+    if pa.types.is_dictionary(kind):
+        return _csv_type(kind.value_type)
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us", tz=kind.tz)
+    plain = (
+        pa.types.is_boolean,
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_decimal,
+        pa.types.is_string,
+        pa.types.is_large_string,
+        pa.types.is_date,
+        pa.types.is_null,
+    )
+    return kind if any(test(kind) for test in plain) else None
+
+
+def _arrow_for_csv(frame) -> pa.Table | None:
+    """``frame`` (a DataFrame or an Arrow table) as an Arrow table whose every column COPY can read
+    as CSV, holding the values the row-by-row path would write (a DataFrame's NaN/NaT/None as NULL,
+    as `_python_value`; nanosecond timestamps to the nearest microsecond, as PostgreSQL reads
+    them); None when a column cannot be (the caller then writes rows)."""
+    if isinstance(frame, pd.DataFrame):
+        arrays = []
+        for i in range(frame.shape[1]):
+            series = frame.iloc[:, i]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                series = series.astype(series.dtype.categories.dtype)
+            try:
+                arrays.append(pa.array(series, from_pandas=True))
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                return None  # mixed Python objects: the row path types each value
+        table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(frame.shape[1])])
+    else:
+        table = frame.rename_columns([f"c{i}" for i in range(frame.num_columns)])
+    types = [_csv_type(f.type) for f in table.schema]
+    if any(t is None for t in types):
+        return None
+    for i, (field, kind) in enumerate(zip(table.schema, types)):
+        column = table.column(i)
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            # to the nearest microsecond, as PostgreSQL reads a timestamp with more digits
+            column = pc.round_temporal(column, multiple=1, unit="microsecond")
+        if field.type != kind:
+            table = table.set_column(i, field.name, column.cast(kind, safe=False))
+    return table
+
+
+def _copy_frame(cur, name: str, columns: list[tuple[str, str]], frame) -> int:
+    """COPY ``frame``'s rows (a DataFrame or an Arrow table) into the table ``name``'s ``columns``.
+    As CSV from Arrow's writer, ``CSV_CHUNK_ROWS`` rows at a time: no Python object per cell, so
+    ~10x faster and the memory of one chunk instead of a tuple per row. A frame with a column CSV
+    cannot carry (lists, durations, mixed Python objects) is written row by row. Returns the rows."""
+    import pyarrow.csv as pacsv
+
+    names = ", ".join(_quoted(c) for c, _ in columns)
+    table = _arrow_for_csv(frame)
+    if table is None:
+        rows = _frame_rows(frame)
+        with cur.copy(f"copy {name} ({names}) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return len(rows)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with cur.copy(f"copy {name} ({names}) from stdin (format csv)") as copy:
+        for start in range(0, table.num_rows, CSV_CHUNK_ROWS):
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table.slice(start, CSV_CHUNK_ROWS), sink, options)
+            copy.write(sink.getvalue())
+    return table.num_rows
+
+
 # ---------------------------------------------------------------------------------------------
 # tables
 
@@ -250,14 +328,20 @@ def _ensure_schema(cur, schema: str) -> None:
         pass  # created by a concurrent transaction that committed meanwhile
 
 
-def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]], batches) -> int:
-    """Replace schema.table by a table of these (name, postgres type) columns holding the rows of
-    `batches` (lists of tuples). Runs in the caller's transaction."""
+def _create(cur, schema: str, table: str, columns: list[tuple[str, str]]) -> str:
+    """Replace schema.table by an empty table of these (name, postgres type) columns; its quoted name."""
     name = _name(schema, table)
     _ensure_schema(cur, schema)
     # cascade: dbt's staging views over a raw table go with it; the next dbt build recreates them
     cur.execute(f"drop table if exists {name} cascade")
     cur.execute(f"create table {name} ({', '.join(f'{_quoted(c)} {t}' for c, t in columns)})")
+    return name
+
+
+def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]], batches) -> int:
+    """Replace schema.table by a table of these (name, postgres type) columns holding the rows of
+    `batches` (lists of tuples). Runs in the caller's transaction."""
+    name = _create(cur, schema, table, columns)
     rows = 0
     if not columns:
         return rows
@@ -306,19 +390,24 @@ def postgres_type_of_arrow(kind, where: str = "") -> str:
     raise PostgresWarehouseError(f"{where}: Arrow type {kind} has no PostgreSQL column type here")
 
 
-def _columns_and_rows(frame, where: str) -> tuple[list[tuple[str, str]], list[tuple]]:
-    """(name, PostgreSQL type) per column and the rows COPY writes, of a DataFrame or a pyarrow Table."""
+def _columns(frame, where: str) -> list[tuple[str, str]]:
+    """(name, PostgreSQL type) per column of a DataFrame or a pyarrow Table."""
     if isinstance(frame, pd.DataFrame):
         if frame.columns.duplicated().any():
             dup = frame.columns[frame.columns.duplicated()][0]
             raise PostgresWarehouseError(f"{where}: column {dup!r} appears twice")
-        return [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns], _rows(frame)
+        return [(str(c), postgres_type_of_series(frame[c], where)) for c in frame.columns]
     names = list(frame.column_names)
     if len(set(names)) != len(names):
         raise PostgresWarehouseError(f"{where}: a column appears twice in {names}")
-    columns = [(f.name, postgres_type_of_arrow(f.type, f"{where}.{f.name}")) for f in frame.schema]
-    rows = list(zip(*(frame.column(i).to_pylist() for i in range(frame.num_columns)))) if names else []
-    return columns, rows
+    return [(f.name, postgres_type_of_arrow(f.type, f"{where}.{f.name}")) for f in frame.schema]
+
+
+def _frame_rows(frame) -> list[tuple]:
+    """The rows the row-by-row COPY writes, of a DataFrame or a pyarrow Table."""
+    if isinstance(frame, pd.DataFrame):
+        return _rows(frame)
+    return list(zip(*(frame.column(i).to_pylist() for i in range(frame.num_columns)))) if frame.num_columns else []
 
 
 # psycopg type OIDs of query results -> information_schema data_type names (_like_duckdb)
@@ -448,9 +537,11 @@ class PostgresTables:
     def replace(self, schema: str, table: str, frame) -> None:
         """Replace schema.table by the rows of `frame` (a DataFrame, typed as DuckDB would type it, or a
         pyarrow Table, typed from its schema)."""
-        columns, rows = _columns_and_rows(frame, f"{schema}.{table}")
+        columns = _columns(frame, f"{schema}.{table}")
         with self.con.cursor() as cur:
-            _create_and_copy(cur, schema, table, columns, [rows])
+            name = _create(cur, schema, table, columns)
+            if columns:
+                _copy_frame(cur, name, columns, frame)
 
     def replace_rows(self, schema: str, table: str, frame, column: str, value) -> None:
         """Replace the rows of ``table`` whose ``column`` = ``value`` with ``frame`` and keep all others
@@ -459,7 +550,7 @@ class PostgresTables:
         where = f"{schema}.{table}"
         if column not in list(frame.columns if isinstance(frame, pd.DataFrame) else frame.column_names):
             raise PostgresWarehouseError(f"{where}: the rows to replace have no {column!r} column")
-        columns, rows = _columns_and_rows(frame, where)
+        columns = _columns(frame, where)
         name = _name(schema, table)
         with self.con.transaction(), self.con.cursor() as cur:
             # writers of one shared table (every ingest step writes its row of meta.ingest_log) take
@@ -476,9 +567,8 @@ class PostgresTables:
                 if c not in have:
                     cur.execute(f"alter table {name} add column {_quoted(c)} {t}")
             cur.execute(f"delete from {name} where {_quoted(column)} = %s", [_python_value(value)])
-            with cur.copy(f"copy {name} ({', '.join(_quoted(c) for c, _ in columns)}) from stdin") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            if columns:
+                _copy_frame(cur, name, columns, frame)
 
     def cycles(self, schema: str, table: str, column: str = "cycle_id") -> tuple[int, int]:
         """(distinct values of ``column``, rows) of a history table."""

@@ -20,6 +20,7 @@ import sys
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sop_pipeline.io_manager import DuckDBTables
@@ -123,3 +124,90 @@ def test_replace_rows_replaces_one_cycle_and_keeps_the_others(postgres_server):
     assert got["units"].tolist() == [3.0, 5.0]
     assert got["family"].tolist()[0] == "F1" and pd.isna(got["family"].tolist()[1])
     assert [d.date().isoformat() for d in got["cycle_id"]] == ["2026-01-04", "2026-01-11"]
+
+
+def _wide_frame(n: int) -> pd.DataFrame:
+    """Every column kind the pipeline writes, over several COPY chunks (CSV_CHUNK_ROWS)."""
+    rng = np.random.default_rng(7)
+    k = np.arange(n)
+    price = rng.gamma(2.0, 10.0, n)
+    price[::97] = np.nan
+    price[5], price[6] = np.inf, -np.inf
+    text = np.array(['say "hi", ok', "", "line\nbreak", "tab\there", "naïve ✓", "\\N", "NULL", "x"], dtype=object)
+    return pd.DataFrame(
+        {
+            "i8": (k % 100).astype("int8"),
+            "u32": (k % 7).astype("uint32"),
+            "i64": k.astype("int64") * 3_000_000_000,
+            "f32": rng.random(n).astype("float32"),
+            "price": price,
+            "maybe": pd.array(np.where(k % 5 == 0, None, k % 11), dtype="Int64"),
+            "flag": k % 3 == 0,
+            "maybe_flag": pd.array(np.where(k % 4 == 0, None, k % 2 == 0), dtype="boolean"),
+            "ts": (pd.Timestamp("2026-01-05 06:07:08.123456") + pd.to_timedelta(k, unit="h")).astype("datetime64[us]"),
+            "ts_utc": pd.Timestamp("2026-01-05", tz="UTC") + pd.to_timedelta(k, unit="min"),
+            "day": [dt.date(2026, 1, 1) + dt.timedelta(days=int(x % 400)) if x % 13 else None for x in k],
+            "text": np.where(k % 17 == 0, None, text[k % len(text)]),
+            "family": pd.Categorical(np.array(["F1", "F2", "F3"])[k % 3]),
+        }
+    )
+
+
+def test_copy_as_csv_writes_what_the_row_path_writes(postgres_server, monkeypatch):
+    """Tables are written as CSV from Arrow (`_copy_frame`); the same frame written row by row (the
+    path for columns CSV cannot carry) reads back identical, every kind of column, over several chunks."""
+    from sop_pipeline.warehouse_engines import postgres as P
+
+    frame = _wide_frame(P.CSV_CHUNK_ROWS * 2 + 17)
+    arrow = pa.Table.from_pandas(frame.drop(columns=["family"]), preserve_index=False)
+    arrow = arrow.set_column(
+        arrow.schema.get_field_index("price"), "price", pa.array(frame["price"], from_pandas=False)
+    )
+    with connect(postgres_server.create_database("csv_copy")) as con:
+        tables = PostgresTables(con)
+        tables.replace("analytics", "as_csv", frame)
+        tables.replace("raw", "as_csv", arrow)  # NaN in an Arrow float column stays NaN (not NULL)
+        assert P._arrow_for_csv(frame) is not None and P._arrow_for_csv(arrow) is not None
+        with monkeypatch.context() as m:
+            m.setattr(P, "_arrow_for_csv", lambda frame: None)
+            tables.replace("analytics", "as_rows", frame)
+            tables.replace("raw", "as_rows", arrow)
+        con.commit()
+        for schema in ("analytics", "raw"):
+            csv, rows = tables.read(schema, "as_csv"), tables.read(schema, "as_rows")
+            pd.testing.assert_frame_equal(csv, rows)
+        got = tables.read("analytics", "as_csv")
+        nan_rows = tables.query("select count(*) as n from raw.as_csv where price = 'NaN'::float8")
+    assert len(got) == len(frame)
+    assert got["text"].isna().sum() == frame["text"].isna().sum() and (got["text"] == "").sum() > 0
+    assert got["ts"].iloc[0] == pd.Timestamp("2026-01-05 06:07:08.123456")
+    assert np.isinf(got["price"]).sum() == 2 and got["price"].isna().sum() == frame["price"].isna().sum()
+    assert int(nan_rows["n"].iloc[0]) == int(frame["price"].isna().sum())
+    assert got["family"].tolist()[:3] == ["F1", "F2", "F3"]
+
+
+def test_nanosecond_timestamps_go_to_the_nearest_microsecond(postgres_server):
+    """PostgreSQL keeps microseconds and reads a text timestamp with more digits to the nearest one:
+    the CSV path does the same, from a DataFrame and from an Arrow table."""
+    ns = pd.DataFrame({"ts": pd.to_datetime(["2026-01-05 06:07:08.123456789", "2026-01-05 06:07:08.123456400", None])})
+    with connect(postgres_server.create_database("ns_timestamps")) as con:
+        tables = PostgresTables(con)
+        tables.replace("analytics", "ns", ns)
+        tables.replace("raw", "ns", pa.Table.from_pandas(ns, preserve_index=False))
+        con.commit()
+        for schema in ("analytics", "raw"):
+            got = tables.query(f"select ts::text as ts from {schema}.ns")["ts"].tolist()
+            assert got[:2] == ["2026-01-05 06:07:08.123457", "2026-01-05 06:07:08.123456"] and pd.isna(got[2])
+
+
+def test_columns_csv_cannot_carry_are_written_row_by_row(postgres_server):
+    """A list column (Arrow) has no CSV form: the table goes row by row, and reads back whole."""
+    from sop_pipeline.warehouse_engines import postgres as P
+
+    table = pa.table({"sku": ["A", "B"], "weeks": pa.array([[1, 2], []], type=pa.list_(pa.int64()))})
+    assert P._arrow_for_csv(table) is None
+    with connect(postgres_server.create_database("row_path")) as con:
+        PostgresTables(con).replace("raw", "lists", table)
+        con.commit()
+        got = PostgresTables(con).query("select sku, cardinality(weeks) as n from raw.lists order by sku")
+    assert got["n"].tolist() == [2, 0]
