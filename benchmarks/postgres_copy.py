@@ -1,4 +1,4 @@
-"""Benchmark: writing a table to the PostgreSQL warehouse, COPY as CSV from Arrow vs row by row.
+"""Benchmark: writing and reading a table of the PostgreSQL warehouse, COPY as CSV vs row by row.
 
 `PostgresTables.replace` writes a table with COPY. Since 2026-11-30 the rows go as CSV from
 Arrow's writer, 100,000 rows at a time (`postgres._copy_frame`); the row-by-row path (a Python
@@ -6,7 +6,9 @@ tuple per row, `copy.write_row`) is kept for columns CSV cannot carry, and is th
 the same process forces it by making `_arrow_for_csv` return None. Input: a pos_sales-like table
 (date, store, SKU, units, revenue with 1% NULL, promo flag, source row) as a pyarrow Table (what
 ingest writes) or a pandas DataFrame (what the IO manager writes). Each (path, kind, rows) runs
-in its own child process, so its seconds and peak RSS growth are its own. Starts a private
+in its own child process, so its seconds and peak RSS growth are its own. Reads (``read``, the
+IO manager's DataFrame, and ``read_arrow``) go through ``COPY (select ...) TO STDOUT`` as CSV
+parsed by Arrow (`postgres._copy_out`) against fetching rows. Starts a private
 PostgreSQL server (tests/fixtures/postgres.py).
 
     .venv/bin/python benchmarks/postgres_copy.py [--rows 1000000 3000000] [--repeat 2]
@@ -34,9 +36,24 @@ from tests.fixtures.postgres import _find_bindir, start_server, stop_server  # n
 
 CHILD = r"""
 import json, resource, sys, time
-import numpy as np, pandas as pd, pyarrow as pa
+import numpy as np, pandas as pd, pyarrow as pa, pyarrow.compute
 from sop_pipeline.warehouse_engines import postgres as P
-dsn, n, kind, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+dsn, n, kind, path, op = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+if path == "rows":  # the row-by-row paths (the baseline)
+    P._arrow_for_csv = lambda frame: None
+    P._copy_out = lambda cur, sql, types: None
+if op == "read":  # the table the CSV write made, read back as the IO manager reads (kind: frame or arrow)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with P.connect(dsn) as con:
+        tables = P.PostgresTables(con)
+        got = tables.read("bench", f"pos_csv_{kind}") if kind == "frame" else tables.read_arrow("bench", f"pos_csv_{kind}")
+    seconds = time.perf_counter() - t
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    units = got["units"].sum() if kind == "frame" else pa.compute.sum(got["units"]).as_py()
+    revenue = int(got["net_revenue"].notna().sum()) if kind == "frame" else len(got) - got["net_revenue"].null_count
+    print(json.dumps({"seconds": seconds, "rss_growth_mb": grown, "check": [float(len(got)), float(units), float(revenue)]}))
+    sys.exit(0)
 rng = np.random.default_rng(0)
 frame = pd.DataFrame({
     "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
@@ -49,8 +66,6 @@ frame = pd.DataFrame({
 })
 data = pa.Table.from_pandas(frame, preserve_index=False) if kind == "arrow" else frame
 del frame
-if path == "rows":
-    P._arrow_for_csv = lambda frame: None  # the row-by-row path (the baseline)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 with P.connect(dsn) as con:
@@ -76,17 +91,17 @@ def main() -> None:
     lines = [
         f"PostgreSQL COPY, {datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load {os.getloadavg()[0]:.2f} at the start\n",
-        "| input | rows | path | seconds (best of %d) | peak RSS growth (MB) | same table |" % args.repeat,
+        "| operation | rows | path | seconds (best of %d) | peak RSS growth (MB) | same table |" % args.repeat,
         "|---|---:|---|---:|---:|---|",
     ]
     try:
         for n in args.rows:
-            for kind in ("arrow", "frame"):
+            for op, kind in (("write", "arrow"), ("write", "frame"), ("read", "arrow"), ("read", "frame")):
                 got = {}
                 for _ in range(args.repeat):
                     for path in ("rows", "csv"):  # alternating, the baseline first
                         out = subprocess.run(
-                            [sys.executable, "-c", CHILD, server.dsn(), str(n), kind, path],
+                            [sys.executable, "-c", CHILD, server.dsn(), str(n), kind, path, op],
                             capture_output=True, text=True, env=env, check=True,
                         ).stdout  # fmt: skip
                         r = json.loads(out.strip().splitlines()[-1])
@@ -95,9 +110,11 @@ def main() -> None:
                 same = "yes" if got["rows"]["check"] == got["csv"]["check"] else "NO"
                 for path in ("rows", "csv"):
                     r = got[path]
-                    label = "row by row (before)" if path == "rows" else "CSV from Arrow"
+                    label = "row by row (before)" if path == "rows" else "COPY as CSV, Arrow"
+                    what = {"write": "replace", "read": "read_arrow" if kind == "arrow" else "read"}[op]
+                    source = ("a pyarrow Table" if kind == "arrow" else "a DataFrame") if op == "write" else ""
                     lines.append(
-                        f"| {'pyarrow Table' if kind == 'arrow' else 'DataFrame'} | {n:,} | {label} "
+                        f"| {what} {source} | {n:,} | {label} "
                         f"| {r['seconds']:.2f} | {r['rss_growth_mb']:,.0f} | {same} |"
                     )
     finally:

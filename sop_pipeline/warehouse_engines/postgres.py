@@ -442,6 +442,44 @@ _ARROW_OF_POSTGRES = {
 }
 
 
+def _copy_out(cur, sql: str, types: list[tuple[str, str]]) -> pa.Table | None:
+    """The rows of ``sql`` (its columns: ``types``, (name, PostgreSQL type)) as an Arrow table of
+    the ``_ARROW_OF_POSTGRES`` types, read with ``COPY (sql) TO STDOUT`` as CSV into a temporary
+    file and parsed by Arrow's CSV reader: no Python object per cell (the memory of the file and
+    the table instead of a tuple per row). None when a column's type has no CSV parse here
+    (arrays, intervals, ...): the caller fetches rows."""
+    import tempfile
+
+    import pyarrow.csv as pacsv
+
+    kinds = [_ARROW_OF_POSTGRES.get(t) for _, t in types]
+    if not types or any(k is None for k in kinds):
+        return None
+    names = [f"c{i}" for i in range(len(types))]
+    with tempfile.TemporaryFile() as spool:
+        with cur.copy(f"copy ({sql}) to stdout (format csv)") as copy:
+            for chunk in copy:
+                spool.write(chunk)
+        if spool.tell() == 0:
+            table = pa.table({n: pa.array([], type=k) for n, k in zip(names, kinds)})
+        else:
+            spool.seek(0)
+            table = pacsv.read_csv(
+                spool,
+                read_options=pacsv.ReadOptions(column_names=names),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict(zip(names, kinds)),
+                    null_values=[""],  # NULL is an unquoted empty field; "" (quoted) is an empty string
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["t"],
+                    false_values=["f"],
+                ),
+            )
+    return table.rename_columns([c for c, _ in types])
+
+
 class PostgresTables:
     """Read, replace and describe whole tables on one open psycopg connection.
 
@@ -471,9 +509,14 @@ class PostgresTables:
         if columns:
             kinds = dict(types)
             types = [(c, kinds[c]) for c in columns if c in kinds]
+        sql = f"select {', '.join(_quoted(c) for c, _ in types)} from {_name(schema, table)}"
         with self.con.cursor() as cur:
-            cur.execute(f"select {', '.join(_quoted(c) for c, _ in types)} from {_name(schema, table)}")
-            frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
+            arrow = _copy_out(cur, sql, types)
+            if arrow is not None:
+                frame = arrow.to_pandas(integer_object_nulls=True, date_as_object=True)
+            else:
+                cur.execute(sql)
+                frame = pd.DataFrame(cur.fetchall(), columns=[c for c, _ in types])
         return _like_duckdb(frame, dict(types))
 
     def read_arrow(self, schema: str, table: str):
@@ -481,8 +524,12 @@ class PostgresTables:
         stays a date, integers keep their width, numeric becomes double), so a DuckDB file filled from
         it (publish's serving file) has the column types a DuckDB warehouse would give."""
         types = self._types(schema, table)
+        sql = f"select * from {_name(schema, table)}"
         with self.con.cursor() as cur:
-            cur.execute(f"select * from {_name(schema, table)}")
+            arrow = _copy_out(cur, sql, types)
+            if arrow is not None:
+                return arrow
+            cur.execute(sql)
             rows = cur.fetchall()
         arrays = []
         for i, (column, pg_type) in enumerate(types):

@@ -178,6 +178,20 @@ def test_copy_as_csv_writes_what_the_row_path_writes(postgres_server, monkeypatc
             pd.testing.assert_frame_equal(csv, rows)
         got = tables.read("analytics", "as_csv")
         nan_rows = tables.query("select count(*) as n from raw.as_csv where price = 'NaN'::float8")
+        # reads come back through COPY ... TO STDOUT as CSV too: the same frames and Arrow tables as
+        # fetching rows
+        assert P._copy_out(con.cursor(), "select * from analytics.as_csv", tables._types("analytics", "as_csv"))
+        read_csv = {
+            (s, t): (tables.read(s, t), tables.read_arrow(s, t)) for s in ("analytics", "raw") for t in ("as_csv",)
+        }
+        with monkeypatch.context() as m:
+            m.setattr(P, "_copy_out", lambda cur, sql, types: None)
+            for (schema, table), (frame_csv, arrow_csv) in read_csv.items():
+                pd.testing.assert_frame_equal(frame_csv, tables.read(schema, table))
+                arrow_rows = tables.read_arrow(schema, table)
+                assert arrow_csv.schema == arrow_rows.schema
+                pd.testing.assert_frame_equal(arrow_csv.to_pandas(), arrow_rows.to_pandas())  # NaN-aware
+                assert [c.null_count for c in arrow_csv.columns] == [c.null_count for c in arrow_rows.columns]
     assert len(got) == len(frame)
     assert got["text"].isna().sum() == frame["text"].isna().sum() and (got["text"] == "").sum() > 0
     assert got["ts"].iloc[0] == pd.Timestamp("2026-01-05 06:07:08.123456")
