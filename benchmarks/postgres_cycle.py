@@ -19,12 +19,10 @@ import argparse
 import os
 import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
@@ -34,6 +32,9 @@ from typing import Iterator
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from cycle import run_measured  # noqa: E402
 from tests.fixtures.postgres import _find_bindir, start_server, stop_server  # noqa: E402
 
 SOP = [sys.executable, "-m", "sop_pipeline.cli"]
@@ -60,24 +61,22 @@ def _server_cpu(datadir: Path) -> float:
 
 
 def _run(extracts: Path, data: Path, warehouse: str | None, server_dir: Path | None) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = _server_cpu(server_dir) if server_dir else 0.0
     args = [*SOP, "run", "--extracts", str(extracts), "--data-dir", str(data)]
     if warehouse:
         args += ["--warehouse", warehouse]
     env = {k: v for k, v in os.environ.items() if k not in ("SOP_WAREHOUSE", "SOP_AS_OF", "SOP_DATA_DIR")}
-    started = time.perf_counter()
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"sop run failed ({'postgres' if warehouse else 'duckdb'}):\n{proc.stderr[-3000:]}")
-    done = re.search(r"done in ([0-9.]+) s", proc.stdout)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    run = run_measured(args, data.parent / f"{data.name}_stdout.txt", env=env)
+    if run["returncode"] != 0:
+        raise SystemExit(f"sop run failed ({'postgres' if warehouse else 'duckdb'}):\n{run['stderr'][-3000:]}")
+    done = re.search(r"done in ([0-9.]+) s", "\n".join(line for _, line in run["lines"]))
     return {
         "engine": "PostgreSQL" if warehouse else "DuckDB",
-        "wall": wall,
+        "wall": run["wall_s"],
         "job": float(done.group(1)) if done else float("nan"),
-        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu": run["cpu_s"],
+        "peak_gb": max((b for _, b in run["samples"]), default=0) / 1e9,
         "server_cpu": (_server_cpu(server_dir) - server_before) if server_dir else 0.0,
         "load": os.getloadavg()[0],
     }
@@ -136,13 +135,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(f"\n{platform.node()} ({os.cpu_count()} cores), {datetime.now():%Y-%m-%d %H:%M}, size {args.size}\n")
     print(
-        "| run | engine | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) | load (1 min) |"
+        "| run | engine | wall s | `sop run` job s | CPU s (sop run tree) | CPU s (PostgreSQL server) "
+        "| peak RSS, sop run tree (GB) | load (1 min) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(rows, 1):
         print(
             f"| {i} | {r['engine']} | {r['wall']:.1f} | {r['job']:.1f} | {r['cpu']:.1f} | "
-            f"{r['server_cpu']:.1f} | {r['load']:.1f} |"
+            f"{r['server_cpu']:.1f} | {r['peak_gb']:.2f} | {r['load']:.1f} |"
         )
     return 0
 
