@@ -16,8 +16,9 @@ Flow (one plan that agrees with itself)::
 * :func:`minimum_run_units` - the smallest lot worth running per SKU (plan lot sizing and the
   sequencer's partial-lot rule).
 * :func:`sequence_mps` - one job per SKU-week and resource with exactly the MPS quantity (never
-  split into smaller lots), on every critical resource: the declared constraint(s) and the
-  measured bottleneck (:func:`critical_resources`), each at its own routing rate. Bought SKUs
+  split into smaller lots), on every sequenced resource: the declared constraint(s), the
+  measured bottleneck (:func:`critical_resources`) and the alternates the plan offloaded their
+  work to (:func:`sequenced_resources`), each at its own routing rate. Bought SKUs
   are never sequenced. Times follow the resource's shift calendar (hours per day x days per week
   less planned downtime, ``capacity.shift_calendar``); what does not fit is reported as
   unscheduled, never stretched.
@@ -238,6 +239,22 @@ def critical_resources(resources: pd.DataFrame, capacity: pd.DataFrame | None = 
             top = sorted(mean.index[mean == mean.max()])[0]
             if top not in out:
                 out.append(top)
+    return out
+
+
+def sequenced_resources(
+    resources: pd.DataFrame, capacity: pd.DataFrame | None = None, offloads: pd.DataFrame | None = None
+) -> list[str]:
+    """The critical resources (:func:`critical_resources`), then every alternate resource the plan
+    offloaded their work to (``offloads``: from_resource_id, to_resource_id, as ``plan_offloads``),
+    in name order: a SKU-week the plan moved off a sequenced resource is made on its alternate, and
+    the MPS = sequence rule holds only if that resource's units are sequenced too."""
+    out = critical_resources(resources, capacity)
+    if offloads is not None and len(offloads):
+        _require(offloads, "offloads", ["from_resource_id", "to_resource_id"])
+        known = set(resources["resource_id"])
+        moved = offloads[offloads["from_resource_id"].isin(out) & offloads["to_resource_id"].isin(known)]
+        out += sorted(set(moved["to_resource_id"]) - set(out))
     return out
 
 

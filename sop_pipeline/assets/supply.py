@@ -434,7 +434,7 @@ def sequence__split(
         machines = _resources(resources)
         inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
         routing_rates = inputs["routings"]
-        resource_ids = mps.critical_resources(machines, capacity_table[["resource_id", "load_pct"]])
+        resource_ids = mps.sequenced_resources(machines, capacity_table[["resource_id", "load_pct"]], plan_offloads)
         orders = None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]]
         min_run = mps.minimum_run_units(routing_rates, orders, resources=machines)
         if len(plan_offloads):  # work the plan offloaded to alternate resources: the MPS per resource
@@ -615,7 +615,8 @@ def sequence__combine(shared: dict, parts: list):
             kinds=SUPPLY["kinds"],
             description="Production sequence of the plan of record's master production schedule (MPS: "
             "make_units per SKU-week) on every critical resource - the declared constraint and "
-            "the capacity table's measured bottleneck - per horizon week (OR-Tools): one job "
+            "the capacity table's measured bottleneck - and on the alternate resources the plan "
+            "offloaded their work to, per horizon week (OR-Tools): one job "
             "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
             "batched by setup family, families ordered by the asymmetric changeover ATSP from "
             "the current setup, then local search on changeover minutes + 1,000 min per hour "

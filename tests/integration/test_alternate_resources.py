@@ -5,7 +5,8 @@ older spare set T2 (routings priority 2, alternate_for T1, 60% of the T1 rate, 1
 Where T1 is full, the plan makes their units on T2 before moving or cutting them: the offloads
 are in plan_offloads, the decision log (kind offload) and the pack's supply section; every
 resource stays within its hours (T2's own hours included); the sequence of the bottleneck T1
-makes what the plan left on T1.
+makes what the plan left on T1, and T2, which took work off a sequenced resource, is sequenced too
+and makes what was moved to it.
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def test_the_bottleneck_sequence_makes_what_the_plan_left_on_it(serving, offload
     plan["week_start"] = pd.to_datetime(plan.week_start)
     on = offloads.merge(plan, on=["sku", "week_start"])
     sequenced = seq.set_index(["resource_id", "sku", "week_start"]).qty
-    on_sequence = set(seq.resource_id)  # the declared constraint and the measured bottleneck
+    on_sequence = set(seq.resource_id)  # the critical resources and the alternates they offloaded to
+    # MPS = sequence: work moved off a sequenced resource is sequenced on the resource that took it
+    assert set(offloads.to_resource_id[offloads.from_resource_id.isin(on_sequence)]) <= on_sequence
     checked = 0
     for r in on.itertuples():
         if r.from_resource_id in on_sequence:  # what stayed on the primary (0: no job there)

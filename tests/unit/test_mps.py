@@ -12,6 +12,7 @@ from sop_pipeline.analytics.mps import (
     bought_skus,
     changeover_estimate,
     critical_resources,
+    sequenced_resources,
     describe_breaks,
     hours_breaks,
     minimum_run_units,
@@ -115,6 +116,19 @@ def test_critical_resources_are_the_constraint_and_the_measured_bottleneck():
     assert critical_resources(resources(), cap) == ["M1", "T1"]
     assert critical_resources(resources(), cap[cap.resource_id != "T1"]) == ["M1", "L1"]
     assert critical_resources(resources()) == ["M1"]
+
+
+def test_a_resource_taking_offloaded_work_from_a_sequenced_one_is_sequenced_too():
+    cap = pd.DataFrame({"resource_id": ["M1", "T1", "L1"], "load_pct": [90.0, 109.0, 60.0]})
+    with_t2 = pd.concat([resources(), resources().iloc[[2]].assign(resource_id="T2")], ignore_index=True)
+    offloads = pd.DataFrame({"from_resource_id": ["T1", "T1", "L1", "T1"], "to_resource_id": ["T2", "T2", "M1", "X9"]})
+    # T1 (the bottleneck) offloaded to T2: T2 is sequenced after the critical ones; L1's offload to
+    # M1 adds nothing (L1 is not sequenced, M1 already is); X9 is no resource of the plant
+    assert sequenced_resources(with_t2, cap, offloads) == ["M1", "T1", "T2"]
+    assert sequenced_resources(with_t2, cap, offloads.iloc[:0]) == ["M1", "T1"]
+    assert sequenced_resources(with_t2, cap, None) == ["M1", "T1"]
+    # T2 appears only through an offload from a sequenced resource
+    assert sequenced_resources(with_t2, cap[cap.resource_id != "T1"], offloads) == ["M1"]
 
 
 # --------------------------------------------------------------------------- sequencing the MPS
