@@ -705,13 +705,21 @@ def copy_from_duckdb(
                     [schema, table],
                 ).fetchall()
             ]
-            result = src.execute(f"select * from {_name(schema, table)}")
-
-            def batches(result=result):
-                while batch := result.fetchmany(COPY_BATCH_ROWS):
-                    yield batch
-
+            reader = src.sql(f"select * from {_name(schema, table)}").to_arrow_reader(COPY_BATCH_ROWS)
             with dst.cursor() as cur:
+                if columns and all(_csv_type(f.type) is not None for f in reader.schema):
+                    # Arrow batches as CSV (`_copy_frame`), one batch in memory at a time
+                    name = _create(cur, schema, table, columns)
+                    copied[f"{schema}.{table}"] = sum(
+                        _copy_frame(cur, name, columns, pa.Table.from_batches([batch], schema=reader.schema))
+                        for batch in reader
+                    )
+                    continue
+
+                def batches(reader=reader):
+                    for batch in reader:
+                        yield list(zip(*(column.to_pylist() for column in batch.columns)))
+
                 copied[f"{schema}.{table}"] = _create_and_copy(cur, schema, table, columns, batches())
     return copied
 

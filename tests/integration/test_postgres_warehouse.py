@@ -225,3 +225,31 @@ def test_columns_csv_cannot_carry_are_written_row_by_row(postgres_server):
         con.commit()
         got = PostgresTables(con).query("select sku, cardinality(weeks) as n from raw.lists order by sku")
     assert got["n"].tolist() == [2, 0]
+
+
+def test_copy_from_duckdb_moves_plain_and_list_columns(postgres_server, tmp_path):
+    """`copy_from_duckdb` streams a table as CSV batches (more rows than one batch here) and a table
+    with a list column row by row; both arrive whole."""
+    from sop_pipeline.warehouse_engines import postgres as P
+
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        n = P.COPY_BATCH_ROWS * 2 + 3
+        con.execute(
+            f"create table raw.big as select i as id, i * 0.5 as units, 'S' || (i % 7) as store, "
+            f"date '2026-01-05' + (i % 30)::int as day from range({n}) t(i)"
+        )
+        con.execute("create table raw.lists as select * from (values ('A', [1, 2]), ('B', [])) t(sku, weeks)")
+    dsn = postgres_server.create_database("copy_from_duckdb")
+    copied = P.copy_from_duckdb(path, dsn, schemas=["raw"])
+    assert copied == {"raw.big": n, "raw.lists": 2}
+    with connect(dsn) as con:
+        tables = PostgresTables(con)
+        big = tables.query(
+            "select count(*) as n, sum(units) as u, count(distinct store) as s, max(day) as d from raw.big"
+        )
+        lists = tables.query("select sku, cardinality(weeks) as k from raw.lists order by sku")
+    assert int(big.n.iloc[0]) == n and big.u.iloc[0] == pytest.approx(0.5 * n * (n - 1) / 2)
+    assert int(big.s.iloc[0]) == 7 and str(big.d.iloc[0])[:10] == "2026-02-03"
+    assert lists.k.tolist() == [2, 0]
