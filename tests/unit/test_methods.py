@@ -448,7 +448,7 @@ def test_seasonal_index_and_the_season_aware_candidates():
     assert np.abs(moving - truth).max() < 0.01
     linear = M.seasonal_index(bent[:, -156:])[0]  # 3 whole years: the line
     assert np.abs(linear - truth).max() > 2 * np.abs(moving - truth).max()
-    assert (M.seasonal_index(bent[:, -4 * 52 :]) != 1).all()  # 4 years: the moving average's 3 of ratios
+    assert (M.seasonal_index(bent[:, -4 * 52 :]) != 1).all()  # 4 whole years: the moving average (3 years of ratios)
     # combination_median is the median of its five members
     med = np.median(np.stack([f[m] if m != "lightgbm" else np.zeros((1, 13)) for m in M.COMBINED_MEDIAN]), axis=0)
     assert np.allclose(f["combination_median"], med)
