@@ -338,21 +338,6 @@ def _create(cur, schema: str, table: str, columns: list[tuple[str, str]]) -> str
     return name
 
 
-def _create_and_copy(cur, schema: str, table: str, columns: list[tuple[str, str]], batches) -> int:
-    """Replace schema.table by a table of these (name, postgres type) columns holding the rows of
-    `batches` (lists of tuples). Runs in the caller's transaction."""
-    name = _create(cur, schema, table, columns)
-    rows = 0
-    if not columns:
-        return rows
-    with cur.copy(f"copy {name} ({', '.join(_quoted(c) for c, _ in columns)}) from stdin") as copy:
-        for batch in batches:
-            for row in batch:
-                copy.write_row(row)
-            rows += len(batch)
-    return rows
-
-
 def postgres_type_of_arrow(kind, where: str = "") -> str:
     """The PostgreSQL column type DuckDB's type would map to, for a pyarrow type (ingest writes the
     Arrow tables its private DuckDB built, so empty and all-NULL columns keep their types)."""
@@ -707,20 +692,13 @@ def copy_from_duckdb(
             ]
             reader = src.sql(f"select * from {_name(schema, table)}").to_arrow_reader(COPY_BATCH_ROWS)
             with dst.cursor() as cur:
-                if columns and all(_csv_type(f.type) is not None for f in reader.schema):
-                    # Arrow batches as CSV (`_copy_frame`), one batch in memory at a time
-                    name = _create(cur, schema, table, columns)
-                    copied[f"{schema}.{table}"] = sum(
-                        _copy_frame(cur, name, columns, pa.Table.from_batches([batch], schema=reader.schema))
-                        for batch in reader
-                    )
-                    continue
-
-                def batches(reader=reader):
-                    for batch in reader:
-                        yield list(zip(*(column.to_pylist() for column in batch.columns)))
-
-                copied[f"{schema}.{table}"] = _create_and_copy(cur, schema, table, columns, batches())
+                name = _create(cur, schema, table, columns)
+                # one Arrow batch in memory at a time, each through `_copy_frame` (CSV, or rows for lists)
+                copied[f"{schema}.{table}"] = sum(
+                    _copy_frame(cur, name, columns, pa.Table.from_batches([batch], schema=reader.schema))
+                    for batch in reader
+                    if columns
+                )
     return copied
 
 
