@@ -44,6 +44,13 @@ a smaller need is rounded up to the minimum (the surplus is carried as inventory
 whose free hours fit less than the minimum makes nothing and moves the need on. ``make_units``
 is the master production schedule: the supply of made SKUs (frozen weeks included), 0 for
 bought SKUs; the production sequence schedules exactly these quantities.
+
+Money per SKU and week: ``revenue`` = demand x selling price; ``margin`` = demand x (selling
+price - unit cost), the gross margin at standard cost (finance's COGS = revenue - margin);
+``net_margin`` = margin - ``expedite_cost`` - ``offload_cost``, the margin after the extra supply
+costs the plan itself takes on: approved expedites landing in the week, and the extra cost of the
+units it makes on an alternate resource (``offload_cost``, the sum of the week's offloads'
+``extra_cost``).
 """
 
 from __future__ import annotations
@@ -70,11 +77,13 @@ PLAN_COLUMNS = [
     "selling_price",
     "revenue",
     "margin",
+    "net_margin",
     "supply_units",
     "make_units",
     "receipts_units",
     "expired_units",
     "expedite_cost",
+    "offload_cost",
     "supply_source",
     "resource_id",
     "constraint_hours",
@@ -514,6 +523,7 @@ def supply_plan_and_offloads(
     hours_per_unit = per_unit[ii, np.maximum(bind, 0)] if len(resources) and len(ii) else np.zeros(len(out))
     out["constraint_hours"] = np.where(bind >= 0, out.supply_units * hours_per_unit, 0.0)
     moved_off = _offload_frame(offloads, skus, weeks, resources, per_unit)
+    out["offload_cost"] = offload_cost_by_row(out, moved_off)
     offload_note = pd.Series("", index=out.index, dtype=object)
     if len(moved_off):
         row_of = {key: k for k, key in enumerate(zip(out.sku, pd.to_datetime(out.week_start)))}
@@ -533,6 +543,7 @@ def supply_plan_and_offloads(
     out["selling_price"] = price.where(price.notna() & np.isfinite(price), out.unit_price)
     out["revenue"] = out.demand_units * out.selling_price
     out["margin"] = out.demand_units * (out.selling_price - out.unit_cost)
+    out["net_margin"] = out.margin - out.expedite_cost - out.offload_cost
     # Flags compare with a tolerance: projected inventory that meets safety stock exactly lands
     # a few ulps either side of it (the plan fills `need = demand + ss - inv`).
     tol = FLAG_TOLERANCE_UNITS * np.maximum(1.0, out.safety_stock_units.abs())
@@ -592,6 +603,18 @@ def _offload_frame(offloads: list, skus: list, weeks: list, resources: list, per
     return frame.sort_values(["sku", "week_start", "priority"], kind="stable", ignore_index=True)
 
 
+def offload_cost_by_row(plan: pd.DataFrame, offloads: pd.DataFrame) -> np.ndarray:
+    """Extra cost of the units made on an alternate resource, per plan row (SKU x week): the sum of
+    the offloads' ``extra_cost`` of the row's SKU and week, 0 where nothing was offloaded."""
+    if offloads is None or offloads.empty or plan.empty:
+        return np.zeros(len(plan))
+    cost = (
+        offloads.assign(week_start=pd.to_datetime(offloads.week_start)).groupby(["sku", "week_start"]).extra_cost.sum()
+    )
+    key = pd.MultiIndex.from_arrays([plan.sku, pd.to_datetime(plan.week_start)])
+    return cost.reindex(key).fillna(0.0).to_numpy(dtype=float)
+
+
 def balance_breaks(plan: pd.DataFrame, opening: pd.Series, tolerance: float = 1e-6) -> pd.DataFrame:
     """Rows whose projection breaks the inventory balance (backlog form, module docstring):
     ``sku, week_start, expected, projected``. Week 1 starts from ``opening`` (sku -> units)."""
@@ -618,6 +641,37 @@ def start_stock_breaks(plan: pd.DataFrame, usable: pd.Series, tolerance: float =
     return (
         p.loc[bad, ["sku", "week_start"]].assign(opening=opening[bad], usable=usable_units[bad]).reset_index(drop=True)
     )
+
+
+def supply_cost_breaks(
+    plan: pd.DataFrame, offloads: pd.DataFrame, expedite_costs: pd.DataFrame | None = None, tolerance: float = 0.005
+) -> pd.DataFrame:
+    """Plan rows whose supply costs or net margin do not reconcile (check ``net_margin_reconciles``):
+    ``sku, week_start, expected, stated`` for the first rule a row breaks, in this order:
+    ``offload_cost`` = the row's offloads' ``extra_cost``; ``expedite_cost`` = the approved
+    expedites' cost landing in the row (``expedite_costs``: ``[sku, week_start, expedite_cost]``,
+    skipped when None); ``net_margin`` = margin - expedite_cost - offload_cost. Money within
+    ``tolerance`` (half a cent), relative to the larger amount above 1."""
+    cols = ["sku", "week_start", "expected", "stated"]
+    if plan.empty:
+        return pd.DataFrame(columns=cols)
+    p = plan.reset_index(drop=True)
+    checks = [(offload_cost_by_row(p, offloads), p.offload_cost.to_numpy(dtype=float))]
+    if expedite_costs is not None:
+        ec = expedite_costs.assign(week_start=pd.to_datetime(expedite_costs.week_start))
+        cost = ec.groupby(["sku", "week_start"]).expedite_cost.sum()
+        key = pd.MultiIndex.from_arrays([p.sku, pd.to_datetime(p.week_start)])
+        checks.append((cost.reindex(key).fillna(0.0).to_numpy(dtype=float), p.expedite_cost.to_numpy(dtype=float)))
+    net = (p.margin - p.expedite_cost - p.offload_cost).to_numpy(dtype=float)
+    checks.append((net, p.net_margin.to_numpy(dtype=float)))
+    expected = np.full(len(p), np.nan)
+    stated = np.full(len(p), np.nan)
+    for want, got in checks:
+        off = ~(np.abs(want - got) <= tolerance * np.maximum(1.0, np.maximum(np.abs(want), np.abs(got))))
+        first = off & np.isnan(expected)
+        expected[first], stated[first] = want[first], got[first]
+    bad = ~np.isnan(expected)
+    return p.loc[bad, ["sku", "week_start"]].assign(expected=expected[bad], stated=stated[bad]).reset_index(drop=True)
 
 
 def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:

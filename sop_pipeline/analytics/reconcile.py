@@ -62,6 +62,7 @@ RECONCILIATION_COLUMNS = [
     "revenue_plan_of_record",
     "revenue_finance_plan",
     "margin_plan_of_record",
+    "net_margin_plan_of_record",
     "price_effect",
     "volume_effect",
     "mix_effect",
@@ -125,25 +126,30 @@ def week_month_shares(week_starts: Sequence) -> pd.DataFrame:
 
 
 def allocate_to_months(plan: pd.DataFrame) -> pd.DataFrame:
-    """The plan of record's weekly units, revenue and margin per SKU x calendar month, by days.
+    """The plan of record's weekly units, revenue, margin and net margin per SKU x calendar month,
+    by days.
 
     Args:
-        plan: ``[sku, family, week_start, demand_units, revenue, margin]``, one or more rows per
-            SKU x week (week_start = first day of a 7-day week, normally a Monday).
+        plan: ``[sku, family, week_start, demand_units, revenue, margin]`` and optionally
+            ``net_margin`` (margin less the plan's expedite and alternate-resource costs; the margin
+            where absent), one or more rows per SKU x week (week_start = first day of a 7-day week,
+            normally a Monday).
 
     Returns:
-        ``[sku, family, month_start, units, revenue, margin]``: each week's figures x (days of the
-        week in the month / 7), summed per SKU and month. Totals equal the plan's totals.
+        ``[sku, family, month_start, units, revenue, margin, net_margin]``: each week's figures x
+        (days of the week in the month / 7), summed per SKU and month. Totals equal the plan's totals.
     """
     require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
-    data = _numeric(plan, ["demand_units", "revenue", "margin"])
+    if "net_margin" not in plan:
+        plan = plan.assign(net_margin=plan["margin"])
+    data = _numeric(plan, ["demand_units", "revenue", "margin", "net_margin"])
     data["week_start"] = pd.to_datetime(data["week_start"]).dt.normalize()
     split = data.merge(week_month_shares(data["week_start"]), on="week_start", how="inner")
     split["units"] = split["demand_units"] * split["share"]
-    split["revenue"] = split["revenue"] * split["share"]
-    split["margin"] = split["margin"] * split["share"]
+    for col in ("revenue", "margin", "net_margin"):
+        split[col] = split[col] * split["share"]
     out = split.groupby(["sku", "family", "month_start"], as_index=False, dropna=False)[
-        ["units", "revenue", "margin"]
+        ["units", "revenue", "margin", "net_margin"]
     ].sum()
     return out.sort_values(["month_start", "family", "sku"], kind="mergesort").reset_index(drop=True)
 
@@ -192,8 +198,9 @@ def prorate_revenue_plan(revenue_plan: pd.DataFrame, months: pd.DataFrame) -> pd
     return data[["family", "month_start", "units", "revenue"]].reset_index(drop=True)
 
 
-def _bridge(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataFrame, margin_by_family: pd.Series) -> pd.DataFrame:
-    """`pvm.pvm_bridge_family_plan` with this module's column names and the margin alongside."""
+def _bridge(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataFrame) -> pd.DataFrame:
+    """`pvm.pvm_bridge_family_plan` with this module's column names and the plan of record's margin
+    and net margin alongside."""
     out = pvm.pvm_bridge_family_plan(actual_by_sku, plan_by_family).rename(
         columns={
             "units_actual": "units_plan_of_record",
@@ -204,22 +211,26 @@ def _bridge(actual_by_sku: pd.DataFrame, plan_by_family: pd.DataFrame, margin_by
     )
     out["level"] = np.where(out["level"] == "total", "total", "family")
     out["family"] = out["family"].where(out["level"] != "total", TOTAL_FAMILY)
-    margin = out["family"].map(margin_by_family).fillna(0.0).astype(float)
-    margin[out["level"] == "total"] = float(margin_by_family.sum())
-    out["margin_plan_of_record"] = margin.to_numpy()
+    for col in ("margin", "net_margin"):
+        by_family = actual_by_sku.groupby("family")[col].sum()
+        value = out["family"].map(by_family).fillna(0.0).astype(float)
+        value[out["level"] == "total"] = float(by_family.sum())
+        out[f"{col}_plan_of_record"] = value.to_numpy()
     return out
 
 
 def _uncompared_month(allocated: pd.DataFrame) -> pd.DataFrame:
     """Month rows of a month finance has not planned: plan of record only, finance and effects empty."""
-    fam = allocated.groupby("family", as_index=False, dropna=False)[["units", "revenue", "margin"]].sum()
+    sums = ["units", "revenue", "margin", "net_margin"]
+    fam = allocated.groupby("family", as_index=False, dropna=False)[sums].sum()
     fam["level"] = "family"
-    total = pd.DataFrame([{"family": TOTAL_FAMILY, "level": "total", **fam[["units", "revenue", "margin"]].sum()}])
+    total = pd.DataFrame([{"family": TOTAL_FAMILY, "level": "total", **fam[sums].sum()}])
     rows = pd.concat([fam, total], ignore_index=True).rename(
         columns={
             "units": "units_plan_of_record",
             "revenue": "revenue_plan_of_record",
             "margin": "margin_plan_of_record",
+            "net_margin": "net_margin_plan_of_record",
         }
     )
     for col in ("units_finance_plan", "revenue_finance_plan", *pvm.EFFECT_COLUMNS, "total_difference"):
@@ -257,7 +268,7 @@ def plan_vs_finance(plan: pd.DataFrame, revenue_plan: pd.DataFrame) -> pd.DataFr
         mine = allocated[allocated["month_start"] == month.month_start]
         theirs = finance[finance["month_start"] == month.month_start]
         if month.month_start in covered:
-            rows = _bridge(mine, theirs, mine.groupby("family")["margin"].sum())
+            rows = _bridge(mine, theirs)
         else:
             rows = _uncompared_month(mine)
         frames.append(
@@ -275,7 +286,7 @@ def plan_vs_finance(plan: pd.DataFrame, revenue_plan: pd.DataFrame) -> pd.DataFr
 
     compared = months[months["month_start"].isin(covered)]
     mine = allocated[allocated["month_start"].isin(covered)]
-    horizon = _bridge(mine, finance, mine.groupby("family")["margin"].sum())
+    horizon = _bridge(mine, finance)
     horizon = horizon.assign(
         period="horizon",
         period_start=months["first_day"].min(),
@@ -314,6 +325,7 @@ def family_rows_residual(reconciliation: pd.DataFrame) -> float:
         "units_plan_of_record",
         "revenue_plan_of_record",
         "margin_plan_of_record",
+        "net_margin_plan_of_record",
         "units_finance_plan",
         "revenue_finance_plan",
         *pvm.EFFECT_COLUMNS,
@@ -355,16 +367,18 @@ def plan_inventory_value(plan: pd.DataFrame, unit_cost: pd.DataFrame | pd.Series
     return value.groupby(weeks.to_numpy()).sum().sort_index().rename("inventory_value")
 
 
-ROLLUP_MEASURES = ["demand_units", "revenue", "margin"]
+ROLLUP_MEASURES = ["demand_units", "revenue", "margin", "net_margin"]
 
 
 def family_rollup(plan: pd.DataFrame) -> pd.DataFrame:
     """The plan of record rolled up to family x week as the mart plan_of_record_family does it:
-    ``[family, week_start, demand_units, revenue, margin]``, one row per family and week_start in
+    ``[family, week_start, demand_units, revenue, margin, net_margin]``, one row per family and week_start in
     the order they first appear (a missing family is a group of its own, so nothing is dropped),
     each sum added left to right like the warehouse's one-thread SQL `sum` (`aggregate.sql_sum`),
     so the control totals equal the ones the mart gave to the last bit."""
-    require_columns(plan, ["family", "week_start", *ROLLUP_MEASURES], "plan of record")
+    require_columns(plan, ["family", "week_start", *ROLLUP_MEASURES[:3]], "plan of record")
+    if "net_margin" not in plan:
+        plan = plan.assign(net_margin=plan["margin"])
     return sql_sum(plan, ["family", "week_start"], ROLLUP_MEASURES)
 
 
@@ -407,10 +421,10 @@ def control_totals(
 
     Args:
         plan: the plan of record, ``[sku, week_start, demand_units, revenue, margin,
-            projected_inventory_units]``.
+            projected_inventory_units]`` and optionally ``net_margin`` (the margin where absent).
         unit_cost: the item master's unit cost (see `plan_inventory_value`).
         reconciliation: `plan_vs_finance` output (its month rows of every family are summed).
-        family_rollup: the family roll-up ``[demand_units, revenue, margin]`` (`family_rollup`,
+        family_rollup: the family roll-up ``[demand_units, revenue, margin, net_margin]`` (`family_rollup`,
             the rule of mart plan_of_record_family), all weeks; None when there is none (an empty
             frame is compared: it has lost the whole plan).
         cash_projection: ``[week_start, cogs, inventory_value]`` (analytics.finance_cash_projection).
@@ -418,7 +432,7 @@ def control_totals(
         and ``reconciles`` is empty (not a failure).
 
     Returns:
-        `CONTROL_COLUMNS`, one row per measure x downstream: units, revenue, margin against
+        `CONTROL_COLUMNS`, one row per measure x downstream: units, revenue, margin, net margin against
         plan_reconciliation and plan_of_record_family; cogs (plan of record revenue - margin) and
         inventory_value_horizon_end (inventory at cost in the last plan week) against
         finance_cash_projection. difference = downstream - plan of record; reconciles = |difference|
@@ -427,8 +441,15 @@ def control_totals(
     require_columns(
         plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"], "plan of record"
     )
-    data = _numeric(plan, ["demand_units", "revenue", "margin"])
-    ours = {"units": data["demand_units"].sum(), "revenue": data["revenue"].sum(), "margin": data["margin"].sum()}
+    if "net_margin" not in plan:
+        plan = plan.assign(net_margin=plan["margin"])
+    data = _numeric(plan, ["demand_units", "revenue", "margin", "net_margin"])
+    ours = {
+        "units": data["demand_units"].sum(),
+        "revenue": data["revenue"].sum(),
+        "margin": data["margin"].sum(),
+        "net_margin": data["net_margin"].sum(),
+    }
     rows = []
 
     months = None
@@ -438,6 +459,7 @@ def control_totals(
         ("units", "units_plan_of_record"),
         ("revenue", "revenue_plan_of_record"),
         ("margin", "margin_plan_of_record"),
+        ("net_margin", "net_margin_plan_of_record"),
     ):
         theirs = None if months is None else float(months[column].sum())
         rows.append(
@@ -452,7 +474,12 @@ def control_totals(
         )
 
     # The roll-up is built from the plan itself: an empty roll-up of a non-empty plan is leakage, not "no data".
-    for measure, column in (("units", "demand_units"), ("revenue", "revenue"), ("margin", "margin")):
+    for measure, column in (
+        ("units", "demand_units"),
+        ("revenue", "revenue"),
+        ("margin", "margin"),
+        ("net_margin", "net_margin"),
+    ):
         theirs = None if family_rollup is None else float(pd.to_numeric(family_rollup[column]).sum())
         rows.append(
             _control(
@@ -506,7 +533,16 @@ def control_totals(
 
 # --------------------------------------------------------------------------- the asset's inputs
 
-PLAN_INPUT_COLUMNS = ["sku", "family", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"]
+PLAN_INPUT_COLUMNS = [
+    "sku",
+    "family",
+    "week_start",
+    "demand_units",
+    "revenue",
+    "margin",
+    "net_margin",
+    "projected_inventory_units",
+]
 REVENUE_PLAN_COLUMNS = ["family", "month_start", "units", "revenue"]
 CASH_INPUT_COLUMNS = ["week_start", "cogs", "inventory_value"]
 

@@ -144,6 +144,16 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             ),
         ),
         dg.AssetCheckSpec(
+            "net_margin_reconciles",
+            asset=PLAN,
+            blocking=True,
+            description=(
+                "Every SKU-week: offload_cost = the extra cost of its offloads, expedite_cost = the approved "
+                "expedites landing in it, and net_margin = margin - expedite_cost - offload_cost. A failure names "
+                "the SKU and week."
+            ),
+        ),
+        dg.AssetCheckSpec(
             "frozen_weeks_unchanged",
             asset=PLAN,
             blocking=True,
@@ -339,6 +349,8 @@ def plan_of_record(
             "cut_units": round(float(plan.cut_units.sum()), 1),
             "open_order_receipts_units": round(float(plan.receipts_units.sum()), 1),
             "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
+            "offload_cost": round(float(plan.offload_cost.sum()), 2),
+            "net_margin_13w": round(float(plan.net_margin.sum()), 2),
             "short_inside_lead_time_skus": int(
                 plan[plan.notes.str.startswith("inside the supplier lead time")].sku.nunique()
             ),
@@ -424,6 +436,20 @@ def plan_of_record(
         },
     )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
+    money = plan_lib.supply_cost_breaks(plan, offloads, expedited.costs)
+    yield dg.AssetCheckResult(
+        asset_key=PLAN,
+        check_name="net_margin_reconciles",
+        passed=money.empty,
+        description=plan_lib.describe_breaks(money, "supply costs and net margin"),
+        metadata={
+            "rows_breaking": len(money),
+            "margin": round(float(plan.margin.sum()), 2),
+            "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
+            "offload_cost": round(float(plan.offload_cost.sum()), 2),
+            "net_margin": round(float(plan.net_margin.sum()), 2),
+        },
+    )
     yield dg.AssetCheckResult(
         asset_key=OFFLOADS,
         check_name="offloads_reconcile",

@@ -113,7 +113,18 @@ def risk_board(ctx: PackContext) -> Markup:
     )
 
 
-PLAN_SUMS = ("demand_units", "supply_units", "revenue", "margin", "moved_out_units", "cut_units", "skus_at_risk")
+PLAN_SUMS = (
+    "demand_units",
+    "supply_units",
+    "revenue",
+    "margin",
+    "expedite_cost",
+    "offload_cost",
+    "net_margin",
+    "moved_out_units",
+    "cut_units",
+    "skus_at_risk",
+)
 
 
 def plan_of_record(ctx: PackContext) -> Markup:
@@ -144,6 +155,9 @@ def plan_of_record(ctx: PackContext) -> Markup:
         ncol("supply_units", "Supply units"),
         ncol("revenue", "Revenue", money),
         ncol("margin", "Margin", money),
+        ncol("expedite_cost", "Expedite cost", money),
+        ncol("offload_cost", "Alternate-resource cost", money),
+        ncol("net_margin", "Net margin", money),
         ncol("moved_out_units", "Moved later"),
         ncol("cut_units", "Cut"),
         ncol("projected_inventory_units", "Inventory at end"),
@@ -152,7 +166,8 @@ def plan_of_record(ctx: PackContext) -> Markup:
     ]
     note = (
         "Everything decided lands in one published plan of record. Supply is capacity-feasible; "
-        "SKU-weeks at risk = below safety stock or stocked out."
+        "SKU-weeks at risk = below safety stock or stocked out. Net margin = margin (at standard cost) less the "
+        "plan's own extra supply costs: approved expedites and units made on an alternate resource."
     )
     return panel(
         title,

@@ -221,7 +221,9 @@ def revenue_bridge(ctx: PackContext) -> Markup:
 def plan_vs_finance(ctx: PackContext) -> Markup:
     title = "Plan of record vs finance plan"
     panel_id = "reconciliation-plan-vs-finance"
-    df = ctx.marts.read("plan_reconciliation", PLAN_VS_FINANCE_COLS, optional=("margin_plan_of_record",))
+    df = ctx.marts.read(
+        "plan_reconciliation", PLAN_VS_FINANCE_COLS, optional=("margin_plan_of_record", "net_margin_plan_of_record")
+    )
     horizon = df[df.period == "horizon"] if len(df) else df
     total = horizon[horizon.level == "total"] if len(horizon) else horizon
     if total.empty:
@@ -254,6 +256,7 @@ def plan_vs_finance(ctx: PackContext) -> Markup:
         ncol("mix_effect", "Mix", signed_money),
         ncol("revenue_plan_of_record", "Plan of record", money),
         ncol("margin_plan_of_record", "Margin", money),
+        ncol("net_margin_plan_of_record", "Net margin", money),
     ]
     body = _bodies().plan_vs_finance(
         chart,
@@ -299,6 +302,7 @@ def _controls(ctx: PackContext) -> Markup:
         "units": "Units",
         "revenue": "Revenue",
         "margin": "Margin",
+        "net_margin": "Net margin",
         "cogs": "COGS",
         "inventory_value_horizon_end": "Inventory at cost, horizon end",
     }

@@ -293,6 +293,14 @@ def check_revenue_bridge(p, con, rows):
 
 def check_plan_vs_finance(p, con, rows):
     _shown(p, list(rows[rows.period == "horizon"].family), "Family")
+    # the horizon's net margin is the plan of record's, less nothing on the way (all its weeks are compared)
+    total = rows[(rows.period == "horizon") & (rows.level == "total")].iloc[0]
+    plan = con.execute("select sum(net_margin), sum(margin) - sum(net_margin) from plan_of_record").fetchone()
+    assert plan[1] > 0, "the demo's plan takes on no supply cost: the net margin is never exercised"
+    if total.days_covered == total.days_in_period:
+        assert total.net_margin_plan_of_record == pytest.approx(plan[0])
+    shown = p.tables[0]
+    assert shown.column("Net margin")[shown.column("Family").index("ALL")] == f"{total.net_margin_plan_of_record:,.0f}"
 
 
 def check_margin(p, con, rows):
@@ -326,6 +334,16 @@ def check_risk_board(p, con, rows):
 
 def check_plan_of_record(p, con, rows):
     _shown(p, list(rows.family.unique()) + ["All"], "Family")
+    # the "All" row's money: net margin = margin - expedites - the alternate resource's extra cost,
+    # and the alternate's cost is what plan_offloads lists (the demo offloads to T2)
+    shown = p.tables[0]
+    at = shown.column("Family").index("All")
+    offloaded = con.execute("select coalesce(sum(extra_cost), 0) from plan_offloads").fetchone()[0]
+    assert offloaded > 0 and rows.offload_cost.sum() == pytest.approx(offloaded)
+    want = rows.margin.sum() - rows.expedite_cost.sum() - rows.offload_cost.sum()
+    assert rows.net_margin.sum() == pytest.approx(want)
+    for label, value in (("Net margin", want), ("Alternate-resource cost", offloaded), ("Margin", rows.margin.sum())):
+        assert shown.column(label)[at] == f"{value:,.0f}", label
 
 
 def check_exceptions(p, con, rows):

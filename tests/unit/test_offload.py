@@ -218,3 +218,31 @@ def test_the_sequence_makes_on_each_resource_what_the_plan_put_there():
     # read against the plain MPS (all of A on M1) the same sequence breaks on M1 and M2
     plain = mps.quantity_breaks(seq, schedule, rates, ["M1", "M2"], list(WEEKS))
     assert set(zip(plain.resource_id, plain.sku)) == {("M1", "A"), ("M2", "A")}
+
+
+def test_the_offload_cost_lands_in_the_plan_row_and_the_net_margin():
+    # Hand-checked: A offloads 100 units at 2 extra each (first test) = 200 in week 1. Margin =
+    # 500 x (30 - 10) = 10,000, net margin = 10,000 - 200 = 9,800. B offloads nothing.
+    p, moved = _run(_hours())
+    a1, b1 = p.loc[("A", WEEKS[0])], p.loc[("B", WEEKS[0])]
+    assert a1.offload_cost == pytest.approx(200.0) and a1.margin == pytest.approx(10_000.0)
+    assert a1.net_margin == pytest.approx(9_800.0)
+    assert b1.offload_cost == 0 and b1.net_margin == pytest.approx(b1.margin)
+    assert p.offload_cost.sum() == pytest.approx(moved.extra_cost.sum())
+    assert plan.supply_cost_breaks(p.reset_index(), moved).empty
+
+
+def test_supply_cost_breaks_names_the_row_whose_costs_do_not_reconcile():
+    p, moved = _run(_hours())
+    rows = p.reset_index()
+    a1 = (rows.sku == "A") & (rows.week_start == WEEKS[0])
+    dropped = plan.supply_cost_breaks(rows.assign(offload_cost=0.0), moved)  # the offload's cost lost
+    assert dropped[["sku", "week_start"]].values.tolist() == [["A", WEEKS[0]]]
+    assert dropped.expected.tolist() == pytest.approx([200.0]) and dropped.stated.tolist() == [0.0]
+    gross = plan.supply_cost_breaks(rows.assign(net_margin=rows.margin), moved)  # net = gross on A's week
+    assert gross[["sku", "week_start"]].values.tolist() == [["A", WEEKS[0]]]
+    expedites = pd.DataFrame({"sku": ["B"], "week_start": [WEEKS[1]], "expedite_cost": [300.0]})
+    missed = plan.supply_cost_breaks(rows, moved, expedites)  # an approved expedite not in the row
+    assert missed[["sku", "week_start"]].values.tolist() == [["B", WEEKS[1]]]
+    within = rows.assign(net_margin=rows.net_margin + 0.004 * a1)  # under half a cent: float noise
+    assert plan.supply_cost_breaks(within, moved).empty

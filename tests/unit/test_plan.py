@@ -172,6 +172,10 @@ def test_expedite_pulls_an_open_order_in_and_adds_its_cost():
     p = _bought_plan(_demand(), receipts=ex.receipts, costs=ex.costs).set_index(["sku", "week_start"]).loc["A"]
     assert p.loc[WEEKS[0], "receipts_units"] == 25 and p.loc[WEEKS[0], "expedite_cost"] == 1200
     assert (p.projected_inventory_units.iloc[:2] >= 0).all() and p.expedite_cost.sum() == 1200
+    assert p.loc[WEEKS[0], "net_margin"] == pytest.approx(
+        p.loc[WEEKS[0], "margin"] - 1200
+    )  # the cost leaves the margin
+    assert (p.net_margin.iloc[1:] == p.margin.iloc[1:]).all() and (p.offload_cost == 0).all()
 
 
 def test_expedite_without_an_open_order_waives_the_lead_time_and_old_ones_do_nothing():

@@ -28,14 +28,17 @@ from sop_pipeline.analytics.reconcile import (
 EFFECTS = ["price_effect", "volume_effect", "mix_effect"]
 
 
-def _plan(rows) -> pd.DataFrame:
-    """rows: (sku, family, week_start, units, price, unit_cost, projected inventory)."""
+def _plan(rows, supply_cost: dict | None = None) -> pd.DataFrame:
+    """rows: (sku, family, week_start, units, price, unit_cost, projected inventory);
+    supply_cost: {(sku, week_start): the row's expedite + alternate-resource cost}."""
     df = pd.DataFrame(
         rows, columns=["sku", "family", "week_start", "demand_units", "price", "cost", "projected_inventory_units"]
     )
+    extra = [(supply_cost or {}).get((s, w), 0.0) for s, w in zip(df.sku, df.week_start)]
     df["week_start"] = pd.to_datetime(df["week_start"])
     df["revenue"] = df["demand_units"] * df["price"]
     df["margin"] = df["demand_units"] * (df["price"] - df["cost"])
+    df["net_margin"] = df["margin"] - extra
     return df
 
 
@@ -47,7 +50,8 @@ PLAN = _plan(
         ("A", "Snacks", "2026-11-30", 70.0, 10.0, 6.0, 20.0),
         ("B", "Dairy", "2026-11-23", 14.0, 5.0, 4.0, 5.0),
         ("B", "Dairy", "2026-11-30", 14.0, 5.0, 4.0, -3.0),  # projected stockout: counts as 0 at cost
-    ]
+    ],
+    supply_cost={("B", "2026-11-30"): 7.0},  # an expedite: 1/7 of it in November, 6/7 in December
 )
 COSTS = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [6.0, 4.0]})
 FINANCE = pd.DataFrame(
@@ -113,6 +117,14 @@ def test_horizon_bridge_worked_example():
     assert horizon.loc["Snacks", "price_effect"] == pytest.approx(-60.0)
     assert horizon.loc["Dairy", "price_effect"] == pytest.approx(-8.0)
     assert total.margin_plan_of_record == pytest.approx(140 * 4 + 28 * 1)
+    assert total.net_margin_plan_of_record == pytest.approx(140 * 4 + 28 * 1 - 7)
+    assert horizon.loc["Dairy", "net_margin_plan_of_record"] == pytest.approx(28 - 7)
+    months = out[(out.period == "month") & (out.level == "total")].set_index("period_start")
+    assert months.loc[pd.Timestamp("2026-12-01"), "margin_plan_of_record"] - months.loc[
+        pd.Timestamp("2026-12-01"), "net_margin_plan_of_record"
+    ] == pytest.approx(6.0)  # the expedite's week has 6 of its 7 days in December
+    gross_only = plan_vs_finance(PLAN.drop(columns="net_margin"), FINANCE)  # a plan without supply costs
+    assert (gross_only.net_margin_plan_of_record == gross_only.margin_plan_of_record).all()
     # the horizon's family rows are the same numbers pvm gives for the same inputs
     direct = pvm.pvm_bridge_family_plan(
         allocate_to_months(PLAN), prorate_revenue_plan(FINANCE, horizon_months(PLAN.week_start))
@@ -245,7 +257,9 @@ def _cash(inventory_end: float, cogs: float) -> pd.DataFrame:
 
 
 def _rollup(plan: pd.DataFrame) -> pd.DataFrame:
-    return plan.groupby(["family", "week_start"], as_index=False)[["demand_units", "revenue", "margin"]].sum()
+    return plan.groupby(["family", "week_start"], as_index=False)[
+        ["demand_units", "revenue", "margin", "net_margin"]
+    ].sum()
 
 
 def test_family_rollup_is_the_marts_rule_and_keeps_every_row():
@@ -257,10 +271,10 @@ def test_family_rollup_is_the_marts_rule_and_keeps_every_row():
         con.register("plan_of_record", plan)
         mart = con.execute(
             "select family, week_start, sum(demand_units) as demand_units, sum(revenue) as revenue, "
-            "sum(margin) as margin from plan_of_record group by family, week_start "
+            "sum(margin) as margin, sum(net_margin) as net_margin from plan_of_record group by family, week_start "
             "order by family nulls last, week_start"
         ).df()
-    assert list(ours.columns) == ["family", "week_start", "demand_units", "revenue", "margin"]
+    assert list(ours.columns) == ["family", "week_start", "demand_units", "revenue", "margin", "net_margin"]
     keys = plan[["family", "week_start"]].drop_duplicates()
     assert list(ours.family) == list(keys.family) and list(ours.week_start) == list(keys.week_start)
     ours = ours.sort_values(["family", "week_start"], na_position="last").reset_index(drop=True)
@@ -278,7 +292,7 @@ def test_controls_reconcile_when_everything_comes_from_the_plan():
         cash_projection=_cash(120.0, cogs),
     )
     assert list(controls.columns) == CONTROL_COLUMNS
-    assert len(controls) == 8 and controls.reconciles.all()
+    assert len(controls) == 10 and controls.reconciles.all()
     assert controls.difference.abs().max() < 1e-9
     inv = controls.set_index("measure").loc["inventory_value_horizon_end"]
     assert (inv.plan_of_record_value, inv.downstream_value) == (120.0, 120.0)
@@ -297,6 +311,9 @@ def test_controls_catch_leakage():
     assert not c.loc[("inventory_value_horizon_end", "finance_cash_projection"), "reconciles"]
     assert c.loc[("inventory_value_horizon_end", "finance_cash_projection"), "difference"] == pytest.approx(-0.5)
     assert c.loc[("cogs", "finance_cash_projection"), "reconciles"]
+    lost = control_totals(PLAN, COSTS, family_rollup=_rollup(PLAN).assign(net_margin=lambda d: d.margin))
+    n = lost.set_index(["measure", "downstream"]).loc[("net_margin", "plan_of_record_family")]
+    assert not n.reconciles and n.difference == pytest.approx(7.0)  # the supply cost dropped on the way
     empty_rollup = control_totals(PLAN, COSTS, family_rollup=rollup.iloc[0:0]).set_index(["measure", "downstream"])
     assert not empty_rollup.loc[("revenue", "plan_of_record_family"), "reconciles"]  # lost, not "no data"
 
@@ -386,7 +403,7 @@ def test_asset_writes_both_tables_and_the_checks_pass(tmp_path):
                 "select count(*) from analytics.plan_reconciliation_controls where downstream = "
                 "'plan_of_record_family' and reconciles"
             ).fetchone()[0]
-            == 3
+            == 4
         )
 
 

@@ -16,6 +16,7 @@ select
     revenue_plan_of_record,
     revenue_finance_plan,
     margin_plan_of_record,
+    net_margin_plan_of_record,
     price_effect,
     volume_effect,
     mix_effect,
