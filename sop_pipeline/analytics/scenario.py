@@ -435,6 +435,7 @@ METRICS = {
     "demand_units": "units",
     "revenue": "money",
     "margin": "money",
+    "net_margin": "money",
     "projected_fill_rate_pct": "%",
     "stockout_sku_weeks": "SKU-weeks",
     "cut_units": "units",
@@ -469,7 +470,8 @@ def figures(
     datapack_capacity, datapack_cash_projection): rows scope (family | total | resource), key,
     metric, value.
 
-    Per family and total: demand units, revenue and margin over the 13 weeks; projected fill rate
+    Per family and total: demand units, revenue, margin and (where the plan has it) net margin -
+    margin less the plan's expedite and alternate-resource costs - over the 13 weeks; projected fill rate
     (% of demand met in its week on the plan's projection: a backlog that grows in a week counts as
     unmet); stockout SKU-weeks (service_risk stockout); cut units; inventory value at cost at the end
     of week 13 (positive projected inventory x unit cost, the cost being (revenue - margin) / demand
@@ -492,11 +494,10 @@ def figures(
             0.0,
         )
         p["stockout"] = (p["service_risk"] == "stockout").astype(int)
+        money = ["demand_units", "revenue", "margin"] + (["net_margin"] if "net_margin" in p else [])
         for scope, group in [("family", p.groupby("family")), ("total", p.assign(_all="total").groupby("_all"))]:
             agg = group.agg(
-                demand_units=("demand_units", "sum"),
-                revenue=("revenue", "sum"),
-                margin=("margin", "sum"),
+                **{c: (c, "sum") for c in money},
                 unmet=("unmet_units", "sum"),
                 stockout_sku_weeks=("stockout", "sum"),
                 cut_units=("cut_units", "sum"),
@@ -507,9 +508,7 @@ def figures(
             )
             for key, r in agg.iterrows():
                 for metric in (
-                    "demand_units",
-                    "revenue",
-                    "margin",
+                    *money,
                     "projected_fill_rate_pct",
                     "stockout_sku_weeks",
                     "cut_units",

@@ -67,7 +67,7 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
     },
     pool=WAREHOUSE_POOL,
     description="Scenario vs base side by side (a `sop scenario run`; empty in a base cycle): per family and in "
-    "total demand units, revenue, margin, projected fill rate, stockout SKU-weeks, cut units and inventory "
+    "total demand units, revenue, margin, net margin, projected fill rate, stockout SKU-weeks, cut units and inventory "
     "value at the end of the horizon; in total working capital and cash tied up; per resource available "
     "hours, the plan's hours and load %. Base figures from the base data dir's serving file, scenario "
     "figures from this cycle's marts, both by analytics.scenario.figures; delta and delta %.",
@@ -76,7 +76,7 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
             "scenario_compare_reconciles",
             asset=COMPARE,
             blocking=True,
-            description="The scenario's demand units, revenue and margin per family and in total equal its "
+            description="The scenario's demand units, revenue, margin and net margin per family and in total equal its "
             "plan_of_record_family; the families and the total agree (sum of families = total).",
         )
     ],
@@ -124,11 +124,12 @@ def scenario_compare(
 
 
 def reconcile_breaks(compare: pd.DataFrame, family_plan: pd.DataFrame) -> list[str]:
-    """Where the scenario's demand units, revenue or margin (per family, total) differ from
-    plan_of_record_family, or the families do not add up to the total."""
+    """Where the scenario's demand units, revenue, margin or net margin (per family, total) differ
+    from plan_of_record_family, or the families do not add up to the total."""
     breaks = []
-    fam = family_plan.groupby("family")[["demand_units", "revenue", "margin"]].sum()
-    for metric in ("demand_units", "revenue", "margin"):
+    metrics = ["demand_units", "revenue", "margin"] + (["net_margin"] if "net_margin" in family_plan else [])
+    fam = family_plan.groupby("family")[metrics].sum()
+    for metric in metrics:
         rows = compare[compare.metric == metric]
         families = rows[rows.scope == "family"].set_index("key")["scenario_value"]
         expected = fam[metric].reindex(families.index)

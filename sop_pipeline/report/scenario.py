@@ -15,6 +15,7 @@ LABELS = {
     "demand_units": "Demand (units, 13 wk)",
     "revenue": "Revenue (13 wk)",
     "margin": "Margin (13 wk)",
+    "net_margin": "Net margin after expedites and alternates (13 wk)",
     "projected_fill_rate_pct": "Projected fill rate %",
     "stockout_sku_weeks": "Stockout SKU-weeks",
     "cut_units": "Cut units",

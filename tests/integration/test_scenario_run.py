@@ -72,11 +72,14 @@ def test_scenario_compare_agrees_with_both_serving_files(scenario_run, small_cyc
     assert set(cmp.index.get_level_values("scope")) == {"total", "family", "resource"}
     for path, column in ((small_cycle.serving, "base_value"), (serving, "scenario_value")):
         fam = _read(
-            path, "select family, sum(revenue) r, sum(margin) m, sum(demand_units) d from plan_of_record group by 1"
+            path,
+            "select family, sum(revenue) r, sum(margin) m, sum(net_margin) n, sum(demand_units) d "
+            "from plan_of_record group by 1",
         )
         for row in fam.itertuples():
             assert cmp.loc[("family", row.family, "revenue"), column] == pytest.approx(row.r, rel=1e-9)
             assert cmp.loc[("family", row.family, "margin"), column] == pytest.approx(row.m, rel=1e-9)
+            assert cmp.loc[("family", row.family, "net_margin"), column] == pytest.approx(row.n, rel=1e-9)
         assert cmp.loc[("total", "total", "demand_units"), column] == pytest.approx(fam.d.sum(), rel=1e-9)
     assert cmp.loc[("resource", "T1", "available_hours_13w"), "delta"] == pytest.approx(8.0 * 13)
     snacks = cmp.loc[("family", "Snacks", "revenue")]

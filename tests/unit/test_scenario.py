@@ -268,6 +268,7 @@ def _plan_rows(demand_a=(10.0, 10.0), inv_a=(5.0, -3.0)) -> pd.DataFrame:
             "demand_units": [*demand_a, 4.0, 4.0],
             "revenue": [d * 10 for d in demand_a] + [40.0, 40.0],
             "margin": [d * 4 for d in demand_a] + [8.0, 8.0],
+            "net_margin": [d * 4 for d in demand_a] + [8.0, 3.0],  # B's week 2 took on a 5.0 expedite
             "cut_units": 0.0,
             "projected_inventory_units": [*inv_a, 2.0, 6.0],
             "service_risk": ["ok", "stockout" if inv_a[1] < 0 else "ok", "ok", "ok"],
@@ -300,6 +301,10 @@ def test_figures_and_compare_by_hand():
     # inventory value at the end (week 2) at cost (revenue - margin) / units = 6: A 1 x 6 -> 0
     assert snacks.loc["inventory_value_end", "base_value"] == pytest.approx(6.0)
     assert snacks.loc["inventory_value_end", "scenario_value"] == 0.0
+    assert out.loc["family", "Drinks"].loc["net_margin", "base_value"] == pytest.approx(11.0)  # 16 - the expedite
+    assert snacks.loc["net_margin", "scenario_value"] == pytest.approx(88.0)
+    no_net = scenario.figures(_plan_rows().drop(columns="net_margin"), cap, cash, sequence)
+    assert "net_margin" not in set(no_net.metric)  # an older plan without it: not made up from the margin
     total = out.loc["total", "total"]
     assert total.loc["revenue", "scenario_value"] == 300.0 and total.loc["working_capital_end", "base_value"] == 120.0
     t1 = out.loc["resource", "T1"]
