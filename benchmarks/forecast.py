@@ -77,7 +77,7 @@ left join stock st on st.sku = g.sku and st.location = g.location and st.week_st
 """
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 from datetime import date
 import numpy as np, pandas as pd
 sys.path.insert(0, {repo!r})
@@ -102,7 +102,8 @@ elif method in ("ours_selected", "ours_previous_rule"):
     from sop_pipeline.analytics import backtest as bt, forecasting, methods, outliers
     promos = pd.read_parquet(promos_path)
     history["week_start"] = history.week_start.dt.date
-    res = bt.backtest(history, origin, promos, config=bt.BacktestConfig(sensing=False))
+    step = int(os.environ.get("SOP_BENCH_ORIGIN_STEP") or bt.BacktestConfig().origin_step)
+    res = bt.backtest(history, origin, promos, config=bt.BacktestConfig(sensing=False, origin_step=step))
     clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
     sel, cal = res.selection, res.calibration
     if method == "ours_previous_rule":  # lightgbm unless a candidate is 25% better (before issue 16 item 7)
@@ -376,7 +377,8 @@ if method in ("ours", "lightgbm"):
     named = {{"units_p50": "f", "units_p10": "lo", "units_p90": "hi"}}
     out = {{}}
     if method == "ours":
-        res = bt.backtest(history, as_of, config=bt.BacktestConfig(sensing=False))
+        step = int(os.environ.get("SOP_BENCH_ORIGIN_STEP") or bt.BacktestConfig().origin_step)
+        res = bt.backtest(history, as_of, config=bt.BacktestConfig(sensing=False, origin_step=step))
         fc = forecasting.forecast(clean, as_of, rollups=False, selection=res.selection, calibration=res.calibration)
         model = fc.model
         fc = fc.location
@@ -782,6 +784,12 @@ def main() -> None:
     p.add_argument("--sizes", nargs="*", default=["small", "medium"])
     p.add_argument("--origins", type=int, default=1, help="holdout origins, 13 weeks apart (default 1)")
     p.add_argument("--methods", nargs="*", default=["ours", "ours_selected", "seasonal_naive", "auto_ets"])
+    p.add_argument(
+        "--origin-step",
+        type=int,
+        default=None,
+        help="weeks between the pipeline backtest's origins in ours_selected / ours (default: the pipeline's)",
+    )
     p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
     p.add_argument(
         "--backtest",
@@ -805,6 +813,8 @@ def main() -> None:
         "AutoARIMA and CrostonOptimized",
     )
     args = p.parse_args()
+    if args.origin_step is not None:  # read by the child processes
+        os.environ["SOP_BENCH_ORIGIN_STEP"] = str(args.origin_step)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -1,7 +1,9 @@
 """Rolling-origin backtest: the same forecast code re-run at earlier as-of dates.
 
 Origins are the cycle's as-of minus 1, 2, ... ``origins`` weeks (same weekday, so the same
-complete-week rule). At each origin the history is cut to the complete weeks before it, the
+complete-week rule); with ``origin_step`` = s they are s weeks apart instead (as-of minus s, 2s, ...:
+26 origins then span 26 x s weeks; benchmarks/forecast.py ``--origin-step``; the pipeline keeps
+weekly origins, benchmarks/README.md says why). At each origin the history is cut to the complete weeks before it, the
 outliers and censored weeks are detected again on that cut (no look-ahead), the forecast is
 made for horizon weeks 1-13, and every forecast week that is complete at the cycle's as-of is
 scored against what happened. Lag k = horizon week k of the origin (KPI_DEFINITIONS.md).
@@ -16,8 +18,8 @@ Methods, side by side on the same SKU-weeks:
       week's units when the SKU did not sell then.
 Rows are kept only where every available method has a forecast, so the comparison is fair.
 
-Cost: the model is refitted every ``retrain_every`` (4) origins, oldest first, with lighter
-settings than the cycle's forecast (50,000 sampled training rows instead of 100,000, 100
+Cost: the model is refitted every 4 weeks (``refit_every`` origins: 4 weekly ones), oldest
+first, with lighter settings than the cycle's forecast (50,000 sampled training rows instead of 100,000, 100
 boosting rounds at learning rate 0.15, no quantile models - as accurate on demo data) and
 reused for the next 3 origins, as a monthly retrain would be in production; a model is only
 ever applied at origins on or after the one it was fitted at, so nothing leaks. 26 origins =
@@ -54,12 +56,20 @@ HISTORY_COLUMNS = [
 ]
 BACKTEST_COLUMNS = ["origin", "sku", "family", "week_start", "lag", "method", "forecast_units", "actual_units"]
 METHODS = ("lightgbm", "lightgbm_sensed", "sales_forecast", "seasonal_naive")
+RETRAIN_WEEKS = 4  # the global model is refitted about monthly, as in production
 
 
 @dataclass(frozen=True)
 class BacktestConfig:
     origins: int = 26
-    retrain_every: int = 4
+    origin_step: int = 1  # weeks between origins (oldest = as_of - origins x origin_step weeks)
+    retrain_every: int | None = None  # origins between refits; None: every 4 weeks (4 // origin_step origins)
+
+    @property
+    def refit_every(self) -> int:
+        """Origins between two refits of the global model (``retrain_every``, else a monthly refit)."""
+        return self.retrain_every or max(1, RETRAIN_WEEKS // max(1, self.origin_step))
+
     horizon_weeks: int = 13
     sensing: bool = True
     select_methods: bool = True  # score every candidate per SKU x location (methods.py)
@@ -277,7 +287,8 @@ def prepare(
 
 
 def _origins(as_of: date, cfg: BacktestConfig) -> list[date]:
-    return [as_of - timedelta(weeks=k) for k in range(cfg.origins, 0, -1)]  # oldest first
+    step = max(1, cfg.origin_step)
+    return [as_of - timedelta(weeks=k * step) for k in range(cfg.origins, 0, -1)]  # oldest first
 
 
 def plan_fits(whole: _WholeHistory | None, as_of: date, config: BacktestConfig = BacktestConfig()) -> FitPlan:
@@ -295,7 +306,7 @@ def plan_fits(whole: _WholeHistory | None, as_of: date, config: BacktestConfig =
         n_hist = whole.n_hist_at(origin) if whole is not None else None
         if n_hist is None:  # no series has a row yet
             continue
-        refit = model is None or n % cfg.retrain_every == 0
+        refit = model is None or n % cfg.refit_every == 0
         try:
             if refit:  # the cleansed cut is only built where a model is fitted
                 fitted = forecasting.fit(whole.at(origin, future), fcfg, max_h=max(cfg.horizon_weeks + gap, 14))

@@ -66,7 +66,9 @@ models on public data because it kept LightGBM where a combination was better:
        ``series_threshold`` standard errors of the series' per-origin difference, with only the
        non-overlapping 13-week windows counted as independent: the Student-t quantile with
        (windows - 1) degrees of freedom, 6.31 for 26 weekly origins (~2 windows), so the class's
-       pooled choice stands unless a series' own evidence is overwhelming.
+       pooled choice stands unless a series' own evidence is overwhelming. Origins spaced s weeks
+       apart put fewer of them in a window (``origins_per_window``), and the standard errors and
+       degrees of freedom follow.
 
 The margin is thus scaled by the noise of each error estimate, not fixed; it is published per
 series (``margin``, with ``default_method``) so the blocking check can recompute the pick.
@@ -153,6 +155,16 @@ PRIOR = {"smooth": "combination_trend", "intermittent": "combination_trend"}
 SELECT_Z = 1.645  # "clearly better": one-sided 95% on the paired per-origin error difference
 SIGN_TEST_LEVEL = 0.05  # a class default also needs a one-sided 5% sign test across its series
 NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
+HORIZON_WEEKS = 13
+
+
+def origins_per_window(origins) -> int:
+    """How many of the backtest's origins fall in one 13-week horizon window: origins closer than
+    13 weeks score overlapping weeks, so their errors are correlated. From the origins' spacing (the
+    median gap, in whole weeks, at least 1): 13 for weekly origins, 7 for origins 2 weeks apart."""
+    days = np.diff(np.unique(pd.to_datetime(pd.Series(origins)).to_numpy())).astype("timedelta64[D]").astype(float)
+    step = max(1, int(round(float(np.median(days)) / 7))) if len(days) else 1
+    return max(1, -(-HORIZON_WEEKS // step))
 
 
 BUCKETS = ("1-4", "5-8", "9-13")  # horizon buckets of the calibration, in lag order
@@ -697,7 +709,9 @@ def series_threshold(cube: np.ndarray, z: float = SELECT_Z, horizon: int = NW_LA
     return special.stdtrit(df, special.ndtr(z))
 
 
-def class_default(cube: np.ndarray, prior: int, z: float = SELECT_Z, level: float = SIGN_TEST_LEVEL) -> int:
+def class_default(
+    cube: np.ndarray, prior: int, z: float = SELECT_Z, level: float = SIGN_TEST_LEVEL, window: int = NW_LAGS + 1
+) -> int:
     """The default candidate (index into ``CANDIDATES``) of one class's series, from their
     series x origins x candidates error sums: the candidate with the lowest error summed over the
     series when two tests agree it beats ``prior``, else ``prior``:
@@ -709,12 +723,15 @@ def class_default(cube: np.ndarray, prior: int, z: float = SELECT_Z, level: floa
       test at ``level`` (ties left out). A default is applied to every series of the class, so the
       evidence for it must come from many series, not from a few large ones or from one stretch
       of weeks that several series share: with 4 series or fewer it cannot pass (4 of 4 wins has
-      p = 1/16), and the prior stands."""
+      p = 1/16), and the prior stands.
+
+    ``window``: origins per 13-week window (`origins_per_window`; 13 for weekly origins): the
+    Newey-West lags are ``window - 1`` and the block error counts ``window`` origins as one."""
     pooled = np.nansum(cube, axis=0)[None]  # 1 x origins x candidates
     k = cube.shape[0]
 
     def pooled_se(d: np.ndarray) -> np.ndarray:
-        return np.maximum(_nw_se(d), _block_se(d) / np.sqrt(k))
+        return np.maximum(_nw_se(d, lags=window - 1), _block_se(d, horizon=window) / np.sqrt(k))
 
     best = int(_switch(pooled, np.array([prior]), z, pooled_se)[0][0])
     if best == prior:
@@ -785,11 +802,14 @@ def select(
         pick = np.where(keep, default, best)
     else:
         prior = {**PRIOR, **(prior or {})}
+        window = origins_per_window(origins)
         default = np.zeros(len(abs_sum), dtype=int)
         for c in np.unique(cls):
             in_c = cls == c
-            default[in_c] = class_default(cube[in_c], CANDIDATES.index(prior.get(c, "combination")), z)
-        pick, margin = _switch(cube, default, series_threshold(cube, z), se=_block_se)
+            default[in_c] = class_default(cube[in_c], CANDIDATES.index(prior.get(c, "combination")), z, window=window)
+        pick, margin = _switch(
+            cube, default, series_threshold(cube, z, horizon=window), se=lambda d: _block_se(d, horizon=window)
+        )
     out = abs_sum.index.to_frame(index=False)
     out["method"] = np.array(CANDIDATES)[pick]
     with np.errstate(divide="ignore", invalid="ignore"):

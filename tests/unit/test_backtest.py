@@ -53,6 +53,15 @@ def test_no_leakage_future_rows_do_not_change_the_forecast(data):
     assert not np.allclose(a.actual_units, b.actual_units)
 
 
+def test_origins_are_spaced_by_origin_step_and_refits_stay_monthly():
+    weekly = BT._origins(AS_OF, BT.BacktestConfig(origins=3))
+    assert weekly == [AS_OF - timedelta(weeks=k) for k in (3, 2, 1)]
+    spaced = BT.BacktestConfig(origins=3, origin_step=2)
+    assert BT._origins(AS_OF, spaced) == [AS_OF - timedelta(weeks=k) for k in (6, 4, 2)]
+    assert BT.BacktestConfig().refit_every == 4 and spaced.refit_every == 2  # every 4 weeks either way
+    assert BT.BacktestConfig(origin_step=2, retrain_every=3).refit_every == 3  # an explicit cadence wins
+
+
 def test_sales_forecast_is_matched_at_the_same_lag(data):
     history, promos = data
     origin_weeks = pd.date_range(

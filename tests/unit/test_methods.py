@@ -474,6 +474,19 @@ def test_class_default_needs_many_series_and_one_series_needs_a_long_backtest():
     assert M.series_threshold(cube) == pytest.approx([6.314, 2.353], rel=1e-3)  # t tables: 6.314, 2.353
 
 
+def test_a_window_holds_fewer_origins_when_they_are_spaced_out():
+    weekly = pd.date_range("2026-01-04", periods=26, freq="7D")
+    assert M.origins_per_window(weekly) == 13  # 26 weekly origins: 2 independent 13-week windows
+    assert M.origins_per_window(pd.date_range("2026-01-04", periods=26, freq="14D")) == 7
+    assert M.origins_per_window(pd.date_range("2026-01-04", periods=26, freq="21D")) == 5
+    assert M.origins_per_window(pd.date_range("2026-01-04", periods=5, freq="91D")) == 1  # no overlap
+    assert M.origins_per_window(weekly[:1]) == 13  # one origin: taken as weekly
+    # 28 origins 2 weeks apart are 4 windows (3 degrees of freedom); weekly, 28 / 13 = 2.15 windows
+    cube = np.zeros((1, 28, 1))
+    assert M.series_threshold(cube, horizon=7) == pytest.approx(2.353, rel=1e-3)  # t tables: 2.353
+    assert M.series_threshold(cube) > 5
+
+
 def test_seasonal_naive_trend_by_hand(monkeypatch):
     # year 1: 10 a week with a peak of 40 in week 30; year 2 (weeks 52-77): 20 a week. Last 13 weeks
     # (65-77) average 20, the same weeks a year earlier (13-25) 10: ratio 2. Week T - 1 + h - 52 of
