@@ -417,48 +417,49 @@ def plan_of_record(
         else f"capacity: {len(over)} resource-week(s) over their hours: {', '.join(over[:5])}",
         metadata={"overloaded_weeks": ", ".join(map(str, over)) or "none"},
     )
-    yield dg.AssetCheckResult(
-        asset_key=PLAN,
-        check_name="inventory_balance",
-        passed=balance.empty,
-        description=plan_lib.describe_breaks(balance, "inventory balance"),
-        metadata={"rows_breaking": len(balance), "rows": len(plan)},
+    yield _rule_check(
+        PLAN, "inventory_balance", balance, "inventory balance", rows_breaking=len(balance), rows=len(plan)
     )
-    yield dg.AssetCheckResult(
-        asset_key=PLAN,
-        check_name="starting_stock_usable",
-        passed=start.empty,
-        description=plan_lib.describe_breaks(start, "week-1 stock <= usable stock"),
-        metadata={
-            "skus_breaking": len(start),
-            "usable_units": float(usable.sum()),
-            "expired_in_horizon_units": round(float(plan.expired_units.sum()), 1),
-        },
+    yield _rule_check(
+        PLAN,
+        "starting_stock_usable",
+        start,
+        "week-1 stock <= usable stock",
+        skus_breaking=len(start),
+        usable_units=float(usable.sum()),
+        expired_in_horizon_units=round(float(plan.expired_units.sum()), 1),
     )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
     money = plan_lib.supply_cost_breaks(plan, offloads, expedited.costs)
-    yield dg.AssetCheckResult(
-        asset_key=PLAN,
-        check_name="net_margin_reconciles",
-        passed=money.empty,
-        description=plan_lib.describe_breaks(money, "supply costs and net margin"),
-        metadata={
-            "rows_breaking": len(money),
-            "margin": round(float(plan.margin.sum()), 2),
-            "expedite_cost": round(float(plan.expedite_cost.sum()), 2),
-            "offload_cost": round(float(plan.offload_cost.sum()), 2),
-            "net_margin": round(float(plan.net_margin.sum()), 2),
-        },
+    yield _rule_check(
+        PLAN,
+        "net_margin_reconciles",
+        money,
+        "supply costs and net margin",
+        rows_breaking=len(money),
+        **{c: round(float(plan[c].sum()), 2) for c in ("margin", "expedite_cost", "offload_cost", "net_margin")},
     )
-    yield dg.AssetCheckResult(
-        asset_key=OFFLOADS,
-        check_name="offloads_reconcile",
-        passed=offload_breaks.empty,
-        description=plan_lib.describe_breaks(offload_breaks, "offloads reconcile with the plan and the decision log"),
-        metadata={"rows_breaking": len(offload_breaks), "offloads": len(offloads)},
+    yield _rule_check(
+        OFFLOADS,
+        "offloads_reconcile",
+        offload_breaks,
+        "offloads reconcile with the plan and the decision log",
+        rows_breaking=len(offload_breaks),
+        offloads=len(offloads),
     )
     yield dg.AssetCheckResult(
         asset_key=PLAN, check_name="family_rollup_reconciles", passed=plan_lib.plan_totals_reconcile(plan)
+    )
+
+
+def _rule_check(asset_key: dg.AssetKey, name: str, breaks: pd.DataFrame, what: str, **metadata) -> dg.AssetCheckResult:
+    """A check that passes when no row breaks the rule; the description names the first rows that do."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=name,
+        passed=breaks.empty,
+        description=plan_lib.describe_breaks(breaks, what),
+        metadata=metadata,
     )
 
 
