@@ -81,7 +81,15 @@ def test_plan_of_record_reconciles_with_the_finance_plan_and_cash_projection(sma
     ((days, horizon_days, por, finance, residual),) = horizon
     assert days == horizon_days == 91 and finance > 0 and abs(residual) < 1e-6
     assert abs(por - plan_revenue) < 0.01  # the demo's revenue plan covers every month of the horizon
-    assert len(controls) == 8 and all(ok for _, _, ok in controls), controls
+    assert len(controls) == 10 and all(ok for _, _, ok in controls), controls
+    assert {m for m, _, _ in controls} == {
+        "units",
+        "revenue",
+        "margin",
+        "net_margin",
+        "cogs",
+        "inventory_value_horizon_end",
+    }
 
 
 def test_items_and_pos_only_run_reports_other_extracts_absent(items_and_pos_only):
