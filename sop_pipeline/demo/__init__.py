@@ -95,7 +95,7 @@ def generate(
     w.write("ap_items", finance.ap_items(pur, cal, seed))
     w.write("expedites", finance.expedites_extract(ex, cal))
     w.write("risk_events", finance.risk_events(pur, cal, seed))
-    w.write("decisions", finance.decisions(cat, ex, cal, seed), extra_front={"decision_id": "str"})
+    w.write("decisions", finance.decisions(cat, ex, cal, seed, pur), extra_front={"decision_id": "str"})
     qualified_l1 = float(skills["hours_per_week"][(skills["resource_id"] == "L1") & (skills["level"] >= 2)].sum())
     last_plan = plan_history.previous_plan(cat, fc, pl, prod, pur, qualified_l1, cal)
     # + the consensus of the 25 cycles before it (forecast value added scores the consensus step)

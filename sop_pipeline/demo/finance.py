@@ -180,8 +180,28 @@ def risk_events(pur: Purchasing, cal: Calendar, seed: int) -> dict:
     }
 
 
-def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int) -> dict:
-    """Decision log of the last six monthly cycles (cycle = every 4th Sunday before end_date)."""
+def _pull_in(cat: Catalog, pur: Purchasing | None, cal: Calendar) -> tuple | None:
+    """The last cycle's approved expedite that lands in the coming horizon, so the plan's expedite
+    path (a receipt pulled in, its cost in the SKU-week's expedite_cost and net margin) fires on the
+    demo: the open purchase-order line of a bought finished good promised in horizon weeks 3-6 with
+    the largest quantity, pulled into week 1 ("<cost> by <week 1 Monday>"), at a freight premium of
+    15% of the line's value (at least 250). No random draw: the other rows are unchanged."""
+    if pur is None:
+        return None
+    bought = set(cat.fg.sku[cat.fg.make_or_buy == "buy"])
+    week1 = cal.n_days  # the Monday after end_date
+    pl = pur.po_lines
+    due = pl[pl.sku.isin(bought) & (pl.promised_day >= week1 + 14) & (pl.promised_day < week1 + 42)]
+    if due.empty:
+        return None
+    line = due.sort_values(["qty", "po_id", "line"], ascending=[False, True, True], kind="stable").iloc[0]
+    cost = max(250.0, round(0.15 * float(line.qty) * float(line.unit_cost), -1))
+    return f"{line.po_id}/{int(line.line)}", f"{cost:.0f} by {cal.dates(week1)}"
+
+
+def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int, pur: Purchasing | None = None) -> dict:
+    """Decision log of the last six monthly cycles (cycle = every 4th Sunday before end_date), and
+    at the last one an approved expedite of an open order into the coming horizon (``_pull_in``)."""
     rng = rng_for(seed, "decisions")
     fg = cat.fg
     active = fg[fg.lifecycle == "active"]
@@ -214,6 +234,11 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int) -> dict:
             kind, subject, value, responsible, *fixed = options[j]
             approved = fixed[0] if fixed else ("yes" if rng.random() < 0.75 else "no")
             rows.append((c_date, kind, subject, value, approved, responsible, decided))
+    pull_in = _pull_in(cat, pur, cal)
+    if pull_in is not None:
+        last = cal.dates(cal.n_days - 1 - 28)
+        at = (last + 2).astype("datetime64[s]") + np.timedelta64(11 * 3600, "s")
+        rows.append((last, "expedite", *pull_in, "yes", "Master scheduler", at))
     df = pd.DataFrame(rows, columns=["cycle", "kind", "subject", "value", "approved", "responsible", "decided_at"])
     df = df.drop_duplicates(["cycle", "kind", "subject"]).reset_index(drop=True)
     ym = pd.Series(np.datetime_as_string(df.cycle.to_numpy().astype("datetime64[M]")))

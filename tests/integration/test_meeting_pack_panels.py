@@ -340,6 +340,17 @@ def check_plan_of_record(p, con, rows):
     at = shown.column("Family").index("All")
     offloaded = con.execute("select coalesce(sum(extra_cost), 0) from plan_offloads").fetchone()[0]
     assert offloaded > 0 and rows.offload_cost.sum() == pytest.approx(offloaded)
+    # the demo's approved pull-in of an open order lands in week 1 with its cost (demo.finance._pull_in)
+    pulled = con.execute(
+        "select subject, value from decision_log where kind = 'expedite' and effect like 'pulled %'"
+    ).fetchall()
+    assert len(pulled) == 1, pulled
+    cost = float(pulled[0][1].split(" by ")[0])
+    week1 = con.execute(
+        "select sum(expedite_cost), sum(receipts_units) > 0 from plan_of_record where horizon_week = 1 and "
+        "expedite_cost > 0"
+    ).fetchone()
+    assert rows.expedite_cost.sum() == pytest.approx(cost) and week1 == (pytest.approx(cost), True)
     want = rows.margin.sum() - rows.expedite_cost.sum() - rows.offload_cost.sum()
     assert rows.net_margin.sum() == pytest.approx(want)
     for label, value in (("Net margin", want), ("Alternate-resource cost", offloaded), ("Margin", rows.margin.sum())):
