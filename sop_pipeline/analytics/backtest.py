@@ -1,12 +1,12 @@
 """Rolling-origin backtest: the same forecast code re-run at earlier as-of dates.
 
 Origins are the cycle's as-of minus 1, 2, ... ``origins`` weeks (same weekday, so the same
-complete-week rule); with ``origin_step`` = s they are s weeks apart instead (as-of minus s, 2s, ...:
-26 origins then span 26 x s weeks; benchmarks/forecast.py ``--origin-step``; the pipeline keeps
-weekly origins, benchmarks/README.md says why). At each origin the history is cut to the complete weeks before it, the
-outliers and censored weeks are detected again on that cut (no look-ahead), the forecast is
-made for horizon weeks 1-13, and every forecast week that is complete at the cycle's as-of is
-scored against what happened. Lag k = horizon week k of the origin (KPI_DEFINITIONS.md).
+complete-week rule); with ``origin_step`` = s they are s weeks apart instead (as-of minus s, 2s,
+...: 26 origins then span 26 x s weeks; benchmarks/forecast.py ``--origin-step``; the pipeline
+keeps weekly origins, benchmarks/README.md says why). At each origin the history is cut to the
+complete weeks before it, the outliers and censored weeks are detected again on that cut (no
+look-ahead), the forecast is made for horizon weeks 1-13, and every forecast week that is complete
+at the cycle's as-of is scored against what happened. Lag k = horizon week k of the origin (KPI_DEFINITIONS.md).
 
 Methods, side by side on the same SKU-weeks:
     * ``lightgbm``: the statistical forecast (``forecasting``), summed over locations;
@@ -19,11 +19,11 @@ Methods, side by side on the same SKU-weeks:
 Rows are kept only where every available method has a forecast, so the comparison is fair.
 
 Cost: the model is refitted every 4 weeks (``refit_every`` origins: 4 weekly ones), oldest
-first, with lighter settings than the cycle's forecast (50,000 sampled training rows instead of 100,000, 100
-boosting rounds at learning rate 0.15, no quantile models - as accurate on demo data) and
-reused for the next 3 origins, as a monthly retrain would be in production; a model is only
-ever applied at origins on or after the one it was fitted at, so nothing leaks. 26 origins =
-7 fits; on `small` the whole backtest takes ~15-30 s.
+first, with lighter settings than the cycle's forecast (50,000 sampled training rows instead of
+100,000, 100 boosting rounds at learning rate 0.15, no quantile models - as accurate on demo data)
+and reused until the next refit (the next 3 weekly origins), as a monthly retrain would be in
+production; a model is only ever applied at origins on or after the one it was fitted at, so
+nothing leaks. 26 origins = 7 fits; on `small` the whole backtest takes ~15-30 s.
 """
 
 from __future__ import annotations

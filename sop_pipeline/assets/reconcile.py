@@ -49,8 +49,8 @@ COMMON = warehouse_asset("finance")
             key=CONTROLS,
             **COMMON,
             description=(
-                "Control totals: the plan of record's units, revenue, margin, net margin, COGS and inventory at cost at the "
-                "horizon end next to the same figures in plan_reconciliation, the family roll-up "
+                "Control totals: the plan of record's units, revenue, margin, net margin, COGS and inventory at "
+                "cost at the horizon end next to the same figures in plan_reconciliation, the family roll-up "
                 "(plan_of_record_family's rule) and finance_cash_projection (difference should be 0: no leakage)."
             ),
         ),
@@ -64,8 +64,8 @@ COMMON = warehouse_asset("finance")
             blocking=True,
             description=(
                 "Price + volume + mix add up exactly to plan of record - finance plan revenue on every row, the "
-                "families add up to the total, and the plan-of-record units, revenue, margin and net margin the reconciliation "
-                "(and the family roll-up) use equal analytics.plan_of_record's totals. A failure means the "
+                "families add up to the total, and the plan-of-record units, revenue, margin and net margin the "
+                "reconciliation (and the family roll-up) use equal analytics.plan_of_record's totals. A failure means the "
                 "meeting would argue about a bridge that does not close."
             ),
         ),

@@ -67,8 +67,8 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
     },
     pool=WAREHOUSE_POOL,
     description="Scenario vs base side by side (a `sop scenario run`; empty in a base cycle): per family and in "
-    "total demand units, revenue, margin, net margin, projected fill rate, stockout SKU-weeks, cut units and inventory "
-    "value at the end of the horizon; in total working capital and cash tied up; per resource available "
+    "total demand units, revenue, margin, net margin, projected fill rate, stockout SKU-weeks, cut units and "
+    "inventory value at the end of the horizon; in total working capital and cash tied up; per resource available "
     "hours, the plan's hours and load %. Base figures from the base data dir's serving file, scenario "
     "figures from this cycle's marts, both by analytics.scenario.figures; delta and delta %.",
     check_specs=[
@@ -76,8 +76,8 @@ def read_serving_figures(serving_file: str | Path, cycle_id) -> pd.DataFrame:
             "scenario_compare_reconciles",
             asset=COMPARE,
             blocking=True,
-            description="The scenario's demand units, revenue, margin and net margin per family and in total equal its "
-            "plan_of_record_family; the families and the total agree (sum of families = total).",
+            description="The scenario's demand units, revenue, margin and net margin per family and in total equal "
+            "its plan_of_record_family; the families and the total agree (sum of families = total).",
         )
     ],
 )

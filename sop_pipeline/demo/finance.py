@@ -191,7 +191,12 @@ def _pull_in(cat: Catalog, pur: Purchasing | None, cal: Calendar) -> tuple | Non
     bought = set(cat.fg.sku[cat.fg.make_or_buy == "buy"])
     week1 = cal.n_days  # the Monday after end_date
     pl = pur.po_lines
-    due = pl[pl.sku.isin(bought) & (pl.promised_day >= week1 + 14) & (pl.promised_day < week1 + 42)]
+    due = pl[
+        pl.sku.isin(bought)
+        & (pl.order_day < week1)  # ordered by end_date: an open order at the as-of
+        & (pl.promised_day >= week1 + 14)
+        & (pl.promised_day < week1 + 42)
+    ]
     if due.empty:
         return None
     line = due.sort_values(["qty", "po_id", "line"], ascending=[False, True, True], kind="stable").iloc[0]
