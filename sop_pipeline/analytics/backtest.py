@@ -64,12 +64,6 @@ class BacktestConfig:
     origins: int = 26
     origin_step: int = 1  # weeks between origins (oldest = as_of - origins x origin_step weeks)
     retrain_every: int | None = None  # origins between refits; None: every 4 weeks (4 // origin_step origins)
-
-    @property
-    def refit_every(self) -> int:
-        """Origins between two refits of the global model (``retrain_every``, else a monthly refit)."""
-        return self.retrain_every or max(1, RETRAIN_WEEKS // max(1, self.origin_step))
-
     horizon_weeks: int = 13
     sensing: bool = True
     select_methods: bool = True  # score every candidate per SKU x location (methods.py)
@@ -78,6 +72,11 @@ class BacktestConfig:
             with_quantiles=False, max_train_rows=50_000, num_boost_round=100, learning_rate=0.15
         )
     )
+
+    @property
+    def refit_every(self) -> int:
+        """Origins between two refits of the global model (``retrain_every``, else a monthly refit)."""
+        return self.retrain_every or max(1, RETRAIN_WEEKS // max(1, self.origin_step))
 
 
 @dataclass
