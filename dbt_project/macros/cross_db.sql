@@ -58,3 +58,13 @@
 {% macro duckdb__round_to_text(expr, digits) -%}
     cast(round({{ expr }}, {{ digits }}) as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{#- Post-hook of every table model: on PostgreSQL, ANALYZE the table just built, so the models and
+    tests that read it next are planned with its statistics rather than the defaults of a table
+    autovacuum has not sampled yet (a plan chosen without them once took kpi_scorecard from 1.5 s
+    to 13.8 s on the medium demo). DuckDB keeps its statistics itself: nothing to run there. -#}
+{% macro analyze_table() -%}
+    {%- if target.type == 'postgres' and model.config.materialized == 'table' -%}
+        analyze {{ this }}
+    {%- endif -%}
+{%- endmacro %}

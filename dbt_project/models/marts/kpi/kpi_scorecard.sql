@@ -176,31 +176,44 @@ expedite as (
 ),
 
 -- turns at each period end: COGS of the 12 months before it / average inventory value at cost
--- over the snapshots of those 12 months
+-- over the snapshots of those 12 months. The date-range joins run on one row per day (COGS) and
+-- per snapshot (inventory value), not on the SKU rows: PostgreSQL evaluates a range join as a
+-- nested loop, and periods x SKU-days was ~40x the rows at large.
+cogs_daily as (
+
+    select sales_date, sum(cogs) as cogs
+    from sales
+    group by sales_date
+
+),
+
 cogs_12m as (
 
-    select periods.grain, periods.period_start, sum(sales.cogs) as cogs
+    select periods.grain, periods.period_start, sum(cogs_daily.cogs) as cogs
     from periods
-    inner join sales
-        on sales.sales_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
-       and sales.sales_date <= periods.period_end
+    inner join cogs_daily
+        on cogs_daily.sales_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
+       and cogs_daily.sales_date <= periods.period_end
     group by periods.grain, periods.period_start
+
+),
+
+inventory_value_by_snapshot as (
+
+    select snapshot_date, sum(on_hand_value) as total_value
+    from inventory
+    group by snapshot_date
 
 ),
 
 inventory_12m as (
 
-    select grain, period_start, avg(total_value) as avg_inventory_value
-    from (
-        select periods.grain, periods.period_start, inventory.snapshot_date,
-               sum(inventory.on_hand_value) as total_value
-        from periods
-        inner join inventory
-            on inventory.snapshot_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
-           and inventory.snapshot_date <= periods.period_end
-        group by periods.grain, periods.period_start, inventory.snapshot_date
-    ) snapshots
-    group by grain, period_start
+    select periods.grain, periods.period_start, avg(snapshots.total_value) as avg_inventory_value
+    from periods
+    inner join inventory_value_by_snapshot snapshots
+        on snapshots.snapshot_date > {{ dbt.dateadd('month', -12, 'periods.period_end') }}
+       and snapshots.snapshot_date <= periods.period_end
+    group by periods.grain, periods.period_start
 
 ),
 
@@ -260,11 +273,20 @@ eo_stock as (
 
 ),
 
+-- demand per SKU and week (all locations) before the range join with the snapshots
+demand_by_sku_week as (
+
+    select sku, week_start, sum(units) as units
+    from {{ ref('int_demand_weekly') }}
+    group by sku, week_start
+
+),
+
 eo_run_rate as (
 
     select eo_snapshot.grain, eo_snapshot.period_start, demand.sku, sum(demand.units) / 26.0 as weekly_units
     from eo_snapshot
-    inner join {{ ref('int_demand_weekly') }} demand
+    inner join demand_by_sku_week demand
         on demand.week_start > {{ dbt.dateadd('day', -182, 'eo_snapshot.snapshot_date') }}
        and demand.week_start <= eo_snapshot.snapshot_date
     group by eo_snapshot.grain, eo_snapshot.period_start, demand.sku
