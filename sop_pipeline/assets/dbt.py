@@ -26,7 +26,6 @@ process nor parses. Row counts and column schemas come from two DuckDB queries p
 import dataclasses
 import importlib.metadata
 import json
-import os
 import shutil
 import sys
 import threading
@@ -103,22 +102,12 @@ def _vars_arg(settings: Settings) -> str:
     return json.dumps(settings.dbt_vars())
 
 
-def _postgres_session_options(settings: Settings) -> None:
-    """On a PostgreSQL warehouse, the libpq options of dbt's sessions (`postgres.dbt_session_options`)
-    in this process's PGOPTIONS, which the warm dbt server and dbt's CLI processes inherit."""
-    if settings.warehouse:
-        from sop_pipeline.warehouse_engines.postgres import dbt_session_options
-
-        os.environ["PGOPTIONS"] = dbt_session_options(os.environ.get("PGOPTIONS"))
-
-
 def start_dbt(settings: Settings) -> bool:
     """Start the warm dbt server for this data dir (sop_pipeline/dbt_server.py): dbt imported and the
     project parsed with the cycle's vars on the other core while ingest runs, so that neither dbt
     step starts a dbt process or parses (~3.5 s of CPU each, 7-9 s of wall time under load). Returns
     whether a server runs. The dbt steps use it when it runs in their process (`sop run`'s in-process
     executor); otherwise they run dbt's CLI, from the server's partial-parse state."""
-    _postgres_session_options(settings)
     return (
         dbt_server.start(
             settings.dbt_target_dir,
@@ -159,7 +148,6 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Sop
 
 def _build_suspended(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SopSettings, step: str):
     s = settings.settings
-    _postgres_session_options(s)
     target = _target_path(context, settings)
     args = ["build", "--vars", _vars_arg(s), "--indirect-selection", "buildable"]
     invocation = _dbt_for_step(dbt, s).cli(args, context=context, target_path=target, raise_on_error=False)

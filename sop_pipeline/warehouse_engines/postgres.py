@@ -32,22 +32,6 @@ COPY_BATCH_ROWS = 50_000
 CSV_CHUNK_ROWS = 100_000  # rows per CSV chunk written to COPY (a few MB at a time)
 
 
-# libpq options of dbt's sessions (PGOPTIONS, read by every libpq connection dbt opens). JIT off:
-# the planner's row estimates for the marts' range joins run to billions, so PostgreSQL compiled
-# most dbt queries with LLVM; on the medium demo kpi_scorecard took 5.2 s, 3.5 s of it JIT
-# compilation, and 2.5 s without (benchmarks/README.md, "Where the PostgreSQL dbt time goes").
-DBT_SESSION_OPTIONS = "-c jit=off"
-
-
-def dbt_session_options(current: str | None) -> str:
-    """PGOPTIONS for dbt's sessions: the caller's own options, plus ``DBT_SESSION_OPTIONS`` unless
-    they already set jit (a user's choice wins)."""
-    current = (current or "").strip()
-    if re.search(r"(?:^|[\s=-]|-c)jit\s*=", current):  # -c jit=..., -cjit=..., --jit=...
-        return current
-    return f"{current} {DBT_SESSION_OPTIONS}".strip()
-
-
 class PostgresWarehouseError(ValueError):
     """A DSN, table or value the PostgreSQL warehouse cannot take (one-line message)."""
 
@@ -746,7 +730,6 @@ def dbt_build(dsn: str, target_path: str | Path, select: str | None = None, extr
     target.mkdir(parents=True, exist_ok=True)
     password = parse_dsn(dsn)["password"]
     env = {**os.environ, "SOP_PG_PASSWORD": str(password)} if password else dict(os.environ)
-    env["PGOPTIONS"] = dbt_session_options(env.get("PGOPTIONS"))
     cmd = [
         dbt_executable(),
         "build",

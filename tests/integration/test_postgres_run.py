@@ -19,6 +19,7 @@ of the same extracts (`small_cycle`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 
@@ -154,3 +155,20 @@ def test_the_run_is_recorded_in_a_dagster_instance_on_postgres(postgres_cycle, m
     with connect(instance_dsn) as con, con.cursor() as cur:
         cur.execute("select count(*) from runs")
         assert cur.fetchone()[0] == 1
+
+
+def test_dbt_runs_without_jit_and_analyzes_each_table_on_postgres_only(small_cycle, postgres_cycle):
+    """dbt_project.yml's hooks (macros postgres_session, analyze_table): on PostgreSQL every model
+    sets jit off for dbt's session and every table model is analyzed once built; on DuckDB both
+    render empty and nothing runs."""
+    run = postgres_cycle[0]
+
+    def dbt_log(data) -> str:
+        return "".join(p.read_text() for p in (data / "dbt").rglob("dbt.log"))
+
+    pg = dbt_log(run.data)
+    assert "set jit = off" in pg
+    assert re.search(r'analyze \\"[^"\\]+\\"\.\\"marts\\"\.\\"kpi_scorecard\\"', pg), "kpi_scorecard not analyzed"
+    assert re.search(r'analyze \\"[^"\\]+\\"\.\\"intermediate\\"\.\\"int_demand_weekly\\"', pg)
+    local = dbt_log(small_cycle.data)
+    assert local and "set jit" not in local and "analyze " not in local

@@ -4,7 +4,6 @@ The parts that talk to a server are in tests/integration/test_postgres_warehouse
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 import pytest
@@ -190,23 +189,3 @@ def test_python_on_the_warehouse_path_issues_no_duckdb_only_sql():
                 if re.search(pattern, line, flags=re.IGNORECASE):
                     found.append(f"{module}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
-
-
-def test_dbt_sessions_on_postgres_run_without_jit_unless_the_user_set_it(tmp_path, monkeypatch):
-    from sop_pipeline.assets.dbt import _postgres_session_options
-    from sop_pipeline.settings import Settings
-    from sop_pipeline.warehouse_engines.postgres import dbt_session_options
-
-    assert dbt_session_options(None) == "-c jit=off"
-    assert dbt_session_options(" -c work_mem=64MB ") == "-c work_mem=64MB -c jit=off"
-    assert dbt_session_options("-c jit_above_cost=10") == "-c jit_above_cost=10 -c jit=off"  # another setting
-    for own in ("-c jit=on", "-cjit=on", "--jit=on", "-c work_mem=1GB -c jit = on"):
-        assert dbt_session_options(own) == own  # the user's jit stands
-    base = {"SOP_DATA_DIR": str(tmp_path)}
-    monkeypatch.setenv("PGOPTIONS", "-c work_mem=64MB")
-    _postgres_session_options(Settings.from_env(base))  # the DuckDB file: nothing changes
-    assert os.environ["PGOPTIONS"] == "-c work_mem=64MB"
-    _postgres_session_options(Settings.from_env({**base, "SOP_WAREHOUSE": "postgresql://u@localhost/x"}))
-    assert os.environ["PGOPTIONS"] == "-c work_mem=64MB -c jit=off"
-    _postgres_session_options(Settings.from_env({**base, "SOP_WAREHOUSE": "postgresql://u@localhost/x"}))
-    assert os.environ["PGOPTIONS"] == "-c work_mem=64MB -c jit=off"  # idempotent: set once per process
