@@ -154,8 +154,8 @@ SWITCH_MARGIN = 0.25  # the previous rule's fixed margin (select(fixed_margin=..
 PRIOR = {"smooth": "combination_trend", "intermittent": "combination_trend"}
 SELECT_Z = 1.645  # "clearly better": one-sided 95% on the paired per-origin error difference
 SIGN_TEST_LEVEL = 0.05  # a class default also needs a one-sided 5% sign test across its series
-NW_LAGS = 12  # weekly origins less than 13 weeks apart share scored weeks (horizon 13)
-HORIZON_WEEKS = 13
+HORIZON_WEEKS = 13  # the backtest's horizon: origins less than 13 weeks apart share scored weeks
+NW_LAGS = HORIZON_WEEKS - 1  # Newey-West lags for weekly origins
 
 
 def origins_per_window(origins) -> int:
@@ -668,7 +668,7 @@ def _nw_se(d: np.ndarray, lags: int = NW_LAGS) -> np.ndarray:
     return np.sqrt(np.clip(var, 0, None)) / np.maximum(n, 1)
 
 
-def _block_se(d: np.ndarray, horizon: int = NW_LAGS + 1) -> np.ndarray:
+def _block_se(d: np.ndarray, horizon: int = HORIZON_WEEKS) -> np.ndarray:
     """Standard error of the mean over the last axis (origins) counting only the non-overlapping
     horizon windows as independent: sd / sqrt(max(n / horizon, 1)). 26 weekly origins x 13 lags
     are about 2 independent windows per series, and Newey-West on 26 points understates that."""
@@ -697,7 +697,7 @@ def _switch(per_origin: np.ndarray, default: np.ndarray, z: float, se=_nw_se) ->
     return np.where(switch, best, default), np.clip(margin, 0, 1)
 
 
-def series_threshold(cube: np.ndarray, z: float = SELECT_Z, horizon: int = NW_LAGS + 1) -> np.ndarray:
+def series_threshold(cube: np.ndarray, z: float = SELECT_Z, horizon: int = HORIZON_WEEKS) -> np.ndarray:
     """Per series, how many block standard errors its own best must beat the default by: the
     one-sided Student-t quantile at ``z``'s level with (independent windows - 1) degrees of
     freedom, the windows being its scored origins / the 13-week horizon (at least 2). The normal
@@ -710,7 +710,7 @@ def series_threshold(cube: np.ndarray, z: float = SELECT_Z, horizon: int = NW_LA
 
 
 def class_default(
-    cube: np.ndarray, prior: int, z: float = SELECT_Z, level: float = SIGN_TEST_LEVEL, window: int = NW_LAGS + 1
+    cube: np.ndarray, prior: int, z: float = SELECT_Z, level: float = SIGN_TEST_LEVEL, window: int = HORIZON_WEEKS
 ) -> int:
     """The default candidate (index into ``CANDIDATES``) of one class's series, from their
     series x origins x candidates error sums: the candidate with the lowest error summed over the

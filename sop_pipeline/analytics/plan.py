@@ -506,11 +506,7 @@ def supply_plan_and_offloads(
     out["receipts_units"] = arriving[ii, jj]
     out["expired_units"] = expired[ii, jj]
     out["expedite_cost"] = 0.0
-    if expedite_costs is not None and len(expedite_costs):
-        ec = expedite_costs.assign(week_start=pd.to_datetime(expedite_costs["week_start"]))
-        ec = ec.groupby(["sku", "week_start"]).expedite_cost.sum()
-        key = pd.MultiIndex.from_arrays([out.sku, pd.to_datetime(out.week_start)])
-        out["expedite_cost"] = ec.reindex(key).fillna(0.0).to_numpy()
+    out["expedite_cost"] = sum_per_row(out, expedite_costs, "expedite_cost")
     out["moved_in_units"] = moved_in[ii, jj]
     out["moved_out_units"] = moved_out[ii, jj]
     out["cut_units"] = cut[ii, jj]
@@ -603,16 +599,21 @@ def _offload_frame(offloads: list, skus: list, weeks: list, resources: list, per
     return frame.sort_values(["sku", "week_start", "priority"], kind="stable", ignore_index=True)
 
 
-def offload_cost_by_row(plan: pd.DataFrame, offloads: pd.DataFrame) -> np.ndarray:
+def sum_per_row(plan: pd.DataFrame, rows: pd.DataFrame | None, column: str) -> np.ndarray:
+    """Per plan row (SKU x week), the sum of ``rows[column]`` over the rows of its SKU and week
+    (``rows``: ``[sku, week_start, column]``), 0 where there are none: the expedites' cost and the
+    offloads' extra cost of each row."""
+    if rows is None or rows.empty or plan.empty:
+        return np.zeros(len(plan))
+    total = rows.assign(week_start=pd.to_datetime(rows["week_start"])).groupby(["sku", "week_start"])[column].sum()
+    key = pd.MultiIndex.from_arrays([plan["sku"], pd.to_datetime(plan["week_start"])])
+    return total.reindex(key).fillna(0.0).to_numpy(dtype=float)
+
+
+def offload_cost_by_row(plan: pd.DataFrame, offloads: pd.DataFrame | None) -> np.ndarray:
     """Extra cost of the units made on an alternate resource, per plan row (SKU x week): the sum of
     the offloads' ``extra_cost`` of the row's SKU and week, 0 where nothing was offloaded."""
-    if offloads is None or offloads.empty or plan.empty:
-        return np.zeros(len(plan))
-    cost = (
-        offloads.assign(week_start=pd.to_datetime(offloads.week_start)).groupby(["sku", "week_start"]).extra_cost.sum()
-    )
-    key = pd.MultiIndex.from_arrays([plan.sku, pd.to_datetime(plan.week_start)])
-    return cost.reindex(key).fillna(0.0).to_numpy(dtype=float)
+    return sum_per_row(plan, offloads, "extra_cost")
 
 
 def balance_breaks(plan: pd.DataFrame, opening: pd.Series, tolerance: float = 1e-6) -> pd.DataFrame:
@@ -658,10 +659,7 @@ def supply_cost_breaks(
     p = plan.reset_index(drop=True)
     checks = [(offload_cost_by_row(p, offloads), p.offload_cost.to_numpy(dtype=float))]
     if expedite_costs is not None:
-        ec = expedite_costs.assign(week_start=pd.to_datetime(expedite_costs.week_start))
-        cost = ec.groupby(["sku", "week_start"]).expedite_cost.sum()
-        key = pd.MultiIndex.from_arrays([p.sku, pd.to_datetime(p.week_start)])
-        checks.append((cost.reindex(key).fillna(0.0).to_numpy(dtype=float), p.expedite_cost.to_numpy(dtype=float)))
+        checks.append((sum_per_row(p, expedite_costs, "expedite_cost"), p.expedite_cost.to_numpy(dtype=float)))
     net = (p.margin - p.expedite_cost - p.offload_cost).to_numpy(dtype=float)
     checks.append((net, p.net_margin.to_numpy(dtype=float)))
     expected = np.full(len(p), np.nan)

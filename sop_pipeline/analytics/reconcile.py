@@ -125,6 +125,12 @@ def week_month_shares(week_starts: Sequence) -> pd.DataFrame:
     return out
 
 
+def _with_net_margin(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan with a ``net_margin`` column: its own, or the margin for a plan that has none (no
+    supply costs recorded)."""
+    return plan if "net_margin" in plan else plan.assign(net_margin=plan["margin"])
+
+
 def allocate_to_months(plan: pd.DataFrame) -> pd.DataFrame:
     """The plan of record's weekly units, revenue, margin and net margin per SKU x calendar month,
     by days.
@@ -140,9 +146,7 @@ def allocate_to_months(plan: pd.DataFrame) -> pd.DataFrame:
         (days of the week in the month / 7), summed per SKU and month. Totals equal the plan's totals.
     """
     require_columns(plan, ["sku", "family", "week_start", "demand_units", "revenue", "margin"], "plan of record")
-    if "net_margin" not in plan:
-        plan = plan.assign(net_margin=plan["margin"])
-    data = _numeric(plan, ["demand_units", "revenue", "margin", "net_margin"])
+    data = _numeric(_with_net_margin(plan), ["demand_units", "revenue", "margin", "net_margin"])
     data["week_start"] = pd.to_datetime(data["week_start"]).dt.normalize()
     split = data.merge(week_month_shares(data["week_start"]), on="week_start", how="inner")
     split["units"] = split["demand_units"] * split["share"]
@@ -377,9 +381,7 @@ def family_rollup(plan: pd.DataFrame) -> pd.DataFrame:
     each sum added left to right like the warehouse's one-thread SQL `sum` (`aggregate.sql_sum`),
     so the control totals equal the ones the mart gave to the last bit."""
     require_columns(plan, ["family", "week_start", *ROLLUP_MEASURES[:3]], "plan of record")
-    if "net_margin" not in plan:
-        plan = plan.assign(net_margin=plan["margin"])
-    return sql_sum(plan, ["family", "week_start"], ROLLUP_MEASURES)
+    return sql_sum(_with_net_margin(plan), ["family", "week_start"], ROLLUP_MEASURES)
 
 
 def _control(
@@ -441,9 +443,7 @@ def control_totals(
     require_columns(
         plan, ["sku", "week_start", "demand_units", "revenue", "margin", "projected_inventory_units"], "plan of record"
     )
-    if "net_margin" not in plan:
-        plan = plan.assign(net_margin=plan["margin"])
-    data = _numeric(plan, ["demand_units", "revenue", "margin", "net_margin"])
+    data = _numeric(_with_net_margin(plan), ["demand_units", "revenue", "margin", "net_margin"])
     ours = {
         "units": data["demand_units"].sum(),
         "revenue": data["revenue"].sum(),

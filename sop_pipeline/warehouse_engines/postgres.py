@@ -287,8 +287,9 @@ def _arrow_for_csv(frame) -> pa.Table | None:
 def _copy_frame(cur, name: str, columns: list[tuple[str, str]], frame) -> int:
     """COPY ``frame``'s rows (a DataFrame or an Arrow table) into the table ``name``'s ``columns``.
     As CSV from Arrow's writer, ``CSV_CHUNK_ROWS`` rows at a time: no Python object per cell, so
-    ~3x faster and the memory of one chunk instead of a tuple per row (benchmarks/postgres_copy.py). A frame with a column CSV
-    cannot carry (lists, durations, mixed Python objects) is written row by row. Returns the rows."""
+    ~3x faster and the memory of one chunk instead of a tuple per row (benchmarks/postgres_copy.py).
+    A frame with a column CSV cannot carry (lists, durations, mixed Python objects) is written row by
+    row. Returns the rows."""
     import pyarrow.csv as pacsv
 
     names = ", ".join(_quoted(c) for c, _ in columns)
