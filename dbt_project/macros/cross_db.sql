@@ -73,7 +73,8 @@
     off). The planner's row estimates for the marts' range joins run to billions, so PostgreSQL
     compiled most dbt queries with LLVM: 3.5 s of kpi_scorecard's 5.2 s on the medium demo. A
     session setting: it also holds for the tests dbt runs later on the same connection.
-    `dbt build --vars '{pg_jit: on}'` keeps JIT. DuckDB: nothing to run. -#}
+    A dbt build run by hand with pg_jit: on in its --vars keeps JIT (sop run passes its own vars,
+    without it). DuckDB: nothing to run. -#}
 {% macro postgres_session() -%}
     {%- if target.type == 'postgres' -%}
         set jit = {{ var('pg_jit', 'off') }}
