@@ -111,7 +111,9 @@ def real_set_correlations(workdir: Path) -> pd.DataFrame:
         as_of = (origin_monday + pd.Timedelta(days=6)).date()
         train = history[history.week_start <= origin_monday]
         res = bt.backtest(
-            train.assign(week_start=pd.to_datetime(train.week_start).dt.date), as_of, config=bt.BacktestConfig(sensing=False)
+            train.assign(week_start=pd.to_datetime(train.week_start).dt.date),
+            as_of,
+            config=bt.BacktestConfig(sensing=False),
         )
         r = res.series
         f = methods.chosen_forecast(r, res.selection)
@@ -153,7 +155,9 @@ def real_sets_table(workdir: Path, sets: int, seed: int, qs: tuple[float, ...]) 
     rng = np.random.default_rng(seed)
     for q in qs:
         for label, rho in (("rho0", np.zeros(len(out))), ("rho", out["rho_backtest"].fillna(0.0).clip(0.0, 0.95))):
-            out[f"p_{label}_q{q:g}"] = [band_probability(rng, int(n), q, float(r), sets) for n, r in zip(out.series, rho)]
+            out[f"p_{label}_q{q:g}"] = [
+                band_probability(rng, int(n), q, float(r), sets) for n, r in zip(out.series, rho)
+            ]
     return out
 
 
@@ -235,7 +239,9 @@ def main() -> None:
         print(f"machine: {platform.machine()}, {platform.python_version()}; {time.time() - t0:.0f} s; seed {args.seed}")
         print(out.to_markdown(index=False, floatfmt=".3f"))
         totals = out.filter(like="p_").sum()
-        print(f"\nsets meeting the band bar: ours {int(out.our_band.between(0.7 - 1e-9, 0.9 + 1e-9).sum())} of {len(out)}")
+        print(
+            f"\nsets meeting the band bar: ours {int(out.our_band.between(0.7 - 1e-9, 0.9 + 1e-9).sum())} of {len(out)}"
+        )
         print("expected for a calibrated forecast: " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items()))
         return
     out = run(args.sets, args.seed, tuple(args.sizes), tuple(args.q))
