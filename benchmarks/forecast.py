@@ -103,7 +103,9 @@ elif method in ("ours_selected", "ours_previous_rule"):
     promos = pd.read_parquet(promos_path)
     history["week_start"] = history.week_start.dt.date
     step = int(os.environ.get("SOP_BENCH_ORIGIN_STEP") or bt.BacktestConfig().origin_step)
-    res = bt.backtest(history, origin, promos, config=bt.BacktestConfig(sensing=False, origin_step=step))
+    cw = os.environ.get("SOP_BENCH_CALIBRATION_WEEKS")
+    cfg = bt.BacktestConfig(sensing=False, origin_step=step, **({{"calibration_weeks": int(cw)}} if cw else {{}}))
+    res = bt.backtest(history, origin, promos, config=cfg)
     clean = outliers.cleanse_history(history, outliers.detect_history_outliers(history))
     sel, cal = res.selection, res.calibration
     if method == "ours_previous_rule":  # lightgbm unless a candidate is 25% better (before issue 16 item 7)
@@ -378,7 +380,9 @@ if method in ("ours", "lightgbm"):
     out = {{}}
     if method == "ours":
         step = int(os.environ.get("SOP_BENCH_ORIGIN_STEP") or bt.BacktestConfig().origin_step)
-        res = bt.backtest(history, as_of, config=bt.BacktestConfig(sensing=False, origin_step=step))
+        cw = os.environ.get("SOP_BENCH_CALIBRATION_WEEKS")
+        cfg = bt.BacktestConfig(sensing=False, origin_step=step, **({{"calibration_weeks": int(cw)}} if cw else {{}}))
+        res = bt.backtest(history, as_of, config=cfg)
         fc = forecasting.forecast(clean, as_of, rollups=False, selection=res.selection, calibration=res.calibration)
         model = fc.model
         fc = fc.location
@@ -460,7 +464,8 @@ FRESH_DATA = ("chicago_l", "us_gasoline", "stocks_volume")
 # to the moving-average seasonal index); the code was frozen at 8f37bac, then these were scored once
 FOURTH_DATA = ("pizza", "births", "seattle_pets", "nyc_flights", "mn_police")
 # issue 16 item 7, fifth pass (2026-12-01): all seventeen sets above were seen; these seven were chosen
-# by a helper by their shape only, the code frozen at the backtest's yearly origins, then scored once
+# by a helper by their shape only; the code was frozen with the year of calibration origins, then they
+# were scored once, with and without them
 FIFTH_DATA = (
     "melsyd_passengers",
     "pr_deaths",
@@ -904,6 +909,13 @@ def main() -> None:
         default=None,
         help="weeks between the pipeline backtest's origins in ours_selected / ours (default: the pipeline's)",
     )
+    p.add_argument(
+        "--calibration-weeks",
+        type=int,
+        default=None,
+        help="span of the backtest's calibration origins in ours_selected / ours (default: the pipeline's, 52; "
+        "0 = the backtest's own origins, as before 2026-12-01)",
+    )
     p.add_argument("--workdir", default="/tmp/sop_bench_forecast")
     p.add_argument(
         "--backtest",
@@ -929,6 +941,8 @@ def main() -> None:
     args = p.parse_args()
     if args.origin_step is not None:  # read by the child processes
         os.environ["SOP_BENCH_ORIGIN_STEP"] = str(args.origin_step)
+    if args.calibration_weeks is not None:
+        os.environ["SOP_BENCH_CALIBRATION_WEEKS"] = str(args.calibration_weeks)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -18,12 +18,24 @@ Methods, side by side on the same SKU-weeks:
       week's units when the SKU did not sell then.
 Rows are kept only where every available method has a forecast, so the comparison is fair.
 
+Calibration origins. The calibrated p10/p90 (``methods.calibrate``) are the quantiles of the
+chosen methods' residuals at origins every ``calibration_step`` (2) weeks over the last
+``calibration_weeks`` (52): every second weekly origin, plus 13 older origins (28..52 weeks before
+the as-of) that are scored for the calibration only - their rows feed neither the error rows, the
+method selection, forecast value added nor sensing, so all of those are what the 26 weekly origins
+give. Why a year: 26 weekly origins span half a year, and on 54 public 13-week windows their
+quantiles were too narrow (the band covered 74% of actuals: 12% below p10, 14% above p90); a
+year of origins 2 weeks apart covered 77% (11% / 12%) at a lower pinball loss (benchmarks/README.md,
+"A year of calibration origins"). ``calibration_weeks`` = 0 calibrates on the weekly origins.
+
 Cost: the model is refitted every 4 weeks (``refit_every`` origins: 4 weekly ones), oldest
 first, with lighter settings than the cycle's forecast (50,000 sampled training rows instead of
 100,000, 100 boosting rounds at learning rate 0.15, no quantile models - as accurate on demo data)
 and reused until the next refit (the next 3 weekly origins), as a monthly retrain would be in
 production; a model is only ever applied at origins on or after the one it was fitted at, so
-nothing leaks. 26 origins = 7 fits; on `small` the whole backtest takes ~15-30 s.
+nothing leaks. 26 origins = 7 fits, and the 13 calibration-only origins 7 more (every second one,
+oldest first; the weekly origins' fits are the same with or without them); on `small` the whole
+backtest takes ~15-30 s.
 """
 
 from __future__ import annotations
@@ -64,6 +76,10 @@ class BacktestConfig:
     origins: int = 26
     origin_step: int = 1  # weeks between origins (oldest = as_of - origins x origin_step weeks)
     retrain_every: int | None = None  # origins between refits; None: every 4 weeks (4 // origin_step origins)
+    # the calibration's origins: every calibration_step weeks over the last calibration_weeks (module doc);
+    # those older than the oldest of ``origins`` are scored for the calibration only. 0: the origins above
+    calibration_weeks: int = 52
+    calibration_step: int = 2
     horizon_weeks: int = 13
     sensing: bool = True
     select_methods: bool = True  # score every candidate per SKU x location (methods.py)
@@ -245,12 +261,20 @@ class FitPlan:
     """The global models of a backtest: per origin (oldest first) the model applied there, or
     None where the origin is skipped (no history yet, a failed fit). One model is fitted on every
     series at once and reused for ``retrain_every`` origins; ``score`` applies it to any subset of
-    the series (e.g. one family's), so the fits and the scoring can run in different steps."""
+    the series (e.g. one family's), so the fits and the scoring can run in different steps. The
+    first ``calibration_only`` origins are the older calibration origins (``calibration_origins``)."""
 
     origins: list[date]
     models: list
     fits: int
     gap: list[int]
+    calibration_only: int = 0
+    calibration: list[date] = field(default_factory=list)  # every calibration origin (``calibration_origins``)
+
+    @property
+    def main_from(self) -> date | None:
+        """The oldest of the backtest's own origins (after the calibration-only ones)."""
+        return self.origins[self.calibration_only] if self.calibration_only < len(self.origins) else None
 
 
 @dataclass
@@ -290,22 +314,51 @@ def _origins(as_of: date, cfg: BacktestConfig) -> list[date]:
     return [as_of - timedelta(weeks=k * step) for k in range(cfg.origins, 0, -1)]  # oldest first
 
 
+def calibration_origins(as_of: date, cfg: BacktestConfig) -> list[date]:
+    """The origins whose residuals calibrate p10/p90: every ``calibration_step`` weeks over the last
+    ``calibration_weeks`` (oldest first); with ``calibration_weeks`` = 0, the backtest's origins."""
+    if cfg.calibration_weeks <= 0:
+        return _origins(as_of, cfg)
+    step = max(1, cfg.calibration_step)
+    return [as_of - timedelta(weeks=k * step) for k in range(cfg.calibration_weeks // step, 0, -1)]
+
+
+def _older_calibration_origins(as_of: date, cfg: BacktestConfig) -> list[date]:
+    """The calibration origins older than every backtest origin: scored for the calibration only."""
+    main = _origins(as_of, cfg)
+    return [o for o in calibration_origins(as_of, cfg) if main and o < main[0]]
+
+
 def plan_fits(whole: _WholeHistory | None, as_of: date, config: BacktestConfig = BacktestConfig()) -> FitPlan:
     """Fit the global model at the refit origins (every ``retrain_every``-th, and whenever there is
     no model yet) on the cut of every series; an origin where the fit or the forecast's horizon
     check fails is skipped, as is the model fitted there."""
     cfg = config
     fcfg = replace(cfg.forecast, horizon_weeks=cfg.horizon_weeks)
-    origins = _origins(as_of, cfg)
-    plan = FitPlan(origins, [None] * len(origins), 0, [0 if o.weekday() == 6 else 1 for o in origins])
+    older = _older_calibration_origins(as_of, cfg) if cfg.select_methods else []
+    origins = older + _origins(as_of, cfg)
+    plan = FitPlan(
+        origins,
+        [None] * len(origins),
+        0,
+        [0 if o.weekday() == 6 else 1 for o in origins],
+        len(older),
+        calibration_origins(as_of, cfg),
+    )
+    # the calibration-only origins refit every 4 weeks too; the backtest's origins start afresh, so
+    # their models are the ones they would have without the older origins
+    older_every = max(1, RETRAIN_WEEKS // max(1, cfg.calibration_step))
     model = None
     for n, origin in enumerate(origins):
+        k = n - len(older)  # index among the backtest's origins (negative: a calibration-only one)
+        if k == 0:
+            model = None
         gap = plan.gap[n]
         future = cfg.horizon_weeks + gap + 1
         n_hist = whole.n_hist_at(origin) if whole is not None else None
         if n_hist is None:  # no series has a row yet
             continue
-        refit = model is None or n % cfg.refit_every == 0
+        refit = model is None or (k % cfg.refit_every == 0 if k >= 0 else n % older_every == 0)
         try:
             if refit:  # the cleansed cut is only built where a model is fitted
                 fitted = forecasting.fit(whole.at(origin, future), fcfg, max_h=max(cfg.horizon_weeks + gap, 14))
@@ -355,6 +408,8 @@ def score(
         loc = loc[loc.horizon_week >= 1]
         if cfg.select_methods and n_weeks:
             series_parts.append(_series_rows(whole, panel, loc, origin, n_weeks, gap))
+        if n < plan.calibration_only:  # an older calibration origin: its series rows only
+            continue
         fc = loc.groupby(["sku", "family", "week_start", "horizon_week"], as_index=False, observed=True)[
             "units_p50"
         ].sum()
@@ -393,11 +448,16 @@ def combine(
     fits: int,
     started: float,
     categories: dict | None = None,
+    calibration: list[date] | None = None,
+    main_from: date | None = None,
 ) -> BacktestResult:
     """The error rows, the summary, and the method selection and calibration from the series rows
     of every part. ``categories`` (the whole history's key categories): the series rows come from
     subsets (one per family); they are put back in the whole's order (origin, series, lag), so the
-    selection and calibration sum them in the same order, to the bit."""
+    selection and calibration sum them in the same order, to the bit. ``calibration``: the
+    calibration origins (``FitPlan.calibration``), whose series rows the calibration reads (None:
+    every row); ``main_from``: the oldest of the backtest's own origins (``FitPlan.main_from``):
+    the method selection reads only the rows from it on (None: every row)."""
     if not parts:
         return BacktestResult(
             pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
@@ -426,11 +486,19 @@ def combine(
             )
             series = series.take(order).reset_index(drop=True)
         _release_freed_memory()
+        origin = series["origin"].to_numpy()
+        main = origin >= np.datetime64(main_from) if main_from is not None else np.ones(len(origin), bool)
+        cal_rows = np.isin(origin, pd.to_datetime(calibration).to_numpy()) if calibration is not None else None
+        calib = series if cal_rows is None or cal_rows.all() else series[cal_rows].reset_index(drop=True)
+        if not main.all():
+            series = series[main].reset_index(drop=True)
+        del origin, main, cal_rows
         result.selection = methods.select(series)
         for c in ("sku", "location"):  # keys as text, as before the series rows' keys were categorical
             if isinstance(result.selection[c].dtype, pd.CategoricalDtype):
                 result.selection[c] = result.selection[c].astype(result.selection[c].dtype.categories.dtype)
-        result.calibration = methods.calibrate(series, methods.chosen_forecast(series, result.selection))
+        result.calibration = methods.calibrate(calib, methods.chosen_forecast(calib, result.selection))
+        del calib
         result.selection_wape = methods.forward_selection(series)
         result.series_rows = len(series)
         result.series = series
@@ -457,9 +525,9 @@ def backtest(
     whole, inputs = prepare(history, as_of, promotions, sales_forecast, orders, config)
     plan = plan_fits(whole, as_of, config)
     parts, series_parts = score(whole, plan, inputs, as_of, config)
-    fits = plan.fits
+    fits, calibration, main_from = plan.fits, plan.calibration, plan.main_from
     whole = plan = None  # not needed past the origins: free them for the selection
-    return combine(parts, series_parts, inputs, fits, started)
+    return combine(parts, series_parts, inputs, fits, started, calibration=calibration, main_from=main_from)
 
 
 def _series_rows(

@@ -88,7 +88,8 @@ convention: an actual is below p10 when A < p10, above p90 when A > p90, inside 
 otherwise (ties count as covered). The
 calibration achieved is measured forward: quantiles estimated on the older half of the backtest
 origins are scored on the newer half (weekly origins overlap, so an even/odd split would score
-nearly the same weeks it was fitted on).
+nearly the same weeks it was fitted on). The backtest calibrates on its calibration origins, every
+2 weeks over a year (``backtest.calibration_origins``), not only on its 26 weekly ones.
 """
 
 from __future__ import annotations

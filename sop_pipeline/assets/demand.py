@@ -843,6 +843,8 @@ def backtest__split(
             as_of=as_of,
             actuals=shared.actuals,
             fits=plan.fits,
+            calibration=plan.calibration,  # the calibration's origins, and the oldest of the backtest's own
+            main_from=plan.main_from,
             categories=whole.categories if split else None,  # split: the parts' series rows go back in order
             started=started,
             fit_seconds=round(time.time() - started, 1),
@@ -878,7 +880,14 @@ def backtest__combine(shared: dict, parts: list):
     ordered = None
     as_of = shared["as_of"]
     result = bt.combine(
-        rows, series, bt.Inputs(shared["actuals"], None, None), shared["fits"], 0.0, shared["categories"]
+        rows,
+        series,
+        bt.Inputs(shared["actuals"], None, None),
+        shared["fits"],
+        0.0,
+        shared["categories"],
+        calibration=shared["calibration"],
+        main_from=shared["main_from"],
     )
     result.seconds = time.time() - shared["started"]
     result.series = None  # the series rows are only needed inside the backtest
@@ -1001,8 +1010,9 @@ def backtest__combine(shared: dict, parts: list):
             key=CALIBRATION,
             **GRAPH_OUT,
             description="Calibrated p10/p90: the 10%/90% quantiles of the chosen methods' scaled backtest "
-            "residuals per horizon bucket x intermittency class, and the coverage they achieved forward "
-            "(fitted on the older half of the origins, scored on the newer half).",
+            "residuals per horizon bucket x intermittency class at the calibration origins (every 2 weeks over "
+            "the last 52), and the coverage they achieved forward (fitted on the older half of those origins, "
+            "scored on the newer half).",
         ),
     },
     ins=_ins("cycle", "ingest_log", "demand_weekly", "promotions", "sales_forecast", "sales_orders"),

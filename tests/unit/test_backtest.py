@@ -1,5 +1,6 @@
 """Rolling-origin backtest: no leakage, lag matching, KPI arithmetic, the per-origin panel (the
-same as cutting, cleansing and building it) and the refit schedule's accuracy estimate."""
+same as cutting, cleansing and building it), the refit schedule's accuracy estimate and the
+calibration-only origins."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import pytest
 
 from sop_pipeline.analytics import backtest as BT
 from sop_pipeline.analytics import forecasting as F
+from sop_pipeline.analytics import methods as M
 from tests.unit.test_forecasting import AS_OF, FAST, make_history
 
-CONFIG = BT.BacktestConfig(origins=4, retrain_every=2, forecast=FAST, sensing=False)
+# calibration_weeks=0: the calibration reads the backtest's own origins (the tests of the schedule
+# count its fits); the calibration-only origins have their own tests below
+CONFIG = BT.BacktestConfig(origins=4, retrain_every=2, forecast=FAST, sensing=False, calibration_weeks=0)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,39 @@ def test_origins_are_spaced_by_origin_step_and_refits_stay_monthly():
     assert BT._origins(AS_OF, spaced) == [AS_OF - timedelta(weeks=k) for k in (6, 4, 2)]
     assert BT.BacktestConfig().refit_every == 4 and spaced.refit_every == 2  # every 4 weeks either way
     assert BT.BacktestConfig(origin_step=2, retrain_every=3).refit_every == 3  # an explicit cadence wins
+    # the calibration's origins: a year, 2 weeks apart, by default; the backtest's own without one
+    year = BT.calibration_origins(AS_OF, BT.BacktestConfig())
+    assert year == [AS_OF - timedelta(weeks=k) for k in range(52, 0, -2)]
+    assert BT._older_calibration_origins(AS_OF, BT.BacktestConfig()) == year[:13]  # 28..52 weeks back
+    assert BT.calibration_origins(AS_OF, BT.BacktestConfig(origins=3, calibration_weeks=0)) == weekly
+
+
+def test_calibration_only_origins_change_the_calibration_and_nothing_else(data):
+    """The older calibration origins are scored for the calibration only: the errors, the method
+    selection and the fits at the backtest's own origins are those of the backtest without them, and
+    the calibration is the quantiles of the chosen methods' residuals at the calibration origins -
+    what a backtest with its origins 2 weeks apart (the same models at those origins) scores there."""
+    history, promos = data
+    base = dict(forecast=FAST, sensing=False)
+    cfg = BT.BacktestConfig(origins=4, retrain_every=4, calibration_weeks=12, calibration_step=2, **base)
+    got = BT.backtest(history, AS_OF, promos, config=cfg)
+    without = BT.backtest(history, AS_OF, promos, config=replace(cfg, calibration_weeks=0))
+    pd.testing.assert_frame_equal(got.errors, without.errors, check_exact=True)
+    pd.testing.assert_frame_equal(got.selection, without.selection, check_exact=True)
+    assert got.selection_wape == without.selection_wape
+    assert got.fits == without.fits + 2  # the older origins -12..-6 weeks refit every 4 weeks: at -12 and -8
+    assert not got.calibration.table.equals(without.calibration.table)
+    # origins -12, -10, ..., -2 weeks, refitted at -12, -8 and -4: the models at the calibration origins
+    spaced = BT.backtest(
+        history,
+        AS_OF,
+        promos,
+        config=BT.BacktestConfig(origins=6, origin_step=2, retrain_every=2, calibration_weeks=0, **base),
+    )
+    rows = spaced.series
+    expected = M.calibrate(rows, M.chosen_forecast(rows, got.selection)).table
+    pd.testing.assert_frame_equal(got.calibration.table, expected, check_exact=True)
+    assert set(got.calibration.table.rows) and got.calibration.table.rows.sum() == (rows.scale > 0).sum()
 
 
 def test_sales_forecast_is_matched_at_the_same_lag(data):
@@ -130,7 +167,7 @@ def test_each_origin_panel_is_the_panel_of_the_cut_and_cleansed_history(messy, a
 
 def test_backtest_forecasts_are_the_forecasts_of_the_cut_history(messy):
     history, promos = messy
-    cfg = BT.BacktestConfig(origins=3, retrain_every=1, forecast=FAST, sensing=False)
+    cfg = BT.BacktestConfig(origins=3, retrain_every=1, forecast=FAST, sensing=False, calibration_weeks=0)
     errors = BT.backtest(history, AS_OF, promos, config=cfg).errors
     ml = errors[errors.method == "lightgbm"]
     for k in (1, 2, 3):
@@ -149,10 +186,9 @@ def test_refit_schedule_estimates_the_full_rolling_origin_wape_within_half_a_poi
     history = history[pd.to_datetime(history.week_start) <= pd.Timestamp(F.last_complete_week(AS_OF))]
     history = history.drop(columns="units_clean")
     forecast = replace(FAST, with_quantiles=False)
-    full = BT.backtest(history, AS_OF, promos, config=BT.BacktestConfig(origins=16, retrain_every=1, forecast=forecast))
-    every4 = BT.backtest(
-        history, AS_OF, promos, config=BT.BacktestConfig(origins=16, retrain_every=4, forecast=forecast)
-    )
+    cfg = BT.BacktestConfig(origins=16, retrain_every=1, forecast=forecast, calibration_weeks=0)
+    full = BT.backtest(history, AS_OF, promos, config=cfg)
+    every4 = BT.backtest(history, AS_OF, promos, config=replace(cfg, retrain_every=4))
     assert (full.fits, every4.fits) == (16, 4)
     a, b = full.summary.set_index("method"), every4.summary.set_index("method")
     assert (a.rows == b.rows).all()
@@ -194,7 +230,9 @@ def _by_family(history, as_of, promos, cfg, orders=None):
         sub = whole.subset(idx)
         r, s = BT.score(sub, plan, inputs.for_skus(set(sub.panel.keys.sku)), as_of, cfg)
         rows, series = r + rows, s + series
-    return families, BT.combine(rows, series, inputs, plan.fits, 0.0, whole.categories)
+    return families, BT.combine(
+        rows, series, inputs, plan.fits, 0.0, whole.categories, calibration=plan.calibration, main_from=plan.main_from
+    )
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, AS_OF - timedelta(days=3)], ids=["sunday", "wednesday"])
@@ -227,10 +265,11 @@ def test_the_backtest_scored_per_family_is_the_one_call_backtest(messy, as_of):
         ],
         ignore_index=True,
     )
-    cfg = BT.BacktestConfig(origins=10, retrain_every=4, forecast=FAST, sensing=False)
+    # 5 calibration-only origins (12..20 weeks back) refitted at 3 of them
+    cfg = BT.BacktestConfig(origins=10, retrain_every=4, forecast=FAST, sensing=False, calibration_weeks=20)
     one = BT.backtest(history, as_of, promos, config=cfg)
     families, parted = _by_family(history, as_of, promos, cfg)
-    assert len(families) == 2 and one.fits == parted.fits == 3
+    assert len(families) == 2 and one.fits == parted.fits == 3 + 3
     assert len(one.errors) and len(one.selection)
     pd.testing.assert_frame_equal(parted.errors, one.errors, check_exact=True)
     pd.testing.assert_frame_equal(parted.selection, one.selection, check_exact=True)
