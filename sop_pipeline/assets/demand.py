@@ -845,6 +845,7 @@ def backtest__split(
             fits=plan.fits,
             calibration=plan.calibration,  # the calibration's origins, and the oldest of the backtest's own
             main_from=plan.main_from,
+            calibration_stride=plan.calibration_stride,
             categories=whole.categories if split else None,  # split: the parts' series rows go back in order
             started=started,
             fit_seconds=round(time.time() - started, 1),
@@ -888,6 +889,7 @@ def backtest__combine(shared: dict, parts: list):
         shared["categories"],
         calibration=shared["calibration"],
         main_from=shared["main_from"],
+        calibration_stride=shared["calibration_stride"],
     )
     result.seconds = time.time() - shared["started"]
     result.series = None  # the series rows are only needed inside the backtest

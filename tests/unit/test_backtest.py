@@ -97,6 +97,17 @@ def test_calibration_only_origins_change_the_calibration_and_nothing_else(data):
     expected = M.calibrate(rows, M.chosen_forecast(rows, got.selection)).table
     pd.testing.assert_frame_equal(got.calibration.table, expected, check_exact=True)
     assert set(got.calibration.table.rows) and got.calibration.table.rows.sum() == (rows.scale > 0).sum()
+    # above ``calibration_series`` series, a fixed sample of the SKUs calibrates (fits and rows)
+    n_series = history.groupby(["sku", "location"]).ngroups
+    sampled = BT.backtest(history, AS_OF, promos, config=replace(cfg, calibration_series=n_series // 3))
+    in_sample = BT.calibration_skus(rows.sku.astype(str).to_numpy(), 3)
+    assert 0 < in_sample.mean() < 1
+    assert sampled.calibration.table.rows.sum() == ((rows.scale > 0) & in_sample).sum()
+    pd.testing.assert_frame_equal(sampled.selection, got.selection, check_exact=True)
+    pd.testing.assert_frame_equal(sampled.errors, got.errors, check_exact=True)
+    skus = np.array([f"SKU{i:04d}" for i in range(3000)], dtype=object)
+    share = BT.calibration_skus(skus, 8).mean()
+    assert 0.09 < share < 0.16 and (BT.calibration_skus(skus, 8) == BT.calibration_skus(skus[::-1], 8)[::-1]).all()
 
 
 def test_sales_forecast_is_matched_at_the_same_lag(data):
@@ -231,12 +242,21 @@ def _by_family(history, as_of, promos, cfg, orders=None):
         r, s = BT.score(sub, plan, inputs.for_skus(set(sub.panel.keys.sku)), as_of, cfg)
         rows, series = r + rows, s + series
     return families, BT.combine(
-        rows, series, inputs, plan.fits, 0.0, whole.categories, calibration=plan.calibration, main_from=plan.main_from
+        rows,
+        series,
+        inputs,
+        plan.fits,
+        0.0,
+        whole.categories,
+        calibration=plan.calibration,
+        main_from=plan.main_from,
+        calibration_stride=plan.calibration_stride,
     )
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, AS_OF - timedelta(days=3)], ids=["sunday", "wednesday"])
-def test_the_backtest_scored_per_family_is_the_one_call_backtest(messy, as_of):
+@pytest.mark.parametrize("calibration_series", [4_000, 8], ids=["every-sku", "sampled-skus"])
+def test_the_backtest_scored_per_family_is_the_one_call_backtest(messy, as_of, calibration_series):
     """Issue 15 item 4: the backtest fanned out per product family (one global fit per refit origin,
     then each family scored with it) gives the one-call backtest's tables to the bit: errors, method
     selection, calibration and the forward selection WAPE. The history has what could tell the two
@@ -266,7 +286,14 @@ def test_the_backtest_scored_per_family_is_the_one_call_backtest(messy, as_of):
         ignore_index=True,
     )
     # 5 calibration-only origins (12..20 weeks back) refitted at 3 of them
-    cfg = BT.BacktestConfig(origins=10, retrain_every=4, forecast=FAST, sensing=False, calibration_weeks=20)
+    cfg = BT.BacktestConfig(
+        origins=10,
+        retrain_every=4,
+        forecast=FAST,
+        sensing=False,
+        calibration_weeks=20,
+        calibration_series=calibration_series,
+    )
     one = BT.backtest(history, as_of, promos, config=cfg)
     families, parted = _by_family(history, as_of, promos, cfg)
     assert len(families) == 2 and one.fits == parted.fits == 3 + 3
