@@ -14,7 +14,8 @@ on the same rows whatever the schedule.
 W weeks (0 = the 26 weekly origins only, as before 2026-12-01; 52 = the pipeline's default: 13
 older origins scored for the calibration only), alternated ``--repeat`` times in one process (the
 cost of the calibration origins, with the baseline in the same run): fits, seconds, WAPE, the
-selection's forward WAPE (unchanged by construction) and the calibration's forward band.
+selection's forward WAPE (unchanged by construction) and the calibration's forward band. The
+process's peak RSS is in the ``#`` lines; it only grows, so compare peaks with one span per run.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def run_calibration(size: str, spans: list[int], repeat: int, workdir: Path) -> 
             }
             rows.append(row)
             print(f"# {row}", file=sys.stderr, flush=True)
+            del result, cal  # else the last run's rows are held while the next one runs
     return rows
 
 
