@@ -540,7 +540,10 @@ def combine(
             cal_rows = keep if cal_rows is None else cal_rows & keep
         calib = series if cal_rows is None or cal_rows.all() else series[cal_rows].reset_index(drop=True)
         if not main.all():
-            series = series[main].reset_index(drop=True)
+            older = int((~main).sum())
+            # the older origins' rows lead (origins oldest first): a slice, not a second copy of the rest
+            series = series.iloc[older:] if not main[:older].any() else series[main]
+            series = series.reset_index(drop=True)
         del origin, main, cal_rows
         result.selection = methods.select(series)
         for c in ("sku", "location"):  # keys as text, as before the series rows' keys were categorical
