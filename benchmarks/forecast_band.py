@@ -61,7 +61,7 @@ def windows_of(history: pd.DataFrame, n: int) -> list[tuple[int, pd.DataFrame, p
 
 def score_window(train: pd.DataFrame, window: pd.DataFrame, origin_step: int, calibration_weeks: int) -> dict:
     from sop_pipeline.analytics import backtest as bt
-    from sop_pipeline.analytics import forecasting, outliers
+    from sop_pipeline.analytics import forecasting, methods, outliers
 
     train = train.assign(week_start=pd.to_datetime(train.week_start).dt.date)
     as_of = max(train.week_start) + pd.Timedelta(days=6).to_pytimedelta()  # the Sunday ending the last week
@@ -79,11 +79,12 @@ def score_window(train: pd.DataFrame, window: pd.DataFrame, origin_step: int, ca
     m = m.fillna({"units_p50": 0.0, "units_p10": 0.0, "units_p90": 0.0})
     a, p10, p50, p90 = (m[c].to_numpy(dtype=float) for c in ("units", "units_p10", "units_p50", "units_p90"))
     total = max(a.sum(), 1e-9)
-    below, above = float(np.mean(a < p10)), float(np.mean(a > p90))
+    cov = methods.coverage(a, p10, p90)  # the pipeline's convention: below A < p10, above A > p90
+    below, above = cov["share_below_p10"], cov["share_above_p90"]
     pinball = (np.maximum(0.1 * (a - p10), 0.9 * (p10 - a)) + np.maximum(0.9 * (a - p90), 0.1 * (p90 - a))).sum()
     return {
         "series": int(m.groupby(["sku", "location"]).ngroups),
-        "band": 1.0 - below - above,
+        "band": cov["band_coverage"],
         "below": below,
         "above": above,
         "pinball": float(pinball / total),

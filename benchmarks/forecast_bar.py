@@ -101,7 +101,7 @@ def real_set_correlations(workdir: Path) -> pd.DataFrame:
     """Per public set of ``forecast.py --real`` (its training files and our holdout forecasts in
     ``workdir``): series, our band coverage, rho of our backtest errors and of our holdout errors."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from forecast import HORIZON as H, real_datasets  # noqa: E402 (the benchmark's own data)
+    from forecast import HORIZON as H, band_coverage, real_datasets  # noqa: E402 (the benchmark's own data)
 
     from sop_pipeline.analytics import backtest as bt, methods
 
@@ -134,7 +134,7 @@ def real_set_correlations(workdir: Path) -> pd.DataFrame:
         m["e"] = (m.units - m.f) / m.level.where(m.level > 0)
         m["series"] = m.sku.astype(str) + "|" + m.location.astype(str)
         rho_holdout = _mean_offdiagonal(m.pivot_table(index="week_start", columns="series", values="e"), 8)
-        cover = float(((m.units >= m.lo) & (m.units <= m.hi)).mean())
+        cover = band_coverage(m)["band"]
         rows.append(
             {
                 "data": name,

@@ -279,9 +279,22 @@ class FitPlan:
     calibration_stride: int = 1  # 1: every SKU calibrates; k: the SKUs of ``calibration_skus(.., k)``
 
     @property
-    def main_from(self) -> date | None:
-        """The oldest of the backtest's own origins (after the calibration-only ones)."""
-        return self.origins[self.calibration_only] if self.calibration_only < len(self.origins) else None
+    def scope(self) -> RowScope:
+        """Which series rows ``combine`` gives the selection and the calibration."""
+        main_from = self.origins[self.calibration_only] if self.calibration_only < len(self.origins) else None
+        return RowScope(tuple(self.calibration), main_from, self.calibration_stride)
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """Which of the backtest's series rows feed what (``FitPlan.scope``): the method selection reads
+    the rows from ``main_from`` on (the backtest's own origins, after the calibration-only ones;
+    None: every row); the calibration reads the rows of the ``calibration`` origins (None: every
+    row) and, at ``stride`` > 1, of the sampled SKUs only (``calibration_skus``)."""
+
+    calibration: tuple[date, ...] | None = None
+    main_from: date | None = None
+    stride: int = 1
 
 
 @dataclass
@@ -426,18 +439,15 @@ def score(
     actuals = inputs.actuals
     parts: list[pd.DataFrame] = []
     series_parts: list[pd.DataFrame] = []
-    sampled: list = []  # the calibration's sampled series of ``whole``, built at the first calibration-only origin
+    # the calibration-only origins score the calibration's sampled series (None: none of these)
+    sampled = (
+        _calibration_subset(whole, plan.calibration_stride) if plan.calibration_only and whole is not None else None
+    )
     for n, origin in enumerate(plan.origins):
         fitted, gap = plan.models[n], plan.gap[n]
-        if fitted is None or whole is None:
+        at = whole if n >= plan.calibration_only else sampled
+        if fitted is None or at is None:
             continue
-        at = whole
-        if n < plan.calibration_only:
-            if not sampled:
-                sampled.append(_calibration_subset(whole, plan.calibration_stride))
-            if sampled[0] is None:  # none of these series' SKUs is in the sample
-                continue
-            at = sampled[0]
         panel = at.at(origin, future_weeks=cfg.horizon_weeks + gap + 1)
         if panel is None:  # none of these series has a row by this origin
             continue
@@ -491,18 +501,13 @@ def combine(
     fits: int,
     started: float,
     categories: dict | None = None,
-    calibration: list[date] | None = None,
-    main_from: date | None = None,
-    calibration_stride: int = 1,
+    scope: RowScope = RowScope(),
 ) -> BacktestResult:
     """The error rows, the summary, and the method selection and calibration from the series rows
     of every part. ``categories`` (the whole history's key categories): the series rows come from
     subsets (one per family); they are put back in the whole's order (origin, series, lag), so the
-    selection and calibration sum them in the same order, to the bit. ``calibration``: the
-    calibration origins (``FitPlan.calibration``), whose series rows the calibration reads (None:
-    every row); ``main_from``: the oldest of the backtest's own origins (``FitPlan.main_from``):
-    the method selection reads only the rows from it on (None: every row); ``calibration_stride``
-    (``FitPlan.calibration_stride``): above 1, the calibration reads the sampled SKUs' rows only."""
+    selection and calibration sum them in the same order, to the bit. ``scope`` (``FitPlan.scope``):
+    which series rows the selection and the calibration read (the default: every row, both)."""
     if not parts:
         return BacktestResult(
             pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
@@ -532,11 +537,11 @@ def combine(
             series = series.take(order).reset_index(drop=True)
         _release_freed_memory()
         origin = series["origin"].to_numpy()
-        main = origin >= np.datetime64(main_from) if main_from is not None else np.ones(len(origin), bool)
-        cal_rows = np.isin(origin, pd.to_datetime(calibration).to_numpy()) if calibration is not None else None
-        if calibration_stride > 1:  # the sampled SKUs' rows (the older origins scored no others)
+        main = origin >= np.datetime64(scope.main_from) if scope.main_from else np.ones(len(origin), bool)
+        cal_rows = np.isin(origin, pd.to_datetime(list(scope.calibration)).to_numpy()) if scope.calibration else None
+        if scope.stride > 1:  # the sampled SKUs' rows (the older origins scored no others)
             sku = series["sku"].astype("category").array
-            keep = calibration_skus(sku.categories.to_numpy(), calibration_stride)[sku.codes]
+            keep = calibration_skus(sku.categories.to_numpy(), scope.stride)[sku.codes]
             cal_rows = keep if cal_rows is None else cal_rows & keep
         calib = series if cal_rows is None or cal_rows.all() else series[cal_rows].reset_index(drop=True)
         if not main.all():
@@ -577,18 +582,9 @@ def backtest(
     whole, inputs = prepare(history, as_of, promotions, sales_forecast, orders, config)
     plan = plan_fits(whole, as_of, config)
     parts, series_parts = score(whole, plan, inputs, as_of, config)
-    fits, calibration, main_from, stride = plan.fits, plan.calibration, plan.main_from, plan.calibration_stride
+    fits, scope = plan.fits, plan.scope
     whole = plan = None  # not needed past the origins: free them for the selection
-    return combine(
-        parts,
-        series_parts,
-        inputs,
-        fits,
-        started,
-        calibration=calibration,
-        main_from=main_from,
-        calibration_stride=stride,
-    )
+    return combine(parts, series_parts, inputs, fits, started, scope=scope)
 
 
 def _series_rows(

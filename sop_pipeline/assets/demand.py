@@ -843,9 +843,7 @@ def backtest__split(
             as_of=as_of,
             actuals=shared.actuals,
             fits=plan.fits,
-            calibration=plan.calibration,  # the calibration's origins, and the oldest of the backtest's own
-            main_from=plan.main_from,
-            calibration_stride=plan.calibration_stride,
+            scope=plan.scope,  # which series rows the selection and the calibration read
             categories=whole.categories if split else None,  # split: the parts' series rows go back in order
             started=started,
             fit_seconds=round(time.time() - started, 1),
@@ -887,9 +885,7 @@ def backtest__combine(shared: dict, parts: list):
         shared["fits"],
         0.0,
         shared["categories"],
-        calibration=shared["calibration"],
-        main_from=shared["main_from"],
-        calibration_stride=shared["calibration_stride"],
+        scope=shared["scope"],
     )
     result.seconds = time.time() - shared["started"]
     result.series = None  # the series rows are only needed inside the backtest

@@ -248,9 +248,7 @@ def _by_family(history, as_of, promos, cfg, orders=None):
         plan.fits,
         0.0,
         whole.categories,
-        calibration=plan.calibration,
-        main_from=plan.main_from,
-        calibration_stride=plan.calibration_stride,
+        scope=plan.scope,
     )
 
 
