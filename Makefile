@@ -22,12 +22,15 @@ help:  ## list the targets
 # --compile-bytecode and compileall write the .pyc files once at set-up. Where PYTHONDONTWRITEBYTECODE
 # is set (as on this project's CI machines) Python never writes them itself, so without this every
 # process (sop run and each of its dbt steps) compiled all it imported again: ~12 s per small cycle.
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package (and its dependencies) to the versions this project was last
+# tested with, for every platform (`uv pip compile --universal`): a fresh machine installs what CI
+# ran, not whatever was released since. `make lock` re-resolves it from pyproject.toml.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x "$(UV)" || command -v "$(UV)" >/dev/null 2>&1 || { \
 	  echo "uv not found: installing it into $(UV_BOOT) (pip --target; the system Python is left alone)"; \
 	  $(PYTHON3) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(UV_BOOT) uv; }
 	$(UV) venv --quiet --allow-existing --python $(PYTHON3) $(VENV)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -c constraints.txt -e '.[dev]'
 	$(PY) -m compileall -q -j 0 sop_pipeline
 	@touch $@
 
@@ -79,7 +82,12 @@ docs: setup  ## dbt docs (descriptions, lineage) on http://localhost:8080 (DOCS_
 	  && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target-path $(DOCS_TARGET) \
 	     --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
+lock:  ## re-resolve constraints.txt (the tested versions of every dependency) from pyproject.toml
+	@test -x "$(UV)" || command -v "$(UV)" >/dev/null 2>&1 || $(MAKE) --no-print-directory $(VENV)/.installed
+	$(UV) pip compile pyproject.toml --all-extras --universal --python-version 3.11 --no-annotate --quiet \
+	  --custom-compile-command "make lock" -o constraints.txt
+
 clean:  ## remove generated data and build outputs (keeps .venv)
 	rm -rf $(DATA) dbt_project/target dbt_project/logs .pytest_cache
 
-.PHONY: help setup browser lint validate run test ui bench docs clean
+.PHONY: help setup browser lint validate run test ui bench docs lock clean

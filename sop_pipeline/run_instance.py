@@ -11,12 +11,26 @@ own. Which tables and columns exist (asked before every asset check event and as
 With DAGSTER_HOME set, runs record into that instance unchanged.
 """
 
+import inspect
+import sys
 from contextlib import contextmanager
 
 import dagster as dg
 import sqlalchemy as db
 from sqlalchemy.pool import NullPool
-from dagster._core.storage.event_log import InMemoryEventLogStorage
+
+# Both speed-ups below lean on Dagster internals (constraints.txt pins the Dagster they were tested
+# with). Should a Dagster the user installed move them, `sop run` still runs, on Dagster's own
+# ephemeral instance and with its output capture, and says so once on stderr: slower, never broken.
+try:
+    from dagster._core.storage.event_log import InMemoryEventLogStorage
+except ImportError:  # pragma: no cover - only on a Dagster that moved it
+    InMemoryEventLogStorage = object
+
+
+def _fallback(what: str, exc: BaseException | str) -> None:
+    reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    print(f"sop: dagster {dg.__version__}: {what} ({reason})", file=sys.stderr)
 
 
 class HeldConnectionEventLogStorage(InMemoryEventLogStorage):
@@ -59,7 +73,16 @@ class HeldConnectionEventLogStorage(InMemoryEventLogStorage):
 
 def ephemeral_instance() -> dg.DagsterInstance:
     """`DagsterInstance.ephemeral()` (dagster._core.instance.factory.create_ephemeral_instance) with
-    `HeldConnectionEventLogStorage` as its event log."""
+    `HeldConnectionEventLogStorage` as its event log; Dagster's own ephemeral instance (with a message on
+    stderr) when this Dagster's internals no longer fit."""
+    try:
+        return _held_connection_instance()
+    except Exception as exc:  # an import, a signature or a storage internal that moved
+        _fallback("running on its own in-memory instance, without the held event-log connection", exc)
+        return dg.DagsterInstance.ephemeral()
+
+
+def _held_connection_instance() -> dg.DagsterInstance:
     from dagster._core.instance import InstanceType
     from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
     from dagster._core.run_coordinator import DefaultRunCoordinator
@@ -86,14 +109,29 @@ def outputs_not_kept():
     computed stayed in memory to the end. Inside this context it runs with that capture off
     (`core_execute_in_process(output_capturing_enabled=False)`, the path `execute_job` takes), and each
     value is freed once the IO manager has written it and no later step holds it. The result's
-    events, success and materializations are unchanged; `output_for_node` is unavailable."""
-    from dagster._core.execution import execute_in_process as module
+    events, success and materializations are unchanged; `output_for_node` is unavailable.
 
-    original = module.core_execute_in_process
+    On a Dagster whose call no longer fits (checked before the run, and again at the call) the run keeps
+    Dagster's capture, more memory but the same results, and a message on stderr says so."""
+    kept = "every step's output stays in memory to the end of the run"
+    try:
+        from dagster._core.execution import execute_in_process as module
+
+        original = module.core_execute_in_process
+        fits = "output_capturing_enabled" in inspect.signature(original).parameters
+        if not fits:
+            _fallback(kept, "core_execute_in_process has no output_capturing_enabled")
+    except Exception as exc:
+        _fallback(kept, exc)
+        fits = False
+    if not fits:
+        yield
+        return
 
     def without_capture(*args, **kwargs):
-        if "output_capturing_enabled" not in kwargs:  # Dagster changed the call: fail loudly, not silently
-            raise RuntimeError("dagster's execute_in_process no longer passes output_capturing_enabled")
+        if "output_capturing_enabled" not in kwargs:  # passed positionally: leave the call as it is
+            _fallback(kept, "the flag is passed positionally")
+            return original(*args, **kwargs)
         return original(*args, **{**kwargs, "output_capturing_enabled": False})
 
     module.core_execute_in_process = without_capture

@@ -69,7 +69,7 @@ def test_the_fork_server_warm_up_leaves_the_steps_the_run_job_built(tmp_path, mo
     step = pickle.loads(pickle.dumps(step))  # as the step's process receives it
     assert step.get_definition().graph is job.graph  # no second build
     assert job._run_config_schema is not None  # the run config schema was built in the warm-up
-    assert capsys.readouterr().err == ""
+    assert "sop: dagster" not in capsys.readouterr().err
 
 
 def test_a_failed_fork_server_warm_up_is_one_line_and_not_fatal(capsys):
@@ -284,3 +284,53 @@ def test_fanout_files_are_kept_per_run_and_deleted_once_the_run_succeeds(tmp_pat
         )
         assert fanout_files_cleanup(ctx) is None and not any(base.iterdir())
         assert isinstance(fanout_files_cleanup(ctx), dg.SkipReason)  # nothing left: it says so
+
+
+def test_sop_run_falls_back_to_dagsters_own_behaviour_when_its_internals_move(monkeypatch, capsys):
+    # `sop run` leans on two Dagster internals (run_instance.py); on a Dagster that moved them it must
+    # still run - on Dagster's own ephemeral instance, keeping outputs - and say so, not fail
+    import dagster as dg
+    from dagster._core.execution import execute_in_process as module
+    from dagster._core.storage.event_log import InMemoryEventLogStorage
+
+    from sop_pipeline import run_instance
+
+    @dg.op
+    def one() -> int:
+        return 1
+
+    @dg.job
+    def job():
+        one()
+
+    original = module.core_execute_in_process
+    # the installed Dagster fits: the capture is turned off and the held-connection event log is used
+    with run_instance.outputs_not_kept():
+        assert module.core_execute_in_process is not original
+        assert job.execute_in_process().success
+    assert module.core_execute_in_process is original
+    instance = run_instance.ephemeral_instance()
+    assert type(instance.event_log_storage) is run_instance.HeldConnectionEventLogStorage
+    assert "sop: dagster" not in capsys.readouterr().err
+
+    def moved(run_config, job, instance, raise_on_error, **kwargs):  # a signature without the flag
+        kwargs.pop("output_capturing_enabled", None)
+        return original(
+            run_config, job, instance, output_capturing_enabled=True, raise_on_error=raise_on_error, **kwargs
+        )
+
+    monkeypatch.setattr(module, "core_execute_in_process", moved)
+    with run_instance.outputs_not_kept():
+        assert module.core_execute_in_process is moved  # left as it is
+        assert job.execute_in_process().success
+    assert "every step's output stays in memory" in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise TypeError("unexpected keyword argument 'preload'")
+
+    monkeypatch.setattr(run_instance.HeldConnectionEventLogStorage, "__init__", broken)
+    instance = run_instance.ephemeral_instance()
+    assert type(instance.event_log_storage) is InMemoryEventLogStorage
+    assert job.execute_in_process(instance=instance).success
+    err = capsys.readouterr().err
+    assert "own in-memory instance" in err and "preload" in err
