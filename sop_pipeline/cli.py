@@ -498,6 +498,11 @@ class CycleRunner:
         import dagster as dg
 
         settings = self.settings
+        for line in _quarantine_lines(result.get_asset_materialization_events()):
+            print(
+                f"{label}: {line}" if not line.startswith(" ") else line,
+                file=sys.stdout if result.success else sys.stderr,
+            )
         if result.success:
             for event in result.get_asset_materialization_events():  # an older cycle: history only
                 meta = event.materialization.metadata
@@ -582,6 +587,30 @@ class CycleRunner:
         progress.out = sys.stdout
         terminal.close()
         return code
+
+
+def _quarantine_lines(events) -> list[str]:
+    """What ingest set aside, from the raw assets' materializations: a heading and one line per extract
+    with quarantined rows (file, rows of rows read, failures by rule); nothing when every row loaded.
+    The rows themselves, with their source row, column, value and reason, are in the warehouse."""
+    per = []
+    for event in events:
+        key, meta = event.asset_key.path, event.materialization.metadata
+        if len(key) != 2 or key[0] != "raw" or not (n := int(getattr(meta.get("rows_quarantined"), "value", 0) or 0)):
+            continue
+        rules = getattr(meta.get("failures_by_rule"), "value", None) or {}
+        why = ", ".join(f"{rule} {count:,}" for rule, count in sorted(rules.items()))
+        file = Path(str(getattr(meta.get("file"), "value", key[1]))).name
+        read = int(getattr(meta.get("rows_read"), "value", n) or n)
+        per.append((key[1], n, f"  {file}: {n:,} of {read:,} rows" + (f" ({why})" if why else "")))
+    if not per:
+        return []
+    total = sum(n for _, n, _ in per)
+    head = (
+        f"{total:,} source row{'s' if total != 1 else ''} quarantined, not loaded: each with its file row, column, "
+        "value and reason in quarantine.issues (the rows in quarantine.<extract>)"
+    )
+    return [head] + [line for *_, line in sorted(per)]
 
 
 def _remove_fanout_files(instance, result) -> None:

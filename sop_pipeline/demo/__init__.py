@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import demand, finance, forecast, inventory, orders, overrides, plan_history, plant, procurement
+from . import demand, finance, forecast, inventory, keying, orders, overrides, plan_history, plant, procurement
 from . import exceptions as exception_extracts
 from sop_pipeline.contract import EXTRACTS
 
@@ -65,7 +65,7 @@ def generate(
 
     w.write("sales_orders", orders.sales_orders_extract(book, cat, cal))
     w.write("shipments", orders.shipments_extract(book, cal))
-    w.write("opportunities", orders.opportunities_extract(book, cat, cal, seed))
+    opportunities = orders.opportunities_extract(book, cat, cal, seed)
 
     fc, hockey = forecast.sales_forecast(cat, model, pos, book, anomalies, cal, seed)
     w.write("sales_forecast", fc)
@@ -86,7 +86,13 @@ def generate(
     skills = plant.skills_extract(sz, seed, l1_hours_needed=float(plant.routed_hours(pl, horizon_units)["L1"].mean()))
     w.write("skills", skills)
     w.write("suppliers", procurement.suppliers_extract(pur))
-    w.write("purchase_orders", procurement.purchase_orders_extract(pur, cal))
+    # three keyed-wrong rows (a percent in a probability, an unknown CRM stage, an unknown supplier):
+    # appended, so everything else loads as before and the quarantine shows on every demo run
+    opportunities, purchase_orders, keyed = keying.append_keying_errors(
+        opportunities, procurement.purchase_orders_extract(pur, cal), cal
+    )
+    w.write("opportunities", opportunities)
+    w.write("purchase_orders", purchase_orders)
     w.write("receipts", procurement.receipts_extract(pur, cal))
     w.write("bom", procurement.bom_extract(pur, cat, cal))
 
@@ -106,4 +112,5 @@ def generate(
     w.write("exception_updates", exception_extracts.exception_updates(cat, hockey, pur.drift, cal))
 
     write_truth(w, cat, anomalies, hockey, pur, cal)
+    w.write_truth("keying_errors", keyed)
     return {name: w.rows[name] for name in EXTRACTS}

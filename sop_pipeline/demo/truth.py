@@ -43,6 +43,13 @@ snapshot are normal. One of them is in the latest snapshot (the current cycle).
 (no rows) and `inventory_lots` shows the SKU at that store with qty 0 on every snapshot
 Sunday inside the spell (each spell contains at least one). A-items (by revenue) only.
 
+## keying_errors.csv
+`extract, key, column_name, rule, value`: rows keyed wrongly on purpose and appended to the
+extracts (each with a key of its own, so no other row is touched): ingest must quarantine each,
+under that rule and column, and nothing else. An opportunity whose probability was typed as a
+percent (60), one in a CRM stage outside the contract ("verbal"), and a purchase-order line to a
+supplier missing from the supplier master. Key: `opportunity_id`, or `po_id/line`.
+
 ## supplier_drift.csv
 `supplier_id, drift_start, disruption_date, lead_time_days_before, lead_time_days_after`:
 the supplier's actual lead time (order date -> first receipt) grows linearly from

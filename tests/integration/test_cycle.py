@@ -41,6 +41,25 @@ def test_every_extract_is_in_raw_and_accounted_for(small_cycle):
             assert staged == raw, name
 
 
+def test_the_demos_keying_errors_are_quarantined_and_summarised(small_cycle):
+    # the demo appends three rows keyed wrongly (demo/keying.py): each is quarantined under its rule
+    # and column, nothing else is, and `sop run` says so on the terminal, file by file
+    import pandas as pd
+
+    truth = pd.read_csv(small_cycle.extracts / "_truth" / "keying_errors.csv", dtype=str)
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        issues = con.execute(
+            "select extract, rule, column_name, value, source_row from quarantine.issues where rule <> 'after_as_of'"
+        ).df()
+    assert sorted(map(tuple, issues[["extract", "rule", "column_name"]].to_numpy())) == sorted(
+        map(tuple, truth[["extract", "rule", "column_name"]].to_numpy())
+    )
+    assert sorted(issues.value.str.removesuffix(".0")) == sorted(truth.value)
+    assert "3 source rows quarantined, not loaded" in small_cycle.stdout
+    assert "opportunities.csv: 2 of " in small_cycle.stdout and "(category 1, range 1)" in small_cycle.stdout
+    assert "purchase_orders.csv: 1 of " in small_cycle.stdout and "(reference 1)" in small_cycle.stdout
+
+
 def _system(con, name: str) -> str:
     rows = [
         r

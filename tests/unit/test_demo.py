@@ -185,22 +185,36 @@ def test_keys_unique_and_not_null(raw):
             assert not df.duplicated(list(spec.key)).any(), name
 
 
-def test_categories_and_ranges(typed):
+def _keyed_wrong(demo, rule: str) -> dict[tuple[str, str], set[str]]:
+    """The values the demo keyed wrongly on purpose (demo/keying.py), by (extract, column), for one rule."""
+    truth = pd.read_csv(demo[0] / "_truth" / "keying_errors.csv", dtype=str)
+    truth = truth[truth.rule == rule]
+    return {(e, c): set(g.value) for (e, c), g in truth.groupby(["extract", "column_name"])}
+
+
+def test_categories_and_ranges(demo, typed):
+    # every value within the contract but the rows keyed wrongly on purpose, which are exactly those
+    wrong = {"category": _keyed_wrong(demo, "category"), "range": _keyed_wrong(demo, "range")}
+    assert sum(len(v) for v in wrong.values()) == 2
     for name, spec in EXTRACTS.items():
         df = typed[name]
         for col, allowed in spec.categories.items():
-            assert set(df[col].dropna()) <= set(allowed), (name, col)
+            bad = set(df[col].dropna()) - set(allowed)
+            assert bad == wrong["category"].get((name, col), set()), (name, col)
         for col, (lo, hi) in spec.ranges.items():
             v = df[col].dropna()
-            assert lo is None or (v >= lo).all(), (name, col)
-            assert hi is None or (v <= hi).all(), (name, col)
+            below = v < lo if lo is not None else pd.Series(False, index=v.index)
+            bad = v[below | (v > hi if hi is not None else False)]
+            assert {f"{x:g}" for x in bad} == wrong["range"].get((name, col), set()), (name, col)
 
 
-def test_references_are_valid(raw):
+def test_references_are_valid(demo, raw):
+    wrong = _keyed_wrong(demo, "reference")
+    assert sum(len(v) for v in wrong.values()) == 1
     for name, spec in EXTRACTS.items():
         for col, (target, tcol) in spec.references.items():
             vals = set(raw[name][col]) - {""}
-            assert vals <= set(raw[target][tcol]), (name, col, sorted(vals - set(raw[target][tcol]))[:5])
+            assert vals - set(raw[target][tcol]) == wrong.get((name, col), set()), (name, col)
     key = lambda df, cols: set(map(tuple, df[cols].to_numpy()))  # noqa: E731
     assert key(raw["shipments"], ["order_id", "line"]) <= key(raw["sales_orders"], ["order_id", "line"])
     assert key(raw["receipts"], ["po_id", "line"]) <= key(raw["purchase_orders"], ["po_id", "line"])
