@@ -22,7 +22,8 @@ scored for the calibration only), ``spaced2=2:0`` the whole backtest on origins 
         [--variants weekly=1:0 year=1:52] [--sets walmart bikes ...] [--fresh] [--workdir DIR]
 
 The sets are ``forecast.py``'s public histories (read from wheels, nothing downloaded); the fifth
-pass's fresh holdout (``FIFTH_DATA``) only with ``--fresh``. Per-window rows go to
+pass's fresh holdout (``FIFTH_DATA``) only with ``--fresh``, the sixth's (``SIXTH_DATA``) only when
+named with ``--sets``. Per-window rows go to
 ``WORKDIR/forecast_band.csv``.
 """
 
@@ -39,7 +40,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from forecast import FIFTH_DATA, HORIZON, real_datasets  # noqa: E402
+from forecast import FIFTH_DATA, HORIZON, SIXTH_DATA, real_datasets  # noqa: E402
 
 MIN_TRAIN_WEEKS = 38  # the shortest public history's training weeks (pizza, nyc_flights)
 
@@ -135,7 +136,7 @@ def main() -> None:
         step, weeks = spec.split(":")
         variants.append((name, int(step), int(weeks)))
     data = real_datasets()
-    names = args.sets or [n for n in data if (n in FIFTH_DATA) == args.fresh]
+    names = args.sets or [n for n in data if n not in SIXTH_DATA and (n in FIFTH_DATA) == args.fresh]
     t0 = time.time()
     rows = []
     for name in names:
