@@ -31,7 +31,10 @@ Method (choices documented once, here)
       52 cleansed weeks (or of the 13-week mean) so intermittent C/Z items cannot explode. Series
       with fewer than ``min_history_weeks`` (8) observed weeks use the **family profile**: their
       recent level x the family's seasonal index ratio, with the family's median relative
-      interval width. Series with no demand in the last ``inactive_weeks`` (13) weeks get 0.
+      interval width. Series with no demand in the last ``inactive_weeks`` (13) weeks get 0 -
+      unless they are **between seasons** (``between_seasons``): just as quiet in the same weeks in
+      each of the last two years, and selling in at least two of the weeks a year (two years) before
+      the horizon (a seasonal item whose season returns, not a dead one); a phase-out item never is.
     * **Revenue** = units x planned price: the series' last non-promotion selling price (list
       price when it never sold), times (1 - discount) in promotion weeks.
 
@@ -56,6 +59,8 @@ import pandas as pd
 from sop_pipeline.analytics.calendar import Cycle, week_start
 
 SEASON_WEEKS = 52
+SEASON_YEARS = 2  # a seasonal item between seasons shows its quiet spell and its season this many years
+SEASON_MIN_WEEKS = 2  # ... and sold in at least this many of the season's weeks each year (not one sale)
 CATEGORICALS = ["family", "category", "channel", "location", "lifecycle"]
 MODEL_LIGHTGBM = "lightgbm"
 MODEL_FAMILY = "family_profile"
@@ -700,6 +705,28 @@ def check_horizon(weeks: np.ndarray, n_hist: int, as_of: date, n_weeks: int) -> 
         raise ValueError(f"forecast weeks {got} do not match the cycle horizon of {as_of}")
 
 
+def between_seasons(st: _Stats, panel: Panel, origin: int, quiet_weeks: int, horizon: int) -> np.ndarray:
+    """Per series: a seasonal item between its seasons, not a dead one. It sold nothing in the last
+    ``quiet_weeks``; and in each of the last ``SEASON_YEARS`` (2) years it was just as quiet in the
+    same weeks (its quiet spell is the season's, where a discontinued item sold then) and then sold in
+    at least ``SEASON_MIN_WEEKS`` (2) of the weeks a year (two years) before the horizon (its season
+    comes back in the horizon). Twice, and a season of more than one sale: a sparse series (a few
+    sales a year) shows a quiet spell followed by a sale once by chance about one time in five. Never
+    for a phase-out item; never with under two years and a quiet spell of history."""
+    hi = origin + 1  # st.cs[:, k] = the sum of weeks 0..k-1
+    ok = np.full(st.cs.shape[0], hi - SEASON_YEARS * SEASON_WEEKS - quiet_weeks >= 0)
+    for years in range(1, SEASON_YEARS + 1):
+        if not ok.any():
+            break
+        ly = hi - years * SEASON_WEEKS
+        ok &= (st.cs[:, ly] - st.cs[:, ly - quiet_weeks]) <= 0
+        end = min(ly + horizon, st.cs.shape[1] - 1)
+        ok &= (st.cn[:, end] - st.cn[:, ly]) - (st.cz[:, end] - st.cz[:, ly]) >= SEASON_MIN_WEEKS
+    if "lifecycle" in panel.keys:
+        ok &= panel.keys["lifecycle"].astype(str).str.lower().to_numpy() != "phase_out"
+    return ok
+
+
 def _apply_guards(
     out: pd.DataFrame,
     panel: Panel,
@@ -753,7 +780,7 @@ def _apply_guards(
         p10 = np.where(young, fp50 * lo, p10)
         p90 = np.where(young, fp50 * hi, p90)
         out.loc[young, "model"] = MODEL_FAMILY
-    inactive = ~recent_any & ~young
+    inactive = ~recent_any & ~young & ~between_seasons(st, panel, origin, cfg.inactive_weeks, int(h.max()))[i]
     p50, p10, p90 = (np.where(inactive, 0.0, a) for a in (p50, p10, p90))
     out.loc[inactive, "model"] = MODEL_INACTIVE
     out["units_p50"], out["units_p10"], out["units_p90"] = p50, p10, p90

@@ -186,6 +186,52 @@ def test_censored_weeks_are_not_learnt_as_zero_demand():
     assert c > 1.3 * z and c > 0.5 * normal
 
 
+def test_a_seasonal_item_between_its_seasons_is_not_inactive():
+    # an item that sells only from early December to February each year, quiet since March: at a
+    # late-November origin it has sold nothing for 13 weeks, as a dead item has - but it was just as
+    # quiet a year ago and sold in the weeks a year before the horizon. It keeps its forecast; the item
+    # that stopped selling 30 weeks ago (it sold all through last year), the same seasonal item
+    # flagged phase_out, and sparse items whose quiet spell and sales look seasonal by chance stay at 0
+    history, promos = make_history(n_skus=6, seed=3)
+    mondays = sorted(history.week_start.unique())
+    season = [pd.Timestamp(w).month in (12, 1, 2) for w in mondays]
+    extra = []
+    for sku, lifecycle in (("WINTER", "active"), ("WINTER_END", "phase_out")):
+        for w, on in zip(mondays, season):
+            extra.append({"sku": sku, "lifecycle": lifecycle, "week_start": w, "units": 40.0 if on else 0.0})
+    for k, w in enumerate(mondays):
+        extra.append(
+            {"sku": "GONE", "lifecycle": "active", "week_start": w, "units": 10.0 if k < len(mondays) - 30 else 0}
+        )
+    # chance, not a season: the same quiet spell followed by sales in one year only (ONCE), or by a
+    # single sale week in each year (SINGLE): both stay inactive
+    first_dec = [k for k, w in enumerate(mondays) if pd.Timestamp(w).month == 12 and pd.Timestamp(w).day <= 7]
+    for sku, weeks in (("ONCE", {first_dec[-1], first_dec[-1] + 1}), ("SINGLE", set(first_dec[-2:]))):
+        for k, w in enumerate(mondays):
+            extra.append({"sku": sku, "lifecycle": "active", "week_start": w, "units": 5.0 if k in weeks else 0.0})
+    extra = pd.DataFrame(extra).assign(
+        location="S01",
+        channel="store",
+        family="Snacks",
+        category="Food",
+        revenue=lambda f: f.units * 2,
+        list_price=2.0,
+        is_promo=False,
+        is_stockout=False,
+    )
+    extra["units_clean"] = extra.units
+    assert extra[extra.sku == "WINTER"].tail(13).units.sum() == 0  # quiet for the last 13 weeks
+    result = F.forecast(pd.concat([history, extra], ignore_index=True), AS_OF, promos, FAST)
+    by = result.location.set_index("sku")
+    winter = by.loc["WINTER"].sort_values("week_start")
+    assert (winter.model != F.MODEL_INACTIVE).all()
+    in_season = pd.to_datetime(winter.week_start).dt.month.isin([12, 1, 2]).to_numpy()
+    assert winter.units_p50[in_season].mean() > 10  # its season is forecast (40 a week last year)
+    assert winter.units_p90[in_season].mean() > winter.units_p50[in_season].mean()
+    for sku in ("WINTER_END", "GONE", "ONCE", "SINGLE"):
+        assert (by.loc[sku].model == F.MODEL_INACTIVE).all() and (by.loc[sku].units_p50 == 0).all(), sku
+
+
 def test_intermittent_new_and_inactive_series_get_sane_numbers():
     history, promos = make_history(n_skus=8, seed=7)
     rng = np.random.default_rng(0)
