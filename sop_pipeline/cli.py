@@ -607,7 +607,7 @@ def _quarantine_lines(events) -> list[str]:
         return []
     total = sum(n for _, n, _ in per)
     head = (
-        f"{total:,} source row{'s' if total != 1 else ''} quarantined, not loaded: each with its file row, column, "
+        f"{total:,} source row{'s' if total != 1 else ''} quarantined, not loaded: each with its file, row, column, "
         "value and reason in quarantine.issues (the rows in quarantine.<extract>)"
     )
     return [head] + [line for *_, line in sorted(per)]

@@ -3,7 +3,7 @@
 Real ERP and CRM extracts always carry some rows a person keyed wrongly. The demo appends three, each
 a new row (its own key), so every row the demo loaded before still loads and every number downstream
 is the same; only the data-quality marts, the pack's data-quality header and `sop run`'s summary see
-them. Written to ``_truth/keying_errors.csv`` (extract, key, column, rule).
+them. Written to ``_truth/keying_errors.csv`` (extract, key, column, rule, value).
 
 - ``opportunities``: a deal whose win probability was typed as a percent (60 in a 0-1 field): range;
 - ``opportunities``: a deal in a CRM stage outside the contract's statuses ("verbal"): category;
