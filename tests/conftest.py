@@ -140,6 +140,7 @@ def _items_and_pos_only(root: Path) -> Callable[[Path], dict]:
     def build(workdir: Path) -> dict:
         extracts = _copy_some(shared_demo_extracts(root), workdir / "extracts", ["items", "pos_sales"])
         make_items_hostile(extracts / "items.csv")
+        add_winter_item(extracts)
         return _cycle_record(run_cycle(extracts, workdir / "data"))
 
     return build
@@ -223,6 +224,34 @@ def make_items_hostile(items_csv: Path) -> None:
         if sku == HOSTILE_ITEMS["duplicate"]:
             out.append(f"{sku},{description} (second copy),{rest}")
     items_csv.write_bytes(("\n".join(out) + "\n").encode("latin-1"))
+
+
+# a seasonal line the demo does not have: sold only from December to February, quiet since March at
+# the demo's as-of (2026-11-22), so at the cycle's origin it is between seasons, not inactive
+WINTER_ITEM = "SKU0099"
+WINTER_MONTHS = (12, 1, 2)
+
+
+def add_winter_item(extracts: Path) -> None:
+    """Appends WINTER_ITEM to items.csv and its POS rows (two stores, about 3 a day in its months, a
+    fixed seed) to pos_sales.csv, within the POS history's dates (the as-of stays the same)."""
+    import numpy as np
+    import pandas as pd
+
+    with open(extracts / "items.csv", "ab") as f:
+        f.write(f"{WINTER_ITEM},Mulled Wine Spice 500ml,Beverages,Drinks,5.99,3.10,EA,buy,active\n".encode("ascii"))
+    dates = pd.read_csv(extracts / "pos_sales.csv", usecols=["date"]).date
+    days = pd.date_range(dates.min(), dates.max())
+    days = days[days.month.isin(WINTER_MONTHS)]
+    rng = np.random.default_rng(20261201)
+    rows = [
+        f"{d.date()},{store},{WINTER_ITEM},{u},{u * 5.99:.2f}"
+        for store in ("S01", "S02")
+        for d, u in zip(days, rng.poisson(3.0, len(days)))
+        if u > 0
+    ]
+    with open(extracts / "pos_sales.csv", "a") as f:
+        f.write("\n".join(rows) + "\n")
 
 
 # --------------------------------------------------------------------------- order and prefetch

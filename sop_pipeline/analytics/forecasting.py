@@ -35,6 +35,9 @@ Method (choices documented once, here)
       unless they are **between seasons** (``between_seasons``): just as quiet in the same weeks in
       each of the last two years, and selling in at least two of the weeks a year (two years) before
       the horizon (a seasonal item whose season returns, not a dead one); a phase-out item never is.
+      Those keep the global model's forecast and quantile band (``model`` = ``between_seasons``),
+      not the selected method's: the selection's backtest origins lie in the off-season, where a
+      method that forecasts 0 wins.
     * **Revenue** = units x planned price: the series' last non-promotion selling price (list
       price when it never sold), times (1 - discount) in promotion weeks.
 
@@ -65,6 +68,7 @@ CATEGORICALS = ["family", "category", "channel", "location", "lifecycle"]
 MODEL_LIGHTGBM = "lightgbm"
 MODEL_FAMILY = "family_profile"
 MODEL_INACTIVE = "inactive"
+MODEL_SEASONAL = "between_seasons"  # the global model's forecast and band, for a seasonal item between seasons
 
 
 @dataclass(frozen=True)
@@ -780,9 +784,14 @@ def _apply_guards(
         p10 = np.where(young, fp50 * lo, p10)
         p90 = np.where(young, fp50 * hi, p90)
         out.loc[young, "model"] = MODEL_FAMILY
-    inactive = ~recent_any & ~young & ~between_seasons(st, panel, origin, cfg.inactive_weeks, int(h.max()))[i]
+    quiet = ~recent_any & ~young
+    seasonal = quiet & between_seasons(st, panel, origin, cfg.inactive_weeks, int(h.max()))[i]
+    inactive = quiet & ~seasonal
     p50, p10, p90 = (np.where(inactive, 0.0, a) for a in (p50, p10, p90))
     out.loc[inactive, "model"] = MODEL_INACTIVE
+    # the global model knows the season (week of the year, last year's weeks); the selection's
+    # backtest does not: its origins fall in the off-season, where a method forecasting 0 wins
+    out.loc[seasonal, "model"] = MODEL_SEASONAL
     out["units_p50"], out["units_p10"], out["units_p90"] = p50, p10, p90
 
 
@@ -804,9 +813,9 @@ def rollup(frame: pd.DataFrame, by: list[str], correlation: float = ROLLUP_CORRE
     """Sum p50 and revenue; combine the p10/p90 spreads s_i of the rows assuming their errors
     correlate with ``correlation`` (rho): spread = sqrt((1 - rho) sum s_i^2 + rho (sum s_i)^2),
     between independent (rho = 0) and perfectly correlated (rho = 1) series."""
-    rank = {MODEL_LIGHTGBM: 0, MODEL_FAMILY: 1, MODEL_INACTIVE: 2}
+    rank = {MODEL_LIGHTGBM: 0, MODEL_SEASONAL: 1, MODEL_FAMILY: 2, MODEL_INACTIVE: 3}
     lo, hi = frame.units_p50 - frame.units_p10, frame.units_p90 - frame.units_p50
-    f = frame.assign(_lo=lo, _hi=hi, _lo2=lo**2, _hi2=hi**2, _rank=frame.model.map(rank).fillna(3).astype(int))
+    f = frame.assign(_lo=lo, _hi=hi, _lo2=lo**2, _hi2=hi**2, _rank=frame.model.map(rank).fillna(len(rank)).astype(int))
     g = f.groupby(by, as_index=False, observed=True).agg(
         units_p50=("units_p50", "sum"),
         _lo=("_lo", "sum"),

@@ -1057,7 +1057,7 @@ def apply(
     loc: ``forecasting.predict`` rows (series-major in ``keys`` order, the same horizon weeks for
     every series); units: the panel's cleansed history (n, T); gap: 1 when the as-of is mid-week
     (horizon week k is h = k + 1). Series the global model did not forecast (young:
-    family_profile, inactive) keep their numbers. Adds ``method`` (the chosen candidate)."""
+    family_profile, inactive, between_seasons) keep their numbers. Adds ``method`` (the chosen candidate)."""
     out = loc.copy()
     n = len(keys)
     if n == 0 or out.empty:

@@ -250,6 +250,25 @@ def test_forecast_history_replaces_only_its_own_cycle(small_cycle, tmp_path):
     assert rows[1][2] == pytest.approx(current.units_p50.sum() + n)
 
 
+def test_a_seasonal_item_between_its_seasons_is_forecast_and_planned(items_and_pos_only):
+    # the items + POS run carries a winter-only line (tests/conftest.py add_winter_item), quiet for the
+    # 13 weeks before the as-of as a dead item is; its season (December to February) starts in the
+    # horizon, so it is forecast there (not `inactive` at 0) and the plan of record plans that demand
+    from tests.conftest import WINTER_ITEM, WINTER_MONTHS
+
+    run = items_and_pos_only
+    wh = run.warehouse
+    f = query(wh, "select * from analytics.demand_forecast_location where sku = ?", [WINTER_ITEM])
+    assert len(f) and (f.model == forecasting.MODEL_SEASONAL).all(), f.model.unique()
+    season = pd.to_datetime(f.week_start).dt.month.isin(WINTER_MONTHS)
+    assert season.any() and f[season].units_p50.mean() > 5  # ~21 a week per store last season
+    assert (f.units_p90 >= f.units_p50).all()
+    if run.returncode == 0:
+        plan = query(wh, "select * from marts.plan_of_record where sku = ?", [WINTER_ITEM])
+        season = pd.to_datetime(plan.week_start).dt.month.isin(WINTER_MONTHS)
+        assert plan[season].demand_units.sum() > 0
+
+
 def test_items_and_pos_only_still_forecast_and_say_what_is_missing(items_and_pos_only):
     run = items_and_pos_only
     failures = [line for line in run.stderr.splitlines() if "FAILED at" in line]
