@@ -502,12 +502,15 @@ def combine(
     started: float,
     categories: dict | None = None,
     scope: RowScope = RowScope(),
+    incumbent: dict[str, str] | None = None,
 ) -> BacktestResult:
     """The error rows, the summary, and the method selection and calibration from the series rows
     of every part. ``categories`` (the whole history's key categories): the series rows come from
     subsets (one per family); they are put back in the whole's order (origin, series, lag), so the
     selection and calibration sum them in the same order, to the bit. ``scope`` (``FitPlan.scope``):
-    which series rows the selection and the calibration read (the default: every row, both)."""
+    which series rows the selection and the calibration read (the default: every row, both).
+    ``incumbent``: the previous cycle's default method per intermittency class (`methods.incumbent`),
+    which a challenger must clearly beat to replace (None: the fixed prior)."""
     if not parts:
         return BacktestResult(
             pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(), time.perf_counter() - started, fits
@@ -550,7 +553,7 @@ def combine(
             series = series.iloc[older:] if not main[:older].any() else series[main]
             series = series.reset_index(drop=True)
         del origin, main, cal_rows
-        result.selection = methods.select(series)
+        result.selection = methods.select(series, prior=incumbent)
         for c in ("sku", "location"):  # keys as text, as before the series rows' keys were categorical
             if isinstance(result.selection[c].dtype, pd.CategoricalDtype):
                 result.selection[c] = result.selection[c].astype(result.selection[c].dtype.categories.dtype)
@@ -570,6 +573,7 @@ def backtest(
     sales_forecast: pd.DataFrame | None = None,
     orders: pd.DataFrame | None = None,
     config: BacktestConfig = BacktestConfig(),
+    incumbent: dict[str, str] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest over the ``config.origins`` weekly origins before ``as_of``.
 
@@ -584,7 +588,7 @@ def backtest(
     parts, series_parts = score(whole, plan, inputs, as_of, config)
     fits, scope = plan.fits, plan.scope
     whole = plan = None  # not needed past the origins: free them for the selection
-    return combine(parts, series_parts, inputs, fits, started, scope=scope)
+    return combine(parts, series_parts, inputs, fits, started, scope=scope, incumbent=incumbent)
 
 
 def _series_rows(

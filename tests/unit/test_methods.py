@@ -532,3 +532,30 @@ def test_trend_aware_prior_follows_a_growing_seasonal_series():
     assert wape("combination_trend") < wape("combination")
     sel = M.select(rows)
     assert sel.default_method.item() == "combination_trend" and M.selection_breaks(sel).empty
+
+
+def test_the_previous_cycles_default_is_the_incumbent_a_challenger_must_clearly_beat():
+    # 30 series where lightgbm and the prior err about the same (lightgbm a hair lower, with noise):
+    # against the fixed prior lightgbm is not clearly better, so the prior stays; with lightgbm as
+    # the incumbent (last cycle's default), the prior is not clearly better either, so lightgbm
+    # stays. The default moves only on clear evidence, whichever way (no week-to-week flip-flop)
+    n = 26
+    rng = np.random.default_rng(1)
+    close = pd.concat(
+        [
+            _rows({PRIOR: list(2.0 + e), "lightgbm": list(1.98 + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
+            for i, e in enumerate(rng.normal(0, 0.2, (30, n)))
+        ],
+        ignore_index=True,
+    )
+    fresh = M.select(close)
+    assert (fresh.default_method == PRIOR).all()
+    kept = M.select(close, prior=M.incumbent(fresh.assign(default_method="lightgbm")))
+    assert (kept.default_method == "lightgbm").all() and M.selection_breaks(kept).empty
+    assert M.incumbent(fresh) == {"smooth": PRIOR}
+    # a clear edge still moves it: lightgbm 0.5 better at every origin replaces the incumbent prior
+    clear = close.assign(lightgbm=close[PRIOR] - 0.5)
+    assert (M.select(clear, prior=M.incumbent(fresh)).default_method == "lightgbm").all()
+    # no previous cycle, or one in an older shape: no incumbent (the fixed prior)
+    assert M.incumbent(None) is None and M.incumbent(pd.DataFrame({"sku": ["A"]})) is None
+    assert M.incumbent(fresh.assign(default_method="a_method_since_removed")) is None
