@@ -136,6 +136,19 @@ def _rows(errors: dict[str, list[float]], series: str = "A", cls: str = "smooth"
     )
 
 
+def _class_of_30(edge: float, seed: int, n: int = 26) -> pd.DataFrame:
+    """30 smooth series where lightgbm errs ``edge`` less than the prior at every origin on average,
+    each series with its own level of error and noise around the edge."""
+    rng = np.random.default_rng(seed)
+    return pd.concat(
+        [
+            _rows({PRIOR: list(2.0 + e), "lightgbm": list(2.0 - edge + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
+            for i, e in enumerate(rng.normal(0, 0.2, (30, n)))
+        ],
+        ignore_index=True,
+    )
+
+
 def test_selection_rule_default_and_noise_scaled_margin():
     n = 26
     # a steady edge: theta errs 1 where the prior errs 2, at every origin -> switches (no noise)
@@ -156,14 +169,7 @@ def test_selection_rule_default_and_noise_scaled_margin():
     assert mild.margin.item() == pytest.approx(6.314 * 0.2 * np.sqrt(26 / 25) / np.sqrt(2) / 2, rel=1e-3)
     # pooled default: over 30 series lightgbm beats the prior by 0.5 at every origin, each
     # series with noise around it -> the class default is lightgbm, and the series keep it
-    rng = np.random.default_rng(0)
-    many = pd.concat(
-        [
-            _rows({PRIOR: list(2.0 + e), "lightgbm": list(1.5 + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
-            for i, e in enumerate(rng.normal(0, 0.2, (30, n)))
-        ],
-        ignore_index=True,
-    )
+    many = _class_of_30(edge=0.5, seed=0)
     sel = M.select(many)
     assert (sel.default_method == "lightgbm").all() and (sel.method == "lightgbm").all()
     assert M.selection_breaks(sel).empty
@@ -539,15 +545,7 @@ def test_the_previous_cycles_default_is_the_incumbent_a_challenger_must_clearly_
     # against the fixed prior lightgbm is not clearly better, so the prior stays; with lightgbm as
     # the incumbent (last cycle's default), the prior is not clearly better either, so lightgbm
     # stays. The default moves only on clear evidence, whichever way (no week-to-week flip-flop)
-    n = 26
-    rng = np.random.default_rng(1)
-    close = pd.concat(
-        [
-            _rows({PRIOR: list(2.0 + e), "lightgbm": list(1.98 + e + rng.normal(0, 0.5, n))}, series=f"S{i}")
-            for i, e in enumerate(rng.normal(0, 0.2, (30, n)))
-        ],
-        ignore_index=True,
-    )
+    close = _class_of_30(edge=0.02, seed=1)
     fresh = M.select(close)
     assert (fresh.default_method == PRIOR).all()
     kept = M.select(close, prior=M.incumbent(fresh.assign(default_method="lightgbm")))
