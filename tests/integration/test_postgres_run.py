@@ -172,3 +172,23 @@ def test_dbt_runs_without_jit_and_analyzes_each_table_on_postgres_only(small_cyc
     assert re.search(r'analyze \\"[^"\\]+\\"\.\\"intermediate\\"\.\\"int_demand_weekly\\"', pg)
     local = dbt_log(small_cycle.data)
     assert local and "set jit" not in local and "analyze " not in local
+
+
+def test_consecutive_cycles_on_postgres_read_the_previous_cycles_selection(demo_extracts, postgres_server, tmp_path):
+    # the backtest reads the previous cycle's class defaults from history.forecast_method_selection
+    # (portable SQL on the warehouse's table operations): two weekly cycles on PostgreSQL keep the
+    # intermittent default where the fixed prior would flip it, as on DuckDB (test_backfill.py)
+    dsn = postgres_server.create_database(f"consecutive_{uuid.uuid4().hex[:8]}")
+    proc = sop(
+        "backfill", "--from", "2026-11-08", "--to", "2026-11-15", "--extracts", str(demo_extracts),
+        "--data-dir", str(tmp_path / "data"), "--warehouse", dsn, timeout=3 * CYCLE_TIMEOUT_S,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    with connect(dsn) as con:
+        rows = con.execute(
+            "select cast(cycle_id as date), intermittency, min(default_method), max(default_method) "
+            "from history.forecast_method_selection group by 1, 2 order by 1, 2"
+        ).fetchall()
+    by = {(str(c), cls): (lo, hi) for c, cls, lo, hi in rows}
+    assert by[("2026-11-08", "intermittent")] == by[("2026-11-15", "intermittent")] == ("lightgbm", "lightgbm")
+    assert by[("2026-11-08", "smooth")] == by[("2026-11-15", "smooth")]
