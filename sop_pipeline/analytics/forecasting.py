@@ -34,7 +34,8 @@ Method (choices documented once, here)
       interval width. Series with no demand in the last ``inactive_weeks`` (13) weeks get 0 -
       unless they are **between seasons** (``between_seasons``): just as quiet in the same weeks in
       each of the last two years, and selling in at least two of the weeks a year (two years) before
-      the horizon (a seasonal item whose season returns, not a dead one); a phase-out item never is.
+      the horizon (a seasonal item whose season returns, not a dead one); an item being run down
+      (phase-out, discontinued, obsolete) never is.
       Those keep the global model's forecast and quantile band (``model`` = ``between_seasons``),
       not the selected method's: the selection's backtest origins lie in the off-season, where a
       method that forecasts 0 wins.
@@ -59,6 +60,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics import lifecycle
 from sop_pipeline.analytics.calendar import Cycle, week_start
 
 SEASON_WEEKS = 52
@@ -716,7 +718,8 @@ def between_seasons(st: _Stats, panel: Panel, origin: int, quiet_weeks: int, hor
     at least ``SEASON_MIN_WEEKS`` (2) of the weeks a year (two years) before the horizon (its season
     comes back in the horizon). Twice, and a season of more than one sale: a sparse series (a few
     sales a year) shows a quiet spell followed by a sale once by chance about one time in five. Never
-    for a phase-out item; never with under two years and a quiet spell of history."""
+    for an item being run down (``lifecycle.running_out``: phase-out, discontinued, obsolete); never
+    with under two years and a quiet spell of history."""
     hi = origin + 1  # st.cs[:, k] = the sum of weeks 0..k-1
     ok = np.full(st.cs.shape[0], hi - SEASON_YEARS * SEASON_WEEKS - quiet_weeks >= 0)
     for years in range(1, SEASON_YEARS + 1):
@@ -726,8 +729,8 @@ def between_seasons(st: _Stats, panel: Panel, origin: int, quiet_weeks: int, hor
         ok &= (st.cs[:, ly] - st.cs[:, ly - quiet_weeks]) <= 0
         end = min(ly + horizon, st.cs.shape[1] - 1)
         ok &= (st.cn[:, end] - st.cn[:, ly]) - (st.cz[:, end] - st.cz[:, ly]) >= SEASON_MIN_WEEKS
-    if "lifecycle" in panel.keys:
-        ok &= panel.keys["lifecycle"].astype(str).str.lower().to_numpy() != "phase_out"
+    if ok.any() and "lifecycle" in panel.keys:  # (most calls find no series: skip the text compare)
+        ok &= ~lifecycle.running_out(panel.keys["lifecycle"])
     return ok
 
 

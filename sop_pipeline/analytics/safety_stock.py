@@ -90,6 +90,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from sop_pipeline.analytics import lifecycle
 from sop_pipeline.analytics.columns import require_columns
 
 ServiceType = Literal["cycle", "fill_rate"]
@@ -99,7 +100,7 @@ WEEKS_PER_YEAR = 52.0
 DAYS_PER_WEEK = 7.0
 
 #: Lifecycle values (items extract) whose stock is run down: no safety stock (see "Run-out").
-RUN_OUT_LIFECYCLES = ("phase_out", "discontinued", "obsolete")
+RUN_OUT_LIFECYCLES = lifecycle.RUN_OUT_LIFECYCLES
 
 #: Review period of the pipeline's weekly planning run (weeks).
 DEFAULT_REVIEW_PERIOD_WEEKS = 1.0
@@ -1036,7 +1037,7 @@ def _prepare(
     q_source = np.where(periodic, "review", q_source).astype(object)
     run_out = np.zeros(len(stock_points), dtype=bool)
     if "lifecycle" in stock_points.columns:
-        run_out = stock_points["lifecycle"].astype(str).str.strip().str.lower().isin(RUN_OUT_LIFECYCLES).to_numpy()
+        run_out = lifecycle.running_out(stock_points["lifecycle"])
         if "target_source" in stock_points.columns:  # a target decided for this very SKU wins
             run_out = run_out & (stock_points["target_source"].astype(str).to_numpy() != "sku")
     return _Prepared(

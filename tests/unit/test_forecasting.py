@@ -203,12 +203,13 @@ def test_a_seasonal_item_between_its_seasons_is_not_inactive():
     # late-November origin it has sold nothing for 13 weeks, as a dead item has - but it was just as
     # quiet a year ago and sold in the weeks a year before the horizon. It keeps its forecast; the item
     # that stopped selling 30 weeks ago (it sold all through last year), the same seasonal item
-    # flagged phase_out, and sparse items whose quiet spell and sales look seasonal by chance stay at 0
+    # flagged phase_out or discontinued (run down, as safety stock reads it), and sparse items whose
+    # quiet spell and sales look seasonal by chance stay at 0
     history, promos = make_history(n_skus=6, seed=3)
     mondays = sorted(history.week_start.unique())
     season = [pd.Timestamp(w).month in (12, 1, 2) for w in mondays]
     extra = []
-    for sku, lifecycle in (("WINTER", "active"), ("WINTER_END", "phase_out")):
+    for sku, lifecycle in (("WINTER", "active"), ("WINTER_END", "phase_out"), ("WINTER_GONE", " Discontinued")):
         for w, on in zip(mondays, season):
             extra.append({"sku": sku, "lifecycle": lifecycle, "week_start": w, "units": 40.0 if on else 0.0})
     for k, w in enumerate(mondays):
@@ -230,7 +231,7 @@ def test_a_seasonal_item_between_its_seasons_is_not_inactive():
     in_season = pd.to_datetime(winter.week_start).dt.month.isin([12, 1, 2]).to_numpy()
     assert winter.units_p50[in_season].mean() > 10  # its season is forecast (40 a week last year)
     assert winter.units_p90[in_season].mean() > winter.units_p50[in_season].mean()
-    for sku in ("WINTER_END", "GONE", "ONCE", "SINGLE"):
+    for sku in ("WINTER_END", "WINTER_GONE", "GONE", "ONCE", "SINGLE"):
         assert (by.loc[sku].model == F.MODEL_INACTIVE).all() and (by.loc[sku].units_p50 == 0).all(), sku
 
 
