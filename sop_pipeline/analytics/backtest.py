@@ -596,7 +596,8 @@ def _series_rows(
 ) -> pd.DataFrame:
     """Backtest rows per SKU x location x lag at one origin: the actual units and every candidate's
     forecast (``methods.CANDIDATES``), the series' scale and intermittency class at the origin. Only
-    series the global model forecast (not young family-profile or inactive ones) are candidates."""
+    series the global model forecast (not young family-profile, inactive or between-seasons ones) are
+    candidates."""
     n = panel.n_series
     hs = np.arange(1, n_weeks + 1) + gap
     idx = panel.n_hist - 1 + hs
