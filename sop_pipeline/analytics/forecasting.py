@@ -38,7 +38,8 @@ Method (choices documented once, here)
       (phase-out, discontinued, obsolete) never is.
       Those keep the global model's forecast and quantile band (``model`` = ``between_seasons``),
       not the selected method's: the selection's backtest origins lie in the off-season, where a
-      method that forecasts 0 wins.
+      method that forecasts 0 wins. Their band is at least as wide, relative to p50, as the
+      family's median band (the quantile models can put p90 at p50 at a season's peak).
     * **Revenue** = units x planned price: the series' last non-promotion selling price (list
       price when it never sold), times (1 - discount) in promotion weeks.
 
@@ -761,34 +762,43 @@ def _apply_guards(
     p90 = np.clip(out.units_p90.to_numpy(), 0, cap * 1.5)
     p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
     young = observed < cfg.min_history_weeks
-    if young.any():
+    quiet = ~recent_any & ~young
+    seasonal = quiet & between_seasons(st, panel, origin, cfg.inactive_weeks, int(h.max()))[i]
+    if young.any() or seasonal.any():
+        # the family's median relative band (p10 / p50, p90 / p50) per horizon week, over its series
+        # that have a recent level of their own (not young, not quiet)
         series_fam = panel.keys["family"].to_numpy()
         fam = np.unique(np.asarray(series_fam, dtype=object).astype(str), return_inverse=True)[1][i]  # a code
-        woy = week_of_year(panel.weeks)
-        level = st.mean(i, t, 4)
-        ratio = _season_ratio(space.fam_season, (series_fam, i), woy[t], woy[t + h])
-        fp50 = np.nan_to_num(level * ratio)
-        promo_lift = 1 + panel.promo[i, t + h]  # a promoted young item: at most +100% on a full promo week
-        fp50 = fp50 * np.where(panel.promo[i, t + h] > 0, promo_lift, 1.0)
         rel = pd.DataFrame(
             {
                 "fam": fam,
                 "h": h,
                 "lo": p10 / np.maximum(p50, 1e-9),
                 "hi": p90 / np.maximum(p50, 1e-9),
-                "ok": ~young & (p50 > 0),
+                "ok": ~young & ~quiet & (p50 > 0),
             }
         )
         width = rel[rel.ok].groupby(["fam", "h"])[["lo", "hi"]].median()
         key = pd.MultiIndex.from_arrays([fam, h])
         lo = width["lo"].reindex(key).fillna(0.5).to_numpy()
         hi = width["hi"].reindex(key).fillna(1.8).to_numpy()
+    if young.any():
+        woy = week_of_year(panel.weeks)
+        level = st.mean(i, t, 4)
+        ratio = _season_ratio(space.fam_season, (series_fam, i), woy[t], woy[t + h])
+        fp50 = np.nan_to_num(level * ratio)
+        promo_lift = 1 + panel.promo[i, t + h]  # a promoted young item: at most +100% on a full promo week
+        fp50 = fp50 * np.where(panel.promo[i, t + h] > 0, promo_lift, 1.0)
         p50 = np.where(young, fp50, p50)
         p10 = np.where(young, fp50 * lo, p10)
         p90 = np.where(young, fp50 * hi, p90)
         out.loc[young, "model"] = MODEL_FAMILY
-    quiet = ~recent_any & ~young
-    seasonal = quiet & between_seasons(st, panel, origin, cfg.inactive_weeks, int(h.max()))[i]
+    if seasonal.any():
+        # a series between seasons has no recent level to learn its spread from, and the quantile
+        # models, trained mostly on year-round series, can put p90 at p50 at the season's peak: its
+        # band is at least as wide (relative to p50) as its family's
+        p10 = np.where(seasonal, np.minimum(p10, p50 * lo), p10)
+        p90 = np.where(seasonal, np.maximum(p90, p50 * hi), p90)
     inactive = quiet & ~seasonal
     p50, p10, p90 = (np.where(inactive, 0.0, a) for a in (p50, p10, p90))
     out.loc[inactive, "model"] = MODEL_INACTIVE

@@ -5,7 +5,8 @@ Expected units per SKU, store and day are
     base[s, d] * share[s, k] * promo[s, k, d]
 
 where ``base`` (units/day over all stores) = scale x stores x weekday profile x family
-season x SKU trend x lifecycle x price effect, ``share`` splits it over stores and ``promo`` is
+season x SKU trend x lifecycle x price effect (x the season window of a seasonal item, 0 between
+its seasons), ``share`` splits it over stores and ``promo`` is
 the uplift during a promotion (1.5-3x) and the dip after it. Observed units are negative
 binomial (gamma-Poisson) around that, then stockout spells are zeroed (censored) and outlier
 weeks multiplied. Only rows with units > 0 are written.
@@ -20,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .config import Calendar, Size, expand_ranges, rng_for, round_money, weekly
-from .items import FAMILIES, Catalog
+from .items import FAMILIES, SEASON_DAYS, SEASON_PEAK, Catalog
 
 DOW_PROFILE = np.array([0.84, 0.86, 0.90, 0.96, 1.14, 1.38, 0.92])  # Monday..Sunday, weekend peak
 HEALTHY_UNITS_PER_WEEK = 20.0  # outliers / hockey sticks only on SKUs at least this big (all stores)
@@ -70,6 +71,14 @@ def lifecycle_multiplier(fg: pd.DataFrame, n_days: int) -> np.ndarray:
     up = np.where(launch >= 0, np.clip((d - launch + 1) / ramp, 0.0, 1.0) ** 0.8, 1.0)
     down = np.where(d < p0, 1.0, np.where(d < p1, 1.0 - 0.85 * (d - p0) / np.maximum(p1 - p0, 1), 0.0))
     return up * down
+
+
+def season_window(season_open: np.ndarray, n_days: int) -> np.ndarray:
+    """(len(season_open), n_days) demand multiplier of seasonal items: a sine arch peaking at
+    ``SEASON_PEAK`` over ``SEASON_DAYS`` days from each ``season_open`` day (every 365.25 days), 0 between."""
+    t = np.mod(np.arange(n_days)[None, :] - np.asarray(season_open, dtype=float)[:, None], 365.25)
+    arch = np.sin(np.pi * np.minimum(t + 0.5, SEASON_DAYS) / SEASON_DAYS)  # day midpoints; >= 0 below
+    return np.where(t < SEASON_DAYS, SEASON_PEAK * arch, 0.0)
 
 
 def price_paths(fg: pd.DataFrame, cal: Calendar, rng: np.random.Generator) -> np.ndarray:
@@ -124,6 +133,8 @@ def build_demand_model(cat: Catalog, cal: Calendar, seed: int) -> DemandModel:
         * lifecycle_multiplier(fg, cal.ext_days)
         * price_effect
     )
+    seasonal = np.flatnonzero(fg.season_open.to_numpy() >= 0)
+    base[seasonal] *= season_window(fg.season_open.to_numpy()[seasonal], cal.ext_days)
     share = rng.lognormal(0.0, 0.3, k)[None, :] * rng.lognormal(0.0, 0.2, (n, k))
     share /= share.sum(axis=1, keepdims=True)
     shape = np.where(fg.scale.to_numpy() > 1.0, rng.uniform(3.0, 8.0, n), rng.uniform(1.0, 3.0, n))

@@ -16,6 +16,7 @@ from .demand import Anomalies
 from .items import FAMILIES, Catalog
 from .orders import OrderBook
 from .plant import Production
+from . import procurement
 from .procurement import Purchasing
 
 ACCOUNTABLE = "Ops leader + Commercial leader"
@@ -204,6 +205,18 @@ def _pull_in(cat: Catalog, pur: Purchasing | None, cal: Calendar) -> tuple | Non
     return f"{line.po_id}/{int(line.line)}", f"{cost:.0f} by {cal.dates(week1)}"
 
 
+def _outsourceable(active: pd.DataFrame, cat: Catalog, pur: Purchasing | None) -> np.ndarray:
+    """SKUs a make-vs-buy decision may hand to a co-packer: a long-tail made item (scale at most the
+    made items' median: fewer setups, not one of the plant's big runners), not the seasonal line and
+    none of the BOM's multipack, its single or the engineering change (their stories need them made)."""
+    made = active[(active.make_or_buy == "make") & (active.season_open < 0)]
+    keep = made.scale.to_numpy() <= np.median(made.scale)
+    roles = procurement.bom_roles(pur, cat) if pur is not None else None
+    if roles is not None:
+        keep &= ~made.index.isin(list(roles))
+    return made.sku.to_numpy()[keep]
+
+
 def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int, pur: Purchasing | None = None) -> dict:
     """Decision log of the last six monthly cycles (cycle = every 4th Sunday before end_date), and
     at the last one an approved expedite of an open order into the coming horizon (``_pull_in``)."""
@@ -217,7 +230,7 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int, pur: Pur
         decided = (c_date + 2).astype("datetime64[s]") + np.timedelta64(10 * 3600 + int(rng.integers(0, 240)) * 60, "s")
         fam_rows = active[active.fam == int(rng.integers(0, len(FAMILIES)))]
         pair = fam_rows.sku.to_numpy()[:2] if len(fam_rows) >= 2 else active.sku.to_numpy()[:2]
-        makes = active[active.make_or_buy == "make"].sku.to_numpy()
+        makes = _outsourceable(active, cat, pur)
         near = ex[(ex.day > cycle - 28) & (ex.day <= cycle)]
         options = [
             ("freeze_window", "P1", str(int(rng.choice([2, 3, 4, 6]))), "Master scheduler"),

@@ -64,6 +64,13 @@ FAMILIES = (
     ),
 )
 FAMILY_NAMES = tuple(f[0] for f in FAMILIES)
+# seasonal lines: a few made, always-listed finished goods sell only in a yearly season (a holiday
+# or summer line) and nothing between seasons. The season opens in the forecast horizon, so every
+# demo cycle forecasts and plans an item whose last 13 weeks sold nothing (forecasting.between_seasons)
+SEASONAL_SHARE = 0.01  # of finished goods (at least one)
+SEASON_OPENS_AFTER_DAYS = 7  # the next season opens this many days after the history's end (horizon week 2)
+SEASON_DAYS = 84  # the season lasts 12 weeks a year
+SEASON_PEAK = 2.5  # demand at the season's peak, x the item's scale
 FAMILY_WEIGHTS = np.array([0.26, 0.24, 0.2, 0.16, 0.14])
 COMPONENT_FAMILY = "Components"
 # component kind, category, uom, unit cost range (currency per uom)
@@ -161,7 +168,8 @@ def make_finished_goods(size: Size, cal: Calendar, seed: int) -> pd.DataFrame:
     Columns: sku, family, fam (family index), category, description, scale (units/store/day),
     unit_price / unit_cost (currency/unit, at end of history), make_or_buy, lifecycle,
     launch_day, ramp_days, phase_start, phase_stop (day indices; -1 / n_ext when not applicable),
-    full_from / full_to (day range where the lifecycle multiplier is exactly 1).
+    full_from / full_to (day range where the lifecycle multiplier is exactly 1; empty for a seasonal
+    item), season_open (a day its season opens, every 365.25 days; -1 for a year-round item).
     """
     rng = rng_for(seed, "items")
     n, D, ext = size.skus, cal.n_days, cal.ext_days
@@ -195,7 +203,7 @@ def make_finished_goods(size: Size, cal: Calendar, seed: int) -> pd.DataFrame:
     words = [FAMILIES[f] for f in fam]
     pick = rng.integers(0, 6, (n, 3))
     description = [f"{w[4][p[0]]} {w[5][p[1]]} {w[6][p[2] % 4]}" for w, p in zip(words, pick)]
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "sku": [f"SKU{i + 1:04d}" for i in range(n)],
             "family": [w[0] for w in words],
@@ -216,6 +224,35 @@ def make_finished_goods(size: Size, cal: Calendar, seed: int) -> pd.DataFrame:
             "shelf_life": [w[2] if w[2] is not None else -1 for w in words],
         }
     )
+    return _seasonal(out, cal, seed)
+
+
+def _seasonal(fg: pd.DataFrame, cal: Calendar, seed: int) -> pd.DataFrame:
+    """Mark ``SEASONAL_SHARE`` of the finished goods seasonal (from a random stream of its own).
+
+    Picked among active, made items listed over the whole history (no launch, no phase-out) of middling
+    size (40th-80th percentile of scale): a line the plant makes ahead of its season. Such an item has
+    no day at a constant lifecycle multiplier (``full_from = full_to = n_ext``), so promotions,
+    anomalies and the short promotion, which need one, leave it alone.
+    """
+    rng = rng_for(seed, "seasonal")
+    n, ext = len(fg), cal.ext_days
+    scale = fg.scale.to_numpy()
+    lo, hi = np.quantile(scale, [0.4, 0.8])
+    cand = np.flatnonzero(
+        (fg.lifecycle.to_numpy() == "active")
+        & (fg.launch_day.to_numpy() < 0)
+        & (fg.phase_start.to_numpy() >= ext)
+        & (fg.make_or_buy.to_numpy() == "make")
+        & (scale >= lo)
+        & (scale <= hi)
+    )
+    pick = np.sort(rng.choice(cand, min(max(1, round(SEASONAL_SHARE * n)), len(cand)), replace=False))
+    fg["season_open"] = -1
+    fg.loc[pick, "season_open"] = cal.n_days + SEASON_OPENS_AFTER_DAYS
+    fg.loc[pick, ["full_from", "full_to"]] = ext
+    fg.loc[pick, "description"] = "Seasonal " + fg.description[pick]
+    return fg
 
 
 def make_components(fg: pd.DataFrame, seed: int) -> pd.DataFrame:

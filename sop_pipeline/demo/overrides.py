@@ -44,7 +44,7 @@ def forecast_overrides(cat: Catalog, demand_wk: np.ndarray, book: OrderBook, cal
     fg = cat.fg.reset_index(drop=True)
     horizon = demand_wk[:, cal.weeks : cal.weeks + HORIZON]
     mean_wk = horizon.mean(axis=1)
-    active = (fg.lifecycle == "active").to_numpy()
+    active = ((fg.lifecycle == "active") & (fg.season_open < 0)).to_numpy()  # the seasonal line keeps its own story
 
     def top(family: str) -> int:
         rows = np.flatnonzero(active & (fg.family == family).to_numpy())

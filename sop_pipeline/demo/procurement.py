@@ -233,6 +233,22 @@ MULTIPACK_UNITS = 4.0  # singles per multipack in the demo's 3-level BOM
 CHANGE_AFTER_DAYS = 22  # the demo's engineering change: Monday of horizon week 4 (the as-of is a Sunday)
 
 
+def bom_roles(pur: Purchasing, cat: Catalog) -> tuple[int, int, int] | None:
+    """FG indices of the BOM's multipack, the single inside it and the SKU with the engineering change
+    (``bom_extract``); None when fewer than three made SKUs have a BOM."""
+    parents = sorted(set(int(p) for p in pur.bom.parent))
+    if len(parents) < 3:
+        return None
+    desc = cat.fg.description.to_numpy()
+    family = cat.fg.family.to_numpy()
+    multi = [p for p in parents if any(w in str(desc[p]) for w in ("Multipack", "Family Pack", "6x"))] or parents
+    pack = multi[0]
+    single = next((p for p in parents if p != pack and family[p] == family[pack]), None)
+    single = single if single is not None else next(p for p in parents if p != pack)
+    changed = next(p for p in parents if p not in (pack, single))
+    return pack, single, changed
+
+
 def bom_extract(pur: Purchasing, cat: Catalog, cal: Calendar) -> dict:
     """The BOM the purchasing simulation used (undated), plus three things every MRP path needs:
 
@@ -249,17 +265,11 @@ def bom_extract(pur: Purchasing, cat: Catalog, cal: Calendar) -> dict:
     fg, comp = cat.fg.sku.to_numpy(), cat.components.sku.to_numpy()
     nat = np.datetime64("NaT", "D")
     rows = [(fg[p], comp[c], float(q), nat, nat, None) for p, c, q in zip(b.parent, b.component, b.qty_per)]
-    parents = sorted(set(int(p) for p in b.parent))
     as_of = np.datetime64(cal.end, "D")
-    if len(parents) >= 3:
-        desc = cat.fg.description.to_numpy()
-        family = cat.fg.family.to_numpy()
-        multi = [p for p in parents if any(w in str(desc[p]) for w in ("Multipack", "Family Pack", "6x"))] or parents
-        pack = multi[0]
-        single = next((p for p in parents if p != pack and family[p] == family[pack]), None)
-        single = single if single is not None else next(p for p in parents if p != pack)
+    roles = bom_roles(pur, cat)
+    if roles is not None:
+        pack, single, changed = roles
         rows.append((fg[pack], fg[single], MULTIPACK_UNITS, nat, nat, None))
-        changed = next(p for p in parents if p not in (pack, single))
         own = set(int(c) for c in b.component[b.parent == changed])
         first = min(own)
         lead_of = pur.suppliers.lead.to_numpy()

@@ -6,7 +6,7 @@ import pandas as pd
 
 from .config import Calendar
 from .demand import Anomalies
-from .items import Catalog
+from .items import SEASON_DAYS, Catalog
 from .procurement import Purchasing
 from .writer import ExtractWriter
 
@@ -50,6 +50,14 @@ under that rule and column, and nothing else. An opportunity whose probability w
 percent (60), one in a CRM stage outside the contract ("verbal"), and a purchase-order line to a
 supplier missing from the supplier master. Key: `opportunity_id`, or `po_id/line`.
 
+## seasonal_items.csv
+`sku, season_start, season_end`: the SKU sells only in a 12-week season each year (a sine arch
+peaking at 2.5x its scale, nothing between seasons); the dates are its next season, which opens
+in the forecast horizon (horizon week 2). Its last 13 weeks of history sold nothing, as did the
+same weeks of the two years before, so a pipeline that takes "no demand in 13 weeks" for
+"inactive" forecasts it 0 just as its season opens. Made, always listed, never promoted and never
+touched by another injected anomaly. About 1% of finished goods, at least one.
+
 ## supplier_drift.csv
 `supplier_id, drift_start, disruption_date, lead_time_days_before, lead_time_days_after`:
 the supplier's actual lead time (order date -> first receipt) grows linearly from
@@ -88,6 +96,18 @@ def write_truth(
                 "location": [cat.stores[i] for i in so.store_idx],
                 "date_from": cal.dates(so.start_day),
                 "date_to": cal.dates(so.end_day),
+            }
+        ),
+    )
+    seasonal = cat.fg[cat.fg.season_open >= 0]
+    start = seasonal.season_open.to_numpy()
+    writer.write_truth(
+        "seasonal_items",
+        pd.DataFrame(
+            {
+                "sku": seasonal.sku.to_numpy(),
+                "season_start": cal.dates(start),
+                "season_end": cal.dates(start + SEASON_DAYS - 1),
             }
         ),
     )

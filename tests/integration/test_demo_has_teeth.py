@@ -185,3 +185,34 @@ def test_learned_sensing_wins_some_lags_and_the_rule_others(serving, panels):
     used = set(serving.execute("select distinct method from datapack_demand_sensing").df().method)
     assert used == {"learned", "rule"}
     assert not panels["demand-sensing-gain"].no_data
+
+
+def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(serving, small_cycle):
+    """The demo's seasonal line (`_truth/seasonal_items.csv`) sold nothing in its last 13 weeks; its season
+    opens in horizon week 2. The cycle forecasts it with the global model (`between_seasons`), at about
+    last season's demand, with a band that stays open at the season's peak, and the plan makes it."""
+    truth = pd.read_csv(small_cycle.extracts / "_truth" / "seasonal_items.csv", parse_dates=["season_start"])
+    assert len(truth) >= 1
+    pos = pd.read_csv(small_cycle.extracts / "pos_sales.csv", parse_dates=["date"])
+    orders = pd.read_csv(small_cycle.extracts / "sales_orders.csv", parse_dates=["requested_date"])
+    orders = orders[orders.status != "cancelled"]
+    for s in truth.itertuples():
+        fc = _df(serving, "select * from datapack_demand_forecast where sku = ? order by week_start", [s.sku])
+        assert len(fc) == 13 and (fc.model == "between_seasons").all(), fc.model.unique()
+        # last season: the same 13 weeks a year (52 weeks) earlier, store sales plus B2B orders
+        first = pd.Timestamp(fc.week_start.min()) - pd.Timedelta(weeks=52)
+        last = first + pd.Timedelta(weeks=13)
+        last_season = (
+            pos[(pos.sku == s.sku) & (pos.date >= first) & (pos.date < last)].units.sum()
+            + orders[
+                (orders.sku == s.sku) & (orders.requested_date >= first) & (orders.requested_date < last)
+            ].qty.sum()
+        )
+        assert last_season > 0
+        assert 0.67 <= fc.units_p50.sum() / last_season <= 1.5, (fc.units_p50.sum(), last_season)
+        assert fc.units_p50.iloc[0] < 0.2 * fc.units_p50.max()  # week 1 is still out of season
+        peak = fc[fc.units_p50 >= 0.5 * fc.units_p50.max()]
+        assert (peak.units_p90 >= 1.1 * peak.units_p50).all() and (peak.units_p10 <= 0.9 * peak.units_p50).all()
+        plan = _df(serving, "select * from plan_of_record where sku = ? order by week_start", [s.sku])
+        assert plan.demand_units.sum() >= fc.units_p50.sum() * 0.9
+        assert plan.make_units.sum() >= 0.8 * plan.demand_units.sum()  # made for its season, not left unplanned

@@ -53,6 +53,17 @@ def test_monthly_kpi_matches_hand_computation(serving, kpi, expected):
     assert _month(serving, kpi) == pytest.approx(expected, abs=1e-9)
 
 
+def test_changeover_is_not_read_from_an_order_paused_over_a_weekend(serving):
+    """W0 runs Friday to Monday; its weekend is a pause, not 20 h of changeover (kpi_case.py)."""
+    rows = dict(
+        serving.execute(
+            "select cast(week_start as date)::varchar, changeover_hours_actual from kpi_changeover_weekly "
+            "where resource_id = 'M1' and week_start in ('2026-02-16', '2026-02-23')"
+        ).fetchall()
+    )
+    assert rows == {"2026-02-16": pytest.approx(1.0), "2026-02-23": pytest.approx(0.5)}
+
+
 def test_revenue_vs_plan(serving):
     rows = dict(serving.execute("select kpi, value from kpi_last_month").fetchall())
     assert rows["revenue"] == pytest.approx(3070.0)

@@ -180,7 +180,7 @@ def test_consecutive_cycles_on_postgres_read_the_previous_cycles_selection(demo_
     # intermittent default where the fixed prior would flip it, as on DuckDB (test_backfill.py)
     dsn = postgres_server.create_database(f"consecutive_{uuid.uuid4().hex[:8]}")
     proc = sop(
-        "backfill", "--from", "2026-11-08", "--to", "2026-11-15", "--extracts", str(demo_extracts),
+        "backfill", "--from", "2026-11-01", "--to", "2026-11-08", "--extracts", str(demo_extracts),
         "--data-dir", str(tmp_path / "data"), "--warehouse", dsn, timeout=3 * CYCLE_TIMEOUT_S,
     )  # fmt: skip
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -190,5 +190,6 @@ def test_consecutive_cycles_on_postgres_read_the_previous_cycles_selection(demo_
             "from history.forecast_method_selection group by 1, 2 order by 1, 2"
         ).fetchall()
     by = {(str(c), cls): (lo, hi) for c, cls, lo, hi in rows}
-    assert by[("2026-11-08", "intermittent")] == by[("2026-11-15", "intermittent")] == ("lightgbm", "lightgbm")
-    assert by[("2026-11-08", "smooth")] == by[("2026-11-15", "smooth")]
+    median = ("combination_median", "combination_median")
+    assert by[("2026-11-01", "intermittent")] == by[("2026-11-08", "intermittent")] == median
+    assert by[("2026-11-01", "smooth")] == by[("2026-11-08", "smooth")]

@@ -22,7 +22,7 @@ from sop_pipeline.settings import DEMO_SIZES
 END = date(2026, 11, 22)
 SEED = int(os.environ.get("SOP_DEMO_TEST_SEED", "42"))  # the invariants below must hold for any seed
 EXTRA_FRONT = {"decisions": ["decision_id"]}
-TRUTH_FILES = ("pos_outliers", "optimistic_families", "hockey_sticks", "stockouts", "supplier_drift")
+TRUTH_FILES = ("pos_outliers", "optimistic_families", "hockey_sticks", "stockouts", "supplier_drift", "seasonal_items")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
@@ -497,6 +497,43 @@ def test_stockout_spells_have_no_pos_and_zero_stock(demo, typed):
     )
 
 
+def test_seasonal_items_sell_only_in_their_season_which_opens_in_the_horizon(demo, raw, typed):
+    """The demo's seasonal line: nothing in its last 13 weeks nor the same weeks of the two years before,
+    sales in most weeks of each season, a season opening in horizon week 2, and no other injected event
+    on it (promotion, stockout, outlier, hockey stick), which would blur what a test reads."""
+    seasonal = _truth(demo, "seasonal_items", ["season_start", "season_end"])
+    assert len(seasonal) >= 1
+    end = pd.Timestamp(END)
+    pos = typed["pos_sales"]
+    items = raw["items"].set_index("sku")
+    for s in seasonal.itertuples():
+        assert s.season_start == end + pd.Timedelta(days=8) and (s.season_end - s.season_start).days == 83
+        assert items.loc[s.sku, "lifecycle"] == "active" and items.loc[s.sku, "make_or_buy"] == "make"
+        weekly = pos[pos.sku == s.sku].groupby(_monday(pos[pos.sku == s.sku].date)).units.sum()
+        for years in range(3):  # this year's quiet spell and the same weeks one and two years earlier
+            quiet_end = end - pd.Timedelta(weeks=52 * years)
+            spell = weekly[(weekly.index > quiet_end - pd.Timedelta(weeks=13)) & (weekly.index <= quiet_end)]
+            assert spell.sum() == 0, (s.sku, years)
+        for years in (1, 2):  # and each past season sold in most of its 12 weeks
+            start = s.season_start - pd.Timedelta(weeks=52 * years)
+            season = weekly[
+                (weekly.index >= start - pd.Timedelta(days=7)) & (weekly.index <= start + pd.Timedelta(weeks=12))
+            ]
+            assert (season > 0).sum() >= 9, (s.sku, years)
+        assert weekly.sum() == weekly[_in_seasons(weekly.index, s.season_start)].sum(), s.sku
+        assert s.sku not in set(typed["promotions"].sku)
+        for name in ("stockouts", "pos_outliers", "hockey_sticks"):
+            assert s.sku not in set(_truth(demo, name).sku), (s.sku, name)
+
+
+def _in_seasons(weeks: pd.DatetimeIndex, season_start: pd.Timestamp) -> np.ndarray:
+    """Weeks that overlap a 12-week season opening on ``season_start`` or on a whole year before it."""
+    days = (season_start - weeks).days.to_numpy()  # > 0: the week starts before the season opens
+    # the season opens every 365.25 days: its phase within the year, for a week's days
+    phase = np.mod(-days[:, None] + np.arange(7)[None, :], 365.25)
+    return (phase < 84).any(axis=1)
+
+
 def test_inventory_ages_and_statuses(raw, typed):
     inv = typed["inventory_lots"]
     assert inv.snapshot_date.max() == pd.Timestamp(END)
@@ -609,7 +646,8 @@ def test_plan_history_is_last_weeks_plan_of_record(typed):
     fc = typed["sales_forecast"]
     fc = fc[(fc.source == "sales") & (fc.snapshot_date == cycle - pd.Timedelta(days=6))]
     m = ph.merge(fc, on=["sku", "week_start"], how="left")
-    assert m.units.notna().all() and np.allclose(m.demand_units, m.units)
+    assert m.units.notna().mean() > 0.95  # Sales submits no row for a week it expects nothing (between seasons)
+    assert np.allclose(m.demand_units, m.units.fillna(0.0))
     items = typed["items"].set_index("sku")
     assert np.allclose(ph.revenue, (ph.demand_units * ph.sku.map(items.unit_price)).round(2))
     assert (ph.family == ph.sku.map(items.family)).all()

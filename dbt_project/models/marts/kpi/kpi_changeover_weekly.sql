@@ -8,7 +8,9 @@
 --      'set-up'), when the resource records any;
 --   2. else from the production orders: the hours an order was in progress (actual_start to
 --      actual_end, within the resource's shift window) that were neither run time
---      (resource_time.run_hours) nor a downtime event inside the order. The shift window is
+--      (resource_time.run_hours) nor a downtime event inside the order, on the days the resource
+--      worked (planned hours in resource_time, or a day of its working week when resource_time has
+--      no row): an order left open over a Sunday was paused, not changing over. The shift window is
 --      the earliest order start and latest order end time of day seen on the resource
 --      (06:00-22:00 on the demo; 00:00-24:00 for a line that runs round the clock).
 -- The leftover of planned time (planned - run - downtime) is NOT used: it also holds the idle
@@ -165,7 +167,13 @@ recording_resources as (
 
 run_time as (
 
-    select resource_id, production_date, run_hours from {{ ref('stg_mes__resource_time') }}
+    select resource_id, production_date, planned_hours, run_hours from {{ ref('stg_mes__resource_time') }}
+
+),
+
+working_week as (
+
+    select resource_id, days_per_week from {{ ref('stg_mes__resources') }}
 
 ),
 
@@ -182,7 +190,17 @@ derived as (
     left join downtime_in_orders
         on downtime_in_orders.resource_id = busy.resource_id
        and downtime_in_orders.production_date = busy.production_date
+    left join working_week
+        on working_week.resource_id = busy.resource_id
     where busy.resource_id not in (select resource_id from recording_resources)
+      -- only the days the resource worked: an order left open over a day off (a Sunday) was paused,
+      -- not changing over. A day counts when resource_time plans hours on it (overtime on a
+      -- Saturday too), or, without a resource_time row, when it is inside the resource's working
+      -- week (the first days_per_week ISO weekdays; every day when days_per_week is unknown)
+      and case
+          when run_time.planned_hours is not null then run_time.planned_hours > 0
+          else extract(isodow from busy.production_date) <= coalesce(working_week.days_per_week, 7)
+      end
 
 ),
 
