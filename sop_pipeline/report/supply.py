@@ -286,7 +286,7 @@ def offloads(ctx: PackContext) -> Markup:
         return ctx.missing(title, "supply-offloads", "plan_offloads", cols, wide=True)
     df = df.sort_values(["week_start", "sku", "to_resource_id"], kind="stable")
     table_cols = [
-        Col("week_start", "Week"),
+        Col("week_start", "Week", date_text),
         Col("sku", "SKU"),
         Col("from_resource_id", "From"),
         Col("to_resource_id", "To"),

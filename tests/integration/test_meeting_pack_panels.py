@@ -439,6 +439,20 @@ def test_panel_shows_its_mart(published, panel_id):
     check(panel, con, rows)
 
 
+def test_no_table_shows_a_date_as_a_midnight_timestamp(published):
+    """A week or a day reads 2027-01-25, not 2027-01-25 00:00:00 (the offloads' week did)."""
+    _, panels, _ = published
+    shown = [
+        (panel_id, cell)
+        for panel_id, panel in panels.items()
+        for t in panel.tables
+        for row in t.rows
+        for cell in row
+        if re.search(r"\d{4}-\d{2}-\d{2}[ T]00:00(:00)?", cell)
+    ]
+    assert not shown, shown[:5]
+
+
 def test_demo_pack_has_no_empty_panel_with_rows_behind_it(published):
     """The tester's case: demand_review holds promotions and deals, the panel must show them."""
     pack, panels, con = published
