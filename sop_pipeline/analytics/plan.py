@@ -335,6 +335,7 @@ def supply_plan_and_offloads(
     expiring: pd.DataFrame | None = None,
     min_lot_units: pd.Series | None = None,
     alternates: pd.DataFrame | None = None,
+    safety_stock_weekly: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Week-by-week netting and capacity fit (module docstring); returns (plan rows, offloads).
 
@@ -344,6 +345,8 @@ def supply_plan_and_offloads(
             ``selling_price`` column where it has one (the forecast's price), else ``unit_price``.
         opening_inventory: units available per sku at the start of week 1.
         safety_stock: target safety stock per sku (units).
+        safety_stock_weekly: ``[sku, week_start, safety_stock_units]``: the target in those weeks
+            instead (a seasonal item's, ``plan_inputs.seasonal_safety_stock``).
         source: ``make`` / ``buy`` per sku.
         priority: smaller = served first when capacity is short (per sku).
         routings / resource_hours: the critical resources: ``[sku, resource_id, units_per_hour]``
@@ -375,7 +378,12 @@ def supply_plan_and_offloads(
     weeks = sorted(d.week_start.unique())
     skus = sorted(d.sku.unique())
     dem = d.pivot(index="sku", columns="week_start", values="demand_units").reindex(index=skus, columns=weeks).fillna(0)
-    ss = safety_stock.reindex(skus).fillna(0.0).to_numpy()
+    ss = np.repeat(safety_stock.reindex(skus).fillna(0.0).to_numpy(float)[:, None], len(weeks), axis=1)
+    if safety_stock_weekly is not None and len(safety_stock_weekly):
+        phased = safety_stock_weekly.assign(week_start=pd.to_datetime(safety_stock_weekly["week_start"]))
+        phased = phased.pivot_table(index="sku", columns="week_start", values="safety_stock_units", aggfunc="last")
+        phased = phased.reindex(index=skus, columns=pd.to_datetime(weeks)).to_numpy(float)
+        ss = np.where(np.isfinite(phased), phased, ss)
     inv = opening_inventory.reindex(skus).fillna(0.0).to_numpy().astype(float)
     src = source.reindex(skus).fillna("make").to_numpy()
     resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours, alternates)
@@ -444,7 +452,7 @@ def supply_plan_and_offloads(
             draw = draw - take
         # a shortfall of last week lowered `inv`, so this week's need already includes it
         inv = inv + arriving[:, j]
-        need = np.maximum(0.0, demand_j + ss - inv)
+        need = np.maximum(0.0, demand_j + ss[:, j] - inv)
         in_lead_time = j < reachable
         blocked[:, j] = in_lead_time & (need > 0)
         need = np.where(in_lead_time, 0.0, need)
@@ -511,7 +519,7 @@ def supply_plan_and_offloads(
     out["moved_out_units"] = moved_out[ii, jj]
     out["cut_units"] = cut[ii, jj]
     out["projected_inventory_units"] = proj[ii, jj]
-    out["safety_stock_units"] = ss[ii]
+    out["safety_stock_units"] = ss[ii, jj]
     out["supply_source"] = np.where(is_frozen[ii, jj], "frozen", src[ii])
     bind = binding[ii, jj] if len(ii) else np.array([], int)
     names = np.array(resources + [""], dtype=object)

@@ -1,6 +1,7 @@
 """What the plan of record is made from, out of warehouse frames: consensus demand, the hours of the
 critical resources, open purchase orders as scheduled receipts, usable and expiring stock, the
-priority order in which capacity is given out, and the decisions the pipeline proposes.
+priority order in which capacity is given out, the safety stock of a seasonal item week by week
+(``seasonal_safety_stock``), and the decisions the pipeline proposes.
 
 Pure pandas; sums and means equal the SQL they replaced (`aggregate`). Units, hours and weeks as named.
 """
@@ -22,6 +23,9 @@ OPEN_ORDER_GRACE_DAYS = 28
 ABC_PRIORITY = {"A": 0, "B": 1, "C": 2}
 UNCLASSIFIED_PRIORITY = 3
 CLASS_WEIGHT = 1e9
+# The forecast models whose SKUs get a safety stock week by week (forecasting.MODEL_SEASONAL)
+SEASONAL_MODELS = ("between_seasons",)
+Z90 = 1.2815515655446004  # the standard normal's 90% quantile: p10-p90 spans 2 x Z90 standard deviations
 
 
 def _monday(days: pd.Series) -> pd.Series:
@@ -241,3 +245,50 @@ def expedite_proposals(plan: pd.DataFrame, receipts: pd.DataFrame, typical_cost:
             )
         )
     return rows
+
+
+def seasonal_safety_stock(policy: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """Safety stock per SKU and horizon week for a seasonal item between its seasons.
+
+    An item's safety stock (``analytics.safety_stock``) is one number from the spread of its
+    156 weeks of demand. For a seasonal line, most of those weeks are its quiet ones. Held all
+    horizon, that number is too little at the season's peak. It is also a heap of stock after the
+    season ends, which sits unsold for most of a year and may expire.
+
+    So a SKU whose forecast is ``between_seasons`` in every horizon week gets, in week t,
+    ``k x sqrt(P) x sigma_t``:
+
+    * ``k`` and ``P`` (``protection_weeks``: lead time + review period) are the item's own, from
+      its policy row;
+    * ``sigma_t = (p90_t - p10_t) / (2 x 1.2816)``: the week's forecast spread (the calibrated
+      band, read as a normal's).
+
+    Every other SKU, and one without a finite ``k`` (e.g. the empirical-quantile policy), keeps its
+    constant safety stock (no row here).
+
+    Args:
+        policy: ``[sku, k, protection_weeks]``, one row per SKU (the fill-rate rows).
+        forecast: the SKU forecast ``[sku, week_start, units_p10, units_p90, model]``.
+
+    Returns:
+        ``[sku, week_start, safety_stock_units]`` for the seasonal SKUs' weeks.
+    """
+    out_cols = ["sku", "week_start", "safety_stock_units"]
+    if forecast.empty or policy.empty:
+        return pd.DataFrame(columns=out_cols)
+    seasonal = forecast.groupby("sku")["model"].agg(lambda m: m.isin(SEASONAL_MODELS).all())
+    f = forecast[forecast["sku"].isin(seasonal.index[seasonal])]
+    p = policy.drop_duplicates("sku").set_index("sku")
+    k = f["sku"].map(p["k"]).astype(float)
+    weeks = f["sku"].map(p["protection_weeks"]).astype(float)
+    sigma = np.maximum(f["units_p90"].astype(float) - f["units_p10"].astype(float), 0.0) / (2 * Z90)
+    units = np.maximum(k, 0.0) * np.sqrt(np.maximum(weeks, 0.0)) * sigma
+    keep = np.isfinite(units)
+    return pd.DataFrame(
+        {
+            "sku": f["sku"].to_numpy()[keep],
+            "week_start": pd.to_datetime(f["week_start"]).to_numpy()[keep],
+            "safety_stock_units": units.to_numpy()[keep],
+        },
+        columns=out_cols,
+    )

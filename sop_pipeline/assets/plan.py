@@ -54,6 +54,8 @@ INPUT_TABLES = {
     "consumption": ("analytics", "demand_consumption"),
     "override_log": ("analytics", "forecast_override_log"),
     "safety_stock": ("analytics", "safety_stock"),
+    # the SKU forecast's band and model: a seasonal item's safety stock week by week
+    "forecast": ("analytics", "demand_forecast"),
     "abc_xyz": ("analytics", "abc_xyz"),
     "safety_stock_curve": ("analytics", "safety_stock_curve"),
     "capacity": ("analytics", "capacity"),
@@ -85,8 +87,8 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             "approved substitutions), capacity-feasible supply (never above "
             "the hours of any critical resource - machine, labour, tooling: what did not fit "
             "is moved or cut), open orders and expedites, bought SKUs within their supplier "
-            "lead time, projected inventory, safety stock, service risk and the decisions that "
-            "changed the row.",
+            "lead time, projected inventory, safety stock (a seasonal item's week by week, from its "
+            "forecast band), service risk and the decisions that changed the row.",
         ),
         "decision_log": dg.AssetOut(
             key=DECISIONS,
@@ -194,6 +196,7 @@ def plan_of_record(
     consumption: pd.DataFrame,
     override_log: pd.DataFrame,
     safety_stock: pd.DataFrame,
+    forecast: pd.DataFrame,
     abc_xyz: pd.DataFrame,
     safety_stock_curve: pd.DataFrame,
     capacity: pd.DataFrame,
@@ -271,6 +274,10 @@ def plan_of_record(
         expiring=plan_inputs.expiring_stock(usable_stock),
         min_lot_units=min_runs,
         alternates=alternates,
+        safety_stock_weekly=plan_inputs.seasonal_safety_stock(
+            fill_rate[["sku", "k", "protection_weeks"]],
+            forecast[["sku", "week_start", "units_p10", "units_p90", "model"]],
+        ),
     )
     if freeze_id:
         effects.append(

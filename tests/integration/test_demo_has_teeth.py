@@ -190,7 +190,8 @@ def test_learned_sensing_wins_some_lags_and_the_rule_others(serving, panels):
 def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(serving, small_cycle):
     """The demo's seasonal line (`_truth/seasonal_items.csv`) sold nothing in its last 13 weeks; its season
     opens in horizon week 2. The cycle forecasts it with the global model (`between_seasons`), at about
-    last season's demand, with a band that stays open at the season's peak, and the plan makes it."""
+    last season's demand, with a band that stays open at the season's peak; the plan makes it, and holds
+    a safety stock that follows the season (plan_inputs.seasonal_safety_stock)."""
     truth = pd.read_csv(small_cycle.extracts / "_truth" / "seasonal_items.csv", parse_dates=["season_start"])
     assert len(truth) >= 1
     pos = pd.read_csv(small_cycle.extracts / "pos_sales.csv", parse_dates=["date"])
@@ -216,3 +217,14 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
         plan = _df(serving, "select * from plan_of_record where sku = ? order by week_start", [s.sku])
         assert plan.demand_units.sum() >= fc.units_p50.sum() * 0.9
         assert plan.make_units.sum() >= 0.8 * plan.demand_units.sum()  # made for its season, not left unplanned
+        # its safety stock follows the season (k x sqrt(P) x the week's band): highest at the peak, and
+        # little left to hold once the season tails off
+        ratio = plan.safety_stock_units.to_numpy() / (fc.units_p90 - fc.units_p10).to_numpy()
+        assert ratio.min() > 0 and ratio.max() - ratio.min() < 1e-6 * ratio.max()
+        ss = plan.safety_stock_units
+        assert ss.iloc[-1] < 0.25 * ss.max() and ss.iloc[0] < 0.25 * ss.max()
+    # every other SKU holds one safety stock all horizon
+    constant = _df(
+        serving, "select sku, count(distinct round(safety_stock_units, 6)) as n from plan_of_record group by sku"
+    )
+    assert set(constant[constant.n > 1].sku) == set(truth.sku)

@@ -97,3 +97,28 @@ def test_priority_puts_class_first_then_margin_per_bottleneck_hour():
     routings = pd.DataFrame({"sku": ["A", "B", "C"], "resource_id": ["M1"] * 3, "units_per_hour": [10.0, 1.0, 1.0]})
     priority = plan_inputs.plan_priority(items, abc, routings, "M1")
     assert priority.sort_values().index.tolist() == ["A", "B", "C"]
+
+
+def test_seasonal_safety_stock_follows_the_forecast_band_week_by_week():
+    """k x sqrt(P) x (p90 - p10) / (2 x 1.2816) in each week, for a SKU forecast between seasons in every
+    week only; a year-round SKU, one between seasons in some weeks only, and one without a finite k get
+    no row (they keep their constant safety stock)."""
+    weeks = pd.to_datetime(["2026-11-23", "2026-11-30"])
+    forecast = pd.DataFrame(
+        {
+            "sku": ["S", "S", "Y", "Y", "M", "M", "Q", "Q"],
+            "week_start": list(weeks) * 4,
+            "units_p10": [1.0, 60.0, 8.0, 8.0, 0.0, 0.0, 1.0, 1.0],
+            "units_p90": [6.0, 160.0, 12.0, 12.0, 5.0, 5.0, 9.0, 9.0],
+            "model": ["between_seasons"] * 2
+            + ["lightgbm"] * 2
+            + ["between_seasons", "lightgbm"]
+            + ["between_seasons"] * 2,
+        }
+    )
+    policy = pd.DataFrame({"sku": ["S", "Y", "M", "Q"], "k": [2.0, 1.0, 1.0, np.nan], "protection_weeks": 4.0})
+    out = plan_inputs.seasonal_safety_stock(policy, forecast)
+    assert out.sku.tolist() == ["S", "S"] and list(out.week_start) == list(weeks)
+    z90 = 1.2815515655446004
+    assert np.allclose(out.safety_stock_units, [2.0 * 2.0 * 5.0 / (2 * z90), 2.0 * 2.0 * 100.0 / (2 * z90)])
+    assert plan_inputs.seasonal_safety_stock(policy, forecast.iloc[:0]).empty
