@@ -36,19 +36,30 @@ def _m1(hours) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _plan(demand, *, hours=(100.0, 100.0, 100.0), source=None, frozen=None, frozen_weeks=0, inventory=(0, 0)):
+def _plan(
+    demand,
+    *,
+    hours=(100.0, 100.0, 100.0),
+    source=None,
+    frozen=None,
+    frozen_weeks=0,
+    inventory=(0, 0),
+    safety_stock=(0.0, 0.0),
+    **more,
+):
     routings, resource_hours = _m1(hours)
     return plan.supply_plan(
         demand,
         ITEMS,
         opening_inventory=pd.Series(inventory, index=["A", "B"], dtype=float),
-        safety_stock=pd.Series([0.0, 0.0], index=["A", "B"]),
+        safety_stock=pd.Series(safety_stock, index=["A", "B"], dtype=float),
         source=source if source is not None else pd.Series(["make", "make"], index=["A", "B"]),
         routings=routings,
         resource_hours=resource_hours,
         priority=pd.Series([1, 2], index=["A", "B"]),
         frozen_supply=frozen,
         frozen_weeks=frozen_weeks,
+        **more,
     )
 
 
@@ -388,19 +399,8 @@ def test_revenue_uses_the_demand_selling_price_and_falls_back_to_list_price():
 def test_a_weekly_safety_stock_is_the_target_of_its_weeks_only():
     """A seasonal item's safety stock week by week (plan_inputs.seasonal_safety_stock): the plan builds
     to each week's target and publishes it; weeks without a row, and other SKUs, keep the constant one."""
-    routings, resource_hours = _m1((100.0, 100.0, 100.0))
     weekly = pd.DataFrame({"sku": ["A", "A"], "week_start": WEEKS[:2], "safety_stock_units": [2.0, 8.0]})
-    p, _ = plan.supply_plan_and_offloads(
-        _demand(),
-        ITEMS,
-        opening_inventory=pd.Series([0.0, 0.0], index=["A", "B"]),
-        safety_stock=pd.Series([5.0, 3.0], index=["A", "B"]),
-        source=pd.Series(["make", "make"], index=["A", "B"]),
-        routings=routings,
-        resource_hours=resource_hours,
-        priority=pd.Series([1, 2], index=["A", "B"]),
-        safety_stock_weekly=weekly,
-    )
+    p = _plan(_demand(), safety_stock=(5.0, 3.0), safety_stock_weekly=weekly)
     a, b = (p[p.sku == s].sort_values("week_start") for s in ("A", "B"))
     assert a.safety_stock_units.tolist() == [2.0, 8.0, 5.0] and b.safety_stock_units.tolist() == [3.0] * 3
     assert a.projected_inventory_units.tolist() == [2.0, 8.0, 5.0]  # built to each week's target
