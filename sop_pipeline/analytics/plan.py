@@ -64,6 +64,8 @@ import pandas as pd
 from sop_pipeline.analytics import offload as offload_lib
 from sop_pipeline.analytics.calendar import week_start
 
+# The note of a week whose safety stock comes from safety_stock_weekly (a seasonal item's)
+SEASONAL_SS_NOTE = "safety stock follows the season (the week's forecast band)"
 # Relative tolerance for the plan's flags (stockout, below safety stock): 1e-6 of the safety stock,
 # at least 1e-6 units, so float noise can never flip a flag between two runs.
 FLAG_TOLERANCE_UNITS = 1e-6
@@ -379,11 +381,13 @@ def supply_plan_and_offloads(
     skus = sorted(d.sku.unique())
     dem = d.pivot(index="sku", columns="week_start", values="demand_units").reindex(index=skus, columns=weeks).fillna(0)
     ss = np.repeat(safety_stock.reindex(skus).fillna(0.0).to_numpy(float)[:, None], len(weeks), axis=1)
+    phased_weeks = np.zeros(ss.shape, dtype=bool)
     if safety_stock_weekly is not None and len(safety_stock_weekly):
         phased = safety_stock_weekly.assign(week_start=pd.to_datetime(safety_stock_weekly["week_start"]))
         phased = phased.pivot_table(index="sku", columns="week_start", values="safety_stock_units", aggfunc="last")
         phased = phased.reindex(index=skus, columns=pd.to_datetime(weeks)).to_numpy(float)
-        ss = np.where(np.isfinite(phased), phased, ss)
+        phased_weeks = np.isfinite(phased)
+        ss = np.where(phased_weeks, phased, ss)
     inv = opening_inventory.reindex(skus).fillna(0.0).to_numpy().astype(float)
     src = source.reindex(skus).fillna("make").to_numpy()
     resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours, alternates)
@@ -580,10 +584,11 @@ def supply_plan_and_offloads(
         ),
     )
     notes = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
-    with_offload = offload_note.to_numpy() != ""
-    out["notes"] = np.where(
-        with_offload, np.where(notes == "", offload_note, notes + "; " + offload_note.to_numpy()), notes
-    )
+    season_note = np.where(phased_weeks[ii, jj], SEASONAL_SS_NOTE, "") if len(ii) else np.array([], object)
+    notes = notes.astype(object)
+    for extra in (offload_note.to_numpy(dtype=object), season_note.astype(object)):
+        notes = np.where(extra == "", notes, np.where(notes == "", extra, notes + "; " + extra))
+    out["notes"] = notes
     return out, moved_off
 
 

@@ -223,6 +223,7 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
         assert ratio.min() > 0 and ratio.max() - ratio.min() < 1e-6 * ratio.max()
         ss = plan.safety_stock_units
         assert ss.iloc[-1] < 0.25 * ss.max() and ss.iloc[0] < 0.25 * ss.max()
+        assert plan.notes.str.contains("safety stock follows the season").all()
     # every other SKU holds one safety stock all horizon
     constant = _df(
         serving, "select sku, count(distinct round(safety_stock_units, 6)) as n from plan_of_record group by sku"

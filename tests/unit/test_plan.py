@@ -406,3 +406,4 @@ def test_a_weekly_safety_stock_is_the_target_of_its_weeks_only():
     assert a.projected_inventory_units.tolist() == [2.0, 8.0, 5.0]  # built to each week's target
     assert a.supply_units.tolist() == [12.0, 16.0, 7.0]
     assert (p.service_risk == "ok").all()
+    assert a.notes.tolist() == [plan.SEASONAL_SS_NOTE] * 2 + [""] and (b.notes == "").all()
