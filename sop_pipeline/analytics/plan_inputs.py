@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.analytics.aggregate import sql_sum
+from sop_pipeline.analytics.forecasting import MODEL_SEASONAL
 
 # A PO line promised more than this many days before the cycle and still not fully received is
 # taken as closed short (suppliers rarely deliver a shortfall a month late), not as on order.
@@ -23,8 +24,8 @@ OPEN_ORDER_GRACE_DAYS = 28
 ABC_PRIORITY = {"A": 0, "B": 1, "C": 2}
 UNCLASSIFIED_PRIORITY = 3
 CLASS_WEIGHT = 1e9
-# The forecast models whose SKUs get a safety stock week by week (forecasting.MODEL_SEASONAL)
-SEASONAL_MODELS = ("between_seasons",)
+# The forecast models whose SKUs get a safety stock week by week
+SEASONAL_MODELS = (MODEL_SEASONAL,)
 Z90 = 1.2815515655446004  # the standard normal's 90% quantile: p10-p90 spans 2 x Z90 standard deviations
 
 

@@ -223,6 +223,7 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int, pur: Pur
     rng = rng_for(seed, "decisions")
     fg = cat.fg
     active = fg[fg.lifecycle == "active"]
+    makes = _outsourceable(active, cat, pur)  # the same every cycle
     rows = []
     for k in range(6, 0, -1):
         cycle = cal.n_days - 1 - 28 * k
@@ -230,7 +231,6 @@ def decisions(cat: Catalog, ex: pd.DataFrame, cal: Calendar, seed: int, pur: Pur
         decided = (c_date + 2).astype("datetime64[s]") + np.timedelta64(10 * 3600 + int(rng.integers(0, 240)) * 60, "s")
         fam_rows = active[active.fam == int(rng.integers(0, len(FAMILIES)))]
         pair = fam_rows.sku.to_numpy()[:2] if len(fam_rows) >= 2 else active.sku.to_numpy()[:2]
-        makes = _outsourceable(active, cat, pur)
         near = ex[(ex.day > cycle - 28) & (ex.day <= cycle)]
         options = [
             ("freeze_window", "P1", str(int(rng.choice([2, 3, 4, 6]))), "Master scheduler"),
