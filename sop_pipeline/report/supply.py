@@ -419,11 +419,22 @@ def _curve_table(df: pd.DataFrame) -> Markup:
 def inventory_position(ctx: PackContext) -> Markup:
     title = "Inventory position by family"
     cols = ("family", "on_hand_value")
-    extra = ("on_hand_units", "wip_units", "on_order_units", "safety_stock_value")
-    df = ctx.marts.read("datapack_inventory", cols, optional=extra)
+    extra = ("on_hand_units", "wip_units", "on_order_units", "safety_stock_value", "safety_stock_peak_value")
+    df = ctx.marts.read("datapack_inventory", cols, optional=extra + ("sku", "safety_stock_basis"))
     if df.empty:
         return ctx.missing(title, "supply-inventory", "datapack_inventory", cols)
-    fam = df.groupby("family", as_index=False).sum(numeric_only=True)
+    note = "On hand, WIP and safety stock at unit cost; safety stock is the plan's week-1 target."
+    if "safety_stock_basis" in df and "sku" in df:
+        seasonal = df[df.safety_stock_basis == "season"]
+        if len(seasonal) and "safety_stock_peak_value" in df:
+            skus = ", ".join(seasonal.sku.astype(str).head(3)) + (" ..." if len(seasonal) > 3 else "")
+            note += (
+                f" {len(seasonal)} seasonal SKU{'s' if len(seasonal) > 1 else ''} ({skus}) "
+                f"hold{'' if len(seasonal) > 1 else 's'} a safety stock that follows the season: {money(seasonal.safety_stock_value.sum())} in week 1, "
+                f"{money(seasonal.safety_stock_peak_value.sum())} at each one's peak."
+            )
+    fam = df.drop(columns=["sku", "safety_stock_basis", "safety_stock_peak_value"], errors="ignore")
+    fam = fam.groupby("family", as_index=False).sum(numeric_only=True)
     fam = pd.concat([fam, fam.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
     table_cols = [
         Col("family", "Family"),
@@ -437,7 +448,7 @@ def inventory_position(ctx: PackContext) -> Markup:
         title,
         table(fam, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
         "supply-inventory",
-        note="On hand, WIP and safety stock at unit cost.",
+        note=note,
     )
 
 

@@ -187,7 +187,7 @@ def test_learned_sensing_wins_some_lags_and_the_rule_others(serving, panels):
     assert not panels["demand-sensing-gain"].no_data
 
 
-def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(serving, small_cycle):
+def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(serving, small_cycle, panels):
     """The demo's seasonal line (`_truth/seasonal_items.csv`) sold nothing in its last 13 weeks; its season
     opens in horizon week 2. The cycle forecasts it with the global model (`between_seasons`), at about
     last season's demand, with a band that stays open at the season's peak; the plan makes it, and holds
@@ -229,3 +229,21 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
         serving, "select sku, count(distinct round(safety_stock_units, 6)) as n from plan_of_record group by sku"
     )
     assert set(constant[constant.n > 1].sku) == set(truth.sku)
+    # the inventory position and E&O read the plan's safety stock, not the policy's single figure
+    inv = _df(
+        serving,
+        "select i.*, p.safety_stock_units as plan_week1, m.peak from datapack_inventory i "
+        "join plan_of_record p on p.sku = i.sku and p.week_start = (select min(week_start) from plan_of_record) "
+        "join (select sku, max(safety_stock_units) as peak from plan_of_record group by sku) m on m.sku = i.sku",
+    )
+    assert len(inv) >= 30  # every finished good the plan holds
+    assert (inv.safety_stock_units - inv.plan_week1).abs().max() < 1e-6
+    assert (inv.safety_stock_peak_units - inv.peak).abs().max() < 1e-6
+    assert set(inv[inv.safety_stock_basis == "season"].sku) == set(truth.sku)
+    held = inv[inv.safety_stock_basis == "policy"]
+    assert ((held.safety_stock_units - held.policy_safety_stock_units.fillna(0)).abs() < 1e-6).all()
+    seasonal = inv[inv.safety_stock_basis == "season"]
+    assert (seasonal.safety_stock_units < seasonal.policy_safety_stock_units).all()  # week 1: before the season
+    assert (seasonal.safety_stock_peak_units > seasonal.policy_safety_stock_units).all()
+    note = " ".join(panels["supply-inventory"].notes)
+    assert "follows the season" in note and all(s in note for s in truth.sku[:3]), note

@@ -1,6 +1,7 @@
 -- Inventory position per SKU at the as-of date: on hand (available), on hold, WIP (open
--- production orders), on order (open purchase order lines), and the plan's safety stock and
--- reorder point (fill-rate policy), valued at unit cost.
+-- production orders), on order (open purchase order lines), and the plan of record's safety stock
+-- (its week-1 target; a seasonal SKU's follows its season, so its peak is shown too) next to the
+-- fill-rate policy's single figure and reorder point, valued at unit cost.
 with
 
 cycle as (
@@ -74,6 +75,32 @@ policy as (
 
 ),
 
+plan as (
+
+    select sku, week_start, safety_stock_units from {{ source('plan_outputs', 'plan_of_record') }}
+
+),
+
+plan_ss as (
+
+    -- the plan's target in week 1 and at its highest; 'season' where it is not the policy's
+    -- single figure in every week (plan_inputs.seasonal_safety_stock)
+    select
+        plan.sku,
+        max(case when plan.week_start = (select min(week_start) from plan) then plan.safety_stock_units end)
+            as week1_units,
+        max(plan.safety_stock_units) as peak_units,
+        case
+            when bool_and(abs(plan.safety_stock_units - coalesce(policy.safety_stock_units, 0)) <= 1e-6)
+                then 'policy'
+            else 'season'
+        end as basis
+    from plan
+    left join policy on policy.sku = plan.sku
+    group by plan.sku
+
+),
+
 final as (
 
     select
@@ -85,19 +112,27 @@ final as (
         coalesce(usable.expired_units, 0) as expired_units,
         coalesce(wip.wip_units, 0) as wip_units,
         coalesce(on_order.on_order_units, 0) as on_order_units,
-        policy.safety_stock_units,
+        coalesce(plan_ss.week1_units, policy.safety_stock_units) as safety_stock_units,
+        coalesce(plan_ss.peak_units, policy.safety_stock_units) as safety_stock_peak_units,
+        policy.safety_stock_units as policy_safety_stock_units,
+        case
+            when plan_ss.sku is not null then plan_ss.basis
+            when policy.sku is not null then 'policy'
+        end as safety_stock_basis,
         policy.reorder_point_units,
         policy.service_target,
         coalesce(latest.on_hand_units, 0) * items.unit_cost as on_hand_value,
         coalesce(latest.hold_units, 0) * items.unit_cost as hold_value,
         coalesce(wip.wip_units, 0) * items.unit_cost as wip_value,
-        policy.safety_stock_units * items.unit_cost as safety_stock_value
+        coalesce(plan_ss.week1_units, policy.safety_stock_units) * items.unit_cost as safety_stock_value,
+        coalesce(plan_ss.peak_units, policy.safety_stock_units) * items.unit_cost as safety_stock_peak_value
     from items
     left join latest on latest.sku = items.sku
     left join usable on usable.sku = items.sku
     left join wip on wip.sku = items.sku
     left join on_order on on_order.sku = items.sku
     left join policy on policy.sku = items.sku
+    left join plan_ss on plan_ss.sku = items.sku
 
 )
 
