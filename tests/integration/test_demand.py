@@ -180,10 +180,24 @@ def test_backtest_beats_seasonal_naive_and_reports_accuracy_by_lag(small_cycle):
 
 
 def test_method_selection_and_calibration_are_published_and_used(small_cycle):
-    sel = query(small_cycle.serving, "select * from forecast_method_selection")
+    published = query(small_cycle.serving, "select * from forecast_method_selection")
     cal = query(small_cycle.serving, "select * from forecast_calibration")
     loc = query(small_cycle.warehouse, "select * from analytics.demand_forecast_location where horizon_week >= 1")
     sku = query(small_cycle.warehouse, "select * from analytics.demand_forecast")
+    # every forecast series is listed once, with what its forecast used
+    series = loc.groupby(["sku", "location"]).agg(model=("model", "first"), method=("method", "first"))
+    series = series.join(loc.groupby(["sku", "location"]).units_p50.sum())
+    listed = published.set_index(["sku", "location"]).reindex(series.index)
+    assert len(published) == len(series) and listed.forecast_basis.notna().all()
+    assert (listed.forecast_basis == series.model.replace({"lightgbm": "selected"})).all()
+    assert (listed.forecast_method == series.method).all()
+    assert np.allclose(listed.forecast_units, series.units_p50)
+    # the demo's seasonal line and new items have no backtest, hence no pick, but a row that says why
+    unscored = published[published.backtest_rows == 0]
+    assert {"between_seasons", "family_profile"} <= set(unscored.forecast_basis)
+    assert unscored.method.isna().all() and unscored.wape.isna().all()
+    sel = published[published.backtest_rows > 0].drop(columns=["forecast_basis", "forecast_method", "forecast_units"])
+    assert sel.method.notna().all() and sel.intermittency.notna().all()
     assert len(sel) > 100 and set(sel.method) <= set(methods.CANDIDATES)
     assert methods.selection_breaks(sel).empty  # the rule's pick on every series
     # the forecast uses each series' chosen method; the SKU rows are the sums of the location rows
