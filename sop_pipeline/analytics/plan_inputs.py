@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.analytics import safety_stock as ss_lib
 from sop_pipeline.analytics.aggregate import sql_sum
 from sop_pipeline.analytics.forecasting import MODEL_SEASONAL
 
@@ -248,28 +249,48 @@ def expedite_proposals(plan: pd.DataFrame, receipts: pd.DataFrame, typical_cost:
     return rows
 
 
-def seasonal_safety_stock(policy: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+def seasonal_safety_stock(
+    policy: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    exact_loss: bool = True,
+    min_cycle_service: float | None = ss_lib.DEFAULT_MIN_CYCLE_SERVICE,
+) -> pd.DataFrame:
     """Safety stock per SKU and horizon week for a seasonal item between its seasons.
 
     An item's safety stock (``analytics.safety_stock``) is one number from the spread of its
     156 weeks of demand. For a seasonal line, most of those weeks are its quiet ones. Held all
-    horizon, that number is too little at the season's peak. It is also a heap of stock after the
-    season ends, which sits unsold for most of a year and may expire.
+    horizon, that number does not follow the season: too little at the peak, and a heap of stock
+    after the season ends, which sits unsold for most of a year and may expire. Its safety factor
+    is the quiet year's too: the fill rate sets k so that the expected shortage sigma x G(k) is
+    (1 - target) of the demand per review, and over 156 mostly quiet weeks that demand is small
+    against the spread, so k is large (2.7 on the demo's line; its season's weeks need about 0.3).
 
-    So a SKU whose forecast is ``between_seasons`` in every horizon week gets, in week t,
-    ``k x sqrt(P) x sigma_t``:
+    So a SKU whose forecast is ``between_seasons`` in every horizon week gets, in week t, the
+    fill-rate policy (``safety_stock.safety_stock_policies``: the item's own service target, lead
+    time and review period; the pipeline's exact backorder loss and minimum cycle service) of the
+    demand the week's stock has to cover:
 
-    * ``k`` and ``P`` (``protection_weeks``: lead time + review period) are the item's own, from
-      its policy row;
-    * ``sigma_t = (p90_t - p10_t) / (2 x 1.2816)``: the week's forecast spread (the calibrated
-      band, read as a normal's).
+    * week t's protection interval is the P = L + R weeks that end with it (supply for week t is
+      committed P weeks ahead): ``mu_P,t`` = the sum of their p50 and ``sigma_P,t`` = the root of
+      the sum of their sigma_tau^2 (the earliest weighted by P's fraction; weeks before the
+      horizon take week 1's);
+    * ``sigma_tau = (p90_tau - p10_tau) / (2 x 1.2816)``: the week's forecast spread (the
+      calibrated band, read as a normal's);
+    * the policy's mean weekly demand is ``mu_P,t / P`` and its weekly sd ``sigma_P,t / sqrt(P)``,
+      so its sigma_DL is sigma_P,t (plus the lead-time spread's term) and the demand per review
+      is one week of that mean; the distribution follows the module's rule for smooth demand
+      (the gamma where a normal would put visible mass below 0).
 
-    Every other SKU, and one without a finite ``k`` (e.g. the empirical-quantile policy), keeps its
-    constant safety stock (no row here).
+    Every other SKU, and one whose policy row has no finite ``k`` (e.g. the empirical-quantile
+    policy), keeps its constant safety stock (no row here). A run-out item holds none.
 
     Args:
-        policy: ``[sku, k, protection_weeks]``, one row per SKU (the fill-rate rows).
-        forecast: the SKU forecast ``[sku, week_start, units_p10, units_p90, model]``.
+        policy: the fill-rate rows of ``analytics.safety_stock``, one per SKU: ``[sku, k,
+            service_target, lead_time_mean_weeks, lead_time_sd_weeks, review_period_weeks]``
+            (+ ``lifecycle`` and ``target_source``, for run-out items).
+        forecast: the SKU forecast ``[sku, week_start, units_p10, units_p50, units_p90, model]``.
+        exact_loss, min_cycle_service: as ``safety_stock.safety_stock_policies``.
 
     Returns:
         ``[sku, week_start, safety_stock_units]`` for the seasonal SKUs' weeks.
@@ -278,18 +299,61 @@ def seasonal_safety_stock(policy: pd.DataFrame, forecast: pd.DataFrame) -> pd.Da
     if forecast.empty or policy.empty:
         return pd.DataFrame(columns=out_cols)
     seasonal = forecast.groupby("sku")["model"].agg(lambda m: m.isin(SEASONAL_MODELS).all())
-    f = forecast[forecast["sku"].isin(seasonal.index[seasonal])]
     p = policy.drop_duplicates("sku").set_index("sku")
-    k = f["sku"].map(p["k"]).astype(float)
-    weeks = f["sku"].map(p["protection_weeks"]).astype(float)
-    sigma = np.maximum(f["units_p90"].astype(float) - f["units_p10"].astype(float), 0.0) / (2 * Z90)
-    units = np.maximum(k, 0.0) * np.sqrt(np.maximum(weeks, 0.0)) * sigma
-    keep = np.isfinite(units)
-    return pd.DataFrame(
+    with_k = p.index[np.isfinite(pd.to_numeric(p["k"], errors="coerce").to_numpy(float))]
+    f = forecast[forecast["sku"].isin(seasonal.index[seasonal]) & forecast["sku"].isin(with_k)].copy()
+    if f.empty:
+        return pd.DataFrame(columns=out_cols)
+    f["week_start"] = pd.to_datetime(f["week_start"])
+    f = f.sort_values(["sku", "week_start"], kind="stable").reset_index(drop=True)
+    rows = p.loc[f["sku"]]
+    sigma = np.maximum(f["units_p90"].to_numpy(float) - f["units_p10"].to_numpy(float), 0.0) / (2 * Z90)
+    mean = np.maximum(f["units_p50"].to_numpy(float), 0.0)
+    lead = rows["lead_time_mean_weeks"].astype(float).fillna(0.0).to_numpy()
+    review = rows["review_period_weeks"].astype(float).fillna(0.0).to_numpy()
+    protection = np.maximum(lead + review, 0.0)
+    mu_p, var_p = protection_interval_sums(f["sku"].to_numpy(), mean, sigma**2, protection)
+    per_week = np.where(protection > 0, protection, 1.0)
+    points = pd.DataFrame(
         {
-            "sku": f["sku"].to_numpy()[keep],
-            "week_start": pd.to_datetime(f["week_start"]).to_numpy()[keep],
-            "safety_stock_units": units.to_numpy()[keep],
-        },
+            "mean_weekly_demand": np.where(protection > 0, mu_p / per_week, mean),
+            "sd_weekly_demand": np.where(protection > 0, np.sqrt(var_p / per_week), sigma),
+            "lead_time_mean_weeks": lead,
+            "lead_time_sd_weeks": rows["lead_time_sd_weeks"].astype(float).fillna(0.0).to_numpy(),
+            "review_period_weeks": review,
+            "service_target": rows["service_target"].astype(float).to_numpy(),
+            "demand_pattern": "smooth",
+        }
+    )
+    for extra in ("lifecycle", "target_source"):
+        if extra in rows:
+            points[extra] = rows[extra].to_numpy()
+    units = ss_lib.safety_stock_policies(
+        points, service_type="fill_rate", exact_loss=exact_loss, min_cycle_service=min_cycle_service
+    )["safety_stock_units"].to_numpy(float)
+    ok = np.isfinite(units)
+    return pd.DataFrame(
+        {"sku": f["sku"].to_numpy()[ok], "week_start": f["week_start"].to_numpy()[ok], "safety_stock_units": units[ok]},
         columns=out_cols,
     )
+
+
+def protection_interval_sums(
+    keys: np.ndarray, mean: np.ndarray, variance: np.ndarray, protection: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (weeks of one key consecutive and in order): the sums of ``mean`` and ``variance``
+    over the ``protection`` weeks that end with the row's week - whole weeks back from it, then the
+    fraction of the next; a week before the key's first takes the first's values."""
+    mu, var = np.zeros(len(keys)), np.zeros(len(keys))
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.array([], dtype=int)
+    bounds = np.concatenate([[0], cuts, [len(keys)]]).astype(int)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        n_p = float(protection[start]) if stop > start else 0.0
+        full = int(np.floor(n_p + 1e-12))
+        weights = [1.0] * full + ([n_p - full] if n_p - full > 1e-12 else [])
+        rows = np.arange(start, stop)
+        for back, w in enumerate(weights):
+            src = np.maximum(rows - back, start)
+            mu[rows] += w * mean[src]
+            var[rows] += w * variance[src]
+    return mu, var

@@ -45,6 +45,17 @@ OFFLOAD_COLUMNS = ["cycle_id", "family", "horizon_week", *offload_lib.OFFLOAD_CO
 HISTORY = dg.AssetKey(["history", "plan_of_record"])
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
 OPEN_ORDER_GRACE_DAYS = plan_inputs.OPEN_ORDER_GRACE_DAYS
+# what plan_inputs.seasonal_safety_stock reads of a fill-rate policy row
+SEASONAL_POLICY_COLUMNS = (
+    "sku",
+    "k",
+    "service_target",
+    "lead_time_mean_weeks",
+    "lead_time_sd_weeks",
+    "review_period_weeks",
+    "lifecycle",
+    "target_source",
+)
 
 # parameter name -> asset key [schema, table] of every input the plan reads
 INPUT_TABLES = {
@@ -275,8 +286,8 @@ def plan_of_record(
         min_lot_units=min_runs,
         alternates=alternates,
         safety_stock_weekly=plan_inputs.seasonal_safety_stock(
-            fill_rate[["sku", "k", "protection_weeks"]],
-            forecast[["sku", "week_start", "units_p10", "units_p90", "model"]],
+            fill_rate[[c for c in SEASONAL_POLICY_COLUMNS if c in fill_rate]],
+            forecast[["sku", "week_start", "units_p10", "units_p50", "units_p90", "model"]],
         ),
     )
     if freeze_id:

@@ -7,8 +7,9 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 
-from sop_pipeline.analytics import plan_inputs
+from sop_pipeline.analytics import plan_inputs, safety_stock
 
 WEEK1, AS_OF, HORIZON_END = date(2026, 11, 16), date(2026, 11, 15), date(2027, 2, 14)
 
@@ -99,26 +100,105 @@ def test_priority_puts_class_first_then_margin_per_bottleneck_hour():
     assert priority.sort_values().index.tolist() == ["A", "B", "C"]
 
 
-def test_seasonal_safety_stock_follows_the_forecast_band_week_by_week():
-    """k x sqrt(P) x (p90 - p10) / (2 x 1.2816) in each week, for a SKU forecast between seasons in every
-    week only; a year-round SKU, one between seasons in some weeks only, and one without a finite k get
-    no row (they keep their constant safety stock)."""
-    weeks = pd.to_datetime(["2026-11-23", "2026-11-30"])
-    forecast = pd.DataFrame(
+def _seasonal_policy(**overrides) -> pd.DataFrame:
+    row = {
+        "k": 2.7,  # the 156-week policy's factor: not used for the season's weeks
+        "service_target": 0.9,
+        "lead_time_mean_weeks": 2.0,
+        "lead_time_sd_weeks": 0.0,
+        "review_period_weeks": 1.0,
+        "lifecycle": "active",
+        "target_source": "default",
+    }
+    return pd.DataFrame([{"sku": sku, **row, **overrides.get(sku, {})} for sku in ("S", "Y", "M", "Q")])
+
+
+def _band(sku: str, p50: list[float], sigma: list[float], model="between_seasons") -> pd.DataFrame:
+    z90 = plan_inputs.Z90
+    weeks = pd.date_range("2026-11-23", periods=len(p50), freq="7D")
+    p50, sigma = np.asarray(p50, float), np.asarray(sigma, float)
+    return pd.DataFrame(
         {
-            "sku": ["S", "S", "Y", "Y", "M", "M", "Q", "Q"],
-            "week_start": list(weeks) * 4,
-            "units_p10": [1.0, 60.0, 8.0, 8.0, 0.0, 0.0, 1.0, 1.0],
-            "units_p90": [6.0, 160.0, 12.0, 12.0, 5.0, 5.0, 9.0, 9.0],
-            "model": ["between_seasons"] * 2
-            + ["lightgbm"] * 2
-            + ["between_seasons", "lightgbm"]
-            + ["between_seasons"] * 2,
+            "sku": sku,
+            "week_start": weeks,
+            "units_p10": p50 - z90 * sigma,
+            "units_p50": p50,
+            "units_p90": p50 + z90 * sigma,
+            "model": model,
         }
     )
-    policy = pd.DataFrame({"sku": ["S", "Y", "M", "Q"], "k": [2.0, 1.0, 1.0, np.nan], "protection_weeks": 4.0})
+
+
+def test_seasonal_safety_stock_is_the_fill_rate_policy_of_each_weeks_protection_interval():
+    """For a SKU forecast between seasons in every week: the item's fill-rate policy (its target, lead
+    time, review period) on the demand of the P = L + R weeks that end with the week - on a flat
+    stretch exactly the policy of a stationary item with that week's mean and spread, not the
+    156-week policy's k. A year-round SKU, one between seasons in some weeks only, and one whose
+    policy has no finite k get no row."""
+    flat = _band("S", [100.0] * 6, [30.0] * 6)
+    forecast = pd.concat(
+        [
+            flat,
+            _band("Y", [10.0] * 6, [2.0] * 6, model="lightgbm"),
+            _band("M", [10.0] * 6, [2.0] * 6).assign(model=["between_seasons"] * 5 + ["lightgbm"]),
+            _band("Q", [10.0] * 6, [2.0] * 6),
+        ]
+    )
+    policy = _seasonal_policy(Q={"k": np.nan})
     out = plan_inputs.seasonal_safety_stock(policy, forecast)
-    assert out.sku.tolist() == ["S", "S"] and list(out.week_start) == list(weeks)
-    z90 = 1.2815515655446004
-    assert np.allclose(out.safety_stock_units, [2.0 * 2.0 * 5.0 / (2 * z90), 2.0 * 2.0 * 100.0 / (2 * z90)])
+    assert set(out.sku) == {"S"} and list(out.week_start) == list(flat.week_start)
+    stationary = safety_stock.safety_stock_policies(
+        pd.DataFrame(
+            {
+                "mean_weekly_demand": [100.0],
+                "sd_weekly_demand": [30.0],
+                "lead_time_mean_weeks": [2.0],
+                "lead_time_sd_weeks": [0.0],
+                "review_period_weeks": [1.0],
+                "service_target": [0.9],
+            }
+        ),
+        service_type="fill_rate",
+        exact_loss=True,
+    )
+    assert np.allclose(out.safety_stock_units, stationary.safety_stock_units.iloc[0])
+    # 0.9 fill rate of 100 a week with sigma_DL = 30 x sqrt(3): k well below the 156-week policy's 2.7
+    assert stationary.k.iloc[0] < 1.0
     assert plan_inputs.seasonal_safety_stock(policy, forecast.iloc[:0]).empty
+
+
+def test_seasonal_safety_stock_rises_a_lead_time_ahead_and_falls_after_the_peak():
+    """A season that opens in week 3: week t's buffer covers the spread of the P weeks that end with it,
+    so it is below the week's own stationary figure while the protection interval still holds quiet
+    weeks and above it on the way down; a longer lead time spreads it further. A run-out item holds
+    none."""
+    p50 = [5.0, 5.0, 100.0, 200.0, 200.0, 50.0, 5.0, 5.0]
+    sigma = [2.0, 2.0, 40.0, 60.0, 60.0, 20.0, 2.0, 2.0]
+    forecast = _band("S", p50, sigma)
+    weekly = plan_inputs.seasonal_safety_stock(_seasonal_policy(), forecast).safety_stock_units.to_numpy()
+    own = np.array(
+        [
+            plan_inputs.seasonal_safety_stock(_seasonal_policy(), _band("S", [m] * 8, [s] * 8)).safety_stock_units.iloc[
+                0
+            ]
+            for m, s in zip(p50, sigma)
+        ]
+    )
+    assert weekly[2] < own[2]  # the season's first week: weeks 1-2 were quiet
+    assert weekly[5] > own[5] and weekly[6] > own[6]  # after the peak: the peak's spread is still in the interval
+    assert weekly[0] == pytest.approx(own[0]) and weekly.argmax() in (3, 4, 5)
+    longer = plan_inputs.seasonal_safety_stock(
+        _seasonal_policy(S={"lead_time_mean_weeks": 4.0}), forecast
+    ).safety_stock_units.to_numpy()
+    assert longer[6] > weekly[6]
+    run_out = plan_inputs.seasonal_safety_stock(_seasonal_policy(S={"lifecycle": "phase_out"}), forecast)
+    assert (run_out.safety_stock_units == 0).all()
+
+
+def test_protection_interval_sums_take_whole_weeks_back_then_the_fraction():
+    keys = np.array(["a", "a", "a", "a", "b", "b"])
+    mean = np.array([1.0, 2.0, 4.0, 8.0, 10.0, 20.0])
+    mu, var = plan_inputs.protection_interval_sums(keys, mean, mean * 10, np.array([2.5] * 4 + [1.0] * 2))
+    # a: week t + week t-1 + half of week t-2, weeks before the first taking the first's
+    assert mu[:4].tolist() == [1 + 1 + 0.5, 2 + 1 + 0.5, 4 + 2 + 0.5, 8 + 4 + 1.0]
+    assert mu[4:].tolist() == [10.0, 20.0] and np.allclose(var, mu * 10)
