@@ -65,7 +65,7 @@ from sop_pipeline.analytics import offload as offload_lib
 from sop_pipeline.analytics.calendar import week_start
 
 # The note of a week whose safety stock comes from safety_stock_weekly (a seasonal item's)
-SEASONAL_SS_NOTE = "safety stock follows the season (the week's forecast band)"
+SEASONAL_SS_NOTE = "safety stock follows the season (the forecast of its protection interval)"
 # Relative tolerance for the plan's flags (stockout, below safety stock): 1e-6 of the safety stock,
 # at least 1e-6 units, so float noise can never flip a flag between two runs.
 FLAG_TOLERANCE_UNITS = 1e-6
