@@ -288,7 +288,8 @@ def seasonal_safety_stock(
     Args:
         policy: the fill-rate rows of ``analytics.safety_stock``, one per SKU: ``[sku, k,
             service_target, lead_time_mean_weeks, lead_time_sd_weeks, review_period_weeks]``
-            (+ ``lifecycle`` and ``target_source``, for run-out items).
+            (+ ``lifecycle`` and ``target_source``, for run-out items, and ``min_cycle_service``:
+            the floor the policy was computed with replaces the argument).
         forecast: the SKU forecast ``[sku, week_start, units_p10, units_p50, units_p90, model]``.
         exact_loss, min_cycle_service: as ``safety_stock.safety_stock_policies``.
 
@@ -328,6 +329,11 @@ def seasonal_safety_stock(
     for extra in ("lifecycle", "target_source"):
         if extra in rows:
             points[extra] = rows[extra].to_numpy()
+    if "min_cycle_service" in rows:  # the floor the policy itself was computed with (NaN: none)
+        floors = pd.to_numeric(rows["min_cycle_service"], errors="coerce").drop_duplicates()
+        if len(floors) == 1:
+            floor = floors.iloc[0]
+            min_cycle_service = None if pd.isna(floor) else float(floor)
     units = ss_lib.safety_stock_policies(
         points, service_type="fill_rate", exact_loss=exact_loss, min_cycle_service=min_cycle_service
     )["safety_stock_units"].to_numpy(float)

@@ -1106,7 +1106,7 @@ def safety_stock_policies(
         ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
         ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover" / "review"),
         ``min_cycle_service_binds`` (the minimum cycle service, not the target, sets the
-        safety stock), ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored
+        safety stock), ``min_cycle_service`` (the floor used; NaN: none), ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored
         policy, by the model) and ``safety_stock_value`` (currency; NaN without unit cost).
     """
     kind = _service_type(service_type)
@@ -1128,6 +1128,7 @@ def safety_stock_policies(
     out["order_qty_units"] = prep.order_qty
     out["order_qty_source"] = prep.order_qty_source
     out["min_cycle_service_binds"] = floored
+    out["min_cycle_service"] = np.nan if min_cycle_service is None else float(min_cycle_service)
     out["expected_cycle_service"] = _cycle_service(prep, ss)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["expected_fill_rate"] = np.where(

@@ -55,6 +55,7 @@ SEASONAL_POLICY_COLUMNS = (
     "review_period_weeks",
     "lifecycle",
     "target_source",
+    "min_cycle_service",
 )
 
 # parameter name -> asset key [schema, table] of every input the plan reads

@@ -202,3 +202,16 @@ def test_protection_interval_sums_take_whole_weeks_back_then_the_fraction():
     # a: week t + week t-1 + half of week t-2, weeks before the first taking the first's
     assert mu[:4].tolist() == [1 + 1 + 0.5, 2 + 1 + 0.5, 4 + 2 + 0.5, 8 + 4 + 1.0]
     assert mu[4:].tolist() == [10.0, 20.0] and np.allclose(var, mu * 10)
+
+
+def test_seasonal_safety_stock_keeps_the_policys_minimum_cycle_service():
+    """The floor the 156-week policy was computed with (its min_cycle_service column; NaN = none) is
+    the seasonal weeks' too, whatever the function's default."""
+    forecast = _band("S", [200.0] * 4, [20.0] * 4)  # a week's demand far above its spread: the floor binds
+    floored = plan_inputs.seasonal_safety_stock(_seasonal_policy(S={"min_cycle_service": 0.6}), forecast)
+    none = plan_inputs.seasonal_safety_stock(_seasonal_policy(S={"min_cycle_service": np.nan}), forecast)
+    default = plan_inputs.seasonal_safety_stock(_seasonal_policy(), forecast)
+    assert np.allclose(floored.safety_stock_units, default.safety_stock_units)
+    assert (none.safety_stock_units < floored.safety_stock_units - 1.0).all()
+    lower = plan_inputs.seasonal_safety_stock(_seasonal_policy(S={"min_cycle_service": 0.55}), forecast)
+    assert (lower.safety_stock_units < floored.safety_stock_units).all()
