@@ -427,11 +427,15 @@ def inventory_position(ctx: PackContext) -> Markup:
     if "safety_stock_basis" in df and "sku" in df:
         seasonal = df[df.safety_stock_basis == "season"]
         if len(seasonal) and "safety_stock_peak_value" in df:
-            skus = ", ".join(seasonal.sku.astype(str).head(3)) + (" ..." if len(seasonal) > 3 else "")
+            n = len(seasonal)
+            skus = ", ".join(seasonal.sku.astype(str).head(3)) + (" ..." if n > 3 else "")
+            who, holds, peak = (
+                (f"{n} seasonal SKUs", "hold", "each one's") if n > 1 else ("1 seasonal SKU", "holds", "its")
+            )
             note += (
-                f" {len(seasonal)} seasonal SKU{'s' if len(seasonal) > 1 else ''} ({skus}) "
-                f"hold{'' if len(seasonal) > 1 else 's'} a safety stock that follows the season: {money(seasonal.safety_stock_value.sum())} in week 1, "
-                f"{money(seasonal.safety_stock_peak_value.sum())} at each one's peak."
+                f" {who} ({skus}) {holds} a safety stock that follows the season: "
+                f"{money(seasonal.safety_stock_value.sum())} in week 1, "
+                f"{money(seasonal.safety_stock_peak_value.sum())} at {peak} peak."
             )
     fam = df.drop(columns=["sku", "safety_stock_basis", "safety_stock_peak_value"], errors="ignore")
     fam = fam.groupby("family", as_index=False).sum(numeric_only=True)
