@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from tests.conftest import CYCLE_TIMEOUT_S, sop
+from tests.integration.test_meeting_pack_panels import parse_panels
 from tests.integration.test_reproducible import table_fingerprints
 
 pytestmark = pytest.mark.integration
@@ -96,6 +97,22 @@ def test_consecutive_cycles_keep_a_class_default_until_it_is_clearly_beaten(demo
             "select cast(cycle_id as date), intermittency, min(default_method), max(default_method) "
             "from history.forecast_method_selection group by 1, 2 order by 1, 2"
         ).fetchall()
+        # the second cycle's demand review compares its forecast with the first's (analytics.forecast_history)
+        movers = con.execute(
+            "select sku, units, units_before from marts.demand_review where item = 'top_mover_vs_last_cycle'"
+        ).df()
+        before = con.execute(
+            "select h.sku, sum(h.units_p50) as units_before from analytics.forecast_history h "
+            "join analytics.demand_forecast f on f.sku = h.sku and f.week_start = h.week_start "
+            "and f.horizon_week between 1 and 13 "
+            "where cast(h.cycle_id as date) = date '2026-11-01' group by h.sku"
+        ).df()
+    assert 2 <= len(movers) <= 10, movers
+    check = movers.merge(before, on="sku", suffixes=("", "_history"))
+    assert len(check) == len(movers) and (check.units_before - check.units_before_history).abs().max() < 1e-6
+    pack = (tmp_path / "data" / "reports" / "sop_pack_2026-11-08.html").read_text(encoding="utf-8")
+    shown = parse_panels(pack)["demand-top-movers"].tables[0]
+    assert "vs last cycle" in shown.column("Compared") and set(movers.sku) <= set(shown.column("SKU"))
     by = {(c, cls): (lo, hi) for c, cls, lo, hi in defaults}
     first, second = date(2026, 11, 1), date(2026, 11, 8)
     assert all(lo == hi for lo, hi in by.values()), "one default per class and cycle"
