@@ -1106,8 +1106,9 @@ def safety_stock_policies(
         ``safety_stock_units`` (floored at 0), ``reorder_point_units``,
         ``order_qty_units``, ``order_qty_source`` ("given" / "eoq" / "cover" / "review"),
         ``min_cycle_service_binds`` (the minimum cycle service, not the target, sets the
-        safety stock), ``min_cycle_service`` (the floor used; NaN: none), ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored
-        policy, by the model) and ``safety_stock_value`` (currency; NaN without unit cost).
+        safety stock), ``min_cycle_service`` (the floor used; NaN: none),
+        ``expected_cycle_service`` and ``expected_fill_rate`` (of the floored policy, by the
+        model) and ``safety_stock_value`` (currency; NaN without unit cost).
     """
     kind = _service_type(service_type)
     _check_min_cycle_service(min_cycle_service)

@@ -83,17 +83,9 @@ expiry_risk as (
 
 policy as (
 
-    -- the safety stock the plan of record holds at its highest in the horizon: the policy's
-    -- single figure, or a seasonal SKU's peak (its safety stock follows the season)
-    select sku, max(safety_stock_units) as safety_stock_units
-    from {{ source('plan_outputs', 'plan_of_record') }}
-    group by sku
-
-    union all
-
-    select sku, safety_stock_units from {{ source('inventory_policy', 'safety_stock') }}
-    where service_type = 'fill_rate'
-      and sku not in (select sku from {{ source('plan_outputs', 'plan_of_record') }})
+    -- the safety stock the plan of record holds at its highest in the horizon (the policy's
+    -- single figure, or a seasonal SKU's peak; the policy's for a SKU the plan does not hold)
+    select sku, safety_stock_peak_units as safety_stock_units from {{ ref('datapack_inventory') }}
 
 ),
 
