@@ -2,28 +2,34 @@
 
 A seasonal item between seasons holds a safety stock week by week (the plan of record,
 `plan_inputs.seasonal_safety_stock`). This script simulates the weekly plan those targets drive
-and measures the fill rate it achieves, against the item's target, for three rules:
+and measures the fill rate it achieves, against the item's target, for these rules:
 
 * `constant`: the 156-week fill-rate policy's one figure, held every week (what the plan held
   before any seasonal rule: the policy of a year that is mostly quiet weeks);
 * `k x sqrt(P) x sigma_t` (the rule of a84b770): that policy's k on each week's own band;
-* `fill-rate per week` (now): the fill-rate policy of each week's protection interval (the P
-  weeks that end with it), with the item's own target.
+* `fill-rate per week, p50 +- normal sd` (the rule of 5fc88a3): the fill-rate policy of each
+  week's protection interval (the P weeks that end with it), with the item's own target, each
+  week read as mean p50 and sd (p90 - p10) / 2.563 - shown where a band is skewed, since on a
+  symmetric band it is the rule below;
+* `fill-rate per week, band's 3 points` (now): the same policy with each week's mean and sd read
+  from its three quantiles (`plan_inputs.band_moments`) and the gap from the p50 the plan covers
+  to that mean added (the minimum cycle service still held above the p50).
 
 The simulated plan (lost sales; review every week, R = 1): at the end of week s, order what brings
-the inventory position (on hand + open orders) up to the forecast demand of weeks s+1 .. s+P plus
+the inventory position (on hand + open orders) up to the forecast (p50) of weeks s+1 .. s+P plus
 week s+P's safety stock; it arrives at the start of week s+P (lead time L = P - 1 whole weeks).
-Demand of week t is drawn from a gamma with the week's forecast mean (p50) and sd (the band's
-(p90 - p10) / 2.563): not the normal the policy reads the band as, and independent weeks.
-Start: on hand = week 1's safety stock plus its demand, open orders = the forecast of weeks
-2 .. P. Fill rate = units sold / units demanded over all weeks; on hand = mean end-of-week stock;
-left over = the stock at the end of the last week (after the season).
+Demand of week t is drawn from its band (quantile function linear between p10, p50 and p90,
+exponential tails beyond with a normal's mean excess, clipped at 0): neither reading the rules
+make, and independent weeks. Start: on hand = week 1's safety stock plus its p50, open orders =
+the forecast of weeks 2 .. P. Fill rate = units sold / units demanded over all weeks; on hand =
+mean end-of-week stock; left over = the stock at the end of the last week (after the season).
 
 Profiles: the demo's seasonal line (the 13-week forecast of SKU0027 on the small demo, seed 42:
-season opens in week 2, peak 183 a week, lead time 0.08 weeks -> L = 0), and a synthetic season
-(8 quiet weeks at 5 a week, a 12-week bell to 200, 8 quiet weeks; sd 35% of the mean, at least 2),
-each at lead times of 0, 2 and 4 weeks and fill-rate targets of 90% and 98%. The 156-week policy
-of a profile is computed from a year of it (the season once, quiet weeks for the rest).
+season opens in week 2, peak 183 a week), a skewed opening (SKU0147 on the medium demo, seed 227:
+week 1's band 1.5 / 3.9 / 97.5, the season may open that week), and a synthetic season (8 quiet
+weeks at 5 a week, a 12-week bell to 200, 8 quiet weeks; sd 35% of the mean, at least 2,
+symmetric), each at lead times of 0, 2 and 4 weeks and fill-rate targets of 90% and 98%. The
+156-week policy of a profile is computed from a year of it (the season once, quiet weeks after).
 
     .venv/bin/python benchmarks/seasonal_safety_stock.py [--paths 20000] [--seed 20261201]
 
@@ -65,20 +71,38 @@ DEMO = np.array(
     ]
 )
 
+# SKU0147's 13-week forecast on the medium demo (seed 227): a band skewed far above its p50 in the
+# week before the season opens and in its last week (the season may open early or run on)
+SKEWED = np.array(
+    [
+        (1.45, 3.88, 97.50),
+        (8.66, 27.04, 104.98),
+        (71.17, 192.51, 284.37),
+        (150.01, 374.50, 499.21),
+        (167.87, 414.54, 547.12),
+        (174.51, 431.02, 576.23),
+        (188.54, 463.75, 615.73),
+        (172.07, 411.00, 539.83),
+        (157.49, 378.46, 495.56),
+        (130.96, 308.07, 417.75),
+        (118.13, 273.79, 364.73),
+        (22.64, 63.00, 165.65),
+        (3.26, 9.31, 74.37),
+    ]
+)
 
-def synthetic() -> tuple[np.ndarray, np.ndarray]:
+
+def synthetic() -> np.ndarray:
     weeks = np.arange(12)
     bell = 5.0 + 195.0 * np.sin(np.pi * (weeks + 0.5) / 12) ** 2
     mean = np.concatenate([np.full(8, 5.0), bell, np.full(8, 5.0)])
-    return mean, np.maximum(0.35 * mean, 2.0)
+    sd = np.maximum(0.35 * mean, 2.0)
+    return np.column_stack([mean - Z90 * sd, mean, mean + Z90 * sd])
 
 
-def demo() -> tuple[np.ndarray, np.ndarray]:
-    return DEMO[:, 1], (DEMO[:, 2] - DEMO[:, 0]) / (2 * Z90)
-
-
-def policy_row(mean: np.ndarray, sd: np.ndarray, lead: float, target: float) -> pd.DataFrame:
+def policy_row(band: np.ndarray, lead: float, target: float) -> pd.DataFrame:
     """The 156-week fill-rate policy of a year of the profile (its weeks once, quiet weeks after)."""
+    mean, sd = plan_inputs.band_moments(band[:, 0], band[:, 1], band[:, 2])
     quiet = float(np.min(mean))
     year_mean = np.concatenate([mean, np.full(52 - len(mean), quiet)])
     year_sd = np.concatenate([sd, np.full(52 - len(sd), float(np.min(sd)))])
@@ -99,40 +123,68 @@ def policy_row(mean: np.ndarray, sd: np.ndarray, lead: float, target: float) -> 
     return safety_stock.safety_stock_policies(point, service_type="fill_rate", exact_loss=True)
 
 
-def targets(mean: np.ndarray, sd: np.ndarray, lead: float, target: float) -> dict[str, np.ndarray]:
-    pol = policy_row(mean, sd, lead, target)
-    weeks = pd.date_range("2026-11-23", periods=len(mean), freq="7D")
+def targets(band: np.ndarray, lead: float, target: float) -> dict[str, np.ndarray]:
+    pol = policy_row(band, lead, target)
+    weeks = pd.date_range("2026-11-23", periods=len(band), freq="7D")
     forecast = pd.DataFrame(
-        {
-            "sku": "S",
-            "week_start": weeks,
-            "units_p10": mean - Z90 * sd,
-            "units_p50": mean,
-            "units_p90": mean + Z90 * sd,
-            "model": "between_seasons",
-        }
-    )
+        {"sku": "S", "week_start": weeks, "units_p10": band[:, 0], "units_p50": band[:, 1], "units_p90": band[:, 2]}
+    ).assign(model="between_seasons")
     cols = ["sku", "k", "service_target", "lead_time_mean_weeks", "lead_time_sd_weeks", "review_period_weeks"]
     now = plan_inputs.seasonal_safety_stock(pol[cols], forecast).safety_stock_units.to_numpy()
     p = float(pol.protection_weeks.iloc[0])
-    return {
-        "constant": np.full(len(mean), float(pol.safety_stock_units.iloc[0])),
-        "k x sqrt(P) x sigma_t": float(pol.k.iloc[0]) * np.sqrt(p) * sd,
-        "fill-rate per week (now)": now,
+    before = _with_p50_reading(lambda: plan_inputs.seasonal_safety_stock(pol[cols], forecast))
+    before = before.safety_stock_units.to_numpy()
+    rules = {
+        "constant": np.full(len(band), float(pol.safety_stock_units.iloc[0])),
+        "k x sqrt(P) x sigma_t": float(pol.k.iloc[0]) * np.sqrt(p) * (band[:, 2] - band[:, 0]) / (2 * Z90),
+        "fill-rate per week, p50 +- normal sd": before,
+        "fill-rate per week, band's 3 points (now)": now,
     }
+    if np.allclose(before, now):  # a symmetric band: both readings agree
+        del rules["fill-rate per week, p50 +- normal sd"]
+    return rules
 
 
-def simulate(mean: np.ndarray, sd: np.ndarray, ss: np.ndarray, lead: int, paths: int, rng) -> dict[str, float]:
-    """The weekly plan of the module docstring over `paths` demand paths (lost sales)."""
-    n, p = len(mean), lead + 1
-    shape = (mean / np.maximum(sd, 1e-9)) ** 2
-    scale = np.maximum(sd, 1e-9) ** 2 / np.maximum(mean, 1e-9)
-    demand = rng.gamma(shape[None, :], scale[None, :], size=(paths, n))
-    ext_mean = np.concatenate([mean, np.full(p, mean[-1])])
+def _with_p50_reading(run):
+    """Run with the band read as 5fc88a3 read it (mean p50, sd (p90 - p10) / 2.563): the baseline."""
+    now = plan_inputs.band_moments
+
+    def p50_reading(p10, p50, p90):
+        p10, p50, p90 = (np.asarray(q, float) for q in (p10, p50, p90))
+        return np.maximum(p50, 0.0), np.maximum(p90 - p10, 0.0) / (2 * Z90)
+
+    plan_inputs.band_moments = p50_reading
+    try:
+        return run()
+    finally:
+        plan_inputs.band_moments = now
+
+
+def draw(band: np.ndarray, paths: int, rng) -> np.ndarray:
+    """Demand paths from each week's band: its quantile function linear between p10, p50 and p90,
+    with exponential tails beyond them whose mean excess is a normal's (0.369 x the p50's distance),
+    clipped at 0. Independent weeks."""
+    p10, p50, p90 = band[:, 0], band[:, 1], band[:, 2]
+    u = rng.random((paths, len(band)))
+    lo = p10 - 0.369 * (p50 - p10) * np.log(0.1 / np.maximum(u, 1e-12))
+    mid_lo = p10 + (p50 - p10) * (u - 0.1) / 0.4
+    mid_hi = p50 + (p90 - p50) * (u - 0.5) / 0.4
+    hi = p90 - 0.369 * (p90 - p50) * np.log(np.maximum(1 - u, 1e-12) / 0.1)
+    d = np.where(u < 0.1, lo, np.where(u < 0.5, mid_lo, np.where(u < 0.9, mid_hi, hi)))
+    return np.maximum(d, 0.0)
+
+
+def simulate(band: np.ndarray, ss: np.ndarray, lead: int, demand: np.ndarray) -> dict[str, float]:
+    """The weekly plan of the module docstring (forecast = each week's p50) over the demand paths
+    (lost sales)."""
+    paths, n = demand.shape
+    p = lead + 1
+    forecast = band[:, 1]
+    ext_f = np.concatenate([forecast, np.full(p, forecast[-1])])
     ext_ss = np.concatenate([ss, np.full(p, ss[-1])])
     arriving = np.zeros((paths, n + p))
-    arriving[:, 1:p] = mean[1:p]  # the forecast of weeks 2 .. P already on order
-    on_hand = np.full(paths, ss[0] + mean[0])
+    arriving[:, 1:p] = forecast[1:p]  # the forecast of weeks 2 .. P already on order
+    on_hand = np.full(paths, ss[0] + forecast[0])
     sold = np.zeros(paths)
     stock_sum = np.zeros(paths)
     for t in range(n):
@@ -142,7 +194,7 @@ def simulate(mean: np.ndarray, sd: np.ndarray, ss: np.ndarray, lead: int, paths:
         on_hand -= s
         stock_sum += on_hand
         position = on_hand + arriving[:, t + 1 : t + p].sum(axis=1)
-        up_to = ext_mean[t + 1 : t + 1 + p].sum() + ext_ss[t + p]  # covers weeks t+1 .. t+P
+        up_to = ext_f[t + 1 : t + 1 + p].sum() + ext_ss[t + p]  # covers weeks t+1 .. t+P
         arriving[:, t + p] = np.maximum(up_to - position, 0.0)
     return {
         "fill": float(sold.sum() / demand.sum()),
@@ -159,12 +211,13 @@ def main() -> None:
     print(f"# {platform.machine()}, {platform.python_version()}, paths {args.paths}, seed {args.seed}", file=sys.stderr)
     started = time.perf_counter()
     rows = []
-    for name, (mean, sd) in {"demo SKU0027": demo(), "synthetic bell": synthetic()}.items():
+    profiles = {"demo SKU0027": DEMO, "skewed opening SKU0147": SKEWED, "synthetic bell": synthetic()}
+    for name, band in profiles.items():
         for lead in (0, 2, 4):
             for target in (0.90, 0.98):
-                for rule, ss in targets(mean, sd, float(lead), target).items():
-                    rng = np.random.default_rng([args.seed, lead, int(target * 100)])
-                    r = simulate(mean, sd, ss, lead, args.paths, rng)
+                for rule, ss in targets(band, float(lead), target).items():
+                    demand = draw(band, args.paths, np.random.default_rng([args.seed, lead, int(target * 100)]))
+                    r = simulate(band, ss, lead, demand)
                     rows.append(
                         {
                             "profile": name,

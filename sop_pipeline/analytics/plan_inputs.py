@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from sop_pipeline.analytics import safety_stock as ss_lib
 from sop_pipeline.analytics.aggregate import sql_sum
@@ -272,15 +273,20 @@ def seasonal_safety_stock(
     demand the week's stock has to cover:
 
     * week t's protection interval is the P = L + R weeks that end with it (supply for week t is
-      committed P weeks ahead): ``mu_P,t`` = the sum of their p50 and ``sigma_P,t`` = the root of
-      the sum of their sigma_tau^2 (the earliest weighted by P's fraction; weeks before the
+      committed P weeks ahead): ``mu_P,t`` = the sum of their means and ``sigma_P,t`` = the root
+      of the sum of their sigma_tau^2 (the earliest weighted by P's fraction; weeks before the
       horizon take week 1's);
-    * ``sigma_tau = (p90_tau - p10_tau) / (2 x 1.2816)``: the week's forecast spread (the
-      calibrated band, read as a normal's);
+    * a week's mean and sigma_tau are those of its calibrated band (``band_moments``: p10, p50 and
+      p90 read as three points; a normal's band gives its p50 and ``(p90 - p10) / 2.563``);
     * the policy's mean weekly demand is ``mu_P,t / P`` and its weekly sd ``sigma_P,t / sqrt(P)``,
       so its sigma_DL is sigma_P,t (plus the lead-time spread's term) and the demand per review
       is one week of that mean; the distribution follows the module's rule for smooth demand
-      (the gamma where a normal would put visible mass below 0).
+      (the gamma where a normal would put visible mass below 0);
+    * the plan covers each week's p50, so the gap from the interval's p50 sum to its mean is added
+      (a band skewed above its p50: the season may open) or taken off (skewed below): the plan's
+      p50 plus its safety stock is then the policy's reorder level. The minimum cycle service
+      still holds above the p50 (at least ``z(min(target, floor)) x sigma_DL``), so a week whose
+      band is skewed below its p50 keeps some stock, as every item whose demand varies does.
 
     Every other SKU, and one whose policy row has no finite ``k`` (e.g. the empirical-quantile
     policy), keeps its constant safety stock (no row here). A run-out item holds none.
@@ -308,12 +314,17 @@ def seasonal_safety_stock(
     f["week_start"] = pd.to_datetime(f["week_start"])
     f = f.sort_values(["sku", "week_start"], kind="stable").reset_index(drop=True)
     rows = p.loc[f["sku"]]
-    sigma = np.maximum(f["units_p90"].to_numpy(float) - f["units_p10"].to_numpy(float), 0.0) / (2 * Z90)
-    mean = np.maximum(f["units_p50"].to_numpy(float), 0.0)
+    mean, sigma = band_moments(f["units_p10"], f["units_p50"], f["units_p90"])
+    median = np.maximum(f["units_p50"].to_numpy(float), 0.0)
     lead = rows["lead_time_mean_weeks"].astype(float).fillna(0.0).to_numpy()
     review = rows["review_period_weeks"].astype(float).fillna(0.0).to_numpy()
     protection = np.maximum(lead + review, 0.0)
     mu_p, var_p = protection_interval_sums(f["sku"].to_numpy(), mean, sigma**2, protection)
+    # the plan covers each week's p50: the gap to the interval's mean (a skewed band's) is the plan's
+    mu_median, _ = protection_interval_sums(
+        f["sku"].to_numpy(), median, sigma**2, np.where(protection > 0, protection, 1.0)
+    )
+    skew = np.where(protection > 0, mu_p, mean) - mu_median
     per_week = np.where(protection > 0, protection, 1.0)
     points = pd.DataFrame(
         {
@@ -334,14 +345,41 @@ def seasonal_safety_stock(
         if len(floors) == 1:
             floor = floors.iloc[0]
             min_cycle_service = None if pd.isna(floor) else float(floor)
-    units = ss_lib.safety_stock_policies(
+    policies = ss_lib.safety_stock_policies(
         points, service_type="fill_rate", exact_loss=exact_loss, min_cycle_service=min_cycle_service
-    )["safety_stock_units"].to_numpy(float)
+    )
+    units = policies["safety_stock_units"].to_numpy(float)
+    # the minimum cycle service holds above the plan's p50 too: a band skewed below its p50 never
+    # takes the stock under z(min(target, floor)) x sigma_DL (0 without a floor)
+    floor_units = np.zeros(len(units))
+    if min_cycle_service is not None:
+        level = np.minimum(points["service_target"].to_numpy(float), float(min_cycle_service))
+        floor_units = np.maximum(special.ndtri(level), 0.0) * policies["sigma_dl_units"].to_numpy(float)
+    # a run-out item (0) holds none still
+    units = np.where(units > 0, np.maximum(np.maximum(units + skew, floor_units), 0.0), units)
     ok = np.isfinite(units)
     return pd.DataFrame(
         {"sku": f["sku"].to_numpy()[ok], "week_start": f["week_start"].to_numpy()[ok], "safety_stock_units": units[ok]},
         columns=out_cols,
     )
+
+
+def band_moments(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and sd a forecast band ``p10 <= p50 <= p90`` stands for (clipped at 0).
+
+    Swanson's 30-40-30 rule (Megill 1984; Hurst, Brown & Swanson 2000; Keefer & Bodily 1983 found
+    it among the best three-point estimates of a mean): the band read as three points of mass
+    0.3, 0.4 and 0.3. Its variance is scaled by ``1 / (0.6 Z90^2)`` so that a normal's band gives its
+    mean and sd exactly; a band skewed above its p50 (the week a season may open) gives a mean above
+    the p50 and the spread of both tails, where "p50 and (p90 - p10) / 2.563" read it as a tiny
+    mean with a huge sd: a gamma of shape ~0.01, whose fill-rate stock is many times the season's.
+    """
+    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
+    q50 = np.maximum(q50, q10)
+    q90 = np.maximum(q90, q50)
+    mean = 0.3 * q10 + 0.4 * q50 + 0.3 * q90
+    var = (0.3 * (q10 - mean) ** 2 + 0.4 * (q50 - mean) ** 2 + 0.3 * (q90 - mean) ** 2) / (0.6 * Z90**2)
+    return mean, np.sqrt(var)
 
 
 def protection_interval_sums(
