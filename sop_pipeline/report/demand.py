@@ -171,8 +171,9 @@ def top_movers(ctx: PackContext) -> Markup:
             _movers_table(review),
             "demand-top-movers",
             wide=True,
-            note="13-week forecast vs the previous cycle's forecast of the same weeks, and vs actual "
-            "demand of the same weeks a year earlier (largest changes up and down).",
+            note="13-week forecast vs the previous cycle's forecast of the same weeks (on a first run, vs "
+            "the last plan of record's demand from the plan_history extract: 'Against' says which), and vs "
+            "actual demand of the same weeks a year earlier (largest changes up and down).",
         )
     movers = movers_vs_last_year(ctx)
     if movers.empty:
@@ -214,6 +215,8 @@ def _movers_table(review: pd.DataFrame) -> Markup:
         ncol("units", "Units now"),
         ncol("units_change", "Change", signed_money),
     ]
+    if "detail" in df and df["detail"].notna().any():
+        cols.insert(1, Col("detail", "Against"))
     return table(df, cols, cls="compact")
 
 

@@ -4,6 +4,7 @@ on a fresh warehouse, so every meeting-pack section has content.
 * a promotion the plan cannot make -> substitution_plan proposes same-family SKUs with spare stock;
 * shift B is short of qualified line operators -> cross_train_plan trains level-1 people;
 * a deal lost and one won since the last weekly cycle -> demand_review's lost_deal / new_win rows;
+* last week's plan of record (the plan_history extract) -> top movers vs last cycle on the first run;
 * expired lots at the as-of and a usable lot expiring in the horizon -> datapack_eo;
 * last week's plan of record (the plan_history extract) seeds history -> the approved 3-week freeze
   (D-2026-10-001) locks weeks 1-3 to it, the blocking plan checks pass, plan_changes explains it.
@@ -102,6 +103,34 @@ def test_lost_and_won_deals_since_the_last_cycle(serving, as_of, panels):
     shown = " ".join(" ".join(row) for t in p.tables for row in t.rows)
     for ref in deals.reference:
         assert ref in shown, f"deal {ref} not in the pack's promotions & deals panel"
+
+
+def test_top_movers_vs_last_cycle_on_a_first_run_compare_with_the_last_plans_demand(
+    serving, small_cycle, as_of, panels
+):
+    """A fresh warehouse has no forecast of an earlier cycle; the demand review then compares the
+    13-week forecast with the demand of the last plan of record in the plan_history extract, over
+    the weeks both cover, 5 largest moves up and 5 down, and the pack says what it compared with."""
+    movers = _df(serving, "select * from demand_review where item = 'top_mover_vs_last_cycle'")
+    extract = pd.read_csv(small_cycle.extracts / "plan_history.csv", parse_dates=["cycle_id", "week_start"])
+    last = extract[extract.cycle_id < pd.Timestamp(as_of)].cycle_id.max()
+    before = extract[extract.cycle_id == last].groupby(["sku", "week_start"]).demand_units.sum()
+    fc = _df(serving, "select sku, week_start, units_p50 from datapack_demand_forecast")
+    fc["week_start"] = pd.to_datetime(fc.week_start)
+    both = fc.join(before, on=["sku", "week_start"], how="inner")
+    expected = both.groupby("sku").agg(units=("units_p50", "sum"), units_before=("demand_units", "sum"))
+    change = expected.units - expected.units_before
+    up = change[change >= 0].sort_values(ascending=False, kind="stable").head(5)
+    down = change[change < 0].abs().sort_values(ascending=False, kind="stable").head(5)
+    assert len(up) + len(down) >= 6  # the demo moves both ways
+    assert sorted(movers.sku) == sorted(set(up.index) | set(down.index))
+    got = movers.set_index("sku")
+    assert np.allclose(got.loc[expected.index.intersection(got.index), "units_before"],
+                       expected.loc[expected.index.intersection(got.index), "units_before"])  # fmt: skip
+    assert (movers.detail == f"plan of record of {last.date()} (its demand)").all()
+    shown = panels["demand-top-movers"].tables[0]
+    against = [a for a, c in zip(shown.column("Against"), shown.column("Compared")) if c == "vs last cycle"]
+    assert len(against) == len(movers) and set(against) == {f"plan of record of {last.date()} (its demand)"}
 
 
 def test_expired_lots_and_expiry_risk_reach_the_eo_panel(serving, panels):

@@ -1,12 +1,16 @@
 -- Demand review inputs for the meeting, one row per item to discuss:
 --   top_mover_vs_last_cycle: largest changes of the 13-week forecast vs the previous cycle's
---     forecast for the same weeks (analytics.forecast_history), up and down (5 each);
+--     forecast for the same weeks (analytics.forecast_history), up and down (5 each); before the
+--     pipeline has a forecast of its own from an earlier cycle (its first run), vs the demand of
+--     the last plan of record in the plan_history extract (the last meeting's agreed demand);
+--     `detail` names the comparison;
 --   top_mover_vs_last_year: largest changes of the 13-week forecast vs actual demand in the same
 --     13 weeks a year earlier, up and down (5 each);
 --   promotion: promotions overlapping the horizon;
 --   lost_deal / new_win: CRM opportunities closed (lost / won) since the last cycle: expected
---     (close) date after the previous cycle (the latest earlier cycle in forecast_history, else
---     as-of - 7 days) and up to the horizon end; window_start says where the window starts;
+--     (close) date after the previous cycle (the latest earlier cycle in forecast_history, else in
+--     the plan_history extract, else as-of - 7 days) and up to the horizon end; window_start says
+--     where the window starts;
 --   open_deal: open deals with probability >= 50% expected in the last 13 weeks or the horizon.
 with
 
@@ -38,13 +42,58 @@ previous_cycle as (
 
 ),
 
--- lost deals and new wins are news since the last cycle: the previous cycle in history, else a
--- week before the as-of (the weekly cycle)
+-- the last meeting's plan of record from the plan_history extract (plans published before this
+-- pipeline kept its own history): the previous cycle on a first run
+plan_extract as (
+
+    select * from {{ ref('stg_sop__plan_history') }}
+
+),
+
+previous_plan as (
+
+    select max(plan_extract.cycle_id) as cycle_id
+    from plan_extract cross join cycle
+    where plan_extract.cycle_id < cycle.as_of
+
+),
+
+-- lost deals and new wins are news since the last cycle: the previous cycle in history, else the
+-- last plan in the extract, else a week before the as-of (the weekly cycle)
 deal_window as (
 
-    select coalesce(cast(previous_cycle.cycle_id as date), cast({{ dbt.dateadd('day', -7, 'cycle.as_of') }} as date))
-        as window_start
-    from cycle cross join previous_cycle
+    select coalesce(
+        cast(previous_cycle.cycle_id as date),
+        previous_plan.cycle_id,
+        cast({{ dbt.dateadd('day', -7, 'cycle.as_of') }} as date)
+    ) as window_start
+    from cycle cross join previous_cycle cross join previous_plan
+
+),
+
+-- what the forecast is compared with: the previous cycle's forecast, else (no snapshot of an
+-- earlier cycle yet) the demand of the last plan of record in the extract
+before_cycle as (
+
+    select
+        history.sku,
+        cast(history.week_start as date) as week_start,
+        history.units_p50 as units,
+        'forecast of ' || cast(cast(history.cycle_id as date) as {{ dbt.type_string() }}) as basis
+    from history
+    inner join previous_cycle on history.cycle_id = previous_cycle.cycle_id
+
+    union all
+
+    select
+        plan_extract.sku,
+        plan_extract.week_start,
+        plan_extract.demand_units,
+        'plan of record of ' || cast(plan_extract.cycle_id as {{ dbt.type_string() }}) || ' (its demand)'
+    from plan_extract
+    inner join previous_plan on plan_extract.cycle_id = previous_plan.cycle_id
+    cross join previous_cycle
+    where previous_cycle.cycle_id is null
 
 ),
 
@@ -54,11 +103,11 @@ vs_cycle as (
         forecast.sku,
         forecast.family,
         sum(forecast.units_p50) as units_now,
-        sum(history.units_p50) as units_before
+        sum(before_cycle.units) as units_before,
+        max(before_cycle.basis) as basis
     from forecast
-    inner join history
-        on history.sku = forecast.sku and history.week_start = forecast.week_start
-    inner join previous_cycle on history.cycle_id = previous_cycle.cycle_id
+    inner join before_cycle
+        on before_cycle.sku = forecast.sku and before_cycle.week_start = forecast.week_start
     group by forecast.sku, forecast.family
 
 ),
@@ -77,7 +126,8 @@ last_year as (
 vs_year as (
 
     select forecast.sku, forecast.family, sum(forecast.units_p50) as units_now,
-           max(last_year.units_last_year) as units_before
+           max(last_year.units_last_year) as units_before,
+           'actual demand of the same weeks a year earlier' as basis
     from forecast
     inner join last_year on last_year.sku = forecast.sku
     group by forecast.sku, forecast.family
@@ -86,9 +136,9 @@ vs_year as (
 
 movers as (
 
-    select 'top_mover_vs_last_cycle' as item, sku, family, units_before, units_now from vs_cycle
+    select 'top_mover_vs_last_cycle' as item, sku, family, units_before, units_now, basis from vs_cycle
     union all
-    select 'top_mover_vs_last_year', sku, family, units_before, units_now from vs_year
+    select 'top_mover_vs_last_year', sku, family, units_before, units_now, basis from vs_year
 
 ),
 
@@ -160,7 +210,7 @@ select
     units_before,
     units_change,
     case when units_change >= 0 then 'up' else 'down' end as direction,
-    cast(null as {{ dbt.type_string() }}) as detail,
+    cast(basis as {{ dbt.type_string() }}) as detail,
     cast(null as date) as window_start
 from ranked_movers
 where rank_in_direction <= 5
