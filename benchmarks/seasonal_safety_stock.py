@@ -15,14 +15,17 @@ and measures the fill rate it achieves, against the item's target, for these rul
   from its three quantiles (`plan_inputs.band_moments`) and the gap from the p50 the plan covers
   to that mean added (the minimum cycle service still held above the p50).
 
-The simulated plan (lost sales; review every week, R = 1): at the end of week s, order what brings
-the inventory position (on hand + open orders) up to the forecast (p50) of weeks s+1 .. s+P plus
-week s+P's safety stock; it arrives at the start of week s+P (lead time L = P - 1 whole weeks).
-Demand of week t is drawn from its band (quantile function linear between p10, p50 and p90,
-exponential tails beyond with a normal's mean excess, clipped at 0): neither reading the rules
-make, and independent weeks. Start: on hand = week 1's safety stock plus its p50, open orders =
-the forecast of weeks 2 .. P. Fill rate = units sold / units demanded over all weeks; on hand =
-mean end-of-week stock; left over = the stock at the end of the last week (after the season).
+The simulated plan (`plan_inputs.simulate_weekly_plan`, lost sales; review every week, R = 1): at
+the end of week s, order what brings the inventory position (on hand + open orders) up to the
+forecast (p50) of weeks s+1 .. s+P plus week s+P's safety stock; it arrives at the start of week
+s+P (lead time L = P - 1 whole weeks). Demand of week t is drawn from its band
+(`plan_inputs.band_demand_paths`: quantile function linear between p10, p50 and p90, exponential
+tails beyond with a normal's mean excess, clipped at 0): neither reading the rules make, and
+independent weeks. Start: on hand = week 1's safety stock plus its p50, open orders = the forecast
+of weeks 2 .. P. Fill rate = units sold / units demanded over all weeks; on hand = mean
+end-of-week stock; left over = the stock at the end of the last week (after the season). "fill,
+backorders" is the same plan and demand with shortages waiting for supply: the world of the
+fill-rate formula, and of the plan's `seasonal_safety_stock_on_target` check.
 
 Profiles: the demo's seasonal line (the 13-week forecast of SKU0027 on the small demo, seed 42:
 season opens in week 2, peak 183 a week), a skewed opening (SKU0147 on the medium demo, seed 227:
@@ -160,49 +163,6 @@ def _with_p50_reading(run):
         plan_inputs.band_moments = now
 
 
-def draw(band: np.ndarray, paths: int, rng) -> np.ndarray:
-    """Demand paths from each week's band: its quantile function linear between p10, p50 and p90,
-    with exponential tails beyond them whose mean excess is a normal's (0.369 x the p50's distance),
-    clipped at 0. Independent weeks."""
-    p10, p50, p90 = band[:, 0], band[:, 1], band[:, 2]
-    u = rng.random((paths, len(band)))
-    lo = p10 - 0.369 * (p50 - p10) * np.log(0.1 / np.maximum(u, 1e-12))
-    mid_lo = p10 + (p50 - p10) * (u - 0.1) / 0.4
-    mid_hi = p50 + (p90 - p50) * (u - 0.5) / 0.4
-    hi = p90 - 0.369 * (p90 - p50) * np.log(np.maximum(1 - u, 1e-12) / 0.1)
-    d = np.where(u < 0.1, lo, np.where(u < 0.5, mid_lo, np.where(u < 0.9, mid_hi, hi)))
-    return np.maximum(d, 0.0)
-
-
-def simulate(band: np.ndarray, ss: np.ndarray, lead: int, demand: np.ndarray) -> dict[str, float]:
-    """The weekly plan of the module docstring (forecast = each week's p50) over the demand paths
-    (lost sales)."""
-    paths, n = demand.shape
-    p = lead + 1
-    forecast = band[:, 1]
-    ext_f = np.concatenate([forecast, np.full(p, forecast[-1])])
-    ext_ss = np.concatenate([ss, np.full(p, ss[-1])])
-    arriving = np.zeros((paths, n + p))
-    arriving[:, 1:p] = forecast[1:p]  # the forecast of weeks 2 .. P already on order
-    on_hand = np.full(paths, ss[0] + forecast[0])
-    sold = np.zeros(paths)
-    stock_sum = np.zeros(paths)
-    for t in range(n):
-        on_hand += arriving[:, t]
-        s = np.minimum(on_hand, demand[:, t])
-        sold += s
-        on_hand -= s
-        stock_sum += on_hand
-        position = on_hand + arriving[:, t + 1 : t + p].sum(axis=1)
-        up_to = ext_f[t + 1 : t + 1 + p].sum() + ext_ss[t + p]  # covers weeks t+1 .. t+P
-        arriving[:, t + p] = np.maximum(up_to - position, 0.0)
-    return {
-        "fill": float(sold.sum() / demand.sum()),
-        "on_hand": float(stock_sum.mean() / n),
-        "left": float(on_hand.mean()),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", type=int, default=20_000)
@@ -216,8 +176,10 @@ def main() -> None:
         for lead in (0, 2, 4):
             for target in (0.90, 0.98):
                 for rule, ss in targets(band, float(lead), target).items():
-                    demand = draw(band, args.paths, np.random.default_rng([args.seed, lead, int(target * 100)]))
-                    r = simulate(band, ss, lead, demand)
+                    rng = np.random.default_rng([args.seed, lead, int(target * 100)])
+                    demand = plan_inputs.band_demand_paths(band[:, 0], band[:, 1], band[:, 2], args.paths, rng)
+                    r = plan_inputs.simulate_weekly_plan(band[:, 1], ss, lead + 1, demand, backorders=False)
+                    b = plan_inputs.simulate_weekly_plan(band[:, 1], ss, lead + 1, demand, backorders=True)
                     rows.append(
                         {
                             "profile": name,
@@ -227,6 +189,7 @@ def main() -> None:
                             "peak SS": round(float(ss.max()), 1),
                             "fill rate": f"{r['fill']:.1%}",
                             "gap (pts)": f"{100 * (r['fill'] - target):+.1f}",
+                            "fill, backorders": f"{b['fill']:.1%}",
                             "mean on hand": round(r["on_hand"], 1),
                             "left after": round(r["left"], 1),
                         }

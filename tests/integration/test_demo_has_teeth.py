@@ -288,3 +288,49 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
     assert (seasonal.safety_stock_units < seasonal.safety_stock_peak_units).all()  # week 1: before the season
     note = " ".join(panels["supply-inventory"].notes)
     assert "follows the season" in note and all(s in note for s in truth.sku[:3]), note
+
+
+def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(small_cycle, tmp_path):
+    """The plan asset alone on a copy of the cycle's warehouse: its check
+    seasonal_safety_stock_on_target simulates the demo's seasonal line's week-by-week stock over
+    its forecast band and passes; the figure is the one plan_inputs.seasonal_fill_simulation gives
+    from the published tables, and the plan rows equal the cycle's."""
+    import shutil
+
+    import dagster as dg
+
+    from sop_pipeline.assets import plan as plan_assets
+    from sop_pipeline.io_manager import WarehouseIOManager
+    from sop_pipeline.resources import ScenarioConfig, Warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(small_cycle.warehouse, path)
+    upstream = [dg.AssetSpec(key) for key in plan_assets.plan_of_record.dependency_keys]
+    warehouse = Warehouse(path=str(path))
+    result = dg.materialize(
+        [plan_assets.plan_of_record, *upstream],
+        raise_on_error=False,
+        resources={
+            "warehouse": warehouse,
+            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+            "scenario": ScenarioConfig(),
+        },
+    )
+    assert result.success
+    evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    check = evals["seasonal_safety_stock_on_target"]
+    assert check.passed and not check.blocking
+    truth = pd.read_csv(small_cycle.extracts / "_truth" / "seasonal_items.csv")
+    assert check.metadata["items"].value == len(truth) >= 1 and check.metadata["items_off"].value == 0
+    with duckdb.connect(str(path), read_only=True) as con:
+        policies = _df(con, "select * from analytics.safety_stock where service_type = 'fill_rate'")
+        forecasts = _df(con, "select * from analytics.demand_forecast")
+        plan = _df(con, "select sku, week_start, safety_stock_units from analytics.plan_of_record")
+    weekly = plan_inputs.seasonal_safety_stock(policies[list(SEASONAL_POLICY_COLUMNS)], forecasts)
+    sim = plan_inputs.seasonal_fill_simulation(policies, forecasts, weekly)
+    assert set(sim.sku) == set(truth.sku) and sim.on_target.all()
+    for r in sim.itertuples():
+        assert f"{100 * r.sim_fill_rate:.1f}" in check.metadata["simulated"].value
+        assert r.sim_gap_pp > -plan_inputs.SEASONAL_SIM_TOLERANCE_PP
+        held = plan[plan.sku == r.sku].safety_stock_units.max()
+        assert held == pytest.approx(r.peak_safety_stock_units)
