@@ -284,8 +284,18 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
     assert set(inv[inv.safety_stock_basis == "season"].sku) == set(truth.sku)
     held = inv[inv.safety_stock_basis == "policy"]
     assert ((held.safety_stock_units - held.policy_safety_stock_units.fillna(0)).abs() < 1e-6).all()
+    assert np.allclose(held.reorder_point_units, held.policy_reorder_point_units, equal_nan=True)
     seasonal = inv[inv.safety_stock_basis == "season"]
     assert (seasonal.safety_stock_units < seasonal.safety_stock_peak_units).all()  # week 1: before the season
+    # its reorder point goes with the plan's week-1 stock: the protection interval's p50 (P weeks of
+    # week 1's, as seasonal_safety_stock reads it) plus that stock, not the 156-week policy's
+    week1 = forecasts[forecasts.week_start == forecasts.week_start.min()].set_index("sku").units_p50
+    p_weeks = policies.set_index("sku").protection_weeks
+    for r in seasonal.itertuples():
+        expected_rop = p_weeks[r.sku] * week1[r.sku] + r.safety_stock_units
+        assert r.reorder_point_units == pytest.approx(expected_rop)
+        assert r.policy_reorder_point_units == pytest.approx(policies.set_index("sku").reorder_point_units[r.sku])
+        assert r.reorder_point_units < r.policy_reorder_point_units
     note = " ".join(panels["supply-inventory"].notes)
     assert "follows the season" in note and all(s in note for s in truth.sku[:3]), note
 

@@ -1,7 +1,8 @@
 -- Inventory position per SKU at the as-of date: on hand (available), on hold, WIP (open
 -- production orders), on order (open purchase order lines), and the plan of record's safety stock
 -- (its week-1 target; a seasonal SKU's follows its season, so its peak is shown too) next to the
--- fill-rate policy's single figure and reorder point, valued at unit cost.
+-- fill-rate policy's single figure, and the reorder point (order-up-to level) that goes with the
+-- plan's week-1 stock, valued at unit cost.
 with
 
 cycle as (
@@ -69,7 +70,7 @@ on_order as (
 
 policy as (
 
-    select sku, safety_stock_units, reorder_point_units, service_target
+    select sku, safety_stock_units, reorder_point_units, service_target, protection_weeks
     from {{ source('inventory_policy', 'safety_stock') }}
     where service_type = 'fill_rate'
 
@@ -101,6 +102,18 @@ plan_ss as (
 
 ),
 
+-- week 1's forecast p50: a seasonal SKU's reorder point is its protection interval's demand as the
+-- plan reads it (P weeks of week 1's p50: weeks before the horizon take week 1's,
+-- plan_inputs.seasonal_safety_stock) plus the plan's week-1 safety stock
+week1_forecast as (
+
+    select forecast.sku, max(forecast.units_p50) as units_p50
+    from {{ source('analytics', 'demand_forecast') }} forecast
+    where cast(forecast.week_start as date) = (select min(week_start) from plan)
+    group by forecast.sku
+
+),
+
 final as (
 
     select
@@ -119,7 +132,12 @@ final as (
             when plan_ss.sku is not null then plan_ss.basis
             when policy.sku is not null then 'policy'
         end as safety_stock_basis,
-        policy.reorder_point_units,
+        case
+            when plan_ss.basis = 'season'
+                then policy.protection_weeks * greatest(coalesce(week1_forecast.units_p50, 0), 0) + plan_ss.week1_units
+            else policy.reorder_point_units
+        end as reorder_point_units,
+        policy.reorder_point_units as policy_reorder_point_units,
         policy.service_target,
         coalesce(latest.on_hand_units, 0) * items.unit_cost as on_hand_value,
         coalesce(latest.hold_units, 0) * items.unit_cost as hold_value,
@@ -133,6 +151,7 @@ final as (
     left join on_order on on_order.sku = items.sku
     left join policy on policy.sku = items.sku
     left join plan_ss on plan_ss.sku = items.sku
+    left join week1_forecast on week1_forecast.sku = items.sku
 
 )
 
