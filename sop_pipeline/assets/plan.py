@@ -491,8 +491,8 @@ def _seasonal_check(sim: pd.DataFrame) -> dg.AssetCheckResult:
         check_name="seasonal_safety_stock_on_target",
         passed=off.empty,
         description=(
-            f"{len(sim)} seasonal item(s), each within 1.5 points of its fill-rate target (or over it where the "
-            "minimum cycle service sets the stock)"
+            f"{len(sim)} seasonal item(s), each within {plan_inputs.SEASONAL_SIM_TOLERANCE_PP} points of its "
+            "fill-rate target (or over it where the minimum cycle service sets the stock)"
             if off.empty
             else f"{len(off)} of {len(sim)} seasonal item(s) off target: "
             + ", ".join(
@@ -518,7 +518,7 @@ def _seasonal_check(sim: pd.DataFrame) -> dg.AssetCheckResult:
                     20,
                 )
             ),
-        },  # fmt: skip
+        },
     )
 
 
