@@ -9,11 +9,15 @@ and measures the fill rate it achieves, against the item's target, for these rul
 * `k x sqrt(P) x sigma_t` (the rule of a84b770): that policy's k on each week's own band;
 * `fill-rate per week, p50 +- normal sd` (the rule of 5fc88a3): the fill-rate policy of each
   week's protection interval (the P weeks that end with it), with the item's own target, each
-  week read as mean p50 and sd (p90 - p10) / 2.563 - shown where a band is skewed, since on a
-  symmetric band it is the rule below;
-* `fill-rate per week, band's 3 points` (now): the same policy with each week's mean and sd read
-  from its three quantiles (`plan_inputs.band_moments`) and the gap from the p50 the plan covers
-  to that mean added (the minimum cycle service still held above the p50).
+  week read as mean p50 and sd (p90 - p10) / 2.563;
+* `fill-rate per week, band's 3 points` (the rule of 2922bdd): the same policy with each week's
+  mean and sd read from its three quantiles (Swanson's 30-40-30, `three_point_moments` below)
+  and the gap from the p50 the plan covers to that mean added (the minimum cycle service held
+  above the p50);
+* `fill-rate per week, split normal` (now, `plan_inputs.seasonal_safety_stock`): each week's band
+  read as a split normal (`plan_inputs.band_split`); the stock above the p50 answers to the upper
+  half, a normal of sd (p90 - p50) / 1.2816, and the fill rate's budget is (1 - target) of the
+  band's mean. The three per-week rules agree on a symmetric band, so only "now" is shown there.
 
 The simulated plan (`plan_inputs.simulate_weekly_plan`, lost sales; review every week, R = 1): at
 the end of week s, order what brings the inventory position (on hand + open orders) up to the
@@ -49,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,7 +110,7 @@ def synthetic() -> np.ndarray:
 
 def policy_row(band: np.ndarray, lead: float, target: float) -> pd.DataFrame:
     """The 156-week fill-rate policy of a year of the profile (its weeks once, quiet weeks after)."""
-    mean, sd = plan_inputs.band_moments(band[:, 0], band[:, 1], band[:, 2])
+    mean, sd = three_point_moments(band[:, 0], band[:, 1], band[:, 2])
     quiet = float(np.min(mean))
     year_mean = np.concatenate([mean, np.full(52 - len(mean), quiet)])
     year_sd = np.concatenate([sd, np.full(52 - len(sd), float(np.min(sd)))])
@@ -126,6 +131,45 @@ def policy_row(band: np.ndarray, lead: float, target: float) -> pd.DataFrame:
     return safety_stock.safety_stock_policies(point, service_type="fill_rate", exact_loss=True)
 
 
+def three_point_moments(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
+    """Swanson's 30-40-30 reading of a band (the rule of 2922bdd): mass 0.3, 0.4 and 0.3 on p10, p50
+    and p90, its variance scaled by 1 / (0.6 Z90^2) so that a normal's band gives its mean and sd."""
+    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
+    q50 = np.maximum(q50, q10)
+    q90 = np.maximum(q90, q50)
+    mean = 0.3 * q10 + 0.4 * q50 + 0.3 * q90
+    var = (0.3 * (q10 - mean) ** 2 + 0.4 * (q50 - mean) ** 2 + 0.3 * (q90 - mean) ** 2) / (0.6 * Z90**2)
+    return mean, np.sqrt(var)
+
+
+def moments_rule(band: np.ndarray, pol: pd.DataFrame, mean: np.ndarray, sd: np.ndarray, gap: bool) -> np.ndarray:
+    """An earlier per-week rule: the fill-rate policy (the module's smooth rule: normal, or gamma
+    where a normal would put mass below 0) of each protection interval's mean and sd; with `gap`,
+    plus the interval's mean less its p50 sum, at least the minimum cycle service above the p50."""
+    p = float(pol.protection_weeks.iloc[0])
+    keys = np.full(len(band), "S")
+    mu_p, var_p = plan_inputs.protection_interval_sums(keys, mean, sd**2, np.full(len(band), p))
+    points = pd.DataFrame(
+        {
+            "mean_weekly_demand": mu_p / p,
+            "sd_weekly_demand": np.sqrt(var_p / p),
+            "lead_time_mean_weeks": float(pol.lead_time_mean_weeks.iloc[0]),
+            "lead_time_sd_weeks": 0.0,
+            "review_period_weeks": 1.0,
+            "service_target": float(pol.service_target.iloc[0]),
+            "demand_pattern": "smooth",
+        }
+    )
+    out = safety_stock.safety_stock_policies(points, service_type="fill_rate", exact_loss=True)
+    units = out.safety_stock_units.to_numpy(float)
+    if gap:
+        median_p, _ = plan_inputs.protection_interval_sums(keys, band[:, 1], sd**2, np.full(len(band), p))
+        level = min(float(pol.service_target.iloc[0]), safety_stock.DEFAULT_MIN_CYCLE_SERVICE)
+        floor = max(float(special.ndtri(level)), 0.0) * out.sigma_dl_units.to_numpy(float)
+        units = np.where(units > 0, np.maximum(units + mu_p - median_p, floor), units)
+    return units
+
+
 def targets(band: np.ndarray, lead: float, target: float) -> dict[str, np.ndarray]:
     pol = policy_row(band, lead, target)
     weeks = pd.date_range("2026-11-23", periods=len(band), freq="7D")
@@ -135,32 +179,19 @@ def targets(band: np.ndarray, lead: float, target: float) -> dict[str, np.ndarra
     cols = ["sku", "k", "service_target", "lead_time_mean_weeks", "lead_time_sd_weeks", "review_period_weeks"]
     now = plan_inputs.seasonal_safety_stock(pol[cols], forecast).safety_stock_units.to_numpy()
     p = float(pol.protection_weeks.iloc[0])
-    before = _with_p50_reading(lambda: plan_inputs.seasonal_safety_stock(pol[cols], forecast))
-    before = before.safety_stock_units.to_numpy()
+    p10, p50, p90 = band[:, 0], band[:, 1], band[:, 2]
+    normal = moments_rule(band, pol, np.maximum(p50, 0.0), np.maximum(p90 - p10, 0.0) / (2 * Z90), gap=False)
+    three = moments_rule(band, pol, *three_point_moments(p10, p50, p90), gap=True)
     rules = {
         "constant": np.full(len(band), float(pol.safety_stock_units.iloc[0])),
-        "k x sqrt(P) x sigma_t": float(pol.k.iloc[0]) * np.sqrt(p) * (band[:, 2] - band[:, 0]) / (2 * Z90),
-        "fill-rate per week, p50 +- normal sd": before,
-        "fill-rate per week, band's 3 points (now)": now,
+        "k x sqrt(P) x sigma_t": float(pol.k.iloc[0]) * np.sqrt(p) * (p90 - p10) / (2 * Z90),
+        "fill-rate per week, p50 +- normal sd": normal,
+        "fill-rate per week, band's 3 points": three,
+        "fill-rate per week, split normal (now)": now,
     }
-    if np.allclose(before, now):  # a symmetric band: both readings agree
-        del rules["fill-rate per week, p50 +- normal sd"]
+    if np.allclose(normal, now) and np.allclose(three, now):  # a symmetric band: the readings agree
+        del rules["fill-rate per week, p50 +- normal sd"], rules["fill-rate per week, band's 3 points"]
     return rules
-
-
-def _with_p50_reading(run):
-    """Run with the band read as 5fc88a3 read it (mean p50, sd (p90 - p10) / 2.563): the baseline."""
-    now = plan_inputs.band_moments
-
-    def p50_reading(p10, p50, p90):
-        p10, p50, p90 = (np.asarray(q, float) for q in (p10, p50, p90))
-        return np.maximum(p50, 0.0), np.maximum(p90 - p10, 0.0) / (2 * Z90)
-
-    plan_inputs.band_moments = p50_reading
-    try:
-        return run()
-    finally:
-        plan_inputs.band_moments = now
 
 
 def main() -> None:

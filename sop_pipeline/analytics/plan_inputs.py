@@ -12,7 +12,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from sop_pipeline.analytics import safety_stock as ss_lib
 from sop_pipeline.analytics.aggregate import sql_sum
@@ -273,21 +272,27 @@ def seasonal_safety_stock(
     time and review period; the pipeline's exact backorder loss and minimum cycle service) of the
     demand the week's stock has to cover:
 
+    * each week's band is read as a split normal (``band_split``): the normal of sd
+      ``(p90 - p50) / 1.2816`` above its p50 and of sd ``(p50 - p10) / 1.2816`` below it. The plan
+      covers the p50, so the stock above it answers to the upper half alone: for a stock level
+      ``S`` above the p50 the expected shortage is ``sigma_hi x G((S - p50) / sigma_hi)``, exactly a
+      normal's. A band skewed above its p50 (the week a season may open) then gets the stock its
+      upside needs; one skewed below (p50 near p90) little, as the p50 already covers most weeks.
+      Reading the band as one normal (p50, ``(p90 - p10) / 2.563``) or by a mean and sd (three
+      points) spreads one side's width over both and misses the target on every skewed band
+      (``benchmarks/seasonal_safety_stock.py``);
     * week t's protection interval is the P = L + R weeks that end with it (supply for week t is
-      committed P weeks ahead): ``mu_P,t`` = the sum of their means and ``sigma_P,t`` = the root
-      of the sum of their sigma_tau^2 (the earliest weighted by P's fraction; weeks before the
-      horizon take week 1's);
-    * a week's mean and sigma_tau are those of its calibrated band (``band_moments``: p10, p50 and
-      p90 read as three points; a normal's band gives its p50 and ``(p90 - p10) / 2.563``);
-    * the policy's mean weekly demand is ``mu_P,t / P`` and its weekly sd ``sigma_P,t / sqrt(P)``,
-      so its sigma_DL is sigma_P,t (plus the lead-time spread's term) and the demand per review
-      is one week of that mean; the distribution follows the module's rule for smooth demand
-      (the gamma where a normal would put visible mass below 0);
-    * the plan covers each week's p50, so the gap from the interval's p50 sum to its mean is added
-      (a band skewed above its p50: the season may open) or taken off (skewed below): the plan's
-      p50 plus its safety stock is then the policy's reorder level. The minimum cycle service
-      still holds above the p50 (at least ``z(min(target, floor)) x sigma_DL``), so a week whose
-      band is skewed below its p50 keeps some stock, as every item whose demand varies does.
+      committed P weeks ahead): the sum of their split-normal means ``mu_P,t`` (the fill rate's
+      budget is (1 - target) of the mean demand) and ``sigma_P,t`` = the root of the sum of their
+      ``sigma_hi^2`` (the earliest weighted by P's fraction; weeks before the horizon take week
+      1's);
+    * the policy (normal: the upper half is one) has mean weekly demand ``mu_P,t / P`` and weekly
+      sd ``sigma_P,t / sqrt(P)``: its safety factor k solves ``sigma_DL x loss(k)`` = (1 - target)
+      of the mean demand per review, and the week's safety stock is ``k x sigma_DL`` above the
+      interval's p50 (the plan's p50 plus its safety stock is the reorder level). Exact for a
+      split-normal band at P = 1; over more weeks the sum's upper tail is read the same way. The
+      minimum cycle service holds as for every item (at least ``z(min(target, floor)) x
+      sigma_DL`` above the p50), so an item whose demand varies always holds some.
 
     Every other SKU, and one whose policy row has no finite ``k`` (e.g. the empirical-quantile
     policy), keeps its constant safety stock (no row here). A run-out item holds none.
@@ -316,27 +321,21 @@ def seasonal_safety_stock(
     f["week_start"] = pd.to_datetime(f["week_start"])
     f = f.sort_values(["sku", "week_start"], kind="stable").reset_index(drop=True)
     rows = p.loc[f["sku"]]
-    mean, sigma = band_moments(f["units_p10"], f["units_p50"], f["units_p90"])
-    median = np.maximum(f["units_p50"].to_numpy(float), 0.0)
+    mean, sigma = band_split(f["units_p10"], f["units_p50"], f["units_p90"])
     lead = rows["lead_time_mean_weeks"].astype(float).fillna(0.0).to_numpy()
     review = rows["review_period_weeks"].astype(float).fillna(0.0).to_numpy()
     protection = np.maximum(lead + review, 0.0)
-    mu_p, var_p = protection_interval_sums(f["sku"].to_numpy(), mean, sigma**2, protection)
-    # the plan covers each week's p50: the gap to the interval's mean (a skewed band's) is the plan's
-    mu_median, _ = protection_interval_sums(
-        f["sku"].to_numpy(), median, sigma**2, np.where(protection > 0, protection, 1.0)
-    )
-    skew = np.where(protection > 0, mu_p, mean) - mu_median
     per_week = np.where(protection > 0, protection, 1.0)
+    mu_p, var_p = protection_interval_sums(f["sku"].to_numpy(), mean, sigma**2, per_week)
     points = pd.DataFrame(
         {
-            "mean_weekly_demand": np.where(protection > 0, mu_p / per_week, mean),
-            "sd_weekly_demand": np.where(protection > 0, np.sqrt(var_p / per_week), sigma),
+            "mean_weekly_demand": mu_p / per_week,
+            "sd_weekly_demand": np.sqrt(var_p / per_week),
             "lead_time_mean_weeks": lead,
             "lead_time_sd_weeks": rows["lead_time_sd_weeks"].astype(float).fillna(0.0).to_numpy(),
             "review_period_weeks": review,
             "service_target": rows["service_target"].astype(float).to_numpy(),
-            "demand_pattern": "smooth",
+            "method": "normal",  # the band's upper half is a normal: never the gamma of a small mean
         }
     )
     for extra in ("lifecycle", "target_source"):
@@ -351,16 +350,7 @@ def seasonal_safety_stock(
         points, service_type="fill_rate", exact_loss=exact_loss, min_cycle_service=min_cycle_service
     )
     units = policies["safety_stock_units"].to_numpy(float)
-    # the minimum cycle service holds above the plan's p50 too: a band skewed below its p50 never
-    # takes the stock under z(min(target, floor)) x sigma_DL (0 without a floor)
-    floor_units = np.zeros(len(units))
-    if min_cycle_service is not None:
-        level = np.minimum(points["service_target"].to_numpy(float), float(min_cycle_service))
-        floor_units = np.maximum(special.ndtri(level), 0.0) * policies["sigma_dl_units"].to_numpy(float)
-    # a run-out item (0) holds none still
-    held = units > 0
-    binds = held & (floor_units > 0) & (floor_units >= units + skew)
-    units = np.where(held, np.maximum(np.maximum(units + skew, floor_units), 0.0), units)
+    binds = policies["min_cycle_service_binds"].to_numpy(bool)
     ok = np.isfinite(units)
     return pd.DataFrame(
         {
@@ -373,22 +363,18 @@ def seasonal_safety_stock(
     )
 
 
-def band_moments(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and sd a forecast band ``p10 <= p50 <= p90`` stands for (clipped at 0).
-
-    Swanson's 30-40-30 rule (Megill 1984; Hurst, Brown & Swanson 2000; Keefer & Bodily 1983 found
-    it among the best three-point estimates of a mean): the band read as three points of mass
-    0.3, 0.4 and 0.3. Its variance is scaled by ``1 / (0.6 Z90^2)`` so that a normal's band gives its
-    mean and sd exactly; a band skewed above its p50 (the week a season may open) gives a mean above
-    the p50 and the spread of both tails, where "p50 and (p90 - p10) / 2.563" read it as a tiny
-    mean with a huge sd: a gamma of shape ~0.01, whose fill-rate stock is many times the season's.
-    """
+def band_split(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
+    """A forecast band ``p10 <= p50 <= p90`` (clipped at 0) read as a split normal: the normal of sd
+    ``(p50 - p10) / Z90`` below its p50 and of sd ``(p90 - p50) / Z90`` above it (each half holds
+    half the mass, so both quantiles are met exactly). Returns its mean, ``p50 + sqrt(2 / pi) x
+    (sd_hi - sd_lo)``, and the upper half's sd ``sd_hi``: what a stock level above the p50 answers
+    to. A symmetric band gives its p50 and ``(p90 - p10) / 2.563``."""
     q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
     q50 = np.maximum(q50, q10)
     q90 = np.maximum(q90, q50)
-    mean = 0.3 * q10 + 0.4 * q50 + 0.3 * q90
-    var = (0.3 * (q10 - mean) ** 2 + 0.4 * (q50 - mean) ** 2 + 0.3 * (q90 - mean) ** 2) / (0.6 * Z90**2)
-    return mean, np.sqrt(var)
+    sd_lo = (q50 - q10) / Z90
+    sd_hi = (q90 - q50) / Z90
+    return np.maximum(q50 + np.sqrt(2.0 / np.pi) * (sd_hi - sd_lo), 0.0), sd_hi
 
 
 def protection_interval_sums(
@@ -416,7 +402,7 @@ def band_demand_paths(p10, p50, p90, paths: int, rng: np.random.Generator) -> np
     """Demand paths (``paths`` x weeks) drawn from each week's forecast band: its quantile function
     linear between p10, p50 and p90, with exponential tails beyond them whose mean excess is a
     normal's (0.369 x the p50's distance), clipped at 0; weeks independent. Neither reading of the
-    band that ``band_moments`` or the p50 makes, so a rule is not judged on its own model."""
+    band that ``band_split`` or the p50 makes, so a rule is not judged on its own model."""
     q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
     q50 = np.maximum(q50, q10)
     q90 = np.maximum(q90, q50)

@@ -218,28 +218,30 @@ def test_seasonal_safety_stock_keeps_the_policys_minimum_cycle_service():
     assert (lower.safety_stock_units < floored.safety_stock_units).all()
 
 
-def test_band_moments_read_a_normal_band_exactly_and_a_skewed_one_above_its_median():
+def test_band_split_reads_a_normal_band_exactly_and_a_skewed_one_by_its_upper_half():
     """A normal's band gives back its mean and sd; a band skewed above its p50 (p10 1.5, p50 3.9,
-    p90 97.5: a season that may open) gives a mean between p50 and p90 and an sd below the p90's
-    distance from the mean, not p50 with the whole band's sd."""
+    p90 97.5: a season that may open) gives the upper half's sd (p90 - p50) / 1.2816 and a mean
+    well above the p50; one skewed below, a small upper sd and a mean below the p50."""
     z90 = plan_inputs.Z90
-    mean, sd = plan_inputs.band_moments([100 - z90 * 30, 0.0], [100.0, 0.0], [100 + z90 * 30, 0.0])
+    mean, sd = plan_inputs.band_split([100 - z90 * 30, 0.0], [100.0, 0.0], [100 + z90 * 30, 0.0])
     assert mean[0] == pytest.approx(100.0) and sd[0] == pytest.approx(30.0)
     assert mean[1] == 0.0 and sd[1] == 0.0
-    mean, sd = plan_inputs.band_moments([1.5], [3.9], [97.5])
-    assert 3.9 * 5 < mean[0] < 97.5 / 2 and sd[0] < 97.5 - mean[0]
+    mean, sd = plan_inputs.band_split([1.5], [3.9], [97.5])
+    assert sd[0] == pytest.approx((97.5 - 3.9) / z90)
+    assert mean[0] == pytest.approx(3.9 + np.sqrt(2 / np.pi) * ((97.5 - 3.9) - (3.9 - 1.5)) / z90)
+    mean, sd = plan_inputs.band_split([12.0], [34.1], [39.8])
+    assert sd[0] == pytest.approx(5.7 / z90) and mean[0] < 34.1
     # out-of-order or negative quantiles are clipped, never a negative mean or NaN
-    mean, sd = plan_inputs.band_moments([-4.0], [2.0], [1.0])
-    assert mean[0] >= 0 and np.isfinite(sd[0])
+    mean, sd = plan_inputs.band_split([-4.0], [2.0], [1.0])
+    assert mean[0] >= 0 and sd[0] == 0.0
 
 
 def test_seasonal_safety_stock_of_a_skewed_opening_week_stays_within_its_band():
     """Seed 227's SKU0147: week 1 between seasons with a band skewed far above its p50 (the season
     may open), then the season. Read as p50 3.9 with sd 37 (a gamma of shape 0.01) its week-1
-    stock was 459 at P = 1, an order-up-to level 4.7 times the band's p90 (556 on the demo's P).
-    Read as the band's three points it is the fill-rate policy of the band's mean and sd plus the
-    gap from the plan's p50 to that mean: a level of the order of the p90, which a 90% fill rate
-    needs when the season may open that week."""
+    stock was 459 at P = 1, an order-up-to level 4.7 times the band's p90. Read as a split normal
+    it is the fill-rate policy of the upper half (a normal of sd (p90 - p50) / 1.2816) with the
+    band's mean as the demand whose 10% may go short: a level between the p50 and the p90."""
     p10 = [1.5, 30.0, 60.0, 70.0, 60.0, 30.0]
     p50 = [3.9, 60.0, 110.0, 130.0, 110.0, 60.0]
     p90 = [97.5, 95.0, 170.0, 200.0, 170.0, 95.0]
@@ -255,8 +257,8 @@ def test_seasonal_safety_stock_of_a_skewed_opening_week_stays_within_its_band():
     )
     policy = _seasonal_policy(S={"lead_time_mean_weeks": 0.0})  # P = 1: week t's own band
     weekly = plan_inputs.seasonal_safety_stock(policy, forecast).safety_stock_units.to_numpy()
-    assert 0.9 * 97.5 < weekly[0] + 3.9 < 1.25 * 97.5
-    mean, sd = plan_inputs.band_moments(p10[:1], p50[:1], p90[:1])
+    assert 3.9 + 0.5 * (97.5 - 3.9) < weekly[0] + 3.9 < 97.5
+    mean, sd = plan_inputs.band_split(p10[:1], p50[:1], p90[:1])
     alone = safety_stock.safety_stock_policies(
         pd.DataFrame(
             {
@@ -266,20 +268,23 @@ def test_seasonal_safety_stock_of_a_skewed_opening_week_stays_within_its_band():
                 "lead_time_sd_weeks": [0.0],
                 "review_period_weeks": [1.0],
                 "service_target": [0.9],
-                "demand_pattern": ["smooth"],
+                "method": ["normal"],
             }
         ),
         service_type="fill_rate",
         exact_loss=True,
     ).safety_stock_units.iloc[0]
-    assert weekly[0] == pytest.approx(alone + mean[0] - 3.9)
+    assert weekly[0] == pytest.approx(alone)
+    # the expected shortage above the level, by the split normal, is 10% of the band's mean
+    k = weekly[0] / sd[0]
+    assert sd[0] * safety_stock.standard_normal_loss(k) == pytest.approx(0.1 * mean[0], rel=0.05)
 
 
 def test_seasonal_safety_stock_of_a_band_skewed_below_its_median_keeps_the_minimum_cycle_service():
     """The demo's line as its season opens: p10 12.0, p50 34.1, p90 39.8, a band skewed far below its
-    p50 (mean 29.2). The plan covers the p50, already above the 90% fill rate's level, so the gap
-    would take the stock to 0; the minimum cycle service (60%) keeps z(0.6) x sigma above the p50,
-    as for every item whose demand varies, and no more."""
+    p50. The plan covers the p50, already above the 90% fill rate's level (the upper half's sd is
+    4.4), so the fill rate alone asks for none; the minimum cycle service (60%) keeps z(0.6) x that
+    sd above the p50, as for every item whose demand varies, and no more."""
     forecast = pd.DataFrame(
         {
             "sku": "S",
@@ -292,11 +297,11 @@ def test_seasonal_safety_stock_of_a_band_skewed_below_its_median_keeps_the_minim
     )
     policy = _seasonal_policy(S={"lead_time_mean_weeks": 0.0})  # P = 1
     weekly = plan_inputs.seasonal_safety_stock(policy, forecast).safety_stock_units.to_numpy()
-    _, sd = plan_inputs.band_moments([12.0], [34.1], [39.8])
+    _, sd = plan_inputs.band_split([12.0], [34.1], [39.8])
     assert weekly == pytest.approx(np.full(3, special.ndtri(0.6) * sd[0]))
     assert (weekly > 0).all() and (34.1 + weekly < 39.8).all()
     none = plan_inputs.seasonal_safety_stock(policy, forecast, min_cycle_service=None)
-    assert (none.safety_stock_units == 0).all()  # without a floor the gap leaves none
+    assert (none.safety_stock_units == 0).all()  # without a floor, none
 
 
 def _bell_forecast(sku: str = "S") -> pd.DataFrame:
