@@ -495,12 +495,14 @@ def seasonal_fill_simulation(
     if weekly.empty:
         return pd.DataFrame(columns=cols)
     p = policy.drop_duplicates("sku").set_index("sku")
-    f = forecast.assign(week_start=pd.to_datetime(forecast["week_start"]))
-    w = weekly.assign(week_start=pd.to_datetime(weekly["week_start"]))
+    f = forecast[forecast["sku"].isin(weekly["sku"].unique())][
+        ["sku", "week_start", "units_p10", "units_p50", "units_p90"]
+    ]
+    f = f.assign(week_start=pd.to_datetime(f["week_start"]))
+    w = weekly.assign(week_start=pd.to_datetime(weekly["week_start"])).merge(f, on=["sku", "week_start"], how="inner")
     rows = []
-    for sku, g in w.sort_values(["sku", "week_start"], kind="stable").groupby("sku", sort=True):
-        band = g.merge(f[f["sku"] == sku], on=["sku", "week_start"], how="inner")
-        if band.empty or sku not in p.index:
+    for sku, band in w.sort_values(["sku", "week_start"], kind="stable").groupby("sku", sort=True):
+        if sku not in p.index:
             continue
         target = float(p.at[sku, "service_target"])
         lead = float(np.nan_to_num(float(p.at[sku, "lead_time_mean_weeks"])))
