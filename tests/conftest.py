@@ -69,6 +69,32 @@ def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.
 CYCLE_TIMEOUT_S = 3600
 
 
+def materialize_on_copy(run: CycleRun, tmp_path: Path, assets_def):
+    """Materialize one asset (multi-asset) through Dagster on a copy of a cycle's warehouse, its
+    inputs already there, with the base scenario; returns (result, the copy's path)."""
+    import shutil
+
+    import dagster as dg
+
+    from sop_pipeline.io_manager import WarehouseIOManager
+    from sop_pipeline.resources import ScenarioConfig, Warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(run.warehouse, path)
+    warehouse = Warehouse(path=str(path))
+    upstream = [dg.AssetSpec(key) for key in assets_def.dependency_keys]
+    result = dg.materialize(
+        [assets_def, *upstream],
+        raise_on_error=False,
+        resources={
+            "warehouse": warehouse,
+            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+            "scenario": ScenarioConfig(),  # the base cycle
+        },
+    )
+    return result, path
+
+
 def run_cycle(extracts: Path, data: Path, *extra: str) -> CycleRun:
     proc = sop("run", "--extracts", str(extracts), "--data-dir", str(data), *extra, timeout=CYCLE_TIMEOUT_S)
     return CycleRun(extracts, data, proc.stdout, proc.stderr, proc.returncode)

@@ -503,20 +503,7 @@ def _seasonal_check(sim: pd.DataFrame) -> dg.AssetCheckResult:
             "items": len(sim),
             "items_off": len(off),
             "simulated": dg.MetadataValue.md(
-                markdown_table(
-                    shown[
-                        [
-                            "sku",
-                            "service_target",
-                            "protection_weeks",
-                            "sim_fill_rate",
-                            "sim_gap_pp",
-                            "peak_safety_stock_units",
-                            "min_cycle_service_binds",
-                        ]
-                    ],
-                    20,
-                )
+                markdown_table(shown.drop(columns=["sim_avg_on_hand_units", "on_target"]), 20)
             ),
         },
     )

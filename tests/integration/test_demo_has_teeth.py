@@ -305,27 +305,10 @@ def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(smal
     seasonal_safety_stock_on_target simulates the demo's seasonal line's week-by-week stock over
     its forecast band and passes; the figure is the one plan_inputs.seasonal_fill_simulation gives
     from the published tables, and the plan rows equal the cycle's."""
-    import shutil
-
-    import dagster as dg
-
     from sop_pipeline.assets import plan as plan_assets
-    from sop_pipeline.io_manager import WarehouseIOManager
-    from sop_pipeline.resources import ScenarioConfig, Warehouse
+    from tests.conftest import materialize_on_copy
 
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(small_cycle.warehouse, path)
-    upstream = [dg.AssetSpec(key) for key in plan_assets.plan_of_record.dependency_keys]
-    warehouse = Warehouse(path=str(path))
-    result = dg.materialize(
-        [plan_assets.plan_of_record, *upstream],
-        raise_on_error=False,
-        resources={
-            "warehouse": warehouse,
-            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
-            "scenario": ScenarioConfig(),
-        },
-    )
+    result, path = materialize_on_copy(small_cycle, tmp_path, plan_assets.plan_of_record)
     assert result.success
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     check = evals["seasonal_safety_stock_on_target"]

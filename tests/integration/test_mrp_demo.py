@@ -86,27 +86,10 @@ def test_late_components_are_flagged_and_listed_in_the_pack(serving, small_cycle
 def test_mrp_checks_are_blocking_and_pass_through_dagster(small_cycle, tmp_path):
     """The MRP asset alone on a copy of the cycle's warehouse (its inputs already there): both checks
     are blocking, pass, and the asset writes the same rows the cycle published."""
-    import shutil
-
-    import dagster as dg
-
     from sop_pipeline.assets import supply
-    from sop_pipeline.io_manager import WarehouseIOManager
-    from sop_pipeline.resources import ScenarioConfig, Warehouse
+    from tests.conftest import materialize_on_copy
 
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(small_cycle.warehouse, path)
-    warehouse = Warehouse(path=str(path))
-    upstream = [dg.AssetSpec(key) for key in supply.mrp_assets.dependency_keys]
-    result = dg.materialize(
-        [supply.mrp_assets, *upstream],
-        raise_on_error=False,
-        resources={
-            "warehouse": warehouse,
-            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
-            "scenario": ScenarioConfig(),  # the base cycle
-        },
-    )
+    result, path = materialize_on_copy(small_cycle, tmp_path, supply.mrp_assets)
     assert result.success
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(evals) == {"component_balance", "every_make_row_exploded"}
