@@ -420,7 +420,8 @@ def inventory_position(ctx: PackContext) -> Markup:
     title = "Inventory position by family"
     cols = ("family", "on_hand_value")
     extra = ("on_hand_units", "wip_units", "on_order_units", "safety_stock_value", "safety_stock_peak_value")
-    df = ctx.marts.read("datapack_inventory", cols, optional=extra + ("sku", "safety_stock_basis"))
+    seasonal_cols = ("sku", "safety_stock_basis", "safety_stock_units", "safety_stock_peak_units")
+    df = ctx.marts.read("datapack_inventory", cols, optional=extra + seasonal_cols)
     if df.empty:
         return ctx.missing(title, "supply-inventory", "datapack_inventory", cols)
     note = "On hand, WIP and safety stock at unit cost; safety stock is the plan's week-1 target."
@@ -434,10 +435,10 @@ def inventory_position(ctx: PackContext) -> Markup:
             )
             note += (
                 f" {who} ({skus}) {holds} a safety stock that follows the season: "
-                f"{money(seasonal.safety_stock_value.sum())} in week 1, "
-                f"{money(seasonal.safety_stock_peak_value.sum())} at {peak} peak."
+                f"{_units_and_value(seasonal, 'safety_stock_units', 'safety_stock_value')} in week 1, "
+                f"{_units_and_value(seasonal, 'safety_stock_peak_units', 'safety_stock_peak_value')} at {peak} peak."
             )
-    fam = df.drop(columns=["sku", "safety_stock_basis", "safety_stock_peak_value"], errors="ignore")
+    fam = df.drop(columns=[*seasonal_cols, "safety_stock_peak_value"], errors="ignore")
     fam = fam.groupby("family", as_index=False).sum(numeric_only=True)
     fam = pd.concat([fam, fam.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
     table_cols = [
@@ -505,3 +506,10 @@ def aged_inventory(ctx: PackContext) -> Markup:
     return panel(
         title, ctx.chart("supply-aged", fig, height=110 + 45 * len(families)), "supply-aged", note=note, wide=True
     )
+
+
+def _units_and_value(rows: pd.DataFrame, units: str, value: str) -> str:
+    """ "9 units (22 at cost)": a note's stock figure, units first when the mart has them."""
+    if units not in rows:
+        return money(rows[value].sum())
+    return f"{num(rows[units].sum(), 0)} units ({money(rows[value].sum())} at cost)"

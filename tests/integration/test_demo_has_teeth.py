@@ -298,6 +298,7 @@ def test_a_seasonal_item_between_seasons_is_forecast_for_its_season_and_planned(
         assert r.reorder_point_units < r.policy_reorder_point_units
     note = " ".join(panels["supply-inventory"].notes)
     assert "follows the season" in note and all(s in note for s in truth.sku[:3]), note
+    assert f"{seasonal.safety_stock_units.sum():,.0f} units" in note  # in units, and at cost beside
 
 
 def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(small_cycle, tmp_path):
