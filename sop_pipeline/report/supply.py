@@ -329,9 +329,28 @@ def service_curve(ctx: PackContext) -> Markup:
     note = (
         "Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
         "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
-        "chose (decision log)."
+        "chose (decision log)." + _seasonal_curve_note(ctx)
     )
     return panel(title, [chart, _curve_table(df)], "supply-service-curve", note=note, wide=True)
+
+
+def _seasonal_curve_note(ctx: PackContext) -> str:
+    """How today's point differs from the plan's safety stock (the inventory panel): the curve prices
+    every item at its 156-week policy, the plan holds a seasonal SKU's season instead."""
+    cols = ("sku", "safety_stock_basis", "safety_stock_units", "safety_stock_value", "policy_safety_stock_units")
+    inv = ctx.marts.read("datapack_inventory", cols)
+    seasonal = inv[inv.safety_stock_basis == "season"] if not inv.empty else inv
+    if seasonal.empty:
+        return ""
+    cost = (seasonal.safety_stock_value / seasonal.safety_stock_units).where(seasonal.safety_stock_units > 0)
+    policy_value = float((seasonal.policy_safety_stock_units * cost).sum())
+    plan_value = float(seasonal.safety_stock_value.sum())
+    skus = ", ".join(seasonal.sku.astype(str).head(3)) + (" ..." if len(seasonal) > 3 else "")
+    return (
+        f" Seasonal SKUs ({skus}) sit on the curve at their 156-week policy ({money(policy_value)} at cost "
+        f"today); the plan holds their season's stock instead ({money(plan_value)} in week 1), so today's "
+        f"point is {money(policy_value - plan_value)} above the inventory panel's safety stock."
+    )
 
 
 def _curve(fig: go.Figure, df: pd.DataFrame, col: int, colors: dict) -> None:

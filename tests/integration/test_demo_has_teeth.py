@@ -328,3 +328,30 @@ def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(smal
         assert r.sim_gap_pp > -plan_inputs.SEASONAL_SIM_TOLERANCE_PP
         held = plan[plan.sku == r.sku].safety_stock_units.max()
         assert held == pytest.approx(r.peak_safety_stock_units)
+
+
+def test_the_service_curves_today_and_the_plans_safety_stock_reconcile_through_the_seasonal_skus(serving, panels):
+    """The service curve prices every item at its 156-week policy; the inventory panel shows the
+    plan's week-1 safety stock, which for a seasonal SKU follows its season. Today's point on the
+    curve is above the inventory panel by exactly the seasonal SKUs' policy less plan value, family
+    by family, and the curve's note says by how much."""
+    from sop_pipeline.report.format import money
+
+    curve = _df(serving, "select family, safety_stock_value from safety_stock_curve where is_current").set_index(
+        "family"
+    )
+    inv = _df(serving, "select * from datapack_inventory")
+    inv = inv.assign(cost=inv.safety_stock_value / inv.safety_stock_units.where(inv.safety_stock_units > 0))
+    seasonal = inv[inv.safety_stock_basis == "season"]
+    assert len(seasonal) >= 1
+    gap = (seasonal.policy_safety_stock_units - seasonal.safety_stock_units) * seasonal.cost
+    by_family = inv.groupby("family").safety_stock_value.sum()
+    expected = gap.groupby(seasonal.family).sum().reindex(by_family.index, fill_value=0.0)
+    for family, value in by_family.items():
+        if family not in curve.index:  # components: no finished-goods policy, no safety stock
+            assert value == 0, family
+            continue
+        assert curve.at[family, "safety_stock_value"] == pytest.approx(value + expected[family], rel=1e-9), family
+    assert curve.at["TOTAL", "safety_stock_value"] == pytest.approx(by_family.sum() + gap.sum(), rel=1e-9)
+    note = " ".join(panels["supply-service-curve"].notes)
+    assert f"today's point is {money(gap.sum())} above the inventory panel" in note, note
