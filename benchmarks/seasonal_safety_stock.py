@@ -134,9 +134,7 @@ def policy_row(band: np.ndarray, lead: float, target: float) -> pd.DataFrame:
 def three_point_moments(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
     """Swanson's 30-40-30 reading of a band (the rule of 2922bdd): mass 0.3, 0.4 and 0.3 on p10, p50
     and p90, its variance scaled by 1 / (0.6 Z90^2) so that a normal's band gives its mean and sd."""
-    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
-    q50 = np.maximum(q50, q10)
-    q90 = np.maximum(q90, q50)
+    q10, q50, q90 = plan_inputs.ordered_band(p10, p50, p90)
     mean = 0.3 * q10 + 0.4 * q50 + 0.3 * q90
     var = (0.3 * (q10 - mean) ** 2 + 0.4 * (q50 - mean) ** 2 + 0.3 * (q90 - mean) ** 2) / (0.6 * Z90**2)
     return mean, np.sqrt(var)

@@ -363,15 +363,20 @@ def seasonal_safety_stock(
     )
 
 
+def ordered_band(p10, p50, p90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A forecast band's quantiles as arrays, clipped at 0 and put in order (p10 <= p50 <= p90)."""
+    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
+    q50 = np.maximum(q50, q10)
+    return q10, q50, np.maximum(q90, q50)
+
+
 def band_split(p10, p50, p90) -> tuple[np.ndarray, np.ndarray]:
     """A forecast band ``p10 <= p50 <= p90`` (clipped at 0) read as a split normal: the normal of sd
     ``(p50 - p10) / Z90`` below its p50 and of sd ``(p90 - p50) / Z90`` above it (each half holds
     half the mass, so both quantiles are met exactly). Returns its mean, ``p50 + sqrt(2 / pi) x
     (sd_hi - sd_lo)``, and the upper half's sd ``sd_hi``: what a stock level above the p50 answers
     to. A symmetric band gives its p50 and ``(p90 - p10) / 2.563``."""
-    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
-    q50 = np.maximum(q50, q10)
-    q90 = np.maximum(q90, q50)
+    q10, q50, q90 = ordered_band(p10, p50, p90)
     sd_lo = (q50 - q10) / Z90
     sd_hi = (q90 - q50) / Z90
     return np.maximum(q50 + np.sqrt(2.0 / np.pi) * (sd_hi - sd_lo), 0.0), sd_hi
@@ -403,9 +408,7 @@ def band_demand_paths(p10, p50, p90, paths: int, rng: np.random.Generator) -> np
     linear between p10, p50 and p90, with exponential tails beyond them whose mean excess is a
     normal's (0.369 x the p50's distance), clipped at 0; weeks independent. Neither reading of the
     band that ``band_split`` or the p50 makes, so a rule is not judged on its own model."""
-    q10, q50, q90 = (np.maximum(np.asarray(q, float), 0.0) for q in (p10, p50, p90))
-    q50 = np.maximum(q50, q10)
-    q90 = np.maximum(q90, q50)
+    q10, q50, q90 = ordered_band(p10, p50, p90)
     u = rng.random((paths, len(q50)))
     lo = q10 - 0.369 * (q50 - q10) * np.log(0.1 / np.maximum(u, 1e-12))
     mid_lo = q10 + (q50 - q10) * (u - 0.1) / 0.4
@@ -442,13 +445,9 @@ def simulate_weekly_plan(
     stock_sum = np.zeros(paths)
     for t in range(n):
         net += arriving[:, t]
-        if backorders:
-            met += np.clip(net, 0.0, None).clip(max=demand[:, t])
-            net -= demand[:, t]
-        else:
-            sold = np.minimum(net, demand[:, t])
-            met += sold
-            net -= sold
+        served = np.minimum(np.maximum(net, 0.0), demand[:, t])
+        met += served
+        net -= demand[:, t] if backorders else served
         stock_sum += np.maximum(net, 0.0)
         position = net + arriving[:, t + 1 : t + p].sum(axis=1)
         up_to = ext_f[t + 1 : t + 1 + p].sum() + ext_ss[t + p]

@@ -337,13 +337,12 @@ def service_curve(ctx: PackContext) -> Markup:
 def _seasonal_curve_note(ctx: PackContext) -> str:
     """How today's point differs from the plan's safety stock (the inventory panel): the curve prices
     every item at its 156-week policy, the plan holds a seasonal SKU's season instead."""
-    cols = ("sku", "safety_stock_basis", "safety_stock_units", "safety_stock_value", "policy_safety_stock_units")
+    cols = ("sku", "safety_stock_basis", "safety_stock_value", "policy_safety_stock_value")
     inv = ctx.marts.read("datapack_inventory", cols)
     seasonal = inv[inv.safety_stock_basis == "season"] if not inv.empty else inv
     if seasonal.empty:
         return ""
-    cost = (seasonal.safety_stock_value / seasonal.safety_stock_units).where(seasonal.safety_stock_units > 0)
-    policy_value = float((seasonal.policy_safety_stock_units * cost).sum())
+    policy_value = float(seasonal.policy_safety_stock_value.sum())
     plan_value = float(seasonal.safety_stock_value.sum())
     skus = ", ".join(seasonal.sku.astype(str).head(3)) + (" ..." if len(seasonal) > 3 else "")
     return (

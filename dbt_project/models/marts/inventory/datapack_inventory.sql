@@ -143,7 +143,8 @@ final as (
         coalesce(latest.hold_units, 0) * items.unit_cost as hold_value,
         coalesce(wip.wip_units, 0) * items.unit_cost as wip_value,
         coalesce(plan_ss.week1_units, policy.safety_stock_units) * items.unit_cost as safety_stock_value,
-        coalesce(plan_ss.peak_units, policy.safety_stock_units) * items.unit_cost as safety_stock_peak_value
+        coalesce(plan_ss.peak_units, policy.safety_stock_units) * items.unit_cost as safety_stock_peak_value,
+        policy.safety_stock_units * items.unit_cost as policy_safety_stock_value
     from items
     left join latest on latest.sku = items.sku
     left join usable on usable.sku = items.sku
