@@ -63,6 +63,7 @@ import pandas as pd
 
 from sop_pipeline.analytics import offload as offload_lib
 from sop_pipeline.analytics.calendar import week_start
+from sop_pipeline.analytics.safety_stock import DEFAULT_GOODWILL_FACTOR, DEFAULT_HOLDING_RATE
 
 # The note of a week whose safety stock comes from safety_stock_weekly (a seasonal item's)
 SEASONAL_SS_NOTE = "safety stock follows the season (the forecast of its protection interval)"
@@ -92,12 +93,115 @@ PLAN_COLUMNS = [
     "moved_in_units",
     "moved_out_units",
     "cut_units",
+    "built_ahead_units",
     "projected_inventory_units",
     "safety_stock_units",
     "service_risk",
     "decision_ids",
     "notes",
 ]
+
+
+# Build-ahead: at most this many rounds of "place the shortfalls in earlier free hours, plan again"
+# (each round places every shortfall it can; it stops as soon as a round places nothing)
+BUILD_AHEAD_ROUNDS = 8
+# a build-ahead places at least this many units in a week (no slivers of an hour)
+BUILD_AHEAD_MIN_UNITS = 1.0
+
+
+@dataclass
+class _Pass:
+    """The arrays (SKU x week) of one week-by-week planning pass."""
+
+    supply: np.ndarray
+    moved_in: np.ndarray
+    moved_out: np.ndarray
+    cut: np.ndarray
+    proj: np.ndarray
+    expired: np.ndarray
+    blocked: np.ndarray
+    is_frozen: np.ndarray
+    binding: np.ndarray
+    hours_left: np.ndarray
+    offloads: list
+    built: np.ndarray
+
+    @property
+    def short(self) -> np.ndarray:
+        """The need a week could not make (moved to the next week, or cut in the last)."""
+        return self.moved_out + self.cut
+
+
+def _build_ahead_tranches(
+    state: _Pass,
+    order: np.ndarray,
+    on_constraint: np.ndarray,
+    per_unit: np.ndarray,
+    min_lot: np.ndarray,
+    reachable: np.ndarray,
+    holding_week: np.ndarray,
+    shortage_cost: np.ndarray,
+    max_ahead: np.ndarray,
+) -> np.ndarray:
+    """Units to make ahead, rows (sku, week built, week for, units), in the hours ``state`` left free, for the shortfalls of
+    ``state``: SKUs in priority order; a SKU's shortfalls in week order, each placed in the latest
+    earlier week that has hours on every resource of its routing (as late as possible: the least
+    holding), never in a frozen week, never where carrying a unit costs more than being short of
+    it (``holding_week`` x weeks carried > ``shortage_cost``), and at least a minimum run in a
+    week the SKU does not make. Units placed before week j also cover the later weeks of the same
+    run of short weeks (a shortfall carries as backlog until a week makes it), so there a week's
+    shortfall counts only what earlier placements do not cover."""
+    n, w = state.supply.shape
+    added = np.zeros((n, w))
+    rows: list[tuple[int, int, int, float]] = []
+    free = state.hours_left.copy()
+    short = state.short
+    for i in order:
+        if not on_constraint[i] or not (short[i] > 1e-6).any():
+            continue
+        uses = per_unit[i] > 0
+        covered = 0.0
+        for j in range(1, w):
+            if short[i, j] <= 1e-6:  # the week made its need and any backlog: the stock built ahead is used
+                covered = 0.0
+                continue
+            rest = short[i, j] - covered
+            if rest <= 1e-6:
+                continue
+            for k in range(j - 1, max(int(reachable[i]), j - int(max_ahead[i]), 0) - 1, -1):
+                if rest <= 1e-6:
+                    break
+                if state.is_frozen[i, k] or holding_week[i] * (j - k) > shortage_cost[i]:
+                    continue
+                fits = float((np.maximum(free[uses, k], 0.0) / per_unit[i, uses]).min())
+                making = state.supply[i, k] + added[i, k] > 1e-6
+                units = min(fits, rest if making else max(rest, min_lot[i]))
+                if units < (BUILD_AHEAD_MIN_UNITS if making else max(min_lot[i], BUILD_AHEAD_MIN_UNITS)) - 1e-9:
+                    continue
+                added[i, k] += units
+                free[:, k] -= units * per_unit[i]
+                covered += units
+                rest -= units
+                rows.append((i, k, j, units))
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+def _needed_tranches(state: _Pass, tranches: np.ndarray, per_unit: np.ndarray, min_lot: np.ndarray) -> np.ndarray:
+    """Which build-ahead tranches (rows sku, week built, week for, units) are still needed in
+    ``state``: one is not when the week it is for now has the hours to make its units there (a
+    minimum run where the SKU makes nothing that week); the hours are taken as each is dropped,
+    latest tranche first."""
+    room = state.hours_left.copy()
+    keep = np.ones(len(tranches), dtype=bool)
+    for t in range(len(tranches) - 1, -1, -1):
+        i, j, units = int(tranches[t, 0]), int(tranches[t, 2]), float(tranches[t, 3])
+        uses = per_unit[i] > 0
+        fits = float((np.maximum(room[uses, j], 0.0) / per_unit[i, uses]).min())
+        need = units if state.supply[i, j] > 1e-6 else max(units, min_lot[i])
+        if fits >= need * (1 + 1e-9) + 1e-9:
+            keep[t] = False
+            room[:, j] -= need * per_unit[i]
+    return keep
 
 
 @dataclass(frozen=True)
@@ -338,6 +442,9 @@ def supply_plan_and_offloads(
     min_lot_units: pd.Series | None = None,
     alternates: pd.DataFrame | None = None,
     safety_stock_weekly: pd.DataFrame | None = None,
+    holding_rate: float = DEFAULT_HOLDING_RATE,
+    goodwill_factor: float = DEFAULT_GOODWILL_FACTOR,
+    build_ahead_weeks: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Week-by-week netting and capacity fit (module docstring); returns (plan rows, offloads).
 
@@ -392,10 +499,8 @@ def supply_plan_and_offloads(
     src = source.reindex(skus).fillna("make").to_numpy()
     resources, per_unit, hours_left = _capacity_inputs(skus, weeks, routings, resource_hours, alternates)
     alt_routes = offload_lib.route_index(alternates, skus, resources) if alternates is not None else {}
-    offloads: list[tuple] = []  # (sku index, week index, route, units)
     available = hours_left.copy()
     on_constraint = (src == "make") & (per_unit > 0).any(axis=1)
-    binding = np.full((len(skus), len(weeks)), -1)
     frozen = {}
     if frozen_supply is not None and frozen_weeks:
         for r in frozen_supply.itertuples():
@@ -438,75 +543,152 @@ def supply_plan_and_offloads(
     min_lot = np.zeros(n)
     if min_lot_units is not None and len(min_lot_units):
         min_lot = np.where(src == "make", min_lot_units.reindex(skus).fillna(0.0).to_numpy(float), 0.0)
-    blocked = np.zeros((n, w), dtype=bool)
-    supply, moved_in, moved_out, cut, proj, expired = (np.zeros((n, w)) for _ in range(6))
-    is_frozen = np.zeros((n, w), dtype=bool)
-    backlog = np.zeros(n)  # units that did not fit last week (the netting retries them)
-    for j, week in enumerate(weeks):
-        wk = pd.Timestamp(week)
-        # opening lots expiring this week leave first; demand then draws the oldest stock first
-        expired[:, j] = old_by_expiry[:, j]
-        old_by_expiry[:, j] = 0.0
-        inv = inv - expired[:, j]
-        demand_j = dem.iloc[:, j].to_numpy()
-        draw = demand_j.copy()
-        for k in range(j + 1, w + 1):
-            take = np.minimum(draw, old_by_expiry[:, k])
-            old_by_expiry[:, k] -= take
-            draw = draw - take
-        # a shortfall of last week lowered `inv`, so this week's need already includes it
-        inv = inv + arriving[:, j]
-        need = np.maximum(0.0, demand_j + ss[:, j] - inv)
-        in_lead_time = j < reachable
-        blocked[:, j] = in_lead_time & (need > 0)
-        need = np.where(in_lead_time, 0.0, need)
-        moved_in[:, j] = np.minimum(backlog, need)
-        frozen_mask = np.array([(s, wk) in frozen for s in skus]) & (j < frozen_weeks)
-        lot_sized = ~frozen_mask & (need > 1e-6) & (need < min_lot)
-        want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], np.where(lot_sized, min_lot, need))
-        is_frozen[:, j] = frozen_mask
-        got = want.copy()
-        if resources:
-            free = hours_left[:, j] - (np.where(on_constraint & frozen_mask, want, 0.0)[:, None] * per_unit).sum(axis=0)
-            for i in order:
-                if not on_constraint[i] or frozen_mask[i]:
-                    continue
-                uses = per_unit[i] > 0
-                fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
-                got[i] = min(want[i], float(fits.min()))
-                # less than a minimum run fits: make none (a SKU with alternates decides below)
-                if 0.0 < got[i] < min_lot[i] - 1e-9 and i not in alt_routes:
-                    got[i] = 0.0
-                free = free - got[i] * per_unit[i]
-            # offload what did not fit to alternates, after every SKU's primary load is placed
-            for i in order:
-                if i not in alt_routes or not on_constraint[i] or frozen_mask[i]:
-                    continue
-                rest = want[i] - got[i]
-                after, taken = (
-                    offload_lib.offload(rest, free, per_unit[i], alt_routes[i]) if rest > 1e-6 else (free, [])
+    opening = inv.copy()
+    lots_opening = old_by_expiry.copy()
+    unit_value = d.drop_duplicates("sku").set_index("sku").reindex(skus)
+    shortage_cost = (
+        np.maximum(unit_value.unit_price - unit_value.unit_cost, 0.0).fillna(0.0).to_numpy(float) * goodwill_factor
+    )
+    holding_week = (unit_value.unit_cost.fillna(0.0).to_numpy(float) * holding_rate) / 52.0
+    max_ahead = np.full(n, float(w))
+    if build_ahead_weeks is not None and len(build_ahead_weeks):
+        max_ahead = build_ahead_weeks.reindex(skus).fillna(float(w)).to_numpy(float)
+
+    def forward(tranches: np.ndarray) -> _Pass:
+        """One week-by-week pass: netting, lot sizes, the capacity fit, offloads. ``tranches``:
+        rows (sku, week built, week for, units) of build-ahead: the units are made in the week
+        built on top of its own need and held (not netted) until the week they are for."""
+        ti, tk, tj = (tranches[:, c].astype(int) for c in range(3))
+        tu = tranches[:, 3]
+        ahead = np.zeros((n, w))
+        np.add.at(ahead, (ti, tk), tu)
+        made_share = np.ones((n, w))  # the share of a week's build-ahead actually made
+        inv = opening.copy()
+        old_by_expiry = lots_opening.copy()
+        hours_left = available.copy()
+        offloads: list[tuple] = []
+        binding = np.full((n, w), -1)
+        blocked = np.zeros((n, w), dtype=bool)
+        supply, moved_in, moved_out, cut, proj, expired, built = (np.zeros((n, w)) for _ in range(7))
+        is_frozen = np.zeros((n, w), dtype=bool)
+        backlog = np.zeros(n)  # units that did not fit last week (the netting retries them)
+        for j, week in enumerate(weeks):
+            wk = pd.Timestamp(week)
+            # opening lots expiring this week leave first; demand then draws the oldest stock first
+            expired[:, j] = old_by_expiry[:, j]
+            old_by_expiry[:, j] = 0.0
+            inv = inv - expired[:, j]
+            demand_j = dem.iloc[:, j].to_numpy()
+            draw = demand_j.copy()
+            for k in range(j + 1, w + 1):
+                take = np.minimum(draw, old_by_expiry[:, k])
+                old_by_expiry[:, k] -= take
+                draw = draw - take
+            # a shortfall of last week lowered `inv`, so this week's need already includes it
+            inv = inv + arriving[:, j]
+            # stock built ahead for a later week is held for it, not netted against this week
+            held_by = (tk < j) & (j < tj)
+            held = np.bincount(ti[held_by], tu[held_by] * made_share[ti[held_by], tk[held_by]], minlength=n)
+            need = np.maximum(0.0, demand_j + ss[:, j] - (inv - held))
+            in_lead_time = j < reachable
+            blocked[:, j] = in_lead_time & (need > 0)
+            need = np.where(in_lead_time, 0.0, need)
+            moved_in[:, j] = np.minimum(backlog, need)
+            frozen_mask = np.array([(s, wk) in frozen for s in skus]) & (j < frozen_weeks)
+            lot_sized = ~frozen_mask & (need > 1e-6) & (need < min_lot)
+            want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], np.where(lot_sized, min_lot, need))
+            # units built ahead for a later week come on top (lot-sized with this week's own need)
+            extra = np.where(frozen_mask, 0.0, ahead[:, j])
+            want = np.where(extra > 0, np.where(need + extra < min_lot, min_lot, need + extra), want)
+            is_frozen[:, j] = frozen_mask
+            got = want.copy()
+            if resources:
+                free = hours_left[:, j] - (np.where(on_constraint & frozen_mask, want, 0.0)[:, None] * per_unit).sum(
+                    axis=0
                 )
-                total = got[i] + sum(units for _, units in taken)
-                if 0.0 < total < min_lot[i] - 1e-9:  # less than a minimum run fits: make none
-                    free = free + got[i] * per_unit[i]
-                    got[i] = 0.0
-                    continue
-                free, got[i] = after, total
-                offloads.extend((i, j, route, units) for route, units in taken)
-            hours_left[:, j] = np.maximum(free, 0.0)
+                for i in order:
+                    if not on_constraint[i] or frozen_mask[i]:
+                        continue
+                    uses = per_unit[i] > 0
+                    fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
+                    got[i] = min(want[i], float(fits.min()))
+                    # less than a minimum run fits: make none (a SKU with alternates decides below)
+                    if 0.0 < got[i] < min_lot[i] - 1e-9 and i not in alt_routes:
+                        got[i] = 0.0
+                    free = free - got[i] * per_unit[i]
+                # offload what did not fit to alternates, after every SKU's primary load is placed
+                for i in order:
+                    if i not in alt_routes or not on_constraint[i] or frozen_mask[i]:
+                        continue
+                    rest = want[i] - got[i]
+                    after, taken = (
+                        offload_lib.offload(rest, free, per_unit[i], alt_routes[i]) if rest > 1e-6 else (free, [])
+                    )
+                    total = got[i] + sum(units for _, units in taken)
+                    if 0.0 < total < min_lot[i] - 1e-9:  # less than a minimum run fits: make none
+                        free = free + got[i] * per_unit[i]
+                        got[i] = 0.0
+                        continue
+                    free, got[i] = after, total
+                    offloads.extend((i, j, route, units) for route, units in taken)
+                hours_left[:, j] = np.maximum(free, 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
+                binding[:, j] = np.where(
+                    on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf), axis=1), -1
+                )
+            short = np.where(frozen_mask, 0.0, np.maximum(need - got, 0.0))
+            short = np.where(short < 1e-6, 0.0, short)  # float noise of the hours <-> units round trip
+            backlog = short
+            moved_out[:, j] = short if j < w - 1 else 0.0
+            cut[:, j] = short if j == w - 1 else 0.0
+            supply[:, j] = got
+            inv = inv + got - demand_j
+            proj[:, j] = inv
+            built[:, j] = np.where(frozen_mask, 0.0, np.minimum(ahead[:, j], np.maximum(got - need, 0.0)))
             with np.errstate(divide="ignore", invalid="ignore"):
-                share_left = np.where(available[:, j] > 0, hours_left[:, j] / available[:, j], 0.0)
-            binding[:, j] = np.where(
-                on_constraint, np.argmin(np.where(per_unit > 0, share_left[None, :], np.inf), axis=1), -1
+                made_share[:, j] = np.where(ahead[:, j] > 0, built[:, j] / ahead[:, j], 1.0)
+        return _Pass(
+            supply, moved_in, moved_out, cut, proj, expired, blocked, is_frozen, binding, hours_left, offloads, built
+        )
+
+    # Build-ahead: what a full week cannot make is made in earlier weeks with free hours, then the
+    # weeks are planned again; repeated while it places more (module docstring, "Build-ahead").
+    def settle(tranches: np.ndarray, state: _Pass) -> tuple[np.ndarray, _Pass]:
+        for _ in range(BUILD_AHEAD_ROUNDS):
+            added = _build_ahead_tranches(
+                state, order, on_constraint, per_unit, min_lot, reachable, holding_week, shortage_cost, max_ahead
             )
-        short = np.where(frozen_mask, 0.0, np.maximum(need - got, 0.0))
-        short = np.where(short < 1e-6, 0.0, short)  # float noise of the hours <-> units round trip
-        backlog = short
-        moved_out[:, j] = short if j < w - 1 else 0.0
-        cut[:, j] = short if j == w - 1 else 0.0
-        supply[:, j] = got
-        inv = inv + got - demand_j
-        proj[:, j] = inv
+            if not len(added):
+                break
+            tranches = np.vstack([tranches, added])
+            state = forward(tranches)
+        return tranches, state
+
+    tranches, state = settle(np.zeros((0, 4)), forward(np.zeros((0, 4))))
+    # a later round can free the very week an earlier one built ahead for (other SKUs' lots move):
+    # such units are made in their own week again, and the rounds settle what that uncovers
+    keep = _needed_tranches(state, tranches, per_unit, min_lot)
+    if not keep.all():
+        tranches, state = settle(tranches[keep], forward(tranches[keep]))
+    ahead_for: dict[tuple[int, int], set[int]] = {}
+    for i, k, j, _units in tranches:
+        ahead_for.setdefault((int(i), int(k)), set()).add(int(j))
+    supply, moved_in, moved_out, cut, proj, expired = (
+        state.supply,
+        state.moved_in,
+        state.moved_out,
+        state.cut,
+        state.proj,
+        state.expired,
+    )
+    blocked, is_frozen, binding, offloads, built = (
+        state.blocked,
+        state.is_frozen,
+        state.binding,
+        state.offloads,
+        state.built,
+    )
 
     out = d.copy()
     idx = {(s, pd.Timestamp(wk)): (i, j) for i, s in enumerate(skus) for j, wk in enumerate(weeks)}
@@ -522,6 +704,7 @@ def supply_plan_and_offloads(
     out["moved_in_units"] = moved_in[ii, jj]
     out["moved_out_units"] = moved_out[ii, jj]
     out["cut_units"] = cut[ii, jj]
+    out["built_ahead_units"] = np.where(built[ii, jj] > 1e-6, built[ii, jj], 0.0)
     out["projected_inventory_units"] = proj[ii, jj]
     out["safety_stock_units"] = ss[ii, jj]
     out["supply_source"] = np.where(is_frozen[ii, jj], "frozen", src[ii])
@@ -585,8 +768,19 @@ def supply_plan_and_offloads(
     )
     notes = np.where(is_frozen[ii, jj], "frozen to the previous cycle's plan", notes)
     season_note = np.where(phased_weeks[ii, jj], SEASONAL_SS_NOTE, "") if len(ii) else np.array([], object)
+    horizon_of = d.drop_duplicates("week_start").set_index("week_start").horizon_week.reindex(weeks).to_numpy()
+    ahead_note = np.array(
+        [
+            f"built {b:,.0f} units ahead for week {', '.join(str(int(horizon_of[t])) for t in sorted(ahead_for[(i, j)]))}"
+            " (capacity short then)"
+            if b > 0 and (i, j) in ahead_for
+            else ""
+            for i, j, b in zip(ii, jj, out.built_ahead_units)
+        ],
+        dtype=object,
+    )
     notes = notes.astype(object)
-    for extra in (offload_note.to_numpy(dtype=object), season_note.astype(object)):
+    for extra in (offload_note.to_numpy(dtype=object), ahead_note, season_note.astype(object)):
         notes = np.where(extra == "", notes, np.where(notes == "", extra, notes + "; " + extra))
     out["notes"] = notes
     return out, moved_off
@@ -657,6 +851,63 @@ def start_stock_breaks(plan: pd.DataFrame, usable: pd.Series, tolerance: float =
     )
 
 
+def avoidable_shortfalls(
+    plan: pd.DataFrame,
+    items: pd.DataFrame,
+    routings: pd.DataFrame,
+    resource_hours: pd.DataFrame,
+    offloads: pd.DataFrame | None = None,
+    min_lot_units: pd.Series | None = None,
+    holding_rate: float = DEFAULT_HOLDING_RATE,
+    goodwill_factor: float = DEFAULT_GOODWILL_FACTOR,
+    build_ahead_weeks: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Shortfalls the plan could have built ahead (check ``no_avoidable_shortfall``): made SKU-weeks
+    short of capacity (``moved_out_units`` or ``cut_units`` > 0) with an earlier week, not frozen
+    for the SKU, where every resource of its routing has hours left (``resource_load`` of the
+    published plan and offloads) for at least a unit (a minimum run where the SKU makes nothing
+    that week), carrying a unit that long costs less than being short of it, and the week is
+    within the SKU's ``build_ahead_weeks`` (sku -> weeks; missing: no limit). Rows:
+    ``sku, week_start, short_units, earlier_week, units_free`` (the latest such week)."""
+    cols = ["sku", "week_start", "short_units", "earlier_week", "units_free"]
+    p = plan.assign(week_start=pd.to_datetime(plan.week_start))
+    short = p[(p.supply_source == "make") & (p.moved_out_units + p.cut_units > 1e-6)]
+    if short.empty or routings is None or routings.empty:
+        return pd.DataFrame(columns=cols)
+    load = resource_load(plan, routings, resource_hours, offloads)
+    free = (load.available_hours - load.planned_hours).to_numpy()
+    free = pd.Series(free, index=pd.MultiIndex.from_arrays([load.resource_id.astype(str), load.week_start]))
+    rates = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
+    value = items.drop_duplicates("sku").set_index("sku")
+    rows = p.set_index(["sku", "week_start"])
+    lot = min_lot_units if min_lot_units is not None else pd.Series(dtype=float)
+    limit = build_ahead_weeks if build_ahead_weeks is not None else pd.Series(dtype=float)
+    out = []
+    for r in short.itertuples(index=False):
+        route = rates[rates.sku == r.sku]
+        if route.empty:
+            continue
+        cost = float(value.unit_cost.get(r.sku, 0.0))
+        shortage = max(float(value.unit_price.get(r.sku, 0.0)) - cost, 0.0) * goodwill_factor
+        earlier = p[(p.sku == r.sku) & (p.week_start < r.week_start)].sort_values("week_start", ascending=False)
+        for e in earlier.itertuples(index=False):
+            weeks_carried = (r.week_start - e.week_start).days / 7
+            if weeks_carried > limit.get(r.sku, np.inf) + 1e-9:
+                break
+            if e.supply_source == "frozen" or cost * holding_rate * weeks_carried / 52.0 > shortage:
+                continue
+            fits = min(
+                max(float(free.get((str(x.resource_id), e.week_start), 0.0)), 0.0) * float(x.units_per_hour)
+                for x in route.itertuples(index=False)
+            )
+            making = float(rows.loc[(r.sku, e.week_start), "supply_units"]) > 1e-6
+            least = BUILD_AHEAD_MIN_UNITS if making else max(float(lot.get(r.sku, 0.0)), BUILD_AHEAD_MIN_UNITS)
+            if fits >= least * (1 + 1e-6) + 1e-6:
+                out.append((r.sku, r.week_start, r.moved_out_units + r.cut_units, e.week_start, fits))
+                break
+    return pd.DataFrame(out, columns=cols)
+
+
 def supply_cost_breaks(
     plan: pd.DataFrame, offloads: pd.DataFrame, expedite_costs: pd.DataFrame | None = None, tolerance: float = 0.005
 ) -> pd.DataFrame:
@@ -689,9 +940,15 @@ def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
     """One line naming the first SKUs and weeks that break a rule (for asset checks)."""
     if breaks.empty:
         return f"{what}: holds on every row"
+
+    def text(value) -> str:
+        if isinstance(value, pd.Timestamp):
+            return str(value.date())
+        return f"{value:,.2f}" if isinstance(value, (int, float, np.number)) else str(value)
+
     shown = "; ".join(
         f"{r.sku} week of {pd.Timestamp(r.week_start).date()}"
-        + "".join(f" {c}={getattr(r, c):,.2f}" for c in breaks.columns if c not in ("sku", "week_start"))
+        + "".join(f" {c}={text(getattr(r, c))}" for c in breaks.columns if c not in ("sku", "week_start"))
         for r in breaks.head(limit).itertuples()
     )
     more = f" (+{len(breaks) - limit} more)" if len(breaks) > limit else ""

@@ -160,6 +160,22 @@ def expiring_stock(usable_stock: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# A unit built ahead keeps at least two thirds of its shelf life for the customer (a common
+# retail minimum-remaining-life rule), so the plan holds it at most a third of its life.
+BUILD_AHEAD_LIFE_SHARE = 1 / 3
+
+
+def build_ahead_weeks(usable_stock: pd.DataFrame) -> pd.Series:
+    """Weeks a SKU may be built ahead of the week it is for, from its lots' shelf life (median days
+    from receipt to expiry, ``shelf_life_days`` of int_usable_stock): a third of it
+    (``BUILD_AHEAD_LIFE_SHARE``), in whole weeks. SKUs with no dated lot are not listed (no limit)."""
+    if "shelf_life_days" not in usable_stock:
+        return pd.Series(dtype=float)
+    life = pd.to_numeric(usable_stock["shelf_life_days"], errors="coerce")
+    days = life.groupby(usable_stock["sku"]).median().dropna()
+    return np.floor(days * BUILD_AHEAD_LIFE_SHARE / 7.0)
+
+
 def plan_priority(items: pd.DataFrame, abc: pd.DataFrame, routings: pd.DataFrame, bottleneck: str | None) -> pd.Series:
     """Order in which capacity is given out, per SKU of the item master (lower first): ABC class
     (A, B, C, unclassified) x CLASS_WEIGHT, less the margin per bottleneck hour (unit price - unit

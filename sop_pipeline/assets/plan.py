@@ -148,6 +148,17 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             ),
         ),
         dg.AssetCheckSpec(
+            "no_avoidable_shortfall",
+            asset=PLAN,
+            blocking=True,
+            description=(
+                "No made SKU is short of capacity in a week (moved_out_units or cut_units) while an earlier "
+                "unfrozen week has hours left on every resource of its routing for at least a unit (a minimum "
+                "run where it makes nothing) and carrying a unit costs less than being short of it: the plan "
+                "builds ahead first. A failure names the SKU, the short week and the earlier week."
+            ),
+        ),
+        dg.AssetCheckSpec(
             "offloads_reconcile",
             asset=OFFLOADS,
             blocking=True,
@@ -282,6 +293,7 @@ def plan_of_record(
     seasonal = plan_inputs.seasonal_safety_stock(
         fill_rate[[c for c in SEASONAL_POLICY_COLUMNS if c in fill_rate]], band
     )
+    ahead_limit = plan_inputs.build_ahead_weeks(usable_stock)
     plan, offloads = plan_lib.supply_plan_and_offloads(
         demand,
         items,
@@ -301,6 +313,7 @@ def plan_of_record(
         min_lot_units=min_runs,
         alternates=alternates,
         safety_stock_weekly=seasonal,
+        build_ahead_weeks=ahead_limit,
     )
     if freeze_id:
         effects.append(
@@ -385,6 +398,7 @@ def plan_of_record(
                 plan[plan.notes.str.startswith("inside the supplier lead time")].sku.nunique()
             ),
             "moved_units": round(float(plan.moved_out_units.sum()), 1),
+            "built_ahead_units": round(float(plan.built_ahead_units.sum()), 1),
             "frozen_weeks": weeks if previous is not None else 0,
             "by_family": dg.MetadataValue.md(
                 markdown_table(
@@ -460,6 +474,18 @@ def plan_of_record(
         expired_in_horizon_units=round(float(plan.expired_units.sum()), 1),
     )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
+    avoidable = plan_lib.avoidable_shortfalls(
+        plan, items, routes, hours, offloads, min_runs, build_ahead_weeks=ahead_limit
+    )
+    yield _rule_check(
+        PLAN,
+        "no_avoidable_shortfall",
+        avoidable,
+        "shortfalls with free hours in an earlier week",
+        rows_breaking=len(avoidable),
+        built_ahead_units=round(float(plan.built_ahead_units.sum()), 1),
+        short_units=round(float((plan.moved_out_units + plan.cut_units).sum()), 1),
+    )
     money = plan_lib.supply_cost_breaks(plan, offloads, expedited.costs)
     yield _rule_check(
         PLAN,

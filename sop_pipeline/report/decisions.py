@@ -121,6 +121,7 @@ PLAN_SUMS = (
     "expedite_cost",
     "offload_cost",
     "net_margin",
+    "built_ahead_units",
     "moved_out_units",
     "cut_units",
     "skus_at_risk",
@@ -158,6 +159,7 @@ def plan_of_record(ctx: PackContext) -> Markup:
         ncol("expedite_cost", "Expedite cost", money),
         ncol("offload_cost", "Alternate-resource cost", money),
         ncol("net_margin", "Net margin", money),
+        ncol("built_ahead_units", "Built ahead"),
         ncol("moved_out_units", "Moved later"),
         ncol("cut_units", "Cut"),
         ncol("projected_inventory_units", "Inventory at end"),
@@ -165,8 +167,9 @@ def plan_of_record(ctx: PackContext) -> Markup:
         ncol("skus_at_risk", "SKU-weeks at risk"),
     ]
     note = (
-        "Everything decided lands in one published plan of record. Supply is capacity-feasible; "
-        "SKU-weeks at risk = below safety stock or stocked out. Net margin = margin (at standard cost) less the "
+        "Everything decided lands in one published plan of record. Supply is capacity-feasible; what a full "
+        "week cannot make is built ahead in earlier weeks with free hours (within a third of the item's shelf "
+        "life, never in frozen weeks), and only then moved later or cut. SKU-weeks at risk = below safety stock or stocked out. Net margin = margin (at standard cost) less the "
         "plan's own extra supply costs: approved expedites and units made on an alternate resource."
     )
     return panel(

@@ -2,6 +2,8 @@
 on a fresh warehouse, so every meeting-pack section has content.
 
 * a promotion the plan cannot make -> substitution_plan proposes same-family SKUs with spare stock;
+* weeks whose tooling is full -> the plan builds ahead in earlier weeks with free hours, within a
+  third of the item's shelf life (the promotion above is on a 45-day dairy item: it cannot be);
 * shift B is short of qualified line operators -> cross_train_plan trains level-1 people;
 * a deal lost and one won since the last weekly cycle -> demand_review's lost_deal / new_win rows;
 * last week's plan of record (the plan_history extract) -> top movers vs last cycle on the first run;
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_pipeline.analytics import plan_inputs
+from sop_pipeline.analytics import mps, plan as plan_lib, plan_inputs
 from sop_pipeline.assets.plan import SEASONAL_POLICY_COLUMNS
 
 from tests.integration.test_meeting_pack_panels import parse_panels
@@ -74,6 +76,48 @@ def test_a_promotion_the_plan_cannot_make_gets_same_family_substitutes(serving, 
     assert {f"{r.sku}->{r.substitute_sku}" for r in offered.itertuples()} <= set(proposals.subject)
     p = panels["decision-substitutions"]
     assert not p.no_data and p.tables and len(p.tables[0].rows) == min(8, len(subs))
+
+
+def test_full_weeks_are_built_ahead_and_no_shortfall_had_hours_before_it(serving, small_cycle, panels):
+    plan = _df(serving, "select * from plan_of_record")
+    plan["week_start"] = pd.to_datetime(plan.week_start)
+    ahead = plan[plan.built_ahead_units > 0]
+    assert len(ahead) >= 3, "the demo plan built nothing ahead"
+    assert (ahead.built_ahead_units <= ahead.supply_units + 1e-6).all() and (ahead.supply_source == "make").all()
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as wh:
+        capacity = _df(wh, "select * from analytics.capacity")
+        routings = _df(wh, "select sku, resource_id, units_per_hour from staging.stg_mes__routings")
+        usable = _df(wh, "select * from intermediate.int_usable_stock")
+        orders = _df(wh, "select sku, planned_qty, status from staging.stg_mes__production_orders")
+        resources = _df(wh, "select resource_id, resource_type as type from staging.stg_mes__resources")
+    routes, hours, _ = plan_inputs.capacity_inputs(capacity, routings)
+    offloads = _df(serving, "select * from plan_offloads")
+    load = plan_lib.resource_load(plan, routes, hours, offloads).set_index(["resource_id", "week_start"])
+    min_runs = mps.minimum_run_units(routings, orders, resources=resources)
+    rows = plan.set_index(["sku", "horizon_week"])
+    for r in ahead.itertuples():
+        # the note names the weeks it is for; none of them has room for the units built ahead (a
+        # minimum run where the SKU makes nothing that week): they are needed
+        weeks = [int(x) for x in r.notes.split("ahead for week ")[1].split(" (")[0].split(", ")]
+        for h in weeks:
+            assert h > r.horizon_week
+            week = rows.loc[(r.sku, h)]
+            least = r.built_ahead_units if week.supply_units > 1e-6 else max(float(min_runs.get(r.sku, 0.0)), 1.0)
+            room = min(
+                (load.loc[(res, week.week_start)].available_hours - load.loc[(res, week.week_start)].planned_hours)
+                * rate
+                for res, rate in routes[routes.sku == r.sku][["resource_id", "units_per_hour"]].values
+            )
+            assert room < least + 1e-6, (r.sku, h, room, least)
+    # recomputed from published tables and the warehouse: no made SKU is short of capacity while an
+    # earlier unfrozen week had the hours (the plan's blocking check, independently)
+    limit = plan_inputs.build_ahead_weeks(usable)
+    items = pd.read_csv(small_cycle.extracts / "items.csv")
+    assert plan_lib.avoidable_shortfalls(plan, items, routes, hours, offloads, min_runs, build_ahead_weeks=limit).empty
+    # and without the shelf-life limit the dairy promotion's shortfall had free hours earlier
+    assert limit.min() < 3 and len(plan_lib.avoidable_shortfalls(plan, items, routes, hours, offloads, min_runs))
+    p = panels["decision-plan-of-record"]
+    assert "Built ahead" in p.tables[0].headers
 
 
 def test_a_labour_shortfall_gets_a_cross_training_plan(serving, small_cycle, panels):

@@ -107,8 +107,10 @@ def test_a_full_alternate_falls_back_to_the_old_move_and_cut():
     assert moved.empty and none.empty
     pd.testing.assert_frame_equal(with_alt, without)
     assert with_alt.loc[("A", WEEKS[0])].moved_out_units == pytest.approx(100.0)
-    last, _ = _run(_hours(m2=10.0), demand=_demand(a=(0.0, 500.0), b=(0.0, 50.0)))
+    # in the last week they are cut when no earlier week has hours to build them ahead (M1 full in both)
+    last, _ = _run(_hours(m2=10.0), demand=_demand(a=(400.0, 500.0), b=(50.0, 50.0)))
     assert last.loc[("A", WEEKS[1])].cut_units == pytest.approx(100.0)
+    assert (last.built_ahead_units == 0).all()
 
 
 def test_the_sku_s_other_resources_still_bind_on_the_alternate():

@@ -407,3 +407,85 @@ def test_a_weekly_safety_stock_is_the_target_of_its_weeks_only():
     assert a.supply_units.tolist() == [12.0, 16.0, 7.0]
     assert (p.service_risk == "ok").all()
     assert a.notes.tolist() == [plan.SEASONAL_SS_NOTE] * 2 + [""] and (b.notes == "").all()
+
+
+# --------------------------------------------------------------------------- build-ahead
+
+
+def _ahead(a, hours, **more):
+    """A alone (B has no demand) on M1 at 1 unit/hour with `hours` a week."""
+    return _plan(_demand(a=a, b=(0, 0, 0)), hours=hours, **more).set_index(["sku", "week_start"]).loc["A"]
+
+
+def test_a_full_week_is_built_ahead_in_the_latest_earlier_week_with_hours():
+    # week 3 needs 150 h of 100: the 50 units that do not fit are made in week 2 (50 h free), not week 1
+    a = _ahead((0, 50, 150), (100.0, 100.0, 100.0))
+    assert a.supply_units.tolist() == pytest.approx([0, 100, 100])
+    assert a.built_ahead_units.tolist() == pytest.approx([0, 50, 0])
+    assert (a.moved_out_units == 0).all() and (a.cut_units == 0).all() and (a.service_risk == "ok").all()
+    assert "built 50 units ahead for week 3" in a.notes.iloc[1]
+
+
+def test_stock_built_ahead_is_held_for_its_week_not_netted_against_the_weeks_between():
+    # week 2 is full with its own 50 units, so week 3's 50 extra are built in week 1; week 2 must
+    # still make its own 50 (the week-1 stock is held for week 3), or week 3 would be short again
+    a = _ahead((0, 50, 150), (100.0, 50.0, 100.0))
+    assert a.supply_units.tolist() == pytest.approx([50, 50, 100])
+    assert a.built_ahead_units.tolist() == pytest.approx([50, 0, 0])
+    assert a.projected_inventory_units.tolist() == pytest.approx([50, 50, 0])
+    assert (a.cut_units == 0).all()
+
+
+def test_the_minimum_run_applies_to_a_week_built_ahead():
+    a = _ahead((0, 0, 110), (100.0, 100.0, 100.0), min_lot_units=pd.Series({"A": 40.0}))
+    # 10 short in week 3 -> a minimum run of 40 in week 2, all held for week 3, which then makes 70
+    assert a.supply_units.tolist() == pytest.approx([0, 40, 70])
+    assert a.built_ahead_units.tolist() == pytest.approx([0, 40, 0])
+    assert a.projected_inventory_units.tolist() == pytest.approx([0, 40, 0])
+
+
+def test_no_build_ahead_into_frozen_weeks_beyond_shelf_life_or_when_holding_costs_more():
+    previous = pd.DataFrame({"sku": ["A", "A"], "week_start": WEEKS[:2], "supply_units": [0.0, 0.0]})
+    frozen = _ahead((0, 0, 150), (100.0, 100.0, 100.0), frozen=previous, frozen_weeks=2)
+    assert frozen.built_ahead_units.sum() == 0 and frozen.cut_units.iloc[-1] == pytest.approx(50)
+    # a third of the shelf life in weeks: 1 week reaches week 2, 0 weeks nothing
+    one = _ahead((0, 20, 250), (100.0, 100.0, 100.0), build_ahead_weeks=pd.Series({"A": 1.0}))
+    assert one.built_ahead_units.tolist() == pytest.approx([0, 80, 0]) and one.cut_units.iloc[-1] == pytest.approx(70)
+    none = _ahead((0, 0, 150), (100.0, 100.0, 100.0), build_ahead_weeks=pd.Series({"A": 0.0}))
+    assert none.built_ahead_units.sum() == 0 and none.cut_units.iloc[-1] == pytest.approx(50)
+    # holding a unit 2 weeks at 25 %/year of its cost 6 is ~0.06; a margin of 0.05 makes that dearer
+    thin = ITEMS.assign(unit_price=[6.05, 20.0])
+    routings, resource_hours = _m1((100.0, 100.0, 100.0))
+    p = plan.supply_plan(
+        _demand(a=(0, 100, 150), b=(0, 0, 0)),
+        thin,
+        opening_inventory=pd.Series(0.0, index=["A", "B"]),
+        safety_stock=pd.Series(0.0, index=["A", "B"]),
+        source=pd.Series("make", index=["A", "B"]),
+        routings=routings,
+        resource_hours=resource_hours,
+        priority=pd.Series([1, 2], index=["A", "B"]),
+        holding_rate=2.0,  # 2 weeks: 6 x 2.0 x 2 / 52 = 0.46 > 0.05
+    )
+    assert p.built_ahead_units.sum() == 0 and p.cut_units.sum() == pytest.approx(50)
+
+
+def test_avoidable_shortfalls_finds_a_short_week_with_free_hours_before_it():
+    routings, resource_hours = _m1((100.0, 100.0, 100.0))
+    short = _plan(_demand(a=(0, 0, 150), b=(0, 0, 0)), build_ahead_weeks=pd.Series({"A": 0.0}))
+    found = plan.avoidable_shortfalls(short, ITEMS, routings, resource_hours)
+    assert found[["sku", "short_units", "earlier_week", "units_free"]].values.tolist() == [["A", 50.0, WEEKS[1], 100.0]]
+    assert "earlier_week=" + str(WEEKS[1].date()) in plan.describe_breaks(found, "x")
+    # the same plan within its shelf-life limit, and the plan that builds ahead, pass
+    assert plan.avoidable_shortfalls(
+        short, ITEMS, routings, resource_hours, build_ahead_weeks=pd.Series({"A": 0.0})
+    ).empty
+    built = _plan(_demand(a=(0, 0, 150), b=(0, 0, 0)))
+    assert plan.avoidable_shortfalls(built, ITEMS, routings, resource_hours).empty
+    # a minimum run that does not fit in the free hours of a week the SKU does not make is no avoidable shortfall
+    full = _plan(_demand(a=(0, 0, 150), b=(0, 0, 0)), hours=(30.0, 30.0, 100.0), min_lot_units=pd.Series({"A": 40.0}))
+    assert full.cut_units.sum() == pytest.approx(50)
+    assert plan.avoidable_shortfalls(
+        full, ITEMS, routings, _m1((30.0, 30.0, 100.0))[1], None, pd.Series({"A": 40.0})
+    ).empty
+    assert len(plan.avoidable_shortfalls(full, ITEMS, routings, _m1((30.0, 30.0, 100.0))[1]))  # without the minimum run

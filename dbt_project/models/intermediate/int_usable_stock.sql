@@ -28,6 +28,11 @@ classified as (
         lots.qty,
         lots.status,
         lots.expiry_date,
+        lots.receipt_date,
+        -- the lot's shelf life (days from receipt to expiry): bounds how far ahead the plan builds
+        case when lots.expiry_date is not null and lots.receipt_date is not null
+                  and lots.expiry_date > lots.receipt_date
+             then lots.expiry_date - lots.receipt_date end as shelf_life_days,
         case when lots.expiry_date is null then null else {{ week_start('lots.expiry_date') }} end
             as expiry_week_start,
         case

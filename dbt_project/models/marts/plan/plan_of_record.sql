@@ -23,6 +23,7 @@ select
     moved_in_units,
     moved_out_units,
     cut_units,
+    built_ahead_units,
     projected_inventory_units,
     safety_stock_units,
     service_risk,

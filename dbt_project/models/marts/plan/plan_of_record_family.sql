@@ -15,6 +15,7 @@ select
     sum(constraint_hours) as constraint_hours,
     sum(moved_out_units) as moved_out_units,
     sum(cut_units) as cut_units,
+    sum(built_ahead_units) as built_ahead_units,
     sum(projected_inventory_units) as projected_inventory_units,
     sum(safety_stock_units) as safety_stock_units,
     sum(case when service_risk <> 'ok' then 1 else 0 end) as skus_at_risk
