@@ -31,6 +31,23 @@ only when each resource it needs has the time); what does not fit moves to the n
 free hours (``moved``) and, past the horizon, is ``cut``. The plan never exceeds available hours
 on any resource: overloaded weeks say what was moved or cut and which resource was full.
 
+Build-ahead: before anything is moved later or cut, the plan makes it earlier. A made SKU's
+shortfall in week j (what a full week could not make) is placed in the latest earlier week k
+that has hours left on every resource of its routing (as late as possible: the least stock
+carried), in the plan's priority order, and the weeks are planned again with those units on top
+of week k's own lot (``built_ahead_units``; the note says which week they are for). The units
+are held for week j: the weeks between do not net them against their own need, so they keep
+their own production. Never in a frozen week; never more than ``build_ahead_weeks`` before week j
+(a third of the SKU's shelf life, ``plan_inputs.build_ahead_weeks``: a dairy item of 45 days is
+built at most 2 weeks ahead); never where carrying a unit from k to j costs more than being short
+of it (KPI_DEFINITIONS "Service-target economics": unit cost x ``holding_rate`` x weeks / 52 >
+(price - cost) x ``goodwill_factor``); at least a unit (the whole shortfall when smaller) where
+the SKU makes that week anyway, a minimum run where it does not. Planning again moves other SKUs'
+lots, so this repeats (at most ``BUILD_AHEAD_ROUNDS``) until a round places nothing; units built
+ahead for a week that has since got the room are made in their own week again. The
+check ``no_avoidable_shortfall`` (:func:`avoidable_shortfalls`, blocking) lists any shortfall left with
+free hours before it.
+
 Usable stock: the opening inventory is the usable stock only (available lots, not expired at the
 start of week 1; the caller passes it). A usable lot whose expiry falls inside the horizon leaves
 the projection at the start of its expiry week (``expired_units``) as far as demand has not
@@ -104,8 +121,9 @@ PLAN_COLUMNS = [
 
 # Build-ahead: at most this many rounds of "place the shortfalls in earlier free hours, plan again"
 # (each round places every shortfall it can; it stops as soon as a round places nothing)
-BUILD_AHEAD_ROUNDS = 8
-# a build-ahead places at least this many units in a week (no slivers of an hour)
+BUILD_AHEAD_ROUNDS = 40
+# a build-ahead places at least this many units in a week the SKU makes anyway (or the whole
+# shortfall when it is smaller), a minimum run in a week it does not
 BUILD_AHEAD_MIN_UNITS = 1.0
 
 
@@ -176,7 +194,8 @@ def _build_ahead_tranches(
                 fits = float((np.maximum(free[uses, k], 0.0) / per_unit[i, uses]).min())
                 making = state.supply[i, k] + added[i, k] > 1e-6
                 units = min(fits, rest if making else max(rest, min_lot[i]))
-                if units < (BUILD_AHEAD_MIN_UNITS if making else max(min_lot[i], BUILD_AHEAD_MIN_UNITS)) - 1e-9:
+                least = min(BUILD_AHEAD_MIN_UNITS, rest) if making else max(min_lot[i], BUILD_AHEAD_MIN_UNITS)
+                if units < least - 1e-9:
                     continue
                 added[i, k] += units
                 free[:, k] -= units * per_unit[i]
@@ -597,9 +616,10 @@ def supply_plan_and_offloads(
             frozen_mask = np.array([(s, wk) in frozen for s in skus]) & (j < frozen_weeks)
             lot_sized = ~frozen_mask & (need > 1e-6) & (need < min_lot)
             want = np.where(frozen_mask, [frozen.get((s, wk), 0.0) for s in skus], np.where(lot_sized, min_lot, need))
-            # units built ahead for a later week come on top (lot-sized with this week's own need)
+            # units built ahead for a later week come on top of the week's own lot (a minimum run at least)
             extra = np.where(frozen_mask, 0.0, ahead[:, j])
-            want = np.where(extra > 0, np.where(need + extra < min_lot, min_lot, need + extra), want)
+            base = want.copy()
+            want = np.where(extra > 0, np.maximum(base + extra, min_lot), want)
             is_frozen[:, j] = frozen_mask
             got = want.copy()
             if resources:
@@ -645,7 +665,7 @@ def supply_plan_and_offloads(
             supply[:, j] = got
             inv = inv + got - demand_j
             proj[:, j] = inv
-            built[:, j] = np.where(frozen_mask, 0.0, np.minimum(ahead[:, j], np.maximum(got - need, 0.0)))
+            built[:, j] = np.where(frozen_mask, 0.0, np.minimum(ahead[:, j], np.maximum(got - base, 0.0)))
             with np.errstate(divide="ignore", invalid="ignore"):
                 made_share[:, j] = np.where(ahead[:, j] > 0, built[:, j] / ahead[:, j], 1.0)
         return _Pass(
@@ -654,15 +674,20 @@ def supply_plan_and_offloads(
 
     # Build-ahead: what a full week cannot make is made in earlier weeks with free hours, then the
     # weeks are planned again; repeated while it places more (module docstring, "Build-ahead").
+    rounds = [0, True]  # build-ahead rounds run, and whether the last one placed nothing (settled)
+
     def settle(tranches: np.ndarray, state: _Pass) -> tuple[np.ndarray, _Pass]:
         for _ in range(BUILD_AHEAD_ROUNDS):
             added = _build_ahead_tranches(
                 state, order, on_constraint, per_unit, min_lot, reachable, holding_week, shortage_cost, max_ahead
             )
             if not len(added):
-                break
+                rounds[1] = True
+                return tranches, state
+            rounds[0] += 1
             tranches = np.vstack([tranches, added])
             state = forward(tranches)
+        rounds[1] = False
         return tranches, state
 
     tranches, state = settle(np.zeros((0, 4)), forward(np.zeros((0, 4))))
@@ -783,6 +808,10 @@ def supply_plan_and_offloads(
     for extra in (offload_note.to_numpy(dtype=object), ahead_note, season_note.astype(object)):
         notes = np.where(extra == "", notes, np.where(notes == "", extra, notes + "; " + extra))
     out["notes"] = notes
+    # how the build-ahead went (the asset's metadata, the benchmark): rounds run, and whether the
+    # last round found nothing more to place (False: stopped at BUILD_AHEAD_ROUNDS)
+    out.attrs["build_ahead_rounds"] = rounds[0]
+    out.attrs["build_ahead_settled"] = bool(rounds[1])
     return out, moved_off
 
 
@@ -866,7 +895,7 @@ def avoidable_shortfalls(
     short of capacity (``moved_out_units`` or ``cut_units`` > 0) with an earlier week, not frozen
     for the SKU, where every resource of its routing has hours left (``resource_load`` of the
     published plan and offloads) for at least a unit (a minimum run where the SKU makes nothing
-    that week), carrying a unit that long costs less than being short of it, and the week is
+    that week; the shortfall itself where it is under a unit), carrying a unit that long costs less than being short of it, and the week is
     within the SKU's ``build_ahead_weeks`` (sku -> weeks; missing: no limit). Rows:
     ``sku, week_start, short_units, earlier_week, units_free`` (the latest such week)."""
     cols = ["sku", "week_start", "short_units", "earlier_week", "units_free"]
@@ -887,8 +916,9 @@ def avoidable_shortfalls(
         route = rates[rates.sku == r.sku]
         if route.empty:
             continue
-        cost = float(value.unit_cost.get(r.sku, 0.0))
-        shortage = max(float(value.unit_price.get(r.sku, 0.0)) - cost, 0.0) * goodwill_factor
+        cost = float(np.nan_to_num(value.unit_cost.get(r.sku, 0.0)))
+        price = float(value.unit_price.get(r.sku, np.nan))
+        shortage = max(price - cost, 0.0) * goodwill_factor if np.isfinite(price) else 0.0
         earlier = p[(p.sku == r.sku) & (p.week_start < r.week_start)].sort_values("week_start", ascending=False)
         for e in earlier.itertuples(index=False):
             weeks_carried = (r.week_start - e.week_start).days / 7
@@ -901,7 +931,12 @@ def avoidable_shortfalls(
                 for x in route.itertuples(index=False)
             )
             making = float(rows.loc[(r.sku, e.week_start), "supply_units"]) > 1e-6
-            least = BUILD_AHEAD_MIN_UNITS if making else max(float(lot.get(r.sku, 0.0)), BUILD_AHEAD_MIN_UNITS)
+            short_units = r.moved_out_units + r.cut_units
+            least = (
+                min(BUILD_AHEAD_MIN_UNITS, short_units)
+                if making
+                else max(float(lot.get(r.sku, 0.0)), BUILD_AHEAD_MIN_UNITS)
+            )
             if fits >= least * (1 + 1e-6) + 1e-6:
                 out.append((r.sku, r.week_start, r.moved_out_units + r.cut_units, e.week_start, fits))
                 break

@@ -154,8 +154,9 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             description=(
                 "No made SKU is short of capacity in a week (moved_out_units or cut_units) while an earlier "
                 "unfrozen week has hours left on every resource of its routing for at least a unit (a minimum "
-                "run where it makes nothing) and carrying a unit costs less than being short of it: the plan "
-                "builds ahead first. A failure names the SKU, the short week and the earlier week."
+                "run where it makes nothing), within a third of its shelf life, and carrying a unit costs less "
+                "than being short of it: the plan builds ahead first (benchmarks/README.md, 'Build-ahead'). A failure "
+                "names the SKU, the short week and the earlier week."
             ),
         ),
         dg.AssetCheckSpec(
@@ -315,6 +316,7 @@ def plan_of_record(
         safety_stock_weekly=seasonal,
         build_ahead_weeks=ahead_limit,
     )
+    build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
     if freeze_id:
         effects.append(
             plan_lib.DecisionEffect(
@@ -399,6 +401,8 @@ def plan_of_record(
             ),
             "moved_units": round(float(plan.moved_out_units.sum()), 1),
             "built_ahead_units": round(float(plan.built_ahead_units.sum()), 1),
+            "build_ahead_rounds": int(build_ahead.get("build_ahead_rounds", 0)),
+            "build_ahead_settled": bool(build_ahead.get("build_ahead_settled", True)),
             "frozen_weeks": weeks if previous is not None else 0,
             "by_family": dg.MetadataValue.md(
                 markdown_table(

@@ -374,6 +374,35 @@ def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(smal
         assert held == pytest.approx(r.peak_safety_stock_units)
 
 
+def test_a_plan_that_does_not_build_ahead_fails_the_blocking_check(small_cycle, tmp_path, monkeypatch):
+    """The plan asset alone on a copy of the cycle's warehouse, with one fault injected: the planner
+    builds nothing ahead (every SKU's limit 0 weeks). Its own rows still balance and fit, but the
+    check no_avoidable_shortfall fails, blocking, and names a SKU short with free hours before it;
+    untouched, the same asset passes it."""
+    from sop_pipeline.assets import plan as plan_assets
+    from tests.conftest import materialize_on_copy
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "fault").mkdir()
+    result, _ = materialize_on_copy(small_cycle, tmp_path / "real", plan_assets.plan_of_record)
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_avoidable_shortfall"]
+    assert result.success and check.passed and check.blocking
+    assert check.metadata["built_ahead_units"].value > 0
+
+    real = plan_lib.supply_plan_and_offloads
+
+    def no_build_ahead(*args, **kwargs):
+        kwargs["build_ahead_weeks"] = pd.Series(0.0, index=pd.Index(args[0].sku.unique()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_lib, "supply_plan_and_offloads", no_build_ahead)
+    result, _ = materialize_on_copy(small_cycle, tmp_path / "fault", plan_assets.plan_of_record)
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_avoidable_shortfall"]
+    assert not check.passed and check.blocking and not result.success
+    assert check.metadata["built_ahead_units"].value == 0 and check.metadata["rows_breaking"].value >= 3
+    assert "earlier_week=" in check.description and "SKU00" in check.description
+
+
 def test_the_service_curves_today_and_the_plans_safety_stock_reconcile_through_the_seasonal_skus(serving, panels):
     """The service curve prices every item at its 156-week policy; the inventory panel shows the
     plan's week-1 safety stock, which for a seasonal SKU follows its season. Today's point on the
