@@ -202,7 +202,8 @@ EXTRACTS: dict[str, Extract] = {
             categories={"status": ("available", "hold")},
             references={"sku": SKU, "location": LOC},
             event_date="snapshot_date",
-            description="Inventory on hand by lot.",
+            description="Inventory on hand by lot. receipt_date to expiry_date is the lot's shelf life: the plan "
+            "builds a SKU ahead of a full week by at most a third of its median (lots without both dates: no limit).",
         ),
         _x(
             "production_orders",
