@@ -358,6 +358,8 @@ def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(smal
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     check = evals["seasonal_safety_stock_on_target"]
     assert check.passed and not check.blocking
+    ahead = evals["no_avoidable_shortfall"]  # the fault-injection test above fails it
+    assert ahead.passed and ahead.blocking and ahead.metadata["built_ahead_units"].value > 0
     truth = pd.read_csv(small_cycle.extracts / "_truth" / "seasonal_items.csv")
     assert check.metadata["items"].value == len(truth) >= 1 and check.metadata["items_off"].value == 0
     with duckdb.connect(str(path), read_only=True) as con:
@@ -377,17 +379,10 @@ def test_the_seasonal_items_stock_is_simulated_on_target_by_the_plans_check(smal
 def test_a_plan_that_does_not_build_ahead_fails_the_blocking_check(small_cycle, tmp_path, monkeypatch):
     """The plan asset alone on a copy of the cycle's warehouse, with one fault injected: the planner
     builds nothing ahead (every SKU's limit 0 weeks). Its own rows still balance and fit, but the
-    check no_avoidable_shortfall fails, blocking, and names a SKU short with free hours before it;
-    untouched, the same asset passes it."""
+    check no_avoidable_shortfall fails, blocking, and names a SKU short with free hours before it
+    (untouched, the same asset passes it: the seasonal check's test below)."""
     from sop_pipeline.assets import plan as plan_assets
     from tests.conftest import materialize_on_copy
-
-    (tmp_path / "real").mkdir()
-    (tmp_path / "fault").mkdir()
-    result, _ = materialize_on_copy(small_cycle, tmp_path / "real", plan_assets.plan_of_record)
-    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_avoidable_shortfall"]
-    assert result.success and check.passed and check.blocking
-    assert check.metadata["built_ahead_units"].value > 0
 
     real = plan_lib.supply_plan_and_offloads
 
@@ -396,7 +391,7 @@ def test_a_plan_that_does_not_build_ahead_fails_the_blocking_check(small_cycle, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(plan_lib, "supply_plan_and_offloads", no_build_ahead)
-    result, _ = materialize_on_copy(small_cycle, tmp_path / "fault", plan_assets.plan_of_record)
+    result, _ = materialize_on_copy(small_cycle, tmp_path, plan_assets.plan_of_record)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_avoidable_shortfall"]
     assert not check.passed and check.blocking and not result.success
     assert check.metadata["built_ahead_units"].value == 0 and check.metadata["rows_breaking"].value >= 3
