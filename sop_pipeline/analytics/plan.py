@@ -500,6 +500,14 @@ def supply_plan_and_offloads(
             cut; the minimum run applies to primary + offloaded units together. The second
             return value lists the offloads (``offload.OFFLOAD_COLUMNS``); the row's note says
             what was offloaded and ``constraint_hours`` counts only the hours on ``resource_id``.
+        holding_rate, goodwill_factor: the build-ahead's economics (module docstring): a unit is
+            not carried where unit cost x holding_rate x weeks / 52 > (price - cost) x goodwill.
+        build_ahead_weeks: the most weeks a SKU is built ahead of the week it is for
+            (``plan_inputs.build_ahead_weeks``: a third of its shelf life); missing: the horizon.
+            0 for every SKU is the plan without build-ahead.
+
+    The plan's ``attrs`` say how the build-ahead went: ``build_ahead_rounds`` (rounds that placed
+    units) and ``build_ahead_settled`` (False when it stopped at ``BUILD_AHEAD_ROUNDS``).
     """
     d = demand.merge(items[["sku", "family", "unit_price", "unit_cost"]], on="sku", how="left")
     d = d.sort_values(["sku", "week_start"]).reset_index(drop=True)
