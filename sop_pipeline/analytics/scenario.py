@@ -439,6 +439,7 @@ METRICS = {
     "projected_fill_rate_pct": "%",
     "stockout_sku_weeks": "SKU-weeks",
     "cut_units": "units",
+    "built_ahead_units": "units",
     "inventory_value_end": "money",
     "working_capital_end": "money",
     "cash_tied_up_13w": "money",
@@ -473,7 +474,8 @@ def figures(
     Per family and total: demand units, revenue, margin and (where the plan has it) net margin -
     margin less the plan's expedite and alternate-resource costs - over the 13 weeks; projected fill rate
     (% of demand met in its week on the plan's projection: a backlog that grows in a week counts as
-    unmet); stockout SKU-weeks (service_risk stockout); cut units; inventory value at cost at the end
+    unmet); stockout SKU-weeks (service_risk stockout); cut units; units built ahead (where the plan
+    has the column); inventory value at cost at the end
     of week 13 (positive projected inventory x unit cost, the cost being (revenue - margin) / demand
     units of the SKU). Total only: working capital at week 13 and cash tied up over the horizon
     (datapack_cash_projection). Per resource: available hours and the supply review's load %
@@ -495,12 +497,13 @@ def figures(
         )
         p["stockout"] = (p["service_risk"] == "stockout").astype(int)
         money = ["demand_units", "revenue", "margin"] + (["net_margin"] if "net_margin" in p else [])
+        units = ["cut_units"] + (["built_ahead_units"] if "built_ahead_units" in p else [])
         for scope, group in [("family", p.groupby("family")), ("total", p.assign(_all="total").groupby("_all"))]:
             agg = group.agg(
                 **{c: (c, "sum") for c in money},
                 unmet=("unmet_units", "sum"),
                 stockout_sku_weeks=("stockout", "sum"),
-                cut_units=("cut_units", "sum"),
+                **{c: (c, "sum") for c in units},
                 inventory_value_end=("inventory_value_end", "sum"),
             )
             agg["projected_fill_rate_pct"] = np.where(
@@ -511,7 +514,7 @@ def figures(
                     *money,
                     "projected_fill_rate_pct",
                     "stockout_sku_weeks",
-                    "cut_units",
+                    *units,
                     "inventory_value_end",
                 ):
                     rows.append((scope, str(key), metric, float(r[metric])))

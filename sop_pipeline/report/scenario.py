@@ -19,6 +19,7 @@ LABELS = {
     "projected_fill_rate_pct": "Projected fill rate %",
     "stockout_sku_weeks": "Stockout SKU-weeks",
     "cut_units": "Cut units",
+    "built_ahead_units": "Units built ahead",
     "inventory_value_end": "Inventory value, week 13",
     "working_capital_end": "Working capital, week 13",
     "cash_tied_up_13w": "Cash tied up (13 wk)",

@@ -270,6 +270,7 @@ def _plan_rows(demand_a=(10.0, 10.0), inv_a=(5.0, -3.0)) -> pd.DataFrame:
             "margin": [d * 4 for d in demand_a] + [8.0, 8.0],
             "net_margin": [d * 4 for d in demand_a] + [8.0, 3.0],  # B's week 2 took on a 5.0 expedite
             "cut_units": 0.0,
+            "built_ahead_units": [0.0, 0.0, 3.0, 0.0],
             "projected_inventory_units": [*inv_a, 2.0, 6.0],
             "service_risk": ["ok", "stockout" if inv_a[1] < 0 else "ok", "ok", "ok"],
             "resource_id": ["T1", "T1", "", ""],
@@ -305,6 +306,10 @@ def test_figures_and_compare_by_hand():
     assert snacks.loc["net_margin", "scenario_value"] == pytest.approx(88.0)
     no_net = scenario.figures(_plan_rows().drop(columns="net_margin"), cap, cash, sequence)
     assert "net_margin" not in set(no_net.metric)  # an older plan without it: not made up from the margin
+    assert out.loc["family", "Drinks"].loc["built_ahead_units", "base_value"] == 3.0
+    assert "built_ahead_units" not in set(
+        scenario.figures(_plan_rows().drop(columns="built_ahead_units"), cap, cash).metric
+    )
     total = out.loc["total", "total"]
     assert total.loc["revenue", "scenario_value"] == 300.0 and total.loc["working_capital_end", "base_value"] == 120.0
     t1 = out.loc["resource", "T1"]
