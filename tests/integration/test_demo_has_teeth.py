@@ -96,13 +96,17 @@ def test_full_weeks_are_built_ahead_and_no_shortfall_had_hours_before_it(serving
     min_runs = mps.minimum_run_units(routings, orders, resources=resources)
     rows = plan.set_index(["sku", "horizon_week"])
     for r in ahead.itertuples():
-        # the note names the weeks it is for; none of them has room for the units built ahead (a
-        # minimum run where the SKU makes nothing that week): they are needed
+        # the note names the weeks it is for; none of them has room for the units built ahead (at
+        # least a minimum run where the SKU makes nothing that week): they are needed
         weeks = [int(x) for x in r.notes.split("ahead for week ")[1].split(" (")[0].split(", ")]
         for h in weeks:
             assert h > r.horizon_week
             week = rows.loc[(r.sku, h)]
-            least = r.built_ahead_units if week.supply_units > 1e-6 else max(float(min_runs.get(r.sku, 0.0)), 1.0)
+            least = (
+                r.built_ahead_units
+                if week.supply_units > 1e-6
+                else max(r.built_ahead_units, float(min_runs.get(r.sku, 0.0)))
+            )
             room = min(
                 (load.loc[(res, week.week_start)].available_hours - load.loc[(res, week.week_start)].planned_hours)
                 * rate
