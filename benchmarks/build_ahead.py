@@ -32,69 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sop_pipeline.analytics import plan  # noqa: E402
-
-WEEKS = pd.date_range("2027-01-04", periods=13, freq="7D")
-
-
-def instance(n: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    skus = [f"S{i:05d}" for i in range(n)]
-    level = rng.lognormal(3.5, 0.8, n)
-    peak = np.ones(13)
-    peak[7:11] = rng.uniform(1.3, 1.6)
-    units = level[:, None] * peak[None, :] * rng.gamma(20, 1 / 20, (n, 13))
-    demand = pd.DataFrame(
-        {
-            "sku": np.repeat(skus, 13),
-            "week_start": np.tile(WEEKS, n),
-            "horizon_week": np.tile(np.arange(1, 14), n),
-            "demand_units": units.ravel(),
-            "decision_ids": "",
-        }
-    )
-    cost = rng.uniform(1, 10, n)
-    margin = np.where(rng.random(n) < 0.25, rng.uniform(0.001, 0.01, n), rng.uniform(0.2, 0.6, n))
-    items = pd.DataFrame(
-        {"sku": skus, "family": "F", "unit_price": cost * (1 + margin), "unit_cost": cost, "make_or_buy": "make"}
-    )
-    rate_t = rng.uniform(10, 40, n)
-    rate_l = rng.uniform(5, 15, n)
-    routings = pd.DataFrame(
-        {
-            "sku": skus * 2,
-            "resource_id": ["T1"] * n + ["L1"] * n,
-            "units_per_hour": np.concatenate([rate_t, rate_l]),
-        }
-    )
-    need_t = (units / rate_t[:, None]).sum(axis=0).mean()
-    need_l = (units / rate_l[:, None]).sum(axis=0).mean()
-    hours = pd.DataFrame(
-        [(r, w, h) for w in WEEKS for r, h in (("T1", 0.95 * need_t), ("L1", 1.3 * need_l))],
-        columns=["resource_id", "week_start", "hours"],
-    )
-    ss = pd.Series(level * rng.uniform(0.2, 0.6, n), index=skus)
-    opening = pd.Series(level * rng.uniform(0.5, 2.0, n), index=skus)
-    min_lot = pd.Series(level * rng.choice([0.0, 1.0, 2.0], n), index=skus)
-    life = rng.choice([45, 270, 365, 540], n)
-    limit = pd.Series(np.floor(life / 3 / 7), index=skus)
-    priority = pd.Series(rng.permutation(n), index=skus)
-    return dict(
-        demand=demand,
-        items=items,
-        routings=routings,
-        hours=hours,
-        ss=ss,
-        opening=opening,
-        min_lot=min_lot,
-        limit=limit,
-        priority=priority,
-    )
+from tests.fixtures.plans import random_plan_inputs as instance  # noqa: E402
 
 
 def run(inst: dict, limit: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, float]:

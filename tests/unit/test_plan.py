@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from sop_pipeline.analytics import plan
+from tests.fixtures.plans import random_plan_inputs
 
 WEEKS = pd.to_datetime(["2026-01-05", "2026-01-12", "2026-01-19"])
 ITEMS = pd.DataFrame(
@@ -493,54 +493,24 @@ def test_avoidable_shortfalls_finds_a_short_week_with_free_hours_before_it():
 
 
 def _random_plan(n: int, seed: int):
-    """n made SKUs on a bottleneck (95% of the mean need, a 1.3-1.6x peak in weeks 8-11) and a
-    labour pool, minimum runs, shelf-life limits, a quarter at a margin too thin to carry stock."""
-    rng = np.random.default_rng(seed)
-    weeks = pd.date_range("2027-01-04", periods=13, freq="7D")
-    skus = [f"S{i:03d}" for i in range(n)]
-    level = rng.lognormal(3.5, 0.8, n)
-    peak = np.ones(13)
-    peak[7:11] = rng.uniform(1.3, 1.6)
-    units = level[:, None] * peak[None, :] * rng.gamma(20, 1 / 20, (n, 13))
-    demand = pd.DataFrame(
-        {
-            "sku": np.repeat(skus, 13),
-            "week_start": np.tile(weeks, n),
-            "horizon_week": np.tile(np.arange(1, 14), n),
-            "demand_units": units.ravel(),
-            "decision_ids": "",
-        }
-    )
-    cost = rng.uniform(1, 10, n)
-    margin = np.where(rng.random(n) < 0.25, rng.uniform(0.001, 0.01, n), rng.uniform(0.2, 0.6, n))
-    items = pd.DataFrame({"sku": skus, "family": "F", "unit_price": cost * (1 + margin), "unit_cost": cost})
-    rates = rng.uniform(10, 40, n), rng.uniform(5, 15, n)
-    routings = pd.DataFrame(
-        {"sku": skus * 2, "resource_id": ["T1"] * n + ["L1"] * n, "units_per_hour": np.concatenate(rates)}
-    )
-    need = [(units / r[:, None]).sum(axis=0).mean() for r in rates]
-    hours = pd.DataFrame(
-        [(r, w, h) for w in weeks for r, h in (("T1", 0.95 * need[0]), ("L1", 1.3 * need[1]))],
-        columns=["resource_id", "week_start", "hours"],
-    )
-    min_lot = pd.Series(level * rng.choice([0.0, 1.0, 2.0], n), index=skus)
-    limit = pd.Series(np.floor(rng.choice([45, 270, 365, 540], n) / 3 / 7), index=skus)
+    """The plan of a random instance (tests/fixtures/plans.py, shared with benchmarks/build_ahead.py)."""
+    inst = random_plan_inputs(n, seed)
     p, offloads = plan.supply_plan_and_offloads(
-        demand,
-        items,
-        opening_inventory=pd.Series(level * rng.uniform(0.5, 2.0, n), index=skus),
-        safety_stock=pd.Series(level * rng.uniform(0.2, 0.6, n), index=skus),
-        source=pd.Series("make", index=skus),
-        priority=pd.Series(rng.permutation(n), index=skus),
-        routings=routings,
-        resource_hours=hours,
-        min_lot_units=min_lot,
-        build_ahead_weeks=limit,
+        inst["demand"],
+        inst["items"],
+        opening_inventory=inst["opening"],
+        safety_stock=inst["ss"],
+        source=pd.Series("make", index=inst["ss"].index),
+        priority=inst["priority"],
+        routings=inst["routings"],
+        resource_hours=inst["hours"],
+        min_lot_units=inst["min_lot"],
+        build_ahead_weeks=inst["limit"],
     )
-    return p, offloads, items, routings, hours, min_lot, limit
+    return p, offloads, inst["items"], inst["routings"], inst["hours"], inst["min_lot"], inst["limit"]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 4, 9])  # 2: 5 of 50 tranches dropped as unneeded; 9: 7 rounds
+@pytest.mark.parametrize("seed", [1, 2, 7, 9])  # 1: 2 of 50 tranches dropped as unneeded, 3 rounds; 7: 1 dropped
 def test_build_ahead_on_random_plans_keeps_every_rule(seed):
     p, offloads, items, routings, hours, min_lot, limit = _random_plan(50, seed)
     assert p.attrs["build_ahead_settled"] and p.built_ahead_units.sum() > 0 and p.moved_out_units.sum() > 0
