@@ -37,23 +37,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sop_pipeline.analytics import plan  # noqa: E402
-from tests.fixtures.plans import random_plan_inputs as instance  # noqa: E402
+from tests.fixtures.plans import plan_random, random_plan_inputs as instance  # noqa: E402
 
 
 def run(inst: dict, limit: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     t0 = time.perf_counter()
-    p, offloads = plan.supply_plan_and_offloads(
-        inst["demand"],
-        inst["items"],
-        opening_inventory=inst["opening"],
-        safety_stock=inst["ss"],
-        source=pd.Series("make", index=inst["ss"].index),
-        priority=inst["priority"],
-        routings=inst["routings"],
-        resource_hours=inst["hours"],
-        min_lot_units=inst["min_lot"],
-        build_ahead_weeks=limit,
-    )
+    p, offloads = plan_random(inst, limit)
     return p, offloads, time.perf_counter() - t0
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from sop_pipeline.analytics import plan
-from tests.fixtures.plans import random_plan_inputs
+from tests.fixtures.plans import plan_random, random_plan_inputs
 
 WEEKS = pd.to_datetime(["2026-01-05", "2026-01-12", "2026-01-19"])
 ITEMS = pd.DataFrame(
@@ -495,18 +495,7 @@ def test_avoidable_shortfalls_finds_a_short_week_with_free_hours_before_it():
 def _random_plan(n: int, seed: int):
     """The plan of a random instance (tests/fixtures/plans.py, shared with benchmarks/build_ahead.py)."""
     inst = random_plan_inputs(n, seed)
-    p, offloads = plan.supply_plan_and_offloads(
-        inst["demand"],
-        inst["items"],
-        opening_inventory=inst["opening"],
-        safety_stock=inst["ss"],
-        source=pd.Series("make", index=inst["ss"].index),
-        priority=inst["priority"],
-        routings=inst["routings"],
-        resource_hours=inst["hours"],
-        min_lot_units=inst["min_lot"],
-        build_ahead_weeks=inst["limit"],
-    )
+    p, offloads = plan_random(inst)
     return p, offloads, inst["items"], inst["routings"], inst["hours"], inst["min_lot"], inst["limit"]
 
 
