@@ -153,6 +153,14 @@ def route_index(routes: pd.DataFrame, skus: list, resources: list) -> dict[int, 
     return out
 
 
+def units_that_fit(free: np.ndarray, hours_per_unit: np.ndarray) -> float:
+    """How many units fit in ``free`` hours (per resource) when one unit takes ``hours_per_unit`` on
+    each (0 = not used): the fewest over the resources it uses; inf when it uses none. The plan's
+    fit, its build-ahead and the offloads all count with it."""
+    needs = hours_per_unit > 0
+    return float((np.maximum(free[needs], 0.0) / hours_per_unit[needs]).min()) if needs.any() else np.inf
+
+
 def offload(
     short: float, free: np.ndarray, per_unit: np.ndarray, routes: list[Route]
 ) -> tuple[np.ndarray, list[tuple[Route, float]]]:
@@ -172,9 +180,7 @@ def offload(
         use = per_unit.astype(float).copy()
         use[route.src] = 0.0
         use[route.dst] += route.hours_per_unit
-        needs = use > 0
-        fits = float((np.maximum(free[needs], 0.0) / use[needs]).min()) if needs.any() else left
-        units = min(left, fits)
+        units = min(left, units_that_fit(free, use))
         if units <= _EPS:
             continue
         free = free - units * use

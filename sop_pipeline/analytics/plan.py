@@ -177,7 +177,6 @@ def _build_ahead_tranches(
     for i in order:
         if not on_constraint[i] or not (short[i] > 1e-6).any():
             continue
-        uses = per_unit[i] > 0
         covered = 0.0
         for j in range(1, w):
             if short[i, j] <= 1e-6:  # the week made its need and any backlog: the stock built ahead is used
@@ -191,7 +190,7 @@ def _build_ahead_tranches(
                     break
                 if state.is_frozen[i, k] or holding_week[i] * (j - k) > shortage_cost[i]:
                     continue
-                fits = float((np.maximum(free[uses, k], 0.0) / per_unit[i, uses]).min())
+                fits = offload_lib.units_that_fit(free[:, k], per_unit[i])
                 making = state.supply[i, k] + added[i, k] > 1e-6
                 units = min(fits, rest if making else max(rest, min_lot[i]))
                 least = min(BUILD_AHEAD_MIN_UNITS, rest) if making else max(min_lot[i], BUILD_AHEAD_MIN_UNITS)
@@ -214,8 +213,7 @@ def _needed_tranches(state: _Pass, tranches: np.ndarray, per_unit: np.ndarray, m
     keep = np.ones(len(tranches), dtype=bool)
     for t in range(len(tranches) - 1, -1, -1):
         i, j, units = int(tranches[t, 0]), int(tranches[t, 2]), float(tranches[t, 3])
-        uses = per_unit[i] > 0
-        fits = float((np.maximum(room[uses, j], 0.0) / per_unit[i, uses]).min())
+        fits = offload_lib.units_that_fit(room[:, j], per_unit[i])
         need = units if state.supply[i, j] > 1e-6 else max(units, min_lot[i])
         if fits >= need * (1 + 1e-9) + 1e-9:
             keep[t] = False
@@ -637,9 +635,7 @@ def supply_plan_and_offloads(
                 for i in order:
                     if not on_constraint[i] or frozen_mask[i]:
                         continue
-                    uses = per_unit[i] > 0
-                    fits = np.maximum(free[uses], 0.0) / per_unit[i, uses]
-                    got[i] = min(want[i], float(fits.min()))
+                    got[i] = min(want[i], offload_lib.units_that_fit(free, per_unit[i]))
                     # less than a minimum run fits: make none (a SKU with alternates decides below)
                     if 0.0 < got[i] < min_lot[i] - 1e-9 and i not in alt_routes:
                         got[i] = 0.0
@@ -682,28 +678,25 @@ def supply_plan_and_offloads(
 
     # Build-ahead: what a full week cannot make is made in earlier weeks with free hours, then the
     # weeks are planned again; repeated while it places more (module docstring, "Build-ahead").
-    rounds = [0, True]  # build-ahead rounds run, and whether the last one placed nothing (settled)
-
-    def settle(tranches: np.ndarray, state: _Pass) -> tuple[np.ndarray, _Pass]:
-        for _ in range(BUILD_AHEAD_ROUNDS):
+    def settle(tranches: np.ndarray, state: _Pass) -> tuple[np.ndarray, _Pass, int, bool]:
+        """Rounds until one places nothing: (tranches, state, rounds that placed units, settled)."""
+        for rounds in range(BUILD_AHEAD_ROUNDS):
             added = _build_ahead_tranches(
                 state, order, on_constraint, per_unit, min_lot, reachable, holding_week, shortage_cost, max_ahead
             )
             if not len(added):
-                rounds[1] = True
-                return tranches, state
-            rounds[0] += 1
+                return tranches, state, rounds, True
             tranches = np.vstack([tranches, added])
             state = forward(tranches)
-        rounds[1] = False
-        return tranches, state
+        return tranches, state, BUILD_AHEAD_ROUNDS, False
 
-    tranches, state = settle(np.zeros((0, 4)), forward(np.zeros((0, 4))))
+    tranches, state, rounds, settled = settle(np.zeros((0, 4)), forward(np.zeros((0, 4))))
     # a later round can free the very week an earlier one built ahead for (other SKUs' lots move):
     # such units are made in their own week again, and the rounds settle what that uncovers
     keep = _needed_tranches(state, tranches, per_unit, min_lot)
     if not keep.all():
-        tranches, state = settle(tranches[keep], forward(tranches[keep]))
+        tranches, state, more, settled = settle(tranches[keep], forward(tranches[keep]))
+        rounds += more
     ahead_for: dict[tuple[int, int], set[int]] = {}
     for i, k, j, _units in tranches:
         ahead_for.setdefault((int(i), int(k)), set()).add(int(j))
@@ -818,8 +811,8 @@ def supply_plan_and_offloads(
     out["notes"] = notes
     # how the build-ahead went (the asset's metadata, the benchmark): rounds run, and whether the
     # last round found nothing more to place (False: stopped at BUILD_AHEAD_ROUNDS)
-    out.attrs["build_ahead_rounds"] = rounds[0]
-    out.attrs["build_ahead_settled"] = bool(rounds[1])
+    out.attrs["build_ahead_rounds"] = rounds
+    out.attrs["build_ahead_settled"] = settled
     return out, moved_off
 
 
@@ -903,8 +896,8 @@ def avoidable_shortfalls(
     short of capacity (``moved_out_units`` or ``cut_units`` > 0) with an earlier week, not frozen
     for the SKU, where every resource of its routing has hours left (``resource_load`` of the
     published plan and offloads) for at least a unit (a minimum run where the SKU makes nothing
-    that week; the shortfall itself where it is under a unit), carrying a unit that long costs less than being short of it, and the week is
-    within the SKU's ``build_ahead_weeks`` (sku -> weeks; missing: no limit). Rows:
+    that week; the shortfall itself where it is under a unit), carrying a unit that long costs
+    less than being short of it, and the week is within the SKU's ``build_ahead_weeks`` (sku -> weeks; missing: no limit). Rows:
     ``sku, week_start, short_units, earlier_week, units_free`` (the latest such week)."""
     cols = ["sku", "week_start", "short_units", "earlier_week", "units_free"]
     p = plan.assign(week_start=pd.to_datetime(plan.week_start))
@@ -912,41 +905,46 @@ def avoidable_shortfalls(
     if short.empty or routings is None or routings.empty:
         return pd.DataFrame(columns=cols)
     load = resource_load(plan, routings, resource_hours, offloads)
-    free = (load.available_hours - load.planned_hours).to_numpy()
-    free = pd.Series(free, index=pd.MultiIndex.from_arrays([load.resource_id.astype(str), load.week_start]))
+    free = dict(zip(zip(load.resource_id.astype(str), load.week_start), load.available_hours - load.planned_hours))
     rates = routings[pd.to_numeric(routings.units_per_hour, errors="coerce") > 0]
+    route_of: dict[str, list[tuple[str, float]]] = {}
+    for sku, res, rate in zip(rates.sku, rates.resource_id.astype(str), rates.units_per_hour.astype(float)):
+        route_of.setdefault(sku, []).append((res, rate))
     value = items.drop_duplicates("sku").set_index("sku")
-    rows = p.set_index(["sku", "week_start"])
-    lot = min_lot_units if min_lot_units is not None else pd.Series(dtype=float)
-    limit = build_ahead_weeks if build_ahead_weeks is not None else pd.Series(dtype=float)
+    unit_cost, unit_price = value.unit_cost.to_dict(), value.unit_price.to_dict()
+    lot = min_lot_units.to_dict() if min_lot_units is not None else {}
+    limit = build_ahead_weeks.to_dict() if build_ahead_weeks is not None else {}
+    # each short SKU's rows latest week first, in one pass (a filter of the whole plan per short
+    # row took ~55 s at large: 5,000 short rows x 39,000 plan rows)
+    weeks_of: dict[str, list] = {}
+    mine = p[p.sku.isin(set(short.sku))].sort_values(["sku", "week_start"], ascending=[True, False])
+    for e in mine[["sku", "week_start", "supply_source", "supply_units"]].itertuples(index=False):
+        weeks_of.setdefault(e.sku, []).append(e)
     out = []
     for r in short.itertuples(index=False):
-        route = rates[rates.sku == r.sku]
-        if route.empty:
+        route = route_of.get(r.sku)
+        if not route:
             continue
-        cost = float(np.nan_to_num(value.unit_cost.get(r.sku, 0.0)))
-        price = float(value.unit_price.get(r.sku, np.nan))
+        cost = float(np.nan_to_num(unit_cost.get(r.sku, 0.0)))
+        price = float(unit_price.get(r.sku, np.nan))
         shortage = max(price - cost, 0.0) * goodwill_factor if np.isfinite(price) else 0.0
-        earlier = p[(p.sku == r.sku) & (p.week_start < r.week_start)].sort_values("week_start", ascending=False)
-        for e in earlier.itertuples(index=False):
+        short_units = r.moved_out_units + r.cut_units
+        for e in weeks_of[r.sku]:
+            if e.week_start >= r.week_start:
+                continue
             weeks_carried = (r.week_start - e.week_start).days / 7
             if weeks_carried > limit.get(r.sku, np.inf) + 1e-9:
                 break
             if e.supply_source == "frozen" or cost * holding_rate * weeks_carried / 52.0 > shortage:
                 continue
-            fits = min(
-                max(float(free.get((str(x.resource_id), e.week_start), 0.0)), 0.0) * float(x.units_per_hour)
-                for x in route.itertuples(index=False)
-            )
-            making = float(rows.loc[(r.sku, e.week_start), "supply_units"]) > 1e-6
-            short_units = r.moved_out_units + r.cut_units
+            fits = min(max(float(free.get((res, e.week_start), 0.0)), 0.0) * rate for res, rate in route)
             least = (
                 min(BUILD_AHEAD_MIN_UNITS, short_units)
-                if making
+                if e.supply_units > 1e-6  # the SKU makes that week anyway
                 else max(float(lot.get(r.sku, 0.0)), BUILD_AHEAD_MIN_UNITS)
             )
             if fits >= least * (1 + 1e-6) + 1e-6:
-                out.append((r.sku, r.week_start, r.moved_out_units + r.cut_units, e.week_start, fits))
+                out.append((r.sku, r.week_start, short_units, e.week_start, fits))
                 break
     return pd.DataFrame(out, columns=cols)
 
