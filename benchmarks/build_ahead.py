@@ -73,7 +73,7 @@ def on_warehouse(path: Path) -> None:
 
     from sop_pipeline.assets import plan as plan_assets
     from sop_pipeline.io_manager import WarehouseIOManager
-    from sop_pipeline.resources import ScenarioConfig, Warehouse
+    from sop_pipeline.resources import Economics, ScenarioConfig, Warehouse
 
     real = plan.supply_plan_and_offloads
 
@@ -96,6 +96,7 @@ def on_warehouse(path: Path) -> None:
                     "warehouse": warehouse,
                     "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
                     "scenario": ScenarioConfig(),
+                    "economics": Economics(),
                 },
             )
             seconds = time.perf_counter() - t0

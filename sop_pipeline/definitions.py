@@ -29,7 +29,7 @@ import dagster as dg
 
 from sop_pipeline.assets import fanout
 from sop_pipeline.partitions import partitioned
-from sop_pipeline.resources import ScenarioConfig, SopSettings, Warehouse
+from sop_pipeline.resources import Economics, ScenarioConfig, SopSettings, Warehouse
 from sop_pipeline.settings import Settings
 
 AREA_MODULES = [
@@ -72,6 +72,7 @@ def resources_for(settings: Settings) -> dict:
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),  # assets.common.WAREHOUSE_IO
         "dbt": dbt,
         "scenario": ScenarioConfig(),  # a what-if run sets it in run config (`sop scenario run`)
+        "economics": Economics(),  # one holding rate and goodwill factor for inventory and the plan
         FANOUT_IO: fanout_io_manager(settings.warehouse_dsn),  # values between the fan-out's steps
     }
 

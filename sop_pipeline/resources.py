@@ -8,6 +8,7 @@ ever hold the DuckDB write lock at once.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from datetime import date
@@ -17,6 +18,7 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
+from sop_pipeline.analytics.safety_stock import DEFAULT_GOODWILL_FACTOR, DEFAULT_HOLDING_RATE
 from sop_pipeline.settings import Settings
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -264,3 +266,32 @@ class ScenarioConfig(dg.ConfigurableResource):
             if items:
                 out[section] = items
         return out
+
+
+# --------------------------------------------------------------------------- planning economics
+
+
+class Economics(dg.ConfigurableResource):
+    """The one holding rate and goodwill factor of the cycle (KPI_DEFINITIONS "Service-target
+    economics"), shared by every asset that prices stock against shortage: the safety-stock policy
+    (its order quantity), the service-vs-inventory curve and the plan of record's build-ahead.
+
+    Set once in run config, e.g. `resources: {economics: {config: {holding_rate: 0.3}}}`; a plan
+    never builds ahead at one rate while the curve prices its service targets at another."""
+
+    holding_rate: float = DEFAULT_HOLDING_RATE  # 1/year of the unit cost
+    goodwill_factor: float = DEFAULT_GOODWILL_FACTOR  # shortage cost per unit short = (price - cost) x this
+
+    def validated(self) -> "Economics":
+        """Itself, or a `dg.Failure` naming the setting out of range: the holding rate must be > 0
+        (free stock makes every order quantity and service target unbounded), the goodwill factor >= 0."""
+        for name, value, floor in (
+            ("holding_rate", self.holding_rate, "> 0"),
+            ("goodwill_factor", self.goodwill_factor, ">= 0"),
+        ):
+            if not (math.isfinite(value) and (value > 0 if floor == "> 0" else value >= 0)):
+                raise dg.Failure(
+                    description=f"economics.{name} is {value}: it must be a finite number {floor} "
+                    "(run config resources.economics.config)"
+                )
+        return self

@@ -69,15 +69,16 @@ def sop(*args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.
 CYCLE_TIMEOUT_S = 3600
 
 
-def materialize_on_copy(run: CycleRun, tmp_path: Path, assets_def):
+def materialize_on_copy(run: CycleRun, tmp_path: Path, assets_def, economics=None):
     """Materialize one asset (multi-asset) through Dagster on a copy of a cycle's warehouse, its
-    inputs already there, with the base scenario; returns (result, the copy's path)."""
+    inputs already there, with the base scenario and `economics` (an `Economics` resource, default
+    the defaults); returns (result, the copy's path)."""
     import shutil
 
     import dagster as dg
 
     from sop_pipeline.io_manager import WarehouseIOManager
-    from sop_pipeline.resources import ScenarioConfig, Warehouse
+    from sop_pipeline.resources import Economics, ScenarioConfig, Warehouse
 
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(run.warehouse, path)
@@ -90,6 +91,7 @@ def materialize_on_copy(run: CycleRun, tmp_path: Path, assets_def):
             "warehouse": warehouse,
             "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
             "scenario": ScenarioConfig(),  # the base cycle
+            "economics": economics or Economics(),
         },
     )
     return result, path

@@ -21,7 +21,7 @@ from sop_pipeline.analytics.safety_stock_sim import (
 )
 from sop_pipeline.assets import fanout
 from sop_pipeline.assets.common import WAREHOUSE_IO, as_of_date, markdown_table, table_in, warehouse_asset
-from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig
+from sop_pipeline.resources import WAREHOUSE_POOL, Economics, ScenarioConfig
 
 CYCLE = table_in("meta", "cycle")
 ITEMS = table_in("staging", "stg_erp__items")
@@ -70,14 +70,12 @@ def abc_xyz(cycle: pd.DataFrame, sales_weekly: pd.DataFrame, items: pd.DataFrame
 
 
 class InventoryPolicyConfig(dg.Config):
-    """Settings of the safety-stock policy and of the service-target economics (run config of the
-    `analytics/safety_stock` and `analytics/safety_stock_curve` assets; defaults are the constants
-    of `sop_pipeline.analytics.safety_stock`, KPI_DEFINITIONS "Protection period" and
-    "Service-target economics")."""
+    """Settings of the safety-stock policy (run config of the `analytics/safety_stock` and
+    `analytics/safety_stock_curve` assets; defaults are the constants of
+    `sop_pipeline.analytics.safety_stock`, KPI_DEFINITIONS "Protection period"). The holding rate
+    and goodwill factor are the cycle's `economics` resource, shared with the plan's build-ahead."""
 
     review_period_weeks: float = ss.DEFAULT_REVIEW_PERIOD_WEEKS
-    holding_rate: float = ss.DEFAULT_HOLDING_RATE
-    goodwill_factor: float = ss.DEFAULT_GOODWILL_FACTOR
     min_cycle_service: float = ss.DEFAULT_MIN_CYCLE_SERVICE
     min_saving_share: float = ss.DEFAULT_MIN_SAVING_SHARE
     min_annual_saving: float = ss.DEFAULT_MIN_ANNUAL_SAVING
@@ -139,6 +137,7 @@ SAFETY_STOCK_CHECK_OUTS = {spec.get_python_identifier(): dg.Out(dg.Nothing) for 
 def safety_stock__split(
     context: dg.OpExecutionContext,
     config: InventoryPolicyConfig,
+    economics: Economics,
     cycle: pd.DataFrame,
     demand_weekly: pd.DataFrame,
     backtest: pd.DataFrame,
@@ -153,6 +152,7 @@ def safety_stock__split(
     simulate; then one part per product family (or one for all, `fanout.parts_per_family`) that simulates
     its family's points. Each family draws from a random stream of its own (`simulate_service(streams=)`),
     so the parts give the numbers of one simulation over every family."""
+    economics = economics.validated()
     if config.safety_stock_method not in ss.SAFETY_STOCK_METHODS:
         raise dg.Failure(
             f"safety_stock_method {config.safety_stock_method!r} is not one of {', '.join(ss.SAFETY_STOCK_METHODS)}"
@@ -170,7 +170,7 @@ def safety_stock__split(
                 points,
                 service_type=t,
                 exact_loss=True,
-                holding_rate=config.holding_rate,
+                holding_rate=economics.holding_rate,
                 min_cycle_service=config.min_cycle_service,
             )
             for t in ("cycle", "fill_rate")
@@ -423,6 +423,7 @@ def safety_stock(cycle, demand_weekly, backtest, lead_times, items, abc_xyz, dec
 )
 def safety_stock_curve(
     config: InventoryPolicyConfig,
+    economics: Economics,
     cycle: pd.DataFrame,
     demand_weekly: pd.DataFrame,
     backtest: pd.DataFrame,
@@ -433,6 +434,7 @@ def safety_stock_curve(
     purchase_orders: pd.DataFrame,
     scenario: ScenarioConfig,
 ):
+    economics = economics.validated()
     lead_times, decisions = scenario_lib.stock_point_inputs(
         lead_times, decisions, purchase_orders, items, as_of_date(cycle), scenario.spec()
     )
@@ -443,8 +445,8 @@ def safety_stock_curve(
         points,
         service_type=PLAN_SERVICE_TYPE,
         exact_loss=True,
-        holding_rate=config.holding_rate,
-        goodwill_factor=config.goodwill_factor,
+        holding_rate=economics.holding_rate,
+        goodwill_factor=economics.goodwill_factor,
         min_saving_share=config.min_saving_share,
         min_annual_saving=config.min_annual_saving,
         min_cycle_service=config.min_cycle_service,

@@ -35,7 +35,7 @@ from sop_pipeline.assets.common import (  # noqa: F401  (seed_history_from_extra
     table_in,
     warehouse_asset,
 )
-from sop_pipeline.resources import WAREHOUSE_POOL, ScenarioConfig, Warehouse
+from sop_pipeline.resources import WAREHOUSE_POOL, Economics, ScenarioConfig, Warehouse
 
 PLAN = dg.AssetKey(["analytics", "plan_of_record"])
 DECISIONS = dg.AssetKey(["analytics", "decision_log"])
@@ -225,6 +225,7 @@ def plan_of_record(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     scenario: ScenarioConfig,
+    economics: Economics,
     cycle: pd.DataFrame,
     ingest_log: pd.DataFrame,
     consumption: pd.DataFrame,
@@ -248,6 +249,7 @@ def plan_of_record(
     plan_history: pd.DataFrame,
     usable_stock: pd.DataFrame,
 ):
+    economics = economics.validated()
     as_of = as_of_date(cycle)
     calendar = Cycle(as_of)
     absent = absent_in(ingest_log)
@@ -315,6 +317,8 @@ def plan_of_record(
         alternates=alternates,
         safety_stock_weekly=seasonal,
         build_ahead_weeks=ahead_limit,
+        holding_rate=economics.holding_rate,
+        goodwill_factor=economics.goodwill_factor,
     )
     build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
     if freeze_id:
@@ -479,7 +483,15 @@ def plan_of_record(
     )
     yield dg.AssetCheckResult(asset_key=PLAN, check_name="frozen_weeks_unchanged", passed=frozen_ok)
     avoidable = plan_lib.avoidable_shortfalls(
-        plan, items, routes, hours, offloads, min_runs, build_ahead_weeks=ahead_limit
+        plan,
+        items,
+        routes,
+        hours,
+        offloads,
+        min_runs,
+        build_ahead_weeks=ahead_limit,
+        holding_rate=economics.holding_rate,
+        goodwill_factor=economics.goodwill_factor,
     )
     yield _rule_check(
         PLAN,

@@ -402,6 +402,49 @@ def test_a_plan_that_does_not_build_ahead_fails_the_blocking_check(small_cycle, 
     assert "earlier_week=" in check.description and "SKU00" in check.description
 
 
+def test_the_plan_builds_ahead_at_the_cycles_economics_and_checks_at_the_same(small_cycle, tmp_path):
+    """One holding rate for the cycle (the `economics` resource): at twice the rate where a unit held
+    one week costs its lost margin, for every SKU the default plan builds ahead, the plan builds
+    nothing ahead, and its blocking check, priced at the same rate, still passes (priced at the
+    default 25% it would name the shortfalls the default plan builds ahead for). A rate out of range
+    stops the asset with a message naming the setting."""
+    from sop_pipeline.assets import plan as plan_assets
+    from sop_pipeline.resources import Economics
+    from tests.conftest import materialize_on_copy
+
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        ahead = _df(
+            con,
+            "select i.sku, i.unit_price, i.unit_cost, sum(p.built_ahead_units) ahead, "
+            "sum(p.moved_out_units + p.cut_units) short from analytics.plan_of_record p "
+            "join staging.stg_erp__items i using (sku) group by all",
+        )
+    built = ahead[ahead.ahead > 0]
+    assert len(built) >= 2
+    rate = 2 * 52 * float(((built.unit_price - built.unit_cost) / built.unit_cost).max())
+    result, path = materialize_on_copy(small_cycle, tmp_path, plan_assets.plan_of_record, Economics(holding_rate=rate))
+    assert result.success
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_avoidable_shortfall"]
+    assert check.passed and check.metadata["built_ahead_units"].value == 0
+    with duckdb.connect(str(path), read_only=True) as con:
+        plan = _df(con, "select * from analytics.plan_of_record")
+        usable = _df(con, "select * from intermediate.int_usable_stock")
+    assert plan.built_ahead_units.sum() == 0
+    # what the default plan built ahead is short now
+    assert (plan.moved_out_units + plan.cut_units).sum() > ahead.short.sum()
+    assert plan_inputs.build_ahead_weeks(usable).max() >= 1  # the shelf life allowed it: the rate stopped it
+
+    (tmp_path / "bad").mkdir()
+    bad, _ = materialize_on_copy(
+        small_cycle, tmp_path / "bad", plan_assets.plan_of_record, Economics(holding_rate=-0.1)
+    )
+    assert not bad.success
+    failure = bad.get_step_failure_events()[0].step_failure_data
+    assert "economics.holding_rate is -0.1" in str(
+        failure.user_failure_data.description if failure.user_failure_data else failure.error.message
+    )
+
+
 def test_the_service_curves_today_and_the_plans_safety_stock_reconcile_through_the_seasonal_skus(serving, panels):
     """The service curve prices every item at its 156-week policy; the inventory panel shows the
     plan's week-1 safety stock, which for a seasonal SKU follows its season. Today's point on the
