@@ -23,7 +23,7 @@ section { background:white; border:1px solid var(--line); border-radius:10px; pa
 .grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(480px, 1fr)); gap:0 24px; }
 .panel { border-top:1px solid #eaeef2; padding:12px 0 6px; min-width:0; }
 .grid > .panel { border-top:1px solid #eaeef2; }
-.chart { margin:0; width:100%; } .chart-row { display:grid; grid-template-columns:repeat(auto-fit, minmax(420px, 1fr)); gap:12px; }
+.chart { margin:0; width:100%; min-width:0; } .chart-row { display:grid; grid-template-columns:repeat(auto-fit, minmax(420px, 1fr)); gap:12px; }
 .nothing { color:var(--good); font-weight:600; margin:4px 0; }
 .no-data { background:var(--bg); border:1px dashed var(--line); border-radius:6px; padding:14px; color:var(--muted); }
 .tiles { display:grid; grid-template-columns:repeat(auto-fill, minmax(165px, 1fr)); gap:10px; }

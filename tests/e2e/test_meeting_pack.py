@@ -80,6 +80,12 @@ def test_meeting_pack_renders_in_a_real_browser(chromium_path, small_cycle, tmp_
                 assert chart.locator(".main-svg").count() >= 1, f"chart {name} was not drawn"
                 box = chart.bounding_box()
                 assert box and box["height"] > 150 and box["width"] > 300, f"chart {name} is too small: {box}"
+                # drawn inside its cell, not clipped by it (a chart drawn before its row's later cells
+                # existed kept the whole row's width: the PVM bridge showed 2 of its 5 bars)
+                drawn = chart.locator(".main-svg").first.bounding_box()
+                assert drawn and drawn["width"] <= box["width"] + 1, (
+                    f"chart {name} overflows its cell: {drawn} in {box}"
+                )
 
             for panel in ("kpi-tiles", "kpi-alerts", "demand-forecast", "reconciliation-pvm", "supply-service-curve"):
                 assert page.locator(f"#{panel}").is_visible()
