@@ -10,12 +10,18 @@ per cent change of that level's pre-override consensus, e.g. ``-10``); ``week_fr
 
 1. *SKU overrides* set their SKU's week: ``value`` units, or the SKU's pre-override consensus x
    (1 + value/100).
-2. *Family overrides* set the family's week total ``T`` (``value`` units, or the family's
-   pre-override consensus x (1 + value/100)). SKUs of the family that a SKU override already set
-   keep their value (``L`` units in all); the rest, ``T - L``, is spread over the family's other
-   SKUs in proportion to the override's profile, so the family total equals ``T``. When ``L > T``
-   the other SKUs get 0 and the family ends ``L - T`` above the override (the log says so); when
-   every SKU of the family is set by SKU overrides the family override changes nothing that week.
+2. *Family overrides* set the family's week. SKUs of the family that a SKU override already set
+   keep their value (``L`` units in all), and so do SKUs being run down (a phase-out, discontinued
+   or obsolete lifecycle, `run_out`: a family or total override never puts demand back on an item
+   being retired; only a SKU override names one). The other SKUs, the *free* ones, share
+   ``R`` in proportion to the override's profile:
+   - ``units``: ``R = value - L``, so the family total equals ``value``. When ``L > value`` the
+     free SKUs get 0 and the family ends ``L - value`` above the override (the log says so);
+   - ``pct``: ``R`` = the free SKUs' pre-override consensus x (1 + value/100): the per cent
+     changes what the override sets. The SKUs kept are not made up for: a +5% on the total over
+     a family cut 10% at family level is +5% on the other families, not the +5% of the total
+     pushed onto them (which, on the demo, would be +20%).
+   When every SKU of the family is kept the family override changes nothing that week.
 3. *Total overrides* do the same over every SKU, keeping the SKUs set at steps 1 and 2.
 
 Two overrides of the same level and key that cover the same week: the one created last wins that
@@ -34,6 +40,7 @@ Pure pandas/numpy; no Dagster import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -142,6 +149,7 @@ def apply_overrides(
     overrides: pd.DataFrame | None,
     families: pd.Series,
     history: pd.DataFrame | None = None,
+    run_out: Iterable[str] = (),
 ) -> OverrideResult:
     """Apply the approved overrides to the consensus (module docstring: lower level first).
 
@@ -151,10 +159,13 @@ def apply_overrides(
         overrides: the `forecast_overrides` extract (OVERRIDE_COLUMNS); None or empty: no overrides.
         families: family per SKU (index sku).
         history: weekly sales ``sku, week_start, units`` (rows of a SKU-week are summed) for ``last_year``.
+        run_out: SKUs being run down (lifecycle.RUN_OUT_LIFECYCLES): they keep their consensus
+            under family and total overrides; a SKU override still sets them.
 
     Returns the SKU-week waterfall (statistical, pre-override consensus, override delta, consensus,
     the override that set the week and its level) and one log row per override.
     """
+    run_out = set(run_out)
     b = base.copy()
     b["week_start"] = pd.to_datetime(b["week_start"]).astype("datetime64[us]")
     b["family"] = b["sku"].map(families).fillna("")
@@ -220,21 +231,26 @@ def apply_overrides(
                 continue
             r = o.loc[i]
             group = members(level, key)
-            group_base = float(sum(base_units.get((s, w), 0.0) for s in group))
-            target = float(r.value) if r["mode"] == "units" else group_base * (1 + float(r.value) / 100)
-            target = max(target, 0.0)
             locked = [s for s in group if (s, w) in setter]
+            retiring = (
+                [s for s in group if (s, w) not in setter and s in run_out and (s, w) in base_units]
+                if level != "sku"
+                else []
+            )
             # SKUs of the group with a row that week (a SKU in the item master without a forecast row,
             # or absent at a backtest origin, takes no share)
-            free = np.array([s for s in group if (s, w) not in setter and (s, w) in base_units])
-            kept = float(sum(value[(s, w)] for s in locked))
+            free = np.array([s for s in group if (s, w) not in setter and s not in retiring and (s, w) in base_units])
+            kept = float(sum(value[(s, w)] for s in locked + retiring))
             if len(free) == 0:
-                note[i] += f"{w.date()}: every SKU set by lower-level overrides; "
+                note[i] += f"{w.date()}: every SKU set by lower-level overrides or run down; "
                 continue
-            rest = target - kept
-            if rest < 0:
-                note[i] += f"{w.date()}: lower-level overrides exceed the target by {-rest:,.1f} units; "
-                rest = 0.0
+            if r["mode"] == "units":
+                rest = max(float(r.value), 0.0) - kept
+                if rest < 0:
+                    note[i] += f"{w.date()}: lower-level overrides exceed the target by {-rest:,.1f} units; "
+                    rest = 0.0
+            else:  # pct: of what the override sets (the free SKUs), the kept ones not made up for
+                rest = max(float(sum(base_units[(s, w)] for s in free)) * (1 + float(r.value) / 100), 0.0)
             shares = _profile_weights(r.profile, free, w, stat, base_units, last_year)
             for s, share in zip(free, shares):
                 value[(s, w)] = rest * share
@@ -243,6 +259,8 @@ def apply_overrides(
                 base_sum[i] += base_units[(s, w)]
             if locked:
                 note[i] += f"{w.date()}: {len(locked)} SKU(s) kept at their lower-level override; "
+            if retiring:
+                note[i] += f"{w.date()}: {len(retiring)} SKU(s) being run down kept at their consensus; "
 
     log = o.copy()
     for i in o.index:

@@ -31,6 +31,7 @@ from sop_pipeline.analytics import (
     scenario as scenario_lib,
 )
 from sop_pipeline.analytics.calendar import Cycle
+from sop_pipeline.analytics.lifecycle import running_out
 from sop_pipeline.analytics.demand_inputs import typed
 from sop_pipeline.assets.common import (
     absent_in,
@@ -169,7 +170,8 @@ def demand_review(
     families = items.drop_duplicates("sku").set_index("sku")["family"]
     staged = None if "forecast_overrides" in absent else this_cycles_overrides(overrides, calendar)
     history = sales_weekly[["sku", "week_start", "units"]]
-    result = overrides_lib.apply_overrides(base, staged, families, history=history)
+    retiring = items.sku[running_out(items.lifecycle)] if "lifecycle" in items else ()
+    result = overrides_lib.apply_overrides(base, staged, families, history=history, run_out=retiring)
 
     wf = result.waterfall
     wf.insert(0, "cycle_id", as_of)

@@ -32,11 +32,22 @@ def test_every_override_path_fires_and_the_family_rule_holds(serving, small_cycl
     # SKU override (weeks 2-5) wins over the family's -10 % (weeks 3-6) on its SKU
     mine = wf[(wf.sku == sku) & wf.week_start.isin(weeks[1:5])]
     assert (mine.consensus_units == extracts.loc["OVR-001", "value"]).all() and set(mine.override_ids) == {"OVR-001"}
-    # the family still ends at -10 % in weeks 3-4 (total override only from week 5)
-    snacks = wf[(wf.family == "Snacks") & wf.week_start.isin(weeks[2:4])].groupby("week_start").sum(numeric_only=True)
-    assert snacks.consensus_units.to_numpy() == pytest.approx(0.9 * snacks.base_units.to_numpy())
-    # total +5 % in weeks 5-6, lower-level overrides kept, the rest spread
-    total = wf[wf.week_start.isin(weeks[4:6])].groupby("week_start").sum(numeric_only=True)
+    # the family's other SKUs are -10 % in weeks 3-4 (the total override only from week 5); the SKU
+    # override's SKU keeps its units, not made up for on them
+    snacks = wf[(wf.family == "Snacks") & wf.week_start.isin(weeks[2:4])]
+    assert set(snacks.override_ids) == {"OVR-001", "OVR-002"}
+    cut = snacks[snacks.override_ids == "OVR-002"].groupby("week_start").sum(numeric_only=True)
+    assert len(cut) == 2 and cut.consensus_units.to_numpy() == pytest.approx(0.9 * cut.base_units.to_numpy())
+    # total +5 % in weeks 5-6: lower-level overrides and SKUs being run down kept; what it sets is
+    # +5 % (spread by last year's sales), the Snacks cut not made up for on the other families
+    items = pd.read_csv(small_cycle.extracts / "items.csv").set_index("sku")
+    retiring = set(items.index[items.lifecycle.isin(["phase_out", "discontinued", "obsolete"])])
+    holiday = wf[wf.week_start.isin(weeks[4:6])]
+    assert retiring & set(holiday.sku) and "being run down kept at their consensus" in log.loc["OVR-003", "note"]
+    assert (holiday[holiday.sku.isin(retiring)].override_delta_units == 0).all()
+    assert set(holiday[holiday.family == "Snacks"].override_ids) <= {"OVR-001", "OVR-002"}
+    total = holiday[holiday.override_ids == "OVR-003"].groupby("week_start").sum(numeric_only=True)
+    assert len(total) == 2
     assert total.consensus_units.to_numpy() == pytest.approx(1.05 * total.base_units.to_numpy())
     # family Frozen in units per week (flat profile), weeks 7-9
     frozen = wf[(wf.family == "Frozen") & wf.week_start.isin(weeks[6:9])].groupby("week_start").consensus_units.sum()

@@ -85,6 +85,49 @@ def test_pct_family_override_on_pre_override_consensus_and_total_keeps_lower_lev
     assert r.waterfall[r.waterfall.week_start == W1].consensus_units.sum() == pytest.approx(500.0)
 
 
+def test_pct_total_over_a_family_cut_changes_the_other_families_by_its_own_per_cent():
+    # family F -10 % (130 -> 117); total +5 %: it sets only D (F is kept), so D = 100 x 1.05 = 105,
+    # not the total's 5 % (340 x 1.05 = 357) less F's 117 = 240 (+140 %: the cut made up on D)
+    r = ov.apply_overrides(
+        _base(),
+        _ov(("family", "F", W1, W1, "pct", -10), ("total", "", W1, W1, "pct", 5)),
+        FAMILIES,
+    )
+    assert [_units(r, s) for s in "ABC"] == pytest.approx([11.7, 35.1, 70.2])
+    assert _units(r, "D") == pytest.approx(105.0)
+    log = r.log.set_index("override_id")
+    assert log.loc["O2", "base_units"] == pytest.approx(100.0) and log.loc["O2", "delta_units"] == pytest.approx(5.0)
+    assert ov.waterfall_breaks(r.waterfall, r.log) == []
+
+
+def test_a_sku_being_run_down_takes_no_share_of_a_family_or_total_override():
+    # C is being phased out (consensus 70, sold 2 of 4 units a year ago). A last_year family override
+    # of +10 % sets A and B only: their 60 -> 66 spread 1:1 (last year); C keeps 70. A units family
+    # override of 200 keeps C's 70 inside the family total: A and B share 130 by p50 10:30.
+    history = pd.DataFrame(
+        {"sku": ["A", "B", "C"], "week_start": [W1 - pd.Timedelta(weeks=52)] * 3, "units": [1.0, 1.0, 2.0]}
+    )
+    pct = ov.apply_overrides(
+        _base(), _ov(("family", "F", W1, W1, "pct", 10, "last_year")), FAMILIES, history=history, run_out={"C"}
+    )
+    assert [_units(pct, s) for s in "ABC"] == pytest.approx([33.0, 33.0, 70.0])
+    assert "1 SKU(s) being run down kept at their consensus" in pct.log.note[0]
+    units = ov.apply_overrides(_base(), _ov(("family", "F", W1, W1, "units", 200)), FAMILIES, run_out={"C"})
+    assert [_units(units, s) for s in "ABC"] == pytest.approx([32.5, 97.5, 70.0])
+    wf = units.waterfall.set_index(["sku", "week_start"])
+    assert wf.loc[("C", W1), "override_ids"] == "" and wf.loc[("C", W1), "override_delta_units"] == 0.0
+    # a SKU override still sets it, and a total override keeps it too
+    named = ov.apply_overrides(
+        _base(),
+        _ov(("sku", "C", W1, W1, "units", 5), ("total", "", W1, W1, "pct", 0, "consensus")),
+        FAMILIES,
+        run_out={"C"},
+    )
+    assert _units(named, "C") == 5.0 and _units(named, "D") == pytest.approx(100.0)
+    everyone = ov.apply_overrides(_base(), _ov(("total", "", W1, W1, "pct", 20, "flat")), FAMILIES, run_out={"C"})
+    assert _units(everyone, "C") == 70.0 and sum(_units(everyone, s) for s in "ABD") == pytest.approx(160 * 1.2)
+
+
 def test_lower_levels_above_the_family_target_leave_the_other_skus_at_zero():
     # A = 150, family F = 100: B and C get 0, F ends at 150 (50 above); the log says so.
     r = ov.apply_overrides(
