@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from sop_pipeline.report.components import Col, auto_table, badge, ncol, panel, table
 from sop_pipeline.report.context import PackContext
-from sop_pipeline.report.format import date_text, is_missing, money, pct, signed_money, signed_num
+from sop_pipeline.report.format import date_text, is_missing, money, num, pct, signed_money, signed_num
 from sop_pipeline.report.templating import macros
 
 DECISION_COLS = ("kind", "subject", "value")
@@ -211,6 +211,11 @@ def plan_changes(ctx: PackContext) -> Markup:
         Col("family", "Family"),
         ncol("units_change", "Units change", signed_num),
         ncol("revenue_change", "Revenue change", signed_money),
+        *[
+            ncol(c, label, num)
+            for c, label in (("skus_added", "SKUs new"), ("skus_dropped", "SKUs dropped"))
+            if c in df
+        ],
         Col("decision_ids", "Decisions"),
         Col("signals", "Signals"),
     ]

@@ -326,6 +326,23 @@ def check_substitutions(p, con, rows):
 
 def check_plan_changes(p, con, rows):
     assert p.tables and len(p.tables[0].rows) == len(rows)
+    # every SKU of either plan over the weeks both cover: the families' changes add up to the plans'
+    # totals (a SKU in one plan only counts 0 on the other side)
+    prev = con.execute(
+        "select max(cycle_id) from history_plan_of_record where cycle_id < ?", [rows.cycle_id[0]]
+    ).fetchone()[0]
+    totals = con.execute(
+        "with w as (select greatest((select min(week_start) from plan_of_record), "
+        "(select min(cast(week_start as date)) from history_plan_of_record where cycle_id = $1)) a, "
+        "least((select max(week_start) from plan_of_record), "
+        "(select max(cast(week_start as date)) from history_plan_of_record where cycle_id = $1)) b) "
+        "select (select sum(demand_units) from plan_of_record, w where week_start between a and b) "
+        "- (select sum(demand_units) from history_plan_of_record, w where cycle_id = $1 "
+        "and cast(week_start as date) between a and b)",
+        [prev],
+    ).fetchone()[0]
+    assert rows.units_change.sum() == pytest.approx(totals, rel=1e-9, abs=1e-6)
+    assert "SKUs new" in p.tables[0].headers
 
 
 def check_risk_board(p, con, rows):

@@ -1,6 +1,7 @@
 -- What changed in the plan of record vs the previous cycle, by family, and why: the decisions
 -- that touched the family's rows this cycle and the demand signals behind the new numbers.
--- Compared over the weeks both plans cover. Empty on the first cycle.
+-- Compared over the weeks both plans cover, every SKU of either plan (a SKU in one plan only counts
+-- 0 on the other side: a new or dropped SKU is a change). Empty on the first cycle.
 with
 
 history as (
@@ -35,18 +36,78 @@ prev as (
 
 ),
 
+-- the weeks both plans cover
+common_weeks as (
+
+    select
+        greatest(c.first_week, p.first_week) as first_week,
+        least(c.last_week, p.last_week) as last_week
+    from (select min(week_start) as first_week, max(week_start) as last_week from cur) c
+    cross join (
+        select min(cast(week_start as date)) as first_week, max(cast(week_start as date)) as last_week from prev
+    ) p
+
+),
+
+both_plans as (
+
+    select
+        coalesce(cur.family, prev.family) as family,
+        coalesce(cur.sku, prev.sku) as sku,
+        cur.demand_units as units_now,
+        prev.demand_units as units_before,
+        cur.revenue as revenue_now,
+        prev.revenue as revenue_before,
+        cur.demand_source,
+        cur.decision_ids
+    from (
+        select cur.* from cur cross join common_weeks
+        where cur.week_start between common_weeks.first_week and common_weeks.last_week
+    ) cur
+    full outer join (
+        select prev.* from prev cross join common_weeks
+        where cast(prev.week_start as date) between common_weeks.first_week and common_weeks.last_week
+    ) prev
+        on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
+
+),
+
+-- a SKU is new (dropped) when it has demand in this (the previous) plan and none in the other
+per_sku as (
+
+    select
+        family,
+        sku,
+        coalesce(sum(units_now), 0) as units_now,
+        coalesce(sum(units_before), 0) as units_before
+    from both_plans
+    group by family, sku
+
+),
+
 overlap as (
 
     select
-        cur.family,
-        sum(cur.demand_units) as units_now,
-        sum(prev.demand_units) as units_before,
-        sum(cur.revenue) as revenue_now,
-        sum(prev.revenue) as revenue_before,
-        {{ dbt.listagg('distinct cur.demand_source', "', '", 'order by cur.demand_source') }} as demand_sources
-    from cur
-    inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
-    group by cur.family
+        both_plans.family,
+        coalesce(sum(both_plans.units_now), 0) as units_now,
+        coalesce(sum(both_plans.units_before), 0) as units_before,
+        coalesce(sum(both_plans.revenue_now), 0) as revenue_now,
+        coalesce(sum(both_plans.revenue_before), 0) as revenue_before,
+        {{ dbt.listagg('distinct both_plans.demand_source', "', '", 'order by both_plans.demand_source') }}
+            as demand_sources
+    from both_plans
+    group by both_plans.family
+
+),
+
+sku_counts as (
+
+    select
+        family,
+        count(case when units_now > 0 and units_before = 0 then 1 end) as skus_added,
+        count(case when units_before > 0 and units_now = 0 then 1 end) as skus_dropped
+    from per_sku
+    group by family
 
 ),
 
@@ -55,9 +116,9 @@ row_decisions as (
 
     select distinct split.family, trim(split.decision_id) as decision_id
     from (
-        select cur.family, {{ split_to_rows('cur.decision_ids') }} as decision_id
-        from cur
-        inner join prev on prev.sku = cur.sku and cast(prev.week_start as date) = cur.week_start
+        select both_plans.family, {{ split_to_rows('both_plans.decision_ids') }} as decision_id
+        from both_plans
+        where both_plans.decision_ids is not null
     ) split
     where trim(split.decision_id) <> ''
 
@@ -81,7 +142,10 @@ select
     revenue_before,
     revenue_now,
     revenue_now - revenue_before as revenue_change,
+    skus_added,
+    skus_dropped,
     decisions.decision_ids,
     'demand: ' || demand_sources as signals
 from overlap
+left join sku_counts on sku_counts.family = overlap.family
 left join decisions on decisions.family = overlap.family
