@@ -70,10 +70,16 @@ def generate(
     fc, hockey = forecast.sales_forecast(cat, model, pos, book, anomalies, cal, seed)
     w.write("sales_forecast", fc)
     w.write("revenue_plan", forecast.revenue_plan(cat, model, pos, book, cal, seed))
-    w.write("inventory_lots", inventory.inventory_lots(cat, model, book, anomalies, cal, sz, seed))
+    fg_lots = inventory.inventory_lots(cat, model, book, anomalies, cal, sz, seed)
 
     demand_wk = forecast.expected_weekly(model, pos, book)
     pur = procurement.make_purchasing(cat, pl, demand_wk, cal, sz, seed)
+    # the plant's component stock: what the receipts leave after the BOM's use
+    use = procurement.component_need(cat, pur.bom, demand_wk)
+    w.write(
+        "inventory_lots",
+        inventory.with_component_lots(fg_lots, inventory.component_lots(cat, pur.receipts, use, cal, sz)),
+    )
     prod = plant.simulate_production(pl, demand_wk, cat, cal, seed)
     w.write("resources", plant.resources_extract())
     w.write("routings", plant.routings_extract(pl, cat))

@@ -6,11 +6,16 @@ older lot often holds the safety stock, and some pairs carry a stale lot receive
 ago (aged stock, sometimes expired; phase-out SKUs leave one at the DC: pending E&O). Lot ids
 are ``L<yymmdd of receipt>-<sku number>`` and persist across snapshots. Store stockout spells
 show as a single lot row with qty 0.
+
+Components (bought for the plant's BOM) are stocked at the plant ``P1``
+(`component_lots`): their stock is what their receipts leave after the plant's use, first in first
+out, so a snapshot holds the latest receipts' lots (and what is left of an opening lot).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .config import Calendar, Size, rng_for, stable_uniform
 from .demand import Anomalies, DemandModel
@@ -141,3 +146,95 @@ def _lot_columns(cat: Catalog, cal: Calendar, loc, sku, snap_day, recv_day, qty,
         "expiry_date": expiry,
         "status": np.where(hold, "hold", "available"),
     }
+
+
+#: Plant that holds the components (the `locations` extract's plant).
+PLANT = "P1"
+#: Components' stock before the first receipt, in weeks of their mean use.
+OPENING_COMPONENT_WEEKS = 2.0
+
+
+def component_lots(cat: Catalog, receipts, component_need: np.ndarray, cal: Calendar, size: Size) -> dict:
+    """Component lots at the plant on the same Sunday snapshots as `inventory_lots`, consistent with
+    the `receipts` extract: each day's stock = yesterday's + what was received - the day's use (the
+    BOM explosion of expected demand, ``component_need`` units per component x week, scaled so the
+    plant uses what it received over the history), never below 0;
+    a snapshot's stock is made of the latest receipts first (FIFO use), each receipt a lot, the rest
+    an opening lot received on the first day. Components carry no expiry.
+
+    receipts: the purchasing simulation's receipts (``sku, receipt_day, qty``)."""
+    comp = cat.components
+    n_c, n_days = len(comp), cal.n_days
+    weeks = np.arange(cal.weeks - size.inventory_weeks, cal.weeks)
+    snap_day = 7 * weeks + 6
+    index = {s: i for i, s in enumerate(comp.sku)}
+    r = receipts[receipts.sku.isin(index)]
+    c_idx, r_day, r_qty = r.sku.map(index).to_numpy(), r.receipt_day.to_numpy(int), r.qty.to_numpy(float)
+    inflow = np.zeros((n_c, n_days))
+    np.add.at(inflow, (c_idx, r_day), r_qty)
+    daily_use = np.repeat(component_need[:, : (n_days + 6) // 7] / 7.0, 7, axis=1)[:, :n_days]
+    # the plant used what it received: the purchase simulation orders 0.9-1.15 x the need (and some
+    # receipts come short), so the use is scaled to the receipts since the first one, else the
+    # stock would drift by their difference over the years of history
+    first = np.full(n_c, n_days)
+    np.minimum.at(first, c_idx, r_day)
+    since = np.arange(n_days)[None, :] >= first[:, None]
+    used = (daily_use * since).sum(axis=1)
+    daily_use = daily_use * np.where(used > 0, inflow.sum(axis=1) / np.where(used > 0, used, 1.0), 1.0)[:, None]
+    stock = np.zeros((n_c, n_days))
+    level = OPENING_COMPONENT_WEEKS * component_need[:, : cal.weeks].mean(axis=1)
+    opening = level.copy()
+    for d in range(n_days):
+        level = np.maximum(level + inflow[:, d] - daily_use[:, d], 0.0)
+        stock[:, d] = level
+    rows = []  # (snapshot day, component, receipt day, qty)
+    order = np.lexsort((-r_day, c_idx))  # per component, latest receipt first
+    c_idx, r_day, r_qty = c_idx[order], r_day[order], r_qty[order]
+    for c in range(n_c):
+        mine = c_idx == c
+        if not mine.any() and opening[c] <= 0:
+            continue  # never bought: nothing at the plant
+        days, qtys = r_day[mine], r_qty[mine]
+        for t in snap_day:
+            left = float(np.round(stock[c, t]))
+            for d, q in zip(days[days <= t], qtys[days <= t]):
+                if left <= 0:
+                    break
+                take = min(q, left)
+                rows.append((t, c, d, take))
+                left -= take
+            if left > 0:
+                rows.append((t, c, 0, left))
+    if not rows:
+        return {k: np.array([], dtype=object) for k in LOT_COLUMNS}
+    t, c, d, q = (np.array(x) for x in zip(*rows))
+    # receipts of one component on one day (two PO lines, a short line's rest) are one lot
+    lots = pd.DataFrame({"t": t, "c": c, "d": d, "q": q}).groupby(["t", "c", "d"], as_index=False, sort=True).q.sum()
+    lots = lots.sort_values(["t", "c", "d"], ascending=[True, True, False], kind="stable")
+    t, c, d, q = (lots[k].to_numpy() for k in ("t", "c", "d", "q"))
+    recv_dates = cal.dates(d)
+    yymmdd = np.datetime_as_string(recv_dates, unit="D")
+    sku_no = np.array([int(str(s)[3:]) for s in comp.sku.to_numpy()[c]])
+    return {
+        "snapshot_date": cal.dates(t),
+        "location": np.full(len(t), PLANT, dtype=object),
+        "sku": comp.sku.to_numpy()[c],
+        "lot_id": np.array([f"L{y[2:4]}{y[5:7]}{y[8:10]}-{n:04d}" for y, n in zip(yymmdd, sku_no)], dtype=object),
+        "qty": q.astype(float),
+        "receipt_date": recv_dates,
+        "expiry_date": np.full(len(t), np.datetime64("NaT"), dtype="datetime64[D]"),
+        "status": np.full(len(t), "available", dtype=object),
+    }
+
+
+LOT_COLUMNS = ("snapshot_date", "location", "sku", "lot_id", "qty", "receipt_date", "expiry_date", "status")
+
+
+def with_component_lots(fg_lots: dict, components: dict) -> dict:
+    """The `inventory_lots` extract: finished-goods lots then the plant's component lots, by snapshot."""
+    out = {
+        k: np.concatenate([np.asarray(fg_lots[k]), np.asarray(components[k]).astype(np.asarray(fg_lots[k]).dtype)])
+        for k in LOT_COLUMNS
+    }
+    order = np.argsort(out["snapshot_date"], kind="stable")
+    return {k: v[order] for k, v in out.items()}

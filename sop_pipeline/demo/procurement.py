@@ -95,13 +95,19 @@ def _drift_plan(sup: pd.DataFrame, cal: Calendar, rng: np.random.Generator) -> d
     return {"sup": s, "start": start, "disruption": disruption, "increase": increase}
 
 
+def component_need(cat: Catalog, bom: pd.DataFrame, demand_wk: np.ndarray) -> np.ndarray:
+    """Units of each component used per week (components x weeks): the BOM explosion of demand."""
+    need = np.zeros((len(cat.components), demand_wk.shape[1]))
+    np.add.at(need, bom.component.to_numpy(), demand_wk[bom.parent.to_numpy()] * bom.qty_per.to_numpy()[:, None])
+    return need
+
+
 def _item_requirements(cat: Catalog, bom: pd.DataFrame, demand_wk: np.ndarray) -> tuple:
     """Items bought: sku, unit cost, order multiple (units) and weekly need (units/week over extended weeks),
     for bought FGs and the BOM explosion of make-SKU demand into components."""
     fg = cat.fg
     buy = np.flatnonzero(fg.make_or_buy.to_numpy() == "buy")
-    comp_need = np.zeros((len(cat.components), demand_wk.shape[1]))
-    np.add.at(comp_need, bom.component.to_numpy(), demand_wk[bom.parent.to_numpy()] * bom.qty_per.to_numpy()[:, None])
+    comp_need = component_need(cat, bom, demand_wk)
     skus = np.concatenate([fg.sku.to_numpy()[buy], cat.components.sku.to_numpy()])
     cost = np.concatenate([fg.unit_cost.to_numpy()[buy], cat.components.unit_cost.to_numpy()])
     pack = np.concatenate([np.full(len(buy), 10.0), np.where(cat.components.uom.to_numpy() == "KG", 25.0, 100.0)])

@@ -542,7 +542,21 @@ def test_inventory_ages_and_statuses(raw, typed):
     buckets = pd.cut(age, [-1, 30, 90, 180, 365, 10**6]).value_counts()
     assert (buckets > 0).all() and (age >= 0).all()
     assert (inv.expiry_date < inv.snapshot_date).any() and (inv.status == "hold").any()
-    assert set(inv.location) == set(raw["locations"].location[raw["locations"].type.isin(["store", "dc"])])
+    assert set(inv.location) == set(raw["locations"].location)  # stores, DCs and the plant
+    # the plant holds the components, and only they: what their receipts left after the plant's use
+    items = typed["items"].set_index("sku")
+    at_plant = inv[inv.location == "P1"]
+    assert set(at_plant.sku) == set(items.index[items.family == "Components"]) & set(at_plant.sku) != set()
+    assert not inv[inv.location != "P1"].sku.isin(at_plant.sku).any()
+    received = typed["receipts"].merge(typed["purchase_orders"][["po_id", "line", "sku"]], on=["po_id", "line"])
+    by_day = received.groupby(["sku", "receipt_date"]).qty.sum()
+    keys = set(by_day.index)
+    for (snap, sku), lots in at_plant.groupby(["snapshot_date", "sku"]):
+        received_lot = [(sku, d) in keys for d in lots.receipt_date]
+        opening = lots[[not x for x in received_lot]]
+        assert len(opening) <= 1 and (opening.receipt_date <= lots.receipt_date.min()).all(), (sku, snap)
+        for r in lots[received_lot].itertuples():  # a receipt's lot holds at most what came that day
+            assert r.receipt_date <= snap and r.qty <= by_day[(sku, r.receipt_date)] + 1e-9, (sku, snap)
 
 
 def test_supplier_drift(demo, typed):
