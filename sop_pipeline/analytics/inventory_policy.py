@@ -72,13 +72,17 @@ def stock_points(
     """
     demand = weekly_demand_with_forecast(demand_weekly, backtest)
     observed = len(lead_times) > 0
+    lead_times, switched = sourced_lead_times(lead_times, items, decisions, as_of)
     points = ss.demand_variability(
         demand,
-        lead_times[["sku", "lead_time_days"]] if observed else None,
+        lead_times if observed else None,
         review_period_weeks=review_period_weeks,
         default_lead_time_weeks=None if observed else DEFAULT_LEAD_TIME_WEEKS,
         default_lead_time_sd_weeks=None if observed else 0.0,
     )
+    if switched:
+        pooled = points.sku.map(switched)
+        points["lead_time_source"] = pooled.where(pooled.notna(), points.lead_time_source)
     classed = items[["sku", "family", "unit_cost", "unit_price", "lifecycle", "make_or_buy"]].merge(
         abc_xyz[["sku", "abc_xyz"]], on="sku", how="left"
     )
@@ -88,6 +92,64 @@ def stock_points(
     points = points.merge(targets, on="sku", how="inner")
     points["order_qty_units"] = points.mean_weekly_demand * ORDER_COVER_WEEKS  # continuous review only
     return points, overrides
+
+
+def sourcing_as_of(items: pd.DataFrame, decisions: pd.DataFrame, as_of: date) -> pd.Series:
+    """make/buy per SKU (index sku): the item master's, replaced by the latest approved make_vs_buy
+    decision decided on or before ``as_of`` (KPI_DEFINITIONS "Master production schedule")."""
+    source = items.drop_duplicates("sku").set_index("sku")["make_or_buy"].fillna("make").astype(str).str.lower()
+    if decisions is None or decisions.empty:
+        return source
+    d = decisions[(decisions["kind"] == "make_vs_buy") & decisions["is_approved"].fillna(False).astype(bool)]
+    d = d[pd.to_datetime(d["decided_at"]).dt.normalize() <= pd.Timestamp(as_of)]
+    d = d.assign(
+        value=d["decision_value"].astype(str).str.strip().str.lower(), sku=d["subject"].astype(str).str.strip()
+    )
+    d = d[d.value.isin(["make", "buy"]) & d.sku.isin(source.index)]
+    latest = d.sort_values("decided_at", kind="stable").groupby("sku").value.last()
+    source.loc[latest.index] = latest
+    return source
+
+
+def sourced_lead_times(
+    lead_times: pd.DataFrame, items: pd.DataFrame, decisions: pd.DataFrame, as_of: date
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The lead-time observations (``sku, lead_time_days``) of the way each SKU is sourced at
+    ``as_of`` (`sourcing_as_of`: the item master, or the latest approved make_vs_buy decision).
+
+    ``lead_times``: every observation with its ``kind`` (buy: order to receipt; make: release to
+    completion; without a kind column, all count as the SKU's own). A SKU with observations of its
+    kind uses them. One with none of its kind - a made item an approved decision gave to a
+    co-packer, bought since but not yet received - takes the observations of the items its family
+    sources that way, pooled (all such items when the family has none): the lead time it will see,
+    not the release-to-completion days of the line it left; with none of that kind anywhere it
+    keeps its own of the other kind. Returns the observations and, per pooled SKU, its
+    ``lead_time_source`` (``family_buy`` / ``all_buy`` / ``family_make`` / ``all_make``)."""
+    if "kind" not in lead_times.columns or lead_times.empty:
+        return lead_times[["sku", "lead_time_days"]], {}
+    source = sourcing_as_of(items, decisions, as_of)
+    obs = lead_times.assign(kind=lead_times["kind"].astype(str).str.lower(), sku=lead_times["sku"].astype(str))
+    way = obs.sku.map(source).fillna(obs.kind)
+    own = obs[obs.kind == way]
+    has_own = set(own.sku)
+    family = items.drop_duplicates("sku").set_index("sku")["family"]
+    pooled, labels = [], {}
+    for sku in sorted(set(obs.sku) - has_own):
+        kind = source.get(sku)
+        if kind is None:
+            continue
+        peers = own[own.kind == kind]
+        scope = "family"
+        mine = peers[peers.sku.map(family) == family.get(sku)]
+        if mine.empty:
+            scope, mine = "all", peers
+        if mine.empty:
+            pooled.append(obs[obs.sku == sku])  # nothing of that kind anywhere: its own of the other kind
+            continue
+        pooled.append(mine.assign(sku=sku))
+        labels[sku] = f"{scope}_{kind}"
+    out = pd.concat([own, *pooled], ignore_index=True)[["sku", "lead_time_days"]]
+    return out, labels
 
 
 def simulation_sample(policies: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pytest
 
@@ -86,3 +88,44 @@ def test_excess_fill_rate_counts_only_where_the_target_sets_safety_stock():
     assert not policy.simulation_gaps(_validation([0.1, 4.0, 0.2]))["passed"]
     assert policy.simulation_gaps(_validation([0.1, 4.0, 0.2], binds=True))["passed"]
     assert policy.simulation_gaps(_validation([5.0, -5.0], abc="C"))["items"] == 0
+
+
+def test_lead_times_follow_how_the_item_is_sourced_now():
+    """A made item an approved decision gave to a co-packer (B) has no purchase observations yet:
+    it takes its family's bought items' (A: 40 and 44 days; C, bought since a decision: 9), pooled,
+    not its release-to-completion days; one with purchase observations of its own (C) keeps them; an item of a family without
+    bought items (D) pools every bought item's; a decision after the as-of or not approved counts
+    for nothing (E)."""
+    items = pd.DataFrame(
+        {
+            "sku": ["A", "B", "C", "D", "E"],
+            "family": ["F", "F", "F", "G", "F"],
+            "make_or_buy": ["buy", "make", "make", "make", "make"],
+        }
+    )
+    obs = pd.DataFrame(
+        {
+            "sku": ["A", "A", "B", "B", "C", "C", "D", "E"],
+            "kind": ["buy", "buy", "make", "make", "make", "buy", "make", "make"],
+            "lead_time_days": [40.0, 44.0, 0.5, 0.7, 0.6, 9.0, 0.4, 0.3],
+        }
+    )
+    decisions = pd.DataFrame(
+        {
+            "kind": ["make_vs_buy"] * 5,
+            "subject": ["B", "C", "D", "E", "E"],
+            "decision_value": ["buy", "buy", "buy", "buy", "buy"],
+            "is_approved": [True, True, True, False, True],
+            "decided_at": pd.to_datetime(["2026-06-09", "2026-07-07", "2026-09-29", "2026-10-27", "2026-12-01"]),
+        }
+    )
+    out, labels = policy.sourced_lead_times(obs, items, decisions, date(2026, 11, 22))
+    days = out.groupby("sku").lead_time_days.apply(sorted).to_dict()
+    assert days["B"] == [9.0, 40.0, 44.0] and labels["B"] == "family_buy"
+    assert days["C"] == [9.0] and "C" not in labels
+    assert days["D"] == [9.0, 40.0, 44.0] and labels["D"] == "all_buy"
+    assert days["E"] == [0.3] and "E" not in labels
+    assert days["A"] == [40.0, 44.0]
+    # without kinds every observation is the SKU's own
+    plain, none = policy.sourced_lead_times(obs.drop(columns="kind"), items, decisions, date(2026, 11, 22))
+    assert len(plain) == len(obs) and none == {}

@@ -1,8 +1,9 @@
--- Observed replenishment lead times in days, one row per observation and SKU.
+-- Observed replenishment lead times in days, one row per observation and SKU, with its kind.
 -- Bought items: purchase order date -> first receipt of the line. Made items: production order
 -- release (actual start, else planned start) -> completion (actual end) of completed orders.
--- Each item uses the observations of its own kind (item master make_or_buy); an item with none
--- of its kind (it changed from make to buy, say) uses the other kind's.
+-- Which observations an item's safety stock uses depends on how it is sourced at the cycle's
+-- as-of (the item master, or the latest approved make_vs_buy decision): the inventory asset picks
+-- them (sop_pipeline.analytics.inventory_policy.sourced_lead_times).
 with
 
 purchase_orders as (
@@ -20,12 +21,6 @@ receipts as (
 production_orders as (
 
     select * from {{ ref('stg_mes__production_orders') }}
-
-),
-
-items as (
-
-    select * from {{ ref('stg_erp__items') }}
 
 ),
 
@@ -51,23 +46,10 @@ observations as (
 
 ),
 
-tagged as (
-
-    select
-        observations.*,
-        coalesce(observations.kind = items.make_or_buy, true) as own_kind,
-        bool_or(coalesce(observations.kind = items.make_or_buy, true))
-            over (partition by observations.sku) as has_own
-    from observations
-    left join items on items.sku = observations.sku
-
-),
-
 final as (
 
-    select sku, lead_time_days
-    from tagged
-    where own_kind or not has_own
+    select sku, kind, lead_time_days
+    from observations
 
 )
 
