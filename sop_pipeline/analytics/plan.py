@@ -73,7 +73,7 @@ units it makes on an alternate resource (``offload_cost``, the sum of the week's
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -324,6 +324,12 @@ class Expedites:
     lead_time_waived: dict  # sku -> first week_start from which new supply may arrive
     costs: pd.DataFrame  # sku, week_start, expedite_cost, decision_id
     effects: list
+    # one row per receipt pulled in: decision_id, sku, units, week_start (pulled to), original_week_start
+    pulls: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["decision_id", "sku", "units", "week_start", "original_week_start"]
+        )
+    )
 
 
 def apply_expedites(
@@ -341,7 +347,7 @@ def apply_expedites(
     receipts["week_start"] = pd.to_datetime(receipts["week_start"])
     weeks = [pd.Timestamp(w) for w in weeks]
     lookup = expedites.set_index("expedite_id") if expedites is not None and len(expedites) else None
-    waived, costs, effects = {}, [], []
+    waived, costs, effects, pulls = {}, [], [], []
 
     def week_of(day) -> pd.Timestamp | None:
         monday = pd.Timestamp(week_start(pd.Timestamp(day)))
@@ -388,6 +394,9 @@ def apply_expedites(
         later = order_rows & (receipts.week_start > target)
         if order_rows.any():
             units = float(receipts.loc[later, "units"].sum())
+            if units:
+                original = receipts.loc[later, "week_start"].min()
+                pulls.append((row.decision_id, sku, units, target, original))
             receipts.loc[later, "week_start"] = target
             what = (
                 f"pulled {units:,.0f} units of {sku} ({order}) in to the week of {target.date()}"
@@ -400,7 +409,34 @@ def apply_expedites(
         costs.append((sku, target, cost, row.decision_id))
         effects.append(DecisionEffect(row.decision_id, "expedite", f"{what}; expedite cost {cost:,.0f}"))
     cost_frame = pd.DataFrame(costs, columns=["sku", "week_start", "expedite_cost", "decision_id"])
-    return Expedites(receipts, waived, cost_frame, effects)
+    pull_frame = pd.DataFrame(pulls, columns=["decision_id", "sku", "units", "week_start", "original_week_start"])
+    return Expedites(receipts, waived, cost_frame, effects, pull_frame)
+
+
+def expedites_not_needed(plan: pd.DataFrame, pulls: pd.DataFrame) -> pd.DataFrame:
+    """The pull-ins the plan did not need: those where the SKU's projected stock less the pulled
+    units stays at or above its safety stock in every week from the week it was pulled to up to
+    (not including) the order's own week - without the expedite nothing would have run below
+    safety stock before the order arrived anyway. ``pulls``: `Expedites.pulls`. Returns
+    ``decision_id, sku, week_start, original_week_start, units, lowest_cover_units`` (the least
+    projected stock less the pulled units over safety stock in those weeks)."""
+    cols = ["decision_id", "sku", "week_start", "original_week_start", "units", "lowest_cover_units"]
+    if pulls is None or pulls.empty:
+        return pd.DataFrame(columns=cols)
+    rows = plan.assign(week_start=pd.to_datetime(plan.week_start))
+    out = []
+    for p in pulls.itertuples():
+        span = rows[
+            (rows.sku == p.sku)
+            & (rows.week_start >= pd.Timestamp(p.week_start))
+            & (rows.week_start < pd.Timestamp(p.original_week_start))
+        ]
+        if span.empty:
+            continue
+        cover = span.projected_inventory_units - p.units - span.safety_stock_units.fillna(0.0)
+        if (cover >= -1e-6).all():
+            out.append((p.decision_id, p.sku, p.week_start, p.original_week_start, p.units, float(cover.min())))
+    return pd.DataFrame(out, columns=cols)
 
 
 def _capacity_inputs(
@@ -1003,6 +1039,41 @@ def plan_totals_reconcile(plan: pd.DataFrame, tolerance: float = 1e-6) -> bool:
         abs(fam.demand_units - plan.demand_units.sum()) < tolerance
         and abs(fam.revenue - plan.revenue.sum()) < tolerance * max(1, abs(plan.revenue.sum()))
     )
+
+
+#: Columns of the plan's load per resource and week (`plan_capacity_load`).
+PLAN_LOAD_COLUMNS = [
+    "resource_id",
+    "week_start",
+    "available_hours",
+    "changeover_hours",
+    "run_hours",
+    "plan_hours",
+    "plan_load_pct",
+]
+
+
+def plan_capacity_load(load: pd.DataFrame, capacity: pd.DataFrame) -> pd.DataFrame:
+    """The plan of record's load per critical resource and week, on the capacity table's terms:
+    ``run_hours`` (`resource_load`'s planned hours: made units on their primary routing, offloaded
+    units on the alternate), ``changeover_hours`` (the capacity table's changeover reserve, which the
+    plan keeps free), ``plan_hours`` = run + changeover and ``plan_load_pct`` = plan_hours /
+    ``available_hours`` x 100 (the capacity table's `load_pct` is the same ratio for the demand
+    forecast's make volume, before the plan moved, built ahead, offloaded or cut anything).
+    ``capacity``: ``resource_id, week_start, available_hours, changeover_hours``."""
+    cap = capacity[["resource_id", "week_start", "available_hours", "changeover_hours"]].assign(
+        week_start=pd.to_datetime(capacity["week_start"]).dt.normalize().astype("datetime64[us]")
+    )
+    run = load[["resource_id", "week_start", "planned_hours"]].assign(
+        week_start=pd.to_datetime(load["week_start"]).astype("datetime64[us]")
+    )
+    out = cap.merge(run, on=["resource_id", "week_start"], how="left").rename(columns={"planned_hours": "run_hours"})
+    out["run_hours"] = out.run_hours.fillna(0.0)
+    out["changeover_hours"] = out.changeover_hours.fillna(0.0)
+    out["plan_hours"] = out.run_hours + out.changeover_hours
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["plan_load_pct"] = np.where(out.available_hours > 0, 100.0 * out.plan_hours / out.available_hours, np.nan)
+    return out[PLAN_LOAD_COLUMNS].sort_values(["resource_id", "week_start"], ignore_index=True)
 
 
 def resource_load(

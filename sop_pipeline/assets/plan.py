@@ -41,6 +41,7 @@ PLAN = dg.AssetKey(["analytics", "plan_of_record"])
 DECISIONS = dg.AssetKey(["analytics", "decision_log"])
 SUBSTITUTIONS = dg.AssetKey(["analytics", "substitution_plan"])
 OFFLOADS = dg.AssetKey(["analytics", "plan_offloads"])
+LOAD = dg.AssetKey(["analytics", "plan_resource_load"])
 OFFLOAD_COLUMNS = ["cycle_id", "family", "horizon_week", *offload_lib.OFFLOAD_COLUMNS]
 HISTORY = dg.AssetKey(["history", "plan_of_record"])
 STG = lambda name: dg.AssetKey(["staging", name])  # noqa: E731
@@ -124,6 +125,15 @@ INPUTS = [dg.AssetKey(list(key)) for key in INPUT_TABLES.values()]
             "in the alternate's priority order and within its hours left after its own primary load "
             "(before anything is moved, cut or proposed to buy), with the hours on each resource and "
             "the extra cost (units x (unit cost on the alternate - on the primary)).",
+        ),
+        "plan_resource_load": dg.AssetOut(
+            key=LOAD,
+            **warehouse_asset("plan"),
+            description="The plan of record's load per critical resource and week: run hours of its make "
+            "units (offloaded units on the alternate), the changeover hours the plan keeps free, and "
+            "their sum against the available hours (plan_load_pct); the capacity table's load_pct is the "
+            "demand forecast's gross make volume, before the plan netted stock and moved, built ahead, "
+            "offloaded or cut anything.",
         ),
         # the IO manager replaces this cycle's rows of history.plan_of_record (sop/history)
         "history": dg.AssetOut(
@@ -321,6 +331,26 @@ def plan_of_record(
         goodwill_factor=economics.goodwill_factor,
     )
     build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
+    # an approved pull-in the plan did not need says so in its effect (the money could be saved)
+    unneeded = plan_lib.expedites_not_needed(plan, expedited.pulls).drop_duplicates("decision_id")
+    unneeded = unneeded.set_index("decision_id")
+    costs_by_decision = expedited.costs.groupby("decision_id").expedite_cost.sum()
+    effects = [
+        plan_lib.DecisionEffect(
+            e.decision_id,
+            e.kind,
+            e.effect
+            + (
+                f"; not needed by this plan: without it {unneeded.at[e.decision_id, 'sku']} stays at or above its "
+                f"safety stock until the order's own week of {pd.Timestamp(unneeded.at[e.decision_id, 'original_week_start']).date()} "
+                f"(at least {unneeded.at[e.decision_id, 'lowest_cover_units']:,.0f} units over it): cancelling it "
+                f"saves {costs_by_decision.get(e.decision_id, 0.0):,.0f}"
+            )
+            if e.kind == "expedite" and e.decision_id in unneeded.index
+            else e.effect,
+        )
+        for e in effects
+    ]
     if freeze_id:
         effects.append(
             plan_lib.DecisionEffect(
@@ -448,6 +478,21 @@ def plan_of_record(
                     .round(1)
                 )
             ),
+        },
+    )
+    plan_load = plan_lib.plan_capacity_load(load, capacity if len(hours) else capacity.iloc[:0])
+    plan_load.insert(0, "cycle_id", as_of)
+    yield dg.Output(
+        plan_load,
+        output_name="plan_resource_load",
+        metadata={
+            "peak_plan_load_pct": dg.MetadataValue.md(
+                markdown_table(
+                    plan_load.groupby("resource_id", as_index=False)
+                    .agg(peak_plan_load_pct=("plan_load_pct", "max"), plan_hours=("plan_hours", "sum"))
+                    .round(1)
+                )
+            )
         },
     )
     yield dg.Output(

@@ -184,18 +184,20 @@ def risk_events(pur: Purchasing, cal: Calendar, seed: int) -> dict:
 def _pull_in(cat: Catalog, pur: Purchasing | None, cal: Calendar) -> tuple | None:
     """The last cycle's approved expedite that lands in the coming horizon, so the plan's expedite
     path (a receipt pulled in, its cost in the SKU-week's expedite_cost and net margin) fires on the
-    demo: the open purchase-order line of a bought finished good promised in horizon weeks 3-6 with
-    the largest quantity, pulled into week 1 ("<cost> by <week 1 Monday>"), at a freight premium of
-    15% of the line's value (at least 250). No random draw: the other rows are unchanged."""
+    demo: the open purchase-order line of a bought finished good, ordered before the meeting that
+    decided it (two days after that cycle's Sunday), promised in horizon weeks 2-6, with the largest
+    quantity, pulled into week 1 ("<cost> by <week 1 Monday>"), at a freight premium of 15% of the
+    line's value (at least 250). No random draw: the other rows are unchanged."""
     if pur is None:
         return None
     bought = set(cat.fg.sku[cat.fg.make_or_buy == "buy"])
     week1 = cal.n_days  # the Monday after end_date
+    decided = cal.n_days - 1 - 28 + 2  # the last monthly cycle's meeting (see `decisions`)
     pl = pur.po_lines
     due = pl[
         pl.sku.isin(bought)
-        & (pl.order_day < week1)  # ordered by end_date: an open order at the as-of
-        & (pl.promised_day >= week1 + 14)
+        & (pl.order_day <= decided)  # an order that existed when the meeting pulled it in
+        & (pl.promised_day >= week1 + 7)
         & (pl.promised_day < week1 + 42)
     ]
     if due.empty:

@@ -116,6 +116,8 @@ def risk_board(ctx: PackContext) -> Markup:
 PLAN_SUMS = (
     "demand_units",
     "supply_units",
+    "receipts_units",
+    "expired_units",
     "revenue",
     "margin",
     "expedite_cost",
@@ -134,7 +136,8 @@ def plan_of_record(ctx: PackContext) -> Markup:
     df = ctx.marts.read(
         "plan_of_record_family",
         cols,
-        optional=PLAN_SUMS + ("week_start", "projected_inventory_units", "safety_stock_units"),
+        optional=PLAN_SUMS
+        + ("week_start", "opening_inventory_units", "projected_inventory_units", "safety_stock_units"),
     )
     if df.empty:
         return ctx.missing(title, "decision-plan-of-record", "plan_of_record_family", cols, wide=True)
@@ -147,13 +150,24 @@ def plan_of_record(ctx: PackContext) -> Markup:
         )
     df = df.sort_values("week_start") if "week_start" in df else df
     sums = df.groupby("family").agg({c: "sum" for c in PLAN_SUMS if c in df})
+    firsts = df.groupby("family").agg({c: "first" for c in ("opening_inventory_units",) if c in df})
     ends = df.groupby("family").agg({c: "last" for c in ("projected_inventory_units", "safety_stock_units") if c in df})
-    plan = sums.join(ends).reset_index()
+    plan = sums.join(firsts).join(ends).reset_index()
     plan = pd.concat([plan, plan.sum(numeric_only=True).to_frame().T.assign(family="All")], ignore_index=True)
-    table_cols = [
+    total = {"row_cls": lambda r: "total" if r.family == "All" else ""}
+    balance = [
         Col("family", "Family"),
-        ncol("demand_units", "Demand units"),
-        ncol("supply_units", "Supply units"),
+        ncol("opening_inventory_units", "Opening stock"),
+        ncol("supply_units", "+ Supply"),
+        ncol("receipts_units", "+ Open-order receipts"),
+        ncol("demand_units", "\u2212 Demand"),
+        ncol("expired_units", "\u2212 Expiring"),
+        ncol("projected_inventory_units", "= Inventory at end"),
+        ncol("safety_stock_units", "Safety stock at end"),
+        ncol("skus_at_risk", "SKU-weeks at risk"),
+    ]
+    money_cols = [
+        Col("family", "Family"),
         ncol("revenue", "Revenue", money),
         ncol("margin", "Margin", money),
         ncol("expedite_cost", "Expedite cost", money),
@@ -162,19 +176,22 @@ def plan_of_record(ctx: PackContext) -> Markup:
         ncol("built_ahead_units", "Built ahead"),
         ncol("moved_out_units", "Moved later"),
         ncol("cut_units", "Cut"),
-        ncol("projected_inventory_units", "Inventory at end"),
-        ncol("safety_stock_units", "Safety stock"),
-        ncol("skus_at_risk", "SKU-weeks at risk"),
     ]
     note = (
-        "Everything decided lands in one published plan of record. Supply is capacity-feasible; what a full "
+        "Everything decided lands in one published plan of record. Units over the 13 weeks close: opening "
+        "stock (usable, week 1) + supply + open-order receipts - demand - units expiring unsold = inventory at "
+        "the end (negative = backlog). Supply is capacity-feasible; what a full "
         "week cannot make is built ahead in earlier weeks with free hours (within a third of the item's shelf "
         "life, never in frozen weeks), and only then moved later or cut. SKU-weeks at risk = below safety stock or stocked out. Net margin = margin (at standard cost) less the "
         "plan's own extra supply costs: approved expedites and units made on an alternate resource."
     )
     return panel(
         title,
-        table(plan, table_cols, cls="compact", row_cls=lambda r: "total" if r.family == "All" else ""),
+        [
+            table(plan, balance, cls="compact", **total),
+            Markup("<h4>Money and capacity moves</h4>"),
+            table(plan, money_cols, cls="compact", **total),
+        ],
         "decision-plan-of-record",
         note=note,
         wide=True,

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sop_pipeline.report.components import Col, auto_table, callout, ncol, panel, table
 from sop_pipeline.report.context import ACCENT, PackContext
 from sop_pipeline.report.demand_review import forecast_value_added, overrides_and_consumption
-from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, pct, signed_money
+from sop_pipeline.report.format import DASH, date_text, is_missing, money, num, pct, signed_money, signed_num
 from sop_pipeline.report.templating import macros
 
 FORECAST_COLS = ("family", "week_start", "units_p10", "units_p50", "units_p90", "sensed_units")
@@ -171,9 +171,10 @@ def top_movers(ctx: PackContext) -> Markup:
             _movers_table(review),
             "demand-top-movers",
             wide=True,
-            note="13-week forecast vs the previous cycle's forecast of the same weeks (on a first run, vs "
-            "the last plan of record's demand from the plan_history extract: 'Against' says which), and vs "
-            "actual demand of the same weeks a year earlier (largest changes up and down).",
+            note="The 13-week forecast vs the previous cycle's forecast of the same weeks (on a first run, "
+            "this plan of record's demand vs the last plan of record's, from the plan_history extract), and vs "
+            "actual demand of the same weeks a year earlier; 'Against' says what is compared and over which "
+            "weeks (largest changes up and down, units).",
         )
     movers = movers_vs_last_year(ctx)
     if movers.empty:
@@ -213,7 +214,7 @@ def _movers_table(review: pd.DataFrame) -> Markup:
         Col("family", "Family"),
         ncol("units_before", "Units before"),
         ncol("units", "Units now"),
-        ncol("units_change", "Change", signed_money),
+        ncol("units_change", "Change", signed_num),
     ]
     if "detail" in df and df["detail"].notna().any():
         cols.insert(1, Col("detail", "Against"))

@@ -49,38 +49,63 @@ def as_percent(series: pd.Series) -> pd.Series:
 
 def capacity(ctx: PackContext) -> Markup:
     title = "Capacity by constraint: weekly load"
-    df = ctx.marts.read("datapack_capacity", CAPACITY_COLS, optional=("type", "changeover_hours"))
+    df = ctx.marts.read("datapack_capacity", CAPACITY_COLS, optional=("type", "changeover_hours", "plan_load_pct"))
     if df.empty:
         return ctx.missing(title, "supply-capacity", "datapack_capacity", CAPACITY_COLS, wide=True)
     df = df.assign(load_pct=as_percent(df["load_pct"]), is_bottleneck=_flag(df["is_bottleneck"]))
+    has_plan = "plan_load_pct" in df and df["plan_load_pct"].notna().any()
     bottlenecks = set(df.loc[df.is_bottleneck, "resource_id"].astype(str))
     declared = declared_constraints(ctx)
     df["label"] = [
         ("\u2605 " if str(r) in bottlenecks else "") + str(r) + (" (declared constraint)" if str(r) in declared else "")
         for r in df["resource_id"]
     ]
-    grid_df = df.pivot_table(index="label", columns="week_start", values="load_pct", aggfunc="max")
-    grid_df = grid_df.loc[grid_df.max(axis=1).sort_values().index]  # most loaded on top
+    shown = "plan_load_pct" if has_plan else "load_pct"
+    grid_df = df.pivot_table(index="label", columns="week_start", values=shown, aggfunc="max")
+    demand = df.pivot_table(index="label", columns="week_start", values="load_pct", aggfunc="max")
+    order = df.groupby("label")["load_pct"].max().reindex(grid_df.index)
+    grid_df = grid_df.loc[order.sort_values(kind="stable").index]  # most loaded by demand on top
+    demand = demand.reindex(index=grid_df.index, columns=grid_df.columns)
+    text = [
+        [
+            num(v) + (f" ({num(d)})" if has_plan and pd.notna(d) and pd.notna(v) and abs(d - v) >= 1 else "")
+            for v, d in zip(row, drow)
+        ]
+        for row, drow in zip(grid_df.to_numpy(), demand.to_numpy())
+    ]
     fig = go.Figure(
         go.Heatmap(
             z=grid_df.to_numpy(),
             x=list(grid_df.columns),
             y=list(grid_df.index),
             zmin=0,
-            zmax=max(120, df.load_pct.max()),
+            zmax=max(120, df[shown].max()),
             colorscale=[[0, "#dafbe1"], [0.6, "#fff8c5"], [0.8, "#ffb77c"], [1, "#cf222e"]],
-            text=[[num(v) for v in row] for row in grid_df.to_numpy()],
+            text=text,
+            customdata=demand.to_numpy(),
             texttemplate="%{text}",
             colorbar=dict(title="load %"),
-            hovertemplate="%{y}<br>week %{x|%d %b}: %{z:.0f}% load<extra></extra>",
+            hovertemplate=(
+                "%{y}<br>week %{x|%d %b}: plan %{z:.0f}% load, demand %{customdata:.0f}%<extra></extra>"
+                if has_plan
+                else "%{y}<br>week %{x|%d %b}: %{z:.0f}% load<extra></extra>"
+            ),
         )
     )
     fig.update_xaxes(tickformat="%d %b")
     chart = ctx.chart("supply-capacity", fig, height=140 + 36 * len(grid_df))
-    note = (
-        "\u2605 = measured bottleneck (highest load in the week). Load = required (run + changeover) hours / "
-        "available hours; red above 100%."
-    )
+    if has_plan:
+        note = (
+            "Load of the plan of record = (run + changeover) hours / available hours; in brackets where "
+            "different, the load of the demand forecast's make volume, gross: before the plan netted stock on "
+            "hand and open orders, built ahead, offloaded to alternates, moved or cut what did not fit. "
+            "\u2605 = measured bottleneck (highest demand load in the week); red above 100%."
+        )
+    else:
+        note = (
+            "\u2605 = measured bottleneck (highest load in the week). Load = required (run + changeover) hours / "
+            "available hours; red above 100%."
+        )
     measured = _measured_bottleneck(df)
     if declared and measured and measured not in declared:
         note += (
@@ -115,14 +140,21 @@ def _capacity_table(df: pd.DataFrame) -> Markup:
     )
     if "changeover_hours" in df:
         agg["changeover_hours"] = ("changeover_hours", "sum")
+    has_plan = "plan_load_pct" in df and df["plan_load_pct"].notna().any()
+    if has_plan:
+        agg["plan_avg_load"] = ("plan_load_pct", "mean")
+        agg["plan_peak_load"] = ("plan_load_pct", "max")
     keys = ["resource_id"] + (["type"] if "type" in df else [])
     summary = df.groupby(keys, as_index=False).agg(**agg).sort_values("peak_load", ascending=False)
+    demand = "Demand " if has_plan else ""
     cols = [
         Col("resource_id", "Resource"),
         Col("type", "Type"),
-        ncol("avg_load", "Avg load", pct),
-        ncol("peak_load", "Peak load", pct),
-        ncol("weeks_over", "Weeks > 100%"),
+        ncol("plan_avg_load", "Plan avg load", pct),
+        ncol("plan_peak_load", "Plan peak load", pct),
+        ncol("avg_load", f"{demand}avg load".capitalize(), pct),
+        ncol("peak_load", f"{demand}peak load".capitalize(), pct),
+        ncol("weeks_over", f"{demand}weeks > 100%".capitalize()),
         ncol("bottleneck_weeks", "Bottleneck weeks"),
         ncol("changeover_hours", "Changeover h"),
     ]
@@ -329,7 +361,8 @@ def service_curve(ctx: PackContext) -> Markup:
     note = (
         "Safety stock at cost per target fill rate. \u25cf today's targets, \u25c6 least holding + shortage "
         "cost (lost margin), proposed only when it saves a material amount a year, \u2605 the point the meeting "
-        "chose (decision log)." + _seasonal_curve_note(ctx)
+        "chose (decision log). The TOTAL curve holds every family at the same target; the table's TOTAL row "
+        "adds up the families' own points (a family without a proposal stays at today's)." + _seasonal_curve_note(ctx)
     )
     return panel(title, [chart, _curve_table(df)], "supply-service-curve", note=note, wide=True)
 
@@ -398,9 +431,11 @@ def _flag(series: pd.Series) -> pd.Series:
 
 
 def _curve_table(df: pd.DataFrame) -> Markup:
-    """Per family: today's, proposed and chosen points (fill rate -> safety stock value)."""
+    """Per family: today's, proposed and chosen points (fill rate -> safety stock value); the TOTAL
+    row adds up the families' rows (each family at its own point: the decisions on the list), not
+    the TOTAL curve's single target for every family."""
     rows = []
-    for family, g in df.groupby("family", sort=True):
+    for family, g in df[df.family.str.upper() != "TOTAL"].groupby("family", sort=True):
         row = {"family": family}
         for flag in CURVE_POINTS:
             p = g[_flag(g[flag])]
@@ -419,7 +454,21 @@ def _curve_table(df: pd.DataFrame) -> Markup:
         )
         rows.append(row)
     out = pd.DataFrame(rows)
-    out = out.assign(_total=out.family.str.upper() == "TOTAL").sort_values(["_total", "family"])
+    if len(out):
+        today = out.is_current_value.astype(float)
+        with_proposals = out.is_proposed_value.astype(float).fillna(today)
+        total = {
+            "family": "TOTAL",
+            "is_current": money(today.sum()) if today.notna().any() else DASH,
+            "is_proposed": money(with_proposals.sum()) if out.is_proposed_value.notna().any() else DASH,
+            "delta": float(out.delta.astype(float).sum()) if out.delta.notna().any() else None,
+            "saving": float(out.saving.astype(float).sum()) if out.saving.notna().any() else None,
+            "is_chosen": money(out.is_chosen_value.astype(float).fillna(today).sum())
+            if out.is_chosen_value.notna().any()
+            else DASH,
+        }
+        out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out = out.assign(_total=out.family.str.upper() == "TOTAL")
     cols = [
         Col("family", "Family"),
         ncol("is_current", "Today", str),
@@ -437,12 +486,24 @@ def _curve_table(df: pd.DataFrame) -> Markup:
 def inventory_position(ctx: PackContext) -> Markup:
     title = "Inventory position by family"
     cols = ("family", "on_hand_value")
-    extra = ("on_hand_units", "wip_units", "on_order_units", "safety_stock_value", "safety_stock_peak_value")
+    extra = (
+        "on_hand_units",
+        "usable_units",
+        "expired_units",
+        "wip_units",
+        "on_order_units",
+        "safety_stock_value",
+        "safety_stock_peak_value",
+    )
     seasonal_cols = ("sku", "safety_stock_basis", "safety_stock_units", "safety_stock_peak_units")
     df = ctx.marts.read("datapack_inventory", cols, optional=extra + seasonal_cols)
     if df.empty:
         return ctx.missing(title, "supply-inventory", "datapack_inventory", cols)
-    note = "On hand, WIP and safety stock at unit cost; safety stock is the plan's week-1 target."
+    note = (
+        "On hand, WIP and safety stock at unit cost; safety stock is the plan's week-1 target. Usable = "
+        "available lots the plan can sell (not on hold, not expired before week 1); expired lots stay on "
+        "hand, and in the value, until written off."
+    )
     if "safety_stock_basis" in df and "sku" in df:
         seasonal = df[df.safety_stock_basis == "season"]
         if len(seasonal) and "safety_stock_peak_value" in df:
@@ -462,6 +523,8 @@ def inventory_position(ctx: PackContext) -> Markup:
     table_cols = [
         Col("family", "Family"),
         ncol("on_hand_units", "On hand units"),
+        ncol("usable_units", "Usable units"),
+        ncol("expired_units", "Expired units"),
         ncol("wip_units", "WIP units"),
         ncol("on_order_units", "On order units"),
         ncol("on_hand_value", "On hand value", money),

@@ -121,7 +121,7 @@ def test_full_weeks_are_built_ahead_and_no_shortfall_had_hours_before_it(serving
     # and without the shelf-life limit the dairy promotion's shortfall had free hours earlier
     assert limit.min() < 3 and len(plan_lib.avoidable_shortfalls(plan, items, routes, hours, offloads, min_runs))
     p = panels["decision-plan-of-record"]
-    assert "Built ahead" in p.tables[0].headers
+    assert "Built ahead" in p.tables[1].headers  # the money and capacity moves table
 
 
 def test_a_labour_shortfall_gets_a_cross_training_plan(serving, small_cycle, panels):
@@ -156,29 +156,32 @@ def test_lost_and_won_deals_since_the_last_cycle(serving, as_of, panels):
 def test_top_movers_vs_last_cycle_on_a_first_run_compare_with_the_last_plans_demand(
     serving, small_cycle, as_of, panels
 ):
-    """A fresh warehouse has no forecast of an earlier cycle; the demand review then compares the
-    13-week forecast with the demand of the last plan of record in the plan_history extract, over
-    the weeks both cover, 5 largest moves up and 5 down, and the pack says what it compared with."""
+    """A fresh warehouse has no forecast of an earlier cycle; the demand review then compares this
+    plan of record's demand with the demand of the last plan of record in the plan_history extract
+    (like with like: both after overrides and consumption), over the weeks both cover, 5 largest
+    moves up and 5 down, and the pack says what it compared with and over how many weeks."""
     movers = _df(serving, "select * from demand_review where item = 'top_mover_vs_last_cycle'")
     extract = pd.read_csv(small_cycle.extracts / "plan_history.csv", parse_dates=["cycle_id", "week_start"])
     last = extract[extract.cycle_id < pd.Timestamp(as_of)].cycle_id.max()
-    before = extract[extract.cycle_id == last].groupby(["sku", "week_start"]).demand_units.sum()
-    fc = _df(serving, "select sku, week_start, units_p50 from datapack_demand_forecast")
-    fc["week_start"] = pd.to_datetime(fc.week_start)
-    both = fc.join(before, on=["sku", "week_start"], how="inner")
-    expected = both.groupby("sku").agg(units=("units_p50", "sum"), units_before=("demand_units", "sum"))
+    before = extract[extract.cycle_id == last].groupby(["sku", "week_start"]).demand_units.sum().rename("before")
+    now = _df(serving, "select sku, week_start, demand_units from plan_of_record")
+    now["week_start"] = pd.to_datetime(now.week_start)
+    both = now.join(before, on=["sku", "week_start"], how="inner")
+    weeks = both.week_start.nunique()
+    expected = both.groupby("sku").agg(units=("demand_units", "sum"), units_before=("before", "sum"))
     change = expected.units - expected.units_before
     up = change[change >= 0].sort_values(ascending=False, kind="stable").head(5)
     down = change[change < 0].abs().sort_values(ascending=False, kind="stable").head(5)
     assert len(up) + len(down) >= 6  # the demo moves both ways
     assert sorted(movers.sku) == sorted(set(up.index) | set(down.index))
     got = movers.set_index("sku")
-    assert np.allclose(got.loc[expected.index.intersection(got.index), "units_before"],
-                       expected.loc[expected.index.intersection(got.index), "units_before"])  # fmt: skip
-    assert (movers.detail == f"plan of record of {last.date()} (its demand)").all()
+    assert np.allclose(got.units, expected.units.reindex(got.index))
+    assert np.allclose(got.units_before, expected.units_before.reindex(got.index))
+    label = f"plan-of-record demand vs the plan of record of {last.date()}, the {weeks} weeks both cover"
+    assert (movers.detail == label).all()
     shown = panels["demand-top-movers"].tables[0]
     against = [a for a, c in zip(shown.column("Against"), shown.column("Compared")) if c == "vs last cycle"]
-    assert len(against) == len(movers) and set(against) == {f"plan of record of {last.date()} (its demand)"}
+    assert len(against) == len(movers) and set(against) == {label}
 
 
 def test_expired_lots_and_expiry_risk_reach_the_eo_panel(serving, panels):
@@ -469,3 +472,58 @@ def test_the_service_curves_today_and_the_plans_safety_stock_reconcile_through_t
     assert curve.at["TOTAL", "safety_stock_value"] == pytest.approx(by_family.sum() + gap.sum(), rel=1e-9)
     note = " ".join(panels["supply-service-curve"].notes)
     assert f"today's point is {money(gap.sum())} above the inventory panel" in note, note
+
+
+def test_the_demos_pull_in_is_judged_against_the_plan(serving, small_cycle):
+    """The demo's approved pull-in (an open order that existed when the meeting decided it) says in
+    its effect whether the plan needed it: not needed exactly when, without the pulled units, the
+    SKU's projected stock stays at or above its safety stock from the week it was pulled to until
+    the order's own (promised) week; recomputed here from the published plan and the extract."""
+    import re
+
+    row = _df(serving, "select * from decision_log where kind = 'expedite' and effect like 'pulled %'").iloc[0]
+    got = re.match(r"pulled ([\d,]+) units of (\S+) \((\S+)\) in to the week of (\d{4}-\d\d-\d\d)", row.effect)
+    assert got, row.effect
+    units, sku, order, target = float(got[1].replace(",", "")), got[2], got[3], pd.Timestamp(got[4])
+    po, line = order.split("/")
+    pos = pd.read_csv(small_cycle.extracts / "purchase_orders.csv", parse_dates=["order_date", "promised_date"])
+    line_row = pos[(pos.po_id == po) & (pos.line == int(line))].iloc[0]
+    assert line_row.order_date <= pd.Timestamp(row.decided_at)  # the order existed when it was pulled in
+    original = line_row.promised_date - pd.Timedelta(days=line_row.promised_date.dayofweek)
+    assert original > target
+    plan = _df(serving, f"select * from plan_of_record where sku = '{sku}'")
+    plan["week_start"] = pd.to_datetime(plan.week_start)
+    span = plan[(plan.week_start >= target) & (plan.week_start < original)]
+    cover = span.projected_inventory_units - units - span.safety_stock_units
+    assert len(span) >= 1
+    assert ("not needed by this plan" in row.effect) == bool((cover >= -1e-6).all()), row.effect
+    if "not needed" in row.effect:
+        assert f"at least {cover.min():,.0f} units over it" in row.effect
+
+
+def test_the_service_low_inventory_high_alert_names_the_expired_stock(serving, small_cycle):
+    """Days of supply count every lot on the books; where expired lots awaiting write-off make up
+    the excess (the demo's Snacks SKU carries some), the alert says how much at cost, recomputed
+    here from the warehouse's lots on the month's last snapshot, instead of blaming the mix."""
+    alerts = _df(serving, "select family, message from kpi_alerts where alert = 'service_low_inventory_high'")
+    assert len(alerts) >= 1
+    with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
+        expired = (
+            _df(
+                con,
+                "select s.family, sum(s.expired_value) as value from intermediate.int_inventory_snapshots s "
+                "where s.snapshot_date = (select max(i.snapshot_date) from intermediate.int_inventory_snapshots i, "
+                "intermediate.int_cycle_periods m where m.grain = 'month' and m.periods_ago = 1 "
+                "and i.snapshot_date <= m.period_end) group by s.family",
+            )
+            .set_index("family")
+            .value
+        )
+    named = 0
+    for r in alerts.itertuples():
+        if "awaiting write-off" in r.message:
+            named += 1
+            assert f"expired lots ({expired[r.family]:.0f} at cost)" in r.message, r.message
+        else:
+            assert "check the mix" in r.message
+    assert named >= 1, alerts.message.tolist()

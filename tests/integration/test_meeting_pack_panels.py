@@ -243,6 +243,33 @@ def check_abc_xyz(p, con, rows):
 
 def check_capacity(p, con, rows):
     _shown(p, list(rows.resource_id.unique()), "Resource")
+    # the heatmap shows the plan's load: never above 100% outside the frozen weeks (the plan's
+    # blocking check), the run hours of an alternate-only resource are what was offloaded to it, and
+    # the sequence runs the hours the plan loads
+    assert "Plan peak load" in p.tables[0].headers and rows.plan_load_pct.notna().all()
+    frozen = set(
+        con.execute("select distinct week_start from plan_of_record where supply_source = 'frozen'").df().week_start
+    )
+    free = rows[~rows.week_start.isin(frozen)]
+    assert (free.plan_load_pct <= 100 + 1e-6).all(), free[free.plan_load_pct > 100 + 1e-6]
+    assert (rows.plan_hours - rows.plan_run_hours - rows.changeover_hours).abs().max() < 1e-9
+    offloaded = con.execute(
+        "select to_resource_id as resource_id, cast(week_start as date) as week_start, sum(to_hours) as hours "
+        "from plan_offloads group by all"
+    ).df()
+    assert len(offloaded), "the demo offloads to an alternate"
+    alternate_only = set(offloaded.resource_id) - set(
+        con.execute("select distinct from_resource_id from plan_offloads").df().from_resource_id
+    )
+    assert alternate_only, "the demo offloads to a resource that is no SKU's primary (T2)"
+    got = rows.set_index(["resource_id", "week_start"]).plan_run_hours
+    for r in offloaded[offloaded.resource_id.isin(alternate_only)].itertuples():
+        assert got[(r.resource_id, r.week_start)] == pytest.approx(r.hours), (r.resource_id, r.week_start)
+    seq = con.execute(
+        "select resource_id, cast(week_start as date) as week_start, run_hours, unscheduled_units from sequence_summary"
+    ).df()
+    both = seq[seq.unscheduled_units <= 1e-6].merge(rows, on=["resource_id", "week_start"])
+    assert len(both) and (both.run_hours - both.plan_run_hours).abs().max() < 1e-6 * (1 + both.run_hours.max())
 
 
 def check_sequence(p, con, rows):
@@ -269,6 +296,22 @@ def check_offloads(p, con, rows):
 
 def check_service_curve(p, con, rows):
     _shown(p, list(rows.family.unique()), "Family")
+    # the TOTAL row adds up the families' rows: today, proposed (today where none) and the savings
+    fam = rows[rows.family != "TOTAL"]
+    today = fam[fam.is_current.astype(bool)].groupby("family").safety_stock_value.first()
+    proposed = (
+        fam[fam.is_proposed.astype(bool)]
+        .groupby("family")
+        .agg(value=("safety_stock_value", "first"), saving=("annual_saving", "first"))
+    )
+    assert len(proposed), "the demo proposes a service target"
+    shown = p.tables[0]
+    at = shown.column("Family").index("TOTAL")
+    assert shown.column("Today")[at] == f"{today.sum():,.0f}"
+    assert (
+        shown.column("Proposed (least cost)")[at] == f"{proposed.value.reindex(today.index).fillna(today).sum():,.0f}"
+    )
+    assert shown.column("Saves a year")[at] == f"{proposed.saving.sum():,.0f}"
 
 
 def check_inventory(p, con, rows):
@@ -353,7 +396,20 @@ def check_plan_of_record(p, con, rows):
     _shown(p, list(rows.family.unique()) + ["All"], "Family")
     # the "All" row's money: net margin = margin - expedites - the alternate resource's extra cost,
     # and the alternate's cost is what plan_offloads lists (the demo offloads to T2)
-    shown = p.tables[0]
+    # the units table closes family by family: opening + supply + receipts - demand - expiring = end
+    units = p.tables[0]
+    value = {h: [float(v.replace(",", "")) for v in units.column(h)] for h in units.headers if h != "Family"}
+    for i, family in enumerate(units.column("Family")):
+        flow = (
+            value["Opening stock"][i]
+            + value["+ Supply"][i]
+            + value["+ Open-order receipts"][i]
+            - value["\u2212 Demand"][i]
+            - value["\u2212 Expiring"][i]
+        )
+        assert abs(flow - value["= Inventory at end"][i]) <= 3, family  # 5 whole-unit roundings
+    assert value["\u2212 Expiring"][units.column("Family").index("All")] > 0  # the demo has stock expiring
+    shown = p.tables[1]
     at = shown.column("Family").index("All")
     offloaded = con.execute("select coalesce(sum(extra_cost), 0) from plan_offloads").fetchone()[0]
     assert offloaded > 0 and rows.offload_cost.sum() == pytest.approx(offloaded)

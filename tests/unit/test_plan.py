@@ -524,3 +524,32 @@ def test_build_ahead_on_random_plans_keeps_every_rule(seed):
                 for res, rate in routings[routings.sku == r.sku][["resource_id", "units_per_hour"]].values
             )
             assert room < least + 1e-6
+
+
+def test_a_pull_in_the_plan_did_not_need_is_named_with_its_cover():
+    # 100 units of A pulled from week 3 into week 1. Projected stock with them 400, 350 (weeks 1-2)
+    # over a safety stock of 200: without them 300, 250, still above -> not needed (lowest cover 50).
+    # B: 150 pulled from week 2 into week 1, stock with them 300 over a safety stock of 200: without
+    # them 150 < 200 -> needed.
+    weeks = pd.to_datetime(["2026-11-23", "2026-11-30", "2026-12-07"])
+    rows = pd.DataFrame(
+        {
+            "sku": ["A"] * 3 + ["B"] * 3,
+            "week_start": list(weeks) * 2,
+            "projected_inventory_units": [400.0, 350.0, 300.0, 300.0, 280.0, 260.0],
+            "safety_stock_units": [200.0] * 6,
+        }
+    )
+    pulls = pd.DataFrame(
+        {
+            "decision_id": ["D1", "D2"],
+            "sku": ["A", "B"],
+            "units": [100.0, 150.0],
+            "week_start": [weeks[0], weeks[0]],
+            "original_week_start": [weeks[2], weeks[1]],
+        }
+    )
+    out = plan.expedites_not_needed(rows, pulls)
+    assert out.decision_id.tolist() == ["D1"]
+    assert out.lowest_cover_units.iloc[0] == pytest.approx(50.0)
+    assert plan.expedites_not_needed(rows, pulls.iloc[:0]).empty

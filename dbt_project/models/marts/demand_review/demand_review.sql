@@ -1,9 +1,9 @@
 -- Demand review inputs for the meeting, one row per item to discuss:
 --   top_mover_vs_last_cycle: largest changes of the 13-week forecast vs the previous cycle's
 --     forecast for the same weeks (analytics.forecast_history), up and down (5 each); before the
---     pipeline has a forecast of its own from an earlier cycle (its first run), vs the demand of
---     the last plan of record in the plan_history extract (the last meeting's agreed demand);
---     `detail` names the comparison;
+--     pipeline has a forecast of its own from an earlier cycle (its first run), this plan of
+--     record's demand vs the demand of the last plan of record in the plan_history extract (the
+--     last meeting's agreed demand), like with like; `detail` names the comparison and its weeks;
 --   top_mover_vs_last_year: largest changes of the 13-week forecast vs actual demand in the same
 --     13 weeks a year earlier, up and down (5 each);
 --   promotion: promotions overlapping the horizon;
@@ -71,25 +71,29 @@ deal_window as (
 
 ),
 
--- what the forecast is compared with: the previous cycle's forecast, else (no snapshot of an
--- earlier cycle yet) the demand of the last plan of record in the extract
+-- what is compared with what, like with like: this cycle's statistical forecast with the previous
+-- cycle's (forecast_history), else (no snapshot of an earlier cycle yet) this cycle's plan-of-record
+-- demand with the demand of the last plan of record in the extract, over the weeks both cover
 before_cycle as (
 
     select
+        'forecast' as kind,
         history.sku,
         cast(history.week_start as date) as week_start,
         history.units_p50 as units,
-        'forecast of ' || cast(cast(history.cycle_id as date) as {{ dbt.type_string() }}) as basis
+        'forecast vs the forecast of ' || cast(cast(history.cycle_id as date) as {{ dbt.type_string() }}) as basis
     from history
     inner join previous_cycle on history.cycle_id = previous_cycle.cycle_id
 
     union all
 
     select
+        'plan',
         plan_extract.sku,
         plan_extract.week_start,
         plan_extract.demand_units,
-        'plan of record of ' || cast(plan_extract.cycle_id as {{ dbt.type_string() }}) || ' (its demand)'
+        'plan-of-record demand vs the plan of record of '
+            || cast(plan_extract.cycle_id as {{ dbt.type_string() }})
     from plan_extract
     inner join previous_plan on plan_extract.cycle_id = previous_plan.cycle_id
     cross join previous_cycle
@@ -97,18 +101,32 @@ before_cycle as (
 
 ),
 
+now_cycle as (
+
+    select 'forecast' as kind, sku, family, week_start, units_p50 as units from forecast
+
+    union all
+
+    select 'plan', plan.sku, plan.family, cast(plan.week_start as date), plan.demand_units
+    from {{ source('plan_outputs', 'plan_of_record') }} plan
+
+),
+
 vs_cycle as (
 
     select
-        forecast.sku,
-        forecast.family,
-        sum(forecast.units_p50) as units_now,
+        now_cycle.sku,
+        now_cycle.family,
+        sum(now_cycle.units) as units_now,
         sum(before_cycle.units) as units_before,
-        max(before_cycle.basis) as basis
-    from forecast
+        max(before_cycle.basis) || ', the ' || cast(count(*) as {{ dbt.type_string() }}) || ' weeks both cover'
+            as basis
+    from now_cycle
     inner join before_cycle
-        on before_cycle.sku = forecast.sku and before_cycle.week_start = forecast.week_start
-    group by forecast.sku, forecast.family
+        on before_cycle.kind = now_cycle.kind
+        and before_cycle.sku = now_cycle.sku
+        and before_cycle.week_start = now_cycle.week_start
+    group by now_cycle.sku, now_cycle.family
 
 ),
 
@@ -127,7 +145,7 @@ vs_year as (
 
     select forecast.sku, forecast.family, sum(forecast.units_p50) as units_now,
            max(last_year.units_last_year) as units_before,
-           'actual demand of the same weeks a year earlier' as basis
+           'forecast vs actual demand of the same 13 weeks a year earlier' as basis
     from forecast
     inner join last_year on last_year.sku = forecast.sku
     group by forecast.sku, forecast.family

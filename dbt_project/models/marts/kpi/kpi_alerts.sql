@@ -1,6 +1,8 @@
 -- Alerts for the meeting. The seed's pro tip: "if service is low and inventory is high, your
 -- couple isn't communicating" -> service_low_inventory_high per family when, in the last
 -- complete month, the family's OTIF is below target while its days of supply are above target.
+-- Days of supply count every lot on the books; where expired lots awaiting write-off make up the
+-- excess, the message says so instead of blaming the mix.
 -- Plus: any last-month KPI off target, and expedite spend growing faster than the threshold.
 {%- set t = var('kpi_targets') %}
 with
@@ -63,7 +65,10 @@ family_cogs as (
 
 family_inventory as (
 
-    select inventory.family, sum(inventory.on_hand_value) as inventory_value
+    select
+        inventory.family,
+        sum(inventory.on_hand_value) as inventory_value,
+        sum(inventory.expired_value) as expired_value
     from inventory
     where inventory.snapshot_date = (
         select max(i.snapshot_date) from inventory i cross join month where i.snapshot_date <= month.period_end)
@@ -77,7 +82,9 @@ family_health as (
         family_otif.family,
         family_otif.otif_pct,
         family_inventory.inventory_value,
-        family_inventory.inventory_value / nullif(family_cogs.daily_cogs, 0) as days_of_supply
+        family_inventory.inventory_value / nullif(family_cogs.daily_cogs, 0) as days_of_supply,
+        coalesce(family_inventory.expired_value, 0) as expired_value,
+        coalesce(family_inventory.expired_value, 0) / nullif(family_cogs.daily_cogs, 0) as expired_days
     from family_otif
     left join family_cogs on family_cogs.family = family_otif.family
     left join family_inventory on family_inventory.family = family_otif.family
@@ -95,8 +102,21 @@ service_low_inventory_high as (
         {{ t.otif_pct }} as threshold,
         'Service low and inventory high: ' || family || ' OTIF ' || {{ round_to_text("otif_pct", 1) }}
             || '% (target {{ t.otif_pct }}%) with ' || {{ round_to_text("days_of_supply", 0) }}
-            || ' days of supply (target at most {{ t.days_of_supply }}). Inventory is not buying service: '
-            || 'check the mix (wrong SKUs in stock) before adding more.' as message
+            || ' days of supply (target at most {{ t.days_of_supply }}). '
+            || case
+                   when expired_days >= 1 and days_of_supply - expired_days <= {{ t.days_of_supply }}
+                       then cast(cast(round(expired_days) as bigint) as {{ dbt.type_string() }}) || ' of those days are expired lots ('
+                           || cast(cast(round(expired_value) as bigint) as {{ dbt.type_string() }}) || ' at cost) awaiting write-off: without '
+                           || 'them the family holds ' || cast(cast(round(days_of_supply - expired_days) as bigint) as {{ dbt.type_string() }})
+                           || ' days, within target. Write the expired stock off; the mix is not the cause.'
+                   when expired_days >= 1
+                       then cast(cast(round(expired_days) as bigint) as {{ dbt.type_string() }}) || ' of those days are expired lots ('
+                           || cast(cast(round(expired_value) as bigint) as {{ dbt.type_string() }}) || ' at cost) awaiting write-off; without '
+                           || 'them still ' || cast(cast(round(days_of_supply - expired_days) as bigint) as {{ dbt.type_string() }})
+                           || ' days. Inventory is not buying service: check the mix (wrong SKUs in stock) '
+                           || 'before adding more.'
+                   else 'Inventory is not buying service: check the mix (wrong SKUs in stock) before adding more.'
+               end as message
     from family_health
     where otif_pct < {{ t.otif_pct }} and days_of_supply > {{ t.days_of_supply }}
 

@@ -10,6 +10,11 @@ select
     sum(net_margin) as net_margin,
     sum(supply_units) as supply_units,
     sum(receipts_units) as receipts_units,
+    sum(expired_units) as expired_units,
+    -- the week's opening stock, from the balance (backlog form): projected = opening + supply +
+    -- receipts - demand - expired
+    sum(projected_inventory_units - supply_units - receipts_units + demand_units + expired_units)
+        as opening_inventory_units,
     sum(expedite_cost) as expedite_cost,
     sum(offload_cost) as offload_cost,
     sum(constraint_hours) as constraint_hours,
