@@ -420,6 +420,16 @@ def abc_xyz(ctx: PackContext) -> Markup:
     if df.empty:
         return ctx.missing(title, "demand-abc-xyz", "datapack_abc_xyz", cols, wide=True)
     df = df.assign(xyz=df["xyz"].fillna("Z").astype(str), abc=df["abc"].astype(str))
+    # BOM components with no sales of their own have dependent demand: no revenue to rank, no
+    # variability of their own (their class would be C-Z by default), so they stay off the matrix
+    components = ctx.marts.read("component_requirements", ("component_sku",))
+    dependent = (
+        df["sku"].isin(set(components["component_sku"]))
+        & (df["revenue_12m"].fillna(0) <= 0 if "revenue_12m" in df else True)
+        if not components.empty
+        else pd.Series(False, index=df.index)
+    )
+    df = df[~dependent]
     total_rev = df["revenue_12m"].sum() if "revenue_12m" in df else 0
     rows = [
         {
@@ -434,6 +444,11 @@ def abc_xyz(ctx: PackContext) -> Markup:
         "A = top 80% of revenue, B next 15%, C the rest; X = steady (CV <= 0.5), Y = variable, Z = erratic. "
         "Cells: SKUs and share of 52-week revenue."
     )
+    if dependent.any():
+        note += (
+            f" {int(dependent.sum())} BOM components without sales of their own (dependent demand, planned by "
+            "MRP) are left out."
+        )
     return panel(title, body, "demand-abc-xyz", note=note, wide=True)
 
 
