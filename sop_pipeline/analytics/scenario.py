@@ -480,8 +480,10 @@ def figures(
     units of the SKU). Total only: working capital at week 13 and cash tied up over the horizon
     (datapack_cash_projection). Per resource: available hours and the supply review's load %
     (datapack_capacity: required hours of the statistical forecast's make volume + changeovers /
-    available); on the sequenced resources (sequence_summary) the plan's hours (the master production
-    schedule's run + changeover hours) and plan load % = those / available hours."""
+    available); the plan of record's hours (datapack_capacity.plan_hours: its run hours + the
+    changeover reserve, every resource; from a serving file without that column, the sequenced
+    resources' hours in sequence_summary) and plan load % = those / available hours, the load the
+    pack's capacity heatmap shows."""
     rows = []
     if len(plan):
         p = _fill_rate(plan)
@@ -525,11 +527,12 @@ def figures(
     if len(capacity):
         available = capacity.groupby("resource_id")["available_hours"].sum()
         required = capacity.groupby("resource_id")["required_hours"].sum()
-        planned = (
-            sequence.groupby("resource_id")["required_hours"].sum()
-            if sequence is not None and len(sequence)
-            else pd.Series(dtype=float)
-        )
+        if "plan_hours" in capacity and capacity["plan_hours"].notna().any():  # the plan's load, every resource
+            planned = capacity.groupby("resource_id")["plan_hours"].sum()
+        elif sequence is not None and len(sequence):  # a serving file from before plan_hours: the sequence's
+            planned = sequence.groupby("resource_id")["required_hours"].sum()
+        else:
+            planned = pd.Series(dtype=float)
         for rid, hours in available.items():
             rows.append(("resource", str(rid), "available_hours_13w", float(hours)))
             rows.append(("resource", str(rid), "capacity_load_pct", _share(required.get(rid, 0.0), hours)))

@@ -319,6 +319,15 @@ def test_figures_and_compare_by_hand():
     assert t1.loc["planned_hours_13w", "scenario_value"] == 10.0 and t1.loc["plan_load_pct", "scenario_value"] == 25.0
     # M1 is not sequenced: its capacity load only
     assert set(out.loc["resource", "M1"].index) == {"available_hours_13w", "capacity_load_pct"}
+    # with the plan's load in the capacity mart (plan_hours), every resource has it, the sequence aside
+    with_plan = scenario.figures(_plan_rows(), cap.assign(plan_hours=[6.0] * len(cap)), cash, sequence)
+    got = with_plan.set_index(["scope", "key", "metric"]).value
+    for rid in cap.resource_id.unique():
+        hours = 6.0 * int((cap.resource_id == rid).sum())
+        assert got[("resource", rid, "planned_hours_13w")] == hours
+        assert got[("resource", rid, "plan_load_pct")] == pytest.approx(
+            100 * hours / cap[cap.resource_id == rid].available_hours.sum()
+        )
     assert np.isnan(out.loc["family", "Drinks"].loc["cut_units", "delta_pct"])  # base 0: no %
 
 
