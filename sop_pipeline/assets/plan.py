@@ -331,26 +331,7 @@ def plan_of_record(
         goodwill_factor=economics.goodwill_factor,
     )
     build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
-    # an approved pull-in the plan did not need says so in its effect (the money could be saved)
-    unneeded = plan_lib.expedites_not_needed(plan, expedited.pulls).drop_duplicates("decision_id")
-    unneeded = unneeded.set_index("decision_id")
-    costs_by_decision = expedited.costs.groupby("decision_id").expedite_cost.sum()
-    effects = [
-        plan_lib.DecisionEffect(
-            e.decision_id,
-            e.kind,
-            e.effect
-            + (
-                f"; not needed by this plan: without it {unneeded.at[e.decision_id, 'sku']} stays at or above its "
-                f"safety stock until the order's own week of {pd.Timestamp(unneeded.at[e.decision_id, 'original_week_start']).date()} "
-                f"(at least {unneeded.at[e.decision_id, 'lowest_cover_units']:,.0f} units over it): cancelling it "
-                f"saves {costs_by_decision.get(e.decision_id, 0.0):,.0f}"
-            )
-            if e.kind == "expedite" and e.decision_id in unneeded.index
-            else e.effect,
-        )
-        for e in effects
-    ]
+    effects = _with_expedite_verdicts(effects, plan_lib.expedites_not_needed(plan, expedited.pulls), expedited.costs)
     if freeze_id:
         effects.append(
             plan_lib.DecisionEffect(
@@ -625,6 +606,26 @@ def _alternates(
         extra = routes[unknown].rename(columns={"to_resource_id": "resource_id"})[["sku", "resource_id"]]
         ignored = pd.concat([ignored, extra.assign(reason="no capacity hours for the resource")], ignore_index=True)
     return routes[~unknown].reset_index(drop=True), ignored
+
+
+def _with_expedite_verdicts(effects: list, unneeded: pd.DataFrame, costs: pd.DataFrame) -> list:
+    """The decision effects, an approved pull-in the plan did not need (`plan.expedites_not_needed`)
+    saying so, with the money cancelling it would save."""
+    verdicts = unneeded.drop_duplicates("decision_id").set_index("decision_id")
+    spent = costs.groupby("decision_id").expedite_cost.sum()
+    out = []
+    for e in effects:
+        if e.kind == "expedite" and e.decision_id in verdicts.index:
+            v = verdicts.loc[e.decision_id]
+            e = plan_lib.DecisionEffect(
+                e.decision_id,
+                e.kind,
+                f"{e.effect}; not needed by this plan: without it {v.sku} stays at or above its safety stock "
+                f"until the order's own week of {pd.Timestamp(v.original_week_start).date()} (at least "
+                f"{v.lowest_cover_units:,.0f} units over it): cancelling it saves {spent.get(e.decision_id, 0.0):,.0f}",
+            )
+        out.append(e)
+    return out
 
 
 def _offload_table(offloads: pd.DataFrame, plan: pd.DataFrame, as_of) -> pd.DataFrame:
