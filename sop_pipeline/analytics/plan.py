@@ -313,6 +313,9 @@ def freeze_weeks(decisions: pd.DataFrame) -> tuple[int, str | None]:
         return 0, None
 
 
+#: The value of an expedite decision that cancels the approved expedites of its subject decided
+#: before it (the pipeline proposes it for a pull-in the plan does not need).
+EXPEDITE_CANCEL = "cancel"
 _EXPEDITE_VALUE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)?\s*(?:by\s+(\d{4}-\d{2}-\d{2}))?\s*$", re.I)
 
 
@@ -353,8 +356,32 @@ def apply_expedites(
         monday = pd.Timestamp(week_start(pd.Timestamp(day)))
         return max(monday, weeks[0]) if monday <= weeks[-1] else None
 
-    for row in _approved(decisions, "expedite").itertuples():
-        subject = str(row.subject).strip()
+    approved = _approved(decisions, "expedite")
+    subjects = approved.subject.astype(str).str.strip()
+    is_cancel = approved.value.astype(str).str.strip().str.lower().eq(EXPEDITE_CANCEL)
+    for row, subject, cancel in zip(approved.itertuples(), subjects, is_cancel):
+        if cancel:  # voids the approved expedites of the same subject decided before it
+            voided = approved[~is_cancel & (subjects == subject) & (approved.decided_at <= row.decided_at)]
+            effects.append(
+                DecisionEffect(
+                    row.decision_id,
+                    "expedite",
+                    f"cancels {', '.join(voided.decision_id)} ({subject}): no pull-in, no expedite cost"
+                    if len(voided)
+                    else f"no effect: no approved expedite of {subject} before it to cancel",
+                )
+            )
+            continue
+        cancelled_by = approved[is_cancel & (subjects == subject) & (approved.decided_at >= row.decided_at)]
+        if len(cancelled_by):
+            effects.append(
+                DecisionEffect(
+                    row.decision_id,
+                    "expedite",
+                    f"cancelled by {cancelled_by.decision_id.iloc[0]}: no pull-in, no expedite cost",
+                )
+            )
+            continue
         match = _EXPEDITE_VALUE.match(str(row.value or ""))
         cost = float(match.group(1).replace(",", "")) if match and match.group(1) else 0.0
         target_day = match.group(2) if match and match.group(2) else None

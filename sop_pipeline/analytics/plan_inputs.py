@@ -198,11 +198,18 @@ def promotions_in_horizon(promotions: pd.DataFrame, week1_start: date, horizon_e
 
 
 def proposals(
-    plan: pd.DataFrame, subs: pd.DataFrame, receipts: pd.DataFrame, curve: pd.DataFrame, expedite_cost: float | None
+    plan: pd.DataFrame,
+    subs: pd.DataFrame,
+    receipts: pd.DataFrame,
+    curve: pd.DataFrame,
+    expedite_cost: float | None,
+    cancellations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Decisions the pipeline proposes this cycle (awaiting yes/no in the meeting): substitutions
     (one per substitute pair, promotions of a SKU summed), service targets at the curve's proposed
-    point (``curve``: safety_stock_curve), buying what cannot be made, expedites."""
+    point (``curve``: safety_stock_curve), buying what cannot be made, expedites, and cancelling the
+    approved expedites the plan does not need (``cancellations``: ``subject, effect``; value
+    ``cancel``, which `plan.apply_expedites` reads once approved)."""
     pairs = subs[subs.substitute_sku.fillna("").astype(str) != ""]
     pairs = pairs.groupby(["sku", "substitute_sku"], as_index=False, sort=True).agg(
         units=("units", "sum"),
@@ -240,6 +247,8 @@ def proposals(
     for sku, units in cut.items():
         rows.append(("make_vs_buy", sku, "buy", f"{units:,.0f} units cannot be made in the horizon: buy them"))
     rows += expedite_proposals(plan, receipts, expedite_cost)
+    if cancellations is not None:
+        rows += [("expedite", r.subject, "cancel", r.effect) for r in cancellations.itertuples()]
     return pd.DataFrame(rows, columns=["kind", "subject", "value", "effect"])
 
 

@@ -331,7 +331,8 @@ def plan_of_record(
         goodwill_factor=economics.goodwill_factor,
     )
     build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
-    effects = _with_expedite_verdicts(effects, plan_lib.expedites_not_needed(plan, expedited.pulls), expedited.costs)
+    unneeded = plan_lib.expedites_not_needed(plan, expedited.pulls)
+    effects = _with_expedite_verdicts(effects, unneeded, expedited.costs)
     if freeze_id:
         effects.append(
             plan_lib.DecisionEffect(
@@ -368,7 +369,14 @@ def plan_of_record(
     typical = None if events is None or events.empty else float(events.cost.median())
     log = decision_log_lib.decision_log(
         decisions,
-        plan_inputs.proposals(plan, subs, expedited.receipts, safety_stock_curve, typical),
+        plan_inputs.proposals(
+            plan,
+            subs,
+            expedited.receipts,
+            safety_stock_curve,
+            typical,
+            cancellations=_expedite_cancellations(unneeded, decisions, expedited.costs),
+        ),
         {e.decision_id: e.effect for e in effects},
         as_of,
         overrides=override_log,
@@ -626,6 +634,22 @@ def _with_expedite_verdicts(effects: list, unneeded: pd.DataFrame, costs: pd.Dat
             )
         out.append(e)
     return out
+
+
+def _expedite_cancellations(unneeded: pd.DataFrame, decisions: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """One proposal to cancel each approved pull-in the plan does not need (``subject, effect``)."""
+    subject = decisions.drop_duplicates("decision_id").set_index("decision_id").subject
+    spent = costs.groupby("decision_id").expedite_cost.sum()
+    rows = [
+        (
+            str(subject.get(r.decision_id, "")),
+            f"{r.decision_id} pulls {r.units:,.0f} units of {r.sku} in that the plan does not need (at least "
+            f"{r.lowest_cover_units:,.0f} units over safety stock without them until the order's own week of "
+            f"{pd.Timestamp(r.original_week_start).date()}): cancel it to save {spent.get(r.decision_id, 0.0):,.0f}",
+        )
+        for r in unneeded.drop_duplicates("decision_id").itertuples()
+    ]
+    return pd.DataFrame(rows, columns=["subject", "effect"])
 
 
 def _offload_table(offloads: pd.DataFrame, plan: pd.DataFrame, as_of) -> pd.DataFrame:

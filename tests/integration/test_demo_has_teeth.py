@@ -497,8 +497,14 @@ def test_the_demos_pull_in_is_judged_against_the_plan(serving, small_cycle):
     cover = span.projected_inventory_units - units - span.safety_stock_units
     assert len(span) >= 1
     assert ("not needed by this plan" in row.effect) == bool((cover >= -1e-6).all()), row.effect
+    proposed = _df(serving, "select * from decision_log where kind = 'expedite' and status = 'proposed'")
+    cancel = proposed[(proposed.subject == row.subject) & (proposed.value == "cancel")]
     if "not needed" in row.effect:
         assert f"at least {cover.min():,.0f} units over it" in row.effect
+        # and the meeting gets a decision to take: cancel it (apply_expedites reads it once approved)
+        assert len(cancel) == 1 and cancel.effect.iloc[0].startswith(f"{row.decision_id} pulls {units:,.0f} units")
+    else:
+        assert cancel.empty
 
 
 def test_the_service_low_inventory_high_alert_names_the_expired_stock(serving, small_cycle):

@@ -190,6 +190,54 @@ def test_expedite_pulls_an_open_order_in_and_adds_its_cost():
     assert (p.net_margin.iloc[1:] == p.margin.iloc[1:]).all() and (p.offload_cost == 0).all()
 
 
+def test_an_approved_cancel_voids_the_expedites_of_its_subject_decided_before_it():
+    # D5 pulls PO1 in; D11 (approved later) cancels it: no pull-in, no cost. A cancel with nothing
+    # before it (D12 on PO9) changes nothing and says so; a cancel decided before the expedite (D13,
+    # then D14) does not void it.
+    ex = plan.apply_expedites(
+        _decisions(
+            ("D5", "expedite", "PO1", "1200 by 2026-01-06", "yes", "2026-01-01"),
+            ("D11", "expedite", "PO1", "cancel", "yes", "2026-01-02"),
+            ("D12", "expedite", "PO9", "Cancel", "yes", "2026-01-02"),
+        ),
+        RECEIPTS,
+        None,
+        list(WEEKS),
+    )
+    assert ex.receipts.week_start.tolist() == [WEEKS[2]] and ex.costs.empty and ex.pulls.empty
+    effects = {e.decision_id: e.effect for e in ex.effects}
+    assert effects["D5"] == "cancelled by D11: no pull-in, no expedite cost"
+    assert effects["D11"] == "cancels D5 (PO1): no pull-in, no expedite cost"
+    assert effects["D12"] == "no effect: no approved expedite of PO9 before it to cancel"
+    again = plan.apply_expedites(
+        _decisions(
+            ("D13", "expedite", "PO1", "cancel", "yes", "2026-01-01"),
+            ("D14", "expedite", "PO1", "1200 by 2026-01-06", "yes", "2026-01-02"),
+        ),
+        RECEIPTS,
+        None,
+        list(WEEKS),
+    )
+    assert again.receipts.week_start.tolist() == [WEEKS[0]] and again.costs.expedite_cost.tolist() == [1200]
+
+
+def test_the_pipeline_proposes_to_cancel_a_pull_in_the_plan_does_not_need():
+    from sop_pipeline.analytics import plan_inputs
+
+    rows = _plan(_demand())
+    empty_curve = pd.DataFrame(columns=["family", "service_level", "is_current", "is_proposed", "annual_saving"])
+    cancel = pd.DataFrame({"subject": ["PO1/1"], "effect": ["D5 pulls 25 units of A in that the plan does not need"]})
+    out = plan_inputs.proposals(
+        rows,
+        pd.DataFrame(columns=["sku", "substitute_sku", "units", "available_from", "promo_id", "reason"]),
+        RECEIPTS,
+        empty_curve,
+        None,
+        cancel,
+    )
+    assert out[out.kind == "expedite"][["subject", "value"]].values.tolist() == [["PO1/1", "cancel"]]
+
+
 def test_expedite_without_an_open_order_waives_the_lead_time_and_old_ones_do_nothing():
     events = pd.DataFrame(
         {
