@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from sop_pipeline.analytics import safety_stock as ss
+from sop_pipeline.analytics import plan as plan_lib, safety_stock as ss
 
 # The service definition the plan uses: fill rate (beta), the share of demand met from stock -
 # the one planners and customers feel. Both types are computed and kept in analytics.safety_stock.
@@ -95,20 +95,15 @@ def stock_points(
 
 
 def sourcing_as_of(items: pd.DataFrame, decisions: pd.DataFrame, as_of: date) -> pd.Series:
-    """make/buy per SKU (index sku): the item master's, replaced by the latest approved make_vs_buy
-    decision decided on or before ``as_of`` (KPI_DEFINITIONS "Master production schedule")."""
-    source = items.drop_duplicates("sku").set_index("sku")["make_or_buy"].fillna("make").astype(str).str.lower()
-    if decisions is None or decisions.empty:
-        return source
-    d = decisions[(decisions["kind"] == "make_vs_buy") & decisions["is_approved"].fillna(False).astype(bool)]
-    d = d[pd.to_datetime(d["decided_at"]).dt.normalize() <= pd.Timestamp(as_of)]
-    d = d.assign(
-        value=d["decision_value"].astype(str).str.strip().str.lower(), sku=d["subject"].astype(str).str.strip()
-    )
-    d = d[d.value.isin(["make", "buy"]) & d.sku.isin(source.index)]
-    latest = d.sort_values("decided_at", kind="stable").groupby("sku").value.last()
-    source.loc[latest.index] = latest
-    return source
+    """make/buy per SKU (index sku) the way the plan of record sources it (`plan.sourcing`): the
+    item master's, replaced by the latest approved make_vs_buy decision of a cycle on or before
+    ``as_of``. ``decisions``: the staged decision log (stg_sop__decisions columns)."""
+    d = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
+    if "cycle" in d.columns:
+        d = d[pd.to_datetime(d["cycle"]) <= pd.Timestamp(as_of)]
+    if "decision_id" not in d.columns:
+        d = d.assign(decision_id=[f"row{n}" for n in range(len(d))])
+    return plan_lib.sourcing(items, d)[0]
 
 
 def sourced_lead_times(

@@ -93,9 +93,9 @@ def test_excess_fill_rate_counts_only_where_the_target_sets_safety_stock():
 def test_lead_times_follow_how_the_item_is_sourced_now():
     """A made item an approved decision gave to a co-packer (B) has no purchase observations yet:
     it takes its family's bought items' (A: 40 and 44 days; C, bought since a decision: 9), pooled,
-    not its release-to-completion days; one with purchase observations of its own (C) keeps them; an item of a family without
-    bought items (D) pools every bought item's; a decision after the as-of or not approved counts
-    for nothing (E)."""
+    not its release-to-completion days; one with purchase observations of its own (C) keeps them;
+    an item of a family without bought items (D) pools every bought item's; a decision of a cycle
+    after the as-of, or not approved, counts for nothing (E) - the plan's own sourcing rule."""
     items = pd.DataFrame(
         {
             "sku": ["A", "B", "C", "D", "E"],
@@ -112,10 +112,11 @@ def test_lead_times_follow_how_the_item_is_sourced_now():
     )
     decisions = pd.DataFrame(
         {
+            "cycle_date": pd.to_datetime(["2026-06-07", "2026-07-05", "2026-09-27", "2026-10-25", "2026-11-29"]),
             "kind": ["make_vs_buy"] * 5,
             "subject": ["B", "C", "D", "E", "E"],
             "decision_value": ["buy", "buy", "buy", "buy", "buy"],
-            "is_approved": [True, True, True, False, True],
+            "approved": ["yes", "yes", "yes", "no", "yes"],
             "decided_at": pd.to_datetime(["2026-06-09", "2026-07-07", "2026-09-29", "2026-10-27", "2026-12-01"]),
         }
     )
