@@ -132,8 +132,8 @@ def test_inventory_marts_value_at_cost(small_cycle):
 def test_protection_period_is_review_week_plus_observed_lead_time(small_cycle):
     with duckdb.connect(str(small_cycle.warehouse), read_only=True) as con:
         ss = con.execute(
-            "select s.sku, s.lead_time_mean_weeks, s.review_period_weeks, s.protection_weeks, "
-            "s.safety_stock_units, i.make_or_buy from analytics.safety_stock s "
+            "select s.sku, s.lead_time_mean_weeks, s.lead_time_source, s.review_period_weeks, s.protection_weeks, "
+            "s.safety_stock_units, i.make_or_buy, i.family from analytics.safety_stock s "
             "join staging.stg_erp__items i using (sku) where s.service_type = 'fill_rate'"
         ).df()
         made = con.execute(
@@ -145,8 +145,12 @@ def test_protection_period_is_review_week_plus_observed_lead_time(small_cycle):
     np.testing.assert_allclose(ss.protection_weeks, ss.lead_time_mean_weeks + 1.0)
     # a made item's lead time is its production orders' release -> completion, not a 1-day floor
     m = ss[ss.make_or_buy == "make"].merge(made, on="sku")
-    assert len(m) >= 5
-    np.testing.assert_allclose(m.lead_time_mean_weeks, m.weeks, rtol=1e-9)
+    switched = m.lead_time_source.str.endswith("_buy")  # given to a co-packer by an approved decision
+    assert (~switched).sum() >= 5
+    np.testing.assert_allclose(m[~switched].lead_time_mean_weeks, m[~switched].weeks, rtol=1e-9)
+    # ... and one an approved make_vs_buy decision now buys takes its family's purchase lead time
+    # (the demo approves four), far longer than the line it left
+    assert switched.sum() >= 1 and (m[switched].lead_time_mean_weeks > 2 * m[switched].weeks).all()
 
 
 def test_active_a_and_b_items_with_variable_demand_carry_safety_stock(small_cycle):
