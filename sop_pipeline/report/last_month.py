@@ -12,8 +12,8 @@ from sop_pipeline.report.format import DASH, by_unit, is_missing, plain_unit, te
 from sop_pipeline.report.templating import macros
 
 KPI_LABELS = {
-    "otif_pct": "OTIF",
-    "fill_rate_pct": "Fill rate (lines)",
+    "otif_pct": "OTIF (by promised date)",
+    "fill_rate_pct": "Fill rate (lines, by requested date)",
     "a_item_stockouts": "A-item stockouts",
     "schedule_adherence_pct": "Schedule adherence",
     "reschedules_per_week": "Reschedules / week",

@@ -189,8 +189,8 @@ def sequence_gain(ctx: PackContext) -> Markup:
         Col("resource_id", "Resource"),
         ncol("changeover_hours_fifo", "FIFO h", lambda v: num(v, 1)),
         ncol("changeover_hours_optimized", "Optimized h", lambda v: num(v, 1)),
-        ncol("oee_fifo", "OEE FIFO", pct),
-        ncol("oee_optimized", "OEE optimized", pct),
+        ncol("oee_fifo", "Schedule OEE FIFO", pct),
+        ncol("oee_optimized", "Schedule OEE optimized", pct),
         ncol("late_orders_fifo", "Late FIFO"),
         ncol("late_orders", "Late optimized"),
     ]
@@ -198,7 +198,9 @@ def sequence_gain(ctx: PackContext) -> Markup:
     sequenced = [f"{r} (declared constraint)" if r in declared else r for r in s.resource_id.astype(str)]
     note = (
         f"Sequenced on {', '.join(sequenced)}. The optimized sequence saves {num(saved, 1)} changeover hours "
-        "over the planning weeks."
+        "over the planning weeks. Schedule OEE = run / (run + changeover) hours of the sequence x the "
+        "resource's historical performance x quality: what the sequence itself loses to changeovers, not "
+        "the measured OEE of the scorecard (which also loses downtime and idle time)."
     )
     cap = ctx.marts.read("datapack_capacity", ("resource_id", "load_pct", "is_bottleneck"))
     if not cap.empty:

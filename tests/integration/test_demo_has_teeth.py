@@ -533,3 +533,22 @@ def test_the_service_low_inventory_high_alert_names_the_expired_stock(serving, s
         else:
             assert "check the mix" in r.message
     assert named >= 1, alerts.message.tolist()
+
+
+def test_components_the_plan_consumes_are_never_obsolete(serving):
+    """Obsolete = no demand in 52 weeks *and none forecast* (KPI_DEFINITIONS): a BOM component's
+    forecast is its dependent demand, MRP's gross requirement from the plan's production, so the
+    demo's bought components - stocked at the plant, consumed by the plan - are not written off;
+    their need counts against excess like a forecast does."""
+    need = _df(
+        serving,
+        "select component_sku as sku, sum(gross_units) as gross from component_requirements group by 1 having sum(gross_units) > 0",
+    )
+    stock = _df(serving, "select sku, usable_units from datapack_inventory where family = 'Components'")
+    used = need.merge(stock, on="sku")
+    assert len(used) >= 3 and (used.usable_units > 0).any()
+    eo = _df(serving, "select sku, obsolete_units, excess_units, reason from datapack_eo").set_index("sku")
+    for r in used.itertuples():
+        if r.sku in eo.index:
+            assert eo.at[r.sku, "obsolete_units"] == 0, (r.sku, eo.loc[r.sku].reason)
+            assert "no demand" not in eo.at[r.sku, "reason"]

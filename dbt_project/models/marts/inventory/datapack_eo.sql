@@ -1,5 +1,7 @@
 -- Pending excess & obsolete (E&O) per SKU on the latest inventory snapshot, valued at cost
--- (KPI_DEFINITIONS.md). Obsolete: phase-out items, expired lots, or no demand in 52 weeks.
+-- (KPI_DEFINITIONS.md). Obsolete: phase-out items, expired lots, or no demand in 52 weeks and none
+-- forecast - a component's forecast demand is its dependent demand (MRP's gross requirement from
+-- the plan's production), so a component the plan consumes is never obsolete.
 -- Excess: remaining on hand above the need of the next 26 weeks plus safety stock. The 26-week
 -- need is the 13-week forecast (p50) x 2 - the forecast horizon is 13 weeks, so weeks 14-26
 -- repeat its run-rate - or, for a SKU without a forecast, its last 26 weeks' demand run-rate.
@@ -72,6 +74,15 @@ forecast_13w as (
 
 ),
 
+-- a component's need: the gross requirement MRP derives from the plan's production (13 weeks)
+dependent_13w as (
+
+    select component_sku as sku, sum(gross_units) as units_13w
+    from {{ ref('component_requirements') }}
+    group by component_sku
+
+),
+
 expiry_risk as (
 
     -- usable lots that the plan of record sees expiring unused inside the horizon (FEFO)
@@ -98,22 +109,31 @@ classified as (
         stock.on_hand_units,
         case
             when items.lifecycle = 'phase_out' then stock.on_hand_units
-            when coalesce(demand_52w.units_52w, 0) = 0 then stock.on_hand_units
+            when coalesce(demand_52w.units_52w, 0) = 0
+                 and coalesce(forecast_13w.units_13w, 0) + coalesce(dependent_13w.units_13w, 0) = 0
+                then stock.on_hand_units
             else stock.expired_units
         end as obsolete_units,
         case
             when items.lifecycle = 'phase_out' then 'phase-out item'
-            when coalesce(demand_52w.units_52w, 0) = 0 then 'no demand in 52 weeks'
+            when coalesce(demand_52w.units_52w, 0) = 0
+                 and coalesce(forecast_13w.units_13w, 0) + coalesce(dependent_13w.units_13w, 0) = 0
+                then 'no demand in 52 weeks and none forecast'
             when stock.expired_units > 0 then 'expired lots'
         end as obsolete_reason,
-        coalesce(2 * forecast_13w.units_13w, 26 * run_rate.weekly_units, 0)
-            + coalesce(policy.safety_stock_units, 0) as need_units,
+        coalesce(
+            2 * (forecast_13w.units_13w + coalesce(dependent_13w.units_13w, 0)),
+            2 * dependent_13w.units_13w,
+            26 * run_rate.weekly_units,
+            0
+        ) + coalesce(policy.safety_stock_units, 0) as need_units,
         coalesce(expiry_risk.expiry_risk_units, 0) as expiry_risk_units
     from stock
     inner join items on items.sku = stock.sku
     left join demand_52w on demand_52w.sku = stock.sku
     left join run_rate on run_rate.sku = stock.sku
     left join forecast_13w on forecast_13w.sku = stock.sku
+    left join dependent_13w on dependent_13w.sku = stock.sku
     left join policy on policy.sku = stock.sku
     left join expiry_risk on expiry_risk.sku = stock.sku
 

@@ -293,18 +293,29 @@ eo_run_rate as (
 
 ),
 
+-- BOM components: their use is dependent demand (the parents' production), not in the demand
+-- history, so in the trend only their expired lots count
+bom_components as (
+
+    select distinct component_sku as sku from {{ ref('stg_erp__bom') }}
+
+),
+
 eo_value as (
 
     select
         eo_stock.grain, eo_stock.period_start,
         'eo_value' as kpi,
         sum(items.unit_cost * case
+            when bom_components.sku is not null and coalesce(eo_run_rate.weekly_units, 0) = 0
+                 and items.lifecycle <> 'phase_out' then eo_stock.expired_units
             when items.lifecycle = 'phase_out' or coalesce(eo_run_rate.weekly_units, 0) = 0 then eo_stock.units
             else eo_stock.expired_units
                  + greatest(eo_stock.units - eo_stock.expired_units - 26 * eo_run_rate.weekly_units, 0)
         end) as value
     from eo_stock
     inner join items on items.sku = eo_stock.sku
+    left join bom_components on bom_components.sku = eo_stock.sku
     left join eo_run_rate
         on eo_run_rate.grain = eo_stock.grain and eo_run_rate.period_start = eo_stock.period_start
        and eo_run_rate.sku = eo_stock.sku
