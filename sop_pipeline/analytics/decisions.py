@@ -203,3 +203,15 @@ def decision_log(
     out["informed"] = INFORMED
     out["cycle"] = pd.to_datetime(out.cycle).dt.date
     return out.reindex(columns=LOG_COLUMNS).sort_values(["cycle", "decision_id"], kind="stable").reset_index(drop=True)
+
+
+def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The decision log extract as the plan reads it, from the staged frame (stg_sop__decisions): columns
+    renamed to the analytics' names (cycle, value), a decision_id for every row, cycles after the as-of
+    left out."""
+    decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
+    if "decision_id" not in decisions or decisions.decision_id.isna().any():
+        decisions["decision_id"] = [
+            decision_id(c, k, s) for c, k, s in zip(decisions.cycle, decisions.kind, decisions.subject)
+        ]
+    return decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]

@@ -94,23 +94,11 @@ def stock_points(
     return points, overrides
 
 
-def sourcing_as_of(items: pd.DataFrame, decisions: pd.DataFrame, as_of: date) -> pd.Series:
-    """make/buy per SKU (index sku) the way the plan of record sources it (`plan.sourcing`): the
-    item master's, replaced by the latest approved make_vs_buy decision of a cycle on or before
-    ``as_of``. ``decisions``: the staged decision log (stg_sop__decisions columns)."""
-    d = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
-    if "cycle" in d.columns:
-        d = d[pd.to_datetime(d["cycle"]) <= pd.Timestamp(as_of)]
-    if "decision_id" not in d.columns:
-        d = d.assign(decision_id=[f"row{n}" for n in range(len(d))])
-    return plan_lib.sourcing(items, d)[0]
-
-
 def sourced_lead_times(
     lead_times: pd.DataFrame, items: pd.DataFrame, decisions: pd.DataFrame, as_of: date
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The lead-time observations (``sku, lead_time_days``) of the way each SKU is sourced at
-    ``as_of`` (`sourcing_as_of`: the item master, or the latest approved make_vs_buy decision).
+    ``as_of`` (`plan.sourcing_as_of`: the item master, or the latest approved make_vs_buy decision).
 
     ``lead_times``: every observation with its ``kind`` (buy: order to receipt; make: release to
     completion; without a kind column, all count as the SKU's own). A SKU with observations of its
@@ -122,7 +110,7 @@ def sourced_lead_times(
     ``lead_time_source`` (``family_buy`` / ``all_buy`` / ``family_make`` / ``all_make``)."""
     if "kind" not in lead_times.columns or lead_times.empty:
         return lead_times[["sku", "lead_time_days"]], {}
-    source = sourcing_as_of(items, decisions, as_of)
+    source = plan_lib.sourcing_as_of(items, decisions, as_of)
     obs = lead_times.assign(kind=lead_times["kind"].astype(str).str.lower(), sku=lead_times["sku"].astype(str))
     way = obs.sku.map(source).fillna(obs.kind)
     own = obs[obs.kind == way]

@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sop_pipeline.analytics import offload as offload_lib
+from sop_pipeline.analytics import decisions as decision_log_lib, offload as offload_lib
 from sop_pipeline.analytics.calendar import week_start
 from sop_pipeline.analytics.safety_stock import DEFAULT_GOODWILL_FACTOR, DEFAULT_HOLDING_RATE
 
@@ -301,6 +301,13 @@ def sourcing(items: pd.DataFrame, decisions: pd.DataFrame) -> tuple[pd.Series, d
     return source, changed, effects
 
 
+def sourcing_as_of(items: pd.DataFrame, decisions: pd.DataFrame, as_of) -> pd.Series:
+    """make/buy per SKU (index sku) after the approved make_vs_buy decisions of cycles on or before
+    ``as_of``, exactly as the plan of record reads them (`sourcing`); ``decisions``: the staged
+    decision log (stg_sop__decisions columns, `decisions.decisions_as_of`)."""
+    return sourcing(items[["sku", "make_or_buy"]], decision_log_lib.decisions_as_of(decisions, as_of))[0]
+
+
 def freeze_weeks(decisions: pd.DataFrame) -> tuple[int, str | None]:
     """Weeks frozen by the latest approved freeze_window decision (0 when none)."""
     rows = _approved(decisions, "freeze_window")
@@ -316,6 +323,7 @@ def freeze_weeks(decisions: pd.DataFrame) -> tuple[int, str | None]:
 #: The value of an expedite decision that cancels the approved expedites of its subject decided
 #: before it (the pipeline proposes it for a pull-in the plan does not need).
 EXPEDITE_CANCEL = "cancel"
+PULL_COLUMNS = ["decision_id", "sku", "units", "week_start", "original_week_start", "cost"]
 _EXPEDITE_VALUE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)?\s*(?:by\s+(\d{4}-\d{2}-\d{2}))?\s*$", re.I)
 
 
@@ -327,12 +335,9 @@ class Expedites:
     lead_time_waived: dict  # sku -> first week_start from which new supply may arrive
     costs: pd.DataFrame  # sku, week_start, expedite_cost, decision_id
     effects: list
-    # one row per receipt pulled in: decision_id, sku, units, week_start (pulled to), original_week_start
-    pulls: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            columns=["decision_id", "sku", "units", "week_start", "original_week_start"]
-        )
-    )
+    # one row per order pulled in: decision_id, sku, units, week_start (pulled to), original_week_start,
+    # cost (the expedite's)
+    pulls: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PULL_COLUMNS))
 
 
 def apply_expedites(
@@ -422,8 +427,7 @@ def apply_expedites(
         if order_rows.any():
             units = float(receipts.loc[later, "units"].sum())
             if units:
-                original = receipts.loc[later, "week_start"].min()
-                pulls.append((row.decision_id, sku, units, target, original))
+                pulls.append((row.decision_id, sku, units, target, receipts.loc[later, "week_start"].min(), cost))
             receipts.loc[later, "week_start"] = target
             what = (
                 f"pulled {units:,.0f} units of {sku} ({order}) in to the week of {target.date()}"
@@ -436,18 +440,17 @@ def apply_expedites(
         costs.append((sku, target, cost, row.decision_id))
         effects.append(DecisionEffect(row.decision_id, "expedite", f"{what}; expedite cost {cost:,.0f}"))
     cost_frame = pd.DataFrame(costs, columns=["sku", "week_start", "expedite_cost", "decision_id"])
-    pull_frame = pd.DataFrame(pulls, columns=["decision_id", "sku", "units", "week_start", "original_week_start"])
-    return Expedites(receipts, waived, cost_frame, effects, pull_frame)
+    return Expedites(receipts, waived, cost_frame, effects, pd.DataFrame(pulls, columns=PULL_COLUMNS))
 
 
 def expedites_not_needed(plan: pd.DataFrame, pulls: pd.DataFrame) -> pd.DataFrame:
     """The pull-ins the plan did not need: those where the SKU's projected stock less the pulled
     units stays at or above its safety stock in every week from the week it was pulled to up to
     (not including) the order's own week - without the expedite nothing would have run below
-    safety stock before the order arrived anyway. ``pulls``: `Expedites.pulls`. Returns
-    ``decision_id, sku, week_start, original_week_start, units, lowest_cover_units`` (the least
-    projected stock less the pulled units over safety stock in those weeks)."""
-    cols = ["decision_id", "sku", "week_start", "original_week_start", "units", "lowest_cover_units"]
+    safety stock before the order arrived anyway. ``pulls``: `Expedites.pulls`. Returns its rows
+    (``PULL_COLUMNS``) with ``lowest_cover_units`` (the least projected stock less the pulled units
+    over safety stock in those weeks)."""
+    cols = [*PULL_COLUMNS, "lowest_cover_units"]
     if pulls is None or pulls.empty:
         return pd.DataFrame(columns=cols)
     rows = plan.assign(week_start=pd.to_datetime(plan.week_start))
@@ -462,7 +465,7 @@ def expedites_not_needed(plan: pd.DataFrame, pulls: pd.DataFrame) -> pd.DataFram
             continue
         cover = span.projected_inventory_units - p.units - span.safety_stock_units.fillna(0.0)
         if (cover >= -1e-6).all():
-            out.append((p.decision_id, p.sku, p.week_start, p.original_week_start, p.units, float(cover.min())))
+            out.append((*(getattr(p, c) for c in PULL_COLUMNS), float(cover.min())))
     return pd.DataFrame(out, columns=cols)
 
 

@@ -121,14 +121,7 @@ def _cell(value) -> str:
 
 
 def decisions_as_of(decisions: pd.DataFrame, as_of) -> pd.DataFrame:
-    """The decision log extract as the plan reads it, from the staged frame (stg_sop__decisions): columns
-    renamed to the analytics' names (cycle, value), a decision_id for every row, cycles after the as-of
-    left out."""
+    """The decision log extract as the plan reads it (`analytics.decisions.decisions_as_of`)."""
     from sop_pipeline.analytics import decisions as decision_log_lib
 
-    decisions = decisions.rename(columns={"cycle_date": "cycle", "decision_value": "value"})
-    if "decision_id" not in decisions or decisions.decision_id.isna().any():
-        decisions["decision_id"] = [
-            decision_log_lib.decision_id(c, k, s) for c, k, s in zip(decisions.cycle, decisions.kind, decisions.subject)
-        ]
-    return decisions[pd.to_datetime(decisions.cycle) <= pd.Timestamp(as_of)]
+    return decision_log_lib.decisions_as_of(decisions, as_of)

@@ -332,7 +332,7 @@ def plan_of_record(
     )
     build_ahead = dict(plan.attrs)  # rounds run and whether they settled (plan.supply_plan_and_offloads)
     unneeded = plan_lib.expedites_not_needed(plan, expedited.pulls)
-    effects = _with_expedite_verdicts(effects, unneeded, expedited.costs)
+    effects = _with_expedite_verdicts(effects, unneeded)
     if freeze_id:
         effects.append(
             plan_lib.DecisionEffect(
@@ -375,7 +375,7 @@ def plan_of_record(
             expedited.receipts,
             safety_stock_curve,
             typical,
-            cancellations=_expedite_cancellations(unneeded, decisions, expedited.costs),
+            cancellations=_expedite_cancellations(unneeded, decisions),
         ),
         {e.decision_id: e.effect for e in effects},
         as_of,
@@ -616,11 +616,10 @@ def _alternates(
     return routes[~unknown].reset_index(drop=True), ignored
 
 
-def _with_expedite_verdicts(effects: list, unneeded: pd.DataFrame, costs: pd.DataFrame) -> list:
+def _with_expedite_verdicts(effects: list, unneeded: pd.DataFrame) -> list:
     """The decision effects, an approved pull-in the plan did not need (`plan.expedites_not_needed`)
     saying so, with the money cancelling it would save."""
     verdicts = unneeded.drop_duplicates("decision_id").set_index("decision_id")
-    spent = costs.groupby("decision_id").expedite_cost.sum()
     out = []
     for e in effects:
         if e.kind == "expedite" and e.decision_id in verdicts.index:
@@ -630,22 +629,21 @@ def _with_expedite_verdicts(effects: list, unneeded: pd.DataFrame, costs: pd.Dat
                 e.kind,
                 f"{e.effect}; not needed by this plan: without it {v.sku} stays at or above its safety stock "
                 f"until the order's own week of {pd.Timestamp(v.original_week_start).date()} (at least "
-                f"{v.lowest_cover_units:,.0f} units over it): cancelling it saves {spent.get(e.decision_id, 0.0):,.0f}",
+                f"{v.lowest_cover_units:,.0f} units over it): cancelling it saves {v.cost:,.0f}",
             )
         out.append(e)
     return out
 
 
-def _expedite_cancellations(unneeded: pd.DataFrame, decisions: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+def _expedite_cancellations(unneeded: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     """One proposal to cancel each approved pull-in the plan does not need (``subject, effect``)."""
     subject = decisions.drop_duplicates("decision_id").set_index("decision_id").subject
-    spent = costs.groupby("decision_id").expedite_cost.sum()
     rows = [
         (
             str(subject.get(r.decision_id, "")),
             f"{r.decision_id} pulls {r.units:,.0f} units of {r.sku} in that the plan does not need (at least "
             f"{r.lowest_cover_units:,.0f} units over safety stock without them until the order's own week of "
-            f"{pd.Timestamp(r.original_week_start).date()}): cancel it to save {spent.get(r.decision_id, 0.0):,.0f}",
+            f"{pd.Timestamp(r.original_week_start).date()}): cancel it to save {r.cost:,.0f}",
         )
         for r in unneeded.drop_duplicates("decision_id").itertuples()
     ]

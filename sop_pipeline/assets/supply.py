@@ -30,7 +30,6 @@ from sop_pipeline.assets.common import (
     WAREHOUSE_IO,
     absent_in,
     as_of_date,
-    decisions_as_of,
     markdown_table,
     table_in,
     warehouse_asset,
@@ -81,13 +80,6 @@ def _downtime(downtime: pd.DataFrame) -> pd.DataFrame:
     return downtime[["resource_id", "start_at", "end_at", "is_planned", "reason"]].rename(
         columns={"start_at": "start", "end_at": "end", "is_planned": "planned"}
     )
-
-
-def _sourcing(items: pd.DataFrame, decisions: pd.DataFrame, as_of) -> pd.Series:
-    """make/buy per SKU after approved make_vs_buy decisions on or before the as-of, exactly as the
-    plan of record reads them (``analytics.plan.sourcing``)."""
-    source, _, _ = plan_lib.sourcing(items[["sku", "make_or_buy"]], decisions_as_of(decisions, as_of))
-    return source
 
 
 def _sequencing_inputs(
@@ -239,7 +231,9 @@ def changeover_estimate__split(
     inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
     machines = _resources(resources)
     shared = dict(
-        planned=supply.planned_make_units(forecast, calendar.horizon_weeks, _sourcing(items, decisions, as_of)),
+        planned=supply.planned_make_units(
+            forecast, calendar.horizon_weeks, plan_lib.sourcing_as_of(items, decisions, as_of)
+        ),
         weeks=calendar.horizon(),
         **inputs,
     )
@@ -420,7 +414,7 @@ def sequence__split(
     absent = absent_in(ingest_log)
     weeks = calendar.horizon()
     decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
-    source = _sourcing(items, decisions, as_of)
+    source = plan_lib.sourcing_as_of(items, decisions, as_of)
     bought = mps.bought_skus(source)
     schedule = mps.mps_from_plan(plan_of_record, source)
     frozen_weeks = (
@@ -832,7 +826,7 @@ def capacity_assets(
         factors = capacity.availability_factors(events, machines, history) if len(events) else None
         co = changeover_estimate[["resource_id", "week_start", "changeover_hours"]]
         planned = supply.planned_make_units(
-            forecast, calendar.horizon_weeks, _sourcing(items, decisions, calendar.as_of)
+            forecast, calendar.horizon_weeks, plan_lib.sourcing_as_of(items, decisions, calendar.as_of)
         )
         cap = capacity.weekly_capacity(
             machines,
@@ -976,7 +970,7 @@ def mrp_assets(
     absent = absent_in(ingest_log)
     bom = bom[["parent_sku", "component_sku", "qty_per", "effective_from", "effective_to", "bom_version"]]
     decisions = scenario_lib.scenario_decisions(decisions, as_of, scenario.spec())  # scenario make-vs-buy
-    source = _sourcing(items, decisions, as_of)
+    source = plan_lib.sourcing_as_of(items, decisions, as_of)
     fill_rate = safety_stock[safety_stock.service_type == "fill_rate"]
     lead = fill_rate.set_index("sku").lead_time_mean_weeks
     buying = not {"purchase_orders", "receipts"} & absent

@@ -112,7 +112,7 @@ def capacity(ctx: PackContext) -> Markup:
             f" The measured bottleneck is {measured}, not the declared constraint {', '.join(sorted(declared))} "
             "(resources.is_constraint): the scorecard shows OEE for both."
         )
-    return panel(title, [chart, _capacity_table(df)], "supply-capacity", note=note, wide=True)
+    return panel(title, [chart, _capacity_table(df, has_plan)], "supply-capacity", note=note, wide=True)
 
 
 def declared_constraints(ctx: PackContext) -> set[str]:
@@ -131,7 +131,8 @@ def _measured_bottleneck(df: pd.DataFrame) -> str | None:
     return str(ranked.index[0]) if ranked["weeks"].iloc[0] > 0 else None
 
 
-def _capacity_table(df: pd.DataFrame) -> Markup:
+def _capacity_table(df: pd.DataFrame, has_plan: bool) -> Markup:
+    """Per resource: the plan's load (``has_plan``: the mart has it) beside the demand's."""
     agg = dict(
         avg_load=("load_pct", "mean"),
         peak_load=("load_pct", "max"),
@@ -140,7 +141,6 @@ def _capacity_table(df: pd.DataFrame) -> Markup:
     )
     if "changeover_hours" in df:
         agg["changeover_hours"] = ("changeover_hours", "sum")
-    has_plan = "plan_load_pct" in df and df["plan_load_pct"].notna().any()
     if has_plan:
         agg["plan_avg_load"] = ("plan_load_pct", "mean")
         agg["plan_peak_load"] = ("plan_load_pct", "max")

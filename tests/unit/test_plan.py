@@ -595,9 +595,10 @@ def test_a_pull_in_the_plan_did_not_need_is_named_with_its_cover():
             "units": [100.0, 150.0],
             "week_start": [weeks[0], weeks[0]],
             "original_week_start": [weeks[2], weeks[1]],
+            "cost": [500.0, 300.0],
         }
     )
     out = plan.expedites_not_needed(rows, pulls)
     assert out.decision_id.tolist() == ["D1"]
-    assert out.lowest_cover_units.iloc[0] == pytest.approx(50.0)
+    assert out.lowest_cover_units.iloc[0] == pytest.approx(50.0) and out.cost.tolist() == [500.0]
     assert plan.expedites_not_needed(rows, pulls.iloc[:0]).empty
