@@ -22,6 +22,9 @@ Flow (one plan that agrees with itself)::
   are never sequenced. Times follow the resource's shift calendar (hours per day x days per week
   less planned downtime, ``capacity.shift_calendar``); what does not fit is reported as
   unscheduled, never stretched.
+* :func:`sequenced_resources` also brings in every machine or tool that shares a routing with a
+  sequenced one, and :mod:`~sop_pipeline.analytics.synchronize` turns the per-resource sequences
+  into one timetable in which an operation holds its line and its tooling together.
 * :func:`quantity_breaks`, :func:`bought_breaks`, :func:`hours_breaks` - the coherence checks,
   each naming the resource, SKU and week that fail.
 """
@@ -64,6 +67,9 @@ SEQUENCE_COLUMNS = [
     "late",
     "tardiness_hours",
     "fits",
+    "operation_id",
+    "held_with",
+    "wait_hours",
 ]
 SUMMARY_COLUMNS = [
     "resource_id",
@@ -77,6 +83,7 @@ SUMMARY_COLUMNS = [
     "run_hours",
     "available_hours",
     "required_hours",
+    "wait_hours",
     "fits",
     "changeover_hours_fifo",
     "changeover_hours_optimized",
@@ -242,19 +249,45 @@ def critical_resources(resources: pd.DataFrame, capacity: pd.DataFrame | None = 
     return out
 
 
+LABOUR_TYPES = ("labor", "labour")  # pools of people: many jobs at once, never one unary timetable
+
+
+def unary_resources(resources: pd.DataFrame) -> list[str]:
+    """Resources that do one job at a time (machines, tooling): all but labour pools."""
+    if "type" not in resources.columns:
+        return list(resources["resource_id"])
+    labour = resources["type"].astype(str).str.lower().isin(LABOUR_TYPES)
+    return list(resources.loc[~labour, "resource_id"])
+
+
 def sequenced_resources(
-    resources: pd.DataFrame, capacity: pd.DataFrame | None = None, offloads: pd.DataFrame | None = None
+    resources: pd.DataFrame,
+    capacity: pd.DataFrame | None = None,
+    offloads: pd.DataFrame | None = None,
+    routings: pd.DataFrame | None = None,
 ) -> list[str]:
     """The critical resources (:func:`critical_resources`), then every alternate resource the plan
     offloaded their work to (``offloads``: from_resource_id, to_resource_id, as ``plan_offloads``),
     in name order: a SKU-week the plan moved off a sequenced resource is made on its alternate, and
-    the MPS = sequence rule holds only if that resource's units are sequenced too."""
+    the MPS = sequence rule holds only if that resource's units are sequenced too. With
+    ``routings`` (sku, resource_id), then every machine or tool (:func:`unary_resources`) that
+    shares a routing with a sequenced one, in name order, until none is added: a tool shared by
+    two lines is timed with both, or the synchronized sequence would let it run two jobs at once."""
     out = critical_resources(resources, capacity)
+    known = set(resources["resource_id"])
     if offloads is not None and len(offloads):
         _require(offloads, "offloads", ["from_resource_id", "to_resource_id"])
-        known = set(resources["resource_id"])
         moved = offloads[offloads["from_resource_id"].isin(out) & offloads["to_resource_id"].isin(known)]
         out += sorted(set(moved["to_resource_id"]) - set(out))
+    if routings is not None and len(routings):
+        unary = set(unary_resources(resources))
+        while True:
+            skus = set(routings.loc[routings["resource_id"].isin(out), "sku"])
+            partners = routings.loc[routings["sku"].isin(skus) & routings["resource_id"].isin(unary), "resource_id"]
+            new = sorted(set(partners) - set(out))
+            if not new:
+                break
+            out += new
     return out
 
 
@@ -470,9 +503,14 @@ def changeover_estimate(
     of made SKUs). Every resource with a changeover matrix (``changeovers``: resource_id,
     from_key, to_key, minutes) gets the same weekly sequence as the final one (batches by setup
     family, ATSP, due-date repair), one job per SKU-week; its optimized changeover hours are the
-    estimate. Resources without a matrix need no changeover hours. Returns resource_id,
-    week_start, jobs, setup_families, run_hours, changeover_hours (the capacity table reserves
-    these hours; the final sequence of the plan reports its own in ``sequence_summary``).
+    estimate. A changeover holds every resource of the operation's routing (the format tooling
+    is changed with the line, the operators do it; the synchronized sequence,
+    :mod:`~sop_pipeline.analytics.synchronize`, times it so), so each other resource routed for
+    a SKU reserves the hours of that SKU's changeovers too. Returns ``ESTIMATE_COLUMNS``:
+    resource_id, week_start, jobs, setup_families, run_hours (of the resource's own sequence),
+    changeover_hours and changeovers_of (the resources whose changeovers these are) - the capacity
+    table reserves these hours; the final sequence of the plan reports its own in
+    ``sequence_summary``.
     """
     _require(planned, "planned", ["sku", "week_start", "units"])
     _require(changeovers, "changeovers", ["resource_id", "from_key", "to_key"])
@@ -493,13 +531,60 @@ def changeover_estimate(
         time_limit_s=time_limit_s,
         seed=seed,
     )
-    cols = ["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"]
     if not summaries:
-        return pd.DataFrame(columns=cols)
-    families = pd.concat(frames).groupby(["resource_id", "week_start"])["setup_key"].nunique().rename("setup_families")
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
+    jobs = pd.concat(frames)
+    families = jobs.groupby(["resource_id", "week_start"])["setup_key"].nunique().rename("setup_families")
     out = pd.DataFrame(summaries).rename(columns={"changeover_hours_optimized": "changeover_hours"})
     out = out.merge(families.reset_index(), on=["resource_id", "week_start"], how="left")
-    return out[cols].reset_index(drop=True)
+    out["changeovers_of"] = out["resource_id"]
+    # a changeover holds every resource of the operation's routing (the format tooling is changed
+    # with the line, the operators do it): those resources reserve the same hours
+    routed = routings[["sku", "resource_id"]].drop_duplicates().rename(columns={"resource_id": "held_id"})
+    held = jobs[["resource_id", "week_start", "sku", "changeover_minutes"]].merge(routed, on="sku")
+    held = held[(held["held_id"] != held["resource_id"]) & (held["changeover_minutes"] > 0)]
+    if len(held):
+        held = held.groupby(["held_id", "week_start", "resource_id"], as_index=False).agg(
+            jobs=("sku", "size"), changeover_hours=("changeover_minutes", "sum")
+        )
+        held = held.assign(changeover_hours=held["changeover_hours"] / 60.0, changeovers_of=held["resource_id"])
+        held = held.drop(columns="resource_id").rename(columns={"held_id": "resource_id"})
+        out = pd.concat([out, held], ignore_index=True)
+    return merge_estimates(out)
+
+
+ESTIMATE_COLUMNS = [
+    "resource_id",
+    "week_start",
+    "jobs",
+    "setup_families",
+    "run_hours",
+    "changeover_hours",
+    "changeovers_of",
+]
+
+
+def merge_estimates(estimate: pd.DataFrame) -> pd.DataFrame:
+    """One row per resource-week of :func:`changeover_estimate` rows (e.g. the parts of one call per
+    resource): changeover hours summed over the resources whose changeovers hold it
+    (``changeovers_of``: those resources, comma-separated); jobs, setup families and run hours are
+    those of its own sequence (empty for a resource only held by others' changeovers)."""
+    if estimate.empty:
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
+    e = estimate.assign(week_start=pd.to_datetime(estimate["week_start"]))
+    own = e[e["changeovers_of"] == e["resource_id"]]
+    keys = ["resource_id", "week_start"]
+    total = e.groupby(keys, as_index=False, sort=False).agg(
+        changeover_hours=("changeover_hours", "sum"),
+        changeovers_of=("changeovers_of", lambda v: ", ".join(sorted(set(v)))),
+    )
+    out = total.merge(own[[*keys, "jobs", "setup_families", "run_hours"]], on=keys, how="left")
+    # own sequences first (in the order given), then resources only held by others' changeovers
+    rank = {r: i for i, r in enumerate(dict.fromkeys(own["resource_id"]))}
+    held_only = sorted(set(e["resource_id"]) - set(rank))
+    rank.update({r: len(rank) + i for i, r in enumerate(held_only)})
+    out = out.assign(_r=out["resource_id"].map(rank)).sort_values(["_r", "week_start"], kind="stable")
+    return out[ESTIMATE_COLUMNS].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- coherence checks
@@ -594,6 +679,9 @@ def describe_breaks(breaks: pd.DataFrame, what: str, limit: int = 5) -> str:
             for c in r
             if c not in ("resource_id", "sku", "week_start") and isinstance(r[c], (int, float, np.number))
         )
-        parts.append(f"{name} week of {pd.Timestamp(r['week_start']).date()}" + (f" {values}" if values else ""))
+        issue = f": {r['issue']}" if isinstance(r.get("issue"), str) else ""
+        parts.append(
+            f"{name} week of {pd.Timestamp(r['week_start']).date()}" + (f" {values}" if values else "") + issue
+        )
     more = f" (+{len(breaks) - limit} more)" if len(breaks) > limit else ""
     return f"{what}: {len(breaks)} row(s) break it: {'; '.join(parts)}{more}"

@@ -23,6 +23,7 @@ from sop_pipeline.analytics import (
     plan_inputs,
     scenario as scenario_lib,
     supply,
+    synchronize,
 )
 from sop_pipeline.analytics.calendar import Cycle
 from sop_pipeline.assets import fanout
@@ -197,7 +198,7 @@ CHANGEOVER_INPUTS = (
     "sales_orders",
     "downtime",
 )
-CHANGEOVER_COLUMNS = ["resource_id", "week_start", "jobs", "setup_families", "run_hours", "changeover_hours"]
+CHANGEOVER_COLUMNS = mps.ESTIMATE_COLUMNS
 
 
 @dg.op(
@@ -275,7 +276,7 @@ def changeover_estimate__part(part):
 def changeover_estimate__combine(parts: list):
     """The resources' estimates in the resources table's order (as one loop over them would give)."""
     ordered = [frame for _, frame in sorted((p for p in parts if p is not None), key=lambda p: p[0])]
-    out = fanout.concat_parts(ordered, CHANGEOVER_COLUMNS)
+    out = mps.merge_estimates(fanout.concat_parts(ordered, CHANGEOVER_COLUMNS))  # a tool held by several lines
     by_resource = out.groupby("resource_id", as_index=False).changeover_hours.sum().round(1) if len(out) else out
     return dg.Output(
         out,
@@ -295,7 +296,9 @@ def changeover_estimate__combine(parts: list):
     description="Rough-cut changeover hours per resource and horizon week, before the plan exists: the demand "
     "forecast (p50) of made SKUs (item master, after approved make-vs-buy decisions) sequenced per "
     "week on every resource with a changeover matrix, the same way as the final sequence (batches by "
-    "setup family, ATSP from the current setup, due-date repair). The capacity table and the plan of "
+    "setup family, ATSP from the current setup, due-date repair). A changeover holds every resource of "
+    "the SKU's routing (tooling, operators), so those resources reserve its hours too (changeovers_of "
+    "names whose changeovers a row holds). The capacity table and the plan of "
     "record reserve these hours; the final sequence of the plan's MPS is analytics.production_sequence. "
     "Fanned out per resource (one step each, sop_pipeline/assets/fanout.py).",
 )
@@ -354,11 +357,20 @@ SEQUENCE_CHECKS = [
         "freeze window excepted. A failure names the resource and week.",
     ),
     dg.AssetCheckSpec(
+        "sequence_resources_synchronized",
+        asset=OUT("production_sequence"),
+        blocking=True,
+        description="The machine and tooling an operation holds start and end it together (rows "
+        "of one operation_id share start and end), and no resource holds two jobs, or a "
+        "changeover and a job, at once. A failure names the resource, SKU and week.",
+    ),
+    dg.AssetCheckSpec(
         "sequence_fits_shift_calendar",
         asset=OUT("production_sequence"),
         description="Run + changeover hours of the sequence fit the shift calendar on every "
         "sequenced resource-week; units that do not fit are reported as unscheduled "
-        "(warning: the plan reserved fewer changeover hours than the sequence needs).",
+        "(warning: the plan reserved fewer changeover hours than the sequence needs, or the "
+        "resources an operation holds together are not free at the same time).",
     ),
 ]
 
@@ -428,7 +440,9 @@ def sequence__split(
         machines = _resources(resources)
         inputs = _sequencing_inputs(calendar, absent, routings, changeovers, sales_orders, production_orders, downtime)
         routing_rates = inputs["routings"]
-        resource_ids = mps.sequenced_resources(machines, capacity_table[["resource_id", "load_pct"]], plan_offloads)
+        resource_ids = mps.sequenced_resources(
+            machines, capacity_table[["resource_id", "load_pct"]], plan_offloads, routing_rates[["sku", "resource_id"]]
+        )
         orders = None if "production_orders" in absent else production_orders[["sku", "planned_qty", "status"]]
         min_run = mps.minimum_run_units(routing_rates, orders, resources=machines)
         if len(plan_offloads):  # work the plan offloaded to alternate resources: the MPS per resource
@@ -458,6 +472,17 @@ def sequence__split(
         yield dg.DynamicOutput(None, output_name="parts", mapping_key=fanout.NO_PARTS)
     yield dg.Output(
         dict(
+            sync=None
+            if not keys
+            else dict(
+                resources=shared["resources"],
+                unary=mps.unary_resources(shared["resources"]),
+                changeovers=shared["changeovers"],
+                downtime=shared["downtime"],
+                current_setup=shared["current_setup"],
+                oee=shared["oee"],
+                offloads=plan_offloads[["from_resource_id", "to_resource_id"]] if len(plan_offloads) else None,
+            ),
             schedule=schedule,
             routing_rates=routing_rates,
             resource_ids=resource_ids,
@@ -487,6 +512,42 @@ def _sequence(shared: dict, resource_ids: list) -> mps.MpsSequence:
         min_run=shared["min_run"],
         time_limit_s=2.0,
         seed=0,
+    )
+
+
+def _synchronized(result: mps.MpsSequence, sync: dict | None, resource_ids: list, weeks: list) -> mps.MpsSequence:
+    """The per-resource sequences timed as one (`synchronize.synchronize`): an operation holds its
+    machine and tooling together. Labour pools, when sequenced, keep their own timing."""
+    if sync is None or result.jobs.empty:
+        return result
+    unary = [r for r in resource_ids if r in set(sync["unary"])]
+    jobs, summary = result.jobs, result.summary
+    timed, timed_summary = synchronize.synchronize(
+        jobs[jobs.resource_id.isin(unary)],
+        sync["resources"],
+        weeks,
+        unary,
+        changeovers=sync["changeovers"],
+        downtime=sync["downtime"],
+        current_setup=sync["current_setup"],
+        oee=sync["oee"],
+        offloads=sync["offloads"],
+        time_limit_s=2.0,
+        seed=0,
+    )
+    own = summary[["resource_id", "week_start", "jobs_below_min_run", "key_order_optimal"]]
+    timed_summary = timed_summary.drop(columns=["jobs_below_min_run", "key_order_optimal"], errors="ignore").merge(
+        own.assign(week_start=pd.to_datetime(own.week_start)), on=["resource_id", "week_start"], how="left"
+    )
+    rank = {r: i for i, r in enumerate(resource_ids)}
+    jobs = pd.concat([timed, jobs[~jobs.resource_id.isin(unary)]], ignore_index=True)
+    summary = pd.concat([timed_summary, summary[~summary.resource_id.isin(unary)]], ignore_index=True)
+    jobs = jobs.assign(_r=jobs.resource_id.map(rank)).sort_values(["_r", "week_start", "position"], kind="stable")
+    summary = summary.assign(_r=summary.resource_id.map(rank)).sort_values(["_r", "week_start"], kind="stable")
+    return mps.MpsSequence(
+        jobs.drop(columns="_r").reindex(columns=mps.SEQUENCE_COLUMNS).reset_index(drop=True),
+        summary.drop(columns="_r").reindex(columns=mps.SUMMARY_COLUMNS).reset_index(drop=True),
+        result.excluded,
     )
 
 
@@ -522,6 +583,7 @@ def sequence__combine(shared: dict, parts: list):
     schedule, routing_rates, resource_ids = shared["schedule"], shared["routing_rates"], shared["resource_ids"]
     bought, frozen_weeks, weeks = shared["bought"], shared["frozen_weeks"], shared["weeks"]
     changeover_estimate = shared["changeover_estimate"]
+    result = _synchronized(result, shared["sync"], resource_ids, weeks)
     summary = result.summary
     estimate = changeover_estimate[["resource_id", "week_start", "changeover_hours"]].rename(
         columns={"changeover_hours": "changeover_hours_reserved"}
@@ -537,6 +599,11 @@ def sequence__combine(shared: dict, parts: list):
     qty_breaks = mps.quantity_breaks(seq, schedule, routing_rates, resource_ids, weeks)
     buy_breaks = mps.bought_breaks(seq, bought)
     plan_over, overflow = mps.hours_breaks(summary, frozen_weeks)
+    sync_breaks = (
+        synchronize.synchronization_breaks(seq[seq.resource_id.isin(shared["sync"]["unary"])])
+        if (shared["sync"] and len(seq))
+        else pd.DataFrame(columns=["resource_id", "sku", "week_start", "issue"])
+    )
     saved = (
         float(summary.changeover_hours_fifo.sum() - summary.changeover_hours_optimized.sum()) if len(summary) else 0.0
     )
@@ -590,6 +657,13 @@ def sequence__combine(shared: dict, parts: list):
     )
     yield dg.AssetCheckResult(
         asset_key=OUT("production_sequence"),
+        check_name="sequence_resources_synchronized",
+        passed=sync_breaks.empty,
+        description=mps.describe_breaks(sync_breaks, "resources of an operation together, one job at a time"),
+        metadata={"rows_breaking": len(sync_breaks)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=OUT("production_sequence"),
         check_name="sequence_fits_shift_calendar",
         passed=overflow.empty,
         severity=dg.AssetCheckSeverity.WARN,
@@ -609,8 +683,12 @@ def sequence__combine(shared: dict, parts: list):
             kinds=SUPPLY["kinds"],
             description="Production sequence of the plan of record's master production schedule (MPS: "
             "make_units per SKU-week) on every critical resource - the declared constraint and "
-            "the capacity table's measured bottleneck - and on the alternate resources the plan "
-            "offloaded their work to, per horizon week (OR-Tools): one job "
+            "the capacity table's measured bottleneck - on the alternate resources the plan "
+            "offloaded their work to and on every machine or tool sharing a routing with them, "
+            "per horizon week, as one synchronized timetable (analytics/synchronize.py): an "
+            "operation holds its line and tooling together (rows of one operation_id share "
+            "start and end), the line's changeover holds the tool too, and no resource runs two "
+            "jobs at once. Each resource's own OR-Tools sequence gives the starting orders: one job "
             "per SKU-week with exactly the plan's quantity at the resource's routing rate, "
             "batched by setup family, families ordered by the asymmetric changeover ATSP from "
             "the current setup, then local search on changeover minutes + 1,000 min per hour "

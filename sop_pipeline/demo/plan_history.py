@@ -16,8 +16,10 @@ from the Monday after it. That plan is plausible but different from what this cy
 * made supply comes in lots no smaller than the SKU's minimum run, as the pipeline plans them
   (``sop_pipeline.analytics.mps.minimum_run_units``: the 10th percentile of its non-cancelled
   production order sizes): a smaller need waits and joins the next week's, and a lot that would
-  take a resource past its hours waits too, so the weeks a freeze locks hold neither lots the
-  sequencer calls too small nor more hours than the calendar has;
+  take a resource past its hours less ``CHANGEOVER_ALLOWANCE_H`` waits too (a line's changeovers
+  hold the format tooling and the operators as well, so T1 and L1 keep both lines' allowance), so
+  the weeks a freeze locks hold neither lots the sequencer calls too small nor more hours than the
+  synchronized sequence can run;
 * revenue = demand x list price (as the plan of record computes it).
 
 ``past_plans`` adds the consensus of the ``PAST_CYCLES`` cycles before it (2..26 weeks before
@@ -43,6 +45,10 @@ PAST_CYCLES = 25  # cycles end_date - 14 days .. end_date - 26 weeks
 MIN_RUN_QUANTILE = 0.10  # as analytics.mps.DEFAULT_MIN_RUN_QUANTILE
 LOAD_TARGET = {"M1": 0.75, "M2": 0.75, "T1": 0.9, "L1": 0.9}
 CALENDAR_H = 80.0  # resources: 16 h x 5 days
+# Hours a week kept free for changeovers when lots are placed: a line's setup-family changeovers
+# (the pipeline's rough-cut estimate is 2-4 h a line-week on the demo), held by the tooling and
+# the operators of both lines.
+CHANGEOVER_ALLOWANCE_H = {"M1": 4.0, "M2": 4.0, "T1": 8.0, "L1": 8.0}
 
 
 def previous_plan(
@@ -84,7 +90,8 @@ def previous_plan(
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.minimum(share, np.where(h > 0, LOAD_TARGET[r] * cap[r] / h, 1.0))
     target = np.floor(made * share[None, :] * 10) / 10  # rounded down: never above the target
-    supply[make] = _lot_sized(target, _minimum_runs(prod.orders, len(make)), _unit_hours(plant, len(make)), cap)
+    lot_cap = {r: np.maximum(h - CHANGEOVER_ALLOWANCE_H[r], 0.0) for r, h in cap.items()}
+    supply[make] = _lot_sized(target, _minimum_runs(prod.orders, len(make)), _unit_hours(plant, len(make)), lot_cap)
 
     buy = np.flatnonzero(fg.make_or_buy.to_numpy() == "buy")
     lead = _quoted_lead_weeks(pur, fg.sku.to_numpy()[buy])

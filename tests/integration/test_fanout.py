@@ -48,7 +48,9 @@ def test_changeover_estimate_per_resource_equals_one_call_over_every_resource(sm
     whole = supply._changeover_estimate(first, supply._resources(inputs["resources"]))  # every resource
     fanned = _table(small_cycle, "changeover_estimate")
     assert len(whole) and len(fanned) == len(whole)
-    assert sorted({p.mapping_key for p in parts}) == sorted(set(whole.resource_id))
+    own = whole[whole.changeovers_of == whole.resource_id]  # a resource's own matrix; the rest are held (T1, L1)
+    assert sorted({p.mapping_key for p in parts}) == sorted(set(own.resource_id))
+    assert set(whole.resource_id) > set(own.resource_id)
     _same(fanned, whole, supply.CHANGEOVER_COLUMNS)
 
 
@@ -60,6 +62,7 @@ def test_production_sequence_per_resource_equals_one_call_over_every_resource(sm
     shared = next(o.value for o in out if o.output_name == "shared")
     assert len(parts) == len(shared["resource_ids"]) >= 2
     whole = supply._sequence(parts[0].value, shared["resource_ids"])  # the one-step loop over every resource
+    whole = supply._synchronized(whole, shared["sync"], shared["resource_ids"], shared["weeks"])  # one timetable
     seq = _table(small_cycle, "production_sequence")
     assert len(whole.jobs) and len(seq) == len(whole.jobs)
     _same(seq, whole.jobs, [c for c in mps.SEQUENCE_COLUMNS if c in seq])

@@ -11,6 +11,7 @@ from sop_pipeline.analytics.mps import (
     MpsError,
     bought_skus,
     changeover_estimate,
+    merge_estimates,
     critical_resources,
     sequenced_resources,
     describe_breaks,
@@ -284,10 +285,39 @@ def test_changeover_estimate_covers_resources_with_a_matrix():
     est = changeover_estimate(
         planned, routings(), resources(), [W1, W2], changeovers=changeovers(), current_setup={"M1": "X"}
     )
-    # M1 only (T1 has no matrix): X (current) -> A, then X->Y 30 min -> B; week 2 has no volume
-    assert est[["resource_id", "week_start", "jobs", "setup_families"]].values.tolist() == [["M1", W1, 2, 2]]
-    assert est.changeover_hours.tolist() == [pytest.approx(0.5)]
-    assert est.run_hours.tolist() == [pytest.approx(20.0)]
+    # M1's sequence (T1 has no matrix): X (current) -> A, then X->Y 30 min -> B; week 2 has no volume
+    assert est[["resource_id", "week_start", "jobs", "setup_families"]].iloc[:1].values.tolist() == [["M1", W1, 2, 2]]
+    assert est.run_hours.iloc[0] == pytest.approx(20.0)
+    # the changeover to B holds B's whole routing: the tooling T1 reserves the same 0.5 h
+    assert est[["resource_id", "changeovers_of"]].values.tolist() == [["M1", "M1"], ["T1", "M1"]]
+    assert est.changeover_hours.tolist() == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert est.jobs.isna().tolist() == [False, True]  # T1 has no sequence of its own here
+
+
+def test_estimates_of_several_lines_add_up_on_a_shared_tool():
+    # one call per line (the fan-out's parts) merged = one call over both lines
+    routes = pd.DataFrame(
+        {
+            "sku": ["A", "A", "B", "B", "C", "C", "D", "D"],
+            "resource_id": ["M1", "T1", "M1", "T1", "M2", "T1", "M2", "T1"],
+            "units_per_hour": 10.0,
+            "setup_family": list("XXYYXXYY"),
+        }
+    )
+    res = pd.DataFrame(
+        {"resource_id": ["M1", "M2", "T1"], "hours_per_day": 16, "days_per_week": 5, "is_constraint": False}
+    )
+    co = pd.concat([changeovers(), changeovers().assign(resource_id="M2")], ignore_index=True)
+    planned = pd.DataFrame({"sku": list("ABCD"), "week_start": W1, "units": [100.0, 50.0, 80.0, 40.0]})
+    kw = dict(changeovers=co, current_setup={"M1": "X", "M2": "X"})
+    whole = changeover_estimate(planned, routes, res, [W1], **kw)
+    parts = [changeover_estimate(planned, routes, res[res.resource_id == r], [W1], **kw) for r in ("M1", "M2")]
+    merged = merge_estimates(pd.concat(parts, ignore_index=True))
+    pd.testing.assert_frame_equal(whole, merged)
+    t1 = whole.set_index("resource_id").loc["T1"]
+    lines = whole.set_index("resource_id").loc[["M1", "M2"], "changeover_hours"].sum()
+    assert t1.changeover_hours == pytest.approx(lines) and lines > 0
+    assert t1.changeovers_of == "M1, M2"
 
 
 def test_checks_on_an_empty_sequence_and_plan():
