@@ -48,16 +48,19 @@ import pandas as pd
 
 from sop_pipeline.analytics.capacity import DEFAULT_SHIFT_START_HOUR, WorkCalendar, shift_calendar
 from sop_pipeline.analytics.oee import availability, oee_from_factors
-from sop_pipeline.analytics.sequencing import JOB_SEARCH_MAX_JOBS, _Budget, _local_search
+from sop_pipeline.analytics.sequencing import _Budget, _candidate_chunks
 
 TARDINESS_PENALTY = 1000.0  # changeover minutes per hour late (as sequence_week)
 OVERFLOW_PENALTY = 10_000.0  # per hour of work pushed beyond the week: fitting the week comes first
-# Work count: candidate orders x operations costed per second of the limit, divided by the
-# resources timed. Measured 2026-12-02 on 2 vCPU at load ~1.5: a 40-operation week of two lines
-# and one tool (3 resources) spends its work count (2 s limit) in 0.38 s of decoding, ~4.8x inside
-# the 1.8 s deadline, so the work count - not the wall clock - ends the search at loads up to ~4.
-SYNC_WORK_PER_SECOND = 1_500_000
+# Work count per second of the limit: cells costed (candidate orders x operations) + STEP_WORK per
+# decoder step. Measured 2026-12-02 on 2 vCPU at load ~1.5 on a 72-operation week of two lines and
+# two tools (medium demo): 1.9-3.4 M such units a second, so a 2 s limit's work (1.2 M) takes 0.35-0.6 s,
+# 3-5x inside the 1.8 s deadline: the work count - not the wall clock - ends the search at loads up
+# to ~4, and the same week gives the same timetable on any machine.
+SYNC_WORK_PER_SECOND = 600_000
 SYNC_RESERVE = 0.1
+STEP_WORK = 250  # a decoder step's fixed Python/numpy cost, counted as this many cells
+RELOCATE_CHUNK = 1_500  # candidate orders costed together (one decoder pass) in the relocation moves
 MAX_KICKS = 30  # share of the limit kept back for building the frames
 EPS = 1e-9
 FIT_TOLERANCE_HOURS = 1e-4  # 0.36 s: a job planned to the last second of the week still fits (float sums)
@@ -231,10 +234,19 @@ class _SyncCost:
 
     def __init__(self, uses, keys, dur, set_id, due_off, set_cals, res_cals, minutes_ext, start_rows, batch_keys):
         self.uses, self.key, self.dur, self.set_id, self.due_off = uses, keys, dur, set_id, due_off
-        self.set_cals, self.res_cals, self.minutes_ext, self.start_rows = set_cals, res_cals, minutes_ext, start_rows
+        self.set_cals, self.res_cals, self.minutes_ext = set_cals, res_cals, minutes_ext
         self.set_hours = np.array([c.hours for c in set_cals])
         self.stack = _Stack(set_cals)
         self.keys = batch_keys  # _candidate_chunks: runs of one key are moved as batches
+        # every resource's matrix in one (R, K + 1, K) array; row K = no setup yet (free changeover)
+        r_count = uses.shape[1]
+        k = max([m.shape[1] for m in minutes_ext] + [1])
+        self.matrix = np.zeros((r_count, k + 1, k))
+        for r, m in enumerate(minutes_ext):
+            self.matrix[r, : m.shape[0] - 1, : m.shape[1]] = m[:-1]
+        self.start_rows = np.where(np.asarray(start_rows) >= [m.shape[0] - 1 for m in minutes_ext], k, start_rows)
+        self.key0 = np.maximum(keys, 0)
+        self.ridx = np.arange(r_count)[None, :]
 
     def __call__(self, orders: np.ndarray) -> np.ndarray:
         return self.run(orders)[0]
@@ -257,15 +269,10 @@ class _SyncCost:
             rec.update({k: np.zeros(n) for k in ("co", "c_off", "s_off", "e_off", "co_start", "start", "end")})
         for j in range(n):
             op = orders[:, j]
-            t_free = np.zeros(c)
-            co = np.zeros(c)
-            for r in range(r_count):
-                u = self.uses[op, r]
-                if not u.any():
-                    continue
-                t_free = np.where(u, np.maximum(t_free, free[:, r]), t_free)
-                k = np.maximum(self.key[op, r], 0)
-                co = np.maximum(co, np.where(u, self.minutes_ext[r][last[:, r], k], 0.0))
+            u = self.uses[op]
+            kop = self.key0[op]
+            t_free = np.where(u, free, 0.0).max(axis=1)
+            co = np.where(u, self.matrix[self.ridx, last, kop], 0.0).max(axis=1)
             sid = self.set_id[op]
             c_off = self.stack.off(sid, t_free)
             s_off = c_off + co / 60.0
@@ -273,10 +280,8 @@ class _SyncCost:
             end = self.stack.at(sid, e_off, "end")
             if record:
                 rec["free"][j] = free[0]
-            for r in range(r_count):
-                u = self.uses[op, r]
-                free[:, r] = np.where(u, end, free[:, r])
-                last[:, r] = np.where(u, self.key[op, r], last[:, r])
+            free = np.where(u, end[:, None], free)
+            last = np.where(u, kop, last)
             cost += co
             cost += TARDINESS_PENALTY * np.maximum(e_off - self.due_off[op], 0.0)
             cost += OVERFLOW_PENALTY * np.maximum(e_off - self.set_hours[sid] - FIT_TOLERANCE_HOURS, 0.0)
@@ -287,6 +292,54 @@ class _SyncCost:
                 rec["co_start"][j] = self.stack.at(one, c_off[:1], "start")[0]
                 rec["start"][j] = self.stack.at(one, s_off[:1], "start")[0]
         return cost, rec
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def _improve(order: np.ndarray, cost_fn: _SyncCost, budget: _Budget) -> tuple[np.ndarray, float]:
+    """First-improvement local search: each operation in turn goes to its best position (all
+    positions costed at once, the move kept at once if it lowers the cost), then each setup batch
+    to its best place among the other batches; passes repeat until one improves nothing or the
+    budget is spent. Work = cells costed + ``STEP_WORK`` per decoder step (its Python overhead)."""
+    best = order.copy()
+    n = len(best)
+    best_cost = float(cost_fn(best[None, :])[0])
+    if n < 2:
+        return best, best_cost
+    insert = np.array([list(range(j)) + [n - 1] + list(range(j, n - 1)) for j in range(n)])
+
+    def try_chunk(cands: np.ndarray) -> bool:
+        nonlocal best, best_cost
+        costs = cost_fn(cands)
+        budget.spend(cands.size + STEP_WORK * n)
+        k = int(np.argmin(costs))
+        if costs[k] < best_cost - 1e-9:
+            best, best_cost = cands[k].copy(), float(costs[k])
+            return True
+        return False
+
+    group = max(1, RELOCATE_CHUNK // n)  # operations whose moves are costed together
+    while not budget.exhausted():
+        improved = False
+        items = list(best)
+        for g in range(0, n, group):
+            if budget.exhausted():
+                break
+            cands = []
+            for item in items[g : g + group]:
+                i = int(np.flatnonzero(best == item)[0])
+                moved = np.append(np.delete(best, i), item)[insert]
+                cands.append(np.delete(moved, i, axis=0))  # row i = where it is
+            improved |= try_chunk(np.concatenate(cands))
+        if cost_fn.keys is not None:
+            for cands in _candidate_chunks(best, cost_fn.keys, job_moves=False):
+                if budget.exhausted():
+                    break
+                improved |= try_chunk(cands)
+        if not improved:
+            break
+    return best, best_cost
 
 
 # --------------------------------------------------------------------------- one week
@@ -383,29 +436,29 @@ def _week(
     cost_fn = _SyncCost(uses, keys, dur, set_id, due_off, set_cals, res_cals, matrices, np.array(start_rows), batch)
 
     # start orders: each resource's own optimized order (others merged in by their own start), EDD
-    starts = pd.to_datetime(pieces["start"])
+    starts = pd.to_datetime(pieces["start"]).astype("datetime64[ns]")
     own_start = pieces.assign(_s=starts).groupby(["op", "resource_id"])["_s"].min()
     fallback = pieces.assign(_s=starts.fillna(pd.Timestamp.max)).groupby("op")["_s"].min()
     dues_ns = due.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     sku_rank = pieces.groupby("op")["sku"].first().rank(method="dense").reindex(range(n)).to_numpy()
     fifo = np.lexsort((np.arange(n), sku_rank, dues_ns))
     candidates = [fifo]
+    if batch is not None:  # setup batches of the line with the most changeover minutes, each by due date
+        candidates.append(np.lexsort((np.arange(n), sku_rank, dues_ns, batch)))
     for r in res:
         on = own_start.xs(r, level="resource_id").reindex(range(n))
         prio = on.fillna(fallback.reindex(range(n))).fillna(pd.Timestamp.max)
         candidates.append(np.lexsort((np.arange(n), prio.to_numpy(dtype="datetime64[ns]").astype(np.int64))))
     cand = np.unique(np.array(candidates), axis=0)
     cand = cand[np.argsort(cost_fn(cand), kind="stable")]  # best start first
-    budget = _Budget(
-        began + time_limit_s * (1.0 - SYNC_RESERVE), SYNC_WORK_PER_SECOND * time_limit_s / max(len(res), 1)
-    )
+    budget = _Budget(began + time_limit_s * (1.0 - SYNC_RESERVE), SYNC_WORK_PER_SECOND * time_limit_s)
     best, best_cost = cand[0], float(cost_fn(cand[:1])[0])
     if not search:
         best = fifo
     elif n > 1:  # local search from each start, the best start first with half the work
         for i, start in enumerate(cand):
             share = budget.share(0.5 if i == 0 else 1.0 / (len(cand) - i))
-            order, cost = _local_search(start, cost_fn, 200, job_moves=n <= JOB_SEARCH_MAX_JOBS, budget=share)
+            order, cost = _improve(start, cost_fn, share)
             budget.spend(share.used)
             budget.cut = budget.cut or share.cut
             if cost < best_cost - 1e-9:
@@ -423,7 +476,7 @@ def _week(
                 i, j = rng.integers(0, n, size=2)
                 item = trial[i]
                 trial = np.insert(np.delete(trial, i), j, item)
-            order, cost = _local_search(trial, cost_fn, 200, job_moves=n <= JOB_SEARCH_MAX_JOBS, budget=budget)
+            order, cost = _improve(trial, cost_fn, budget)
             if cost < best_cost - 1e-9:
                 best, best_cost = order, cost
     opt = _frame(pieces, best, cost_fn, res, key_lists, week)
