@@ -13,6 +13,7 @@ on the shared format tooling T1 (the demo's shape). One week's MPS per instance,
 as changeover hours + late hours + unscheduled tool hours, and the wall time of ``synchronize``.
 
     .venv/bin/python benchmarks/synchronize.py --sizes 10 40 100 180 --seeds 3
+    .venv/bin/python benchmarks/synchronize.py --warehouse DATA_DIR/warehouse.duckdb --limits 2 5
 """
 
 from __future__ import annotations
@@ -106,6 +107,42 @@ def run(sizes, seeds, lines, load, limit) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def replay(warehouse: str, limits) -> None:
+    """The production sequence of a cycle's warehouse again: its per-resource parts (the sequence
+    asset's split on the warehouse's inputs), then the synchronized timetable at each limit."""
+    from sop_pipeline.assets import supply
+    from sop_pipeline.resources import ScenarioConfig, Warehouse
+
+    keys = supply._ins(*supply.SEQUENCE_INPUTS)
+    with Warehouse(path=warehouse).tables(read_only=True) as tables:
+        inputs = {n: tables.read(*keys[n].key.path) for n in supply.SEQUENCE_INPUTS}
+    out = list(supply.sequence__split(scenario=ScenarioConfig(), **inputs))
+    parts = [o.value for o in out if o.output_name == "parts"]
+    shared = next(o.value for o in out if o.output_name == "shared")
+    alone = supply._sequence(parts[0], shared["resource_ids"])
+    s = shared["sync"]
+    unary = [r for r in shared["resource_ids"] if r in set(s["unary"])]
+    for limit in limits:
+        began = time.perf_counter()
+        jobs, summary = sync.synchronize(
+            alone.jobs[alone.jobs.resource_id.isin(unary)],
+            s["resources"],
+            shared["weeks"],
+            unary,
+            changeovers=s["changeovers"],
+            downtime=s["downtime"],
+            current_setup=s["current_setup"],
+            oee=s["oee"],
+            offloads=s["offloads"],
+            time_limit_s=limit,
+        )
+        wall = time.perf_counter() - began
+        by = summary.groupby("resource_id")[["run_hours", "changeover_hours_optimized", "wait_hours"]].sum()
+        by["unscheduled_h"] = (jobs.unscheduled_qty / jobs.units_per_hour).groupby(jobs.resource_id).sum()
+        print(f"limit {limit} s: {wall:.1f} s for {len(shared['weeks'])} weeks")
+        print(by.round(1).to_markdown())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", type=int, default=[10, 40, 100, 180])
@@ -113,7 +150,12 @@ def main(argv=None) -> int:
     parser.add_argument("--lines", type=int, default=2)
     parser.add_argument("--load", type=float, default=0.9, help="tool hours planned / 80")
     parser.add_argument("--limit", type=float, default=2.0)
+    parser.add_argument("--warehouse", help="replay this cycle warehouse's sequence instead (warehouse.duckdb)")
+    parser.add_argument("--limits", nargs="*", type=float, default=[2.0, 5.0], help="with --warehouse")
     args = parser.parse_args(argv)
+    if args.warehouse:
+        replay(args.warehouse, args.limits)
+        return 0
     t = run(args.sizes, args.seeds, args.lines, args.load, args.limit)
     print(
         f"# {platform.node()} {platform.processor() or platform.machine()} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"

@@ -279,6 +279,13 @@ def check_capacity(p, con, rows):
 
 def check_sequence(p, con, rows):
     _shown(p, list(rows.resource_id.unique()), "Resource")
+    # one synchronized timetable: the hours each resource waited for another one it runs with
+    table = p.tables[0]
+    waited = rows.groupby("resource_id").wait_hours.sum()
+    shown = dict(zip(table.column("Resource"), table.column("Waiting h")))
+    assert shown == {r: f"{v:,.1f}" for r, v in waited.items()}
+    assert waited.sum() > 0, "the demo's lines never wait for the shared tooling: the timetable is not exercised"
+    assert any("one timetable" in n for n in p.notes)
 
 
 def check_suppliers(p, con, rows):

@@ -66,10 +66,12 @@ def test_every_warehouse_writer_shares_the_duckdb_pool(defs):
                 for op in assets_def.node_def.iterate_op_defs():
                     reads = any(i.input_manager_key == WAREHOUSE_IO for i in op.input_defs)
                     writes = any(o.io_manager_key == WAREHOUSE_IO for o in op.output_defs)
-                    if reads or writes:  # the split and combine ops; the parts only compute
-                        pools[op.name] = op.pool
+                    if reads or writes:  # the split and combine ops; the parts (and the sequence's
+                        pools[op.name] = op.pool  # synchronized timetable, between parts and combine) compute
                     else:
-                        assert op.name.endswith("__part"), f"{op.name}: neither a warehouse op nor a part"
+                        assert op.name.endswith(("__part", "__synchronize")), (
+                            f"{op.name}: neither a warehouse op nor a compute step"
+                        )
                 continue
             pools[assets_def.node_def.name] = assets_def.node_def.pool
     without = sorted(
