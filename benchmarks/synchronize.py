@@ -120,22 +120,10 @@ def replay(warehouse: str, limits) -> None:
     parts = [o.value for o in out if o.output_name == "parts"]
     shared = next(o.value for o in out if o.output_name == "shared")
     alone = supply._sequence(parts[0], shared["resource_ids"])
-    s = shared["sync"]
-    unary = [r for r in shared["resource_ids"] if r in set(s["unary"])]
     for limit in limits:
         began = time.perf_counter()
-        jobs, summary = sync.synchronize(
-            alone.jobs[alone.jobs.resource_id.isin(unary)],
-            s["resources"],
-            shared["weeks"],
-            unary,
-            changeovers=s["changeovers"],
-            downtime=s["downtime"],
-            current_setup=s["current_setup"],
-            oee=s["oee"],
-            offloads=s["offloads"],
-            time_limit_s=limit,
-        )
+        timed = supply._synchronized(alone, shared["sync"], shared["resource_ids"], shared["weeks"], limit)
+        jobs, summary = timed.jobs, timed.summary
         wall = time.perf_counter() - began
         by = summary.groupby("resource_id")[["run_hours", "changeover_hours_optimized", "wait_hours"]].sum()
         by["unscheduled_h"] = (jobs.unscheduled_qty / jobs.units_per_hour).groupby(jobs.resource_id).sum()

@@ -10,26 +10,31 @@ scheduler cannot release that.
 :func:`synchronize` turns the per-resource sequences of a week into one schedule:
 
 * **Operations.** A SKU-week on the sequenced resources is one operation holding all of them
-  from its start to its end. Units the plan offloaded to an alternate (``plan_offloads``:
+  from its changeover to its end. Units the plan offloaded to an alternate (``plan_offloads``:
   T1 -> T2) form their own operation with the alternate: the SKU-week's units are split where
   the alternates' shares meet (M1 300 units with T1 200 + T2 100 -> M1+T1 200 and M1+T2 100).
-  An operation lasts as long as its slowest resource needs (units / that routing rate); its
-  run_hours per resource stay units / that resource's rate (the plan's hours).
-* **Changeovers** happen on the resource that has a changeover matrix, as soon as it is free
-  (while the others may still run something else): a shared tool can run another line's job
-  while this line changes over.
+  An operation lasts as long as its slowest resource needs (units / that routing rate: the line
+  runs at the spare tooling's pace); its run_hours per resource stay units / that resource's rate
+  (the plan's hours).
+* **Changeovers** hold every resource of the operation: the line's setup-family change is made
+  with the format tooling on it (the largest changeover of the resources' matrices, from each
+  one's last setup). So the tool is busy while the line changes over, and
+  ``mps.changeover_estimate`` reserves those hours on the tool as well.
 * **Timing.** A serial decoder walks a global order of the operations: each starts when every
-  resource it holds is free and set up, inside the *common* working windows of those resources
-  (the intersection of their shift calendars less planned downtime), and runs in those windows.
-  Work beyond the week is unscheduled, never stretched, with the partial-lot rule of
+  resource it holds is free, inside the *common* working windows of those resources (the
+  intersection of their shift calendars less planned downtime), and runs in those windows. Work
+  beyond the week is unscheduled, never stretched, with the partial-lot rule of
   :func:`~sop_pipeline.analytics.sequencing.sequence_week`.
 * **Order.** Start candidates: each resource's own optimized order (the operations it does not
-  hold merged in by their own start time) and the due-date order; the best is improved by the
-  local search of ``sequencing`` (relocate / swap an operation, move a setup batch) on
-  changeover minutes + ``TARDINESS_PENALTY`` x hours late + ``OVERFLOW_PENALTY`` x hours of work
-  pushed beyond the week, all resources together. The search stops on a work count (candidate
-  cells x resources), so the same week gives the same schedule on any machine; ``search_cut``
-  is "wall" only when the machine was too slow to do that work in the time limit.
+  hold merged in by their own start time), the due-date order and the setup batches of the line
+  with the most changeover minutes; from each (the best first, with half the work) a
+  first-improvement search relocates operations (a group's relocations costed in one decoder
+  pass, the best move kept at once) and moves setup batches, then seeded kicks (two random
+  relocations + the search again) while work is late or beyond the week. Cost: changeover
+  minutes + ``TARDINESS_PENALTY`` x hours late + ``OVERFLOW_PENALTY`` x hours of work pushed
+  beyond the week, all resources together. The search stops on a work count (cells costed + a
+  fixed cost per decoder step), so the same week gives the same timetable on any machine;
+  ``search_cut`` is "wall" only when the machine was too slow to do that work in the limit.
 
 The FIFO baseline (due date, then SKU) is decoded the same way, so FIFO vs optimized compares
 like with like. :func:`synchronization_breaks` is the blocking check: every resource of an
@@ -610,7 +615,7 @@ def synchronize(
     resource's rows, each resource optimized alone) into one timetable; returns (jobs, summary)
     with the columns of ``sequence_mps`` plus ``operation_id`` (rows of one operation share it),
     ``held_with`` (the other sequenced resources the operation holds) and, in the summary,
-    ``wait_hours`` (hours a resource stood set up waiting for another one it runs with).
+    ``wait_hours`` (hours a resource stood free waiting for another one it runs with).
 
     ``resources`` (resource_id, hours_per_day, days_per_week) and ``downtime`` give each resource's
     shift calendar as in ``sequence_mps``; ``changeovers``: resource_id, from_key, to_key, minutes;

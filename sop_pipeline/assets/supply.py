@@ -521,7 +521,9 @@ def _sequence(shared: dict, resource_ids: list) -> mps.MpsSequence:
 SYNC_LIMIT_S = 5.0
 
 
-def _synchronized(result: mps.MpsSequence, sync: dict | None, resource_ids: list, weeks: list) -> mps.MpsSequence:
+def _synchronized(
+    result: mps.MpsSequence, sync: dict | None, resource_ids: list, weeks: list, time_limit_s: float = SYNC_LIMIT_S
+) -> mps.MpsSequence:
     """The per-resource sequences timed as one (`synchronize.synchronize`): an operation holds its
     machine and tooling together. Labour pools, when sequenced, keep their own timing."""
     if sync is None or result.jobs.empty:
@@ -538,7 +540,7 @@ def _synchronized(result: mps.MpsSequence, sync: dict | None, resource_ids: list
         current_setup=sync["current_setup"],
         oee=sync["oee"],
         offloads=sync["offloads"],
-        time_limit_s=SYNC_LIMIT_S,
+        time_limit_s=time_limit_s,
         seed=0,
     )
     own = summary[["resource_id", "week_start", "jobs_below_min_run", "key_order_optimal"]]
